@@ -1,0 +1,113 @@
+"""Input checks shared by every public entry point.
+
+Every error says what is wrong, where (record, trace id, variable), what arrived, and how to fix it.
+Messages are phrased the same way everywhere: ``The 'x' parameter of f must be ... Got ... instead.``
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+DEFAULT_CLASS_NAMES = ("SIL", "TRE", "LP", "VTE", "HYB")
+
+
+def check_choice(value: Any, choices: Iterable[Any], *, name: str, func: str) -> Any:
+    """Return ``value`` if it is one of ``choices``, else raise a ValueError naming them."""
+    choices = list(choices)
+    if value not in choices:
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be one of {choices}. Got {value!r} instead."
+        )
+    return value
+
+
+def check_positive(value: Any, *, name: str, func: str, integer: bool = False, allow_zero: bool = False) -> Any:
+    """Return ``value`` if it is a positive (or non-negative) finite number, else raise."""
+    kind = "integer" if integer else "number"
+    ok = isinstance(value, (int, np.integer)) if integer else isinstance(value, (int, float, np.integer, np.floating))
+    ok = ok and not isinstance(value, bool) and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        bound = "non-negative" if allow_zero else "positive"
+        raise ValueError(f"The {name!r} parameter of {func} must be a {bound} {kind}. Got {value!r} instead.")
+    return value
+
+
+def check_range(value: Sequence[float], *, name: str, func: str, low: float = -np.inf, high: float = np.inf) -> tuple[float, float]:
+    """Return ``(a, b)`` for a pair with ``low <= a <= b <= high``, else raise."""
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be a pair (min, max). Got {value!r} instead."
+        ) from None
+    if not (low <= a <= b <= high):
+        raise ValueError(
+            f"The {name!r} parameter of {func} must satisfy {low} <= min <= max <= {high}. Got {value!r} instead."
+        )
+    return a, b
+
+
+def check_class_names(class_names: Any, *, func: str) -> list[str]:
+    """Return class names as a list of unique, non-empty strings."""
+    if isinstance(class_names, str) or not isinstance(class_names, Iterable):
+        raise ValueError(
+            f"The 'class_names' parameter of {func} must be a list of class names such as "
+            f"{list(DEFAULT_CLASS_NAMES)}. Got {class_names!r} instead."
+        )
+    names = [str(c) for c in class_names]
+    if not names or any(not n for n in names):
+        raise ValueError(f"The 'class_names' parameter of {func} must hold non-empty names. Got {names!r} instead.")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValueError(
+            f"The 'class_names' parameter of {func} holds duplicated names {duplicated}. Give each class once."
+        )
+    return names
+
+
+def check_waveform(x: Any, *, where: str, func: str) -> np.ndarray:
+    """Return one record's samples as float64 1-D, refusing NaN/inf and empty traces.
+
+    Integer samples (raw counts) are accepted and converted.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{func}: {where} must hold numbers; got an array of dtype {arr.dtype}.")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim != 1:
+        raise ValueError(f"{func}: {where} must be one-dimensional (samples); got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{func}: {where} is empty; drop it or give it samples.")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{func}: {where} has {int(bad.sum())} NaN or infinite samples (first at sample {first}). "
+            "Fill or cut them before calling (for ObsPy gaps use from_obspy, which labels gaps unknown)."
+        )
+    return arr
+
+
+def check_labels(y: Any, n: int, n_classes: int, *, where: str, func: str) -> np.ndarray:
+    """Return integer labels of length ``n`` in ``[-1, n_classes)`` as int16."""
+    arr = np.asarray(y)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{func}: {where} labels must have shape ({n},) to match the data; got {arr.shape}.")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError(f"{func}: {where} labels must be integer class indices (-1 for unknown).")
+    elif arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"{func}: {where} labels must be integer class indices (-1 for unknown); got dtype {arr.dtype}. "
+            "Map class names to indices with class_names.index(name)."
+        )
+    arr = arr.astype(np.int64)
+    bad = (arr < -1) | (arr >= n_classes)
+    if bad.any():
+        raise ValueError(
+            f"{func}: {where} labels must lie in [-1, {n_classes - 1}] for {n_classes} classes; "
+            f"found {sorted(set(arr[bad].tolist()))[:5]}."
+        )
+    return arr.astype(np.int16)

@@ -1,0 +1,202 @@
+"""Assemble a records Dataset (waveforms + sample labels + segment table) from per-record arrays.
+
+Every reader (synthetic generator, ObsPy, plain arrays) ends here, so the layout is written once.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import _version
+from .._validation import check_class_names, check_labels, check_positive, check_waveform
+from ..schema import SCHEMA_VERSION, SEGMENT_VARIABLES
+
+#: columns of a segment table (times in s from the record start)
+SEGMENT_COLUMNS = ("event", "class", "start", "end", "p", "s")
+
+
+def build_records(
+    waveforms: Sequence[np.ndarray],
+    sample_labels: Sequence[np.ndarray],
+    *,
+    sampling_rate: float,
+    class_names: Sequence[str],
+    segments: pd.DataFrame | None = None,
+    event_ids: Sequence[str] | None = None,
+    starttimes: Sequence[str | None] | None = None,
+    trace_ids: Sequence[str | None] | None = None,
+    attrs: dict | None = None,
+    func: str = "build_records",
+) -> xr.Dataset:
+    """Return a records Dataset.
+
+    Parameters
+    ----------
+    waveforms, sample_labels : sequences of 1-D arrays
+        One array of samples and one of class indices (-1 unknown) per record; lengths may differ.
+    sampling_rate : float
+        Hz, shared by all records.
+    class_names : list of str
+    segments : DataFrame, optional
+        Columns ``event`` (record index), ``class`` (index), ``start``, ``end``, ``p``, ``s`` (s from the record
+        start). Derived from runs of equal labels when omitted.
+    event_ids, starttimes, trace_ids : sequences, optional
+        Per-record identifier, UTC start (ISO string) and SEED id.
+    """
+    check_positive(sampling_rate, name="sampling_rate", func=func)
+    class_names = check_class_names(class_names, func=func)
+    if len(waveforms) != len(sample_labels):
+        raise ValueError(
+            f"{func}: got {len(waveforms)} waveforms but {len(sample_labels)} label arrays; give one per record."
+        )
+    if len(waveforms) == 0:
+        raise ValueError(f"{func}: no records given; pass at least one waveform.")
+    n_events = len(waveforms)
+    if event_ids is None:
+        event_ids = [f"rec{i:05d}" for i in range(n_events)]
+    event_ids = [str(e) for e in event_ids]
+    if len(event_ids) != n_events or len(set(event_ids)) != n_events:
+        raise ValueError(f"{func}: event_ids must be {n_events} unique identifiers.")
+
+    xs = [check_waveform(w, where=f"record {event_ids[i]!r}", func=func) for i, w in enumerate(waveforms)]
+    ys = [
+        check_labels(y, len(xs[i]), len(class_names), where=f"record {event_ids[i]!r}", func=func)
+        for i, y in enumerate(sample_labels)
+    ]
+    n_samples = np.array([len(x) for x in xs], dtype=np.int64)
+    width = int(n_samples.max())
+    wave = np.full((n_events, width), np.nan, dtype=np.float32)
+    lab = np.full((n_events, width), -1, dtype=np.int16)
+    for i, (x, y) in enumerate(zip(xs, ys)):
+        wave[i, : len(x)] = x
+        lab[i, : len(y)] = y
+
+    if segments is None:
+        segments = segments_from_labels(ys, sampling_rate)
+    segments = _check_segments(segments, n_samples / sampling_rate, len(class_names), event_ids, func)
+
+    coords = {
+        "event_id": ("event", np.array(event_ids, dtype=object)),
+        "n_samples": ("event", n_samples),
+        "sample_time": ("sample", np.arange(width) / float(sampling_rate)),
+    }
+    if starttimes is not None:
+        coords["starttime"] = ("event", np.array([s if s is not None else "" for s in starttimes], dtype=object))
+    if trace_ids is not None:
+        coords["trace_id"] = ("event", np.array([s if s is not None else "" for s in trace_ids], dtype=object))
+    data_vars = {
+        "waveform": (("event", "sample"), wave),
+        "sample_label": (("event", "sample"), lab),
+    }
+    data_vars.update(segment_variables(segments))
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds["waveform"].attrs.update(long_name="waveform", units="counts")
+    ds["sample_label"].attrs.update(long_name="class index per sample (-1 unknown)")
+    base_attrs = {
+        "schema_version": SCHEMA_VERSION,
+        "class_names": list(class_names),
+        "sampling_rate": float(sampling_rate),
+        "rnnscope_version": _version.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    base_attrs.update(attrs or {})
+    ds.attrs.update(base_attrs)
+    return ds
+
+
+def segment_variables(segments: pd.DataFrame) -> dict:
+    """Segment table (DataFrame with SEGMENT_COLUMNS) -> the schema's ``segment_*`` variables."""
+    dtypes = (np.int32, np.int16, np.float64, np.float64, np.float64, np.float64)
+    return {
+        var: (("segment",), segments[col].to_numpy().astype(dt))
+        for var, col, dt in zip(SEGMENT_VARIABLES, SEGMENT_COLUMNS, dtypes)
+    }
+
+
+def segments_from_labels(labels: Sequence[np.ndarray], sampling_rate: float) -> pd.DataFrame:
+    """Runs of one class index (>= 0) in per-sample labels -> segment table (no P/S arrivals).
+
+    >>> segments_from_labels([np.array([0, 0, 2, 2, 2, -1])], 1.0)[["event", "class", "start", "end"]]
+       event  class  start  end
+    0      0      0    0.0  2.0
+    1      0      2    2.0  5.0
+    """
+    rows = []
+    for event, y in enumerate(labels):
+        y = np.asarray(y)
+        if y.size == 0:
+            continue
+        change = np.flatnonzero(np.diff(y)) + 1
+        starts = np.r_[0, change]
+        ends = np.r_[change, y.size]
+        for a, b in zip(starts, ends):
+            if y[a] >= 0:
+                rows.append((event, int(y[a]), a / sampling_rate, b / sampling_rate, np.nan, np.nan))
+    return pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS)).astype(
+        {"event": np.int64, "class": np.int64, "start": float, "end": float, "p": float, "s": float}
+    )
+
+
+def _check_segments(segments, durations, n_classes, event_ids, func) -> pd.DataFrame:
+    segments = pd.DataFrame(segments)
+    missing = [c for c in SEGMENT_COLUMNS if c not in segments.columns and c not in ("p", "s")]
+    if missing:
+        raise ValueError(f"{func}: the segment table lacks columns {missing}; expected {list(SEGMENT_COLUMNS)}.")
+    segments = segments.copy()
+    for col in ("p", "s"):
+        if col not in segments.columns:
+            segments[col] = np.nan
+    segments = segments[list(SEGMENT_COLUMNS)].reset_index(drop=True)
+    for i, row in segments.iterrows():
+        e = int(row["event"])
+        if not 0 <= e < len(durations):
+            raise ValueError(f"{func}: segment {i} refers to record {e}, but there are {len(durations)} records.")
+        where = f"segment {i} of record {event_ids[e]!r}"
+        if not 0 <= int(row["class"]) < n_classes:
+            raise ValueError(f"{func}: {where} has class index {row['class']}, outside [0, {n_classes - 1}].")
+        if not row["end"] > row["start"]:
+            raise ValueError(f"{func}: {where} ends ({row['end']} s) before it starts ({row['start']} s).")
+        tol = 1e-6
+        if row["start"] < -tol or row["end"] > durations[e] + tol:
+            raise ValueError(
+                f"{func}: {where} ({row['start']}-{row['end']} s) lies outside the record (0-{durations[e]} s)."
+            )
+    return segments.sort_values(["event", "start"], kind="stable").reset_index(drop=True)
+
+
+def catalog(ds: xr.Dataset) -> pd.DataFrame:
+    """The segment table of a records, features or run Dataset as a DataFrame.
+
+    Columns: ``event`` (record index), ``event_id``, ``class_name``, ``class``, ``start``, ``end``, ``p``, ``s``
+    (s from the record start), ``duration`` (s), and ``starttime`` / ``trace_id`` when the records know them
+    (``starttime`` then gives the segment's UTC start as a pandas Timestamp).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> cat = rnnscope.data.catalog(rnnscope.data.synthetic(n_records=3, seed=1))
+    >>> list(cat.columns[:4])
+    ['event', 'event_id', 'class_name', 'class']
+    """
+    missing = [v for v in SEGMENT_VARIABLES if v not in ds.variables]
+    if missing:
+        raise ValueError(f"catalog: the Dataset has no segment table (missing {missing}).")
+    names = list(ds.attrs["class_names"])
+    table = pd.DataFrame({col: np.asarray(ds[var].values) for col, var in zip(SEGMENT_COLUMNS, SEGMENT_VARIABLES)})
+    ids = np.asarray(ds["event_id"].values) if "event_id" in ds.coords else np.arange(ds.sizes["event"])
+    table.insert(1, "event_id", ids[table["event"].to_numpy()] if len(table) else [])
+    table.insert(2, "class_name", [names[c] for c in table["class"]])
+    table["duration"] = table["end"] - table["start"]
+    for coord in ("trace_id", "starttime"):
+        if coord in ds.coords and len(table):
+            values = np.asarray(ds[coord].values)[table["event"].to_numpy()]
+            if coord == "starttime":
+                base = pd.to_datetime(values, utc=True, errors="coerce")
+                table[coord] = base + pd.to_timedelta(table["start"].to_numpy(), unit="s")
+            else:
+                table[coord] = values
+    return table

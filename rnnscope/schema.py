@@ -1,0 +1,215 @@
+"""The run schema as data: names, dimensions, dtypes and meaning of every variable.
+
+A records Dataset (waveforms), a features Dataset (frames) and a run (frames plus every internal state of a
+model) share one vocabulary. This module is the single place it is written down; validation, documentation and
+test fixtures read it. It imports neither torch nor any widget library.
+
+Examples
+--------
+>>> from rnnscope import schema
+>>> schema.VARIABLES["h"].dims
+('event', 'time', 'unit', 'layer')
+>>> schema.STATE_VARIABLES["gru"]
+('h', 'update_gate', 'reset_gate', 'candidate')
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "VariableSpec",
+    "VARIABLES",
+    "STATE_VARIABLES",
+    "SEGMENT_VARIABLES",
+    "SchemaError",
+    "validate",
+    "json_attr",
+]
+
+#: Version of the layout below; bumped when a name, dim or dtype changes meaning.
+SCHEMA_VERSION = "1.0"
+
+STATE_DIMS = ("event", "time", "unit", "layer")
+
+
+@dataclass(frozen=True)
+class VariableSpec:
+    """One variable of the schema."""
+
+    name: str
+    dims: tuple[str, ...]
+    dtype: str  # numpy kind: "f" float, "i" signed integer, "U"/"O" text
+    meaning: str
+    padded: bool = False  # NaN (floats) or -1 (labels) past ``length`` / ``n_samples``
+
+
+def _spec(name, dims, dtype, meaning, padded=False):
+    return VariableSpec(name, tuple(dims), dtype, meaning, padded)
+
+
+VARIABLES: dict[str, VariableSpec] = {
+    s.name: s
+    for s in [
+        # records
+        _spec("waveform", ("event", "sample"), "f", "raw signal, NaN past n_samples", True),
+        _spec("sample_label", ("event", "sample"), "i", "class index per sample; -1 unknown or padded", True),
+        # features
+        _spec("features", ("event", "time", "feature"), "f", "model input, raw (the model normalises)", True),
+        _spec("spectrogram", ("event", "time", "freq"), "f", "log power per frame (same framing)", True),
+        _spec("label", ("event", "time"), "i", "ground-truth class index; -1 unknown or padded", True),
+        # run: states
+        _spec("h", STATE_DIMS, "f", "unit output (LSTM m_t, GRU h_t; before any residual shortcut)", True),
+        _spec("c", STATE_DIMS, "f", "LSTM cell state", True),
+        _spec("input_gate", STATE_DIMS, "f", "LSTM input gate i", True),
+        _spec("forget_gate", STATE_DIMS, "f", "LSTM forget gate f", True),
+        _spec("output_gate", STATE_DIMS, "f", "LSTM output gate o", True),
+        _spec("cell_input", STATE_DIMS, "f", "LSTM candidate g", True),
+        _spec("update_gate", STATE_DIMS, "f", "GRU update gate z (h = (1-z) n + z h_prev)", True),
+        _spec("reset_gate", STATE_DIMS, "f", "GRU reset gate r", True),
+        _spec("candidate", STATE_DIMS, "f", "GRU candidate n", True),
+        _spec("prob", ("event", "time", "class_name"), "f", "softmax output", True),
+        _spec("pred", ("event", "time"), "i", "argmax class; -1 where padded", True),
+        # segment table
+        _spec("segment_event", ("segment",), "i", "record index of the segment"),
+        _spec("segment_class", ("segment",), "i", "class index of the segment"),
+        _spec("segment_start", ("segment",), "f", "start time, s from the record start"),
+        _spec("segment_end", ("segment",), "f", "end time, s from the record start"),
+        _spec("segment_p", ("segment",), "f", "P arrival, s from the record start (NaN if none)"),
+        _spec("segment_s", ("segment",), "f", "S arrival, s from the record start (NaN if none)"),
+    ]
+}
+
+#: The internal variables each cell family exposes, in capture order.
+STATE_VARIABLES: dict[str, tuple[str, ...]] = {
+    "rnn": ("h",),
+    "lstm": ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"),
+    "lazy_lstm": ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"),
+    "gru": ("h", "update_gate", "reset_gate", "candidate"),
+}
+
+SEGMENT_VARIABLES = ("segment_event", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
+
+
+class SchemaError(ValueError):
+    """A Dataset does not follow the rnnscope schema; the message lists every problem found."""
+
+
+def json_attr(value: Any) -> str:
+    """Encode a nested attribute value as a JSON string (so netCDF and zarr both store it)."""
+    return json.dumps(value, sort_keys=True, default=_json_default)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
+
+
+def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
+    """Check that ``ds`` follows the schema; raise :class:`SchemaError` listing every problem.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run.
+    kind : {"auto", "records", "features", "run"}
+        What ``ds`` should be. ``"auto"`` infers it from the variables present.
+    check_padding : bool
+        Also check that padded values (NaN / -1) sit exactly past ``length`` (reads the data; dask arrays are
+        computed).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> records = rnnscope.data.synthetic(n_records=2, seed=0)
+    >>> rnnscope.schema.validate(records)
+    """
+    problems = _problems(ds, kind, check_padding)
+    if problems:
+        raise SchemaError(
+            "The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems)
+        )
+
+
+def _infer_kind(ds) -> str:
+    if "h" in ds.data_vars:
+        return "run"
+    if "features" in ds.data_vars:
+        return "features"
+    return "records"
+
+
+def _problems(ds, kind, check_padding) -> list[str]:
+    problems: list[str] = []
+    kind = _infer_kind(ds) if kind == "auto" else kind
+    required = {
+        "records": ["waveform", "sample_label"],
+        "features": ["features", "label"],
+        "run": ["features", "label", "h", "prob", "pred"],
+    }[kind]
+    for name in required:
+        if name not in ds.data_vars:
+            problems.append(f"missing variable {name!r} (a {kind} Dataset needs {required})")
+    version = ds.attrs.get("schema_version")
+    if version is None:
+        problems.append("missing attribute 'schema_version'")
+    elif str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
+        problems.append(
+            f"schema_version {version!r} is not compatible with this rnnscope (schema {SCHEMA_VERSION}); "
+            "re-create the run with this version or install the rnnscope version that wrote it"
+        )
+    if "class_names" not in ds.attrs:
+        problems.append("missing attribute 'class_names'")
+    for name, var in ds.variables.items():
+        spec = VARIABLES.get(name)
+        if spec is None:
+            continue
+        if tuple(var.dims) != spec.dims:
+            problems.append(f"variable {name!r} has dims {tuple(var.dims)}; expected {spec.dims}")
+        kind_ok = var.dtype.kind == spec.dtype or (spec.dtype == "i" and var.dtype.kind in "iu")
+        if not kind_ok:
+            problems.append(f"variable {name!r} has dtype {var.dtype}; expected kind {spec.dtype!r}")
+    if kind in ("features", "run"):
+        if "length" not in ds.coords:
+            problems.append("missing coordinate 'length' (valid frames per event)")
+        elif check_padding and not problems:
+            problems += _padding_problems(ds)
+    if kind == "records" and "sampling_rate" not in ds.attrs:
+        problems.append("missing attribute 'sampling_rate' (Hz)")
+    return problems
+
+
+def _padding_problems(ds) -> list[str]:
+    problems = []
+    length = np.asarray(ds["length"].values)
+    n_time = ds.sizes.get("time", 0)
+    if np.any(length < 0) or np.any(length > n_time):
+        problems.append(f"'length' must lie in [0, {n_time}] (the time dimension); got {length.min()}..{length.max()}")
+        return problems
+    valid = np.arange(n_time)[None, :] < length[:, None]  # (event, time)
+    for name in ("label", "pred"):
+        if name in ds:
+            values = np.asarray(ds[name].values)
+            if np.any(values[~valid] != -1):
+                problems.append(f"variable {name!r} must be -1 past 'length'")
+    for name in ds.data_vars:
+        spec = VARIABLES.get(name)
+        if spec is None or spec.dtype != "f" or not spec.padded or "time" not in spec.dims:
+            continue
+        values = ds[name]
+        other = [d for d in values.dims if d not in ("event", "time")]
+        nan = np.asarray(values.isnull().any(other).values) if other else np.asarray(values.isnull().values)
+        if np.any(~nan[~valid]):
+            problems.append(f"variable {name!r} must be NaN past 'length'")
+        allnan = np.asarray(values.isnull().all(other).values) if other else nan
+        if np.any(allnan[valid]):
+            bad_event = int(np.flatnonzero((allnan & valid).any(axis=1))[0])
+            problems.append(f"variable {name!r} has NaN frames inside 'length' (first in event {bad_event})")
+    return problems
