@@ -1,0 +1,343 @@
+"""Frame features of Titos & Garcia (2022), Section III-A: log filter-bank energies + deltas + delta-deltas.
+
+:func:`compute` turns a records Dataset (waveforms at one sampling rate) into the features Dataset the models
+read: ``features`` (event, time, feature) with 16 log filter-bank energies, their first and second temporal
+derivatives (48 values per frame, **raw**: the model owns normalisation), ``spectrogram`` (event, time, freq),
+``label`` (event, time) and ``length`` (valid frames per event).
+
+Framing (one convention for the whole package)
+----------------------------------------------
+Frame ``k`` covers samples ``[k*hop, k*hop + win)``; its time is the window centre ``(k*hop + win/2) / fs``
+(2.0 s for frame 0 with a 4 s window); ``n_frames = 1 + floor((N - win) / hop)``; a frame's label is the label of
+its centre sample ``k*hop + win//2``.
+
+Presets
+-------
+``"paper"`` (default): 4 s Hamming windows, 0.5 s hop, 512-point FFT, 16 triangular filters whose 18 edges are
+uniform on a log scale, ``f_k = 10**(k * log10(1 + f_max) / 17) - 1`` for ``k = 0..17`` with ``f_max = 20`` Hz
+(neighbours overlap by 50 %: filter ``j`` rises from ``f_j`` to ``f_{j+1}`` and falls to ``f_{j+2}``).
+
+``"authors_code"``: the authors' published variant: 16 Mel-spaced filters on 0-20 Hz, rectangular window,
+1024-point FFT, pre-emphasis 0.97.
+
+Both use the power spectrum ``|FFT|**2 / n_fft`` of each windowed frame, triangles evaluated at the FFT bin
+frequencies (peak 1), natural log with a floor (``log_floor``; bands with no energy, e.g. above the Nyquist
+frequency of upsampled data, give ``log(log_floor)``, never ``-inf``), and deltas over +-2 frames
+``d_t = sum_{n=1..2} n (c_{t+n} - c_{t-n}) / 10`` with edges repeated; delta-deltas are deltas of deltas.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+
+import numpy as np
+import xarray as xr
+
+from ._validation import check_choice, check_positive
+from .data._frames import assemble_frames
+from .schema import json_attr
+
+__all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta", "frames_of"]
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as JSON).
+
+    Times are in seconds, frequencies in Hz.
+    """
+
+    preset: str = "paper"
+    window_s: float = 4.0
+    hop_s: float = 0.5
+    window: str = "hamming"  # "hamming" | "rectangular"
+    n_fft: int = 512
+    n_filters: int = 16
+    filter_scale: str = "log"  # "log" (paper) | "mel" (authors' code)
+    f_max_hz: float = 20.0
+    pre_emphasis: float = 0.0
+    delta_width: int = 2
+    log_floor: float = 1e-20
+
+    def to_json(self) -> str:
+        return json_attr(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | Mapping) -> FeatureConfig:
+        values = json.loads(text) if isinstance(text, str) else dict(text)
+        return cls(**{f.name: values[f.name] for f in dataclasses.fields(cls) if f.name in values})
+
+    @property
+    def n_features(self) -> int:
+        return 3 * self.n_filters
+
+    def feature_names(self) -> list[str]:
+        base = [f"lfb_{j:02d}" for j in range(self.n_filters)]
+        return base + [f"d_{b}" for b in base] + [f"dd_{b}" for b in base]
+
+
+PRESETS: dict[str, FeatureConfig] = {
+    "paper": FeatureConfig(),
+    "authors_code": FeatureConfig(
+        preset="authors_code", window="rectangular", n_fft=1024, filter_scale="mel", pre_emphasis=0.97
+    ),
+}
+
+
+def _config(preset: str | FeatureConfig, overrides: Mapping) -> FeatureConfig:
+    if isinstance(preset, FeatureConfig):
+        base = preset
+    else:
+        check_choice(preset, PRESETS, name="preset", func="compute")
+        base = PRESETS[preset]
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(FeatureConfig)})
+    if unknown:
+        raise TypeError(f"compute got unknown feature settings {unknown}; valid: {[f.name for f in dataclasses.fields(FeatureConfig)]}")
+    cfg = dataclasses.replace(base, **overrides)
+    check_choice(cfg.window, ("hamming", "rectangular"), name="window", func="compute")
+    check_choice(cfg.filter_scale, ("log", "mel"), name="filter_scale", func="compute")
+    for name in ("window_s", "hop_s", "f_max_hz", "log_floor"):
+        check_positive(getattr(cfg, name), name=name, func="compute")
+    for name in ("n_fft", "n_filters", "delta_width"):
+        check_positive(getattr(cfg, name), name=name, func="compute", integer=True)
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------- framing
+
+
+def _samples(cfg: FeatureConfig, sampling_rate: float) -> tuple[int, int]:
+    win = int(round(cfg.window_s * sampling_rate))
+    hop = int(round(cfg.hop_s * sampling_rate))
+    if win > cfg.n_fft:
+        raise ValueError(
+            f"compute: a {cfg.window_s} s window holds {win} samples at {sampling_rate} Hz, more than n_fft={cfg.n_fft}. "
+            f"Resample the records to 100 Hz (the papers' rate) or pass n_fft={1 << (win - 1).bit_length()}."
+        )
+    return win, hop
+
+
+def frame_count(n_samples: int | np.ndarray, win: int, hop: int) -> int | np.ndarray:
+    """Number of whole frames in ``n_samples``: ``1 + floor((N - win) / hop)``, 0 when ``N < win``.
+
+    >>> frame_count(400, 400, 50), frame_count(449, 400, 50), frame_count(450, 400, 50), frame_count(399, 400, 50)
+    (1, 1, 2, 0)
+    """
+    n = np.asarray(n_samples)
+    out = np.where(n >= win, 1 + (n - win) // hop, 0)
+    return int(out) if out.ndim == 0 else out
+
+
+def frame_times(n_frames: int, win: int, hop: int, sampling_rate: float) -> np.ndarray:
+    """Centre time (s) of frames ``0..n_frames-1``.
+
+    >>> frame_times(3, 400, 50, 100.0)
+    array([2. , 2.5, 3. ])
+    """
+    return (np.arange(n_frames) * hop + win / 2) / float(sampling_rate)
+
+
+# --------------------------------------------------------------------------------------------- filters
+
+
+def _hz_to_mel(f):
+    return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=float) / 700.0)
+
+
+def _mel_to_hz(m):
+    return 700.0 * (10.0 ** (np.asarray(m, dtype=float) / 2595.0) - 1.0)
+
+
+def filter_edges(cfg: FeatureConfig | str = "paper") -> np.ndarray:
+    """The ``n_filters + 2`` band edges (Hz) of the triangular filter bank.
+
+    Log scale (paper): ``f_k = 10**(k log10(1 + f_max) / (n_filters + 1)) - 1``; Mel scale (authors' code):
+    uniform in Mel between 0 and ``f_max``.
+
+    >>> np.round(filter_edges("paper")[:4], 2)
+    array([0.  , 0.2 , 0.43, 0.71])
+    >>> float(filter_edges("paper")[-1])
+    20.0
+    """
+    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    k = np.arange(cfg.n_filters + 2)
+    if cfg.filter_scale == "log":
+        return 10.0 ** (k * np.log10(1.0 + cfg.f_max_hz) / (cfg.n_filters + 1)) - 1.0
+    return _mel_to_hz(k * _hz_to_mel(cfg.f_max_hz) / (cfg.n_filters + 1))
+
+
+def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Triangular weights ``(n_fft // 2 + 1, n_filters)`` and the FFT bin frequencies (Hz).
+
+    Filter ``j`` is 0 at ``edges[j]``, 1 at ``edges[j+1]``, 0 at ``edges[j+2]``, evaluated at the bin frequencies.
+    """
+    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / sampling_rate)
+    edges = filter_edges(cfg)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    rising = (freqs[None, :] - lo) / (mid - lo)
+    falling = (hi - freqs[None, :]) / (hi - mid)
+    weights = np.clip(np.minimum(rising, falling), 0.0, None)
+    return weights.T, freqs
+
+
+# --------------------------------------------------------------------------------------------- deltas
+
+
+def delta(c: np.ndarray, width: int = 2) -> np.ndarray:
+    """Temporal derivative along axis 0: ``d_t = sum_n n (c_{t+n} - c_{t-n}) / (2 sum_n n**2)``, edges repeated.
+
+    With ``width=2`` the denominator is 10, as in the authors' code.
+
+    >>> delta(np.array([0.0, 1.0, 2.0, 3.0, 4.0]))
+    array([0.5, 0.8, 1. , 0.8, 0.5])
+    """
+    c = np.asarray(c, dtype=np.float64)
+    if c.shape[0] == 0:
+        return c.copy()
+    padded = np.concatenate([np.repeat(c[:1], width, axis=0), c, np.repeat(c[-1:], width, axis=0)])
+    n_t = c.shape[0]
+    out = np.zeros_like(c)
+    for n in range(1, width + 1):
+        out += n * (padded[width + n : width + n + n_t] - padded[width - n : width - n + n_t])
+    return out / (2.0 * sum(n * n for n in range(1, width + 1)))
+
+
+# --------------------------------------------------------------------------------------------- one record
+
+
+def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "paper") -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(T, 3 * n_filters)`` and log power spectrogram ``(T, n_fft // 2 + 1)`` of one waveform.
+
+    Examples
+    --------
+    >>> t = np.arange(6000) / 100.0
+    >>> feats, spec = frames_of(np.sin(2 * np.pi * 2.0 * t), 100.0)
+    >>> feats.shape, spec.shape
+    ((113, 48), (113, 257))
+    """
+    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    win, hop = _samples(cfg, sampling_rate)
+    x = np.asarray(x, dtype=np.float64)
+    if cfg.pre_emphasis:
+        x = np.concatenate([x[:1], x[1:] - cfg.pre_emphasis * x[:-1]])
+    n_frames = frame_count(x.size, win, hop)
+    n_bins = cfg.n_fft // 2 + 1
+    if n_frames == 0:
+        return np.zeros((0, cfg.n_features)), np.zeros((0, n_bins))
+    frames = np.lib.stride_tricks.sliding_window_view(x, win)[::hop][:n_frames]
+    taper = np.hamming(win) if cfg.window == "hamming" else np.ones(win)
+    power = np.abs(np.fft.rfft(frames * taper, n=cfg.n_fft, axis=1)) ** 2 / cfg.n_fft
+    weights, _ = filter_bank(cfg, sampling_rate)
+    log_energy = np.log(np.maximum(power @ weights, cfg.log_floor))
+    d1 = delta(log_energy, cfg.delta_width)
+    d2 = delta(d1, cfg.delta_width)
+    spectrogram = np.log(np.maximum(power, cfg.log_floor))
+    return np.concatenate([log_energy, d1, d2], axis=1), spectrogram
+
+
+# --------------------------------------------------------------------------------------------- data set
+
+
+def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_short: str = "error", **settings) -> xr.Dataset:
+    """Return ``records`` grown by frame features, spectrogram, frame labels and ``length``.
+
+    Parameters
+    ----------
+    records : xarray.Dataset
+        A records Dataset (``waveform``, ``sample_label``, ``n_samples``, ``attrs["sampling_rate"]``), e.g. from
+        :func:`rnnscope.data.synthetic` or :func:`rnnscope.data.from_obspy`.
+    preset : {"paper", "authors_code"} or FeatureConfig
+        Named settings (see the module docstring).
+    on_short : {"error", "drop"}
+        What to do with records shorter than one analysis window (they give no frame).
+    **settings
+        Override any field of :class:`FeatureConfig`, e.g. ``n_filters=20``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The records' variables plus ``features`` (event, time, feature) float32, ``spectrogram``
+        (event, time, freq) float32, ``label`` (event, time) int16, coordinates ``time`` (s, frame centres),
+        ``feature``, ``freq`` (Hz), ``length`` (event); ``attrs["feature_config"]`` (JSON) and
+        ``attrs["frame_rate"]`` (Hz). Frames past ``length`` are NaN (labels -1).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> ds = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> ds.sizes["feature"], float(ds.time[0]), ds.attrs["frame_rate"]
+    (48, 2.0, 2.0)
+    """
+    cfg = _config(preset, settings)
+    check_choice(on_short, ("error", "drop"), name="on_short", func="compute")
+    for name in ("waveform", "sample_label"):
+        if name not in records:
+            raise ValueError(
+                f"compute: the Dataset has no {name!r} variable; pass a records Dataset (rnnscope.data.synthetic, "
+                "from_obspy or from_arrays). Features computed elsewhere go through rnnscope.data.from_features."
+            )
+    sampling_rate = float(records.attrs.get("sampling_rate", np.nan))
+    if not np.isfinite(sampling_rate) or sampling_rate <= 0:
+        raise ValueError("compute: records.attrs['sampling_rate'] (Hz) is missing or not positive.")
+    win, hop = _samples(cfg, sampling_rate)
+    n_samples = _n_samples(records)
+    ids = records["event_id"].values if "event_id" in records.coords else np.arange(records.sizes["event"])
+    short = np.flatnonzero(n_samples < win)
+    if short.size and on_short == "error":
+        listed = ", ".join(repr(str(ids[i])) for i in short[:5])
+        raise ValueError(
+            f"compute: {short.size} record(s) are shorter than one {cfg.window_s} s analysis window ({win} samples): "
+            f"{listed}{' ...' if short.size > 5 else ''}. Drop them, or pass on_short='drop'."
+        )
+    if short.size:
+        records = _drop_events(records, np.setdiff1d(np.arange(records.sizes["event"]), short))
+        n_samples = _n_samples(records)
+    if records.sizes["event"] == 0:
+        raise ValueError("compute: no record is long enough for one analysis window; nothing to compute.")
+
+    feats, specs, labels = [], [], []
+    waveforms = records["waveform"]
+    sample_labels = records["sample_label"]
+    for i, n in enumerate(n_samples):
+        x = np.asarray(waveforms[i, :n].values, dtype=np.float64)
+        f, s = frames_of(x, sampling_rate, cfg)
+        centres = np.arange(len(f)) * hop + win // 2
+        feats.append(f)
+        specs.append(s)
+        labels.append(np.asarray(sample_labels[i].values)[centres])
+    _, freqs = filter_bank(cfg, sampling_rate)
+    frames = assemble_frames(
+        feats,
+        labels,
+        frame_times=frame_times(max(len(f) for f in feats), win, hop, sampling_rate),
+        feature_names=cfg.feature_names(),
+        spectrograms=specs,
+        freqs=freqs,
+    )
+    frames = frames.assign_coords(feature_peak_hz=("feature", np.tile(filter_edges(cfg)[1:-1], 3)))
+    frames["feature_peak_hz"].attrs.update(units="Hz", long_name="peak frequency of the feature's filter")
+    out = records.merge(frames, combine_attrs="override")
+    out.attrs.update(records.attrs)
+    out.attrs["feature_config"] = cfg.to_json()
+    out.attrs["frame_rate"] = sampling_rate / hop
+    return out
+
+
+def _n_samples(records: xr.Dataset) -> np.ndarray:
+    if "n_samples" in records.coords:
+        return np.asarray(records["n_samples"].values, dtype=np.int64)
+    return np.asarray(records["waveform"].notnull().sum("sample").values, dtype=np.int64)
+
+
+def _drop_events(records: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
+    """Keep records ``keep`` and renumber the segment table accordingly."""
+    out = records.isel(event=keep)
+    if "segment_event" in records:
+        seg_event = np.asarray(records["segment_event"].values)
+        mask = np.isin(seg_event, keep)
+        out = out.isel(segment=np.flatnonzero(mask))
+        renumber = {old: new for new, old in enumerate(keep)}
+        out["segment_event"] = ("segment", np.array([renumber[e] for e in seg_event[mask]], dtype=seg_event.dtype))
+    return out

@@ -1,0 +1,57 @@
+"""Package-level contracts: torch stays out of the torch-free parts; the console script answers."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TORCH_FREE = ["rnnscope", "rnnscope.data", "rnnscope.features", "rnnscope.schema", "rnnscope.plots"]
+OPTIONAL_TORCH_FREE = ["rnnscope.io", "rnnscope.analysis", "rnnscope.widgets"]
+
+
+def _imports_torch(module: str) -> bool:
+    code = f"import sys, {module}; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("module", TORCH_FREE)
+def test_torch_free_modules_do_not_import_torch(module):
+    assert not _imports_torch(module)
+
+
+@pytest.mark.parametrize("module", OPTIONAL_TORCH_FREE)
+def test_exploration_modules_do_not_import_torch(module):
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} does not exist yet")
+    assert not _imports_torch(module)
+
+
+def test_lazy_attributes_resolve_and_unknown_names_fail():
+    import rnnscope
+
+    assert rnnscope.features.compute
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        rnnscope.nope
+
+
+RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))
+
+
+def test_console_script_help_lists_demo():
+    out = subprocess.run([RNNSCOPE, "--help"], capture_output=True, text=True, check=True)
+    assert "demo" in out.stdout
+
+
+@pytest.mark.slow
+def test_demo_writes_figures_and_catalog(tmp_path):
+    out = subprocess.run(
+        [RNNSCOPE, "demo", "--out", str(tmp_path), "--records", "8", "--figures", "2"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "done in" in out.stdout
+    pngs = sorted(tmp_path.glob("record_*.png"))
+    assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
+    assert (tmp_path / "catalog.csv").read_text().startswith("event,event_id,class_name")
