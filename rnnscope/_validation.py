@@ -111,3 +111,34 @@ def check_labels(y: Any, n: int, n_classes: int, *, where: str, func: str) -> np
             f"found {sorted(set(arr[bad].tolist()))[:5]}."
         )
     return arr.astype(np.int16)
+
+
+def check_features(x: Any, *, where: str, func: str, n_features: int | None = None) -> np.ndarray:
+    """Return one record's frames as a finite float64 ``(T, F)`` array with ``T >= 1``.
+
+    ``n_features``, when given, is the number of features every record must have.
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{func}: {where} features must hold numbers; got an array of dtype {arr.dtype}.")
+    arr = arr.astype(np.float64, copy=False)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{func}: {where} features must be two-dimensional (time, feature); got shape {arr.shape}. "
+            "Reshape a single feature with x[:, None]."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{func}: {where} has no frames; drop it or give it frames.")
+    if n_features is not None and arr.shape[1] != n_features:
+        raise ValueError(
+            f"{func}: {where} has {arr.shape[1]} features per frame but the first record has {n_features}; "
+            "give every record the same features (columns)."
+        )
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        frame, feature = (int(i[0]) for i in np.nonzero(bad))
+        raise ValueError(
+            f"{func}: {where} has {int(bad.sum())} NaN or infinite feature values (first at frame {frame}, "
+            f"feature {feature}). Fill or cut them before calling."
+        )
+    return arr

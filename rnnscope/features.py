@@ -36,6 +36,7 @@ import xarray as xr
 
 from ._validation import check_choice, check_positive
 from .data._frames import assemble_frames
+from .data._records import select_records
 from .schema import json_attr
 
 __all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta", "frames_of"]
@@ -292,7 +293,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
             f"{listed}{' ...' if short.size > 5 else ''}. Drop them, or pass on_short='drop'."
         )
     if short.size:
-        records = _drop_events(records, np.setdiff1d(np.arange(records.sizes["event"]), short))
+        records = select_records(records, np.setdiff1d(np.arange(records.sizes["event"]), short))
         n_samples = _n_samples(records)
     if records.sizes["event"] == 0:
         raise ValueError("compute: no record is long enough for one analysis window; nothing to compute.")
@@ -329,15 +330,3 @@ def _n_samples(records: xr.Dataset) -> np.ndarray:
     if "n_samples" in records.coords:
         return np.asarray(records["n_samples"].values, dtype=np.int64)
     return np.asarray(records["waveform"].notnull().sum("sample").values, dtype=np.int64)
-
-
-def _drop_events(records: xr.Dataset, keep: np.ndarray) -> xr.Dataset:
-    """Keep records ``keep`` and renumber the segment table accordingly."""
-    out = records.isel(event=keep)
-    if "segment_event" in records:
-        seg_event = np.asarray(records["segment_event"].values)
-        mask = np.isin(seg_event, keep)
-        out = out.isel(segment=np.flatnonzero(mask))
-        renumber = {old: new for new, old in enumerate(keep)}
-        out["segment_event"] = ("segment", np.array([renumber[e] for e in seg_event[mask]], dtype=seg_event.dtype))
-    return out

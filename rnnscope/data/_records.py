@@ -200,3 +200,30 @@ def catalog(ds: xr.Dataset) -> pd.DataFrame:
             else:
                 table[coord] = values
     return table
+
+
+def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
+    """Records ``idx`` (positions) of a records, features or run Dataset, with their segment table.
+
+    Segments of the other records are dropped and ``segment_event`` is renumbered to the new positions.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> ds = rnnscope.data.synthetic(n_records=4, seed=0)
+    >>> sub = select_records(ds, [3, 1])
+    >>> sorted(set(sub.segment_event.values.tolist()))
+    [0, 1]
+    """
+    idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+    out = ds.isel(event=idx)
+    if "segment_event" in ds:
+        seg_event = np.asarray(ds["segment_event"].values)
+        position = np.full(ds.sizes["event"], -1, dtype=np.int64)
+        position[idx] = np.arange(idx.size)
+        keep = np.flatnonzero(position[seg_event] >= 0)
+        out = out.isel(segment=keep)
+        out["segment_event"] = ("segment", position[seg_event[keep]].astype(seg_event.dtype))
+        order = np.lexsort((out["segment_start"].values, out["segment_event"].values))
+        out = out.isel(segment=order)
+    return out

@@ -1,0 +1,684 @@
+"""Bring your own data: ObsPy streams or files, plain arrays, or features computed elsewhere.
+
+- :func:`from_obspy` — seismic traces (any format ObsPy reads) plus an optional catalogue of labelled segments
+  -> records Dataset (one record per trace id).
+- :func:`from_arrays` — waveforms and per-sample labels as numpy arrays -> records Dataset.
+- :func:`from_features` — per-record ``(T, F)`` frames and ``(T,)`` labels -> features Dataset (no waveform).
+
+Records go through :func:`rnnscope.data._records.build_records` and features through
+:func:`rnnscope.data._frames.assemble_frames`, so their layout is the one every other reader produces. ObsPy is
+an optional dependency (``pip install rnnscope[seismic]``), imported only when :func:`from_obspy` runs.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import glob
+import os
+from collections.abc import Sequence
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .. import _version
+from .._validation import (
+    DEFAULT_CLASS_NAMES,
+    check_choice,
+    check_class_names,
+    check_features,
+    check_labels,
+    check_positive,
+    check_range,
+)
+from ..schema import SCHEMA_VERSION, json_attr
+from . import _catalog_io
+from ._frames import assemble_frames
+from ._records import SEGMENT_COLUMNS, build_records, segment_variables, segments_from_labels
+
+__all__ = ["from_obspy", "from_arrays", "from_features"]
+
+#: detrend choices (ObsPy ``Trace.detrend`` types that need no further option)
+DETREND_TYPES = ("linear", "constant", "demean", "simple")
+#: two sampling rates closer than this (relative) are the same rate: no resampling
+RATE_RTOL = 1e-7
+#: largest up/down factor of the polyphase resampler; other ratios use the fallback (low-pass + Lanczos)
+MAX_RESAMPLE_FACTOR = 1000
+#: stop-band attenuation (dB) of the anti-alias filter, reached at the lower of the two Nyquist frequencies
+ANTIALIAS_ATTENUATION_DB = 80.0
+#: what a gap sample becomes in the waveform (its label is always -1)
+GAP_FILL = 0.0
+
+
+# --------------------------------------------------------------------------------------------------------------
+# from_obspy
+# --------------------------------------------------------------------------------------------------------------
+def from_obspy(
+    stream,
+    catalog=None,
+    sampling_rate: float = 100.0,
+    *,
+    class_names: Sequence[str] = DEFAULT_CLASS_NAMES,
+    background: str | None = None,
+    detrend: bool | str = True,
+    bandpass: tuple[float, float] | None = None,
+    merge_gaps: bool = True,
+) -> xr.Dataset:
+    """Seismic traces (+ an optional catalogue of labelled segments) -> records Dataset.
+
+    Each trace is converted to float, optionally detrended and band-passed, resampled to ``sampling_rate``, and
+    the traces of one SEED id are merged into one record; samples are labelled from the catalogue.
+
+    Parameters
+    ----------
+    stream : obspy.Stream, obspy.Trace, path, glob pattern or list of paths
+        Anything :func:`obspy.read` reads (MiniSEED, SAC, ...). The caller's stream is not modified.
+    catalog : None, pandas.DataFrame or path of a CSV file
+        One row per labelled segment with columns ``trace_id`` (or ``seed_id``), ``start``, ``end``, ``class``
+        (or ``class_name``) and optionally ``p`` and ``s`` (arrival times). Times are absolute: ISO 8601 strings,
+        pandas Timestamps, datetimes or :class:`obspy.UTCDateTime`.
+    sampling_rate : float
+        Target rate in Hz of every record.
+    class_names : sequence of str
+        Class names; catalogue classes must be among them.
+    background : str, optional
+        A class name (e.g. ``"SIL"``) given to every sample outside the catalogued segments (gaps excepted); those
+        stretches also become segments of that class. ``None`` (default): such samples are unknown (-1).
+    detrend : bool or {"linear", "constant", "demean", "simple"}
+        ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``).
+    bandpass : (float, float), optional
+        Corner frequencies in Hz of a zero-phase 4-corner Butterworth band-pass (ObsPy
+        ``Trace.filter("bandpass", zerophase=True)``) applied before resampling. The upper corner must lie below
+        the Nyquist frequency of every input trace.
+    merge_gaps : bool
+        ``True`` (default): the traces of one id become one record, gaps filled (see Notes). ``False``: each
+        gap-free stretch becomes its own record, with ``event_id`` ``'<trace id>_<k>'`` when an id has several
+        (overlapping and adjacent traces are still merged); a catalogued segment then goes to the piece it
+        overlaps most and is clipped to it (with a warning) if it spans a gap.
+
+    Returns
+    -------
+    xarray.Dataset
+        Records Dataset (``waveform``, ``sample_label``, segment table) with coordinates ``event_id`` (the trace
+        id), ``trace_id`` (SEED id), ``starttime`` (UTC ISO string of the first sample) and attrs
+        ``sampling_rate`` and ``processing`` (JSON: detrend, band-pass, resampling, input rates per trace id).
+
+    Notes
+    -----
+    Order of operations, per contiguous piece of trace: convert to float64, detrend, band-pass, resample; then the
+    pieces of one id are merged. Processing each piece on its own keeps filters from ringing across gaps and
+    lets pieces of one id recorded at different rates be merged on one grid (never mixed).
+
+    **Resampling** uses :func:`scipy.signal.resample_poly` (polyphase, delay-compensated, so the first output
+    sample keeps the trace's start time) whenever the rate ratio is a fraction ``up/down`` with both at most
+    1000 — every usual seismic rate (1, 20, 40, 50, 100, 125, 200, 250, 500 Hz ...); ``ceil(n * up / down)``
+    samples come out. Its anti-alias (and anti-imaging) filter is a Kaiser-window FIR designed here, flat
+    (ripple 1e-4) up to 0.8 times the lower of the two Nyquist frequencies and at least 80 dB down from that
+    Nyquist frequency on, so nothing above the new Nyquist frequency aliases (SciPy's default filter is centred
+    on the Nyquist frequency and lets the band just above it alias). Other ratios are low-passed (zero-phase
+    Chebyshev II, 80 dB stop band from the new Nyquist frequency) when downsampling, then Lanczos-interpolated
+    (ObsPy ``Trace.interpolate(method="lanczos", a=20)``). Rates within ``1e-7`` (relative) of the target are
+    not resampled.
+
+    **Gaps** (and NaN samples, and masked samples of an input trace) are filled with 0 — the mean level when
+    ``detrend`` is on, so no step appears; with ``detrend=False`` a step to 0 appears — and labelled unknown
+    (-1), even inside a catalogued segment and even with ``background``.
+
+    **Overlaps** of traces with one id are merged with ObsPy's ``Stream.merge(method=1)``: where two pieces
+    overlap the later piece's samples are kept (identical overlaps merge silently). Pieces whose start times are
+    not on the same sample grid are placed on the nearest sample (at most half a sample off, ObsPy's rule).
+
+    **Catalogue times** with a time zone or UTC offset are converted to UTC; naive times are taken as UTC. A
+    sample ``k`` (time ``k / sampling_rate`` from the record start) gets a segment's class when ``start <= t <
+    end`` with both ends rounded to the nearest sample. A segment that sticks out of its record is clipped to
+    the record with a warning; one entirely outside is an error. P and S arrivals become seconds from the record
+    start (NaN when absent). Catalogue errors (unknown class, end before start, unreadable time, overlapping
+    segments of one trace, unknown trace id) name the CSV line (``catalog line N``) or DataFrame row
+    (``catalog row LABEL``) and the trace id.
+
+    No taper is applied before filtering: the first and last ``~1 / bandpass[0]`` seconds of each piece may show
+    filter transients; taper or cut in ObsPy beforehand if that matters.
+
+    Examples
+    --------
+    >>> import obspy, pandas as pd
+    >>> from rnnscope.data import catalog, from_obspy
+    >>> st = obspy.read()  # ObsPy's example: 3 traces of 30 s at 100 Hz
+    >>> records = from_obspy(st, sampling_rate=50.0, bandpass=(1.0, 20.0))
+    >>> records.sizes["event"], records.sizes["sample"], records.attrs["sampling_rate"]
+    (3, 1500, 50.0)
+    >>> list(records.trace_id.values), str(records.starttime.values[0])
+    (['BW.RJOB..EHZ', 'BW.RJOB..EHN', 'BW.RJOB..EHE'], '2009-08-24T00:20:03.000000Z')
+    >>> events = pd.DataFrame({"trace_id": ["BW.RJOB..EHZ"], "start": ["2009-08-24T00:20:06Z"],
+    ...                        "end": ["2009-08-24T00:20:20Z"], "class": ["VTE"]})
+    >>> records = from_obspy(st.select(channel="EHZ"), events, background="SIL")
+    >>> catalog(records)[["event_id", "class_name", "start", "end"]]
+            event_id class_name  start   end
+    0  BW.RJOB..EHZ        SIL    0.0   3.0
+    1  BW.RJOB..EHZ        VTE    3.0  17.0
+    2  BW.RJOB..EHZ        SIL   17.0  30.0
+    """
+    func = "from_obspy"
+    obspy = _import_obspy(func)
+    check_positive(sampling_rate, name="sampling_rate", func=func)
+    sampling_rate = float(sampling_rate)
+    names = check_class_names(class_names, func=func)
+    if background is not None:
+        check_choice(background, names, name="background", func=func)
+    detrend_type = _detrend_type(detrend, func)
+    band = _bandpass(bandpass, func)
+    if not isinstance(merge_gaps, (bool, np.bool_)):
+        raise ValueError(f"The 'merge_gaps' parameter of {func} must be True or False. Got {merge_gaps!r} instead.")
+    # read the catalogue first: its errors are cheaper to find than the stream's processing
+    rows = None
+    if catalog is not None:
+        rows = _catalog_io.read_catalog(catalog, names, func=func)
+        _catalog_io.check_overlaps(rows, func=func)
+
+    st = _read_stream(stream, obspy, func)
+    pieces = _split_pieces(st, obspy, func)
+    if not pieces:
+        raise ValueError(f"{func}: the stream holds no samples; check the files or the stream selection.")
+
+    groups: dict[str, list] = {}
+    input_rates: dict[str, set] = {}
+    methods: set[str] = set()
+    for tr in pieces:
+        input_rates.setdefault(tr.id, set()).add(float(tr.stats.sampling_rate))
+        methods.add(_process_piece(tr, detrend_type, band, sampling_rate, func))
+        groups.setdefault(tr.id, []).append(tr)
+
+    traces = []  # (trace id, merged ObsPy trace with masked gaps)
+    for tid, group in groups.items():
+        merged = obspy.Stream(group)
+        try:
+            merged.merge(method=1, fill_value=None, interpolation_samples=0)
+        except Exception as err:  # ObsPy raises bare Exception on e.g. differing calibration factors
+            raise ValueError(f"{func}: cannot merge the traces of {tid!r}: {err}") from err
+        (tr,) = merged.traces
+        if merge_gaps:
+            traces.append((tid, tr))
+        else:
+            traces.extend((tid, piece) for piece in tr.split().traces)
+
+    waveforms, gaps, spans, starttimes, trace_ids = [], [], [], [], []
+    for tid, tr in traces:
+        data = tr.data
+        gap = np.ma.getmaskarray(data).copy()
+        waveforms.append(np.ma.filled(data.astype(np.float64), GAP_FILL) if np.ma.isMaskedArray(data) else data)
+        gaps.append(gap)
+        spans.append(_catalog_io.RecordSpan(tid, int(tr.stats.starttime.ns), len(gap)))
+        starttimes.append(str(tr.stats.starttime))
+        trace_ids.append(tid)
+    event_ids = _unique_ids(trace_ids)
+
+    labels, segments = _label_records(rows, spans, gaps, sampling_rate, names, background, func)
+    processing = {
+        "reader": func,
+        "detrend": detrend_type,
+        "bandpass": list(band) if band else None,
+        "resampling": sorted(methods),
+        "sampling_rate": sampling_rate,
+        "input_sampling_rates": {tid: sorted(r) for tid, r in input_rates.items()},
+        "gap_fill": GAP_FILL,
+        "overlaps": "obspy Stream.merge(method=1): the later trace's samples are kept",
+        "background": background,
+        "merge_gaps": bool(merge_gaps),
+    }
+    return build_records(
+        waveforms,
+        labels,
+        sampling_rate=sampling_rate,
+        class_names=names,
+        segments=segments,
+        event_ids=event_ids,
+        starttimes=starttimes,
+        trace_ids=trace_ids,
+        attrs={"processing": json_attr(processing)},
+        func=func,
+    )
+
+
+def _import_obspy(func):
+    try:
+        import obspy
+    except ImportError as err:
+        raise ImportError(
+            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
+        ) from err
+    return obspy
+
+
+def _detrend_type(detrend, func):
+    if detrend is None or detrend is False:
+        return None
+    if detrend is True:
+        return "linear"
+    if not isinstance(detrend, str) or detrend not in DETREND_TYPES:
+        raise ValueError(
+            f"The 'detrend' parameter of {func} must be True, False or one of {list(DETREND_TYPES)}. "
+            f"Got {detrend!r} instead."
+        )
+    return detrend
+
+
+def _bandpass(bandpass, func):
+    if bandpass is None:
+        return None
+    low, high = check_range(bandpass, name="bandpass", func=func, low=0.0)
+    if not 0 < low < high:
+        raise ValueError(
+            f"The 'bandpass' parameter of {func} must be (low, high) corner frequencies in Hz with "
+            f"0 < low < high. Got {bandpass!r} instead."
+        )
+    return low, high
+
+
+def _read_stream(stream, obspy, func):
+    """Return a new Stream holding the caller's traces (or the files' traces)."""
+    if isinstance(stream, obspy.Stream):
+        return obspy.Stream(list(stream.traces))
+    if isinstance(stream, obspy.Trace):
+        return obspy.Stream([stream])
+    if isinstance(stream, (str, os.PathLike)):
+        paths = [stream]
+    elif isinstance(stream, (list, tuple)) and stream and all(isinstance(p, (str, os.PathLike)) for p in stream):
+        paths = list(stream)
+    else:
+        raise TypeError(
+            f"The 'stream' parameter of {func} must be an obspy Stream or Trace, a file path, a glob pattern or a "
+            f"list of paths. Got {type(stream).__name__} instead."
+        )
+    out = obspy.Stream()
+    for path in paths:
+        path = os.fspath(path)
+        if not os.path.exists(path) and not glob.glob(path):
+            raise FileNotFoundError(f"{func}: no file matches {path!r}; check the path or glob pattern.")
+        try:
+            out += obspy.read(path)
+        except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
+            raise ValueError(f"{func}: ObsPy cannot read {path!r}: {err}") from err
+    return out
+
+
+def _split_pieces(st, obspy, func):
+    """Float64 copies of the gap-free pieces of every trace (masked or NaN samples split a trace)."""
+    pieces = []
+    for tr in st:
+        data = tr.data
+        if data.size == 0:
+            continue  # empty records (e.g. a MiniSEED record with no data) carry nothing
+        if data.dtype.kind not in "iuf":
+            raise ValueError(
+                f"{func}: trace {tr.id!r} holds no numeric samples (dtype {data.dtype}); remove it from the stream, "
+                "e.g. stream.select(channel=...)."
+            )
+        rate = float(tr.stats.sampling_rate)
+        if not np.isfinite(rate) or rate <= 0:
+            raise ValueError(
+                f"{func}: trace {tr.id!r} has sampling rate {rate!r} Hz; remove it from the stream or fix its header."
+            )
+        values = np.ma.masked_invalid(np.ma.asarray(data).astype(np.float64))
+        trace = obspy.Trace(data=values, header=tr.stats.copy())
+        if np.ma.getmaskarray(values).any():
+            pieces.extend(p for p in trace.split().traces if p.stats.npts > 0)
+        else:
+            trace.data = np.ma.getdata(values)
+            pieces.append(trace)
+    return pieces
+
+
+def _process_piece(tr, detrend_type, band, sampling_rate, func) -> str:
+    """Detrend, band-pass and resample one gap-free trace in place; return the resampling method used."""
+    rate = float(tr.stats.sampling_rate)
+    if detrend_type is not None:
+        tr.detrend(type=detrend_type)
+    if band is not None:
+        if band[1] >= rate / 2:
+            raise ValueError(
+                f"{func}: trace {tr.id!r} is sampled at {rate:g} Hz (Nyquist {rate / 2:g} Hz), which does not lie "
+                f"above the band-pass upper corner {band[1]:g} Hz; pass bandpass=(low, high) with high below "
+                f"{rate / 2:g} Hz."
+            )
+        tr.filter("bandpass", freqmin=band[0], freqmax=band[1], corners=4, zerophase=True)
+    return _resample(tr, sampling_rate)
+
+
+def _resample(tr, sampling_rate) -> str:
+    """Resample one gap-free trace in place (see from_obspy's Notes); return a description of the method."""
+    rate = float(tr.stats.sampling_rate)
+    if abs(rate - sampling_rate) <= RATE_RTOL * sampling_rate:
+        tr.stats.sampling_rate = sampling_rate
+        return "none"
+    from scipy import signal
+
+    frac = Fraction(sampling_rate / rate).limit_denominator(MAX_RESAMPLE_FACTOR)
+    up, down = frac.numerator, frac.denominator
+    if up <= MAX_RESAMPLE_FACTOR and abs(rate * up / down - sampling_rate) <= RATE_RTOL * sampling_rate:
+        data = np.asarray(tr.data, dtype=np.float64)
+        padtype = "line" if data.size >= 2 else "edge"
+        out = signal.resample_poly(data, up, down, window=_antialias_fir(up, down), padtype=padtype)
+        tr.data = np.ascontiguousarray(out, dtype=np.float64)
+        tr.stats.sampling_rate = sampling_rate
+        return "scipy.signal.resample_poly"
+    # fallback for unusual ratios: anti-alias low-pass (downsampling only), then Lanczos interpolation
+    if sampling_rate < rate:
+        sos = signal.cheby2(10, 80, 0.5 * sampling_rate, btype="low", fs=rate, output="sos")
+        if tr.stats.npts > 3 * 2 * len(sos):
+            tr.data = signal.sosfiltfilt(sos, np.asarray(tr.data, dtype=np.float64))
+    tr.interpolate(sampling_rate=sampling_rate, method="lanczos", a=20)
+    tr.stats.sampling_rate = sampling_rate
+    return "chebyshev2 low-pass + lanczos interpolation"
+
+
+def _antialias_fir(up: int, down: int) -> np.ndarray:
+    """Linear-phase low-pass for ``resample_poly(up, down)``: flat to 0.8, >= 80 dB down from 1 x the lower Nyquist.
+
+    Frequencies are relative to the Nyquist frequency of the upsampled rate (1); the lower of the input and
+    output Nyquist frequencies is ``1 / max(up, down)`` there. Odd length, so the filter delay is compensated.
+    """
+    from scipy import signal
+
+    nyquist = 1.0 / max(up, down)
+    numtaps, beta = signal.kaiserord(ANTIALIAS_ATTENUATION_DB, 0.2 * nyquist)
+    return signal.firwin(numtaps | 1, 0.9 * nyquist, window=("kaiser", beta))
+
+
+def _unique_ids(ids: Sequence[str]) -> list[str]:
+    """Trace ids -> unique event ids: an id seen several times becomes '<id>_0', '<id>_1', ..."""
+    counts = pd.Series(ids).value_counts()
+    seen: dict[str, int] = {}
+    out = []
+    taken = set(i for i in ids if counts[i] == 1)
+    for i in ids:
+        if counts[i] == 1:
+            out.append(i)
+            continue
+        k = seen.get(i, 0)
+        candidate = f"{i}_{k}"
+        while candidate in taken:
+            k += 1
+            candidate = f"{i}_{k}"
+        seen[i] = k + 1
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
+    """Per-sample labels and the segment table from catalogue rows, gap masks and the background class."""
+    labels = [np.full(len(g), -1, dtype=np.int16) for g in gaps]
+    covered = [np.zeros(len(g), dtype=bool) for g in gaps]
+    table = []
+    if rows:
+        for seg in _catalog_io.place_segments(rows, spans, sampling_rate, func=func, stacklevel=3):
+            e = seg["event"]
+            n = len(gaps[e])
+            a = int(np.clip(np.rint(seg["start"] * sampling_rate), 0, n))
+            b = int(np.clip(np.rint(seg["end"] * sampling_rate), 0, n))
+            covered[e][a:b] = True
+            keep = ~gaps[e][a:b]
+            labels[e][a:b][keep] = seg["class"]
+            table.append((e, seg["class"], seg["start"], seg["end"], seg["p"], seg["s"]))
+    if background is not None:
+        bg = names.index(background)
+        for e, (gap, cov) in enumerate(zip(gaps, covered)):
+            free = ~gap & ~cov
+            labels[e][free] = bg
+            edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
+            for a, b in zip(edges[::2], edges[1::2]):
+                table.append((e, bg, a / sampling_rate, b / sampling_rate, np.nan, np.nan))
+    segments = pd.DataFrame(table, columns=list(SEGMENT_COLUMNS)).astype(
+        {"event": np.int64, "class": np.int64, "start": float, "end": float, "p": float, "s": float}
+    )
+    return labels, segments
+
+
+# --------------------------------------------------------------------------------------------------------------
+# from_arrays
+# --------------------------------------------------------------------------------------------------------------
+def from_arrays(
+    waveforms,
+    sample_labels,
+    sampling_rate: float,
+    class_names: Sequence[str],
+    *,
+    segments: pd.DataFrame | None = None,
+    event_ids: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """Waveforms and per-sample labels as numpy arrays -> records Dataset.
+
+    Parameters
+    ----------
+    waveforms : list of 1-D arrays, or a 2-D array (record, sample)
+        One array per record; lengths may differ. Integer samples (raw counts) are accepted and converted to
+        float. A single 1-D numpy array is one record.
+    sample_labels : list of 1-D int arrays, or a 2-D array
+        Class index per sample (-1 unknown), same shapes as ``waveforms``.
+    sampling_rate : float
+        Hz, shared by all records.
+    class_names : sequence of str
+        Name of each class index.
+    segments : pandas.DataFrame, optional
+        Segment table with columns ``event`` (record index), ``class`` (index or class name), ``start``, ``end``
+        (s from the record start) and optionally ``p``, ``s``. Derived from runs of equal labels (>= 0) when
+        omitted.
+    event_ids : sequence of str, optional
+        Unique identifier per record (default ``rec00000``, ``rec00001``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        Records Dataset: ``waveform`` (float32, NaN padded), ``sample_label`` (int16, -1 padded), segment table.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnscope.data import catalog, from_arrays
+    >>> x = [np.arange(6, dtype=np.int32), np.ones(4)]
+    >>> y = [np.array([0, 0, 2, 2, 2, -1]), np.array([1, 1, 1, 1])]
+    >>> records = from_arrays(x, y, 2.0, ["SIL", "TRE", "LP"], event_ids=["a", "b"])
+    >>> records.waveform.shape, str(records.waveform.dtype)
+    ((2, 6), 'float32')
+    >>> catalog(records)[["event_id", "class_name", "start", "end"]]
+      event_id class_name  start  end
+    0        a        SIL    0.0  1.0
+    1        a         LP    1.0  2.5
+    2        b        TRE    0.0  2.0
+    """
+    func = "from_arrays"
+    names = check_class_names(class_names, func=func)
+    xs = _as_records(waveforms, "waveforms", func)
+    ys = _as_records(sample_labels, "sample_labels", func)
+    if segments is not None:
+        segments = _segment_classes(segments, names, func)
+    return build_records(
+        xs,
+        ys,
+        sampling_rate=sampling_rate,
+        class_names=names,
+        segments=segments,
+        event_ids=event_ids,
+        attrs={"processing": json_attr({"reader": func})},
+        func=func,
+    )
+
+
+def _as_records(values, name, func) -> list:
+    if isinstance(values, np.ndarray):
+        if values.ndim == 1:
+            return [values]
+        if values.ndim == 2:
+            return list(values)
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be a list of 1-D arrays or a 2-D array (record, sample). "
+            f"Got an array of shape {values.shape} instead."
+        )
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be a list of 1-D arrays or a 2-D array (record, sample). "
+            f"Got {type(values).__name__} instead."
+        )
+    return list(values)
+
+
+def _segment_classes(segments, names, func) -> pd.DataFrame:
+    """Accept class names (column ``class`` or ``class_name``) in a segment table; return class indices."""
+    segments = pd.DataFrame(segments).copy()
+    if "class" not in segments.columns and "class_name" in segments.columns:
+        segments["class"] = segments["class_name"]
+    if "class" not in segments.columns:
+        return segments  # build_records names the missing column
+    values = segments["class"].to_numpy()
+    if any(isinstance(v, str) for v in values):
+        unknown = sorted({str(v) for v in values if str(v) not in names})
+        if unknown:
+            raise ValueError(
+                f"{func}: the segment table has classes {unknown} that are not in class_names {names}; fix the "
+                "classes or pass class_names=[...] listing them."
+            )
+        segments["class"] = [names.index(str(v)) for v in values]
+    return segments
+
+
+# --------------------------------------------------------------------------------------------------------------
+# from_features
+# --------------------------------------------------------------------------------------------------------------
+def from_features(
+    features,
+    labels,
+    class_names: Sequence[str],
+    frame_rate: float = 2.0,
+    *,
+    feature_names: Sequence[str] | None = None,
+    event_ids: Sequence[str] | None = None,
+    time_offset: float = 0.0,
+) -> xr.Dataset:
+    """Features computed elsewhere -> features Dataset (like :func:`rnnscope.features.compute`, without waveform).
+
+    Parameters
+    ----------
+    features : list of (T, F) arrays, or a 3-D array (record, time, feature)
+        Raw frame features per record; ``T`` may differ between records, ``F`` may not. Values must be finite.
+    labels : list of (T,) int arrays, or a 2-D array (record, time)
+        Class index per frame (-1 unknown), one per record, as long as its features.
+    class_names : sequence of str
+        Name of each class index.
+    frame_rate : float
+        Frames per second (2.0 for the paper's 0.5 s hop).
+    feature_names : sequence of str, optional
+        One unique name per feature column (default ``f0``, ``f1``, ...).
+    event_ids : sequence of str, optional
+        Unique identifier per record (default ``rec00000``, ...).
+    time_offset : float
+        Time (s from the record start, >= 0) of frame 0: frame ``k`` is at ``time_offset + k / frame_rate`` (for
+        windows of length ``W`` centred on their times, ``time_offset = W / 2``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``features`` (event, time, feature; float32, NaN past ``length``), ``label`` (int16, -1 past ``length``),
+        coordinates ``time`` (s), ``feature``, ``length``, ``event_id``, the segment table, and attrs
+        ``schema_version``, ``class_names``, ``frame_rate``, ``feature_config`` (JSON: preset ``"external"``,
+        ``frame_rate``, ``n_features``, ``time_offset``, ``feature_names``).
+
+    Notes
+    -----
+    The segment table comes from runs of equal labels (>= 0): frames ``a .. b-1`` of one class make a segment
+    from ``time_offset + a / frame_rate`` (the time of frame ``a``) to ``time_offset + b / frame_rate`` (one hop
+    after the time of frame ``b - 1``), in seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from rnnscope.data import catalog, from_features
+    >>> feats = [np.zeros((4, 3)), np.ones((2, 3))]
+    >>> labs = [np.array([0, 0, 2, 2]), np.array([-1, 1])]
+    >>> ds = from_features(feats, labs, ["SIL", "TRE", "LP"], frame_rate=2.0, time_offset=2.0)
+    >>> ds.features.shape, ds.time.values.tolist(), ds.length.values.tolist()
+    ((2, 4, 3), [2.0, 2.5, 3.0, 3.5], [4, 2])
+    >>> catalog(ds)[["event_id", "class_name", "start", "end"]]
+      event_id class_name  start  end
+    0 rec00000        SIL    2.0  3.0
+    1 rec00000         LP    3.0  4.0
+    2 rec00001        TRE    2.5  3.0
+    """
+    func = "from_features"
+    names = check_class_names(class_names, func=func)
+    check_positive(frame_rate, name="frame_rate", func=func)
+    check_positive(time_offset, name="time_offset", func=func, allow_zero=True)
+    frame_rate, time_offset = float(frame_rate), float(time_offset)
+    feats = _as_frames(features, "features", 3, func)
+    labs = _as_frames(labels, "labels", 2, func)
+    if len(feats) != len(labs):
+        raise ValueError(f"{func}: got {len(feats)} feature arrays but {len(labs)} label arrays; give one per record.")
+    if not feats:
+        raise ValueError(f"{func}: no records given; pass at least one (T, F) feature array.")
+    n_events = len(feats)
+    if event_ids is None:
+        event_ids = [f"rec{i:05d}" for i in range(n_events)]
+    event_ids = [str(e) for e in event_ids]
+    if len(event_ids) != n_events or len(set(event_ids)) != n_events:
+        raise ValueError(
+            f"The 'event_ids' parameter of {func} must hold {n_events} unique identifiers, one per record. "
+            f"Got {len(event_ids)} ({len(set(event_ids))} unique) instead."
+        )
+    xs, ys, n_features = [], [], None
+    for i, (f, y) in enumerate(zip(feats, labs)):
+        where = f"record {event_ids[i]!r}"
+        x = check_features(f, where=where, func=func, n_features=n_features)
+        n_features = x.shape[1]
+        xs.append(x)
+        ys.append(check_labels(y, len(x), len(names), where=where, func=func))
+    if feature_names is None:
+        feature_names = [f"f{j}" for j in range(n_features)]
+    feature_names = [str(n) for n in feature_names]
+    if len(feature_names) != n_features or len(set(feature_names)) != n_features:
+        raise ValueError(
+            f"The 'feature_names' parameter of {func} must hold {n_features} unique names, one per feature "
+            f"column. Got {len(feature_names)} ({len(set(feature_names))} unique) instead."
+        )
+
+    n_time = max(len(x) for x in xs)
+    frame_times = time_offset + np.arange(n_time) / frame_rate
+    ds = assemble_frames(xs, ys, frame_times=frame_times, feature_names=feature_names)
+    ds = ds.assign_coords(event_id=("event", np.array(event_ids, dtype=object)))
+    segments = segments_from_labels(ys, frame_rate)
+    segments["start"] += time_offset
+    segments["end"] += time_offset
+    ds = ds.assign(segment_variables(segments))
+    config = {
+        "preset": "external",
+        "frame_rate": frame_rate,
+        "n_features": n_features,
+        "time_offset": time_offset,
+        "feature_names": feature_names,
+    }
+    ds.attrs.update(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "class_names": list(names),
+            "frame_rate": frame_rate,
+            "feature_config": json_attr(config),
+            "rnnscope_version": _version.__version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+    )
+    return ds
+
+
+def _as_frames(values, name, ndim, func) -> list:
+    """A list of per-record arrays, or one array with a leading record axis (``ndim`` dims)."""
+    if isinstance(values, np.ndarray):
+        if values.ndim == ndim:
+            return list(values)
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be a list of per-record arrays or one {ndim}-D array "
+            f"(record first). Got an array of shape {values.shape} instead."
+        )
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):
+        raise ValueError(
+            f"The {name!r} parameter of {func} must be a list of per-record arrays. Got {type(values).__name__} "
+            "instead."
+        )
+    return list(values)

@@ -1,0 +1,109 @@
+"""save_run / open_run: round trips, laziness, atomic writes and clear refusals."""
+import json
+import os
+
+import dask.array as da
+import numpy as np
+import pytest
+import xarray as xr
+
+import rnnscope
+from rnnscope import io
+from rnnscope.schema import SchemaError
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=0))
+
+
+@pytest.mark.parametrize("name", ["run.zarr", "run.nc"])
+def test_round_trip_keeps_values_dtypes_and_attrs(frames, tmp_path, name):
+    path = io.save_run(frames, tmp_path / name)
+    back = io.open_run(path)
+    assert isinstance(back["features"].data, da.Array)  # lazy
+    xr.testing.assert_identical(back.load(), frames)
+    assert back.attrs["class_names"] == ["SIL", "TRE", "LP", "VTE", "HYB"]
+    assert json.loads(back.attrs["feature_config"])["preset"] == "paper"
+
+
+def test_zarr_is_chunked_by_event(frames, tmp_path):
+    back = io.open_run(io.save_run(frames, tmp_path / "run.zarr"))
+    assert back["features"].data.chunksize[0] == 1
+    assert back["waveform"].data.chunksize[0] == 1
+
+
+def test_an_interrupted_write_leaves_the_previous_store_intact(frames, tmp_path, monkeypatch):
+    path = io.save_run(frames, tmp_path / "run.zarr")
+
+    def broken(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", broken)
+    with pytest.raises(KeyboardInterrupt):
+        io.save_run(frames.isel(event=[0]), path)
+    monkeypatch.undo()
+    assert io.open_run(path).sizes["event"] == 3  # the old store, untouched
+    partial = tmp_path / "run.zarr.partial"
+    assert partial.exists()
+    with pytest.raises(io.RunFileError, match="unfinished write"):
+        io.open_run(partial)
+
+
+def test_a_store_without_a_complete_manifest_is_refused(frames, tmp_path):
+    path = io.save_run(frames, tmp_path / "run.zarr")
+    manifest = json.loads((path / io.MANIFEST).read_text())
+    (path / io.MANIFEST).write_text(json.dumps({**manifest, "status": "writing"}))
+    with pytest.raises(io.RunFileError, match="not completely written"):
+        io.open_run(path)
+    (path / io.MANIFEST).unlink()
+    with pytest.raises(io.RunFileError, match="has no rnnscope_manifest.json"):
+        io.open_run(path)
+
+
+def test_a_corrupt_zarr_store_gives_a_clear_error(frames, tmp_path):
+    path = io.save_run(frames, tmp_path / "run.zarr")
+    (path / ".zmetadata").write_text("{ not json")
+    with pytest.raises(io.RunFileError, match="corrupt or truncated"):
+        io.open_run(path)
+
+
+def test_a_truncated_netcdf_file_gives_a_clear_error(frames, tmp_path):
+    path = io.save_run(frames, tmp_path / "run.nc")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.RunFileError, match="corrupt or truncated"):
+        io.open_run(path)
+
+
+def test_a_missing_variable_is_named(frames, tmp_path):
+    path = io.save_run(frames.drop_vars("label"), tmp_path / "run.zarr")
+    with pytest.raises(SchemaError, match="missing variable 'label'"):
+        io.open_run(path)
+
+
+def test_a_run_from_another_schema_version_is_refused(frames, tmp_path):
+    old = frames.copy()
+    old.attrs = {**frames.attrs, "schema_version": "0.3"}
+    path = io.save_run(old, tmp_path / "run.zarr")
+    with pytest.raises(SchemaError, match="schema_version '0.3' is not compatible"):
+        io.open_run(path)
+
+
+def test_missing_path_mentions_an_unfinished_write(tmp_path):
+    (tmp_path / "run.zarr.partial").mkdir()
+    with pytest.raises(FileNotFoundError, match="unfinished write exists"):
+        io.open_run(tmp_path / "run.zarr")
+
+
+def test_attribute_encoding_round_trips_nested_values():
+    attrs = {"class_names": ["A", "B"], "model": {"cell": "lstm", "sizes": [1, 2]}, "seed": np.int64(3), "x": "s"}
+    back = io.decode_attrs(io.encode_attrs(attrs))
+    assert back == {"class_names": ["A", "B"], "model": {"cell": "lstm", "sizes": [1, 2]}, "seed": 3, "x": "s"}
+    assert all(not isinstance(v, (list, dict)) for v in io.encode_attrs(attrs).values())
+
+
+def test_save_refuses_a_partial_name(frames, tmp_path):
+    with pytest.raises(ValueError, match="reserves for unfinished writes"):
+        io.save_run(frames, tmp_path / "x.zarr.partial")
+    assert not os.path.exists(tmp_path / "x.zarr.partial")
