@@ -8,7 +8,7 @@
 This package imports no torch.
 """
 from ._records import catalog, select_records
-from .readers import from_arrays, from_features, from_obspy
-from .synthetic import synthetic
+from ._readers import from_arrays, from_features, from_obspy
+from ._synthetic import synthetic
 
 __all__ = ["synthetic", "catalog", "select_records", "from_obspy", "from_arrays", "from_features"]

@@ -151,20 +151,24 @@ def _check_segments(segments, durations, n_classes, event_ids, func) -> pd.DataF
         if col not in segments.columns:
             segments[col] = np.nan
     segments = segments[list(SEGMENT_COLUMNS)].reset_index(drop=True)
-    for i, row in segments.iterrows():
-        e = int(row["event"])
-        if not 0 <= e < len(durations):
-            raise ValueError(f"{func}: segment {i} refers to record {e}, but there are {len(durations)} records.")
-        where = f"segment {i} of record {event_ids[e]!r}"
-        if not 0 <= int(row["class"]) < n_classes:
-            raise ValueError(f"{func}: {where} has class index {row['class']}, outside [0, {n_classes - 1}].")
-        if not row["end"] > row["start"]:
-            raise ValueError(f"{func}: {where} ends ({row['end']} s) before it starts ({row['start']} s).")
-        tol = 1e-6
-        if row["start"] < -tol or row["end"] > durations[e] + tol:
-            raise ValueError(
-                f"{func}: {where} ({row['start']}-{row['end']} s) lies outside the record (0-{durations[e]} s)."
-            )
+    event = segments["event"].to_numpy()
+    cls = segments["class"].to_numpy()
+    start, end = segments["start"].to_numpy(float), segments["end"].to_numpy(float)
+    bad_event = (event < 0) | (event >= len(durations))
+    if bad_event.any():
+        i = int(np.flatnonzero(bad_event)[0])
+        raise ValueError(f"{func}: segment {i} refers to record {event[i]}, but there are {len(durations)} records.")
+    where = lambda i: f"segment {i} of record {event_ids[event[i]]!r}"  # noqa: E731
+    checks = [
+        ((cls < 0) | (cls >= n_classes), lambda i: f"has class index {cls[i]}, outside [0, {n_classes - 1}]."),
+        (~(end > start), lambda i: f"ends ({end[i]} s) before it starts ({start[i]} s)."),
+        ((start < -1e-6) | (end > np.asarray(durations)[event] + 1e-6),
+         lambda i: f"({start[i]}-{end[i]} s) lies outside the record (0-{durations[event[i]]} s)."),
+    ]
+    for bad, message in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(f"{func}: {where(i)} {message(i)}")
     return segments.sort_values(["event", "start"], kind="stable").reset_index(drop=True)
 
 
