@@ -1,0 +1,59 @@
+"""Models: recurrent layers behind one cell protocol, the stacked classifier, the TCN baseline, files.
+
+- :class:`RNNClassifier` — stacked ``"rnn"`` / ``"lstm"`` / ``"gru"`` / ``"lazy_lstm"`` layers (one kind or one
+  per layer), optional shortcut connections, per-frame linear head; owns its input normaliser and class names.
+- :class:`TCNClassifier` — causal dilated convolutions, the papers' baseline; same normaliser/classes/files.
+- :func:`from_torch` — wrap an ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and ``nn.Linear`` trained elsewhere.
+- :func:`load` — read a model file (``model.save(path)`` writes one ``.safetensors`` file); never runs code.
+- The layers (:class:`RNNLayer`, :class:`LSTMLayer`, :class:`GRULayer`, :class:`LazyLSTMLayer`) share the cell
+  protocol documented in :class:`RecurrentLayer`: ``forward`` (fused fast path), ``step`` (reference),
+  ``internals`` (exact recovery of every variable), ``variables``, ``initial_state``, ``masked``.
+
+Importing this package imports torch (``import rnnscope`` alone does not).
+
+Examples
+--------
+>>> import torch
+>>> from rnnscope import models
+>>> model = models.RNNClassifier("lstm", 4, 8, 5)
+>>> model.class_names
+['SIL', 'TRE', 'LP', 'VTE', 'HYB']
+>>> tuple(model(torch.randn(2, 10, 4)).shape)
+(2, 10, 5)
+"""
+from ._base import ClassMismatchError, ModelBase, ModelFileError
+from ._cells import (
+    CELL_KINDS,
+    GRULayer,
+    LazyLSTMLayer,
+    LSTMLayer,
+    RecurrentLayer,
+    RNNLayer,
+    lazy_lstm_recurrence,
+    lstm_cell_scan,
+    make_layer,
+)
+from ._classifier import RNNClassifier
+from ._from_torch import from_torch
+from ._io import UnsafeModelFileError, load
+from ._tcn import TCNClassifier
+
+__all__ = [
+    "RNNClassifier",
+    "TCNClassifier",
+    "from_torch",
+    "load",
+    "CELL_KINDS",
+    "make_layer",
+    "RecurrentLayer",
+    "RNNLayer",
+    "LSTMLayer",
+    "GRULayer",
+    "LazyLSTMLayer",
+    "lstm_cell_scan",
+    "lazy_lstm_recurrence",
+    "ModelBase",
+    "ModelFileError",
+    "UnsafeModelFileError",
+    "ClassMismatchError",
+]

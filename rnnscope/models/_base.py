@@ -1,0 +1,307 @@
+"""What every rnnscope model shares: its input normaliser, its class names, its config and save/load."""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .._validation import DEFAULT_CLASS_NAMES, check_class_names
+from .._version import __version__
+from ._checks import check_int, check_sequence
+
+__all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
+
+#: Version of the config layout written into model files.
+CONFIG_VERSION = 1
+
+
+class ClassMismatchError(ValueError):
+    """A model and a data set do not hold the same set of class names."""
+
+
+class ModelFileError(ValueError):
+    """A model file or config cannot be turned into a model (the message names what does not match)."""
+
+
+def default_class_names(num_classes: int) -> list[str]:
+    """``["SIL", "TRE", "LP", "VTE", "HYB"]`` for 5 classes, else ``["class0", "class1", ...]``."""
+    if num_classes == len(DEFAULT_CLASS_NAMES):
+        return list(DEFAULT_CLASS_NAMES)
+    return [f"class{i}" for i in range(num_classes)]
+
+
+def _iter_frame_blocks(x: Any, n_features: int, func: str):
+    """Yield 2-D float64 arrays (frames, features) from the many shapes a feature collection can take."""
+    if hasattr(x, "data_vars"):  # xarray Dataset: its "features" variable
+        if "features" not in x.data_vars:
+            raise ValueError(
+                f"The 'x' parameter of {func} must be a features Dataset (with a 'features' variable), an array "
+                f"or a list of arrays. Got a Dataset with variables {sorted(x.data_vars)} instead."
+            )
+        x = x["features"]
+    if hasattr(x, "dims") and hasattr(x, "values") and not isinstance(x, (np.ndarray, Tensor)):  # DataArray
+        if x.ndim == 3:
+            for i in range(x.shape[0]):  # event by event: never loads a whole (dask) data set at once
+                yield from _iter_frame_blocks(np.asarray(x[i].values), n_features, func)
+            return
+        x = np.asarray(x.values)
+    if isinstance(x, Tensor):
+        x = x.detach().cpu().numpy()
+    if isinstance(x, (list, tuple)):
+        for item in x:
+            yield from _iter_frame_blocks(item, n_features, func)
+        return
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "iuf" or arr.ndim not in (2, 3) or arr.shape[-1] != n_features:
+        raise ValueError(
+            f"The 'x' parameter of {func} must hold frames of {n_features} features: an array (time, "
+            f"{n_features}) or (sequence, time, {n_features}), a list of such arrays, or a features Dataset. "
+            f"Got an array of shape {arr.shape} and dtype {arr.dtype} instead."
+        )
+    yield arr.reshape(-1, n_features).astype(np.float64, copy=False)
+
+
+class ModelBase(nn.Module):
+    """Shared part of :class:`RNNClassifier` and :class:`TCNClassifier`.
+
+    Holds the input normaliser (buffers ``feature_mean`` and ``feature_std``, applied inside ``forward``), the
+    class names, a free ``info`` dict saved with the model (e.g. class weights, training summary), ``config``,
+    ``save`` and the class-name matching helpers.
+    """
+
+    def _init_common(self, input_size: int, num_classes: int, class_names, func: str) -> None:
+        self.input_size = check_int(input_size, name="input_size", func=func)
+        self.num_classes = check_int(num_classes, name="num_classes", func=func)
+        if class_names is None:
+            names = default_class_names(self.num_classes)
+        else:
+            names = check_class_names(class_names, func=func)
+            if len(names) != self.num_classes:
+                raise ValueError(
+                    f"The 'class_names' parameter of {func} must hold num_classes={self.num_classes} names. "
+                    f"Got {len(names)} names {names} instead."
+                )
+        self.class_names: list[str] = names
+        self.info: dict[str, Any] = {}
+        self.register_buffer("feature_mean", torch.zeros(self.input_size))
+        self.register_buffer("feature_std", torch.ones(self.input_size))
+
+    # ---- normaliser ---------------------------------------------------------------------------------------
+    def normalize(self, x: Tensor) -> Tensor:
+        """``(x - feature_mean) / feature_std``, then NaN (padding) replaced by 0.
+
+        The models are causal and padding only follows the valid frames, so zeroed padding never changes the
+        outputs on valid frames.
+        """
+        z = (x - self.feature_mean) / self.feature_std
+        return torch.where(torch.isnan(z), torch.zeros((), dtype=z.dtype, device=z.device), z)
+
+    def _prepare_input(self, x: Any, func: str) -> Tensor:
+        ref = self.feature_mean
+        return check_sequence(x, self.input_size, like=ref, func=func)
+
+    def fit_normalizer(self, x: Any, *, min_std: float = 1e-3) -> "ModelBase":
+        """Fit ``feature_mean`` and ``feature_std`` on raw features; frames holding NaN (padding) are ignored.
+
+        Parameters
+        ----------
+        x : array, tensor, list of arrays, DataArray or features Dataset
+            Frames as ``(time, features)`` or ``(sequence, time, features)``; a list may mix lengths.
+            A Dataset's ``features`` variable is read event by event.
+        min_std : float
+            Floor of the standard deviation (a constant feature is then only shifted).
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> from rnnscope.models import RNNClassifier
+        >>> model = RNNClassifier("rnn", 2, 3, 5)
+        >>> x = np.array([[[1.0, 5.0], [3.0, 5.0], [np.nan, np.nan]]])
+        >>> model.fit_normalizer(x).feature_mean.tolist(), model.feature_std.tolist()
+        ([2.0, 5.0], [1.0, 0.001...])
+        """
+        func = f"{type(self).__name__}.fit_normalizer"
+        count, mean, m2 = 0, np.zeros(self.input_size), np.zeros(self.input_size)
+        for block in _iter_frame_blocks(x, self.input_size, func):
+            block = block[np.isfinite(block).all(axis=1)]
+            n = block.shape[0]
+            if n == 0:
+                continue
+            block_mean = block.mean(axis=0)
+            block_m2 = ((block - block_mean) ** 2).sum(axis=0)
+            delta, total = block_mean - mean, count + n  # Chan et al.'s pairwise update
+            mean = mean + delta * (n / total)
+            m2 = m2 + block_m2 + delta**2 * (count * n / total)
+            count = total
+        if count == 0:
+            raise ValueError(f"The 'x' parameter of {func} must hold at least one frame without NaN. Got none.")
+        std = np.maximum(np.sqrt(m2 / count), float(min_std))
+        with torch.no_grad():
+            self.feature_mean.copy_(torch.as_tensor(mean))
+            self.feature_std.copy_(torch.as_tensor(std))
+        return self
+
+    # ---- classes --------------------------------------------------------------------------------------
+    def class_index_map(self, data_class_names: Iterable[str]) -> np.ndarray:
+        """Index map from the data's class order to the model's: ``model_index = map[data_index]``.
+
+        Raises :class:`ClassMismatchError` naming the differing classes when the two sets differ.
+
+        Examples
+        --------
+        >>> from rnnscope.models import RNNClassifier
+        >>> model = RNNClassifier("gru", 4, 3, 3, class_names=["SIL", "LP", "VTE"])
+        >>> model.class_index_map(["VTE", "SIL", "LP"]).tolist()
+        [2, 0, 1]
+        """
+        func = f"{type(self).__name__}.class_index_map"
+        data = check_class_names(data_class_names, func=func)
+        if set(data) != set(self.class_names):
+            only_model = [c for c in self.class_names if c not in data]
+            only_data = [c for c in data if c not in self.class_names]
+            raise ClassMismatchError(
+                f"The model's classes {self.class_names} and the data's classes {data} differ: "
+                f"only in the model: {only_model}; only in the data: {only_data}. Classes are matched by name; "
+                "relabel the data or train a model on these classes."
+            )
+        return np.array([self.class_names.index(c) for c in data], dtype=np.int64)
+
+    def remap_labels(self, labels: Any, data_class_names: Iterable[str]):
+        """Return ``labels`` (data class indices, -1 unknown) re-indexed to the model's class order.
+
+        Works on numpy arrays and torch tensors (same type, shape and dtype back).
+
+        Examples
+        --------
+        >>> from rnnscope.models import RNNClassifier
+        >>> model = RNNClassifier("gru", 4, 3, 3, class_names=["SIL", "LP", "VTE"])
+        >>> model.remap_labels(np.array([0, 1, 2, -1]), ["VTE", "SIL", "LP"]).tolist()
+        [2, 0, 1, -1]
+        """
+        func = f"{type(self).__name__}.remap_labels"
+        mapping = self.class_index_map(data_class_names)
+        n = len(mapping)
+        if isinstance(labels, Tensor):
+            if labels.is_floating_point() or labels.dtype == torch.bool:
+                raise ValueError(f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {labels.dtype} instead.")
+            bad = (labels < -1) | (labels >= n)
+            if bool(bad.any()):
+                raise ValueError(
+                    f"The 'labels' parameter of {func} must lie in [-1, {n - 1}] for {n} data classes. "
+                    f"Got {sorted(set(labels[bad].tolist()))[:5]} instead."
+                )
+            table = torch.as_tensor(mapping, device=labels.device)
+            out = torch.where(labels >= 0, table[labels.clamp(min=0).long()], -1)
+            return out.to(labels.dtype)
+        arr = np.asarray(labels)
+        if arr.dtype.kind not in "iu":
+            raise ValueError(f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {arr.dtype} instead.")
+        bad = (arr < -1) | (arr >= n)
+        if bad.any():
+            raise ValueError(
+                f"The 'labels' parameter of {func} must lie in [-1, {n - 1}] for {n} data classes. "
+                f"Got {sorted(set(arr[bad].tolist()))[:5]} instead."
+            )
+        return np.where(arr >= 0, mapping[np.clip(arr, 0, None)], -1).astype(arr.dtype)
+
+    # ---- description ----------------------------------------------------------------------------------
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return int(sum(p.numel() for p in self.parameters() if p.requires_grad))
+
+    @property
+    def device(self) -> torch.device:
+        """Device of the model's tensors."""
+        return self.feature_mean.device
+
+    def to_device(self, device: Any = "auto") -> "ModelBase":
+        """Move the model to ``device`` (``"auto"``: CUDA, then Apple MPS, then CPU) and return it.
+
+        Examples
+        --------
+        >>> from rnnscope.models import TCNClassifier
+        >>> TCNClassifier(3, 5, filters=4).to_device("cpu").device
+        device(type='cpu')
+        """
+        from .._device import resolve_device
+
+        return self.to(resolve_device(device, func=f"{type(self).__name__}.to_device"))
+
+    def _arch_config(self) -> dict[str, Any]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild the model (weights aside), as a JSON-able dict."""
+        config = {"model": type(self).__name__, "config_version": CONFIG_VERSION}
+        config.update(self._arch_config())
+        config["class_names"] = list(self.class_names)
+        config["normalizer"] = {
+            "mean": [float(v) for v in self.feature_mean.detach().cpu().tolist()],
+            "std": [float(v) for v in self.feature_std.detach().cpu().tolist()],
+        }
+        config["info"] = json.loads(json.dumps(self.info))  # a JSON-able copy (raises early otherwise)
+        config["rnnscope_version"] = __version__
+        return config
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "ModelBase":
+        """Build an untrained model from a ``config`` (weights random; normaliser, classes and info restored)."""
+        if not isinstance(config, Mapping):
+            raise ModelFileError(f"A model config must be a JSON object (dict). Got {type(config).__name__} instead.")
+        if config.get("model", cls.__name__) != cls.__name__:
+            raise ModelFileError(f"This config describes a {config.get('model')!r}, not a {cls.__name__}.")
+        try:
+            model = cls._build(config)
+        except KeyError as err:
+            raise ModelFileError(f"The {cls.__name__} config lacks the key {err.args[0]!r}.") from None
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"The {cls.__name__} config is not valid: {err}") from None
+        norm = config.get("normalizer")
+        if norm is not None:
+            mean, std = np.asarray(norm.get("mean"), dtype=np.float64), np.asarray(norm.get("std"), dtype=np.float64)
+            if mean.shape != (model.input_size,) or std.shape != (model.input_size,):
+                raise ModelFileError(
+                    f"The config's normalizer must hold {model.input_size} means and stds (input_size). "
+                    f"Got {mean.shape} and {std.shape} instead."
+                )
+            with torch.no_grad():
+                model.feature_mean.copy_(torch.as_tensor(mean))
+                model.feature_std.copy_(torch.as_tensor(std))
+        model.info = dict(config.get("info") or {})
+        return model
+
+    @classmethod
+    def _build(cls, config: Mapping[str, Any]) -> "ModelBase":  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> str:
+        """Write the model to ONE ``.safetensors`` file (weights + buffers; config as JSON metadata).
+
+        The write is atomic (``path + ".partial"``, then renamed). Read it back with
+        :func:`rnnscope.models.load`; loading never executes code.
+
+        Returns
+        -------
+        str
+            The path written.
+        """
+        from ._io import save_model
+
+        return save_model(self, path)
+
+    def _fmt_header(self) -> str:
+        return (
+            f"{type(self).__name__}({self.input_size} features -> {self.num_classes} classes {self.class_names}, "
+            f"{self.n_parameters:,} parameters"
+        )
+

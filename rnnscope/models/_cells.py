@@ -1,0 +1,766 @@
+"""Recurrent layers behind one protocol.
+
+Every layer type (``"rnn"`` vanilla tanh, ``"lstm"``, ``"gru"``, ``"lazy_lstm"``) is an :class:`torch.nn.Module`
+with the same interface, so capture, unit masks, ``from_torch`` and the equivalence tests are written once:
+
+========================================================  ==========================================================
+``kind``, ``input_size``, ``hidden_size``, ``bias``        what the layer is
+``variables``                                             ``schema.STATE_VARIABLES[kind]``: the internal variables
+``state_names``                                           ``("h",)`` or ``("h", "c")``: what a state tuple holds
+``initial_state(batch_size, device=None, dtype=None)``    zeros, a tuple of ``(batch, hidden)`` tensors
+``forward(x, state=None, keep=None)``                     fast path -> ``(h_seq (B, T, H), final_state)``
+``step(x_t, state=None, keep=None)``                      one step in plain tensor ops -> ``(h_t, state, internals)``
+``internals(x, h_seq, state0=None, keep=None)``           every variable for the whole sequence, ``(B, T, H)`` each
+``masked(keep)``                                          a copy whose units outside ``keep`` are silenced
+========================================================  ==========================================================
+
+Shapes are batch first: ``x`` is ``(batch, time, input_size)``, ``x_t`` is ``(batch, input_size)``, every state
+tensor and every per-step internal is ``(batch, hidden_size)``.
+
+``forward`` of the standard layers goes through PyTorch's fused single-layer ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU``
+(held as ``layer.rnn``, so cuDNN is used on a GPU and every weight keeps PyTorch's own name and layout:
+``rnn.weight_ih_l0``, ``rnn.weight_hh_l0``, ``rnn.bias_ih_l0``, ``rnn.bias_hh_l0``). The lazy LSTM has no fused
+kernel: its input projections for all frames are one matmul, then a tight recurrence
+(:func:`lazy_lstm_recurrence`, TorchScript-compiled when available). Its weights use the same four names and the
+LSTM's gate order ``(i, f, g, o)``; see :class:`LazyLSTMLayer`.
+
+``step`` is written independently of the fused path; it is the reference of the tests. ``internals`` recovers every
+variable exactly from the input and the fused output ``h_seq``: all gate pre-activations come from ``x`` and
+``h_{t-1} = cat(h0, h_seq[:, :-1])`` in one vectorised pass; the LSTM cell state is the only recurrence left
+(:func:`lstm_cell_scan`, an elementwise linear scan); the GRU and the vanilla RNN need no scan at all.
+
+Unit masks (``keep``, a bool tensor of shape ``(hidden_size,)``, True = keep): a masked unit's output ``h`` is 0 at
+every step *inside* the recurrence (including the initial state), so it feeds nothing to the next step. The fast
+path implements this by zeroing the recurrent weight columns that read masked units (for the lazy LSTM, every
+weight reading ``m_t``: the gates' ``m_{t-1}`` and the candidate's ``m_t``) so the fused kernels stay usable, and
+then zeroing the masked units of ``h_seq`` and of the final ``h``. Other state (the LSTM cell ``c``, the gates) of a
+masked unit keeps evolving and is reported as computed. ``layer.masked(keep)`` returns a copy that applies a mask
+on every call (the weights themselves are never modified); a ``keep`` argument is combined with it (logical and).
+"""
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from typing import Any, List, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..schema import STATE_VARIABLES
+from ._checks import check_int, check_keep, check_sequence, as_float_tensor
+
+__all__ = [
+    "CELL_KINDS",
+    "RecurrentLayer",
+    "RNNLayer",
+    "LSTMLayer",
+    "GRULayer",
+    "LazyLSTMLayer",
+    "make_layer",
+    "lstm_cell_scan",
+    "lazy_lstm_recurrence",
+    "set_torchscript",
+]
+
+#: The layer kinds :func:`make_layer` and :class:`~rnnscope.models.RNNClassifier` accept.
+CELL_KINDS: tuple[str, ...] = ("rnn", "lstm", "gru", "lazy_lstm")
+
+State = Tuple[Tensor, ...]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The two recurrences left once everything else is vectorised. Plain PyTorch, TorchScript-compatible (so they
+# can be compiled), and autograd-friendly (``unbind``/``stack`` instead of per-step indexing, which would make
+# the backward pass quadratic in the number of frames).
+# --------------------------------------------------------------------------------------------------------------
+
+
+def lstm_cell_scan(forget: Tensor, update: Tensor, c0: Tensor) -> Tensor:
+    """Run the LSTM cell recurrence ``c_t = forget_t * c_{t-1} + update_t`` over a whole sequence.
+
+    This is the only sequential part of recovering an LSTM's internals from its output (``update = i * g``).
+
+    Parameters
+    ----------
+    forget, update : Tensor
+        ``(batch, time, hidden)``, batch first.
+    c0 : Tensor
+        ``(batch, hidden)``, the cell before the first frame.
+
+    Returns
+    -------
+    Tensor
+        ``c`` for every frame, ``(batch, time, hidden)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import lstm_cell_scan
+    >>> f = torch.full((1, 3, 1), 0.5); u = torch.ones(1, 3, 1)
+    >>> lstm_cell_scan(f, u, torch.zeros(1, 1)).flatten().tolist()
+    [1.0, 1.5, 1.75]
+    """
+    fs = forget.unbind(1)
+    us = update.unbind(1)
+    cs: List[Tensor] = []
+    c = c0
+    for t in range(len(fs)):
+        c = torch.addcmul(us[t], fs[t], c)
+        cs.append(c)
+    return torch.stack(cs, 1)
+
+
+def lazy_lstm_recurrence(
+    x_ifo: Tensor, x_g: Tensor, u_ifo_t: Tensor, w_cm_t: Tensor, m0: Tensor, c0: Tensor
+) -> Tuple[Tensor, Tensor]:
+    """The lazy LSTM's recurrence, given the input projections of every frame.
+
+    For each frame: ``(i, f, o) = sigmoid(x_ifo[t] + m_{t-1} @ u_ifo_t)``; ``m_t = o * tanh(c_{t-1})``;
+    ``c_t = f * c_{t-1} + i * tanh(x_g[t] + m_t @ w_cm_t)``.
+
+    Parameters
+    ----------
+    x_ifo : Tensor
+        ``(time, batch, 3 * hidden)``, time major: input projections (with all biases) of the i, f, o gates.
+    x_g : Tensor
+        ``(time, batch, hidden)``, time major: input projection (with its biases) of the candidate.
+    u_ifo_t : Tensor
+        ``(hidden, 3 * hidden)``: transposed recurrent weights of i, f, o (they read ``m_{t-1}``).
+    w_cm_t : Tensor
+        ``(hidden, hidden)``: transposed weights of the candidate reading ``m_t``.
+    m0, c0 : Tensor
+        ``(batch, hidden)``, the initial state.
+
+    Returns
+    -------
+    m : Tensor
+        ``(batch, time, hidden)``, batch first.
+    c_last : Tensor
+        ``(batch, hidden)``, the cell after the last frame.
+    """
+    xs = x_ifo.unbind(0)
+    xg = x_g.unbind(0)
+    ms: List[Tensor] = []
+    m = m0
+    c = c0
+    for t in range(len(xs)):
+        gates = torch.sigmoid(torch.addmm(xs[t], m, u_ifo_t))
+        i, f, o = gates.chunk(3, 1)
+        m = o * torch.tanh(c)
+        g = torch.tanh(torch.addmm(xg[t], m, w_cm_t))
+        c = torch.addcmul(f * c, i, g)
+        ms.append(m)
+    return torch.stack(ms, 1), c
+
+
+def _addmm_(out: Tensor, cols: slice, h: Tensor, weight: Tensor, bias: Tensor | None = None) -> None:
+    """``out[..., cols] += h @ weight.T (+ bias)`` in place, as one matmul over all frames (``out`` contiguous)."""
+    flat = out.view(-1, out.shape[-1])[:, cols]
+    flat.addmm_(h.reshape(-1, h.shape[-1]), weight.t())
+    if bias is not None:
+        flat.add_(bias)
+
+
+_USE_TORCHSCRIPT = True
+_SCRIPTED: dict[Any, Any] = {}
+
+
+def set_torchscript(enabled: bool) -> bool:
+    """Use (or stop using) TorchScript-compiled recurrences; returns the previous setting.
+
+    TorchScript is deprecated in recent PyTorch but still the cheapest way to compile a Python loop without a
+    C++ toolchain. When scripting fails, the plain Python functions are used silently; results are the same to
+    float rounding.
+    """
+    global _USE_TORCHSCRIPT
+    previous, _USE_TORCHSCRIPT = _USE_TORCHSCRIPT, bool(enabled)
+    return previous
+
+
+def _compiled(fn, *tensors: Tensor):
+    """The TorchScript version of ``fn`` when scripting is on and no autograd graph is being recorded.
+
+    TorchScript's autodiff is fragile (its optimised differentiable graphs fail on undefined output gradients,
+    e.g. when only ``h_seq`` of the lazy LSTM is used in a loss), so anything needing gradients runs the plain
+    Python function.
+    """
+    if not _USE_TORCHSCRIPT or (torch.is_grad_enabled() and any(t.requires_grad for t in tensors)):
+        return fn
+    if fn not in _SCRIPTED:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                _SCRIPTED[fn] = torch.jit.script(fn)
+        except Exception:  # TorchScript missing or unable to compile: fall back to Python
+            _SCRIPTED[fn] = fn
+    return _SCRIPTED[fn]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The protocol
+# --------------------------------------------------------------------------------------------------------------
+
+
+class RecurrentLayer(nn.Module):
+    """Base class of the layers: argument checks, states and unit masks; subclasses give the equations.
+
+    Subclasses set ``kind`` and implement ``_forward(x, state, k)``, ``_step(x_t, state, k)`` and
+    ``_internals(x, h_seq, h_prev, state0, k)`` where ``k`` is the unit mask as a 0/1 float tensor (or None),
+    ``state`` has the masked units of ``h`` already set to 0, and ``h_seq``/``h_prev`` are masked.
+    """
+
+    kind: str = ""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__()
+        func = type(self).__name__
+        self.input_size = check_int(input_size, name="input_size", func=func)
+        self.hidden_size = check_int(hidden_size, name="hidden_size", func=func)
+        self.bias = bool(bias)
+        self.register_buffer("unit_keep", None, persistent=False)
+
+    # ---- description ------------------------------------------------------------------------------------
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """Names of the internal variables, in capture order (``schema.STATE_VARIABLES[kind]``)."""
+        return STATE_VARIABLES[self.kind]
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """What a state tuple holds: ``("h",)`` or ``("h", "c")``."""
+        return ("h",)
+
+    @property
+    def weight_ih(self) -> Tensor:
+        """Input weights in PyTorch's layout (gates stacked along the rows)."""
+        return self.rnn.weight_ih_l0
+
+    @property
+    def weight_hh(self) -> Tensor:
+        """Recurrent weights in PyTorch's layout (gates stacked along the rows; column j reads unit j)."""
+        return self.rnn.weight_hh_l0
+
+    @property
+    def bias_ih(self) -> Tensor | None:
+        return self.rnn.bias_ih_l0 if self.bias else None
+
+    @property
+    def bias_hh(self) -> Tensor | None:
+        return self.rnn.bias_hh_l0 if self.bias else None
+
+    def extra_repr(self) -> str:
+        masked = "" if self.unit_keep is None else f", masked={int((~self.unit_keep).sum())}"
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False") + masked
+
+    # ---- states ---------------------------------------------------------------------------------------
+    def initial_state(self, batch_size: int, device=None, dtype=None) -> State:
+        """Zero state: a tuple of ``(batch_size, hidden_size)`` tensors, one per name in ``state_names``.
+
+        ``device`` and ``dtype`` default to the layer's parameters'.
+        """
+        batch_size = check_int(batch_size, name="batch_size", func=f"{type(self).__name__}.initial_state")
+        ref = self.weight_ih
+        return tuple(
+            torch.zeros(batch_size, self.hidden_size, device=device or ref.device, dtype=dtype or ref.dtype)
+            for _ in self.state_names
+        )
+
+    def _check_state(self, state, batch_size: int, func: str) -> State:
+        if state is None:
+            return self.initial_state(batch_size)
+        if isinstance(state, Tensor):
+            state = (state,)
+        n = len(self.state_names)
+        if not isinstance(state, (tuple, list)) or len(state) != n:
+            raise ValueError(
+                f"The 'state' parameter of {func} must be a tuple of {n} tensor(s) {self.state_names}, each of "
+                f"shape ({batch_size}, {self.hidden_size}). Got {type(state).__name__} instead."
+            )
+        out = []
+        for name, s in zip(self.state_names, state):
+            s = as_float_tensor(s, like=self.weight_ih, name="state", func=func)
+            if tuple(s.shape) != (batch_size, self.hidden_size):
+                raise ValueError(
+                    f"The 'state' parameter of {func} must hold {name!r} of shape ({batch_size}, "
+                    f"{self.hidden_size}) (batch, hidden). Got shape {tuple(s.shape)} instead."
+                )
+            out.append(s)
+        return tuple(out)
+
+    # ---- unit masks -------------------------------------------------------------------------------------
+    def masked(self, keep) -> "RecurrentLayer":
+        """Return a copy of this layer that silences the units where ``keep`` is False on every call.
+
+        Parameters
+        ----------
+        keep : bool tensor or array of shape (hidden_size,)
+            True for the units to keep. Combined (logical and) with a mask this layer already has.
+
+        Returns
+        -------
+        RecurrentLayer
+            A deep copy; the weights are not modified (the mask is applied on the fly).
+        """
+        func = f"{type(self).__name__}.masked"
+        mask = check_keep(keep, self.hidden_size, like=self.weight_ih, func=func)
+        out = copy.deepcopy(self)
+        if mask is not None:
+            out.unit_keep = mask if self.unit_keep is None else (mask & self.unit_keep)
+        return out
+
+    def keep_mask(self, keep=None) -> Tensor | None:
+        """The effective unit mask (bool, ``(hidden_size,)``) for a call with ``keep``, or None when unmasked."""
+        mask = check_keep(keep, self.hidden_size, like=self.weight_ih, func=f"{type(self).__name__}.forward")
+        if self.unit_keep is None:
+            return mask
+        return self.unit_keep if mask is None else (mask & self.unit_keep)
+
+    def _keep_factor(self, keep) -> Tensor | None:
+        mask = self.keep_mask(keep)
+        return None if mask is None else mask.to(self.weight_ih.dtype)
+
+    # ---- the protocol ---------------------------------------------------------------------------------
+    def forward(self, x: Tensor, state: State | None = None, keep=None) -> tuple[Tensor, State]:
+        """Run the layer over a whole sequence (fast path).
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(batch, time, input_size)``.
+        state : tuple of Tensor, optional
+            Initial state, each ``(batch, hidden_size)`` (see ``state_names``); zeros when None.
+        keep : bool tensor of shape (hidden_size,), optional
+            Unit mask (True = keep); see the module documentation.
+
+        Returns
+        -------
+        h_seq : Tensor
+            ``(batch, time, hidden_size)``, the unit outputs (LSTM ``m_t``, GRU ``h_t``).
+        final_state : tuple of Tensor
+            The state after the last frame, same layout as ``state``.
+        """
+        func = f"{type(self).__name__}.forward"
+        x = check_sequence(x, self.input_size, like=self.weight_ih, func=func)
+        state = self._check_state(state, x.shape[0], func)
+        k = self._keep_factor(keep)
+        h_seq, final = self._forward(x, state, k)
+        if k is not None:
+            h_seq = h_seq * k
+            final = (final[0] * k,) + tuple(final[1:])
+        return h_seq, final
+
+    def step(self, x_t: Tensor, state: State | None = None, keep=None) -> tuple[Tensor, State, dict[str, Tensor]]:
+        """One time step in plain tensor operations (the reference implementation).
+
+        Parameters
+        ----------
+        x_t : Tensor
+            ``(batch, input_size)``.
+        state : tuple of Tensor, optional
+            Each ``(batch, hidden_size)``; zeros when None.
+        keep : bool tensor of shape (hidden_size,), optional
+            Unit mask: masked units' ``h`` is treated as 0 in ``state`` and set to 0 in the output.
+
+        Returns
+        -------
+        h_t : Tensor
+            ``(batch, hidden_size)``.
+        new_state : tuple of Tensor
+        internals : dict
+            Every name of ``variables`` -> ``(batch, hidden_size)``.
+        """
+        func = f"{type(self).__name__}.step"
+        x_t = as_float_tensor(x_t, like=self.weight_ih, name="x_t", func=func)
+        if x_t.dim() != 2 or x_t.shape[1] != self.input_size:
+            raise ValueError(
+                f"The 'x_t' parameter of {func} must have shape (batch, {self.input_size}). "
+                f"Got shape {tuple(x_t.shape)} instead."
+            )
+        state = self._check_state(state, x_t.shape[0], func)
+        k = self._keep_factor(keep)
+        if k is not None:
+            state = (state[0] * k,) + tuple(state[1:])
+        h, new_state, inter = self._step(x_t, state, k)
+        if k is not None:
+            h = h * k
+            new_state = (h,) + tuple(new_state[1:])
+        inter["h"] = h
+        return h, new_state, {name: inter[name] for name in self.variables}
+
+    def internals(self, x: Tensor, h_seq: Tensor, state0: State | None = None, keep=None) -> dict[str, Tensor]:
+        """Recover every internal variable for the whole sequence from the input and the output.
+
+        Exact (same equations as :meth:`step`, to float rounding) and vectorised over time: the only
+        recurrence left is the LSTM cell scan.
+
+        Parameters
+        ----------
+        x : Tensor
+            ``(batch, time, input_size)``, what the layer received.
+        h_seq : Tensor
+            ``(batch, time, hidden_size)``, what :meth:`forward` returned for ``x`` and ``state0``.
+        state0 : tuple of Tensor, optional
+            The initial state given to :meth:`forward`; zeros when None.
+        keep : bool tensor of shape (hidden_size,), optional
+            The unit mask given to :meth:`forward`.
+
+        Returns
+        -------
+        dict
+            Every name of ``variables`` -> ``(batch, time, hidden_size)``, in that order. ``"h"`` is recomputed
+            from the recovered variables (it equals ``h_seq``). When no autograd graph is recorded (run capture
+            under ``torch.no_grad()`` or ``torch.inference_mode()``), big buffers are reused in place and the gates
+            may be non-contiguous views of one buffer; otherwise the result is differentiable.
+        """
+        func = f"{type(self).__name__}.internals"
+        x = check_sequence(x, self.input_size, like=self.weight_ih, func=func)
+        h_seq = as_float_tensor(h_seq, like=self.weight_ih, name="h_seq", func=func)
+        expected = (x.shape[0], x.shape[1], self.hidden_size)
+        if tuple(h_seq.shape) != expected:
+            raise ValueError(
+                f"The 'h_seq' parameter of {func} must have shape {expected} (batch, time, hidden) to match 'x'. "
+                f"Got shape {tuple(h_seq.shape)} instead."
+            )
+        state0 = self._check_state(state0, x.shape[0], func)
+        k = self._keep_factor(keep)
+        if k is not None:
+            h_seq = h_seq * k
+            state0 = (state0[0] * k,) + tuple(state0[1:])
+        h_prev = torch.cat([state0[0].unsqueeze(1), h_seq[:, :-1]], dim=1)
+        out = self._internals(x, h_seq, h_prev, state0, k)
+        if k is not None:
+            out["h"] = out["h"] * k
+        return {name: out[name] for name in self.variables}
+
+    # ---- helpers of the vectorised recovery ---------------------------------------------------------------
+    def _inplace_ok(self, *tensors: Tensor) -> bool:
+        """True when no autograd graph is recorded, so big intermediate buffers may be reused in place.
+
+        Capture runs under ``torch.no_grad()``/``torch.inference_mode()`` and takes this fast path; with
+        gradients the same equations run out of place.
+        """
+        if not torch.is_grad_enabled():
+            return True
+        return not (any(t.requires_grad for t in tensors) or any(p.requires_grad for p in self.parameters()))
+
+    def _bias_sum(self) -> Tensor | None:
+        return self.bias_ih + self.bias_hh if self.bias else None
+
+    # ---- hooks ------------------------------------------------------------------------------------------
+    def _forward(self, x: Tensor, state: State, k: Tensor | None) -> tuple[Tensor, State]:  # pragma: no cover
+        raise NotImplementedError
+
+    def _step(self, x_t: Tensor, state: State, k: Tensor | None):  # pragma: no cover
+        raise NotImplementedError
+
+    def _internals(self, x, h_seq, h_prev, state0, k) -> dict[str, Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+
+class _FusedLayer(RecurrentLayer):
+    """A layer whose fast path is one single-layer, batch-first PyTorch RNN module (``self.rnn``)."""
+
+    _torch_class: type[nn.RNNBase]
+    _torch_kwargs: dict[str, Any] = {}
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias)
+        self.rnn = self._torch_class(
+            self.input_size, self.hidden_size, num_layers=1, bias=self.bias, batch_first=True, **self._torch_kwargs
+        )
+
+    def _pack_state(self, state: State):
+        return state[0].unsqueeze(0).contiguous()
+
+    def _unpack_state(self, hn) -> State:
+        return (hn[0],)
+
+    def _forward(self, x, state, k):
+        hx = self._pack_state(state)
+        if k is None:
+            out, hn = self.rnn(x, hx)
+        else:
+            # Zero the recurrent columns reading masked units; the fused kernel then sees h = 0 for them.
+            masked_w = {"weight_hh_l0": self.rnn.weight_hh_l0 * k}
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*not part of single contiguous chunk.*")
+                out, hn = torch.func.functional_call(self.rnn, masked_w, (x, hx))
+        return out, self._unpack_state(hn)
+
+
+class RNNLayer(_FusedLayer):
+    """Vanilla (Elman) tanh layer: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+    Fast path: ``nn.RNN(nonlinearity="tanh")``. Variables: ``h``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import RNNLayer
+    >>> layer = RNNLayer(3, 4)
+    >>> h, (h_last,) = layer(torch.randn(2, 5, 3))
+    >>> tuple(h.shape), torch.allclose(h[:, -1], h_last)
+    ((2, 5, 4), True)
+    """
+
+    kind = "rnn"
+    _torch_class = nn.RNN
+    _torch_kwargs = {"nonlinearity": "tanh"}
+
+    def _step(self, x_t, state, k):
+        (h,) = state
+        h = torch.tanh(F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh))
+        return h, (h,), {}
+
+    def _internals(self, x, h_seq, h_prev, state0, k):
+        pre = F.linear(x, self.weight_ih, self.bias_ih)
+        if self._inplace_ok(x, h_prev):
+            _addmm_(pre, slice(None), h_prev, self.weight_hh, self.bias_hh)
+            return {"h": pre.tanh_()}
+        return {"h": torch.tanh(pre + F.linear(h_prev, self.weight_hh, self.bias_hh))}
+
+
+class LSTMLayer(_FusedLayer):
+    """LSTM layer (PyTorch's, no peepholes), gate order ``(i, f, g, o)`` in the weight rows.
+
+    ``i, f, o = sigmoid(.)``, ``g = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)``, ``c_t = f c_{t-1} + i g``,
+    ``h_t = o tanh(c_t)``. Fast path: ``nn.LSTM``. Variables: ``h, c, input_gate, forget_gate, output_gate,
+    cell_input`` (``cell_input`` is ``g``). State: ``(h, c)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import LSTMLayer
+    >>> layer = LSTMLayer(3, 4)
+    >>> x = torch.randn(2, 5, 3)
+    >>> h, state = layer(x)
+    >>> inside = layer.internals(x, h)
+    >>> list(inside), torch.allclose(inside["c"][:, -1], state[1], atol=1e-6)
+    (['h', 'c', 'input_gate', 'forget_gate', 'output_gate', 'cell_input'], True)
+    """
+
+    kind = "lstm"
+    _torch_class = nn.LSTM
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("h", "c")
+
+    def _pack_state(self, state):
+        return (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous())
+
+    def _unpack_state(self, hn):
+        return (hn[0][0], hn[1][0])
+
+    def _step(self, x_t, state, k):
+        h, c = state
+        gates = F.linear(x_t, self.weight_ih, self.bias_ih) + F.linear(h, self.weight_hh, self.bias_hh)
+        i, f, g, o = gates.chunk(4, dim=-1)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        h = o * torch.tanh(c)
+        return h, (h, c), {"c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+
+    def _internals(self, x, h_seq, h_prev, state0, k):
+        # all gate pre-activations of all frames: one (B*T, I) and one (B*T, H) matmul
+        gates = F.linear(x, self.weight_ih, self._bias_sum())
+        if self._inplace_ok(x, h_prev, state0[1]):
+            _addmm_(gates, slice(None), h_prev, self.weight_hh)
+            i, f, g, o = gates.chunk(4, dim=-1)  # views of one buffer, activated in place
+            i.sigmoid_(), f.sigmoid_(), g.tanh_(), o.sigmoid_()
+        else:
+            gates = gates + F.linear(h_prev, self.weight_hh)
+            i, f, g, o = gates.chunk(4, dim=-1)
+            i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        u = i * g
+        c = _compiled(lstm_cell_scan, f, u, state0[1])(f, u, state0[1])  # the only recurrence left
+        h = o * torch.tanh(c)
+        return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+
+
+class GRULayer(_FusedLayer):
+    """GRU layer in PyTorch's convention, gate order ``(r, z, n)`` in the weight rows.
+
+    ``r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)``, ``z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)``,
+    ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``, ``h_t = (1 - z) n + z h_{t-1}``.
+    Fast path: ``nn.GRU``. Variables: ``h, update_gate (z), reset_gate (r), candidate (n)``.
+
+    In Tang et al.'s notation (cell ``c_t`` = our ``h_t``): their input gate ``i_t`` is ``1 - z``, their forget
+    gate ``f_t`` is ``z``, and their candidate is ``n``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import GRULayer
+    >>> layer = GRULayer(3, 4)
+    >>> x = torch.randn(2, 5, 3)
+    >>> h, _ = layer(x)
+    >>> torch.allclose(layer.internals(x, h)["h"], h, atol=1e-6)
+    True
+    """
+
+    kind = "gru"
+    _torch_class = nn.GRU
+
+    def _gates(self, x, h_prev):
+        gi = F.linear(x, self.weight_ih, self.bias_ih)
+        gh = F.linear(h_prev, self.weight_hh, self.bias_hh)
+        ir, iz, in_ = gi.chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r = torch.sigmoid(ir + hr)
+        z = torch.sigmoid(iz + hz)
+        n = torch.tanh(in_ + r * hn)
+        h = (1.0 - z) * n + z * h_prev
+        return h, {"update_gate": z, "reset_gate": r, "candidate": n}
+
+    def _step(self, x_t, state, k):
+        h, inter = self._gates(x_t, state[0])
+        return h, (h,), inter
+
+    def _internals(self, x, h_seq, h_prev, state0, k):
+        if not self._inplace_ok(x, h_prev):
+            h, inter = self._gates(x, h_prev)
+            inter["h"] = h
+            return inter
+        H = self.hidden_size
+        gi = F.linear(x, self.weight_ih, self.bias_ih)
+        gh = F.linear(h_prev, self.weight_hh, self.bias_hh)
+        r, z = gi[..., : 2 * H].add_(gh[..., : 2 * H]).sigmoid_().chunk(2, dim=-1)
+        n = gi[..., 2 * H:].addcmul_(r, gh[..., 2 * H:]).tanh_()
+        h = torch.sub(h_prev, n).mul_(z).add_(n)  # (1 - z) n + z h_prev
+        return {"h": h, "update_gate": z, "reset_gate": r, "candidate": n}
+
+
+class _LazyLSTMWeights(nn.Module):
+    """Parameter holder named like a single-layer ``nn.LSTM`` so every layer's state dict looks the same."""
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool):
+        super().__init__()
+        self.weight_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size, input_size))
+        self.weight_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size, hidden_size))
+        if bias:
+            self.bias_ih_l0 = nn.Parameter(torch.empty(4 * hidden_size))
+            self.bias_hh_l0 = nn.Parameter(torch.empty(4 * hidden_size))
+        bound = 1.0 / math.sqrt(hidden_size)
+        for p in self.parameters():  # as nn.LSTM.reset_parameters
+            nn.init.uniform_(p, -bound, bound)
+
+
+class LazyLSTMLayer(RecurrentLayer):
+    """Lazy LSTM (Tang et al., Fig. 9(a), our reading): output first from the old cell, cell updated last.
+
+    ``i, f, o = sigmoid(W x_t + U m_{t-1} + b)``; ``m_t = o * tanh(c_{t-1})``;
+    ``g = tanh(W_cx x_t + W_cm m_t + b_c)``; ``c_t = f * c_{t-1} + i * g``.
+
+    Weights use ``nn.LSTM``'s names and gate order ``(i, f, g, o)``: ``rnn.weight_ih_l0`` (4H, I) holds
+    ``W_i, W_f, W_cx, W_o``; ``rnn.weight_hh_l0`` (4H, H) holds ``U_i, U_f, W_cm, U_o`` where the ``g`` block
+    ``W_cm`` reads ``m_t`` (the new output) while ``U_i, U_f, U_o`` read ``m_{t-1}``; biases ``rnn.bias_ih_l0`` and
+    ``rnn.bias_hh_l0`` (4H each, summed as in PyTorch). Initialised like ``nn.LSTM`` (uniform ±1/sqrt(H)).
+
+    Variables: ``h`` (= ``m_t``), ``c``, ``input_gate``, ``forget_gate``, ``output_gate``, ``cell_input`` (= ``g``).
+    State: ``(m, c)``. The fast path precomputes the input projections of all frames in one matmul and runs
+    :func:`lazy_lstm_recurrence` (two small matmuls per step).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import LazyLSTMLayer
+    >>> layer = LazyLSTMLayer(3, 4)
+    >>> x = torch.randn(2, 5, 3)
+    >>> h, (m, c) = layer(x)
+    >>> bool((h[:, 0] == 0).all())  # m_1 = o * tanh(c_0) = 0 from a zero cell
+    True
+    """
+
+    kind = "lazy_lstm"
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias)
+        self.rnn = _LazyLSTMWeights(self.input_size, self.hidden_size, self.bias)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return ("h", "c")
+
+    def _split(self, k: Tensor | None):
+        """Recurrent weight blocks ``U_ifo`` (3H, H) and ``W_cm`` (H, H), masked columns zeroed."""
+        H = self.hidden_size
+        w = self.weight_hh if k is None else self.weight_hh * k
+        u_ifo = torch.cat([w[: 2 * H], w[3 * H:]], dim=0)
+        return u_ifo, w[2 * H: 3 * H]
+
+    def _forward(self, x, state, k):
+        H = self.hidden_size
+        b = None if not self.bias else self.bias_ih + self.bias_hh
+        proj = F.linear(x, self.weight_ih, b).transpose(0, 1).contiguous()  # (T, B, 4H), biases included
+        x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
+        x_g = proj[..., 2 * H: 3 * H]
+        u_ifo, w_cm = self._split(k)
+        m0, c0 = state
+        args = (x_ifo, x_g, u_ifo.t(), w_cm.t(), m0.contiguous(), c0.contiguous())
+        m, c_last = _compiled(lazy_lstm_recurrence, *args)(*args)
+        return m, (m[:, -1], c_last)
+
+    def _step(self, x_t, state, k):
+        H = self.hidden_size
+        m_prev, c_prev = state
+        W, U = self.weight_ih, self.weight_hh
+        b_i = self.bias_ih if self.bias else torch.zeros(4 * H, dtype=W.dtype, device=W.device)
+        b_h = self.bias_hh if self.bias else torch.zeros(4 * H, dtype=W.dtype, device=W.device)
+        blk = lambda a, j: a[j * H: (j + 1) * H]  # noqa: E731 - gate block j of (i, f, g, o)
+        i = torch.sigmoid(x_t @ blk(W, 0).T + m_prev @ blk(U, 0).T + blk(b_i, 0) + blk(b_h, 0))
+        f = torch.sigmoid(x_t @ blk(W, 1).T + m_prev @ blk(U, 1).T + blk(b_i, 1) + blk(b_h, 1))
+        o = torch.sigmoid(x_t @ blk(W, 3).T + m_prev @ blk(U, 3).T + blk(b_i, 3) + blk(b_h, 3))
+        m = o * torch.tanh(c_prev)
+        if k is not None:
+            m = m * k  # a masked unit's m_t is 0 before the candidate reads it
+        g = torch.tanh(x_t @ blk(W, 2).T + m @ blk(U, 2).T + blk(b_i, 2) + blk(b_h, 2))
+        c = f * c_prev + i * g
+        return m, (m, c), {"c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+
+    def _internals(self, x, h_seq, h_prev, state0, k):
+        H = self.hidden_size
+        U = self.weight_hh
+        pre = F.linear(x, self.weight_ih, self._bias_sum())  # (B, T, 4H), both biases
+        if self._inplace_ok(x, h_seq, h_prev, state0[1]):
+            _addmm_(pre, slice(0, 2 * H), h_prev, U[: 2 * H])  # i, f read m_{t-1}
+            _addmm_(pre, slice(3 * H, 4 * H), h_prev, U[3 * H:])  # o reads m_{t-1}
+            _addmm_(pre, slice(2 * H, 3 * H), h_seq, U[2 * H: 3 * H])  # the candidate reads m_t
+            i, f, g, o = pre.chunk(4, dim=-1)
+            i.sigmoid_(), f.sigmoid_(), g.tanh_(), o.sigmoid_()
+        else:
+            rec = F.linear(h_prev, U)  # reads m_{t-1}: right for i, f, o
+            i = torch.sigmoid(pre[..., :H] + rec[..., :H])
+            f = torch.sigmoid(pre[..., H: 2 * H] + rec[..., H: 2 * H])
+            o = torch.sigmoid(pre[..., 3 * H:] + rec[..., 3 * H:])
+            g = torch.tanh(pre[..., 2 * H: 3 * H] + F.linear(h_seq, U[2 * H: 3 * H]))  # reads m_t
+        u = i * g
+        c = _compiled(lstm_cell_scan, f, u, state0[1])(f, u, state0[1])
+        c_prev = torch.cat([state0[1].unsqueeze(1), c[:, :-1]], dim=1)
+        h = o * torch.tanh(c_prev)
+        return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+
+
+_LAYERS: dict[str, type[RecurrentLayer]] = {
+    "rnn": RNNLayer,
+    "lstm": LSTMLayer,
+    "gru": GRULayer,
+    "lazy_lstm": LazyLSTMLayer,
+}
+
+
+def make_layer(kind: str, input_size: int, hidden_size: int, bias: bool = True) -> RecurrentLayer:
+    """Build a layer of the given kind (one of :data:`CELL_KINDS`).
+
+    Examples
+    --------
+    >>> from rnnscope.models import make_layer
+    >>> layer = make_layer("gru", 3, 4)
+    >>> layer.kind, layer.variables
+    ('gru', ('h', 'update_gate', 'reset_gate', 'candidate'))
+    """
+    if kind not in _LAYERS:
+        raise ValueError(f"The 'cell' parameter of make_layer must be one of {list(CELL_KINDS)}. Got {kind!r} instead.")
+    return _LAYERS[kind](input_size, hidden_size, bias=bias)

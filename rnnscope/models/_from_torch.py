@@ -1,0 +1,98 @@
+"""Wrap a recurrent network trained elsewhere (``nn.RNN``/``nn.LSTM``/``nn.GRU`` + ``nn.Linear``) as an RNNClassifier."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from ._classifier import RNNClassifier
+
+__all__ = ["from_torch"]
+
+_KINDS = ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn"))
+
+
+def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None) -> RNNClassifier:
+    """Wrap a PyTorch recurrent module and its per-frame linear head into an :class:`RNNClassifier`.
+
+    The result gives identical outputs (``model(x) == head(rnn(x)[0])`` for batch-first ``x``) and exposes every
+    internal state through the cell protocol. Weights are copied (the originals are untouched); the normaliser is
+    the identity (call ``fit_normalizer`` only if the original model was trained on normalised features and you
+    want the wrapper to do it); the model is returned in eval mode on the device and dtype of ``rnn``.
+
+    Parameters
+    ----------
+    rnn : nn.RNN (tanh), nn.LSTM or nn.GRU
+        Any ``num_layers``, ``batch_first`` or not, with or without bias. Bidirectional modules, LSTM projections
+        (``proj_size > 0``) and ReLU RNNs are refused.
+    head : nn.Linear
+        ``hidden_size -> num_classes``, applied to every frame.
+    class_names : list of str, optional
+        Names of the head's outputs in order (default as :class:`RNNClassifier`).
+
+    Returns
+    -------
+    RNNClassifier
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import from_torch
+    >>> rnn, head = torch.nn.GRU(4, 6, num_layers=2), torch.nn.Linear(6, 3)
+    >>> model = from_torch(rnn, head, class_names=["SIL", "LP", "VTE"])
+    >>> x = torch.randn(5, 2, 4)  # (time, batch, features): this GRU is not batch first
+    >>> torch.allclose(model(x.transpose(0, 1)), head(rnn(x)[0]).transpose(0, 1), atol=1e-6)
+    True
+    """
+    func = "from_torch"
+    kind = next((k for cls, k in _KINDS if isinstance(rnn, cls)), None)
+    if kind is None:
+        raise ValueError(
+            f"The 'rnn' parameter of {func} must be a torch.nn.RNN (tanh), torch.nn.LSTM or torch.nn.GRU. "
+            f"Got {type(rnn).__name__} instead."
+        )
+    if rnn.bidirectional:
+        raise ValueError(
+            f"The 'rnn' parameter of {func} must be unidirectional: rnnscope's models are causal (frame t sees "
+            f"frames <= t only). Got a bidirectional {type(rnn).__name__} instead."
+        )
+    if getattr(rnn, "proj_size", 0):
+        raise ValueError(
+            f"The 'rnn' parameter of {func} must have proj_size=0 (LSTM projections are not supported). "
+            f"Got proj_size={rnn.proj_size} instead."
+        )
+    if kind == "rnn" and getattr(rnn, "nonlinearity", "tanh") != "tanh":
+        raise ValueError(
+            f"The 'rnn' parameter of {func} must use nonlinearity='tanh' (the vanilla cell of the papers). "
+            f"Got nonlinearity={rnn.nonlinearity!r} instead."
+        )
+    if not isinstance(head, nn.Linear):
+        raise ValueError(f"The 'head' parameter of {func} must be a torch.nn.Linear. Got {type(head).__name__} instead.")
+    if head.in_features != rnn.hidden_size:
+        raise ValueError(
+            f"The 'head' parameter of {func} must take hidden_size={rnn.hidden_size} inputs. "
+            f"Got in_features={head.in_features} instead."
+        )
+    ref = rnn.weight_ih_l0
+    model = RNNClassifier(
+        kind,
+        rnn.input_size,
+        rnn.hidden_size,
+        head.out_features,
+        num_layers=rnn.num_layers,
+        dropout=float(rnn.dropout),
+        class_names=class_names,
+        bias=bool(rnn.bias),
+        head_bias=head.bias is not None,
+    ).to(device=ref.device, dtype=ref.dtype)
+    names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            for name in names:
+                getattr(layer.rnn, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{i}"))
+            layer.rnn.flatten_parameters()
+        model.head.weight.copy_(head.weight)
+        if head.bias is not None:
+            model.head.bias.copy_(head.bias)
+    return model.eval()

@@ -1,0 +1,321 @@
+"""The cell protocol: fused fast path == step reference == vectorised internals, for every layer kind."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnscope import schema
+from rnnscope.models import CELL_KINDS, lazy_lstm_recurrence, lstm_cell_scan, make_layer
+from rnnscope.models import _cells
+
+ATOL = 1e-5
+
+
+def _state(layer, batch, random, seed=1):
+    if not random:
+        return None
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randn(batch, layer.hidden_size, generator=g) for _ in layer.state_names)
+
+
+def step_loop(layer, x, state=None, keep=None, manual_keep=None):
+    """Reference: ``layer.step`` frame by frame. ``manual_keep`` zeroes masked units' h after every step by hand."""
+    if state is None:
+        state = layer.initial_state(x.shape[0])
+    if manual_keep is not None:
+        state = (state[0] * manual_keep,) + tuple(state[1:])
+    hs, inside = [], {}
+    for t in range(x.shape[1]):
+        h, state, internals = layer.step(x[:, t], state, keep=keep)
+        if manual_keep is not None:
+            h = h * manual_keep
+            state = (h,) + tuple(state[1:])
+            internals["h"] = h
+        hs.append(h)
+        for name, value in internals.items():
+            inside.setdefault(name, []).append(value)
+    return torch.stack(hs, 1), state, {k: torch.stack(v, 1) for k, v in inside.items()}
+
+
+def _close(a, b, atol=ATOL):
+    return torch.allclose(a, b, atol=atol, rtol=0)
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_layer_describes_itself_with_the_schema_names(kind):
+    layer = make_layer(kind, 3, 4)
+    assert layer.kind == kind and layer.input_size == 3 and layer.hidden_size == 4
+    assert layer.variables == schema.STATE_VARIABLES[kind]
+    state = layer.initial_state(2)
+    assert isinstance(state, tuple) and len(state) == len(layer.state_names)
+    assert all(s.shape == (2, 4) and not s.any() for s in state)
+    assert layer.state_names == (("h", "c") if "lstm" in kind else ("h",))
+    # every layer keeps PyTorch's parameter names and layout
+    names = {n for n, _ in layer.named_parameters()}
+    assert names == {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"}
+    gates = {"rnn": 1, "lstm": 4, "gru": 3, "lazy_lstm": 4}[kind]
+    assert layer.weight_ih.shape == (gates * 4, 3) and layer.weight_hh.shape == (gates * 4, 4)
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+@pytest.mark.parametrize("batch", [1, 3])
+@pytest.mark.parametrize("random_state", [False, True])
+def test_fused_forward_matches_step_loop_and_internals(kind, batch, random_state):
+    torch.manual_seed(0)
+    layer = make_layer(kind, 5, 7)
+    x = torch.randn(batch, 11, 5)
+    state0 = _state(layer, batch, random_state)
+    h, final = layer(x, state0)
+    h_ref, final_ref, inside_ref = step_loop(layer, x, state0)
+    assert h.shape == (batch, 11, 7)
+    assert _close(h, h_ref)
+    assert len(final) == len(final_ref)
+    assert all(_close(a, b) for a, b in zip(final, final_ref))
+    inside_grad = layer.internals(x, h, state0)  # records a graph: out-of-place path
+    assert inside_grad["h"].requires_grad
+    with torch.no_grad():
+        inside = layer.internals(x, h, state0)  # capture's path: buffers reused in place
+    for got in (inside, inside_grad):
+        assert list(got) == list(layer.variables)
+        for name in layer.variables:
+            assert got[name].shape == (batch, 11, 7)
+            assert _close(got[name], inside_ref[name]), name
+        assert _close(got["h"], h)
+        if "c" in got:
+            assert _close(got["c"][:, -1], final[1])
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_no_bias_and_float64(kind):
+    torch.manual_seed(1)
+    layer = make_layer(kind, 2, 3, bias=False).double()
+    assert layer.bias_ih is None and layer.bias_hh is None
+    x = torch.randn(2, 6, 2, dtype=torch.float64)
+    h, _ = layer(x)
+    assert h.dtype == torch.float64
+    h_ref, _, inside_ref = step_loop(layer, x)
+    assert torch.allclose(h, h_ref, atol=1e-12)
+    inside = layer.internals(x, h)
+    assert all(torch.allclose(inside[k], inside_ref[k], atol=1e-12) for k in layer.variables)
+
+
+def test_gru_gate_convention_matches_grucell_formula():
+    torch.manual_seed(2)
+    layer = make_layer("gru", 3, 4)
+    cell = torch.nn.GRUCell(3, 4)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(layer.rnn, f"{name}_l0"))
+    x, h_prev = torch.randn(5, 3), torch.randn(5, 4)
+    # PyTorch's GRU written out (weights stacked r, z, n):
+    W_ir, W_iz, W_in = cell.weight_ih.chunk(3)
+    W_hr, W_hz, W_hn = cell.weight_hh.chunk(3)
+    b_ir, b_iz, b_in = cell.bias_ih.chunk(3)
+    b_hr, b_hz, b_hn = cell.bias_hh.chunk(3)
+    r = torch.sigmoid(x @ W_ir.T + b_ir + h_prev @ W_hr.T + b_hr)
+    z = torch.sigmoid(x @ W_iz.T + b_iz + h_prev @ W_hz.T + b_hz)
+    n = torch.tanh(x @ W_in.T + b_in + r * (h_prev @ W_hn.T + b_hn))
+    h = (1 - z) * n + z * h_prev
+    with torch.no_grad():
+        assert _close(cell(x, h_prev), h)
+        h_step, _, inside = layer.step(x, (h_prev,))
+    assert _close(h_step, h)
+    assert _close(inside["update_gate"], z) and _close(inside["reset_gate"], r) and _close(inside["candidate"], n)
+
+
+def test_lstm_gates_match_lstmcell():
+    torch.manual_seed(3)
+    layer = make_layer("lstm", 3, 4)
+    cell = torch.nn.LSTMCell(3, 4)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, name).copy_(getattr(layer.rnn, f"{name}_l0"))
+        x, h0, c0 = torch.randn(2, 3), torch.randn(2, 4), torch.randn(2, 4)
+        h_ref, c_ref = cell(x, (h0, c0))
+        h, (h2, c), inside = layer.step(x, (h0, c0))
+    assert _close(h, h_ref) and _close(c, c_ref) and _close(inside["c"], c_ref)
+    gates = x @ cell.weight_ih.T + cell.bias_ih + h0 @ cell.weight_hh.T + cell.bias_hh
+    i, f, g, o = gates.chunk(4, 1)
+    assert _close(inside["input_gate"], torch.sigmoid(i)) and _close(inside["forget_gate"], torch.sigmoid(f))
+    assert _close(inside["cell_input"], torch.tanh(g)) and _close(inside["output_gate"], torch.sigmoid(o))
+
+
+def test_lazy_lstm_step_matches_hand_computed_equations():
+    # H = 2, one input, fixed weights; rows stacked (i, f, g, o) as nn.LSTM; the g rows of weight_hh read m_t.
+    layer = make_layer("lazy_lstm", 1, 2)
+    W = torch.tensor([[0.5], [-0.3], [1.0], [0.2], [-0.7], [0.4], [0.8], [-0.6]])
+    U = torch.tensor(
+        [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, -0.8], [0.9, 0.1], [-0.2, 0.3], [0.25, -0.35], [0.45, 0.55]]
+    )
+    b_ih = torch.tensor([0.1, 0.0, -0.1, 0.2, 0.05, -0.05, 0.0, 0.3])
+    b_hh = torch.tensor([0.0, 0.1, 0.1, -0.2, 0.0, 0.02, 0.1, 0.0])
+    with torch.no_grad():
+        layer.rnn.weight_ih_l0.copy_(W)
+        layer.rnn.weight_hh_l0.copy_(U)
+        layer.rnn.bias_ih_l0.copy_(b_ih)
+        layer.rnn.bias_hh_l0.copy_(b_hh)
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    Wl, Ul, b = W[:, 0].tolist(), U.tolist(), (b_ih + b_hh).tolist()
+    x_seq = [0.7, -1.2, 0.3]
+    m, c = [0.2, -0.4], [0.5, -1.5]
+    expected = []
+    for x in x_seq:
+        pre = lambda row, vec: Wl[row] * x + Ul[row][0] * vec[0] + Ul[row][1] * vec[1] + b[row]  # noqa: E731
+        i = [sig(pre(0 + u, m)) for u in range(2)]
+        f = [sig(pre(2 + u, m)) for u in range(2)]
+        o = [sig(pre(6 + u, m)) for u in range(2)]
+        m = [o[u] * math.tanh(c[u]) for u in range(2)]  # output first, from the old cell
+        g = [math.tanh(pre(4 + u, m)) for u in range(2)]  # candidate reads the new m_t
+        c = [f[u] * c[u] + i[u] * g[u] for u in range(2)]  # cell last
+        expected.append(dict(h=m, c=c, input_gate=i, forget_gate=f, output_gate=o, cell_input=g))
+    state = (torch.tensor([[0.2, -0.4]]), torch.tensor([[0.5, -1.5]]))
+    xs = torch.tensor(x_seq).reshape(1, 3, 1)
+    with torch.no_grad():
+        h_fused, _ = layer(xs, state)
+        s = state
+        for t, exp in enumerate(expected):
+            _, s, inside = layer.step(xs[:, t], s)
+            for name, values in exp.items():
+                assert torch.allclose(inside[name][0], torch.tensor(values), atol=1e-6), (t, name)
+            assert torch.allclose(h_fused[0, t], torch.tensor(exp["h"]), atol=1e-6)
+
+
+def test_lazy_recurrence_scripted_and_plain_agree():
+    torch.manual_seed(4)
+    layer = make_layer("lazy_lstm", 3, 5)
+    x = torch.randn(2, 8, 3)
+    previous = _cells.set_torchscript(False)
+    try:
+        h_plain, s_plain = layer(x)
+    finally:
+        _cells.set_torchscript(previous)
+    _cells.set_torchscript(True)
+    try:
+        h_script, s_script = layer(x)
+    finally:
+        _cells.set_torchscript(previous)
+    assert _close(h_plain, h_script, 1e-6) and _close(s_plain[1], s_script[1], 1e-6)
+
+
+def test_scan_helpers():
+    f = torch.tensor([[[0.5], [0.5], [0.0]]])
+    u = torch.tensor([[[1.0], [1.0], [2.0]]])
+    assert lstm_cell_scan(f, u, torch.tensor([[4.0]])).flatten().tolist() == [3.0, 2.5, 2.0]
+    # lazy recurrence with zero weights: gates 0.5, m_t = 0.5 tanh(c_{t-1}), c_t = 0.5 c + 0.5 tanh(0)
+    T, B, H = 3, 1, 1
+    m, c = lazy_lstm_recurrence(
+        torch.zeros(T, B, 3 * H), torch.zeros(T, B, H), torch.zeros(H, 3 * H), torch.zeros(H, H),
+        torch.zeros(B, H), torch.ones(B, H),
+    )
+    assert torch.allclose(m.flatten(), torch.tensor([0.5 * math.tanh(1), 0.5 * math.tanh(0.5), 0.5 * math.tanh(0.25)]))
+    assert torch.allclose(c, torch.tensor([[0.125]]))
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_internals_are_differentiable(kind):
+    torch.manual_seed(8)
+    layer = make_layer(kind, 2, 3).double()
+    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
+    h = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(2, 3, dtype=torch.float64, requires_grad=True) for _ in layer.state_names)
+
+    def all_internals(x, h, *state):
+        return tuple(layer.internals(x, h, state).values())
+
+    assert torch.autograd.gradcheck(all_internals, (x, h, *state))
+
+
+def test_lazy_lstm_gradients_are_correct():
+    torch.manual_seed(5)
+    layer = make_layer("lazy_lstm", 2, 3).double()
+    x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
+    state = tuple(torch.randn(2, 3, dtype=torch.float64, requires_grad=True) for _ in range(2))
+    assert torch.autograd.gradcheck(lambda x, m, c: layer(x, (m, c))[0], (x, *state))
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+def test_unit_mask_matches_step_loop_that_zeroes_masked_units(kind):
+    torch.manual_seed(6)
+    layer = make_layer(kind, 4, 6)
+    keep = torch.tensor([True, False, True, True, False, True])
+    x = torch.randn(3, 10, 4)
+    state0 = _state(layer, 3, True)
+    h, final = layer(x, state0, keep=keep)
+    if kind == "lazy_lstm":
+        # the candidate reads m_t within the same step: masking must happen inside the step (keep=)
+        h_ref, final_ref, inside_ref = step_loop(layer, x, state0, keep=keep)
+        # ... and that step is the hand-written masked equations
+        m, c = state0[0] * keep, state0[1]
+        H = 6
+        W, U, b = layer.weight_ih, layer.weight_hh, layer.bias_ih + layer.bias_hh
+        for t in range(10):
+            pre = x[:, t] @ W.T + b
+            i = torch.sigmoid(pre[:, :H] + m @ U[:H].T)
+            f = torch.sigmoid(pre[:, H:2 * H] + m @ U[H:2 * H].T)
+            o = torch.sigmoid(pre[:, 3 * H:] + m @ U[3 * H:].T)
+            m = o * torch.tanh(c) * keep
+            c = f * c + i * torch.tanh(pre[:, 2 * H:3 * H] + m @ U[2 * H:3 * H].T)
+            assert _close(h_ref[:, t], m)
+    else:
+        # plain unmasked step; the loop sets h[masked] = 0 after each step
+        h_ref, final_ref, inside_ref = step_loop(layer, x, state0, manual_keep=keep.float())
+    assert _close(h, h_ref)
+    assert not h[..., ~keep].any()
+    assert all(_close(a, b) for a, b in zip(final, final_ref))
+    inside = layer.internals(x, h, state0, keep=keep)
+    for name in layer.variables:
+        assert _close(inside[name], inside_ref[name]), name
+    # the masked copy does the same on every call, and keeps the weights untouched
+    masked = layer.masked(keep)
+    assert torch.equal(masked.weight_hh, layer.weight_hh)
+    h2, _ = masked(x, state0)
+    assert _close(h2, h)
+    assert masked.keep_mask().tolist() == keep.tolist()
+    # masked units feed nothing: changing their input rows changes no kept unit
+    perturbed = masked.masked(torch.ones(6, dtype=torch.bool))
+    H = 6
+    gates = layer.weight_ih.shape[0] // H
+    rows = torch.cat([torch.nonzero(~keep).flatten() + g * H for g in range(gates)])
+    with torch.no_grad():
+        perturbed.rnn.weight_ih_l0[rows] += 3.0
+        perturbed.rnn.weight_hh_l0[rows] -= 2.0
+        perturbed.rnn.bias_ih_l0[rows] += 1.0
+    h3, _ = perturbed(x, state0)
+    assert torch.allclose(h3, h, atol=1e-6, rtol=0)
+
+
+def test_mask_and_state_validation_errors():
+    layer = make_layer("lstm", 3, 4)
+    with pytest.raises(ValueError, match=r"The 'keep' parameter of LSTMLayer.forward must be a boolean mask"):
+        layer(torch.randn(1, 2, 3), keep=[0, 1])
+    with pytest.raises(ValueError, match=r"The 'x' parameter of LSTMLayer.forward must have shape \(batch, time, 3\)"):
+        layer(torch.randn(2, 3))
+    with pytest.raises(ValueError, match=r"The 'state' parameter of LSTMLayer.forward must be a tuple of 2"):
+        layer(torch.randn(1, 2, 3), torch.zeros(1, 4))
+    with pytest.raises(ValueError, match=r"'h' of shape \(1, 4\)"):
+        layer(torch.randn(1, 2, 3), (torch.zeros(2, 4), torch.zeros(2, 4)))
+    with pytest.raises(ValueError, match=r"The 'h_seq' parameter of LSTMLayer.internals must have shape \(1, 2, 4\)"):
+        layer.internals(torch.randn(1, 2, 3), torch.randn(1, 3, 4))
+    with pytest.raises(ValueError, match="must be one of"):
+        make_layer("transformer", 3, 4)
+    # numpy masks and inputs are accepted
+    h, _ = layer(np.zeros((1, 2, 3), np.float32), keep=np.array([True, True, False, True]))
+    assert h.shape == (1, 2, 4)
+
+
+def test_repeated_training_steps_after_inference_calls():
+    # inference calls may use the TorchScript recurrence; calls recording gradients must keep working after it
+    torch.manual_seed(7)
+    layer = make_layer("lazy_lstm", 3, 4)
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        for _ in range(3):
+            layer(x)
+            layer.internals(x, layer(x)[0])
+    for _ in range(3):
+        state = tuple(torch.zeros(2, 4, requires_grad=True) for _ in range(2))
+        h, _ = layer(x, state)
+        h.sum().backward()
+        assert layer.weight_hh.grad is not None and state[0].grad is not None
+        layer.zero_grad()

@@ -1,0 +1,149 @@
+"""Training, evaluation, folds and sweeps."""
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import rnnscope
+from rnnscope import train
+from rnnscope.models import RNNClassifier
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=16, seed=3))
+
+
+def _tiny(frames, cell="lstm", hidden=8):
+    return RNNClassifier(cell, frames.sizes["feature"], hidden, 5, class_names=frames.attrs["class_names"])
+
+
+def test_fit_learns_and_is_reproducible_for_a_seed(frames):
+    torch.manual_seed(0)
+    a = _tiny(frames)
+    torch.manual_seed(0)
+    b = _tiny(frames)
+    ha = train.fit(a, frames, epochs=4, batch_size=4, seed=1, threads=2, progress=False)
+    hb = train.fit(b, frames, epochs=4, batch_size=4, seed=1, threads=2, progress=False)
+    assert ha["loss"].iloc[-1] < ha["loss"].iloc[0]
+    pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert a.info["training"]["epochs_run"] == 4 and a.info["training"]["seed"] == 1
+
+
+def test_normaliser_is_fitted_on_training_records_only(frames):
+    model = _tiny(frames)
+    sub = rnnscope.data.select_records(frames, [0, 1, 2])
+    train.fit(model, sub, epochs=1, progress=False)
+    x = np.concatenate([sub.features.values[i, : int(sub.length[i])] for i in range(3)])
+    np.testing.assert_allclose(model.feature_mean.numpy(), x.mean(0), rtol=1e-4, atol=1e-4)
+
+
+def test_padded_and_unknown_frames_do_not_enter_the_loss():
+    logits = torch.randn(2, 5, 3, requires_grad=True)
+    y = torch.tensor([[0, 1, 2, -1, -1], [2, -1, 1, 1, 0]])
+
+    class Fixed(torch.nn.Module):
+        def forward(self, x):
+            return logits
+
+    loss, hits, n = train._loss_and_hits(Fixed(), torch.zeros(2, 5, 1), y, None, "cpu")
+    valid = y >= 0
+    expected = torch.nn.functional.cross_entropy(logits[valid], y[valid])
+    assert torch.allclose(loss, expected) and int(n) == 7
+    assert int(hits) == int((logits.argmax(-1) == y)[valid].sum())
+
+
+def test_record_folds_never_split_and_put_rare_classes_in_every_fold(frames):
+    labels = [frames.label.values[i, : int(frames.length[i])].astype(int) for i in range(frames.sizes["event"])]
+    folds = train.record_folds(labels, 4, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
+    counts = {c: sum(c in set(y.tolist()) for y in labels) for c in range(5)}
+    for c, n in counts.items():
+        if n >= 4:
+            assert all(any(c in set(labels[i].tolist()) for i in f) for f in folds), c
+
+
+def _constant_model(frames, cls):
+    """A model whose head always prefers class ``cls`` (known answer for the scores)."""
+    model = _tiny(frames, "rnn", 4)
+    with torch.no_grad():
+        model.head.weight.zero_()
+        model.head.bias.fill_(-5.0)
+        model.head.bias[cls] = 5.0
+    return model
+
+
+def test_evaluate_scores_a_model_with_a_known_answer(frames):
+    lp = frames.attrs["class_names"].index("LP")
+    scores = train.evaluate(_constant_model(frames, lp), frames)
+    valid = frames.label.values[frames.label.values >= 0]
+    assert scores.accuracy == pytest.approx(np.mean(valid == lp))
+    assert scores.per_class.loc["LP", "recall"] == 1.0
+    assert scores.per_class.loc["SIL", "recall"] == 0.0
+    assert scores.confusion.loc["SIL", "LP"] == np.sum(valid == 0)
+    assert scores.confusion.values.sum() == valid.size
+    lp_events = scores.events[scores.events.class_name == "LP"]
+    # the whole record is predicted LP: every LP segment is detected and its onset error is
+    # (first frame start) - (true start) = (2.0 - 0.25) - start
+    assert lp_events.detected.all()
+    np.testing.assert_allclose(lp_events.onset_error_s, 1.75 - lp_events.start)
+    assert not scores.events[scores.events.class_name == "VTE"].detected.any()
+
+
+def test_classes_are_matched_by_name(frames):
+    model = _constant_model(frames, 2)
+    reordered = frames.copy()
+    names = frames.attrs["class_names"]
+    new_names = names[::-1]
+    mapping = np.array([new_names.index(n) for n in names] + [-1])
+    reordered["label"] = (("event", "time"), mapping[frames.label.values].astype(np.int16))
+    reordered["segment_class"] = ("segment", mapping[frames.segment_class.values].astype(np.int16))
+    reordered.attrs = {**frames.attrs, "class_names": new_names}
+    a, b = train.evaluate(model, frames), train.evaluate(model, reordered)
+    assert a.accuracy == b.accuracy
+    pd.testing.assert_frame_equal(a.confusion, b.confusion)
+    other = frames.copy()
+    other.attrs = {**frames.attrs, "class_names": ["SIL", "TRE", "LP", "VTE", "EQ"]}
+    with pytest.raises(ValueError, match="EQ"):
+        train.evaluate(model, other)
+
+
+def test_wrong_feature_count_and_empty_data_are_refused(frames):
+    model = RNNClassifier("lstm", 10, 4, 5)
+    with pytest.raises(ValueError, match="expects 10 features per frame but the Dataset has 48"):
+        train.fit(model, frames, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="no record"):
+        train.evaluate(_tiny(frames), frames.isel(event=[]))
+
+
+def test_early_stopping_restores_the_best_weights(frames):
+    model = _tiny(frames)
+    history = train.fit(model, frames, epochs=6, lr=0.05, validation=0.25, early_stopping=2, seed=0, progress=False)
+    best = int(history["val_loss"].idxmin())
+    assert len(history) <= 6
+    assert model.info["training"]["best_epoch"] == best + 1
+    with pytest.raises(ValueError, match="early_stopping needs validation"):
+        train.fit(model, frames, epochs=1, early_stopping=2, progress=False)
+
+
+def test_cross_validate_gives_the_table_one_layout(frames):
+    table = train.cross_validate(lambda: _tiny(frames), frames, folds=4, epochs=1, progress=False)
+    assert list(table.index) == [1, 2, 3, 4, "average"]
+    assert table.loc["average", "accuracy"] == pytest.approx(table.loc[[1, 2, 3, 4], "accuracy"].mean())
+    assert (table["n_parameters"] == _tiny(frames).n_parameters).all()
+
+
+@pytest.mark.slow
+def test_sweep_on_a_dask_cluster_equals_the_serial_sweep(frames):
+    from dask.distributed import Client, LocalCluster
+
+    grid = {"cell": ["rnn", "gru"], "hidden_size": [4, 6]}
+    serial = train.sweep(grid, frames, folds=2, epochs=1, batch_size=8, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+                      processes=True) as cluster, Client(cluster) as client:
+        parallel = train.sweep(grid, frames, folds=2, epochs=1, batch_size=8, executor=client.get_executor())
+    assert len(serial) == 8
+    cols = ["cell", "hidden_size", "partition", "accuracy", "macro_f1", "n_parameters"]
+    pd.testing.assert_frame_equal(serial[cols], parallel[cols])
