@@ -22,6 +22,7 @@ import numpy as np
 
 __all__ = [
     "SCHEMA_VERSION",
+    "SUMMARY_VARIABLES",
     "VariableSpec",
     "VARIABLES",
     "STATE_VARIABLES",
@@ -74,6 +75,13 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("candidate", STATE_DIMS, "f", "GRU candidate n", True),
         _spec("prob", ("event", "time", "class_name"), "f", "softmax output", True),
         _spec("pred", ("event", "time"), "i", "argmax class; -1 where padded", True),
+        # summaries stored at capture time (small; widgets and analyses read them without a full pass)
+        _spec("summary_heat", ("class_name", "unit", "layer"), "f",
+              "segment-weighted heat: mean over the class's segments of the segment's mean |h|"),
+        _spec("summary_heat_frame", ("class_name", "unit", "layer"), "f", "mean |h| over all frames of the class"),
+        _spec("summary_activity", ("unit", "layer"), "f", "mean |h| over all valid frames"),
+        _spec("summary_min", ("variable", "layer"), "f", "smallest value of each captured variable"),
+        _spec("summary_max", ("variable", "layer"), "f", "largest value of each captured variable"),
         # segment table
         _spec("segment_event", ("segment",), "i", "record index of the segment"),
         _spec("segment_class", ("segment",), "i", "class index of the segment"),
@@ -91,6 +99,8 @@ STATE_VARIABLES: dict[str, tuple[str, ...]] = {
     "lazy_lstm": ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"),
     "gru": ("h", "update_gate", "reset_gate", "candidate"),
 }
+
+SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max")
 
 SEGMENT_VARIABLES = ("segment_event", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-TORCH_FREE = ["rnnscope", "rnnscope.data", "rnnscope.features", "rnnscope.schema", "rnnscope.plots"]
-OPTIONAL_TORCH_FREE = ["rnnscope.io", "rnnscope.analysis", "rnnscope.widgets"]
+TORCH_FREE = ["rnnscope", "rnnscope.data", "rnnscope.features", "rnnscope.schema", "rnnscope.plots", "rnnscope.io",
+              "rnnscope._segments"]
+OPTIONAL_TORCH_FREE = ["rnnscope.analysis", "rnnscope.widgets"]
 
 
 def _imports_torch(module: str) -> bool:

@@ -42,7 +42,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from typing import Any, List, Tuple
+from typing import Any, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -61,6 +61,9 @@ __all__ = [
     "make_layer",
     "lstm_cell_scan",
     "lazy_lstm_recurrence",
+    "lstm_trace",
+    "gru_trace",
+    "lazy_lstm_trace",
     "set_torchscript",
 ]
 
@@ -153,6 +156,116 @@ def lazy_lstm_recurrence(
         c = torch.addcmul(f * c, i, g)
         ms.append(m)
     return torch.stack(ms, 1), c
+
+
+def lstm_trace(xp: Tensor, w_hh_t: Tensor, h0: Tensor, c0: Tensor, keep: Optional[Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
+    """Run an LSTM over a sequence keeping every internal variable, one step at a time into preallocated buffers.
+
+    Parameters
+    ----------
+    xp : Tensor
+        ``(time, batch, 4 * hidden)``, time major: input projections with both biases, gate order (i, f, g, o).
+    w_hh_t : Tensor
+        ``(hidden, 4 * hidden)``: transposed recurrent weights (masked rows already zeroed).
+    h0, c0 : Tensor
+        ``(batch, hidden)``; ``h0`` already masked.
+    keep : Tensor or None
+        ``(hidden,)`` 0/1 factor applied to ``h`` at every step.
+
+    Returns
+    -------
+    gates : Tensor
+        ``(time, batch, 4 * hidden)`` activated (i, f, g, o).
+    c, h : Tensor
+        ``(time, batch, hidden)`` each.
+    """
+    n_t = xp.shape[0]
+    hidden = h0.shape[1]
+    gates = torch.empty_like(xp)
+    cs = torch.empty(n_t, h0.shape[0], hidden, dtype=xp.dtype, device=xp.device)
+    hs = torch.empty_like(cs)
+    h = h0
+    c = c0
+    for t in range(n_t):
+        g = gates[t]
+        torch.addmm(xp[t], h, w_hh_t, out=g)
+        g[:, : 2 * hidden].sigmoid_()
+        g[:, 2 * hidden : 3 * hidden].tanh_()
+        g[:, 3 * hidden :].sigmoid_()
+        c_new = cs[t]
+        torch.mul(g[:, hidden : 2 * hidden], c, out=c_new)
+        c_new.addcmul_(g[:, :hidden], g[:, 2 * hidden : 3 * hidden])
+        h_new = hs[t]
+        torch.tanh(c_new, out=h_new)
+        h_new.mul_(g[:, 3 * hidden :])
+        if keep is not None:
+            h_new.mul_(keep)
+        h = h_new
+        c = c_new
+    return gates, cs, hs
+
+
+def gru_trace(xp: Tensor, w_hh_t: Tensor, b_hh: Tensor, h0: Tensor, keep: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+    """Run a GRU over a sequence keeping every internal variable, one step at a time into preallocated buffers.
+
+    ``xp`` is ``(time, batch, 3 * hidden)``, the input projections with ``b_ih`` (gate order r, z, n); ``w_hh_t``
+    ``(hidden, 3 * hidden)``; ``b_hh`` ``(3 * hidden,)``. Returns the activated gates ``(time, batch, 3 * hidden)``
+    (r, z, n) and ``h`` ``(time, batch, hidden)``.
+    """
+    n_t = xp.shape[0]
+    hidden = h0.shape[1]
+    gates = torch.empty_like(xp)
+    hs = torch.empty(n_t, h0.shape[0], hidden, dtype=xp.dtype, device=xp.device)
+    h = h0
+    for t in range(n_t):
+        gh = torch.addmm(b_hh, h, w_hh_t)
+        g = gates[t]
+        rz = g[:, : 2 * hidden]
+        torch.add(xp[t, :, : 2 * hidden], gh[:, : 2 * hidden], out=rz)
+        rz.sigmoid_()
+        n = g[:, 2 * hidden :]
+        torch.addcmul(xp[t, :, 2 * hidden :], g[:, :hidden], gh[:, 2 * hidden :], out=n)
+        n.tanh_()
+        h_new = hs[t]
+        torch.sub(h, n, out=h_new)
+        h_new.mul_(g[:, hidden : 2 * hidden]).add_(n)
+        if keep is not None:
+            h_new.mul_(keep)
+        h = h_new
+    return gates, hs
+
+
+def lazy_lstm_trace(
+    x_ifo: Tensor, x_g: Tensor, u_ifo_t: Tensor, w_cm_t: Tensor, m0: Tensor, c0: Tensor, keep: Optional[Tensor]
+) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    """:func:`lazy_lstm_recurrence` keeping every variable: returns ``ifo`` ``(time, batch, 3 * hidden)``
+    (activated i, f, o), ``g``, ``c`` and ``m`` ``(time, batch, hidden)`` each; ``keep`` masks ``m`` at every step."""
+    n_t = x_ifo.shape[0]
+    hidden = m0.shape[1]
+    ifo = torch.empty_like(x_ifo)
+    gs = torch.empty_like(x_g)
+    cs = torch.empty_like(x_g)
+    ms = torch.empty_like(x_g)
+    m = m0
+    c = c0
+    for t in range(n_t):
+        a = ifo[t]
+        torch.addmm(x_ifo[t], m, u_ifo_t, out=a)
+        a.sigmoid_()
+        m_new = ms[t]
+        torch.tanh(c, out=m_new)
+        m_new.mul_(a[:, 2 * hidden :])
+        if keep is not None:
+            m_new.mul_(keep)
+        g = gs[t]
+        torch.addmm(x_g[t], m_new, w_cm_t, out=g)
+        g.tanh_()
+        c_new = cs[t]
+        torch.mul(a[:, hidden : 2 * hidden], c, out=c_new)
+        c_new.addcmul_(a[:, :hidden], g)
+        m = m_new
+        c = c_new
+    return ifo, gs, cs, ms
 
 
 def _addmm_(out: Tensor, cols: slice, h: Tensor, weight: Tensor, bias: Tensor | None = None) -> None:
@@ -434,6 +547,57 @@ class RecurrentLayer(nn.Module):
             out["h"] = out["h"] * k
         return {name: out[name] for name in self.variables}
 
+    def trace(self, x: Tensor, state: State | None = None, keep=None) -> tuple[dict[str, Tensor], State]:
+        """Run the layer over a sequence and return every internal variable in one pass (what capture uses).
+
+        On the CPU, a compiled step loop writes every variable into preallocated buffers while it runs (about the
+        cost of the fused forward alone); on a GPU, the fused forward followed by the vectorised
+        :meth:`internals` (a Python step loop would pay a kernel launch per step). Both agree with :meth:`step`
+        and with :meth:`forward`'s ``h`` to float rounding (1e-6).
+
+        Parameters
+        ----------
+        x, state, keep
+            As for :meth:`forward`.
+
+        Returns
+        -------
+        variables : dict
+            Every name of ``variables`` -> ``(batch, time, hidden_size)`` (possibly non-contiguous views).
+        final_state : tuple of Tensor
+
+        Examples
+        --------
+        >>> import torch
+        >>> from rnnscope.models import LSTMLayer
+        >>> layer = LSTMLayer(3, 4)
+        >>> x = torch.randn(2, 5, 3)
+        >>> with torch.no_grad():
+        ...     inside, _ = layer.trace(x)
+        ...     h, _ = layer(x)
+        >>> list(inside) == list(layer.variables), torch.allclose(inside["h"], h, atol=1e-6)
+        (True, True)
+        """
+        func = f"{type(self).__name__}.trace"
+        x = check_sequence(x, self.input_size, like=self.weight_ih, func=func)
+        state = self._check_state(state, x.shape[0], func)
+        k = self._keep_factor(keep)
+        if k is not None:
+            state = (state[0] * k,) + tuple(state[1:])
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            out, final = self._trace(x, state, k)
+            return {name: out[name] for name in self.variables}, final
+        h_seq, final = self.forward(x, state, keep=keep)
+        return self.internals(x, h_seq, state, keep=keep), final
+
+    def _trace(self, x: Tensor, state: State, k: Tensor | None) -> tuple[dict[str, Tensor], State]:
+        """Every variable in one CPU pass, no autograd (subclasses with gates override it with a step loop)."""
+        h_seq, final = self._forward(x, state, k)
+        if k is not None:
+            h_seq = h_seq * k
+            final = (final[0] * k,) + tuple(final[1:])
+        return {"h": h_seq}, final
+
     # ---- helpers of the vectorised recovery ---------------------------------------------------------------
     def _inplace_ok(self, *tensors: Tensor) -> bool:
         """True when no autograd graph is recorded, so big intermediate buffers may be reused in place.
@@ -579,6 +743,25 @@ class LSTMLayer(_FusedLayer):
         h = o * torch.tanh(c)
         return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
 
+    def _trace(self, x, state, k):
+        H = self.hidden_size
+        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
+        xp = _time_major(F.linear(x, self.weight_ih, self._bias_sum()))
+        args = (xp, w_t, state[0].contiguous(), state[1].contiguous(), k)
+        gates, c, h = _compiled(lstm_trace, xp)(*args)
+        gates, c, h = _batch_first(gates), _batch_first(c), _batch_first(h)
+        out = {"h": h, "c": c, "input_gate": gates[..., :H], "forget_gate": gates[..., H : 2 * H],
+               "cell_input": gates[..., 2 * H : 3 * H], "output_gate": gates[..., 3 * H :]}
+        return out, (h[:, -1], c[:, -1])
+
+
+def _time_major(t: Tensor) -> Tensor:
+    return t.transpose(0, 1).contiguous()
+
+
+def _batch_first(t: Tensor) -> Tensor:
+    return t.transpose(0, 1)
+
 
 class GRULayer(_FusedLayer):
     """GRU layer in PyTorch's convention, gate order ``(r, z, n)`` in the weight rows.
@@ -631,6 +814,17 @@ class GRULayer(_FusedLayer):
         n = gi[..., 2 * H:].addcmul_(r, gh[..., 2 * H:]).tanh_()
         h = torch.sub(h_prev, n).mul_(z).add_(n)  # (1 - z) n + z h_prev
         return {"h": h, "update_gate": z, "reset_gate": r, "candidate": n}
+
+    def _trace(self, x, state, k):
+        H = self.hidden_size
+        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
+        b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
+        xp = _time_major(F.linear(x, self.weight_ih, self.bias_ih))
+        gates, h = _compiled(gru_trace, xp)(xp, w_t, b_hh, state[0].contiguous(), k)
+        gates, h = _batch_first(gates), _batch_first(h)
+        out = {"h": h, "reset_gate": gates[..., :H], "update_gate": gates[..., H : 2 * H],
+               "candidate": gates[..., 2 * H :]}
+        return out, (h[:, -1],)
 
 
 class _LazyLSTMWeights(nn.Module):
@@ -702,6 +896,19 @@ class LazyLSTMLayer(RecurrentLayer):
         args = (x_ifo, x_g, u_ifo.t(), w_cm.t(), m0.contiguous(), c0.contiguous())
         m, c_last = _compiled(lazy_lstm_recurrence, *args)(*args)
         return m, (m[:, -1], c_last)
+
+    def _trace(self, x, state, k):
+        H = self.hidden_size
+        b = None if not self.bias else self.bias_ih + self.bias_hh
+        proj = _time_major(F.linear(x, self.weight_ih, b))
+        x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
+        x_g = proj[..., 2 * H: 3 * H].contiguous()
+        u_ifo, w_cm = self._split(k)
+        args = (x_ifo, x_g, u_ifo.t(), w_cm.t(), state[0].contiguous(), state[1].contiguous(), k)
+        ifo, g, c, m = (_batch_first(t) for t in _compiled(lazy_lstm_trace, x_ifo)(*args))
+        out = {"h": m, "c": c, "input_gate": ifo[..., :H], "forget_gate": ifo[..., H : 2 * H],
+               "output_gate": ifo[..., 2 * H :], "cell_input": g}
+        return out, (m[:, -1], c[:, -1])
 
     def _step(self, x_t, state, k):
         H = self.hidden_size

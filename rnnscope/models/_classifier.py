@@ -220,7 +220,31 @@ class RNNClassifier(ModelBase):
             bool mask or None). ``model.layers[l].internals(d["input"], d["h"], d["state0"], keep=d["keep"])``
             recovers every internal variable.
         """
-        func = f"{type(self).__name__}.forward_layers"
+        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.forward_layers", trace=False)
+
+    def trace_layers(
+        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None
+    ) -> tuple[Tensor, list[dict[str, Any]]]:
+        """Run the model keeping every internal variable of every layer (capture's one pass).
+
+        Same arguments as :meth:`forward_layers`. Each layer dict holds ``"variables"`` (name -> ``(batch, time,
+        hidden)``, from :meth:`RecurrentLayer.trace`), ``"final_state"`` and ``"keep"``. Run it under
+        ``torch.no_grad()`` (or ``torch.inference_mode()``) to get the fast CPU path.
+
+        Examples
+        --------
+        >>> import torch
+        >>> from rnnscope.models import RNNClassifier
+        >>> model = RNNClassifier(["gru", "lstm"], 3, 4, 5, residual=True)
+        >>> x = torch.randn(2, 7, 3)
+        >>> with torch.no_grad():
+        ...     logits, layers = model.trace_layers(x)
+        >>> sorted(layers[1]["variables"])[:3], torch.allclose(logits, model(x), atol=1e-5)
+        (['c', 'cell_input', 'forget_gate'], True)
+        """
+        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.trace_layers", trace=True)
+
+    def _run_layers(self, x, states, keep_masks, func: str, trace: bool):
         x = self._prepare_input(x, func)
         inp = self.normalize(x)
         batch = x.shape[0]
@@ -237,8 +261,13 @@ class RNNClassifier(ModelBase):
         for i, layer in enumerate(self.layers):
             state0 = layer._check_state(states[i], batch, func)
             keep = layer.keep_mask(masks[i])
-            h, final = layer(inp, state0, keep=keep)
-            records.append({"input": inp, "h": h, "state0": state0, "final_state": final, "keep": keep})
+            if trace:
+                variables, final = layer.trace(inp, state0, keep=keep)
+                h = variables["h"]
+                records.append({"variables": variables, "final_state": final, "keep": keep})
+            else:
+                h, final = layer(inp, state0, keep=keep)
+                records.append({"input": inp, "h": h, "state0": state0, "final_state": final, "keep": keep})
             out = h + inp if self.shortcuts[i] else h
             inp = self.drop(out) if i < last else out
         return self.head(inp), records

@@ -1,0 +1,545 @@
+"""``rnnscope.capture``: a model and a features Dataset -> the run, every internal state with dims
+(event, time, unit, layer).
+
+The steps (one pass over the data, no per-step Python hooks):
+
+1. check the model and the data (feature count, classes matched by name; the run uses the model's class order);
+2. order records by length and group them in batches; cut long records into windows of ``window`` frames whose
+   recurrent state is carried to the next window (identical to one pass, to float rounding);
+3. per window, :meth:`RNNClassifier.trace_layers` returns every variable of every layer (on the CPU a compiled
+   step loop fills preallocated buffers; on a GPU the fused kernels plus a vectorised recovery);
+4. valid frames go to a sink: numpy arrays in memory, or a zarr store written chunk by chunk (``store=``) as
+   ``NAME.partial`` with a manifest and a checkpoint after every window, renamed to ``NAME`` when complete;
+   an interrupted capture resumes from its checkpoint;
+5. small summaries (heat per class, unit and layer; activity; value ranges) are accumulated on the way and stored.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from . import _version, io
+from ._device import resolve_device
+from ._segments import segment_frames
+from ._validation import check_positive
+from .schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
+
+__all__ = ["capture"]
+
+_STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
+                "candidate")
+_CHECKPOINT = "rnnscope_checkpoint.npz"
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def _check_variables(model, variables) -> list[str]:
+    available = [v for v in _STATE_ORDER if any(v in STATE_VARIABLES[k] for k in model.cells)]
+    if isinstance(variables, str):
+        if variables == "all":
+            return available
+        variables = [variables]
+    variables = list(variables)
+    unknown = [v for v in variables if v not in available]
+    if unknown or not variables:
+        raise ValueError(
+            f"The 'variables' parameter of capture must be 'all' or a list drawn from {available} (the variables of "
+            f"a {'/'.join(model.cells)} model). Got {variables!r} instead."
+        )
+    return [v for v in available if v in variables]
+
+
+def _check_unit_mask(model, unit_mask) -> list[torch.Tensor | None] | None:
+    """``unit_mask``: per layer, the units to silence (bool array, True = silenced, or a list of unit ids)."""
+    if unit_mask is None:
+        return None
+    if isinstance(unit_mask, dict):
+        unit_mask = [unit_mask.get(layer) for layer in range(model.num_layers)]
+    elif model.num_layers == 1 and not (isinstance(unit_mask, (list, tuple)) and len(unit_mask) == 1
+                                        and (unit_mask[0] is None or np.ndim(unit_mask[0]) == 1)):
+        unit_mask = [unit_mask]
+    if len(unit_mask) != model.num_layers:
+        raise ValueError(
+            f"The 'unit_mask' parameter of capture must give one entry per layer ({model.num_layers}): a bool array "
+            f"of shape ({model.hidden_size},) with True for silenced units, a list of unit ids, or None."
+        )
+    keeps = []
+    for layer, mask in enumerate(unit_mask):
+        if mask is None:
+            keeps.append(None)
+            continue
+        arr = np.asarray(mask)
+        if arr.dtype == bool:
+            if arr.shape != (model.hidden_size,):
+                raise ValueError(f"capture: unit_mask[{layer}] has shape {arr.shape}; expected ({model.hidden_size},).")
+            silenced = arr
+        else:
+            ids = arr.astype(np.int64).reshape(-1)
+            if ids.size and (ids.min() < 0 or ids.max() >= model.hidden_size):
+                raise ValueError(f"capture: unit_mask[{layer}] names units outside 0..{model.hidden_size - 1}.")
+            silenced = np.zeros(model.hidden_size, dtype=bool)
+            silenced[ids] = True
+        keeps.append(torch.from_numpy(~silenced))
+    return keeps
+
+
+def _check_model(model, dataset, func="capture"):
+    if not hasattr(model, "trace_layers"):
+        raise TypeError(
+            f"{func}: {type(model).__name__} has no recurrent states to capture; pass an rnnscope.models.RNNClassifier "
+            "(wrap a PyTorch nn.LSTM/GRU/RNN with rnnscope.models.from_torch)."
+        )
+    for name in ("features", "label", "length"):
+        if name not in dataset.variables:
+            raise ValueError(f"{func}: the Dataset has no {name!r}; compute features first (rnnscope.features.compute).")
+    if dataset.sizes.get("event", 0) == 0:
+        raise ValueError(f"{func}: the Dataset holds no record (event dimension is empty).")
+    if dataset.sizes["feature"] != model.input_size:
+        raise ValueError(
+            f"{func}: the model expects {model.input_size} features per frame but the Dataset has "
+            f"{dataset.sizes['feature']}. Compute features with the model's preset."
+        )
+
+
+# --------------------------------------------------------------------------------------------- summaries
+
+
+class _Summaries:
+    """Accumulates heat per class (segment- and frame-weighted), activity and value ranges during the pass."""
+
+    def __init__(self, n_classes, n_segments, hidden, n_layers, variables):
+        self.cls_sum = np.zeros((n_classes, hidden, n_layers))
+        self.cls_count = np.zeros(n_classes)
+        self.seg_sum = np.zeros((n_segments, hidden, n_layers))
+        self.seg_count = np.zeros(n_segments)
+        self.all_sum = np.zeros((hidden, n_layers))
+        self.all_count = 0.0
+        self.vmin = np.full((len(variables), n_layers), np.inf)
+        self.vmax = np.full((len(variables), n_layers), -np.inf)
+        self.variables = variables
+
+    def update(self, h_abs, labels, t0, segs, blocks):
+        """``h_abs`` (n, H, L) for frames t0..t0+n of one record; ``segs`` its segment rows; ``blocks`` var -> (n,H,L)."""
+        n = h_abs.shape[0]
+        self.all_sum += h_abs.sum(0)
+        self.all_count += n
+        for c in np.unique(labels[labels >= 0]):
+            sel = labels == c
+            self.cls_sum[c] += h_abs[sel].sum(0)
+            self.cls_count[c] += sel.sum()
+        for seg, a, b in segs:
+            lo, hi = max(a, t0), min(b, t0 + n)
+            if hi > lo:
+                self.seg_sum[seg] += h_abs[lo - t0 : hi - t0].sum(0)
+                self.seg_count[seg] += hi - lo
+        for j, var in enumerate(self.variables):
+            block = blocks[var]
+            if block.size:
+                with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)  # a variable a layer does not have: all NaN
+                    self.vmin[j] = np.fmin(self.vmin[j], np.nanmin(block, axis=(0, 1)))
+                    self.vmax[j] = np.fmax(self.vmax[j], np.nanmax(block, axis=(0, 1)))
+
+    def state(self) -> dict:
+        return {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)} | {"all_count": self.all_count}
+
+    def restore(self, saved) -> None:
+        for k in ("cls_sum", "cls_count", "seg_sum", "seg_count", "all_sum", "vmin", "vmax"):
+            setattr(self, k, np.array(saved[k]))
+        self.all_count = float(saved["all_count"])
+
+    def dataset(self, seg_class, class_names, n_layers, hidden) -> xr.Dataset:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            seg_mean = self.seg_sum / self.seg_count[:, None, None]
+            heat = np.full((len(class_names), hidden, n_layers), np.nan)
+            for c in range(len(class_names)):
+                rows = (seg_class == c) & (self.seg_count > 0)
+                if rows.any():
+                    heat[c] = seg_mean[rows].mean(0)
+            heat_frame = self.cls_sum / self.cls_count[:, None, None]
+            activity = self.all_sum / self.all_count if self.all_count else np.full_like(self.all_sum, np.nan)
+        vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
+        vmax = np.where(np.isfinite(self.vmax), self.vmax, np.nan)
+        dims3 = ("class_name", "unit", "layer")
+        return xr.Dataset({
+            "summary_heat": (dims3, heat.astype(np.float32)),
+            "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
+            "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
+            "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
+            "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
+        }, coords={"variable": ("variable", np.array(self.variables))})
+
+
+# --------------------------------------------------------------------------------------------- sinks
+
+
+class _MemorySink:
+    def __init__(self, variables, shape_state, shape_prob):
+        self.arrays = {v: np.full(shape_state, np.nan, dtype=np.float32) for v in variables}
+        self.arrays["prob"] = np.full(shape_prob, np.nan, dtype=np.float32)
+        self.arrays["pred"] = np.full(shape_prob[:2], -1, dtype=np.int16)
+
+    def write(self, name, event, t0, block):
+        self.arrays[name][event, t0 : t0 + block.shape[0]] = block
+
+    def checkpoint(self, **_):
+        pass
+
+
+class _ZarrSink:
+    """Writes into ``NAME.partial`` directly with zarr (region writes), checkpointing after every window."""
+
+    def __init__(self, partial: Path, variables):
+        import zarr
+
+        self.partial = partial
+        self.group = zarr.open_group(str(partial), mode="r+", zarr_format=io.ZARR_FORMAT)
+        self.arrays = {name: self.group[name] for name in [*variables, "prob", "pred"]}
+
+    def write(self, name, event, t0, block):
+        self.arrays[name][event, t0 : t0 + block.shape[0]] = block
+
+    def checkpoint(self, batch, t_next, states, summaries, done):
+        tmp = self.partial / (_CHECKPOINT + ".tmp.npz")
+        arrays = {f"state_{layer}_{j}": s for layer, st in enumerate(states) for j, s in enumerate(st)}
+        arrays.update({f"summary_{k}": v for k, v in summaries.state().items()})
+        np.savez(tmp, batch=batch, t_next=t_next, **arrays)
+        os.replace(tmp, self.partial / _CHECKPOINT)
+        manifest = json.loads((self.partial / io.MANIFEST).read_text())
+        manifest.update({"status": "writing", "batches_done": done, "current_batch": batch, "next_frame": t_next})
+        _write_json(self.partial / io.MANIFEST, manifest)
+
+
+def _write_json(path: Path, value) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1))
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------- run layout
+
+
+def _run_attrs(model, dataset, variables, unit_mask, device, window) -> dict:
+    training = model.info.get("training", {})
+    attrs = {k: v for k, v in dataset.attrs.items()}
+    attrs.update({
+        "schema_version": SCHEMA_VERSION,
+        "class_names": list(model.class_names),
+        "model_config": json_attr(model.config),
+        "training_summary": json_attr(training),
+        "capture_config": json_attr({"variables": variables, "window": int(window), "device": str(device),
+                                     "unit_mask": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
+                                                   for m in unit_mask] if unit_mask else None}),
+        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
+                               "numpy": np.__version__, "xarray": xr.__version__,
+                               "python": platform.python_version()}),
+        "rnnscope_version": _version.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": int(training.get("seed", dataset.attrs.get("seed", -1))),
+    })
+    return attrs
+
+
+def _base_dataset(model, dataset) -> xr.Dataset:
+    """The data set's variables with labels and segment classes in the model's class order."""
+    mapping = model.class_index_map(list(dataset.attrs.get("class_names", model.class_names)))
+    lookup = np.append(np.asarray(mapping, dtype=np.int64), -1)  # index -1 stays -1
+    base = dataset.copy()
+    base["label"] = (dataset["label"].dims, lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16))
+    if "sample_label" in dataset:
+        base["sample_label"] = (dataset["sample_label"].dims,
+                                lookup[np.asarray(dataset["sample_label"].values, dtype=np.int64)].astype(np.int16))
+    if "segment_class" in dataset:
+        base["segment_class"] = ("segment", lookup[np.asarray(dataset["segment_class"].values, dtype=np.int64)]
+                                 .astype(dataset["segment_class"].dtype))
+    return base
+
+
+def _coords(model, base):
+    return {"unit": np.arange(model.hidden_size), "layer": np.arange(model.num_layers),
+            "class_name": np.array(model.class_names)}
+
+
+# --------------------------------------------------------------------------------------------- capture
+
+
+def capture(
+    model,
+    dataset: xr.Dataset,
+    variables: str | Sequence[str] = "all",
+    device: str = "auto",
+    batch_size: int = 32,
+    store: str | os.PathLike | None = None,
+    unit_mask=None,
+    *,
+    window: int = 4096,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> xr.Dataset:
+    """Run ``model`` over ``dataset`` and return the run: the data plus every internal state.
+
+    Parameters
+    ----------
+    model : RNNClassifier
+        Any cell, any number of layers, residual or not, or a model wrapped with ``from_torch``.
+    dataset : xarray.Dataset
+        Features Dataset (``features``, ``label``, ``length``; waveform and spectrogram are kept when present).
+    variables : "all" or list of str
+        Which internal variables to store (``h`` always computed): ``h``, ``c``, ``input_gate``, ``forget_gate``,
+        ``output_gate``, ``cell_input`` (LSTM family), ``update_gate``, ``reset_gate``, ``candidate`` (GRU).
+        A variable a layer does not have is NaN for that layer.
+    device : str
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    batch_size : int
+        Records per batch (records are grouped by length).
+    store : path, optional
+        Write the run to this zarr store chunk by chunk (memory bounded by one window) instead of memory; the
+        returned run is opened lazily from it. An interrupted capture to the same store resumes.
+    unit_mask : per-layer masks, optional
+        Units to silence (their ``h`` is 0 at every step inside the recurrence, so they feed nothing to the next
+        step, layer, shortcut or head): one entry per layer, a bool array of shape ``(hidden,)`` with True for
+        silenced units, a list of unit ids, or None; a dict ``{layer: units}`` also works.
+    window : int
+        Frames per window for long records (the recurrent state is carried across windows).
+    progress : bool
+        Show a progress bar over frames.
+    overwrite : bool
+        Replace an existing complete store at ``store``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run (see :mod:`rnnscope.schema`): state variables (event, time, unit, layer) float32 NaN past
+        ``length``, ``prob`` (event, time, class_name), ``pred`` (event, time), the summaries, and provenance attrs
+        (``model_config``, ``feature_config``, ``training_summary``, ``capture_config``, ``versions``, ``created``,
+        ``seed``). Classes follow the model's order.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> run = rnnscope.capture(model, frames, progress=False)
+    >>> run["c"].dims, run.sizes["unit"]
+    (('event', 'time', 'unit', 'layer'), 8)
+    """
+    func = "capture"
+    _check_model(model, dataset, func)
+    check_positive(batch_size, name="batch_size", func=func, integer=True)
+    check_positive(window, name="window", func=func, integer=True)
+    variables = _check_variables(model, variables)
+    keep_masks = _check_unit_mask(model, unit_mask)
+    device = resolve_device(device)
+    base = _base_dataset(model, dataset)
+    attrs = _run_attrs(model, base, variables, keep_masks, device, window)
+    n_events, n_time = base.sizes["event"], base.sizes["time"]
+    hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
+    lengths = np.asarray(base["length"].values, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, n_events, batch_size)]
+    segs = segment_frames(base)
+    seg_by_event = {e: list(zip(g["segment"], g["frame_start"], g["frame_stop"])) for e, g in segs.groupby("event")}
+    summaries = _Summaries(n_classes, len(segs), hidden, n_layers, variables)
+
+    start_batch, start_frame, states0, done = 0, 0, None, []
+    final_path = None
+    if store is None:
+        sink = _MemorySink(variables, (n_events, n_time, hidden, n_layers), (n_events, n_time, n_classes))
+    else:
+        final_path = Path(store)
+        sink, resume = _open_store(final_path, model, base, attrs, variables, batch_size, window, overwrite)
+        if resume is not None:
+            start_batch, start_frame, states0, done = resume["batch"], resume["t_next"], resume["states"], resume["done"]
+            summaries.restore(resume["summaries"])
+
+    model = model.to(device).eval()
+    keep_dev = None if keep_masks is None else [None if k is None else k.to(device) for k in keep_masks]
+    labels_all = np.asarray(base["label"].values)
+    total = int(lengths.sum())
+    done_frames = int(sum(lengths[b].sum() for b in batches[:start_batch]))
+    if start_batch < len(batches):
+        done_frames += int(np.minimum(lengths[batches[start_batch]], start_frame).sum())
+    bar = _bar(total, done_frames, progress)
+    features = base["features"]
+    with torch.inference_mode():
+        for b_index in range(start_batch, len(batches)):
+            idx = batches[b_index]
+            t_max = int(lengths[idx].max())
+            t0 = start_frame if b_index == start_batch else 0
+            states = _to_device(states0, device) if (b_index == start_batch and states0 is not None) else None
+            pred_rows = np.full((len(idx), n_time), -1, dtype=np.int16)
+            if b_index == start_batch and t0 > 0 and store is not None:
+                pred_rows = np.asarray(sink.arrays["pred"].get_orthogonal_selection((idx, slice(None))))
+            while t0 < t_max:
+                t1 = min(t0 + window, t_max)
+                active = lengths[idx] > t0  # records still running in this window (lengths sorted descending)
+                n_active = int(active.sum())
+                if states is not None and n_active < len(states[0][0]):
+                    states = [tuple(s[:n_active] for s in st) for st in states]
+                rows = idx[:n_active]
+                x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
+                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev)
+                states = [layer["final_state"] for layer in layers]
+                prob = torch.softmax(logits, dim=-1).cpu().numpy()
+                per_var = {v: [layer["variables"].get(v) for layer in layers] for v in variables}
+                for row, event in enumerate(rows):
+                    n = int(min(lengths[event], t1) - t0)
+                    blocks = {}
+                    for v in variables:
+                        block = np.full((n, hidden, n_layers), np.nan, dtype=np.float32)
+                        for layer, tensor in enumerate(per_var[v]):
+                            if tensor is not None:
+                                block[:, :, layer] = tensor[row, :n].cpu().numpy()
+                        blocks[v] = block
+                        sink.write(v, event, t0, block)
+                    h_abs = np.abs(blocks["h"]) if "h" in blocks else np.abs(np.stack(
+                        [layer["variables"]["h"][row, :n].cpu().numpy() for layer in layers], axis=-1))
+                    summaries.update(h_abs, labels_all[event, t0 : t0 + n], t0, seg_by_event.get(event, []), blocks)
+                    sink.write("prob", event, t0, prob[row, :n])
+                    pred_rows[row, t0 : t0 + n] = prob[row, :n].argmax(-1)
+                    bar.update(n)
+                t0 = t1
+                if store is not None and t0 < t_max:
+                    sink.checkpoint(batch=b_index, t_next=t0, states=_to_numpy(states), summaries=summaries, done=done)
+            for row, event in enumerate(idx):
+                sink.write("pred", event, 0, pred_rows[row])
+            done.append(int(b_index))
+            if store is not None:
+                sink.checkpoint(batch=b_index + 1, t_next=0, states=[], summaries=summaries, done=done)
+    bar.close()
+
+    seg_class = np.asarray(base["segment_class"].values) if "segment_class" in base else np.zeros(0, int)
+    summary = summaries.dataset(seg_class, model.class_names, n_layers, hidden)
+    if store is None:
+        run = base.assign({name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
+                           if name not in ("prob", "pred")})
+        run["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
+        run["pred"] = (("event", "time"), sink.arrays["pred"])
+        run = run.assign_coords(_coords(model, base)).merge(summary)
+        run.attrs = attrs
+        return run
+    return _finish_store(final_path, summary, attrs)
+
+
+def _bar(total, initial, enabled):
+    if not enabled:
+        class _Null:
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+
+        return _Null()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="frame", desc="capture", leave=False)
+
+
+def _to_device(states, device):
+    return [tuple(torch.from_numpy(np.asarray(s)).to(device) for s in st) for st in states]
+
+
+def _to_numpy(states):
+    return [tuple(s.cpu().numpy() for s in st) for st in states]
+
+
+# --------------------------------------------------------------------------------------------- zarr store
+
+
+def _fingerprint(model, base, variables, batch_size, window) -> str:
+    """What must be equal for a capture to resume into an existing partial store."""
+    weights = float(sum(float(p.double().abs().sum()) for p in model.state_dict().values() if p.is_floating_point()))
+    return json.dumps({"model": model.config, "weights": round(weights, 6), "variables": variables,
+                       "batch_size": int(batch_size), "window": int(window), "events": int(base.sizes["event"]),
+                       "lengths": int(np.asarray(base["length"].values).sum())}, sort_keys=True, default=str)
+
+
+def _open_store(final_path: Path, model, base, attrs, variables, batch_size, window, overwrite):
+    if final_path.exists() and not overwrite:
+        raise FileExistsError(f"capture: {final_path} exists; pass overwrite=True to replace it or choose another store.")
+    partial = final_path.with_name(final_path.name + io.PARTIAL_SUFFIX)
+    fingerprint = _fingerprint(model, base, variables, batch_size, window)
+    if partial.exists():
+        manifest_path = partial / io.MANIFEST
+        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        if manifest.get("fingerprint") == fingerprint and (partial / _CHECKPOINT).exists():
+            saved = np.load(partial / _CHECKPOINT)
+            n_layers = model.num_layers
+            n_state = len(model.layers[0].state_names)
+            states = [tuple(saved[f"state_{layer}_{j}"] for j in range(len(model.layers[layer].state_names)))
+                      for layer in range(n_layers)] if f"state_0_{n_state - 1}" in saved else None
+            resume = {"batch": int(saved["batch"]), "t_next": int(saved["t_next"]), "states": states,
+                      "done": list(manifest.get("batches_done", [])),
+                      "summaries": {k[len("summary_"):]: saved[k] for k in saved.files if k.startswith("summary_")}}
+            return _ZarrSink(partial, variables), resume
+        shutil.rmtree(partial)  # left by another capture: start again
+    _create_layout(partial, model, base, attrs, variables)
+    manifest = json.loads((partial / io.MANIFEST).read_text())
+    manifest.update({"fingerprint": fingerprint, "batches_done": []})
+    _write_json(partial / io.MANIFEST, manifest)
+    return _ZarrSink(partial, variables), None
+
+
+def _create_layout(partial: Path, model, base, attrs, variables):
+    """Write the data's variables and empty (NaN-filled, never materialised) state arrays into ``partial``."""
+    import dask.array as da
+
+    n_events, n_time = base.sizes["event"], base.sizes["time"]
+    hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
+    chunks = io.default_chunks(base)
+    t_chunk = chunks.get("time", n_time)
+    lazy = {}
+    for v in variables:
+        lazy[v] = (("event", "time", "unit", "layer"),
+                   da.full((n_events, n_time, hidden, n_layers), np.nan, dtype=np.float32,
+                           chunks=(1, t_chunk, hidden, n_layers)))
+    lazy["prob"] = (("event", "time", "class_name"),
+                    da.full((n_events, n_time, n_classes), np.nan, dtype=np.float32, chunks=(1, t_chunk, n_classes)))
+    lazy["pred"] = (("event", "time"), da.full((n_events, n_time), -1, dtype=np.int16, chunks=(1, t_chunk)))
+    template = base.assign(lazy).assign_coords(_coords(model, base))
+    template.attrs = attrs
+    data = io._prepare(template, chunks={**chunks, "unit": hidden, "layer": n_layers, "class_name": n_classes})
+    partial.mkdir(parents=True)
+    io._write_manifest(partial, template, "writing")
+    encoding = {"pred": {"_FillValue": None}}
+    with io._quiet_zarr():
+        data.to_zarr(partial, mode="a", compute=False, consolidated=False, zarr_format=io.ZARR_FORMAT,
+                     encoding=encoding)
+        # data variables of the features Dataset are written now (small next to the states)
+        static = [name for name in data.data_vars if name not in lazy]
+        if static:
+            data[static].to_zarr(partial, mode="r+", zarr_format=io.ZARR_FORMAT, consolidated=False)
+
+
+def _finish_store(final_path: Path, summary: xr.Dataset, attrs) -> xr.Dataset:
+    import zarr
+
+    partial = final_path.with_name(final_path.name + io.PARTIAL_SUFFIX)
+    summary = summary.copy()
+    summary.attrs = {}
+    for name in summary.variables:
+        if summary[name].dtype.kind in "OU":
+            summary[name] = summary[name].astype(str)
+    with io._quiet_zarr():
+        summary.to_zarr(partial, mode="a", zarr_format=io.ZARR_FORMAT, consolidated=False)
+        group = zarr.open_group(str(partial), mode="r+", zarr_format=io.ZARR_FORMAT)
+        group.attrs.update(io.encode_attrs(attrs))
+        zarr.consolidate_metadata(str(partial), zarr_format=io.ZARR_FORMAT)
+    (partial / _CHECKPOINT).unlink(missing_ok=True)
+    manifest = json.loads((partial / io.MANIFEST).read_text())
+    manifest["status"] = "complete"
+    _write_json(partial / io.MANIFEST, manifest)
+    io._replace(partial, final_path)
+    return io.open_run(final_path)
