@@ -378,9 +378,9 @@ def capture(
             t_max = int(lengths[idx].max())
             t0 = start_frame if b_index == start_batch else 0
             states = _to_device(states0, device) if (b_index == start_batch and states0 is not None) else None
-            pred_rows = np.full((len(idx), n_time), -1, dtype=np.int16)
-            if b_index == start_batch and t0 > 0 and store is not None:
-                pred_rows = np.asarray(sink.arrays["pred"].get_orthogonal_selection((idx, slice(None))))
+            if t0 == 0:  # padding of pred is -1 (the store has no fill value for it)
+                for event in idx:
+                    sink.write("pred", event, 0, np.full(n_time, -1, dtype=np.int16))
             while t0 < t_max:
                 t1 = min(t0 + window, t_max)
                 active = lengths[idx] > t0  # records still running in this window (lengths sorted descending)
@@ -407,13 +407,11 @@ def capture(
                         [layer["variables"]["h"][row, :n].cpu().numpy() for layer in layers], axis=-1))
                     summaries.update(h_abs, labels_all[event, t0 : t0 + n], t0, seg_by_event.get(event, []), blocks)
                     sink.write("prob", event, t0, prob[row, :n])
-                    pred_rows[row, t0 : t0 + n] = prob[row, :n].argmax(-1)
+                    sink.write("pred", event, t0, prob[row, :n].argmax(-1).astype(np.int16))
                     bar.update(n)
                 t0 = t1
                 if store is not None and t0 < t_max:
                     sink.checkpoint(batch=b_index, t_next=t0, states=_to_numpy(states), summaries=summaries, done=done)
-            for row, event in enumerate(idx):
-                sink.write("pred", event, 0, pred_rows[row])
             done.append(int(b_index))
             if store is not None:
                 sink.checkpoint(batch=b_index + 1, t_next=0, states=[], summaries=summaries, done=done)
