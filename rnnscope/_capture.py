@@ -129,27 +129,29 @@ class _Summaries:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = variables
 
-    def update(self, h_abs, labels, t0, segs, blocks):
-        """``h_abs`` (n, H, L) for frames t0..t0+n of one record; ``segs`` its segment rows; ``blocks`` var -> (n,H,L)."""
+    def update(self, h_abs, labels, t0, segs, layer_values):
+        """Frames t0..t0+n of one record: ``h_abs`` (n, H, L); ``segs`` its segment rows (segment, start, stop);
+        ``layer_values`` var -> list over layers of (n, H) arrays or None."""
         n = h_abs.shape[0]
-        self.all_sum += h_abs.sum(0)
+        flat = h_abs.reshape(n, -1)
+        self.all_sum += flat.sum(0).reshape(self.all_sum.shape)
         self.all_count += n
-        for c in np.unique(labels[labels >= 0]):
-            sel = labels == c
-            self.cls_sum[c] += h_abs[sel].sum(0)
-            self.cls_count[c] += sel.sum()
-        for seg, a, b in segs:
-            lo, hi = max(a, t0), min(b, t0 + n)
-            if hi > lo:
-                self.seg_sum[seg] += h_abs[lo - t0 : hi - t0].sum(0)
-                self.seg_count[seg] += hi - lo
-        for j, var in enumerate(self.variables):
-            block = blocks[var]
-            if block.size:
-                with np.errstate(invalid="ignore"), warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)  # a variable a layer does not have: all NaN
-                    self.vmin[j] = np.fmin(self.vmin[j], np.nanmin(block, axis=(0, 1)))
-                    self.vmax[j] = np.fmax(self.vmax[j], np.nanmax(block, axis=(0, 1)))
+        onehot = (labels[None, :] == np.arange(self.cls_count.size)[:, None])
+        self.cls_sum += (onehot.astype(np.float64) @ flat).reshape(self.cls_sum.shape)
+        self.cls_count += onehot.sum(1)
+        if segs:
+            cumulative = np.concatenate([np.zeros((1, flat.shape[1])), np.cumsum(flat, 0, dtype=np.float64)])
+            for seg, a, b in segs:
+                lo, hi = max(a, t0), min(b, t0 + n)
+                if hi > lo:
+                    self.seg_sum[seg] += (cumulative[hi - t0] - cumulative[lo - t0]).reshape(self.seg_sum.shape[1:])
+                    self.seg_count[seg] += hi - lo
+        if n:
+            for j, var in enumerate(self.variables):
+                for layer, values in enumerate(layer_values[var]):
+                    if values is not None:
+                        self.vmin[j, layer] = min(self.vmin[j, layer], float(values.min()))
+                        self.vmax[j, layer] = max(self.vmax[j, layer], float(values.max()))
 
     def state(self) -> dict:
         return {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)} | {"all_count": self.all_count}
@@ -193,6 +195,12 @@ class _MemorySink:
     def write(self, name, event, t0, block):
         self.arrays[name][event, t0 : t0 + block.shape[0]] = block
 
+    def write_state(self, name, event, t0, per_layer):
+        out = self.arrays[name]
+        for layer, values in enumerate(per_layer):
+            if values is not None:
+                out[event, t0 : t0 + values.shape[0], :, layer] = values
+
     def checkpoint(self, **_):
         pass
 
@@ -209,6 +217,14 @@ class _ZarrSink:
 
     def write(self, name, event, t0, block):
         self.arrays[name][event, t0 : t0 + block.shape[0]] = block
+
+    def write_state(self, name, event, t0, per_layer):
+        n = next(v.shape[0] for v in per_layer if v is not None)
+        block = np.full((n, *self.arrays[name].shape[2:]), np.nan, dtype=np.float32)
+        for layer, values in enumerate(per_layer):
+            if values is not None:
+                block[:, :, layer] = values
+        self.write(name, event, t0, block)
 
     def checkpoint(self, batch, t_next, states, summaries, done):
         tmp = self.partial / (_CHECKPOINT + ".tmp.npz")
@@ -392,20 +408,16 @@ def capture(
                 logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev)
                 states = [layer["final_state"] for layer in layers]
                 prob = torch.softmax(logits, dim=-1).cpu().numpy()
-                per_var = {v: [layer["variables"].get(v) for layer in layers] for v in variables}
+                numpy_layers = [{v: t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
+                                 for v, t in layer["variables"].items()} for layer in layers]
                 for row, event in enumerate(rows):
                     n = int(min(lengths[event], t1) - t0)
-                    blocks = {}
+                    values = {v: [layer_np[v][row, :n] if v in layer_np else None for layer_np in numpy_layers]
+                              for v in variables}
                     for v in variables:
-                        block = np.full((n, hidden, n_layers), np.nan, dtype=np.float32)
-                        for layer, tensor in enumerate(per_var[v]):
-                            if tensor is not None:
-                                block[:, :, layer] = tensor[row, :n].cpu().numpy()
-                        blocks[v] = block
-                        sink.write(v, event, t0, block)
-                    h_abs = np.abs(blocks["h"]) if "h" in blocks else np.abs(np.stack(
-                        [layer["variables"]["h"][row, :n].cpu().numpy() for layer in layers], axis=-1))
-                    summaries.update(h_abs, labels_all[event, t0 : t0 + n], t0, seg_by_event.get(event, []), blocks)
+                        sink.write_state(v, event, t0, values[v])
+                    h_abs = np.abs(np.stack([layer_np["h"][row, :n] for layer_np in numpy_layers], axis=-1))
+                    summaries.update(h_abs, labels_all[event, t0 : t0 + n], t0, seg_by_event.get(event, []), values)
                     sink.write("prob", event, t0, prob[row, :n])
                     sink.write("pred", event, t0, prob[row, :n].argmax(-1).astype(np.int16))
                     bar.update(n)

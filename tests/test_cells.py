@@ -319,3 +319,29 @@ def test_repeated_training_steps_after_inference_calls():
         h.sum().backward()
         assert layer.weight_hh.grad is not None and state[0].grad is not None
         layer.zero_grad()
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru", "lazy_lstm"])
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("grad", [False, True])
+def test_trace_returns_every_variable_equal_to_the_step_loop(kind, masked, grad):
+    from rnnscope.models import make_layer
+
+    torch.manual_seed(3)
+    layer = make_layer(kind, 5, 7)
+    x = torch.randn(3, 11, 5)
+    state = tuple(torch.randn(3, 7) for _ in layer.state_names)
+    keep = torch.tensor([1, 0, 1, 1, 0, 1, 1], dtype=torch.bool) if masked else None
+    with torch.set_grad_enabled(grad):  # no grad: compiled step loop; grad: fused forward + internals
+        out, final = layer.trace(x, state, keep=keep)
+    assert list(out) == list(layer.variables)
+    reference, s = {v: [] for v in layer.variables}, state
+    with torch.no_grad():
+        for t in range(11):
+            _, s, inter = layer.step(x[:, t], s, keep=keep)
+            for v in layer.variables:
+                reference[v].append(inter[v])
+        for v in layer.variables:
+            torch.testing.assert_close(out[v].detach(), torch.stack(reference[v], 1), atol=1e-6, rtol=1e-5)
+        for a, b in zip(final, s):
+            torch.testing.assert_close(a.detach(), b, atol=1e-6, rtol=1e-5)

@@ -746,7 +746,7 @@ class LSTMLayer(_FusedLayer):
     def _trace(self, x, state, k):
         H = self.hidden_size
         w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
-        xp = _time_major(F.linear(x, self.weight_ih, self._bias_sum()))
+        xp = F.linear(_time_major(x), self.weight_ih, self._bias_sum())
         args = (xp, w_t, state[0].contiguous(), state[1].contiguous(), k)
         gates, c, h = _compiled(lstm_trace, xp)(*args)
         gates, c, h = _batch_first(gates), _batch_first(c), _batch_first(h)
@@ -819,7 +819,7 @@ class GRULayer(_FusedLayer):
         H = self.hidden_size
         w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
         b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
-        xp = _time_major(F.linear(x, self.weight_ih, self.bias_ih))
+        xp = F.linear(_time_major(x), self.weight_ih, self.bias_ih)
         gates, h = _compiled(gru_trace, xp)(xp, w_t, b_hh, state[0].contiguous(), k)
         gates, h = _batch_first(gates), _batch_first(h)
         out = {"h": h, "reset_gate": gates[..., :H], "update_gate": gates[..., H : 2 * H],
@@ -900,7 +900,7 @@ class LazyLSTMLayer(RecurrentLayer):
     def _trace(self, x, state, k):
         H = self.hidden_size
         b = None if not self.bias else self.bias_ih + self.bias_hh
-        proj = _time_major(F.linear(x, self.weight_ih, b))
+        proj = F.linear(_time_major(x), self.weight_ih, b)
         x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
         x_g = proj[..., 2 * H: 3 * H].contiguous()
         u_ifo, w_cm = self._split(k)

@@ -1,0 +1,166 @@
+"""What does capturing every internal state cost, next to the model's plain fused forward pass?
+
+Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best model):
+
+- ``fused``: the model's own forward (``nn.LSTM`` fused kernel + head) on the batch, nothing kept;
+- ``capture``: ``rnnscope.capture(..., variables="all")``, the run assembled in memory as an xarray Dataset
+  (every state, prob, pred, summaries);
+- ``hooks``: what users do today: a per-step Python loop over ``nn.LSTMCell`` keeping every gate;
+- ``recompute``: the fused forward, then every gate recomputed from the fused ``h`` (``layer.internals``).
+
+Then the matrix batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio (and the GPU ratio when a GPU
+is present), and the long-record case: one 24-hour record (172,800 frames) captured to a zarr store with every
+state, with its throughput (frames/s) and peak memory (RSS high-water mark of a child process).
+
+Run: ``.venv/bin/python benchmarks/bench_capture.py [--quick]``; record the output in docs/performance.md.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import xarray as xr
+
+import rnnscope
+from rnnscope.models import RNNClassifier
+
+
+def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 0) -> xr.Dataset:
+    """A features Dataset of ``batch`` records x ``frames`` frames (random features; the cost does not depend on them)."""
+    rng = np.random.default_rng(seed)
+    labels = [rng.integers(0, 5, frames) for _ in range(batch)]
+    feats = [rng.normal(size=(frames, n_features)).astype(np.float32) for _ in range(batch)]
+    return rnnscope.data.from_features(feats, labels, ["SIL", "TRE", "LP", "VTE", "HYB"])
+
+
+def best(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def hooks_loop(model, x):
+    """Per-step nn.LSTMCell loop keeping every gate (the usual hand-written way)."""
+    layer = model.layers[0]
+    cell = torch.nn.LSTMCell(layer.input_size, layer.hidden_size)
+    cell.load_state_dict({"weight_ih": layer.weight_ih, "weight_hh": layer.weight_hh,
+                          "bias_ih": layer.bias_ih, "bias_hh": layer.bias_hh})
+    h = torch.zeros(x.shape[0], layer.hidden_size)
+    c = torch.zeros_like(h)
+    kept = []
+    inp = model.normalize(x)
+    for t in range(x.shape[1]):
+        gates = torch.nn.functional.linear(inp[:, t], layer.weight_ih, layer.bias_ih) + \
+            torch.nn.functional.linear(h, layer.weight_hh, layer.bias_hh)
+        i, f, g, o = gates.chunk(4, 1)
+        i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+        h, c = cell(inp[:, t], (h, c))
+        kept.append(torch.stack([h, c, i, f, g, o]))
+    out = torch.stack(kept, 1)
+    return model.head(out[0].transpose(0, 1))
+
+
+def recompute(model, x):
+    _, layers = model.forward_layers(x)
+    d = layers[0]
+    return model.layers[0].internals(d["input"], d["h"], d["state0"])
+
+
+def compare(model, batch, frames, repeats, device="cpu"):
+    ds = features_dataset(batch, frames)
+    x = torch.from_numpy(ds.features.values).to(device)
+    model = model.to(device)
+    with torch.inference_mode():
+        t_fused = best(lambda: model(x), repeats)
+        t_capture = best(lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, window=frames,
+                                                  progress=False), repeats)
+        t_recompute = best(lambda: recompute(model, x), repeats) if device == "cpu" else float("nan")
+    return t_fused, t_capture, t_recompute
+
+
+_LONG = """
+import resource, sys, time, numpy as np, torch, rnnscope
+sys.path.insert(0, sys.argv[3])
+from bench_capture import features_dataset
+torch.set_num_threads(2)
+frames = int(sys.argv[1])
+ds = features_dataset(1, frames)
+torch.manual_seed(0)
+model = rnnscope.models.RNNClassifier("lstm", 48, 210, 5)
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+rnnscope.capture(model, ds, store=sys.argv[2], progress=False, window=4096)
+dt = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(f"{frames} {dt:.2f} {peak / 1024:.0f} {base / 1024:.0f}")
+"""
+
+
+def long_record(frames: int) -> tuple[float, float, float]:
+    import os
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run([sys.executable, "-c", _LONG, str(frames), f"{tmp}/long.zarr",
+                              os.path.dirname(os.path.abspath(__file__))],
+                             capture_output=True, text=True, check=True)
+        n, seconds, peak_mb, base_mb = out.stdout.split()
+        size = sum(f.stat().st_size for f in __import__("pathlib").Path(f"{tmp}/long.zarr").rglob("*") if f.is_file())
+    return float(seconds), float(peak_mb), size / 1e6
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, a 2-hour record instead of 24 h")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args(argv)
+    repeats = 2 if args.quick else args.repeats
+    torch.set_num_threads(2)
+    torch.manual_seed(0)
+    model = RNNClassifier("lstm", 48, 210, 5).eval()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM(210), 48 inputs")
+
+    ds = features_dataset(32, 400)
+    x = torch.from_numpy(ds.features.values)
+    with torch.inference_mode():
+        t_fused = best(lambda: model(x), repeats)
+        t_capture = best(lambda: rnnscope.capture(model, ds, batch_size=32, progress=False), repeats)
+        t_hooks = best(lambda: hooks_loop(model, x), repeats)
+        t_recompute = best(lambda: recompute(model, x), repeats)
+    print("\npinned point: batch 32, 400 frames (times are the best of repeats)")
+    print(f"  fused forward (nothing kept)          {t_fused * 1e3:8.1f} ms   1.00x")
+    print(f"  rnnscope.capture, all states, in RAM  {t_capture * 1e3:8.1f} ms   {t_capture / t_fused:.2f}x   (goal <= 1.5x)")
+    print(f"  per-step loop keeping every gate      {t_hooks * 1e3:8.1f} ms   {t_hooks / t_fused:.2f}x")
+    print(f"  fused + recompute gates from h        {t_fused * 1e3 + t_recompute * 1e3:8.1f} ms   "
+          f"{(t_fused + t_recompute) / t_fused:.2f}x")
+
+    print("\ncapture / fused, all states in RAM:")
+    print("  batch  frames   fused ms  capture ms  ratio")
+    for batch in (1, 32, 128):
+        for frames in (400, 4000):
+            if args.quick and batch * frames > 128_000:
+                continue
+            tf, tc, _ = compare(model, batch, frames, max(1, repeats // 2))
+            print(f"  {batch:5d}  {frames:6d}  {tf * 1e3:9.1f}  {tc * 1e3:10.1f}  {tc / tf:5.2f}x")
+    if torch.cuda.is_available():
+        tf, tc, _ = compare(model, 32, 400, repeats, device="cuda")
+        print(f"\nGPU ({torch.cuda.get_device_name()}): fused {tf * 1e3:.1f} ms, capture {tc * 1e3:.1f} ms, {tc / tf:.2f}x")
+
+    frames = 14_400 if args.quick else 172_800
+    seconds, peak_mb, size_mb = long_record(frames)
+    hours = frames / 2 / 3600
+    print(f"\nlong record: {hours:.0f} h at 2 frames/s = {frames} frames, LSTM(210), all states to zarr")
+    print(f"  {seconds:.1f} s, {frames / seconds:,.0f} frames/s, peak RSS {peak_mb:,.0f} MB (goal < 2048 MB), "
+          f"store {size_mb:,.0f} MB on disk")
+
+
+if __name__ == "__main__":
+    main()
