@@ -15,9 +15,12 @@ __all__ = ["main"]
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """synthetic data -> features -> train an LSTM -> evaluate -> capture -> save the run -> figures."""
     import matplotlib
 
     matplotlib.use("Agg")
+    import numpy as np
+
     from . import data, features, plots
 
     out = Path(args.out)
@@ -32,14 +35,35 @@ def _demo(args: argparse.Namespace) -> int:
     hours = float(records["n_samples"].sum()) / records.attrs["sampling_rate"] / 3600
     print(f"  {hours:.2f} h of signal, {int(frames['length'].sum())} frames; segments per class: "
           + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    shown = _records_to_show(table, records.attrs["class_names"], args.figures)
-    for event in shown:
-        fig = plots.record_overview(frames, event)
-        path = out / f"record_{frames['event_id'].values[event]}.png"
-        fig.savefig(path, dpi=110)
+
+    import torch
+
+    from . import capture, io, models, train
+
+    labels = [frames["label"].values[i, : int(frames["length"][i])] for i in range(frames.sizes["event"])]
+    test_idx = train.record_folds(labels, 4, seed=args.seed)[0]
+    train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
+    train_set, test_set = data.select_records(frames, train_idx), data.select_records(frames, test_idx)
+    torch.manual_seed(args.seed)
+    model = models.RNNClassifier("lstm", frames.sizes["feature"], args.hidden, len(records.attrs["class_names"]),
+                                 class_names=records.attrs["class_names"])
+    print(f"  training an LSTM({args.hidden}) on {len(train_idx)} records for up to {args.epochs} epochs ...")
+    history = train.fit(model, train_set, epochs=args.epochs, validation=0.15, early_stopping=6, seed=args.seed,
+                        progress=not args.quiet)
+    scores = train.evaluate(model, test_set)
+    model.save(out / "model.safetensors")
+    print(f"  trained {len(history)} epochs in {history['seconds'].sum():.0f} s; test frame accuracy "
+          f"{scores.accuracy:.3f}, macro F1 {scores.macro_f1:.3f} on {len(test_idx)} held-out records")
+    scores.per_class.round(3).to_csv(out / "scores_per_class.csv")
+    run = capture(model, test_set, progress=not args.quiet)
+    run_path = io.save_run(run, out / "run.zarr")
+    print(f"  captured every internal state of {run.sizes['event']} records: {run_path}")
+    for event in _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures):
+        path = out / f"record_{run['event_id'].values[event]}.png"
+        plots.record_overview(run, event).savefig(path, dpi=110)
         print(f"  wrote {path}")
-    print(f"  wrote {out / 'catalog.csv'}")
-    print(f"done in {time.perf_counter() - t0:.1f} s; results in {out.resolve()}")
+    print(f"done in {time.perf_counter() - t0:.0f} s; results in {out.resolve()}")
+    print(f"open the run: python -c \"import rnnscope; print(rnnscope.open_run('{run_path}'))\"")
     return 0
 
 
@@ -63,7 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="run the main job on the built-in synthetic data and write figures")
     demo.add_argument("--out", default="rnnscope-demo", help="output folder (default: %(default)s)")
-    demo.add_argument("--records", type=int, default=60, help="number of synthetic records (default: %(default)s)")
+    demo.add_argument("--records", type=int, default=120, help="number of synthetic records (default: %(default)s)")
+    demo.add_argument("--hidden", type=int, default=64, help="LSTM units (default: %(default)s)")
+    demo.add_argument("--epochs", type=int, default=30, help="maximum training epochs (default: %(default)s)")
+    demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--figures", type=int, default=4, help="records to draw (default: %(default)s)")
     demo.set_defaults(func=_demo)

@@ -47,12 +47,19 @@ def test_console_script_help_lists_demo():
 
 
 @pytest.mark.slow
-def test_demo_writes_figures_and_catalog(tmp_path):
+def test_demo_trains_captures_saves_and_draws(tmp_path):
     out = subprocess.run(
-        [RNNSCOPE, "demo", "--out", str(tmp_path), "--records", "8", "--figures", "2"],
+        [RNNSCOPE, "demo", "--out", str(tmp_path), "--records", "12", "--epochs", "2", "--hidden", "8",
+         "--figures", "2", "--quiet"],
         capture_output=True, text=True, check=True,
     )
-    assert "done in" in out.stdout
+    assert "test frame accuracy" in out.stdout and "done in" in out.stdout
     pngs = sorted(tmp_path.glob("record_*.png"))
     assert len(pngs) == 2 and all(p.stat().st_size > 10_000 for p in pngs)
     assert (tmp_path / "catalog.csv").read_text().startswith("event,event_id,class_name")
+    import rnnscope
+
+    run = rnnscope.open_run(tmp_path / "run.zarr")
+    assert {"h", "c", "input_gate", "prob", "pred", "summary_heat"} <= set(run.data_vars)
+    model = rnnscope.models.load(tmp_path / "model.safetensors")
+    assert model.class_names == run.attrs["class_names"]
