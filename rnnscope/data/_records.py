@@ -5,6 +5,7 @@ Every reader (synthetic generator, ObsPy, plain arrays) ends here, so the layout
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -67,6 +68,13 @@ def build_records(
         check_labels(y, len(xs[i]), len(class_names), where=f"record {event_ids[i]!r}", func=func)
         for i, y in enumerate(sample_labels)
     ]
+    for i, x in enumerate(xs):
+        if x.size > 1 and np.ptp(x) == 0:
+            warnings.warn(
+                f"{func}: record {event_ids[i]!r} is constant ({x[0]:g} in all {x.size} samples): a dead or clipped "
+                "channel? Its features will sit at the log floor; drop it unless that is intended.",
+                RuntimeWarning, stacklevel=3,
+            )
     n_samples = np.array([len(x) for x in xs], dtype=np.int64)
     width = int(n_samples.max())
     wave = np.full((n_events, width), np.nan, dtype=np.float32)
