@@ -30,6 +30,7 @@ _SUBMODULES = {
     "train",
     "interventions",
     "cli",
+    "examples",
 }
 #: public functions living in a private module: name -> (module, attribute)
 _FUNCTIONS = {

@@ -146,7 +146,7 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
     run : xarray.Dataset
         A run, or a records / features Dataset (anything following :mod:`rnnscope.schema`).
     path : str or path
-        ``*.zarr`` (default format, a directory store) or ``*.nc`` (netCDF-4 through the netCDF4 package).
+        ``*.zarr`` (default format, a directory store) or ``*.nc`` (netCDF-4 through the netCDF4 package, zlib-compressed).
     format : {"auto", "zarr", "netcdf"}
         ``"auto"`` chooses by suffix.
     chunks : dict, optional
@@ -177,7 +177,9 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
         _write_manifest(partial, run, "complete")
     else:
         data.attrs["rnnscope_complete"] = 1
-        data.to_netcdf(partial, engine=_netcdf_engine(), format="NETCDF4")
+        encoding = {name: {"zlib": True, "complevel": 4} for name, var in data.data_vars.items()
+                    if var.dtype.kind in "fi"}
+        data.to_netcdf(partial, engine=_netcdf_engine(), format="NETCDF4", encoding=encoding)
     _replace(partial, path)
     return path
 
