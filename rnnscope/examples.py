@@ -8,7 +8,7 @@ Examples
 >>> import rnnscope
 >>> run = rnnscope.examples.example_run()
 >>> dict(run.h.sizes)
-{'event': 8, 'time': 335, 'unit': 64, 'layer': 1}
+{'event': 8, 'time': 350, 'unit': 64, 'layer': 1}
 """
 from __future__ import annotations
 
