@@ -1,0 +1,67 @@
+"""A tiny run built in memory (no torch, no model) for the widgets' docstring examples.
+
+Examples
+--------
+>>> run = example_run()
+>>> run.sizes["unit"], [int(n) for n in run["length"].values]
+(8, [120, 80])
+"""
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["example_run"]
+
+CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
+
+
+def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Dataset:
+    """Two records of smooth random tanh states (``h``, ``c``, ``forget_gate``), a spectrogram, a waveform,
+    labels, a segment table and capture-time summaries; one LP segment per record."""
+    rng = np.random.default_rng(seed)
+    n_ev, n_t = len(lengths), max(lengths)
+    times = 2.0 + 0.5 * np.arange(n_t)
+    n_samples = np.array([50 * (n - 1) + 400 for n in lengths])
+    walk = np.cumsum(rng.standard_normal((n_ev, n_t, n_units, 1)), axis=1) / 4
+    valid = np.arange(n_t)[None, :] < np.array(lengths)[:, None]
+    mask = valid[:, :, None, None]
+    h = np.where(mask, np.tanh(walk), np.nan).astype(np.float32)
+    c = np.where(mask, 2 * walk, np.nan).astype(np.float32)
+    f = np.where(mask, 1 / (1 + np.exp(-walk)), np.nan).astype(np.float32)
+    label = np.where(valid, 0, -1).astype(np.int16)
+    seg = []
+    for e, n in enumerate(lengths):
+        a, b = n // 3, n // 3 + n // 4
+        label[e, a:b] = 2
+        seg += [(e, 0, times[0] - 0.25, times[a] - 0.25, np.nan, np.nan),
+                (e, 2, times[a] - 0.25, times[b] - 0.25, times[a] + 1.0, np.nan)]
+    seg = np.array(seg)
+    wave = np.full((n_ev, int(n_samples.max())), np.nan, np.float32)
+    for e, n in enumerate(n_samples):
+        wave[e, :n] = np.sin(np.arange(n) / 7.0) * (1 + rng.random(n))
+    spec = np.where(valid[:, :, None], rng.standard_normal((n_ev, n_t, 33)), np.nan).astype(np.float32)
+    abs_h = np.abs(h)
+    heat = np.full((5, n_units, 1), np.nan, np.float32)
+    for k in (0, 2):
+        heat[k] = np.nanmean(abs_h[label == k], axis=0)
+    ds = xr.Dataset(
+        {"h": (("event", "time", "unit", "layer"), h), "c": (("event", "time", "unit", "layer"), c),
+         "forget_gate": (("event", "time", "unit", "layer"), f),
+         "spectrogram": (("event", "time", "freq"), spec), "waveform": (("event", "sample"), wave),
+         "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
+         "segment_event": ("segment", seg[:, 0].astype(np.int64)),
+         "segment_class": ("segment", seg[:, 1].astype(np.int64)),
+         "segment_start": ("segment", seg[:, 2]), "segment_end": ("segment", seg[:, 3]),
+         "segment_p": ("segment", seg[:, 4]), "segment_s": ("segment", seg[:, 5]),
+         "summary_heat": (("class_name", "unit", "layer"), heat),
+         "summary_heat_frame": (("class_name", "unit", "layer"), heat),
+         "summary_activity": (("unit", "layer"), np.nanmean(abs_h, axis=(0, 1)).astype(np.float32)),
+         "summary_min": (("variable", "layer"), np.array([[-1.0], [-5.0], [0.0]], np.float32)),
+         "summary_max": (("variable", "layer"), np.array([[1.0], [5.0], [1.0]], np.float32))},
+        coords={"time": times, "unit": np.arange(n_units), "layer": [0], "class_name": CLASSES,
+                "variable": ["h", "c", "forget_gate"], "freq": np.linspace(0, 50, 33),
+                "sample_time": ("sample", np.arange(wave.shape[1]) / 100.0), "length": ("event", list(lengths)),
+                "n_samples": ("event", n_samples), "event_id": ("event", [f"ex{e}" for e in range(n_ev)])},
+        attrs={"schema_version": "1.0", "class_names": CLASSES, "sampling_rate": 100.0})
+    return ds

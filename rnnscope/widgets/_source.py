@@ -1,0 +1,417 @@
+"""Read what a view shows from a (lazy, dask-backed) run: one event, one time range, folded to screen columns.
+
+:class:`RunReader` loads the run's small metadata once (lengths, ids, segment table, summaries) and then reads
+only slices: ``run[name].isel(event=e, time=slice(i0, i1))`` followed by ``.values``. When the visible range
+holds many more frames than screen columns, it reads an *overview* instead: per event, variable and layer, the
+minimum and maximum of every block of 4 and of 32 frames (waveform: 64 and 1024 samples), computed once by one
+pass over that event, chunk by chunk, and kept in a small cache. Zooming out on a long record is then as cheap as
+zooming in.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ._render import column_minmax, fold_minmax
+
+__all__ = ["RunReader", "Columns", "STATE_NAMES"]
+
+#: state variables (event, time, unit, layer) the Explorer can show, in the schema's order
+STATE_NAMES = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
+               "candidate")
+#: overview levels: frames per block (states, spectrogram) and samples per block (waveform)
+FRAME_LEVELS = (4, 32)
+SAMPLE_LEVELS = (64, 1024)
+#: a view reads raw values when it holds at most this many frames per screen column, or when the raw slice has at
+#: most RAW_ELEMENTS values (about 8 MB of float32); else it reads an overview level
+RAW_FRAMES_PER_COLUMN = 4
+RAW_ELEMENTS = 2_000_000
+
+
+@dataclass
+class Columns:
+    """Values folded into screen columns.
+
+    Attributes
+    ----------
+    lo, hi : ndarray, shape (n_cols, ...)
+        Smallest and largest value per column (the same array when a column is one frame).
+    start : int
+        Index (frame or sample) of the first value of the first column.
+    step : int
+        Frames (or samples) per column.
+    stop : int
+        Index just past the last value covered.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    start: int
+    step: int
+    stop: int
+
+    @property
+    def n(self) -> int:
+        """Number of columns."""
+        return int(self.lo.shape[0])
+
+
+class RunReader:
+    """Slices of one run for the widgets; small metadata is read once, states only where shown.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run (in memory or opened lazily with :func:`rnnscope.open_run`).
+    cache_size : int
+        Overviews kept (one per event, variable and layer; the waveform and spectrogram count as variables).
+    """
+
+    def __init__(self, run: xr.Dataset, cache_size: int = 6):
+        if "h" not in run.data_vars:
+            raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
+                             "not a records or features Dataset.")
+        self.run = run
+        self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
+            run.attrs["class_names"])
+        self.lengths = np.asarray(run["length"].values, dtype=np.int64)
+        self.event_ids = ([str(x) for x in run["event_id"].values] if "event_id" in run.coords
+                          else [str(i) for i in range(run.sizes["event"])])
+        self.times = np.asarray(run["time"].values, dtype=np.float64)
+        self.dt = float(self.times[1] - self.times[0]) if self.times.size > 1 else 1.0
+        self.variables = [v for v in STATE_NAMES if v in run.data_vars]
+        self.n_units = int(run.sizes["unit"])
+        self.n_layers = int(run.sizes["layer"])
+        self.has_waveform = "waveform" in run.data_vars
+        self.has_spectrogram = "spectrogram" in run.data_vars
+        if self.has_waveform:
+            self.sampling_rate = float(run.attrs.get("sampling_rate", np.nan))
+            self.sample_t0 = float(run["sample_time"].isel(sample=0).values) if "sample_time" in run.coords else 0.0
+            self.n_samples = (np.asarray(run["n_samples"].values, dtype=np.int64) if "n_samples" in run.coords
+                              else np.full(run.sizes["event"], run.sizes["sample"]))
+        self.freqs = np.asarray(run["freq"].values, dtype=np.float64) if self.has_spectrogram else np.zeros(0)
+        self.segments = self._segment_table(run)
+        #: the capture-time summaries (small), in memory: orders and preselections never touch the states
+        self.summary = load_summaries(run)
+        self._cache: OrderedDict = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._building: dict = {}
+        self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
+        self._preloaded: dict = {}  # slices read together by preload(), served once by _read
+        self._threads: list = []
+        self.build_seconds: dict = {}  #: seconds each overview took to build, by key
+        self.reads: list[tuple] = []  #: (name, event, start, stop) of every slice read, for tests and benchmarks
+
+    # ----------------------------------------------------------------------------------- metadata
+    def _segment_table(self, run) -> pd.DataFrame:
+        cols = ["segment_event", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s"]
+        if not all(c in run for c in cols[:4]):
+            return pd.DataFrame(columns=["event", "class", "start", "end", "p", "s"])
+        data = {c.removeprefix("segment_"): np.asarray(run[c].values) if c in run else np.nan for c in cols}
+        table = pd.DataFrame(data).rename(columns={"event": "event", "class": "class"})
+        table["class_name"] = [self.class_names[int(c)] if 0 <= int(c) < len(self.class_names) else "?"
+                               for c in table["class"]]
+        return table
+
+    def event_segments(self, event: int) -> pd.DataFrame:
+        """The segment rows of one record."""
+        return self.segments[self.segments["event"] == event]
+
+    def main_segment(self, event: int) -> pd.Series | None:
+        """The record's main segment: its longest non-SIL segment, else its longest segment (None if none)."""
+        segs = self.event_segments(event)
+        if segs.empty:
+            return None
+        dur = segs["end"] - segs["start"]
+        non_sil = segs[segs["class_name"] != "SIL"]
+        pool = non_sil if not non_sil.empty else segs
+        return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
+
+    def main_class(self, event: int) -> str:
+        """Class name of the record's main segment (the most frequent frame label when it has no segment table)."""
+        seg = self.main_segment(event)
+        if seg is not None:
+            return str(seg["class_name"])
+        n = int(self.lengths[event])
+        labels = np.asarray(self.run["label"].isel(event=event, time=slice(0, n)).values)
+        labels = labels[labels >= 0]
+        return self.class_names[int(np.bincount(labels).argmax())] if labels.size else self.class_names[0]
+
+    def event_of_class(self, class_name: str) -> int | None:
+        """The record holding the longest segment of ``class_name`` (None when no segment has that class)."""
+        segs = self.segments[self.segments["class_name"] == class_name]
+        if segs.empty:
+            return None
+        return int(segs.loc[(segs["end"] - segs["start"]).idxmax(), "event"])
+
+    def duration(self, event: int) -> float:
+        """Length of the record in seconds (valid frames times the frame step)."""
+        return float(self.lengths[event] * self.dt)
+
+    def frame_time(self, index) -> np.ndarray:
+        """Centre time (s) of frame ``index`` (also past the stored time axis)."""
+        return self.times[0] + np.asarray(index, dtype=np.float64) * self.dt
+
+    def frame_range(self, event: int, t0: float, t1: float) -> tuple[int, int]:
+        """Frames [i0, i1) whose centre lies in [t0 - dt/2, t1 + dt/2], within the record's length."""
+        n = int(self.lengths[event])
+        i0 = int(np.clip(np.floor((t0 - self.times[0]) / self.dt + 0.5), 0, n))
+        i1 = int(np.clip(np.ceil((t1 - self.times[0]) / self.dt + 0.5), i0, n))
+        return i0, i1
+
+    def record_span(self, event: int) -> tuple[float, float]:
+        """Time (s) from the start of the first frame to the end of the last valid frame."""
+        n = int(self.lengths[event])
+        return float(self.frame_time(0) - self.dt / 2), float(self.frame_time(max(n, 1) - 1) + self.dt / 2)
+
+    # ----------------------------------------------------------------------------------- slices
+    def _lazy(self, name, event, start, stop, **isel):
+        dim = "sample" if name == "waveform" else "time"
+        return self.run[name].isel(event=event, **{dim: slice(start, stop)}, **isel).data
+
+    def _read(self, name, event, start, stop, **isel):
+        key = (name, event, start, stop, repr(sorted(isel.items())))
+        if key in self._preloaded:
+            return self._preloaded.pop(key)
+        self.reads.append((name, event, start, stop))
+        data = self._lazy(name, event, start, stop, **isel)
+        if isinstance(data, np.ndarray):
+            return data
+        # a handful of chunks: the synchronous scheduler avoids the thread pool's overhead (about 5 ms a call)
+        return np.asarray(data.compute(scheduler="synchronous"))
+
+    def preload(self, requests) -> None:
+        """Read several slices in one dask computation (chunks decompressed in parallel); the next
+        matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples."""
+        lazy, keys = [], []
+        for name, event, start, stop, isel in requests:
+            if stop <= start:
+                continue
+            keys.append((name, event, start, stop, repr(sorted(isel.items()))))
+            lazy.append(self._lazy(name, event, start, stop, **isel))
+            self.reads.append((name, event, start, stop))
+        if not lazy:
+            return
+        import dask
+
+        values = dask.compute(*lazy, scheduler="threads")
+        self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values)}
+
+    def use_raw(self, key, n: int, n_cols: int) -> bool:
+        """Whether a view of ``n`` frames (samples) of ``key`` reads raw values rather than an overview."""
+        levels = SAMPLE_LEVELS if key[0] == "waveform" else FRAME_LEVELS
+        coarse = n >= levels[0] * n_cols  # at least one overview block per column
+        raw_ok = n <= RAW_FRAMES_PER_COLUMN * n_cols or n * int(np.prod(self._trailing(key))) <= RAW_ELEMENTS
+        return not coarse or (raw_ok and key not in self._cache)
+
+    def labels_cached(self, event: int) -> bool:
+        """Whether the whole record's labels are in memory."""
+        return event in self._labels
+
+    def labels(self, event: int, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """True and predicted class index of frames [i0, i1) (-1 unknown); ``pred`` None when absent.
+
+        Served from the whole record's labels when :meth:`prefetch` has read them (many small chunks on a long
+        record), else read as a slice.
+        """
+        cached = self._labels.get(event)
+        if cached is not None:
+            return cached[0][i0:i1], None if cached[1] is None else cached[1][i0:i1]
+        label = self._read("label", event, i0, i1)
+        pred = self._read("pred", event, i0, i1) if "pred" in self.run else None
+        return label, pred
+
+    def _load_labels(self, event: int) -> None:
+        n = int(self.lengths[event])
+        label = self._read("label", event, 0, n)
+        pred = self._read("pred", event, 0, n) if "pred" in self.run else None
+        with self._lock:
+            self._labels[event] = (label, pred)
+            while len(self._labels) > 4:
+                self._labels.pop(next(iter(self._labels)))
+
+    def state(self, event: int, variable: str, layer: int, i0: int, i1: int) -> np.ndarray:
+        """(i1 - i0, unit) float32 values of one state variable (raw frames)."""
+        return self._read(variable, event, i0, i1, layer=layer).astype(np.float32, copy=False)
+
+    def state_columns(self, event: int, variable: str, layer: int, i0: int, i1: int, n_cols: int) -> Columns:
+        """Frames [i0, i1) of a state variable folded to at most ``n_cols`` columns of (min, max), shape (n, unit)."""
+        return self._columns(("state", event, variable, layer), i0, i1, n_cols, FRAME_LEVELS,
+                             lambda a, b: self.state(event, variable, layer, a, b), int(self.lengths[event]))
+
+    def spectrogram_columns(self, event: int, i0: int, i1: int, n_cols: int, n_freq: int) -> Columns:
+        """Frames [i0, i1) of the spectrogram (first ``n_freq`` bins) folded to screen columns."""
+        def read(a, b):
+            return self._read("spectrogram", event, a, b, freq=slice(0, n_freq)).astype(np.float32, copy=False)
+
+        return self._columns(("spectrogram", event, n_freq), i0, i1, n_cols, FRAME_LEVELS, read,
+                             int(self.lengths[event]))
+
+    def sample_range(self, event: int, t0: float, t1: float) -> tuple[int, int]:
+        """Samples [s0, s1) inside [t0, t1] s, within the record's ``n_samples``."""
+        n = int(self.n_samples[event])
+        s0 = int(np.clip(np.floor((t0 - self.sample_t0) * self.sampling_rate), 0, n))
+        s1 = int(np.clip(np.ceil((t1 - self.sample_t0) * self.sampling_rate) + 1, s0, n))
+        return s0, s1
+
+    def waveform_columns(self, event: int, s0: int, s1: int, n_cols: int) -> Columns:
+        """Samples [s0, s1) folded to at most ``n_cols`` columns of (min, max)."""
+        return self._columns(("waveform", event), s0, s1, n_cols, SAMPLE_LEVELS,
+                             lambda a, b: self._read("waveform", event, a, b).astype(np.float32, copy=False),
+                             int(self.n_samples[event]))
+
+    # ----------------------------------------------------------------------------------- overviews
+    def _columns(self, key, i0, i1, n_cols, levels, read, n_total) -> Columns:
+        n = i1 - i0
+        trailing = self._trailing(key)
+        if n <= 0:
+            shape = (key[2],) if key[0] == "spectrogram" else trailing
+            empty = np.zeros((0,) + shape, dtype=np.float32)
+            return Columns(empty, empty, i0, 1, i0)
+        if self.use_raw(key, n, n_cols):
+            lo, hi, k = column_minmax(read(i0, i1), n_cols)
+            return Columns(lo, hi, i0, k, i1)
+        block = max(b for b in levels if b * n_cols <= n)
+        overview = self._overview(key, levels, read, n_total)
+        b0, b1 = i0 // block, -(-i1 // block)
+        olo, ohi = overview[block]
+        lo, hi, k = fold_minmax(olo[b0:b1], ohi[b0:b1], n_cols)
+        return Columns(lo, hi, b0 * block, k * block, min(b1 * block, n_total))
+
+    def _overview(self, key, levels, read, n_total):
+        """The overview of ``key``: from the cache, from a build running in another thread, or built now."""
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+            pending = self._building.get(key)
+            if pending is None:
+                pending = self._building[key] = threading.Event()
+                mine = True
+            else:
+                mine = False
+        if not mine:
+            pending.wait()
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            return self._overview(key, levels, read, n_total)  # the other build failed: try ourselves
+        try:
+            t0 = time.perf_counter()
+            out = build_overview(read, n_total, levels, self._chunk(key, levels))
+            self.build_seconds[key] = time.perf_counter() - t0
+            with self._lock:
+                self._cache[key] = out
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            return out
+        finally:
+            with self._lock:
+                self._building.pop(key, None)
+            pending.set()
+
+    def prefetch(self, event: int, variable: str, layer: int, n_freq: int | None = None) -> threading.Thread | None:
+        """Build the overviews of a long record in a background thread (state, spectrogram, waveform), so that
+        zooming out later costs no pass over the record. Returns the thread (None when nothing is to build)."""
+        jobs = [(("state", event, variable, layer), FRAME_LEVELS,
+                 lambda a, b: self.state(event, variable, layer, a, b), int(self.lengths[event]))]
+        if self.has_spectrogram and n_freq:
+            jobs.append((("spectrogram", event, n_freq), FRAME_LEVELS,
+                         lambda a, b: self._read("spectrogram", event, a, b, freq=slice(0, n_freq)),
+                         int(self.lengths[event])))
+        if self.has_waveform:
+            jobs.append((("waveform", event), SAMPLE_LEVELS, lambda a, b: self._read("waveform", event, a, b),
+                         int(self.n_samples[event])))
+        jobs = [j for j in jobs if j[0] not in self._cache and j[0] not in self._building]
+        need_labels = event not in self._labels
+        if not jobs and not need_labels:
+            return None
+
+        def work():
+            if need_labels:
+                try:
+                    self._load_labels(event)
+                except Exception:  # noqa: BLE001 - the views read slices instead
+                    pass
+            for key, levels, read, n_total in jobs:
+                try:
+                    self._overview(key, levels, read, n_total)
+                except Exception:  # noqa: BLE001 - a failed prefetch only means the view builds it when needed
+                    pass
+
+        thread = threading.Thread(target=work, name="rnnscope-overview", daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return thread
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for the background overview builds to finish."""
+        for thread in list(self._threads):
+            thread.join(timeout)
+
+    def _trailing(self, key):
+        if key[0] == "state":
+            return (self.n_units,)
+        if key[0] == "spectrogram":
+            return (int(self.run.sizes["freq"]),)  # a read decompresses every frequency of a chunk
+        return ()
+
+    def _chunk(self, key, levels) -> int:
+        """Read step for overviews: the store's chunk along time (samples), rounded up to the largest level."""
+        name = key[2] if key[0] == "state" else key[0]
+        chunks = self.run[name].chunks
+        if chunks:
+            size = int(chunks[self.run[name].dims.index("sample" if name == "waveform" else "time")][0])
+        else:
+            size = 1_048_576 if name == "waveform" else 16_384
+        top = levels[-1]
+        return max(top, -(-size // top) * top)
+
+    def overview_cached(self, key) -> bool:
+        """Whether an overview is in the cache (``key`` as used internally, e.g. ("state", 0, "h", 0))."""
+        return key in self._cache
+
+
+def load_summaries(run: xr.Dataset) -> xr.Dataset:
+    """The run's ``summary_*`` variables (and their coordinates) loaded into memory."""
+    names = [n for n in ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max")
+             if n in run]
+    small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
+                                                        if d in run.coords})
+    small = small.drop_vars([c for c in small.coords if c not in small.dims])
+    return small.compute()
+
+
+def build_overview(read, n_total: int, levels, step: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Min and max of every block of ``levels[j]`` values along the first axis, reading ``step`` at a time.
+
+    ``step`` must be a multiple of every level. Returns ``{block: (lo, hi)}`` with ``ceil(n_total / block)`` rows.
+    """
+    parts: dict[int, tuple[list, list]] = {b: ([], []) for b in levels}
+    for a in range(0, n_total, step):
+        b = min(n_total, a + step)
+        values = read(a, b)
+        for block in levels:
+            lo, hi, _ = _blocks(values, block)
+            parts[block][0].append(lo)
+            parts[block][1].append(hi)
+    return {block: (np.concatenate(lo), np.concatenate(hi)) for block, (lo, hi) in parts.items()}
+
+
+def _blocks(values, block):
+    n = values.shape[0]
+    full = n // block
+    head = values[: full * block].reshape((full, block) + values.shape[1:])
+    lo, hi = head.min(axis=1), head.max(axis=1)
+    if full * block < n:
+        tail = values[full * block :]
+        lo = np.concatenate([lo, tail.min(axis=0, keepdims=True)])
+        hi = np.concatenate([hi, tail.max(axis=0, keepdims=True)])
+    return lo, hi, block

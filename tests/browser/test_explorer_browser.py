@@ -1,0 +1,261 @@
+"""The Explorer in a real browser: JupyterLab + headless Chromium driven by Playwright.
+
+The test starts its own JupyterLab on 127.0.0.1 (a free port, a token, a temporary root directory), writes a small
+saved run and a notebook that displays an Explorer on it, runs all cells in Chromium, and checks that every bqplot
+figure rendered, that a click on a heatmap row adds a line, that a zoom in one view re-renders the others and that
+changing the record updates the views. It saves ``docs/images/explorer.png`` (used in the README).
+
+Skipped when /usr/bin/chromium is missing, unless RNNSCOPE_REQUIRE_BROWSER=1 (CI): then it fails.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "docs" / "images" / "explorer.png"
+TOKEN = "rnnscope-browser-test"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+def _require_browser():
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright Python package is missing (pip install playwright; never `playwright install`)")
+    if missing:
+        message = "browser test needs a browser: " + "; ".join(missing)
+        if os.environ.get("RNNSCOPE_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " (RNNSCOPE_REQUIRE_BROWSER=1)")
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _make_run(path: Path) -> None:
+    """A small real run: a few synthetic records, a briefly trained LSTM, every state captured."""
+    import rnnscope
+
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=1))
+    model = rnnscope.models.RNNClassifier("lstm", 48, 32, 5)
+    rnnscope.train.fit(model, frames, epochs=4, progress=False)
+    rnnscope.capture(model, frames, progress=False, store=path)
+
+
+NOTEBOOK_CELLS = [
+    "import logging\nlogging.basicConfig(filename='widgets.log', level=logging.DEBUG)\n"
+    "logging.getLogger('rnnscope.widgets').setLevel(logging.DEBUG)\n"
+    "import rnnscope, rnnscope.widgets as rw\n"
+    "run = rnnscope.open_run('run.zarr')\n"
+    "ex = rw.Explorer(run, event=EVENT, width=1000)\n"
+    "ex",
+    "import sys\nprint('torch imported:', 'torch' in sys.modules)",
+    "chm = rw.ClassHeatMap(run, explorer=ex)\nchm",
+    "rw.Histograms(run)",
+]
+
+
+def _write_notebook(path: Path, event: int) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src.replace("EVENT", str(event))) for src in NOTEBOOK_CELLS]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    _require_browser()
+    root = tmp_path_factory.mktemp("lab")
+    _make_run(root / "run.zarr")
+    _write_notebook(root / "explore.ipynb", event=1)
+    port = _free_port()
+    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / ".runtime"), JUPYTER_CONFIG_DIR=str(root / ".config"),
+               IPYTHONDIR=str(root / ".ipython"), PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={TOKEN}",
+           "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+           f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={root / '.workspaces'}",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+           "--LabApp.extension_manager=readonly"]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        cmd.append("--allow-root")  # containers and CI often run as root
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as r:
+                    json.load(r)
+                break
+            except Exception:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield {"url": url, "root": root}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _heat_href(page):
+    return page.locator(".rnnscope-view").nth(2).locator("image").first.get_attribute("href")
+
+
+def test_explorer_renders_and_responds_in_chromium(lab):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1300})
+            try:
+                _drive(page, lab)
+            except Exception:
+                failure = lab["root"] / "failure.png"
+                page.screenshot(path=str(failure))
+                print(f"browser test failed; page screenshot: {failure}\n{page.inner_text('body')[-2000:]}")
+                raise
+        finally:
+            browser.close()
+
+
+def _drive(page, lab) -> None:
+    """Open the notebook, run it, and check the Explorer in the page."""
+    page.goto(f"{lab['url']}/lab/tree/explore.ipynb?token={TOKEN}", wait_until="domcontentloaded")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    _settle(page)
+    # run all cells (Run menu -> Run All Cells)
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.wait_for_selector(".rnnscope-explorer", timeout=90_000)
+    page.wait_for_function("document.querySelectorAll('.rnnscope-explorer .bqplot').length >= 5",
+                           timeout=60_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.rnnscope-explorer .rnnscope-view image[href^=\"blob:\"]').length >= 3",
+        timeout=60_000)
+    page.wait_for_selector("text=torch imported: False", timeout=60_000)
+    explorer = page.locator(".rnnscope-explorer")
+    assert "Error displaying widget" not in page.content()
+    assert explorer.locator(".bqplot").count() == 5  # four views and the heatmap's colour bar
+    views = explorer.locator(".rnnscope-view")
+    assert views.count() == 4
+    assert explorer.locator("svg").count() >= 4
+    assert views.nth(0).locator("path.line").count() >= 1  # the waveform
+    lines = views.nth(3).locator("path.line")
+    n_lines = lines.count()
+    assert n_lines >= 5  # the five preselected units (+ the zero line)
+
+    # a click on a heatmap row adds a line to the time series
+    heat = views.nth(2).locator("image").first
+    box = heat.bounding_box()
+    heat.click(position={"x": box["width"] * 0.5, "y": box["height"] * 0.97})
+    page.wait_for_function(
+        f"document.querySelectorAll('.rnnscope-explorer .rnnscope-view')[3]"
+        f".querySelectorAll('path.line').length > {n_lines}", timeout=30_000)
+    assert "unit" in explorer.locator(".rnnscope-readout").inner_text()
+
+    # zoom with the mouse wheel on the waveform: the shared time scale moves, the heatmap re-renders
+    href = _heat_href(page)
+    views.nth(0).hover(position={"x": 500, "y": 80})
+    page.mouse.wheel(0, -600)
+    page.wait_for_function(
+        "(h) => document.querySelectorAll('.rnnscope-explorer .rnnscope-view')[2]"
+        ".querySelector('image').getAttribute('href') !== h", arg=href, timeout=30_000)
+
+    # change the record: every view updates
+    href = _heat_href(page)
+    wave_d = views.nth(0).locator("path.line").first.get_attribute("d")
+    explorer.locator("select").first.select_option(index=0)
+    page.wait_for_function(
+        "(h) => document.querySelectorAll('.rnnscope-explorer .rnnscope-view')[2]"
+        ".querySelector('image').getAttribute('href') !== h", arg=href, timeout=30_000)
+    page.wait_for_function(
+        "(d) => document.querySelectorAll('.rnnscope-explorer .rnnscope-view')[0]"
+        ".querySelector('path.line').getAttribute('d') !== d", arg=wave_d, timeout=30_000)
+    explorer.locator("select").first.select_option(index=1)
+    page.wait_for_timeout(1500)
+
+    # the summary widgets rendered; a click on a class heat-map cell adds that unit to the Explorer
+    page.wait_for_selector(".rnnscope-classheatmap .rnnscope-colorbar", timeout=60_000)
+    page.wait_for_selector(".rnnscope-histograms .bqplot", timeout=60_000)
+    chm = page.locator(".rnnscope-classheatmap")
+    assert chm.locator(".bqplot").count() == 4  # heat map, correlation matrix and their colour bars
+    cell = chm.locator(".bqplot").first.locator("image").first
+    box = cell.bounding_box()
+    cell.click(position={"x": box["width"] * 0.93, "y": box["height"] * 0.5})
+    page.wait_for_selector(".rnnscope-classheatmap >> text=shown in the Explorer", timeout=30_000)
+    unit = re.search(r"unit (\d+)", chm.inner_text()).group(1)
+    page.wait_for_function(
+        "(u) => [...document.querySelectorAll('.rnnscope-explorer .rnnscope-view')[3].querySelectorAll('text')]"
+        ".some(t => t.textContent.trim() === 'unit ' + u)", arg=unit, timeout=30_000)
+    assert "Error displaying widget" not in page.content()
+
+    page.mouse.move(0, 0)  # no hover toolbar in the screenshot
+    page.wait_for_timeout(500)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    explorer.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.stat().st_size > 20_000
+    chm.screenshot(path=str(SCREENSHOT.with_name("classheatmap.png")))
+    page.locator(".rnnscope-histograms").screenshot(path=str(SCREENSHOT.with_name("histograms.png")))
+
+
+def _settle(page, seconds: float = 8.0) -> None:
+    """Accept a kernel dialog if one appears (it should not: the notebook names its kernelspec), dismiss the news
+    toast, and wait for the kernel to be idle."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        accept = page.locator(".jp-Dialog .jp-mod-accept")
+        if accept.count() and accept.first.is_visible():
+            accept.first.click()
+        page.wait_for_timeout(250)
+    toast = page.locator(".jp-toast-button", has_text="No")
+    if toast.count() and toast.first.is_visible():
+        toast.first.click()
+    _wait_kernel_idle(page)
+
+
+def _wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the notebook's kernel reports idle (the toolbar's kernel status)."""
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.jp-Notebook-ExecutionIndicator');"
+        " return !s || s.getAttribute('data-status') === 'idle' || s.title?.includes('Idle') ||"
+        " (s.getAttribute('aria-label') || '').includes('Idle') ; }", timeout=timeout_ms)
+
+
+def test_browser_skip_message_names_the_missing_browser(monkeypatch):
+    """Without Chromium the test skips with a clear message (and fails under RNNSCOPE_REQUIRE_BROWSER=1)."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.delenv("RNNSCOPE_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
+        _require_browser()
+    monkeypatch.setenv("RNNSCOPE_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="RNNSCOPE_REQUIRE_BROWSER=1"):
+        _require_browser()

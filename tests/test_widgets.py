@@ -1,0 +1,346 @@
+"""Widgets without a browser: traitlets, clicks through the marks' message handlers, linking, rendering."""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+
+import numpy as np
+import pytest
+import traitlets
+import xarray as xr
+
+import rnnscope
+from rnnscope import widgets as rw
+from rnnscope.widgets import _render, _summaries
+from rnnscope.widgets._source import RunReader
+
+
+# ----------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    """A captured run (untrained LSTM, 16 units) saved to zarr and reopened lazily (dask-backed)."""
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=3))
+    model = rnnscope.models.RNNClassifier("lstm", 48, 16, 5)
+    path = tmp_path_factory.mktemp("run") / "run.zarr"
+    rnnscope.capture(model, frames, progress=False, store=path)
+    return rnnscope.open_run(path)
+
+
+@pytest.fixture
+def ex(small_run):
+    return rw.Explorer(small_run, width=800)
+
+
+def long_run(n_frames=20_000, n_units=128, spike_at=None):
+    """An in-memory run with one long record: small random states and one spike of +1 (unit 0)."""
+    rng = np.random.default_rng(0)
+    spike_at = int(0.6 * n_frames) if spike_at is None else spike_at
+    times = 2.0 + 0.5 * np.arange(n_frames)
+    h = (0.3 * np.tanh(rng.standard_normal((1, n_frames, n_units, 1)))).astype(np.float32)
+    h[0, spike_at, 0, 0] = 1.0
+    n_samples = 50 * (n_frames - 1) + 400
+    label = np.zeros((1, n_frames), np.int16)
+    a, b = n_frames // 4, n_frames // 4 + n_frames // 50
+    label[0, a:b] = 2
+    heat = rng.random((5, n_units, 1)).astype(np.float32)
+    ds = xr.Dataset(
+        {"h": (("event", "time", "unit", "layer"), h),
+         "spectrogram": (("event", "time", "freq"), rng.standard_normal((1, n_frames, 33)).astype(np.float32)),
+         "waveform": (("event", "sample"), rng.standard_normal((1, n_samples)).astype(np.float32)),
+         "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
+         "segment_event": ("segment", np.array([0, 0])), "segment_class": ("segment", np.array([0, 2])),
+         "segment_start": ("segment", np.array([0.0, times[a] - 0.25])),
+         "segment_end": ("segment", np.array([times[a] - 0.25, times[b] - 0.25])),
+         "segment_p": ("segment", np.array([np.nan, times[a] + 1.0])),
+         "segment_s": ("segment", np.array([np.nan, times[a] + 4.0])),
+         "summary_heat": (("class_name", "unit", "layer"), heat),
+         "summary_activity": (("unit", "layer"), heat.mean(0))},
+        coords={"time": times, "unit": np.arange(n_units), "layer": [0],
+                "class_name": ["SIL", "TRE", "LP", "VTE", "HYB"], "freq": np.linspace(0, 50, 33),
+                "sample_time": ("sample", np.arange(n_samples) / 100.0), "length": ("event", [n_frames]),
+                "n_samples": ("event", [n_samples]), "event_id": ("event", ["long"])},
+        attrs={"class_names": ["SIL", "TRE", "LP", "VTE", "HYB"], "sampling_rate": 100.0})
+    return ds
+
+
+def click(mark, x, y):
+    """What bqplot's frontend sends when an Image mark is clicked (see its ImageModel view)."""
+    mark._handle_custom_msgs(None, {"event": "element_click", "data": {"click_x": x, "click_y": y}})
+
+
+def png_size(mark):
+    from PIL import Image
+
+    return Image.open(io.BytesIO(mark.image.value)).size  # (width, height)
+
+
+def main_class(run, event):
+    names = list(run.attrs["class_names"])
+    seg = run[["segment_event", "segment_class", "segment_start", "segment_end"]].compute()
+    rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event.values, seg.segment_class.values,
+                                                         seg.segment_start.values, seg.segment_end.values)
+            if ev == event]
+    non_sil = [r for r in rows if names[r[1]] != "SIL"]
+    return names[max(non_sil or rows)[1]]
+
+
+# ----------------------------------------------------------------------------------------------- Explorer
+def test_views_share_one_time_scale(ex):
+    scale = ex.time_scale
+    for fig in ex.figures:
+        assert fig.axes[0].scale is scale
+        for mark in fig.marks:
+            x = mark.scales.get("x")
+            assert x is scale or x.max == 1.0  # time-scaled marks, or marks pinned to the plot's width
+    assert [fig.interaction.scales["x"] for fig in ex.figures[:2]] == [[scale], [scale]]
+    assert ex.brush.scale is scale
+    assert ex.fig_heatmap.interaction is None  # its clicks must reach the image mark
+
+
+def test_preselection_is_top_five_heat_of_main_class(small_run, ex):
+    cls = main_class(small_run, 0)
+    heat = small_run["summary_heat"].sel(class_name=cls).isel(layer=0).values
+    assert ex.order_class == cls
+    assert ex.selected_units == list(np.argsort(-heat, kind="stable")[:5])
+    assert ex.lines.y.shape[0] == 5 and ex.lines.labels == [f"unit {u}" for u in ex.selected_units]
+
+
+def test_click_on_heatmap_row_toggles_its_line(ex):
+    t = sum(ex.time_range) / 2
+    order = ex.order
+    row = next(r for r in range(len(order)) if order[r] not in ex.selected_units)
+    unit = int(order[row])
+    click(ex.heat_image, t, row + 0.5)
+    assert ex.selected_units[-1] == unit
+    assert ex.lines.y.shape[0] == 6 and ex.lines.labels[-1] == f"unit {unit}"
+    assert ex.pointer["unit"] == unit and ex.pointer["rank"] == row
+    assert abs(ex.pointer["time"] - t) < 1e-9 and np.isfinite(ex.pointer["value"])
+    assert f"unit <b>{unit}</b>" in ex.w_readout.value
+    assert list(ex.unit_labels.text)[-1] == str(unit)
+    click(ex.heat_image, t, row + 0.5)
+    assert unit not in ex.selected_units and ex.lines.y.shape[0] == 5
+
+
+def test_switching_event_updates_every_view_and_reads_only_it(ex):
+    before = {"heat": ex.heat_image.image.value, "spec": ex.spec_image.image.value,
+              "band": ex.band_image.image.value, "wave": np.array(ex.wave.x), "lines": np.array(ex.lines.x)}
+    ex.reader.reads.clear()
+    ex.event = 2
+    assert ex.time_range == ex.initial_range(2) == ex.reader.record_span(2)
+    assert (ex.time_scale.min, ex.time_scale.max) == ex.time_range
+    assert ex.heat_image.image.value != before["heat"]
+    assert ex.spec_image.image.value != before["spec"]
+    assert ex.band_image.image.value != before["band"]
+    assert not np.array_equal(ex.wave.x, before["wave"]) and not np.array_equal(ex.lines.x, before["lines"])
+    assert {e for _, e, *_ in ex.reader.reads} == {2}
+    assert ex.w_event.value == 2
+    ex.w_event.value = 1  # the dropdown drives the traitlet
+    assert ex.event == 1
+
+
+def test_zoom_rerenders_at_screen_resolution(small_run):
+    longest = int(np.argmax(small_run["length"].values))
+    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 82 px of plot = 164 columns
+    assert ex.n_cols == 164
+    n = int(ex.reader.lengths[longest])
+    assert n > ex.n_cols and png_size(ex.heat_image) == (-(-n // -(-n // ex.n_cols)), ex.reader.n_units)
+    t0 = ex.time_range[0]
+    ex.time_range = (t0, t0 + 20.0)  # 40 frames
+    ex.render_now()
+    assert png_size(ex.heat_image)[0] == 40
+    assert ex.heat_image.x[0] == pytest.approx(t0)
+    assert ex.lines.x.size == 40  # one point per frame, no envelope
+    renders = ex.render_count
+    ex.render_now()  # nothing changed: nothing to do
+    assert ex.render_count == renders
+
+
+def test_browser_pan_zoom_sets_time_range_and_debounces():
+    ex = rw.Explorer(long_run(2_000), width=300, debounce=0.05)
+
+    async def browser_zooms():
+        renders = ex.render_count
+        ex.time_scale.set_state({"min": 100.0, "max": 300.0})  # what PanZoom sends
+        ex.time_scale.set_state({"min": 110.0, "max": 310.0})
+        assert ex.time_range == (110.0, 310.0)
+        assert ex.render_count == renders and ex._debouncer.pending  # debounced
+        await asyncio.sleep(0.15)
+        assert ex.render_count == renders + 1 and not ex._debouncer.pending
+        ex.time_scale.set_state({"min": 120.0, "max": 320.0})
+        ex.render_now()  # bypass
+        assert ex.render_count == renders + 2 and not ex._debouncer.pending
+        assert ex.heat_image.x[0] <= 120.0 + ex.reader.dt
+
+    asyncio.run(browser_zooms())
+
+
+def test_brush_zooms_every_view(ex):
+    ex.brush.selected = np.array([20.0, 40.0])
+    ex.brush.brushing = True
+    ex.brush.brushing = False
+    ex.render_now()
+    assert ex.time_range == (20.0, 40.0) and ex.brush.selected is None
+    assert ex.heat_image.x[0] == pytest.approx(19.75) and ex.spec_image.x[0] == pytest.approx(19.75)
+
+
+def test_variable_and_layer_switch(ex):
+    ex.variable = "c"
+    bar = ex.colorbar.cmap
+    assert bar.name == "RdBu" and bar.vmin == -bar.vmax and bar.vmax != 1.0  # symmetric robust range
+    assert ex.value_axis.label == "c (layer 0)"
+    ex.variable = "forget_gate"
+    assert (ex.colorbar.cmap.name, ex.colorbar.cmap.vmin, ex.colorbar.cmap.vmax) == ("Blues", 0.0, 1.0)
+    ex.variable = "h"
+    assert (ex.colorbar.cmap.vmin, ex.colorbar.cmap.vmax) == (-1.0, 1.0)
+    with pytest.raises(traitlets.TraitError, match="The 'variable' of Explorer must be one of .*Got 'update_gate'"):
+        ex.variable = "update_gate"
+    with pytest.raises(traitlets.TraitError, match=r"'layer' of Explorer must be in 0..0. Got 3"):
+        ex.layer = 3
+    with pytest.raises(traitlets.TraitError, match="'event' of Explorer must be in 0..5"):
+        ex.event = 6
+
+
+def test_unit_orders(small_run, ex):
+    activity = small_run["summary_activity"].isel(layer=0).values
+    heat = small_run["summary_heat"].isel(layer=0).values
+    ex.unit_order = "index"
+    assert ex.order.tolist() == list(range(16)) and ex.unit_axis.label == "unit"
+    ex.unit_order = "activity"
+    assert ex.order.tolist() == np.argsort(-activity, kind="stable").tolist()
+    ex.order_class = "LP"
+    ex.unit_order = "specialisation"
+    c = list(small_run.attrs["class_names"]).index("LP")
+    rest = np.nanmean(np.delete(heat, c, axis=0), axis=0)
+    assert ex.order.tolist() == np.argsort(-(heat[c] - rest), kind="stable").tolist()
+    assert "LP" in ex.unit_axis.label and not ex.w_class.disabled
+    with pytest.raises(traitlets.TraitError, match="'order_class' of Explorer must be one of"):
+        ex.order_class = "XYZ"
+
+
+def test_opening_reads_only_the_shown_slice(small_run):
+    reader_reads = []
+    original = RunReader._read
+
+    def spy(self, name, event, start, stop, **isel):
+        reader_reads.append((name, event, start, stop))
+        return original(self, name, event, start, stop, **isel)
+
+    RunReader._read = spy
+    try:
+        ex = rw.Explorer(small_run, event=1, width=800)
+    finally:
+        RunReader._read = original
+    reads = reader_reads + ex.reader.reads
+    assert reads and {e for _, e, *_ in reads} == {1}
+    assert {name for name, *_ in reads} <= {"label", "pred", "h", "spectrogram", "waveform"}
+
+
+def test_long_record_uses_overview_and_keeps_extremes():
+    run = long_run()
+    ex = rw.Explorer(run, width=300, prefetch=False)
+    assert ex.time_range[1] - ex.time_range[0] == pytest.approx(ex.initial_frames * 0.5)  # a window, not all
+    ex.show_whole_record()
+    ex.render_now()
+    assert ("state", 0, "h", 0) in ex.reader.build_seconds  # read once through the overview
+    width, height = png_size(ex.heat_image)
+    assert width <= ex.n_cols and height == 128
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(ex.heat_image.image.value)))
+    row = list(ex.order).index(0)
+    assert pixels[row].max() == 254  # the one-frame spike of +1 survives the reduction (darkest blue)
+    assert ex.wave.x.size <= 2 * ex.n_cols + 2
+
+
+def test_update_sends_less_than_a_megabyte():
+    from ipywidgets import Widget
+
+    ex = rw.Explorer(long_run(), width=1000, prefetch=False)
+    sent = []
+    original = Widget._send
+
+    def count(widget, msg, buffers=None):
+        sent.append(len(json.dumps(msg, default=str)) + sum(memoryview(b).nbytes for b in buffers or []))
+        return original(widget, msg, buffers=buffers)
+
+    Widget._send = count
+    try:
+        ex.show_whole_record()
+        ex.render_now()
+        ex.event = 0
+    finally:
+        Widget._send = original
+    assert 0 < sum(sent) < 1_000_000
+
+
+# ----------------------------------------------------------------------------------------------- rendering
+def test_column_minmax_keeps_extremes_and_colormaps():
+    v = np.zeros((1000, 2), np.float32)
+    v[537, 0], v[10, 1] = -0.9, 0.7
+    lo, hi, k = _render.column_minmax(v, 100)
+    ext = _render.pick_extreme(lo, hi, 0.0)
+    assert k == 10 and ext.shape == (100, 2)
+    assert ext[53, 0] == pytest.approx(-0.9) and ext[1, 1] == pytest.approx(0.7)
+    cmap = rw.colormap_for("h")
+    assert cmap.indices(np.array([-1.0, 0.0, 1.0, np.nan])).tolist() == [0, 127, 254, 255]
+    assert rw.colormap_for("c", robust_max=2.5) == _render.ColorMap("RdBu", -2.5, 2.5, 0.0)
+    pal = cmap.palette()
+    assert tuple(pal[0]) == (103, 0, 31) and tuple(pal[254]) == (5, 48, 97)  # dark red .. dark blue (RdBu)
+
+
+# ----------------------------------------------------------------------------------------------- summaries
+def test_classheatmap_fraction_and_click_into_explorer(small_run, ex):
+    chm = rw.ClassHeatMap(small_run, explorer=ex)
+    assert chm.units.tolist() == list(range(16))
+    heat = small_run["summary_heat"].isel(layer=0).values
+    chm.fraction = 0.5
+    keep = np.ones(16, bool)
+    for row in heat:
+        if np.isfinite(row).any():
+            mask = np.zeros(16, bool)
+            mask[np.argsort(-np.nan_to_num(row, nan=-np.inf), kind="stable")[:8]] = True
+            keep &= mask
+    assert chm.units.tolist() == np.flatnonzero(keep).tolist()
+    assert png_size(chm.heat_image) == (max(1, keep.sum()), 5)
+    chm.fraction = 0.3
+    assert set(chm.units) <= set(np.flatnonzero(keep))
+    assert chm.w_fraction.value == 0.3
+    with pytest.raises(traitlets.TraitError, match=r"'fraction' of ClassHeatMap must be in \(0, 1\]"):
+        chm.fraction = 1.5
+    chm.fraction = 1.0
+    present = [c for c, row in zip(chm.class_names, heat) if np.isfinite(row).any()]
+    assert list(chm.corr.row) == present and chm.correlation.shape == (len(present), len(present))
+    assert np.allclose(np.diag(chm.correlation), 1.0)
+    assert "Most specialised units" in chm.table.value
+    # a click on (unit 3, LP) opens the unit in the Explorer on a record of that class
+    cls_row = chm.class_names.index("LP")
+    click(chm.heat_image, 3.5, cls_row + 0.5)
+    assert chm.selected_unit == 3 and chm.selected_class == "LP"
+    assert 3 in ex.selected_units and ex.order_class == "LP"
+    assert ex.reader.main_class(ex.event) == "LP"
+
+
+def test_histograms_and_compare_runs(small_run):
+    hist = rw.Histograms(small_run)
+    widths = np.diff(hist.edges)
+    for name, dens in hist.density.items():
+        assert dens.sum() == 0 or (dens * widths).sum() == pytest.approx(1.0)
+    assert hist.lines.labels == list(small_run.attrs["class_names"])
+    hist.variable = "forget_gate"
+    assert hist.edges[0] == 0.0 and hist.edges[-1] == 1.0
+    cmp = rw.CompareRuns(small_run, small_run, names=("LSTM", "again"))
+    assert cmp.histograms[0].y_scale is cmp.histograms[1].y_scale
+    cmp.variable = "c"
+    assert [h.variable for h in cmp.histograms] == ["c", "c"]
+    cmp.fraction = 0.5
+    assert [m.fraction for m in cmp.heatmaps] == [0.5, 0.5]
+
+
+def test_summaries_stand_ins_match_the_summaries(small_run):
+    top = _summaries.top_units(small_run, 0, n=3)
+    heat = small_run["summary_heat"].isel(layer=0).values
+    for c, name in enumerate(small_run.attrs["class_names"]):
+        assert top[name] == ([] if np.isnan(heat[c]).all() else np.argsort(-heat[c], kind="stable")[:3].tolist())
+    with pytest.raises(ValueError, match="'unit_order' must be one of"):
+        _summaries.unit_order(small_run, 0, "random")
