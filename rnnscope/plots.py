@@ -8,7 +8,22 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-__all__ = ["CLASS_COLORS", "class_color", "record_overview"]
+__all__ = [
+    "CLASS_COLORS",
+    "class_color",
+    "record_overview",
+    "activation_limits",
+    "activation_map",
+    "activation_histograms",
+    "heat_maps",
+    "correlation_matrices",
+    "top_unit_traces",
+    "ablation_curves",
+    "cell_distributions",
+    "responsibility_map",
+    "temporal_traces",
+    "perturbation_map",
+]
 
 #: Colour-blind-safe colours (Okabe & Ito) keyed by class name; other names cycle through the rest.
 CLASS_COLORS = {
@@ -131,3 +146,543 @@ def _segment_marks(ax, ds, event, names):
             ax.axvline(p, color="#0072B2", lw=0.8)
         if np.isfinite(s):
             ax.axvline(s, color="#0072B2", lw=0.8, ls="--")
+
+
+# ============================================================================================= figures of the papers
+#
+# Each function takes what the matching rnnscope.analysis function returns (or a run, for record views) and draws
+# it as the paper does. Unit ids on the axes are 0-based (the papers' neuron numbers are 1-based).
+
+_TANH_VARIABLES = ("h", "cell_input", "candidate", "input_gate", "forget_gate", "output_gate", "update_gate",
+                   "reset_gate")
+
+
+
+def _blank_figure(width=11.0, height=7.5):
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def activation_limits(var: str, values) -> tuple[float, float]:
+    """Colour range of an activation image: [-1, 1] for tanh-range variables (and gates), otherwise symmetric
+    robust (+- the 99th percentile of |values|).
+
+    Examples
+    --------
+    >>> activation_limits("h", np.array([0.2, -0.3]))
+    (-1.0, 1.0)
+    >>> activation_limits("c", np.array([-4.0, 2.0]))[1] > 3.9
+    True
+    """
+    if var in _TANH_VARIABLES:
+        return -1.0, 1.0
+    finite = np.abs(np.asarray(values, dtype=np.float64))
+    finite = finite[np.isfinite(finite)]
+    m = float(np.percentile(finite, 99)) if finite.size else 1.0
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+def _as_mapping(obj, kind):
+    if isinstance(obj, dict):
+        if not obj:
+            raise ValueError(f"Expected a {kind} or a non-empty dict name -> {kind}. Got an empty dict instead.")
+        return dict(obj)
+    return {"": obj}
+
+
+def _record_panels(fig_axes, run, event, names, n_frames):
+    """Draw waveform and spectrogram panels (those present) on the first axes; return how many were used."""
+    rec = run.isel(event=event)
+    times = rec["time"].values[:n_frames]
+    used = 0
+    if "waveform" in rec:
+        ax = fig_axes[used]
+        n = int(rec["n_samples"]) if "n_samples" in rec.coords else int(rec["waveform"].notnull().sum())
+        ax.plot(rec["sample_time"].values[:n], rec["waveform"].values[:n], lw=0.4, color="k")
+        _segment_marks(ax, run, event, names)
+        ax.set_ylabel("amplitude")
+        used += 1
+    if "spectrogram" in rec:
+        ax = fig_axes[used]
+        spec = np.asarray(rec["spectrogram"].values[:n_frames])
+        freq = rec["freq"].values
+        keep = freq <= 25.0
+        finite = spec[:, keep][np.isfinite(spec[:, keep])]
+        vmin, vmax = np.percentile(finite, [5, 99.5]) if finite.size else (0, 1)
+        ax.pcolormesh(times, freq[keep], spec[:, keep].T, shading="nearest", cmap="magma", vmin=vmin, vmax=vmax)
+        ax.set_ylabel("frequency (Hz)")
+        used += 1
+    return used
+
+
+def _n_record_panels(run):
+    return int("waveform" in run) + int("spectrogram" in run)
+
+
+def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, units=None):
+    """Neural activation map of one record under its waveform and spectrogram (Titos & Garcia 2022, Fig. 4).
+
+    Panels: waveform (segments shaded, P/S marked) and spectrogram when the run has them, the units x time image of
+    ``var`` (-1 red, 0 white, +1 dark blue; fixed [-1, 1] for tanh-range variables, symmetric robust range for
+    ``c``), the frame labels, and a colour bar.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+    event : int or str
+        Record position or ``event_id``.
+    var : str
+    layer : int
+        Layer id.
+    units : list of int, optional
+        Units to show (0-based ids), default all.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> fig = plots.activation_map(analysis.example_run(), 0)
+    >>> len(fig.axes)  # waveform, spectrogram, activation, labels, colour bar
+    5
+    """
+    from matplotlib.patches import Patch
+
+    from .analysis import unit_traces
+    from .analysis._common import event_position
+
+    e = event_position(run, event, "activation_map")
+    traces = unit_traces(run, e, units, var=var, layer=layer).isel(layer=0)
+    names = [str(c) for c in run.attrs.get("class_names", [])]
+    n_frames = traces.sizes["time"]
+    n_rec = _n_record_panels(run)
+    ratios = [1.0] * n_rec + [2.0, 0.3]
+    fig = _blank_figure()
+    axes = np.atleast_1d(fig.subplots(len(ratios), 1, sharex=True, gridspec_kw={"height_ratios": ratios}))
+    _record_panels(axes, run, e, names, n_frames)
+    ax = axes[n_rec]
+    times = traces["time"].values
+    vmin, vmax = activation_limits(var, traces.values)
+    image = ax.pcolormesh(times, np.arange(traces.sizes["unit"]), traces.values.T, shading="nearest", cmap="RdBu",
+                          vmin=vmin, vmax=vmax)
+    if traces.sizes["unit"] <= 40:
+        ax.set_yticks(np.arange(traces.sizes["unit"]), [str(u) for u in traces["unit"].values], fontsize="x-small")
+    ax.set_ylabel(f"unit (0-based), layer {layer}")
+    labels = traces["label"].values if "label" in traces.coords else np.full(n_frames, -1)
+    _label_bands(axes[-1], times, labels, names, 0, 1, alpha=0.9)
+    axes[-1].set_yticks([])
+    axes[-1].set_ylabel("label")
+    axes[-1].set_xlabel("time (s)")
+    fig.colorbar(image, ax=list(axes), label=var, shrink=0.6)
+    if names:
+        axes[0].legend(handles=[Patch(color=class_color(n, names), label=n) for n in names], loc="upper right",
+                       ncols=len(names), fontsize="small", framealpha=0.8)
+    event_id = run["event_id"].values[e] if "event_id" in run.coords else e
+    fig.suptitle(f"activation map of {var}, record {event_id}")
+    return fig
+
+
+def activation_histograms(hists, layer: int = 0):
+    """Histograms of activation values per class (or segment) and model (Titos & Garcia 2022, Fig. 5).
+
+    Parameters
+    ----------
+    hists : xarray.Dataset or dict name -> Dataset
+        From :func:`rnnscope.analysis.activation_histogram`; a dict draws one row per model.
+    layer : int
+        Layer id.
+
+    Returns
+    -------
+    Figure
+        One row per model, one panel per class (segment, or a single panel for ``by=None``), titled with the
+        polarization (P) and sparsity (S).
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> hist = analysis.activation_histogram(analysis.example_run(), by="class")
+    >>> len(plots.activation_histograms({"lstm": hist}).axes)
+    5
+    """
+    hists = _as_mapping(hists, "Dataset")
+    first = next(iter(hists.values()))
+    group_dim = next((d for d in ("class_name", "segment") if d in first["counts"].dims), None)
+    n_cols = first.sizes[group_dim] if group_dim else 1
+    fig = _blank_figure(width=max(8.0, 2.4 * n_cols), height=2.4 * len(hists) + 0.6)
+    axes = np.atleast_2d(fig.subplots(len(hists), n_cols, sharex=True, squeeze=False))
+    for row, (name, hist) in enumerate(hists.items()):
+        h = hist.sel(layer=layer)
+        edges = np.asarray(hist["bin_edges"].values)
+        class_names = list(np.asarray(hist["class_name"].values)) if "class_name" in hist.coords else []
+        for col in range(n_cols):
+            ax = axes[row, col]
+            sub = h.isel({group_dim: col}) if group_dim else h
+            counts = np.asarray(sub["counts"].values, dtype=np.float64)
+            total = counts.sum()
+            if group_dim == "class_name":
+                label = str(hist["class_name"].values[col])
+            elif group_dim == "segment":
+                label = str(hist["segment_class_name"].values[col])
+            else:
+                label = "all"
+            color = class_color(label, class_names) if label != "all" else "#0072B2"
+            ax.bar(edges[:-1], counts / total if total else counts, width=np.diff(edges), align="edge", color=color,
+                   edgecolor="none")
+            ax.set_title(f"{name} {label}\nP={float(sub['polarization']):.2f} S={float(sub['sparsity']):.2f}".strip(),
+                         fontsize="small")
+            if col == 0:
+                ax.set_ylabel("share of values")
+            if row == len(hists) - 1:
+                ax.set_xlabel(hist.attrs.get("variable", "value"))
+    return fig
+
+
+def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment"):
+    """Heat maps per class for the most active 100 / 50 / 30 % of the units (Titos & Garcia 2022, Fig. 6).
+
+    Each panel is the class x unit image of :func:`rnnscope.analysis.top_fraction` (units common to the top
+    fraction of every class), plus one colour bar.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> len(plots.heat_maps(analysis.example_run()).axes)
+    4
+    """
+    from .analysis import heat_map, top_fraction
+
+    heat = heat_map(run_or_heat, weighting=weighting) if isinstance(run_or_heat, xr.Dataset) else run_or_heat
+    if "layer" not in heat.dims:
+        heat = heat.expand_dims(layer=[layer], axis=-1)
+    heat = heat.sel(layer=[layer])
+    vmax = float(np.nanmax(heat.values)) if np.isfinite(heat.values).any() else 1.0
+    fig = _blank_figure(height=2.2 * len(fractions) + 0.8)
+    axes = np.atleast_1d(fig.subplots(len(fractions), 1))
+    image = None
+    for ax, fraction in zip(axes, fractions):
+        top = top_fraction(heat, fraction)
+        sub = top.heat.isel(layer=0).dropna("unit", how="all")
+        units = sub["unit"].values
+        if units.size:
+            image = ax.imshow(sub.values, aspect="auto", cmap="inferno", vmin=0, vmax=vmax, interpolation="nearest")
+            if units.size <= 40:
+                ax.set_xticks(np.arange(units.size), [str(u) for u in units], fontsize="x-small")
+        else:
+            ax.set_ylim(heat.sizes["class_name"] - 0.5, -0.5)
+            ax.set_xticks([])
+            ax.text(0.5, 0.5, "no unit is in this top fraction for every class", transform=ax.transAxes,
+                    ha="center", va="center", fontsize="small")
+        ax.set_yticks(np.arange(heat.sizes["class_name"]), [str(c) for c in heat["class_name"].values])
+        ax.set_title(f"{fraction:.0%} most active units common to all classes ({units.size} units)", fontsize="small")
+    axes[-1].set_xlabel("unit (0-based)")
+    if image is None:
+        from matplotlib.cm import ScalarMappable
+
+        image = ScalarMappable(cmap="inferno")
+    fig.colorbar(image, ax=list(axes), label="heat (mean |h|)", shrink=0.8)
+    return fig
+
+
+def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment"):
+    """Class-by-class correlation of the heat maps at 100 / 50 / 30 % (Titos & Garcia 2022, Fig. 7).
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> len(plots.correlation_matrices(analysis.example_run()).axes)
+    4
+    """
+    from .analysis import class_correlation
+
+    fig = _blank_figure(width=3.6 * len(fractions) + 1.0, height=3.8)
+    axes = np.atleast_1d(fig.subplots(1, len(fractions)))
+    image = None
+    for ax, fraction in zip(axes, fractions):
+        kwargs = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
+        corr = class_correlation(run_or_heat, fraction, **kwargs).sel(layer=layer)
+        names = [str(c) for c in corr["class_name"].values]
+        image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
+        ax.set_xticks(np.arange(len(names)), names, rotation=90)
+        ax.set_yticks(np.arange(len(names)), names)
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if np.isfinite(corr.values[i, j]):
+                    ax.text(j, i, f"{corr.values[i, j]:.2f}", ha="center", va="center", fontsize="x-small")
+        ax.set_title(f"{fraction:.0%} ({int(corr['n_units'])} units)", fontsize="small")
+    fig.colorbar(image, ax=list(axes), label="Pearson r", shrink=0.8)
+    return fig
+
+
+def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: int = 0, *, var: str = "h",
+                    weighting: str = "segment"):
+    """Time evolution of the ``k`` most active units of each class over one record (Titos & Garcia 2022,
+    Figs. 8-9), under the record's waveform and spectrogram.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+    event : int or str
+    k : int
+    classes : list of str, optional
+        Classes whose top units are drawn (one panel each); default the classes labelled in the record.
+    layer : int
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> fig = plots.top_unit_traces(analysis.example_run(), 0, k=2, classes=["LP", "HYB"])
+    >>> len(fig.axes)  # waveform, spectrogram, one panel per class
+    4
+    """
+    from .analysis import top_units, unit_traces
+    from .analysis._common import event_position
+
+    e = event_position(run, event, "top_unit_traces")
+    names = [str(c) for c in run.attrs.get("class_names", [])]
+    ranked = top_units(run, k, var=var, layer=layer, weighting=weighting).isel(layer=0)
+    traces = unit_traces(run, e, None, var=var, layer=layer).isel(layer=0)
+    if classes is None:
+        present = sorted({int(v) for v in np.asarray(traces["label"].values) if v >= 0})
+        classes = [names[c] for c in present] if present else names[:1]
+    n_rec = _n_record_panels(run)
+    fig = _blank_figure(height=1.6 * (n_rec + len(classes)) + 0.8)
+    axes = np.atleast_1d(fig.subplots(n_rec + len(classes), 1, sharex=True))
+    _record_panels(axes, run, e, names, traces.sizes["time"])
+    times = traces["time"].values
+    vmin, vmax = activation_limits(var, traces.values)
+    for ax, name in zip(axes[n_rec:], classes):
+        units = [int(u) for u in ranked.sel(class_name=name).values if u >= 0]
+        for rank, unit in enumerate(units):
+            ax.plot(times, traces.sel(unit=unit).values, lw=1.0, label=f"{unit} (#{unit + 1})",
+                    alpha=1.0 - 0.12 * rank)
+        _label_bands(ax, times, traces["label"].values, names, 0, 0.08, alpha=0.9)
+        ax.set_ylim(vmin, vmax)
+        ax.set_ylabel(f"top {name}")
+        ax.legend(loc="upper right", fontsize="x-small", ncols=min(len(units), 5) or 1, title="unit (paper #)",
+                  title_fontsize="x-small")
+    axes[-1].set_xlabel("time (s)")
+    event_id = run["event_id"].values[e] if "event_id" in run.coords else e
+    fig.suptitle(f"most active units per class, record {event_id}, layer {layer}")
+    return fig
+
+
+def ablation_curves(tables):
+    """Accuracy against the fraction of units kept (Titos & Garcia 2022, Fig. 10).
+
+    Parameters
+    ----------
+    tables : pandas.DataFrame or dict name -> DataFrame
+        From :func:`rnnscope.interventions.ablation_curve` (one line per model and ranking; random draws with
+        their standard deviation as error bars).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from rnnscope import plots
+    >>> table = pd.DataFrame({"fraction": [1, 0.5, 1, 0.5], "n_units": [8, 4, 8, 4],
+    ...                       "ranking": ["activity", "activity", "random", "random"],
+    ...                       "accuracy": [0.9, 0.8, 0.9, 0.6], "accuracy_std": [np.nan, np.nan, 0, 0.05]})
+    >>> len(plots.ablation_curves({"lstm": table}).axes)
+    1
+    """
+    tables = _as_mapping(tables, "DataFrame")
+    fig = _blank_figure(width=6.5, height=4.5)
+    ax = fig.subplots(1, 1)
+    styles = {"activity": "-", "random": "--"}
+    for i, (name, table) in enumerate(tables.items()):
+        color = _EXTRA_COLORS[i % len(_EXTRA_COLORS)] if len(tables) > 1 else None
+        for ranking, group in table.groupby("ranking", sort=False):
+            group = group.sort_values("fraction")
+            label = f"{name} {ranking}".strip()
+            std = group["accuracy_std"].to_numpy() if "accuracy_std" in group else None
+            ax.errorbar(100 * group["fraction"].to_numpy(), 100 * group["accuracy"].to_numpy(),
+                        yerr=None if std is None or np.all(np.isnan(std)) else 100 * np.nan_to_num(std),
+                        ls=styles.get(str(ranking), ":"), marker="o", ms=4, capsize=3, label=label, color=color)
+    ax.set_xlabel("units kept (%)")
+    ax.set_ylabel("frame accuracy (%)")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def cell_distributions(dists):
+    """Distribution of cell values per layer (Tang, Shi & Wang, Figs. 1-3).
+
+    Parameters
+    ----------
+    dists : xarray.Dataset or dict name -> Dataset
+        From :func:`rnnscope.analysis.cell_distribution`; one row per model, one panel per layer, titled with the
+        paper's share (LSTM ``c`` inside (-2, 2), GRU ``h`` outside (-0.7, 0.7)).
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> dist = analysis.cell_distribution(analysis.example_run())
+    >>> len(plots.cell_distributions(dist).axes)
+    1
+    """
+    dists = _as_mapping(dists, "Dataset")
+    n_cols = max(d.sizes["layer"] for d in dists.values())
+    fig = _blank_figure(width=max(6.0, 3.4 * n_cols), height=2.6 * len(dists) + 0.6)
+    axes = np.atleast_2d(fig.subplots(len(dists), n_cols, squeeze=False))
+    for row, (name, dist) in enumerate(dists.items()):
+        edges = np.asarray(dist["bin_edges"].values)
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= dist.sizes["layer"]:
+                ax.set_axis_off()
+                continue
+            d = dist.isel(layer=col)
+            counts = np.asarray(d["counts"].values, dtype=np.float64)
+            total = counts.sum()
+            var = str(d["variable"].values)
+            ax.bar(edges[:-1], counts / total if total else counts, width=np.diff(edges), align="edge",
+                   color="#0072B2" if var == "c" else "#D55E00", edgecolor="none")
+            share = (f"inside (-2, 2): {float(d['share_inside_2']):.0%}" if var == "c"
+                     else f"outside (-0.7, 0.7): {float(d['share_outside_0_7']):.0%}")
+            ax.set_title(f"{name} layer {int(d['layer'])} {var}\n{share}".strip(), fontsize="small")
+            ax.set_xlabel(f"{var} (clipped to ±{dist.attrs.get('clip', 10):g})" if var == "c" else var)
+            if col == 0:
+                ax.set_ylabel("share of values")
+    return fig
+
+
+def responsibility_map(resp, units=None):
+    """Neuronal responsibility per class and unit, one panel per layer (Tang, Shi & Wang, Figs. 4-6).
+
+    Parameters
+    ----------
+    resp : xarray.DataArray
+        From :func:`rnnscope.analysis.responsibility`.
+    units : list of int, optional
+        Units to show (0-based), default all.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> resp = analysis.responsibility(analysis.example_run(n_layers=2), threshold=10)
+    >>> len(plots.responsibility_map(resp).axes)  # two layers and a colour bar
+    3
+    """
+    resp = resp.transpose("class_name", "unit", "layer")
+    if units is not None:
+        resp = resp.sel(unit=list(units))
+    n_layers = resp.sizes["layer"]
+    fig = _blank_figure(height=1.0 + 1.8 * n_layers)
+    axes = np.atleast_1d(fig.subplots(n_layers, 1, sharex=True))
+    image = None
+    for ax, l in zip(axes, range(n_layers)):
+        sub = resp.isel(layer=l)
+        image = ax.imshow(sub.values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_yticks(np.arange(sub.sizes["class_name"]), [str(c) for c in sub["class_name"].values])
+        rule = f", {sub['rule'].item()} ({sub['low'].item():g}, {sub['high'].item():g})" if "rule" in sub.coords else ""
+        var = f" {sub['variable'].item()}" if "variable" in sub.coords else ""
+        ax.set_title(f"layer {int(sub['layer'])}{var}{rule}", fontsize="small")
+        if sub.sizes["unit"] <= 40:
+            ax.set_xticks(np.arange(sub.sizes["unit"]), [str(u) for u in sub["unit"].values], fontsize="x-small")
+    axes[-1].set_xlabel("unit (0-based)")
+    fig.colorbar(image, ax=list(axes), label="P(irregular | class)", shrink=0.8)
+    return fig
+
+
+def temporal_traces(traces):
+    """Temporal trace of a record in the 2-D embedding of its states, per layer (Tang, Shi & Wang, Fig. 7).
+
+    Parameters
+    ----------
+    traces : xarray.DataArray or dict name -> DataArray
+        From :func:`rnnscope.analysis.temporal_trace`; one row per model, one panel per layer. The path is drawn
+        in time order; points are coloured by their frame's class.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> tr = analysis.temporal_trace(analysis.example_run(n_layers=2), 0)
+    >>> len(plots.temporal_traces({"lstm": tr}).axes)
+    2
+    """
+    traces = _as_mapping(traces, "DataArray")
+    n_cols = max(t.sizes["layer"] for t in traces.values())
+    fig = _blank_figure(width=3.6 * n_cols + 0.5, height=3.4 * len(traces) + 0.4)
+    axes = np.atleast_2d(fig.subplots(len(traces), n_cols, squeeze=False))
+    for row, (name, tr) in enumerate(traces.items()):
+        labels = tr["label"].values if "label" in tr.coords else np.full(tr.sizes["time"], -1)
+        names = [str(c) for c in tr.attrs.get("class_names", list(CLASS_COLORS))]
+        for col in range(n_cols):
+            ax = axes[row, col]
+            if col >= tr.sizes["layer"]:
+                ax.set_axis_off()
+                continue
+            xy = tr.isel(layer=col).values
+            ax.plot(xy[:, 0], xy[:, 1], color="0.6", lw=0.7, zorder=1)
+            colors = ["#FFFFFF" if lab < 0 or lab >= len(names) else class_color(names[int(lab)], names)
+                      for lab in labels]
+            ax.scatter(xy[:, 0], xy[:, 1], c=colors, s=10, edgecolors="k", linewidths=0.2, zorder=2)
+            if len(xy):
+                ax.plot(*xy[0], marker=">", color="k", ms=6)
+            var = f" {tr['variable'].values[col]}" if "variable" in tr.coords else ""
+            ax.set_title(f"{name} layer {int(tr['layer'].values[col])}{var} ({tr.attrs.get('method', '')})".strip(),
+                         fontsize="small")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return fig
+
+
+def perturbation_map(diff, units=None, *, threshold: float = 0.1):
+    """Difference between perturbed and clean values per unit over time, per layer (Tang, Shi & Wang, Fig. 8).
+
+    One image per layer (units x time, RdBu, symmetric robust range, the noise span marked), a bottom panel with
+    the mean |difference| relative to the clean run's standard deviation per layer and the recovery threshold,
+    and a colour bar.
+
+    Parameters
+    ----------
+    diff : xarray.DataArray
+        From :func:`rnnscope.analysis.perturbation`.
+    units : list of int, optional
+    threshold : float
+        Drawn as the recovery threshold (see :func:`rnnscope.analysis.recovery_time`).
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, plots
+    >>> run = analysis.example_run(n_layers=2)
+    >>> diff = analysis.perturbation(run, run, noise=(2, 4))
+    >>> len(plots.perturbation_map(diff).axes)  # two layers, the curve, the colour bar
+    4
+    """
+    d = diff.transpose("time", "unit", "layer")
+    if units is not None:
+        d = d.sel(unit=list(units))
+    n_layers = d.sizes["layer"]
+    times = d["time"].values
+    fig = _blank_figure(height=1.6 * n_layers + 2.4)
+    axes = np.atleast_1d(fig.subplots(n_layers + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1.0] * n_layers + [0.8]}))
+    lo, hi = activation_limits("c", d.values)
+    start, stop = int(d.attrs.get("noise_start_frame", -1)), int(d.attrs.get("noise_stop_frame", -1))
+    image = None
+    for l in range(n_layers):
+        ax = axes[l]
+        sub = d.isel(layer=l)
+        image = ax.pcolormesh(times, np.arange(sub.sizes["unit"]), sub.values.T, shading="nearest", cmap="RdBu",
+                              vmin=lo, vmax=hi)
+        var = f" {sub['variable'].item()}" if "variable" in sub.coords else ""
+        ax.set_ylabel(f"layer {int(sub['layer'])}{var}\nunit")
+    scale = np.asarray(d["clean_std"].values) if "clean_std" in d.coords else np.ones(n_layers)
+    rel = np.abs(d.values).mean(1) / np.where(scale > 0, scale, np.nan)
+    ax = axes[-1]
+    for l in range(n_layers):
+        ax.plot(times, rel[:, l], label=f"layer {int(d['layer'].values[l])}")
+    ax.axhline(threshold, color="k", ls=":", lw=0.8, label=f"threshold {threshold:g}")
+    ax.set_ylabel("mean |diff| / std")
+    ax.set_xlabel("time (s)")
+    ax.legend(fontsize="x-small", loc="upper right")
+    if 0 <= start < len(times):
+        step = times[1] - times[0] if len(times) > 1 else 1.0
+        end = times[min(stop, len(times)) - 1] + step / 2 if stop > start else times[start] + step / 2
+        for a in axes:
+            a.axvspan(times[start] - step / 2, end, color="#F0E442", alpha=0.25, lw=0)
+    fig.colorbar(image, ax=list(axes[:-1]), label="perturbed - clean", shrink=0.8)
+    return fig

@@ -406,11 +406,12 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(confusion, (true[known], pred[known]), 1)
     tp = np.diag(confusion).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        precision = tp / confusion.sum(0)
-        recall = tp / confusion.sum(1)
-        f1 = 2 * precision * recall / (precision + recall)
-    f1 = np.where((precision + recall) == 0, 0.0, f1)
+    # scikit-learn's zero_division=0: a class never predicted has precision 0, never seen recall 0
+    predicted, seen = confusion.sum(0), confusion.sum(1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
     per_class = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": confusion.sum(1)},
                              index=pd.Index(names, name="class_name"))
     present = confusion.sum(1) > 0
@@ -424,7 +425,7 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     }).reindex([n for n in names if n in set(events["class_name"])]) if len(events) else pd.DataFrame()
     return Evaluation(
         accuracy=float(tp.sum() / max(known.sum(), 1)),
-        macro_f1=float(np.nanmean(f1[present])) if present.any() else float("nan"),
+        macro_f1=float(f1[present].mean()) if present.any() else float("nan"),
         per_class=per_class,
         confusion=pd.DataFrame(confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")),
         events=events,

@@ -14,7 +14,7 @@ import xarray as xr
 
 from .. import _version
 from .._validation import check_class_names, check_labels, check_positive, check_waveform
-from ..schema import SCHEMA_VERSION, SEGMENT_VARIABLES
+from ..schema import SCHEMA_VERSION, SEGMENT_VARIABLES, SUMMARY_VARIABLES
 
 #: columns of a segment table (times in s from the record start)
 SEGMENT_COLUMNS = ("event", "class", "start", "end", "p", "s")
@@ -217,7 +217,8 @@ def catalog(ds: xr.Dataset) -> pd.DataFrame:
 def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
     """Records ``idx`` (positions) of a records, features or run Dataset, with their segment table.
 
-    Segments of the other records are dropped and ``segment_event`` is renumbered to the new positions.
+    Segments of the other records are dropped and ``segment_event`` is renumbered to the new positions. The
+    capture-time summaries of a run (``summary_*``) describe all its records and are dropped.
 
     Examples
     --------
@@ -228,7 +229,11 @@ def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
     [0, 1]
     """
     idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-    out = ds.isel(event=idx)
+    # capture-time summaries describe the whole run: drop them rather than keep stale numbers
+    stale = [name for name in SUMMARY_VARIABLES if name in ds]
+    out = ds.drop_vars(stale).isel(event=idx)
+    if stale and "variable" in out.coords and not any("variable" in out[v].dims for v in out.data_vars):
+        out = out.drop_vars("variable")
     if "segment_event" in ds:
         seg_event = np.asarray(ds["segment_event"].values)
         position = np.full(ds.sizes["event"], -1, dtype=np.int64)

@@ -1,0 +1,84 @@
+"""Analyses of runs (Titos & Garcia 2022; Tang, Shi & Wang): pure xarray / numpy, no torch, no widgets.
+
+Every function reads a run (in memory, or dask-backed from :func:`rnnscope.open_run`: records are read one block
+at a time, so runs larger than memory work), uses only valid frames (``time < length``; labels -1 are unknown and
+left out of class statistics), never modifies its input and returns labelled xarray (or pandas) objects.
+
+Conventions
+-----------
+- ``var=`` picks the state variable (default ``"h"``; the Tang analyses default to the "cell": ``c`` for LSTM
+  layers, ``h`` for GRU and vanilla layers).
+- ``layer=`` picks layers by id: None (default) for all, an int or a list. Results always keep a ``layer``
+  dimension (of size 1 when one layer is picked), so one- and multi-layer runs read the same way.
+- Classes are a ``class_name`` dimension; unit ids are 0-based (the papers' neuron numbers are 1-based).
+- A class without frames gives NaN with an :class:`EmptyClassWarning`, never an error.
+
+Titos & Garcia (2022)
+---------------------
+:func:`activation_histogram` (Fig. 5), :func:`heat_map` (Fig. 6), :func:`top_fraction` (the 100/50/30 % rule),
+:func:`class_correlation` (Fig. 7), :func:`top_units` (Table II), :func:`unit_traces` (Figs. 8-9),
+:func:`specialisation`, :func:`susceptibility`, :func:`detector_units`, :func:`unit_activity` (the ranking of
+the ablation curves, Fig. 10).
+
+Tang, Shi & Wang
+----------------
+:func:`cell_distribution` (Figs. 1-3), :func:`responsibility` and :func:`responsible_units` (Figs. 4-6),
+:func:`temporal_trace` and :func:`smoothness` (Fig. 7), :func:`perturbation` and :func:`recovery_time` (Fig. 8).
+
+Both
+----
+:func:`compare` puts several runs side by side; :func:`frame_accuracy`; :func:`example_run` builds a tiny run for
+examples.
+
+Examples
+--------
+>>> from rnnscope import analysis
+>>> run = analysis.example_run()
+>>> analysis.heat_map(run).sizes
+Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
+"""
+from ._activity import (
+    TopFraction,
+    activation_histogram,
+    class_correlation,
+    heat_map,
+    top_fraction,
+    top_units,
+    unit_activity,
+    unit_traces,
+)
+from ._common import EmptyClassWarning
+from ._compare import compare, frame_accuracy
+from ._dynamics import detector_units, susceptibility
+from ._example import example_run
+from ._robustness import perturbation, recovery_time
+from ._specialisation import specialisation
+from ._tang import cell_distribution, responsibility, responsible_units, smoothness, temporal_trace
+
+__all__ = [
+    # Titos & Garcia (2022)
+    "activation_histogram",
+    "heat_map",
+    "top_fraction",
+    "TopFraction",
+    "class_correlation",
+    "top_units",
+    "unit_traces",
+    "unit_activity",
+    "specialisation",
+    "susceptibility",
+    "detector_units",
+    # Tang, Shi & Wang
+    "cell_distribution",
+    "responsibility",
+    "responsible_units",
+    "temporal_trace",
+    "smoothness",
+    "perturbation",
+    "recovery_time",
+    # both
+    "compare",
+    "frame_accuracy",
+    "example_run",
+    "EmptyClassWarning",
+]

@@ -1,0 +1,657 @@
+"""Activity statistics of Titos & Garcia (2022): histograms (Fig. 5), heat maps (Fig. 6), the 100/50/30 % rule,
+class correlation (Fig. 7), most active units (Table II) and their traces (Figs. 8-9)."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import xarray as xr
+
+from . import _common as C
+
+__all__ = [
+    "unit_activity",
+    "activation_histogram",
+    "heat_map",
+    "TopFraction",
+    "top_fraction",
+    "class_correlation",
+    "top_units",
+    "unit_traces",
+]
+
+#: |activation| above this counts as polarized (Titos & Garcia: activations close to -1 / +1).
+POLAR_THRESHOLD = 0.9
+#: |activation| below this counts as silent (sparsity).
+SPARSE_THRESHOLD = 0.1
+
+
+def _layer_coords(run, positions):
+    return {"layer": C.layer_ids(run, positions)}
+
+
+# --------------------------------------------------------------------------------------------- activity
+
+
+def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
+    """Mean absolute and mean signed value of every unit over all valid frames.
+
+    Definition: ``mean_abs[u, l] = mean_t |v[t, u, l]|`` and ``mean[u, l] = mean_t v[t, u, l]`` over every valid
+    frame (``time < length``) of every record, whatever its label (for ``var="h"``, ``mean_abs`` equals the
+    capture-time ``summary_activity``).
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run (in memory or dask-backed).
+    var : str
+        A state variable of the run (``"h"``, ``"c"``, a gate...).
+    layer : int, list of int or None
+        Layers to use (``run.layer`` values); None: all. The result always keeps a ``layer`` dimension.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean_abs`` and ``mean`` (unit, layer); ``n_frames`` (scalar).
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> run = analysis.example_run()
+    >>> act = analysis.unit_activity(run)
+    >>> act["mean_abs"].dims
+    ('unit', 'layer')
+    >>> bool(np.allclose(act["mean_abs"], run["summary_activity"], atol=1e-6))
+    True
+    """
+    func = "unit_activity"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    positions = C.check_layers(run, layer, func)
+    total_abs = np.zeros((run.sizes["unit"], len(positions)))
+    total = np.zeros_like(total_abs)
+    count = 0
+    for block in C.iter_blocks(run, var, positions, labels=False):
+        values = block.values.astype(np.float64)
+        total_abs += np.abs(values).sum(0)
+        total += values.sum(0)
+        count += values.shape[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_abs, mean = total_abs / count, total / count
+    coords = {"unit": C.unit_ids(run), **_layer_coords(run, positions)}
+    out = xr.Dataset({"mean_abs": (("unit", "layer"), mean_abs), "mean": (("unit", "layer"), mean),
+                      "n_frames": count}, coords=coords)
+    out.attrs.update(variable=var, definition="mean over all valid frames of |v| (mean_abs) and v (mean)")
+    return out
+
+
+# --------------------------------------------------------------------------------------------- histograms
+
+
+def _default_edges(run, var, positions):
+    if var in ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"):
+        return np.linspace(0.0, 1.0, 41)
+    if C.is_bounded(var):
+        return np.linspace(-1.0, 1.0, 41)
+    lo, hi = C.value_range(run, var, positions)
+    m = float(np.nanmax(np.maximum(np.abs(lo), np.abs(hi)))) if len(lo) else 1.0
+    m = m if np.isfinite(m) and m > 0 else 1.0
+    return np.linspace(-m, m, 41)
+
+
+def activation_histogram(
+    run: xr.Dataset,
+    var: str = "h",
+    layer=None,
+    bins=None,
+    by: str | None = "class",
+    *,
+    polar: float = POLAR_THRESHOLD,
+    sparse: float = SPARSE_THRESHOLD,
+) -> xr.Dataset:
+    """Histograms of activation values (Titos & Garcia 2022, Fig. 5) with polarization and sparsity.
+
+    Definitions (over valid frames and all units of a layer, per group):
+
+    - ``counts[group, bin, layer]``: number of (frame, unit) values in each bin. Values outside the bin edges are
+      counted in the first / last bin.
+    - ``polarization = P(|v| > polar)``, the share of values close to -1 / +1 (``polar = 0.9``);
+    - ``sparsity = P(|v| < sparse)``, the share of values close to 0 (``sparse = 0.1``).
+
+    Both shares are computed from the values themselves, not from the bins.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run.
+    var : str
+        State variable (default ``"h"``).
+    layer : int, list of int or None
+        Layers (None: all); the result keeps a ``layer`` dimension.
+    bins : int or array of edges, optional
+        Default: 40 equal bins on [-1, 1] for tanh-range variables (``h``, candidates), on [0, 1] for gates, and
+        on [-m, m] with ``m = max |v|`` for ``c``. An int gives that many equal bins on the same range.
+    by : {"class", "segment", None}
+        Group frames by their label (dimension ``class_name``; frames labelled -1 are left out), by labelled
+        segment (dimension ``segment``, with ``segment_class_name`` and ``segment_event`` coordinates), or not at
+        all (every valid frame, known label or not).
+    polar, sparse : float
+        Thresholds of polarization and sparsity.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``counts`` ([group,] bin, layer) int64, ``bin_edges`` (bin_edge), ``polarization``, ``sparsity`` and
+        ``n_values`` ([group,] layer). ``bin`` holds the bin centres. A class without frames gives zero counts
+        and NaN shares, with an :class:`EmptyClassWarning`.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> hist = analysis.activation_histogram(analysis.example_run(), by="class")
+    >>> hist["counts"].dims, hist["polarization"].dims
+    (('class_name', 'bin', 'layer'), ('class_name', 'layer'))
+    >>> bool(((hist["polarization"] >= 0) & (hist["polarization"] <= 1)).all())
+    True
+    """
+    func = "activation_histogram"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    C.choose(by, ["class", "segment", None], name="by", func=func)
+    positions = C.check_layers(run, layer, func)
+    if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
+        edges = _default_edges(run, var, positions)
+        if bins is not None:
+            if bins < 1:
+                raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
+            edges = np.linspace(edges[0], edges[-1], int(bins) + 1)
+    else:
+        edges = np.asarray(bins, dtype=np.float64)
+        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
+            raise ValueError(
+                f"The 'bins' parameter of {func} must be a positive int or increasing edges (1-D, at least 2). "
+                f"Got {bins!r} instead."
+            )
+    n_bins, n_layers = edges.size - 1, len(positions)
+    names = C.class_names(run)
+    if by == "class":
+        n_groups = len(names)
+    elif by == "segment":
+        table = C.segment_table(run)
+        n_groups = len(table)
+        seg_rows = {e: g for e, g in table.groupby("event")} if n_groups else {}
+    else:
+        n_groups = 1
+    counts = np.zeros((n_groups, n_bins, n_layers), dtype=np.int64)
+    n_polar = np.zeros((n_groups, n_layers), dtype=np.int64)
+    n_sparse = np.zeros_like(n_polar)
+    n_values = np.zeros_like(n_polar)
+
+    def add(group_index, values):
+        # values (frames, unit, layer)
+        if values.shape[0] == 0:
+            return
+        a = np.abs(values)
+        n_polar[group_index] += (a > polar).sum((0, 1))
+        n_sparse[group_index] += (a < sparse).sum((0, 1))
+        n_values[group_index] += np.isfinite(values).sum((0, 1))
+        idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
+        for k in range(n_layers):
+            counts[group_index, :, k] += np.bincount(idx[..., k].ravel(), minlength=n_bins)[:n_bins]
+
+    for block in C.iter_blocks(run, var, positions, labels=by == "class"):
+        if by == "class":
+            for c in range(len(names)):
+                rows = block.labels == c
+                if rows.any():
+                    add(c, block.values[rows])
+        elif by == "segment":
+            rows = seg_rows.get(block.event)
+            if rows is None:
+                continue
+            n = block.values.shape[0]
+            for seg, a, b in zip(rows["segment"], rows["frame_start"], rows["frame_stop"]):
+                lo, hi = max(int(a), block.t0), min(int(b), block.t0 + n)
+                if hi > lo:
+                    add(int(seg), block.values[lo - block.t0 : hi - block.t0])
+        else:
+            add(0, block.values)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        polarization = n_polar / n_values
+        sparsity = n_sparse / n_values
+    polarization = np.where(n_values > 0, polarization, np.nan)
+    sparsity = np.where(n_values > 0, sparsity, np.nan)
+    coords = {"bin": 0.5 * (edges[1:] + edges[:-1]), "bin_edges": ("bin_edge", edges), **_layer_coords(run, positions)}
+    if by == "class":
+        group_dims = ("class_name",)
+        coords["class_name"] = np.array(names)
+        C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if n_values[i].sum() == 0])
+    elif by == "segment":
+        group_dims = ("segment",)
+        seg_class = table["class"].to_numpy() if n_groups else np.zeros(0, int)
+        coords["segment_class_name"] = ("segment", np.array([names[c] for c in seg_class], dtype=object))
+        coords["segment_event"] = ("segment", table["event"].to_numpy() if n_groups else np.zeros(0, int))
+        empty = [int(s) for s in range(n_groups) if n_values[s].sum() == 0]
+        C.warn_empty(func, "segment(s)", empty)
+    else:
+        group_dims = ()
+        counts, polarization, sparsity, n_values = counts[0], polarization[0], sparsity[0], n_values[0]
+    out = xr.Dataset(
+        {
+            "counts": (group_dims + ("bin", "layer"), counts),
+            "polarization": (group_dims + ("layer",), polarization),
+            "sparsity": (group_dims + ("layer",), sparsity),
+            "n_values": (group_dims + ("layer",), n_values),
+        },
+        coords=coords,
+    )
+    out.attrs.update(variable=var, by=str(by), polar_threshold=float(polar), sparse_threshold=float(sparse))
+    out["polarization"].attrs["definition"] = f"share of values with |v| > {polar}"
+    out["sparsity"].attrs["definition"] = f"share of values with |v| < {sparse}"
+    return out
+
+
+# --------------------------------------------------------------------------------------------- heat maps
+
+
+def heat_map(
+    run: xr.Dataset,
+    var: str = "h",
+    layer=None,
+    weighting: str = "segment",
+    *,
+    use_summary: bool = True,
+) -> xr.DataArray:
+    """Heat of every unit for every class (Titos & Garcia 2022, Fig. 6).
+
+    Definitions (``v`` the variable, valid frames only):
+
+    - ``weighting="segment"`` (the paper's, default): the heat of a unit in one labelled segment is the mean over
+      the segment's frames of ``|v|``; the heat for a class is the mean of that over all segments of the class
+      (every segment counts once, whatever its length). Segment frames come from
+      :func:`rnnscope._segments.segment_frames` (frame centre in ``[start, end)``).
+    - ``weighting="frame"``: mean ``|v|`` over all frames labelled with the class (long segments weigh more).
+
+    For ``var="h"`` these equal the capture-time summaries ``summary_heat`` / ``summary_heat_frame``; with
+    ``use_summary=True`` (default) the stored summary is returned directly when present (no pass over the
+    data). The summaries describe the run as captured: :func:`rnnscope.data.select_records` drops them, but after
+    ``run.isel(event=...)`` or editing ``h``, pass ``use_summary=False`` to recompute.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run.
+    var : str
+        State variable (default ``"h"``).
+    layer : int, list of int or None
+        Layers (None: all); the result keeps a ``layer`` dimension.
+    weighting : {"segment", "frame"}
+    use_summary : bool
+        Use ``summary_heat`` / ``summary_heat_frame`` when ``var == "h"`` and they are stored.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``heat`` (class_name, unit, layer), float64. Unit ids are 0-based (the paper's neuron numbers are
+        1-based). A class with no segment (or no frame) is NaN, with an :class:`EmptyClassWarning`.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> run = analysis.example_run()
+    >>> heat = analysis.heat_map(run, use_summary=False)
+    >>> heat.dims
+    ('class_name', 'unit', 'layer')
+    >>> bool(np.allclose(heat, run["summary_heat"], atol=1e-6, equal_nan=True))
+    True
+    """
+    func = "heat_map"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    C.choose(weighting, ["segment", "frame"], name="weighting", func=func)
+    positions = C.check_layers(run, layer, func)
+    names = C.class_names(run)
+    summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
+    if use_summary and var == "h" and summary in run:
+        heat = np.asarray(run[summary].transpose("class_name", "unit", "layer").values, dtype=np.float64)
+        heat = heat[..., positions]
+    elif weighting == "frame":
+        heat = _frame_heat(run, var, positions, len(names))
+    else:
+        heat = _segment_heat(run, var, positions, len(names))
+    C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if np.all(np.isnan(heat[i]))])
+    out = xr.DataArray(
+        heat,
+        dims=("class_name", "unit", "layer"),
+        coords={"class_name": np.array(names), "unit": C.unit_ids(run), **_layer_coords(run, positions)},
+        name="heat",
+    )
+    out.attrs.update(variable=var, weighting=weighting,
+                     definition=("mean over the class's segments of the segment's mean |v|" if weighting == "segment"
+                                 else "mean |v| over all frames of the class"))
+    return out
+
+
+def _frame_heat(run, var, positions, n_classes):
+    total = np.zeros((n_classes, run.sizes["unit"], len(positions)))
+    count = np.zeros(n_classes)
+    for block in C.iter_blocks(run, var, positions):
+        a = np.abs(block.values.astype(np.float64))
+        for c in range(n_classes):
+            rows = block.labels == c
+            if rows.any():
+                total[c] += a[rows].sum(0)
+                count[c] += rows.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return total / count[:, None, None]
+
+
+def segment_means(run, var, positions, table=None):
+    """Mean |v| of every segment (segment, unit, layer) and its number of valid frames."""
+    table = C.segment_table(run) if table is None else table
+    sums = np.zeros((len(table), run.sizes["unit"], len(positions)))
+    count = np.zeros(len(table))
+    if len(table):
+        by_event = {e: g for e, g in table.groupby("event")}
+        for block in C.iter_blocks(run, var, positions, events=sorted(by_event), labels=False):
+            rows = by_event[block.event]
+            n = block.values.shape[0]
+            a = np.abs(block.values.astype(np.float64))
+            for seg, start, stop in zip(rows["segment"], rows["frame_start"], rows["frame_stop"]):
+                lo, hi = max(int(start), block.t0), min(int(stop), block.t0 + n)
+                if hi > lo:
+                    sums[seg] += a[lo - block.t0 : hi - block.t0].sum(0)
+                    count[seg] += hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / count[:, None, None], count, table
+
+
+def _segment_heat(run, var, positions, n_classes):
+    means, count, table = segment_means(run, var, positions)
+    heat = np.full((n_classes, run.sizes["unit"], len(positions)), np.nan)
+    seg_class = table["class"].to_numpy() if len(table) else np.zeros(0, int)
+    for c in range(n_classes):
+        rows = (seg_class == c) & (count > 0)
+        if rows.any():
+            heat[c] = means[rows].mean(0)
+    return heat
+
+
+def _as_heat(run_or_heat, func, var, layer, weighting) -> xr.DataArray:
+    if isinstance(run_or_heat, xr.DataArray):
+        missing = [d for d in ("class_name", "unit") if d not in run_or_heat.dims]
+        if missing:
+            raise ValueError(
+                f"The 'run_or_heat' parameter of {func} must be a run or a heat map with dims (class_name, unit"
+                f"[, layer]) from heat_map. Got a DataArray with dims {run_or_heat.dims} instead."
+            )
+        heat = run_or_heat if "layer" in run_or_heat.dims else run_or_heat.expand_dims(layer=[0], axis=-1)
+        if layer is not None:
+            heat = heat.sel(layer=[layer] if np.ndim(layer) == 0 else list(layer))
+        return heat.transpose("class_name", "unit", "layer")
+    if isinstance(run_or_heat, xr.Dataset):
+        return heat_map(run_or_heat, var=var, layer=layer, weighting=weighting)
+    raise TypeError(
+        f"The 'run_or_heat' parameter of {func} must be a run (xarray.Dataset) or a heat map (xarray.DataArray "
+        f"from heat_map). Got {type(run_or_heat).__name__} instead."
+    )
+
+
+# --------------------------------------------------------------------------------------------- the 100/50/30 % rule
+
+
+class TopFraction(NamedTuple):
+    """Result of :func:`top_fraction`."""
+
+    heat: xr.DataArray
+    """The heat restricted to the shared units (class_name, unit, layer); NaN where a unit is shared in another
+    layer but not this one."""
+    units: dict
+    """Layer id -> sorted array of the shared unit ids (0-based)."""
+
+
+def _n_top(fraction: float, n_units: int) -> int:
+    return max(1, int(np.floor(fraction * n_units + 0.5)))
+
+
+def top_fraction(heat: xr.DataArray, fraction: float) -> TopFraction:
+    """The units that are among the most active ``fraction`` for EVERY class ("common to all events").
+
+    Definition (Titos & Garcia 2022, Figs. 6-7, our reading): per layer, let ``k = max(1, round(fraction x
+    n_units))``; the top set of a class is its ``k`` units of largest heat (ties: lower unit id first); the shared
+    set is the intersection of the top sets of all classes that have a heat (classes with all-NaN heat, i.e. no
+    frames, are ignored). ``fraction=1`` keeps every unit.
+
+    Parameters
+    ----------
+    heat : xarray.DataArray
+        From :func:`heat_map`: (class_name, unit[, layer]).
+    fraction : float in (0, 1]
+        E.g. 1.0, 0.5, 0.3 for the paper's 100/50/30 %.
+
+    Returns
+    -------
+    TopFraction
+        ``(heat, units)``: the heat restricted to the units shared in at least one layer (NaN in layers where a
+        unit is not shared), and a dict layer id -> unit ids. An empty shared set gives an empty list.
+
+    Examples
+    --------
+    >>> heat = xr.DataArray([[3.0, 2.0, 1.0, 0.0], [2.0, 3.0, 0.0, 1.0]], dims=("class_name", "unit"),
+    ...                     coords={"class_name": ["A", "B"], "unit": [0, 1, 2, 3]})
+    >>> top = top_fraction(heat, 0.5)
+    >>> top.units
+    {0: [0, 1]}
+    >>> top.heat.sizes["unit"]
+    2
+    """
+    func = "top_fraction"
+    fraction = C.check_fraction(fraction, name="fraction", func=func)
+    heat = _as_heat(heat, func, None, None, None)
+    values = np.asarray(heat.values, dtype=np.float64)
+    n_classes, n_units, n_layers = values.shape
+    k = _n_top(fraction, n_units)
+    keep = np.zeros((n_units, n_layers), dtype=bool)
+    for l in range(n_layers):
+        shared = np.ones(n_units, dtype=bool)
+        for c in range(n_classes):
+            col = values[c, :, l]
+            if np.all(np.isnan(col)):
+                continue
+            order = np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")
+            top = np.zeros(n_units, dtype=bool)
+            top[order[:k]] = True
+            shared &= top
+        keep[:, l] = shared
+    unit_values = np.asarray(heat["unit"].values)
+    units = {int(lid) if np.issubdtype(np.asarray(lid).dtype, np.integer) else lid:
+             [int(u) for u in unit_values[keep[:, l]]] for l, lid in enumerate(np.asarray(heat["layer"].values))}
+    any_layer = keep.any(1)
+    mask = xr.DataArray(keep, dims=("unit", "layer"), coords={"unit": heat["unit"], "layer": heat["layer"]})
+    restricted = heat.where(mask).isel(unit=np.flatnonzero(any_layer))
+    restricted.attrs = {**heat.attrs, "fraction": fraction, "n_top_per_class": k}
+    return TopFraction(restricted, units)
+
+
+def class_correlation(
+    run_or_heat,
+    fraction: float = 1.0,
+    *,
+    var: str = "h",
+    layer=None,
+    weighting: str = "segment",
+) -> xr.DataArray:
+    """Pearson correlation between the heat maps of every pair of classes (Titos & Garcia 2022, Fig. 7).
+
+    Definition: per layer, the heat vectors of two classes over the shared unit set of :func:`top_fraction`
+    (``fraction``) are correlated (Pearson). Fewer than 2 shared units, or a constant vector, gives NaN.
+
+    Parameters
+    ----------
+    run_or_heat : xarray.Dataset or xarray.DataArray
+        A run (then :func:`heat_map` is computed with ``var``, ``layer``, ``weighting``) or a heat map.
+    fraction : float in (0, 1]
+        1.0, 0.5, 0.3 for the paper's 100/50/30 %.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``correlation`` (class_name, class_name_other, layer): the two class dimensions are named ``class_name``
+        and ``class_name_other`` (xarray needs distinct names); ``n_units`` (layer) is the size of the shared set.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> corr = analysis.class_correlation(analysis.example_run(), fraction=0.5)
+    >>> corr.dims
+    ('class_name', 'class_name_other', 'layer')
+    """
+    func = "class_correlation"
+    fraction = C.check_fraction(fraction, name="fraction", func=func)
+    heat = _as_heat(run_or_heat, func, var, layer, weighting)
+    top = top_fraction(heat, fraction)
+    names = np.asarray(heat["class_name"].values)
+    layers = np.asarray(heat["layer"].values)
+    out = np.full((len(names), len(names), len(layers)), np.nan)
+    n_units = np.zeros(len(layers), dtype=np.int64)
+    for l, lid in enumerate(layers):
+        units = top.units[int(lid) if np.issubdtype(layers.dtype, np.integer) else lid]
+        n_units[l] = len(units)
+        if len(units) < 2:
+            continue
+        x = np.asarray(heat.sel(unit=units).isel(layer=l).values, dtype=np.float64)  # (class, unit)
+        centred = x - x.mean(1, keepdims=True)
+        norm = np.sqrt((centred**2).sum(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
+    result = xr.DataArray(
+        out,
+        dims=("class_name", "class_name_other", "layer"),
+        coords={"class_name": names, "class_name_other": names.copy(), "layer": layers,
+                "n_units": ("layer", n_units)},
+        name="correlation",
+    )
+    result.attrs.update(fraction=fraction, definition="Pearson correlation of class heat maps over the shared units",
+                        **{k: v for k, v in heat.attrs.items() if k in ("variable", "weighting")})
+    return result
+
+
+# --------------------------------------------------------------------------------------------- top units
+
+
+def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting: str = "segment") -> xr.DataArray:
+    """The ``k`` most active units of every class, ranked by heat (Titos & Garcia 2022, Table II).
+
+    Definition: per class and layer, units sorted by decreasing heat (:func:`heat_map`; ties: lower id first);
+    "most active, and therefore most specialized" in the paper's words.
+
+    Parameters
+    ----------
+    run_or_heat : xarray.Dataset or xarray.DataArray
+        A run or a heat map.
+    k : int
+        Units per class (at most the number of units).
+
+    Returns
+    -------
+    xarray.DataArray
+        Unit ids (class_name, rank, layer), int; ``rank`` runs 1..k (1 = most active). Unit ids are 0-based: add 1
+        to compare with the paper's neuron numbers. The coordinate ``heat`` holds the units' heat. A class with no
+        frames gets -1.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> top = analysis.top_units(analysis.example_run(), k=3)
+    >>> top.dims, top.sizes["rank"]
+    (('class_name', 'rank', 'layer'), 3)
+    """
+    func = "top_units"
+    heat = _as_heat(run_or_heat, func, var, layer, weighting)
+    k = C.check_int(k, name="k", func=func, minimum=1)
+    values = np.asarray(heat.values, dtype=np.float64)
+    n_classes, n_units, n_layers = values.shape
+    k = min(k, n_units)
+    unit_values = np.asarray(heat["unit"].values)
+    ids = np.full((n_classes, k, n_layers), -1, dtype=np.int64)
+    top_heat = np.full((n_classes, k, n_layers), np.nan)
+    for c in range(n_classes):
+        for l in range(n_layers):
+            col = values[c, :, l]
+            if np.all(np.isnan(col)):
+                continue
+            order = np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")[:k]
+            ids[c, :, l] = unit_values[order]
+            top_heat[c, :, l] = col[order]
+    return xr.DataArray(
+        ids,
+        dims=("class_name", "rank", "layer"),
+        coords={"class_name": heat["class_name"].values, "rank": np.arange(1, k + 1), "layer": heat["layer"].values,
+                "heat": (("class_name", "rank", "layer"), top_heat)},
+        name="unit",
+        attrs={"definition": "units ranked by decreasing heat (0-based ids; paper numbers are 1-based)",
+               **{key: v for key, v in heat.attrs.items() if key in ("variable", "weighting")}},
+    )
+
+
+def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) -> xr.DataArray:
+    """Time evolution of chosen units over one record (Titos & Garcia 2022, Figs. 8-9).
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+    event : int or str
+        Record position or ``event_id``.
+    units : list of int, optional
+        Unit ids (0-based; the paper's neuron numbers are 1-based); default all.
+    var : str
+    layer : int, list of int or None
+        Layers (None: all); the result keeps a ``layer`` dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        (time, unit, layer), the valid frames only (``time`` in s), with ``label`` (time) as a coordinate.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> run = analysis.example_run()
+    >>> tr = analysis.unit_traces(run, 0, units=[2, 0])
+    >>> tr.dims, tr.sizes["time"] == int(run.length[0]), tr.unit.values.tolist()
+    (('time', 'unit', 'layer'), True, [2, 0])
+    """
+    func = "unit_traces"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    positions = C.check_layers(run, layer, func)
+    e = C.event_position(run, event, func)
+    all_units = C.unit_ids(run)
+    if units is None:
+        unit_pos = np.arange(all_units.size)
+    else:
+        wanted = [units] if np.ndim(units) == 0 else list(units)
+        lookup = {int(u): i for i, u in enumerate(all_units)}
+        bad = [u for u in wanted if int(u) not in lookup]
+        if bad:
+            raise ValueError(
+                f"The 'units' parameter of {func} must hold unit ids in [0, {all_units.size - 1}] (0-based). "
+                f"Got {bad} instead."
+            )
+        unit_pos = np.asarray([lookup[int(u)] for u in wanted], dtype=np.int64)
+    values, labels = C.event_values(run, var, positions, e)
+    n = values.shape[0]
+    out = xr.DataArray(
+        values[:, unit_pos].astype(np.float64),
+        dims=("time", "unit", "layer"),
+        coords={"time": np.asarray(run["time"].values)[:n], "unit": all_units[unit_pos],
+                **_layer_coords(run, positions)},
+        name=var,
+    )
+    if labels is not None:
+        out = out.assign_coords(label=("time", labels))
+    if "event_id" in run.coords:
+        out = out.assign_coords(event_id=run["event_id"].values[e])
+    out.attrs["variable"] = var
+    return out

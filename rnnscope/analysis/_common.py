@@ -1,0 +1,309 @@
+"""Shared plumbing of the analyses: argument checks, reading a run block by block, class and layer bookkeeping.
+
+Every analysis reads the run through :func:`iter_blocks`, which yields the *valid* frames (``time < length``) of one
+record at a time, in blocks of at most one time chunk. In-memory runs are sliced directly; dask-backed runs
+(:func:`rnnscope.open_run`) compute one block at a time, so memory stays bounded by one block whatever the run's
+size, and nothing past ``length`` is ever read.
+
+This module imports no torch.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from .._validation import check_choice
+
+__all__ = ["EmptyClassWarning"]
+
+STATE_DIMS = ("event", "time", "unit", "layer")
+#: Variables whose values lie in [-1, 1] (tanh) or [0, 1] (sigmoid); ``c`` is the only unbounded one.
+BOUNDED_VARIABLES = ("h", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
+                     "candidate")
+_DEFAULT_BLOCK = 4096
+_LSTM_FAMILY = ("lstm", "lazy_lstm")
+
+
+class EmptyClassWarning(RuntimeWarning):
+    """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def check_run(run, func: str, *, needs_length: bool = True) -> None:
+    """Raise a TypeError / ValueError unless ``run`` is a Dataset laid out like a run."""
+    if not isinstance(run, xr.Dataset):
+        raise TypeError(
+            f"The 'run' parameter of {func} must be an xarray.Dataset (a run from rnnscope.capture or "
+            f"rnnscope.open_run). Got {type(run).__name__} instead."
+        )
+    if needs_length and "length" not in run.coords:
+        raise ValueError(
+            f"{func}: the run has no 'length' coordinate (valid frames per event). Runs made by rnnscope.capture "
+            "have it; for a hand-made Dataset add run.coords['length'] = ('event', lengths)."
+        )
+
+
+def state_variables(run) -> list[str]:
+    """Names of the run's state variables (dims event, time, unit, layer)."""
+    return [name for name, v in run.data_vars.items() if tuple(v.dims) == STATE_DIMS]
+
+
+def check_var(run, var, func: str) -> str:
+    """Return ``var`` if it is a state variable of ``run``, else raise naming the valid ones."""
+    valid = state_variables(run)
+    if var not in valid:
+        raise ValueError(f"The 'var' parameter of {func} must be one of {valid}. Got {var!r} instead.")
+    return var
+
+
+def check_layers(run, layer, func: str) -> np.ndarray:
+    """Positions of the selected layers: all for None, else an int or a list of layer ids (``run.layer`` values)."""
+    ids = [int(v) for v in np.asarray(run["layer"].values)] if "layer" in run.coords else list(range(run.sizes["layer"]))
+    if layer is None:
+        return np.arange(len(ids))
+    wanted = [layer] if np.ndim(layer) == 0 else list(layer)
+    try:
+        positions = [ids.index(int(v)) for v in wanted if not isinstance(v, bool)]
+    except (TypeError, ValueError):
+        positions = []
+    if not wanted or len(positions) != len(wanted):
+        raise ValueError(
+            f"The 'layer' parameter of {func} must be None (all layers), one of {ids} or a list of them. "
+            f"Got {layer!r} instead."
+        )
+    return np.asarray(positions, dtype=np.int64)
+
+
+def check_fraction(value, *, name: str, func: str) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not (0 < float(value) <= 1):
+        raise ValueError(f"The {name!r} parameter of {func} must be a number in (0, 1]. Got {value!r} instead.")
+    return float(value)
+
+
+def check_int(value, *, name: str, func: str, minimum: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"The {name!r} parameter of {func} must be an integer >= {minimum}. Got {value!r} instead.")
+    return int(value)
+
+
+def event_position(run, event, func: str) -> int:
+    """Position of ``event``: an int position or an ``event_id`` value."""
+    n = run.sizes["event"]
+    if isinstance(event, (int, np.integer)) and not isinstance(event, bool):
+        if -n <= event < n:
+            return int(event) % n
+    elif "event_id" in run.coords:
+        ids = [str(v) for v in np.asarray(run["event_id"].values)]
+        if str(event) in ids:
+            return ids.index(str(event))
+    ids = [str(v) for v in np.asarray(run["event_id"].values)][:5] if "event_id" in run.coords else []
+    raise ValueError(
+        f"The 'event' parameter of {func} must be a record position in [0, {n - 1}] or an event_id "
+        f"(e.g. {ids}). Got {event!r} instead."
+    )
+
+
+# --------------------------------------------------------------------------------------------- run facts
+
+
+def class_names(run) -> list[str]:
+    if "class_name" in run.coords:
+        return [str(c) for c in np.asarray(run["class_name"].values)]
+    return [str(c) for c in run.attrs.get("class_names", [])]
+
+
+def lengths(run) -> np.ndarray:
+    return np.asarray(run["length"].values, dtype=np.int64)
+
+
+def layer_ids(run, positions) -> np.ndarray:
+    ids = np.asarray(run["layer"].values) if "layer" in run.coords else np.arange(run.sizes["layer"])
+    return ids[np.asarray(positions)]
+
+
+def unit_ids(run) -> np.ndarray:
+    return np.asarray(run["unit"].values) if "unit" in run.coords else np.arange(run.sizes["unit"])
+
+
+def model_cells(run) -> list[str] | None:
+    """Cell kind of every layer from ``attrs["model_config"]`` (a JSON string or dict), or None when unknown."""
+    config = run.attrs.get("model_config")
+    if config is None:
+        return None
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except json.JSONDecodeError:
+            return None
+    cells = config.get("cells") if isinstance(config, dict) else None
+    if cells is None:
+        return None
+    cells = [str(c) for c in cells]
+    n_layers = run.sizes.get("layer", len(cells))
+    return cells * n_layers if len(cells) == 1 and n_layers > 1 else cells
+
+
+def cell_variables(run, var, positions, func: str) -> list[str]:
+    """The variable to read for each selected layer.
+
+    ``var=None`` picks Tang et al.'s "cell": ``c`` for LSTM-family layers (``lstm``, ``lazy_lstm``), ``h`` for the
+    others (GRU, vanilla), by the cell kinds in ``attrs["model_config"]``; without a model config, ``c`` when the
+    run has it, else ``h``.
+    """
+    if var is not None:
+        return [check_var(run, var, func)] * len(positions)
+    cells = model_cells(run)
+    if cells is None or len(cells) != run.sizes["layer"]:
+        chosen = "c" if "c" in state_variables(run) else "h"
+        return [check_var(run, chosen, func)] * len(positions)
+    out = []
+    available = state_variables(run)
+    for p in positions:
+        chosen = "c" if cells[p] in _LSTM_FAMILY else "h"
+        if chosen not in available:
+            raise ValueError(
+                f"{func}: var=None picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
+                f"has only {available}. Capture it (rnnscope.capture(..., variables='all')) or pass var= one of "
+                f"{available}."
+            )
+        out.append(chosen)
+    return out
+
+
+def is_bounded(var: str) -> bool:
+    return var in BOUNDED_VARIABLES
+
+
+def segment_table(run):
+    """:func:`rnnscope._segments.segment_frames` plus arrival frames (first frame centred at or after P / S)."""
+    from .._segments import segment_frames
+
+    table = segment_frames(run)
+    if len(table) and "segment_s" in run:
+        times = np.asarray(run["time"].values, dtype=np.float64)
+        for name in ("p", "s"):
+            values = np.asarray(run[f"segment_{name}"].values, dtype=np.float64)
+            frame = np.searchsorted(times, np.where(np.isfinite(values), values, np.inf), side="left")
+            table[f"frame_{name}"] = np.where(np.isfinite(values), frame, -1)
+    return table
+
+
+def warn_empty(func: str, what: str, names: Sequence[str]) -> None:
+    if len(names):
+        warnings.warn(
+            f"{func}: {what} {list(names)} ha{'s' if len(names) == 1 else 've'} no frames in this run; "
+            "the corresponding values are NaN.",
+            EmptyClassWarning,
+            stacklevel=3,
+        )
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+@dataclass
+class Block:
+    """Valid frames ``t0 .. t0 + n`` of one record: ``values`` (n, unit, layer) float32 per variable."""
+
+    event: int
+    t0: int
+    values: np.ndarray
+    labels: np.ndarray | None
+
+
+def _ordered(run, name):
+    data = run[name]
+    if tuple(data.dims) != STATE_DIMS:
+        data = data.transpose(*STATE_DIMS)
+    return data.data
+
+
+def _block_size(run, name) -> int:
+    chunks = getattr(run[name].data, "chunks", None)
+    if chunks is None:
+        return _DEFAULT_BLOCK
+    axis = run[name].dims.index("time")
+    return max(int(chunks[axis][0]), 1)
+
+
+def _read(data, event, t0, t1):
+    block = data[event, t0:t1]
+    if not isinstance(block, np.ndarray):
+        block = block.compute() if hasattr(block, "compute") else np.asarray(block)
+    return np.asarray(block)
+
+
+def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) -> Iterator[Block]:
+    """Yield :class:`Block` s of the valid frames of every record (or of ``events``), record by record.
+
+    ``variables`` is one name, or one name per selected layer (``positions``); the block's ``values`` stack the
+    selected layers along the last axis. Nothing past ``length`` is read.
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    if isinstance(variables, str):
+        variables = [variables] * len(positions)
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(variables):
+        groups.setdefault(name, []).append(i)
+    arrays = {name: _ordered(run, name) for name in groups}
+    size = min(_block_size(run, name) for name in groups)
+    n_frames = lengths(run)
+    label_data = run["label"].data if labels and "label" in run else None
+    if label_data is not None and tuple(run["label"].dims) != ("event", "time"):
+        label_data = run["label"].transpose("event", "time").data
+    for event in (range(run.sizes["event"]) if events is None else events):
+        n = int(n_frames[event])
+        for t0 in range(0, n, size):
+            t1 = min(t0 + size, n)
+            out = np.empty((t1 - t0, run.sizes["unit"], len(positions)), dtype=np.float32)
+            for name, cols in groups.items():
+                block = _read(arrays[name], event, t0, t1)
+                out[..., cols] = block[..., positions[cols]]
+            lab = None if label_data is None else _read(label_data, event, t0, t1).astype(np.int64)
+            yield Block(event, t0, out, lab)
+
+
+def event_values(run, variables, positions, event) -> tuple[np.ndarray, np.ndarray | None]:
+    """All valid frames of one record: values (length, unit, layer) and labels (length,)."""
+    blocks = list(iter_blocks(run, variables, positions, events=[event]))
+    if not blocks:
+        return np.zeros((0, run.sizes["unit"], len(positions)), dtype=np.float32), np.zeros(0, dtype=np.int64)
+    values = np.concatenate([b.values for b in blocks])
+    labels = None if blocks[0].labels is None else np.concatenate([b.labels for b in blocks])
+    return values, labels
+
+
+def value_range(run, variables, positions) -> tuple[np.ndarray, np.ndarray]:
+    """Smallest and largest value per selected layer (from ``summary_min``/``summary_max`` when stored)."""
+    if isinstance(variables, str):
+        variables = [variables] * len(positions)
+    lo = np.full(len(positions), np.inf)
+    hi = np.full(len(positions), -np.inf)
+    missing = []
+    for i, (name, p) in enumerate(zip(variables, positions)):
+        if "summary_min" in run and "variable" in run.coords and name in [str(v) for v in run["variable"].values]:
+            lo[i] = float(run["summary_min"].sel(variable=name).isel(layer=int(p)).values)
+            hi[i] = float(run["summary_max"].sel(variable=name).isel(layer=int(p)).values)
+            if not (np.isfinite(lo[i]) and np.isfinite(hi[i])):
+                missing.append(i)
+        else:
+            missing.append(i)
+    if missing:
+        cols = np.asarray(missing)
+        for block in iter_blocks(run, [variables[i] for i in cols], positions[cols], labels=False):
+            if block.values.size:
+                lo[cols] = np.minimum(lo[cols], np.nanmin(block.values, axis=(0, 1)))
+                hi[cols] = np.maximum(hi[cols], np.nanmax(block.values, axis=(0, 1)))
+    return lo, hi
+
+
+def choose(value, choices, *, name: str, func: str):
+    return check_choice(value, choices, name=name, func=func)

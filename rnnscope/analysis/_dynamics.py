@@ -1,0 +1,296 @@
+"""How units react to changes of the input: susceptibility at segment boundaries, onset and S-arrival detectors
+(Titos & Garcia 2022, Section IV: "susceptibility"; onset behaviour)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+from . import _common as C
+
+__all__ = ["susceptibility", "detector_units"]
+
+#: Default half-width (frames) of the window around a boundary: +-2 frames = +-1 s at the papers' 2 frames/s.
+BOUNDARY_HALF_WIDTH = 2
+#: Default distance (frames) from any boundary beyond which a frame is "stationary": 10 frames = 5 s.
+STATIONARY_DISTANCE = 10
+
+
+def _boundaries(run, background):
+    """Per record: onsets, ends (event segments) and every segment boundary, as frame indices inside (0, length)."""
+    table = C.segment_table(run)
+    names = C.class_names(run)
+    bg = names.index(background) if background is not None and background in names else -1
+    n_frames = C.lengths(run)
+    onsets = {e: set() for e in range(run.sizes["event"])}
+    ends = {e: set() for e in range(run.sizes["event"])}
+    every = {e: set() for e in range(run.sizes["event"])}
+    s_frames = {e: set() for e in range(run.sizes["event"])}
+    if len(table):
+        frame_s = table["frame_s"].to_numpy() if "frame_s" in table else np.full(len(table), -1)
+        for e, cls, start, stop, fs in zip(table["event"].to_numpy(), table["class"].to_numpy(),
+                                           table["frame_start"].to_numpy(), table["frame_stop"].to_numpy(), frame_s):
+            e, start, stop, fs = int(e), int(start), int(stop), int(fs)
+            n = int(n_frames[e])
+            if stop <= start:
+                continue
+            for b in (start, stop):
+                if 0 < b < n:
+                    every[e].add(b)
+            if int(cls) == bg:
+                continue
+            if 0 < start < n:
+                onsets[e].add(start)
+            if 0 < stop < n:
+                ends[e].add(stop)
+            if 0 < fs < n:
+                s_frames[e].add(fs)
+    return onsets, ends, every, s_frames
+
+
+def _near(n, points, lo, hi):
+    """Bool (n,) marking frames t with p + lo <= t <= p + hi for some p in points."""
+    mask = np.zeros(n, dtype=bool)
+    for p in points:
+        mask[max(p + lo, 0) : max(min(p + hi + 1, n), 0)] = True
+    return mask
+
+
+def _deltas(run, var, positions, events):
+    """Yield (event, t_index (m,), |dv| (m, unit, layer)) for frames 1..length-1, block by block."""
+    previous, prev_event = None, None
+    for block in C.iter_blocks(run, var, positions, events=events, labels=False):
+        values = block.values.astype(np.float64)
+        if block.t0 == 0 or prev_event != block.event:
+            diff = np.abs(np.diff(values, axis=0))
+            t = np.arange(1, values.shape[0]) + block.t0
+        else:
+            diff = np.abs(np.diff(np.concatenate([previous[None], values]), axis=0))
+            t = np.arange(values.shape[0]) + block.t0
+        previous, prev_event = values[-1], block.event
+        yield block.event, t, diff
+
+
+def susceptibility(
+    run: xr.Dataset,
+    var: str = "h",
+    layer=None,
+    *,
+    k: int = BOUNDARY_HALF_WIDTH,
+    far: int = STATIONARY_DISTANCE,
+    background: str | None = "SIL",
+) -> xr.Dataset:
+    """How strongly units react at segment onsets and ends compared with stationary stretches.
+
+    Definitions (valid frames only; ``dv[t] = |v[t] - v[t-1]|`` for ``t >= 1``, per unit):
+
+    - boundaries: the first frame (onset) and the frame after the last one (end) of every labelled segment that is
+      not of the ``background`` class (default ``"SIL"``; None: every segment), strictly inside the record
+      (frame 0 and ``length`` are record edges, not boundaries);
+    - ``delta_onset`` / ``delta_end``: mean ``dv`` over frames within ``+-k`` frames of an onset / end;
+    - ``delta_stationary``: mean ``dv`` over frames farther than ``far`` frames from every segment boundary (of
+      any class);
+    - ``unit_susceptibility = delta_boundary / delta_stationary`` with ``delta_boundary`` the mean ``dv`` within
+      ``+-k`` of any onset or end (also ``unit_susceptibility_onset``, ``unit_susceptibility_end``);
+    - per layer, ``susceptibility = mean_u delta_boundary / mean_u delta_stationary`` (a ratio of unit averages,
+      robust to units that never move).
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+    var : str
+    layer : int, list of int or None
+        Layers (None: all); the result keeps a ``layer`` dimension.
+    k : int
+        Half-width of the boundary window, frames (default 2 = +-1 s at 2 frames/s).
+    far : int
+        Minimum distance to any boundary of a stationary frame, frames (default 10 = 5 s).
+    background : str or None
+        Class whose segments are background rather than events.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``delta_onset``, ``delta_end``, ``delta_stationary``, ``unit_susceptibility``,
+        ``unit_susceptibility_onset``, ``unit_susceptibility_end`` (unit, layer); ``susceptibility`` (layer);
+        ``n_onset_frames``, ``n_end_frames``, ``n_stationary_frames``. No boundary or no stationary frame gives
+        NaN with an :class:`EmptyClassWarning`.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> sus = analysis.susceptibility(analysis.example_run(), k=1, far=2)
+    >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
+    (('unit', 'layer'), ('layer',))
+    """
+    func = "susceptibility"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    positions = C.check_layers(run, layer, func)
+    k = C.check_int(k, name="k", func=func)
+    far = C.check_int(far, name="far", func=func)
+    onsets, ends, every, _ = _boundaries(run, background)
+    n_frames = C.lengths(run)
+    shape = (run.sizes["unit"], len(positions))
+    sums = {name: np.zeros(shape) for name in ("onset", "end", "boundary", "stationary")}
+    counts = {name: 0 for name in sums}
+    masks = {}
+    for event, t, diff in _deltas(run, var, positions, None):
+        if event not in masks:
+            n = int(n_frames[event])
+            on, en = _near(n, onsets[event], -k, k), _near(n, ends[event], -k, k)
+            stationary = ~_near(n, every[event], -far, far)
+            masks = {event: {"onset": on, "end": en, "boundary": on | en, "stationary": stationary}}
+        for name, mask in masks[event].items():
+            rows = mask[t]
+            if rows.any():
+                sums[name] += diff[rows].sum(0)
+                counts[name] += int(rows.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = {name: sums[name] / counts[name] if counts[name] else np.full(shape, np.nan) for name in sums}
+        unit_ratio = means["boundary"] / means["stationary"]
+        onset_ratio = means["onset"] / means["stationary"]
+        end_ratio = means["end"] / means["stationary"]
+        per_layer = means["boundary"].mean(0) / means["stationary"].mean(0)
+    empty = [name for name in ("onset", "end", "stationary") if counts[name] == 0]
+    if empty:
+        warnings.warn(f"{func}: no {' / '.join(empty)} frames in this run (k={k}, far={far}); the corresponding "
+                      "values are NaN.", C.EmptyClassWarning, stacklevel=2)
+    dims = ("unit", "layer")
+    out = xr.Dataset(
+        {
+            "delta_onset": (dims, means["onset"]),
+            "delta_end": (dims, means["end"]),
+            "delta_stationary": (dims, means["stationary"]),
+            "unit_susceptibility": (dims, unit_ratio),
+            "unit_susceptibility_onset": (dims, onset_ratio),
+            "unit_susceptibility_end": (dims, end_ratio),
+            "susceptibility": (("layer",), per_layer),
+            "n_onset_frames": counts["onset"],
+            "n_end_frames": counts["end"],
+            "n_stationary_frames": counts["stationary"],
+        },
+        coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
+    )
+    out.attrs.update(variable=var, k=k, far=far, background=str(background),
+                     definition="mean |dv| within +-k frames of segment onsets/ends divided by mean |dv| farther "
+                                "than `far` frames from any boundary")
+    return out
+
+
+def _auc_counts(pos_sorted, neg):
+    """Sum over negatives of (#positives > neg + 0.5 #positives == neg), per column (unit)."""
+    n_pos = pos_sorted.shape[0]
+    total = np.zeros(neg.shape[1])
+    for j in range(neg.shape[1]):
+        left = np.searchsorted(pos_sorted[:, j], neg[:, j], side="left")
+        right = np.searchsorted(pos_sorted[:, j], neg[:, j], side="right")
+        total[j] = (n_pos - right).sum() + 0.5 * (right - left).sum()
+    return total
+
+
+def detector_units(
+    run: xr.Dataset,
+    var: str = "h",
+    layer=None,
+    *,
+    k: int = BOUNDARY_HALF_WIDTH,
+    background: str | None = "SIL",
+) -> xr.Dataset:
+    """How well each unit's activity change detects segment onsets and S arrivals (ROC AUC per unit).
+
+    Definition: the score of frame ``t >= 1`` is ``|v[t] - v[t-1]|`` of the unit. Positive frames for
+    ``auc_onset``: ``onset <= t <= onset + k`` for every onset of a non-``background`` segment strictly inside its
+    record (the model is causal: its reaction follows the onset); for ``auc_s``: ``s <= t <= s + k`` with ``s``
+    the first frame whose centre is at or after the segment's S arrival (``segment_s``). Negatives: every other
+    valid frame ``t >= 1``. The AUC is the Mann-Whitney statistic ``P(score_pos > score_neg) + 0.5 P(=)``, equal to
+    :func:`sklearn.metrics.roc_auc_score`, computed in two streaming passes (positives kept, negatives counted
+    block by block), so larger-than-memory runs work. 0.5: no better than chance.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+    var : str
+    layer : int, list of int or None
+        Layers (None: all); the result keeps a ``layer`` dimension.
+    k : int
+        Frames after the onset / arrival counted as positive (default 2 = 1 s at 2 frames/s).
+    background : str or None
+        Class whose segments are not events (their starts are not onsets).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``auc_onset``, ``auc_s`` (unit, layer); ``n_onset_frames``, ``n_s_frames``. Without any S arrival (or
+        onset), the AUC is NaN with an :class:`EmptyClassWarning`.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> det = analysis.detector_units(analysis.example_run(), k=1)
+    >>> det["auc_onset"].dims
+    ('unit', 'layer')
+    >>> bool(((det["auc_onset"] >= 0) & (det["auc_onset"] <= 1)).all())
+    True
+    """
+    func = "detector_units"
+    C.check_run(run, func)
+    C.check_var(run, var, func)
+    positions = C.check_layers(run, layer, func)
+    k = C.check_int(k, name="k", func=func)
+    onsets, _, _, s_frames = _boundaries(run, background)
+    n_frames = C.lengths(run)
+    n_units, n_layers = run.sizes["unit"], len(positions)
+    kinds = {"onset": onsets, "s": s_frames}
+    masks = {kind: {e: _near(int(n_frames[e]), points[e], 0, k) for e in points} for kind, points in kinds.items()}
+    # pass 1: positive scores
+    positives = {kind: [] for kind in kinds}
+    events_with = sorted({e for kind in kinds for e in kinds[kind] if kinds[kind][e]})
+    for event, t, diff in _deltas(run, var, positions, events_with):
+        for kind in kinds:
+            rows = masks[kind][event][t]
+            if rows.any():
+                positives[kind].append(diff[rows].reshape(-1, n_units * n_layers))
+    auc = {}
+    n_pos = {}
+    for kind in kinds:
+        pos = np.concatenate(positives[kind]) if positives[kind] else np.zeros((0, n_units * n_layers))
+        n_pos[kind] = pos.shape[0]
+        auc[kind] = (np.sort(pos, axis=0), np.zeros(n_units * n_layers), [0])
+    # pass 2: negatives
+    if any(n_pos.values()):
+        for event, t, diff in _deltas(run, var, positions, None):
+            flat = diff.reshape(diff.shape[0], -1)
+            for kind in kinds:
+                if not n_pos[kind]:
+                    continue
+                neg = flat[~masks[kind][event][t]]
+                if neg.shape[0]:
+                    pos_sorted, total, n_neg = auc[kind]
+                    total += _auc_counts(pos_sorted, neg)
+                    n_neg[0] += neg.shape[0]
+    result = {}
+    for kind in kinds:
+        _, total, n_neg = auc[kind]
+        if n_pos[kind] and n_neg[0]:
+            result[kind] = (total / (n_pos[kind] * n_neg[0])).reshape(n_units, n_layers)
+        else:
+            result[kind] = np.full((n_units, n_layers), np.nan)
+    empty = [kind for kind in kinds if not n_pos[kind]]
+    if empty:
+        warnings.warn(f"{func}: the run has no {' / '.join('onset' if e == 'onset' else 'S-arrival' for e in empty)} "
+                      "frames; the corresponding AUC is NaN.", C.EmptyClassWarning, stacklevel=2)
+    out = xr.Dataset(
+        {
+            "auc_onset": (("unit", "layer"), result["onset"]),
+            "auc_s": (("unit", "layer"), result["s"]),
+            "n_onset_frames": n_pos["onset"],
+            "n_s_frames": n_pos["s"],
+        },
+        coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
+    )
+    out.attrs.update(variable=var, k=k, background=str(background),
+                     definition="ROC AUC of |v[t] - v[t-1]| for frames [onset, onset + k] (resp. [S, S + k]) "
+                                "against every other valid frame")
+    return out

@@ -1,0 +1,124 @@
+"""Contract of every public analysis function: it accepts a padded run in memory or dask-backed from disk, gives the
+same result on both, keeps coordinates, never mutates its input and ignores whatever lies past ``length``."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+
+import rnnscope
+from rnnscope import analysis
+
+from analysis_runs import padded_run
+
+pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
+
+CALLS = {
+    "activation_histogram[class]": lambda r: analysis.activation_histogram(r),
+    "activation_histogram[segment]": lambda r: analysis.activation_histogram(r, "c", by="segment", bins=8),
+    "activation_histogram[all]": lambda r: analysis.activation_histogram(r, layer=1, by=None),
+    "heat_map[summary]": lambda r: analysis.heat_map(r),
+    "heat_map[segment]": lambda r: analysis.heat_map(r, use_summary=False),
+    "heat_map[frame, c]": lambda r: analysis.heat_map(r, "c", weighting="frame"),
+    "top_fraction": lambda r: analysis.top_fraction(analysis.heat_map(r, use_summary=False), 0.6),
+    "class_correlation": lambda r: analysis.class_correlation(r, 0.8),
+    "top_units": lambda r: analysis.top_units(r, 3, weighting="frame"),
+    "unit_traces": lambda r: analysis.unit_traces(r, 2, [3, 0]),
+    "unit_activity": lambda r: analysis.unit_activity(r, "c", layer=[1]),
+    "specialisation": lambda r: analysis.specialisation(r),
+    "susceptibility": lambda r: analysis.susceptibility(r, k=1, far=2),
+    "detector_units": lambda r: analysis.detector_units(r, k=1),
+    "cell_distribution": lambda r: analysis.cell_distribution(r, units=3),
+    "responsibility[paper]": lambda r: analysis.responsibility(r),
+    "responsibility[percentile]": lambda r: analysis.responsibility(r, threshold=20),
+    "responsible_units": lambda r: analysis.responsible_units(analysis.responsibility(r, threshold=20)),
+    "temporal_trace[pca]": lambda r: analysis.temporal_trace(r, "ex1"),
+    "temporal_trace[tsne]": lambda r: analysis.temporal_trace(r, 2, layer=0, method="tsne"),
+    "smoothness": lambda r: analysis.smoothness(r),
+    "perturbation": lambda r: analysis.perturbation(r, r, event=1, noise=(3, 5)),
+    "recovery_time": lambda r: analysis.recovery_time(analysis.perturbation(r, r, event=1, noise=(3, 5))),
+    "compare": lambda r: analysis.compare({"run": r}, k=1, far=2),
+    "frame_accuracy": lambda r: analysis.frame_accuracy(r),
+}
+
+
+def test_every_public_function_is_in_the_contract():
+    covered = {name.split("[")[0] for name in CALLS}
+    functions = {n for n in analysis.__all__ if callable(getattr(analysis, n)) and n[0].islower()}
+    assert functions - covered == {"example_run"}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    run = padded_run()
+    assert len(set(run.length.values.tolist())) == 3  # three different lengths: padding in two records
+    path = rnnscope.save_run(run, tmp_path_factory.mktemp("runs") / "padded.zarr")
+    lazy = rnnscope.open_run(path)
+    assert lazy["h"].chunks is not None  # dask-backed
+    junk = run.copy(deep=True)
+    valid = np.arange(run.sizes["time"])[None, :] < run.length.values[:, None]
+    for name in ("h", "c"):
+        junk[name] = junk[name].where(xr.DataArray(valid, dims=("event", "time")), 123.0)
+    return run, lazy, junk
+
+
+def _same(a, b):
+    if isinstance(a, tuple):  # TopFraction
+        assert a.units == b.units
+        _same(a.heat, b.heat)
+    elif isinstance(a, (xr.Dataset, xr.DataArray)):
+        xr.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    elif isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+    else:
+        assert a == pytest.approx(b, nan_ok=True)
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_same_result_in_memory_and_from_disk(runs, name):
+    run, lazy, _ = runs
+    _same(CALLS[name](run), CALLS[name](lazy))
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_input_is_not_mutated(runs, name):
+    run, lazy, _ = runs
+    for ds in (run, lazy):
+        before = copy.deepcopy(ds)
+        CALLS[name](ds)
+        xr.testing.assert_identical(ds, before)
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_padding_is_ignored(runs, name):
+    run, _, junk = runs
+    assert float(junk["h"].max()) == 123.0
+    _same(CALLS[name](run), CALLS[name](junk))
+
+
+@pytest.mark.parametrize("name", list(CALLS))
+def test_coordinates_are_kept(runs, name):
+    run, _, _ = runs
+    result = CALLS[name](run)
+    result = result.heat if isinstance(result, tuple) else result
+    if not isinstance(result, (xr.Dataset, xr.DataArray)):
+        return
+    if "unit" in result.coords:
+        assert set(result["unit"].values.tolist()) <= set(run["unit"].values.tolist())
+    if "layer" in result.dims:
+        assert set(result["layer"].values.tolist()) <= set(run["layer"].values.tolist())
+    if "class_name" in result.dims:
+        assert result["class_name"].values.tolist() == run["class_name"].values.tolist()
+    if "time" in result.dims:
+        times = run["time"].values.tolist()
+        assert result["time"].values.tolist() == times[: result.sizes["time"]]
+
+
+def test_results_keep_a_layer_dimension(runs):
+    run, _, _ = runs
+    for name, call in CALLS.items():
+        result = call(run)
+        result = result.heat if isinstance(result, tuple) else result
+        if isinstance(result, (xr.Dataset, xr.DataArray)) and name not in ("frame_accuracy",):
+            assert "layer" in result.dims, name
