@@ -58,12 +58,27 @@ def _demo(args: argparse.Namespace) -> int:
     run = capture(model, test_set, progress=not args.quiet)
     run_path = io.save_run(run, out / "run.zarr")
     print(f"  captured every internal state of {run.sizes['event']} records: {run_path}")
-    for event in _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures):
-        path = out / f"record_{run['event_id'].values[event]}.png"
-        plots.record_overview(run, event).savefig(path, dpi=110)
-        print(f"  wrote {path}")
+    from . import analysis
+
+    shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures)
+    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, e) for e in shown}
+    figures.update({
+        "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
+        "fig6_heat_maps.png": lambda: plots.heat_maps(run),
+        "fig7_class_correlation.png": lambda: plots.correlation_matrices(run),
+        "fig8_top_units.png": lambda: plots.top_unit_traces(run, shown[0] if shown else 0),
+    })
+    for name, draw in figures.items():
+        draw().savefig(out / name, dpi=110)
+    print(f"  wrote {len(figures)} figures (activation maps of {len(shown)} records, Figs. 5-8 of the paper) "
+          f"to {out}")
+    top = analysis.top_units(run, k=5).isel(layer=0).to_pandas()
+    print("  five most active units per class (0-based; Table II):")
+    for name, row in top.iterrows():
+        print(f"    {name:>4}: {', '.join(str(int(u)) for u in row.values)}")
     print(f"done in {time.perf_counter() - t0:.0f} s; results in {out.resolve()}")
     print(f"open the run: python -c \"import rnnscope; print(rnnscope.open_run('{run_path}'))\"")
+    print("explore it in JupyterLab: .venv/bin/jupyter lab notebooks/01_quickstart.ipynb")
     return 0
 
 
@@ -76,6 +91,71 @@ def _records_to_show(table, class_names, n):
             chosen.append(int(rows["event"].iloc[0]))
     chosen += [e for e in sorted(set(table["event"].astype(int))) if e not in chosen]
     return chosen[:n]
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    """model + waveforms (SDS archive, files) -> detections.csv, detections.xml (QuakeML), probabilities.mseed."""
+    from . import _monitor as monitoring
+
+    smoothing = args.smoothing
+    if smoothing is not None:
+        method, _, size = smoothing.rpartition(":")
+        try:
+            smoothing = (method or "mean", int(size))
+        except ValueError:
+            print(f"rnnscope monitor: --smoothing must be N or mean:N or median:N (frames); got {args.smoothing!r}",
+                  file=sys.stderr)
+            return 2
+        if smoothing[1] <= 1:
+            smoothing = None
+    min_duration = None
+    if args.min_duration:
+        try:
+            min_duration = {k.strip(): int(v) for k, v in (item.split("=") for item in args.min_duration.split(","))}
+        except ValueError:
+            print("rnnscope monitor: --min-duration must look like SIL=2,TRE=40,HYB=14,VTE=4,LP=4 (frames); got "
+                  f"{args.min_duration!r}", file=sys.stderr)
+            return 2
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = monitoring.monitor(
+        args.model, args.source, starttime=args.start, endtime=args.end, seed_id=args.id, device=args.device,
+        smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
+        min_duration=min_duration, detrend=False if args.no_detrend else "default",
+        bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
+        progress=not args.quiet,
+    )
+    paths = [result.to_csv(out / "detections.csv"), result.to_quakeml(out / "detections.xml"),
+             result.to_mseed(out / "probabilities.mseed")]
+    print(result)
+    for path in paths:
+        print(f"  wrote {path}")
+    return 0
+
+
+def _add_monitor_parser(sub) -> None:
+    mon = sub.add_parser(
+        "monitor",
+        help="classify a continuous archive frame by frame and write a detection catalog",
+        description="Run a trained model over continuous waveforms (an SDS archive root, MiniSEED/SAC files or a "
+                    "glob pattern) day by day and write detections.csv, detections.xml (QuakeML; the class is in "
+                    "each event's description and comment) and probabilities.mseed (one channel per class, 2 Hz).",
+    )
+    mon.add_argument("model", help="model file (model.save(...) / rnnscope demo's model.safetensors)")
+    mon.add_argument("source", help="SDS archive root folder, a waveform file, or a quoted glob pattern")
+    mon.add_argument("--start", help="UTC start, e.g. 2024-03-01 or 2024-03-01T06:00:00 (default: data start)")
+    mon.add_argument("--end", help="UTC end, excluded (default: data end)")
+    mon.add_argument("--id", help="SEED id NET.STA.LOC.CHA to monitor (needed when the source holds several)")
+    mon.add_argument("--out", default="rnnscope-monitor", help="output folder (default: %(default)s)")
+    mon.add_argument("--smoothing", help="moving mean over N frames, or mean:N / median:N (default: 5; 1 = off)")
+    mon.add_argument("--min-duration", help="minimum lengths in frames per class, e.g. SIL=2,TRE=40,HYB=14,VTE=4,LP=4 "
+                                            "(the default)")
+    mon.add_argument("--bandpass", nargs=2, type=float, metavar=("LOW", "HIGH"), help="band-pass corners in Hz")
+    mon.add_argument("--no-detrend", action="store_true", help="do not detrend (default: linear, per day)")
+    mon.add_argument("--capture", help="also write the hidden states into this folder (zarr runs)")
+    mon.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: %(default)s)")
+    mon.add_argument("--quiet", action="store_true", help="no progress bar")
+    mon.set_defaults(func=_monitor)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -94,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     demo.add_argument("--figures", type=int, default=4, help="records to draw (default: %(default)s)")
     demo.set_defaults(func=_demo)
+    _add_monitor_parser(sub)
     return parser
 
 
