@@ -122,3 +122,27 @@ def test_results_keep_a_layer_dimension(runs):
         result = result.heat if isinstance(result, tuple) else result
         if isinstance(result, (xr.Dataset, xr.DataArray)) and name not in ("frame_accuracy",):
             assert "layer" in result.dims, name
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# results with a time axis change shape with the padding itself; every other result must not change at all
+_TIMELESS = [n for n in CALLS if not n.startswith(("perturbation", "recovery_time", "temporal_trace"))]
+
+
+def _pad(run: xr.Dataset, extra: int) -> xr.Dataset:
+    """The same run with ``extra`` more frames of padding (NaN states, -1 labels) at the end of the time axis."""
+    padded = run.pad(time=(0, extra))
+    step = float(run.time[1] - run.time[0])
+    padded = padded.assign_coords(time=np.r_[run.time.values, run.time.values[-1] + step * np.arange(1, extra + 1)])
+    for name in ("label", "pred"):
+        padded[name] = padded[name].fillna(-1).astype(run[name].dtype)
+    return padded
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.integers(min_value=1, max_value=40), name=st.sampled_from(_TIMELESS))
+def test_results_do_not_depend_on_the_padding_length(runs, extra, name):
+    run, _, _ = runs
+    _same(CALLS[name](run), CALLS[name](_pad(run, extra)))
