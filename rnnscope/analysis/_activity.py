@@ -307,13 +307,15 @@ def heat_map(
     True
     """
     func = "heat_map"
-    C.check_run(run, func)
-    C.check_var(run, var, func)
     C.choose(weighting, ["segment", "frame"], name="weighting", func=func)
+    summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
+    from_summary = use_summary and var == "h" and summary in run
+    if not from_summary:  # a run reduced to its summaries (as widgets keep) needs no states
+        C.check_run(run, func)
+        C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     names = C.class_names(run)
-    summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
-    if use_summary and var == "h" and summary in run:
+    if from_summary:
         heat = np.asarray(run[summary].transpose("class_name", "unit", "layer").values, dtype=np.float64)
         heat = heat[..., positions]
     elif weighting == "frame":

@@ -157,7 +157,7 @@ class ClassHeatMap(widgets.VBox):
 
     def _update(self) -> None:
         run, layer = self.summary, self.layer
-        heat = summaries.heat(run, layer, self.heat)  # (class, unit); stands for the analysis heat map
+        heat = summaries.heat(run, layer, self.heat)  # (class, unit), Fig. 6
         self.units = summaries.shared_units(run, layer, self.fraction, self.heat)
         values = heat[:, self.units]
         vmax = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
@@ -174,7 +174,7 @@ class ClassHeatMap(widgets.VBox):
         self.unit_axis.label = ("unit" if every else
                                 f"{n} units in the top {self.fraction:.0%} for every class (position; click for id)")
         self.unit_axis.tick_format = "d" if every else " "
-        corr = summaries.class_correlation(run, layer, self.units, self.heat)  # stands for the analysis (Fig. 7)
+        corr = summaries.class_correlation(run, layer, self.fraction, self.heat)  # Fig. 7
         present = [i for i in range(len(self.class_names)) if np.isfinite(heat[i]).any()]  # classes with segments
         names = [self.class_names[i] for i in present]
         self.correlation = corr[np.ix_(present, present)]

@@ -1,9 +1,9 @@
-"""Small computations the widgets need from the summaries a run stores at capture time.
+"""What the widgets need from a run, as plain arrays: thin adapters over :mod:`rnnscope.analysis`.
 
-TEMPORARY: ``rnnscope.analysis`` (heat maps, top units, histograms, correlation) is being written; until it
-lands, the widgets call these few functions, which only read the small ``summary_*`` variables (no pass over the
-states) except :func:`histograms`, which reads a bounded number of frames. Each function names the analysis it
-stands for, so swapping it for the analysis call is a one-line change in the widgets.
+Heat maps, top units, the shared unit set and the class correlation come from the analysis functions (which read
+the capture-time ``summary_*`` variables, so no pass over the states); unit orders for the heatmap and the value
+ranges read the summaries directly; :func:`histograms` reads a bounded number of frames so a long run stays
+interactive (:func:`rnnscope.analysis.activation_histogram` is the full-pass version).
 
 Examples
 --------
@@ -25,6 +25,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from .. import analysis
+
 __all__ = ["heat", "activity", "specialisation", "unit_order", "top_units", "shared_units", "class_correlation",
            "histograms", "value_range", "UNIT_ORDERS"]
 
@@ -33,14 +35,11 @@ UNIT_ORDERS = ("index", "activity", "specialisation")
 
 
 def heat(run: xr.Dataset, layer: int, kind: str = "segment") -> np.ndarray:
-    """(class, unit) heat of one layer from ``summary_heat`` (segment-weighted) or ``summary_heat_frame``.
+    """(class, unit) heat of one layer (:func:`rnnscope.analysis.heat_map`, read from the summaries).
 
-    Stands for ``rnnscope.analysis``'s class heat map (Fig. 6). NaN for a class with no segment.
+    NaN for a class with no segment.
     """
-    name = "summary_heat" if kind == "segment" else "summary_heat_frame"
-    if name not in run:
-        raise ValueError(f"The run has no {name!r}; capture it with rnnscope.capture (it stores the summaries).")
-    return np.asarray(run[name].isel(layer=layer).values, dtype=np.float64)
+    return np.asarray(_heat_array(run, layer, kind).isel(layer=0).values, dtype=np.float64)
 
 
 def activity(run: xr.Dataset, layer: int) -> np.ndarray:
@@ -80,54 +79,38 @@ def unit_order(run: xr.Dataset, layer: int, how: str = "activity", class_name: s
 
 
 def top_units(run: xr.Dataset, layer: int, n: int = 5, kind: str = "segment") -> dict[str, list[int]]:
-    """The ``n`` units of highest heat per class (Table II: "most active, and therefore most specialized").
+    """The ``n`` units of highest heat per class (:func:`rnnscope.analysis.top_units`, Table II).
 
     Classes without any segment get an empty list.
     """
     h = heat(run, layer, kind)
-    out = {}
-    for c, name in enumerate(str(x) for x in run["class_name"].values):
-        row = h[c]
-        out[name] = [] if np.all(np.isnan(row)) else [int(u) for u in np.argsort(-np.nan_to_num(row, nan=-np.inf),
-                                                                                  kind="stable")[:n]]
-    return out
+    ranked = analysis.top_units(_heat_array(run, layer, kind), k=min(n, h.shape[1])).isel(layer=0)
+    names = [str(c) for c in run["class_name"].values]
+    return {name: [] if np.all(np.isnan(h[c])) else [int(u) for u in ranked.sel(class_name=name).values]
+            for c, name in enumerate(names)}
 
 
 def shared_units(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
-    """Units whose heat is in the top ``fraction`` of units for every class (with segments), in id order.
-
-    The selection rule of Fig. 6 / Fig. 7 (``papers/titos2022.md``): 1.0 keeps all units.
-    """
-    h = heat(run, layer, kind)
-    n_units = h.shape[1]
-    if fraction >= 1.0:
-        return np.arange(n_units)
-    n_keep = max(1, int(round(fraction * n_units)))
-    keep = np.ones(n_units, dtype=bool)
-    for row in h:
-        if np.all(np.isnan(row)):
-            continue
-        top = np.argsort(-np.nan_to_num(row, nan=-np.inf), kind="stable")[:n_keep]
-        mask = np.zeros(n_units, dtype=bool)
-        mask[top] = True
-        keep &= mask
-    return np.flatnonzero(keep)
+    """Units whose heat is in the top ``fraction`` of units for every class with segments, in id order
+    (:func:`rnnscope.analysis.top_fraction`, the rule of Figs. 6-7); 1.0 keeps all units."""
+    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction)
+    return np.asarray(sorted(next(iter(selected.units.values()))), dtype=int)
 
 
-def class_correlation(run: xr.Dataset, layer: int, units=None, kind: str = "segment") -> np.ndarray:
-    """(class, class) Pearson correlation of the classes' heat over ``units`` (Fig. 7); NaN where undefined."""
-    h = heat(run, layer, kind)
-    if units is not None:
-        h = h[:, np.asarray(units, dtype=int)]
-    n = h.shape[0]
-    out = np.full((n, n), np.nan)
-    for i in range(n):
-        for j in range(n):
-            a, b = h[i], h[j]
-            ok = np.isfinite(a) & np.isfinite(b)
-            if ok.sum() >= 2 and np.std(a[ok]) > 0 and np.std(b[ok]) > 0:
-                out[i, j] = float(np.corrcoef(a[ok], b[ok])[0, 1])
-    return out
+def class_correlation(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
+    """(class, class) Pearson correlation of the classes' heat over the shared units of ``fraction``
+    (:func:`rnnscope.analysis.class_correlation`, Fig. 7); NaN where undefined."""
+    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction)
+    return np.asarray(corr.isel(layer=0).values, dtype=np.float64)
+
+
+def _heat_array(run: xr.Dataset, layer: int, kind: str) -> xr.DataArray:
+    name = "summary_heat" if kind == "segment" else "summary_heat_frame"
+    if name not in run:
+        raise ValueError(f"The run has no {name!r}; capture it with rnnscope.capture (it stores the summaries).")
+    with warnings.catch_warnings():  # the views show a class without segments as empty
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        return analysis.heat_map(run, layer=layer, weighting=kind)
 
 
 def histograms(run: xr.Dataset, variable: str = "h", layer: int = 0, bins=None, max_frames: int = 200_000,
