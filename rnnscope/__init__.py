@@ -38,6 +38,7 @@ _FUNCTIONS = {
     "save_run": ("rnnscope.io", "save_run"),
     "open_run": ("rnnscope.io", "open_run"),
     "monitor": ("rnnscope._monitor", "monitor"),
+    "score_detections": ("rnnscope._detections", "score_detections"),
 }
 
 __all__ = ["__version__", *sorted(_SUBMODULES), *sorted(_FUNCTIONS)]

@@ -1,0 +1,570 @@
+"""Frame probabilities -> a detection catalog; its exports (CSV, QuakeML, MiniSEED) and event-level scores.
+
+The steps, per contiguous piece of signal (never across a gap):
+
+1. **smoothing** of the per-frame class probabilities: a centred moving mean (or median) over a few frames
+   (``smoothing=5`` by default; edges use the nearest frame);
+2. **frame classes**: the argmax of the smoothed probabilities;
+3. **minimum durations** per class (in frames; default the authors' 2, 40, 14, 4, 4 frames for SIL, TRE, HYB, VTE,
+   LP): the shortest run of frames shorter than its class's minimum is given to the neighbouring run whose class
+   is more probable over its frames (mean smoothed probability), runs of one class that meet are merged, and so on
+   until every run is long enough (a piece holding a single too-short run gives no detection);
+4. every run not of the background class (``"SIL"``) is a **detection**: UTC start and end, class, mean and peak
+   probability of every class over its frames (from the model's probabilities, not the smoothed ones).
+
+A run of frames ``a .. b-1`` (frame centres ``t_a .. t_{b-1}``, one hop ``dt`` apart) becomes a detection from
+``t_a - dt/2`` to ``t_{b-1} + dt/2``: frames are labelled by their centre sample, so this is the unbiased estimate
+of the labelled segment (onset error within +-dt/2 for a perfect classifier).
+
+QuakeML has no event type for long-period events, tremor or hybrid events: :func:`to_catalog` sets
+``event_type`` to ``"earthquake"`` for VTE and ``"other event"`` for every other class, and stores the class name
+in the event description (``event.event_descriptions[0].text``) and, with the end time and probabilities, in a
+comment (``rnnscope class=LP; ...``). Each event carries one automatic pick at the detection start on the
+monitored channel (no origin: a single station gives no location).
+"""
+from __future__ import annotations
+
+import heapq
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "DEFAULT_MIN_DURATION",
+    "DEFAULT_SMOOTHING",
+    "smooth",
+    "frame_runs",
+    "detect",
+    "to_catalog",
+    "probability_stream",
+    "score_detections",
+]
+
+#: minimum durations (frames) used by Titos & Garcia's authors; classes not listed: 1 frame
+DEFAULT_MIN_DURATION = {"SIL": 2, "TRE": 40, "HYB": 14, "VTE": 4, "LP": 4}
+#: moving mean over 5 frames (2.5 s with the paper's 0.5 s hop)
+DEFAULT_SMOOTHING = 5
+_NS = 1_000_000_000
+
+
+# --------------------------------------------------------------------------------------------- smoothing
+
+
+def _check_smoothing(smoothing, func: str) -> tuple[str, int]:
+    """``None``/0/1 (off), an int (moving mean), or ``("mean" | "median", frames)`` -> (method, frames)."""
+    if smoothing is None or smoothing is False:
+        return "mean", 1
+    method, size = "mean", smoothing
+    if isinstance(smoothing, (tuple, list)) and len(smoothing) == 2:
+        method, size = smoothing
+    ok = isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 0
+    if not ok or method not in ("mean", "median"):
+        raise ValueError(
+            f"The 'smoothing' parameter of {func} must be None (off), a number of frames (moving mean, e.g. 5) or "
+            f"('mean' | 'median', frames), e.g. ('median', 5). Got {smoothing!r} instead."
+        )
+    return method, max(int(size), 1)
+
+
+def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
+    """Centred moving mean (or median) of ``prob`` ``(frames, classes)`` along frames; edges use the nearest frame.
+
+    Examples
+    --------
+    >>> p = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    >>> smooth(p, 3)[:, 0].round(3).tolist()
+    [0.667, 0.667, 0.667, 1.0]
+    >>> smooth(p, ("median", 3))[:, 0].tolist()
+    [1.0, 1.0, 1.0, 1.0]
+    """
+    method, size = _check_smoothing(smoothing, "smooth")
+    prob = np.asarray(prob, dtype=np.float64)
+    if size <= 1 or prob.shape[0] == 0:
+        return prob.copy()
+    from scipy import ndimage
+
+    if method == "mean":
+        return ndimage.uniform_filter1d(prob, size, axis=0, mode="nearest")
+    return ndimage.median_filter(prob, size=(size, 1), mode="nearest")
+
+
+# --------------------------------------------------------------------------------------------- runs
+
+
+def _min_frames(min_duration, class_names: Sequence[str], func: str) -> np.ndarray:
+    if min_duration is None:
+        min_duration = DEFAULT_MIN_DURATION
+    if isinstance(min_duration, (int, np.integer)) and not isinstance(min_duration, bool):
+        min_duration = {c: int(min_duration) for c in class_names}
+    if not isinstance(min_duration, Mapping):
+        raise ValueError(
+            f"The 'min_duration' parameter of {func} must be a dict of minimum lengths in frames per class name, "
+            f"e.g. {DEFAULT_MIN_DURATION}, or one number of frames for all classes. Got {min_duration!r} instead."
+        )
+    out = np.ones(len(class_names), dtype=np.int64)
+    for name, frames in min_duration.items():
+        if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or frames < 0:
+            raise ValueError(
+                f"The 'min_duration' parameter of {func} must give a whole number of frames (>= 0) per class. "
+                f"Got {frames!r} for {name!r} instead."
+            )
+        if name in class_names:  # classes the model does not know are ignored (the default names all five)
+            out[list(class_names).index(name)] = max(int(frames), 1)
+    return out
+
+
+def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
+    """Runs of frames of one class after enforcing per-class minimum lengths (see the module docstring).
+
+    Parameters
+    ----------
+    prob : ndarray (frames, classes)
+        (Smoothed) class probabilities of one contiguous piece.
+    min_frames : sequence of int
+        Minimum run length per class index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``start``, ``stop`` (frame indices, ``stop`` exclusive), ``class`` (index), in time order.
+
+    Examples
+    --------
+    >>> p = np.eye(3)[[0, 0, 0, 1, 0, 0, 2, 2, 2, 2]]
+    >>> frame_runs(p, [2, 2, 2]).values.tolist()     # the 1-frame run of class 1 goes to class 0
+    [[0, 6, 0], [6, 10, 2]]
+    """
+    prob = np.asarray(prob, dtype=np.float64)
+    n = prob.shape[0]
+    if n == 0:
+        return pd.DataFrame({"start": [], "stop": [], "class": []}, dtype=np.int64)
+    labels = prob.argmax(axis=1)
+    edges = np.flatnonzero(np.diff(labels)) + 1
+    starts = np.concatenate([[0], edges]).astype(np.int64)
+    stops = np.concatenate([edges, [n]]).astype(np.int64)
+    cls = labels[starts].astype(np.int64)
+    min_frames = np.asarray(min_frames, dtype=np.int64)
+    if np.any(stops - starts < min_frames[cls]):
+        starts, stops, cls = _enforce_min(prob, starts, stops, cls, min_frames)
+    return pd.DataFrame({"start": starts, "stop": stops, "class": cls})
+
+
+def _enforce_min(prob, starts, stops, cls, min_frames):
+    """Absorb too-short runs into their more probable neighbour, shortest first (a heap; O(runs log runs))."""
+    cum = np.concatenate([np.zeros((1, prob.shape[1])), np.cumsum(prob, axis=0)])
+    m = len(starts)
+    starts, stops, cls = starts.copy(), stops.copy(), cls.copy()
+    prev = np.arange(m) - 1
+    nxt = np.arange(m) + 1
+    nxt[-1] = -1
+    alive = np.ones(m, dtype=bool)
+    heap = [(int(stops[i] - starts[i]), int(starts[i]), i) for i in range(m) if stops[i] - starts[i] < min_frames[cls[i]]]
+    heapq.heapify(heap)
+    while heap:
+        length, start, i = heapq.heappop(heap)
+        if not alive[i] or starts[i] != start or stops[i] - starts[i] != length:
+            continue  # stale entry
+        left, right = prev[i], nxt[i]
+        if left < 0 and right < 0:
+            alive[i] = False  # the whole piece is one run too short for its class: no detection
+            continue
+        if left >= 0 and right >= 0:
+            a, b = starts[i], stops[i]
+            s_left = cum[b, cls[left]] - cum[a, cls[left]]
+            s_right = cum[b, cls[right]] - cum[a, cls[right]]
+            j = left if s_left >= s_right else right
+        else:
+            j = left if left >= 0 else right
+        if j == left:
+            stops[left] = stops[i]
+        else:
+            starts[right] = starts[i]
+        alive[i] = False
+        if left >= 0:
+            nxt[left] = right
+        if right >= 0:
+            prev[right] = left
+        k = j
+        if left >= 0 and right >= 0 and cls[left] == cls[right]:  # the two neighbours now meet: merge them
+            stops[left] = stops[right]
+            alive[right] = False
+            nxt[left] = nxt[right]
+            if nxt[right] >= 0:
+                prev[nxt[right]] = left
+            k = left
+        if stops[k] - starts[k] < min_frames[cls[k]]:
+            heapq.heappush(heap, (int(stops[k] - starts[k]), int(starts[k]), k))
+    keep = np.flatnonzero(alive)
+    return starts[keep], stops[keep], cls[keep]
+
+
+# --------------------------------------------------------------------------------------------- catalog
+
+#: columns of a detection table before the per-class probability columns
+BASE_COLUMNS = ("seed_id", "class_name", "start", "end", "duration_s", "n_frames", "p_mean", "p_peak")
+
+
+def empty_table(class_names: Sequence[str]) -> pd.DataFrame:
+    columns = list(BASE_COLUMNS) + [f"p_mean_{c}" for c in class_names] + [f"p_peak_{c}" for c in class_names]
+    table = pd.DataFrame({c: [] for c in columns})
+    table["seed_id"] = table["seed_id"].astype(object)
+    table["class_name"] = table["class_name"].astype(object)
+    for c in ("start", "end"):
+        table[c] = pd.to_datetime(table[c], utc=True)
+    table["n_frames"] = table["n_frames"].astype(np.int64)
+    return table
+
+
+def detect(
+    prob: np.ndarray,
+    first_time_ns: int,
+    frame_period_ns: int,
+    class_names: Sequence[str],
+    *,
+    smoothing=DEFAULT_SMOOTHING,
+    min_duration=None,
+    background: str | None = "SIL",
+    seed_id: str = "",
+    func: str = "detect",
+) -> pd.DataFrame:
+    """Detections of one contiguous piece of frame probabilities.
+
+    Parameters
+    ----------
+    prob : ndarray (frames, classes)
+        Model probabilities (softmax), one row per frame.
+    first_time_ns : int
+        UTC time of the centre of frame 0, in nanoseconds since 1970 (``UTCDateTime.ns``).
+    frame_period_ns : int
+        Hop between frames in ns (0.5 s for the paper's features).
+    class_names : sequence of str
+        Name of each probability column.
+    smoothing : None, int or (str, int)
+        See :func:`smooth`.
+    min_duration : dict or int, optional
+        Minimum run length in frames per class name (default :data:`DEFAULT_MIN_DURATION`).
+    background : str or None
+        Class whose runs are not reported (None: every run is a detection).
+    seed_id : str
+        SEED id written into every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per detection: ``seed_id``, ``class_name``, ``start``, ``end`` (UTC pandas Timestamps),
+        ``duration_s``, ``n_frames``, ``p_mean``, ``p_peak`` (of the detected class) and ``p_mean_<class>``,
+        ``p_peak_<class>`` for every class.
+
+    Examples
+    --------
+    >>> p = np.eye(3)[[0] * 4 + [2] * 6 + [0] * 4] * 0.8 + 0.2 / 3
+    >>> t0 = 1_600_000_000 * 10**9 + 2 * 10**9     # frame 0 centred 2 s after 2020-09-13T12:26:40Z
+    >>> d = detect(p, t0, 5 * 10**8, ["SIL", "TRE", "LP"], smoothing=None)
+    >>> d.class_name[0], str(d.start[0]), str(d.end[0]), int(d.n_frames[0])
+    ('LP', '2020-09-13 12:26:43.750000+00:00', '2020-09-13 12:26:46.750000+00:00', 6)
+    >>> round(float(d.p_mean[0]), 3), round(float(d.p_mean_SIL[0]), 3)
+    (0.867, 0.067)
+    """
+    names = list(class_names)
+    prob = np.asarray(prob, dtype=np.float64)
+    if prob.ndim != 2 or prob.shape[1] != len(names):
+        raise ValueError(
+            f"{func}: probabilities must be (frames, {len(names)}) for classes {names}; got shape {prob.shape}."
+        )
+    min_frames = _min_frames(min_duration, names, func)
+    if background is not None and background not in names:
+        background = None  # a model without the background class: every run is reported
+    runs = frame_runs(smooth(prob, smoothing), min_frames)
+    if background is not None:
+        runs = runs[runs["class"] != names.index(background)]
+    if len(runs) == 0:
+        return empty_table(names)
+    a = runs["start"].to_numpy()
+    b = runs["stop"].to_numpy()
+    c = runs["class"].to_numpy()
+    cum = np.concatenate([np.zeros((1, prob.shape[1])), np.cumsum(prob, axis=0)])
+    n = (b - a).astype(np.float64)
+    mean = (cum[b] - cum[a]) / n[:, None]
+    # max over [a_k, b_k): reduceat over the interleaved bounds (a dummy last row keeps b_k < len)
+    padded = np.concatenate([prob, prob[-1:]])
+    peak = np.maximum.reduceat(padded, np.ravel(np.column_stack([a, b])), axis=0)[::2]
+    rows = np.arange(len(a))
+    half = frame_period_ns // 2
+    start_ns = first_time_ns + a * frame_period_ns - half
+    end_ns = first_time_ns + (b - 1) * frame_period_ns + (frame_period_ns - half)
+    table = pd.DataFrame(
+        {
+            "seed_id": [seed_id] * len(a),
+            "class_name": [names[k] for k in c],
+            "start": pd.to_datetime(start_ns, unit="ns", utc=True),
+            "end": pd.to_datetime(end_ns, unit="ns", utc=True),
+            "duration_s": (end_ns - start_ns) / _NS,
+            "n_frames": (b - a).astype(np.int64),
+            "p_mean": mean[rows, c],
+            "p_peak": peak[rows, c],
+        }
+    )
+    for j, name in enumerate(names):
+        table[f"p_mean_{name}"] = mean[:, j]
+    for j, name in enumerate(names):
+        table[f"p_peak_{name}"] = peak[:, j]
+    return table.astype({"seed_id": object, "class_name": object})
+
+
+# --------------------------------------------------------------------------------------------- exports
+
+#: QuakeML event type per class (QuakeML has no LP / tremor / hybrid types)
+QUAKEML_EVENT_TYPE = {"VTE": "earthquake"}
+
+
+def to_catalog(detections: pd.DataFrame, *, author: str = "rnnscope", model: str | None = None):
+    """Detections -> :class:`obspy.core.event.Catalog` (QuakeML has no LP, tremor or hybrid types).
+
+    Each detection becomes an Event with ``event_type`` ``"earthquake"`` for VTE and ``"other event"`` otherwise
+    (``event_type_certainty="suspected"``), its class name as the first event description's text, a comment
+    ``rnnscope class=<class>; start=...; end=...; duration_s=...; p_mean=...; p_peak=...; seed_id=...`` (the class
+    and end time live only there and in the description), and one automatic pick at the start time on the
+    monitored channel (``phase_hint`` = class name). No origin: one station gives no location.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"seed_id": ["XX.STA..HHZ"], "class_name": ["LP"], "start": [pd.Timestamp("2024-01-01T00:00:10Z")],
+    ...                   "end": [pd.Timestamp("2024-01-01T00:00:30Z")], "duration_s": [20.0], "p_mean": [0.9], "p_peak": [1.0]})
+    >>> cat = to_catalog(d)
+    >>> ev = cat[0]
+    >>> ev.event_type, ev.event_descriptions[0].text, str(ev.picks[0].time), ev.picks[0].waveform_id.id
+    ('other event', 'LP', '2024-01-01T00:00:10.000000Z', 'XX.STA..HHZ')
+    """
+    from obspy import UTCDateTime
+    from obspy.core.event import Catalog, Comment, CreationInfo, Event, EventDescription, Pick, ResourceIdentifier
+    from obspy.core.event import WaveformStreamID
+
+    info = CreationInfo(author=author, creation_time=UTCDateTime())
+    events = []
+    for i, row in enumerate(detections.itertuples(index=False)):
+        start = UTCDateTime(pd.Timestamp(row.start).isoformat())
+        end = UTCDateTime(pd.Timestamp(row.end).isoformat())
+        cls = str(row.class_name)
+        seed_id = str(getattr(row, "seed_id", "") or "")
+        key = f"{seed_id or 'unknown'}/{start.strftime('%Y%m%dT%H%M%S.%f')}/{cls}"
+        text = (
+            f"rnnscope class={cls}; start={start}; end={end}; duration_s={float(row.duration_s):.2f}; "
+            f"p_mean={float(row.p_mean):.4f}; p_peak={float(row.p_peak):.4f}; seed_id={seed_id}"
+            + (f"; model={model}" if model else "")
+        )
+        pick = Pick(
+            resource_id=ResourceIdentifier(f"smi:local/rnnscope/pick/{key}"),
+            time=start,
+            waveform_id=WaveformStreamID(seed_string=seed_id) if seed_id.count(".") == 3 else WaveformStreamID(),
+            phase_hint=cls,
+            evaluation_mode="automatic",
+            method_id=ResourceIdentifier("smi:local/rnnscope/monitor"),
+            creation_info=info,
+        )
+        events.append(
+            Event(
+                resource_id=ResourceIdentifier(f"smi:local/rnnscope/event/{key}"),
+                event_type=QUAKEML_EVENT_TYPE.get(cls, "other event"),
+                event_type_certainty="suspected",
+                event_descriptions=[EventDescription(text=cls)],
+                comments=[Comment(text=text, resource_id=ResourceIdentifier(f"smi:local/rnnscope/comment/{key}"))],
+                picks=[pick],
+                creation_info=info,
+            )
+        )
+    return Catalog(events=events, resource_id=ResourceIdentifier("smi:local/rnnscope/catalog"),
+                   description="rnnscope.monitor detections", creation_info=info)
+
+
+def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: str):
+    """Per-class probability traces (one per class and contiguous piece) as an ObsPy Stream.
+
+    ``pieces`` holds ``(first_time_ns, frame_period_ns, prob (frames, classes))`` tuples. Channel = class name,
+    network/station/location those of ``seed_id``, sampling rate = frame rate (2 Hz for the paper's features),
+    start time = centre of the first frame, data float32.
+    """
+    from obspy import Stream, Trace, UTCDateTime
+
+    net, sta, loc, _ = (seed_id.split(".") + ["", "", "", ""])[:4] if seed_id.count(".") == 3 else ("", "", "", "")
+    traces = []
+    for first_ns, period_ns, prob in pieces:
+        prob = np.asarray(prob, dtype=np.float32)
+        if prob.shape[0] == 0:
+            continue
+        for j, name in enumerate(class_names):
+            header = {"network": net, "station": sta, "location": loc, "channel": str(name),
+                      "sampling_rate": _NS / period_ns, "starttime": UTCDateTime(ns=int(first_ns))}
+            traces.append(Trace(data=np.ascontiguousarray(prob[:, j]), header=header))
+    st = Stream(traces)
+    st.sort(keys=["channel", "starttime"])
+    return st
+
+
+# --------------------------------------------------------------------------------------------- scores
+
+
+def _times_ns(values, name: str, func: str) -> np.ndarray:
+    """Absolute times (UTCDateTime, Timestamp, datetime, ISO string) -> int ns; numbers are seconds."""
+    values = pd.Series(values)
+    if len(values) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return np.rint(values.to_numpy(dtype=np.float64) * _NS).astype(np.int64)
+    if values.map(lambda v: type(v).__name__ == "UTCDateTime").any():
+        values = values.map(lambda v: str(v) if type(v).__name__ == "UTCDateTime" else v)
+    try:
+        stamps = pd.to_datetime(values, utc=True, format="mixed") if values.dtype == object else pd.to_datetime(values, utc=True)
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"{func}: cannot read the {name!r} times as UTC times ({err}).") from None
+    return pd.DatetimeIndex(stamps).as_unit("ns").asi8.copy()  # pandas may hold us or s resolution
+
+
+def _table(df, what: str, func: str) -> pd.DataFrame:
+    df = pd.DataFrame(df).reset_index(drop=True)
+    if "class_name" not in df.columns and "class" in df.columns:
+        df = df.rename(columns={"class": "class_name"})
+    missing = [c for c in ("start", "end", "class_name") if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"{func}: the {what} table lacks the column(s) {missing}; it needs 'start', 'end' (UTC times, or seconds) "
+            f"and 'class_name' (or 'class'). Got columns {list(df.columns)}."
+        )
+    out = pd.DataFrame({
+        "start": _times_ns(df["start"], f"{what}.start", func),
+        "end": _times_ns(df["end"], f"{what}.end", func),
+        "class_name": df["class_name"].astype(str).to_numpy(),
+    })
+    sid = next((c for c in ("seed_id", "trace_id") if c in df.columns), None)
+    out["seed_id"] = df[sid].astype(str).to_numpy() if sid else ""
+    bad = np.flatnonzero(out["end"].to_numpy() < out["start"].to_numpy())
+    if bad.size:
+        raise ValueError(f"{func}: {what} row {int(bad[0])} ends before it starts; fix its start/end.")
+    return out
+
+
+def _match(det: pd.DataFrame, true: pd.DataFrame, min_overlap_ns: int) -> list[tuple[int, int, int]]:
+    """One-to-one matches (det row, true row, overlap ns) of overlapping intervals, largest overlaps first."""
+    pairs = []
+    t_order = np.argsort(true["start"].to_numpy(), kind="stable")
+    t_start = true["start"].to_numpy()[t_order]
+    t_end_max = np.maximum.accumulate(true["end"].to_numpy()[t_order]) if len(t_order) else t_start
+    for i, (a, b) in enumerate(zip(det["start"].to_numpy(), det["end"].to_numpy())):
+        hi = np.searchsorted(t_start, b, side="left")  # true events starting before the detection ends
+        lo = np.searchsorted(t_end_max, a, side="right")  # ... and (possibly) ending after it starts
+        for k in range(lo, hi):
+            j = t_order[k]
+            overlap = min(b, true["end"].iat[j]) - max(a, true["start"].iat[j])
+            if overlap > min_overlap_ns or (overlap == min_overlap_ns == 0 and a == b == true["start"].iat[j]):
+                pairs.append((int(overlap), int(det.index[i]), int(true.index[j])))
+    pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+    used_d, used_t, out = set(), set(), []
+    for overlap, i, j in pairs:
+        if i in used_d or j in used_t:
+            continue
+        used_d.add(i)
+        used_t.add(j)
+        out.append((i, j, overlap))
+    return out
+
+
+def score_detections(
+    detections: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    classes: Sequence[str] | None = None,
+    background: str | None = "SIL",
+    min_overlap_s: float = 0.0,
+    return_matches: bool = False,
+):
+    """Event-level precision, recall and onset error of a detection table against a true catalog, per class.
+
+    A detection matches a true event of the same class (and the same SEED id, when both tables have a
+    ``seed_id`` or ``trace_id`` column) when their intervals overlap by more than ``min_overlap_s``; matching is
+    one-to-one, largest overlaps first. Onset error = detection start - true start (s; negative = early).
+
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        E.g. ``rnnscope.monitor(...).detections``: columns ``start``, ``end``, ``class_name``.
+    truth : pandas.DataFrame
+        The true events: ``start``, ``end`` and ``class_name`` (or ``class``), as UTC times (Timestamps,
+        UTCDateTime, ISO strings) or as seconds (then the detections' times must be seconds too).
+    classes : sequence of str, optional
+        Classes to score (default: every class in either table except ``background``).
+    background : str or None
+        The background class, left out by default (its "events" are the gaps between events).
+    min_overlap_s : float
+        Overlap (s) needed for a match; 0: any overlap.
+    return_matches : bool
+        Also return the matched pairs.
+
+    Returns
+    -------
+    scores : pandas.DataFrame
+        Index ``class_name`` (plus ``"all"``, every scored class pooled); columns ``n_true``, ``n_detected``,
+        ``n_matched``, ``precision``, ``recall``, ``f1``, ``onset_error_median_s``, ``onset_error_mean_s``,
+        ``onset_abs_error_median_s`` (NaN where undefined).
+    matches : pandas.DataFrame
+        Only with ``return_matches``: ``detection`` and ``true`` (row positions), ``class_name``,
+        ``onset_error_s``, ``overlap_s``.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"start": [10.0, 50.0, 90.0], "end": [30.0, 70.0, 95.0], "class_name": ["LP", "LP", "VTE"]})
+    >>> det = pd.DataFrame({"start": [11.0, 80.0, 89.5], "end": [29.0, 85.0, 96.0], "class_name": ["LP", "LP", "VTE"]})
+    >>> scores = score_detections(det, truth)
+    >>> scores[["n_true", "n_detected", "n_matched"]]
+                n_true  n_detected  n_matched
+    class_name
+    LP               2           2          1
+    VTE              1           1          1
+    all              3           3          2
+    >>> scores[["precision", "recall", "onset_error_median_s"]].round(2)
+                precision  recall  onset_error_median_s
+    class_name
+    LP               0.50    0.50                  1.00
+    VTE              1.00    1.00                 -0.50
+    all              0.67    0.67                  0.25
+    """
+    func = "score_detections"
+    det = _table(detections, "detections", func)
+    true = _table(truth, "truth", func)
+    if classes is None:
+        classes = list(dict.fromkeys([*true["class_name"], *det["class_name"]]))
+        classes = [c for c in classes if c != background]
+    classes = [str(c) for c in classes]
+    use_ids = (det["seed_id"] != "").any() and (true["seed_id"] != "").any()
+    min_overlap_ns = int(round(float(min_overlap_s) * _NS))
+    rows, matches = [], []
+    for cls in classes:
+        d = det[det["class_name"] == cls]
+        t = true[true["class_name"] == cls]
+        groups = sorted(set(d["seed_id"]) | set(t["seed_id"])) if use_ids else [None]
+        for sid in groups:
+            dd = d if sid is None else d[d["seed_id"] == sid]
+            tt = t if sid is None else t[t["seed_id"] == sid]
+            for i, j, overlap in _match(dd, tt, min_overlap_ns):
+                matches.append({"detection": i, "true": j, "class_name": cls,
+                                "onset_error_s": (det["start"].iat[i] - true["start"].iat[j]) / _NS,
+                                "overlap_s": overlap / _NS})
+    matches = pd.DataFrame(matches, columns=["detection", "true", "class_name", "onset_error_s", "overlap_s"])
+    for cls in [*classes, "all"]:
+        m = matches if cls == "all" else matches[matches["class_name"] == cls]
+        n_true = int(true["class_name"].isin(classes).sum()) if cls == "all" else int((true["class_name"] == cls).sum())
+        n_det = int(det["class_name"].isin(classes).sum()) if cls == "all" else int((det["class_name"] == cls).sum())
+        k = len(m)
+        precision = k / n_det if n_det else np.nan
+        recall = k / n_true if n_true else np.nan
+        f1 = 2 * precision * recall / (precision + recall) if k else (0.0 if n_det and n_true else np.nan)
+        err = m["onset_error_s"].to_numpy(dtype=float)
+        rows.append({
+            "class_name": cls, "n_true": n_true, "n_detected": n_det, "n_matched": k,
+            "precision": precision, "recall": recall, "f1": f1,
+            "onset_error_median_s": float(np.median(err)) if k else np.nan,
+            "onset_error_mean_s": float(np.mean(err)) if k else np.nan,
+            "onset_abs_error_median_s": float(np.median(np.abs(err))) if k else np.nan,
+        })
+    scores = pd.DataFrame(rows).set_index("class_name")
+    return (scores, matches) if return_matches else scores
