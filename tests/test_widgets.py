@@ -344,3 +344,28 @@ def test_summaries_stand_ins_match_the_summaries(small_run):
         assert top[name] == ([] if np.isnan(heat[c]).all() else np.argsort(-heat[c], kind="stable")[:3].tolist())
     with pytest.raises(ValueError, match="'unit_order' must be one of"):
         _summaries.unit_order(small_run, 0, "random")
+
+
+def test_a_detection_catalog_is_listed_and_opens_its_record(small_run):
+    import pandas as pd
+
+    run = small_run
+    ids = [str(i) for i in run.event_id.values]
+    catalog = pd.DataFrame({"event_id": [ids[2], ids[0], "nowhere"], "start": [20.0, 5.0, 1.0],
+                            "end": [30.0, 9.0, 2.0], "class_name": ["LP", "VTE", "SIL"]})
+    ex = rw.Explorer(run, catalog=catalog, debounce=0)
+    assert len(ex.detections) == 2  # the row of an unknown record is left out
+    assert ex.w_detections.options[1][0].startswith("0: LP")
+    ex.w_detections.value = 0  # picking it in the list
+    assert ex.event == 2
+    lo, hi = ex.reader.record_span(2)
+    assert ex.time_range == (max(lo, 10.0), min(hi, 40.0))
+    # UTC times (as rnnscope.monitor writes them) are matched against the run's starttime coordinate
+    timed = run.assign_coords(starttime=("event", ["2024-01-01T00:00:00"] * run.sizes["event"]),
+                              trace_id=("event", ["XX.STA..HHZ"] + ["YY.STA..HHZ"] * (run.sizes["event"] - 1)))
+    utc = pd.DataFrame({"start": pd.to_datetime(["2024-01-01T00:00:12Z"]), "end": pd.to_datetime(["2024-01-01T00:00:15Z"]),
+                        "class_name": ["LP"], "seed_id": ["YY.STA..HHZ"]})
+    ex2 = rw.Explorer(timed, catalog=utc, debounce=0)
+    assert ex2.detections[["event", "t0", "t1"]].values.tolist() == [[1, 12.0, 15.0]]
+    with pytest.raises(ValueError, match="lacks columns"):
+        rw.Explorer(run, catalog=pd.DataFrame({"begin": [1]}))

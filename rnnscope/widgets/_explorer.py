@@ -27,6 +27,7 @@ from . import _summaries as summaries
 from ._colorbar import ColorBar
 from ._debounce import Debouncer
 from ._render import colormap_for, encode_png, encode_rgb_png, hex_to_rgb, pick_extreme, png_mark, set_png
+from ._detections import place_detections
 from ._source import RunReader
 
 __all__ = ["Explorer", "UNIT_COLORS"]
@@ -68,7 +69,9 @@ class Explorer(widgets.VBox):
         For a record too long to read whole at every zoom, build its overview (min/max per block of frames) in a
         background thread as soon as it opens, so that zooming out later reads nothing.
     catalog : pandas.DataFrame, optional
-        A detection catalog, kept as ``Explorer.catalog`` (reserved: not drawn yet).
+        A detection catalog (e.g. ``rnnscope.monitor(...).detections``, or rows with ``event``/``event_id`` and
+        ``start``/``end`` in s): listed under the controls; picking a row shows its record zoomed on it
+        (:meth:`show_detection`).
 
     Examples
     --------
@@ -107,6 +110,7 @@ class Explorer(widgets.VBox):
         self.reader = reader = RunReader(run)
         self.run = run
         self.catalog = catalog
+        self.detections = place_detections(catalog, reader) if catalog is not None else None
         self.plot_width = int(width) - _MARGIN["left"] - _MARGIN["right"]
         #: image columns rendered for the visible range (two per pixel of the plot area)
         self.n_cols = 2 * self.plot_width
@@ -160,6 +164,17 @@ class Explorer(widgets.VBox):
         centre = lo + span / 2 if seg is None else float(seg["start"] + seg["end"]) / 2
         start = float(np.clip(centre - span / 2, lo, hi - span))
         return (start, start + span)
+
+    def show_detection(self, row: int, pad_s: float = 10.0) -> None:
+        """Show detection ``row`` (position in :attr:`detections`): its record, zoomed to it +- ``pad_s``."""
+        if self.detections is None or not 0 <= row < len(self.detections):
+            n = 0 if self.detections is None else len(self.detections)
+            raise ValueError(f"Explorer has {n} placed detection(s); got row {row}.")
+        det = self.detections.iloc[row]
+        lo, hi = self.reader.record_span(int(det["event"]))
+        with self.hold_trait_notifications():
+            self.event = int(det["event"])
+        self.time_range = (max(lo, float(det["t0"]) - pad_s), min(hi, float(det["t1"]) + pad_s))
 
     def show_whole_record(self) -> None:
         """Zoom out to the whole record."""
@@ -316,8 +331,14 @@ class Explorer(widgets.VBox):
         for w, name in [(self.w_event, "event"), (self.w_variable, "variable"), (self.w_layer, "layer"),
                         (self.w_order, "unit_order"), (self.w_class, "order_class")]:
             w.observe(self._control_changed(name), names="value")
-        self._controls = widgets.HBox([self.w_event, self.w_variable, self.w_layer, self.w_order, self.w_class,
-                                       self.w_whole], layout=widgets.Layout(flex_flow="row wrap"))
+        controls = [self.w_event, self.w_variable, self.w_layer, self.w_order, self.w_class, self.w_whole]
+        if self.detections is not None:
+            self.w_detections = widgets.Dropdown(
+                options=[("detections...", -1)] + [(label, i) for i, label in enumerate(self.detections["label"])],
+                description="", layout=widgets.Layout(width="260px"))
+            self.w_detections.observe(lambda c: c["new"] >= 0 and self.show_detection(c["new"]), names="value")
+            controls.append(self.w_detections)
+        self._controls = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap"))
         self.w_legend = widgets.HTML(_legend_html(r.class_names))
         self.w_readout = widgets.HTML(_readout_html(None))
         self._legend_row = widgets.VBox([self.w_legend, self.w_readout], layout=widgets.Layout(padding="0 8px"))

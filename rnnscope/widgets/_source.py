@@ -97,6 +97,10 @@ class RunReader:
                               else np.full(run.sizes["event"], run.sizes["sample"]))
         self.freqs = np.asarray(run["freq"].values, dtype=np.float64) if self.has_spectrogram else np.zeros(0)
         self.segments = self._segment_table(run)
+        #: UTC start of each record (naive pandas Timestamps) and SEED ids, when the run knows them
+        self.starttimes = ([pd.Timestamp(str(t)).tz_localize(None) if str(t) else None
+                            for t in run["starttime"].values] if "starttime" in run.coords else None)
+        self.trace_ids = [str(t) for t in run["trace_id"].values] if "trace_id" in run.coords else None
         #: the capture-time summaries (small), in memory: orders and preselections never touch the states
         self.summary = load_summaries(run)
         self._cache: OrderedDict = OrderedDict()

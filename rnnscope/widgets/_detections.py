@@ -1,0 +1,77 @@
+"""Place the rows of a detection catalog on a run's records (for the Explorer's detection list).
+
+A catalog row is placed by record and seconds from the record start, either given directly (columns ``event``
+or ``event_id``, and numeric ``start`` / ``end`` in s) or from UTC times (``start`` / ``end`` as timestamps or
+ISO strings, as :func:`rnnscope.monitor` writes them), matched against the run's ``starttime`` coordinate (and
+``trace_id`` when the catalog has ``seed_id`` or ``trace_id``).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["place_detections"]
+
+
+def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
+    """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and a ``label``.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> reader = SimpleNamespace(event_ids=["a", "b"], lengths=np.array([10, 10]), dt=0.5, times=np.arange(10) / 2 + 2,
+    ...                          starttimes=None, trace_ids=None)
+    >>> place_detections(pd.DataFrame({"event_id": ["b"], "start": [3.0], "end": [4.5], "class_name": ["LP"]}),
+    ...                  reader)[["event", "t0", "t1", "label"]]
+       event   t0   t1               label
+    0      1  3.0  4.5  0: LP b 3.0-4.5 s
+    """
+    if not isinstance(catalog, pd.DataFrame):
+        raise TypeError(f"Explorer: 'catalog' must be a pandas DataFrame of detections. Got {type(catalog).__name__}.")
+    missing = [c for c in ("start", "end") if c not in catalog.columns]
+    if missing:
+        raise ValueError(f"Explorer: the detection catalog lacks columns {missing}; it needs start, end and either "
+                         "event / event_id with times in s, or UTC times matched to the run's 'starttime'.")
+    names = catalog["class_name"] if "class_name" in catalog.columns else pd.Series([""] * len(catalog))
+    rows = []
+    numeric = pd.api.types.is_numeric_dtype(catalog["start"])
+    for i, row in enumerate(catalog.itertuples(index=False)):
+        row = row._asdict()
+        if numeric:
+            event = _event_by_id(row, reader)
+            t0, t1 = float(row["start"]), float(row["end"])
+        else:
+            event, t0, t1 = _event_by_time(row, reader)
+        if event is None:
+            continue
+        rows.append({"row": i, "event": event, "t0": t0, "t1": t1,
+                     "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {t0:.1f}-{t1:.1f} s"})
+    return pd.DataFrame(rows, columns=["row", "event", "t0", "t1", "label"])
+
+
+def _event_by_id(row, reader):
+    if "event" in row and row["event"] is not None and not pd.isna(row["event"]):
+        event = int(row["event"])
+        return event if 0 <= event < len(reader.lengths) else None
+    if "event_id" in row:
+        ids = list(reader.event_ids)
+        return ids.index(str(row["event_id"])) if str(row["event_id"]) in ids else None
+    return 0 if len(reader.lengths) == 1 else None
+
+
+def _event_by_time(row, reader):
+    if reader.starttimes is None:
+        return None, 0.0, 0.0
+    start = pd.Timestamp(row["start"]).tz_localize(None) if pd.Timestamp(row["start"]).tzinfo else pd.Timestamp(row["start"])
+    end = pd.Timestamp(row["end"]).tz_localize(None) if pd.Timestamp(row["end"]).tzinfo else pd.Timestamp(row["end"])
+    seed = row.get("seed_id", row.get("trace_id"))
+    for event, t_start in enumerate(reader.starttimes):
+        if t_start is None:
+            continue
+        if seed is not None and reader.trace_ids is not None and reader.trace_ids[event] not in ("", seed):
+            continue
+        duration = float(reader.times[max(int(reader.lengths[event]) - 1, 0)]) + reader.dt
+        t0 = (start - t_start).total_seconds()
+        if 0 <= t0 < duration:
+            return event, t0, min((end - t_start).total_seconds(), duration)
+    return None, 0.0, 0.0
