@@ -77,7 +77,7 @@ def main(argv=None):
     if args.executor == "dask":
         from dask.distributed import Client, LocalCluster
 
-        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None))
+        client = Client(LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0"))
         executor = client.get_executor()
 
     if "1" in args.tables:

@@ -141,7 +141,7 @@ def test_sweep_on_a_dask_cluster_equals_the_serial_sweep(frames):
 
     grid = {"cell": ["rnn", "gru"], "hidden_size": [4, 6]}
     serial = train.sweep(grid, frames, folds=2, epochs=1, batch_size=8, progress=False)
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None,
+    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                       processes=True) as cluster, Client(cluster) as client:
         parallel = train.sweep(grid, frames, folds=2, epochs=1, batch_size=8, executor=client.get_executor())
     assert len(serial) == 8
