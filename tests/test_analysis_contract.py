@@ -40,6 +40,17 @@ CALLS = {
     "recovery_time": lambda r: analysis.recovery_time(analysis.perturbation(r, r, event=1, noise=(3, 5))),
     "compare": lambda r: analysis.compare({"run": r}, k=1, far=2),
     "frame_accuracy": lambda r: analysis.frame_accuracy(r),
+    "across_seeds[xarray]": lambda r: analysis.across_seeds(lambda x: analysis.specialisation(x)["specialisation"],
+                                                            [r, r]),
+    "across_seeds[series]": lambda r: analysis.across_seeds(
+        lambda x: analysis.susceptibility(x, k=1, far=2)["susceptibility"].to_series(), {0: r, 1: r}),
+    "linear_cka": lambda r: analysis.linear_cka(r, r),
+    "linear_cka[c vs h]": lambda r: analysis.linear_cka(r, r, "c", layer=1, var_b="h", layer_b=[0, 1]),
+    "match_units": lambda r: analysis.match_units(r, r, "c"),
+    "linear_probes": lambda r: analysis.linear_probes(r, folds=3),
+    "linear_probes[all, sampled]": lambda r: analysis.linear_probes(r, ["class", "f1"], var="all", layer=1,
+                                                                    max_frames=30, seed=1),
+    "gate_saturation": lambda r: analysis.gate_saturation(r.assign(forget_gate=(r["h"] + 1) / 2)),
 }
 
 
@@ -120,7 +131,8 @@ def test_results_keep_a_layer_dimension(runs):
     for name, call in CALLS.items():
         result = call(run)
         result = result.heat if isinstance(result, tuple) else result
-        if isinstance(result, (xr.Dataset, xr.DataArray)) and name not in ("frame_accuracy",):
+        # linear_cka compares two runs: its dims are (layer_a, layer_b)
+        if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(("frame_accuracy", "linear_cka")):
             assert "layer" in result.dims, name
 
 

@@ -30,6 +30,14 @@ Both
 :func:`compare` puts several runs side by side; :func:`frame_accuracy`; :func:`example_run` builds a tiny run for
 examples.
 
+Rigor across runs
+-----------------
+:func:`across_seeds` (mean and t confidence interval of any number over seeds), :func:`linear_cka` (similarity of
+two runs' state spaces), :func:`match_units` (Hungarian matching of units across seeds), :func:`linear_probes`
+(what each layer's states encode: class, inside an event, time since onset, band energies) and
+:func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
+:func:`rnnscope.train.untrained_like`, :func:`rnnscope.train.shuffle_labels`, :func:`rnnscope.train.compare_controls`.
+
 Examples
 --------
 >>> from rnnscope import analysis
@@ -51,7 +59,10 @@ from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
 from ._example import example_run
+from ._probes import gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
+from ._seeds import across_seeds
+from ._similarity import UnitMatch, linear_cka, match_units
 from ._specialisation import specialisation
 from ._tang import cell_distribution, responsibility, responsible_units, smoothness, temporal_trace
 
@@ -80,5 +91,12 @@ __all__ = [
     "compare",
     "frame_accuracy",
     "example_run",
+    # rigor: seeds, similarity across runs, probes
+    "across_seeds",
+    "linear_cka",
+    "match_units",
+    "UnitMatch",
+    "linear_probes",
+    "gate_saturation",
     "EmptyClassWarning",
 ]
