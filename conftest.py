@@ -9,3 +9,7 @@ def _doctest_namespace(doctest_namespace):
     np.random.seed(0)
     doctest_namespace["np"] = np
     doctest_namespace["xr"] = xr
+
+
+# scripts beside the notebooks (e.g. the one that generates them) are not test modules
+collect_ignore_glob = ["notebooks/*.py"]
