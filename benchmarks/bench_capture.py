@@ -10,7 +10,7 @@ Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best m
 
 Then the matrix batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio (and the GPU ratio when a GPU
 is present), and the long-record case: one 24-hour record (172,800 frames) captured to a zarr store with every
-state, with its throughput (frames/s) and peak memory (RSS high-water mark of a child process).
+state, with its throughput (frames/s) and peak memory (VmHWM, the RSS high-water mark of a child process).
 
 Run: ``.venv/bin/python benchmarks/bench_capture.py [--quick]``; record the output in docs/performance.md.
 """
@@ -88,7 +88,7 @@ def compare(model, batch, frames, repeats, device="cpu"):
 
 
 _LONG = """
-import resource, sys, time, numpy as np, torch, rnnscope
+import sys, time, numpy as np, torch, rnnscope
 sys.path.insert(0, sys.argv[3])
 from bench_capture import features_dataset
 torch.set_num_threads(2)
@@ -96,11 +96,13 @@ frames = int(sys.argv[1])
 ds = features_dataset(1, frames)
 torch.manual_seed(0)
 model = rnnscope.models.RNNClassifier("lstm", 48, 210, 5)
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_kb():  # this process's own peak RSS (ru_maxrss would include the parent's peak, kept across exec)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
+base = hwm_kb()
 t0 = time.perf_counter()
 rnnscope.capture(model, ds, store=sys.argv[2], progress=False, window=4096)
 dt = time.perf_counter() - t0
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kb()
 print(f"{frames} {dt:.2f} {peak / 1024:.0f} {base / 1024:.0f}")
 """
 
