@@ -64,23 +64,24 @@ hours. Paper-scale Table I numbers are loaded from the repository, not recompute
 # Parameters: quick by default; QUICK = False uses the paper's sizes (hours on 2 CPU cores).
 QUICK = True
 SEED = 0
-THREADS = 2
+THREADS = 1 if QUICK else 2   # small models: 1 thread is as fast and never stalls on a busy machine
 N_RECORDS = 120 if QUICK else 240                       # synthetic records (docs/results.md uses 240)
 SIZES = (16, 32, 64) if QUICK else (30, 110, 210)       # LSTMs of Figs. 8-9 (the paper's 30/110/210 units)
 VANILLA_SIZE = 64 if QUICK else 140                      # the paper's best vanilla RNN has 140 units
 EPOCHS = 15 if QUICK else 40                             # at most (early stopping, patience 5)
 T1_SIZES = {"rnn": 32, "lstm": 32} if QUICK else {"rnn": 140, "lstm": 210}   # Table I recomputation
 T1_PARTITIONS = [1] if QUICK else [1, 2, 3, 4]           # test partitions recomputed here
-T1_EPOCHS = 5 if QUICK else 40
+T1_EPOCHS = 10 if QUICK else 40
 SWEEP_SIZES = (16, 32) if QUICK else (30, 110, 210, 250, 290)   # Table III
 SWEEP_FOLDS = 2 if QUICK else 4
-SWEEP_EPOCHS = 3 if QUICK else 40
+SWEEP_EPOCHS = 6 if QUICK else 40
 FRACTIONS = (1.0, 0.5, 0.3, 0.2, 0.1)                    # Fig. 10: share of units kept
 REPEATS = 3 if QUICK else 10                             # random draws per fraction
 SMALL_MODELS = True                                      # Fig. 10's red points: train small models too
 """),
     code("""
 %matplotlib inline
+%config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "dpi": 72}
 import time
 import warnings
 from pathlib import Path
@@ -230,7 +231,6 @@ closer to 0 and switch when the input changes.
     code("""
 cat = rnnscope.data.catalog(test_set)
 VTE_RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-LP_RECORD = int(cat.loc[cat.class_name == "LP", "event"].iloc[0])
 plots.activation_map(runs[LSTM], VTE_RECORD)
 """),
     code("""
@@ -248,6 +248,11 @@ onsets = pd.DataFrame({name: e.events.groupby("class_name")["onset_error_s"].mea
 detection = pd.DataFrame({name: e.event_scores["detection_rate"] for name, e in evals.items()})
 pd.concat({"mean onset error (s)": onsets.reindex(CLASSES), "detection rate": detection.reindex(CLASSES)},
           axis=1).round(2)
+"""),
+    md("""
+For the emergent classes (LP, TRE) the paper expects the LSTM's onset error to be smaller (earlier) than the
+vanilla RNN's; impulsive VTE onsets are easy for both. With only a few segments of the rare classes in one test
+partition, differences of a second or two are within the noise.
 """),
     md("""
 ## 5. Fig. 5: histograms of activations, polarization
@@ -305,6 +310,13 @@ for name in (LSTM, VANILLA):
 pd.DataFrame(corr).round(2)
 """),
     md("""
+Our reading of "the most active neurons common to all events" keeps a unit only if it is in the top fraction for
+*every* class. With the small models of quick mode that intersection is tiny at 50 % and often empty at 30 %
+(row `shared units`; an empty set gives NaN and the blank panels above), so the 50 % and 30 % correlations rest on a
+handful of units or are undefined; the paper's 210-unit LSTM left more. At 100 %, compare the VTE-HYB row with the
+other pairs: the paper finds VTE and HYB among the most similar classes for both architectures.
+"""),
+    md("""
 Selectivity says how much a unit prefers one class: (max-class heat − mean of the others) / (sum), 0 = as active
 for every class, 1 = active for one class only (`analysis.specialisation`; its mean over units is one
 specialisation number per model). Grouped by the class each unit prefers:
@@ -346,19 +358,18 @@ plots.top_unit_traces(runs[VANILLA], VTE_RECORD, k=5)
 ## 9. Fig. 9: LSTMs of increasing size
 
 The paper's Fig. 9 shows the five most active units of LSTMs with 30, 110 and 210 units on VTE and LP records and
-sees a more class-oriented specialization as the layer grows. Here: the sizes in `SIZES` on the LP record.
+sees a more class-oriented specialization as the layer grows. Here: the smaller sizes of `SIZES` on the VTE record
+of Fig. 8, whose traces show the largest.
 """),
     code("""
-for h in SIZES:
-    display(plots.top_unit_traces(runs[f"LSTM ({h})"], LP_RECORD, k=5, classes=["LP", "VTE"]))
+for h in SIZES[:-1]:
+    display(plots.top_unit_traces(runs[f"LSTM ({h})"], VTE_RECORD, k=5))
 """),
     code("""
-rows = {}
-for name, run in runs.items():
-    rows[name] = {"units": run.sizes["unit"], "accuracy": analysis.frame_accuracy(run),
-                  "specialisation": float(analysis.specialisation(run)["specialisation"][0]),
-                  "susceptibility": float(analysis.susceptibility(run)["susceptibility"][0])}
-by_size = pd.DataFrame(rows).T
+by_size = pd.DataFrame([{"model": name, "units": run.sizes["unit"], "accuracy": analysis.frame_accuracy(run),
+                         "specialisation": float(analysis.specialisation(run)["specialisation"][0]),
+                         "susceptibility": float(analysis.susceptibility(run)["susceptibility"][0])}
+                        for name, run in runs.items()]).set_index("model")
 print(by_size.round(2).to_string())
 lstm_spec = by_size.loc[[f"LSTM ({h})" for h in SIZES], "specialisation"].to_numpy()
 print("LSTM specialisation grows with size:", bool(np.all(np.diff(lstm_spec) > 0)))
@@ -401,6 +412,11 @@ sweep[["cell", "hidden_size", "partition", "accuracy", "macro_f1", "n_parameters
     code("""
 print(sweep.pivot_table(index="cell", columns="hidden_size", values="accuracy").round(2).to_string())
 """, check=True),
+    md("""
+In the paper the LSTM beats the vanilla RNN at every size, with a peak at 210 units, and the vanilla RNN does not
+improve with size. The quick sweep (tiny models, few epochs, half the records for training) only shows that the
+code path runs; its numbers say nothing about those claims. `docs/results/table3.csv`, when present, does.
+"""),
     md("""
 ## 11. Fig. 10: test-time pruning
 
@@ -508,7 +524,7 @@ about three minutes on 2 CPU cores; `QUICK = False` trains 1-4 layers of 128 uni
 # Parameters: quick by default; QUICK = False for deeper, wider models (tens of minutes on 2 CPU cores).
 QUICK = True
 SEED = 0
-THREADS = 2
+THREADS = 1 if QUICK else 2   # small models: 1 thread is as fast and never stalls on a busy machine
 N_RECORDS = 120 if QUICK else 240
 HIDDEN = 32 if QUICK else 128
 LAYERS = (1, 2) if QUICK else (1, 2, 3, 4)     # LSTM and GRU depths compared
@@ -520,6 +536,7 @@ RECOVERY_THRESHOLD = 0.1                        # mean |difference| below 10 % o
 """),
     code("""
 %matplotlib inline
+%config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "dpi": 72}
 import warnings
 
 import numpy as np
@@ -653,7 +670,8 @@ print(counts.to_string())
 With the paper's absolute thresholds a small LSTM has (almost) no cell values beyond ±10 and so no responsible
 units, which is why the percentile thresholds exist; the GRU rule (|h| < 0.5) fires often, for every class alike.
 With percentile thresholds few units pass the paper's responsibility levels, but the `dedicated` columns show
-units that respond to one class far more than to the others — the paper's observation for phones.
+units, mostly in the LSTM, that respond to one class far more than to any other — the paper's observation for
+phones. GRU states are rarely near 0 for one class only.
 
 ## 5. Fig. 7: temporal traces and smoothness
 
@@ -718,6 +736,7 @@ for name, r in recovery.items():
     rows[name] = {f"layer {l}": float(np.median(r_inf[:, l])) for l in range(r.shape[1])}
     rows[name]["never recovered"] = int(np.isnan(r).sum())
 median_recovery = pd.DataFrame(rows).T[[f"layer {l}" for l in range(DEEP)] + ["never recovered"]]
+median_recovery["never recovered"] = median_recovery["never recovered"].astype(int)
 print("median recovery (frames):")
 print(median_recovery.to_string(na_rep="-", float_format="{:.1f}".format))
 for n in LAYERS:
@@ -726,12 +745,12 @@ for n in LAYERS:
 """, check=True),
     md("""
 The paper's contrast is sharp: the GRU recovers within a few frames while the LSTM stays perturbed much longer.
-Compare the medians above and the bottom curves of the two maps: on our data the two cells recover on the same
-order of time (a few to a few tens of frames), and which one is faster changes with the depth, the records and
-the seed — `docs/claims.md` (one layer of 64 units, 8 records) found similar medians, the GRU's even slightly
-longer. Deeper layers take longer to settle than the first. The synthetic records keep changing their input
-(segments follow each other), and Tang's 512-unit speech models may give the LSTM's cells more room to carry the
-noise.
+The printed lines say whether the GRU's median is below the LSTM's here. Even where it is, compare the size of
+the gap (the medians above, the bottom curves of the two maps): both cells recover on the same order of time, a
+few frames in the first layer and a few tens in deeper layers, which take longer to settle. The direction is not
+stable across model sizes and records: `docs/claims.md` (one layer of 64 units, 8 records) found the GRU's median
+slightly *longer* than the LSTM's. The synthetic records keep changing their input (segments follow each other),
+and Tang's 512-unit speech models may give the LSTM's cells more room to carry the noise.
 
 ## 7. All numbers side by side
 
@@ -751,8 +770,8 @@ summary.round(3)
   classes; the paper's absolute ±10 threshold is out of reach for small LSTMs.
 - *Temporal traces*: the smoothness table says whether LSTM traces are smoother than GRU traces at each depth
   (the paper: yes; `docs/claims.md`: yes for one layer of 64 units).
-- *Memory robustness*: recovery times of the same order for both cells; no sharp "GRU recovers within a few
-  frames, LSTM much later".
+- *Memory robustness*: recovery times of the same order for both cells; the GRU may be faster, but there is no
+  sharp "GRU within a few frames, LSTM much later", and the direction changes with model size and records.
 - *Lazy LSTM and shortcuts*: compare their rows in the accuracy table with the plain LSTM/GRU of the same depth;
   with one seed and small models, differences of a point or two are within the noise of training.
 """),
@@ -787,6 +806,7 @@ DIGITS = 3            # rounding of numbers computed from a fixed model
 """),
     code("""
 %matplotlib inline
+%config InlineBackend.print_figure_kwargs = {"bbox_inches": "tight", "dpi": 72}
 import warnings
 
 import numpy as np
