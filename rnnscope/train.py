@@ -265,6 +265,16 @@ def fit(
         check_positive(early_stopping, name="early_stopping", func=func, integer=True)
         if validation is None:
             raise ValueError("fit: early_stopping needs validation data; pass validation=0.2 (a fraction of records).")
+    previous_threads = torch.get_num_threads()
+    try:
+        return _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip,
+                    seed, device, threads, progress, func)
+    finally:  # ``threads`` pins this call only, never the caller's session
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip, seed, device,
+         threads, progress, func):
     rng = seed_everything(seed, threads)
     device = resolve_device(device)
     records = _records(model, dataset, func)
@@ -517,6 +527,14 @@ def cross_validate(
 
 def _cv_fold_task(payload: dict) -> dict:
     """Train one model on one fold and score it (module level so any Executor can pickle it)."""
+    previous_threads = torch.get_num_threads()
+    try:
+        return _cv_fold(payload)
+    finally:  # serial sweeps must not leave the session on the task's thread count
+        torch.set_num_threads(previous_threads)
+
+
+def _cv_fold(payload: dict) -> dict:
     dataset, train_idx, test_idx = payload["dataset"], payload["train_idx"], payload["test_idx"]
     seed_everything(payload["seed"], payload["threads"])
     model = payload["make_model"]()

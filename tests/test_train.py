@@ -147,3 +147,10 @@ def test_sweep_on_a_dask_cluster_equals_the_serial_sweep(frames):
     assert len(serial) == 8
     cols = ["cell", "hidden_size", "partition", "accuracy", "macro_f1", "n_parameters"]
     pd.testing.assert_frame_equal(serial[cols], parallel[cols])
+
+
+def test_threads_pin_the_call_not_the_session(frames):
+    before = torch.get_num_threads()
+    train.fit(_tiny(frames), frames, epochs=1, threads=1, progress=False)
+    train.sweep({"cell": ["rnn"], "hidden_size": [4]}, frames, folds=2, epochs=1, threads=1, progress=False)
+    assert torch.get_num_threads() == before
