@@ -430,6 +430,14 @@ class RecurrentLayer(nn.Module):
             return mask
         return self.unit_keep if mask is None else (mask & self.unit_keep)
 
+    def _masked_state(self, state, batch_size: int, keep, func: str) -> tuple[State, Tensor | None]:
+        """The checked state with masked units' ``h`` set to 0, and the 0/1 keep factor (None when unmasked)."""
+        state = self._check_state(state, batch_size, func)
+        k = self._keep_factor(keep)
+        if k is not None:
+            state = (state[0] * k,) + tuple(state[1:])
+        return state, k
+
     def _keep_factor(self, keep) -> Tensor | None:
         mask = self.keep_mask(keep)
         return None if mask is None else mask.to(self.weight_ih.dtype)
@@ -491,10 +499,7 @@ class RecurrentLayer(nn.Module):
                 f"The 'x_t' parameter of {func} must have shape (batch, {self.input_size}). "
                 f"Got shape {tuple(x_t.shape)} instead."
             )
-        state = self._check_state(state, x_t.shape[0], func)
-        k = self._keep_factor(keep)
-        if k is not None:
-            state = (state[0] * k,) + tuple(state[1:])
+        state, k = self._masked_state(state, x_t.shape[0], keep, func)
         h, new_state, inter = self._step(x_t, state, k)
         if k is not None:
             h = h * k
@@ -536,11 +541,9 @@ class RecurrentLayer(nn.Module):
                 f"The 'h_seq' parameter of {func} must have shape {expected} (batch, time, hidden) to match 'x'. "
                 f"Got shape {tuple(h_seq.shape)} instead."
             )
-        state0 = self._check_state(state0, x.shape[0], func)
-        k = self._keep_factor(keep)
+        state0, k = self._masked_state(state0, x.shape[0], keep, func)
         if k is not None:
             h_seq = h_seq * k
-            state0 = (state0[0] * k,) + tuple(state0[1:])
         h_prev = torch.cat([state0[0].unsqueeze(1), h_seq[:, :-1]], dim=1)
         out = self._internals(x, h_seq, h_prev, state0, k)
         if k is not None:
@@ -580,10 +583,7 @@ class RecurrentLayer(nn.Module):
         """
         func = f"{type(self).__name__}.trace"
         x = check_sequence(x, self.input_size, like=self.weight_ih, func=func)
-        state = self._check_state(state, x.shape[0], func)
-        k = self._keep_factor(keep)
-        if k is not None:
-            state = (state[0] * k,) + tuple(state[1:])
+        state, k = self._masked_state(state, x.shape[0], keep, func)
         if x.device.type == "cpu" and not torch.is_grad_enabled():
             out, final = self._trace(x, state, k)
             return {name: out[name] for name in self.variables}, final
