@@ -88,6 +88,8 @@ def main(argv=None):
             table = train.sweep({"cell": [cell], "hidden_size": [sizes[cell] or 1]}, frames, folds=4, seed=0,
                                 threads=2 if executor is None else 1, executor=executor, progress=True, **fit_kwargs)
             table.insert(0, "model", {"rnn": "vanilla RNN (140)", "lstm": "LSTM (210)", "tcn": "TCN"}[cell])
+            if sizes[cell] is None:
+                table["hidden_size"] = np.nan  # the TCN has filters, not a hidden size (50 filters, kernel 2)
             parts.append(table)
         parts.append(frame_baseline_table(frames, folds))
         table1 = pd.concat(parts, ignore_index=True).assign(**prov)

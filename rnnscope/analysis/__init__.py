@@ -59,7 +59,7 @@ from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
 from ._example import example_run
-from ._probes import gate_saturation, linear_probes
+from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
 from ._similarity import UnitMatch, linear_cka, match_units
@@ -98,5 +98,7 @@ __all__ = [
     "UnitMatch",
     "linear_probes",
     "gate_saturation",
+    "GATE_VARIABLES",
+    "PROBE_TARGETS",
     "EmptyClassWarning",
 ]
