@@ -116,7 +116,10 @@ def _check_model(model, dataset, func="capture"):
 
 
 class _Summaries:
-    """Accumulates heat per class (segment- and frame-weighted), activity and value ranges during the pass."""
+    """Accumulates heat per class (segment- and frame-weighted), activity and value ranges during the pass.
+
+    Works on whole batch windows as torch tensors (one ``index_add_`` per layer and kind of sum), never per record.
+    """
 
     def __init__(self, n_classes, n_segments, hidden, n_layers, variables):
         self.cls_sum = np.zeros((n_classes, hidden, n_layers))
@@ -129,29 +132,46 @@ class _Summaries:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = variables
 
-    def update(self, h_abs, labels, t0, segs, layer_values):
-        """Frames t0..t0+n of one record: ``h_abs`` (n, H, L); ``segs`` its segment rows (segment, start, stop);
-        ``layer_values`` var -> list over layers of (n, H) arrays or None."""
-        n = h_abs.shape[0]
-        flat = h_abs.reshape(n, -1)
-        self.all_sum += flat.sum(0).reshape(self.all_sum.shape)
-        self.all_count += n
-        onehot = (labels[None, :] == np.arange(self.cls_count.size)[:, None])
-        self.cls_sum += (onehot.astype(np.float64) @ flat).reshape(self.cls_sum.shape)
-        self.cls_count += onehot.sum(1)
-        if segs:
-            cumulative = np.concatenate([np.zeros((1, flat.shape[1])), np.cumsum(flat, 0, dtype=np.float64)])
-            for seg, a, b in segs:
-                lo, hi = max(a, t0), min(b, t0 + n)
-                if hi > lo:
-                    self.seg_sum[seg] += (cumulative[hi - t0] - cumulative[lo - t0]).reshape(self.seg_sum.shape[1:])
-                    self.seg_count[seg] += hi - lo
-        if n:
-            for j, var in enumerate(self.variables):
-                for layer, values in enumerate(layer_values[var]):
-                    if values is not None:
-                        self.vmin[j, layer] = min(self.vmin[j, layer], float(values.min()))
-                        self.vmax[j, layer] = max(self.vmax[j, layer], float(values.max()))
+    def update(self, layer_values, cls_idx, seg_idx, n_valid):
+        """One window of one batch.
+
+        ``layer_values``: per layer, variable -> CPU tensor (rows, n, H); ``cls_idx``: (rows * n,) int64, the class of
+        a valid labelled frame, ``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end;
+        ``seg_idx``: (rows * n,) int64, the segment of a valid frame or -1; ``n_valid``: valid frames per row
+        (non-increasing: rows are sorted by length).
+        """
+        n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
+        counts = np.bincount(cls_idx, minlength=n_classes + 2)
+        self.cls_count += counts[:n_classes]
+        self.all_count += float(counts[: n_classes + 1].sum())
+        in_seg = seg_idx >= 0
+        segments, local = np.unique(seg_idx[in_seg], return_inverse=True)
+        if segments.size:
+            self.seg_count[segments] += np.bincount(local, minlength=segments.size)
+            local_t = torch.from_numpy(local.astype(np.int64))
+            in_seg_t = torch.from_numpy(in_seg)
+        cls_t = torch.from_numpy(cls_idx)
+        for layer, values in enumerate(layer_values):
+            h_abs = values["h"].abs().reshape(-1, hidden)
+            sums = torch.zeros(n_classes + 2, hidden, dtype=h_abs.dtype).index_add_(0, cls_t, h_abs).double().numpy()
+            self.cls_sum[:, :, layer] += sums[:n_classes]
+            self.all_sum[:, layer] += sums[: n_classes + 1].sum(0)
+            if segments.size:
+                seg = torch.zeros(segments.size, hidden, dtype=h_abs.dtype).index_add_(0, local_t, h_abs[in_seg_t])
+                self.seg_sum[segments, :, layer] += seg.double().numpy()
+        n = next(iter(layer_values[0].values())).shape[1]
+        full = int(np.sum(n_valid == n))  # rows whose whole window is valid: a prefix (sorted by length)
+        for j, var in enumerate(self.variables):
+            for layer, values in enumerate(layer_values):
+                t = values.get(var)
+                if t is None:
+                    continue
+                parts = [t[:full]] if full else []
+                parts += [t[r, : int(n_valid[r])] for r in range(full, len(n_valid)) if n_valid[r] > 0]
+                for part in parts:
+                    low, high = torch.aminmax(part)
+                    self.vmin[j, layer] = min(self.vmin[j, layer], float(low))
+                    self.vmax[j, layer] = max(self.vmax[j, layer], float(high))
 
     def state(self) -> dict:
         return {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)} | {"all_count": self.all_count}
@@ -183,23 +203,61 @@ class _Summaries:
         }, coords={"variable": ("variable", np.array(self.variables))})
 
 
+class _FrameIndex:
+    """Class and segment of every frame of a batch window, for :meth:`_Summaries.update`."""
+
+    def __init__(self, labels, n_classes, segs):
+        self.labels = labels
+        self.n_classes = n_classes
+        self.by_event = {}
+        for event, group in segs.groupby("event"):
+            group = group.sort_values("frame_start")
+            self.by_event[int(event)] = (group["frame_start"].to_numpy(np.int64), group["frame_stop"].to_numpy(np.int64),
+                                         group["segment"].to_numpy(np.int64))
+
+    def __call__(self, rows, t0, t1, n_valid):
+        n = t1 - t0
+        valid = np.arange(n)[None, :] < n_valid[:, None]
+        labels = np.asarray(self.labels[rows, t0:t1], dtype=np.int64)
+        cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
+        seg_idx = np.full((len(rows), n), -1, dtype=np.int64)
+        frames = np.arange(t0, t1)
+        for r, event in enumerate(rows):
+            found = self.by_event.get(int(event))
+            if found is None:
+                continue
+            starts, stops, ids = found
+            k = np.searchsorted(starts, frames[: n_valid[r]], side="right") - 1
+            inside = (k >= 0) & (frames[: n_valid[r]] < stops[np.maximum(k, 0)])
+            seg_idx[r, : n_valid[r]] = np.where(inside, ids[np.maximum(k, 0)], -1)
+        return cls_idx.reshape(-1), seg_idx.reshape(-1)
+
+
 # --------------------------------------------------------------------------------------------- sinks
 
 
 class _MemorySink:
+    """numpy arrays in memory; blocks are written whole (frames past a record's end included) and
+    :meth:`pad` sets everything past each record's length at the end (NaN, -1 for ``pred``)."""
+
     def __init__(self, variables, shape_state, shape_prob):
-        self.arrays = {v: np.full(shape_state, np.nan, dtype=np.float32) for v in variables}
-        self.arrays["prob"] = np.full(shape_prob, np.nan, dtype=np.float32)
-        self.arrays["pred"] = np.full(shape_prob[:2], -1, dtype=np.int16)
+        self.arrays = {v: np.empty(shape_state, dtype=np.float32) for v in variables}
+        self.arrays["prob"] = np.empty(shape_prob, dtype=np.float32)
+        self.arrays["pred"] = np.empty(shape_prob[:2], dtype=np.int16)
 
-    def write(self, name, event, t0, block):
-        self.arrays[name][event, t0 : t0 + block.shape[0]] = block
+    def write(self, name, rows, t0, n_valid, block):
+        self.arrays[name][rows, t0 : t0 + block.shape[1]] = block
 
-    def write_state(self, name, event, t0, per_layer):
+    def write_state(self, name, rows, t0, n_valid, per_layer):
         out = self.arrays[name]
+        n = next(v.shape[1] for v in per_layer if v is not None)
         for layer, values in enumerate(per_layer):
-            if values is not None:
-                out[event, t0 : t0 + values.shape[0], :, layer] = values
+            out[rows, t0 : t0 + n, :, layer] = np.nan if values is None else values
+
+    def pad(self, lengths):
+        for event in np.flatnonzero(lengths < next(iter(self.arrays.values())).shape[1]):
+            for name, array in self.arrays.items():
+                array[event, lengths[event]:] = -1 if name == "pred" else np.nan
 
     def checkpoint(self, **_):
         pass
@@ -215,16 +273,20 @@ class _ZarrSink:
         self.group = zarr.open_group(str(partial), mode="r+", zarr_format=io.ZARR_FORMAT)
         self.arrays = {name: self.group[name] for name in [*variables, "prob", "pred"]}
 
-    def write(self, name, event, t0, block):
-        self.arrays[name][event, t0 : t0 + block.shape[0]] = block
+    def write(self, name, rows, t0, n_valid, block):
+        for r, event in enumerate(rows):
+            self.arrays[name][event, t0 : t0 + int(n_valid[r])] = block[r, : int(n_valid[r])]
 
-    def write_state(self, name, event, t0, per_layer):
-        n = next(v.shape[0] for v in per_layer if v is not None)
-        block = np.full((n, *self.arrays[name].shape[2:]), np.nan, dtype=np.float32)
+    def write_state(self, name, rows, t0, n_valid, per_layer):
+        n = next(v.shape[1] for v in per_layer if v is not None)
+        block = np.full((len(rows), n, *self.arrays[name].shape[2:]), np.nan, dtype=np.float32)
         for layer, values in enumerate(per_layer):
             if values is not None:
-                block[:, :, layer] = values
-        self.write(name, event, t0, block)
+                block[..., layer] = values
+        self.write(name, rows, t0, n_valid, block)
+
+    def pad(self, lengths):
+        pass  # the store's fill values are the padding; pred is written -1 before each record's first window
 
     def checkpoint(self, batch, t_next, states, summaries, done):
         tmp = self.partial / (_CHECKPOINT + ".tmp.npz")
@@ -365,7 +427,6 @@ def capture(
     order = np.argsort(-lengths, kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, n_events, batch_size)]
     segs = segment_frames(base)
-    seg_by_event = {e: list(zip(g["segment"], g["frame_start"], g["frame_stop"])) for e, g in segs.groupby("event")}
     summaries = _Summaries(n_classes, len(segs), hidden, n_layers, variables)
 
     start_batch, start_frame, states0, done = 0, 0, None, []
@@ -381,7 +442,7 @@ def capture(
 
     model = model.to(device).eval()
     keep_dev = None if keep_masks is None else [None if k is None else k.to(device) for k in keep_masks]
-    labels_all = np.asarray(base["label"].values)
+    frame_index = _FrameIndex(np.asarray(base["label"].values), n_classes, segs)
     total = int(lengths.sum())
     done_frames = int(sum(lengths[b].sum() for b in batches[:start_batch]))
     if start_batch < len(batches):
@@ -394,9 +455,9 @@ def capture(
             t_max = int(lengths[idx].max())
             t0 = start_frame if b_index == start_batch else 0
             states = _to_device(states0, device) if (b_index == start_batch and states0 is not None) else None
-            if t0 == 0:  # padding of pred is -1 (the store has no fill value for it)
+            if t0 == 0 and store is not None:  # padding of pred is -1 (the store has no fill value for it)
                 for event in idx:
-                    sink.write("pred", event, 0, np.full(n_time, -1, dtype=np.int16))
+                    sink.arrays["pred"][event, :] = np.full(n_time, -1, dtype=np.int16)
             while t0 < t_max:
                 t1 = min(t0 + window, t_max)
                 active = lengths[idx] > t0  # records still running in this window (lengths sorted descending)
@@ -404,23 +465,19 @@ def capture(
                 if states is not None and n_active < len(states[0][0]):
                     states = [tuple(s[:n_active] for s in st) for st in states]
                 rows = idx[:n_active]
+                n_valid = np.minimum(lengths[rows], t1) - t0
                 x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
                 logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev)
                 states = [layer["final_state"] for layer in layers]
-                prob = torch.softmax(logits, dim=-1).cpu().numpy()
-                numpy_layers = [{v: t.numpy() if t.device.type == "cpu" else t.cpu().numpy()
-                                 for v, t in layer["variables"].items()} for layer in layers]
-                for row, event in enumerate(rows):
-                    n = int(min(lengths[event], t1) - t0)
-                    values = {v: [layer_np[v][row, :n] if v in layer_np else None for layer_np in numpy_layers]
-                              for v in variables}
-                    for v in variables:
-                        sink.write_state(v, event, t0, values[v])
-                    h_abs = np.abs(np.stack([layer_np["h"][row, :n] for layer_np in numpy_layers], axis=-1))
-                    summaries.update(h_abs, labels_all[event, t0 : t0 + n], t0, seg_by_event.get(event, []), values)
-                    sink.write("prob", event, t0, prob[row, :n])
-                    sink.write("pred", event, t0, prob[row, :n].argmax(-1).astype(np.int16))
-                    bar.update(n)
+                prob = torch.softmax(logits, dim=-1).cpu()
+                layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
+                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid)
+                for v in variables:
+                    sink.write_state(v, rows, t0, n_valid,
+                                     [lv[v].numpy() if v in lv else None for lv in layer_values])
+                sink.write("prob", rows, t0, n_valid, prob.numpy())
+                sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
+                bar.update(int(n_valid.sum()))
                 t0 = t1
                 if store is not None and t0 < t_max:
                     sink.checkpoint(batch=b_index, t_next=t0, states=_to_numpy(states), summaries=summaries, done=done)
@@ -428,6 +485,7 @@ def capture(
             if store is not None:
                 sink.checkpoint(batch=b_index + 1, t_next=0, states=[], summaries=summaries, done=done)
     bar.close()
+    sink.pad(lengths)
 
     seg_class = np.asarray(base["segment_class"].values) if "segment_class" in base else np.zeros(0, int)
     summary = summaries.dataset(seg_class, model.class_names, n_layers, hidden)

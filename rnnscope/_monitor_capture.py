@@ -140,6 +140,7 @@ class CaptureWriter:
 
         Classes come from the model: segment-weighted heat over the detections, frame-weighted heat over ``pred``.
         """
+        import torch
         import zarr
 
         from ._capture import _Summaries
@@ -153,9 +154,15 @@ class CaptureWriter:
         summaries = _Summaries(len(self.model.class_names), len(seg), hidden, n_layers, ["h"])
         for t0 in range(0, n, _TIME_CHUNK):
             t1 = min(n, t0 + _TIME_CHUNK)
-            h = np.asarray(h_arr[0, t0:t1])
-            labels = np.asarray(pred_arr[0, t0:t1]).astype(np.int64)
-            summaries.update(np.abs(h), labels, t0, frames, {"h": [h[:, :, k] for k in range(n_layers)]})
+            h = torch.from_numpy(np.asarray(h_arr[0, t0:t1], dtype=np.float32))
+            labels = np.asarray(pred_arr[0, t0:t1]).astype(np.int64)  # every frame of a continuous record is valid
+            segment = np.full(t1 - t0, -1, dtype=np.int64)
+            for i, a, b in frames:  # detections do not overlap (runs of one class of pred)
+                lo, hi = max(a, t0), min(b, t1)
+                if hi > lo:
+                    segment[lo - t0 : hi - t0] = i
+            layers = [{"h": h[None, :, :, k]} for k in range(n_layers)]
+            summaries.update(layers, labels, segment, np.array([t1 - t0]))
         out = summaries.dataset(seg["class"].to_numpy(np.int64), self.model.class_names, n_layers, hidden)
         out = out.drop_vars("variable").assign_coords(variable=np.array(["h"], dtype=str))
         return out.drop_vars([c for c in ("class_name",) if c in out.coords])

@@ -311,6 +311,21 @@ def _compiled(fn, *tensors: Tensor):
     return _SCRIPTED[fn]
 
 
+def _native_ops(x: Tensor, *weights: Tensor):
+    """The native kernels (:mod:`rnnscope.models._native`) when they apply: CPU float32, no autograd; else None."""
+    if x.device.type != "cpu" or x.dtype != torch.float32 or any(w.dtype != torch.float32 for w in weights):
+        return None
+    if torch.is_grad_enabled() and (x.requires_grad or any(w.requires_grad for w in weights)):
+        return None
+    from ._native import kernels
+
+    return kernels()
+
+
+def _factor(k: Tensor | None) -> Tensor | None:
+    return None if k is None else k.contiguous()
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The protocol
 # --------------------------------------------------------------------------------------------------------------
@@ -745,7 +760,16 @@ class LSTMLayer(_FusedLayer):
 
     def _trace(self, x, state, k):
         H = self.hidden_size
-        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
+        w_hh = self.weight_hh if k is None else self.weight_hh * k
+        ops = _native_ops(x, self.weight_ih, w_hh)
+        if ops is not None:  # one C++ pass: stacked weights, batch-first outputs
+            w = torch.cat([self.weight_ih, w_hh], dim=1).t()
+            bias = self._bias_sum() if self.bias else x.new_zeros(4 * H)
+            i, f, g, o, c, h = ops.lstm_trace(x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(),
+                                              _factor(k))
+            out = {"h": h, "c": c, "input_gate": i, "forget_gate": f, "cell_input": g, "output_gate": o}
+            return out, (h[:, -1], c[:, -1])
+        w_t = w_hh.t()
         xp = F.linear(_time_major(x), self.weight_ih, self._bias_sum())
         args = (xp, w_t, state[0].contiguous(), state[1].contiguous(), k)
         gates, c, h = _compiled(lstm_trace, xp)(*args)
@@ -817,8 +841,20 @@ class GRULayer(_FusedLayer):
 
     def _trace(self, x, state, k):
         H = self.hidden_size
-        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
+        w_hh = self.weight_hh if k is None else self.weight_hh * k
         b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
+        ops = _native_ops(x, self.weight_ih, w_hh)
+        if ops is not None:  # columns [r, z | n from x | n from h], so one matmul serves the whole step
+            w_ih = self.weight_ih
+            zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
+            w = torch.cat([torch.cat([w_ih[: 2 * H], w_hh[: 2 * H]], dim=1),
+                           torch.cat([w_ih[2 * H:], zeros_h], dim=1),
+                           torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t()
+            b_ih = self.bias_ih if self.bias else torch.zeros_like(b_hh)
+            bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+            r, z, n, h = ops.gru_trace(x.contiguous(), w, bias, state[0].contiguous(), _factor(k))
+            return {"h": h, "reset_gate": r, "update_gate": z, "candidate": n}, (h[:, -1],)
+        w_t = w_hh.t()
         xp = F.linear(_time_major(x), self.weight_ih, self.bias_ih)
         gates, h = _compiled(gru_trace, xp)(xp, w_t, b_hh, state[0].contiguous(), k)
         gates, h = _batch_first(gates), _batch_first(h)
@@ -900,6 +936,16 @@ class LazyLSTMLayer(RecurrentLayer):
     def _trace(self, x, state, k):
         H = self.hidden_size
         b = None if not self.bias else self.bias_ih + self.bias_hh
+        ops = _native_ops(x, self.weight_ih, self.weight_hh)
+        if ops is not None:  # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
+            u = self.weight_hh if k is None else self.weight_hh * k
+            u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[: H]), u[3 * H:]], dim=0)
+            w = torch.cat([self.weight_ih, u_gates], dim=1).t()
+            bias = b if b is not None else x.new_zeros(4 * H)
+            i, f, g, o, c, m = ops.lazy_lstm_trace(x.contiguous(), w, u[2 * H: 3 * H].t(), bias,
+                                                   state[0].contiguous(), state[1].contiguous(), _factor(k))
+            out = {"h": m, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+            return out, (m[:, -1], c[:, -1])
         proj = F.linear(_time_major(x), self.weight_ih, b)
         x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
         x_g = proj[..., 2 * H: 3 * H].contiguous()

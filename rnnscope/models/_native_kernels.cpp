@@ -1,0 +1,337 @@
+// rnnscope's native capture kernels: LSTM, GRU and lazy-LSTM step loops that keep every internal variable.
+//
+// Compiled on first use by rnnscope/models/_native.py (torch.utils.cpp_extension) and registered as
+// torch.ops.rnnscope_native.*. The Python side checks every argument; here they are trusted: CPU, float32,
+// contiguous, shapes as documented.
+//
+// Why it is fast. PyTorch's fused RNN kernels never expose gates or cell states, and a step loop in TorchScript
+// pays one operator dispatch per elementwise op per step. Here the batch is split into blocks of 16 rows spread
+// over the threads: the recurrence of a row only reads that row, so each thread runs the whole sequence of its rows
+// without any synchronisation. Per step a thread makes ONE matmul (input and recurrent weights stacked, so the
+// input projection is part of it) and ONE pass over the gate pre-activations that applies the nonlinearities and
+// writes every variable straight into its batch-first output, (B, T, H) each.
+//
+// Nonlinearities: exp through a range reduction to [-ln2/2, ln2/2] and a degree-6 Taylor polynomial (relative
+// error about 1e-7), sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1 (absolute error about 2e-7).
+// With AVX2 + FMA eight values at a time, else the same formulas one value at a time.
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define RNNSCOPE_AVX2 1
+#endif
+
+namespace {
+
+constexpr float kLog2e = 1.4426950408889634f;
+constexpr float kLn2Hi = 0.693145751953125f;     // ln 2 split in two for an exact n * ln2
+constexpr float kLn2Lo = 1.428606765330187e-06f;
+constexpr float kExpMin = -87.3f;                 // exp(kExpMin) is still a normal float
+constexpr float kExpMax = 88.3f;
+
+inline float exp_scalar(float x) {
+  x = std::min(std::max(x, kExpMin), kExpMax);
+  const float n = std::nearbyint(x * kLog2e);
+  float r = x - n * kLn2Hi;
+  r = r - n * kLn2Lo;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return p * scale;
+}
+
+inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
+inline float tanh_scalar(float x) { return 2.0f / (1.0f + exp_scalar(-2.0f * x)) - 1.0f; }
+
+#ifdef RNNSCOPE_AVX2
+inline __m256 exp8(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpMin)), _mm256_set1_ps(kExpMax));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+inline __m256 sigmoid8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+}
+
+inline __m256 tanh8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 e = exp8(_mm256_mul_ps(x, _mm256_set1_ps(-2.0f)));
+  return _mm256_sub_ps(_mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(one, e)), one);
+}
+#endif
+
+// In place over n values.
+inline void sigmoid_inplace(float* v, int64_t n) {
+  int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, sigmoid8(_mm256_loadu_ps(v + j)));
+#endif
+  for (; j < n; ++j) v[j] = sigmoid_scalar(v[j]);
+}
+
+inline void tanh_inplace(float* v, int64_t n) {
+  int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, tanh8(_mm256_loadu_ps(v + j)));
+#endif
+  for (; j < n; ++j) v[j] = tanh_scalar(v[j]);
+}
+
+// out[j] = tanh(v[j]) for n values (v and out may not alias).
+inline void tanh_to(const float* v, float* out, int64_t n) {
+  int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, tanh8(_mm256_loadu_ps(v + j)));
+#endif
+  for (; j < n; ++j) out[j] = tanh_scalar(v[j]);
+}
+
+// Rows per block. Fixed, so the blocks (and so every matmul's shape and the rounding of the results) do not
+// depend on the number of threads: a capture gives the same bits with 1 or 16 threads.
+constexpr int64_t kRowsPerBlock = 16;
+
+// Runs fn(first_row, last_row) on blocks of rows spread over PyTorch's intra-op threads, with the caller's
+// autograd mode.
+template <typename F>
+void for_row_blocks(int64_t rows, const F& fn) {
+  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
+  const bool inference = c10::InferenceMode::is_enabled();
+  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
+    c10::InferenceMode inference_guard(inference);
+    at::NoGradGuard no_grad;
+    for (int64_t b = b0; b < b1; ++b) fn(b * kRowsPerBlock, std::min(rows, (b + 1) * kRowsPerBlock));
+  });
+}
+
+// Copies x[r, t, :] (x is (B, T, I)) into the first I columns of the per-thread buffer xh (rows, I + H).
+inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t r0, int64_t n_rows, float* xh,
+                        int64_t K) {
+  for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
+}
+
+inline float* at_row(at::Tensor& out, int64_t T, int64_t H, int64_t row, int64_t t) {
+  return out.data_ptr<float>() + (row * T + t) * H;
+}
+
+// ------------------------------------------------------------------------------------------------------ LSTM
+// x (B, T, I); w (I + H, 4H) = [W_ih^T; W_hh^T] (masked columns of W_hh already zeroed), gate order (i, f, g, o);
+// bias (4H) = b_ih + b_hh; h0, c0 (B, H); keep (H) 0/1 factor or undefined.
+// Returns i, f, g, o, c, h, each (B, T, H).
+std::vector<at::Tensor> lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
+                                   const at::Tensor& h0, const at::Tensor& c0, const c10::optional<at::Tensor>& keep) {
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
+  std::vector<at::Tensor> out;
+  for (int v = 0; v < 6; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  const float* xd = x.data_ptr<float>();
+  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
+  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0;
+    at::Tensor xh = at::empty({n, K}, x.options());
+    at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    at::Tensor c_prev = c0.slice(0, r0, r1).clone();
+    float* xhd = xh.data_ptr<float>();
+    float* cp = c_prev.data_ptr<float>();
+    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t t = 0; t < T; ++t) {
+      load_inputs(xd, T, I, t, r0, n, xhd, K);
+      at::addmm_out(gates, bias, xh, w);
+      float* g = gates.data_ptr<float>();
+      for (int64_t r = 0; r < n; ++r) {
+        float* gr = g + r * 4 * H;
+        sigmoid_inplace(gr, 2 * H);
+        tanh_inplace(gr + 2 * H, H);
+        sigmoid_inplace(gr + 3 * H, H);
+        const int64_t row = r0 + r;
+        float* oi = at_row(out[0], T, H, row, t);
+        float* of = at_row(out[1], T, H, row, t);
+        float* og = at_row(out[2], T, H, row, t);
+        float* oo = at_row(out[3], T, H, row, t);
+        float* oc = at_row(out[4], T, H, row, t);
+        float* oh = at_row(out[5], T, H, row, t);
+        float* c = cp + r * H;
+        for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gr[2 * H + j];
+        std::memcpy(oi, gr, H * sizeof(float));
+        std::memcpy(of, gr + H, H * sizeof(float));
+        std::memcpy(og, gr + 2 * H, H * sizeof(float));
+        std::memcpy(oo, gr + 3 * H, H * sizeof(float));
+        std::memcpy(oc, c, H * sizeof(float));
+        tanh_to(c, oh, H);
+        for (int64_t j = 0; j < H; ++j) oh[j] *= gr[3 * H + j];
+        if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
+        std::memcpy(xhd + r * K + I, oh, H * sizeof(float));
+      }
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------------- GRU
+// w (I + H, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
+// [W_hr W_hz 0 W_hn]^T (masked columns already zeroed); bias (4H) = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
+// Returns reset_gate r, update_gate z, candidate n, h, each (B, T, H).
+std::vector<at::Tensor> gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
+                                  const at::Tensor& h0, const c10::optional<at::Tensor>& keep) {
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
+  std::vector<at::Tensor> out;
+  for (int v = 0; v < 4; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  const float* xd = x.data_ptr<float>();
+  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
+  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0;
+    at::Tensor xh = at::empty({n, K}, x.options());
+    at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    float* xhd = xh.data_ptr<float>();
+    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t t = 0; t < T; ++t) {
+      load_inputs(xd, T, I, t, r0, n, xhd, K);
+      at::addmm_out(gates, bias, xh, w);
+      float* g = gates.data_ptr<float>();
+      for (int64_t r = 0; r < n; ++r) {
+        float* gr = g + r * 4 * H;
+        sigmoid_inplace(gr, 2 * H);
+        float* nx = gr + 2 * H;
+        const float* nh = gr + 3 * H;
+        for (int64_t j = 0; j < H; ++j) nx[j] += gr[j] * nh[j];
+        tanh_inplace(nx, H);
+        const int64_t row = r0 + r;
+        float* h_prev = xhd + r * K + I;
+        float* oh = at_row(out[3], T, H, row, t);
+        for (int64_t j = 0; j < H; ++j) oh[j] = nx[j] + gr[H + j] * (h_prev[j] - nx[j]);  // (1 - z) n + z h
+        if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
+        std::memcpy(at_row(out[0], T, H, row, t), gr, H * sizeof(float));
+        std::memcpy(at_row(out[1], T, H, row, t), gr + H, H * sizeof(float));
+        std::memcpy(at_row(out[2], T, H, row, t), nx, H * sizeof(float));
+        std::memcpy(h_prev, oh, H * sizeof(float));
+      }
+    }
+  });
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------- lazy LSTM
+// w (I + H, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T;
+// w_cm (H, H) = W_cm^T (the g block reading m_t); bias (4H) = b_ih + b_hh; masked columns already zeroed.
+// Returns i, f, g, o, c, h (= m), each (B, T, H).
+std::vector<at::Tensor> lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm,
+                                        const at::Tensor& bias, const at::Tensor& m0, const at::Tensor& c0,
+                                        const c10::optional<at::Tensor>& keep) {
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H;
+  std::vector<at::Tensor> out;
+  for (int v = 0; v < 6; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  const float* xd = x.data_ptr<float>();
+  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
+  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
+    const int64_t n = r1 - r0;
+    at::Tensor xh = at::empty({n, K}, x.options());
+    at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    at::Tensor m = at::empty({n, H}, x.options());
+    at::Tensor gm = at::empty({n, H}, x.options());
+    at::Tensor c_prev = c0.slice(0, r0, r1).clone();
+    float* xhd = xh.data_ptr<float>();
+    float* md = m.data_ptr<float>();
+    float* cp = c_prev.data_ptr<float>();
+    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, m0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t t = 0; t < T; ++t) {
+      load_inputs(xd, T, I, t, r0, n, xhd, K);
+      at::addmm_out(gates, bias, xh, w);
+      float* g = gates.data_ptr<float>();
+      for (int64_t r = 0; r < n; ++r) {  // i, f, o, then m_t = o tanh(c_{t-1})
+        float* gr = g + r * 4 * H;
+        sigmoid_inplace(gr, 2 * H);
+        sigmoid_inplace(gr + 3 * H, H);
+        float* mr = md + r * H;
+        tanh_to(cp + r * H, mr, H);
+        for (int64_t j = 0; j < H; ++j) mr[j] *= gr[3 * H + j];
+        if (kd) for (int64_t j = 0; j < H; ++j) mr[j] *= kd[j];
+      }
+      at::mm_out(gm, m, w_cm);  // the candidate reads the new output m_t
+      const float* gmd = gm.data_ptr<float>();
+      for (int64_t r = 0; r < n; ++r) {
+        float* gr = g + r * 4 * H;
+        float* gg = gr + 2 * H;
+        for (int64_t j = 0; j < H; ++j) gg[j] += gmd[r * H + j];
+        tanh_inplace(gg, H);
+        float* c = cp + r * H;
+        for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gg[j];
+        const int64_t row = r0 + r;
+        std::memcpy(at_row(out[0], T, H, row, t), gr, H * sizeof(float));
+        std::memcpy(at_row(out[1], T, H, row, t), gr + H, H * sizeof(float));
+        std::memcpy(at_row(out[2], T, H, row, t), gg, H * sizeof(float));
+        std::memcpy(at_row(out[3], T, H, row, t), gr + 3 * H, H * sizeof(float));
+        std::memcpy(at_row(out[4], T, H, row, t), c, H * sizeof(float));
+        std::memcpy(at_row(out[5], T, H, row, t), md + r * H, H * sizeof(float));
+        std::memcpy(xhd + r * K + I, md + r * H, H * sizeof(float));
+      }
+    }
+  });
+  return out;
+}
+
+// The nonlinearities alone, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.
+at::Tensor activation(const at::Tensor& x, int64_t mode) {
+  at::Tensor out = x.contiguous().clone();
+  float* v = out.data_ptr<float>();
+  const int64_t n = out.numel();
+  if (mode == 0) {
+    int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, exp8(_mm256_loadu_ps(v + j)));
+#endif
+    for (; j < n; ++j) v[j] = exp_scalar(v[j]);
+  } else if (mode == 1) {
+    sigmoid_inplace(v, n);
+  } else {
+    tanh_inplace(v, n);
+  }
+  return out;
+}
+
+bool vectorized() {
+#ifdef RNNSCOPE_AVX2
+  return true;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+TORCH_LIBRARY(rnnscope_native, m) {
+  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep) -> Tensor[]", &lstm_trace);
+  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep) -> Tensor[]", &gru_trace);
+  m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor bias, Tensor m0, Tensor c0, Tensor? keep) "
+        "-> Tensor[]",
+        &lazy_lstm_trace);
+  m.def("activation(Tensor x, int mode) -> Tensor", &activation);
+  m.def("vectorized() -> bool", &vectorized);
+}
