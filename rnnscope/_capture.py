@@ -32,7 +32,7 @@ from . import _version, io
 from ._device import resolve_device
 from ._segments import segment_frames
 from ._validation import check_positive
-from .schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
+from .schema import SCHEMA_VERSION, STATE_VARIABLES, SUMMARY_VARIABLES, json_attr
 
 __all__ = ["capture"]
 
@@ -132,34 +132,41 @@ class _Summaries:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = variables
 
-    def update(self, layer_values, cls_idx, seg_idx, n_valid):
+    def update(self, layer_values, cls_idx, segments, n_valid):
         """One window of one batch.
 
         ``layer_values``: per layer, variable -> CPU tensor (rows, n, H); ``cls_idx``: (rows * n,) int64, the class of
         a valid labelled frame, ``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end;
-        ``seg_idx``: (rows * n,) int64, the segment of a valid frame or -1; ``n_valid``: valid frames per row
+        ``segments``: ``(row, lo, hi, segment)`` int64 arrays, the frames ``lo:hi`` of the window (valid frames only)
+        that belong to each segment overlapping it (segments may overlap); ``n_valid``: valid frames per row
         (non-increasing: rows are sorted by length).
         """
         n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
         counts = np.bincount(cls_idx, minlength=n_classes + 2)
         self.cls_count += counts[:n_classes]
         self.all_count += float(counts[: n_classes + 1].sum())
-        in_seg = seg_idx >= 0
-        segments, local = np.unique(seg_idx[in_seg], return_inverse=True)
-        if segments.size:
-            self.seg_count[segments] += np.bincount(local, minlength=segments.size)
-            local_t = torch.from_numpy(local.astype(np.int64))
-            in_seg_t = torch.from_numpy(in_seg)
+        row, lo, hi, seg = segments
+        n = next(iter(layer_values[0].values())).shape[1]
+        frame_seg = None
+        if seg.size:
+            self.seg_count[seg] += hi - lo
+            frame_seg = _frame_segments(row * n + lo, hi - lo, len(n_valid) * n)
+            if frame_seg is None:  # overlapping segments: differences of a running sum instead
+                row_t, lo_t, hi_t = (torch.from_numpy(a) for a in (row, lo, hi))
         cls_t = torch.from_numpy(cls_idx)
         for layer, values in enumerate(layer_values):
-            h_abs = values["h"].abs().reshape(-1, hidden)
-            sums = torch.zeros(n_classes + 2, hidden, dtype=h_abs.dtype).index_add_(0, cls_t, h_abs).double().numpy()
+            h_abs = values["h"].abs()
+            flat = h_abs.reshape(-1, hidden)
+            sums = torch.zeros(n_classes + 2, hidden, dtype=flat.dtype).index_add_(0, cls_t, flat).double().numpy()
             self.cls_sum[:, :, layer] += sums[:n_classes]
             self.all_sum[:, layer] += sums[: n_classes + 1].sum(0)
-            if segments.size:
-                seg = torch.zeros(segments.size, hidden, dtype=h_abs.dtype).index_add_(0, local_t, h_abs[in_seg_t])
-                self.seg_sum[segments, :, layer] += seg.double().numpy()
-        n = next(iter(layer_values[0].values())).shape[1]
+            if frame_seg is not None:  # every frame in at most one segment: one index_add over the window
+                seg_sums = torch.zeros(seg.size + 1, hidden, dtype=flat.dtype).index_add_(0, frame_seg, flat)
+                self.seg_sum[seg, :, layer] += seg_sums[:-1].double().numpy()
+            elif seg.size:
+                running = torch.zeros(h_abs.shape[0], n + 1, hidden, dtype=torch.float64)
+                torch.cumsum(h_abs, dim=1, dtype=torch.float64, out=running[:, 1:])
+                self.seg_sum[seg, :, layer] += (running[row_t, hi_t] - running[row_t, lo_t]).numpy()
         full = int(np.sum(n_valid == n))  # rows whose whole window is valid: a prefix (sorted by length)
         for j, var in enumerate(self.variables):
             for layer, values in enumerate(layer_values):
@@ -183,12 +190,12 @@ class _Summaries:
 
     def dataset(self, seg_class, class_names, n_layers, hidden) -> xr.Dataset:
         with np.errstate(invalid="ignore", divide="ignore"):
-            seg_mean = self.seg_sum / self.seg_count[:, None, None]
-            heat = np.full((len(class_names), hidden, n_layers), np.nan)
-            for c in range(len(class_names)):
-                rows = (seg_class == c) & (self.seg_count > 0)
-                if rows.any():
-                    heat[c] = seg_mean[rows].mean(0)
+            seen = self.seg_count > 0  # segments with at least one valid frame
+            seg_mean = np.where(seen[:, None], self.seg_sum.reshape(seen.size, -1) / np.maximum(self.seg_count, 1)[:, None], 0)
+            members = (np.asarray(seg_class)[None, :] == np.arange(len(class_names))[:, None]) & seen[None, :]
+            n_members = members.sum(1)
+            heat = (members.astype(np.float64) @ seg_mean) / np.where(n_members > 0, n_members, np.nan)[:, None]
+            heat = heat.reshape(len(class_names), hidden, n_layers)
             heat_frame = self.cls_sum / self.cls_count[:, None, None]
             activity = self.all_sum / self.all_count if self.all_count else np.full_like(self.all_sum, np.nan)
         vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
@@ -203,34 +210,46 @@ class _Summaries:
         }, coords={"variable": ("variable", np.array(self.variables))})
 
 
+def _frame_segments(starts, counts, size):
+    """Position of each frame's segment in ``starts`` (flat frame positions of the window), ``len(starts)`` for
+    frames outside every segment, as an int64 tensor of ``size``; None when segments overlap."""
+    ids = np.full(size, starts.size, dtype=np.int64)
+    order = np.argsort(starts, kind="stable")
+    ends = starts[order] + counts[order]
+    if np.any(starts[order][1:] < ends[:-1]):
+        return None
+    total = int(counts.sum())
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    ids[offsets + np.arange(total)] = np.repeat(np.arange(starts.size), counts)
+    return torch.from_numpy(ids)
+
+
 class _FrameIndex:
-    """Class and segment of every frame of a batch window, for :meth:`_Summaries.update`."""
+    """Class of every frame and the segments overlapping a batch window, for :meth:`_Summaries.update`."""
 
     def __init__(self, labels, n_classes, segs):
         self.labels = labels
         self.n_classes = n_classes
-        self.by_event = {}
-        for event, group in segs.groupby("event"):
-            group = group.sort_values("frame_start")
-            self.by_event[int(event)] = (group["frame_start"].to_numpy(np.int64), group["frame_stop"].to_numpy(np.int64),
-                                         group["segment"].to_numpy(np.int64))
+        order = np.argsort(segs["event"].to_numpy(np.int64), kind="stable")
+        self.event = segs["event"].to_numpy(np.int64)[order]
+        self.start = segs["frame_start"].to_numpy(np.int64)[order]
+        self.stop = segs["frame_stop"].to_numpy(np.int64)[order]
+        self.segment = segs["segment"].to_numpy(np.int64)[order]
 
     def __call__(self, rows, t0, t1, n_valid):
         n = t1 - t0
         valid = np.arange(n)[None, :] < n_valid[:, None]
         labels = np.asarray(self.labels[rows, t0:t1], dtype=np.int64)
         cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
-        seg_idx = np.full((len(rows), n), -1, dtype=np.int64)
-        frames = np.arange(t0, t1)
-        for r, event in enumerate(rows):
-            found = self.by_event.get(int(event))
-            if found is None:
-                continue
-            starts, stops, ids = found
-            k = np.searchsorted(starts, frames[: n_valid[r]], side="right") - 1
-            inside = (k >= 0) & (frames[: n_valid[r]] < stops[np.maximum(k, 0)])
-            seg_idx[r, : n_valid[r]] = np.where(inside, ids[np.maximum(k, 0)], -1)
-        return cls_idx.reshape(-1), seg_idx.reshape(-1)
+        first = np.searchsorted(self.event, rows, side="left")
+        last = np.searchsorted(self.event, rows, side="right")
+        counts = last - first
+        take = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+        row = np.repeat(np.arange(len(rows)), counts)
+        lo = np.clip(self.start[take] - t0, 0, n_valid[row])
+        hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
+        keep = hi > lo
+        return cls_idx.reshape(-1), (row[keep], lo[keep], hi[keep], self.segment[take][keep])
 
 
 # --------------------------------------------------------------------------------------------- sinks
@@ -330,10 +349,15 @@ def _run_attrs(model, dataset, variables, unit_mask, device, window) -> dict:
 
 
 def _base_dataset(model, dataset) -> xr.Dataset:
-    """The data set's variables with labels and segment classes in the model's class order."""
+    """The data set's variables with labels and segment classes in the model's class order.
+
+    Capturing a run again (e.g. the shipped example run) replaces its states, outputs and summaries.
+    """
     mapping = model.class_index_map(list(dataset.attrs.get("class_names", model.class_names)))
     lookup = np.append(np.asarray(mapping, dtype=np.int64), -1)  # index -1 stays -1
-    base = dataset.copy()
+    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES}
+    base = dataset.drop_vars([v for v in dataset.data_vars if v in captured])
+    base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
     base["label"] = (dataset["label"].dims, lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16))
     if "sample_label" in dataset:
         base["sample_label"] = (dataset["sample_label"].dims,

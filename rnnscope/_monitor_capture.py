@@ -156,13 +156,10 @@ class CaptureWriter:
             t1 = min(n, t0 + _TIME_CHUNK)
             h = torch.from_numpy(np.asarray(h_arr[0, t0:t1], dtype=np.float32))
             labels = np.asarray(pred_arr[0, t0:t1]).astype(np.int64)  # every frame of a continuous record is valid
-            segment = np.full(t1 - t0, -1, dtype=np.int64)
-            for i, a, b in frames:  # detections do not overlap (runs of one class of pred)
-                lo, hi = max(a, t0), min(b, t1)
-                if hi > lo:
-                    segment[lo - t0 : hi - t0] = i
+            inside = [(i, max(a, t0) - t0, min(b, t1) - t0) for i, a, b in frames if min(b, t1) > max(a, t0)]
+            ids, lo, hi = (np.array([x[k] for x in inside], dtype=np.int64) for k in range(3))
             layers = [{"h": h[None, :, :, k]} for k in range(n_layers)]
-            summaries.update(layers, labels, segment, np.array([t1 - t0]))
+            summaries.update(layers, labels, (np.zeros_like(ids), lo, hi, ids), np.array([t1 - t0]))
         out = summaries.dataset(seg["class"].to_numpy(np.int64), self.model.class_names, n_layers, hidden)
         out = out.drop_vars("variable").assign_coords(variable=np.array(["h"], dtype=str))
         return out.drop_vars([c for c in ("class_name",) if c in out.coords])

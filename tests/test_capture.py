@@ -197,8 +197,23 @@ def test_classes_follow_the_model_order(frames):
     np.testing.assert_allclose(a.summary_heat.values, b.summary_heat.values)
 
 
-def test_summaries_match_their_definitions(frames):
-    run = rnnscope.capture(_model("lstm", frames), frames, progress=False)
+def _with_overlapping_segment(frames):
+    """frames plus one segment of record 0 that overlaps the segments already there."""
+    seg_vars = [v for v in frames.data_vars if "segment" in frames[v].dims]
+    extra = frames[seg_vars].isel(segment=[0]).copy(deep=True)
+    times = frames.time.values
+    extra["segment_start"][:] = times[3]
+    extra["segment_end"][:] = times[min(40, int(frames.length[0]) - 1)]
+    extra["segment_class"][:] = 2
+    merged = xr.concat([frames[seg_vars], extra], dim="segment")
+    return frames.drop_vars(seg_vars).assign({v: merged[v] for v in seg_vars})
+
+
+@pytest.mark.parametrize("window, batch_size, overlap", [(4096, 32, False), (7, 3, True)])
+def test_summaries_match_their_definitions(frames, window, batch_size, overlap):
+    if overlap:
+        frames = _with_overlapping_segment(frames)
+    run = rnnscope.capture(_model("lstm", frames), frames, progress=False, window=window, batch_size=batch_size)
     h = np.abs(run.h.values[..., 0])  # (event, time, unit)
     labels = run.label.values
     sil = labels == 0
@@ -281,3 +296,12 @@ def test_bad_inputs_are_refused(frames):
     other.attrs = {**frames.attrs, "class_names": ["SIL", "TRE", "LP", "VTE", "EQ"]}
     with pytest.raises(ValueError, match="EQ"):
         rnnscope.capture(RNNClassifier("lstm", 48, 4, 5), other, progress=False)
+
+
+def test_capturing_a_run_again_replaces_its_states_and_summaries(frames):
+    first = rnnscope.capture(_model("lstm", frames, hidden=6), frames, progress=False)
+    again = rnnscope.capture(_model("gru", frames, hidden=4, seed=1), first, progress=False)
+    fresh = rnnscope.capture(_model("gru", frames, hidden=4, seed=1), frames, progress=False)
+    assert again.sizes["unit"] == 4 and "c" not in again and "update_gate" in again
+    xr.testing.assert_allclose(again[["h", "prob", "summary_heat", "summary_max"]],
+                               fresh[["h", "prob", "summary_heat", "summary_max"]])

@@ -36,6 +36,8 @@ from ._cells import (
 from ._classifier import RNNClassifier
 from ._from_torch import from_torch
 from ._io import UnsafeModelFileError, load
+from ._native import build as build_native
+from ._native import native_status, set_native
 from ._tcn import TCNClassifier
 
 __all__ = [
@@ -52,6 +54,9 @@ __all__ = [
     "LazyLSTMLayer",
     "lstm_cell_scan",
     "lazy_lstm_recurrence",
+    "build_native",
+    "native_status",
+    "set_native",
     "ModelBase",
     "ModelFileError",
     "UnsafeModelFileError",

@@ -326,6 +326,14 @@ def _factor(k: Tensor | None) -> Tensor | None:
     return None if k is None else k.contiguous()
 
 
+def _outputs(n: int, x: Tensor, hidden: int) -> list[Tensor]:
+    """``n`` empty (batch, time, hidden) float32 buffers for a native kernel, allocated by numpy: numpy advises the
+    kernel to back big arrays with huge pages, so writing fresh buffers costs far fewer page faults."""
+    import numpy as np
+
+    return [torch.from_numpy(np.empty((x.shape[0], x.shape[1], hidden), dtype=np.float32)) for _ in range(n)]
+
+
 # --------------------------------------------------------------------------------------------------------------
 # The protocol
 # --------------------------------------------------------------------------------------------------------------
@@ -763,10 +771,10 @@ class LSTMLayer(_FusedLayer):
         w_hh = self.weight_hh if k is None else self.weight_hh * k
         ops = _native_ops(x, self.weight_ih, w_hh)
         if ops is not None:  # one C++ pass: stacked weights, batch-first outputs
-            w = torch.cat([self.weight_ih, w_hh], dim=1).t()
+            w = torch.cat([self.weight_ih, w_hh], dim=1).t().contiguous()  # (I + H, 4H): the matmul's fastest layout
             bias = self._bias_sum() if self.bias else x.new_zeros(4 * H)
-            i, f, g, o, c, h = ops.lstm_trace(x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(),
-                                              _factor(k))
+            i, f, g, o, c, h = outputs = _outputs(6, x, H)
+            ops.lstm_trace(x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(), _factor(k), outputs)
             out = {"h": h, "c": c, "input_gate": i, "forget_gate": f, "cell_input": g, "output_gate": o}
             return out, (h[:, -1], c[:, -1])
         w_t = w_hh.t()
@@ -849,10 +857,11 @@ class GRULayer(_FusedLayer):
             zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
             w = torch.cat([torch.cat([w_ih[: 2 * H], w_hh[: 2 * H]], dim=1),
                            torch.cat([w_ih[2 * H:], zeros_h], dim=1),
-                           torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t()
+                           torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t().contiguous()
             b_ih = self.bias_ih if self.bias else torch.zeros_like(b_hh)
             bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]])
-            r, z, n, h = ops.gru_trace(x.contiguous(), w, bias, state[0].contiguous(), _factor(k))
+            r, z, n, h = outputs = _outputs(4, x, H)
+            ops.gru_trace(x.contiguous(), w, bias, state[0].contiguous(), _factor(k), outputs)
             return {"h": h, "reset_gate": r, "update_gate": z, "candidate": n}, (h[:, -1],)
         w_t = w_hh.t()
         xp = F.linear(_time_major(x), self.weight_ih, self.bias_ih)
@@ -940,10 +949,11 @@ class LazyLSTMLayer(RecurrentLayer):
         if ops is not None:  # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
             u = self.weight_hh if k is None else self.weight_hh * k
             u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[: H]), u[3 * H:]], dim=0)
-            w = torch.cat([self.weight_ih, u_gates], dim=1).t()
+            w = torch.cat([self.weight_ih, u_gates], dim=1).t().contiguous()
             bias = b if b is not None else x.new_zeros(4 * H)
-            i, f, g, o, c, m = ops.lazy_lstm_trace(x.contiguous(), w, u[2 * H: 3 * H].t(), bias,
-                                                   state[0].contiguous(), state[1].contiguous(), _factor(k))
+            i, f, g, o, c, m = outputs = _outputs(6, x, H)
+            ops.lazy_lstm_trace(x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), bias, state[0].contiguous(),
+                                state[1].contiguous(), _factor(k), outputs)
             out = {"h": m, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
             return out, (m[:, -1], c[:, -1])
         proj = F.linear(_time_major(x), self.weight_ih, b)

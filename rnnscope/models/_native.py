@@ -56,7 +56,8 @@ def build(verbose: bool = False):
     """Compile (or load the cached) native kernels now; returns ``torch.ops.rnnscope_native``.
 
     Raises whatever the build raises (no compiler, compile errors). Call it once after installing to move the
-    compile out of the first capture (``python -c "from rnnscope.models import build_native; build_native()"``).
+    compile out of the first capture (``python -c "from rnnscope.models import build_native; build_native()"``;
+    ``make venv`` and Binder's ``postBuild`` do).
     """
     from torch.utils import cpp_extension
 

@@ -9,7 +9,8 @@
 // over the threads: the recurrence of a row only reads that row, so each thread runs the whole sequence of its rows
 // without any synchronisation. Per step a thread makes ONE matmul (input and recurrent weights stacked, so the
 // input projection is part of it) and ONE pass over the gate pre-activations that applies the nonlinearities and
-// writes every variable straight into its batch-first output, (B, T, H) each.
+// writes every variable straight into its batch-first output, (B, T, H) each, allocated by the caller (numpy
+// asks the kernel for huge pages for big arrays, which saves most of the page faults of fresh buffers).
 //
 // Nonlinearities: exp through a range reduction to [-ln2/2, ln2/2] and a degree-6 Taylor polynomial (relative
 // error about 1e-7), sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1 (absolute error about 2e-7).
@@ -139,19 +140,58 @@ inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t
   for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
 }
 
-inline float* at_row(at::Tensor& out, int64_t T, int64_t H, int64_t row, int64_t t) {
-  return out.data_ptr<float>() + (row * T + t) * H;
+// Pointers to the outputs' data, and the start of (row, t) in a (B, T, H) output.
+inline std::vector<float*> data_of(std::vector<at::Tensor>& out) {
+  std::vector<float*> ptrs;
+  for (auto& o : out) ptrs.push_back(o.data_ptr<float>());
+  return ptrs;
+}
+
+inline float* at_row(float* out, int64_t T, int64_t H, int64_t row, int64_t t) { return out + (row * T + t) * H; }
+
+// One row of one LSTM step in a single pass: pre-activations gr = (i, f, g, o) -> activated gates, the new cell
+// (c updated in place, also written to oc) and h (written to oh and to h_next, the next step's matmul input).
+inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64_t H, float* oi, float* of, float* og,
+                             float* oo, float* oc, float* oh, float* h_next) {
+  int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+  for (; j + 8 <= H; j += 8) {
+    const __m256 i = sigmoid8(_mm256_loadu_ps(gr + j));
+    const __m256 f = sigmoid8(_mm256_loadu_ps(gr + H + j));
+    const __m256 g = tanh8(_mm256_loadu_ps(gr + 2 * H + j));
+    const __m256 o = sigmoid8(_mm256_loadu_ps(gr + 3 * H + j));
+    const __m256 cn = _mm256_fmadd_ps(f, _mm256_loadu_ps(c + j), _mm256_mul_ps(i, g));
+    __m256 h = _mm256_mul_ps(o, tanh8(cn));
+    if (keep) h = _mm256_mul_ps(h, _mm256_loadu_ps(keep + j));
+    _mm256_storeu_ps(oi + j, i);
+    _mm256_storeu_ps(of + j, f);
+    _mm256_storeu_ps(og + j, g);
+    _mm256_storeu_ps(oo + j, o);
+    _mm256_storeu_ps(c + j, cn);
+    _mm256_storeu_ps(oc + j, cn);
+    _mm256_storeu_ps(oh + j, h);
+    _mm256_storeu_ps(h_next + j, h);
+  }
+#endif
+  for (; j < H; ++j) {
+    const float i = sigmoid_scalar(gr[j]), f = sigmoid_scalar(gr[H + j]);
+    const float g = tanh_scalar(gr[2 * H + j]), o = sigmoid_scalar(gr[3 * H + j]);
+    const float cn = f * c[j] + i * g;
+    float h = o * tanh_scalar(cn);
+    if (keep) h *= keep[j];
+    oi[j] = i; of[j] = f; og[j] = g; oo[j] = o; c[j] = cn; oc[j] = cn; oh[j] = h; h_next[j] = h;
+  }
 }
 
 // ------------------------------------------------------------------------------------------------------ LSTM
 // x (B, T, I); w (I + H, 4H) = [W_ih^T; W_hh^T] (masked columns of W_hh already zeroed), gate order (i, f, g, o);
 // bias (4H) = b_ih + b_hh; h0, c0 (B, H); keep (H) 0/1 factor or undefined.
-// Returns i, f, g, o, c, h, each (B, T, H).
-std::vector<at::Tensor> lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
-                                   const at::Tensor& h0, const at::Tensor& c0, const c10::optional<at::Tensor>& keep) {
+// Writes i, f, g, o, c, h into outputs, each (B, T, H) contiguous.
+void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
+                const at::Tensor& c0, const c10::optional<at::Tensor>& keep, at::TensorList outputs) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
-  std::vector<at::Tensor> out;
-  for (int v = 0; v < 6; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
+  const std::vector<float*> od = data_of(out);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
@@ -167,43 +207,24 @@ std::vector<at::Tensor> lstm_trace(const at::Tensor& x, const at::Tensor& w, con
       at::addmm_out(gates, bias, xh, w);
       float* g = gates.data_ptr<float>();
       for (int64_t r = 0; r < n; ++r) {
-        float* gr = g + r * 4 * H;
-        sigmoid_inplace(gr, 2 * H);
-        tanh_inplace(gr + 2 * H, H);
-        sigmoid_inplace(gr + 3 * H, H);
         const int64_t row = r0 + r;
-        float* oi = at_row(out[0], T, H, row, t);
-        float* of = at_row(out[1], T, H, row, t);
-        float* og = at_row(out[2], T, H, row, t);
-        float* oo = at_row(out[3], T, H, row, t);
-        float* oc = at_row(out[4], T, H, row, t);
-        float* oh = at_row(out[5], T, H, row, t);
-        float* c = cp + r * H;
-        for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gr[2 * H + j];
-        std::memcpy(oi, gr, H * sizeof(float));
-        std::memcpy(of, gr + H, H * sizeof(float));
-        std::memcpy(og, gr + 2 * H, H * sizeof(float));
-        std::memcpy(oo, gr + 3 * H, H * sizeof(float));
-        std::memcpy(oc, c, H * sizeof(float));
-        tanh_to(c, oh, H);
-        for (int64_t j = 0; j < H; ++j) oh[j] *= gr[3 * H + j];
-        if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
-        std::memcpy(xhd + r * K + I, oh, H * sizeof(float));
+        lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, at_row(od[0], T, H, row, t), at_row(od[1], T, H, row, t),
+                         at_row(od[2], T, H, row, t), at_row(od[3], T, H, row, t), at_row(od[4], T, H, row, t),
+                         at_row(od[5], T, H, row, t), xhd + r * K + I);
       }
     }
   });
-  return out;
 }
 
 // ------------------------------------------------------------------------------------------------------- GRU
 // w (I + H, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
 // [W_hr W_hz 0 W_hn]^T (masked columns already zeroed); bias (4H) = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
-// Returns reset_gate r, update_gate z, candidate n, h, each (B, T, H).
-std::vector<at::Tensor> gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
-                                  const at::Tensor& h0, const c10::optional<at::Tensor>& keep) {
+// Writes reset_gate r, update_gate z, candidate n, h into outputs, each (B, T, H) contiguous.
+void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
+               const c10::optional<at::Tensor>& keep, at::TensorList outputs) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
-  std::vector<at::Tensor> out;
-  for (int v = 0; v < 4; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
+  const std::vector<float*> od = data_of(out);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
@@ -225,29 +246,28 @@ std::vector<at::Tensor> gru_trace(const at::Tensor& x, const at::Tensor& w, cons
         tanh_inplace(nx, H);
         const int64_t row = r0 + r;
         float* h_prev = xhd + r * K + I;
-        float* oh = at_row(out[3], T, H, row, t);
+        float* oh = at_row(od[3], T, H, row, t);
         for (int64_t j = 0; j < H; ++j) oh[j] = nx[j] + gr[H + j] * (h_prev[j] - nx[j]);  // (1 - z) n + z h
         if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
-        std::memcpy(at_row(out[0], T, H, row, t), gr, H * sizeof(float));
-        std::memcpy(at_row(out[1], T, H, row, t), gr + H, H * sizeof(float));
-        std::memcpy(at_row(out[2], T, H, row, t), nx, H * sizeof(float));
+        std::memcpy(at_row(od[0], T, H, row, t), gr, H * sizeof(float));
+        std::memcpy(at_row(od[1], T, H, row, t), gr + H, H * sizeof(float));
+        std::memcpy(at_row(od[2], T, H, row, t), nx, H * sizeof(float));
         std::memcpy(h_prev, oh, H * sizeof(float));
       }
     }
   });
-  return out;
 }
 
 // ------------------------------------------------------------------------------------------------- lazy LSTM
 // w (I + H, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T;
 // w_cm (H, H) = W_cm^T (the g block reading m_t); bias (4H) = b_ih + b_hh; masked columns already zeroed.
-// Returns i, f, g, o, c, h (= m), each (B, T, H).
-std::vector<at::Tensor> lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm,
-                                        const at::Tensor& bias, const at::Tensor& m0, const at::Tensor& c0,
-                                        const c10::optional<at::Tensor>& keep) {
+// Writes i, f, g, o, c, h (= m) into outputs, each (B, T, H) contiguous.
+void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& bias,
+                     const at::Tensor& m0, const at::Tensor& c0, const c10::optional<at::Tensor>& keep,
+                     at::TensorList outputs) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H;
-  std::vector<at::Tensor> out;
-  for (int v = 0; v < 6; ++v) out.push_back(at::empty({B, T, H}, x.options()));
+  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
+  const std::vector<float*> od = data_of(out);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
@@ -284,17 +304,16 @@ std::vector<at::Tensor> lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w
         float* c = cp + r * H;
         for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gg[j];
         const int64_t row = r0 + r;
-        std::memcpy(at_row(out[0], T, H, row, t), gr, H * sizeof(float));
-        std::memcpy(at_row(out[1], T, H, row, t), gr + H, H * sizeof(float));
-        std::memcpy(at_row(out[2], T, H, row, t), gg, H * sizeof(float));
-        std::memcpy(at_row(out[3], T, H, row, t), gr + 3 * H, H * sizeof(float));
-        std::memcpy(at_row(out[4], T, H, row, t), c, H * sizeof(float));
-        std::memcpy(at_row(out[5], T, H, row, t), md + r * H, H * sizeof(float));
+        std::memcpy(at_row(od[0], T, H, row, t), gr, H * sizeof(float));
+        std::memcpy(at_row(od[1], T, H, row, t), gr + H, H * sizeof(float));
+        std::memcpy(at_row(od[2], T, H, row, t), gg, H * sizeof(float));
+        std::memcpy(at_row(od[3], T, H, row, t), gr + 3 * H, H * sizeof(float));
+        std::memcpy(at_row(od[4], T, H, row, t), c, H * sizeof(float));
+        std::memcpy(at_row(od[5], T, H, row, t), md + r * H, H * sizeof(float));
         std::memcpy(xhd + r * K + I, md + r * H, H * sizeof(float));
       }
     }
   });
-  return out;
 }
 
 // The nonlinearities alone, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.
@@ -327,10 +346,11 @@ bool vectorized() {
 }  // namespace
 
 TORCH_LIBRARY(rnnscope_native, m) {
-  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep) -> Tensor[]", &lstm_trace);
-  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep) -> Tensor[]", &gru_trace);
-  m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor bias, Tensor m0, Tensor c0, Tensor? keep) "
-        "-> Tensor[]",
+  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep, Tensor(a!)[] outputs) -> ()",
+        &lstm_trace);
+  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep, Tensor(a!)[] outputs) -> ()", &gru_trace);
+  m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor bias, Tensor m0, Tensor c0, Tensor? keep, "
+        "Tensor(a!)[] outputs) -> ()",
         &lazy_lstm_trace);
   m.def("activation(Tensor x, int mode) -> Tensor", &activation);
   m.def("vectorized() -> bool", &vectorized);
