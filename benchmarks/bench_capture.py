@@ -27,25 +27,42 @@ import torch
 import xarray as xr
 
 import rnnscope
-from rnnscope.models import RNNClassifier
+from rnnscope.models import RNNClassifier, native_status, set_native
 
 
 def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 0) -> xr.Dataset:
-    """A features Dataset of ``batch`` records x ``frames`` frames (random features; the cost does not depend on them)."""
+    """``batch`` records x ``frames`` frames of random features (the cost does not depend on them), labelled in runs
+    of 20-120 frames of one class, like events in a record (so the segment table has a realistic size)."""
     rng = np.random.default_rng(seed)
-    labels = [rng.integers(0, 5, frames) for _ in range(batch)]
+    labels = []
+    for _ in range(batch):
+        label, t = np.empty(frames, dtype=np.int64), 0
+        while t < frames:
+            n = int(rng.integers(20, 120))
+            label[t : t + n] = rng.integers(0, 5)
+            t += n
+        labels.append(label)
     feats = [rng.normal(size=(frames, n_features)).astype(np.float32) for _ in range(batch)]
     return rnnscope.data.from_features(feats, labels, ["SIL", "TRE", "LP", "VTE", "HYB"])
 
 
-def best(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+def interleaved(fns: dict, rounds: int) -> dict:
+    """Times (s) of each function, run in turns ``rounds`` times after one warm-up call each, so a slow moment of a
+    shared machine hits every variant alike. Returns name -> array of times."""
+    for fn in fns.values():
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: np.asarray(t) for name, t in times.items()}
+
+
+def ratio(times: dict, name: str, base: str = "fused") -> float:
+    """Median over rounds of the per-round ratio name / base."""
+    return float(np.median(times[name] / times[base]))
 
 
 def hooks_loop(model, x):
@@ -75,16 +92,16 @@ def recompute(model, x):
     return model.layers[0].internals(d["input"], d["h"], d["state0"])
 
 
-def compare(model, batch, frames, repeats, device="cpu"):
+def compare(model, batch, frames, rounds, device="cpu"):
     ds = features_dataset(batch, frames)
     x = torch.from_numpy(ds.features.values).to(device)
     model = model.to(device)
     with torch.inference_mode():
-        t_fused = best(lambda: model(x), repeats)
-        t_capture = best(lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, window=frames,
-                                                  progress=False), repeats)
-        t_recompute = best(lambda: recompute(model, x), repeats) if device == "cpu" else float("nan")
-    return t_fused, t_capture, t_recompute
+        return interleaved({
+            "fused": lambda: model(x),
+            "capture": lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, window=frames,
+                                                progress=False),
+        }, rounds)
 
 
 _LONG = """
@@ -122,9 +139,9 @@ def long_record(frames: int) -> tuple[float, float, float]:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a 2-hour record instead of 24 h")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args(argv)
-    repeats = 2 if args.quick else args.repeats
+    rounds = 3 if args.quick else args.rounds
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = RNNClassifier("lstm", 48, 210, 5).eval()
@@ -132,29 +149,48 @@ def main(argv=None):
 
     ds = features_dataset(32, 400)
     x = torch.from_numpy(ds.features.values)
-    with torch.inference_mode():
-        t_fused = best(lambda: model(x), repeats)
-        t_capture = best(lambda: rnnscope.capture(model, ds, batch_size=32, progress=False), repeats)
-        t_hooks = best(lambda: hooks_loop(model, x), repeats)
-        t_recompute = best(lambda: recompute(model, x), repeats)
-    print("\npinned point: batch 32, 400 frames (times are the best of repeats)")
-    print(f"  fused forward (nothing kept)          {t_fused * 1e3:8.1f} ms   1.00x")
-    print(f"  rnnscope.capture, all states, in RAM  {t_capture * 1e3:8.1f} ms   {t_capture / t_fused:.2f}x   (goal <= 1.5x)")
-    print(f"  per-step loop keeping every gate      {t_hooks * 1e3:8.1f} ms   {t_hooks / t_fused:.2f}x")
-    print(f"  fused + recompute gates from h        {t_fused * 1e3 + t_recompute * 1e3:8.1f} ms   "
-          f"{(t_fused + t_recompute) / t_fused:.2f}x")
 
-    print("\ncapture / fused, all states in RAM:")
+    def capture(native):
+        def run():
+            previous = set_native(native)
+            try:
+                rnnscope.capture(model, ds, batch_size=32, window=400, progress=False)
+            finally:
+                set_native(previous)
+        return run
+
+    with torch.inference_mode():
+        times = interleaved({
+            "fused": lambda: model(x),
+            "capture": capture(True),
+            "capture_torchscript": capture(False),
+            "hooks": lambda: hooks_loop(model, x),
+            "recompute": lambda: (model(x), recompute(model, x)),
+        }, rounds)
+    print(f"native kernels: {native_status()}")
+    print(f"\npinned point: batch 32, 400 frames; {rounds} interleaved rounds: median time, and the median over rounds "
+          "of the ratio to the fused forward of the same round")
+    rows = [("fused forward (nothing kept)", "fused", ""),
+            ("rnnscope.capture, all states, in RAM", "capture", "   (goal <= 1.5x)"),
+            ("  same, TorchScript fallback (no C++)", "capture_torchscript", ""),
+            ("per-step loop keeping every gate", "hooks", ""),
+            ("fused + recompute gates from h", "recompute", "")]
+    for label, name, note in rows:
+        print(f"  {label:40s} {np.median(times[name]) * 1e3:8.1f} ms   {ratio(times, name):.2f}x{note}")
+
+    print("\ncapture / fused, all states in RAM (median of per-round ratios):")
     print("  batch  frames   fused ms  capture ms  ratio")
     for batch in (1, 32, 128):
         for frames in (400, 4000):
             if args.quick and batch * frames > 128_000:
                 continue
-            tf, tc, _ = compare(model, batch, frames, max(1, repeats // 2))
-            print(f"  {batch:5d}  {frames:6d}  {tf * 1e3:9.1f}  {tc * 1e3:10.1f}  {tc / tf:5.2f}x")
+            t = compare(model, batch, frames, max(3, rounds // 3))
+            print(f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
+                  f"  {ratio(t, 'capture'):5.2f}x")
     if torch.cuda.is_available():
-        tf, tc, _ = compare(model, 32, 400, repeats, device="cuda")
-        print(f"\nGPU ({torch.cuda.get_device_name()}): fused {tf * 1e3:.1f} ms, capture {tc * 1e3:.1f} ms, {tc / tf:.2f}x")
+        t = compare(model, 32, 400, rounds, device="cuda")
+        print(f"\nGPU ({torch.cuda.get_device_name()}): fused {np.median(t['fused']) * 1e3:.1f} ms, capture "
+              f"{np.median(t['capture']) * 1e3:.1f} ms, {ratio(t, 'capture'):.2f}x")
 
     frames = 14_400 if args.quick else 172_800
     seconds, peak_mb, size_mb = long_record(frames)

@@ -132,14 +132,15 @@ class _Summaries:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = variables
 
-    def update(self, layer_values, cls_idx, segments, n_valid):
+    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None):
         """One window of one batch.
 
         ``layer_values``: per layer, variable -> CPU tensor (rows, n, H); ``cls_idx``: (rows * n,) int64, the class of
         a valid labelled frame, ``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end;
         ``segments``: ``(row, lo, hi, segment)`` int64 arrays, the frames ``lo:hi`` of the window (valid frames only)
         that belong to each segment overlapping it (segments may overlap); ``n_valid``: valid frames per row
-        (non-increasing: rows are sorted by length).
+        (non-increasing: rows are sorted by length); ``ranges``: per layer, variable -> (min, max) over the valid frames
+        when the pass measured them (:meth:`RecurrentLayer.trace_into`), else None (then taken from ``layer_values``).
         """
         n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
         counts = np.bincount(cls_idx, minlength=n_classes + 2)
@@ -170,6 +171,12 @@ class _Summaries:
         full = int(np.sum(n_valid == n))  # rows whose whole window is valid: a prefix (sorted by length)
         for j, var in enumerate(self.variables):
             for layer, values in enumerate(layer_values):
+                if ranges is not None and ranges[layer] is not None:
+                    measured = ranges[layer].get(var)
+                    if measured is not None:
+                        self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
+                        self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])
+                    continue
                 t = values.get(var)
                 if t is None:
                     continue
@@ -273,6 +280,15 @@ class _MemorySink:
         for layer, values in enumerate(per_layer):
             out[rows, t0 : t0 + n, :, layer] = np.nan if values is None else values
 
+    def targets(self, rows, t0, n_valid, n_layers):
+        """One :class:`TraceTarget` per layer: the layers write their variables straight into these arrays."""
+        from .models._cells import TraceTarget
+
+        if not hasattr(self, "_tensors"):
+            self._tensors = {v: torch.from_numpy(a) for v, a in self.arrays.items() if v not in ("prob", "pred")}
+        rows_t, n_valid_t = torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(n_valid.astype(np.int64))
+        return [TraceTarget(self._tensors, rows_t, int(t0), layer, n_valid_t) for layer in range(n_layers)]
+
     def pad(self, lengths):
         for event in np.flatnonzero(lengths < next(iter(self.arrays.values())).shape[1]):
             for name, array in self.arrays.items():
@@ -303,6 +319,9 @@ class _ZarrSink:
             if values is not None:
                 block[..., layer] = values
         self.write(name, rows, t0, n_valid, block)
+
+    def targets(self, rows, t0, n_valid, n_layers):
+        return None  # zarr arrays: the layers return blocks, written region by region
 
     def pad(self, lengths):
         pass  # the store's fill values are the padding; pred is written -1 before each record's first window
@@ -491,14 +510,17 @@ def capture(
                 rows = idx[:n_active]
                 n_valid = np.minimum(lengths[rows], t1) - t0
                 x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
-                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev)
+                targets = sink.targets(rows, t0, n_valid, n_layers) if torch.device(device).type == "cpu" else None
+                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, targets)
                 states = [layer["final_state"] for layer in layers]
                 prob = torch.softmax(logits, dim=-1).cpu()
                 layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
-                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid)
-                for v in variables:
-                    sink.write_state(v, rows, t0, n_valid,
-                                     [lv[v].numpy() if v in lv else None for lv in layer_values])
+                ranges = [layer.get("ranges") for layer in layers]
+                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges)
+                if targets is None:
+                    for v in variables:
+                        sink.write_state(v, rows, t0, n_valid,
+                                         [lv[v].numpy() if v in lv else None for lv in layer_values])
                 sink.write("prob", rows, t0, n_valid, prob.numpy())
                 sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
                 bar.update(int(n_valid.sum()))

@@ -42,7 +42,7 @@ from __future__ import annotations
 import copy
 import math
 import warnings
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -326,12 +326,60 @@ def _factor(k: Tensor | None) -> Tensor | None:
     return None if k is None else k.contiguous()
 
 
-def _outputs(n: int, x: Tensor, hidden: int) -> list[Tensor]:
-    """``n`` empty (batch, time, hidden) float32 buffers for a native kernel, allocated by numpy: numpy advises the
-    kernel to back big arrays with huge pages, so writing fresh buffers costs far fewer page faults."""
+class TraceTarget(NamedTuple):
+    """Where :meth:`RecurrentLayer.trace_into` writes one window of one batch: a run's own arrays.
+
+    ``arrays``: variable -> float32 contiguous CPU tensor ``(event, time, unit, layer)`` (e.g. ``torch.from_numpy``
+    of capture's in-memory arrays); ``rows``: the event of each batch row (int64, any order); ``t0``: the window's
+    first frame; ``layer``: the layer's index; ``n_valid``: valid frames of each row in the window (int64), the
+    frames the value ranges are taken over. Frames past ``n_valid`` are written too (the caller pads them).
+    """
+
+    arrays: dict
+    rows: Tensor
+    t0: int
+    layer: int
+    n_valid: Tensor
+
+
+def _native_layout(names, x: Tensor, hidden: int, target: TraceTarget | None):
+    """Output arguments of a native kernel: per variable the destination (or None), row offsets and strides."""
     import numpy as np
 
-    return [torch.from_numpy(np.empty((x.shape[0], x.shape[1], hidden), dtype=np.float32)) for _ in range(n)]
+    batch, n_time = x.shape[0], x.shape[1]
+    if target is None:  # a (batch, time, hidden) buffer per variable; numpy asks for huge pages (fewer page faults)
+        buffers = {name: torch.from_numpy(np.empty((batch, n_time, hidden), dtype=np.float32)) for name in names[:-1]}
+        offsets = torch.arange(batch, dtype=torch.int64) * (n_time * hidden)
+        n_valid = torch.full((batch,), n_time, dtype=torch.int64)
+        return [buffers[name] for name in names[:-1]] + [None], offsets, hidden, 1, n_valid, buffers
+    some = next(iter(target.arrays.values()))
+    _, total_time, units, n_layers = some.shape
+    offsets = ((target.rows.to(torch.int64) * total_time + target.t0) * units * n_layers + target.layer).contiguous()
+    outputs = [target.arrays.get(name) for name in names]
+    return outputs, offsets, units * n_layers, n_layers, target.n_valid.to(torch.int64).contiguous(), None
+
+
+def _run_native(kernel, args, names, x: Tensor, hidden: int, target: TraceTarget | None, with_c: bool):
+    """Call ``kernel(*args, outputs...)``; returns (variables or None, h_seq, final state, value ranges or None)."""
+    outputs, offsets, time_stride, unit_stride, n_valid, buffers = _native_layout(names, x, hidden, target)
+    batch = x.shape[0]
+    h_seq = torch.empty(batch, x.shape[1], hidden)
+    h_last = torch.empty(batch, hidden)
+    c_last = torch.empty(batch, hidden) if with_c else None
+    blocks = -(-batch // _ROWS_PER_BLOCK)
+    ranges = torch.empty(blocks, len(names), 2)
+    kernel(*args, outputs, offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges)
+    final = (h_last, c_last) if with_c else (h_last,)
+    if buffers is not None:
+        return {**buffers, names[-1]: h_seq}, h_seq, final, None
+    low, high = ranges[..., 0].amin(0), ranges[..., 1].amax(0)
+    kept = {name: (float(low[j]), float(high[j])) if bool(torch.isfinite(low[j])) else None
+            for j, name in enumerate(names) if name in target.arrays}
+    return None, h_seq, final, kept
+
+
+# must equal kRowsPerBlock of _native_kernels.cpp (checked by the tests)
+_ROWS_PER_BLOCK = 16
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -613,6 +661,43 @@ class RecurrentLayer(nn.Module):
         h_seq, final = self.forward(x, state, keep=keep)
         return self.internals(x, h_seq, state, keep=keep), final
 
+    def trace_into(self, x: Tensor, state: State | None, keep, target: TraceTarget):
+        """:meth:`trace`, writing every variable straight into a run's arrays (what capture uses in memory).
+
+        Returns ``(h_seq, final_state, ranges)``: ``h_seq`` ``(batch, time, hidden)`` (the next layer's input),
+        and ``ranges`` variable -> ``(min, max)`` over the valid frames of ``target`` (None when there are none).
+        Variables of ``target.arrays`` this layer does not have are set to NaN. The native kernels write the
+        arrays directly; every other path traces into buffers and copies.
+        """
+        func = f"{type(self).__name__}.trace_into"
+        x = check_sequence(x, self.input_size, like=self.weight_ih, func=func)
+        n = x.shape[1]
+        rows = target.rows.to(torch.int64)
+        missing = [name for name in target.arrays if name not in self.variables]
+        for name in missing:
+            target.arrays[name][rows, target.t0 : target.t0 + n, :, target.layer] = float("nan")
+        if x.device.type == "cpu" and not torch.is_grad_enabled():
+            masked_state, k = self._masked_state(state, x.shape[0], keep, func)
+            native = self._trace_native(x, masked_state, k, target)
+            if native is not None:
+                _, h_seq, final, ranges = native
+                return h_seq, final, {**ranges, **{name: None for name in missing}}
+        variables, final = self.trace(x, state, keep=keep)
+        ranges = {name: None for name in missing}
+        n_valid = target.n_valid.to(torch.int64)
+        for name in target.arrays:
+            if name in missing:
+                continue
+            values = variables[name].detach().to("cpu", torch.float32)
+            target.arrays[name][rows, target.t0 : target.t0 + n, :, target.layer] = values
+            parts = [values[r, : int(n_valid[r])] for r in range(values.shape[0]) if int(n_valid[r]) > 0]
+            ranges[name] = (min(float(v.min()) for v in parts), max(float(v.max()) for v in parts)) if parts else None
+        return variables["h"], final, ranges
+
+    def _trace_native(self, x: Tensor, state: State, k: Tensor | None, target: TraceTarget | None):
+        """The native kernel's pass (see :func:`_run_native`), or None when it does not apply."""
+        return None
+
     def _trace(self, x: Tensor, state: State, k: Tensor | None) -> tuple[dict[str, Tensor], State]:
         """Every variable in one CPU pass, no autograd (subclasses with gates override it with a step loop)."""
         h_seq, final = self._forward(x, state, k)
@@ -766,17 +851,24 @@ class LSTMLayer(_FusedLayer):
         h = o * torch.tanh(c)
         return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
 
+    _NATIVE_ORDER = ("input_gate", "forget_gate", "cell_input", "output_gate", "c", "h")
+
+    def _trace_native(self, x, state, k, target):
+        w_hh = self.weight_hh if k is None else self.weight_hh * k
+        ops = _native_ops(x, self.weight_ih, w_hh)
+        if ops is None:
+            return None
+        w = torch.cat([self.weight_ih, w_hh], dim=1).t().contiguous()  # (I + H, 4H): the matmul's fastest layout
+        bias = self._bias_sum() if self.bias else x.new_zeros(4 * self.hidden_size)
+        args = (x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(), _factor(k))
+        return _run_native(ops.lstm_trace, args, self._NATIVE_ORDER, x, self.hidden_size, target, with_c=True)
+
     def _trace(self, x, state, k):
         H = self.hidden_size
         w_hh = self.weight_hh if k is None else self.weight_hh * k
-        ops = _native_ops(x, self.weight_ih, w_hh)
-        if ops is not None:  # one C++ pass: stacked weights, batch-first outputs
-            w = torch.cat([self.weight_ih, w_hh], dim=1).t().contiguous()  # (I + H, 4H): the matmul's fastest layout
-            bias = self._bias_sum() if self.bias else x.new_zeros(4 * H)
-            i, f, g, o, c, h = outputs = _outputs(6, x, H)
-            ops.lstm_trace(x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(), _factor(k), outputs)
-            out = {"h": h, "c": c, "input_gate": i, "forget_gate": f, "cell_input": g, "output_gate": o}
-            return out, (h[:, -1], c[:, -1])
+        native = self._trace_native(x, state, k, None)
+        if native is not None:
+            return native[0], native[2]
         w_t = w_hh.t()
         xp = F.linear(_time_major(x), self.weight_ih, self._bias_sum())
         args = (xp, w_t, state[0].contiguous(), state[1].contiguous(), k)
@@ -847,22 +939,33 @@ class GRULayer(_FusedLayer):
         h = torch.sub(h_prev, n).mul_(z).add_(n)  # (1 - z) n + z h_prev
         return {"h": h, "update_gate": z, "reset_gate": r, "candidate": n}
 
+    _NATIVE_ORDER = ("reset_gate", "update_gate", "candidate", "h")
+
+    def _trace_native(self, x, state, k, target):
+        H = self.hidden_size
+        w_hh = self.weight_hh if k is None else self.weight_hh * k
+        ops = _native_ops(x, self.weight_ih, w_hh)
+        if ops is None:
+            return None
+        # columns [r, z | n from x | n from h], so one matmul serves the whole step
+        w_ih = self.weight_ih
+        zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
+        w = torch.cat([torch.cat([w_ih[: 2 * H], w_hh[: 2 * H]], dim=1),
+                       torch.cat([w_ih[2 * H:], zeros_h], dim=1),
+                       torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t().contiguous()
+        b_hh = self.bias_hh if self.bias else x.new_zeros(3 * H)
+        b_ih = self.bias_ih if self.bias else x.new_zeros(3 * H)
+        bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]])
+        args = (x.contiguous(), w, bias, state[0].contiguous(), _factor(k))
+        return _run_native(ops.gru_trace, args, self._NATIVE_ORDER, x, H, target, with_c=False)
+
     def _trace(self, x, state, k):
         H = self.hidden_size
         w_hh = self.weight_hh if k is None else self.weight_hh * k
         b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
-        ops = _native_ops(x, self.weight_ih, w_hh)
-        if ops is not None:  # columns [r, z | n from x | n from h], so one matmul serves the whole step
-            w_ih = self.weight_ih
-            zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
-            w = torch.cat([torch.cat([w_ih[: 2 * H], w_hh[: 2 * H]], dim=1),
-                           torch.cat([w_ih[2 * H:], zeros_h], dim=1),
-                           torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t().contiguous()
-            b_ih = self.bias_ih if self.bias else torch.zeros_like(b_hh)
-            bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]])
-            r, z, n, h = outputs = _outputs(4, x, H)
-            ops.gru_trace(x.contiguous(), w, bias, state[0].contiguous(), _factor(k), outputs)
-            return {"h": h, "reset_gate": r, "update_gate": z, "candidate": n}, (h[:, -1],)
+        native = self._trace_native(x, state, k, None)
+        if native is not None:
+            return native[0], native[2]
         w_t = w_hh.t()
         xp = F.linear(_time_major(x), self.weight_ih, self.bias_ih)
         gates, h = _compiled(gru_trace, xp)(xp, w_t, b_hh, state[0].contiguous(), k)
@@ -942,20 +1045,28 @@ class LazyLSTMLayer(RecurrentLayer):
         m, c_last = _compiled(lazy_lstm_recurrence, *args)(*args)
         return m, (m[:, -1], c_last)
 
+    _NATIVE_ORDER = ("input_gate", "forget_gate", "cell_input", "output_gate", "c", "h")
+
+    def _trace_native(self, x, state, k, target):
+        H = self.hidden_size
+        ops = _native_ops(x, self.weight_ih, self.weight_hh)
+        if ops is None:
+            return None
+        # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
+        u = self.weight_hh if k is None else self.weight_hh * k
+        u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[:H]), u[3 * H:]], dim=0)
+        w = torch.cat([self.weight_ih, u_gates], dim=1).t().contiguous()
+        bias = self.bias_ih + self.bias_hh if self.bias else x.new_zeros(4 * H)
+        args = (x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), bias, state[0].contiguous(),
+                state[1].contiguous(), _factor(k))
+        return _run_native(ops.lazy_lstm_trace, args, self._NATIVE_ORDER, x, H, target, with_c=True)
+
     def _trace(self, x, state, k):
         H = self.hidden_size
         b = None if not self.bias else self.bias_ih + self.bias_hh
-        ops = _native_ops(x, self.weight_ih, self.weight_hh)
-        if ops is not None:  # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
-            u = self.weight_hh if k is None else self.weight_hh * k
-            u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[: H]), u[3 * H:]], dim=0)
-            w = torch.cat([self.weight_ih, u_gates], dim=1).t().contiguous()
-            bias = b if b is not None else x.new_zeros(4 * H)
-            i, f, g, o, c, m = outputs = _outputs(6, x, H)
-            ops.lazy_lstm_trace(x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), bias, state[0].contiguous(),
-                                state[1].contiguous(), _factor(k), outputs)
-            out = {"h": m, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
-            return out, (m[:, -1], c[:, -1])
+        native = self._trace_native(x, state, k, None)
+        if native is not None:
+            return native[0], native[2]
         proj = F.linear(_time_major(x), self.weight_ih, b)
         x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
         x_g = proj[..., 2 * H: 3 * H].contiguous()

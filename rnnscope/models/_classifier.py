@@ -223,13 +223,16 @@ class RNNClassifier(ModelBase):
         return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.forward_layers", trace=False)
 
     def trace_layers(
-        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None
+        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None, targets: Sequence[Any] | None = None
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Run the model keeping every internal variable of every layer (capture's one pass).
 
         Same arguments as :meth:`forward_layers`. Each layer dict holds ``"variables"`` (name -> ``(batch, time,
         hidden)``, from :meth:`RecurrentLayer.trace`), ``"final_state"`` and ``"keep"``. Run it under
-        ``torch.no_grad()`` (or ``torch.inference_mode()``) to get the fast CPU path.
+        ``torch.no_grad()`` (or ``torch.inference_mode()``) to get the fast CPU path. With ``targets`` (one
+        :class:`~rnnscope.models._cells.TraceTarget` per layer) the variables are written straight into a run's
+        arrays (:meth:`RecurrentLayer.trace_into`): ``"variables"`` then holds ``h`` only, and ``"ranges"`` the
+        value range of each written variable.
 
         Examples
         --------
@@ -242,9 +245,10 @@ class RNNClassifier(ModelBase):
         >>> sorted(layers[1]["variables"])[:3], torch.allclose(logits, model(x), atol=1e-5)
         (['c', 'cell_input', 'forget_gate'], True)
         """
-        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.trace_layers", trace=True)
+        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.trace_layers", trace=True,
+                                targets=targets)
 
-    def _run_layers(self, x, states, keep_masks, func: str, trace: bool):
+    def _run_layers(self, x, states, keep_masks, func: str, trace: bool, targets=None):
         x = self._prepare_input(x, func)
         inp = self.normalize(x)
         batch = x.shape[0]
@@ -261,7 +265,10 @@ class RNNClassifier(ModelBase):
         for i, layer in enumerate(self.layers):
             state0 = layer._check_state(states[i], batch, func)
             keep = layer.keep_mask(masks[i])
-            if trace:
+            if trace and targets is not None:
+                h, final, ranges = layer.trace_into(inp, state0, keep, targets[i])
+                records.append({"variables": {"h": h}, "final_state": final, "keep": keep, "ranges": ranges})
+            elif trace:
                 variables, final = layer.trace(inp, state0, keep=keep)
                 h = variables["h"]
                 records.append({"variables": variables, "final_state": final, "keep": keep})

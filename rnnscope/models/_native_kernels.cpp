@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -140,19 +141,88 @@ inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t
   for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
 }
 
-// Pointers to the outputs' data, and the start of (row, t) in a (B, T, H) output.
-inline std::vector<float*> data_of(std::vector<at::Tensor>& out) {
-  std::vector<float*> ptrs;
-  for (auto& o : out) ptrs.push_back(o.data_ptr<float>());
-  return ptrs;
+// Where a kernel writes. Variable k of batch row r at step t, unit j goes to
+//   base[k] + row_offset[r] + t * time_stride + j * unit_stride      (base[k] == nullptr: variable not kept),
+// so the outputs can be (B, T, H) buffers or the run's own (event, time, unit, layer) arrays (rows scattered by
+// length order, any window, any layer). Also: h of every step into h_seq (B, T, H) (the next layer's input), the
+// last state into h_last / c_last (B, H), and the min / max of each kept variable over the valid steps
+// (t < n_valid[r]) of each block of rows into ranges (blocks, n_vars, 2).
+struct Outputs {
+  std::vector<float*> base;
+  const int64_t* row_offset;
+  int64_t time_stride, unit_stride, T, H;
+  float* h_seq;
+  float* h_last;
+  float* c_last;
+  const int64_t* n_valid;
+  float* ranges;
+  int64_t n_vars;
+
+  Outputs(const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets, int64_t time_stride_,
+          int64_t unit_stride_, at::Tensor& h_seq_, at::Tensor& h_last_, const c10::optional<at::Tensor>& c_last_,
+          const at::Tensor& n_valid_, at::Tensor& ranges_)
+      : row_offset(row_offsets.data_ptr<int64_t>()), time_stride(time_stride_), unit_stride(unit_stride_),
+        T(h_seq_.size(1)), H(h_seq_.size(2)), h_seq(h_seq_.data_ptr<float>()), h_last(h_last_.data_ptr<float>()),
+        c_last(c_last_.has_value() ? c_last_->data_ptr<float>() : nullptr), n_valid(n_valid_.data_ptr<int64_t>()),
+        ranges(ranges_.data_ptr<float>()), n_vars(static_cast<int64_t>(outputs.size())) {
+    for (const c10::optional<at::Tensor>& o : outputs) base.push_back(o.has_value() ? o->data_ptr<float>() : nullptr);
+  }
+
+  // Variables of one row at one step, each in scratch + k * H: kept ones are stored and their range updated.
+  void put(const float* scratch, int64_t row, int64_t t, int64_t block) const {
+    const bool valid = t < n_valid[row];
+    for (int64_t k = 0; k < n_vars; ++k) {
+      const float* v = scratch + k * H;
+      if (base[k]) {
+        float* dst = base[k] + row_offset[row] + t * time_stride;
+        if (unit_stride == 1) {
+          std::memcpy(dst, v, H * sizeof(float));
+        } else {
+          for (int64_t j = 0; j < H; ++j) dst[j * unit_stride] = v[j];
+        }
+        if (valid) update_range(v, ranges + (block * n_vars + k) * 2);
+      }
+    }
+    std::memcpy(h_seq + (row * T + t) * H, scratch + (n_vars - 1) * H, H * sizeof(float));  // h is always last
+  }
+
+  void update_range(const float* v, float* range) const {
+    float lo = range[0], hi = range[1];
+    int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
+    for (; j + 8 <= H; j += 8) {
+      const __m256 x = _mm256_loadu_ps(v + j);
+      vlo = _mm256_min_ps(vlo, x);
+      vhi = _mm256_max_ps(vhi, x);
+    }
+    float l8[8], h8[8];
+    _mm256_storeu_ps(l8, vlo);
+    _mm256_storeu_ps(h8, vhi);
+    for (int q = 0; q < 8; ++q) { lo = std::min(lo, l8[q]); hi = std::max(hi, h8[q]); }
+#endif
+    for (; j < H; ++j) { lo = std::min(lo, v[j]); hi = std::max(hi, v[j]); }
+    range[0] = lo;
+    range[1] = hi;
+  }
+
+  void finish(int64_t row, const float* h, const float* c) const {
+    std::memcpy(h_last + row * H, h, H * sizeof(float));
+    if (c_last && c) std::memcpy(c_last + row * H, c, H * sizeof(float));
+  }
+};
+
+inline void init_ranges(at::Tensor& ranges) {
+  auto r = ranges.view({-1, 2});
+  r.select(1, 0).fill_(std::numeric_limits<float>::infinity());
+  r.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
 }
 
-inline float* at_row(float* out, int64_t T, int64_t H, int64_t row, int64_t t) { return out + (row * T + t) * H; }
-
-// One row of one LSTM step in a single pass: pre-activations gr = (i, f, g, o) -> activated gates, the new cell
-// (c updated in place, also written to oc) and h (written to oh and to h_next, the next step's matmul input).
-inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64_t H, float* oi, float* of, float* og,
-                             float* oo, float* oc, float* oh, float* h_next) {
+// One row of one LSTM step in a single pass: pre-activations gr = (i, f, g, o) -> scratch rows (i, f, g, o, c, h);
+// c is updated in place and h also written to h_next (the next step's matmul input).
+inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64_t H, float* scratch, float* h_next) {
+  float *oi = scratch, *of = scratch + H, *og = scratch + 2 * H, *oo = scratch + 3 * H, *oc = scratch + 4 * H,
+        *oh = scratch + 5 * H;
   int64_t j = 0;
 #ifdef RNNSCOPE_AVX2
   for (; j + 8 <= H; j += 8) {
@@ -183,54 +253,64 @@ inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64
   }
 }
 
+#define RNNSCOPE_OUTPUT_ARGS                                                                                     \
+  const c10::List<c10::optional<at::Tensor>>&outputs, const at::Tensor &row_offsets, int64_t time_stride,         \
+      int64_t unit_stride, at::Tensor &h_seq, at::Tensor &h_last, const c10::optional<at::Tensor>&c_last,         \
+      const at::Tensor &n_valid, at::Tensor &ranges
+
+#define RNNSCOPE_OUTPUT_SCHEMA                                                                                   \
+  "Tensor?[] outputs, Tensor row_offsets, int time_stride, int unit_stride, Tensor(a!) h_seq, Tensor(b!) h_last, " \
+  "Tensor(c!)? c_last, Tensor n_valid, Tensor(d!) ranges) -> ()"
+
 // ------------------------------------------------------------------------------------------------------ LSTM
 // x (B, T, I); w (I + H, 4H) = [W_ih^T; W_hh^T] (masked columns of W_hh already zeroed), gate order (i, f, g, o);
 // bias (4H) = b_ih + b_hh; h0, c0 (B, H); keep (H) 0/1 factor or undefined.
-// Writes i, f, g, o, c, h into outputs, each (B, T, H) contiguous.
+// Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h.
 void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
-                const at::Tensor& c0, const c10::optional<at::Tensor>& keep, at::TensorList outputs) {
+                const at::Tensor& c0, const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
-  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
-  const std::vector<float*> od = data_of(out);
+  init_ranges(ranges);
+  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0;
+    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
     at::Tensor xh = at::empty({n, K}, x.options());
     at::Tensor gates = at::empty({n, 4 * H}, x.options());
     at::Tensor c_prev = c0.slice(0, r0, r1).clone();
+    std::vector<float> scratch(6 * H);
     float* xhd = xh.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
     for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
     for (int64_t t = 0; t < T; ++t) {
       load_inputs(xd, T, I, t, r0, n, xhd, K);
       at::addmm_out(gates, bias, xh, w);
-      float* g = gates.data_ptr<float>();
+      const float* g = gates.data_ptr<float>();
       for (int64_t r = 0; r < n; ++r) {
-        const int64_t row = r0 + r;
-        lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, at_row(od[0], T, H, row, t), at_row(od[1], T, H, row, t),
-                         at_row(od[2], T, H, row, t), at_row(od[3], T, H, row, t), at_row(od[4], T, H, row, t),
-                         at_row(od[5], T, H, row, t), xhd + r * K + I);
+        lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), xhd + r * K + I);
+        out.put(scratch.data(), r0 + r, t, block);
       }
     }
+    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, xhd + r * K + I, cp + r * H);
   });
 }
 
 // ------------------------------------------------------------------------------------------------------- GRU
 // w (I + H, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
 // [W_hr W_hz 0 W_hn]^T (masked columns already zeroed); bias (4H) = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
-// Writes reset_gate r, update_gate z, candidate n, h into outputs, each (B, T, H) contiguous.
+// Variables, in this order: reset_gate r, update_gate z, candidate n, h.
 void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
-               const c10::optional<at::Tensor>& keep, at::TensorList outputs) {
+               const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
-  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
-  const std::vector<float*> od = data_of(out);
+  init_ranges(ranges);
+  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0;
+    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
     at::Tensor xh = at::empty({n, K}, x.options());
     at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    std::vector<float> scratch(4 * H);
     float* xhd = xh.data_ptr<float>();
     for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
     for (int64_t t = 0; t < T; ++t) {
@@ -244,39 +324,39 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
         const float* nh = gr + 3 * H;
         for (int64_t j = 0; j < H; ++j) nx[j] += gr[j] * nh[j];
         tanh_inplace(nx, H);
-        const int64_t row = r0 + r;
         float* h_prev = xhd + r * K + I;
-        float* oh = at_row(od[3], T, H, row, t);
+        float* oh = scratch.data() + 3 * H;
         for (int64_t j = 0; j < H; ++j) oh[j] = nx[j] + gr[H + j] * (h_prev[j] - nx[j]);  // (1 - z) n + z h
         if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
-        std::memcpy(at_row(od[0], T, H, row, t), gr, H * sizeof(float));
-        std::memcpy(at_row(od[1], T, H, row, t), gr + H, H * sizeof(float));
-        std::memcpy(at_row(od[2], T, H, row, t), nx, H * sizeof(float));
+        std::memcpy(scratch.data(), gr, 3 * H * sizeof(float));  // r, z, n
         std::memcpy(h_prev, oh, H * sizeof(float));
+        out.put(scratch.data(), r0 + r, t, block);
       }
     }
+    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, xhd + r * K + I, nullptr);
   });
 }
 
 // ------------------------------------------------------------------------------------------------- lazy LSTM
 // w (I + H, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T;
 // w_cm (H, H) = W_cm^T (the g block reading m_t); bias (4H) = b_ih + b_hh; masked columns already zeroed.
-// Writes i, f, g, o, c, h (= m) into outputs, each (B, T, H) contiguous.
+// Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
 void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& bias,
                      const at::Tensor& m0, const at::Tensor& c0, const c10::optional<at::Tensor>& keep,
-                     at::TensorList outputs) {
+                     RNNSCOPE_OUTPUT_ARGS) {
   const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H;
-  std::vector<at::Tensor> out(outputs.begin(), outputs.end());
-  const std::vector<float*> od = data_of(out);
+  init_ranges(ranges);
+  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0;
+    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
     at::Tensor xh = at::empty({n, K}, x.options());
     at::Tensor gates = at::empty({n, 4 * H}, x.options());
     at::Tensor m = at::empty({n, H}, x.options());
     at::Tensor gm = at::empty({n, H}, x.options());
     at::Tensor c_prev = c0.slice(0, r0, r1).clone();
+    std::vector<float> scratch(6 * H);
     float* xhd = xh.data_ptr<float>();
     float* md = m.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
@@ -303,16 +383,14 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
         tanh_inplace(gg, H);
         float* c = cp + r * H;
         for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gg[j];
-        const int64_t row = r0 + r;
-        std::memcpy(at_row(od[0], T, H, row, t), gr, H * sizeof(float));
-        std::memcpy(at_row(od[1], T, H, row, t), gr + H, H * sizeof(float));
-        std::memcpy(at_row(od[2], T, H, row, t), gg, H * sizeof(float));
-        std::memcpy(at_row(od[3], T, H, row, t), gr + 3 * H, H * sizeof(float));
-        std::memcpy(at_row(od[4], T, H, row, t), c, H * sizeof(float));
-        std::memcpy(at_row(od[5], T, H, row, t), md + r * H, H * sizeof(float));
+        std::memcpy(scratch.data(), gr, 4 * H * sizeof(float));  // i, f, g, o
+        std::memcpy(scratch.data() + 4 * H, c, H * sizeof(float));
+        std::memcpy(scratch.data() + 5 * H, md + r * H, H * sizeof(float));
         std::memcpy(xhd + r * K + I, md + r * H, H * sizeof(float));
+        out.put(scratch.data(), r0 + r, t, block);
       }
     }
+    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, md + r * H, cp + r * H);
   });
 }
 
@@ -346,12 +424,13 @@ bool vectorized() {
 }  // namespace
 
 TORCH_LIBRARY(rnnscope_native, m) {
-  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep, Tensor(a!)[] outputs) -> ()",
+  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA,
         &lstm_trace);
-  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep, Tensor(a!)[] outputs) -> ()", &gru_trace);
+  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA, &gru_trace);
   m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor bias, Tensor m0, Tensor c0, Tensor? keep, "
-        "Tensor(a!)[] outputs) -> ()",
+        RNNSCOPE_OUTPUT_SCHEMA,
         &lazy_lstm_trace);
   m.def("activation(Tensor x, int mode) -> Tensor", &activation);
   m.def("vectorized() -> bool", &vectorized);
+  m.def("rows_per_block() -> int", []() -> int64_t { return kRowsPerBlock; });
 }
