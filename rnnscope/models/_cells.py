@@ -322,6 +322,12 @@ def _native_ops(x: Tensor, *weights: Tensor):
     return kernels()
 
 
+def _stacked(w_x: Tensor, w_h: Tensor, bias: Tensor) -> Tensor:
+    """``(I + H + 1, G)`` weights of a native kernel's one matmul per step, ``[x_t | h_{t-1} | 1] @ w``:
+    input weights, recurrent weights and the bias stacked (contiguous: the matmul's fastest layout)."""
+    return torch.cat([w_x, w_h, bias[:, None]], dim=1).t().contiguous()
+
+
 def _factor(k: Tensor | None) -> Tensor | None:
     return None if k is None else k.contiguous()
 
@@ -858,9 +864,9 @@ class LSTMLayer(_FusedLayer):
         ops = _native_ops(x, self.weight_ih, w_hh)
         if ops is None:
             return None
-        w = torch.cat([self.weight_ih, w_hh], dim=1).t().contiguous()  # (I + H, 4H): the matmul's fastest layout
         bias = self._bias_sum() if self.bias else x.new_zeros(4 * self.hidden_size)
-        args = (x.contiguous(), w, bias, state[0].contiguous(), state[1].contiguous(), _factor(k))
+        w = _stacked(self.weight_ih, w_hh, bias)
+        args = (x.contiguous(), w, state[0].contiguous(), state[1].contiguous(), _factor(k))
         return _run_native(ops.lstm_trace, args, self._NATIVE_ORDER, x, self.hidden_size, target, with_c=True)
 
     def _trace(self, x, state, k):
@@ -950,13 +956,12 @@ class GRULayer(_FusedLayer):
         # columns [r, z | n from x | n from h], so one matmul serves the whole step
         w_ih = self.weight_ih
         zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
-        w = torch.cat([torch.cat([w_ih[: 2 * H], w_hh[: 2 * H]], dim=1),
-                       torch.cat([w_ih[2 * H:], zeros_h], dim=1),
-                       torch.cat([zeros_x, w_hh[2 * H:]], dim=1)], dim=0).t().contiguous()
         b_hh = self.bias_hh if self.bias else x.new_zeros(3 * H)
         b_ih = self.bias_ih if self.bias else x.new_zeros(3 * H)
-        bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]])
-        args = (x.contiguous(), w, bias, state[0].contiguous(), _factor(k))
+        w = _stacked(torch.cat([w_ih[: 2 * H], w_ih[2 * H:], zeros_x]),
+                     torch.cat([w_hh[: 2 * H], zeros_h, w_hh[2 * H:]]),
+                     torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]]))
+        args = (x.contiguous(), w, state[0].contiguous(), _factor(k))
         return _run_native(ops.gru_trace, args, self._NATIVE_ORDER, x, H, target, with_c=False)
 
     def _trace(self, x, state, k):
@@ -1055,10 +1060,10 @@ class LazyLSTMLayer(RecurrentLayer):
         # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
         u = self.weight_hh if k is None else self.weight_hh * k
         u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[:H]), u[3 * H:]], dim=0)
-        w = torch.cat([self.weight_ih, u_gates], dim=1).t().contiguous()
         bias = self.bias_ih + self.bias_hh if self.bias else x.new_zeros(4 * H)
-        args = (x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), bias, state[0].contiguous(),
-                state[1].contiguous(), _factor(k))
+        w = _stacked(self.weight_ih, u_gates, bias)
+        args = (x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), state[0].contiguous(), state[1].contiguous(),
+                _factor(k))
         return _run_native(ops.lazy_lstm_trace, args, self._NATIVE_ORDER, x, H, target, with_c=True)
 
     def _trace(self, x, state, k):

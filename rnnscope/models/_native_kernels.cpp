@@ -135,7 +135,8 @@ void for_row_blocks(int64_t rows, const F& fn) {
   });
 }
 
-// Copies x[r, t, :] (x is (B, T, I)) into the first I columns of the per-thread buffer xh (rows, I + H).
+// Copies x[r, t, :] (x is (B, T, I)) into the first I columns of the per-thread buffer xh (rows, I + H + 1):
+// [x_t | h_{t-1} | 1], so one matmul with w = [W_ih^T; W_hh^T; bias] gives every pre-activation.
 inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t r0, int64_t n_rows, float* xh,
                         int64_t K) {
   for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
@@ -253,6 +254,88 @@ inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64
   }
 }
 
+// Running min / max of up to 8 variables: vector lanes plus a scalar tail, folded into Outputs::ranges at the end.
+struct Ranges {
+  float lo[8], hi[8];
+#ifdef RNNSCOPE_AVX2
+  __m256 vlo[8], vhi[8];
+#endif
+  Ranges() {
+    for (int k = 0; k < 8; ++k) {
+      lo[k] = std::numeric_limits<float>::infinity();
+      hi[k] = -std::numeric_limits<float>::infinity();
+#ifdef RNNSCOPE_AVX2
+      vlo[k] = _mm256_set1_ps(lo[k]);
+      vhi[k] = _mm256_set1_ps(hi[k]);
+#endif
+    }
+  }
+  void fold_into(float* ranges, int64_t n_vars) {
+    for (int64_t k = 0; k < n_vars; ++k) {
+      float l = lo[k], h = hi[k];
+#ifdef RNNSCOPE_AVX2
+      float l8[8], h8[8];
+      _mm256_storeu_ps(l8, vlo[k]);
+      _mm256_storeu_ps(h8, vhi[k]);
+      for (int q = 0; q < 8; ++q) { l = std::min(l, l8[q]); h = std::max(h, h8[q]); }
+#endif
+      ranges[k * 2] = std::min(ranges[k * 2], l);
+      ranges[k * 2 + 1] = std::max(ranges[k * 2 + 1], h);
+    }
+  }
+};
+
+// One row of one LSTM step, straight into the destinations (unit stride 1): dst[k] of (i, f, g, o, c, h), each
+// possibly null; c updated in place; h also to h_seq and h_next; ranges of the kept variables when `valid`.
+inline void lstm_step_direct(const float* gr, float* c, const float* keep, int64_t H, float* const* dst, float* h_seq,
+                             float* h_next, bool valid, Ranges& acc) {
+  int64_t j = 0;
+#ifdef RNNSCOPE_AVX2
+  for (; j + 8 <= H; j += 8) {
+    __m256 v[6];
+    v[0] = sigmoid8(_mm256_loadu_ps(gr + j));
+    v[1] = sigmoid8(_mm256_loadu_ps(gr + H + j));
+    v[2] = tanh8(_mm256_loadu_ps(gr + 2 * H + j));
+    v[3] = sigmoid8(_mm256_loadu_ps(gr + 3 * H + j));
+    v[4] = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(c + j), _mm256_mul_ps(v[0], v[2]));
+    v[5] = _mm256_mul_ps(v[3], tanh8(v[4]));
+    if (keep) v[5] = _mm256_mul_ps(v[5], _mm256_loadu_ps(keep + j));
+    _mm256_storeu_ps(c + j, v[4]);
+    _mm256_storeu_ps(h_seq + j, v[5]);
+    _mm256_storeu_ps(h_next + j, v[5]);
+    for (int k = 0; k < 6; ++k) {
+      if (!dst[k]) continue;
+      _mm256_storeu_ps(dst[k] + j, v[k]);
+      if (valid) {
+        acc.vlo[k] = _mm256_min_ps(acc.vlo[k], v[k]);
+        acc.vhi[k] = _mm256_max_ps(acc.vhi[k], v[k]);
+      }
+    }
+  }
+#endif
+  for (; j < H; ++j) {
+    float v[6];
+    v[0] = sigmoid_scalar(gr[j]);
+    v[1] = sigmoid_scalar(gr[H + j]);
+    v[2] = tanh_scalar(gr[2 * H + j]);
+    v[3] = sigmoid_scalar(gr[3 * H + j]);
+    v[4] = v[1] * c[j] + v[0] * v[2];
+    v[5] = v[3] * tanh_scalar(v[4]);
+    if (keep) v[5] *= keep[j];
+    c[j] = v[4];
+    h_seq[j] = v[5];
+    h_next[j] = v[5];
+    for (int k = 0; k < 6; ++k) {
+      if (!dst[k]) continue;
+      dst[k][j] = v[k];
+      if (valid) {
+        acc.lo[k] = std::min(acc.lo[k], v[k]);
+        acc.hi[k] = std::max(acc.hi[k], v[k]);
+      }
+    }
+  }
+}
+
 #define RNNSCOPE_OUTPUT_ARGS                                                                                     \
   const c10::List<c10::optional<at::Tensor>>&outputs, const at::Tensor &row_offsets, int64_t time_stride,         \
       int64_t unit_stride, at::Tensor &h_seq, at::Tensor &h_last, const c10::optional<at::Tensor>&c_last,         \
@@ -263,12 +346,12 @@ inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64
   "Tensor(c!)? c_last, Tensor n_valid, Tensor(d!) ranges) -> ()"
 
 // ------------------------------------------------------------------------------------------------------ LSTM
-// x (B, T, I); w (I + H, 4H) = [W_ih^T; W_hh^T] (masked columns of W_hh already zeroed), gate order (i, f, g, o);
-// bias (4H) = b_ih + b_hh; h0, c0 (B, H); keep (H) 0/1 factor or undefined.
+// x (B, T, I); w (I + H + 1, 4H) = [W_ih^T; W_hh^T; b_ih + b_hh] (masked columns of W_hh already zeroed), gate
+// order (i, f, g, o); h0, c0 (B, H); keep (H) 0/1 factor or undefined.
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h.
-void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
-                const at::Tensor& c0, const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
+void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const at::Tensor& c0,
+                const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H + 1;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
@@ -279,29 +362,42 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias
     at::Tensor gates = at::empty({n, 4 * H}, x.options());
     at::Tensor c_prev = c0.slice(0, r0, r1).clone();
     std::vector<float> scratch(6 * H);
+    Ranges acc;
     float* xhd = xh.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+      xhd[r * K + K - 1] = 1.0f;
+    }
     for (int64_t t = 0; t < T; ++t) {
       load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::addmm_out(gates, bias, xh, w);
+      at::mm_out(gates, xh, w);
       const float* g = gates.data_ptr<float>();
       for (int64_t r = 0; r < n; ++r) {
-        lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), xhd + r * K + I);
-        out.put(scratch.data(), r0 + r, t, block);
+        const int64_t row = r0 + r;
+        if (out.unit_stride == 1) {  // the common case: every variable stored as it is computed
+          float* dst[6];
+          for (int k = 0; k < 6; ++k) dst[k] = out.base[k] ? out.base[k] + out.row_offset[row] + t * out.time_stride : nullptr;
+          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, xhd + r * K + I,
+                           t < out.n_valid[row], acc);
+        } else {
+          lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), xhd + r * K + I);
+          out.put(scratch.data(), row, t, block);
+        }
       }
     }
+    acc.fold_into(out.ranges + block * out.n_vars * 2, out.n_vars);
     for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, xhd + r * K + I, cp + r * H);
   });
 }
 
 // ------------------------------------------------------------------------------------------------------- GRU
-// w (I + H, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
-// [W_hr W_hz 0 W_hn]^T (masked columns already zeroed); bias (4H) = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
+// w (I + H + 1, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
+// [W_hr W_hz 0 W_hn]^T (masked columns already zeroed), the last row [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
 // Variables, in this order: reset_gate r, update_gate z, candidate n, h.
-void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const at::Tensor& h0,
-               const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H;
+void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const c10::optional<at::Tensor>& keep,
+               RNNSCOPE_OUTPUT_ARGS) {
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H + 1;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
@@ -312,10 +408,13 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
     at::Tensor gates = at::empty({n, 4 * H}, x.options());
     std::vector<float> scratch(4 * H);
     float* xhd = xh.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+      xhd[r * K + K - 1] = 1.0f;
+    }
     for (int64_t t = 0; t < T; ++t) {
       load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::addmm_out(gates, bias, xh, w);
+      at::mm_out(gates, xh, w);
       float* g = gates.data_ptr<float>();
       for (int64_t r = 0; r < n; ++r) {
         float* gr = g + r * 4 * H;
@@ -338,13 +437,13 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias,
 }
 
 // ------------------------------------------------------------------------------------------------- lazy LSTM
-// w (I + H, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T;
-// w_cm (H, H) = W_cm^T (the g block reading m_t); bias (4H) = b_ih + b_hh; masked columns already zeroed.
+// w (I + H + 1, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T; the last
+// row b_ih + b_hh; w_cm (H, H) = W_cm^T (the g block reading m_t); masked columns already zeroed.
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
-void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& bias,
-                     const at::Tensor& m0, const at::Tensor& c0, const c10::optional<at::Tensor>& keep,
+void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& m0,
+                     const at::Tensor& c0, const c10::optional<at::Tensor>& keep,
                      RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H;
+  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H + 1;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* xd = x.data_ptr<float>();
@@ -360,10 +459,13 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
     float* xhd = xh.data_ptr<float>();
     float* md = m.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) std::memcpy(xhd + r * K + I, m0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(xhd + r * K + I, m0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+      xhd[r * K + K - 1] = 1.0f;
+    }
     for (int64_t t = 0; t < T; ++t) {
       load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::addmm_out(gates, bias, xh, w);
+      at::mm_out(gates, xh, w);
       float* g = gates.data_ptr<float>();
       for (int64_t r = 0; r < n; ++r) {  // i, f, o, then m_t = o tanh(c_{t-1})
         float* gr = g + r * 4 * H;
@@ -424,10 +526,10 @@ bool vectorized() {
 }  // namespace
 
 TORCH_LIBRARY(rnnscope_native, m) {
-  m.def("lstm_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor c0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA,
+  m.def("lstm_trace(Tensor x, Tensor w, Tensor h0, Tensor c0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA,
         &lstm_trace);
-  m.def("gru_trace(Tensor x, Tensor w, Tensor bias, Tensor h0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA, &gru_trace);
-  m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor bias, Tensor m0, Tensor c0, Tensor? keep, "
+  m.def("gru_trace(Tensor x, Tensor w, Tensor h0, Tensor? keep, " RNNSCOPE_OUTPUT_SCHEMA, &gru_trace);
+  m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor m0, Tensor c0, Tensor? keep, "
         RNNSCOPE_OUTPUT_SCHEMA,
         &lazy_lstm_trace);
   m.def("activation(Tensor x, int mode) -> Tensor", &activation);
