@@ -4,11 +4,13 @@ Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best m
 
 - ``fused``: the model's own forward (``nn.LSTM`` fused kernel + head) on the batch, nothing kept;
 - ``capture``: ``rnnscope.capture(..., variables="all")``, the run assembled in memory as an xarray Dataset
-  (every state, prob, pred, summaries);
+  (every state, prob, pred, summaries), with the native kernels, and again with the TorchScript fallback;
 - ``hooks``: what users do today: a per-step Python loop over ``nn.LSTMCell`` keeping every gate;
 - ``recompute``: the fused forward, then every gate recomputed from the fused ``h`` (``layer.internals``).
 
-Then the matrix batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio (and the GPU ratio when a GPU
+The variants run in turns (``--rounds`` rounds, after one warm-up call each) so a slow moment of a shared machine
+hits them alike; a ratio is the median over rounds of variant / fused forward of the same round. Then the matrix
+batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio (and the GPU ratio when a GPU
 is present), and the long-record case: one 24-hour record (172,800 frames) captured to a zarr store with every
 state, with its throughput (frames/s) and peak memory (VmHWM, the RSS high-water mark of a child process).
 

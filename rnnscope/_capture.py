@@ -6,11 +6,12 @@ The steps (one pass over the data, no per-step Python hooks):
 1. check the model and the data (feature count, classes matched by name; the run uses the model's class order);
 2. order records by length and group them in batches; cut long records into windows of ``window`` frames whose
    recurrent state is carried to the next window (identical to one pass, to float rounding);
-3. per window, :meth:`RNNClassifier.trace_layers` returns every variable of every layer (on the CPU a compiled
-   step loop fills preallocated buffers; on a GPU the fused kernels plus a vectorised recovery);
-4. valid frames go to a sink: numpy arrays in memory, or a zarr store written chunk by chunk (``store=``) as
-   ``NAME.partial`` with a manifest and a checkpoint after every window, renamed to ``NAME`` when complete;
-   an interrupted capture resumes from its checkpoint;
+3. per window, :meth:`RNNClassifier.trace_layers` runs every layer keeping every variable: on the CPU a native
+   C++ step loop (:mod:`rnnscope.models._native`; TorchScript when no compiler is available) writes the states
+   straight into the run's arrays while it runs; on a GPU the fused kernels plus a vectorised recovery;
+4. into a sink: numpy arrays in memory (written in place, frames past each record's end set to NaN at the end),
+   or a zarr store written chunk by chunk (``store=``) as ``NAME.partial`` with a manifest and a checkpoint after
+   every window, renamed to ``NAME`` when complete; an interrupted capture resumes from its checkpoint;
 5. small summaries (heat per class, unit and layer; activity; value ranges) are accumulated on the way and stored.
 """
 from __future__ import annotations
