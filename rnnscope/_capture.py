@@ -133,7 +133,7 @@ class _Summaries:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = variables
 
-    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None):
+    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None, inplace=False):
         """One window of one batch.
 
         ``layer_values``: per layer, variable -> CPU tensor (rows, n, H); ``cls_idx``: (rows * n,) int64, the class of
@@ -141,7 +141,8 @@ class _Summaries:
         ``segments``: ``(row, lo, hi, segment)`` int64 arrays, the frames ``lo:hi`` of the window (valid frames only)
         that belong to each segment overlapping it (segments may overlap); ``n_valid``: valid frames per row
         (non-increasing: rows are sorted by length); ``ranges``: per layer, variable -> (min, max) over the valid frames
-        when the pass measured them (:meth:`RecurrentLayer.trace_into`), else None (then taken from ``layer_values``).
+        when the pass measured them (:meth:`RecurrentLayer.trace_into`), else None (then taken from ``layer_values``);
+        ``inplace``: ``h`` may be overwritten (by its absolute value).
         """
         n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
         counts = np.bincount(cls_idx, minlength=n_classes + 2)
@@ -157,7 +158,7 @@ class _Summaries:
                 row_t, lo_t, hi_t = (torch.from_numpy(a) for a in (row, lo, hi))
         cls_t = torch.from_numpy(cls_idx)
         for layer, values in enumerate(layer_values):
-            h_abs = values["h"].abs()
+            h_abs = values["h"].abs_() if inplace else values["h"].abs()
             flat = h_abs.reshape(-1, hidden)
             sums = torch.zeros(n_classes + 2, hidden, dtype=flat.dtype).index_add_(0, cls_t, flat).double().numpy()
             self.cls_sum[:, :, layer] += sums[:n_classes]
@@ -517,7 +518,9 @@ def capture(
                 prob = torch.softmax(logits, dim=-1).cpu()
                 layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
-                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges)
+                # with targets the layers' h buffers are not needed any more: the summaries may reuse them
+                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges,
+                                 inplace=targets is not None)
                 if targets is None:
                     for v in variables:
                         sink.write_state(v, rows, t0, n_valid,
@@ -537,12 +540,13 @@ def capture(
     seg_class = np.asarray(base["segment_class"].values) if "segment_class" in base else np.zeros(0, int)
     summary = summaries.dataset(seg_class, model.class_names, n_layers, hidden)
     if store is None:
-        run = base.assign({name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
-                           if name not in ("prob", "pred")})
-        run["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
-        run["pred"] = (("event", "time"), sink.arrays["pred"])
-        run = run.assign_coords(_coords(model, base)).merge(summary)
-        run.attrs = attrs
+        new = {name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
+               if name not in ("prob", "pred")}
+        new["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
+        new["pred"] = (("event", "time"), sink.arrays["pred"])
+        new.update({name: summary[name].variable for name in summary.data_vars})
+        coords = {**_coords(model, base), "variable": summary["variable"].variable}
+        run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
         return run
     return _finish_store(final_path, summary, attrs)
 

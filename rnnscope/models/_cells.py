@@ -368,8 +368,10 @@ def _native_layout(names, x: Tensor, hidden: int, target: TraceTarget | None):
 def _run_native(kernel, args, names, x: Tensor, hidden: int, target: TraceTarget | None, with_c: bool):
     """Call ``kernel(*args, outputs...)``; returns (variables or None, h_seq, final state, value ranges or None)."""
     outputs, offsets, time_stride, unit_stride, n_valid, buffers = _native_layout(names, x, hidden, target)
+    import numpy as np
+
     batch = x.shape[0]
-    h_seq = torch.empty(batch, x.shape[1], hidden)
+    h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
     h_last = torch.empty(batch, hidden)
     c_last = torch.empty(batch, hidden) if with_c else None
     blocks = -(-batch // _ROWS_PER_BLOCK)
