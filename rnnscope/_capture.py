@@ -379,6 +379,8 @@ def _base_dataset(model, dataset) -> xr.Dataset:
     captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES}
     base = dataset.drop_vars([v for v in dataset.data_vars if v in captured])
     base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
+    if np.array_equal(mapping, np.arange(len(mapping))) and dataset["label"].dtype == np.int16:
+        return base  # classes already in the model's order
     base["label"] = (dataset["label"].dims, lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16))
     if "sample_label" in dataset:
         base["sample_label"] = (dataset["sample_label"].dims,
