@@ -2,7 +2,7 @@
 
 :func:`kernels` returns ``torch.ops.rnnscope_native`` (the ops of ``_native_kernels.cpp``: ``lstm_trace``,
 ``gru_trace``, ``lazy_lstm_trace``) or None when they cannot be used. The first call compiles the file with
-:func:`torch.utils.cpp_extension.load` (about 30 s; a C++ compiler is needed) into a cache directory and loads it;
+:func:`torch.utils.cpp_extension.load` (about 15 s; a C++ compiler is needed) into a cache directory and loads it;
 later calls, and later sessions, load the cached library at once. The cache key includes the source, the PyTorch
 version, the Python version and the CPU's vector extension (AVX2 code only where the CPU has it, so a cache shared
 by different machines never runs instructions a machine lacks).
@@ -57,7 +57,7 @@ def build(verbose: bool = False):
 
     Raises whatever the build raises (no compiler, compile errors). Call it once after installing to move the
     compile out of the first capture (``python -c "from rnnscope.models import build_native; build_native()"``;
-    ``make venv`` and Binder's ``postBuild`` do).
+    ``make test``, ``make demo`` and Binder's ``postBuild`` do).
     """
     from torch.utils import cpp_extension
 
@@ -74,7 +74,7 @@ def build(verbose: bool = False):
         except Exception:  # e.g. another process is still writing it: build() below waits for its lock
             pass
     if not verbose:
-        print(f"rnnscope: compiling the native capture kernels (once, about 30 s) into {directory}",
+        print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
               file=sys.stderr, flush=True)
     cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory),
                        extra_cflags=["-O3", *flags], is_python_module=False, verbose=verbose)
