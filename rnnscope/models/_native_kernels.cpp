@@ -142,6 +142,35 @@ inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t
   for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
 }
 
+// One thread's block of rows: the matmul input xh = [x_t | h_{t-1} | 1] (rows, I + H + 1) and the gate
+// pre-activations of the step.
+struct Block {
+  int64_t r0, n, index, I, H, K, T;
+  at::Tensor xh, gates;
+  float* xhd;
+  const float* x;
+
+  Block(const at::Tensor& x_, const at::Tensor& h0, int64_t first, int64_t last, int64_t gate_columns)
+      : r0(first), n(last - first), index(first / kRowsPerBlock), I(x_.size(2)), H(h0.size(1)),
+        K(x_.size(2) + h0.size(1) + 1), T(x_.size(1)), xh(at::empty({last - first, K}, x_.options())),
+        gates(at::empty({last - first, gate_columns}, x_.options())), xhd(xh.data_ptr<float>()),
+        x(x_.data_ptr<float>()) {
+    for (int64_t r = 0; r < n; ++r) {
+      std::memcpy(h(r), h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
+      xhd[r * K + K - 1] = 1.0f;
+    }
+  }
+
+  float* h(int64_t r) { return xhd + r * K + I; }  // h_{t-1} of row r, where the matmul reads it
+
+  // Loads x_t and makes the step's one matmul; returns the pre-activations (rows, gate_columns).
+  float* step(int64_t t, const at::Tensor& w) {
+    load_inputs(x, T, I, t, r0, n, xhd, K);
+    at::mm_out(gates, xh, w);
+    return gates.data_ptr<float>();
+  }
+};
+
 // Where a kernel writes. Variable k of batch row r at step t, unit j goes to
 //   base[k] + row_offset[r] + t * time_stride + j * unit_stride      (base[k] == nullptr: variable not kept),
 // so the outputs can be (B, T, H) buffers or the run's own (event, time, unit, layer) arrays (rows scattered by
@@ -351,43 +380,33 @@ inline void lstm_step_direct(const float* gr, float* c, const float* keep, int64
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h.
 void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const at::Tensor& c0,
                 const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H + 1;
+  const int64_t B = x.size(0), T = x.size(1), H = h0.size(1);
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
-    at::Tensor xh = at::empty({n, K}, x.options());
-    at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    Block blk(x, h0, r0, r1, 4 * H);
     at::Tensor c_prev = c0.slice(0, r0, r1).clone();
     std::vector<float> scratch(6 * H);
     Ranges acc;
-    float* xhd = xh.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
-      xhd[r * K + K - 1] = 1.0f;
-    }
     for (int64_t t = 0; t < T; ++t) {
-      load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::mm_out(gates, xh, w);
-      const float* g = gates.data_ptr<float>();
-      for (int64_t r = 0; r < n; ++r) {
+      const float* g = blk.step(t, w);
+      for (int64_t r = 0; r < blk.n; ++r) {
         const int64_t row = r0 + r;
         if (out.unit_stride == 1) {  // the common case: every variable stored as it is computed
           float* dst[6];
           for (int k = 0; k < 6; ++k) dst[k] = out.base[k] ? out.base[k] + out.row_offset[row] + t * out.time_stride : nullptr;
-          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, xhd + r * K + I,
+          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, blk.h(r),
                            t < out.n_valid[row], acc);
         } else {
-          lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), xhd + r * K + I);
-          out.put(scratch.data(), row, t, block);
+          lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), blk.h(r));
+          out.put(scratch.data(), row, t, blk.index);
         }
       }
     }
-    acc.fold_into(out.ranges + block * out.n_vars * 2, out.n_vars);
-    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, xhd + r * K + I, cp + r * H);
+    acc.fold_into(out.ranges + blk.index * out.n_vars * 2, out.n_vars);
+    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, blk.h(r), cp + r * H);
   });
 }
 
@@ -397,42 +416,32 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, 
 // Variables, in this order: reset_gate r, update_gate z, candidate n, h.
 void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const c10::optional<at::Tensor>& keep,
                RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = h0.size(1), K = I + H + 1;
+  const int64_t B = x.size(0), T = x.size(1), H = h0.size(1);
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
-    at::Tensor xh = at::empty({n, K}, x.options());
-    at::Tensor gates = at::empty({n, 4 * H}, x.options());
+    Block blk(x, h0, r0, r1, 4 * H);
     std::vector<float> scratch(4 * H);
-    float* xhd = xh.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(xhd + r * K + I, h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
-      xhd[r * K + K - 1] = 1.0f;
-    }
     for (int64_t t = 0; t < T; ++t) {
-      load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::mm_out(gates, xh, w);
-      float* g = gates.data_ptr<float>();
-      for (int64_t r = 0; r < n; ++r) {
+      float* g = blk.step(t, w);
+      for (int64_t r = 0; r < blk.n; ++r) {
         float* gr = g + r * 4 * H;
         sigmoid_inplace(gr, 2 * H);
         float* nx = gr + 2 * H;
         const float* nh = gr + 3 * H;
         for (int64_t j = 0; j < H; ++j) nx[j] += gr[j] * nh[j];
         tanh_inplace(nx, H);
-        float* h_prev = xhd + r * K + I;
+        float* h_prev = blk.h(r);
         float* oh = scratch.data() + 3 * H;
         for (int64_t j = 0; j < H; ++j) oh[j] = nx[j] + gr[H + j] * (h_prev[j] - nx[j]);  // (1 - z) n + z h
         if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
         std::memcpy(scratch.data(), gr, 3 * H * sizeof(float));  // r, z, n
         std::memcpy(h_prev, oh, H * sizeof(float));
-        out.put(scratch.data(), r0 + r, t, block);
+        out.put(scratch.data(), r0 + r, t, blk.index);
       }
     }
-    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, xhd + r * K + I, nullptr);
+    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, blk.h(r), nullptr);
   });
 }
 
@@ -441,33 +450,22 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, c
 // row b_ih + b_hh; w_cm (H, H) = W_cm^T (the g block reading m_t); masked columns already zeroed.
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
 void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& m0,
-                     const at::Tensor& c0, const c10::optional<at::Tensor>& keep,
-                     RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), I = x.size(2), H = m0.size(1), K = I + H + 1;
+                     const at::Tensor& c0, const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
+  const int64_t B = x.size(0), T = x.size(1), H = m0.size(1);
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* xd = x.data_ptr<float>();
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
   for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    const int64_t n = r1 - r0, block = r0 / kRowsPerBlock;
-    at::Tensor xh = at::empty({n, K}, x.options());
-    at::Tensor gates = at::empty({n, 4 * H}, x.options());
-    at::Tensor m = at::empty({n, H}, x.options());
-    at::Tensor gm = at::empty({n, H}, x.options());
+    Block blk(x, m0, r0, r1, 4 * H);
+    at::Tensor m = at::empty({blk.n, H}, x.options());
+    at::Tensor gm = at::empty({blk.n, H}, x.options());
     at::Tensor c_prev = c0.slice(0, r0, r1).clone();
     std::vector<float> scratch(6 * H);
-    float* xhd = xh.data_ptr<float>();
     float* md = m.data_ptr<float>();
     float* cp = c_prev.data_ptr<float>();
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(xhd + r * K + I, m0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
-      xhd[r * K + K - 1] = 1.0f;
-    }
     for (int64_t t = 0; t < T; ++t) {
-      load_inputs(xd, T, I, t, r0, n, xhd, K);
-      at::mm_out(gates, xh, w);
-      float* g = gates.data_ptr<float>();
-      for (int64_t r = 0; r < n; ++r) {  // i, f, o, then m_t = o tanh(c_{t-1})
+      float* g = blk.step(t, w);
+      for (int64_t r = 0; r < blk.n; ++r) {  // i, f, o, then m_t = o tanh(c_{t-1})
         float* gr = g + r * 4 * H;
         sigmoid_inplace(gr, 2 * H);
         sigmoid_inplace(gr + 3 * H, H);
@@ -478,7 +476,7 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
       }
       at::mm_out(gm, m, w_cm);  // the candidate reads the new output m_t
       const float* gmd = gm.data_ptr<float>();
-      for (int64_t r = 0; r < n; ++r) {
+      for (int64_t r = 0; r < blk.n; ++r) {
         float* gr = g + r * 4 * H;
         float* gg = gr + 2 * H;
         for (int64_t j = 0; j < H; ++j) gg[j] += gmd[r * H + j];
@@ -488,11 +486,11 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
         std::memcpy(scratch.data(), gr, 4 * H * sizeof(float));  // i, f, g, o
         std::memcpy(scratch.data() + 4 * H, c, H * sizeof(float));
         std::memcpy(scratch.data() + 5 * H, md + r * H, H * sizeof(float));
-        std::memcpy(xhd + r * K + I, md + r * H, H * sizeof(float));
-        out.put(scratch.data(), r0 + r, t, block);
+        std::memcpy(blk.h(r), md + r * H, H * sizeof(float));
+        out.put(scratch.data(), r0 + r, t, blk.index);
       }
     }
-    for (int64_t r = 0; r < n; ++r) out.finish(r0 + r, md + r * H, cp + r * H);
+    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, md + r * H, cp + r * H);
   });
 }
 
