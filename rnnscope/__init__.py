@@ -39,6 +39,7 @@ _FUNCTIONS = {
     "open_run": ("rnnscope.io", "open_run"),
     "monitor": ("rnnscope._monitor", "monitor"),
     "score_detections": ("rnnscope._detections", "score_detections"),
+    "seed_everything": ("rnnscope._seed", "seed_everything"),
 }
 
 __all__ = ["__version__", *sorted(_SUBMODULES), *sorted(_FUNCTIONS)]

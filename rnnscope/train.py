@@ -697,7 +697,7 @@ def fit_many(
 ) -> list[nn.Module]:
     """Train one model per seed, so every claim about a trained network can be checked over seeds.
 
-    For each seed ``s``: :func:`rnnscope._seed.seed_everything` (``s``, ``threads``), then ``make_model()`` (so the
+    For each seed ``s``: :func:`rnnscope.seed_everything` (``s``, ``threads``), then ``make_model()`` (so the
     initial weights differ by seed), then :func:`fit` with ``seed=s`` (batch order, validation split, dropout).
     Analyse the models with :func:`rnnscope.capture` and summarise any number with
     :func:`rnnscope.analysis.across_seeds`.

@@ -63,3 +63,29 @@ def test_demo_trains_captures_saves_and_draws(tmp_path):
     assert {"h", "c", "input_gate", "prob", "pred", "summary_heat"} <= set(run.data_vars)
     model = rnnscope.models.load(tmp_path / "model.safetensors")
     assert model.class_names == run.attrs["class_names"]
+
+
+def test_seed_everything_is_public_and_reproducible():
+    import random
+
+    import numpy as np
+    import torch
+
+    import rnnscope
+
+    rng = rnnscope.seed_everything(7, threads=1)
+    draws = (random.random(), np.random.rand(), torch.rand(3), rng.random())
+    previous = torch.get_num_threads()
+    try:
+        assert torch.get_num_threads() == 1
+        rng = rnnscope.seed_everything(7)
+        again = (random.random(), np.random.rand(), torch.rand(3), rng.random())
+    finally:
+        torch.set_num_threads(previous)
+    assert draws[0] == again[0] and draws[1] == again[1] and draws[3] == again[3]
+    assert torch.equal(draws[2], again[2])
+    for bad in (-1, 1.5, "0", True):
+        with pytest.raises(ValueError, match="non-negative integer"):
+            rnnscope.seed_everything(bad)
+    with pytest.raises(ValueError, match="positive integer or None"):
+        rnnscope.seed_everything(0, threads=0)
