@@ -62,37 +62,12 @@ def _check_variables(model, variables) -> list[str]:
 
 
 def _check_unit_mask(model, unit_mask) -> list[torch.Tensor | None] | None:
-    """``unit_mask``: per layer, the units to silence (bool array, True = silenced, or a list of unit ids)."""
+    """``unit_mask``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`); keep masks."""
+    from .models._checks import layer_masks
+
     if unit_mask is None:
         return None
-    if isinstance(unit_mask, dict):
-        unit_mask = [unit_mask.get(layer) for layer in range(model.num_layers)]
-    elif model.num_layers == 1 and not (isinstance(unit_mask, (list, tuple)) and len(unit_mask) == 1
-                                        and (unit_mask[0] is None or np.ndim(unit_mask[0]) == 1)):
-        unit_mask = [unit_mask]
-    if len(unit_mask) != model.num_layers:
-        raise ValueError(
-            f"The 'unit_mask' parameter of capture must give one entry per layer ({model.num_layers}): a bool array "
-            f"of shape ({model.hidden_size},) with True for silenced units, a list of unit ids, or None."
-        )
-    keeps = []
-    for layer, mask in enumerate(unit_mask):
-        if mask is None:
-            keeps.append(None)
-            continue
-        arr = np.asarray(mask)
-        if arr.dtype == bool:
-            if arr.shape != (model.hidden_size,):
-                raise ValueError(f"capture: unit_mask[{layer}] has shape {arr.shape}; expected ({model.hidden_size},).")
-            silenced = arr
-        else:
-            ids = arr.astype(np.int64).reshape(-1)
-            if ids.size and (ids.min() < 0 or ids.max() >= model.hidden_size):
-                raise ValueError(f"capture: unit_mask[{layer}] names units outside 0..{model.hidden_size - 1}.")
-            silenced = np.zeros(model.hidden_size, dtype=bool)
-            silenced[ids] = True
-        keeps.append(torch.from_numpy(~silenced))
-    return keeps
+    return layer_masks(unit_mask, model.num_layers, model.hidden_size, name="unit_mask", func="capture", silenced=True)
 
 
 def _check_model(model, dataset, func="capture"):

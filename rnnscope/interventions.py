@@ -47,26 +47,9 @@ _RUN_ONLY = set(v for vs in STATE_VARIABLES.values() for v in vs) | set(SUMMARY_
 
 
 def _keep_list(model, keep_masks, func):
-    if keep_masks is None:
-        return [None] * model.num_layers
-    if model.num_layers == 1 and not isinstance(keep_masks, (list, tuple)):
-        keep_masks = [keep_masks]
-    if not isinstance(keep_masks, (list, tuple)) or len(keep_masks) != model.num_layers:
-        raise ValueError(
-            f"The 'keep_masks' parameter of {func} must be a list of {model.num_layers} masks (one per layer; each a "
-            f"bool array of shape ({model.hidden_size},), True = keep, or None). Got {type(keep_masks).__name__} instead."
-        )
-    out = []
-    for i, mask in enumerate(keep_masks):
-        if mask is None:
-            out.append(None)
-            continue
-        arr = torch.as_tensor(np.asarray(mask), dtype=torch.bool)
-        if tuple(arr.shape) != (model.hidden_size,):
-            raise ValueError(f"The 'keep_masks' parameter of {func} must hold masks of shape ({model.hidden_size},). "
-                             f"Got shape {tuple(arr.shape)} for layer {i} instead.")
-        out.append(arr)
-    return out
+    from .models._checks import layer_masks
+
+    return layer_masks(keep_masks, model.num_layers, model.hidden_size, name="keep_masks", func=func)
 
 
 def silence(model, keep_masks, mode: str = "zero", values=None):

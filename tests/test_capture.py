@@ -158,7 +158,8 @@ def test_unit_mask_accepts_bool_arrays_and_dicts_and_refuses_bad_shapes(frames):
     a = rnnscope.capture(model, frames, progress=False, unit_mask=as_bool)
     b = rnnscope.capture(model, frames, progress=False, unit_mask={0: [2, 3]})
     xr.testing.assert_identical(a.h, b.h)
-    with pytest.raises(ValueError, match=r"unit_mask\[0\] has shape \(4,\); expected \(6,\)"):
+    with pytest.raises(ValueError, match=r"'unit_mask' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
+                                         r"have shape \(6,\) \(True for the silenced units\)"):
         rnnscope.capture(model, frames, progress=False, unit_mask=np.zeros(4, dtype=bool))
     with pytest.raises(ValueError, match="outside 0..5"):
         rnnscope.capture(model, frames, progress=False, unit_mask=[[7]])

@@ -149,7 +149,8 @@ def test_cell_list_and_argument_errors():
         RNNClassifier("lstm", 4, 0, 5)
     with pytest.raises(ValueError, match=r"The 'class_names' parameter of RNNClassifier must hold num_classes=5"):
         RNNClassifier("lstm", 4, H, 5, class_names=["a", "b"])
-    with pytest.raises(ValueError, match=r"The 'keep_masks' parameter of RNNClassifier.forward_layers must be a list of 2"):
+    with pytest.raises(ValueError, match=r"The 'keep_masks' parameter of RNNClassifier.forward_layers must give one entry "
+                                         r"per layer \(2"):
         model.forward_layers(torch.randn(1, 3, 4), keep_masks=[None])
     with pytest.raises(ValueError, match=r"The 'x' parameter of RNNClassifier.forward_layers must have shape"):
         model(torch.randn(1, 3, 5))
@@ -447,3 +448,37 @@ def test_resolve_device():
 def test_import_rnnscope_does_not_import_torch():
     code = "import rnnscope, sys; assert 'torch' not in sys.modules; rnnscope.models; assert 'torch' in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_unit_masks_are_read_the_same_way_everywhere():
+    """models' keep_masks, capture's unit_mask (silenced) and the interventions share one reader."""
+    from rnnscope.models._checks import layer_masks
+
+    def read(masks, layers=2, silenced=False):
+        out = layer_masks(masks, layers, 4, name="m", func="f", silenced=silenced)
+        return [None if m is None else m.tolist() for m in out]
+
+    kept = [True, False, True, True]
+    assert read([kept, None]) == [kept, None]
+    assert read({1: [0, 3]}) == [None, [True, False, False, True]]
+    assert read([[1], None], silenced=True) == [[True, False, True, True], None]
+    assert read(kept, layers=1) == [kept]                      # one layer: one entry
+    assert read([[0, 2]], layers=1) == [[True, False, True, False]]
+    assert read([2], layers=1, silenced=True) == [[True, True, False, True]]
+    assert read(torch.tensor(kept), layers=1) == [kept]
+    with pytest.raises(ValueError, match=r"layer 0 has shape \(3,\)"):
+        read([[True, False, True], None])
+    with pytest.raises(ValueError, match=r"names units outside 0..3 \(\[7\]\)"):
+        read([[7], None])
+    with pytest.raises(ValueError, match=r"has entries for layers \[5\]"):
+        read({5: [0]})
+    with pytest.raises(ValueError, match="one entry per layer"):
+        read([[0.5, 1.0, 0.0, 1.0], None])
+    # the same mask through the model and through capture's "silenced" convention silences the same unit
+    model = RNNClassifier("lstm", 3, 4, 2)
+    x = torch.randn(1, 5, 3)
+    with torch.no_grad():
+        by_keep = model.forward_layers(x, keep_masks=[kept])[1][0]["h"]
+        by_ids = model.forward_layers(x, keep_masks=[[0, 2, 3]])[1][0]["h"]
+    torch.testing.assert_close(by_keep, by_ids)
+    assert bool((by_keep[..., 1] == 0).all())

@@ -89,3 +89,73 @@ def check_keep(keep: Any, hidden_size: int, *, like: torch.Tensor, name: str = "
             f"units to keep. Got {_describe(keep)} instead."
         )
     return mask.to(like.device)
+
+
+def layer_masks(masks: Any, num_layers: int, hidden_size: int, *, name: str, func: str,
+                silenced: bool = False) -> list[torch.Tensor | None]:
+    """Per-layer unit masks in any of the forms users write, as keep masks (bool tensor, True = keep) or None.
+
+    The one place unit masks are read (models' ``keep_masks``, ``capture(unit_mask=)``, interventions). Accepted:
+
+    - None (nothing masked);
+    - one entry for a one-layer model;
+    - a list or tuple with one entry per layer, or a dict ``{layer: entry}`` (missing layers: None);
+    - an entry: None, a boolean mask of shape ``(hidden_size,)``, or a list of unit ids.
+
+    A mask or a list of ids names the units **kept**, or the units **silenced** with ``silenced=True`` (what
+    ``capture``'s ``unit_mask`` means); the result always says True = keep.
+
+    Examples
+    --------
+    >>> [m.tolist() for m in layer_masks([0, 2], 1, 4, name="unit_mask", func="capture", silenced=True)]
+    [[False, True, False, True]]
+    >>> layer_masks({1: [True, False]}, 2, 2, name="keep_masks", func="f")[0] is None
+    True
+    """
+    what = "silenced" if silenced else "kept"
+    expected = (f"one entry per layer ({num_layers}; a list, or a dict {{layer: entry}}), each None, a boolean "
+                f"mask of shape ({hidden_size},) with True for the {what} units, or a list of the {what} unit ids")
+    if masks is None:
+        return [None] * num_layers
+    if isinstance(masks, dict):
+        unknown = [k for k in masks if not isinstance(k, (int, np.integer)) or not 0 <= int(k) < num_layers]
+        if unknown:
+            raise ValueError(f"The {name!r} parameter of {func} has entries for layers {unknown}; the model has "
+                             f"layers 0..{num_layers - 1}.")
+        masks = [masks.get(layer) for layer in range(num_layers)]
+    elif num_layers == 1 and not _is_layer_list(masks):
+        masks = [masks]  # one entry for a one-layer model
+    if not isinstance(masks, (list, tuple)) or len(masks) != num_layers:
+        raise ValueError(f"The {name!r} parameter of {func} must give {expected}. Got {_describe(masks)} instead.")
+    out: list[torch.Tensor | None] = []
+    for layer, entry in enumerate(masks):
+        if entry is None:
+            out.append(None)
+            continue
+        arr = _as_array(entry)
+        if arr.dtype.kind == "b":
+            if arr.shape != (hidden_size,):
+                raise ValueError(f"The {name!r} parameter of {func}: the mask of layer {layer} has shape {arr.shape}; "
+                                 f"it must have shape ({hidden_size},) (True for the {what} units).")
+            chosen = arr
+        elif arr.dtype.kind in "iu" or (arr.size == 0 and arr.ndim == 1):
+            ids = arr.astype(np.int64).reshape(-1)
+            if ids.size and (ids.min() < 0 or ids.max() >= hidden_size):
+                raise ValueError(f"The {name!r} parameter of {func}: layer {layer} names units outside "
+                                 f"0..{hidden_size - 1} ({sorted(set(ids[(ids < 0) | (ids >= hidden_size)].tolist()))}).")
+            chosen = np.zeros(hidden_size, dtype=bool)
+            chosen[ids] = True
+        else:
+            raise ValueError(f"The {name!r} parameter of {func} must give {expected}. Got {_describe(entry)} for "
+                             f"layer {layer} instead.")
+        out.append(torch.from_numpy(np.ascontiguousarray(~chosen if silenced else chosen)))
+    return out
+
+
+def _is_layer_list(masks: Any) -> bool:
+    """A list of one per-layer entry (None or a 1-D mask / id list), as opposed to one layer's mask or ids."""
+    return isinstance(masks, (list, tuple)) and len(masks) == 1 and (masks[0] is None or np.ndim(_as_array(masks[0])) == 1)
+
+
+def _as_array(entry: Any) -> np.ndarray:
+    return entry.detach().cpu().numpy() if isinstance(entry, torch.Tensor) else np.asarray(entry)

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from ._base import ModelBase
 from ._cells import CELL_KINDS, make_layer
-from ._checks import check_bool, check_int, check_keep, check_probability
+from ._checks import check_bool, check_int, check_probability, layer_masks
 
 __all__ = ["RNNClassifier"]
 
@@ -140,20 +140,9 @@ class RNNClassifier(ModelBase):
 
     # ---- masks --------------------------------------------------------------------------------------------
     def _check_keep_masks(self, keep_masks: Any, func: str) -> list[Tensor | None]:
-        if keep_masks is None:
-            return [None] * self.num_layers
-        if self.num_layers == 1 and not isinstance(keep_masks, (list, tuple)):
-            keep_masks = [keep_masks]
-        if isinstance(keep_masks, (Tensor,)) or not isinstance(keep_masks, (list, tuple)) or len(keep_masks) != self.num_layers:
-            raise ValueError(
-                f"The 'keep_masks' parameter of {func} must be a list of {self.num_layers} masks (one per layer; "
-                f"each a bool tensor of shape ({self.hidden_size},), True = keep, or None). "
-                f"Got {type(keep_masks).__name__} instead."
-            )
-        ref = self.feature_mean
-        return [
-            check_keep(m, self.hidden_size, like=ref, name=f"keep_masks[{i}]", func=func) for i, m in enumerate(keep_masks)
-        ]
+        masks = layer_masks(keep_masks, self.num_layers, self.hidden_size, name="keep_masks", func=func)
+        device = self.feature_mean.device
+        return [None if m is None else m.to(device) for m in masks]
 
     def masked(self, keep_masks) -> "RNNClassifier":
         """Return a copy that silences the units where ``keep_masks`` is False, on every call.
