@@ -33,6 +33,7 @@ from . import _version, io
 from ._device import resolve_device
 from ._segments import segment_frames
 from ._validation import check_positive
+from .models._cells import valid_range
 from .schema import SCHEMA_VERSION, STATE_VARIABLES, SUMMARY_VARIABLES, json_attr
 
 __all__ = ["capture"]
@@ -145,24 +146,15 @@ class _Summaries:
                 running = torch.zeros(h_abs.shape[0], n + 1, hidden, dtype=torch.float64)
                 torch.cumsum(h_abs, dim=1, dtype=torch.float64, out=running[:, 1:])
                 self.seg_sum[seg, :, layer] += (running[row_t, hi_t] - running[row_t, lo_t]).numpy()
-        full = int(np.sum(n_valid == n))  # rows whose whole window is valid: a prefix (sorted by length)
         for j, var in enumerate(self.variables):
             for layer, values in enumerate(layer_values):
                 if ranges is not None and ranges[layer] is not None:
                     measured = ranges[layer].get(var)
-                    if measured is not None:
-                        self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
-                        self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])
-                    continue
-                t = values.get(var)
-                if t is None:
-                    continue
-                parts = [t[:full]] if full else []
-                parts += [t[r, : int(n_valid[r])] for r in range(full, len(n_valid)) if n_valid[r] > 0]
-                for part in parts:
-                    low, high = torch.aminmax(part)
-                    self.vmin[j, layer] = min(self.vmin[j, layer], float(low))
-                    self.vmax[j, layer] = max(self.vmax[j, layer], float(high))
+                else:
+                    measured = None if values.get(var) is None else valid_range(values[var], n_valid)
+                if measured is not None:
+                    self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
+                    self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])
 
     def state(self) -> dict:
         return {k: v for k, v in vars(self).items() if isinstance(v, np.ndarray)} | {"all_count": self.all_count}
@@ -194,6 +186,11 @@ class _Summaries:
         }, coords={"variable": ("variable", np.array(self.variables))})
 
 
+def _ranges(starts, counts):
+    """``concatenate([arange(s, s + c) for s, c in zip(starts, counts)])``, without a Python loop."""
+    return np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
+
+
 def _frame_segments(starts, counts, size):
     """Position of each frame's segment in ``starts`` (flat frame positions of the window), ``len(starts)`` for
     frames outside every segment, as an int64 tensor of ``size``; None when segments overlap."""
@@ -202,9 +199,7 @@ def _frame_segments(starts, counts, size):
     ends = starts[order] + counts[order]
     if np.any(starts[order][1:] < ends[:-1]):
         return None
-    total = int(counts.sum())
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    ids[offsets + np.arange(total)] = np.repeat(np.arange(starts.size), counts)
+    ids[_ranges(starts, counts)] = np.repeat(np.arange(starts.size), counts)
     return torch.from_numpy(ids)
 
 
@@ -228,7 +223,7 @@ class _FrameIndex:
         first = np.searchsorted(self.event, rows, side="left")
         last = np.searchsorted(self.event, rows, side="right")
         counts = last - first
-        take = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(counts.sum())
+        take = _ranges(first, counts)  # the segment rows of each record, record after record
         row = np.repeat(np.arange(len(rows)), counts)
         lo = np.clip(self.start[take] - t0, 0, n_valid[row])
         hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
@@ -245,8 +240,12 @@ class _MemorySink:
 
     def __init__(self, variables, shape_state, shape_prob):
         self.arrays = {v: np.empty(shape_state, dtype=np.float32) for v in variables}
+        self.tensors = {v: torch.from_numpy(a) for v, a in self.arrays.items()}  # the same memory, for the layers
         self.arrays["prob"] = np.empty(shape_prob, dtype=np.float32)
         self.arrays["pred"] = np.empty(shape_prob[:2], dtype=np.int16)
+
+    def begin(self, rows):
+        pass  # padding is set by pad() at the end
 
     def write(self, name, rows, t0, n_valid, block):
         self.arrays[name][rows, t0 : t0 + block.shape[1]] = block
@@ -261,10 +260,8 @@ class _MemorySink:
         """One :class:`TraceTarget` per layer: the layers write their variables straight into these arrays."""
         from .models._cells import TraceTarget
 
-        if not hasattr(self, "_tensors"):
-            self._tensors = {v: torch.from_numpy(a) for v, a in self.arrays.items() if v not in ("prob", "pred")}
         rows_t, n_valid_t = torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(n_valid.astype(np.int64))
-        return [TraceTarget(self._tensors, rows_t, int(t0), layer, n_valid_t) for layer in range(n_layers)]
+        return [TraceTarget(self.tensors, rows_t, int(t0), layer, n_valid_t) for layer in range(n_layers)]
 
     def pad(self, lengths):
         for event in np.flatnonzero(lengths < next(iter(self.arrays.values())).shape[1]):
@@ -297,11 +294,17 @@ class _ZarrSink:
                 block[..., layer] = values
         self.write(name, rows, t0, n_valid, block)
 
+    def begin(self, rows):
+        """Before the first window of a batch: ``pred`` -1 over the whole records (the store has no fill value
+        for it; the other variables' fill value, NaN, is their padding)."""
+        for event in rows:
+            self.arrays["pred"][event, :] = np.full(self.arrays["pred"].shape[1], -1, dtype=np.int16)
+
     def targets(self, rows, t0, n_valid, n_layers):
         return None  # zarr arrays: the layers return blocks, written region by region
 
     def pad(self, lengths):
-        pass  # the store's fill values are the padding; pred is written -1 before each record's first window
+        pass  # see begin()
 
     def checkpoint(self, batch, t_next, states, summaries, done):
         tmp = self.partial / (_CHECKPOINT + ".tmp.npz")
@@ -477,9 +480,8 @@ def capture(
             t_max = int(lengths[idx].max())
             t0 = start_frame if b_index == start_batch else 0
             states = _to_device(states0, device) if (b_index == start_batch and states0 is not None) else None
-            if t0 == 0 and store is not None:  # padding of pred is -1 (the store has no fill value for it)
-                for event in idx:
-                    sink.arrays["pred"][event, :] = np.full(n_time, -1, dtype=np.int16)
+            if t0 == 0:
+                sink.begin(idx)
             while t0 < t_max:
                 t1 = min(t0 + window, t_max)
                 active = lengths[idx] > t0  # records still running in this window (lengths sorted descending)

@@ -44,6 +44,7 @@ import math
 import warnings
 from typing import Any, List, NamedTuple, Optional, Tuple
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -350,8 +351,6 @@ class TraceTarget(NamedTuple):
 
 def _native_layout(names, x: Tensor, hidden: int, target: TraceTarget | None):
     """Output arguments of a native kernel: per variable the destination (or None), row offsets and strides."""
-    import numpy as np
-
     batch, n_time = x.shape[0], x.shape[1]
     if target is None:  # a (batch, time, hidden) buffer per variable; numpy asks for huge pages (fewer page faults)
         buffers = {name: torch.from_numpy(np.empty((batch, n_time, hidden), dtype=np.float32)) for name in names[:-1]}
@@ -365,18 +364,17 @@ def _native_layout(names, x: Tensor, hidden: int, target: TraceTarget | None):
     return outputs, offsets, units * n_layers, n_layers, target.n_valid.to(torch.int64).contiguous(), None
 
 
-def _run_native(kernel, args, names, x: Tensor, hidden: int, target: TraceTarget | None, with_c: bool):
-    """Call ``kernel(*args, outputs...)``; returns (variables or None, h_seq, final state, value ranges or None)."""
+def _run_native(ops, kernel: str, args, names, x: Tensor, hidden: int, target: TraceTarget | None, with_c: bool):
+    """Call ``ops.<kernel>(*args, outputs...)``; returns (variables or None, h_seq, final state, value ranges or
+    None)."""
     outputs, offsets, time_stride, unit_stride, n_valid, buffers = _native_layout(names, x, hidden, target)
-    import numpy as np
-
     batch = x.shape[0]
     h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
     h_last = torch.empty(batch, hidden)
     c_last = torch.empty(batch, hidden) if with_c else None
-    blocks = -(-batch // _ROWS_PER_BLOCK)
+    blocks = -(-batch // ops.rows_per_block())  # the kernel's value ranges: one row per block of records
     ranges = torch.empty(blocks, len(names), 2)
-    kernel(*args, outputs, offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges)
+    getattr(ops, kernel)(*args, outputs, offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges)
     final = (h_last, c_last) if with_c else (h_last,)
     if buffers is not None:
         return {**buffers, names[-1]: h_seq}, h_seq, final, None
@@ -386,8 +384,16 @@ def _run_native(kernel, args, names, x: Tensor, hidden: int, target: TraceTarget
     return None, h_seq, final, kept
 
 
-# must equal kRowsPerBlock of _native_kernels.cpp (checked by the tests)
-_ROWS_PER_BLOCK = 16
+def valid_range(values: Tensor, n_valid) -> tuple[float, float] | None:
+    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row; None when
+    there are none. ``n_valid`` is non-increasing (rows sorted by length), so the fully valid rows are one block."""
+    n_valid = [int(v) for v in n_valid]
+    full = sum(v == values.shape[1] for v in n_valid)
+    parts = ([values[:full]] if full else []) + [values[r, :v] for r, v in enumerate(n_valid) if r >= full and v > 0]
+    if not parts:
+        return None
+    ranges = [torch.aminmax(part) for part in parts]
+    return min(float(low) for low, _ in ranges), max(float(high) for _, high in ranges)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -693,14 +699,12 @@ class RecurrentLayer(nn.Module):
                 return h_seq, final, {**ranges, **{name: None for name in missing}}
         variables, final = self.trace(x, state, keep=keep)
         ranges = {name: None for name in missing}
-        n_valid = target.n_valid.to(torch.int64)
         for name in target.arrays:
             if name in missing:
                 continue
             values = variables[name].detach().to("cpu", torch.float32)
             target.arrays[name][rows, target.t0 : target.t0 + n, :, target.layer] = values
-            parts = [values[r, : int(n_valid[r])] for r in range(values.shape[0]) if int(n_valid[r]) > 0]
-            ranges[name] = (min(float(v.min()) for v in parts), max(float(v.max()) for v in parts)) if parts else None
+            ranges[name] = valid_range(values, target.n_valid)
         return variables["h"], final, ranges
 
     def _trace_native(self, x: Tensor, state: State, k: Tensor | None, target: TraceTarget | None):
@@ -870,15 +874,14 @@ class LSTMLayer(_FusedLayer):
         bias = self._bias_sum() if self.bias else x.new_zeros(4 * self.hidden_size)
         w = _stacked(self.weight_ih, w_hh, bias)
         args = (x.contiguous(), w, state[0].contiguous(), state[1].contiguous(), _factor(k))
-        return _run_native(ops.lstm_trace, args, self._NATIVE_ORDER, x, self.hidden_size, target, with_c=True)
+        return _run_native(ops, "lstm_trace", args, self._NATIVE_ORDER, x, self.hidden_size, target, with_c=True)
 
     def _trace(self, x, state, k):
-        H = self.hidden_size
-        w_hh = self.weight_hh if k is None else self.weight_hh * k
         native = self._trace_native(x, state, k, None)
         if native is not None:
             return native[0], native[2]
-        w_t = w_hh.t()
+        H = self.hidden_size
+        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
         xp = F.linear(_time_major(x), self.weight_ih, self._bias_sum())
         args = (xp, w_t, state[0].contiguous(), state[1].contiguous(), k)
         gates, c, h = _compiled(lstm_trace, xp)(*args)
@@ -965,16 +968,15 @@ class GRULayer(_FusedLayer):
                      torch.cat([w_hh[: 2 * H], zeros_h, w_hh[2 * H:]]),
                      torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]]))
         args = (x.contiguous(), w, state[0].contiguous(), _factor(k))
-        return _run_native(ops.gru_trace, args, self._NATIVE_ORDER, x, H, target, with_c=False)
+        return _run_native(ops, "gru_trace", args, self._NATIVE_ORDER, x, H, target, with_c=False)
 
     def _trace(self, x, state, k):
-        H = self.hidden_size
-        w_hh = self.weight_hh if k is None else self.weight_hh * k
-        b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
         native = self._trace_native(x, state, k, None)
         if native is not None:
             return native[0], native[2]
-        w_t = w_hh.t()
+        H = self.hidden_size
+        w_t = (self.weight_hh if k is None else self.weight_hh * k).t()
+        b_hh = self.bias_hh if self.bias else torch.zeros(3 * H, dtype=x.dtype, device=x.device)
         xp = F.linear(_time_major(x), self.weight_ih, self.bias_ih)
         gates, h = _compiled(gru_trace, xp)(xp, w_t, b_hh, state[0].contiguous(), k)
         gates, h = _batch_first(gates), _batch_first(h)
@@ -1067,14 +1069,14 @@ class LazyLSTMLayer(RecurrentLayer):
         w = _stacked(self.weight_ih, u_gates, bias)
         args = (x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), state[0].contiguous(), state[1].contiguous(),
                 _factor(k))
-        return _run_native(ops.lazy_lstm_trace, args, self._NATIVE_ORDER, x, H, target, with_c=True)
+        return _run_native(ops, "lazy_lstm_trace", args, self._NATIVE_ORDER, x, H, target, with_c=True)
 
     def _trace(self, x, state, k):
-        H = self.hidden_size
-        b = None if not self.bias else self.bias_ih + self.bias_hh
         native = self._trace_native(x, state, k, None)
         if native is not None:
             return native[0], native[2]
+        H = self.hidden_size
+        b = None if not self.bias else self.bias_ih + self.bias_hh
         proj = F.linear(_time_major(x), self.weight_ih, b)
         x_ifo = torch.cat([proj[..., : 2 * H], proj[..., 3 * H:]], dim=-1)
         x_g = proj[..., 2 * H: 3 * H].contiguous()

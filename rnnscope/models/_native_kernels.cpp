@@ -92,31 +92,28 @@ inline __m256 tanh8(__m256 x) {
 }
 #endif
 
-// In place over n values.
-inline void sigmoid_inplace(float* v, int64_t n) {
-  int64_t j = 0;
+// out[j] = f(v[j]) for n values (out may be v): eight at a time with vec, the tail with scalar.
 #ifdef RNNSCOPE_AVX2
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, sigmoid8(_mm256_loadu_ps(v + j)));
+#define RNNSCOPE_MAP(vec, scalar)                                                                               \
+  [](const float* v, float* out, int64_t n) {                                                                   \
+    int64_t j = 0;                                                                                              \
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, vec(_mm256_loadu_ps(v + j)));                          \
+    for (; j < n; ++j) out[j] = scalar(v[j]);                                                                   \
+  }
+#else
+#define RNNSCOPE_MAP(vec, scalar)                                                                               \
+  [](const float* v, float* out, int64_t n) {                                                                   \
+    for (int64_t j = 0; j < n; ++j) out[j] = scalar(v[j]);                                                      \
+  }
 #endif
-  for (; j < n; ++j) v[j] = sigmoid_scalar(v[j]);
-}
 
-inline void tanh_inplace(float* v, int64_t n) {
-  int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, tanh8(_mm256_loadu_ps(v + j)));
-#endif
-  for (; j < n; ++j) v[j] = tanh_scalar(v[j]);
-}
+using MapFn = void (*)(const float*, float*, int64_t);
+const MapFn exp_to = RNNSCOPE_MAP(exp8, exp_scalar);
+const MapFn sigmoid_to = RNNSCOPE_MAP(sigmoid8, sigmoid_scalar);
+const MapFn tanh_to = RNNSCOPE_MAP(tanh8, tanh_scalar);
 
-// out[j] = tanh(v[j]) for n values (v and out may not alias).
-inline void tanh_to(const float* v, float* out, int64_t n) {
-  int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-  for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, tanh8(_mm256_loadu_ps(v + j)));
-#endif
-  for (; j < n; ++j) out[j] = tanh_scalar(v[j]);
-}
+inline void sigmoid_inplace(float* v, int64_t n) { sigmoid_to(v, v, n); }
+inline void tanh_inplace(float* v, int64_t n) { tanh_to(v, v, n); }
 
 // Rows per block. Fixed, so the blocks (and so every matmul's shape and the rounding of the results) do not
 // depend on the number of threads: a capture gives the same bits with 1 or 16 threads.
@@ -248,41 +245,6 @@ inline void init_ranges(at::Tensor& ranges) {
   r.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
 }
 
-// One row of one LSTM step in a single pass: pre-activations gr = (i, f, g, o) -> scratch rows (i, f, g, o, c, h);
-// c is updated in place and h also written to h_next (the next step's matmul input).
-inline void lstm_elementwise(const float* gr, float* c, const float* keep, int64_t H, float* scratch, float* h_next) {
-  float *oi = scratch, *of = scratch + H, *og = scratch + 2 * H, *oo = scratch + 3 * H, *oc = scratch + 4 * H,
-        *oh = scratch + 5 * H;
-  int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-  for (; j + 8 <= H; j += 8) {
-    const __m256 i = sigmoid8(_mm256_loadu_ps(gr + j));
-    const __m256 f = sigmoid8(_mm256_loadu_ps(gr + H + j));
-    const __m256 g = tanh8(_mm256_loadu_ps(gr + 2 * H + j));
-    const __m256 o = sigmoid8(_mm256_loadu_ps(gr + 3 * H + j));
-    const __m256 cn = _mm256_fmadd_ps(f, _mm256_loadu_ps(c + j), _mm256_mul_ps(i, g));
-    __m256 h = _mm256_mul_ps(o, tanh8(cn));
-    if (keep) h = _mm256_mul_ps(h, _mm256_loadu_ps(keep + j));
-    _mm256_storeu_ps(oi + j, i);
-    _mm256_storeu_ps(of + j, f);
-    _mm256_storeu_ps(og + j, g);
-    _mm256_storeu_ps(oo + j, o);
-    _mm256_storeu_ps(c + j, cn);
-    _mm256_storeu_ps(oc + j, cn);
-    _mm256_storeu_ps(oh + j, h);
-    _mm256_storeu_ps(h_next + j, h);
-  }
-#endif
-  for (; j < H; ++j) {
-    const float i = sigmoid_scalar(gr[j]), f = sigmoid_scalar(gr[H + j]);
-    const float g = tanh_scalar(gr[2 * H + j]), o = sigmoid_scalar(gr[3 * H + j]);
-    const float cn = f * c[j] + i * g;
-    float h = o * tanh_scalar(cn);
-    if (keep) h *= keep[j];
-    oi[j] = i; of[j] = f; og[j] = g; oo[j] = o; c[j] = cn; oc[j] = cn; oh[j] = h; h_next[j] = h;
-  }
-}
-
 // Running min / max of up to 8 variables: vector lanes plus a scalar tail, folded into Outputs::ranges at the end.
 struct Ranges {
   float lo[8], hi[8];
@@ -399,8 +361,10 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, 
           for (int k = 0; k < 6; ++k) dst[k] = out.base[k] ? out.base[k] + out.row_offset[row] + t * out.time_stride : nullptr;
           lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, blk.h(r),
                            t < out.n_valid[row], acc);
-        } else {
-          lstm_elementwise(g + r * 4 * H, cp + r * H, kd, H, scratch.data(), blk.h(r));
+        } else {  // strided destinations (several layers): compute into scratch rows, then store and measure
+          float* dst[6];
+          for (int k = 0; k < 6; ++k) dst[k] = scratch.data() + k * H;
+          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, blk.h(r), false, acc);
           out.put(scratch.data(), row, t, blk.index);
         }
       }
@@ -498,18 +462,7 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
 at::Tensor activation(const at::Tensor& x, int64_t mode) {
   at::Tensor out = x.contiguous().clone();
   float* v = out.data_ptr<float>();
-  const int64_t n = out.numel();
-  if (mode == 0) {
-    int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(v + j, exp8(_mm256_loadu_ps(v + j)));
-#endif
-    for (; j < n; ++j) v[j] = exp_scalar(v[j]);
-  } else if (mode == 1) {
-    sigmoid_inplace(v, n);
-  } else {
-    tanh_inplace(v, n);
-  }
+  (mode == 0 ? exp_to : mode == 1 ? sigmoid_to : tanh_to)(v, v, out.numel());
   return out;
 }
 
