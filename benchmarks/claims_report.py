@@ -210,10 +210,15 @@ class Numbers:
         if minus is not None:
             other_cell, other_metric, *other_control = minus
             x = x - self.values(other_cell, other_control[0] if other_control else control, other_metric)
-        x = x.dropna()
-        if x.empty:
+        return self.summarise(x)
+
+    @staticmethod
+    def summarise(values: pd.Series) -> pd.Series:
+        """across_seeds of per-seed values (indexed by seed; NaN left out)."""
+        values = values.dropna()
+        if values.empty:
             return pd.Series({"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0})
-        return analysis.across_seeds(None, {int(s): float(v) for s, v in x.items()})
+        return analysis.across_seeds(None, {int(s): float(v) for s, v in values.items()})
 
 
 def fmt(stats, digits=3) -> str:
@@ -254,11 +259,11 @@ def verdict(ours, controls: dict, threshold=0.0, greater=True) -> str:
     return f"{text}; {what}" + (", training strengthens it" if stronger else ", not training")
 
 
-def control_text(n: Numbers, controls, describe) -> str:
+def control_text(controls) -> str:
     parts = []
     for name, key in (("untrained", "untrained"), ("shuffled", "shuffled_labels")):
         if key in controls and controls[key] is not None:
-            parts.append(f"{name}: {describe(controls[key])}")
+            parts.append(f"{name}: {fmt(controls[key])}")
     return "; ".join(parts) if parts else "n/a"
 
 
@@ -268,7 +273,7 @@ def claims(n: Numbers) -> list[dict]:
     def add(source, claim, quantity, ours, controls, threshold=0.0, greater=True, control_note=None):
         rows.append({
             "source": source, "claim": claim, "quantity": quantity, "ours": fmt(ours),
-            "control": control_note or control_text(n, controls, fmt),
+            "control": control_note or control_text(controls),
             "verdict": verdict(ours, controls, threshold, greater),
             "mean": ours["mean"], "ci_low": ours["ci_low"], "ci_high": ours["ci_high"], "n_seeds": int(ours["n"]),
         })
@@ -348,8 +353,8 @@ def provenance(args) -> dict:
 def summary_table(n: Numbers) -> pd.DataFrame:
     rows = []
     for (cell, control, metric), group in n.table.groupby(["cell", "control", "metric"], sort=False):
-        s = n.stats(cell, control, metric)
-        rows.append({"metric": metric, "cell": cell, "control": control, "value": fmt(s)})
+        summary = Numbers.summarise(group.set_index("seed")["value"].astype(float))
+        rows.append({"metric": metric, "cell": cell, "control": control, "value": fmt(summary)})
     table = pd.DataFrame(rows).pivot_table(index=["metric", "cell"], columns="control", values="value",
                                            aggfunc="first")
     return table.reindex(columns=[c for c in CONTROLS if c in table.columns]).fillna("")
