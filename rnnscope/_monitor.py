@@ -68,6 +68,12 @@ def _utc(value, name, func):
         ) from None
 
 
+def _pieces(traces, seed_id: str, t0, t1) -> list:
+    """The samples in ``[t0, t1)`` of every trace of ``seed_id`` among ``traces`` (see :func:`_clip`)."""
+    pieces = (_clip(tr, t0.ns, t1.ns) for tr in traces if tr.id == seed_id)
+    return [piece for piece in pieces if piece is not None]
+
+
 def _clip(tr, t0_ns: int, t1_ns: int):
     """The samples of ``tr`` with ``t0 <= t < t1`` (a view), or None when there are none."""
     from obspy import Trace, UTCDateTime
@@ -105,13 +111,7 @@ class _StreamSource:
     def read(self, seed_id, t0, t1):
         from obspy import Stream
 
-        out = Stream()
-        for tr in self.stream:
-            if tr.id == seed_id:
-                piece = _clip(tr, t0.ns, t1.ns)
-                if piece is not None:
-                    out.append(piece)
-        return out
+        return Stream(_pieces(self.stream, seed_id, t0, t1))
 
 
 class _FileSource:
@@ -144,11 +144,7 @@ class _FileSource:
         out = obspy.Stream()
         paths = sorted({p for p, i, a, b, _ in self.files if i == seed_id and a < t1 and b >= t0})
         for path in paths:
-            for tr in obspy.read(path, starttime=t0, endtime=t1):
-                if tr.id == seed_id:
-                    piece = _clip(tr, t0.ns, t1.ns)
-                    if piece is not None:
-                        out.append(piece)
+            out.extend(_pieces(obspy.read(path, starttime=t0, endtime=t1), seed_id, t0, t1))
         return out
 
 
@@ -191,12 +187,7 @@ class _SDSSource:
 
         net, sta, loc, cha = seed_id.split(".")
         st = self.client.get_waveforms(net, sta, loc, cha, t0, t1, merge=None)
-        out = Stream()
-        for tr in st:
-            piece = _clip(tr, t0.ns, t1.ns)
-            if piece is not None:
-                out.append(piece)
-        return out
+        return Stream(_pieces(st, seed_id, t0, t1))
 
 
 def _open_source(source, func):

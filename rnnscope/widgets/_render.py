@@ -54,6 +54,13 @@ def column_minmax(values: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarr
     if n <= n_cols:
         return values, values, 1
     k = -(-n // n_cols)
+    lo, hi = block_minmax(values, k)
+    return lo, hi, k
+
+
+def block_minmax(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Min and max of every block of ``k`` consecutive rows of ``values`` (the last block may be shorter)."""
+    n = values.shape[0]
     full = n // k
     head = values[: full * k].reshape((full, k) + values.shape[1:])
     lo, hi = head.min(axis=1), head.max(axis=1)
@@ -61,7 +68,7 @@ def column_minmax(values: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarr
         tail = values[full * k :]
         lo = np.concatenate([lo, tail.min(axis=0, keepdims=True)])
         hi = np.concatenate([hi, tail.max(axis=0, keepdims=True)])
-    return lo, hi, k
+    return lo, hi
 
 
 def fold_minmax(lo: np.ndarray, hi: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, int]:

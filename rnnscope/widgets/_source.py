@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._render import column_minmax, fold_minmax
+from ._render import block_minmax, column_minmax, fold_minmax
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
 
@@ -403,19 +403,7 @@ def build_overview(read, n_total: int, levels, step: int) -> dict[int, tuple[np.
         b = min(n_total, a + step)
         values = read(a, b)
         for block in levels:
-            lo, hi, _ = _blocks(values, block)
+            lo, hi = block_minmax(values, block)
             parts[block][0].append(lo)
             parts[block][1].append(hi)
     return {block: (np.concatenate(lo), np.concatenate(hi)) for block, (lo, hi) in parts.items()}
-
-
-def _blocks(values, block):
-    n = values.shape[0]
-    full = n // block
-    head = values[: full * block].reshape((full, block) + values.shape[1:])
-    lo, hi = head.min(axis=1), head.max(axis=1)
-    if full * block < n:
-        tail = values[full * block :]
-        lo = np.concatenate([lo, tail.min(axis=0, keepdims=True)])
-        hi = np.concatenate([hi, tail.max(axis=0, keepdims=True)])
-    return lo, hi, block
