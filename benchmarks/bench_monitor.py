@@ -9,7 +9,7 @@
    5,000x, i.e. a day in under 17.3 s) and peak memory (RSS high-water mark of the child; must not grow with the
    range).
 3. **Catalog quality**: a small LSTM trained on other synthetic records (a different seed), then monitored over
-   the synthetic day; event-level precision, recall and onset error per class (``rnnscope._detections.score_detections``).
+   the synthetic day; event-level precision, recall and onset error per class (``rnnscope.monitoring.score_detections``).
 
 Run: ``.venv/bin/python benchmarks/bench_monitor.py [--quick] [--workdir DIR]``; record the output in
 docs/perf/monitor.md. ``--workdir`` keeps the archive and the trained model for a second run.
@@ -67,7 +67,7 @@ def build_archive(workdir: str, hours: float, seed: int = 7, days: int = 3):
     import obspy
     import pandas as pd
 
-    from rnnscope._synthetic_archive import sds_path, write_sds_archive
+    from rnnscope.data._synthetic_archive import sds_path, write_sds_archive
 
     root = os.path.join(workdir, "sds")
     truth_path = os.path.join(workdir, "truth.csv")
@@ -94,7 +94,7 @@ def build_200hz(workdir: str, root: str, start) -> str:
     import obspy
     from scipy.signal import resample_poly
 
-    from rnnscope._synthetic_archive import sds_path
+    from rnnscope.data._synthetic_archive import sds_path
 
     root200 = os.path.join(workdir, "sds200")
     path = sds_path(root200, "XX.SYN..HHZ", start)
@@ -189,7 +189,7 @@ def main(argv=None):
     r = child(root, iso, 1, model_path=model_path, detections=det_path)
     detections = pd.read_pickle(det_path)
     print(f"  {len(detections)} detections in {r['wall']:.1f} s ({r['data_s'] / r['wall']:,.0f}x real time)")
-    from rnnscope._detections import score_detections
+    from rnnscope.monitoring import score_detections
 
     scores = score_detections(detections, truth)
     with pd.option_context("display.width", 160, "display.max_columns", 20):

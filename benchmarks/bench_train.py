@@ -48,8 +48,8 @@ def main(argv=None) -> None:
           f"{int(frames.length.sum())} frames, batch {args.batch}")
 
     model = RNNClassifier("lstm", n_features, args.hidden, 5)
-    records = train._records(model, frames, "bench")
-    batches = [(x, y) for _, x, y in train._batches(records, args.batch, np.random.default_rng(0))]
+    records = train._records._records(model, frames, "bench")
+    batches = [(x, y) for _, x, y in train._records._batches(records, args.batch, np.random.default_rng(0))]
     lstm, head = nn.LSTM(n_features, args.hidden, batch_first=True), nn.Linear(args.hidden, 5)
     optimiser = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=3e-3)
 

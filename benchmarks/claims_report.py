@@ -3,12 +3,12 @@
 For every seed ``s`` and every cell (vanilla RNN, LSTM, GRU; one layer, same hidden size) the script trains
 
 - the **trained** model (:func:`rnnscope.train.fit_many`, seed ``s``) on three record folds of four;
-- its **untrained** twin (:func:`rnnscope.train.untrained_like`: the same architecture and starting point, no
+- its **untrained** twin (:func:`rnnscope.experiments.untrained_like`: the same architecture and starting point, no
   training): what the architecture gives for free;
-- a model trained with seed ``s`` on **shuffled labels** (:func:`rnnscope.train.shuffle_labels`: the classes are
+- a model trained with seed ``s`` on **shuffled labels** (:func:`rnnscope.experiments.shuffle_labels`: the classes are
   permuted among segments): the segment structure without the link between signal and class.
 
-Each is captured on the held-out fold and measured with :mod:`rnnscope.analysis` and :mod:`rnnscope.interventions`
+Each is captured on the held-out fold and measured with :mod:`rnnscope.analysis` and :mod:`rnnscope.experiments`
 (polarization, specialisation, test-time pruning, cell-value distributions, smoothness, recovery after noise, linear
 probes, gate saturation); across seeds: linear CKA and unit matching. Every number is summarised over seeds with
 :func:`rnnscope.analysis.across_seeds` (mean and Student-t 95 % interval) and each claim gets a verdict:
@@ -98,7 +98,7 @@ def _run_numbers(run, seed) -> dict:
 def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dict:
     """Test-time pruning numbers; ``small_epochs``: also train a model with 30 % of the units (None: skip)."""
     rankings = ["activity", "random"]
-    table = _quiet(rnnscope.interventions.ablation_curve, model, test, FRACTIONS, ranking=rankings, rank_on=train,
+    table = _quiet(rnnscope.experiments.ablation_curve, model, test, FRACTIONS, ranking=rankings, rank_on=train,
                    repeats=5, seed=seed, threads=1, device="cpu")
 
     def acc(ranking, fraction):
@@ -112,7 +112,7 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["retention_activity_10"] = out["activity_10"] / full
     out["random_loss_20"] = (full - out["random_20"]) / full
     if small_epochs is not None:
-        small_table = _quiet(rnnscope.interventions.ablation_curve, model, test, (0.3,), ranking="small_model",
+        small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, (0.3,), ranking="small_model",
                              rank_on=train, seed=seed, threads=1, device="cpu",
                              fit_kwargs={"epochs": small_epochs, "threads": 1})
         out["small_30"] = float(small_table.accuracy.iloc[0])
@@ -126,7 +126,7 @@ def _recovery_median(model, test, seed) -> float:
     events = [int(e) for e in np.flatnonzero(lengths >= 120)][:NOISE_RECORDS]
     times = []
     for e in events:
-        clean, noisy = rnnscope.interventions.noise_robustness(model, test, e, seed=seed + e, threads=1,
+        clean, noisy = rnnscope.experiments.noise_robustness(model, test, e, seed=seed + e, threads=1,
                                                                device="cpu", **NOISE)
         rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), RECOVERY_THRESHOLD)
         value = float(rec.values[0])
@@ -150,9 +150,9 @@ def seed_task(payload) -> tuple[list[dict], dict]:
                    len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
     fit_kwargs = {"epochs": cfg["epochs"], "threads": 1, "progress": False}
     trained = rnnscope.train.fit_many(make, train, seeds=[seed], **fit_kwargs)[0]
-    shuffled_data = rnnscope.train.shuffle_labels(train, seed=seed)
+    shuffled_data = rnnscope.experiments.shuffle_labels(train, seed=seed)
     shuffled = rnnscope.train.fit_many(make, shuffled_data, seeds=[seed], **fit_kwargs)[0]
-    untrained = rnnscope.train.untrained_like(trained, seed=seed)
+    untrained = rnnscope.experiments.untrained_like(trained, seed=seed)
     rows, runs = [], {}
     for control, model in zip(CONTROLS, (trained, untrained, shuffled)):
         run = rnnscope.capture(model, test, progress=False, device="cpu")
@@ -403,13 +403,13 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "values with |h| > 0.9 / |h| < 0.1 over valid test frames.",
         "- specialisation: `rnnscope.analysis.specialisation`: mean over units of (max-class heat - mean of the other "
         "classes) / (sum), heat = segment-weighted mean |h| (the paper's heat map).",
-        "- pruning: `rnnscope.interventions.ablation_curve(model, test, rank_on=train, mode='zero')`: units ranked by "
+        "- pruning: `rnnscope.experiments.ablation_curve(model, test, rank_on=train, mode='zero')`: units ranked by "
         "mean |h| on the training records (activity) or drawn at random (5 draws, mean); relative loss = (full - "
         "pruned) / full accuracy; small model: a fresh model with 30 % of the units trained like the full one. The "
         "untrained control is left out (its accuracy is chance level, so ratios mean nothing).",
         "- distributions: `rnnscope.analysis.cell_distribution` (50 random units, seeded) via `analysis.compare`.",
         "- smoothness: `rnnscope.analysis.smoothness` of Tang's cell (LSTM `c`, GRU `h`), mean over test records.",
-        f"- recovery: `rnnscope.interventions.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
+        f"- recovery: `rnnscope.experiments.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
         f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",

@@ -50,7 +50,7 @@ Visualizing Hidden States in Recurrent Neural Networks* (IEEE JSTARS 15, 2022), 
 | Fig. 7: class-by-class correlation | `analysis.class_correlation`, `plots.correlation_matrices` |
 | Table II, Figs. 8-9: five most active units per class, their traces, LSTMs of 30/110/210 units | `analysis.top_units`, `plots.top_unit_traces` |
 | Table III: hidden-size sweep | `train.sweep` (+ `docs/results/table3.csv` when present) |
-| Fig. 10: test-time pruning by activity vs random vs small models | `interventions.ablation_curve`, `plots.ablation_curves` |
+| Fig. 10: test-time pruning by activity vs random vs small models | `experiments.ablation_curve`, `plots.ablation_curves` |
 
 The paper's Deception Island recordings are not public; we use rnnscope's synthetic volcano-seismic generator
 (same five classes, same heavy imbalance). So the question is never "do we get 84.88 %" but "do our numbers point
@@ -91,7 +91,7 @@ import pandas as pd
 import torch
 
 import rnnscope
-from rnnscope import analysis, interventions, plots, train
+from rnnscope import analysis, experiments, plots, train
 from rnnscope.data import select_records
 from rnnscope.models import RNNClassifier, TCNClassifier
 
@@ -421,7 +421,7 @@ code path runs; its numbers say nothing about those claims. `docs/results/table3
 ## 11. Fig. 10: test-time pruning
 
 Keep only a fraction of the units at test time (the others output 0 at every step; nothing is retrained) and
-score the model again (`interventions.ablation_curve`):
+score the model again (`experiments.ablation_curve`):
 
 - **activity**: keep the units of highest mean |h|, ranked on the *training* records (the paper ranks by activity
   percentile; its "10th percentile" of the LSTM(210) is 22 units);
@@ -434,7 +434,7 @@ than the vanilla RNN; a pruned large LSTM does about as well as a small one trai
     code("""
 rankings = ["activity", "random"] + (["small_model"] if SMALL_MODELS else [])
 fit_small = {k: v for k, v in FIT.items() if k not in ("seed", "progress")} | {"epochs": EPOCHS}
-ablation = {name: interventions.ablation_curve(models[name], test_set, FRACTIONS, ranking=rankings,
+ablation = {name: experiments.ablation_curve(models[name], test_set, FRACTIONS, ranking=rankings,
                                                rank_on=train_set, repeats=REPEATS, seed=SEED, fit_kwargs=fit_small)
             for name in (LSTM, VANILLA)}
 plots.ablation_curves(ablation)
@@ -483,9 +483,9 @@ over 5 seeds, with untrained and shuffled-label controls (section 12 shows its r
 
 Everything above is one trained network: one sample. Unit ids are arbitrary across seeds, and a number such as
 "specialisation 0.27" means little until it is compared with what an **untrained** network of the same
-architecture gives (`train.untrained_like`) and with a network trained on **shuffled labels**
-(`train.shuffle_labels`: the classes permuted among segments, so the segment structure is learned but not the
-link between signal and class). `train.compare_controls` trains and captures all three over seeds and summarises
+architecture gives (`experiments.untrained_like`) and with a network trained on **shuffled labels**
+(`experiments.shuffle_labels`: the classes permuted among segments, so the segment structure is learned but not the
+link between signal and class). `experiments.compare_controls` trains and captures all three over seeds and summarises
 any analysis number with `analysis.across_seeds` (mean, Student-t interval). Here: the LSTM's specialisation over
 `CLAIM_SEEDS` seeds.
 """),
@@ -502,7 +502,7 @@ def lstm_specialisation(run):
     return float(analysis.specialisation(run)["specialisation"].mean())
 
 
-controls = train.compare_controls(lstm_specialisation, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
+controls = experiments.compare_controls(lstm_specialisation, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
                                   threads=THREADS, epochs=CLAIM_EPOCHS)
 torch.set_num_threads(THREADS)
 controls[["mean", "ci_low", "ci_high", "n"]].round(3)
@@ -560,7 +560,7 @@ the volcano-seismic task:
 | Figs. 1-3: distribution of cell values per layer (LSTM `c` inside (−2, 2), GRU `h` outside (−0.7, 0.7)) | `analysis.cell_distribution`, `plots.cell_distributions` |
 | Figs. 4-6: neuronal responsibility, responsible units per class | `analysis.responsibility`, `analysis.responsible_units`, `plots.responsibility_map` |
 | Fig. 7: temporal trace of the cell vectors, smoothness | `analysis.temporal_trace`, `analysis.smoothness`, `plots.temporal_traces` |
-| Fig. 8: memory robustness after a noise insertion | `interventions.noise_robustness`, `analysis.perturbation`, `analysis.recovery_time`, `plots.perturbation_map` |
+| Fig. 8: memory robustness after a noise insertion | `experiments.noise_robustness`, `analysis.perturbation`, `analysis.recovery_time`, `plots.perturbation_map` |
 | Tables 2-3: lazy cell update, shortcut (residual) connections | `RNNClassifier(["lstm", "lazy_lstm"])`, `RNNClassifier(..., residual=True)` |
 
 Tang's "cell" is `c` for the LSTM and PyTorch's `h` for the GRU; the Tang analyses pick it per layer. With
@@ -591,7 +591,7 @@ import pandas as pd
 import torch
 
 import rnnscope
-from rnnscope import analysis, interventions, plots, train
+from rnnscope import analysis, experiments, plots, train
 from rnnscope.data import select_records
 from rnnscope.models import RNNClassifier
 
@@ -744,7 +744,7 @@ for n in LAYERS:
     md("""
 ## 6. Fig. 8: memory robustness
 
-`interventions.noise_robustness` runs one record twice: clean, and with 5 s of white noise (std = the record's)
+`experiments.noise_robustness` runs one record twice: clean, and with 5 s of white noise (std = the record's)
 *inserted* into the waveform at 15 s; features are recomputed and the perturbed run is aligned with the clean one
 (`clean_frame`). `analysis.perturbation` gives the difference of every unit over time; `analysis.recovery_time`
 counts the frames after the noise until the mean |difference| stays below `RECOVERY_THRESHOLD` x the clean run's
@@ -755,7 +755,7 @@ long_records = [int(e) for e in np.flatnonzero(test_set["length"].values >= 120)
 EXAMPLE = long_records[0]
 diffs = {}
 for name in (LSTM, GRU):
-    clean, noisy = interventions.noise_robustness(models[name], test_set, EXAMPLE, seed=SEED, **NOISE)
+    clean, noisy = experiments.noise_robustness(models[name], test_set, EXAMPLE, seed=SEED, **NOISE)
     diffs[name] = analysis.perturbation(clean, noisy)
 plots.perturbation_map(diffs[LSTM], threshold=RECOVERY_THRESHOLD)
 """),
@@ -773,7 +773,7 @@ with warnings.catch_warnings():
     for name, model in models.items():
         per_record = []
         for e in long_records[:NOISE_RECORDS]:
-            clean, noisy = interventions.noise_robustness(model, test_set, e, seed=SEED + e, **NOISE)
+            clean, noisy = experiments.noise_robustness(model, test_set, e, seed=SEED + e, **NOISE)
             per_record.append(analysis.recovery_time(analysis.perturbation(clean, noisy),
                                                      RECOVERY_THRESHOLD).values)
         recovery[name] = np.asarray(per_record)   # (record, layer)
@@ -811,7 +811,7 @@ summary.round(3)
     md("""
 ## 8. Over seeds, with controls
 
-One trained network per configuration is one sample. `train.compare_controls` repeats a number over seeds and
+One trained network per configuration is one sample. `experiments.compare_controls` repeats a number over seeds and
 puts it next to an **untrained** twin (architecture only) and a model trained on **shuffled labels** (segment
 structure without the classes). Here: the share of the one-layer LSTM's cell values inside (−2, 2) over
 `CLAIM_SEEDS` seeds — Tang's distribution claim, which turns out to hold for untrained LSTMs as well.
@@ -828,7 +828,7 @@ def c_inside_2(run):
     return float(analysis.compare({"run": run}, seed=SEED)["lstm_c_inside_2"].iloc[0])
 
 
-controls = train.compare_controls(c_inside_2, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
+controls = experiments.compare_controls(c_inside_2, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
                                   threads=THREADS, epochs=EPOCHS)
 torch.set_num_threads(THREADS)
 controls[["mean", "ci_low", "ci_high", "n"]].round(3)

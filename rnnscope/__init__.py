@@ -28,17 +28,19 @@ _SUBMODULES = {
     "widgets",
     "models",
     "train",
-    "interventions",
+    "experiments",
+    "capturing",
+    "monitoring",
     "cli",
     "examples",
 }
 #: public functions living in a private module: name -> (module, attribute)
 _FUNCTIONS = {
-    "capture": ("rnnscope._capture", "capture"),
+    "capture": ("rnnscope.capturing", "capture"),
     "save_run": ("rnnscope.io", "save_run"),
     "open_run": ("rnnscope.io", "open_run"),
-    "monitor": ("rnnscope._monitor", "monitor"),
-    "score_detections": ("rnnscope._detections", "score_detections"),
+    "monitor": ("rnnscope.monitoring", "monitor"),
+    "score_detections": ("rnnscope.monitoring", "score_detections"),
     "seed_everything": ("rnnscope._seed", "seed_everything"),
 }
 

@@ -38,7 +38,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     import torch
 
-    from . import capture, io, models, train
+    from . import io, models, train
+    from .capturing import capture
 
     labels = [frames["label"].values[i, : int(frames["length"][i])] for i in range(frames.sizes["event"])]
     test_idx = train.record_folds(labels, 4, seed=args.seed)[0]
@@ -95,7 +96,7 @@ def _records_to_show(table, class_names, n):
 
 def _monitor(args: argparse.Namespace) -> int:
     """model + waveforms (SDS archive, files) -> detections.csv, detections.xml (QuakeML), probabilities.mseed."""
-    from . import _monitor as monitoring
+    from . import monitoring
 
     smoothing = args.smoothing
     if smoothing is not None:

@@ -473,7 +473,7 @@ def ablation_curves(tables):
     Parameters
     ----------
     tables : pandas.DataFrame or dict name -> DataFrame
-        From :func:`rnnscope.interventions.ablation_curve` (one line per model and ranking; random draws with
+        From :func:`rnnscope.experiments.ablation_curve` (one line per model and ranking; random draws with
         their standard deviation as error bars).
 
     Examples

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
+import xarray as xr
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -30,6 +32,7 @@ __all__ = [
     "SchemaError",
     "validate",
     "json_attr",
+    "segment_frames",
 ]
 
 #: Version of the layout below; bumped when a name, dim or dtype changes meaning.
@@ -223,3 +226,38 @@ def _padding_problems(ds) -> list[str]:
             bad_event = int(np.flatnonzero((allnan & valid).any(axis=1))[0])
             problems.append(f"variable {name!r} has NaN frames inside 'length' (first in event {bad_event})")
     return problems
+
+
+# --------------------------------------------------------------------------------------------- segment table
+# A frame belongs to a segment when its centre time lies in ``[segment_start, segment_end)``; only frames inside the
+# record's ``length`` count.
+
+
+def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
+    """One row per segment: ``segment`` (position), ``event``, ``class``, ``frame_start``, ``frame_stop`` (exclusive).
+
+    Segments that cover no valid frame get ``frame_start == frame_stop``.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> table = segment_frames(frames)
+    >>> bool((table.frame_stop >= table.frame_start).all())
+    True
+    """
+    if "segment_event" not in ds:
+        return pd.DataFrame(columns=["segment", "event", "class", "frame_start", "frame_stop"], dtype=np.int64)
+    times = np.asarray(ds["time"].values, dtype=np.float64)
+    event = np.asarray(ds["segment_event"].values, dtype=np.int64)
+    lengths = np.asarray(ds["length"].values, dtype=np.int64)[event]
+    start = np.searchsorted(times, np.asarray(ds["segment_start"].values, dtype=np.float64), side="left")
+    stop = np.searchsorted(times, np.asarray(ds["segment_end"].values, dtype=np.float64), side="left")
+    start, stop = np.minimum(start, lengths), np.minimum(stop, lengths)
+    return pd.DataFrame({
+        "segment": np.arange(event.size),
+        "event": event,
+        "class": np.asarray(ds["segment_class"].values, dtype=np.int64),
+        "frame_start": start,
+        "frame_stop": np.maximum(stop, start),
+    })

@@ -250,16 +250,16 @@ def test_streamed_store_equals_the_in_memory_run(frames, tmp_path):
 
 _KILL_SCRIPT = """
 import sys, time, rnnscope, torch
-from rnnscope import _capture
+from rnnscope.capturing import _sinks
 frames = rnnscope.open_run(sys.argv[1]).load()
 torch.manual_seed(0)
 model = rnnscope.models.RNNClassifier("lstm", 48, 6, 5)
 model.fit_normalizer(frames)
-slow = _capture._ZarrSink.checkpoint
+slow = _sinks._ZarrSink.checkpoint
 def checkpoint(self, **kw):
     slow(self, **kw)
     time.sleep(0.2)
-_capture._ZarrSink.checkpoint = checkpoint
+_sinks._ZarrSink.checkpoint = checkpoint
 rnnscope.capture(model, frames, progress=False, window=20, batch_size=2, store=sys.argv[2])
 """
 

@@ -10,8 +10,8 @@ import torch
 import xarray as xr
 
 import rnnscope
-from rnnscope import analysis, train
-from rnnscope._segments import segment_frames
+from rnnscope import analysis, experiments, train
+from rnnscope.schema import segment_frames
 from rnnscope.models import RNNClassifier
 
 
@@ -30,7 +30,7 @@ def _make(frames, cell="gru"):
 
 def test_shuffle_labels_keeps_boundaries_and_class_counts_and_frame_labels_follow(frames):
     before = copy.deepcopy(frames)
-    shuffled = train.shuffle_labels(frames, seed=3)
+    shuffled = experiments.shuffle_labels(frames, seed=3)
     xr.testing.assert_identical(frames, before)  # input untouched
     for name in ("segment_event", "segment_start", "segment_end", "segment_p", "segment_s"):
         xr.testing.assert_identical(shuffled[name], frames[name])
@@ -53,19 +53,19 @@ def test_shuffle_labels_keeps_boundaries_and_class_counts_and_frame_labels_follo
     for e in range(frames.sizes["event"]):
         n = int(frames.length[e])
         np.testing.assert_array_equal(shuffled.sample_label.values[e, centre[:n]], shuffled.label.values[e, :n])
-    xr.testing.assert_identical(train.shuffle_labels(frames, seed=3), shuffled)  # seeded
+    xr.testing.assert_identical(experiments.shuffle_labels(frames, seed=3), shuffled)  # seeded
 
 
 def test_shuffle_labels_can_keep_the_background(frames):
-    shuffled = train.shuffle_labels(frames, seed=1, keep="SIL")
+    shuffled = experiments.shuffle_labels(frames, seed=1, keep="SIL")
     old, new = frames.segment_class.values, shuffled.segment_class.values
     sil = frames.attrs["class_names"].index("SIL")
     np.testing.assert_array_equal(new[old == sil], old[old == sil])
     assert sorted(new[old != sil].tolist()) == sorted(old[old != sil].tolist())
     with pytest.raises(ValueError, match=r"'keep' parameter of shuffle_labels must name classes"):
-        train.shuffle_labels(frames, keep="NOISE")
+        experiments.shuffle_labels(frames, keep="NOISE")
     with pytest.raises(ValueError, match="needs a segment table|lacks"):
-        train.shuffle_labels(frames.drop_vars("segment_class"))
+        experiments.shuffle_labels(frames.drop_vars("segment_class"))
 
 
 # --------------------------------------------------------------------------------------------- untrained_like
@@ -75,7 +75,7 @@ def test_untrained_like_has_the_architecture_but_not_the_weights(frames):
     make = _make(frames, "lstm")
     model = train.fit_many(make, frames, seeds=[5], epochs=1, progress=False)[0]
     state = torch.random.get_rng_state()
-    fresh = train.untrained_like(model, seed=5)
+    fresh = experiments.untrained_like(model, seed=5)
     assert torch.equal(torch.random.get_rng_state(), state)  # the caller's random state is untouched
     assert type(fresh) is type(model)
     shapes = [(k, v.shape) for k, v in model.state_dict().items()]
@@ -89,23 +89,23 @@ def test_untrained_like_has_the_architecture_but_not_the_weights(frames):
     torch.manual_seed(5)  # with the training seed: the trained model's own starting point
     start = make()
     assert all(torch.equal(fresh.state_dict()[k], start.state_dict()[k]) for k in weights)
-    other = train.untrained_like(model, seed=6)
+    other = experiments.untrained_like(model, seed=6)
     assert not torch.equal(other.head.weight, fresh.head.weight)
-    reset = train.untrained_like(model, keep_normalizer=False)
+    reset = experiments.untrained_like(model, keep_normalizer=False)
     assert torch.equal(reset.feature_mean, torch.zeros_like(reset.feature_mean))
     with pytest.raises(TypeError, match="must be an rnnscope model"):
-        train.untrained_like(torch.nn.Linear(2, 2))
+        experiments.untrained_like(torch.nn.Linear(2, 2))
 
 
 # --------------------------------------------------------------------------------------------- side by side
 
 
 def test_compare_controls_puts_the_three_models_side_by_side(frames):
-    table = train.compare_controls(analysis.frame_accuracy, _make(frames), frames, seeds=(0,), epochs=1,
+    table = experiments.compare_controls(analysis.frame_accuracy, _make(frames), frames, seeds=(0,), epochs=1,
                                    capture_kwargs={"variables": ["h"]})
     assert list(table.index) == ["trained", "untrained", "shuffled_labels"]
     assert (table["n"] == 1).all() and table["mean"].between(0, 1).all()
-    per_layer = train.compare_controls(lambda r: analysis.unit_activity(r)["mean_abs"].mean("unit"), _make(frames),
+    per_layer = experiments.compare_controls(lambda r: analysis.unit_activity(r)["mean_abs"].mean("unit"), _make(frames),
                                        frames, seeds=(0,), epochs=1, capture_kwargs={"variables": ["h"]})
     assert per_layer.dims[:2] == ("control", "statistic")
     assert isinstance(per_layer, xr.DataArray) and per_layer.sizes["control"] == 3

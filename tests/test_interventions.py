@@ -1,4 +1,4 @@
-"""rnnscope.interventions: silencing units (zero / mean), ablation curves, noise insertion and its alignment."""
+"""rnnscope.experiments: silencing units (zero / mean), ablation curves, noise insertion and its alignment."""
 import json
 
 import numpy as np
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import rnnscope
-from rnnscope import analysis, interventions
+from rnnscope import analysis, experiments
 from rnnscope.models import RNNClassifier
 
 torch.set_num_threads(1)
@@ -63,7 +63,7 @@ def test_mean_mode_equals_a_hand_written_step_loop(frames, cells, residual):
     n_layers = model.num_layers
     keeps = [np.array([True, False, True, False, True]), np.array([False, True, True, True, False])][:n_layers]
     values = [np.linspace(-0.5, 0.5, 5), np.full(5, 0.3)][:n_layers]
-    held = interventions.silence(model, keeps, "mean", values)
+    held = experiments.silence(model, keeps, "mean", values)
     x = torch.from_numpy(frames.features.values[:2, :40])
     with torch.no_grad():
         got = held(x)
@@ -74,7 +74,7 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
     # the lazy LSTM's candidate reads m_t inside step(), so its reference loop is written from the equations
     model = _model("lazy_lstm", frames)
     keep, value = np.array([True, True, False, True, False]), np.array([0.0, 0.0, 0.4, 0.0, -0.2])
-    held = interventions.silence(model, [keep], "mean", [value])
+    held = experiments.silence(model, [keep], "mean", [value])
     x = torch.from_numpy(frames.features.values[:1, :30])
     layer = model.layers[0]
     H = 5
@@ -102,7 +102,7 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
 def test_silence_never_modifies_the_model(frames):
     model = _model("gru", frames)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    interventions.silence(model, [np.array([True, False, True, True, True])], "mean", [np.ones(5)])
+    experiments.silence(model, [np.array([True, False, True, True, True])], "mean", [np.ones(5)])
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.masked_units == [[]]
 
@@ -110,27 +110,27 @@ def test_silence_never_modifies_the_model(frames):
 def test_silence_errors():
     model = RNNClassifier("lstm", 3, 4, 5, bias=False)
     with pytest.raises(ValueError, match="The 'mode' parameter of silence must be one of"):
-        interventions.silence(model, [None], "half")
+        experiments.silence(model, [None], "half")
     with pytest.raises(ValueError, match="bias=False"):
-        interventions.silence(model, [np.array([True, False, True, True])], "mean", [np.zeros(4)])
+        experiments.silence(model, [np.array([True, False, True, True])], "mean", [np.zeros(4)])
 
 
 # --------------------------------------------------------------------------------------------- ablation
 
 
 def test_ablation_fraction_one_is_plain_evaluate(trained, frames):
-    table = interventions.ablation_curve(trained, frames, fractions=(1.0,), ranking=["activity", "random"])
+    table = experiments.ablation_curve(trained, frames, fractions=(1.0,), ranking=["activity", "random"])
     accuracy = rnnscope.train.evaluate(trained, frames).accuracy
     assert table["accuracy"].tolist() == pytest.approx([accuracy, accuracy])
     assert list(table.columns) == ["fraction", "n_units", "ranking", "mode", "accuracy", "accuracy_std"]
 
 
 def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames):
-    table = interventions.ablation_curve(trained, frames, fractions=(0.5, 0.25), ranking="activity")
+    table = experiments.ablation_curve(trained, frames, fractions=(0.5, 0.25), ranking="activity")
     run = rnnscope.capture(trained, frames, progress=False, device="cpu")
     activity = run["summary_activity"].sel(layer=0).values
     for fraction, n, accuracy in zip(table["fraction"], table["n_units"], table["accuracy"]):
-        assert n == interventions.keep_count(fraction, 8)
+        assert n == experiments.keep_count(fraction, 8)
         keep = np.zeros(8, dtype=bool)
         keep[np.argsort(-activity, kind="stable")[:n]] = True
         expected = rnnscope.train.evaluate(trained.masked([torch.from_numpy(keep)]), frames).accuracy
@@ -139,24 +139,24 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
 
 def test_ablation_random_reports_mean_and_std_and_is_seeded(trained, frames):
     kwargs = dict(fractions=(0.5,), ranking="random", repeats=3, seed=4)
-    a = interventions.ablation_curve(trained, frames, **kwargs)
-    b = interventions.ablation_curve(trained, frames, **kwargs)
+    a = experiments.ablation_curve(trained, frames, **kwargs)
+    b = experiments.ablation_curve(trained, frames, **kwargs)
     assert a.equals(b)
     assert a["accuracy_std"].iloc[0] >= 0 and a["n_units"].iloc[0] == 4
 
 
 def test_ablation_mean_mode_holds_units_at_their_mean_on_rank_on(trained, frames):
-    table = interventions.ablation_curve(trained, frames, fractions=(0.5,), mode="mean")
+    table = experiments.ablation_curve(trained, frames, fractions=(0.5,), mode="mean")
     run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
     act = analysis.unit_activity(run)
     keep = np.zeros(8, dtype=bool)
     keep[np.argsort(-act["mean_abs"].sel(layer=0).values, kind="stable")[:4]] = True
-    held = interventions.silence(trained, [keep], "mean", [act["mean"].sel(layer=0).values])
+    held = experiments.silence(trained, [keep], "mean", [act["mean"].sel(layer=0).values])
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(held, frames).accuracy)
 
 
 def test_ablation_small_models_are_trained_on_rank_on(trained, frames):
-    table = interventions.ablation_curve(trained, frames, fractions=(1.0, 0.5), ranking="small_model", rank_on=frames,
+    table = experiments.ablation_curve(trained, frames, fractions=(1.0, 0.5), ranking="small_model", rank_on=frames,
                                          seed=2, fit_kwargs={"epochs": 1, "threads": 1})
     assert table["n_units"].tolist() == [8, 4] and set(table["mode"]) == {"retrained"}
     torch.manual_seed(2)
@@ -168,11 +168,11 @@ def test_ablation_small_models_are_trained_on_rank_on(trained, frames):
 
 def test_ablation_errors(trained, frames):
     with pytest.raises(ValueError, match="ranking='small_model' trains new models on 'rank_on'"):
-        interventions.ablation_curve(trained, frames, ranking="small_model")
+        experiments.ablation_curve(trained, frames, ranking="small_model")
     with pytest.raises(ValueError, match="The 'ranking' parameter of ablation_curve must be one of"):
-        interventions.ablation_curve(trained, frames, ranking="best")
+        experiments.ablation_curve(trained, frames, ranking="best")
     with pytest.raises(ValueError, match="The 'fractions' parameter of ablation_curve must hold numbers in"):
-        interventions.ablation_curve(trained, frames, fractions=(0,))
+        experiments.ablation_curve(trained, frames, fractions=(0,))
 
 
 # --------------------------------------------------------------------------------------------- noise
@@ -181,7 +181,7 @@ def test_ablation_errors(trained, frames):
 @pytest.mark.parametrize("where", ["waveform", "features"])
 @pytest.mark.parametrize("mode", ["overwrite", "insert"])
 def test_noise_robustness_alignment(trained, frames, mode, where):
-    clean, noisy = interventions.noise_robustness(trained, frames, 1, start=15.0, duration=4.0, level=2.0,
+    clean, noisy = experiments.noise_robustness(trained, frames, 1, start=15.0, duration=4.0, level=2.0,
                                                   mode=mode, where=where, seed=3)
     info = json.loads(noisy.attrs["noise"])
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]
@@ -214,6 +214,6 @@ def test_noise_robustness_alignment(trained, frames, mode, where):
 def test_noise_robustness_waveform_needs_a_waveform(trained, frames):
     features_only = frames.drop_vars(["waveform", "sample_label"])
     with pytest.raises(ValueError, match="where='waveform' needs the record's 'waveform'"):
-        interventions.noise_robustness(trained, features_only, 0, where="waveform")
+        experiments.noise_robustness(trained, features_only, 0, where="waveform")
     with pytest.raises(ValueError, match="The 'mode' parameter of noise_robustness must be one of"):
-        interventions.noise_robustness(trained, frames, 0, mode="replace")
+        experiments.noise_robustness(trained, frames, 0, mode="replace")

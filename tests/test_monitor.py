@@ -19,9 +19,10 @@ obspy = pytest.importorskip("obspy")
 from obspy import UTCDateTime  # noqa: E402
 
 import rnnscope  # noqa: E402
-from rnnscope._detections import detect, frame_runs, score_detections, smooth  # noqa: E402
-from rnnscope._monitor import MonitorResult, _detrend_inplace  # noqa: E402
-from rnnscope._synthetic_archive import write_sds_archive  # noqa: E402
+from rnnscope.monitoring import detect, frame_runs, score_detections, smooth  # noqa: E402
+from rnnscope.monitoring import MonitorResult
+from rnnscope.monitoring._preprocessing import _detrend_inplace  # noqa: E402
+from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
 from rnnscope.features import frames_of  # noqa: E402
 
 SEED_ID = "XX.SYN..HHZ"
@@ -368,7 +369,7 @@ def test_capture_store_writes_runs_the_explorer_opens(archive, model, tmp_path, 
 @pytest.mark.parametrize("band", [None, (0.5, 20.0)])
 def test_preprocessor_windows_match_processing_the_whole_signal(band):
     """Overlapping windows (margins) and sub-windows give what processing the whole signal at once gives."""
-    from rnnscope._monitor import _Preprocessor
+    from rnnscope.monitoring._preprocessing import _Preprocessor
     from rnnscope.data._readers import _process_piece
 
     rng = np.random.default_rng(8)

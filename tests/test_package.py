@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 TORCH_FREE = ["rnnscope", "rnnscope.data", "rnnscope.features", "rnnscope.schema", "rnnscope.plots", "rnnscope.io",
-              "rnnscope._segments", "rnnscope.examples"]
+              "rnnscope.examples", "rnnscope.data._synthetic_archive", "rnnscope.features._streaming"]
 OPTIONAL_TORCH_FREE = ["rnnscope.analysis", "rnnscope.widgets"]
 
 

@@ -124,7 +124,7 @@ def test_fit_many_on_an_executor_equals_the_serial_models_bit_for_bit(frames, se
 def test_fit_many_tasks_are_picklable_for_process_executors(frames):
     payload = {"make_model": _make(frames), "dataset": frames, "seed": 0, "threads": 1, "device": "cpu",
                "fit_kwargs": {"epochs": 1}}
-    assert pickle.loads(pickle.dumps(train._fit_seed_task)) is train._fit_seed_task
+    assert pickle.loads(pickle.dumps(train._seeds._fit_seed_task)) is train._seeds._fit_seed_task
     assert pickle.loads(pickle.dumps(payload))["seed"] == 0
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rnnscope._streaming import StreamingFeatures, delta_span
+from rnnscope.features._streaming import StreamingFeatures, delta_span
 from rnnscope.features import PRESETS, delta, frames_of
 
 

@@ -48,7 +48,7 @@ def test_padded_and_unknown_frames_do_not_enter_the_loss():
         def forward(self, x):
             return logits
 
-    loss, hits, n = train._loss_and_hits(Fixed(), torch.zeros(2, 5, 1), y, None, "cpu")
+    loss, hits, n = train._fit._loss_and_hits(Fixed(), torch.zeros(2, 5, 1), y, None, "cpu")
     valid = y >= 0
     expected = torch.nn.functional.cross_entropy(logits[valid], y[valid])
     assert torch.allclose(loss, expected) and int(n) == 7

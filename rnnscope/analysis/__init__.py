@@ -36,7 +36,7 @@ Rigor across runs
 two runs' state spaces), :func:`match_units` (Hungarian matching of units across seeds), :func:`linear_probes`
 (what each layer's states encode: class, inside an event, time since onset, band energies) and
 :func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
-:func:`rnnscope.train.untrained_like`, :func:`rnnscope.train.shuffle_labels`, :func:`rnnscope.train.compare_controls`.
+:func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`, :func:`rnnscope.experiments.compare_controls`.
 
 Examples
 --------

@@ -270,7 +270,7 @@ def heat_map(
     - ``weighting="segment"`` (the paper's, default): the heat of a unit in one labelled segment is the mean over
       the segment's frames of ``|v|``; the heat for a class is the mean of that over all segments of the class
       (every segment counts once, whatever its length). Segment frames come from
-      :func:`rnnscope._segments.segment_frames` (frame centre in ``[start, end)``).
+      :func:`rnnscope.schema.segment_frames` (frame centre in ``[start, end)``).
     - ``weighting="frame"``: mean ``|v|`` over all frames labelled with the class (long segments weigh more).
 
     For ``var="h"`` these equal the capture-time summaries ``summary_heat`` / ``summary_heat_frame``; with

@@ -183,8 +183,8 @@ def is_bounded(var: str) -> bool:
 
 
 def segment_table(run):
-    """:func:`rnnscope._segments.segment_frames` plus arrival frames (first frame centred at or after P / S)."""
-    from .._segments import segment_frames
+    """:func:`rnnscope.schema.segment_frames` plus arrival frames (first frame centred at or after P / S)."""
+    from ..schema import segment_frames
 
     table = segment_frames(run)
     if len(table) and "segment_s" in run:

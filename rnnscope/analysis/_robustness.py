@@ -1,6 +1,6 @@
 """Memory robustness (Tang, Shi & Wang, Fig. 8): difference between a clean and a perturbed run, recovery time.
 
-The runs come from :func:`rnnscope.interventions.noise_robustness` (torch side); this module only reads them.
+The runs come from :func:`rnnscope.experiments.noise_robustness` (torch side); this module only reads them.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def perturbation(
 
     Definition: ``diff[t, u, l] = v_perturbed[t, u, l] - v_clean[m(t), u, l]`` over the perturbed record's valid
     frames, where ``m(t)`` is the clean frame that perturbed frame ``t`` corresponds to: the perturbed run's
-    ``clean_frame`` coordinate (written by :func:`rnnscope.interventions.noise_robustness`; the identity when
+    ``clean_frame`` coordinate (written by :func:`rnnscope.experiments.noise_robustness`; the identity when
     absent, i.e. the runs are aligned frame by frame). Frames with no clean counterpart (``clean_frame == -1``:
     inserted noise) are compared with the clean state just before the insertion (the clean network "paused"
     there; zeros, the initial state, when the insertion is at the very start).

@@ -104,7 +104,7 @@ def across_seeds(
         Confidence level of the interval, in (0, 1).
     by : str or list of str, optional
         For DataFrame results: the columns that label the rows (e.g. ``["ranking", "fraction"]`` of
-        :func:`rnnscope.interventions.ablation_curve`); every other numeric column is summarised. Without it, the
+        :func:`rnnscope.experiments.ablation_curve`); every other numeric column is summarised. Without it, the
         DataFrame's index labels the rows.
 
     Returns

@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from .._validation import DEFAULT_CLASS_NAMES, check_class_names
 from .._version import __version__
 from ._checks import check_int, check_sequence
+from ._file import save_model
 
 __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
 
@@ -295,8 +296,6 @@ class ModelBase(nn.Module):
         str
             The path written.
         """
-        from ._io import save_model
-
         return save_model(self, path)
 
     def _fmt_header(self) -> str:

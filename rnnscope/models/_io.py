@@ -15,12 +15,9 @@ import torch
 
 from .._device import resolve_device
 from ._base import ModelBase, ModelFileError
+from ._file import METADATA_KEY
 
-__all__ = ["save_model", "load", "ModelFileError", "UnsafeModelFileError", "METADATA_KEY"]
-
-#: Key of the JSON config in a model file's safetensors metadata.
-METADATA_KEY = "rnnscope_model"
-
+__all__ = ["load", "ModelFileError", "UnsafeModelFileError"]
 
 class UnsafeModelFileError(ModelFileError):
     """A file asks to run code while loading (a pickle of arbitrary objects); it was refused, nothing was run."""
@@ -31,27 +28,6 @@ def _registry() -> dict[str, type[ModelBase]]:
     from ._tcn import TCNClassifier
 
     return {"RNNClassifier": RNNClassifier, "TCNClassifier": TCNClassifier}
-
-
-def save_model(model: ModelBase, path: str | os.PathLike) -> str:
-    """Write ``model`` to ``path`` as safetensors (atomic: ``path + ".partial"``, then renamed)."""
-    from safetensors.torch import save_file
-
-    path = os.fspath(path)
-    try:
-        config = json.dumps(model.config, sort_keys=True)
-    except TypeError as err:
-        raise ValueError(f"The model's info/config must be JSON-able to be saved: {err}") from None
-    tensors = {name: t.detach().to("cpu").contiguous() for name, t in model.state_dict().items()}
-    partial = path + ".partial"
-    try:
-        save_file(tensors, partial, metadata={METADATA_KEY: config})
-        os.replace(partial, path)
-    except BaseException:
-        if os.path.exists(partial):
-            os.remove(partial)
-        raise
-    return path
 
 
 def _sniff(path: str) -> str:

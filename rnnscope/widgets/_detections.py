@@ -7,7 +7,6 @@ ISO strings, as :func:`rnnscope.monitor` writes them), matched against the run's
 """
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 __all__ = ["place_detections"]

@@ -14,7 +14,6 @@ and unit lines as min/max envelopes. A change of ``time_range`` from the browser
 """
 from __future__ import annotations
 
-import html
 import logging
 
 import ipywidgets as widgets
@@ -26,8 +25,23 @@ from bqplot.interacts import BrushIntervalSelector, PanZoom
 from . import _summaries as summaries
 from ._colorbar import ColorBar
 from ._debounce import Debouncer
-from ._render import colormap_for, encode_png, encode_rgb_png, hex_to_rgb, pick_extreme, png_mark, set_png
 from ._detections import place_detections
+from ._drawing import (
+    _P_COLOR,
+    _S_COLOR,
+    _band_colors,
+    _envelope,
+    _legend_html,
+    _readout_html,
+)
+from ._render import (
+    colormap_for,
+    encode_png,
+    encode_rgb_png,
+    pick_extreme,
+    png_mark,
+    set_png,
+)
 from ._source import RunReader
 
 __all__ = ["Explorer", "UNIT_COLORS"]
@@ -38,7 +52,7 @@ log = logging.getLogger("rnnscope.widgets")
 UNIT_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
                "#44AA99", "#999933"]
 _MARGIN = {"top": 8, "bottom": 34, "left": 72, "right": 96}
-_P_COLOR, _S_COLOR = "#000000", "#6a3d9a"
+
 _SPEC_FMAX = 25.0  # Hz shown in the spectrogram (as rnnscope.plots.record_overview)
 
 
@@ -648,60 +662,3 @@ class Explorer(widgets.VBox):
             else:
                 self.lines.visible = False
                 self.lines.labels = []
-
-
-# ----------------------------------------------------------------------------------------------- helpers
-def _envelope(cols, index_time, units=None):
-    """x (times) and y of lines through the columns: one point per value, or (min, max) pairs per column."""
-    lo, hi = (cols.lo, cols.hi) if units is None else (cols.lo[:, units], cols.hi[:, units])
-    if cols.step == 1:
-        x = index_time(cols.start + np.arange(cols.n))
-        return x, (lo.T if units is not None else lo)
-    centre = index_time(cols.start + np.arange(cols.n) * cols.step + (cols.step - 1) / 2)
-    x = np.repeat(centre, 2)
-    pair = np.stack([lo, hi], axis=1)  # (n, 2, ...) -> zigzag min, max per column
-    y = pair.reshape((2 * cols.n,) + lo.shape[1:])
-    return x, (y.T if units is not None else y)
-
-
-def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
-    """(n_cols, 4) RGBA of a class band: per column the most frequent non-SIL class, else SIL; -1 transparent."""
-    from ..plots import class_color
-
-    n = labels.size
-    n_cols = max(1, -(-n // k))
-    padded = np.full(n_cols * k, -1, dtype=np.int64)
-    padded[:n] = labels
-    blocks = padded.reshape(n_cols, k)
-    counts = np.stack([(blocks == c).sum(axis=1) for c in range(len(class_names))], axis=1)
-    sil = class_names.index("SIL") if "SIL" in class_names else None
-    others = counts.copy()
-    if sil is not None:
-        others[:, sil] = 0
-    choice = np.where(others.max(axis=1) > 0, others.argmax(axis=1),
-                      np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1))
-    table = np.array([hex_to_rgb(class_color(c, class_names)) + (255,) for c in class_names] + [(0, 0, 0, 0)],
-                     dtype=np.uint8)
-    return table[choice]
-
-
-def _legend_html(class_names) -> str:
-    from ..plots import class_color
-
-    items = "".join(
-        f'<span style="display:inline-block;margin-right:10px"><span style="display:inline-block;width:12px;'
-        f'height:12px;background:{class_color(c, class_names)};vertical-align:middle;margin-right:3px"></span>'
-        f"{html.escape(c)}</span>" for c in class_names)
-    arrivals = (f'<span style="margin-left:6px"><span style="color:{_P_COLOR}">│</span> P arrival '
-                f'<span style="color:{_S_COLOR};margin-left:6px">┆</span> S arrival</span>')
-    return (f'<div class="rnnscope-legend" style="font-size:12px">bands: true (top) and predicted class '
-            f"&nbsp; {items}{arrivals}</div>")
-
-
-def _readout_html(pointer, variable="h", layer=0) -> str:
-    if not pointer:
-        text = "click a heatmap row to add or remove its unit"
-    else:
-        text = (f"unit <b>{pointer['unit']}</b> · row {pointer['rank']} · {pointer['time']:.2f} s · "
-                f"{html.escape(variable)} = {pointer['value']:.3f}")
-    return f'<div class="rnnscope-readout" style="font-size:12px;color:#333">{text}</div>'

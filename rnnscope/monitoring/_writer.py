@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import _version, io
-from .features import filter_bank
-from .schema import SCHEMA_VERSION, json_attr
+from .. import _version, io
+from ..features import filter_bank
+from ..schema import SCHEMA_VERSION, json_attr
 
 __all__ = ["CaptureWriter"]
 
@@ -143,7 +143,7 @@ class CaptureWriter:
         import torch
         import zarr
 
-        from ._capture import _Summaries
+        from ..capturing._summaries import _Summaries
 
         group = zarr.open_group(str(run["partial"]), mode="r", zarr_format=io.ZARR_FORMAT)
         h_arr, pred_arr = group["h"], group["pred"]

@@ -9,8 +9,7 @@ it differs from the same number on
   permuted among segments, so the network learns the same segment structure (boundaries, durations, class
   frequencies) but no link between a signal and its class.
 
-:func:`compare_controls` trains and captures all three over seeds and puts the numbers side by side. Exposed as
-``rnnscope.train.untrained_like``, ``rnnscope.train.shuffle_labels`` and ``rnnscope.train.compare_controls``.
+:func:`compare_controls` trains and captures all three over seeds and puts the numbers side by side.
 
 torch is imported inside the functions that need it (``shuffle_labels`` works on any features Dataset).
 """
@@ -22,8 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from ._segments import segment_frames
-from .schema import SUMMARY_VARIABLES
+from ..schema import SUMMARY_VARIABLES, segment_frames
 
 __all__ = ["untrained_like", "shuffle_labels", "compare_controls", "CONTROLS"]
 
@@ -60,7 +58,7 @@ def untrained_like(model, seed: int = 0, *, keep_normalizer: bool = True):
     Examples
     --------
     >>> from rnnscope.models import RNNClassifier
-    >>> from rnnscope.train import untrained_like
+    >>> from rnnscope.experiments import untrained_like
     >>> model = RNNClassifier("lstm", 4, 8, 5)
     >>> fresh = untrained_like(model, seed=1)
     >>> fresh.config["cells"], fresh.hidden_size, fresh.info["control"]
@@ -126,7 +124,7 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
-    >>> shuffled = rnnscope.train.shuffle_labels(frames, seed=1)
+    >>> shuffled = rnnscope.experiments.shuffle_labels(frames, seed=1)
     >>> sorted(shuffled.segment_class.values.tolist()) == sorted(frames.segment_class.values.tolist())
     True
     >>> bool((shuffled.segment_start == frames.segment_start).all())
@@ -238,15 +236,16 @@ def compare_controls(
     >>> from rnnscope import analysis
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
     >>> make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5)
-    >>> table = rnnscope.train.compare_controls(analysis.frame_accuracy, make, frames, epochs=1)
+    >>> table = rnnscope.experiments.compare_controls(analysis.frame_accuracy, make, frames, epochs=1)
     >>> list(table.index), list(table.columns[:2])
     (['trained', 'untrained', 'shuffled_labels'], ['mean', 'std'])
     """
     import pandas as pd
 
-    from . import train
-    from ._capture import capture
-    from .analysis import across_seeds
+    from .._tasks import _run_tasks
+    from ..analysis import across_seeds
+    from ..capturing import capture
+    from ..train._seeds import _fit_seed_task
 
     func = "compare_controls"
     if not callable(fn):
@@ -262,7 +261,7 @@ def compare_controls(
             payloads.append({"make_model": make_model, "dataset": data if data is not None else
                              shuffle_labels(dataset, seed=s, keep=keep), "seed": s, "threads": threads,
                              "device": device, "fit_kwargs": fit_kwargs})
-    models = train._run_tasks(train._fit_seed_task, payloads, executor, progress, func)
+    models = _run_tasks(_fit_seed_task, payloads, executor, progress, func)
     trained, shuffled = models[: len(seeds)], models[len(seeds):]
     untrained = [untrained_like(m, seed=s) for m, s in zip(trained, seeds)]
     kwargs = {"progress": False, "device": device, **dict(capture_kwargs or {})}

@@ -23,7 +23,7 @@ Examples
 --------
 >>> import numpy as np
 >>> from rnnscope.features import frames_of
->>> from rnnscope._streaming import StreamingFeatures
+>>> from rnnscope.features._streaming import StreamingFeatures
 >>> x = np.random.default_rng(0).normal(size=3000)
 >>> stream = StreamingFeatures(100.0)
 >>> parts = [stream.push(chunk) for chunk in np.array_split(x, 7)] + [stream.finish()]
@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features import PRESETS, FeatureConfig, _samples, filter_bank, frame_count
+from ._compute import PRESETS, FeatureConfig, _samples, filter_bank, frame_count
 
 __all__ = ["StreamingFeatures", "delta_span"]
 

@@ -37,13 +37,14 @@ def synthetic_signal(duration_s: float, *, seed: int = 0, sampling_rate: float =
     >>> x.size, float(seg.end.max())
     (30000, 300.0)
     """
-    import rnnscope
+    from ._records import catalog
+    from ._synthetic import synthetic
 
     need = int(round(duration_s * sampling_rate))
     parts, rows, total, batch, first = [], [], 0, 16, 0
     while total < need:
-        ds = rnnscope.data.synthetic(n_records=first + batch, seed=seed, sampling_rate=sampling_rate, **kwargs)
-        cat = rnnscope.data.catalog(ds)
+        ds = synthetic(n_records=first + batch, seed=seed, sampling_rate=sampling_rate, **kwargs)
+        cat = catalog(ds)
         for i in range(first, first + batch):
             n = int(ds["n_samples"].values[i])
             x = np.asarray(ds["waveform"].values[i, :n], dtype=np.float64)

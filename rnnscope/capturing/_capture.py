@@ -1,0 +1,318 @@
+"""``rnnscope.capture``: a model and a features Dataset -> the run, every internal state with dims
+(event, time, unit, layer).
+
+The steps (one pass over the data, no per-step Python hooks):
+
+1. check the model and the data (feature count, classes matched by name; the run uses the model's class order);
+2. order records by length and group them in batches; cut long records into windows of ``window`` frames whose
+   recurrent state is carried to the next window (identical to one pass, to float rounding);
+3. per window, :meth:`RNNClassifier.trace_layers` runs every layer keeping every variable: on the CPU a native
+   C++ step loop (:mod:`rnnscope.models._native`) writes the states straight into the run's arrays while it runs;
+   elsewhere the fused kernels plus a vectorised recovery;
+4. into a sink (:mod:`rnnscope.capturing._sinks`): numpy arrays in memory, or a zarr store written chunk by chunk
+   (``store=``) as ``NAME.partial`` with a manifest and a checkpoint after every window, renamed to ``NAME`` when
+   complete; an interrupted capture resumes from its checkpoint;
+5. small summaries (:mod:`rnnscope.capturing._summaries`: heat per class, unit and layer; activity; value ranges)
+   are accumulated on the way and stored.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .. import _version
+from .._device import resolve_device
+from .._validation import check_positive
+from ..schema import (
+    SCHEMA_VERSION,
+    STATE_VARIABLES,
+    SUMMARY_VARIABLES,
+    json_attr,
+    segment_frames,
+)
+from ._sinks import _MemorySink
+from ._store import _coords, _finish_store, _open_store
+from ._summaries import _FrameIndex, _Summaries
+
+__all__ = ["capture"]
+
+_STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
+                "candidate")
+
+
+# --------------------------------------------------------------------------------------------- checks
+
+
+def _check_variables(model, variables) -> list[str]:
+    available = [v for v in _STATE_ORDER if any(v in STATE_VARIABLES[k] for k in model.cells)]
+    if isinstance(variables, str):
+        if variables == "all":
+            return available
+        variables = [variables]
+    variables = list(variables)
+    unknown = [v for v in variables if v not in available]
+    if unknown or not variables:
+        raise ValueError(
+            f"The 'variables' parameter of capture must be 'all' or a list drawn from {available} (the variables of "
+            f"a {'/'.join(model.cells)} model). Got {variables!r} instead."
+        )
+    return [v for v in available if v in variables]
+
+
+def _check_unit_mask(model, unit_mask) -> list[torch.Tensor | None] | None:
+    """``unit_mask``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`); keep masks."""
+    from ..models._checks import layer_masks
+
+    if unit_mask is None:
+        return None
+    return layer_masks(unit_mask, model.num_layers, model.hidden_size, name="unit_mask", func="capture", silenced=True)
+
+
+def _check_model(model, dataset, func="capture"):
+    if not hasattr(model, "trace_layers"):
+        raise TypeError(
+            f"{func}: {type(model).__name__} has no recurrent states to capture; pass an rnnscope.models.RNNClassifier "
+            "(wrap a PyTorch nn.LSTM/GRU/RNN with rnnscope.models.from_torch)."
+        )
+    for name in ("features", "label", "length"):
+        if name not in dataset.variables:
+            raise ValueError(f"{func}: the Dataset has no {name!r}; compute features first (rnnscope.features.compute).")
+    if dataset.sizes.get("event", 0) == 0:
+        raise ValueError(f"{func}: the Dataset holds no record (event dimension is empty).")
+    if dataset.sizes["feature"] != model.input_size:
+        raise ValueError(
+            f"{func}: the model expects {model.input_size} features per frame but the Dataset has "
+            f"{dataset.sizes['feature']}. Compute features with the model's preset."
+        )
+
+
+# --------------------------------------------------------------------------------------------- run layout
+
+
+def _run_attrs(model, dataset, variables, unit_mask, device, window) -> dict:
+    training = model.info.get("training", {})
+    attrs = {k: v for k, v in dataset.attrs.items()}
+    attrs.update({
+        "schema_version": SCHEMA_VERSION,
+        "class_names": list(model.class_names),
+        "model_config": json_attr(model.config),
+        "training_summary": json_attr(training),
+        "capture_config": json_attr({"variables": variables, "window": int(window), "device": str(device),
+                                     "unit_mask": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
+                                                   for m in unit_mask] if unit_mask else None}),
+        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
+                               "numpy": np.__version__, "xarray": xr.__version__,
+                               "python": platform.python_version()}),
+        "rnnscope_version": _version.__version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "seed": int(training.get("seed", dataset.attrs.get("seed", -1))),
+    })
+    return attrs
+
+
+def _base_dataset(model, dataset) -> xr.Dataset:
+    """The data set's variables with labels and segment classes in the model's class order.
+
+    Capturing a run again (e.g. the shipped example run) replaces its states, outputs and summaries.
+    """
+    mapping = model.class_index_map(list(dataset.attrs.get("class_names", model.class_names)))
+    lookup = np.append(np.asarray(mapping, dtype=np.int64), -1)  # index -1 stays -1
+    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES}
+    base = dataset.drop_vars([v for v in dataset.data_vars if v in captured])
+    base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
+    if np.array_equal(mapping, np.arange(len(mapping))) and dataset["label"].dtype == np.int16:
+        return base  # classes already in the model's order
+    base["label"] = (dataset["label"].dims, lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16))
+    if "sample_label" in dataset:
+        base["sample_label"] = (dataset["sample_label"].dims,
+                                lookup[np.asarray(dataset["sample_label"].values, dtype=np.int64)].astype(np.int16))
+    if "segment_class" in dataset:
+        base["segment_class"] = ("segment", lookup[np.asarray(dataset["segment_class"].values, dtype=np.int64)]
+                                 .astype(dataset["segment_class"].dtype))
+    return base
+
+
+# --------------------------------------------------------------------------------------------- capture
+
+
+def capture(
+    model,
+    dataset: xr.Dataset,
+    variables: str | Sequence[str] = "all",
+    device: str = "auto",
+    batch_size: int = 32,
+    store: str | os.PathLike | None = None,
+    unit_mask=None,
+    *,
+    window: int = 4096,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> xr.Dataset:
+    """Run ``model`` over ``dataset`` and return the run: the data plus every internal state.
+
+    Parameters
+    ----------
+    model : RNNClassifier
+        Any cell, any number of layers, residual or not, or a model wrapped with ``from_torch``.
+    dataset : xarray.Dataset
+        Features Dataset (``features``, ``label``, ``length``; waveform and spectrogram are kept when present).
+    variables : "all" or list of str
+        Which internal variables to store (``h`` always computed): ``h``, ``c``, ``input_gate``, ``forget_gate``,
+        ``output_gate``, ``cell_input`` (LSTM family), ``update_gate``, ``reset_gate``, ``candidate`` (GRU).
+        A variable a layer does not have is NaN for that layer.
+    device : str
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    batch_size : int
+        Records per batch (records are grouped by length).
+    store : path, optional
+        Write the run to this zarr store chunk by chunk (memory bounded by one window) instead of memory; the
+        returned run is opened lazily from it. An interrupted capture to the same store resumes.
+    unit_mask : per-layer masks, optional
+        Units to silence (their ``h`` is 0 at every step inside the recurrence, so they feed nothing to the next
+        step, layer, shortcut or head): one entry per layer, a bool array of shape ``(hidden,)`` with True for
+        silenced units, a list of unit ids, or None; a dict ``{layer: units}`` also works.
+    window : int
+        Frames per window for long records (the recurrent state is carried across windows).
+    progress : bool
+        Show a progress bar over frames.
+    overwrite : bool
+        Replace an existing complete store at ``store``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The run (see :mod:`rnnscope.schema`): state variables (event, time, unit, layer) float32 NaN past
+        ``length``, ``prob`` (event, time, class_name), ``pred`` (event, time), the summaries, and provenance attrs
+        (``model_config``, ``feature_config``, ``training_summary``, ``capture_config``, ``versions``, ``created``,
+        ``seed``). Classes follow the model's order.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> run = rnnscope.capture(model, frames, progress=False)
+    >>> run["c"].dims, run.sizes["unit"]
+    (('event', 'time', 'unit', 'layer'), 8)
+    """
+    func = "capture"
+    _check_model(model, dataset, func)
+    check_positive(batch_size, name="batch_size", func=func, integer=True)
+    check_positive(window, name="window", func=func, integer=True)
+    variables = _check_variables(model, variables)
+    keep_masks = _check_unit_mask(model, unit_mask)
+    device = resolve_device(device)
+    base = _base_dataset(model, dataset)
+    attrs = _run_attrs(model, base, variables, keep_masks, device, window)
+    n_events, n_time = base.sizes["event"], base.sizes["time"]
+    hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
+    lengths = np.asarray(base["length"].values, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    batches = [order[i : i + batch_size] for i in range(0, n_events, batch_size)]
+    segs = segment_frames(base)
+    summaries = _Summaries(n_classes, len(segs), hidden, n_layers, variables)
+
+    start_batch, start_frame, states0, done = 0, 0, None, []
+    final_path = None
+    if store is None:
+        sink = _MemorySink(variables, (n_events, n_time, hidden, n_layers), (n_events, n_time, n_classes))
+    else:
+        final_path = Path(store)
+        sink, resume = _open_store(final_path, model, base, attrs, variables, batch_size, window, overwrite)
+        if resume is not None:
+            start_batch, start_frame, states0, done = resume["batch"], resume["t_next"], resume["states"], resume["done"]
+            summaries.restore(resume["summaries"])
+
+    model = model.to(device).eval()
+    keep_dev = None if keep_masks is None else [None if k is None else k.to(device) for k in keep_masks]
+    frame_index = _FrameIndex(np.asarray(base["label"].values), n_classes, segs)
+    total = int(lengths.sum())
+    done_frames = int(sum(lengths[b].sum() for b in batches[:start_batch]))
+    if start_batch < len(batches):
+        done_frames += int(np.minimum(lengths[batches[start_batch]], start_frame).sum())
+    bar = _bar(total, done_frames, progress)
+    features = base["features"]
+    with torch.inference_mode():
+        for b_index in range(start_batch, len(batches)):
+            idx = batches[b_index]
+            t_max = int(lengths[idx].max())
+            t0 = start_frame if b_index == start_batch else 0
+            states = _to_device(states0, device) if (b_index == start_batch and states0 is not None) else None
+            if t0 == 0:
+                sink.begin(idx)
+            while t0 < t_max:
+                t1 = min(t0 + window, t_max)
+                active = lengths[idx] > t0  # records still running in this window (lengths sorted descending)
+                n_active = int(active.sum())
+                if states is not None and n_active < len(states[0][0]):
+                    states = [tuple(s[:n_active] for s in st) for st in states]
+                rows = idx[:n_active]
+                n_valid = np.minimum(lengths[rows], t1) - t0
+                x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
+                targets = sink.targets(rows, t0, n_valid, n_layers) if torch.device(device).type == "cpu" else None
+                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, targets)
+                states = [layer["final_state"] for layer in layers]
+                prob = torch.softmax(logits, dim=-1).cpu()
+                layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
+                ranges = [layer.get("ranges") for layer in layers]
+                # with targets the layers' h buffers are not needed any more: the summaries may reuse them
+                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges,
+                                 inplace=targets is not None)
+                if targets is None:
+                    for v in variables:
+                        sink.write_state(v, rows, t0, n_valid,
+                                         [lv[v].numpy() if v in lv else None for lv in layer_values])
+                sink.write("prob", rows, t0, n_valid, prob.numpy())
+                sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
+                bar.update(int(n_valid.sum()))
+                t0 = t1
+                if store is not None and t0 < t_max:
+                    sink.checkpoint(batch=b_index, t_next=t0, states=_to_numpy(states), summaries=summaries, done=done)
+            done.append(int(b_index))
+            if store is not None:
+                sink.checkpoint(batch=b_index + 1, t_next=0, states=[], summaries=summaries, done=done)
+    bar.close()
+    sink.pad(lengths)
+
+    seg_class = np.asarray(base["segment_class"].values) if "segment_class" in base else np.zeros(0, int)
+    summary = summaries.dataset(seg_class, model.class_names, n_layers, hidden)
+    if store is None:
+        new = {name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
+               if name not in ("prob", "pred")}
+        new["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
+        new["pred"] = (("event", "time"), sink.arrays["pred"])
+        new.update({name: summary[name].variable for name in summary.data_vars})
+        coords = {**_coords(model, base), "variable": summary["variable"].variable}
+        run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
+        return run
+    return _finish_store(final_path, summary, attrs)
+
+
+def _bar(total, initial, enabled):
+    if not enabled:
+        class _Null:
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+
+        return _Null()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, unit="frame", desc="capture", leave=False)
+
+
+def _to_device(states, device):
+    return [tuple(torch.from_numpy(np.asarray(s)).to(device) for s in st) for st in states]
+
+
+def _to_numpy(states):
+    return [tuple(s.cpu().numpy() for s in st) for st in states]

@@ -1,0 +1,30 @@
+"""Experiments on models (the torch side): silencing units, noise insertion, controls.
+
+These functions run models and produce runs or tables; the analyses of the results live in
+:mod:`rnnscope.analysis` (torch-free).
+
+- :func:`silence` — a copy of a model whose chosen units are silenced (``"zero"``) or held at a constant value
+  (``"mean"``) at every step; :func:`ablation_curve` — accuracy when only the most active (or random) units are
+  kept (Titos & Garcia 2022, Fig. 10); :func:`keep_count`.
+- :func:`noise_robustness` — the clean and the perturbed run of one record, aligned in time (Tang, Shi & Wang
+  Fig. 8).
+- :func:`untrained_like`, :func:`shuffle_labels`, :func:`compare_controls` — the controls every claim about a
+  trained network is checked against.
+"""
+from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
+from ._noise import noise_robustness
+from ._silence import ablation_curve, keep_count, silence
+
+__all__ = [
+    # units
+    "silence",
+    "keep_count",
+    "ablation_curve",
+    # memory
+    "noise_robustness",
+    # controls
+    "untrained_like",
+    "shuffle_labels",
+    "compare_controls",
+    "CONTROLS",
+]

@@ -1,0 +1,265 @@
+"""Silencing units (test-time pruning, Titos & Garcia 2022 Fig. 10): :func:`silence`, :func:`keep_count`,
+:func:`ablation_curve`.
+"""
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from .. import analysis
+from .._validation import check_choice
+from ..capturing import capture
+from ._common import _strip_run, _threads
+
+__all__ = ["silence", "keep_count", "ablation_curve"]
+
+
+# --------------------------------------------------------------------------------------------- silencing units
+
+
+def _keep_list(model, keep_masks, func):
+    from ..models._checks import layer_masks
+
+    return layer_masks(keep_masks, model.num_layers, model.hidden_size, name="keep_masks", func=func)
+
+
+def silence(model, keep_masks, mode: str = "zero", values=None):
+    """Return a copy of ``model`` whose units outside ``keep_masks`` are silenced at every step.
+
+    Definitions (unit ``j`` of layer ``l`` not kept):
+
+    - ``mode="zero"``: :meth:`RNNClassifier.masked`: the unit's output ``h`` is 0 at every step inside the
+      recurrence (it feeds nothing to the next step, the next layer, a shortcut or the head);
+    - ``mode="mean"``: the unit's output is held at the constant ``values[l][j]`` (e.g. its mean activity) at every
+      step, the initial state included: whatever reads it (recurrent weights of its layer, the next layer, the
+      head, through shortcuts too) sees that constant. Implemented exactly as the masked copy plus biases: the
+      held values times the outgoing weights are added to the recurrent biases of the layer (for the GRU this
+      bias sits inside the reset gate's product, where ``W_hn h`` is), to the input biases of the next layer and
+      to the head's bias. A run captured from the returned model shows ``h = 0`` for the held units (their
+      constant enters through the biases).
+
+    Parameters
+    ----------
+    model : RNNClassifier
+    keep_masks : list of (bool array (hidden,) or None)
+        One per layer (True = keep); a single mask for a one-layer model.
+    mode : {"zero", "mean"}
+    values : list of arrays (hidden,), optional
+        For ``mode="mean"``: the value of every unit per layer (only the silenced ones are used).
+
+    Returns
+    -------
+    RNNClassifier
+        A deep copy; ``model`` is not modified.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import RNNClassifier
+    >>> model = RNNClassifier("gru", 3, 4, 5)
+    >>> held = silence(model, [np.array([True, False, True, True])], "mean", values=[np.full(4, 0.3)])
+    >>> held.masked_units
+    [[1]]
+    """
+    func = "silence"
+    check_choice(mode, ["zero", "mean"], name="mode", func=func)
+    masks = _keep_list(model, keep_masks, func)
+    out = model.masked(masks)
+    if mode == "zero":
+        return out
+    if not (model.bias and model.head_bias):
+        raise ValueError(f"{func}: mode='mean' adds the held values through the biases; this model was built with "
+                         "bias=False or head_bias=False. Use mode='zero' or a model with biases.")
+    if values is None or len(values) != model.num_layers:
+        raise ValueError(f"The 'values' parameter of {func} must give one array of {model.hidden_size} values per "
+                         f"layer ({model.num_layers}) for mode='mean'. Got {values!r} instead.")
+    ref = out.head.weight
+    deficit = None  # what the silenced units should add to the output a layer passes on
+    with torch.no_grad():
+        for l, layer in enumerate(out.layers):
+            if deficit is not None:
+                layer.bias_ih.add_(layer.weight_ih @ deficit)
+            held = torch.zeros(model.hidden_size, dtype=ref.dtype, device=ref.device)
+            if masks[l] is not None:
+                v = torch.as_tensor(np.asarray(values[l], dtype=np.float64), dtype=ref.dtype, device=ref.device)
+                if tuple(v.shape) != (model.hidden_size,):
+                    raise ValueError(f"The 'values' parameter of {func} must hold {model.hidden_size} values per layer. "
+                                     f"Got shape {tuple(v.shape)} for layer {l} instead.")
+                drop = ~masks[l].to(ref.device)
+                held[drop] = v[drop]
+                layer.bias_hh.add_(layer.weight_hh @ held)
+            deficit = held + deficit if (out.shortcuts[l] and deficit is not None) else held
+        out.head.bias.add_(out.head.weight @ deficit)
+    out.info = {**out.info, "silenced": {"mode": mode, "units": out.masked_units}}
+    return out
+
+
+def keep_count(fraction: float, hidden: int) -> int:
+    """Units kept for a fraction: ``max(1, round(fraction x hidden))`` (halves round up).
+
+    Examples
+    --------
+    >>> keep_count(0.1, 210), keep_count(0.25, 10), keep_count(0.01, 16)
+    (21, 3, 1)
+    """
+    return max(1, int(np.floor(float(fraction) * int(hidden) + 0.5)))
+
+
+# --------------------------------------------------------------------------------------------- ablation curve
+
+
+def ablation_curve(
+    model,
+    dataset: xr.Dataset,
+    fractions: Sequence[float] = (1, 0.8, 0.5, 0.3, 0.2, 0.1),
+    ranking: str | Sequence[str] = "activity",
+    rank_on: xr.Dataset | None = None,
+    mode: str = "zero",
+    repeats: int = 5,
+    seed: int = 0,
+    *,
+    batch_size: int = 32,
+    device: str = "auto",
+    threads: int | None = None,
+    fit_kwargs: dict | None = None,
+) -> pd.DataFrame:
+    """Frame accuracy when only a fraction of the units is kept (test-time pruning, Titos & Garcia 2022, Fig. 10).
+
+    For each fraction ``p``, ``n = max(1, round(p x hidden))`` units of every layer are kept and the others
+    silenced (:func:`silence`: ``mode="zero"`` -> output 0; ``mode="mean"`` -> held at their mean output); the
+    model is scored with :func:`rnnscope.train.evaluate` on ``dataset`` (frame accuracy over valid, labelled
+    frames). Nothing is retrained.
+
+    - ``ranking="activity"``: keep the ``n`` units of highest activity, the frame-weighted mean ``|h|`` over every
+      valid frame of ``rank_on`` (:func:`rnnscope.analysis.unit_activity` of a capture; per layer).
+    - ``ranking="random"``: keep ``n`` units drawn at random, ``repeats`` times (seeded); mean and std reported.
+    - ``ranking="small_model"`` (the paper's red points): a fresh model of the same cells with ``n`` units per
+      layer, trained on ``rank_on`` (required: the training data) with :func:`rnnscope.train.fit`
+      (``fit_kwargs``, default ``{"epochs": 10}``; seeded with ``seed``) and scored on ``dataset``. For
+      ``n == hidden`` the given model itself is scored. ``mode`` is reported as ``"retrained"``.
+
+    ``rank_on`` defaults to ``dataset`` itself, as the paper appears to do; pass the training data to avoid
+    ranking units on the test set. The mean values of ``mode="mean"`` also come from ``rank_on``.
+
+    Parameters
+    ----------
+    model : RNNClassifier
+    dataset : xarray.Dataset
+        Features Dataset to score on.
+    fractions : sequence of float in (0, 1]
+    ranking : "activity", "random", "small_model" or a list of them
+    rank_on : xarray.Dataset, optional
+    mode : {"zero", "mean"}
+    repeats : int
+        Random draws per fraction (``ranking="random"``).
+    seed : int
+    batch_size : int
+    device : str
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    threads : int, optional
+        PyTorch CPU threads for this call (restored afterwards); None leaves the setting alone.
+    fit_kwargs : dict, optional
+        Keywords of :func:`rnnscope.train.fit` for ``ranking="small_model"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``fraction``, ``n_units`` (kept per layer), ``ranking``, ``mode``, ``accuracy`` (mean over draws)
+        and ``accuracy_std`` (std over draws for random, NaN for activity), one row per (ranking, fraction).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> table = ablation_curve(model, frames, fractions=(1, 0.5), ranking=["activity", "random"], repeats=2,
+    ...                       threads=1)
+    >>> table[["fraction", "n_units", "ranking"]].values.tolist()
+    [[1.0, 8, 'activity'], [0.5, 4, 'activity'], [1.0, 8, 'random'], [0.5, 4, 'random']]
+    """
+    with _threads(threads):
+        return _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,
+                               fit_kwargs)
+
+
+def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,
+                    fit_kwargs):
+    from ..models import RNNClassifier
+    from ..train import evaluate, fit
+
+    func = "ablation_curve"
+    rankings = [ranking] if isinstance(ranking, str) else list(ranking)
+    for r in rankings:
+        check_choice(r, ["activity", "random", "small_model"], name="ranking", func=func)
+    if "small_model" in rankings and rank_on is None:
+        raise ValueError(f"{func}: ranking='small_model' trains new models on 'rank_on'; pass rank_on=<the training "
+                         "data> (never the data set it is scored on).")
+    check_choice(mode, ["zero", "mean"], name="mode", func=func)
+    fractions = [float(f) for f in fractions]
+    bad = [f for f in fractions if not 0 < f <= 1]
+    if bad or not fractions:
+        raise ValueError(f"The 'fractions' parameter of {func} must hold numbers in (0, 1]. Got {fractions!r} instead.")
+    if isinstance(repeats, bool) or not isinstance(repeats, (int, np.integer)) or repeats < 1:
+        raise ValueError(f"The 'repeats' parameter of {func} must be a positive integer. Got {repeats!r} instead.")
+    hidden, n_layers = model.hidden_size, model.num_layers
+    rank_on = dataset if rank_on is None else rank_on
+    stats = None
+    if "activity" in rankings or mode == "mean":
+        ranked_run = capture(model, _strip_run(rank_on), variables=["h"], device=device, progress=False)
+        stats = analysis.unit_activity(ranked_run)
+        activity = np.asarray(stats["mean_abs"].values)  # (unit, layer)
+        means = [np.asarray(stats["mean"].values)[:, l] for l in range(n_layers)]
+    else:
+        means = None
+    baseline = None
+    rng = np.random.default_rng(seed)
+    rows = []
+
+    def accuracy(m):
+        with warnings.catch_warnings():  # macro F1 of classes never predicted: not used here
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return evaluate(m, dataset, batch_size=batch_size, device=device).accuracy
+
+    def score(masks):
+        return accuracy(silence(model, masks, mode, means))
+
+    for r in rankings:
+        for f in fractions:
+            n = keep_count(f, hidden)
+            if n >= hidden:
+                if baseline is None:
+                    baseline = accuracy(model)
+                accs = [baseline]
+            elif r == "small_model":
+                torch.manual_seed(seed)
+                small = RNNClassifier(list(model.cells), model.input_size, n, model.num_classes,
+                                      num_layers=model.num_layers, residual=model.residual,
+                                      class_names=model.class_names)
+                fit(small, rank_on, **{"epochs": 10, "progress": False, "seed": seed, **(fit_kwargs or {})})
+                accs = [accuracy(small)]
+            elif r == "activity":
+                masks = []
+                for l in range(n_layers):
+                    order = np.argsort(-activity[:, l], kind="stable")
+                    keep = np.zeros(hidden, dtype=bool)
+                    keep[order[:n]] = True
+                    masks.append(keep)
+                accs = [score(masks)]
+            else:
+                accs = []
+                for _ in range(repeats):
+                    masks = []
+                    for _l in range(n_layers):
+                        keep = np.zeros(hidden, dtype=bool)
+                        keep[rng.choice(hidden, size=n, replace=False)] = True
+                        masks.append(keep)
+                    accs.append(score(masks))
+            rows.append({"fraction": f, "n_units": n, "ranking": r,
+                         "mode": "retrained" if r == "small_model" else mode, "accuracy": float(np.mean(accs)),
+                         "accuracy_std": float(np.std(accs)) if r == "random" else np.nan})
+    return pd.DataFrame(rows)

@@ -1,0 +1,38 @@
+"""Monitoring: continuous archives -> detections (the observatory pipeline).
+
+:func:`rnnscope.monitor` (this package is named ``monitoring`` so that it never shadows that function) reads an
+archive block by block and returns a :class:`MonitorResult`. Modules, in the order the data flow through them:
+
+- ``_sources.py`` — an ObsPy Stream, MiniSEED/SAC files or an SDS archive, read one SEED id and block at a time;
+- ``_preprocessing.py`` — detrend, band-pass and resampling of contiguous pieces, without block-edge transients;
+- ``_engine.py`` — streaming features and inference with the recurrent state carried across blocks;
+- ``_writer.py`` — the hidden states of the monitored range as runs the Explorer opens;
+- ``_result.py``, ``_detections.py`` — probabilities -> detections -> CSV, QuakeML, MiniSEED;
+- ``_scoring.py`` — event-level scores against a reference catalog;
+- ``_monitor.py`` — :func:`monitor`, which ties them together.
+"""
+from ._detections import (
+    DEFAULT_MIN_DURATION,
+    DEFAULT_SMOOTHING,
+    detect,
+    frame_runs,
+    probability_stream,
+    smooth,
+    to_catalog,
+)
+from ._monitor import monitor
+from ._result import MonitorResult
+from ._scoring import score_detections
+
+__all__ = [
+    "monitor",
+    "MonitorResult",
+    "detect",
+    "smooth",
+    "frame_runs",
+    "to_catalog",
+    "probability_stream",
+    "score_detections",
+    "DEFAULT_MIN_DURATION",
+    "DEFAULT_SMOOTHING",
+]

@@ -1,0 +1,145 @@
+"""The monitor's engine: streaming features and inference with the recurrent state carried across blocks.
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+
+from ..features._streaming import StreamingFeatures
+from ._sources import _NS
+
+__all__ = ["Piece"]
+#: frames fed to the model at once (1 h with the paper's 0.5 s hop)
+CHUNK_FRAMES = 7200
+
+
+# ------------------------------------------------------------------------------------------------ classifier
+
+
+@dataclasses.dataclass
+class Piece:
+    """One contiguous stretch of classified signal.
+
+    ``start_ns``: UTC (ns) of its first sample at the model rate ``sampling_rate``; ``n_samples``; ``prob``
+    ``(frames, classes)`` float32; ``first_frame_ns``: centre of frame 0; ``frame_period_ns``: hop.
+    """
+
+    start_ns: int
+    n_samples: int
+    sampling_rate: float
+    first_frame_ns: int
+    frame_period_ns: int
+    prob: np.ndarray
+
+    @property
+    def end_ns(self) -> int:
+        """Time just after the last sample (where a contiguous next sample would be)."""
+        return self.start_ns + int(round(self.n_samples * _NS / self.sampling_rate))
+
+    @property
+    def frame_times_ns(self) -> np.ndarray:
+        """UTC (ns) of every frame centre."""
+        return self.first_frame_ns + np.arange(self.prob.shape[0], dtype=np.int64) * self.frame_period_ns
+
+
+class _Engine:
+    """Streaming features + model with carried state; collects the probabilities of each contiguous piece."""
+
+    def __init__(self, model, cfg, rate, device, timings, capture=None):
+        import torch
+
+        self.torch = torch
+        self.model = model
+        self.cfg = cfg
+        self.rate = float(rate)
+        self.device = device
+        self.timings = timings
+        self.features = StreamingFeatures(self.rate, cfg, spectrogram=capture is not None)
+        self.capture = capture
+        self.recurrent = hasattr(model, "forward_layers") and hasattr(model, "initial_states")
+        self.context_frames = 0 if self.recurrent else max(int(getattr(model, "receptive_field", 1)) - 1, 0)
+        win, hop = self.features.win, self.features.hop
+        self.first_offset_ns = int(round(win / 2 * _NS / self.rate))
+        self.period_ns = int(round(hop * _NS / self.rate))
+        self.pieces: list[Piece] = []
+        self.gaps: list[tuple[int, int]] = []
+        self.chunk_samples = CHUNK_FRAMES * hop
+        self._open = False
+        self.last_end_ns = None
+
+    # -- pieces ------------------------------------------------------------------------------------------
+    def _start(self, start_ns):
+        if self.last_end_ns is not None:
+            self.gaps.append((self.last_end_ns, start_ns))
+        self.start_ns, self.n_samples, self.probs = start_ns, 0, []
+        self.states, self.context = None, None
+        self._open = True
+        if self.capture is not None:
+            self.capture.start_piece(start_ns, self.start_ns + self.first_offset_ns, self.period_ns)
+
+    def _end(self):
+        t = time.perf_counter()
+        tail = self.features.finish()
+        self.timings["features"] += time.perf_counter() - t
+        self._infer(tail)
+        prob = np.concatenate(self.probs) if self.probs else np.zeros((0, len(self.model.class_names)), np.float32)
+        self.pieces.append(Piece(self.start_ns, self.n_samples, self.rate, self.start_ns + self.first_offset_ns,
+                                 self.period_ns, prob))
+        self.last_end_ns = self._next_ns()
+        self._open = False
+        if self.capture is not None:
+            self.capture.end_piece()
+
+    def _next_ns(self):
+        return self.start_ns + int(round(self.n_samples * _NS / self.rate))
+
+    def push(self, start_ns: int, y: np.ndarray) -> None:
+        if self._open:
+            expected = self._next_ns()
+            half = 0.5 * _NS / self.rate
+            if start_ns > expected + half:
+                self._end()
+            elif start_ns < expected - half:  # overlap: keep the earlier samples
+                y = y[int(round((expected - start_ns) * self.rate / _NS)) :]
+        if not self._open:
+            self._start(start_ns)
+        for i in range(0, y.size, self.chunk_samples):
+            part = y[i : i + self.chunk_samples]
+            self.n_samples += part.size
+            t = time.perf_counter()
+            frames = self.features.push(part)
+            self.timings["features"] += time.perf_counter() - t
+            self._infer(frames)
+
+    def finish(self) -> None:
+        if self._open:
+            self._end()
+
+    # -- model ---------------------------------------------------------------------------------------------
+    def _infer(self, out) -> None:
+        feats, spec = out if isinstance(out, tuple) else (out, None)
+        if feats.shape[0] == 0:
+            return
+        torch = self.torch
+        t = time.perf_counter()
+        x = torch.from_numpy(np.ascontiguousarray(feats, dtype=np.float32))[None].to(self.device)
+        hidden = None
+        with torch.inference_mode():
+            if self.recurrent:
+                logits, layers = self.model.forward_layers(x, self.states)
+                self.states = [layer["final_state"] for layer in layers]
+                if self.capture is not None:
+                    hidden = [layer["h"][0].cpu().numpy() for layer in layers]
+            else:
+                if self.context is not None:
+                    x = torch.cat([self.context, x], dim=1)
+                logits = self.model(x)[:, -feats.shape[0] :]
+                if self.context_frames:
+                    self.context = x[:, -self.context_frames :]
+            prob = torch.softmax(logits[0].float(), dim=-1).cpu().numpy().astype(np.float32)
+        self.probs.append(prob)
+        self.timings["inference"] += time.perf_counter() - t
+        if self.capture is not None:
+            self.capture.write(feats, spec, prob, hidden)

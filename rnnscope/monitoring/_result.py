@@ -1,0 +1,157 @@
+"""What :func:`rnnscope.monitor` returns: the probabilities of every piece, detections and their exports.
+"""
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from . import _detections
+from ._scoring import score_detections
+
+__all__ = ["MonitorResult"]
+
+
+# ------------------------------------------------------------------------------------------------ result
+
+
+class MonitorResult:
+    """What :func:`rnnscope.monitor` returns: the detection catalog, the frame probabilities and their exports.
+
+    Attributes
+    ----------
+    detections : pandas.DataFrame
+        One row per detection (see :func:`rnnscope.monitoring.detect` for the columns): ``seed_id``,
+        ``class_name``, ``start``, ``end`` (UTC Timestamps), ``duration_s``, ``n_frames``, ``p_mean``, ``p_peak``,
+        ``p_mean_<class>``, ``p_peak_<class>``.
+    pieces : list of Piece
+        The contiguous stretches of data classified, with their frame probabilities ``(frames, classes)``.
+    gaps : pandas.DataFrame
+        ``start``, ``end`` (UTC), ``duration_s`` of every interruption of the data inside the range (also the
+        missing stretches at its start and end).
+    seed_id, class_names, starttime, endtime, feature_config, sampling_rate
+        What was monitored and how.
+    timings : dict
+        Wall seconds per stage: ``read``, ``preprocess``, ``features``, ``inference``, ``catalog``, ``total``.
+    """
+
+    def __init__(self, *, seed_id, class_names, starttime, endtime, pieces, gaps, feature_config, sampling_rate,
+                 smoothing, min_duration, background, timings, model_name=None, capture_store=None):
+        self.seed_id = seed_id
+        self.class_names = list(class_names)
+        self.starttime, self.endtime = starttime, endtime
+        self.pieces = pieces
+        self.gaps = gaps
+        self.feature_config = feature_config
+        self.sampling_rate = sampling_rate
+        self.smoothing, self.min_duration, self.background = smoothing, min_duration, background
+        self.timings = timings
+        self.model_name = model_name
+        self.capture_store = capture_store
+        self.detections = self.detect()
+
+    # -- catalog -----------------------------------------------------------------------------------------
+    def detect(self, smoothing="default", min_duration="default", background="default") -> pd.DataFrame:
+        """Recompute the detection table with other post-processing settings (the model is not run again).
+
+        Arguments left at ``"default"`` take the values given to :func:`rnnscope.monitor`; ``smoothing=None``
+        turns smoothing off, ``background=None`` reports every run (SIL included).
+
+        Examples
+        --------
+        >>> import numpy as np, obspy, rnnscope
+        >>> trace = obspy.Trace(np.random.default_rng(1).normal(size=30_000), header={"sampling_rate": 100.0})
+        >>> result = rnnscope.monitor(rnnscope.models.RNNClassifier("gru", 48, 4, 5), trace, progress=False)
+        >>> runs = result.detect(smoothing=None, min_duration=1, background=None)  # every frame in one run
+        >>> int(runs["n_frames"].sum()) == result.n_frames == 593
+        True
+        """
+        smoothing = self.smoothing if isinstance(smoothing, str) and smoothing == "default" else smoothing
+        min_duration = self.min_duration if isinstance(min_duration, str) and min_duration == "default" else min_duration
+        background = self.background if background == "default" else background
+        tables = [
+            _detections.detect(p.prob, p.first_frame_ns, p.frame_period_ns, self.class_names, smoothing=smoothing,
+                               min_duration=min_duration, background=background, seed_id=self.seed_id,
+                               func="monitor")
+            for p in self.pieces if p.prob.shape[0]
+        ]
+        tables = [t for t in tables if len(t)]
+        if not tables:
+            return _detections.empty_table(self.class_names)
+        return pd.concat(tables, ignore_index=True).sort_values("start", kind="stable").reset_index(drop=True)
+
+    def score(self, truth: pd.DataFrame, **kwargs):
+        """Event-level scores of :attr:`detections` against ``truth`` (see :func:`rnnscope.monitoring.score_detections`)."""
+        return score_detections(self.detections, truth, **kwargs)
+
+    # -- exports -----------------------------------------------------------------------------------------
+    def to_csv(self, path) -> str:
+        """Write the detections as CSV (times as ISO 8601 UTC strings, ``...Z``); return the path.
+
+        Read it back with ``pandas.read_csv(path, parse_dates=["start", "end"])``.
+        """
+        table = self.detections.copy()
+        for col in ("start", "end"):
+            table[col] = table[col].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        table.to_csv(path, index=False)
+        return os.fspath(path)
+
+    def to_catalog(self):
+        """The detections as an :class:`obspy.core.event.Catalog` (see the QuakeML note of :func:`monitor`)."""
+        return _detections.to_catalog(self.detections, model=self.model_name)
+
+    def to_quakeml(self, path) -> str:
+        """Write the detections as QuakeML (class in the event description and a comment); return the path."""
+        self.to_catalog().write(os.fspath(path), format="QUAKEML")
+        return os.fspath(path)
+
+    def probabilities(self):
+        """Per-class frame probabilities as an ObsPy Stream.
+
+        One float32 trace per class and contiguous piece: channel = class name, network/station/location of the
+        monitored SEED id, sampling rate = frame rate (2 Hz for the paper's features), start time = centre of the
+        first frame. Gaps in the data are gaps between traces.
+        """
+        pieces = [(p.first_frame_ns, p.frame_period_ns, p.prob) for p in self.pieces]
+        return _detections.probability_stream(pieces, self.class_names, self.seed_id)
+
+    def to_mseed(self, path) -> str:
+        """Write :meth:`probabilities` as MiniSEED (FLOAT32 encoding); return the path.
+
+        MiniSEED channel codes hold at most 3 characters: class names longer than that cannot be written.
+        """
+        long = [c for c in self.class_names if len(c) > 3]
+        if long:
+            raise ValueError(
+                f"MonitorResult.to_mseed: MiniSEED channel codes hold at most 3 characters, but the classes {long} "
+                "are longer; write the Stream from ..probabilities() in another format (e.g. format='SAC' per trace) "
+                "or rename the classes."
+            )
+        st = self.probabilities()
+        st.write(os.fspath(path), format="MSEED", encoding="FLOAT32")
+        return os.fspath(path)
+
+    # -- summaries ---------------------------------------------------------------------------------------
+    @property
+    def n_frames(self) -> int:
+        return int(sum(p.prob.shape[0] for p in self.pieces))
+
+    @property
+    def data_seconds(self) -> float:
+        """Seconds of data classified (gaps excluded)."""
+        return float(sum(p.n_samples for p in self.pieces) / self.sampling_rate)
+
+    @property
+    def real_time_factor(self) -> float:
+        """Seconds of data per second of wall time (``timings["total"]``)."""
+        total = self.timings.get("total", 0.0)
+        return self.data_seconds / total if total else float("nan")
+
+    def __repr__(self) -> str:
+        counts = self.detections["class_name"].value_counts()
+        per_class = ", ".join(f"{c} {int(counts.get(c, 0))}" for c in self.class_names if c != self.background)
+        return (
+            f"MonitorResult({self.seed_id}, {self.starttime} - {self.endtime}: {self.data_seconds / 3600:.2f} h of "
+            f"data in {len(self.pieces)} contiguous piece(s), {len(self.gaps)} gap(s), {self.n_frames} frames; "
+            f"{len(self.detections)} detections ({per_class}); real-time factor {self.real_time_factor:,.0f}x)"
+        )

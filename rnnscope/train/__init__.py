@@ -1,0 +1,31 @@
+"""Training, evaluation, cross-validation and sweeps (Titos & Garcia 2022, Tables I and III).
+
+Every function takes a features Dataset (:func:`rnnscope.features.compute`, :func:`rnnscope.data.from_features`
+or a run) and a model from :mod:`rnnscope.models`. Labels are matched to the model's classes **by name**; padded
+frames (past ``length``) and unknown frames (label -1) never enter the loss or the scores.
+
+- :func:`fit`, :func:`predict` — one model (``_fit.py``);
+- :func:`evaluate`, :class:`Evaluation` — frame and event scores (``_evaluate.py``);
+- :func:`record_folds`, :func:`cross_validate`, :func:`sweep` — partitions and grids on any Executor (``_folds.py``);
+- :func:`frame_baseline` — classifiers without temporal context (``_baseline.py``);
+- :func:`fit_many` — one model per seed (``_seeds.py``).
+
+Controls (untrained twins, shuffled labels) are experiments: :mod:`rnnscope.experiments`.
+"""
+from ._baseline import frame_baseline
+from ._evaluate import Evaluation, evaluate
+from ._fit import fit, predict
+from ._folds import cross_validate, record_folds, sweep
+from ._seeds import fit_many
+
+__all__ = [
+    "fit",
+    "predict",
+    "evaluate",
+    "Evaluation",
+    "record_folds",
+    "cross_validate",
+    "sweep",
+    "frame_baseline",
+    "fit_many",
+]

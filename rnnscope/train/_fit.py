@@ -1,0 +1,235 @@
+"""Training one model on a features Dataset: :func:`fit` and :func:`predict`.
+
+Labels are matched to the model's classes **by name**; padded frames (past ``length``) and unknown frames
+(label -1) never enter the loss. The model's input normaliser is fitted on the training records only, and so are
+class weights and early-stopping splits.
+
+The steps of :func:`fit` (each overridable by passing your own objects):
+
+1. split off validation records (``validation``), stratified by the rarest class a record holds;
+2. fit the model's normaliser on the training records' valid frames;
+3. class weights from the training frames (``"balanced"``: ``n_frames / (n_classes * count_c)``);
+4. each epoch: shuffle records (seeded), pad a batch, cross-entropy on valid frames, Adam step;
+5. validation loss/accuracy, early stopping on validation loss with the best weights restored.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+from torch import nn
+from torch.nn import functional as TF
+
+from .._device import resolve_device
+from .._seed import seed_everything
+from .._tasks import _progress
+from .._validation import check_choice, check_positive
+from ._records import _batches, _Records, _records, _split_validation
+
+__all__ = ["fit", "predict"]
+
+
+# --------------------------------------------------------------------------------------------- fit
+
+
+def _class_weights(records: _Records, how, n_classes: int) -> torch.Tensor | None:
+    if how is None:
+        return None
+    if isinstance(how, str):
+        check_choice(how, ("balanced",), name="class_weights", func="fit")
+        counts = np.bincount(np.concatenate([y[y >= 0] for y in records.y]), minlength=n_classes).astype(float)
+        total = counts.sum()
+        weights = np.where(counts > 0, total / (n_classes * np.maximum(counts, 1)), 1.0)
+        return torch.tensor(weights, dtype=torch.float32)
+    weights = np.asarray(how, dtype=np.float32)
+    if weights.shape != (n_classes,):
+        raise ValueError(f"The 'class_weights' parameter of fit must be 'balanced', None or {n_classes} numbers.")
+    return torch.from_numpy(weights)
+
+
+def _loss_and_hits(model, x, y, weights, device):
+    x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+    logits = model(x)
+    loss = TF.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), weight=weights, ignore_index=-1)
+    valid = y >= 0
+    hits = (logits.argmax(-1) == y)[valid].sum()
+    return loss, hits, valid.sum()
+
+
+def fit(
+    model: nn.Module,
+    dataset: xr.Dataset,
+    *,
+    epochs: int = 30,
+    batch_size: int = 16,
+    lr: float = 3e-3,
+    class_weights: str | Sequence[float] | None = "balanced",
+    validation: float | xr.Dataset | None = None,
+    early_stopping: int | None = None,
+    grad_clip: float | None = 1.0,
+    seed: int = 0,
+    device: str = "auto",
+    threads: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train ``model`` on the records of ``dataset`` and return the history (one row per epoch).
+
+    Parameters
+    ----------
+    model : RNNClassifier or TCNClassifier
+        Trained in place; its normaliser is fitted on the training records first.
+    dataset : xarray.Dataset
+        Features Dataset (``features``, ``label``, ``length``, ``attrs["class_names"]``).
+    epochs, batch_size, lr : int, int, float
+        Passes over the training records, records per batch, Adam learning rate.
+    class_weights : "balanced", None or sequence of float
+        Cross-entropy weights per class (model order); ``"balanced"`` counts the training frames.
+    validation : float, Dataset or None
+        Fraction of records held out (stratified by record), or a separate Dataset.
+    early_stopping : int or None
+        Stop after this many epochs without a lower validation loss and restore the best weights.
+    grad_clip : float or None
+        Clip the gradient norm (recurrent nets on long records need it).
+    seed : int
+        Seeds batch order and dropout; on the CPU the same seed and thread count give identical weights.
+    device : str
+        ``"auto"`` picks CUDA, then MPS, then CPU.
+    threads : int, optional
+        PyTorch CPU threads (pinned for reproducibility).
+    progress : bool
+        Show a tqdm progress bar (a widget in Jupyter) with loss and accuracy.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``epoch``, ``loss``, ``accuracy``, ``seconds`` and, with validation, ``val_loss``,
+        ``val_accuracy``. The same summary is kept in ``model.info["training"]`` (saved with the model).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> history = rnnscope.train.fit(model, frames, epochs=2, progress=False)
+    >>> list(history.columns)
+    ['epoch', 'loss', 'accuracy', 'seconds']
+    """
+    func = "fit"
+    check_positive(epochs, name="epochs", func=func, integer=True)
+    check_positive(batch_size, name="batch_size", func=func, integer=True)
+    check_positive(lr, name="lr", func=func)
+    if early_stopping is not None:
+        check_positive(early_stopping, name="early_stopping", func=func, integer=True)
+        if validation is None:
+            raise ValueError("fit: early_stopping needs validation data; pass validation=0.2 (a fraction of records).")
+    previous_threads = torch.get_num_threads()
+    try:
+        return _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip,
+                    seed, device, threads, progress, func)
+    finally:  # ``threads`` pins this call only, never the caller's session
+        torch.set_num_threads(previous_threads)
+
+
+def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip, seed, device,
+         threads, progress, func):
+    rng = seed_everything(seed, threads)
+    device = resolve_device(device)
+    records = _records(model, dataset, func)
+    train_records, val = _split_validation(records, validation, seed)
+    val_records = _records(model, val, func) if isinstance(val, xr.Dataset) else val
+    model.fit_normalizer(train_records.x)
+    n_classes = len(model.class_names)
+    weights = _class_weights(train_records, class_weights, n_classes)
+    model.to(device)
+    weights = weights.to(device) if weights is not None else None
+    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
+
+    rows, best, best_loss, stale = [], None, math.inf, 0
+    bar = _progress(range(1, epochs + 1), progress, desc=f"fit {type(model).__name__}")
+    for epoch in bar:
+        t0 = time.perf_counter()
+        model.train()
+        total_loss, total_hits, total_frames = 0.0, 0, 0
+        for _, x, y in _batches(train_records, batch_size, rng):
+            optimiser.zero_grad(set_to_none=True)
+            loss, hits, n = _loss_and_hits(model, x, y, weights, device)
+            loss.backward()
+            if grad_clip:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            optimiser.step()
+            total_loss += loss.item() * int(n)
+            total_hits += int(hits)
+            total_frames += int(n)
+        row = {"epoch": epoch, "loss": total_loss / max(total_frames, 1), "accuracy": total_hits / max(total_frames, 1)}
+        if val_records is not None:
+            row["val_loss"], row["val_accuracy"] = _score(model, val_records, weights, batch_size, device)
+        row["seconds"] = time.perf_counter() - t0
+        rows.append(row)
+        if hasattr(bar, "set_postfix"):
+            bar.set_postfix({k: round(v, 4) for k, v in row.items() if k in ("loss", "accuracy", "val_accuracy")})
+        if early_stopping is not None:
+            if row["val_loss"] < best_loss - 1e-6:
+                best_loss, stale, best = row["val_loss"], 0, copy.deepcopy(model.state_dict())
+            else:
+                stale += 1
+                if stale >= early_stopping:
+                    break
+    if best is not None:
+        model.load_state_dict(best)
+    model.eval()
+    history = pd.DataFrame(rows)
+    columns = ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_records is not None else []) + ["seconds"]
+    history = history[columns]
+    model.info["training"] = {
+        "epochs_run": int(len(rows)),
+        "best_epoch": int(history["val_loss"].idxmin() + 1) if val_records is not None else int(len(rows)),
+        "final_loss": float(history["loss"].iloc[-1]),
+        "final_accuracy": float(history["accuracy"].iloc[-1]),
+        "train_records": len(train_records),
+        "train_event_ids": train_records.event_ids,
+        "seed": int(seed),
+        "batch_size": int(batch_size),
+        "lr": float(lr),
+        "class_weights": None if weights is None else [float(w) for w in weights.cpu()],
+        "train_seconds": float(history["seconds"].sum()),
+    }
+    return history
+
+
+@torch.no_grad()
+def _score(model, records: _Records, weights, batch_size, device) -> tuple[float, float]:
+    model.eval()
+    total_loss, hits, frames = 0.0, 0, 0
+    for _, x, y in _batches(records, batch_size, None):
+        loss, h, n = _loss_and_hits(model, x, y, weights, device)
+        total_loss += loss.item() * int(n)
+        hits += int(h)
+        frames += int(n)
+    return total_loss / max(frames, 1), hits / max(frames, 1)
+
+
+# --------------------------------------------------------------------------------------------- predict / evaluate
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto") -> list[np.ndarray]:
+    """Class probabilities ``(length, n_classes)`` per record, classes in the model's order."""
+    device = resolve_device(device)
+    records = _records(model, dataset, "predict")
+    model.to(device).eval()
+    out: list[np.ndarray] = [None] * len(records)  # type: ignore[list-item]
+    for idx, x, _ in _batches(records, batch_size, None):
+        prob = torch.softmax(model(x.to(device)), dim=-1).cpu().numpy()
+        for row, i in enumerate(idx):
+            out[i] = prob[row, : len(records.x[i])]
+    return out
+
+
+
+

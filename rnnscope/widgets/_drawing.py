@@ -1,0 +1,69 @@
+"""What the Explorer's marks draw, as arrays and HTML: unit-line envelopes, class band colours, legend, readout."""
+from __future__ import annotations
+
+import html
+
+import numpy as np
+
+from ._render import hex_to_rgb
+
+__all__ = []
+
+_P_COLOR, _S_COLOR = "#000000", "#6a3d9a"
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+def _envelope(cols, index_time, units=None):
+    """x (times) and y of lines through the columns: one point per value, or (min, max) pairs per column."""
+    lo, hi = (cols.lo, cols.hi) if units is None else (cols.lo[:, units], cols.hi[:, units])
+    if cols.step == 1:
+        x = index_time(cols.start + np.arange(cols.n))
+        return x, (lo.T if units is not None else lo)
+    centre = index_time(cols.start + np.arange(cols.n) * cols.step + (cols.step - 1) / 2)
+    x = np.repeat(centre, 2)
+    pair = np.stack([lo, hi], axis=1)  # (n, 2, ...) -> zigzag min, max per column
+    y = pair.reshape((2 * cols.n,) + lo.shape[1:])
+    return x, (y.T if units is not None else y)
+
+
+def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
+    """(n_cols, 4) RGBA of a class band: per column the most frequent non-SIL class, else SIL; -1 transparent."""
+    from ..plots import class_color
+
+    n = labels.size
+    n_cols = max(1, -(-n // k))
+    padded = np.full(n_cols * k, -1, dtype=np.int64)
+    padded[:n] = labels
+    blocks = padded.reshape(n_cols, k)
+    counts = np.stack([(blocks == c).sum(axis=1) for c in range(len(class_names))], axis=1)
+    sil = class_names.index("SIL") if "SIL" in class_names else None
+    others = counts.copy()
+    if sil is not None:
+        others[:, sil] = 0
+    choice = np.where(others.max(axis=1) > 0, others.argmax(axis=1),
+                      np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1))
+    table = np.array([hex_to_rgb(class_color(c, class_names)) + (255,) for c in class_names] + [(0, 0, 0, 0)],
+                     dtype=np.uint8)
+    return table[choice]
+
+
+def _legend_html(class_names) -> str:
+    from ..plots import class_color
+
+    items = "".join(
+        f'<span style="display:inline-block;margin-right:10px"><span style="display:inline-block;width:12px;'
+        f'height:12px;background:{class_color(c, class_names)};vertical-align:middle;margin-right:3px"></span>'
+        f"{html.escape(c)}</span>" for c in class_names)
+    arrivals = (f'<span style="margin-left:6px"><span style="color:{_P_COLOR}">│</span> P arrival '
+                f'<span style="color:{_S_COLOR};margin-left:6px">┆</span> S arrival</span>')
+    return (f'<div class="rnnscope-legend" style="font-size:12px">bands: true (top) and predicted class '
+            f"&nbsp; {items}{arrivals}</div>")
+
+
+def _readout_html(pointer, variable="h", layer=0) -> str:
+    if not pointer:
+        text = "click a heatmap row to add or remove its unit"
+    else:
+        text = (f"unit <b>{pointer['unit']}</b> · row {pointer['rank']} · {pointer['time']:.2f} s · "
+                f"{html.escape(variable)} = {pointer['value']:.3f}")
+    return f'<div class="rnnscope-readout" style="font-size:12px;color:#333">{text}</div>'
