@@ -22,7 +22,6 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import torch
@@ -30,6 +29,8 @@ import xarray as xr
 
 import rnnscope
 from rnnscope.models import RNNClassifier, native_status, set_native
+
+from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 0) -> xr.Dataset:
@@ -46,25 +47,6 @@ def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 
         labels.append(label)
     feats = [rng.normal(size=(frames, n_features)).astype(np.float32) for _ in range(batch)]
     return rnnscope.data.from_features(feats, labels, ["SIL", "TRE", "LP", "VTE", "HYB"])
-
-
-def interleaved(fns: dict, rounds: int) -> dict:
-    """Times (s) of each function, run in turns ``rounds`` times after one warm-up call each, so a slow moment of a
-    shared machine hits every variant alike. Returns name -> array of times."""
-    for fn in fns.values():
-        fn()
-    times = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {name: np.asarray(t) for name, t in times.items()}
-
-
-def ratio(times: dict, name: str, base: str = "fused") -> float:
-    """Median over rounds of the per-round ratio name / base."""
-    return float(np.median(times[name] / times[base]))
 
 
 def hooks_loop(model, x):
@@ -174,13 +156,13 @@ def main(argv=None):
           "the median over rounds of the ratio to the fused forward of the same round")
     print(f"  {'fused forward (nothing kept)':40s} {np.median(pinned['fused']) * 1e3:8.1f} ms   1.00x")
     print(f"  {'rnnscope.capture, all states, in RAM':40s} {np.median(pinned['capture']) * 1e3:8.1f} ms   "
-          f"{ratio(pinned, 'capture'):.2f}x   (goal <= 1.5x)")
+          f"{ratio(pinned, 'capture', 'fused'):.2f}x   (goal <= 1.5x)")
     print("the usual alternatives (timed in turns with the fused forward, in a second group):")
     rows = [("capture, TorchScript fallback (no C++)", "capture_torchscript"),
             ("per-step loop keeping every gate", "hooks"),
             ("fused + recompute gates from h", "recompute")]
     for label, name in rows:
-        print(f"  {label:40s} {np.median(others[name]) * 1e3:8.1f} ms   {ratio(others, name):.2f}x")
+        print(f"  {label:40s} {np.median(others[name]) * 1e3:8.1f} ms   {ratio(others, name, 'fused'):.2f}x")
 
     print("\ncapture / fused, all states in RAM (median of per-round ratios):")
     print("  batch  frames   fused ms  capture ms  ratio")
@@ -190,11 +172,11 @@ def main(argv=None):
                 continue
             t = compare(model, batch, frames, max(3, rounds // 3))
             print(f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
-                  f"  {ratio(t, 'capture'):5.2f}x")
+                  f"  {ratio(t, 'capture', 'fused'):5.2f}x")
     if torch.cuda.is_available():
         t = compare(model, 32, 400, rounds, device="cuda")
         print(f"\nGPU ({torch.cuda.get_device_name()}): fused {np.median(t['fused']) * 1e3:.1f} ms, capture "
-              f"{np.median(t['capture']) * 1e3:.1f} ms, {ratio(t, 'capture'):.2f}x")
+              f"{np.median(t['capture']) * 1e3:.1f} ms, {ratio(t, 'capture', 'fused'):.2f}x")
 
     frames = 14_400 if args.quick else 172_800
     seconds, peak_mb, size_mb = long_record(frames)

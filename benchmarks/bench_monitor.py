@@ -22,7 +22,8 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
+
+from _timing import Stopwatch  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 _CHILD = r"""
 import json, resource, sys, time
@@ -73,10 +74,10 @@ def build_archive(workdir: str, hours: float, seed: int = 7, days: int = 3):
     truth_path = os.path.join(workdir, "truth.csv")
     start = obspy.UTCDateTime("2024-03-01T00:00:00")
     if not os.path.exists(truth_path):
-        tic = time.perf_counter()
-        truth, _ = write_sds_archive(root, start, hours * 3600, seed=seed)
-        truth.to_csv(truth_path, index=False)
-        print(f"wrote a synthetic day ({hours:g} h of data) in {time.perf_counter() - tic:.0f} s: {root}")
+        with Stopwatch() as sw:
+            truth, _ = write_sds_archive(root, start, hours * 3600, seed=seed)
+            truth.to_csv(truth_path, index=False)
+        print(f"wrote a synthetic day ({hours:g} h of data) in {sw.seconds:.0f} s: {root}")
     for day in range(1, days):
         path = sds_path(root, "XX.SYN..HHZ", start + 86400 * day)
         if not os.path.exists(path):
@@ -116,15 +117,16 @@ def train_model(workdir: str, hidden: int, epochs: int, seed: int = 100) -> str:
 
     import rnnscope
 
-    tic = time.perf_counter()
-    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=240, seed=seed, duration_s=(120.0, 300.0)))
-    torch.manual_seed(seed)
-    model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
-    history = rnnscope.train.fit(model, frames, epochs=epochs, validation=0.15, early_stopping=5, seed=seed,
-                                 progress=False)
-    model.save(path)
+    with Stopwatch() as sw:
+        frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=240, seed=seed,
+                                                                   duration_s=(120.0, 300.0)))
+        torch.manual_seed(seed)
+        model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+        history = rnnscope.train.fit(model, frames, epochs=epochs, validation=0.15, early_stopping=5, seed=seed,
+                                     progress=False)
+        model.save(path)
     print(f"trained LSTM({hidden}) on 240 synthetic records (seed {seed}): {len(history)} epochs in "
-          f"{time.perf_counter() - tic:.0f} s, last val. frame accuracy {history['val_accuracy'].iloc[-1]:.3f}")
+          f"{sw.seconds:.0f} s, last val. frame accuracy {history['val_accuracy'].iloc[-1]:.3f}")
     return path
 
 

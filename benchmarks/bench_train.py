@@ -10,7 +10,6 @@ Run: ``.venv/bin/python benchmarks/bench_train.py [--records 64 --epochs 3]``. P
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
@@ -20,9 +19,10 @@ import rnnscope
 from rnnscope import train
 from rnnscope.models import RNNClassifier
 
+from _timing import interleaved  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
-def bare_epoch(lstm, head, optimiser, batches) -> float:
-    t0 = time.perf_counter()
+
+def bare_epoch(lstm, head, optimiser, batches) -> None:
     for x, y in batches:
         optimiser.zero_grad(set_to_none=True)
         out, _ = lstm(x)
@@ -31,7 +31,6 @@ def bare_epoch(lstm, head, optimiser, batches) -> float:
         loss.backward()
         nn.utils.clip_grad_norm_(list(lstm.parameters()) + list(head.parameters()), 1.0)
         optimiser.step()
-    return time.perf_counter() - t0
 
 
 def main(argv=None) -> None:
@@ -53,12 +52,11 @@ def main(argv=None) -> None:
     lstm, head = nn.LSTM(n_features, args.hidden, batch_first=True), nn.Linear(args.hidden, 5)
     optimiser = torch.optim.Adam(list(lstm.parameters()) + list(head.parameters()), lr=3e-3)
 
-    bare, ours = [], []
-    for _ in range(args.epochs):  # interleaved, so both see the same machine state
-        bare.append(bare_epoch(lstm, head, optimiser, batches))
-        history = train.fit(model, frames, epochs=1, batch_size=args.batch, progress=False, device="cpu")
-        ours.append(float(history["seconds"].iloc[0]))
-    b, o = min(bare), min(ours)
+    # one epoch of each, in turns, so both see the same machine state (fit's own epoch time excludes its set-up)
+    times = interleaved({"bare": lambda: bare_epoch(lstm, head, optimiser, batches),
+                         "fit": lambda: train.fit(model, frames, epochs=1, batch_size=args.batch, progress=False,
+                                                  device="cpu")}, args.epochs, warmup=0)
+    b, o = float(times["bare"].min()), float(times["fit"].min())
     print(f"bare nn.LSTM loop, one epoch : {b:8.3f} s")
     print(f"rnnscope.train.fit, one epoch: {o:8.3f} s")
     print(f"ratio fit / bare             : {o / b:8.3f}   (goal <= 1.15)")

@@ -18,11 +18,12 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from _timing import Stopwatch  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 LENGTHS = (100_000, 60_000)
 N_UNITS = 256
@@ -115,14 +116,12 @@ class SentBytes:
 
 def measure(fn):
     """(seconds, bytes sent, messages, widgets created) of one update."""
-    from ipywidgets import Widget
 
     n_widgets = _widget_count()
     with SentBytes() as sent:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-    return dt, sent.bytes, sent.messages, _widget_count() - n_widgets
+        with Stopwatch() as sw:
+            fn()
+    return sw.seconds, sent.bytes, sent.messages, _widget_count() - n_widgets
 
 
 def _widget_count() -> int:
@@ -187,9 +186,9 @@ def main(argv=None) -> None:
 
     path = Path(args.path)
     if args.rebuild or not path.exists():
-        t0 = time.perf_counter()
-        make_run(path)
-        print(f"wrote {path} in {time.perf_counter() - t0:.1f} s")
+        with Stopwatch() as sw:
+            make_run(path)
+        print(f"wrote {path} in {sw.seconds:.1f} s")
     import rnnscope.widgets as rw
 
     assert "torch" not in sys.modules
@@ -198,9 +197,9 @@ def main(argv=None) -> None:
     for _ in range(args.repeats):
         run = rnnscope.open_run(path)  # lazy: dask-backed
         with SentBytes() as sent:
-            t0 = time.perf_counter()
-            ex = rw.Explorer(run, width=1000)
-            t_open = time.perf_counter() - t0
+            with Stopwatch() as sw:
+                ex = rw.Explorer(run, width=1000)
+            t_open = sw.seconds
         ex.reader.wait()
         n_state = sum(len(json.dumps(w.get_state(), default=str)) for w in _tree(ex))
         results.setdefault("open Explorer (record 0, window around main segment)", []).append(

@@ -446,3 +446,14 @@ def test_analysis_imports_no_torch_and_exports_a_public_surface():
     assert out.stdout.strip() == "False False"
     assert all(hasattr(analysis, name) for name in analysis.__all__)
     assert "np" not in analysis.__all__ and not any(name.startswith("_") for name in analysis.__all__)
+
+
+def test_top_fraction_takes_a_run_as_documented():
+    """``top_fraction(run, 0.5)``, the paper's main analysis as users call it, equals the heat-map route."""
+    run = analysis.example_run()
+    direct = analysis.top_fraction(run, 0.5)
+    via_heat = analysis.top_fraction(analysis.heat_map(run), 0.5)
+    assert {k: list(v) for k, v in direct.units.items()} == {k: list(v) for k, v in via_heat.units.items()}
+    xr.testing.assert_identical(direct.heat, via_heat.heat)
+    frame = analysis.top_fraction(run, 0.5, weighting="frame")
+    assert frame.heat.attrs.get("weighting") == "frame"

@@ -154,3 +154,32 @@ def test_threads_pin_the_call_not_the_session(frames):
     train.fit(_tiny(frames), frames, epochs=1, threads=1, progress=False)
     train.sweep({"cell": ["rnn"], "hidden_size": [4]}, frames, folds=2, epochs=1, threads=1, progress=False)
     assert torch.get_num_threads() == before
+
+
+def test_training_leaves_the_callers_random_generators_alone(frames):
+    """fit, sweep and fit_many seed their own work, never the session: the next draws are those without them."""
+    import random
+
+    def draws():
+        return random.random(), float(np.random.rand()), torch.rand(2).tolist()
+
+    rnnscope.seed_everything(11)
+    expected = draws()
+    rnnscope.seed_everything(11)
+    model = _tiny(frames)
+    rnnscope.seed_everything(11)
+    train.fit(model, frames, epochs=1, seed=3, progress=False, validation=0.3)
+    train.sweep({"cell": ["gru"], "hidden_size": [3]}, frames, folds=2, epochs=1, progress=False)
+    train.fit_many(lambda: _tiny(frames), frames, seeds=[1], epochs=1, progress=False)
+    assert draws() == expected
+
+
+def test_fit_with_a_seed_gives_the_same_weights_whatever_the_global_state(frames):
+    weights = []
+    for global_seed in (0, 99):
+        rnnscope.seed_everything(5)
+        model = _tiny(frames)  # same initial weights
+        rnnscope.seed_everything(global_seed)  # the session's state differs between the two fits
+        train.fit(model, frames, epochs=2, seed=1, progress=False)
+        weights.append({k: v.clone() for k, v in model.state_dict().items()})
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -417,7 +417,8 @@ def _n_top(fraction: float, n_units: int) -> int:
     return max(1, int(np.floor(fraction * n_units + 0.5)))
 
 
-def top_fraction(heat: xr.DataArray, fraction: float) -> TopFraction:
+def top_fraction(run_or_heat, fraction: float, *, var: str = "h", layer=None,
+                 weighting: str = "segment") -> TopFraction:
     """The units that are among the most active ``fraction`` for EVERY class ("common to all events").
 
     Definition (Titos & Garcia 2022, Figs. 6-7, our reading): per layer, let ``k = max(1, round(fraction x
@@ -427,10 +428,13 @@ def top_fraction(heat: xr.DataArray, fraction: float) -> TopFraction:
 
     Parameters
     ----------
-    heat : xarray.DataArray
-        From :func:`heat_map`: (class_name, unit[, layer]).
+    run_or_heat : xarray.Dataset or xarray.DataArray
+        A run (then :func:`heat_map` is computed with ``var``, ``layer``, ``weighting``) or a heat map from
+        :func:`heat_map`: (class_name, unit[, layer]).
     fraction : float in (0, 1]
         E.g. 1.0, 0.5, 0.3 for the paper's 100/50/30 %.
+    var, layer, weighting
+        As in :func:`heat_map` (used when a run is given).
 
     Returns
     -------
@@ -447,10 +451,16 @@ def top_fraction(heat: xr.DataArray, fraction: float) -> TopFraction:
     {0: [0, 1]}
     >>> top.heat.sizes["unit"]
     2
+
+    A run works as well (the paper's analysis as it is usually called):
+
+    >>> from rnnscope.analysis import example_run
+    >>> sorted(top_fraction(example_run(), 0.5).units)
+    [0]
     """
     func = "top_fraction"
     fraction = C.check_fraction(fraction, name="fraction", func=func)
-    heat = _as_heat(heat, func, None, None, None)
+    heat = _as_heat(run_or_heat, func, var, layer, weighting)
     values = np.asarray(heat.values, dtype=np.float64)
     n_classes, n_units, n_layers = values.shape
     k = _n_top(fraction, n_units)

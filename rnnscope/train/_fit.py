@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as TF
 
 from .._device import resolve_device
-from .._seed import seed_everything
+from .._seed import seeded
 from .._tasks import _progress
 from .._validation import check_choice, check_positive
 from ._records import _batches, _Records, _records, _split_validation
@@ -97,11 +97,13 @@ def fit(
     grad_clip : float or None
         Clip the gradient norm (recurrent nets on long records need it).
     seed : int
-        Seeds batch order and dropout; on the CPU the same seed and thread count give identical weights.
+        Seeds batch order, the validation split and dropout; on the CPU the same seed and thread count give identical
+        weights. Only this call is seeded: the global Python, NumPy and PyTorch generators are restored afterwards
+        (call :func:`rnnscope.seed_everything` to seed your session).
     device : str
         ``"auto"`` picks CUDA, then MPS, then CPU.
     threads : int, optional
-        PyTorch CPU threads (pinned for reproducibility).
+        PyTorch CPU threads during this call (pinned for reproducibility; the previous count is restored).
     progress : bool
         Show a tqdm progress bar (a widget in Jupyter) with loss and accuracy.
 
@@ -128,17 +130,14 @@ def fit(
         check_positive(early_stopping, name="early_stopping", func=func, integer=True)
         if validation is None:
             raise ValueError("fit: early_stopping needs validation data; pass validation=0.2 (a fraction of records).")
-    previous_threads = torch.get_num_threads()
-    try:
+    # ``seed`` and ``threads`` hold for this call only: the caller's generators and thread count are restored
+    with seeded(seed, threads) as rng:
         return _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip,
-                    seed, device, threads, progress, func)
-    finally:  # ``threads`` pins this call only, never the caller's session
-        torch.set_num_threads(previous_threads)
+                    seed, device, progress, func, rng)
 
 
 def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, early_stopping, grad_clip, seed, device,
-         threads, progress, func):
-    rng = seed_everything(seed, threads)
+         progress, func, rng):
     device = resolve_device(device)
     records = _records(model, dataset, func)
     train_records, val = _split_validation(records, validation, seed)

@@ -13,7 +13,7 @@ import torch
 import xarray as xr
 from torch import nn
 
-from .._seed import seed_everything
+from .._seed import seeded
 from .._tasks import _run_tasks
 from ..data._records import select_records
 from ._evaluate import evaluate
@@ -52,7 +52,8 @@ def cross_validate(
         ``macro_f1``, ``detection_rate``, ``n_parameters``, ``train_time_s`` (and ``model`` with
         ``return_models=True``).
     """
-    proto = make_model()
+    with seeded(seed):  # a prototype for the labels in the model's class order; the caller's generators kept
+        proto = make_model()
     records = _records(proto, dataset, "cross_validate")
     parts = record_folds(records.y, folds, seed=seed)
     payloads = []
@@ -79,13 +80,14 @@ def _cv_fold_task(payload: dict) -> dict:
 
 def _cv_fold(payload: dict) -> dict:
     dataset, train_idx, test_idx = payload["dataset"], payload["train_idx"], payload["test_idx"]
-    seed_everything(payload["seed"], payload["threads"])
-    model = payload["make_model"]()
-    t0 = time.perf_counter()
-    fit(model, select_records(dataset, train_idx), seed=payload["seed"], threads=payload["threads"],
-        device=payload["device"], progress=False, **payload["fit_kwargs"])
-    seconds = time.perf_counter() - t0
-    scores = evaluate(model, select_records(dataset, test_idx), device=payload["device"])
+    # the task's seed and thread count for the initial weights, training and scoring; the caller's are restored
+    with seeded(payload["seed"], payload["threads"]):
+        model = payload["make_model"]()
+        t0 = time.perf_counter()
+        fit(model, select_records(dataset, train_idx), seed=payload["seed"], threads=payload["threads"],
+            device=payload["device"], progress=False, **payload["fit_kwargs"])
+        seconds = time.perf_counter() - t0
+        scores = evaluate(model, select_records(dataset, test_idx), device=payload["device"])
     row = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1,
            "detection_rate": scores.summary()["detection_rate"],
            "n_parameters": int(sum(p.numel() for p in model.parameters())), "train_time_s": seconds}
@@ -153,7 +155,8 @@ def sweep(
         raise ValueError("sweep: the grid is empty; give at least one value per key.")
     class_names = list(dataset.attrs["class_names"])
     input_size = dataset.sizes["feature"]
-    first = _GridModel(configs[0], input_size, class_names)()
+    with seeded(seed):  # a prototype for the labels in the model's class order; the caller's generators kept
+        first = _GridModel(configs[0], input_size, class_names)()
     parts = record_folds(_records(first, dataset, "sweep").y, folds, seed=seed)
     payloads, meta = [], []
     for config in configs:

@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from torch import nn
 
-from .._seed import seed_everything
+from .._seed import seeded
 from .._tasks import _run_tasks
 from ._fit import fit
 
@@ -24,8 +24,7 @@ _INIT_LOCK = threading.Lock()
 def _fit_seed_task(payload: dict) -> nn.Module:
     """Seed, build and train one model (module level so any Executor can pickle it)."""
     seed, threads = payload["seed"], payload["threads"]
-    with _INIT_LOCK:
-        seed_everything(seed, threads)
+    with _INIT_LOCK, seeded(seed, threads):  # the initial weights of this seed; globals restored
         model = payload["make_model"]()
     fit(model, payload["dataset"], seed=seed, threads=threads, device=payload["device"], progress=False,
         **payload["fit_kwargs"])
@@ -45,8 +44,9 @@ def fit_many(
 ) -> list[nn.Module]:
     """Train one model per seed, so every claim about a trained network can be checked over seeds.
 
-    For each seed ``s``: :func:`rnnscope.seed_everything` (``s``, ``threads``), then ``make_model()`` (so the
-    initial weights differ by seed), then :func:`fit` with ``seed=s`` (batch order, validation split, dropout).
+    For each seed ``s``: every generator seeded with ``s`` and ``threads`` pinned (for this task only: the caller's
+    generators and thread count are restored), then ``make_model()`` (so the initial weights differ by seed), then
+    :func:`fit` with ``seed=s`` (batch order, validation split, dropout).
     Analyse the models with :func:`rnnscope.capture` and summarise any number with
     :func:`rnnscope.analysis.across_seeds`.
 
