@@ -74,8 +74,9 @@ def from_obspy(
         Anything :func:`obspy.read` reads (MiniSEED, SAC, ...). The caller's stream is not modified.
     catalog : None, pandas.DataFrame or path of a CSV file
         One row per labelled segment with columns ``trace_id`` (or ``seed_id``), ``start``, ``end``, ``class``
-        (or ``class_name``) and optionally ``p`` and ``s`` (arrival times). Times are absolute: ISO 8601 strings,
-        pandas Timestamps, datetimes or :class:`obspy.UTCDateTime`.
+        (or ``class_name``) and optionally ``p`` and ``s`` (arrival times) and ``source`` (named in messages).
+        Times are absolute: ISO 8601 strings, pandas Timestamps, datetimes or :class:`obspy.UTCDateTime`. The
+        annotation readers (Transcriber, QuakeML, CSV with relative times) return such a DataFrame.
     sampling_rate : float
         Target rate in Hz of every record.
     class_names : sequence of str
@@ -138,9 +139,11 @@ def from_obspy(
     sample ``k`` (time ``k / sampling_rate`` from the record start) gets a segment's class when ``start <= t <
     end`` with both ends rounded to the nearest sample. A segment that sticks out of its record is clipped to
     the record with a warning; one entirely outside is an error. P and S arrivals become seconds from the record
-    start (NaN when absent). Catalogue errors (unknown class, end before start, unreadable time, overlapping
-    segments of one trace, unknown trace id) name the CSV line (``catalog line N``) or DataFrame row
-    (``catalog row LABEL``) and the trace id.
+    start (NaN when absent). Overlapping segments of one class on one trace are merged into one, with a warning.
+    Catalogue errors (unknown class, end before start, unreadable time, overlapping segments of different classes
+    on one trace, unknown trace id) name the CSV line (``catalog line N``) or DataFrame row (``catalog row
+    LABEL``, followed by the row's ``source`` when the table has that column) and the trace id. Catalogues in
+    other formats: :func:`read_transcriber`, :func:`read_quakeml_catalog`, :func:`read_relative_csv`.
 
     No taper is applied before filtering: the first and last ``~1 / bandpass[0]`` seconds of each piece may show
     filter transients; taper or cut in ObsPy beforehand if that matters.
@@ -181,7 +184,7 @@ def from_obspy(
     rows = None
     if catalog is not None:
         rows = _catalog_io.read_catalog(catalog, names, func=func)
-        _catalog_io.check_overlaps(rows, func=func)
+        rows = _catalog_io.merge_overlaps(rows, func=func, stacklevel=2)
 
     st = _read_stream(stream, obspy, func)
     pieces = split_pieces(st, obspy, func)
