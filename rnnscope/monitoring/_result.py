@@ -96,13 +96,13 @@ class MonitorResult:
         table.to_csv(path, index=False)
         return os.fspath(path)
 
-    def to_catalog(self):
-        """The detections as an :class:`obspy.core.event.Catalog` (see the QuakeML note of :func:`monitor`)."""
-        return _detections.to_catalog(self.detections, model=self.model_name)
+    def to_catalog(self, event_types=None):
+        """The detections as an :class:`obspy.core.event.Catalog` (see :func:`rnnscope.monitoring.to_catalog`)."""
+        return _detections.to_catalog(self.detections, event_types=event_types, model=self.model_name)
 
-    def to_quakeml(self, path) -> str:
+    def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (class in the event description and a comment); return the path."""
-        self.to_catalog().write(os.fspath(path), format="QUAKEML")
+        self.to_catalog(event_types).write(os.fspath(path), format="QUAKEML")
         return os.fspath(path)
 
     def probabilities(self):
