@@ -113,7 +113,7 @@ def _generated(i: int) -> str:
     hue = (0.13 + i * 0.6180339887) % 1.0
     sat, val = (0.75, 0.85) if i % 2 == 0 else (0.55, 0.55)
     r, g, b = colorsys.hsv_to_rgb(hue, sat, val)
-    return "#{:02X}{:02X}{:02X}".format(*(int(round(255 * x)) for x in (r, g, b)))
+    return "#{:02X}{:02X}{:02X}".format(*(round(255 * x) for x in (r, g, b)))
 
 
 def _lab(color: str) -> np.ndarray:

@@ -285,7 +285,8 @@ def read_quakeml_catalog(
     if isinstance(source, obspy.core.event.Catalog):
         catalog, name = source, "catalog"
     else:
-        if isinstance(source, (str, os.PathLike)) and not os.path.exists(os.fspath(source)):
+        local = isinstance(source, os.PathLike) or (isinstance(source, str) and "://" not in source)
+        if local and not os.path.exists(os.fspath(source)):
             raise FileNotFoundError(f"{func}: the QuakeML file {os.fspath(source)!r} does not exist.")
         try:
             catalog = obspy.read_events(os.fspath(source) if isinstance(source, os.PathLike) else source)
@@ -428,7 +429,10 @@ def read_relative_csv(
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise ValueError(f"{func}: cannot read {name} as CSV ({err}); expected a header line.") from None
     columns = {str(c).strip().lower(): c for c in table.columns}
-    pick = lambda *options: next((columns[o] for o in options if o in columns), None)  # noqa: E731
+
+    def pick(*options):
+        return next((columns[o] for o in options if o in columns), None)
+
     c_start, c_end, c_class = pick("start"), pick("end"), pick("class", "class_name", "label")
     if c_start is None or c_end is None or c_class is None:
         raise ValueError(

@@ -194,8 +194,8 @@ def merge_overlaps(rows: Sequence[CatalogRow], *, func: str, stacklevel: int = 2
 
     Segments that only touch are kept apart. A merged row spans its rows (earliest start, latest end), keeps the
     P and S arrivals of its earliest row that has them, and is named ``'<where> + <where>'`` in later messages.
-    Returns the rows in the original order of their first row; ``stacklevel`` as in :func:`warnings.warn`,
-    counted from the caller.
+    Returns the rows in catalogue order (a merged row where its earliest-starting row was); ``stacklevel`` as in
+    :func:`warnings.warn`, counted from the caller.
     """
     by_trace: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
