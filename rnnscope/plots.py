@@ -8,6 +8,11 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
+
+#: colours of several curves in one figure (e.g. ablation curves of several runs)
+_EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
+
 __all__ = [
     "CLASS_COLORS",
     "class_color",
@@ -24,24 +29,6 @@ __all__ = [
     "temporal_traces",
     "perturbation_map",
 ]
-
-#: Colour-blind-safe colours (Okabe & Ito) keyed by class name; other names cycle through the rest.
-CLASS_COLORS = {
-    "SIL": "#BBBBBB",
-    "TRE": "#E69F00",
-    "LP": "#56B4E9",
-    "VTE": "#D55E00",
-    "HYB": "#009E73",
-}
-_EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
-
-
-def class_color(name: str, class_names=None) -> str:
-    """Colour of a class, stable across figures and widgets."""
-    if name in CLASS_COLORS:
-        return CLASS_COLORS[name]
-    others = [c for c in (class_names or [name]) if c not in CLASS_COLORS]
-    return _EXTRA_COLORS[others.index(name) % len(_EXTRA_COLORS)] if name in others else _EXTRA_COLORS[0]
 
 
 def _figure(nrows, height_ratios, width=11.0, height=7.5):

@@ -252,6 +252,70 @@ def test_unreadable_inputs_are_refused(tmp_path):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# event-cut archives: files of one id months apart
+# ---------------------------------------------------------------------------------------------------------------
+BEZ = "KC.BEZ..EHZ"
+
+
+def event_files(tmp_path, starts, seconds, rate=50.0):
+    """One MiniSEED file of ``BEZ`` (int32 counts) per start time, ``seconds[k]`` long."""
+    rng = np.random.default_rng(3)
+    for k, (start, length) in enumerate(zip(starts, seconds)):
+        data = rng.integers(-500, 500, size=int(round(length * rate))).astype(np.int32)
+        header = dict(network="KC", station="BEZ", channel="EHZ", sampling_rate=rate, starttime=start)
+        Trace(data, header=header).write(str(tmp_path / f"event_{k:02d}.mseed"), format="MSEED")
+    return str(tmp_path / "event_*.mseed")
+
+
+def test_event_cut_files_months_apart_become_one_record_each(tmp_path):
+    starts = [UTCDateTime("2017-08-03T00:00:00") + 7200.0 * k for k in range(12)]
+    starts += [UTCDateTime("2017-12-11T06:00:00") + 5400.0 * k for k in range(12)]
+    seconds = [60.0 + 10.0 * (k % 5) for k in range(24)]
+    pattern = event_files(tmp_path, starts[::-1], seconds[::-1])  # written out of time order
+    events = cat([(BEZ, starts[13] + 20.0, starts[13] + 35.0, "LP")])
+    for merge_gaps in (True, False):
+        ds = from_obspy(pattern, events, sampling_rate=50.0, merge_gaps=merge_gaps, background="SIL")
+        assert ds.sizes["event"] == 24
+        assert list(ds.event_id.values) == [f"{BEZ}_{k}" for k in range(24)]  # in time order
+        assert list(ds.starttime.values) == [str(t) for t in starts]
+        assert ds.n_samples.values.tolist() == [int(s * 50) for s in seconds]
+        assert ds.sizes["sample"] == int(max(seconds) * 50)  # padded to the longest file, not to four months
+        labels = valid(ds, 13, name="sample_label")
+        assert np.all(labels[1000:1750] == 2) and np.all(labels[:1000] == 0) and np.all(labels[1750:] == 0)
+        assert not np.any(ds.sample_label.values[:13] == 2) and not np.any(ds.sample_label.values[14:] == 2)
+        assert json.loads(ds.attrs["processing"])["max_gap_s"] == 60.0
+
+
+def test_two_files_a_year_apart_allocate_only_their_samples(tmp_path):
+    import tracemalloc
+
+    starts = [UTCDateTime("2016-01-01"), UTCDateTime("2017-01-01")]  # 3.2e7 s apart: 250 MB if merged at 1 Hz
+    pattern = event_files(tmp_path, starts, [600.0, 900.0], rate=1.0)
+    tracemalloc.start()
+    try:
+        ds = from_obspy(pattern, sampling_rate=1.0, detrend=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert ds.n_samples.values.tolist() == [600, 900]
+    assert peak < 20e6, f"peak {peak / 1e6:.0f} MB: the year between the files was allocated"
+
+
+def test_gaps_up_to_max_gap_s_are_filled_and_longer_ones_split():
+    tr = obspy.read()[0]
+    pieces = [tr.slice(T0, T0 + 9.99), tr.slice(T0 + 15.0, T0 + 19.99), tr.slice(T0 + 27.0, T0 + 29.99)]
+    # gaps of 5 s and 7 s
+    ds = from_obspy(Stream(pieces), max_gap_s=6.0, background="SIL")
+    assert list(ds.event_id.values) == [f"{RJOB}_0", f"{RJOB}_1"] and list(ds.n_samples.values) == [2000, 300]
+    assert np.all(valid(ds, 0, name="sample_label")[1000:1500] == -1)
+    assert list(from_obspy(Stream(pieces), max_gap_s=7.0).n_samples.values) == [3000]
+    assert list(from_obspy(Stream(pieces), max_gap_s=None).n_samples.values) == [3000]
+    assert list(from_obspy(Stream(pieces), max_gap_s=0.0).n_samples.values) == [1000, 500, 300]
+    with pytest.raises(ValueError, match="The 'max_gap_s' parameter of from_obspy"):
+        from_obspy(Stream(pieces), max_gap_s=-1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # catalogues
 # ---------------------------------------------------------------------------------------------------------------
 EVENTS = [

@@ -2,13 +2,30 @@
 
 - :func:`synthetic` — the built-in volcano-seismic generator (SIL, TRE, LP, VTE, HYB).
 - :func:`from_obspy`, :func:`from_arrays` — bring your own waveforms.
+- :func:`read_transcriber`, :func:`read_quakeml_catalog`, :func:`read_relative_csv` — annotation files -> the
+  catalogue :func:`from_obspy` takes (:data:`QUAKEML_EVENT_TYPES`: class name -> QuakeML event type).
 - :func:`from_features` — bring features computed elsewhere (no waveform).
 - :func:`catalog` — the segment table as a DataFrame.
 
 This package imports no torch.
 """
+from ._annotations import QUAKEML_EVENT_TYPES, read_quakeml_catalog, read_relative_csv, read_transcriber
 from ._records import catalog, select_records
 from ._readers import from_arrays, from_features, from_obspy
 from ._synthetic import synthetic
 
-__all__ = ["synthetic", "catalog", "select_records", "from_obspy", "from_arrays", "from_features"]
+__all__ = [
+    # records
+    "synthetic",
+    "catalog",
+    "select_records",
+    # readers
+    "from_obspy",
+    "from_arrays",
+    "from_features",
+    # annotation formats
+    "read_transcriber",
+    "read_quakeml_catalog",
+    "read_relative_csv",
+    "QUAKEML_EVENT_TYPES",
+]

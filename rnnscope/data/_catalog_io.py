@@ -5,9 +5,11 @@ A catalogue is a table with one row per labelled segment:
 - the trace id, column ``trace_id`` (or ``seed_id``): a SEED id such as ``'BW.RJOB..EHZ'``;
 - ``start`` and ``end``: absolute times;
 - the class name, column ``class`` (or ``class_name``);
-- optional ``p`` and ``s``: absolute P and S arrival times (empty when unknown).
+- optional ``p`` and ``s``: absolute P and S arrival times (empty when unknown);
+- optional ``source``: where the row comes from (e.g. ``'day1.trs line 12'``), added to every message about it.
 
-Column names are matched without regard to case or surrounding spaces; other columns are ignored.
+Column names are matched without regard to case or surrounding spaces; other columns are ignored. The
+annotation readers (:mod:`rnnscope.data._annotations`) return such tables.
 
 Times are ISO 8601 strings (``'2009-08-24T00:20:05.5Z'``, ``'2009-08-24 00:20:05+02:00'``), pandas
 Timestamps, :class:`datetime.datetime`, :class:`numpy.datetime64` or :class:`obspy.UTCDateTime`. Times with a
@@ -122,7 +124,7 @@ def read_catalog(catalog, class_names: Sequence[str], *, func: str) -> list[Cata
     """Read and check a catalogue (DataFrame or CSV path); return its rows.
 
     Checks every row: trace id present, class one of ``class_names``, times readable, end after start. Overlaps
-    between rows are checked by :func:`check_overlaps`.
+    between rows are handled by :func:`merge_overlaps`.
     """
     table, where = _load_table(catalog, func)
     columns = {str(c).strip().lower(): c for c in table.columns}
@@ -143,11 +145,14 @@ def read_catalog(catalog, class_names: Sequence[str], *, func: str) -> list[Cata
     c_start = column(("start",), "'start'")
     c_end = column(("end",), "'end'")
     c_p, c_s = column(("p",), None), column(("s",), None)
+    c_source = column(("source",), None)
     names = list(class_names)
 
     rows = []
     for position, (label, record) in enumerate(table.iterrows()):
         here = where(position, label)
+        if c_source is not None and not _missing(record[c_source]):
+            here = f"{here} ({str(record[c_source]).strip()})"
         tid = record[c_trace]
         if _missing(tid) or not str(tid).strip():
             raise ValueError(
@@ -184,23 +189,48 @@ def read_catalog(catalog, class_names: Sequence[str], *, func: str) -> list[Cata
     return rows
 
 
-def check_overlaps(rows: Sequence[CatalogRow], *, func: str) -> None:
-    """Refuse two segments of one trace that overlap in time (touching is fine)."""
-    by_trace: dict[str, list[CatalogRow]] = {}
-    for row in rows:
-        by_trace.setdefault(row.trace_id, []).append(row)
-    for tid, group in by_trace.items():
-        group = sorted(group, key=lambda r: (r.start, r.end))
-        latest = group[0]  # the row reaching furthest so far
-        for row in group[1:]:
-            if row.start < latest.end:
+def merge_overlaps(rows: Sequence[CatalogRow], *, func: str, stacklevel: int = 2) -> list[CatalogRow]:
+    """Merge overlapping rows of one class and trace (with a warning); refuse overlaps of different classes.
+
+    Segments that only touch are kept apart. A merged row spans its rows (earliest start, latest end), keeps the
+    P and S arrivals of its earliest row that has them, and is named ``'<where> + <where>'`` in later messages.
+    Returns the rows in catalogue order (a merged row where its earliest-starting row was); ``stacklevel`` as in
+    :func:`warnings.warn`, counted from the caller.
+    """
+    by_trace: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_trace.setdefault(row.trace_id, []).append(i)
+    kept: dict[int, CatalogRow] = {}  # position of the first row -> (merged) row
+    merged = []
+    for tid, positions in by_trace.items():
+        positions = sorted(positions, key=lambda i: (rows[i].start, rows[i].end))
+        last = positions[0]  # kept rows of one trace never overlap, so the last one reaches furthest
+        kept[last] = rows[last]
+        for i in positions[1:]:
+            row, latest = rows[i], kept[last]
+            if row.start >= latest.end:
+                kept[i], last = row, i
+                continue
+            if row.class_index != latest.class_index:
                 raise ValueError(
-                    f"{func}: {latest.where} and {row.where} (trace {tid!r}) overlap: "
+                    f"{func}: {latest.where} and {row.where} (trace {tid!r}) overlap with different classes: "
                     f"{iso(latest.start)} - {iso(latest.end)} and {iso(row.start)} - {iso(row.end)}; a sample has "
                     "one class only, so shorten, split or merge these segments."
                 )
-            if row.end > latest.end:
-                latest = row
+            merged.append(f"{latest.where} and {row.where} (trace {tid!r})")
+            kept[last] = CatalogRow(
+                f"{latest.where} + {row.where}", tid, latest.class_index, latest.start, max(latest.end, row.end),
+                latest.p if latest.p is not None else row.p, latest.s if latest.s is not None else row.s,
+            )
+    if merged:
+        shown = "; ".join(merged[:3]) + ("; ..." if len(merged) > 3 else "")
+        warnings.warn(
+            f"{func}: {len(merged)} catalog row(s) overlapping a segment of the same class on the same trace were "
+            f"merged into it: {shown}. Merge them in the catalog to silence this warning.",
+            UserWarning,
+            stacklevel=stacklevel + 1,
+        )
+    return [kept[i] for i in sorted(kept)]
 
 
 def place_segments(

@@ -1,7 +1,7 @@
 """Bring your own data: ObsPy streams or files, plain arrays, or features computed elsewhere.
 
 - :func:`from_obspy` — seismic traces (any format ObsPy reads) plus an optional catalogue of labelled segments
-  -> records Dataset (one record per trace id).
+  -> records Dataset (one record per trace id and stretch without long gaps).
 - :func:`from_arrays` — waveforms and per-sample labels as numpy arrays -> records Dataset.
 - :func:`from_features` — per-record ``(T, F)`` frames and ``(T,)`` labels -> features Dataset (no waveform).
 
@@ -15,7 +15,6 @@ import datetime as _dt
 import glob
 import os
 from collections.abc import Sequence
-from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -34,20 +33,18 @@ from .._validation import (
 from ..schema import SCHEMA_VERSION, json_attr
 from . import _catalog_io
 from ._frames import assemble_frames
+from ._pieces import MAX_RESAMPLE_FACTOR, RATE_RTOL, merge_pieces, split_pieces  # noqa: F401 (monitoring uses both)
+from ._pieces import process_piece as _process_piece  # used by rnnscope.monitoring's preprocessing
 from ._records import SEGMENT_COLUMNS, build_records, segment_variables, segments_from_labels
 
 __all__ = ["from_obspy", "from_arrays", "from_features"]
 
 #: detrend choices (ObsPy ``Trace.detrend`` types that need no further option)
 DETREND_TYPES = ("linear", "constant", "demean", "simple")
-#: two sampling rates closer than this (relative) are the same rate: no resampling
-RATE_RTOL = 1e-7
-#: largest up/down factor of the polyphase resampler; other ratios use the fallback (low-pass + Lanczos)
-MAX_RESAMPLE_FACTOR = 1000
-#: stop-band attenuation (dB) of the anti-alias filter, reached at the lower of the two Nyquist frequencies
-ANTIALIAS_ATTENUATION_DB = 80.0
 #: what a gap sample becomes in the waveform (its label is always -1)
 GAP_FILL = 0.0
+#: default longest gap (s) filled inside one record; a longer gap between traces of one id starts a new record
+MAX_GAP_S = 60.0
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -63,11 +60,13 @@ def from_obspy(
     detrend: bool | str = True,
     bandpass: tuple[float, float] | None = None,
     merge_gaps: bool = True,
+    max_gap_s: float | None = MAX_GAP_S,
 ) -> xr.Dataset:
     """Seismic traces (+ an optional catalogue of labelled segments) -> records Dataset.
 
     Each trace is converted to float, optionally detrended and band-passed, resampled to ``sampling_rate``, and
-    the traces of one SEED id are merged into one record; samples are labelled from the catalogue.
+    the traces of one SEED id are merged into one record per stretch without gaps longer than ``max_gap_s``;
+    samples are labelled from the catalogue.
 
     Parameters
     ----------
@@ -75,8 +74,9 @@ def from_obspy(
         Anything :func:`obspy.read` reads (MiniSEED, SAC, ...). The caller's stream is not modified.
     catalog : None, pandas.DataFrame or path of a CSV file
         One row per labelled segment with columns ``trace_id`` (or ``seed_id``), ``start``, ``end``, ``class``
-        (or ``class_name``) and optionally ``p`` and ``s`` (arrival times). Times are absolute: ISO 8601 strings,
-        pandas Timestamps, datetimes or :class:`obspy.UTCDateTime`.
+        (or ``class_name``) and optionally ``p`` and ``s`` (arrival times) and ``source`` (named in messages).
+        Times are absolute: ISO 8601 strings, pandas Timestamps, datetimes or :class:`obspy.UTCDateTime`. The
+        annotation readers (Transcriber, QuakeML, CSV with relative times) return such a DataFrame.
     sampling_rate : float
         Target rate in Hz of every record.
     class_names : sequence of str
@@ -91,10 +91,16 @@ def from_obspy(
         ``Trace.filter("bandpass", zerophase=True)``) applied before resampling. The upper corner must lie below
         the Nyquist frequency of every input trace.
     merge_gaps : bool
-        ``True`` (default): the traces of one id become one record, gaps filled (see Notes). ``False``: each
-        gap-free stretch becomes its own record, with ``event_id`` ``'<trace id>_<k>'`` when an id has several
-        (overlapping and adjacent traces are still merged); a catalogued segment then goes to the piece it
-        overlaps most and is clipped to it (with a warning) if it spans a gap.
+        ``True`` (default): traces of one id separated by gaps of at most ``max_gap_s`` become one record, gaps
+        filled (see Notes). ``False``: no gap is filled; each gap-free stretch becomes its own record
+        (overlapping and adjacent traces are still merged).
+    max_gap_s : float or None
+        Longest gap in seconds (default 60) filled inside one record when ``merge_gaps`` is on; traces of one id
+        further apart become separate records, so files cut around events weeks apart cost the memory of their
+        samples, never of the time between them. ``None``: no limit (all traces of an id in one record, which
+        allocates the whole time span). When an id gives several records, their ``event_id`` is
+        ``'<trace id>_<k>'`` (k = 0, 1, ... in time order); a catalogued segment goes to the record it overlaps
+        most and is clipped to it (with a warning) if it sticks out.
 
     Returns
     -------
@@ -120,9 +126,10 @@ def from_obspy(
     (ObsPy ``Trace.interpolate(method="lanczos", a=20)``). Rates within ``1e-7`` (relative) of the target are
     not resampled.
 
-    **Gaps** (and NaN samples, and masked samples of an input trace) are filled with 0 — the mean level when
-    ``detrend`` is on, so no step appears; with ``detrend=False`` a step to 0 appears — and labelled unknown
-    (-1), even inside a catalogued segment and even with ``background``.
+    **Gaps** up to ``max_gap_s`` (and NaN samples, and masked samples of an input trace) are filled with 0 — the
+    mean level when ``detrend`` is on, so no step appears; with ``detrend=False`` a step to 0 appears — and
+    labelled unknown (-1), even inside a catalogued segment and even with ``background``. Longer gaps end the
+    record: the next trace of that id starts another one.
 
     **Overlaps** of traces with one id are merged with ObsPy's ``Stream.merge(method=1)``: where two pieces
     overlap the later piece's samples are kept (identical overlaps merge silently). Pieces whose start times are
@@ -132,9 +139,11 @@ def from_obspy(
     sample ``k`` (time ``k / sampling_rate`` from the record start) gets a segment's class when ``start <= t <
     end`` with both ends rounded to the nearest sample. A segment that sticks out of its record is clipped to
     the record with a warning; one entirely outside is an error. P and S arrivals become seconds from the record
-    start (NaN when absent). Catalogue errors (unknown class, end before start, unreadable time, overlapping
-    segments of one trace, unknown trace id) name the CSV line (``catalog line N``) or DataFrame row
-    (``catalog row LABEL``) and the trace id.
+    start (NaN when absent). Overlapping segments of one class on one trace are merged into one, with a warning.
+    Catalogue errors (unknown class, end before start, unreadable time, overlapping segments of different classes
+    on one trace, unknown trace id) name the CSV line (``catalog line N``) or DataFrame row (``catalog row
+    LABEL``, followed by the row's ``source`` when the table has that column) and the trace id. Catalogues in
+    other formats: :func:`read_transcriber`, :func:`read_quakeml_catalog`, :func:`read_relative_csv`.
 
     No taper is applied before filtering: the first and last ``~1 / bandpass[0]`` seconds of each piece may show
     filter transients; taper or cut in ObsPy beforehand if that matters.
@@ -169,37 +178,25 @@ def from_obspy(
     band = _bandpass(bandpass, func)
     if not isinstance(merge_gaps, (bool, np.bool_)):
         raise ValueError(f"The 'merge_gaps' parameter of {func} must be True or False. Got {merge_gaps!r} instead.")
+    if max_gap_s is not None:
+        check_positive(max_gap_s, name="max_gap_s", func=func, allow_zero=True)
     # read the catalogue first: its errors are cheaper to find than the stream's processing
     rows = None
     if catalog is not None:
         rows = _catalog_io.read_catalog(catalog, names, func=func)
-        _catalog_io.check_overlaps(rows, func=func)
+        rows = _catalog_io.merge_overlaps(rows, func=func, stacklevel=2)
 
     st = _read_stream(stream, obspy, func)
-    pieces = _split_pieces(st, obspy, func)
+    pieces = split_pieces(st, obspy, func)
     if not pieces:
         raise ValueError(f"{func}: the stream holds no samples; check the files or the stream selection.")
 
-    groups: dict[str, list] = {}
     input_rates: dict[str, set] = {}
     methods: set[str] = set()
     for tr in pieces:
         input_rates.setdefault(tr.id, set()).add(float(tr.stats.sampling_rate))
         methods.add(_process_piece(tr, detrend_type, band, sampling_rate, func))
-        groups.setdefault(tr.id, []).append(tr)
-
-    traces = []  # (trace id, merged ObsPy trace with masked gaps)
-    for tid, group in groups.items():
-        merged = obspy.Stream(group)
-        try:
-            merged.merge(method=1, fill_value=None, interpolation_samples=0)
-        except Exception as err:  # ObsPy raises bare Exception on e.g. differing calibration factors
-            raise ValueError(f"{func}: cannot merge the traces of {tid!r}: {err}") from err
-        (tr,) = merged.traces
-        if merge_gaps:
-            traces.append((tid, tr))
-        else:
-            traces.extend((tid, piece) for piece in tr.split().traces)
+    traces = merge_pieces(pieces, max_gap_s, merge_gaps, obspy, func)  # (trace id, trace with masked gaps)
 
     waveforms, gaps, spans, starttimes, trace_ids = [], [], [], [], []
     for tid, tr in traces:
@@ -224,6 +221,7 @@ def from_obspy(
         "overlaps": "obspy Stream.merge(method=1): the later trace's samples are kept",
         "background": background,
         "merge_gaps": bool(merge_gaps),
+        "max_gap_s": None if max_gap_s is None else float(max_gap_s),
     }
     return build_records(
         waveforms,
@@ -299,89 +297,6 @@ def _read_stream(stream, obspy, func):
         except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
             raise ValueError(f"{func}: ObsPy cannot read {path!r}: {err}") from err
     return out
-
-
-def _split_pieces(st, obspy, func):
-    """Float64 copies of the gap-free pieces of every trace (masked or NaN samples split a trace)."""
-    pieces = []
-    for tr in st:
-        data = tr.data
-        if data.size == 0:
-            continue  # empty records (e.g. a MiniSEED record with no data) carry nothing
-        if data.dtype.kind not in "iuf":
-            raise ValueError(
-                f"{func}: trace {tr.id!r} holds no numeric samples (dtype {data.dtype}); remove it from the stream, "
-                "e.g. stream.select(channel=...)."
-            )
-        rate = float(tr.stats.sampling_rate)
-        if not np.isfinite(rate) or rate <= 0:
-            raise ValueError(
-                f"{func}: trace {tr.id!r} has sampling rate {rate!r} Hz; remove it from the stream or fix its header."
-            )
-        values = np.ma.masked_invalid(np.ma.asarray(data).astype(np.float64))
-        trace = obspy.Trace(data=values, header=tr.stats.copy())
-        if np.ma.getmaskarray(values).any():
-            pieces.extend(p for p in trace.split().traces if p.stats.npts > 0)
-        else:
-            trace.data = np.ma.getdata(values)
-            pieces.append(trace)
-    return pieces
-
-
-def _process_piece(tr, detrend_type, band, sampling_rate, func) -> str:
-    """Detrend, band-pass and resample one gap-free trace in place; return the resampling method used."""
-    rate = float(tr.stats.sampling_rate)
-    if detrend_type is not None:
-        tr.detrend(type=detrend_type)
-    if band is not None:
-        if band[1] >= rate / 2:
-            raise ValueError(
-                f"{func}: trace {tr.id!r} is sampled at {rate:g} Hz (Nyquist {rate / 2:g} Hz), which does not lie "
-                f"above the band-pass upper corner {band[1]:g} Hz; pass bandpass=(low, high) with high below "
-                f"{rate / 2:g} Hz."
-            )
-        tr.filter("bandpass", freqmin=band[0], freqmax=band[1], corners=4, zerophase=True)
-    return _resample(tr, sampling_rate)
-
-
-def _resample(tr, sampling_rate) -> str:
-    """Resample one gap-free trace in place (see from_obspy's Notes); return a description of the method."""
-    rate = float(tr.stats.sampling_rate)
-    if abs(rate - sampling_rate) <= RATE_RTOL * sampling_rate:
-        tr.stats.sampling_rate = sampling_rate
-        return "none"
-    from scipy import signal
-
-    frac = Fraction(sampling_rate / rate).limit_denominator(MAX_RESAMPLE_FACTOR)
-    up, down = frac.numerator, frac.denominator
-    if up <= MAX_RESAMPLE_FACTOR and abs(rate * up / down - sampling_rate) <= RATE_RTOL * sampling_rate:
-        data = np.asarray(tr.data, dtype=np.float64)
-        padtype = "line" if data.size >= 2 else "edge"
-        out = signal.resample_poly(data, up, down, window=_antialias_fir(up, down), padtype=padtype)
-        tr.data = np.ascontiguousarray(out, dtype=np.float64)
-        tr.stats.sampling_rate = sampling_rate
-        return "scipy.signal.resample_poly"
-    # fallback for unusual ratios: anti-alias low-pass (downsampling only), then Lanczos interpolation
-    if sampling_rate < rate:
-        sos = signal.cheby2(10, 80, 0.5 * sampling_rate, btype="low", fs=rate, output="sos")
-        if tr.stats.npts > 3 * 2 * len(sos):
-            tr.data = signal.sosfiltfilt(sos, np.asarray(tr.data, dtype=np.float64))
-    tr.interpolate(sampling_rate=sampling_rate, method="lanczos", a=20)
-    tr.stats.sampling_rate = sampling_rate
-    return "chebyshev2 low-pass + lanczos interpolation"
-
-
-def _antialias_fir(up: int, down: int) -> np.ndarray:
-    """Linear-phase low-pass for ``resample_poly(up, down)``: flat to 0.8, >= 80 dB down from 1 x the lower Nyquist.
-
-    Frequencies are relative to the Nyquist frequency of the upsampled rate (1); the lower of the input and
-    output Nyquist frequencies is ``1 / max(up, down)`` there. Odd length, so the filter delay is compensated.
-    """
-    from scipy import signal
-
-    nyquist = 1.0 / max(up, down)
-    numtaps, beta = signal.kaiserord(ANTIALIAS_ATTENUATION_DB, 0.2 * nyquist)
-    return signal.firwin(numtaps | 1, 0.9 * nyquist, window=("kaiser", beta))
 
 
 def _unique_ids(ids: Sequence[str]) -> list[str]:

@@ -14,11 +14,14 @@ archive block by block and returns a :class:`MonitorResult`. Modules, in the ord
 from ._detections import (
     DEFAULT_MIN_DURATION,
     DEFAULT_SMOOTHING,
+    channel_codes,
     detect,
     frame_runs,
     probability_stream,
+    read_probabilities,
     smooth,
     to_catalog,
+    write_probabilities,
 )
 from ._monitor import monitor
 from ._result import MonitorResult
@@ -32,6 +35,9 @@ __all__ = [
     "frame_runs",
     "to_catalog",
     "probability_stream",
+    "channel_codes",
+    "write_probabilities",
+    "read_probabilities",
     "score_detections",
     "DEFAULT_MIN_DURATION",
     "DEFAULT_SMOOTHING",

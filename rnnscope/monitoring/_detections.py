@@ -17,20 +17,34 @@ A run of frames ``a .. b-1`` (frame centres ``t_a .. t_{b-1}``, one hop ``dt`` a
 of the labelled segment (onset error within +-dt/2 for a perfect classifier).
 
 QuakeML has no event type for long-period events, tremor or hybrid events: :func:`to_catalog` sets
-``event_type`` to ``"earthquake"`` for VTE and ``"other event"`` for every other class, and stores the class name
-in the event description (``event.event_descriptions[0].text``) and, with the end time and probabilities, in a
-comment (``rnnscope class=LP; ...``). Each event carries one automatic pick at the detection start on the
-monitored channel (no origin: a single station gives no location).
+``event_type`` from a mapping class name -> QuakeML type (default :data:`rnnscope.data.QUAKEML_EVENT_TYPES`:
+``"earthquake"`` for VT, VTE, EQ, Equ; ``"avalanche"`` for AV; ``"ice quake"`` for IC; ``"other event"`` for LP,
+TR, TRE, HYB and every class not listed), and stores the class name in the event description
+(``event.event_descriptions[0].text``) and, with the end time and probabilities, in a comment (``rnnscope
+class=LP; ...``). Each event carries one automatic pick at the detection start on the monitored channel (no
+origin: a single station gives no location). :func:`rnnscope.data.read_quakeml_catalog` reads such a catalog back
+to the same classes (with the same mapping).
+
+The probability MiniSEED has one channel per class; channel codes hold 3 characters, so :func:`channel_codes`
+maps each class name to one (its own name when it is 1-3 letters or digits) and :func:`probability_stream` keeps
+the class name in each trace's ``stats.class_name``; :func:`write_probabilities` stores the map in a JSON sidecar
+that :func:`read_probabilities` reads back.
 """
 from __future__ import annotations
 
 import heapq
+import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["DEFAULT_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect", "to_catalog", "probability_stream"]
+from ..data._annotations import check_event_types
+
+__all__ = ["DEFAULT_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect", "to_catalog",
+           "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
 
 #: minimum durations (frames) used by Titos & Garcia's authors; classes not listed: 1 frame
 DEFAULT_MIN_DURATION = {"SIL": 2, "TRE": 40, "HYB": 14, "VTE": 4, "LP": 4}
@@ -305,18 +319,22 @@ def detect(
 
 # --------------------------------------------------------------------------------------------- exports
 
-#: QuakeML event type per class (QuakeML has no LP / tremor / hybrid types)
-QUAKEML_EVENT_TYPE = {"VTE": "earthquake"}
-
-
-def to_catalog(detections: pd.DataFrame, *, author: str = "rnnscope", model: str | None = None):
+def to_catalog(
+    detections: pd.DataFrame,
+    *,
+    event_types: Mapping[str, str] | None = None,
+    author: str = "rnnscope",
+    model: str | None = None,
+):
     """Detections -> :class:`obspy.core.event.Catalog` (QuakeML has no LP, tremor or hybrid types).
 
-    Each detection becomes an Event with ``event_type`` ``"earthquake"`` for VTE and ``"other event"`` otherwise
-    (``event_type_certainty="suspected"``), its class name as the first event description's text, a comment
+    Each detection becomes an Event with the ``event_type`` that ``event_types`` gives its class (default
+    :data:`rnnscope.data.QUAKEML_EVENT_TYPES`; classes not in the mapping get ``"other event"``;
+    ``event_type_certainty="suspected"``), its class name as the first event description's text, a comment
     ``rnnscope class=<class>; start=...; end=...; duration_s=...; p_mean=...; p_peak=...; seed_id=...`` (the class
     and end time live only there and in the description), and one automatic pick at the start time on the
     monitored channel (``phase_hint`` = class name). No origin: one station gives no location.
+    :func:`rnnscope.data.read_quakeml_catalog` with the same ``event_types`` reads the classes back.
 
     Examples
     --------
@@ -327,7 +345,12 @@ def to_catalog(detections: pd.DataFrame, *, author: str = "rnnscope", model: str
     >>> ev = cat[0]
     >>> ev.event_type, ev.event_descriptions[0].text, str(ev.picks[0].time), ev.picks[0].waveform_id.id
     ('other event', 'LP', '2024-01-01T00:00:10.000000Z', 'XX.STA..HHZ')
+    >>> to_catalog(d.assign(class_name=["AV"]))[0].event_type
+    'avalanche'
+    >>> to_catalog(d.assign(class_name=["RF"]), event_types={"RF": "rockslide"})[0].event_type
+    'rockslide'
     """
+    types = check_event_types(event_types, "to_catalog")
     from obspy import UTCDateTime
     from obspy.core.event import (
         Catalog,
@@ -365,7 +388,7 @@ def to_catalog(detections: pd.DataFrame, *, author: str = "rnnscope", model: str
         events.append(
             Event(
                 resource_id=ResourceIdentifier(f"smi:local/rnnscope/event/{key}"),
-                event_type=QUAKEML_EVENT_TYPE.get(cls, "other event"),
+                event_type=types.get(cls, "other event"),
                 event_type_certainty="suspected",
                 event_descriptions=[EventDescription(text=cls)],
                 comments=[Comment(text=text, resource_id=ResourceIdentifier(f"smi:local/rnnscope/comment/{key}"))],
@@ -377,25 +400,114 @@ def to_catalog(detections: pd.DataFrame, *, author: str = "rnnscope", model: str
                    description="rnnscope.monitor detections", creation_info=info)
 
 
+#: suffix of the JSON file written beside a probability MiniSEED (class name -> channel code)
+SIDECAR_SUFFIX = ".json"
+_SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,3}$")
+_CODE_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def channel_codes(class_names: Sequence[str]) -> dict[str, str]:
+    """Class name -> MiniSEED channel code (at most 3 characters), one distinct code per class.
+
+    A name of 1 to 3 ASCII letters or digits is its own code (``SIL``, ``LP``, ``VTE`` ...). Every other name, in
+    order, gets the first free code among: the first three letters or digits of its name, uppercased; the first
+    two (padded with ``X``) followed by ``0``-``9``, ``A``-``Z``; any other three characters from those. The map
+    depends on the list of names only, so it can be recomputed; :func:`write_probabilities` also stores it.
+
+    Examples
+    --------
+    >>> channel_codes(["BG", "VT", "Tremor", "Tremolo", "ice-quake", "LP"])
+    {'BG': 'BG', 'VT': 'VT', 'Tremor': 'TRE', 'Tremolo': 'TR0', 'ice-quake': 'ICE', 'LP': 'LP'}
+    """
+    import itertools
+
+    names = [str(n) for n in class_names]
+    codes = {n: n for n in names if _SHORT_CODE.match(n)}
+    taken = set(codes.values())
+    for name in names:
+        if name in codes:
+            continue
+        alnum = re.sub(r"[^A-Za-z0-9]", "", name).upper()
+        head = alnum[:2].ljust(2, "X")
+        candidates = itertools.chain(
+            [alnum[:3]] if len(alnum) >= 3 else [],
+            (head + c for c in _CODE_CHARS),
+            ("".join(t) for t in itertools.product(_CODE_CHARS, repeat=3)),
+        )
+        code = next(c for c in candidates if c not in taken)
+        codes[name] = code
+        taken.add(code)
+    return {n: codes[n] for n in names}
+
+
 def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: str):
     """Per-class probability traces (one per class and contiguous piece) as an ObsPy Stream.
 
-    ``pieces`` holds ``(first_time_ns, frame_period_ns, prob (frames, classes))`` tuples. Channel = class name,
-    network/station/location those of ``seed_id``, sampling rate = frame rate (2 Hz for the paper's features),
-    start time = centre of the first frame, data float32.
+    ``pieces`` holds ``(first_time_ns, frame_period_ns, prob (frames, classes))`` tuples. Channel = the class's
+    code from :func:`channel_codes` (the class name itself when it has 1-3 letters or digits), class name in
+    ``stats.class_name``, network/station/location those of ``seed_id``, sampling rate = frame rate (2 Hz for the
+    paper's features), start time = centre of the first frame, data float32.
+
+    Examples
+    --------
+    >>> prob = np.array([[0.9, 0.1], [0.2, 0.8]])
+    >>> st = probability_stream([(0, 5 * 10**8, prob)], ["Background", "LP"], "XX.STA..HHZ")
+    >>> [(tr.stats.channel, tr.stats.class_name, tr.stats.sampling_rate) for tr in st]
+    [('BAC', 'Background', 2.0), ('LP', 'LP', 2.0)]
     """
     from obspy import Stream, Trace, UTCDateTime
 
     net, sta, loc, _ = (seed_id.split(".") + ["", "", "", ""])[:4] if seed_id.count(".") == 3 else ("", "", "", "")
+    codes = channel_codes(class_names)
     traces = []
     for first_ns, period_ns, prob in pieces:
         prob = np.asarray(prob, dtype=np.float32)
         if prob.shape[0] == 0:
             continue
         for j, name in enumerate(class_names):
-            header = {"network": net, "station": sta, "location": loc, "channel": str(name),
-                      "sampling_rate": _NS / period_ns, "starttime": UTCDateTime(ns=int(first_ns))}
+            header = {"network": net, "station": sta, "location": loc, "channel": codes[str(name)],
+                      "sampling_rate": _NS / period_ns, "starttime": UTCDateTime(ns=int(first_ns)),
+                      "class_name": str(name)}
             traces.append(Trace(data=np.ascontiguousarray(prob[:, j]), header=header))
     st = Stream(traces)
     st.sort(keys=["channel", "starttime"])
+    return st
+
+
+def write_probabilities(stream, path) -> str:
+    """Write a :func:`probability_stream` as MiniSEED (FLOAT32) plus a JSON sidecar ``<path>.json``; return the path.
+
+    The sidecar holds ``{"channel_codes": {class name: channel code}}`` so :func:`read_probabilities` gives every
+    trace its class name back (MiniSEED itself stores no class name).
+    """
+    codes = {}
+    for tr in stream:
+        name = str(tr.stats.get("class_name", tr.stats.channel))
+        if codes.setdefault(name, tr.stats.channel) != tr.stats.channel:
+            raise ValueError(
+                f"write_probabilities: class {name!r} has the channel codes {codes[name]!r} and "
+                f"{tr.stats.channel!r}; give each class one code (see channel_codes)."
+            )
+    path = os.fspath(path)
+    stream.write(path, format="MSEED", encoding="FLOAT32")
+    with open(path + SIDECAR_SUFFIX, "w") as f:
+        json.dump({"content": "rnnscope class probabilities", "channel_codes": codes}, f, indent=1)
+    return path
+
+
+def read_probabilities(path):
+    """Read a probability MiniSEED written by :func:`write_probabilities`; ``stats.class_name`` set on every trace.
+
+    Without the sidecar ``<path>.json`` each class name is taken to be its channel code.
+    """
+    from obspy import read
+
+    path = os.fspath(path)
+    st = read(path)
+    names = {}
+    if os.path.exists(path + SIDECAR_SUFFIX):
+        with open(path + SIDECAR_SUFFIX) as f:
+            names = {code: name for name, code in json.load(f).get("channel_codes", {}).items()}
+    for tr in st:
+        tr.stats.class_name = names.get(tr.stats.channel, tr.stats.channel)
     return st

@@ -232,10 +232,12 @@ def monitor(
     **Gaps** end a stretch: its last frames use the end-edge repetition of ``frames_of``, the recurrent state is
     reset, framing restarts after the gap. Gaps hold no frame and no detection; ``result.gaps`` lists them.
 
-    **QuakeML** has no event type for long-period events, tremor or hybrid events: VTE detections get
-    ``event_type="earthquake"``, every other class ``"other event"``; the class name is stored as the text of the
-    event's first description and in a comment (``rnnscope class=LP; start=...; end=...; p_mean=...``), which
-    also holds the end time. Each event has one automatic pick at its start on the monitored channel and no origin.
+    **QuakeML** has no event type for long-period events, tremor or hybrid events: event types come from
+    :data:`rnnscope.data.QUAKEML_EVENT_TYPES` (VT/VTE ``"earthquake"``, AV ``"avalanche"``, IC ``"ice quake"``,
+    other classes ``"other event"``; ``result.to_quakeml(path, event_types=...)`` changes it); the class name is
+    stored as the text of the event's first description and in a comment (``rnnscope class=LP; start=...;
+    end=...; p_mean=...``), which also holds the end time. Each event has one automatic pick at its start on the
+    monitored channel and no origin.
 
     Examples
     --------

@@ -96,40 +96,34 @@ class MonitorResult:
         table.to_csv(path, index=False)
         return os.fspath(path)
 
-    def to_catalog(self):
-        """The detections as an :class:`obspy.core.event.Catalog` (see the QuakeML note of :func:`monitor`)."""
-        return _detections.to_catalog(self.detections, model=self.model_name)
+    def to_catalog(self, event_types=None):
+        """The detections as an :class:`obspy.core.event.Catalog` (see :func:`rnnscope.monitoring.to_catalog`)."""
+        return _detections.to_catalog(self.detections, event_types=event_types, model=self.model_name)
 
-    def to_quakeml(self, path) -> str:
+    def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (class in the event description and a comment); return the path."""
-        self.to_catalog().write(os.fspath(path), format="QUAKEML")
+        self.to_catalog(event_types).write(os.fspath(path), format="QUAKEML")
         return os.fspath(path)
 
     def probabilities(self):
         """Per-class frame probabilities as an ObsPy Stream.
 
-        One float32 trace per class and contiguous piece: channel = class name, network/station/location of the
-        monitored SEED id, sampling rate = frame rate (2 Hz for the paper's features), start time = centre of the
-        first frame. Gaps in the data are gaps between traces.
+        One float32 trace per class and contiguous piece: channel = class code (see
+        :func:`rnnscope.monitoring.channel_codes`; the name itself for up to 3 letters or digits), class name in
+        ``stats.class_name``, network/station/location of the monitored SEED id, sampling rate = frame rate (2 Hz
+        for the paper's features), start time = centre of the first frame. Gaps in the data are gaps between
+        traces.
         """
         pieces = [(p.first_frame_ns, p.frame_period_ns, p.prob) for p in self.pieces]
         return _detections.probability_stream(pieces, self.class_names, self.seed_id)
 
     def to_mseed(self, path) -> str:
-        """Write :meth:`probabilities` as MiniSEED (FLOAT32 encoding); return the path.
+        """Write :meth:`probabilities` as MiniSEED (FLOAT32) and a JSON sidecar ``<path>.json``; return the path.
 
-        MiniSEED channel codes hold at most 3 characters: class names longer than that cannot be written.
+        Channel codes hold at most 3 characters: classes get codes from :func:`rnnscope.monitoring.channel_codes`,
+        stored in the sidecar; read back with :func:`rnnscope.monitoring.read_probabilities`.
         """
-        long = [c for c in self.class_names if len(c) > 3]
-        if long:
-            raise ValueError(
-                f"MonitorResult.to_mseed: MiniSEED channel codes hold at most 3 characters, but the classes {long} "
-                "are longer; write the Stream from ..probabilities() in another format (e.g. format='SAC' per trace) "
-                "or rename the classes."
-            )
-        st = self.probabilities()
-        st.write(os.fspath(path), format="MSEED", encoding="FLOAT32")
-        return os.fspath(path)
+        return _detections.write_probabilities(self.probabilities(), path)
 
     # -- summaries ---------------------------------------------------------------------------------------
     @property

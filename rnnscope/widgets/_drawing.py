@@ -28,7 +28,7 @@ def _envelope(cols, index_time, units=None):
 
 def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
     """(n_cols, 4) RGBA of a class band: per column the most frequent non-SIL class, else SIL; -1 transparent."""
-    from ..plots import class_color
+    from .._colors import class_color
 
     n = labels.size
     n_cols = max(1, -(-n // k))
@@ -48,7 +48,7 @@ def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
 
 
 def _legend_html(class_names) -> str:
-    from ..plots import class_color
+    from .._colors import class_color
 
     items = "".join(
         f'<span style="display:inline-block;margin-right:10px"><span style="display:inline-block;width:12px;'

@@ -48,7 +48,7 @@ class Histograms(widgets.VBox):
 
     def __init__(self, run, variable: str = "h", layer: int = 0, *, bins: int = 50, max_frames: int = 200_000,
                  title: str = "", y_scale=None, width: int = 480, controls: bool = True):
-        from ..plots import class_color
+        from .._colors import class_color
 
         self.run = run
         self.bins = int(bins)

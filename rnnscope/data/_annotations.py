@@ -1,0 +1,605 @@
+"""Annotation formats -> the catalogue DataFrame that :func:`rnnscope.data.from_obspy` takes.
+
+- :func:`read_transcriber` — Transcriber ``.trs`` files: ``<Sync time="..."/>`` marks, each followed by its label;
+- :func:`read_quakeml_catalog` — QuakeML (any catalogue :func:`obspy.read_events` reads, including the ones
+  :func:`rnnscope.monitoring.to_catalog` writes): event type and description -> class through a mapping;
+- :func:`read_relative_csv` — CSV tables whose times are seconds from the start of a waveform file.
+
+Each returns one row per labelled segment with columns ``trace_id``, ``start``, ``end`` (UTC
+:class:`pandas.Timestamp`), ``class``, ``p``, ``s`` (UTC, ``NaT`` when unknown) and ``source`` (file and line or
+event the row comes from; :func:`from_obspy` names it in its messages). Classes are returned as written (after
+the reader's mapping); :func:`from_obspy` checks them against its ``class_names``. Several files' rows are joined
+with :func:`pandas.concat`.
+
+**Time 0 of relative times** (Transcriber marks, CSV times) is given by a ``reference``: the absolute time itself
+(ISO 8601 string, :class:`obspy.UTCDateTime`, pandas Timestamp, datetime; then ``trace_id`` is required), an
+ObsPy Trace or Stream, or the path of a waveform file (only its headers are read). For a Stream or file, time 0
+is the first sample of the traces of ``trace_id`` (or of its only SEED id).
+
+ObsPy is imported only when a reader needs it (a QuakeML file, a Trace, a waveform file).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import xml.parsers.expat
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._validation import check_positive
+from ._catalog_io import _TimeError, to_ns
+
+__all__ = ["QUAKEML_EVENT_TYPES", "read_transcriber", "read_quakeml_catalog", "read_relative_csv"]
+
+#: default class name -> QuakeML event type, used both ways: :func:`rnnscope.monitoring.to_catalog` writes the
+#: type of each class (classes not listed: ``"other event"``) and :func:`read_quakeml_catalog` reads a class back
+#: from a type that exactly one class maps to (QuakeML has no type for long-period events, tremor or hybrids, so
+#: those are told apart by the event description, which holds the class name)
+QUAKEML_EVENT_TYPES = {
+    "VT": "earthquake",
+    "VTE": "earthquake",
+    "EQ": "earthquake",
+    "Equ": "earthquake",
+    "LP": "other event",
+    "VLP": "other event",
+    "TR": "other event",
+    "TRE": "other event",
+    "HYB": "other event",
+    "AV": "avalanche",
+    "IC": "ice quake",
+    "EXP": "explosion",
+}
+#: columns of the returned catalogue
+COLUMNS = ("trace_id", "start", "end", "class", "p", "s", "source")
+_NS = 1_000_000_000
+_PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names such as 'SIL' or 'LP')
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Transcriber
+# --------------------------------------------------------------------------------------------------------------
+def read_transcriber(
+    path,
+    reference,
+    trace_id: str | None = None,
+    *,
+    time_scale: float = 1.0,
+    class_map: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """Transcriber ``.trs`` labels -> catalogue DataFrame for :func:`rnnscope.data.from_obspy`.
+
+    Each ``<Sync time="t"/>`` mark opens a segment labelled with the text that follows it; the segment ends at
+    the next mark or, for the last mark of a ``<Turn>``, at the turn's ``endTime`` (else its section's).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.trs`` file (XML; any encoding its declaration names).
+    reference : time, obspy Trace or Stream, or path of a waveform file
+        Time 0 of the file's times (see the module notes), usually the waveform file the labels were made on.
+    trace_id : str, optional
+        SEED id of the labelled trace; required when ``reference`` is a time or holds several ids.
+    time_scale : float
+        Seconds of signal per unit of the file's times: a time ``t`` is ``t * time_scale`` s after time 0 (e.g. 100
+        when the signal was played 100 times faster than real time while labelling).
+    class_map : mapping, optional
+        Label text -> class name; a label mapped to None is dropped. Labels not in it are kept as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
+        line of the mark). Marks followed by no text (unlabelled stretches) and segments of zero length give no
+        row.
+
+    Raises
+    ------
+    ValueError
+        If the file is not well-formed XML, a mark has no number as its time, times go backwards, or the last
+        segment has no end (no ``endTime`` on its turn or section). Messages name the file and line.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from rnnscope.data import read_transcriber
+    >>> path = os.path.join(tempfile.mkdtemp(), "day1.trs")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write('<?xml version="1.0"?><Trans><Episode><Section type="report" startTime="0" endTime="6">'
+    ...                 '<Turn startTime="0" endTime="6">\\n<Sync time="0"/>\\n<Sync time="1.5"/>LP\\n'
+    ...                 '<Sync time="2.5"/>\\n<Sync time="4"/>tremor\\n</Turn></Section></Episode></Trans>')
+    >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", time_scale=10.0,
+    ...                          class_map={"tremor": "TR"})
+    >>> table[["class", "start", "end", "source"]]
+      class                     start                       end        source
+    0    LP 2017-08-03 00:00:15+00:00 2017-08-03 00:00:25+00:00  day1.trs line 3
+    1    TR 2017-08-03 00:00:40+00:00 2017-08-03 00:01:00+00:00  day1.trs line 5
+    """
+    func = "read_transcriber"
+    check_positive(time_scale, name="time_scale", func=func)
+    mapping = _check_class_map(class_map, func)
+    path = _existing_file(path, "Transcriber (.trs)", func)
+    tid, origin = _resolve_reference(reference, trace_id, func)
+    name = os.path.basename(path)
+    rows = []
+    for start, end, text, line in _transcriber_marks(path, func):
+        label = mapping.get(text, text) if text else None
+        if label is None or not end > start:
+            continue
+        a, b = origin + round(start * time_scale * _NS), origin + round(end * time_scale * _NS)
+        rows.append((tid, a, b, str(label), None, None, f"{name} line {line}"))
+    return _table(rows)
+
+
+def _transcriber_marks(path, func) -> list[tuple[float, float, str, int]]:
+    """(start, end, label text, line) of every Sync mark, in file order; times in the file's unit."""
+    parser = xml.parsers.expat.ParserCreate()
+    marks: list[list] = []  # [start, end or None, text parts, line]
+    ends = {"Section": None, "Turn": None}
+
+    def problem(message):
+        return ValueError(f"{func}: {os.path.basename(path)} line {parser.CurrentLineNumber}: {message}")
+
+    def number(attrs, key, element):
+        try:
+            value = float(attrs[key])
+        except (KeyError, ValueError):
+            raise problem(
+                f"<{element}> has {key}={attrs.get(key)!r}, not a number of seconds; fix the file."
+            ) from None
+        if not np.isfinite(value):
+            raise problem(f"<{element}> has {key}={attrs[key]!r}, not a finite number; fix the file.")
+        return value
+
+    def close(time):
+        if marks and marks[-1][1] is None:
+            if time < marks[-1][0]:
+                raise problem(f"time {time:g} lies before the mark of line {marks[-1][3]} ({marks[-1][0]:g}); "
+                              "marks must be in time order.")
+            marks[-1][1] = time
+
+    def start_element(element, attrs):
+        if element in ends:
+            ends[element] = number(attrs, "endTime", element) if "endTime" in attrs else None
+        elif element == "Sync":
+            time = number(attrs, "time", "Sync")
+            close(time)
+            marks.append([time, None, [], parser.CurrentLineNumber])
+
+    def end_element(element):
+        if element in ends and marks and marks[-1][1] is None:
+            end = ends["Turn"] if ends["Turn"] is not None else ends["Section"]
+            if end is not None:
+                close(end)
+
+    def text(data):
+        if marks and marks[-1][1] is None:
+            marks[-1][2].append(data)
+
+    parser.StartElementHandler = start_element
+    parser.EndElementHandler = end_element
+    parser.CharacterDataHandler = text
+    try:
+        with open(path, "rb") as f:
+            parser.ParseFile(f)
+    except xml.parsers.expat.ExpatError as err:
+        raise ValueError(
+            f"{func}: {os.path.basename(path)} is not a well-formed Transcriber file ({err}); check that it is the "
+            ".trs XML file."
+        ) from None
+    if marks and marks[-1][1] is None:
+        raise ValueError(
+            f"{func}: {os.path.basename(path)} line {marks[-1][3]}: the last mark has no end (no endTime on its "
+            "<Turn> or <Section>); add endTime to the turn."
+        )
+    return [(m[0], m[1], " ".join("".join(m[2]).split()), m[3]) for m in marks]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# QuakeML
+# --------------------------------------------------------------------------------------------------------------
+def check_event_types(event_types, func: str) -> dict[str, str]:
+    """Return ``event_types`` (class name -> QuakeML event type) as a dict; None gives the defaults.
+
+    Every value must be a QuakeML event type (ObsPy's ``EventType``), e.g. ``'earthquake'`` or ``'other event'``.
+    """
+    if event_types is None:
+        return dict(QUAKEML_EVENT_TYPES)
+    from obspy.core.event.header import EventType
+
+    valid = list(EventType)
+    ok = isinstance(event_types, Mapping)
+    bad = [(k, v) for k, v in event_types.items() if not isinstance(k, str) or v not in valid] if ok else []
+    if not ok or bad:
+        got = f"{bad[0][1]!r} for {bad[0][0]!r}" if bad else f"{type(event_types).__name__}"
+        raise ValueError(
+            f"The 'event_types' parameter of {func} must map class names to QuakeML event types, e.g. "
+            f"{{'VT': 'earthquake', 'AV': 'avalanche'}} (valid types: {valid}). Got {got} instead."
+        )
+    return {str(k): str(v) for k, v in event_types.items()}
+
+
+def read_quakeml_catalog(
+    source,
+    *,
+    event_types: Mapping[str, str] | None = None,
+    class_names: Sequence[str] | None = None,
+    trace_id: str | None = None,
+    duration_s: float | None = None,
+) -> pd.DataFrame:
+    """QuakeML events -> catalogue DataFrame for :func:`rnnscope.data.from_obspy`.
+
+    Parameters
+    ----------
+    source : path or obspy.core.event.Catalog
+        Anything :func:`obspy.read_events` reads (QuakeML file, URL), or a Catalog.
+    event_types : mapping, optional
+        Class name -> QuakeML event type (default :data:`QUAKEML_EVENT_TYPES`; pass a mapping to replace it), the
+        same mapping :func:`rnnscope.monitoring.to_catalog` writes with.
+    class_names : sequence of str, optional
+        Further class names an event description may hold (besides the keys of ``event_types``).
+    trace_id : str, optional
+        SEED id of every row. Default: the id of the event's earliest pick.
+    duration_s : float, optional
+        Length of every event that has no end time (only catalogues written by rnnscope store one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> event N'``).
+
+    Notes
+    -----
+    The **class** of an event is, first found: the ``class=`` of an rnnscope comment (``rnnscope class=LP; ...``);
+    an event description whose text is a key of ``event_types`` or one of ``class_names``; the only class that
+    ``event_types`` maps the event type to. An event whose type several classes share (the defaults map VT, VTE,
+    EQ and Equ to ``"earthquake"``) and whose description names none of them is an error: pass ``event_types``
+    with just the classes you use. The **start** is the event's earliest pick on ``trace_id`` (any phase), else
+    the ``start=`` of an rnnscope comment, else its preferred (or first) origin time; the **end** is the ``end=``
+    of an rnnscope comment, else start + ``duration_s``. **P and S** are the earliest picks whose phase hint is
+    ``P`` or ``S`` (``Pg``, ``Sn``, ... too) on that trace.
+
+    Examples
+    --------
+    >>> import obspy
+    >>> from obspy.core.event import Catalog, Event, EventDescription, Origin
+    >>> from rnnscope.data import read_quakeml_catalog
+    >>> t = obspy.UTCDateTime("2017-12-11T06:00:00")
+    >>> cat = Catalog([Event(event_type="avalanche", origins=[Origin(time=t)]),
+    ...                Event(event_type="other event", event_descriptions=[EventDescription("LP")],
+    ...                      origins=[Origin(time=t + 60)])])
+    >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", duration_s=20.0)
+    >>> table[["class", "start", "end"]]
+      class                     start                       end
+    0    AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
+    1    LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
+    """
+    func = "read_quakeml_catalog"
+    types = check_event_types(event_types, func)
+    names = set(types) | {str(c) for c in (class_names or ())}
+    if duration_s is not None:
+        check_positive(duration_s, name="duration_s", func=func)
+    obspy = _import_obspy(func)
+    if isinstance(source, obspy.core.event.Catalog):
+        catalog, name = source, "catalog"
+    else:
+        local = isinstance(source, os.PathLike) or (isinstance(source, str) and "://" not in source)
+        if local and not os.path.exists(os.fspath(source)):
+            raise FileNotFoundError(f"{func}: the QuakeML file {os.fspath(source)!r} does not exist.")
+        try:
+            catalog = obspy.read_events(os.fspath(source) if isinstance(source, os.PathLike) else source)
+        except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
+            raise ValueError(f"{func}: ObsPy cannot read {source!r} as an event catalogue: {err}") from err
+        name = os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else "catalog"
+    rows = []
+    for i, event in enumerate(catalog):
+        where = f"{name} event {i} ({event.resource_id})"
+        comment = _rnnscope_comment(event)
+        cls = _event_class(event, comment, types, names, where, func)
+        picks = sorted((p for p in event.picks if p.time is not None), key=lambda p: p.time)
+        tid = trace_id
+        if tid is None:
+            ids = [p.waveform_id.id for p in picks if p.waveform_id is not None and p.waveform_id.id.count(".") == 3]
+            if not ids:
+                raise ValueError(f"{func}: {where} has no pick with a SEED id; pass trace_id='NET.STA.LOC.CHA'.")
+            tid = ids[0]
+        on_trace = [p for p in picks if p.waveform_id is not None and p.waveform_id.id == tid]
+        start = _event_start(event, on_trace, comment, where, func)
+        if "end" in comment:
+            end = to_ns(comment["end"])
+        elif duration_s is not None:
+            end = start + round(float(duration_s) * _NS)
+        else:
+            raise ValueError(
+                f"{func}: {where} has no end time (only catalogues written by rnnscope store one); pass "
+                "duration_s=... seconds for every event."
+            )
+        phase = {k: next((p.time.ns for p in on_trace if _PHASE.match(p.phase_hint or "") and
+                          p.phase_hint[0] == k), None) for k in "PS"}
+        rows.append((tid, start, end, cls, phase["P"], phase["S"], where))
+    return _table(rows)
+
+
+def _rnnscope_comment(event) -> dict[str, str]:
+    """Fields of a comment ``rnnscope class=LP; start=...; end=...`` written by ``to_catalog`` ({} if none)."""
+    for comment in event.comments:
+        text = (comment.text or "").strip()
+        if text.startswith("rnnscope "):
+            pairs = (part.split("=", 1) for part in text[len("rnnscope "):].split(";") if "=" in part)
+            return {k.strip(): v.strip() for k, v in pairs}
+    return {}
+
+
+def _event_class(event, comment, types, names, where, func) -> str:
+    if comment.get("class"):
+        return comment["class"]
+    for description in event.event_descriptions:
+        text = (description.text or "").strip()
+        if text in names:
+            return text
+    kind = event.event_type
+    matches = [c for c, t in types.items() if t == kind]
+    if len(matches) == 1:
+        return matches[0]
+    texts = [d.text for d in event.event_descriptions]
+    if not matches:
+        hint = f"add {{'<class>': {kind!r}}} to event_types" if kind else "give the event a type or a description"
+        raise ValueError(
+            f"{func}: {where}: event type {kind!r} is not mapped to a class and its descriptions {texts} name none "
+            f"of the classes {sorted(names)}; {hint}."
+        )
+    raise ValueError(
+        f"{func}: {where}: event type {kind!r} maps to several classes {matches} and its descriptions {texts} name "
+        f"none of them; pass event_types={{...}} mapping only one class to {kind!r}."
+    )
+
+
+def _event_start(event, picks, comment, where, func) -> int:
+    if picks:
+        return int(picks[0].time.ns)
+    if "start" in comment:
+        return to_ns(comment["start"])
+    origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
+    if origin is not None and origin.time is not None:
+        return int(origin.time.ns)
+    raise ValueError(f"{func}: {where} has no pick on the trace, no origin time and no start; cannot place it.")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# CSV with relative times
+# --------------------------------------------------------------------------------------------------------------
+def read_relative_csv(
+    path,
+    reference,
+    trace_id: str | None = None,
+    *,
+    time_scale: float = 1.0,
+    class_map: Mapping[str, str | None] | None = None,
+) -> pd.DataFrame:
+    """CSV of segments timed in seconds from a waveform file's start -> catalogue DataFrame.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV with a header line and columns ``start``, ``end`` (numbers), ``class`` (or ``class_name`` or
+        ``label``), optionally ``p``, ``s`` (numbers, empty when unknown), ``trace_id`` (or ``seed_id``) and
+        ``file``. Column names are matched without regard to case; other columns are ignored.
+    reference : time, obspy Trace or Stream, path of a waveform file; or, with a ``file`` column, a dict, glob
+        pattern, directory or list of waveform files
+        Time 0 of the times (see the module notes). When the CSV has a ``file`` column, each row is timed from the
+        file it names: ``reference`` maps names to references (a dict) or lists the waveform files, matched by
+        name with or without extension.
+    trace_id : str, optional
+        SEED id of the rows without a ``trace_id`` column value; required when the reference is a time or holds
+        several ids.
+    time_scale : float
+        Seconds of signal per unit of the CSV's times.
+    class_map : mapping, optional
+        Label -> class name; a label mapped to None is dropped. Labels not in it are kept as they are.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
+        header being line 1).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from rnnscope.data import read_relative_csv
+    >>> path = os.path.join(tempfile.mkdtemp(), "labels.csv")
+    >>> with open(path, "w") as f:
+    ...     _ = f.write("start,end,label\\n12.0,30.5,VT\\n31,40,noise\\n")
+    >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", class_map={"noise": None})
+    >>> table[["class", "start", "end"]]
+      class                     start                           end
+    0    VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
+    >>> table.trace_id.tolist(), table.source.tolist()
+    (['KC.BEZ..EHZ'], ['labels.csv line 2'])
+    """
+    func = "read_relative_csv"
+    check_positive(time_scale, name="time_scale", func=func)
+    mapping = _check_class_map(class_map, func)
+    path = _existing_file(path, "CSV", func)
+    name = os.path.basename(path)
+    try:
+        table = pd.read_csv(path, dtype=str, skip_blank_lines=False, skipinitialspace=True, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{func}: cannot read {name} as CSV ({err}); expected a header line.") from None
+    columns = {str(c).strip().lower(): c for c in table.columns}
+
+    def pick(*options):
+        return next((columns[o] for o in options if o in columns), None)
+
+    c_start, c_end, c_class = pick("start"), pick("end"), pick("class", "class_name", "label")
+    if c_start is None or c_end is None or c_class is None:
+        raise ValueError(
+            f"{func}: {name} needs columns start, end and class (or class_name or label); found "
+            f"{[str(c) for c in table.columns]}. Rename yours to match."
+        )
+    c_p, c_s, c_trace, c_file = pick("p"), pick("s"), pick("trace_id", "seed_id"), pick("file")
+    files = _file_references(reference, func) if c_file is not None else None
+    origins: dict = {}
+    rows = []
+    for k, record in enumerate(table.to_dict("records")):
+        where = f"{name} line {k + 2}"
+        if not any(str(v).strip() for v in record.values()):
+            continue  # blank line
+        label = str(record[c_class]).strip()
+        label = mapping.get(label, label)
+        if label is None:
+            continue
+        tid = str(record[c_trace]).strip() if c_trace is not None and str(record[c_trace]).strip() else trace_id
+        ref = reference
+        if files is not None:
+            ref = _lookup_file(files, str(record[c_file]).strip(), where, func)
+        key = (id(ref) if not isinstance(ref, (str, os.PathLike)) else os.fspath(ref), tid)
+        if key not in origins:
+            origins[key] = _resolve_reference(ref, tid, func, where=where)
+        tid, origin = origins[key]
+        times = {}
+        for field, col in (("start", c_start), ("end", c_end), ("p", c_p), ("s", c_s)):
+            value = "" if col is None else str(record[col]).strip()
+            if not value and field in ("p", "s"):
+                times[field] = None
+                continue
+            try:
+                seconds = float(value)
+            except ValueError:
+                seconds = np.nan
+            if not np.isfinite(seconds):
+                raise ValueError(
+                    f"{func}: {where}: the {field} time {value!r} is not a number of seconds from the file start; "
+                    "fix the value."
+                )
+            times[field] = origin + round(seconds * time_scale * _NS)
+        rows.append((tid, times["start"], times["end"], str(label), times["p"], times["s"], where))
+    return _table(rows)
+
+
+def _file_references(reference, func) -> dict:
+    """The waveform files rows may name: a dict name -> reference, or paths found by glob / directory / list."""
+    if isinstance(reference, Mapping):
+        return {str(k): v for k, v in reference.items()}
+    if isinstance(reference, (str, os.PathLike)):
+        path = os.fspath(reference)
+        paths = sorted(glob.glob(os.path.join(path, "*"))) if os.path.isdir(path) else sorted(glob.glob(path))
+    elif isinstance(reference, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in reference):
+        paths = [os.fspath(p) for p in reference]
+    else:
+        paths = []
+    paths = [p for p in paths if os.path.isfile(p)]
+    if not paths:
+        raise ValueError(
+            f"The 'reference' parameter of {func} must, for a CSV with a 'file' column, be a dict of file name -> "
+            f"reference or a glob pattern, directory or list of existing waveform files. Got {reference!r} instead."
+        )
+    return {os.path.basename(p): p for p in paths}
+
+
+def _lookup_file(files: dict, value: str, where: str, func: str):
+    base = os.path.basename(value)
+    for key in (value, base):
+        if key in files:
+            return files[key]
+    stems = {os.path.splitext(k)[0]: v for k, v in files.items()}
+    for key in (base, os.path.splitext(base)[0]):
+        if key in stems:
+            return stems[key]
+    raise ValueError(
+        f"{func}: {where}: the file {value!r} is not among the reference files {sorted(files)}; add it to "
+        "reference or fix the name."
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# shared helpers
+# --------------------------------------------------------------------------------------------------------------
+def _import_obspy(func):
+    try:
+        import obspy
+    except ImportError as err:
+        raise ImportError(
+            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
+        ) from err
+    return obspy
+
+
+def _existing_file(path, kind: str, func: str) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"The 'path' parameter of {func} must be the path of a {kind} file. Got "
+                        f"{type(path).__name__} instead.")
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{func}: the {kind} file {path!r} does not exist; check the path.")
+    return path
+
+
+def _check_class_map(class_map, func) -> dict:
+    if class_map is None:
+        return {}
+    if not isinstance(class_map, Mapping):
+        raise ValueError(
+            f"The 'class_map' parameter of {func} must be a dict of label -> class name (None drops the label), "
+            f"e.g. {{'tremor': 'TR', 'noise': None}}. Got {type(class_map).__name__} instead."
+        )
+    return {str(k): (None if v is None else str(v)) for k, v in class_map.items()}
+
+
+def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[str, int]:
+    """A reference (see the module notes) -> (trace id, time 0 in ns since 1970 UTC)."""
+    prefix = f"{func}: {where}: " if where else f"{func}: "
+    kind = type(reference).__name__
+    traces = None
+    if kind in ("Trace", "Stream") and type(reference).__module__.startswith("obspy"):
+        traces = [reference] if kind == "Trace" else list(reference)
+        what = f"the {kind}"
+    elif isinstance(reference, (str, os.PathLike)) and os.path.isfile(os.fspath(reference)):
+        obspy = _import_obspy(func)
+        try:
+            traces = list(obspy.read(os.fspath(reference), headonly=True))
+        except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
+            raise ValueError(f"{prefix}ObsPy cannot read the reference file {os.fspath(reference)!r}: {err}") from err
+        what = f"the file {os.path.basename(os.fspath(reference))!r}"
+    if traces is None:
+        try:
+            origin = to_ns(reference)
+        except _TimeError:
+            origin = None
+        if origin is None:
+            raise ValueError(
+                f"The 'reference' parameter of {func} must be the absolute time of time 0 (ISO 8601 string, "
+                "obspy UTCDateTime, pandas Timestamp, datetime), an ObsPy Trace or Stream, or the path of an existing "
+                f"waveform file. Got {reference!r} instead."
+            )
+        if not trace_id:
+            raise ValueError(f"{prefix}the reference is a time, which names no trace; pass trace_id='NET.STA.LOC.CHA'.")
+        return str(trace_id), origin
+    ids = sorted({tr.id for tr in traces})
+    if trace_id:
+        traces = [tr for tr in traces if tr.id == trace_id]
+        if not traces:
+            raise ValueError(f"{prefix}{what} holds no trace {trace_id!r}; its ids are {ids}. Fix trace_id.")
+    elif len(ids) != 1:
+        raise ValueError(f"{prefix}{what} holds the ids {ids}; pass trace_id=... to choose the labelled one.")
+    return traces[0].id, min(int(tr.stats.starttime.ns) for tr in traces)
+
+
+def _table(rows) -> pd.DataFrame:
+    """Rows (trace id, start ns, end ns, class, p ns or None, s ns or None, source) -> catalogue DataFrame."""
+    def times(values):
+        return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
+
+    columns = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
+    table = pd.DataFrame({
+        "trace_id": pd.Series(columns[0], dtype=object),
+        "start": times(columns[1]),
+        "end": times(columns[2]),
+        "class": pd.Series(columns[3], dtype=object),
+        "p": times(columns[4]),
+        "s": times(columns[5]),
+        "source": pd.Series(columns[6], dtype=object),
+    })
+    return table
