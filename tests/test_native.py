@@ -4,6 +4,7 @@ instead of crashing, and a fallback that says why (native_status) and warns once
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -190,9 +191,25 @@ def test_a_missing_toolchain_says_what_to_install(fresh_session, monkeypatch, tm
     else:
         monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: False)
         expected = "the 'ninja' build tool is missing (torch builds C++ extensions with it): pip install ninja"
-    assert _native.kernels() is None
+    with pytest.raises(_native.NativeBuildError, match=re.escape(expected)):
+        _native.build()  # what build_native() (make native, Binder's postBuild) shows
+    assert native_status()["error"].startswith(expected)
+    assert _native.kernels() is None  # what a capture meets: no exception, the reason in the status
     assert native_status()["error"].startswith(expected)
     assert native_status()["reason"].startswith(expected)
+
+
+def test_the_environment_s_ninja_is_found_without_activating_it(monkeypatch):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    monkeypatch.setenv("PATH", "/nonexistent-dir")  # a venv's python run without activating the venv
+    with _native._environment_scripts_on_path():
+        assert os.environ["PATH"].split(os.pathsep) == [scripts, "/nonexistent-dir"]
+    assert os.environ["PATH"] == "/nonexistent-dir"  # restored
+    monkeypatch.setenv("PATH", os.pathsep.join([scripts, "/x"]))
+    with _native._environment_scripts_on_path():
+        assert os.environ["PATH"] == os.pathsep.join([scripts, "/x"])  # already there: unchanged
 
 
 def test_compiler_flags_and_library_names_per_platform():

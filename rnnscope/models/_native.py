@@ -26,7 +26,9 @@ import platform
 import shlex
 import shutil
 import sys
+import sysconfig
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -113,6 +115,25 @@ def _cache_root() -> Path:
     return Path(base) / "rnnscope" / "native"
 
 
+@contextmanager
+def _environment_scripts_on_path():
+    """Put this Python environment's scripts directory on ``PATH`` during a build (restored afterwards).
+
+    ``pip install ninja`` (a dependency of rnnscope) puts ``ninja`` there, and torch runs ``ninja`` from ``PATH``,
+    which lacks that directory when a virtual environment's Python runs without the environment activated.
+    """
+    scripts = sysconfig.get_path("scripts")
+    before = os.environ.get("PATH", "")
+    if not scripts or scripts in before.split(os.pathsep):
+        yield
+        return
+    os.environ["PATH"] = scripts + (os.pathsep + before if before else "")
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
 def _check_toolchain() -> None:
     from torch.utils import cpp_extension
 
@@ -137,8 +158,17 @@ def build(verbose: bool = False):
     NativeBuildError
         No C++ compiler or no ``ninja`` (the message says what to install).
     Exception
-        Whatever the compiler raises when the build fails.
+        Whatever the compiler raises when the build fails. Either way :func:`native_status` then gives the reason
+        in one line (``error``).
     """
+    try:
+        return _build(verbose)
+    except Exception as exc:
+        _STATE["error"] = _build_error(exc)
+        raise
+
+
+def _build(verbose: bool):
     from torch.utils import cpp_extension
 
     flags = compile_flags()
@@ -152,13 +182,14 @@ def build(verbose: bool = False):
             return torch.ops.rnnscope_native
         except Exception:  # e.g. another process is still writing it: load() below waits for its lock
             pass
-    _check_toolchain()
-    directory.mkdir(parents=True, exist_ok=True)
-    if not verbose:
-        print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
-              file=sys.stderr, flush=True)
-    cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory), extra_cflags=flags,
-                       is_python_module=False, verbose=verbose)
+    with _environment_scripts_on_path():
+        _check_toolchain()
+        directory.mkdir(parents=True, exist_ok=True)
+        if not verbose:
+            print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
+                  file=sys.stderr, flush=True)
+        cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory), extra_cflags=flags,
+                           is_python_module=False, verbose=verbose)
     _STATE["path"] = str(library)
     return torch.ops.rnnscope_native
 
@@ -184,7 +215,7 @@ def kernels():
             try:
                 _STATE["ops"] = build()
             except Exception as exc:  # no compiler, failed build: the fused forward + recovery do the same work
-                _STATE["error"] = _build_error(exc)
+                _STATE["error"] = _build_error(exc)  # (build() records it too; a replaced build() may not)
             _STATE["tried"] = True
     return _STATE["ops"]
 
