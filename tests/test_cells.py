@@ -54,6 +54,7 @@ def test_layer_describes_itself_with_the_schema_names(kind):
     assert isinstance(state, tuple) and len(state) == len(layer.state_names)
     assert all(s.shape == (2, 4) and not s.any() for s in state)
     assert layer.state_names == (("h", "c") if "lstm" in kind else ("h",))
+    assert layer.has_native_kernel == (kind != "rnn")
     # every layer keeps PyTorch's parameter names and layout
     names = {n for n, _ in layer.named_parameters()}
     assert names == {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"}

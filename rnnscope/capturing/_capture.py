@@ -245,7 +245,7 @@ def capture(
     features = base["features"]
     on_cpu = torch.device(device).type == "cpu"
     layer_variables = [layer.variables for layer in model.layers]
-    has_kernels = any(getattr(layer, "_native_order", None) for layer in model.layers)
+    has_kernels = any(layer.has_native_kernel for layer in model.layers)
     with torch.inference_mode():
         for b_index in range(start_batch, len(batches)):
             idx = batches[b_index]

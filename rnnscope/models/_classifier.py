@@ -14,6 +14,12 @@ from ._checks import check_bool, check_int, check_probability, layer_masks
 __all__ = ["RNNClassifier"]
 
 
+def _describe_outputs(outputs: Any) -> str:
+    if isinstance(outputs, (list, tuple)):
+        return f"a {type(outputs).__name__} of {len(outputs)}"
+    return f"a {type(outputs).__name__}"
+
+
 def _check_cells(cell: Any, num_layers: Any, func: str) -> list[str]:
     num_layers = check_int(num_layers, name="num_layers", func=func)
     if isinstance(cell, str):
@@ -238,7 +244,7 @@ class RNNClassifier(ModelBase):
         if outputs is not None and (not isinstance(outputs, (list, tuple)) or len(outputs) != self.num_layers):
             raise ValueError(
                 f"The 'outputs' parameter of {func} must be None or a list of {self.num_layers} TraceOutputs (one "
-                f"per layer). Got {type(outputs).__name__} instead."
+                f"per layer). Got {_describe_outputs(outputs)} instead."
             )
         return self._run_layers(x, states, keep_masks, func, trace=True, outputs=outputs)
 

@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "gate",
+    "squash",
     "rnn_output",
     "lstm_gates",
     "lstm_cell",

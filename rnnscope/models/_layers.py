@@ -90,6 +90,12 @@ class RecurrentLayer(nn.Module):
         return ("h",)
 
     @property
+    def has_native_kernel(self) -> bool:
+        """Whether :meth:`trace` has a native C++ kernel for this cell (LSTM, GRU, lazy LSTM; not the vanilla RNN,
+        whose only variable is the fused forward's output)."""
+        return self._native_order is not None
+
+    @property
     def weight_ih(self) -> Tensor:
         """Input weights in PyTorch's layout (gates stacked along the rows)."""
         return self.rnn.weight_ih_l0
@@ -389,7 +395,7 @@ class RecurrentLayer(nn.Module):
 
     def _kernels(self, x: Tensor, k: Tensor | None):
         """The native kernels when this layer has one and they apply to ``x``, else None."""
-        if self._native_order is None:
+        if not self.has_native_kernel:
             return None
         return usable_kernels(x, self.weight_ih, self.weight_hh)
 

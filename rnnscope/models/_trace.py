@@ -77,6 +77,8 @@ def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden
     if int(out.time_stride) < 1 or int(out.unit_stride) < 1:
         raise ValueError(f"The 'out.time_stride' and 'out.unit_stride' parameters of {func} must be >= 1. Got "
                          f"{out.time_stride} and {out.unit_stride} instead.")
+    if batch == 0:
+        return out
     low, high = int(out.row_offsets.min()), int(out.row_offsets.max())
     reach = high + (n_time - 1) * int(out.time_stride) + (hidden - 1) * int(out.unit_stride)
     for name, array in out.arrays.items():
