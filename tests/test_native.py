@@ -197,6 +197,12 @@ def test_a_missing_toolchain_says_what_to_install(fresh_session, monkeypatch, tm
     assert _native.kernels() is None  # what a capture meets: no exception, the reason in the status
     assert native_status()["error"].startswith(expected)
     assert native_status()["reason"].startswith(expected)
+    if ops is not None:  # fixed (here: the cached library again): build_native() makes them usable at once
+        monkeypatch.undo()
+        monkeypatch.setattr(_native, "_STATE", {**_native._STATE, "error": "earlier failure", "tried": True,
+                                                "ops": None})
+        assert _native.build() is not None
+        assert _native.kernels() is not None and native_status()["error"] is None
 
 
 def test_the_environment_s_ninja_is_found_without_activating_it(monkeypatch):

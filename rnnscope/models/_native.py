@@ -151,7 +151,8 @@ def build(verbose: bool = False):
     """Compile (or load the cached) native kernels now; returns ``torch.ops.rnnscope_native``.
 
     Call it once after installing to move the compile out of the first capture (``python -c "from rnnscope.models
-    import build_native; build_native()"``; ``make test``, ``make demo`` and Binder's ``postBuild`` do).
+    import build_native; build_native()"``; ``make test``, ``make demo`` and Binder's ``postBuild`` do). After a
+    success the session uses the kernels, even when an earlier attempt failed (e.g. before a compiler was installed).
 
     Raises
     ------
@@ -162,10 +163,12 @@ def build(verbose: bool = False):
         in one line (``error``).
     """
     try:
-        return _build(verbose)
+        ops = _build(verbose)
     except Exception as exc:
         _STATE["error"] = _build_error(exc)
         raise
+    _STATE.update(ops=ops, tried=True, error=None)  # usable from now on, also after an earlier failure
+    return ops
 
 
 def _build(verbose: bool):
