@@ -9,7 +9,8 @@ kernels (``nn.RNN/LSTM/GRU``) and the native C++ kernels (:mod:`rnnscope.models.
 equations on their own; tests check them against the step.
 
 Functions taking ``inplace=True`` overwrite their pre-activation arguments (capture's path, when no autograd graph
-is recorded: no new big buffers); with ``inplace=False`` they are differentiable. Both give the same bits.
+is recorded: no new big buffers); with ``inplace=False`` they are differentiable. The results agree to float
+rounding (PyTorch's vectorised sigmoid/tanh may round the last bit differently for another memory layout).
 
 Gate order in the weight rows follows PyTorch: LSTM family ``(i, f, g, o)``, GRU ``(r, z, n)``.
 """
