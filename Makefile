@@ -19,10 +19,11 @@ PYTEST_ARGS ?=
 venv: $(STAMP)
 
 # rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 15 s), loaded from there
-# afterwards. Without a C++ compiler capture falls back to TorchScript (slower, same results).
+# afterwards. Without a C++ compiler capture falls back to the fused forward + vectorised recovery (slower, same
+# results); rnnscope.models.native_status() says why.
 native: $(STAMP)
 	@$(PY) -c "from rnnscope.models import build_native; build_native()" \
-		|| echo "rnnscope: native capture kernels not built; capture uses the TorchScript fallback"
+		|| echo "rnnscope: native capture kernels not built (reason above); capture falls back to the fused forward + vectorised recovery, about 2x slower"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

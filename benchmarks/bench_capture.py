@@ -4,7 +4,8 @@ Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best m
 
 - ``fused``: the model's own forward (``nn.LSTM`` fused kernel + head) on the batch, nothing kept;
 - ``capture``: ``rnnscope.capture(..., variables="all")``, the run assembled in memory as an xarray Dataset
-  (every state, prob, pred, summaries), with the native kernels, and again with the TorchScript fallback;
+  (every state, prob, pred, summaries), with the native kernels, and again with the fallback used without them
+  (the fused forward followed by the vectorised recovery, ``layer.internals``);
 - ``hooks``: what users do today: a per-step Python loop over ``nn.LSTMCell`` keeping every gate;
 - ``recompute``: the fused forward, then every gate recomputed from the fused ``h`` (``layer.internals``).
 
@@ -147,7 +148,7 @@ def main(argv=None):
         pinned = interleaved({"fused": lambda: model(x), "capture": capture(True)}, rounds)
         others = interleaved({
             "fused": lambda: model(x),
-            "capture_torchscript": capture(False),
+            "capture_fallback": capture(False),
             "hooks": lambda: hooks_loop(model, x),
             "recompute": lambda: (model(x), recompute(model, x)),
         }, max(3, rounds // 3))
@@ -158,7 +159,7 @@ def main(argv=None):
     print(f"  {'rnnscope.capture, all states, in RAM':40s} {np.median(pinned['capture']) * 1e3:8.1f} ms   "
           f"{ratio(pinned, 'capture', 'fused'):.2f}x   (goal <= 1.5x)")
     print("the usual alternatives (timed in turns with the fused forward, in a second group):")
-    rows = [("capture, TorchScript fallback (no C++)", "capture_torchscript"),
+    rows = [("capture, fallback (no C++): fused + recovery", "capture_fallback"),
             ("per-step loop keeping every gate", "hooks"),
             ("fused + recompute gates from h", "recompute")]
     for label, name in rows:

@@ -2,7 +2,7 @@
 
 Compares, for the paper's LSTM(210) on 48 features, batch 32, 400 frames:
 
-- the fused ``nn.LSTM`` forward against the lazy LSTM's forward (TorchScript recurrence and plain Python);
+- the fused ``nn.LSTM`` forward against the lazy LSTM's forward (its plain PyTorch recurrence);
 - recovering every internal variable (``layer.internals``) against the fused forward it starts from;
 - the same for training (forward + backward).
 
@@ -15,11 +15,11 @@ import time
 
 import torch
 
-from rnnscope.models import _cells, make_layer
+from rnnscope.models import make_layer
 
 
 def best_time(fn, repeats: int) -> float:
-    fn()  # warm up (and let TorchScript profile/compile)
+    fn()  # warm up
     fn()
     times = []
     for _ in range(repeats):
@@ -48,20 +48,13 @@ def main(argv=None) -> None:
     with torch.no_grad():
         t_fused = best_time(lambda: lstm(x), args.repeats)
         h, _ = lstm(x)
-        _cells.set_torchscript(True)
-        t_lazy_script = best_time(lambda: lazy(x), args.repeats)
-        t_int_script = best_time(lambda: lstm.internals(x, h), args.repeats)
-        _cells.set_torchscript(False)
-        t_lazy_plain = best_time(lambda: lazy(x), args.repeats)
-        t_int_plain = best_time(lambda: lstm.internals(x, h), args.repeats)
-        _cells.set_torchscript(True)
+        t_lazy = best_time(lambda: lazy(x), args.repeats)
+        t_int = best_time(lambda: lstm.internals(x, h), args.repeats)
         t_step = best_time(lambda: _step_loop(lstm, x), max(1, args.repeats // 3))
     rows += [
         ("inference: fused nn.LSTM forward", t_fused),
-        ("inference: lazy LSTM forward, TorchScript", t_lazy_script),
-        ("inference: lazy LSTM forward, plain Python", t_lazy_plain),
-        ("capture: LSTM internals (scan TorchScript)", t_int_script),
-        ("capture: LSTM internals (scan plain Python)", t_int_plain),
+        ("inference: lazy LSTM forward", t_lazy),
+        ("capture fallback: LSTM internals (vectorised)", t_int),
         ("reference: LSTM step loop (all internals)", t_step),
     ]
 
@@ -73,7 +66,7 @@ def main(argv=None) -> None:
         return run
 
     t_fused_train = best_time(train(lstm), max(1, args.repeats // 2))
-    t_lazy_train = best_time(train(lazy), max(1, args.repeats // 2))  # always plain Python (see _cells._compiled)
+    t_lazy_train = best_time(train(lazy), max(1, args.repeats // 2))
     rows += [
         ("training: fused nn.LSTM forward+backward", t_fused_train),
         ("training: lazy LSTM forward+backward", t_lazy_train),
@@ -85,9 +78,8 @@ def main(argv=None) -> None:
         ref = t_fused_train if name.startswith("training") else t_fused
         print(f"{name:{width}}  {t * 1e3:7.1f}ms  {t / ref:7.2f}x")
     print(
-        f"\nlazy/fused forward: {t_lazy_script / t_fused:.2f} (TorchScript), {t_lazy_plain / t_fused:.2f} (plain); "
-        f"internals/fused forward: {t_int_script / t_fused:.2f} (TorchScript), {t_int_plain / t_fused:.2f} (plain); "
-        f"capture total (forward + internals)/forward: {(t_fused + t_int_script) / t_fused:.2f}"
+        f"\nlazy/fused forward: {t_lazy / t_fused:.2f}; internals/fused forward: {t_int / t_fused:.2f}; "
+        f"capture fallback total (forward + internals)/forward: {(t_fused + t_int) / t_fused:.2f}"
     )
 
 

@@ -1,13 +1,16 @@
 """The cell protocol: fused fast path == step reference == vectorised internals, for every layer kind."""
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from rnnscope import schema
-from rnnscope.models import CELL_KINDS, lazy_lstm_recurrence, lstm_cell_scan, make_layer
-from rnnscope.models import _cells
+from rnnscope import models
+from rnnscope.models import CELL_KINDS, lazy_lstm_recurrence, lstm_cell_scan, make_layer, set_native
+from rnnscope.models import _equations as eq
+from rnnscope.models._trace import TraceOutputs
 
 ATOL = 1e-5
 
@@ -51,6 +54,7 @@ def test_layer_describes_itself_with_the_schema_names(kind):
     assert isinstance(state, tuple) and len(state) == len(layer.state_names)
     assert all(s.shape == (2, 4) and not s.any() for s in state)
     assert layer.state_names == (("h", "c") if "lstm" in kind else ("h",))
+    assert layer.has_native_kernel == (kind != "rnn")
     # every layer keeps PyTorch's parameter names and layout
     names = {n for n, _ in layer.named_parameters()}
     assert names == {"rnn.weight_ih_l0", "rnn.weight_hh_l0", "rnn.bias_ih_l0", "rnn.bias_hh_l0"}
@@ -181,21 +185,38 @@ def test_lazy_lstm_step_matches_hand_computed_equations():
             assert torch.allclose(h_fused[0, t], torch.tensor(exp["h"]), atol=1e-6)
 
 
-def test_lazy_recurrence_scripted_and_plain_agree():
-    torch.manual_seed(4)
-    layer = make_layer("lazy_lstm", 3, 5)
-    x = torch.randn(2, 8, 3)
-    previous = _cells.set_torchscript(False)
-    try:
-        h_plain, s_plain = layer(x)
-    finally:
-        _cells.set_torchscript(previous)
-    _cells.set_torchscript(True)
-    try:
-        h_script, s_script = layer(x)
-    finally:
-        _cells.set_torchscript(previous)
-    assert _close(h_plain, h_script, 1e-6) and _close(s_plain[1], s_script[1], 1e-6)
+def test_no_torchscript_left():
+    # the step loops are the native kernels or the fused forward + vectorised recovery: nothing is scripted
+    for name in ("set_torchscript", "lstm_trace", "gru_trace", "lazy_lstm_trace"):
+        assert not hasattr(models, name)
+    package = Path(models.__file__).parent
+    assert not [p.name for p in package.glob("*.py") if "torch.jit" in p.read_text()]
+
+
+def test_pointwise_equations_agree_in_place_and_out_of_place_and_with_the_formulas():
+    g = torch.Generator().manual_seed(9)
+    pre, h_pre, h_prev = (torch.randn(2, 5, 12, generator=g) * 3 for _ in range(3))
+
+    def close(a, b):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+    for got, ref in zip(eq.lstm_gates(pre.clone(), inplace=True), eq.lstm_gates(pre)):
+        close(got, ref)
+    r, z, n = eq.gru_gates(pre.clone(), h_pre, inplace=True)
+    for got, ref in zip((r, z, n), eq.gru_gates(pre, h_pre)):
+        close(got, ref)
+    hp = h_prev[..., :4]
+    close(r, torch.sigmoid(pre[..., :4] + h_pre[..., :4]))
+    close(n, torch.tanh(pre[..., 8:] + r * h_pre[..., 8:]))
+    assert torch.equal(eq.gru_output(z, n, hp, inplace=True), eq.gru_output(z, n, hp))  # same ops, same bits
+    close(eq.gru_output(z, n, hp), (1 - z) * n + z * hp)
+    close(eq.rnn_output(pre.clone(), inplace=True), torch.tanh(pre))
+    i, f, gg, o = eq.lstm_gates(pre)
+    close(i, torch.sigmoid(pre[..., :3]))
+    close(gg, torch.tanh(pre[..., 6:9]))
+    c = eq.lstm_cell(f, h_prev[..., :3], i * gg)
+    close(c, f * h_prev[..., :3] + i * gg)
+    close(eq.lstm_output(o, c), o * torch.tanh(c))
 
 
 def test_scan_helpers():
@@ -305,7 +326,7 @@ def test_mask_and_state_validation_errors():
 
 
 def test_repeated_training_steps_after_inference_calls():
-    # inference calls may use the TorchScript recurrence; calls recording gradients must keep working after it
+    # inference calls reuse buffers in place; calls recording gradients must keep working after them
     torch.manual_seed(7)
     layer = make_layer("lazy_lstm", 3, 4)
     x = torch.randn(2, 5, 3)
@@ -345,3 +366,74 @@ def test_trace_returns_every_variable_equal_to_the_step_loop(kind, masked, grad)
             torch.testing.assert_close(out[v].detach(), torch.stack(reference[v], 1), atol=1e-6, rtol=1e-5)
         for a, b in zip(final, s):
             torch.testing.assert_close(a.detach(), b, atol=1e-6, rtol=1e-5)
+
+
+def _strided_outputs(names, batch, n_time, hidden, order):
+    """Destinations in an unusual layout: time-major ``(time, batch, hidden)`` or unit-major ``(batch, hidden,
+    time)``, written into a bigger array at an offset, with a NaN sentinel everywhere else."""
+    base = 7
+    arrays = {name: torch.full((base + batch * n_time * hidden + 5,), float("nan")) for name in names}
+    rows = torch.arange(batch, dtype=torch.int64)
+    if order == "time_major":
+        offsets, time_stride, unit_stride = base + rows * hidden, batch * hidden, 1
+    else:
+        offsets, time_stride, unit_stride = base + rows * hidden * n_time, 1, n_time
+    n_valid = torch.tensor([n_time] + [n_time - 3] * (batch - 1), dtype=torch.int64)
+    return TraceOutputs(arrays, offsets, time_stride, unit_stride, n_valid), base
+
+
+def _read(out, name, base, batch, n_time, hidden, order):
+    flat = out.arrays[name][base: base + batch * n_time * hidden]
+    if order == "time_major":
+        return flat.view(n_time, batch, hidden).transpose(0, 1)
+    return flat.view(batch, hidden, n_time).transpose(1, 2)
+
+
+@pytest.mark.parametrize("kind", CELL_KINDS)
+@pytest.mark.parametrize("order", ["time_major", "unit_major"])
+@pytest.mark.parametrize("native", [True, False])
+def test_trace_to_writes_any_strided_layout_like_trace(kind, order, native):
+    torch.manual_seed(11)
+    layer = make_layer(kind, 4, 5)
+    batch, n_time = 3, 9
+    x = torch.randn(batch, n_time, 4)
+    state = tuple(torch.randn(batch, 5) for _ in layer.state_names)
+    keep = torch.tensor([True, False, True, True, True])
+    names = layer.variables[1:] + ("h",) if len(layer.variables) > 1 else ("h",)
+    out, base = _strided_outputs(names, batch, n_time, 5, order)
+    previous = set_native(native)
+    try:
+        with torch.no_grad():
+            h_seq, final, ranges = layer.trace_to(x, state, keep, out)
+            expected, expected_final = layer.trace(x, state, keep=keep)
+    finally:
+        set_native(previous)
+    torch.testing.assert_close(h_seq, expected["h"], atol=1e-6, rtol=0)
+    for a, b in zip(final, expected_final):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    for name in names:
+        got = _read(out, name, base, batch, n_time, 5, order)
+        torch.testing.assert_close(got, expected[name], atol=1e-6, rtol=0)
+        valid = torch.cat([expected[name][0].flatten()] + [expected[name][r, : n_time - 3].flatten()
+                                                            for r in range(1, batch)])
+        assert ranges[name] == pytest.approx((float(valid.min()), float(valid.max())), abs=1e-6)
+    for array in out.arrays.values():  # nothing outside the destinations was touched
+        assert torch.isnan(array[:base]).all() and torch.isnan(array[base + batch * n_time * 5:]).all()
+
+
+def test_trace_to_refuses_destinations_it_cannot_fill():
+    layer = make_layer("gru", 3, 4)
+    x = torch.randn(2, 5, 3)
+    ok = dict(row_offsets=torch.tensor([0, 20]), time_stride=4, unit_stride=1, n_valid=torch.tensor([5, 5]))
+    with pytest.raises(ValueError, match=r"may only hold the layer's variables .*Got \['c'\] too"):
+        layer.trace_to(x, None, None, TraceOutputs({"c": torch.empty(40)}, **ok))
+    with pytest.raises(ValueError, match=r"'out.arrays\['h'\]' parameter of GRULayer.trace_to is too small: 39 "
+                                         r"elements, but the row offsets \(0 to 20\) and strides reach element 39"):
+        layer.trace_to(x, None, None, TraceOutputs({"h": torch.empty(39)}, **ok))
+    with pytest.raises(ValueError, match=r"must be a contiguous float32 CPU tensor. Got a torch.float64"):
+        layer.trace_to(x, None, None, TraceOutputs({"h": torch.empty(40, dtype=torch.float64)}, **ok))
+    with pytest.raises(ValueError, match=r"'out.row_offsets' parameter of GRULayer.trace_to must be an int64 tensor "
+                                         r"of shape \(2,\)"):
+        layer.trace_to(x, None, None, TraceOutputs({"h": torch.empty(40)}, **{**ok, "row_offsets": torch.tensor([0])}))
+    with pytest.raises(TypeError, match="must be a rnnscope.models._trace.TraceOutputs. Got dict instead"):
+        layer.trace_to(x, None, None, {"h": torch.empty(40)})

@@ -113,6 +113,31 @@ def test_masked_units_have_zero_effect_on_the_head(kind, residual):
     assert not torch.allclose(before, unmasked, atol=1e-3)
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_trace_layers_into_given_outputs_equals_trace_layers(masked):
+    from rnnscope.models._trace import buffer_outputs
+
+    torch.manual_seed(4)
+    model = RNNClassifier(MIXED + ["rnn"], 4, H, 3, residual=True).eval()
+    x = torch.randn(3, 10, 4)
+    keep_masks = _masks(4, seed=5) if masked else None
+    outputs = [buffer_outputs(layer.variables, 3, 10, H) for layer in model.layers]
+    with torch.no_grad():
+        logits, layers = model.trace_layers(x, keep_masks=keep_masks)
+        logits_out, layers_out = model.trace_layers(x, keep_masks=keep_masks, outputs=outputs)
+    assert torch.allclose(logits_out, logits, atol=1e-6)
+    for layer, record, record_out, out in zip(model.layers, layers, layers_out, outputs):
+        assert list(record_out["variables"]) == ["h"]
+        for name in layer.variables:
+            assert torch.allclose(out.arrays[name], record["variables"][name], atol=1e-6), name
+            low, high = record_out["ranges"][name]
+            assert low == pytest.approx(float(record["variables"][name].min()), abs=1e-6)
+            assert high == pytest.approx(float(record["variables"][name].max()), abs=1e-6)
+    with pytest.raises(ValueError, match=r"The 'outputs' parameter of RNNClassifier.trace_layers must be None or a "
+                                         r"list of 4 TraceOutputs \(one per layer\). Got a list of 3 instead"):
+        model.trace_layers(x, outputs=outputs[:3])
+
+
 def test_streaming_in_chunks_equals_one_pass():
     torch.manual_seed(2)
     model = RNNClassifier(MIXED, 4, H, 3, residual=True).eval()

@@ -1,15 +1,20 @@
-"""The native (C++) capture kernels: same variables as the TorchScript loops and the reference step, bit-identical
-results for any thread count, accurate nonlinearities, and a clean fallback when they cannot be used."""
+"""The native (C++) capture kernels: same variables as the fallback (fused forward + vectorised recovery) and the
+reference step, bit-identical results for any thread count, accurate nonlinearities, argument checks that raise
+instead of crashing, and a fallback that says why (native_status) and warns once in capture."""
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 import warnings
 
 import numpy as np
 import pytest
 import torch
 
+import rnnscope
 from rnnscope.models import RNNClassifier, _native, native_status, set_native
-from rnnscope.models._cells import _native_ops
 
 ops = _native.kernels()
 needs_native = pytest.mark.skipif(ops is None, reason=f"native kernels unavailable: {native_status()['error']}")
@@ -20,6 +25,22 @@ def native_off():
     previous = set_native(False)
     yield
     set_native(previous)
+
+
+@pytest.fixture
+def fresh_session(monkeypatch):
+    """A session where nothing was built, tried or warned yet (restored afterwards)."""
+    import rnnscope.capturing._capture as cap
+
+    monkeypatch.setattr(_native, "_STATE", {**_native._STATE, "enabled": True, "disabled_by": None, "ops": None,
+                                            "tried": False, "error": None, "used": None, "input": None})
+    monkeypatch.setattr(cap, "_FALLBACK_WARNED", False)
+    return cap
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 40)))
 
 
 def _step_reference(layer, x, state, keep):
@@ -36,27 +57,28 @@ def _step_reference(layer, x, state, keep):
 @needs_native
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 @pytest.mark.parametrize("batch, hidden, masked", [(1, 8, False), (5, 13, True), (37, 24, False), (20, 9, True)])
-def test_native_trace_equals_torchscript_and_the_step_reference(cell, batch, hidden, masked):
+def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hidden, masked):
     torch.manual_seed(batch + hidden)
     layer = RNNClassifier(cell, 6, hidden, 3).layers[0].eval()
     x = torch.randn(batch, 23, 6)
     state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
     keep = (torch.arange(hidden) % 3 != 1) if masked else None
     with torch.no_grad():
-        assert _native_ops(x, layer.weight_ih) is not None
+        assert _native.usable_kernels(x, layer.weight_ih) is not None
         native, native_final = layer.trace(x, state, keep=keep)
+        assert native_status()["used"] is True and native_status()["reason"] is None
         previous = set_native(False)
         try:
-            script, script_final = layer.trace(x, state, keep=keep)
+            fallback, fallback_final = layer.trace(x, state, keep=keep)  # fused forward + vectorised internals
         finally:
             set_native(previous)
         reference = _step_reference(layer, x, state, keep)
     assert set(native) == set(layer.variables)
     for name in layer.variables:
         assert native[name].shape == (batch, 23, hidden)
-        torch.testing.assert_close(native[name], script[name], atol=2e-6, rtol=0)
+        torch.testing.assert_close(native[name], fallback[name], atol=2e-6, rtol=0)
         torch.testing.assert_close(native[name], reference[name], atol=2e-6, rtol=0)
-    for a, b in zip(native_final, script_final):
+    for a, b in zip(native_final, fallback_final):
         torch.testing.assert_close(a, b, atol=2e-6, rtol=0)
     if masked:
         assert torch.all(native["h"][..., ~keep] == 0)
@@ -94,53 +116,274 @@ def test_nonlinearities_are_accurate_over_the_whole_range():
         assert torch.isfinite(got).all()
 
 
-def test_disabled_native_kernels_fall_back_to_torchscript(native_off):
+def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(native_off):
     layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
     x = torch.randn(2, 7, 4)
-    assert _native_ops(x, layer.weight_ih) is None
+    assert _native.usable_kernels(x, layer.weight_ih) is None
     with torch.no_grad():
         inside, _ = layer.trace(x)
         h, _ = layer(x)
     torch.testing.assert_close(inside["h"], h, atol=1e-6, rtol=0)
+    status = native_status()
+    assert status["used"] is False and status["deliberate"] is True
+    assert status["reason"] == "disabled by set_native(False)"
 
 
-def test_native_kernels_only_take_what_they_support():
+def test_native_kernels_only_take_what_they_support_and_say_why():
     layer = RNNClassifier("lstm", 4, 5, 2).layers[0]
     x = torch.randn(2, 7, 4)
-    assert _native_ops(x.double(), layer.weight_ih.double()) is None  # float64: TorchScript
+    assert _native.usable_kernels(x.double(), layer.weight_ih.double()) is None
+    assert native_status()["reason"] == "the input is float64 (the kernels are float32 only)"
     with torch.enable_grad():
-        assert _native_ops(x, layer.weight_ih) is None  # parameters need gradients: TorchScript (autograd)
+        assert _native.usable_kernels(x, layer.weight_ih) is None  # parameters need gradients
+    assert native_status()["reason"].startswith("autograd is recording (the input or the weights require gradients)")
+    assert _native.usable_kernels(x.to("meta"), layer.weight_ih.to("meta")) is None
+    assert native_status()["reason"].startswith("the input is on meta (the kernels run on the CPU")
+    assert not native_status()["deliberate"]
     double = RNNClassifier("gru", 4, 5, 2).double().layers[0].eval()
     with torch.no_grad():
         inside, _ = double.trace(x.double())
         h, _ = double(x.double())
     assert inside["h"].dtype == torch.float64
     torch.testing.assert_close(inside["h"], h, atol=1e-10, rtol=0)
+    if ops is not None:
+        with torch.no_grad():
+            layer.trace(x)
+        assert native_status()["used"] is True and native_status()["reason"] is None  # the last call decides
 
 
-def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
-    state = dict(_native._STATE)
-    monkeypatch.setattr(_native, "_STATE", {**state, "enabled": True, "ops": None, "tried": False, "error": None})
+def test_the_environment_variable_switches_them_off_and_says_so():
+    code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
+            "layer = RNNClassifier('gru', 3, 4, 2).layers[0]\n"
+            "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
+            "s = native_status(); print(s['enabled'], s['used'], s['deliberate'], s['reason'])")
+    env = {**os.environ, "RNNSCOPE_NATIVE": "0"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False True disabled by RNNSCOPE_NATIVE=0 in the environment"
 
+
+def test_a_failed_build_is_reported_not_raised(fresh_session, monkeypatch):
     def broken(verbose=False):
-        raise RuntimeError("Error building extension 'rnnscope_native': g++: not found")
+        raise RuntimeError("Error building extension 'rnnscope_native':\nFAILED: kernels.o\ng++: not found")
 
     monkeypatch.setattr(_native, "build", broken)
-    with pytest.warns(RuntimeWarning, match="TorchScript step loops.*g\\+\\+: not found"):
-        assert _native.kernels() is None
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert _native.kernels() is None  # tried once: no second warning
-    assert native_status()["error"].endswith("g++: not found")
+        assert _native.kernels() is None
+        assert _native.kernels() is None  # tried once
+    status = native_status()
+    assert status["error"] == "the build failed: RuntimeError: g++: not found"
     layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
     with torch.no_grad():
         inside, _ = layer.trace(torch.randn(2, 7, 4))
     assert np.isfinite(inside["c"].numpy()).all()
+    assert native_status()["used"] is False and native_status()["reason"] == status["error"]
+
+
+@pytest.mark.parametrize("missing", ["compiler", "ninja"])
+def test_a_missing_toolchain_says_what_to_install(fresh_session, monkeypatch, tmp_path, missing):
+    from torch.utils import cpp_extension
+
+    monkeypatch.setenv("RNNSCOPE_NATIVE_DIR", str(tmp_path))  # nothing cached there: build() must compile
+    if missing == "compiler":
+        monkeypatch.setenv("CXX", "no-such-compiler-xyz")
+        expected = "no C++ compiler found ('no-such-compiler-xyz' is not on PATH): install g++ or clang"
+    else:
+        monkeypatch.setattr(cpp_extension, "is_ninja_available", lambda: False)
+        expected = "the 'ninja' build tool is missing (torch builds C++ extensions with it): pip install ninja"
+    with pytest.raises(_native.NativeBuildError, match=re.escape(expected)):
+        _native.build()  # what build_native() (make native, Binder's postBuild) shows
+    assert native_status()["error"].startswith(expected)
+    assert _native.kernels() is None  # what a capture meets: no exception, the reason in the status
+    assert native_status()["error"].startswith(expected)
+    assert native_status()["reason"].startswith(expected)
+    if ops is not None:  # fixed (here: the cached library again): build_native() makes them usable at once
+        monkeypatch.undo()
+        monkeypatch.setattr(_native, "_STATE", {**_native._STATE, "error": "earlier failure", "tried": True,
+                                                "ops": None})
+        assert _native.build() is not None
+        assert _native.kernels() is not None and native_status()["error"] is None
+
+
+def test_the_environment_s_ninja_is_found_without_activating_it(monkeypatch):
+    import sysconfig
+
+    scripts = sysconfig.get_path("scripts")
+    monkeypatch.setenv("PATH", "/nonexistent-dir")  # a venv's python run without activating the venv
+    with _native._environment_scripts_on_path():
+        assert os.environ["PATH"].split(os.pathsep) == [scripts, "/nonexistent-dir"]
+    assert os.environ["PATH"] == "/nonexistent-dir"  # restored
+    monkeypatch.setenv("PATH", os.pathsep.join([scripts, "/x"]))
+    with _native._environment_scripts_on_path():
+        assert os.environ["PATH"] == os.pathsep.join([scripts, "/x"])  # already there: unchanged
+
+
+def test_compiler_flags_and_library_names_per_platform():
+    assert _native.compile_flags("Linux", "x86_64", "AVX512") == ["-O3", "-mavx2", "-mfma"]
+    assert _native.compile_flags("Linux", "x86_64", "DEFAULT") == ["-O3"]  # an x86 CPU without AVX2: scalar code
+    assert _native.compile_flags("Darwin", "arm64", "DEFAULT") == ["-O3"]  # Apple silicon: no -mavx2
+    assert _native.compile_flags("Linux", "aarch64", "SVE256") == ["-O3"]
+    assert _native.compile_flags("Windows", "AMD64", "AVX2") == ["/O2", "/arch:AVX2"]  # MSVC
+    assert _native.compile_flags("Windows", "ARM64", "DEFAULT") == ["/O2"]
+    assert [_native.library_suffix(s) for s in ("Windows", "Linux", "Darwin")] == [".pyd", ".so", ".so"]
+    assert _native._compiler("Windows") == "cl"
 
 
 @needs_native
 def test_native_build_is_cached_and_reports_its_status():
     status = native_status()
     assert status["loaded"] and status["error"] is None
-    assert status["path"].endswith(".so")
+    assert status["path"].endswith(_native.library_suffix())
     assert status["vectorized"] == (torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"))
+
+
+# ------------------------------------------------------------------------------------ the ops' argument checks
+
+
+def _lstm_args(batch=3, n_time=4, n_in=2, hidden=5):
+    x = torch.randn(batch, n_time, n_in)
+    w = torch.randn(n_in + hidden + 1, 4 * hidden)
+    h0, c0 = torch.zeros(batch, hidden), torch.zeros(batch, hidden)
+    outputs = [torch.empty(batch, n_time, hidden) for _ in range(6)]
+    offsets = torch.arange(batch) * (n_time * hidden)
+    return dict(x=x, w=w, h0=h0, c0=c0, keep=None, outputs=outputs, row_offsets=offsets, time_stride=hidden,
+                unit_stride=1, h_seq=torch.empty(batch, n_time, hidden), h_last=torch.empty(batch, hidden),
+                c_last=torch.empty(batch, hidden), n_valid=torch.full((batch,), n_time),
+                ranges=torch.empty(1, 6, 2))
+
+
+def _call(**changes):
+    args = {**_lstm_args(), **changes}
+    ops.lstm_trace(*args.values())
+    return args
+
+
+@needs_native
+def test_the_ops_run_with_correct_arguments():
+    args = _call()
+    layer_like = torch.nn.LSTM(2, 5, batch_first=True)
+    with torch.no_grad():
+        w_ih, w_hh = layer_like.weight_ih_l0, layer_like.weight_hh_l0
+        bias = layer_like.bias_ih_l0 + layer_like.bias_hh_l0
+        w = torch.cat([w_ih, w_hh, bias[:, None]], 1).t().contiguous()
+        args = _call(w=w)
+        expected, _ = layer_like(args["x"])
+    torch.testing.assert_close(args["h_seq"], expected, atol=2e-6, rtol=0)
+    torch.testing.assert_close(args["outputs"][5], expected, atol=2e-6, rtol=0)
+
+
+@needs_native
+@pytest.mark.parametrize("changes, message", [
+    (lambda a: {"x": a["x"].double()},
+     r"The 'x' argument of rnnscope_native::lstm_trace must be a contiguous float32 CPU tensor of shape "
+     r"\(batch, time, input\) = \[\*, \*, \*\]. Got a tensor of dtype float64, shape \[3, 4, 2\] on cpu instead"),
+    (lambda a: {"x": a["x"].to("meta")}, r"The 'x' argument .* must be a contiguous float32 CPU tensor.* on meta"),
+    (lambda a: {"x": a["x"].transpose(0, 1).contiguous().transpose(0, 1)}, r"'x' argument.*\(not contiguous\)"),
+    (lambda a: {"w": a["w"][:-1]}, r"The 'w' argument .* shape \(input \+ hidden \+ 1, 4 \* hidden\) = \[8, 20\]. "
+                                   r"Got a tensor of dtype float32, shape \[7, 20\]"),
+    (lambda a: {"h0": a["h0"][:2]}, r"The 'h0' argument .* shape \(batch, hidden\) = \[3, \*\]"),
+    (lambda a: {"c0": torch.zeros(3, 4)}, r"The 'c0' argument .* = \[3, 5\]. Got .* \[3, 4\]"),
+    (lambda a: {"keep": torch.ones(4)}, r"The 'keep' argument .* shape \(hidden,\) = \[5\]"),
+    (lambda a: {"keep": torch.ones(5, dtype=torch.bool)}, r"The 'keep' argument .* Got a tensor of dtype bool"),
+    (lambda a: {"outputs": a["outputs"][:5]},
+     r"The 'outputs' argument .* must hold 6 entries \(a tensor or None for each of input_gate, forget_gate, "
+     r"cell_input, output_gate, c, h\). Got 5 instead"),
+    (lambda a: {"outputs": a["outputs"][:5] + [torch.empty(3, 4, 4)]},
+     r"The 'outputs' argument of rnnscope_native::lstm_trace is too small for h: it has 48 elements, but row "
+     r"offsets from 0 to 40 with time_stride 5, unit_stride 1, 4 frames and 5 units reach element 59"),
+    (lambda a: {"row_offsets": a["row_offsets"] - 1}, r"too small for input_gate: .* row offsets from -1 to 39"),
+    (lambda a: {"outputs": [None] * 5 + [torch.empty(60, dtype=torch.float64)]},
+     r"The 'h' argument .* must be a contiguous float32 CPU tensor"),
+    (lambda a: {"row_offsets": a["row_offsets"][:2]},
+     r"The 'row_offsets' argument .* must be a contiguous int64 CPU tensor of shape \(batch,\) = \[3\]"),
+    (lambda a: {"row_offsets": a["row_offsets"].int()}, r"The 'row_offsets' argument .* Got a tensor of dtype int32"),
+    (lambda a: {"n_valid": torch.full((4,), 4)}, r"The 'n_valid' argument .* = \[3\]. Got .* \[4\]"),
+    (lambda a: {"unit_stride": 0}, r"'time_stride' and 'unit_stride' arguments .* must be >= 1 .* Got 5 and 0"),
+    (lambda a: {"h_seq": torch.empty(3, 3, 5)}, r"The 'h_seq' argument .* \(batch, time, hidden\) = \[3, 4, 5\]"),
+    (lambda a: {"h_last": torch.empty(3, 5, dtype=torch.float64)}, r"The 'h_last' argument"),
+    (lambda a: {"c_last": torch.empty(2, 5)}, r"The 'c_last' argument .* = \[3, 5\]"),
+    (lambda a: {"ranges": torch.empty(2, 6, 2)}, r"The 'ranges' argument .* = \[1, 6, 2\]"),
+])
+def test_the_ops_check_their_arguments(changes, message):
+    with pytest.raises(RuntimeError, match=message):
+        _call(**changes(_lstm_args()))
+
+
+@needs_native
+def test_gru_and_lazy_lstm_ops_check_their_own_arguments():
+    a = _lstm_args()
+    with pytest.raises(RuntimeError, match=r"The 'w' argument of rnnscope_native::gru_trace .* = \[8, 20\]"):
+        ops.gru_trace(a["x"], a["w"][:, :15], a["h0"], None, a["outputs"][:4], a["row_offsets"], 5, 1, a["h_seq"],
+                      a["h_last"], None, a["n_valid"], torch.empty(1, 4, 2))
+    with pytest.raises(RuntimeError, match=r"'outputs' argument of rnnscope_native::gru_trace must hold 4 entries "
+                                           r"\(a tensor or None for each of reset_gate, update_gate, candidate, h\)"):
+        ops.gru_trace(a["x"], a["w"], a["h0"], None, a["outputs"], a["row_offsets"], 5, 1, a["h_seq"], a["h_last"],
+                      None, a["n_valid"], torch.empty(1, 4, 2))
+    with pytest.raises(RuntimeError, match=r"The 'w_cm' argument of rnnscope_native::lazy_lstm_trace .* "
+                                           r"\(hidden, hidden\) = \[5, 5\]"):
+        ops.lazy_lstm_trace(a["x"], a["w"], torch.empty(5, 4), a["h0"], a["c0"], None, a["outputs"], a["row_offsets"],
+                            5, 1, a["h_seq"], a["h_last"], a["c_last"], a["n_valid"], a["ranges"])
+    with pytest.raises(RuntimeError, match=r"The 'm0' argument of rnnscope_native::lazy_lstm_trace"):
+        ops.lazy_lstm_trace(a["x"], a["w"], torch.empty(5, 5), a["h0"][:1], a["c0"], None, a["outputs"],
+                            a["row_offsets"], 5, 1, a["h_seq"], a["h_last"], a["c_last"], a["n_valid"], a["ranges"])
+    with pytest.raises(RuntimeError, match=r"The 'mode' argument of rnnscope_native::activation must be 0 \(exp\)"):
+        ops.activation(torch.zeros(3), 3)
+    with pytest.raises(RuntimeError, match=r"The 'x' argument of rnnscope_native::activation must be a float32 CPU"):
+        ops.activation(torch.zeros(3, dtype=torch.float64), 1)
+
+
+@needs_native
+@pytest.mark.parametrize("kernel", ["lstm_trace", "gru_trace", "lazy_lstm_trace"])
+def test_the_schemas_mark_every_written_tensor_as_mutated(kernel):
+    schema = getattr(ops, kernel).default._schema
+    written = {a.name for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write}
+    assert written == {"outputs", "h_seq", "h_last", "c_last", "ranges"}
+    assert "Tensor(a!)?[] outputs" in str(schema).replace("Tensor?(a!)[]", "Tensor(a!)?[]")
+
+
+# ---------------------------------------------------------------------------------------- capture's fallback
+
+
+def test_capture_without_the_kernels_gives_the_same_run(frames):
+    torch.manual_seed(0)
+    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], frames.sizes["feature"], 6, 5)
+    model.fit_normalizer(frames)
+    native = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+    previous = set_native(False)
+    try:
+        fallback = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+    finally:
+        set_native(previous)
+    for name in ("h", "c", "input_gate", "update_gate", "candidate", "prob"):
+        np.testing.assert_allclose(native[name].values, fallback[name].values, atol=2e-6, rtol=0)
+    gru_c = fallback["c"].values[..., 0]  # the GRU layer has no cell: NaN, as with the kernels
+    assert np.isnan(gru_c).all() and np.isnan(native["c"].values[..., 0]).all()
+    assert np.array_equal(native["pred"].values, fallback["pred"].values)
+    for name in ("summary_min", "summary_max", "summary_heat"):  # the ranges measured by the kernels or after
+        np.testing.assert_allclose(native[name].values, fallback[name].values, atol=2e-6, rtol=0)
+
+
+def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frames):
+    def broken(verbose=False):
+        raise RuntimeError("g++: not found")
+
+    monkeypatch.setattr(_native, "build", broken)
+    model = RNNClassifier("lstm", frames.sizes["feature"], 4, 5)
+    with pytest.warns(RuntimeWarning, match=r"capture is about 2x slower without the native kernels \(same results\): "
+                                            r"the build failed: RuntimeError: g\+\+: not found. See "
+                                            r"rnnscope.models.native_status\(\)") as record:
+        rnnscope.capture(model, frames, progress=False, window=30)
+    assert len([w for w in record if "2x slower" in str(w.message)]) == 1  # once, not once per window
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rnnscope.capture(model, frames, progress=False)  # once per session
+
+
+def test_capture_does_not_warn_when_the_kernels_are_off_on_purpose_or_not_needed(fresh_session, native_off, frames):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rnnscope.capture(RNNClassifier("gru", frames.sizes["feature"], 4, 5), frames, progress=False)
+        set_native(True)
+        _native._STATE["used"] = False  # a stale fallback of an earlier call must not make an RNN capture warn
+        rnnscope.capture(RNNClassifier("rnn", frames.sizes["feature"], 4, 5), frames, progress=False)
+    assert fresh_session._FALLBACK_WARNED is False

@@ -7,8 +7,10 @@ The steps (one pass over the data, no per-step Python hooks):
 2. order records by length and group them in batches; cut long records into windows of ``window`` frames whose
    recurrent state is carried to the next window (identical to one pass, to float rounding);
 3. per window, :meth:`RNNClassifier.trace_layers` runs every layer keeping every variable: on the CPU a native
-   C++ step loop (:mod:`rnnscope.models._native`) writes the states straight into the run's arrays while it runs;
-   elsewhere the fused kernels plus a vectorised recovery;
+   C++ step loop (:mod:`rnnscope.models._native`) writes the states straight into the run's arrays while it runs
+   (capture gives each layer its destinations in the run's layout, :mod:`rnnscope.capturing._layout`);
+   elsewhere the fused kernels plus a vectorised recovery (on the CPU about 2x slower: capture warns once per
+   session when it falls back for a reason the user did not choose, see :func:`rnnscope.models.native_status`);
 4. into a sink (:mod:`rnnscope.capturing._sinks`): numpy arrays in memory, or a zarr store written chunk by chunk
    (``store=``) as ``NAME.partial`` with a manifest and a checkpoint after every window, renamed to ``NAME`` when
    complete; an interrupted capture resumes from its checkpoint;
@@ -20,6 +22,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import platform
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +33,7 @@ import xarray as xr
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
+from ..models._native import native_status
 from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
@@ -239,6 +243,9 @@ def capture(
         done_frames += int(np.minimum(lengths[batches[start_batch]], start_frame).sum())
     bar = _bar(total, done_frames, progress)
     features = base["features"]
+    on_cpu = torch.device(device).type == "cpu"
+    layer_variables = [layer.variables for layer in model.layers]
+    has_kernels = any(layer.has_native_kernel for layer in model.layers)
     with torch.inference_mode():
         for b_index in range(start_batch, len(batches)):
             idx = batches[b_index]
@@ -256,16 +263,18 @@ def capture(
                 rows = idx[:n_active]
                 n_valid = np.minimum(lengths[rows], t1) - t0
                 x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
-                targets = sink.targets(rows, t0, n_valid, n_layers) if torch.device(device).type == "cpu" else None
-                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, targets)
+                outputs = sink.outputs(rows, t0, t1 - t0, n_valid, layer_variables) if on_cpu else None
+                logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, outputs)
+                if on_cpu and has_kernels:
+                    _warn_native_fallback()
                 states = [layer["final_state"] for layer in layers]
                 prob = torch.softmax(logits, dim=-1).cpu()
                 layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
-                # with targets the layers' h buffers are not needed any more: the summaries may reuse them
+                # with outputs the layers' h buffers are not needed any more: the summaries may reuse them
                 summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges,
-                                 inplace=targets is not None)
-                if targets is None:
+                                 inplace=outputs is not None)
+                if outputs is None:
                     for v in variables:
                         sink.write_state(v, rows, t0, n_valid,
                                          [lv[v].numpy() if v in lv else None for lv in layer_values])
@@ -293,6 +302,24 @@ def capture(
         run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
         return run
     return _finish_store(final_path, summary, attrs)
+
+
+_FALLBACK_WARNED = False
+
+
+def _warn_native_fallback() -> None:
+    """Once per session: capture on the CPU ran without the native kernels for a reason the user did not choose."""
+    global _FALLBACK_WARNED
+    if _FALLBACK_WARNED:
+        return
+    status = native_status()
+    if status["used"] is not False or status["deliberate"]:
+        return
+    _FALLBACK_WARNED = True
+    warnings.warn(
+        f"capture is about 2x slower without the native kernels (same results): {status['reason']}. See "
+        "rnnscope.models.native_status(); rnnscope.models.set_native(False) or RNNSCOPE_NATIVE=0 switches them off "
+        "on purpose (and silences this warning).", RuntimeWarning, stacklevel=3)
 
 
 def _bar(total, initial, enabled):

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .. import io
+from ._layout import fill_missing, layer_outputs
 
 __all__ = []
 _CHECKPOINT = "rnnscope_checkpoint.npz"
@@ -40,12 +41,14 @@ class _MemorySink:
         for layer, values in enumerate(per_layer):
             out[rows, t0 : t0 + n, :, layer] = np.nan if values is None else values
 
-    def targets(self, rows, t0, n_valid, n_layers):
-        """One :class:`TraceTarget` per layer: the layers write their variables straight into these arrays."""
-        from ..models._cells import TraceTarget
-
-        rows_t, n_valid_t = torch.from_numpy(np.asarray(rows, dtype=np.int64)), torch.from_numpy(n_valid.astype(np.int64))
-        return [TraceTarget(self.tensors, rows_t, int(t0), layer, n_valid_t) for layer in range(n_layers)]
+    def outputs(self, rows, t0, n_frames, n_valid, layer_variables):
+        """The destinations of every layer's variables for one window (see :mod:`._layout`): the layers write
+        straight into these arrays. Variables a layer lacks are set to NaN over the window here."""
+        out = []
+        for layer, variables in enumerate(layer_variables):
+            fill_missing(self.tensors, variables, rows, t0, n_frames, layer)
+            out.append(layer_outputs(self.tensors, variables, rows, t0, layer, n_valid))
+        return out
 
     def pad(self, lengths):
         for event in np.flatnonzero(lengths < next(iter(self.arrays.values())).shape[1]):
@@ -84,7 +87,7 @@ class _ZarrSink:
         for event in rows:
             self.arrays["pred"][event, :] = np.full(self.arrays["pred"].shape[1], -1, dtype=np.int16)
 
-    def targets(self, rows, t0, n_valid, n_layers):
+    def outputs(self, rows, t0, n_frames, n_valid, layer_variables):
         return None  # zarr arrays: the layers return blocks, written region by region
 
     def pad(self, lengths):

@@ -7,7 +7,8 @@
 - :func:`load` — read a model file (``model.save(path)`` writes one ``.safetensors`` file); never runs code.
 - The layers (:class:`RNNLayer`, :class:`LSTMLayer`, :class:`GRULayer`, :class:`LazyLSTMLayer`) share the cell
   protocol documented in :class:`RecurrentLayer`: ``forward`` (fused fast path), ``step`` (reference),
-  ``internals`` (exact recovery of every variable), ``variables``, ``initial_state``, ``masked``.
+  ``internals`` (exact recovery of every variable), ``trace`` (every variable in one pass: native C++ kernels on
+  the CPU, see :func:`native_status`), ``variables``, ``initial_state``, ``masked``.
 
 Importing this package imports torch (``import rnnscope`` alone does not).
 
@@ -22,17 +23,9 @@ Examples
 (2, 10, 5)
 """
 from ._base import ClassMismatchError, ModelBase, ModelFileError
-from ._cells import (
-    CELL_KINDS,
-    GRULayer,
-    LazyLSTMLayer,
-    LSTMLayer,
-    RecurrentLayer,
-    RNNLayer,
-    lazy_lstm_recurrence,
-    lstm_cell_scan,
-    make_layer,
-)
+from ._cells import CELL_KINDS, GRULayer, LazyLSTMLayer, LSTMLayer, RNNLayer, make_layer
+from ._equations import lazy_lstm_recurrence, lstm_cell_scan
+from ._layers import RecurrentLayer
 from ._classifier import RNNClassifier
 from ._from_torch import from_torch
 from ._io import UnsafeModelFileError, load

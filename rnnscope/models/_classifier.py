@@ -14,6 +14,12 @@ from ._checks import check_bool, check_int, check_probability, layer_masks
 __all__ = ["RNNClassifier"]
 
 
+def _describe_outputs(outputs: Any) -> str:
+    if isinstance(outputs, (list, tuple)):
+        return f"a {type(outputs).__name__} of {len(outputs)}"
+    return f"a {type(outputs).__name__}"
+
+
 def _check_cells(cell: Any, num_layers: Any, func: str) -> list[str]:
     num_layers = check_int(num_layers, name="num_layers", func=func)
     if isinstance(cell, str):
@@ -85,7 +91,7 @@ class RNNClassifier(ModelBase):
 
     Unit masks (``keep_masks``: one bool tensor ``(hidden_size,)`` per layer, True = keep, or None) silence units
     *inside* the recurrence (their ``h`` is 0 at every step, so they feed nothing to the next step; see
-    :mod:`rnnscope.models._cells`) and zero them in what the layer passes on (next layer, head, shortcut).
+    :mod:`rnnscope.models._layers`) and zero them in what the layer passes on (next layer, head, shortcut).
     :meth:`masked` returns a copy with masks applied on every call.
 
     Examples
@@ -212,16 +218,16 @@ class RNNClassifier(ModelBase):
         return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.forward_layers", trace=False)
 
     def trace_layers(
-        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None, targets: Sequence[Any] | None = None
+        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None, outputs: Sequence[Any] | None = None
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Run the model keeping every internal variable of every layer (capture's one pass).
 
         Same arguments as :meth:`forward_layers`. Each layer dict holds ``"variables"`` (name -> ``(batch, time,
         hidden)``, from :meth:`RecurrentLayer.trace`), ``"final_state"`` and ``"keep"``. Run it under
-        ``torch.no_grad()`` (or ``torch.inference_mode()``) to get the fast CPU path. With ``targets`` (one
-        :class:`~rnnscope.models._cells.TraceTarget` per layer) the variables are written straight into a run's
-        arrays (:meth:`RecurrentLayer.trace_into`): ``"variables"`` then holds ``h`` only, and ``"ranges"`` the
-        value range of each written variable.
+        ``torch.no_grad()`` (or ``torch.inference_mode()``) to get the fast CPU path. With ``outputs`` (one
+        :class:`~rnnscope.models._trace.TraceOutputs` per layer, holding only that layer's variables) the variables
+        are written into those destinations instead (:meth:`RecurrentLayer.trace_to`): ``"variables"`` then holds
+        ``h`` only, and ``"ranges"`` the value range of each written variable.
 
         Examples
         --------
@@ -234,10 +240,15 @@ class RNNClassifier(ModelBase):
         >>> sorted(layers[1]["variables"])[:3], torch.allclose(logits, model(x), atol=1e-5)
         (['c', 'cell_input', 'forget_gate'], True)
         """
-        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.trace_layers", trace=True,
-                                targets=targets)
+        func = f"{type(self).__name__}.trace_layers"
+        if outputs is not None and (not isinstance(outputs, (list, tuple)) or len(outputs) != self.num_layers):
+            raise ValueError(
+                f"The 'outputs' parameter of {func} must be None or a list of {self.num_layers} TraceOutputs (one "
+                f"per layer). Got {_describe_outputs(outputs)} instead."
+            )
+        return self._run_layers(x, states, keep_masks, func, trace=True, outputs=outputs)
 
-    def _run_layers(self, x, states, keep_masks, func: str, trace: bool, targets=None):
+    def _run_layers(self, x, states, keep_masks, func: str, trace: bool, outputs=None):
         x = self._prepare_input(x, func)
         inp = self.normalize(x)
         batch = x.shape[0]
@@ -254,8 +265,8 @@ class RNNClassifier(ModelBase):
         for i, layer in enumerate(self.layers):
             state0 = layer._check_state(states[i], batch, func)
             keep = layer.keep_mask(masks[i])
-            if trace and targets is not None:
-                h, final, ranges = layer.trace_into(inp, state0, keep, targets[i])
+            if trace and outputs is not None:
+                h, final, ranges = layer.trace_to(inp, state0, keep, outputs[i])
                 records.append({"variables": {"h": h}, "final_state": final, "keep": keep, "ranges": ranges})
             elif trace:
                 variables, final = layer.trace(inp, state0, keep=keep)

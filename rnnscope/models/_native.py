@@ -1,46 +1,109 @@
-"""Native (C++) capture kernels: built once on first use, with the TorchScript step loops as the fallback.
+"""Native (C++) capture kernels: built once on first use, loaded like a library afterwards.
 
 :func:`kernels` returns ``torch.ops.rnnscope_native`` (the ops of ``_native_kernels.cpp``: ``lstm_trace``,
 ``gru_trace``, ``lazy_lstm_trace``) or None when they cannot be used. The first call compiles the file with
-:func:`torch.utils.cpp_extension.load` (about 15 s; a C++ compiler is needed) into a cache directory and loads it;
-later calls, and later sessions, load the cached library at once. The cache key includes the source, the PyTorch
-version, the Python version and the CPU's vector extension (AVX2 code only where the CPU has it, so a cache shared
-by different machines never runs instructions a machine lacks).
+:func:`torch.utils.cpp_extension.load` (about 15 s; a C++ compiler and ``ninja``, a dependency of rnnscope, are
+needed) into a cache directory and loads it; later calls, and later sessions, load the cached library at once. The
+cache key includes the source, the PyTorch version, the Python version, the platform and the compiler flags (AVX2
+code only where the CPU has it, so a cache shared by different machines never runs instructions a machine lacks).
 
-Everything degrades gracefully: no compiler, a failed build or ``RNNSCOPE_NATIVE=0`` in the environment -> the
-TorchScript loops of :mod:`rnnscope.models._cells` (same numbers to float rounding), with one warning saying why
-for a failed build. ``RNNSCOPE_NATIVE_DIR`` overrides the cache directory (default
-``~/.cache/rnnscope/native``). :func:`set_native` switches the kernels on or off for the session.
+Platforms: Linux and macOS build with the system's ``c++`` (or ``$CXX``): ``-O3``, plus ``-mavx2 -mfma`` on x86-64
+CPUs with AVX2; ARM (Apple silicon) builds the scalar code. Windows builds with MSVC (``cl``: ``/O2``, plus
+``/arch:AVX2``) into a ``.pyd`` library.
+
+Everything degrades gracefully: with no compiler, a failed build, ``RNNSCOPE_NATIVE=0`` in the environment or
+``set_native(False)``, or for inputs the kernels do not take (float64, a GPU, autograd recording), the layers run
+their fused forward followed by the vectorised recovery of every variable (same numbers to float rounding, about
+twice slower on the CPU). :func:`native_status` says which case applies and why; :func:`rnnscope.capture` warns
+once per session when it falls back for a reason the user did not choose. ``RNNSCOPE_NATIVE_DIR`` overrides the
+cache directory (default ``~/.cache/rnnscope/native``).
 """
 from __future__ import annotations
 
 import hashlib
 import os
 import platform
+import shlex
+import shutil
 import sys
+import sysconfig
 import threading
-import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 
-__all__ = ["kernels", "set_native", "native_status", "build"]
+__all__ = ["kernels", "usable_kernels", "set_native", "native_status", "build", "NativeBuildError"]
 
 SOURCE = Path(__file__).with_name("_native_kernels.cpp")
 _LOCK = threading.Lock()
-_STATE: dict = {"enabled": os.environ.get("RNNSCOPE_NATIVE", "1").strip().lower() not in ("0", "false", "no", "off"),
-                "ops": None, "tried": False, "error": None, "path": None}
+_ENV = "RNNSCOPE_NATIVE"
+_ENV_OFF = os.environ.get(_ENV, "1").strip().lower() in ("0", "false", "no", "off")
+_STATE: dict = {
+    "enabled": not _ENV_OFF,
+    "disabled_by": "environment" if _ENV_OFF else None,  # None, "environment" or "set_native"
+    "ops": None,
+    "tried": False,
+    "error": None,  # why the build failed (no compiler, no ninja, the compiler's error)
+    "path": None,
+    "used": None,  # did the last trace of a cell with a kernel use it (None: no such trace yet)
+    "input": None,  # why the last trace's input could not use them (float64, device, autograd)
+}
 
 
-def _cpu_flags() -> list[str]:
-    capability = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "DEFAULT"
-    if platform.machine().lower() in ("x86_64", "amd64") and capability in ("AVX2", "AVX512"):
-        return ["-mavx2", "-mfma"]
-    return []
+class NativeBuildError(RuntimeError):
+    """The native kernels cannot be built here (no compiler, no ``ninja``); the message says what to install."""
+
+
+# ------------------------------------------------------------------------------------------------- building
+
+
+def _cpu_capability() -> str:
+    return torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "DEFAULT"
+
+
+def compile_flags(system: str | None = None, machine: str | None = None, capability: str | None = None) -> list[str]:
+    """The compiler flags for a platform (default: this one).
+
+    Examples
+    --------
+    >>> compile_flags("Linux", "x86_64", "AVX2")
+    ['-O3', '-mavx2', '-mfma']
+    >>> compile_flags("Darwin", "arm64", "DEFAULT")  # Apple silicon: the scalar code
+    ['-O3']
+    >>> compile_flags("Windows", "AMD64", "AVX512")
+    ['/O2', '/arch:AVX2']
+    """
+    system = platform.system() if system is None else system
+    machine = (platform.machine() if machine is None else machine).lower()
+    capability = _cpu_capability() if capability is None else capability
+    avx2 = machine in ("x86_64", "amd64", "x64") and capability in ("AVX2", "AVX512")
+    if system == "Windows":
+        return ["/O2"] + (["/arch:AVX2"] if avx2 else [])
+    return ["-O3"] + (["-mavx2", "-mfma"] if avx2 else [])
+
+
+def library_suffix(system: str | None = None) -> str:
+    """What :func:`torch.utils.cpp_extension.load` names the library: ``.pyd`` on Windows, else ``.so``.
+
+    Examples
+    --------
+    >>> library_suffix("Windows"), library_suffix("Darwin")
+    ('.pyd', '.so')
+    """
+    return ".pyd" if (platform.system() if system is None else system) == "Windows" else ".so"
+
+
+def _compiler(system: str | None = None) -> str:
+    if (platform.system() if system is None else system) == "Windows":
+        return "cl"
+    words = shlex.split(os.environ.get("CXX", "") or "c++")
+    return words[0] if words else "c++"
 
 
 def _build_name(flags: list[str]) -> str:
-    key = "|".join([SOURCE.read_text(), torch.__version__, sys.version.split()[0], platform.machine(), *flags])
+    key = "|".join([SOURCE.read_text(), torch.__version__, sys.version.split()[0], platform.system(),
+                    platform.machine(), *flags])
     return "rnnscope_native_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
@@ -52,38 +115,100 @@ def _cache_root() -> Path:
     return Path(base) / "rnnscope" / "native"
 
 
+@contextmanager
+def _environment_scripts_on_path():
+    """Put this Python environment's scripts directory on ``PATH`` during a build (restored afterwards).
+
+    ``pip install ninja`` (a dependency of rnnscope) puts ``ninja`` there, and torch runs ``ninja`` from ``PATH``,
+    which lacks that directory when a virtual environment's Python runs without the environment activated.
+    """
+    scripts = sysconfig.get_path("scripts")
+    before = os.environ.get("PATH", "")
+    if not scripts or scripts in before.split(os.pathsep):
+        yield
+        return
+    os.environ["PATH"] = scripts + (os.pathsep + before if before else "")
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
+
+
+def _check_toolchain() -> None:
+    from torch.utils import cpp_extension
+
+    compiler = _compiler()
+    if shutil.which(compiler) is None:
+        hint = ("install the Microsoft C++ Build Tools and run from a Developer Command Prompt" if compiler == "cl"
+                else "install g++ or clang, or point $CXX at a C++ compiler")
+        raise NativeBuildError(f"no C++ compiler found ({compiler!r} is not on PATH): {hint}")
+    if not cpp_extension.is_ninja_available():
+        raise NativeBuildError("the 'ninja' build tool is missing (torch builds C++ extensions with it): "
+                               "pip install ninja")
+
+
 def build(verbose: bool = False):
     """Compile (or load the cached) native kernels now; returns ``torch.ops.rnnscope_native``.
 
-    Raises whatever the build raises (no compiler, compile errors). Call it once after installing to move the
-    compile out of the first capture (``python -c "from rnnscope.models import build_native; build_native()"``;
-    ``make test``, ``make demo`` and Binder's ``postBuild`` do).
+    Call it once after installing to move the compile out of the first capture (``python -c "from rnnscope.models
+    import build_native; build_native()"``; ``make test``, ``make demo`` and Binder's ``postBuild`` do). After a
+    success the session uses the kernels, even when an earlier attempt failed (e.g. before a compiler was installed).
+
+    Raises
+    ------
+    NativeBuildError
+        No C++ compiler or no ``ninja`` (the message says what to install).
+    Exception
+        Whatever the compiler raises when the build fails. Either way :func:`native_status` then gives the reason
+        in one line (``error``).
     """
+    try:
+        ops = _build(verbose)
+    except Exception as exc:
+        _STATE["error"] = _build_error(exc)
+        raise
+    _STATE.update(ops=ops, tried=True, error=None)  # usable from now on, also after an earlier failure
+    return ops
+
+
+def _build(verbose: bool):
     from torch.utils import cpp_extension
 
-    flags = _cpu_flags()
+    flags = compile_flags()
     name = _build_name(flags)
     directory = _cache_root() / name
-    directory.mkdir(parents=True, exist_ok=True)
-    library = directory / f"{name}.so"
+    library = directory / f"{name}{library_suffix()}"
     if library.exists():
         try:
             torch.ops.load_library(str(library))
             _STATE["path"] = str(library)
             return torch.ops.rnnscope_native
-        except Exception:  # e.g. another process is still writing it: build() below waits for its lock
+        except Exception:  # e.g. another process is still writing it: load() below waits for its lock
             pass
-    if not verbose:
-        print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
-              file=sys.stderr, flush=True)
-    cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory),
-                       extra_cflags=["-O3", *flags], is_python_module=False, verbose=verbose)
+    with _environment_scripts_on_path():
+        _check_toolchain()
+        directory.mkdir(parents=True, exist_ok=True)
+        if not verbose:
+            print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
+                  file=sys.stderr, flush=True)
+        cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory), extra_cflags=flags,
+                           is_python_module=False, verbose=verbose)
     _STATE["path"] = str(library)
     return torch.ops.rnnscope_native
 
 
+def _build_error(exc: Exception) -> str:
+    if isinstance(exc, NativeBuildError):
+        return str(exc)
+    text = str(exc).strip()
+    return f"the build failed: {type(exc).__name__}: {text.splitlines()[-1] if text else ''}"
+
+
 def kernels():
-    """``torch.ops.rnnscope_native`` when the native kernels are enabled and built, else None (see module doc)."""
+    """``torch.ops.rnnscope_native`` when the native kernels are enabled and built, else None (see module doc).
+
+    The first call builds them (once per session; a failure is recorded in :func:`native_status`, not raised).
+    """
     if not _STATE["enabled"]:
         return None
     if _STATE["tried"]:
@@ -92,32 +217,102 @@ def kernels():
         if not _STATE["tried"]:
             try:
                 _STATE["ops"] = build()
-            except Exception as exc:  # no compiler, failed build: the TorchScript loops do the same work
-                _STATE["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-                warnings.warn(
-                    "rnnscope could not build its native capture kernels, so capture uses the slower TorchScript "
-                    f"step loops (same results). Reason: {_STATE['error']}. Install a C++ compiler (g++ or clang) to "
-                    "enable them, or set RNNSCOPE_NATIVE=0 to silence this warning.", RuntimeWarning, stacklevel=3)
+            except Exception as exc:  # no compiler, failed build: the fused forward + recovery do the same work
+                _STATE["error"] = _build_error(exc)  # (build() records it too; a replaced build() may not)
             _STATE["tried"] = True
     return _STATE["ops"]
+
+
+# ------------------------------------------------------------------------------------------------- using
+
+
+def _input_reason(x: torch.Tensor, weights) -> str | None:
+    tensors = (x, *weights)
+    device = next((t.device for t in tensors if t.device.type != "cpu"), None)
+    if device is not None:
+        return f"the input is on {device} (the kernels run on the CPU; a GPU runs the fused kernels instead)"
+    dtype = next((t.dtype for t in tensors if t.dtype != torch.float32), None)
+    if dtype is not None:
+        return f"the input is {str(dtype).replace('torch.', '')} (the kernels are float32 only)"
+    if torch.is_grad_enabled() and any(t.requires_grad for t in tensors):
+        return ("autograd is recording (the input or the weights require gradients): run under torch.no_grad() "
+                "or torch.inference_mode()")
+    return None
+
+
+def usable_kernels(x: torch.Tensor, *weights: torch.Tensor):
+    """The kernels when they apply to this call (CPU, float32, no autograd, enabled and built), else None.
+
+    Records the outcome for :func:`native_status` (``used``, and the input's ``reason`` when it is the input that
+    cannot use them).
+    """
+    reason = _input_reason(x, weights)
+    ops = kernels() if reason is None else None
+    _STATE["input"] = reason
+    _STATE["used"] = ops is not None
+    return ops
 
 
 def set_native(enabled: bool) -> bool:
     """Use (or stop using) the native capture kernels for this session; returns the previous setting.
 
+    Switching them off on purpose silences capture's warning about the slower fallback.
+
     Examples
     --------
     >>> from rnnscope.models import set_native
-    >>> previous = set_native(False)   # capture now runs the TorchScript step loops
+    >>> previous = set_native(False)   # capture now runs the fused forward + vectorised recovery
     >>> _ = set_native(previous)
     """
-    previous, _STATE["enabled"] = _STATE["enabled"], bool(enabled)
+    previous = _STATE["enabled"]
+    _STATE["enabled"] = bool(enabled)
+    _STATE["disabled_by"] = None if enabled else "set_native"
     return previous
 
 
+def _reason() -> str | None:
+    if not _STATE["enabled"]:
+        if _STATE["disabled_by"] == "environment":
+            return f"disabled by {_ENV}={os.environ.get(_ENV, '0')} in the environment"
+        return "disabled by set_native(False)"
+    if _STATE["error"]:
+        return _STATE["error"]
+    if _STATE["used"] is False:
+        return _STATE["input"]
+    return None
+
+
 def native_status() -> dict:
-    """What the native kernels are doing: ``enabled``, ``loaded``, ``vectorized`` (AVX2 code), ``path``, ``error``."""
+    """What the native kernels are doing, and why they are not used when they are not.
+
+    Returns
+    -------
+    dict
+        ``enabled`` (not switched off by ``RNNSCOPE_NATIVE=0`` or :func:`set_native`), ``loaded`` (built and
+        loaded), ``vectorized`` (AVX2 code; None until loaded), ``path`` (the library), ``error`` (why the build
+        failed: no compiler, no ninja, the compiler's message; None otherwise), ``platform``, ``used`` (whether the
+        last trace of an LSTM, GRU or lazy LSTM layer ran them; None before any), ``reason`` (why they are not
+        used: switched off and by what, the build error, or the last input's dtype, device or autograd; None when
+        they are used) and ``deliberate`` (True when the user switched them off: capture does not warn then).
+
+    Examples
+    --------
+    >>> from rnnscope.models import native_status, set_native
+    >>> previous = set_native(False)
+    >>> status = native_status()
+    >>> status["reason"], status["deliberate"]
+    ('disabled by set_native(False)', True)
+    >>> _ = set_native(previous)
+    """
     ops = _STATE["ops"]
-    return {"enabled": _STATE["enabled"], "loaded": ops is not None,
-            "vectorized": bool(ops.vectorized()) if ops is not None else None, "path": _STATE["path"],
-            "error": _STATE["error"]}
+    return {
+        "enabled": _STATE["enabled"],
+        "loaded": ops is not None,
+        "vectorized": bool(ops.vectorized()) if ops is not None else None,
+        "path": _STATE["path"],
+        "error": _STATE["error"],
+        "platform": f"{platform.system()} {platform.machine()}",
+        "used": _STATE["used"] if _STATE["enabled"] else False,
+        "reason": _reason(),
+        "deliberate": not _STATE["enabled"],
+    }

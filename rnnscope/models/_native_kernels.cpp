@@ -1,20 +1,22 @@
 // rnnscope's native capture kernels: LSTM, GRU and lazy-LSTM step loops that keep every internal variable.
 //
 // Compiled on first use by rnnscope/models/_native.py (torch.utils.cpp_extension) and registered as
-// torch.ops.rnnscope_native.*. The Python side checks every argument; here they are trusted: CPU, float32,
-// contiguous, shapes as documented.
+// torch.ops.rnnscope_native.*. Every argument is checked on entry (devices, dtypes, shapes, contiguity, offsets and
+// strides against the output tensors' sizes): a mistake on the Python side raises a RuntimeError naming the
+// argument, never a crash. The op schemas mark every tensor a kernel writes as mutated (Tensor(a!)).
 //
-// Why it is fast. PyTorch's fused RNN kernels never expose gates or cell states, and a step loop in TorchScript
-// pays one operator dispatch per elementwise op per step. Here the batch is split into blocks of 16 rows spread
+// Why it is fast. PyTorch's fused RNN kernels never expose gates or cell states, and a step loop of PyTorch
+// operators pays one dispatch per elementwise op per step. Here the batch is split into blocks of 16 rows spread
 // over the threads: the recurrence of a row only reads that row, so each thread runs the whole sequence of its rows
 // without any synchronisation. Per step a thread makes ONE matmul (input and recurrent weights stacked, so the
 // input projection is part of it) and ONE pass over the gate pre-activations that applies the nonlinearities and
-// writes every variable straight into its batch-first output, (B, T, H) each, allocated by the caller (numpy
-// asks the kernel for huge pages for big arrays, which saves most of the page faults of fresh buffers).
+// writes every variable straight into its destination: the caller gives one flat tensor per variable, a row
+// offset per batch row and the time and unit strides (a (B, T, H) buffer, or a capture's own run arrays).
 //
 // Nonlinearities: exp through a range reduction to [-ln2/2, ln2/2] and a degree-6 Taylor polynomial (relative
 // error about 1e-7), sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1 (absolute error about 2e-7).
-// With AVX2 + FMA eight values at a time, else the same formulas one value at a time.
+// With AVX2 + FMA eight values at a time (GCC/Clang -mavx2 -mfma, MSVC /arch:AVX2), else the same formulas one
+// value at a time (ARM, e.g. Apple silicon, and x86 CPUs without AVX2).
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -26,9 +28,11 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <sstream>
+#include <string>
 #include <vector>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
 #include <immintrin.h>
 #define RNNSCOPE_AVX2 1
 #endif
@@ -327,14 +331,120 @@ inline void lstm_step_direct(const float* gr, float* c, const float* keep, int64
   }
 }
 
+// ---------------------------------------------------------------------------------------------- argument checks
+// Every op checks its arguments before touching memory. Messages say what was expected, what arrived and, where it
+// helps, how to fix it; they surface in Python as RuntimeError.
+
+const char* dtype_name(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kBool: return "bool";
+    default: return c10::toString(t);
+  }
+}
+
+std::string describe(const at::Tensor& t) {
+  std::ostringstream s;
+  s << "a tensor of dtype " << dtype_name(t.scalar_type()) << ", shape " << t.sizes() << " on " << t.device()
+    << (t.is_contiguous() ? "" : " (not contiguous)");
+  return s.str();
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {  // -1 = any size
+  std::ostringstream s;
+  s << "[";
+  for (size_t d = 0; d < shape.size(); ++d) s << (d ? ", " : "") << (shape[d] < 0 ? std::string("*") : std::to_string(shape[d]));
+  s << "]";
+  return s.str();
+}
+
+// A contiguous CPU tensor of dtype `dtype` and shape `shape` (-1: any size); `dims` names the dimensions.
+void check_tensor(const char* op, const char* name, const at::Tensor& t, at::ScalarType dtype,
+                  const std::vector<int64_t>& shape, const char* dims) {
+  bool ok = t.device().is_cpu() && t.scalar_type() == dtype && t.is_contiguous() &&
+            t.dim() == static_cast<int64_t>(shape.size());
+  for (size_t d = 0; ok && d < shape.size(); ++d) ok = shape[d] < 0 || t.size(d) == shape[d];
+  TORCH_CHECK(ok, "The '", name, "' argument of rnnscope_native::", op, " must be a contiguous ", dtype_name(dtype),
+              " CPU tensor of shape ", dims, " = ", shape_text(shape), ". Got ", describe(t), " instead.");
+}
+
+void check_optional(const char* op, const char* name, const c10::optional<at::Tensor>& t, at::ScalarType dtype,
+                    const std::vector<int64_t>& shape, const char* dims) {
+  if (t.has_value()) check_tensor(op, name, *t, dtype, shape, dims);
+}
+
+// The sizes every kernel reads from x (B, T, I) and its initial output state (B, H).
+struct Sizes {
+  int64_t B, T, I, H;
+};
+
+Sizes check_inputs(const char* op, const at::Tensor& x, const at::Tensor& h0, const char* h0_name) {
+  check_tensor(op, "x", x, at::kFloat, {-1, -1, -1}, "(batch, time, input)");
+  const int64_t B = x.size(0);
+  check_tensor(op, h0_name, h0, at::kFloat, {B, -1}, "(batch, hidden)");
+  const int64_t H = h0.size(1);
+  TORCH_CHECK(H >= 1, "The '", h0_name, "' argument of rnnscope_native::", op,
+              " must have at least one hidden unit. Got ", describe(h0), " instead.");
+  return {B, x.size(1), x.size(2), H};
+}
+
+// The destinations: outputs[k] (one per variable, `names`), each written at row_offsets[r] + t * time_stride +
+// j * unit_stride for row r, frame t < T, unit j < H; h_seq (B, T, H), h_last / c_last (B, H), n_valid (B) and
+// ranges (blocks, n_vars, 2).
+void check_outputs(const char* op, const std::vector<const char*>& names, const Sizes& z,
+                   const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets,
+                   int64_t time_stride, int64_t unit_stride, const at::Tensor& h_seq, const at::Tensor& h_last,
+                   const c10::optional<at::Tensor>& c_last, const at::Tensor& n_valid, const at::Tensor& ranges,
+                   int64_t rows_per_block) {
+  const int64_t n_vars = static_cast<int64_t>(names.size());
+  std::ostringstream order;
+  for (size_t k = 0; k < names.size(); ++k) order << (k ? ", " : "") << names[k];
+  TORCH_CHECK(static_cast<int64_t>(outputs.size()) == n_vars, "The 'outputs' argument of rnnscope_native::", op,
+              " must hold ", n_vars, " entries (a tensor or None for each of ", order.str(), "). Got ",
+              outputs.size(), " instead.");
+  check_tensor(op, "row_offsets", row_offsets, at::kLong, {z.B}, "(batch,)");
+  check_tensor(op, "n_valid", n_valid, at::kLong, {z.B}, "(batch,)");
+  TORCH_CHECK(time_stride >= 1 && unit_stride >= 1, "The 'time_stride' and 'unit_stride' arguments of rnnscope_native::",
+              op, " must be >= 1 (elements between frames, between units). Got ", time_stride, " and ", unit_stride,
+              " instead.");
+  check_tensor(op, "h_seq", h_seq, at::kFloat, {z.B, z.T, z.H}, "(batch, time, hidden)");
+  check_tensor(op, "h_last", h_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
+  check_optional(op, "c_last", c_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
+  const int64_t blocks = (z.B + rows_per_block - 1) / rows_per_block;
+  check_tensor(op, "ranges", ranges, at::kFloat, {blocks, n_vars, 2}, "(blocks of rows_per_block() rows, variables, 2)");
+  if (z.B == 0 || z.T == 0) return;
+  const int64_t* off = row_offsets.data_ptr<int64_t>();
+  const int64_t lowest = *std::min_element(off, off + z.B), highest = *std::max_element(off, off + z.B);
+  const int64_t reach = highest + (z.T - 1) * time_stride + (z.H - 1) * unit_stride;  // last element written
+  for (int64_t k = 0; k < n_vars; ++k) {
+    const c10::optional<at::Tensor> o = outputs.get(k);
+    if (!o.has_value()) continue;
+    check_tensor(op, names[k], *o, at::kFloat, std::vector<int64_t>(o->dim(), -1), "(any)");
+    TORCH_CHECK(lowest >= 0 && reach < o->numel(), "The 'outputs' argument of rnnscope_native::", op, " is too small for ",
+                names[k], ": it has ", o->numel(), " elements, but row offsets from ", lowest, " to ", highest,
+                " with time_stride ", time_stride, ", unit_stride ", unit_stride, ", ", z.T, " frames and ", z.H,
+                " units reach element ", reach, ". Give offsets and strides that stay inside every output.");
+  }
+}
+
 #define RNNSCOPE_OUTPUT_ARGS                                                                                     \
   const c10::List<c10::optional<at::Tensor>>&outputs, const at::Tensor &row_offsets, int64_t time_stride,         \
       int64_t unit_stride, at::Tensor &h_seq, at::Tensor &h_last, const c10::optional<at::Tensor>&c_last,         \
       const at::Tensor &n_valid, at::Tensor &ranges
 
+// Every tensor a kernel writes is marked as mutated (alias sets a, b, c, d, e).
 #define RNNSCOPE_OUTPUT_SCHEMA                                                                                   \
-  "Tensor?[] outputs, Tensor row_offsets, int time_stride, int unit_stride, Tensor(a!) h_seq, Tensor(b!) h_last, " \
-  "Tensor(c!)? c_last, Tensor n_valid, Tensor(d!) ranges) -> ()"
+  "Tensor(a!)?[] outputs, Tensor row_offsets, int time_stride, int unit_stride, Tensor(b!) h_seq, "           \
+  "Tensor(c!) h_last, Tensor(d!)? c_last, Tensor n_valid, Tensor(e!) ranges) -> ()"
+
+#define RNNSCOPE_CHECK_OUTPUTS(op, ...)                                                                          \
+  check_outputs(op, {__VA_ARGS__}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last,     \
+                n_valid, ranges, kRowsPerBlock)
 
 // ------------------------------------------------------------------------------------------------------ LSTM
 // x (B, T, I); w (I + H + 1, 4H) = [W_ih^T; W_hh^T; b_ih + b_hh] (masked columns of W_hh already zeroed), gate
@@ -342,7 +452,13 @@ inline void lstm_step_direct(const float* gr, float* c, const float* keep, int64
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h.
 void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const at::Tensor& c0,
                 const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), H = h0.size(1);
+  const char* op = "lstm_trace";
+  const Sizes z = check_inputs(op, x, h0, "h0");
+  check_tensor(op, "w", w, at::kFloat, {z.I + z.H + 1, 4 * z.H}, "(input + hidden + 1, 4 * hidden)");
+  check_tensor(op, "c0", c0, at::kFloat, {z.B, z.H}, "(batch, hidden)");
+  check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
+  RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
+  const int64_t B = z.B, T = z.T, H = z.H;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
@@ -380,7 +496,12 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, 
 // Variables, in this order: reset_gate r, update_gate z, candidate n, h.
 void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const c10::optional<at::Tensor>& keep,
                RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), H = h0.size(1);
+  const char* op = "gru_trace";
+  const Sizes z = check_inputs(op, x, h0, "h0");
+  check_tensor(op, "w", w, at::kFloat, {z.I + z.H + 1, 4 * z.H}, "(input + hidden + 1, 4 * hidden)");
+  check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
+  RNNSCOPE_CHECK_OUTPUTS(op, "reset_gate", "update_gate", "candidate", "h");
+  const int64_t B = z.B, T = z.T, H = z.H;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
@@ -415,7 +536,14 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, c
 // Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
 void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& m0,
                      const at::Tensor& c0, const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
-  const int64_t B = x.size(0), T = x.size(1), H = m0.size(1);
+  const char* op = "lazy_lstm_trace";
+  const Sizes z = check_inputs(op, x, m0, "m0");
+  check_tensor(op, "w", w, at::kFloat, {z.I + z.H + 1, 4 * z.H}, "(input + hidden + 1, 4 * hidden)");
+  check_tensor(op, "w_cm", w_cm, at::kFloat, {z.H, z.H}, "(hidden, hidden)");
+  check_tensor(op, "c0", c0, at::kFloat, {z.B, z.H}, "(batch, hidden)");
+  check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
+  RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
+  const int64_t B = z.B, T = z.T, H = z.H;
   init_ranges(ranges);
   const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
   const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
@@ -460,6 +588,10 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
 
 // The nonlinearities alone, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.
 at::Tensor activation(const at::Tensor& x, int64_t mode) {
+  TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat, "The 'x' argument of rnnscope_native::activation ",
+              "must be a float32 CPU tensor. Got ", describe(x), " instead.");
+  TORCH_CHECK(mode >= 0 && mode <= 2, "The 'mode' argument of rnnscope_native::activation must be 0 (exp), 1 ",
+              "(sigmoid) or 2 (tanh). Got ", mode, " instead.");
   at::Tensor out = x.contiguous().clone();
   float* v = out.data_ptr<float>();
   (mode == 0 ? exp_to : mode == 1 ? sigmoid_to : tanh_to)(v, v, out.numel());

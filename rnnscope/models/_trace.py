@@ -1,0 +1,168 @@
+"""Tracing a layer into caller-given destinations: the generic output description and the native kernels' glue.
+
+A layer's trace (:meth:`RecurrentLayer.trace_to`) writes every variable it keeps into flat destinations described
+by :class:`TraceOutputs`: element ``(row r, frame t, unit j)`` of a variable goes to
+``arrays[name].view(-1)[row_offsets[r] + t * time_stride + j * unit_stride]``. The layer knows nothing of what the
+destinations are: ``(batch, time, hidden)`` buffers (:func:`buffer_outputs`, what :meth:`RecurrentLayer.trace`
+uses), or the arrays of a run, laid out by the caller (capture's :mod:`rnnscope.capturing._layout`). The native
+kernels (:mod:`rnnscope.models._native`) write there while they run, with no copy; every other path computes the
+variables and copies them in.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["TraceOutputs", "buffer_outputs", "check_outputs", "write_outputs", "run_native", "stacked_weights",
+           "valid_range"]
+
+
+class TraceOutputs(NamedTuple):
+    """Where a layer's trace writes its variables: one flat, strided destination per variable.
+
+    Attributes
+    ----------
+    arrays : dict
+        Variable name -> float32, contiguous CPU tensor of any shape (its memory is addressed flat). Only names of
+        the layer's ``variables``; the others are not written.
+    row_offsets : Tensor
+        ``(batch,)`` int64: the element of every array where row ``r``'s frame 0, unit 0 goes.
+    time_stride, unit_stride : int
+        Elements between consecutive frames and between consecutive units.
+    n_valid : Tensor
+        ``(batch,)`` int64: the valid frames of each row, those the value ranges are measured over (frames past
+        them are written too).
+    """
+
+    arrays: dict
+    row_offsets: Tensor
+    time_stride: int
+    unit_stride: int
+    n_valid: Tensor
+
+
+def buffer_outputs(names: Sequence[str], batch: int, n_time: int, hidden: int) -> TraceOutputs:
+    """Fresh ``(batch, time, hidden)`` float32 buffers for ``names``, every frame valid.
+
+    numpy allocates them (it asks the kernel for huge pages for big arrays: fewer page faults on first write).
+
+    Examples
+    --------
+    >>> out = buffer_outputs(["c"], 2, 3, 4)
+    >>> tuple(out.arrays["c"].shape), out.row_offsets.tolist(), out.time_stride, out.unit_stride
+    ((2, 3, 4), [0, 12], 4, 1)
+    """
+    arrays = {name: torch.from_numpy(np.empty((batch, n_time, hidden), dtype=np.float32)) for name in names}
+    offsets = torch.arange(batch, dtype=torch.int64) * (n_time * hidden)
+    return TraceOutputs(arrays, offsets, hidden, 1, torch.full((batch,), n_time, dtype=torch.int64))
+
+
+def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden: int, func: str) -> TraceOutputs:
+    """Check a :class:`TraceOutputs` against a call; errors say what arrived and how to fix it."""
+    if not isinstance(out, TraceOutputs):
+        raise TypeError(f"The 'out' parameter of {func} must be a rnnscope.models._trace.TraceOutputs. "
+                        f"Got {type(out).__name__} instead.")
+    unknown = [name for name in out.arrays if name not in variables]
+    if unknown:
+        raise ValueError(f"The 'out' parameter of {func} may only hold the layer's variables {list(variables)}. "
+                         f"Got {unknown} too: leave them out (the caller fills what a layer lacks).")
+    for name in ("row_offsets", "n_valid"):
+        value = getattr(out, name)
+        if not isinstance(value, Tensor) or value.dtype != torch.int64 or tuple(value.shape) != (batch,):
+            raise ValueError(f"The 'out.{name}' parameter of {func} must be an int64 tensor of shape ({batch},) "
+                             f"(one per batch row). Got {_describe(value)} instead.")
+    if int(out.time_stride) < 1 or int(out.unit_stride) < 1:
+        raise ValueError(f"The 'out.time_stride' and 'out.unit_stride' parameters of {func} must be >= 1. Got "
+                         f"{out.time_stride} and {out.unit_stride} instead.")
+    if batch == 0:
+        return out
+    low, high = int(out.row_offsets.min()), int(out.row_offsets.max())
+    reach = high + (n_time - 1) * int(out.time_stride) + (hidden - 1) * int(out.unit_stride)
+    for name, array in out.arrays.items():
+        if not (isinstance(array, Tensor) and array.dtype == torch.float32 and array.device.type == "cpu"
+                and array.is_contiguous()):
+            raise ValueError(f"The 'out.arrays[{name!r}]' parameter of {func} must be a contiguous float32 CPU "
+                             f"tensor. Got {_describe(array)} instead.")
+        if low < 0 or reach >= array.numel():
+            raise ValueError(f"The 'out.arrays[{name!r}]' parameter of {func} is too small: {array.numel()} "
+                             f"elements, but the row offsets ({low} to {high}) and strides reach element {reach} for "
+                             f"{n_time} frames of {hidden} units. Give offsets and strides inside the array.")
+    return out
+
+
+def _describe(value) -> str:
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
+    return repr(value)
+
+
+def write_outputs(values: dict, out: TraceOutputs) -> dict:
+    """Copy computed variables ``(batch, time, hidden)`` into ``out``; returns their value ranges (see
+    :func:`valid_range`) keyed by name."""
+    ranges = {}
+    for name, array in out.arrays.items():
+        block = values[name].detach().to("cpu", torch.float32)
+        batch, n_time, hidden = block.shape
+        for r in range(batch):
+            offset = array.storage_offset() + int(out.row_offsets[r])
+            torch.as_strided(array, (n_time, hidden), (out.time_stride, out.unit_stride), offset).copy_(block[r])
+        ranges[name] = valid_range(block, out.n_valid)
+    return ranges
+
+
+def valid_range(values: Tensor, n_valid) -> tuple[float, float] | None:
+    """(min, max) of ``values`` ``(rows, time, ...)`` over the first ``n_valid[r]`` frames of each row; None when
+    there are none.
+
+    The leading rows that are valid throughout (all of them but the shortest, when rows are sorted by length, as
+    capture sorts them) are measured as one block.
+
+    Examples
+    --------
+    >>> import torch
+    >>> valid_range(torch.tensor([[1.0, 5.0], [2.0, -9.0]]), [2, 1])
+    (1.0, 5.0)
+    """
+    n_valid = [int(v) for v in n_valid]
+    full = next((r for r, v in enumerate(n_valid) if v < values.shape[1]), len(n_valid))
+    parts = ([values[:full]] if full else []) + [values[r, :v] for r, v in enumerate(n_valid) if r >= full and v > 0]
+    if not parts:
+        return None
+    ranges = [torch.aminmax(part) for part in parts]
+    return min(float(low) for low, _ in ranges), max(float(high) for _, high in ranges)
+
+
+# ------------------------------------------------------------------------------------------- native kernels
+
+
+def stacked_weights(w_x: Tensor, w_h: Tensor, bias: Tensor) -> Tensor:
+    """``(I + H + 1, G)`` weights of a native kernel's one matmul per step, ``[x_t | h_{t-1} | 1] @ w``:
+    input weights, recurrent weights and the bias stacked (contiguous: the matmul's fastest layout)."""
+    return torch.cat([w_x, w_h, bias[:, None]], dim=1).t().contiguous()
+
+
+def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, hidden: int, out: TraceOutputs,
+               with_c: bool):
+    """Call ``ops.<kernel>(*args, destinations...)`` writing into ``out``.
+
+    ``order`` is the kernel's variable order (``h`` last); variables missing from ``out`` are not kept (``h`` is
+    always returned as ``h_seq``). Returns ``(h_seq, final_state, ranges)``: ``h_seq`` ``(batch, time, hidden)``,
+    ``ranges`` variable of ``out`` -> ``(min, max)`` over the valid frames, or None when there are none.
+    """
+    batch = x.shape[0]
+    h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
+    h_last = torch.empty(batch, hidden)
+    c_last = torch.empty(batch, hidden) if with_c else None
+    blocks = -(-batch // ops.rows_per_block())  # the kernel's value ranges: one row per block of records
+    ranges = torch.empty(blocks, len(order), 2)
+    outputs = [out.arrays.get(name) for name in order]
+    getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
+                         h_seq, h_last, c_last, out.n_valid.contiguous(), ranges)
+    final = (h_last, c_last) if with_c else (h_last,)
+    low, high = ranges[..., 0].amin(0), ranges[..., 1].amax(0)
+    kept = {name: (float(low[j]), float(high[j])) if bool(torch.isfinite(low[j])) else None
+            for j, name in enumerate(order) if name in out.arrays}
+    return h_seq, final, kept
