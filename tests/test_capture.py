@@ -32,14 +32,14 @@ def _model(cells, frames, hidden=6, residual=False, seed=0):
     return model
 
 
-def _step_reference(model, frames, keep_masks=None):
+def _step_reference(model, frames, keep_per_layer=None):
     """Every variable of every layer, recomputed with each layer's step function, one frame at a time."""
     x = torch.from_numpy(frames.features.values)
     with torch.no_grad():
         inp = model.normalize(x)
         out = []
         for i, layer in enumerate(model.layers):
-            keep = None if keep_masks is None else keep_masks[i]
+            keep = None if keep_per_layer is None else keep_per_layer[i]
             state = layer.initial_state(x.shape[0])
             seq = {v: [] for v in layer.variables}
             for t in range(x.shape[1]):
@@ -130,11 +130,11 @@ def _whole_run(model, frames):
 
 
 @pytest.mark.parametrize("cells", KINDS + [["gru", "lstm"]])
-def test_unit_mask_equals_a_step_loop_with_silenced_units(frames, cells):
+def test_silence_equals_a_step_loop_with_silenced_units(frames, cells):
     model = _model(cells, frames, residual=True)
     layers = model.num_layers
     silenced = [np.array([1, 4]), np.array([0])][:layers]
-    run = rnnscope.capture(model, frames, progress=False, unit_mask=silenced)
+    run = rnnscope.capture(model, frames, progress=False, silence=silenced)
     keep = []
     for units in silenced:
         k = torch.ones(model.hidden_size, dtype=torch.bool)
@@ -148,21 +148,21 @@ def test_unit_mask_equals_a_step_loop_with_silenced_units(frames, cells):
             h = _valid(run, "h", e)[:, :, layer]
             assert (h[:, silenced[layer]] == 0).all()
             np.testing.assert_allclose(h, reference[layer]["h"][e, :n].numpy(), atol=1e-5)
-    assert json.loads(run.attrs["capture_config"])["unit_mask"][0] == silenced[0].tolist()
+    assert json.loads(run.attrs["capture_config"])["silence"][0] == silenced[0].tolist()
 
 
-def test_unit_mask_accepts_bool_arrays_and_dicts_and_refuses_bad_shapes(frames):
+def test_silence_accepts_bool_arrays_and_dicts_and_refuses_bad_shapes(frames):
     model = _model("lstm", frames)
     as_bool = np.zeros(6, dtype=bool)
     as_bool[[2, 3]] = True
-    a = rnnscope.capture(model, frames, progress=False, unit_mask=as_bool)
-    b = rnnscope.capture(model, frames, progress=False, unit_mask={0: [2, 3]})
+    a = rnnscope.capture(model, frames, progress=False, silence=as_bool)
+    b = rnnscope.capture(model, frames, progress=False, silence={0: [2, 3]})
     xr.testing.assert_identical(a.h, b.h)
-    with pytest.raises(ValueError, match=r"'unit_mask' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
+    with pytest.raises(ValueError, match=r"'silence' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
                                          r"have shape \(6,\) \(True for the silenced units\)"):
-        rnnscope.capture(model, frames, progress=False, unit_mask=np.zeros(4, dtype=bool))
+        rnnscope.capture(model, frames, progress=False, silence=np.zeros(4, dtype=bool))
     with pytest.raises(ValueError, match="outside 0..5"):
-        rnnscope.capture(model, frames, progress=False, unit_mask=[[7]])
+        rnnscope.capture(model, frames, progress=False, silence=[[7]])
 
 
 def test_from_torch_models_are_captured_exactly(frames):

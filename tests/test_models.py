@@ -72,11 +72,11 @@ def test_classifier_matches_interleaved_step_loop(cells, residual, input_size, m
     x = torch.randn(3, 8, input_size)
     keep_masks = _masks(num_layers) if masked else None
     with torch.no_grad():
-        logits, layers = model.forward_layers(x, keep_masks=keep_masks)
+        logits, layers = model.forward_layers(x, keep=keep_masks)
         ref_logits, ref_h = interleaved_step_loop(model, x, keep_masks)
     assert logits.shape == (3, 8, 4)
     assert torch.allclose(logits, ref_logits, atol=ATOL)
-    assert torch.allclose(model(x, keep_masks=keep_masks), logits, atol=1e-6)
+    assert torch.allclose(model(x, keep=keep_masks), logits, atol=1e-6)
     for i, (record, h) in enumerate(zip(layers, ref_h)):
         assert torch.allclose(record["h"], h, atol=ATOL)  # captured h is before the shortcut
         inside = model.layers[i].internals(record["input"], record["h"], record["state0"], keep=record["keep"])
@@ -98,7 +98,7 @@ def test_masked_units_have_zero_effect_on_the_head(kind, residual):
     keep_masks = _masks(2, seed=3)
     x = torch.randn(2, 9, H)
     with torch.no_grad():
-        before = model(x, keep_masks=keep_masks)
+        before = model(x, keep=keep_masks)
         gates = model.layers[0].weight_ih.shape[0] // H
         for layer, keep in zip(model.layers, keep_masks):
             rows = torch.cat([torch.nonzero(~keep).flatten() + g * H for g in range(gates)])
@@ -107,7 +107,7 @@ def test_masked_units_have_zero_effect_on_the_head(kind, residual):
             layer.rnn.bias_hh_l0[rows] += 0.7
         if not residual:  # with the shortcut the input still reaches these head columns, by design
             model.head.weight[:, ~keep_masks[1]] += 5.0
-        after = model(x, keep_masks=keep_masks)
+        after = model(x, keep=keep_masks)
         unmasked = model(x)
     assert torch.allclose(before, after, atol=1e-6)
     assert not torch.allclose(before, unmasked, atol=1e-3)
@@ -123,8 +123,8 @@ def test_trace_layers_into_given_outputs_equals_trace_layers(masked):
     keep_masks = _masks(4, seed=5) if masked else None
     outputs = [buffer_outputs(layer.variables, 3, 10, H) for layer in model.layers]
     with torch.no_grad():
-        logits, layers = model.trace_layers(x, keep_masks=keep_masks)
-        logits_out, layers_out = model.trace_layers(x, keep_masks=keep_masks, outputs=outputs)
+        logits, layers = model.trace_layers(x, keep=keep_masks)
+        logits_out, layers_out = model.trace_layers(x, keep=keep_masks, outputs=outputs)
     assert torch.allclose(logits_out, logits, atol=1e-6)
     for layer, record, record_out, out in zip(model.layers, layers, layers_out, outputs):
         assert list(record_out["variables"]) == ["h"]
@@ -174,9 +174,9 @@ def test_cell_list_and_argument_errors():
         RNNClassifier("lstm", 4, 0, 5)
     with pytest.raises(ValueError, match=r"The 'class_names' parameter of RNNClassifier must hold num_classes=5"):
         RNNClassifier("lstm", 4, H, 5, class_names=["a", "b"])
-    with pytest.raises(ValueError, match=r"The 'keep_masks' parameter of RNNClassifier.forward_layers must give one entry "
+    with pytest.raises(ValueError, match=r"The 'keep' parameter of RNNClassifier.forward_layers must give one entry "
                                          r"per layer \(2"):
-        model.forward_layers(torch.randn(1, 3, 4), keep_masks=[None])
+        model.forward_layers(torch.randn(1, 3, 4), keep=[None])
     with pytest.raises(ValueError, match=r"The 'x' parameter of RNNClassifier.forward_layers must have shape"):
         model(torch.randn(1, 3, 5))
 
@@ -476,7 +476,7 @@ def test_import_rnnscope_does_not_import_torch():
 
 
 def test_unit_masks_are_read_the_same_way_everywhere():
-    """models' keep_masks, capture's unit_mask (silenced) and the interventions share one reader."""
+    """models' keep, capture's silence and the interventions share one reader."""
     from rnnscope.models._checks import layer_masks
 
     def read(masks, layers=2, silenced=False):
@@ -503,7 +503,7 @@ def test_unit_masks_are_read_the_same_way_everywhere():
     model = RNNClassifier("lstm", 3, 4, 2)
     x = torch.randn(1, 5, 3)
     with torch.no_grad():
-        by_keep = model.forward_layers(x, keep_masks=[kept])[1][0]["h"]
-        by_ids = model.forward_layers(x, keep_masks=[[0, 2, 3]])[1][0]["h"]
+        by_keep = model.forward_layers(x, keep=[kept])[1][0]["h"]
+        by_ids = model.forward_layers(x, keep=[[0, 2, 3]])[1][0]["h"]
     torch.testing.assert_close(by_keep, by_ids)
     assert bool((by_keep[..., 1] == 0).all())

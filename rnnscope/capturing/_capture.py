@@ -70,13 +70,13 @@ def _check_variables(model, variables) -> list[str]:
     return [v for v in available if v in variables]
 
 
-def _check_unit_mask(model, unit_mask) -> list[torch.Tensor | None] | None:
-    """``unit_mask``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`); keep masks."""
+def _check_silence(model, silence) -> list[torch.Tensor | None] | None:
+    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks."""
     from ..models._checks import layer_masks
 
-    if unit_mask is None:
+    if silence is None:
         return None
-    return layer_masks(unit_mask, model.num_layers, model.hidden_size, name="unit_mask", func="capture", silenced=True)
+    return layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
 
 
 def _check_model(model, dataset, func="capture"):
@@ -100,7 +100,7 @@ def _check_model(model, dataset, func="capture"):
 # --------------------------------------------------------------------------------------------- run layout
 
 
-def _run_attrs(model, dataset, variables, unit_mask, device, window) -> dict:
+def _run_attrs(model, dataset, variables, keep, device, window) -> dict:
     training = model.info.get("training", {})
     attrs = {k: v for k, v in dataset.attrs.items()}
     attrs.update({
@@ -109,8 +109,8 @@ def _run_attrs(model, dataset, variables, unit_mask, device, window) -> dict:
         "model_config": json_attr(model.config),
         "training_summary": json_attr(training),
         "capture_config": json_attr({"variables": variables, "window": int(window), "device": str(device),
-                                     "unit_mask": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
-                                                   for m in unit_mask] if unit_mask else None}),
+                                     "silence": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
+                                                 for m in keep] if keep else None}),
         "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
                                "numpy": np.__version__, "xarray": xr.__version__,
                                "python": platform.python_version()}),
@@ -153,7 +153,7 @@ def capture(
     device: str = "auto",
     batch_size: int = 32,
     store: str | os.PathLike | None = None,
-    unit_mask=None,
+    silence=None,
     *,
     window: int = 4096,
     progress: bool = True,
@@ -178,7 +178,7 @@ def capture(
     store : path, optional
         Write the run to this zarr store chunk by chunk (memory bounded by one window) instead of memory; the
         returned run is opened lazily from it. An interrupted capture to the same store resumes.
-    unit_mask : per-layer masks, optional
+    silence : per-layer units, optional
         Units to silence (their ``h`` is 0 at every step inside the recurrence, so they feed nothing to the next
         step, layer, shortcut or head): one entry per layer, a bool array of shape ``(hidden,)`` with True for
         silenced units, a list of unit ids, or None; a dict ``{layer: units}`` also works.
@@ -211,10 +211,10 @@ def capture(
     check_positive(batch_size, name="batch_size", func=func, integer=True)
     check_positive(window, name="window", func=func, integer=True)
     variables = _check_variables(model, variables)
-    keep_masks = _check_unit_mask(model, unit_mask)
+    keep = _check_silence(model, silence)
     device = resolve_device(device)
     base = _base_dataset(model, dataset)
-    attrs = _run_attrs(model, base, variables, keep_masks, device, window)
+    attrs = _run_attrs(model, base, variables, keep, device, window)
     n_events, n_time = base.sizes["event"], base.sizes["time"]
     hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
     lengths = np.asarray(base["length"].values, dtype=np.int64)
@@ -235,7 +235,7 @@ def capture(
             summaries.restore(resume["summaries"])
 
     model = model.to(device).eval()
-    keep_dev = None if keep_masks is None else [None if k is None else k.to(device) for k in keep_masks]
+    keep_dev = None if keep is None else [None if k is None else k.to(device) for k in keep]
     frame_index = _FrameIndex(np.asarray(base["label"].values), n_classes, segs)
     total = int(lengths.sum())
     done_frames = int(sum(lengths[b].sum() for b in batches[:start_batch]))

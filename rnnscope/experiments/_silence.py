@@ -22,14 +22,14 @@ __all__ = ["silence", "keep_count", "ablation_curve"]
 # --------------------------------------------------------------------------------------------- silencing units
 
 
-def _keep_list(model, keep_masks, func):
+def _keep_list(model, keep, func):
     from ..models._checks import layer_masks
 
-    return layer_masks(keep_masks, model.num_layers, model.hidden_size, name="keep_masks", func=func)
+    return layer_masks(keep, model.num_layers, model.hidden_size, name="keep", func=func)
 
 
-def silence(model, keep_masks, mode: str = "zero", values=None):
-    """Return a copy of ``model`` whose units outside ``keep_masks`` are silenced at every step.
+def silence(model, keep, mode: str = "zero", values=None):
+    """Return a copy of ``model`` whose units outside ``keep`` are silenced at every step.
 
     Definitions (unit ``j`` of layer ``l`` not kept):
 
@@ -46,7 +46,7 @@ def silence(model, keep_masks, mode: str = "zero", values=None):
     Parameters
     ----------
     model : RNNClassifier
-    keep_masks : list of (bool array (hidden,) or None)
+    keep : list of (bool array (hidden,) or None)
         One per layer (True = keep); a single mask for a one-layer model.
     mode : {"zero", "mean"}
     values : list of arrays (hidden,), optional
@@ -68,7 +68,7 @@ def silence(model, keep_masks, mode: str = "zero", values=None):
     """
     func = "silence"
     check_choice(mode, ["zero", "mean"], name="mode", func=func)
-    masks = _keep_list(model, keep_masks, func)
+    masks = _keep_list(model, keep, func)
     out = model.masked(masks)
     if mode == "zero":
         return out

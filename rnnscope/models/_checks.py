@@ -95,7 +95,7 @@ def layer_masks(masks: Any, num_layers: int, hidden_size: int, *, name: str, fun
                 silenced: bool = False) -> list[torch.Tensor | None]:
     """Per-layer unit masks in any of the forms users write, as keep masks (bool tensor, True = keep) or None.
 
-    The one place unit masks are read (models' ``keep_masks``, ``capture(unit_mask=)``, interventions). Accepted:
+    The one place unit masks are read (models' ``keep``, ``capture(silence=)``, interventions). Accepted:
 
     - None (nothing masked);
     - one entry for a one-layer model;
@@ -103,13 +103,13 @@ def layer_masks(masks: Any, num_layers: int, hidden_size: int, *, name: str, fun
     - an entry: None, a boolean mask of shape ``(hidden_size,)``, or a list of unit ids.
 
     A mask or a list of ids names the units **kept**, or the units **silenced** with ``silenced=True`` (what
-    ``capture``'s ``unit_mask`` means); the result always says True = keep.
+    ``capture``'s ``silence`` means); the result always says True = keep.
 
     Examples
     --------
-    >>> [m.tolist() for m in layer_masks([0, 2], 1, 4, name="unit_mask", func="capture", silenced=True)]
+    >>> [m.tolist() for m in layer_masks([0, 2], 1, 4, name="silence", func="capture", silenced=True)]
     [[False, True, False, True]]
-    >>> layer_masks({1: [True, False]}, 2, 2, name="keep_masks", func="f")[0] is None
+    >>> layer_masks({1: [True, False]}, 2, 2, name="keep", func="f")[0] is None
     True
     """
     what = "silenced" if silenced else "kept"

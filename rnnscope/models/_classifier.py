@@ -89,7 +89,7 @@ class RNNClassifier(ModelBase):
     Input is batch first, ``(batch, time, input_size)``, raw (the model normalises). NaN padding at the end of
     shorter sequences is replaced by 0 after normalising; the model is causal, so valid frames are unaffected.
 
-    Unit masks (``keep_masks``: one bool tensor ``(hidden_size,)`` per layer, True = keep, or None) silence units
+    Unit masks (``keep``: one bool tensor ``(hidden_size,)`` per layer, True = keep, or None) silence units
     *inside* the recurrence (their ``h`` is 0 at every step, so they feed nothing to the next step; see
     :mod:`rnnscope.models._layers`) and zero them in what the layer passes on (next layer, head, shortcut).
     :meth:`masked` returns a copy with masks applied on every call.
@@ -145,17 +145,17 @@ class RNNClassifier(ModelBase):
         self.head = nn.Linear(self.hidden_size, self.num_classes, bias=self.head_bias)
 
     # ---- masks --------------------------------------------------------------------------------------------
-    def _check_keep_masks(self, keep_masks: Any, func: str) -> list[Tensor | None]:
-        masks = layer_masks(keep_masks, self.num_layers, self.hidden_size, name="keep_masks", func=func)
+    def _check_keep(self, keep: Any, func: str) -> list[Tensor | None]:
+        masks = layer_masks(keep, self.num_layers, self.hidden_size, name="keep", func=func)
         device = self.feature_mean.device
         return [None if m is None else m.to(device) for m in masks]
 
-    def masked(self, keep_masks) -> "RNNClassifier":
-        """Return a copy that silences the units where ``keep_masks`` is False, on every call.
+    def masked(self, keep) -> "RNNClassifier":
+        """Return a copy that silences the units where ``keep`` is False, on every call.
 
         Parameters
         ----------
-        keep_masks : list of (bool tensor of shape (hidden_size,) or None)
+        keep : list of (bool tensor of shape (hidden_size,) or None)
             One mask per layer (True = keep); a single mask is accepted for a one-layer model. Combined (logical
             and) with masks this model already has. Weights are not modified.
 
@@ -170,7 +170,7 @@ class RNNClassifier(ModelBase):
         >>> bool((pruned.forward_layers(torch.randn(1, 6, 3))[1][0]["h"][..., 1] == 0).all())
         True
         """
-        masks = self._check_keep_masks(keep_masks, f"{type(self).__name__}.masked")
+        masks = self._check_keep(keep, f"{type(self).__name__}.masked")
         out = copy.deepcopy(self)
         for i, mask in enumerate(masks):
             if mask is not None:
@@ -191,7 +191,7 @@ class RNNClassifier(ModelBase):
         return [layer.initial_state(batch_size) for layer in self.layers]
 
     def forward_layers(
-        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None
+        self, x: Any, states: Sequence[Any] | None = None, keep: Any = None
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Run the model and return, for every layer, what capture needs to recover its internals.
 
@@ -201,7 +201,7 @@ class RNNClassifier(ModelBase):
             Raw features, ``(batch, time, input_size)``; NaN padding allowed at the end.
         states : list of (tuple of Tensor or None), optional
             Initial state of each layer (e.g. the ``final_state`` of the previous chunk of a long record).
-        keep_masks : list of (bool tensor or None), optional
+        keep : list of (bool tensor or None), optional
             Unit masks per layer (True = keep), combined with those of :meth:`masked`.
 
         Returns
@@ -215,10 +215,10 @@ class RNNClassifier(ModelBase):
             bool mask or None). ``model.layers[l].internals(d["input"], d["h"], d["state0"], keep=d["keep"])``
             recovers every internal variable.
         """
-        return self._run_layers(x, states, keep_masks, f"{type(self).__name__}.forward_layers", trace=False)
+        return self._run_layers(x, states, keep, f"{type(self).__name__}.forward_layers", trace=False)
 
     def trace_layers(
-        self, x: Any, states: Sequence[Any] | None = None, keep_masks: Any = None, outputs: Sequence[Any] | None = None
+        self, x: Any, states: Sequence[Any] | None = None, keep: Any = None, outputs: Sequence[Any] | None = None
     ) -> tuple[Tensor, list[dict[str, Any]]]:
         """Run the model keeping every internal variable of every layer (capture's one pass).
 
@@ -246,9 +246,9 @@ class RNNClassifier(ModelBase):
                 f"The 'outputs' parameter of {func} must be None or a list of {self.num_layers} TraceOutputs (one "
                 f"per layer). Got {_describe_outputs(outputs)} instead."
             )
-        return self._run_layers(x, states, keep_masks, func, trace=True, outputs=outputs)
+        return self._run_layers(x, states, keep, func, trace=True, outputs=outputs)
 
-    def _run_layers(self, x, states, keep_masks, func: str, trace: bool, outputs=None):
+    def _run_layers(self, x, states, keep, func: str, trace: bool, outputs=None):
         x = self._prepare_input(x, func)
         inp = self.normalize(x)
         batch = x.shape[0]
@@ -259,32 +259,32 @@ class RNNClassifier(ModelBase):
                 f"The 'states' parameter of {func} must be a list of {self.num_layers} states (one per layer, "
                 f"each a tuple of tensors or None). Got {type(states).__name__} instead."
             )
-        masks = self._check_keep_masks(keep_masks, func)
+        masks = self._check_keep(keep, func)
         records: list[dict[str, Any]] = []
         last = self.num_layers - 1
         for i, layer in enumerate(self.layers):
             state0 = layer._check_state(states[i], batch, func)
-            keep = layer.keep_mask(masks[i])
+            layer_keep = layer.keep_mask(masks[i])
             if trace and outputs is not None:
-                h, final, ranges = layer.trace_to(inp, state0, keep, outputs[i])
-                records.append({"variables": {"h": h}, "final_state": final, "keep": keep, "ranges": ranges})
+                h, final, ranges = layer.trace_to(inp, state0, layer_keep, outputs[i])
+                records.append({"variables": {"h": h}, "final_state": final, "keep": layer_keep, "ranges": ranges})
             elif trace:
-                variables, final = layer.trace(inp, state0, keep=keep)
+                variables, final = layer.trace(inp, state0, keep=layer_keep)
                 h = variables["h"]
-                records.append({"variables": variables, "final_state": final, "keep": keep})
+                records.append({"variables": variables, "final_state": final, "keep": layer_keep})
             else:
-                h, final = layer(inp, state0, keep=keep)
-                records.append({"input": inp, "h": h, "state0": state0, "final_state": final, "keep": keep})
+                h, final = layer(inp, state0, keep=layer_keep)
+                records.append({"input": inp, "h": h, "state0": state0, "final_state": final, "keep": layer_keep})
             out = h + inp if self.shortcuts[i] else h
             inp = self.drop(out) if i < last else out
         return self.head(inp), records
 
-    def forward(self, x: Any, state: Sequence[Any] | None = None, keep_masks: Any = None) -> Tensor:
+    def forward(self, x: Any, state: Sequence[Any] | None = None, keep: Any = None) -> Tensor:
         """Per-frame logits ``(batch, time, num_classes)`` for raw features ``x`` ``(batch, time, input_size)``.
 
         ``state`` is a list of per-layer initial states (zeros when None); see :meth:`forward_layers`.
         """
-        logits, _ = self.forward_layers(x, state, keep_masks)
+        logits, _ = self.forward_layers(x, state, keep)
         return logits
 
     # ---- config -------------------------------------------------------------------------------------------
