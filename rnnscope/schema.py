@@ -274,7 +274,7 @@ def event_ids(ds) -> np.ndarray:
     --------
     >>> import rnnscope
     >>> event_ids(rnnscope.data.synthetic(n_records=2, seed=0)).tolist()
-    ['rec00000', 'rec00001']
+    ['syn00000', 'syn00001']
     """
     if "event_id" in ds.variables:
         return np.asarray(ds["event_id"].values).astype(str)
@@ -342,7 +342,7 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     >>> bool((table.frame_stop >= table.frame_start).all())
     True
     >>> sub = segment_frames(frames.isel(event=[2, 0]))  # the records' own segments, at their new positions
-    >>> sorted(set(sub.event)), set(sub.event_id) == {"rec00000", "rec00002"}
+    >>> sorted(set(sub.event)), set(sub.event_id) == {"syn00000", "syn00002"}
     ([0, 1], True)
     """
     rows = segment_rows(ds)
@@ -378,7 +378,7 @@ def summaries_cover(ds) -> bool:
     --------
     >>> from rnnscope import analysis
     >>> run = analysis.example_run()
-    >>> summaries_cover(run), summaries_cover(run.isel(event=[1, 0])), summaries_cover(run.isel(event=[1]))
+    >>> summaries_cover(run), summaries_cover(run.isel(event=[2, 0, 1])), summaries_cover(run.isel(event=[1]))
     (True, True, False)
     """
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]

@@ -49,13 +49,14 @@ def long_run(n_frames=20_000, n_units=128, spike_at=None):
          "spectrogram": (("event", "time", "freq"), rng.standard_normal((1, n_frames, 33)).astype(np.float32)),
          "waveform": (("event", "sample"), rng.standard_normal((1, n_samples)).astype(np.float32)),
          "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
-         "segment_event": ("segment", np.array([0, 0])), "segment_class": ("segment", np.array([0, 2])),
+         "segment_event_id": ("segment", np.array(["long", "long"])), "segment_class": ("segment", np.array([0, 2])),
          "segment_start": ("segment", np.array([0.0, times[a] - 0.25])),
          "segment_end": ("segment", np.array([times[a] - 0.25, times[b] - 0.25])),
          "segment_p": ("segment", np.array([np.nan, times[a] + 1.0])),
          "segment_s": ("segment", np.array([np.nan, times[a] + 4.0])),
          "summary_heat": (("class_name", "unit", "layer"), heat),
-         "summary_activity": (("unit", "layer"), heat.mean(0))},
+         "summary_activity": (("unit", "layer"), heat.mean(0)),
+         "summary_event_id": ("summary_event", np.array(["long"]))},
         coords={"time": times, "unit": np.arange(n_units), "layer": [0],
                 "class_name": ["SIL", "TRE", "LP", "VTE", "HYB"], "freq": np.linspace(0, 50, 33),
                 "sample_time": ("sample", np.arange(n_samples) / 100.0), "length": ("event", [n_frames]),
@@ -77,10 +78,11 @@ def png_size(mark):
 
 def main_class(run, event):
     names = list(run.attrs["class_names"])
-    seg = run[["segment_event", "segment_class", "segment_start", "segment_end"]].compute()
-    rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event.values, seg.segment_class.values,
+    seg = run[["segment_event_id", "segment_class", "segment_start", "segment_end"]].compute()
+    record = str(run.event_id.values[event])
+    rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event_id.values, seg.segment_class.values,
                                                          seg.segment_start.values, seg.segment_end.values)
-            if ev == event]
+            if str(ev) == record]
     non_sil = [r for r in rows if names[r[1]] != "SIL"]
     return names[max(non_sil or rows)[1]]
 

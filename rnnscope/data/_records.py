@@ -236,7 +236,7 @@ def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
     >>> ds = rnnscope.data.synthetic(n_records=4, seed=0)
     >>> sub = select_records(ds, [3, 1])
     >>> sorted(set(sub.segment_event_id.values.tolist()))
-    ['rec00001', 'rec00003']
+    ['syn00001', 'syn00003']
     """
     idx = np.asarray(idx, dtype=np.int64).reshape(-1)
     stale = [name for name in SUMMARY_VARIABLES if name in ds.variables]

@@ -85,9 +85,10 @@ def default_chunks(ds: xr.Dataset, time_chunk: int = 4096) -> dict:
     return chunks
 
 
-def prepare(ds: xr.Dataset, chunks: dict | None = None) -> tuple[xr.Dataset, dict]:
+def prepare(ds: xr.Dataset, chunks: dict | None = None, grow: str | None = None) -> tuple[xr.Dataset, dict]:
     """``ds`` ready to write (attributes encoded, text as ``str``, chunked) and its encoding (fill values: NaN
-    for floats, -1 for the padded integers, so chunks entirely of padding are never written)."""
+    for floats, -1 for the padded integers, so chunks entirely of padding are never written). ``grow``: a
+    dimension the store will grow along; its store chunks take the requested size even when ``ds`` is shorter."""
     out = ds.copy()
     out.attrs = encode_attrs(ds.attrs)
     for name, var in list(out.variables.items()):
@@ -95,7 +96,12 @@ def prepare(ds: xr.Dataset, chunks: dict | None = None) -> tuple[xr.Dataset, dic
             out[name] = var.astype(str)
         out[name].attrs = encode_attrs(var.attrs)
         out[name].encoding = {}
-    chunks = {**default_chunks(out), **(chunks or {})}
-    out = out.chunk({d: c for d, c in chunks.items() if d in out.dims})
+    requested = {**default_chunks(out), **(chunks or {})}
+    out = out.chunk({d: min(c, out.sizes[d]) or 1 for d, c in requested.items() if d in out.dims})
     encoding = {name: {"_FillValue": -1} for name in PADDED_INTEGERS if name in out.data_vars}
+    if grow is not None:
+        for name, var in out.variables.items():
+            if grow in var.dims:
+                sizes = [requested[grow] if d == grow else var.chunks[i][0] for i, d in enumerate(var.dims)]
+                encoding.setdefault(name, {})["chunks"] = tuple(int(n) for n in sizes)
     return out, encoding

@@ -25,7 +25,7 @@ from ..schema import (
     summaries_cover,
     upgrade,
 )
-from ._attrs import encode_attrs, prepare
+from ._attrs import decode_attrs, encode_attrs, prepare
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -76,18 +76,20 @@ class RunWriter:
 
     # -- starting --------------------------------------------------------------------------------------------
     @classmethod
-    def create(cls, path, template: xr.Dataset, *, empty=(), chunks: dict | None = None,
+    def create(cls, path, template: xr.Dataset, *, empty=(), chunks: dict | None = None, grow: str | None = None,
                manifest: dict | None = None) -> RunWriter:
         """Lay out ``NAME.partial`` from ``template`` and write its data, except the variables in ``empty``
-        (laid out only: their chunks stay unwritten until :meth:`write`). ``manifest``: extra manifest entries
-        (e.g. a fingerprint for :meth:`resume`). An older ``NAME.partial`` is replaced."""
+        (laid out only: their chunks stay unwritten until :meth:`write`). ``chunks``: per dimension (default
+        :func:`default_chunks`); ``grow``: the dimension :meth:`append` will grow (its chunks keep their size);
+        ``manifest``: extra manifest entries (e.g. a fingerprint for :meth:`resume`). An older ``NAME.partial`` is
+        replaced."""
         final = Path(path)
         if final.name.endswith(PARTIAL_SUFFIX):
             raise ValueError(f"RunWriter: {final} ends in {PARTIAL_SUFFIX!r}, which rnnscope reserves for unfinished "
                              "writes; choose another name.")
         partial = partial_path(final)
         remove(partial)
-        data, encoding = prepare(template, chunks)
+        data, encoding = prepare(template, chunks, grow)
         partial.mkdir(parents=True)
         write_json(partial / MANIFEST, {**_manifest(template, "writing"), **(manifest or {})})
         with quiet_zarr():
@@ -142,6 +144,15 @@ class RunWriter:
             data.to_zarr(self.partial, append_dim=dim, consolidated=False, zarr_format=ZARR_FORMAT)
         self._arrays.clear()
 
+    def dataset(self) -> xr.Dataset:
+        """What is written so far, opened lazily (attributes decoded; padding read as values)."""
+        with quiet_zarr():
+            ds = xr.open_zarr(self.partial, consolidated=False, zarr_format=ZARR_FORMAT, mask_and_scale=False)
+        ds.attrs = decode_attrs(ds.attrs)
+        for var in ds.variables.values():
+            var.attrs.pop("_FillValue", None)
+        return ds
+
     def checkpoint(self, arrays: dict, **progress) -> None:
         """Save ``arrays`` (a resumable writer's state: recurrent states, running sums) and record ``progress``
         in the manifest; both are replaced atomically."""
@@ -161,6 +172,7 @@ class RunWriter:
         to ``NAME``; returns ``NAME``."""
         import zarr
 
+        coordinates = set(self._attrs.get("coordinates", "").split())  # xarray's list of unattached coordinates
         if attrs is not None:
             self._attrs = encode_attrs(attrs)
         with quiet_zarr():
@@ -168,7 +180,9 @@ class RunWriter:
                 data, _ = prepare(extra)
                 data.attrs = self._attrs
                 data.to_zarr(self.partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
-            zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT).attrs.put(self._attrs)
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+            coordinates |= set(group.attrs.get("coordinates", "").split())
+            group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)
             written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
         (self.partial / CHECKPOINT).unlink(missing_ok=True)
