@@ -141,7 +141,8 @@ class SummaryAccumulator:
         self.cls_count += counts[:n_classes]
         self.all_count += float(counts[: n_classes + 1].sum())
         starts = np.flatnonzero(np.r_[True, cls_idx[1:] != cls_idx[:-1]])  # runs of frames of one class
-        onehot = (cls_idx[starts][None, :] == np.arange(n_classes + 1)[:, None]).astype(np.float64)
+        valid_runs = cls_idx[starts] <= n_classes  # runs past a record's end (NaN or stale values) are left out
+        onehot = (cls_idx[starts][valid_runs][None, :] == np.arange(n_classes + 1)[:, None]).astype(np.float64)
         row, lo, hi, seg = segments
         n = next(iter(layer_values[0].values())).shape[1]
         self.seg_count += np.bincount(seg, weights=hi - lo, minlength=self.seg_count.size)
@@ -149,7 +150,8 @@ class SummaryAccumulator:
             h = np.asarray(values["h"])
             a = np.abs(h, out=h) if inplace and h.flags.writeable else np.abs(h)
             flat = a.reshape(-1, hidden)
-            sums = onehot @ np.add.reduceat(flat, starts, axis=0, dtype=np.float64)  # (class + unlabelled, hidden)
+            run_sums = np.add.reduceat(flat, starts, axis=0, dtype=np.float64)[valid_runs]
+            sums = onehot @ run_sums  # (class + unlabelled, hidden)
             self.cls_sum[:, :, layer] += sums[:n_classes]
             self.all_sum[:, layer] += sums.sum(0)
             if seg.size:
