@@ -209,3 +209,15 @@ def test_the_shipped_example_run_is_upgraded_on_opening():
     assert schema.summaries_cover(shipped) and not schema.summaries_cover(shipped.isel(event=[0]))
     table = schema.segment_frames(shipped.isel(event=[1]))
     assert set(table.event_id) == {str(shipped.event_id.values[1])}
+
+
+def test_chunks_entirely_of_padding_are_never_written(run, tmp_path):
+    path = rnnscope.save_run(run, tmp_path / "run.zarr", chunks={"time": 20})
+    lengths = run.length.values
+    for name in ("h", "pred", "label", "features"):
+        written = {tuple(int(i) for i in f.name.split(".")[:2]) for f in (path / name).iterdir()
+                   if not f.name.startswith(".")}
+        expected = {(e, k) for e in range(run.sizes["event"]) for k in range(-(-int(lengths[e]) // 20))}
+        assert written == expected, name
+    back = rnnscope.open_run(path).load()  # padding reads back as NaN and -1
+    xr.testing.assert_identical(back[["h", "pred", "label"]], run[["h", "pred", "label"]])
