@@ -292,6 +292,27 @@ def test_column_minmax_keeps_extremes_and_colormaps():
 
 
 # ----------------------------------------------------------------------------------------------- summaries
+def test_widgets_use_summaries_of_the_records_they_show(small_run):
+    """A selection of records gets its own summaries (computed from its states), never the whole run's."""
+    from rnnscope.widgets._source import load_summaries
+
+    whole = load_summaries(small_run)
+    np.testing.assert_array_equal(whole["summary_heat"].values, small_run["summary_heat"].values)  # as stored
+    subset = small_run.isel(event=[4, 1])
+    chm = rw.ClassHeatMap(subset)
+    with pytest.warns(rnnscope.analysis.EmptyClassWarning):
+        expected = rnnscope.analysis.heat_map(subset, layer=0).isel(layer=0).values
+    np.testing.assert_allclose(rw._summaries.heat(chm.summary, 0), expected, rtol=1e-5, equal_nan=True)
+    assert not np.allclose(expected, whole["summary_heat"].isel(layer=0).values, equal_nan=True)
+    reader = rw._source.RunReader(subset)
+    assert set(reader.segments["event"]) == {0, 1}
+    ids = subset.event_id.values
+    for e in (0, 1):  # each record with its own segments
+        rows = reader.event_segments(e)
+        table = rnnscope.data.catalog(subset)
+        assert rows["start"].tolist() == table[table.event_id == ids[e]]["start"].tolist()
+
+
 def test_classheatmap_fraction_and_click_into_explorer(small_run, ex):
     chm = rw.ClassHeatMap(small_run, explorer=ex)
     assert chm.units.tolist() == list(range(16))
