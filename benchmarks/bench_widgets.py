@@ -68,7 +68,7 @@ def make_run(path, lengths=LENGTHS, n_units: int = N_UNITS, n_freq: int = N_FREQ
          "waveform": (("event", "sample"), wave),
          "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
          "prob": (("event", "time", "class_name"), prob),
-         "segment_event": ("segment", seg[:, 0].astype(np.int64)),
+         "segment_event_id": ("segment", np.array([f"long{int(e):03d}" for e in seg[:, 0]])),
          "segment_class": ("segment", seg[:, 1].astype(np.int64)),
          "segment_start": ("segment", seg[:, 2]), "segment_end": ("segment", seg[:, 3]),
          "segment_p": ("segment", seg[:, 4]), "segment_s": ("segment", seg[:, 5]),
@@ -76,13 +76,14 @@ def make_run(path, lengths=LENGTHS, n_units: int = N_UNITS, n_freq: int = N_FREQ
          "summary_heat_frame": (("class_name", "unit", "layer"), heat),
          "summary_activity": (("unit", "layer"), heat.mean(0)),
          "summary_min": (("variable", "layer"), np.array([[-1.0]], np.float32)),
-         "summary_max": (("variable", "layer"), np.array([[1.0]], np.float32))},
+         "summary_max": (("variable", "layer"), np.array([[1.0]], np.float32)),
+         "summary_event_id": ("summary_event", [f"long{e:03d}" for e in range(n_ev)])},
         coords={"time": times, "unit": np.arange(n_units), "layer": [0], "class_name": CLASSES, "variable": ["h"],
                 "freq": np.linspace(0.0, SR / 2, n_freq), "sample_time": ("sample", np.arange(wave.shape[1]) / SR),
                 "length": ("event", np.array(lengths)), "n_samples": ("event", n_samples),
                 "event_id": ("event", [f"long{e:03d}" for e in range(n_ev)]),
                 "feature": [f"f{i}" for i in range(4)]},
-        attrs={"schema_version": "1.0", "class_names": CLASSES, "sampling_rate": SR, "frame_rate": SR / HOP,
+        attrs={"schema_version": "2.0", "class_names": CLASSES, "sampling_rate": SR, "frame_rate": SR / HOP,
                "bench": json.dumps({"lengths": list(lengths), "units": n_units, "seed": seed})})
     return rnnscope.save_run(ds, path)
 

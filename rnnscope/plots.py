@@ -119,13 +119,11 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
 
 def _segment_marks(ax, ds, event, names):
     """Shade the record's segments by class and mark P (solid) and S (dashed) arrivals."""
-    if "segment_event" not in ds:
-        return
-    sel = np.asarray(ds["segment_event"].values) == event
-    for cls, start, end, p, s in zip(
-        ds["segment_class"].values[sel], ds["segment_start"].values[sel], ds["segment_end"].values[sel],
-        ds["segment_p"].values[sel], ds["segment_s"].values[sel],
-    ):
+    from .schema import event_ids, segment_rows
+
+    rows = segment_rows(ds)
+    rows = rows[rows["event_id"] == event_ids(ds)[event]]  # the segment table names records by event_id
+    for cls, start, end, p, s in zip(rows["class"], rows["start"], rows["end"], rows["p"], rows["s"]):
         name = names[int(cls)]
         if name != "SIL":
             ax.axvspan(start, end, color=class_color(name, names), alpha=0.25, lw=0)

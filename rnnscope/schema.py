@@ -31,12 +31,19 @@ __all__ = [
     "SEGMENT_VARIABLES",
     "SchemaError",
     "validate",
+    "upgrade",
     "json_attr",
+    "event_ids",
+    "segment_rows",
     "segment_frames",
+    "summaries_cover",
 ]
 
-#: Version of the layout below; bumped when a name, dim or dtype changes meaning.
-SCHEMA_VERSION = "1.0"
+#: Version of the layout below; bumped when a name, dim or dtype changes meaning. Version 2 refers to records by
+#: ``event_id`` in the segment table (``segment_event_id``; version 1 stored positions in ``segment_event``) and
+#: records which records the summaries describe (``summary_event_id``); :func:`upgrade` turns a version-1 Dataset
+#: into version 2.
+SCHEMA_VERSION = "2.0"
 
 STATE_DIMS = ("event", "time", "unit", "layer")
 
@@ -47,7 +54,7 @@ class VariableSpec:
 
     name: str
     dims: tuple[str, ...]
-    dtype: str  # numpy kind: "f" float, "i" signed integer, "U"/"O" text
+    dtype: str  # numpy kind: "f" float, "i" signed integer, "U" text (str or object arrays)
     meaning: str
     padded: bool = False  # NaN (floats) or -1 (labels) past ``length`` / ``n_samples``
 
@@ -85,8 +92,11 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("summary_activity", ("unit", "layer"), "f", "mean |h| over all valid frames"),
         _spec("summary_min", ("variable", "layer"), "f", "smallest value of each captured variable"),
         _spec("summary_max", ("variable", "layer"), "f", "largest value of each captured variable"),
+        _spec("summary_event_id", ("summary_event",), "U",
+              "event_id of every record the summaries describe (they are used for exactly these records only)"),
         # segment table
-        _spec("segment_event", ("segment",), "i", "record index of the segment"),
+        _spec("segment_event_id", ("segment",), "U",
+              "event_id of the segment's record (never its position: isel/sel/concat of records keep it right)"),
         _spec("segment_class", ("segment",), "i", "class index of the segment"),
         _spec("segment_start", ("segment",), "f", "start time, s from the record start"),
         _spec("segment_end", ("segment",), "f", "end time, s from the record start"),
@@ -103,9 +113,13 @@ STATE_VARIABLES: dict[str, tuple[str, ...]] = {
     "gru": ("h", "update_gate", "reset_gate", "candidate"),
 }
 
-SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max")
+#: The capture-time summaries and the record ids they describe (drop all of them together).
+SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max",
+                     "summary_event_id")
 
-SEGMENT_VARIABLES = ("segment_event", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
+SEGMENT_VARIABLES = ("segment_event_id", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
+#: Columns of :func:`segment_rows`, one per segment variable (times in s from the record start).
+SEGMENT_ROW_COLUMNS = ("event_id", "class", "start", "end", "p", "s")
 
 
 class SchemaError(ValueError):
@@ -170,14 +184,7 @@ def _problems(ds, kind, check_padding) -> list[str]:
     for name in required:
         if name not in ds.data_vars:
             problems.append(f"missing variable {name!r} (a {kind} Dataset needs {required})")
-    version = ds.attrs.get("schema_version")
-    if version is None:
-        problems.append("missing attribute 'schema_version'")
-    elif str(version).split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-        problems.append(
-            f"schema_version {version!r} is not compatible with this rnnscope (schema {SCHEMA_VERSION}); "
-            "re-create the run with this version or install the rnnscope version that wrote it"
-        )
+    problems += _version_problems(ds)
     if "class_names" not in ds.attrs:
         problems.append("missing attribute 'class_names'")
     for name, var in ds.variables.items():
@@ -186,9 +193,13 @@ def _problems(ds, kind, check_padding) -> list[str]:
             continue
         if tuple(var.dims) != spec.dims:
             problems.append(f"variable {name!r} has dims {tuple(var.dims)}; expected {spec.dims}")
-        kind_ok = var.dtype.kind == spec.dtype or (spec.dtype == "i" and var.dtype.kind in "iu")
+        kind_ok = (var.dtype.kind == spec.dtype or (spec.dtype == "i" and var.dtype.kind in "iu")
+                   or (spec.dtype == "U" and var.dtype.kind in "USO"))
         if not kind_ok:
             problems.append(f"variable {name!r} has dtype {var.dtype}; expected kind {spec.dtype!r}")
+    if "segment_event_id" in ds.variables and "event" in ds.dims and "event_id" not in ds.coords:
+        problems.append("the segment table refers to records by event_id, but the Dataset has no 'event_id' "
+                        "coordinate; add run.coords['event_id'] = ('event', ids)")
     if kind in ("features", "run"):
         if "length" not in ds.coords:
             problems.append("missing coordinate 'length' (valid frames per event)")
@@ -197,6 +208,24 @@ def _problems(ds, kind, check_padding) -> list[str]:
     if kind == "records" and "sampling_rate" not in ds.attrs:
         problems.append("missing attribute 'sampling_rate' (Hz)")
     return problems
+
+
+def _version_problems(ds) -> list[str]:
+    version = ds.attrs.get("schema_version")
+    if version is None:
+        return ["missing attribute 'schema_version'"]
+    major = str(version).split(".")[0]
+    if major == "1":
+        return [f"schema_version {version!r} is the previous layout (segments refer to records by position in "
+                "'segment_event'); upgrade it with rnnscope.schema.upgrade(ds) (rnnscope.open_run upgrades stores "
+                "on reading)"]
+    if major != SCHEMA_VERSION.split(".")[0]:
+        return [f"schema_version {version!r} is not compatible with this rnnscope (schema {SCHEMA_VERSION}); "
+                "re-create the run with this version or install the rnnscope version that wrote it"]
+    if "segment_event" in ds.variables:
+        return ["variable 'segment_event' (record positions) belongs to schema 1; version 2 names the record of "
+                "each segment by its event_id in 'segment_event_id' (rnnscope.schema.upgrade converts it)"]
+    return []
 
 
 def _padding_problems(ds) -> list[str]:
@@ -228,36 +257,170 @@ def _padding_problems(ds) -> list[str]:
     return problems
 
 
-# --------------------------------------------------------------------------------------------- segment table
-# A frame belongs to a segment when its centre time lies in ``[segment_start, segment_end)``; only frames inside the
-# record's ``length`` count.
+# --------------------------------------------------------------------------------------------- records and segments
+# The segment table refers to records by ``event_id``: selecting, reordering or concatenating records never
+# changes it; a segment whose record is not in the Dataset is ignored. A frame belongs to a segment when its centre
+# time lies in ``[segment_start, segment_end)``; only frames inside the record's ``length`` count.
 
 
-def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
-    """One row per segment: ``segment`` (position), ``event``, ``class``, ``frame_start``, ``frame_stop`` (exclusive).
+def _default_ids(n: int) -> np.ndarray:
+    return np.array([f"rec{i:05d}" for i in range(n)], dtype=str)
 
-    Segments that cover no valid frame get ``frame_start == frame_stop``.
+
+def event_ids(ds) -> np.ndarray:
+    """The records' ``event_id`` values as a str array (``rec00000``, ... when the Dataset has none).
 
     Examples
     --------
     >>> import rnnscope
-    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> event_ids(rnnscope.data.synthetic(n_records=2, seed=0)).tolist()
+    ['syn00000', 'syn00001']
+    """
+    if "event_id" in ds.variables:
+        return np.asarray(ds["event_id"].values).astype(str)
+    return _default_ids(ds.sizes.get("event", 0))
+
+
+def segment_rows(ds) -> pd.DataFrame:
+    """Every row of the segment table, whichever records the Dataset holds: ``event_id``, ``class``, ``start``,
+    ``end``, ``p``, ``s`` (s from the record start; NaN for no arrival).
+
+    A table that ``xr.concat(..., dim="event")`` stacked along ``event`` (one copy per record, with xarray's
+    ``data_vars="all"``) is flattened and its repeated rows dropped, so concatenated runs keep one table.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> records = rnnscope.data.synthetic(n_records=3, seed=1)
+    >>> rows = segment_rows(records.isel(event=[2]))  # the table is not cut by isel
+    >>> len(rows) == records.sizes["segment"]
+    True
+    """
+    if "segment_event_id" not in ds.variables:
+        return pd.DataFrame({c: np.zeros(0, dtype=float if c in ("start", "end", "p", "s") else
+                                         (str if c == "event_id" else np.int64)) for c in SEGMENT_ROW_COLUMNS})
+    stacked = ds["segment_event_id"].ndim > 1
+    columns = {}
+    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES):
+        if name not in ds.variables:
+            columns[col] = np.full(ds["segment_event_id"].size, np.nan)
+            continue
+        var = ds[name]
+        values = np.asarray(var.transpose(..., "segment").values) if stacked else np.asarray(var.values)
+        columns[col] = values.reshape(-1)
+    table = pd.DataFrame(columns)
+    table["event_id"] = table["event_id"].astype(str)
+    table["class"] = table["class"].astype(np.int64)
+    if stacked:
+        table = table.drop_duplicates().reset_index(drop=True)
+    return table
+
+
+def segment_variables(rows: pd.DataFrame) -> dict:
+    """A segment table (columns of :func:`segment_rows`) -> the schema's ``segment_*`` variables."""
+    dtypes = (str, np.int16, np.float64, np.float64, np.float64, np.float64)
+    out = {}
+    for name, col, dt in zip(SEGMENT_VARIABLES, SEGMENT_ROW_COLUMNS, dtypes):
+        values = rows[col].to_numpy() if col in rows else np.full(len(rows), np.nan)
+        out[name] = (("segment",), np.asarray(values).astype(dt))
+    return out
+
+
+def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
+    """The segments of the Dataset's records, one row each, in record order (then start time).
+
+    Columns: ``segment`` (row of :func:`segment_rows`, the position along ``segment``), ``event`` (the record's
+    position in ``ds``), ``event_id``, ``class``, ``start``, ``end``, ``p``, ``s`` (s), ``frame_start`` and
+    ``frame_stop`` (exclusive; equal for a segment that covers no valid frame). Segments of records not in ``ds``
+    are left out, so ``ds.isel(event=...)``, ``ds.sel(...)`` and concatenation keep the table right.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=0))
     >>> table = segment_frames(frames)
     >>> bool((table.frame_stop >= table.frame_start).all())
     True
+    >>> sub = segment_frames(frames.isel(event=[2, 0]))  # the records' own segments, at their new positions
+    >>> sorted(set(sub.event)), set(sub.event_id) == {"syn00000", "syn00002"}
+    ([0, 1], True)
     """
-    if "segment_event" not in ds:
-        return pd.DataFrame(columns=["segment", "event", "class", "frame_start", "frame_stop"], dtype=np.int64)
+    rows = segment_rows(ds)
+    columns = ["segment", "event", *SEGMENT_ROW_COLUMNS, "frame_start", "frame_stop"]
+    if not len(rows) or "event" not in ds.dims:
+        return pd.DataFrame({c: rows[c].iloc[:0] if c in rows else np.zeros(0, np.int64) for c in columns})
+    records = pd.DataFrame({"event_id": event_ids(ds), "event": np.arange(ds.sizes["event"], dtype=np.int64)})
+    table = rows.rename_axis("segment").reset_index().merge(records, on="event_id", how="inner")
+    table = table.sort_values(["event", "start"], kind="stable").reset_index(drop=True)
+    event = table["event"].to_numpy(np.int64)
     times = np.asarray(ds["time"].values, dtype=np.float64)
-    event = np.asarray(ds["segment_event"].values, dtype=np.int64)
     lengths = np.asarray(ds["length"].values, dtype=np.int64)[event]
-    start = np.searchsorted(times, np.asarray(ds["segment_start"].values, dtype=np.float64), side="left")
-    stop = np.searchsorted(times, np.asarray(ds["segment_end"].values, dtype=np.float64), side="left")
-    start, stop = np.minimum(start, lengths), np.minimum(stop, lengths)
-    return pd.DataFrame({
-        "segment": np.arange(event.size),
-        "event": event,
-        "class": np.asarray(ds["segment_class"].values, dtype=np.int64),
-        "frame_start": start,
-        "frame_stop": np.maximum(stop, start),
-    })
+    start = np.minimum(np.searchsorted(times, table["start"].to_numpy(np.float64), side="left"), lengths)
+    stop = np.minimum(np.searchsorted(times, table["end"].to_numpy(np.float64), side="left"), lengths)
+    table["segment"] = table["segment"].astype(np.int64)
+    table["frame_start"] = start.astype(np.int64)
+    table["frame_stop"] = np.maximum(stop, start).astype(np.int64)
+    return table[columns]
+
+
+# --------------------------------------------------------------------------------------------- summaries
+
+
+def summaries_cover(ds) -> bool:
+    """Whether the capture-time summaries (``summary_*``) describe exactly the records of ``ds``.
+
+    True when the summaries are stored with their usual dims and ``summary_event_id`` holds the same records as
+    ``ds`` (in any order), or when ``ds`` is only summaries (no ``event`` dimension, as the widgets keep them).
+    After ``ds.isel(event=...)``, ``sel``, or a concatenation with other records the summaries describe other
+    records: analyses then read the data instead.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> run = analysis.example_run()
+    >>> summaries_cover(run), summaries_cover(run.isel(event=[2, 0, 1])), summaries_cover(run.isel(event=[1]))
+    (True, True, False)
+    """
+    names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
+    if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
+        return False
+    if "event" not in ds.dims:
+        return True
+    if "summary_event_id" not in ds.data_vars or ds["summary_event_id"].dims != ("summary_event",):
+        return False
+    covered = np.sort(np.asarray(ds["summary_event_id"].values).astype(str))
+    return bool(np.array_equal(covered, np.sort(event_ids(ds))))
+
+
+def upgrade(ds: xr.Dataset) -> xr.Dataset:
+    """A version-1 Dataset in the current layout (schema 2); other versions are returned unchanged.
+
+    The positional ``segment_event`` becomes ``segment_event_id`` (records without an ``event_id`` get
+    ``rec00000``, ...), and the summaries are marked as describing every record of ``ds``, so they are used only
+    while all of them are selected.
+
+    Examples
+    --------
+    >>> old = xr.Dataset({"segment_event": ("segment", [1, 0])}, coords={"event_id": ("event", ["a", "b"])},
+    ...                  attrs={"schema_version": "1.0"})
+    >>> new = upgrade(old)
+    >>> new.segment_event_id.values.tolist(), new.attrs["schema_version"]
+    (['b', 'a'], '2.0')
+    """
+    if str(ds.attrs.get("schema_version", "")).split(".")[0] != "1":
+        return ds
+    out = ds.copy()
+    if "event" in out.dims and "event_id" not in out.variables:
+        out = out.assign_coords(event_id=("event", _default_ids(out.sizes["event"])))
+    ids = event_ids(out)
+    if "segment_event" in out.variables:
+        position = np.asarray(out["segment_event"].values, dtype=np.int64)
+        known = (position >= 0) & (position < ids.size)
+        named = np.where(known, ids[np.clip(position, 0, max(ids.size - 1, 0))] if ids.size else "", "")
+        attrs = dict(out["segment_event"].attrs)
+        out = out.drop_vars("segment_event").assign(segment_event_id=(("segment",), named.astype(str)))
+        out["segment_event_id"].attrs = attrs
+    if any(n in out.data_vars for n in SUMMARY_VARIABLES) and "summary_event_id" not in out.variables:
+        out["summary_event_id"] = (("summary_event",), ids)
+    out.attrs["schema_version"] = SCHEMA_VERSION
+    return out

@@ -50,7 +50,7 @@ def make_run(states: dict, lengths, segments, *, class_names=CLASSES, cells=("ls
             **data,
             "prob": (("event", "time", "class_name"), prob),
             "pred": (("event", "time"), np.where(valid, 0, -1).astype(np.int16)),
-            "segment_event": (("segment",), np.array([s[0] for s in seg], dtype=np.int32)),
+            "segment_event_id": (("segment",), np.array([f"e{s[0]}" for s in seg], dtype=str)),
             "segment_class": (("segment",), np.array([s[1] for s in seg], dtype=np.int16)),
             "segment_start": (("segment",), np.array([s[2] for s in seg], dtype=np.float64)),
             "segment_end": (("segment",), np.array([s[3] for s in seg], dtype=np.float64)),
@@ -77,6 +77,7 @@ def make_run(states: dict, lengths, segments, *, class_names=CLASSES, cells=("ls
         run["summary_heat"] = heat.astype(np.float32).variable
         run["summary_heat_frame"] = heat_frame.astype(np.float32).variable
         run["summary_activity"] = unit_activity(run)["mean_abs"].astype(np.float32).variable
+        run["summary_event_id"] = ("summary_event", np.asarray(run["event_id"].values).astype(str))
     return run
 
 

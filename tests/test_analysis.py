@@ -40,11 +40,18 @@ def test_heat_map_frame_weighting_is_the_mean_over_frames():
     np.testing.assert_allclose(heat.sel(class_name="B", layer=0).values, [0.7, 0.5], rtol=1e-6)
 
 
-def test_heat_map_uses_the_stored_summary_only_when_asked():
+def test_heat_map_uses_the_stored_summary_only_when_asked_and_only_for_its_records():
     run = heat_run()
     with pytest.warns(EmptyClassWarning):
         run["summary_heat"] = xr.full_like(analysis.heat_map(run), 7.0).variable
+    with pytest.warns(EmptyClassWarning):  # a summary without the records it describes is never used
+        assert float(analysis.heat_map(run).sel(class_name="A").max()) < 1.0
+    run["summary_event_id"] = ("summary_event", ["e1", "e0"])
     assert float(analysis.heat_map(run).sel(class_name="C").max()) == 7.0
+    assert float(analysis.heat_map(run.isel(event=[1, 0])).sel(class_name="C").max()) == 7.0  # same records
+    with pytest.warns(EmptyClassWarning):  # other records: the data are read
+        np.testing.assert_allclose(analysis.heat_map(run.isel(event=[1])).sel(class_name="A", layer=0),
+                                   [0.8, 0.1], rtol=1e-6)
     with pytest.warns(EmptyClassWarning):
         assert float(analysis.heat_map(run, use_summary=False).sel(class_name="A").max()) < 1.0
     # another variable never reads the summary of h

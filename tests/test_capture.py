@@ -223,8 +223,10 @@ def test_summaries_match_their_definitions(frames, window, batch_size, overlap):
     np.testing.assert_allclose(run.summary_activity.sel(layer=0), h[valid].mean(0), rtol=1e-5)
     times = run.time.values
     per_segment = {}
-    for e, c, a, b in zip(run.segment_event.values, run.segment_class.values, run.segment_start.values,
+    position = {str(i): k for k, i in enumerate(run.event_id.values)}
+    for i, c, a, b in zip(run.segment_event_id.values, run.segment_class.values, run.segment_start.values,
                           run.segment_end.values):
+        e = position[str(i)]
         inside = (times >= a) & (times < b) & (np.arange(times.size) < int(run.length[e]))
         if inside.any():
             per_segment.setdefault(int(c), []).append(h[e, inside].mean(0))

@@ -32,7 +32,7 @@ def test_shuffle_labels_keeps_boundaries_and_class_counts_and_frame_labels_follo
     before = copy.deepcopy(frames)
     shuffled = experiments.shuffle_labels(frames, seed=3)
     xr.testing.assert_identical(frames, before)  # input untouched
-    for name in ("segment_event", "segment_start", "segment_end", "segment_p", "segment_s"):
+    for name in ("segment_event_id", "segment_start", "segment_end", "segment_p", "segment_s"):
         xr.testing.assert_identical(shuffled[name], frames[name])
     old, new = frames.segment_class.values, shuffled.segment_class.values
     assert sorted(old.tolist()) == sorted(new.tolist())  # class counts of segments

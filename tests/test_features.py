@@ -133,7 +133,7 @@ def test_short_records_error_names_them_or_are_dropped():
         F.compute(records)
     ds = F.compute(records, on_short="drop")
     assert ds.sizes["event"] == 1 and list(ds.event_id.values) == ["rec00000"]
-    assert set(ds.segment_event.values) == {0}
+    assert set(ds.segment_event_id.values) == {"rec00000"}
 
 
 def test_bad_settings_are_refused_with_the_valid_choices():

@@ -8,12 +8,14 @@ The archive (written once per session, ~5 s): 80 minutes of continuous synthetic
 - an event at least 10 s long straddles midnight, so the day boundary (a chunk boundary) falls inside it.
 """
 import glob
+import json
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+import xarray as xr
 
 obspy = pytest.importorskip("obspy")
 from obspy import UTCDateTime  # noqa: E402
@@ -342,12 +344,18 @@ def test_inplace_detrend_matches_obspy():
         np.testing.assert_allclose(y, tr.data, atol=1e-8)
 
 
-def test_capture_store_writes_runs_the_explorer_opens(archive, model, tmp_path, raw):
-    """capture_store: one run per UTC day and contiguous piece, h as monitored, detections as segments."""
+@pytest.fixture(scope="module")
+def stored(archive, model, tmp_path_factory):
+    """monitor(..., capture_store=...) after the gap: its result and the runs it wrote."""
     root, _ = archive
     res = rnnscope.monitor(model, root, seed_id=SEED_ID, starttime=GAP[1], endtime=END, detrend=False,
-                           capture_store=tmp_path / "runs", block_s=900.0, progress=False)
-    paths = res.capture_store
+                           capture_store=tmp_path_factory.mktemp("runs"), block_s=900.0, progress=False)
+    return res, res.capture_store
+
+
+def test_capture_store_writes_runs_the_explorer_opens(stored, model, raw):
+    """capture_store: one run per UTC day and contiguous piece, h as monitored, detections as segments."""
+    res, paths = stored
     assert [p.name for p in paths] == ["XX.SYN..HHZ_20240301T234130.zarr", "XX.SYN..HHZ_20240301T235958.zarr"]
     runs = [rnnscope.open_run(p) for p in paths]  # validates the schema
     assert sum(r.sizes["time"] for r in runs) == res.n_frames
@@ -364,6 +372,35 @@ def test_capture_store_writes_runs_the_explorer_opens(archive, model, tmp_path, 
     assert day2.attrs["segments"] == "detections" and "summary_heat" in day2
     n_det = sum(r.sizes["segment"] for r in runs)
     assert n_det >= len(res.detections)  # a detection across midnight is in both runs
+
+
+def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_path):
+    """One writer: a monitor run and the capture of its features into a store have one layout, one manifest
+    format, the same summaries (computed the same way) and the same analyses."""
+    from rnnscope import analysis, schema
+
+    _, paths = stored
+    monitored = rnnscope.open_run(paths[0])  # the piece after the gap: the monitor's state starts at zero
+    assert monitored.sizes["segment"] > 0  # detections to weigh the heat by
+    captured = rnnscope.capture(model, monitored, variables=["h"], progress=False, store=tmp_path / "again.zarr")
+    names = ["h", "features", "spectrogram", "prob", "pred", "label", *schema.SEGMENT_VARIABLES,
+             *schema.SUMMARY_VARIABLES]
+    for name in names:
+        assert (captured[name].dims, captured[name].dtype.kind) == (monitored[name].dims, monitored[name].dtype.kind), name
+    for coord in ("event_id", "length", "starttime", "trace_id", "variable"):
+        np.testing.assert_array_equal(captured[coord].values, monitored[coord].values)
+    manifests = [json.loads((p / rnnscope.io.MANIFEST).read_text()) for p in (paths[0], tmp_path / "again.zarr")]
+    assert manifests[0]["status"] == manifests[1]["status"] == "complete"
+    assert manifests[0]["sizes"] == manifests[1]["sizes"] and manifests[0]["variables"] == manifests[1]["variables"]
+    np.testing.assert_allclose(captured.h.values, monitored.h.values, atol=1e-5)
+    assert schema.summaries_cover(captured) and schema.summaries_cover(monitored)
+    for name in ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max"):
+        np.testing.assert_allclose(captured[name].values, monitored[name].values, atol=1e-5, equal_nan=True)
+    assert np.isfinite(monitored.summary_heat.values).any()  # heat over the detections
+    assert np.isnan(monitored.summary_heat_frame.values).all()  # no frame has a known label
+    with pytest.warns(analysis.EmptyClassWarning):
+        for fn in (analysis.heat_map, lambda r: analysis.activation_histogram(r, by="segment")):
+            xr.testing.assert_allclose(fn(captured), fn(monitored), atol=1e-5)
 
 
 @pytest.mark.parametrize("band", [None, (0.5, 20.0)])

@@ -49,13 +49,14 @@ def long_run(n_frames=20_000, n_units=128, spike_at=None):
          "spectrogram": (("event", "time", "freq"), rng.standard_normal((1, n_frames, 33)).astype(np.float32)),
          "waveform": (("event", "sample"), rng.standard_normal((1, n_samples)).astype(np.float32)),
          "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
-         "segment_event": ("segment", np.array([0, 0])), "segment_class": ("segment", np.array([0, 2])),
+         "segment_event_id": ("segment", np.array(["long", "long"])), "segment_class": ("segment", np.array([0, 2])),
          "segment_start": ("segment", np.array([0.0, times[a] - 0.25])),
          "segment_end": ("segment", np.array([times[a] - 0.25, times[b] - 0.25])),
          "segment_p": ("segment", np.array([np.nan, times[a] + 1.0])),
          "segment_s": ("segment", np.array([np.nan, times[a] + 4.0])),
          "summary_heat": (("class_name", "unit", "layer"), heat),
-         "summary_activity": (("unit", "layer"), heat.mean(0))},
+         "summary_activity": (("unit", "layer"), heat.mean(0)),
+         "summary_event_id": ("summary_event", np.array(["long"]))},
         coords={"time": times, "unit": np.arange(n_units), "layer": [0],
                 "class_name": ["SIL", "TRE", "LP", "VTE", "HYB"], "freq": np.linspace(0, 50, 33),
                 "sample_time": ("sample", np.arange(n_samples) / 100.0), "length": ("event", [n_frames]),
@@ -77,10 +78,11 @@ def png_size(mark):
 
 def main_class(run, event):
     names = list(run.attrs["class_names"])
-    seg = run[["segment_event", "segment_class", "segment_start", "segment_end"]].compute()
-    rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event.values, seg.segment_class.values,
+    seg = run[["segment_event_id", "segment_class", "segment_start", "segment_end"]].compute()
+    record = str(run.event_id.values[event])
+    rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event_id.values, seg.segment_class.values,
                                                          seg.segment_start.values, seg.segment_end.values)
-            if ev == event]
+            if str(ev) == record]
     non_sil = [r for r in rows if names[r[1]] != "SIL"]
     return names[max(non_sil or rows)[1]]
 
@@ -290,6 +292,27 @@ def test_column_minmax_keeps_extremes_and_colormaps():
 
 
 # ----------------------------------------------------------------------------------------------- summaries
+def test_widgets_use_summaries_of_the_records_they_show(small_run):
+    """A selection of records gets its own summaries (computed from its states), never the whole run's."""
+    from rnnscope.widgets._source import load_summaries
+
+    whole = load_summaries(small_run)
+    np.testing.assert_array_equal(whole["summary_heat"].values, small_run["summary_heat"].values)  # as stored
+    subset = small_run.isel(event=[4, 1])
+    chm = rw.ClassHeatMap(subset)
+    with pytest.warns(rnnscope.analysis.EmptyClassWarning):
+        expected = rnnscope.analysis.heat_map(subset, layer=0).isel(layer=0).values
+    np.testing.assert_allclose(rw._summaries.heat(chm.summary, 0), expected, rtol=1e-5, equal_nan=True)
+    assert not np.allclose(expected, whole["summary_heat"].isel(layer=0).values, equal_nan=True)
+    reader = rw._source.RunReader(subset)
+    assert set(reader.segments["event"]) == {0, 1}
+    ids = subset.event_id.values
+    for e in (0, 1):  # each record with its own segments
+        rows = reader.event_segments(e)
+        table = rnnscope.data.catalog(subset)
+        assert rows["start"].tolist() == table[table.event_id == ids[e]]["start"].tolist()
+
+
 def test_classheatmap_fraction_and_click_into_explorer(small_run, ex):
     chm = rw.ClassHeatMap(small_run, explorer=ex)
     assert chm.units.tolist() == list(range(16))

@@ -133,8 +133,9 @@ def activation_histogram(
         on [-m, m] with ``m = max |v|`` for ``c``. An int gives that many equal bins on the same range.
     by : {"class", "segment", None}
         Group frames by their label (dimension ``class_name``; frames labelled -1 are left out), by labelled
-        segment (dimension ``segment``, with ``segment_class_name`` and ``segment_event`` coordinates), or not at
-        all (every valid frame, known label or not).
+        segment (dimension ``segment``, one per segment of the run's records in record order, with
+        ``segment_class_name`` and ``segment_event_id`` coordinates), or not at all (every valid frame, known label
+        or not).
     polar, sparse : float
         Thresholds of polarization and sparsity.
 
@@ -179,6 +180,7 @@ def activation_histogram(
     elif by == "segment":
         table = C.segment_table(run)
         n_groups = len(table)
+        table = table.assign(row=np.arange(n_groups))  # the group of each segment
         seg_rows = {e: g for e, g in table.groupby("event")} if n_groups else {}
     else:
         n_groups = 1
@@ -210,7 +212,7 @@ def activation_histogram(
             if rows is None:
                 continue
             n = block.values.shape[0]
-            for seg, a, b in zip(rows["segment"], rows["frame_start"], rows["frame_stop"]):
+            for seg, a, b in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
                 lo, hi = max(int(a), block.t0), min(int(b), block.t0 + n)
                 if hi > lo:
                     add(int(seg), block.values[lo - block.t0 : hi - block.t0])
@@ -231,7 +233,8 @@ def activation_histogram(
         group_dims = ("segment",)
         seg_class = table["class"].to_numpy() if n_groups else np.zeros(0, int)
         coords["segment_class_name"] = ("segment", np.array([names[c] for c in seg_class], dtype=object))
-        coords["segment_event"] = ("segment", table["event"].to_numpy() if n_groups else np.zeros(0, int))
+        coords["segment_event_id"] = ("segment", table["event_id"].to_numpy().astype(str) if n_groups
+                                      else np.zeros(0, dtype=str))
         empty = [int(s) for s in range(n_groups) if n_values[s].sum() == 0]
         C.warn_empty(func, "segment(s)", empty)
     else:
@@ -274,9 +277,10 @@ def heat_map(
     - ``weighting="frame"``: mean ``|v|`` over all frames labelled with the class (long segments weigh more).
 
     For ``var="h"`` these equal the capture-time summaries ``summary_heat`` / ``summary_heat_frame``; with
-    ``use_summary=True`` (default) the stored summary is returned directly when present (no pass over the
-    data). The summaries describe the run as captured: :func:`rnnscope.data.select_records` drops them, but after
-    ``run.isel(event=...)`` or editing ``h``, pass ``use_summary=False`` to recompute.
+    ``use_summary=True`` (default) the stored summary is returned directly when it describes the run's records
+    (``summary_event_id``; no pass over the data). After ``run.isel(event=...)``, ``sel`` or a concatenation the
+    summaries describe other records and the data are read instead, giving what a capture of those records alone
+    stores. After editing ``h`` in place, pass ``use_summary=False``.
 
     Parameters
     ----------
@@ -288,7 +292,7 @@ def heat_map(
         Layers (None: all); the result keeps a ``layer`` dimension.
     weighting : {"segment", "frame"}
     use_summary : bool
-        Use ``summary_heat`` / ``summary_heat_frame`` when ``var == "h"`` and they are stored.
+        Use ``summary_heat`` / ``summary_heat_frame`` when ``var == "h"`` and they describe the run's records.
 
     Returns
     -------
@@ -309,7 +313,7 @@ def heat_map(
     func = "heat_map"
     C.choose(weighting, ["segment", "frame"], name="weighting", func=func)
     summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
-    from_summary = use_summary and var == "h" and summary in run
+    from_summary = use_summary and var == "h" and summary in run and C.summaries_usable(run)
     if not from_summary:  # a run reduced to its summaries (as widgets keep) needs no states
         C.check_run(run, func)
         C.check_var(run, var, func)
@@ -355,12 +359,12 @@ def segment_means(run, var, positions, table=None):
     sums = np.zeros((len(table), run.sizes["unit"], len(positions)))
     count = np.zeros(len(table))
     if len(table):
-        by_event = {e: g for e, g in table.groupby("event")}
+        by_event = {e: g for e, g in table.assign(row=np.arange(len(table))).groupby("event")}
         for block in C.iter_blocks(run, var, positions, events=sorted(by_event), labels=False):
             rows = by_event[block.event]
             n = block.values.shape[0]
             a = np.abs(block.values.astype(np.float64))
-            for seg, start, stop in zip(rows["segment"], rows["frame_start"], rows["frame_stop"]):
+            for seg, start, stop in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
                 lo, hi = max(int(start), block.t0), min(int(stop), block.t0 + n)
                 if hi > lo:
                     sums[seg] += a[lo - block.t0 : hi - block.t0].sum(0)

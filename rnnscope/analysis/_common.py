@@ -183,17 +183,26 @@ def is_bounded(var: str) -> bool:
 
 
 def segment_table(run):
-    """:func:`rnnscope.schema.segment_frames` plus arrival frames (first frame centred at or after P / S)."""
+    """:func:`rnnscope.schema.segment_frames` (the segments of the run's records, by event_id) plus arrival frames
+    (first frame centred at or after P / S; -1 for none)."""
     from ..schema import segment_frames
 
     table = segment_frames(run)
-    if len(table) and "segment_s" in run:
+    if len(table):
         times = np.asarray(run["time"].values, dtype=np.float64)
         for name in ("p", "s"):
-            values = np.asarray(run[f"segment_{name}"].values, dtype=np.float64)
+            values = table[name].to_numpy(np.float64)
             frame = np.searchsorted(times, np.where(np.isfinite(values), values, np.inf), side="left")
             table[f"frame_{name}"] = np.where(np.isfinite(values), frame, -1)
     return table
+
+
+def summaries_usable(run) -> bool:
+    """Whether the run's capture-time summaries describe exactly its records (:func:`rnnscope.schema.summaries_cover`);
+    otherwise analyses read the data."""
+    from ..schema import summaries_cover
+
+    return summaries_cover(run)
 
 
 def warn_empty(func: str, what: str, names: Sequence[str]) -> None:
@@ -282,14 +291,16 @@ def event_values(run, variables, positions, event) -> tuple[np.ndarray, np.ndarr
 
 
 def value_range(run, variables, positions) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest value per selected layer (from ``summary_min``/``summary_max`` when stored)."""
+    """Smallest and largest value per selected layer (from ``summary_min``/``summary_max`` when they describe the
+    run's records)."""
     if isinstance(variables, str):
         variables = [variables] * len(positions)
     lo = np.full(len(positions), np.inf)
     hi = np.full(len(positions), -np.inf)
     missing = []
+    stored = summaries_usable(run) and "summary_min" in run and "variable" in run.coords
     for i, (name, p) in enumerate(zip(variables, positions)):
-        if "summary_min" in run and "variable" in run.coords and name in [str(v) for v in run["variable"].values]:
+        if stored and name in [str(v) for v in run["variable"].values]:
             lo[i] = float(run["summary_min"].sel(variable=name).isel(layer=int(p)).values)
             hi[i] = float(run["summary_max"].sel(variable=name).isel(layer=int(p)).values)
             if not (np.isfinite(lo[i]) and np.isfinite(hi[i])):

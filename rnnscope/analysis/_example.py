@@ -83,7 +83,7 @@ def example_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: i
             **{name: (("event", "time", "unit", "layer"), v) for name, v in state_vars.items()},
             "prob": (("event", "time", "class_name"), prob),
             "pred": (("event", "time"), pred),
-            "segment_event": (("segment",), seg[:, 0].astype(np.int32)),
+            "segment_event_id": (("segment",), np.array([f"ex{int(e)}" for e in seg[:, 0]], dtype=str)),
             "segment_class": (("segment",), seg[:, 1].astype(np.int16)),
             "segment_start": (("segment",), seg[:, 2]),
             "segment_end": (("segment",), seg[:, 3]),
@@ -144,6 +144,7 @@ def _summaries(run, state_vars, seg, lengths) -> xr.Dataset:
             "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
             "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
             "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
+            "summary_event_id": (("summary_event",), np.asarray(run["event_id"].values).astype(str)),
         },
         coords={"variable": np.array(names)},
     )

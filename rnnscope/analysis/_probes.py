@@ -126,13 +126,12 @@ def _onset_times(run, bg: int) -> dict[int, np.ndarray]:
     """Per record (length,), time since the start of the enclosing non-background segment (s), NaN elsewhere."""
     table = C.segment_table(run)
     times = np.asarray(run["time"].values, dtype=np.float64)
-    starts = np.asarray(run["segment_start"].values, dtype=np.float64)
     n_frames = C.lengths(run)
     out = {e: np.full(int(n), np.nan) for e, n in enumerate(n_frames)}
-    for seg, e, cls, a, b in zip(*(table[c].to_numpy() for c in ("segment", "event", "class", "frame_start",
-                                                                   "frame_stop"))):
+    for start, e, cls, a, b in zip(*(table[c].to_numpy() for c in ("start", "event", "class", "frame_start",
+                                                                     "frame_stop"))):
         if int(cls) != bg:
-            out[int(e)][int(a):int(b)] = times[int(a):int(b)] - starts[int(seg)]
+            out[int(e)][int(a):int(b)] = times[int(a):int(b)] - float(start)
     return out
 
 

@@ -1,8 +1,10 @@
 """Capture: a model and data -> the run, every internal state with dims (event, time, unit, layer).
 
 The public entry point is :func:`rnnscope.capture` (this package is named ``capturing`` so that it never shadows
-that function). Modules: ``_capture.py`` (the pass over the data), ``_sinks.py`` (memory or zarr), ``_store.py``
-(a run store written while capturing, resumable), ``_summaries.py`` (what the widgets read without a full pass).
+that function). Modules: ``_capture.py`` (the pass over the data), ``_sinks.py`` (memory or a run store),
+``_store.py`` (a run store written while capturing, resumable). Run stores and summaries are written by
+:mod:`rnnscope.io` (:class:`rnnscope.io.RunWriter`, :class:`rnnscope.io.SummaryAccumulator`), the one writer of
+runs.
 """
 from ._capture import capture
 

@@ -14,8 +14,8 @@ The steps (one pass over the data, no per-step Python hooks):
 4. into a sink (:mod:`rnnscope.capturing._sinks`): numpy arrays in memory, or a zarr store written chunk by chunk
    (``store=``) as ``NAME.partial`` with a manifest and a checkpoint after every window, renamed to ``NAME`` when
    complete; an interrupted capture resumes from its checkpoint;
-5. small summaries (:mod:`rnnscope.capturing._summaries`: heat per class, unit and layer; activity; value ranges)
-   are accumulated on the way and stored.
+5. small summaries (:class:`rnnscope.io.SummaryAccumulator`: heat per class, unit and layer; activity; value
+   ranges; the event_ids they describe) are accumulated on the way and stored.
 """
 from __future__ import annotations
 
@@ -33,29 +33,27 @@ import xarray as xr
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
+from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator
 from ..models._native import native_status
 from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
     SUMMARY_VARIABLES,
+    event_ids,
     json_attr,
     segment_frames,
 )
 from ._sinks import _MemorySink
 from ._store import _coords, _finish_store, _open_store
-from ._summaries import _FrameIndex, _Summaries
 
 __all__ = ["capture"]
-
-_STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
-                "candidate")
 
 
 # --------------------------------------------------------------------------------------------- checks
 
 
 def _check_variables(model, variables) -> list[str]:
-    available = [v for v in _STATE_ORDER if any(v in STATE_VARIABLES[k] for k in model.cells)]
+    available = [v for v in STATE_ORDER if any(v in STATE_VARIABLES[k] for k in model.cells)]
     if isinstance(variables, str):
         if variables == "all":
             return available
@@ -220,23 +218,22 @@ def capture(
     lengths = np.asarray(base["length"].values, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
     batches = [order[i : i + batch_size] for i in range(0, n_events, batch_size)]
-    segs = segment_frames(base)
-    summaries = _Summaries(n_classes, len(segs), hidden, n_layers, variables)
+    segs = segment_frames(base)  # the segments of these records (the table refers to them by event_id)
+    summaries = SummaryAccumulator(n_classes, segs["class"].to_numpy(np.int64), hidden, n_layers, variables)
 
     start_batch, start_frame, states0, done = 0, 0, None, []
-    final_path = None
     if store is None:
         sink = _MemorySink(variables, (n_events, n_time, hidden, n_layers), (n_events, n_time, n_classes))
     else:
-        final_path = Path(store)
-        sink, resume = _open_store(final_path, model, base, attrs, variables, batch_size, window, overwrite)
+        sink, resume = _open_store(Path(store), model, base, attrs, variables, batch_size, window, overwrite)
         if resume is not None:
             start_batch, start_frame, states0, done = resume["batch"], resume["t_next"], resume["states"], resume["done"]
             summaries.restore(resume["summaries"])
 
     model = model.to(device).eval()
     keep_dev = None if keep is None else [None if k is None else k.to(device) for k in keep]
-    frame_index = _FrameIndex(np.asarray(base["label"].values), n_classes, segs)
+    frame_index = FrameIndex(n_classes, segs)
+    labels = np.asarray(base["label"].transpose("event", "time").values)
     total = int(lengths.sum())
     done_frames = int(sum(lengths[b].sum() for b in batches[:start_batch]))
     if start_batch < len(batches):
@@ -269,15 +266,14 @@ def capture(
                     _warn_native_fallback()
                 states = [layer["final_state"] for layer in layers]
                 prob = torch.softmax(logits, dim=-1).cpu()
-                layer_values = [{v: t.cpu() for v, t in layer["variables"].items()} for layer in layers]
+                layer_values = [{v: t.cpu().numpy() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
                 # with outputs the layers' h buffers are not needed any more: the summaries may reuse them
-                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid), n_valid, ranges,
-                                 inplace=outputs is not None)
+                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid, labels[rows, t0:t1]), n_valid,
+                                 ranges, inplace=outputs is not None)
                 if outputs is None:
                     for v in variables:
-                        sink.write_state(v, rows, t0, n_valid,
-                                         [lv[v].numpy() if v in lv else None for lv in layer_values])
+                        sink.write_state(v, rows, t0, n_valid, [lv.get(v) for lv in layer_values])
                 sink.write("prob", rows, t0, n_valid, prob.numpy())
                 sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
                 bar.update(int(n_valid.sum()))
@@ -290,8 +286,7 @@ def capture(
     bar.close()
     sink.pad(lengths)
 
-    seg_class = np.asarray(base["segment_class"].values) if "segment_class" in base else np.zeros(0, int)
-    summary = summaries.dataset(seg_class, model.class_names, n_layers, hidden)
+    summary = summaries.dataset(model.class_names, event_ids(base))
     if store is None:
         new = {name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
                if name not in ("prob", "pred")}
@@ -301,7 +296,7 @@ def capture(
         coords = {**_coords(model, base), "variable": summary["variable"].variable}
         run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
         return run
-    return _finish_store(final_path, summary, attrs)
+    return _finish_store(sink, summary, attrs)
 
 
 _FALLBACK_WARNED = False

@@ -1,19 +1,14 @@
-"""Where capture writes the states: numpy arrays in memory, or a zarr store region by region.
+"""Where capture writes the states: numpy arrays in memory, or a run store (:class:`rnnscope.io.RunWriter`)
+region by region.
 """
 from __future__ import annotations
-
-import json
-import os
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import io
 from ._layout import fill_missing, layer_outputs
 
 __all__ = []
-_CHECKPOINT = "rnnscope_checkpoint.npz"
 
 
 # --------------------------------------------------------------------------------------------- sinks
@@ -60,32 +55,26 @@ class _MemorySink:
 
 
 class _ZarrSink:
-    """Writes into ``NAME.partial`` directly with zarr (region writes), checkpointing after every window."""
+    """Writes into the run store region by region through :class:`rnnscope.io.RunWriter` (valid frames only:
+    chunks past a record's end stay unwritten, their fill value is the padding), checkpointing after every
+    window."""
 
-    def __init__(self, partial: Path, variables):
-        import zarr
-
-        self.partial = partial
-        self.group = zarr.open_group(str(partial), mode="r+", zarr_format=io.ZARR_FORMAT)
-        self.arrays = {name: self.group[name] for name in [*variables, "prob", "pred"]}
+    def __init__(self, writer):
+        self.writer = writer
 
     def write(self, name, rows, t0, n_valid, block):
-        for r, event in enumerate(rows):
-            self.arrays[name][event, t0 : t0 + int(n_valid[r])] = block[r, : int(n_valid[r])]
+        self.writer.write(name, rows, t0, n_valid, block)
 
     def write_state(self, name, rows, t0, n_valid, per_layer):
-        n = next(v.shape[1] for v in per_layer if v is not None)
-        block = np.full((len(rows), n, *self.arrays[name].shape[2:]), np.nan, dtype=np.float32)
+        first = next(v for v in per_layer if v is not None)
+        block = np.full((*first.shape, len(per_layer)), np.nan, dtype=np.float32)
         for layer, values in enumerate(per_layer):
             if values is not None:
                 block[..., layer] = values
         self.write(name, rows, t0, n_valid, block)
 
     def begin(self, rows):
-        """Before the first window of a batch: ``pred`` -1 over the whole records (the store has no fill value
-        for it; the other variables' fill value, NaN, is their padding)."""
-        for event in rows:
-            self.arrays["pred"][event, :] = np.full(self.arrays["pred"].shape[1], -1, dtype=np.int16)
+        pass  # padding (NaN, -1 for pred) is the store's fill value
 
     def outputs(self, rows, t0, n_frames, n_valid, layer_variables):
         return None  # zarr arrays: the layers return blocks, written region by region
@@ -94,17 +83,7 @@ class _ZarrSink:
         pass  # see begin()
 
     def checkpoint(self, batch, t_next, states, summaries, done):
-        tmp = self.partial / (_CHECKPOINT + ".tmp.npz")
         arrays = {f"state_{layer}_{j}": s for layer, st in enumerate(states) for j, s in enumerate(st)}
         arrays.update({f"summary_{k}": v for k, v in summaries.state().items()})
-        np.savez(tmp, batch=batch, t_next=t_next, **arrays)
-        os.replace(tmp, self.partial / _CHECKPOINT)
-        manifest = json.loads((self.partial / io.MANIFEST).read_text())
-        manifest.update({"status": "writing", "batches_done": done, "current_batch": batch, "next_frame": t_next})
-        _write_json(self.partial / io.MANIFEST, manifest)
-
-
-def _write_json(path: Path, value) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(value, indent=1))
-    os.replace(tmp, path)
+        self.writer.checkpoint({"batch": np.int64(batch), "t_next": np.int64(t_next), **arrays},
+                               batches_done=done, current_batch=batch, next_frame=t_next)

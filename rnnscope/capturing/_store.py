@@ -1,21 +1,17 @@
-"""Capture into a zarr store: layout, resume fingerprint, completion.
+"""Capture into a run store: layout, resume fingerprint, completion (written by :class:`rnnscope.io.RunWriter`).
 """
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from .. import io
-from ._sinks import _CHECKPOINT, _write_json, _ZarrSink
+from ._sinks import _ZarrSink
 
 __all__ = []
-
-
-# --------------------------------------------------------------------------------------------- zarr store
 
 
 def _fingerprint(model, base, variables, batch_size, window) -> str:
@@ -27,82 +23,48 @@ def _fingerprint(model, base, variables, batch_size, window) -> str:
 
 
 def _open_store(final_path: Path, model, base, attrs, variables, batch_size, window, overwrite):
+    """The sink writing ``final_path`` and, when an interrupted capture of the same model, data and settings left
+    a checkpoint, where to resume (else None)."""
     if final_path.exists() and not overwrite:
         raise FileExistsError(f"capture: {final_path} exists; pass overwrite=True to replace it or choose another store.")
-    partial = final_path.with_name(final_path.name + io.PARTIAL_SUFFIX)
     fingerprint = _fingerprint(model, base, variables, batch_size, window)
-    if partial.exists():
-        manifest_path = partial / io.MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-        if manifest.get("fingerprint") == fingerprint and (partial / _CHECKPOINT).exists():
-            saved = np.load(partial / _CHECKPOINT)
-            n_layers = model.num_layers
-            n_state = len(model.layers[0].state_names)
+    writer = io.RunWriter.resume(final_path, fingerprint)
+    if writer is not None:
+        saved = writer.read_checkpoint()
+        states = None
+        if f"state_0_{len(model.layers[0].state_names) - 1}" in saved:
             states = [tuple(saved[f"state_{layer}_{j}"] for j in range(len(model.layers[layer].state_names)))
-                      for layer in range(n_layers)] if f"state_0_{n_state - 1}" in saved else None
-            resume = {"batch": int(saved["batch"]), "t_next": int(saved["t_next"]), "states": states,
-                      "done": list(manifest.get("batches_done", [])),
-                      "summaries": {k[len("summary_"):]: saved[k] for k in saved.files if k.startswith("summary_")}}
-            return _ZarrSink(partial, variables), resume
-        shutil.rmtree(partial)  # left by another capture: start again
-    _create_layout(partial, model, base, attrs, variables)
-    manifest = json.loads((partial / io.MANIFEST).read_text())
-    manifest.update({"fingerprint": fingerprint, "batches_done": []})
-    _write_json(partial / io.MANIFEST, manifest)
-    return _ZarrSink(partial, variables), None
+                      for layer in range(model.num_layers)]
+        resume = {"batch": int(saved["batch"]), "t_next": int(saved["t_next"]), "states": states,
+                  "done": list(writer.manifest.get("batches_done", [])),
+                  "summaries": {k[len("summary_"):]: v for k, v in saved.items() if k.startswith("summary_")}}
+        return _ZarrSink(writer), resume
+    template = _template(model, base, attrs, variables)
+    writer = io.RunWriter.create(final_path, template, empty=[*variables, "prob", "pred"],
+                                 manifest={"fingerprint": fingerprint, "batches_done": []})
+    return _ZarrSink(writer), None
 
 
-def _create_layout(partial: Path, model, base, attrs, variables):
-    """Write the data's variables and empty (NaN-filled, never materialised) state arrays into ``partial``."""
+def _template(model, base, attrs, variables) -> xr.Dataset:
+    """The run's layout: the data's variables, and empty (NaN-filled, never materialised) states and outputs."""
     import dask.array as da
 
     n_events, n_time = base.sizes["event"], base.sizes["time"]
     hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
-    chunks = io.default_chunks(base)
-    t_chunk = chunks.get("time", n_time)
-    lazy = {}
-    for v in variables:
-        lazy[v] = (("event", "time", "unit", "layer"),
-                   da.full((n_events, n_time, hidden, n_layers), np.nan, dtype=np.float32,
-                           chunks=(1, t_chunk, hidden, n_layers)))
+    t_chunk = io.default_chunks(base).get("time", n_time)
+    lazy = {v: (("event", "time", "unit", "layer"),
+                da.full((n_events, n_time, hidden, n_layers), np.nan, dtype=np.float32,
+                        chunks=(1, t_chunk, hidden, n_layers))) for v in variables}
     lazy["prob"] = (("event", "time", "class_name"),
                     da.full((n_events, n_time, n_classes), np.nan, dtype=np.float32, chunks=(1, t_chunk, n_classes)))
     lazy["pred"] = (("event", "time"), da.full((n_events, n_time), -1, dtype=np.int16, chunks=(1, t_chunk)))
     template = base.assign(lazy).assign_coords(_coords(model, base))
     template.attrs = attrs
-    data = io._prepare(template, chunks={**chunks, "unit": hidden, "layer": n_layers, "class_name": n_classes})
-    partial.mkdir(parents=True)
-    io._write_manifest(partial, template, "writing")
-    encoding = {"pred": {"_FillValue": None}}
-    with io._quiet_zarr():
-        data.to_zarr(partial, mode="a", compute=False, consolidated=False, zarr_format=io.ZARR_FORMAT,
-                     encoding=encoding)
-        # data variables of the features Dataset are written now (small next to the states)
-        static = [name for name in data.data_vars if name not in lazy]
-        if static:
-            data[static].to_zarr(partial, mode="r+", zarr_format=io.ZARR_FORMAT, consolidated=False)
+    return template
 
 
-def _finish_store(final_path: Path, summary: xr.Dataset, attrs) -> xr.Dataset:
-    import zarr
-
-    partial = final_path.with_name(final_path.name + io.PARTIAL_SUFFIX)
-    summary = summary.copy()
-    summary.attrs = {}
-    for name in summary.variables:
-        if summary[name].dtype.kind in "OU":
-            summary[name] = summary[name].astype(str)
-    with io._quiet_zarr():
-        summary.to_zarr(partial, mode="a", zarr_format=io.ZARR_FORMAT, consolidated=False)
-        group = zarr.open_group(str(partial), mode="r+", zarr_format=io.ZARR_FORMAT)
-        group.attrs.update(io.encode_attrs(attrs))
-        zarr.consolidate_metadata(str(partial), zarr_format=io.ZARR_FORMAT)
-    (partial / _CHECKPOINT).unlink(missing_ok=True)
-    manifest = json.loads((partial / io.MANIFEST).read_text())
-    manifest["status"] = "complete"
-    _write_json(partial / io.MANIFEST, manifest)
-    io._replace(partial, final_path)
-    return io.open_run(final_path)
+def _finish_store(sink, summary: xr.Dataset, attrs) -> xr.Dataset:
+    return io.open_run(sink.writer.finish(summary, attrs))
 
 
 def _coords(model, base):

@@ -561,7 +561,7 @@ def from_features(
     segments = segments_from_labels(ys, frame_rate)
     segments["start"] += time_offset
     segments["end"] += time_offset
-    ds = ds.assign(segment_variables(segments))
+    ds = ds.assign(segment_variables(segments, event_ids))
     config = {
         "preset": "external",
         "frame_rate": frame_rate,

@@ -14,9 +14,11 @@ import xarray as xr
 
 from .. import _version
 from .._validation import check_class_names, check_labels, check_positive, check_waveform
-from ..schema import SCHEMA_VERSION, SEGMENT_VARIABLES, SUMMARY_VARIABLES
+from .. import schema
+from ..schema import SCHEMA_VERSION, SUMMARY_VARIABLES
 
-#: columns of a segment table (times in s from the record start)
+#: columns of a segment table given to the readers (``event`` the record's position; times in s from the record
+#: start); the records Dataset names the record of each segment by its event_id (``segment_event_id``)
 SEGMENT_COLUMNS = ("event", "class", "start", "end", "p", "s")
 
 
@@ -100,7 +102,7 @@ def build_records(
         "waveform": (("event", "sample"), wave),
         "sample_label": (("event", "sample"), lab),
     }
-    data_vars.update(segment_variables(segments))
+    data_vars.update(segment_variables(segments, event_ids))
     ds = xr.Dataset(data_vars, coords=coords)
     ds["waveform"].attrs.update(long_name="waveform", units="counts")
     ds["sample_label"].attrs.update(long_name="class index per sample (-1 unknown)")
@@ -116,13 +118,19 @@ def build_records(
     return ds
 
 
-def segment_variables(segments: pd.DataFrame) -> dict:
-    """Segment table (DataFrame with SEGMENT_COLUMNS) -> the schema's ``segment_*`` variables."""
-    dtypes = (np.int32, np.int16, np.float64, np.float64, np.float64, np.float64)
-    return {
-        var: (("segment",), segments[col].to_numpy().astype(dt))
-        for var, col, dt in zip(SEGMENT_VARIABLES, SEGMENT_COLUMNS, dtypes)
-    }
+def segment_variables(segments: pd.DataFrame, event_ids) -> dict:
+    """Segment table (DataFrame with SEGMENT_COLUMNS, ``event`` the record's position in ``event_ids``) -> the
+    schema's ``segment_*`` variables, which name each segment's record by its event_id.
+
+    >>> table = pd.DataFrame({"event": [1], "class": [2], "start": [0.5], "end": [3.0]})
+    >>> segment_variables(table, ["a", "b"])["segment_event_id"][1].tolist()
+    ['b']
+    """
+    ids = np.asarray(event_ids).astype(str)
+    rows = pd.DataFrame({col: segments[col].to_numpy() if col in segments else np.full(len(segments), np.nan)
+                         for col in SEGMENT_COLUMNS[1:]})
+    rows.insert(0, "event_id", ids[segments["event"].to_numpy(np.int64)] if len(segments) else np.zeros(0, str))
+    return schema.segment_variables(rows)
 
 
 def segments_from_labels(labels: Sequence[np.ndarray], sampling_rate: float) -> pd.DataFrame:
@@ -181,11 +189,11 @@ def _check_segments(segments, durations, n_classes, event_ids, func) -> pd.DataF
 
 
 def catalog(ds: xr.Dataset) -> pd.DataFrame:
-    """The segment table of a records, features or run Dataset as a DataFrame.
+    """The segment table of a records, features or run Dataset as a DataFrame (segments of its records only).
 
-    Columns: ``event`` (record index), ``event_id``, ``class_name``, ``class``, ``start``, ``end``, ``p``, ``s``
-    (s from the record start), ``duration`` (s), and ``starttime`` / ``trace_id`` when the records know them
-    (``starttime`` then gives the segment's UTC start as a pandas Timestamp).
+    Columns: ``event`` (the record's position), ``event_id``, ``class_name``, ``class``, ``start``, ``end``, ``p``,
+    ``s`` (s from the record start), ``duration`` (s), and ``starttime`` / ``trace_id`` when the records know them
+    (``starttime`` then gives the segment's UTC start as a pandas Timestamp). Rows follow the records' order.
 
     Examples
     --------
@@ -194,13 +202,14 @@ def catalog(ds: xr.Dataset) -> pd.DataFrame:
     >>> list(cat.columns[:4])
     ['event', 'event_id', 'class_name', 'class']
     """
-    missing = [v for v in SEGMENT_VARIABLES if v not in ds.variables]
+    missing = [v for v in schema.SEGMENT_VARIABLES[:4] if v not in ds.variables]
     if missing:
         raise ValueError(f"catalog: the Dataset has no segment table (missing {missing}).")
     names = list(ds.attrs["class_names"])
-    table = pd.DataFrame({col: np.asarray(ds[var].values) for col, var in zip(SEGMENT_COLUMNS, SEGMENT_VARIABLES)})
-    ids = np.asarray(ds["event_id"].values) if "event_id" in ds.coords else np.arange(ds.sizes["event"])
-    table.insert(1, "event_id", ids[table["event"].to_numpy()] if len(table) else [])
+    rows = schema.segment_rows(ds)
+    records = pd.DataFrame({"event_id": schema.event_ids(ds), "event": np.arange(ds.sizes["event"])})
+    table = rows.merge(records, on="event_id", how="inner").sort_values(["event", "start"], kind="stable")
+    table = table.reset_index(drop=True)[["event", "event_id", "class", "start", "end", "p", "s"]]
     table.insert(2, "class_name", [names[c] for c in table["class"]])
     table["duration"] = table["end"] - table["start"]
     for coord in ("trace_id", "starttime"):
@@ -215,32 +224,29 @@ def catalog(ds: xr.Dataset) -> pd.DataFrame:
 
 
 def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
-    """Records ``idx`` (positions) of a records, features or run Dataset, with their segment table.
+    """Records ``idx`` (positions) of a records, features or run Dataset, with only their segments.
 
-    Segments of the other records are dropped and ``segment_event`` is renumbered to the new positions. The
-    capture-time summaries of a run (``summary_*``) describe all its records and are dropped.
+    ``ds.isel(event=idx)`` keeps the whole segment table (rows of other records are ignored, as every reader of
+    the table does); this also drops the other records' segments and orders the table by record, then start. The
+    capture-time summaries of a run (``summary_*``) describe other records and are dropped.
 
     Examples
     --------
     >>> import rnnscope
     >>> ds = rnnscope.data.synthetic(n_records=4, seed=0)
     >>> sub = select_records(ds, [3, 1])
-    >>> sorted(set(sub.segment_event.values.tolist()))
-    [0, 1]
+    >>> sorted(set(sub.segment_event_id.values.tolist()))
+    ['syn00001', 'syn00003']
     """
     idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-    # capture-time summaries describe the whole run: drop them rather than keep stale numbers
-    stale = [name for name in SUMMARY_VARIABLES if name in ds]
+    stale = [name for name in SUMMARY_VARIABLES if name in ds.variables]
     out = ds.drop_vars(stale).isel(event=idx)
     if stale and "variable" in out.coords and not any("variable" in out[v].dims for v in out.data_vars):
         out = out.drop_vars("variable")
-    if "segment_event" in ds:
-        seg_event = np.asarray(ds["segment_event"].values)
-        position = np.full(ds.sizes["event"], -1, dtype=np.int64)
-        position[idx] = np.arange(idx.size)
-        keep = np.flatnonzero(position[seg_event] >= 0)
-        out = out.isel(segment=keep)
-        out["segment_event"] = ("segment", position[seg_event[keep]].astype(seg_event.dtype))
-        order = np.lexsort((out["segment_start"].values, out["segment_event"].values))
-        out = out.isel(segment=order)
+    if "segment_event_id" in ds.variables:
+        rows = schema.segment_rows(ds)
+        records = pd.DataFrame({"event_id": schema.event_ids(out), "event": np.arange(idx.size)})
+        table = rows.merge(records, on="event_id", how="inner").sort_values(["event", "start"], kind="stable")
+        segment_vars = [v for v in schema.SEGMENT_VARIABLES if v in out.variables]
+        out = out.drop_vars(segment_vars).assign(schema.segment_variables(table.reset_index(drop=True)))
     return out

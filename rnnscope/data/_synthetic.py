@@ -156,7 +156,7 @@ def synthetic(
     xarray.Dataset
         A records Dataset built by ``build_records``: ``waveform`` (event, sample) float32 (NaN past
         ``n_samples``), ``sample_label`` (event, sample) int16 (-1 past ``n_samples``, a class index everywhere
-        else), the segment table ``segment_event``, ``segment_class``, ``segment_start``, ``segment_end``,
+        else), the segment table ``segment_event_id``, ``segment_class``, ``segment_start``, ``segment_end``,
         ``segment_p``, ``segment_s`` (s from the record start; P and S for VTE and HYB, NaN otherwise; SIL stretches
         are segments too), and attrs ``class_names`` (``["SIL", "TRE", "LP", "VTE", "HYB"]``), ``sampling_rate``,
         ``seed`` and ``generator`` (JSON string of every parameter above). See :func:`rnnscope.data.catalog`.

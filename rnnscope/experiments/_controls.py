@@ -98,7 +98,7 @@ def _check_keep(keep, names: list[str], func: str) -> set[int]:
 def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[str] | None = None) -> xr.Dataset:
     """The same records with the classes of their labelled segments permuted among segments: the "shuffled" control.
 
-    The segment table keeps every boundary (``segment_event``, ``segment_start``, ``segment_end``, P and S); only
+    The segment table keeps every boundary (``segment_event_id``, ``segment_start``, ``segment_end``, P and S); only
     ``segment_class`` is permuted (seeded, across all records), so the number of segments of each class is
     unchanged. Frame labels (``label``) and sample labels (``sample_label``, when present) follow their segment's
     new class; unknown (-1) frames and frames outside segments are unchanged. A model trained on the result sees
@@ -134,7 +134,7 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
     if not isinstance(dataset, xr.Dataset):
         raise TypeError(f"The 'dataset' parameter of {func} must be an xarray.Dataset (rnnscope.features.compute). "
                         f"Got {type(dataset).__name__} instead.")
-    needed = ("segment_event", "segment_class", "segment_start", "segment_end", "label")
+    needed = ("segment_event_id", "segment_class", "segment_start", "segment_end", "label")
     missing = [n for n in needed if n not in dataset]
     if missing or "length" not in dataset.coords:
         raise ValueError(f"{func}: the Dataset lacks {missing or ['length']}; it needs a segment table, frame labels "
@@ -164,11 +164,11 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
         before = np.asarray(samples.values)
         after = before.copy()
         sample_time = np.asarray(dataset["sample_time"].values, dtype=np.float64)
-        events = np.asarray(dataset["segment_event"].values).astype(np.int64)
-        starts = np.searchsorted(sample_time, np.asarray(dataset["segment_start"].values, dtype=np.float64), "left")
-        stops = np.searchsorted(sample_time, np.asarray(dataset["segment_end"].values, dtype=np.float64), "left")
-        for seg in np.flatnonzero(new != old):
-            e, a, b = events[seg], starts[seg], stops[seg]
+        starts = np.searchsorted(sample_time, table["start"].to_numpy(np.float64), "left")
+        stops = np.searchsorted(sample_time, table["end"].to_numpy(np.float64), "left")
+        for seg, e, a, b in zip(table["segment"].to_numpy(), table["event"].to_numpy(), starts, stops):
+            if new[seg] == old[seg]:
+                continue
             rows = before[e, a:b] == old[seg]
             after[e, a:b][rows] = new[seg]
         out["sample_label"] = samples.copy(data=after).transpose(*dataset["sample_label"].dims)

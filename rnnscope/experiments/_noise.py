@@ -10,20 +10,18 @@ from .. import analysis, features
 from .._validation import check_choice
 from ..capturing import capture
 from ..data import from_arrays, select_records
-from ..schema import SEGMENT_VARIABLES, json_attr
+from ..schema import event_ids, json_attr, segment_rows, segment_variables
 from ._common import _strip_run, _threads
 
 __all__ = ["noise_robustness"]
 
 
 def _segments(ds: xr.Dataset, e: int) -> pd.DataFrame:
-    if "segment_event" not in ds:
-        return pd.DataFrame(columns=["event", "class", "start", "end", "p", "s"])
-    sel = np.asarray(ds["segment_event"].values) == e
-    table = pd.DataFrame({col: np.asarray(ds[var].values)[sel]
-                          for col, var in zip(["event", "class", "start", "end", "p", "s"], SEGMENT_VARIABLES)})
-    table["event"] = 0
-    return table
+    """The segments of record ``e`` (position) as a one-record table for the readers (``event`` 0)."""
+    rows = segment_rows(ds)
+    rows = rows[rows["event_id"] == event_ids(ds)[e]].drop(columns="event_id").reset_index(drop=True)
+    rows.insert(0, "event", np.zeros(len(rows), dtype=np.int64))
+    return rows
 
 
 def _shift_segments(table: pd.DataFrame, at: float, by: float) -> pd.DataFrame:
@@ -246,9 +244,9 @@ def _perturb_features(one, start, duration, level, mode, rng, func):
         segs = _segments(one, 0)
         if len(segs):
             at = times[f0] - step / 2
-            shifted = _shift_segments(segs, at, n_f * step)
-            for col, var in zip(["event", "class", "start", "end", "p", "s"], SEGMENT_VARIABLES):
-                pert[var] = ("segment", shifted[col].to_numpy().astype(one[var].dtype))
+            shifted = _shift_segments(segs, at, n_f * step).drop(columns="event")
+            shifted.insert(0, "event_id", np.full(len(shifted), event_ids(one)[0], dtype=object))
+            pert = pert.assign(segment_variables(shifted))
         j = np.arange(m)
         mapping = np.where(j < f0, j, np.where(j >= f0 + n_f, j - n_f, -1))
         inserted = n_f

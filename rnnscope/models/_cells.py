@@ -36,7 +36,7 @@ from ._equations import (
     squash,
 )
 from ._layers import RecurrentLayer
-from ._trace import stacked_weights, valid_range  # noqa: F401  (valid_range: capture's summaries import it here)
+from ._trace import stacked_weights
 
 __all__ = ["CELL_KINDS", "RNNLayer", "LSTMLayer", "GRULayer", "LazyLSTMLayer", "make_layer"]
 

@@ -10,17 +10,19 @@ id. It holds:
   (state carried across days, reset after gaps) — the other internal variables (``c``, gates) are not captured;
   run :func:`rnnscope.capture` on a stretch of interest for those;
 - ``features``, ``spectrogram`` (log power per frame), ``prob``, ``pred``; ``label`` is -1 (unknown) everywhere;
-- the **detections as the segment table** (``segment_class``, ``segment_start``, ``segment_end`` in seconds from
-  the record start, clipped to the run), so the Explorer can jump from detection to detection;
-  ``attrs["segments"] = "detections"`` says the segments are the model's, not ground truth.
+- the **detections as the segment table** (``segment_event_id``, ``segment_class``, ``segment_start``,
+  ``segment_end`` in seconds from the record start, clipped to the run), so the Explorer can jump from detection
+  to detection; ``attrs["segments"] = "detections"`` says the segments are the model's, not ground truth;
+- the summaries :func:`rnnscope.capture` stores, computed the same way (:func:`rnnscope.io.compute_summaries`):
+  segment-weighted heat over the detections; frame-weighted heat is NaN (no frame has a known label).
 
-Runs are written chunk by chunk while monitoring (memory: one chunk) as ``NAME.partial`` and renamed when the
-monitoring completes; :func:`rnnscope.open_run` refuses a partial run.
+Runs are written by :class:`rnnscope.io.RunWriter` (the writer of every run store), grown along ``time`` while
+monitoring (memory: one chunk) as ``NAME.partial`` and renamed when the monitoring completes;
+:func:`rnnscope.open_run` refuses a partial run. The runs open and analyse like any captured run.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +31,7 @@ import xarray as xr
 
 from .. import _version, io
 from ..features import filter_bank
-from ..schema import SCHEMA_VERSION, json_attr
+from ..schema import SCHEMA_VERSION, json_attr, segment_variables
 
 __all__ = ["CaptureWriter"]
 
@@ -98,10 +100,7 @@ class CaptureWriter:
         record_start = first_frame_ns - self.first_offset_ns
         stamp = UTCDateTime(ns=record_start).strftime("%Y%m%dT%H%M%S")
         final = self.root / f"{self.seed_id}_{stamp}.zarr"
-        partial = final.with_name(final.name + io.PARTIAL_SUFFIX)
-        if partial.exists():
-            shutil.rmtree(partial)
-        self.current = {"final": final, "partial": partial, "record_start": record_start, "n": 0,
+        self.current = {"final": final, "writer": None, "record_start": record_start, "n": 0,
                         "day_end": (first_frame_ns // _DAY_NS + 1) * _DAY_NS}
         self.runs.append(self.current)
 
@@ -119,101 +118,56 @@ class CaptureWriter:
             },
             coords={"time": ("time", (times - run["record_start"]) / _NS)},
         )
-        with io._quiet_zarr():
-            if run["n"] == 0:
-                ds = ds.assign_coords(
-                    unit=np.arange(h.shape[2]), layer=np.arange(h.shape[3]),
-                    class_name=np.array(self.model.class_names, dtype=str), freq=self.freqs,
-                    feature=np.array(self.cfg.feature_names(), dtype=str),
-                )
-                encoding = {name: {"chunks": (1, _TIME_CHUNK) + ds[name].shape[2:]} for name in ds.data_vars}
-                encoding["time"] = {"chunks": (_TIME_CHUNK,)}
-                ds.to_zarr(run["partial"], mode="w-", consolidated=False, zarr_format=io.ZARR_FORMAT,
-                           encoding=encoding)
-            else:
-                ds.to_zarr(run["partial"], append_dim="time", consolidated=False, zarr_format=io.ZARR_FORMAT)
+        if run["writer"] is None:
+            ds = ds.assign_coords(
+                unit=np.arange(h.shape[2]), layer=np.arange(h.shape[3]),
+                class_name=np.array(self.model.class_names, dtype=str), freq=self.freqs,
+                feature=np.array(self.cfg.feature_names(), dtype=str),
+            )
+            ds.attrs = self.attrs
+            run["writer"] = io.RunWriter.create(run["final"], ds, chunks={"time": _TIME_CHUNK}, grow="time")
+        else:
+            run["writer"].append(ds, dim="time")
         run["n"] += len(times)
 
     # -- completion ----------------------------------------------------------------------------------------
-    def _summaries(self, run, seg: pd.DataFrame) -> xr.Dataset:
-        """The summaries rnnscope.capture stores (heat per class, activity, ranges), read back chunk by chunk.
-
-        Classes come from the model: segment-weighted heat over the detections, frame-weighted heat over ``pred``.
-        """
-        import torch
-        import zarr
-
-        from ..capturing._summaries import _Summaries
-
-        group = zarr.open_group(str(run["partial"]), mode="r", zarr_format=io.ZARR_FORMAT)
-        h_arr, pred_arr = group["h"], group["pred"]
-        n, hidden, n_layers = run["n"], h_arr.shape[2], h_arr.shape[3]
-        offset, hop = self.first_offset_ns / _NS, self.cfg.hop_s
-        frames = [(i, int(np.ceil((a - offset) / hop - 1e-9)), int(np.ceil((b - offset) / hop - 1e-9)))
-                  for i, (a, b) in enumerate(zip(seg["start"], seg["end"]))]
-        summaries = _Summaries(len(self.model.class_names), len(seg), hidden, n_layers, ["h"])
-        for t0 in range(0, n, _TIME_CHUNK):
-            t1 = min(n, t0 + _TIME_CHUNK)
-            h = torch.from_numpy(np.asarray(h_arr[0, t0:t1], dtype=np.float32))
-            labels = np.asarray(pred_arr[0, t0:t1]).astype(np.int64)  # every frame of a continuous record is valid
-            inside = [(i, max(a, t0) - t0, min(b, t1) - t0) for i, a, b in frames if min(b, t1) > max(a, t0)]
-            ids, lo, hi = (np.array([x[k] for x in inside], dtype=np.int64) for k in range(3))
-            layers = [{"h": h[None, :, :, k]} for k in range(n_layers)]
-            summaries.update(layers, labels, (np.zeros_like(ids), lo, hi, ids), np.array([t1 - t0]))
-        out = summaries.dataset(seg["class"].to_numpy(np.int64), self.model.class_names, n_layers, hidden)
-        out = out.drop_vars("variable").assign_coords(variable=np.array(["h"], dtype=str))
-        return out.drop_vars([c for c in ("class_name",) if c in out.coords])
-
-    def finish(self, detections: pd.DataFrame) -> list[Path]:
-        """Add the detections (as segment tables) and attrs to every run, mark them complete, rename them."""
-        import zarr
+    def _record(self, run, starts, ends, classes) -> xr.Dataset:
+        """The run's record coordinates and its detections as the segment table (clipped to the run)."""
         from obspy import UTCDateTime
 
         names = list(self.model.class_names)
-        out = []
+        period = int(round(self.cfg.hop_s * _NS))
+        t0 = run["record_start"]
+        t1 = t0 + self.first_offset_ns + (run["n"] - 1) * period + period // 2  # end of the last frame's hop
+        inside = np.flatnonzero((starts < t1) & (ends > t0))
+        event_id = run["final"].stem
+        seg = pd.DataFrame({
+            "event_id": np.full(inside.size, event_id, dtype=object),
+            "class": np.array([names.index(c) for c in classes[inside]], dtype=np.int64),
+            "start": (np.maximum(starts[inside], t0) - t0) / _NS,
+            "end": (np.minimum(ends[inside], t1) - t0) / _NS,
+        })
+        return xr.Dataset(segment_variables(seg), coords={
+            "event_id": ("event", np.array([event_id])),
+            "length": ("event", np.array([run["n"]], dtype=np.int64)),
+            "starttime": ("event", np.array([str(UTCDateTime(ns=t0))])),
+            "trace_id": ("event", np.array([self.seed_id])),
+        })
+
+    def finish(self, detections: pd.DataFrame) -> list[Path]:
+        """Add the detections (as segment tables), the summaries and attrs to every run, mark them complete,
+        rename them."""
         if len(detections):  # pandas may hold another resolution than ns
             starts = pd.DatetimeIndex(detections["start"]).as_unit("ns").asi8
             ends = pd.DatetimeIndex(detections["end"]).as_unit("ns").asi8
+            classes = detections["class_name"].to_numpy()
         else:
             starts = ends = np.zeros(0, dtype=np.int64)
-        period = int(round(self.cfg.hop_s * _NS))
+            classes = np.zeros(0, dtype=object)
+        out = []
         for run in self.runs:
-            t0 = run["record_start"]
-            t1 = t0 + self.first_offset_ns + (run["n"] - 1) * period + period // 2  # end of the last frame's hop
-            inside = np.flatnonzero((starts < t1) & (ends > t0))
-            seg = pd.DataFrame({
-                "event": np.zeros(inside.size, dtype=np.int32),
-                "class": [names.index(c) for c in detections["class_name"].to_numpy()[inside]],
-                "start": (np.maximum(starts[inside], t0) - t0) / _NS,
-                "end": (np.minimum(ends[inside], t1) - t0) / _NS,
-            })
-            extra = xr.Dataset(
-                {
-                    "segment_event": (("segment",), seg["event"].to_numpy(np.int32)),
-                    "segment_class": (("segment",), seg["class"].to_numpy(np.int16) if len(seg) else np.zeros(0, np.int16)),
-                    "segment_start": (("segment",), seg["start"].to_numpy(np.float64)),
-                    "segment_end": (("segment",), seg["end"].to_numpy(np.float64)),
-                    "segment_p": (("segment",), np.full(len(seg), np.nan)),
-                    "segment_s": (("segment",), np.full(len(seg), np.nan)),
-                },
-                coords={
-                    "event_id": ("event", np.array([run["final"].stem])),
-                    "length": ("event", np.array([run["n"]], dtype=np.int64)),
-                    "starttime": ("event", np.array([str(UTCDateTime(ns=t0))])),
-                    "trace_id": ("event", np.array([self.seed_id])),
-                },
-            )
-            summary = self._summaries(run, seg)
-            with io._quiet_zarr():
-                xr.merge([extra, summary]).to_zarr(run["partial"], mode="a", consolidated=False,
-                                                   zarr_format=io.ZARR_FORMAT)
-                group = zarr.open_group(str(run["partial"]), mode="r+", zarr_format=io.ZARR_FORMAT)
-                group.attrs.update(io.encode_attrs(self.attrs))
-                zarr.consolidate_metadata(str(run["partial"]), zarr_format=io.ZARR_FORMAT)
-            sizes = {"event": 1, "time": run["n"], "unit": self.model.hidden_size, "segment": len(seg)}
-            manifest = xr.Dataset(attrs={"schema_version": SCHEMA_VERSION})
-            io._write_manifest(run["partial"], manifest, "complete",
-                               {"variables": ["features", "h", "label", "pred", "prob", "spectrogram"], "sizes": sizes})
-            io._replace(run["partial"], run["final"])
-            out.append(run["final"])
+            writer = run["writer"]
+            extra = self._record(run, starts, ends, classes)
+            summary = io.compute_summaries(xr.merge([writer.dataset(), extra], compat="override", join="override"))
+            out.append(writer.finish(xr.merge([extra, summary], compat="override"), attrs=self.attrs))
         return out

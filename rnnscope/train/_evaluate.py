@@ -10,6 +10,7 @@ import pandas as pd
 import xarray as xr
 from torch import nn
 
+from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
 
@@ -94,15 +95,14 @@ def predicted_segments(pred: np.ndarray, times: np.ndarray, frame_step: float) -
 
 
 def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str]) -> pd.DataFrame:
-    if "segment_event" not in dataset:
+    if "segment_event_id" not in dataset:
         return pd.DataFrame(columns=["event", "class_name", "start", "end", "detected", "onset_error_s"])
     data_names = list(dataset.attrs.get("class_names", names))
     times = np.asarray(dataset["time"].values)
     step = float(times[1] - times[0]) if times.size > 1 else 0.5
-    seg_event = np.asarray(dataset["segment_event"].values)
-    seg_class = np.asarray(dataset["segment_class"].values)
-    seg_start = np.asarray(dataset["segment_start"].values)
-    seg_end = np.asarray(dataset["segment_end"].values)
+    table = segment_frames(dataset)  # the segments of these records (named by event_id), by record position
+    seg_event, seg_class = table["event"].to_numpy(), table["class"].to_numpy()
+    seg_start, seg_end = table["start"].to_numpy(), table["end"].to_numpy()
     rows = []
     cache: dict[int, pd.DataFrame] = {}
     for e, c, a, b in zip(seg_event, seg_class, seg_start, seg_end):

@@ -1,7 +1,8 @@
 """ClassHeatMap: heat per class and unit (Fig. 6) at 100/50/30 %, class correlation (Fig. 7), top units (Table II).
 
-Everything comes from the run's capture-time summaries (``summary_heat``), so it opens instantly on any run size.
-Unit ids are 0-based (the paper's neuron numbers are 1-based).
+Everything comes from the run's capture-time summaries (``summary_heat``), so it opens instantly on any run size;
+a selection of records (``run.isel(event=...)``) gets summaries of its own records, computed once from its states
+(:func:`rnnscope.widgets._source.load_summaries`). Unit ids are 0-based (the paper's neuron numbers are 1-based).
 """
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..schema import SCHEMA_VERSION
+
 __all__ = ["example_run"]
 
 CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
@@ -50,7 +52,7 @@ def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Datase
          "forget_gate": (("event", "time", "unit", "layer"), f),
          "spectrogram": (("event", "time", "freq"), spec), "waveform": (("event", "sample"), wave),
          "label": (("event", "time"), label), "pred": (("event", "time"), label.copy()),
-         "segment_event": ("segment", seg[:, 0].astype(np.int64)),
+         "segment_event_id": ("segment", np.array([f"ex{int(e)}" for e in seg[:, 0]])),
          "segment_class": ("segment", seg[:, 1].astype(np.int64)),
          "segment_start": ("segment", seg[:, 2]), "segment_end": ("segment", seg[:, 3]),
          "segment_p": ("segment", seg[:, 4]), "segment_s": ("segment", seg[:, 5]),
@@ -58,10 +60,11 @@ def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Datase
          "summary_heat_frame": (("class_name", "unit", "layer"), heat),
          "summary_activity": (("unit", "layer"), np.nanmean(abs_h, axis=(0, 1)).astype(np.float32)),
          "summary_min": (("variable", "layer"), np.array([[-1.0], [-5.0], [0.0]], np.float32)),
-         "summary_max": (("variable", "layer"), np.array([[1.0], [5.0], [1.0]], np.float32))},
+         "summary_max": (("variable", "layer"), np.array([[1.0], [5.0], [1.0]], np.float32)),
+         "summary_event_id": ("summary_event", [f"ex{e}" for e in range(n_ev)])},
         coords={"time": times, "unit": np.arange(n_units), "layer": [0], "class_name": CLASSES,
                 "variable": ["h", "c", "forget_gate"], "freq": np.linspace(0, 50, 33),
                 "sample_time": ("sample", np.arange(wave.shape[1]) / 100.0), "length": ("event", list(lengths)),
                 "n_samples": ("event", n_samples), "event_id": ("event", [f"ex{e}" for e in range(n_ev)])},
-        attrs={"schema_version": "1.0", "class_names": CLASSES, "sampling_rate": 100.0})
+        attrs={"schema_version": SCHEMA_VERSION, "class_names": CLASSES, "sampling_rate": 100.0})
     return ds

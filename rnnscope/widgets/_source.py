@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..io import compute_summaries
+from ..schema import SUMMARY_VARIABLES, segment_frames, summaries_cover
 from ._render import block_minmax, column_minmax, fold_minmax
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
@@ -115,11 +117,10 @@ class RunReader:
 
     # ----------------------------------------------------------------------------------- metadata
     def _segment_table(self, run) -> pd.DataFrame:
-        cols = ["segment_event", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s"]
-        if not all(c in run for c in cols[:4]):
-            return pd.DataFrame(columns=["event", "class", "start", "end", "p", "s"])
-        data = {c.removeprefix("segment_"): np.asarray(run[c].values) if c in run else np.nan for c in cols}
-        table = pd.DataFrame(data).rename(columns={"event": "event", "class": "class"})
+        """The segments of the run's records (``event`` their position), whatever records the run holds."""
+        if "segment_event_id" not in run.variables:
+            return pd.DataFrame(columns=["event", "class", "start", "end", "p", "s", "class_name"])
+        table = segment_frames(run)[["event", "class", "start", "end", "p", "s"]].copy()
         table["class_name"] = [self.class_names[int(c)] if 0 <= int(c) < len(self.class_names) else "?"
                                for c in table["class"]]
         return table
@@ -384,9 +385,15 @@ class RunReader:
 
 
 def load_summaries(run: xr.Dataset) -> xr.Dataset:
-    """The run's ``summary_*`` variables (and their coordinates) loaded into memory."""
-    names = [n for n in ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max")
-             if n in run]
+    """The summaries of the run's records (``summary_*`` and their coordinates) in memory.
+
+    The stored ones when they describe the run's records (:func:`rnnscope.schema.summaries_cover`), else computed
+    from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
+    of the selected records, e.g. after ``run.isel(event=...)``).
+    """
+    if not summaries_cover(run) and "h" in run.data_vars and "length" in run.coords:
+        run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
+    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if summaries_cover(run) else []
     small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
                                                         if d in run.coords})
     small = small.drop_vars([c for c in small.coords if c not in small.dims])

@@ -1,7 +1,8 @@
 """What the widgets need from a run, as plain arrays: thin adapters over :mod:`rnnscope.analysis`.
 
 Heat maps, top units, the shared unit set and the class correlation come from the analysis functions (which read
-the capture-time ``summary_*`` variables, so no pass over the states); unit orders for the heatmap and the value
+the ``summary_*`` variables that :func:`rnnscope.widgets._source.load_summaries` keeps for the records shown, so no
+pass over the states); unit orders for the heatmap and the value
 ranges read the summaries directly; :func:`histograms` reads a bounded number of frames so a long run stays
 interactive (:func:`rnnscope.analysis.activation_histogram` is the full-pass version).
 

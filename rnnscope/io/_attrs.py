@@ -1,0 +1,107 @@
+"""Attributes and variables ready for zarr and netCDF: nested values as JSON strings, text as ``str``, padding
+as a fill value so chunks entirely of padding are never written.
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["encode_attrs", "decode_attrs", "default_chunks"]
+
+_JSON_ATTRS = "_rnnscope_json_attrs"
+#: integer variables padded with -1 past ``length`` / ``n_samples``: -1 is their store's fill value
+PADDED_INTEGERS = ("label", "pred", "sample_label")
+
+
+def encode_attrs(attrs: dict) -> dict:
+    """Attributes ready for zarr and netCDF: lists and dicts become JSON strings (their keys are recorded).
+
+    Examples
+    --------
+    >>> encode_attrs({"class_names": ["A", "B"], "seed": np.int64(3)})
+    {'class_names': '["A", "B"]', 'seed': 3, '_rnnscope_json_attrs': '["class_names"]'}
+    """
+    out, encoded = {}, []
+    for key, value in attrs.items():
+        if isinstance(value, (list, tuple, dict)):
+            out[key] = json.dumps(value, default=_json_default)
+            encoded.append(key)
+        elif isinstance(value, np.generic):
+            out[key] = value.item()
+        elif isinstance(value, bool):
+            out[key] = int(value)
+        else:
+            out[key] = value
+    if encoded:
+        out[_JSON_ATTRS] = json.dumps(sorted(encoded))
+    return out
+
+
+def decode_attrs(attrs: dict) -> dict:
+    """Inverse of :func:`encode_attrs`.
+
+    Examples
+    --------
+    >>> decode_attrs(encode_attrs({"class_names": ["A", "B"], "x": "s"}))
+    {'class_names': ['A', 'B'], 'x': 's'}
+    """
+    out = dict(attrs)
+    keys = json.loads(out.pop(_JSON_ATTRS, "[]"))
+    for key in keys:
+        if key in out and isinstance(out[key], str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
+
+
+def default_chunks(ds: xr.Dataset, time_chunk: int = 4096) -> dict:
+    """Chunks by event (one record per chunk) and by time for long records; whole units, layers, features.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"h": (("event", "time", "unit", "layer"), np.zeros((3, 10000, 4, 2)))})
+    >>> default_chunks(ds)
+    {'event': 1, 'time': 4096, 'unit': 4, 'layer': 2}
+    """
+    chunks = {}
+    for dim, size in ds.sizes.items():
+        if dim == "event":
+            chunks[dim] = 1
+        elif dim == "time":
+            chunks[dim] = min(size, time_chunk) or 1
+        elif dim == "sample":
+            chunks[dim] = min(size, time_chunk * 50) or 1
+        else:
+            chunks[dim] = size or 1
+    return chunks
+
+
+def prepare(ds: xr.Dataset, chunks: dict | None = None, grow: str | None = None) -> tuple[xr.Dataset, dict]:
+    """``ds`` ready to write (attributes encoded, text as ``str``, chunked) and its encoding (fill values: NaN
+    for floats, -1 for the padded integers, so chunks entirely of padding are never written). ``grow``: a
+    dimension the store will grow along; its store chunks take the requested size even when ``ds`` is shorter."""
+    out = ds.copy()
+    out.attrs = encode_attrs(ds.attrs)
+    for name, var in list(out.variables.items()):
+        if var.dtype == object:
+            out[name] = var.astype(str)
+        out[name].attrs = encode_attrs(var.attrs)
+        out[name].encoding = {}
+    requested = {**default_chunks(out), **(chunks or {})}
+    out = out.chunk({d: min(c, out.sizes[d]) or 1 for d, c in requested.items() if d in out.dims})
+    encoding = {name: {"_FillValue": -1} for name in PADDED_INTEGERS if name in out.data_vars}
+    if grow is not None:
+        for name, var in out.variables.items():
+            if grow in var.dims:
+                sizes = [requested[grow] if d == grow else var.chunks[i][0] for i, d in enumerate(var.dims)]
+                encoding.setdefault(name, {})["chunks"] = tuple(int(n) for n in sizes)
+    return out, encoding

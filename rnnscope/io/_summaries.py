@@ -1,0 +1,246 @@
+"""The capture-time summaries of a run, accumulated window by window in numpy (no torch).
+
+One accumulator serves every writer of runs: :func:`rnnscope.capture` (in memory and into a store, resumable
+through :meth:`SummaryAccumulator.state`), the monitor's capture stores and :func:`compute_summaries` (the same
+numbers from a run's data, e.g. for a selection of records). The summaries:
+
+- ``summary_heat`` (class_name, unit, layer): mean over the class's segments of the segment's mean ``|h|``;
+- ``summary_heat_frame``: mean ``|h|`` over the frames labelled with the class;
+- ``summary_activity`` (unit, layer): mean ``|h|`` over all valid frames;
+- ``summary_min`` / ``summary_max`` (variable, layer): value range of every captured variable;
+- ``summary_event_id`` (summary_event): the records they describe.
+
+Sums are taken over runs of consecutive frames (``np.add.reduceat`` in float64), vectorised over a whole window
+of a batch of records, never per record in Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..schema import event_ids, segment_frames
+
+__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER"]
+
+#: The state variables in capture order.
+STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
+               "candidate")
+_STATE_DIMS = ("event", "time", "unit", "layer")
+
+
+def _range_sums(flat: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
+    """``[flat[a:b].sum(0) for a, b in zip(starts, stops)]`` in float64 (every ``a < b``), one ``reduceat``."""
+    out = np.zeros((starts.size, flat.shape[1]))
+    inner = stops < flat.shape[0]  # reduceat takes indices inside the array: ranges up to the end are summed apart
+    if inner.any():
+        pairs = np.empty(2 * int(inner.sum()), dtype=np.int64)
+        pairs[0::2], pairs[1::2] = starts[inner], stops[inner]
+        out[inner] = np.add.reduceat(flat, pairs, axis=0, dtype=np.float64)[0::2]
+    for i in np.flatnonzero(~inner):  # at most the segments ending with the window's last record
+        out[i] = flat[starts[i]:].sum(0, dtype=np.float64)
+    return out
+
+
+def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
+    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row; None if none."""
+    valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    if not valid.any():
+        return None
+    axes = tuple(range(2, values.ndim))
+    lo = values.min(axis=axes) if axes else values
+    hi = values.max(axis=axes) if axes else values
+    return float(lo[valid].min()), float(hi[valid].max())
+
+
+class FrameIndex:
+    """Class of every frame of a window and the segments overlapping it, for :meth:`SummaryAccumulator.update`.
+
+    ``table`` is :func:`rnnscope.schema.segment_frames` of the records; segment ``i`` of the accumulator is row
+    ``i`` of the table.
+    """
+
+    def __init__(self, n_classes: int, table: pd.DataFrame):
+        self.n_classes = n_classes
+        event = table["event"].to_numpy(np.int64)
+        order = np.argsort(event, kind="stable")
+        self.event = event[order]
+        self.start = table["frame_start"].to_numpy(np.int64)[order]
+        self.stop = table["frame_stop"].to_numpy(np.int64)[order]
+        self.segment = order.astype(np.int64)
+
+    def __call__(self, rows, t0, t1, n_valid, labels):
+        """``labels`` (rows, t1 - t0): frame labels of the window. Returns ``(cls_idx, segments)``: the class of
+        each frame (``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end) and
+        ``(row, lo, hi, segment)``: frames ``lo:hi`` of the window's row ``row`` belong to ``segment``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        n = t1 - t0
+        valid = np.arange(n)[None, :] < n_valid[:, None]
+        labels = np.asarray(labels, dtype=np.int64)
+        cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
+        first = np.searchsorted(self.event, rows, side="left")
+        counts = np.searchsorted(self.event, rows, side="right") - first
+        take = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
+        row = np.repeat(np.arange(len(rows)), counts)
+        lo = np.clip(self.start[take] - t0, 0, n_valid[row])
+        hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
+        keep = hi > lo
+        return cls_idx.reshape(-1), (row[keep], lo[keep], hi[keep], self.segment[take][keep])
+
+
+class SummaryAccumulator:
+    """Sums of ``|h|`` per class, per segment and overall, and value ranges, updated one window at a time.
+
+    Parameters
+    ----------
+    n_classes : int
+    seg_class : array of int
+        Class of every segment (the rows of the :class:`FrameIndex` table).
+    hidden, n_layers : int
+    variables : list of str
+        The captured variables whose value ranges are kept.
+
+    Examples
+    --------
+    >>> acc = SummaryAccumulator(2, np.array([1]), hidden=1, n_layers=1, variables=["h"])
+    >>> h = np.array([[[0.5], [-1.0], [0.25]]], dtype=np.float32)  # one record, 3 frames, 1 unit
+    >>> cls_idx = np.array([0, 1, 1])  # frame classes
+    >>> acc.update([{"h": h}], cls_idx, (np.array([0]), np.array([1]), np.array([3]), np.array([0])), np.array([3]))
+    >>> s = acc.dataset(["A", "B"], ["rec0"])
+    >>> s.summary_heat_frame.values.ravel().tolist(), s.summary_heat.values.ravel().tolist()
+    ([0.5, 0.625], [nan, 0.625])
+    """
+
+    _ARRAYS = ("cls_sum", "cls_count", "seg_sum", "seg_count", "all_sum", "vmin", "vmax")
+
+    def __init__(self, n_classes, seg_class, hidden, n_layers, variables):
+        self.seg_class = np.asarray(seg_class, dtype=np.int64)
+        self.cls_sum = np.zeros((n_classes, hidden, n_layers))
+        self.cls_count = np.zeros(n_classes)
+        self.seg_sum = np.zeros((self.seg_class.size, hidden, n_layers))
+        self.seg_count = np.zeros(self.seg_class.size)
+        self.all_sum = np.zeros((hidden, n_layers))
+        self.all_count = 0.0
+        self.vmin = np.full((len(variables), n_layers), np.inf)
+        self.vmax = np.full((len(variables), n_layers), -np.inf)
+        self.variables = list(variables)
+
+    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None, inplace=False):
+        """One window of a batch of records.
+
+        ``layer_values``: per layer, variable -> array (rows, n, hidden); ``cls_idx`` and ``segments`` from
+        :class:`FrameIndex`; ``n_valid``: valid frames per row; ``ranges``: per layer, variable -> (min, max) over
+        the valid frames when the pass measured them, else None (then taken from ``layer_values``); ``inplace``:
+        ``h`` may be overwritten (by its absolute value).
+        """
+        n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
+        n_valid = np.asarray(n_valid, dtype=np.int64)
+        self._update_ranges(layer_values, n_valid, ranges)  # before h is replaced by |h|
+        cls_idx = np.asarray(cls_idx, dtype=np.int64)
+        counts = np.bincount(cls_idx, minlength=n_classes + 2)
+        self.cls_count += counts[:n_classes]
+        self.all_count += float(counts[: n_classes + 1].sum())
+        starts = np.flatnonzero(np.r_[True, cls_idx[1:] != cls_idx[:-1]])  # runs of frames of one class
+        valid_runs = cls_idx[starts] <= n_classes  # runs past a record's end (NaN or stale values) are left out
+        onehot = (cls_idx[starts][valid_runs][None, :] == np.arange(n_classes + 1)[:, None]).astype(np.float64)
+        row, lo, hi, seg = segments
+        n = next(iter(layer_values[0].values())).shape[1]
+        self.seg_count += np.bincount(seg, weights=hi - lo, minlength=self.seg_count.size)
+        for layer, values in enumerate(layer_values):
+            h = np.asarray(values["h"])
+            a = np.abs(h, out=h) if inplace and h.flags.writeable else np.abs(h)
+            flat = a.reshape(-1, hidden)
+            run_sums = np.add.reduceat(flat, starts, axis=0, dtype=np.float64)[valid_runs]
+            sums = onehot @ run_sums  # (class + unlabelled, hidden)
+            self.cls_sum[:, :, layer] += sums[:n_classes]
+            self.all_sum[:, layer] += sums.sum(0)
+            if seg.size:
+                np.add.at(self.seg_sum[:, :, layer], seg, _range_sums(flat, row * n + lo, row * n + hi))
+
+    def _update_ranges(self, layer_values, n_valid, ranges):
+        for j, var in enumerate(self.variables):
+            for layer, values in enumerate(layer_values):
+                if ranges is not None and ranges[layer] is not None:
+                    measured = ranges[layer].get(var)
+                else:
+                    measured = None if values.get(var) is None else _valid_range(np.asarray(values[var]), n_valid)
+                if measured is not None:
+                    self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
+                    self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])
+
+    def state(self) -> dict:
+        """The running sums as arrays (for a checkpoint); :meth:`restore` takes them back."""
+        return {k: getattr(self, k) for k in self._ARRAYS} | {"all_count": np.float64(self.all_count)}
+
+    def restore(self, saved) -> None:
+        for k in self._ARRAYS:
+            setattr(self, k, np.array(saved[k]))
+        self.all_count = float(saved["all_count"])
+
+    def dataset(self, class_names, records) -> xr.Dataset:
+        """The summaries of the records ``records`` (their event_ids) as a Dataset."""
+        n_classes, hidden, n_layers = self.cls_sum.shape
+        with np.errstate(invalid="ignore", divide="ignore"):
+            seen = self.seg_count > 0  # segments with at least one valid frame
+            seg_mean = self.seg_sum.reshape(seen.size, -1) / np.where(seen, self.seg_count, 1)[:, None]
+            members = ((self.seg_class[None, :] == np.arange(n_classes)[:, None]) & seen[None, :]).astype(np.float64)
+            n_members = members.sum(1)
+            heat = (members @ seg_mean) / np.where(n_members > 0, n_members, np.nan)[:, None]
+            heat_frame = self.cls_sum / self.cls_count[:, None, None]
+            activity = self.all_sum / self.all_count if self.all_count else np.full_like(self.all_sum, np.nan)
+        vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
+        vmax = np.where(np.isfinite(self.vmax), self.vmax, np.nan)
+        dims3 = ("class_name", "unit", "layer")
+        return xr.Dataset({
+            "summary_heat": (dims3, heat.reshape(n_classes, hidden, n_layers).astype(np.float32)),
+            "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
+            "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
+            "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
+            "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
+            "summary_event_id": (("summary_event",), np.asarray(records).astype(str)),
+        }, coords={"variable": ("variable", np.array(self.variables, dtype=str)),
+                   "class_name": ("class_name", np.array(class_names, dtype=str))})
+
+
+def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 4096) -> xr.Dataset:
+    """The summaries of ``run``'s records, from its data (the numbers :func:`rnnscope.capture` stores).
+
+    Reads the state variables batch by batch of records and window by window of frames (memory bounded by one
+    window), so dask-backed runs larger than memory work.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis
+    >>> run = analysis.example_run()
+    >>> again = compute_summaries(run.isel(event=[2, 0]))
+    >>> again.summary_event_id.values.tolist() == run.event_id.values[[2, 0]].tolist()
+    True
+    >>> bool(np.allclose(compute_summaries(run).summary_heat, run.summary_heat, equal_nan=True))
+    True
+    """
+    variables = [v for v in STATE_ORDER if v in run.data_vars and set(run[v].dims) == set(_STATE_DIMS)]
+    if "h" not in variables:
+        raise ValueError("compute_summaries: the run has no 'h' (event, time, unit, layer); capture it with "
+                         "rnnscope.capture.")
+    names = ([str(c) for c in run["class_name"].values] if "class_name" in run.coords
+             else [str(c) for c in run.attrs.get("class_names", [])])
+    hidden, n_layers = run.sizes["unit"], run.sizes["layer"]
+    table = segment_frames(run)
+    acc = SummaryAccumulator(len(names), table["class"].to_numpy(np.int64), hidden, n_layers, variables)
+    index = FrameIndex(len(names), table)
+    lengths = np.asarray(run["length"].values, dtype=np.int64)
+    order = np.argsort(-lengths, kind="stable")
+    states = {v: run[v].transpose(*_STATE_DIMS) for v in variables}
+    labels = run["label"].transpose("event", "time") if "label" in run else None
+    for b in range(0, order.size, batch_size):
+        rows = order[b : b + batch_size]
+        for t0 in range(0, int(lengths[rows].max(initial=0)), window):
+            t1 = min(t0 + window, int(lengths[rows].max()))
+            n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
+            part = {v: np.asarray(s.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
+                    for v, s in states.items()}
+            lab = (np.full((rows.size, t1 - t0), -1) if labels is None
+                   else np.asarray(labels.isel(event=rows, time=slice(t0, t1)).values))
+            layer_values = [{v: np.ascontiguousarray(part[v][..., k]) for v in variables} for k in range(n_layers)]
+            acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, inplace=True)
+    return acc.dataset(names, event_ids(run))

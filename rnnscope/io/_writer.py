@@ -1,0 +1,263 @@
+"""The one writer of run stores (:class:`RunWriter`) and :func:`save_run`.
+
+Every run store rnnscope writes goes through :class:`RunWriter`: :func:`save_run`, :func:`rnnscope.capture` with
+``store=`` (region by region, with a checkpoint after every window, resumable) and the monitor's capture stores
+(grown along ``time``). A store is written as ``NAME.partial`` with a manifest (``rnnscope_manifest.json``) and
+renamed to ``NAME`` when complete; chunks are one record by at most 4096 frames, and chunks entirely of padding
+are never written (their fill value, NaN or -1, is the padding).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from .. import _version
+from ..schema import (
+    SCHEMA_VERSION,
+    SEGMENT_VARIABLES,
+    SUMMARY_VARIABLES,
+    segment_rows,
+    segment_variables,
+    summaries_cover,
+    upgrade,
+)
+from ._attrs import decode_attrs, encode_attrs, prepare
+from ._files import (
+    MANIFEST,
+    PARTIAL_SUFFIX,
+    ZARR_FORMAT,
+    netcdf_engine,
+    partial_path,
+    quiet_zarr,
+    read_manifest,
+    remove,
+    replace,
+    store_format,
+    write_json,
+)
+from ._summaries import compute_summaries
+
+__all__ = ["RunWriter", "save_run"]
+
+CHECKPOINT = "rnnscope_checkpoint.npz"
+
+
+class RunWriter:
+    """Writes one run store as ``NAME.partial`` and renames it to ``NAME`` when :meth:`finish` completes it.
+
+    Start with :meth:`create` (or :meth:`resume` an interrupted write), fill it with :meth:`write` (region by
+    region) or :meth:`append` (along ``time``), save progress with :meth:`checkpoint`, and call :meth:`finish`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> ds = xr.Dataset({"x": (("event", "time"), np.full((2, 3), np.nan, np.float32))},
+    ...                 attrs={"schema_version": "2.0", "class_names": ["A"]})
+    >>> writer = RunWriter.create(Path(tempfile.mkdtemp()) / "x.zarr", ds)
+    >>> writer.write("x", [1], 0, [2], np.ones((1, 3), np.float32))
+    >>> path = writer.finish()
+    >>> xr.open_zarr(path)["x"].values[1].tolist()
+    [1.0, 1.0, nan]
+    """
+
+    def __init__(self, final: Path):
+        import zarr
+
+        self.final = Path(final)
+        self.partial = partial_path(self.final)
+        self.group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+        self._attrs = dict(self.group.attrs)  # encoded; xarray's later writes into the store would reset them
+        self._arrays: dict = {}
+
+    # -- starting --------------------------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path, template: xr.Dataset, *, empty=(), chunks: dict | None = None, grow: str | None = None,
+               manifest: dict | None = None) -> RunWriter:
+        """Lay out ``NAME.partial`` from ``template`` and write its data, except the variables in ``empty``
+        (laid out only: their chunks stay unwritten until :meth:`write`). ``chunks``: per dimension (default
+        :func:`default_chunks`); ``grow``: the dimension :meth:`append` will grow (its chunks keep their size);
+        ``manifest``: extra manifest entries (e.g. a fingerprint for :meth:`resume`). An older ``NAME.partial`` is
+        replaced."""
+        final = Path(path)
+        if final.name.endswith(PARTIAL_SUFFIX):
+            raise ValueError(f"RunWriter: {final} ends in {PARTIAL_SUFFIX!r}, which rnnscope reserves for unfinished "
+                             "writes; choose another name.")
+        partial = partial_path(final)
+        remove(partial)
+        data, encoding = prepare(template, chunks, grow)
+        partial.mkdir(parents=True)
+        write_json(partial / MANIFEST, {**_manifest(template, "writing"), **(manifest or {})})
+        with quiet_zarr():
+            if empty:
+                data.to_zarr(partial, mode="a", compute=False, consolidated=False, zarr_format=ZARR_FORMAT,
+                             encoding=encoding)
+                written = [name for name in data.data_vars if name not in set(empty)]
+                if written:
+                    data[written].to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT, consolidated=False)
+            else:
+                data.to_zarr(partial, mode="a", consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding)
+        return cls(final)
+
+    @classmethod
+    def resume(cls, path, fingerprint: str) -> RunWriter | None:
+        """The writer of an interrupted ``NAME.partial`` created with the same ``fingerprint`` manifest entry and
+        holding a checkpoint; None otherwise (then :meth:`create` starts again)."""
+        final = Path(path)
+        partial = partial_path(final)
+        if not (partial / MANIFEST).exists() or not (partial / CHECKPOINT).exists():
+            return None
+        try:
+            manifest = read_manifest(partial, func="RunWriter.resume")
+        except OSError:
+            return None
+        return cls(final) if manifest.get("fingerprint") == fingerprint else None
+
+    # -- writing ---------------------------------------------------------------------------------------------
+    @property
+    def manifest(self) -> dict:
+        return read_manifest(self.partial, func="RunWriter")
+
+    def _array(self, name):
+        if name not in self._arrays:
+            self._arrays[name] = self.group[name]
+        return self._arrays[name]
+
+    def write(self, name: str, rows, t0: int, n_valid, block: np.ndarray) -> None:
+        """Frames ``t0 .. t0 + n_valid[r]`` of record ``rows[r]`` from ``block[r]`` (rows, time, ...): only the
+        valid frames are written, so chunks past a record's end stay unwritten (padding)."""
+        array = self._array(name)
+        for r, event in enumerate(rows):
+            n = int(n_valid[r])
+            if n > 0:
+                array[int(event), t0 : t0 + n] = block[r, :n]
+
+    def append(self, ds: xr.Dataset, dim: str = "time") -> None:
+        """Grow the store along ``dim`` by ``ds`` (the same variables as the template)."""
+        data, _ = prepare(ds.drop_vars([c for c in ds.coords if dim not in ds[c].dims]))
+        data.attrs = self._attrs
+        with quiet_zarr():
+            data.to_zarr(self.partial, append_dim=dim, consolidated=False, zarr_format=ZARR_FORMAT)
+        self._arrays.clear()
+
+    def dataset(self) -> xr.Dataset:
+        """What is written so far, opened lazily (attributes decoded; padding read as values)."""
+        with quiet_zarr():
+            ds = xr.open_zarr(self.partial, consolidated=False, zarr_format=ZARR_FORMAT, mask_and_scale=False)
+        ds.attrs = decode_attrs(ds.attrs)
+        for var in ds.variables.values():
+            var.attrs.pop("_FillValue", None)
+        return ds
+
+    def checkpoint(self, arrays: dict, **progress) -> None:
+        """Save ``arrays`` (a resumable writer's state: recurrent states, running sums) and record ``progress``
+        in the manifest; both are replaced atomically."""
+        tmp = self.partial / (CHECKPOINT + ".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.partial / CHECKPOINT)
+        write_json(self.partial / MANIFEST, {**self.manifest, "status": "writing", **progress})
+
+    def read_checkpoint(self) -> dict:
+        with np.load(self.partial / CHECKPOINT) as saved:
+            return {k: saved[k] for k in saved.files}
+
+    # -- completing ------------------------------------------------------------------------------------------
+    def finish(self, extra: xr.Dataset | None = None, attrs: dict | None = None) -> Path:
+        """Add ``extra`` (variables and coordinates without a time axis: summaries, segment table, per-record
+        coordinates), set ``attrs``, consolidate the metadata, mark the manifest complete and rename the store
+        to ``NAME``; returns ``NAME``."""
+        import zarr
+
+        coordinates = set(self._attrs.get("coordinates", "").split())  # xarray's list of unattached coordinates
+        if attrs is not None:
+            self._attrs = encode_attrs(attrs)
+        with quiet_zarr():
+            if extra is not None and (extra.data_vars or extra.coords):
+                data, _ = prepare(extra)
+                data.attrs = self._attrs
+                data.to_zarr(self.partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+            coordinates |= set(group.attrs.get("coordinates", "").split())
+            group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
+            zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)
+            written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
+        (self.partial / CHECKPOINT).unlink(missing_ok=True)
+        progress = {k: v for k, v in self.manifest.items() if k in ("fingerprint", "batches_done")}
+        write_json(self.partial / MANIFEST, {**_manifest(written, "complete"), **progress})
+        replace(self.partial, self.final)
+        return self.final
+
+
+def _manifest(ds: xr.Dataset, status: str) -> dict:
+    return {
+        "status": status,
+        "schema_version": str(ds.attrs.get("schema_version", SCHEMA_VERSION)),
+        "rnnscope_version": _version.__version__,
+        "variables": sorted(str(v) for v in ds.data_vars),
+        "sizes": {str(k): int(v) for k, v in ds.sizes.items()},
+        "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def tidy(run: xr.Dataset) -> xr.Dataset:
+    """``run`` as it is stored: the current schema, one segment table (a table that ``xr.concat`` stacked along
+    ``event`` is flattened), and summaries that describe its records (recomputed from the data when they
+    describe others, e.g. after ``run.isel(event=...)``)."""
+    out = upgrade(run)
+    if "segment_event_id" in out.variables and out["segment_event_id"].ndim > 1:
+        rows = segment_rows(out)
+        out = out.drop_vars([v for v in SEGMENT_VARIABLES if v in out.variables]).assign(segment_variables(rows))
+    stored = [n for n in SUMMARY_VARIABLES if n in out.variables]
+    if stored and not summaries_cover(out):
+        out = out.drop_vars(stored)
+        out = out.drop_vars([c for c in ("variable",) if c in out.coords and
+                             not any("variable" in out[v].dims for v in out.data_vars)])
+        if "h" in out.data_vars and "length" in out.coords:
+            out = out.assign(compute_summaries(out))
+    return out
+
+
+def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", chunks: dict | None = None) -> Path:
+    """Write ``run`` to ``path`` atomically and return the path.
+
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run, or a records / features Dataset (anything following :mod:`rnnscope.schema`). Summaries that
+        describe other records than the run's (after ``run.isel(event=...)``) are recomputed from the data, and a
+        version-1 Dataset is stored in the current layout.
+    path : str or path
+        ``*.zarr`` (default format, a directory store) or ``*.nc`` (netCDF-4 through the netCDF4 package, zlib-compressed).
+    format : {"auto", "zarr", "netcdf"}
+        ``"auto"`` chooses by suffix.
+    chunks : dict, optional
+        Chunk sizes per dimension; default :func:`default_chunks` (one record per chunk, long records split in
+        time). Compression is the backend's default (zstd for zarr).
+
+    Examples
+    --------
+    >>> import tempfile, rnnscope
+    >>> records = rnnscope.data.synthetic(n_records=2, seed=0)
+    >>> path = save_run(records, tempfile.mkdtemp() + "/records.zarr")
+    >>> rnnscope.open_run(path).attrs["class_names"]
+    ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
+    """
+    path = Path(path)
+    if path.name.endswith(PARTIAL_SUFFIX):
+        raise ValueError(f"save_run: {path} ends in {PARTIAL_SUFFIX!r}, which rnnscope reserves for unfinished writes.")
+    fmt = store_format(path, format)
+    run = tidy(run)
+    if fmt == "zarr":
+        return RunWriter.create(path, run, chunks=chunks).finish()
+    partial = partial_path(path)
+    remove(partial)
+    data, _ = prepare(run, chunks)
+    data.attrs["rnnscope_complete"] = 1
+    encoding = {name: {"zlib": True, "complevel": 4} for name, var in data.data_vars.items() if var.dtype.kind in "fi"}
+    data.to_netcdf(partial, engine=netcdf_engine(), format="NETCDF4", encoding=encoding)
+    replace(partial, path)
+    return path
