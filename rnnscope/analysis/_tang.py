@@ -255,7 +255,7 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
                              f"a pair (low, high). Got {threshold!r} instead.")
         low[:], high[:] = a, b
         kind = "explicit"
-    names = C.class_names(run)
+    names = C.require_labels(run, func)
     irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
     frames = np.zeros(len(names))
     outside = np.asarray([r == "outside" for r in rules])

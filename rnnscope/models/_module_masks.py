@@ -26,7 +26,7 @@ from ..schema import layer_label
 from ._checks import layer_masks
 from ._torch_rnn import RECURRENT_CELLS, TorchRNN, cell_forward, module_entries, recurrent_modules
 
-__all__ = ["module_keeps", "silenced", "entry_labels"]
+__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels"]
 
 
 def entry_labels(name: str, module: nn.Module) -> list[str]:
@@ -135,24 +135,31 @@ def silenced(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> Iter
     >>> "forward" in vars(model[0])  # the module's own forward again
     False
     """
-    modules = dict(model.named_modules())
-    patched = []
+    patched = apply_keeps(model, keeps)
     try:
-        for module_name, masks in keeps.items():
-            module = modules[module_name]
-            device = next(module.parameters()).device
-            masks = [None if m is None else m.to(device) for m in masks]
-            patched.append((module, vars(module).get("forward")))
-            if isinstance(module, RECURRENT_CELLS):
-                module.forward = _cell_call(module, masks[0])
-            else:
-                module.forward = _module_call(TorchRNN(module), masks)
         yield model
     finally:
         for module, previous in patched:
             del module.forward
             if previous is not None:
                 module.forward = previous
+
+
+def apply_keeps(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> list:
+    """Make the modules of ``keeps`` silence their units from now on (their ``forward`` replaced on the instance);
+    returns ``(module, previous instance forward or None)`` pairs to undo it (what :func:`silenced` does)."""
+    modules = dict(model.named_modules())
+    patched = []
+    for module_name, masks in keeps.items():
+        module = modules[module_name]
+        device = next(module.parameters()).device
+        masks = [None if m is None else m.to(device) for m in masks]
+        patched.append((module, vars(module).get("forward")))
+        if isinstance(module, RECURRENT_CELLS):
+            module.forward = _cell_call(module, masks[0])
+        else:
+            module.forward = _module_call(TorchRNN(module), masks)
+    return patched
 
 
 def _module_call(view: TorchRNN, masks):
