@@ -263,7 +263,7 @@ def capture(
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.LSTM(3, 6, batch_first=True, bidirectional=True))
     >>> run = rnnscope.capture(net, torch.randn(2, 200, 3), sampling_rate=100, time_axis=1, progress=False)
-    >>> list(run["direction"].values), float(run["time"][0]), run.sizes["time"]
+    >>> run["direction"].values.tolist(), float(run["time"][0]), run.sizes["time"]
     (['forward', 'backward'], 0.005, 200)
     """
     func = "capture"
