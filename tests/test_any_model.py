@@ -464,3 +464,47 @@ def test_what_cannot_be_captured_is_refused_with_a_reason():
         _capture(model, torch.randn(2, 5, 3), variables=["c"])
     with pytest.raises(TypeError, match="Got an xarray.Dataset instead"):
         _capture(model, xr.Dataset())
+
+
+class Chunked(nn.Module):
+    """A long sequence run in two calls of one LSTM, the state carried from the first to the second."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(2, 3, batch_first=True)
+
+    def forward(self, x):
+        a, state = self.lstm(x[:, :5])
+        b, _ = self.lstm(x[:, 5:], state)
+        return torch.cat([a, b], 1)
+
+
+class Drifting(nn.Module):
+    """Changes its LSTM's weights after calling it: what capture cannot model."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(2, 3, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        with torch.no_grad():
+            self.lstm.weight_hh_l0.mul_(0.5)
+        return y
+
+
+def test_calls_of_one_module_join_in_time_and_the_store_holds_the_run(tmp_path):
+    torch.manual_seed(9)
+    model = Chunked().eval()
+    x = torch.randn(2, 12, 2)
+    run = _capture(model, x, store=tmp_path / "chunked.zarr")
+    assert run.sizes["time"] == 12 and (tmp_path / "chunked.zarr").exists()
+    assert_entries(run.load(), "lstm", reference(model.lstm, x))
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        _capture(model, x, store=tmp_path / "chunked.zarr")
+    assert _capture(model, x, store=tmp_path / "chunked.zarr", overwrite=True).sizes["time"] == 12
+
+
+def test_a_module_that_capture_cannot_reproduce_is_an_error():
+    with pytest.raises(RuntimeError, match="do not reproduce its own output"):
+        _capture(Drifting(), torch.randn(2, 6, 2))
