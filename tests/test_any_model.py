@@ -508,3 +508,16 @@ def test_calls_of_one_module_join_in_time_and_the_store_holds_the_run(tmp_path):
 def test_a_module_that_capture_cannot_reproduce_is_an_error():
     with pytest.raises(RuntimeError, match="do not reproduce its own output"):
         _capture(Drifting(), torch.randn(2, 6, 2))
+
+
+def test_analyses_leave_out_the_padding_of_narrower_layers():
+    torch.manual_seed(10)
+    model = CellLoop().eval()  # an LSTM cell of 4 units and a GRU cell of 6: the first pads 2 units with NaN
+    x = torch.randn(4, 30, 3)
+    labels = np.zeros((4, 30), dtype=np.int64)
+    labels[:, 10:20] = 1
+    run = _capture(model, x, labels=labels, time_axis=1)
+    assert np.isfinite(analysis.temporal_trace(run, 0).values).all()
+    assert np.isfinite(analysis.smoothness(run).values).all()
+    activity = analysis.unit_activity(run)["mean_abs"].values
+    assert np.isnan(activity[4:, 0]).all() and np.isfinite(activity[:4, 0]).all() and np.isfinite(activity[:, 1]).all()

@@ -131,6 +131,12 @@ def require_labels(run, func: str) -> list[str]:
     return names
 
 
+def drop_padded_units(x: np.ndarray) -> np.ndarray:
+    """``x`` (frames, unit) without the units that are NaN at every frame: the padding of a narrower layer in runs
+    of any ``nn.Module`` (``layer_units``), which would make distances, SVDs and probes NaN."""
+    return x[:, ~np.isnan(x).all(axis=0)] if x.size else x
+
+
 def lengths(run) -> np.ndarray:
     return np.asarray(run["length"].values, dtype=np.int64)
 
