@@ -37,6 +37,9 @@ __all__ = [
     "segment_rows",
     "segment_frames",
     "summaries_cover",
+    "LAYER_COORDS",
+    "layer_label",
+    "layer_labels",
 ]
 
 #: Version of the layout below; bumped when a name, dim or dtype changes meaning. Version 2 refers to records by
@@ -121,6 +124,53 @@ SEGMENT_VARIABLES = ("segment_event_id", "segment_class", "segment_start", "segm
 #: Columns of :func:`segment_rows`, one per segment variable (times in s from the record start).
 SEGMENT_ROW_COLUMNS = ("event_id", "class", "start", "end", "p", "s")
 
+#: Coordinates on ``layer`` of runs captured from any ``nn.Module``: the module's name in ``named_modules()``, the
+#: layer index inside it, the direction (``"forward"``/``"backward"``) and the valid units of the entry (modules of
+#: different widths share the ``unit`` dimension, padded with NaN). ``layer_h_units`` counts the units of ``h``
+#: when they differ (an LSTM with ``proj_size > 0``: ``h`` has ``proj_size`` units, ``c`` and the gates
+#: ``layer_units``).
+LAYER_COORDS = ("module", "module_layer", "direction", "layer_units", "layer_h_units")
+
+
+def layer_label(module: str, layer: int, direction: str = "forward", bidirectional: bool = False) -> str:
+    """How a layer of a module is named in selectors and errors: ``"module[layer]"``, with the direction when the
+    module is bidirectional.
+
+    Examples
+    --------
+    >>> layer_label("encoder.lstm", 0, "backward", bidirectional=True)
+    'encoder.lstm[0] backward'
+    >>> layer_label("decoder", 1)
+    'decoder[1]'
+    """
+    label = f"{module or 'model'}[{int(layer)}]"
+    return f"{label} {direction}" if bidirectional else label
+
+
+def layer_labels(ds) -> list[str]:
+    """One label per entry of ``ds``'s ``layer`` dimension: :func:`layer_label` for runs captured from any
+    ``nn.Module`` (coordinates ``module``, ``module_layer``, ``direction``), else ``"layer <id>"``.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> run = xr.Dataset(coords={"layer": [0, 1, 2], "module": ("layer", ["rnn", "rnn", "head.cell"]),
+    ...                          "module_layer": ("layer", [0, 0, 0]),
+    ...                          "direction": ("layer", ["forward", "backward", "forward"])})
+    >>> layer_labels(run)
+    ['rnn[0] forward', 'rnn[0] backward', 'head.cell[0]']
+    """
+    n = ds.sizes.get("layer", 0)
+    ids = [int(v) for v in np.asarray(ds["layer"].values)] if "layer" in ds.coords else list(range(n))
+    if "module" not in ds.coords:
+        return [f"layer {i}" for i in ids]
+    modules = [str(m) for m in np.asarray(ds["module"].values)]
+    layers = np.asarray(ds["module_layer"].values) if "module_layer" in ds.coords else np.zeros(n, int)
+    directions = ([str(d) for d in np.asarray(ds["direction"].values)] if "direction" in ds.coords
+                  else ["forward"] * n)
+    both = {m for m, d in zip(modules, directions) if d == "backward"}
+    return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
+
 
 class SchemaError(ValueError):
     """A Dataset does not follow the rnnscope schema; the message lists every problem found."""
@@ -181,6 +231,8 @@ def _problems(ds, kind, check_padding) -> list[str]:
         "features": ["features", "label"],
         "run": ["features", "label", "h", "prob", "pred"],
     }[kind]
+    if kind == "run" and "module" in ds.coords:
+        required = ["h"]  # captured from any nn.Module: no features, labels or class outputs needed
     for name in required:
         if name not in ds.data_vars:
             problems.append(f"missing variable {name!r} (a {kind} Dataset needs {required})")

@@ -174,7 +174,7 @@ def activation_histogram(
                 f"Got {bins!r} instead."
             )
     n_bins, n_layers = edges.size - 1, len(positions)
-    names = C.class_names(run)
+    names = C.require_labels(run, func) if by == "class" else C.class_names(run)
     if by == "class":
         n_groups = len(names)
     elif by == "segment":
@@ -318,7 +318,7 @@ def heat_map(
         C.check_run(run, func)
         C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
-    names = C.class_names(run)
+    names = C.require_labels(run, func)
     if from_summary:
         heat = np.asarray(run[summary].transpose("class_name", "unit", "layer").values, dtype=np.float64)
         heat = heat[..., positions]

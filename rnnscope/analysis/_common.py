@@ -120,6 +120,23 @@ def class_names(run) -> list[str]:
     return [str(c) for c in run.attrs.get("class_names", [])]
 
 
+def require_labels(run, func: str) -> list[str]:
+    """The run's class names; a clear error when it has none (a run of a model captured without ``labels=``)."""
+    names = class_names(run)
+    if not names:
+        where = " (captured from a model without labels)" if "module" in run.coords else ""
+        raise ValueError(f"{func} needs labels: the run has no classes and no 'label' variable{where}. Capture it "
+                         "with labels (rnnscope.capture(model, data, labels=..., class_names=...)) or use an "
+                         "analysis that needs none (unit_activity, unit_traces, linear_cka, gate_saturation, ...).")
+    return names
+
+
+def drop_padded_units(x: np.ndarray) -> np.ndarray:
+    """``x`` (frames, unit) without the units that are NaN at every frame: the padding of a narrower layer in runs
+    of any ``nn.Module`` (``layer_units``), which would make distances, SVDs and probes NaN."""
+    return x[:, ~np.isnan(x).all(axis=0)] if x.size else x
+
+
 def lengths(run) -> np.ndarray:
     return np.asarray(run["length"].values, dtype=np.int64)
 

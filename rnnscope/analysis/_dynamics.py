@@ -20,7 +20,7 @@ STATIONARY_DISTANCE = 10
 def _boundaries(run, background):
     """Per record: onsets, ends (event segments) and every segment boundary, as frame indices inside (0, length)."""
     table = C.segment_table(run)
-    names = C.class_names(run)
+    names = C.require_labels(run, "the boundary analyses (susceptibility, detector_units)")
     bg = names.index(background) if background is not None and background in names else -1
     n_frames = C.lengths(run)
     onsets = {e: set() for e in range(run.sizes["event"])}

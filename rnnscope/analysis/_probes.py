@@ -315,7 +315,7 @@ def linear_probes(
             states = np.concatenate([_fancy(data, e, idx)[..., positions] for e, idx in enumerate(picks) if idx.size])
             for target, kind, mask, y in problems:
                 for j, lay in enumerate(layer_ids):
-                    x = states[mask][:, :, j].astype(np.float64)
+                    x = C.drop_padded_units(states[mask][:, :, j].astype(np.float64))
                     score, chance = _cross_validate(x, y[mask], groups[mask], kind, metric, folds)
                     rows.append({"target": target, "var": v, "layer": lay,
                                  "metric": metric if kind == "classification" else "r2", "score": score,

@@ -255,7 +255,7 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
                              f"a pair (low, high). Got {threshold!r} instead.")
         low[:], high[:] = a, b
         kind = "explicit"
-    names = C.class_names(run)
+    names = C.require_labels(run, func)
     irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
     frames = np.zeros(len(names))
     outside = np.asarray([r == "outside" for r in rules])
@@ -435,7 +435,7 @@ def temporal_trace(
     n = values.shape[0]
     out = np.zeros((n, 2, len(positions)))
     for k in range(len(positions)):
-        x = values[..., k].astype(np.float64)
+        x = C.drop_padded_units(values[..., k].astype(np.float64))
         if method == "pca" or n < 4:
             out[:, :, k] = _pca2(x)
         else:
@@ -521,7 +521,7 @@ def smoothness(
     for e in events:
         values, _ = C.event_values(run, variables, positions, e)
         if values.shape[0] >= 3:
-            per_event.append([_smoothness_of(values[..., k].astype(np.float64), max_frames, rng)
+            per_event.append([_smoothness_of(C.drop_padded_units(values[..., k].astype(np.float64)), max_frames, rng)
                               for k in range(len(positions))])
     if per_event:
         with warnings.catch_warnings():

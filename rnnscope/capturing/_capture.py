@@ -156,15 +156,41 @@ def capture(
     window: int = 4096,
     progress: bool = True,
     overwrite: bool = False,
+    modules: str | Sequence[str] | None = None,
+    sampling_rate: float | None = None,
+    time_axis: int | None = None,
+    labels=None,
+    label_rate: float | None = None,
+    class_names: Sequence[str] | None = None,
+    event_id: Sequence | None = None,
+    module_batch: dict | None = None,
 ) -> xr.Dataset:
     """Run ``model`` over ``dataset`` and return the run: the data plus every internal state.
 
+    Two paths, by the model and the data:
+
+    - an rnnscope classifier (:class:`~rnnscope.models.RNNClassifier`, also from ``from_torch``) on a features
+      Dataset: its layers traced by the native kernels straight into the run (the steps of this module's
+      documentation);
+    - **any** ``torch.nn.Module`` on what its ``forward`` takes (a tensor or array with batch first, or a tuple /
+      dict of them: positional / keyword arguments, split into batches along dim 0): every ``nn.RNN`` (tanh, relu),
+      ``nn.LSTM`` (also ``proj_size > 0``), ``nn.GRU`` inside it, every layer and direction, and every
+      ``nn.RNNCell``/``nn.LSTMCell``/``nn.GRUCell`` called in the model's own loop (each call one step), recorded
+      during the model's own forward (in eval mode; its outputs are not changed) and recovered exactly
+      (:mod:`rnnscope.capturing._modules`). Packed sequences and given initial states work. Each layer and
+      direction is one entry of ``layer``, with coordinates ``module``, ``module_layer``, ``direction``,
+      ``layer_units`` (units of ``c`` and the gates; wider entries pad ``unit`` with NaN) and ``layer_h_units``.
+      Modules with different step counts go to separate runs: the result is then a dict ``{steps: run}``.
+      ``prob``/``pred`` are not stored; ``label`` and the segment table only with ``labels=``.
+
     Parameters
     ----------
-    model : RNNClassifier
-        Any cell, any number of layers, residual or not, or a model wrapped with ``from_torch``.
-    dataset : xarray.Dataset
-        Features Dataset (``features``, ``label``, ``length``; waveform and spectrogram are kept when present).
+    model : RNNClassifier or torch.nn.Module
+        An rnnscope classifier (any cell, any number of layers, residual or not, or one made by ``from_torch``),
+        or any PyTorch model holding recurrent modules.
+    dataset : xarray.Dataset, or what the model's forward takes
+        Features Dataset (``features``, ``label``, ``length``; waveform and spectrogram are kept when present) for
+        an rnnscope classifier; else tensors/arrays with batch first (see above).
     variables : "all" or list of str
         Which internal variables to store (``h`` always computed): ``h``, ``c``, ``input_gate``, ``forget_gate``,
         ``output_gate``, ``cell_input`` (LSTM family), ``update_gate``, ``reset_gate``, ``candidate`` (GRU).
@@ -186,6 +212,32 @@ def capture(
         Show a progress bar over frames.
     overwrite : bool
         Replace an existing complete store at ``store``.
+    modules : str or list of str, optional
+        Any ``nn.Module``: the recurrent modules to capture, by name in ``model.named_modules()`` (default all).
+    sampling_rate : float, optional
+        Any ``nn.Module``: samples (or frames) per second of the input along ``time_axis``. With it, ``time`` is
+        in seconds: a module's ``N`` steps over ``S`` input samples last ``S / sampling_rate / N`` s each and
+        ``time`` is each step's centre (47 steps of a 60 s window: 1.28 s each). Without it, ``time`` counts steps.
+    time_axis : int, optional
+        Any ``nn.Module``: the input's time axis (e.g. -1 for waveforms ``(batch, channel, sample)``, 1 for frames
+        ``(batch, time, feature)``); needed with ``sampling_rate`` or ``labels`` unless the input is 2-D.
+    labels : int array (event, n), optional
+        Any ``nn.Module``: class index per input sample (or at ``label_rate`` Hz), -1 unknown; each step gets the
+        label at its centre. Stored as ``label`` with a segment table (one segment per stretch of one class) and the
+        class summaries.
+    label_rate : float, optional
+        Any ``nn.Module``: samples per second of ``labels`` when they are not per input sample (1.0: per second).
+    class_names : list of str, optional
+        Any ``nn.Module``: names of the label indices (default ``class0``, ``class1``, ...).
+    event_id : sequence, optional
+        Any ``nn.Module``: an id per event (default its position).
+    module_batch : dict, optional
+        Any ``nn.Module``: for a module run on ``k`` rows per event (a dilated RNN), ``{name: "stream_major" or
+        "event_major"}``, how its rows hold the events (see :data:`rnnscope.capturing._modules.MODULE_BATCH_LAYOUTS`);
+        the ``k`` streams are interleaved back in time.
+
+    For any ``nn.Module``, ``silence`` is a dict keyed by module name (value: per layer and direction) or by layer
+    label (``"encoder.lstm[0] backward"``; value: that entry's units), and ``window`` does not apply.
 
     Returns
     -------
@@ -203,8 +255,26 @@ def capture(
     >>> run = rnnscope.capture(model, frames, progress=False)
     >>> run["c"].dims, run.sizes["unit"]
     (('event', 'time', 'unit', 'layer'), 8)
+
+    Any PyTorch model, here a bidirectional LSTM over 2 s of frames at 100 Hz, ``(batch, time, feature)``:
+
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.LSTM(3, 6, batch_first=True, bidirectional=True))
+    >>> run = rnnscope.capture(net, torch.randn(2, 200, 3), sampling_rate=100, time_axis=1, progress=False)
+    >>> run["direction"].values.tolist(), float(run["time"][0]), run.sizes["time"]
+    (['forward', 'backward'], 0.005, 200)
     """
     func = "capture"
+    if not (hasattr(model, "trace_layers") and isinstance(dataset, xr.Dataset)):
+        from ._modules import capture_modules
+
+        return capture_modules(model, dataset, variables, device, batch_size, store, silence, modules=modules,
+                               sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
+                               label_rate=label_rate, class_names=class_names, event_id=event_id,
+                               module_batch=module_batch, progress=progress, overwrite=overwrite)
+    _refuse_module_options(func, modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
+                           label_rate=label_rate, class_names=class_names, event_id=event_id,
+                           module_batch=module_batch)
     _check_model(model, dataset, func)
     check_positive(batch_size, name="batch_size", func=func, integer=True)
     check_positive(window, name="window", func=func, integer=True)
@@ -297,6 +367,14 @@ def capture(
         run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
         return run
     return _finish_store(sink, summary, attrs)
+
+
+def _refuse_module_options(func, **options) -> None:
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        raise ValueError(f"The {given} parameter(s) of {func} apply to models captured from any nn.Module, not to an "
+                         "rnnscope classifier on a features Dataset (which knows its classes, times and labels). "
+                         "Leave them out.")
 
 
 _FALLBACK_WARNED = False

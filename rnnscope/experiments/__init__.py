@@ -4,7 +4,8 @@ These functions run models and produce runs or tables; the analyses of the resul
 :mod:`rnnscope.analysis` (torch-free).
 
 - :func:`silence` — a copy of a model whose chosen units are silenced (``"zero"``) or held at a constant value
-  (``"mean"``) at every step; :func:`ablation_curve` — accuracy when only the most active (or random) units are
+  (``"mean"``) at every step; :func:`silenced` — the same for any PyTorch model's recurrent modules, inside a
+  ``with`` block; :func:`ablation_curve` — accuracy when only the most active (or random) units are
   kept (Titos & Garcia 2022, Fig. 10); :func:`keep_count`.
 - :func:`noise_robustness` — the clean and the perturbed run of one record, aligned in time (Tang, Shi & Wang
   Fig. 8).
@@ -13,11 +14,12 @@ These functions run models and produce runs or tables; the analyses of the resul
 """
 from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
 from ._noise import noise_robustness
-from ._silence import ablation_curve, keep_count, silence
+from ._silence import ablation_curve, keep_count, silence, silenced
 
 __all__ = [
     # units
     "silence",
+    "silenced",
     "keep_count",
     "ablation_curve",
     # memory

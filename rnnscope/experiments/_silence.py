@@ -1,8 +1,14 @@
-"""Silencing units (test-time pruning, Titos & Garcia 2022 Fig. 10): :func:`silence`, :func:`keep_count`,
-:func:`ablation_curve`.
+"""Silencing units (test-time pruning, Titos & Garcia 2022 Fig. 10): :func:`silence`, :func:`silenced`,
+:func:`keep_count`, :func:`ablation_curve`.
+
+One convention everywhere: ``keep=`` names the units kept, ``silence=`` the units silenced. For an rnnscope
+classifier the units are given per layer; for any other ``nn.Module``, per recurrent module, layer and direction
+(a dict keyed by module name or layer label, :mod:`rnnscope.models._module_masks`).
 """
 from __future__ import annotations
 
+import contextlib
+import copy
 import warnings
 from collections.abc import Sequence
 
@@ -11,12 +17,12 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from .. import analysis
+from .. import analysis, schema
 from .._validation import check_choice
 from ..capturing import capture
 from ._common import _strip_run, _threads
 
-__all__ = ["silence", "keep_count", "ablation_curve"]
+__all__ = ["silence", "silenced", "keep_count", "ablation_curve"]
 
 
 # --------------------------------------------------------------------------------------------- silencing units
@@ -28,8 +34,60 @@ def _keep_list(model, keep, func):
     return layer_masks(keep, model.num_layers, model.hidden_size, name="keep", func=func)
 
 
-def silence(model, keep, mode: str = "zero", values=None):
-    """Return a copy of ``model`` whose units outside ``keep`` are silenced at every step.
+def _is_classifier(model) -> bool:
+    return hasattr(model, "trace_layers") and hasattr(model, "masked")
+
+
+def _module_keeps(model, keep, silence_, func):
+    from ..models._module_masks import module_keeps
+
+    if keep is not None and silence_ is not None:
+        raise ValueError(f"{func}: pass keep= (the units kept) or silence= (the units silenced), not both.")
+    if silence_ is not None:
+        return module_keeps(model, silence_, name="silence", func=func, silenced=True)
+    return module_keeps(model, keep, name="keep", func=func)
+
+
+@contextlib.contextmanager
+def silenced(model, keep=None, *, silence=None):
+    """Within the ``with`` block, ``model``'s recurrent modules silence units (any ``nn.Module``; not a copy).
+
+    A silenced unit's output ``h`` is 0 at every step inside the recurrence (the recurrent weight columns reading
+    it see 0; for a cell, the state it reads) and in everything its module passes on (next layer, the model's
+    other parts). The model's weights are never modified; on leaving the block the modules run as before.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    keep : dict, optional
+        The units kept, by module name (``{"encoder.lstm": [units of each layer and direction]}``) or by layer
+        label (``{"encoder.lstm[0] backward": units}``); units are a boolean mask of the entry's ``h`` units or a
+        list of ids. Entries not named keep every unit.
+    silence : dict, optional
+        The same, naming the units silenced.
+
+    Examples
+    --------
+    >>> import torch
+    >>> net = torch.nn.Sequential(torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True))
+    >>> x = torch.randn(1, 5, 3)
+    >>> with torch.no_grad(), silenced(net, silence={"0[0] backward": [0, 2]}):
+    ...     out, _ = net(x)
+    >>> out[0, :, 4:].abs().sum(0).gt(0).tolist()  # the backward units 0 and 2 output 0
+    [False, True, False, True]
+    """
+    from ..models._module_masks import silenced as _silenced
+
+    with _silenced(model, _module_keeps(model, keep, silence, "silenced")):
+        yield model
+
+
+def silence(model, keep=None, mode: str = "zero", values=None, *, silence=None):
+    """Return a copy of ``model`` whose units outside ``keep`` (or those of ``silence``) are silenced at every step.
+
+    Any ``torch.nn.Module``: ``keep``/``silence`` are dicts as for :func:`silenced` and the copy (``copy.deepcopy``)
+    runs its recurrent modules with the units silenced (``mode="zero"`` only). An rnnscope classifier: per layer, as
+    below.
 
     Definitions (unit ``j`` of layer ``l`` not kept):
 
@@ -68,6 +126,22 @@ def silence(model, keep, mode: str = "zero", values=None):
     """
     func = "silence"
     check_choice(mode, ["zero", "mean"], name="mode", func=func)
+    if not _is_classifier(model):
+        from ..models._module_masks import apply_keeps
+
+        if mode != "zero":
+            raise ValueError(f"The 'mode' parameter of {func} must be 'zero' for a model that is not an rnnscope "
+                             f"classifier (holding a unit at a value goes through an RNNClassifier's biases). Got "
+                             f"{mode!r} instead.")
+        out = copy.deepcopy(model)
+        apply_keeps(out, _module_keeps(out, keep, silence, func))
+        return out
+    if silence is not None:
+        if keep is not None:
+            raise ValueError(f"{func}: pass keep= (the units kept) or silence= (the units silenced), not both.")
+        from ..models._checks import layer_masks
+
+        keep = layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func=func, silenced=True)
     masks = _keep_list(model, keep, func)
     out = model.masked(masks)
     if mode == "zero":
@@ -127,6 +201,8 @@ def ablation_curve(
     device: str = "auto",
     threads: int | None = None,
     fit_kwargs: dict | None = None,
+    score=None,
+    capture_kwargs: dict | None = None,
 ) -> pd.DataFrame:
     """Frame accuracy when only a fraction of the units is kept (test-time pruning, Titos & Garcia 2022, Fig. 10).
 
@@ -165,6 +241,15 @@ def ablation_curve(
         PyTorch CPU threads for this call (restored afterwards); None leaves the setting alone.
     fit_kwargs : dict, optional
         Keywords of :func:`rnnscope.train.fit` for ``ranking="small_model"``.
+    score : callable, optional
+        Any ``torch.nn.Module`` (required then): ``score(model) -> float``, the number reported as ``accuracy``
+        (e.g. the accuracy of the model on held-out data), called with the model's units silenced
+        (:func:`silenced`). Units are ranked and kept per layer and direction of every recurrent module
+        (``n = keep_count(fraction, units)`` of each); ``dataset`` and ``rank_on`` are then what the model's
+        forward takes (the activity comes from :func:`rnnscope.capture` of ``rank_on``); ``mode="zero"``,
+        rankings ``"activity"`` and ``"random"``.
+    capture_kwargs : dict, optional
+        Any ``torch.nn.Module``: keywords of :func:`rnnscope.capture` for the ranking capture (e.g. ``modules``).
 
     Returns
     -------
@@ -183,8 +268,59 @@ def ablation_curve(
     [[1.0, 8, 'activity'], [0.5, 4, 'activity'], [1.0, 8, 'random'], [0.5, 4, 'random']]
     """
     with _threads(threads):
+        if not _is_classifier(model):
+            return _ablation_any(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size,
+                                 device, score, capture_kwargs)
         return _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,
                                fit_kwargs)
+
+
+def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device, score,
+                  capture_kwargs):
+    """:func:`ablation_curve` for any nn.Module: units ranked per layer and direction of its recurrent modules."""
+    func = "ablation_curve"
+    if not callable(score):
+        raise ValueError(f"The 'score' parameter of {func} must be a function score(model) -> float for a model that "
+                         f"is not an rnnscope classifier (there is no accuracy to compute for it). Got {score!r} "
+                         "instead.")
+    rankings = [ranking] if isinstance(ranking, str) else list(ranking)
+    for r in rankings:
+        check_choice(r, ["activity", "random"], name="ranking", func=func)
+    check_choice(mode, ["zero"], name="mode", func=func)
+    fractions = [float(f) for f in fractions]
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"The 'fractions' parameter of {func} must hold numbers in (0, 1]. Got {fractions!r} instead.")
+    runs = capture(model, data if rank_on is None else rank_on, variables=["h"], device=device,
+                   batch_size=batch_size, progress=False, **(capture_kwargs or {}))
+    entries = []  # (label, h units, activity of those units)
+    for run in (runs.values() if isinstance(runs, dict) else [runs]):
+        activity = np.asarray(analysis.unit_activity(run)["mean_abs"].values)  # (unit, layer)
+        units = np.asarray(run["layer_h_units"].values)
+        for position, label in enumerate(schema.layer_labels(run)):
+            entries.append((label, int(units[position]), activity[: units[position], position]))
+    rng = np.random.default_rng(seed)
+    baseline = None
+    rows = []
+    for r in rankings:
+        for f in fractions:
+            counts = [keep_count(f, n) for _, n, _ in entries]
+            if all(c >= n for c, (_, n, _) in zip(counts, entries)):
+                baseline = float(score(model)) if baseline is None else baseline
+                accs = [baseline]
+            else:
+                accs = []
+                for _ in range(1 if r == "activity" else repeats):
+                    keep = {}
+                    for (label, n, act), c in zip(entries, counts):
+                        chosen = (np.argsort(-np.nan_to_num(act, nan=-np.inf), kind="stable")[:c] if r == "activity"
+                                  else rng.choice(n, size=c, replace=False))
+                        keep[label] = np.isin(np.arange(n), chosen)
+                    with silenced(model, keep=keep):
+                        accs.append(float(score(model)))
+            rows.append({"fraction": f, "n_units": int(sum(counts)), "ranking": r, "mode": mode,
+                         "accuracy": float(np.mean(accs)),
+                         "accuracy_std": float(np.std(accs)) if r == "random" else np.nan})
+    return pd.DataFrame(rows)
 
 
 def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,

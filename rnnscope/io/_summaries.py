@@ -182,7 +182,7 @@ class SummaryAccumulator:
         n_classes, hidden, n_layers = self.cls_sum.shape
         with np.errstate(invalid="ignore", divide="ignore"):
             seen = self.seg_count > 0  # segments with at least one valid frame
-            seg_mean = self.seg_sum.reshape(seen.size, -1) / np.where(seen, self.seg_count, 1)[:, None]
+            seg_mean = self.seg_sum.reshape(seen.size, hidden * n_layers) / np.where(seen, self.seg_count, 1)[:, None]
             members = ((self.seg_class[None, :] == np.arange(n_classes)[:, None]) & seen[None, :]).astype(np.float64)
             n_members = members.sum(1)
             heat = (members @ seg_mean) / np.where(n_members > 0, n_members, np.nan)[:, None]

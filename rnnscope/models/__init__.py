@@ -3,7 +3,9 @@
 - :class:`RNNClassifier` — stacked ``"rnn"`` / ``"lstm"`` / ``"gru"`` / ``"lazy_lstm"`` layers (one kind or one
   per layer), optional shortcut connections, per-frame linear head; owns its input normaliser and class names.
 - :class:`TCNClassifier` — causal dilated convolutions, the papers' baseline; same normaliser/classes/files.
-- :func:`from_torch` — wrap an ``nn.RNN``/``nn.LSTM``/``nn.GRU`` and ``nn.Linear`` trained elsewhere.
+- :func:`from_torch` — make an :class:`RNNClassifier` (trainable with ``fit``) from an ``nn.RNN``/``nn.LSTM``/
+  ``nn.GRU`` and ``nn.Linear`` trained elsewhere (to capture any model as it is, pass it to
+  :func:`rnnscope.capture`: its recurrent modules are read through :mod:`rnnscope.models._torch_rnn`).
 - :func:`load` — read a model file (``model.save(path)`` writes one ``.safetensors`` file); never runs code.
 - The layers (:class:`RNNLayer`, :class:`LSTMLayer`, :class:`GRULayer`, :class:`LazyLSTMLayer`) share the cell
   protocol documented in :class:`RecurrentLayer`: ``forward`` (fused fast path), ``step`` (reference),

@@ -43,15 +43,21 @@ squash = torch.tanh
 # ---------------------------------------------------------------------------------------------------- vanilla
 
 
-def rnn_output(pre: Tensor, inplace: bool = False) -> Tensor:
+def rnn_output(pre: Tensor, inplace: bool = False, nonlinearity: str = "tanh") -> Tensor:
     """Vanilla (Elman) output ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)`` from its pre-activation.
+
+    ``nonlinearity="relu"`` gives ``nn.RNN(nonlinearity="relu")``'s ``h_t = max(0, .)`` instead.
 
     Examples
     --------
     >>> import torch
     >>> rnn_output(torch.tensor([0.0, 100.0])).tolist()
     [0.0, 1.0]
+    >>> rnn_output(torch.tensor([-2.0, 3.0]), nonlinearity="relu").tolist()
+    [0.0, 3.0]
     """
+    if nonlinearity == "relu":
+        return pre.relu_() if inplace else torch.relu(pre)
     return pre.tanh_() if inplace else squash(pre)
 
 

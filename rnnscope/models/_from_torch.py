@@ -1,4 +1,13 @@
-"""Wrap a recurrent network trained elsewhere (``nn.RNN``/``nn.LSTM``/``nn.GRU`` + ``nn.Linear``) as an RNNClassifier."""
+"""Make an rnnscope classifier from a recurrent network trained elsewhere (``nn.RNN``/``nn.LSTM``/``nn.GRU`` +
+``nn.Linear``).
+
+To *look inside* any PyTorch model, nothing needs converting: :func:`rnnscope.capture` takes any ``nn.Module``
+(bidirectional, projected, packed, cells in a loop...). :func:`from_torch` is for when the result should be an
+:class:`RNNClassifier`: trainable further with :func:`rnnscope.train.fit`, saved as an rnnscope model file, owning
+its normaliser and class names, captured on features Datasets with the native kernels, and pruned with
+:func:`rnnscope.experiments.silence` (``mode="mean"`` too). Only the causal, unidirectional stacks the classifier
+represents can be converted.
+"""
 from __future__ import annotations
 
 from typing import Sequence
@@ -14,9 +23,12 @@ _KINDS = ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn"))
 
 
 def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None) -> RNNClassifier:
-    """Wrap a PyTorch recurrent module and its per-frame linear head into an :class:`RNNClassifier`.
+    """Make an :class:`RNNClassifier` (trainable with ``fit``) from a PyTorch recurrent module and its per-frame
+    linear head trained elsewhere.
 
-    The result gives identical outputs (``model(x) == head(rnn(x)[0])`` for batch-first ``x``) and exposes every
+    To capture the states of a model as it is (any shape, bidirectional too), pass it to :func:`rnnscope.capture`
+    directly; convert it when it should become an rnnscope classifier (see the module documentation). The result
+    gives identical outputs (``model(x) == head(rnn(x)[0])`` for batch-first ``x``) and exposes every
     internal state through the cell protocol. Weights are copied (the originals are untouched); the normaliser is
     the identity (call ``fit_normalizer`` only if the original model was trained on normalised features and you
     want the wrapper to do it); the model is returned in eval mode on the device and dtype of ``rnn``.

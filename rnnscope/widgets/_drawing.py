@@ -35,6 +35,8 @@ def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
     padded = np.full(n_cols * k, -1, dtype=np.int64)
     padded[:n] = labels
     blocks = padded.reshape(n_cols, k)
+    if not class_names:  # a run without labels: a transparent band
+        return np.zeros((n_cols, 4), dtype=np.uint8)
     counts = np.stack([(blocks == c).sum(axis=1) for c in range(len(class_names))], axis=1)
     sil = class_names.index("SIL") if "SIL" in class_names else None
     others = counts.copy()

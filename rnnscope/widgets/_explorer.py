@@ -163,7 +163,7 @@ class Explorer(widgets.VBox):
         """The ``n`` units of highest heat for the class of ``event``'s main segment (longest non-SIL segment,
         else SIL) in the current layer."""
         cls = self.reader.main_class(event)
-        units = summaries.top_units(self.reader.summary, self.layer, n=n).get(cls, [])
+        units = summaries.top_units(self.reader.summary, self.layer, n=n).get(cls, []) if cls else []
         if not units:  # a class without segments in the summaries: the most active units
             units = summaries.unit_order(self.reader.summary, self.layer, "activity")[:n].tolist()
         return [int(u) for u in units]
@@ -332,10 +332,13 @@ class Explorer(widgets.VBox):
                                         layout=widgets.Layout(width="285px"))
         self.w_variable = widgets.Dropdown(options=r.variables, description="variable", style=style(54),
                                            layout=widgets.Layout(width="165px"))
-        self.w_layer = widgets.Dropdown(options=list(range(r.n_layers)), description="layer", style=style(36),
-                                        layout=widgets.Layout(width="90px"))
-        self.w_order = widgets.Dropdown(options=[("unit id", "index"), ("activity", "activity"),
-                                                 ("specialisation", "specialisation")],
+        wide = max(len(label) for label in r.layer_labels)  # "encoder.lstm[0] backward" for any nn.Module
+        self.w_layer = widgets.Dropdown(options=[(label, i) for i, label in enumerate(r.layer_labels)],
+                                        description="layer", style=style(36),
+                                        layout=widgets.Layout(width=f"{max(90, 50 + 7 * wide)}px"))
+        orders = [("unit id", "index"), ("activity", "activity")]
+        orders += [("specialisation", "specialisation")] if r.class_names else []  # it needs labels
+        self.w_order = widgets.Dropdown(options=orders,
                                         description="order", style=style(38), layout=widgets.Layout(width="160px"))
         self.w_class = widgets.Dropdown(options=r.class_names, description="class", style=style(36),
                                         layout=widgets.Layout(width="110px"))
@@ -368,8 +371,9 @@ class Explorer(widgets.VBox):
         self.w_variable.value = self.variable
         self.w_layer.value = self.layer
         self.w_order.value = self.unit_order
-        self.w_class.value = self.order_class
-        self.w_class.disabled = self.unit_order != "specialisation"
+        if self.reader.class_names:
+            self.w_class.value = self.order_class
+        self.w_class.disabled = self.unit_order != "specialisation" or not self.reader.class_names
 
     # ------------------------------------------------------------------------------------------- validation
     def _check_variable(self, name):
@@ -399,6 +403,8 @@ class Explorer(widgets.VBox):
 
     @traitlets.validate("order_class")
     def _valid_class(self, proposal):
+        if proposal["value"] == "" and not self.reader.class_names:
+            return ""  # a run without labels has no class to order by
         if proposal["value"] not in self.reader.class_names:
             raise traitlets.TraitError(f"The 'order_class' of Explorer must be one of {self.reader.class_names}. "
                                        f"Got {proposal['value']!r} instead.")
@@ -527,7 +533,8 @@ class Explorer(widgets.VBox):
         i0, i1 = self._view_frames()
         requests = []
         if not r.labels_cached(ev):
-            requests += [("label", ev, i0, i1, {})] + ([("pred", ev, i0, i1, {})] if "pred" in self.run else [])
+            requests += ([("label", ev, i0, i1, {})] if "label" in self.run else []) + \
+                ([("pred", ev, i0, i1, {})] if "pred" in self.run else [])
         if r.use_raw(("state", ev, self.variable, self.layer), i1 - i0, self.n_cols):
             requests.append((self.variable, ev, i0, i1, {"layer": self.layer}))
         if r.has_spectrogram and self.n_freq and r.use_raw(("spectrogram", ev, self.n_freq), i1 - i0, self.n_cols):
@@ -634,7 +641,8 @@ class Explorer(widgets.VBox):
                 set_png(self.heat_image, encode_png(index, cmap.palette()))
                 if cols.n:
                     self.heat_image.x = self._image_x(cols)
-            label = f"{self.variable} (layer {self.layer})"
+            label = f"{self.variable} ({self.reader.layer_labels[self.layer]})" if "module" in self.run.coords \
+                else f"{self.variable} (layer {self.layer})"
             self.colorbar.show(cmap, label)
             self.value_axis.label = label
             self.unit_axis.label = {"index": "unit", "activity": "rank by activity",

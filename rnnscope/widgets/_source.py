@@ -19,7 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from ..io import compute_summaries
-from ..schema import SUMMARY_VARIABLES, segment_frames, summaries_cover
+from ..schema import SUMMARY_VARIABLES, layer_labels, segment_frames, summaries_cover
 from ._render import block_minmax, column_minmax, fold_minmax
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
@@ -90,6 +90,10 @@ class RunReader:
         self.variables = [v for v in STATE_NAMES if v in run.data_vars]
         self.n_units = int(run.sizes["unit"])
         self.n_layers = int(run.sizes["layer"])
+        #: a label per layer: "module[layer] direction" for runs of any nn.Module, else the layer id
+        self.layer_labels = (layer_labels(run) if "module" in run.coords
+                             else [str(v) for v in (run["layer"].values if "layer" in run.coords
+                                                    else range(self.n_layers))])
         self.has_waveform = "waveform" in run.data_vars
         self.has_spectrogram = "spectrogram" in run.data_vars
         if self.has_waveform:
@@ -144,6 +148,8 @@ class RunReader:
         seg = self.main_segment(event)
         if seg is not None:
             return str(seg["class_name"])
+        if not self.class_names or "label" not in self.run:
+            return ""  # a run without labels (a model captured without labels=)
         n = int(self.lengths[event])
         labels = np.asarray(self.run["label"].isel(event=event, time=slice(0, n)).values)
         labels = labels[labels >= 0]
@@ -182,6 +188,8 @@ class RunReader:
         return self.run[name].isel(event=event, **{dim: slice(start, stop)}, **isel).data
 
     def _read(self, name, event, start, stop, **isel):
+        if name == "label" and "label" not in self.run:
+            return np.full(max(stop - start, 0), -1, dtype=np.int16)  # no labels: every frame unknown
         key = (name, event, start, stop, repr(sorted(isel.items())))
         if key in self._preloaded:
             return self._preloaded.pop(key)

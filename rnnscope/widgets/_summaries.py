@@ -52,6 +52,9 @@ def activity(run: xr.Dataset, layer: int) -> np.ndarray:
 
 def specialisation(run: xr.Dataset, layer: int, class_name: str, kind: str = "segment") -> np.ndarray:
     """(unit,) heat for ``class_name`` minus the mean heat of the other classes (classes without segments skipped)."""
+    if "class_name" not in run.coords:
+        raise ValueError("The unit order 'specialisation' needs labels: this run has no classes (a model captured "
+                         "without labels=). Use unit_order='activity' or 'index', or capture with labels=.")
     names = [str(c) for c in run["class_name"].values]
     if class_name not in names:
         raise ValueError(f"Unknown class {class_name!r}; the run's classes are {names}.")

@@ -1,0 +1,187 @@
+"""The runs of a capture of any ``nn.Module``: modules grouped by step count, layers and directions along ``layer``,
+times in seconds of the input, labels mapped onto each module's steps, summaries.
+
+See :mod:`rnnscope.capturing._modules` (the capture) and ``DESIGN.md`` ("coords on layer").
+"""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..models._torch_rnn import module_entries, module_kind
+from ..io import compute_summaries
+from ..schema import json_attr, segment_variables
+
+__all__ = []
+
+
+def _module_steps(parts) -> tuple[int, np.ndarray]:
+    """Steps of a module (the longest batch) and the valid steps of every event."""
+    steps = max(entries[0]["h"].shape[1] for entries, _ in parts)
+    lengths = np.concatenate([np.full(entries[0]["h"].shape[0], entries[0]["h"].shape[1]) if lens is None
+                              else np.asarray(lens) for entries, lens in parts]).astype(np.int64)
+    return steps, lengths
+
+
+def _groups(blocks, chosen, func) -> dict[int, tuple[list[str], np.ndarray]]:
+    groups: dict[int, tuple[list[str], np.ndarray]] = {}
+    for name in chosen:
+        steps, lengths = _module_steps(blocks[name])
+        if steps in groups:
+            names, other = groups[steps]
+            if not np.array_equal(other, lengths):
+                raise ValueError(f"{func}: the modules {names} and {name!r} both run {steps} steps but over different "
+                                 "valid steps per event (packed sequences); capture them separately with modules=.")
+            names.append(name)
+        else:
+            groups[steps] = ([name], lengths)
+    return groups
+
+
+def _assemble(blocks, chosen, variables, n_events, attrs, *, sampling_rate, n_input, labels, label_rate,
+              class_names, event_id, func) -> dict[int, xr.Dataset]:
+    """One run per group of modules with the same steps: ``{steps: run}``."""
+    ids = _event_ids(event_id, n_events, func)
+    label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
+    names_of_classes = _class_names(class_names, label_array, func)
+    runs = {}
+    for steps, (names, lengths) in _groups(blocks, chosen, func).items():
+        runs[steps] = _run(blocks, {n: chosen[n] for n in names}, variables, steps, lengths, ids, attrs,
+                           sampling_rate, n_input, label_array, label_rate, names_of_classes)
+    return runs
+
+
+def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
+         class_names) -> xr.Dataset:
+    entries = [(name, i, e) for name, m in modules.items() for i, e in enumerate(module_entries(m))]
+    kinds = [module_kind(modules[name]) for name, _, _ in entries]
+    n_units = max(max(e.units, e.h_units) for _, _, e in entries)
+    present = [v for v in variables if any(v in blocks[name][0][0][i] for name, i, _ in entries)]
+    n_events = lengths.size
+    shape = (n_events, steps, n_units, len(entries))
+    arrays = {v: np.full(shape, np.nan, dtype=np.float32) for v in present}
+    for position, (name, i, _) in enumerate(entries):
+        row = 0
+        for parts, _ in blocks[name]:
+            values = parts[i]
+            n_rows, n_steps = values["h"].shape[:2]
+            for var, block in values.items():
+                if var in arrays:
+                    arrays[var][row: row + n_rows, :n_steps, : block.shape[2], position] = block
+            row += n_rows
+    past = np.arange(steps)[None, :] >= lengths[:, None]
+    if past.any():
+        for array in arrays.values():
+            array[past] = np.nan
+    span = (n_input / sampling_rate / steps) if (sampling_rate is not None and n_input) else None
+    times = (np.arange(steps) + 0.5) * span if span is not None else np.arange(steps, dtype=np.float64)
+    coords = {
+        "event_id": ("event", ids),
+        "length": ("event", lengths),
+        "time": ("time", times, {"units": "s" if span is not None else "step"}),
+        "unit": np.arange(n_units),
+        "layer": np.arange(len(entries)),
+        "module": ("layer", np.array([name for name, _, _ in entries])),
+        "module_layer": ("layer", np.array([e.layer for _, _, e in entries], dtype=np.int64)),
+        "direction": ("layer", np.array([e.direction for _, _, e in entries])),
+        "layer_units": ("layer", np.array([e.units for _, _, e in entries], dtype=np.int64)),
+        "layer_h_units": ("layer", np.array([e.h_units for _, _, e in entries], dtype=np.int64)),
+    }
+    data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
+    run_attrs = dict(attrs)
+    config = json.loads(attrs["model_config"])
+    config["cells"] = kinds
+    run_attrs["model_config"] = json_attr(config)
+    run_attrs["steps"] = int(steps)
+    if span is not None:
+        run_attrs["step_seconds"] = float(span)
+    if labels is not None:
+        step_labels = _step_labels(labels, label_rate, times, n_input, steps, lengths)
+        data["label"] = (("event", "time"), step_labels)
+        coords["class_name"] = ("class_name", np.array(class_names))
+        run_attrs["class_names"] = list(class_names)
+        segments = _segments(step_labels, lengths, times, span if span is not None else 1.0, ids)
+        data.update(segments)
+    run = xr.Dataset(data, coords=coords, attrs=run_attrs)
+    summaries = compute_summaries(run)  # the numbers rnnscope.capture stores, by the same code
+    if labels is None:  # no classes: no heat per class
+        summaries = summaries.drop_vars([v for v in ("summary_heat", "summary_heat_frame") if v in summaries]
+                                        ).drop_vars("class_name", errors="ignore")
+    return run.merge(summaries)
+
+
+# --------------------------------------------------------------------------------------------- labels
+
+
+def _event_ids(event_id, n_events, func) -> np.ndarray:
+    if event_id is None:
+        return np.array([str(i) for i in range(n_events)])
+    ids = np.array([str(v) for v in event_id])
+    if ids.shape != (n_events,) or len(set(ids.tolist())) != n_events:
+        raise ValueError(f"The 'event_id' parameter of {func} must give {n_events} distinct ids (one per event). "
+                         f"Got {ids.size} ({len(set(ids.tolist()))} distinct) instead.")
+    return ids
+
+
+def _check_labels(labels, n_events, label_rate, sampling_rate, func):
+    if labels is None:
+        if label_rate is not None:
+            raise ValueError(f"The 'label_rate' parameter of {func} only applies with labels=. Got label_rate="
+                             f"{label_rate!r} without labels.")
+        return None
+    array = np.asarray(labels.cpu().numpy() if hasattr(labels, "cpu") else labels)
+    if array.ndim != 2 or array.shape[0] != n_events or array.dtype.kind not in "iu":
+        raise ValueError(f"The 'labels' parameter of {func} must be an integer array (event, n) of class indices (-1 "
+                         f"unknown), per input sample or at label_rate Hz, with {n_events} events. Got "
+                         f"{array.dtype} of shape {array.shape} instead.")
+    if label_rate is not None and sampling_rate is None:
+        raise ValueError(f"The 'label_rate' parameter of {func} needs the input's sampling_rate (Hz) to place the "
+                         f"steps in seconds. Got label_rate={label_rate!r} and sampling_rate=None.")
+    return array.astype(np.int64)
+
+
+def _class_names(class_names, labels, func):
+    if labels is None:
+        return None
+    top = int(labels.max()) if labels.size else -1
+    if class_names is None:
+        return [f"class{i}" for i in range(top + 1)]
+    names = [str(c) for c in class_names]
+    if top >= len(names):
+        raise ValueError(f"The 'class_names' parameter of {func} must name every class index of the labels (0.."
+                         f"{top}). Got {len(names)} names {names} instead.")
+    return names
+
+
+def _step_labels(labels, label_rate, times, n_input, steps, lengths) -> np.ndarray:
+    """The label of each step: the label at its centre (per input sample, or at ``label_rate`` Hz); -1 past the
+    labels' end and past each event's valid steps."""
+    if label_rate is not None:
+        position = np.floor(times * float(label_rate)).astype(np.int64)
+    else:
+        position = np.floor((np.arange(steps) + 0.5) * (n_input / steps)).astype(np.int64)
+    inside = position < labels.shape[1]
+    out = np.full((labels.shape[0], steps), -1, dtype=np.int16)
+    out[:, inside] = labels[:, position[inside]]
+    out[np.arange(steps)[None, :] >= lengths[:, None]] = -1
+    return out
+
+
+def _segments(step_labels, lengths, times, span, ids) -> dict:
+    """The segment table of the labels: one segment per stretch of consecutive steps of one class."""
+    rows = []
+    for e, row in enumerate(step_labels):
+        row = row[: int(lengths[e])]
+        if not row.size:
+            continue
+        cuts = np.flatnonzero(np.diff(row)) + 1
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, row.size]):
+            if row[lo] >= 0:
+                rows.append((ids[e], int(row[lo]), times[lo] - span / 2, times[hi - 1] + span / 2))
+    table = pd.DataFrame(rows, columns=["event_id", "class", "start", "end"])
+    return segment_variables(table)
+
+

@@ -1,0 +1,175 @@
+"""Silencing units of the recurrent modules of any PyTorch model: the spec users write, and a context manager.
+
+A spec names units per entry of a run's ``layer`` dimension (a layer and direction of a module,
+:func:`rnnscope.models._torch_rnn.module_entries`). It is a dict whose keys are
+
+- a module name (as in ``model.named_modules()``) -> one entry per layer and direction of that module, in the
+  run's order (a list, or a dict ``{entry: units}``), or the units of its only entry;
+- a layer label (:func:`rnnscope.schema.layer_label`, e.g. ``"encoder.lstm[0] backward"``) -> that entry's units;
+
+and the units are a boolean mask of the entry's ``h`` units or a list of unit ids. ``keep=`` names the units kept,
+``silence=`` the units silenced (:func:`module_keeps` turns either into keep masks).
+
+Inside :func:`silenced`, every module with a mask runs layer by layer (:class:`~rnnscope.models._torch_rnn.TorchRNN`)
+or, for a cell, on a masked state: a silenced unit's ``h`` is 0 at every step inside the recurrence (the recurrent
+weight columns reading it see 0) and in everything the module passes on. The model's weights are never modified.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator, Mapping
+
+from torch import Tensor, nn
+
+from ..schema import layer_label
+from ._checks import layer_masks
+from ._torch_rnn import RECURRENT_CELLS, TorchRNN, cell_forward, module_entries, recurrent_modules
+
+__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels"]
+
+
+def entry_labels(name: str, module: nn.Module) -> list[str]:
+    """The layer labels of a module's entries (:func:`rnnscope.schema.layer_label`).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> entry_labels("enc", nn.GRU(2, 3, bidirectional=True))
+    ['enc[0] forward', 'enc[0] backward']
+    """
+    entries = module_entries(module)
+    both = any(e.direction == "backward" for e in entries)
+    return [layer_label(name, e.layer, e.direction, both) for e in entries]
+
+
+def module_keeps(model: nn.Module, spec: Any, *, name: str, func: str, silenced: bool = False,
+                 modules: Mapping[str, nn.Module] | None = None) -> dict[str, list[Tensor | None]]:
+    """Keep masks (True = keep) per module and entry from a spec (see the module documentation).
+
+    Parameters
+    ----------
+    model : nn.Module
+    spec : dict or None
+    name, func : str
+        The parameter and the function, for error messages.
+    silenced : bool
+        The spec names silenced units (``silence=``) rather than kept ones (``keep=``).
+    modules : dict, optional
+        The recurrent modules by name (default: all of ``model``).
+
+    Returns
+    -------
+    dict
+        Module name -> one mask or None per entry; modules without any mask are left out.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> model = nn.ModuleDict({"rnn": nn.LSTM(2, 3, bidirectional=True)})
+    >>> keeps = module_keeps(model, {"rnn[0] backward": [1]}, name="silence", func="f", silenced=True)
+    >>> keeps["rnn"][0] is None, keeps["rnn"][1].tolist()
+    (True, [True, False, True])
+    """
+    modules = dict(recurrent_modules(model) if modules is None else modules)
+    if spec is None:
+        return {}
+    if not isinstance(spec, Mapping):
+        raise ValueError(f"The {name!r} parameter of {func} must be a dict whose keys are module names "
+                         f"{list(modules)} or layer labels such as {_example_labels(modules)}. "
+                         f"Got {type(spec).__name__} instead.")
+    labels = {label: (module_name, i) for module_name, m in modules.items()
+              for i, label in enumerate(entry_labels(module_name, m))}
+    out: dict[str, list] = {}
+    for key, value in spec.items():
+        if key in modules:
+            m = modules[key]
+            entries = module_entries(m)
+            masks = layer_masks(value, len(entries), entries[0].h_units, name=name, func=f"{func} ({key!r})",
+                                silenced=silenced)
+            current = out.setdefault(key, [None] * len(entries))
+            out[key] = [_and(a, b) for a, b in zip(current, masks)]
+        elif key in labels:
+            module_name, i = labels[key]
+            entries = module_entries(modules[module_name])
+            (mask,) = layer_masks([value], 1, entries[i].h_units, name=name, func=f"{func} ({key!r})",
+                                  silenced=silenced)
+            current = out.setdefault(module_name, [None] * len(entries))
+            current[i] = _and(current[i], mask)
+        else:
+            raise ValueError(f"The {name!r} parameter of {func} names {key!r}, which is neither a recurrent module "
+                             f"of the model ({list(modules)}) nor a layer label ({_example_labels(modules)}).")
+    return {k: v for k, v in out.items() if any(m is not None for m in v)}
+
+
+def _and(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    if a is None:
+        return b
+    return a if b is None else (a & b)
+
+
+def _example_labels(modules: Mapping[str, nn.Module]) -> list[str]:
+    return [label for n, m in modules.items() for label in entry_labels(n, m)][:4]
+
+
+@contextlib.contextmanager
+def silenced(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> Iterator[nn.Module]:
+    """Within the ``with`` block, ``model``'s recurrent modules silence the units outside ``keeps``.
+
+    Parameters
+    ----------
+    model : nn.Module
+    keeps : dict
+        From :func:`module_keeps`: module name -> one keep mask (or None) per entry.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.GRU(2, 3, batch_first=True))
+    >>> keeps = module_keeps(model, {"0": [0]}, name="silence", func="f", silenced=True)
+    >>> with torch.no_grad(), silenced(model, keeps):
+    ...     out, _ = model(torch.randn(1, 4, 2))
+    >>> bool((out[..., 0] == 0).all()), bool((out[..., 1] != 0).all())
+    (True, True)
+    >>> "forward" in vars(model[0])  # the module's own forward again
+    False
+    """
+    patched = apply_keeps(model, keeps)
+    try:
+        yield model
+    finally:
+        for module, previous in patched:
+            del module.forward
+            if previous is not None:
+                module.forward = previous
+
+
+def apply_keeps(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> list:
+    """Make the modules of ``keeps`` silence their units from now on (their ``forward`` replaced on the instance);
+    returns ``(module, previous instance forward or None)`` pairs to undo it (what :func:`silenced` does)."""
+    modules = dict(model.named_modules())
+    patched = []
+    for module_name, masks in keeps.items():
+        module = modules[module_name]
+        device = next(module.parameters()).device
+        masks = [None if m is None else m.to(device) for m in masks]
+        patched.append((module, vars(module).get("forward")))
+        if isinstance(module, RECURRENT_CELLS):
+            module.forward = _cell_call(module, masks[0])
+        else:
+            module.forward = _module_call(TorchRNN(module), masks)
+    return patched
+
+
+def _module_call(view: TorchRNN, masks):
+    def forward(input, hx=None):
+        return view.forward_like(view.prepare(input, hx), masks)
+    return forward
+
+
+def _cell_call(cell: nn.Module, mask):
+    def forward(input, hx=None):
+        if mask is None:
+            return type(cell).forward(cell, input, hx)
+        return cell_forward(cell, input, hx, mask)
+    return forward

@@ -1,0 +1,524 @@
+"""Capture of any PyTorch model (issue 17): every state of every recurrent module, exact, laid out by module, layer
+and direction; times in seconds of the input; silencing; analyses and the Explorer on these runs; SeisBench models.
+
+Every internal value is checked against a plain step-by-step recomputation from the module's weights written here
+(one sequence at a time, explicit sigmoid/tanh), independent of rnnscope's equations.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+import rnnscope
+from rnnscope import analysis, experiments, schema
+
+ATOL = 1e-5
+
+
+# ---------------------------------------------------------------------------------------- the reference
+
+
+def _step(kind, x, h, c, w, nonlinearity="tanh"):
+    """One step of one sequence from the weights: returns (h, c, gates dict)."""
+    gi = w["weight_ih"] @ x + (w["bias_ih"] if "bias_ih" in w else 0)
+    gh = w["weight_hh"] @ h + (w["bias_hh"] if "bias_hh" in w else 0)
+    if kind == "lstm":
+        i, f, g, o = (gi + gh).chunk(4)
+        i, f, g, o = torch.sigmoid(i), torch.sigmoid(f), torch.tanh(g), torch.sigmoid(o)
+        c = f * c + i * g
+        m = o * torch.tanh(c)
+        h = w["weight_hr"] @ m if "weight_hr" in w else m
+        return h, c, {"c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
+    if kind == "gru":
+        r = torch.sigmoid(gi.chunk(3)[0] + gh.chunk(3)[0])
+        z = torch.sigmoid(gi.chunk(3)[1] + gh.chunk(3)[1])
+        n = torch.tanh(gi.chunk(3)[2] + r * gh.chunk(3)[2])
+        h = (1 - z) * n + z * h
+        return h, None, {"update_gate": z, "reset_gate": r, "candidate": n}
+    pre = gi + gh
+    return (torch.relu(pre) if nonlinearity == "relu" else torch.tanh(pre)), None, {}
+
+
+def _weights(module, layer, reverse=False):
+    suffix = f"_l{layer}" + ("_reverse" if reverse else "")
+    names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh", "weight_hr"]
+    return {n: getattr(module, n + suffix).detach() for n in names if hasattr(module, n + suffix)}
+
+
+def reference(module, x, lengths=None, hx=None):
+    """Every variable of every entry of a fused module, batch-first ``x`` (B, T, I): list of dict var -> (B, T, U),
+    NaN past each sequence's length."""
+    kind = {nn.LSTM: "lstm", nn.GRU: "gru", nn.RNN: "rnn"}[type(module)]
+    n_dir = 2 if module.bidirectional else 1
+    batch, n_time = x.shape[:2]
+    lengths = [n_time] * batch if lengths is None else [int(v) for v in lengths]
+    h_size = getattr(module, "proj_size", 0) or module.hidden_size
+    out, inp = [], x
+    for layer in range(module.num_layers):
+        outs = []
+        for d in range(n_dir):
+            w = _weights(module, layer, reverse=bool(d))
+            index = layer * n_dir + d
+            values: dict = {}
+            for b in range(batch):
+                if hx is None:
+                    h, c = torch.zeros(h_size), torch.zeros(module.hidden_size)
+                elif kind == "lstm":
+                    h, c = hx[0][index, b], hx[1][index, b]
+                else:
+                    h, c = hx[index, b], None
+                steps = range(lengths[b]) if d == 0 else range(lengths[b] - 1, -1, -1)
+                for t in steps:
+                    h, c, inside = _step(kind, inp[b, t], h, c, w, getattr(module, "nonlinearity", "tanh"))
+                    for name, v in {"h": h, **inside}.items():
+                        values.setdefault(name, torch.full((batch, n_time, v.shape[0]), float("nan")))[b, t] = v
+            outs.append(values["h"])
+            out.append(values)
+        inp = torch.cat(outs, -1).nan_to_num()
+    return out
+
+
+def assert_entries(run, module_name, expected, layers=None):
+    """The run's entries of one module equal the reference values on the valid frames."""
+    positions = np.flatnonzero(np.asarray(run["module"].values) == module_name)
+    assert len(positions) == len(expected)
+    for position, values in zip(positions, expected):
+        for name, ref in values.items():
+            got = run[name].isel(layer=int(position)).values[:, : ref.shape[1], : ref.shape[2]]
+            ref = ref.numpy()
+            assert np.array_equal(np.isnan(got), np.isnan(ref)), (module_name, position, name)
+            np.testing.assert_allclose(got, ref, atol=ATOL, err_msg=f"{module_name} {position} {name}")
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+class Wrap(nn.Module):
+    """A recurrent module inside a model: input projection, the module, a head."""
+
+    def __init__(self, rnn, n_in=3):
+        super().__init__()
+        self.proj = nn.Linear(n_in, rnn.input_size)
+        self.rnn = rnn
+        out = (getattr(rnn, "proj_size", 0) or rnn.hidden_size) * (2 if rnn.bidirectional else 1)
+        self.head = nn.Linear(out, 2)
+
+    def forward(self, x):
+        z = self.proj(x)
+        y, _ = self.rnn(z if self.rnn.batch_first else z.transpose(0, 1))
+        return self.head(y if self.rnn.batch_first else y.transpose(0, 1))
+
+
+class Speech(nn.Module):
+    """Stacked bidirectional LSTMs over a PackedSequence, with learned initial states (speech-style)."""
+
+    def __init__(self, n_in=4, hidden=5):
+        super().__init__()
+        self.encoder = nn.Module()
+        self.encoder.lstm = nn.LSTM(n_in, hidden, num_layers=2, bidirectional=True, batch_first=True)
+        self.h0 = nn.Parameter(torch.randn(4, 1, hidden) * 0.5)
+        self.c0 = nn.Parameter(torch.randn(4, 1, hidden) * 0.5)
+        self.out = nn.Linear(2 * hidden, 3)
+
+    def forward(self, x, lengths):
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        hx = (self.h0.expand(-1, x.shape[0], -1).contiguous(), self.c0.expand(-1, x.shape[0], -1).contiguous())
+        y, _ = self.encoder.lstm(packed, hx)
+        y, _ = pad_packed_sequence(y, batch_first=True, total_length=x.shape[1])
+        return self.out(y)
+
+
+class CellLoop(nn.Module):
+    """Research code: an LSTMCell and a GRUCell called step by step in the model's own loop."""
+
+    def __init__(self, n_in=3, hidden=4):
+        super().__init__()
+        self.cell = nn.LSTMCell(n_in, hidden)
+        self.gru = nn.GRUCell(hidden, 6)
+
+    def forward(self, x):
+        h = c = x.new_zeros(x.shape[0], self.cell.hidden_size)
+        g = x.new_zeros(x.shape[0], 6)
+        outs = []
+        for t in range(x.shape[1]):
+            h, c = self.cell(x[:, t], (h, c))
+            g = self.gru(h, g)
+            outs.append(g)
+        return torch.stack(outs, 1)
+
+
+class Dilated(nn.Module):
+    """A dilated RNN layer: the sequence split into ``rate`` interleaved streams stacked along the batch."""
+
+    def __init__(self, rate=3, n_in=2, hidden=4):
+        super().__init__()
+        self.rate = rate
+        self.lstm = nn.LSTM(n_in, hidden, batch_first=True)
+
+    def forward(self, x):
+        streams = torch.cat([x[:, j:: self.rate] for j in range(self.rate)], 0)  # (rate * B, T / rate, F)
+        y, _ = self.lstm(streams)
+        y = y.reshape(self.rate, x.shape[0], -1, y.shape[-1]).permute(1, 2, 0, 3)
+        return y.reshape(x.shape[0], x.shape[1], -1)
+
+
+class TwoRates(nn.Module):
+    """A GRU over every input frame and an LSTM over frames pooled by 4: two step counts."""
+
+    def __init__(self):
+        super().__init__()
+        self.fast = nn.GRU(2, 3, batch_first=True)
+        self.slow = nn.LSTM(3, 5, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.fast(x)
+        pooled = nn.functional.avg_pool1d(y.transpose(1, 2), 4).transpose(1, 2)
+        return self.slow(pooled)[0]
+
+
+def _capture(model, data, **kw):
+    return rnnscope.capture(model, data, progress=False, **kw)
+
+
+# ---------------------------------------------------------------------------------------- exactness
+
+
+@pytest.mark.parametrize("rnn", [
+    lambda: nn.LSTM(4, 5, num_layers=2, bidirectional=True),
+    lambda: nn.LSTM(4, 5, num_layers=2, proj_size=3, batch_first=True, bidirectional=True),
+    lambda: nn.GRU(4, 6, num_layers=2, bidirectional=True, batch_first=True),
+    lambda: nn.RNN(4, 5, num_layers=2, nonlinearity="relu", batch_first=True),
+    lambda: nn.RNN(4, 5, bias=False),
+], ids=["lstm-bi", "lstm-proj-bi", "gru-bi", "rnn-relu", "rnn-tanh-nobias"])
+def test_every_layer_and_direction_is_exact(rnn):
+    torch.manual_seed(0)
+    model = Wrap(rnn()).eval()
+    x = torch.randn(5, 9, 3)
+    before = model(x).detach()
+    run = _capture(model, x, batch_size=2)
+    assert torch.equal(model(x).detach(), before)  # the model is not changed
+    expected = reference(model.rnn, model.proj(x).detach())
+    assert_entries(run, "rnn", expected)
+    module = model.rnn
+    n_dir = 2 if module.bidirectional else 1
+    assert list(run["module_layer"].values) == [l_ for l_ in range(module.num_layers) for _ in range(n_dir)]
+    assert list(run["direction"].values) == ["forward", "backward"][:n_dir] * module.num_layers
+    assert set(run["layer_units"].values) == {module.hidden_size}
+    assert set(run["layer_h_units"].values) == {getattr(module, "proj_size", 0) or module.hidden_size}
+    assert run.sizes["time"] == 9 and list(run["length"].values) == [9] * 5
+    schema.validate(run)
+
+
+def test_packed_sequences_and_initial_states_are_exact():
+    torch.manual_seed(1)
+    model = Speech().eval()
+    lengths = torch.tensor([7, 3, 6, 1, 7])
+    x = torch.randn(5, 7, 4) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    run = _capture(model, (x, lengths), batch_size=3)
+    hx = (model.h0.expand(-1, 5, -1).detach(), model.c0.expand(-1, 5, -1).detach())
+    expected = reference(model.encoder.lstm, x, lengths, hx)
+    assert_entries(run, "encoder.lstm", expected)
+    assert run["length"].values.tolist() == lengths.tolist()
+    assert bool(run["h"].isel(event=3, time=slice(1, None)).isnull().all())  # NaN past length
+    assert schema.layer_labels(run) == ["encoder.lstm[0] forward", "encoder.lstm[0] backward",
+                                        "encoder.lstm[1] forward", "encoder.lstm[1] backward"]
+
+
+def test_cells_called_in_a_loop_are_one_step_per_call():
+    torch.manual_seed(2)
+    model = CellLoop().eval()
+    x = torch.randn(3, 6, 3)
+    run = _capture(model, x)
+    assert list(run["module"].values) == ["cell", "gru"] and run.sizes["time"] == 6
+    h, c = torch.zeros(3, 4), torch.zeros(3, 4)
+    g = torch.zeros(3, 6)
+    w_cell = {k: getattr(model.cell, k).detach() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    w_gru = {k: getattr(model.gru, k).detach() for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+    for t in range(6):
+        for b in range(3):
+            hb, cb, inside = _step("lstm", x[b, t], h[b], c[b], w_cell)
+            gb, _, g_inside = _step("gru", hb, g[b], None, w_gru)
+            for name, v in {"h": hb, **inside}.items():
+                np.testing.assert_allclose(run[name].isel(layer=0, event=b, time=t).values[:4], v, atol=ATOL)
+            for name, v in {"h": gb, **g_inside}.items():
+                np.testing.assert_allclose(run[name].isel(layer=1, event=b, time=t).values, v, atol=ATOL)
+            h[b], c[b], g[b] = hb, cb, gb
+    # the narrower cell pads the shared unit dimension with NaN
+    assert run["layer_units"].values.tolist() == [4, 6]
+    assert bool(run["h"].isel(layer=0, unit=slice(4, None)).isnull().all())
+    assert bool(run["c"].isel(layer=1).isnull().all())  # a GRU cell has no c
+
+
+def test_dilated_rnn_streams_are_interleaved_back_in_time():
+    torch.manual_seed(3)
+    model = Dilated(rate=3).eval()
+    x = torch.randn(2, 12, 2)
+    with pytest.raises(ValueError, match="module_batch=.*'lstm'.*stream_major"):
+        _capture(model, x)
+    run = _capture(model, x, module_batch={"lstm": "stream_major"}, sampling_rate=4.0, time_axis=1)
+    assert run.sizes["time"] == 12 and float(run.attrs["step_seconds"]) == pytest.approx(0.25)
+    for j in range(3):
+        expected = reference(model.lstm, x[:, j::3])[0]
+        for name, ref in expected.items():
+            np.testing.assert_allclose(run[name].isel(layer=0, time=slice(j, None, 3)).values, ref, atol=ATOL)
+
+
+def test_modules_with_different_step_counts_go_to_separate_runs():
+    model = TwoRates().eval()
+    runs = _capture(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1)
+    assert sorted(runs) == [10, 40]
+    assert runs[40]["module"].values.tolist() == ["fast"] and runs[10]["module"].values.tolist() == ["slow"]
+    assert runs[40].attrs["step_seconds"] == pytest.approx(0.1) and runs[10].attrs["step_seconds"] == pytest.approx(0.4)
+    np.testing.assert_allclose(runs[10]["time"].values[:2], [0.2, 0.6])
+    only = _capture(model, torch.randn(2, 40, 2), modules=["slow"], variables=["h", "c"])
+    assert isinstance(only, xr.Dataset) and sorted(only.data_vars) == ["c", "h", "summary_activity",
+                                                                         "summary_event_id", "summary_max",
+                                                                         "summary_min"]
+    with pytest.raises(ValueError, match="a store holds one run"):
+        _capture(model, torch.randn(2, 40, 2), store="unused.zarr")
+
+
+# ---------------------------------------------------------------------------------------- time and labels
+
+
+def test_labels_per_sample_and_per_second_are_mapped_to_step_centres(tmp_path):
+    model = TwoRates().eval()
+    x = torch.randn(2, 40, 2)  # 4 s at 10 Hz
+    per_sample = np.zeros((2, 40), dtype=np.int64)
+    per_sample[:, 12:30] = 1
+    per_sample[1, 30:] = -1
+    runs = _capture(model, x, sampling_rate=10.0, time_axis=1, labels=per_sample, class_names=["noise", "quake"])
+    slow = runs[10]  # steps of 0.4 s, centres 0.2, 0.6, ...: label of samples 2, 6, 10, 14, ..., 38
+    assert slow["label"].values[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
+    assert slow["label"].values[1].tolist() == [0, 0, 0, 1, 1, 1, 1, -1, -1, -1]
+    assert runs[40]["label"].values[0].tolist() == per_sample[0].tolist()
+    per_second = np.array([[0, 1, 1, 0], [1, 1, 0, 0]])
+    slow = _capture(model, x, modules="slow", sampling_rate=10.0, time_axis=1, labels=per_second, label_rate=1.0)
+    assert slow["label"].values[0].tolist() == [0, 0, 1, 1, 1, 1, 1, 0, 0, 0]  # the second at 0.2, 0.6, 1.0, ...
+    assert slow["label"].values[1].tolist() == [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]
+    assert slow.attrs["class_names"] == ["class0", "class1"]
+    # the segment table follows the labels; the stored summaries are what the analyses compute
+    assert slow["segment_class"].values.tolist() == [0, 1, 0, 1, 0]
+    for weighting in ("segment", "frame"):
+        stored = analysis.heat_map(slow, weighting=weighting)
+        xr.testing.assert_allclose(stored, analysis.heat_map(slow, weighting=weighting, use_summary=False))
+    path = rnnscope.save_run(slow, tmp_path / "slow.zarr")
+    reopened = rnnscope.open_run(path)
+    assert schema.layer_labels(reopened) == ["slow[0]"]
+    xr.testing.assert_allclose(reopened["c"].load(), slow["c"])
+
+
+def test_eqtransformer_window_times():
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(4)
+    model = sbm.EQTransformer().eval()  # random weights: nothing is downloaded
+    x = torch.randn(2, 3, 6000)  # two 60 s windows at 100 Hz
+    with torch.no_grad():
+        own = [t.clone() for t in model(x)]
+    recorded = {}
+    handles = [m.register_forward_hook(lambda m, a, out, name=n: recorded.__setitem__(name, out[0].detach()))
+               for n, m in model.named_modules() if isinstance(m, nn.LSTM)]
+    model.train()
+    run = _capture(model, x, sampling_rate=100, time_axis=-1)
+    for handle in handles:
+        handle.remove()
+    assert model.training  # the model's mode is restored
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(own, model.eval()(x)))  # and the model is unchanged
+    assert run.sizes["time"] == 47 and run.attrs["step_seconds"] == pytest.approx(60 / 47)
+    assert float(run["time"][0]) == pytest.approx(30 / 47) and float(run["time"][-1]) == pytest.approx(60 - 30 / 47)
+    labels = schema.layer_labels(run)
+    assert labels[:2] == ["bi_lstm_stack.members.0.lstm[0] forward", "bi_lstm_stack.members.0.lstm[0] backward"]
+    assert labels[-2:] == ["pick_lstms.0[0]", "pick_lstms.1[0]"] and len(recorded) == 5
+    for name, out in recorded.items():  # what the model's own LSTMs output, time major (47, batch, directions * 16)
+        positions = np.flatnonzero(run["module"].values == name)
+        for d, position in enumerate(positions):
+            h = out[:, :, 16 * d: 16 * (d + 1)].transpose(0, 1).numpy()
+            np.testing.assert_allclose(run["h"].isel(layer=int(position)).values, h, atol=ATOL)
+
+
+def test_cred_gates_from_the_weights():
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(5)
+    model = sbm.CRED().eval()
+    spectrogram = torch.rand(2, 3, 76, 41)  # 30 s windows: 76 frames at 2.5 Hz, 41 frequencies
+    inputs = {}
+    model.lstm_block.lstms[0].register_forward_hook(lambda m, a, out: inputs.__setitem__("x", a[0].detach()))
+    run = _capture(model, spectrogram, sampling_rate=2.5, time_axis=2)
+    assert run.sizes["time"] == 19 and run.attrs["step_seconds"] == pytest.approx(1.6)
+    assert schema.layer_labels(run)[-1] == "lstm[0]" and run.sizes["layer"] == 5
+    assert_entries(run, "lstm_block.lstms.0", reference(model.lstm_block.lstms[0], inputs["x"]))
+
+
+# ---------------------------------------------------------------------------------------- silencing
+
+
+def test_silencing_units_of_one_direction():
+    torch.manual_seed(6)
+    model = Wrap(nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True)).eval()
+    x = torch.randn(3, 8, 3)
+    spec = {"rnn[0] backward": [1, 3]}
+    run = _capture(model, x, silence=spec)
+    h = run["h"].values
+    assert np.all(h[:, :, [1, 3], 1] == 0) and np.all(h[:, :, [0, 2, 4], 1] != 0)
+    assert np.all(h[..., [0, 2, 3]] != 0)
+    with torch.no_grad():
+        plain = model(x)
+        with experiments.silenced(model, silence=spec):
+            quiet = model(x)
+        # the same through keep= (the units kept) and through a silenced copy
+        with experiments.silenced(model, keep={"rnn": [None, [0, 2, 4], None, None]}):
+            kept = model(x)
+        copy = experiments.silence(model, silence=spec)
+        assert torch.allclose(copy(x), quiet, atol=1e-6)
+        assert torch.equal(model(x), plain)  # the model is itself again
+    assert not torch.allclose(plain, quiet, atol=1e-3)
+    assert torch.allclose(quiet, kept, atol=1e-6)
+    # a silenced unit feeds nothing into its recurrence: recomputed with the masked weights, the backward direction
+    # of layer 0 equals the run
+    module = model.rnn
+    with torch.no_grad():
+        z = model.proj(x)
+        keep = torch.tensor([1.0, 0, 1, 0, 1])
+        w = _weights(module, 0, reverse=True)
+        w["weight_hh"] = w["weight_hh"] * keep
+        h_b = torch.zeros(5)
+        c_b = torch.zeros(5)
+        for t in range(7, -1, -1):
+            h_b, c_b, inside = _step("lstm", z[0, t], h_b, c_b, w)
+            h_b = h_b * keep
+            np.testing.assert_allclose(run["c"].values[0, t, :, 1], c_b, atol=ATOL)
+    with pytest.raises(ValueError, match="neither a recurrent module .* nor a layer label"):
+        _capture(model, x, silence={"rnn[0] sideways": [1]})
+
+
+def test_ablation_curve_of_any_model():
+    torch.manual_seed(7)
+    model = Wrap(nn.GRU(4, 8, batch_first=True, bidirectional=True)).eval()
+    x = torch.randn(4, 10, 3)
+    with torch.no_grad():
+        target = model(x).argmax(-1)
+
+    def agreement(m):
+        with torch.no_grad():
+            return float((m(x).argmax(-1) == target).float().mean())
+
+    table = experiments.ablation_curve(model, x, fractions=(1, 0.5, 0.25), ranking=["activity", "random"], repeats=2,
+                                       score=agreement)
+    assert table["n_units"].tolist() == [16, 8, 4] * 2
+    assert table["accuracy"].iloc[0] == 1.0 and table["accuracy"].iloc[3] == 1.0
+    assert table["accuracy"].between(0, 1).all() and table["accuracy_std"].iloc[:3].isna().all()
+    with pytest.raises(ValueError, match="'score' parameter of ablation_curve must be a function"):
+        experiments.ablation_curve(model, x, fractions=(0.5,))
+
+
+# ---------------------------------------------------------------------------------------- analyses and widgets
+
+
+def test_analyses_and_explorer_on_runs_of_any_model():
+    pytest.importorskip("bqplot")
+    from rnnscope.widgets import Explorer
+
+    torch.manual_seed(8)
+    model = Speech().eval()
+    lengths = torch.tensor([7, 5, 6])
+    x = torch.randn(3, 7, 4)
+    run = _capture(model, (x, lengths))
+    activity = analysis.unit_activity(run)
+    assert activity.sizes == {"unit": 5, "layer": 4}
+    with pytest.raises(ValueError, match="heat_map needs labels: the run has no classes"):
+        analysis.heat_map(run)
+    with pytest.raises(ValueError, match="activation_histogram needs labels"):
+        analysis.activation_histogram(run)
+    explorer = Explorer(run, layer=1, width=500)
+    assert explorer.w_layer.options[1] == ("encoder.lstm[0] backward", 1)
+    assert explorer.order_class == "" and len(explorer.selected_units) == 5
+    assert "specialisation" not in [v for _, v in explorer.w_order.options]
+    explorer.variable = "forget_gate"
+    explorer.render_now()
+    labelled = _capture(model, (x, lengths), labels=np.array([[0, 0, 1, 1, 1, 0, 0]] * 3),
+                        class_names=["SIL", "LP"], time_axis=1)
+    explorer = Explorer(labelled, width=500)
+    assert explorer.order_class == "LP"
+    explorer.unit_order = "specialisation"
+    explorer.render_now()
+
+
+# ---------------------------------------------------------------------------------------- errors
+
+
+def test_what_cannot_be_captured_is_refused_with_a_reason():
+    with pytest.raises(TypeError, match="Linear has no recurrent states to capture: it contains no nn.RNN"):
+        _capture(nn.Linear(3, 2), torch.randn(2, 3))
+    model = Wrap(nn.GRU(4, 5, batch_first=True))
+    with pytest.raises(ValueError, match=r"'modules' parameter of capture must name recurrent modules .*\['rnn'\]"):
+        _capture(model, torch.randn(2, 5, 3), modules=["gru"])
+    with pytest.raises(ValueError, match="'time_axis' parameter of capture must say which axis"):
+        _capture(model, torch.randn(2, 5, 3), sampling_rate=100)
+    with pytest.raises(ValueError, match="'labels' parameter of capture must be an integer array"):
+        _capture(model, torch.randn(2, 5, 3), labels=np.zeros((3, 5), int), time_axis=1)
+    with pytest.raises(ValueError, match="'variables' parameter of capture must be 'all' or a list drawn from"):
+        _capture(model, torch.randn(2, 5, 3), variables=["c"])
+    with pytest.raises(TypeError, match="Got an xarray.Dataset instead"):
+        _capture(model, xr.Dataset())
+
+
+class Chunked(nn.Module):
+    """A long sequence run in two calls of one LSTM, the state carried from the first to the second."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(2, 3, batch_first=True)
+
+    def forward(self, x):
+        a, state = self.lstm(x[:, :5])
+        b, _ = self.lstm(x[:, 5:], state)
+        return torch.cat([a, b], 1)
+
+
+class Drifting(nn.Module):
+    """Changes its LSTM's weights after calling it: what capture cannot model."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(2, 3, batch_first=True)
+
+    def forward(self, x):
+        y, _ = self.lstm(x)
+        with torch.no_grad():
+            self.lstm.weight_hh_l0.mul_(0.5)
+        return y
+
+
+def test_calls_of_one_module_join_in_time_and_the_store_holds_the_run(tmp_path):
+    torch.manual_seed(9)
+    model = Chunked().eval()
+    x = torch.randn(2, 12, 2)
+    run = _capture(model, x, store=tmp_path / "chunked.zarr")
+    assert run.sizes["time"] == 12 and (tmp_path / "chunked.zarr").exists()
+    assert_entries(run.load(), "lstm", reference(model.lstm, x))
+    with pytest.raises(FileExistsError, match="exists; pass overwrite=True"):
+        _capture(model, x, store=tmp_path / "chunked.zarr")
+    assert _capture(model, x, store=tmp_path / "chunked.zarr", overwrite=True).sizes["time"] == 12
+
+
+def test_a_module_that_capture_cannot_reproduce_is_an_error():
+    with pytest.raises(RuntimeError, match="do not reproduce its own output"):
+        _capture(Drifting(), torch.randn(2, 6, 2))
+
+
+def test_analyses_leave_out_the_padding_of_narrower_layers():
+    torch.manual_seed(10)
+    model = CellLoop().eval()  # an LSTM cell of 4 units and a GRU cell of 6: the first pads 2 units with NaN
+    x = torch.randn(4, 30, 3)
+    labels = np.zeros((4, 30), dtype=np.int64)
+    labels[:, 10:20] = 1
+    run = _capture(model, x, labels=labels, time_axis=1)
+    assert np.isfinite(analysis.temporal_trace(run, 0).values).all()
+    assert np.isfinite(analysis.smoothness(run).values).all()
+    activity = analysis.unit_activity(run)["mean_abs"].values
+    assert np.isnan(activity[4:, 0]).all() and np.isfinite(activity[:4, 0]).all() and np.isfinite(activity[:, 1]).all()
