@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
+from ._validation import stored_background
 
 #: colours of several curves in one figure (e.g. ablation curves of several runs)
 _EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
@@ -118,16 +119,18 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
 
 
 def _segment_marks(ax, ds, event, names):
-    """Shade the record's segments by class and mark P (solid) and S (dashed) arrivals."""
+    """Shade the record's segments by class (the background class, ``attrs["background"]``, unshaded) and mark P
+    (solid) and S (dashed) arrivals."""
     if "segment_event" not in ds:
         return
+    background = stored_background(ds.attrs)
     sel = np.asarray(ds["segment_event"].values) == event
     for cls, start, end, p, s in zip(
         ds["segment_class"].values[sel], ds["segment_start"].values[sel], ds["segment_end"].values[sel],
         ds["segment_p"].values[sel], ds["segment_s"].values[sel],
     ):
         name = names[int(cls)]
-        if name != "SIL":
+        if name != background:
             ax.axvspan(start, end, color=class_color(name, names), alpha=0.25, lw=0)
         if np.isfinite(p):
             ax.axvline(p, color="#0072B2", lw=0.8)

@@ -61,9 +61,18 @@ PRESETS: dict[str, FeatureConfig] = {
 }
 
 
-def _config(preset: str | FeatureConfig, overrides: Mapping) -> FeatureConfig:
+def _config(preset: str | FeatureConfig | Mapping, overrides: Mapping) -> FeatureConfig:
     if isinstance(preset, FeatureConfig):
         base = preset
+    elif isinstance(preset, Mapping):  # e.g. a model's feature_config (the features it was trained on)
+        fields = {f.name for f in dataclasses.fields(FeatureConfig)}
+        if not set(preset) & (fields - {"preset"}) or preset.get("preset") == "external":
+            raise ValueError(
+                "The 'preset' parameter of compute must be a preset name, a FeatureConfig or its fields as a dict. "
+                f"Got {dict(preset)!r} instead (features computed elsewhere, e.g. by rnnscope.data.from_features, "
+                "cannot be recomputed here)."
+            )
+        base = FeatureConfig.from_json(preset)
     else:
         check_choice(preset, PRESETS, name="preset", func="compute")
         base = PRESETS[preset]
@@ -224,8 +233,9 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     records : xarray.Dataset
         A records Dataset (``waveform``, ``sample_label``, ``n_samples``, ``attrs["sampling_rate"]``), e.g. from
         :func:`rnnscope.data.synthetic` or :func:`rnnscope.data.from_obspy`.
-    preset : {"paper", "authors_code"} or FeatureConfig
-        Named settings (see the module docstring).
+    preset : {"paper", "authors_code"}, FeatureConfig or dict
+        Named settings (see the module docstring), or every setting (a dict such as ``model.feature_config``, the
+        features a model was trained on).
     on_short : {"error", "drop"}
         What to do with records shorter than one analysis window (they give no frame).
     **settings
@@ -243,8 +253,16 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     --------
     >>> import rnnscope
     >>> ds = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> ds.sizes["feature"], float(ds.time[0]), ds.attrs["frame_rate"]
-    (48, 2.0, 2.0)
+    >>> ds.sizes["feature"], float(ds.time[0]), ds.attrs["frame_rate"], ds.attrs["background"]
+    (48, 2.0, 2.0, 'SIL')
+
+    The settings of other features, as a dict (what a model stores as ``model.feature_config``):
+
+    >>> import json
+    >>> again = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0),
+    ...                                   json.loads(ds.attrs["feature_config"]))
+    >>> bool(again.features.equals(ds.features))
+    True
     """
     cfg = _config(preset, settings)
     check_choice(on_short, ("error", "drop"), name="on_short", func="compute")

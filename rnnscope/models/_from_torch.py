@@ -13,7 +13,8 @@ __all__ = ["from_torch"]
 _KINDS = ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn"))
 
 
-def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None) -> RNNClassifier:
+def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None, *,
+               background: str | None = "auto") -> RNNClassifier:
     """Wrap a PyTorch recurrent module and its per-frame linear head into an :class:`RNNClassifier`.
 
     The result gives identical outputs (``model(x) == head(rnn(x)[0])`` for batch-first ``x``) and exposes every
@@ -30,6 +31,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
         ``hidden_size -> num_classes``, applied to every frame.
     class_names : list of str, optional
         Names of the head's outputs in order (default as :class:`RNNClassifier`).
+    background : str or None
+        The class that is not an event (default as :class:`RNNClassifier`). The wrapped model has no input
+        contract (``sampling_rate`` and ``feature_config`` are None): its input is not checked.
 
     Returns
     -------
@@ -83,6 +87,7 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
         num_layers=rnn.num_layers,
         dropout=float(rnn.dropout),
         class_names=class_names,
+        background=background,
         bias=bool(rnn.bias),
         head_bias=head.bias is not None,
     ).to(device=ref.device, dtype=ref.dtype)

@@ -113,6 +113,13 @@ def fit(
         Columns ``epoch``, ``loss``, ``accuracy``, ``seconds`` and, with validation, ``val_loss``,
         ``val_accuracy``. The same summary is kept in ``model.info["training"]`` (saved with the model).
 
+    Notes
+    -----
+    The model remembers its input (:meth:`~rnnscope.models.ModelBase.set_input`): ``model.sampling_rate``,
+    ``model.feature_config`` and ``model.preprocessing`` of ``dataset``, and its ``attrs["background"]`` as
+    ``model.background``; they are saved with the model, and capture, evaluation and monitoring refuse features
+    computed otherwise. A model that already holds them (trained before) refuses such features here too.
+
     Examples
     --------
     >>> import rnnscope
@@ -121,6 +128,8 @@ def fit(
     >>> history = rnnscope.train.fit(model, frames, epochs=2, progress=False)
     >>> list(history.columns)
     ['epoch', 'loss', 'accuracy', 'seconds']
+    >>> model.sampling_rate, model.feature_config["preset"], model.background
+    (100.0, 'paper', 'SIL')
     """
     func = "fit"
     check_positive(epochs, name="epochs", func=func, integer=True)
@@ -182,6 +191,8 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     if best is not None:
         model.load_state_dict(best)
     model.eval()
+    if hasattr(model, "set_input"):
+        model.set_input(dataset)  # the input contract: sampling rate, feature config, background (saved with it)
     history = pd.DataFrame(rows)
     columns = ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_records is not None else []) + ["seconds"]
     history = history[columns]

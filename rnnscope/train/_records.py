@@ -51,6 +51,8 @@ def _records(model, dataset: xr.Dataset, func: str) -> _Records:
             "Compute features with the preset the model was trained on, or build the model with "
             f"input_size={n_features}."
         )
+    if hasattr(model, "check_input"):
+        model.check_input(dataset, func)  # sampling rate and feature configuration of the training features
     data_names = list(dataset.attrs.get("class_names", model.class_names))
     lengths = np.asarray(dataset["length"].values) if "length" in dataset.coords else None
     ids = [str(e) for e in (dataset["event_id"].values if "event_id" in dataset.coords else range(n_events))]
