@@ -194,16 +194,18 @@ def resolve_background(background: Any, class_names: Sequence[str], attrs: Any, 
     return check_background(background, class_names, func=func)
 
 
-def no_background_message(func: str, what: str, class_names: Sequence[str], consequence: str) -> str:
+def no_background_message(func: str, where: str, class_names: Sequence[str], consequence: str, *,
+                          none_ok: bool = True) -> str:
     """The one wording of "nothing says which class is the background" (warnings and errors).
 
-    >>> no_background_message("susceptibility", "the run", ["BG", "VT"], "every segment counts as an event")
-    "susceptibility: the run does not say which class is the background (no attrs['background']), so every segment counts as an event. Pass background= one of ['BG', 'VT'] (or background=None: no class is background), or declare it where the data are read (rnnscope.data.from_arrays(..., background='BG'))."
+    >>> no_background_message("susceptibility", "the run has no attrs['background']", ["BG", "VT"],
+    ...                       "every segment counts as an event")
+    "susceptibility: nothing says which class is the background (the run has no attrs['background']), so every segment counts as an event. Pass background= one of ['BG', 'VT'] (or background=None: no class is background), or declare it where the data are read (rnnscope.data.from_arrays(..., background='BG'))."
     """
     names = [str(c) for c in class_names]
     example = names[0] if names else "BG"
     return (
-        f"{func}: {what} does not say which class is the background (no attrs['background']), so {consequence}. "
-        f"Pass background= one of {names} (or background=None: no class is background), or declare it where the "
-        f"data are read (rnnscope.data.from_arrays(..., background={example!r}))."
+        f"{func}: nothing says which class is the background ({where}), so {consequence}. "
+        f"Pass background= one of {names}" + (" (or background=None: no class is background)" if none_ok else "")
+        + f", or declare it where the data are read (rnnscope.data.from_arrays(..., background={example!r}))."
     )

@@ -2,6 +2,7 @@
 class correlation (Fig. 7), most active units (Table II) and their traces (Figs. 8-9)."""
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -114,7 +115,8 @@ def activation_histogram(
     Definitions (over valid frames and all units of a layer, per group):
 
     - ``counts[group, bin, layer]``: number of (frame, unit) values in each bin. Values outside the bin edges are
-      counted in the first / last bin.
+      counted in the first / last bin; NaN or infinite values inside valid frames (a broken run) are counted in no
+      bin, with a ``RuntimeWarning`` naming the first.
     - ``polarization = P(|v| > polar)``, the share of values close to -1 / +1 (``polar = 0.9``);
     - ``sparsity = P(|v| < sparse)``, the share of values close to 0 (``sparse = 0.1``).
 
@@ -194,12 +196,19 @@ def activation_histogram(
         a = np.abs(values)
         n_polar[group_index] += (a > polar).sum((0, 1))
         n_sparse[group_index] += (a < sparse).sum((0, 1))
-        n_values[group_index] += np.isfinite(values).sum((0, 1))
+        finite = np.isfinite(values)
+        n_values[group_index] += finite.sum((0, 1))
         idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
-        for k in range(n_layers):
-            counts[group_index, :, k] += np.bincount(idx[..., k].ravel(), minlength=n_bins)[:n_bins]
+        for k in range(n_layers):  # NaN would sort past the last edge: never counted in a bin
+            counts[group_index, :, k] += np.bincount(idx[..., k][finite[..., k]], minlength=n_bins)[:n_bins]
 
+    bad = {"count": 0, "first": None}
     for block in C.iter_blocks(run, var, positions, labels=by == "class"):
+        broken = ~np.isfinite(block.values)
+        if broken.any():
+            bad["count"] += int(broken.sum())
+            if bad["first"] is None:
+                bad["first"] = (block.event, block.t0 + int(np.flatnonzero(broken.any((1, 2)))[0]))
         if by == "class":
             for c in range(len(names)):
                 rows = block.labels == c
@@ -217,6 +226,14 @@ def activation_histogram(
         else:
             add(0, block.values)
 
+    if bad["count"]:
+        event, frame = bad["first"]
+        ids = np.asarray(run["event_id"].values) if "event_id" in run.coords else np.arange(run.sizes["event"])
+        warnings.warn(
+            f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or infinite "
+            f"(the first in record {str(ids[event])!r}, frame {frame}); they are left out of the counts and shares "
+            "(n_values). A run holds NaN only past 'length': check the capture or the 'length' coordinate.",
+            RuntimeWarning, stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values
@@ -497,7 +514,8 @@ def class_correlation(
     """Pearson correlation between the heat maps of every pair of classes (Titos & Garcia 2022, Fig. 7).
 
     Definition: per layer, the heat vectors of two classes over the shared unit set of :func:`top_fraction`
-    (``fraction``) are correlated (Pearson). Fewer than 2 shared units, or a constant vector, gives NaN.
+    (``fraction``) are correlated (Pearson). Fewer than 2 shared units gives NaN with a ``RuntimeWarning``; a
+    constant vector gives NaN.
 
     Parameters
     ----------
@@ -515,9 +533,11 @@ def class_correlation(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> corr = analysis.class_correlation(analysis.example_run(), fraction=0.5)
-    >>> corr.dims
-    ('class_name', 'class_name_other', 'layer')
+    >>> corr = analysis.class_correlation(analysis.example_run())
+    >>> corr.dims, int(corr.n_units[0])
+    (('class_name', 'class_name_other', 'layer'), 6)
+    >>> float(corr.sel(class_name="LP", class_name_other="LP")[0])
+    1.0
     """
     func = "class_correlation"
     fraction = C.check_fraction(fraction, name="fraction", func=func)
@@ -527,16 +547,24 @@ def class_correlation(
     layers = np.asarray(heat["layer"].values)
     out = np.full((len(names), len(names), len(layers)), np.nan)
     n_units = np.zeros(len(layers), dtype=np.int64)
+    too_few = []
     for l, lid in enumerate(layers):
         units = top.units[int(lid) if np.issubdtype(layers.dtype, np.integer) else lid]
         n_units[l] = len(units)
         if len(units) < 2:
+            too_few.append((lid, len(units)))
             continue
         x = np.asarray(heat.sel(unit=units).isel(layer=l).values, dtype=np.float64)  # (class, unit)
         centred = x - x.mean(1, keepdims=True)
         norm = np.sqrt((centred**2).sum(1))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
+    if too_few:
+        where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
+        warnings.warn(
+            f"{func}: fewer than 2 units are among the top {fraction:.0%} of every class ({where}), so the "
+            f"correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more units.",
+            RuntimeWarning, stacklevel=2)
     result = xr.DataArray(
         out,
         dims=("class_name", "class_name_other", "layer"),

@@ -24,8 +24,9 @@ def _background(run, background, func):
     names = C.class_names(run)
     resolved = resolve_background(background, names, run.attrs, func=func)
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
-        warnings.warn(no_background_message(func, "the run", names, "every segment counts as an event (its "
-                                            "start is an onset)"), UserWarning, stacklevel=3)
+        message = no_background_message(func, "the run has no attrs['background']", names,
+                                        "every segment counts as an event (its start is an onset)")
+        warnings.warn(message, UserWarning, stacklevel=3)
     return resolved
 
 

@@ -110,7 +110,8 @@ def _background_index(run, background, targets, explicit: bool, func: str) -> tu
     needs = [t for t in targets if t in _EVENT_TARGETS]
     if resolved is not None or not needs:
         return (names.index(resolved) if resolved is not None else -1), targets
-    message = no_background_message(func, "the run", names, f"the targets {needs} (inside an event) are undefined")
+    message = no_background_message(func, "the run has no attrs['background']", names,
+                                    f"the targets {needs} (inside an event) are undefined", none_ok=False)
     if explicit:
         raise ValueError(message + f" Or leave {needs} out of 'targets'.")
     warnings.warn(message + " They are left out of the default targets.", UserWarning, stacklevel=3)

@@ -409,7 +409,7 @@ def from_arrays(
     --------
     >>> import numpy as np
     >>> from rnnscope.data import catalog, from_arrays
-    >>> x = [np.arange(6, dtype=np.int32), np.ones(4)]
+    >>> x = [np.arange(6, dtype=np.int32), np.arange(4.0)]
     >>> y = [np.array([0, 0, 2, 2, 2, -1]), np.array([1, 1, 1, 1])]
     >>> records = from_arrays(x, y, 2.0, ["BG", "TR", "LP"])
     >>> records.waveform.shape, str(records.waveform.dtype), list(records.event_id.values)

@@ -325,8 +325,9 @@ def detect(
             f"{func}: probabilities must be (frames, {len(names)}) for classes {names}; got shape {prob.shape}."
         )
     if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
-        warnings.warn(no_background_message(func, "nothing", names, "every run is reported as a detection"),
-                      UserWarning, stacklevel=2)
+        message = no_background_message(func, "detect has no data to read it from", names,
+                                        "every run is reported as a detection")
+        warnings.warn(message, UserWarning, stacklevel=2)
         background = None
     background = check_background(background, names, func=func)
     min_frames = _min_frames(min_duration, names, func, background)

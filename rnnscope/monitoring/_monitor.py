@@ -153,8 +153,9 @@ def _monitor_background(model, background, func):
     names = list(model.class_names)
     resolved = resolve_background(background, names, model, func=func)
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
-        warnings.warn(no_background_message(func, "the model", names, "every run of frames is reported as a "
-                                            "detection, whatever its class"), UserWarning, stacklevel=3)
+        message = no_background_message(func, "the model has no background", names,
+                                        "every run of frames is reported as a detection, whatever its class")
+        warnings.warn(message, UserWarning, stacklevel=3)
     return resolved
 
 

@@ -75,8 +75,8 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     >>> list(scores.per_class.index), "SIL" in set(scores.events["class_name"])  # SIL: the background
     (['SIL', 'TRE', 'LP', 'VTE', 'HYB'], False)
     """
+    records = _records(model, dataset, "evaluate")  # checks first, so that errors name evaluate
     probs = predict(model, dataset, batch_size=batch_size, device=device)
-    records = _records(model, dataset, "evaluate")
     names = list(model.class_names)
     background = _event_background(model, dataset, background)
     n_classes = len(names)
@@ -130,7 +130,7 @@ def _event_background(model, dataset, background, func="evaluate") -> str | None
         resolved = resolve_background(background, names, dataset.attrs, func=func)
         resolved = resolved if resolved is not None else getattr(model, "background", None)
         if resolved is None:
-            warnings.warn(no_background_message(func, "neither the data nor the model", names,
+            warnings.warn(no_background_message(func, "neither the data's attrs nor the model name one", names,
                                                 "segments of every class are scored as events"),
                           UserWarning, stacklevel=3)
         return resolved
