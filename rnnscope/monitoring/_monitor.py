@@ -401,10 +401,11 @@ def monitor(
     gaps = _gap_table(engine, t0, t1)
     if not any(p.prob.shape[0] for p in engine.pieces):
         longest = max((p.n_samples for p in engine.pieces), default=0)
-        warnings.warn(
-            f"{func}: no frame was classified: the longest contiguous stretch of {seed_id!r} between {t0} and {t1} "
-            f"holds {longest} samples at {rate:g} Hz ({longest / rate:g} s), shorter than one {cfg.window_s:g} s "
-            "analysis window. Give a longer time range or data without so many gaps.", UserWarning, stacklevel=2)
+        what = (f"the longest contiguous stretch of {seed_id!r} between {t0} and {t1} holds {longest} samples at "
+                f"{rate:g} Hz ({longest / rate:g} s), shorter than one {cfg.window_s:g} s analysis window"
+                if longest else f"the source holds no sample of {seed_id!r} between {t0} and {t1}")
+        warnings.warn(f"{func}: no frame was classified: {what}. Give a longer time range or data without so many "
+                      "gaps.", UserWarning, stacklevel=2)
     t = time.perf_counter()
     result = MonitorResult(
         seed_id=seed_id, class_names=model.class_names, starttime=t0, endtime=t1, pieces=engine.pieces, gaps=gaps,
