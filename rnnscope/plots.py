@@ -70,7 +70,7 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
     --------
     >>> import rnnscope
     >>> ds = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
-    >>> fig = rnnscope.plots.record_overview(ds, 0)
+    >>> fig = rnnscope.plots.record_overview(ds)  # record 0
     >>> len(fig.axes) >= 4
     True
     """
@@ -232,7 +232,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     Examples
     --------
     >>> from rnnscope import analysis, plots
-    >>> fig = plots.activation_map(analysis.example_run(), 0)
+    >>> fig = plots.activation_map(analysis.example_run())  # record 0, h, layer 0
     >>> len(fig.axes)  # waveform, spectrogram, activation, labels, colour bar
     5
     """
@@ -424,6 +424,8 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
     >>> fig = plots.top_unit_traces(analysis.example_run(), 0, k=2, classes=["LP", "HYB"])
     >>> len(fig.axes)  # waveform, spectrogram, one panel per class
     4
+    >>> len(plots.top_unit_traces(analysis.example_run()).axes)  # record 0: the classes it holds, 5 units each
+    5
     """
     from .analysis import top_units, unit_traces
     from .analysis._common import event_position

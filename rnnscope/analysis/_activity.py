@@ -150,7 +150,7 @@ def activation_histogram(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> hist = analysis.activation_histogram(analysis.example_run(), by="class")
+    >>> hist = analysis.activation_histogram(analysis.example_run())  # by class, 40 bins on [-1, 1]
     >>> hist["counts"].dims, hist["polarization"].dims
     (('class_name', 'bin', 'layer'), ('class_name', 'layer'))
     >>> bool(((hist["polarization"] >= 0) & (hist["polarization"] <= 1)).all())
@@ -320,6 +320,8 @@ def heat_map(
     >>> heat = analysis.heat_map(run, use_summary=False)
     >>> heat.dims
     ('class_name', 'unit', 'layer')
+    >>> analysis.heat_map(run).identical(analysis.heat_map(run, use_summary=True))  # the stored summary
+    True
     >>> bool(np.allclose(heat, run["summary_heat"], atol=1e-6, equal_nan=True))
     True
     """
@@ -603,6 +605,8 @@ def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting:
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.top_units(analysis.example_run()).sizes["rank"]
+    5
     >>> top = analysis.top_units(analysis.example_run(), k=3)
     >>> top.dims, top.sizes["rank"]
     (('class_name', 'rank', 'layer'), 3)
@@ -658,6 +662,8 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
     --------
     >>> from rnnscope import analysis
     >>> run = analysis.example_run()
+    >>> analysis.unit_traces(run, 0).sizes  # every unit by default
+    Frozen({'time': 18, 'unit': 6, 'layer': 1})
     >>> tr = analysis.unit_traces(run, 0, units=[2, 0])
     >>> tr.dims, tr.sizes["time"] == int(run.length[0]), tr.unit.values.tolist()
     (('time', 'unit', 'layer'), True, [2, 0])

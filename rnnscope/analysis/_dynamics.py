@@ -136,7 +136,10 @@ def susceptibility(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> sus = analysis.susceptibility(analysis.example_run(), k=1, far=2)
+    >>> run = analysis.example_run()
+    >>> run.attrs["background"], analysis.susceptibility(run).attrs["background"]  # the run says
+    ('SIL', 'SIL')
+    >>> sus = analysis.susceptibility(run, k=1, far=2)
     >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
     (('unit', 'layer'), ('layer',))
     """
@@ -246,6 +249,8 @@ def detector_units(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.detector_units(analysis.example_run()).attrs["background"]
+    'SIL'
     >>> det = analysis.detector_units(analysis.example_run(), k=1)
     >>> det["auc_onset"].dims
     ('unit', 'layer')

@@ -275,6 +275,8 @@ def linear_probes(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.linear_probes(analysis.example_run())["target"].tolist()  # every target the run supports
+    ['class', 'event', 'time_since_onset', 'band_energy']
     >>> table = analysis.linear_probes(analysis.example_run(), ["class", "event"], folds=3)
     >>> table[["target", "var", "layer", "metric"]].values.tolist()
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]

@@ -22,6 +22,12 @@ class FeatureConfig:
     """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as JSON).
 
     Times are in seconds, frequencies in Hz.
+
+    Examples
+    --------
+    >>> cfg = FeatureConfig()
+    >>> cfg.preset, cfg.n_features, cfg.feature_names()[:2]
+    ('paper', 48, ['lfb_00', 'lfb_01'])
     """
 
     preset: str = "paper"
@@ -144,6 +150,8 @@ def filter_edges(cfg: FeatureConfig | str = "paper") -> np.ndarray:
     array([0.  , 0.2 , 0.43, 0.71])
     >>> float(filter_edges("paper")[-1])
     20.0
+    >>> filter_edges().size  # the "paper" preset: 16 filters, 18 edges
+    18
     """
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
     k = np.arange(cfg.n_filters + 2)
@@ -156,6 +164,10 @@ def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndar
     """Triangular weights ``(n_fft // 2 + 1, n_filters)`` and the FFT bin frequencies (Hz).
 
     Filter ``j`` is 0 at ``edges[j]``, 1 at ``edges[j+1]``, 0 at ``edges[j+2]``, evaluated at the bin frequencies.
+
+    >>> weights, freqs = filter_bank("paper", 50.0)
+    >>> weights.shape, float(freqs[-1])
+    ((257, 16), 25.0)
     """
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
     freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / sampling_rate)

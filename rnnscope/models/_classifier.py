@@ -105,6 +105,15 @@ class RNNClassifier(ModelBase):
     >>> inside = model.layers[1].internals(layers[1]["input"], layers[1]["h"], layers[1]["state0"])
     >>> torch.allclose(inside["h"], layers[1]["h"], atol=1e-6)
     True
+
+    With defaults: one layer, no shortcut, the default five classes (whose background is SIL), no input contract
+    until :func:`rnnscope.train.fit` sets it:
+
+    >>> model = RNNClassifier("gru", 48, 16, 5)
+    >>> model.num_layers, model.shortcuts, model.background, model.sampling_rate is None
+    (1, [False], 'SIL', True)
+    >>> RNNClassifier("gru", 48, 16, 3, class_names=["BG", "VT", "LP"]).background is None
+    True
     """
 
     def __init__(

@@ -48,6 +48,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
     >>> x = torch.randn(5, 2, 4)  # (time, batch, features): this GRU is not batch first
     >>> torch.allclose(model(x.transpose(0, 1)), head(rnn(x)[0]).transpose(0, 1), atol=1e-6)
     True
+    >>> plain = from_torch(torch.nn.LSTM(4, 6), torch.nn.Linear(6, 5))
+    >>> plain.class_names[:2], plain.sampling_rate, plain.feature_config  # nothing known of its input
+    (['SIL', 'TRE'], None, None)
     """
     func = "from_torch"
     kind = next((k for cls, k in _KINDS if isinstance(rnn, cls)), None)

@@ -84,6 +84,8 @@ class TCNClassifier(ModelBase):
     113
     >>> tuple(model(torch.randn(2, 30, 6)).shape)
     (2, 30, 5)
+    >>> TCNClassifier(48, 5).receptive_field, TCNClassifier(48, 5).filters
+    (113, 50)
     """
 
     def __init__(

@@ -89,6 +89,8 @@ def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     [0.667, 0.667, 0.667, 1.0]
     >>> smooth(p, ("median", 3))[:, 0].tolist()
     [1.0, 1.0, 1.0, 1.0]
+    >>> smooth(p).shape  # default: moving mean over 5 frames
+    (4, 2)
     """
     method, size = _check_smoothing(smoothing, "smooth")
     prob = np.asarray(prob, dtype=np.float64)

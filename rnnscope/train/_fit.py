@@ -229,7 +229,19 @@ def _score(model, records: _Records, weights, batch_size, device) -> tuple[float
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto") -> list[np.ndarray]:
-    """Class probabilities ``(length, n_classes)`` per record, classes in the model's order."""
+    """Class probabilities ``(length, n_classes)`` per record, classes in the model's order.
+
+    Features computed at another sampling rate or with other settings than the model's training features are
+    refused (see :func:`fit`).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> probs = rnnscope.train.predict(rnnscope.models.RNNClassifier("gru", 48, 4, 5), frames)
+    >>> [p.shape for p in probs] == [(int(n), 5) for n in frames.length.values]
+    True
+    """
     device = resolve_device(device)
     records = _records(model, dataset, "predict")
     model.to(device).eval()
