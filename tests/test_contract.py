@@ -201,6 +201,16 @@ def test_mismatched_features_are_refused_naming_both_rates(model50):
         rnnscope.train.predict(model50, frames100)
     with pytest.raises(ValueError, match="fit: " + expected):
         rnnscope.train.fit(model50, frames100, epochs=1, progress=False)
+    fresh = rnnscope.models.RNNClassifier("gru", 48, 4, 5, class_names=CHILE)
+    with pytest.raises(ValueError, match=r"fit: the training data are features at 50 Hz with preset 'paper'; the "
+                                         r"validation features were computed at 100 Hz"):
+        rnnscope.train.fit(fresh, rnnscope.features.compute(chile_records(50.0, n=2)), validation=frames100,
+                           epochs=1, progress=False)
+    # a validation Dataset computed like the training features is used (it was once ignored without a word)
+    history = rnnscope.train.fit(fresh, rnnscope.features.compute(chile_records(50.0, n=2)), epochs=1,
+                                 validation=rnnscope.features.compute(chile_records(50.0, n=2, seed=1)),
+                                 progress=False)
+    assert "val_loss" in history.columns and np.isfinite(history["val_loss"]).all()
     twenty = rnnscope.features.compute(chile_records(50.0, n=1), n_filters=16, f_max_hz=15.0)
     with pytest.raises(ValueError, match=r"capture: .*\(f_max_hz 20.0 vs 15.0\)"):
         rnnscope.capture(model50, twenty, progress=False)

@@ -202,13 +202,12 @@ def activation_histogram(
         for k in range(n_layers):  # NaN would sort past the last edge: never counted in a bin
             counts[group_index, :, k] += np.bincount(idx[..., k][finite[..., k]], minlength=n_bins)[:n_bins]
 
-    bad = {"count": 0, "first": None}
+    bad = {"count": 0, "first": None}  # NaN / inf inside valid frames: counted in no bin, and said
     for block in C.iter_blocks(run, var, positions, labels=by == "class"):
         broken = ~np.isfinite(block.values)
-        if broken.any():
-            bad["count"] += int(broken.sum())
-            if bad["first"] is None:
-                bad["first"] = (block.event, block.t0 + int(np.flatnonzero(broken.any((1, 2)))[0]))
+        if broken.any() and bad["first"] is None:
+            bad["first"] = (block.event, block.t0 + int(np.flatnonzero(broken.any((1, 2)))[0]))
+        bad["count"] += int(broken.sum())
         if by == "class":
             for c in range(len(names)):
                 rows = block.labels == c
@@ -229,11 +228,10 @@ def activation_histogram(
     if bad["count"]:
         event, frame = bad["first"]
         ids = np.asarray(run["event_id"].values) if "event_id" in run.coords else np.arange(run.sizes["event"])
-        warnings.warn(
-            f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or infinite "
-            f"(the first in record {str(ids[event])!r}, frame {frame}); they are left out of the counts and shares "
-            "(n_values). A run holds NaN only past 'length': check the capture or the 'length' coordinate.",
-            RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or "
+                      f"infinite (the first in record {str(ids[event])!r}, frame {frame}); they are left out of the "
+                      "counts and shares (n_values). A run holds NaN only past 'length': check the capture or the "
+                      "'length' coordinate.", RuntimeWarning, stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values
@@ -563,10 +561,9 @@ def class_correlation(
             out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
     if too_few:
         where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
-        warnings.warn(
-            f"{func}: fewer than 2 units are among the top {fraction:.0%} of every class ({where}), so the "
-            f"correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more units.",
-            RuntimeWarning, stacklevel=2)
+        warnings.warn(f"{func}: fewer than 2 units are among the top {fraction:.0%} of every class ({where}), so the "
+                      "correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more "
+                      "units.", RuntimeWarning, stacklevel=2)
     result = xr.DataArray(
         out,
         dims=("class_name", "class_name_other", "layer"),

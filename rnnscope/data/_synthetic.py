@@ -60,7 +60,12 @@ from scipy.fft import next_fast_len
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
-from .._validation import DEFAULT_BACKGROUND, DEFAULT_CLASS_NAMES, check_positive, check_range
+from .._validation import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_CLASS_NAMES,
+    check_positive,
+    check_range,
+)
 from ..schema import json_attr
 from ._records import SEGMENT_COLUMNS, build_records
 

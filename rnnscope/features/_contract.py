@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data._pieces import RATE_RTOL
 
-__all__ = ["input_contract", "describe_input", "contract_differences", "check_contract"]
+__all__ = ["check_contract", "contract_differences", "describe_input", "input_contract"]
 
 
 def _config_dict(config: Any) -> dict | None:
@@ -101,7 +101,7 @@ def contract_differences(expected: Mapping, actual: Mapping) -> list[str]:
 
 
 def check_contract(expected: Mapping, actual: Mapping, *, func: str, here: str = "these features were computed",
-                   fix: str | None = None) -> None:
+                   fix: str | None = None, there: str = "the model was trained on") -> None:
     """Raise a ValueError naming both sides when ``actual`` differs from the model's contract ``expected``.
 
     Parameters
@@ -114,6 +114,8 @@ def check_contract(expected: Mapping, actual: Mapping, *, func: str, here: str =
         How the input came about, for the message (``"these features were computed"``).
     fix : str, optional
         How to fix it (default: recompute the features with the model's rate and configuration).
+    there : str
+        What ``expected`` describes, for the message (``"the model was trained on"``).
 
     Examples
     --------
@@ -137,6 +139,6 @@ def check_contract(expected: Mapping, actual: Mapping, *, func: str, here: str =
     trained = describe_input(rate, expected.get("feature_config"))
     given = describe_input(_rate(actual.get("sampling_rate")), actual.get("feature_config"))
     raise ValueError(
-        f"{func}: the model was trained on {trained}; {here} {given.removeprefix('features ')} "
+        f"{func}: {there} {trained}; {here} {given.removeprefix('features ')} "
         f"({'; '.join(differences)}). {fix}"
     )

@@ -11,7 +11,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validation import DEFAULT_BACKGROUND, DEFAULT_CLASS_NAMES, FROM_DATA, check_background, check_class_names
+from .._validation import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_CLASS_NAMES,
+    FROM_DATA,
+    check_background,
+    check_class_names,
+)
 from .._version import __version__
 from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
@@ -245,7 +251,7 @@ class ModelBase(nn.Module):
         """``{"sampling_rate", "feature_config"}`` the model expects (None where unknown: nothing is checked)."""
         return {"sampling_rate": self.sampling_rate, "feature_config": self.feature_config}
 
-    def set_input(self, features: Any) -> "ModelBase":
+    def set_input(self, features: Any) -> ModelBase:
         """Remember the input contract of a features Dataset (what :func:`rnnscope.train.fit` calls).
 
         Stores ``attrs["sampling_rate"]``, ``attrs["feature_config"]``, the records' ``detrend`` and ``bandpass``

@@ -11,7 +11,12 @@ import pandas as pd
 import xarray as xr
 from torch import nn
 
-from .._validation import FROM_DATA, check_background, no_background_message, resolve_background
+from .._validation import (
+    FROM_DATA,
+    check_background,
+    no_background_message,
+    resolve_background,
+)
 from ._fit import predict
 from ._records import _records
 

@@ -30,6 +30,7 @@ from .._device import resolve_device
 from .._seed import seeded
 from .._tasks import _progress
 from .._validation import check_choice, check_positive
+from ..features._contract import check_contract, input_contract
 from ._records import _batches, _Records, _records, _split_validation
 
 __all__ = ["fit", "predict"]
@@ -150,6 +151,9 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     device = resolve_device(device)
     records = _records(model, dataset, func)
     train_records, val = _split_validation(records, validation, seed)
+    if isinstance(val, xr.Dataset):  # validation features must be computed as the training features are
+        check_contract(input_contract(dataset.attrs), input_contract(val.attrs), func=func,
+                       there="the training data are", here="the validation features were computed")
     val_records = _records(model, val, func) if isinstance(val, xr.Dataset) else val
     model.fit_normalizer(train_records.x)
     n_classes = len(model.class_names)

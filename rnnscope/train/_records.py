@@ -82,10 +82,10 @@ def _batches(records: _Records, batch_size: int, rng: np.random.Generator | None
 
 
 def _split_validation(records: _Records, validation, seed: int):
+    if isinstance(validation, xr.Dataset):  # first: `Dataset == 0` would be a (truthy) Dataset
+        return records, validation
     if validation is None or validation == 0:
         return records, None
-    if isinstance(validation, xr.Dataset):
-        return records, validation
     if not (isinstance(validation, float) and 0 < validation < 1):
         raise ValueError(
             "The 'validation' parameter of fit must be a fraction of the training records in (0, 1), a features "
