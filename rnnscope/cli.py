@@ -61,7 +61,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  captured every internal state of {run.sizes['event']} records: {run_path}")
     from . import analysis
 
-    shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures)
+    shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures,
+                             records.attrs.get("background"))
     figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, e) for e in shown}
     figures.update({
         "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
@@ -83,10 +84,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records_to_show(table, class_names, n):
-    """The first record holding each event class, then others, up to ``n``."""
+def _records_to_show(table, class_names, n, background=None):
+    """The first record holding each event class (every class but the background), then others, up to ``n``."""
     chosen = []
-    for name in class_names[1:]:
+    for name in [c for c in class_names if c != background]:
         rows = table[table["class_name"] == name]
         if len(rows) and int(rows["event"].iloc[0]) not in chosen:
             chosen.append(int(rows["event"].iloc[0]))
