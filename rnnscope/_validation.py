@@ -11,6 +11,10 @@ from typing import Any
 import numpy as np
 
 DEFAULT_CLASS_NAMES = ("SIL", "TRE", "LP", "VTE", "HYB")
+#: the background class of the default task (the synthetic generator's); used only with DEFAULT_CLASS_NAMES
+DEFAULT_BACKGROUND = "SIL"
+#: default of every ``background=`` argument that reads the background class from the data, model or run
+FROM_DATA = "auto"
 
 
 def check_choice(value: Any, choices: Iterable[Any], *, name: str, func: str) -> Any:
@@ -142,3 +146,66 @@ def check_features(x: Any, *, where: str, func: str, n_features: int | None = No
             f"feature {feature}). Fill or cut them before calling."
         )
     return arr
+
+
+# ------------------------------------------------------------------------------------------------ background
+
+
+def stored_background(attrs: Any) -> str | None:
+    """The background class an attrs dict (records, features, run) or a model declares, else None.
+
+    >>> stored_background({"background": "BG"}), stored_background({}), stored_background({"background": ""})
+    ('BG', None, None)
+    """
+    value = attrs.get("background") if hasattr(attrs, "get") else getattr(attrs, "background", None)
+    return str(value) if value not in (None, "") else None
+
+
+def check_background(background: Any, class_names: Sequence[str], *, func: str) -> str | None:
+    """Return ``background`` (None or one of ``class_names``), else raise naming the classes."""
+    if background is None:
+        return None
+    names = [str(c) for c in class_names]
+    if not isinstance(background, str) or background not in names:
+        raise ValueError(
+            f"The 'background' parameter of {func} must be None or one of the classes {names}. "
+            f"Got {background!r} instead."
+        )
+    return background
+
+
+def resolve_background(background: Any, class_names: Sequence[str], attrs: Any, *, func: str) -> str | None:
+    """The background class a function uses: ``background`` when given (a class name, or None for none), else
+    (``background="auto"``) the one ``attrs`` (records, features, run attrs or a model) declares, else None.
+
+    Callers that need a background warn or raise when this returns None for ``"auto"`` (see
+    :func:`no_background_message`).
+
+    >>> resolve_background("auto", ["BG", "VT"], {"background": "BG"}, func="f")
+    'BG'
+    >>> resolve_background(None, ["BG", "VT"], {"background": "BG"}, func="f") is None
+    True
+    >>> resolve_background("VT", ["BG", "VT"], {}, func="f")
+    'VT'
+    """
+    if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in class_names:
+        stored = stored_background(attrs)
+        return stored if stored in [str(c) for c in class_names] else None
+    return check_background(background, class_names, func=func)
+
+
+def no_background_message(func: str, where: str, class_names: Sequence[str], consequence: str, *,
+                          none_ok: bool = True) -> str:
+    """The one wording of "nothing says which class is the background" (warnings and errors).
+
+    >>> no_background_message("susceptibility", "the run has no attrs['background']", ["BG", "VT"],
+    ...                       "every segment counts as an event")
+    "susceptibility: nothing says which class is the background (the run has no attrs['background']), so every segment counts as an event. Pass background= one of ['BG', 'VT'] (or background=None: no class is background), or declare it where the data are read (rnnscope.data.from_arrays(..., background='BG'))."
+    """
+    names = [str(c) for c in class_names]
+    example = names[0] if names else "BG"
+    return (
+        f"{func}: nothing says which class is the background ({where}), so {consequence}. "
+        f"Pass background= one of {names}" + (" (or background=None: no class is background)" if none_ok else "")
+        + f", or declare it where the data are read (rnnscope.data.from_arrays(..., background={example!r}))."
+    )

@@ -61,7 +61,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"  captured every internal state of {run.sizes['event']} records: {run_path}")
     from . import analysis
 
-    shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures)
+    shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures,
+                             records.attrs.get("background"))
     figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, e) for e in shown}
     figures.update({
         "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
@@ -83,10 +84,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _records_to_show(table, class_names, n):
-    """The first record holding each event class, then others, up to ``n``."""
+def _records_to_show(table, class_names, n, background=None):
+    """The first record holding each event class (every class but the background), then others, up to ``n``."""
     chosen = []
-    for name in class_names[1:]:
+    for name in [c for c in class_names if c != background]:
         rows = table[table["class_name"] == name]
         if len(rows) and int(rows["event"].iloc[0]) not in chosen:
             chosen.append(int(rows["event"].iloc[0]))
@@ -114,18 +115,23 @@ def _monitor(args: argparse.Namespace) -> int:
         try:
             min_duration = {k.strip(): int(v) for k, v in (item.split("=") for item in args.min_duration.split(","))}
         except ValueError:
-            print("rnnscope monitor: --min-duration must look like SIL=2,TRE=40,HYB=14,VTE=4,LP=4 (frames); got "
-                  f"{args.min_duration!r}", file=sys.stderr)
+            print("rnnscope monitor: --min-duration must look like BG=2,VT=4,LP=4 (class=frames, comma-separated); "
+                  f"got {args.min_duration!r}", file=sys.stderr)
             return 2
+    background = "auto" if args.background is None else None if args.background.lower() == "none" else args.background
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = monitoring.monitor(
-        args.model, args.source, starttime=args.start, endtime=args.end, seed_id=args.id, device=args.device,
-        smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
-        min_duration=min_duration, detrend=False if args.no_detrend else "default",
-        bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
-        progress=not args.quiet,
-    )
+    try:
+        result = monitoring.monitor(
+            args.model, args.source, starttime=args.start, endtime=args.end, seed_id=args.id, device=args.device,
+            smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
+            min_duration=min_duration, background=background, detrend=False if args.no_detrend else "default",
+            bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
+            progress=not args.quiet,
+        )
+    except ValueError as err:  # bad arguments or data that do not fit the model: the message says how to fix it
+        print(f"rnnscope monitor: {err}", file=sys.stderr)
+        return 2
     paths = [result.to_csv(out / "detections.csv"), result.to_quakeml(out / "detections.xml"),
              result.to_mseed(out / "probabilities.mseed")]
     print(result)
@@ -149,8 +155,11 @@ def _add_monitor_parser(sub) -> None:
     mon.add_argument("--id", help="SEED id NET.STA.LOC.CHA to monitor (needed when the source holds several)")
     mon.add_argument("--out", default="rnnscope-monitor", help="output folder (default: %(default)s)")
     mon.add_argument("--smoothing", help="moving mean over N frames, or mean:N / median:N (default: 5; 1 = off)")
-    mon.add_argument("--min-duration", help="minimum lengths in frames per class, e.g. SIL=2,TRE=40,HYB=14,VTE=4,LP=4 "
-                                            "(the default)")
+    mon.add_argument("--min-duration", help="minimum lengths in frames per class name, e.g. BG=2,VT=4,LP=4 (default: "
+                                            "TRE=40,HYB=14,VTE=4,LP=4 for classes of those names, 2 for the "
+                                            "background class, 1 for the others)")
+    mon.add_argument("--background", help="the class not reported as a detection (default: the one saved in the "
+                                          "model file, from its training data); 'none' reports every class")
     mon.add_argument("--bandpass", nargs=2, type=float, metavar=("LOW", "HIGH"), help="band-pass corners in Hz")
     mon.add_argument("--no-detrend", action="store_true", help="do not detrend (default: linear, per day)")
     mon.add_argument("--capture", help="also write the hidden states into this folder (zarr runs)")

@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
+from ._validation import stored_background
 
 #: colours of several curves in one figure (e.g. ablation curves of several runs)
 _EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
@@ -69,7 +70,7 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
     --------
     >>> import rnnscope
     >>> ds = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
-    >>> fig = rnnscope.plots.record_overview(ds, 0)
+    >>> fig = rnnscope.plots.record_overview(ds)  # record 0
     >>> len(fig.axes) >= 4
     True
     """
@@ -118,14 +119,16 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
 
 
 def _segment_marks(ax, ds, event, names):
-    """Shade the record's segments by class and mark P (solid) and S (dashed) arrivals."""
+    """Shade the record's segments by class (the background class, ``attrs["background"]``, unshaded) and mark P
+    (solid) and S (dashed) arrivals."""
     from .schema import event_ids, segment_rows
 
+    background = stored_background(ds.attrs)
     rows = segment_rows(ds)
     rows = rows[rows["event_id"] == event_ids(ds)[event]]  # the segment table names records by event_id
     for cls, start, end, p, s in zip(rows["class"], rows["start"], rows["end"], rows["p"], rows["s"]):
         name = names[int(cls)]
-        if name != "SIL":
+        if name != background:
             ax.axvspan(start, end, color=class_color(name, names), alpha=0.25, lw=0)
         if np.isfinite(p):
             ax.axvline(p, color="#0072B2", lw=0.8)
@@ -227,7 +230,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     Examples
     --------
     >>> from rnnscope import analysis, plots
-    >>> fig = plots.activation_map(analysis.example_run(), 0)
+    >>> fig = plots.activation_map(analysis.example_run())  # record 0, h, layer 0
     >>> len(fig.axes)  # waveform, spectrogram, activation, labels, colour bar
     5
     """
@@ -419,6 +422,8 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
     >>> fig = plots.top_unit_traces(analysis.example_run(), 0, k=2, classes=["LP", "HYB"])
     >>> len(fig.axes)  # waveform, spectrogram, one panel per class
     4
+    >>> len(plots.top_unit_traces(analysis.example_run()).axes)  # record 0: the classes it holds, 5 units each
+    5
     """
     from .analysis import top_units, unit_traces
     from .analysis._common import event_position

@@ -130,8 +130,10 @@ def test_class_correlation_is_pearson_over_the_shared_units():
     expected = np.corrcoef(HEAT.isel(layer=0).values)
     np.testing.assert_allclose(corr.isel(layer=0).values, expected)
     assert corr["n_units"].values.tolist() == [4]
-    # one shared unit: undefined correlation
-    assert np.isnan(analysis.class_correlation(HEAT, 0.5).values).all()
+    # one shared unit: undefined correlation, and a warning that says so and what to do
+    with pytest.warns(RuntimeWarning, match=r"fewer than 2 units are among the top 50% of every class \(layer 0: 1 "
+                                            r"unit\).*Pass a larger fraction"):
+        assert np.isnan(analysis.class_correlation(HEAT, 0.5).values).all()
 
 
 def test_top_units_ranks_by_heat_with_ties_to_the_lower_id():

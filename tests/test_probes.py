@@ -28,6 +28,7 @@ def _with_features(run, feats):
     run = run.drop_vars(["features", "feature"])
     valid = np.arange(N_TIME)[None, :] < np.asarray(LENGTHS)[:, None]
     run["features"] = (("event", "time", "feature"), np.where(valid[..., None], feats, np.nan).astype(np.float32))
+    run.attrs["background"] = "A"  # class A is the stretches between events
     return run.assign_coords(feature=names)
 
 

@@ -47,7 +47,6 @@ Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
 """
 from ._activity import (
     TopFraction,
-    activation_histogram,
     class_correlation,
     heat_map,
     top_fraction,
@@ -59,12 +58,19 @@ from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
 from ._example import example_run
+from ._histograms import activation_histogram
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
 from ._similarity import UnitMatch, linear_cka, match_units
 from ._specialisation import specialisation
-from ._tang import cell_distribution, responsibility, responsible_units, smoothness, temporal_trace
+from ._tang import (
+    cell_distribution,
+    responsibility,
+    responsible_units,
+    smoothness,
+    temporal_trace,
+)
 
 __all__ = [
     # Titos & Garcia (2022)

@@ -2,6 +2,7 @@
 class correlation (Fig. 7), most active units (Table II) and their traces (Figs. 8-9)."""
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -11,7 +12,6 @@ from . import _common as C
 
 __all__ = [
     "unit_activity",
-    "activation_histogram",
     "heat_map",
     "TopFraction",
     "top_fraction",
@@ -19,12 +19,6 @@ __all__ = [
     "top_units",
     "unit_traces",
 ]
-
-#: |activation| above this counts as polarized (Titos & Garcia: activations close to -1 / +1).
-POLAR_THRESHOLD = 0.9
-#: |activation| below this counts as silent (sparsity).
-SPARSE_THRESHOLD = 0.1
-
 
 def _layer_coords(run, positions):
     return {"layer": C.layer_ids(run, positions)}
@@ -85,176 +79,6 @@ def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
     return out
 
 
-# --------------------------------------------------------------------------------------------- histograms
-
-
-def _default_edges(run, var, positions):
-    if var in ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"):
-        return np.linspace(0.0, 1.0, 41)
-    if C.is_bounded(var):
-        return np.linspace(-1.0, 1.0, 41)
-    lo, hi = C.value_range(run, var, positions)
-    m = float(np.nanmax(np.maximum(np.abs(lo), np.abs(hi)))) if len(lo) else 1.0
-    m = m if np.isfinite(m) and m > 0 else 1.0
-    return np.linspace(-m, m, 41)
-
-
-def activation_histogram(
-    run: xr.Dataset,
-    var: str = "h",
-    layer=None,
-    bins=None,
-    by: str | None = "class",
-    *,
-    polar: float = POLAR_THRESHOLD,
-    sparse: float = SPARSE_THRESHOLD,
-) -> xr.Dataset:
-    """Histograms of activation values (Titos & Garcia 2022, Fig. 5) with polarization and sparsity.
-
-    Definitions (over valid frames and all units of a layer, per group):
-
-    - ``counts[group, bin, layer]``: number of (frame, unit) values in each bin. Values outside the bin edges are
-      counted in the first / last bin.
-    - ``polarization = P(|v| > polar)``, the share of values close to -1 / +1 (``polar = 0.9``);
-    - ``sparsity = P(|v| < sparse)``, the share of values close to 0 (``sparse = 0.1``).
-
-    Both shares are computed from the values themselves, not from the bins.
-
-    Parameters
-    ----------
-    run : xarray.Dataset
-        A run.
-    var : str
-        State variable (default ``"h"``).
-    layer : int, list of int or None
-        Layers (None: all); the result keeps a ``layer`` dimension.
-    bins : int or array of edges, optional
-        Default: 40 equal bins on [-1, 1] for tanh-range variables (``h``, candidates), on [0, 1] for gates, and
-        on [-m, m] with ``m = max |v|`` for ``c``. An int gives that many equal bins on the same range.
-    by : {"class", "segment", None}
-        Group frames by their label (dimension ``class_name``; frames labelled -1 are left out), by labelled
-        segment (dimension ``segment``, one per segment of the run's records in record order, with
-        ``segment_class_name`` and ``segment_event_id`` coordinates), or not at all (every valid frame, known label
-        or not).
-    polar, sparse : float
-        Thresholds of polarization and sparsity.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``counts`` ([group,] bin, layer) int64, ``bin_edges`` (bin_edge), ``polarization``, ``sparsity`` and
-        ``n_values`` ([group,] layer). ``bin`` holds the bin centres. A class without frames gives zero counts
-        and NaN shares, with an :class:`EmptyClassWarning`.
-
-    Examples
-    --------
-    >>> from rnnscope import analysis
-    >>> hist = analysis.activation_histogram(analysis.example_run(), by="class")
-    >>> hist["counts"].dims, hist["polarization"].dims
-    (('class_name', 'bin', 'layer'), ('class_name', 'layer'))
-    >>> bool(((hist["polarization"] >= 0) & (hist["polarization"] <= 1)).all())
-    True
-    """
-    func = "activation_histogram"
-    C.check_run(run, func)
-    C.check_var(run, var, func)
-    C.choose(by, ["class", "segment", None], name="by", func=func)
-    positions = C.check_layers(run, layer, func)
-    if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
-        edges = _default_edges(run, var, positions)
-        if bins is not None:
-            if bins < 1:
-                raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
-            edges = np.linspace(edges[0], edges[-1], int(bins) + 1)
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-        if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-            raise ValueError(
-                f"The 'bins' parameter of {func} must be a positive int or increasing edges (1-D, at least 2). "
-                f"Got {bins!r} instead."
-            )
-    n_bins, n_layers = edges.size - 1, len(positions)
-    names = C.require_labels(run, func) if by == "class" else C.class_names(run)
-    if by == "class":
-        n_groups = len(names)
-    elif by == "segment":
-        table = C.segment_table(run)
-        n_groups = len(table)
-        table = table.assign(row=np.arange(n_groups))  # the group of each segment
-        seg_rows = {e: g for e, g in table.groupby("event")} if n_groups else {}
-    else:
-        n_groups = 1
-    counts = np.zeros((n_groups, n_bins, n_layers), dtype=np.int64)
-    n_polar = np.zeros((n_groups, n_layers), dtype=np.int64)
-    n_sparse = np.zeros_like(n_polar)
-    n_values = np.zeros_like(n_polar)
-
-    def add(group_index, values):
-        # values (frames, unit, layer)
-        if values.shape[0] == 0:
-            return
-        a = np.abs(values)
-        n_polar[group_index] += (a > polar).sum((0, 1))
-        n_sparse[group_index] += (a < sparse).sum((0, 1))
-        n_values[group_index] += np.isfinite(values).sum((0, 1))
-        idx = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, n_bins - 1)
-        for k in range(n_layers):
-            counts[group_index, :, k] += np.bincount(idx[..., k].ravel(), minlength=n_bins)[:n_bins]
-
-    for block in C.iter_blocks(run, var, positions, labels=by == "class"):
-        if by == "class":
-            for c in range(len(names)):
-                rows = block.labels == c
-                if rows.any():
-                    add(c, block.values[rows])
-        elif by == "segment":
-            rows = seg_rows.get(block.event)
-            if rows is None:
-                continue
-            n = block.values.shape[0]
-            for seg, a, b in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
-                lo, hi = max(int(a), block.t0), min(int(b), block.t0 + n)
-                if hi > lo:
-                    add(int(seg), block.values[lo - block.t0 : hi - block.t0])
-        else:
-            add(0, block.values)
-
-    with np.errstate(invalid="ignore", divide="ignore"):
-        polarization = n_polar / n_values
-        sparsity = n_sparse / n_values
-    polarization = np.where(n_values > 0, polarization, np.nan)
-    sparsity = np.where(n_values > 0, sparsity, np.nan)
-    coords = {"bin": 0.5 * (edges[1:] + edges[:-1]), "bin_edges": ("bin_edge", edges), **_layer_coords(run, positions)}
-    if by == "class":
-        group_dims = ("class_name",)
-        coords["class_name"] = np.array(names)
-        C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if n_values[i].sum() == 0])
-    elif by == "segment":
-        group_dims = ("segment",)
-        seg_class = table["class"].to_numpy() if n_groups else np.zeros(0, int)
-        coords["segment_class_name"] = ("segment", np.array([names[c] for c in seg_class], dtype=object))
-        coords["segment_event_id"] = ("segment", table["event_id"].to_numpy().astype(str) if n_groups
-                                      else np.zeros(0, dtype=str))
-        empty = [int(s) for s in range(n_groups) if n_values[s].sum() == 0]
-        C.warn_empty(func, "segment(s)", empty)
-    else:
-        group_dims = ()
-        counts, polarization, sparsity, n_values = counts[0], polarization[0], sparsity[0], n_values[0]
-    out = xr.Dataset(
-        {
-            "counts": (group_dims + ("bin", "layer"), counts),
-            "polarization": (group_dims + ("layer",), polarization),
-            "sparsity": (group_dims + ("layer",), sparsity),
-            "n_values": (group_dims + ("layer",), n_values),
-        },
-        coords=coords,
-    )
-    out.attrs.update(variable=var, by=str(by), polar_threshold=float(polar), sparse_threshold=float(sparse))
-    out["polarization"].attrs["definition"] = f"share of values with |v| > {polar}"
-    out["sparsity"].attrs["definition"] = f"share of values with |v| < {sparse}"
-    return out
-
-
 # --------------------------------------------------------------------------------------------- heat maps
 
 
@@ -307,6 +131,8 @@ def heat_map(
     >>> heat = analysis.heat_map(run, use_summary=False)
     >>> heat.dims
     ('class_name', 'unit', 'layer')
+    >>> analysis.heat_map(run).identical(analysis.heat_map(run, use_summary=True))  # the stored summary
+    True
     >>> bool(np.allclose(heat, run["summary_heat"], atol=1e-6, equal_nan=True))
     True
     """
@@ -501,7 +327,8 @@ def class_correlation(
     """Pearson correlation between the heat maps of every pair of classes (Titos & Garcia 2022, Fig. 7).
 
     Definition: per layer, the heat vectors of two classes over the shared unit set of :func:`top_fraction`
-    (``fraction``) are correlated (Pearson). Fewer than 2 shared units, or a constant vector, gives NaN.
+    (``fraction``) are correlated (Pearson). Fewer than 2 shared units gives NaN with a ``RuntimeWarning``; a
+    constant vector gives NaN.
 
     Parameters
     ----------
@@ -519,9 +346,11 @@ def class_correlation(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> corr = analysis.class_correlation(analysis.example_run(), fraction=0.5)
-    >>> corr.dims
-    ('class_name', 'class_name_other', 'layer')
+    >>> corr = analysis.class_correlation(analysis.example_run())
+    >>> corr.dims, int(corr.n_units[0])
+    (('class_name', 'class_name_other', 'layer'), 6)
+    >>> float(corr.sel(class_name="LP", class_name_other="LP")[0])
+    1.0
     """
     func = "class_correlation"
     fraction = C.check_fraction(fraction, name="fraction", func=func)
@@ -531,16 +360,23 @@ def class_correlation(
     layers = np.asarray(heat["layer"].values)
     out = np.full((len(names), len(names), len(layers)), np.nan)
     n_units = np.zeros(len(layers), dtype=np.int64)
+    too_few = []
     for l, lid in enumerate(layers):
         units = top.units[int(lid) if np.issubdtype(layers.dtype, np.integer) else lid]
         n_units[l] = len(units)
         if len(units) < 2:
+            too_few.append((lid, len(units)))
             continue
         x = np.asarray(heat.sel(unit=units).isel(layer=l).values, dtype=np.float64)  # (class, unit)
         centred = x - x.mean(1, keepdims=True)
         norm = np.sqrt((centred**2).sum(1))
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
+    if too_few:
+        where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
+        warnings.warn(f"{func}: fewer than 2 units are among the top {fraction:.0%} of every class ({where}), so the "
+                      "correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more "
+                      "units.", RuntimeWarning, stacklevel=2)
     result = xr.DataArray(
         out,
         dims=("class_name", "class_name_other", "layer"),
@@ -579,6 +415,8 @@ def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting:
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.top_units(analysis.example_run()).sizes["rank"]
+    5
     >>> top = analysis.top_units(analysis.example_run(), k=3)
     >>> top.dims, top.sizes["rank"]
     (('class_name', 'rank', 'layer'), 3)
@@ -634,6 +472,8 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
     --------
     >>> from rnnscope import analysis
     >>> run = analysis.example_run()
+    >>> analysis.unit_traces(run, 0).sizes  # every unit by default
+    Frozen({'time': 18, 'unit': 6, 'layer': 1})
     >>> tr = analysis.unit_traces(run, 0, units=[2, 0])
     >>> tr.dims, tr.sizes["time"] == int(run.length[0]), tr.unit.values.tolist()
     (('time', 'unit', 'layer'), True, [2, 0])

@@ -8,8 +8,8 @@ import pandas as pd
 import xarray as xr
 
 from . import _common as C
-from ._activity import activation_histogram
 from ._dynamics import susceptibility
+from ._histograms import activation_histogram
 from ._specialisation import specialisation
 from ._tang import cell_distribution, smoothness
 
@@ -79,6 +79,8 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.compare({"lstm": analysis.example_run("lstm")}).shape  # one row per run
+    (1, 11)
     >>> table = analysis.compare({"lstm": analysis.example_run("lstm"), "gru": analysis.example_run("gru")},
     ...                          k=1, far=2)
     >>> list(table.index), bool(np.isnan(table.loc["gru", "lstm_c_inside_2"]))

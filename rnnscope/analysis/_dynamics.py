@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from .._validation import FROM_DATA, no_background_message, resolve_background
 from . import _common as C
 
 __all__ = ["susceptibility", "detector_units"]
@@ -15,6 +16,18 @@ __all__ = ["susceptibility", "detector_units"]
 BOUNDARY_HALF_WIDTH = 2
 #: Default distance (frames) from any boundary beyond which a frame is "stationary": 10 frames = 5 s.
 STATIONARY_DISTANCE = 10
+
+
+def _background(run, background, func):
+    """``background`` (a class of the run or None), else (``"auto"``) the run's ``attrs["background"]``; a warning
+    when nothing says which class it is (every segment is then an event)."""
+    names = C.class_names(run)
+    resolved = resolve_background(background, names, run.attrs, func=func)
+    if resolved is None and isinstance(background, str) and background == FROM_DATA:
+        message = no_background_message(func, "the run has no attrs['background']", names,
+                                        "every segment counts as an event (its start is an onset)")
+        warnings.warn(message, UserWarning, stacklevel=3)
+    return resolved
 
 
 def _boundaries(run, background):
@@ -79,14 +92,15 @@ def susceptibility(
     *,
     k: int = BOUNDARY_HALF_WIDTH,
     far: int = STATIONARY_DISTANCE,
-    background: str | None = "SIL",
+    background: str | None = "auto",
 ) -> xr.Dataset:
     """How strongly units react at segment onsets and ends compared with stationary stretches.
 
     Definitions (valid frames only; ``dv[t] = |v[t] - v[t-1]|`` for ``t >= 1``, per unit):
 
     - boundaries: the first frame (onset) and the frame after the last one (end) of every labelled segment that is
-      not of the ``background`` class (default ``"SIL"``; None: every segment), strictly inside the record
+      not of the ``background`` class (default: the run's ``attrs["background"]``; None: every segment), strictly
+      inside the record
       (frame 0 and ``length`` are record edges, not boundaries);
     - ``delta_onset`` / ``delta_end``: mean ``dv`` over frames within ``+-k`` frames of an onset / end;
     - ``delta_stationary``: mean ``dv`` over frames farther than ``far`` frames from every segment boundary (of
@@ -107,7 +121,9 @@ def susceptibility(
     far : int
         Minimum distance to any boundary of a stationary frame, frames (default 10 = 5 s).
     background : str or None
-        Class whose segments are background rather than events.
+        Class whose segments are background rather than events. ``"auto"`` (default): the run's
+        ``attrs["background"]`` (set by the readers, carried by features, models and capture), with a warning when
+        the run does not say.
 
     Returns
     -------
@@ -120,7 +136,10 @@ def susceptibility(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> sus = analysis.susceptibility(analysis.example_run(), k=1, far=2)
+    >>> run = analysis.example_run()
+    >>> run.attrs["background"], analysis.susceptibility(run).attrs["background"]  # the run says
+    ('SIL', 'SIL')
+    >>> sus = analysis.susceptibility(run, k=1, far=2)
     >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
     (('unit', 'layer'), ('layer',))
     """
@@ -130,6 +149,7 @@ def susceptibility(
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)
     far = C.check_int(far, name="far", func=func)
+    background = _background(run, background, func)
     onsets, ends, every, _ = _boundaries(run, background)
     n_frames = C.lengths(run)
     shape = (run.sizes["unit"], len(positions))
@@ -196,7 +216,7 @@ def detector_units(
     layer=None,
     *,
     k: int = BOUNDARY_HALF_WIDTH,
-    background: str | None = "SIL",
+    background: str | None = "auto",
 ) -> xr.Dataset:
     """How well each unit's activity change detects segment onsets and S arrivals (ROC AUC per unit).
 
@@ -217,7 +237,8 @@ def detector_units(
     k : int
         Frames after the onset / arrival counted as positive (default 2 = 1 s at 2 frames/s).
     background : str or None
-        Class whose segments are not events (their starts are not onsets).
+        Class whose segments are not events (their starts are not onsets). ``"auto"`` (default): the run's
+        ``attrs["background"]``, with a warning when the run does not say; None: every segment is an event.
 
     Returns
     -------
@@ -228,6 +249,8 @@ def detector_units(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.detector_units(analysis.example_run()).attrs["background"]
+    'SIL'
     >>> det = analysis.detector_units(analysis.example_run(), k=1)
     >>> det["auc_onset"].dims
     ('unit', 'layer')
@@ -239,6 +262,7 @@ def detector_units(
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)
+    background = _background(run, background, func)
     onsets, _, _, s_frames = _boundaries(run, background)
     n_frames = C.lengths(run)
     n_units, n_layers = run.sizes["unit"], len(positions)

@@ -105,6 +105,7 @@ def example_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: i
         attrs={
             "schema_version": SCHEMA_VERSION,
             "class_names": list(_CLASSES),
+            "background": _CLASSES[0],
             "sampling_rate": fs,
             "frame_rate": 2.0,
             "model_config": json.dumps({"cells": [cell] * n_layers, "hidden_size": n_units,

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._validation import FROM_DATA, no_background_message, resolve_background
 from ..schema import STATE_VARIABLES
 from . import _common as C
 
@@ -90,14 +91,31 @@ def _check_targets(run, targets, bands, func: str):
     return targets, bands
 
 
-def _background_index(run, background, func: str) -> int:
+#: targets that need the background class (what is "inside an event")
+_EVENT_TARGETS = ("event", "time_since_onset")
+
+
+def _background_index(run, background, targets, explicit: bool, func: str) -> tuple[int, list]:
+    """Index of the background class (``background``, else the run's ``attrs["background"]``) and the targets.
+
+    Without one the event targets cannot be defined: chosen by default they are left out with a warning; asked
+    for, they are an error. Returns -1 when no target needs it.
+    """
     names = C.class_names(run)
-    if background is None:
-        return names.index("SIL") if "SIL" in names else 0
-    if background not in names:
-        raise ValueError(f"The 'background' parameter of {func} must be None or one of the run's classes {names}. "
-                         f"Got {background!r} instead.")
-    return names.index(background)
+    if background is not None and not (isinstance(background, str) and background == FROM_DATA) \
+            and background not in names:
+        raise ValueError(f"The 'background' parameter of {func} must be one of the run's classes {names} (or "
+                         f"'auto': the run's attrs['background']). Got {background!r} instead.")
+    resolved = resolve_background(background, names, run.attrs, func=func)
+    needs = [t for t in targets if t in _EVENT_TARGETS]
+    if resolved is not None or not needs:
+        return (names.index(resolved) if resolved is not None else -1), targets
+    message = no_background_message(func, "the run has no attrs['background']", names,
+                                    f"the targets {needs} (inside an event) are undefined", none_ok=False)
+    if explicit:
+        raise ValueError(message + f" Or leave {needs} out of 'targets'.")
+    warnings.warn(message + " They are left out of the default targets.", UserWarning, stacklevel=3)
+    return -1, [t for t in targets if t not in _EVENT_TARGETS]
 
 
 # --------------------------------------------------------------------------------------------- frames
@@ -189,7 +207,7 @@ def linear_probes(
     folds: int = 5,
     max_frames: int | None = 5000,
     seed: int = 0,
-    background: str | None = None,
+    background: str | None = "auto",
     bands: Sequence[str] | None = None,
     metric: str = "balanced_accuracy",
     threads: int | None = 1,
@@ -235,7 +253,9 @@ def linear_probes(
     seed : int
         Seed of the frame sample.
     background : str, optional
-        The class that is not an event (default ``"SIL"``, or the first class when the run has no ``SIL``).
+        The class that is not an event, for the ``"event"`` and ``"time_since_onset"`` targets. ``"auto"``
+        (default): the run's ``attrs["background"]``. When nothing says which class it is, those targets are left
+        out of the default targets with a warning, and asking for them is an error.
     bands : list of str, optional
         Feature names of the ``band_energy`` target.
     metric : {"balanced_accuracy", "accuracy"}
@@ -254,6 +274,8 @@ def linear_probes(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.linear_probes(analysis.example_run())["target"].tolist()  # every target the run supports
+    ['class', 'event', 'time_since_onset', 'band_energy']
     >>> table = analysis.linear_probes(analysis.example_run(), ["class", "event"], folds=3)
     >>> table[["target", "var", "layer", "metric"]].values.tolist()
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]
@@ -264,6 +286,7 @@ def linear_probes(
     C.check_run(run, func)
     variables = _check_vars(run, var, func)
     positions = C.check_layers(run, layer, func)
+    explicit = targets is not None
     targets, bands = _check_targets(run, targets, bands, func)
     folds = C.check_int(folds, name="folds", func=func, minimum=2)
     if max_frames is not None:
@@ -272,7 +295,7 @@ def linear_probes(
     if threads is not None:
         threads = C.check_int(threads, name="threads", func=func, minimum=1)
     seed = C.check_int(seed, name="seed", func=func)
-    bg = _background_index(run, background, func)
+    bg, targets = _background_index(run, background, targets, explicit, func)
     names = _feature_names(run) if "features" in run else []
     feature_cols = sorted({names.index(b) for b in bands} | {names.index(t) for t in targets if t in names}) \
         if any(t == "band_energy" or t in names for t in targets) else []
@@ -330,8 +353,8 @@ def linear_probes(
         warnings.warn(f"{func}: target(s) {empty} have fewer than two classes or two records among the sampled "
                       "frames; their scores are NaN (raise max_frames or probe a run with more records).",
                       C.EmptyClassWarning, stacklevel=2)
-    table.attrs.update(max_frames=max_frames, seed=seed, folds=folds, background=C.class_names(run)[bg]
-                       if C.class_names(run) else bg, bands=list(bands))
+    table.attrs.update(max_frames=max_frames, seed=seed, folds=folds,
+                       background=C.class_names(run)[bg] if bg >= 0 else None, bands=list(bands))
     return table
 
 

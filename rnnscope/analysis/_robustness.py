@@ -71,6 +71,8 @@ def perturbation(
     --------
     >>> from rnnscope import analysis
     >>> run = analysis.example_run()
+    >>> analysis.perturbation(run, run).attrs["noise_start_frame"]  # no noise window known: -1
+    -1
     >>> diff = analysis.perturbation(run, run, noise=(2, 4))
     >>> diff.dims, float(abs(diff).max())
     (('time', 'unit', 'layer'), 0.0)
@@ -158,8 +160,8 @@ def recovery_time(diff: xr.DataArray, threshold: float = RECOVERY_THRESHOLD, *, 
     >>> diff = xr.DataArray(np.array([0, 0, 5, 5, 2, 0.5, 0.01, 0.0])[:, None, None], dims=("time", "unit", "layer"),
     ...                     coords={"time": np.arange(8) * 0.5, "layer": [0], "clean_std": ("layer", [1.0])},
     ...                     attrs={"noise_start_frame": 2, "noise_stop_frame": 4})
-    >>> int(recovery_time(diff, 0.1).values[0])
-    2
+    >>> int(recovery_time(diff, 0.1).values[0]), int(recovery_time(diff).values[0])  # 0.1 is the default
+    (2, 2)
     """
     func = "recovery_time"
     if not isinstance(diff, xr.DataArray) or set(diff.dims) != {"time", "unit", "layer"}:

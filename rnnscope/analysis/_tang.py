@@ -81,6 +81,8 @@ def cell_distribution(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.cell_distribution(analysis.example_run()).sizes["sampled_unit"]  # up to 50 units
+    6
     >>> dist = analysis.cell_distribution(analysis.example_run(), units=4)
     >>> dist["counts"].dims, dist["variable"].values.tolist(), dist.sizes["sampled_unit"]
     (('bin', 'layer'), ['c'], 4)
@@ -214,6 +216,8 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.responsibility(analysis.example_run()).dims
+    ('class_name', 'unit', 'layer')
     >>> resp = analysis.responsibility(analysis.example_run(), threshold=10)
     >>> resp.dims, resp["rule"].values.tolist()
     (('class_name', 'unit', 'layer'), ['outside'])
@@ -314,6 +318,8 @@ def responsible_units(resp: xr.DataArray, level: float | None = None, *, factor:
     --------
     >>> resp = xr.DataArray([[[0.9], [0.1]], [[0.2], [0.6]]], dims=("class_name", "unit", "layer"),
     ...                     coords={"class_name": ["A", "B"], "unit": [0, 1], "layer": [0]})
+    >>> responsible_units(resp)["dominant_class"].sel(layer=0).values.tolist()
+    ['A', 'B']
     >>> out = responsible_units(resp, level=0.5)
     >>> out["count"].sel(layer=0).values.tolist(), out["dominant_class"].sel(layer=0).values.tolist()
     ([1, 1], ['A', 'B'])
@@ -506,6 +512,8 @@ def smoothness(
     Examples
     --------
     >>> from rnnscope import analysis
+    >>> analysis.smoothness(analysis.example_run()).dims  # every record
+    ('layer',)
     >>> s = analysis.smoothness(analysis.example_run(), 0)
     >>> s.dims, bool((s > 0).all())
     (('layer',), True)

@@ -32,7 +32,7 @@ import xarray as xr
 
 from .. import _version
 from .._device import resolve_device
-from .._validation import check_positive
+from .._validation import check_positive, stored_background
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator
 from ..models._native import native_status
 from ..schema import (
@@ -93,6 +93,18 @@ def _check_model(model, dataset, func="capture"):
             f"{func}: the model expects {model.input_size} features per frame but the Dataset has "
             f"{dataset.sizes['feature']}. Compute features with the model's preset."
         )
+    if hasattr(model, "check_input"):
+        model.check_input(dataset, func)  # the sampling rate and feature configuration it was trained on
+
+
+def _background(model, dataset, func="capture") -> str | None:
+    """The run's background class: the data's ``attrs["background"]``, else the model's (a warning if they differ)."""
+    data = stored_background(dataset.attrs)
+    own = getattr(model, "background", None)
+    if data is not None and own is not None and data != own:
+        warnings.warn(f"{func}: the data declare {data!r} as the background class but the model {own!r}; the run "
+                      f"keeps the data's ({data!r}).", UserWarning, stacklevel=3)
+    return data if data is not None else own
 
 
 # --------------------------------------------------------------------------------------------- run layout
@@ -100,7 +112,10 @@ def _check_model(model, dataset, func="capture"):
 
 def _run_attrs(model, dataset, variables, keep, device, window) -> dict:
     training = model.info.get("training", {})
-    attrs = {k: v for k, v in dataset.attrs.items()}
+    attrs = {k: v for k, v in dataset.attrs.items() if k != "background"}
+    background = _background(model, dataset)
+    if background is not None:
+        attrs["background"] = background
     attrs.update({
         "schema_version": SCHEMA_VERSION,
         "class_names": list(model.class_names),
@@ -245,7 +260,15 @@ def capture(
         The run (see :mod:`rnnscope.schema`): state variables (event, time, unit, layer) float32 NaN past
         ``length``, ``prob`` (event, time, class_name), ``pred`` (event, time), the summaries, and provenance attrs
         (``model_config``, ``feature_config``, ``training_summary``, ``capture_config``, ``versions``, ``created``,
-        ``seed``). Classes follow the model's order.
+        ``seed``) and ``background`` (the data's, else the model's, when one is known). Classes follow the
+        model's order.
+
+    Raises
+    ------
+    ValueError
+        The features do not fit the model: another number of features, other classes, or (for a model that
+        remembers its input, see :func:`rnnscope.train.fit`) another sampling rate or feature configuration; the
+        message names both.
 
     Examples
     --------

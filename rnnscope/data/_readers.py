@@ -23,6 +23,7 @@ import xarray as xr
 from .. import _version
 from .._validation import (
     DEFAULT_CLASS_NAMES,
+    check_background,
     check_choice,
     check_class_names,
     check_features,
@@ -82,8 +83,10 @@ def from_obspy(
     class_names : sequence of str
         Class names; catalogue classes must be among them.
     background : str, optional
-        A class name (e.g. ``"SIL"``) given to every sample outside the catalogued segments (gaps excepted); those
-        stretches also become segments of that class. ``None`` (default): such samples are unknown (-1).
+        The background class (e.g. ``"BG"``): given to every sample outside the catalogued segments (gaps
+        excepted), those stretches also become segments of that class, and it is stored as
+        ``attrs["background"]``, which features, models trained on them and runs carry (analyses and the monitor
+        read it). ``None`` (default): such samples are unknown (-1) and no class is declared background.
     detrend : bool or {"linear", "constant", "demean", "simple"}
         ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``).
     bandpass : (float, float), optional
@@ -107,7 +110,8 @@ def from_obspy(
     xarray.Dataset
         Records Dataset (``waveform``, ``sample_label``, segment table) with coordinates ``event_id`` (the trace
         id), ``trace_id`` (SEED id), ``starttime`` (UTC ISO string of the first sample) and attrs
-        ``sampling_rate`` and ``processing`` (JSON: detrend, band-pass, resampling, input rates per trace id).
+        ``sampling_rate``, ``processing`` (JSON: detrend, band-pass, resampling, input rates per trace id) and
+        ``background`` (when given).
 
     Notes
     -----
@@ -166,6 +170,14 @@ def from_obspy(
     0  BW.RJOB..EHZ        SIL    0.0   3.0
     1  BW.RJOB..EHZ        VTE    3.0  17.0
     2  BW.RJOB..EHZ        SIL   17.0  30.0
+    >>> records.attrs["background"]
+    'SIL'
+
+    With defaults only (100 Hz, no catalogue: every sample unknown, no background):
+
+    >>> records = from_obspy(st)
+    >>> records.attrs["sampling_rate"], "background" in records.attrs, int(records.sample_label.max())
+    (100.0, False, -1)
     """
     func = "from_obspy"
     obspy = _import_obspy(func)
@@ -233,6 +245,7 @@ def from_obspy(
         starttimes=starttimes,
         trace_ids=trace_ids,
         attrs={"processing": json_attr(processing)},
+        background=background,
         func=func,
     )
 
@@ -360,6 +373,7 @@ def from_arrays(
     *,
     segments: pd.DataFrame | None = None,
     event_ids: Sequence[str] | None = None,
+    background: str | None = None,
 ) -> xr.Dataset:
     """Waveforms and per-sample labels as numpy arrays -> records Dataset.
 
@@ -380,26 +394,34 @@ def from_arrays(
         omitted.
     event_ids : sequence of str, optional
         Unique identifier per record (default ``rec00000``, ``rec00001``, ...).
+    background : str, optional
+        The class that is not an event (e.g. ``"BG"``), stored as ``attrs["background"]``; features, models
+        trained on them and runs carry it, and analyses and the monitor read it. None: no class is declared
+        background (functions that need one then ask for it).
 
     Returns
     -------
     xarray.Dataset
-        Records Dataset: ``waveform`` (float32, NaN padded), ``sample_label`` (int16, -1 padded), segment table.
+        Records Dataset: ``waveform`` (float32, NaN padded), ``sample_label`` (int16, -1 padded), segment table;
+        attrs ``sampling_rate``, ``class_names`` and ``background`` (when given).
 
     Examples
     --------
     >>> import numpy as np
     >>> from rnnscope.data import catalog, from_arrays
-    >>> x = [np.arange(6, dtype=np.int32), np.ones(4)]
+    >>> x = [np.arange(6, dtype=np.int32), np.arange(4.0)]
     >>> y = [np.array([0, 0, 2, 2, 2, -1]), np.array([1, 1, 1, 1])]
-    >>> records = from_arrays(x, y, 2.0, ["SIL", "TRE", "LP"], event_ids=["a", "b"])
-    >>> records.waveform.shape, str(records.waveform.dtype)
-    ((2, 6), 'float32')
+    >>> records = from_arrays(x, y, 2.0, ["BG", "TR", "LP"])
+    >>> records.waveform.shape, str(records.waveform.dtype), list(records.event_id.values)
+    ((2, 6), 'float32', ['rec00000', 'rec00001'])
+    >>> records = from_arrays(x, y, 2.0, ["BG", "TR", "LP"], event_ids=["a", "b"], background="BG")
     >>> catalog(records)[["event_id", "class_name", "start", "end"]]
       event_id class_name  start  end
-    0        a        SIL    0.0  1.0
+    0        a         BG    0.0  1.0
     1        a         LP    1.0  2.5
-    2        b        TRE    0.0  2.0
+    2        b         TR    0.0  2.0
+    >>> records.attrs["background"]
+    'BG'
     """
     func = "from_arrays"
     names = check_class_names(class_names, func=func)
@@ -415,6 +437,7 @@ def from_arrays(
         segments=segments,
         event_ids=event_ids,
         attrs={"processing": json_attr({"reader": func})},
+        background=background,
         func=func,
     )
 
@@ -468,6 +491,7 @@ def from_features(
     feature_names: Sequence[str] | None = None,
     event_ids: Sequence[str] | None = None,
     time_offset: float = 0.0,
+    background: str | None = None,
 ) -> xr.Dataset:
     """Features computed elsewhere -> features Dataset (like :func:`rnnscope.features.compute`, without waveform).
 
@@ -488,6 +512,8 @@ def from_features(
     time_offset : float
         Time (s from the record start, >= 0) of frame 0: frame ``k`` is at ``time_offset + k / frame_rate`` (for
         windows of length ``W`` centred on their times, ``time_offset = W / 2``).
+    background : str, optional
+        The class that is not an event, stored as ``attrs["background"]`` (see :func:`from_arrays`).
 
     Returns
     -------
@@ -495,7 +521,7 @@ def from_features(
         ``features`` (event, time, feature; float32, NaN past ``length``), ``label`` (int16, -1 past ``length``),
         coordinates ``time`` (s), ``feature``, ``length``, ``event_id``, the segment table, and attrs
         ``schema_version``, ``class_names``, ``frame_rate``, ``feature_config`` (JSON: preset ``"external"``,
-        ``frame_rate``, ``n_features``, ``time_offset``, ``feature_names``).
+        ``frame_rate``, ``n_features``, ``time_offset``, ``feature_names``) and ``background`` (when given).
 
     Notes
     -----
@@ -509,17 +535,21 @@ def from_features(
     >>> from rnnscope.data import catalog, from_features
     >>> feats = [np.zeros((4, 3)), np.ones((2, 3))]
     >>> labs = [np.array([0, 0, 2, 2]), np.array([-1, 1])]
-    >>> ds = from_features(feats, labs, ["SIL", "TRE", "LP"], frame_rate=2.0, time_offset=2.0)
+    >>> ds = from_features(feats, labs, ["BG", "TR", "LP"])
+    >>> ds.time.values.tolist(), ds.attrs["frame_rate"]
+    ([0.0, 0.5, 1.0, 1.5], 2.0)
+    >>> ds = from_features(feats, labs, ["BG", "TR", "LP"], frame_rate=2.0, time_offset=2.0, background="BG")
     >>> ds.features.shape, ds.time.values.tolist(), ds.length.values.tolist()
     ((2, 4, 3), [2.0, 2.5, 3.0, 3.5], [4, 2])
     >>> catalog(ds)[["event_id", "class_name", "start", "end"]]
       event_id class_name  start  end
-    0 rec00000        SIL    2.0  3.0
+    0 rec00000         BG    2.0  3.0
     1 rec00000         LP    3.0  4.0
-    2 rec00001        TRE    2.5  3.0
+    2 rec00001         TR    2.5  3.0
     """
     func = "from_features"
     names = check_class_names(class_names, func=func)
+    background = check_background(background, names, func=func)
     check_positive(frame_rate, name="frame_rate", func=func)
     check_positive(time_offset, name="time_offset", func=func, allow_zero=True)
     frame_rate, time_offset = float(frame_rate), float(time_offset)
@@ -579,6 +609,8 @@ def from_features(
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
     )
+    if background is not None:
+        ds.attrs["background"] = background
     return ds
 
 

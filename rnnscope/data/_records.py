@@ -13,8 +13,8 @@ import pandas as pd
 import xarray as xr
 
 from .. import _version
-from .._validation import check_class_names, check_labels, check_positive, check_waveform
 from .. import schema
+from .._validation import check_background, check_class_names, check_labels, check_positive, check_waveform
 from ..schema import SCHEMA_VERSION, SUMMARY_VARIABLES
 
 #: columns of a segment table given to the readers (``event`` the record's position; times in s from the record
@@ -33,6 +33,7 @@ def build_records(
     starttimes: Sequence[str | None] | None = None,
     trace_ids: Sequence[str | None] | None = None,
     attrs: dict | None = None,
+    background: str | None = None,
     func: str = "build_records",
 ) -> xr.Dataset:
     """Return a records Dataset.
@@ -49,9 +50,14 @@ def build_records(
         start). Derived from runs of equal labels when omitted.
     event_ids, starttimes, trace_ids : sequences, optional
         Per-record identifier, UTC start (ISO string) and SEED id.
+    attrs : dict, optional
+        More attrs of the Dataset.
+    background : str, optional
+        The background class (one of ``class_names``), stored as ``attrs["background"]``.
     """
     check_positive(sampling_rate, name="sampling_rate", func=func)
     class_names = check_class_names(class_names, func=func)
+    background = check_background(background, class_names, func=func)
     if len(waveforms) != len(sample_labels):
         raise ValueError(
             f"{func}: got {len(waveforms)} waveforms but {len(sample_labels)} label arrays; give one per record."
@@ -113,6 +119,8 @@ def build_records(
         "rnnscope_version": _version.__version__,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
     }
+    if background is not None:
+        base_attrs["background"] = background
     base_attrs.update(attrs or {})
     ds.attrs.update(base_attrs)
     return ds

@@ -60,7 +60,12 @@ from scipy.fft import next_fast_len
 from scipy.ndimage import uniform_filter1d
 from scipy.signal import lfilter
 
-from .._validation import DEFAULT_CLASS_NAMES, check_positive, check_range
+from .._validation import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_CLASS_NAMES,
+    check_positive,
+    check_range,
+)
 from ..schema import json_attr
 from ._records import SEGMENT_COLUMNS, build_records
 
@@ -68,6 +73,7 @@ __all__ = ["synthetic"]
 
 _FUNC = "synthetic"
 CLASS_NAMES = tuple(DEFAULT_CLASS_NAMES)  # SIL, TRE, LP, VTE, HYB: SIL is index 0
+BACKGROUND = DEFAULT_BACKGROUND  # "SIL": the stretches between events (attrs["background"])
 EVENT_CLASSES = CLASS_NAMES[1:]
 #: relative weights of the event classes: the event counts of Titos & Garcia (2022)
 DEFAULT_CLASS_WEIGHTS = {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}
@@ -158,8 +164,9 @@ def synthetic(
         ``n_samples``), ``sample_label`` (event, sample) int16 (-1 past ``n_samples``, a class index everywhere
         else), the segment table ``segment_event_id``, ``segment_class``, ``segment_start``, ``segment_end``,
         ``segment_p``, ``segment_s`` (s from the record start; P and S for VTE and HYB, NaN otherwise; SIL stretches
-        are segments too), and attrs ``class_names`` (``["SIL", "TRE", "LP", "VTE", "HYB"]``), ``sampling_rate``,
-        ``seed`` and ``generator`` (JSON string of every parameter above). See :func:`rnnscope.data.catalog`.
+        are segments too), and attrs ``class_names`` (``["SIL", "TRE", "LP", "VTE", "HYB"]``), ``background``
+        (``"SIL"``), ``sampling_rate``, ``seed`` and ``generator`` (JSON string of every parameter above). See
+        :func:`rnnscope.data.catalog`.
 
     Raises
     ------
@@ -172,8 +179,8 @@ def synthetic(
     >>> ds = rnnscope.data.synthetic(n_records=3, seed=0)
     >>> ds.sizes["event"], ds["waveform"].dtype, ds["sample_label"].dtype, ds.attrs["sampling_rate"]
     (3, dtype('float32'), dtype('int16'), 100.0)
-    >>> ds.attrs["class_names"]
-    ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
+    >>> ds.attrs["class_names"], ds.attrs["background"]
+    (['SIL', 'TRE', 'LP', 'VTE', 'HYB'], 'SIL')
     >>> (ds["n_samples"].values / ds.attrs["sampling_rate"]).round(1)  # record lengths, s
     array([172. , 134.8, 157.4])
     >>> cat = rnnscope.data.catalog(ds)
@@ -227,6 +234,7 @@ def synthetic(
         segments=segments,
         event_ids=[f"syn{i:05d}" for i in range(int(n_records))],
         attrs={"generator": json_attr(generator), "seed": int(seed)},
+        background=BACKGROUND,
         func=_FUNC,
     )
 
@@ -584,7 +592,7 @@ def _sil_rows(y: np.ndarray, fs: float) -> list[tuple]:
     """Segment rows (start, class, end, p, s) of the SIL stretches (runs of label 0)."""
     edges = np.diff(np.r_[0, (y == 0).astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(a / fs, "SIL", b / fs, np.nan, np.nan) for a, b in zip(starts, ends)]
+    return [(a / fs, BACKGROUND, b / fs, np.nan, np.nan) for a, b in zip(starts, ends)]
 
 
 def _double_gap(rng: np.random.Generator, fs: float) -> int:

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ._synthetic import BACKGROUND
+
 __all__ = ["synthetic_signal", "write_sds_archive", "sds_path"]
 
 _NS = 1_000_000_000
@@ -123,7 +125,7 @@ def write_sds_archive(
     x, seg = synthetic_signal(duration_s + extra, seed=seed, sampling_rate=fs, **kwargs)
     shift = 0.0
     if event_at_s is not None:
-        events = seg[(seg["class_name"] != "SIL") & (seg["end"] - seg["start"] >= 10.0)]
+        events = seg[(seg["class_name"] != BACKGROUND) & (seg["end"] - seg["start"] >= 10.0)]
         mids = (events["start"] + events["end"]) / 2
         ok = events[(mids >= event_at_s) & (mids <= event_at_s + extra)]
         if len(ok) == 0:
@@ -177,7 +179,7 @@ def write_sds_archive(
         day += 1
 
     rows = []
-    events = seg[seg["class_name"] != "SIL"]
+    events = seg[seg["class_name"] != BACKGROUND]
     for r in events.itertuples():
         pieces = [(r.start, r.end)]
         for a, b in gaps:

@@ -111,8 +111,9 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
     seed : int
         Seed of the permutation.
     keep : str or list of str, optional
-        Classes whose segments keep their class and stay out of the permutation (e.g. ``keep="SIL"`` shuffles only
-        the event classes among event segments, a control for class identity beyond event detection).
+        Classes whose segments keep their class and stay out of the permutation (e.g. the background class,
+        ``keep=dataset.attrs["background"]``, shuffles only the event classes among event segments, a control for
+        class identity beyond event detection).
 
     Returns
     -------

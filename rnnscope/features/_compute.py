@@ -22,6 +22,12 @@ class FeatureConfig:
     """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as JSON).
 
     Times are in seconds, frequencies in Hz.
+
+    Examples
+    --------
+    >>> cfg = FeatureConfig()
+    >>> cfg.preset, cfg.n_features, cfg.feature_names()[:2]
+    ('paper', 48, ['lfb_00', 'lfb_01'])
     """
 
     preset: str = "paper"
@@ -61,9 +67,18 @@ PRESETS: dict[str, FeatureConfig] = {
 }
 
 
-def _config(preset: str | FeatureConfig, overrides: Mapping) -> FeatureConfig:
+def _config(preset: str | FeatureConfig | Mapping, overrides: Mapping) -> FeatureConfig:
     if isinstance(preset, FeatureConfig):
         base = preset
+    elif isinstance(preset, Mapping):  # e.g. a model's feature_config (the features it was trained on)
+        fields = {f.name for f in dataclasses.fields(FeatureConfig)}
+        if not set(preset) & (fields - {"preset"}) or preset.get("preset") == "external":
+            raise ValueError(
+                "The 'preset' parameter of compute must be a preset name, a FeatureConfig or its fields as a dict. "
+                f"Got {dict(preset)!r} instead (features computed elsewhere, e.g. by rnnscope.data.from_features, "
+                "cannot be recomputed here)."
+            )
+        base = FeatureConfig.from_json(preset)
     else:
         check_choice(preset, PRESETS, name="preset", func="compute")
         base = PRESETS[preset]
@@ -135,6 +150,8 @@ def filter_edges(cfg: FeatureConfig | str = "paper") -> np.ndarray:
     array([0.  , 0.2 , 0.43, 0.71])
     >>> float(filter_edges("paper")[-1])
     20.0
+    >>> filter_edges().size  # the "paper" preset: 16 filters, 18 edges
+    18
     """
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
     k = np.arange(cfg.n_filters + 2)
@@ -147,6 +164,10 @@ def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndar
     """Triangular weights ``(n_fft // 2 + 1, n_filters)`` and the FFT bin frequencies (Hz).
 
     Filter ``j`` is 0 at ``edges[j]``, 1 at ``edges[j+1]``, 0 at ``edges[j+2]``, evaluated at the bin frequencies.
+
+    >>> weights, freqs = filter_bank("paper", 50.0)
+    >>> weights.shape, float(freqs[-1])
+    ((257, 16), 25.0)
     """
     cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
     freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / sampling_rate)
@@ -224,8 +245,9 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     records : xarray.Dataset
         A records Dataset (``waveform``, ``sample_label``, ``n_samples``, ``attrs["sampling_rate"]``), e.g. from
         :func:`rnnscope.data.synthetic` or :func:`rnnscope.data.from_obspy`.
-    preset : {"paper", "authors_code"} or FeatureConfig
-        Named settings (see the module docstring).
+    preset : {"paper", "authors_code"}, FeatureConfig or dict
+        Named settings (see the module docstring), or every setting (a dict such as ``model.feature_config``, the
+        features a model was trained on).
     on_short : {"error", "drop"}
         What to do with records shorter than one analysis window (they give no frame).
     **settings
@@ -243,8 +265,16 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     --------
     >>> import rnnscope
     >>> ds = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> ds.sizes["feature"], float(ds.time[0]), ds.attrs["frame_rate"]
-    (48, 2.0, 2.0)
+    >>> ds.sizes["feature"], float(ds.time[0]), ds.attrs["frame_rate"], ds.attrs["background"]
+    (48, 2.0, 2.0, 'SIL')
+
+    The settings of other features, as a dict (what a model stores as ``model.feature_config``):
+
+    >>> import json
+    >>> again = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0),
+    ...                                   json.loads(ds.attrs["feature_config"]))
+    >>> bool(again.features.equals(ds.features))
+    True
     """
     cfg = _config(preset, settings)
     check_choice(on_short, ("error", "drop"), name="on_short", func="compute")

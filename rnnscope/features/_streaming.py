@@ -102,6 +102,15 @@ class StreamingFeatures:
     A frame is returned ``2 * delta_width`` frames after its window is complete (its delta-delta needs that many
     later frames); :meth:`finish` returns the last ones with the end-edge repetition of ``frames_of``. After
     ``finish`` the object starts a new signal (frame 0 again), e.g. after a gap.
+
+    Examples
+    --------
+    >>> from rnnscope.features import StreamingFeatures, frames_of
+    >>> x = np.random.default_rng(0).normal(size=3000)
+    >>> stream = StreamingFeatures(100.0)
+    >>> parts = [stream.push(x[:1234]), stream.push(x[1234:]), stream.finish()]
+    >>> [p.shape[0] for p in parts], bool(np.allclose(np.concatenate(parts), frames_of(x, 100.0)[0]))
+    ([13, 36, 4], True)
     """
 
     def __init__(self, sampling_rate: float, cfg: FeatureConfig | str = "paper", *, spectrogram: bool = False):

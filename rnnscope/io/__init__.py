@@ -6,7 +6,7 @@ no store, never a half store that opens as valid. :func:`open_run` refuses a ``.
 
 Every run store is written by one component, :class:`RunWriter` (used by :func:`save_run`, by
 :func:`rnnscope.capture` with ``store=`` and by the monitor's capture stores), with one summary accumulator
-(:class:`SummaryAccumulator`, :func:`compute_summaries`). Attributes holding lists or dicts (``class_names``,
+(:func:`compute_summaries`). Attributes holding lists or dicts (``class_names``,
 configs) are stored as JSON strings, so netCDF can hold them, and decoded on opening. This package imports no
 torch.
 
@@ -33,9 +33,6 @@ __all__ = [
     "default_chunks",
     "encode_attrs",
     "decode_attrs",
-    # summaries
-    "SummaryAccumulator",
-    "FrameIndex",
+    # summaries (SummaryAccumulator, FrameIndex and STATE_ORDER are the writers' plumbing, importable but not API)
     "compute_summaries",
-    "STATE_ORDER",
 ]

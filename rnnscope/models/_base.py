@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -10,8 +11,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .._validation import DEFAULT_CLASS_NAMES, check_class_names
+from .._validation import (
+    DEFAULT_BACKGROUND,
+    DEFAULT_CLASS_NAMES,
+    FROM_DATA,
+    check_background,
+    check_class_names,
+)
 from .._version import __version__
+from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
 from ._file import save_model
 
@@ -71,11 +79,28 @@ class ModelBase(nn.Module):
     """Shared part of :class:`RNNClassifier` and :class:`TCNClassifier`.
 
     Holds the input normaliser (buffers ``feature_mean`` and ``feature_std``, applied inside ``forward``), the
-    class names, a free ``info`` dict saved with the model (e.g. class weights, training summary), ``config``,
-    ``save`` and the class-name matching helpers.
+    class names and the background class, the **input contract** (``sampling_rate`` and ``feature_config`` of
+    the features it was trained on, set by :func:`rnnscope.train.fit`), a free ``info`` dict saved with the model
+    (e.g. class weights, training summary), ``config``, ``save`` and the class-name matching helpers.
+
+    Attributes
+    ----------
+    class_names : list of str
+        Name of each output, in order.
+    background : str or None
+        The class that is not an event (monitor detections, event scores and onset analyses leave it out);
+        None when nothing says.
+    sampling_rate : float or None
+        Hz of the records the training features were computed from (None: unknown, nothing is checked).
+    feature_config : dict or None
+        Every setting of those features (``attrs["feature_config"]``; ``rnnscope.features.compute(records,
+        model.feature_config)`` computes them again).
+    preprocessing : dict or None
+        ``detrend`` and ``bandpass`` of the records (:func:`rnnscope.data.from_obspy`), which the monitor repeats.
     """
 
-    def _init_common(self, input_size: int, num_classes: int, class_names, func: str) -> None:
+    def _init_common(self, input_size: int, num_classes: int, class_names, func: str,
+                     background: str | None = FROM_DATA) -> None:
         self.input_size = check_int(input_size, name="input_size", func=func)
         self.num_classes = check_int(num_classes, name="num_classes", func=func)
         if class_names is None:
@@ -88,6 +113,13 @@ class ModelBase(nn.Module):
                     f"Got {len(names)} names {names} instead."
                 )
         self.class_names: list[str] = names
+        if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
+            # the default task's background goes with the default task's classes; other classes: fit sets it
+            background = DEFAULT_BACKGROUND if names == list(DEFAULT_CLASS_NAMES) else None
+        self.background: str | None = check_background(background, names, func=func)
+        self.sampling_rate: float | None = None
+        self.feature_config: dict[str, Any] | None = None
+        self.preprocessing: dict[str, Any] | None = None
         self.info: dict[str, Any] = {}
         self.register_buffer("feature_mean", torch.zeros(self.input_size))
         self.register_buffer("feature_std", torch.ones(self.input_size))
@@ -213,6 +245,64 @@ class ModelBase(nn.Module):
             )
         return np.where(arr >= 0, mapping[np.clip(arr, 0, None)], -1).astype(arr.dtype)
 
+    # ---- input contract -------------------------------------------------------------------------------
+    @property
+    def input_contract(self) -> dict[str, Any]:
+        """``{"sampling_rate", "feature_config"}`` the model expects (None where unknown: nothing is checked)."""
+        return {"sampling_rate": self.sampling_rate, "feature_config": self.feature_config}
+
+    def set_input(self, features: Any) -> ModelBase:
+        """Remember the input contract of a features Dataset (what :func:`rnnscope.train.fit` calls).
+
+        Stores ``attrs["sampling_rate"]``, ``attrs["feature_config"]``, the records' ``detrend`` and ``bandpass``
+        (``attrs["processing"]``) and ``attrs["background"]`` (when the features declare one) in the model; they
+        are saved with it.
+
+        Examples
+        --------
+        >>> import rnnscope
+        >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0))
+        >>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5).set_input(frames)
+        >>> model.sampling_rate, model.feature_config["preset"], model.background
+        (50.0, 'paper', 'SIL')
+        """
+        attrs = getattr(features, "attrs", features)
+        contract = input_contract(attrs)
+        self.sampling_rate, self.feature_config = contract["sampling_rate"], contract["feature_config"]
+        processing = attrs.get("processing")
+        processing = json.loads(processing) if isinstance(processing, str) else processing
+        if isinstance(processing, Mapping):
+            kept = {k: processing[k] for k in ("detrend", "bandpass") if k in processing}
+            self.preprocessing = kept or None
+        else:
+            self.preprocessing = None
+        background = attrs.get("background")
+        if background not in (None, ""):
+            func = f"{type(self).__name__}.set_input"
+            background = check_background(str(background), self.class_names, func=func)
+            if self.background is not None and self.background != background:
+                warnings.warn(f"{func}: the model's background class was {self.background!r}; the features declare "
+                              f"{background!r}, which the model takes.", UserWarning, stacklevel=3)
+            self.background = background
+        return self
+
+    def check_input(self, features: Any, func: str) -> None:
+        """Raise a ValueError naming both sides when ``features`` (a Dataset or its attrs) were computed at another
+        sampling rate or with another feature configuration than the model's training features.
+
+        Examples
+        --------
+        >>> import rnnscope
+        >>> records = rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)
+        >>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5).set_input(rnnscope.features.compute(records))
+        >>> other = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
+        >>> model.check_input(other, "capture")
+        Traceback (most recent call last):
+        ...
+        ValueError: capture: the model was trained on features at 50 Hz with preset 'paper'; these features were computed at 100 Hz with preset 'paper' (sampling_rate 50 Hz vs 100 Hz). ...
+        """
+        check_contract(self.input_contract, input_contract(getattr(features, "attrs", features)), func=func)
+
     # ---- description ----------------------------------------------------------------------------------
     @property
     def n_parameters(self) -> int:
@@ -246,6 +336,10 @@ class ModelBase(nn.Module):
         config = {"model": type(self).__name__, "config_version": CONFIG_VERSION}
         config.update(self._arch_config())
         config["class_names"] = list(self.class_names)
+        config["background"] = self.background
+        config["sampling_rate"] = self.sampling_rate
+        config["feature_config"] = self.feature_config
+        config["preprocessing"] = self.preprocessing
         config["normalizer"] = {
             "mean": [float(v) for v in self.feature_mean.detach().cpu().tolist()],
             "std": [float(v) for v in self.feature_std.detach().cpu().tolist()],
@@ -279,6 +373,14 @@ class ModelBase(nn.Module):
                 model.feature_mean.copy_(torch.as_tensor(mean))
                 model.feature_std.copy_(torch.as_tensor(std))
         model.info = dict(config.get("info") or {})
+        # the input contract (absent from files written before it existed: nothing is checked then)
+        if "background" in config:
+            model.background = check_background(config["background"], model.class_names, func="from_config")
+        rate, feature_config = config.get("sampling_rate"), config.get("feature_config")
+        model.sampling_rate = float(rate) if rate is not None else None
+        model.feature_config = dict(feature_config) if isinstance(feature_config, Mapping) else None
+        preprocessing = config.get("preprocessing")
+        model.preprocessing = dict(preprocessing) if isinstance(preprocessing, Mapping) else None
         return model
 
     @classmethod

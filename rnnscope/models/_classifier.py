@@ -70,6 +70,10 @@ class RNNClassifier(ModelBase):
         last layer, so not before the head), in training mode only.
     class_names : list of str, optional
         Default ``["SIL", "TRE", "LP", "VTE", "HYB"]`` for 5 classes, else ``["class0", ...]``.
+    background : str or None
+        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default):
+        ``"SIL"`` with the default five classes, else None until :func:`rnnscope.train.fit` takes it from the
+        training features' ``attrs["background"]``.
     bias, head_bias : bool
         Biases of the recurrent layers and of the head.
 
@@ -107,6 +111,15 @@ class RNNClassifier(ModelBase):
     >>> inside = model.layers[1].internals(layers[1]["input"], layers[1]["h"], layers[1]["state0"])
     >>> torch.allclose(inside["h"], layers[1]["h"], atol=1e-6)
     True
+
+    With defaults: one layer, no shortcut, the default five classes (whose background is SIL), no input contract
+    until :func:`rnnscope.train.fit` sets it:
+
+    >>> model = RNNClassifier("gru", 48, 16, 5)
+    >>> model.num_layers, model.shortcuts, model.background, model.sampling_rate is None
+    (1, [False], 'SIL', True)
+    >>> RNNClassifier("gru", 48, 16, 3, class_names=["BG", "VT", "LP"]).background is None
+    True
     """
 
     def __init__(
@@ -122,11 +135,12 @@ class RNNClassifier(ModelBase):
         *,
         bias: bool = True,
         head_bias: bool = True,
+        background: str | None = "auto",
     ):
         super().__init__()
         func = "RNNClassifier"
         kinds = _check_cells(cell, num_layers, func)
-        self._init_common(input_size, num_classes, class_names, func)
+        self._init_common(input_size, num_classes, class_names, func, background)
         self.hidden_size = check_int(hidden_size, name="hidden_size", func=func)
         self.num_layers = len(kinds)
         self.cells: list[str] = kinds
@@ -315,6 +329,7 @@ class RNNClassifier(ModelBase):
             class_names=config.get("class_names"),
             bias=config.get("bias", True),
             head_bias=config.get("head_bias", True),
+            background=config.get("background", "auto"),
         )
         masked = config.get("masked_units") or []
         if any(masked):

@@ -22,7 +22,8 @@ __all__ = ["from_torch"]
 _KINDS = ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn"))
 
 
-def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None) -> RNNClassifier:
+def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None, *,
+               background: str | None = "auto") -> RNNClassifier:
     """Make an :class:`RNNClassifier` (trainable with ``fit``) from a PyTorch recurrent module and its per-frame
     linear head trained elsewhere.
 
@@ -42,6 +43,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
         ``hidden_size -> num_classes``, applied to every frame.
     class_names : list of str, optional
         Names of the head's outputs in order (default as :class:`RNNClassifier`).
+    background : str or None
+        The class that is not an event (default as :class:`RNNClassifier`). The wrapped model has no input
+        contract (``sampling_rate`` and ``feature_config`` are None): its input is not checked.
 
     Returns
     -------
@@ -56,6 +60,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
     >>> x = torch.randn(5, 2, 4)  # (time, batch, features): this GRU is not batch first
     >>> torch.allclose(model(x.transpose(0, 1)), head(rnn(x)[0]).transpose(0, 1), atol=1e-6)
     True
+    >>> plain = from_torch(torch.nn.LSTM(4, 6), torch.nn.Linear(6, 5))
+    >>> plain.class_names[:2], plain.sampling_rate, plain.feature_config  # nothing known of its input
+    (['SIL', 'TRE'], None, None)
     """
     func = "from_torch"
     kind = next((k for cls, k in _KINDS if isinstance(rnn, cls)), None)
@@ -95,6 +102,7 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
         num_layers=rnn.num_layers,
         dropout=float(rnn.dropout),
         class_names=class_names,
+        background=background,
         bias=bool(rnn.bias),
         head_bias=head.bias is not None,
     ).to(device=ref.device, dtype=ref.dtype)

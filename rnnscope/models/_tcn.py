@@ -64,6 +64,10 @@ class TCNClassifier(ModelBase):
         Dropout after every convolution, in training mode only.
     class_names : list of str, optional
         Default ``["SIL", "TRE", "LP", "VTE", "HYB"]`` for 5 classes, else ``["class0", ...]``.
+    background : str or None
+        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default):
+        ``"SIL"`` with the default five classes, else None until :func:`rnnscope.train.fit` takes it from the
+        training features' ``attrs["background"]``.
 
     Notes
     -----
@@ -80,6 +84,8 @@ class TCNClassifier(ModelBase):
     113
     >>> tuple(model(torch.randn(2, 30, 6)).shape)
     (2, 30, 5)
+    >>> TCNClassifier(48, 5).receptive_field, TCNClassifier(48, 5).filters
+    (113, 50)
     """
 
     def __init__(
@@ -92,10 +98,12 @@ class TCNClassifier(ModelBase):
         blocks: int = 1,
         dropout: float = 0.0,
         class_names: Sequence[str] | None = None,
+        *,
+        background: str | None = "auto",
     ):
         super().__init__()
         func = "TCNClassifier"
-        self._init_common(input_size, num_classes, class_names, func)
+        self._init_common(input_size, num_classes, class_names, func, background)
         self.filters = check_int(filters, name="filters", func=func)
         self.kernel_size = check_int(kernel_size, name="kernel_size", func=func)
         if isinstance(dilations, (str, bytes)) or not hasattr(dilations, "__iter__"):
@@ -150,6 +158,7 @@ class TCNClassifier(ModelBase):
             blocks=config["blocks"],
             dropout=config.get("dropout", 0.0),
             class_names=config.get("class_names"),
+            background=config.get("background", "auto"),
         )
 
     def __repr__(self) -> str:

@@ -12,6 +12,7 @@ archive block by block and returns a :class:`MonitorResult`. Modules, in the ord
 - ``_monitor.py`` — :func:`monitor`, which ties them together.
 """
 from ._detections import (
+    BACKGROUND_MIN_DURATION,
     DEFAULT_MIN_DURATION,
     DEFAULT_SMOOTHING,
     channel_codes,
@@ -40,5 +41,6 @@ __all__ = [
     "read_probabilities",
     "score_detections",
     "DEFAULT_MIN_DURATION",
+    "BACKGROUND_MIN_DURATION",
     "DEFAULT_SMOOTHING",
 ]

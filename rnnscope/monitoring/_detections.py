@@ -5,12 +5,14 @@ The steps, per contiguous piece of signal (never across a gap):
 1. **smoothing** of the per-frame class probabilities: a centred moving mean (or median) over a few frames
    (``smoothing=5`` by default; edges use the nearest frame);
 2. **frame classes**: the argmax of the smoothed probabilities;
-3. **minimum durations** per class (in frames; default the authors' 2, 40, 14, 4, 4 frames for SIL, TRE, HYB, VTE,
-   LP): the shortest run of frames shorter than its class's minimum is given to the neighbouring run whose class
-   is more probable over its frames (mean smoothed probability), runs of one class that meet are merged, and so on
-   until every run is long enough (a piece holding a single too-short run gives no detection);
-4. every run not of the background class (``"SIL"``) is a **detection**: UTC start and end, class, mean and peak
-   probability of every class over its frames (from the model's probabilities, not the smoothed ones).
+3. **minimum durations** per class (in frames; default the authors' 40, 14, 4, 4 frames for TRE, HYB, VTE, LP,
+   2 frames for the background class whatever its name, 1 frame for any other class): the shortest run of frames
+   shorter than its class's minimum is given to the neighbouring run whose class is more probable over its frames
+   (mean smoothed probability), runs of one class that meet are merged, and so on until every run is long enough
+   (a piece holding a single too-short run gives no detection);
+4. every run not of the background class (the model's ``background``, e.g. ``"SIL"`` or ``"BG"``) is a
+   **detection**: UTC start and end, class, mean and peak probability of every class over its frames (from the
+   model's probabilities, not the smoothed ones).
 
 A run of frames ``a .. b-1`` (frame centres ``t_a .. t_{b-1}``, one hop ``dt`` apart) becomes a detection from
 ``t_a - dt/2`` to ``t_{b-1} + dt/2``: frames are labelled by their centre sample, so this is the unbiased estimate
@@ -36,18 +38,23 @@ import heapq
 import json
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from .._validation import FROM_DATA, check_background, no_background_message
 from ..data._annotations import check_event_types
 
-__all__ = ["DEFAULT_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect", "to_catalog",
-           "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
+__all__ = ["DEFAULT_MIN_DURATION", "BACKGROUND_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect",
+           "to_catalog", "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
 
-#: minimum durations (frames) used by Titos & Garcia's authors; classes not listed: 1 frame
-DEFAULT_MIN_DURATION = {"SIL": 2, "TRE": 40, "HYB": 14, "VTE": 4, "LP": 4}
+#: minimum durations (frames) used by Titos & Garcia's authors for their event classes; the background class gets
+#: :data:`BACKGROUND_MIN_DURATION`, classes not listed 1 frame (applied by name: only to classes of these names)
+DEFAULT_MIN_DURATION = {"TRE": 40, "HYB": 14, "VTE": 4, "LP": 4}
+#: minimum duration (frames) of a background run by default (the authors' 2 frames for SIL), whatever its name
+BACKGROUND_MIN_DURATION = 2
 #: moving mean over 5 frames (2.5 s with the paper's 0.5 s hop)
 DEFAULT_SMOOTHING = 5
 _NS = 1_000_000_000
@@ -82,6 +89,8 @@ def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     [0.667, 0.667, 0.667, 1.0]
     >>> smooth(p, ("median", 3))[:, 0].tolist()
     [1.0, 1.0, 1.0, 1.0]
+    >>> smooth(p).shape  # default: moving mean over 5 frames
+    (4, 2)
     """
     method, size = _check_smoothing(smoothing, "smooth")
     prob = np.asarray(prob, dtype=np.float64)
@@ -97,25 +106,53 @@ def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- runs
 
 
-def _min_frames(min_duration, class_names: Sequence[str], func: str) -> np.ndarray:
+def default_min_duration(class_names: Sequence[str], background: str | None) -> dict[str, int]:
+    """The default minimum durations (frames) for a set of classes: :data:`DEFAULT_MIN_DURATION` for the classes of
+    those names, :data:`BACKGROUND_MIN_DURATION` for the background class.
+
+    Examples
+    --------
+    >>> default_min_duration(["SIL", "TRE", "LP", "VTE", "HYB"], "SIL")
+    {'SIL': 2, 'TRE': 40, 'LP': 4, 'VTE': 4, 'HYB': 14}
+    >>> default_min_duration(["BG", "VT", "LP", "TR"], "BG")
+    {'BG': 2, 'LP': 4}
+    """
+    out = {c: DEFAULT_MIN_DURATION[c] for c in class_names if c in DEFAULT_MIN_DURATION}
+    if background is not None:
+        out[background] = BACKGROUND_MIN_DURATION
+    return {c: out[c] for c in class_names if c in out}
+
+
+def _min_frames(min_duration, class_names: Sequence[str], func: str, background: str | None = None) -> np.ndarray:
+    names = [str(c) for c in class_names]
     if min_duration is None:
-        min_duration = DEFAULT_MIN_DURATION
+        min_duration = default_min_duration(names, background)
     if isinstance(min_duration, (int, np.integer)) and not isinstance(min_duration, bool):
-        min_duration = {c: int(min_duration) for c in class_names}
+        min_duration = {c: int(min_duration) for c in names}
     if not isinstance(min_duration, Mapping):
         raise ValueError(
             f"The 'min_duration' parameter of {func} must be a dict of minimum lengths in frames per class name, "
             f"e.g. {DEFAULT_MIN_DURATION}, or one number of frames for all classes. Got {min_duration!r} instead."
         )
-    out = np.ones(len(class_names), dtype=np.int64)
+    unknown = [str(k) for k in min_duration if str(k) not in names]
+    if unknown:
+        import difflib
+
+        close = {k: difflib.get_close_matches(k, names, n=1, cutoff=0.5) for k in unknown}
+        hints = [f"{k!r} -> {v[0]!r}?" for k, v in close.items() if v]
+        raise ValueError(
+            f"The 'min_duration' parameter of {func} names classes the model does not have: {unknown} (the model's "
+            f"classes: {names})." + (f" Did you mean {', '.join(hints)}" if hints else "")
+            + " Give minimum lengths only for these classes (the others keep 1 frame)."
+        )
+    out = np.ones(len(names), dtype=np.int64)
     for name, frames in min_duration.items():
         if not isinstance(frames, (int, np.integer)) or isinstance(frames, bool) or frames < 0:
             raise ValueError(
                 f"The 'min_duration' parameter of {func} must give a whole number of frames (>= 0) per class. "
                 f"Got {frames!r} for {name!r} instead."
             )
-        if name in class_names:  # classes the model does not know are ignored (the default names all five)
-            out[list(class_names).index(name)] = max(int(frames), 1)
+        out[names.index(str(name))] = max(int(frames), 1)
     return out
 
 
@@ -229,7 +266,7 @@ def detect(
     *,
     smoothing=DEFAULT_SMOOTHING,
     min_duration=None,
-    background: str | None = "SIL",
+    background: str | None = "auto",
     seed_id: str = "",
     func: str = "detect",
 ) -> pd.DataFrame:
@@ -248,9 +285,12 @@ def detect(
     smoothing : None, int or (str, int)
         See :func:`smooth`.
     min_duration : dict or int, optional
-        Minimum run length in frames per class name (default :data:`DEFAULT_MIN_DURATION`).
+        Minimum run length in frames per class name (default :data:`DEFAULT_MIN_DURATION` for the classes of those
+        names and :data:`BACKGROUND_MIN_DURATION` for the background class). A name that is not one of
+        ``class_names`` is an error.
     background : str or None
-        Class whose runs are not reported (None: every run is a detection).
+        Class whose runs are not reported (None: every run is a detection). ``"auto"`` (default): nothing says
+        here which class it is, so every run is reported, with a warning saying to pass it.
     seed_id : str
         SEED id written into every row.
 
@@ -265,11 +305,20 @@ def detect(
     --------
     >>> p = np.eye(3)[[0] * 4 + [2] * 6 + [0] * 4] * 0.8 + 0.2 / 3
     >>> t0 = 1_600_000_000 * 10**9 + 2 * 10**9     # frame 0 centred 2 s after 2020-09-13T12:26:40Z
-    >>> d = detect(p, t0, 5 * 10**8, ["SIL", "TRE", "LP"], smoothing=None)
+    >>> d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"], smoothing=None, background="BG")
     >>> d.class_name[0], str(d.start[0]), str(d.end[0]), int(d.n_frames[0])
     ('LP', '2020-09-13 12:26:43.750000+00:00', '2020-09-13 12:26:46.750000+00:00', 6)
-    >>> round(float(d.p_mean[0]), 3), round(float(d.p_mean_SIL[0]), 3)
+    >>> round(float(d.p_mean[0]), 3), round(float(d.p_mean_BG[0]), 3)
     (0.867, 0.067)
+
+    With defaults nothing says which class is the background: every run is reported, with a warning:
+
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"])
+    >>> d.class_name.tolist(), "background=" in str(caught[0].message)
+    (['BG', 'LP', 'BG'], True)
     """
     names = list(class_names)
     prob = np.asarray(prob, dtype=np.float64)
@@ -277,9 +326,13 @@ def detect(
         raise ValueError(
             f"{func}: probabilities must be (frames, {len(names)}) for classes {names}; got shape {prob.shape}."
         )
-    min_frames = _min_frames(min_duration, names, func)
-    if background is not None and background not in names:
-        background = None  # a model without the background class: every run is reported
+    if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
+        message = no_background_message(func, "detect has no data to read it from", names,
+                                        "every run is reported as a detection")
+        warnings.warn(message, UserWarning, stacklevel=2)
+        background = None
+    background = check_background(background, names, func=func)
+    min_frames = _min_frames(min_duration, names, func, background)
     runs = frame_runs(smooth(prob, smoothing), min_frames)
     if background is not None:
         runs = runs[runs["class"] != names.index(background)]

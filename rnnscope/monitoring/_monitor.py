@@ -27,9 +27,11 @@ the model's rate and the framing and state continue.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,7 +39,9 @@ import numpy as np
 import pandas as pd
 
 from . import _detections
+from .._validation import FROM_DATA, no_background_message, resolve_background
 from ..features import PRESETS, FeatureConfig
+from ..features._contract import check_contract
 from ._detections import DEFAULT_SMOOTHING
 from ._engine import _Engine
 from ._preprocessing import _Preprocessor
@@ -50,27 +54,50 @@ __all__ = ["monitor"]
 # ------------------------------------------------------------------------------------------------ monitor
 
 
+def _stored(model, key):
+    """The model's stored input contract value (``model.<key>``; files of older versions: ``model.info[key]``)."""
+    value = getattr(model, key, None)
+    if value is None:
+        value = getattr(model, "info", {}).get(key)
+        if isinstance(value, str) and key == "feature_config" and value not in PRESETS:
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+    return value
+
+
 def _feature_config(model, feature_config, func) -> FeatureConfig:
-    if feature_config is None:
-        stored = getattr(model, "info", {}).get("feature_config")
-        feature_config = stored if stored is not None else "paper"
-    if isinstance(feature_config, FeatureConfig):
-        cfg = feature_config
-    elif isinstance(feature_config, str) and feature_config in PRESETS:
-        cfg = PRESETS[feature_config]
-    elif isinstance(feature_config, (str, Mapping)):
+    """The features to compute: the model's (stored by fit), else ``feature_config``, else the "paper" preset; an
+    explicit ``feature_config`` that differs from the model's is refused."""
+    stored = _stored(model, "feature_config")
+    if isinstance(stored, Mapping) and stored.get("preset") == "external":
+        raise ValueError(
+            f"{func}: the model was trained on features computed elsewhere (rnnscope.data.from_features, "
+            f"{stored.get('n_features')} features at {stored.get('frame_rate')} frames/s); the monitor computes "
+            "features from waveforms, so it cannot feed this model. Train it on rnnscope.features.compute features."
+        )
+    given = feature_config if feature_config is not None else stored if stored is not None else "paper"
+    if isinstance(given, FeatureConfig):
+        cfg = given
+    elif isinstance(given, str) and given in PRESETS:
+        cfg = PRESETS[given]
+    elif isinstance(given, (str, Mapping)):
         try:
-            cfg = FeatureConfig.from_json(feature_config)
+            cfg = FeatureConfig.from_json(given)
         except (ValueError, TypeError) as err:
             raise ValueError(
                 f"The 'feature_config' parameter of {func} must be a FeatureConfig, a preset name {list(PRESETS)} or "
-                f"its JSON. Got {feature_config!r} ({err})."
+                f"its JSON. Got {given!r} ({err})."
             ) from None
     else:
         raise ValueError(
             f"The 'feature_config' parameter of {func} must be a FeatureConfig, a preset name {list(PRESETS)} or its "
-            f"JSON. Got {type(feature_config).__name__} instead."
+            f"JSON. Got {type(given).__name__} instead."
         )
+    if feature_config is not None and isinstance(stored, (Mapping, str)):
+        check_contract({"feature_config": stored}, {"feature_config": cfg}, func=func,
+                       here="feature_config= asks for features", fix="Leave feature_config out to use the model's.")
     if cfg.n_features != model.input_size:
         raise ValueError(
             f"{func}: the feature config gives {cfg.n_features} features per frame but the model expects "
@@ -79,26 +106,57 @@ def _feature_config(model, feature_config, func) -> FeatureConfig:
     return cfg
 
 
-def _preprocessing(model, cfg, detrend, bandpass, func):
+def _sampling_rate(model, sampling_rate, cfg, func) -> float:
+    """The model's input rate (stored by fit), else ``sampling_rate``, else 100 Hz; a differing explicit rate is
+    refused."""
+    from .._validation import check_positive
+
+    stored = _stored(model, "sampling_rate")
+    if sampling_rate is None:
+        rate = stored if stored is not None else 100.0
+        check_positive(rate, name="sampling_rate", func=func)
+        return float(rate)
+    check_positive(sampling_rate, name="sampling_rate", func=func)
+    if stored is not None:
+        check_contract({"sampling_rate": stored, "feature_config": dataclasses.asdict(cfg)},
+                       {"sampling_rate": sampling_rate, "feature_config": dataclasses.asdict(cfg)}, func=func,
+                       here="sampling_rate= asks for features",
+                       fix="Leave sampling_rate out: the monitor resamples every trace to the model's rate.")
+    return float(sampling_rate)
+
+
+def _preprocessing(model, detrend, bandpass, func):
+    """Detrend and band-pass: the arguments, else those of the model's training records, else linear and none."""
     from ..data._readers import _bandpass, _detrend_type
 
-    stored = {}
-    raw = getattr(model, "info", {}).get("feature_config")
+    stored = dict(getattr(model, "preprocessing", None) or {})
+    raw = getattr(model, "info", {}).get("feature_config")  # files of older versions
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
             raw = None
     if isinstance(raw, Mapping):
-        stored.update({k: raw[k] for k in ("detrend", "bandpass") if k in raw})
-    for key in ("detrend", "bandpass"):
-        if hasattr(cfg, key):
-            stored.setdefault(key, getattr(cfg, key))
+        for key in ("detrend", "bandpass"):
+            if key in raw:
+                stored.setdefault(key, raw[key])
     if detrend == "default":
         detrend = stored.get("detrend", True)
+        detrend = False if detrend is None else detrend
     if isinstance(bandpass, str) and bandpass == "default":
         bandpass = stored.get("bandpass")
     return _detrend_type(detrend, func), _bandpass(bandpass, func)
+
+
+def _monitor_background(model, background, func):
+    """``background``, else (``"auto"``) the model's; a warning when nothing says which class it is."""
+    names = list(model.class_names)
+    resolved = resolve_background(background, names, model, func=func)
+    if resolved is None and isinstance(background, str) and background == FROM_DATA:
+        message = no_background_message(func, "the model has no background", names,
+                                        "every run of frames is reported as a detection, whatever its class")
+        warnings.warn(message, UserWarning, stacklevel=3)
+    return resolved
 
 
 def _resolve_id(src, seed_id, func):
@@ -151,7 +209,7 @@ def monitor(
     device: str = "auto",
     min_duration: Mapping[str, int] | int | None = None,
     smoothing=DEFAULT_SMOOTHING,
-    background: str | None = "SIL",
+    background: str | None = "auto",
     detrend: bool | str = "default",
     bandpass="default",
     sampling_rate: float | None = None,
@@ -181,24 +239,30 @@ def monitor(
     seed_id : str, optional
         ``NET.STA.LOC.CHA`` to monitor; may be left out when the source holds one id.
     feature_config : FeatureConfig, preset name or JSON, optional
-        Features the model was trained on. Default: ``model.info["feature_config"]`` when present, else ``"paper"``.
+        Features the model was trained on. Default: ``model.feature_config`` (stored by
+        :func:`rnnscope.train.fit` and saved with the model), else ``"paper"``. A config that differs from the
+        model's is refused.
     device : str
         ``"auto"`` picks CUDA, then MPS, then the CPU.
     min_duration : dict or int, optional
-        Minimum detection length in frames per class (default the authors' ``{"SIL": 2, "TRE": 40, "HYB": 14,
-        "VTE": 4, "LP": 4}``; classes not named: 1 frame), or one number for every class.
+        Minimum detection length in frames per class name, or one number for every class. Default: the authors'
+        ``{"TRE": 40, "HYB": 14, "VTE": 4, "LP": 4}`` for classes of those names, 2 frames for the background
+        class, 1 for the others. A name the model does not have is an error.
     smoothing : None, int or (str, int)
         Moving mean over this many frames (default 5), ``("median", n)``, or None (off).
     background : str or None
-        Class not reported as a detection (default ``"SIL"``).
+        Class not reported as a detection; None: every run is reported. ``"auto"`` (default):
+        ``model.background`` (saved with the model; :func:`rnnscope.train.fit` takes it from the training data),
+        with a warning when the model does not say.
     detrend : bool or {"linear", "constant", "demean", "simple"}
         Detrend of each processing window (``True`` = linear), as in :func:`rnnscope.data.from_obspy`. Default:
-        the feature config's ``detrend`` when it has one, else linear.
+        the training records' (``model.preprocessing``) when known, else linear.
     bandpass : (float, float) or None
-        Zero-phase Butterworth band-pass corners in Hz before resampling (default: the feature config's, else
+        Zero-phase Butterworth band-pass corners in Hz before resampling (default: the training records', else
         none).
     sampling_rate : float, optional
-        The model's input rate in Hz (default ``model.info["sampling_rate"]`` when present, else 100).
+        The model's input rate in Hz: every trace is resampled to it. Default ``model.sampling_rate`` (stored by
+        :func:`rnnscope.train.fit`), else 100. A rate that differs from the model's is refused.
     capture_store : path, optional
         Also write the hidden states ``h`` of every layer and frame (with features, spectrogram, probabilities and
         the detections as segment table) into this folder: one zarr run per UTC day and contiguous piece, written
@@ -269,15 +333,15 @@ def monitor(
             f"a model file. Got {type(model).__name__} instead."
         )
     cfg = _feature_config(model, feature_config, func)
-    detrend_type, band = _preprocessing(model, cfg, detrend, bandpass, func)
-    rate = sampling_rate if sampling_rate is not None else getattr(model, "info", {}).get("sampling_rate", 100.0)
+    rate = _sampling_rate(model, sampling_rate, cfg, func)
+    detrend_type, band = _preprocessing(model, detrend, bandpass, func)
     from .._validation import check_positive
 
-    check_positive(rate, name="sampling_rate", func=func)
     check_positive(block_s, name="block_s", func=func)
     check_positive(margin_s, name="margin_s", func=func, allow_zero=True)
     _detections._check_smoothing(smoothing, func)
-    _detections._min_frames(min_duration, model.class_names, func)
+    background = _monitor_background(model, background, func)
+    _detections._min_frames(min_duration, model.class_names, func, background)
     dev = resolve_device(device, func=func)
     model = model.to(dev).eval()
 
@@ -303,7 +367,7 @@ def monitor(
                 f"{func}: capture_store needs a recurrent model (RNNClassifier); a {type(model).__name__} has no hidden "
                 "states to capture. Leave capture_store out."
             )
-        capture = CaptureWriter(capture_store, model, cfg, rate, seed_id)
+        capture = CaptureWriter(capture_store, model, cfg, rate, seed_id, background)
     engine = _Engine(model, cfg, rate, dev, timings, capture)
     pre = _Preprocessor(rate, detrend_type, band, margin_s, seed_id, func)
     blocks = list(_blocks(t0, t1, block_s))
@@ -335,6 +399,13 @@ def monitor(
             bar.close()
 
     gaps = _gap_table(engine, t0, t1)
+    if not any(p.prob.shape[0] for p in engine.pieces):
+        longest = max((p.n_samples for p in engine.pieces), default=0)
+        what = (f"the longest contiguous stretch of {seed_id!r} between {t0} and {t1} holds {longest} samples at "
+                f"{rate:g} Hz ({longest / rate:g} s), shorter than one {cfg.window_s:g} s analysis window"
+                if longest else f"the source holds no sample of {seed_id!r} between {t0} and {t1}")
+        warnings.warn(f"{func}: no frame was classified: {what}. Give a longer time range or data without so many "
+                      "gaps.", UserWarning, stacklevel=2)
     t = time.perf_counter()
     result = MonitorResult(
         seed_id=seed_id, class_names=model.class_names, starttime=t0, endtime=t1, pieces=engine.pieces, gaps=gaps,

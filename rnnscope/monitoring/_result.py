@@ -55,7 +55,8 @@ class MonitorResult:
         """Recompute the detection table with other post-processing settings (the model is not run again).
 
         Arguments left at ``"default"`` take the values given to :func:`rnnscope.monitor`; ``smoothing=None``
-        turns smoothing off, ``background=None`` reports every run (SIL included).
+        turns smoothing off, ``background=None`` reports every run (the background class's included). The table's
+        ``attrs["background"]`` says which class was left out (:func:`rnnscope.monitoring.score_detections` reads it).
 
         Examples
         --------
@@ -77,11 +78,17 @@ class MonitorResult:
         ]
         tables = [t for t in tables if len(t)]
         if not tables:
-            return _detections.empty_table(self.class_names)
-        return pd.concat(tables, ignore_index=True).sort_values("start", kind="stable").reset_index(drop=True)
+            table = _detections.empty_table(self.class_names)
+        else:
+            table = pd.concat(tables, ignore_index=True).sort_values("start", kind="stable").reset_index(drop=True)
+        if background is not None:
+            table.attrs["background"] = background
+        return table
 
     def score(self, truth: pd.DataFrame, **kwargs):
-        """Event-level scores of :attr:`detections` against ``truth`` (see :func:`rnnscope.monitoring.score_detections`)."""
+        """Event-level scores of :attr:`detections` against ``truth`` (see :func:`rnnscope.monitoring.score_detections`);
+        the background class is the monitor's unless ``background=`` says otherwise."""
+        kwargs.setdefault("background", self.background)
         return score_detections(self.detections, truth, **kwargs)
 
     # -- exports -----------------------------------------------------------------------------------------

@@ -84,7 +84,7 @@ def score_detections(
     truth: pd.DataFrame,
     *,
     classes: Sequence[str] | None = None,
-    background: str | None = "SIL",
+    background: str | None = "auto",
     min_overlap_s: float = 0.0,
     return_matches: bool = False,
 ):
@@ -104,7 +104,9 @@ def score_detections(
     classes : sequence of str, optional
         Classes to score (default: every class in either table except ``background``).
     background : str or None
-        The background class, left out by default (its "events" are the gaps between events).
+        The background class, left out of the default ``classes`` (its "events" are the gaps between events).
+        ``"auto"`` (default): the ``attrs["background"]`` of ``detections`` (set by :func:`rnnscope.monitor`),
+        else of ``truth``, else none. None: every class is scored.
     min_overlap_s : float
         Overlap (s) needed for a match; 0: any overlap.
     return_matches : bool
@@ -139,6 +141,9 @@ def score_detections(
     all              0.67    0.67                  0.25
     """
     func = "score_detections"
+    if isinstance(background, str) and background == "auto":
+        background = next((str(t.attrs["background"]) for t in (detections, truth)
+                           if isinstance(getattr(t, "attrs", None), dict) and t.attrs.get("background")), None)
     det = _table(detections, "detections", func)
     true = _table(truth, "truth", func)
     if classes is None:

@@ -43,7 +43,7 @@ _TIME_CHUNK = 4096
 class CaptureWriter:
     """Streams ``h``, features, spectrogram and probabilities into one zarr run per day and contiguous piece."""
 
-    def __init__(self, root, model, cfg, rate, seed_id):
+    def __init__(self, root, model, cfg, rate, seed_id, background=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = model
@@ -70,6 +70,8 @@ class CaptureWriter:
             "rnnscope_version": _version.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
+        if background is not None:
+            self.attrs["background"] = background
 
     # -- called by the monitor's engine --------------------------------------------------------------------
     def start_piece(self, start_ns, first_frame_ns, period_ns):

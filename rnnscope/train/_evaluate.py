@@ -3,6 +3,7 @@ detection (Titos & Garcia 2022, Tables I and III).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,6 +11,12 @@ import pandas as pd
 import xarray as xr
 from torch import nn
 
+from .._validation import (
+    FROM_DATA,
+    check_background,
+    no_background_message,
+    resolve_background,
+)
 from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
@@ -37,19 +44,47 @@ class Evaluation:
                 f"segments={len(self.events)})\n{self.per_class.round(3)}")
 
 
-def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto") -> Evaluation:
+def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto",
+             background: str | None = "auto") -> Evaluation:
     """Frame-level and event-level scores of ``model`` on ``dataset``.
 
     Frame level (valid frames with a known label): ``accuracy``, per-class precision / recall / F1 and their
     macro average, confusion matrix labelled by class names.
 
-    Event level (the segment table): a true segment is *detected* when a predicted segment (a run of frames with
-    one predicted class) of the same class overlaps it in time; its onset error is the start of the first such
-    predicted segment minus the true start, in seconds (frame centre times).
+    Event level (the segment table, background segments left out): a true segment is *detected* when a predicted
+    segment (a run of frames with one predicted class) of the same class overlaps it in time; its onset error is
+    the start of the first such predicted segment minus the true start, in seconds (frame centre times).
+
+    Parameters
+    ----------
+    model : RNNClassifier or TCNClassifier
+    dataset : xarray.Dataset
+        Features Dataset; refused when computed at another sampling rate or with other feature settings than the
+        model's training features (see :func:`fit`).
+    batch_size : int
+    device : str
+    background : str or None
+        The class whose segments are not events. ``"auto"`` (default): the data's ``attrs["background"]``, else
+        ``model.background``, with a warning when neither says; None: every segment is an event.
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("gru", 48, 8, 5)
+    >>> _ = rnnscope.train.fit(model, frames, epochs=1, progress=False)
+    >>> scores = rnnscope.train.evaluate(model, frames)
+    >>> list(scores.per_class.index), "SIL" in set(scores.events["class_name"])  # SIL: the background
+    (['SIL', 'TRE', 'LP', 'VTE', 'HYB'], False)
     """
+    records = _records(model, dataset, "evaluate")  # checks first, so that errors name evaluate
     probs = predict(model, dataset, batch_size=batch_size, device=device)
-    records = _records(model, dataset, "evaluate")
     names = list(model.class_names)
+    background = _event_background(model, dataset, background)
     n_classes = len(names)
     pred = np.concatenate([p.argmax(-1) for p in probs]) if probs else np.zeros(0, int)
     true = np.concatenate(records.y)
@@ -66,7 +101,7 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     per_class = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": confusion.sum(1)},
                              index=pd.Index(names, name="class_name"))
     present = confusion.sum(1) > 0
-    events = _event_table(dataset, probs, names)
+    events = _event_table(dataset, probs, names, background)
     grouped = events.groupby("class_name", sort=False)
     event_scores = pd.DataFrame({
         "segments": grouped.size(),
@@ -94,7 +129,21 @@ def predicted_segments(pred: np.ndarray, times: np.ndarray, frame_step: float) -
                          "end": times[ends - 1] + frame_step / 2})
 
 
-def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str]) -> pd.DataFrame:
+def _event_background(model, dataset, background, func="evaluate") -> str | None:
+    """``background``, else the data's, else the model's; a warning when nothing says which class it is."""
+    names = list(model.class_names)
+    if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
+        resolved = resolve_background(background, names, dataset.attrs, func=func)
+        resolved = resolved if resolved is not None else getattr(model, "background", None)
+        if resolved is None:
+            warnings.warn(no_background_message(func, "neither the data's attrs nor the model name one", names,
+                                                "segments of every class are scored as events"),
+                          UserWarning, stacklevel=3)
+        return resolved
+    return check_background(background, names, func=func)
+
+
+def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str], background=None) -> pd.DataFrame:
     if "segment_event_id" not in dataset:
         return pd.DataFrame(columns=["event", "class_name", "start", "end", "detected", "onset_error_s"])
     data_names = list(dataset.attrs.get("class_names", names))
@@ -112,7 +161,7 @@ def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str])
             cache[e] = predicted_segments(p.argmax(-1), times[: len(p)], step)
         segs = cache[e]
         name = data_names[int(c)]
-        if name not in names:
+        if name not in names or name == background:
             continue
         hit = segs[(segs["class"] == names.index(name)) & (segs["start"] < b) & (segs["end"] > a)]
         rows.append({"event": e, "class_name": name, "start": float(a), "end": float(b), "detected": len(hit) > 0,

@@ -30,6 +30,7 @@ from .._device import resolve_device
 from .._seed import seeded
 from .._tasks import _progress
 from .._validation import check_choice, check_positive
+from ..features._contract import check_contract, input_contract
 from ._records import _batches, _Records, _records, _split_validation
 
 __all__ = ["fit", "predict"]
@@ -113,6 +114,13 @@ def fit(
         Columns ``epoch``, ``loss``, ``accuracy``, ``seconds`` and, with validation, ``val_loss``,
         ``val_accuracy``. The same summary is kept in ``model.info["training"]`` (saved with the model).
 
+    Notes
+    -----
+    The model remembers its input (:meth:`~rnnscope.models.ModelBase.set_input`): ``model.sampling_rate``,
+    ``model.feature_config`` and ``model.preprocessing`` of ``dataset``, and its ``attrs["background"]`` as
+    ``model.background``; they are saved with the model, and capture, evaluation and monitoring refuse features
+    computed otherwise. A model that already holds them (trained before) refuses such features here too.
+
     Examples
     --------
     >>> import rnnscope
@@ -121,6 +129,8 @@ def fit(
     >>> history = rnnscope.train.fit(model, frames, epochs=2, progress=False)
     >>> list(history.columns)
     ['epoch', 'loss', 'accuracy', 'seconds']
+    >>> model.sampling_rate, model.feature_config["preset"], model.background
+    (100.0, 'paper', 'SIL')
     """
     func = "fit"
     check_positive(epochs, name="epochs", func=func, integer=True)
@@ -141,6 +151,9 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     device = resolve_device(device)
     records = _records(model, dataset, func)
     train_records, val = _split_validation(records, validation, seed)
+    if isinstance(val, xr.Dataset):  # validation features must be computed as the training features are
+        check_contract(input_contract(dataset.attrs), input_contract(val.attrs), func=func,
+                       there="the training data are", here="the validation features were computed")
     val_records = _records(model, val, func) if isinstance(val, xr.Dataset) else val
     model.fit_normalizer(train_records.x)
     n_classes = len(model.class_names)
@@ -182,6 +195,8 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     if best is not None:
         model.load_state_dict(best)
     model.eval()
+    if hasattr(model, "set_input"):
+        model.set_input(dataset)  # the input contract: sampling rate, feature config, background (saved with it)
     history = pd.DataFrame(rows)
     columns = ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_records is not None else []) + ["seconds"]
     history = history[columns]
@@ -218,7 +233,19 @@ def _score(model, records: _Records, weights, batch_size, device) -> tuple[float
 
 @torch.no_grad()
 def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto") -> list[np.ndarray]:
-    """Class probabilities ``(length, n_classes)`` per record, classes in the model's order."""
+    """Class probabilities ``(length, n_classes)`` per record, classes in the model's order.
+
+    Features computed at another sampling rate or with other settings than the model's training features are
+    refused (see :func:`fit`).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> probs = rnnscope.train.predict(rnnscope.models.RNNClassifier("gru", 48, 4, 5), frames)
+    >>> [p.shape for p in probs] == [(int(n), 5) for n in frames.length.values]
+    True
+    """
     device = resolve_device(device)
     records = _records(model, dataset, "predict")
     model.to(device).eval()

@@ -51,6 +51,8 @@ def _records(model, dataset: xr.Dataset, func: str) -> _Records:
             "Compute features with the preset the model was trained on, or build the model with "
             f"input_size={n_features}."
         )
+    if hasattr(model, "check_input"):
+        model.check_input(dataset, func)  # sampling rate and feature configuration of the training features
     data_names = list(dataset.attrs.get("class_names", model.class_names))
     lengths = np.asarray(dataset["length"].values) if "length" in dataset.coords else None
     ids = [str(e) for e in (dataset["event_id"].values if "event_id" in dataset.coords else range(n_events))]
@@ -80,10 +82,10 @@ def _batches(records: _Records, batch_size: int, rng: np.random.Generator | None
 
 
 def _split_validation(records: _Records, validation, seed: int):
+    if isinstance(validation, xr.Dataset):  # first: `Dataset == 0` would be a (truthy) Dataset
+        return records, validation
     if validation is None or validation == 0:
         return records, None
-    if isinstance(validation, xr.Dataset):
-        return records, validation
     if not (isinstance(validation, float) and 0 < validation < 1):
         raise ValueError(
             "The 'validation' parameter of fit must be a fraction of the training records in (0, 1), a features "

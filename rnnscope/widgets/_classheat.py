@@ -49,6 +49,8 @@ class ClassHeatMap(widgets.VBox):
     >>> from rnnscope.widgets import Explorer
     >>> run = example_run()
     >>> ex = Explorer(run, width=600)
+    >>> ClassHeatMap(run).fraction  # every unit, heat per segment, no Explorer linked
+    1.0
     >>> chm = ClassHeatMap(run, fraction=0.5, explorer=ex)
     >>> len(chm.units) <= run.sizes["unit"]
     True

@@ -26,8 +26,9 @@ def _envelope(cols, index_time, units=None):
     return x, (y.T if units is not None else y)
 
 
-def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
-    """(n_cols, 4) RGBA of a class band: per column the most frequent non-SIL class, else SIL; -1 transparent."""
+def _band_colors(labels: np.ndarray, k: int, class_names, background: str | None = None) -> np.ndarray:
+    """(n_cols, 4) RGBA of a class band: per column the most frequent class other than ``background``, else the
+    background; -1 transparent."""
     from .._colors import class_color
 
     n = labels.size
@@ -38,10 +39,9 @@ def _band_colors(labels: np.ndarray, k: int, class_names) -> np.ndarray:
     if not class_names:  # a run without labels: a transparent band
         return np.zeros((n_cols, 4), dtype=np.uint8)
     counts = np.stack([(blocks == c).sum(axis=1) for c in range(len(class_names))], axis=1)
-    sil = class_names.index("SIL") if "SIL" in class_names else None
     others = counts.copy()
-    if sil is not None:
-        others[:, sil] = 0
+    if background is not None and background in class_names:
+        others[:, list(class_names).index(background)] = 0
     choice = np.where(others.max(axis=1) > 0, others.argmax(axis=1),
                       np.where(counts.max(axis=1) > 0, counts.argmax(axis=1), -1))
     table = np.array([hex_to_rgb(class_color(c, class_names)) + (255,) for c in class_names] + [(0, 0, 0, 0)],

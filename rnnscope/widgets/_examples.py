@@ -66,5 +66,6 @@ def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Datase
                 "variable": ["h", "c", "forget_gate"], "freq": np.linspace(0, 50, 33),
                 "sample_time": ("sample", np.arange(wave.shape[1]) / 100.0), "length": ("event", list(lengths)),
                 "n_samples": ("event", n_samples), "event_id": ("event", [f"ex{e}" for e in range(n_ev)])},
-        attrs={"schema_version": SCHEMA_VERSION, "class_names": CLASSES, "sampling_rate": 100.0})
+        attrs={"schema_version": SCHEMA_VERSION, "class_names": CLASSES, "background": CLASSES[0],
+               "sampling_rate": 100.0})
     return ds

@@ -90,7 +90,7 @@ class Explorer(widgets.VBox):
     Examples
     --------
     >>> from rnnscope.widgets._examples import example_run
-    >>> ex = Explorer(example_run(), width=600)  # in a notebook: rnnscope.open_run(path); ex (last line) shows it
+    >>> ex = Explorer(example_run())  # in a notebook: rnnscope.open_run(path); ex (last line) shows it
     >>> ex.order_class, len(ex.selected_units)  # the 5 units of highest LP heat (record 0's main segment is LP)
     ('LP', 5)
     >>> ex.variable = "c"; ex.unit_order = "index"
@@ -160,8 +160,8 @@ class Explorer(widgets.VBox):
 
     # ------------------------------------------------------------------------------------------- public
     def preselect(self, event: int, n: int = 5) -> list[int]:
-        """The ``n`` units of highest heat for the class of ``event``'s main segment (longest non-SIL segment,
-        else SIL) in the current layer."""
+        """The ``n`` units of highest heat for the class of ``event``'s main segment (its longest segment not of the
+        run's background class, else its longest segment) in the current layer."""
         cls = self.reader.main_class(event)
         units = summaries.top_units(self.reader.summary, self.layer, n=n).get(cls, []) if cls else []
         if not units:  # a class without segments in the summaries: the most active units
@@ -567,7 +567,7 @@ class Explorer(widgets.VBox):
         label, pred = r.labels(ev, i0, i1)
         rows = [label, label, None, pred, pred] if pred is not None else [label, label]
         k = max(1, -(-(i1 - i0) // self.n_cols))
-        rgba = np.stack([_band_colors(x, k, r.class_names) if x is not None else
+        rgba = np.stack([_band_colors(x, k, r.class_names, r.background) if x is not None else
                          np.zeros((max(1, -(-(i1 - i0) // k)), 4), np.uint8) for x in rows])
         with self.band_image.hold_sync():
             set_png(self.band_image, encode_rgb_png(rgba))

@@ -124,6 +124,8 @@ class CompareRuns(widgets.VBox):
     Examples
     --------
     >>> from rnnscope.widgets._examples import example_run
+    >>> len(CompareRuns(example_run(seed=0), example_run(seed=1)).histograms)
+    2
     >>> cmp = CompareRuns(example_run(seed=0), example_run(seed=1), names=("LSTM", "vanilla"))
     >>> cmp.histograms[0].y_scale is cmp.histograms[1].y_scale
     True

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._validation import stored_background
 from ..io import compute_summaries
 from ..schema import SUMMARY_VARIABLES, layer_labels, segment_frames, summaries_cover
 from ._render import block_minmax, column_minmax, fold_minmax
@@ -82,6 +83,8 @@ class RunReader:
         self.run = run
         self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
             run.attrs["class_names"])
+        #: the background class (``attrs["background"]``), None when the run does not say
+        self.background = stored_background(run.attrs) if stored_background(run.attrs) in self.class_names else None
         self.lengths = np.asarray(run["length"].values, dtype=np.int64)
         self.event_ids = ([str(x) for x in run["event_id"].values] if "event_id" in run.coords
                           else [str(i) for i in range(run.sizes["event"])])
@@ -134,13 +137,14 @@ class RunReader:
         return self.segments[self.segments["event"] == event]
 
     def main_segment(self, event: int) -> pd.Series | None:
-        """The record's main segment: its longest non-SIL segment, else its longest segment (None if none)."""
+        """The record's main segment: its longest segment not of the background class (when the run names one),
+        else its longest segment (None if none)."""
         segs = self.event_segments(event)
         if segs.empty:
             return None
         dur = segs["end"] - segs["start"]
-        non_sil = segs[segs["class_name"] != "SIL"]
-        pool = non_sil if not non_sil.empty else segs
+        events = segs[segs["class_name"] != self.background] if self.background is not None else segs
+        pool = events if not events.empty else segs
         return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
 
     def main_class(self, event: int) -> str:
