@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-__all__ = ["seed_everything", "seeded"]
+__all__ = ["seed_everything", "seeded", "preserved", "pin_threads"]
 
 
 def seed_everything(seed: int, threads: int | None = None) -> np.random.Generator:
@@ -64,12 +64,45 @@ def seed_everything(seed: int, threads: int | None = None) -> np.random.Generato
 
 
 @contextlib.contextmanager
+def preserved():
+    """Save every generator's state (Python, NumPy, PyTorch CPU and CUDA) and PyTorch's thread count on entry and
+    put them back on exit (also after an error), whatever the block does to them.
+
+    Examples
+    --------
+    >>> import random
+    >>> from rnnscope._seed import preserved
+    >>> before = random.getstate()
+    >>> with preserved():
+    ...     random.seed(1)
+    >>> random.getstate() == before
+    True
+    """
+    import torch
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    torch_state = torch.random.get_rng_state()
+    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
+    n_threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+        torch.random.set_rng_state(torch_state)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)
+        if torch.get_num_threads() != n_threads:
+            torch.set_num_threads(n_threads)
+
+
+@contextlib.contextmanager
 def seeded(seed: int, threads: int | None = None):
     """Seed every generator (Python, NumPy, PyTorch CPU and CUDA) for a ``with`` block, then restore them.
 
     The generators' states and PyTorch's thread count are saved on entry and put back on exit (also after an
-    error), so the caller's session is left as it was; inside, everything is as after ``seed_everything(seed,
-    threads)``.
+    error; :func:`preserved`), so the caller's session is left as it was; inside, everything is as after
+    ``seed_everything(seed, threads)``.
 
     Parameters
     ----------
@@ -98,20 +131,20 @@ def seeded(seed: int, threads: int | None = None):
     """
     import torch
 
-    py_state, np_state = random.getstate(), np.random.get_state()
-    torch_state = torch.random.get_rng_state()
-    cuda_states = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else None
-    n_threads = torch.get_num_threads()
-    try:
+    with preserved():
         rng = seed_everything(seed, threads)
-        if cuda_states is not None or (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(int(seed))
         yield rng
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-        torch.random.set_rng_state(torch_state)
-        if cuda_states is not None:
-            torch.cuda.set_rng_state_all(cuda_states)
-        if torch.get_num_threads() != n_threads:
-            torch.set_num_threads(n_threads)
+
+
+def pin_threads(threads: int | None) -> None:
+    """Set PyTorch's intra-op thread count for the rest of a task (None: leave it), without restoring it: tasks of
+    an Executor pin their worker's count; the caller restores its own around the whole batch (:func:`preserved`).
+    With a thread-based executor the count is shared by the tasks, so restoring it inside one task would change
+    it under another's feet."""
+    if threads is not None:
+        import torch
+
+        if torch.get_num_threads() != int(threads):
+            torch.set_num_threads(int(threads))

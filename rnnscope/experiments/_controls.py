@@ -243,6 +243,7 @@ def compare_controls(
     """
     import pandas as pd
 
+    from .._seed import preserved
     from .._tasks import _run_tasks
     from ..analysis import across_seeds
     from ..capturing import capture
@@ -262,7 +263,8 @@ def compare_controls(
             payloads.append({"make_model": make_model, "dataset": data if data is not None else
                              shuffle_labels(dataset, seed=s, keep=keep), "seed": s, "threads": threads,
                              "device": device, "fit_kwargs": fit_kwargs})
-    models = _run_tasks(_fit_seed_task, payloads, executor, progress, func)
+    with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
+        models = _run_tasks(_fit_seed_task, payloads, executor, progress, func)
     trained, shuffled = models[: len(seeds)], models[len(seeds):]
     untrained = [untrained_like(m, seed=s) for m, s in zip(trained, seeds)]
     kwargs = {"progress": False, "device": device, **dict(capture_kwargs or {})}

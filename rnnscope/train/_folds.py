@@ -9,11 +9,10 @@ from concurrent.futures import Executor
 
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 from torch import nn
 
-from .._seed import seeded
+from .._seed import pin_threads, preserved, seeded
 from .._tasks import _run_tasks
 from ..data._records import select_records
 from ._evaluate import evaluate
@@ -62,7 +61,8 @@ def cross_validate(
         payloads.append({"make_model": make_model, "dataset": dataset, "train_idx": train_idx, "test_idx": test_idx,
                          "seed": seed, "threads": threads, "device": device, "fit_kwargs": fit_kwargs,
                          "return_model": return_models})
-    rows = _run_tasks(_cv_fold_task, payloads, executor, progress, "cross_validate")
+    with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
+        rows = _run_tasks(_cv_fold_task, payloads, executor, progress, "cross_validate")
     table = pd.DataFrame(rows, index=pd.Index(range(1, folds + 1), name="partition"))
     numeric = table.drop(columns=["model"], errors="ignore")
     table.loc["average"] = numeric.mean()
@@ -71,21 +71,17 @@ def cross_validate(
 
 def _cv_fold_task(payload: dict) -> dict:
     """Train one model on one fold and score it (module level so any Executor can pickle it)."""
-    previous_threads = torch.get_num_threads()
-    try:
-        return _cv_fold(payload)
-    finally:  # serial sweeps must not leave the session on the task's thread count
-        torch.set_num_threads(previous_threads)
+    return _cv_fold(payload)
 
 
 def _cv_fold(payload: dict) -> dict:
     dataset, train_idx, test_idx = payload["dataset"], payload["train_idx"], payload["test_idx"]
-    # the task's seed and thread count for the initial weights, training and scoring; the caller's are restored
-    with seeded(payload["seed"], payload["threads"]):
+    pin_threads(payload["threads"])  # the worker's count for the whole task (the caller restores its own)
+    with seeded(payload["seed"]):  # the task's seed for the initial weights, training and scoring
         model = payload["make_model"]()
         t0 = time.perf_counter()
-        fit(model, select_records(dataset, train_idx), seed=payload["seed"], threads=payload["threads"],
-            device=payload["device"], progress=False, **payload["fit_kwargs"])
+        fit(model, select_records(dataset, train_idx), seed=payload["seed"], device=payload["device"],
+            progress=False, **payload["fit_kwargs"])
         seconds = time.perf_counter() - t0
         scores = evaluate(model, select_records(dataset, test_idx), device=payload["device"])
     row = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1,
@@ -168,5 +164,6 @@ def sweep(
                              "train_idx": train_idx, "test_idx": test_idx, "seed": seed, "threads": threads,
                              "device": device, "fit_kwargs": run_kwargs})
             meta.append({**config, "partition": k + 1})
-    rows = _run_tasks(_cv_fold_task, payloads, executor, progress, "sweep")
+    with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
+        rows = _run_tasks(_cv_fold_task, payloads, executor, progress, "sweep")
     return pd.DataFrame([{**m, **r} for m, r in zip(meta, rows)])

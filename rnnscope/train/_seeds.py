@@ -10,7 +10,7 @@ import numpy as np
 import xarray as xr
 from torch import nn
 
-from .._seed import seeded
+from .._seed import pin_threads, preserved, seeded
 from .._tasks import _run_tasks
 from ._fit import fit
 
@@ -23,11 +23,11 @@ _INIT_LOCK = threading.Lock()
 
 def _fit_seed_task(payload: dict) -> nn.Module:
     """Seed, build and train one model (module level so any Executor can pickle it)."""
-    seed, threads = payload["seed"], payload["threads"]
-    with _INIT_LOCK, seeded(seed, threads):  # the initial weights of this seed; globals restored
+    seed = payload["seed"]
+    pin_threads(payload["threads"])  # the worker's count for the whole task (the caller restores its own)
+    with _INIT_LOCK, seeded(seed):  # the initial weights of this seed; the generators restored
         model = payload["make_model"]()
-    fit(model, payload["dataset"], seed=seed, threads=threads, device=payload["device"], progress=False,
-        **payload["fit_kwargs"])
+    fit(model, payload["dataset"], seed=seed, device=payload["device"], progress=False, **payload["fit_kwargs"])
     return model.cpu()
 
 
@@ -108,4 +108,5 @@ def fit_many(
             raise TypeError(f"{func}: {key!r} is set by fit_many itself; pass the seeds with seeds=[...].")
     payloads = [{"make_model": make_model, "dataset": dataset, "seed": int(s), "threads": threads, "device": device,
                  "fit_kwargs": fit_kwargs} for s in seeds]
-    return _run_tasks(_fit_seed_task, payloads, executor, progress, func)
+    with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
+        return _run_tasks(_fit_seed_task, payloads, executor, progress, func)
