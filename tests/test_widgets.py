@@ -143,8 +143,8 @@ def test_switching_event_updates_every_view_and_reads_only_it(ex):
 
 def test_zoom_rerenders_at_screen_resolution(small_run):
     longest = int(np.argmax(small_run["length"].values))
-    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 82 px of plot = 164 columns
-    assert ex.n_cols == 164
+    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 138 px of plot = 276 columns
+    assert ex.n_cols == 2 * (250 - 72 - 40) == 276
     n = int(ex.reader.lengths[longest])
     assert n > ex.n_cols and png_size(ex.heat_image) == (-(-n // -(-n // ex.n_cols)), ex.reader.n_units)
     t0 = ex.time_range[0]

@@ -20,6 +20,7 @@ import xarray as xr
 
 from ..io import compute_summaries
 from ..schema import SUMMARY_VARIABLES, segment_frames, summaries_cover
+from ._archive import ArchiveWaveform, archive_waveforms
 from ._render import block_minmax, column_minmax, fold_minmax
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
@@ -73,9 +74,12 @@ class RunReader:
         A run (in memory or opened lazily with :func:`rnnscope.open_run`).
     cache_size : int
         Overviews kept (one per event, variable and layer; the waveform and spectrogram count as variables).
+    waveform_source : path or dict, optional
+        Where to read the waveform of a run that holds none (default: the archive a monitor run records in
+        ``attrs["waveform_source"]``; see :mod:`rnnscope.widgets._archive`).
     """
 
-    def __init__(self, run: xr.Dataset, cache_size: int = 6):
+    def __init__(self, run: xr.Dataset, cache_size: int = 6, waveform_source=None):
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
@@ -90,14 +94,23 @@ class RunReader:
         self.variables = [v for v in STATE_NAMES if v in run.data_vars]
         self.n_units = int(run.sizes["unit"])
         self.n_layers = int(run.sizes["layer"])
-        self.has_waveform = "waveform" in run.data_vars
         self.has_spectrogram = "spectrogram" in run.data_vars
-        if self.has_waveform:
+        self.has_prob = "prob" in run.data_vars
+        #: whether the true-class band has anything to show (monitor runs: every label is -1)
+        self.has_labels = "label" in run.data_vars and run.attrs.get("segments") != "detections"
+        self.archive_spec = archive_waveforms(run, waveform_source)
+        self._archives: dict = {}
+        #: "run" (the run's waveform variable), "archive" (read from the monitored archive) or "" (none)
+        self.waveform_origin = "run" if "waveform" in run.data_vars else "archive" if self.archive_spec else ""
+        self.has_waveform = bool(self.waveform_origin)
+        if self.waveform_origin == "run":
             self.sampling_rate = float(run.attrs.get("sampling_rate", np.nan))
             self.sample_t0 = float(run["sample_time"].isel(sample=0).values) if "sample_time" in run.coords else 0.0
             self.n_samples = (np.asarray(run["n_samples"].values, dtype=np.int64) if "n_samples" in run.coords
                               else np.full(run.sizes["event"], run.sizes["sample"]))
         self.freqs = np.asarray(run["freq"].values, dtype=np.float64) if self.has_spectrogram else np.zeros(0)
+        #: the background class (``attrs["background"]``; "SIL" for older runs of the default classes)
+        self.background = run.attrs.get("background", "SIL" if "SIL" in self.class_names else None)
         self.segments = self._segment_table(run)
         #: UTC start of each record (naive pandas Timestamps) and SEED ids, when the run knows them
         self.starttimes = ([pd.Timestamp(str(t)).tz_localize(None) if str(t) else None
@@ -130,12 +143,13 @@ class RunReader:
         return self.segments[self.segments["event"] == event]
 
     def main_segment(self, event: int) -> pd.Series | None:
-        """The record's main segment: its longest non-SIL segment, else its longest segment (None if none)."""
+        """The record's main segment: its longest segment not of the background class, else its longest segment
+        (None if none)."""
         segs = self.event_segments(event)
         if segs.empty:
             return None
         dur = segs["end"] - segs["start"]
-        non_sil = segs[segs["class_name"] != "SIL"]
+        non_sil = segs[segs["class_name"] != self.background]
         pool = non_sil if not non_sil.empty else segs
         return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
 
@@ -176,6 +190,42 @@ class RunReader:
         n = int(self.lengths[event])
         return float(self.frame_time(0) - self.dt / 2), float(self.frame_time(max(n, 1) - 1) + self.dt / 2)
 
+    # ----------------------------------------------------------------------------------- waveform
+    def archive(self, event: int):
+        """The :class:`~rnnscope.widgets._archive.ArchiveWaveform` of ``event`` (None when it cannot be read)."""
+        if self.waveform_origin != "archive":
+            return None
+        if event not in self._archives:
+            spec = self.archive_spec
+            start = pd.Timestamp(spec["starttime"][event]).tz_localize(None) if pd.Timestamp(
+                spec["starttime"][event]).tzinfo else pd.Timestamp(spec["starttime"][event])
+            try:
+                self._archives[event] = ArchiveWaveform(spec["source"], spec["trace_id"][event], start,
+                                                        self.record_span(event)[1])
+            except (OSError, ValueError) as err:
+                import logging
+
+                logging.getLogger("rnnscope.widgets").warning("no waveform for record %s: %s", event, err)
+                self._archives[event] = None
+        return self._archives[event]
+
+    def waveform_available(self, event: int) -> bool:
+        """Whether record ``event`` has a waveform to draw (in the run, or readable from its archive)."""
+        return self.waveform_origin == "run" or self.archive(event) is not None
+
+    def waveform_rate(self, event: int) -> float:
+        """Sampling rate (Hz) of the waveform of ``event``."""
+        return self.archive(event).sampling_rate if self.waveform_origin == "archive" else self.sampling_rate
+
+    def waveform_samples(self, event: int) -> int:
+        """Number of waveform samples of ``event``."""
+        return self.archive(event).n_samples if self.waveform_origin == "archive" else int(self.n_samples[event])
+
+    def sample_time(self, event: int, index) -> np.ndarray:
+        """Time (s from the record start) of waveform sample ``index`` of ``event``."""
+        t0 = 0.0 if self.waveform_origin == "archive" else self.sample_t0
+        return t0 + np.asarray(index, dtype=np.float64) / self.waveform_rate(event)
+
     # ----------------------------------------------------------------------------------- slices
     def _lazy(self, name, event, start, stop, **isel):
         dim = "sample" if name == "waveform" else "time"
@@ -186,6 +236,8 @@ class RunReader:
         if key in self._preloaded:
             return self._preloaded.pop(key)
         self.reads.append((name, event, start, stop))
+        if name == "waveform" and self.waveform_origin == "archive":
+            return self.archive(event).read(start, stop)
         data = self._lazy(name, event, start, stop, **isel)
         if isinstance(data, np.ndarray):
             return data
@@ -197,7 +249,7 @@ class RunReader:
         matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples."""
         lazy, keys = [], []
         for name, event, start, stop, isel in requests:
-            if stop <= start:
+            if stop <= start or (name == "waveform" and self.waveform_origin == "archive"):
                 continue
             keys.append((name, event, start, stop, repr(sorted(isel.items()))))
             lazy.append(self._lazy(name, event, start, stop, **isel))
@@ -260,17 +312,18 @@ class RunReader:
                              int(self.lengths[event]))
 
     def sample_range(self, event: int, t0: float, t1: float) -> tuple[int, int]:
-        """Samples [s0, s1) inside [t0, t1] s, within the record's ``n_samples``."""
-        n = int(self.n_samples[event])
-        s0 = int(np.clip(np.floor((t0 - self.sample_t0) * self.sampling_rate), 0, n))
-        s1 = int(np.clip(np.ceil((t1 - self.sample_t0) * self.sampling_rate) + 1, s0, n))
+        """Samples [s0, s1) inside [t0, t1] s, within the record's samples."""
+        n, rate = self.waveform_samples(event), self.waveform_rate(event)
+        first = float(self.sample_time(event, 0))
+        s0 = int(np.clip(np.floor((t0 - first) * rate), 0, n))
+        s1 = int(np.clip(np.ceil((t1 - first) * rate) + 1, s0, n))
         return s0, s1
 
     def waveform_columns(self, event: int, s0: int, s1: int, n_cols: int) -> Columns:
         """Samples [s0, s1) folded to at most ``n_cols`` columns of (min, max)."""
         return self._columns(("waveform", event), s0, s1, n_cols, SAMPLE_LEVELS,
                              lambda a, b: self._read("waveform", event, a, b).astype(np.float32, copy=False),
-                             int(self.n_samples[event]))
+                             self.waveform_samples(event))
 
     # ----------------------------------------------------------------------------------- overviews
     def _columns(self, key, i0, i1, n_cols, levels, read, n_total) -> Columns:
@@ -331,9 +384,9 @@ class RunReader:
             jobs.append((("spectrogram", event, n_freq), FRAME_LEVELS,
                          lambda a, b: self._read("spectrogram", event, a, b, freq=slice(0, n_freq)),
                          int(self.lengths[event])))
-        if self.has_waveform:
+        if self.waveform_origin == "run" or (self.waveform_origin == "archive" and self._archives.get(event)):
             jobs.append((("waveform", event), SAMPLE_LEVELS, lambda a, b: self._read("waveform", event, a, b),
-                         int(self.n_samples[event])))
+                         self.waveform_samples(event)))
         jobs = [j for j in jobs if j[0] not in self._cache and j[0] not in self._building]
         need_labels = event not in self._labels
         if not jobs and not need_labels:
@@ -371,7 +424,7 @@ class RunReader:
     def _chunk(self, key, levels) -> int:
         """Read step for overviews: the store's chunk along time (samples), rounded up to the largest level."""
         name = key[2] if key[0] == "state" else key[0]
-        chunks = self.run[name].chunks
+        chunks = self.run[name].chunks if name in self.run.data_vars else None
         if chunks:
             size = int(chunks[self.run[name].dims.index("sample" if name == "waveform" else "time")][0])
         else:
