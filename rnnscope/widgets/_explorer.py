@@ -137,7 +137,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._rendered = None  # (event, time_range) the views show
         self.render_count = 0  #: renders of the views (for tests and benchmarks)
         has_utc = reader.starttimes is not None and any(t is not None for t in reader.starttimes)
-        self.set_trait("time_axis", time_axis or ("utc" if has_utc else "seconds"))
+        self._quiet += 1
+        self.time_axis = time_axis or ("utc" if has_utc else "seconds")
+        self._quiet -= 1
 
         self._build_figures()
         self._build_controls()
