@@ -12,11 +12,15 @@ import pandas as pd
 __all__ = ["place_detections"]
 
 
+#: catalog columns carried to the placed rows as text when present (the review page's decision and detection id)
+_CARRIED = ("review", "key")
+
+
 def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
     """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and what the
     detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known),
     ``duration_s``, ``probability`` (``p_mean``, else ``p_peak``, else ``probability``; NaN when absent) and a
-    ``label``; ``review`` when the catalog has it.
+    ``label``; ``review`` and ``key`` when the catalog has them.
 
     Examples
     --------
@@ -57,10 +61,11 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
                      "station": station, "start_text": text, "duration_s": t1 - t0,
                      "probability": float(row[prob_col]) if prob_col else float("nan"),
                      "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {text} {t1 - t0:.1f} s"})
-        if "review" in row:
-            rows[-1]["review"] = str(row["review"])
+        for extra in _CARRIED:
+            if extra in row:
+                rows[-1][extra] = str(row[extra])
     columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "duration_s", "probability",
-               "label"] + (["review"] if "review" in catalog.columns else [])
+               "label"] + [c for c in _CARRIED if c in catalog.columns]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -118,7 +118,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.reader = reader = RunReader(run, waveform_source=waveform_source)
         self.run = run
         self.catalog = catalog
-        self.detections = place_detections(catalog, reader) if catalog is not None else None
+        self._detections = place_detections(catalog, reader) if catalog is not None else None
         self.fixed_width = None if width is None else int(width)
         from ._figures import MARGIN
 
@@ -147,7 +147,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         if self.detections is not None:
             from ._table import DetectionTable
 
-            self.table = DetectionTable(self.detections, on_pick=self._table_picked,
+            self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
         views = [self._controls, self._legend_row, self.fig_waveform, self.fig_spectrogram]
         views += [self.fig_prob] if self.fig_prob is not None else []
@@ -221,6 +221,19 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
     def _table_picked(self, row: int) -> None:
         self.show_detection(row)
+
+    @property
+    def detections(self):
+        """The catalog's rows placed on the run's records (``event``, ``t0``, ``t1`` in s, ``class_name``, ...; None
+        without a catalog); positions are the ids :meth:`show_detection` and the table use."""
+        return self.table.detections if self.table is not None else self._detections
+
+    def add_detections(self, catalog) -> list[int]:
+        """Place more catalog rows (same columns as ``catalog``) and add them to the table; returns their
+        positions (rows off the run's records are left out)."""
+        if self.table is None:
+            raise ValueError("Explorer.add_detections needs an Explorer opened with a catalog (catalog=...).")
+        return self.table.append(place_detections(catalog, self.reader))
 
     def show_whole_record(self) -> None:
         """Zoom out to the whole record."""

@@ -112,11 +112,24 @@ class DetectionTable(widgets.VBox):
         grid.observe(self._on_selection, names="selections")
         return grid
 
-    def update_reviews(self, reviews) -> None:
-        """Show the analyst's decision of each detection (a sequence aligned with the detections)."""
-        self.detections["review"] = list(reviews)
+    def set_review(self, position: int, text: str) -> None:
+        """Show the analyst's decision on detection ``position`` (one cell is sent, not the table)."""
+        if "review" not in self.detections.columns:
+            self.detections["review"] = ""
+            self._frame = self._display_frame(self.detections)
+            self.refresh()
+        self.detections.loc[position, "review"] = text
+        self._frame.loc[position, "review"] = text
+        if position in set(self._rows.tolist()):
+            self.grid.set_cell_value("review", position, text)
+
+    def append(self, placed: pd.DataFrame) -> list[int]:
+        """Add placed detections (e.g. a missed event the analyst drew); returns their positions."""
+        start = len(self.detections)
+        self.detections = pd.concat([self.detections, placed], ignore_index=True)
         self._frame = self._display_frame(self.detections)
         self.refresh()
+        return list(range(start, len(self.detections)))
 
     def visible_rows(self) -> np.ndarray:
         """Positions of the detections that pass the filters, in time order."""
