@@ -66,7 +66,7 @@ class ReviewPage(widgets.VBox):
     KEYS = ("a", "r", "n", "p", "d") + tuple(str(i) for i in range(1, 10))
 
     def __init__(self, folder, capture=None, *, width: int | None = None):
-        import rnnscope
+        from ..io import open_run
 
         self.folder = Path(folder)
         self.runs = find_runs(self.folder, capture)
@@ -74,7 +74,7 @@ class ReviewPage(widgets.VBox):
             raise FileNotFoundError(f"ReviewPage: no capture runs (*.zarr) for {self.folder}; run `rnnscope monitor "
                                     "... --capture DIR` and pass capture=DIR (or `rnnscope review OUT --capture DIR`).")
         self.width = width
-        first = rnnscope.open_run(self.runs[0])
+        first = open_run(self.runs[0])
         self.store = ReviewStore(self.folder, class_names=list(first.attrs["class_names"]))
         self.class_names = self.store.class_names
         self.w_run = widgets.Dropdown(options=[(p.stem, i) for i, p in enumerate(self.runs)], value=0,
@@ -122,9 +122,9 @@ class ReviewPage(widgets.VBox):
 
     def show_run(self, index: int, run=None) -> None:
         """Show capture run ``index`` (a day) with its detections."""
-        import rnnscope
+        from ..io import open_run
 
-        run = run if run is not None else rnnscope.open_run(self.runs[index])
+        run = run if run is not None else open_run(self.runs[index])
         self.explorer = Explorer(run, catalog=self._catalog(), width=self.width)
         self.explorer.table.grid.layout.height = "260px"
         self._set_draw(self.w_draw.value)
