@@ -97,7 +97,7 @@ class _FigureBuilder:
                              colors=[_P_COLOR], stroke_width=1.2, visible=False)
         self.s_lines = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)), scales={"x": tscale, "y": band},
                              colors=[_S_COLOR], stroke_width=1.2, line_style="dashed", visible=False)
-        self.amp_axis = Axis(scale=self.amp_scale, side="left", label="counts", num_ticks=4, tick_format=".2~s",
+        self.amp_axis = Axis(scale=self.amp_scale, side="left", label="counts", tick_format=".3~s",
                              label_offset="55px", visible=r.has_waveform)
         self.fig_waveform = self._figure(
             [self._marker(True), self.band_image, self.wave, self.p_lines, self.s_lines, self.band_labels],

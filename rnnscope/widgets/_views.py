@@ -132,6 +132,7 @@ class _Views:
             self.wave.x, self.wave.y = x, y.astype(np.float32)
             self.wave.visible = True
         self.amp_axis.visible = True
+        self.amp_axis.tick_values = nice_ticks(lo, hi, 3)
         span = hi - lo
         with self.amp_scale.hold_sync():  # the trace fills the figure below the bands
             self.amp_scale.min = lo - 0.03 * span
