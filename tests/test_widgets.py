@@ -535,7 +535,7 @@ def test_unit_labels_never_overlap(small_run):
 def test_explorer_follows_the_page_width(small_run):
     ex = rw.Explorer(small_run, debounce=0)  # width=None: responsive
     assert ex.layout.width == "100%"
-    assert all(fig.layout.width in ("100%", "auto") for fig in ex.figures)
+    assert all(fig.layout.width == "auto" for fig in ex.figures)
     assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex.fig_colorbar.layout.flex == "0 0 auto"
     fixed = rw.Explorer(small_run, width=900, debounce=0)
     assert fixed.fig_lines.layout.width == "900px" and fixed.n_cols == 2 * (900 - 72 - 40)

@@ -42,8 +42,9 @@ class _FigureBuilder:
 
     def _layout(self, height: int, flex: bool = False) -> widgets.Layout:
         if self.fixed_width is None:
-            return widgets.Layout(width="auto" if flex else "100%", height=f"{height}px",
-                                  flex="1 1 auto" if flex else None, min_width="0")
+            # "auto" (stretched by the flex column), not "100%": bqplot's figure adds its own border box
+            return widgets.Layout(width="auto", height=f"{height}px", flex="1 1 auto" if flex else None,
+                                  min_width="0")
         width = self.fixed_width - (_COLORBAR_WIDTH if flex else 0)
         return widgets.Layout(width=f"{width}px", height=f"{height}px")
 
@@ -195,7 +196,7 @@ class _FigureBuilder:
         self.w_whole.on_click(lambda _: self.show_whole_record())
         self.w_time_axis = widgets.ToggleButtons(options=[("UTC", "utc"), ("s", "seconds")], value=self.time_axis,
                                                  tooltips=["UTC clock time", "seconds from the record start"],
-                                                 style={"button_width": "44px"},
+                                                 style={"button_width": "54px"},
                                                  layout=widgets.Layout(width="auto"))
         self.w_time_axis.observe(self._control_changed("time_axis"), names="value")
         for w, name in [(self.w_event, "event"), (self.w_variable, "variable"), (self.w_layer, "layer"),

@@ -57,9 +57,10 @@ class _Views:
         values = values[keep]
         labels = {k: v for k, v in labels.items() if k in {js_number(x) for x in values}}
         for axis in self.time_axes:
-            with axis.hold_sync():
-                axis.tick_values = values if values.size else np.array([t0])
-                axis.tick_labels = labels or {js_number(t0): ""}
+            # labels first, in a message of their own: bqplot redraws new tick values in a transition that keeps
+            # the formatter of that moment, so labels arriving with the values would be overwritten by old ones
+            axis.tick_labels = labels or {js_number(t0): ""}
+            axis.tick_values = values if values.size else np.array([t0])
         self.bottom_axis.label = title
 
     # ------------------------------------------------------------------------------------------- reading

@@ -122,6 +122,9 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
     page.wait_for_timeout(3000)
     if not page.locator(".jp-FileBrowser").is_visible():  # the file browser open, as analysts keep it
         page.locator(".jp-SideBar .lm-TabBar-tab[data-id='filebrowser']").click()
+    toast = page.locator(".jp-toast-button", has_text="No")
+    if toast.count() and toast.first.is_visible():  # the news toast would cover the views
+        toast.first.click()
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.keyboard.press("Shift+Enter")
     page.wait_for_selector(".rnnscope-explorer .rnnscope-detections", timeout=180_000)
@@ -169,7 +172,6 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
     assert explorer.locator(".rnnscope-lines path.line").count() > 0
     # a row clicked twice, after zooming away each time: the views move both times
     grid = table.locator(".p-DataGrid, .lm-DataGrid").first
-    box = grid.bounding_box()
     for _ in range(2):
         explorer.locator("button", has_text="whole record").click()
         page.wait_for_function("() => /^\\d\\d:\\d\\d$/.test([...document.querySelectorAll("
@@ -177,6 +179,8 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
                                ".filter(t => t.includes(':'))[0])", timeout=30_000)
         page.wait_for_timeout(500)
         href = _heat_href(page)
+        grid.scroll_into_view_if_needed()
+        box = grid.bounding_box()
         page.mouse.click(box["x"] + 120, box["y"] + 20 + 22 * 1 + 11)  # second row, below the header
         _wait_heat_change(page, href)
         page.wait_for_function("() => /^\\d\\d:\\d\\d:\\d\\d$/.test([...document.querySelectorAll("
