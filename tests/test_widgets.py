@@ -568,11 +568,23 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     assert ex.reader.waveform_origin == "archive" and ex.wave.visible and ex.amp_axis.visible
     archive = ex.reader.archive(0)
     assert archive.sampling_rate == 50.0 and archive.n_samples == pytest.approx(50 * ex.reader.record_span(0)[1], abs=1)
-    zoomed = rw.Explorer(run, debounce=0, initial_frames=120, prefetch=False)  # opens on 60 s: reads 60 s
+    from rnnscope.widgets._archive import ArchiveWaveform
+
+    zoomed = rw.Explorer(run, debounce=0, initial_frames=120, prefetch=False)  # opens on 60 s
     t0, t1 = zoomed.time_range
-    reads = zoomed.reader.archive(0).reads
-    assert len(reads) == 1 and reads[0][1] - reads[0][0] <= (t1 - t0) * 50 + 2
-    assert zoomed.wave.x[0] >= t0 - 0.02 and zoomed.wave.x[-1] <= t1 + 0.02 and zoomed.wave.x.size > 1000
+    archive = zoomed.reader.archive(0)
+    archive.BLOCK = 1024  # small blocks: what is read is the blocks around the view
+    archive._cache.clear()
+    zoomed.time_range = (t0 + 30.0, t1 + 30.0)
+    zoomed.render_now()
+    a, b = archive.reads[-1]
+    assert len(archive.reads) == 2 and a <= (t0 + 30) * 50 and b >= (t1 + 30) * 50 and b - a <= 60 * 50 + 2 * 1024
+    assert zoomed.wave.x[0] >= t0 + 30 - 0.02 and zoomed.wave.x[-1] <= t1 + 30 + 0.02 and zoomed.wave.x.size > 1000
+    zoomed.time_range = (t0 + 40.0, t1 + 40.0)  # a pan inside the blocks read: nothing read
+    zoomed.render_now()
+    assert len(archive.reads) == 2
+    expected = ArchiveWaveform(archive.source, archive.seed_id, archive.starttime, archive.duration_s)
+    np.testing.assert_array_equal(archive.read(1000, 5000), expected.read(1000, 5000))  # across blocks
     # no labels: no "true" band; predicted band, probabilities, no P/S
     assert ex.band_rows == ["pred"] and list(ex.band_labels.text) == ["pred"]
     assert "true" not in ex.w_legend.value and "P arrival" not in ex.w_legend.value

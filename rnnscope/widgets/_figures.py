@@ -137,9 +137,10 @@ class _FigureBuilder:
         self.heat_image = png_mark(x=(0.0, 1.0), y=(float(n), 0.0), scales={"x": tscale, "y": self.unit_scale},
                                    pixelated=True)
         self.heat_image.on_element_click(self._on_heat_click)
+        # labels of the selected units in the right margin, beside their rows (not over the image)
         self.unit_labels = Label(x=[], y=[], text=[], colors=UNIT_COLORS, default_size=11, font_weight="bold",
-                                 scales={"x": unit_x, "y": self.unit_scale}, align="end", x_offset=-3,
-                                 y_offset=4)
+                                 scales={"x": unit_x, "y": self.unit_scale}, align="start", x_offset=4,
+                                 y_offset=4, apply_clip=False)
         self.unit_axis = Axis(scale=self.unit_scale, side="left", label="unit", num_ticks=6,
                               tick_format="d", label_offset="55px")
         self.heat_height = int(np.clip(2 * n + 60, 200, 420))
