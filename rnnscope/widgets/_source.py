@@ -35,6 +35,8 @@ SAMPLE_LEVELS = (64, 1024)
 #: most RAW_ELEMENTS values (about 8 MB of float32); else it reads an overview level
 RAW_FRAMES_PER_COLUMN = 4
 RAW_ELEMENTS = 2_000_000
+#: a record's state variable (one layer) or spectrogram up to this size is kept whole in memory once prefetched
+WHOLE_BYTES = 96_000_000
 
 
 @dataclass
@@ -124,6 +126,7 @@ class RunReader:
         self._building: dict = {}
         self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
+        self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
         self.build_seconds: dict = {}  #: seconds each overview took to build, by key
         self.reads: list[tuple] = []  #: (name, event, start, stop) of every slice read, for tests and benchmarks
@@ -232,6 +235,9 @@ class RunReader:
         return self.run[name].isel(event=event, **{dim: slice(start, stop)}, **isel).data
 
     def _read(self, name, event, start, stop, **isel):
+        whole = self._whole.get((name, event, repr(sorted(isel.items()))))
+        if whole is not None:
+            return whole[start:stop].astype(np.float32, copy=False)
         key = (name, event, start, stop, repr(sorted(isel.items())))
         if key in self._preloaded:
             return self._preloaded.pop(key)
@@ -250,6 +256,8 @@ class RunReader:
         lazy, keys = [], []
         for name, event, start, stop, isel in requests:
             if stop <= start or (name == "waveform" and self.waveform_origin == "archive"):
+                continue
+            if (name, event, repr(sorted(isel.items()))) in self._whole:
                 continue
             keys.append((name, event, start, stop, repr(sorted(isel.items()))))
             lazy.append(self._lazy(name, event, start, stop, **isel))
@@ -392,10 +400,18 @@ class RunReader:
         if not jobs and not need_labels:
             return None
 
+        wholes = [(variable, {"layer": layer})] + ([("spectrogram", {"freq": slice(0, n_freq)})]
+                                                   if self.has_spectrogram and n_freq else [])
+
         def work():
             if need_labels:
                 try:
                     self._load_labels(event)
+                except Exception:  # noqa: BLE001 - the views read slices instead
+                    pass
+            for name, isel in wholes:
+                try:
+                    self._load_whole(name, event, **isel)
                 except Exception:  # noqa: BLE001 - the views read slices instead
                     pass
             for key, levels, read, n_total in jobs:
@@ -408,6 +424,23 @@ class RunReader:
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
+
+    def _load_whole(self, name: str, event: int, **isel) -> None:
+        """Keep the whole record of ``name`` in memory when it is small (at most :data:`WHOLE_BYTES`): every later
+        view of it is a numpy slice, with no dask graph to build (what a pan or zoom costs on a long record). The
+        spectrogram (log power, for display only) is kept as float16."""
+        n = int(self.lengths[event])
+        lazy = self._lazy(name, event, 0, n, **isel)
+        dtype = np.float16 if name == "spectrogram" else np.float32
+        nbytes = int(np.prod(lazy.shape)) * np.dtype(dtype).itemsize
+        key = (name, event, repr(sorted(isel.items())))
+        if nbytes > WHOLE_BYTES or key in self._whole:
+            return
+        values = np.asarray(lazy.compute(scheduler="synchronous") if hasattr(lazy, "compute") else lazy)
+        with self._lock:
+            self._whole[key] = values.astype(dtype, copy=False)
+            while sum(v.nbytes for v in self._whole.values()) > 2 * WHOLE_BYTES:
+                self._whole.popitem(last=False)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background overview builds to finish."""
