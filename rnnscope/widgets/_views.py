@@ -34,10 +34,10 @@ class _Views:
         log.debug("render event %s, %s s", self.event, self.time_range)
         self.render_count += 1
         self._rendered = self._view_key()
-        self._render_time_axes()
         self._preload()
         self._cols = None
         self._render_states()  # the heatmap first: the view users watch while zooming
+        self._render_time_axes()
         self._render_prob()
         self._render_spectrogram()
         self._render_waveform()
@@ -56,11 +56,16 @@ class _Views:
         keep = values <= t1 - 0.02 * span  # the label of a tick at the right edge would stick out
         values = values[keep]
         labels = {k: v for k, v in labels.items() if k in {js_number(x) for x in values}}
+        labels = labels or {js_number(t0): ""}
+        values = values if values.size else np.array([t0])
         for axis in self.time_axes:
             # labels first, in a message of their own: bqplot redraws new tick values in a transition that keeps
-            # the formatter of that moment, so labels arriving with the values would be overwritten by old ones
-            axis.tick_labels = labels or {js_number(t0): ""}
-            axis.tick_values = values if values.size else np.array([t0])
+            # the formatter of that moment, so labels arriving with the values would be overwritten by old ones.
+            # Unchanged ticks (a small pan) send nothing.
+            if axis.tick_labels != labels:
+                axis.tick_labels = labels
+            if axis.tick_values is None or not np.array_equal(axis.tick_values, values):
+                axis.tick_values = values
         self.bottom_axis.label = title
 
     # ------------------------------------------------------------------------------------------- reading
