@@ -44,7 +44,8 @@ def serve(folder, *, capture=None, port: int | None = None, wait: bool = True) -
     port : int, optional
         Port on 127.0.0.1 (default: a free one).
     wait : bool
-        Block until the server stops (Ctrl-C stops it); False returns at once (the caller stops the process).
+        Block until the server stops (Ctrl-C stops it; on POSIX this process becomes the Voila server); False
+        returns at once (the caller stops the process).
 
     Returns
     -------
@@ -58,9 +59,12 @@ def serve(folder, *, capture=None, port: int | None = None, wait: bool = True) -
     env = dict(os.environ, RNNSCOPE_REVIEW_DIR=str(folder))
     if capture is not None:
         env["RNNSCOPE_REVIEW_CAPTURE"] = str(Path(capture).resolve())
-    process = subprocess.Popen(voila_command(port), env=env, cwd=str(folder))
     url = f"http://127.0.0.1:{port}/"
     print(f"rnnscope review: {folder} at {url} (Ctrl-C stops it)", flush=True)
+    if wait and os.name == "posix":  # become the server: signals (Ctrl-C, SIGTERM) reach Voila itself
+        os.chdir(folder)
+        os.execve(sys.executable, voila_command(port), env)
+    process = subprocess.Popen(voila_command(port), env=env, cwd=str(folder))
     if wait:
         try:
             process.wait()

@@ -83,7 +83,20 @@ def wait_http(url: str, proc, log: Path, timeout: float = 90.0) -> None:
 
 
 def stop(proc) -> None:
+    """Stop a server and whatever it started (kernels)."""
+    import psutil
+
+    try:
+        children = psutil.Process(proc.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        children = []
     proc.terminate()
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(children, timeout=20)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
