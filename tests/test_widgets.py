@@ -626,7 +626,7 @@ def review_folder(monitor_run, tmp_path):
     """A monitor output folder: detections.csv and the capture run (where `rnnscope monitor --capture` puts it)."""
     import shutil
 
-    run, detections, root = monitor_run
+    _, detections, root = monitor_run
     folder = tmp_path / "out"
     folder.mkdir()
     detections.to_csv(folder / "detections.csv", index=False)

@@ -76,7 +76,7 @@ class Debouncer:
         self._handle = None
         try:
             self._run(asyncio.get_running_loop())
-        except Exception:  # noqa: BLE001 - a loop callback's error would vanish; log it where users look
+        except Exception:
             log.exception("rnnscope.widgets: a throttled render failed")
 
     def cancel(self) -> None:

@@ -121,7 +121,7 @@ def time_ticks(t0: float, t1: float, starttime: pd.Timestamp | None = None, *, n
         if len(days) > 1 and step < _DAY and s == s.normalize():
             text = s.strftime("%Y-%m-%d")
         labels[js_number(v)] = text
-    lo, hi = sorted(days)[0], sorted(days)[-1]
+    lo, hi = min(days), max(days)
     title = "time (UTC) " + (lo.strftime("%Y-%m-%d") if lo == hi else f"{lo:%Y-%m-%d} - {hi:%Y-%m-%d}")
     return values, labels, title
 

@@ -18,7 +18,15 @@ import numpy as np
 from . import _summaries as summaries
 from ._drawing import _band_colors, _envelope, _unit_legend_html
 from ._figures import MARGIN, UNIT_COLORS
-from ._render import ColorMap, colormap_for, encode_png, encode_rgb_png, hex_to_rgb, pick_extreme, set_png
+from ._render import (
+    ColorMap,
+    colormap_for,
+    encode_png,
+    encode_rgb_png,
+    hex_to_rgb,
+    pick_extreme,
+    set_png,
+)
 from ._timeaxis import js_number, nice_ticks, time_ticks
 
 __all__ = []

@@ -18,8 +18,15 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
-from conftest import CHROMIUM, LAUNCH_ARGS, free_port, jupyterlab, require_browser, stop, wait_http
+from _browser import (
+    CHROMIUM,
+    LAUNCH_ARGS,
+    free_port,
+    jupyterlab,
+    require_browser,
+    stop,
+    wait_http,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -235,9 +242,9 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
 
 # ----------------------------------------------------------------------------------------------- Voila
 def test_review_page_in_voila(day_output, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     import shutil
+
+    from playwright.sync_api import sync_playwright
 
     out = tmp_path / "out"
     shutil.copytree(day_output["out"], out)
