@@ -14,7 +14,7 @@ STAMP := $(VENV)/.rnnscope-installed
 DEMO_OUT ?= rnnscope-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv native clean
+.PHONY: demo test venv native notebooks clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,14 @@ $(STAMP): pyproject.toml
 
 demo: native
 	$(VENV)/bin/rnnscope demo --out $(DEMO_OUT)
+
+# Execute the notebooks in place, saving the widgets' state with them: JupyterLab, nbviewer and HTML exports then
+# show the Explorer and the other widgets as they were, without a kernel.
+notebooks: native
+	cd notebooks && for nb in 0*.ipynb; do \
+		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.store_widget_state=True --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
+	done
 
 test: native
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,7 +7,12 @@ Usage (from the repository root)::
 
 then execute them in place so they are committed with outputs (run from ``notebooks/``)::
 
-    cd notebooks && ../.venv/bin/jupyter nbconvert --to notebook --execute --inplace 02_titos2022.ipynb
+    cd notebooks && ../.venv/bin/jupyter nbconvert --to notebook --execute --inplace \
+        --ExecutePreprocessor.store_widget_state=True 02_titos2022.ipynb
+
+(``store_widget_state`` saves the widgets' state in the notebook, so JupyterLab, nbviewer and an HTML export show
+the Explorer as it was, instead of a line of text such as ``ClassHeatMap(children=...``; ``make notebooks`` runs
+this for every notebook.)
 
 Edit the cells here rather than in Jupyter, so that the three notebooks keep one style.
 """

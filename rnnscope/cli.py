@@ -1,6 +1,8 @@
 """The ``rnnscope`` command line.
 
-``rnnscope demo`` runs the main job on the built-in synthetic data and writes its results to a folder.
+``rnnscope demo`` runs the main job on the built-in synthetic data and writes its results to a folder;
+``rnnscope monitor`` turns a continuous archive into detections; ``rnnscope review`` serves the review page of a
+monitor's output folder.
 """
 from __future__ import annotations
 
@@ -134,6 +136,13 @@ def _monitor(args: argparse.Namespace) -> int:
         return 2
     paths = [result.to_csv(out / "detections.csv"), result.to_quakeml(out / "detections.xml"),
              result.to_mseed(out / "probabilities.mseed")]
+    if args.capture:  # where `rnnscope review OUT` finds the capture runs
+        import json
+
+        manifest = {"capture_store": [str(Path(p).resolve()) for p in result.capture_store or []],
+                    "seed_id": result.seed_id}
+        (out / "monitor.json").write_text(json.dumps(manifest, indent=1))
+        paths.append(out / "monitor.json")
     print(result)
     for path in paths:
         print(f"  wrote {path}")
@@ -168,6 +177,34 @@ def _add_monitor_parser(sub) -> None:
     mon.set_defaults(func=_monitor)
 
 
+def _review(args: argparse.Namespace) -> int:
+    """Serve the review page of a monitor output folder with Voila on 127.0.0.1 and print its URL."""
+    from .review import serve
+
+    try:
+        serve(args.folder, capture=args.capture, port=args.port)
+    except FileNotFoundError as err:
+        print(err, file=sys.stderr)
+        return 2
+    return 0
+
+
+def _add_review_parser(sub) -> None:
+    rev = sub.add_parser(
+        "review",
+        help="review a monitor's detections in the browser (accept, reject, relabel, add missed events)",
+        description="Serve the review page (Voila, on 127.0.0.1) for the output folder of `rnnscope monitor`: the "
+                    "Explorer on its capture runs with the detection table; every decision is saved at once to "
+                    "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML), which rnnscope.data.from_obspy reads "
+                    "for retraining. Prints the URL; Ctrl-C stops the server.",
+    )
+    rev.add_argument("folder", help="output folder of `rnnscope monitor --out` (detections.csv)")
+    rev.add_argument("--capture", help="folder of the capture runs (default: from FOLDER/monitor.json, "
+                                       "FOLDER/capture or FOLDER)")
+    rev.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    rev.set_defaults(func=_review)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnscope",
@@ -185,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--figures", type=int, default=4, help="records to draw (default: %(default)s)")
     demo.set_defaults(func=_demo)
     _add_monitor_parser(sub)
+    _add_review_parser(sub)
     return parser
 
 

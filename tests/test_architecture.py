@@ -29,13 +29,14 @@ ALLOWED = {
     "capturing": {"base", "device", "schema", "io", "data", "features", "models"},
     "experiments": {"base", "device", "schema", "io", "data", "features", "models", "train", "capturing", "analysis"},
     "monitoring": {"base", "device", "schema", "io", "data", "features", "models", "capturing"},
+    "review": {"base", "schema", "io", "data", "analysis", "plots", "widgets", "monitoring"},
     "examples": {"base", "device", "schema", "io", "models"},
     "cli": {"base", "device", "schema", "io", "data", "features", "models", "train", "capturing", "experiments", "monitoring",
-            "analysis", "plots", "widgets", "examples"},
+            "analysis", "plots", "widgets", "examples", "review"},
     "root": {"base"},  # rnnscope/__init__.py: lazy attributes only
 }
 #: parts that never import torch (a run opened from disk is analysed and explored without it)
-TORCH_FREE = {"base", "schema", "io", "data", "features", "analysis", "plots", "widgets"}
+TORCH_FREE = {"base", "schema", "io", "data", "features", "analysis", "plots", "widgets", "review"}
 BASE_MODULES = {"_version", "_validation", "_tasks", "_colors"}
 DEVICE_MODULES = {"_device", "_seed"}
 MAX_MODULE_LINES = 700

@@ -143,8 +143,8 @@ def test_switching_event_updates_every_view_and_reads_only_it(ex):
 
 def test_zoom_rerenders_at_screen_resolution(small_run):
     longest = int(np.argmax(small_run["length"].values))
-    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 82 px of plot = 164 columns
-    assert ex.n_cols == 164
+    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 138 px of plot = 276 columns
+    assert ex.n_cols == 2 * (250 - 72 - 40) == 276
     n = int(ex.reader.lengths[longest])
     assert n > ex.n_cols and png_size(ex.heat_image) == (-(-n // -(-n // ex.n_cols)), ex.reader.n_units)
     t0 = ex.time_range[0]
@@ -158,21 +158,31 @@ def test_zoom_rerenders_at_screen_resolution(small_run):
     assert ex.render_count == renders
 
 
-def test_browser_pan_zoom_sets_time_range_and_debounces():
-    ex = rw.Explorer(long_run(2_000), width=300, debounce=0.05)
+def test_browser_pan_zoom_renders_at_once_then_throttles():
+    ex = rw.Explorer(long_run(2_000), width=300, debounce=0.2)
 
     async def browser_zooms():
         renders = ex.render_count
-        ex.time_scale.set_state({"min": 100.0, "max": 300.0})  # what PanZoom sends
-        ex.time_scale.set_state({"min": 110.0, "max": 310.0})
-        assert ex.time_range == (110.0, 310.0)
-        assert ex.render_count == renders and ex._debouncer.pending  # debounced
-        await asyncio.sleep(0.15)
+        ex.time_scale.set_state({"min": 100.0, "max": 300.0})  # what PanZoom sends: after a pause, rendered at once
+        assert ex.time_range == (100.0, 300.0)
         assert ex.render_count == renders + 1 and not ex._debouncer.pending
+        assert ex.heat_image.x[0] <= 100.0 + ex.reader.dt
+        ex.time_scale.set_state({"min": 110.0, "max": 310.0})  # within the interval: folded into one later render
+        ex.time_scale.set_state({"min": 115.0, "max": 315.0})
+        assert ex.render_count == renders + 1 and ex._debouncer.pending
+        await asyncio.sleep(0.3)
+        assert ex.render_count == renders + 2 and not ex._debouncer.pending
+        assert ex._rendered == (0, (115.0, 315.0))  # the last state is always rendered
+        # a drag: 50 messages in quick succession give far fewer renders, the last range among them
+        before = ex.render_count
+        for i in range(50):
+            ex.time_scale.set_state({"min": 200.0 + i, "max": 400.0 + i})
+            await asyncio.sleep(0.002)
+        await asyncio.sleep(0.3)
+        assert ex.render_count - before < 25 and ex._rendered == (0, (249.0, 449.0))
         ex.time_scale.set_state({"min": 120.0, "max": 320.0})
         ex.render_now()  # bypass
-        assert ex.render_count == renders + 2 and not ex._debouncer.pending
-        assert ex.heat_image.x[0] <= 120.0 + ex.reader.dt
+        assert not ex._debouncer.pending and ex._rendered == (0, (120.0, 320.0))
 
     asyncio.run(browser_zooms())
 
@@ -240,8 +250,12 @@ def test_opening_reads_only_the_shown_slice(small_run):
 
 def test_long_record_uses_overview_and_keeps_extremes():
     run = long_run()
+    window = rw.Explorer(run, width=300, prefetch=False, initial_frames=600)
+    assert window.time_range[1] - window.time_range[0] == pytest.approx(600 * 0.5)  # the window asked for
     ex = rw.Explorer(run, width=300, prefetch=False)
-    assert ex.time_range[1] - ex.time_range[0] == pytest.approx(ex.initial_frames * 0.5)  # a window, not all
+    assert ex.time_range == ex.reader.record_span(0)  # by default: the whole record
+    ex.time_range = (1000.0, 1100.0)
+    ex.render_now()
     ex.show_whole_record()
     ex.render_now()
     assert ("state", 0, "h", 0) in ex.reader.build_seconds  # read once through the overview
@@ -259,6 +273,8 @@ def test_update_sends_less_than_a_megabyte():
     from ipywidgets import Widget
 
     ex = rw.Explorer(long_run(), width=1000, prefetch=False)
+    ex.time_range = (100.0, 200.0)
+    ex.render_now()
     sent = []
     original = Widget._send
 
@@ -378,17 +394,311 @@ def test_a_detection_catalog_is_listed_and_opens_its_record(small_run):
                             "end": [30.0, 9.0, 2.0], "class_name": ["LP", "VTE", "SIL"]})
     ex = rw.Explorer(run, catalog=catalog, debounce=0)
     assert len(ex.detections) == 2  # the row of an unknown record is left out
-    assert ex.w_detections.options[1][0].startswith("0: LP")
-    ex.w_detections.value = 0  # picking it in the list
-    assert ex.event == 2
+    assert ex.table.grid.data["class"].tolist() == ["VTE", "LP"]  # time order: record 0 first
+    ex.table.pick(0)  # picking it in the table
+    assert ex.event == 2 and ex.picked == 0
     lo, hi = ex.reader.record_span(2)
-    assert ex.time_range == (max(lo, 10.0), min(hi, 40.0))
+    assert ex.time_range == (max(lo, 10.0), min(hi, 40.0))  # padded by its length, at least 10 s
     # UTC times (as rnnscope.monitor writes them) are matched against the run's starttime coordinate
     timed = run.assign_coords(starttime=("event", ["2024-01-01T00:00:00"] * run.sizes["event"]),
                               trace_id=("event", ["XX.STA..HHZ"] + ["YY.STA..HHZ"] * (run.sizes["event"] - 1)))
     utc = pd.DataFrame({"start": pd.to_datetime(["2024-01-01T00:00:12Z"]), "end": pd.to_datetime(["2024-01-01T00:00:15Z"]),
-                        "class_name": ["LP"], "seed_id": ["YY.STA..HHZ"]})
+                        "class_name": ["LP"], "seed_id": ["YY.STA..HHZ"], "p_mean": [0.875]})
     ex2 = rw.Explorer(timed, catalog=utc, debounce=0)
     assert ex2.detections[["event", "t0", "t1"]].values.tolist() == [[1, 12.0, 15.0]]
+    row = ex2.table.grid.data.iloc[0]
+    assert (row["class"], row["station"], row["start"], row["duration (s)"], row["probability"]) == (
+        "LP", "STA", "2024-01-01 00:00:12.0", 3.0, 0.875)
     with pytest.raises(ValueError, match="lacks columns"):
         rw.Explorer(run, catalog=pd.DataFrame({"begin": [1]}))
+    with pytest.raises(ValueError, match=r"'row' of Explorer.show_detection must be in 0..0"):
+        ex2.show_detection(3)
+
+
+def _cell_click(table, row):
+    """What ipydatagrid's frontend sends for a click on a body cell of ``row`` (a row of the shown data)."""
+    table.grid._cell_click_handlers({"region": "body", "column": "class", "column_index": 1, "row": row,
+                                     "primary_key_row": row, "cell_value": ""})
+
+
+def test_detection_table_filters_steps_clicks_and_marks(small_run):
+    import pandas as pd
+
+    ids = [str(i) for i in small_run.event_id.values]
+    catalog = pd.DataFrame({"event_id": [ids[1], ids[1], ids[3], ids[1]], "start": [30.0, 5.0, 12.0, 50.0],
+                            "end": [34.0, 8.0, 20.0, 52.0], "class_name": ["LP", "VTE", "LP", "LP"],
+                            "p_mean": [0.9, 0.5, 0.7, 0.3]})
+    ex = rw.Explorer(small_run, catalog=catalog, debounce=0)
+    table = ex.table
+    assert table.visible_rows().tolist() == [1, 0, 3, 2]  # by record, then start
+    table.w_class.value = "LP"
+    assert table.visible_rows().tolist() == [0, 3, 2] and len(table.grid.data) == 3
+    assert "3 of 4" in table.w_count.value
+    table.w_prob.value = (0.5, 1.0)
+    assert table.visible_rows().tolist() == [0, 2]
+    table.w_prob.value = (0.0, 1.0)
+    table.next()  # nothing picked yet: the first filtered row
+    assert ex.picked == 0 and ex.event == 1
+    table.next()
+    assert ex.picked == 3 and ex.time_range[0] == pytest.approx(40.0)
+    table.next()
+    assert ex.picked == 2 and ex.event == 3
+    table.next()  # the last row stays picked
+    assert ex.picked == 2
+    table.previous()
+    assert ex.picked == 3
+    # a click on a row zooms to it; after zooming away, a click on the same row moves the views again
+    for _ in range(2):
+        ex.show_whole_record()
+        ex.render_now()
+        renders = ex.render_count
+        _cell_click(table, 0)
+        assert ex.picked == 0 and ex.event == 1 and ex.time_range == (20.0, 44.0)
+        assert ex.render_count == renders + 1 and ex.heat_image.x[0] == pytest.approx(19.75)
+    assert table.grid.selections[0]["r1"] == 0  # the picked row is selected in the grid
+    # the picked detection is marked on every view
+    assert len(ex.markers) == len(ex.figures)
+    for fig in ex.figures:
+        mark = next(m for m in fig.marks if m in ex.markers)
+        assert mark.visible and mark.x.tolist() == [30.0, 30.0, 34.0, 34.0, 30.0]
+    ex.event = 0  # another record: the marker goes
+    assert not any(m.visible for m in ex.markers)
+    # "in view only": the detections overlapping the shown range of the shown record
+    ex.event = 1
+    ex.time_range = (0.0, 31.0)
+    table.w_class.value = ""
+    table.w_in_view.value = True
+    assert table.visible_rows().tolist() == [1, 0]
+    ex.time_range = (45.0, 60.0)
+    assert table.visible_rows().tolist() == [3]
+    # arrow keys move the grid's selection in the browser: the row under it is picked
+    table.grid.set_state({"selections": [{"r1": 0, "r2": 0, "c1": 0, "c2": 4}]})
+    assert ex.picked == 3
+
+
+def test_utc_time_axes_and_readout(small_run):
+    timed = small_run.assign_coords(starttime=("event", ["2024-03-01T23:59:30"] * small_run.sizes["event"]))
+    ex = rw.Explorer(timed, event=1, debounce=0)
+    assert ex.time_axis == "utc" and "w_time_axis" in dir(ex) and ex.w_time_axis in ex._controls.children
+    ex.time_range = (0.0, 60.0)
+    ex.render_now()
+    labels = [ex.bottom_axis.tick_labels[_js(v)] for v in ex.bottom_axis.tick_values]
+    assert labels[:3] == ["23:59:30", "23:59:40", "23:59:50"] and "2024-03-02" in labels  # midnight: the date
+    assert ex.bottom_axis.label == "time (UTC) 2024-03-01 - 2024-03-02"
+    assert all(axis.tick_labels == ex.bottom_axis.tick_labels for axis in ex.time_axes)
+    click(ex.heat_image, 12.5, 0.5)
+    assert "2024-03-01 23:59:42.50 UTC (12.50 s)" in ex.w_readout.value
+    ex.time_axis = "seconds"
+    labels = [ex.bottom_axis.tick_labels[_js(v)] for v in ex.bottom_axis.tick_values]
+    assert labels[:3] == ["0", "10", "20"] and ex.bottom_axis.label.startswith("time (s from 2024-03-01T23:59:30")
+    plain = rw.Explorer(small_run, debounce=0)  # no starttime: seconds, round ticks, no UTC switch
+    assert plain.time_axis == "seconds" and plain.w_time_axis not in plain._controls.children
+    values = np.asarray(plain.bottom_axis.tick_values)
+    assert np.allclose(values % (values[1] - values[0]), 0) and plain.bottom_axis.label == "time (s)"
+
+
+def _js(value):
+    from rnnscope.widgets._timeaxis import js_number
+
+    return js_number(value)
+
+
+def test_unit_lines_stay_readable_at_coarse_zoom():
+    ex = rw.Explorer(long_run(), width=600, prefetch=False)  # 20 000 frames on 1 056 columns
+    cols = ex._cols
+    assert cols.step > 1
+    units = ex.selected_units
+    lo, hi = cols.lo[:, units].T, cols.hi[:, units].T
+    np.testing.assert_allclose(ex.lines.y, (lo + hi) / 2, rtol=1e-6)  # a middle line per unit ...
+    assert ex.envelopes.visible and ex.envelopes.y.shape == (len(units), 2 * cols.n)  # ... in a light envelope
+    assert list(ex.envelopes.fill_opacities) == [0.16] * len(units)
+    np.testing.assert_allclose(ex.envelopes.y[:, : cols.n], lo, rtol=1e-6)
+    ex.time_range = (100.0, 150.0)  # one point per frame: plain lines
+    ex.render_now()
+    i0, i1 = ex.reader.frame_range(0, 100.0, 150.0)
+    assert not ex.envelopes.visible and ex.lines.y.shape == (len(units), i1 - i0)
+    assert "unit" in ex.w_unit_legend.value and ex.fig_lines.legend_location  # the legend sits above the figure
+    assert not any(getattr(m, "display_legend", False) for m in ex.fig_lines.marks)
+
+
+def test_unit_labels_never_overlap(small_run):
+    ex = rw.Explorer(small_run, debounce=0)
+    ex.unit_order = "index"
+    ex.selected_units = [3, 4, 5, 6, 0, 15]
+    y = np.sort(np.asarray(ex.unit_labels.y))
+    plot_px = ex.heat_height - 8 - 34
+    gap_rows = 13.0 * 16 / plot_px
+    assert np.all(np.diff(y) >= gap_rows - 1e-9) and y[0] >= gap_rows / 2 - 1e-9 and y[-1] <= 16 - gap_rows / 2 + 1e-9
+    assert not ex.fig_heatmap.display_toolbar  # bqplot's hover toolbar covered the labels
+
+
+def test_explorer_follows_the_page_width(small_run):
+    ex = rw.Explorer(small_run, debounce=0)  # width=None: responsive
+    assert ex.layout.width == "100%"
+    assert all(fig.layout.width == "auto" for fig in ex.figures)
+    assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex.fig_colorbar.layout.flex == "0 0 auto"
+    fixed = rw.Explorer(small_run, width=900, debounce=0)
+    assert fixed.fig_lines.layout.width == "900px" and fixed.n_cols == 2 * (900 - 72 - 40)
+
+
+# ----------------------------------------------------------------------------------------------- monitor runs
+@pytest.fixture(scope="module")
+def monitor_run(tmp_path_factory):
+    """20 minutes of a synthetic SDS archive at 50 Hz, monitored by an untrained LSTM with a capture store."""
+    import pandas as pd
+
+    from rnnscope.data._synthetic_archive import write_sds_archive
+
+    root = tmp_path_factory.mktemp("monitor")
+    truth, _ = write_sds_archive(root / "sds", "2024-03-01T00:00:00", 1200.0, seed=4, seed_id="XX.WID..HHZ",
+                                 sampling_rate=50.0)
+    n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
+        "feature"]
+    import torch
+
+    torch.manual_seed(7)
+    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 8, 5), root / "sds",
+                              capture_store=root / "capture", sampling_rate=50.0, progress=False)
+    # the true events as the detections (an untrained model detects next to nothing): a catalog with the
+    # monitor's columns and enough rows to step through
+    detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),
+                              p_mean=np.linspace(0.3, 0.95, len(truth)), p_peak=1.0)
+    detections = detections[detections["start"] > pd.Timestamp("2024-03-01T00:00:03Z")].reset_index(drop=True)
+    assert len(detections) >= 8 and set(detections.columns) <= set(result.detections.columns)
+    return rnnscope.open_run(result.capture_store[0]), detections, root
+
+
+def test_monitor_run_shows_what_it_has(monitor_run):
+    run, detections, root = monitor_run
+    source = json.loads(run.attrs["waveform_source"])  # nested attrs are JSON strings
+    assert source == {"kind": "sds", "root": str((root / "sds").resolve())}
+    ex = rw.Explorer(run, catalog=detections, debounce=0)
+    assert ex.time_range == ex.reader.record_span(0)  # opens on the whole record
+    # the waveform comes from the archive, for the shown window only
+    assert ex.reader.waveform_origin == "archive" and ex.wave.visible and ex.amp_axis.visible
+    archive = ex.reader.archive(0)
+    assert archive.sampling_rate == 50.0 and archive.n_samples == pytest.approx(50 * ex.reader.record_span(0)[1], abs=1)
+    from rnnscope.widgets._archive import ArchiveWaveform
+
+    zoomed = rw.Explorer(run, debounce=0, initial_frames=120, prefetch=False)  # opens on 60 s
+    t0, t1 = zoomed.time_range
+    archive = zoomed.reader.archive(0)
+    archive.BLOCK = 1024  # small blocks: what is read is the blocks around the view
+    archive._cache.clear()
+    zoomed.time_range = (t0 + 30.0, t1 + 30.0)
+    zoomed.render_now()
+    a, b = archive.reads[-1]
+    assert len(archive.reads) == 2 and a <= (t0 + 30) * 50 and b >= (t1 + 30) * 50 and b - a <= 60 * 50 + 2 * 1024
+    assert zoomed.wave.x[0] >= t0 + 30 - 0.02 and zoomed.wave.x[-1] <= t1 + 30 + 0.02 and zoomed.wave.x.size > 1000
+    zoomed.time_range = (t0 + 45.0, t1 + 45.0)  # a pan: only the blocks not read yet are read
+    zoomed.render_now()
+    assert all(b0 >= b for b0, _ in archive.reads[2:])
+    n = len(archive.reads)
+    zoomed.time_range = (t0 + 30.0, t1 + 30.0)  # and back: nothing read
+    zoomed.render_now()
+    assert len(archive.reads) == n
+    expected = ArchiveWaveform(archive.source, archive.seed_id, archive.starttime, archive.duration_s)
+    np.testing.assert_array_equal(archive.read(1000, 5000), expected.read(1000, 5000))  # across blocks
+    # no labels: no "true" band; predicted band, probabilities, no P/S
+    assert ex.band_rows == ["pred"] and list(ex.band_labels.text) == ["pred"]
+    assert "true" not in ex.w_legend.value and "P arrival" not in ex.w_legend.value
+    assert not ex.p_lines.visible and not ex.s_lines.visible
+    assert ex.fig_prob in ex.figures and png_size(ex.prob_image)[1] == 64
+    from PIL import Image
+
+    rgba = np.asarray(Image.open(io.BytesIO(ex.prob_image.image.value)))
+    n = int(ex.reader.lengths[0])
+    assert n < ex.n_cols and rgba.shape[1] == n and (rgba[..., 3] == 255).all()  # a column per frame, all coloured
+    # UTC everywhere: axes, table
+    assert ex.time_axis == "utc" and ex.bottom_axis.label == "time (UTC) 2024-03-01"
+    assert ex.table.grid.data["start"].iloc[0].startswith("2024-03-01 00:")
+    # a run whose archive moved: no waveform, said in the log, the rest is drawn
+    moved = run.assign_attrs(waveform_source={"kind": "sds", "root": str(root / "gone")})
+    ex2 = rw.Explorer(moved, debounce=0)
+    assert ex2.reader.waveform_origin == "archive" and not ex2.wave.visible and not ex2.amp_axis.visible
+    ex3 = rw.Explorer(moved, debounce=0, waveform_source=root / "sds")  # pointed at its new place
+    assert ex3.wave.visible
+
+
+# ----------------------------------------------------------------------------------------------- review page
+@pytest.fixture
+def review_folder(monitor_run, tmp_path):
+    """A monitor output folder: detections.csv and the capture run (where `rnnscope monitor --capture` puts it)."""
+    import shutil
+
+    _, detections, root = monitor_run
+    folder = tmp_path / "out"
+    folder.mkdir()
+    detections.to_csv(folder / "detections.csv", index=False)
+    shutil.copytree(root / "capture", folder / "capture")
+    return folder
+
+
+def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_folder):
+    import pandas as pd
+
+    from rnnscope.review import ReviewPage, ReviewStore
+
+    page = ReviewPage(review_folder)
+    ex = page.explorer
+    assert len(ex.detections) == len(pd.read_csv(review_folder / "detections.csv"))
+    first = ex.picked
+    assert first == int(ex.table.visible_rows()[0])  # opens on the first detection
+    page.on_key("a")  # accept: saved, the table shows it, the next detection is shown
+    assert ex.detections["review"].iloc[first] == "accepted" and ex.picked != first
+    second = ex.picked
+    page.on_key("2")  # relabel to the second class
+    third = ex.picked
+    page.reject()
+    saved = pd.read_csv(review_folder / "reviewed.csv")
+    assert saved["review"].tolist() == ["accepted", "relabelled"]  # the rejected one is left out
+    assert saved["class_name"].iloc[1] == page.class_names[1]
+    assert saved["model_class"].iloc[1] == ex.detections["class_name"].iloc[second]
+    # draw a missed event on the time axis (draw mode: a brush on the unit lines)
+    page.on_key("d")
+    assert page.w_draw.value and ex.on_brush_interval is not None
+    ex.brush.selected = np.array([300.0, 312.0])
+    ex.brush.brushing = True
+    ex.brush.brushing = False
+    assert not page.w_draw.value and ex.detections["review"].iloc[-1] == "added"
+    saved = pd.read_csv(review_folder / "reviewed.csv")
+    added = saved[saved["review"] == "added"].iloc[0]
+    assert added["start"] == "2024-03-01T00:05:00.000000Z" and added["duration_s"] == pytest.approx(12.0)
+    # a reload (a new page on the folder) shows every decision
+    again = ReviewPage(review_folder)
+    reviews = again.explorer.detections["review"]
+    assert reviews.iloc[first] == "accepted" and reviews.iloc[third] == "rejected"
+    assert reviews.iloc[second] == f"relabelled → {page.class_names[1]}" and (reviews == "added").sum() == 1
+    # two pages on the same folder lose nothing: each saves on top of the other's decisions
+    page.explorer.table.pick(5)
+    page.accept()
+    again.explorer.table.pick(6)
+    again.reject()
+    log = ReviewStore(review_folder).log()
+    assert [e["action"] for e in log] == ["accept", "relabel", "reject", "add", "accept", "reject"]
+    # the reviewed catalog reads back for retraining (CSV and QuakeML)
+    quakeml = rnnscope.data.read_quakeml_catalog(review_folder / "reviewed.xml")
+    assert len(quakeml) == len(pd.read_csv(review_folder / "reviewed.csv")) == 4
+    with pytest.raises(ValueError, match="needs class_name= one of"):
+        page.store.decide(page.store.keys()[0], "relabel", class_name="XYZ")
+
+
+def test_reviewed_catalog_labels_records_for_retraining(review_folder):
+    import obspy
+
+    from rnnscope.review import ReviewStore
+
+    store = ReviewStore(review_folder, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
+    keys = store.keys()
+    store.decide(keys[0], "relabel", class_name="LP")
+    row = store.detections.iloc[0]
+    from rnnscope.data._synthetic_archive import sds_path
+
+    stream = obspy.read(sds_path(json.loads(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
+                                            .attrs["waveform_source"])["root"], "XX.WID..HHZ",
+                                 obspy.UTCDateTime(row["start"].isoformat())))
+    records = rnnscope.data.from_obspy(stream, catalog=str(store.reviewed_csv),
+                                       class_names=["SIL", "TRE", "LP", "VTE", "HYB"], background="SIL")
+    table = rnnscope.data.catalog(records)
+    lp = table[table["class_name"] == "LP"]
+    assert len(lp) == 1 and lp["end"].iloc[0] - lp["start"].iloc[0] == pytest.approx(row["duration_s"], abs=0.05)

@@ -139,6 +139,9 @@ class RunWriter:
     def append(self, ds: xr.Dataset, dim: str = "time") -> None:
         """Grow the store along ``dim`` by ``ds`` (the same variables as the template)."""
         data, _ = prepare(ds.drop_vars([c for c in ds.coords if dim not in ds[c].dims]))
+        # one dask chunk along dim: chunked from its own start, a block appended at an offset that is not a
+        # multiple of the store's chunk would put two dask chunks into one zarr chunk (refused by xarray)
+        data = data.chunk({dim: -1})
         data.attrs = self._attrs
         with quiet_zarr():
             data.to_zarr(self.partial, append_dim=dim, consolidated=False, zarr_format=ZARR_FORMAT)

@@ -367,7 +367,7 @@ def monitor(
                 f"{func}: capture_store needs a recurrent model (RNNClassifier); a {type(model).__name__} has no hidden "
                 "states to capture. Leave capture_store out."
             )
-        capture = CaptureWriter(capture_store, model, cfg, rate, seed_id, background)
+        capture = CaptureWriter(capture_store, model, cfg, rate, seed_id, background, source=_source_record(src))
     engine = _Engine(model, cfg, rate, dev, timings, capture)
     pre = _Preprocessor(rate, detrend_type, band, margin_s, seed_id, func)
     blocks = list(_blocks(t0, t1, block_s))
@@ -417,6 +417,15 @@ def monitor(
         result.capture_store = capture.finish(result.detections)
     timings["total"] = time.perf_counter() - t_total
     return result
+
+
+def _source_record(src) -> dict | None:
+    """Where ``src`` reads from, with absolute paths (stored in the capture runs' attrs); None for a Stream."""
+    if getattr(src, "kind", None) == "sds":
+        return {"kind": "sds", "root": os.path.abspath(src.root)}
+    if getattr(src, "kind", None) == "files":
+        return {"kind": "files", "paths": sorted({os.path.abspath(f[0]) for f in src.files})}
+    return None
 
 
 def _feed(engine, pre, timings, trace) -> None:

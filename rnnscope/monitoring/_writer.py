@@ -13,6 +13,9 @@ id. It holds:
 - the **detections as the segment table** (``segment_event_id``, ``segment_class``, ``segment_start``,
   ``segment_end`` in seconds from the record start, clipped to the run), so the Explorer can jump from detection
   to detection; ``attrs["segments"] = "detections"`` says the segments are the model's, not ground truth;
+- ``attrs["waveform_source"]`` (JSON): the archive the monitor read, ``{"kind": "sds", "root": ...}`` or
+  ``{"kind": "files", "paths": [...]}`` with absolute paths (``null`` for an in-memory Stream): the runs hold no
+  waveform, and the Explorer reads the window it shows from there;
 - the summaries :func:`rnnscope.capture` stores, computed the same way (:func:`rnnscope.io.compute_summaries`):
   segment-weighted heat over the detections; frame-weighted heat is NaN (no frame has a known label).
 
@@ -43,7 +46,7 @@ _TIME_CHUNK = 4096
 class CaptureWriter:
     """Streams ``h``, features, spectrogram and probabilities into one zarr run per day and contiguous piece."""
 
-    def __init__(self, root, model, cfg, rate, seed_id, background=None):
+    def __init__(self, root, model, cfg, rate, seed_id, background=None, source=None):
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.model = model
@@ -67,6 +70,9 @@ class CaptureWriter:
             "training_summary": json_attr(model.info.get("training", {})),
             "capture_config": json_attr({"source": "rnnscope.monitor", "variables": ["h"]}),
             "segments": "detections",
+            # where the waveforms were read (None for an in-memory Stream): the Explorer reads the shown window
+            # from there, since the runs hold no waveform
+            "waveform_source": json_attr(source),
             "rnnscope_version": _version.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -12,8 +12,15 @@ import pandas as pd
 __all__ = ["place_detections"]
 
 
+#: catalog columns carried to the placed rows as text when present (the review page's decision and detection id)
+_CARRIED = ("review", "key")
+
+
 def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
-    """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and a ``label``.
+    """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and what the
+    detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known),
+    ``duration_s``, ``probability`` (``p_mean``, else ``p_peak``, else ``probability``; NaN when absent) and a
+    ``label``; ``review`` and ``key`` when the catalog has them.
 
     Examples
     --------
@@ -21,10 +28,12 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
     >>> reader = SimpleNamespace(event_ids=["a", "b"], lengths=np.array([10, 10]), dt=0.5, times=np.arange(10) / 2 + 2,
     ...                          starttimes=None, trace_ids=None)
     >>> place_detections(pd.DataFrame({"event_id": ["b"], "start": [3.0], "end": [4.5], "class_name": ["LP"]}),
-    ...                  reader)[["event", "t0", "t1", "label"]]
-       event   t0   t1               label
-    0      1  3.0  4.5  0: LP b 3.0-4.5 s
+    ...                  reader)[["event", "t0", "t1", "start_text", "label"]]
+       event   t0   t1 start_text              label
+    0      1  3.0  4.5     3.00 s  0: LP b 3.00 s 1.5 s
     """
+    from ._timeaxis import format_time
+
     if not isinstance(catalog, pd.DataFrame):
         raise TypeError(f"Explorer: 'catalog' must be a pandas DataFrame of detections. Got {type(catalog).__name__}.")
     missing = [c for c in ("start", "end") if c not in catalog.columns]
@@ -32,6 +41,7 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
         raise ValueError(f"Explorer: the detection catalog lacks columns {missing}; it needs start, end and either "
                          "event / event_id with times in s, or UTC times matched to the run's 'starttime'.")
     names = catalog["class_name"] if "class_name" in catalog.columns else pd.Series([""] * len(catalog))
+    prob_col = next((c for c in ("p_mean", "p_peak", "probability") if c in catalog.columns), None)
     rows = []
     numeric = pd.api.types.is_numeric_dtype(catalog["start"])
     for i, row in enumerate(catalog.itertuples(index=False)):
@@ -43,9 +53,20 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
             event, t0, t1 = _event_by_time(row, reader)
         if event is None:
             continue
-        rows.append({"row": i, "event": event, "t0": t0, "t1": t1,
-                     "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {t0:.1f}-{t1:.1f} s"})
-    return pd.DataFrame(rows, columns=["row", "event", "t0", "t1", "label"])
+        start = reader.starttimes[event] if reader.starttimes is not None else None
+        seed = row.get("seed_id", row.get("trace_id")) or (reader.trace_ids[event] if reader.trace_ids else "")
+        station = str(seed).split(".")[1] if str(seed).count(".") == 3 else str(seed or reader.event_ids[event])
+        text = format_time(t0, start, digits=2 if start is None else 1)
+        rows.append({"row": i, "event": event, "t0": t0, "t1": t1, "class_name": str(names.iloc[i]),
+                     "station": station, "start_text": text, "duration_s": t1 - t0,
+                     "probability": float(row[prob_col]) if prob_col else float("nan"),
+                     "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {text} {t1 - t0:.1f} s"})
+        for extra in _CARRIED:
+            if extra in row:
+                rows[-1][extra] = str(row[extra])
+    columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "duration_s", "probability",
+               "label"] + [c for c in _CARRIED if c in catalog.columns]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _event_by_id(row, reader):

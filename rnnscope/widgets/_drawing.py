@@ -49,23 +49,42 @@ def _band_colors(labels: np.ndarray, k: int, class_names, background: str | None
     return table[choice]
 
 
-def _legend_html(class_names) -> str:
+def _legend_html(class_names, band_rows=("true", "pred"), arrivals=True, prob=False) -> str:
+    """The class colours, what the bands are, and the P/S markers only when the record has arrivals."""
     from .._colors import class_color
 
     items = "".join(
         f'<span style="display:inline-block;margin-right:10px"><span style="display:inline-block;width:12px;'
         f'height:12px;background:{class_color(c, class_names)};vertical-align:middle;margin-right:3px"></span>'
         f"{html.escape(c)}</span>" for c in class_names)
-    arrivals = (f'<span style="margin-left:6px"><span style="color:{_P_COLOR}">│</span> P arrival '
-                f'<span style="color:{_S_COLOR};margin-left:6px">┆</span> S arrival</span>')
-    return (f'<div class="rnnscope-legend" style="font-size:12px">bands: true (top) and predicted class '
-            f"&nbsp; {items}{arrivals}</div>")
+    names = {"true": "true (top)" if len(band_rows) > 1 else "true", "pred": "predicted"}
+    bands = " and ".join(names[b] for b in band_rows)
+    what = (f"bands: {bands} class" if band_rows else "") + (" · probabilities stacked" if prob else "")
+    marks = (f'<span style="margin-left:6px"><span style="color:{_P_COLOR}">│</span> P arrival '
+             f'<span style="color:{_S_COLOR};margin-left:6px">┆</span> S arrival</span>') if arrivals else ""
+    return f'<div class="rnnscope-legend" style="font-size:12px">{what} &nbsp; {items}{marks}</div>'
 
 
-def _readout_html(pointer, variable="h", layer=0) -> str:
+def _unit_legend_html(units, colors, variable="h", layer=0) -> str:
+    """The legend of the unit lines, above their figure (a legend inside it covered the traces)."""
+    if not units:
+        return ('<div class="rnnscope-unit-legend" style="font-size:12px;color:#555">no unit selected: click a '
+                "heatmap row</div>")
+    items = "".join(f'<span style="margin-right:10px;color:{c};font-weight:bold">━ unit {u}</span>'
+                    for u, c in zip(units, colors))
+    return (f'<div class="rnnscope-unit-legend" style="font-size:12px">{html.escape(variable)} (layer {layer}): '
+            f"{items}</div>")
+
+
+def _readout_html(pointer, variable="h", layer=0, starttime=None) -> str:
+    from ._timeaxis import format_time
+
     if not pointer:
         text = "click a heatmap row to add or remove its unit"
     else:
-        text = (f"unit <b>{pointer['unit']}</b> · row {pointer['rank']} · {pointer['time']:.2f} s · "
+        when = f"{pointer['time']:.2f} s"
+        if starttime is not None:
+            when = f"{format_time(pointer['time'], starttime)} UTC ({when})"
+        text = (f"unit <b>{pointer['unit']}</b> · row {pointer['rank']} · {when} · "
                 f"{html.escape(variable)} = {pointer['value']:.3f}")
     return f'<div class="rnnscope-readout" style="font-size:12px;color:#333">{text}</div>'

@@ -21,6 +21,7 @@ import xarray as xr
 from .._validation import stored_background
 from ..io import compute_summaries
 from ..schema import SUMMARY_VARIABLES, layer_labels, segment_frames, summaries_cover
+from ._archive import ArchiveWaveform, archive_waveforms
 from ._render import block_minmax, column_minmax, fold_minmax
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
@@ -35,6 +36,8 @@ SAMPLE_LEVELS = (64, 1024)
 #: most RAW_ELEMENTS values (about 8 MB of float32); else it reads an overview level
 RAW_FRAMES_PER_COLUMN = 4
 RAW_ELEMENTS = 2_000_000
+#: a record's state variable (one layer) or spectrogram up to this size is kept whole in memory once prefetched
+WHOLE_BYTES = 96_000_000
 
 
 @dataclass
@@ -74,9 +77,12 @@ class RunReader:
         A run (in memory or opened lazily with :func:`rnnscope.open_run`).
     cache_size : int
         Overviews kept (one per event, variable and layer; the waveform and spectrogram count as variables).
+    waveform_source : path or dict, optional
+        Where to read the waveform of a run that holds none (default: the archive a monitor run records in
+        ``attrs["waveform_source"]``; see :mod:`rnnscope.widgets._archive`).
     """
 
-    def __init__(self, run: xr.Dataset, cache_size: int = 6):
+    def __init__(self, run: xr.Dataset, cache_size: int = 6, waveform_source=None):
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
@@ -97,9 +103,16 @@ class RunReader:
         self.layer_labels = (layer_labels(run) if "module" in run.coords
                              else [str(v) for v in (run["layer"].values if "layer" in run.coords
                                                     else range(self.n_layers))])
-        self.has_waveform = "waveform" in run.data_vars
         self.has_spectrogram = "spectrogram" in run.data_vars
-        if self.has_waveform:
+        self.has_prob = "prob" in run.data_vars
+        #: whether the true-class band has anything to show (monitor runs: every label is -1)
+        self.has_labels = "label" in run.data_vars and run.attrs.get("segments") != "detections"
+        self.archive_spec = archive_waveforms(run, waveform_source)
+        self._archives: dict = {}
+        #: "run" (the run's waveform variable), "archive" (read from the monitored archive) or "" (none)
+        self.waveform_origin = "run" if "waveform" in run.data_vars else "archive" if self.archive_spec else ""
+        self.has_waveform = bool(self.waveform_origin)
+        if self.waveform_origin == "run":
             self.sampling_rate = float(run.attrs.get("sampling_rate", np.nan))
             self.sample_t0 = float(run["sample_time"].isel(sample=0).values) if "sample_time" in run.coords else 0.0
             self.n_samples = (np.asarray(run["n_samples"].values, dtype=np.int64) if "n_samples" in run.coords
@@ -118,6 +131,7 @@ class RunReader:
         self._building: dict = {}
         self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
+        self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
         self.build_seconds: dict = {}  #: seconds each overview took to build, by key
         self.reads: list[tuple] = []  #: (name, event, start, stop) of every slice read, for tests and benchmarks
@@ -186,6 +200,42 @@ class RunReader:
         n = int(self.lengths[event])
         return float(self.frame_time(0) - self.dt / 2), float(self.frame_time(max(n, 1) - 1) + self.dt / 2)
 
+    # ----------------------------------------------------------------------------------- waveform
+    def archive(self, event: int):
+        """The :class:`~rnnscope.widgets._archive.ArchiveWaveform` of ``event`` (None when it cannot be read)."""
+        if self.waveform_origin != "archive":
+            return None
+        if event not in self._archives:
+            spec = self.archive_spec
+            start = pd.Timestamp(spec["starttime"][event]).tz_localize(None) if pd.Timestamp(
+                spec["starttime"][event]).tzinfo else pd.Timestamp(spec["starttime"][event])
+            try:
+                self._archives[event] = ArchiveWaveform(spec["source"], spec["trace_id"][event], start,
+                                                        self.record_span(event)[1])
+            except (OSError, ValueError) as err:
+                import logging
+
+                logging.getLogger("rnnscope.widgets").warning("no waveform for record %s: %s", event, err)
+                self._archives[event] = None
+        return self._archives[event]
+
+    def waveform_available(self, event: int) -> bool:
+        """Whether record ``event`` has a waveform to draw (in the run, or readable from its archive)."""
+        return self.waveform_origin == "run" or self.archive(event) is not None
+
+    def waveform_rate(self, event: int) -> float:
+        """Sampling rate (Hz) of the waveform of ``event``."""
+        return self.archive(event).sampling_rate if self.waveform_origin == "archive" else self.sampling_rate
+
+    def waveform_samples(self, event: int) -> int:
+        """Number of waveform samples of ``event``."""
+        return self.archive(event).n_samples if self.waveform_origin == "archive" else int(self.n_samples[event])
+
+    def sample_time(self, event: int, index) -> np.ndarray:
+        """Time (s from the record start) of waveform sample ``index`` of ``event``."""
+        t0 = 0.0 if self.waveform_origin == "archive" else self.sample_t0
+        return t0 + np.asarray(index, dtype=np.float64) / self.waveform_rate(event)
+
     # ----------------------------------------------------------------------------------- slices
     def _lazy(self, name, event, start, stop, **isel):
         dim = "sample" if name == "waveform" else "time"
@@ -194,10 +244,15 @@ class RunReader:
     def _read(self, name, event, start, stop, **isel):
         if name == "label" and "label" not in self.run:
             return np.full(max(stop - start, 0), -1, dtype=np.int16)  # no labels: every frame unknown
+        whole = self._whole.get((name, event, repr(sorted(isel.items()))))
+        if whole is not None:
+            return whole[start:stop].astype(np.float32, copy=False)
         key = (name, event, start, stop, repr(sorted(isel.items())))
         if key in self._preloaded:
             return self._preloaded.pop(key)
         self.reads.append((name, event, start, stop))
+        if name == "waveform" and self.waveform_origin == "archive":
+            return self.archive(event).read(start, stop)
         data = self._lazy(name, event, start, stop, **isel)
         if isinstance(data, np.ndarray):
             return data
@@ -209,7 +264,9 @@ class RunReader:
         matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples."""
         lazy, keys = [], []
         for name, event, start, stop, isel in requests:
-            if stop <= start:
+            if stop <= start or (name == "waveform" and self.waveform_origin == "archive"):
+                continue
+            if (name, event, repr(sorted(isel.items()))) in self._whole:
                 continue
             keys.append((name, event, start, stop, repr(sorted(isel.items()))))
             lazy.append(self._lazy(name, event, start, stop, **isel))
@@ -272,17 +329,18 @@ class RunReader:
                              int(self.lengths[event]))
 
     def sample_range(self, event: int, t0: float, t1: float) -> tuple[int, int]:
-        """Samples [s0, s1) inside [t0, t1] s, within the record's ``n_samples``."""
-        n = int(self.n_samples[event])
-        s0 = int(np.clip(np.floor((t0 - self.sample_t0) * self.sampling_rate), 0, n))
-        s1 = int(np.clip(np.ceil((t1 - self.sample_t0) * self.sampling_rate) + 1, s0, n))
+        """Samples [s0, s1) inside [t0, t1] s, within the record's samples."""
+        n, rate = self.waveform_samples(event), self.waveform_rate(event)
+        first = float(self.sample_time(event, 0))
+        s0 = int(np.clip(np.floor((t0 - first) * rate), 0, n))
+        s1 = int(np.clip(np.ceil((t1 - first) * rate) + 1, s0, n))
         return s0, s1
 
     def waveform_columns(self, event: int, s0: int, s1: int, n_cols: int) -> Columns:
         """Samples [s0, s1) folded to at most ``n_cols`` columns of (min, max)."""
         return self._columns(("waveform", event), s0, s1, n_cols, SAMPLE_LEVELS,
                              lambda a, b: self._read("waveform", event, a, b).astype(np.float32, copy=False),
-                             int(self.n_samples[event]))
+                             self.waveform_samples(event))
 
     # ----------------------------------------------------------------------------------- overviews
     def _columns(self, key, i0, i1, n_cols, levels, read, n_total) -> Columns:
@@ -343,18 +401,26 @@ class RunReader:
             jobs.append((("spectrogram", event, n_freq), FRAME_LEVELS,
                          lambda a, b: self._read("spectrogram", event, a, b, freq=slice(0, n_freq)),
                          int(self.lengths[event])))
-        if self.has_waveform:
+        if self.waveform_origin == "run" or (self.waveform_origin == "archive" and self._archives.get(event)):
             jobs.append((("waveform", event), SAMPLE_LEVELS, lambda a, b: self._read("waveform", event, a, b),
-                         int(self.n_samples[event])))
+                         self.waveform_samples(event)))
         jobs = [j for j in jobs if j[0] not in self._cache and j[0] not in self._building]
         need_labels = event not in self._labels
         if not jobs and not need_labels:
             return None
 
+        wholes = [(variable, {"layer": layer})] + ([("spectrogram", {"freq": slice(0, n_freq)})]
+                                                   if self.has_spectrogram and n_freq else [])
+
         def work():
             if need_labels:
                 try:
                     self._load_labels(event)
+                except Exception:  # noqa: BLE001 - the views read slices instead
+                    pass
+            for name, isel in wholes:
+                try:
+                    self._load_whole(name, event, **isel)
                 except Exception:  # noqa: BLE001 - the views read slices instead
                     pass
             for key, levels, read, n_total in jobs:
@@ -367,6 +433,23 @@ class RunReader:
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
+
+    def _load_whole(self, name: str, event: int, **isel) -> None:
+        """Keep the whole record of ``name`` in memory when it is small (at most :data:`WHOLE_BYTES`): every later
+        view of it is a numpy slice, with no dask graph to build (what a pan or zoom costs on a long record). The
+        spectrogram (log power, for display only) is kept as float16."""
+        n = int(self.lengths[event])
+        lazy = self._lazy(name, event, 0, n, **isel)
+        dtype = np.float16 if name == "spectrogram" else np.float32
+        nbytes = int(np.prod(lazy.shape)) * np.dtype(dtype).itemsize
+        key = (name, event, repr(sorted(isel.items())))
+        if nbytes > WHOLE_BYTES or key in self._whole:
+            return
+        values = np.asarray(lazy.compute(scheduler="synchronous") if hasattr(lazy, "compute") else lazy)
+        with self._lock:
+            self._whole[key] = values.astype(dtype, copy=False)
+            while sum(v.nbytes for v in self._whole.values()) > 2 * WHOLE_BYTES:
+                self._whole.popitem(last=False)
 
     def wait(self, timeout: float | None = None) -> None:
         """Wait for the background overview builds to finish."""
@@ -383,7 +466,7 @@ class RunReader:
     def _chunk(self, key, levels) -> int:
         """Read step for overviews: the store's chunk along time (samples), rounded up to the largest level."""
         name = key[2] if key[0] == "state" else key[0]
-        chunks = self.run[name].chunks
+        chunks = self.run[name].chunks if name in self.run.data_vars else None
         if chunks:
             size = int(chunks[self.run[name].dims.index("sample" if name == "waveform" else "time")][0])
         else:

@@ -1,0 +1,274 @@
+"""The analyst's decisions on a monitor's detections, saved as they are made, and the reviewed catalog.
+
+A review folder is the output folder of ``rnnscope monitor`` (it holds ``detections.csv``). Decisions go to
+``review/decisions.json`` in it, one entry per decision (``accept``, ``reject``, ``relabel`` to a class, ``add`` a
+missed event), the latest decision on a detection counting. Every decision is saved at once: under a lock (a lock
+file in ``review/``), the file is read again, the decision appended, and the whole written to a temporary file
+that replaces the old one (``os.replace``: readers see the old or the new file, never half of one). So a reload
+shows every decision, and two pages (tabs, analysts) on the same folder lose none of each other's.
+
+After each decision the **reviewed catalog** is written the same way, as ``reviewed.csv`` and ``reviewed.xml``
+(QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the detections the analyst kept
+(accepted, relabelled, added; rejected and not yet reviewed ones are left out), with columns ``seed_id``,
+``class_name`` (the class after review), ``start``, ``end`` (UTC), ``duration_s``, ``p_mean``, ``p_peak``,
+``review`` and ``model_class``. :func:`rnnscope.data.from_obspy` reads either for retraining (``catalog=
+"reviewed.csv"``, or ``catalog=rnnscope.data.read_quakeml_catalog("reviewed.xml")``).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ReviewStore", "ACTIONS", "detection_key"]
+
+#: what an analyst can decide
+ACTIONS = ("accept", "reject", "relabel", "add")
+_REVIEWED = ["seed_id", "class_name", "start", "end", "duration_s", "p_mean", "p_peak", "review", "model_class"]
+
+
+def detection_key(seed_id: str, start, class_name: str) -> str:
+    """The stable id of a detection: ``SEED id|UTC start (ISO)|class``.
+
+    Examples
+    --------
+    >>> detection_key("XX.STA..HHZ", "2024-03-01T00:00:10Z", "LP")
+    'XX.STA..HHZ|2024-03-01T00:00:10.000000Z|LP'
+    """
+    stamp = pd.Timestamp(start)
+    stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+    return f"{seed_id}|{stamp.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z|{class_name}"
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write ``path`` through a temporary file in the same folder, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+class ReviewStore:
+    """Decisions on the detections of one monitor output folder, and the reviewed catalog written from them.
+
+    Parameters
+    ----------
+    folder : path
+        The monitor's output folder (``detections.csv`` in it).
+    detections : pandas.DataFrame, optional
+        The detections (default: ``folder/detections.csv``).
+    class_names : sequence of str, optional
+        Classes an analyst may choose (default: those of the detections).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = pd.DataFrame({"seed_id": ["XX.STA..HHZ"] * 2, "class_name": ["LP", "VTE"],
+    ...                   "start": pd.to_datetime(["2024-03-01T00:00:10Z", "2024-03-01T00:01:00Z"]),
+    ...                   "end": pd.to_datetime(["2024-03-01T00:00:30Z", "2024-03-01T00:01:04Z"]),
+    ...                   "duration_s": [20.0, 4.0], "p_mean": [0.9, 0.6], "p_peak": [1.0, 0.8]})
+    >>> store = ReviewStore(tempfile.mkdtemp(), detections=d)
+    >>> keys = store.keys()
+    >>> _ = store.decide(keys[0], "accept"); _ = store.decide(keys[1], "relabel", class_name="LP")
+    >>> pd.read_csv(store.reviewed_csv)[["class_name", "review", "model_class"]].values.tolist()
+    [['LP', 'accepted', 'LP'], ['LP', 'relabelled', 'VTE']]
+    """
+
+    def __init__(self, folder, detections: pd.DataFrame | None = None, class_names=None):
+        self.folder = Path(folder)
+        if detections is None:
+            path = self.folder / "detections.csv"
+            if not path.exists():
+                raise FileNotFoundError(f"The review folder {self.folder} has no detections.csv; pass the --out folder "
+                                        "of `rnnscope monitor` (or detections=).")
+            detections = pd.read_csv(path)
+        self.detections = self._normalise(detections)
+        names = list(class_names) if class_names is not None else sorted(set(self.detections["class_name"]))
+        self.class_names = names
+        self.decisions_path = self.folder / "review" / "decisions.json"
+        self.reviewed_csv = self.folder / "reviewed.csv"
+        self.reviewed_xml = self.folder / "reviewed.xml"
+
+    @staticmethod
+    def _normalise(d: pd.DataFrame) -> pd.DataFrame:
+        missing = [c for c in ("seed_id", "class_name", "start", "end") if c not in d.columns]
+        if missing:
+            raise ValueError(f"ReviewStore: the detections lack columns {missing}; they need seed_id, class_name, "
+                             "start and end (UTC), as rnnscope.monitor writes them.")
+        d = d.copy()
+        for col in ("start", "end"):
+            d[col] = pd.to_datetime(d[col], utc=True, format="ISO8601")
+        for col in ("p_mean", "p_peak"):
+            if col not in d.columns:
+                d[col] = np.nan
+        d["duration_s"] = (d["end"] - d["start"]).dt.total_seconds()
+        d["seed_id"] = d["seed_id"].astype(str)
+        d["class_name"] = d["class_name"].astype(str)
+        return d.reset_index(drop=True)
+
+    def keys(self) -> list[str]:
+        """The ids of the detections, in their order."""
+        return [detection_key(s, t, c) for s, t, c in zip(self.detections["seed_id"], self.detections["start"],
+                                                          self.detections["class_name"])]
+
+    # ------------------------------------------------------------------------------------------- decisions
+    @contextmanager
+    def _locked(self, timeout: float = 30.0):
+        """An exclusive lock of the folder's decisions (a lock file created with O_EXCL; stale after 60 s)."""
+        lock = self.decisions_path.parent / ".lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+                os.close(fd)
+                break
+            except FileExistsError:
+                try:
+                    if time.time() - lock.stat().st_mtime > 60:
+                        lock.unlink()  # left by a killed process
+                        continue
+                except FileNotFoundError:
+                    continue
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"ReviewStore: {lock} stayed locked for {timeout:.0f} s; if no review page "
+                                       "is saving, delete it.") from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            try:
+                lock.unlink()
+            except FileNotFoundError:
+                pass
+
+    def _read_log(self) -> list[dict]:
+        if not self.decisions_path.exists():
+            return []
+        return json.loads(self.decisions_path.read_text())
+
+    def log(self) -> list[dict]:
+        """Every decision saved so far (from the file: other pages' decisions included), oldest first."""
+        return self._read_log()
+
+    def decisions(self) -> dict[str, dict]:
+        """The latest decision per detection id (added detections under their own ``added|...`` ids)."""
+        out: dict[str, dict] = {}
+        for entry in self._read_log():
+            out[entry["key"]] = entry
+        return out
+
+    def decide(self, key: str, action: str, *, class_name: str | None = None, start=None, end=None,
+               seed_id: str | None = None) -> dict:
+        """Save one decision now and rewrite the reviewed catalog; returns the saved entry.
+
+        ``accept`` / ``reject`` a detection (``key`` from :meth:`keys`); ``relabel`` it to ``class_name``;
+        ``add`` a missed event (``key`` ignored: a new id is made) with ``class_name``, ``start``, ``end`` (UTC)
+        and ``seed_id``.
+        """
+        if action not in ACTIONS:
+            raise ValueError(f"The 'action' of ReviewStore.decide must be one of {ACTIONS}. Got {action!r} instead.")
+        if action in ("relabel", "add") and class_name not in self.class_names:
+            raise ValueError(f"ReviewStore.decide({action!r}) needs class_name= one of {self.class_names}. "
+                             f"Got {class_name!r} instead.")
+        entry = {"key": key, "action": action,
+                 "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")}
+        if action == "add":
+            t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
+            t0, t1 = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (t0, t1))
+            if not t1 > t0:
+                raise ValueError(f"ReviewStore.decide('add') needs end > start. Got {t0} .. {t1}.")
+            entry.update(key=f"added|{uuid.uuid4().hex}", start=t0.isoformat(), end=t1.isoformat(),
+                         seed_id=str(seed_id or ""))
+        elif key not in set(self.keys()):
+            raise KeyError(f"ReviewStore.decide: no detection has the id {key!r}; use an id from keys().")
+        if class_name is not None and action in ("relabel", "add"):
+            entry["class_name"] = class_name
+        with self._locked():
+            entries = self._read_log() + [entry]
+            _atomic_write(self.decisions_path, lambda p: Path(p).write_text(json.dumps(entries, indent=1)))
+            self._write_catalog(entries)
+        return entry
+
+    # ------------------------------------------------------------------------------------------- outputs
+    def status(self) -> list[str]:
+        """Per detection (in order): "", "accepted", "rejected" or "relabelled → CLASS"."""
+        latest = self.decisions()
+        out = []
+        for key in self.keys():
+            e = latest.get(key)
+            out.append("" if e is None else {"accept": "accepted", "reject": "rejected"}.get(
+                e["action"], f"relabelled → {e.get('class_name', '')}"))
+        return out
+
+    def added(self) -> pd.DataFrame:
+        """The missed events the analyst drew (``seed_id``, ``class_name``, ``start``, ``end``, ``key``)."""
+        rows = [e for e in self.decisions().values() if e["action"] == "add"]
+        frame = pd.DataFrame([{"key": e["key"], "seed_id": e.get("seed_id", ""), "class_name": e["class_name"],
+                               "start": e["start"], "end": e["end"]} for e in rows],
+                             columns=["key", "seed_id", "class_name", "start", "end"])
+        for col in ("start", "end"):
+            frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
+        return frame
+
+    def reviewed(self, entries: list[dict] | None = None) -> pd.DataFrame:
+        """The reviewed catalog: kept detections (accepted, relabelled) and added ones, by start time."""
+        latest: dict[str, dict] = {}
+        for e in self._read_log() if entries is None else entries:
+            latest[e["key"]] = e
+        d = self.detections
+        rows = []
+        for key, i in zip(self.keys(), range(len(d))):
+            e = latest.get(key)
+            if e is None or e["action"] == "reject":
+                continue
+            row = d.iloc[i]
+            final = e.get("class_name", row["class_name"]) if e["action"] == "relabel" else row["class_name"]
+            rows.append({"seed_id": row["seed_id"], "class_name": final, "start": row["start"], "end": row["end"],
+                         "duration_s": row["duration_s"], "p_mean": row["p_mean"], "p_peak": row["p_peak"],
+                         "review": "accepted" if e["action"] == "accept" else "relabelled",
+                         "model_class": row["class_name"]})
+        for e in latest.values():
+            if e["action"] == "add":
+                t0, t1 = pd.Timestamp(e["start"]), pd.Timestamp(e["end"])
+                rows.append({"seed_id": e.get("seed_id", ""), "class_name": e["class_name"], "start": t0, "end": t1,
+                             "duration_s": (t1 - t0).total_seconds(), "p_mean": np.nan, "p_peak": np.nan,
+                             "review": "added", "model_class": ""})
+        out = pd.DataFrame(rows, columns=_REVIEWED)
+        return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
+
+    def _write_catalog(self, entries: list[dict]) -> None:
+        table = self.reviewed(entries)
+
+        def csv(path):
+            out = table.copy()
+            for col in ("start", "end"):
+                out[col] = [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in out[col]]
+            out.to_csv(path, index=False)
+
+        _atomic_write(self.reviewed_csv, csv)
+        try:
+            from ..monitoring import to_catalog
+        except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog
+            return
+        catalog = to_catalog(table, model="reviewed")
+        for event, review in zip(catalog, table["review"]):
+            event.event_type_certainty = "known"
+            for pick in event.picks:
+                pick.evaluation_mode = "manual"
+                pick.evaluation_status = "reviewed"
+            event.comments[0].text += f"; review={review}"
+        _atomic_write(self.reviewed_xml, lambda p: catalog.write(p, format="QUAKEML"))

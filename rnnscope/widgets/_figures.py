@@ -1,0 +1,226 @@
+"""The Explorer's figures and controls (built once; :mod:`._views` draws into them).
+
+Top to bottom, all on the one shared time scale: the waveform with the class bands (true, when the run has
+labels, and predicted) and P/S arrivals (when the segments have any); the spectrogram; the class probabilities
+(``prob``, when the run has them) as a stacked band; the activation heatmap with its colour bar; the time series
+of the selected units with their legend above it. What a run does not hold is not drawn: a run without waveform
+and without archive shows only the class bands in the top figure. Figures take the page's width (``width=None``)
+or a fixed width in pixels; bqplot's hover toolbar is off (it covered the heatmap's labels).
+"""
+from __future__ import annotations
+
+import ipywidgets as widgets
+import numpy as np
+from bqplot import Axis, Figure, Label, LinearScale, Lines
+from bqplot.interacts import BrushIntervalSelector, PanZoom
+
+from ._colorbar import ColorBar
+from ._drawing import _P_COLOR, _S_COLOR, _legend_html, _readout_html
+from ._render import png_mark
+
+__all__ = ["MARGIN", "UNIT_COLORS", "SPEC_FMAX"]
+
+#: colours of the unit lines (and of their labels on the heatmap); distinct from the class colours
+UNIT_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
+               "#44AA99", "#999933"]
+#: figure margins (px); the right margin leaves room for the last time tick's label
+MARGIN = {"top": 8, "bottom": 34, "left": 72, "right": 40}
+SPEC_FMAX = 25.0  # Hz shown in the spectrogram (as rnnscope.plots.record_overview)
+_MARKER_FILL = "#FFD84D"
+_MARKER_LINE = "#E6A700"
+_COLORBAR_WIDTH = 86
+
+
+class _FigureBuilder:
+    """Mixin of :class:`~rnnscope.widgets.Explorer`: builds its figures, marks and controls."""
+
+    def _layout(self, height: int, flex: bool = False) -> widgets.Layout:
+        if self.fixed_width is None:
+            # "auto" (stretched by the flex column), not "100%": bqplot's figure adds its own border box
+            return widgets.Layout(width="auto", height=f"{height}px", flex="1 1 auto" if flex else None,
+                                  min_width="0")
+        width = self.fixed_width - (_COLORBAR_WIDTH if flex else 0)
+        return widgets.Layout(width=f"{width}px", height=f"{height}px")
+
+    def _figure(self, marks, axes, height, css, flex=False, **kwargs) -> Figure:
+        fig = Figure(marks=marks, axes=axes, fig_margin=dict(MARGIN), padding_x=0.0, padding_y=0.0,
+                     animation_duration=0, min_aspect_ratio=0.001, max_aspect_ratio=1000.0, display_toolbar=False,
+                     layout=self._layout(height, flex), **kwargs)
+        fig.add_class("rnnscope-view")
+        fig.add_class(css)
+        return fig
+
+    def _time_axis(self, label: str = "") -> Axis:
+        axis = Axis(scale=self.time_scale, label=label, tick_values=np.array([0.0]), tick_labels={"0": ""})
+        self.time_axes.append(axis)
+        return axis
+
+    def _marker(self, filled: bool) -> Lines:
+        """The picked detection's interval: a light band (line views) or an outline (image views)."""
+        mark = Lines(x=np.zeros(5), y=np.array([0.0, 1.0, 1.0, 0.0, 0.0]),
+                     scales={"x": self.time_scale, "y": self._unit_y}, colors=[_MARKER_LINE],
+                     stroke_width=1.5 if filled else 2.5, fill="inside" if filled else "none",
+                     fill_colors=[_MARKER_FILL], fill_opacities=[0.45], visible=False)
+        self.markers.append(mark)
+        return mark
+
+    def _build_figures(self) -> None:  # long: one block per figure, top to bottom
+        r = self.reader
+        self.time_scale = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        tscale = self.time_scale
+        self._unit_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        unit_x = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self.time_axes, self.markers = [], []
+
+        # 1. waveform (when there is one), class bands (true above predicted), P and S arrivals
+        self.amp_scale = LinearScale(min=-1.0, max=1.0, allow_padding=False)
+        band = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        rows = (["true"] if r.has_labels else []) + (["pred"] if "pred" in self.run else [])
+        self.band_rows = rows
+        wave_h = 170 if r.has_waveform else 40 + 20 * max(1, len(rows))
+        self._band_bottom = 0.845 if r.has_waveform else 0.0
+        self.wave = Lines(x=np.zeros(2), y=np.zeros(2), scales={"x": tscale, "y": self.amp_scale},
+                          colors=["#3a3a3a"], stroke_width=0.8, visible=r.has_waveform)
+        self.band_image = png_mark(x=(0.0, 1.0), y=(self._band_bottom, 1.0), scales={"x": tscale, "y": band},
+                                   pixelated=True)
+        n_rows = max(1, len(rows))
+        ys = [1.0 - (1.0 - self._band_bottom) * (i + 0.72) / n_rows for i in range(n_rows)]
+        self.band_labels = Label(x=[0.004] * len(rows), y=ys[: len(rows)], text=rows, default_size=10,
+                                 colors=["#222222"], scales={"x": unit_x, "y": band}, font_weight="normal",
+                                 align="start")
+        self.p_lines = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)), scales={"x": tscale, "y": band},
+                             colors=[_P_COLOR], stroke_width=1.2, visible=False)
+        self.s_lines = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)), scales={"x": tscale, "y": band},
+                             colors=[_S_COLOR], stroke_width=1.2, line_style="dashed", visible=False)
+        self.amp_axis = Axis(scale=self.amp_scale, side="left", label="counts", tick_format=".3~s",
+                             label_offset="55px", visible=r.has_waveform)
+        self.fig_waveform = self._figure(
+            [self._marker(True), self.band_image, self.wave, self.p_lines, self.s_lines, self.band_labels],
+            [self._time_axis(), self.amp_axis], wave_h, "rnnscope-waveform",
+            interaction=PanZoom(scales={"x": [tscale]}))
+
+        # 2. spectrogram
+        fmax = min(SPEC_FMAX, float(r.freqs.max())) if r.freqs.size else 1.0
+        self.n_freq = int(np.searchsorted(r.freqs, fmax, side="right")) if r.freqs.size else 0
+        df = float(r.freqs[1] - r.freqs[0]) if r.freqs.size > 1 else 1.0
+        self.freq_scale = LinearScale(min=0.0, max=float(fmax), allow_padding=False)
+        self.spec_image = png_mark(x=(0.0, 1.0), y=(float(r.freqs[0]) - df / 2 if r.freqs.size else 0.0,
+                                                   fmax + df / 2),
+                                   scales={"x": tscale, "y": self.freq_scale}, pixelated=True)
+        self.fig_spectrogram = self._figure(
+            [self.spec_image, self._marker(False)],
+            [self._time_axis(), Axis(scale=self.freq_scale, side="left", label="frequency (Hz)",
+                                     tick_values=np.array([0.0, 5.0, 10.0, 15.0, 20.0, 25.0]), label_offset="55px")],
+            150, "rnnscope-spectrogram", interaction=PanZoom(scales={"x": [tscale]}))
+
+        # 3. class probabilities (stacked), when the run has them
+        self.fig_prob = None
+        if r.has_prob:
+            prob_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
+            self.prob_image = png_mark(x=(0.0, 1.0), y=(0.0, 1.0), scales={"x": tscale, "y": prob_y},
+                                       pixelated=True)
+            self.fig_prob = self._figure(
+                [self.prob_image, self._marker(False)],
+                [self._time_axis(), Axis(scale=prob_y, side="left", label="probability", label_offset="55px",
+                                         tick_values=np.array([0.0, 0.5, 1.0]), tick_format=".1f")],
+                96, "rnnscope-prob", interaction=PanZoom(scales={"x": [tscale]}))
+
+        # 4. activation heatmap: units x time, an Image mark (clicks arrive as element_click)
+        n = r.n_units
+        self.unit_scale = LinearScale(min=0.0, max=float(n), reverse=True, allow_padding=False)
+        self.heat_image = png_mark(x=(0.0, 1.0), y=(float(n), 0.0), scales={"x": tscale, "y": self.unit_scale},
+                                   pixelated=True)
+        self.heat_image.on_element_click(self._on_heat_click)
+        # labels of the selected units in the right margin, beside their rows (not over the image)
+        self.unit_labels = Label(x=[], y=[], text=[], colors=UNIT_COLORS, default_size=11, font_weight="bold",
+                                 scales={"x": unit_x, "y": self.unit_scale}, align="start", x_offset=4,
+                                 y_offset=4, apply_clip=False)
+        self.unit_axis = Axis(scale=self.unit_scale, side="left", label="unit", num_ticks=6,
+                              tick_format="d", label_offset="55px")
+        self.heat_height = int(np.clip(2 * n + 60, 200, 420))
+        self.fig_heatmap = self._figure([self.heat_image, self.unit_labels, self._marker(False)],
+                                        [self._time_axis(), self.unit_axis], self.heat_height, "rnnscope-heatmap",
+                                        flex=True)
+        self.colorbar = ColorBar(_COLORBAR_WIDTH, self.heat_height, top=MARGIN["top"], bottom=MARGIN["bottom"],
+                                 label="h")
+        self.fig_colorbar = self.colorbar.figure
+        self.fig_colorbar.layout.flex = "0 0 auto"
+        self._heat_row = widgets.HBox([self.fig_heatmap, self.fig_colorbar],
+                                      layout=widgets.Layout(width="100%" if self.fixed_width is None else "auto"))
+
+        # 5. time series of the selected units: a light min/max envelope and a middle line per unit
+        self.value_scale = LinearScale(min=-1.0, max=1.0, allow_padding=False)
+        self.envelopes = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)), scales={"x": tscale, "y": self.value_scale},
+                               colors=UNIT_COLORS, fill="inside", fill_colors=UNIT_COLORS, fill_opacities=[0.18],
+                               stroke_width=0.0, opacities=[0.0], visible=False)
+        self.lines = Lines(x=np.zeros(2), y=np.zeros((1, 2)), scales={"x": tscale, "y": self.value_scale},
+                           colors=UNIT_COLORS, stroke_width=1.3, labels=[], visible=False)
+        self.zero_line = Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales={"x": unit_x, "y": self.value_scale},
+                               colors=["#bbbbbb"], stroke_width=0.8)
+        self.brush = BrushIntervalSelector(scale=tscale, color="#888888")
+        self.brush.observe(self._on_brush, names=["brushing"])
+        self.value_axis = Axis(scale=self.value_scale, side="left", label="h", label_offset="55px",
+                               tick_values=np.array([-1.0, -0.5, 0.0, 0.5, 1.0]))
+        self.bottom_axis = self._time_axis("time")
+        self.fig_lines = self._figure([self._marker(True), self.zero_line, self.envelopes, self.lines],
+                                      [self.bottom_axis, self.value_axis], 200, "rnnscope-lines",
+                                      interaction=self.brush)
+        self.w_unit_legend = widgets.HTML(layout=widgets.Layout(padding="0 8px"))
+
+    def _build_controls(self) -> None:
+        r = self.reader
+        options = [(f"{i}: {r.event_ids[i]} · {r.main_class(i)} · {r.duration(i):.0f} s", i)
+                   for i in range(len(r.lengths))]
+
+        def style(w):
+            return {"description_width": f"{w}px"}
+
+        self.w_event = widgets.Dropdown(options=options, description="record", style=style(46),
+                                        layout=widgets.Layout(width="300px"))
+        self.w_variable = widgets.Dropdown(options=r.variables, description="variable", style=style(54),
+                                           layout=widgets.Layout(width="165px"))
+        # "encoder.lstm[0] backward" for runs of any nn.Module (rnnscope.schema.layer_labels), else the layer id
+        self.w_layer = widgets.Dropdown(options=[(label, i) for i, label in enumerate(r.layer_labels)],
+                                        description="layer", style=style(36), layout=widgets.Layout(width="auto"))
+        orders = [("unit id", "index"), ("activity", "activity")]
+        orders += [("specialisation", "specialisation")] if r.class_names else []  # it needs labels
+        self.w_order = widgets.Dropdown(options=orders, description="order", style=style(38),
+                                        layout=widgets.Layout(width="160px"))
+        self.w_class = widgets.Dropdown(options=r.class_names, description="class", style=style(36),
+                                        layout=widgets.Layout(width="110px"))
+        self.w_whole = widgets.Button(description="whole record", tooltip="zoom out to the whole record",
+                                      layout=widgets.Layout(width="105px"))
+        self.w_whole.on_click(lambda _: self.show_whole_record())
+        self.w_time_axis = widgets.ToggleButtons(options=[("UTC", "utc"), ("s", "seconds")], value=self.time_axis,
+                                                 tooltips=["UTC clock time", "seconds from the record start"],
+                                                 style={"button_width": "54px"},
+                                                 layout=widgets.Layout(width="auto"))
+        self.w_time_axis.observe(self._control_changed("time_axis"), names="value")
+        for w, name in [(self.w_event, "event"), (self.w_variable, "variable"), (self.w_layer, "layer"),
+                        (self.w_order, "unit_order"), (self.w_class, "order_class")]:
+            w.observe(self._control_changed(name), names="value")
+        controls = ([self.w_event] if len(options) > 1 else []) + [
+            self.w_variable, self.w_layer, self.w_order, self.w_class, self.w_whole]
+        if r.starttimes is not None and any(t is not None for t in r.starttimes):
+            controls.append(self.w_time_axis)
+        self._controls = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap"))
+        has_ps = bool(len(r.segments)) and bool(np.isfinite(r.segments[["p", "s"]].to_numpy(dtype=float)).any())
+        self.w_legend = widgets.HTML(_legend_html(r.class_names, self.band_rows, has_ps, r.has_prob))
+        self.w_readout = widgets.HTML(_readout_html(None))
+        self._legend_row = widgets.VBox([self.w_legend, self.w_readout], layout=widgets.Layout(padding="0 8px"))
+
+    def _control_changed(self, name):
+        def handler(change):
+            if getattr(self, name) != change["new"]:
+                setattr(self, name, change["new"])
+        return handler
+
+    def _sync_controls(self) -> None:
+        self.w_event.value = self.event
+        self.w_variable.value = self.variable
+        self.w_layer.value = self.layer
+        self.w_order.value = self.unit_order
+        if self.reader.class_names:
+            self.w_class.value = self.order_class
+        self.w_class.disabled = self.unit_order != "specialisation" or not self.reader.class_names
+        self.w_time_axis.value = self.time_axis
