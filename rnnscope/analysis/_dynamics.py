@@ -164,7 +164,8 @@ def susceptibility(
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> sus = analysis.susceptibility(analysis.example_run(), k=1, far=2)
+    >>> run = analysis.example_run()  # short records: a narrow reach leaves stationary frames
+    >>> sus = analysis.susceptibility(run, k=1, far=2, reach=1)
     >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
     (('unit', 'layer'), ('layer',))
     """
