@@ -478,7 +478,8 @@ def ablation_curves(tables):
     ----------
     tables : pandas.DataFrame or dict name -> DataFrame
         From :func:`rnnscope.experiments.ablation_curve` (one line per model and ranking; random draws with
-        their standard deviation as error bars).
+        their standard deviation as error bars). The x axis is the share of units kept, or the threshold level
+        ``p`` for tables made with ``selection="threshold"`` (their kept counts are in ``n_units``).
 
     Examples
     --------
@@ -503,7 +504,9 @@ def ablation_curves(tables):
             ax.errorbar(100 * group["fraction"].to_numpy(), 100 * group["accuracy"].to_numpy(),
                         yerr=None if std is None or np.all(np.isnan(std)) else 100 * np.nan_to_num(std),
                         ls=styles.get(str(ranking), ":"), marker="o", ms=4, capsize=3, label=label, color=color)
-    ax.set_xlabel("units kept (%)")
+    threshold = any("selection" in t and (t["selection"] == "threshold").any() for t in tables.values())
+    ax.set_xlabel("threshold level p (%): units reaching (1 - p) x the top activity" if threshold
+                  else "units kept (%)")
     ax.set_ylabel("frame accuracy (%)")
     ax.invert_xaxis()
     ax.grid(alpha=0.3)
