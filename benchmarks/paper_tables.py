@@ -62,6 +62,9 @@ TABLE1_MODELS = {  # name -> (kind, cell, hidden size)
     "context boosting": ("baseline", "boosting", None),  # None: --context past frames
 }
 SEQUENCE_MODELS = ("LSTM (210)", "vanilla RNN (140)", "TCN")
+#: Columns of the result rows, in this order (sequence models and baselines fill different ones).
+COLUMNS = ["model", "cell", "hidden_size", "context", "seed", "partition", "accuracy", "balanced_accuracy", "macro_f1",
+           "detection_rate", "n_parameters", "train_time_s"]
 BASELINES = ("one-frame logistic", "one-frame boosting", "context boosting")
 
 
@@ -128,7 +131,8 @@ def run_tasks(payloads, partial: Path, workers: int) -> pd.DataFrame:
     results = pool.map(fold_task, todo) if pool else map(fold_task, todo)
     try:
         for row in results:
-            pd.DataFrame([row]).to_csv(partial, mode="a", header=not partial.exists(), index=False)
+            pd.DataFrame([row]).reindex(columns=COLUMNS).to_csv(partial, mode="a", header=not partial.exists(),
+                                                                index=False)
             print(f"{row['model']} seed {row['seed']} partition {row['partition']}: accuracy "
                   f"{row['accuracy']:.4f}, balanced {row['balanced_accuracy']:.4f} ({row['train_time_s']:.0f} s)",
                   flush=True)
