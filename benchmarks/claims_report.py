@@ -576,6 +576,9 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "",
         "## Definitions",
         "",
+        "The readings behind these definitions, and where rnnscope deviates from the papers, are in "
+        "`docs/definitions.md`.",
+        "",
         "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, by=None)`: share of (frame, unit) "
         "values with |h| > 0.9 / |h| < 0.1 over valid test frames.",
         "- specialisation: `rnnscope.analysis.specialisation`, heat = segment-weighted mean |h| (the paper's heat "
