@@ -223,15 +223,15 @@ def print_markdown(title, summ, diffs):
               f"{'yes' if r.shown else 'no'} |")
 
 
-def model_order(table) -> dict:
-    """Table I's models first in their order, then Table III's by cell and size."""
-    first = {m: i for i, m in enumerate(TABLE1_MODELS)}
+def model_order(table, name) -> dict:
+    """Table I's models in their order; Table III's by cell (LSTM first) and size."""
+    first = {m: i for i, m in enumerate(TABLE1_MODELS)} if name == "table1" else {}
     return {m: (first.get(m, len(first)), "vanilla" in m, float(h) if np.isfinite(h) else 0.0)
             for m, h in table.groupby("model")["hidden_size"].first().items()}
 
 
 def write(name, table, pairs, suffix, prov):
-    order = model_order(table)
+    order = model_order(table, name)
     table = table.sort_values(["model", "seed", "partition"], key=lambda c: c.map(order) if c.name == "model" else c,
                               kind="stable")
     if prov is not None:
