@@ -537,7 +537,7 @@ plots.ablation_curves(by_threshold)
     code("""
 kept = pd.DataFrame({name: t[t.ranking == "activity"].set_index("fraction")["n_units"] / models[name].hidden_size
                      for name, t in by_threshold.items()})
-kept.index = [f"{1 - p:.0%} of the top" for p in kept.index]
+kept.index = [f"units reaching {1 - p:.0%} of the top" for p in kept.index]
 print("share of units kept, threshold reading:")
 print(kept.round(2).to_string())
 print("the vanilla RNN keeps a larger share at the 90 % threshold:", bool(kept.iloc[-1][VANILLA] > kept.iloc[-1][LSTM]))
