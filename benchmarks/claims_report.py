@@ -1,4 +1,4 @@
-"""Check the papers' claims on the synthetic data over several seeds, with controls, and write ``docs/claims.md``.
+"""Check the papers' claims on the synthetic data over seeds and data splits, with controls, and write ``docs/claims.md``.
 
 For every seed ``s`` and every cell (vanilla RNN, LSTM, GRU; one layer, same hidden size) the script trains
 
@@ -6,26 +6,29 @@ For every seed ``s`` and every cell (vanilla RNN, LSTM, GRU; one layer, same hid
 - its **untrained** twin (:func:`rnnscope.experiments.untrained_like`: the same architecture and starting point, no
   training): what the architecture gives for free;
 - a model trained with seed ``s`` on **shuffled labels** (:func:`rnnscope.experiments.shuffle_labels`: the classes are
-  permuted among segments): the segment structure without the link between signal and class.
+  permuted among segments): the segment structure of the input without the link between signal and class.
 
 Each is captured on the held-out fold and measured with :mod:`rnnscope.analysis` and :mod:`rnnscope.experiments`
 (polarization, specialisation, test-time pruning, cell-value distributions, smoothness, recovery after noise, linear
-probes, gate saturation); across seeds: linear CKA and unit matching. Every number is summarised over seeds with
-:func:`rnnscope.analysis.across_seeds` (mean and Student-t 95 % interval) and each claim gets a verdict:
+probes, gate saturation); across seeds: linear CKA and unit matching. The main split (test fold 1) gets
+``--seeds`` seeds and every measurement; the other ``--splits`` - 1 splits (test folds 2, 3, 4) get ``--split-seeds``
+seeds and the measurements of the headline claims, so the data split enters as a second source of variance.
 
-- **supported**: the interval of the claimed quantity (usually a paired difference between two cells, seed by
-  seed) lies entirely on the claimed side of its threshold;
-- **not supported**: it lies entirely on the other side;
-- **inconclusive**: the interval contains the threshold.
+Every number is summarised with :func:`rnnscope.analysis.across_seeds` (mean and Student-t 95 % interval) and each
+claim gets a verdict (defined once, in :func:`verdict`; the report's "How to read the verdicts" section says it in
+words):
 
-The control column says whether the untrained or shuffled-label models show the same effect (then it is a property
-of the architecture or of the segment structure, not of learning the classes).
+- **supported** / **not supported**: the interval over seeds (main split) lies entirely on the claimed / the other
+  side of the claim's threshold, and so does the interval over splits for the headline claims;
+- **inconclusive**: an interval contains the threshold;
+- for a supported claim, where the effect comes from, read from the **share** of the trained effect that each
+  control reproduces (:func:`origin`): "architecture", "mostly input structure", "mostly learning" or "mixed".
 
-Writes ``docs/claims.md``, ``docs/results/claims_seeds.csv`` (every number of every model and seed, tidy) and
+Writes ``docs/claims.md``, ``docs/results/claims_seeds.csv`` (every number of every model, seed and split, tidy) and
 ``docs/results/claims.csv`` (the claims table; notebooks 02 and 03 read it).
 
 Run: ``.venv/bin/python benchmarks/claims_report.py`` (defaults: ``--records 120 --epochs 20 --hidden 64 --seeds 5
---workers 2``; about 10 minutes on 2 cores). ``--quick`` is a smoke run; ``--from-csv`` rewrites the report from
+--splits 4 --split-seeds 3 --workers 2``). ``--quick`` is a smoke run; ``--from-csv`` rewrites the report from
 ``claims_seeds.csv`` without training.
 """
 from __future__ import annotations
@@ -42,6 +45,7 @@ from functools import partial
 from itertools import combinations
 from multiprocessing import get_context
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -59,15 +63,20 @@ RECOVERY_THRESHOLD = 0.1
 RECOVERY_CAP = 100  # frames: a record that never recovers counts as this many frames (50 s)
 NOISE_RECORDS = 6
 PROBE_FRAMES = 3000
+PROBE_TARGETS = ["class", "event", "time_since_onset", "band_energy"]
 TOP_UNITS = 5
+THRESHOLD_LEVELS = (0.1, 0.2)  # pruning by activity threshold: units reaching 90 % / 80 % of the top activity
+#: A control reproduces "most" of an effect when the lower end of its share's interval is at least this, "little"
+#: when the upper end is below it.
+SHARE_MOST = 0.5
 
 
 # ----------------------------------------------------------------------------------------------- data and tasks
-def split(frames, seed=0):
-    """Three record folds of four for training, the fourth for analysis (rnnscope.train.record_folds)."""
+def split(frames, fold=0):
+    """Three record folds of four for training, fold ``fold`` for analysis (rnnscope.train.record_folds, seed 0)."""
     lengths = frames["length"].values
     labels = [frames["label"].values[i, : lengths[i]] for i in range(frames.sizes["event"])]
-    test = rnnscope.train.record_folds(labels, 4, seed=seed)[0]
+    test = rnnscope.train.record_folds(labels, 4, seed=0)[fold]
     train = np.setdiff1d(np.arange(frames.sizes["event"]), test)
     return select_records(frames, train), select_records(frames, test)
 
@@ -84,7 +93,8 @@ def _run_numbers(run, seed) -> dict:
     names = ["accuracy", "polarization", "sparsity", "specialisation", "smoothness", "lstm_c_inside_2",
              "gru_h_outside_0_7"]
     out = {n: float(row[n]) for n in names if n in row and np.isfinite(float(row[n]))}
-    probes = _quiet(analysis.linear_probes, run, ["class", "event"], var="h", max_frames=PROBE_FRAMES, seed=seed)
+    out["specialisation_gap"] = float(_quiet(analysis.specialisation, run)["specialisation_gap"].isel(layer=0))
+    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, var="h", max_frames=PROBE_FRAMES, seed=seed)
     for _, p in probes.iterrows():
         out[f"probe_{p.target}"] = float(p.score)
         out[f"probe_{p.target}_chance"] = float(p.chance)
@@ -111,6 +121,11 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["retention_activity_20"] = out["activity_20"] / full
     out["retention_activity_10"] = out["activity_10"] / full
     out["random_loss_20"] = (full - out["random_20"]) / full
+    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, THRESHOLD_LEVELS, ranking="activity",
+                          rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
+    for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy):
+        out[f"threshold_{int(level * 100)}_kept_share"] = float(n_units) / model.hidden_size
+        out[f"threshold_{int(level * 100)}"] = float(accuracy)
     if small_epochs is not None:
         small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, (0.3,), ranking="small_model",
                              rank_on=train, seed=seed, threads=1, device="cpu",
@@ -141,10 +156,13 @@ def _h_only(run):
 
 
 def seed_task(payload) -> tuple[list[dict], dict]:
-    """Everything about one (cell, seed): three models, their numbers, and the test runs' ``h`` for CKA."""
+    """Everything about one (cell, seed, split): three models, their numbers, and the test runs' ``h`` for CKA.
+
+    On the main split (``full``) every measurement; on the other splits only those of the headline claims.
+    """
     import torch
 
-    cell, seed, cfg, train, test = payload
+    cell, seed, fold, full, cfg, train, test = payload
     torch.set_num_threads(1)
     make = partial(rnnscope.models.RNNClassifier, cell, train.sizes["feature"], cfg["hidden"],
                    len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
@@ -157,13 +175,14 @@ def seed_task(payload) -> tuple[list[dict], dict]:
     for control, model in zip(CONTROLS, (trained, untrained, shuffled)):
         run = rnnscope.capture(model, test, progress=False, device="cpu")
         numbers = _run_numbers(run, seed)
-        if cell in ("rnn", "lstm") and control != "untrained":
+        if full and cell in ("rnn", "lstm") and control != "untrained":
             numbers.update(_ablation_numbers(model, train, test, seed,
                                               cfg["epochs"] if control == "trained" else None))
-        if cell in ("lstm", "gru") and control != "shuffled_labels":
+        if full and cell in ("lstm", "gru") and control != "shuffled_labels":
             numbers["recovery_median"] = _recovery_median(model, test, seed)
-        rows += [{"cell": cell, "control": control, "seed": seed, "metric": k, "value": v} for k, v in numbers.items()]
-        if control != "shuffled_labels":
+        rows += [{"cell": cell, "control": control, "seed": seed, "split": fold, "metric": k, "value": v}
+                 for k, v in numbers.items()]
+        if full and control != "shuffled_labels":
             runs[control] = _h_only(run)
     return rows, runs
 
@@ -187,50 +206,88 @@ def similarity_rows(runs: dict) -> list[dict]:
             all_units = float(pairs["correlation"].abs().mean())
             for metric, value in (("cka_seed0", cka), ("top5_match", float(matched.mean())),
                                   ("unit_match", all_units)):
-                rows.append({"cell": cell, "control": control, "seed": other, "metric": metric, "value": value})
+                rows.append({"cell": cell, "control": control, "seed": other, "split": 0, "metric": metric,
+                             "value": value})
     return rows
 
 
 # ------------------------------------------------------------------------------------------------------ claims
 class Numbers:
-    """Per-seed numbers (tidy table) with helpers that summarise them across seeds."""
+    """Per-seed numbers (tidy table: cell, control, seed, split, metric, value) and their summaries."""
 
     def __init__(self, table: pd.DataFrame):
+        if "split" not in table:  # reports written before splits existed
+            table = table.assign(split=0)
         self.table = table
 
-    def values(self, cell, control, metric) -> pd.Series:
+    def values(self, cell, control, metric, split=0) -> pd.Series:
         t = self.table
-        sel = t[(t.cell == cell) & (t.control == control) & (t.metric == metric)]
+        sel = t[(t.cell == cell) & (t.control == control) & (t.metric == metric) & (t.split == split)]
         return sel.set_index("seed")["value"].astype(float)
 
-    def stats(self, cell, control, metric, minus=None) -> pd.Series:
-        """across_seeds of a metric, or of the paired (same seed) difference with ``minus=(cell, metric)`` or
-        ``minus=(cell, metric, control)``."""
-        x = self.values(cell, control, metric)
+    def series(self, cell, control, metric, minus=None, split=0) -> pd.Series:
+        """Per-seed values of a metric, or of the paired (same seed) difference with ``minus=(cell, metric)`` or
+        ``minus=(cell, metric, control)`` (without a control, the same control as the first term)."""
+        x = self.values(cell, control, metric, split)
         if minus is not None:
             other_cell, other_metric, *other_control = minus
-            x = x - self.values(other_cell, other_control[0] if other_control else control, other_metric)
-        return self.summarise(x)
+            x = x - self.values(other_cell, other_control[0] if other_control else control, other_metric, split)
+        return x
+
+    def stats(self, cell, control, metric, minus=None) -> pd.Series:
+        """across_seeds of :meth:`series` on the main split."""
+        return self.summarise(self.series(cell, control, metric, minus))
+
+    def splits(self) -> list[int]:
+        return sorted(int(s) for s in self.table["split"].unique())
+
+    def split_stats(self, cell, control, metric, minus=None) -> pd.Series | None:
+        """Interval over splits: each split's mean over its seeds, then the t-interval over splits (None: one split)."""
+        means = {s: self.series(cell, control, metric, minus, split=s).dropna().mean() for s in self.splits()}
+        means = pd.Series({s: m for s, m in means.items() if np.isfinite(m)}, dtype=float)
+        return self.summarise(means) if len(means) >= 2 else None
 
     @staticmethod
     def summarise(values: pd.Series) -> pd.Series:
-        """across_seeds of per-seed values (indexed by seed; NaN left out)."""
+        """across_seeds of per-seed (or per-split) values (indexed by seed; NaN left out)."""
         values = values.dropna()
         if values.empty:
             return pd.Series({"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0})
         return analysis.across_seeds(None, {int(s): float(v) for s, v in values.items()})
 
 
+def share(trained: pd.Series, control: pd.Series, threshold=0.0) -> pd.Series:
+    """Share of the trained effect a control reproduces, seed by seed, summarised over seeds.
+
+    ``share_s = (control_s - threshold) / (trained_s - threshold)``: 1 when the control shows the whole effect, 0
+    when it shows none (the effect is measured from the claim's threshold: 0 for a difference). Seeds where the
+    trained effect is exactly at the threshold are left out.
+    """
+    effect = trained - threshold
+    ratio = (control - threshold) / effect.where(effect != 0)
+    return Numbers.summarise(ratio.dropna())
+
+
 def fmt(stats, digits=3) -> str:
-    if not np.isfinite(stats["mean"]):
+    if stats is None or not np.isfinite(stats["mean"]):
         return "n/a"
     if not np.isfinite(stats["ci_low"]):
         return f"{stats['mean']:.{digits}f} (n={int(stats['n'])})"
     return f"{stats['mean']:.{digits}f} [{stats['ci_low']:.{digits}f}, {stats['ci_high']:.{digits}f}]"
 
 
+def fmt_share(stats) -> str:
+    if stats is None or not np.isfinite(stats["mean"]):
+        return "n/a"
+    if not np.isfinite(stats["ci_low"]):
+        return f"{100 * stats['mean']:.0f} %"
+    return f"{100 * stats['mean']:.0f} % [{100 * stats['ci_low']:.0f}, {100 * stats['ci_high']:.0f}]"
+
+
 def side(stats, threshold, greater=True) -> str:
-    """'above', 'below' or 'straddles': where the interval lies relative to the threshold (claimed side first)."""
+    """'claimed', 'opposite' or 'straddles': where the interval lies relative to the threshold."""
+    if stats is None:
+        return "unknown"
     lo, hi = float(stats["ci_low"]), float(stats["ci_high"])
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "unknown"
@@ -241,103 +298,190 @@ def side(stats, threshold, greater=True) -> str:
     return "straddles"
 
 
-def verdict(ours, controls: dict, threshold=0.0, greater=True) -> str:
-    """supported / not supported / inconclusive from the interval, and what the controls say about a supported claim."""
+def share_level(stats) -> str:
+    """'most' (interval at or above SHARE_MOST), 'little' (below it), 'unclear' (across it) or 'unknown'."""
+    if stats is None or not (np.isfinite(stats["ci_low"]) and np.isfinite(stats["ci_high"])):
+        return "unknown"
+    if stats["ci_low"] >= SHARE_MOST:
+        return "most"
+    if stats["ci_high"] < SHARE_MOST:
+        return "little"
+    return "unclear"
+
+
+ORIGINS = {
+    "architecture": "the untrained twin already shows most of it",
+    "mostly input structure": "models trained on shuffled labels reproduce most of it: it comes from the segment "
+                              "structure of the input, not from learning the classes",
+    "mostly learning": "each control reproduces less than half of it",
+    "not the architecture": "the untrained twin shows less than half of it (no shuffled-label control)",
+    "mixed": "a control's share straddles 50 %",
+}
+
+
+def origin(shares: dict) -> str:
+    """Where a supported effect comes from, read from the controls' shares (one of :data:`ORIGINS`, or '').
+
+    In this order: the untrained twin reproduces most of it -> "architecture"; else the shuffled-label models do ->
+    "mostly input structure"; else every control reproduces little -> "mostly learning" ("not the architecture"
+    when only the untrained control exists); else "mixed".
+    """
+    levels = {name: share_level(stats) for name, stats in shares.items()}
+    levels = {name: level for name, level in levels.items() if level != "unknown"}
+    if not levels:
+        return ""
+    if levels.get("untrained") == "most":
+        return "architecture"
+    if levels.get("shuffled_labels") == "most":
+        return "mostly input structure"
+    if all(level == "little" for level in levels.values()):
+        return "mostly learning" if "shuffled_labels" in levels else "not the architecture"
+    return "mixed"
+
+
+def verdict(ours, shares: dict, threshold=0.0, greater=True, splits=None) -> str:
+    """The verdict of one claim.
+
+    ``ours``: the interval over seeds on the main split; ``splits``: the interval over splits (headline claims;
+    None otherwise); ``shares``: control name -> interval of its share (:func:`share`). Supported / not supported
+    when ``ours`` (and ``splits``, when given) lie on the claimed / the other side of ``threshold``; inconclusive
+    otherwise. A supported claim is followed by its :func:`origin`.
+    """
     where = side(ours, threshold, greater)
     text = {"claimed": "supported", "opposite": "not supported"}.get(where, "inconclusive")
-    if where != "claimed" or not controls:
+    if splits is not None and where in ("claimed", "opposite") and side(splits, threshold, greater) != where:
+        return f"inconclusive; {text} over seeds on one split, not over splits"
+    if where != "claimed":
         return text
-    holds = {name for name, stats in controls.items() if stats is not None and side(stats, threshold, greater)
-             == "claimed"}
-    if not holds:
-        return text + "; absent in the controls: learned"
-    name = "untrained" if "untrained" in holds else "shuffled_labels"
-    what = {"untrained": "untrained models show it too: the architecture gives it",
-            "shuffled_labels": "models trained on shuffled labels show it too: the segment structure gives it"}[name]
-    stronger = (side(ours, float(controls[name]["ci_high"]), True) == "claimed" if greater
-                else side(ours, float(controls[name]["ci_low"]), False) == "claimed")
-    return f"{text}; {what}" + (", training strengthens it" if stronger else ", not training")
+    found = origin(shares)
+    return f"{text}; {found}: {ORIGINS[found]}" if found else text
 
 
-def control_text(controls) -> str:
-    parts = []
-    for name, key in (("untrained", "untrained"), ("shuffled", "shuffled_labels")):
-        if key in controls and controls[key] is not None:
-            parts.append(f"{name}: {fmt(controls[key])}")
-    return "; ".join(parts) if parts else "n/a"
+class Claim(NamedTuple):
+    """One claim: the quantity is ``a_metric(a) - b_metric(b)`` (or ``a_metric(a)`` alone), paired by seed."""
+
+    source: str
+    claim: str
+    quantity: str
+    a: str
+    metric: str
+    b: str | None = None
+    metric_b: str | None = None
+    b_control: str | None = None  # None: the same control as the first term
+    threshold: float = 0.0
+    greater: bool = True
+    controls: tuple = ("untrained", "shuffled_labels")
+    headline: bool = False
+    note: str | None = None  # replaces the control column
+
+
+def evaluate(n: Numbers, c: Claim) -> dict:
+    minus = None if c.b is None else (c.b, c.metric_b or c.metric, *([c.b_control] if c.b_control else []))
+    trained = n.series(c.a, "trained", c.metric, minus)
+    ours = n.summarise(trained)
+    controls, shares = {}, {}
+    for name in c.controls:
+        ctl = n.series(c.a, name, c.metric, minus)
+        if ctl.dropna().empty:
+            continue
+        controls[name] = n.summarise(ctl)
+        shares[name] = share(trained, ctl, c.threshold)
+    splits = n.split_stats(c.a, "trained", c.metric, minus) if c.headline else None
+    label = {"untrained": "untrained", "shuffled_labels": "shuffled"}
+    control = c.note or "; ".join(f"{label[k]}: {fmt(v)} (share {fmt_share(shares[k])})" for k, v in controls.items())
+    found = verdict(ours, shares, c.threshold, c.greater, splits)
+    row = {"source": c.source, "claim": c.claim, "quantity": c.quantity, "ours": fmt(ours),
+           "over splits": fmt(splits) if c.headline else "", "control": control or "n/a", "verdict": found,
+           "mean": ours["mean"], "ci_low": ours["ci_low"], "ci_high": ours["ci_high"], "n_seeds": int(ours["n"])}
+    row.update({"split_mean": np.nan if splits is None else splits["mean"],
+                "split_ci_low": np.nan if splits is None else splits["ci_low"],
+                "split_ci_high": np.nan if splits is None else splits["ci_high"],
+                "n_splits": 0 if splits is None else int(splits["n"])})
+    for name in ("untrained", "shuffled_labels"):
+        st = shares.get(name)
+        row.update({f"share_{name}": np.nan if st is None else st["mean"],
+                    f"share_{name}_low": np.nan if st is None else st["ci_low"],
+                    f"share_{name}_high": np.nan if st is None else st["ci_high"]})
+    return row
+
+
+TITOS, TANG, RIGOR = "Titos & Garcia 2022", "Tang, Shi & Wang", "rnnscope (rigor)"
+PROBE_NAMES = {"class": ("the class", "balanced accuracy"), "event": ("inside an event", "balanced accuracy"),
+               "time_since_onset": ("the time since the event's onset", "R²"),
+               "band_energy": ("the input's band energies", "R²")}
+
+
+def claim_list(n: Numbers) -> list[Claim]:
+    out = [
+        Claim(f"{TITOS}, Sec. V-A, Figs. 4-5", "The vanilla RNN is more polarized (activations near ±1) than the LSTM.",
+              "P(|h| > 0.9): vanilla - LSTM", "rnn", "polarization", "lstm", headline=True),
+        Claim(f"{TITOS}, Sec. V-A, Figs. 4-5", "LSTM units sit near 0 more often than vanilla units.",
+              "P(|h| < 0.1): LSTM - vanilla", "lstm", "sparsity", "rnn", headline=True),
+        Claim(f"{TITOS}, Secs. V-A, VI-A", "The LSTM is more specialized (units respond to one class more than to "
+              "the others, whatever their resting level) than the vanilla RNN.",
+              "specialisation gap (top - rest heat, baseline-free): LSTM - vanilla", "lstm", "specialisation_gap",
+              "rnn", headline=True),
+        Claim(f"{TITOS}, Secs. V-A, VI-A", "LSTM units are more exclusively active for one class than vanilla units "
+              "(relative index: falls mechanically when |h| is high for every class, as in polarised units).",
+              "specialisation (top - rest) / (top + rest): LSTM - vanilla", "lstm", "specialisation", "rnn",
+              headline=True),
+        Claim(f"{TITOS}, Sec. VI-B, Fig. 10", "A specialized LSTM keeps high accuracy (>= 90 %) with 20 % of its "
+              "units (kept by activity).", "accuracy with 20 % / all units, LSTM", "lstm", "retention_activity_20",
+              threshold=0.9, controls=("shuffled_labels",)),
+        Claim(f"{TITOS}, Sec. VI-B, Fig. 10", "Random dropout (20 % of units kept) hurts the specialized LSTM more "
+              "than the vanilla RNN.", "relative accuracy lost: LSTM - vanilla", "lstm", "random_loss_20", "rnn",
+              controls=("shuffled_labels",)),
+        Claim(f"{TITOS}, Sec. VI-B, Fig. 10", "With the threshold reading of the pruning (units reaching 90 % of the "
+              "top activity), the vanilla RNN keeps a larger share of its units than the LSTM.",
+              "share of units kept at the 90 % threshold: vanilla - LSTM", "rnn", "threshold_10_kept_share", "lstm",
+              controls=("shuffled_labels",)),
+        Claim(f"{TITOS}, Sec. VI-B, Fig. 10", "An LSTM pruned at test time to 30 % of its units (by activity) does "
+              "about as well as (within 0.02) or better than an LSTM trained with that few units.",
+              "accuracy: pruned - trained small, LSTM", "lstm", "pruned_minus_small_30", threshold=-0.02,
+              controls=(), note=f"vanilla RNN: {fmt(n.stats('rnn', 'trained', 'pruned_minus_small_30'))}"),
+    ]
+    for target, (what, score) in PROBE_NAMES.items():
+        circular = (" Near circular: the classifier's head is a linear readout of h, so this mostly restates the "
+                    "accuracy gap." if target == "class" else "")
+        out.append(Claim(f"{TITOS}, Sec. VI-A" if target == "class" else RIGOR,
+                         f"LSTM states encode {what} better than vanilla states (linear probe).{circular}",
+                         f"probe {score}, {what}: LSTM - vanilla", "lstm", f"probe_{target}", "rnn", headline=True))
+    out += [
+        Claim(f"{TANG}, Sec. 4.1, Figs. 1-3", "Most LSTM cell values lie inside (-2, 2).", "share of c in (-2, 2), LSTM",
+              "lstm", "lstm_c_inside_2", threshold=0.5, headline=True),
+        Claim(f"{TANG}, Sec. 4.1, Figs. 1-3", "Most GRU cell values lie near ±1 (outside (-0.7, 0.7)).",
+              "share of h outside (-0.7, 0.7), GRU", "gru", "gru_h_outside_0_7", threshold=0.5, headline=True),
+        Claim(f"{TANG}, Sec. 4.3, Fig. 7", "LSTM temporal traces are smoother than GRU's.",
+              "smoothness (lower = smoother): GRU h - LSTM c, same records", "gru", "smoothness", "lstm",
+              headline=True),
+        Claim(f"{TANG}, Sec. 4.4, Fig. 8", "After a noise insertion the GRU recovers faster than the LSTM.",
+              "median recovery (frames): LSTM - GRU", "lstm", "recovery_median", "gru", controls=("untrained",)),
+    ]
+    for target in ("class", "time_since_onset"):
+        what, score = PROBE_NAMES[target]
+        out.append(Claim(RIGOR, f"Training makes {what} more linearly decodable from the LSTM's h than in its "
+                         "untrained twin." + (" Near circular for the class (the head is trained to read it)."
+                                              if target == "class" else ""),
+                         f"probe {score}, {what}: trained - untrained, LSTM", "lstm", f"probe_{target}", "lstm",
+                         b_control="untrained", controls=(),
+                         note=f"untrained: {fmt(n.stats('lstm', 'untrained', f'probe_{target}'))}; shuffled: "
+                              f"{fmt(n.stats('lstm', 'shuffled_labels', f'probe_{target}'))}; trained: "
+                              f"{fmt(n.stats('lstm', 'trained', f'probe_{target}'))}; chance: "
+                              f"{fmt(n.stats('lstm', 'trained', f'probe_{target}_chance'))}"))
+    out.append(Claim(RIGOR, "Training makes the state spaces of LSTMs of different seeds more alike than their "
+                     "untrained twins.", "linear CKA between seeds: trained - untrained, LSTM", "lstm", "cka_seed0",
+                     "lstm", b_control="untrained", controls=(),
+                     note=f"untrained CKA: {fmt(n.stats('lstm', 'untrained', 'cka_seed0'))}; trained CKA: "
+                          f"{fmt(n.stats('lstm', 'trained', 'cka_seed0'))}"))
+    for cell, name in (("lstm", "LSTM"), ("rnn", "vanilla")):
+        out.append(Claim(RIGOR, f"The {name}'s most specialized units have closer counterparts in other seeds than "
+                         "its average unit.", f"top-5 |corr| - all-unit |corr| with the Hungarian partner, {name}",
+                         cell, "top5_match", cell, "unit_match", controls=("untrained",)))
+    return out
 
 
 def claims(n: Numbers) -> list[dict]:
-    rows = []
-
-    def add(source, claim, quantity, ours, controls, threshold=0.0, greater=True, control_note=None):
-        rows.append({
-            "source": source, "claim": claim, "quantity": quantity, "ours": fmt(ours),
-            "control": control_note or control_text(controls),
-            "verdict": verdict(ours, controls, threshold, greater),
-            "mean": ours["mean"], "ci_low": ours["ci_low"], "ci_high": ours["ci_high"], "n_seeds": int(ours["n"]),
-        })
-
-    def diff(a, b, metric, metric_b=None, controls=("untrained", "shuffled_labels")):
-        ours = n.stats(a, "trained", metric, minus=(b, metric_b or metric))
-        ctl = {c: n.stats(a, c, metric, minus=(b, metric_b or metric)) for c in controls}
-        return ours, ctl
-
-    titos, tang, rigor = "Titos & Garcia 2022", "Tang, Shi & Wang", "rnnscope (rigor)"
-    ours, ctl = diff("rnn", "lstm", "polarization")
-    add(f"{titos}, Sec. V-A, Figs. 4-5", "The vanilla RNN is more polarized (activations near ±1) than the LSTM.",
-        "P(|h| > 0.9): vanilla - LSTM", ours, ctl)
-    ours, ctl = diff("lstm", "rnn", "sparsity")
-    add(f"{titos}, Sec. V-A, Figs. 4-5", "LSTM units sit near 0 more often than vanilla units.",
-        "P(|h| < 0.1): LSTM - vanilla", ours, ctl)
-    ours, ctl = diff("lstm", "rnn", "specialisation")
-    add(f"{titos}, Secs. V-A, VI-A", "The LSTM is more specialized (units dedicated to classes) than the vanilla RNN.",
-        "specialisation: LSTM - vanilla", ours, ctl)
-    ours = n.stats("lstm", "trained", "retention_activity_20")
-    add(f"{titos}, Sec. VI-B, Fig. 10", "A specialized LSTM keeps high accuracy (>= 90 %) with 20 % of its units "
-        "(kept by activity).", "accuracy with 20 % / all units, LSTM", ours,
-        {"shuffled_labels": n.stats("lstm", "shuffled_labels", "retention_activity_20")}, threshold=0.9)
-    ours, ctl = diff("lstm", "rnn", "random_loss_20", controls=("shuffled_labels",))
-    add(f"{titos}, Sec. VI-B, Fig. 10", "Random dropout (20 % of units kept) hurts the specialized LSTM more than the "
-        "vanilla RNN.", "relative accuracy lost: LSTM - vanilla", ours, ctl)
-    ours = n.stats("lstm", "trained", "pruned_minus_small_30")
-    add(f"{titos}, Sec. VI-B, Fig. 10", "An LSTM pruned at test time to 30 % of its units (by activity) does about as "
-        "well as (within 0.02) or better than an LSTM trained with that few units.",
-        "accuracy: pruned - trained small, LSTM", ours, {}, threshold=-0.02,
-        control_note=f"vanilla RNN: {fmt(n.stats('rnn', 'trained', 'pruned_minus_small_30'))}")
-    ours, ctl = diff("lstm", "rnn", "probe_class")
-    add(f"{titos}, Sec. VI-A", "LSTM states encode the class better than vanilla states (linear probe).",
-        "probe balanced accuracy: LSTM - vanilla", ours, ctl)
-    ours = n.stats("lstm", "trained", "lstm_c_inside_2")
-    add(f"{tang}, Sec. 4.1, Figs. 1-3", "Most LSTM cell values lie inside (-2, 2).", "share of c in (-2, 2), LSTM",
-        ours, {c: n.stats("lstm", c, "lstm_c_inside_2") for c in CONTROLS[1:]}, threshold=0.5)
-    ours = n.stats("gru", "trained", "gru_h_outside_0_7")
-    add(f"{tang}, Sec. 4.1, Figs. 1-3", "Most GRU cell values lie near ±1 (outside (-0.7, 0.7)).",
-        "share of h outside (-0.7, 0.7), GRU", ours,
-        {c: n.stats("gru", c, "gru_h_outside_0_7") for c in CONTROLS[1:]}, threshold=0.5)
-    ours, ctl = diff("gru", "lstm", "smoothness")
-    add(f"{tang}, Sec. 4.3, Fig. 7", "LSTM temporal traces are smoother than GRU's.",
-        "smoothness (lower = smoother): GRU h - LSTM c", ours, ctl)
-    ours, ctl = diff("lstm", "gru", "recovery_median", controls=("untrained",))
-    add(f"{tang}, Sec. 4.4, Fig. 8", "After a noise insertion the GRU recovers faster than the LSTM.",
-        "median recovery (frames): LSTM - GRU", ours, ctl)
-    ours = n.stats("lstm", "trained", "probe_class", minus=("lstm", "probe_class", "untrained"))
-    add(rigor, "Training makes the class more linearly decodable from the LSTM's h than in its untrained twin.",
-        "probe balanced accuracy: trained - untrained, LSTM", ours, {},
-        control_note=f"untrained: {fmt(n.stats('lstm', 'untrained', 'probe_class'))}; shuffled: "
-                     f"{fmt(n.stats('lstm', 'shuffled_labels', 'probe_class'))}; trained: "
-                     f"{fmt(n.stats('lstm', 'trained', 'probe_class'))}; chance: "
-                     f"{fmt(n.stats('lstm', 'trained', 'probe_class_chance'))}")
-    ours = n.stats("lstm", "trained", "cka_seed0", minus=("lstm", "cka_seed0", "untrained"))
-    add(rigor, "Training makes the state spaces of LSTMs of different seeds more alike than their untrained twins.",
-        "linear CKA between seeds: trained - untrained, LSTM", ours, {},
-        control_note=f"untrained CKA: {fmt(n.stats('lstm', 'untrained', 'cka_seed0'))}; trained CKA: "
-                     f"{fmt(n.stats('lstm', 'trained', 'cka_seed0'))}")
-    for cell, name in (("lstm", "LSTM"), ("rnn", "vanilla")):
-        ours, ctl = diff(cell, cell, "top5_match", "unit_match", controls=("untrained",))
-        add(rigor, f"The {name}'s most specialized units have closer counterparts in other seeds than its average "
-            "unit.", f"top-5 |corr| - all-unit |corr| with the Hungarian partner, {name}", ours, ctl)
-    return rows
+    return [evaluate(n, c) for c in claim_list(n)]
 
 
 # ------------------------------------------------------------------------------------------------------ report
@@ -352,7 +496,8 @@ def provenance(args) -> dict:
 
 def summary_table(n: Numbers) -> pd.DataFrame:
     rows = []
-    for (cell, control, metric), group in n.table.groupby(["cell", "control", "metric"], sort=False):
+    main_split = n.table[n.table.split == 0]
+    for (cell, control, metric), group in main_split.groupby(["cell", "control", "metric"], sort=False):
         summary = Numbers.summarise(group.set_index("seed")["value"].astype(float))
         rows.append({"metric": metric, "cell": cell, "control": control, "value": fmt(summary)})
     table = pd.DataFrame(rows).pivot_table(index=["metric", "cell"], columns="control", values="value",
@@ -360,62 +505,103 @@ def summary_table(n: Numbers) -> pd.DataFrame:
     return table.reindex(columns=[c for c in CONTROLS if c in table.columns]).fillna("")
 
 
+HOW_TO_READ = [
+    "## How to read the verdicts",
+    "",
+    "- **ours**: the claimed quantity of the trained models, mean over seeds [95 % Student-t interval of the mean], "
+    "on the main data split (one test fold). Differences between two cells are paired by seed. This interval covers "
+    "the variance between *seeds* (initial weights, batch order, validation split, label shuffles) on *one* data "
+    "split only.",
+    "- **over splits** (headline claims): the data split as a second source of variance. The claim is measured on "
+    "every test fold of the 4-fold split (fewer seeds on the other folds); each split's mean over its seeds, then "
+    "the Student-t interval over splits.",
+    "- **supported** / **not supported**: the interval over seeds, and for headline claims the interval over splits "
+    "too, lies entirely on the claimed / the other side of the threshold (0 for a difference unless the claim says "
+    "otherwise). **inconclusive**: an interval contains the threshold (\"inconclusive; supported over seeds on one "
+    "split, not over splits\" names the case where only the split interval does).",
+    "- **control** and **share**: the same quantity for the untrained twins (the architecture alone) and for models "
+    "trained on labels shuffled among segments (the input's segment structure without the classes), and the share "
+    "of the trained effect each reproduces, seed by seed: `(control - threshold) / (trained - threshold)` "
+    "(100 %: the control shows all of it; above 100 %: more).",
+    f"- what a supported effect comes from, from the shares (a share counts as *most* when its interval lies at or "
+    f"above {SHARE_MOST:.0%}, as *little* when it lies below): **architecture** when the untrained twin reproduces "
+    "most of it; else **mostly input structure** when the shuffled-label models do; else **mostly learning** when "
+    "every control reproduces little (**not the architecture** when only the untrained control exists); else "
+    "**mixed**. Only \"mostly learning\" says that learning the classes is what makes the effect.",
+    "- A claim about a linear probe of the *class* is near circular: the head of every classifier is a linear "
+    "readout of `h`, so a better class probe mostly restates a better accuracy. The probes of targets the model is "
+    "not trained on (inside an event, time since onset, band energies) carry the claim that one architecture's "
+    "states *encode* more.",
+    "",
+]
+
+
 def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
+    splits = meta.get("splits", 1)
     lines = [
-        "# The papers' claims on synthetic data, over seeds, with controls",
+        "# The papers' claims on synthetic data, over seeds and splits, with controls",
         "",
         "Generated by `benchmarks/claims_report.py`; re-create with:",
         "",
         "```",
         f".venv/bin/python benchmarks/claims_report.py --records {meta['records']} --epochs {meta['epochs']} "
-        f"--hidden {meta['hidden']} --seeds {meta['seeds']} --workers {meta['workers']}",
+        f"--hidden {meta['hidden']} --seeds {meta['seeds']} --splits {splits} --split-seeds "
+        f"{meta.get('split_seeds', 0)} --workers {meta['workers']}",
         "```",
         "",
         f"Setup: `rnnscope.data.synthetic(n_records={meta['records']}, seed=0)`, paper features; one-layer vanilla "
         f"RNN, LSTM and GRU with {meta['hidden']} units, trained {meta['epochs']} epochs on three record folds of "
-        f"four (the same split for every seed) and analysed on the held-out fold. Seeds {meta['seed_list']} (weights, "
-        "batch order, validation split, label shuffles). For every seed and cell: the trained model, its untrained "
-        "twin (same starting point) and a model trained on labels shuffled among segments. "
-        f"Runtime {meta['seconds'] / 60:.0f} min ({meta['provenance']['machine']}; {meta['provenance']['date']}, "
-        f"rnnscope {meta['provenance']['rnnscope']}, torch {meta['provenance']['torch']}).",
-        "",
-        "Numbers: mean over seeds [95 % Student-t interval of the mean]. Differences between two cells are paired by "
-        "seed. Verdict: **supported** when the interval lies on the claimed side of the threshold (0 for a "
-        "difference unless the claim says otherwise), **not supported** when it lies on the other side, "
-        "**inconclusive** when it contains the threshold. A claim that also holds in a control is a property of "
-        "the architecture (untrained) or of the segment structure (shuffled labels), not of learning the classes; "
-        "the verdict says so.",
+        f"four and analysed on the held-out fold. Main split (test fold 1): seeds {meta['seed_list']} (weights, "
+        "batch order, validation split, label shuffles), every measurement. "
+        + (f"Other splits (test folds 2 to {splits}): seeds {list(range(meta.get('split_seeds', 0)))}, the "
+           "measurements of the headline claims. " if splits > 1 else "")
+        + "For every seed and cell: the trained model, its untrained twin (same starting point) and a model trained "
+        f"on labels shuffled among segments. Runtime {meta['seconds'] / 60:.0f} min ({meta['provenance']['machine']}; "
+        f"{meta['provenance']['date']}, rnnscope {meta['provenance']['rnnscope']}, torch "
+        f"{meta['provenance']['torch']}).",
         "",
         "These are checks on synthetic data with small models, not a replication on the papers' real data: the "
         "papers' LSTM has 210 units and the vanilla RNN 140.",
         "",
-        "| source | claim | quantity | ours | control | verdict |",
-        "|---|---|---|---|---|---|",
+        *HOW_TO_READ,
+        "## Claims",
+        "",
+        "| source | claim | quantity | ours (seeds, one split) | over splits | control (share of the effect) | verdict |",
+        "|---|---|---|---|---|---|---|",
     ]
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a literal | would end a table cell)
-    lines += ["| " + " | ".join(cell(r[k]) for k in ("source", "claim", "quantity", "ours", "control", "verdict"))
-              + " |" for r in claims(n)]
+    keys = ("source", "claim", "quantity", "ours", "over splits", "control", "verdict")
+    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in claims(n)]
     lines += [
         "",
         "## Definitions",
         "",
+        "The readings behind these definitions, and where rnnscope deviates from the papers, are in "
+        "`docs/definitions.md`.",
+        "",
         "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, by=None)`: share of (frame, unit) "
         "values with |h| > 0.9 / |h| < 0.1 over valid test frames.",
-        "- specialisation: `rnnscope.analysis.specialisation`: mean over units of (max-class heat - mean of the other "
-        "classes) / (sum), heat = segment-weighted mean |h| (the paper's heat map).",
+        "- specialisation: `rnnscope.analysis.specialisation`, heat = segment-weighted mean |h| (the paper's heat "
+        "map), top = the unit's largest class heat, rest = the mean of the other classes; gap (baseline-free) = mean "
+        "over units of top - rest; relative index = mean over units of (top - rest) / (top + rest), which falls when "
+        "every class's heat gets the same offset (polarised units score low whatever their class contrast).",
         "- pruning: `rnnscope.experiments.ablation_curve(model, test, rank_on=train, mode='zero')`: units ranked by "
         "mean |h| on the training records (activity) or drawn at random (5 draws, mean); relative loss = (full - "
-        "pruned) / full accuracy; small model: a fresh model with 30 % of the units trained like the full one. The "
-        "untrained control is left out (its accuracy is chance level, so ratios mean nothing).",
+        "pruned) / full accuracy; small model: a fresh model with 30 % of the units trained like the full one. "
+        "Threshold reading (`selection='threshold'`): the units whose activity reaches 90 % of the layer's top "
+        "activity. The untrained control is left out (its accuracy is chance level, so ratios mean nothing).",
         "- distributions: `rnnscope.analysis.cell_distribution` (50 random units, seeded) via `analysis.compare`.",
-        "- smoothness: `rnnscope.analysis.smoothness` of Tang's cell (LSTM `c`, GRU `h`), mean over test records.",
+        "- smoothness: `rnnscope.analysis.smoothness` of Tang's cell (LSTM `c`, GRU `h`), mean over test records. "
+        "It depends on a record's length (3 / (n + 1) for a straight path of n frames); every cell and control is "
+        "measured on the same test records, so the comparison is at equal lengths.",
         f"- recovery: `rnnscope.experiments.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
         f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
-        f"- probes: `rnnscope.analysis.linear_probes(run, ['class', 'event'], var='h', max_frames={PROBE_FRAMES})`: "
-        "logistic regression cross-validated by record, balanced accuracy; chance = the same score of a predictor "
-        "that ignores the states.",
+        f"- probes: `rnnscope.analysis.linear_probes(run, {PROBE_TARGETS}, var='h', max_frames={PROBE_FRAMES})`: "
+        "logistic regression (class, inside an event: balanced accuracy) or ridge regression (time since onset, "
+        "band energies: R²) cross-validated by record; chance = the same score of a predictor that ignores the "
+        "states.",
         f"- across seeds: `rnnscope.analysis.linear_cka` and `rnnscope.analysis.match_units` (Hungarian assignment "
         f"on |correlation|) between seed {meta['seed_list'][0]} and each other seed, on the same test frames; "
         f"top-5: the {TOP_UNITS} most selective units of seed {meta['seed_list'][0]}.",
@@ -423,7 +609,8 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "",
         "## All numbers",
         "",
-        "Mean [95 % interval] over seeds for every model; per-seed values in `docs/results/claims_seeds.csv`.",
+        "Mean [95 % interval] over seeds for every model on the main split; per-seed values of every split in "
+        "`docs/results/claims_seeds.csv`.",
         "",
         table.to_markdown() if _has_tabulate() else "```\n" + table.to_string() + "\n```",
         "",
@@ -441,10 +628,13 @@ def _has_tabulate() -> bool:
 def compute(args) -> tuple[pd.DataFrame, float]:
     t0 = time.perf_counter()
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=args.records, seed=0))
-    train, test = split(frames)
-    print(f"data: {frames.sizes['event']} records ({train.sizes['event']} train, {test.sizes['event']} test)")
     cfg = {"hidden": args.hidden, "epochs": args.epochs}
-    payloads = [(cell, seed, cfg, train, test) for seed in range(args.seeds) for cell in CELLS]
+    payloads = []
+    for fold in range(args.splits):
+        train, test = split(frames, fold)
+        print(f"split {fold}: {train.sizes['event']} train, {test.sizes['event']} test records")
+        seeds = range(args.seeds) if fold == 0 else range(args.split_seeds)
+        payloads += [(cell, seed, fold, fold == 0, cfg, train, test) for seed in seeds for cell in CELLS]
     rows, runs = [], {}
     if args.workers > 1:
         pool = ProcessPoolExecutor(args.workers, mp_context=get_context("spawn"))
@@ -452,12 +642,13 @@ def compute(args) -> tuple[pd.DataFrame, float]:
     else:
         pool, results = None, map(seed_task, payloads)
     try:
-        for (cell, seed, *_), (task_rows, task_runs) in zip(payloads, results):
+        for (cell, seed, fold, *_), (task_rows, task_runs) in zip(payloads, results):
             rows += task_rows
             for control, run in task_runs.items():
                 runs.setdefault((cell, control), {})[seed] = run
             acc = next(r["value"] for r in task_rows if r["control"] == "trained" and r["metric"] == "accuracy")
-            print(f"{cell} seed {seed}: test accuracy {acc:.3f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            print(f"{cell} seed {seed} split {fold}: test accuracy {acc:.3f} ({time.perf_counter() - t0:.0f} s)",
+                  flush=True)
     finally:
         if pool is not None:
             pool.shutdown()
@@ -470,15 +661,19 @@ def main(argv=None) -> None:
     parser.add_argument("--records", type=int, default=120)
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--hidden", type=int, default=64)
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=5, help="seeds of the main split")
+    parser.add_argument("--splits", type=int, default=4, help="test folds measured (1: the main split only)")
+    parser.add_argument("--split-seeds", type=int, default=3, help="seeds of every other split")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="smoke run: 40 records, 2 epochs, 2 seeds")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 40 records, 2 epochs, 2 seeds, 2 splits")
     parser.add_argument("--from-csv", action="store_true", help="rewrite the report from claims_seeds.csv")
     parser.add_argument("--out", default=str(ROOT / "docs" / "claims.md"))
     parser.add_argument("--results", default=str(ROOT / "docs" / "results"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.records, args.epochs, args.seeds = 40, 2, 2
+        args.records, args.epochs, args.seeds, args.splits, args.split_seeds = 40, 2, 2, 2, 2
+    if not 1 <= args.splits <= 4:
+        parser.error(f"--splits must be between 1 and 4 (test folds of a 4-fold split). Got {args.splits}.")
     results = Path(args.results)
     results.mkdir(parents=True, exist_ok=True)
     seeds_csv = results / "claims_seeds.csv"
@@ -488,8 +683,8 @@ def main(argv=None) -> None:
     else:
         table, seconds = compute(args)
         meta = {"records": args.records, "epochs": args.epochs, "hidden": args.hidden, "seeds": args.seeds,
-                "workers": args.workers, "seed_list": list(range(args.seeds)), "seconds": seconds,
-                "provenance": provenance(args)}
+                "splits": args.splits, "split_seeds": args.split_seeds, "workers": args.workers,
+                "seed_list": list(range(args.seeds)), "seconds": seconds, "provenance": provenance(args)}
         table.to_csv(seeds_csv, index=False)
         (results / "claims_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     numbers = Numbers(table)

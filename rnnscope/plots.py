@@ -326,17 +326,20 @@ def activation_histograms(hists, layer: int = 0):
     return fig
 
 
-def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment"):
+def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment",
+              rule: str = "every"):
     """Heat maps per class for the most active 100 / 50 / 30 % of the units (Titos & Garcia 2022, Fig. 6).
 
-    Each panel is the class x unit image of :func:`rnnscope.analysis.top_fraction` (units common to the top
-    fraction of every class), plus one colour bar.
+    Each panel is the class x unit image of :func:`rnnscope.analysis.top_fraction` with ``rule``: ``"every"`` (the
+    paper's reading: units in the top fraction of every class, i.e. the units that are *not* class-specific) or
+    ``"any"`` (units in the top fraction of at least one class), plus one colour bar. With ``"every"``, an empty
+    panel (frequent at 30 % in small models) means that the most active units differ between classes; it says so.
 
     Examples
     --------
     >>> from rnnscope import analysis, plots
-    >>> len(plots.heat_maps(analysis.example_run()).axes)
-    4
+    >>> len(plots.heat_maps(analysis.example_run()).axes), len(plots.heat_maps(analysis.example_run(), rule="any").axes)
+    (4, 4)
     """
     from .analysis import heat_map, top_fraction
 
@@ -348,9 +351,9 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
     fig = _blank_figure(height=2.2 * len(fractions) + 0.8)
     axes = np.atleast_1d(fig.subplots(len(fractions), 1))
     image = None
+    which = "common to all classes" if rule == "every" else "of any class"
     for ax, fraction in zip(axes, fractions):
-        top = top_fraction(heat, fraction)
-        sub = top.heat.isel(layer=0).dropna("unit", how="all")
+        sub = top_fraction(heat, fraction, rule).heat.isel(layer=0).dropna("unit", how="all")
         units = sub["unit"].values
         if units.size:
             image = ax.imshow(sub.values, aspect="auto", cmap="inferno", vmin=0, vmax=vmax, interpolation="nearest")
@@ -359,10 +362,11 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
         else:
             ax.set_ylim(heat.sizes["class_name"] - 0.5, -0.5)
             ax.set_xticks([])
-            ax.text(0.5, 0.5, "no unit is in this top fraction for every class", transform=ax.transAxes,
-                    ha="center", va="center", fontsize="small")
+            ax.text(0.5, 0.5, f"no unit is in the top {fraction:.0%} of every class: the most active units differ "
+                    "between classes\n(rule='any' shows the units in the top of at least one class)",
+                    transform=ax.transAxes, ha="center", va="center", fontsize="small")
         ax.set_yticks(np.arange(heat.sizes["class_name"]), [str(c) for c in heat["class_name"].values])
-        ax.set_title(f"{fraction:.0%} most active units common to all classes ({units.size} units)", fontsize="small")
+        ax.set_title(f"{fraction:.0%} most active units {which} ({units.size} units)", fontsize="small")
     axes[-1].set_xlabel("unit (0-based)")
     if image is None:
         from matplotlib.cm import ScalarMappable
@@ -464,7 +468,8 @@ def ablation_curves(tables):
     ----------
     tables : pandas.DataFrame or dict name -> DataFrame
         From :func:`rnnscope.experiments.ablation_curve` (one line per model and ranking; random draws with
-        their standard deviation as error bars).
+        their standard deviation as error bars). The x axis is the share of units kept, or the threshold level
+        ``p`` for tables made with ``selection="threshold"`` (their kept counts are in ``n_units``).
 
     Examples
     --------
@@ -489,7 +494,9 @@ def ablation_curves(tables):
             ax.errorbar(100 * group["fraction"].to_numpy(), 100 * group["accuracy"].to_numpy(),
                         yerr=None if std is None or np.all(np.isnan(std)) else 100 * np.nan_to_num(std),
                         ls=styles.get(str(ranking), ":"), marker="o", ms=4, capsize=3, label=label, color=color)
-    ax.set_xlabel("units kept (%)")
+    threshold = any("selection" in t and (t["selection"] == "threshold").any() for t in tables.values())
+    ax.set_xlabel("threshold level p (%): units reaching (1 - p) x the top activity" if threshold
+                  else "units kept (%)")
     ax.set_ylabel("frame accuracy (%)")
     ax.invert_xaxis()
     ax.grid(alpha=0.3)

@@ -117,6 +117,15 @@ def test_top_fraction_keeps_units_in_the_top_of_every_class():
     assert analysis.top_fraction(HEAT, 1.0).units == {0: [0, 1, 2, 3]}
 
 
+def test_top_fraction_any_rule_is_the_union_of_the_top_sets():
+    # top 2 per class: A {0, 1}, B {1, 2}, C {1, 0} -> union {0, 1, 2}; top 1: A {0}, B {1}, C {1} -> {0, 1}
+    assert analysis.top_fraction(HEAT, 0.5, rule="any").units == {0: [0, 1, 2]}
+    assert analysis.top_fraction(HEAT, 0.25, rule="any").units == {0: [0, 1]}
+    assert analysis.top_fraction(HEAT, 0.25).units == {0: []}  # the intersection of {0} and {1} is empty
+    with pytest.raises(ValueError, match="The 'rule' parameter of top_fraction must be one of"):
+        analysis.top_fraction(HEAT, 0.5, rule="all")
+
+
 def test_top_fraction_ignores_classes_without_frames():
     heat = HEAT.copy()
     heat[0] = np.nan
@@ -164,6 +173,19 @@ def test_specialisation_by_hand():
     np.testing.assert_allclose(spec["selectivity"].sel(layer=0).values, expected)
     assert spec["preferred_class"].sel(layer=0).values.tolist() == ["A", "B", "B", "B"]
     assert float(spec["specialisation"].sel(layer=0)) == pytest.approx(np.mean(expected))
+
+
+def test_specialisation_gap_is_free_of_a_common_offset():
+    # top 0.35, rest 0.35 / 3 (the other two classes): relative index 0.5, gap 0.2333
+    heat = xr.DataArray([[0.35], [0.35 / 3], [0.35 / 3]], dims=("class_name", "unit"),
+                        coords={"class_name": ["A", "B", "C"], "unit": [0]})
+    plain, shifted = analysis.specialisation(heat), analysis.specialisation(heat + 0.7)
+    assert float(plain["specialisation"][0]) == pytest.approx(0.5)
+    assert float(shifted["specialisation"][0]) == pytest.approx(0.125)  # the same contrast on a 0.7 baseline
+    assert float(plain["specialisation_gap"][0]) == pytest.approx(0.7 / 3)
+    assert float(shifted["specialisation_gap"][0]) == pytest.approx(0.7 / 3)
+    np.testing.assert_allclose(analysis.specialisation(HEAT)["selectivity_gap"].sel(layer=0).values,
+                               [2.0, 0.5, 1.5, 0.5])  # top - rest of the hand-made heat above
 
 
 def test_specialisation_of_a_run_leaves_out_empty_classes():
@@ -214,9 +236,58 @@ def test_detector_units_auc_by_hand_and_against_sklearn():
     assert int(det["n_onset_frames"]) == 1 and int(det["n_s_frames"]) == 1
 
 
+def _early_run():
+    """One record of 30 frames: background A, a B segment [10, 20); features of 2 s windows, 1 s hop, deltas +-1
+    at 10 Hz (reach: 3 frames before a boundary, 2 after). Unit 0 jitters by 0.125 and steps up at t = 7, three
+    frames before the labelled onset (what a causal model can do when its features look ahead), and down at 20."""
+    from rnnscope.features import FeatureConfig
+
+    t = np.arange(30)
+    h = np.zeros((1, 30, 2, 1))
+    h[0, :, 0, 0] = 0.125 * (t % 2) + 1.0 * ((t >= 7) & (t < 20))
+    run = make_run({"h": h}, [30], [(0, 0, 0, 10), (0, 1, 10, 20), (0, 0, 20, 30)])
+    run.attrs.update(feature_config=FeatureConfig(window_s=2.0, hop_s=1.0, delta_width=1).to_json(),
+                     sampling_rate=10.0)
+    return run
+
+
+@pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # no S arrival in this run
+def test_detector_units_counts_the_frames_the_features_reach_before_an_onset():
+    run = _early_run()
+    scores = np.abs(np.diff(run["h"].values[0, :, 0, 0]))  # frames 1..29; 1.125 at t = 7 and t = 20
+    det = analysis.detector_units(run, k=0, background="A")
+    assert det.attrs["reach"] == [3, 2]
+    # positives: onset 10 - 3 .. 10 + max(0, 2) -> t = 7..12; the early reaction at t = 7 is a positive
+    positive = np.zeros(29, dtype=bool)
+    positive[7 - 1 : 12] = True
+    assert int(det["n_onset_frames"]) == 6
+    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(roc_auc_score(positive, scores))
+    # the older window (the reaction follows the onset) scores that reaction as a negative: below chance
+    old = analysis.detector_units(run, k=0, background="A", reach=0)
+    assert float(old["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(13 / 28)  # below chance
+    assert float(det["auc_onset"].sel(unit=0, layer=0)) > 0.5
+
+
+def test_susceptibility_windows_follow_the_features_reach():
+    sus = analysis.susceptibility(_early_run(), k=1, far=3, background="A")
+    u0 = sus.sel(unit=0, layer=0)
+    # onset window 10 - max(1, 3) .. 10 + max(1, 2) = 7..12: 1.125 + 5 x 0.125; end window 17..22 the same
+    assert int(sus["n_onset_frames"]) == 6 and float(u0["delta_onset"]) == pytest.approx(1.75 / 6)
+    assert float(u0["delta_end"]) == pytest.approx(1.75 / 6)
+    # stationary: outside [b - 3, b + 3] for b = 10, 20 -> t = 1..6, 14..16, 24..29
+    assert int(sus["n_stationary_frames"]) == 15 and float(u0["delta_stationary"]) == pytest.approx(0.125)
+    assert float(u0["unit_susceptibility"]) == pytest.approx((3.5 / 12) / 0.125)
+    plain = analysis.susceptibility(_early_run(), k=1, far=3, background="A", reach=0)
+    assert float(plain["delta_onset"].sel(unit=0, layer=0)) == pytest.approx(0.375 / 3)  # t = 9..11 misses t = 7
+    with pytest.raises(ValueError, match="The 'reach' parameter of susceptibility must be None"):
+        analysis.susceptibility(_early_run(), reach=(-1, 2))
+
+
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 def test_detector_units_matches_sklearn_on_a_wider_window(real_run):
     det = analysis.detector_units(real_run, k=2, layer=0)
+    before, after = det.attrs["reach"]
+    assert (before, after) == (8, 7)  # the paper's features at 100 Hz
     table = analysis._common.segment_table(real_run)
     names = real_run.attrs["class_names"]
     scores, ys = [], []
@@ -227,7 +298,7 @@ def test_detector_units_matches_sklearn_on_a_wider_window(real_run):
         for _, row in table[table.event == e].iterrows():
             b = int(row.frame_start)
             if names[int(row["class"])] != "SIL" and 0 < b < n and row.frame_stop > b:
-                pos[b : b + 3] = True
+                pos[max(b - before, 0) : b + max(2, after) + 1] = True
         scores.append(np.abs(np.diff(h, axis=0)))
         ys.append(pos[1:])
     scores, ys = np.concatenate(scores), np.concatenate(ys)
@@ -344,6 +415,23 @@ def test_smoothness_by_hand():
     jumpy["h"][0, :, 0, 0] = [0.0, 0.9, 0.0, 0.9]
     # steps 0.9; pairwise 0.9, 0, 0.9, 0.9, 0, 0.9 -> 0.6
     assert float(analysis.smoothness(jumpy, 0).sel(layer=0)) == pytest.approx(0.9 / 0.6)
+
+
+def test_smoothness_depends_on_length_unless_compared_in_equal_windows():
+    def straight(n):
+        h = np.zeros((1, n, 2, 1))
+        h[0, :, 0, 0] = 0.1 * np.arange(n)
+        return make_run({"h": h}, [n], [(0, 0, 0, n)], cells=("gru",))
+
+    # a straight, evenly spaced path of n frames scores 3 / (n + 1): longer records look smoother
+    assert float(analysis.smoothness(straight(8))[0]) == pytest.approx(3 / 9)
+    assert float(analysis.smoothness(straight(16))[0]) == pytest.approx(3 / 17)
+    # in windows of 4 frames both score 3 / 5 (16 frames: 4 windows; 10 frames: 2 windows, 2 frames left out)
+    assert float(analysis.smoothness(straight(16), window=4)[0]) == pytest.approx(3 / 5)
+    ten = analysis.smoothness(straight(10), window=4)
+    assert float(ten[0]) == pytest.approx(3 / 5) and ten.attrs["n_paths"] == 2
+    with pytest.warns(EmptyClassWarning, match="no record with at least 20 valid frames"):
+        assert np.isnan(float(analysis.smoothness(straight(10), window=20)[0]))
 
 
 def test_temporal_trace_pca_follows_a_straight_path():

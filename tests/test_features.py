@@ -101,6 +101,58 @@ def test_authors_code_preset_uses_rectangular_window_preemphasis_and_1024_fft():
     assert spec.shape[1] == 513
 
 
+def test_magnitude_spectrum_option_weighs_the_fft_magnitude():
+    x = np.random.default_rng(6).normal(size=1200)
+    cfg = F.FeatureConfig(spectrum="magnitude")
+    feats, spec = F.frames_of(x, FS, cfg)
+    frames = np.lib.stride_tricks.sliding_window_view(x, 400)[::50]
+    magnitude = np.abs(np.fft.rfft(frames * np.hamming(400), n=512))
+    weights, _ = F.filter_bank(cfg, FS)
+    np.testing.assert_allclose(feats[:, :16], np.log(magnitude @ weights), rtol=1e-10)
+    # the spectrogram stays the log power spectrum whatever the filter bank weighs
+    np.testing.assert_allclose(spec, F.frames_of(x, FS)[1], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"The 'spectrum' parameter of compute must be one of \['power', 'magnitude'\]"):
+        F.compute(_records([x]), spectrum="amplitude")
+
+
+def _step_onset(onset: int, n: int = 6000):
+    """Silence, then from sample ``onset`` a tone repeating every 25 samples (frames of whole periods are equal)."""
+    period = np.cos(2 * np.pi * np.arange(25) / 25)
+    x = np.zeros(n)
+    x[onset:] = np.tile(period, (n - onset) // 25 + 1)[: n - onset]
+    return x
+
+
+@pytest.mark.parametrize("offset", [0, 1, 37])
+def test_feature_reach_matches_a_step_onset(offset):
+    win, hop = 400, 50
+    onset = 60 * hop + win // 2 + offset - (hop if offset else 0)  # exactly on the centre of frame 60, or after 59
+    feats, _ = F.frames_of(_step_onset(onset), FS)
+    labelled = int(np.ceil((onset - win // 2) / hop))  # first frame whose centre sample is at or after the onset
+    assert labelled == 60
+    steady = feats[-20]
+    for part, columns in (("energies", slice(0, 16)), ("deltas", slice(16, 32)), ("delta_deltas", slice(32, 48))):
+        block = feats[:, columns]
+        changed = np.flatnonzero(np.any(np.abs(block - block[0]) > 1e-9, axis=1))
+        settling = np.flatnonzero(np.any(np.abs(block - steady[columns]) > 1e-9, axis=1))
+        reach = F.feature_reach("paper", FS, part)
+        # the paper's settings: energies 4 frames ahead (3 when the onset is exactly a frame centre), deltas +2, ...
+        expected_before = reach.before - (1 if offset == 0 else 0)
+        assert labelled - changed[0] == expected_before, part
+        assert settling[settling < len(feats) - 30][-1] - labelled == reach.after, part
+    assert F.feature_reach("paper", FS) == F.feature_reach("paper", FS, "delta_deltas") == (8, 7)
+    assert F.feature_reach("paper", FS, "energies") == (4, 3)
+
+
+def test_feature_reach_reads_a_stored_configuration():
+    cfg = F.FeatureConfig(window_s=2.0, hop_s=1.0, delta_width=1)
+    # win 20, hop 10 samples at 10 Hz: energies (20 - 10 + 10 - 2) // 10 = 1 ahead, (10 - 1) // 10 = 0 behind
+    assert F.feature_reach(cfg.to_json(), 10.0, "energies") == (1, 0)
+    assert F.feature_reach(cfg, 10.0) == (3, 2)
+    with pytest.raises(ValueError, match="The 'part' parameter of feature_reach must be one of"):
+        F.feature_reach(cfg, 10.0, "lfb")
+
+
 def test_bands_above_nyquist_stay_finite():
     fs = 20.0  # Nyquist 10 Hz < f_max 20 Hz: the top filter (13.6-20 Hz) sees no bin
     x = np.random.default_rng(3).normal(size=400)

@@ -122,7 +122,7 @@ def test_ablation_fraction_one_is_plain_evaluate(trained, frames):
     table = experiments.ablation_curve(trained, frames, fractions=(1.0,), ranking=["activity", "random"])
     accuracy = rnnscope.train.evaluate(trained, frames).accuracy
     assert table["accuracy"].tolist() == pytest.approx([accuracy, accuracy])
-    assert list(table.columns) == ["fraction", "n_units", "ranking", "mode", "accuracy", "accuracy_std"]
+    assert list(table.columns) == ["fraction", "n_units", "ranking", "mode", "selection", "accuracy", "accuracy_std"]
 
 
 def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames):
@@ -166,6 +166,33 @@ def test_ablation_small_models_are_trained_on_rank_on(trained, frames):
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(trained, frames).accuracy)
 
 
+def test_kept_counts_by_threshold_follow_the_activity_profile():
+    # a polarised layer (every unit near the top activity) against a specialised one (one unit far above the rest)
+    activity = np.array([[0.90, 1.00], [0.95, 0.30], [0.92, 0.20], [0.88, 0.10], [1.00, 0.05]])
+    # p = 0.1: units reaching 90 % of the layer's top -> polarised 0.90, 0.95, 0.92, 1.00 (4); specialised 1.00 (1)
+    assert experiments.kept_counts(activity, 0.1, "threshold").tolist() == [4, 1]
+    # p = 0.8: 20 % of the top -> polarised all 5; specialised 1.00, 0.30, 0.20 (3)
+    assert experiments.kept_counts(activity, 0.8, "threshold").tolist() == [5, 3]
+    # the fraction reading keeps the same share of both: round(0.1 x 5) = 0 -> 1, round(0.8 x 5) = 4
+    assert experiments.kept_counts(activity, 0.1).tolist() == [1, 1]
+    assert experiments.kept_counts(activity, 0.8).tolist() == [4, 4]
+
+
+def test_ablation_by_threshold_keeps_the_units_above_it(trained, frames):
+    table = experiments.ablation_curve(trained, frames, fractions=(1.0, 0.5, 0.2), ranking=["activity", "random"],
+                                         selection="threshold", repeats=2)
+    run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
+    activity = analysis.unit_activity(run)["mean_abs"].sel(layer=0).values
+    assert set(table["selection"]) == {"threshold"}
+    for _, row in table[table.ranking == "activity"].iterrows():
+        keep = activity >= (1 - row.fraction) * activity.max() - 1e-12
+        assert row.n_units == keep.sum()
+        expected = rnnscope.train.evaluate(trained.masked([torch.from_numpy(keep)]), frames).accuracy
+        assert row.accuracy == pytest.approx(expected)
+    # random draws keep as many units as the threshold does
+    assert table[table.ranking == "random"]["n_units"].tolist() == table[table.ranking == "activity"]["n_units"].tolist()
+
+
 def test_ablation_errors(trained, frames):
     with pytest.raises(ValueError, match="ranking='small_model' trains new models on 'rank_on'"):
         experiments.ablation_curve(trained, frames, ranking="small_model")
@@ -173,6 +200,8 @@ def test_ablation_errors(trained, frames):
         experiments.ablation_curve(trained, frames, ranking="best")
     with pytest.raises(ValueError, match="The 'fractions' parameter of ablation_curve must hold numbers in"):
         experiments.ablation_curve(trained, frames, fractions=(0,))
+    with pytest.raises(ValueError, match="The 'selection' parameter of ablation_curve must be one of"):
+        experiments.ablation_curve(trained, frames, selection="percentile")
 
 
 # --------------------------------------------------------------------------------------------- noise

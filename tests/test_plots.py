@@ -91,6 +91,20 @@ def test_no_pyplot_figure_is_left_open(run):
     assert matplotlib.get_backend()  # headless backends work too
 
 
+def test_heat_maps_say_what_an_empty_panel_means_and_offer_the_union():
+    import xarray as xr
+
+    # each class has its own most active unit: no unit is in the top 25 % (1 unit) of both
+    heat = xr.DataArray([[3.0, 2.0, 1.0, 0.0], [2.0, 3.0, 0.0, 1.0]], dims=("class_name", "unit"),
+                        coords={"class_name": ["A", "B"], "unit": [0, 1, 2, 3]})
+    every = plots.heat_maps(heat, fractions=(0.25,))
+    texts = [t.get_text() for t in every.axes[0].texts]
+    assert any("the most active units differ between classes" in t for t in texts)
+    assert "common to all classes (0 units)" in every.axes[0].get_title()
+    union = plots.heat_maps(heat, fractions=(0.25,), rule="any")
+    assert "of any class (2 units)" in union.axes[0].get_title() and not union.axes[0].texts
+
+
 def test_one_row_per_model(run, gru):
     hists = {"lstm": analysis.activation_histogram(run, by=None), "gru": analysis.activation_histogram(gru, by=None)}
     fig = plots.activation_histograms(hists)

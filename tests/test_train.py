@@ -183,3 +183,56 @@ def test_fit_with_a_seed_gives_the_same_weights_whatever_the_global_state(frames
         train.fit(model, frames, epochs=2, seed=1, progress=False)
         weights.append({k: v.clone() for k, v in model.state_dict().items()})
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+# --------------------------------------------------------------------------------------------- baselines
+
+
+def _hand_made_frames(x, y):
+    """A features Dataset from per-record feature arrays (event, time, feature) and labels (event, time)."""
+    import xarray as xr
+
+    n_events, n_time = y.shape
+    return xr.Dataset({"features": (("event", "time", "feature"), x.astype(np.float32)),
+                       "label": (("event", "time"), y.astype(np.int16))},
+                      coords={"length": ("event", np.full(n_events, n_time))})
+
+
+def test_frame_scores_by_hand():
+    # 6 frames of class 0, 2 of class 1 predicted right once: recall 5/6 and 1/2
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1, -1])
+    p = np.array([0, 0, 0, 0, 0, 1, 1, 0, 1])
+    scores = train.frame_scores(y, p)
+    assert scores["accuracy"] == pytest.approx(6 / 8)
+    assert scores["balanced_accuracy"] == pytest.approx((5 / 6 + 1 / 2) / 2)
+    f0 = 2 * (5 / 6) * (5 / 6) / (5 / 6 + 5 / 6)  # precision 5/6, recall 5/6
+    f1 = 2 * (1 / 2) * (1 / 2) / (1 / 2 + 1 / 2)
+    assert scores["macro_f1"] == pytest.approx((f0 + f1) / 2)
+
+
+def test_nonlinear_one_frame_baseline_sees_what_the_linear_one_cannot():
+    # class 1 when |x| > 1: no line separates it, a tree does at once
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, size=(20, 60, 1))
+    frames = _hand_made_frames(x, (np.abs(x[..., 0]) > 1).astype(int))
+    linear = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="logistic")
+    boosting = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting")
+    assert linear["balanced_accuracy"] < 0.7 and boosting["balanced_accuracy"] > 0.95
+    assert boosting["n_test_frames"] == 5 * 60
+
+
+def test_context_window_baseline_sees_the_past_frames():
+    # the class of frame t is the sign of frame t - 1: one frame says nothing, a window of 2 says everything
+    rng = np.random.default_rng(1)
+    x = rng.choice([-1.0, 1.0], size=(20, 60, 1))
+    y = np.full((20, 60), -1)
+    y[:, 1:] = (x[:, :-1, 0] > 0).astype(int)  # frame 0 has no past: unknown label
+    frames = _hand_made_frames(x, y)
+    one = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting")
+    window = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting", context=1)
+    assert one["balanced_accuracy"] < 0.65 and window["balanced_accuracy"] == pytest.approx(1.0)
+    assert window["n_train_frames"] == 15 * 59
+    with pytest.raises(ValueError, match="The 'context' parameter of frame_baseline must be an integer >= 0"):
+        train.frame_baseline(frames, np.arange(15), np.arange(15, 20), context=-1)
+    with pytest.raises(ValueError, match="The 'model' parameter of frame_baseline must be one of"):
+        train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="forest")

@@ -237,24 +237,31 @@ class TopFraction(NamedTuple):
     """Result of :func:`top_fraction`."""
 
     heat: xr.DataArray
-    """The heat restricted to the shared units (class_name, unit, layer); NaN where a unit is shared in another
+    """The heat restricted to the kept units (class_name, unit, layer); NaN where a unit is kept in another
     layer but not this one."""
     units: dict
-    """Layer id -> sorted array of the shared unit ids (0-based)."""
+    """Layer id -> sorted list of the kept unit ids (0-based)."""
 
 
 def _n_top(fraction: float, n_units: int) -> int:
     return max(1, int(np.floor(fraction * n_units + 0.5)))
 
 
-def top_fraction(run_or_heat, fraction: float, *, var: str = "h", layer=None,
+def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str = "h", layer=None,
                  weighting: str = "segment") -> TopFraction:
-    """The units that are among the most active ``fraction`` for EVERY class ("common to all events").
+    """The units among the most active ``fraction`` for EVERY class ("common to all events"), or for ANY class.
 
     Definition (Titos & Garcia 2022, Figs. 6-7, our reading): per layer, let ``k = max(1, round(fraction x
-    n_units))``; the top set of a class is its ``k`` units of largest heat (ties: lower unit id first); the shared
-    set is the intersection of the top sets of all classes that have a heat (classes with all-NaN heat, i.e. no
-    frames, are ignored). ``fraction=1`` keeps every unit.
+    n_units))``; the top set of a class is its ``k`` units of largest heat (ties: lower unit id first). Classes with
+    all-NaN heat (no frames) are ignored. ``fraction=1`` keeps every unit.
+
+    - ``rule="every"`` (default, the paper's "common to all events"): the intersection of the classes' top sets,
+      the units that are very active whatever the class, i.e. the units that are *not* class-specific. At small
+      fractions of small models this set is often empty: no unit is in the top 30 % of every class. An empty panel
+      then says that the most active units differ between classes (the opposite of a shared core), not that the
+      analysis failed.
+    - ``rule="any"``: the union of the top sets, the units that are very active for at least one class (the
+      class-specific units together with the shared ones).
 
     Parameters
     ----------
@@ -263,14 +270,16 @@ def top_fraction(run_or_heat, fraction: float, *, var: str = "h", layer=None,
         :func:`heat_map`: (class_name, unit[, layer]).
     fraction : float in (0, 1]
         E.g. 1.0, 0.5, 0.3 for the paper's 100/50/30 %.
+    rule : {"every", "any"}
+        Intersection (every class) or union (any class) of the classes' top sets.
     var, layer, weighting
         As in :func:`heat_map` (used when a run is given).
 
     Returns
     -------
     TopFraction
-        ``(heat, units)``: the heat restricted to the units shared in at least one layer (NaN in layers where a
-        unit is not shared), and a dict layer id -> unit ids. An empty shared set gives an empty list.
+        ``(heat, units)``: the heat restricted to the units kept in at least one layer (NaN in layers where a unit
+        is not kept), and a dict layer id -> unit ids. An empty set gives an empty list.
 
     Examples
     --------
@@ -281,6 +290,8 @@ def top_fraction(run_or_heat, fraction: float, *, var: str = "h", layer=None,
     {0: [0, 1]}
     >>> top.heat.sizes["unit"]
     2
+    >>> top_fraction(heat, 0.25).units, top_fraction(heat, 0.25, rule="any").units
+    ({0: []}, {0: [0, 1]})
 
     A run works as well (the paper's analysis as it is usually called):
 
@@ -290,29 +301,32 @@ def top_fraction(run_or_heat, fraction: float, *, var: str = "h", layer=None,
     """
     func = "top_fraction"
     fraction = C.check_fraction(fraction, name="fraction", func=func)
+    C.choose(rule, ["every", "any"], name="rule", func=func)
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
     values = np.asarray(heat.values, dtype=np.float64)
     n_classes, n_units, n_layers = values.shape
     k = _n_top(fraction, n_units)
     keep = np.zeros((n_units, n_layers), dtype=bool)
     for l in range(n_layers):
-        shared = np.ones(n_units, dtype=bool)
+        tops = []
         for c in range(n_classes):
             col = values[c, :, l]
             if np.all(np.isnan(col)):
                 continue
-            order = np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")
             top = np.zeros(n_units, dtype=bool)
-            top[order[:k]] = True
-            shared &= top
-        keep[:, l] = shared
+            top[np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")[:k]] = True
+            tops.append(top)
+        if tops:
+            keep[:, l] = np.logical_and.reduce(tops) if rule == "every" else np.logical_or.reduce(tops)
+        else:  # no class has frames: every unit is (vacuously) in every top set, none in any
+            keep[:, l] = rule == "every"
     unit_values = np.asarray(heat["unit"].values)
     units = {int(lid) if np.issubdtype(np.asarray(lid).dtype, np.integer) else lid:
              [int(u) for u in unit_values[keep[:, l]]] for l, lid in enumerate(np.asarray(heat["layer"].values))}
     any_layer = keep.any(1)
     mask = xr.DataArray(keep, dims=("unit", "layer"), coords={"unit": heat["unit"], "layer": heat["layer"]})
     restricted = heat.where(mask).isel(unit=np.flatnonzero(any_layer))
-    restricted.attrs = {**heat.attrs, "fraction": fraction, "n_top_per_class": k}
+    restricted.attrs = {**heat.attrs, "fraction": fraction, "n_top_per_class": k, "rule": rule}
     return TopFraction(restricted, units)
 
 

@@ -1,5 +1,22 @@
 """How units react to changes of the input: susceptibility at segment boundaries, onset and S-arrival detectors
-(Titos & Garcia 2022, Section IV: "susceptibility"; onset behaviour)."""
+(Titos & Garcia 2022, Section IV: "susceptibility"; onset behaviour).
+
+Boundaries and the features' reach
+----------------------------------
+A frame's features come from a window centred on it (4 s with the paper's settings) and the deltas reach further,
+so a change in the signal at a labelled boundary ``b`` (the first frame of a segment, the frame after its end, the
+first frame at or after an S arrival) already changes the features of frames before ``b``, and keeps changing them
+for frames after it (:func:`rnnscope.features.feature_reach`: up to 8 frames before and 7 after with the paper's
+settings at 100 Hz). A causal model can therefore react *before* the labelled onset without seeing its input's
+future. The windows around a boundary account for this reach, read from the run's ``attrs["feature_config"]`` and
+``attrs["sampling_rate"]`` (``reach=None``): the window of ``b`` is
+
+``b - max(k_before, before) <= t <= b + max(k, after)``
+
+with ``(before, after)`` the reach of the whole feature vector (0 when the run does not say how its features were
+made: then the window is the one of the older definitions) and ``k_before = k`` for :func:`susceptibility`, 0 for
+:func:`detector_units`.
+"""
 from __future__ import annotations
 
 import warnings
@@ -9,6 +26,7 @@ import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
 from . import _common as C
+from ..features import feature_reach
 
 __all__ = ["susceptibility", "detector_units"]
 
@@ -62,6 +80,25 @@ def _boundaries(run, background):
     return onsets, ends, every, s_frames
 
 
+def _reach(run, reach, func) -> tuple[int, int]:
+    """(before, after) frames: given, or from the run's feature configuration (0, 0 when it has none)."""
+    if reach is None:
+        config, rate = run.attrs.get("feature_config"), run.attrs.get("sampling_rate")
+        if config is None or rate is None:
+            return 0, 0
+        return tuple(feature_reach(config, float(rate)))
+    pair = (reach, reach) if isinstance(reach, (int, np.integer)) and not isinstance(reach, bool) else reach
+    try:
+        before, after = (int(v) for v in pair)
+        ok = before >= 0 and after >= 0 and all(float(v) == int(v) for v in pair)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ValueError(f"The 'reach' parameter of {func} must be None (from the run's feature configuration), a "
+                         f"number of frames >= 0 or a pair (before, after). Got {reach!r} instead.")
+    return before, after
+
+
 def _near(n, points, lo, hi):
     """Bool (n,) marking frames t with p + lo <= t <= p + hi for some p in points."""
     mask = np.zeros(n, dtype=bool)
@@ -93,20 +130,23 @@ def susceptibility(
     k: int = BOUNDARY_HALF_WIDTH,
     far: int = STATIONARY_DISTANCE,
     background: str | None = "auto",
+    reach=None,
 ) -> xr.Dataset:
     """How strongly units react at segment onsets and ends compared with stationary stretches.
 
-    Definitions (valid frames only; ``dv[t] = |v[t] - v[t-1]|`` for ``t >= 1``, per unit):
+    Definitions (valid frames only; ``dv[t] = |v[t] - v[t-1]|`` for ``t >= 1``, per unit; ``(before, after)`` the
+    features' reach, see the module docstring):
 
     - boundaries: the first frame (onset) and the frame after the last one (end) of every labelled segment that is
       not of the ``background`` class (default: the run's ``attrs["background"]``; None: every segment), strictly
       inside the record
       (frame 0 and ``length`` are record edges, not boundaries);
-    - ``delta_onset`` / ``delta_end``: mean ``dv`` over frames within ``+-k`` frames of an onset / end;
-    - ``delta_stationary``: mean ``dv`` over frames farther than ``far`` frames from every segment boundary (of
-      any class);
-    - ``unit_susceptibility = delta_boundary / delta_stationary`` with ``delta_boundary`` the mean ``dv`` within
-      ``+-k`` of any onset or end (also ``unit_susceptibility_onset``, ``unit_susceptibility_end``);
+    - the window of a boundary ``b``: ``b - max(k, before) <= t <= b + max(k, after)`` (``+-k`` without reach);
+    - ``delta_onset`` / ``delta_end``: mean ``dv`` over frames in the window of an onset / end;
+    - ``delta_stationary``: mean ``dv`` over frames outside ``[b - max(far, before), b + max(far, after)]`` for
+      every segment boundary ``b`` (of any class);
+    - ``unit_susceptibility = delta_boundary / delta_stationary`` with ``delta_boundary`` the mean ``dv`` in the
+      window of any onset or end (also ``unit_susceptibility_onset``, ``unit_susceptibility_end``);
     - per layer, ``susceptibility = mean_u delta_boundary / mean_u delta_stationary`` (a ratio of unit averages,
       robust to units that never move).
 
@@ -117,29 +157,33 @@ def susceptibility(
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
     k : int
-        Half-width of the boundary window, frames (default 2 = +-1 s at 2 frames/s).
+        Half-width of the boundary window, frames (default 2 = +-1 s at 2 frames/s), widened to the reach.
     far : int
-        Minimum distance to any boundary of a stationary frame, frames (default 10 = 5 s).
+        Minimum distance to any boundary of a stationary frame, frames (default 10 = 5 s), widened to the reach.
     background : str or None
         Class whose segments are background rather than events. ``"auto"`` (default): the run's
         ``attrs["background"]`` (set by the readers, carried by features, models and capture), with a warning when
         the run does not say.
+    reach : None, int or (int, int)
+        Frames before / after a boundary whose features can show it. None: from the run's
+        ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 when
+        absent); 0: the plain ``+-k`` window.
 
     Returns
     -------
     xarray.Dataset
         ``delta_onset``, ``delta_end``, ``delta_stationary``, ``unit_susceptibility``,
         ``unit_susceptibility_onset``, ``unit_susceptibility_end`` (unit, layer); ``susceptibility`` (layer);
-        ``n_onset_frames``, ``n_end_frames``, ``n_stationary_frames``. No boundary or no stationary frame gives
-        NaN with an :class:`EmptyClassWarning`.
+        ``n_onset_frames``, ``n_end_frames``, ``n_stationary_frames``; ``attrs["reach"]`` (before, after). No
+        boundary or no stationary frame gives NaN with an :class:`EmptyClassWarning`.
 
     Examples
     --------
     >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
-    >>> run.attrs["background"], analysis.susceptibility(run).attrs["background"]  # the run says
+    >>> run = analysis.example_run()  # short records: a narrow reach leaves stationary frames
+    >>> sus = analysis.susceptibility(run, k=1, far=2, reach=1)
+    >>> run.attrs["background"], sus.attrs["background"]  # the run says which class is background
     ('SIL', 'SIL')
-    >>> sus = analysis.susceptibility(run, k=1, far=2)
     >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
     (('unit', 'layer'), ('layer',))
     """
@@ -150,6 +194,7 @@ def susceptibility(
     k = C.check_int(k, name="k", func=func)
     far = C.check_int(far, name="far", func=func)
     background = _background(run, background, func)
+    before, after = _reach(run, reach, func)
     onsets, ends, every, _ = _boundaries(run, background)
     n_frames = C.lengths(run)
     shape = (run.sizes["unit"], len(positions))
@@ -159,8 +204,9 @@ def susceptibility(
     for event, t, diff in _deltas(run, var, positions, None):
         if event not in masks:
             n = int(n_frames[event])
-            on, en = _near(n, onsets[event], -k, k), _near(n, ends[event], -k, k)
-            stationary = ~_near(n, every[event], -far, far)
+            lo, hi = -max(k, before), max(k, after)
+            on, en = _near(n, onsets[event], lo, hi), _near(n, ends[event], lo, hi)
+            stationary = ~_near(n, every[event], -max(far, before), max(far, after))
             masks = {event: {"onset": on, "end": en, "boundary": on | en, "stationary": stationary}}
         for name, mask in masks[event].items():
             rows = mask[t]
@@ -193,9 +239,9 @@ def susceptibility(
         },
         coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
     )
-    out.attrs.update(variable=var, k=k, far=far, background=str(background),
-                     definition="mean |dv| within +-k frames of segment onsets/ends divided by mean |dv| farther "
-                                "than `far` frames from any boundary")
+    out.attrs.update(variable=var, k=k, far=far, background=str(background), reach=[before, after],
+                     definition="mean |dv| in [b - max(k, before), b + max(k, after)] of segment onsets/ends b "
+                                "divided by mean |dv| farther than max(far, reach) frames from any boundary")
     return out
 
 
@@ -217,14 +263,17 @@ def detector_units(
     *,
     k: int = BOUNDARY_HALF_WIDTH,
     background: str | None = "auto",
+    reach=None,
 ) -> xr.Dataset:
     """How well each unit's activity change detects segment onsets and S arrivals (ROC AUC per unit).
 
     Definition: the score of frame ``t >= 1`` is ``|v[t] - v[t-1]|`` of the unit. Positive frames for
-    ``auc_onset``: ``onset <= t <= onset + k`` for every onset of a non-``background`` segment strictly inside its
-    record (the model is causal: its reaction follows the onset); for ``auc_s``: ``s <= t <= s + k`` with ``s``
-    the first frame whose centre is at or after the segment's S arrival (``segment_s``). Negatives: every other
-    valid frame ``t >= 1``. The AUC is the Mann-Whitney statistic ``P(score_pos > score_neg) + 0.5 P(=)``, equal to
+    ``auc_onset``: ``onset - before <= t <= onset + max(k, after)`` for every onset of a non-``background``
+    segment strictly inside its record, with ``(before, after)`` the features' reach (module docstring): the model
+    is causal, so it reacts after its *input* changes, and its input changes up to ``before`` frames before the
+    labelled onset (without reach: ``onset <= t <= onset + k``); for ``auc_s`` the same window around ``s``, the
+    first frame whose centre is at or after the segment's S arrival (``segment_s``). Negatives: every other valid
+    frame ``t >= 1``. The AUC is the Mann-Whitney statistic ``P(score_pos > score_neg) + 0.5 P(=)``, equal to
     :func:`sklearn.metrics.roc_auc_score`, computed in two streaming passes (positives kept, negatives counted
     block by block), so larger-than-memory runs work. 0.5: no better than chance.
 
@@ -235,16 +284,20 @@ def detector_units(
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
     k : int
-        Frames after the onset / arrival counted as positive (default 2 = 1 s at 2 frames/s).
+        Frames after the onset / arrival counted as positive (default 2 = 1 s at 2 frames/s), widened to the reach.
     background : str or None
         Class whose segments are not events (their starts are not onsets). ``"auto"`` (default): the run's
         ``attrs["background"]``, with a warning when the run does not say; None: every segment is an event.
+    reach : None, int or (int, int)
+        Frames before / after a boundary whose features can show it. None: from the run's
+        ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 when
+        absent); 0: the plain ``[b, b + k]`` window.
 
     Returns
     -------
     xarray.Dataset
-        ``auc_onset``, ``auc_s`` (unit, layer); ``n_onset_frames``, ``n_s_frames``. Without any S arrival (or
-        onset), the AUC is NaN with an :class:`EmptyClassWarning`.
+        ``auc_onset``, ``auc_s`` (unit, layer); ``n_onset_frames``, ``n_s_frames``; ``attrs["reach"]``. Without
+        any S arrival (or onset), the AUC is NaN with an :class:`EmptyClassWarning`.
 
     Examples
     --------
@@ -263,11 +316,13 @@ def detector_units(
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)
     background = _background(run, background, func)
+    before, after = _reach(run, reach, func)
     onsets, _, _, s_frames = _boundaries(run, background)
     n_frames = C.lengths(run)
     n_units, n_layers = run.sizes["unit"], len(positions)
     kinds = {"onset": onsets, "s": s_frames}
-    masks = {kind: {e: _near(int(n_frames[e]), points[e], 0, k) for e in points} for kind, points in kinds.items()}
+    masks = {kind: {e: _near(int(n_frames[e]), points[e], -before, max(k, after)) for e in points}
+             for kind, points in kinds.items()}
     # pass 1: positive scores
     positives = {kind: [] for kind in kinds}
     events_with = sorted({e for kind in kinds for e in kinds[kind] if kinds[kind][e]})
@@ -314,7 +369,7 @@ def detector_units(
         },
         coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
     )
-    out.attrs.update(variable=var, k=k, background=str(background),
-                     definition="ROC AUC of |v[t] - v[t-1]| for frames [onset, onset + k] (resp. [S, S + k]) "
-                                "against every other valid frame")
+    out.attrs.update(variable=var, k=k, background=str(background), reach=[before, after],
+                     definition="ROC AUC of |v[t] - v[t-1]| for frames [b - before, b + max(k, after)] around "
+                                "onsets (resp. S arrivals) b against every other valid frame")
     return out

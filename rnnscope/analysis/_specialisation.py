@@ -13,16 +13,26 @@ __all__ = ["specialisation"]
 
 
 def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = "segment") -> xr.Dataset:
-    """Class selectivity of every unit and one specialisation number per layer.
+    """Class selectivity of every unit and one specialisation number per layer, relative and baseline-free.
 
-    Definition: with ``H[c, u]`` the heat of unit ``u`` for class ``c`` (:func:`heat_map`), ``top = max_c H`` and
+    Definitions: with ``H[c, u]`` the heat of unit ``u`` for class ``c`` (:func:`heat_map`), ``top = max_c H`` and
     ``rest`` the mean heat over the other classes,
 
-    ``selectivity[u] = (top - rest) / (top + rest)``
+    - ``selectivity[u] = (top - rest) / (top + rest)``, the relative index (0: the unit is as active for every
+      class; 1: active for one class only);
+    - ``selectivity_gap[u] = top - rest``, the baseline-free index, in the units of the heat (mean ``|v|``).
 
-    (0: the unit is as active for every class; 1: active for one class only). Classes without frames (NaN heat)
-    are left out; a unit with zero heat everywhere gets NaN. The per-layer ``specialisation`` is the mean of
-    ``selectivity`` over units (NaN units skipped), so LSTM vs vanilla and 30/110/210 units compare by one number.
+    The relative index depends on the unit's resting level: adding the same offset ``b`` to every class's heat
+    leaves the gap unchanged but divides the index by ``1 + 2b / (top + rest)`` (a unit with ``top = 0.35`` and
+    ``rest = 0.35 / 3`` scores 0.5; on a resting level ``b = 0.7`` it scores 0.125). Units whose ``|h|`` is high for every class (polarised units, as in
+    vanilla RNNs) therefore score low on ``selectivity`` whatever their class contrast: use it to ask "is this
+    unit active *only* for one class?", and ``selectivity_gap`` to ask "how much more active is it for one class
+    than for the others, whatever its resting level?". The gap scales with the variable's range (``|h| <= 1`` for
+    ``h``): compare it between models of the same variable.
+
+    Classes without frames (NaN heat) are left out; a unit with zero heat everywhere gets NaN selectivity (gap 0).
+    The per-layer ``specialisation`` and ``specialisation_gap`` are the means over units (NaN units skipped), so
+    LSTM vs vanilla and 30/110/210 units compare by one number.
 
     Parameters
     ----------
@@ -32,8 +42,8 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     Returns
     -------
     xarray.Dataset
-        ``selectivity`` (unit, layer), ``preferred_class`` (unit, layer; the class of largest heat) and
-        ``specialisation`` (layer).
+        ``selectivity``, ``selectivity_gap``, ``preferred_class`` (unit, layer; the class of largest heat),
+        ``specialisation`` and ``specialisation_gap`` (layer).
 
     Examples
     --------
@@ -42,6 +52,9 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     >>> spec = specialisation(heat)
     >>> spec["selectivity"].sel(layer=0).values.tolist(), float(spec["specialisation"][0])
     ([1.0, 0.0], 0.5)
+    >>> shifted = specialisation(heat + 0.7)  # the same contrast on a resting level of 0.7
+    >>> shifted["selectivity"].sel(layer=0).values.round(3).tolist(), shifted["selectivity_gap"].sel(layer=0).values.tolist()
+    ([0.417, 0.0], [1.0, 0.0])
     """
     func = "specialisation"
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
@@ -54,6 +67,7 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     v = values[present]
     n_units, n_layers = values.shape[1:]
     selectivity = np.full((n_units, n_layers), np.nan)
+    gap = np.full((n_units, n_layers), np.nan)
     preferred = np.full((n_units, n_layers), "", dtype=object)
     if present.sum() >= 2:
         filled = np.where(np.isnan(v), -np.inf, v)
@@ -62,23 +76,29 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
         valid = ~np.isnan(v)
         count_rest = valid.sum(0) - 1
         rest = (np.nansum(v, axis=0) - top) / np.where(count_rest > 0, count_rest, np.nan)
+        gap = top - rest
         with np.errstate(invalid="ignore", divide="ignore"):
-            selectivity = (top - rest) / (top + rest)
+            selectivity = gap / (top + rest)
         preferred = names[present][best].astype(object)
         preferred[np.isnan(top)] = ""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per_layer = np.nanmean(selectivity, axis=0) if n_units else np.full(n_layers, np.nan)
+        per_layer_gap = np.nanmean(gap, axis=0) if n_units else np.full(n_layers, np.nan)
     coords = {"unit": heat["unit"].values, "layer": heat["layer"].values}
     out = xr.Dataset(
         {
             "selectivity": (("unit", "layer"), selectivity),
             "preferred_class": (("unit", "layer"), preferred.astype(str)),
+            "selectivity_gap": (("unit", "layer"), gap),
             "specialisation": (("layer",), per_layer),
+            "specialisation_gap": (("layer",), per_layer_gap),
         },
         coords=coords,
     )
     out["selectivity"].attrs["definition"] = "(max-class heat - mean of the other classes) / (max + mean of others)"
+    out["selectivity_gap"].attrs["definition"] = "max-class heat - mean of the other classes (baseline-free)"
     out["specialisation"].attrs["definition"] = "mean of selectivity over units"
+    out["specialisation_gap"].attrs["definition"] = "mean of selectivity_gap over units"
     out.attrs.update({k: v for k, v in heat.attrs.items() if k in ("variable", "weighting")})
     return out

@@ -483,6 +483,7 @@ def smoothness(
     layer=None,
     var: str | None = None,
     *,
+    window: int | None = None,
     max_frames: int = 2000,
     seed: int = 0,
 ) -> xr.DataArray:
@@ -490,9 +491,19 @@ def smoothness(
 
     Definition: ``smoothness = mean_t ||x[t] - x[t-1]|| / mean_{i<j} ||x[i] - x[j]||`` with ``x[t]`` the state
     vector of frame ``t`` (all units of one layer, valid frames): the mean step relative to the typical distance
-    between any two states of the record. Lower is smoother (0: frozen or perfectly gradual; about 1 or more: each
-    step jumps across the whole visited region). Records longer than ``max_frames`` use a random (seeded) subset
-    of ``max_frames`` frames for the pairwise mean; records with fewer than 3 frames are skipped.
+    between any two states of the path. Lower is smoother (0: frozen; about 1 or more: each step jumps across the
+    whole visited region). Paths longer than ``max_frames`` use a random (seeded) subset of ``max_frames`` frames for
+    the pairwise mean; paths with fewer than 3 frames are skipped.
+
+    The number depends on the path's length: a straight path of ``n`` evenly spaced states scores
+    ``3 / (n + 1)`` (steps ``s``, mean pairwise distance ``s (n + 1) / 3``), so a longer record looks smoother.
+    Compare only at equal lengths:
+
+    - ``window=None`` (default): one path per record. Fair when the runs compared hold the same records (two
+      models captured on the same data, as the claims report does), not across data sets;
+    - ``window=L``: every record is cut into consecutive, non-overlapping paths of exactly ``L`` valid frames (the
+      remainder is left out; records shorter than ``L`` give none) and the number is the mean over all paths, so
+      records and data sets of any length compare.
 
     Parameters
     ----------
@@ -503,11 +514,13 @@ def smoothness(
         Layers (None: all); the result keeps a ``layer`` dimension.
     var : str, optional
         None: Tang's cell (``c`` for LSTM-family layers, ``h`` otherwise).
+    window : int, optional
+        Path length in frames (at least 3), or None for whole records.
 
     Returns
     -------
     xarray.DataArray
-        ``smoothness`` (layer).
+        ``smoothness`` (layer); ``attrs["n_paths"]`` paths were averaged (``n_records`` records).
 
     Examples
     --------
@@ -517,31 +530,40 @@ def smoothness(
     >>> s = analysis.smoothness(analysis.example_run(), 0)
     >>> s.dims, bool((s > 0).all())
     (('layer',), True)
+    >>> analysis.smoothness(analysis.example_run(), window=10).attrs["window"]
+    10
     """
     func = "smoothness"
     C.check_run(run, func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
     max_frames = C.check_int(max_frames, name="max_frames", func=func, minimum=3)
+    if window is not None:
+        window = C.check_int(window, name="window", func=func, minimum=3)
     events = range(run.sizes["event"]) if event is None else [C.event_position(run, event, func)]
     rng = np.random.default_rng(seed)
-    per_event = []
+    per_path, n_records = [], 0
     for e in events:
         values, _ = C.event_values(run, variables, positions, e)
-        if values.shape[0] >= 3:
-            per_event.append([_smoothness_of(C.drop_padded_units(values[..., k].astype(np.float64)), max_frames, rng)
-                              for k in range(len(positions))])
-    if per_event:
+        n = values.shape[0]
+        size = n if window is None else window
+        starts = range(0, n - size + 1, size) if size >= 3 else range(0)
+        n_records += bool(len(starts))
+        for a in starts:
+            per_path.append([_smoothness_of(C.drop_padded_units(values[a : a + size, ..., k].astype(np.float64)),
+                                            max_frames, rng) for k in range(len(positions))])
+    if per_path:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = np.nanmean(np.asarray(per_event), axis=0)
+            result = np.nanmean(np.asarray(per_path), axis=0)
     else:
-        warnings.warn(f"{func}: no record with at least 3 valid frames; smoothness is NaN.", C.EmptyClassWarning,
-                      stacklevel=2)
+        warnings.warn(f"{func}: no record with at least {3 if window is None else window} valid frames; smoothness "
+                      "is NaN.", C.EmptyClassWarning, stacklevel=2)
         result = np.full(len(positions), np.nan)
     out = xr.DataArray(result, dims=("layer",),
                        coords={"layer": C.layer_ids(run, positions), "variable": ("layer", np.array(variables))},
                        name="smoothness")
     out.attrs.update(definition="mean step length between consecutive frames / mean pairwise distance between frames "
-                                "(lower = smoother)", n_records=len(per_event))
+                                "(lower = smoother; 3 / (n + 1) for a straight path of n frames)",
+                     window="record" if window is None else int(window), n_paths=len(per_path), n_records=n_records)
     return out

@@ -5,8 +5,9 @@ These functions run models and produce runs or tables; the analyses of the resul
 
 - :func:`silence` — a copy of a model whose chosen units are silenced (``"zero"``) or held at a constant value
   (``"mean"``) at every step; :func:`silenced` — the same for any PyTorch model's recurrent modules, inside a
-  ``with`` block; :func:`ablation_curve` — accuracy when only the most active (or random) units are
-  kept (Titos & Garcia 2022, Fig. 10); :func:`keep_count`.
+  ``with`` block; :func:`ablation_curve` — accuracy when only the most active (or random) units are kept (Titos &
+  Garcia 2022, Fig. 10): a fixed share of the units, or the units above an activity threshold (``selection=``);
+  :func:`keep_count`, :func:`kept_counts`.
 - :func:`noise_robustness` — the clean and the perturbed run of one record, aligned in time (Tang, Shi & Wang
   Fig. 8).
 - :func:`untrained_like`, :func:`shuffle_labels`, :func:`compare_controls` — the controls every claim about a
@@ -14,13 +15,14 @@ These functions run models and produce runs or tables; the analyses of the resul
 """
 from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
 from ._noise import noise_robustness
-from ._silence import ablation_curve, keep_count, silence, silenced
+from ._silence import ablation_curve, keep_count, kept_counts, silence, silenced
 
 __all__ = [
     # units
     "silence",
     "silenced",
     "keep_count",
+    "kept_counts",
     "ablation_curve",
     # memory
     "noise_robustness",

@@ -1,5 +1,6 @@
 """Silencing units (test-time pruning, Titos & Garcia 2022 Fig. 10): :func:`silence`, :func:`silenced`,
-:func:`keep_count`, :func:`ablation_curve`.
+:func:`keep_count`, :func:`kept_counts`, :func:`ablation_curve` (a fixed share of the units, or the units above an
+activity threshold).
 
 One convention everywhere: ``keep=`` names the units kept, ``silence=`` the units silenced. For an rnnscope
 classifier the units are given per layer; for any other ``nn.Module``, per recurrent module, layer and direction
@@ -22,7 +23,7 @@ from .._validation import check_choice
 from ..capturing import capture
 from ._common import _strip_run, _threads
 
-__all__ = ["silence", "silenced", "keep_count", "ablation_curve"]
+__all__ = ["silence", "silenced", "keep_count", "kept_counts", "ablation_curve"]
 
 
 # --------------------------------------------------------------------------------------------- silencing units
@@ -197,6 +198,7 @@ def ablation_curve(
     repeats: int = 5,
     seed: int = 0,
     *,
+    selection: str = "fraction",
     batch_size: int = 32,
     device: str = "auto",
     threads: int | None = None,
@@ -204,20 +206,31 @@ def ablation_curve(
     score=None,
     capture_kwargs: dict | None = None,
 ) -> pd.DataFrame:
-    """Frame accuracy when only a fraction of the units is kept (test-time pruning, Titos & Garcia 2022, Fig. 10).
+    """Frame accuracy when only some units are kept (test-time pruning, Titos & Garcia 2022, Fig. 10).
 
-    For each fraction ``p``, ``n = max(1, round(p x hidden))`` units of every layer are kept and the others
-    silenced (:func:`silence`: ``mode="zero"`` -> output 0; ``mode="mean"`` -> held at their mean output); the
-    model is scored with :func:`rnnscope.train.evaluate` on ``dataset`` (frame accuracy over valid, labelled
-    frames). Nothing is retrained.
+    For each level ``p`` of ``fractions``, ``n`` units of every layer are kept and the others silenced
+    (:func:`silence`: ``mode="zero"`` -> output 0; ``mode="mean"`` -> held at their mean output); the model is
+    scored with :func:`rnnscope.train.evaluate` on ``dataset`` (frame accuracy over valid, labelled frames).
+    Nothing is retrained. Two readings of the paper's "percentile of activity" decide ``n``:
 
-    - ``ranking="activity"``: keep the ``n`` units of highest activity, the frame-weighted mean ``|h|`` over every
-      valid frame of ``rank_on`` (:func:`rnnscope.analysis.unit_activity` of a capture; per layer).
-    - ``ranking="random"``: keep ``n`` units drawn at random, ``repeats`` times (seeded); mean and std reported.
+    - ``selection="fraction"`` (default): a fixed share of the units, ``n = max(1, round(p x hidden))``
+      (:func:`keep_count`), the same for every architecture;
+    - ``selection="threshold"``: the units whose activity reaches ``(1 - p)`` times the largest activity of their
+      layer ("those neurons reaching 90 % of the maximum activation value" for ``p = 0.1``); ``n`` then differs
+      between layers and architectures: when most units are about as active as the most active one (a polarised
+      vanilla RNN), lowering the threshold keeps almost all of them, as the paper notes for its vanilla RNN.
+
+    Activity is the frame-weighted mean ``|h|`` over every valid frame of ``rank_on``
+    (:func:`rnnscope.analysis.unit_activity` of a capture; per layer). Rankings:
+
+    - ``ranking="activity"``: keep the ``n`` units of highest activity (with ``selection="threshold"``: exactly the
+      units above the threshold);
+    - ``ranking="random"``: keep ``n`` units drawn at random, ``repeats`` times (seeded); mean and std reported;
     - ``ranking="small_model"`` (the paper's red points): a fresh model of the same cells with ``n`` units per
-      layer, trained on ``rank_on`` (required: the training data) with :func:`rnnscope.train.fit`
-      (``fit_kwargs``, default ``{"epochs": 10}``; seeded with ``seed``) and scored on ``dataset``. For
-      ``n == hidden`` the given model itself is scored. ``mode`` is reported as ``"retrained"``.
+      layer (the largest ``n`` of the layers under ``selection="threshold"``), trained on ``rank_on`` (required:
+      the training data) with :func:`rnnscope.train.fit` (``fit_kwargs``, default ``{"epochs": 10}``; seeded with
+      ``seed``) and scored on ``dataset``. For ``n == hidden`` the given model itself is scored. ``mode`` is
+      reported as ``"retrained"``.
 
     ``rank_on`` defaults to ``dataset`` itself, as the paper appears to do; pass the training data to avoid
     ranking units on the test set. The mean values of ``mode="mean"`` also come from ``rank_on``.
@@ -228,12 +241,15 @@ def ablation_curve(
     dataset : xarray.Dataset
         Features Dataset to score on.
     fractions : sequence of float in (0, 1]
+        Shares of units kept (``selection="fraction"``) or threshold levels ``p`` (``selection="threshold"``).
     ranking : "activity", "random", "small_model" or a list of them
     rank_on : xarray.Dataset, optional
     mode : {"zero", "mean"}
     repeats : int
         Random draws per fraction (``ranking="random"``).
     seed : int
+    selection : {"fraction", "threshold"}
+        How ``fractions`` turn into kept counts (above).
     batch_size : int
     device : str
         ``"auto"`` picks CUDA, then MPS, then CPU.
@@ -254,8 +270,9 @@ def ablation_curve(
     Returns
     -------
     pandas.DataFrame
-        Columns ``fraction``, ``n_units`` (kept per layer), ``ranking``, ``mode``, ``accuracy`` (mean over draws)
-        and ``accuracy_std`` (std over draws for random, NaN for activity), one row per (ranking, fraction).
+        Columns ``fraction``, ``n_units`` (kept per layer: an int, or a tuple per layer when the layers' counts
+        differ), ``ranking``, ``mode``, ``selection``, ``accuracy`` (mean over draws) and ``accuracy_std`` (std
+        over draws for random, NaN otherwise), one row per (ranking, fraction).
 
     Examples
     --------
@@ -266,13 +283,20 @@ def ablation_curve(
     ...                       threads=1)
     >>> table[["fraction", "n_units", "ranking"]].values.tolist()
     [[1.0, 8, 'activity'], [0.5, 4, 'activity'], [1.0, 8, 'random'], [0.5, 4, 'random']]
+    >>> by_threshold = ablation_curve(model, frames, fractions=(1, 0.5), selection="threshold", threads=1)
+    >>> kept = by_threshold["n_units"].tolist()
+    >>> kept[0], 1 <= kept[1] <= 8
+    (8, True)
     """
     with _threads(threads):
         if not _is_classifier(model):
+            if selection != "fraction":
+                raise ValueError("ablation_curve: selection='threshold' is available for rnnscope classifiers; for "
+                                 "any other nn.Module pass selection='fraction' (a share of each layer's units).")
             return _ablation_any(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size,
                                  device, score, capture_kwargs)
-        return _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,
-                               fit_kwargs)
+        return _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, selection,
+                               batch_size, device, fit_kwargs)
 
 
 def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device, score,
@@ -323,7 +347,28 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
     return pd.DataFrame(rows)
 
 
-def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, batch_size, device,
+def kept_counts(activity: np.ndarray, fraction: float, selection: str = "fraction") -> np.ndarray:
+    """Units kept per layer for one level: ``keep_count(fraction, hidden)`` or the count reaching the threshold.
+
+    ``activity`` (unit, layer); with ``selection="threshold"`` a unit is kept when its activity is at least
+    ``(1 - fraction)`` times the largest activity of its layer.
+
+    Examples
+    --------
+    >>> activity = np.array([[1.0], [0.95], [0.5], [0.2]])
+    >>> kept_counts(activity, 0.1, "threshold").tolist(), kept_counts(activity, 0.5, "threshold").tolist()
+    ([2], [3])
+    >>> kept_counts(activity, 0.5).tolist()
+    [2]
+    """
+    hidden, n_layers = activity.shape
+    if selection == "fraction":
+        return np.full(n_layers, keep_count(fraction, hidden))
+    level = (1.0 - float(fraction)) * np.nanmax(activity, axis=0)
+    return np.maximum((activity >= level[None, :] - 1e-12).sum(0), 1)
+
+
+def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, seed, selection, batch_size, device,
                     fit_kwargs):
     from ..models import RNNClassifier
     from ..train import evaluate, fit
@@ -336,6 +381,7 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
         raise ValueError(f"{func}: ranking='small_model' trains new models on 'rank_on'; pass rank_on=<the training "
                          "data> (never the data set it is scored on).")
     check_choice(mode, ["zero", "mean"], name="mode", func=func)
+    check_choice(selection, ["fraction", "threshold"], name="selection", func=func)
     fractions = [float(f) for f in fractions]
     bad = [f for f in fractions if not 0 < f <= 1]
     if bad or not fractions:
@@ -345,13 +391,13 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
     hidden, n_layers = model.hidden_size, model.num_layers
     rank_on = dataset if rank_on is None else rank_on
     stats = None
-    if "activity" in rankings or mode == "mean":
+    if "activity" in rankings or mode == "mean" or selection == "threshold":
         ranked_run = capture(model, _strip_run(rank_on), variables=["h"], device=device, progress=False)
         stats = analysis.unit_activity(ranked_run)
         activity = np.asarray(stats["mean_abs"].values)  # (unit, layer)
         means = [np.asarray(stats["mean"].values)[:, l] for l in range(n_layers)]
     else:
-        means = None
+        activity, means = np.zeros((hidden, n_layers)), None
     baseline = None
     rng = np.random.default_rng(seed)
     rows = []
@@ -364,38 +410,38 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
     def score(masks):
         return accuracy(silence(model, masks, mode, means))
 
+    def keep(counts, order=None):
+        """One mask per layer: the first ``counts[l]`` units of ``order[l]`` (highest activity), else at random."""
+        masks = []
+        for l in range(n_layers):
+            chosen = order[:, l][: counts[l]] if order is not None else rng.choice(hidden, counts[l], replace=False)
+            mask = np.zeros(hidden, dtype=bool)
+            mask[chosen] = True
+            masks.append(mask)
+        return masks
+
+    order = np.argsort(-activity, axis=0, kind="stable")
     for r in rankings:
         for f in fractions:
-            n = keep_count(f, hidden)
-            if n >= hidden:
+            counts = kept_counts(activity, f, selection)
+            if np.all(counts >= hidden):
                 if baseline is None:
                     baseline = accuracy(model)
                 accs = [baseline]
             elif r == "small_model":
                 torch.manual_seed(seed)
-                small = RNNClassifier(list(model.cells), model.input_size, n, model.num_classes,
+                small = RNNClassifier(list(model.cells), model.input_size, int(counts.max()), model.num_classes,
                                       num_layers=model.num_layers, residual=model.residual,
                                       class_names=model.class_names)
                 fit(small, rank_on, **{"epochs": 10, "progress": False, "seed": seed, **(fit_kwargs or {})})
                 accs = [accuracy(small)]
             elif r == "activity":
-                masks = []
-                for l in range(n_layers):
-                    order = np.argsort(-activity[:, l], kind="stable")
-                    keep = np.zeros(hidden, dtype=bool)
-                    keep[order[:n]] = True
-                    masks.append(keep)
-                accs = [score(masks)]
+                accs = [score(keep(counts, order))]
             else:
-                accs = []
-                for _ in range(repeats):
-                    masks = []
-                    for _l in range(n_layers):
-                        keep = np.zeros(hidden, dtype=bool)
-                        keep[rng.choice(hidden, size=n, replace=False)] = True
-                        masks.append(keep)
-                    accs.append(score(masks))
-            rows.append({"fraction": f, "n_units": n, "ranking": r,
-                         "mode": "retrained" if r == "small_model" else mode, "accuracy": float(np.mean(accs)),
+                accs = [score(keep(counts)) for _ in range(repeats)]
+            n_units = int(counts[0]) if np.all(counts == counts[0]) else tuple(int(n) for n in counts)
+            rows.append({"fraction": f, "n_units": n_units, "ranking": r,
+                         "mode": "retrained" if r == "small_model" else mode, "selection": selection,
+                         "accuracy": float(np.mean(accs)),
                          "accuracy_std": float(np.std(accs)) if r == "random" else np.nan})
     return pd.DataFrame(rows)

@@ -20,16 +20,27 @@ uniform on a log scale, ``f_k = 10**(k * log10(1 + f_max) / 17) - 1`` for ``k = 
 ``"authors_code"``: the authors' published variant: 16 Mel-spaced filters on 0-20 Hz, rectangular window,
 1024-point FFT, pre-emphasis 0.97.
 
-Both use the power spectrum ``|FFT|**2 / n_fft`` of each windowed frame, triangles evaluated at the FFT bin
-frequencies (peak 1), natural log with a floor (``log_floor``; bands with no energy, e.g. above the Nyquist
+Both use the power spectrum ``|FFT|**2 / n_fft`` of each windowed frame (a deviation from the paper's text, which
+says "FFT magnitude": ``spectrum="magnitude"`` weighs ``|FFT|`` instead; :func:`band_energies`), triangles evaluated
+at the FFT bin frequencies (peak 1), natural log with a floor (``log_floor``; bands with no energy, e.g. above the Nyquist
 frequency of upsampled data, give ``log(log_floor)``, never ``-inf``), and deltas over +-2 frames
 ``d_t = sum_{n=1..2} n (c_{t+n} - c_{t-n}) / 10`` with edges repeated; delta-deltas are deltas of deltas.
+
+Reach
+-----
+A frame's features see the signal up to half a window (2 s) after its centre, and the deltas and delta-deltas two
+frames further each: a change in the signal shows in the features of frames before the first frame labelled with
+it (up to 8 frames, 4 s, with the paper's settings at 100 Hz). :func:`feature_reach` computes this from a
+configuration; the onset analyses of :mod:`rnnscope.analysis` use it.
 """
 from ._compute import (
     PRESETS,
     FeatureConfig,
+    FeatureReach,
+    band_energies,
     compute,
     delta,
+    feature_reach,
     filter_bank,
     filter_edges,
     frame_count,
@@ -48,5 +59,8 @@ __all__ = [
     "frame_times",
     "delta",
     "frames_of",
+    "band_energies",
+    "feature_reach",
+    "FeatureReach",
     "StreamingFeatures",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -14,7 +15,8 @@ from ..data._frames import assemble_frames
 from ..data._records import select_records
 from ..schema import json_attr
 
-__all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta", "frames_of"]
+__all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta",
+           "frames_of", "band_energies", "FeatureReach", "feature_reach"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +43,7 @@ class FeatureConfig:
     pre_emphasis: float = 0.0
     delta_width: int = 2
     log_floor: float = 1e-20
+    spectrum: str = "power"  # "power" |X|**2 / n_fft (rnnscope's default) | "magnitude" |X| (the paper's text)
 
     def to_json(self) -> str:
         return json_attr(dataclasses.asdict(self))
@@ -88,6 +91,7 @@ def _config(preset: str | FeatureConfig | Mapping, overrides: Mapping) -> Featur
     cfg = dataclasses.replace(base, **overrides)
     check_choice(cfg.window, ("hamming", "rectangular"), name="window", func="compute")
     check_choice(cfg.filter_scale, ("log", "mel"), name="filter_scale", func="compute")
+    check_choice(cfg.spectrum, ("power", "magnitude"), name="spectrum", func="compute")
     for name in ("window_s", "hop_s", "f_max_hz", "log_floor"):
         check_positive(getattr(cfg, name), name=name, func="compute")
     for name in ("n_fft", "n_filters", "delta_width"):
@@ -179,6 +183,97 @@ def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndar
     return weights.T, freqs
 
 
+def band_energies(power: np.ndarray, weights: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """Log filter-bank energies ``(frames, n_filters)`` from the power spectrum ``|X|**2 / n_fft`` of each frame.
+
+    ``cfg.spectrum="power"`` (default) weighs the power spectrum; ``"magnitude"`` weighs ``|X| = sqrt(n_fft x
+    power)``, as the paper's text says ("FFT magnitude"). Then the natural log with the floor ``cfg.log_floor``.
+
+    >>> cfg = FeatureConfig(n_fft=4, n_filters=1)
+    >>> power = np.array([[64.0 / 4, 0.0, 0.0]])  # |X| = 8 at the first bin, n_fft = 4: power 64 / 4
+    >>> weights = np.array([[1.0], [0.0], [0.0]])
+    >>> round(float(np.exp(band_energies(power, weights, cfg)[0, 0])), 6)
+    16.0
+    >>> round(float(np.exp(band_energies(power, weights, dataclasses.replace(cfg, spectrum="magnitude"))[0, 0])), 6)
+    8.0
+    """
+    spectrum = np.sqrt(power * cfg.n_fft) if cfg.spectrum == "magnitude" else power
+    return np.log(np.maximum(spectrum @ weights, cfg.log_floor))
+
+
+# --------------------------------------------------------------------------------------------- reach
+
+
+class FeatureReach(NamedTuple):
+    """How many frames around a change of the signal the features of :func:`feature_reach` can see it."""
+
+    before: int
+    """Frames *before* the first frame labelled with the change whose features can already differ (look-ahead)."""
+    after: int
+    """Frames *after* that frame whose features can still hold the signal from before the change (look-back)."""
+
+
+def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 100.0,
+                  part: str = "features") -> FeatureReach:
+    """How far (in frames) a frame's features reach before and after their frame's labelled time.
+
+    A frame's features come from a window centred on it (``window_s``), and the deltas reach ``delta_width``
+    frames further each way (``delta_width`` again for the delta-deltas). So a step in the signal (an event onset,
+    an S arrival, an event end) changes the features of frames *before* the first frame labelled after it: a
+    causal model can react before the labelled onset without seeing the future of its input.
+
+    Definitions (``win``, ``hop`` in samples; a frame is labelled by its centre sample ``k hop + win // 2``; the
+    change happens at sample ``s`` and the labelled frame is the first whose centre is at or after ``s``):
+
+    - ``energies`` (log filter-bank energies, spectrogram): ``before = floor((win - win // 2 + hop - 2) / hop)``,
+      the most frames before the labelled one whose window holds sample ``s``, reached when ``s`` falls just after
+      a frame centre (one frame fewer when ``s`` is exactly a frame centre); ``after = floor((win // 2 - 1) /
+      hop)``, the most frames after it whose window still starts before ``s``;
+    - ``deltas``: the energies' reach plus ``delta_width``; ``delta_deltas`` and ``features`` (the whole feature
+      vector): plus ``2 x delta_width``.
+
+    The window taper makes the first and last samples weigh little (a Hamming window's ends weigh 0.08), so the
+    earliest frames change only when the change is large; the reach is what *can* change.
+
+    Parameters
+    ----------
+    config : FeatureConfig, preset name or its JSON
+        The feature settings (a run's or a features Dataset's ``attrs["feature_config"]``).
+    sampling_rate : float
+        Hz (``attrs["sampling_rate"]``).
+    part : {"energies", "deltas", "delta_deltas", "features"}
+
+    Returns
+    -------
+    FeatureReach
+        ``(before, after)`` in frames.
+
+    Examples
+    --------
+    The paper's features (4 s windows, 0.5 s hop, deltas over +-2 frames) at 100 Hz:
+
+    >>> feature_reach("paper", 100.0, "energies"), feature_reach("paper", 100.0)
+    (FeatureReach(before=4, after=3), FeatureReach(before=8, after=7))
+    >>> feature_reach() == feature_reach("paper", 100.0, "features")  # the defaults
+    True
+    """
+    if isinstance(config, str) and config in PRESETS:
+        cfg = PRESETS[config]
+    elif isinstance(config, FeatureConfig):
+        cfg = config
+    elif isinstance(config, (str, Mapping)):
+        cfg = FeatureConfig.from_json(config)
+    else:
+        raise TypeError(f"The 'config' parameter of feature_reach must be a FeatureConfig, a preset name "
+                        f"{list(PRESETS)} or its JSON. Got {type(config).__name__} instead.")
+    check_choice(part, ("energies", "deltas", "delta_deltas", "features"), name="part", func="feature_reach")
+    check_positive(sampling_rate, name="sampling_rate", func="feature_reach")
+    win = int(round(cfg.window_s * sampling_rate))
+    hop = int(round(cfg.hop_s * sampling_rate))
+    extra = {"energies": 0, "deltas": 1, "delta_deltas": 2, "features": 2}[part] * int(cfg.delta_width)
+    return FeatureReach((win - win // 2 + hop - 2) // hop + extra, (win // 2 - 1) // hop + extra)
+
+
 # --------------------------------------------------------------------------------------------- deltas
 
 
@@ -227,7 +322,7 @@ def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "p
     taper = np.hamming(win) if cfg.window == "hamming" else np.ones(win)
     power = np.abs(np.fft.rfft(frames * taper, n=cfg.n_fft, axis=1)) ** 2 / cfg.n_fft
     weights, _ = filter_bank(cfg, sampling_rate)
-    log_energy = np.log(np.maximum(power @ weights, cfg.log_floor))
+    log_energy = band_energies(power, weights, cfg)
     d1 = delta(log_energy, cfg.delta_width)
     d2 = delta(d1, cfg.delta_width)
     spectrogram = np.log(np.maximum(power, cfg.log_floor))

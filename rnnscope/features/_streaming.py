@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._compute import PRESETS, FeatureConfig, _samples, filter_bank, frame_count
+from ._compute import PRESETS, FeatureConfig, _samples, band_energies, filter_bank, frame_count
 
 __all__ = ["StreamingFeatures", "delta_span"]
 
@@ -174,7 +174,7 @@ class StreamingFeatures:
             return
         frames = np.lib.stride_tricks.sliding_window_view(self._tail, self.win)[:: self.hop][:n]
         power = np.abs(np.fft.rfft(frames * self.taper, n=self.cfg.n_fft, axis=1)) ** 2 / self.cfg.n_fft
-        log_energy = np.log(np.maximum(power @ self.weights, self.cfg.log_floor))
+        log_energy = band_energies(power, self.weights, self.cfg)
         self._c = np.concatenate([self._c, log_energy]) if self._c.size else log_energy
         if self.spectrogram:
             spec = np.log(np.maximum(power, self.cfg.log_floor))

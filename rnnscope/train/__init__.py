@@ -7,12 +7,13 @@ frames (past ``length``) and unknown frames (label -1) never enter the loss or t
 - :func:`fit`, :func:`predict` — one model (``_fit.py``);
 - :func:`evaluate`, :class:`Evaluation` — frame and event scores (``_evaluate.py``);
 - :func:`record_folds`, :func:`cross_validate`, :func:`sweep` — partitions and grids on any Executor (``_folds.py``);
-- :func:`frame_baseline` — classifiers without temporal context (``_baseline.py``);
+- :func:`frame_baseline`, :func:`frame_scores` — classifiers without recurrence (one frame, or a window of past
+  frames; linear or nonlinear) and the frame scores every table reports (``_baseline.py``);
 - :func:`fit_many` — one model per seed (``_seeds.py``).
 
 Controls (untrained twins, shuffled labels) are experiments: :mod:`rnnscope.experiments`.
 """
-from ._baseline import frame_baseline
+from ._baseline import frame_baseline, frame_scores
 from ._evaluate import Evaluation, evaluate
 from ._fit import fit, predict
 from ._folds import cross_validate, record_folds, sweep
@@ -27,5 +28,6 @@ __all__ = [
     "cross_validate",
     "sweep",
     "frame_baseline",
+    "frame_scores",
     "fit_many",
 ]

@@ -90,7 +90,15 @@ def fit(
     epochs, batch_size, lr : int, int, float
         Passes over the training records, records per batch, Adam learning rate.
     class_weights : "balanced", None or sequence of float
-        Cross-entropy weights per class (model order); ``"balanced"`` counts the training frames.
+        Cross-entropy weights per class (model order); ``"balanced"`` (default) weighs class ``c`` by
+        ``n_frames / (n_classes x count_c)`` on the training frames, so every class weighs as much in the loss as
+        the background. Volcano-seismic data are dominated by one class (about half the frames are SIL, a few %
+        VTE or HYB): unweighted, a model can score a high frame accuracy by rarely predicting the rare classes.
+        The weighting is meant to trade frame accuracy (dominated by the frequent classes) for recall on the rare
+        ones (balanced accuracy); whether it pays depends on the data and the model, so measure both (on the
+        synthetic data it costs the sequence models about 10 points of frame accuracy for no measurable gain in
+        balanced accuracy: ``docs/results.md``). Pass None to optimise frame accuracy, e.g. to compare with the
+        paper's Tables I and III, which report frame accuracy only.
     validation : float, Dataset or None
         Fraction of records held out (stratified by record), or a separate Dataset.
     early_stopping : int or None
