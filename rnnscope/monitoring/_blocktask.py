@@ -380,7 +380,7 @@ def join(chains: list[list[tuple[Piece, bool]]], keeps: list[tuple], rate: float
     for fragments, (keep_from, keep_until) in zip(chains, keeps):
         pieces = [p for p in _concat(fragments) if (keep_from is None or p.end_ns > keep_from)
                   and (keep_until is None or p.start_ns < keep_until)]
-        if pieces and keep_from is not None and pieces[0].start_ns < keep_from:
+        if pieces and keep_from is not None and pieces[0].start_ns <= keep_from:
             prev, first = (out[-1] if carried else None), pieces[0]
             if prev is not None and _on_grid(prev, first):
                 n = int(round((first.end_ns - prev.start_ns) * rate / _NS))

@@ -100,14 +100,17 @@ def plan(src, seed_id: str, t0, t1, s: bt.Settings, span_s, warmup_s) -> list[Ch
     extension = int(round((s.margin_s + (win + (4 * s.cfg.delta_width + 2) * hop) / s.rate) * _NS))
     stretches = src.stretches(seed_id, t0, t1)
     edges = [t0.ns, *seams, t1.ns]
+    # hand over margin_s before each seam: from there on the next span's samples come out of the same
+    # preprocessing windows as in the serial run (the held-back margin is processed with the block after the seam)
+    handover = [t0.ns, *[max(t0.ns, e - int(round(s.margin_s * _NS))) for e in seams], t1.ns]
     chains = []
+    last = len(edges) - 2
     for k in range(len(edges) - 1):
         a, b = edges[k], edges[k + 1]
-        start = a if k == 0 else _warmup_start(a - int(round(warmup_s * _NS)), stretches, t0.ns, period)
-        end = b if k == len(edges) - 2 else min(b + extension, t1.ns)
-        chain_blocks = _serial_blocks(start, a, b, end, s.block_s)
-        keep = (None if k == 0 else a, None if k == len(edges) - 2 else b)
-        chains.append(Chain(seed_id, k, chain_blocks, keep))
+        start = a if k == 0 else _warmup_start(handover[k] - int(round(warmup_s * _NS)), stretches, t0.ns, period)
+        end = b if k == last else min(b + extension, t1.ns)
+        keep = (None if k == 0 else handover[k], None if k == last else handover[k + 1])
+        chains.append(Chain(seed_id, k, _serial_blocks(start, a, b, end, s.block_s), keep))
     return chains
 
 

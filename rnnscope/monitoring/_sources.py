@@ -214,7 +214,8 @@ def _expand_ids(src, seed_id, func) -> list[str]:
             )
         return found
     patterns = [seed_id] if isinstance(seed_id, str) else list(seed_id)
-    bad = [p for p in patterns if not isinstance(p, str) or p.count(".") != 3]
+    wild = "*?["
+    bad = [p for p in patterns if not isinstance(p, str) or (p.count(".") != 3 and not any(c in p for c in wild))]
     if bad or not patterns:
         raise ValueError(
             f"The 'seed_id' parameter of {func} must be a SEED id 'NET.STA.LOC.CHA', a pattern such as "
@@ -222,7 +223,7 @@ def _expand_ids(src, seed_id, func) -> list[str]:
         )
     found: list[str] = []
     for pattern in patterns:
-        matches = fnmatch.filter(ids, pattern) if any(c in pattern for c in "*?[") else \
+        matches = fnmatch.filter(ids, pattern) if any(c in pattern for c in wild) else \
             [pattern] if (pattern in ids or src.kind == "sds") else []
         if not matches:
             raise ValueError(f"{func}: the source holds no trace matching {pattern!r}; it holds {ids[:10]}"
