@@ -269,9 +269,11 @@ def test_a_killed_worker_loses_only_its_task(archive, model, serial, cluster, tm
 
 def test_network_capture_stores_equal_the_serial_ones(archive, model, tmp_path):
     root, _ = archive
-    ids = IDS[:2]
-    alone = {sid: rnnscope.monitor(model, root, seed_id=sid, capture_store=tmp_path / "alone", **KW) for sid in ids}
-    result = rnnscope.monitor(model, root, seed_id=ids, capture_store=tmp_path / "net", output=tmp_path / "out", **KW)
+    ids = IDS[1:2]  # across midnight (a run per UTC day) and the change to 200 Hz
+    kw = dict(KW, starttime=START + 900, endtime=START + 1500)
+    alone = {sid: rnnscope.monitor(model, root, seed_id=sid, capture_store=tmp_path / "alone", **kw) for sid in ids}
+    result = rnnscope.monitor(model, root, seed_id=ids, capture_store=tmp_path / "net", output=tmp_path / "out", **kw)
+    assert len(result.capture_store) == 2
     expected = sorted(p.name for sid in ids for p in alone[sid].capture_store)
     assert sorted(p.name for p in result.capture_store) == expected
     for sid in ids:

@@ -79,6 +79,7 @@ COVERED_THROUGH = {
     "rnnscope.analysis.UnitMatch": "rnnscope.analysis.match_units",
     "rnnscope.train.Evaluation": "rnnscope.train.evaluate",
     "rnnscope.monitoring.MonitorResult": "rnnscope.monitor",
+    "rnnscope.monitoring.NetworkResult": "rnnscope.monitor",
     "rnnscope.models.ModelBase": "rnnscope.models.RNNClassifier",
     "rnnscope.models.RecurrentLayer": "rnnscope.models.LSTMLayer",
 }

@@ -305,8 +305,11 @@ def monitor(
     starttime, endtime : UTC time, optional
         Range to monitor (ISO string, datetime or UTCDateTime; end excluded). Default: the data's extent (for an
         SDS archive, the first to the last day file of ``seed_id``).
-    seed_id : str, optional
-        ``NET.STA.LOC.CHA`` to monitor; may be left out when the source holds one id.
+    seed_id : str, list of str or obspy Inventory, optional
+        ``NET.STA.LOC.CHA`` to monitor; may be left out when the source holds one id. **A network**: a pattern
+        (``"XX.*..HHZ"``, :mod:`fnmatch` wildcards ``*``, ``?``, ``[...]``), a list of ids or patterns, or an ObsPy
+        Inventory (its channels that the source holds) — then a :class:`~rnnscope.monitoring.NetworkResult` is
+        returned.
     feature_config : FeatureConfig, preset name or JSON, optional
         Features the model was trained on. Default: ``model.feature_config`` (stored by
         :func:`rnnscope.train.fit` and saved with the model), else ``"paper"``. A config that differs from the
@@ -346,13 +349,34 @@ def monitor(
         sequence of small matrix-vector products that more threads only slow down (8x slower with 2 threads on a
         busy 2-core machine). None keeps torch's setting.
     progress : bool
-        Show a progress bar over blocks.
+        Show a progress bar over blocks (tasks).
+    executor : concurrent.futures.Executor, optional
+        Run the stations in parallel on it, e.g. a Dask client's ``client.get_executor()`` (a ``LocalCluster`` or
+        any scheduler; the source, the model and ``output`` must be readable by every worker). Each station's days
+        run in order as tasks with the state carried from day to day, so the result is identical to the serial
+        run. None (default): in this process.
+    output : path, optional
+        Folder written as the run goes (see :mod:`rnnscope.monitoring._network`): one task folder per day and
+        station under ``output/tasks`` (written atomically; a rerun with the same model and settings skips the
+        finished ones), then ``detections.csv``, ``detections.xml``, the probability MiniSEED
+        (``probabilities.mseed`` for one id, ``probabilities/<id>.mseed`` for a network) and ``monitor.json``.
+        Needed by ``capture_store`` with several stations or an executor.
+    span_s : float, optional
+        Also cut each station's range into spans of this length (seconds; a multiple of ``block_s`` keeps the
+        serial run's processing windows), run in parallel: for few stations over long ranges. Each span but the
+        first starts ``warmup_s`` earlier from a zero state on the serial run's frame grid and takes over
+        ``margin_s`` before its start; the result then differs slightly from the serial run near those points
+        (measured in ``docs/monitoring.md``).
+    warmup_s : float
+        Warm-up of each span (default 600 s).
 
     Returns
     -------
-    MonitorResult
-        ``.detections`` (DataFrame), ``.to_csv(path)``, ``.to_quakeml(path)``, ``.probabilities()`` (ObsPy Stream),
-        ``.to_mseed(path)``, ``.score(truth)``, ``.gaps``, ``.pieces``, ``.timings``.
+    MonitorResult or NetworkResult
+        One id: ``.detections`` (DataFrame), ``.to_csv(path)``, ``.to_quakeml(path)``, ``.probabilities()``
+        (ObsPy Stream), ``.to_mseed(path)``, ``.score(truth)``, ``.gaps``, ``.pieces``, ``.timings``. A network:
+        the same for all channels together (``seed_id`` column), and ``result[seed_id]``, a MonitorResult per
+        channel.
 
     Notes
     -----
@@ -384,6 +408,16 @@ def monitor(
     >>> st = result.probabilities()
     >>> [tr.stats.channel for tr in st], st[0].stats.sampling_rate, str(st[0].stats.starttime)
     (['HYB', 'LP', 'SIL', 'TRE', 'VTE'], 2.0, '2024-03-01T23:55:02.000000Z')
+
+    Two stations (a pattern), each UTC day a task; with ``executor=client.get_executor()`` they run on Dask:
+
+    >>> other = trace.copy()
+    >>> other.stats.station = "EAST"
+    >>> network = rnnscope.monitor(model, obspy.Stream([trace, other]), seed_id="XX.*..HHZ", progress=False)
+    >>> network.seed_ids, network.timings["tasks_run"], network["XX.DEMO..HHZ"].n_frames
+    (['XX.DEMO..HHZ', 'XX.EAST..HHZ'], 4, 1193)
+    >>> bool((network["XX.DEMO..HHZ"].pieces[0].prob == result.pieces[0].prob).all())  # as the serial run
+    True
     """
     func = "monitor"
     t_total = time.perf_counter()
