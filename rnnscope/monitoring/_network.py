@@ -161,7 +161,8 @@ def check_folder(output, fingerprint: dict) -> None:
 
 
 def run_chains(chains: list[Chain], make_payload, executor, output, progress: bool) -> dict:
-    """Run every chain's blocks in order, chains in parallel; return counts of tasks run and skipped."""
+    """Run every chain's blocks in order, chains in parallel; return the tasks run and skipped and the seconds
+    the tasks took inside their workers."""
     skipped = 0
     if output is not None:
         for chain in chains:
@@ -176,6 +177,7 @@ def run_chains(chains: list[Chain], make_payload, executor, output, progress: bo
         bar = tqdm(total=todo, unit="task", desc=f"monitor {len({c.seed_id for c in chains})} channel(s)", leave=False)
     executor = InlineExecutor() if executor is None else executor
     running: dict = {}
+    task_seconds = 0.0
 
     def submit(chain):
         running[executor.submit(bt.run_block, make_payload(chain))] = chain
@@ -189,6 +191,7 @@ def run_chains(chains: list[Chain], make_payload, executor, output, progress: bo
             for future in done:
                 chain = running.pop(future)
                 result = future.result()
+                task_seconds += result["timings"].get("task", 0.0)
                 if output is None:
                     chain.outputs.append(result)
                     chain.state = result.pop("state")
@@ -204,7 +207,7 @@ def run_chains(chains: list[Chain], make_payload, executor, output, progress: bo
     finally:
         if bar is not None:
             bar.close()
-    return {"tasks_run": todo, "tasks_skipped": skipped}
+    return {"tasks_run": todo, "tasks_skipped": skipped, "task_seconds": task_seconds}
 
 
 def block_payload(chain: Chain, *, model_ref, settings, src, output) -> dict:
