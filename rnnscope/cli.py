@@ -1,6 +1,8 @@
 """The ``rnnscope`` command line.
 
-``rnnscope demo`` runs the main job on the built-in synthetic data and writes its results to a folder.
+``rnnscope demo`` runs the main job on the built-in synthetic data and writes its results to a folder;
+``rnnscope monitor`` turns a continuous archive (one station or a network, serial or on Dask) into detections;
+``rnnscope retrain`` fine-tunes a model on a reviewed detection catalog.
 """
 from __future__ import annotations
 
@@ -215,6 +217,66 @@ def _add_monitor_parser(sub) -> None:
     mon.set_defaults(func=_monitor)
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    """model + reviewed catalog + archive (+ original training features) -> a fine-tuned model file."""
+    from . import train
+
+    original = None
+    if args.original:
+        from .io import open_run
+
+        try:
+            original = open_run(args.original).load()
+        except (OSError, ValueError) as err:
+            print(f"rnnscope retrain: cannot open the original training features {args.original!r}: {err}",
+                  file=sys.stderr)
+            return 2
+    try:
+        result = train.retrain(args.model, args.reviewed, args.waveforms, original, context_s=args.context,
+                               holdout=args.holdout, epochs=args.epochs, lr=args.lr, replay=args.replay,
+                               seed=args.seed, device=args.device, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"rnnscope retrain: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    result.model.save(out)
+    scores = out.with_name(out.name + ".scores.csv")
+    result.summary().to_csv(scores)
+    print(result)
+    print(f"  wrote {out} and {scores}")
+    return 0
+
+
+def _add_retrain_parser(sub) -> None:
+    ret = sub.add_parser(
+        "retrain",
+        help="fine-tune a model on a reviewed detection catalog (and its original training data)",
+        description="Fine-tune a copy of MODEL on the events of a reviewed catalog (reviewed.csv or reviewed.xml of "
+                    "the review page: seed_id, class_name, start, end in UTC), cut with some context from the "
+                    "archive the monitor read, together with the original training features; print the scores "
+                    "before and after on held-out reviewed events and held-out original records, and write the new "
+                    "model (and OUT.scores.csv).",
+    )
+    ret.add_argument("model", help="model file that produced the detections")
+    ret.add_argument("reviewed", help="reviewed catalog: CSV or QuakeML")
+    ret.add_argument("waveforms", help="the archive the monitor read: SDS root, a waveform file or a quoted glob")
+    ret.add_argument("--original", help="the original training features, saved with rnnscope.save_run(frames, "
+                                        "'train.zarr') (without it the model may forget what it knew)")
+    ret.add_argument("--out", default="retrained.safetensors", help="new model file (default: %(default)s)")
+    ret.add_argument("--epochs", type=int, default=10, help="passes over the reviewed events (default: %(default)s)")
+    ret.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    ret.add_argument("--context", type=float, default=30.0, help="seconds of background kept around each event "
+                                                                  "(default: %(default)s)")
+    ret.add_argument("--holdout", type=float, default=0.25, help="fraction of the reviewed windows held out to "
+                                                                  "score (default: %(default)s)")
+    ret.add_argument("--replay", type=float, default=1.0, help="original records per reviewed window and epoch "
+                                                                "(default: %(default)s)")
+    ret.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    ret.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: %(default)s)")
+    ret.add_argument("--quiet", action="store_true", help="no progress bar")
+    ret.set_defaults(func=_retrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnscope",
@@ -232,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--figures", type=int, default=4, help="records to draw (default: %(default)s)")
     demo.set_defaults(func=_demo)
     _add_monitor_parser(sub)
+    _add_retrain_parser(sub)
     return parser
 
 

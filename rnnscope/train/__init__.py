@@ -8,7 +8,8 @@ frames (past ``length``) and unknown frames (label -1) never enter the loss or t
 - :func:`evaluate`, :class:`Evaluation` — frame and event scores (``_evaluate.py``);
 - :func:`record_folds`, :func:`cross_validate`, :func:`sweep` — partitions and grids on any Executor (``_folds.py``);
 - :func:`frame_baseline` — classifiers without temporal context (``_baseline.py``);
-- :func:`fit_many` — one model per seed (``_seeds.py``).
+- :func:`fit_many` — one model per seed (``_seeds.py``);
+- :func:`retrain`, :class:`Retraining` — fine-tuning on a reviewed detection catalog (``_retrain.py``).
 
 Controls (untrained twins, shuffled labels) are experiments: :mod:`rnnscope.experiments`.
 """
@@ -16,6 +17,7 @@ from ._baseline import frame_baseline
 from ._evaluate import Evaluation, evaluate
 from ._fit import fit, predict
 from ._folds import cross_validate, record_folds, sweep
+from ._retrain import Retraining, retrain
 from ._seeds import fit_many
 
 __all__ = [
@@ -28,4 +30,6 @@ __all__ = [
     "sweep",
     "frame_baseline",
     "fit_many",
+    "retrain",
+    "Retraining",
 ]
