@@ -98,6 +98,10 @@ def plan(src, seed_id: str, t0, t1, s: bt.Settings, span_s, warmup_s) -> list[Ch
     win, hop = _samples(s.cfg, s.rate)
     period = int(round(hop * _NS / s.rate))
     extension = int(round((s.margin_s + (win + (4 * s.cfg.delta_width + 2) * hop) / s.rate) * _NS))
+    # however short the warm-up, a span starts margin_s before its hand-over point (so that its preprocessing
+    # windows from the seam on are the serial run's) and at least half a window and 2 x delta_width frames before
+    # it (its first kept frame is then a whole frame with its deltas)
+    lead = max(float(warmup_s), s.margin_s, (win / 2 + 2 * s.cfg.delta_width * hop) / s.rate)
     stretches = src.stretches(seed_id, t0, t1)
     edges = [t0.ns, *seams, t1.ns]
     # hand over margin_s before each seam: from there on the next span's samples come out of the same
@@ -107,7 +111,7 @@ def plan(src, seed_id: str, t0, t1, s: bt.Settings, span_s, warmup_s) -> list[Ch
     last = len(edges) - 2
     for k in range(len(edges) - 1):
         a, b = edges[k], edges[k + 1]
-        start = a if k == 0 else _warmup_start(handover[k] - int(round(warmup_s * _NS)), stretches, t0.ns, period)
+        start = a if k == 0 else _warmup_start(handover[k] - int(round(lead * _NS)), stretches, t0.ns, period)
         end = b if k == last else min(b + extension, t1.ns)
         keep = (None if k == 0 else handover[k], None if k == last else handover[k + 1])
         chains.append(Chain(seed_id, k, _serial_blocks(start, a, b, end, s.block_s), keep))
