@@ -22,12 +22,12 @@ import pytest
 import torch
 
 obspy = pytest.importorskip("obspy")
-from obspy import UTCDateTime  # noqa: E402
+from obspy import UTCDateTime
 
-import rnnscope  # noqa: E402
-from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
-from rnnscope.features import frames_of  # noqa: E402
-from rnnscope.monitoring import MonitorResult, NetworkResult  # noqa: E402
+import rnnscope
+from rnnscope.data._synthetic_archive import write_sds_archive
+from rnnscope.features import frames_of
+from rnnscope.monitoring import MonitorResult, NetworkResult
 
 START = UTCDateTime("2024-03-01T23:40:00")
 SECONDS = 2400.0
@@ -241,7 +241,7 @@ def test_a_killed_worker_loses_only_its_task(archive, model, serial, cluster, tm
         try:
             outcome["result"] = rnnscope.monitor(model, root, seed_id=IDS, executor=client.get_executor(),
                                                  output=out, **kw)
-        except Exception as err:  # noqa: BLE001 - a lost worker may fail the run: the rerun finishes it
+        except Exception as err:  # a lost worker may fail the run: the rerun finishes it
             outcome["error"] = err
 
     thread = threading.Thread(target=run)

@@ -11,10 +11,10 @@ import torch
 
 obspy = pytest.importorskip("obspy")
 
-import rnnscope  # noqa: E402
-from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
-from rnnscope.monitoring import score_detections, to_catalog  # noqa: E402
-from rnnscope.train._retrain import read_reviewed, reviewed_records, windows  # noqa: E402
+import rnnscope
+from rnnscope.data._synthetic_archive import write_sds_archive
+from rnnscope.monitoring import score_detections, to_catalog
+from rnnscope.train._retrain import read_reviewed, reviewed_records, windows
 
 START = "2024-03-01T00:00:00"
 

@@ -35,19 +35,23 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from . import _detections, _network
 from .._validation import FROM_DATA, no_background_message, resolve_background
 from ..features import PRESETS, FeatureConfig
 from ..features._contract import check_contract
-from ._blocktask import Settings, feed, gap_table, gaps_between, process_block, torch_threads
+from . import _detections, _network
+from ._blocktask import (
+    Settings,
+    feed,
+    gap_table,
+    gaps_between,
+    process_block,
+    torch_threads,
+)
 from ._detections import DEFAULT_SMOOTHING
 from ._engine import _Engine
 from ._preprocessing import _Preprocessor
 from ._result import MonitorResult
-from ._sources import _NS, _expand_ids, _open_source
+from ._sources import _expand_ids, _open_source
 
 __all__ = ["monitor"]
 

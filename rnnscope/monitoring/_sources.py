@@ -168,7 +168,7 @@ class _SDSSource:
             day = UTCDateTime(year=year, julday=doy)
             if day >= t1 or day + 86400 <= t0 - 86400:
                 continue
-            net, sta, loc, cha = seed_id.split(".")
+            net, sta, _, cha = seed_id.split(".")
             path = os.path.join(self.root, f"{year:04d}", net, sta, f"{cha}.D", f"{seed_id}.D.{year:04d}.{doy:03d}")
             try:
                 st = obspy.read(path, headonly=True)

@@ -43,7 +43,7 @@ from .._validation import check_positive
 from ..schema import segment_frames
 from ._evaluate import evaluate
 from ._fit import _class_weights, _loss_and_hits, predict
-from ._records import _batches, _records, _Records
+from ._records import _batches, _Records, _records
 
 __all__ = ["retrain", "Retraining"]
 
@@ -160,7 +160,7 @@ def _background_rejected(rows: pd.DataFrame, background) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True).sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
 
 
-def windows(rows: pd.DataFrame, context_s: float, max_s: float = None) -> pd.DataFrame:
+def windows(rows: pd.DataFrame, context_s: float, max_s: float | None = None) -> pd.DataFrame:
     """Windows of signal around the reviewed events of each channel: the events +- ``context_s``, joined when
     they come closer than :data:`MERGE_S`, and cut between two events (half way, with a one-second gap, so they
     stay separate records) where a window would grow past ``max_s`` (:data:`MAX_WINDOW_S`). Columns ``trace_id``,
