@@ -359,3 +359,12 @@ def test_cli_runs_a_network_on_a_scheduler_and_restarts(archive, model_path, ser
                                                                  [f"{s}.mseed.json" for s in IDS])
     assert main(args) == 0  # serial rerun into the same folder: every day was done
     assert "0 task(s) run, 6 skipped" in capsys.readouterr().out  # 3 channels x 2 UTC days
+
+
+def test_a_channel_without_data_in_the_range_warns(archive, model):
+    root, _ = archive
+    with pytest.warns(UserWarning, match=r"no frame was classified for \['XX.AAA..HHZ'\]"):
+        result = rnnscope.monitor(model, root, seed_id=IDS[:2], starttime=START + 300, endtime=START + 340,
+                                  progress=False)  # AAA is in its gap; BBB has 40 s
+    assert result[IDS[0]].n_frames == 0 and result[IDS[1]].n_frames > 0
+    assert result.gaps["seed_id"].tolist() == [IDS[0]]

@@ -17,6 +17,10 @@ The data flow, one block (a UTC day by default) at a time, so memory does not gr
 5. **catalog**: per-frame probabilities -> smoothed -> per-class minimum durations -> detections
    (:mod:`rnnscope.monitoring`).
 
+Several stations, an ``executor``, an ``output`` folder or ``span_s`` run the same steps as block tasks
+(:mod:`rnnscope.monitoring._network`): each station's blocks in order with this state carried between them as
+arrays, stations in parallel on any ``concurrent.futures.Executor``, restartable from the output folder.
+
 Gaps: where the data stop (a gap of more than half a sample, or the end of the range), the features are finished
 with the end-edge repetition of ``frames_of``, the last frames classified, and the recurrent state reset; after the
 gap, framing restarts at the first sample (frame centres ``2 s, 2.5 s, ...`` after it) from a zero state, exactly as

@@ -55,6 +55,7 @@ class NetworkResult:
         self.capture_store = capture_store
         self._loaders = dict(loaders)
         self._summary = dict(summary or {})
+        self._last: tuple | None = None  # the station read last (reading one from its task folders takes a while)
 
     @staticmethod
     def merge_tables(tables, class_names, background=None) -> pd.DataFrame:
@@ -73,7 +74,9 @@ class NetworkResult:
     def __getitem__(self, seed_id: str) -> MonitorResult:
         if seed_id not in self._loaders:
             raise KeyError(f"NetworkResult: no channel {seed_id!r}; the network holds {self.seed_ids}.")
-        return self._loaders[seed_id]()
+        if self._last is None or self._last[0] != seed_id:
+            self._last = (seed_id, self._loaders[seed_id]())
+        return self._last[1]
 
     def __iter__(self):
         return iter(self.seed_ids)

@@ -376,6 +376,13 @@ def run(model, model_name, s: bt.Settings, src, ids: list[str], *, single: bool,
         futures = [pool.submit(finish_station, p) for p in payloads]
         finished = [f.result() for f in futures]
         loaders = {sid: loader(sid) for sid in ids}
+    empty = [f["seed_id"] for f in finished if f["n_frames"] == 0]
+    if empty:
+        import warnings
+
+        warnings.warn(f"{func}: no frame was classified for {empty}: the source holds no stretch of their data in the "
+                      "range longer than one analysis window. Check the ids and the time range.", UserWarning,
+                      stacklevel=3)
     timings = dict.fromkeys(bt.TIMING_KEYS, 0.0)
     for f in finished:
         for k in bt.TIMING_KEYS:
