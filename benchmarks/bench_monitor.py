@@ -10,9 +10,19 @@
    range).
 3. **Catalog quality**: a small LSTM trained on other synthetic records (a different seed), then monitored over
    the synthetic day; event-level precision, recall and onset error per class (``rnnscope.monitoring.score_detections``).
+4. **A network on Dask** (``--network``): 4 stations x 2 days (copies of the synthetic day under other station
+   codes) monitored with ``executor=client.get_executor()`` on a ``distributed.LocalCluster`` of 1 and 2 worker
+   processes (one thread each): wall time and speed-up (goal >= 1.7x with 2 workers on 2 cores), the mean cost of a
+   station-day task inside a worker, the scheduler overhead per task (workers x wall - task seconds, per task; and
+   the round trip of an empty task submitted the way the monitor submits them), and the peak RSS of every worker
+   for 1 and 2 days (must not grow with the range).
+5. **Spans** (``--network``): one station over the days with ``span_s`` = 6 h (blocks of 1 h) and several
+   warm-ups, against the serial run with the trained model: detections that differ and the largest probability
+   difference.
 
-Run: ``.venv/bin/python benchmarks/bench_monitor.py [--quick] [--workdir DIR]``; record the output in
-docs/perf/monitor.md. ``--workdir`` keeps the archive and the trained model for a second run.
+Run: ``.venv/bin/python benchmarks/bench_monitor.py [--quick] [--workdir DIR] [--network | --network-only]``;
+record the output in docs/perf/monitor.md (and the network figures in docs/monitoring.md). ``--workdir`` keeps
+the archive and the trained model for a second run.
 """
 from __future__ import annotations
 
@@ -130,14 +140,139 @@ def train_model(workdir: str, hidden: int, epochs: int, seed: int = 100) -> str:
     return path
 
 
+# ------------------------------------------------------------------------------------------------ network
+
+
+def build_network(workdir: str, root: str, start, stations: int, days: int) -> str:
+    """``stations`` x ``days``: the synthetic day copied under station codes S00, S01, ... and shifted by days."""
+    import obspy
+
+    from rnnscope.data._synthetic_archive import sds_path
+
+    net_root = os.path.join(workdir, "network_sds")
+    day1 = obspy.read(sds_path(root, "XX.SYN..HHZ", start))
+    for k in range(stations):
+        for day in range(days):
+            seed_id = f"XX.S{k:02d}..HHZ"
+            path = sds_path(net_root, seed_id, start + 86400 * day)
+            if os.path.exists(path):
+                continue
+            st = day1.copy()
+            for tr in st:
+                tr.stats.station = f"S{k:02d}"
+                tr.stats.starttime += 86400 * day
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            st.write(path, format="MSEED", encoding="STEIM2", reclen=4096)
+    return net_root
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _empty_task(_):
+    return None
+
+
+def network_run(net_root, start, days, workers, hidden=210):
+    """One network run on a fresh LocalCluster: wall, task seconds, tasks, peak RSS per worker, empty-task trip."""
+    import time
+    from concurrent.futures import wait
+
+    import torch
+    from distributed import Client, LocalCluster
+
+    import rnnscope
+
+    torch.manual_seed(0)
+    model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                      host="127.0.0.1") as cluster, Client(cluster) as client:
+        executor = client.get_executor()
+        with tempfile.TemporaryDirectory() as warm:  # imports and the model on every worker
+            rnnscope.monitor(model, net_root, seed_id="XX.*..HHZ", starttime=start, endtime=start + 600,
+                             executor=executor, output=warm, progress=False)
+        trips = []
+        for _ in range(100):  # one task after the other, as a chain's blocks are submitted
+            tic = time.perf_counter()
+            wait([executor.submit(_empty_task, None)])
+            trips.append(time.perf_counter() - tic)
+        with tempfile.TemporaryDirectory() as out:
+            tic = time.perf_counter()
+            result = rnnscope.monitor(model, net_root, seed_id="XX.*..HHZ", starttime=start,
+                                      endtime=start + days * 86400, executor=executor, output=out, progress=False)
+            wall = time.perf_counter() - tic
+        peaks = client.run(_peak_rss_mb)
+    t = result.timings
+    return {"wall": wall, "task_seconds": t["task_seconds"], "tasks": t["tasks_run"], "data_s": result.data_seconds,
+            "peaks": sorted(peaks.values()), "trip_ms": 1000 * float(sorted(trips)[len(trips) // 2])}
+
+
+def network_case(workdir, root, start, stations=4, days=2):
+    print(f"\nnetwork on Dask: {stations} stations x {days} days, LSTM(210) untrained, LocalCluster of 1 and 2 worker "
+          "processes (1 thread each)")
+    net_root = build_network(workdir, root, start, stations, days)
+    runs = {}
+    for workers in (1, 2):
+        r = network_run(net_root, start, days, workers)
+        runs[workers] = r
+        overhead = (workers * r["wall"] - r["task_seconds"]) / r["tasks"]
+        print(f"  {workers} worker(s): {r['tasks']} tasks ({r['data_s'] / 3600:.0f} h of data) in {r['wall']:.1f} s "
+              f"-> {r['data_s'] / r['wall']:,.0f}x real time; {r['task_seconds'] / r['tasks']:.2f} s per station-day "
+              f"task in a worker; overhead {overhead * 1000:.0f} ms per task (workers x wall - task time); empty task "
+              f"round trip {r['trip_ms']:.1f} ms; peak RSS per worker {', '.join(f'{p:.0f}' for p in r['peaks'])} MB")
+    print(f"  speed-up with 2 workers: {runs[1]['wall'] / runs[2]['wall']:.2f}x (goal >= 1.7x)")
+    one_day = network_run(net_root, start, 1, 2)
+    print(f"  peak RSS per worker, 1 day: {', '.join(f'{p:.0f}' for p in one_day['peaks'])} MB; {days} days: "
+          f"{', '.join(f'{p:.0f}' for p in runs[2]['peaks'])} MB (2 workers)")
+    per_task = runs[1]["task_seconds"] / runs[1]["tasks"] * 86400 / (runs[1]["data_s"] / runs[1]["tasks"])
+    trip = runs[2]["trip_ms"] / 1000
+    tasks = 30 * 365
+    print(f"  estimate, 30 stations x 365 days on 64 cores: {per_task:.1f} s per station-day task -> without spans "
+          f"{365 * (per_task + trip) / 3600:.1f} h (30 chains of 365 days: 30 cores busy); with span_s = 30 days "
+          f"(390 chains, 2 short warm-up/extension tasks each) {(tasks * (per_task + trip) + 390 * 2 * trip) / 64 / 3600:.1f} h")
+
+
+def spans_case(workdir, root, start, model_path, days=1, span_hours=6.0):
+    """Agreement of spans with the serial run, per warm-up: detections that differ, largest probability difference."""
+    import numpy as np
+    import pandas as pd
+
+    import rnnscope
+
+    model = rnnscope.models.load(model_path)
+    kw = dict(seed_id="XX.SYN..HHZ", starttime=start, endtime=start + days * 86400, block_s=3600.0, progress=False)
+    serial = rnnscope.monitor(model, root, **kw)
+    print(f"\nspans of {span_hours:g} h (blocks of 1 h, hand-over 60 s before each seam) vs the serial run, trained "
+          f"LSTM, {serial.data_seconds / 3600:.0f} h, {len(serial.detections)} detections")
+    key = ["class_name", "start", "end"]
+    for warmup in (0.0, 60.0, 120.0, 300.0, 600.0, 1200.0):
+        spans = rnnscope.monitor(model, root, span_s=span_hours * 3600, warmup_s=warmup, **kw)
+        worst, frames = 0.0, 0
+        for a, b in zip(serial.pieces, spans.pieces):
+            if a.prob.shape != b.prob.shape:
+                worst, frames = float("nan"), -1
+                break
+            diff = np.abs(a.prob - b.prob).max(axis=1)
+            worst, frames = max(worst, float(diff.max(initial=0.0))), frames + int((diff > 1e-3).sum())
+        changed = pd.concat([serial.detections[key], spans.detections[key]]).drop_duplicates(keep=False)
+        print(f"  warm-up {warmup:6.0f} s: largest probability difference {worst:.2e}, {frames} frames differ by more "
+              f"than 1e-3, {len(changed)} detection rows differ (of {len(serial.detections)})")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="2 hours per day instead of 24")
+    parser.add_argument("--hours", type=float, help="hours of data per day (overrides --quick)")
+    parser.add_argument("--network", action="store_true", help="also the network (Dask) and spans cases")
+    parser.add_argument("--network-only", action="store_true", help="only the network (Dask) and spans cases")
     parser.add_argument("--workdir", help="keep the archive and model here (default: a temporary folder)")
     parser.add_argument("--hidden", type=int, default=32, help="units of the trained LSTM (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=40, help="max training epochs (default %(default)s)")
     args = parser.parse_args(argv)
-    hours = 2.0 if args.quick else 24.0
+    hours = args.hours if args.hours else 2.0 if args.quick else 24.0
     tmp = None
     workdir = args.workdir
     if workdir is None:
@@ -153,6 +288,13 @@ def main(argv=None):
           f"{os.getloadavg()[0]:.1f}")
     root, start, truth = build_archive(workdir, hours)
     iso = str(start)
+    if args.network or args.network_only:
+        network_case(workdir, root, start)
+        spans_case(workdir, root, start, train_model(workdir, args.hidden, args.epochs))
+        if args.network_only:
+            if tmp is not None:
+                tmp.cleanup()
+            return
 
     print(f"\nspeed and memory: LSTM(210), untrained, {hours:g} h per day at 100 Hz (fresh child process each)")
     rows = []

@@ -1,12 +1,14 @@
 """The ``rnnscope`` command line.
 
 ``rnnscope demo`` runs the main job on the built-in synthetic data and writes its results to a folder;
-``rnnscope monitor`` turns a continuous archive into detections; ``rnnscope review`` serves the review page of a
-monitor's output folder.
+``rnnscope monitor`` turns a continuous archive (one station or a network, serial or on Dask) into detections;
+``rnnscope review`` serves the review page of a monitor's output folder; ``rnnscope retrain`` fine-tunes a model on
+a reviewed detection catalog.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -98,7 +100,8 @@ def _records_to_show(table, class_names, n, background=None):
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    """model + waveforms (SDS archive, files) -> detections.csv, detections.xml (QuakeML), probabilities.mseed."""
+    """model + waveforms (SDS archive, files) -> detections.csv, detections.xml (QuakeML), probabilities.mseed
+    (one station) or probabilities/<seed id>.mseed (a network), monitor.json; restartable (tasks/ in --out)."""
     from . import monitoring
 
     smoothing = args.smoothing
@@ -121,32 +124,57 @@ def _monitor(args: argparse.Namespace) -> int:
                   f"got {args.min_duration!r}", file=sys.stderr)
             return 2
     background = "auto" if args.background is None else None if args.background.lower() == "none" else args.background
+    seed_id = _seed_ids(args)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        result = monitoring.monitor(
-            args.model, args.source, starttime=args.start, endtime=args.end, seed_id=args.id, device=args.device,
-            smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
-            min_duration=min_duration, background=background, detrend=False if args.no_detrend else "default",
-            bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
-            progress=not args.quiet,
-        )
-    except ValueError as err:  # bad arguments or data that do not fit the model: the message says how to fix it
+        with _executor(args) as executor:
+            result = monitoring.monitor(
+                args.model, args.source, starttime=args.start, endtime=args.end, seed_id=seed_id, device=args.device,
+                smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
+                min_duration=min_duration, background=background, detrend=False if args.no_detrend else "default",
+                bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
+                progress=not args.quiet, executor=executor, output=out,
+                span_s=None if args.span_days is None else args.span_days * 86400.0,
+                **({} if args.warmup is None else {"warmup_s": args.warmup}),
+            )
+    except (ValueError, FileNotFoundError) as err:  # arguments or data that do not fit: the message says how to fix it
         print(f"rnnscope monitor: {err}", file=sys.stderr)
         return 2
-    paths = [result.to_csv(out / "detections.csv"), result.to_quakeml(out / "detections.xml"),
-             result.to_mseed(out / "probabilities.mseed")]
-    if args.capture:  # where `rnnscope review OUT` finds the capture runs
-        import json
-
-        manifest = {"capture_store": [str(Path(p).resolve()) for p in result.capture_store or []],
-                    "seed_id": result.seed_id}
-        (out / "monitor.json").write_text(json.dumps(manifest, indent=1))
-        paths.append(out / "monitor.json")
     print(result)
-    for path in paths:
-        print(f"  wrote {path}")
+    written = ["detections.csv", "detections.xml", "monitor.json"]
+    written += ["probabilities.mseed"] if isinstance(result, monitoring.MonitorResult) else ["probabilities/"]
+    for name in written:
+        print(f"  wrote {out / name}")
     return 0
+
+
+def _seed_ids(args):
+    """``--id`` (one id, a pattern, or ids separated by commas) or ``--inventory`` (StationXML)."""
+    if args.inventory:
+        import obspy
+
+        return obspy.read_inventory(args.inventory)
+    if args.id and "," in args.id:
+        return [part.strip() for part in args.id.split(",") if part.strip()]
+    return args.id
+
+
+@contextlib.contextmanager
+def _executor(args):
+    """None (serial), a Dask LocalCluster of ``--workers`` processes, or the cluster at ``--scheduler``."""
+    if not args.workers and not args.scheduler:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if args.scheduler:
+        with Client(args.scheduler) as client:
+            yield client.get_executor()
+        return
+    with LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            yield client.get_executor()
 
 
 def _add_monitor_parser(sub) -> None:
@@ -155,13 +183,18 @@ def _add_monitor_parser(sub) -> None:
         help="classify a continuous archive frame by frame and write a detection catalog",
         description="Run a trained model over continuous waveforms (an SDS archive root, MiniSEED/SAC files or a "
                     "glob pattern) day by day and write detections.csv, detections.xml (QuakeML; the class is in "
-                    "each event's description and comment) and probabilities.mseed (one channel per class, 2 Hz).",
+                    "each event's description and comment) and probabilities.mseed (one channel per class, 2 Hz; "
+                    "probabilities/<SEED id>.mseed for several stations). Every day of every station is a task "
+                    "written into OUT/tasks: run the command again after an interruption and the finished days are "
+                    "skipped.",
     )
     mon.add_argument("model", help="model file (model.save(...) / rnnscope demo's model.safetensors)")
     mon.add_argument("source", help="SDS archive root folder, a waveform file, or a quoted glob pattern")
     mon.add_argument("--start", help="UTC start, e.g. 2024-03-01 or 2024-03-01T06:00:00 (default: data start)")
     mon.add_argument("--end", help="UTC end, excluded (default: data end)")
-    mon.add_argument("--id", help="SEED id NET.STA.LOC.CHA to monitor (needed when the source holds several)")
+    mon.add_argument("--id", help="SEED id NET.STA.LOC.CHA to monitor (needed when the source holds several); a "
+                                  "pattern such as 'XX.*..HHZ' or ids separated by commas monitor a network")
+    mon.add_argument("--inventory", help="StationXML file: monitor its channels that the source holds")
     mon.add_argument("--out", default="rnnscope-monitor", help="output folder (default: %(default)s)")
     mon.add_argument("--smoothing", help="moving mean over N frames, or mean:N / median:N (default: 5; 1 = off)")
     mon.add_argument("--min-duration", help="minimum lengths in frames per class name, e.g. BG=2,VT=4,LP=4 (default: "
@@ -173,6 +206,14 @@ def _add_monitor_parser(sub) -> None:
     mon.add_argument("--no-detrend", action="store_true", help="do not detrend (default: linear, per day)")
     mon.add_argument("--capture", help="also write the hidden states into this folder (zarr runs)")
     mon.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: %(default)s)")
+    mon.add_argument("--workers", type=int, help="run the stations in parallel on a Dask LocalCluster of N worker "
+                                                 "processes (one thread each)")
+    mon.add_argument("--scheduler", help="run on the Dask cluster at this address, e.g. tcp://10.0.0.5:8786 (the "
+                                         "source, the model and --out must be readable/writable by every worker)")
+    mon.add_argument("--span-days", type=float, help="also cut each station's range into spans of D days run in "
+                                                     "parallel, each starting after a warm-up (few stations, long "
+                                                     "ranges; see docs/monitoring.md)")
+    mon.add_argument("--warmup", type=float, help="warm-up of each span in seconds (default: 600)")
     mon.add_argument("--quiet", action="store_true", help="no progress bar")
     mon.set_defaults(func=_monitor)
 
@@ -205,6 +246,66 @@ def _add_review_parser(sub) -> None:
     rev.set_defaults(func=_review)
 
 
+def _retrain(args: argparse.Namespace) -> int:
+    """model + reviewed catalog + archive (+ original training features) -> a fine-tuned model file."""
+    from . import train
+
+    original = None
+    if args.original:
+        from .io import open_run
+
+        try:
+            original = open_run(args.original).load()
+        except (OSError, ValueError) as err:
+            print(f"rnnscope retrain: cannot open the original training features {args.original!r}: {err}",
+                  file=sys.stderr)
+            return 2
+    try:
+        result = train.retrain(args.model, args.reviewed, args.waveforms, original, context_s=args.context,
+                               holdout=args.holdout, epochs=args.epochs, lr=args.lr, replay=args.replay,
+                               seed=args.seed, device=args.device, progress=not args.quiet)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"rnnscope retrain: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out)
+    result.model.save(out)
+    scores = out.with_name(out.name + ".scores.csv")
+    result.summary().to_csv(scores)
+    print(result)
+    print(f"  wrote {out} and {scores}")
+    return 0
+
+
+def _add_retrain_parser(sub) -> None:
+    ret = sub.add_parser(
+        "retrain",
+        help="fine-tune a model on a reviewed detection catalog (and its original training data)",
+        description="Fine-tune a copy of MODEL on the events of a reviewed catalog (reviewed.csv or reviewed.xml of "
+                    "the review page: seed_id, class_name, start, end in UTC), cut with some context from the "
+                    "archive the monitor read, together with the original training features; print the scores "
+                    "before and after on held-out reviewed events and held-out original records, and write the new "
+                    "model (and OUT.scores.csv).",
+    )
+    ret.add_argument("model", help="model file that produced the detections")
+    ret.add_argument("reviewed", help="reviewed catalog: CSV or QuakeML")
+    ret.add_argument("waveforms", help="the archive the monitor read: SDS root, a waveform file or a quoted glob")
+    ret.add_argument("--original", help="the original training features, saved with rnnscope.save_run(frames, "
+                                        "'train.zarr') (without it the model may forget what it knew)")
+    ret.add_argument("--out", default="retrained.safetensors", help="new model file (default: %(default)s)")
+    ret.add_argument("--epochs", type=int, default=10, help="passes over the reviewed events (default: %(default)s)")
+    ret.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
+    ret.add_argument("--context", type=float, default=30.0, help="seconds of background kept around each event "
+                                                                  "(default: %(default)s)")
+    ret.add_argument("--holdout", type=float, default=0.25, help="fraction of the reviewed windows held out to "
+                                                                  "score (default: %(default)s)")
+    ret.add_argument("--replay", type=float, default=1.0, help="original records per reviewed window and epoch "
+                                                                "(default: %(default)s)")
+    ret.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    ret.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default: %(default)s)")
+    ret.add_argument("--quiet", action="store_true", help="no progress bar")
+    ret.set_defaults(func=_retrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rnnscope",
@@ -223,6 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_demo)
     _add_monitor_parser(sub)
     _add_review_parser(sub)
+    _add_retrain_parser(sub)
     return parser
 
 

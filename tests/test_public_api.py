@@ -81,7 +81,9 @@ COVERED_THROUGH = {
     "rnnscope.analysis.TopFraction": "rnnscope.analysis.top_fraction",
     "rnnscope.analysis.UnitMatch": "rnnscope.analysis.match_units",
     "rnnscope.train.Evaluation": "rnnscope.train.evaluate",
+    "rnnscope.train.Retraining": "rnnscope.train.retrain",
     "rnnscope.monitoring.MonitorResult": "rnnscope.monitor",
+    "rnnscope.monitoring.NetworkResult": "rnnscope.monitor",
     "rnnscope.models.ModelBase": "rnnscope.models.RNNClassifier",
     "rnnscope.models.RecurrentLayer": "rnnscope.models.LSTMLayer",
 }

@@ -6,8 +6,12 @@ archive block by block and returns a :class:`MonitorResult`. Modules, in the ord
 - ``_sources.py`` — an ObsPy Stream, MiniSEED/SAC files or an SDS archive, read one SEED id and block at a time;
 - ``_preprocessing.py`` — detrend, band-pass and resampling of contiguous pieces, without block-edge transients;
 - ``_engine.py`` — streaming features and inference with the recurrent state carried across blocks;
+- ``_state.py``, ``_blocktask.py`` — that state as arrays, and one block of one channel as a task any worker runs;
+- ``_network.py`` — several stations (ids, patterns, an Inventory) as chains of block tasks on any
+  ``concurrent.futures.Executor`` (a Dask client's), restartable from an output folder;
 - ``_writer.py`` — the hidden states of the monitored range as runs the Explorer opens;
-- ``_result.py``, ``_detections.py`` — probabilities -> detections -> CSV, QuakeML, MiniSEED;
+- ``_result.py``, ``_netresult.py``, ``_detections.py`` — probabilities -> detections -> CSV, QuakeML, MiniSEED
+  (:class:`MonitorResult` for one channel, :class:`NetworkResult` for several);
 - ``_scoring.py`` — event-level scores against a reference catalog;
 - ``_monitor.py`` — :func:`monitor`, which ties them together.
 """
@@ -25,12 +29,14 @@ from ._detections import (
     write_probabilities,
 )
 from ._monitor import monitor
+from ._netresult import NetworkResult
 from ._result import MonitorResult
 from ._scoring import score_detections
 
 __all__ = [
     "monitor",
     "MonitorResult",
+    "NetworkResult",
     "detect",
     "smooth",
     "frame_runs",

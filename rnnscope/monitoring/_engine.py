@@ -23,7 +23,9 @@ class Piece:
     """One contiguous stretch of classified signal.
 
     ``start_ns``: UTC (ns) of its first sample at the model rate ``sampling_rate``; ``n_samples``; ``prob``
-    ``(frames, classes)`` float32; ``first_frame_ns``: centre of frame 0; ``frame_period_ns``: hop.
+    ``(frames, classes)`` float32; ``first_frame_ns``: centre of the frame of ``prob``'s first row; ``frame_period_ns``:
+    hop. A block task's output holds *fragments* of pieces (:meth:`_Engine.drain`): the rows computed in that task,
+    ``first_frame_ns`` their first row's time and ``n_samples`` the piece's samples so far.
     """
 
     start_ns: int
@@ -64,16 +66,13 @@ class _Engine:
         self.first_offset_ns = int(round(win / 2 * _NS / self.rate))
         self.period_ns = int(round(hop * _NS / self.rate))
         self.pieces: list[Piece] = []
-        self.gaps: list[tuple[int, int]] = []
         self.chunk_samples = CHUNK_FRAMES * hop
         self._open = False
         self.last_end_ns = None
 
     # -- pieces ------------------------------------------------------------------------------------------
     def _start(self, start_ns):
-        if self.last_end_ns is not None:
-            self.gaps.append((self.last_end_ns, start_ns))
-        self.start_ns, self.n_samples, self.probs = start_ns, 0, []
+        self.start_ns, self.n_samples, self.probs, self.drained = start_ns, 0, [], 0
         self.states, self.context = None, None
         self._open = True
         if self.capture is not None:
@@ -85,12 +84,27 @@ class _Engine:
         self.timings["features"] += time.perf_counter() - t
         self._infer(tail)
         prob = np.concatenate(self.probs) if self.probs else np.zeros((0, len(self.model.class_names)), np.float32)
-        self.pieces.append(Piece(self.start_ns, self.n_samples, self.rate, self.start_ns + self.first_offset_ns,
-                                 self.period_ns, prob))
+        self.pieces.append(Piece(self.start_ns, self.n_samples, self.rate, self._row0_ns(), self.period_ns, prob))
         self.last_end_ns = self._next_ns()
         self._open = False
         if self.capture is not None:
             self.capture.end_piece()
+
+    def _row0_ns(self) -> int:
+        """Centre of the first frame not drained yet (frame 0 of the piece when nothing was drained)."""
+        return self.start_ns + self.first_offset_ns + self.drained * self.period_ns
+
+    def drain(self) -> list[tuple[Piece, bool]]:
+        """The pieces closed since the last call and the open piece's frames computed since then, as ``(fragment,
+        closed)`` pairs, forgotten here (a block task's output; the open piece continues in the next task)."""
+        out = [(piece, True) for piece in self.pieces]
+        self.pieces = []
+        if self._open:
+            prob = np.concatenate(self.probs) if self.probs else np.zeros((0, len(self.model.class_names)), np.float32)
+            out.append((Piece(self.start_ns, self.n_samples, self.rate, self._row0_ns(), self.period_ns, prob), False))
+            self.probs = []
+            self.drained += prob.shape[0]
+        return out
 
     def _next_ns(self):
         return self.start_ns + int(round(self.n_samples * _NS / self.rate))

@@ -17,6 +17,10 @@ The data flow, one block (a UTC day by default) at a time, so memory does not gr
 5. **catalog**: per-frame probabilities -> smoothed -> per-class minimum durations -> detections
    (:mod:`rnnscope.monitoring`).
 
+Several stations, an ``executor``, an ``output`` folder or ``span_s`` run the same steps as block tasks
+(:mod:`rnnscope.monitoring._network`): each station's blocks in order with this state carried between them as
+arrays, stations in parallel on any ``concurrent.futures.Executor``, restartable from the output folder.
+
 Gaps: where the data stop (a gap of more than half a sample, or the end of the range), the features are finished
 with the end-edge repetition of ``frames_of``, the last frames classified, and the recurrent state reset; after the
 gap, framing restarts at the first sample (frame centres ``2 s, 2.5 s, ...`` after it) from a zero state, exactly as
@@ -35,18 +39,23 @@ import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
-from . import _detections
 from .._validation import FROM_DATA, no_background_message, resolve_background
 from ..features import PRESETS, FeatureConfig
 from ..features._contract import check_contract
+from . import _detections, _network
+from ._blocktask import (
+    Settings,
+    feed,
+    gap_table,
+    gaps_between,
+    process_block,
+    torch_threads,
+)
 from ._detections import DEFAULT_SMOOTHING
 from ._engine import _Engine
 from ._preprocessing import _Preprocessor
 from ._result import MonitorResult
-from ._sources import _NS, _contiguous_pieces, _open_source, _utc
+from ._sources import _expand_ids, _open_source, source_record
 
 __all__ = ["monitor"]
 
@@ -178,18 +187,6 @@ def _resolve_id(src, seed_id, func):
     return seed_id
 
 
-def _blocks(t0, t1, block_s):
-    """[t0, t1) cut at multiples of ``block_s`` since 1970 (UTC midnights for whole days)."""
-    from obspy import UTCDateTime
-
-    step = int(round(block_s * _NS))
-    a = t0.ns
-    while a < t1.ns:
-        b = min((a // step + 1) * step, t1.ns)
-        yield UTCDateTime(ns=a), UTCDateTime(ns=b)
-        a = b
-
-
 def _bar(total, enabled, desc):
     if not enabled:
         return None
@@ -198,13 +195,89 @@ def _bar(total, enabled, desc):
     return tqdm(total=total, unit="block", desc=desc, leave=False)
 
 
+#: warm-up (s) of a span that does not start the range (``span_s``): see docs/monitoring.md for its agreement
+WARMUP_S = 600.0
+
+
+def _is_network(seed_id) -> bool:
+    """A list of ids, a pattern or an Inventory (a NetworkResult), rather than one SEED id (a MonitorResult)."""
+    if isinstance(seed_id, str):
+        return any(c in seed_id for c in "*?[")
+    return seed_id is not None
+
+
+def _load_model(model, func):
+    if isinstance(model, (str, os.PathLike)):
+        from ..models import load
+
+        name = Path(model).name
+        model = load(model)
+    else:
+        name = type(model).__name__
+    if not hasattr(model, "class_names") or not hasattr(model, "input_size"):
+        raise TypeError(
+            f"The 'model' parameter of {func} must be an rnnscope model (RNNClassifier, TCNClassifier) or the path of "
+            f"a model file. Got {type(model).__name__} instead."
+        )
+    return model, name
+
+
+def _settings(model, *, feature_config, sampling_rate, detrend, bandpass, block_s, margin_s, smoothing, background,
+              min_duration, threads, device, capture, func) -> Settings:
+    """Every argument checked and resolved against the model's input contract."""
+    from .._validation import check_positive
+
+    cfg = _feature_config(model, feature_config, func)
+    rate = _sampling_rate(model, sampling_rate, cfg, func)
+    detrend_type, band = _preprocessing(model, detrend, bandpass, func)
+    check_positive(block_s, name="block_s", func=func)
+    check_positive(margin_s, name="margin_s", func=func, allow_zero=True)
+    _detections._check_smoothing(smoothing, func)
+    background = _monitor_background(model, background, func)
+    _detections._min_frames(min_duration, model.class_names, func, background)
+    if threads is not None:
+        check_positive(threads, name="threads", func=func, integer=True)
+    if capture and not hasattr(model, "forward_layers"):
+        raise ValueError(
+            f"{func}: capture_store needs a recurrent model (RNNClassifier); a {type(model).__name__} has no hidden "
+            "states to capture. Leave capture_store out."
+        )
+    return Settings(cfg=cfg, rate=rate, detrend=detrend_type, band=band, margin_s=float(margin_s),
+                    block_s=float(block_s), threads=threads, device=device, smoothing=smoothing,
+                    min_duration=min_duration, background=background, capture=capture)
+
+
+def _check_tasks(executor, output, span_s, warmup_s, capture_store, func) -> None:
+    """The options of a run in tasks (several stations, an executor, an output folder or spans)."""
+    from .._validation import check_positive
+
+    if executor is not None and not callable(getattr(executor, "submit", None)):
+        raise TypeError(
+            f"The 'executor' parameter of {func} must be a concurrent.futures.Executor (e.g. a Dask client's "
+            f"client.get_executor()) or None (serial). Got {type(executor).__name__} instead."
+        )
+    if span_s is not None:
+        check_positive(span_s, name="span_s", func=func)
+        check_positive(warmup_s, name="warmup_s", func=func, allow_zero=True)
+        if capture_store is not None:
+            raise ValueError(
+                f"{func}: capture_store needs each station's state carried across its whole range; it cannot be "
+                "combined with span_s (spans start from a zero state). Leave span_s out, or capture_store."
+            )
+    if capture_store is not None and output is None:
+        raise ValueError(
+            f"{func}: with several stations, an executor or spans, capture_store needs an output folder for the "
+            "tasks' recordings (written there, then into the capture runs). Pass output='FOLDER'."
+        )
+
+
 def monitor(
     model,
     source,
     *,
     starttime=None,
     endtime=None,
-    seed_id: str | None = None,
+    seed_id=None,
     feature_config=None,
     device: str = "auto",
     min_duration: Mapping[str, int] | int | None = None,
@@ -218,7 +291,11 @@ def monitor(
     margin_s: float = 60.0,
     threads: int | None = 1,
     progress: bool = True,
-) -> MonitorResult:
+    executor=None,
+    output=None,
+    span_s: float | None = None,
+    warmup_s: float = WARMUP_S,
+):
     """Classify a long seismic record frame by frame and turn it into a detection catalog.
 
     Data are read one block (a UTC day) at a time, preprocessed, featurised and classified with the recurrent
@@ -236,8 +313,11 @@ def monitor(
     starttime, endtime : UTC time, optional
         Range to monitor (ISO string, datetime or UTCDateTime; end excluded). Default: the data's extent (for an
         SDS archive, the first to the last day file of ``seed_id``).
-    seed_id : str, optional
-        ``NET.STA.LOC.CHA`` to monitor; may be left out when the source holds one id.
+    seed_id : str, list of str or obspy Inventory, optional
+        ``NET.STA.LOC.CHA`` to monitor; may be left out when the source holds one id. **A network**: a pattern
+        (``"XX.*..HHZ"``, :mod:`fnmatch` wildcards ``*``, ``?``, ``[...]``), a list of ids or patterns, or an ObsPy
+        Inventory (its channels that the source holds) — then a :class:`~rnnscope.monitoring.NetworkResult` is
+        returned.
     feature_config : FeatureConfig, preset name or JSON, optional
         Features the model was trained on. Default: ``model.feature_config`` (stored by
         :func:`rnnscope.train.fit` and saved with the model), else ``"paper"``. A config that differs from the
@@ -277,13 +357,34 @@ def monitor(
         sequence of small matrix-vector products that more threads only slow down (8x slower with 2 threads on a
         busy 2-core machine). None keeps torch's setting.
     progress : bool
-        Show a progress bar over blocks.
+        Show a progress bar over blocks (tasks).
+    executor : concurrent.futures.Executor, optional
+        Run the stations in parallel on it, e.g. a Dask client's ``client.get_executor()`` (a ``LocalCluster`` or
+        any scheduler; the source, the model and ``output`` must be readable by every worker). Each station's days
+        run in order as tasks with the state carried from day to day, so the result is identical to the serial
+        run. None (default): in this process.
+    output : path, optional
+        Folder written as the run goes (see :mod:`rnnscope.monitoring._network`): one task folder per day and
+        station under ``output/tasks`` (written atomically; a rerun with the same model and settings skips the
+        finished ones), then ``detections.csv``, ``detections.xml``, the probability MiniSEED
+        (``probabilities.mseed`` for one id, ``probabilities/<id>.mseed`` for a network) and ``monitor.json``.
+        Needed by ``capture_store`` with several stations or an executor.
+    span_s : float, optional
+        Also cut each station's range into spans of this length (seconds; a multiple of ``block_s`` keeps the
+        serial run's processing windows), run in parallel: for few stations over long ranges. Each span but the
+        first starts ``warmup_s`` earlier from a zero state on the serial run's frame grid and takes over
+        ``margin_s`` before its start; the result then differs slightly from the serial run near those points
+        (measured in ``docs/monitoring.md``).
+    warmup_s : float
+        Warm-up of each span (default 600 s).
 
     Returns
     -------
-    MonitorResult
-        ``.detections`` (DataFrame), ``.to_csv(path)``, ``.to_quakeml(path)``, ``.probabilities()`` (ObsPy Stream),
-        ``.to_mseed(path)``, ``.score(truth)``, ``.gaps``, ``.pieces``, ``.timings``.
+    MonitorResult or NetworkResult
+        One id: ``.detections`` (DataFrame), ``.to_csv(path)``, ``.to_quakeml(path)``, ``.probabilities()``
+        (ObsPy Stream), ``.to_mseed(path)``, ``.score(truth)``, ``.gaps``, ``.pieces``, ``.timings``. A network:
+        the same for all channels together (``seed_id`` column), and ``result[seed_id]``, a MonitorResult per
+        channel.
 
     Notes
     -----
@@ -315,146 +416,89 @@ def monitor(
     >>> st = result.probabilities()
     >>> [tr.stats.channel for tr in st], st[0].stats.sampling_rate, str(st[0].stats.starttime)
     (['HYB', 'LP', 'SIL', 'TRE', 'VTE'], 2.0, '2024-03-01T23:55:02.000000Z')
+
+    Two stations (a pattern), each UTC day a task; with ``executor=client.get_executor()`` they run on Dask:
+
+    >>> other = trace.copy()
+    >>> other.stats.station = "EAST"
+    >>> network = rnnscope.monitor(model, obspy.Stream([trace, other]), seed_id="XX.*..HHZ", progress=False)
+    >>> network.seed_ids, network.timings["tasks_run"], network["XX.DEMO..HHZ"].n_frames
+    (['XX.DEMO..HHZ', 'XX.EAST..HHZ'], 4, 1193)
+    >>> bool((network["XX.DEMO..HHZ"].pieces[0].prob == result.pieces[0].prob).all())  # as the serial run
+    True
     """
     func = "monitor"
     t_total = time.perf_counter()
+    model, model_name = _load_model(model, func)
+    s = _settings(model, feature_config=feature_config, sampling_rate=sampling_rate, detrend=detrend,
+                  bandpass=bandpass, block_s=block_s, margin_s=margin_s, smoothing=smoothing, background=background,
+                  min_duration=min_duration, threads=threads, device=device, capture=capture_store is not None,
+                  func=func)
     from .._device import resolve_device
 
-    if isinstance(model, (str, os.PathLike)):
-        from ..models import load
-
-        model_name = Path(model).name
-        model = load(model)
-    else:
-        model_name = type(model).__name__
-    if not hasattr(model, "class_names") or not hasattr(model, "input_size"):
-        raise TypeError(
-            f"The 'model' parameter of {func} must be an rnnscope model (RNNClassifier, TCNClassifier) or the path of "
-            f"a model file. Got {type(model).__name__} instead."
-        )
-    cfg = _feature_config(model, feature_config, func)
-    rate = _sampling_rate(model, sampling_rate, cfg, func)
-    detrend_type, band = _preprocessing(model, detrend, bandpass, func)
-    from .._validation import check_positive
-
-    check_positive(block_s, name="block_s", func=func)
-    check_positive(margin_s, name="margin_s", func=func, allow_zero=True)
-    _detections._check_smoothing(smoothing, func)
-    background = _monitor_background(model, background, func)
-    _detections._min_frames(min_duration, model.class_names, func, background)
     dev = resolve_device(device, func=func)
-    model = model.to(dev).eval()
-
     src = _open_source(source, func)
-    seed_id = _resolve_id(src, seed_id, func)
-    t0, t1 = _utc(starttime, "starttime", func), _utc(endtime, "endtime", func)
-    if t0 is None or t1 is None:
-        extent = src.extent(seed_id)
-        if extent is None:
-            raise ValueError(f"{func}: the source holds no data for {seed_id!r}; check the SEED id.")
-        t0 = t0 if t0 is not None else extent[0]
-        t1 = t1 if t1 is not None else extent[1]
-    if t1 <= t0:
-        raise ValueError(f"{func}: endtime {t1} is not after starttime {t0}; give a range with start < end.")
+    network = _is_network(seed_id)
+    ids = _expand_ids(src, seed_id, func) if network else [_resolve_id(src, seed_id, func)]
+    if network or executor is not None or output is not None or span_s is not None:
+        _check_tasks(executor, output, span_s, warmup_s, capture_store, func)
+        import torch
 
+        threads_before = torch.get_num_threads()
+        try:
+            return _network.run(model, model_name, s, src, ids, single=not network, starttime=starttime,
+                                endtime=endtime, executor=executor, output=output, capture_store=capture_store,
+                                span_s=span_s, warmup_s=warmup_s, progress=progress, func=func)
+        finally:  # tasks run in this process's threads (a threaded Dask cluster) may leave torch's count set
+            torch.set_num_threads(threads_before)
+    t0, t1 = _network.station_range(src, ids[0], starttime, endtime, func)
+    return _serial(model.to(dev).eval(), model_name, s, dev, src, ids[0], t0, t1, capture_store, progress, t_total)
+
+
+def _serial(model, model_name, s: Settings, dev, src, seed_id, t0, t1, capture_store, progress, t_total):
+    """One channel in this process, block after block (the classic path; tasks run the same steps)."""
+    from obspy import UTCDateTime
+
+    func = "monitor"
     timings = dict.fromkeys(("read", "preprocess", "features", "inference", "catalog"), 0.0)
     capture = None
     if capture_store is not None:
         from ._writer import CaptureWriter
 
-        if not hasattr(model, "forward_layers"):
-            raise ValueError(
-                f"{func}: capture_store needs a recurrent model (RNNClassifier); a {type(model).__name__} has no hidden "
-                "states to capture. Leave capture_store out."
-            )
-        capture = CaptureWriter(capture_store, model, cfg, rate, seed_id, background, source=_source_record(src))
-    engine = _Engine(model, cfg, rate, dev, timings, capture)
-    pre = _Preprocessor(rate, detrend_type, band, margin_s, seed_id, func)
-    blocks = list(_blocks(t0, t1, block_s))
+        capture = CaptureWriter(capture_store, model, s.cfg, s.rate, seed_id, s.background,
+                                source=source_record(src))
+    engine = _Engine(model, s.cfg, s.rate, dev, timings, capture)
+    pre = _Preprocessor(s.rate, s.detrend, s.band, s.margin_s, seed_id, func)
+    blocks = _network.block_edges(t0.ns, t1.ns, s.block_s)
     bar = _bar(len(blocks), progress, f"monitor {seed_id}")
-
-    import torch
-
-    threads_before = torch.get_num_threads()
-    if threads is not None:
-        check_positive(threads, name="threads", func=func, integer=True)
-        torch.set_num_threads(int(threads))
-    try:
-        for a, b in blocks:
-            t = time.perf_counter()
-            st = src.read(seed_id, a, b)
-            pieces = _contiguous_pieces(st, func) if len(st) else []
-            del st
-            timings["read"] += time.perf_counter() - t
-            pieces.reverse()
-            while pieces:  # pop: the preprocessor then holds the only reference to a piece's samples
-                _feed(engine, pre, timings, pieces.pop())
+    with torch_threads(s.threads):
+        try:
+            for a, b in blocks:
+                process_block(engine, pre, src, seed_id, UTCDateTime(ns=a), UTCDateTime(ns=b), timings)
+                if bar is not None:
+                    bar.update(1)
+            feed(engine, pre, timings, None)
+            engine.finish()
+        finally:
             if bar is not None:
-                bar.update(1)
-        _feed(engine, pre, timings, None)
-        engine.finish()
-    finally:
-        torch.set_num_threads(threads_before)
-        if bar is not None:
-            bar.close()
+                bar.close()
 
-    gaps = _gap_table(engine, t0, t1)
+    gaps = gap_table(engine.pieces, gaps_between(engine.pieces, engine.rate), engine.rate, t0, t1)
     if not any(p.prob.shape[0] for p in engine.pieces):
         longest = max((p.n_samples for p in engine.pieces), default=0)
         what = (f"the longest contiguous stretch of {seed_id!r} between {t0} and {t1} holds {longest} samples at "
-                f"{rate:g} Hz ({longest / rate:g} s), shorter than one {cfg.window_s:g} s analysis window"
+                f"{s.rate:g} Hz ({longest / s.rate:g} s), shorter than one {s.cfg.window_s:g} s analysis window"
                 if longest else f"the source holds no sample of {seed_id!r} between {t0} and {t1}")
         warnings.warn(f"{func}: no frame was classified: {what}. Give a longer time range or data without so many "
-                      "gaps.", UserWarning, stacklevel=2)
+                      "gaps.", UserWarning, stacklevel=3)
     t = time.perf_counter()
     result = MonitorResult(
         seed_id=seed_id, class_names=model.class_names, starttime=t0, endtime=t1, pieces=engine.pieces, gaps=gaps,
-        feature_config=cfg, sampling_rate=rate, smoothing=smoothing, min_duration=min_duration,
-        background=background, timings=timings, model_name=model_name,
+        feature_config=s.cfg, sampling_rate=s.rate, smoothing=s.smoothing, min_duration=s.min_duration,
+        background=s.background, timings=timings, model_name=model_name,
     )
     timings["catalog"] = time.perf_counter() - t
     if capture is not None:
         result.capture_store = capture.finish(result.detections)
     timings["total"] = time.perf_counter() - t_total
     return result
-
-
-def _source_record(src) -> dict | None:
-    """Where ``src`` reads from, with absolute paths (stored in the capture runs' attrs); None for a Stream."""
-    if getattr(src, "kind", None) == "sds":
-        return {"kind": "sds", "root": os.path.abspath(src.root)}
-    if getattr(src, "kind", None) == "files":
-        return {"kind": "files", "paths": sorted({os.path.abspath(f[0]) for f in src.files})}
-    return None
-
-
-def _feed(engine, pre, timings, trace) -> None:
-    """Preprocess one raw piece (``None``: flush the preprocessor) and classify what comes out."""
-    t = time.perf_counter()
-    outputs = pre.flush() if trace is None else pre.push(trace)
-    timings["preprocess"] += time.perf_counter() - t
-    while outputs:
-        start_ns, y = outputs.pop(0)
-        engine.push(start_ns, y)
-        del y
-
-
-def _gap_table(engine, t0, t1) -> pd.DataFrame:
-    spans = []
-    pieces = engine.pieces
-    if not pieces:
-        spans.append((t0.ns, t1.ns))
-    else:
-        if pieces[0].start_ns > t0.ns + 0.5 * _NS / engine.rate:
-            spans.append((t0.ns, pieces[0].start_ns))
-        spans += engine.gaps
-        end = pieces[-1].end_ns
-        if end < t1.ns - 0.5 * _NS / engine.rate:
-            spans.append((end, t1.ns))
-    a = np.array([s[0] for s in spans], dtype=np.int64)
-    b = np.array([s[1] for s in spans], dtype=np.int64)
-    return pd.DataFrame({
-        "start": pd.to_datetime(a, unit="ns", utc=True),
-        "end": pd.to_datetime(b, unit="ns", utc=True),
-        "duration_s": (b - a) / _NS,
-    })

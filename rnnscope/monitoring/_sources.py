@@ -75,6 +75,10 @@ class _StreamSource:
 
         return Stream(_pieces(self.stream, seed_id, t0, t1))
 
+    def stretches(self, seed_id, t0, t1):
+        return _merge_spans([(tr.stats.starttime.ns, (tr.stats.endtime + tr.stats.delta).ns, tr.stats.sampling_rate)
+                             for tr in self.stream if tr.id == seed_id and tr.stats.npts], t0, t1)
+
 
 class _FileSource:
     kind = "files"
@@ -82,7 +86,7 @@ class _FileSource:
     def __init__(self, paths, func):
         import obspy
 
-        self.files = []  # (path, id, start, end)
+        self.files = []  # (path, id, start, end, delta)
         for path in paths:
             try:
                 st = obspy.read(path, headonly=True)
@@ -91,8 +95,18 @@ class _FileSource:
             for tr in st:
                 self.files.append((path, tr.id, tr.stats.starttime, tr.stats.endtime, tr.stats.delta))
 
+    @classmethod
+    def from_table(cls, rows):
+        """A source over files whose headers were read already (``rows`` of ``self.files``): what a task gets."""
+        src = cls.__new__(cls)
+        src.files = list(rows)
+        return src
+
     def ids(self):
         return sorted({f[1] for f in self.files})
+
+    def stretches(self, seed_id, t0, t1):
+        return _merge_spans([(a.ns, (b + d).ns, 1.0 / d) for _, i, a, b, d in self.files if i == seed_id], t0, t1)
 
     def extent(self, seed_id):
         rows = [f for f in self.files if f[1] == seed_id]
@@ -144,12 +158,78 @@ class _SDSSource:
         last = UTCDateTime(year=days[-1][0], julday=days[-1][1]) + 86400
         return first, last
 
+    def stretches(self, seed_id, t0, t1):
+        """From the day files' headers only (every record header is read, no sample is decoded)."""
+        import obspy
+        from obspy import UTCDateTime
+
+        spans = []
+        for year, doy in self._day_files(seed_id):
+            day = UTCDateTime(year=year, julday=doy)
+            if day >= t1 or day + 86400 <= t0 - 86400:
+                continue
+            net, sta, _, cha = seed_id.split(".")
+            path = os.path.join(self.root, f"{year:04d}", net, sta, f"{cha}.D", f"{seed_id}.D.{year:04d}.{doy:03d}")
+            try:
+                st = obspy.read(path, headonly=True)
+            except Exception:  # noqa: BLE001 - an unreadable file is read (and reported) by the block that needs it
+                continue
+            spans += [(tr.stats.starttime.ns, (tr.stats.endtime + tr.stats.delta).ns, tr.stats.sampling_rate)
+                      for tr in st if tr.id == seed_id and tr.stats.npts]
+        return _merge_spans(spans, t0, t1)
+
     def read(self, seed_id, t0, t1):
         from obspy import Stream
 
         net, sta, loc, cha = seed_id.split(".")
         st = self.client.get_waveforms(net, sta, loc, cha, t0, t1, merge=None)
         return Stream(_pieces(st, seed_id, t0, t1))
+
+
+def _merge_spans(spans, t0, t1) -> list[tuple[int, int, float]]:
+    """Contiguous stretches ``(start_ns, end_ns, rate of the first trace)`` of trace extents (end = one sample past
+    the last), overlapping ``[t0, t1)``: traces less than half a sample apart are one stretch."""
+    out: list[list] = []
+    for a, b, rate in sorted(spans):
+        if out and a <= out[-1][1] + 0.5 * _NS / out[-1][2]:
+            out[-1][1] = max(out[-1][1], b)
+        else:
+            out.append([a, b, float(rate)])
+    return [(a, b, r) for a, b, r in out if b > t0.ns and a < t1.ns]
+
+
+def _expand_ids(src, seed_id, func) -> list[str]:
+    """The SEED ids a network run monitors: a list of ids or patterns, a pattern (``*``, ``?``, ``[...]`` as in
+    :mod:`fnmatch`), or an ObsPy Inventory (its channels the source holds), in sorted order."""
+    import fnmatch
+
+    ids = src.ids()
+    if type(seed_id).__name__ == "Inventory":
+        wanted = sorted(set(seed_id.get_contents()["channels"]))
+        found = [i for i in wanted if i in set(ids)]
+        if not found:
+            raise ValueError(
+                f"{func}: the source holds none of the {len(wanted)} channels of the inventory ({wanted[:5]}"
+                f"{' ...' if len(wanted) > 5 else ''}); it holds {ids[:10]}. Check the inventory or the source."
+            )
+        return found
+    patterns = [seed_id] if isinstance(seed_id, str) else list(seed_id)
+    wild = "*?["
+    bad = [p for p in patterns if not isinstance(p, str) or (p.count(".") != 3 and not any(c in p for c in wild))]
+    if bad or not patterns:
+        raise ValueError(
+            f"The 'seed_id' parameter of {func} must be a SEED id 'NET.STA.LOC.CHA', a pattern such as "
+            f"'XX.*..HHZ', a list of them, or an ObsPy Inventory. Got {bad[0] if bad else seed_id!r} instead."
+        )
+    found: list[str] = []
+    for pattern in patterns:
+        matches = fnmatch.filter(ids, pattern) if any(c in pattern for c in wild) else \
+            [pattern] if (pattern in ids or src.kind == "sds") else []
+        if not matches:
+            raise ValueError(f"{func}: the source holds no trace matching {pattern!r}; it holds {ids[:10]}"
+                             f"{' ...' if len(ids) > 10 else ''}.")
+        found += [m for m in matches if m not in found]
+    return sorted(found)
 
 
 def _open_source(source, func):
@@ -228,3 +308,13 @@ def _contiguous_pieces(st, func):
                     out.append(Trace(data=data, header=piece.stats))
     out.sort(key=lambda tr: tr.stats.starttime.ns)
     return out
+
+
+def source_record(src) -> dict | None:
+    """Where ``src`` reads from, with absolute paths (stored in the capture runs' attrs, so the Explorer can read the
+    waveform of the visible window from the archive); None for an in-memory Stream."""
+    if getattr(src, "kind", None) == "sds":
+        return {"kind": "sds", "root": os.path.abspath(src.root)}
+    if getattr(src, "kind", None) == "files":
+        return {"kind": "files", "paths": sorted({os.path.abspath(f[0]) for f in src.files})}
+    return None

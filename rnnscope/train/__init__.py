@@ -9,7 +9,8 @@ frames (past ``length``) and unknown frames (label -1) never enter the loss or t
 - :func:`record_folds`, :func:`cross_validate`, :func:`sweep` — partitions and grids on any Executor (``_folds.py``);
 - :func:`frame_baseline`, :func:`frame_scores` — classifiers without recurrence (one frame, or a window of past
   frames; linear or nonlinear) and the frame scores every table reports (``_baseline.py``);
-- :func:`fit_many` — one model per seed (``_seeds.py``).
+- :func:`fit_many` — one model per seed (``_seeds.py``);
+- :func:`retrain`, :class:`Retraining` — fine-tuning on a reviewed detection catalog (``_retrain.py``).
 
 Controls (untrained twins, shuffled labels) are experiments: :mod:`rnnscope.experiments`.
 """
@@ -17,6 +18,7 @@ from ._baseline import frame_baseline, frame_scores
 from ._evaluate import Evaluation, evaluate
 from ._fit import fit, predict
 from ._folds import cross_validate, record_folds, sweep
+from ._retrain import Retraining, retrain
 from ._seeds import fit_many
 
 __all__ = [
@@ -30,4 +32,6 @@ __all__ = [
     "frame_baseline",
     "frame_scores",
     "fit_many",
+    "retrain",
+    "Retraining",
 ]
