@@ -990,7 +990,7 @@ changes those numbers. A notebook that recomputes them and prints them **rounded
 3. cells whose first line is `# NBVAL_CHECK_OUTPUT`: nbval re-runs the notebook and compares their printed output
    with the output stored in the notebook; the other cells only have to run without error.
 
-Here the model is rnnscope's shipped LSTM(64) (`rnnscope.examples.example_model()`), a stand-in for yours.
+Here the model is rnnscope's shipped LSTM(64) (`rnnscope.examples.trained_model()`), a stand-in for yours.
 """),
     code("""
 # Parameters: the reference inputs. Change them only on purpose (the pinned outputs change with them).
@@ -1044,7 +1044,7 @@ The shipped model file is read without executing code (safetensors + JSON config
 reference records and keeps every internal state; inference on the CPU with a pinned thread count is deterministic.
 """),
     code("""
-model = rnnscope.examples.example_model()
+model = rnnscope.examples.trained_model()
 run = rnnscope.capture(model, frames, device="cpu", progress=False)
 """),
     code("""
@@ -1112,12 +1112,12 @@ plots.heat_maps(run)
     md("""
 ## 4. The shipped run agrees with a fresh capture
 
-rnnscope also ships the run of this model on 8 held-out records (`rnnscope.examples.example_run()`, made by
+rnnscope also ships the run of this model on 8 held-out records (`rnnscope.examples.trained_run()`, made by
 `benchmarks/make_shipped_assets.py`). Capturing those records again with today's code must give the same states:
 a cheap guard against silent changes in the cells, the normaliser or the capture.
 """),
     code("""
-shipped = rnnscope.examples.example_run().load()
+shipped = rnnscope.examples.trained_run().load()
 again = rnnscope.capture(model, shipped, device="cpu", progress=False)
 for var in ("h", "c", "prob"):
     diff = float(np.nanmax(np.abs(again[var].values - shipped[var].values)))

@@ -229,8 +229,8 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> fig = plots.activation_map(analysis.example_run())  # record 0, h, layer 0
+    >>> from rnnscope import analysis, examples, plots
+    >>> fig = plots.activation_map(examples.toy_run())  # record 0, h, layer 0
     >>> len(fig.axes)  # waveform, spectrogram, activation, labels, colour bar
     5
     """
@@ -288,8 +288,8 @@ def activation_histograms(hists, layer: int = 0):
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> hist = analysis.activation_histogram(analysis.example_run(), by="class")
+    >>> from rnnscope import analysis, examples, plots
+    >>> hist = analysis.activation_histogram(examples.toy_run(), by="class")
     >>> len(plots.activation_histograms({"lstm": hist}).axes)
     5
     """
@@ -337,8 +337,8 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> len(plots.heat_maps(analysis.example_run()).axes), len(plots.heat_maps(analysis.example_run(), rule="any").axes)
+    >>> from rnnscope import analysis, examples, plots
+    >>> len(plots.heat_maps(examples.toy_run()).axes), len(plots.heat_maps(examples.toy_run(), rule="any").axes)
     (4, 4)
     """
     from .analysis import heat_map, top_fraction
@@ -381,8 +381,8 @@ def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0,
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> len(plots.correlation_matrices(analysis.example_run()).axes)
+    >>> from rnnscope import analysis, examples, plots
+    >>> len(plots.correlation_matrices(examples.toy_run()).axes)
     4
     """
     from .analysis import class_correlation
@@ -422,11 +422,11 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> fig = plots.top_unit_traces(analysis.example_run(), 0, k=2, classes=["LP", "HYB"])
+    >>> from rnnscope import analysis, examples, plots
+    >>> fig = plots.top_unit_traces(examples.toy_run(), 0, k=2, classes=["LP", "HYB"])
     >>> len(fig.axes)  # waveform, spectrogram, one panel per class
     4
-    >>> len(plots.top_unit_traces(analysis.example_run()).axes)  # record 0: the classes it holds, 5 units each
+    >>> len(plots.top_unit_traces(examples.toy_run()).axes)  # record 0: the classes it holds, 5 units each
     5
     """
     from .analysis import top_units, unit_traces
@@ -515,8 +515,8 @@ def cell_distributions(dists):
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> dist = analysis.cell_distribution(analysis.example_run())
+    >>> from rnnscope import analysis, examples, plots
+    >>> dist = analysis.cell_distribution(examples.toy_run())
     >>> len(plots.cell_distributions(dist).axes)
     1
     """
@@ -558,8 +558,8 @@ def responsibility_map(resp, units=None):
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> resp = analysis.responsibility(analysis.example_run(n_layers=2), threshold=10)
+    >>> from rnnscope import analysis, examples, plots
+    >>> resp = analysis.responsibility(examples.toy_run(n_layers=2), threshold=10)
     >>> len(plots.responsibility_map(resp).axes)  # two layers and a colour bar
     3
     """
@@ -595,8 +595,8 @@ def temporal_traces(traces):
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> tr = analysis.temporal_trace(analysis.example_run(n_layers=2), 0)
+    >>> from rnnscope import analysis, examples, plots
+    >>> tr = analysis.temporal_trace(examples.toy_run(n_layers=2), 0)
     >>> len(plots.temporal_traces({"lstm": tr}).axes)
     2
     """
@@ -644,8 +644,8 @@ def perturbation_map(diff, units=None, *, threshold: float = 0.1):
 
     Examples
     --------
-    >>> from rnnscope import analysis, plots
-    >>> run = analysis.example_run(n_layers=2)
+    >>> from rnnscope import analysis, examples, plots
+    >>> run = examples.toy_run(n_layers=2)
     >>> diff = analysis.perturbation(run, run, noise=(2, 4))
     >>> len(plots.perturbation_map(diff).axes)  # two layers, the curve, the colour bar
     4

@@ -428,8 +428,8 @@ def summaries_cover(ds) -> bool:
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> summaries_cover(run), summaries_cover(run.isel(event=[2, 0, 1])), summaries_cover(run.isel(event=[1]))
     (True, True, False)
     """

@@ -109,9 +109,9 @@ def boundary_run() -> xr.Dataset:
 
 def padded_run(n_layers=2) -> xr.Dataset:
     """A run with three records of different lengths (padded), 2 layers of LSTM, ``h`` and ``c``."""
-    from rnnscope.analysis import example_run
+    from rnnscope.examples import toy_run
 
-    return example_run("lstm", n_units=5, n_layers=n_layers, seed=3)
+    return toy_run("lstm", n_units=5, n_layers=n_layers, seed=3)
 
 
 _REAL = {}

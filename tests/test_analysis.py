@@ -4,7 +4,7 @@ import pytest
 import xarray as xr
 from sklearn.metrics import roc_auc_score
 
-from rnnscope import analysis
+from rnnscope import analysis, examples
 from rnnscope.analysis import EmptyClassWarning
 
 import analysis_runs
@@ -186,6 +186,32 @@ def test_specialisation_gap_is_free_of_a_common_offset():
     assert float(shifted["specialisation_gap"][0]) == pytest.approx(0.7 / 3)
     np.testing.assert_allclose(analysis.specialisation(HEAT)["selectivity_gap"].sel(layer=0).values,
                                [2.0, 0.5, 1.5, 0.5])  # top - rest of the hand-made heat above
+
+
+def test_class_gap_by_hand_and_without_a_class():
+    gap = analysis.specialisation(HEAT)["class_gap"].sel(layer=0)
+    # A - mean(B, C), B - mean(A, C), C - mean(A, B), unit by unit
+    np.testing.assert_allclose(gap.sel(class_name="A").values, [2.0, -1.0, 0.0, -1.0])
+    np.testing.assert_allclose(gap.sel(class_name="B").values, [-2.5, 0.5, 1.5, 0.5])
+    np.testing.assert_allclose(gap.sel(class_name="C").values, [0.5, 0.5, -1.5, 0.5])
+    spec = analysis.specialisation(HEAT)
+    preferred = gap.sel(class_name=spec["preferred_class"].sel(layer=0).values.tolist())  # the preferred class's
+    np.testing.assert_allclose(np.diagonal(preferred.values), spec["selectivity_gap"].sel(layer=0).values)
+    holed = HEAT.copy()
+    holed.loc[{"class_name": "C", "unit": 2}] = np.nan  # no C frame for unit 2: A's contrast is with B alone
+    gap = analysis.specialisation(holed)["class_gap"].sel(layer=0)
+    assert float(gap.sel(class_name="A", unit=2)) == pytest.approx(2.0 - 3.0)
+    assert np.isnan(float(gap.sel(class_name="C", unit=2)))
+
+
+def test_the_explorer_orders_units_by_the_analysis_class_gap():
+    from rnnscope.widgets import _summaries
+
+    run = examples.toy_run(n_units=6)
+    gap = analysis.specialisation(run)["class_gap"].sel(layer=0, class_name="LP").values
+    order = _summaries.unit_order(run, 0, "specialisation", "LP")
+    assert order.tolist() == np.argsort(-gap, kind="stable").tolist()
+    np.testing.assert_allclose(_summaries.specialisation(run, 0, "LP"), gap)
 
 
 def test_specialisation_of_a_run_leaves_out_empty_classes():
@@ -488,7 +514,7 @@ def test_perturbation_and_recovery_time_by_hand():
 
 
 def test_compare_collects_the_numbers_of_each_function():
-    lstm, gru = analysis.example_run("lstm"), analysis.example_run("gru")
+    lstm, gru = examples.toy_run("lstm"), examples.toy_run("gru")
     table = analysis.compare({"lstm": lstm, "gru": gru}, k=1, far=2)
     assert list(table.index) == ["lstm", "gru"]
     assert table.loc["lstm", "polarization"] == pytest.approx(
@@ -547,7 +573,7 @@ def test_analysis_imports_no_torch_and_exports_a_public_surface():
 
 def test_top_fraction_takes_a_run_as_documented():
     """``top_fraction(run, 0.5)``, the paper's main analysis as users call it, equals the heat-map route."""
-    run = analysis.example_run()
+    run = examples.toy_run()
     direct = analysis.top_fraction(run, 0.5)
     via_heat = analysis.top_fraction(analysis.heat_map(run), 0.5)
     assert {k: list(v) for k, v in direct.units.items()} == {k: list(v) for k, v in via_heat.units.items()}

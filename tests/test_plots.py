@@ -5,19 +5,19 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from rnnscope import analysis, plots
+from rnnscope import analysis, examples, plots
 
 pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 
 
 @pytest.fixture(scope="module")
 def run():
-    return analysis.example_run("lstm", n_units=6, n_layers=2)
+    return examples.toy_run("lstm", n_units=6, n_layers=2)
 
 
 @pytest.fixture(scope="module")
 def gru():
-    return analysis.example_run("gru", n_units=6, n_layers=1)
+    return examples.toy_run("gru", n_units=6, n_layers=1)
 
 
 ABLATION = pd.DataFrame({

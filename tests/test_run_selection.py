@@ -203,8 +203,8 @@ def test_a_version_1_store_opens_upgraded(run, tmp_path):
     schema.validate(schema.upgrade(_as_version_1(run)))
 
 
-def test_the_shipped_example_run_is_upgraded_on_opening():
-    shipped = rnnscope.examples.example_run()
+def test_the_shipped_trained_run_is_upgraded_on_opening():
+    shipped = rnnscope.examples.trained_run()
     assert shipped.attrs["schema_version"] == schema.SCHEMA_VERSION
     assert schema.summaries_cover(shipped) and not schema.summaries_cover(shipped.isel(event=[0]))
     table = schema.segment_frames(shipped.isel(event=[1]))

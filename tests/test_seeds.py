@@ -10,7 +10,7 @@ import torch
 import xarray as xr
 
 import rnnscope
-from rnnscope import analysis, train
+from rnnscope import analysis, examples, train
 from rnnscope.models import RNNClassifier
 
 T_975_2 = 4.302652729911275  # Student t quantile 0.975, 2 degrees of freedom
@@ -65,7 +65,7 @@ def test_labelled_results_are_summarised_element_by_element():
 
 
 def test_an_analysis_over_seeds_of_runs():
-    runs = [analysis.example_run(seed=s) for s in range(3)]
+    runs = [examples.toy_run(seed=s) for s in range(3)]
     result = analysis.across_seeds(lambda r: analysis.specialisation(r), runs)
     assert isinstance(result, xr.Dataset) and "preferred_class" not in result  # strings dropped
     values = [float(analysis.specialisation(r)["specialisation"][0]) for r in runs]

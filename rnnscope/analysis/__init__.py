@@ -27,8 +27,8 @@ Tang, Shi & Wang
 
 Both
 ----
-:func:`compare` puts several runs side by side; :func:`frame_accuracy`; :func:`example_run` builds a tiny run for
-examples.
+:func:`compare` puts several runs side by side; :func:`frame_accuracy`. Example runs to try these on:
+:mod:`rnnscope.examples` (``toy_run``, built with numpy; ``trained_run``, a shipped capture).
 
 Rigor across runs
 -----------------
@@ -40,8 +40,8 @@ two runs' state spaces), :func:`match_units` (Hungarian matching of units across
 
 Examples
 --------
->>> from rnnscope import analysis
->>> run = analysis.example_run()
+>>> from rnnscope import analysis, examples
+>>> run = examples.toy_run()
 >>> analysis.heat_map(run).sizes
 Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
 """
@@ -57,7 +57,6 @@ from ._activity import (
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
-from ._example import example_run
 from ._histograms import activation_histogram
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
@@ -96,7 +95,6 @@ __all__ = [
     # both
     "compare",
     "frame_accuracy",
-    "example_run",
     # rigor: seeds, similarity across runs, probes
     "across_seeds",
     "linear_cka",

@@ -50,8 +50,8 @@ def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> act = analysis.unit_activity(run)
     >>> act["mean_abs"].dims
     ('unit', 'layer')
@@ -126,8 +126,8 @@ def heat_map(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> heat = analysis.heat_map(run, use_summary=False)
     >>> heat.dims
     ('class_name', 'unit', 'layer')
@@ -295,8 +295,8 @@ def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str 
 
     A run works as well (the paper's analysis as it is usually called):
 
-    >>> from rnnscope.analysis import example_run
-    >>> sorted(top_fraction(example_run(), 0.5).units)
+    >>> from rnnscope.examples import toy_run
+    >>> sorted(top_fraction(toy_run(), 0.5).units)
     [0]
     """
     func = "top_fraction"
@@ -359,8 +359,8 @@ def class_correlation(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> corr = analysis.class_correlation(analysis.example_run())
+    >>> from rnnscope import analysis, examples
+    >>> corr = analysis.class_correlation(examples.toy_run())
     >>> corr.dims, int(corr.n_units[0])
     (('class_name', 'class_name_other', 'layer'), 6)
     >>> float(corr.sel(class_name="LP", class_name_other="LP")[0])
@@ -428,10 +428,10 @@ def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting:
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.top_units(analysis.example_run()).sizes["rank"]
+    >>> from rnnscope import analysis, examples
+    >>> analysis.top_units(examples.toy_run()).sizes["rank"]
     5
-    >>> top = analysis.top_units(analysis.example_run(), k=3)
+    >>> top = analysis.top_units(examples.toy_run(), k=3)
     >>> top.dims, top.sizes["rank"]
     (('class_name', 'rank', 'layer'), 3)
     """
@@ -484,8 +484,8 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> analysis.unit_traces(run, 0).sizes  # every unit by default
     Frozen({'time': 18, 'unit': 6, 'layer': 1})
     >>> tr = analysis.unit_traces(run, 0, units=[2, 0])

@@ -31,8 +31,8 @@ def frame_accuracy(run: xr.Dataset) -> float:
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> 0 <= analysis.frame_accuracy(analysis.example_run()) <= 1
+    >>> from rnnscope import analysis, examples
+    >>> 0 <= analysis.frame_accuracy(examples.toy_run()) <= 1
     True
     """
     func = "frame_accuracy"
@@ -78,10 +78,10 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.compare({"lstm": analysis.example_run("lstm")}).shape  # one row per run
+    >>> from rnnscope import analysis, examples
+    >>> analysis.compare({"lstm": examples.toy_run("lstm")}).shape  # one row per run
     (1, 11)
-    >>> table = analysis.compare({"lstm": analysis.example_run("lstm"), "gru": analysis.example_run("gru")},
+    >>> table = analysis.compare({"lstm": examples.toy_run("lstm"), "gru": examples.toy_run("gru")},
     ...                          k=1, far=2)
     >>> list(table.index), bool(np.isnan(table.loc["gru", "lstm_c_inside_2"]))
     (['lstm', 'gru'], True)

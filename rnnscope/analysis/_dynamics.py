@@ -179,8 +179,8 @@ def susceptibility(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()  # short records: a narrow reach leaves stationary frames
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()  # short records: a narrow reach leaves stationary frames
     >>> sus = analysis.susceptibility(run, k=1, far=2, reach=1)
     >>> run.attrs["background"], sus.attrs["background"]  # the run says which class is background
     ('SIL', 'SIL')
@@ -301,10 +301,10 @@ def detector_units(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.detector_units(analysis.example_run()).attrs["background"]
+    >>> from rnnscope import analysis, examples
+    >>> analysis.detector_units(examples.toy_run()).attrs["background"]
     'SIL'
-    >>> det = analysis.detector_units(analysis.example_run(), k=1)
+    >>> det = analysis.detector_units(examples.toy_run(), k=1)
     >>> det["auc_onset"].dims
     ('unit', 'layer')
     >>> bool(((det["auc_onset"] >= 0) & (det["auc_onset"] <= 1)).all())

@@ -81,8 +81,8 @@ def activation_histogram(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> hist = analysis.activation_histogram(analysis.example_run())  # by class, 40 bins on [-1, 1]
+    >>> from rnnscope import analysis, examples
+    >>> hist = analysis.activation_histogram(examples.toy_run())  # by class, 40 bins on [-1, 1]
     >>> hist["counts"].dims, hist["polarization"].dims
     (('class_name', 'bin', 'layer'), ('class_name', 'layer'))
     >>> bool(((hist["polarization"] >= 0) & (hist["polarization"] <= 1)).all())

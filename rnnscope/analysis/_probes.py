@@ -273,10 +273,10 @@ def linear_probes(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.linear_probes(analysis.example_run())["target"].tolist()  # every target the run supports
+    >>> from rnnscope import analysis, examples
+    >>> analysis.linear_probes(examples.toy_run())["target"].tolist()  # every target the run supports
     ['class', 'event', 'time_since_onset', 'band_energy']
-    >>> table = analysis.linear_probes(analysis.example_run(), ["class", "event"], folds=3)
+    >>> table = analysis.linear_probes(examples.toy_run(), ["class", "event"], folds=3)
     >>> table[["target", "var", "layer", "metric"]].values.tolist()
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]
     >>> bool(table.set_index("target").loc["event", "score"] > table.set_index("target").loc["event", "chance"])
@@ -407,8 +407,8 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> run["forget_gate"] = 1 / (1 + np.exp(-4 * run["c"]))  # a stand-in gate for the example
     >>> sat = analysis.gate_saturation(run)
     >>> sat["saturation"].dims, bool(0 <= float(sat["saturation"].max()) <= 1)

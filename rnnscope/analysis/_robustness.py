@@ -69,8 +69,8 @@ def perturbation(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> analysis.perturbation(run, run).attrs["noise_start_frame"]  # no noise window known: -1
     -1
     >>> diff = analysis.perturbation(run, run, noise=(2, 4))

@@ -133,8 +133,8 @@ def across_seeds(
     (2.0, 1.0, 3)
     >>> round(float(stats["ci_low"]), 3), round(float(stats["ci_high"]), 3)  # 2 -+ 4.303 / sqrt(3)
     (-0.484, 4.484)
-    >>> from rnnscope import analysis
-    >>> runs = [analysis.example_run(seed=s) for s in range(3)]
+    >>> from rnnscope import analysis, examples
+    >>> runs = [examples.toy_run(seed=s) for s in range(3)]
     >>> spec = across_seeds(lambda r: analysis.specialisation(r)["specialisation"], runs)
     >>> spec.dims
     ('statistic', 'layer')

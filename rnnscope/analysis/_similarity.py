@@ -143,8 +143,8 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None,
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run(n_layers=2)
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run(n_layers=2)
     >>> cka = analysis.linear_cka(run, run)
     >>> cka.dims, np.round(np.diag(cka.values), 6).tolist()
     (('layer_a', 'layer_b'), [1.0, 1.0])
@@ -214,8 +214,8 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> order = [2, 0, 1, 5, 3, 4]  # unit k of `other` is unit order[k] of `run`
     >>> other = run.isel(unit=order).assign_coords(unit=run["unit"].values)
     >>> pairs = analysis.match_units(run, other)

@@ -20,7 +20,10 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
 
     - ``selectivity[u] = (top - rest) / (top + rest)``, the relative index (0: the unit is as active for every
       class; 1: active for one class only);
-    - ``selectivity_gap[u] = top - rest``, the baseline-free index, in the units of the heat (mean ``|v|``).
+    - ``selectivity_gap[u] = top - rest``, the baseline-free index, in the units of the heat (mean ``|v|``);
+    - ``class_gap[c, u] = H[c, u] - mean of H[c', u] over the other classes c'`` with frames, the same contrast
+      for every class (``selectivity_gap`` is ``class_gap`` of the preferred class). The Explorer orders its
+      heatmap rows by ``class_gap`` of the chosen class.
 
     The relative index depends on the unit's resting level: adding the same offset ``b`` to every class's heat
     leaves the gap unchanged but divides the index by ``1 + 2b / (top + rest)`` (a unit with ``top = 0.35`` and
@@ -43,7 +46,8 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     -------
     xarray.Dataset
         ``selectivity``, ``selectivity_gap``, ``preferred_class`` (unit, layer; the class of largest heat),
-        ``specialisation`` and ``specialisation_gap`` (layer).
+        ``class_gap`` (class_name, unit, layer; NaN for a class without frames or without another class with
+        frames), ``specialisation`` and ``specialisation_gap`` (layer).
 
     Examples
     --------
@@ -55,6 +59,8 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     >>> shifted = specialisation(heat + 0.7)  # the same contrast on a resting level of 0.7
     >>> shifted["selectivity"].sel(layer=0).values.round(3).tolist(), shifted["selectivity_gap"].sel(layer=0).values.tolist()
     ([0.417, 0.0], [1.0, 0.0])
+    >>> spec["class_gap"].sel(layer=0, class_name="B").values.tolist()
+    [-1.0, 0.0]
     """
     func = "specialisation"
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
@@ -69,6 +75,7 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     selectivity = np.full((n_units, n_layers), np.nan)
     gap = np.full((n_units, n_layers), np.nan)
     preferred = np.full((n_units, n_layers), "", dtype=object)
+    class_gap = np.full(values.shape, np.nan)
     if present.sum() >= 2:
         filled = np.where(np.isnan(v), -np.inf, v)
         best = np.argmax(filled, axis=0)  # (unit, layer)
@@ -81,16 +88,22 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
             selectivity = gap / (top + rest)
         preferred = names[present][best].astype(object)
         preferred[np.isnan(top)] = ""
+        n_valid = valid.sum(0)  # (unit, layer): classes with frames
+        total = np.nansum(v, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            others = (total[None] - v) / np.where(n_valid > 1, n_valid - 1, np.nan)[None]
+        class_gap[present] = v - others
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         per_layer = np.nanmean(selectivity, axis=0) if n_units else np.full(n_layers, np.nan)
         per_layer_gap = np.nanmean(gap, axis=0) if n_units else np.full(n_layers, np.nan)
-    coords = {"unit": heat["unit"].values, "layer": heat["layer"].values}
+    coords = {"class_name": names, "unit": heat["unit"].values, "layer": heat["layer"].values}
     out = xr.Dataset(
         {
             "selectivity": (("unit", "layer"), selectivity),
             "preferred_class": (("unit", "layer"), preferred.astype(str)),
             "selectivity_gap": (("unit", "layer"), gap),
+            "class_gap": (("class_name", "unit", "layer"), class_gap),
             "specialisation": (("layer",), per_layer),
             "specialisation_gap": (("layer",), per_layer_gap),
         },
@@ -98,6 +111,7 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     )
     out["selectivity"].attrs["definition"] = "(max-class heat - mean of the other classes) / (max + mean of others)"
     out["selectivity_gap"].attrs["definition"] = "max-class heat - mean of the other classes (baseline-free)"
+    out["class_gap"].attrs["definition"] = "class heat - mean heat of the other classes with frames"
     out["specialisation"].attrs["definition"] = "mean of selectivity over units"
     out["specialisation_gap"].attrs["definition"] = "mean of selectivity_gap over units"
     out.attrs.update({k: v for k, v in heat.attrs.items() if k in ("variable", "weighting")})

@@ -80,10 +80,10 @@ def cell_distribution(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.cell_distribution(analysis.example_run()).sizes["sampled_unit"]  # up to 50 units
+    >>> from rnnscope import analysis, examples
+    >>> analysis.cell_distribution(examples.toy_run()).sizes["sampled_unit"]  # up to 50 units
     6
-    >>> dist = analysis.cell_distribution(analysis.example_run(), units=4)
+    >>> dist = analysis.cell_distribution(examples.toy_run(), units=4)
     >>> dist["counts"].dims, dist["variable"].values.tolist(), dist.sizes["sampled_unit"]
     (('bin', 'layer'), ['c'], 4)
     """
@@ -215,10 +215,10 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.responsibility(analysis.example_run()).dims
+    >>> from rnnscope import analysis, examples
+    >>> analysis.responsibility(examples.toy_run()).dims
     ('class_name', 'unit', 'layer')
-    >>> resp = analysis.responsibility(analysis.example_run(), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(), threshold=10)
     >>> resp.dims, resp["rule"].values.tolist()
     (('class_name', 'unit', 'layer'), ['outside'])
     """
@@ -426,8 +426,8 @@ def temporal_trace(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> tr = analysis.temporal_trace(analysis.example_run(), 0)
+    >>> from rnnscope import analysis, examples
+    >>> tr = analysis.temporal_trace(examples.toy_run(), 0)
     >>> tr.dims, tr.sizes["component"]
     (('time', 'component', 'layer'), 2)
     """
@@ -524,13 +524,13 @@ def smoothness(
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> analysis.smoothness(analysis.example_run()).dims  # every record
+    >>> from rnnscope import analysis, examples
+    >>> analysis.smoothness(examples.toy_run()).dims  # every record
     ('layer',)
-    >>> s = analysis.smoothness(analysis.example_run(), 0)
+    >>> s = analysis.smoothness(examples.toy_run(), 0)
     >>> s.dims, bool((s > 0).all())
     (('layer',), True)
-    >>> analysis.smoothness(analysis.example_run(), window=10).attrs["window"]
+    >>> analysis.smoothness(examples.toy_run(), window=10).attrs["window"]
     10
     """
     func = "smoothness"

@@ -35,7 +35,7 @@ def open_run(path: str | os.PathLike, *, chunks: dict | str | None = None, valid
     Examples
     --------
     >>> import tempfile, rnnscope
-    >>> path = rnnscope.save_run(rnnscope.analysis.example_run(), tempfile.mkdtemp() + "/run.zarr")
+    >>> path = rnnscope.save_run(rnnscope.examples.toy_run(), tempfile.mkdtemp() + "/run.zarr")
     >>> run = open_run(path)
     >>> run.attrs["schema_version"], run.pred.dtype
     ('2.0', dtype('int16'))

@@ -210,8 +210,8 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
 
     Examples
     --------
-    >>> from rnnscope import analysis
-    >>> run = analysis.example_run()
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
     >>> again = compute_summaries(run.isel(event=[2, 0]))
     >>> again.summary_event_id.values.tolist() == run.event_id.values[[2, 0]].tolist()
     True

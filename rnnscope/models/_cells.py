@@ -127,6 +127,12 @@ class LSTMLayer(_FusedLayer):
     ``h_t = o tanh(c_t)``. Fast path: ``nn.LSTM``. Variables: ``h, c, input_gate, forget_gate, output_gate,
     cell_input`` (``cell_input`` is ``g``). State: ``(h, c)``.
 
+    No peepholes (Tang et al.'s LSTM has them: its gates read ``c``): PyTorch's fused LSTM and cuDNN have none, so a
+    peephole cell would train and capture only as a step loop, several times slower; Greff et al. (2017) found
+    that removing them does not significantly hurt accuracy, and Tang's analyses read ``c`` and ``h``, which this
+    cell exposes. Part of a difference from Tang's LSTM numbers may still come from them
+    (``docs/definitions.md``, "Cells").
+
     Examples
     --------
     >>> import torch
@@ -187,7 +193,11 @@ class GRULayer(_FusedLayer):
     Fast path: ``nn.GRU``. Variables: ``h, update_gate (z), reset_gate (r), candidate (n)``.
 
     In Tang et al.'s notation (cell ``c_t`` = our ``h_t``): their input gate ``i_t`` is ``1 - z``, their forget
-    gate ``f_t`` is ``z``, and their candidate is ``n``.
+    gate ``f_t`` is ``z``, their gate ``o_t`` is ``r`` and their candidate is ``n``. The reset gate sits where
+    PyTorch puts it, **after** the recurrent product (``r * (W_hn h)``: ``r_j`` scales the recurrent input of unit
+    ``j``'s own candidate); Cho et al. and Tang put it **before** (``U (o * c_{t-1})``: ``o_j`` scales unit ``j``'s
+    state as an input to every candidate). The two are different functions, so ``reset_gate`` answers "how much of
+    each unit's recurrent input reaches its candidate" (``docs/definitions.md``, "Cells").
 
     Examples
     --------

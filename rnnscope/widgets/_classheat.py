@@ -45,9 +45,9 @@ class ClassHeatMap(widgets.VBox):
 
     Examples
     --------
-    >>> from rnnscope.widgets._examples import example_run
+    >>> from rnnscope.examples import toy_long_run
     >>> from rnnscope.widgets import Explorer
-    >>> run = example_run()
+    >>> run = toy_long_run()
     >>> ex = Explorer(run, width=600)
     >>> ClassHeatMap(run).fraction  # every unit, heat per segment, no Explorer linked
     1.0

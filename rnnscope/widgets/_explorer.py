@@ -77,8 +77,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
     Examples
     --------
-    >>> from rnnscope.widgets._examples import example_run
-    >>> ex = Explorer(example_run(), width=600)  # in a notebook: rnnscope.open_run(path); ex (last line) shows it
+    >>> from rnnscope.examples import toy_long_run
+    >>> ex = Explorer(toy_long_run(), width=600)  # in a notebook: rnnscope.open_run(path); ex (last line) shows it
     >>> ex.order_class, len(ex.selected_units)  # the 5 units of highest LP heat (record 0's main segment is LP)
     ('LP', 5)
     >>> ex.variable = "c"; ex.unit_order = "index"

@@ -35,8 +35,8 @@ class Histograms(widgets.VBox):
 
     Examples
     --------
-    >>> from rnnscope.widgets._examples import example_run
-    >>> hist = Histograms(example_run())
+    >>> from rnnscope.examples import toy_long_run
+    >>> hist = Histograms(toy_long_run())
     >>> hist.lines.labels
     ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
     """
@@ -123,10 +123,10 @@ class CompareRuns(widgets.VBox):
 
     Examples
     --------
-    >>> from rnnscope.widgets._examples import example_run
-    >>> len(CompareRuns(example_run(seed=0), example_run(seed=1)).histograms)
+    >>> from rnnscope.examples import toy_long_run
+    >>> len(CompareRuns(toy_long_run(seed=0), toy_long_run(seed=1)).histograms)
     2
-    >>> cmp = CompareRuns(example_run(seed=0), example_run(seed=1), names=("LSTM", "vanilla"))
+    >>> cmp = CompareRuns(toy_long_run(seed=0), toy_long_run(seed=1), names=("LSTM", "vanilla"))
     >>> cmp.histograms[0].y_scale is cmp.histograms[1].y_scale
     True
     """

@@ -51,20 +51,19 @@ def activity(run: xr.Dataset, layer: int) -> np.ndarray:
 
 
 def specialisation(run: xr.Dataset, layer: int, class_name: str, kind: str = "segment") -> np.ndarray:
-    """(unit,) heat for ``class_name`` minus the mean heat of the other classes (classes without segments skipped)."""
+    """(unit,) ``class_gap`` of ``class_name`` from :func:`rnnscope.analysis.specialisation`: the class's heat minus
+    the mean heat of the other classes with segments; ``-inf`` where undefined, so such units sort last."""
     if "class_name" not in run.coords:
         raise ValueError("The unit order 'specialisation' needs labels: this run has no classes (a model captured "
                          "without labels=). Use unit_order='activity' or 'index', or capture with labels=.")
     names = [str(c) for c in run["class_name"].values]
     if class_name not in names:
         raise ValueError(f"Unknown class {class_name!r}; the run's classes are {names}.")
-    h = heat(run, layer, kind)
-    c = names.index(class_name)
-    others = np.delete(h, c, axis=0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (no other class with segments)
-        rest = np.nanmean(others, axis=0) if others.size else np.zeros(h.shape[1])
-    return np.nan_to_num(h[c] - np.nan_to_num(rest), nan=-np.inf)
+    with warnings.catch_warnings():  # a run with one class only: no contrast, every unit sorts last
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        gap = analysis.specialisation(_heat_array(run, layer, kind))["class_gap"]
+    values = np.asarray(gap.isel(layer=0).values[names.index(class_name)], dtype=np.float64)
+    return np.nan_to_num(values, nan=-np.inf)
 
 
 def unit_order(run: xr.Dataset, layer: int, how: str = "activity", class_name: str | None = None) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""A tiny, deterministic, torch-free run for examples and doctests (not a trained network)."""
+"""A tiny, deterministic, torch-free run for the analysis examples and doctests (not a trained network)."""
 from __future__ import annotations
 
 import json
@@ -6,9 +6,10 @@ import json
 import numpy as np
 import xarray as xr
 
+from ..io import compute_summaries
 from ..schema import SCHEMA_VERSION
 
-__all__ = ["example_run"]
+__all__ = ["toy_run"]
 
 _CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
 # (event, class, start s, end s, P s, S s): frame times are 2.0, 2.5, ... (4 s windows, 0.5 s hop)
@@ -21,7 +22,7 @@ _SEGMENTS = [
 _LENGTHS = [18, 16, 11]
 
 
-def example_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int = 0) -> xr.Dataset:
+def toy_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int = 0) -> xr.Dataset:
     """A small run laid out like :func:`rnnscope.capture`'s, built with numpy (no model, no torch).
 
     Three records of 18, 16 and 11 frames (padded to 18: NaN / -1 past ``length``), every class of
@@ -37,7 +38,7 @@ def example_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: i
 
     Examples
     --------
-    >>> run = example_run()
+    >>> run = toy_run()
     >>> run["h"].dims, run.length.values.tolist()
     (('event', 'time', 'unit', 'layer'), [18, 16, 11])
     """
@@ -113,39 +114,5 @@ def example_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: i
             "feature_config": json.dumps({"window_s": 4.0, "hop_s": 0.5}),
         },
     )
-    return run.merge(_summaries(run, state_vars, seg, lengths))
+    return run.merge(compute_summaries(run))
 
-
-def _summaries(run, state_vars, seg, lengths) -> xr.Dataset:
-    """The capture-time summaries, written out with plain numpy (full arrays: the run is tiny)."""
-    h = np.abs(np.asarray(run["h"].values, dtype=np.float64))
-    labels = np.asarray(run["label"].values)
-    times = np.asarray(run["time"].values)
-    n_classes = len(_CLASSES)
-    valid = np.arange(h.shape[1])[None, :] < lengths[:, None]
-    activity = h[valid].mean(0)
-    heat_frame = np.stack([h[labels == c].mean(0) if (labels == c).any() else np.full(h.shape[2:], np.nan)
-                           for c in range(n_classes)])
-    per_class: dict[int, list] = {c: [] for c in range(n_classes)}
-    for e, c, a, b in seg:
-        start = min(int(np.searchsorted(times, a)), lengths[int(e)])
-        stop = min(int(np.searchsorted(times, b)), lengths[int(e)])
-        if stop > start:
-            per_class[int(c)].append(h[int(e), start:stop].mean(0))
-    heat = np.stack([np.mean(per_class[c], axis=0) if per_class[c] else np.full(h.shape[2:], np.nan)
-                     for c in range(n_classes)])
-    names = list(state_vars)
-    vmin = np.stack([np.nanmin(np.asarray(state_vars[v], dtype=np.float64), axis=(0, 1, 2)) for v in names])
-    vmax = np.stack([np.nanmax(np.asarray(state_vars[v], dtype=np.float64), axis=(0, 1, 2)) for v in names])
-    dims3 = ("class_name", "unit", "layer")
-    return xr.Dataset(
-        {
-            "summary_heat": (dims3, heat.astype(np.float32)),
-            "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
-            "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
-            "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
-            "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
-            "summary_event_id": (("summary_event",), np.asarray(run["event_id"].values).astype(str)),
-        },
-        coords={"variable": np.array(names)},
-    )

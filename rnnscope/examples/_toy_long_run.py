@@ -1,8 +1,8 @@
-"""A tiny run built in memory (no torch, no model) for the widgets' docstring examples.
+"""Two long records built in memory (no torch, no model) for the widgets' docstring examples.
 
 Examples
 --------
->>> run = example_run()
+>>> run = toy_long_run()
 >>> run.sizes["unit"], [int(n) for n in run["length"].values]
 (8, [120, 80])
 """
@@ -11,16 +11,24 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..io import compute_summaries
 from ..schema import SCHEMA_VERSION
 
-__all__ = ["example_run"]
+__all__ = ["toy_long_run"]
 
 CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
 
 
-def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Dataset:
+def toy_long_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Dataset:
     """Two records of smooth random tanh states (``h``, ``c``, ``forget_gate``), a spectrogram, a waveform,
-    labels, a segment table and capture-time summaries; one LP segment per record."""
+    labels, a segment table and capture-time summaries; one LP segment per record.
+
+    Examples
+    --------
+    >>> run = toy_long_run(n_units=4)
+    >>> run.sizes["unit"], run.segment_class.values.tolist()
+    (4, [0, 2, 0, 2])
+    """
     rng = np.random.default_rng(seed)
     n_ev, n_t = len(lengths), max(lengths)
     times = 2.0 + 0.5 * np.arange(n_t)
@@ -43,10 +51,6 @@ def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Datase
     for e, n in enumerate(n_samples):
         wave[e, :n] = np.sin(np.arange(n) / 7.0) * (1 + rng.random(n))
     spec = np.where(valid[:, :, None], rng.standard_normal((n_ev, n_t, 33)), np.nan).astype(np.float32)
-    abs_h = np.abs(h)
-    heat = np.full((5, n_units, 1), np.nan, np.float32)
-    for k in (0, 2):
-        heat[k] = np.nanmean(abs_h[label == k], axis=0)
     ds = xr.Dataset(
         {"h": (("event", "time", "unit", "layer"), h), "c": (("event", "time", "unit", "layer"), c),
          "forget_gate": (("event", "time", "unit", "layer"), f),
@@ -55,17 +59,11 @@ def example_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Datase
          "segment_event_id": ("segment", np.array([f"ex{int(e)}" for e in seg[:, 0]])),
          "segment_class": ("segment", seg[:, 1].astype(np.int64)),
          "segment_start": ("segment", seg[:, 2]), "segment_end": ("segment", seg[:, 3]),
-         "segment_p": ("segment", seg[:, 4]), "segment_s": ("segment", seg[:, 5]),
-         "summary_heat": (("class_name", "unit", "layer"), heat),
-         "summary_heat_frame": (("class_name", "unit", "layer"), heat),
-         "summary_activity": (("unit", "layer"), np.nanmean(abs_h, axis=(0, 1)).astype(np.float32)),
-         "summary_min": (("variable", "layer"), np.array([[-1.0], [-5.0], [0.0]], np.float32)),
-         "summary_max": (("variable", "layer"), np.array([[1.0], [5.0], [1.0]], np.float32)),
-         "summary_event_id": ("summary_event", [f"ex{e}" for e in range(n_ev)])},
+         "segment_p": ("segment", seg[:, 4]), "segment_s": ("segment", seg[:, 5])},
         coords={"time": times, "unit": np.arange(n_units), "layer": [0], "class_name": CLASSES,
-                "variable": ["h", "c", "forget_gate"], "freq": np.linspace(0, 50, 33),
+                "freq": np.linspace(0, 50, 33),
                 "sample_time": ("sample", np.arange(wave.shape[1]) / 100.0), "length": ("event", list(lengths)),
                 "n_samples": ("event", n_samples), "event_id": ("event", [f"ex{e}" for e in range(n_ev)])},
         attrs={"schema_version": SCHEMA_VERSION, "class_names": CLASSES, "background": CLASSES[0],
                "sampling_rate": 100.0})
-    return ds
+    return ds.merge(compute_summaries(ds))
