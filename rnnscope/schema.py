@@ -401,9 +401,7 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     columns = ["segment", "event", *SEGMENT_ROW_COLUMNS, "frame_start", "frame_stop"]
     if not len(rows) or "event" not in ds.dims:
         return pd.DataFrame({c: rows[c].iloc[:0] if c in rows else np.zeros(0, np.int64) for c in columns})
-    records = pd.DataFrame({"event_id": event_ids(ds), "event": np.arange(ds.sizes["event"], dtype=np.int64)})
-    table = rows.rename_axis("segment").reset_index().merge(records, on="event_id", how="inner")
-    table = table.sort_values(["event", "start"], kind="stable").reset_index(drop=True)
+    table = _rows_of_records(rows, event_ids(ds))
     event = table["event"].to_numpy(np.int64)
     times = np.asarray(ds["time"].values, dtype=np.float64)
     lengths = np.asarray(ds["length"].values, dtype=np.int64)[event]
@@ -413,6 +411,24 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     table["frame_start"] = start.astype(np.int64)
     table["frame_stop"] = np.maximum(stop, start).astype(np.int64)
     return table[columns]
+
+
+def _rows_of_records(rows: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
+    """The rows of the segment table whose record is among ``ids``, with ``segment`` (the row's position) and
+    ``event`` (the record's position in ``ids``; a record present twice gets its segments twice), sorted by event
+    then start."""
+    seg_ids = rows["event_id"].to_numpy().astype(str)
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    if len(ids) and np.all(sorted_ids[1:] != sorted_ids[:-1]):  # unique ids (the usual case): one lookup each
+        pos = np.minimum(np.searchsorted(sorted_ids, seg_ids), len(ids) - 1)
+        found = np.flatnonzero(sorted_ids[pos] == seg_ids)
+        table = rows.iloc[found].assign(segment=found, event=order[pos[found]].astype(np.int64))
+    else:
+        records = pd.DataFrame({"event_id": ids, "event": np.arange(len(ids), dtype=np.int64)})
+        table = rows.rename_axis("segment").reset_index().merge(records, on="event_id", how="inner")
+    keys = np.lexsort((table["start"].to_numpy(np.float64), table["event"].to_numpy(np.int64)))  # stable
+    return table.iloc[keys].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- summaries

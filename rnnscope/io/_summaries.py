@@ -10,14 +10,16 @@ numbers from a run's data, e.g. for a selection of records). The summaries:
 - ``summary_min`` / ``summary_max`` (variable, layer): value range of every captured variable;
 - ``summary_event_id`` (summary_event): the records they describe.
 
-Sums are taken over runs of consecutive frames (``np.add.reduceat`` in float64), vectorised over a whole window
-of a batch of records, never per record in Python.
+Sums are taken with one sparse product per window and layer: a 0/1 matrix whose rows are the classes and the
+segments overlapping the window, times the window's ``|h|`` (frames x units), in the states' float32 within a window
+and in float64 across windows; vectorised over a whole window of a batch of records, never per record in Python.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import sparse
 
 from ..schema import event_ids, segment_frames
 
@@ -29,17 +31,21 @@ STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input
 _STATE_DIMS = ("event", "time", "unit", "layer")
 
 
-def _range_sums(flat: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """``[flat[a:b].sum(0) for a, b in zip(starts, stops)]`` in float64 (every ``a < b``), one ``reduceat``."""
-    out = np.zeros((starts.size, flat.shape[1]))
-    inner = stops < flat.shape[0]  # reduceat takes indices inside the array: ranges up to the end are summed apart
-    if inner.any():
-        pairs = np.empty(2 * int(inner.sum()), dtype=np.int64)
-        pairs[0::2], pairs[1::2] = starts[inner], stops[inner]
-        out[inner] = np.add.reduceat(flat, pairs, axis=0, dtype=np.float64)[0::2]
-    for i in np.flatnonzero(~inner):  # at most the segments ending with the window's last record
-        out[i] = flat[starts[i]:].sum(0, dtype=np.float64)
-    return out
+def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.ndarray) -> sparse.csr_matrix:
+    """0/1 matrix (n_rows + len(starts), frames): row ``k < n_rows`` holds the frames with ``cls_idx == k``; row
+    ``n_rows + i`` the frames ``starts[i]:stops[i]`` (every ``start < stop``). Its product with the frames' values
+    gives the per-class and per-range sums in one pass."""
+    frames = np.flatnonzero(cls_idx < n_rows)
+    cls = cls_idx[frames]
+    by_class = frames[np.argsort(cls, kind="stable")]
+    lengths = stops - starts
+    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    in_ranges = offsets + np.arange(int(lengths.sum()))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(cls, minlength=n_rows)),
+                             frames.size + np.cumsum(lengths)])
+    indices = np.concatenate([by_class, in_ranges])
+    return sparse.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr),
+                             shape=(n_rows + starts.size, cls_idx.size))
 
 
 def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
@@ -140,22 +146,23 @@ class SummaryAccumulator:
         counts = np.bincount(cls_idx, minlength=n_classes + 2)
         self.cls_count += counts[:n_classes]
         self.all_count += float(counts[: n_classes + 1].sum())
-        starts = np.flatnonzero(np.r_[True, cls_idx[1:] != cls_idx[:-1]])  # runs of frames of one class
-        valid_runs = cls_idx[starts] <= n_classes  # runs past a record's end (NaN or stale values) are left out
-        onehot = (cls_idx[starts][valid_runs][None, :] == np.arange(n_classes + 1)[:, None]).astype(np.float64)
         row, lo, hi, seg = segments
         n = next(iter(layer_values[0].values())).shape[1]
         self.seg_count += np.bincount(seg, weights=hi - lo, minlength=self.seg_count.size)
+        # frames past a record's end (class n_classes + 1: NaN or stale values) are in no row
+        members = _membership(cls_idx, n_classes + 1, row * n + lo, row * n + hi)
+        # a segment belongs to one record, so it overlaps a window once: a plain indexed add unless a caller repeats it
+        repeated = seg.size > 1 and np.unique(seg).size < seg.size
         for layer, values in enumerate(layer_values):
             h = np.asarray(values["h"])
             a = np.abs(h, out=h) if inplace and h.flags.writeable else np.abs(h)
-            flat = a.reshape(-1, hidden)
-            run_sums = np.add.reduceat(flat, starts, axis=0, dtype=np.float64)[valid_runs]
-            sums = onehot @ run_sums  # (class + unlabelled, hidden)
+            sums = members @ a.reshape(-1, hidden)  # (class + unlabelled + segments, hidden), in a's dtype
             self.cls_sum[:, :, layer] += sums[:n_classes]
-            self.all_sum[:, layer] += sums.sum(0)
-            if seg.size:
-                np.add.at(self.seg_sum[:, :, layer], seg, _range_sums(flat, row * n + lo, row * n + hi))
+            self.all_sum[:, layer] += sums[: n_classes + 1].sum(0)
+            if repeated:
+                np.add.at(self.seg_sum[:, :, layer], seg, sums[n_classes + 1:])
+            elif seg.size:
+                self.seg_sum[seg, :, layer] += sums[n_classes + 1:]
 
     def _update_ranges(self, layer_values, n_valid, ranges):
         for j, var in enumerate(self.variables):
