@@ -397,9 +397,11 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     >>> sorted(set(sub.event)), set(sub.event_id) == {"syn00000", "syn00002"}
     ([0, 1], True)
     """
-    rows = segment_rows(ds)
     columns = ["segment", "event", *SEGMENT_ROW_COLUMNS, "frame_start", "frame_stop"]
-    if not len(rows) or "event" not in ds.dims:
+    if "segment_event_id" not in ds.variables or "event" not in ds.dims:  # no table (e.g. a run without labels)
+        return _EMPTY_SEGMENT_FRAMES.copy()
+    rows = segment_rows(ds)
+    if not len(rows):
         return pd.DataFrame({c: rows[c].iloc[:0] if c in rows else np.zeros(0, np.int64) for c in columns})
     table = _rows_of_records(rows, event_ids(ds))
     event = table["event"].to_numpy(np.int64)
@@ -411,6 +413,13 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     table["frame_start"] = start.astype(np.int64)
     table["frame_stop"] = np.maximum(stop, start).astype(np.int64)
     return table[columns]
+
+
+#: segment_frames of a Dataset without a segment table (built once: pandas constructors cost about 1 ms)
+_EMPTY_SEGMENT_FRAMES = pd.DataFrame({
+    "segment": np.zeros(0, np.int64), "event": np.zeros(0, np.int64), "event_id": np.zeros(0, dtype=str),
+    "class": np.zeros(0, np.int64), **{c: np.zeros(0) for c in ("start", "end", "p", "s")},
+    "frame_start": np.zeros(0, np.int64), "frame_stop": np.zeros(0, np.int64)})
 
 
 def _rows_of_records(rows: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:

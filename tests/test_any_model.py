@@ -522,3 +522,27 @@ def test_analyses_leave_out_the_padding_of_narrower_layers():
     assert np.isfinite(analysis.smoothness(run).values).all()
     activity = analysis.unit_activity(run)["mean_abs"].values
     assert np.isnan(activity[4:, 0]).all() and np.isfinite(activity[:4, 0]).all() and np.isfinite(activity[:, 1]).all()
+
+
+def test_module_views_are_reused_rebuilt_on_new_parameters_and_never_keep_a_module_alive():
+    import gc
+    import weakref
+
+    from rnnscope.models._torch_rnn import _VIEWS, TorchRNN
+
+    lstm = nn.LSTM(3, 4, batch_first=True)
+    view = TorchRNN.of(lstm)
+    assert TorchRNN.of(lstm) is view
+    with torch.no_grad():
+        lstm.weight_hh_l0.mul_(0.5)  # in place (an optimiser step): the view shares the parameter
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        out, _, _ = TorchRNN.of(lstm).run(TorchRNN.of(lstm).prepare(x), trace=True)
+        torch.testing.assert_close(out, lstm(x)[0], atol=1e-5, rtol=1e-5)
+    lstm.weight_ih_l0 = nn.Parameter(torch.zeros(16, 3))  # replaced: a new view
+    assert TorchRNN.of(lstm) is not view
+    alive = weakref.ref(lstm)
+    del lstm, view
+    gc.collect()
+    assert alive() is None
+    assert all(key is not None for key in _VIEWS.keys())

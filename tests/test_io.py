@@ -107,3 +107,13 @@ def test_save_refuses_a_partial_name(frames, tmp_path):
     with pytest.raises(ValueError, match="reserves for unfinished writes"):
         io.save_run(frames, tmp_path / "x.zarr.partial")
     assert not os.path.exists(tmp_path / "x.zarr.partial")
+
+
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_compute_summaries_leaves_the_run_untouched(n_layers):
+    # records in length order are read as views of the run's arrays: |h| must not be taken in place there
+    run = rnnscope.examples.toy_run(n_layers=n_layers)
+    before = run["h"].values.copy()
+    again = rnnscope.io.compute_summaries(run)
+    np.testing.assert_array_equal(run["h"].values, before)
+    np.testing.assert_allclose(again["summary_heat"], run["summary_heat"], rtol=1e-6)

@@ -62,16 +62,17 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
     present = [v for v in variables if any(v in blocks[name][0][0][i] for name, i, _ in entries)]
     n_events = lengths.size
     shape = (n_events, steps, n_units, len(entries))
-    arrays = {v: np.full(shape, np.nan, dtype=np.float32) for v in present}
+    arrays = {v: np.empty(shape, dtype=np.float32) for v in present}  # every element written once below
     for position, (name, i, _) in enumerate(entries):
         row = 0
         for parts, _ in blocks[name]:
             values = parts[i]
             n_rows, n_steps = values["h"].shape[:2]
-            for var, block in values.items():
-                if var in arrays:
-                    arrays[var][row: row + n_rows, :n_steps, : block.shape[2], position] = block
+            for var, array in arrays.items():
+                _place(array[row: row + n_rows, :, :, position], values.get(var), n_steps)
             row += n_rows
+        for array in arrays.values():  # events no batch reached
+            array[row:, :, :, position] = np.nan
     past = np.arange(steps)[None, :] >= lengths[:, None]
     if past.any():
         for array in arrays.values():
@@ -111,6 +112,18 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
         summaries = summaries.drop_vars([v for v in ("summary_heat", "summary_heat_frame") if v in summaries]
                                         ).drop_vars("class_name", errors="ignore")
     return run.merge(summaries)
+
+
+def _place(target: np.ndarray, block, n_steps: int) -> None:
+    """Write one batch of one entry (``block``: rows, steps, units; None when the entry lacks the variable) into
+    ``target`` (rows, time, unit), NaN wherever the block does not reach (later steps, wider units)."""
+    if block is None:
+        target[...] = np.nan
+        return
+    units = block.shape[2]
+    target[:, :n_steps, :units] = block
+    target[:, :n_steps, units:] = np.nan
+    target[:, n_steps:] = np.nan
 
 
 # --------------------------------------------------------------------------------------------- labels

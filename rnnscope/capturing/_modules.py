@@ -308,7 +308,7 @@ def capture_modules(
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}
     model.eval()
-    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN(m) for name, m in chosen.items()}
+    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
     blocks: dict[str, list] = {name: [] for name in chosen}
     bar = _bar(n_events, progress)
     try:

@@ -48,6 +48,35 @@ def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.
                              shape=(n_rows + starts.size, cls_idx.size))
 
 
+def _layer_ranges(part: dict, n_valid: np.ndarray, n_layers: int) -> list[dict]:
+    """Per layer, variable -> (min, max) over the valid frames of a window (``part``: variable -> (rows, time, unit,
+    layer)); NaN values (units a narrower layer does not have) are left out; None when a layer has no value."""
+    valid = np.arange(next(iter(part.values())).shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    ranges: list[dict] = [{} for _ in range(n_layers)]
+    if not valid.any():
+        return ranges
+    for var, values in part.items():
+        inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
+        inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
+        low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
+        for k in range(n_layers):
+            ranges[k][var] = None if np.isnan(low[k]) else (float(low[k]), float(high[k]))
+    return ranges
+
+
+def _ordered(array: xr.DataArray, dims: tuple) -> xr.DataArray:
+    return array if array.dims == dims else array.transpose(*dims)
+
+
+def _window(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory, or through xarray (dask)."""
+    if isinstance(array.data, np.ndarray):
+        if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):  # in order: a view
+            return array.data[rows[0]: rows[0] + rows.size, t0:t1]
+        return array.data[:, t0:t1].take(rows, axis=0)
+    return np.asarray(array.isel(event=rows, time=slice(t0, t1)).values)
+
+
 def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
     """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row; None if none."""
     valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
@@ -237,17 +266,19 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
     index = FrameIndex(len(names), table)
     lengths = np.asarray(run["length"].values, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
-    states = {v: run[v].transpose(*_STATE_DIMS) for v in variables}
-    labels = run["label"].transpose("event", "time") if "label" in run else None
+    states = {v: _ordered(run[v], _STATE_DIMS) for v in variables}
+    labels = _ordered(run["label"], ("event", "time")) if "label" in run else None
     for b in range(0, order.size, batch_size):
         rows = order[b : b + batch_size]
         for t0 in range(0, int(lengths[rows].max(initial=0)), window):
             t1 = min(t0 + window, int(lengths[rows].max()))
             n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
-            part = {v: np.asarray(s.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
-                    for v, s in states.items()}
-            lab = (np.full((rows.size, t1 - t0), -1) if labels is None
-                   else np.asarray(labels.isel(event=rows, time=slice(t0, t1)).values))
-            layer_values = [{v: np.ascontiguousarray(part[v][..., k]) for v in variables} for k in range(n_layers)]
-            acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, inplace=True)
+            part = {v: _window(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
+            lab = np.full((rows.size, t1 - t0), -1) if labels is None else _window(labels, rows, t0, t1)
+            layer_values = [{"h": np.ascontiguousarray(part["h"][..., k])} for k in range(n_layers)]
+            source = states["h"].data  # |h| may be taken in place only in copies, never in the run's own array
+            owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)
+                                                                   for v in layer_values)
+            ranges = _layer_ranges(part, n_valid, n_layers)
+            acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, ranges=ranges, inplace=owned)
     return acc.dataset(names, event_ids(run))
