@@ -8,6 +8,7 @@ import json
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import xarray as xr
@@ -140,6 +141,18 @@ def test_a_reordered_selection_keeps_each_record_with_its_own_segments(run):
         assert whole.loc[row.segment, ["frame_start", "frame_stop"]].tolist() == [row.frame_start, row.frame_stop]
     hist = analysis.activation_histogram(run.isel(event=[5, 0, 3]), by="segment")
     assert hist.segment_event_id.values.tolist() == table.event_id.tolist()
+
+
+@pytest.mark.parametrize("events", [[5, 0, 3], [2, 2, 4], [], [1]])
+def test_segment_frames_match_a_join_on_event_ids(run, events):
+    # the reference: every segment row joined with every record of the same id (a record twice: its segments twice)
+    sub = run.isel(event=events)
+    rows = schema.segment_rows(sub).rename_axis("segment").reset_index()
+    records = pd.DataFrame({"event_id": sub.event_id.values.astype(str), "event": np.arange(len(events))})
+    expected = rows.merge(records, on="event_id").sort_values(["event", "start"], kind="stable")
+    table = schema.segment_frames(sub)
+    assert table[["segment", "event", "event_id"]].values.tolist() == \
+        expected[["segment", "event", "event_id"]].values.tolist()
 
 
 def test_capture_of_reordered_records(model, frames, run):
