@@ -12,6 +12,7 @@ import xarray as xr
 
 import rnnscope
 from rnnscope import widgets as rw
+from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
 from rnnscope.widgets._source import RunReader
 
@@ -508,11 +509,20 @@ def test_unit_lines_stay_readable_at_coarse_zoom():
     cols = ex._cols
     assert cols.step > 1
     units = ex.selected_units
-    lo, hi = cols.lo[:, units].T, cols.hi[:, units].T
+    # the heatmap has two columns per pixel; the lines fold them to one per pixel (half the points to draw)
+    assert cols.n > ex.plot_width
+    lo, hi, k = fold_minmax(cols.lo[:, units], cols.hi[:, units], ex.plot_width)
+    lo, hi = lo.T, hi.T
+    assert k == 2 and lo.shape[1] <= ex.plot_width
     np.testing.assert_allclose(ex.lines.y, (lo + hi) / 2, rtol=1e-6)  # a middle line per unit ...
-    assert ex.envelopes.visible and ex.envelopes.y.shape == (len(units), 2 * cols.n)  # ... in a light envelope
+    n = lo.shape[1]
+    assert ex.envelopes.visible and ex.envelopes.y.shape == (len(units), 2 * n)  # ... in a light envelope
     assert list(ex.envelopes.fill_opacities) == [0.16] * len(units)
-    np.testing.assert_allclose(ex.envelopes.y[:, : cols.n], lo, rtol=1e-6)
+    np.testing.assert_allclose(ex.envelopes.y[:, :n], lo, rtol=1e-6)
+    assert ex.envelopes.y[:, n:].max() == pytest.approx(float(cols.hi[:, units].max()))  # no extreme lost
+    x = np.asarray(ex.lines.x)
+    assert np.all(np.diff(x) > 0) and x[-1] <= ex.reader.frame_time(cols.start + cols.n * cols.step - 1) + 1e-9
+    assert len(ex.wave.x) <= 2 * ex.plot_width  # the waveform too: one (min, max) pair per pixel
     ex.time_range = (100.0, 150.0)  # one point per frame: plain lines
     ex.render_now()
     i0, i1 = ex.reader.frame_range(0, 100.0, 150.0)

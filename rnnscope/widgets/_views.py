@@ -23,6 +23,7 @@ from ._render import (
     colormap_for,
     encode_png,
     encode_rgb_png,
+    fold_minmax,
     hex_to_rgb,
     pick_extreme,
     set_png,
@@ -137,7 +138,7 @@ class _Views:
             return
         t0, t1 = self.time_range
         s0, s1 = r.sample_range(ev, t0, t1)
-        cols = r.waveform_columns(ev, s0, s1, self.n_cols)
+        cols = r.waveform_columns(ev, s0, s1, self.plot_width)  # a line: one (min, max) column per pixel
         x, y = _envelope(cols, lambda i: r.sample_time(ev, i))
         finite = y[np.isfinite(y)] if y.size else y
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
@@ -293,14 +294,19 @@ class _Views:
                 self.lines.labels, self.lines.colors, self.lines.visible = [f"unit {u}" for u in units], colors, True
             self.envelopes.visible = False
             return
-        centre = self.reader.frame_time(cols.start + np.arange(cols.n) * cols.step + (cols.step - 1) / 2)
-        lo, hi = cols.lo[:, units].T, cols.hi[:, units].T  # (units, n)
+        # lines need one column per pixel (the images keep two for sharp high-DPI screens): half the points for
+        # the browser to draw on every pan and zoom
+        lo, hi, k = fold_minmax(cols.lo[:, units], cols.hi[:, units], self.plot_width)
+        step = cols.step * k
+        last = cols.start + cols.n * cols.step - 1  # the last frame the columns cover
+        centre = self.reader.frame_time(np.minimum(cols.start + np.arange(lo.shape[0]) * step + (step - 1) / 2, last))
+        lo, hi = lo.T, hi.T  # (units, n)
         with self.lines.hold_sync():
             self.lines.x, self.lines.y = centre, ((lo + hi) / 2).astype(np.float32)
             self.lines.labels, self.lines.colors, self.lines.visible = [f"unit {u}" for u in units], colors, True
         ring_x = np.concatenate([centre, centre[::-1]])
         with self.envelopes.hold_sync():
-            self.envelopes.x = np.tile(ring_x, (len(units), 1))
+            self.envelopes.x = ring_x  # one x for every unit's ring (bqplot broadcasts it): 1/units of the bytes
             self.envelopes.y = np.concatenate([lo, hi[:, ::-1]], axis=1).astype(np.float32)
             self.envelopes.fill_colors, self.envelopes.colors = colors, colors
             self.envelopes.fill_opacities = [0.16] * len(units)
