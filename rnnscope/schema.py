@@ -397,12 +397,11 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     >>> sorted(set(sub.event)), set(sub.event_id) == {"syn00000", "syn00002"}
     ([0, 1], True)
     """
-    columns = ["segment", "event", *SEGMENT_ROW_COLUMNS, "frame_start", "frame_stop"]
     if "segment_event_id" not in ds.variables or "event" not in ds.dims:  # no table (e.g. a run without labels)
         return _EMPTY_SEGMENT_FRAMES.copy()
     rows = segment_rows(ds)
     if not len(rows):
-        return pd.DataFrame({c: rows[c].iloc[:0] if c in rows else np.zeros(0, np.int64) for c in columns})
+        return _EMPTY_SEGMENT_FRAMES.copy()
     table = _rows_of_records(rows, event_ids(ds))
     event = table["event"].to_numpy(np.int64)
     times = np.asarray(ds["time"].values, dtype=np.float64)
@@ -412,10 +411,10 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     table["segment"] = table["segment"].astype(np.int64)
     table["frame_start"] = start.astype(np.int64)
     table["frame_stop"] = np.maximum(stop, start).astype(np.int64)
-    return table[columns]
+    return table[list(_EMPTY_SEGMENT_FRAMES.columns)]
 
 
-#: segment_frames of a Dataset without a segment table (built once: pandas constructors cost about 1 ms)
+#: segment_frames of a Dataset without segments (built once: pandas constructors cost about 1 ms)
 _EMPTY_SEGMENT_FRAMES = pd.DataFrame({
     "segment": np.zeros(0, np.int64), "event": np.zeros(0, np.int64), "event_id": np.zeros(0, dtype=str),
     "class": np.zeros(0, np.int64), **{c: np.zeros(0) for c in ("start", "end", "p", "s")},
