@@ -31,6 +31,19 @@ STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input
 _STATE_DIMS = ("event", "time", "unit", "layer")
 
 
+def _concat_ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """``np.concatenate([np.arange(a, a + n) for a, n in zip(starts, lengths)])`` without a Python loop.
+
+    Examples
+    --------
+    >>> _concat_ranges(np.array([5, 0]), np.array([2, 3])).tolist()
+    [5, 6, 0, 1, 2]
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    offsets = np.asarray(starts, dtype=np.int64) - np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    return np.repeat(offsets, lengths) + np.arange(int(lengths.sum()))
+
+
 def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.ndarray) -> sparse.csr_matrix:
     """0/1 matrix (n_rows + len(starts), frames): row ``k < n_rows`` holds the frames with ``cls_idx == k``; row
     ``n_rows + i`` the frames ``starts[i]:stops[i]`` (every ``start < stop``). Its product with the frames' values
@@ -39,11 +52,9 @@ def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.
     cls = cls_idx[frames]
     by_class = frames[np.argsort(cls, kind="stable")]
     lengths = stops - starts
-    offsets = np.repeat(starts - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-    in_ranges = offsets + np.arange(int(lengths.sum()))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(cls, minlength=n_rows)),
                              frames.size + np.cumsum(lengths)])
-    indices = np.concatenate([by_class, in_ranges])
+    indices = np.concatenate([by_class, _concat_ranges(starts, lengths)])
     return sparse.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr),
                              shape=(n_rows + starts.size, cls_idx.size))
 
@@ -115,7 +126,7 @@ class FrameIndex:
         cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
         first = np.searchsorted(self.event, rows, side="left")
         counts = np.searchsorted(self.event, rows, side="right") - first
-        take = np.repeat(first - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts) + np.arange(int(counts.sum()))
+        take = _concat_ranges(first, counts)
         row = np.repeat(np.arange(len(rows)), counts)
         lo = np.clip(self.start[take] - t0, 0, n_valid[row])
         hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
