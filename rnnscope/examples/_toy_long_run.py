@@ -11,12 +11,13 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .._validation import DEFAULT_CLASS_NAMES
 from ..io import compute_summaries
 from ..schema import SCHEMA_VERSION
 
 __all__ = ["toy_long_run"]
 
-CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
+CLASSES = list(DEFAULT_CLASS_NAMES)
 
 
 def toy_long_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Dataset:

@@ -6,12 +6,13 @@ import json
 import numpy as np
 import xarray as xr
 
+from .._validation import DEFAULT_CLASS_NAMES
 from ..io import compute_summaries
 from ..schema import SCHEMA_VERSION
 
 __all__ = ["toy_run"]
 
-_CLASSES = ["SIL", "TRE", "LP", "VTE", "HYB"]
+_CLASSES = list(DEFAULT_CLASS_NAMES)
 # (event, class, start s, end s, P s, S s): frame times are 2.0, 2.5, ... (4 s windows, 0.5 s hop)
 _SEGMENTS = [
     (0, 0, 0.0, 4.0, np.nan, np.nan), (0, 2, 4.0, 7.0, np.nan, np.nan), (0, 0, 7.0, 9.0, np.nan, np.nan),
