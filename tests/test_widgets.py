@@ -127,7 +127,7 @@ def test_click_on_heatmap_row_toggles_its_line(ex):
 
 def test_switching_event_updates_every_view_and_reads_only_it(ex):
     before = {"heat": ex.heat_image.image.value, "spec": ex.spec_image.image.value,
-              "band": ex.band_image.image.value, "wave": np.array(ex.wave.x), "lines": np.array(ex.lines.x)}
+              "band": ex.band_image.image.value, "wave": ex.trace_data("wave")[1], "lines": ex.trace_data("lines")[1]}
     ex.reader.reads.clear()
     ex.event = 2
     assert ex.time_range == ex.initial_range(2) == ex.reader.record_span(2)
@@ -135,7 +135,8 @@ def test_switching_event_updates_every_view_and_reads_only_it(ex):
     assert ex.heat_image.image.value != before["heat"]
     assert ex.spec_image.image.value != before["spec"]
     assert ex.band_image.image.value != before["band"]
-    assert not np.array_equal(ex.wave.x, before["wave"]) and not np.array_equal(ex.lines.x, before["lines"])
+    assert not np.array_equal(ex.trace_data("wave")[1], before["wave"])
+    assert not np.array_equal(ex.trace_data("lines")[1], before["lines"])
     assert {e for _, e, *_ in ex.reader.reads} == {2}
     assert ex.w_event.value == 2
     ex.w_event.value = 1  # the dropdown drives the traitlet
@@ -291,6 +292,48 @@ def test_update_sends_less_than_a_megabyte():
     finally:
         Widget._send = original
     assert 0 < sum(sent) < 1_000_000
+
+
+def test_a_zoom_sends_each_long_trace_once_and_never_rescales_it():
+    """bqplot redraws every path of a mark when one of its scales changes: the waveform, unit lines and envelopes
+    are drawn on fixed view-coordinate scales, so a zoom sends their data once and nothing that redraws them
+    again (the axes still follow the time and value scales)."""
+    from ipywidgets import Widget
+
+    ex = rw.Explorer(long_run(), width=600, prefetch=False)
+    assert ex.envelopes.visible  # coarse zoom: lines and envelopes
+    traces = {ex.wave.model_id: "wave", ex.lines.model_id: "lines", ex.envelopes.model_id: "envelopes",
+              ex.trace_x.model_id: "trace_x", ex.trace_y.model_id: "trace_y"}
+    for mark in (ex.wave, ex.lines, ex.envelopes):
+        assert mark.scales["x"] is ex.trace_x and mark.scales["y"] is ex.trace_y
+    sent = []
+    original = Widget._send
+
+    def record(widget, msg, buffers=None):
+        if widget.model_id in traces and msg.get("method") == "update":
+            sent.append((traces[widget.model_id], tuple(sorted(msg["state"]))))
+        return original(widget, msg, buffers=buffers)
+
+    Widget._send = record
+    try:
+        for t0, t1 in ((2000.0, 6000.0), (2500.0, 3500.0)):
+            sent.clear()
+            ex.time_range = (t0, t1)
+            ex.render_now()
+            assert (ex.time_scale.min, ex.time_scale.max) == (t0, t1)
+            assert not [name for name, _ in sent if name.startswith("trace_")]  # fixed scales: never sent
+            data = [name for name, keys in sent if {"x", "y"} <= set(keys)]
+            assert sorted(data) == ["envelopes", "lines", "wave"]  # each trace once, x and y in one message
+            for name in ("wave", "lines", "envelopes"):
+                t, _ = ex.trace_data(name)
+                mark = getattr(ex, name)
+                column = 2.0 / ex.plot_width  # the columns may reach a column's width past the view's edges
+                assert -column <= np.nanmin(mark.x) and np.nanmax(mark.x) <= 1.0 + column
+                assert t0 - column * (t1 - t0) <= t.min() and t.max() <= t1 + column * (t1 - t0)  # back in s
+    finally:
+        Widget._send = original
+    with pytest.raises(ValueError, match="one of"):
+        ex.trace_data("heat")
 
 
 # ----------------------------------------------------------------------------------------------- rendering
@@ -514,19 +557,24 @@ def test_unit_lines_stay_readable_at_coarse_zoom():
     lo, hi, k = fold_minmax(cols.lo[:, units], cols.hi[:, units], ex.plot_width)
     lo, hi = lo.T, hi.T
     assert k == 2 and lo.shape[1] <= ex.plot_width
-    np.testing.assert_allclose(ex.lines.y, (lo + hi) / 2, rtol=1e-6)  # a middle line per unit ...
+    x, y = ex.trace_data("lines")
+    tol = 1e-6 * (ex.value_scale.max - ex.value_scale.min)  # float32 view coordinates
+    np.testing.assert_allclose(y, (lo + hi) / 2, atol=tol)  # a middle line per unit ...
     n = lo.shape[1]
-    assert ex.envelopes.visible and ex.envelopes.y.shape == (len(units), 2 * n)  # ... in a light envelope
+    _, ring = ex.trace_data("envelopes")
+    assert ex.envelopes.visible and ring.shape == (len(units), 2 * n)  # ... in a light envelope
     assert list(ex.envelopes.fill_opacities) == [0.16] * len(units)
-    np.testing.assert_allclose(ex.envelopes.y[:, :n], lo, rtol=1e-6)
-    assert ex.envelopes.y[:, n:].max() == pytest.approx(float(cols.hi[:, units].max()))  # no extreme lost
-    x = np.asarray(ex.lines.x)
-    assert np.all(np.diff(x) > 0) and x[-1] <= ex.reader.frame_time(cols.start + cols.n * cols.step - 1) + 1e-9
+    np.testing.assert_allclose(ring[:, :n], lo, atol=tol)
+    assert ring[:, n:].max() == pytest.approx(float(cols.hi[:, units].max()), abs=tol)  # no extreme lost
+    span = ex.time_range[1] - ex.time_range[0]
+    assert np.all(np.diff(x) > 0) and x[-1] <= ex.reader.frame_time(cols.start + cols.n * cols.step - 1) + 1e-6 * span
     assert len(ex.wave.x) <= 2 * ex.plot_width  # the waveform too: one (min, max) pair per pixel
     ex.time_range = (100.0, 150.0)  # one point per frame: plain lines
     ex.render_now()
     i0, i1 = ex.reader.frame_range(0, 100.0, 150.0)
     assert not ex.envelopes.visible and ex.lines.y.shape == (len(units), i1 - i0)
+    x, _ = ex.trace_data("lines")
+    np.testing.assert_allclose(x, ex.reader.frame_time(np.arange(i0, i1)), atol=1e-6 * 50.0)
     assert "unit" in ex.w_unit_legend.value and ex.fig_lines.legend_location  # the legend sits above the figure
     assert not any(getattr(m, "display_legend", False) for m in ex.fig_lines.marks)
 
@@ -599,7 +647,8 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     zoomed.render_now()
     a, b = archive.reads[-1]
     assert len(archive.reads) == 2 and a <= (t0 + 30) * 50 and b >= (t1 + 30) * 50 and b - a <= 60 * 50 + 2 * 1024
-    assert zoomed.wave.x[0] >= t0 + 30 - 0.02 and zoomed.wave.x[-1] <= t1 + 30 + 0.02 and zoomed.wave.x.size > 1000
+    wave_t, _ = zoomed.trace_data("wave")
+    assert wave_t[0] >= t0 + 30 - 0.02 and wave_t[-1] <= t1 + 30 + 0.02 and wave_t.size > 1000
     zoomed.time_range = (t0 + 45.0, t1 + 45.0)  # a pan: only the blocks not read yet are read
     zoomed.render_now()
     assert all(b0 >= b for b0, _ in archive.reads[2:])

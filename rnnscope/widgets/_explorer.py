@@ -131,6 +131,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._debouncer = Debouncer(debounce, self._render_views)
         self._quiet = 0  # > 0 while observers must not render (initialisation, batched changes)
         self._robust: dict = {}
+        self._trace_ranges: dict = {}  # per long trace: the (time, value) ranges its view coordinates span
+        self._cols_range = (0.0, 1.0)  # the time range the state columns in self._cols were read for
         self._spec_range: dict = {}
         self._prob: dict = {}
         self._cols = None  # state columns of the current view

@@ -6,6 +6,14 @@ labels, and predicted) and P/S arrivals (when the segments have any); the spectr
 of the selected units with their legend above it. What a run does not hold is not drawn: a run without waveform
 and without archive shows only the class bands in the top figure. Figures take the page's width (``width=None``)
 or a fixed width in pixels; bqplot's hover toolbar is off (it covered the heatmap's labels).
+
+The long traces (the waveform, the unit lines and their envelopes) are drawn in view coordinates: 0..1 across the
+rendered time range and 0..1 up the figure, on fixed scales (``trace_x``, ``trace_y``); the axes beside them show
+the real time and value scales. bqplot redraws (and interpolates, in a zero-length transition) every path of a mark
+whenever one of its scales changes, so on the shared time scale each zoom made the browser rebuild these paths of
+thousands of points once for the new range with the old data and again for the new data; in view coordinates a
+render rebuilds them once. A pan or zoom in the browser moves the images at once and the traces with the next
+render.
 """
 from __future__ import annotations
 
@@ -70,6 +78,9 @@ class _FigureBuilder:
         tscale = self.time_scale
         self._unit_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
         unit_x = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        # the long traces' fixed view coordinates (see the module docstring)
+        self.trace_x = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        self.trace_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
         self.time_axes, self.markers = [], []
 
         # 1. waveform (when there is one), class bands (true above predicted), P and S arrivals
@@ -79,7 +90,7 @@ class _FigureBuilder:
         self.band_rows = rows
         wave_h = 170 if r.has_waveform else 40 + 20 * max(1, len(rows))
         self._band_bottom = 0.845 if r.has_waveform else 0.0
-        self.wave = Lines(x=np.zeros(2), y=np.zeros(2), scales={"x": tscale, "y": self.amp_scale},
+        self.wave = Lines(x=np.zeros(2), y=np.zeros(2), scales={"x": self.trace_x, "y": self.trace_y},
                           colors=["#3a3a3a"], stroke_width=0.8, visible=r.has_waveform)
         self.band_image = png_mark(x=(0.0, 1.0), y=(self._band_bottom, 1.0), scales={"x": tscale, "y": band},
                                    pixelated=True)
@@ -150,10 +161,11 @@ class _FigureBuilder:
 
         # 5. time series of the selected units: a light min/max envelope and a middle line per unit
         self.value_scale = LinearScale(min=-1.0, max=1.0, allow_padding=False)
-        self.envelopes = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)), scales={"x": tscale, "y": self.value_scale},
+        self.envelopes = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)),
+                               scales={"x": self.trace_x, "y": self.trace_y},
                                colors=UNIT_COLORS, fill="inside", fill_colors=UNIT_COLORS, fill_opacities=[0.18],
                                stroke_width=0.0, opacities=[0.0], visible=False)
-        self.lines = Lines(x=np.zeros(2), y=np.zeros((1, 2)), scales={"x": tscale, "y": self.value_scale},
+        self.lines = Lines(x=np.zeros(2), y=np.zeros((1, 2)), scales={"x": self.trace_x, "y": self.trace_y},
                            colors=UNIT_COLORS, stroke_width=1.3, labels=[], visible=False)
         self.zero_line = Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales={"x": unit_x, "y": self.value_scale},
                                colors=["#bbbbbb"], stroke_width=0.8)

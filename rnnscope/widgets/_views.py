@@ -144,15 +144,15 @@ class _Views:
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
+        span = hi - lo
+        amp = (lo - 0.03 * span, lo - 0.03 * span + 1.06 * span / (self._band_bottom - 0.01))  # below the bands
         with self.wave.hold_sync():
-            self.wave.x, self.wave.y = x, y.astype(np.float32)
+            self._set_trace(self.wave, "wave", x, y, (t0, t1), amp)
             self.wave.visible = True
         self.amp_axis.visible = True
         self.amp_axis.tick_values = nice_ticks(lo, hi, 3)
-        span = hi - lo
-        with self.amp_scale.hold_sync():  # the trace fills the figure below the bands
-            self.amp_scale.min = lo - 0.03 * span
-            self.amp_scale.max = lo - 0.03 * span + 1.06 * span / (self._band_bottom - 0.01)
+        with self.amp_scale.hold_sync():
+            self.amp_scale.min, self.amp_scale.max = amp
 
     def _render_arrivals(self) -> None:
         segs = self.reader.event_segments(self.event)
@@ -238,6 +238,7 @@ class _Views:
         if self._cols is None or reread:
             i0, i1 = self._view_frames()
             self._cols = r.state_columns(self.event, self.variable, self.layer, i0, i1, self.n_cols)
+            self._cols_range = tuple(self.time_range)
         cols = self._cols
         cmap = self._colormap(pick_extreme(cols.lo, cols.hi, 0.0) if self.variable == "c" else None)
         order = self.order
@@ -279,8 +280,9 @@ class _Views:
         units = list(self.selected_units)
         colors = self._unit_colors(len(units))
         pad = 0.04 * (cmap.vmax - cmap.vmin)
+        values = (cmap.vmin - pad, cmap.vmax + pad)
         with self.value_scale.hold_sync():
-            self.value_scale.min, self.value_scale.max = cmap.vmin - pad, cmap.vmax + pad
+            self.value_scale.min, self.value_scale.max = values
         self.value_axis.tick_values = nice_ticks(cmap.vmin, cmap.vmax, 4)
         self.w_unit_legend.value = _unit_legend_html(units, colors, self.variable, self.layer)
         if not (units and cols.n):
@@ -290,7 +292,7 @@ class _Views:
         if cols.step == 1:
             x, y = _envelope(cols, self.reader.frame_time, units)
             with self.lines.hold_sync():
-                self.lines.x, self.lines.y = x, y.astype(np.float32)
+                self._set_trace(self.lines, "lines", x, y, self._cols_range, values)
                 self.lines.labels, self.lines.colors, self.lines.visible = [f"unit {u}" for u in units], colors, True
             self.envelopes.visible = False
             return
@@ -302,15 +304,51 @@ class _Views:
         centre = self.reader.frame_time(np.minimum(cols.start + np.arange(lo.shape[0]) * step + (step - 1) / 2, last))
         lo, hi = lo.T, hi.T  # (units, n)
         with self.lines.hold_sync():
-            self.lines.x, self.lines.y = centre, ((lo + hi) / 2).astype(np.float32)
+            self._set_trace(self.lines, "lines", centre, (lo + hi) / 2, self._cols_range, values)
             self.lines.labels, self.lines.colors, self.lines.visible = [f"unit {u}" for u in units], colors, True
         ring_x = np.concatenate([centre, centre[::-1]])
         with self.envelopes.hold_sync():
-            self.envelopes.x = ring_x  # one x for every unit's ring (bqplot broadcasts it): 1/units of the bytes
-            self.envelopes.y = np.concatenate([lo, hi[:, ::-1]], axis=1).astype(np.float32)
+            # one x for every unit's ring (bqplot broadcasts it): 1/units of the bytes
+            self._set_trace(self.envelopes, "envelopes", ring_x, np.concatenate([lo, hi[:, ::-1]], axis=1),
+                            self._cols_range, values)
             self.envelopes.fill_colors, self.envelopes.colors = colors, colors
             self.envelopes.fill_opacities = [0.16] * len(units)
             self.envelopes.visible = True
+
+    # ------------------------------------------------------------------------------------------- traces
+    def _set_trace(self, mark, name: str, x, y, time_range, value_range) -> None:
+        """Send a long trace in view coordinates (:mod:`rnnscope.widgets._figures`): ``x`` in s, ``y`` in data
+        units, mapped to 0..1 across ``time_range`` and ``value_range``."""
+        mark.x = to_view(x, *time_range)
+        mark.y = to_view(y, *value_range)
+        self._trace_ranges[name] = (tuple(map(float, time_range)), tuple(map(float, value_range)))
+
+    def trace_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn trace ``name`` in data units: times (s from the record start) and values (one row per unit
+        for ``"lines"`` and ``"envelopes"``; counts for ``"wave"``). The marks hold the traces in view coordinates
+        (0..1 across the rendered range), so that zooming does not make the browser redraw them twice.
+
+        Examples
+        --------
+        >>> from rnnscope.examples import toy_long_run
+        >>> from rnnscope.widgets import Explorer
+        >>> ex = Explorer(toy_long_run(), width=600)
+        >>> ex.time_range = (10.0, 12.0); ex.render_now()
+        >>> t, values = ex.trace_data("lines")
+        >>> values.shape == (len(ex.selected_units), t.size), bool(10.0 <= t.min() < t.max() <= 12.0)
+        (True, True)
+        >>> bool(ex.lines.x.min() >= 0.0 and ex.lines.x.max() <= 1.0)  # what the mark holds
+        True
+        """
+        marks = {"wave": self.wave, "lines": self.lines, "envelopes": self.envelopes}
+        if name not in marks:
+            raise ValueError(f"The 'name' of Explorer.trace_data must be one of {sorted(marks)}. Got {name!r} "
+                             f"instead.")
+        if name not in self._trace_ranges:
+            return np.zeros(0), np.zeros(0)
+        (t0, t1), (v0, v1) = self._trace_ranges[name]
+        mark = marks[name]
+        return from_view(mark.x, t0, t1), from_view(mark.y, v0, v1)
 
     # ------------------------------------------------------------------------------------------- marker
     def _render_marker(self) -> None:
@@ -323,6 +361,26 @@ class _Views:
                     t0, t1 = float(det["t0"]), float(det["t1"])
                     mark.x = np.array([t0, t0, t1, t1, t0])
                 mark.visible = bool(show)
+
+
+def to_view(values, lo: float, hi: float) -> np.ndarray:
+    """``values`` mapped to 0..1 across ``lo``..``hi`` (float32; NaN stays NaN): how long traces are sent.
+
+    >>> to_view([10.0, 15.0, 20.0, np.nan], 10.0, 20.0).tolist()[:3]
+    [0.0, 0.5, 1.0]
+    """
+    span = float(hi) - float(lo)
+    return ((np.asarray(values, dtype=np.float64) - float(lo)) / (span if span > 0 else 1.0)).astype(np.float32)
+
+
+def from_view(values, lo: float, hi: float) -> np.ndarray:
+    """The inverse of :func:`to_view` (float64).
+
+    >>> from_view(to_view([2.5, 7.5], 0.0, 10.0), 0.0, 10.0).tolist()
+    [2.5, 7.5]
+    """
+    span = float(hi) - float(lo)
+    return float(lo) + np.asarray(values, dtype=np.float64) * (span if span > 0 else 1.0)
 
 
 def stacked_shares(peak: np.ndarray, background: int | None) -> np.ndarray:
