@@ -43,6 +43,20 @@ WATCH_HEAT = """() => {
     (m.type === 'childList' && [...m.addedNodes].some(n => n.nodeName === 'image'));
   const obs = new MutationObserver((muts) => { if (muts.some(isImage)) window.__heatChanges.push(performance.now()); });
   obs.observe(fig, {attributes: true, attributeFilter: ['href'], subtree: true, childList: true});
+  // every view: the last time its data changed (a new image, a new trace path)
+  window.__viewChanges = {};
+  const views = ['rnnscope-waveform', 'rnnscope-spectrogram', 'rnnscope-prob', 'rnnscope-heatmap', 'rnnscope-lines'];
+  const isData = (m) => (m.attributeName === 'href' && m.target.nodeName === 'image') ||
+    (m.attributeName === 'd' && m.target.classList.contains('line'));
+  const all = new MutationObserver((muts) => {
+    const t = performance.now();
+    for (const m of muts.filter(isData)) {
+      const view = views.find(v => m.target.closest('.' + v));
+      if (view) window.__viewChanges[view] = t;
+    }
+  });
+  all.observe(document.querySelector('.rnnscope-explorer'), {attributes: true, attributeFilter: ['href', 'd'],
+                                                             subtree: true});
   for (const type of ['wheel', 'mousedown', 'click']) {
     document.addEventListener(type, () => { if (window.__action === null) window.__action = performance.now(); },
                               {capture: true});
@@ -52,6 +66,19 @@ WATCH_HEAT = """() => {
 
 def _browser(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+
+
+def _start_interaction(page) -> None:
+    page.evaluate("() => { window.__heatChanges = []; window.__viewChanges = {}; window.__action = null; }")
+
+
+def _every_view_latency(page) -> float:
+    """From the action to the last view's new data (images and trace paths), once the updates have settled."""
+    page.wait_for_timeout(600)
+    changes = page.evaluate("() => window.__viewChanges")
+    expected = {"rnnscope-waveform", "rnnscope-spectrogram", "rnnscope-prob", "rnnscope-heatmap", "rnnscope-lines"}
+    assert set(changes) == expected, changes  # every view got new data
+    return max(changes.values()) - page.evaluate("() => window.__action")
 
 
 def _heat_href(page):
@@ -116,7 +143,7 @@ def test_day_long_monitor_run_in_jupyterlab(day_output, tmp_path):
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
-            _drive_day(page, url)
+            _drive_day(page, url, _class_to_filter(day_output["detections"]))
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
@@ -125,7 +152,15 @@ def test_day_long_monitor_run_in_jupyterlab(day_output, tmp_path):
             browser.close()
 
 
-def _drive_day(page, url) -> None:  # long: one scenario, step by step
+def _class_to_filter(catalog) -> str:
+    """The class with the most detections: enough rows for next / next / previous (how many of each class the
+    briefly trained model finds varies between runs; the first class in the list once had a single one)."""
+    counts = pd.read_csv(catalog)["class_name"].value_counts()
+    assert counts.iloc[0] >= 3, counts
+    return str(counts.index[0])
+
+
+def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
     page.goto(f"{url}/lab/tree/day.ipynb?token={TOKEN}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_timeout(3000)
@@ -161,21 +196,20 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
     total = int(re.search(r"of (\d+) detections", count.inner_text()).group(1))
     # filter to one class
     select = table.locator("select").first
-    cls = select.locator("option").nth(1).inner_text()
-    select.select_option(index=1)
+    select.select_option(label=cls)
     page.wait_for_function("(t) => !document.querySelector('.rnnscope-detections').innerText.includes(t + ' of ')",
                            arg=str(total), timeout=30_000)
     shown = int(re.search(r"(\d+) of", count.inner_text()).group(1))
     assert 0 < shown < total
     # next / previous: the views zoom to the detection, in clock time with seconds
-    latencies = []
+    latencies, every_view = [], []
     for button in ("next ▶", "next ▶", "◀ previous"):
         href = _heat_href(page)
-        page.evaluate("() => { window.__heatChanges = []; window.__action = null; }")
+        _start_interaction(page)
         table.locator("button", has_text=button).click()
         _wait_heat_change(page, href)
         latencies.append(page.evaluate("() => window.__heatChanges[0] - window.__action"))
-        page.wait_for_timeout(400)
+        every_view.append(_every_view_latency(page))
     ticks = _tick_labels(page, ".rnnscope-lines")
     # clock times; with seconds when the detection is short (how long it is depends on the briefly trained model)
     assert ticks and all(re.fullmatch(r"\d\d:\d\d(:\d\d)?", t) for t in ticks), ticks
@@ -203,14 +237,18 @@ def _drive_day(page, url) -> None:  # long: one scenario, step by step
     for delta in (-120, 120):
         page.wait_for_timeout(600)
         href = _heat_href(page)
-        page.evaluate("() => { window.__heatChanges = []; window.__action = null; }")
         explorer.locator(".rnnscope-spectrogram").hover(position={"x": 400, "y": 60})
+        _start_interaction(page)
         page.mouse.wheel(0, delta)
         _wait_heat_change(page, href)
         latencies.append(page.evaluate("() => window.__heatChanges[0] - window.__action"))
+        every_view.append(_every_view_latency(page))
     print(f"\nExplorer single-interaction latency (action -> heatmap image, day-long record, ms): "
           f"{[round(x) for x in latencies]}; median {sorted(latencies)[len(latencies) // 2]:.0f}")
+    print(f"Explorer single-interaction latency (action -> every view's new data, ms): "
+          f"{[round(x) for x in every_view]}; median {sorted(every_view)[len(every_view) // 2]:.0f}")
     assert sorted(latencies)[len(latencies) // 2] < 2000  # generous: the lead records the number on a quiet machine
+    assert sorted(every_view)[len(every_view) // 2] < 2000
     # a 1 s drag (pan on the spectrogram) sends a bounded number of renders
     page.wait_for_timeout(800)
     spec = explorer.locator(".rnnscope-spectrogram").bounding_box()
