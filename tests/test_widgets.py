@@ -294,6 +294,28 @@ def test_update_sends_less_than_a_megabyte():
     assert 0 < sum(sent) < 1_000_000
 
 
+def test_the_explorer_renders_for_the_width_the_browser_reports():
+    """Without a fixed width the Explorer renders for 1600 px until the browser reports the page's width (the
+    probe's width_px, what its ResizeObserver sends), then for that width: fewer image columns and trace points
+    on a narrow page, never more than for 1600 px."""
+    ex = rw.Explorer(long_run(), prefetch=False)  # 20 000 frames: every view folded to columns
+    assert ex._width_probe in ex.children and ex.plot_width == 1600 - 72 - 40
+    assert png_size(ex.heat_image)[0] > 1600
+    renders = ex.render_count
+    ex._width_probe.width_px = 900  # a laptop, JupyterLab's file browser open
+    assert ex.plot_width == 900 - 72 - 40 and ex.n_cols == 2 * 788 and ex.render_count == renders + 1
+    assert png_size(ex.heat_image)[0] <= 2 * 788 and png_size(ex.spec_image)[0] <= 2 * 788
+    assert ex.lines.x.size <= 788 and ex.wave.x.size <= 2 * 788 + 2
+    t, _ = ex.trace_data("lines")  # still the whole record
+    assert t[0] < 0.01 * ex.time_range[1] and t[-1] > 0.99 * ex.time_range[1]
+    ex._width_probe.width_px = 910  # a small change: not worth a render
+    assert ex.plot_width == 788 and ex.render_count == renders + 1
+    ex._width_probe.width_px = 3000  # a wide screen: at most the default
+    assert ex.plot_width == 1600 - 72 - 40 and ex.render_count == renders + 2
+    fixed = rw.Explorer(long_run(), width=600, prefetch=False)
+    assert fixed._width_probe is None and not any(type(c).__name__ == "WidthProbe" for c in fixed.children)
+
+
 def test_a_zoom_sends_each_long_trace_once_and_never_rescales_it():
     """bqplot redraws every path of a mark when one of its scales changes: the waveform, unit lines and envelopes
     are drawn on fixed view-coordinate scales, so a zoom sends their data once and nothing that redraws them

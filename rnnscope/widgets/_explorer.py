@@ -29,10 +29,12 @@ from ._drawing import _readout_html
 from ._figures import UNIT_COLORS, _FigureBuilder
 from ._source import RunReader
 from ._views import _Views
+from ._width import WidthProbe
 
 __all__ = ["Explorer", "UNIT_COLORS"]
 
 log = logging.getLogger("rnnscope.widgets")
+_DEFAULT_WIDTH = 1600  # px of a figure rendered for until the browser reports the page's width (and at most)
 
 
 class Explorer(_FigureBuilder, _Views, widgets.VBox):
@@ -54,7 +56,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         Row order of the heatmap.
     width : int, optional
         Width of the figures in pixels; None (default) follows the page. Images are rendered with two columns
-        per pixel of the plot area of ``width`` (of 1600 px when None).
+        per pixel of the plot area and lines with one point per pixel: of ``width``, or when None of the width
+        the browser reports for the Explorer (1600 px until it reports, and at most that).
     debounce : float
         Smallest interval (s) between two renders during a pan, zoom or drag (0 renders on every message); a
         single interaction after a pause renders at once.
@@ -122,10 +125,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.fixed_width = None if width is None else int(width)
         from ._figures import MARGIN
 
-        self.plot_width = (self.fixed_width or 1600) - MARGIN["left"] - MARGIN["right"]
-        #: image columns rendered for the visible range (two per pixel of the plot area)
-        self.n_cols = 2 * self.plot_width
-        self.n_ticks = int(np.clip(self.plot_width // 130, 4, 10))
+        self._set_plot_width((self.fixed_width or _DEFAULT_WIDTH) - MARGIN["left"] - MARGIN["right"])
         self.initial_frames = None if initial_frames is None else int(initial_frames)
         self.prefetch = bool(prefetch)
         self._debouncer = Debouncer(debounce, self._render_views)
@@ -155,6 +155,11 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         views += [self.fig_prob] if self.fig_prob is not None else []
         views += [self._heat_row, self.w_unit_legend, self.fig_lines]
         views += [self.table] if self.table is not None else []
+        self._width_probe = None
+        if self.fixed_width is None:  # render for the width the page gives (the browser reports it)
+            self._width_probe = WidthProbe(".rnnscope-explorer")
+            self._width_probe.observe(self._on_page_width, names="width_px")
+            views.append(self._width_probe)
         width_css = "100%" if self.fixed_width is None else f"{self.fixed_width + 10}px"
         super().__init__(children=views, layout=widgets.Layout(width=width_css, max_width="100%"))
         self.add_class("rnnscope-explorer")
@@ -170,6 +175,29 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._quiet -= 1
         self.time_scale.observe(self._on_scale, names=["min", "max"])
         self._sync_controls()
+        self.render_now()
+
+    # ------------------------------------------------------------------------------------------- width
+    def _set_plot_width(self, plot_width: int) -> None:
+        #: pixels of the plot area rendered for (the lines get one point per pixel)
+        self.plot_width = int(plot_width)
+        #: image columns rendered for the visible range (two per pixel of the plot area)
+        self.n_cols = 2 * self.plot_width
+        self.n_ticks = int(np.clip(self.plot_width // 130, 4, 10))
+
+    def _on_page_width(self, change) -> None:
+        """The browser reported the Explorer's width (CSS px): render for it, at most for the default 1600 px."""
+        from ._figures import MARGIN
+
+        if self.fixed_width is not None or not change["new"]:
+            return
+        default = _DEFAULT_WIDTH - MARGIN["left"] - MARGIN["right"]
+        plot = int(np.clip(int(change["new"]) - MARGIN["left"] - MARGIN["right"], 200, default))
+        if abs(plot - self.plot_width) <= 0.03 * self.plot_width:
+            return
+        log.debug("page width %s px: rendering for a plot of %s px", change["new"], plot)
+        self._set_plot_width(plot)
+        self._rendered = None
         self.render_now()
 
     # ------------------------------------------------------------------------------------------- public

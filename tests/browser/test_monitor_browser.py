@@ -189,6 +189,18 @@ def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
     assert explorer.locator(".rnnscope-prob image[href^='blob:']").count() == 1
     assert "true" not in explorer.locator(".rnnscope-legend").inner_text()
     _assert_nothing_clipped(page, "1280x800, file browser open")
+    # rendered for the width the page gives (the browser reported it): at most two image columns per pixel
+    for _ in range(60):
+        columns, width = page.evaluate("""async () => {
+          const image = new Image();
+          image.src = document.querySelector('.rnnscope-explorer .rnnscope-heatmap image').getAttribute('href');
+          await image.decode();
+          return [image.naturalWidth, document.querySelector('.rnnscope-explorer').getBoundingClientRect().width];
+        }""")
+        if columns <= 2 * width:
+            break
+        page.wait_for_timeout(500)
+    assert 0 < columns <= 2 * width < 2 * 1280, (columns, width)
 
     page.evaluate(WATCH_HEAT)
     table = explorer.locator(".rnnscope-detections")
@@ -203,6 +215,10 @@ def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
     assert 0 < shown < total
     # next / previous: the views zoom to the detection, in clock time with seconds
     latencies, every_view = [], []
+    # the buttons in view first, as a user scrolls to them before clicking (Playwright's click scrolls them into
+    # view itself, and the page's paint of the scrolled-in area then counted as the first click's latency)
+    table.locator("button", has_text="next ▶").scroll_into_view_if_needed()
+    page.wait_for_timeout(600)
     for button in ("next ▶", "next ▶", "◀ previous"):
         href = _heat_href(page)
         _start_interaction(page)
