@@ -189,7 +189,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         """The browser reported the Explorer's width (CSS px): render for it, at most for the default 1600 px."""
         from ._figures import MARGIN
 
-        if self.fixed_width is not None or not change["new"]:
+        if not change["new"]:
             return
         default = _DEFAULT_WIDTH - MARGIN["left"] - MARGIN["right"]
         plot = int(np.clip(int(change["new"]) - MARGIN["left"] - MARGIN["right"], 200, default))
