@@ -157,7 +157,7 @@ def apply_keeps(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> l
         if isinstance(module, RECURRENT_CELLS):
             module.forward = _cell_call(module, masks[0])
         else:
-            module.forward = _module_call(TorchRNN(module), masks)
+            module.forward = _module_call(TorchRNN.of(module), masks)  # the cached view: built once per module
     return patched
 
 
