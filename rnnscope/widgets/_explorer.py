@@ -26,7 +26,7 @@ from . import _summaries as summaries
 from ._debounce import Debouncer
 from ._detections import place_detections
 from ._drawing import _readout_html
-from ._figures import UNIT_COLORS, _FigureBuilder
+from ._figures import MARGIN, UNIT_COLORS, _FigureBuilder
 from ._source import RunReader
 from ._views import _Views
 from ._width import WidthProbe
@@ -35,6 +35,11 @@ __all__ = ["Explorer", "UNIT_COLORS"]
 
 log = logging.getLogger("rnnscope.widgets")
 _DEFAULT_WIDTH = 1600  # px of a figure rendered for until the browser reports the page's width (and at most)
+
+
+def _plot_px(figure_px: int) -> int:
+    """Width of a figure's plot area (its width less the margins)."""
+    return figure_px - MARGIN["left"] - MARGIN["right"]
 
 
 class Explorer(_FigureBuilder, _Views, widgets.VBox):
@@ -123,9 +128,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.catalog = catalog
         self._detections = place_detections(catalog, reader) if catalog is not None else None
         self.fixed_width = None if width is None else int(width)
-        from ._figures import MARGIN
-
-        self._set_plot_width((self.fixed_width or _DEFAULT_WIDTH) - MARGIN["left"] - MARGIN["right"])
+        self._set_plot_width(_plot_px(self.fixed_width or _DEFAULT_WIDTH))
         self.initial_frames = None if initial_frames is None else int(initial_frames)
         self.prefetch = bool(prefetch)
         self._debouncer = Debouncer(debounce, self._render_views)
@@ -187,12 +190,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
     def _on_page_width(self, change) -> None:
         """The browser reported the Explorer's width (CSS px): render for it, at most for the default 1600 px."""
-        from ._figures import MARGIN
-
         if not change["new"]:
             return
-        default = _DEFAULT_WIDTH - MARGIN["left"] - MARGIN["right"]
-        plot = int(np.clip(int(change["new"]) - MARGIN["left"] - MARGIN["right"], 200, default))
+        plot = int(np.clip(_plot_px(int(change["new"])), 200, _plot_px(_DEFAULT_WIDTH)))
         if abs(plot - self.plot_width) <= 0.03 * self.plot_width:
             return
         log.debug("page width %s px: rendering for a plot of %s px", change["new"], plot)
