@@ -33,6 +33,7 @@ _SUBMODULES = {
     "monitoring",
     "cli",
     "examples",
+    "errors",
 }
 #: public functions living in a private module: name -> (module, attribute)
 _FUNCTIONS = {

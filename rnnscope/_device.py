@@ -12,11 +12,10 @@ from typing import Any
 
 import torch
 
+from .errors import DeviceUnavailableError
+
 __all__ = ["resolve_device", "DeviceUnavailableError"]
 
-
-class DeviceUnavailableError(RuntimeError):
-    """The requested device exists as a name but this machine (or this torch build) cannot use it."""
 
 
 def _mps_available() -> bool:

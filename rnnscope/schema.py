@@ -22,6 +22,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .errors import SchemaError
+
 __all__ = [
     "SCHEMA_VERSION",
     "SUMMARY_VARIABLES",
@@ -171,9 +173,6 @@ def layer_labels(ds) -> list[str]:
     both = {m for m, d in zip(modules, directions) if d == "backward"}
     return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
 
-
-class SchemaError(ValueError):
-    """A Dataset does not follow the rnnscope schema; the message lists every problem found."""
 
 
 def json_attr(value: Any) -> str:

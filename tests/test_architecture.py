@@ -37,7 +37,7 @@ ALLOWED = {
 }
 #: parts that never import torch (a run opened from disk is analysed and explored without it)
 TORCH_FREE = {"base", "schema", "io", "data", "features", "analysis", "plots", "widgets", "review"}
-BASE_MODULES = {"_version", "_validation", "_tasks", "_colors"}
+BASE_MODULES = {"_version", "_validation", "_tasks", "_colors", "errors"}
 DEVICE_MODULES = {"_device", "_seed"}
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 120  # code lines after the docstring; longer ones say why in a "# long: ..." comment

@@ -89,3 +89,33 @@ def test_seed_everything_is_public_and_reproducible():
             rnnscope.seed_everything(bad)
     with pytest.raises(ValueError, match="positive integer or None"):
         rnnscope.seed_everything(0, threads=0)
+
+
+def test_every_public_error_and_warning_belongs_to_the_one_family():
+    """Each exception class in any public ``__all__`` is an :mod:`rnnscope.errors` class of the family, and keeps
+    the built-in base it always had (callers' ``except ValueError`` still work)."""
+    import importlib
+    import inspect
+
+    import rnnscope
+    from rnnscope import errors
+
+    found = {}
+    for name in rnnscope.__all__:
+        if name in {"cli"}:
+            continue
+        module = importlib.import_module(f"rnnscope.{name}") if name in rnnscope._SUBMODULES else None
+        for attr in getattr(module, "__all__", []) if module else []:
+            obj = getattr(module, attr)
+            if inspect.isclass(obj) and issubclass(obj, BaseException | Warning):
+                found[f"rnnscope.{name}.{attr}"] = obj
+    assert found, "no public exception classes found: the walk over __all__ is broken"
+    strays = [k for k, cls in found.items() if not issubclass(cls, errors.RnnscopeError | errors.RnnscopeWarning)]
+    assert not strays, f"public exception classes outside rnnscope.errors' family: {strays}"
+    assert set(found.values()) <= {getattr(errors, n) for n in errors.__all__}
+    builtins = {"SchemaError": ValueError, "RunFileError": OSError, "ModelFileError": ValueError,
+                "UnsafeModelFileError": ValueError, "ClassMismatchError": ValueError,
+                "DeviceUnavailableError": RuntimeError, "NativeBuildError": RuntimeError,
+                "EmptyClassWarning": RuntimeWarning}
+    for name, builtin in builtins.items():
+        assert issubclass(getattr(errors, name), builtin), name

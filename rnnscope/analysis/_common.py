@@ -18,6 +18,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import check_choice
+from ..errors import EmptyClassWarning
 
 __all__ = ["EmptyClassWarning"]
 
@@ -28,9 +29,6 @@ BOUNDED_VARIABLES = ("h", "input_gate", "forget_gate", "output_gate", "cell_inpu
 _DEFAULT_BLOCK = 4096
 _LSTM_FAMILY = ("lstm", "lazy_lstm")
 
-
-class EmptyClassWarning(RuntimeWarning):
-    """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
 
 
 # --------------------------------------------------------------------------------------------- checks

@@ -10,6 +10,8 @@ import uuid
 import warnings
 from pathlib import Path
 
+from ..errors import RunFileError
+
 __all__ = ["RunFileError", "MANIFEST", "PARTIAL_SUFFIX", "ZARR_FORMAT"]
 
 MANIFEST = "rnnscope_manifest.json"
@@ -18,9 +20,6 @@ PARTIAL_SUFFIX = ".partial"
 ZARR_FORMAT = 2
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5")
 
-
-class RunFileError(OSError):
-    """A run file is incomplete, corrupt, or not an rnnscope run; the message says which and what to do."""
 
 
 def partial_path(path: Path) -> Path:

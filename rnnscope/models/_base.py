@@ -22,6 +22,7 @@ from .._version import __version__
 from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
 from ._file import save_model
+from ..errors import ClassMismatchError, ModelFileError
 
 __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
 
@@ -29,12 +30,6 @@ __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_n
 CONFIG_VERSION = 1
 
 
-class ClassMismatchError(ValueError):
-    """A model and a data set do not hold the same set of class names."""
-
-
-class ModelFileError(ValueError):
-    """A model file or config cannot be turned into a model (the message names what does not match)."""
 
 
 def default_class_names(num_classes: int) -> list[str]:

@@ -16,11 +16,9 @@ import torch
 from .._device import resolve_device
 from ._base import ModelBase, ModelFileError
 from ._file import METADATA_KEY
+from ..errors import UnsafeModelFileError
 
 __all__ = ["load", "ModelFileError", "UnsafeModelFileError"]
-
-class UnsafeModelFileError(ModelFileError):
-    """A file asks to run code while loading (a pickle of arbitrary objects); it was refused, nothing was run."""
 
 
 def _registry() -> dict[str, type[ModelBase]]:

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import torch
 
+from ..errors import NativeBuildError
+
 __all__ = ["kernels", "usable_kernels", "set_native", "native_status", "build", "NativeBuildError"]
 
 SOURCE = Path(__file__).with_name("_native_kernels.cpp")
@@ -50,9 +52,6 @@ _STATE: dict = {
     "input": None,  # why the last trace's input could not use them (float64, device, autograd)
 }
 
-
-class NativeBuildError(RuntimeError):
-    """The native kernels cannot be built here (no compiler, no ``ninja``); the message says what to install."""
 
 
 # ------------------------------------------------------------------------------------------------- building

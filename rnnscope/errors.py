@@ -1,0 +1,75 @@
+"""rnnscope's errors and warnings: one family, each also the built-in it has always been.
+
+Every error rnnscope raises on purpose derives from :class:`RnnscopeError`, and every warning from
+:class:`RnnscopeWarning`, so a caller can catch the whole family at once. Each class also keeps subclassing the
+built-in it subclassed before (``ValueError``, ``OSError``, ``RuntimeError``, ``RuntimeWarning``), so existing
+``except ValueError:`` clauses keep working, as scikit-learn's ``NotFittedError(ValueError, AttributeError)`` does.
+
+The classes stay importable from where they were first published (``rnnscope.schema.SchemaError``,
+``rnnscope.io.RunFileError``, ``rnnscope.models.ModelFileError``, ...): those names are this module's classes.
+
+Examples
+--------
+>>> from rnnscope import errors
+>>> issubclass(errors.SchemaError, errors.RnnscopeError), issubclass(errors.SchemaError, ValueError)
+(True, True)
+>>> try:
+...     raise errors.RunFileError("run.zarr is incomplete")
+... except errors.RnnscopeError as exc:
+...     print(type(exc).__name__, "-", exc)
+RunFileError - run.zarr is incomplete
+"""
+from __future__ import annotations
+
+__all__ = [
+    "RnnscopeError",
+    "RnnscopeWarning",
+    "SchemaError",
+    "RunFileError",
+    "ModelFileError",
+    "UnsafeModelFileError",
+    "ClassMismatchError",
+    "DeviceUnavailableError",
+    "NativeBuildError",
+    "EmptyClassWarning",
+]
+
+
+class RnnscopeError(Exception):
+    """Base class of every error rnnscope raises on purpose (each also subclasses a built-in error)."""
+
+
+class RnnscopeWarning(UserWarning):
+    """Base class of rnnscope's own warning categories."""
+
+
+class SchemaError(RnnscopeError, ValueError):
+    """A Dataset does not follow the rnnscope schema; the message lists every problem found."""
+
+
+class RunFileError(RnnscopeError, OSError):
+    """A run file is incomplete, corrupt, or not an rnnscope run; the message says which and what to do."""
+
+
+class ModelFileError(RnnscopeError, ValueError):
+    """A model file or config cannot be turned into a model (the message names what does not match)."""
+
+
+class UnsafeModelFileError(ModelFileError):
+    """A file asks to run code while loading (a pickle of arbitrary objects); it was refused, nothing was run."""
+
+
+class ClassMismatchError(RnnscopeError, ValueError):
+    """A model and a data set do not hold the same set of class names."""
+
+
+class DeviceUnavailableError(RnnscopeError, RuntimeError):
+    """The requested device exists as a name but this machine (or this torch build) cannot use it."""
+
+
+class NativeBuildError(RnnscopeError, RuntimeError):
+    """The native kernels cannot be built here (no compiler, no ``ninja``); the message says what to install."""
+
+
+class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
+    """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
