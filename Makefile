@@ -14,7 +14,7 @@ STAMP := $(VENV)/.rnnscope-installed
 DEMO_OUT ?= rnnscope-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv native notebooks clean
+.PHONY: demo test test-fast venv native notebooks clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,10 @@ notebooks: native
 
 test: native
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working).
+test-fast: native
+	$(PY) -m pytest tests rnnscope -m "not slow and not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

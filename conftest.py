@@ -1,4 +1,7 @@
-"""Root conftest: doctests get ``np`` and ``xr`` and a fixed seed, as in xarray's own setup."""
+"""Root conftest: doctests get ``np`` and ``xr`` and a fixed seed, as in xarray's own setup; no test may leave
+PyTorch's thread count changed for the tests after it."""
+import sys
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -9,6 +12,42 @@ def _doctest_namespace(doctest_namespace):
     np.random.seed(0)
     doctest_namespace["np"] = np
     doctest_namespace["xr"] = xr
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_left_as_found(request):
+    """Fail a test that changes PyTorch's intra-op thread count without putting it back (it would change the
+    numbers and speed of every later test). Module fixtures may pin a count for their module
+    (:func:`one_torch_thread`): they are set up before this check and torn down after it."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return
+    after = torch.get_num_threads()
+    if before is None:
+        before = _SESSION_THREADS.setdefault("n", after)
+    if after != before:
+        torch.set_num_threads(before)
+        pytest.fail(f"{request.node.nodeid} left torch's thread count at {after} (it was {before}): restore it, "
+                    "e.g. with rnnscope._seed.preserved() or the one_torch_thread fixture", pytrace=False)
+
+
+_SESSION_THREADS: dict = {}
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """PyTorch on one thread for a whole test module (bit-reproducible training), restored after the module.
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    from rnnscope._seed import preserved
+
+    import torch
+
+    with preserved():
+        torch.set_num_threads(1)
+        yield
 
 
 # scripts beside the notebooks (e.g. the one that generates them) are not test modules

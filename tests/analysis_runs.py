@@ -124,11 +124,14 @@ def real_run() -> xr.Dataset:
 
         import rnnscope
 
-        torch.set_num_threads(1)
-        frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=0))
-        torch.manual_seed(0)
-        model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
-        rnnscope.train.fit(model, frames, epochs=2, progress=False, threads=1)
-        _REAL["model"], _REAL["frames"] = model, frames
-        _REAL["run"] = rnnscope.capture(model, frames, progress=False, device="cpu")
+        from rnnscope._seed import preserved
+
+        with preserved():
+            torch.set_num_threads(1)
+            frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=0))
+            torch.manual_seed(0)
+            model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+            rnnscope.train.fit(model, frames, epochs=2, progress=False, threads=1)
+            _REAL["model"], _REAL["frames"] = model, frames
+            _REAL["run"] = rnnscope.capture(model, frames, progress=False, device="cpu")
     return _REAL["run"]

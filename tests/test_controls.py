@@ -16,8 +16,7 @@ from rnnscope.models import RNNClassifier
 
 
 @pytest.fixture(scope="module")
-def frames():
-    torch.set_num_threads(1)
+def frames(one_torch_thread):
     return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
 
 

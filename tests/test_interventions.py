@@ -9,7 +9,7 @@ import rnnscope
 from rnnscope import analysis, experiments
 from rnnscope.models import RNNClassifier
 
-torch.set_num_threads(1)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

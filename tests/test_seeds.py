@@ -89,8 +89,7 @@ def test_across_seeds_errors_say_how_to_fix():
 
 
 @pytest.fixture(scope="module")
-def frames():
-    torch.set_num_threads(1)
+def frames(one_torch_thread):
     return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
 
 
