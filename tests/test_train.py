@@ -1,4 +1,6 @@
 """Training, evaluation, folds and sweeps."""
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,11 +130,85 @@ def test_early_stopping_restores_the_best_weights(frames):
         train.fit(model, frames, epochs=1, early_stopping=2, progress=False)
 
 
-def test_cross_validate_gives_the_table_one_layout(frames):
-    table = train.cross_validate(lambda: _tiny(frames), frames, folds=4, epochs=1, progress=False)
-    assert list(table.index) == [1, 2, 3, 4, "average"]
-    assert table.loc["average", "accuracy"] == pytest.approx(table.loc[[1, 2, 3, 4], "accuracy"].mean())
-    assert (table["n_parameters"] == _tiny(frames).n_parameters).all()
+def test_cross_validate_gives_the_table_one_layout_with_the_paper_tables_scores(frames):
+    """Layout changed (issue 24): the paper tables' scores, record counts and the corrected interval's rows."""
+    table = train.cross_validate(partial(_tiny, frames), frames, folds=4, epochs=1, return_models=True,
+                                 progress=False)
+    assert list(table.index) == [1, 2, 3, 4, "average", "ci_low", "ci_high"]
+    assert list(table.columns) == ["accuracy", "balanced_accuracy", "macro_f1", "detection_rate", "onset_error_s",
+                                   "n_parameters", "train_time_s", "n_train_records", "n_test_records", "model"]
+    parts = table.loc[[1, 2, 3, 4]]
+    assert table.loc["average", "accuracy"] == pytest.approx(parts["accuracy"].mean())
+    assert (parts["n_parameters"] == _tiny(frames).n_parameters).all()
+    assert (parts["n_train_records"] + parts["n_test_records"] == 16).all()
+    assert parts["n_test_records"].sum() == 16  # every record tested once
+    for score in ("balanced_accuracy", "macro_f1"):
+        expected = train.corrected_interval(parts[score].astype(float), n_train=parts["n_train_records"],
+                                            n_test=parts["n_test_records"])
+        assert table.loc["ci_low", score] == pytest.approx(expected["ci_low"])
+        assert table.loc["ci_high", score] == pytest.approx(expected["ci_high"])
+    # each row is evaluate's summary of the fold's model on its test records: the one definition of the scores
+    folds = train.record_folds(frames, 4, seed=0)
+    for k, test_idx in enumerate(folds, start=1):
+        test = rnnscope.data.select_records(frames, test_idx)
+        model = table.loc[k, "model"]
+        summary = train.evaluate(model, test, device="cpu").summary()
+        for score, value in summary.items():
+            assert table.loc[k, score] == pytest.approx(value, nan_ok=True), (k, score)
+        true = np.concatenate([test.label.values[i, : int(test.length[i])] for i in range(len(test_idx))])
+        predicted = np.concatenate([p.argmax(-1) for p in train.predict(model, test, device="cpu")])
+        by_hand = train.frame_scores(true, predicted)
+        assert table.loc[k, "balanced_accuracy"] == pytest.approx(by_hand["balanced_accuracy"])
+        assert table.loc[k, "n_test_records"] == len(test_idx)
+
+
+def test_cross_validate_scores_the_baselines_on_the_same_partitions(frames):
+    table = train.cross_validate(partial(_tiny, frames), frames, folds=2, epochs=1, name="tiny lstm",
+                                 baselines={"linear": {"model": "logistic"}}, progress=False)
+    assert table.index.names == ["name", "partition"]
+    assert list(table.index.get_level_values("name").unique()) == ["tiny lstm", "linear"]
+    folds = train.record_folds(frames, 2, seed=0)
+    for k, test_idx in enumerate(folds, start=1):
+        train_idx = np.setdiff1d(np.arange(16), test_idx)
+        expected = train.frame_baseline(frames, train_idx, test_idx, model="logistic")
+        for score in ("accuracy", "balanced_accuracy", "macro_f1"):
+            assert table.loc[("linear", k), score] == pytest.approx(expected[score])
+    assert np.isnan(table.loc[("linear", 1), "detection_rate"])  # a baseline predicts frames, not events
+    summary = train.fold_summary(table, scores="accuracy")
+    assert summary["name"].tolist() == ["tiny lstm", "linear"] and summary["n_partitions"].tolist() == [2, 2]
+    with pytest.raises(ValueError, match="the named baselines are"):
+        train.cross_validate(partial(_tiny, frames), frames, folds=2, epochs=1, baselines=["forest"], progress=False)
+    with pytest.raises(ValueError, match="give baseline 'one-frame logistic' its own class_weight"):
+        train.cross_validate(partial(_tiny, frames), frames, folds=2, epochs=1, baselines=["one-frame logistic"],
+                             class_weights=[1, 2, 3, 4, 5], progress=False)
+
+
+def test_sweep_runs_a_list_of_grids_with_seeds_and_resumes_from_its_checkpoint(frames, tmp_path, monkeypatch):
+    grid = [{"cell": ["rnn"], "hidden_size": [3]}, {"cell": ["gru"], "hidden_size": [4]}]
+    path = tmp_path / "sweep.csv"
+    table = train.sweep(grid, frames, folds=2, seeds=[0, 1], epochs=1, batch_size=8, checkpoint=path,
+                        baselines=["one-frame logistic"], progress=False)
+    assert list(table.columns[:5]) == ["name", "cell", "hidden_size", "seed", "partition"]
+    assert table.groupby("name", sort=False).size().to_dict() == {
+        "cell=rnn, hidden_size=3": 4, "cell=gru, hidden_size=4": 4, "one-frame logistic": 2}
+    assert set(table[table.name == "one-frame logistic"].seed) == {0}  # baselines: the first seed
+    seed_0, seed_1 = (table[(table.name == "cell=rnn, hidden_size=3") & (table.seed == s)] for s in (0, 1))
+    assert not np.allclose(seed_0.accuracy, seed_1.accuracy)  # another seed trains another model
+    assert len(pd.read_csv(path)) == 10
+    # a finished sweep is read back from the checkpoint without training anything
+    monkeypatch.setattr(train._folds, "_fold_task", lambda payload: pytest.fail("a task ran again"))
+    again = train.sweep(grid, frames, folds=2, seeds=[0, 1], epochs=1, batch_size=8, checkpoint=path,
+                        baselines=["one-frame logistic"], progress=False)
+    cols = ["name", "seed", "partition", "accuracy", "balanced_accuracy", "macro_f1", "n_test_records"]
+    pd.testing.assert_frame_equal(table[cols], again[cols], check_dtype=False)
+    monkeypatch.undo()
+    # an interrupted one reruns only the rows it lacks, with the same numbers
+    pd.read_csv(path).iloc[:7].to_csv(path, index=False)
+    resumed = train.sweep(grid, frames, folds=2, seeds=[0, 1], epochs=1, batch_size=8, checkpoint=path,
+                          baselines=["one-frame logistic"], progress=False)
+    pd.testing.assert_frame_equal(table[cols], resumed[cols], check_dtype=False)
+    with pytest.raises(ValueError, match="'seed' is not a grid key"):
+        train.sweep({"cell": ["rnn"], "seed": [0, 1]}, frames, folds=2, epochs=1, progress=False)
 
 
 @pytest.mark.slow
@@ -236,3 +312,77 @@ def test_context_window_baseline_sees_the_past_frames():
         train.frame_baseline(frames, np.arange(15), np.arange(15, 20), context=-1)
     with pytest.raises(ValueError, match="The 'model' parameter of frame_baseline must be one of"):
         train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="forest")
+
+
+# --------------------------------------------------------------------------------------------- one epoch loop
+
+
+def _reference_epoch(model, records, optimiser, weights, batch_size, rng):
+    """The epoch loop fit and retrain each had before they shared ``_train_epoch`` (issue 26), kept verbatim as the
+    reference the shared loop must match bit for bit."""
+    from rnnscope.train._fit import _loss_and_hits
+    from rnnscope.train._records import _batches
+
+    model.train()
+    total, frames = 0.0, 0
+    for _, x, y in _batches(records, batch_size, rng):
+        optimiser.zero_grad(set_to_none=True)
+        loss, _, n = _loss_and_hits(model, x, y, weights, "cpu")
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimiser.step()
+        total += loss.item() * int(n)
+        frames += int(n)
+    return total / frames
+
+
+def test_fit_gives_the_weights_of_the_loop_it_had_before_sharing_it_with_retrain(frames):
+    from rnnscope._seed import seeded
+    from rnnscope.train._fit import _class_weights
+    from rnnscope.train._records import _records
+
+    rnnscope.seed_everything(2)
+    shared = _tiny(frames, "gru", 6)
+    reference = _tiny(frames, "gru", 6)
+    reference.load_state_dict(shared.state_dict())
+    history = train.fit(shared, frames, epochs=3, batch_size=4, lr=0.01, seed=7, device="cpu", progress=False)
+    losses = []
+    with seeded(7) as rng:
+        records = _records(reference, frames, "fit")
+        reference.fit_normalizer(records.x)
+        weights = _class_weights(records, "balanced", 5)
+        optimiser = torch.optim.Adam(reference.parameters(), lr=0.01)
+        for _ in range(3):
+            losses.append(_reference_epoch(reference, records, optimiser, weights, 4, rng))
+    assert history["loss"].tolist() == losses
+    for (name, a), b in zip(shared.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
+
+
+def test_retrain_fine_tunes_with_the_loop_it_had_before_sharing_it_with_fit(frames):
+    import math
+
+    from rnnscope.train._fit import _class_weights
+    from rnnscope.train._records import _records, _Records
+    from rnnscope.train._retrain import _fine_tune
+
+    model = _tiny(frames, "lstm", 5)
+    train.fit(model, frames, epochs=1, progress=False)
+    reference = _tiny(frames, "lstm", 5)
+    reference.load_state_dict(model.state_dict())
+    reviewed, original = (rnnscope.data.select_records(frames, idx) for idx in (range(0, 5), range(5, 16)))
+    history = _fine_tune(model, reviewed, original, None, None, epochs=3, lr=1e-3, replay=1.0, batch_size=4,
+                         grad_clip=1.0, rng=np.random.default_rng(3), device="cpu", progress=False, func="retrain")
+    rng = np.random.default_rng(3)
+    mine, old = _records(reference, reviewed, "retrain"), _records(reference, original, "retrain")
+    weights = _class_weights(_Records(mine.x + old.x, mine.y + old.y, mine.class_names), "balanced", 5)
+    optimiser = torch.optim.Adam(reference.parameters(), lr=1e-3)
+    n_replay = min(len(old), math.ceil(1.0 * len(mine)))
+    losses = []
+    for _ in range(3):
+        picked = rng.choice(len(old), size=n_replay, replace=False)
+        batch = _Records(mine.x + [old.x[i] for i in picked], mine.y + [old.y[i] for i in picked], mine.class_names)
+        losses.append(_reference_epoch(reference, batch, optimiser, weights, 4, rng))
+    assert history["loss"].tolist() == losses
+    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values()):
+        assert torch.equal(a, b), name
