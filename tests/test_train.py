@@ -479,6 +479,10 @@ def test_fold_summary_without_record_counts_assumes_equal_folds():
     assert summary["ci_low"].iloc[0] == pytest.approx(expected["ci_low"])
     with pytest.raises(ValueError, match="no 'partition' column"):
         train.fold_summary(pd.DataFrame({"accuracy": [0.5]}))
+    with pytest.raises(ValueError, match=r"The 'by' parameter of fold_summary names columns \['cell'\] the table"):
+        train.fold_summary(table, by="cell")
+    with pytest.raises(ValueError, match=r"fold_summary: the table has no column \['f1'\]"):
+        train.fold_summary(table, scores=["f1"])
 
 
 # --------------------------------------------------------------------------------------------- grouped folds

@@ -136,14 +136,14 @@ def _fold_rows(table: pd.DataFrame, func: str) -> pd.DataFrame:
     return table
 
 
-def _configuration(table: pd.DataFrame, by, scores) -> list[str]:
+def _configuration(table: pd.DataFrame, by, scores, func: str) -> list[str]:
     """The columns naming a row's configuration: ``by``, or every column that is not a score or bookkeeping."""
     if by is not None:
         by = [by] if isinstance(by, str) else list(by)
         missing = [c for c in by if c not in table.columns]
         if missing:
-            raise ValueError(f"The 'by' parameter names columns {missing} the table does not have; its columns: "
-                             f"{list(table.columns)}.")
+            raise ValueError(f"The 'by' parameter of {func} names columns {missing} the table does not have; its "
+                             f"columns: {list(table.columns)}.")
         return by
     if "name" in table.columns:  # the configuration's name (sweep, cross_validate with baselines)
         return ["name"]
@@ -237,7 +237,7 @@ def fold_summary(table: pd.DataFrame, *, by: str | Sequence[str] | None = None,
     _check_confidence(confidence, func)
     table = _fold_rows(table, func)
     scores = _scores(table, scores, func)
-    by = _configuration(table, by, scores)
+    by = _configuration(table, by, scores, func)
     out = []
     for key, rows in _groups(table, by):
         for score in scores:
@@ -345,7 +345,7 @@ def fold_differences(table: pd.DataFrame, pairs: Sequence | None = None, *, by: 
                          f"Got {correction!r} instead.")
     table = _fold_rows(table, func)
     scores = _scores(table, scores, func)
-    by = _configuration(table, by, scores)
+    by = _configuration(table, by, scores, func)
     groups = {_label(key): rows for key, rows in _groups(table, by)}
     if pairs is None:
         pairs = list(combinations(groups, 2))
