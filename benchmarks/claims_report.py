@@ -134,8 +134,9 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
     out["specialisation_gap"] = float(spec["specialisation_gap"].isel(layer=0))
     for score in ("specialisation_gap", "specialisation"):
         out.update(null_numbers(spec, score, score, lambda v: v.isel(layer=0)))
-    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, var="h", max_frames=PROBE_FRAMES, seed=seed,
-                    **null_kwargs(analysis.linear_probes, probe_null, seed))
+    probe_kwargs = {"var": "h", "max_frames": PROBE_FRAMES, "seed": seed,
+                    **null_kwargs(analysis.linear_probes, probe_null, seed)}
+    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, **probe_kwargs)
     for _, p in probes.iterrows():
         out[f"probe_{p.target}"] = float(p.score)
         out[f"probe_{p.target}_chance"] = float(p.chance)

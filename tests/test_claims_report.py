@@ -151,6 +151,45 @@ def test_a_score_is_read_against_its_null_where_the_analysis_gives_one(report):
     assert report.null_kwargs(with_null, 0, 3) == {} and report.null_kwargs(without, 50, 3) == {}
 
 
+def test_run_numbers_ask_for_the_nulls_where_the_analyses_offer_them(report, monkeypatch):
+    """With analyses that take null= (as issue 24 asks of specialisation and the probes), the per-seed numbers carry
+    each score's null; with today's analyses they simply do not."""
+    import warnings
+
+    run = rnnscope.examples.trained_run()
+    run = run.assign_attrs(background=run.attrs.get("background") or "SIL")  # the report's runs carry it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        before = report._run_numbers(run, 0, null=10, probe_null=2)
+    real_spec, real_probes = report.analysis.specialisation, report.analysis.linear_probes
+    calls = {}
+
+    def specialisation(run, *, null=0, seed=0, **kwargs):
+        calls["specialisation"] = (null, seed)
+        out = real_spec(run, **kwargs)
+        for score in ("specialisation_gap", "specialisation"):
+            out[f"{score}_null_mean"] = out[score] * 0 + 0.1
+            out[f"{score}_null_q95"] = out[score] * 0 + 0.2
+            out[f"{score}_p"] = out[score] * 0 + 0.01
+        return out
+
+    def linear_probes(run, targets, *, null=0, seed=0, **kwargs):
+        calls["linear_probes"] = (null, seed)
+        return real_probes(run, targets, seed=seed, **kwargs).assign(score_null_mean=0.3, score_null_q95=0.4,
+                                                                     score_p=0.5)
+
+    monkeypatch.setattr(report.analysis, "specialisation", specialisation)
+    monkeypatch.setattr(report.analysis, "linear_probes", linear_probes)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        after = report._run_numbers(run, 0, null=10, probe_null=2)
+    assert calls == {"specialisation": (10, 0), "linear_probes": (2, 0)}
+    added = sorted(set(after) - set(before))
+    assert "specialisation_gap_null_q95" in added and "specialisation_p" in added
+    assert after["probe_class_null_mean"] == 0.3 and after["probe_time_since_onset_p"] == 0.5
+    assert {k: v for k, v in after.items() if k in before} == pytest.approx(before, nan_ok=True)
+
+
 def test_the_report_shows_scores_against_their_null_and_says_how_models_were_trained(report):
     values = {}
     for cell, gap, q95 in (("lstm", [0.30, 0.28, 0.33], [0.20, 0.21, 0.19]), ("rnn", [0.10, 0.09, 0.11],
