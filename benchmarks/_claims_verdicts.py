@@ -22,13 +22,15 @@ SHARE_MOST = 0.5
 class Numbers:
     """Per-seed numbers (tidy table: cell, control, seed, split, metric, value) and their summaries."""
 
-    def __init__(self, table: pd.DataFrame, fold_records: Sequence | None = None):
+    def __init__(self, table: pd.DataFrame, fold_records: Sequence | None = None, confidence: float = 0.95):
         """``fold_records``: (training, test) records of each split, for the corrected interval over splits; None:
-        equal folds of a 4-fold split (``n_test / n_train = 1/3``)."""
+        equal folds of a 4-fold split (``n_test / n_train = 1/3``). ``confidence``: the level of every interval
+        (``1 - 0.05 / k`` for Bonferroni over k claims)."""
         if "split" not in table:  # reports written before splits existed
             table = table.assign(split=0)
         self.table = table
         self.fold_records = {i: tuple(c) for i, c in enumerate(fold_records)} if fold_records else {}
+        self.confidence = float(confidence)
 
     def has(self, metric) -> bool:
         return bool((self.table.metric == metric).any())
@@ -49,7 +51,7 @@ class Numbers:
 
     def stats(self, cell, control, metric, minus=None) -> pd.Series:
         """across_seeds of :meth:`series` on the main split."""
-        return self.summarise(self.series(cell, control, metric, minus))
+        return self.summarise(self.series(cell, control, metric, minus), self.confidence)
 
     def splits(self) -> list[int]:
         return sorted(int(s) for s in self.table["split"].unique())
@@ -62,18 +64,19 @@ class Numbers:
         if len(means) < 2:
             return None
         counts = np.array([self.fold_records.get(int(s), (3, 1)) for s in means.index], dtype=float)
-        return rnnscope.train.corrected_interval(means.to_numpy(), n_train=counts[:, 0], n_test=counts[:, 1])
+        return rnnscope.train.corrected_interval(means.to_numpy(), n_train=counts[:, 0], n_test=counts[:, 1],
+                                                 confidence=self.confidence)
 
     @staticmethod
-    def summarise(values: pd.Series) -> pd.Series:
-        """across_seeds of per-seed (or per-split) values (indexed by seed; NaN left out)."""
+    def summarise(values: pd.Series, confidence: float = 0.95) -> pd.Series:
+        """across_seeds of per-seed values (indexed by seed; NaN left out): seeds are independent repetitions."""
         values = values.dropna()
         if values.empty:
             return pd.Series({"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0})
-        return analysis.across_seeds(None, {int(s): float(v) for s, v in values.items()})
+        return analysis.across_seeds(None, {int(s): float(v) for s, v in values.items()}, confidence=confidence)
 
 
-def share(trained: pd.Series, control: pd.Series, threshold=0.0) -> pd.Series:
+def share(trained: pd.Series, control: pd.Series, threshold=0.0, confidence: float = 0.95) -> pd.Series:
     """Share of the trained effect a control reproduces, seed by seed, summarised over seeds.
 
     ``share_s = (control_s - threshold) / (trained_s - threshold)``: 1 when the control shows the whole effect, 0
@@ -82,7 +85,7 @@ def share(trained: pd.Series, control: pd.Series, threshold=0.0) -> pd.Series:
     """
     effect = trained - threshold
     ratio = (control - threshold) / effect.where(effect != 0)
-    return Numbers.summarise(ratio.dropna())
+    return Numbers.summarise(ratio.dropna(), confidence)
 
 
 def fmt(stats, digits=3) -> str:
@@ -195,14 +198,14 @@ class Claim(NamedTuple):
 def evaluate(n: Numbers, c: Claim) -> dict:
     minus = None if c.b is None else (c.b, c.metric_b or c.metric, *([c.b_control] if c.b_control else []))
     trained = n.series(c.a, "trained", c.metric, minus)
-    ours = n.summarise(trained)
+    ours = n.summarise(trained, n.confidence)
     controls, shares = {}, {}
     for name in c.controls:
         ctl = n.series(c.a, name, c.metric, minus)
         if ctl.dropna().empty:
             continue
-        controls[name] = n.summarise(ctl)
-        shares[name] = share(trained, ctl, c.threshold)
+        controls[name] = n.summarise(ctl, n.confidence)
+        shares[name] = share(trained, ctl, c.threshold, n.confidence)
     splits = n.split_stats(c.a, "trained", c.metric, minus) if c.headline else None
     found = verdict(ours, shares, c.threshold, c.greater, splits)
     if not found.startswith("supported"):

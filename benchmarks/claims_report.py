@@ -26,6 +26,8 @@ interval is too narrow: Nadeau & Bengio's corrected resampled t). Each claim get
 - **supported** / **not supported**: the interval over seeds (main split) lies entirely on the claimed / the other
   side of the claim's threshold, and so does the interval over splits for the headline claims;
 - **inconclusive**: an interval contains the threshold;
+- the report states how many claims it tests; the intervals are at 95 % each, not adjusted for that number, unless
+  ``--bonferroni`` sets every interval to ``1 - 0.05 / k`` for ``k`` claims;
 - for a supported claim only, where the effect comes from, read from the **share** of the trained effect that each
   control reproduces (:func:`origin`): "architecture", "mostly input structure", "mostly learning" or "mixed".
   Shares of an effect that is not shown mean nothing and are not printed.
@@ -443,7 +445,8 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         f".venv/bin/python benchmarks/claims_report.py --records {meta['records']} --epochs {meta['epochs']} "
         f"--hidden {meta['hidden']} --seeds {meta['seeds']} --splits {splits} --split-seeds "
         f"{meta.get('split_seeds', 0)}" + (f" --null {meta['null']} --probe-null {meta['probe_null']}" if "null" in meta
-                                            else "") + f" --workers {meta['workers']}",
+                                            else "") + (" --bonferroni" if n.confidence > 0.95 + 1e-9 else "")
+        + f" --workers {meta['workers']}",
         "```",
         "",
         f"Setup: `rnnscope.data.synthetic(n_records={meta['records']}, seed=0)`, paper features; one-layer vanilla "
@@ -471,7 +474,9 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
     ]
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a literal | would end a table cell)
     keys = ("source", "claim", "quantity", "ours", "over splits", "control", "verdict")
-    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in claims(n)]
+    rows = claims(n)
+    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
+    lines += ["", comparisons_note(len(rows), n.confidence)]
     lines += chance_section(n, meta)
     lines += [
         "",
@@ -517,6 +522,17 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def comparisons_note(k: int, confidence: float) -> str:
+    """How many claims the table tests, and whether its intervals are adjusted for that number."""
+    if abs(confidence - 0.95) < 1e-9:
+        return (f"{k} claims, each judged on its own 95 % intervals, not adjusted for their number: if none of the "
+                f"effects existed, about 5 % of the claims (about {0.05 * k:.1f} of {k}) would still come out "
+                "supported or not supported by chance. `--bonferroni` sets every interval to 1 - 0.05 / "
+                f"{k} (Bonferroni over the claims).")
+    return (f"{k} claims; every interval is at {100 * confidence:.2f} % = 1 - 0.05 / {k} (Bonferroni over the "
+            "claims), so the chance that any claim gets a verdict although its effect does not exist is at most 5 %.")
 
 
 def chance_section(n: Numbers, meta: dict) -> list[str]:
@@ -586,6 +602,8 @@ def main(argv=None) -> None:
                         help="permutations of the selectivity nulls (where the analysis offers null=; 0: none)")
     parser.add_argument("--probe-null", type=int, default=20,
                         help="permutations of the probes' nulls, main split only (0: none)")
+    parser.add_argument("--bonferroni", action="store_true",
+                        help="every interval at 1 - 0.05 / (number of claims) instead of 95 %%")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 40 records, 2 epochs, 2 seeds, 2 splits")
     parser.add_argument("--from-csv", action="store_true", help="rewrite the report from claims_seeds.csv")
@@ -613,6 +631,8 @@ def main(argv=None) -> None:
         table.to_csv(seeds_csv, index=False)
         (results / "claims_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
     numbers = Numbers(table, meta.get("fold_records"))
+    if args.bonferroni:
+        numbers.confidence = 1 - 0.05 / len(claim_list(numbers))
     claim_rows = pd.DataFrame(claims(numbers))
     claim_rows.assign(**{k: v for k, v in meta["provenance"].items()}).to_csv(results / "claims.csv", index=False)
     Path(args.out).write_text(report(numbers, summary_table(numbers), meta))

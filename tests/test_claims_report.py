@@ -215,6 +215,14 @@ def test_the_report_shows_scores_against_their_null_and_says_how_models_were_tra
     assert "## Scores against chance" in text and "100 permutations" in text
     assert "balanced class weights" in text and "no validation split" in text
     assert "--null 100 --probe-null 5" in text
+    assert "claims, each judged on its own 95 % intervals, not adjusted for their number" in text
+    # Bonferroni over the claims: wider intervals, said in the report
+    k = len(report.claim_list(numbers))
+    strict = report.Numbers(_tidy(values), confidence=1 - 0.05 / k)
+    wide = report.evaluate(strict, report.null_claims(strict)[0])
+    narrow = report.evaluate(numbers, report.null_claims(numbers)[0])
+    assert wide["ci_low"] < narrow["ci_low"] and wide["mean"] == pytest.approx(narrow["mean"])
+    assert f"= 1 - 0.05 / {k} (Bonferroni over the claims)" in report.report(strict, report.summary_table(strict), meta)
     without = report.Numbers(_tidy({("lstm", "trained", "specialisation_gap"): [0.3, 0.2]}))
     assert report.chance_table(without) is None and report.null_claims(without) == []
     assert "carry no chance level" in report.report(without, report.summary_table(without), meta)
