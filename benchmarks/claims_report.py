@@ -14,27 +14,41 @@ probes, gate saturation); across seeds: linear CKA and unit matching. The main s
 ``--seeds`` seeds and every measurement; the other ``--splits`` - 1 splits (test folds 2, 3, 4) get ``--split-seeds``
 seeds and the measurements of the headline claims, so the data split enters as a second source of variance.
 
-Every number is summarised with :func:`rnnscope.analysis.across_seeds` (mean and Student-t 95 % interval) and each
-claim gets a verdict (defined once, in :func:`verdict`; the report's "How to read the verdicts" section says it in
-words):
+Training is :func:`rnnscope.train.fit`'s default: balanced class weights, no validation split (no early stopping),
+a fixed number of epochs.
+
+Every number is summarised over seeds with :func:`rnnscope.analysis.across_seeds` (mean and Student-t 95 %
+interval: seeds are independent repetitions on one split); over data splits with
+:func:`rnnscope.train.corrected_interval` (the test folds' training sets overlap by two thirds, so the plain
+interval is too narrow: Nadeau & Bengio's corrected resampled t). Each claim gets a verdict (defined once, in
+:func:`verdict`; the report's "How to read the verdicts" section says it in words):
 
 - **supported** / **not supported**: the interval over seeds (main split) lies entirely on the claimed / the other
   side of the claim's threshold, and so does the interval over splits for the headline claims;
 - **inconclusive**: an interval contains the threshold;
-- for a supported claim, where the effect comes from, read from the **share** of the trained effect that each
+- the report states how many claims it tests; the intervals are at 95 % each, not adjusted for that number, unless
+  ``--bonferroni`` sets every interval to ``1 - 0.05 / k`` for ``k`` claims;
+- for a supported claim only, where the effect comes from, read from the **share** of the trained effect that each
   control reproduces (:func:`origin`): "architecture", "mostly input structure", "mostly learning" or "mixed".
+  Shares of an effect that is not shown mean nothing and are not printed.
+
+Scores with a chance level: where :mod:`rnnscope.analysis` offers a permutation null (``null=N``: variables
+``<score>_null_mean``, ``<score>_null_q95``, ``<score>_p``), the script asks for it (``--null``, ``--probe-null``)
+and reports each score against its null ("Scores against chance", and claims that a score exceeds its null's 95 %
+quantile); with an analysis that has no ``null=`` yet, those rows are simply absent.
 
 Writes ``docs/claims.md``, ``docs/results/claims_seeds.csv`` (every number of every model, seed and split, tidy) and
 ``docs/results/claims.csv`` (the claims table; notebooks 02 and 03 read it).
 
 Run: ``.venv/bin/python benchmarks/claims_report.py`` (defaults: ``--records 120 --epochs 20 --hidden 64 --seeds 5
---splits 4 --split-seeds 3 --workers 2``). ``--quick`` is a smoke run; ``--from-csv`` rewrites the report from
+--splits 4 --split-seeds 3 --null 200 --probe-null 20 --workers 2``). ``--quick`` is a smoke run; ``--from-csv`` rewrites the report from
 ``claims_seeds.csv`` without training.
 """
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import inspect
 import json
 import platform
 import sys
@@ -42,10 +56,8 @@ import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from itertools import combinations
 from multiprocessing import get_context
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,6 +65,10 @@ import pandas as pd
 import rnnscope
 from rnnscope import analysis
 from rnnscope.data import select_records
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _claims_verdicts import (  # noqa: E402, F401  (benchmarks/_claims_verdicts.py: the verdict rules, all here)
+    ORIGINS, SHARE_MOST, Claim, Numbers, evaluate, fmt, fmt_share, origin, share, share_level, side, verdict)
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
@@ -66,9 +82,12 @@ PROBE_FRAMES = 3000
 PROBE_TARGETS = ["class", "event", "time_since_onset", "band_energy"]
 TOP_UNITS = 5
 THRESHOLD_LEVELS = (0.1, 0.2)  # pruning by activity threshold: units reaching 90 % / 80 % of the top activity
-#: A control reproduces "most" of an effect when the lower end of its share's interval is at least this, "little"
-#: when the upper end is below it.
-SHARE_MOST = 0.5
+#: What a score's permutation null adds (``analysis.specialisation(run, null=N)`` and the like).
+NULL_SUFFIXES = ("_null_mean", "_null_q95", "_p")
+#: Scores reported against their null where the analysis gives one: per-seed metric -> its name in the report.
+NULL_SCORES = {"specialisation_gap": "specialisation gap (top - rest heat)",
+               "specialisation": "specialisation (top - rest) / (top + rest)",
+               **{f"probe_{t}": f"probe, {t}" for t in PROBE_TARGETS}}
 
 
 # ----------------------------------------------------------------------------------------------- data and tasks
@@ -87,17 +106,41 @@ def _quiet(fn, *args, **kwargs):
         return fn(*args, **kwargs)
 
 
-def _run_numbers(run, seed) -> dict:
-    """Numbers of one captured test run (one model)."""
+def null_kwargs(fn, permutations: int, seed: int) -> dict:
+    """``null=permutations`` (and ``seed``) for an analysis that offers a permutation null; {} for one that does
+    not (yet), or for ``permutations=0``."""
+    params = inspect.signature(fn).parameters
+    if not permutations or "null" not in params:
+        return {}
+    return {"null": int(permutations), **({"seed": seed} if "seed" in params else {})}
+
+
+def null_numbers(result, score: str, name: str, select=lambda v: v) -> dict:
+    """``<name>_null_mean``, ``<name>_null_q95``, ``<name>_p`` of ``result`` where it has ``<score>_p`` (an analysis
+    called with ``null=N``); {} otherwise."""
+    if f"{score}_p" not in result:
+        return {}
+    return {f"{name}{suffix}": float(select(result[f"{score}{suffix}"])) for suffix in NULL_SUFFIXES}
+
+
+def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
+    """Numbers of one captured test run (one model); with ``null`` / ``probe_null`` permutations, the scores'
+    nulls where the analyses offer them."""
     row = _quiet(analysis.compare, {"run": run}, seed=seed).iloc[0]
     names = ["accuracy", "polarization", "sparsity", "specialisation", "smoothness", "lstm_c_inside_2",
              "gru_h_outside_0_7"]
     out = {n: float(row[n]) for n in names if n in row and np.isfinite(float(row[n]))}
-    out["specialisation_gap"] = float(_quiet(analysis.specialisation, run)["specialisation_gap"].isel(layer=0))
-    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, var="h", max_frames=PROBE_FRAMES, seed=seed)
+    spec = _quiet(analysis.specialisation, run, **null_kwargs(analysis.specialisation, null, seed))
+    out["specialisation_gap"] = float(spec["specialisation_gap"].isel(layer=0))
+    for score in ("specialisation_gap", "specialisation"):
+        out.update(null_numbers(spec, score, score, lambda v: v.isel(layer=0)))
+    probe_kwargs = {"var": "h", "max_frames": PROBE_FRAMES, "seed": seed,
+                    **null_kwargs(analysis.linear_probes, probe_null, seed)}
+    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, **probe_kwargs)
     for _, p in probes.iterrows():
         out[f"probe_{p.target}"] = float(p.score)
         out[f"probe_{p.target}_chance"] = float(p.chance)
+        out.update(null_numbers(p, "score", f"probe_{p.target}"))
     if any(v in run for v in analysis.GATE_VARIABLES):
         sat = analysis.gate_saturation(run)["saturation"].isel(layer=0)
         for var in sat["variable"].values:
@@ -174,7 +217,7 @@ def seed_task(payload) -> tuple[list[dict], dict]:
     rows, runs = [], {}
     for control, model in zip(CONTROLS, (trained, untrained, shuffled)):
         run = rnnscope.capture(model, test, progress=False, device="cpu")
-        numbers = _run_numbers(run, seed)
+        numbers = _run_numbers(run, seed, cfg.get("null", 0), cfg.get("probe_null", 0) if full else 0)
         if full and cell in ("rnn", "lstm") and control != "untrained":
             numbers.update(_ablation_numbers(model, train, test, seed,
                                               cfg["epochs"] if control == "trained" else None))
@@ -212,199 +255,6 @@ def similarity_rows(runs: dict) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------------------ claims
-class Numbers:
-    """Per-seed numbers (tidy table: cell, control, seed, split, metric, value) and their summaries."""
-
-    def __init__(self, table: pd.DataFrame):
-        if "split" not in table:  # reports written before splits existed
-            table = table.assign(split=0)
-        self.table = table
-
-    def values(self, cell, control, metric, split=0) -> pd.Series:
-        t = self.table
-        sel = t[(t.cell == cell) & (t.control == control) & (t.metric == metric) & (t.split == split)]
-        return sel.set_index("seed")["value"].astype(float)
-
-    def series(self, cell, control, metric, minus=None, split=0) -> pd.Series:
-        """Per-seed values of a metric, or of the paired (same seed) difference with ``minus=(cell, metric)`` or
-        ``minus=(cell, metric, control)`` (without a control, the same control as the first term)."""
-        x = self.values(cell, control, metric, split)
-        if minus is not None:
-            other_cell, other_metric, *other_control = minus
-            x = x - self.values(other_cell, other_control[0] if other_control else control, other_metric, split)
-        return x
-
-    def stats(self, cell, control, metric, minus=None) -> pd.Series:
-        """across_seeds of :meth:`series` on the main split."""
-        return self.summarise(self.series(cell, control, metric, minus))
-
-    def splits(self) -> list[int]:
-        return sorted(int(s) for s in self.table["split"].unique())
-
-    def split_stats(self, cell, control, metric, minus=None) -> pd.Series | None:
-        """Interval over splits: each split's mean over its seeds, then the t-interval over splits (None: one split)."""
-        means = {s: self.series(cell, control, metric, minus, split=s).dropna().mean() for s in self.splits()}
-        means = pd.Series({s: m for s, m in means.items() if np.isfinite(m)}, dtype=float)
-        return self.summarise(means) if len(means) >= 2 else None
-
-    @staticmethod
-    def summarise(values: pd.Series) -> pd.Series:
-        """across_seeds of per-seed (or per-split) values (indexed by seed; NaN left out)."""
-        values = values.dropna()
-        if values.empty:
-            return pd.Series({"mean": np.nan, "ci_low": np.nan, "ci_high": np.nan, "n": 0})
-        return analysis.across_seeds(None, {int(s): float(v) for s, v in values.items()})
-
-
-def share(trained: pd.Series, control: pd.Series, threshold=0.0) -> pd.Series:
-    """Share of the trained effect a control reproduces, seed by seed, summarised over seeds.
-
-    ``share_s = (control_s - threshold) / (trained_s - threshold)``: 1 when the control shows the whole effect, 0
-    when it shows none (the effect is measured from the claim's threshold: 0 for a difference). Seeds where the
-    trained effect is exactly at the threshold are left out.
-    """
-    effect = trained - threshold
-    ratio = (control - threshold) / effect.where(effect != 0)
-    return Numbers.summarise(ratio.dropna())
-
-
-def fmt(stats, digits=3) -> str:
-    if stats is None or not np.isfinite(stats["mean"]):
-        return "n/a"
-    if not np.isfinite(stats["ci_low"]):
-        return f"{stats['mean']:.{digits}f} (n={int(stats['n'])})"
-    return f"{stats['mean']:.{digits}f} [{stats['ci_low']:.{digits}f}, {stats['ci_high']:.{digits}f}]"
-
-
-def fmt_share(stats) -> str:
-    if stats is None or not np.isfinite(stats["mean"]):
-        return "n/a"
-    if not np.isfinite(stats["ci_low"]):
-        return f"{100 * stats['mean']:.0f} %"
-    return f"{100 * stats['mean']:.0f} % [{100 * stats['ci_low']:.0f}, {100 * stats['ci_high']:.0f}]"
-
-
-def side(stats, threshold, greater=True) -> str:
-    """'claimed', 'opposite' or 'straddles': where the interval lies relative to the threshold."""
-    if stats is None:
-        return "unknown"
-    lo, hi = float(stats["ci_low"]), float(stats["ci_high"])
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "unknown"
-    if lo > threshold:
-        return "claimed" if greater else "opposite"
-    if hi < threshold:
-        return "opposite" if greater else "claimed"
-    return "straddles"
-
-
-def share_level(stats) -> str:
-    """'most' (interval at or above SHARE_MOST), 'little' (below it), 'unclear' (across it) or 'unknown'."""
-    if stats is None or not (np.isfinite(stats["ci_low"]) and np.isfinite(stats["ci_high"])):
-        return "unknown"
-    if stats["ci_low"] >= SHARE_MOST:
-        return "most"
-    if stats["ci_high"] < SHARE_MOST:
-        return "little"
-    return "unclear"
-
-
-ORIGINS = {
-    "architecture": "the untrained twin already shows most of it",
-    "mostly input structure": "models trained on shuffled labels reproduce most of it: it comes from the segment "
-                              "structure of the input, not from learning the classes",
-    "mostly learning": "each control reproduces less than half of it",
-    "not the architecture": "the untrained twin shows less than half of it (no shuffled-label control)",
-    "mixed": "a control's share straddles 50 %",
-}
-
-
-def origin(shares: dict) -> str:
-    """Where a supported effect comes from, read from the controls' shares (one of :data:`ORIGINS`, or '').
-
-    In this order: the untrained twin reproduces most of it -> "architecture"; else the shuffled-label models do ->
-    "mostly input structure"; else every control reproduces little -> "mostly learning" ("not the architecture"
-    when only the untrained control exists); else "mixed".
-    """
-    levels = {name: share_level(stats) for name, stats in shares.items()}
-    levels = {name: level for name, level in levels.items() if level != "unknown"}
-    if not levels:
-        return ""
-    if levels.get("untrained") == "most":
-        return "architecture"
-    if levels.get("shuffled_labels") == "most":
-        return "mostly input structure"
-    if all(level == "little" for level in levels.values()):
-        return "mostly learning" if "shuffled_labels" in levels else "not the architecture"
-    return "mixed"
-
-
-def verdict(ours, shares: dict, threshold=0.0, greater=True, splits=None) -> str:
-    """The verdict of one claim.
-
-    ``ours``: the interval over seeds on the main split; ``splits``: the interval over splits (headline claims;
-    None otherwise); ``shares``: control name -> interval of its share (:func:`share`). Supported / not supported
-    when ``ours`` (and ``splits``, when given) lie on the claimed / the other side of ``threshold``; inconclusive
-    otherwise. A supported claim is followed by its :func:`origin`.
-    """
-    where = side(ours, threshold, greater)
-    text = {"claimed": "supported", "opposite": "not supported"}.get(where, "inconclusive")
-    if splits is not None and where in ("claimed", "opposite") and side(splits, threshold, greater) != where:
-        return f"inconclusive; {text} over seeds on one split, not over splits"
-    if where != "claimed":
-        return text
-    found = origin(shares)
-    return f"{text}; {found}: {ORIGINS[found]}" if found else text
-
-
-class Claim(NamedTuple):
-    """One claim: the quantity is ``a_metric(a) - b_metric(b)`` (or ``a_metric(a)`` alone), paired by seed."""
-
-    source: str
-    claim: str
-    quantity: str
-    a: str
-    metric: str
-    b: str | None = None
-    metric_b: str | None = None
-    b_control: str | None = None  # None: the same control as the first term
-    threshold: float = 0.0
-    greater: bool = True
-    controls: tuple = ("untrained", "shuffled_labels")
-    headline: bool = False
-    note: str | None = None  # replaces the control column
-
-
-def evaluate(n: Numbers, c: Claim) -> dict:
-    minus = None if c.b is None else (c.b, c.metric_b or c.metric, *([c.b_control] if c.b_control else []))
-    trained = n.series(c.a, "trained", c.metric, minus)
-    ours = n.summarise(trained)
-    controls, shares = {}, {}
-    for name in c.controls:
-        ctl = n.series(c.a, name, c.metric, minus)
-        if ctl.dropna().empty:
-            continue
-        controls[name] = n.summarise(ctl)
-        shares[name] = share(trained, ctl, c.threshold)
-    splits = n.split_stats(c.a, "trained", c.metric, minus) if c.headline else None
-    label = {"untrained": "untrained", "shuffled_labels": "shuffled"}
-    control = c.note or "; ".join(f"{label[k]}: {fmt(v)} (share {fmt_share(shares[k])})" for k, v in controls.items())
-    found = verdict(ours, shares, c.threshold, c.greater, splits)
-    row = {"source": c.source, "claim": c.claim, "quantity": c.quantity, "ours": fmt(ours),
-           "over splits": fmt(splits) if c.headline else "", "control": control or "n/a", "verdict": found,
-           "mean": ours["mean"], "ci_low": ours["ci_low"], "ci_high": ours["ci_high"], "n_seeds": int(ours["n"])}
-    row.update({"split_mean": np.nan if splits is None else splits["mean"],
-                "split_ci_low": np.nan if splits is None else splits["ci_low"],
-                "split_ci_high": np.nan if splits is None else splits["ci_high"],
-                "n_splits": 0 if splits is None else int(splits["n"])})
-    for name in ("untrained", "shuffled_labels"):
-        st = shares.get(name)
-        row.update({f"share_{name}": np.nan if st is None else st["mean"],
-                    f"share_{name}_low": np.nan if st is None else st["ci_low"],
-                    f"share_{name}_high": np.nan if st is None else st["ci_high"]})
-    return row
-
-
 TITOS, TANG, RIGOR = "Titos & Garcia 2022", "Tang, Shi & Wang", "rnnscope (rigor)"
 PROBE_NAMES = {"class": ("the class", "balanced accuracy"), "event": ("inside an event", "balanced accuracy"),
                "time_since_onset": ("the time since the event's onset", "R²"),
@@ -477,7 +327,53 @@ def claim_list(n: Numbers) -> list[Claim]:
         out.append(Claim(RIGOR, f"The {name}'s most specialized units have closer counterparts in other seeds than "
                          "its average unit.", f"top-5 |corr| - all-unit |corr| with the Hungarian partner, {name}",
                          cell, "top5_match", cell, "unit_match", controls=("untrained",)))
+    return out + null_claims(n)
+
+
+def null_claims(n: Numbers) -> list[Claim]:
+    """Claims that a trained model's score exceeds its permutation null, for the scores whose analysis gave one."""
+    out = []
+    for cell, name in (("lstm", "LSTM"), ("rnn", "vanilla RNN"), ("gru", "GRU")):
+        if not n.has("specialisation_gap_null_q95"):
+            break
+        excess = {c: fmt(n.stats(cell, c, "specialisation_gap", minus=(cell, "specialisation_gap_null_q95")))
+                  for c in ("untrained", "shuffled_labels")}
+        out.append(Claim(
+            RIGOR, f"The trained {name}'s specialisation gap is above chance: above the 95 % quantile of its null "
+            "(class labels permuted among the segments of each record).",
+            f"specialisation gap - null 95 % quantile, {name}", cell, "specialisation_gap", cell,
+            "specialisation_gap_null_q95", controls=(), headline=True,
+            note=f"gap {fmt(n.stats(cell, 'trained', 'specialisation_gap'))}, null mean "
+                 f"{fmt(n.stats(cell, 'trained', 'specialisation_gap_null_mean'))}, p < 0.05 in "
+                 f"{below(n, cell, 'trained', 'specialisation_gap_p')} seeds; untrained: {excess['untrained']}; "
+                 f"shuffled: {excess['shuffled_labels']}"))
     return out
+
+
+def below(n: Numbers, cell, control, metric, level=0.05) -> str:
+    """'k of m': the seeds of the main split whose p-value is below ``level``."""
+    p = n.values(cell, control, metric).dropna()
+    return f"{int((p < level).sum())} of {len(p)}"
+
+
+def chance_table(n: Numbers) -> pd.DataFrame | None:
+    """Every score that has a permutation null, per cell and model: mean over seeds [interval], its null's mean and
+    95 % quantile (means over seeds) and the seeds with p < 0.05; None when no analysis gave a null."""
+    rows = []
+    for metric, label in NULL_SCORES.items():
+        if not n.has(f"{metric}_p"):
+            continue
+        for cell in CELLS:
+            for control in CONTROLS:
+                score = n.values(cell, control, metric).dropna()
+                if score.empty:
+                    continue
+                rows.append({"score": label, "cell": cell, "model": control,
+                             "score (seeds)": fmt(n.summarise(score)),
+                             "null mean": f"{n.values(cell, control, f'{metric}_null_mean').mean():.3f}",
+                             "null 95 %": f"{n.values(cell, control, f'{metric}_null_q95').mean():.3f}",
+                             "p < 0.05": below(n, cell, control, f"{metric}_p")})
+    return pd.DataFrame(rows) if rows else None
 
 
 def claims(n: Numbers) -> list[dict]:
@@ -510,19 +406,21 @@ HOW_TO_READ = [
     "",
     "- **ours**: the claimed quantity of the trained models, mean over seeds [95 % Student-t interval of the mean], "
     "on the main data split (one test fold). Differences between two cells are paired by seed. This interval covers "
-    "the variance between *seeds* (initial weights, batch order, validation split, label shuffles) on *one* data "
-    "split only.",
+    "the variance between *seeds* (initial weights, batch order, label shuffles) on *one* data split only.",
     "- **over splits** (headline claims): the data split as a second source of variance. The claim is measured on "
     "every test fold of the 4-fold split (fewer seeds on the other folds); each split's mean over its seeds, then "
-    "the Student-t interval over splits.",
+    "the corrected resampled t interval over splits (Nadeau & Bengio 2003, `rnnscope.train.corrected_interval`): "
+    "the splits' training sets share two thirds of their records, so their results are correlated and the plain "
+    "Student-t interval would be too narrow (variance factor 1/k + 1/3 instead of 1/k).",
     "- **supported** / **not supported**: the interval over seeds, and for headline claims the interval over splits "
     "too, lies entirely on the claimed / the other side of the threshold (0 for a difference unless the claim says "
     "otherwise). **inconclusive**: an interval contains the threshold (\"inconclusive; supported over seeds on one "
     "split, not over splits\" names the case where only the split interval does).",
     "- **control** and **share**: the same quantity for the untrained twins (the architecture alone) and for models "
-    "trained on labels shuffled among segments (the input's segment structure without the classes), and the share "
-    "of the trained effect each reproduces, seed by seed: `(control - threshold) / (trained - threshold)` "
-    "(100 %: the control shows all of it; above 100 %: more).",
+    "trained on labels shuffled among segments (the input's segment structure without the classes), and, for a "
+    "supported claim only, the share of the trained effect each reproduces, seed by seed: "
+    "`(control - threshold) / (trained - threshold)` (100 %: the control shows all of it; above 100 %: more). The "
+    "share of an effect that is not shown is a ratio of noise and is not printed.",
     f"- what a supported effect comes from, from the shares (a share counts as *most* when its interval lies at or "
     f"above {SHARE_MOST:.0%}, as *little* when it lies below): **architecture** when the untrained twin reproduces "
     "most of it; else **mostly input structure** when the shuffled-label models do; else **mostly learning** when "
@@ -546,13 +444,18 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "```",
         f".venv/bin/python benchmarks/claims_report.py --records {meta['records']} --epochs {meta['epochs']} "
         f"--hidden {meta['hidden']} --seeds {meta['seeds']} --splits {splits} --split-seeds "
-        f"{meta.get('split_seeds', 0)} --workers {meta['workers']}",
+        f"{meta.get('split_seeds', 0)}" + (f" --null {meta['null']} --probe-null {meta['probe_null']}" if "null" in meta
+                                            else "") + (" --bonferroni" if n.confidence > 0.95 + 1e-9 else "")
+        + f" --workers {meta['workers']}",
         "```",
         "",
         f"Setup: `rnnscope.data.synthetic(n_records={meta['records']}, seed=0)`, paper features; one-layer vanilla "
         f"RNN, LSTM and GRU with {meta['hidden']} units, trained {meta['epochs']} epochs on three record folds of "
-        f"four and analysed on the held-out fold. Main split (test fold 1): seeds {meta['seed_list']} (weights, "
-        "batch order, validation split, label shuffles), every measurement. "
+        "four and analysed on the held-out fold. Training is `rnnscope.train.fit`'s default: balanced class weights "
+        "(every class weighs as much in the loss as the background), no validation split and no early stopping "
+        "(the last epoch's weights). "
+        f"Main split (test fold 1): seeds {meta['seed_list']} (weights, batch order, label shuffles), every "
+        "measurement. "
         + (f"Other splits (test folds 2 to {splits}): seeds {list(range(meta.get('split_seeds', 0)))}, the "
            "measurements of the headline claims. " if splits > 1 else "")
         + "For every seed and cell: the trained model, its untrained twin (same starting point) and a model trained "
@@ -571,7 +474,10 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
     ]
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a literal | would end a table cell)
     keys = ("source", "claim", "quantity", "ours", "over splits", "control", "verdict")
-    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in claims(n)]
+    rows = claims(n)
+    lines += ["| " + " | ".join(cell(r[k]) for k in keys) + " |" for r in rows]
+    lines += ["", comparisons_note(len(rows), n.confidence)]
+    lines += chance_section(n, meta)
     lines += [
         "",
         "## Definitions",
@@ -618,6 +524,33 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
     return "\n".join(lines)
 
 
+def comparisons_note(k: int, confidence: float) -> str:
+    """How many claims the table tests, and whether its intervals are adjusted for that number."""
+    if abs(confidence - 0.95) < 1e-9:
+        return (f"{k} claims, each judged on its own 95 % intervals, not adjusted for their number: if none of the "
+                f"effects existed, about 5 % of the claims (about {0.05 * k:.1f} of {k}) would still come out "
+                "supported or not supported by chance. `--bonferroni` sets every interval to 1 - 0.05 / "
+                f"{k} (Bonferroni over the claims).")
+    return (f"{k} claims; every interval is at {100 * confidence:.2f} % = 1 - 0.05 / {k} (Bonferroni over the "
+            "claims), so the chance that any claim gets a verdict although its effect does not exist is at most 5 %.")
+
+
+def chance_section(n: Numbers, meta: dict) -> list[str]:
+    """The "Scores against chance" section: every score whose analysis gave a permutation null (none: a note)."""
+    table = chance_table(n)
+    head = ["", "## Scores against chance", ""]
+    if table is None:
+        return head + ["No analysis gave a permutation null for these numbers (run with an rnnscope whose "
+                       "`analysis.specialisation` and `analysis.linear_probes` take `null=`): the selectivity numbers "
+                       "above carry no chance level.", ""]
+    return head + [
+        f"Each score next to its null: the same score with the class labels permuted among the segments of each "
+        f"record ({meta.get('null', 'N')} permutations; probes {meta.get('probe_null', 'N')}, main split only), "
+        "mean over seeds of the null's mean and 95 % quantile, and the number of seeds whose p-value is below "
+        "0.05. A score inside its null says nothing about the network.", "",
+        table.to_markdown(index=False) if _has_tabulate() else "```\n" + table.to_string(index=False) + "\n```", ""]
+
+
 def _has_tabulate() -> bool:
     import importlib.util
 
@@ -628,10 +561,11 @@ def _has_tabulate() -> bool:
 def compute(args) -> tuple[pd.DataFrame, float]:
     t0 = time.perf_counter()
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=args.records, seed=0))
-    cfg = {"hidden": args.hidden, "epochs": args.epochs}
+    cfg = {"hidden": args.hidden, "epochs": args.epochs, "null": args.null, "probe_null": args.probe_null}
     payloads = []
     for fold in range(args.splits):
         train, test = split(frames, fold)
+        args.fold_records.append((int(train.sizes["event"]), int(test.sizes["event"])))
         print(f"split {fold}: {train.sizes['event']} train, {test.sizes['event']} test records")
         seeds = range(args.seeds) if fold == 0 else range(args.split_seeds)
         payloads += [(cell, seed, fold, fold == 0, cfg, train, test) for seed in seeds for cell in CELLS]
@@ -664,6 +598,12 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the main split")
     parser.add_argument("--splits", type=int, default=4, help="test folds measured (1: the main split only)")
     parser.add_argument("--split-seeds", type=int, default=3, help="seeds of every other split")
+    parser.add_argument("--null", type=int, default=200,
+                        help="permutations of the selectivity nulls (where the analysis offers null=; 0: none)")
+    parser.add_argument("--probe-null", type=int, default=20,
+                        help="permutations of the probes' nulls, main split only (0: none)")
+    parser.add_argument("--bonferroni", action="store_true",
+                        help="every interval at 1 - 0.05 / (number of claims) instead of 95 %%")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run: 40 records, 2 epochs, 2 seeds, 2 splits")
     parser.add_argument("--from-csv", action="store_true", help="rewrite the report from claims_seeds.csv")
@@ -672,6 +612,8 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.quick:
         args.records, args.epochs, args.seeds, args.splits, args.split_seeds = 40, 2, 2, 2, 2
+        args.null, args.probe_null = min(args.null, 20), min(args.probe_null, 3)
+    args.fold_records = []
     if not 1 <= args.splits <= 4:
         parser.error(f"--splits must be between 1 and 4 (test folds of a 4-fold split). Got {args.splits}.")
     results = Path(args.results)
@@ -684,10 +626,13 @@ def main(argv=None) -> None:
         table, seconds = compute(args)
         meta = {"records": args.records, "epochs": args.epochs, "hidden": args.hidden, "seeds": args.seeds,
                 "splits": args.splits, "split_seeds": args.split_seeds, "workers": args.workers,
+                "null": args.null, "probe_null": args.probe_null, "fold_records": args.fold_records,
                 "seed_list": list(range(args.seeds)), "seconds": seconds, "provenance": provenance(args)}
         table.to_csv(seeds_csv, index=False)
         (results / "claims_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
-    numbers = Numbers(table)
+    numbers = Numbers(table, meta.get("fold_records"))
+    if args.bonferroni:
+        numbers.confidence = 1 - 0.05 / len(claim_list(numbers))
     claim_rows = pd.DataFrame(claims(numbers))
     claim_rows.assign(**{k: v for k, v in meta["provenance"].items()}).to_csv(results / "claims.csv", index=False)
     Path(args.out).write_text(report(numbers, summary_table(numbers), meta))

@@ -243,8 +243,8 @@ def test_build_native_with_defaults():
 def test_cross_validate_and_sweep_with_defaults(frames):
     make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5, class_names=CHILE)
     table = rnnscope.train.cross_validate(make, frames, epochs=1, progress=False)
-    assert list(table.index) == [1, 2, 3, 4, "average"]  # 4 folds by default
-    assert table["accuracy"].between(0, 1).all()
+    assert list(table.index) == [1, 2, 3, 4, "average", "ci_low", "ci_high"]  # 4 folds by default
+    assert table.loc[[1, 2, 3, 4, "average"], ["accuracy", "balanced_accuracy", "macro_f1"]].stack().between(0, 1).all()
     grid = {"cell": ["gru"], "hidden_size": [4]}
     swept = rnnscope.train.sweep(grid, frames, epochs=1, progress=False)
     assert len(swept) == 4 and set(swept["hidden_size"]) == {4}

@@ -22,47 +22,19 @@ import numpy as np
 import xarray as xr
 
 from .._validation import check_choice
+from ._scores import frame_scores
 
-__all__ = ["frame_baseline", "frame_scores"]
+__all__ = ["frame_baseline"]
 
 BASELINE_MODELS = ("logistic", "boosting")
-
-
-def frame_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    """Frame accuracy, balanced accuracy and macro F1 of predicted class indices (the classes of ``y_true`` only).
-
-    Definitions (frames with ``y_true >= 0``; classes *present* = classes that occur in ``y_true``):
-
-    - ``accuracy``: share of frames predicted right (dominated by the frequent classes);
-    - ``balanced_accuracy``: mean over present classes of the recall (every class weighs the same, so rare classes
-      count as much as the background);
-    - ``macro_f1``: mean over present classes of F1 = 2 precision recall / (precision + recall), 0 when undefined.
-
-    These are the definitions of :func:`rnnscope.train.evaluate` (``accuracy``, ``macro_f1``; the balanced
-    accuracy is the mean of its ``per_class.recall`` over classes with support), so baselines and models compare.
-
-    Examples
-    --------
-    >>> scores = frame_scores(np.array([0, 0, 0, 0, 1, 1]), np.array([0, 0, 0, 0, 0, 1]))
-    >>> {k: round(v, 3) for k, v in scores.items()}
-    {'accuracy': 0.833, 'balanced_accuracy': 0.75, 'macro_f1': 0.778}
-    """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    keep = y_true >= 0
-    y_true, y_pred = y_true[keep], y_pred[keep]
-    present = np.unique(y_true)
-    recall, f1 = [], []
-    for c in present:
-        tp = float(np.sum((y_true == c) & (y_pred == c)))
-        support, predicted = float(np.sum(y_true == c)), float(np.sum(y_pred == c))
-        r = tp / support
-        p = tp / predicted if predicted else 0.0
-        recall.append(r)
-        f1.append(2 * p * r / (p + r) if p + r > 0 else 0.0)
-    if not present.size:
-        return {"accuracy": float("nan"), "balanced_accuracy": float("nan"), "macro_f1": float("nan")}
-    return {"accuracy": float(np.mean(y_true == y_pred)), "balanced_accuracy": float(np.mean(recall)),
-            "macro_f1": float(np.mean(f1))}
+#: The baselines of the paper's tables (``benchmarks/paper_tables.py``, ``docs/results.md``): name -> the keywords
+#: of :func:`frame_baseline`. ``baselines=True`` of :func:`rnnscope.train.cross_validate` and ``sweep`` runs them.
+PAPER_BASELINES = {
+    "one-frame logistic": {"model": "logistic", "context": 0},
+    "one-frame boosting": {"model": "boosting", "context": 0},
+    "context boosting": {"model": "boosting", "context": 4},
+}
+_BASELINE_KEYS = ("model", "context", "class_weight")
 
 
 def _stack_past(x: np.ndarray, context: int) -> np.ndarray:
@@ -168,3 +140,43 @@ def frame_baseline(
         clf.fit(x_train, y_train)
         predicted = clf.predict(x_test)
     return {**frame_scores(y_test, predicted), "n_train_frames": int(y_train.size), "n_test_frames": int(y_test.size)}
+
+
+def baseline_specs(baselines, class_weights, func: str) -> dict[str, dict]:
+    """``baselines`` of cross_validate / sweep as name -> :func:`frame_baseline` keywords.
+
+    ``None`` / ``False``: none; ``True``: :data:`PAPER_BASELINES`; a list of their names; or a mapping name ->
+    keywords (``model``, ``context``, ``class_weight``). The class weighting follows the sequence models'
+    ``class_weights`` ("balanced" or None) unless a baseline sets its own.
+    """
+    if baselines is None or baselines is False:
+        return {}
+    if baselines is True:
+        baselines = dict(PAPER_BASELINES)
+    elif isinstance(baselines, str) or not hasattr(baselines, "__iter__"):
+        raise TypeError(f"The 'baselines' parameter of {func} must be True (the paper's three), a list of names out "
+                        f"of {list(PAPER_BASELINES)}, or a mapping name -> frame_baseline keywords. Got "
+                        f"{baselines!r} instead.")
+    elif not hasattr(baselines, "items"):
+        unknown = [b for b in baselines if b not in PAPER_BASELINES]
+        if unknown:
+            raise ValueError(f"The 'baselines' parameter of {func} names {unknown}; the named baselines are "
+                             f"{list(PAPER_BASELINES)} (or pass a mapping name -> frame_baseline keywords).")
+        baselines = {b: PAPER_BASELINES[b] for b in baselines}
+    specs = {}
+    for name, spec in baselines.items():
+        spec = dict(spec)
+        wrong = sorted(set(spec) - set(_BASELINE_KEYS))
+        if wrong:
+            raise ValueError(f"{func}: baseline {name!r} has keywords {wrong}; a baseline takes {list(_BASELINE_KEYS)} "
+                             "(those of rnnscope.train.frame_baseline).")
+        if "class_weight" not in spec:
+            if not (class_weights is None or (isinstance(class_weights, str) and class_weights == "balanced")):
+                raise ValueError(f"{func}: the models' class_weights are a list of weights, which the baselines do "
+                                 f"not take; give baseline {name!r} its own class_weight ('balanced' or None).")
+            spec["class_weight"] = class_weights
+        spec.setdefault("context", 0)
+        spec.setdefault("model", "logistic")
+        check_choice(spec["model"], BASELINE_MODELS, name="model", func=func)
+        specs[str(name)] = spec
+    return specs

@@ -20,13 +20,18 @@ from .._validation import (
 from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
+from ._scores import confusion_matrix, confusion_scores
 
 __all__ = ["Evaluation", "evaluate"]
 
 
 @dataclass
 class Evaluation:
-    """Scores of a model on a data set (frame level and event level)."""
+    """Scores of a model on a data set (frame level and event level).
+
+    ``accuracy``, ``balanced_accuracy`` and ``macro_f1`` are the frame scores of :func:`rnnscope.train.frame_scores`
+    (one definition); :meth:`summary` adds the event scores.
+    """
 
     accuracy: float
     macro_f1: float
@@ -34,22 +39,31 @@ class Evaluation:
     confusion: pd.DataFrame  # rows true class_name, columns predicted class_name (frame counts)
     events: pd.DataFrame  # one row per true segment: detected, onset_error_s
     event_scores: pd.DataFrame  # per class: segments, detected, detection_rate, mean |onset error| (s)
+    balanced_accuracy: float = float("nan")  # mean recall over the classes with frames
 
     def summary(self) -> dict:
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1,
-                "detection_rate": float(self.events["detected"].mean()) if len(self.events) else float("nan")}
+        """The scores of one row of a table: ``accuracy``, ``balanced_accuracy``, ``macro_f1`` (frames),
+        ``detection_rate`` (share of true event segments detected) and ``onset_error_s`` (mean |onset error| of
+        the detected ones, s); NaN where there is nothing to score."""
+        nan = float("nan")
+        detected = self.events["detected"].astype(bool) if len(self.events) else pd.Series([], dtype=bool)
+        errors = self.events.loc[detected, "onset_error_s"].abs() if len(self.events) else pd.Series([], dtype=float)
+        return {"accuracy": self.accuracy, "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
+                "detection_rate": float(detected.mean()) if len(detected) else nan,
+                "onset_error_s": float(errors.mean()) if len(errors) else nan}
 
     def __repr__(self) -> str:
-        return (f"Evaluation(accuracy={self.accuracy:.4f}, macro_f1={self.macro_f1:.4f}, "
-                f"segments={len(self.events)})\n{self.per_class.round(3)}")
+        return (f"Evaluation(accuracy={self.accuracy:.4f}, balanced_accuracy={self.balanced_accuracy:.4f}, "
+                f"macro_f1={self.macro_f1:.4f}, segments={len(self.events)})\n{self.per_class.round(3)}")
 
 
 def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto",
              background: str | None = "auto") -> Evaluation:
     """Frame-level and event-level scores of ``model`` on ``dataset``.
 
-    Frame level (valid frames with a known label): ``accuracy``, per-class precision / recall / F1 and their
-    macro average, confusion matrix labelled by class names.
+    Frame level (valid frames with a known label): ``accuracy``, ``balanced_accuracy`` (mean recall over the
+    classes with frames), per-class precision / recall / F1 and their macro average (``macro_f1``), confusion matrix
+    labelled by class names (the definitions of :func:`rnnscope.train.frame_scores`).
 
     Event level (the segment table, background segments left out): a true segment is *detected* when a predicted
     segment (a run of frames with one predicted class) of the same class overlaps it in time; its onset error is
@@ -70,6 +84,7 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     Returns
     -------
     Evaluation
+        ``summary()`` gives one table row: the three frame scores, ``detection_rate`` and ``onset_error_s``.
 
     Examples
     --------
@@ -85,22 +100,11 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     probs = predict(model, dataset, batch_size=batch_size, device=device)
     names = list(model.class_names)
     background = _event_background(model, dataset, background)
-    n_classes = len(names)
     pred = np.concatenate([p.argmax(-1) for p in probs]) if probs else np.zeros(0, int)
-    true = np.concatenate(records.y)
-    known = true >= 0
-    confusion = np.zeros((n_classes, n_classes), dtype=np.int64)
-    np.add.at(confusion, (true[known], pred[known]), 1)
-    tp = np.diag(confusion).astype(float)
-    # scikit-learn's zero_division=0: a class never predicted has precision 0, never seen recall 0
-    predicted, seen = confusion.sum(0), confusion.sum(1)
-    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
-    recall = np.divide(tp, seen, out=np.zeros_like(tp), where=seen > 0)
-    both = precision + recall
-    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(tp), where=both > 0)
-    per_class = pd.DataFrame({"precision": precision, "recall": recall, "f1": f1, "support": confusion.sum(1)},
+    confusion = confusion_matrix(np.concatenate(records.y), pred, len(names))
+    scores = confusion_scores(confusion)
+    per_class = pd.DataFrame({k: scores[k] for k in ("precision", "recall", "f1", "support")},
                              index=pd.Index(names, name="class_name"))
-    present = confusion.sum(1) > 0
     events = _event_table(dataset, probs, names, background)
     grouped = events.groupby("class_name", sort=False)
     event_scores = pd.DataFrame({
@@ -110,12 +114,13 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
         "mean_abs_onset_error_s": grouped["onset_error_s"].apply(lambda s: s.abs().mean()),
     }).reindex([n for n in names if n in set(events["class_name"])]) if len(events) else pd.DataFrame()
     return Evaluation(
-        accuracy=float(tp.sum() / max(known.sum(), 1)),
-        macro_f1=float(f1[present].mean()) if present.any() else float("nan"),
+        accuracy=scores["accuracy"],
+        macro_f1=scores["macro_f1"],
         per_class=per_class,
         confusion=pd.DataFrame(confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")),
         events=events,
         event_scores=event_scores,
+        balanced_accuracy=scores["balanced_accuracy"],
     )
 
 

@@ -174,19 +174,9 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     bar = _progress(range(1, epochs + 1), progress, desc=f"fit {type(model).__name__}")
     for epoch in bar:
         t0 = time.perf_counter()
-        model.train()
-        total_loss, total_hits, total_frames = 0.0, 0, 0
-        for _, x, y in _batches(train_records, batch_size, rng):
-            optimiser.zero_grad(set_to_none=True)
-            loss, hits, n = _loss_and_hits(model, x, y, weights, device)
-            loss.backward()
-            if grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimiser.step()
-            total_loss += loss.item() * int(n)
-            total_hits += int(hits)
-            total_frames += int(n)
-        row = {"epoch": epoch, "loss": total_loss / max(total_frames, 1), "accuracy": total_hits / max(total_frames, 1)}
+        loss, accuracy = _train_epoch(model, train_records, optimiser, weights, batch_size=batch_size,
+                                      grad_clip=grad_clip, rng=rng, device=device)
+        row = {"epoch": epoch, "loss": loss, "accuracy": accuracy}
         if val_records is not None:
             row["val_loss"], row["val_accuracy"] = _score(model, val_records, weights, batch_size, device)
         row["seconds"] = time.perf_counter() - t0
@@ -224,8 +214,29 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     return history
 
 
+def _train_epoch(model, records: _Records, optimiser, weights, *, batch_size, grad_clip, rng,
+                 device) -> tuple[float, float]:
+    """One epoch of training, the loop :func:`fit` and :func:`rnnscope.train.retrain` share: the records in an
+    order drawn from ``rng``, padded batches, weighted cross-entropy on valid frames, gradient clipping, one optimiser
+    step per batch. Returns the mean loss and the accuracy over the epoch's valid frames."""
+    model.train()
+    total_loss, total_hits, total_frames = 0.0, 0, 0
+    for _, x, y in _batches(records, batch_size, rng):
+        optimiser.zero_grad(set_to_none=True)
+        loss, hits, n = _loss_and_hits(model, x, y, weights, device)
+        loss.backward()
+        if grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        optimiser.step()
+        total_loss += loss.item() * int(n)
+        total_hits += int(hits)
+        total_frames += int(n)
+    return total_loss / max(total_frames, 1), total_hits / max(total_frames, 1)
+
+
 @torch.no_grad()
 def _score(model, records: _Records, weights, batch_size, device) -> tuple[float, float]:
+    """Mean loss and accuracy over the valid frames of ``records`` (evaluation mode, no gradients)."""
     model.eval()
     total_loss, hits, frames = 0.0, 0, 0
     for _, x, y in _batches(records, batch_size, None):

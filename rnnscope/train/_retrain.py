@@ -42,8 +42,8 @@ from .._tasks import _progress
 from .._validation import check_positive
 from ..schema import segment_frames
 from ._evaluate import evaluate
-from ._fit import _class_weights, _loss_and_hits, predict
-from ._records import _batches, _Records, _records
+from ._fit import _class_weights, _score, _train_epoch, predict
+from ._records import _Records, _records
 
 __all__ = ["retrain", "Retraining"]
 
@@ -430,32 +430,12 @@ def _fine_tune(model, reviewed, original, reviewed_held, original_held, *, epoch
         picked = rng.choice(len(old), size=n_replay, replace=False) if n_replay else []
         batch = mine if not n_replay else _Records(mine.x + [old.x[i] for i in picked],
                                                    mine.y + [old.y[i] for i in picked], mine.class_names)
-        model.train()
-        total, hits, frames = 0.0, 0, 0
-        for _, x, y in _batches(batch, batch_size, rng):
-            optimiser.zero_grad(set_to_none=True)
-            loss, h, n = _loss_and_hits(model, x, y, weights, device)
-            loss.backward()
-            if grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimiser.step()
-            total += loss.item() * int(n)
-            hits += int(h)
-            frames += int(n)
+        loss, accuracy = _train_epoch(model, batch, optimiser, weights, batch_size=batch_size, grad_clip=grad_clip,
+                                      rng=rng, device=device)
         model.eval()
-        row = {"epoch": epoch, "loss": total / max(frames, 1), "accuracy": hits / max(frames, 1)}
-        with torch.no_grad():
-            for name, records in held.items():
-                row[f"loss_{name}"] = _mean_loss(model, records, weights, batch_size, device)
+        row = {"epoch": epoch, "loss": loss, "accuracy": accuracy}
+        for name, records in held.items():
+            row[f"loss_{name}"] = _score(model, records, weights, batch_size, device)[0]
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _mean_loss(model, records, weights, batch_size, device) -> float:
-    total, frames = 0.0, 0
-    for _, x, y in _batches(records, batch_size, None):
-        loss, _, n = _loss_and_hits(model, x, y, weights, device)
-        total += loss.item() * int(n)
-        frames += int(n)
-    return total / max(frames, 1)
