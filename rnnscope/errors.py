@@ -32,6 +32,8 @@ __all__ = [
     "DeviceUnavailableError",
     "NativeBuildError",
     "EmptyClassWarning",
+    "AttributionError",
+    "CompletenessWarning",
 ]
 
 
@@ -73,3 +75,13 @@ class NativeBuildError(RnnscopeError, RuntimeError):
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
     """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+class AttributionError(RnnscopeError, ValueError):
+    """An attribution cannot be computed as asked: an unknown target (unit, layer, variable, class), frames outside
+    the records, or a result too large to hold (the message says which and how to fix it)."""
+
+
+class CompletenessWarning(RnnscopeWarning, RuntimeWarning):
+    """Integrated gradients whose attributions do not sum to ``f(x) - f(baseline)`` within the tolerance (more
+    ``steps`` fix it)."""

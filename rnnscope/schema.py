@@ -42,6 +42,8 @@ __all__ = [
     "LAYER_COORDS",
     "layer_label",
     "layer_labels",
+    "ATTRIBUTION_PER_TARGET",
+    "ATTRIBUTION_COORDS",
 ]
 
 #: Version of the layout below; bumped when a name, dim or dtype changes meaning. Version 2 refers to records by
@@ -99,6 +101,20 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("summary_max", ("variable", "layer"), "f", "largest value of each captured variable"),
         _spec("summary_event_id", ("summary_event",), "U",
               "event_id of every record the summaries describe (they are used for exactly these records only)"),
+        # attributions (rnnscope.experiments.attribution): one entry of ``target`` per explained value
+        _spec("attribution", ("target", "lag", "feature"), "f",
+              "input attribution of the target (a unit's variable or a class output at one frame) to each input "
+              "frame (lag: frames before the target frame, 0 = the target frame) and feature; NaN before the "
+              "record start"),
+        _spec("target_value", ("target",), "f", "the target's value f(x)"),
+        _spec("baseline_value", ("target",), "f", "the target's value at the baseline f(baseline)"),
+        _spec("completeness_error", ("target",), "f",
+              "|sum of the attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| (integrated gradients)"),
+        # per-unit numbers of the attribution and memory analyses (rnnscope.analysis)
+        _spec("timescale_s", ("unit", "layer"), "f",
+              "gate time constant: LSTM -dt / ln(mean forget gate), GRU -dt / ln(mean update gate)"),
+        _spec("memory_s", ("unit", "layer"), "f", "lag (s) holding 90 % of the unit's attribution mass"),
+        _spec("band_peak_hz", ("unit", "layer"), "f", "centre of the band holding most of the unit's attribution"),
         # segment table
         _spec("segment_event_id", ("segment",), "U",
               "event_id of the segment's record (never its position: isel/sel/concat of records keep it right)"),
@@ -121,6 +137,14 @@ STATE_VARIABLES: dict[str, tuple[str, ...]] = {
 #: The capture-time summaries and the record ids they describe (drop all of them together).
 SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max",
                      "summary_event_id")
+
+#: The per-target values stored next to ``attribution``.
+ATTRIBUTION_PER_TARGET = ("target_value", "baseline_value", "completeness_error")
+#: Coordinates on ``target`` of an attribution (:func:`rnnscope.experiments.attribution`): the record, frame, time
+#: (s) and segment explained, and what was explained (a unit's variable in a layer, or a class output).
+ATTRIBUTION_COORDS = ("target_event_id", "target_frame", "target_time", "target_segment", "target_segment_class",
+                      "target_kind", "target_var", "target_layer", "target_layer_label", "target_unit",
+                      "target_class")
 
 SEGMENT_VARIABLES = ("segment_event_id", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
 #: Columns of :func:`segment_rows`, one per segment variable (times in s from the record start).
@@ -195,7 +219,7 @@ def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
     ----------
     ds : xarray.Dataset
         A records Dataset, a features Dataset or a run.
-    kind : {"auto", "records", "features", "run"}
+    kind : {"auto", "records", "features", "run", "attribution"}
         What ``ds`` should be. ``"auto"`` infers it from the variables present.
     check_padding : bool
         Also check that padded values (NaN / -1) sit exactly past ``length`` (reads the data; dask arrays are
@@ -217,6 +241,8 @@ def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
 def _infer_kind(ds) -> str:
     if "h" in ds.data_vars:
         return "run"
+    if "attribution" in ds.data_vars and "features" not in ds.data_vars:
+        return "attribution"
     if "features" in ds.data_vars:
         return "features"
     return "records"
@@ -229,6 +255,7 @@ def _problems(ds, kind, check_padding) -> list[str]:
         "records": ["waveform", "sample_label"],
         "features": ["features", "label"],
         "run": ["features", "label", "h", "prob", "pred"],
+        "attribution": ["attribution"],
     }[kind]
     if kind == "run" and "module" in ds.coords:
         required = ["h"]  # captured from any nn.Module: no features, labels or class outputs needed

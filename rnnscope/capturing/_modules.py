@@ -180,6 +180,7 @@ def _check_close(name, own, recovered, lengths, func):
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
         own, recovered = own[valid], recovered[valid]
+    own, recovered = own.detach(), recovered.detach()  # attribution calls it while autograd records
     err = float((own.float() - recovered.float()).abs().max()) if own.numel() else 0.0
     scale = max(1.0, float(own.float().abs().max())) if own.numel() else 1.0  # relu RNNs are unbounded
     if not err <= _TOLERANCE * scale:
