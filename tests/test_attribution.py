@@ -242,3 +242,18 @@ def test_errors_name_what_is_wrong():
         attribution(model, data, 0, layer=0, baseline=np.zeros(4), progress=False)
     with pytest.raises(errors.AttributionError, match=r"a class target of a model that is not an rnnscope classifier"):
         attribution(ConvBiLSTM(), torch.randn(1, 2, 8), "b", time_axis=-1, progress=False)
+
+
+def test_copy_unit_band_profile_and_memory_from_a_stored_attribution(tmp_path):
+    """End to end: the unit copying band 5 with a delay of 3 frames listens to band 5's centre and remembers 3
+    frames (1.5 s), read back from the store without torch's help."""
+    data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=2, sampling_rate=50.0))
+    model = copy_model(n_features=48, feature=5, delay=3, gain=0.05).fit_normalizer(data)
+    attribution(model, data, 3, frames="all", max_lag=10, steps=8, batch_size=64, progress=False,
+                store=tmp_path / "copy.zarr")
+    stored = rnnscope.open_run(tmp_path / "copy.zarr")
+    bands = rnnscope.analysis.band_profile(stored, null=50)
+    assert float(bands.band_peak_hz.sel(unit=3, layer=0)) == pytest.approx(float(data.feature_peak_hz[5]))
+    lags = rnnscope.analysis.lag_profile(stored, null=50)
+    assert int(lags.memory_lag.sel(unit=3, layer=0)) == 3 and float(lags.memory_s.sel(unit=3, layer=0)) == 1.5
+    assert float(lags.memory_s_p.sel(unit=3, layer=0)) < 0.05

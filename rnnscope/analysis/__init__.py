@@ -38,6 +38,12 @@ two runs' state spaces), :func:`match_units` (Hungarian matching of units across
 :func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
 :func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`, :func:`rnnscope.experiments.compare_controls`.
 
+Why a unit fires
+----------------
+From the input attributions of :func:`rnnscope.experiments.attribution`: :func:`band_profile` (which bands a unit
+listens to, its peak band), :func:`lag_profile` (how far back: the memory length), each against a permutation null,
+and :func:`attribution_over_time` (an attribution on its record's time axis).
+
 Examples
 --------
 >>> from rnnscope import analysis, examples
@@ -54,6 +60,7 @@ from ._activity import (
     unit_activity,
     unit_traces,
 )
+from ._attribution import MEMORY_FRACTION, attribution_over_time, band_profile, lag_profile
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
@@ -104,5 +111,10 @@ __all__ = [
     "gate_saturation",
     "GATE_VARIABLES",
     "PROBE_TARGETS",
+    # why a unit fires (from rnnscope.experiments.attribution)
+    "band_profile",
+    "lag_profile",
+    "attribution_over_time",
+    "MEMORY_FRACTION",
     "EmptyClassWarning",
 ]
