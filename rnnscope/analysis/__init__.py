@@ -42,7 +42,8 @@ Why a unit fires
 ----------------
 From the input attributions of :func:`rnnscope.experiments.attribution`: :func:`band_profile` (which bands a unit
 listens to, its peak band), :func:`lag_profile` (how far back: the memory length), each against a permutation null,
-and :func:`attribution_over_time` (an attribution on its record's time axis).
+and :func:`attribution_over_time` (an attribution on its record's time axis); :func:`timescales` (each gated unit's
+time constant from its forget or update gate, to compare with :func:`rnnscope.experiments.impulse_response`).
 
 Examples
 --------
@@ -61,6 +62,7 @@ from ._activity import (
     unit_traces,
 )
 from ._attribution import MEMORY_FRACTION, attribution_over_time, band_profile, lag_profile
+from ._timescales import KEEP_GATES, timescales
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._dynamics import detector_units, susceptibility
@@ -116,5 +118,7 @@ __all__ = [
     "lag_profile",
     "attribution_over_time",
     "MEMORY_FRACTION",
+    "timescales",
+    "KEEP_GATES",
     "EmptyClassWarning",
 ]
