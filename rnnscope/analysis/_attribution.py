@@ -20,6 +20,8 @@ Lags before a record's start (NaN) hold no mass. This module imports no torch.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import xarray as xr
 
@@ -85,7 +87,8 @@ def _summarise(reference, nulls, lower=False):
     finite = np.isfinite(nulls)
     count = finite.sum(0)
     tolerance = 1e-9 * np.maximum(1.0, np.abs(reference))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # classes without frames: all-NaN nulls
         reached = finite & ((nulls <= reference + tolerance) if lower else (nulls >= reference - tolerance))
         p = (1.0 + reached.sum(0)) / (1.0 + count)
         mean = np.where(count > 0, np.nanmean(np.where(finite, nulls, np.nan), 0) if nulls.size else np.nan, np.nan)

@@ -13,12 +13,15 @@ These functions run models and produce runs or tables; the analyses of the resul
 - :func:`attribution` — why a unit (or a class output) takes its value at a frame: integrated gradients,
   gradient x input or occlusion (Captum's) over the input frames and bands, for an rnnscope classifier or any
   ``nn.Module`` with recurrent layers, in eval mode on CPU and CUDA; :func:`impulse_response` — how long each unit
-  remembers a short input impulse (to compare with :func:`rnnscope.analysis.timescales`).
+  remembers a short input impulse (to compare with :func:`rnnscope.analysis.timescales`); :func:`class_silencing`
+  — silencing the units flagged for each class against activity-matched random units (a class x class table of
+  recall and logit drops); :func:`patch_activations` — chosen units' states copied from one record into another.
 - :func:`untrained_like`, :func:`shuffle_labels`, :func:`compare_controls` — the controls every claim about a
   trained network is checked against.
 """
 from ._attribution import METHODS, attribution
 from ._impulse import impulse_response
+from ._class_tests import class_silencing, patch_activations
 from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
 from ._noise import noise_robustness
 from ._silence import ablation_curve, keep_count, kept_counts, silence, silenced
@@ -28,6 +31,8 @@ __all__ = [
     "attribution",
     "METHODS",
     "impulse_response",
+    "class_silencing",
+    "patch_activations",
     # units
     "silence",
     "silenced",
