@@ -11,5 +11,5 @@ def _doctest_namespace(doctest_namespace):
     doctest_namespace["xr"] = xr
 
 
-# scripts beside the notebooks (e.g. the one that generates them) are not test modules
+# the notebooks' jupytext sources (notebooks/*.py) run as notebooks through nbval (their .ipynb), not as modules
 collect_ignore_glob = ["notebooks/*.py"]
