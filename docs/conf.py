@@ -21,6 +21,7 @@ sys.path.insert(0, str(HERE / "_ext"))
 
 import rnnscope  # noqa: E402
 
+from notebook_runs import package_hash  # noqa: E402
 from offline_widgets import NB_IPYWIDGETS_JS  # noqa: E402
 
 project = "rnnscope"
@@ -39,6 +40,7 @@ extensions = [
     "api_pages",
     "docstring_checks",
     "offline_widgets",
+    "notebook_runs",
 ]
 
 root_doc = "index"
@@ -83,6 +85,7 @@ _INVENTORIES = HERE / "_inventories"
 intersphinx_mapping = {
     name: (url, str(_INVENTORIES / f"{name}.inv"))
     for name, url in {
+        "python": "https://docs.python.org/3/",
         "numpy": "https://numpy.org/doc/stable/",
         "pandas": "https://pandas.pydata.org/docs/",
         "xarray": "https://docs.xarray.dev/en/stable/",
@@ -95,7 +98,9 @@ intersphinx_mapping = {
 # ------------------------------------------------------------------------------------------------ pages, notebooks
 myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
-nb_execution_mode = "force"  # every notebook runs in the build (make docs): the gallery shows today's outputs
+# every notebook runs in the build, side by side (_ext/notebook_runs.py), and again when it or the package changes
+nb_execution_mode = "cache"
+notebook_runs_package_hash = package_hash(Path(rnnscope.__file__).parent)
 nb_execution_timeout = 1200
 nb_execution_raise_on_error = True  # a failing notebook fails the build
 nb_execution_show_tb = True

@@ -26,7 +26,7 @@ def module_page(module: str, documented: set[str]) -> str:
         group = [n for n in names if n.kind == kind]
         if group:
             lines += [f".. rubric:: {title}", "", ".. autosummary::", "   :toctree: objects", "   :nosignatures:", ""]
-            lines += [f"   {n.qualname}" for n in group] + [""]
+            lines += [f"   {n.name}" for n in group] + [""]
     return "\n".join(lines)
 
 

@@ -55,25 +55,33 @@ def failures(name: str, checks: set[str]) -> dict[str, str]:
     return {code: message for code, message in validate(name)["errors"] if code in checks}
 
 
-def check_docstrings(app) -> None:
-    path = Path(app.srcdir) / app.config.docstring_checks_pending
-    checks = set(app.config.docstring_checks)
-    pending = read_pending(path)
-    objects = checked_objects(app.config.api_package)
-    relpath = path.relative_to(Path(app.srcdir).parent)
-    for name in objects:
+def problems(names, pending: dict[str, set[str]], checks: set[str], pending_file: str = "the pending list",
+             failures=failures) -> list[str]:
+    """What the build reports: each failure of ``names`` not listed in ``pending``, each listed check that passes,
+    each listed name that is not checked."""
+    out = []
+    for name in names:
         failed = failures(name, checks)
         excused = pending.get(name, set())
         for code in sorted(set(failed) - excused):
-            logger.warning(f"{name}: numpydoc {code}: {failed[code]} (every public object needs "
-                           f"{CHECKS[code]}; write it in the docstring)", type="docstring_checks", subtype=code)
+            out.append(f"{name}: numpydoc {code}: {failed[code]} (every public object needs {CHECKS[code]}; "
+                       "write it in the docstring)")
         passed = sorted(excused - set(failed))
         if passed:
-            logger.warning(f"{name} now passes {' '.join(passed)}: delete {'it' if len(passed) == 1 else 'them'} "
-                           f"from its line in {relpath}", type="docstring_checks", subtype="stale")
-    for name in sorted(set(pending) - set(objects)):
-        logger.warning(f"{relpath} lists {name}, which is not a public function or class of any public __all__: "
-                       "delete its line", type="docstring_checks", subtype="stale")
+            out.append(f"{name} now passes {' '.join(passed)}: delete {'it' if len(passed) == 1 else 'them'} from "
+                       f"its line in {pending_file}")
+    for name in sorted(set(pending) - set(names)):
+        out.append(f"{pending_file} lists {name}, which is not a public function or class of any public __all__: "
+                   "delete its line")
+    return out
+
+
+def check_docstrings(app) -> None:
+    path = Path(app.srcdir) / app.config.docstring_checks_pending
+    names = list(checked_objects(app.config.api_package))
+    relpath = str(path.relative_to(Path(app.srcdir).parent))
+    for problem in problems(names, read_pending(path), set(app.config.docstring_checks), relpath):
+        logger.warning(problem, type="docstring_checks")
 
 
 def setup(app):

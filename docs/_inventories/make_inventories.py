@@ -2,7 +2,7 @@
 
 The docs build has no internet, so it cannot download the projects' own ``objects.inv``; none of the installed
 packages ships one. This script lists the public names of the installed numpy, pandas, xarray, torch, ObsPy and
-SeisBench that rnnscope's docstrings and pages are likely to mention (each top-level name, the members of the
+SeisBench (and the few Python names numpydoc links parameter types to: ``bool``, ``sequence``, ...) that rnnscope's docstrings and pages are likely to mention (each top-level name, the members of the
 central classes), maps each to its page in that project's online reference (the URL scheme each project's Sphinx
 site uses), and writes them with Sphinx's own inventory writer. A name not listed stays plain text in the docs
 (never a warning). Re-run it after upgrading one of these packages (from the repository root)::
@@ -22,6 +22,7 @@ HERE = Path(__file__).resolve().parent
 
 #: project -> (its online reference, as in docs/conf.py's intersphinx_mapping)
 BASE_URLS = {
+    "python": "https://docs.python.org/3/",
     "numpy": "https://numpy.org/doc/stable/",
     "pandas": "https://pandas.pydata.org/docs/",
     "xarray": "https://docs.xarray.dev/en/stable/",
@@ -146,13 +147,34 @@ def seisbench_entries():
     return out
 
 
+def python_entries():
+    """The names numpydoc links parameter types to (``bool``, ``sequence``, ``int``, ...) in Python's own docs."""
+    out = [("bltin-boolean-values", "std:label", "library/stdtypes.html#bltin-boolean-values")]
+    out += [(term, "std:term", f"glossary.html#term-{term}")
+            for term in ("sequence", "iterable", "mapping", "generator", "iterator", "file-object", "path-like-object")]
+    out += [(name, "class", f"library/functions.html#{name}") for name in ("int", "float", "bool", "complex", "object")]
+    out += [(name, "class", f"library/stdtypes.html#{name}")
+            for name in ("str", "list", "tuple", "dict", "set", "frozenset", "bytes", "range")]
+    out += [(name, "function", f"library/functions.html#{name}") for name in ("callable", "len", "isinstance")]
+    out += [(name, "data", f"library/constants.html#{name}") for name in ("None", "True", "False")]
+    out += [(name, "exception", f"library/exceptions.html#{name}")
+            for name in ("ValueError", "TypeError", "KeyError", "IndexError", "RuntimeError", "FileNotFoundError",
+                         "FileExistsError", "OSError", "ImportError", "NotImplementedError", "Warning",
+                         "UserWarning", "RuntimeWarning", "Exception")]
+    return out
+
+
 def write(project: str, entries, version: str) -> Path:
-    """Write ``entries`` as ``<project>.inv`` with :meth:`sphinx.util.inventory.InventoryFile.dump`."""
-    objects = sorted({(name, role, uri) for name, role, uri in entries})
-    domain = SimpleNamespace(name="py", get_objects=lambda: [(name, name, role, uri, "", 1)
-                                                             for name, role, uri in objects])
+    """Write ``entries`` (``(name, role, uri)``; a role without a domain is Python's) as ``<project>.inv`` with
+    :meth:`sphinx.util.inventory.InventoryFile.dump`."""
+    by_domain: dict[str, set] = {}
+    for name, role, uri in entries:
+        domain, _, kind = role.rpartition(":")
+        by_domain.setdefault(domain or "py", set()).add((name, kind, uri))
+    domains = [SimpleNamespace(name=d, get_objects=lambda objs=objs: [(n, n, k, u, "", 1) for n, k, u in sorted(objs)])
+               for d, objs in sorted(by_domain.items())]
     env = SimpleNamespace(config=SimpleNamespace(project=project, version=version),
-                          domains=SimpleNamespace(sorted=lambda: [domain]))
+                          domains=SimpleNamespace(sorted=lambda: domains))
     # the URIs are complete already: docname -> itself, no anchor appended
     builder = SimpleNamespace(get_target_uri=lambda docname: docname)
     path = HERE / f"{project}.inv"
@@ -161,10 +183,10 @@ def write(project: str, entries, version: str) -> Path:
 
 
 def main() -> None:
-    makers = {"numpy": numpy_entries, "pandas": pandas_entries, "xarray": xarray_entries, "torch": torch_entries,
+    makers = {"python": python_entries, "numpy": numpy_entries, "pandas": pandas_entries, "xarray": xarray_entries, "torch": torch_entries,
               "obspy": obspy_entries, "seisbench": seisbench_entries}
     for project, make in makers.items():
-        version = importlib.import_module(project).__version__
+        version = "3" if project == "python" else importlib.import_module(project).__version__
         entries = make()
         path = write(project, entries, version)
         print(f"{path.name}: {len(entries)} names of {project} {version}, {path.stat().st_size} bytes")

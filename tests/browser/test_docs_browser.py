@@ -1,46 +1,30 @@
 """The documentation site in Chromium with the network off: saved widgets, figures and search work from the site alone.
 
-The site is the one ``make docs`` built when ``RNNSCOPE_DOCS_HTML`` names it (``make test`` builds the docs first and
-sets it); otherwise this builds one into a temporary folder, executing only the quickstart notebook (the pages
-checked here). The pages are served from 127.0.0.1; every request for anything else is aborted and fails the test.
+The site is the ``docs_html`` fixture (tests/conftest.py): the one ``make docs`` built, when ``make test`` runs this,
+or one built into a temporary folder. The pages are served from 127.0.0.1; every request for anything else is
+aborted and fails the test.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 from _browser import CHROMIUM, LAUNCH_ARGS, free_port, require_browser, stop, wait_http
 
-ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = "gallery/01_quickstart.html"
 API_PAGE = "api/generated/objects/rnnscope.analysis.heat_map.html"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 @pytest.fixture(scope="session")
-def docs_html(tmp_path_factory) -> Path:
-    require_browser()
-    built = os.environ.get("RNNSCOPE_DOCS_HTML")
-    if built:
-        html = Path(built)
-        assert (html / "index.html").is_file(), f"RNNSCOPE_DOCS_HTML={built} holds no built site (make docs)"
-        return html
-    tmp = tmp_path_factory.mktemp("docs")
-    others = ",".join(f"*{name}*" for name in ("02_titos2022", "03_tang_lstm_vs_gru", "04_your_own_data",
-                                               "05_regression_tests"))
-    cmd = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html", "-d", str(tmp / "doctrees"),
-           "-D", f"nb_execution_excludepatterns={others}", str(ROOT / "docs"), str(tmp / "html")]
-    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, f"the docs build failed:\n{out.stdout[-3000:]}\n{out.stderr[-5000:]}"
-    return tmp / "html"
+def browser_available():
+    require_browser()  # before the site is built: a machine without a browser skips at once
 
 
 @pytest.fixture(scope="session")
-def site(docs_html, tmp_path_factory):
+def site(browser_available, docs_html, tmp_path_factory):
     """The built site served by a static file server on 127.0.0.1; yields its URL."""
     port = free_port()
     log_path = tmp_path_factory.mktemp("docs-server") / "server.log"
