@@ -59,7 +59,7 @@ $(HTML_MANAGER_STAMP):
 		&& rm jupyter-widgets-html-manager-$(HTML_MANAGER).tgz
 	@touch $@
 
-# The documentation site in docs/_build/html, warnings as errors, every notebook executed (see docs/README.md).
+# The documentation site in docs/_build/html, warnings as errors, every notebook executed (see docs/conf.py).
 docs: native docs-deps
 	$(PY) -m sphinx -W --keep-going $(SPHINX_ARGS) -b html -d docs/_build/doctrees docs docs/_build/html
 
