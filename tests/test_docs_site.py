@@ -67,15 +67,25 @@ def test_every_public_object_has_an_api_page(docs_html):
     assert missing == []
 
 
+def _saved_widgets(html: str) -> dict:
+    state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.S)
+    assert state, "the page carries no saved widget state"
+    return json.loads(state.group(1))["state"]
+
+
 def test_the_quickstart_ran_and_saved_its_widgets(docs_html):
     html = (docs_html / "gallery" / "01_quickstart.html").read_text(encoding="utf-8")
-    state = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.S)
-    assert state, "the quickstart page carries no saved widget state"
-    models = json.loads(state.group(1))["state"]
+    models = _saved_widgets(html)
     modules = {m["model_module"] for m in models.values()}
-    assert {"bqplot", "@jupyter-widgets/controls"} <= modules
+    assert {"bqplot", "bqscales", "anywidget", "@jupyter-widgets/controls"} <= modules
     assert any("rnnscope-explorer" in m["state"].get("_dom_classes", []) for m in models.values())
     assert re.search(r'src="\.\./_static/widgets/html-manager/embed-amd\.js(\?[^"]*)?"', html)
     for name in ("bqplot", "bqscales", "ipydatagrid", "anywidget"):
         assert (docs_html / "_static" / "widgets" / name / "index.js").is_file()
     assert re.search(r'<img[^>]+src="[^"]+\.png"', html), "no matplotlib figure in the quickstart page"
+
+
+def test_the_monitoring_page_saved_its_detection_table(docs_html):
+    models = _saved_widgets((docs_html / "gallery" / "06_monitoring.html").read_text(encoding="utf-8"))
+    grids = [m for m in models.values() if m["model_module"] == "ipydatagrid" and m["model_name"] == "DataGridModel"]
+    assert len(grids) == 1

@@ -66,7 +66,19 @@ def run_notebooks(app, env, docnames) -> None:
                 f"{len(result.excepted) + len(result.errored)} failed (myst-nb runs those again and reports)")
 
 
+def run_only(app, config) -> None:
+    """``-D notebook_runs_only=01_quickstart,06_monitoring`` runs only those notebooks (the others are shown without
+    outputs): for a quick build, e.g. the one tests make when no built site is given."""
+    if config.notebook_runs_only:
+        keep = set(config.notebook_runs_only)
+        srcdir = Path(app.srcdir)
+        others = sorted(p.stem for p in srcdir.rglob("*.ipynb") if p.stem not in keep and "_build" not in p.parts)
+        config.nb_execution_excludepatterns = [*config.nb_execution_excludepatterns, *(f"{o}.ipynb" for o in others)]
+
+
 def setup(app):
     app.add_config_value("notebook_runs_package_hash", "", "env")
+    app.add_config_value("notebook_runs_only", [], "env")
+    app.connect("config-inited", run_only)
     app.connect("env-before-read-docs", run_notebooks)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -14,6 +14,7 @@ import pytest
 from _browser import CHROMIUM, LAUNCH_ARGS, free_port, require_browser, stop, wait_http
 
 QUICKSTART = "gallery/01_quickstart.html"
+MONITORING = "gallery/06_monitoring.html"
 API_PAGE = "api/generated/objects/rnnscope.analysis.heat_map.html"
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,6 +95,19 @@ def test_quickstart_page_draws_the_explorer_and_figures_without_a_kernel(site, p
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 100", figure.element_handle())
     assert "Error displaying widget" not in page.content()
     assert not [e for e in page.errors if "widget" in e.lower()], page.errors
+
+
+def test_the_detection_table_is_drawn_without_a_kernel(site, page):
+    """ipydatagrid's canvas grid, from its saved state, under the Explorer of a monitored span."""
+    page.goto(f"{site}/{MONITORING}", wait_until="load")
+    table = page.locator(".rnnscope-explorer .rnnscope-detections").first
+    table.wait_for(state="visible", timeout=60_000)
+    grid = table.locator("canvas").first
+    grid.wait_for(state="visible", timeout=60_000)
+    assert _visible_area(grid) > 300 * 100
+    assert "detections" in table.inner_text()  # the count above the grid, e.g. "25 of 25 detections"
+    page.locator(".rnnscope-explorer .rnnscope-heatmap image").first.wait_for(state="visible", timeout=60_000)
+    assert "Error displaying widget" not in page.content()
 
 
 def test_api_page_and_search_work_offline(site, page):
