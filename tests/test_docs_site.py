@@ -89,3 +89,9 @@ def test_the_monitoring_page_saved_its_detection_table(docs_html):
     models = _saved_widgets((docs_html / "gallery" / "06_monitoring.html").read_text(encoding="utf-8"))
     grids = [m for m in models.values() if m["model_module"] == "ipydatagrid" and m["model_name"] == "DataGridModel"]
     assert len(grids) == 1
+
+
+def test_types_link_to_the_projects_docs_through_the_cached_inventories(docs_html):
+    html = (docs_html / "api" / "generated" / "objects" / "rnnscope.capture.html").read_text(encoding="utf-8")
+    assert 'href="https://docs.xarray.dev/en/stable/generated/xarray.Dataset.html#xarray.Dataset"' in html
+    assert 'href="https://docs.pytorch.org/docs/stable/generated/torch.nn.Module.html#torch.nn.Module"' in html
