@@ -50,5 +50,5 @@ def one_torch_thread():
         yield
 
 
-# scripts beside the notebooks (e.g. the one that generates them) are not test modules
+# the notebooks' jupytext sources (notebooks/*.py) run as notebooks through nbval (their .ipynb), not as modules
 collect_ignore_glob = ["notebooks/*.py"]

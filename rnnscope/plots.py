@@ -154,7 +154,7 @@ def _blank_figure(width=11.0, height=7.5):
 
 def activation_limits(var: str, values) -> tuple[float, float]:
     """Colour range of an activation image: [-1, 1] for tanh-range variables (and gates), otherwise symmetric
-    robust (+- the 99th percentile of |values|).
+    robust (+- the 99th percentile of ``abs(values)``).
 
     Examples
     --------
@@ -631,7 +631,7 @@ def perturbation_map(diff, units=None, *, threshold: float = 0.1):
     """Difference between perturbed and clean values per unit over time, per layer (Tang, Shi & Wang, Fig. 8).
 
     One image per layer (units x time, RdBu, symmetric robust range, the noise span marked), a bottom panel with
-    the mean |difference| relative to the clean run's standard deviation per layer and the recovery threshold,
+    the mean ``abs(difference)`` relative to the clean run's standard deviation per layer and the recovery threshold,
     and a colour bar.
 
     Parameters
