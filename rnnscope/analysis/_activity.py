@@ -59,7 +59,7 @@ def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
     True
     """
     func = "unit_activity"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     total_abs = np.zeros((run.sizes["unit"], len(positions)))
@@ -139,9 +139,11 @@ def heat_map(
     func = "heat_map"
     C.choose(weighting, ["segment", "frame"], name="weighting", func=func)
     summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
+    if not isinstance(run, xr.Dataset) or "event" in run.dims or "event_id" in run.dims:
+        run = C.as_run(run, func)  # a run reduced to its summaries (as widgets keep) has no records to check
     from_summary = use_summary and var == "h" and summary in run and C.summaries_usable(run)
-    if not from_summary:  # a run reduced to its summaries (as widgets keep) needs no states
-        C.check_run(run, func)
+    if not from_summary:
+        C.as_run(run, func)
         C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     names = C.require_labels(run, func)
@@ -493,7 +495,7 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
     (('time', 'unit', 'layer'), True, [2, 0])
     """
     func = "unit_traces"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     e = C.event_position(run, event, func)

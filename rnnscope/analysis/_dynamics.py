@@ -188,7 +188,7 @@ def susceptibility(
     (('unit', 'layer'), ('layer',))
     """
     func = "susceptibility"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)
@@ -311,7 +311,7 @@ def detector_units(
     True
     """
     func = "detector_units"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)

@@ -283,7 +283,7 @@ def linear_probes(
     True
     """
     func = "linear_probes"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     variables = _check_vars(run, var, func)
     positions = C.check_layers(run, layer, func)
     explicit = targets is not None
@@ -415,7 +415,7 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     (('variable', 'layer'), True)
     """
     func = "gate_saturation"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     if var is None:
         variables = [v for v in GATE_VARIABLES if v in C.state_variables(run)]
         if not variables:
