@@ -48,7 +48,8 @@ Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
 from ._activity import heat_map, unit_activity, unit_traces
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
-from ._dynamics import detector_units, susceptibility
+from ._detectors import detector_units
+from ._dynamics import susceptibility
 from ._histograms import activation_histogram
 from ._ranking import TopFraction, class_correlation, top_fraction, top_units
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes

@@ -111,10 +111,10 @@ def null_variables(name: str, dims: tuple, reference: np.ndarray, null_values: n
                                                   f"{name}}}) / (1 + permutations)"})}
 
 
-def null_attrs(null: int, within: str, seed: int) -> dict:
+def null_attrs(null: int, within: str, seed: int, what: str = "segment labels") -> dict:
     """What a result computed with a null says about it (``attrs``)."""
     return {"null": int(null), "null_within": within, "null_seed": int(seed),
-            "null_definition": f"{int(null)} permutations of the segment labels "
+            "null_definition": f"{int(null)} permutations of the {what} "
                                f"{'within each record' if within == 'record' else 'among all records'}"}
 
 

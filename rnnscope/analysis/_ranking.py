@@ -184,7 +184,7 @@ def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str 
         if null is not None:
             null_out = summarise(reference["n_units"], nulls["n_units"])
     if rule == "class":
-        kept = _kept(values, k, rule, _segment_top(parts, k), parts.labels[None])[0]
+        kept = _kept(values[None], k, rule, _segment_top(parts, k), parts.labels[None])[0]
     else:
         kept = _kept(values, k, rule)
     any_class = kept.any(0)  # (unit, layer)
