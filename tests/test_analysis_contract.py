@@ -30,7 +30,7 @@ CALLS = {
     "specialisation[null]": lambda r: analysis.specialisation(r, weighting="frame", null=20, seed=1),
     "top_units[null]": lambda r: analysis.top_units(r, 2, null=20),
     "top_fraction[null, class]": lambda r: analysis.top_fraction(r, 0.6, "class", null=20),
-    "class_correlation[class]": lambda r: analysis.class_correlation(r, 0.8, rule="class"),
+    "class_correlation[class, null]": lambda r: analysis.class_correlation(r, 0.8, rule="class", null=10),
     "detector_units[null]": lambda r: analysis.detector_units(r, k=1, reach=0, null=20),
     "susceptibility": lambda r: analysis.susceptibility(r, k=1, far=2),
     "detector_units": lambda r: analysis.detector_units(r, k=1),

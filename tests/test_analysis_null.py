@@ -127,6 +127,26 @@ def test_a_heat_map_has_no_null_and_records_of_one_class_warn():
         analysis.specialisation(one_class, null=5, null_within="event")
 
 
+def test_class_correlation_has_a_chance_level_far_from_zero():
+    # units differ in overall activity (scale 0.2 .. 2) whatever the class: every pair of classes correlates by chance
+    rng = np.random.default_rng(2)
+    run = _noise_run(n_units=30)
+    scale = np.linspace(0.2, 2.0, 30)[None, None, :, None]
+    run["h"] = run["h"] * scale
+    corr = analysis.class_correlation(run, null=99, seed=0)
+    off = ~np.eye(3, dtype=bool)
+    assert (corr["correlation_null_mean"].values[..., 0][off] > 0.8).all()
+    assert (corr["correlation_p"].values[..., 0][off] > 0.05).all()
+    # class B reverses the units' profile: A and B correlate far below chance
+    flipped = run.copy()
+    h = flipped["h"].values.copy()
+    b = flipped["label"].values == 1
+    h[b] = np.abs(rng.normal(size=h[b].shape)) * scale[0, 0, ::-1]
+    flipped["h"] = (flipped["h"].dims, h)
+    corr = analysis.class_correlation(flipped, null=99, seed=0).sel(class_name="A", class_name_other="B", layer=0)
+    assert float(corr) < float(corr["correlation_null_mean"]) - 0.5 and float(corr["correlation_p"]) == 1.0
+
+
 # --------------------------------------------------------------------------------------------- onset detectors
 
 

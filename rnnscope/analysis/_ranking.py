@@ -211,15 +211,24 @@ def class_correlation(
     var: str = "h",
     layer=None,
     weighting: str = "segment",
+    null: int | None = None,
+    seed: int = 0,
+    null_within: str = "record",
 ) -> xr.DataArray:
     """Pearson correlation between the heat maps of every pair of classes (Titos & Garcia 2022, Fig. 7).
 
     Definition: per layer, the heat vectors of two classes over the unit set of :func:`top_fraction`
     (``fraction``, ``rule``: the units of every class, of any class, or the union of each class's units common
     to all its segments) are correlated (Pearson). Fewer than 2 units gives NaN with a ``RuntimeWarning``; a
-    constant vector gives NaN. Chance level: for heat maps of unrelated classes the correlation is about 0, but
-    units that are active for every class (a common resting level) correlate all classes positively; the
-    permutation nulls of :func:`specialisation` say whether the classes differ at all.
+    constant vector gives NaN.
+
+    Chance level: not 0. When the labels carry no class information, every class's heat map is a noisy copy of
+    the units' overall activity, so two classes correlate positively as soon as units differ in how active they
+    are (about 0.6 on average on the shipped :func:`rnnscope.examples.trained_run`); ``null=N`` recomputes the whole
+    analysis (unit set included) on ``N`` permutations of the segments' classes within records. A correlation
+    below its ``correlation_null_mean`` says the two classes use the units more differently than chance;
+    ``correlation_p`` is one-sided like every ``<score>_p`` (is it *higher* than chance?), so a small
+    ``1 - correlation_p`` marks classes that differ.
 
     Parameters
     ----------
@@ -229,12 +238,21 @@ def class_correlation(
         1.0, 0.5, 0.3 for the paper's 100/50/30 %.
     rule : {"every", "any", "class"}
         The unit set, as in :func:`top_fraction` (``"class"`` needs the run).
+    var, layer, weighting
+        As in :func:`heat_map`.
+    null : int, optional
+        Number of permutations of the segments' classes (needs the run).
+    seed : int
+        Seed of the permutations.
+    null_within : {"record", "run"}
+        Permute within each record (default) or among all segments.
 
     Returns
     -------
     xarray.DataArray
         ``correlation`` (class_name, class_name_other, layer): the two class dimensions are named ``class_name``
-        and ``class_name_other`` (xarray needs distinct names); ``n_units`` (layer) is the size of the unit set.
+        and ``class_name_other`` (xarray needs distinct names); ``n_units`` (layer) is the size of the unit set;
+        with ``null``, coordinates ``correlation_null_mean``, ``correlation_null_q95`` and ``correlation_p``.
 
     Examples
     --------
@@ -246,29 +264,27 @@ def class_correlation(
     1.0
     >>> int(analysis.class_correlation(examples.toy_run(), 0.5, rule="any").n_units[0])
     5
+    >>> corr = analysis.class_correlation(examples.toy_run(), null=20)
+    >>> corr["correlation_null_mean"].dims
+    ('class_name', 'class_name_other', 'layer')
     """
     func = "class_correlation"
     fraction = C.check_fraction(fraction, name="fraction", func=func)
     C.choose(rule, list(_RULES), name="rule", func=func)
+    null = check_null(null, null_within, seed, func)
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
     top = top_fraction(run_or_heat if rule == "class" else heat, fraction, rule, var=var, layer=layer,
                        weighting=weighting)
     names = np.asarray(heat["class_name"].values)
     layers = np.asarray(heat["layer"].values)
-    out = np.full((len(names), len(names), len(layers)), np.nan)
-    n_units = np.zeros(len(layers), dtype=np.int64)
-    too_few = []
+    values = np.asarray(heat.values, dtype=np.float64)
+    kept = np.zeros(values.shape[1:], dtype=bool)
+    unit_values = list(np.asarray(heat["unit"].values))
     for l, lid in enumerate(layers):
-        units = top.units[_layer_key(lid)]
-        n_units[l] = len(units)
-        if len(units) < 2:
-            too_few.append((lid, len(units)))
-            continue
-        x = np.asarray(heat.sel(unit=units).isel(layer=l).values, dtype=np.float64)  # (class, unit)
-        centred = x - x.mean(1, keepdims=True)
-        norm = np.sqrt((centred**2).sum(1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
+        kept[[unit_values.index(u) for u in top.units[_layer_key(lid)]], l] = True
+    out = _correlations(values, kept)
+    n_units = kept.sum(0)
+    too_few = [(lid, int(n)) for lid, n in zip(layers, n_units) if n < 2]
     if too_few:
         where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
         which = {"every": "of every class", "any": "of any class", "class": "of all events of a class"}[rule]
@@ -285,7 +301,38 @@ def class_correlation(
     result.attrs.update(fraction=fraction, rule=rule,
                         definition="Pearson correlation of class heat maps over the units of top_fraction(rule)",
                         **{k: v for k, v in heat.attrs.items() if k in ("variable", "weighting")})
+    if null is not None:
+        k = _n_top(fraction, values.shape[1])
+
+        def score(heats, labels, parts):
+            top_segments = _segment_top(parts, k) if rule == "class" else None
+            sets = _kept(heats, k, rule, top_segments, labels).any(-3)  # (m, unit, layer)
+            return {"correlation": np.stack([_correlations(h, s) for h, s in zip(heats, sets)])}
+
+        reference, nulls, _ = heat_null(run_or_heat, func, var=var, layer=layer, weighting=weighting, null=null,
+                                        within=null_within, seed=seed, score=score)
+        dims = ("class_name", "class_name_other", "layer")
+        stats = summarise(reference["correlation"], nulls["correlation"])
+        result = result.assign_coords({f"correlation_{suffix}": (dims, v)
+                                       for suffix, v in zip(("null_mean", "null_q95", "p"), stats)})
+        result.attrs.update(null_attrs(null, null_within, seed))
     return result
+
+
+def _correlations(values: np.ndarray, kept: np.ndarray) -> np.ndarray:
+    """Pearson correlation of the classes' heat (class, unit, layer) over the kept units of each layer (unit,
+    layer): (class, class, layer), NaN for a layer with fewer than 2 kept units."""
+    n_classes, _, n_layers = values.shape
+    out = np.full((n_classes, n_classes, n_layers), np.nan)
+    for l in range(n_layers):
+        if kept[:, l].sum() < 2:
+            continue
+        x = values[:, kept[:, l], l]
+        centred = x - x.mean(1, keepdims=True)
+        norm = np.sqrt((centred**2).sum(1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- top units
