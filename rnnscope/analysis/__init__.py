@@ -12,6 +12,13 @@ Conventions
   dimension (of size 1 when one layer is picked), so one- and multi-layer runs read the same way.
 - Classes are a ``class_name`` dimension; unit ids are 0-based (the papers' neuron numbers are 1-based).
 - A class without frames gives NaN with an :class:`EmptyClassWarning`, never an error.
+- Any selection of a run (``isel``/``sel`` on ``event`` or ``time``, reordering, ``swap_dims``/``set_xindex`` on
+  ``event_id``, concatenation along ``event`` or ``time``) analyses like a run of exactly the frames it holds, or
+  the error says what to do (``docs/definitions.md``, "Frames of a run").
+- ``null=N`` (with ``seed=`` and ``null_within=``) on :func:`specialisation`, :func:`top_units`,
+  :func:`top_fraction`, :func:`class_correlation`, :func:`detector_units` and :func:`linear_probes` adds the chance
+  level of every score: ``<score>_null_mean``, ``<score>_null_q95`` and ``<score>_p`` from ``N`` permutations of
+  the segment labels within records (``docs/definitions.md``, "Chance levels by permutation").
 
 Titos & Garcia (2022)
 ---------------------
