@@ -160,7 +160,9 @@ def detector_units(
     Examples
     --------
     >>> from rnnscope import analysis, examples
-    >>> run = examples.toy_run()
+    >>> run = examples.toy_run()  # records of 11 to 18 frames: too short for the paper's 16-frame windows
+    >>> analysis.detector_units(run).attrs["window"], analysis.detector_units(run).attrs["reach"]
+    (16, [8, 7])
     >>> det = analysis.detector_units(run, k=1, reach=0)
     >>> det["auc_onset"].dims, det.attrs["background"], det.attrs["window"]
     (('unit', 'layer'), 'SIL', 2)
