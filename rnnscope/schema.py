@@ -41,6 +41,7 @@ __all__ = [
     "summaries_cover",
     "valid_lengths",
     "selection_problem",
+    "fit_to_frames",
     "LAYER_COORDS",
     "layer_label",
     "layer_labels",
@@ -589,9 +590,32 @@ def valid_lengths(ds) -> np.ndarray:
         if row[n:].any():
             raise SchemaError(f"record {ids[e]!r} holds valid frames after padding (position {n} is padding, "
                               f"{n + int(np.argmax(row[n:]))} is not): a record's valid frames come first on its time "
-                              "axis. Select frames with increasing positions or times.")
+                              "axis. Select frames with increasing positions or times, and concatenate runs along "
+                              "'event' only when they share one frame grid (xarray interleaves other time axes).")
         out[e] = n
     return out
+
+
+def fit_to_frames(ds):
+    """``ds`` made to describe exactly the frames it holds: ``length`` counts the valid frames of its own time axis
+    (:func:`valid_lengths`) and capture-time summaries that describe other records or frames are dropped
+    (:func:`summaries_cover`). Unchanged (the same object) when nothing needs fixing; never modified in place.
+
+    Examples
+    --------
+    >>> from rnnscope import examples
+    >>> part = fit_to_frames(examples.toy_run().isel(time=slice(10, 20)))
+    >>> part.length.values.tolist(), "summary_heat" in part
+    ([8, 6, 1], False)
+    """
+    stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
+    if stored and "event" in ds.dims and not summaries_cover(ds):
+        ds = ds.drop_vars(stored)
+    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
+        valid = valid_lengths(ds)
+        if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
+            ds = ds.assign_coords(length=("event", valid))
+    return ds
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:

@@ -262,6 +262,17 @@ def test_pieces_concatenated_along_time_analyse_like_the_whole_run(run, data_var
     _compare(both, run)
 
 
+def test_saving_a_time_slice_stores_its_own_lengths_and_summaries(run, tmp_path):
+    part = run.isel(time=slice(20, 70))
+    back = rnnscope.open_run(rnnscope.save_run(part, tmp_path / "part.zarr"))
+    reference = _frames_run(run, 20, 70)
+    np.testing.assert_array_equal(back.length.values, reference.length.values)
+    assert schema.summaries_cover(back)
+    np.testing.assert_allclose(back.summary_heat, io.compute_summaries(reference).summary_heat, rtol=1e-5,
+                               equal_nan=True)
+    _compare(back, reference)
+
+
 def test_a_time_axis_out_of_order_is_refused_naming_the_fix(run):
     with pytest.raises(schema.SchemaError, match=r"heat_map: the run's time axis is not in increasing order .*"
                                                  r"run\.sortby\('time'\)"):

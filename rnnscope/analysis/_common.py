@@ -42,12 +42,12 @@ def as_run(run, func: str, *, needs_length: bool = True) -> xr.Dataset:
     - a run in the previous layout (schema 1, positional ``segment_event``) is refused, naming
       :func:`rnnscope.schema.upgrade`;
     - the time axis must increase (:func:`rnnscope.schema.selection_problem`);
-    - after a time selection ``length`` is set to the valid frames left (:func:`rnnscope.schema.valid_lengths`)
-      and the capture-time summaries, which describe other frames, are dropped.
+    - ``length`` counts the valid frames left by a time selection and capture-time summaries of other records or
+      frames are dropped (:func:`rnnscope.schema.fit_to_frames`).
 
     The input is never modified (the changes are made on a shallow copy).
     """
-    from ..schema import SUMMARY_VARIABLES, SchemaError, selection_problem, valid_lengths
+    from ..schema import SchemaError, fit_to_frames, selection_problem
 
     if not isinstance(run, xr.Dataset):
         raise TypeError(
@@ -71,12 +71,7 @@ def as_run(run, func: str, *, needs_length: bool = True) -> xr.Dataset:
     problem = selection_problem(run)
     if problem is not None:
         raise SchemaError(f"{func}: {problem}.")
-    if "length" in run.coords and "event" in run.dims and "time" in run.dims:
-        valid = valid_lengths(run)
-        if not np.array_equal(valid, lengths(run)):  # a time selection: its own lengths, no stale summaries
-            run = run.assign_coords(length=("event", valid))
-            run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables])
-    return run
+    return fit_to_frames(run)  # a time selection: its own lengths; never summaries of other frames
 
 
 def state_variables(run) -> list[str]:
