@@ -30,10 +30,11 @@ def _noise_run(n_units=300, planted=(), shift=0.6, seed=1):
     for e in range(N_RECORDS):
         classes = rng.permutation([0, 0, 1, 1, 2, 2])  # every record holds every class: permutations can move them
         for j, c in enumerate(classes):
-            segments.append((e, int(c), j * SEGMENT, (j + 1) * SEGMENT))
+            frames = slice(j * SEGMENT, (j + 1) * SEGMENT)
+            segments.append((e, int(c), frames.start, frames.stop))
             if c == 1:
                 for u in planted:
-                    h[e, j * SEGMENT:(j + 1) * SEGMENT, u, 0] = np.abs(h[e, j * SEGMENT:(j + 1) * SEGMENT, u, 0]) + shift
+                    h[e, frames, u, 0] = np.abs(h[e, frames, u, 0]) + shift
     return make_run({"h": h}, [N_TIME] * N_RECORDS, segments)
 
 
