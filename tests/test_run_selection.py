@@ -285,8 +285,8 @@ def test_a_time_axis_out_of_order_is_refused_naming_the_fix(run):
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.permutations(range(N_RECORDS)), st.integers(1, N_RECORDS), st.sampled_from(["swap_dims", "set_xindex",
-                                                                                    "sel"]))
+@given(st.permutations(range(N_RECORDS)), st.integers(1, N_RECORDS),
+       st.sampled_from(["swap_dims", "set_xindex", "sel", "event coordinate"]))
 def test_records_selected_by_event_id_analyse_like_their_positions(run, order, size, how):
     selection = list(order[:size])
     ids = [str(i) for i in run.event_id.values[selection]]
@@ -295,8 +295,10 @@ def test_records_selected_by_event_id_analyse_like_their_positions(run, order, s
         assert "event" not in picked.dims
     elif how == "set_xindex":
         picked = run.set_xindex("event_id").sel(event_id=ids)
-    else:  # xarray builds the index of a plain coordinate on the fly
+    elif how == "sel":  # xarray builds the index of a plain coordinate on the fly
         picked = run.sel(event_id=ids)
+    else:  # the ids as the event dimension's own coordinate: run.sel(event=ids) works
+        picked = run.assign_coords(event=run.event_id.values).sel(event=ids)
     _compare(picked, run.isel(event=selection))
 
 
