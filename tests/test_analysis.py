@@ -133,6 +133,36 @@ def test_top_fraction_ignores_classes_without_frames():
     assert analysis.top_fraction(heat, 0.5).units == {0: [1]}
 
 
+def _class_rule_run():
+    """One record, 3 units, frames 0-9: A [0, 3) unit 0 most active then unit 1, B [3, 6) unit 2 then 1, A [6, 10)
+    unit 1 then 2 (mean |h| per segment: A1 (.9, .5, .1), B (.1, .5, .9), A2 (.2, .9, .6))."""
+    h = np.zeros((1, 10, 3, 1))
+    h[0, 0:3, :, 0] = [0.9, 0.5, 0.1]
+    h[0, 3:6, :, 0] = [0.1, 0.5, 0.9]
+    h[0, 6:10, :, 0] = [0.2, 0.9, 0.6]
+    return make_run({"h": h}, [10], [(0, 0, 0, 3), (0, 1, 3, 6), (0, 0, 6, 10)])
+
+
+@pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # class C has no segment
+def test_top_fraction_class_rule_keeps_the_units_common_to_every_event_of_a_class():
+    run = _class_rule_run()
+    # top 1 (fraction 1/3): A's events {0} and {1} share nothing, B {2} -> A: none, B: unit 2
+    top = analysis.top_fraction(run, 1 / 3, "class")
+    assert top.units == {0: [2]}
+    assert np.isnan(top.heat.sel(class_name="A")).all()
+    assert float(top.heat.sel(class_name="B", unit=2, layer=0)) == pytest.approx(0.9)
+    # top 2: A {0, 1} and {1, 2} -> unit 1; B {2, 1} -> units 1, 2; union {1, 2}
+    top = analysis.top_fraction(run, 2 / 3, "class")
+    assert top.units == {0: [1, 2]} and top.heat["n_units"].values.tolist() == [2]
+    assert np.isnan(float(top.heat.sel(class_name="A", unit=2, layer=0)))  # kept for B only
+    corr = analysis.class_correlation(run, 2 / 3, rule="class")
+    heat = analysis.heat_map(run).sel(unit=[1, 2], layer=0).values
+    np.testing.assert_allclose(corr.isel(layer=0).values[:2, :2], np.corrcoef(heat[:2]))
+    with pytest.raises(ValueError, match=r"top_fraction: rule='class' reads every segment of each class, so it "
+                                         r"needs the run, not a heat map"):
+        analysis.top_fraction(analysis.heat_map(run), 0.5, "class")
+
+
 def test_class_correlation_is_pearson_over_the_shared_units():
     corr = analysis.class_correlation(HEAT, 1.0)
     assert corr.dims == ("class_name", "class_name_other", "layer")
