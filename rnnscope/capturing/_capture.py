@@ -69,12 +69,17 @@ def _check_variables(model, variables) -> list[str]:
 
 
 def _check_silence(model, silence) -> list[torch.Tensor | None] | None:
-    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks."""
+    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks,
+    together with the units the model silences right now (inside ``experiments.silenced(model, ...)``)."""
     from ..models._checks import layer_masks
+    from ..models._module_masks import layer_keeps
 
+    in_effect = layer_keeps(model)
     if silence is None:
-        return None
-    return layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
+        return in_effect
+    keep = layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
+    return keep if in_effect is None else [b if a is None else (a if b is None else a & b)
+                                           for a, b in zip(keep, in_effect)]
 
 
 def _check_model(model, dataset, func="capture"):

@@ -34,7 +34,7 @@ from torch import nn
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
-from ..models._module_masks import module_keeps, silenced
+from ..models._module_masks import active_keeps, merge_keeps, module_keeps, silenced
 from ..models._torch_rnn import (
     RECURRENT_CELLS,
     TorchRNN,
@@ -303,7 +303,8 @@ def capture_modules(
     args, kwargs, n_events = _check_data(data, func)
     n_input = _input_length(args, kwargs, time_axis, func) if (sampling_rate is not None or time_axis is not None
                                                               or labels is not None) else None
-    keeps = module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen)
+    keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
+                        module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen))
     device = resolve_device(device)
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}

@@ -57,6 +57,11 @@ def silenced(model, keep=None, *, silence=None):
     it see 0; for a cell, the state it reads) and in everything its module passes on (next layer, the model's
     other parts). The model's weights are never modified; on leaving the block the modules run as before.
 
+    Everything run inside the block sees the silenced model: its forward, :func:`rnnscope.train.evaluate`, and
+    :func:`rnnscope.capture` (an rnnscope classifier's one pass and the recovery of any module's states alike;
+    the run's ``attrs["capture_config"]`` names the silenced units, together with any ``silence=`` of the
+    capture itself). For an rnnscope classifier the modules are ``"layers.<l>.rnn"``.
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -76,6 +81,14 @@ def silenced(model, keep=None, *, silence=None):
     ...     out, _ = net(x)
     >>> out[0, :, 4:].abs().sum(0).gt(0).tolist()  # the backward units 0 and 2 output 0
     [False, True, False, True]
+
+    A capture inside the block records the silenced network:
+
+    >>> import rnnscope
+    >>> with silenced(net, silence={"0[0] backward": [0, 2]}):
+    ...     run = rnnscope.capture(net, x, progress=False)
+    >>> bool((run["h"].isel(layer=1, unit=[0, 2]) == 0).all())
+    True
     """
     from ..models._module_masks import silenced as _silenced
 

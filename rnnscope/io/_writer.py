@@ -20,6 +20,7 @@ from ..schema import (
     SCHEMA_VERSION,
     SEGMENT_VARIABLES,
     SUMMARY_VARIABLES,
+    fit_to_frames,
     segment_rows,
     segment_variables,
     summaries_cover,
@@ -215,8 +216,10 @@ def tidy(run: xr.Dataset) -> xr.Dataset:
         rows = segment_rows(out)
         out = out.drop_vars([v for v in SEGMENT_VARIABLES if v in out.variables]).assign(segment_variables(rows))
     stored = [n for n in SUMMARY_VARIABLES if n in out.variables]
-    if stored and not summaries_cover(out):
-        out = out.drop_vars(stored)
+    stale = stored and not summaries_cover(out)
+    out = fit_to_frames(out)  # a time selection is stored with the lengths of the frames it holds
+    if stale:
+        out = out.drop_vars([n for n in stored if n in out.variables])
         out = out.drop_vars([c for c in ("variable",) if c in out.coords and
                              not any("variable" in out[v].dims for v in out.data_vars)])
         if "h" in out.data_vars and "length" in out.coords:
