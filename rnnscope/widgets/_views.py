@@ -28,7 +28,7 @@ from ._render import (
     pick_extreme,
     set_png,
 )
-from ._timeaxis import js_number, nice_ticks, time_ticks
+from ._timeaxis import nice_ticks, time_ticks
 
 __all__ = []
 
@@ -59,14 +59,9 @@ class _Views:
 
     def _render_time_axes(self) -> None:
         t0, t1 = self.time_range
-        values, labels, title = time_ticks(t0, t1, self._starttime(), n=self.n_ticks,
+        # no tick in the last 2 % of the view: the label of a tick at the right edge would stick out
+        values, labels, title = time_ticks(t0, t1 - 0.02 * (t1 - t0), self._starttime(), n=self.n_ticks,
                                            relative=self.time_axis == "seconds")
-        span = t1 - t0
-        keep = values <= t1 - 0.02 * span  # the label of a tick at the right edge would stick out
-        values = values[keep]
-        labels = {k: v for k, v in labels.items() if k in {js_number(x) for x in values}}
-        labels = labels or {js_number(t0): ""}
-        values = values if values.size else np.array([t0])
         for axis in self.time_axes:
             # labels first, in a message of their own: bqplot redraws new tick values in a transition that keeps
             # the formatter of that moment, so labels arriving with the values would be overwritten by old ones.
