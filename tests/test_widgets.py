@@ -145,8 +145,8 @@ def test_switching_event_updates_every_view_and_reads_only_it(ex):
 
 def test_zoom_rerenders_at_screen_resolution(small_run):
     longest = int(np.argmax(small_run["length"].values))
-    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 138 px of plot = 276 columns
-    assert ex.n_cols == 2 * (250 - 72 - 40) == 276
+    ex = rw.Explorer(small_run, event=longest, width=336)  # 2 x 138 px of plot = 276 columns
+    assert ex.n_cols == 2 * (336 - 86 - 72 - 40) == 276  # less the side column (colour bars) and the margins
     n = int(ex.reader.lengths[longest])
     assert n > ex.n_cols and png_size(ex.heat_image) == (-(-n // -(-n // ex.n_cols)), ex.reader.n_units)
     t0 = ex.time_range[0]
@@ -299,19 +299,19 @@ def test_the_explorer_renders_for_the_width_the_browser_reports():
     probe's width_px, what its ResizeObserver sends), then for that width: fewer image columns and trace points
     on a narrow page, never more than for 1600 px."""
     ex = rw.Explorer(long_run(), prefetch=False)  # 20 000 frames: every view folded to columns
-    assert ex._width_probe in ex.children and ex.plot_width == 1600 - 72 - 40
+    assert ex._width_probe in ex.children and ex.plot_width == 1600 - 86 - 72 - 40
     assert png_size(ex.heat_image)[0] > 1600
     renders = ex.render_count
     ex._width_probe.width_px = 900  # a laptop, JupyterLab's file browser open
-    assert ex.plot_width == 900 - 72 - 40 and ex.n_cols == 2 * 788 and ex.render_count == renders + 1
-    assert png_size(ex.heat_image)[0] <= 2 * 788 and png_size(ex.spec_image)[0] <= 2 * 788
-    assert ex.lines.x.size <= 788 and ex.wave.x.size <= 2 * 788 + 2
+    assert ex.plot_width == 900 - 86 - 72 - 40 and ex.n_cols == 2 * 702 and ex.render_count == renders + 1
+    assert png_size(ex.heat_image)[0] <= 2 * 702 and png_size(ex.spec_image)[0] <= 2 * 702
+    assert ex.lines.x.size <= 702 and ex.wave.x.size <= 2 * 702 + 2
     t, _ = ex.trace_data("lines")  # still the whole record
     assert t[0] < 0.01 * ex.time_range[1] and t[-1] > 0.99 * ex.time_range[1]
     ex._width_probe.width_px = 910  # a small change: not worth a render
-    assert ex.plot_width == 788 and ex.render_count == renders + 1
+    assert ex.plot_width == 702 and ex.render_count == renders + 1
     ex._width_probe.width_px = 3000  # a wide screen: at most the default
-    assert ex.plot_width == 1600 - 72 - 40 and ex.render_count == renders + 2
+    assert ex.plot_width == 1600 - 86 - 72 - 40 and ex.render_count == renders + 2
     fixed = rw.Explorer(long_run(), width=600, prefetch=False)
     assert fixed._width_probe is None and not any(type(c).__name__ == "WidthProbe" for c in fixed.children)
 
@@ -473,7 +473,7 @@ def test_a_detection_catalog_is_listed_and_opens_its_record(small_run):
     ex2 = rw.Explorer(timed, catalog=utc, debounce=0)
     assert ex2.detections[["event", "t0", "t1"]].values.tolist() == [[1, 12.0, 15.0]]
     row = ex2.table.grid.data.iloc[0]
-    assert (row["class"], row["station"], row["start"], row["duration (s)"], row["probability"]) == (
+    assert (row["class"], row["station"], row["start (UTC)"], row["duration (s)"], row["probability"]) == (
         "LP", "STA", "2024-01-01 00:00:12.0", 3.0, 0.875)
     with pytest.raises(ValueError, match="lacks columns"):
         rw.Explorer(run, catalog=pd.DataFrame({"begin": [1]}))
@@ -618,7 +618,8 @@ def test_explorer_follows_the_page_width(small_run):
     assert all(fig.layout.width == "auto" for fig in ex.figures)
     assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex.fig_colorbar.layout.flex == "0 0 auto"
     fixed = rw.Explorer(small_run, width=900, debounce=0)
-    assert fixed.fig_lines.layout.width == "900px" and fixed.n_cols == 2 * (900 - 72 - 40)
+    assert fixed.fig_lines.layout.width == "814px" and fixed.n_cols == 2 * (900 - 86 - 72 - 40)
+    assert all(fig.layout.width == "814px" for fig in fixed.figures)  # every figure as wide: axes aligned
 
 
 # ----------------------------------------------------------------------------------------------- monitor runs
@@ -692,7 +693,7 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     assert n < ex.n_cols and rgba.shape[1] == n and (rgba[..., 3] == 255).all()  # a column per frame, all coloured
     # UTC everywhere: axes, table
     assert ex.time_axis == "utc" and ex.bottom_axis.label == "time (UTC) 2024-03-01"
-    assert ex.table.grid.data["start"].iloc[0].startswith("2024-03-01 00:")
+    assert ex.table.grid.data["start (UTC)"].iloc[0].startswith("2024-03-01 00:")  # the title says UTC
     # a run whose archive moved: no waveform, said in the log, the rest is drawn
     moved = run.assign_attrs(waveform_source={"kind": "sds", "root": str(root / "gone")})
     ex2 = rw.Explorer(moved, debounce=0)
@@ -827,7 +828,83 @@ def test_time_ticks_label_at_least_three_ticks_at_every_zoom(start_s, t0, span, 
 
     start = pd.Timestamp("2015-01-01") + pd.Timedelta(seconds=round(start_s, 3))
     values, labels, title = time_ticks(t0, t0 + span, start, n=n, relative=relative)
-    assert len(values) >= 3 and values.min() >= t0 - 1e-6 * span and values.max() <= t0 + span * (1 + 1e-6)
+    tol = max(1e-6 * span, 1e-6)  # epoch seconds in float64 resolve about 0.3 us
+    assert len(values) >= 3 and values.min() >= t0 - tol and values.max() <= t0 + span + tol
     texts = [labels[js_number(v)] for v in values]
     assert all(texts), texts  # every tick labelled
     assert len(set(texts)) == len(texts) or any(t.startswith("20") for t in texts)  # alike only on other days
+
+
+def _ticks_inside(axis):
+    """The tick values of a bqplot axis inside its scale's range (labelled ones when it has tick labels)."""
+    lo, hi = sorted((float(axis.scale.min), float(axis.scale.max)))
+    values = [float(v) for v in np.asarray(axis.tick_values, dtype=float) if lo - 1e-9 <= v <= hi + 1e-9]
+    if axis.tick_labels:
+        from rnnscope.widgets._timeaxis import js_number
+
+        values = [v for v in values if axis.tick_labels.get(js_number(v))]
+    return values
+
+
+@pytest.mark.parametrize("zoom", [1.0, 0.2, 0.01, 0.0005])
+def test_every_axis_has_three_labelled_ticks_at_every_zoom(monitor_run, zoom):
+    run, detections, _ = monitor_run  # opened from disk (lazy), waveform read from the archive, UTC axes
+    ex = rw.Explorer(run, catalog=detections, debounce=0, width=900)
+    lo, hi = ex.reader.record_span(0)
+    centre = lo + 0.37 * (hi - lo)
+    half = max(zoom * (hi - lo) / 2, 0.05)
+    ex.time_range = (max(lo, centre - half), min(hi, centre + half))
+    ex.render_now()
+    axes = {f"time[{i}]": a for i, a in enumerate(ex.time_axes)}
+    axes.update(amplitude=ex.amp_axis, unit=ex.unit_axis, value=ex.value_axis, heat_colorbar=ex.colorbar.axis,
+                spec_colorbar=ex.spec_colorbar.axis, frequency=ex.fig_spectrogram.axes[1])
+    few = {name: _ticks_inside(a) for name, a in axes.items() if len(_ticks_inside(a)) < 3}
+    assert not few, few
+    for seconds in (False, True):
+        ex.time_axis = "seconds" if seconds else "utc"
+        assert all(len(_ticks_inside(a)) >= 3 for a in ex.time_axes)
+
+
+def test_every_figure_is_as_wide_as_the_others_so_time_axes_align(small_run):
+    from rnnscope.widgets._figures import SIDE_WIDTH
+
+    for width in (None, 900):
+        ex = rw.Explorer(small_run, width=width, debounce=0)
+        rows = [ex._wave_row, ex._spec_row, ex._heat_row, ex._lines_row]
+        assert [row.children[0] for row in rows] == [f for f in ex.figures if f is not ex.fig_prob]
+        assert len({(f.layout.width, f.layout.flex, tuple(sorted(f.fig_margin.items()))) for f in ex.figures}) == 1
+        sides = [row.children[1] for row in rows]  # the colour bars and blank boxes beside them: one width
+        assert {s.layout.width for s in sides} == {f"{SIDE_WIDTH}px"} and all(s.layout.flex == "0 0 auto"
+                                                                            for s in sides)
+    assert ex.spec_colorbar.figure is ex._spec_row.children[1] and ex.spec_colorbar.cmap.name == "magma"
+    assert ex.spec_colorbar.axis.label == "log power"
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.sampled_from(["SIL", "TRE", "LP", "VTE", "HYB", "BG", "VT", "TR", "AV", "IC", "EQ",
+                                       "NOISE", "ROCK", "GL", "X1", "X2"]), min_size=1, max_size=12, unique=True))
+def test_highlight_and_unit_line_colours_stay_apart_from_class_colours(names):
+    import itertools
+
+    from rnnscope._colors import MIN_DISTANCE, class_colors, color_distance
+    from rnnscope.widgets._palette import highlight_color, trace_colors
+
+    classes = list(class_colors(names).values())
+    own = [highlight_color(names)] + trace_colors(names, 10)
+    assert len(set(own)) == 11
+    nearest_class = min(color_distance(a, b) for a in own for b in classes)
+    nearest_own = min(color_distance(a, b) for a, b in itertools.combinations(own, 2))
+    assert min(nearest_class, nearest_own) >= 25.0  # well apart (2.3 is just noticeable) for any set
+    if names in (["SIL", "TRE", "LP", "VTE", "HYB"], ["BG", "VT", "LP", "TR", "AV", "IC"]):
+        assert min(nearest_class, nearest_own) >= MIN_DISTANCE
+
+
+def test_the_explorer_draws_its_highlight_and_lines_in_those_colours(small_run):
+    from rnnscope._colors import MIN_DISTANCE, CLASS_COLORS, color_distance
+
+    ex = rw.Explorer(small_run, width=800, debounce=0)
+    assert color_distance(ex.highlight, CLASS_COLORS["TRE"]) >= MIN_DISTANCE  # was #E6A700, 4.8 from TRE
+    assert all(list(m.colors) == [ex.highlight] for m in ex.markers)
+    assert all(list(m.fill_colors) == [ex.highlight] for m in ex.markers if m.fill == "inside")
+    assert list(ex.lines.colors) == ex.unit_colors[: len(ex.selected_units)]
+    assert not set(ex.unit_colors) & set(CLASS_COLORS.values())  # the lines once reused VTE's and HYB's colours

@@ -18,7 +18,8 @@ _CARRIED = ("review", "key")
 
 def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
     """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and what the
-    detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known),
+    detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known, then
+    ``utc`` is True),
     ``duration_s``, ``probability`` (``p_mean``, else ``p_peak``, else ``probability``; NaN when absent) and a
     ``label``; ``review`` and ``key`` when the catalog has them.
 
@@ -58,13 +59,13 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
         station = str(seed).split(".")[1] if str(seed).count(".") == 3 else str(seed or reader.event_ids[event])
         text = format_time(t0, start, digits=2 if start is None else 1)
         rows.append({"row": i, "event": event, "t0": t0, "t1": t1, "class_name": str(names.iloc[i]),
-                     "station": station, "start_text": text, "duration_s": t1 - t0,
+                     "station": station, "start_text": text, "utc": start is not None, "duration_s": t1 - t0,
                      "probability": float(row[prob_col]) if prob_col else float("nan"),
                      "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {text} {t1 - t0:.1f} s"})
         for extra in _CARRIED:
             if extra in row:
                 rows[-1][extra] = str(row[extra])
-    columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "duration_s", "probability",
+    columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "utc", "duration_s", "probability",
                "label"] + [c for c in _CARRIED if c in catalog.columns]
     return pd.DataFrame(rows, columns=columns)
 

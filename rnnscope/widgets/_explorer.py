@@ -26,7 +26,7 @@ from . import _summaries as summaries
 from ._debounce import Debouncer
 from ._detections import place_detections
 from ._drawing import _readout_html
-from ._figures import MARGIN, UNIT_COLORS, _FigureBuilder
+from ._figures import MARGIN, SIDE_WIDTH, UNIT_COLORS, _FigureBuilder
 from ._source import RunReader
 from ._views import _Views
 from ._width import WidthProbe
@@ -37,9 +37,9 @@ log = logging.getLogger("rnnscope.widgets")
 _DEFAULT_WIDTH = 1600  # px of a figure rendered for until the browser reports the page's width (and at most)
 
 
-def _plot_px(figure_px: int) -> int:
-    """Width of a figure's plot area (its width less the margins)."""
-    return figure_px - MARGIN["left"] - MARGIN["right"]
+def _plot_px(views_px: int) -> int:
+    """Width of a figure's plot area: the views' width less the side column and the figure's margins."""
+    return views_px - SIDE_WIDTH - MARGIN["left"] - MARGIN["right"]
 
 
 class Explorer(_FigureBuilder, _Views, widgets.VBox):
@@ -60,7 +60,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     unit_order : {"index", "activity", "specialisation"}
         Row order of the heatmap.
     width : int, optional
-        Width of the figures in pixels; None (default) follows the page. Images are rendered with two columns
+        Width of the views in pixels (each figure and the colour bar or blank column to its right); None (default)
+        follows the page. Images are rendered with two columns
         per pixel of the plot area and lines with one point per pixel: of ``width``, or when None of the width
         the browser reports for the Explorer (1600 px until it reports, and at most that).
     debounce : float
@@ -154,9 +155,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
             self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
-        views = [self._controls, self._legend_row, self.fig_waveform, self.fig_spectrogram]
-        views += [self.fig_prob] if self.fig_prob is not None else []
-        views += [self._heat_row, self.w_unit_legend, self.fig_lines]
+        views = [self._controls, self._legend_row, self._wave_row, self._spec_row]
+        views += [self._prob_row] if self.fig_prob is not None else []
+        views += [self._heat_row, self.w_unit_legend, self._lines_row]
         views += [self.table] if self.table is not None else []
         self._width_probe = None
         if self.fixed_width is None:  # render for the width the page gives (the browser reports it)

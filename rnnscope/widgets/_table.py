@@ -17,7 +17,7 @@ import traitlets
 __all__ = ["DetectionTable", "COLUMNS"]
 
 #: columns shown, in order (``review`` only when the detections carry it)
-COLUMNS = ("class", "station", "start", "duration (s)", "probability", "review")
+COLUMNS = ("class", "station", "start (UTC)", "duration (s)", "probability", "review")  # "start" in s without UTC
 
 
 class DetectionTable(widgets.VBox):
@@ -94,7 +94,7 @@ class DetectionTable(widgets.VBox):
         frame = pd.DataFrame({
             "class": d["class_name"].astype(str).to_numpy(),
             "station": d["station"].astype(str).to_numpy(),
-            "start": d["start_text"].astype(str).to_numpy(),
+            _start_column(d): d["start_text"].astype(str).to_numpy(),
             "duration (s)": np.round(d["duration_s"].to_numpy(dtype=float), 1),
             "probability": np.round(d["probability"].to_numpy(dtype=float), 3),
         }, index=pd.RangeIndex(len(d), name="#"))
@@ -106,7 +106,8 @@ class DetectionTable(widgets.VBox):
         from ipydatagrid import DataGrid
 
         grid = DataGrid(self._frame, selection_mode="row", editable=False, base_row_size=22,
-                        base_column_size=110, column_widths={"#": 60, "start": 190, "class": 70},
+                        base_column_size=110, column_widths={"#": 60, _start_column(self.detections): 190,
+                                                             "class": 70},
                         layout=widgets.Layout(height=f"{height}px", width="100%"))
         grid.on_cell_click(self._on_click)
         grid.observe(self._on_selection, names="selections")
@@ -228,3 +229,9 @@ class DetectionTable(widgets.VBox):
         row = int(change["new"][0].get("r1", -1))
         if 0 <= row < len(self._rows) and int(self._rows[row]) != self.picked:
             self.pick(int(self._rows[row]))
+
+
+def _start_column(d: pd.DataFrame) -> str:
+    """The start column's title: ``start (UTC)`` when every start is a UTC time, else ``start`` (times in s say so)."""
+    utc = d["utc"].to_numpy(dtype=bool) if "utc" in d.columns else np.zeros(0, bool)
+    return "start (UTC)" if utc.size and utc.all() else "start"

@@ -11,7 +11,7 @@ tick value as JavaScript prints it: :func:`js_number`).
 Examples
 --------
 >>> start = pd.Timestamp("2024-03-01T00:00:00")
->>> values, labels, title = time_ticks(0.0, 86400.0, start, n=6)
+>>> values, labels, title = time_ticks(0.0, 86399.0, start, n=6)
 >>> [labels[js_number(v)] for v in values][:4], title
 (['00:00', '06:00', '12:00', '18:00'], 'time (UTC) 2024-03-01')
 >>> values, labels, _ = time_ticks(40170.2, 40293.8, start, n=5)
@@ -145,9 +145,10 @@ def time_ticks(t0: float, t1: float, starttime: pd.Timestamp | None = None, *, n
     days = {s.normalize() for s in pd.to_datetime([a * 1e3, max(a, b - 1e-3) * 1e3], unit="ms")}
     fmt = "%Y-%m-%d" if step >= _DAY else "%H:%M" if step >= 60 else "%H:%M:%S"
     labels = {}
+    several_days = len(days | {s.normalize() for s in stamps}) > 1  # a view to midnight shows the next date
     for v, s in zip(values, stamps):
         text = s.strftime(fmt) if step >= 1 else s.strftime("%H:%M:%S.") + f"{s.microsecond:06d}"[:digits]
-        if len(days) > 1 and step < _DAY and s == s.normalize():
+        if several_days and step < _DAY and s == s.normalize():
             text = s.strftime("%Y-%m-%d")
         labels[js_number(v)] = text
     lo, hi = min(days), max(days)

@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _summaries as summaries
 from ._drawing import _band_colors, _envelope, _unit_legend_html
-from ._figures import MARGIN, UNIT_COLORS
+from ._figures import MARGIN
 from ._render import (
     ColorMap,
     colormap_for,
@@ -178,6 +178,7 @@ class _Views:
             set_png(self.spec_image, encode_png(index, cmap.palette()))
             if cols.n:
                 self.spec_image.x = self._image_x(cols)
+        self.spec_colorbar.show(cmap)
 
     # ------------------------------------------------------------------------------------------- probabilities
     def _prob_record(self, event: int) -> np.ndarray:
@@ -265,11 +266,10 @@ class _Views:
             self.unit_labels.x = np.full(len(units), 1.0)
             self.unit_labels.y = y
             self.unit_labels.text = [str(u) for u in units]
-            self.unit_labels.colors = self._unit_colors(len(units)) or UNIT_COLORS
+            self.unit_labels.colors = self._unit_colors(len(units)) or self.unit_colors
 
-    @staticmethod
-    def _unit_colors(n: int) -> list[str]:
-        return [UNIT_COLORS[i % len(UNIT_COLORS)] for i in range(n)]
+    def _unit_colors(self, n: int) -> list[str]:
+        return [self.unit_colors[i % len(self.unit_colors)] for i in range(n)]
 
     def _render_lines(self, cols, cmap) -> None:
         units = list(self.selected_units)
