@@ -908,3 +908,55 @@ def test_the_explorer_draws_its_highlight_and_lines_in_those_colours(small_run):
     assert all(list(m.fill_colors) == [ex.highlight] for m in ex.markers if m.fill == "inside")
     assert list(ex.lines.colors) == ex.unit_colors[: len(ex.selected_units)]
     assert not set(ex.unit_colors) & set(CLASS_COLORS.values())  # the lines once reused VTE's and HYB's colours
+
+
+# ----------------------------------------------------------------------------------------------- catalogs
+def test_a_quakeml_catalog_with_a_class_column_lists_the_same_classes(monitor_run, tmp_path):
+    """read_quakeml_catalog returned ``class`` where the Explorer read ``class_name``: every class showed empty."""
+    from rnnscope.monitoring import to_catalog
+
+    run, detections, _ = monitor_run
+    to_catalog(detections).write(str(tmp_path / "detections.xml"), format="QUAKEML")
+    quakeml = rnnscope.data.read_quakeml_catalog(tmp_path / "detections.xml")
+    by_name = rw.Explorer(run, catalog=detections, debounce=0).detections
+    read = rw.Explorer(run, catalog=quakeml, debounce=0).detections
+    assert read["class_name"].tolist() == by_name["class_name"].tolist() != [""] * len(by_name)
+    np.testing.assert_allclose(read[["event", "t0"]].to_numpy(float), by_name[["event", "t0"]].to_numpy(float),
+                               atol=1e-3)
+    for column in ("class", "class_name"):  # either column name: the same table
+        renamed = detections.rename(columns={"class_name": column})
+        table = rw.Explorer(run, catalog=renamed, debounce=0).detections
+        assert table["class_name"].tolist() == by_name["class_name"].tolist()
+    with pytest.warns(rnnscope.errors.CatalogColumnWarning, match="no class column .* Name it 'class_name'"):
+        rw.Explorer(run, catalog=detections.drop(columns="class_name"), debounce=0)
+
+
+def test_the_explorer_warns_when_the_run_names_no_background_class(small_run):
+    import warnings
+
+    assert small_run.attrs.get("background") == "SIL"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rnnscope.errors.NoBackgroundWarning)
+        rw.Explorer(small_run, width=600, debounce=0)  # a run that names it: no warning
+    bare = small_run.copy()
+    bare.attrs = {k: v for k, v in small_run.attrs.items() if k != "background"}
+    with pytest.warns(rnnscope.errors.NoBackgroundWarning,
+                      match=r"names no background class .* run.attrs\['background'\] = 'SIL'"):
+        rw.Explorer(bare, width=600, debounce=0)
+
+
+def test_catalog_rows_on_no_record_are_listed_when_asked(small_run):
+    import pandas as pd
+
+    ids = [str(i) for i in small_run.event_id.values]
+    catalog = pd.DataFrame({"event_id": [ids[2], "nowhere", ids[0]], "start": [20.0, 1.0, 5.0],
+                            "end": [30.0, 2.0, 9.0], "class_name": ["LP", "SIL", "VTE"]})
+    ex = rw.Explorer(small_run, catalog=catalog, debounce=0, unplaced="list")
+    assert len(ex.detections) == 3 and ex.detections["event"].tolist() == [2, -1, 0]
+    assert "3 of 3 detections" in ex.table.w_count.value
+    rendered, shown = ex.render_count, (ex.event, ex.time_range)
+    ex.table.pick(1)  # on no record: marked in the table, no view moves, no highlight
+    assert ex.picked == 1 and (ex.event, ex.time_range) == shown and ex.render_count == rendered
+    assert not any(m.visible for m in ex.markers)
+    with pytest.raises(ValueError, match="'unplaced' of Explorer must be 'drop' or 'list'. Got 'keep'"):
+        rw.Explorer(small_run, catalog=catalog, unplaced="keep")

@@ -85,6 +85,7 @@ class DetectionTable(widgets.VBox):
                          self.grid]
         self.add_class("rnnscope-detections")
         self._rows = np.arange(len(self.detections))
+        self._rank = time_rank(self.detections)
         self._syncing = False
         self.refresh()
 
@@ -129,6 +130,7 @@ class DetectionTable(widgets.VBox):
         start = len(self.detections)
         self.detections = pd.concat([self.detections, placed], ignore_index=True)
         self._frame = self._display_frame(self.detections)
+        self._rank = time_rank(self.detections)
         self.refresh()
         return list(range(start, len(self.detections)))
 
@@ -148,8 +150,7 @@ class DetectionTable(widgets.VBox):
             event, t0, t1 = self.view_range()
             keep &= ((d["event"] == event) & (d["t1"] > t0) & (d["t0"] < t1)).to_numpy()
         rows = np.flatnonzero(keep)
-        order = np.lexsort((d["t0"].to_numpy()[rows], d["event"].to_numpy()[rows]))
-        return rows[order]
+        return rows[np.argsort(self._rank[rows], kind="stable")]
 
     def refresh(self) -> None:
         """Apply the filters to the grid."""
@@ -198,12 +199,15 @@ class DetectionTable(widgets.VBox):
         if where.size:
             i = int(np.clip(where[0] + by, 0, rows.size - 1))
         else:  # the picked row is filtered out (or none yet): the first row after (before) it in time
-            d = self.detections
-            t = (d["event"].iloc[self.picked], d["t0"].iloc[self.picked]) if self.picked >= 0 else None
-            keys = list(zip(d["event"].to_numpy()[rows], d["t0"].to_numpy()[rows]))
-            after = [k for k, key in enumerate(keys) if t is None or key > t]
-            i = (after[0] if after else rows.size - 1) if by > 0 else (
-                ([k for k, key in enumerate(keys) if t is not None and key < t] or [0])[-1])
+            ranks = self._rank[rows]
+            if self.picked < 0:
+                i = 0 if by > 0 else rows.size - 1
+            elif by > 0:
+                after = np.flatnonzero(ranks > self._rank[self.picked])
+                i = int(after[0]) if after.size else rows.size - 1
+            else:
+                before = np.flatnonzero(ranks < self._rank[self.picked])
+                i = int(before[-1]) if before.size else 0
         self.pick(int(rows[i]))
 
     def next(self) -> None:
@@ -235,3 +239,23 @@ def _start_column(d: pd.DataFrame) -> str:
     """The start column's title: ``start (UTC)`` when every start is a UTC time, else ``start`` (times in s say so)."""
     utc = d["utc"].to_numpy(dtype=bool) if "utc" in d.columns else np.zeros(0, bool)
     return "start (UTC)" if utc.size and utc.all() else "start"
+
+
+def time_rank(d: pd.DataFrame) -> np.ndarray:
+    """Each detection's place in time order: by UTC start (``when``) when every row has one (also rows on no
+    record of the run), else by record and start (s).
+
+    Examples
+    --------
+    >>> time_rank(pd.DataFrame({"event": [1, 0, 0], "t0": [5.0, 9.0, 2.0]})).tolist()
+    [2, 1, 0]
+    """
+    when = d["when"].to_numpy(dtype=float) if "when" in d.columns else np.full(len(d), np.nan)
+    if len(d) and np.isfinite(when).all():
+        order = np.argsort(when, kind="stable")
+    else:
+        order = np.lexsort((d["t0"].to_numpy(dtype=float), d["event"].to_numpy()))
+    rank = np.empty(len(d), dtype=np.int64)
+    rank[order] = np.arange(len(d))
+    return rank
+
