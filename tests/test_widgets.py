@@ -960,3 +960,39 @@ def test_catalog_rows_on_no_record_are_listed_when_asked(small_run):
     assert not any(m.visible for m in ex.markers)
     with pytest.raises(ValueError, match="'unplaced' of Explorer must be 'drop' or 'list'. Got 'keep'"):
         rw.Explorer(small_run, catalog=catalog, unplaced="keep")
+
+
+# ----------------------------------------------------------------------------------------------- lazy runs
+@pytest.mark.parametrize("selection", ["whole", "records", "time slice"])
+def test_every_widget_works_on_a_run_opened_lazily_from_disk(small_run, selection):
+    """Widgets on what open_run returns (dask-backed, nothing loaded), also after isel over records or time (a run
+    sliced along time keeps its records' full ``length``: the Explorer once stacked bands of different widths)."""
+    import dask.array
+
+    run = {"whole": small_run, "records": small_run.isel(event=[4, 1]),
+           "time slice": small_run.isel(time=slice(10, 60))}[selection]
+    assert isinstance(run["h"].data, dask.array.Array)
+    ex = rw.Explorer(run, width=600, debounce=0)
+    assert png_size(ex.heat_image)[0] > 0 and ex.lines.visible
+    ex.event = run.sizes["event"] - 1
+    ex.time_range = (ex.time_range[0], ex.time_range[0] + 5.0)
+    ex.render_now()
+    assert {e for _, e, *_ in ex.reader.reads} <= {0, run.sizes["event"] - 1}  # only the records shown were read
+    chm = rw.ClassHeatMap(run, explorer=ex)
+    assert png_size(chm.heat_image)[0] > 0
+    hist = rw.Histograms(run)
+    assert any(d.sum() > 0 for d in hist.density.values())
+    rw.CompareRuns(run, small_run)
+    assert isinstance(run["h"].data, dask.array.Array)  # nothing turned the run into an in-memory one
+
+
+def test_the_explorer_reads_overviews_of_a_lazy_monitor_run(monitor_run):
+    run, detections, _ = monitor_run
+    ex = rw.Explorer(run, catalog=detections, width=336, debounce=0)  # 2 400 frames on 276 columns: overviews
+    assert ex._cols.step > 1 and png_size(ex.heat_image)[0] <= ex.n_cols
+    ex.table.pick(2)
+    det = ex.detections.iloc[2]
+    lo, hi = ex.time_range
+    assert ex.picked == 2 and lo <= det["t0"] < det["t1"] <= hi and hi - lo < ex.reader.record_span(0)[1] / 2
+    t, values = ex.trace_data("lines")
+    assert values.shape[0] == len(ex.selected_units) and np.isfinite(values).any()
