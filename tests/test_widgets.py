@@ -16,6 +16,8 @@ from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
 from rnnscope.widgets._source import RunReader
 
+from monitor_day import monitor_run  # noqa: F401 - a fixture
+
 
 # ----------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
@@ -623,32 +625,6 @@ def test_explorer_follows_the_page_width(small_run):
 
 
 # ----------------------------------------------------------------------------------------------- monitor runs
-@pytest.fixture(scope="module")
-def monitor_run(tmp_path_factory):
-    """20 minutes of a synthetic SDS archive at 50 Hz, monitored by an untrained LSTM with a capture store."""
-    import pandas as pd
-
-    from rnnscope.data._synthetic_archive import write_sds_archive
-
-    root = tmp_path_factory.mktemp("monitor")
-    truth, _ = write_sds_archive(root / "sds", "2024-03-01T00:00:00", 1200.0, seed=4, seed_id="XX.WID..HHZ",
-                                 sampling_rate=50.0)
-    n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
-        "feature"]
-    import torch
-
-    torch.manual_seed(7)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 8, 5), root / "sds",
-                              capture_store=root / "capture", sampling_rate=50.0, progress=False)
-    # the true events as the detections (an untrained model detects next to nothing): a catalog with the
-    # monitor's columns and enough rows to step through
-    detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),
-                              p_mean=np.linspace(0.3, 0.95, len(truth)), p_peak=1.0)
-    detections = detections[detections["start"] > pd.Timestamp("2024-03-01T00:00:03Z")].reset_index(drop=True)
-    assert len(detections) >= 8 and set(detections.columns) <= set(result.detections.columns)
-    return rnnscope.open_run(result.capture_store[0]), detections, root
-
-
 def test_monitor_run_shows_what_it_has(monitor_run):
     run, detections, root = monitor_run
     source = json.loads(run.attrs["waveform_source"])  # nested attrs are JSON strings
@@ -700,90 +676,6 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     assert ex2.reader.waveform_origin == "archive" and not ex2.wave.visible and not ex2.amp_axis.visible
     ex3 = rw.Explorer(moved, debounce=0, waveform_source=root / "sds")  # pointed at its new place
     assert ex3.wave.visible
-
-
-# ----------------------------------------------------------------------------------------------- review page
-@pytest.fixture
-def review_folder(monitor_run, tmp_path):
-    """A monitor output folder: detections.csv and the capture run (where `rnnscope monitor --capture` puts it)."""
-    import shutil
-
-    _, detections, root = monitor_run
-    folder = tmp_path / "out"
-    folder.mkdir()
-    detections.to_csv(folder / "detections.csv", index=False)
-    shutil.copytree(root / "capture", folder / "capture")
-    return folder
-
-
-def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_folder):
-    import pandas as pd
-
-    from rnnscope.review import ReviewPage, ReviewStore
-
-    page = ReviewPage(review_folder)
-    ex = page.explorer
-    assert len(ex.detections) == len(pd.read_csv(review_folder / "detections.csv"))
-    first = ex.picked
-    assert first == int(ex.table.visible_rows()[0])  # opens on the first detection
-    page.on_key("a")  # accept: saved, the table shows it, the next detection is shown
-    assert ex.detections["review"].iloc[first] == "accepted" and ex.picked != first
-    second = ex.picked
-    page.on_key("2")  # relabel to the second class
-    third = ex.picked
-    page.reject()
-    saved = pd.read_csv(review_folder / "reviewed.csv")
-    assert saved["review"].tolist() == ["accepted", "relabelled"]  # the rejected one is left out
-    assert saved["class_name"].iloc[1] == page.class_names[1]
-    assert saved["model_class"].iloc[1] == ex.detections["class_name"].iloc[second]
-    # draw a missed event on the time axis (draw mode: a brush on the unit lines)
-    page.on_key("d")
-    assert page.w_draw.value and ex.on_brush_interval is not None
-    ex.brush.selected = np.array([300.0, 312.0])
-    ex.brush.brushing = True
-    ex.brush.brushing = False
-    assert not page.w_draw.value and ex.detections["review"].iloc[-1] == "added"
-    saved = pd.read_csv(review_folder / "reviewed.csv")
-    added = saved[saved["review"] == "added"].iloc[0]
-    assert added["start"] == "2024-03-01T00:05:00.000000Z" and added["duration_s"] == pytest.approx(12.0)
-    # a reload (a new page on the folder) shows every decision
-    again = ReviewPage(review_folder)
-    reviews = again.explorer.detections["review"]
-    assert reviews.iloc[first] == "accepted" and reviews.iloc[third] == "rejected"
-    assert reviews.iloc[second] == f"relabelled → {page.class_names[1]}" and (reviews == "added").sum() == 1
-    # two pages on the same folder lose nothing: each saves on top of the other's decisions
-    page.explorer.table.pick(5)
-    page.accept()
-    again.explorer.table.pick(6)
-    again.reject()
-    log = ReviewStore(review_folder).log()
-    assert [e["action"] for e in log] == ["accept", "relabel", "reject", "add", "accept", "reject"]
-    # the reviewed catalog reads back for retraining (CSV and QuakeML)
-    quakeml = rnnscope.data.read_quakeml_catalog(review_folder / "reviewed.xml")
-    assert len(quakeml) == len(pd.read_csv(review_folder / "reviewed.csv")) == 4
-    with pytest.raises(ValueError, match="needs class_name= one of"):
-        page.store.decide(page.store.keys()[0], "relabel", class_name="XYZ")
-
-
-def test_reviewed_catalog_labels_records_for_retraining(review_folder):
-    import obspy
-
-    from rnnscope.review import ReviewStore
-
-    store = ReviewStore(review_folder, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
-    keys = store.keys()
-    store.decide(keys[0], "relabel", class_name="LP")
-    row = store.detections.iloc[0]
-    from rnnscope.data._synthetic_archive import sds_path
-
-    stream = obspy.read(sds_path(json.loads(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
-                                            .attrs["waveform_source"])["root"], "XX.WID..HHZ",
-                                 obspy.UTCDateTime(row["start"].isoformat())))
-    records = rnnscope.data.from_obspy(stream, catalog=str(store.reviewed_csv),
-                                       class_names=["SIL", "TRE", "LP", "VTE", "HYB"], background="SIL")
-    table = rnnscope.data.catalog(records)
-    lp = table[table["class_name"] == "LP"]
-    assert len(lp) == 1 and lp["end"].iloc[0] - lp["start"].iloc[0] == pytest.approx(row["duration_s"], abs=0.05)
 
 
 # ----------------------------------------------------------------------------------------------- axes

@@ -243,8 +243,9 @@ class _FigureBuilder:
         orders += [("specialisation", "specialisation")] if r.class_names else []  # it needs labels
         self.w_order = widgets.Dropdown(options=orders, description="order", style=style(38),
                                         layout=widgets.Layout(width="160px"))
-        self.w_class = widgets.Dropdown(options=r.class_names, description="class", style=style(36),
-                                        layout=widgets.Layout(width="110px"))
+        # "of": the class whose specialisation orders the rows (the review page's "class" is the decision's)
+        self.w_class = widgets.Dropdown(options=r.class_names, description="of", style=style(20),
+                                        layout=widgets.Layout(width="100px"))
         self.w_whole = widgets.Button(description="whole record", tooltip="zoom out to the whole record",
                                       layout=widgets.Layout(width="105px"))
         self.w_whole.on_click(lambda _: self.show_whole_record())

@@ -2,9 +2,10 @@
 
 Rows are the placed detections (:func:`rnnscope.widgets._detections.place_detections`): class, station, UTC start
 (seconds when the run has no ``starttime``), duration, probability and, on the review page, the analyst's
-decision. Filters: class, station, probability range and "in view" (only detections overlapping the shown time
-range). A click on a row picks it (also a second click on the same row), the arrow keys move the grid's selection
-and pick the row under it, and "previous" / "next" step through the filtered rows in time order. Picking calls
+decision. Filters: class ("show"), station, probability range and "in view" (only detections overlapping the shown
+time range). A click on a row picks it (also a second click on the same row), the arrow keys move the grid's selection
+and pick the row under it, and "previous" / "next" step through the filtered rows in time order and scroll the grid
+to the row they pick (as does a row picked elsewhere: :meth:`DetectionTable.mark`). Picking calls
 ``on_pick(position)`` (the Explorer zooms to it and marks it on every view).
 """
 from __future__ import annotations
@@ -13,6 +14,8 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import traitlets
+
+from ._gridscroll import GridScroller
 
 __all__ = ["DetectionTable", "COLUMNS"]
 
@@ -59,7 +62,7 @@ class DetectionTable(widgets.VBox):
         stations = sorted(set(self.detections["station"])) if len(self.detections) else []
         short = widgets.Layout(width="auto")
         self.w_class = widgets.Dropdown(options=[("all classes", "")] + [(c, c) for c in classes], value="",
-                                        description="class", style={"description_width": "38px"},
+                                        description="show", style={"description_width": "38px"},
                                         layout=widgets.Layout(width="150px"))
         self.w_station = widgets.Dropdown(options=[("all stations", "")] + [(s, s) for s in stations], value="",
                                           description="station", style={"description_width": "48px"},
@@ -79,10 +82,12 @@ class DetectionTable(widgets.VBox):
         for w in (self.w_class, self.w_station, self.w_prob, self.w_in_view):
             w.observe(lambda _: self.refresh(), names="value")
         self.grid = self._make_grid(height)
+        #: scrolls the grid to the row picked by previous / next (the browser does not follow a selection)
+        self.scroller = GridScroller(row_px=22)
         self.children = [widgets.HBox([self.w_class, self.w_station, self.w_prob, self.w_in_view, self.w_prev,
                                        self.w_next, self.w_count],
                                       layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-                         self.grid]
+                         self.grid, self.scroller]
         self.add_class("rnnscope-detections")
         self._rows = np.arange(len(self.detections))
         self._rank = time_rank(self.detections)
@@ -167,13 +172,21 @@ class DetectionTable(widgets.VBox):
 
     # ------------------------------------------------------------------------------------------- picking
     def mark(self, position: int) -> None:
-        """Select detection ``position`` in the grid without calling ``on_pick`` (it was picked elsewhere)."""
+        """Select detection ``position`` in the grid and scroll to it, without calling ``on_pick`` (it was picked
+        elsewhere)."""
         self.picked = int(position)
         self._syncing = True
         try:
             self._select_picked()
         finally:
             self._syncing = False
+        self.scroll_to_picked()
+
+    def scroll_to_picked(self) -> None:
+        """Scroll the grid to the picked row (when the filters show it)."""
+        where = np.flatnonzero(self._rows == self.picked)
+        if where.size:
+            self.scroller.show(int(where[0]))
 
     def pick(self, position: int) -> None:
         """Pick detection ``position`` (always calls ``on_pick``, also for the row already picked)."""
@@ -209,6 +222,7 @@ class DetectionTable(widgets.VBox):
                 before = np.flatnonzero(ranks < self._rank[self.picked])
                 i = int(before[-1]) if before.size else 0
         self.pick(int(rows[i]))
+        self.scroll_to_picked()
 
     def next(self) -> None:
         """Pick the next filtered detection."""
