@@ -293,3 +293,121 @@ def test_a_detection_of_another_day_opens_that_days_run(review_folder):
     assert page.explorer.picked == position and det["event"] == 0 and lo <= det["t0"] < det["t1"] <= hi
     page.on_key("p")  # back to the previous detection: the first day again
     assert page.run_index == 0 and page.explorer.picked == position - 1
+
+
+# ----------------------------------------------------------------------------------------------- the server
+def _get(port, path, host=None):
+    """(status, headers, body) of a GET to the review server, redirects not followed."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    conn.request("GET", path, headers={"Host": host or f"127.0.0.1:{port}"})
+    response = conn.getresponse()
+    body = response.read().decode("utf-8", "replace")
+    conn.close()
+    headers = dict(response.getheaders())
+    headers["cookies"] = "; ".join(c.split(";")[0] for c in response.msg.get_all("Set-Cookie") or [])
+    return response.status, headers, body
+
+
+def _kernels(proc) -> int:
+    import psutil
+
+    return sum(1 for c in psutil.Process(proc.pid).children(recursive=True)
+               if "ipykernel" in " ".join(c.cmdline()))
+
+
+def _websocket_status(port, kernel_id, cookies, origin) -> int:
+    """101 when a kernel websocket opens from ``origin`` with the login cookie a browser holds (a page of another
+    site sends it too), else the HTTP status of the refusal."""
+    import asyncio
+
+    from tornado.httpclient import HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    async def connect():
+        request = HTTPRequest(f"ws://127.0.0.1:{port}/api/kernels/{kernel_id}/channels",
+                              headers={"Origin": origin, "Cookie": cookies})
+        try:
+            ws = await websocket_connect(request)
+        except HTTPClientError as err:
+            return err.code
+        ws.close()
+        return 101
+
+    return asyncio.run(connect())
+
+
+@pytest.mark.slow
+def test_review_server_needs_its_token_checks_hosts_and_origins_and_caps_and_culls_kernels(review_folder, tmp_path):
+    """Every plain GET started a ~0.5 GB kernel and a foreign Host was served: now a token (printed in the URL),
+    403 for foreign Host headers and cross-origin websockets, at most --max-pages kernels, idle ones shut down,
+    and a plain message (no traceback) when the folder cannot be reviewed."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    import psutil  # noqa: F401 - _kernels
+
+    from rnnscope.review._serve import free_port
+
+    port = free_port()
+    log_path = tmp_path / "review.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "rnnscope.cli", "review", str(review_folder), "--port",
+                                 str(port), "--max-pages", "2", "--idle-timeout", "4"], stdout=log,
+                                stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                if _get(port, "/login")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
+            time.sleep(0.5)
+        url = re.search(r"http://127\.0\.0\.1:\d+/\?token=(\S+)", log_path.read_text())
+        assert url, log_path.read_text()  # the command prints the URL with its token
+        token = url.group(1)
+        assert len(token) >= 24
+        for _ in range(5):  # plain GETs: the login page, no kernel
+            status, headers, _ = _get(port, "/")
+            assert status == 302 and headers["Location"].startswith("/login")
+        assert _get(port, "/?token=wrong")[0] == 302 and _kernels(proc) == 0
+        assert _get(port, f"/?token={token}", host=f"evil.example:{port}")[0] == 403  # a rebinding page
+        assert _kernels(proc) == 0
+        assert _get(port, f"/?token={token}", host=f"localhost:{port}")[0] == 200  # localhost is local
+        status, headers, page = _get(port, f"/?token={token}")
+        assert status == 200 and "rnnscope-review" in page and "Traceback" not in page
+        kernel_id = re.search(r'"kernelId":\s*"([0-9a-f-]{36})"', page).group(1)
+        assert _websocket_status(port, kernel_id, headers["cookies"], "http://evil.example") == 403
+        assert _websocket_status(port, kernel_id, headers["cookies"], f"http://127.0.0.1:{port}") == 101
+        assert _websocket_status(port, kernel_id, "", f"http://127.0.0.1:{port}") == 403  # no cookie, no token
+        assert _kernels(proc) == 2
+        status, _, refused = _get(port, f"/?token={token}")  # one page too many: a plain message, no kernel
+        assert status == 503 and "already has 2 pages open" in refused and _kernels(proc) == 2
+        deadline = time.monotonic() + 60
+        while _kernels(proc) and time.monotonic() < deadline:  # nobody connected: shut down after 4 s
+            time.sleep(1)
+        assert _kernels(proc) == 0 and "Culling 'idle' kernel" in log_path.read_text()
+        shutil.rmtree(review_folder / "capture")  # the monitor's default output: no capture runs
+        status, _, page = _get(port, f"/?token={token}")  # (the page's message: the browser test reads it)
+        assert status == 200 and "Traceback" not in page and 'File "/' not in page
+        text = log_path.read_text()
+        assert "Traceback" in text and "has no capture runs" in text  # ... the traceback is in the server's log
+    finally:
+        _browser_helpers().stop(proc)
+
+
+def _browser_helpers():
+    """tests/browser/_browser.py (stops a server and the kernels it started)."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("_browser", Path(__file__).parent / "browser" / "_browser.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
