@@ -265,8 +265,8 @@ def test_an_error_in_an_action_is_a_plain_message_and_a_logged_traceback(review_
 def test_keys_count_anywhere_in_voila_but_only_over_the_page_in_an_editor():
     from rnnscope.widgets._keys import _ESM, EDITOR
 
-    # Voila's <body> is a .jp-Notebook too: the editor is recognised by its shell or its code inputs
-    assert ".jp-Notebook" not in EDITOR.replace(".jp-NotebookShell", "") and ".jp-LabShell" in EDITOR
+    # Voila's <body> is a .jp-Notebook too, and it has a .jp-LabShell and a .jp-InputArea: only editors tell
+    assert all(s not in EDITOR for s in (".jp-Notebook", ".jp-LabShell", ".jp-InputArea,")) and ".cm-editor" in EDITOR
     assert 'document.querySelector(".jp-Notebook")' not in _ESM and "rnnscope-offline" in _ESM
 
 

@@ -618,7 +618,7 @@ def test_explorer_follows_the_page_width(small_run):
     ex = rw.Explorer(small_run, debounce=0)  # width=None: responsive
     assert ex.layout.width == "100%"
     assert all(fig.layout.width == "auto" for fig in ex.figures)
-    assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex.fig_colorbar.layout.flex == "0 0 auto"
+    assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex._heat_row.children[1].layout.flex == "0 0 auto"
     fixed = rw.Explorer(small_run, width=900, debounce=0)
     assert fixed.fig_lines.layout.width == "814px" and fixed.n_cols == 2 * (900 - 86 - 72 - 40)
     assert all(fig.layout.width == "814px" for fig in fixed.figures)  # every figure as wide: axes aligned
@@ -768,7 +768,7 @@ def test_every_figure_is_as_wide_as_the_others_so_time_axes_align(small_run):
         sides = [row.children[1] for row in rows]  # the colour bars and blank boxes beside them: one width
         assert {s.layout.width for s in sides} == {f"{SIDE_WIDTH}px"} and all(s.layout.flex == "0 0 auto"
                                                                             for s in sides)
-    assert ex.spec_colorbar.figure is ex._spec_row.children[1] and ex.spec_colorbar.cmap.name == "magma"
+    assert ex._spec_row.children[1].children == (ex.spec_colorbar.figure,) and ex.spec_colorbar.cmap.name == "magma"
     assert ex.spec_colorbar.axis.label == "log power"
 
 

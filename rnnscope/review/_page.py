@@ -37,7 +37,7 @@ from ._store import ReviewStore, describe, entry_id
 __all__ = ["ReviewPage", "find_runs", "open_page"]
 
 log = logging.getLogger("rnnscope.review")
-_TABLE_WIDTH = 560  # px of the table column beside the views
+_TABLE_WIDTH = 700  # px of the table column beside the views (its columns at their widths)
 _VIEWS_MIN = 760  # px the views need beside it (else the table goes under them)
 
 

@@ -86,13 +86,16 @@ class _FigureBuilder:
         fig.add_class(css)
         return fig
 
-    def _row(self, figure: Figure, side=None) -> widgets.HBox:
-        """``figure`` with its side column (``side``, e.g. a colour bar's figure, or an empty box)."""
-        if side is None:
-            side = widgets.Box(layout=widgets.Layout(width=f"{SIDE_WIDTH}px", height="1px"))
-        side.layout.flex = "0 0 auto"
-        return widgets.HBox([figure, side], layout=widgets.Layout(width="100%" if self.fixed_width is None
-                                                                  else "auto"))
+    def _row(self, figure: Figure, side: Figure | None = None) -> widgets.HBox:
+        """``figure`` with its side column: a box of :data:`SIDE_WIDTH` pixels, empty or filled by ``side`` (a
+        colour bar's figure; a figure is wider than its layout width by its border, a box is not)."""
+        if side is not None:
+            side.layout.width, side.layout.flex, side.layout.min_width = "auto", "1 1 auto", "0"
+        box = widgets.Box([side] if side is not None else [],
+                          layout=widgets.Layout(width=f"{SIDE_WIDTH}px", min_width=f"{SIDE_WIDTH}px",
+                                                flex="0 0 auto", overflow="hidden"))
+        return widgets.HBox([figure, box], layout=widgets.Layout(width="100%" if self.fixed_width is None
+                                                                 else "auto"))
 
     def _time_axis(self, label: str = "") -> Axis:
         axis = Axis(scale=self.time_scale, label=label, tick_values=np.array([0.0]), tick_labels={"0": ""})

@@ -3,7 +3,7 @@
 The browser side listens to ``keydown`` on the document and sends ``{"key": ...}`` for a watched key, unless the
 key is typed into a text field or a drop-down, a modifier (Ctrl, Alt, Meta) is held, or the page is offline (its
 server does not answer: ``.rnnscope-offline``, see :mod:`rnnscope.review._live`). Inside a notebook editor
-(JupyterLab, Notebook 7, the classic notebook: a page with an editor shell or code-cell inputs) it only reacts when
+(JupyterLab, Notebook 7, the classic notebook: a page with code editors) it only reacts when
 the focus or the pointer is inside the widget's page (``.rnnscope-review``): the editor's own single-key shortcuts
 (a, b, j, k in command mode) keep working elsewhere. In Voila every watched key counts wherever the pointer is
 (Voila's ``<body>`` has the class ``jp-Notebook`` too, which once made the keys count only over the widget).
@@ -15,8 +15,10 @@ import traitlets
 
 __all__ = ["KeyBindings"]
 
-#: what only a notebook editor's page has (JupyterLab's and Notebook 7's shells, the classic notebook, inputs)
-EDITOR = ".jp-LabShell, .jp-NotebookShell, #notebook-container, .jp-InputArea"
+#: what only a page with a notebook editor has: code editors (JupyterLab, Notebook 7: CodeMirror 6; the classic
+#: notebook: its container and CodeMirror 5). Voila's page has neither (its body is a .jp-Notebook, it even has a
+#: .jp-LabShell and a .jp-InputArea, but no editor)
+EDITOR = ".jp-InputArea-editor, .cm-editor, .CodeMirror, #notebook-container"
 
 _ESM = """
 const EDITOR = "__EDITOR__";

@@ -112,8 +112,8 @@ class DetectionTable(widgets.VBox):
         from ipydatagrid import DataGrid
 
         grid = DataGrid(self._frame, selection_mode="row", editable=False, base_row_size=22,
-                        base_column_size=110, column_widths={"#": 60, _start_column(self.detections): 190,
-                                                             "class": 70},
+                        base_column_size=90, column_widths={"#": 50, "class": 64, "station": 80,
+                                                            _start_column(self.detections): 180, "review": 130},
                         layout=widgets.Layout(height=f"{height}px", width="100%"))
         grid.on_cell_click(self._on_click)
         grid.observe(self._on_selection, names="selections")
