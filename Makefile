@@ -1,6 +1,7 @@
 # Two commands for a fresh machine with only Python and make:
 #   make demo   -> synthetic data -> figures (and, as the package grows, train -> capture -> run)
 #   make test   -> the whole test suite
+# and, on purpose only: make screenshots -> the README's images (docs/images/*.png) from the browser tests
 # Both create .venv when it is missing and reinstall only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ STAMP := $(VENV)/.rnnscope-installed
 DEMO_OUT ?= rnnscope-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv native notebooks clean
+.PHONY: demo test venv native notebooks screenshots clean
 
 venv: $(STAMP)
 
@@ -45,6 +46,12 @@ notebooks: native
 
 test: native
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests write their screenshots to their temporary folders; here, to docs/images (explorer.png,
+# review.png, classheatmap.png, histograms.png). Needs /usr/bin/chromium (never `playwright install`).
+screenshots: native
+	RNNSCOPE_SCREENSHOTS=$(CURDIR)/docs/images RNNSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q \
+		-p no:cacheprovider -k "jupyterlab or voila or chromium" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -121,8 +121,11 @@ def _assert_nothing_clipped(page, what):
     clipped = [(name, box) for name, box in boxes if box and (box["x"] < output["x"] - 1 or box["x"] + box["width"]
                                                                 > right)]
     assert not clipped, f"{what}: clipped past x={right}: {clipped}"
-    bar = page.locator(".rnnscope-explorer .rnnscope-colorbar").bounding_box()
-    assert bar["x"] + bar["width"] <= explorer["x"] + explorer["width"] + 1
+    bars = page.locator(".rnnscope-explorer .rnnscope-colorbar")  # the spectrogram's and the heatmap's
+    assert bars.count() == 2
+    for i in range(2):
+        bar = bars.nth(i).bounding_box()
+        assert bar["x"] + bar["width"] <= explorer["x"] + explorer["width"] + 1
 
 
 AXES = """(scope) => [...document.querySelectorAll(scope + ' .rnnscope-explorer .bqplot')].map(fig => ({
