@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["NOTEBOOK", "serve", "server_command", "free_port"]
+__all__ = ["NOTEBOOK", "TOKEN_ENV", "serve", "server_command", "free_port"]
 
 #: the notebook Voila serves
 NOTEBOOK = Path(__file__).with_name("review.ipynb")
+#: the environment variable that passes the token to the server (not the command line: `ps` shows that)
+TOKEN_ENV = "RNNSCOPE_REVIEW_TOKEN"
 
 
 def free_port() -> int:
@@ -85,8 +87,6 @@ def serve(folder, *, capture=None, port: int | None = None, token: str | None = 
     if max_pages < 0 or idle_timeout <= 0:
         raise ValueError(f"rnnscope review: max_pages must be >= 0 and idle_timeout > 0 (s). Got {max_pages} and "
                          f"{idle_timeout}.")
-    from ._server import TOKEN_ENV
-
     token = str(token) if token is not None else secrets.token_urlsafe(24)
     port = int(port or free_port())
     env = dict(os.environ, RNNSCOPE_REVIEW_DIR=str(folder), **{TOKEN_ENV: token})

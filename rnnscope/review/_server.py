@@ -26,10 +26,9 @@ from tornado import web
 from traitlets import Integer
 from traitlets.config import Config
 
-__all__ = ["CappedKernelManager", "voila_config", "main", "TOKEN_ENV"]
+from ._serve import NOTEBOOK, TOKEN_ENV
 
-#: the environment variable that passes the token to the server (not the command line: `ps` shows that)
-TOKEN_ENV = "RNNSCOPE_REVIEW_TOKEN"
+__all__ = ["CappedKernelManager", "voila_config", "main"]
 
 
 class CappedKernelManager(AsyncMappingKernelManager):
@@ -93,8 +92,6 @@ def voila_config(port: int, token: str, *, max_kernels: int = 4, idle_timeout: i
 def main(argv=None) -> None:
     """Serve the review notebook (``python -m rnnscope.review._server --port P``; the token in the environment)."""
     from voila.app import Voila
-
-    from ._serve import NOTEBOOK
 
     parser = argparse.ArgumentParser(prog="python -m rnnscope.review._server")
     parser.add_argument("--port", type=int, required=True)
