@@ -1,7 +1,6 @@
 # Two commands for a fresh machine with only Python and make:
 #   make demo   -> synthetic data -> figures (and, as the package grows, train -> capture -> run)
 #   make test   -> the whole test suite
-# and, on purpose only: make screenshots -> the README's images (docs/images/*.png) from the browser tests
 # Both create .venv when it is missing and reinstall only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -15,9 +14,17 @@ STAMP := $(VENV)/.rnnscope-installed
 DEMO_OUT ?= rnnscope-demo
 PYTEST_ARGS ?=
 
-.PHONY: demo test venv native notebooks screenshots clean
+.PHONY: demo test venv native notebooks clean
 
 venv: $(STAMP)
+
+# The README's images (docs/images: explorer.png, review.png, classheatmap.png, histograms.png), on purpose only:
+# the browser tests write their screenshots to their temporary folders, here to docs/images. Needs /usr/bin/chromium
+# (never `playwright install`).
+.PHONY: screenshots
+screenshots: native
+	RNNSCOPE_SCREENSHOTS=$(CURDIR)/docs/images RNNSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q \
+		-p no:cacheprovider -k "jupyterlab or voila or chromium" $(PYTEST_ARGS)
 
 # rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 15 s), loaded from there
 # afterwards. Without a C++ compiler capture falls back to the fused forward + vectorised recovery (slower, same
@@ -46,12 +53,6 @@ notebooks: native
 
 test: native
 	$(PY) -m pytest $(PYTEST_ARGS)
-
-# The browser tests write their screenshots to their temporary folders; here, to docs/images (explorer.png,
-# review.png, classheatmap.png, histograms.png). Needs /usr/bin/chromium (never `playwright install`).
-screenshots: native
-	RNNSCOPE_SCREENSHOTS=$(CURDIR)/docs/images RNNSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q \
-		-p no:cacheprovider -k "jupyterlab or voila or chromium" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
