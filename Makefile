@@ -25,6 +25,14 @@ SPHINX_ARGS ?= -j 2
 
 venv: $(STAMP)
 
+# The README's images (docs/images: explorer.png, review.png, classheatmap.png, histograms.png), on purpose only:
+# the browser tests write their screenshots to their temporary folders, here to docs/images. Needs /usr/bin/chromium
+# (never `playwright install`).
+.PHONY: screenshots
+screenshots: native
+	RNNSCOPE_SCREENSHOTS=$(CURDIR)/docs/images RNNSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q \
+		-p no:cacheprovider -k "jupyterlab or voila or chromium" $(PYTEST_ARGS)
+
 # rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 15 s), loaded from there
 # afterwards. Without a C++ compiler capture falls back to the fused forward + vectorised recovery (slower, same
 # results); rnnscope.models.native_status() says why.

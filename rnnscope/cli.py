@@ -219,12 +219,13 @@ def _add_monitor_parser(sub) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    """Serve the review page of a monitor output folder with Voila on 127.0.0.1 and print its URL."""
+    """Serve the review page of a monitor output folder with Voila on 127.0.0.1 and print its URL (token included)."""
     from .review import serve
 
     try:
-        serve(args.folder, capture=args.capture, port=args.port)
-    except FileNotFoundError as err:
+        serve(args.folder, capture=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
+              idle_timeout=args.idle_timeout)
+    except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)
         return 2
     return 0
@@ -237,12 +238,18 @@ def _add_review_parser(sub) -> None:
         description="Serve the review page (Voila, on 127.0.0.1) for the output folder of `rnnscope monitor`: the "
                     "Explorer on its capture runs with the detection table; every decision is saved at once to "
                     "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML), which rnnscope.data.from_obspy reads "
-                    "for retraining. Prints the URL; Ctrl-C stops the server.",
+                    "for retraining. Prints the URL with its token (requests without it are refused, as are "
+                    "foreign Host headers); Ctrl-C stops the server.",
     )
     rev.add_argument("folder", help="output folder of `rnnscope monitor --out` (detections.csv)")
     rev.add_argument("--capture", help="folder of the capture runs (default: from FOLDER/monitor.json, "
                                        "FOLDER/capture or FOLDER)")
     rev.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    rev.add_argument("--token", help="the token every request needs (default: a new random one, printed in the URL)")
+    rev.add_argument("--max-pages", type=int, default=4, help="most pages (kernels, about 0.5 GB each) open at once "
+                                                              "(default: %(default)s; 0: no limit)")
+    rev.add_argument("--idle-timeout", type=int, default=600, help="seconds after which a kernel no page is connected "
+                                                                   "to is shut down (default: %(default)s)")
     rev.set_defaults(func=_review)
 
 

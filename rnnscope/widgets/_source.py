@@ -92,7 +92,8 @@ class RunReader:
             run.attrs["class_names"])
         #: the background class (``attrs["background"]``), None when the run does not say
         self.background = stored_background(run.attrs) if stored_background(run.attrs) in self.class_names else None
-        self.lengths = np.asarray(run["length"].values, dtype=np.int64)
+        # at most the frames the run holds: a run sliced along time keeps its records' full lengths
+        self.lengths = np.minimum(np.asarray(run["length"].values, dtype=np.int64), int(run.sizes["time"]))
         self.event_ids = ([str(x) for x in run["event_id"].values] if "event_id" in run.coords
                           else [str(i) for i in range(run.sizes["event"])])
         self.times = np.asarray(run["time"].values, dtype=np.float64)
