@@ -32,6 +32,7 @@ __all__ = [
     "DeviceUnavailableError",
     "NativeBuildError",
     "EmptyClassWarning",
+    "DataSkippedWarning",
 ]
 
 
@@ -73,3 +74,8 @@ class NativeBuildError(RnnscopeError, RuntimeError):
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
     """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+class DataSkippedWarning(RnnscopeWarning):
+    """Part of what was asked for holds no data or could not be processed and was left out (a channel without data
+    in the range, a station-span whose task failed, an empty probability file); the message names it and why."""

@@ -291,8 +291,9 @@ def write_task(folder, out: dict) -> None:
         raise
 
 
-def read_task(folder, mmap: bool = True) -> dict:
-    """A task's output as :func:`run_block` returns it (``capture`` arrays memory-mapped)."""
+def read_task(folder, *, capture: bool = False) -> dict:
+    """A task's output as :func:`run_block` returns it; with ``capture``, its capture recording too (arrays
+    memory-mapped), which exists only until the station's capture runs are written (then ``capture`` is None)."""
     folder = Path(folder)
     info = json.loads((folder / "task.json").read_text())
     prob = np.load(folder / "prob.npy")
@@ -302,12 +303,11 @@ def read_task(folder, mmap: bool = True) -> dict:
                       prob[row : row + m["rows"]])
         fragments.append((piece, m["closed"]))
         row += m["rows"]
-    capture = None
-    if info["capture"] is not None:
-        arrays = {name: np.load(folder / f"capture_{name}.npy", mmap_mode="r" if mmap else None)
-                  for name in info["capture"]["arrays"]}
-        capture = {"calls": info["capture"]["calls"], "arrays": arrays}
-    return {"fragments": fragments, "timings": info["timings"], "capture": capture}
+    recording = None
+    if capture and info["capture"] is not None:
+        arrays = {name: np.load(folder / f"capture_{name}.npy", mmap_mode="r") for name in info["capture"]["arrays"]}
+        recording = {"calls": info["capture"]["calls"], "arrays": arrays}
+    return {"fragments": fragments, "timings": info["timings"], "capture": recording}
 
 
 def clean_partials(folder) -> int:

@@ -531,7 +531,15 @@ def write_probabilities(stream, path) -> str:
     """Write a :func:`probability_stream` as MiniSEED (FLOAT32) plus a JSON sidecar ``<path>.json``; return the path.
 
     The sidecar holds ``{"channel_codes": {class name: channel code}}`` so :func:`read_probabilities` gives every
-    trace its class name back (MiniSEED itself stores no class name).
+    trace its class name back (MiniSEED itself stores no class name). An empty stream (no frame was classified)
+    gives an empty file (MiniSEED of no record), which :func:`read_probabilities` reads back as an empty Stream.
+
+    Examples
+    --------
+    >>> import os, tempfile, obspy
+    >>> path = write_probabilities(obspy.Stream(), os.path.join(tempfile.mkdtemp(), "none.mseed"))
+    >>> os.path.getsize(path), len(read_probabilities(path))
+    (0, 0)
     """
     codes = {}
     for tr in stream:
@@ -542,7 +550,10 @@ def write_probabilities(stream, path) -> str:
                 f"{tr.stats.channel!r}; give each class one code (see channel_codes)."
             )
     path = os.fspath(path)
-    stream.write(path, format="MSEED", encoding="FLOAT32")
+    if len(stream):
+        stream.write(path, format="MSEED", encoding="FLOAT32")
+    else:  # ObsPy refuses to write an empty stream; MiniSEED of no record is an empty file
+        open(path, "wb").close()
     with open(path + SIDECAR_SUFFIX, "w") as f:
         json.dump({"content": "rnnscope class probabilities", "channel_codes": codes}, f, indent=1)
     return path
@@ -555,7 +566,11 @@ def read_probabilities(path):
     """
     from obspy import read
 
+    from obspy import Stream
+
     path = os.fspath(path)
+    if os.path.getsize(path) == 0:  # what write_probabilities writes when no frame was classified
+        return Stream()
     st = read(path)
     names = {}
     if os.path.exists(path + SIDECAR_SUFFIX):

@@ -128,9 +128,20 @@ class MonitorResult:
         """Write :meth:`probabilities` as MiniSEED (FLOAT32) and a JSON sidecar ``<path>.json``; return the path.
 
         Channel codes hold at most 3 characters: classes get codes from :func:`rnnscope.monitoring.channel_codes`,
-        stored in the sidecar; read back with :func:`rnnscope.monitoring.read_probabilities`.
+        stored in the sidecar; read back with :func:`rnnscope.monitoring.read_probabilities`. When no frame was
+        classified the file is empty (no MiniSEED record), with a warning saying so.
         """
-        return _detections.write_probabilities(self.probabilities(), path)
+        stream = self.probabilities()
+        if not len(stream):
+            import warnings
+
+            from ..errors import DataSkippedWarning
+
+            warnings.warn(f"MonitorResult.to_mseed: no frame of {self.seed_id!r} was classified between "
+                          f"{self.starttime} and {self.endtime}, so there is no probability to write: "
+                          f"{os.fspath(path)!r} is an empty MiniSEED file (no record).", DataSkippedWarning,
+                          stacklevel=2)
+        return _detections.write_probabilities(stream, path)
 
     # -- summaries ---------------------------------------------------------------------------------------
     @property
