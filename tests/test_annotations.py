@@ -99,6 +99,21 @@ def test_transcriber_reference_may_be_a_time_trace_or_stream(tmp_path):
         read_transcriber(path, "nowhere", BEZ)
 
 
+def test_transcriber_labels_covering_a_sliver_of_the_record_warn_about_time_scale(tmp_path):
+    """Issue 25: labels made on a signal played 100x faster, read without time_scale, covered 1 % of the record
+    without a word."""
+    path = trs(tmp_path / "a.trs", BODY)
+    wave = event_file(tmp_path / "e.mseed")  # 120 s; the file's times end at 1.2
+    with pytest.warns(UserWarning, match=r"read_transcriber: the labels of a.trs end at 1.2 s \(file time 1.2 x "
+                                         r"time_scale 1\), 1.0 % of the 120 s record of 'KC.BEZ..EHZ' they label\. If "
+                                         r"the signal was played faster .* pass time_scale= .*time_scale=100 would"):
+        read_transcriber(path, wave)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_transcriber(path, wave, time_scale=100.0)  # right: no warning
+        read_transcriber(path, T0, BEZ)  # a time names no record length: nothing to compare
+
+
 def test_transcriber_last_mark_ends_at_the_section_without_a_turn_end(tmp_path):
     table = read_transcriber(trs(tmp_path / "a.trs", BODY, turn_end=None, section_end="1.1"), T0, BEZ)
     assert (table["end"].iloc[-1] - pd.Timestamp(str(T0))).total_seconds() == pytest.approx(1.1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import warnings
 import xml.parsers.expat
 from collections.abc import Mapping, Sequence
 
@@ -101,6 +102,12 @@ def read_transcriber(
         If the file is not well-formed XML, a mark has no number as its time, times go backwards, or the last
         segment has no end (no ``endTime`` on its turn or section). Messages name the file and line.
 
+    Warns
+    -----
+    UserWarning
+        When ``reference`` holds the labelled record and the file's times (scaled by ``time_scale``) end before a
+        tenth of it: the signal was likely played faster while labelling; the message suggests a ``time_scale``.
+
     Examples
     --------
     >>> import os, tempfile
@@ -121,16 +128,40 @@ def read_transcriber(
     check_positive(time_scale, name="time_scale", func=func)
     mapping = _check_class_map(class_map, func)
     path = _existing_file(path, "Transcriber (.trs)", func)
-    tid, origin = _resolve_reference(reference, trace_id, func)
+    tid, origin, data_end = _resolve_reference(reference, trace_id, func, with_end=True)
     name = os.path.basename(path)
     rows = []
-    for start, end, text, line in _transcriber_marks(path, func):
+    marks = _transcriber_marks(path, func)
+    for start, end, text, line in marks:
         label = mapping.get(text, text) if text else None
         if label is None or not end > start:
             continue
         a, b = origin + round(start * time_scale * _NS), origin + round(end * time_scale * _NS)
         rows.append((tid, a, b, str(label), None, None, f"{name} line {line}"))
+    if marks and data_end is not None:
+        _check_time_scale(name, max(m[1] for m in marks), time_scale, (data_end - origin) / _NS, tid, func)
     return _table(rows)
+
+
+#: labels whose file covers less than this share of the referenced record get a warning (time_scale forgotten?)
+_MIN_COVERAGE = 0.1
+
+
+def _check_time_scale(name, file_end, time_scale, record_s, trace_id, func) -> None:
+    """Warn when the file's times, scaled, cover a small part of the record they label: the signal was most likely
+    played faster while labelling and ``time_scale`` is missing (or too small)."""
+    covered = file_end * time_scale
+    if record_s <= 0 or covered >= _MIN_COVERAGE * record_s:
+        return
+    guess = record_s / file_end
+    hint = float(f"{guess:.2g}")
+    warnings.warn(
+        f"{func}: the labels of {name} end at {covered:g} s (file time {file_end:g} x time_scale {time_scale:g}), "
+        f"{100 * covered / record_s:.1f} % of the {record_s:g} s record of {trace_id!r} they label. If the signal "
+        f"was played faster while labelling, the file's times are in another unit: pass time_scale= (the seconds of "
+        f"signal per unit of the file's times; time_scale={hint:g} would make the labels end with the record).",
+        UserWarning, stacklevel=3,
+    )
 
 
 def _transcriber_marks(path, func) -> list[tuple[float, float, str, int]]:
@@ -548,8 +579,9 @@ def _check_class_map(class_map, func) -> dict:
     return {str(k): (None if v is None else str(v)) for k, v in class_map.items()}
 
 
-def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[str, int]:
-    """A reference (see the module notes) -> (trace id, time 0 in ns since 1970 UTC)."""
+def _resolve_reference(reference, trace_id, func, *, where: str = "", with_end: bool = False) -> tuple:
+    """A reference (see the module notes) -> (trace id, time 0 in ns since 1970 UTC); with ``with_end`` also the
+    end of the referenced trace's data in ns (None when the reference is a time)."""
     prefix = f"{func}: {where}: " if where else f"{func}: "
     kind = type(reference).__name__
     traces = None
@@ -576,7 +608,7 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[s
             )
         if not trace_id:
             raise ValueError(f"{prefix}the reference is a time, which names no trace; pass trace_id='NET.STA.LOC.CHA'.")
-        return str(trace_id), origin
+        return (str(trace_id), origin, None) if with_end else (str(trace_id), origin)
     ids = sorted({tr.id for tr in traces})
     if trace_id:
         traces = [tr for tr in traces if tr.id == trace_id]
@@ -584,7 +616,10 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[s
             raise ValueError(f"{prefix}{what} holds no trace {trace_id!r}; its ids are {ids}. Fix trace_id.")
     elif len(ids) != 1:
         raise ValueError(f"{prefix}{what} holds the ids {ids}; pass trace_id=... to choose the labelled one.")
-    return traces[0].id, min(int(tr.stats.starttime.ns) for tr in traces)
+    origin = min(int(tr.stats.starttime.ns) for tr in traces)
+    if not with_end:
+        return traces[0].id, origin
+    return traces[0].id, origin, max(int((tr.stats.endtime + tr.stats.delta).ns) for tr in traces)
 
 
 def _table(rows) -> pd.DataFrame:
