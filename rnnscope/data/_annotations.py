@@ -6,10 +6,12 @@
 - :func:`read_relative_csv` — CSV tables whose times are seconds from the start of a waveform file.
 
 Each returns one row per labelled segment with columns ``trace_id``, ``start``, ``end`` (UTC
-:class:`pandas.Timestamp`), ``class``, ``p``, ``s`` (UTC, ``NaT`` when unknown) and ``source`` (file and line or
-event the row comes from; :func:`from_obspy` names it in its messages). Classes are returned as written (after
-the reader's mapping); :func:`from_obspy` checks them against its ``class_names``. Several files' rows are joined
-with :func:`pandas.concat`.
+:class:`pandas.Timestamp`), ``class_name``, ``p``, ``s`` (UTC, ``NaT`` when unknown) and ``source`` (file and line
+or event the row comes from; :func:`from_obspy` names it in its messages). ``class_name`` is the column name every
+catalog of rnnscope uses (the monitor's detections, :func:`rnnscope.monitoring.score_detections`, the Explorer,
+the review page); catalogs given to rnnscope may name it ``class`` too. Classes are returned as written (after the
+reader's mapping); :func:`from_obspy` checks them against its ``class_names``. Several files' rows are joined with
+:func:`pandas.concat`.
 
 **Time 0 of relative times** (Transcriber marks, CSV times) is given by a ``reference``: the absolute time itself
 (ISO 8601 string, :class:`obspy.UTCDateTime`, pandas Timestamp, datetime; then ``trace_id`` is required), an
@@ -54,7 +56,7 @@ QUAKEML_EVENT_TYPES = {
     "EXP": "explosion",
 }
 #: columns of the returned catalogue
-COLUMNS = ("trace_id", "start", "end", "class", "p", "s", "source")
+COLUMNS = ("trace_id", "start", "end", "class_name", "p", "s", "source")
 _NS = 1_000_000_000
 _PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names such as 'SIL' or 'LP')
 
@@ -92,8 +94,8 @@ def read_transcriber(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
-        line of the mark). Marks followed by no text (unlabelled stretches) and segments of zero length give no
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> line N'``,
+        the line of the mark). Marks followed by no text (unlabelled stretches) and segments of zero length give no
         row.
 
     Raises
@@ -119,10 +121,12 @@ def read_transcriber(
     ...                 '<Sync time="2.5"/>\\n<Sync time="4"/>tremor\\n</Turn></Section></Episode></Trans>')
     >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", time_scale=10.0,
     ...                          class_map={"tremor": "TR"})
-    >>> table[["class", "start", "end", "source"]]
-      class                     start                       end        source
-    0    LP 2017-08-03 00:00:15+00:00 2017-08-03 00:00:25+00:00  day1.trs line 3
-    1    TR 2017-08-03 00:00:40+00:00 2017-08-03 00:01:00+00:00  day1.trs line 5
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                       end
+    0         LP 2017-08-03 00:00:15+00:00 2017-08-03 00:00:25+00:00
+    1         TR 2017-08-03 00:00:40+00:00 2017-08-03 00:01:00+00:00
+    >>> table["source"].tolist()
+    ['day1.trs line 3', 'day1.trs line 5']
     """
     func = "read_transcriber"
     check_positive(time_scale, name="time_scale", func=func)
@@ -279,7 +283,8 @@ def read_quakeml_catalog(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> event N'``).
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> event
+        N'``).
 
     Notes
     -----
@@ -302,10 +307,10 @@ def read_quakeml_catalog(
     ...                Event(event_type="other event", event_descriptions=[EventDescription("LP")],
     ...                      origins=[Origin(time=t + 60)])])
     >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", duration_s=20.0)
-    >>> table[["class", "start", "end"]]
-      class                     start                       end
-    0    AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
-    1    LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                       end
+    0         AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
+    1         LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
     """
     func = "read_quakeml_catalog"
     types = check_event_types(event_types, func)
@@ -433,8 +438,8 @@ def read_relative_csv(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
-        header being line 1).
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> line N'``,
+        the header being line 1).
 
     Examples
     --------
@@ -444,9 +449,9 @@ def read_relative_csv(
     >>> with open(path, "w") as f:
     ...     _ = f.write("start,end,label\\n12.0,30.5,VT\\n31,40,noise\\n")
     >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", class_map={"noise": None})
-    >>> table[["class", "start", "end"]]
-      class                     start                           end
-    0    VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                           end
+    0         VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
     >>> table.trace_id.tolist(), table.source.tolist()
     (['KC.BEZ..EHZ'], ['labels.csv line 2'])
     """
@@ -632,7 +637,7 @@ def _table(rows) -> pd.DataFrame:
         "trace_id": pd.Series(columns[0], dtype=object),
         "start": times(columns[1]),
         "end": times(columns[2]),
-        "class": pd.Series(columns[3], dtype=object),
+        "class_name": pd.Series(columns[3], dtype=object),
         "p": times(columns[4]),
         "s": times(columns[5]),
         "source": pd.Series(columns[6], dtype=object),
