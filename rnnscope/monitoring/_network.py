@@ -32,7 +32,6 @@ from pathlib import Path
 import numpy as np
 
 from . import _blocktask as bt
-from . import _detections
 from ._result import MonitorResult
 from ._sources import _NS, _utc, source_record
 
@@ -265,21 +264,21 @@ def block_payload(chain: Chain, *, model_ref, settings, src, output) -> dict:
 # ------------------------------------------------------------------------------------------------ merging
 
 
-def station_result(chains: list[Chain], output, *, settings, class_names, model_name, t0, t1,
-                   capture: bool = False) -> tuple:
-    """The :class:`MonitorResult` of one station from its chains' outputs (memory or task folders), and (with
-    ``capture``) the capture recordings of the task folders, in order (they are deleted once in the runs)."""
+def station_result(chains: list[Chain], output, *, settings, class_names, model_name, t0, t1) -> tuple:
+    """The :class:`MonitorResult` of one station from its chains' outputs (memory, or task folders: then its
+    probabilities stay in the folders, read when used), and the task folders holding capture recordings, in order
+    (their recordings are deleted once in the capture runs)."""
     per_chain, captures, timings = [], [], dict.fromkeys(bt.TIMING_KEYS, 0.0)
     for chain in chains:
-        outputs = chain.outputs if output is None else [bt.read_task(chain.folder(output, i), capture=capture)
-                                                        for i in range(chain.next)]  # a failed chain: up to it
+        folders = [] if output is None else [chain.folder(output, i) for i in range(chain.next)]  # failed: up to it
+        outputs = chain.outputs if output is None else [bt.read_task(folder) for folder in folders]
         fragments = []
-        for out in outputs:
+        for k, out in enumerate(outputs):
             fragments += out["fragments"]
             for key in bt.TIMING_KEYS:
                 timings[key] += out["timings"].get(key, 0.0)
-            if out.get("capture") is not None:
-                captures.append(out["capture"])
+            if out.get("has_capture"):
+                captures.append(folders[k])
         per_chain.append(fragments)
     pieces = bt.join(per_chain, [c.keep for c in chains], settings.rate)
     gaps = bt.gap_table(pieces, bt.gaps_between(pieces, settings.rate), settings.rate, t0, t1)
@@ -302,10 +301,9 @@ def finish_station(payload: dict) -> dict:
     marker = output / TASKS / chains[0].seed_id / "capture.json"
     replay = payload["capture_store"] is not None and not marker.exists()
     result, captures = station_result(chains, output, settings=s, class_names=payload["class_names"],
-                                      model_name=payload["model_name"], t0=payload["t0"], t1=payload["t1"],
-                                      capture=replay)
-    write_atomic(payload["probabilities"], lambda path: _detections.write_probabilities(result.probabilities(), path),
-                 sidecar=True)  # an empty file for a station without frames (the run warns once for all)
+                                      model_name=payload["model_name"], t0=payload["t0"], t1=payload["t1"])
+    # piece by piece, task file by task file (an empty file for a station without frames: the run warns once)
+    write_atomic(payload["probabilities"], lambda path: result.write_mseed(path), sidecar=True)
     stores = None
     if payload["capture_store"] is not None:
         if not replay:
@@ -316,8 +314,8 @@ def finish_station(payload: dict) -> dict:
             model, _ = bt.worker_model(payload["model"], s.device)
             writer = CaptureWriter(payload["capture_store"], model, s.cfg, s.rate, result.seed_id, s.background,
                                    source=payload.get("waveform_source"))
-            for capture in captures:
-                bt.replay_capture(writer, capture)
+            for folder in captures:  # one task's recording mapped at a time
+                bt.replay_capture(writer, bt.read_capture(folder))
             stores = [os.fspath(p) for p in writer.finish(result.detections)]
             write_atomic(marker, lambda path: Path(path).write_text(json.dumps(stores)))
             for chain in chains:  # the recordings are in the stores now: free the disk
