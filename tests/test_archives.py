@@ -333,3 +333,64 @@ def test_synthetic_archive_with_defaults(tmp_path, model_path):
     assert len(truth) > 10 and set(truth["class_name"]) <= {"TRE", "LP", "VTE", "HYB"}
     result = rnnscope.monitor(model_path, str(tmp_path), progress=False)
     assert result.seed_id == SID and result.n_frames == frames_in(3600)
+
+
+# ------------------------------------------------------------------------------------------------ the docs
+
+
+DOCS = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "monitoring.md")
+
+
+def documented_commands():
+    """The ``rnnscope monitor`` / ``rnnscope retrain`` command lines of docs/monitoring.md's bash blocks, in order
+    (continuation lines joined; ``rnnscope review`` serves a page, ``--workers`` / ``--scheduler`` need a cluster)."""
+    import shlex
+
+    commands, block, line = [], False, ""
+    for raw in open(DOCS).read().splitlines():
+        if raw.startswith("```"):
+            block = raw.startswith("```bash")
+            continue
+        if not block:
+            continue
+        line += raw.rstrip("\\").strip() + " " if raw.rstrip().endswith("\\") else raw
+        if raw.rstrip().endswith("\\"):
+            continue
+        words, line = shlex.split(line, comments=True), ""
+        if words[:2] in (["rnnscope", "monitor"], ["rnnscope", "retrain"]) and not \
+                {"--workers", "--scheduler"} & set(words):
+            commands.append(words)
+    return commands
+
+
+def test_the_commands_of_docs_monitoring_run_as_shown(tmp_path, monkeypatch, capsys):
+    """Every rnnscope monitor / retrain command of docs/monitoring.md, exactly as written, in a folder holding what
+    they name (model.safetensors, the SDS root sds with XX.DCP..HHZ, train.zarr; march/reviewed.csv stands in for the
+    review page: every detection accepted): each exits 0 and writes what the page says."""
+    commands = documented_commands()
+    assert [c[1] for c in commands] == ["monitor", "monitor", "monitor", "retrain", "monitor"]
+    monkeypatch.chdir(tmp_path)
+    rnnscope.data.synthetic_archive("sds", seed_ids="XX.DCP..HHZ", seed=3)
+    original = rnnscope.features.compute(rnnscope.data.synthetic(n_records=16, seed=1))
+    rnnscope.save_run(original, "train.zarr")
+    torch.manual_seed(0)
+    model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    rnnscope.train.fit(model, original, epochs=2, progress=False, seed=0)
+    model.save("model.safetensors")
+    for words in commands:
+        if words[1] == "retrain":
+            table = pd.read_csv("march/detections.csv")
+            assert len(table) > 0
+            table.assign(review="accepted").to_csv("march/reviewed.csv", index=False)
+        code = main(words[1:])
+        assert code == 0, (words, capsys.readouterr().err)
+        out = capsys.readouterr().out
+        if words[1] == "monitor":
+            folder = words[words.index("--out") + 1]
+            for name in ("detections.csv", "detections.xml", "monitor.json", "probabilities.mseed"):
+                assert os.path.exists(os.path.join(folder, name)), (words, name)
+            assert "MonitorResult(XX.DCP..HHZ" in out
+        else:
+            assert os.path.exists("model-v2.safetensors") and os.path.exists("model-v2.safetensors.scores.csv")
+    runs = json.loads(open("out/monitor.json").read())["capture_store"]
+    assert runs and all(rnnscope.open_run(p).sizes["event"] == 1 for p in runs)
