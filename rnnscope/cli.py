@@ -160,14 +160,23 @@ def _monitor(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_warnings(caught) -> None:
-    """The warnings of a command on stderr, each once, as ``rnnscope monitor: warning: ...``."""
-    seen = set()
+def _print_warnings(caught, per_kind: int = 3) -> None:
+    """The warnings of a command on stderr, each once, as ``rnnscope monitor: warning: ...``; of one kind (e.g.
+    ObsPy's note for every damaged MiniSEED record) the first ``per_kind`` and how many more."""
+    seen, shown, more = set(), {}, {}
     for w in caught:
         text = " ".join(str(w.message).split())
-        if text not in seen:
-            seen.add(text)
+        kind = w.category.__name__
+        if text in seen:
+            continue
+        seen.add(text)
+        if shown.get(kind, 0) < per_kind:
+            shown[kind] = shown.get(kind, 0) + 1
             print(f"rnnscope monitor: warning: {text}", file=sys.stderr)
+        else:
+            more[kind] = more.get(kind, 0) + 1
+    for kind, n in more.items():
+        print(f"rnnscope monitor: warning: ... and {n} more {kind} warning(s)", file=sys.stderr)
 
 
 def _seed_ids(args):
