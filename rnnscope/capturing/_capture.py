@@ -197,7 +197,9 @@ def capture(
       ``nn.LSTM`` (also ``proj_size > 0``), ``nn.GRU`` inside it, every layer and direction, and every
       ``nn.RNNCell``/``nn.LSTMCell``/``nn.GRUCell`` called in the model's own loop (each call one step), recorded
       during the model's own forward (in eval mode; its outputs are not changed) and recovered exactly
-      (:mod:`rnnscope.capturing._modules`). Packed sequences and given initial states work. Each layer and
+      (:mod:`rnnscope.capturing._modules`). Packed sequences (packed inside the forward, or a ``PackedSequence``
+      given as the data or one of the arguments: split by its sequences, repacked per batch) and given initial
+      states work. Each layer and
       direction is one entry of ``layer``, with coordinates ``module``, ``module_layer``, ``direction``,
       ``layer_units`` (units of ``c`` and the gates; wider entries pad ``unit`` with NaN) and ``layer_h_units``.
       Modules with different step counts go to separate runs: the result is then a dict ``{steps: run}``.

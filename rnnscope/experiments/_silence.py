@@ -194,7 +194,30 @@ def keep_count(fraction: float, hidden: int) -> int:
     --------
     >>> keep_count(0.1, 210), keep_count(0.25, 10), keep_count(0.01, 16)
     (21, 3, 1)
+
+    The fraction comes first; swapped arguments are refused:
+
+    >>> keep_count(32, 0.3)
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'hidden' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count(0.3, 32).
     """
+    func = "keep_count"
+    whole = isinstance(hidden, (int, float, np.integer, np.floating)) and not isinstance(hidden, bool) \
+        and float(hidden) >= 1 and float(hidden) == int(hidden)
+    is_fraction = isinstance(fraction, (int, float, np.integer, np.floating)) and not isinstance(fraction, bool) \
+        and 0.0 <= float(fraction) <= 1.0
+    if not whole or not is_fraction:
+        swapped = (isinstance(hidden, (int, float, np.number)) and 0.0 <= float(hidden) <= 1.0
+                   and isinstance(fraction, (int, float, np.number)) and float(fraction) >= 1
+                   and float(fraction) == int(fraction))
+        hint = (f" The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count({hidden!r}, "
+                f"{int(fraction)})." if swapped else "")
+        if not whole:
+            raise ValueError(f"The 'hidden' parameter of {func} must be a whole number of units >= 1. Got "
+                             f"{hidden!r} instead.{hint}")
+        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden)} units kept, in "
+                         f"[0, 1]. Got {fraction!r} instead.{hint}")
     return max(1, int(np.floor(float(fraction) * int(hidden) + 0.5)))
 
 

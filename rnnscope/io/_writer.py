@@ -4,7 +4,8 @@ Every run store rnnscope writes goes through :class:`RunWriter`: :func:`save_run
 ``store=`` (region by region, with a checkpoint after every window, resumable) and the monitor's capture stores
 (grown along ``time``). A store is written as ``NAME.partial`` with a manifest (``rnnscope_manifest.json``) and
 renamed to ``NAME`` when complete; chunks are one record by at most 4096 frames, and chunks entirely of padding
-are never written (their fill value, NaN or -1, is the padding).
+are never written (their fill value, NaN or -1, is the padding). The complete manifest lists the size and CRC-32
+of every chunk written, which :func:`rnnscope.open_run` checks (:mod:`rnnscope.io._check`).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ..schema import (
     upgrade,
 )
 from ._attrs import decode_attrs, encode_attrs, prepare
+from ._check import CHUNKS, chunk_table
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -191,7 +193,9 @@ class RunWriter:
             written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
         (self.partial / CHECKPOINT).unlink(missing_ok=True)
         progress = {k: v for k, v in self.manifest.items() if k in ("fingerprint", "batches_done")}
-        write_json(self.partial / MANIFEST, {**_manifest(written, "complete"), **progress})
+        # the size and checksum of every chunk stored, which open_run checks (rnnscope.io._check)
+        write_json(self.partial / MANIFEST, {**_manifest(written, "complete"), **progress,
+                                             CHUNKS: chunk_table(self.partial)})
         replace(self.partial, self.final)
         return self.final
 
