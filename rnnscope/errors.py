@@ -91,6 +91,7 @@ class ReviewConflictError(RnnscopeError, RuntimeError):
     """A review decision was made on a detection another page decided on meanwhile; nothing was saved (the message
     names the other page's decision)."""
 
+
 class DataSkippedWarning(RnnscopeWarning):
     """Part of what was asked for holds no data or could not be processed and was left out (a channel without data
     in the range, a station-span whose task failed, an empty probability file); the message names it and why."""
