@@ -1,6 +1,6 @@
 # Two commands for a fresh machine with only Python and make:
 #   make demo   -> synthetic data -> figures (and, as the package grows, train -> capture -> run)
-#   make test   -> the whole test suite
+#   make test   -> the documentation site (make docs), then the whole test suite
 # Both create .venv when it is missing and reinstall only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -13,10 +13,25 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.rnnscope-installed
 DEMO_OUT ?= rnnscope-demo
 PYTEST_ARGS ?=
+# The static widgets of the documentation site need the Jupyter widgets' HTML manager, which no Python package
+# ships: `make docs-deps` fetches it once from the npm registry (npm keeps a copy in its cache) into docs/_vendor/.
+# bqplot, bqscales, ipydatagrid and anywidget come from the installed Python packages. The build downloads nothing.
+HTML_MANAGER ?= 1.0.15
+HTML_MANAGER_DIR := docs/_vendor/html-manager
+HTML_MANAGER_STAMP := $(HTML_MANAGER_DIR)/.version-$(HTML_MANAGER)
+SPHINX_ARGS ?= -j 2
 
-.PHONY: demo test test-fast venv native notebooks clean
+.PHONY: demo test test-fast venv native notebooks docs docs-deps clean
 
 venv: $(STAMP)
+
+# The README's images (docs/images: explorer.png, review.png, classheatmap.png, histograms.png), on purpose only:
+# the browser tests write their screenshots to their temporary folders, here to docs/images. Needs /usr/bin/chromium
+# (never `playwright install`).
+.PHONY: screenshots
+screenshots: native
+	RNNSCOPE_SCREENSHOTS=$(CURDIR)/docs/images RNNSCOPE_REQUIRE_BROWSER=1 $(PY) -m pytest tests/browser -q \
+		-p no:cacheprovider -k "jupyterlab or voila or chromium" $(PYTEST_ARGS)
 
 # rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 15 s), loaded from there
 # afterwards. Without a C++ compiler capture falls back to the fused forward + vectorised recovery (slower, same
@@ -35,20 +50,34 @@ $(STAMP): pyproject.toml
 demo: native
 	$(VENV)/bin/rnnscope demo --out $(DEMO_OUT)
 
-# Execute the notebooks in place, saving the widgets' state with them: JupyterLab, nbviewer and HTML exports then
-# show the Explorer and the other widgets as they were, without a kernel.
-notebooks: native
-	cd notebooks && for nb in 0*.ipynb; do \
-		../$(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.store_widget_state=True --ExecutePreprocessor.timeout=1200 "$$nb" || exit 1; \
-	done
+# The notebooks' sources are notebooks/NN_*.py (jupytext percent format); this builds each .ipynb beside them
+# (Binder, JupyterLab and nbval open those) without outputs, keeping the cell ids. The documentation site shows them
+# executed, with their figures and widgets (make docs). tests/test_notebooks.py fails while a pair differs.
+notebooks: venv
+	$(VENV)/bin/jupytext --quiet --update --to ipynb notebooks/[0-9][0-9]_*.py
+	$(VENV)/bin/jupyter nbconvert --log-level=WARN --clear-output --inplace notebooks/[0-9][0-9]_*.ipynb
 
-test: native
-	$(PY) -m pytest $(PYTEST_ARGS)
+docs-deps: venv $(HTML_MANAGER_STAMP)
+
+$(HTML_MANAGER_STAMP):
+	@command -v npm >/dev/null || { echo "make docs-deps: npm is needed once, to fetch @jupyter-widgets/html-manager@$(HTML_MANAGER) (apt-get install -y npm)"; exit 1; }
+	rm -rf $(HTML_MANAGER_DIR) && mkdir -p $(HTML_MANAGER_DIR)
+	cd $(HTML_MANAGER_DIR) && npm pack --silent --prefer-offline @jupyter-widgets/html-manager@$(HTML_MANAGER) >/dev/null \
+		&& tar xzf jupyter-widgets-html-manager-$(HTML_MANAGER).tgz --strip-components=1 \
+		&& rm jupyter-widgets-html-manager-$(HTML_MANAGER).tgz
+	@touch $@
+
+# The documentation site in docs/_build/html, warnings as errors, every notebook executed (see docs/conf.py).
+docs: native docs-deps
+	$(PY) -m sphinx -W --keep-going $(SPHINX_ARGS) -b html -d docs/_build/doctrees docs docs/_build/html
+
+# The browser test (tests/browser/test_docs_browser.py) checks the site this built instead of building another.
+test: native docs
+	RNNSCOPE_DOCS_HTML=$(CURDIR)/docs/_build/html $(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working).
 test-fast: native
 	$(PY) -m pytest tests rnnscope -m "not slow and not browser" $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache
+	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache docs/_build docs/_vendor docs/api/generated

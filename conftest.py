@@ -50,5 +50,7 @@ def one_torch_thread():
         yield
 
 
-# scripts beside the notebooks (e.g. the one that generates them) are not test modules
+# the notebooks' jupytext sources (notebooks/*.py) run as notebooks through nbval (their .ipynb), not as modules
 collect_ignore_glob = ["notebooks/*.py"]
+# conftest files hold fixtures, not doctests: collecting them as modules imports a second "conftest"
+collect_ignore = ["tests/conftest.py", "tests/browser/conftest.py"]

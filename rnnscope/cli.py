@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from ._version import __version__
@@ -128,7 +129,8 @@ def _monitor(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        with _executor(args) as executor:
+        with _executor(args) as executor, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
             result = monitoring.monitor(
                 args.model, args.source, starttime=args.start, endtime=args.end, seed_id=seed_id, device=args.device,
                 smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
@@ -141,12 +143,40 @@ def _monitor(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as err:  # arguments or data that do not fit: the message says how to fix it
         print(f"rnnscope monitor: {err}", file=sys.stderr)
         return 2
+    _print_warnings(caught)
     print(result)
     written = ["detections.csv", "detections.xml", "monitor.json"]
     written += ["probabilities.mseed"] if isinstance(result, monitoring.MonitorResult) else ["probabilities/"]
     for name in written:
         print(f"  wrote {out / name}")
+    failures = getattr(result, "failures", None)
+    if failures is not None and len(failures):  # the catalog misses these spans: the command did not do it all
+        for row in failures.itertuples():
+            print(f"rnnscope monitor: FAILED {row.seed_id} {row.start} - {row.end}: {row.error}", file=sys.stderr)
+        print(f"rnnscope monitor: {len(failures)} station-span(s) failed (listed in {out / 'monitor.json'}); every "
+              "other station's detections are written. Fix the cause and run the same command again: only the "
+              "failed spans are redone.", file=sys.stderr)
+        return 1
     return 0
+
+
+def _print_warnings(caught, per_kind: int = 3) -> None:
+    """The warnings of a command on stderr, each once, as ``rnnscope monitor: warning: ...``; of one kind (e.g.
+    ObsPy's note for every damaged MiniSEED record) the first ``per_kind`` and how many more."""
+    seen, shown, more = set(), {}, {}
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        kind = w.category.__name__
+        if text in seen:
+            continue
+        seen.add(text)
+        if shown.get(kind, 0) < per_kind:
+            shown[kind] = shown.get(kind, 0) + 1
+            print(f"rnnscope monitor: warning: {text}", file=sys.stderr)
+        else:
+            more[kind] = more.get(kind, 0) + 1
+    for kind, n in more.items():
+        print(f"rnnscope monitor: warning: ... and {n} more {kind} warning(s)", file=sys.stderr)
 
 
 def _seed_ids(args):
@@ -219,12 +249,13 @@ def _add_monitor_parser(sub) -> None:
 
 
 def _review(args: argparse.Namespace) -> int:
-    """Serve the review page of a monitor output folder with Voila on 127.0.0.1 and print its URL."""
+    """Serve the review page of a monitor output folder with Voila on 127.0.0.1 and print its URL (token included)."""
     from .review import serve
 
     try:
-        serve(args.folder, capture=args.capture, port=args.port)
-    except FileNotFoundError as err:
+        serve(args.folder, capture=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
+              idle_timeout=args.idle_timeout)
+    except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)
         return 2
     return 0
@@ -237,12 +268,18 @@ def _add_review_parser(sub) -> None:
         description="Serve the review page (Voila, on 127.0.0.1) for the output folder of `rnnscope monitor`: the "
                     "Explorer on its capture runs with the detection table; every decision is saved at once to "
                     "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML), which rnnscope.data.from_obspy reads "
-                    "for retraining. Prints the URL; Ctrl-C stops the server.",
+                    "for retraining. Prints the URL with its token (requests without it are refused, as are "
+                    "foreign Host headers); Ctrl-C stops the server.",
     )
     rev.add_argument("folder", help="output folder of `rnnscope monitor --out` (detections.csv)")
     rev.add_argument("--capture", help="folder of the capture runs (default: from FOLDER/monitor.json, "
                                        "FOLDER/capture or FOLDER)")
     rev.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
+    rev.add_argument("--token", help="the token every request needs (default: a new random one, printed in the URL)")
+    rev.add_argument("--max-pages", type=int, default=4, help="most pages (kernels, about 0.5 GB each) open at once "
+                                                              "(default: %(default)s; 0: no limit)")
+    rev.add_argument("--idle-timeout", type=int, default=600, help="seconds after which a kernel no page is connected "
+                                                                   "to is shut down (default: %(default)s)")
     rev.set_defaults(func=_review)
 
 

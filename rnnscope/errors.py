@@ -32,6 +32,10 @@ __all__ = [
     "DeviceUnavailableError",
     "NativeBuildError",
     "EmptyClassWarning",
+    "NoBackgroundWarning",
+    "CatalogColumnWarning",
+    "ReviewConflictError",
+    "DataSkippedWarning",
     "AttributionError",
     "CompletenessWarning",
 ]
@@ -75,6 +79,24 @@ class NativeBuildError(RnnscopeError, RuntimeError):
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
     """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+class NoBackgroundWarning(RnnscopeWarning):
+    """Nothing says which class is the background; what depends on it falls back (the message says how to set it)."""
+
+
+class CatalogColumnWarning(RnnscopeWarning):
+    """A detection catalog lacks a column a view shows (e.g. its class); the message names the columns expected."""
+
+
+class ReviewConflictError(RnnscopeError, RuntimeError):
+    """A review decision was made on a detection another page decided on meanwhile; nothing was saved (the message
+    names the other page's decision)."""
+
+
+class DataSkippedWarning(RnnscopeWarning):
+    """Part of what was asked for holds no data or could not be processed and was left out (a channel without data
+    in the range, a station-span whose task failed, an empty probability file); the message names it and why."""
 
 
 class AttributionError(RnnscopeError, ValueError):

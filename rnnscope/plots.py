@@ -62,9 +62,10 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
     Parameters
     ----------
     ds : xarray.Dataset
-        A features Dataset with its waveform (from :func:`rnnscope.features.compute`).
-    event : int
-        Position of the record.
+        A features Dataset with its waveform (from :func:`rnnscope.features.compute`), or a run; in memory or
+        opened lazily from disk (:func:`rnnscope.open_run`: only this record is read).
+    event : int or str
+        Record position or ``event_id``.
 
     Examples
     --------
@@ -76,19 +77,22 @@ def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure
     """
     from matplotlib.patches import Patch
 
+    from .analysis._common import event_position
+
     names = list(ds.attrs["class_names"])
-    rec = ds.isel(event=event)
+    event = event_position(ds, event, "record_overview")
+    drawn = [v for v in ("waveform", "spectrogram", "features", "label") if v in ds.data_vars]
+    rec = ds[drawn].isel(event=event).load()  # one record, read once (a lazily opened run reads it from disk here)
     n_frames = int(rec["length"])
     times = rec["time"].values[:n_frames]
     panels = [p for p in ("waveform", "spectrogram", "features") if p in rec] + ["label"]
     ratios = {"waveform": 1.2, "spectrogram": 1.2, "features": 1.2, "label": 0.35}
     fig, axes = _figure(len(panels), [ratios[p] for p in panels])
     axes = np.atleast_1d(axes)
-    title = f"record {rec['event_id'].item() if 'event_id' in rec.coords else event}"
-    if "trace_id" in rec.coords and rec["trace_id"].item():
-        title += f"  {rec['trace_id'].item()}"
-    if "starttime" in rec.coords and rec["starttime"].item():
-        title += f"  {rec['starttime'].item()}"
+    title = f"record {rec['event_id'].values.item() if 'event_id' in rec.coords else event}"
+    for coord in ("trace_id", "starttime"):
+        if coord in rec.coords and rec[coord].values.item():
+            title += f"  {rec[coord].values.item()}"
     fig.suptitle(title)
     for ax, panel in zip(axes, panels):
         if panel == "waveform":
@@ -154,7 +158,7 @@ def _blank_figure(width=11.0, height=7.5):
 
 def activation_limits(var: str, values) -> tuple[float, float]:
     """Colour range of an activation image: [-1, 1] for tanh-range variables (and gates), otherwise symmetric
-    robust (+- the 99th percentile of |values|).
+    robust (+- the 99th percentile of ``abs(values)``).
 
     Examples
     --------
@@ -631,7 +635,7 @@ def perturbation_map(diff, units=None, *, threshold: float = 0.1):
     """Difference between perturbed and clean values per unit over time, per layer (Tang, Shi & Wang, Fig. 8).
 
     One image per layer (units x time, RdBu, symmetric robust range, the noise span marked), a bottom panel with
-    the mean |difference| relative to the clean run's standard deviation per layer and the recovery threshold,
+    the mean ``abs(difference)`` relative to the clean run's standard deviation per layer and the recovery threshold,
     and a colour bar.
 
     Parameters

@@ -39,6 +39,9 @@ __all__ = [
     "segment_rows",
     "segment_frames",
     "summaries_cover",
+    "valid_lengths",
+    "selection_problem",
+    "fit_to_frames",
     "LAYER_COORDS",
     "layer_label",
     "layer_labels",
@@ -469,12 +472,14 @@ def _rows_of_records(rows: pd.DataFrame, ids: np.ndarray) -> pd.DataFrame:
 
 
 def summaries_cover(ds) -> bool:
-    """Whether the capture-time summaries (``summary_*``) describe exactly the records of ``ds``.
+    """Whether the capture-time summaries (``summary_*``) describe exactly the frames of ``ds``.
 
-    True when the summaries are stored with their usual dims and ``summary_event_id`` holds the same records as
-    ``ds`` (in any order), or when ``ds`` is only summaries (no ``event`` dimension, as the widgets keep them).
-    After ``ds.isel(event=...)``, ``sel``, or a concatenation with other records the summaries describe other
-    records: analyses then read the data instead.
+    The summaries describe every valid frame of the records named in ``summary_event_id``. They cover ``ds``
+    when they are stored with their usual dims, ``summary_event_id`` holds the same records as ``ds`` (in any
+    order) and ``ds``'s time axis still holds every valid frame of them (:func:`valid_lengths` equals
+    ``length``), or when ``ds`` is only summaries (no ``event`` dimension, as the widgets keep them). After
+    ``ds.isel(event=...)``, ``sel``, a concatenation with other records, or a time selection that drops valid
+    frames (``ds.isel(time=slice(0, 40))``), they describe other frames: analyses then read the data instead.
 
     Examples
     --------
@@ -482,6 +487,8 @@ def summaries_cover(ds) -> bool:
     >>> run = examples.toy_run()
     >>> summaries_cover(run), summaries_cover(run.isel(event=[2, 0, 1])), summaries_cover(run.isel(event=[1]))
     (True, True, False)
+    >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
+    (False, True)
     """
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
@@ -491,7 +498,151 @@ def summaries_cover(ds) -> bool:
     if "summary_event_id" not in ds.data_vars or ds["summary_event_id"].dims != ("summary_event",):
         return False
     covered = np.sort(np.asarray(ds["summary_event_id"].values).astype(str))
-    return bool(np.array_equal(covered, np.sort(event_ids(ds))))
+    if not np.array_equal(covered, np.sort(event_ids(ds))):
+        return False
+    if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
+        return "length" not in ds.coords
+    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
+
+
+# --------------------------------------------------------------------------------------------- selections of frames
+# ``length`` counts the valid frames of a record from the first frame of the time axis the record was captured
+# with. A time selection (``isel(time=...)``, ``sel(time=...)``, a concatenation of pieces along ``time``) keeps
+# ``length`` as it was, so the valid frames left are found from the padding itself: past ``length`` a run holds
+# ``pred == -1`` and NaN features and states, never inside it (:func:`validate`).
+
+#: Variables whose padding marks the frames past ``length``, cheapest to read first.
+PADDING_MARKERS = ("pred", "features", "spectrogram", "prob", "h")
+
+
+def _padding_marker(ds):
+    for name in PADDING_MARKERS:
+        if name in ds.data_vars and {"event", "time"} <= set(ds[name].dims):
+            return ds[name]
+    names = [n for n, v in ds.data_vars.items() if {"event", "time"} <= set(v.dims) and v.dtype.kind == "f"]
+    return ds[names[0]] if names else None
+
+
+def _is_valid(marker):
+    """Per (event, time) position of ``marker`` (a DataArray): True where it holds a valid frame (lazy with dask)."""
+    if marker.name == "pred" or marker.dtype.kind in "iu":
+        return marker >= 0
+    other = [d for d in marker.dims if d not in ("event", "time", "_point")]
+    return marker.notnull().any(other) if other else marker.notnull()
+
+
+def selection_problem(ds) -> str | None:
+    """What keeps ``ds``'s frames from being read record by record in time order, or None.
+
+    A run's analyses read every record frame after frame, so the ``time`` coordinate must increase strictly
+    (``isel``/``sel`` with increasing positions or times, concatenations of consecutive pieces along ``time``).
+
+    Examples
+    --------
+    >>> from rnnscope import examples
+    >>> run = examples.toy_run()
+    >>> selection_problem(run.isel(time=slice(2, 9))) is None
+    True
+    >>> print(selection_problem(run.isel(time=[3, 1, 2])))  # doctest: +ELLIPSIS
+    the run's time axis is not in increasing order (time 3.5 s at position 0 is followed by 2.5 s); ...
+    """
+    if "time" not in ds.coords or ds.sizes.get("time", 0) < 2:
+        return None
+    times = np.asarray(ds["time"].values, dtype=np.float64)
+    step = np.diff(times)
+    bad = np.flatnonzero(~(step > 0))
+    if not bad.size:
+        return None
+    i = int(bad[0])
+    return (f"the run's time axis is not in increasing order (time {times[i]:g} s at position {i} is followed by "
+            f"{times[i + 1]:g} s); analyses read each record frame after frame. Sort it with run.sortby('time') and "
+            "drop repeated frames (run.drop_duplicates('time'))")
+
+
+def valid_lengths(ds) -> np.ndarray:
+    """The number of valid frames of every record on ``ds``'s own time axis.
+
+    ``length`` says how many frames a record has from the first frame of the time axis it was captured with; a
+    selection along ``time`` keeps it unchanged. The valid frames left by a selection are the first ones of the
+    axis (times increase), up to the first padding frame (``pred == -1``, else NaN ``features``, ``spectrogram``,
+    ``prob`` or ``h``). Whole time axes cost one frame read per record.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run or a features Dataset (``length`` coordinate), any selection of one.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 (event,): ``length`` itself when the time axis holds every valid frame.
+
+    Raises
+    ------
+    SchemaError
+        When the time axis is not in increasing order (:func:`selection_problem`), or a record holds valid frames
+        after padding.
+
+    Examples
+    --------
+    >>> from rnnscope import examples
+    >>> run = examples.toy_run()
+    >>> run.length.values.tolist(), valid_lengths(run).tolist()
+    ([18, 16, 11], [18, 16, 11])
+    >>> valid_lengths(run.isel(time=slice(10, 20))).tolist()  # frames 10..17 of the first record, ...
+    [8, 6, 1]
+    """
+    length = np.asarray(ds["length"].values, dtype=np.int64)
+    problem = selection_problem(ds)
+    if problem is not None:
+        raise SchemaError(problem)
+    n_time = ds.sizes.get("time", 0)
+    candidate = np.clip(length, 0, n_time)
+    marker = _padding_marker(ds)
+    rows = np.flatnonzero(candidate > 0)
+    if marker is None or not rows.size:
+        return candidate
+    point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(candidate[rows] - 1, dims="_point")}
+    last_valid = np.asarray(_is_valid(marker.isel(point)).values, dtype=bool)
+    cut = rows[~last_valid]
+    if not cut.size:
+        return candidate
+    valid = np.asarray(_is_valid(marker.isel(event=cut, time=slice(0, int(candidate[cut].max()))))
+                       .transpose("event", "time").values, dtype=bool)
+    out = candidate.copy()
+    ids = event_ids(ds)
+    for row, e in zip(valid, cut):
+        row = row[: candidate[e]]
+        n = int(np.argmin(row)) if not row.all() else int(candidate[e])
+        if row[n:].any():
+            raise SchemaError(f"record {ids[e]!r} holds valid frames after padding (position {n} is padding, "
+                              f"{n + int(np.argmax(row[n:]))} is not): a record's valid frames come first on its time "
+                              "axis. Select frames with increasing positions or times, and concatenate runs along "
+                              "'event' only when they share one frame grid (xarray interleaves other time axes).")
+        out[e] = n
+    return out
+
+
+def fit_to_frames(ds):
+    """``ds`` made to describe exactly the frames it holds: ``length`` counts the valid frames of its own time axis
+    (:func:`valid_lengths`) and capture-time summaries that describe other records or frames are dropped
+    (:func:`summaries_cover`). Unchanged (the same object) when nothing needs fixing; never modified in place.
+
+    Examples
+    --------
+    >>> from rnnscope import examples
+    >>> part = fit_to_frames(examples.toy_run().isel(time=slice(10, 20)))
+    >>> part.length.values.tolist(), "summary_heat" in part
+    ([8, 6, 1], False)
+    """
+    stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
+    if stored and "event" in ds.dims and not summaries_cover(ds):
+        ds = ds.drop_vars(stored)
+    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
+        valid = valid_lengths(ds)
+        if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
+            ds = ds.assign_coords(length=("event", valid))
+    return ds
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:

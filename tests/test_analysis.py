@@ -133,6 +133,36 @@ def test_top_fraction_ignores_classes_without_frames():
     assert analysis.top_fraction(heat, 0.5).units == {0: [1]}
 
 
+def _class_rule_run():
+    """One record, 3 units, frames 0-9: A [0, 3) unit 0 most active then unit 1, B [3, 6) unit 2 then 1, A [6, 10)
+    unit 1 then 2 (mean |h| per segment: A1 (.9, .5, .1), B (.1, .5, .9), A2 (.2, .9, .6))."""
+    h = np.zeros((1, 10, 3, 1))
+    h[0, 0:3, :, 0] = [0.9, 0.5, 0.1]
+    h[0, 3:6, :, 0] = [0.1, 0.5, 0.9]
+    h[0, 6:10, :, 0] = [0.2, 0.9, 0.6]
+    return make_run({"h": h}, [10], [(0, 0, 0, 3), (0, 1, 3, 6), (0, 0, 6, 10)])
+
+
+@pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # class C has no segment
+def test_top_fraction_class_rule_keeps_the_units_common_to_every_event_of_a_class():
+    run = _class_rule_run()
+    # top 1 (fraction 1/3): A's events {0} and {1} share nothing, B {2} -> A: none, B: unit 2
+    top = analysis.top_fraction(run, 1 / 3, "class")
+    assert top.units == {0: [2]}
+    assert np.isnan(top.heat.sel(class_name="A")).all()
+    assert float(top.heat.sel(class_name="B", unit=2, layer=0)) == pytest.approx(0.9)
+    # top 2: A {0, 1} and {1, 2} -> unit 1; B {2, 1} -> units 1, 2; union {1, 2}
+    top = analysis.top_fraction(run, 2 / 3, "class")
+    assert top.units == {0: [1, 2]} and top.heat["n_units"].values.tolist() == [2]
+    assert np.isnan(float(top.heat.sel(class_name="A", unit=2, layer=0)))  # kept for B only
+    corr = analysis.class_correlation(run, 2 / 3, rule="class")
+    heat = analysis.heat_map(run).sel(unit=[1, 2], layer=0).values
+    np.testing.assert_allclose(corr.isel(layer=0).values[:2, :2], np.corrcoef(heat[:2]))
+    with pytest.raises(ValueError, match=r"top_fraction: rule='class' reads every segment of each class, so it "
+                                         r"needs the run, not a heat map"):
+        analysis.top_fraction(analysis.heat_map(run), 0.5, "class")
+
+
 def test_class_correlation_is_pearson_over_the_shared_units():
     corr = analysis.class_correlation(HEAT, 1.0)
     assert corr.dims == ("class_name", "class_name_other", "layer")
@@ -249,17 +279,21 @@ def test_susceptibility_background_none_counts_every_segment():
 
 def test_detector_units_auc_by_hand_and_against_sklearn():
     run = boundary_run()
-    det = analysis.detector_units(run, k=0, background="A")
-    # onset frame 10 (|dh| .375) against 28 others: 27 x .125 and .625
-    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(27 / 28)
-    # S at 15 s -> frame 15 (|dh| .125) against 26 ties, .375 and .625
-    assert float(det["auc_s"].sel(unit=0, layer=0)) == pytest.approx(13 / 28)
+    det = analysis.detector_units(run, k=0, background="A", reach=0)
+    # windows of one frame: onset at 10 (|dh| .375) and S at 15 (.125) against the 27 other frames t >= 1,
+    # 26 x .125 and .625 (the end at 20, a negative)
+    assert det.attrs["window"] == 1
+    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(26 / 27)
+    assert float(det["auc_s"].sel(unit=0, layer=0)) == pytest.approx(13 / 27)  # ties count half
     assert float(det["auc_s"].sel(unit=1, layer=0)) == pytest.approx(0.5)  # all ties
-    scores = np.abs(np.diff(run["h"].values[0, :, 0, 0]))
-    y = np.zeros(29, dtype=int)
-    y[10 - 1] = 1
-    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(roc_auc_score(y, scores))
-    assert int(det["n_onset_frames"]) == 1 and int(det["n_s_frames"]) == 1
+    scores = np.abs(np.diff(run["h"].values[0, :, 0, 0]))  # frames 1..29
+    negatives = np.delete(scores, [10 - 1, 15 - 1])
+    y = np.r_[1, np.zeros(negatives.size, dtype=int)]
+    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(roc_auc_score(y, np.r_[scores[9], negatives]))
+    counts = {name: int(det[name]) for name in ("n_onsets", "n_onset_windows", "n_s_arrivals", "n_s_windows",
+                                                 "n_negative_windows")}
+    assert counts == {"n_onsets": 1, "n_onset_windows": 1, "n_s_arrivals": 1, "n_s_windows": 1,
+                      "n_negative_windows": 27}
 
 
 def _early_run():
@@ -278,20 +312,18 @@ def _early_run():
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # no S arrival in this run
-def test_detector_units_counts_the_frames_the_features_reach_before_an_onset():
+def test_detector_units_scores_one_window_spanning_the_features_reach():
     run = _early_run()
-    scores = np.abs(np.diff(run["h"].values[0, :, 0, 0]))  # frames 1..29; 1.125 at t = 7 and t = 20
     det = analysis.detector_units(run, k=0, background="A")
-    assert det.attrs["reach"] == [3, 2]
-    # positives: onset 10 - 3 .. 10 + max(0, 2) -> t = 7..12; the early reaction at t = 7 is a positive
-    positive = np.zeros(29, dtype=bool)
-    positive[7 - 1 : 12] = True
-    assert int(det["n_onset_frames"]) == 6
-    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(roc_auc_score(positive, scores))
-    # the older window (the reaction follows the onset) scores that reaction as a negative: below chance
+    assert det.attrs["reach"] == [3, 2] and det.attrs["window"] == 6
+    # the onset window 10 - 3 .. 10 + 2 = 7..12 scores its largest change, the early step at t = 7 (1.125);
+    # negative windows of 6 frames tile 1..6 (.125), 13..18 (.125) and 19..24 (1.125, the end at 20); 25..29 is
+    # too short and left out
+    assert int(det["n_onset_windows"]) == 1 and int(det["n_negative_windows"]) == 3
+    assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx((2 + 0.5) / 3)
+    # one frame per window, as if the features did not reach: the reaction at t = 7 is a negative, below chance
     old = analysis.detector_units(run, k=0, background="A", reach=0)
-    assert float(old["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(13 / 28)  # below chance
-    assert float(det["auc_onset"].sel(unit=0, layer=0)) > 0.5
+    assert float(old["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(13 / 28)
 
 
 def test_susceptibility_windows_follow_the_features_reach():
@@ -310,25 +342,38 @@ def test_susceptibility_windows_follow_the_features_reach():
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
-def test_detector_units_matches_sklearn_on_a_wider_window(real_run):
+def test_detector_units_matches_sklearn_on_window_maxima(real_run):
     det = analysis.detector_units(real_run, k=2, layer=0)
     before, after = det.attrs["reach"]
-    assert (before, after) == (8, 7)  # the paper's features at 100 Hz
+    assert (before, after) == (8, 7) and det.attrs["window"] == 16  # the paper's features at 100 Hz
     table = analysis._common.segment_table(real_run)
     names = real_run.attrs["class_names"]
-    scores, ys = [], []
-    for e in range(real_run.sizes["event"]):
+    maxima, ys = [], []
+    for e in range(real_run.sizes["event"]):  # the definition, written out
         n = int(real_run.length[e])
-        h = real_run["h"].values[e, :n, :, 0]
-        pos = np.zeros(n, dtype=bool)
-        for _, row in table[table.event == e].iterrows():
-            b = int(row.frame_start)
-            if names[int(row["class"])] != "SIL" and 0 < b < n and row.frame_stop > b:
-                pos[max(b - before, 0) : b + max(2, after) + 1] = True
-        scores.append(np.abs(np.diff(h, axis=0)))
-        ys.append(pos[1:])
-    scores, ys = np.concatenate(scores), np.concatenate(ys)
-    expected = [roc_auc_score(ys, scores[:, u]) for u in range(scores.shape[1])]
+        dh = np.abs(np.diff(real_run["h"].values[e, :n, :, 0], axis=0))  # row i: frame i + 1
+        onsets = [int(r.frame_start) for _, r in table[table.event == e].iterrows()
+                  if names[int(r["class"])] != "SIL" and 0 < r.frame_start < n and r.frame_stop > r.frame_start]
+        arrivals = [int(f) for f in table[table.event == e].frame_s if 0 < f < n]
+        blocked = np.zeros(n, dtype=bool)
+        blocked[0] = True
+        for b in onsets + arrivals:
+            blocked[max(b - 8, 0) : b + 8] = True
+        for b in onsets:
+            if b - 8 >= 1 and b + 7 <= n - 1:
+                maxima.append(dh[b - 8 - 1 : b + 7].max(0))
+                ys.append(1)
+        t = 1
+        while t + 16 <= n:
+            if blocked[t : t + 16].any():
+                t += 1 if blocked[t] else int(np.argmax(blocked[t : t + 16]))
+                continue
+            maxima.append(dh[t - 1 : t + 15].max(0))
+            ys.append(0)
+            t += 16
+    maxima, ys = np.array(maxima), np.array(ys)
+    assert int(det["n_onset_windows"]) == ys.sum() and int(det["n_negative_windows"]) == (ys == 0).sum()
+    expected = [roc_auc_score(ys, maxima[:, u]) for u in range(maxima.shape[1])]
     np.testing.assert_allclose(det["auc_onset"].sel(layer=0).values, expected, atol=1e-9)
 
 

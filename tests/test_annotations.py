@@ -62,8 +62,8 @@ def test_transcriber_marks_become_segments_in_real_seconds(tmp_path):
     wave = event_file(tmp_path / "event_0001.mseed")
     table = read_transcriber(trs(tmp_path / "event_0001.trs", BODY), wave, time_scale=100.0,
                              class_map={"tremor": "TR"})
-    assert table.columns.tolist() == ["trace_id", "start", "end", "class", "p", "s", "source"]
-    assert table["class"].tolist() == ["LP", "TR", "VT"]  # empty labels give no row
+    assert table.columns.tolist() == ["trace_id", "start", "end", "class_name", "p", "s", "source"]
+    assert table["class_name"].tolist() == ["LP", "TR", "VT"]  # empty labels give no row
     start = pd.Timestamp(str(T0))
     assert ((table["start"] - start).dt.total_seconds().tolist()) == [20.0, 60.0, 90.0]
     assert ((table["end"] - start).dt.total_seconds().tolist()) == [35.0, 90.0, 120.0]  # last: the turn's end
@@ -99,6 +99,21 @@ def test_transcriber_reference_may_be_a_time_trace_or_stream(tmp_path):
         read_transcriber(path, "nowhere", BEZ)
 
 
+def test_transcriber_labels_covering_a_sliver_of_the_record_warn_about_time_scale(tmp_path):
+    """Issue 25: labels made on a signal played 100x faster, read without time_scale, covered 1 % of the record
+    without a word."""
+    path = trs(tmp_path / "a.trs", BODY)
+    wave = event_file(tmp_path / "e.mseed")  # 120 s; the file's times end at 1.2
+    with pytest.warns(UserWarning, match=r"read_transcriber: the labels of a.trs end at 1.2 s \(file time 1.2 x "
+                                         r"time_scale 1\), 1.0 % of the 120 s record of 'KC.BEZ..EHZ' they label\. If "
+                                         r"the signal was played faster .* pass time_scale= .*time_scale=100 would"):
+        read_transcriber(path, wave)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        read_transcriber(path, wave, time_scale=100.0)  # right: no warning
+        read_transcriber(path, T0, BEZ)  # a time names no record length: nothing to compare
+
+
 def test_transcriber_last_mark_ends_at_the_section_without_a_turn_end(tmp_path):
     table = read_transcriber(trs(tmp_path / "a.trs", BODY, turn_end=None, section_end="1.1"), T0, BEZ)
     assert (table["end"].iloc[-1] - pd.Timestamp(str(T0))).total_seconds() == pytest.approx(1.1)
@@ -124,6 +139,27 @@ def test_unknown_transcriber_label_is_named_with_its_line_by_from_obspy(tmp_path
     with pytest.raises(ValueError, match=r"catalog row 1 \(a.trs line 13\) \(trace 'KC.BEZ..EHZ'\): class 'tremor' "
                                          r"is not one of \['BG', 'VT', 'LP', 'TR', 'AV', 'IC'\]"):
         from_obspy(wave, labels, sampling_rate=RATE, class_names=CHILE)
+
+
+def test_every_reader_returns_class_name_and_catalogs_may_still_say_class(tmp_path):
+    """Issue 25: one column name for a catalog's class everywhere, class_name (the monitor's detections,
+    score_detections, the Explorer); readers once returned 'class'. Catalogs given to rnnscope may say either."""
+    wave = event_file(tmp_path / "e.mseed")
+    csv = tmp_path / "rel.csv"
+    csv.write_text("start,end,class\n10,20,LP\n40,50,VT\n")
+    tables = {
+        "transcriber": read_transcriber(trs(tmp_path / "a.trs", BODY), wave, time_scale=100.0,
+                                        class_map={"tremor": "TR"}),
+        "relative_csv": read_relative_csv(csv, wave),
+        "quakeml": read_quakeml_catalog(to_catalog(detections(["LP", "VT"]))),
+    }
+    for name, table in tables.items():
+        assert "class_name" in table.columns and "class" not in table.columns, name
+    records = from_obspy(wave, tables["relative_csv"], sampling_rate=RATE, class_names=CHILE)
+    as_class = from_obspy(wave, tables["relative_csv"].rename(columns={"class_name": "class"}), sampling_rate=RATE,
+                          class_names=CHILE)
+    np.testing.assert_array_equal(records.sample_label.values, as_class.sample_label.values)
+    assert catalog(records)["class_name"].tolist() == ["LP", "VT"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -171,7 +207,7 @@ def test_a_monitor_catalog_reads_back_to_the_same_classes_and_times(tmp_path):
     assert [e.event_type for e in obspy.read_events(str(path))] == [
         "earthquake", "other event", "other event", "avalanche", "ice quake", "other event"]
     table = read_quakeml_catalog(path)
-    assert table["class"].tolist() == classes and table["trace_id"].tolist() == [BEZ] * 6
+    assert table["class_name"].tolist() == classes and table["trace_id"].tolist() == [BEZ] * 6
     assert (table["start"] == det["start"]).all() and (table["end"] == det["end"]).all()
     assert table["source"].iloc[0].startswith("detections.xml event 0 (smi:local/rnnscope/event/")
     ds = from_obspy(event_file(tmp_path / "e.mseed"), table.iloc[:5], sampling_rate=RATE, class_names=CHILE)
@@ -191,7 +227,7 @@ def test_event_types_map_classes_both_ways_without_descriptions():
     cat = strip(to_catalog(det, event_types=types))
     assert [e.event_type for e in cat] == ["earthquake", "avalanche", "ice quake", "other event"]
     table = read_quakeml_catalog(cat, event_types=types, duration_s=12.5)
-    assert table["class"].tolist() == ["VT", "AV", "IC", "LP"]
+    assert table["class_name"].tolist() == ["VT", "AV", "IC", "LP"]
     assert (table["end"] == det["end"]).all()
     # the defaults map VT, VTE, EQ and Equ to 'earthquake': say how to choose
     with pytest.raises(ValueError, match=r"catalog event 0 .*: event type 'earthquake' maps to several classes "
@@ -213,7 +249,7 @@ def test_foreign_quakeml_events_with_origins_picks_and_descriptions(tmp_path):
                 origins=[Origin(time=t + 100)], comments=[Comment(text="reviewed")])
     ev3 = Event(event_type="landslide", origins=[Origin(time=t + 200)])
     table = read_quakeml_catalog(Catalog([ev1, ev2]), trace_id=BEZ, duration_s=30.0)
-    assert table["class"].tolist() == ["VT", "LP"]
+    assert table["class_name"].tolist() == ["VT", "LP"]
     start = pd.Timestamp(str(t))
     assert ((table["start"] - start).dt.total_seconds()).tolist() == [1.0, 100.0]  # earliest pick on the trace
     assert ((table["p"] - start).dt.total_seconds()).iloc[0] == 1.0
@@ -225,9 +261,9 @@ def test_foreign_quakeml_events_with_origins_picks_and_descriptions(tmp_path):
                                          r"'landslide'\} to event_types"):
         read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0)
     assert read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0,
-                                event_types={"RF": "landslide"})["class"].tolist() == ["RF"]
+                                event_types={"RF": "landslide"})["class_name"].tolist() == ["RF"]
     assert read_quakeml_catalog(Catalog([ev2]), trace_id=BEZ, duration_s=30.0, event_types={},
-                                class_names=["LP"])["class"].tolist() == ["LP"]
+                                class_names=["LP"])["class_name"].tolist() == ["LP"]
 
 
 def test_event_types_must_be_quakeml_types():
@@ -248,7 +284,7 @@ def test_relative_csv_with_one_reference(tmp_path):
     path.write_text("Start,End,Label,P\n10,20.5,VT,11.25\n\n30,45,AV,\n50,60,noise,\n")
     table = read_relative_csv(path, wave, class_map={"noise": None})
     start = pd.Timestamp(str(T0))
-    assert table["class"].tolist() == ["VT", "AV"]
+    assert table["class_name"].tolist() == ["VT", "AV"]
     assert ((table["start"] - start).dt.total_seconds()).tolist() == [10.0, 30.0]
     assert ((table["end"] - start).dt.total_seconds()).tolist() == [20.5, 45.0]
     assert (table["p"].iloc[0] - start).total_seconds() == 11.25 and pd.isna(table["p"].iloc[1])
@@ -294,7 +330,7 @@ def test_empty_annotation_gives_an_empty_catalog(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("start,end,class\n")
     table = read_relative_csv(path, wave)
-    assert len(table) == 0 and table.columns.tolist() == ["trace_id", "start", "end", "class", "p", "s", "source"]
+    assert len(table) == 0 and table.columns.tolist() == ["trace_id", "start", "end", "class_name", "p", "s", "source"]
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ds = from_obspy(wave, table, sampling_rate=RATE, class_names=CHILE, background="BG")

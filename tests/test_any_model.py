@@ -228,6 +228,36 @@ def test_packed_sequences_and_initial_states_are_exact():
                                         "encoder.lstm[1] forward", "encoder.lstm[1] backward"]
 
 
+class PackedSpeech(Speech):
+    """Speech whose forward takes the PackedSequence itself (issue 25: capture listed its fields as events)."""
+
+    def forward(self, packed):
+        n = int(packed.batch_sizes[0])
+        hx = (self.h0.expand(-1, n, -1).contiguous(), self.c0.expand(-1, n, -1).contiguous())
+        y, _ = self.encoder.lstm(packed, hx)
+        y, _ = pad_packed_sequence(y, batch_first=True)
+        return self.out(y)
+
+
+def test_a_forward_that_takes_a_packed_sequence_is_captured_exactly():
+    """The PackedSequence is split by its sequences (events keep their given order, repacked per batch), so the run
+    equals the capture of the same LSTM packed inside a forward that takes (x, lengths)."""
+    torch.manual_seed(1)
+    model = PackedSpeech().eval()
+    lengths = torch.tensor([7, 3, 6, 1, 7])
+    x = torch.randn(5, 7, 4) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    run = _capture(model, packed, batch_size=2)
+    hx = (model.h0.expand(-1, 5, -1).detach(), model.c0.expand(-1, 5, -1).detach())
+    assert_entries(run, "encoder.lstm", reference(model.encoder.lstm, x, lengths, hx))
+    assert run["length"].values.tolist() == lengths.tolist() and run.sizes["event"] == 5
+    inside = Speech().eval()
+    inside.load_state_dict(model.state_dict())
+    xr.testing.assert_allclose(run["h"], _capture(inside, (x, lengths), batch_size=5)["h"], atol=1e-6)
+    as_kwarg = _capture(model, {"packed": packed}, batch_size=3)
+    xr.testing.assert_allclose(run["h"], as_kwarg["h"], atol=1e-6)
+
+
 def test_cells_called_in_a_loop_are_one_step_per_call():
     torch.manual_seed(2)
     model = CellLoop().eval()

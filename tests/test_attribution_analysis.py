@@ -90,7 +90,7 @@ def test_class_targets_group_by_class_and_mixed_targets_are_refused():
         analysis.lag_profile(mixed)
     with pytest.raises(errors.AttributionError, match=r"'attr' parameter of band_profile must hold 'attribution'"):
         analysis.band_profile(xr.Dataset({"h": ("x", [1.0])}))
-    with pytest.raises(ValueError, match=r"'null' parameter of lag_profile must be None or a number"):
+    with pytest.raises(ValueError, match=r"'null' parameter of lag_profile must be an integer >= 1. Got 0"):
         analysis.lag_profile(attr, null=0)
 
 

@@ -137,6 +137,20 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
         assert accuracy == pytest.approx(expected)
 
 
+def test_keep_count_refuses_swapped_or_impossible_arguments():
+    """keep_count(32, 0.3) once returned 1 without a word (issue 25)."""
+    assert experiments.keep_count(0.3, 32) == 10 and experiments.keep_count(1.0, np.int64(8)) == 8
+    with pytest.raises(ValueError, match=r"'hidden' parameter of keep_count must be a whole number of units >= 1\. "
+                                         r"Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
+                                         r"hidden\), e\.g\. keep_count\(0\.3, 32\)"):
+        experiments.keep_count(32, 0.3)
+    with pytest.raises(ValueError, match=r"'fraction' parameter of keep_count must be the share of the 10 units "
+                                         r"kept, in \[0, 1\]\. Got 1\.5 instead\.$"):
+        experiments.keep_count(1.5, 10)
+    with pytest.raises(ValueError, match="'hidden'.*Got 0 instead"):
+        experiments.keep_count(0.5, 0)
+
+
 def test_ablation_random_reports_mean_and_std_and_is_seeded(trained, frames):
     kwargs = dict(fractions=(0.5,), ranking="random", repeats=3, seed=4)
     a = experiments.ablation_curve(trained, frames, **kwargs)

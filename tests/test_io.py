@@ -117,3 +117,98 @@ def test_compute_summaries_leaves_the_run_untouched(n_layers):
     again = rnnscope.io.compute_summaries(run)
     np.testing.assert_array_equal(run["h"].values, before)
     np.testing.assert_allclose(again["summary_heat"], run["summary_heat"], rtol=1e-6)
+
+
+# ------------------------------------------------------------------------------------------------ damaged chunks
+# (issue 25: a truncated chunk gave a blosc RuntimeError deep in numcodecs, a deleted one read as NaN)
+
+
+@pytest.fixture
+def stored(frames, tmp_path):
+    """A run store of three records whose lengths differ (the shorter ones' last chunks are padding, unwritten)."""
+    return io.save_run(frames, tmp_path / "run.zarr", chunks={"time": 128})
+
+
+def chunk(path, name="features", key="1.0.0"):
+    return path / name / key
+
+
+def test_the_manifest_lists_every_chunk_with_its_size_and_checksum(stored):
+    import zlib
+
+    table = json.loads((stored / io.MANIFEST).read_text())["chunks"]
+    on_disk = {f"{p.parent.name}/{p.name}" for p in stored.glob("*/*") if not p.name.startswith(".")}
+    assert {f"{v}/{k}" for v, chunks in table.items() for k in chunks} == on_disk
+    size, crc = table["features"]["1.0.0"]
+    data = chunk(stored).read_bytes()
+    assert (size, crc) == (len(data), zlib.crc32(data))
+    lengths = io.open_run(stored)["length"].values  # padding chunks were never written, so never listed
+    assert len(table["features"]) == sum(-(-int(n) // 128) for n in lengths)
+
+
+def test_a_deleted_chunk_is_an_error_at_opening_naming_variable_and_record(stored):
+    chunk(stored).unlink()
+    with pytest.raises(io.RunFileError, match=r"open_run: the run .*run.zarr is damaged: chunk features/1.0.0 of "
+                                              r"variable 'features' \(record 1, event_id 'syn00001'; frames 0-127\) "
+                                              r"is missing \(the writer stored \d+ bytes there\)\. Re-create the run"):
+        io.open_run(stored)
+
+
+def test_a_truncated_chunk_is_an_error_at_opening_never_a_codec_error(stored):
+    data = chunk(stored, "waveform", "2.0").read_bytes()
+    chunk(stored, "waveform", "2.0").write_bytes(data[: len(data) // 2])
+    with pytest.raises(io.RunFileError, match=r"chunk waveform/2.0 of variable 'waveform' \(record 2, event_id "
+                                              r"'syn00002'; samples 0-\d+\) holds \d+ bytes where the writer stored "
+                                              r"\d+ \(truncated"):
+        io.open_run(stored)
+
+
+def test_an_altered_chunk_is_found_by_verify_and_when_it_is_read(stored, frames):
+    data = bytearray(chunk(stored).read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size: only the checksum sees it
+    chunk(stored).write_bytes(bytes(data))
+    with pytest.raises(io.RunFileError, match=r"features/1.0.0 .* does not match the checksum the writer recorded"):
+        io.open_run(stored, verify=True)
+    run = io.open_run(stored)  # the cheap check at opening reads sizes only
+    np.testing.assert_array_equal(run.features.isel(event=0).values, frames.features.values[0])  # others read
+    with pytest.raises(io.RunFileError, match=r"reading a run: the run .* is damaged: chunk features/1.0.0 of "
+                                              r"variable 'features' \(record 1, event_id 'syn00001'; frames 0-127\) "
+                                              r"does not match the checksum"):
+        run.features.isel(event=1).values
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate"])
+def test_damage_after_opening_is_found_when_dask_reads_the_chunk(stored, damage):
+    """A lazily opened run reads chunks when values are needed: a chunk deleted or truncated after opening is a
+    RunFileError then, not NaN and not a codec error."""
+    run = io.open_run(stored)
+    if damage == "delete":
+        chunk(stored).unlink()
+    else:
+        chunk(stored).write_bytes(chunk(stored).read_bytes()[:10])
+    with pytest.raises(io.RunFileError, match=r"features/1.0.0 of variable 'features' \(record 1"):
+        run.features.mean().compute()
+    assert np.isfinite(run.features.isel(event=0, time=slice(0, 128)).values).all()  # the others still read
+
+
+def test_a_store_written_before_the_chunk_table_still_opens(stored, frames):
+    manifest = json.loads((stored / io.MANIFEST).read_text())
+    del manifest["chunks"]
+    (stored / io.MANIFEST).write_text(json.dumps(manifest))
+    back = io.open_run(stored, verify=True)
+    xr.testing.assert_identical(back.load(), frames)
+
+
+def test_capture_and_monitor_stores_carry_the_chunk_table(tmp_path):
+    import torch
+
+    torch.manual_seed(0)
+    model = rnnscope.models.RNNClassifier("gru", 48, 4, 5)
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=1))
+    path = tmp_path / "captured.zarr"
+    rnnscope.capture(model, frames, store=path, progress=False)
+    table = json.loads((path / io.MANIFEST).read_text())["chunks"]
+    assert {"h", "features", "prob"} <= set(table)
+    (path / "h" / "0.0.0.0").unlink()
+    with pytest.raises(io.RunFileError, match="chunk h/0.0.0.0 of variable 'h' \\(record 0"):
+        io.open_run(path)

@@ -419,6 +419,26 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path, writer):
     assert isinstance(UnsafeModelFileError("x"), ValueError)
 
 
+def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_loads(tmp_path):
+    """A safetensors file begins with its header length (8 bytes, little endian); a length whose low byte is 0x80,
+    the first byte of a pickle, once made load() call the file a PyTorch state dict and refuse it (1 file in 256,
+    e.g. after fit_normalizer)."""
+    from safetensors.torch import save_file
+
+    from rnnscope.models._file import METADATA_KEY
+
+    model = RNNClassifier("lstm", 3, 4, 5)
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    path = tmp_path / "model.safetensors"
+    for pad in range(256):
+        save_file(tensors, path, metadata={METADATA_KEY: json.dumps(model.config), "pad": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80 and path.read_bytes()[8:9] == b"{"
+    again = load(path)
+    assert again.config == model.config
+
+
 # ---- TCN ----------------------------------------------------------------------------------------------------
 
 

@@ -59,6 +59,48 @@ def test_every_figure_function_is_tested(figures):
     assert names == {k.split("[")[0] for k in figures}
 
 
+def _drawn(fig):
+    """Every line's y data and every image's values of a figure, in drawing order."""
+    out = []
+    for ax in fig.axes:
+        out += [np.asarray(line.get_ydata(), dtype=float) for line in ax.lines]
+        out += [np.asarray(c.get_array(), dtype=float).ravel() for c in ax.collections if c.get_array() is not None]
+    return out
+
+
+@pytest.fixture(scope="module")
+def from_disk(run, gru, tmp_path_factory):
+    """The same runs saved and opened lazily (dask-backed), as users open them: rnnscope.open_run(path)."""
+    from rnnscope import io
+
+    folder = tmp_path_factory.mktemp("runs")
+    return io.open_run(io.save_run(run, folder / "lstm.zarr")), io.open_run(io.save_run(gru, folder / "gru.zarr"))
+
+
+def test_every_figure_works_on_runs_opened_from_disk(figures, from_disk):
+    """Issue 25: plots.record_overview(open_run(path), 0) failed ('item' on a dask array); every figure function
+    draws the same from a lazily opened run as from the run in memory."""
+    lazy, lazy_gru = from_disk
+    assert lazy["h"].chunks is not None  # dask-backed: nothing loaded
+    for name, (fig, n_axes) in _figures(lazy, lazy_gru).items():
+        assert len(fig.axes) == n_axes, name
+        for a, b in zip(_drawn(fig), _drawn(figures[name][0]), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, equal_nan=True, err_msg=name)
+
+
+def test_record_overview_on_a_features_store_opened_from_disk(tmp_path):
+    from rnnscope import data, features, io
+
+    frames = features.compute(data.synthetic(n_records=2, seed=0))
+    lazy = io.open_run(io.save_run(frames, tmp_path / "frames.zarr"))
+    for event in (1, "syn00001"):
+        fig = plots.record_overview(lazy, event)
+        assert len(fig.axes) == 4 and "record syn00001" in fig._suptitle.get_text()
+        for a, b in zip(_drawn(fig), _drawn(plots.record_overview(frames, 1)), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-6, equal_nan=True)
+    assert len(plots.record_overview(io.open_run(io.save_run(examples.toy_run(), tmp_path / "run.zarr")), 0).axes)
+
+
 def test_figures_have_the_expected_panels_and_save(figures, tmp_path):
     for name, (fig, n_axes) in figures.items():
         assert isinstance(fig, Figure), name

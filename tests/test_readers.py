@@ -238,6 +238,37 @@ def test_nan_samples_are_gaps():
     assert np.all(labels[100:200] == -1) and np.all(labels[:100] == 0) and np.all(labels[200:] == 0)
 
 
+@pytest.mark.parametrize("rate", [50.0, 100.0, 200.0])
+def test_segments_are_the_half_open_sample_intervals_they_label(rate):
+    """Issue 25: a catalogue background row (e.g. a rejected detection for retraining) next to the background
+    filled in around the events overlapped it by up to a sample: catalogue times were kept exact while the labels
+    (and the filled background) were on the sample grid. Every segment is now [a, b) in samples, as labelled."""
+    rng = np.random.default_rng(int(rate))
+    t0 = UTCDateTime("2024-01-01")
+    tr = Trace(rng.normal(size=int(60 * rate)), header={"sampling_rate": rate, "starttime": t0, "network": "XX",
+                                                        "station": "A", "channel": "HHZ"})
+    names = ["BG", "LP", "VT"]
+    for _ in range(40):
+        a = rng.uniform(1, 20)
+        b = a + rng.uniform(0.5, 10)
+        c = b + rng.uniform(0, 3 / rate)
+        d = c + rng.uniform(1, 10)
+        iso = [str(t0 + t) for t in (a, b, c, d)]
+        cat = pd.DataFrame({"trace_id": "XX.A..HHZ", "start": [iso[0], iso[2]], "end": [iso[1], iso[3]],
+                            "class": ["BG", rng.choice(["LP", "VT"])]})
+        records = from_obspy(Stream([tr]), catalog=cat, background="BG", class_names=names, sampling_rate=rate,
+                             detrend=False)
+        table = catalog(records).sort_values("start")
+        start, end = table["start"].to_numpy(), table["end"].to_numpy()
+        assert (start[1:] >= end[:-1] - 1e-9).all(), table[["class_name", "start", "end"]]  # no overlap
+        labels = records["sample_label"].values[0, : int(records["n_samples"][0])]
+        for row in table.itertuples():  # the table says exactly which samples carry the class
+            i, j = int(round(row.start * rate)), int(round(row.end * rate))
+            assert row.start * rate == pytest.approx(i) and row.end * rate == pytest.approx(j)
+            assert (labels[i:j] == names.index(row.class_name)).all()
+        assert (labels >= 0).all() and table["end"].max() == pytest.approx(60.0)
+
+
 def test_missing_obspy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "obspy", None)
     with pytest.raises(ImportError, match=r"pip install rnnscope\[seismic\]"):
@@ -249,6 +280,21 @@ def test_unreadable_inputs_are_refused(tmp_path):
         from_obspy(tmp_path / "missing.mseed")
     with pytest.raises(TypeError, match="'stream' parameter of from_obspy"):
         from_obspy(np.zeros(10))
+    # issue 25: from_obspy([]) said "... list of paths. Got list instead"
+    with pytest.raises(ValueError, match=r"The 'stream' parameter of from_obspy is an empty list: there is nothing to "
+                                         r"read\. Give at least one file path"):
+        from_obspy([])
+    with pytest.raises(TypeError, match=r"list of paths or a list of Traces\. Got a list of int, str instead"):
+        from_obspy(["a.mseed", 3])
+
+
+def test_a_list_of_traces_is_a_stream():
+    rng = np.random.default_rng(0)
+    traces = [obspy.Trace(rng.normal(size=3000), header={"station": s, "sampling_rate": 100.0}) for s in "AB"]
+    records = from_obspy(traces, detrend=False)
+    assert records.sizes["event"] == 2
+    np.testing.assert_allclose(records["waveform"].values[0, :3000], from_obspy(obspy.Stream(traces[:1]),
+                                                                               detrend=False)["waveform"].values[0])
 
 
 # ---------------------------------------------------------------------------------------------------------------

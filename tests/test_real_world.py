@@ -179,7 +179,7 @@ def test_monitor_python_and_cli_report_events_of_these_classes_only(archive, pip
     events = obspy.read_events(quakeml)
     assert len(events) == len(det)
     back = rnnscope.data.read_quakeml_catalog(quakeml)
-    assert list(back["class"]) == list(det["class_name"])
+    assert list(back["class_name"]) == list(det["class_name"])
 
     from rnnscope.cli import main
 

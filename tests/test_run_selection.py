@@ -1,8 +1,13 @@
-"""Schema 2: any selection, reordering or concatenation of a run's records analyses like a capture of those records.
+"""Schema 2: any selection, reordering or concatenation of a run's records or frames analyses like a run of exactly
+those frames.
 
 The segment table names records by ``event_id`` and the summaries know which records they describe, so
 ``run.isel(event=S)`` needs no fixing up: every analysis gives what a capture of ``frames.isel(event=S)`` gives.
-Version-1 stores (positional ``segment_event``) are upgraded on opening.
+A time selection (``isel``/``sel`` on ``time``, pieces concatenated along ``time``) analyses like a run built
+from exactly those frames (``schema.valid_lengths``; the summaries are never used for other frames). Records
+selected by id (``swap_dims``, ``set_xindex``, ``sel(event_id=...)``) analyse like the same records selected by
+position. Version-1 stores (positional ``segment_event``) are upgraded on opening; a version-1 run in memory is
+refused, naming ``schema.upgrade``.
 """
 import json
 import warnings
@@ -63,12 +68,14 @@ def _analyses(run):
         "class_correlation": analysis.class_correlation(run, 0.5),
         "top_units": analysis.top_units(run, 3),
         "specialisation": analysis.specialisation(run),
+        "specialisation(null)": analysis.specialisation(run, null=20, seed=2),
+        "top_units(null)": analysis.top_units(run, 2, null=20),
         "activation_histogram": analysis.activation_histogram(run),
         "activation_histogram(segment)": analysis.activation_histogram(run, by="segment"),
         "activation_histogram(c)": analysis.activation_histogram(run, "c", layer=0, by=None),
         "unit_activity": analysis.unit_activity(run),
         "susceptibility": analysis.susceptibility(run, k=1, far=3),
-        "detector_units": analysis.detector_units(run, k=1),
+        "detector_units": analysis.detector_units(run, k=1, null=20),
         "cell_distribution": analysis.cell_distribution(run),
         "responsibility": analysis.responsibility(run),
         "smoothness": analysis.smoothness(run),
@@ -174,6 +181,141 @@ def test_saving_a_selection_stores_summaries_of_its_records(run, tmp_path):
     assert back.pred.dtype == np.int16 and int(back.pred.min()) == -1
 
 
+# ------------------------------------------------------------------------------------------- time selections
+
+
+def _frames_run(run, start, stop):
+    """The reference: a run holding frames ``start .. stop - 1`` of every record, built with numpy slicing and the
+    lengths by arithmetic (no xarray selection, no summaries: a run of exactly those frames)."""
+    n = stop - start
+    data = {}
+    for name, var in run.data_vars.items():
+        if name.startswith("summary_"):
+            continue
+        if "time" in var.dims:
+            data[name] = (var.dims, np.take(var.values, np.arange(start, stop), axis=var.dims.index("time")))
+        else:
+            data[name] = var.variable
+    coords = {k: v.variable for k, v in run.coords.items() if "time" not in v.dims and k != "length"}
+    coords.update(time=run.time.values[start:stop], length=("event", np.clip(run.length.values - start, 0, n)))
+    return xr.Dataset(data, coords=coords, attrs=run.attrs)
+
+
+def _heat_by_hand_on_axis(run, start, stop):
+    """Class -> (unit, layer) heat of the frames ``start .. stop - 1`` straight from the definition."""
+    position = {str(i): k for k, i in enumerate(run.event_id.values)}
+    h, times = np.abs(run.h.values.astype(np.float64)), run.time.values
+    per_class = {}
+    for i, c, a, b in zip(run.segment_event_id.values, run.segment_class.values, run.segment_start.values,
+                          run.segment_end.values):
+        e = position[str(i)]
+        frames = np.arange(times.size)
+        inside = (times >= a) & (times < b) & (frames < int(run.length[e])) & (frames >= start) & (frames < stop)
+        if inside.any():
+            per_class.setdefault(int(c), []).append(h[e, inside].mean(0))
+    return {c: np.mean(rows, axis=0) for c, rows in per_class.items()}
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_time_slice_analyses_like_a_run_of_exactly_its_frames(run, data):
+    n_time = run.sizes["time"]
+    start = data.draw(st.integers(0, n_time - 8), label="start")
+    stop = data.draw(st.integers(start + 8, n_time), label="stop")
+    by_label = data.draw(st.booleans(), label="sel by time")
+    times = run.time.values
+    part = run.sel(time=slice(times[start], times[stop - 1])) if by_label else run.isel(time=slice(start, stop))
+    reference = _frames_run(run, start, stop)
+    np.testing.assert_array_equal(schema.valid_lengths(part), reference.length.values)
+    assert schema.summaries_cover(part) == bool(np.all(reference.length.values == run.length.values))
+    _compare(part, reference)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        heat = analysis.heat_map(part).values
+    expected = _heat_by_hand_on_axis(run, start, stop)
+    for c in range(heat.shape[0]):
+        np.testing.assert_allclose(heat[c], expected.get(c, np.full(heat.shape[1:], np.nan)), rtol=1e-5,
+                                   equal_nan=True)
+
+
+def test_a_time_slice_never_reads_the_whole_runs_summaries(run):
+    part = run.isel(time=slice(0, 40))
+    assert not schema.summaries_cover(part)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        sliced, whole = analysis.heat_map(part), analysis.heat_map(run)
+        spec = analysis.specialisation(part)["specialisation_gap"]
+        expected = analysis.specialisation(_frames_run(run, 0, 40))["specialisation_gap"]
+    assert not np.allclose(sliced.values, whole.values, equal_nan=True)
+    _close(spec, expected, "specialisation")
+    # the padding tail of a record is not a valid frame: slicing only padding away keeps the summaries
+    assert schema.summaries_cover(run.isel(time=slice(0, int(run.length.max()))))
+    # the widgets' summaries of a time slice are those of its frames too
+    from rnnscope.widgets._source import load_summaries
+
+    np.testing.assert_allclose(load_summaries(part).summary_heat.values, sliced.values, rtol=1e-5, equal_nan=True)
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # xarray's announced change of concat's defaults
+@pytest.mark.parametrize("data_vars", ["all", "minimal"])
+def test_pieces_concatenated_along_time_analyse_like_the_whole_run(run, data_vars):
+    cut = int(run.length.min()) // 2
+    pieces = [run.isel(time=slice(0, cut)), run.isel(time=slice(cut, None))]
+    both = xr.concat(pieces, dim="time", data_vars=data_vars)
+    np.testing.assert_array_equal(schema.valid_lengths(both), run.length.values)
+    _compare(both, run)
+
+
+def test_saving_a_time_slice_stores_its_own_lengths_and_summaries(run, tmp_path):
+    part = run.isel(time=slice(20, 70))
+    back = rnnscope.open_run(rnnscope.save_run(part, tmp_path / "part.zarr"))
+    reference = _frames_run(run, 20, 70)
+    np.testing.assert_array_equal(back.length.values, reference.length.values)
+    assert schema.summaries_cover(back)
+    np.testing.assert_allclose(back.summary_heat, io.compute_summaries(reference).summary_heat, rtol=1e-5,
+                               equal_nan=True)
+    _compare(back, reference)
+
+
+def test_a_time_axis_out_of_order_is_refused_naming_the_fix(run):
+    with pytest.raises(schema.SchemaError, match=r"heat_map: the run's time axis is not in increasing order .*"
+                                                 r"run\.sortby\('time'\)"):
+        analysis.heat_map(run.isel(time=[3, 1, 2]))
+    with pytest.raises(schema.SchemaError, match=r"unit_activity: .*drop_duplicates"):
+        analysis.unit_activity(run.isel(time=[0, 0, 1]))
+
+
+# ------------------------------------------------------------------------------------------- records by id
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.permutations(range(N_RECORDS)), st.integers(1, N_RECORDS),
+       st.sampled_from(["swap_dims", "set_xindex", "sel", "event coordinate"]))
+def test_records_selected_by_event_id_analyse_like_their_positions(run, order, size, how):
+    selection = list(order[:size])
+    ids = [str(i) for i in run.event_id.values[selection]]
+    if how == "swap_dims":
+        picked = run.swap_dims(event="event_id").sel(event_id=ids)
+        assert "event" not in picked.dims
+    elif how == "set_xindex":
+        picked = run.set_xindex("event_id").sel(event_id=ids)
+    elif how == "sel":  # xarray builds the index of a plain coordinate on the fly
+        picked = run.sel(event_id=ids)
+    else:  # the ids as the event dimension's own coordinate: run.sel(event=ids) works
+        picked = run.assign_coords(event=run.event_id.values).sel(event=ids)
+    _compare(picked, run.isel(event=selection))
+
+
+def test_a_swapped_whole_run_keeps_its_summaries_and_a_swapped_subset_does_not(run):
+    swapped = run.swap_dims(event="event_id")
+    ids = [str(i) for i in run.event_id.values[:2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        _close(analysis.heat_map(swapped), analysis.heat_map(run), "whole run")
+        subset = analysis.heat_map(swapped.sel(event_id=ids))
+        assert not np.allclose(subset.values, analysis.heat_map(run).values, equal_nan=True)
+
+
 # ------------------------------------------------------------------------------------------- version 1
 
 
@@ -214,6 +356,17 @@ def test_a_version_1_store_opens_upgraded(run, tmp_path):
     with pytest.raises(schema.SchemaError, match=r"previous layout.*rnnscope.schema.upgrade"):
         schema.validate(_as_version_1(run))
     schema.validate(schema.upgrade(_as_version_1(run)))
+
+
+@pytest.mark.parametrize("call", [analysis.heat_map, analysis.specialisation, analysis.unit_activity,
+                                  lambda r: analysis.detector_units(r, k=1)])
+def test_a_version_1_run_in_memory_is_refused_naming_upgrade(run, call):
+    with pytest.raises(schema.SchemaError, match=r"previous layout \(schema_version 1\.0.*"
+                                                 r"run = rnnscope\.schema\.upgrade\(run\)"):
+        call(_as_version_1(run))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        call(schema.upgrade(_as_version_1(run)))
 
 
 def test_the_shipped_trained_run_is_upgraded_on_opening():

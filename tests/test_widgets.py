@@ -16,6 +16,8 @@ from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
 from rnnscope.widgets._source import RunReader
 
+from monitor_day import monitor_run  # noqa: F401 - a fixture
+
 
 # ----------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
@@ -145,8 +147,8 @@ def test_switching_event_updates_every_view_and_reads_only_it(ex):
 
 def test_zoom_rerenders_at_screen_resolution(small_run):
     longest = int(np.argmax(small_run["length"].values))
-    ex = rw.Explorer(small_run, event=longest, width=250)  # 2 x 138 px of plot = 276 columns
-    assert ex.n_cols == 2 * (250 - 72 - 40) == 276
+    ex = rw.Explorer(small_run, event=longest, width=336)  # 2 x 138 px of plot = 276 columns
+    assert ex.n_cols == 2 * (336 - 86 - 72 - 40) == 276  # less the side column (colour bars) and the margins
     n = int(ex.reader.lengths[longest])
     assert n > ex.n_cols and png_size(ex.heat_image) == (-(-n // -(-n // ex.n_cols)), ex.reader.n_units)
     t0 = ex.time_range[0]
@@ -299,19 +301,19 @@ def test_the_explorer_renders_for_the_width_the_browser_reports():
     probe's width_px, what its ResizeObserver sends), then for that width: fewer image columns and trace points
     on a narrow page, never more than for 1600 px."""
     ex = rw.Explorer(long_run(), prefetch=False)  # 20 000 frames: every view folded to columns
-    assert ex._width_probe in ex.children and ex.plot_width == 1600 - 72 - 40
+    assert ex._width_probe in ex.children and ex.plot_width == 1600 - 86 - 72 - 40
     assert png_size(ex.heat_image)[0] > 1600
     renders = ex.render_count
     ex._width_probe.width_px = 900  # a laptop, JupyterLab's file browser open
-    assert ex.plot_width == 900 - 72 - 40 and ex.n_cols == 2 * 788 and ex.render_count == renders + 1
-    assert png_size(ex.heat_image)[0] <= 2 * 788 and png_size(ex.spec_image)[0] <= 2 * 788
-    assert ex.lines.x.size <= 788 and ex.wave.x.size <= 2 * 788 + 2
+    assert ex.plot_width == 900 - 86 - 72 - 40 and ex.n_cols == 2 * 702 and ex.render_count == renders + 1
+    assert png_size(ex.heat_image)[0] <= 2 * 702 and png_size(ex.spec_image)[0] <= 2 * 702
+    assert ex.lines.x.size <= 702 and ex.wave.x.size <= 2 * 702 + 2
     t, _ = ex.trace_data("lines")  # still the whole record
     assert t[0] < 0.01 * ex.time_range[1] and t[-1] > 0.99 * ex.time_range[1]
     ex._width_probe.width_px = 910  # a small change: not worth a render
-    assert ex.plot_width == 788 and ex.render_count == renders + 1
+    assert ex.plot_width == 702 and ex.render_count == renders + 1
     ex._width_probe.width_px = 3000  # a wide screen: at most the default
-    assert ex.plot_width == 1600 - 72 - 40 and ex.render_count == renders + 2
+    assert ex.plot_width == 1600 - 86 - 72 - 40 and ex.render_count == renders + 2
     fixed = rw.Explorer(long_run(), width=600, prefetch=False)
     assert fixed._width_probe is None and not any(type(c).__name__ == "WidthProbe" for c in fixed.children)
 
@@ -473,7 +475,7 @@ def test_a_detection_catalog_is_listed_and_opens_its_record(small_run):
     ex2 = rw.Explorer(timed, catalog=utc, debounce=0)
     assert ex2.detections[["event", "t0", "t1"]].values.tolist() == [[1, 12.0, 15.0]]
     row = ex2.table.grid.data.iloc[0]
-    assert (row["class"], row["station"], row["start"], row["duration (s)"], row["probability"]) == (
+    assert (row["class"], row["station"], row["start (UTC)"], row["duration (s)"], row["probability"]) == (
         "LP", "STA", "2024-01-01 00:00:12.0", 3.0, 0.875)
     with pytest.raises(ValueError, match="lacks columns"):
         rw.Explorer(run, catalog=pd.DataFrame({"begin": [1]}))
@@ -616,38 +618,13 @@ def test_explorer_follows_the_page_width(small_run):
     ex = rw.Explorer(small_run, debounce=0)  # width=None: responsive
     assert ex.layout.width == "100%"
     assert all(fig.layout.width == "auto" for fig in ex.figures)
-    assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex.fig_colorbar.layout.flex == "0 0 auto"
+    assert ex.fig_heatmap.layout.flex == "1 1 auto" and ex._heat_row.children[1].layout.flex == "0 0 auto"
     fixed = rw.Explorer(small_run, width=900, debounce=0)
-    assert fixed.fig_lines.layout.width == "900px" and fixed.n_cols == 2 * (900 - 72 - 40)
+    assert fixed.fig_lines.layout.width == "814px" and fixed.n_cols == 2 * (900 - 86 - 72 - 40)
+    assert all(fig.layout.width == "814px" for fig in fixed.figures)  # every figure as wide: axes aligned
 
 
 # ----------------------------------------------------------------------------------------------- monitor runs
-@pytest.fixture(scope="module")
-def monitor_run(tmp_path_factory):
-    """20 minutes of a synthetic SDS archive at 50 Hz, monitored by an untrained LSTM with a capture store."""
-    import pandas as pd
-
-    from rnnscope.data._synthetic_archive import write_sds_archive
-
-    root = tmp_path_factory.mktemp("monitor")
-    truth, _ = write_sds_archive(root / "sds", "2024-03-01T00:00:00", 1200.0, seed=4, seed_id="XX.WID..HHZ",
-                                 sampling_rate=50.0)
-    n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
-        "feature"]
-    import torch
-
-    torch.manual_seed(7)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 8, 5), root / "sds",
-                              capture_store=root / "capture", sampling_rate=50.0, progress=False)
-    # the true events as the detections (an untrained model detects next to nothing): a catalog with the
-    # monitor's columns and enough rows to step through
-    detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),
-                              p_mean=np.linspace(0.3, 0.95, len(truth)), p_peak=1.0)
-    detections = detections[detections["start"] > pd.Timestamp("2024-03-01T00:00:03Z")].reset_index(drop=True)
-    assert len(detections) >= 8 and set(detections.columns) <= set(result.detections.columns)
-    return rnnscope.open_run(result.capture_store[0]), detections, root
-
-
 def test_monitor_run_shows_what_it_has(monitor_run):
     run, detections, root = monitor_run
     source = json.loads(run.attrs["waveform_source"])  # nested attrs are JSON strings
@@ -692,7 +669,7 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     assert n < ex.n_cols and rgba.shape[1] == n and (rgba[..., 3] == 255).all()  # a column per frame, all coloured
     # UTC everywhere: axes, table
     assert ex.time_axis == "utc" and ex.bottom_axis.label == "time (UTC) 2024-03-01"
-    assert ex.table.grid.data["start"].iloc[0].startswith("2024-03-01 00:")
+    assert ex.table.grid.data["start (UTC)"].iloc[0].startswith("2024-03-01 00:")  # the title says UTC
     # a run whose archive moved: no waveform, said in the log, the rest is drawn
     moved = run.assign_attrs(waveform_source={"kind": "sds", "root": str(root / "gone")})
     ex2 = rw.Explorer(moved, debounce=0)
@@ -701,85 +678,213 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     assert ex3.wave.visible
 
 
-# ----------------------------------------------------------------------------------------------- review page
-@pytest.fixture
-def review_folder(monitor_run, tmp_path):
-    """A monitor output folder: detections.csv and the capture run (where `rnnscope monitor --capture` puts it)."""
-    import shutil
-
-    _, detections, root = monitor_run
-    folder = tmp_path / "out"
-    folder.mkdir()
-    detections.to_csv(folder / "detections.csv", index=False)
-    shutil.copytree(root / "capture", folder / "capture")
-    return folder
+# ----------------------------------------------------------------------------------------------- axes
+from hypothesis import assume, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 
-def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_folder):
+def _is_round(step: float) -> bool:
+    mantissa = step / 10.0 ** np.floor(np.log10(step) + 1e-9)
+    return any(np.isclose(mantissa, m, rtol=1e-6) for m in (1.0, 2.0, 5.0))
+
+
+def test_nice_ticks_of_the_issue_give_three_ticks():
+    from rnnscope.widgets._timeaxis import nice_ticks
+
+    assert nice_ticks(-7775, 8170, 3).tolist() == [-5000.0, 0.0, 5000.0]  # was a lone 0 (step 10 000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lo=st.floats(-1e9, 1e9), span=st.floats(1e-6, 1e9), n=st.integers(3, 10))
+def test_nice_ticks_are_round_inside_the_range_and_at_least_three(lo, span, n):
+    from rnnscope.widgets._timeaxis import nice_ticks
+
+    assume(span >= 1e-6 * max(1.0, abs(lo)))  # within float64's resolution of lo
+    hi = lo + span
+    values = nice_ticks(lo, hi, n)
+    tol = 1e-6 * span
+    assert len(values) >= 3 and len(values) <= 2.5 * n + 2
+    assert values.min() >= lo - tol and values.max() <= hi + tol
+    steps = np.diff(values)
+    assert np.allclose(steps, steps[0], rtol=1e-6) and _is_round(float(steps[0]))
+    assert np.allclose(values / steps[0], np.round(values / steps[0]), atol=1e-6)  # multiples of the step
+
+
+@settings(max_examples=200, deadline=None)
+@given(start_s=st.floats(0, 3e8), t0=st.floats(0, 86400.0), span=st.floats(0.005, 60 * 86400.0),
+       n=st.integers(4, 10), relative=st.booleans())
+def test_time_ticks_label_at_least_three_ticks_at_every_zoom(start_s, t0, span, n, relative):
     import pandas as pd
 
-    from rnnscope.review import ReviewPage, ReviewStore
+    from rnnscope.widgets._timeaxis import js_number, time_ticks
 
-    page = ReviewPage(review_folder)
-    ex = page.explorer
-    assert len(ex.detections) == len(pd.read_csv(review_folder / "detections.csv"))
-    first = ex.picked
-    assert first == int(ex.table.visible_rows()[0])  # opens on the first detection
-    page.on_key("a")  # accept: saved, the table shows it, the next detection is shown
-    assert ex.detections["review"].iloc[first] == "accepted" and ex.picked != first
-    second = ex.picked
-    page.on_key("2")  # relabel to the second class
-    third = ex.picked
-    page.reject()
-    saved = pd.read_csv(review_folder / "reviewed.csv")
-    assert saved["review"].tolist() == ["accepted", "relabelled"]  # the rejected one is left out
-    assert saved["class_name"].iloc[1] == page.class_names[1]
-    assert saved["model_class"].iloc[1] == ex.detections["class_name"].iloc[second]
-    # draw a missed event on the time axis (draw mode: a brush on the unit lines)
-    page.on_key("d")
-    assert page.w_draw.value and ex.on_brush_interval is not None
-    ex.brush.selected = np.array([300.0, 312.0])
-    ex.brush.brushing = True
-    ex.brush.brushing = False
-    assert not page.w_draw.value and ex.detections["review"].iloc[-1] == "added"
-    saved = pd.read_csv(review_folder / "reviewed.csv")
-    added = saved[saved["review"] == "added"].iloc[0]
-    assert added["start"] == "2024-03-01T00:05:00.000000Z" and added["duration_s"] == pytest.approx(12.0)
-    # a reload (a new page on the folder) shows every decision
-    again = ReviewPage(review_folder)
-    reviews = again.explorer.detections["review"]
-    assert reviews.iloc[first] == "accepted" and reviews.iloc[third] == "rejected"
-    assert reviews.iloc[second] == f"relabelled → {page.class_names[1]}" and (reviews == "added").sum() == 1
-    # two pages on the same folder lose nothing: each saves on top of the other's decisions
-    page.explorer.table.pick(5)
-    page.accept()
-    again.explorer.table.pick(6)
-    again.reject()
-    log = ReviewStore(review_folder).log()
-    assert [e["action"] for e in log] == ["accept", "relabel", "reject", "add", "accept", "reject"]
-    # the reviewed catalog reads back for retraining (CSV and QuakeML)
-    quakeml = rnnscope.data.read_quakeml_catalog(review_folder / "reviewed.xml")
-    assert len(quakeml) == len(pd.read_csv(review_folder / "reviewed.csv")) == 4
-    with pytest.raises(ValueError, match="needs class_name= one of"):
-        page.store.decide(page.store.keys()[0], "relabel", class_name="XYZ")
+    start = pd.Timestamp("2015-01-01") + pd.Timedelta(seconds=round(start_s, 3))
+    values, labels, title = time_ticks(t0, t0 + span, start, n=n, relative=relative)
+    tol = max(1e-6 * span, 1e-6)  # epoch seconds in float64 resolve about 0.3 us
+    assert len(values) >= 3 and values.min() >= t0 - tol and values.max() <= t0 + span + tol
+    texts = [labels[js_number(v)] for v in values]
+    assert all(texts), texts  # every tick labelled
+    assert len(set(texts)) == len(texts) or any(t.startswith("20") for t in texts)  # alike only on other days
 
 
-def test_reviewed_catalog_labels_records_for_retraining(review_folder):
-    import obspy
+def _ticks_inside(axis):
+    """The tick values of a bqplot axis inside its scale's range (labelled ones when it has tick labels)."""
+    lo, hi = sorted((float(axis.scale.min), float(axis.scale.max)))
+    values = [float(v) for v in np.asarray(axis.tick_values, dtype=float) if lo - 1e-9 <= v <= hi + 1e-9]
+    if axis.tick_labels:
+        from rnnscope.widgets._timeaxis import js_number
 
-    from rnnscope.review import ReviewStore
+        values = [v for v in values if axis.tick_labels.get(js_number(v))]
+    return values
 
-    store = ReviewStore(review_folder, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
-    keys = store.keys()
-    store.decide(keys[0], "relabel", class_name="LP")
-    row = store.detections.iloc[0]
-    from rnnscope.data._synthetic_archive import sds_path
 
-    stream = obspy.read(sds_path(json.loads(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
-                                            .attrs["waveform_source"])["root"], "XX.WID..HHZ",
-                                 obspy.UTCDateTime(row["start"].isoformat())))
-    records = rnnscope.data.from_obspy(stream, catalog=str(store.reviewed_csv),
-                                       class_names=["SIL", "TRE", "LP", "VTE", "HYB"], background="SIL")
-    table = rnnscope.data.catalog(records)
-    lp = table[table["class_name"] == "LP"]
-    assert len(lp) == 1 and lp["end"].iloc[0] - lp["start"].iloc[0] == pytest.approx(row["duration_s"], abs=0.05)
+@pytest.mark.parametrize("zoom", [1.0, 0.2, 0.01, 0.0005])
+def test_every_axis_has_three_labelled_ticks_at_every_zoom(monitor_run, zoom):
+    run, detections, _ = monitor_run  # opened from disk (lazy), waveform read from the archive, UTC axes
+    ex = rw.Explorer(run, catalog=detections, debounce=0, width=900)
+    lo, hi = ex.reader.record_span(0)
+    centre = lo + 0.37 * (hi - lo)
+    half = max(zoom * (hi - lo) / 2, 0.05)
+    ex.time_range = (max(lo, centre - half), min(hi, centre + half))
+    ex.render_now()
+    axes = {f"time[{i}]": a for i, a in enumerate(ex.time_axes)}
+    axes.update(amplitude=ex.amp_axis, unit=ex.unit_axis, value=ex.value_axis, heat_colorbar=ex.colorbar.axis,
+                spec_colorbar=ex.spec_colorbar.axis, frequency=ex.fig_spectrogram.axes[1])
+    few = {name: _ticks_inside(a) for name, a in axes.items() if len(_ticks_inside(a)) < 3}
+    assert not few, few
+    for seconds in (False, True):
+        ex.time_axis = "seconds" if seconds else "utc"
+        assert all(len(_ticks_inside(a)) >= 3 for a in ex.time_axes)
+
+
+def test_every_figure_is_as_wide_as_the_others_so_time_axes_align(small_run):
+    from rnnscope.widgets._figures import SIDE_WIDTH
+
+    for width in (None, 900):
+        ex = rw.Explorer(small_run, width=width, debounce=0)
+        rows = [ex._wave_row, ex._spec_row, ex._heat_row, ex._lines_row]
+        assert [row.children[0] for row in rows] == [f for f in ex.figures if f is not ex.fig_prob]
+        assert len({(f.layout.width, f.layout.flex, tuple(sorted(f.fig_margin.items()))) for f in ex.figures}) == 1
+        sides = [row.children[1] for row in rows]  # the colour bars and blank boxes beside them: one width
+        assert {s.layout.width for s in sides} == {f"{SIDE_WIDTH}px"} and all(s.layout.flex == "0 0 auto"
+                                                                            for s in sides)
+    assert ex._spec_row.children[1].children == (ex.spec_colorbar.figure,) and ex.spec_colorbar.cmap.name == "magma"
+    assert ex.spec_colorbar.axis.label == "log power"
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=st.lists(st.sampled_from(["SIL", "TRE", "LP", "VTE", "HYB", "BG", "VT", "TR", "AV", "IC", "EQ",
+                                       "NOISE", "ROCK", "GL", "X1", "X2"]), min_size=1, max_size=12, unique=True))
+def test_highlight_and_unit_line_colours_stay_apart_from_class_colours(names):
+    import itertools
+
+    from rnnscope._colors import MIN_DISTANCE, class_colors, color_distance
+    from rnnscope.widgets._palette import highlight_color, trace_colors
+
+    classes = list(class_colors(names).values())
+    own = [highlight_color(names)] + trace_colors(names, 10)
+    assert len(set(own)) == 11
+    nearest_class = min(color_distance(a, b) for a in own for b in classes)
+    nearest_own = min(color_distance(a, b) for a, b in itertools.combinations(own, 2))
+    assert min(nearest_class, nearest_own) >= 25.0  # well apart (2.3 is just noticeable) for any set
+    if names in (["SIL", "TRE", "LP", "VTE", "HYB"], ["BG", "VT", "LP", "TR", "AV", "IC"]):
+        assert min(nearest_class, nearest_own) >= MIN_DISTANCE
+
+
+def test_the_explorer_draws_its_highlight_and_lines_in_those_colours(small_run):
+    from rnnscope._colors import MIN_DISTANCE, CLASS_COLORS, color_distance
+
+    ex = rw.Explorer(small_run, width=800, debounce=0)
+    assert color_distance(ex.highlight, CLASS_COLORS["TRE"]) >= MIN_DISTANCE  # was #E6A700, 4.8 from TRE
+    assert all(list(m.colors) == [ex.highlight] for m in ex.markers)
+    assert all(list(m.fill_colors) == [ex.highlight] for m in ex.markers if m.fill == "inside")
+    assert list(ex.lines.colors) == ex.unit_colors[: len(ex.selected_units)]
+    assert not set(ex.unit_colors) & set(CLASS_COLORS.values())  # the lines once reused VTE's and HYB's colours
+
+
+# ----------------------------------------------------------------------------------------------- catalogs
+def test_a_quakeml_catalog_with_a_class_column_lists_the_same_classes(monitor_run, tmp_path):
+    """read_quakeml_catalog returned ``class`` where the Explorer read ``class_name``: every class showed empty."""
+    from rnnscope.monitoring import to_catalog
+
+    run, detections, _ = monitor_run
+    to_catalog(detections).write(str(tmp_path / "detections.xml"), format="QUAKEML")
+    quakeml = rnnscope.data.read_quakeml_catalog(tmp_path / "detections.xml")
+    by_name = rw.Explorer(run, catalog=detections, debounce=0).detections
+    read = rw.Explorer(run, catalog=quakeml, debounce=0).detections
+    assert read["class_name"].tolist() == by_name["class_name"].tolist() != [""] * len(by_name)
+    np.testing.assert_allclose(read[["event", "t0"]].to_numpy(float), by_name[["event", "t0"]].to_numpy(float),
+                               atol=1e-3)
+    for column in ("class", "class_name"):  # either column name: the same table
+        renamed = detections.rename(columns={"class_name": column})
+        table = rw.Explorer(run, catalog=renamed, debounce=0).detections
+        assert table["class_name"].tolist() == by_name["class_name"].tolist()
+    with pytest.warns(rnnscope.errors.CatalogColumnWarning, match="no class column .* Name it 'class_name'"):
+        rw.Explorer(run, catalog=detections.drop(columns="class_name"), debounce=0)
+
+
+def test_the_explorer_warns_when_the_run_names_no_background_class(small_run):
+    import warnings
+
+    assert small_run.attrs.get("background") == "SIL"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", rnnscope.errors.NoBackgroundWarning)
+        rw.Explorer(small_run, width=600, debounce=0)  # a run that names it: no warning
+    bare = small_run.copy()
+    bare.attrs = {k: v for k, v in small_run.attrs.items() if k != "background"}
+    with pytest.warns(rnnscope.errors.NoBackgroundWarning,
+                      match=r"names no background class .* run.attrs\['background'\] = 'SIL'"):
+        rw.Explorer(bare, width=600, debounce=0)
+
+
+def test_catalog_rows_on_no_record_are_listed_when_asked(small_run):
+    import pandas as pd
+
+    ids = [str(i) for i in small_run.event_id.values]
+    catalog = pd.DataFrame({"event_id": [ids[2], "nowhere", ids[0]], "start": [20.0, 1.0, 5.0],
+                            "end": [30.0, 2.0, 9.0], "class_name": ["LP", "SIL", "VTE"]})
+    ex = rw.Explorer(small_run, catalog=catalog, debounce=0, unplaced="list")
+    assert len(ex.detections) == 3 and ex.detections["event"].tolist() == [2, -1, 0]
+    assert "3 of 3 detections" in ex.table.w_count.value
+    rendered, shown = ex.render_count, (ex.event, ex.time_range)
+    ex.table.pick(1)  # on no record: marked in the table, no view moves, no highlight
+    assert ex.picked == 1 and (ex.event, ex.time_range) == shown and ex.render_count == rendered
+    assert not any(m.visible for m in ex.markers)
+    with pytest.raises(ValueError, match="'unplaced' of Explorer must be 'drop' or 'list'. Got 'keep'"):
+        rw.Explorer(small_run, catalog=catalog, unplaced="keep")
+
+
+# ----------------------------------------------------------------------------------------------- lazy runs
+@pytest.mark.parametrize("selection", ["whole", "records", "time slice"])
+def test_every_widget_works_on_a_run_opened_lazily_from_disk(small_run, selection):
+    """Widgets on what open_run returns (dask-backed, nothing loaded), also after isel over records or time (a run
+    sliced along time keeps its records' full ``length``: the Explorer once stacked bands of different widths)."""
+    import dask.array
+
+    run = {"whole": small_run, "records": small_run.isel(event=[4, 1]),
+           "time slice": small_run.isel(time=slice(10, 60))}[selection]
+    assert isinstance(run["h"].data, dask.array.Array)
+    ex = rw.Explorer(run, width=600, debounce=0)
+    assert png_size(ex.heat_image)[0] > 0 and ex.lines.visible
+    ex.event = run.sizes["event"] - 1
+    ex.time_range = (ex.time_range[0], ex.time_range[0] + 5.0)
+    ex.render_now()
+    assert {e for _, e, *_ in ex.reader.reads} <= {0, run.sizes["event"] - 1}  # only the records shown were read
+    chm = rw.ClassHeatMap(run, explorer=ex)
+    assert png_size(chm.heat_image)[0] > 0
+    hist = rw.Histograms(run)
+    assert any(d.sum() > 0 for d in hist.density.values())
+    rw.CompareRuns(run, small_run)
+    assert isinstance(run["h"].data, dask.array.Array)  # nothing turned the run into an in-memory one
+
+
+def test_the_explorer_reads_overviews_of_a_lazy_monitor_run(monitor_run):
+    run, detections, _ = monitor_run
+    ex = rw.Explorer(run, catalog=detections, width=336, debounce=0)  # 2 400 frames on 276 columns: overviews
+    assert ex._cols.step > 1 and png_size(ex.heat_image)[0] <= ex.n_cols
+    ex.table.pick(2)
+    det = ex.detections.iloc[2]
+    lo, hi = ex.time_range
+    assert ex.picked == 2 and lo <= det["t0"] < det["t1"] <= hi and hi - lo < ex.reader.record_span(0)[1] / 2
+    t, values = ex.trace_data("lines")
+    assert values.shape[0] == len(ex.selected_units) and np.isfinite(values).any()

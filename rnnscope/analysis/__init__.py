@@ -12,6 +12,13 @@ Conventions
   dimension (of size 1 when one layer is picked), so one- and multi-layer runs read the same way.
 - Classes are a ``class_name`` dimension; unit ids are 0-based (the papers' neuron numbers are 1-based).
 - A class without frames gives NaN with an :class:`EmptyClassWarning`, never an error.
+- Any selection of a run (``isel``/``sel`` on ``event`` or ``time``, reordering, ``swap_dims``/``set_xindex`` on
+  ``event_id``, concatenation along ``event`` or ``time``) analyses like a run of exactly the frames it holds, or
+  the error says what to do (``docs/definitions.md``, "Frames of a run").
+- ``null=N`` (with ``seed=`` and ``null_within=``) on :func:`specialisation`, :func:`top_units`,
+  :func:`top_fraction`, :func:`class_correlation`, :func:`detector_units` and :func:`linear_probes` adds the chance
+  level of every score: ``<score>_null_mean``, ``<score>_null_q95`` and ``<score>_p`` from ``N`` permutations of
+  the segment labels within records (``docs/definitions.md``, "Chance levels by permutation").
 
 Titos & Garcia (2022)
 ---------------------
@@ -52,26 +59,20 @@ Examples
 >>> analysis.heat_map(run).sizes
 Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
 """
-from ._activity import (
-    TopFraction,
-    class_correlation,
-    heat_map,
-    top_fraction,
-    top_units,
-    unit_activity,
-    unit_traces,
-)
+from ._activity import heat_map, unit_activity, unit_traces
 from ._attribution import MEMORY_FRACTION, attribution_over_time, band_profile, lag_profile
-from ._timescales import KEEP_GATES, timescales
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
-from ._dynamics import detector_units, susceptibility
+from ._detectors import detector_units
+from ._dynamics import susceptibility
 from ._histograms import activation_histogram
+from ._ranking import TopFraction, class_correlation, top_fraction, top_units
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
 from ._similarity import UnitMatch, linear_cka, match_units
 from ._specialisation import specialisation
+from ._timescales import KEEP_GATES, timescales
 from ._tang import (
     cell_distribution,
     responsibility,

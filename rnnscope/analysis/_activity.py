@@ -1,24 +1,15 @@
-"""Activity statistics of Titos & Garcia (2022): histograms (Fig. 5), heat maps (Fig. 6), the 100/50/30 % rule,
-class correlation (Fig. 7), most active units (Table II) and their traces (Figs. 8-9)."""
+"""Activity statistics of Titos & Garcia (2022): unit activity, heat maps (Fig. 6) and the traces of chosen units
+(Figs. 8-9). The rankings built on the heat maps (the 100/50/30 % rule, class correlation, Table II) live in
+:mod:`rnnscope.analysis._ranking`."""
 from __future__ import annotations
-
-import warnings
-from typing import NamedTuple
 
 import numpy as np
 import xarray as xr
 
 from . import _common as C
 
-__all__ = [
-    "unit_activity",
-    "heat_map",
-    "TopFraction",
-    "top_fraction",
-    "class_correlation",
-    "top_units",
-    "unit_traces",
-]
+__all__ = ["unit_activity", "heat_map", "unit_traces"]
+
 
 def _layer_coords(run, positions):
     return {"layer": C.layer_ids(run, positions)}
@@ -59,7 +50,7 @@ def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
     True
     """
     func = "unit_activity"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     total_abs = np.zeros((run.sizes["unit"], len(positions)))
@@ -139,9 +130,11 @@ def heat_map(
     func = "heat_map"
     C.choose(weighting, ["segment", "frame"], name="weighting", func=func)
     summary = "summary_heat" if weighting == "segment" else "summary_heat_frame"
+    if not isinstance(run, xr.Dataset) or "event" in run.dims or "event_id" in run.dims:
+        run = C.as_run(run, func)  # a run reduced to its summaries (as widgets keep) has no records to check
     from_summary = use_summary and var == "h" and summary in run and C.summaries_usable(run)
-    if not from_summary:  # a run reduced to its summaries (as widgets keep) needs no states
-        C.check_run(run, func)
+    if not from_summary:
+        C.as_run(run, func)
         C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     names = C.require_labels(run, func)
@@ -230,239 +223,6 @@ def _as_heat(run_or_heat, func, var, layer, weighting) -> xr.DataArray:
     )
 
 
-# --------------------------------------------------------------------------------------------- the 100/50/30 % rule
-
-
-class TopFraction(NamedTuple):
-    """Result of :func:`top_fraction`."""
-
-    heat: xr.DataArray
-    """The heat restricted to the kept units (class_name, unit, layer); NaN where a unit is kept in another
-    layer but not this one."""
-    units: dict
-    """Layer id -> sorted list of the kept unit ids (0-based)."""
-
-
-def _n_top(fraction: float, n_units: int) -> int:
-    return max(1, int(np.floor(fraction * n_units + 0.5)))
-
-
-def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str = "h", layer=None,
-                 weighting: str = "segment") -> TopFraction:
-    """The units among the most active ``fraction`` for EVERY class ("common to all events"), or for ANY class.
-
-    Definition (Titos & Garcia 2022, Figs. 6-7, our reading): per layer, let ``k = max(1, round(fraction x
-    n_units))``; the top set of a class is its ``k`` units of largest heat (ties: lower unit id first). Classes with
-    all-NaN heat (no frames) are ignored. ``fraction=1`` keeps every unit.
-
-    - ``rule="every"`` (default, the paper's "common to all events"): the intersection of the classes' top sets,
-      the units that are very active whatever the class, i.e. the units that are *not* class-specific. At small
-      fractions of small models this set is often empty: no unit is in the top 30 % of every class. An empty panel
-      then says that the most active units differ between classes (the opposite of a shared core), not that the
-      analysis failed.
-    - ``rule="any"``: the union of the top sets, the units that are very active for at least one class (the
-      class-specific units together with the shared ones).
-
-    Parameters
-    ----------
-    run_or_heat : xarray.Dataset or xarray.DataArray
-        A run (then :func:`heat_map` is computed with ``var``, ``layer``, ``weighting``) or a heat map from
-        :func:`heat_map`: (class_name, unit[, layer]).
-    fraction : float in (0, 1]
-        E.g. 1.0, 0.5, 0.3 for the paper's 100/50/30 %.
-    rule : {"every", "any"}
-        Intersection (every class) or union (any class) of the classes' top sets.
-    var, layer, weighting
-        As in :func:`heat_map` (used when a run is given).
-
-    Returns
-    -------
-    TopFraction
-        ``(heat, units)``: the heat restricted to the units kept in at least one layer (NaN in layers where a unit
-        is not kept), and a dict layer id -> unit ids. An empty set gives an empty list.
-
-    Examples
-    --------
-    >>> heat = xr.DataArray([[3.0, 2.0, 1.0, 0.0], [2.0, 3.0, 0.0, 1.0]], dims=("class_name", "unit"),
-    ...                     coords={"class_name": ["A", "B"], "unit": [0, 1, 2, 3]})
-    >>> top = top_fraction(heat, 0.5)
-    >>> top.units
-    {0: [0, 1]}
-    >>> top.heat.sizes["unit"]
-    2
-    >>> top_fraction(heat, 0.25).units, top_fraction(heat, 0.25, rule="any").units
-    ({0: []}, {0: [0, 1]})
-
-    A run works as well (the paper's analysis as it is usually called):
-
-    >>> from rnnscope.examples import toy_run
-    >>> sorted(top_fraction(toy_run(), 0.5).units)
-    [0]
-    """
-    func = "top_fraction"
-    fraction = C.check_fraction(fraction, name="fraction", func=func)
-    C.choose(rule, ["every", "any"], name="rule", func=func)
-    heat = _as_heat(run_or_heat, func, var, layer, weighting)
-    values = np.asarray(heat.values, dtype=np.float64)
-    n_classes, n_units, n_layers = values.shape
-    k = _n_top(fraction, n_units)
-    keep = np.zeros((n_units, n_layers), dtype=bool)
-    for l in range(n_layers):
-        tops = []
-        for c in range(n_classes):
-            col = values[c, :, l]
-            if np.all(np.isnan(col)):
-                continue
-            top = np.zeros(n_units, dtype=bool)
-            top[np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")[:k]] = True
-            tops.append(top)
-        if tops:
-            keep[:, l] = np.logical_and.reduce(tops) if rule == "every" else np.logical_or.reduce(tops)
-        else:  # no class has frames: every unit is (vacuously) in every top set, none in any
-            keep[:, l] = rule == "every"
-    unit_values = np.asarray(heat["unit"].values)
-    units = {int(lid) if np.issubdtype(np.asarray(lid).dtype, np.integer) else lid:
-             [int(u) for u in unit_values[keep[:, l]]] for l, lid in enumerate(np.asarray(heat["layer"].values))}
-    any_layer = keep.any(1)
-    mask = xr.DataArray(keep, dims=("unit", "layer"), coords={"unit": heat["unit"], "layer": heat["layer"]})
-    restricted = heat.where(mask).isel(unit=np.flatnonzero(any_layer))
-    restricted.attrs = {**heat.attrs, "fraction": fraction, "n_top_per_class": k, "rule": rule}
-    return TopFraction(restricted, units)
-
-
-def class_correlation(
-    run_or_heat,
-    fraction: float = 1.0,
-    *,
-    var: str = "h",
-    layer=None,
-    weighting: str = "segment",
-) -> xr.DataArray:
-    """Pearson correlation between the heat maps of every pair of classes (Titos & Garcia 2022, Fig. 7).
-
-    Definition: per layer, the heat vectors of two classes over the shared unit set of :func:`top_fraction`
-    (``fraction``) are correlated (Pearson). Fewer than 2 shared units gives NaN with a ``RuntimeWarning``; a
-    constant vector gives NaN.
-
-    Parameters
-    ----------
-    run_or_heat : xarray.Dataset or xarray.DataArray
-        A run (then :func:`heat_map` is computed with ``var``, ``layer``, ``weighting``) or a heat map.
-    fraction : float in (0, 1]
-        1.0, 0.5, 0.3 for the paper's 100/50/30 %.
-
-    Returns
-    -------
-    xarray.DataArray
-        ``correlation`` (class_name, class_name_other, layer): the two class dimensions are named ``class_name``
-        and ``class_name_other`` (xarray needs distinct names); ``n_units`` (layer) is the size of the shared set.
-
-    Examples
-    --------
-    >>> from rnnscope import analysis, examples
-    >>> corr = analysis.class_correlation(examples.toy_run())
-    >>> corr.dims, int(corr.n_units[0])
-    (('class_name', 'class_name_other', 'layer'), 6)
-    >>> float(corr.sel(class_name="LP", class_name_other="LP")[0])
-    1.0
-    """
-    func = "class_correlation"
-    fraction = C.check_fraction(fraction, name="fraction", func=func)
-    heat = _as_heat(run_or_heat, func, var, layer, weighting)
-    top = top_fraction(heat, fraction)
-    names = np.asarray(heat["class_name"].values)
-    layers = np.asarray(heat["layer"].values)
-    out = np.full((len(names), len(names), len(layers)), np.nan)
-    n_units = np.zeros(len(layers), dtype=np.int64)
-    too_few = []
-    for l, lid in enumerate(layers):
-        units = top.units[int(lid) if np.issubdtype(layers.dtype, np.integer) else lid]
-        n_units[l] = len(units)
-        if len(units) < 2:
-            too_few.append((lid, len(units)))
-            continue
-        x = np.asarray(heat.sel(unit=units).isel(layer=l).values, dtype=np.float64)  # (class, unit)
-        centred = x - x.mean(1, keepdims=True)
-        norm = np.sqrt((centred**2).sum(1))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            out[..., l] = (centred @ centred.T) / np.outer(norm, norm)
-    if too_few:
-        where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
-        warnings.warn(f"{func}: fewer than 2 units are among the top {fraction:.0%} of every class ({where}), so the "
-                      "correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more "
-                      "units.", RuntimeWarning, stacklevel=2)
-    result = xr.DataArray(
-        out,
-        dims=("class_name", "class_name_other", "layer"),
-        coords={"class_name": names, "class_name_other": names.copy(), "layer": layers,
-                "n_units": ("layer", n_units)},
-        name="correlation",
-    )
-    result.attrs.update(fraction=fraction, definition="Pearson correlation of class heat maps over the shared units",
-                        **{k: v for k, v in heat.attrs.items() if k in ("variable", "weighting")})
-    return result
-
-
-# --------------------------------------------------------------------------------------------- top units
-
-
-def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting: str = "segment") -> xr.DataArray:
-    """The ``k`` most active units of every class, ranked by heat (Titos & Garcia 2022, Table II).
-
-    Definition: per class and layer, units sorted by decreasing heat (:func:`heat_map`; ties: lower id first);
-    "most active, and therefore most specialized" in the paper's words.
-
-    Parameters
-    ----------
-    run_or_heat : xarray.Dataset or xarray.DataArray
-        A run or a heat map.
-    k : int
-        Units per class (at most the number of units).
-
-    Returns
-    -------
-    xarray.DataArray
-        Unit ids (class_name, rank, layer), int; ``rank`` runs 1..k (1 = most active). Unit ids are 0-based: add 1
-        to compare with the paper's neuron numbers. The coordinate ``heat`` holds the units' heat. A class with no
-        frames gets -1.
-
-    Examples
-    --------
-    >>> from rnnscope import analysis, examples
-    >>> analysis.top_units(examples.toy_run()).sizes["rank"]
-    5
-    >>> top = analysis.top_units(examples.toy_run(), k=3)
-    >>> top.dims, top.sizes["rank"]
-    (('class_name', 'rank', 'layer'), 3)
-    """
-    func = "top_units"
-    heat = _as_heat(run_or_heat, func, var, layer, weighting)
-    k = C.check_int(k, name="k", func=func, minimum=1)
-    values = np.asarray(heat.values, dtype=np.float64)
-    n_classes, n_units, n_layers = values.shape
-    k = min(k, n_units)
-    unit_values = np.asarray(heat["unit"].values)
-    ids = np.full((n_classes, k, n_layers), -1, dtype=np.int64)
-    top_heat = np.full((n_classes, k, n_layers), np.nan)
-    for c in range(n_classes):
-        for l in range(n_layers):
-            col = values[c, :, l]
-            if np.all(np.isnan(col)):
-                continue
-            order = np.argsort(-np.nan_to_num(col, nan=-np.inf), kind="stable")[:k]
-            ids[c, :, l] = unit_values[order]
-            top_heat[c, :, l] = col[order]
-    return xr.DataArray(
-        ids,
-        dims=("class_name", "rank", "layer"),
-        coords={"class_name": heat["class_name"].values, "rank": np.arange(1, k + 1), "layer": heat["layer"].values,
-                "heat": (("class_name", "rank", "layer"), top_heat)},
-        name="unit",
-        attrs={"definition": "units ranked by decreasing heat (0-based ids; paper numbers are 1-based)",
-               **{key: v for key, v in heat.attrs.items() if key in ("variable", "weighting")}},
-    )
-
-
 def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) -> xr.DataArray:
     """Time evolution of chosen units over one record (Titos & Garcia 2022, Figs. 8-9).
 
@@ -493,7 +253,7 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
     (('time', 'unit', 'layer'), True, [2, 0])
     """
     func = "unit_traces"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     e = C.event_position(run, event, func)

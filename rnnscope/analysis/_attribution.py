@@ -20,12 +20,11 @@ Lags before a record's start (NaN) hold no mass. This module imports no torch.
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import xarray as xr
 
 from ..errors import AttributionError
+from ._null import check_null, summarise
 
 __all__ = ["band_profile", "lag_profile", "attribution_over_time", "MEMORY_FRACTION"]
 
@@ -47,11 +46,7 @@ def _check(attr, func) -> xr.Dataset:
 
 
 def _check_null(null, seed, func):
-    if null is not None and (isinstance(null, bool) or not isinstance(null, (int, np.integer)) or null < 1):
-        raise ValueError(f"The 'null' parameter of {func} must be None or a number of permutations >= 1. Got "
-                         f"{null!r} instead.")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"The 'seed' parameter of {func} must be an integer. Got {seed!r} instead.")
+    check_null(null, "record", seed, func)
 
 
 def _groups(attr: xr.Dataset):
@@ -82,22 +77,12 @@ def _group_mean(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.nda
         return sums / onehot.sum(-1)[..., None]
 
 
-def _summarise(reference, nulls, lower=False):
-    """Mean, 95 % quantile and one-sided p (``null >= score``, or ``<=`` when ``lower``) over the first axis."""
-    finite = np.isfinite(nulls)
-    count = finite.sum(0)
-    tolerance = 1e-9 * np.maximum(1.0, np.abs(reference))
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # classes without frames: all-NaN nulls
-        reached = finite & ((nulls <= reference + tolerance) if lower else (nulls >= reference - tolerance))
-        p = (1.0 + reached.sum(0)) / (1.0 + count)
-        mean = np.where(count > 0, np.nanmean(np.where(finite, nulls, np.nan), 0) if nulls.size else np.nan, np.nan)
-        q95 = np.where(count > 0, np.nanquantile(np.where(finite, nulls, np.nan), 0.95, axis=0), np.nan)
-    return mean, q95, np.where(np.isfinite(reference) & (count > 0), p, np.nan)
-
-
 def _null_vars(name, dims, reference, nulls, lower=False, what="") -> dict:
-    mean, q95, p = _summarise(reference, nulls, lower)
+    """``<name>_null_mean``, ``_null_q95`` and ``_p`` (:func:`._null.summarise`; with ``lower`` the p-value counts
+    the null values at or below the score: one-sided towards smaller scores)."""
+    mean, q95, p = summarise(reference, nulls)
+    if lower:
+        _, _, p = summarise(-np.asarray(reference, dtype=np.float64), -np.asarray(nulls, dtype=np.float64))
     side = "<=" if lower else ">="
     return {f"{name}_null_mean": (dims, mean, {"definition": f"mean of {name} over the permutations of {what}"}),
             f"{name}_null_q95": (dims, q95, {"definition": f"95 % quantile of {name} over the permutations of {what}"}),

@@ -34,18 +34,44 @@ _LSTM_FAMILY = ("lstm", "lazy_lstm")
 # --------------------------------------------------------------------------------------------- checks
 
 
-def check_run(run, func: str, *, needs_length: bool = True) -> None:
-    """Raise a TypeError / ValueError unless ``run`` is a Dataset laid out like a run."""
+def as_run(run, func: str, *, needs_length: bool = True) -> xr.Dataset:
+    """``run`` as the analyses read it, or a clear error: any selection a user makes with xarray analyses like a
+    run of exactly the frames it holds.
+
+    - records indexed by id (``run.swap_dims(event="event_id")``) get their ``event`` dimension back;
+    - a run in the previous layout (schema 1, positional ``segment_event``) is refused, naming
+      :func:`rnnscope.schema.upgrade`;
+    - the time axis must increase (:func:`rnnscope.schema.selection_problem`);
+    - ``length`` counts the valid frames left by a time selection and capture-time summaries of other records or
+      frames are dropped (:func:`rnnscope.schema.fit_to_frames`).
+
+    The input is never modified (the changes are made on a shallow copy).
+    """
+    from ..schema import SchemaError, fit_to_frames, selection_problem
+
     if not isinstance(run, xr.Dataset):
         raise TypeError(
             f"The 'run' parameter of {func} must be an xarray.Dataset (a run from rnnscope.capture or "
             f"rnnscope.open_run). Got {type(run).__name__} instead."
+        )
+    if "event" not in run.dims and "event_id" in run.dims:  # run.swap_dims(event="event_id")
+        run = run.swap_dims(event_id="event")
+    version = str(run.attrs.get("schema_version", ""))
+    if version.split(".")[0] == "1" or ("segment_event" in run.variables and "segment_event_id" not in run.variables):
+        raise SchemaError(
+            f"{func}: the run is in the previous layout (schema_version {version or '1'}: its segments refer to "
+            "records by position in 'segment_event', which selections of records make wrong). Convert it with "
+            "run = rnnscope.schema.upgrade(run) (rnnscope.open_run upgrades stores on reading)."
         )
     if needs_length and "length" not in run.coords:
         raise ValueError(
             f"{func}: the run has no 'length' coordinate (valid frames per event). Runs made by rnnscope.capture "
             "have it; for a hand-made Dataset add run.coords['length'] = ('event', lengths)."
         )
+    problem = selection_problem(run)
+    if problem is not None:
+        raise SchemaError(f"{func}: {problem}.")
+    return fit_to_frames(run)  # a time selection: its own lengths; never summaries of other frames
 
 
 def state_variables(run) -> list[str]:

@@ -36,7 +36,7 @@ def frame_accuracy(run: xr.Dataset) -> float:
     True
     """
     func = "frame_accuracy"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     for name in ("pred", "label"):
         if name not in run:
             raise ValueError(f"{func}: the run has no {name!r} variable; capture it with rnnscope.capture.")
@@ -92,7 +92,7 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
                          f"Got {type(runs).__name__} instead.")
     rows = []
     for name, run in runs.items():
-        C.check_run(run, func)
+        run = C.as_run(run, func)
         cells = C.model_cells(run)
         hist = activation_histogram(run, "h", by=None)
         dist = cell_distribution(run, units=units, seed=seed)

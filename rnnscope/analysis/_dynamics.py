@@ -1,5 +1,5 @@
-"""How units react to changes of the input: susceptibility at segment boundaries, onset and S-arrival detectors
-(Titos & Garcia 2022, Section IV: "susceptibility"; onset behaviour).
+"""How units react to changes of the input: susceptibility at segment boundaries (Titos & Garcia 2022, Section IV:
+"susceptibility"), and the boundaries, windows and reach that :mod:`rnnscope.analysis._detectors` shares.
 
 Boundaries and the features' reach
 ----------------------------------
@@ -13,22 +13,25 @@ future. The windows around a boundary account for this reach, read from the run'
 
 ``b - max(k_before, before) <= t <= b + max(k, after)``
 
-with ``(before, after)`` the reach of the whole feature vector (0 when the run does not say how its features were
-made: then the window is the one of the older definitions) and ``k_before = k`` for :func:`susceptibility`, 0 for
-:func:`detector_units`.
+with ``(before, after)`` the reach of the whole feature vector and ``k_before = k`` for :func:`susceptibility`, 0
+for :func:`~rnnscope.analysis.detector_units`. A run that does not say how its features were made (no feature
+configuration, or features from :func:`rnnscope.data.from_features`) gets reach 0 with a warning: pass
+``reach=(before, after)``.
 """
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
 import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
-from . import _common as C
+from ..errors import RnnscopeWarning
 from ..features import feature_reach
+from . import _common as C
 
-__all__ = ["susceptibility", "detector_units"]
+__all__ = ["susceptibility"]
 
 #: Default half-width (frames) of the window around a boundary: +-2 frames = +-1 s at the papers' 2 frames/s.
 BOUNDARY_HALF_WIDTH = 2
@@ -81,12 +84,30 @@ def _boundaries(run, background):
 
 
 def _reach(run, reach, func) -> tuple[int, int]:
-    """(before, after) frames: given, or from the run's feature configuration (0, 0 when it has none)."""
+    """(before, after) frames: given, or from the run's feature configuration; (0, 0) with a warning when the run
+    does not say how its features were made (no configuration, or features computed elsewhere)."""
     if reach is None:
         config, rate = run.attrs.get("feature_config"), run.attrs.get("sampling_rate")
-        if config is None or rate is None:
-            return 0, 0
-        return tuple(feature_reach(config, float(rate)))
+        parsed = config
+        if isinstance(config, str):
+            try:
+                parsed = json.loads(config)
+            except json.JSONDecodeError:
+                parsed = None
+        if config is None:
+            why = "it has no attrs['feature_config']"
+        elif not isinstance(parsed, dict) or parsed.get("preset") == "external" or "window_s" not in parsed:
+            why = "its features were computed elsewhere (rnnscope.data.from_features), with an unknown window"
+        elif rate is None:
+            why = "it has no attrs['sampling_rate']"
+        else:
+            return tuple(feature_reach(config, float(rate)))
+        warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
+                      "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
+                      "in frames to say how far they reach (rnnscope.features.feature_reach(config, sampling_rate) "
+                      "computes it for a window and deltas: (8, 7) for the paper's features at 100 Hz), or reach=0 "
+                      "to confirm none.", RnnscopeWarning, stacklevel=3)
+        return 0, 0
     pair = (reach, reach) if isinstance(reach, (int, np.integer)) and not isinstance(reach, bool) else reach
     try:
         before, after = (int(v) for v in pair)
@@ -166,8 +187,8 @@ def susceptibility(
         the run does not say.
     reach : None, int or (int, int)
         Frames before / after a boundary whose features can show it. None: from the run's
-        ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 when
-        absent); 0: the plain ``+-k`` window.
+        ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 with
+        a warning when the run does not say how its features were made); 0: the plain ``+-k`` window.
 
     Returns
     -------
@@ -188,7 +209,7 @@ def susceptibility(
     (('unit', 'layer'), ('layer',))
     """
     func = "susceptibility"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
     k = C.check_int(k, name="k", func=func)
@@ -245,131 +266,3 @@ def susceptibility(
     return out
 
 
-def _auc_counts(pos_sorted, neg):
-    """Sum over negatives of (#positives > neg + 0.5 #positives == neg), per column (unit)."""
-    n_pos = pos_sorted.shape[0]
-    total = np.zeros(neg.shape[1])
-    for j in range(neg.shape[1]):
-        left = np.searchsorted(pos_sorted[:, j], neg[:, j], side="left")
-        right = np.searchsorted(pos_sorted[:, j], neg[:, j], side="right")
-        total[j] = (n_pos - right).sum() + 0.5 * (right - left).sum()
-    return total
-
-
-def detector_units(
-    run: xr.Dataset,
-    var: str = "h",
-    layer=None,
-    *,
-    k: int = BOUNDARY_HALF_WIDTH,
-    background: str | None = "auto",
-    reach=None,
-) -> xr.Dataset:
-    """How well each unit's activity change detects segment onsets and S arrivals (ROC AUC per unit).
-
-    Definition: the score of frame ``t >= 1`` is ``|v[t] - v[t-1]|`` of the unit. Positive frames for
-    ``auc_onset``: ``onset - before <= t <= onset + max(k, after)`` for every onset of a non-``background``
-    segment strictly inside its record, with ``(before, after)`` the features' reach (module docstring): the model
-    is causal, so it reacts after its *input* changes, and its input changes up to ``before`` frames before the
-    labelled onset (without reach: ``onset <= t <= onset + k``); for ``auc_s`` the same window around ``s``, the
-    first frame whose centre is at or after the segment's S arrival (``segment_s``). Negatives: every other valid
-    frame ``t >= 1``. The AUC is the Mann-Whitney statistic ``P(score_pos > score_neg) + 0.5 P(=)``, equal to
-    :func:`sklearn.metrics.roc_auc_score`, computed in two streaming passes (positives kept, negatives counted
-    block by block), so larger-than-memory runs work. 0.5: no better than chance.
-
-    Parameters
-    ----------
-    run : xarray.Dataset
-    var : str
-    layer : int, list of int or None
-        Layers (None: all); the result keeps a ``layer`` dimension.
-    k : int
-        Frames after the onset / arrival counted as positive (default 2 = 1 s at 2 frames/s), widened to the reach.
-    background : str or None
-        Class whose segments are not events (their starts are not onsets). ``"auto"`` (default): the run's
-        ``attrs["background"]``, with a warning when the run does not say; None: every segment is an event.
-    reach : None, int or (int, int)
-        Frames before / after a boundary whose features can show it. None: from the run's
-        ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 when
-        absent); 0: the plain ``[b, b + k]`` window.
-
-    Returns
-    -------
-    xarray.Dataset
-        ``auc_onset``, ``auc_s`` (unit, layer); ``n_onset_frames``, ``n_s_frames``; ``attrs["reach"]``. Without
-        any S arrival (or onset), the AUC is NaN with an :class:`EmptyClassWarning`.
-
-    Examples
-    --------
-    >>> from rnnscope import analysis, examples
-    >>> analysis.detector_units(examples.toy_run()).attrs["background"]
-    'SIL'
-    >>> det = analysis.detector_units(examples.toy_run(), k=1)
-    >>> det["auc_onset"].dims
-    ('unit', 'layer')
-    >>> bool(((det["auc_onset"] >= 0) & (det["auc_onset"] <= 1)).all())
-    True
-    """
-    func = "detector_units"
-    C.check_run(run, func)
-    C.check_var(run, var, func)
-    positions = C.check_layers(run, layer, func)
-    k = C.check_int(k, name="k", func=func)
-    background = _background(run, background, func)
-    before, after = _reach(run, reach, func)
-    onsets, _, _, s_frames = _boundaries(run, background)
-    n_frames = C.lengths(run)
-    n_units, n_layers = run.sizes["unit"], len(positions)
-    kinds = {"onset": onsets, "s": s_frames}
-    masks = {kind: {e: _near(int(n_frames[e]), points[e], -before, max(k, after)) for e in points}
-             for kind, points in kinds.items()}
-    # pass 1: positive scores
-    positives = {kind: [] for kind in kinds}
-    events_with = sorted({e for kind in kinds for e in kinds[kind] if kinds[kind][e]})
-    for event, t, diff in _deltas(run, var, positions, events_with):
-        for kind in kinds:
-            rows = masks[kind][event][t]
-            if rows.any():
-                positives[kind].append(diff[rows].reshape(-1, n_units * n_layers))
-    auc = {}
-    n_pos = {}
-    for kind in kinds:
-        pos = np.concatenate(positives[kind]) if positives[kind] else np.zeros((0, n_units * n_layers))
-        n_pos[kind] = pos.shape[0]
-        auc[kind] = (np.sort(pos, axis=0), np.zeros(n_units * n_layers), [0])
-    # pass 2: negatives
-    if any(n_pos.values()):
-        for event, t, diff in _deltas(run, var, positions, None):
-            flat = diff.reshape(diff.shape[0], -1)
-            for kind in kinds:
-                if not n_pos[kind]:
-                    continue
-                neg = flat[~masks[kind][event][t]]
-                if neg.shape[0]:
-                    pos_sorted, total, n_neg = auc[kind]
-                    total += _auc_counts(pos_sorted, neg)
-                    n_neg[0] += neg.shape[0]
-    result = {}
-    for kind in kinds:
-        _, total, n_neg = auc[kind]
-        if n_pos[kind] and n_neg[0]:
-            result[kind] = (total / (n_pos[kind] * n_neg[0])).reshape(n_units, n_layers)
-        else:
-            result[kind] = np.full((n_units, n_layers), np.nan)
-    empty = [kind for kind in kinds if not n_pos[kind]]
-    if empty:
-        warnings.warn(f"{func}: the run has no {' / '.join('onset' if e == 'onset' else 'S-arrival' for e in empty)} "
-                      "frames; the corresponding AUC is NaN.", C.EmptyClassWarning, stacklevel=2)
-    out = xr.Dataset(
-        {
-            "auc_onset": (("unit", "layer"), result["onset"]),
-            "auc_s": (("unit", "layer"), result["s"]),
-            "n_onset_frames": n_pos["onset"],
-            "n_s_frames": n_pos["s"],
-        },
-        coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
-    )
-    out.attrs.update(variable=var, k=k, background=str(background), reach=[before, after],
-                     definition="ROC AUC of |v[t] - v[t-1]| for frames [b - before, b + max(k, after)] around "
-                                "onsets (resp. S arrivals) b against every other valid frame")
-    return out

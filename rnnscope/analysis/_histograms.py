@@ -89,7 +89,7 @@ def activation_histogram(
     True
     """
     func = "activation_histogram"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.check_var(run, var, func)
     C.choose(by, ["class", "segment", None], name="by", func=func)
     positions = C.check_layers(run, layer, func)

@@ -19,6 +19,7 @@ import xarray as xr
 from .._validation import FROM_DATA, no_background_message, resolve_background
 from ..schema import STATE_VARIABLES
 from . import _common as C
+from ._null import check_null, null_attrs, permuted_labels, summarise
 
 __all__ = ["linear_probes", "gate_saturation", "PROBE_TARGETS", "GATE_VARIABLES"]
 
@@ -140,17 +141,21 @@ def _fancy(data, event, idx):
     return block
 
 
-def _onset_times(run, bg: int) -> dict[int, np.ndarray]:
-    """Per record (length,), time since the start of the enclosing non-background segment (s), NaN elsewhere."""
-    table = C.segment_table(run)
-    times = np.asarray(run["time"].values, dtype=np.float64)
-    n_frames = C.lengths(run)
-    out = {e: np.full(int(n), np.nan) for e, n in enumerate(n_frames)}
-    for start, e, cls, a, b in zip(*(table[c].to_numpy() for c in ("start", "event", "class", "frame_start",
-                                                                     "frame_stop"))):
-        if int(cls) != bg:
-            out[int(e)][int(a):int(b)] = times[int(a):int(b)] - float(start)
+def _frame_segments(run, table) -> dict[int, np.ndarray]:
+    """Per record (length,), the row of ``table`` (:func:`~rnnscope.analysis._common.segment_table`) of the segment
+    holding each frame, -1 outside any segment."""
+    out = {e: np.full(int(n), -1, dtype=np.int64) for e, n in enumerate(C.lengths(run))}
+    for row, (e, a, b) in enumerate(zip(*(table[c].to_numpy() for c in ("event", "frame_start", "frame_stop")))):
+        out[int(e)][int(a):int(b)] = row
     return out
+
+
+def _since_onset(seg_of, frame_time, seg_start, seg_class, bg) -> np.ndarray:
+    """Time since the start of the enclosing segment (s) for frames inside a segment of a class other than ``bg``,
+    NaN elsewhere; ``seg_class`` gives each segment's class (the run's, or permuted ones)."""
+    row = np.maximum(seg_of, 0)
+    inside = (seg_of >= 0) & (seg_class[row] != bg) if seg_class.size else np.zeros(seg_of.size, dtype=bool)
+    return np.where(inside, frame_time - (seg_start[row] if seg_start.size else 0.0), np.nan)
 
 
 # --------------------------------------------------------------------------------------------- fitting
@@ -211,6 +216,9 @@ def linear_probes(
     bands: Sequence[str] | None = None,
     metric: str = "balanced_accuracy",
     threads: int | None = 1,
+    null: int | None = None,
+    null_within: str = "record",
+    progress: bool = True,
 ) -> pd.DataFrame:
     """Cross-validated linear probes from each layer's states to what the network should know, per variable.
 
@@ -237,6 +245,15 @@ def linear_probes(
     every target (each target then uses the sampled frames where it is defined; ``n_frames`` says how many), so
     the cost does not grow with the run. Records are read one at a time.
 
+    Chance level (``null=N``): ``chance`` is what a predictor that ignores the states scores; whether the probe's
+    score is more than a linear read-out of anything fits by chance is answered by refitting it on ``N``
+    permutations of the segments' classes within records (seeded by ``seed``): frames inside a segment take their
+    segment's permuted class, so ``class``, ``event`` and ``time_since_onset`` become targets the states cannot
+    know. Each row then gets ``score_null_mean``, ``score_null_q95`` and ``score_p`` (one-sided). The input
+    features (``band_energy``, a feature name) are not segment labels: their null columns are NaN (their
+    ``chance`` is the state-blind R² of about 0). Every permutation refits every probe: ``N + 1`` times the cost,
+    with a progress bar.
+
     Parameters
     ----------
     run : xarray.Dataset
@@ -251,7 +268,7 @@ def linear_probes(
     max_frames : int or None
         Frames sampled (None: all valid frames).
     seed : int
-        Seed of the frame sample.
+        Seed of the frame sample (and of the permutations).
     background : str, optional
         The class that is not an event, for the ``"event"`` and ``"time_since_onset"`` targets. ``"auto"``
         (default): the run's ``attrs["background"]``. When nothing says which class it is, those targets are left
@@ -263,13 +280,20 @@ def linear_probes(
     threads : int or None
         BLAS / OpenMP threads while fitting (``threadpoolctl``, restored afterwards; default 1: the probes are small
         and extra threads mostly wait on a busy machine). None leaves the thread pools as they are.
+    null : int, optional
+        Number of permutations of the segment labels (None: no permutation null).
+    null_within : {"record", "run"}
+        Permute the classes among the segments of each record (default) or among all segments.
+    progress : bool
+        Show a progress bar over the fits when ``null`` is given.
 
     Returns
     -------
     pandas.DataFrame
         One row per (target, variable, layer): ``target``, ``var``, ``layer``, ``metric`` (``balanced_accuracy``,
-        ``accuracy`` or ``r2``), ``score``, ``chance``, ``n_frames``, ``n_records``. NaN scores, with an
-        :class:`EmptyClassWarning`, when a target has fewer than two classes or two records among the sampled frames.
+        ``accuracy`` or ``r2``), ``score``, ``chance``, ``n_frames``, ``n_records`` (and ``score_null_mean``,
+        ``score_null_q95``, ``score_p`` with ``null``). NaN scores, with an :class:`EmptyClassWarning`, when a
+        target has fewer than two classes or two records among the sampled frames.
 
     Examples
     --------
@@ -281,9 +305,12 @@ def linear_probes(
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]
     >>> bool(table.set_index("target").loc["event", "score"] > table.set_index("target").loc["event", "chance"])
     True
+    >>> with_null = analysis.linear_probes(examples.toy_run(), ["event"], folds=3, null=9, progress=False)
+    >>> with_null.columns.tolist()[-3:], bool(0 < with_null["score_p"][0] <= 1)
+    (['score_null_mean', 'score_null_q95', 'score_p'], True)
     """
     func = "linear_probes"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     variables = _check_vars(run, var, func)
     positions = C.check_layers(run, layer, func)
     explicit = targets is not None
@@ -300,8 +327,12 @@ def linear_probes(
     feature_cols = sorted({names.index(b) for b in bands} | {names.index(t) for t in targets if t in names}) \
         if any(t == "band_energy" or t in names for t in targets) else []
 
+    null = check_null(null, null_within, seed, func)
+    null_targets = [t for t in targets if t in _NULL_TARGETS] if null else []
     picks = _sample_frames(run, max_frames, seed)
-    onset = _onset_times(run, bg) if "time_since_onset" in targets else None
+    segments = C.segment_table(run) if ("time_since_onset" in targets or null_targets) else None
+    seg_map = _frame_segments(run, segments) if segments is not None else None
+    times = np.asarray(run["time"].values, dtype=np.float64)
     lab = None
     if "label" in run:
         lab = run["label"] if tuple(run["label"].dims) == ("event", "time") else run["label"].transpose("event", "time")
@@ -310,7 +341,7 @@ def linear_probes(
         feat = run["features"]
         if tuple(feat.dims) != ("event", "time", "feature"):
             feat = feat.transpose("event", "time", "feature")
-    labels, feats, since, groups = [], [], [], []
+    labels, feats, seg_of, frame_time, groups = [], [], [], [], []
     for event, idx in enumerate(picks):
         if idx.size == 0:
             continue
@@ -318,44 +349,105 @@ def linear_probes(
                       else _fancy(lab.data, event, idx).astype(np.int64))
         if feat is not None:
             feats.append(_fancy(feat.data, event, idx)[:, feature_cols].astype(np.float64))
-        if onset is not None:
-            since.append(onset[event][idx])
+        if seg_map is not None:
+            seg_of.append(seg_map[event][idx])
+            frame_time.append(times[idx])
         groups.append(np.full(idx.size, event))
     if not groups:
         raise ValueError(f"{func}: the run has no valid frame (every length is 0).")
     labels, groups = np.concatenate(labels), np.concatenate(groups)
     feats = np.concatenate(feats) if feature_cols else None
-    since = np.concatenate(since) if onset is not None else None
-    problems = [(target, *_target(target, labels, since, feats, bg, bands, names, feature_cols)) for target in targets]
+    segs = None
+    if seg_map is not None:
+        segs = (np.concatenate(seg_of), np.concatenate(frame_time), segments["start"].to_numpy(np.float64),
+                segments["class"].to_numpy(np.int64), segments["event"].to_numpy(np.int64))
+    since = _since_onset(*segs[:4], bg) if "time_since_onset" in targets else None
+
+    def problems_of(labels, since):
+        return [(target, *_target(target, labels, since, feats, bg, bands, names, feature_cols))
+                for target in targets]
+
+    problems = problems_of(labels, since)
+    null_problems = _null_problems(segs, labels, bg, null, seed, null_within, problems_of, func) if null_targets \
+        else []
 
     from threadpoolctl import threadpool_limits
 
     rows = []
     layer_ids = C.layer_ids(run, positions)
+    n_fits = len(variables) * len(layer_ids) * (len(targets) + (null or 0) * len(null_targets))
+    bar = _bar(n_fits, bool(null) and progress)
     with threadpool_limits(limits=threads):
         for v in variables:  # one variable in memory at a time: (sampled frames, unit, selected layers)
             data = C._ordered(run, v)
             states = np.concatenate([_fancy(data, e, idx)[..., positions] for e, idx in enumerate(picks) if idx.size])
-            for target, kind, mask, y in problems:
+            for i, (target, kind, mask, y) in enumerate(problems):
                 for j, lay in enumerate(layer_ids):
                     x = C.drop_padded_units(states[mask][:, :, j].astype(np.float64))
                     score, chance = _cross_validate(x, y[mask], groups[mask], kind, metric, folds)
-                    rows.append({"target": target, "var": v, "layer": lay,
-                                 "metric": metric if kind == "classification" else "r2", "score": score,
-                                 "chance": chance, "n_frames": int(mask.sum()),
-                                 "n_records": int(np.unique(groups[mask]).size)})
+                    row = {"target": target, "var": v, "layer": lay,
+                           "metric": metric if kind == "classification" else "r2", "score": score,
+                           "chance": chance, "n_frames": int(mask.sum()),
+                           "n_records": int(np.unique(groups[mask]).size)}
+                    bar.update(1)
+                    if null:
+                        scores = np.full(null, np.nan)
+                        for n, perm in enumerate(null_problems if target in null_targets else []):
+                            _, _, mask_n, y_n = perm[i]
+                            x_n = C.drop_padded_units(states[mask_n][:, :, j].astype(np.float64))
+                            scores[n] = _cross_validate(x_n, y_n[mask_n], groups[mask_n], kind, metric, folds)[0]
+                            bar.update(1)
+                        row.update({f"score_{key}": float(value) for key, value in
+                                    zip(("null_mean", "null_q95", "p"), summarise(np.float64(score), scores))})
+                    rows.append(row)
+    bar.close()
     order = {(t, v): (i, k) for i, t in enumerate(targets) for k, v in enumerate(variables)}
     rows.sort(key=lambda r: order[(r["target"], r["var"])])  # stable: layers stay in order
-    table = pd.DataFrame(rows, columns=["target", "var", "layer", "metric", "score", "chance", "n_frames",
-                                        "n_records"])
+    columns = ["target", "var", "layer", "metric", "score", "chance", "n_frames", "n_records"]
+    table = pd.DataFrame(rows, columns=columns + (["score_null_mean", "score_null_q95", "score_p"] if null else []))
     empty = list(dict.fromkeys(table.loc[table["score"].isna(), "target"]))
     if empty:
         warnings.warn(f"{func}: target(s) {empty} have fewer than two classes or two records among the sampled "
                       "frames; their scores are NaN (raise max_frames or probe a run with more records).",
                       C.EmptyClassWarning, stacklevel=2)
     table.attrs.update(max_frames=max_frames, seed=seed, folds=folds,
-                       background=C.class_names(run)[bg] if bg >= 0 else None, bands=list(bands))
+                       background=C.class_names(run)[bg] if bg >= 0 else None, bands=list(bands),
+                       **(null_attrs(null, null_within, seed) if null else {}))
     return table
+
+
+#: Targets made from the segment labels, whose chance level a permutation of those labels gives.
+_NULL_TARGETS = ("class", "event", "time_since_onset")
+
+
+def _null_problems(segs, labels, bg, null, seed, within, problems_of, func) -> list:
+    """The targets of ``null`` permutations of the segments' classes within records: frames inside a segment with a
+    known label take their segment's permuted class (and ``time_since_onset`` follows the permuted classes)."""
+    seg_of, frame_time, seg_start, seg_class, seg_record = segs
+    perms = permuted_labels(seg_class, seg_record, null, np.random.default_rng(seed), within=within, func=func)
+    inside = (seg_of >= 0) & (labels >= 0)
+    row = np.maximum(seg_of, 0)
+    out = []
+    for classes in perms:
+        permuted = np.where(inside, classes[row] if classes.size else labels, labels)
+        out.append(problems_of(permuted, _since_onset(seg_of, frame_time, seg_start, classes, bg)))
+    return out
+
+
+def _bar(total: int, enabled):
+    """A progress bar over the probe fits (only with a null: N + 1 fits per probe), or a stand-in."""
+    if not enabled:
+        class _Silent:
+            def update(self, n):
+                pass
+
+            def close(self):
+                pass
+
+        return _Silent()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, unit="fit", desc="linear_probes", leave=False)
 
 
 def _target(target, labels, since, feats, bg, bands, names, feature_cols):
@@ -415,7 +507,7 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     (('variable', 'layer'), True)
     """
     func = "gate_saturation"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     if var is None:
         variables = [v for v in GATE_VARIABLES if v in C.state_variables(run)]
         if not variables:

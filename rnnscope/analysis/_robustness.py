@@ -78,8 +78,7 @@ def perturbation(
     (('time', 'unit', 'layer'), 0.0)
     """
     func = "perturbation"
-    for ds in (clean, perturbed):
-        C.check_run(ds, func)
+    clean, perturbed = (C.as_run(ds, func) for ds in (clean, perturbed))
     positions = C.check_layers(clean, layer, func)
     C.check_layers(perturbed, layer, func)
     variables = C.cell_variables(clean, var, positions, func)

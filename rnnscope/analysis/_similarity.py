@@ -29,16 +29,16 @@ class UnitMatch(NamedTuple):
 
 
 def _check_pair(run_a, run_b, var, var_b, layer, layer_b, func: str):
-    """Both runs, their variables and layers checked; returns ``var_b`` (default ``var``) and the layer positions
-    of each run (``layer_b`` defaults to ``layer``)."""
-    C.check_run(run_a, func)
-    C.check_run(run_b, func)
+    """Both runs, their variables and layers checked; returns both runs as the analyses read them
+    (:func:`~rnnscope.analysis._common.as_run`), ``var_b`` (default ``var``) and the layer positions of each run
+    (``layer_b`` defaults to ``layer``)."""
+    run_a, run_b = C.as_run(run_a, func), C.as_run(run_b, func)
     C.check_var(run_a, var, func)
     var_b = var if var_b is None else var_b
     C.check_var(run_b, var_b, func)
     pos_a = C.check_layers(run_a, layer, func)
     pos_b = C.check_layers(run_b, layer if layer_b is None else layer_b, func)
-    return var_b, pos_a, pos_b
+    return run_a, run_b, var_b, pos_a, pos_b
 
 
 def _check_same_frames(run_a, run_b, func: str) -> None:
@@ -150,7 +150,7 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None,
     (('layer_a', 'layer_b'), [1.0, 1.0])
     """
     func = "linear_cka"
-    var_b, pos_a, pos_b = _check_pair(run_a, run_b, var, var_b, layer, layer_b, func)
+    run_a, run_b, var_b, pos_a, pos_b = _check_pair(run_a, run_b, var, var_b, layer, layer_b, func)
     _check_same_frames(run_a, run_b, func)
     count, _, cov = _moments(run_a, var, pos_a, run_b, var_b, pos_b)
     ua, ub = run_a.sizes["unit"], run_b.sizes["unit"]
@@ -225,7 +225,7 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None
     from scipy.optimize import linear_sum_assignment
 
     func = "match_units"
-    var_b, pos_a, pos_b = _check_pair(run_a, run_b, var, var_b, layer, layer_b, func)
+    run_a, run_b, var_b, pos_a, pos_b = _check_pair(run_a, run_b, var, var_b, layer, layer_b, func)
     if pos_a.size != pos_b.size:
         raise ValueError(
             f"{func}: layers are paired in order, but {pos_a.size} layer(s) of run_a and {pos_b.size} of run_b were "

@@ -88,7 +88,7 @@ def cell_distribution(
     (('bin', 'layer'), ['c'], 4)
     """
     func = "cell_distribution"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
     if units is not None:
@@ -223,7 +223,7 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     (('class_name', 'unit', 'layer'), ['outside'])
     """
     func = "responsibility"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
     rules = [_rule(v) for v in variables]
@@ -432,7 +432,7 @@ def temporal_trace(
     (('time', 'component', 'layer'), 2)
     """
     func = "temporal_trace"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     C.choose(method, ["pca", "tsne"], name="method", func=func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
@@ -534,7 +534,7 @@ def smoothness(
     10
     """
     func = "smoothness"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
     max_frames = C.check_int(max_frames, name="max_frames", func=func, minimum=3)

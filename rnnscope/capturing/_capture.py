@@ -69,12 +69,17 @@ def _check_variables(model, variables) -> list[str]:
 
 
 def _check_silence(model, silence) -> list[torch.Tensor | None] | None:
-    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks."""
+    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks,
+    together with the units the model silences right now (inside ``experiments.silenced(model, ...)``)."""
     from ..models._checks import layer_masks
+    from ..models._module_masks import layer_keeps
 
+    in_effect = layer_keeps(model)
     if silence is None:
-        return None
-    return layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
+        return in_effect
+    keep = layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
+    return keep if in_effect is None else [b if a is None else (a if b is None else a & b)
+                                           for a, b in zip(keep, in_effect)]
 
 
 def _check_model(model, dataset, func="capture"):
@@ -192,7 +197,9 @@ def capture(
       ``nn.LSTM`` (also ``proj_size > 0``), ``nn.GRU`` inside it, every layer and direction, and every
       ``nn.RNNCell``/``nn.LSTMCell``/``nn.GRUCell`` called in the model's own loop (each call one step), recorded
       during the model's own forward (in eval mode; its outputs are not changed) and recovered exactly
-      (:mod:`rnnscope.capturing._modules`). Packed sequences and given initial states work. Each layer and
+      (:mod:`rnnscope.capturing._modules`). Packed sequences (packed inside the forward, or a ``PackedSequence``
+      given as the data or one of the arguments: split by its sequences, repacked per batch) and given initial
+      states work. Each layer and
       direction is one entry of ``layer``, with coordinates ``module``, ``module_layer``, ``direction``,
       ``layer_units`` (units of ``c`` and the gates; wider entries pad ``unit`` with NaN) and ``layer_h_units``.
       Modules with different step counts go to separate runs: the result is then a dict ``{steps: run}``.

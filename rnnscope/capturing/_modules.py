@@ -34,7 +34,7 @@ from torch import nn
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
-from ..models._module_masks import module_keeps, silenced
+from ..models._module_masks import active_keeps, merge_keeps, module_keeps, silenced
 from ..models._torch_rnn import (
     RECURRENT_CELLS,
     TorchRNN,
@@ -91,14 +91,41 @@ def _check_variables(modules, variables, func) -> list[str]:
     return [v for v in available if v in chosen]
 
 
+class _Packed:
+    """A ``PackedSequence`` argument of the forward, held padded (batch first) with its lengths and packed again for
+    each batch of events (``enforce_sorted=False``: the events keep their order)."""
+
+    def __init__(self, packed):
+        from torch.nn.utils.rnn import pad_packed_sequence
+
+        self.padded, self.lengths = pad_packed_sequence(packed, batch_first=True)  # events in their given order
+
+    def take(self, rows: slice, device):
+        from torch.nn.utils.rnn import pack_padded_sequence
+
+        return pack_padded_sequence(self.padded[rows].to(device), self.lengths[rows], batch_first=True,
+                                    enforce_sorted=False)
+
+
+def _is_packed(value) -> bool:
+    from torch.nn.utils.rnn import PackedSequence
+
+    return isinstance(value, PackedSequence)
+
+
 def _as_batchable(value):
     if isinstance(value, np.ndarray):
         return torch.from_numpy(value) if value.dtype.kind in "biuf" else value
+    if _is_packed(value):
+        return _Packed(value)
     return value
 
 
 def _check_data(data, func):
-    """``(args, kwargs, n_events)``: the forward's arguments; tensors (and arrays) are split along dim 0."""
+    """``(args, kwargs, n_events)``: the forward's arguments; tensors (and arrays) are split along dim 0, a
+    ``PackedSequence`` by its sequences (it is a tuple of its fields, never a tuple of arguments)."""
+    if _is_packed(data):
+        data = (data,)
     if isinstance(data, xr.Dataset):
         raise TypeError(f"The 'data' parameter of {func} must be what the model's forward takes (a tensor or array "
                         "with batch first, or a tuple/dict of them) for a model that is not an rnnscope classifier. "
@@ -109,7 +136,8 @@ def _check_data(data, func):
         args, kwargs = tuple(_as_batchable(v) for v in data), {}
     else:
         args, kwargs = (_as_batchable(data),), {}
-    tensors = [v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor)]
+    tensors = [v.padded if isinstance(v, _Packed) else v for v in (*args, *kwargs.values())
+               if isinstance(v, (torch.Tensor, _Packed))]
     if not tensors or tensors[0].dim() == 0 or tensors[0].shape[0] == 0:
         raise ValueError(f"The 'data' parameter of {func} must hold at least one tensor or array with batch first "
                          f"(events along dim 0). Got {type(data).__name__} without one instead.")
@@ -122,7 +150,9 @@ def _check_data(data, func):
 
 
 def _input_length(args, kwargs, time_axis, func) -> int:
-    first = next(v for v in (*args, *kwargs.values()) if isinstance(v, torch.Tensor))
+    first = next(v for v in (*args, *kwargs.values()) if isinstance(v, (torch.Tensor, _Packed)))
+    if isinstance(first, _Packed):  # (batch, time, features) once padded: time is axis 1
+        first, time_axis = first.padded, 1 if time_axis is None else time_axis
     if time_axis is None:
         if first.dim() != 2:
             raise ValueError(f"The 'time_axis' parameter of {func} must say which axis of the input is time (e.g. "
@@ -138,6 +168,8 @@ def _input_length(args, kwargs, time_axis, func) -> int:
 
 def _batch(values, rows: slice, device):
     def take(v):
+        if isinstance(v, _Packed):
+            return v.take(rows, device)
         return v[rows].to(device) if isinstance(v, torch.Tensor) else v
     args, kwargs = values
     return tuple(take(v) for v in args), {k: take(v) for k, v in kwargs.items()}
@@ -304,7 +336,8 @@ def capture_modules(
     args, kwargs, n_events = _check_data(data, func)
     n_input = _input_length(args, kwargs, time_axis, func) if (sampling_rate is not None or time_axis is not None
                                                               or labels is not None) else None
-    keeps = module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen)
+    keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
+                        module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen))
     device = resolve_device(device)
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}

@@ -1,6 +1,8 @@
 """Records: waveforms with sample labels and a segment table.
 
 - :func:`synthetic` — the built-in volcano-seismic generator (SIL, TRE, LP, VTE, HYB).
+- :func:`synthetic_archive` — an SDS archive of it with the defects of real ones (gaps, missing days, dead
+  stations, overlapping files, other rates, event-cut files months apart), and its true catalog.
 - :func:`from_obspy`, :func:`from_arrays` — bring your own waveforms.
 - :func:`read_transcriber`, :func:`read_quakeml_catalog`, :func:`read_relative_csv` — annotation files -> the
   catalogue :func:`from_obspy` takes (:data:`QUAKEML_EVENT_TYPES`: class name -> QuakeML event type).
@@ -13,10 +15,12 @@ from ._annotations import QUAKEML_EVENT_TYPES, read_quakeml_catalog, read_relati
 from ._records import catalog, select_records
 from ._readers import from_arrays, from_features, from_obspy
 from ._synthetic import synthetic
+from ._synthetic_archive import synthetic_archive
 
 __all__ = [
     # records
     "synthetic",
+    "synthetic_archive",
     "catalog",
     "select_records",
     # readers

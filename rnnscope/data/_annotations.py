@@ -6,10 +6,12 @@
 - :func:`read_relative_csv` — CSV tables whose times are seconds from the start of a waveform file.
 
 Each returns one row per labelled segment with columns ``trace_id``, ``start``, ``end`` (UTC
-:class:`pandas.Timestamp`), ``class``, ``p``, ``s`` (UTC, ``NaT`` when unknown) and ``source`` (file and line or
-event the row comes from; :func:`from_obspy` names it in its messages). Classes are returned as written (after
-the reader's mapping); :func:`from_obspy` checks them against its ``class_names``. Several files' rows are joined
-with :func:`pandas.concat`.
+:class:`pandas.Timestamp`), ``class_name``, ``p``, ``s`` (UTC, ``NaT`` when unknown) and ``source`` (file and line
+or event the row comes from; :func:`from_obspy` names it in its messages). ``class_name`` is the column name every
+catalog of rnnscope uses (the monitor's detections, :func:`rnnscope.monitoring.score_detections`, the Explorer,
+the review page); catalogs given to rnnscope may name it ``class`` too. Classes are returned as written (after the
+reader's mapping); :func:`from_obspy` checks them against its ``class_names``. Several files' rows are joined with
+:func:`pandas.concat`.
 
 **Time 0 of relative times** (Transcriber marks, CSV times) is given by a ``reference``: the absolute time itself
 (ISO 8601 string, :class:`obspy.UTCDateTime`, pandas Timestamp, datetime; then ``trace_id`` is required), an
@@ -23,6 +25,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import warnings
 import xml.parsers.expat
 from collections.abc import Mapping, Sequence
 
@@ -53,7 +56,7 @@ QUAKEML_EVENT_TYPES = {
     "EXP": "explosion",
 }
 #: columns of the returned catalogue
-COLUMNS = ("trace_id", "start", "end", "class", "p", "s", "source")
+COLUMNS = ("trace_id", "start", "end", "class_name", "p", "s", "source")
 _NS = 1_000_000_000
 _PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names such as 'SIL' or 'LP')
 
@@ -91,8 +94,8 @@ def read_transcriber(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
-        line of the mark). Marks followed by no text (unlabelled stretches) and segments of zero length give no
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> line N'``,
+        the line of the mark). Marks followed by no text (unlabelled stretches) and segments of zero length give no
         row.
 
     Raises
@@ -100,6 +103,12 @@ def read_transcriber(
     ValueError
         If the file is not well-formed XML, a mark has no number as its time, times go backwards, or the last
         segment has no end (no ``endTime`` on its turn or section). Messages name the file and line.
+
+    Warns
+    -----
+    UserWarning
+        When ``reference`` holds the labelled record and the file's times (scaled by ``time_scale``) end before a
+        tenth of it: the signal was likely played faster while labelling; the message suggests a ``time_scale``.
 
     Examples
     --------
@@ -112,25 +121,51 @@ def read_transcriber(
     ...                 '<Sync time="2.5"/>\\n<Sync time="4"/>tremor\\n</Turn></Section></Episode></Trans>')
     >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", time_scale=10.0,
     ...                          class_map={"tremor": "TR"})
-    >>> table[["class", "start", "end", "source"]]
-      class                     start                       end        source
-    0    LP 2017-08-03 00:00:15+00:00 2017-08-03 00:00:25+00:00  day1.trs line 3
-    1    TR 2017-08-03 00:00:40+00:00 2017-08-03 00:01:00+00:00  day1.trs line 5
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                       end
+    0         LP 2017-08-03 00:00:15+00:00 2017-08-03 00:00:25+00:00
+    1         TR 2017-08-03 00:00:40+00:00 2017-08-03 00:01:00+00:00
+    >>> table["source"].tolist()
+    ['day1.trs line 3', 'day1.trs line 5']
     """
     func = "read_transcriber"
     check_positive(time_scale, name="time_scale", func=func)
     mapping = _check_class_map(class_map, func)
     path = _existing_file(path, "Transcriber (.trs)", func)
-    tid, origin = _resolve_reference(reference, trace_id, func)
+    tid, origin, data_end = _resolve_reference(reference, trace_id, func, with_end=True)
     name = os.path.basename(path)
     rows = []
-    for start, end, text, line in _transcriber_marks(path, func):
+    marks = _transcriber_marks(path, func)
+    for start, end, text, line in marks:
         label = mapping.get(text, text) if text else None
         if label is None or not end > start:
             continue
         a, b = origin + round(start * time_scale * _NS), origin + round(end * time_scale * _NS)
         rows.append((tid, a, b, str(label), None, None, f"{name} line {line}"))
+    if marks and data_end is not None:
+        _check_time_scale(name, max(m[1] for m in marks), time_scale, (data_end - origin) / _NS, tid, func)
     return _table(rows)
+
+
+#: labels whose file covers less than this share of the referenced record get a warning (time_scale forgotten?)
+_MIN_COVERAGE = 0.1
+
+
+def _check_time_scale(name, file_end, time_scale, record_s, trace_id, func) -> None:
+    """Warn when the file's times, scaled, cover a small part of the record they label: the signal was most likely
+    played faster while labelling and ``time_scale`` is missing (or too small)."""
+    covered = file_end * time_scale
+    if record_s <= 0 or covered >= _MIN_COVERAGE * record_s:
+        return
+    guess = record_s / file_end
+    hint = float(f"{guess:.2g}")
+    warnings.warn(
+        f"{func}: the labels of {name} end at {covered:g} s (file time {file_end:g} x time_scale {time_scale:g}), "
+        f"{100 * covered / record_s:.1f} % of the {record_s:g} s record of {trace_id!r} they label. If the signal "
+        f"was played faster while labelling, the file's times are in another unit: pass time_scale= (the seconds of "
+        f"signal per unit of the file's times; time_scale={hint:g} would make the labels end with the record).",
+        UserWarning, stacklevel=3,
+    )
 
 
 def _transcriber_marks(path, func) -> list[tuple[float, float, str, int]]:
@@ -248,7 +283,8 @@ def read_quakeml_catalog(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> event N'``).
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> event
+        N'``).
 
     Notes
     -----
@@ -271,10 +307,10 @@ def read_quakeml_catalog(
     ...                Event(event_type="other event", event_descriptions=[EventDescription("LP")],
     ...                      origins=[Origin(time=t + 60)])])
     >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", duration_s=20.0)
-    >>> table[["class", "start", "end"]]
-      class                     start                       end
-    0    AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
-    1    LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                       end
+    0         AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
+    1         LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
     """
     func = "read_quakeml_catalog"
     types = check_event_types(event_types, func)
@@ -402,8 +438,8 @@ def read_relative_csv(
     Returns
     -------
     pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class``, ``p``, ``s``, ``source`` (``'<file> line N'``, the
-        header being line 1).
+        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> line N'``,
+        the header being line 1).
 
     Examples
     --------
@@ -413,9 +449,9 @@ def read_relative_csv(
     >>> with open(path, "w") as f:
     ...     _ = f.write("start,end,label\\n12.0,30.5,VT\\n31,40,noise\\n")
     >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", class_map={"noise": None})
-    >>> table[["class", "start", "end"]]
-      class                     start                           end
-    0    VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
+    >>> table[["class_name", "start", "end"]]
+      class_name                     start                           end
+    0         VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
     >>> table.trace_id.tolist(), table.source.tolist()
     (['KC.BEZ..EHZ'], ['labels.csv line 2'])
     """
@@ -548,8 +584,9 @@ def _check_class_map(class_map, func) -> dict:
     return {str(k): (None if v is None else str(v)) for k, v in class_map.items()}
 
 
-def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[str, int]:
-    """A reference (see the module notes) -> (trace id, time 0 in ns since 1970 UTC)."""
+def _resolve_reference(reference, trace_id, func, *, where: str = "", with_end: bool = False) -> tuple:
+    """A reference (see the module notes) -> (trace id, time 0 in ns since 1970 UTC); with ``with_end`` also the
+    end of the referenced trace's data in ns (None when the reference is a time)."""
     prefix = f"{func}: {where}: " if where else f"{func}: "
     kind = type(reference).__name__
     traces = None
@@ -576,7 +613,7 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[s
             )
         if not trace_id:
             raise ValueError(f"{prefix}the reference is a time, which names no trace; pass trace_id='NET.STA.LOC.CHA'.")
-        return str(trace_id), origin
+        return (str(trace_id), origin, None) if with_end else (str(trace_id), origin)
     ids = sorted({tr.id for tr in traces})
     if trace_id:
         traces = [tr for tr in traces if tr.id == trace_id]
@@ -584,7 +621,10 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "") -> tuple[s
             raise ValueError(f"{prefix}{what} holds no trace {trace_id!r}; its ids are {ids}. Fix trace_id.")
     elif len(ids) != 1:
         raise ValueError(f"{prefix}{what} holds the ids {ids}; pass trace_id=... to choose the labelled one.")
-    return traces[0].id, min(int(tr.stats.starttime.ns) for tr in traces)
+    origin = min(int(tr.stats.starttime.ns) for tr in traces)
+    if not with_end:
+        return traces[0].id, origin
+    return traces[0].id, origin, max(int((tr.stats.endtime + tr.stats.delta).ns) for tr in traces)
 
 
 def _table(rows) -> pd.DataFrame:
@@ -597,7 +637,7 @@ def _table(rows) -> pd.DataFrame:
         "trace_id": pd.Series(columns[0], dtype=object),
         "start": times(columns[1]),
         "end": times(columns[2]),
-        "class": pd.Series(columns[3], dtype=object),
+        "class_name": pd.Series(columns[3], dtype=object),
         "p": times(columns[4]),
         "s": times(columns[5]),
         "source": pd.Series(columns[6], dtype=object),

@@ -71,7 +71,7 @@ def from_obspy(
 
     Parameters
     ----------
-    stream : obspy.Stream, obspy.Trace, path, glob pattern or list of paths
+    stream : obspy.Stream, obspy.Trace, path, glob pattern, list of paths or list of Traces
         Anything :func:`obspy.read` reads (MiniSEED, SAC, ...). The caller's stream is not modified.
     catalog : None, pandas.DataFrame or path of a CSV file
         One row per labelled segment with columns ``trace_id`` (or ``seed_id``), ``start``, ``end``, ``class``
@@ -293,12 +293,24 @@ def _read_stream(stream, obspy, func):
         return obspy.Stream([stream])
     if isinstance(stream, (str, os.PathLike)):
         paths = [stream]
-    elif isinstance(stream, (list, tuple)) and stream and all(isinstance(p, (str, os.PathLike)) for p in stream):
+    elif isinstance(stream, (list, tuple)) and not len(stream):
+        raise ValueError(
+            f"The 'stream' parameter of {func} is an empty {type(stream).__name__}: there is nothing to read. Give at "
+            "least one file path or glob pattern (e.g. ['day1.mseed', 'day2.mseed'] or 'data/*.mseed'), an obspy "
+            "Stream or Trace, or a list of Traces."
+        )
+    elif isinstance(stream, (list, tuple)) and all(isinstance(p, obspy.Trace) for p in stream):
+        return obspy.Stream(list(stream))
+    elif isinstance(stream, (list, tuple)) and all(isinstance(p, (str, os.PathLike)) for p in stream):
         paths = list(stream)
     else:
+        what = type(stream).__name__
+        if isinstance(stream, (list, tuple)):
+            kinds = sorted({type(p).__name__ for p in stream})
+            what = f"a {what} of {', '.join(kinds)}"
         raise TypeError(
-            f"The 'stream' parameter of {func} must be an obspy Stream or Trace, a file path, a glob pattern or a "
-            f"list of paths. Got {type(stream).__name__} instead."
+            f"The 'stream' parameter of {func} must be an obspy Stream or Trace, a file path, a glob pattern, a "
+            f"list of paths or a list of Traces. Got {what} instead."
         )
     out = obspy.Stream()
     for path in paths:
@@ -334,7 +346,12 @@ def _unique_ids(ids: Sequence[str]) -> list[str]:
 
 
 def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
-    """Per-sample labels and the segment table from catalogue rows, gap masks and the background class."""
+    """Per-sample labels and the segment table from catalogue rows, gap masks and the background class.
+
+    A segment labels the samples ``[a, b)`` nearest to its start and end (``a = round(start x rate)``), and the
+    table says exactly that: ``start = a / rate``, ``end = b / rate``, so segments that meet in the catalogue meet in
+    the table, and the background stretches between them (half-open too) never overlap them. A segment shorter
+    than half a sample labels nothing and is left out. P and S arrivals keep their times."""
     labels = [np.full(len(g), -1, dtype=np.int16) for g in gaps]
     covered = [np.zeros(len(g), dtype=bool) for g in gaps]
     table = []
@@ -344,10 +361,12 @@ def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
             n = len(gaps[e])
             a = int(np.clip(np.rint(seg["start"] * sampling_rate), 0, n))
             b = int(np.clip(np.rint(seg["end"] * sampling_rate), 0, n))
+            if b <= a:
+                continue
             covered[e][a:b] = True
             keep = ~gaps[e][a:b]
             labels[e][a:b][keep] = seg["class"]
-            table.append((e, seg["class"], seg["start"], seg["end"], seg["p"], seg["s"]))
+            table.append((e, seg["class"], a / sampling_rate, b / sampling_rate, seg["p"], seg["s"]))
     if background is not None:
         bg = names.index(background)
         for e, (gap, cov) in enumerate(zip(gaps, covered)):

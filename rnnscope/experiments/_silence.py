@@ -57,6 +57,11 @@ def silenced(model, keep=None, *, silence=None):
     it see 0; for a cell, the state it reads) and in everything its module passes on (next layer, the model's
     other parts). The model's weights are never modified; on leaving the block the modules run as before.
 
+    Everything run inside the block sees the silenced model: its forward, :func:`rnnscope.train.evaluate`, and
+    :func:`rnnscope.capture` (an rnnscope classifier's one pass and the recovery of any module's states alike;
+    the run's ``attrs["capture_config"]`` names the silenced units, together with any ``silence=`` of the
+    capture itself). For an rnnscope classifier the modules are ``"layers.<l>.rnn"``.
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -76,6 +81,14 @@ def silenced(model, keep=None, *, silence=None):
     ...     out, _ = net(x)
     >>> out[0, :, 4:].abs().sum(0).gt(0).tolist()  # the backward units 0 and 2 output 0
     [False, True, False, True]
+
+    A capture inside the block records the silenced network:
+
+    >>> import rnnscope
+    >>> with silenced(net, silence={"0[0] backward": [0, 2]}):
+    ...     run = rnnscope.capture(net, x, progress=False)
+    >>> bool((run["h"].isel(layer=1, unit=[0, 2]) == 0).all())
+    True
     """
     from ..models._module_masks import silenced as _silenced
 
@@ -181,7 +194,30 @@ def keep_count(fraction: float, hidden: int) -> int:
     --------
     >>> keep_count(0.1, 210), keep_count(0.25, 10), keep_count(0.01, 16)
     (21, 3, 1)
+
+    The fraction comes first; swapped arguments are refused:
+
+    >>> keep_count(32, 0.3)
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'hidden' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count(0.3, 32).
     """
+    func = "keep_count"
+    whole = isinstance(hidden, (int, float, np.integer, np.floating)) and not isinstance(hidden, bool) \
+        and float(hidden) >= 1 and float(hidden) == int(hidden)
+    is_fraction = isinstance(fraction, (int, float, np.integer, np.floating)) and not isinstance(fraction, bool) \
+        and 0.0 <= float(fraction) <= 1.0
+    if not whole or not is_fraction:
+        swapped = (isinstance(hidden, (int, float, np.number)) and 0.0 <= float(hidden) <= 1.0
+                   and isinstance(fraction, (int, float, np.number)) and float(fraction) >= 1
+                   and float(fraction) == int(fraction))
+        hint = (f" The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count({hidden!r}, "
+                f"{int(fraction)})." if swapped else "")
+        if not whole:
+            raise ValueError(f"The 'hidden' parameter of {func} must be a whole number of units >= 1. Got "
+                             f"{hidden!r} instead.{hint}")
+        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden)} units kept, in "
+                         f"[0, 1]. Got {fraction!r} instead.{hint}")
     return max(1, int(np.floor(float(fraction) * int(hidden) + 0.5)))
 
 

@@ -4,7 +4,8 @@ Every run store rnnscope writes goes through :class:`RunWriter`: :func:`save_run
 ``store=`` (region by region, with a checkpoint after every window, resumable) and the monitor's capture stores
 (grown along ``time``). A store is written as ``NAME.partial`` with a manifest (``rnnscope_manifest.json``) and
 renamed to ``NAME`` when complete; chunks are one record by at most 4096 frames, and chunks entirely of padding
-are never written (their fill value, NaN or -1, is the padding).
+are never written (their fill value, NaN or -1, is the padding). The complete manifest lists the size and CRC-32
+of every chunk written, which :func:`rnnscope.open_run` checks (:mod:`rnnscope.io._check`).
 """
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ from ..schema import (
     SCHEMA_VERSION,
     SEGMENT_VARIABLES,
     SUMMARY_VARIABLES,
+    fit_to_frames,
     segment_rows,
     segment_variables,
     summaries_cover,
     upgrade,
 )
 from ._attrs import decode_attrs, encode_attrs, prepare
+from ._check import CHUNKS, chunk_table
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -195,7 +198,9 @@ class RunWriter:
             written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
         (self.partial / CHECKPOINT).unlink(missing_ok=True)
         progress = {k: v for k, v in self.manifest.items() if k in ("fingerprint", "batches_done")}
-        write_json(self.partial / MANIFEST, {**_manifest(written, "complete"), **progress})
+        # the size and checksum of every chunk stored, which open_run checks (rnnscope.io._check)
+        write_json(self.partial / MANIFEST, {**_manifest(written, "complete"), **progress,
+                                             CHUNKS: chunk_table(self.partial)})
         replace(self.partial, self.final)
         return self.final
 
@@ -220,8 +225,10 @@ def tidy(run: xr.Dataset) -> xr.Dataset:
         rows = segment_rows(out)
         out = out.drop_vars([v for v in SEGMENT_VARIABLES if v in out.variables]).assign(segment_variables(rows))
     stored = [n for n in SUMMARY_VARIABLES if n in out.variables]
-    if stored and not summaries_cover(out):
-        out = out.drop_vars(stored)
+    stale = stored and not summaries_cover(out)
+    out = fit_to_frames(out)  # a time selection is stored with the lengths of the frames it holds
+    if stale:
+        out = out.drop_vars([n for n in stored if n in out.variables])
         out = out.drop_vars([c for c in ("variable",) if c in out.coords and
                              not any("variable" in out[v].dims for v in out.data_vars)])
         if "h" in out.data_vars and "length" in out.coords:

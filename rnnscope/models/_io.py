@@ -32,10 +32,11 @@ def _sniff(path: str) -> str:
     """'safetensors', 'torch' (zip or legacy pickle) or 'unknown', from the first bytes of the file."""
     with open(path, "rb") as f:
         head = f.read(9)
+    # safetensors first: its 8-byte header length may start with 0x80, the first byte of a pickle
+    if len(head) == 9 and head[8:9] == b"{" and head[:2] != b"PK":
+        return "safetensors"
     if head[:2] == b"PK" or head[:1] == b"\x80":
         return "torch"
-    if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors"
     return "unknown"
 
 

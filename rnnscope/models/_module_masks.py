@@ -13,6 +13,9 @@ and the units are a boolean mask of the entry's ``h`` units or a list of unit id
 Inside :func:`silenced`, every module with a mask runs layer by layer (:class:`~rnnscope.models._torch_rnn.TorchRNN`)
 or, for a cell, on a masked state: a silenced unit's ``h`` is 0 at every step inside the recurrence (the recurrent
 weight columns reading it see 0) and in everything the module passes on. The model's weights are never modified.
+A silenced module carries its masks while they are in effect (:func:`active_keeps`), so whatever else runs the
+model's layers itself (capture's one pass over an rnnscope classifier, the recovery of every state of any module)
+silences the same units.
 """
 from __future__ import annotations
 
@@ -25,7 +28,10 @@ from ..schema import layer_label
 from ._checks import layer_masks
 from ._torch_rnn import RECURRENT_CELLS, TorchRNN, cell_forward, module_entries, recurrent_modules
 
-__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels"]
+__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels", "active_keeps", "layer_keeps", "merge_keeps"]
+
+#: Instance attribute of a recurrent module holding its keep masks (one per entry) while it silences units.
+_ACTIVE = "_rnnscope_keeps"
 
 
 def entry_labels(name: str, module: nn.Module) -> list[str]:
@@ -138,27 +144,74 @@ def silenced(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> Iter
     try:
         yield model
     finally:
-        for module, previous in patched:
+        for module, previous, previous_keeps in reversed(patched):
             del module.forward
+            vars(module).pop(_ACTIVE, None)
             if previous is not None:
                 module.forward = previous
+            if previous_keeps is not None:
+                vars(module)[_ACTIVE] = previous_keeps
 
 
 def apply_keeps(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> list:
-    """Make the modules of ``keeps`` silence their units from now on (their ``forward`` replaced on the instance);
-    returns ``(module, previous instance forward or None)`` pairs to undo it (what :func:`silenced` does)."""
+    """Make the modules of ``keeps`` silence their units from now on (their ``forward`` replaced on the instance,
+    their masks kept with them: :func:`active_keeps`); returns ``(module, previous instance forward or None,
+    previous masks or None)`` triples to undo it (what :func:`silenced` does)."""
     modules = dict(model.named_modules())
     patched = []
     for module_name, masks in keeps.items():
         module = modules[module_name]
         device = next(module.parameters()).device
         masks = [None if m is None else m.to(device) for m in masks]
-        patched.append((module, vars(module).get("forward")))
+        patched.append((module, vars(module).get("forward"), vars(module).get(_ACTIVE)))
+        vars(module)[_ACTIVE] = [None if m is None else m.detach().cpu() for m in masks]
         if isinstance(module, RECURRENT_CELLS):
             module.forward = _cell_call(module, masks[0])
         else:
             module.forward = _module_call(TorchRNN.of(module), masks)  # the cached view: built once per module
     return patched
+
+
+def active_keeps(model: nn.Module, modules: Mapping[str, nn.Module] | None = None
+                 ) -> dict[str, list[Tensor | None]]:
+    """The keep masks (on the CPU) of the recurrent modules of ``model`` that silence units right now: inside
+    :func:`silenced` (:func:`rnnscope.experiments.silenced`), or copies made by :func:`apply_keeps`.
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.GRU(2, 3, batch_first=True))
+    >>> keeps = module_keeps(model, {"0": [1]}, name="silence", func="f", silenced=True)
+    >>> with silenced(model, keeps):
+    ...     inside = active_keeps(model)
+    >>> inside["0"][0].tolist(), active_keeps(model)
+    ([True, False, True], {})
+    """
+    modules = recurrent_modules(model) if modules is None else modules
+    return {name: list(vars(m)[_ACTIVE]) for name, m in modules.items() if vars(m).get(_ACTIVE) is not None}
+
+
+def merge_keeps(*specs: Mapping[str, list[Tensor | None]]) -> dict[str, list[Tensor | None]]:
+    """Keep masks per module and entry kept by every one of ``specs`` (a unit silenced by any is silenced)."""
+    out: dict[str, list] = {}
+    for spec in specs:
+        for name, masks in spec.items():
+            current = out.get(name, [None] * len(masks))
+            out[name] = [_and(a, None if b is None else b.cpu()) for a, b in zip(current, masks)]
+    return {k: v for k, v in out.items() if any(m is not None for m in v)}
+
+
+def layer_keeps(model: nn.Module) -> list[Tensor | None] | None:
+    """For an rnnscope classifier (``model.layers``): the keep mask in effect for each layer's recurrent module
+    (:func:`active_keeps`), or None when no layer silences units."""
+    out = []
+    for layer in model.layers:
+        mask = None
+        for masks in active_keeps(layer).values():
+            for m in masks:
+                mask = _and(mask, m)
+        out.append(mask)
+    return out if any(m is not None for m in out) else None
 
 
 def _module_call(view: TorchRNN, masks):

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._engine import Piece, _Engine
+from ._engine import Piece, StoredProb, _Engine, concat_prob
 from ._preprocessing import _Preprocessor
 from ._sources import _NS, _contiguous_pieces, _FileSource, _SDSSource, _StreamSource
 from ._state import restore_state, save_state
@@ -291,23 +291,32 @@ def write_task(folder, out: dict) -> None:
         raise
 
 
-def read_task(folder, mmap: bool = True) -> dict:
-    """A task's output as :func:`run_block` returns it (``capture`` arrays memory-mapped)."""
+def read_task(folder) -> dict:
+    """A task's output as :func:`run_block` returns it (without its capture recording: :func:`read_capture`), its
+    probabilities left in the folder (:class:`~rnnscope.monitoring._engine.StoredProb`, read when used)."""
     folder = Path(folder)
     info = json.loads((folder / "task.json").read_text())
-    prob = np.load(folder / "prob.npy")
+    path = os.fspath(folder / "prob.npy")
+    n_classes = int(np.load(path, mmap_mode="r").shape[1])
     fragments, row = [], 0
     for m in info["fragments"]:
+        prob = StoredProb([(path, row, row + m["rows"])], n_classes)
         piece = Piece(m["start_ns"], m["n_samples"], m["sampling_rate"], m["first_frame_ns"], m["frame_period_ns"],
-                      prob[row : row + m["rows"]])
+                      prob)
         fragments.append((piece, m["closed"]))
         row += m["rows"]
-    capture = None
-    if info["capture"] is not None:
-        arrays = {name: np.load(folder / f"capture_{name}.npy", mmap_mode="r" if mmap else None)
-                  for name in info["capture"]["arrays"]}
-        capture = {"calls": info["capture"]["calls"], "arrays": arrays}
-    return {"fragments": fragments, "timings": info["timings"], "capture": capture}
+    return {"fragments": fragments, "timings": info["timings"], "has_capture": info["capture"] is not None}
+
+
+def read_capture(folder) -> dict | None:
+    """A task's capture recording (arrays memory-mapped; drop it once replayed), or None; it exists only until the
+    station's capture runs are written."""
+    folder = Path(folder)
+    info = json.loads((folder / "task.json").read_text())["capture"]
+    if info is None:
+        return None
+    arrays = {name: np.load(folder / f"capture_{name}.npy", mmap_mode="r") for name in info["arrays"]}
+    return {"calls": info["calls"], "arrays": arrays}
 
 
 def clean_partials(folder) -> int:
@@ -385,7 +394,7 @@ def join(chains: list[list[tuple[Piece, bool]]], keeps: list[tuple], rate: float
             if prev is not None and _on_grid(prev, first):
                 n = int(round((first.end_ns - prev.start_ns) * rate / _NS))
                 out[-1] = Piece(prev.start_ns, n, rate, prev.first_frame_ns, first.frame_period_ns,
-                                np.concatenate([prev.prob, first.prob]))
+                                concat_prob(prev.prob, first.prob))
                 pieces = pieces[1:]
             else:
                 pieces[0] = _cut_start(first, keep_from, rate)
@@ -410,7 +419,7 @@ def _concat(fragments) -> list[Piece]:
             last = pieces[-1]
             first = last.first_frame_ns if last.prob.shape[0] else piece.first_frame_ns
             pieces[-1] = dataclasses.replace(last, n_samples=piece.n_samples, first_frame_ns=first,
-                                             prob=np.concatenate([last.prob, piece.prob]))
+                                             prob=concat_prob(last.prob, piece.prob))
         else:
             pieces.append(piece)
     return pieces

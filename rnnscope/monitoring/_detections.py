@@ -34,7 +34,6 @@ that :func:`read_probabilities` reads back.
 """
 from __future__ import annotations
 
-import heapq
 import json
 import os
 import re
@@ -46,6 +45,7 @@ import pandas as pd
 
 from .._validation import FROM_DATA, check_background, no_background_message
 from ..data._annotations import check_event_types
+from ._runs import RunDetector, enforce_min, window_smooth
 
 __all__ = ["DEFAULT_MIN_DURATION", "BACKGROUND_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect",
            "to_catalog", "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
@@ -96,11 +96,11 @@ def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     prob = np.asarray(prob, dtype=np.float64)
     if size <= 1 or prob.shape[0] == 0:
         return prob.copy()
-    from scipy import ndimage
-
-    if method == "mean":
-        return ndimage.uniform_filter1d(prob, size, axis=0, mode="nearest")
-    return ndimage.median_filter(prob, size=(size, 1), mode="nearest")
+    # each frame from its own window (scipy's uniform_filter1d / median_filter windows, mode "nearest"), so that a
+    # piece smoothed chunk by chunk (RunDetector) gives the same values
+    padded = np.concatenate([np.repeat(prob[:1], size // 2, axis=0), prob,
+                             np.repeat(prob[-1:], size - 1 - size // 2, axis=0)])
+    return window_smooth(padded, method, size)
 
 
 # --------------------------------------------------------------------------------------------- runs
@@ -188,57 +188,8 @@ def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
     cls = labels[starts].astype(np.int64)
     min_frames = np.asarray(min_frames, dtype=np.int64)
     if np.any(stops - starts < min_frames[cls]):
-        starts, stops, cls = _enforce_min(prob, starts, stops, cls, min_frames)
+        starts, stops, cls = enforce_min(prob, starts, stops, cls, min_frames)
     return pd.DataFrame({"start": starts, "stop": stops, "class": cls})
-
-
-def _enforce_min(prob, starts, stops, cls, min_frames):
-    """Absorb too-short runs into their more probable neighbour, shortest first (a heap; O(runs log runs))."""
-    cum = np.concatenate([np.zeros((1, prob.shape[1])), np.cumsum(prob, axis=0)])
-    m = len(starts)
-    starts, stops, cls = starts.copy(), stops.copy(), cls.copy()
-    prev = np.arange(m) - 1
-    nxt = np.arange(m) + 1
-    nxt[-1] = -1
-    alive = np.ones(m, dtype=bool)
-    heap = [(int(stops[i] - starts[i]), int(starts[i]), i) for i in range(m) if stops[i] - starts[i] < min_frames[cls[i]]]
-    heapq.heapify(heap)
-    while heap:
-        length, start, i = heapq.heappop(heap)
-        if not alive[i] or starts[i] != start or stops[i] - starts[i] != length:
-            continue  # stale entry
-        left, right = prev[i], nxt[i]
-        if left < 0 and right < 0:
-            alive[i] = False  # the whole piece is one run too short for its class: no detection
-            continue
-        if left >= 0 and right >= 0:
-            a, b = starts[i], stops[i]
-            s_left = cum[b, cls[left]] - cum[a, cls[left]]
-            s_right = cum[b, cls[right]] - cum[a, cls[right]]
-            j = left if s_left >= s_right else right
-        else:
-            j = left if left >= 0 else right
-        if j == left:
-            stops[left] = stops[i]
-        else:
-            starts[right] = starts[i]
-        alive[i] = False
-        if left >= 0:
-            nxt[left] = right
-        if right >= 0:
-            prev[right] = left
-        k = j
-        if left >= 0 and right >= 0 and cls[left] == cls[right]:  # the two neighbours now meet: merge them
-            stops[left] = stops[right]
-            alive[right] = False
-            nxt[left] = nxt[right]
-            if nxt[right] >= 0:
-                prev[nxt[right]] = left
-            k = left
-        if stops[k] - starts[k] < min_frames[cls[k]]:
-            heapq.heappush(heap, (int(stops[k] - starts[k]), int(starts[k]), k))
-    keep = np.flatnonzero(alive)
-    return starts[keep], stops[keep], cls[keep]
 
 
 # --------------------------------------------------------------------------------------------- catalog
@@ -326,27 +277,37 @@ def detect(
         raise ValueError(
             f"{func}: probabilities must be (frames, {len(names)}) for classes {names}; got shape {prob.shape}."
         )
+    method, min_frames, background = detector_settings(names, smoothing, min_duration, background, func)
+    detector = RunDetector(len(names), method, min_frames)
+    detector.push(prob)
+    return run_table(detector.finish(), first_time_ns, frame_period_ns, names, background, seed_id)
+
+
+def detector_settings(names, smoothing, min_duration, background, func, stacklevel: int = 3):
+    """``(smoothing method and size, minimum frames per class, background)`` checked, for a
+    :class:`~rnnscope.monitoring._runs.RunDetector`; ``background="auto"`` warns that nothing says which class it
+    is (then every run is reported)."""
     if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
         message = no_background_message(func, "detect has no data to read it from", names,
                                         "every run is reported as a detection")
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warnings.warn(message, UserWarning, stacklevel=stacklevel)
         background = None
     background = check_background(background, names, func=func)
-    min_frames = _min_frames(min_duration, names, func, background)
-    runs = frame_runs(smooth(prob, smoothing), min_frames)
+    return _check_smoothing(smoothing, func), _min_frames(min_duration, names, func, background), background
+
+
+def run_table(runs, first_time_ns: int, frame_period_ns: int, names, background, seed_id) -> pd.DataFrame:
+    """The detection table of :class:`~rnnscope.monitoring._runs.RunDetector`'s runs ``(start, stop, class, sum,
+    peak)`` of one piece (the background class's runs left out)."""
     if background is not None:
-        runs = runs[runs["class"] != names.index(background)]
-    if len(runs) == 0:
+        runs = [r for r in runs if r[2] != names.index(background)]
+    if not runs:
         return empty_table(names)
-    a = runs["start"].to_numpy()
-    b = runs["stop"].to_numpy()
-    c = runs["class"].to_numpy()
-    cum = np.concatenate([np.zeros((1, prob.shape[1])), np.cumsum(prob, axis=0)])
-    n = (b - a).astype(np.float64)
-    mean = (cum[b] - cum[a]) / n[:, None]
-    # max over [a_k, b_k): reduceat over the interleaved bounds (a dummy last row keeps b_k < len)
-    padded = np.concatenate([prob, prob[-1:]])
-    peak = np.maximum.reduceat(padded, np.ravel(np.column_stack([a, b])), axis=0)[::2]
+    a = np.array([r[0] for r in runs], dtype=np.int64)
+    b = np.array([r[1] for r in runs], dtype=np.int64)
+    c = np.array([r[2] for r in runs], dtype=np.int64)
+    mean = np.stack([r[3] for r in runs]) / (b - a).astype(np.float64)[:, None]
+    peak = np.stack([r[4] for r in runs])
     rows = np.arange(len(a))
     half = frame_period_ns // 2
     start_ns = first_time_ns + a * frame_period_ns - half
@@ -530,19 +491,34 @@ def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: st
 def write_probabilities(stream, path) -> str:
     """Write a :func:`probability_stream` as MiniSEED (FLOAT32) plus a JSON sidecar ``<path>.json``; return the path.
 
-    The sidecar holds ``{"channel_codes": {class name: channel code}}`` so :func:`read_probabilities` gives every
-    trace its class name back (MiniSEED itself stores no class name).
+    ``stream`` may also be an iterable of such Streams, written one after the other into the one file (a long
+    range piece by piece: MiniSEED readers join the contiguous records of a channel again). The sidecar holds
+    ``{"channel_codes": {class name: channel code}}`` so :func:`read_probabilities` gives every trace its class
+    name back (MiniSEED itself stores no class name). No trace at all (no frame was classified) gives an empty file
+    (MiniSEED of no record), which :func:`read_probabilities` reads back as an empty Stream.
+
+    Examples
+    --------
+    >>> import os, tempfile, obspy
+    >>> path = write_probabilities(obspy.Stream(), os.path.join(tempfile.mkdtemp(), "none.mseed"))
+    >>> os.path.getsize(path), len(read_probabilities(path))
+    (0, 0)
     """
+    from obspy import Stream
+
     codes = {}
-    for tr in stream:
-        name = str(tr.stats.get("class_name", tr.stats.channel))
-        if codes.setdefault(name, tr.stats.channel) != tr.stats.channel:
-            raise ValueError(
-                f"write_probabilities: class {name!r} has the channel codes {codes[name]!r} and "
-                f"{tr.stats.channel!r}; give each class one code (see channel_codes)."
-            )
     path = os.fspath(path)
-    stream.write(path, format="MSEED", encoding="FLOAT32")
+    with open(path, "wb") as f:  # ObsPy refuses to write an empty stream; MiniSEED of no record is an empty file
+        for part in [stream] if isinstance(stream, Stream) else stream:
+            for tr in part:
+                name = str(tr.stats.get("class_name", tr.stats.channel))
+                if codes.setdefault(name, tr.stats.channel) != tr.stats.channel:
+                    raise ValueError(
+                        f"write_probabilities: class {name!r} has the channel codes {codes[name]!r} and "
+                        f"{tr.stats.channel!r}; give each class one code (see channel_codes)."
+                    )
+            if len(part):
+                part.write(f, format="MSEED", encoding="FLOAT32")
     with open(path + SIDECAR_SUFFIX, "w") as f:
         json.dump({"content": "rnnscope class probabilities", "channel_codes": codes}, f, indent=1)
     return path
@@ -555,7 +531,11 @@ def read_probabilities(path):
     """
     from obspy import read
 
+    from obspy import Stream
+
     path = os.fspath(path)
+    if os.path.getsize(path) == 0:  # what write_probabilities writes when no frame was classified
+        return Stream()
     st = read(path)
     names = {}
     if os.path.exists(path + SIDECAR_SUFFIX):

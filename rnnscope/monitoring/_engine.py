@@ -10,7 +10,7 @@ import numpy as np
 from ..features._streaming import StreamingFeatures
 from ._sources import _NS
 
-__all__ = ["Piece"]
+__all__ = ["Piece", "StoredProb"]
 #: frames fed to the model at once (1 h with the paper's 0.5 s hop)
 CHUNK_FRAMES = 7200
 
@@ -44,6 +44,69 @@ class Piece:
     def frame_times_ns(self) -> np.ndarray:
         """UTC (ns) of every frame centre."""
         return self.first_frame_ns + np.arange(self.prob.shape[0], dtype=np.int64) * self.frame_period_ns
+
+
+class StoredProb:
+    """Frame probabilities left on disk: rows ``[a, b)`` of block tasks' ``prob.npy`` files, read when used.
+
+    What a :class:`Piece` of a result read from an output folder holds instead of an array, so that a station's
+    month of probabilities is never in memory at once: :func:`prob_chunks` yields it file by file (detections,
+    MiniSEED), and ``np.asarray(prob)``, ``prob[...]`` or ``prob == other`` read it all (a piece you asked for).
+    """
+
+    ndim = 2
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, parts: list[tuple[str, int, int]], n_classes: int):
+        self.parts = list(parts)
+        self.shape = (sum(b - a for _, a, b in self.parts), int(n_classes))
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def chunks(self):
+        for path, a, b in self.parts:
+            if b > a:
+                rows = np.load(path, mmap_mode="r")
+                chunk = np.array(rows[a:b])  # a copy: the file is unmapped again at once
+                del rows
+                yield chunk
+
+    def __array__(self, dtype=None, copy=None):
+        chunks = list(self.chunks())
+        out = np.concatenate(chunks) if chunks else np.zeros(self.shape, np.float32)
+        return out if dtype is None else out.astype(dtype)
+
+    def __getitem__(self, key):
+        return np.asarray(self)[key]
+
+    def __eq__(self, other):
+        return np.asarray(self) == np.asarray(other)
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"StoredProb({self.shape[0]} frames x {self.shape[1]} classes in {len(self.parts)} file(s))"
+
+
+def prob_chunks(prob):
+    """The rows of a piece's probabilities in order, a chunk at a time (one array, or a :class:`StoredProb`'s
+    files one by one)."""
+    return prob.chunks() if isinstance(prob, StoredProb) else iter([prob])
+
+
+def concat_prob(a, b):
+    """Rows of ``a`` then ``b`` (arrays are concatenated; stored probabilities stay on disk)."""
+    if isinstance(a, StoredProb) or isinstance(b, StoredProb):
+        parts = [p for x in (a, b) for p in (x.parts if isinstance(x, StoredProb) else _held(x))]
+        return StoredProb(parts, a.shape[1])
+    return np.concatenate([a, b])
+
+
+def _held(array):
+    if array.shape[0]:
+        raise TypeError("concat_prob: an array in memory cannot join probabilities stored on disk")
+    return []
 
 
 class _Engine:

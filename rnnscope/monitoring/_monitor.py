@@ -489,8 +489,10 @@ def _serial(model, model_name, s: Settings, dev, src, seed_id, t0, t1, capture_s
         what = (f"the longest contiguous stretch of {seed_id!r} between {t0} and {t1} holds {longest} samples at "
                 f"{s.rate:g} Hz ({longest / s.rate:g} s), shorter than one {s.cfg.window_s:g} s analysis window"
                 if longest else f"the source holds no sample of {seed_id!r} between {t0} and {t1}")
-        warnings.warn(f"{func}: no frame was classified: {what}. Give a longer time range or data without so many "
-                      "gaps.", UserWarning, stacklevel=3)
+        from ..errors import DataSkippedWarning
+
+        warnings.warn(f"{func}: no frame was classified: {what}; the catalog is empty. Give a longer time range or "
+                      "data without so many gaps.", DataSkippedWarning, stacklevel=3)
     t = time.perf_counter()
     result = MonitorResult(
         seed_id=seed_id, class_names=model.class_names, starttime=t0, endtime=t1, pieces=engine.pieces, gaps=gaps,

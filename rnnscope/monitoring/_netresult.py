@@ -35,6 +35,13 @@ class NetworkResult:
         The output folder (``monitor(..., output=...)``).
     capture_store : list of Path or None
         The capture runs of every station.
+    failures : pandas.DataFrame
+        ``seed_id``, ``start``, ``end`` (UTC ISO strings), ``error`` of every station-span that could not be
+        classified (a task raised): those spans are missing from :attr:`detections`, every other station's
+        detections are complete. Empty when everything ran. A rerun into the same output folder retries them.
+    no_data : list of str
+        The channels of which no frame was classified (no data in the range, or only stretches shorter than one
+        analysis window): their catalogs are empty.
 
     Notes
     -----
@@ -44,7 +51,7 @@ class NetworkResult:
     """
 
     def __init__(self, *, seed_ids, class_names, detections, gaps, timings, loaders: Mapping[str, Callable],
-                 background=None, output=None, capture_store=None, summary=None):
+                 background=None, output=None, capture_store=None, summary=None, failures=None, no_data=()):
         self.seed_ids = list(seed_ids)
         self.class_names = list(class_names)
         self.detections = detections
@@ -53,6 +60,9 @@ class NetworkResult:
         self.background = background
         self.output = None if output is None else Path(output)
         self.capture_store = capture_store
+        self.failures = (pd.DataFrame(columns=["seed_id", "start", "end", "error"]) if failures is None
+                         else failures)
+        self.no_data = list(no_data)
         self._loaders = dict(loaders)
         self._summary = dict(summary or {})
         self._last: tuple | None = None  # the station read last (reading one from its task folders takes a while)
@@ -149,8 +159,9 @@ class NetworkResult:
         counts = self.detections["class_name"].value_counts()
         per_class = ", ".join(f"{c} {int(counts.get(c, 0))}" for c in self.class_names if c != self.background)
         tasks = f"{self.timings.get('tasks_run', 0)} task(s) run, {self.timings.get('tasks_skipped', 0)} skipped"
+        failed = f"; {len(self.failures)} station-span(s) FAILED (see .failures)" if len(self.failures) else ""
         return (
             f"NetworkResult({len(self.seed_ids)} channel(s): {self.data_seconds / 3600:.2f} h of data, "
             f"{len(self.gaps)} gap(s), {self.n_frames} frames; {len(self.detections)} detections ({per_class}); "
-            f"{tasks}; real-time factor {self.real_time_factor:,.0f}x)"
+            f"{tasks}; real-time factor {self.real_time_factor:,.0f}x{failed})"
         )

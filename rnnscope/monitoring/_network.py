@@ -62,15 +62,36 @@ class Chain:
 
     def __init__(self, seed_id: str, index: int, blocks: list, keep: tuple):
         self.seed_id, self.index, self.blocks, self.keep = seed_id, index, blocks, keep
-        self.next = 0
+        self.next = 0  # blocks done (in order); after a failure, the block that failed
         self.state = None
         self.outputs: list = []  # per block (memory mode)
+        self.error: BaseException | None = None  # why the chain stopped before its end
+
+    def __getstate__(self):  # sent to workers with a station's finishing payload: the error stays here
+        return {**self.__dict__, "error": None}
+
+    def failure(self) -> dict:
+        """The span this chain could not classify and why (after :attr:`error` was set)."""
+        from obspy import UTCDateTime
+
+        start = self.blocks[self.next][0]
+        if self.keep[0] is not None:
+            start = max(start, self.keep[0])
+        end = self.keep[1] if self.keep[1] is not None else self.blocks[-1][1]
+        return {"seed_id": self.seed_id, "start": str(UTCDateTime(ns=int(start))),
+                "end": str(UTCDateTime(ns=int(end))), "error": describe_error(self.error)}
 
     def folder(self, output, i: int) -> Path:
         return Path(output) / TASKS / self.seed_id / f"c{self.index:03d}_b{i:05d}"
 
     def describe(self) -> dict:
         return {"blocks": [list(b) for b in self.blocks], "keep": list(self.keep)}
+
+
+def describe_error(err: BaseException) -> str:
+    """``Type: message`` on one line (what monitor.json and the console say about a failed span)."""
+    text = " ".join(str(err).split()) or repr(err)
+    return f"{type(err).__name__}: {text}"
 
 
 def block_edges(a_ns: int, b_ns: int, block_s: float) -> list[tuple[int, int]]:
@@ -166,7 +187,10 @@ def check_folder(output, fingerprint: dict) -> None:
 
 def run_chains(chains: list[Chain], make_payload, executor, output, progress: bool) -> dict:
     """Run every chain's blocks in order, chains in parallel; return the tasks run and skipped and the seconds
-    the tasks took inside their workers."""
+    the tasks took inside their workers.
+
+    A task that raises stops its chain only (``chain.error``; the blocks done so far are kept, a rerun into the
+    same output folder retries from the failed block): every other chain runs to its end."""
     skipped = 0
     if output is not None:
         for chain in chains:
@@ -194,7 +218,13 @@ def run_chains(chains: list[Chain], make_payload, executor, output, progress: bo
             done, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
             for future in done:
                 chain = running.pop(future)
-                result = future.result()
+                try:
+                    result = future.result()
+                except Exception as err:  # noqa: BLE001 - one station-span's failure never stops the others
+                    chain.error = err
+                    if bar is not None:
+                        bar.update(len(chain.blocks) - chain.next)
+                    continue
                 task_seconds += result["timings"].get("task", 0.0)
                 if output is None:
                     chain.outputs.append(result)
@@ -235,19 +265,20 @@ def block_payload(chain: Chain, *, model_ref, settings, src, output) -> dict:
 
 
 def station_result(chains: list[Chain], output, *, settings, class_names, model_name, t0, t1) -> tuple:
-    """The :class:`MonitorResult` of one station from its chains' outputs (memory or task folders), and the
-    capture recordings (task folders, in order) when there are any."""
+    """The :class:`MonitorResult` of one station from its chains' outputs (memory, or task folders: then its
+    probabilities stay in the folders, read when used), and the task folders holding capture recordings, in order
+    (their recordings are deleted once in the capture runs)."""
     per_chain, captures, timings = [], [], dict.fromkeys(bt.TIMING_KEYS, 0.0)
     for chain in chains:
-        outputs = chain.outputs if output is None else [bt.read_task(chain.folder(output, i))
-                                                        for i in range(len(chain.blocks))]
+        folders = [] if output is None else [chain.folder(output, i) for i in range(chain.next)]  # failed: up to it
+        outputs = chain.outputs if output is None else [bt.read_task(folder) for folder in folders]
         fragments = []
-        for out in outputs:
+        for k, out in enumerate(outputs):
             fragments += out["fragments"]
             for key in bt.TIMING_KEYS:
                 timings[key] += out["timings"].get(key, 0.0)
-            if out.get("capture") is not None:
-                captures.append(out["capture"])
+            if out.get("has_capture"):
+                captures.append(folders[k])
         per_chain.append(fragments)
     pieces = bt.join(per_chain, [c.keep for c in chains], settings.rate)
     gaps = bt.gap_table(pieces, bt.gaps_between(pieces, settings.rate), settings.rate, t0, t1)
@@ -267,13 +298,15 @@ def finish_station(payload: dict) -> dict:
     output = Path(payload["output"])
     chains = payload["chains"]
     s = payload["settings"]
+    marker = output / TASKS / chains[0].seed_id / "capture.json"
+    replay = payload["capture_store"] is not None and not marker.exists()
     result, captures = station_result(chains, output, settings=s, class_names=payload["class_names"],
                                       model_name=payload["model_name"], t0=payload["t0"], t1=payload["t1"])
-    write_atomic(payload["probabilities"], lambda path: result.to_mseed(path), sidecar=True)
+    # piece by piece, task file by task file (an empty file for a station without frames: the run warns once)
+    write_atomic(payload["probabilities"], lambda path: result.write_mseed(path), sidecar=True)
     stores = None
     if payload["capture_store"] is not None:
-        marker = output / TASKS / result.seed_id / "capture.json"
-        if marker.exists():
+        if not replay:
             stores = json.loads(marker.read_text())
         else:
             from ._writer import CaptureWriter
@@ -281,17 +314,19 @@ def finish_station(payload: dict) -> dict:
             model, _ = bt.worker_model(payload["model"], s.device)
             writer = CaptureWriter(payload["capture_store"], model, s.cfg, s.rate, result.seed_id, s.background,
                                    source=payload.get("waveform_source"))
-            for capture in captures:
-                bt.replay_capture(writer, capture)
+            for folder in captures:  # one task's recording mapped at a time
+                bt.replay_capture(writer, bt.read_capture(folder))
             stores = [os.fspath(p) for p in writer.finish(result.detections)]
             write_atomic(marker, lambda path: Path(path).write_text(json.dumps(stores)))
             for chain in chains:  # the recordings are in the stores now: free the disk
                 for i in range(len(chain.blocks)):
                     for path in chain.folder(output, i).glob("capture_*.npy"):
                         path.unlink()
-    return {"seed_id": result.seed_id, "detections": result.detections, "gaps": result.gaps,
-            "timings": result.timings, "n_frames": result.n_frames, "data_seconds": result.data_seconds,
-            "n_pieces": len(result.pieces), "capture_store": stores}
+    result.capture_store = stores
+    out = summary(result)
+    if payload.get("keep_result"):
+        out["result"] = result
+    return out
 
 
 def write_atomic(path, write, sidecar: bool = False) -> str:
@@ -320,21 +355,80 @@ def station_range(src, seed_id, starttime, endtime, func):
     return t0, t1
 
 
-# ------------------------------------------------------------------------------------------------ the run
+def station_ranges(src, ids, starttime, endtime, single: bool, func) -> dict:
+    """Every station's ``[t0, t1)``; in a network, a station without any data gets the range of the others (it is
+    then monitored like a station whose range holds no data: a warning and no detection), so that it does not stop
+    the others. An error when no station has data."""
+    if single:
+        return {ids[0]: station_range(src, ids[0], starttime, endtime, func)}
+    ranges, missing = {}, []
+    for sid in ids:
+        try:
+            ranges[sid] = station_range(src, sid, starttime, endtime, func)
+        except ValueError:
+            if src.extent(sid) is not None:  # a bad range, not a station without data
+                raise
+            missing.append(sid)
+    if missing:
+        if not ranges:
+            raise ValueError(f"{func}: the source holds no data for any of {missing}; check the SEED ids.")
+        whole = (min(r[0] for r in ranges.values()), max(r[1] for r in ranges.values()))
+        ranges.update({sid: station_range(src, sid, starttime or whole[0], endtime or whole[1], func)
+                       for sid in missing})
+    return {sid: ranges[sid] for sid in ids}
+
+
+def _no_frames_warning(finished, failed, func) -> None:
+    """One warning naming the stations without a classified frame (and not failed: those have their own)."""
+    import warnings
+
+    from ..errors import DataSkippedWarning
+
+    broken = {f["seed_id"] for f in failed}
+    empty = [f["seed_id"] for f in finished if f["n_frames"] == 0 and f["seed_id"] not in broken]
+    if empty:
+        warnings.warn(f"{func}: no frame was classified for {empty}: the source holds no stretch of their data in the "
+                      "range longer than one analysis window; their catalogs are empty. Check the ids and the time "
+                      "range.", DataSkippedWarning, stacklevel=4)
+
+
+def _failure_warning(failed, func) -> None:
+    import warnings
+
+    from ..errors import DataSkippedWarning
+
+    lines = "; ".join(f"{f['seed_id']} {f['start']} - {f['end']}: {f['error']}" for f in failed)
+    warnings.warn(f"{func}: {len(failed)} station-span(s) could not be classified and are missing from the catalog "
+                  f"({lines}). Every other station's detections are complete; fix the cause and run again (with "
+                  "output=, finished tasks are kept and only the failed spans are redone).", DataSkippedWarning,
+                  stacklevel=4)
+
+
+def _finish_stations(payloads, pool, failed: list) -> list[dict]:
+    """:func:`finish_station` of every station; a station whose finishing fails is recorded in ``failed``."""
+    futures = [(p, pool.submit(finish_station, p)) for p in payloads]
+    finished = []
+    for p, future in futures:
+        try:
+            finished.append(future.result())
+        except Exception as err:  # noqa: BLE001 - one station's failure never loses the others' catalogs
+            failed.append({"seed_id": p["chains"][0].seed_id, "start": str(p["t0"]), "end": str(p["t1"]),
+                           "error": describe_error(err), "exception": err})
+    return finished
 
 
 def run(model, model_name, s: bt.Settings, src, ids: list[str], *, single: bool, starttime, endtime, executor,
         output, capture_store, span_s, warmup_s, progress, func):
     """Monitor ``ids`` as chains of block tasks (see the module docstring); a :class:`MonitorResult` for one
-    station named alone (``single``), else a :class:`~rnnscope.monitoring.NetworkResult`."""
+    station named alone (``single``), else a :class:`~rnnscope.monitoring.NetworkResult`.
+
+    A station-span whose task fails stops only that span: the other stations are classified and written (the
+    failures are in ``result.failures``, ``monitor.json`` and a warning); one station named alone raises its error.
+    """
     import functools
 
-    import pandas as pd
-
-    from ._netresult import NetworkResult
-
     t_total = time.perf_counter()
-    ranges = {sid: station_range(src, sid, starttime, endtime, func) for sid in ids}
+    ranges = station_ranges(src, ids, starttime, endtime, single, func)
     chains = {sid: plan(src, sid, *ranges[sid], s, span_s, warmup_s) for sid in ids}
     key = bt.model_key(model)
     if output is not None:
@@ -350,64 +444,77 @@ def run(model, model_name, s: bt.Settings, src, ids: list[str], *, single: bool,
         ref = bt.model_ref(model, key, inline=executor is None)
     make_payload = functools.partial(block_payload, model_ref=ref, settings=s, src=src, output=output)
     counts = run_chains([c for sid in ids for c in chains[sid]], make_payload, executor, output, progress)
+    failed = [dict(c.failure(), exception=c.error) for sid in ids for c in chains[sid] if c.error is not None]
+    if single and failed:
+        raise failed[0]["exception"]
     common = dict(settings=s, class_names=list(model.class_names), model_name=model_name)
 
     def loader(sid):
         return lambda: station_result(chains[sid], output, t0=ranges[sid][0], t1=ranges[sid][1], **common)[0]
 
+    loaders = {sid: loader(sid) for sid in ids}
     if output is None:
-        if capture_store is not None:
-            raise AssertionError("capture_store without output is refused earlier")
-        results = {sid: loader(sid)() for sid in ids}
-        if single:
-            result = results[ids[0]]
-            result.timings.update(counts, total=time.perf_counter() - t_total)
-            return result
-        finished = [{"seed_id": sid, "detections": r.detections, "gaps": r.gaps, "timings": r.timings,
-                     "n_frames": r.n_frames, "data_seconds": r.data_seconds, "capture_store": None}
-                    for sid, r in results.items()]
+        results = {sid: loaders[sid]() for sid in ids}
+        finished = [summary(r) for r in results.values()]
         loaders = {sid: (lambda r=r: r) for sid, r in results.items()}
     else:
         payloads = [{"output": os.fspath(output), "chains": chains[sid], "t0": ranges[sid][0], "t1": ranges[sid][1],
                      "model": ref, "capture_store": capture_store, "waveform_source": source_record(src),
                      "probabilities": os.fspath(output / ("probabilities.mseed" if single else
-                                                          Path("probabilities") / f"{sid}.mseed")), **common}
-                    for sid in ids]
-        pool = InlineExecutor() if (executor is None or single) else executor
-        futures = [pool.submit(finish_station, p) for p in payloads]
-        finished = [f.result() for f in futures]
-        loaders = {sid: loader(sid) for sid in ids}
-    empty = [f["seed_id"] for f in finished if f["n_frames"] == 0]
-    if empty:
-        import warnings
+                                                          Path("probabilities") / f"{sid}.mseed")),
+                     "keep_result": single, **common} for sid in ids]
+        finished = _finish_stations(payloads, InlineExecutor() if (executor is None or single) else executor, failed)
+        if single and failed:
+            raise failed[0]["exception"]
+        if single:
+            loaders = {ids[0]: (lambda r=finished[0].pop("result"): r)}
+    _no_frames_warning(finished, failed, func)
+    failed = [{k: v for k, v in f.items() if k != "exception"} for f in failed]
+    if failed:
+        _failure_warning(failed, func)
+    result = network_result(model, s, ids, finished, failed, counts, loaders, output, capture_store)
+    if output is not None:
+        write_catalog(result, output, single)
+    result.timings["total"] = time.perf_counter() - t_total
+    if single:
+        station = result[ids[0]]
+        station.timings.update(counts, total=result.timings["total"])
+        station.capture_store = result.capture_store
+        return station
+    return result
 
-        warnings.warn(f"{func}: no frame was classified for {empty}: the source holds no stretch of their data in the "
-                      "range longer than one analysis window. Check the ids and the time range.", UserWarning,
-                      stacklevel=3)
+
+def summary(result) -> dict:
+    """What the network's catalog needs of a station's :class:`MonitorResult`."""
+    return {"seed_id": result.seed_id, "detections": result.detections, "gaps": result.gaps,
+            "timings": result.timings, "n_frames": result.n_frames, "data_seconds": result.data_seconds,
+            "n_pieces": len(result.pieces), "capture_store": getattr(result, "capture_store", None)}
+
+
+def network_result(model, s, ids, finished, failed, counts, loaders, output, capture_store):
+    """The :class:`~rnnscope.monitoring.NetworkResult` of the finished stations."""
+    import pandas as pd
+
+    from ._netresult import NetworkResult
+
     timings = dict.fromkeys(bt.TIMING_KEYS, 0.0)
     for f in finished:
         for k in bt.TIMING_KEYS:
             timings[k] += f["timings"].get(k, 0.0)
     timings.update(counts)
-    gaps = pd.concat([f["gaps"].assign(seed_id=f["seed_id"]) for f in finished], ignore_index=True)
-    gaps = gaps[["seed_id", "start", "end", "duration_s"]]
+    columns = ["seed_id", "start", "end", "duration_s"]
+    tables = [f["gaps"].assign(seed_id=f["seed_id"])[columns] for f in finished]
+    gaps = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame({c: [] for c in columns})
     stores = [p for f in finished for p in (f["capture_store"] or [])] if capture_store is not None else None
-    result = NetworkResult(
+    return NetworkResult(
         seed_ids=ids, class_names=model.class_names, background=s.background, gaps=gaps, timings=timings,
         detections=NetworkResult.merge_tables([f["detections"] for f in finished], model.class_names, s.background),
         loaders=loaders, output=output, capture_store=[Path(p) for p in stores] if stores is not None else None,
         summary={"n_frames": sum(f["n_frames"] for f in finished),
                  "data_seconds": sum(f["data_seconds"] for f in finished)},
+        failures=pd.DataFrame(failed, columns=["seed_id", "start", "end", "error"]),
+        no_data=[f["seed_id"] for f in finished if f["n_frames"] == 0],
     )
-    if output is not None:
-        write_catalog(result, output, single)
-    timings["total"] = time.perf_counter() - t_total
-    if single:
-        station = result[ids[0]]
-        station.timings.update(counts, total=timings["total"])
-        station.capture_store = result.capture_store
-        return station
-    return result
 
 
 def write_catalog(result, output: Path, single: bool) -> None:
@@ -424,5 +531,9 @@ def write_catalog(result, output: Path, single: bool) -> None:
         "capture_store": None if result.capture_store is None else [os.fspath(Path(p).resolve())
                                                                     for p in result.capture_store],
         "tasks": {k: result.timings[k] for k in ("tasks_run", "tasks_skipped")},
+        # station-spans that could not be classified (missing from the catalog) and why; rerun to retry them
+        "failed": result.failures.to_dict("records"),
+        # stations with no frame classified in the range (no data, or stretches shorter than one window)
+        "no_data": list(result.no_data),
     }
     write_atomic(output / "monitor.json", lambda path: Path(path).write_text(json.dumps(manifest, indent=1)))

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 
+import numpy as np
 import pandas as pd
 
 from . import _detections
+from ._engine import prob_chunks
+from ._runs import RunDetector
 from ._scoring import score_detections
 
 __all__ = ["MonitorResult"]
@@ -70,12 +73,17 @@ class MonitorResult:
         smoothing = self.smoothing if isinstance(smoothing, str) and smoothing == "default" else smoothing
         min_duration = self.min_duration if isinstance(min_duration, str) and min_duration == "default" else min_duration
         background = self.background if background == "default" else background
-        tables = [
-            _detections.detect(p.prob, p.first_frame_ns, p.frame_period_ns, self.class_names, smoothing=smoothing,
-                               min_duration=min_duration, background=background, seed_id=self.seed_id,
-                               func="monitor")
-            for p in self.pieces if p.prob.shape[0]
-        ]
+        method, min_frames, background = _detections.detector_settings(self.class_names, smoothing, min_duration,
+                                                                       background, "monitor")
+        tables = []
+        for p in self.pieces:  # chunk by chunk (a month-long piece read from an output folder file by file)
+            if not p.prob.shape[0]:
+                continue
+            detector = RunDetector(len(self.class_names), method, min_frames)
+            for chunk in prob_chunks(p.prob):
+                detector.push(chunk)
+            tables.append(_detections.run_table(detector.finish(), p.first_frame_ns, p.frame_period_ns,
+                                                self.class_names, background, self.seed_id))
         tables = [t for t in tables if len(t)]
         if not tables:
             table = _detections.empty_table(self.class_names)
@@ -121,16 +129,39 @@ class MonitorResult:
         for the paper's features), start time = centre of the first frame. Gaps in the data are gaps between
         traces.
         """
-        pieces = [(p.first_frame_ns, p.frame_period_ns, p.prob) for p in self.pieces]
+        pieces = [(p.first_frame_ns, p.frame_period_ns, np.asarray(p.prob)) for p in self.pieces]
         return _detections.probability_stream(pieces, self.class_names, self.seed_id)
+
+    def _stream_parts(self):
+        """:meth:`probabilities` a chunk of frames at a time (what :meth:`write_mseed` writes)."""
+        for p in self.pieces:
+            first = p.first_frame_ns
+            for chunk in prob_chunks(p.prob):
+                yield _detections.probability_stream([(first, p.frame_period_ns, chunk)], self.class_names,
+                                                     self.seed_id)
+                first += chunk.shape[0] * p.frame_period_ns
+
+    def write_mseed(self, path) -> str:
+        """:meth:`to_mseed` without its warning for an empty result, chunk by chunk (memory of one chunk)."""
+        return _detections.write_probabilities(self._stream_parts(), path)
 
     def to_mseed(self, path) -> str:
         """Write :meth:`probabilities` as MiniSEED (FLOAT32) and a JSON sidecar ``<path>.json``; return the path.
 
         Channel codes hold at most 3 characters: classes get codes from :func:`rnnscope.monitoring.channel_codes`,
-        stored in the sidecar; read back with :func:`rnnscope.monitoring.read_probabilities`.
+        stored in the sidecar; read back with :func:`rnnscope.monitoring.read_probabilities`. When no frame was
+        classified the file is empty (no MiniSEED record), with a warning saying so.
         """
-        return _detections.write_probabilities(self.probabilities(), path)
+        if not self.n_frames:
+            import warnings
+
+            from ..errors import DataSkippedWarning
+
+            warnings.warn(f"MonitorResult.to_mseed: no frame of {self.seed_id!r} was classified between "
+                          f"{self.starttime} and {self.endtime}, so there is no probability to write: "
+                          f"{os.fspath(path)!r} is an empty MiniSEED file (no record).", DataSkippedWarning,
+                          stacklevel=2)
+        return self.write_mseed(path)
 
     # -- summaries ---------------------------------------------------------------------------------------
     @property

@@ -1,21 +1,27 @@
-"""Serve the review page with Voila on 127.0.0.1 (``rnnscope review OUTDIR``).
+"""Serve the review page with Voila on 127.0.0.1, behind a token (``rnnscope review OUTDIR``).
 
 Voila runs the notebook shipped in this package (:data:`NOTEBOOK`) in a kernel per browser tab and shows its
 widgets as a web page, without code. The folder to review reaches the notebook through the environment
-(``RNNSCOPE_REVIEW_DIR``, and ``RNNSCOPE_REVIEW_CAPTURE`` for the capture runs' folder).
+(``RNNSCOPE_REVIEW_DIR``, and ``RNNSCOPE_REVIEW_CAPTURE`` for the capture runs' folder). The server
+(:mod:`rnnscope.review._server`) asks for a token as Jupyter servers do (a new random one at each start, in the URL
+printed), refuses foreign ``Host`` headers and cross-origin websockets, shuts down kernels no page is connected to
+after ``idle_timeout`` seconds, opens at most ``max_pages`` pages at once, and never shows a traceback in a page.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["NOTEBOOK", "serve", "voila_command", "free_port"]
+__all__ = ["NOTEBOOK", "TOKEN_ENV", "serve", "server_command", "free_port"]
 
 #: the notebook Voila serves
 NOTEBOOK = Path(__file__).with_name("review.ipynb")
+#: the environment variable that passes the token to the server (not the command line: `ps` shows that)
+TOKEN_ENV = "RNNSCOPE_REVIEW_TOKEN"
 
 
 def free_port() -> int:
@@ -25,15 +31,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def voila_command(port: int) -> list[str]:
-    """The command line that serves :data:`NOTEBOOK` on 127.0.0.1:``port`` (no browser opened, no token)."""
-    return [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={int(port)}",
-            "--Voila.ip=127.0.0.1", "--Voila.port_retries=0", "--theme=light",
-            "--VoilaConfiguration.show_tracebacks=True"]
+def server_command(port: int, *, max_pages: int = 4, idle_timeout: int = 600) -> list[str]:
+    """The command line of the review server on 127.0.0.1:``port`` (the token goes in its environment).
+
+    Examples
+    --------
+    >>> server_command(8866, max_pages=2)[1:]
+    ['-m', 'rnnscope.review._server', '--port=8866', '--max-kernels=2', '--idle-timeout=600']
+    """
+    return [sys.executable, "-m", "rnnscope.review._server", f"--port={int(port)}", f"--max-kernels={int(max_pages)}",
+            f"--idle-timeout={int(idle_timeout)}"]
 
 
-def serve(folder, *, capture=None, port: int | None = None, wait: bool = True) -> tuple[subprocess.Popen, str]:
-    """Start Voila on the review page of ``folder``; print and return the URL.
+def serve(folder, *, capture=None, port: int | None = None, token: str | None = None, max_pages: int = 4,
+          idle_timeout: int = 600, wait: bool = True) -> tuple[subprocess.Popen | None, str]:
+    """Start the review server for ``folder``; print and return the URL (with its token).
 
     Parameters
     ----------
@@ -43,28 +55,50 @@ def serve(folder, *, capture=None, port: int | None = None, wait: bool = True) -
         Folder of its capture runs (default: ``monitor.json``, ``folder/capture`` or ``folder``).
     port : int, optional
         Port on 127.0.0.1 (default: a free one).
+    token : str, optional
+        The token every request needs (default: a new random one, as Jupyter servers make).
+    max_pages : int
+        Most pages (kernels) open at once; one more gets a plain "503" page (0: no limit).
+    idle_timeout : int
+        Seconds after which a kernel no page is connected to is shut down.
     wait : bool
-        Block until the server stops (Ctrl-C stops it; on POSIX this process becomes the Voila server); False
-        returns at once (the caller stops the process).
+        Block until the server stops (Ctrl-C stops it; on POSIX this process becomes the server); False returns at
+        once (the caller stops the process).
 
     Returns
     -------
     process, url
+        The server process (None when this process became it) and ``http://127.0.0.1:PORT/?token=...``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``folder`` has no ``detections.csv``.
+    ValueError
+        An empty token, or a negative ``max_pages`` or ``idle_timeout``.
     """
     folder = Path(folder).resolve()
     if not (folder / "detections.csv").exists():
         raise FileNotFoundError(f"rnnscope review: {folder} has no detections.csv; pass the --out folder of "
                                 "`rnnscope monitor`.")
+    if token is not None and not str(token).strip():
+        raise ValueError("rnnscope review: the token must not be empty (any local program or web page could then "
+                         "start kernels); leave it out to get a random one.")
+    if max_pages < 0 or idle_timeout <= 0:
+        raise ValueError(f"rnnscope review: max_pages must be >= 0 and idle_timeout > 0 (s). Got {max_pages} and "
+                         f"{idle_timeout}.")
+    token = str(token) if token is not None else secrets.token_urlsafe(24)
     port = int(port or free_port())
-    env = dict(os.environ, RNNSCOPE_REVIEW_DIR=str(folder))
+    env = dict(os.environ, RNNSCOPE_REVIEW_DIR=str(folder), **{TOKEN_ENV: token})
     if capture is not None:
         env["RNNSCOPE_REVIEW_CAPTURE"] = str(Path(capture).resolve())
-    url = f"http://127.0.0.1:{port}/"
+    url = f"http://127.0.0.1:{port}/?token={token}"
     print(f"rnnscope review: {folder} at {url} (Ctrl-C stops it)", flush=True)
+    command = server_command(port, max_pages=max_pages, idle_timeout=idle_timeout)
     if wait and os.name == "posix":  # become the server: signals (Ctrl-C, SIGTERM) reach Voila itself
         os.chdir(folder)
-        os.execve(sys.executable, voila_command(port), env)
-    process = subprocess.Popen(voila_command(port), env=env, cwd=str(folder))
+        os.execve(sys.executable, command, env)
+    process = subprocess.Popen(command, env=env, cwd=str(folder))
     if wait:
         try:
             process.wait()

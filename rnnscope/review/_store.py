@@ -2,10 +2,17 @@
 
 A review folder is the output folder of ``rnnscope monitor`` (it holds ``detections.csv``). Decisions go to
 ``review/decisions.json`` in it, one entry per decision (``accept``, ``reject``, ``relabel`` to a class, ``add`` a
-missed event), the latest decision on a detection counting. Every decision is saved at once: under a lock (a lock
-file in ``review/``), the file is read again, the decision appended, and the whole written to a temporary file
-that replaces the old one (``os.replace``: readers see the old or the new file, never half of one). So a reload
-shows every decision, and two pages (tabs, analysts) on the same folder lose none of each other's.
+missed event, ``remove`` an added one; an added event can also be relabelled), the latest decision on a detection
+counting. Every decision is saved at once: under a lock (a lock file in ``review/``), the file is read again, the
+decision appended, and the whole written to a temporary file that replaces the old one (``os.replace``: readers
+see the old or the new file, never half of one). So a reload shows every decision, and two pages (tabs, analysts)
+on the same folder lose none of each other's.
+
+Each entry has an ``id``; a decision may carry the state it was made on (``basis``: the id of the latest decision
+on that detection the page showed, None when it showed it undecided). When another page decided on the detection
+meanwhile, a different decision is refused with :class:`~rnnscope.errors.ReviewConflictError` naming the other
+page's decision (nothing is saved; deciding again on the new state overrides it), and the same decision is taken
+as agreement (nothing written). Pages see each other's decisions by watching the file (:meth:`ReviewStore.stamp`).
 
 After each decision the **reviewed catalog** is written the same way, as ``reviewed.csv`` and ``reviewed.xml``
 (QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the detections the analyst kept
@@ -28,11 +35,35 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["ReviewStore", "ACTIONS", "detection_key"]
+from ..errors import ReviewConflictError
 
-#: what an analyst can decide
-ACTIONS = ("accept", "reject", "relabel", "add")
+__all__ = ["ReviewStore", "ACTIONS", "UNCHECKED", "detection_key", "describe"]
+
+#: what an analyst can decide (``remove`` and ``relabel`` also apply to added events)
+ACTIONS = ("accept", "reject", "relabel", "add", "remove")
+#: ``basis`` of a decision whose state is not checked (scripts deciding on their own)
+UNCHECKED = "unchecked"
 _REVIEWED = ["seed_id", "class_name", "start", "end", "duration_s", "p_mean", "p_peak", "review", "model_class"]
+_ADDED = "added|"
+
+
+def describe(entry: dict | None) -> str:
+    """A decision as the page shows it: "", "accepted", "rejected", "relabelled → CLASS", "added" or "removed".
+
+    Examples
+    --------
+    >>> describe({"action": "relabel", "class_name": "LP"}), describe(None)
+    ('relabelled → LP', '')
+    """
+    if entry is None:
+        return ""
+    return {"accept": "accepted", "reject": "rejected", "add": "added", "remove": "removed"}.get(
+        entry["action"], f"relabelled → {entry.get('class_name', '')}")
+
+
+def entry_id(entry: dict) -> str:
+    """The id of a saved decision (entries saved before ids existed: their time and action)."""
+    return str(entry.get("id") or f"{entry.get('time', '')}|{entry['action']}")
 
 
 def detection_key(seed_id: str, start, class_name: str) -> str:
@@ -46,6 +77,23 @@ def detection_key(seed_id: str, start, class_name: str) -> str:
     stamp = pd.Timestamp(start)
     stamp = stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
     return f"{seed_id}|{stamp.strftime('%Y-%m-%dT%H:%M:%S.%f')}Z|{class_name}"
+
+
+def describe_key(key: str) -> str:
+    """A detection id as a reader wants it.
+
+    Examples
+    --------
+    >>> describe_key("XX.STA..HHZ|2024-03-01T00:00:10.000000Z|LP")
+    'the LP detection at 2024-03-01 00:00:10.0 UTC on XX.STA..HHZ'
+    >>> describe_key("added|3f2a")
+    'an added event (added|3f2a)'
+    """
+    parts = key.split("|")
+    if key.startswith(_ADDED) or len(parts) != 3:
+        return f"an added event ({key})" if key.startswith(_ADDED) else repr(key)
+    seed, start, cls = parts
+    return f"the {cls} detection at {start.replace('T', ' ').rstrip('Z')[:21]} UTC on {seed}"
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -104,6 +152,9 @@ class ReviewStore:
 
     @staticmethod
     def _normalise(d: pd.DataFrame) -> pd.DataFrame:
+        # the class as "class" and the channel as "trace_id" (as rnnscope.data's catalog readers name them) too
+        d = d.rename(columns={k: v for k, v in (("class", "class_name"), ("trace_id", "seed_id"))
+                              if k in d.columns and v not in d.columns})
         missing = [c for c in ("seed_id", "class_name", "start", "end") if c not in d.columns]
         if missing:
             raise ValueError(f"ReviewStore: the detections lack columns {missing}; they need seed_id, class_name, "
@@ -160,75 +211,147 @@ class ReviewStore:
             return []
         return json.loads(self.decisions_path.read_text())
 
+    def stamp(self) -> tuple:
+        """What changes when a decision is saved (the decisions file's modification time and size): a page
+        polls it and reads the decisions again only when it changed."""
+        try:
+            st = self.decisions_path.stat()
+        except FileNotFoundError:
+            return (0, 0)
+        return (st.st_mtime_ns, st.st_size)
+
     def log(self) -> list[dict]:
         """Every decision saved so far (from the file: other pages' decisions included), oldest first."""
         return self._read_log()
 
-    def decisions(self) -> dict[str, dict]:
+    def decisions(self, entries: list[dict] | None = None) -> dict[str, dict]:
         """The latest decision per detection id (added detections under their own ``added|...`` ids)."""
         out: dict[str, dict] = {}
-        for entry in self._read_log():
+        for entry in self._read_log() if entries is None else entries:
             out[entry["key"]] = entry
         return out
 
+    def revision(self, key: str) -> str | None:
+        """The id of the latest decision on ``key`` (None when undecided): the ``basis`` of a page's decision."""
+        latest = self.decisions().get(key)
+        return None if latest is None else entry_id(latest)
+
     def decide(self, key: str, action: str, *, class_name: str | None = None, start=None, end=None,
-               seed_id: str | None = None) -> dict:
+               seed_id: str | None = None, basis: str | None = UNCHECKED) -> dict:
         """Save one decision now and rewrite the reviewed catalog; returns the saved entry.
 
-        ``accept`` / ``reject`` a detection (``key`` from :meth:`keys`); ``relabel`` it to ``class_name``;
-        ``add`` a missed event (``key`` ignored: a new id is made) with ``class_name``, ``start``, ``end`` (UTC)
-        and ``seed_id``.
+        Parameters
+        ----------
+        key : str
+            The detection's id (:meth:`keys`), or an added event's (``added|...``); ignored for ``add``.
+        action : {"accept", "reject", "relabel", "add", "remove"}
+            ``accept`` / ``reject`` / ``relabel`` a detection; ``add`` a missed event (a new id is made) with
+            ``class_name``, ``start``, ``end`` (UTC) and ``seed_id``; ``relabel`` or ``remove`` an added event.
+        class_name : str, optional
+            The class of ``relabel`` and ``add`` (one of :attr:`class_names`).
+        start, end, seed_id : optional
+            The added event (``add``).
+        basis : str or None, optional
+            The state the decision was made on: the id of the latest decision on ``key`` the deciding page showed
+            (:meth:`revision`), None when it showed ``key`` undecided. Default: not checked.
+
+        Returns
+        -------
+        dict
+            The saved entry (or, when ``basis`` is stale and the decision agrees with the other page's, that one).
+
+        Raises
+        ------
+        ReviewConflictError
+            Another page decided differently on ``key`` after the state ``basis`` names; nothing was saved.
         """
+        entry = self._entry(key, action, class_name=class_name, start=start, end=end, seed_id=seed_id)
+        if basis is not None and basis != UNCHECKED:
+            basis = str(basis)
+        with self._locked():
+            entries = self._read_log()
+            if action != "add" and basis != UNCHECKED:
+                latest = self.decisions(entries).get(entry["key"])
+                if (None if latest is None else entry_id(latest)) != basis:
+                    if latest is not None and describe(latest) == describe(entry):
+                        return latest  # the other page decided the same: nothing to save
+                    raise ReviewConflictError(self._conflict_message(entry, latest, basis, entries))
+            if action in ("relabel", "remove") and entry["key"].startswith(_ADDED):
+                alive = self.decisions(entries).get(entry["key"])
+                if alive is None or alive["action"] == "remove":
+                    raise KeyError(f"ReviewStore.decide({action!r}): the added event {entry['key']!r} "
+                                   f"{'was removed' if alive else 'does not exist'}; use an id from added().")
+            entries.append(entry)
+            _atomic_write(self.decisions_path, lambda p: Path(p).write_text(json.dumps(entries, indent=1)))
+            self._write_catalog(entries)
+        return entry
+
+    def _entry(self, key: str, action: str, *, class_name, start, end, seed_id) -> dict:
+        """The decision as it is saved, checked (not yet against the file)."""
         if action not in ACTIONS:
             raise ValueError(f"The 'action' of ReviewStore.decide must be one of {ACTIONS}. Got {action!r} instead.")
         if action in ("relabel", "add") and class_name not in self.class_names:
             raise ValueError(f"ReviewStore.decide({action!r}) needs class_name= one of {self.class_names}. "
                              f"Got {class_name!r} instead.")
-        entry = {"key": key, "action": action,
+        entry = {"id": uuid.uuid4().hex, "key": key, "action": action,
                  "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")}
         if action == "add":
             t0, t1 = pd.Timestamp(start), pd.Timestamp(end)
             t0, t1 = (t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in (t0, t1))
             if not t1 > t0:
                 raise ValueError(f"ReviewStore.decide('add') needs end > start. Got {t0} .. {t1}.")
-            entry.update(key=f"added|{uuid.uuid4().hex}", start=t0.isoformat(), end=t1.isoformat(),
+            entry.update(key=f"{_ADDED}{uuid.uuid4().hex}", start=t0.isoformat(), end=t1.isoformat(),
                          seed_id=str(seed_id or ""))
+        elif key.startswith(_ADDED):
+            if action not in ("relabel", "remove"):
+                raise ValueError(f"ReviewStore.decide: an added event can be relabelled or removed, not {action!r}ed "
+                                 f"({key!r}).")
+        elif action == "remove":
+            raise ValueError(f"ReviewStore.decide('remove') removes an added event (an 'added|...' id); reject the "
+                             f"detection {key!r} instead.")
         elif key not in set(self.keys()):
             raise KeyError(f"ReviewStore.decide: no detection has the id {key!r}; use an id from keys().")
         if class_name is not None and action in ("relabel", "add"):
             entry["class_name"] = class_name
-        with self._locked():
-            entries = self._read_log() + [entry]
-            _atomic_write(self.decisions_path, lambda p: Path(p).write_text(json.dumps(entries, indent=1)))
-            self._write_catalog(entries)
         return entry
+
+    def _conflict_message(self, entry: dict, latest: dict | None, basis, entries: list[dict]) -> str:
+        shown = next((e for e in entries if entry_id(e) == basis), None)
+        what = describe_key(entry["key"])
+        other = (f"{describe(latest)} at {latest['time'][:19].replace('T', ' ')} UTC" if latest is not None
+                 else "undecided")
+        return (f"Not saved: another page decided on {what} meanwhile: {other} (this page showed it "
+                f"{describe(shown) or 'undecided'} and would have {describe(entry).split(' →')[0]} it"
+                + (f" → {entry['class_name']}" if entry["action"] == "relabel" else "")
+                + "). The page now shows the other decision; decide again to change it.")
 
     # ------------------------------------------------------------------------------------------- outputs
     def status(self) -> list[str]:
         """Per detection (in order): "", "accepted", "rejected" or "relabelled → CLASS"."""
         latest = self.decisions()
-        out = []
-        for key in self.keys():
-            e = latest.get(key)
-            out.append("" if e is None else {"accept": "accepted", "reject": "rejected"}.get(
-                e["action"], f"relabelled → {e.get('class_name', '')}"))
-        return out
+        return [describe(latest.get(key)) for key in self.keys()]
 
-    def added(self) -> pd.DataFrame:
-        """The missed events the analyst drew (``seed_id``, ``class_name``, ``start``, ``end``, ``key``)."""
-        rows = [e for e in self.decisions().values() if e["action"] == "add"]
-        frame = pd.DataFrame([{"key": e["key"], "seed_id": e.get("seed_id", ""), "class_name": e["class_name"],
-                               "start": e["start"], "end": e["end"]} for e in rows],
-                             columns=["key", "seed_id", "class_name", "start", "end"])
+    def added(self, entries: list[dict] | None = None) -> pd.DataFrame:
+        """The missed events the analyst drew and did not remove (``key``, ``seed_id``, ``class_name`` after any
+        relabelling, ``start``, ``end``)."""
+        rows: dict[str, dict] = {}
+        for e in self._read_log() if entries is None else entries:
+            if e["action"] == "add":
+                rows[e["key"]] = {"key": e["key"], "seed_id": e.get("seed_id", ""), "class_name": e["class_name"],
+                                  "start": e["start"], "end": e["end"]}
+            elif e["key"] in rows and e["action"] == "relabel":
+                rows[e["key"]]["class_name"] = e["class_name"]
+            elif e["key"] in rows and e["action"] == "remove":
+                del rows[e["key"]]
+        frame = pd.DataFrame(list(rows.values()), columns=["key", "seed_id", "class_name", "start", "end"])
         for col in ("start", "end"):
             frame[col] = pd.to_datetime(frame[col], utc=True, format="ISO8601")
         return frame
 
     def reviewed(self, entries: list[dict] | None = None) -> pd.DataFrame:
         """The reviewed catalog: kept detections (accepted, relabelled) and added ones, by start time."""
-        latest: dict[str, dict] = {}
-        for e in self._read_log() if entries is None else entries:
-            latest[e["key"]] = e
+        entries = self._read_log() if entries is None else entries
+        latest = self.decisions(entries)
         d = self.detections
         rows = []
         for key, i in zip(self.keys(), range(len(d))):
@@ -241,12 +364,10 @@ class ReviewStore:
                          "duration_s": row["duration_s"], "p_mean": row["p_mean"], "p_peak": row["p_peak"],
                          "review": "accepted" if e["action"] == "accept" else "relabelled",
                          "model_class": row["class_name"]})
-        for e in latest.values():
-            if e["action"] == "add":
-                t0, t1 = pd.Timestamp(e["start"]), pd.Timestamp(e["end"])
-                rows.append({"seed_id": e.get("seed_id", ""), "class_name": e["class_name"], "start": t0, "end": t1,
-                             "duration_s": (t1 - t0).total_seconds(), "p_mean": np.nan, "p_peak": np.nan,
-                             "review": "added", "model_class": ""})
+        for e in self.added(entries).itertuples(index=False):
+            rows.append({"seed_id": e.seed_id, "class_name": e.class_name, "start": e.start, "end": e.end,
+                         "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan, "p_peak": np.nan,
+                         "review": "added", "model_class": ""})
         out = pd.DataFrame(rows, columns=_REVIEWED)
         return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
 

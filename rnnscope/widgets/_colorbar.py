@@ -9,6 +9,7 @@ import numpy as np
 from bqplot import Axis, Figure, LinearScale
 
 from ._render import ColorMap, encode_png, png_mark, set_png
+from ._timeaxis import nice_ticks
 
 __all__ = ["ColorBar"]
 
@@ -31,7 +32,7 @@ class ColorBar:
         self.scale = LinearScale(min=0.0, max=1.0, allow_padding=False)
         self.image = png_mark(x=(0.0, 1.0), y=(0.0, 1.0), scales={"x": LinearScale(min=0.0, max=1.0),
                                                                   "y": self.scale}, pixelated=False)
-        self.axis = Axis(scale=self.scale, side="right", label=label, num_ticks=5,
+        self.axis = Axis(scale=self.scale, side="right", label=label, tick_values=nice_ticks(0.0, 1.0, 5),
                          label_offset="46px", tick_format=".3~g")
         self.figure = Figure(marks=[self.image], axes=[self.axis], padding_x=0.0, padding_y=0.0,
                              animation_duration=0, min_aspect_ratio=0.01, max_aspect_ratio=100.0,
@@ -49,5 +50,6 @@ class ColorBar:
                 self.image.y = (cmap.vmin, cmap.vmax)
             with self.scale.hold_sync():
                 self.scale.min, self.scale.max = cmap.vmin, cmap.vmax
+            self.axis.tick_values = nice_ticks(cmap.vmin, cmap.vmax, 5)
         if label is not None:
             self.axis.label = label

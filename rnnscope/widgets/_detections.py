@@ -3,24 +3,34 @@
 A catalog row is placed by record and seconds from the record start, either given directly (columns ``event``
 or ``event_id``, and numeric ``start`` / ``end`` in s) or from UTC times (``start`` / ``end`` as timestamps or
 ISO strings, as :func:`rnnscope.monitor` writes them), matched against the run's ``starttime`` coordinate (and
-``trace_id`` when the catalog has ``seed_id`` or ``trace_id``).
+``trace_id`` when the catalog has ``seed_id`` or ``trace_id``). The class is read from ``class_name`` (the
+package's column name), else ``class`` (what annotation and QuakeML readers once returned): the same result.
 """
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 
-__all__ = ["place_detections"]
+from ..errors import CatalogColumnWarning
+
+__all__ = ["place_detections", "CLASS_COLUMNS"]
+
+#: columns a catalog's class is read from, first found
+CLASS_COLUMNS = ("class_name", "class")
 
 
 #: catalog columns carried to the placed rows as text when present (the review page's decision and detection id)
 _CARRIED = ("review", "key")
 
 
-def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
+def place_detections(catalog: pd.DataFrame, reader, *, unplaced: str = "drop") -> pd.DataFrame:
     """Rows of ``catalog`` that fall on a record of the run, with ``event``, ``t0`` and ``t1`` (s) and what the
-    detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known),
+    detection table shows: ``class_name``, ``station``, ``start_text`` (UTC when the record's start is known, then
+    ``utc`` is True and ``when`` the start in s since 1970, else NaN),
     ``duration_s``, ``probability`` (``p_mean``, else ``p_peak``, else ``probability``; NaN when absent) and a
-    ``label``; ``review`` and ``key`` when the catalog has them.
+    ``label``; ``review`` and ``key`` when the catalog has them. With ``unplaced="list"`` the rows on no record
+    of the run are kept too, with ``event`` -1 and NaN times (their start as the catalog gives it).
 
     Examples
     --------
@@ -40,7 +50,9 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
     if missing:
         raise ValueError(f"Explorer: the detection catalog lacks columns {missing}; it needs start, end and either "
                          "event / event_id with times in s, or UTC times matched to the run's 'starttime'.")
-    names = catalog["class_name"] if "class_name" in catalog.columns else pd.Series([""] * len(catalog))
+    if unplaced not in ("drop", "list"):
+        raise ValueError(f"The 'unplaced' of place_detections must be 'drop' or 'list'. Got {unplaced!r} instead.")
+    names = class_column(catalog)
     prob_col = next((c for c in ("p_mean", "p_peak", "probability") if c in catalog.columns), None)
     rows = []
     numeric = pd.api.types.is_numeric_dtype(catalog["start"])
@@ -52,21 +64,57 @@ def place_detections(catalog: pd.DataFrame, reader) -> pd.DataFrame:
         else:
             event, t0, t1 = _event_by_time(row, reader)
         if event is None:
+            if unplaced == "list":
+                rows.append(_unplaced_row(i, row, str(names.iloc[i]), prob_col, numeric))
             continue
         start = reader.starttimes[event] if reader.starttimes is not None else None
         seed = row.get("seed_id", row.get("trace_id")) or (reader.trace_ids[event] if reader.trace_ids else "")
         station = str(seed).split(".")[1] if str(seed).count(".") == 3 else str(seed or reader.event_ids[event])
         text = format_time(t0, start, digits=2 if start is None else 1)
         rows.append({"row": i, "event": event, "t0": t0, "t1": t1, "class_name": str(names.iloc[i]),
-                     "station": station, "start_text": text, "duration_s": t1 - t0,
+                     "station": station, "start_text": text, "utc": start is not None,
+                     "when": pd.Timestamp(start).value / 1e9 + t0 if start is not None else float("nan"),
+                     "duration_s": t1 - t0,
                      "probability": float(row[prob_col]) if prob_col else float("nan"),
                      "label": f"{i}: {names.iloc[i]} {reader.event_ids[event]} {text} {t1 - t0:.1f} s"})
         for extra in _CARRIED:
             if extra in row:
                 rows[-1][extra] = str(row[extra])
-    columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "duration_s", "probability",
-               "label"] + [c for c in _CARRIED if c in catalog.columns]
+    columns = ["row", "event", "t0", "t1", "class_name", "station", "start_text", "utc", "when", "duration_s",
+               "probability", "label"] + [c for c in _CARRIED if c in catalog.columns]
     return pd.DataFrame(rows, columns=columns)
+
+
+def class_column(catalog: pd.DataFrame) -> pd.Series:
+    """The class of each catalog row as text: ``class_name``, else ``class``, else "" with a warning."""
+    column = next((c for c in CLASS_COLUMNS if c in catalog.columns), None)
+    if column is None:
+        if len(catalog):
+            warnings.warn(f"Explorer: the detection catalog has no class column (columns {list(catalog.columns)}); "
+                          f"its rows are listed without a class. Name it 'class_name' (or 'class', as read by "
+                          f"rnnscope.data.read_quakeml_catalog).", CatalogColumnWarning, stacklevel=4)
+        return pd.Series([""] * len(catalog))
+    return catalog[column].fillna("").astype(str).reset_index(drop=True)
+
+
+def _unplaced_row(i: int, row: dict, name: str, prob_col, seconds: bool) -> dict:
+    """A catalog row on no record of the run (``unplaced="list"``): listed with its catalog start, no times."""
+    start, end = row.get("start"), row.get("end")
+    when = float("nan")
+    if seconds:
+        text, duration = f"{float(start):.2f} s", float(end) - float(start)
+    else:
+        t0, t1 = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tzinfo else pd.Timestamp(t)
+                  for t in (start, end))
+        text, duration = t0.strftime("%Y-%m-%d %H:%M:%S.%f")[:21], (t1 - t0).total_seconds()
+        when = t0.value / 1e9
+    seed = str(row.get("seed_id", row.get("trace_id")) or "")
+    station = seed.split(".")[1] if seed.count(".") == 3 else seed
+    return {"row": i, "event": -1, "t0": float("nan"), "t1": float("nan"), "class_name": name, "station": station,
+            "start_text": text, "utc": not seconds, "when": when, "duration_s": duration,
+            "probability": float(row[prob_col]) if prob_col else float("nan"),
+            "label": f"{i}: {name} {seed} {text} (on no record of this run)",
+            **{extra: str(row[extra]) for extra in _CARRIED if extra in row}}
 
 
 def _event_by_id(row, reader):

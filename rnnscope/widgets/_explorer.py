@@ -17,16 +17,18 @@ of wheel steps, the last range always rendered (:class:`~rnnscope.widgets._debou
 from __future__ import annotations
 
 import logging
+import warnings
 
 import ipywidgets as widgets
 import numpy as np
 import traitlets
 
+from ..errors import NoBackgroundWarning
 from . import _summaries as summaries
 from ._debounce import Debouncer
 from ._detections import place_detections
 from ._drawing import _readout_html
-from ._figures import MARGIN, UNIT_COLORS, _FigureBuilder
+from ._figures import MARGIN, SIDE_WIDTH, UNIT_COLORS, _FigureBuilder
 from ._source import RunReader
 from ._views import _Views
 from ._width import WidthProbe
@@ -37,9 +39,9 @@ log = logging.getLogger("rnnscope.widgets")
 _DEFAULT_WIDTH = 1600  # px of a figure rendered for until the browser reports the page's width (and at most)
 
 
-def _plot_px(figure_px: int) -> int:
-    """Width of a figure's plot area (its width less the margins)."""
-    return figure_px - MARGIN["left"] - MARGIN["right"]
+def _plot_px(views_px: int) -> int:
+    """Width of a figure's plot area: the views' width less the side column and the figure's margins."""
+    return views_px - SIDE_WIDTH - MARGIN["left"] - MARGIN["right"]
 
 
 class Explorer(_FigureBuilder, _Views, widgets.VBox):
@@ -60,7 +62,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     unit_order : {"index", "activity", "specialisation"}
         Row order of the heatmap.
     width : int, optional
-        Width of the figures in pixels; None (default) follows the page. Images are rendered with two columns
+        Width of the views in pixels (each figure and the colour bar or blank column to its right); None (default)
+        follows the page. Images are rendered with two columns
         per pixel of the plot area and lines with one point per pixel: of ``width``, or when None of the width
         the browser reports for the Explorer (1600 px until it reports, and at most that).
     debounce : float
@@ -76,7 +79,12 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         A detection catalog (e.g. ``rnnscope.monitor(...).detections``, ``pandas.read_csv("detections.csv")``, or
         rows with ``event``/``event_id`` and ``start``/``end`` in s): shown as a filterable table under the
         views (:attr:`table`); picking a row shows its record zoomed on it, marked on every view
-        (:meth:`show_detection`).
+        (:meth:`show_detection`). The class is read from ``class_name`` (or ``class``, as
+        :func:`rnnscope.data.read_quakeml_catalog` returns it).
+    unplaced : {"drop", "list"}
+        Catalog rows on no record of the run (another channel, another day): left out of the table ("drop",
+        default) or listed without a record ("list": picking one marks it in the table and moves no view; the
+        review page lists every detection so that all can be decided).
     waveform_source : path, optional
         For a run without waveform: an SDS root or waveform file to read the shown window from (default: the
         archive a monitor run records in ``attrs["waveform_source"]``).
@@ -122,11 +130,22 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
     def __init__(self, run, event: int = 0, variable: str = "h", layer: int = 0, unit_order: str = "activity",
                  *, width: int | None = None, debounce: float = 0.1, initial_frames: int | None = None,
-                 prefetch: bool = True, catalog=None, waveform_source=None, time_axis: str | None = None):
+                 prefetch: bool = True, catalog=None, waveform_source=None, time_axis: str | None = None,
+                 unplaced: str = "drop"):
         self.reader = reader = RunReader(run, waveform_source=waveform_source)
+        if reader.class_names and reader.background is None:
+            warnings.warn(f"Explorer: the run names no background class (its attrs have no 'background' among "
+                          f"{reader.class_names}), so records open on their longest segment of any class and the "
+                          f"probabilities are stacked without a background band. Declare it before opening: "
+                          f"run.attrs['background'] = {reader.class_names[0]!r} (or pass background= to the "
+                          f"rnnscope.data reader).", NoBackgroundWarning, stacklevel=2)
+        if unplaced not in ("drop", "list"):
+            raise ValueError(f"The 'unplaced' of Explorer must be 'drop' or 'list'. Got {unplaced!r} instead.")
         self.run = run
         self.catalog = catalog
-        self._detections = place_detections(catalog, reader) if catalog is not None else None
+        self.unplaced = unplaced
+        self._detections = (place_detections(catalog, reader, unplaced=unplaced) if catalog is not None
+                            else None)
         self.fixed_width = None if width is None else int(width)
         self._set_plot_width(_plot_px(self.fixed_width or _DEFAULT_WIDTH))
         self.initial_frames = None if initial_frames is None else int(initial_frames)
@@ -154,9 +173,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
             self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
-        views = [self._controls, self._legend_row, self.fig_waveform, self.fig_spectrogram]
-        views += [self.fig_prob] if self.fig_prob is not None else []
-        views += [self._heat_row, self.w_unit_legend, self.fig_lines]
+        views = [self._controls, self._legend_row, self._wave_row, self._spec_row]
+        views += [self._prob_row] if self.fig_prob is not None else []
+        views += [self._heat_row, self.w_unit_legend, self._lines_row]
         views += [self.table] if self.table is not None else []
         self._width_probe = None
         if self.fixed_width is None:  # render for the width the page gives (the browser reports it)
@@ -238,6 +257,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.picked = int(row)
         if self.table is not None and self.table.picked != row:
             self.table.mark(int(row))
+        if int(det["event"]) < 0:  # listed, on no record of this run: nothing to show
+            self._render_marker()
+            return
         lo, hi = self.reader.record_span(int(det["event"]))
         self._quiet += 1
         try:
@@ -263,7 +285,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         positions (rows off the run's records are left out)."""
         if self.table is None:
             raise ValueError("Explorer.add_detections needs an Explorer opened with a catalog (catalog=...).")
-        return self.table.append(place_detections(catalog, self.reader))
+        return self.table.append(place_detections(catalog, self.reader, unplaced=self.unplaced))
 
     def show_whole_record(self) -> None:
         """Zoom out to the whole record."""

@@ -7,6 +7,12 @@ of the selected units with their legend above it. What a run does not hold is no
 and without archive shows only the class bands in the top figure. Figures take the page's width (``width=None``)
 or a fixed width in pixels; bqplot's hover toolbar is off (it covered the heatmap's labels).
 
+Every figure sits in a row with a column of :data:`SIDE_WIDTH` pixels to its right (the colour bars of the
+spectrogram and of the heatmap, an empty box beside the others): all figures have the same width and margins, so
+their time axes line up to the pixel (a colour bar inside the heatmap's row once made its time axis narrower than
+the others'). The highlight of the picked detection and the unit lines have colours apart from every class colour
+of the run (:mod:`rnnscope.widgets._palette`).
+
 The long traces (the waveform, the unit lines and their envelopes) are drawn in view coordinates: 0..1 across the
 rendered time range and 0..1 up the figure, on fixed scales (``trace_x``, ``trace_y``); the axes beside them show
 the real time and value scales. bqplot redraws (and interpolates, in a zero-length transition) every path of a mark
@@ -22,41 +28,74 @@ import numpy as np
 from bqplot import Axis, Figure, Label, LinearScale, Lines
 from bqplot.interacts import BrushIntervalSelector, PanZoom
 
+from .._colors import CLASS_COLORS
 from ._colorbar import ColorBar
 from ._drawing import _P_COLOR, _S_COLOR, _legend_html, _readout_html
+from ._palette import highlight_color, trace_colors
 from ._render import png_mark
+from ._timeaxis import js_number, nice_ticks
 
-__all__ = ["MARGIN", "UNIT_COLORS", "SPEC_FMAX"]
+__all__ = ["MARGIN", "UNIT_COLORS", "SPEC_FMAX", "SIDE_WIDTH", "rank_ticks"]
 
-#: colours of the unit lines (and of their labels on the heatmap); distinct from the class colours
-UNIT_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#882255",
-               "#44AA99", "#999933"]
+#: colours of the unit lines (and of their labels on the heatmap) of a run of the default classes; other runs get
+#: theirs from :func:`rnnscope.widgets._palette.trace_colors` (``Explorer.unit_colors``)
+UNIT_COLORS = trace_colors(list(CLASS_COLORS))
 #: figure margins (px); the right margin leaves room for the last time tick's label
 MARGIN = {"top": 8, "bottom": 34, "left": 72, "right": 40}
+#: width (px) of the column to the right of every figure (colour bars, or empty)
+SIDE_WIDTH = 86
 SPEC_FMAX = 25.0  # Hz shown in the spectrogram (as rnnscope.plots.record_overview)
-_MARKER_FILL = "#FFD84D"
-_MARKER_LINE = "#E6A700"
-_COLORBAR_WIDTH = 86
+_MARKER_OPACITY = 0.25
+
+
+def rank_ticks(n: int, n_ticks: int = 6) -> tuple[np.ndarray, dict[str, str]]:
+    """Tick values and labels of a heatmap's row axis (``n`` rows, row ``r`` from r to r + 1): round row numbers
+    at the middle of their rows, at least three when there are three rows.
+
+    Examples
+    --------
+    >>> values, labels = rank_ticks(16)
+    >>> [labels[js_number(v)] for v in values]
+    ['0', '5', '10', '15']
+    >>> values, labels = rank_ticks(3)
+    >>> [labels[js_number(v)] for v in values], values.tolist()
+    (['0', '1', '2'], [0.5, 1.5, 2.5])
+    """
+    n = max(int(n), 1)
+    ranks = nice_ticks(0, n - 1, n_ticks) if n > 1 else np.zeros(1)
+    if ranks.size < 2 or float(ranks[1] - ranks[0]) < 1:
+        ranks = np.arange(n, dtype=float)[:: max(1, n // n_ticks)]
+    values = ranks + 0.5
+    return values, {js_number(v): str(int(r)) for v, r in zip(values, ranks)}
 
 
 class _FigureBuilder:
     """Mixin of :class:`~rnnscope.widgets.Explorer`: builds its figures, marks and controls."""
 
-    def _layout(self, height: int, flex: bool = False) -> widgets.Layout:
+    def _layout(self, height: int) -> widgets.Layout:
         if self.fixed_width is None:
-            # "auto" (stretched by the flex column), not "100%": bqplot's figure adds its own border box
-            return widgets.Layout(width="auto", height=f"{height}px", flex="1 1 auto" if flex else None,
-                                  min_width="0")
-        width = self.fixed_width - (_COLORBAR_WIDTH if flex else 0)
-        return widgets.Layout(width=f"{width}px", height=f"{height}px")
+            # "auto" (stretched by the flex row), not "100%": bqplot's figure adds its own border box
+            return widgets.Layout(width="auto", height=f"{height}px", flex="1 1 auto", min_width="0")
+        return widgets.Layout(width=f"{self.fixed_width - SIDE_WIDTH}px", height=f"{height}px")
 
-    def _figure(self, marks, axes, height, css, flex=False, **kwargs) -> Figure:
+    def _figure(self, marks, axes, height, css, **kwargs) -> Figure:
         fig = Figure(marks=marks, axes=axes, fig_margin=dict(MARGIN), padding_x=0.0, padding_y=0.0,
                      animation_duration=0, min_aspect_ratio=0.001, max_aspect_ratio=1000.0, display_toolbar=False,
-                     layout=self._layout(height, flex), **kwargs)
+                     layout=self._layout(height), **kwargs)
         fig.add_class("rnnscope-view")
         fig.add_class(css)
         return fig
+
+    def _row(self, figure: Figure, side: Figure | None = None) -> widgets.HBox:
+        """``figure`` with its side column: a box of :data:`SIDE_WIDTH` pixels, empty or filled by ``side`` (a
+        colour bar's figure; a figure is wider than its layout width by its border, a box is not)."""
+        if side is not None:
+            side.layout.width, side.layout.flex, side.layout.min_width = "auto", "1 1 auto", "0"
+        box = widgets.Box([side] if side is not None else [],
+                          layout=widgets.Layout(width=f"{SIDE_WIDTH}px", min_width=f"{SIDE_WIDTH}px",
+                                                flex="0 0 auto", overflow="hidden"))
+        return widgets.HBox([figure, box], layout=widgets.Layout(width="100%" if self.fixed_width is None
+                                                                 else "auto"))
 
     def _time_axis(self, label: str = "") -> Axis:
         axis = Axis(scale=self.time_scale, label=label, tick_values=np.array([0.0]), tick_labels={"0": ""})
@@ -66,14 +105,17 @@ class _FigureBuilder:
     def _marker(self, filled: bool) -> Lines:
         """The picked detection's interval: a light band (line views) or an outline (image views)."""
         mark = Lines(x=np.zeros(5), y=np.array([0.0, 1.0, 1.0, 0.0, 0.0]),
-                     scales={"x": self.time_scale, "y": self._unit_y}, colors=[_MARKER_LINE],
+                     scales={"x": self.time_scale, "y": self._unit_y}, colors=[self.highlight],
                      stroke_width=1.5 if filled else 2.5, fill="inside" if filled else "none",
-                     fill_colors=[_MARKER_FILL], fill_opacities=[0.45], visible=False)
+                     fill_colors=[self.highlight], fill_opacities=[_MARKER_OPACITY], visible=False)
         self.markers.append(mark)
         return mark
 
     def _build_figures(self) -> None:  # long: one block per figure, top to bottom
         r = self.reader
+        #: colour of the picked detection's highlight and of the unit lines: apart from the run's class colours
+        self.highlight = highlight_color(r.class_names)
+        self.unit_colors = trace_colors(r.class_names)
         self.time_scale = LinearScale(min=0.0, max=1.0, allow_padding=False)
         tscale = self.time_scale
         self._unit_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
@@ -109,6 +151,7 @@ class _FigureBuilder:
             [self._marker(True), self.band_image, self.wave, self.p_lines, self.s_lines, self.band_labels],
             [self._time_axis(), self.amp_axis], wave_h, "rnnscope-waveform",
             interaction=PanZoom(scales={"x": [tscale]}))
+        self._wave_row = self._row(self.fig_waveform)
 
         # 2. spectrogram
         fmax = min(SPEC_FMAX, float(r.freqs.max())) if r.freqs.size else 1.0
@@ -121,8 +164,12 @@ class _FigureBuilder:
         self.fig_spectrogram = self._figure(
             [self.spec_image, self._marker(False)],
             [self._time_axis(), Axis(scale=self.freq_scale, side="left", label="frequency (Hz)",
-                                     tick_values=np.array([0.0, 5.0, 10.0, 15.0, 20.0, 25.0]), label_offset="55px")],
+                                     tick_values=nice_ticks(0.0, float(fmax), 5), label_offset="55px")],
             150, "rnnscope-spectrogram", interaction=PanZoom(scales={"x": [tscale]}))
+        #: the spectrogram's colour scale (log power)
+        self.spec_colorbar = ColorBar(SIDE_WIDTH, 150, top=MARGIN["top"], bottom=MARGIN["bottom"],
+                                      label="log power")
+        self._spec_row = self._row(self.fig_spectrogram, self.spec_colorbar.figure)
 
         # 3. class probabilities (stacked), when the run has them
         self.fig_prob = None
@@ -135,6 +182,7 @@ class _FigureBuilder:
                 [self._time_axis(), Axis(scale=prob_y, side="left", label="probability", label_offset="55px",
                                          tick_values=np.array([0.0, 0.5, 1.0]), tick_format=".1f")],
                 96, "rnnscope-prob", interaction=PanZoom(scales={"x": [tscale]}))
+            self._prob_row = self._row(self.fig_prob)
 
         # 4. activation heatmap: units x time, an Image mark (clicks arrive as element_click)
         n = r.n_units
@@ -143,30 +191,29 @@ class _FigureBuilder:
                                    pixelated=True)
         self.heat_image.on_element_click(self._on_heat_click)
         # labels of the selected units in the right margin, beside their rows (not over the image)
-        self.unit_labels = Label(x=[], y=[], text=[], colors=UNIT_COLORS, default_size=11, font_weight="bold",
+        self.unit_labels = Label(x=[], y=[], text=[], colors=self.unit_colors, default_size=11, font_weight="bold",
                                  scales={"x": unit_x, "y": self.unit_scale}, align="start", x_offset=4,
                                  y_offset=4, apply_clip=False)
-        self.unit_axis = Axis(scale=self.unit_scale, side="left", label="unit", num_ticks=6,
-                              tick_format="d", label_offset="55px")
+        unit_ticks, unit_labels = rank_ticks(n)
+        self.unit_axis = Axis(scale=self.unit_scale, side="left", label="unit", tick_values=unit_ticks,
+                              tick_labels=unit_labels, label_offset="55px")
         self.heat_height = int(np.clip(2 * n + 60, 200, 420))
         self.fig_heatmap = self._figure([self.heat_image, self.unit_labels, self._marker(False)],
-                                        [self._time_axis(), self.unit_axis], self.heat_height, "rnnscope-heatmap",
-                                        flex=True)
-        self.colorbar = ColorBar(_COLORBAR_WIDTH, self.heat_height, top=MARGIN["top"], bottom=MARGIN["bottom"],
+                                        [self._time_axis(), self.unit_axis], self.heat_height, "rnnscope-heatmap")
+        self.colorbar = ColorBar(SIDE_WIDTH, self.heat_height, top=MARGIN["top"], bottom=MARGIN["bottom"],
                                  label="h")
         self.fig_colorbar = self.colorbar.figure
-        self.fig_colorbar.layout.flex = "0 0 auto"
-        self._heat_row = widgets.HBox([self.fig_heatmap, self.fig_colorbar],
-                                      layout=widgets.Layout(width="100%" if self.fixed_width is None else "auto"))
+        self._heat_row = self._row(self.fig_heatmap, self.fig_colorbar)
 
         # 5. time series of the selected units: a light min/max envelope and a middle line per unit
         self.value_scale = LinearScale(min=-1.0, max=1.0, allow_padding=False)
         self.envelopes = Lines(x=np.zeros((1, 2)), y=np.zeros((1, 2)),
                                scales={"x": self.trace_x, "y": self.trace_y},
-                               colors=UNIT_COLORS, fill="inside", fill_colors=UNIT_COLORS, fill_opacities=[0.18],
+                               colors=self.unit_colors, fill="inside", fill_colors=self.unit_colors,
+                               fill_opacities=[0.18],
                                stroke_width=0.0, opacities=[0.0], visible=False)
         self.lines = Lines(x=np.zeros(2), y=np.zeros((1, 2)), scales={"x": self.trace_x, "y": self.trace_y},
-                           colors=UNIT_COLORS, stroke_width=1.3, labels=[], visible=False)
+                           colors=self.unit_colors, stroke_width=1.3, labels=[], visible=False)
         self.zero_line = Lines(x=[0.0, 1.0], y=[0.0, 0.0], scales={"x": unit_x, "y": self.value_scale},
                                colors=["#bbbbbb"], stroke_width=0.8)
         self.brush = BrushIntervalSelector(scale=tscale, color="#888888")
@@ -177,6 +224,7 @@ class _FigureBuilder:
         self.fig_lines = self._figure([self._marker(True), self.zero_line, self.envelopes, self.lines],
                                       [self.bottom_axis, self.value_axis], 200, "rnnscope-lines",
                                       interaction=self.brush)
+        self._lines_row = self._row(self.fig_lines)
         self.w_unit_legend = widgets.HTML(layout=widgets.Layout(padding="0 8px"))
 
     def _build_controls(self) -> None:
@@ -198,8 +246,9 @@ class _FigureBuilder:
         orders += [("specialisation", "specialisation")] if r.class_names else []  # it needs labels
         self.w_order = widgets.Dropdown(options=orders, description="order", style=style(38),
                                         layout=widgets.Layout(width="160px"))
-        self.w_class = widgets.Dropdown(options=r.class_names, description="class", style=style(36),
-                                        layout=widgets.Layout(width="110px"))
+        # "of": the class whose specialisation orders the rows (the review page's "class" is the decision's)
+        self.w_class = widgets.Dropdown(options=r.class_names, description="of", style=style(20),
+                                        layout=widgets.Layout(width="100px"))
         self.w_whole = widgets.Button(description="whole record", tooltip="zoom out to the whole record",
                                       layout=widgets.Layout(width="105px"))
         self.w_whole.on_click(lambda _: self.show_whole_record())

@@ -20,7 +20,7 @@ import xarray as xr
 
 from .._validation import stored_background
 from ..io import compute_summaries
-from ..schema import SUMMARY_VARIABLES, layer_labels, segment_frames, summaries_cover
+from ..schema import SUMMARY_VARIABLES, fit_to_frames, layer_labels, segment_frames, summaries_cover
 from ._archive import ArchiveWaveform, archive_waveforms
 from ._render import block_minmax, column_minmax, fold_minmax
 
@@ -86,12 +86,14 @@ class RunReader:
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
+        run = fit_to_frames(run)  # a time selection: the lengths of the frames it holds, no stale summaries
         self.run = run
         self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
             run.attrs["class_names"])
         #: the background class (``attrs["background"]``), None when the run does not say
         self.background = stored_background(run.attrs) if stored_background(run.attrs) in self.class_names else None
-        self.lengths = np.asarray(run["length"].values, dtype=np.int64)
+        # at most the frames the run holds: a run sliced along time keeps its records' full lengths
+        self.lengths = np.minimum(np.asarray(run["length"].values, dtype=np.int64), int(run.sizes["time"]))
         self.event_ids = ([str(x) for x in run["event_id"].values] if "event_id" in run.coords
                           else [str(i) for i in range(run.sizes["event"])])
         self.times = np.asarray(run["time"].values, dtype=np.float64)
@@ -486,6 +488,8 @@ def load_summaries(run: xr.Dataset) -> xr.Dataset:
     from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
     of the selected records, e.g. after ``run.isel(event=...)``).
     """
+    if "event" in run.dims:
+        run = fit_to_frames(run)
     if not summaries_cover(run) and "h" in run.data_vars and "length" in run.coords:
         run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
     names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if summaries_cover(run) else []

@@ -2,9 +2,10 @@
 
 Rows are the placed detections (:func:`rnnscope.widgets._detections.place_detections`): class, station, UTC start
 (seconds when the run has no ``starttime``), duration, probability and, on the review page, the analyst's
-decision. Filters: class, station, probability range and "in view" (only detections overlapping the shown time
-range). A click on a row picks it (also a second click on the same row), the arrow keys move the grid's selection
-and pick the row under it, and "previous" / "next" step through the filtered rows in time order. Picking calls
+decision. Filters: class ("show"), station, probability range and "in view" (only detections overlapping the shown
+time range). A click on a row picks it (also a second click on the same row), the arrow keys move the grid's selection
+and pick the row under it, and "previous" / "next" step through the filtered rows in time order and scroll the grid
+to the row they pick (as does a row picked elsewhere: :meth:`DetectionTable.mark`). Picking calls
 ``on_pick(position)`` (the Explorer zooms to it and marks it on every view).
 """
 from __future__ import annotations
@@ -14,10 +15,12 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from ._gridscroll import GridScroller
+
 __all__ = ["DetectionTable", "COLUMNS"]
 
 #: columns shown, in order (``review`` only when the detections carry it)
-COLUMNS = ("class", "station", "start", "duration (s)", "probability", "review")
+COLUMNS = ("class", "station", "start (UTC)", "duration (s)", "probability", "review")  # "start" in s without UTC
 
 
 class DetectionTable(widgets.VBox):
@@ -59,7 +62,7 @@ class DetectionTable(widgets.VBox):
         stations = sorted(set(self.detections["station"])) if len(self.detections) else []
         short = widgets.Layout(width="auto")
         self.w_class = widgets.Dropdown(options=[("all classes", "")] + [(c, c) for c in classes], value="",
-                                        description="class", style={"description_width": "38px"},
+                                        description="show", style={"description_width": "38px"},
                                         layout=widgets.Layout(width="150px"))
         self.w_station = widgets.Dropdown(options=[("all stations", "")] + [(s, s) for s in stations], value="",
                                           description="station", style={"description_width": "48px"},
@@ -79,12 +82,15 @@ class DetectionTable(widgets.VBox):
         for w in (self.w_class, self.w_station, self.w_prob, self.w_in_view):
             w.observe(lambda _: self.refresh(), names="value")
         self.grid = self._make_grid(height)
+        #: scrolls the grid to the row picked by previous / next (the browser does not follow a selection)
+        self.scroller = GridScroller(row_px=22)
         self.children = [widgets.HBox([self.w_class, self.w_station, self.w_prob, self.w_in_view, self.w_prev,
                                        self.w_next, self.w_count],
                                       layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-                         self.grid]
+                         self.grid, self.scroller]
         self.add_class("rnnscope-detections")
         self._rows = np.arange(len(self.detections))
+        self._rank = time_rank(self.detections)
         self._syncing = False
         self.refresh()
 
@@ -94,7 +100,7 @@ class DetectionTable(widgets.VBox):
         frame = pd.DataFrame({
             "class": d["class_name"].astype(str).to_numpy(),
             "station": d["station"].astype(str).to_numpy(),
-            "start": d["start_text"].astype(str).to_numpy(),
+            _start_column(d): d["start_text"].astype(str).to_numpy(),
             "duration (s)": np.round(d["duration_s"].to_numpy(dtype=float), 1),
             "probability": np.round(d["probability"].to_numpy(dtype=float), 3),
         }, index=pd.RangeIndex(len(d), name="#"))
@@ -106,7 +112,8 @@ class DetectionTable(widgets.VBox):
         from ipydatagrid import DataGrid
 
         grid = DataGrid(self._frame, selection_mode="row", editable=False, base_row_size=22,
-                        base_column_size=110, column_widths={"#": 60, "start": 190, "class": 70},
+                        base_column_size=90, column_widths={"#": 50, "class": 64, "station": 80,
+                                                            _start_column(self.detections): 180, "review": 130},
                         layout=widgets.Layout(height=f"{height}px", width="100%"))
         grid.on_cell_click(self._on_click)
         grid.observe(self._on_selection, names="selections")
@@ -128,6 +135,7 @@ class DetectionTable(widgets.VBox):
         start = len(self.detections)
         self.detections = pd.concat([self.detections, placed], ignore_index=True)
         self._frame = self._display_frame(self.detections)
+        self._rank = time_rank(self.detections)
         self.refresh()
         return list(range(start, len(self.detections)))
 
@@ -147,8 +155,7 @@ class DetectionTable(widgets.VBox):
             event, t0, t1 = self.view_range()
             keep &= ((d["event"] == event) & (d["t1"] > t0) & (d["t0"] < t1)).to_numpy()
         rows = np.flatnonzero(keep)
-        order = np.lexsort((d["t0"].to_numpy()[rows], d["event"].to_numpy()[rows]))
-        return rows[order]
+        return rows[np.argsort(self._rank[rows], kind="stable")]
 
     def refresh(self) -> None:
         """Apply the filters to the grid."""
@@ -165,13 +172,21 @@ class DetectionTable(widgets.VBox):
 
     # ------------------------------------------------------------------------------------------- picking
     def mark(self, position: int) -> None:
-        """Select detection ``position`` in the grid without calling ``on_pick`` (it was picked elsewhere)."""
+        """Select detection ``position`` in the grid and scroll to it, without calling ``on_pick`` (it was picked
+        elsewhere)."""
         self.picked = int(position)
         self._syncing = True
         try:
             self._select_picked()
         finally:
             self._syncing = False
+        self.scroll_to_picked()
+
+    def scroll_to_picked(self) -> None:
+        """Scroll the grid to the picked row (when the filters show it)."""
+        where = np.flatnonzero(self._rows == self.picked)
+        if where.size:
+            self.scroller.show(int(where[0]))
 
     def pick(self, position: int) -> None:
         """Pick detection ``position`` (always calls ``on_pick``, also for the row already picked)."""
@@ -197,13 +212,17 @@ class DetectionTable(widgets.VBox):
         if where.size:
             i = int(np.clip(where[0] + by, 0, rows.size - 1))
         else:  # the picked row is filtered out (or none yet): the first row after (before) it in time
-            d = self.detections
-            t = (d["event"].iloc[self.picked], d["t0"].iloc[self.picked]) if self.picked >= 0 else None
-            keys = list(zip(d["event"].to_numpy()[rows], d["t0"].to_numpy()[rows]))
-            after = [k for k, key in enumerate(keys) if t is None or key > t]
-            i = (after[0] if after else rows.size - 1) if by > 0 else (
-                ([k for k, key in enumerate(keys) if t is not None and key < t] or [0])[-1])
+            ranks = self._rank[rows]
+            if self.picked < 0:
+                i = 0 if by > 0 else rows.size - 1
+            elif by > 0:
+                after = np.flatnonzero(ranks > self._rank[self.picked])
+                i = int(after[0]) if after.size else rows.size - 1
+            else:
+                before = np.flatnonzero(ranks < self._rank[self.picked])
+                i = int(before[-1]) if before.size else 0
         self.pick(int(rows[i]))
+        self.scroll_to_picked()
 
     def next(self) -> None:
         """Pick the next filtered detection."""
@@ -228,3 +247,29 @@ class DetectionTable(widgets.VBox):
         row = int(change["new"][0].get("r1", -1))
         if 0 <= row < len(self._rows) and int(self._rows[row]) != self.picked:
             self.pick(int(self._rows[row]))
+
+
+def _start_column(d: pd.DataFrame) -> str:
+    """The start column's title: ``start (UTC)`` when every start is a UTC time, else ``start`` (times in s say so)."""
+    utc = d["utc"].to_numpy(dtype=bool) if "utc" in d.columns else np.zeros(0, bool)
+    return "start (UTC)" if utc.size and utc.all() else "start"
+
+
+def time_rank(d: pd.DataFrame) -> np.ndarray:
+    """Each detection's place in time order: by UTC start (``when``) when every row has one (also rows on no
+    record of the run), else by record and start (s).
+
+    Examples
+    --------
+    >>> time_rank(pd.DataFrame({"event": [1, 0, 0], "t0": [5.0, 9.0, 2.0]})).tolist()
+    [2, 1, 0]
+    """
+    when = d["when"].to_numpy(dtype=float) if "when" in d.columns else np.full(len(d), np.nan)
+    if len(d) and np.isfinite(when).all():
+        order = np.argsort(when, kind="stable")
+    else:
+        order = np.lexsort((d["t0"].to_numpy(dtype=float), d["event"].to_numpy()))
+    rank = np.empty(len(d), dtype=np.int64)
+    rank[order] = np.arange(len(d))
+    return rank
+

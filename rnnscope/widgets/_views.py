@@ -17,7 +17,7 @@ import numpy as np
 
 from . import _summaries as summaries
 from ._drawing import _band_colors, _envelope, _unit_legend_html
-from ._figures import MARGIN, UNIT_COLORS
+from ._figures import MARGIN
 from ._render import (
     ColorMap,
     colormap_for,
@@ -28,7 +28,7 @@ from ._render import (
     pick_extreme,
     set_png,
 )
-from ._timeaxis import js_number, nice_ticks, time_ticks
+from ._timeaxis import nice_ticks, time_ticks
 
 __all__ = []
 
@@ -59,14 +59,9 @@ class _Views:
 
     def _render_time_axes(self) -> None:
         t0, t1 = self.time_range
-        values, labels, title = time_ticks(t0, t1, self._starttime(), n=self.n_ticks,
+        # no tick in the last 2 % of the view: the label of a tick at the right edge would stick out
+        values, labels, title = time_ticks(t0, t1 - 0.02 * (t1 - t0), self._starttime(), n=self.n_ticks,
                                            relative=self.time_axis == "seconds")
-        span = t1 - t0
-        keep = values <= t1 - 0.02 * span  # the label of a tick at the right edge would stick out
-        values = values[keep]
-        labels = {k: v for k, v in labels.items() if k in {js_number(x) for x in values}}
-        labels = labels or {js_number(t0): ""}
-        values = values if values.size else np.array([t0])
         for axis in self.time_axes:
             # labels first, in a message of their own: bqplot redraws new tick values in a transition that keeps
             # the formatter of that moment, so labels arriving with the values would be overwritten by old ones.
@@ -183,6 +178,7 @@ class _Views:
             set_png(self.spec_image, encode_png(index, cmap.palette()))
             if cols.n:
                 self.spec_image.x = self._image_x(cols)
+        self.spec_colorbar.show(cmap)
 
     # ------------------------------------------------------------------------------------------- probabilities
     def _prob_record(self, event: int) -> np.ndarray:
@@ -270,11 +266,10 @@ class _Views:
             self.unit_labels.x = np.full(len(units), 1.0)
             self.unit_labels.y = y
             self.unit_labels.text = [str(u) for u in units]
-            self.unit_labels.colors = self._unit_colors(len(units)) or UNIT_COLORS
+            self.unit_labels.colors = self._unit_colors(len(units)) or self.unit_colors
 
-    @staticmethod
-    def _unit_colors(n: int) -> list[str]:
-        return [UNIT_COLORS[i % len(UNIT_COLORS)] for i in range(n)]
+    def _unit_colors(self, n: int) -> list[str]:
+        return [self.unit_colors[i % len(self.unit_colors)] for i in range(n)]
 
     def _render_lines(self, cols, cmap) -> None:
         units = list(self.selected_units)

@@ -1,4 +1,6 @@
-"""Helpers of the browser tests: the browser's launch flags, free ports, servers started and stopped."""
+"""Helpers of the browser tests: the browser's launch flags, free ports, servers started and stopped, where
+screenshots go (the test's temporary folder; ``RNNSCOPE_SCREENSHOTS=DIR``, set by ``make screenshots``, writes
+the README's images there instead: tests never write into the source tree on their own)."""
 from __future__ import annotations
 
 import os
@@ -30,6 +32,13 @@ def require_browser():
         if os.environ.get("RNNSCOPE_REQUIRE_BROWSER") == "1":
             pytest.fail(message + " (RNNSCOPE_REQUIRE_BROWSER=1)")
         pytest.skip(message)
+
+
+def screenshot_path(tmp_path: Path, name: str) -> Path:
+    """Where a test saves the screenshot ``name``: ``$RNNSCOPE_SCREENSHOTS/name`` when set, else in ``tmp_path``."""
+    folder = Path(os.environ.get("RNNSCOPE_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
 
 
 def free_port() -> int:

@@ -3,8 +3,10 @@
 The test starts its own JupyterLab on 127.0.0.1 (a free port, a token, a temporary root directory), writes a small
 saved run and a notebook that displays an Explorer on it, runs all cells in Chromium, and checks that every bqplot
 figure rendered, that a click on a heatmap row adds a line, that a zoom in one view re-renders the others and that
-changing the record updates the views. It saves the summary widgets' screenshots (``docs/images/classheatmap.png``, ``histograms.png``); the Explorer's
-(``explorer.png``, a day-long monitor run) comes from ``test_monitor_browser.py``.
+changing the record updates the views. It saves the summary widgets' screenshots (``classheatmap.png``,
+``histograms.png``) in its temporary folder, or with ``RNNSCOPE_SCREENSHOTS=docs/images`` (``make screenshots``)
+as the README's images; the Explorer's (``explorer.png``, a day-long monitor run) comes from
+``test_monitor_browser.py``.
 
 Skipped when /usr/bin/chromium is missing, unless RNNSCOPE_REQUIRE_BROWSER=1 (CI): then it fails.
 """
@@ -21,12 +23,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from _browser import screenshot_path
 
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOT = ROOT / "docs" / "images" / "explorer.png"
 TOKEN = "rnnscope-browser-test"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync"]
@@ -169,8 +170,8 @@ def _drive(page, lab) -> None:
     page.wait_for_selector("text=torch imported: False", timeout=60_000)
     explorer = page.locator(".rnnscope-explorer")
     assert "Error displaying widget" not in page.content()
-    # waveform, spectrogram, probabilities, heatmap and its colour bar, unit lines
-    assert explorer.locator(".bqplot").count() == 6
+    # waveform, spectrogram and its colour bar, probabilities, heatmap and its colour bar, unit lines
+    assert explorer.locator(".bqplot").count() == 7
     views = explorer.locator(".rnnscope-view")
     assert views.count() == 5
     assert explorer.locator(".rnnscope-waveform path.line").count() >= 1  # the waveform
@@ -221,9 +222,8 @@ def _drive(page, lab) -> None:
 
     page.mouse.move(0, 0)
     page.wait_for_timeout(500)
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    chm.screenshot(path=str(SCREENSHOT.with_name("classheatmap.png")))
-    page.locator(".rnnscope-histograms").screenshot(path=str(SCREENSHOT.with_name("histograms.png")))
+    chm.screenshot(path=str(screenshot_path(lab["root"], "classheatmap.png")))
+    page.locator(".rnnscope-histograms").screenshot(path=str(screenshot_path(lab["root"], "histograms.png")))
 
 
 def _settle(page, seconds: float = 8.0) -> None:

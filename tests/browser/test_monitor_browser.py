@@ -4,16 +4,23 @@ page (Voila) and a notebook's saved widget state (HTML export).
 The day-long monitor output is built once per session (``conftest.day_output``). Checked in Chromium: UTC tick
 labels, the waveform drawn from the archive, the probability view, the detection table (filter to one class,
 next / previous, a row clicked twice after zooming away moves the views both times), nothing clipped at 1280x800
-(file browser open) and 1920x1080, the latency of one interaction (printed; asserted with a generous bound), a
-bounded number of renders for a 1 s drag; a relabel on the review page that survives a reload and lands in the
-reviewed CSV. Writes ``docs/images/explorer.png`` and ``docs/images/review.png``.
+(file browser open) and 1920x1080, every panel's time axis at the same pixels and at least three labelled ticks
+on every axis, the latency of one interaction (printed; asserted with a generous bound), a bounded number of
+renders for a 1 s drag. The review page (``rnnscope review``, its token from the URL it prints) in two browser
+contexts (two tabs): the table beside the views at 1920x1080 and following ``n``, the current detection beside
+the buttons, keys pressed anywhere, each tab showing the other's decisions within a second, a decision from a
+stale tab refused naming the other's, a reload showing every decision, a stopped server said and no input
+taken; a folder without capture runs shows a plain message. Screenshots (``explorer.png``, ``review.png``) go to
+the test's temporary folder, or with ``RNNSCOPE_SCREENSHOTS=docs/images`` (``make screenshots``) to the README's.
 """
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -24,14 +31,13 @@ from _browser import (
     free_port,
     jupyterlab,
     require_browser,
+    screenshot_path,
     stop,
     wait_http,
 )
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ROOT / "docs" / "images"
 TOKEN = "rnnscope-monitor-browser"
 HEAT = ".rnnscope-explorer .rnnscope-heatmap"
 
@@ -115,8 +121,34 @@ def _assert_nothing_clipped(page, what):
     clipped = [(name, box) for name, box in boxes if box and (box["x"] < output["x"] - 1 or box["x"] + box["width"]
                                                                 > right)]
     assert not clipped, f"{what}: clipped past x={right}: {clipped}"
-    bar = page.locator(".rnnscope-explorer .rnnscope-colorbar").bounding_box()
-    assert bar["x"] + bar["width"] <= explorer["x"] + explorer["width"] + 1
+    bars = page.locator(".rnnscope-explorer .rnnscope-colorbar")  # the spectrogram's and the heatmap's
+    assert bars.count() == 2
+    for i in range(2):
+        bar = bars.nth(i).bounding_box()
+        assert bar["x"] + bar["width"] <= explorer["x"] + explorer["width"] + 1
+
+
+AXES = """(scope) => [...document.querySelectorAll(scope + ' .rnnscope-explorer .bqplot')].map(fig => ({
+  css: (fig.getAttribute('class') || '').split(' ').filter(c => c.startsWith('rnnscope-')).join(' '),
+  axes: [...fig.querySelectorAll('g.axis')].map(axis => {
+    const domain = axis.querySelector('path.domain');
+    const box = domain ? domain.getBoundingClientRect() : null;
+    return {labels: [...axis.querySelectorAll('.tick text')].map(t => (t.textContent || '').trim()).filter(t => t),
+            left: box && box.left, right: box && box.right, horizontal: !!box && box.width > box.height};
+  })}))"""
+
+
+def _assert_axes_aligned_and_ticked(page, scope: str = "") -> None:
+    """Every panel's time axis spans the same pixels (the heatmap's once sat 20-60 px left of the others) and every
+    axis of every figure (colour bars too) has at least three labelled ticks."""
+    figures = page.evaluate(AXES, scope)
+    views = [f for f in figures if "rnnscope-view" in f["css"]]
+    assert len(views) >= 4, figures
+    spans = {f["css"]: next((a["left"], a["right"]) for a in f["axes"] if a["horizontal"]) for f in views}
+    lefts, rights = [s[0] for s in spans.values()], [s[1] for s in spans.values()]
+    assert max(lefts) - min(lefts) <= 0.5 and max(rights) - min(rights) <= 0.5, spans
+    few = [(f["css"], a["labels"]) for f in figures for a in f["axes"] if len(a["labels"]) < 3]
+    assert not few, few
 
 
 def _notebook(path: Path, cells) -> None:
@@ -143,7 +175,7 @@ def test_day_long_monitor_run_in_jupyterlab(day_output, tmp_path):
         browser = _browser(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
-            _drive_day(page, url, _class_to_filter(day_output["detections"]))
+            _drive_day(page, url, _class_to_filter(day_output["detections"]), screenshot_path(tmp_path, "explorer.png"))
         except Exception:
             page.screenshot(path=str(tmp_path / "failure.png"))
             print(f"failure screenshot: {tmp_path / 'failure.png'}")
@@ -160,7 +192,7 @@ def _class_to_filter(catalog) -> str:
     return str(counts.index[0])
 
 
-def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
+def _drive_day(page, url, cls, screenshot) -> None:  # long: one scenario, step by step
     page.goto(f"{url}/lab/tree/day.ipynb?token={TOKEN}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
     page.wait_for_timeout(3000)
@@ -189,6 +221,7 @@ def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
     assert explorer.locator(".rnnscope-prob image[href^='blob:']").count() == 1
     assert "true" not in explorer.locator(".rnnscope-legend").inner_text()
     _assert_nothing_clipped(page, "1280x800, file browser open")
+    _assert_axes_aligned_and_ticked(page)
     # rendered for the width the page gives (the browser reported it): at most two image columns per pixel
     for _ in range(60):
         columns, width = page.evaluate("""async () => {
@@ -292,76 +325,202 @@ def _drive_day(page, url, cls) -> None:  # long: one scenario, step by step
     page.wait_for_timeout(1500)
     explorer.scroll_into_view_if_needed()
     page.mouse.move(0, 0)
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    explorer.screenshot(path=str(IMAGES / "explorer.png"))
-    assert (IMAGES / "explorer.png").stat().st_size > 50_000
+    explorer.screenshot(path=str(screenshot))
+    assert screenshot.stat().st_size > 50_000
     assert cls  # the class filtered on above
 
 
 # ----------------------------------------------------------------------------------------------- Voila
-def test_review_page_in_voila(day_output, tmp_path):
-    import shutil
+def _review_folder(day_output, folder: Path, capture: bool = True) -> Path:
+    """A copy of the day's monitor output (its capture run too unless ``capture`` is False: the monitor's default)."""
+    shutil.copytree(day_output["out"], folder, ignore=None if capture else shutil.ignore_patterns("capture"))
+    meta = json.loads((folder / "monitor.json").read_text())
+    meta["capture_store"] = [str(folder / "capture" / Path(p).name) for p in meta["capture_store"]] if capture else []
+    (folder / "monitor.json").write_text(json.dumps(meta))
+    return folder
 
+
+def _start_review(folder: Path, log_path: Path):
+    """``rnnscope review FOLDER`` as a user types it; returns the process and the URL it prints (with the token)."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "rnnscope.cli", "review", str(folder), "--port", str(port)],
+                                stdout=log, stderr=subprocess.STDOUT, cwd=folder.parent)
+    wait_http(f"http://127.0.0.1:{port}/login", proc, log_path, timeout=180)
+    match = re.search(rf"(http://127\.0\.0\.1:{port}/\?token=\S+)", log_path.read_text())
+    assert match, log_path.read_text()  # the command prints the URL with its token
+    return proc, match.group(1)
+
+
+def test_review_page_in_voila(day_output, tmp_path):
     from playwright.sync_api import sync_playwright
 
-    out = tmp_path / "out"
-    shutil.copytree(day_output["out"], out)
-    meta = json.loads((out / "monitor.json").read_text())
-    meta["capture_store"] = [str(out / "capture" / Path(p).name) for p in meta["capture_store"]]
-    (out / "monitor.json").write_text(json.dumps(meta))
-    port = free_port()
+    out = _review_folder(day_output, tmp_path / "out")
     log_path = tmp_path / "review.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "rnnscope.cli", "review", str(out), "--port", str(port)],
-                                stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
-        try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_http(url, proc, log_path)
-            assert url in log_path.read_text()  # the command prints the URL
-            with sync_playwright() as p:
-                browser = _browser(p)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                try:
-                    _drive_review(page, url, out)
-                except Exception:
-                    page.screenshot(path=str(tmp_path / "failure.png"))
-                    print(f"failure screenshot: {tmp_path / 'failure.png'}\n{log_path.read_text()[-3000:]}")
-                    raise
-                finally:
-                    browser.close()
-        finally:
-            stop(proc)
+    proc, url = _start_review(out, log_path)
+    try:
+        with sync_playwright() as p:
+            browser = _browser(p)
+            tabs = [browser.new_context(viewport={"width": 1920, "height": 1080}).new_page() for _ in range(2)]
+            try:
+                _drive_review(tabs, url, out, screenshot_path(tmp_path, "review.png"))
+                stop(proc)  # the server stops under the open tabs
+                _check_disconnected(tabs[0], out)
+            except Exception:
+                for i, tab in enumerate(tabs):
+                    tab.screenshot(path=str(tmp_path / f"failure-{i}.png"))
+                print(f"failure screenshots: {tmp_path}\n{log_path.read_text()[-3000:]}")
+                raise
+            finally:
+                browser.close()
+    finally:
+        stop(proc)
 
 
 def _open_review(page, url):
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector(".rnnscope-review .rnnscope-explorer .rnnscope-detections", timeout=240_000)
+    page.wait_for_selector(".rnnscope-review .rnnscope-detections", timeout=240_000)
     page.wait_for_function("document.querySelectorAll('.rnnscope-review .rnnscope-heatmap image[href^=\"blob:\"]')"
                            ".length >= 1", timeout=120_000)
     page.wait_for_selector(".rnnscope-review-status", timeout=60_000)
     page.wait_for_timeout(1500)
 
 
-def _drive_review(page, url, out) -> None:
-    _open_review(page, url)
-    status = page.locator(".rnnscope-review-status")
-    assert re.search(r"0 of \d+ detections reviewed", status.inner_text())
-    page.locator(".rnnscope-review-status").click()  # focus the page (not a text field)
-    page.keyboard.press("2")  # relabel to the second class
-    page.wait_for_function("() => document.querySelector('.rnnscope-review-status').innerText.includes('relabelled')",
-                           timeout=30_000)
-    page.locator(".rnnscope-review button", has_text="accept (a)").click()
-    page.wait_for_function("() => /2 of \\d+ detections reviewed/.test("
-                           "document.querySelector('.rnnscope-review-status').innerText)", timeout=30_000)
+def _current(page) -> str:
+    return page.locator(".rnnscope-review-current").inner_text()
+
+
+def _picked(page) -> int:
+    return int(re.match(r"#(\d+)", _current(page)).group(1))
+
+
+def _press_anywhere(page, key: str) -> None:
+    """A key pressed with the pointer and the focus outside the review widget (on the page's title)."""
+    page.locator("h1").first.click()
+    page.keyboard.press(key)
+
+
+def _wait_current(page, before: str, timeout: int = 30_000) -> None:
+    page.wait_for_function("(t) => document.querySelector('.rnnscope-review-current').innerText !== t", arg=before,
+                           timeout=timeout)
+
+
+def _drive_review(tabs, url, out, screenshot) -> None:  # long: one scenario, step by step
+    a, b = tabs
+    for tab in tabs:
+        _open_review(tab, url)
+    status = a.locator(".rnnscope-review-status")
+    total = int(re.search(r"0 of (\d+) detections reviewed", status.inner_text()).group(1))
+    # 1920x1080: the table beside the views, both on screen; the current detection beside the buttons
+    views, table = a.locator(".rnnscope-review .rnnscope-explorer").bounding_box(), a.locator(
+        ".rnnscope-review .rnnscope-detections").bounding_box()
+    assert table["x"] >= views["x"] + views["width"] - 1 and table["y"] < 1080 and views["y"] < 1080, (views, table)
+    current, accept = a.locator(".rnnscope-review-current").bounding_box(), a.locator(
+        ".rnnscope-review button", has_text="accept (a)").bounding_box()
+    assert abs(current["y"] + current["height"] / 2 - accept["y"] - accept["height"] / 2) < 20
+    assert 0 < accept["x"] - (current["x"] + current["width"]) < 200, (current, accept)
+    assert re.search(r"#\d+ \S+ · 2024-03-01 \d\d:\d\d:\d\d\.\d UTC · p 0\.\d\d · DAY · undecided", _current(a))
+    _assert_axes_aligned_and_ticked(a, ".rnnscope-review")
+    # keys pressed anywhere (Voila's body is a .jp-Notebook: keys once counted only over the widget)
+    title, widget = a.locator("h1").first.bounding_box(), a.locator(".rnnscope-review").bounding_box()
+    assert title["y"] + title["height"] <= widget["y"]  # the title is outside the widget
+    first = _picked(a)
+    before = _current(a)
+    _press_anywhere(a, "n")
+    _wait_current(a, before)
+    assert _picked(a) != first
+    before = _current(a)
+    _press_anywhere(a, "p")
+    _wait_current(a, before)
+    assert _picked(a) == first
+    # two decisions in tab A (a key and a button); tab B shows them within a second
+    before = _current(a)
+    _press_anywhere(a, "2")  # relabel to the second class
+    a.wait_for_function("() => document.querySelector('.rnnscope-review-status').innerText.includes('relabelled')",
+                        timeout=30_000)
+    a.locator(".rnnscope-review button", has_text="accept (a)").click()
+    a.wait_for_function("() => /2 of \\d+ detections reviewed/.test("
+                        "document.querySelector('.rnnscope-review-status').innerText)", timeout=30_000)
+    saved_at = time.monotonic()
+    b.wait_for_function("() => /2 of \\d+ detections reviewed/.test("
+                        "document.querySelector('.rnnscope-review-status').innerText)", timeout=10_000)
+    delay = time.monotonic() - saved_at
+    print(f"\nreview: a decision in one tab shown in the other after {delay * 1000:.0f} ms")
+    assert delay < 2.0  # polled every 0.4 s: within a second on a quiet machine (generous here)
+    assert "relabelled" in _current(b)  # B's current detection is the one A relabelled
     saved = pd.read_csv(out / "reviewed.csv")
-    assert saved["review"].tolist().count("relabelled") == 1 and saved["review"].tolist().count("accepted") == 1
-    page.mouse.move(0, 0)
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(IMAGES / "review.png"))
-    # a reload shows the decisions
-    _open_review(page, url)
-    assert re.search(r"2 of \d+ detections reviewed", page.locator(".rnnscope-review-status").inner_text())
+    assert sorted(saved["review"]) == ["accepted", "relabelled"]
+    # both tabs on the same undecided detection decide differently at once: one is saved, the other refused
+    target = _picked(a)
+    while _picked(b) != target:
+        before = _current(b)
+        _press_anywhere(b, "n")
+        _wait_current(b, before)
+    a.keyboard.press("a")
+    b.keyboard.press("r")
+    for tab in tabs:
+        tab.wait_for_function("(n) => /3 of \\d+ detections reviewed/.test(document.querySelector("
+                              "'.rnnscope-review-status').innerText)", arg=target, timeout=30_000)
+    a.wait_for_timeout(1500)
+    refused = [tab for tab in tabs if "Not saved: another page decided on" in tab.locator(
+        ".rnnscope-review-status").inner_text()]
+    assert len(refused) == 1, [tab.locator(".rnnscope-review-status").inner_text() for tab in tabs]
+    log = json.loads((out / "review" / "decisions.json").read_text())
+    assert len(log) == 3 and log[-1]["action"] in ("accept", "reject")  # one decision saved on the target
+    kept = {"accept": "accepted", "reject": "rejected"}[log[-1]["action"]]
+    message = refused[0].locator(".rnnscope-review-status").inner_text()
+    assert f"{kept} at" in message and f"#{target} " in _current(refused[0]) and kept in _current(refused[0])
+    # n follows in the table: past the rows the grid shows, it scrolls
+    if total > 30:
+        thumb = ".rnnscope-review .rnnscope-detections .lm-DataGrid-scrollBar:not(.lm-mod-hidden) .lm-ScrollBar-thumb"
+        top = a.locator(thumb).first.bounding_box()["y"]
+        for _ in range(26):
+            before = _current(a)
+            _press_anywhere(a, "n")
+            _wait_current(a, before)
+        assert a.locator(thumb).first.bounding_box()["y"] > top + 2
+    a.mouse.move(0, 0)
+    a.screenshot(path=str(screenshot))
+    # a reload shows every decision
+    _open_review(a, url)
+    assert re.search(r"3 of \d+ detections reviewed", a.locator(".rnnscope-review-status").inner_text())
     assert (out / "reviewed.xml").exists()
+
+
+def _check_disconnected(page, out) -> None:
+    """The server stopped: the page says so within seconds and takes no input."""
+    page.wait_for_selector(".rnnscope-offline-notice", timeout=20_000)
+    assert "Disconnected" in page.locator(".rnnscope-offline-notice").inner_text()
+    decisions = (out / "review" / "decisions.json").read_bytes()
+    current = _current(page)
+    page.keyboard.press("a")
+    accept = page.locator(".rnnscope-review button", has_text="accept (a)").bounding_box()
+    page.mouse.click(accept["x"] + accept["width"] / 2, accept["y"] + accept["height"] / 2)
+    page.wait_for_timeout(1000)
+    assert (out / "review" / "decisions.json").read_bytes() == decisions and _current(page) == current
+
+
+def test_review_folder_without_capture_runs_shows_a_plain_message(day_output, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    out = _review_folder(day_output, tmp_path / "out", capture=False)
+    log_path = tmp_path / "review.log"
+    proc, url = _start_review(out, log_path)
+    try:
+        with sync_playwright() as p:
+            browser = _browser(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            try:
+                page.goto(url, wait_until="domcontentloaded")
+                page.wait_for_selector(".rnnscope-review-error", timeout=240_000)
+                text = page.inner_text("body")
+            finally:
+                browser.close()
+        assert "The review page cannot open" in text and "has no capture runs" in text and "--capture" in text
+        assert "Traceback" not in text and ".py" not in text
+        assert "Traceback" in log_path.read_text()  # the details are in the server's log
+    finally:
+        stop(proc)
 
 
 # ----------------------------------------------------------------------------------------------- saved state
