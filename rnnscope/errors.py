@@ -101,9 +101,24 @@ class DataSkippedWarning(RnnscopeWarning):
 
 class AttributionError(RnnscopeError, ValueError):
     """An attribution cannot be computed as asked: an unknown target (unit, layer, variable, class), frames outside
-    the records, or a result too large to hold (the message says which and how to fix it)."""
+    the records, or a result too large to hold (the message says which and how to fix it).
+
+    Examples
+    --------
+    >>> issubclass(AttributionError, ValueError)
+    True
+    """
 
 
 class CompletenessWarning(RnnscopeWarning, RuntimeWarning):
     """Integrated gradients whose attributions do not sum to ``f(x) - f(baseline)`` within the tolerance (more
-    ``steps`` fix it)."""
+    ``steps`` fix it).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CompletenessWarning)  # make incomplete attributions fail
+    ...     issubclass(CompletenessWarning, RuntimeWarning)
+    True
+    """

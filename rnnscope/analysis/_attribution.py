@@ -308,6 +308,18 @@ def attribution_over_time(attr, target=0) -> xr.DataArray:
     """One target's attribution on its record's time axis: ``(time, feature)``, ``time`` in s from the record start
     (the target's time minus each lag's), sorted, so it lines up with the run's spectrogram and states.
 
+    Parameters
+    ----------
+    attr : xarray.Dataset
+        From :func:`rnnscope.experiments.attribution`.
+    target : int
+        The target's position along ``target``.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(time, feature)``; lags before the record start left out.
+
     Examples
     --------
     >>> a = np.arange(6.0).reshape(1, 3, 2)

@@ -83,7 +83,7 @@ def timescales(run: xr.Dataset, *, layer=None) -> xr.Dataset:
     True
     """
     func = "timescales"
-    C.check_run(run, func)
+    run = C.as_run(run, func)
     positions = C.check_layers(run, layer, func)
     dt = _frame_period(run, func)
     gates = _layer_gates(run, positions)

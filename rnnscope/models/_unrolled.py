@@ -34,6 +34,11 @@ def unrolled(model: nn.Module | None = None) -> Iterator[nn.Module | None]:
         already). rnnscope's own layers (an :class:`~rnnscope.models.RNNClassifier`'s) need no model: every one
         of them steps inside the block.
 
+    Yields
+    ------
+    nn.Module or None
+        ``model``, for ``with unrolled(model) as m:``.
+
     Examples
     --------
     >>> import torch
