@@ -19,7 +19,7 @@ These functions run models and produce runs or tables; the analyses of the resul
 - :func:`untrained_like`, :func:`shuffle_labels`, :func:`compare_controls` — the controls every claim about a
   trained network is checked against.
 """
-from ._attribution import METHODS, attribution
+from ._attribution import METHODS, attribution, attributor
 from ._impulse import impulse_response
 from ._class_tests import class_silencing, patch_activations
 from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
@@ -29,6 +29,7 @@ from ._silence import ablation_curve, keep_count, kept_counts, silence, silenced
 __all__ = [
     # why a unit fires
     "attribution",
+    "attributor",
     "METHODS",
     "impulse_response",
     "class_silencing",

@@ -45,7 +45,7 @@ from ._attribution_frames import StateCursor, frame_rows, target_series
 from ._attribution_result import ResultSink, feature_coords, module_layout, reach_attrs
 from ._attribution_targets import ClassifierForward, ModuleForward, resolve_targets
 
-__all__ = ["attribution", "METHODS"]
+__all__ = ["attribution", "attributor", "METHODS"]
 
 #: The attribution methods (Captum's IntegratedGradients, InputXGradient, Occlusion).
 METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
@@ -570,3 +570,45 @@ def _module_rows(model, forward, x_all, extra_all, frames, n_events, n_steps, sa
     rows = pd.DataFrame(pairs, columns=["event", "frame"]).assign(segment=-1, segment_class="")
     rows = rows.loc[rows.index.repeat(n_targets)].reset_index(drop=True)
     return rows.assign(which=np.tile(np.arange(n_targets), len(pairs)))
+
+
+# --------------------------------------------------------------------------------------------- the Explorer's
+
+
+def attributor(model, data: xr.Dataset, **options) -> Callable:
+    """A function that explains one unit at one time of one record: what :class:`rnnscope.widgets.Explorer` calls
+    on a click (``Explorer(run, attribute=attributor(model, run))``), so the widgets never import torch.
+
+    Parameters
+    ----------
+    model : RNNClassifier
+    data : xarray.Dataset
+        The features (or the run) whose records are explored.
+    **options
+        Keywords of :func:`attribution` (default ``steps=32``, ``max_lag=240`` frames, no progress bar).
+
+    Returns
+    -------
+    callable
+        ``attribute(event_id, time, unit, layer, var="h") -> xarray.Dataset``: :func:`attribution` of ``unit``'s
+        ``var`` in ``layer`` at the frame nearest ``time`` (s) of the record ``event_id`` (one target).
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("gru", 48, 8, 5).fit_normalizer(frames)
+    >>> attribute = attributor(model, frames)
+    >>> one = attribute("syn00001", 30.2, 3, 0, "h")
+    >>> one.sizes["target"], float(one.target_time[0]), one.target_event_id.values.tolist()
+    (1, 30.0, ['syn00001'])
+    """
+    settings = {"steps": 32, "max_lag": 240, "progress": False, **options}
+    ids = [str(v) for v in event_ids(data)]
+
+    def attribute(event_id, time: float, unit: int, layer: int = 0, var: str = "h") -> xr.Dataset:
+        if str(event_id) not in ids:
+            raise AttributionError(f"attributor: the record {event_id!r} is not in the data ({ids[:4]}...).")
+        record = data.isel(event=[ids.index(str(event_id))])
+        return attribution(model, record, int(unit), layer=int(layer), var=var, frames=float(time), **settings)
+    return attribute

@@ -74,9 +74,9 @@ def frame_rows(ds: xr.Dataset, frames, *, shift: int = 0, classes=None, peak=Non
         rows = pd.DataFrame({"event": np.repeat(np.arange(lengths.size), lengths),
                              "frame": np.concatenate([np.arange(n) for n in lengths]) if lengths.size else []})
     elif isinstance(frames, (int, float, np.integer, np.floating)) and not isinstance(frames, bool):
-        frame = int(np.searchsorted(times, float(frames) - 1e-9))
-        if frame >= times.size or abs(times[min(frame, times.size - 1)] - float(frames)) > _hop(times) / 2:
-            frame = int(np.argmin(np.abs(times - float(frames))))
+        hop = float(times[1] - times[0]) if times.size > 1 else 1.0
+        # the frame whose centre is nearest (halfway: the later one, as the Explorer's readout rounds)
+        frame = int(np.clip(np.floor((float(frames) - times[0]) / hop + 0.5), 0, max(times.size - 1, 0)))
         keep = np.flatnonzero(lengths > frame)
         rows = pd.DataFrame({"event": keep, "frame": np.full(keep.size, frame)})
     elif isinstance(frames, (tuple, list)) and len(frames) == 2:
@@ -96,10 +96,6 @@ def frame_rows(ds: xr.Dataset, frames, *, shift: int = 0, classes=None, peak=Non
                                f"(ids {list(event_ids(ds)[:3])}...; frames at {times[0] if times.size else 0:g} to "
                                f"{times[-1] if times.size else 0:g} s). Choose frames inside the records.")
     return rows[columns].reset_index(drop=True)
-
-
-def _hop(times: np.ndarray) -> float:
-    return float(times[1] - times[0]) if times.size > 1 else 1.0
 
 
 class StateCursor:
