@@ -257,3 +257,23 @@ def test_copy_unit_band_profile_and_memory_from_a_stored_attribution(tmp_path):
     lags = rnnscope.analysis.lag_profile(stored, null=50)
     assert int(lags.memory_lag.sel(unit=3, layer=0)) == 3 and float(lags.memory_s.sel(unit=3, layer=0)) == 1.5
     assert float(lags.memory_s_p.sel(unit=3, layer=0)) < 0.05
+
+
+def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
+    """NaN frames inside a record (a gap of the archive): the model sees its normaliser's mean there (it turns NaN
+    into 0 after normalising), so they enter the window as that input; every attribution stays finite and f(x) is the
+    model's own value."""
+    data = _frames(n_records=1, n_time=40)
+    features = data["features"].values.copy()
+    features[0, 10:14] = np.nan
+    data["features"] = (data["features"].dims, features)
+    torch.manual_seed(6)
+    model = RNNClassifier("gru", 6, 4, 2, class_names=["BG", "EV"], background="BG").fit_normalizer(data)
+    attr = attribution(model, data, [0, 2], frames=(8.0, 9.0), max_lag=12, steps=16, progress=False)
+    assert np.isfinite(attr.attribution.values[:, :12]).all()
+    with torch.no_grad():
+        _, layers = model.forward_layers(torch.from_numpy(features[:, :40]))
+    own = layers[0]["h"][0].numpy()
+    np.testing.assert_allclose(attr.target_value, [own[f, u] for f, u in zip(attr.target_frame.values,
+                                                                              attr.target_unit.values)], atol=1e-5)
+    assert float(attr.completeness_error.max()) < 0.01
