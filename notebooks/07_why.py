@@ -229,7 +229,7 @@ plt.show()
 # the others alone.
 
 # %%
-tables = {cell: experiments.class_silencing(model, test_set, N_UNITS, rank_on=train_set, null=NULL, seed=SEED,
+tables = {cell: experiments.class_silencing(model, test_set, units=N_UNITS, rank_on=train_set, null=NULL, seed=SEED,
                                             progress=False) for cell, model in models.items()}
 for cell, table in tables.items():
     print(cell.upper(), "— drop of recall (rows: classes whose units are silenced; columns: recall of)")
@@ -250,7 +250,7 @@ names = test_set.attrs["class_names"]
 vt = table[table["class"] == names.index("VTE")].iloc[0]
 lp = table[(table["class"] == names.index("LP")) & (table.event != vt.event)].iloc[0]
 patch = experiments.patch_activations(
-    models["lstm"], test_set, test_set, flagged["lstm"]["VTE"], frames=(float(lp.start), float(lp.start) + 8.0),
+    models["lstm"], test_set, test_set, units=flagged["lstm"]["VTE"], frames=(float(lp.start), float(lp.start) + 8.0),
     source_start=float(vt.start), source_event=str(vt.event_id), target_event=str(lp.event_id))
 fig, ax = plt.subplots(figsize=(9, 2.8))
 for c, color in (("LP", "#56B4E9"), ("VTE", "#D55E00")):

@@ -56,7 +56,7 @@ def test_silencing_a_unit_wired_to_one_class_drops_only_that_class():
     model = wired_model()
     base = rnnscope.train.evaluate(model, data).per_class["recall"]
     assert base["A"] > 0.9 and base["B"] > 0.9  # the wiring works
-    table = class_silencing(model, data, {"A": [0], "B": [1]}, null=100, seed=0, progress=False)
+    table = class_silencing(model, data, units={"A": [0], "B": [1]}, null=100, seed=0, progress=False)
     drop = table.recall_drop.to_pandas()
     assert drop.loc["A", "A"] > 0.9 and drop.loc["B", "B"] > 0.9  # only its class's frames are lost
     assert abs(drop.loc["A", "B"]) < 1e-9 and abs(drop.loc["B", "A"]) < 1e-9
@@ -71,7 +71,7 @@ def test_silencing_a_unit_wired_to_one_class_drops_only_that_class():
 
 def test_flagged_units_by_class_gap():
     data = _frames()
-    table = class_silencing(wired_model(), data, 1, null=10, progress=False)
+    table = class_silencing(wired_model(), data, units=1, null=10, progress=False)
     assert json.loads(table.attrs["units"]) == {"A": [[0, 0]], "B": [[0, 1]]}  # the background is left out
     assert table.silenced_class.values.tolist() == ["A", "B"]
 
@@ -80,14 +80,14 @@ def test_patching_the_class_unit_moves_the_probabilities_of_that_class_only_wher
     data = _frames()
     model = wired_model()
     source, target = data.isel(event=[0]), data.isel(event=[1])  # record 0 has A at frames 8-17, record 1 has B
-    out = patch_activations(model, source, target, [0], frames=(4.0, 9.0))  # frames 8..17 of the target
+    out = patch_activations(model, source, target, units=[0], frames=(4.0, 9.0))  # frames 8..17 of the target
     patched = out.patched.values
     assert patched.sum() == 10 and out.time.values[patched][0] == 4.0
     change = out.prob_change.sel(class_name="A").values
     assert change[patched].min() > 0.4  # the copied A unit makes A as likely as the target's own B
     assert out.prob_change.sel(class_name="B").values[patched].max() < -0.4
     assert np.abs(change[~patched]).max() < 1e-3  # a vanilla unit's copy leaves no trace after the patch
-    shifted = patch_activations(model, source, target, {0: [0]}, frames=(4.0, 9.0), source_start=14.0)
+    shifted = patch_activations(model, source, target, units={0: [0]}, frames=(4.0, 9.0), source_start=14.0)
     assert shifted.attrs["source_start_s"] == 14.0
     assert np.abs(shifted.prob_change.sel(class_name="A").values).max() < 0.1  # the source holds no A there
 
@@ -96,7 +96,7 @@ def test_lstm_patching_copies_the_cell_too():
     data = _frames()
     torch.manual_seed(3)
     model = RNNClassifier("lstm", 8, 6, 3, class_names=CLASSES, background="BG")
-    out = patch_activations(model, data.isel(event=[0]), data.isel(event=[1]), list(range(6)), frames=(4.0, 9.0))
+    out = patch_activations(model, data.isel(event=[0]), data.isel(event=[1]), units=list(range(6)), frames=(4.0, 9.0))
     with torch.no_grad():  # every unit patched: the states after the patch are the source's, the input the target's
         x_src = torch.from_numpy(np.asarray(data.features.values[0], dtype=np.float32))[None]
         _, layers = model.trace_layers(x_src)
@@ -109,13 +109,13 @@ def test_errors():
     data = _frames()
     model = wired_model()
     with pytest.raises(errors.AttributionError, match=r"names the class 'LP', which the model does not have"):
-        class_silencing(model, data, {"LP": [0]}, null=1, progress=False)
+        class_silencing(model, data, units={"LP": [0]}, null=1, progress=False)
     with pytest.raises(errors.AttributionError, match=r"names \(layer, unit\) \[\(0, 40\)\] for class 'A'"):
-        class_silencing(model, data, {"A": [40]}, null=1, progress=False)
+        class_silencing(model, data, units={"A": [40]}, null=1, progress=False)
     with pytest.raises(errors.AttributionError, match=r"'target' holds 6 records; choose one with target_event="):
-        patch_activations(model, data.isel(event=[0]), data, [0], frames=(4.0, 9.0))
+        patch_activations(model, data.isel(event=[0]), data, units=[0], frames=(4.0, 9.0))
     with pytest.raises(errors.AttributionError, match=r"'frames' parameter of patch_activations selects no frame"):
-        patch_activations(model, data.isel(event=[0]), data, [0], frames=(400.0, 409.0), target_event="rec00001")
+        patch_activations(model, data.isel(event=[0]), data, units=[0], frames=(400.0, 409.0), target_event="rec00001")
     with pytest.raises(errors.AttributionError, match=r"fewer than the 10 patched frames"):
-        patch_activations(model, data.isel(event=[0]), data.isel(event=[1]), [0], frames=(4.0, 9.0),
+        patch_activations(model, data.isel(event=[0]), data.isel(event=[1]), units=[0], frames=(4.0, 9.0),
                           source_start=17.0)

@@ -324,7 +324,8 @@ def attribution_over_time(attr, target=0) -> xr.DataArray:
     --------
     >>> a = np.arange(6.0).reshape(1, 3, 2)
     >>> attr = xr.Dataset({"attribution": (("target", "lag", "feature"), a)},
-    ...                   coords={"lag": [0, 1, 2], "lag_s": ("lag", [0.0, 0.5, 1.0]), "target_time": ("target", [9.0])})
+    ...                   coords={"lag": [0, 1, 2], "lag_s": ("lag", [0.0, 0.5, 1.0]),
+    ...                           "target_time": ("target", [9.0])})
     >>> image = attribution_over_time(attr)
     >>> image.time.values.tolist(), image.values[:, 0].tolist()
     ([8.0, 8.5, 9.0], [4.0, 2.0, 0.0])

@@ -94,7 +94,8 @@ class ResultSink:
         if self.store is None:
             if 4 * np.prod(shape, dtype=np.float64) > MEMORY_LIMIT:
                 raise AttributionError(f"{o['func']}: the result would hold {shape[0]} targets x {shape[1]} lags x "
-                                       f"{shape[2]} features ({4 * np.prod(shape, dtype=np.float64) / 2 ** 30:.1f} GB); "
+                                       f"{shape[2]} features ({4 * np.prod(shape, dtype=np.float64) / 2 ** 30:.1f} "
+                                       "GB); "
                                        "pass store= (written batch by batch) or a smaller max_lag= or fewer frames.")
             self.values = np.full(shape, np.nan, np.float32)
             self.scalars = {name: np.full(n_targets, np.nan) for name in ATTRIBUTION_PER_TARGET}

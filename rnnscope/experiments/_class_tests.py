@@ -118,15 +118,15 @@ def _matched(activity, flagged, rng, match, excluded=()):
         candidates = [u for u in np.argsort(np.abs(activity[:, layer] - activity[unit, layer]), kind="stable")
                       if (layer, int(u)) not in taken][:match]
         if not candidates:
-            raise AttributionError(f"class_silencing: layer {layer} has no unit left to match unit {unit} with; silence "
-                                   "fewer units per class.")
+            raise AttributionError(f"class_silencing: layer {layer} has no unit left to match unit {unit} with; "
+                                   "silence fewer units per class.")
         pick = (layer, int(rng.choice(candidates)))
         taken.add(pick)
         out.append(pick)
     return out
 
 
-def class_silencing(model, data: xr.Dataset, units=5, *, null: int = 100, seed: int = 0, match: int = 10,
+def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: int = 0, match: int = 10,
                     rank_on: xr.Dataset | None = None, batch_size: int = 32, device="auto",
                     progress: bool = True) -> xr.Dataset:
     """Silence the units flagged for each class and measure every class's recall and logit, against
@@ -285,7 +285,7 @@ def _patched_logits(model, x, patches):
     return model.head(inp)
 
 
-def patch_activations(model, source: xr.Dataset, target: xr.Dataset, units, *, frames, source_start=None,
+def patch_activations(model, source: xr.Dataset, target: xr.Dataset, *, units, frames, source_start=None,
                       source_event=None, target_event=None, device="auto") -> xr.Dataset:
     """Copy chosen units' states from one record into another over chosen frames and report how the class
     probabilities change over time.
@@ -321,7 +321,8 @@ def patch_activations(model, source: xr.Dataset, target: xr.Dataset, units, *, f
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
     >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5).fit_normalizer(frames)
-    >>> out = patch_activations(model, frames.isel(event=[0]), frames.isel(event=[1]), [0, 3], frames=(20.0, 30.0))
+    >>> out = patch_activations(model, frames.isel(event=[0]), frames.isel(event=[1]), units=[0, 3],
+    ...                         frames=(20.0, 30.0))
     >>> out.prob_change.dims, int(out.patched.sum())
     (('time', 'class_name'), 20)
     >>> float(abs(out.prob_change).where(out.time < 20.0).max()) < 1e-6  # nothing changes before the patch

@@ -16,8 +16,10 @@ pytestmark = pytest.mark.browser
 
 TOKEN = "rnnscope-why-browser"
 EX = ".rnnscope-explorer"
-AXIS_SPANS = """() => Object.fromEntries([...document.querySelectorAll('.rnnscope-explorer .rnnscope-view')].map(fig => {
-  const css = (fig.getAttribute('class') || '').split(' ').find(c => c.startsWith('rnnscope-') && c !== 'rnnscope-view');
+AXIS_SPANS = """() => Object.fromEntries([...document.querySelectorAll('.rnnscope-explorer .rnnscope-view')]
+ .map(fig => {
+  const css = (fig.getAttribute('class') || '').split(' ')
+    .find(c => c.startsWith('rnnscope-') && c !== 'rnnscope-view');
   const domains = [...fig.querySelectorAll('g.axis path.domain')].map(d => d.getBoundingClientRect())
     .filter(b => b.width > b.height);
   return [css, domains.length ? [domains[0].left, domains[0].right] : null];
