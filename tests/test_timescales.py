@@ -94,3 +94,13 @@ def test_errors():
         impulse_response(gated_model("gru"), var="c")
     with pytest.raises(errors.AttributionError, match=r"'features' parameter of impulse_response"):
         impulse_response(gated_model("gru"), features=["nope"])
+
+
+def test_a_time_slice_is_analysed_as_a_run_of_those_frames():
+    torch.manual_seed(4)
+    model = RNNClassifier("gru", 4, 5, 2, class_names=["BG", "EV"], background="BG")
+    run = rnnscope.capture(model, _frames(), progress=False)
+    part = run.isel(time=slice(10, 70))  # record 1 holds 60 frames: 50 of them in the slice
+    z = part["update_gate"].sel(layer=0).values  # (event, time, unit), NaN past each record's end
+    expected = -0.5 / np.log(np.nanmean(z.reshape(-1, z.shape[-1]), axis=0))
+    np.testing.assert_allclose(analysis.timescales(part).timescale_s.sel(layer=0), expected, rtol=1e-5)
