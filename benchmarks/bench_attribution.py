@@ -61,7 +61,8 @@ def batch_ratio(hidden: int, batch: int, frames: int, steps: int, rounds: int) -
     others = interleaved({"fused": fused, "gradient_x_input": explain("gradient_x_input"),
                           "unrolled": explain("integrated_gradients", unroll=True)}, max(2, rounds // 3))
     check = explain("integrated_gradients")()
-    return {"times": times, "others": others, "completeness": float(check.completeness_error.max())}
+    return {"times": times, "others": others, "completeness": float(check.completeness_error.max()),
+            "steps": int(check.ig_steps.max())}
 
 
 _LONG = """
@@ -121,7 +122,8 @@ def main(argv=None):
           f"{ratio(others, 'gradient_x_input', 'fused'):.1f}x")
     print(f"  {'integrated gradients, unrolled (CUDA path)':44s} {np.median(others['unrolled']) * 1e3:9.1f} ms   "
           f"{ratio(others, 'unrolled', 'fused'):.1f}x")
-    print(f"  largest completeness error: {result['completeness']:.2e} (tolerance 1e-2)")
+    print(f"  largest completeness error: {result['completeness']:.2e} (tolerance 1e-2); most steps a target took: "
+          f"{result['steps']} (targets missing completeness are computed again with twice the steps)")
     n_frames = int(hours * 3600 * 2)
     n, seconds, peak, base = long_record(n_frames, hidden, max_lag, steps, batch, args.long_method)
     print(f"\nevery frame of a {hours:g} h record ({n_frames} frames) for one unit, {args.long_method}, windows of "

@@ -113,6 +113,7 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("baseline_value", ("target",), "f", "the target's value at the baseline f(baseline)"),
         _spec("completeness_error", ("target",), "f",
               "|sum of the attributions - (f(x) - f(baseline))| / |f(x) - f(baseline)| (integrated gradients)"),
+        _spec("ig_steps", ("target",), "i", "integrated-gradient steps the target took (0: another method)"),
         # per-unit numbers of the attribution and memory analyses (rnnscope.analysis)
         _spec("timescale_s", ("unit", "layer"), "f",
               "gate time constant: LSTM -dt / ln(mean forget gate), GRU -dt / ln(mean update gate)"),
@@ -142,7 +143,7 @@ SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "
                      "summary_event_id")
 
 #: The per-target values stored next to ``attribution``.
-ATTRIBUTION_PER_TARGET = ("target_value", "baseline_value", "completeness_error")
+ATTRIBUTION_PER_TARGET = ("target_value", "baseline_value", "completeness_error", "ig_steps")
 #: Coordinates on ``target`` of an attribution (:func:`rnnscope.experiments.attribution`): the record, frame, time
 #: (s) and segment explained, and what was explained (a unit's variable in a layer, or a class output).
 ATTRIBUTION_COORDS = ("target_event_id", "target_frame", "target_time", "target_segment", "target_segment_class",

@@ -91,15 +91,20 @@ def test_integrated_gradients_are_complete(cell):
         assert float(attr.completeness_error.max()) < 0.01
 
 
-def test_too_few_steps_warn_about_completeness():
+def test_too_few_steps_are_doubled_until_complete_or_warned():
     data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=3))
     torch.manual_seed(1)
     model = RNNClassifier("lstm", 48, 12, 5).fit_normalizer(data)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(6.0)  # a very nonlinear path
-    with pytest.warns(errors.CompletenessWarning, match=r"miss f\(x\) - f\(baseline\) by more than 1%.*steps="):
-        attribution(model, data, "VTE", frames="onset", steps=1, max_lag=30, progress=False)
+    with pytest.warns(errors.CompletenessWarning,
+                      match=r"miss f\(x\) - f\(baseline\) by more than 1% .* after up to 2 steps; pass max_steps=4"):
+        attribution(model, data, "VTE", frames="onset", steps=2, max_steps=2, max_lag=30, progress=False)
+    # with room to double the steps, the targets missing completeness are computed again until they meet it
+    attr = attribution(model, data, "VTE", frames="onset", steps=2, max_lag=30, progress=False)
+    assert float(attr.completeness_error.max()) < 0.01
+    assert attr.ig_steps.max() > 2 and set(attr.ig_steps.values.tolist()) <= {2, 4, 8, 16, 32, 64, 128, 256}
 
 
 def test_unrolled_path_gives_the_same_attributions():

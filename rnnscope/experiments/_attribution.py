@@ -53,9 +53,10 @@ METHODS = ("integrated_gradients", "gradient_x_input", "occlusion")
 _BUDGET = 2 ** 28
 
 
-def _check_args(method, steps, baseline, max_lag, batch_size, tolerance, patch, func):
+def _check_args(method, steps, max_steps, baseline, max_lag, batch_size, tolerance, patch, func):
     check_choice(method, METHODS, name="method", func=func)
     check_positive(steps, name="steps", func=func, integer=True)
+    check_positive(max_steps, name="max_steps", func=func, integer=True)
     check_positive(batch_size, name="batch_size", func=func, integer=True)
     check_positive(tolerance, name="tolerance", func=func)
     if max_lag is not None:
@@ -71,7 +72,8 @@ def _check_args(method, steps, baseline, max_lag, batch_size, tolerance, patch, 
 
 
 def attribution(model, data, target, *, frames="peak", method: str = "integrated_gradients", steps: int = 32,
-                baseline="mean", layer=None, var: str = "h", direction: str | None = None, output: str = "logit",
+                max_steps: int = 256, baseline="mean", layer=None, var: str = "h", direction: str | None = None,
+                output: str = "logit",
                 max_lag: int | None = None, shift: int = 0, classes=None, patch=(4, 1), batch_size: int = 32,
                 store=None, overwrite: bool = False, device="auto", unroll: bool | None = None,
                 progress: bool = True, tolerance: float = 0.01, sampling_rate: float | None = None,
@@ -101,6 +103,10 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
     method : {"integrated_gradients", "gradient_x_input", "occlusion"}
     steps : int
         Points of the integrated-gradient path (Gauss-Legendre), evaluated as one batch.
+    max_steps : int
+        Targets whose integrated gradients miss completeness by more than ``tolerance`` are computed again with
+        twice the steps, up to ``max_steps`` (the steps each target took: ``ig_steps``; trained models with sharp
+        gates can need a few hundred).
     baseline : "mean", "zeros" or array
         What the input is compared with: the per-feature mean over the valid frames of ``data`` (default), zeros
         (for log filter-bank energies a very loud input, not silence), or one value per feature.
@@ -147,7 +153,8 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
         ``target_event_id``, ``target_frame``, ``target_time``, ``target_segment``, ``target_segment_class``,
         ``target_kind``, ``target_var``, ``target_layer``, ``target_layer_label``, ``target_unit``,
         ``target_class``; ``target_value`` f(x), ``baseline_value`` f(baseline) and ``completeness_error``
-        ``|sum - (f(x) - f(baseline))| / |f(x) - f(baseline)|`` (NaN for methods without completeness). NaN where
+        ``|sum - (f(x) - f(baseline))| / |f(x) - f(baseline)|`` (NaN for methods without completeness),
+        ``ig_steps`` the integrated-gradient steps each target took (0 for the other methods). NaN where
         a lag reaches before the record start. Merge it into its run (``run.merge(result)``) and save it with
         :func:`rnnscope.save_run`, or keep the ``store``.
 
@@ -177,12 +184,12 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
     (True, ['LP'])
     """
     func = "attribution"
-    _check_args(method, steps, baseline, max_lag, batch_size, tolerance, patch, func)
+    _check_args(method, steps, max_steps, baseline, max_lag, batch_size, tolerance, patch, func)
     device = resolve_device(device, func=func)
     unroll = device.type == "cuda" if unroll is None else bool(unroll)
     targets = resolve_targets(model, target, layer=layer, var=var, direction=direction, output=output,
                               class_names=class_names, func=func)
-    options = dict(method=method, steps=int(steps), max_lag=max_lag, batch_size=int(batch_size), patch=tuple(patch),
+    options = dict(method=method, steps=int(steps), max_steps=max(int(steps), int(max_steps)), max_lag=max_lag, batch_size=int(batch_size), patch=tuple(patch),
                    tolerance=float(tolerance), progress=progress, store=store, overwrite=overwrite, func=func)
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}
@@ -235,6 +242,30 @@ def _attribute(method, forward, d, args, steps, per_row, patch_shape, crop):
     return unpad(attr) / float(np.prod(window)), False
 
 
+def _explain(o, forward, d, args, per_row, crop):
+    """One batch: ``(attributions (numpy, like d), f(x), f(b), completeness errors, steps used)``. Integrated
+    gradients of the rows missing completeness are computed again with twice the steps, up to ``max_steps``."""
+    attr, complete = _attribute(o["method"], forward, d, args, o["steps"], per_row, o["patch"], crop)
+    fx, fb = _values(forward, d, args)
+    attr = attr.detach().cpu().numpy()
+    errors = _completeness(attr, fx, fb, complete)
+    used = np.full(fx.shape, o["steps"] if complete else 0, dtype=np.int64)
+    steps = o["steps"]
+    while complete and steps < o["max_steps"]:
+        bad = np.flatnonzero(~(errors <= o["tolerance"]))
+        if not bad.size:
+            break
+        steps = min(2 * steps, o["max_steps"])
+        rows = torch.as_tensor(bad, device=d.device)
+        again = tuple(a[rows] if isinstance(a, torch.Tensor) and a.dim() and a.shape[0] == len(fx) else a
+                      for a in args)
+        redone = _attribute(o["method"], forward, d[rows], again, steps, per_row, o["patch"], crop)[0]
+        attr[bad] = redone.detach().cpu().numpy()
+        errors[bad] = _completeness(attr[bad], fx[bad], fb[bad], True)
+        used[bad] = steps
+    return attr, fx, fb, errors, used
+
+
 def _values(forward, d, args):
     with torch.no_grad():
         fx = forward(d, *args)
@@ -258,8 +289,9 @@ def _warn_completeness(errors, tolerance, steps, func):
     bad = np.isfinite(errors) & (errors > tolerance) | np.isinf(errors)
     if bad.any():
         warnings.warn(f"{func}: the integrated gradients of {int(bad.sum())} of {errors.size} targets miss "
-                      f"f(x) - f(baseline) by more than {tolerance:.0%} (largest {np.nanmax(errors):.2%}); pass more "
-                      f"steps (steps={2 * steps}) to make them complete.", CompletenessWarning, stacklevel=3)
+                      f"f(x) - f(baseline) by more than {tolerance:.0%} (largest {np.nanmax(errors):.2%}) after up to "
+                      f"{steps} steps; pass max_steps={2 * steps} (or more) to make them complete.",
+                      CompletenessWarning, stacklevel=3)
 
 
 def _bar(total, progress):
@@ -363,14 +395,11 @@ def _classifier(model, data, targets, frames, baseline, shift, classes, device, 
         pos = torch.tensor((part.frame - part.start).to_numpy(), device=device)
         which = torch.tensor(part.which.to_numpy(), device=device)
         args = (pos, which, base_t.expand(len(part), width, n_feat).contiguous(), *flat)
-        attr, complete = _attribute(o["method"], forward, d, args, o["steps"], width * per_row, o["patch"],
-                                 _band_crop(features))
-        fx, fb = _values(forward, d, args)
-        attr = attr.detach().cpu().numpy()
+        attr, *values = _explain(o, forward, d, args, width * per_row, _band_crop(features))
         lags = np.full((len(part), n_lags, n_feat), np.nan, np.float32)
         for r, reach in enumerate((part.frame - part.start).to_numpy()):
             lags[r, : reach + 1] = attr[r, reach::-1]
-        sink.write(a, lags, fx, fb, _completeness(attr, fx, fb, complete))
+        sink.write(a, lags, *values)
         bar.update(len(part))
     bar.close()
     return _finish(sink, o)
@@ -427,7 +456,8 @@ def _attrs(model, data, o, baseline, targets) -> dict:
     names = list(getattr(model, "class_names", None) or [])
     base = baseline if isinstance(baseline, str) else "array"
     attrs = {"schema_version": SCHEMA_VERSION, "class_names": names, "attribution_method": o["method"],
-             "attribution_config": json_attr({"method": o["method"], "steps": o["steps"], "baseline": base,
+             "attribution_config": json_attr({"method": o["method"], "steps": o["steps"],
+                                              "max_steps": o["max_steps"], "baseline": base,
                                               "max_lag": o["max_lag"], "patch": list(o["patch"]),
                                               "model": type(model).__name__}),
              "completeness_tolerance": o["tolerance"]}
@@ -442,7 +472,7 @@ def _finish(sink, o):
     result = sink.finish()
     errors = np.asarray(result["completeness_error"].values, dtype=np.float64)
     if o["method"] == "integrated_gradients":
-        _warn_completeness(errors, o["tolerance"], o["steps"], o["func"])
+        _warn_completeness(errors, o["tolerance"], o["max_steps"], o["func"])
     return result
 
 
@@ -493,16 +523,13 @@ def _module(model, data, targets, frames, baseline, device, o, sampling_rate, ti
         call = _ModuleCall(forward, layout)
         args_ = (torch.tensor(part.frame.to_numpy(), device=device),
                  torch.tensor(part.which.to_numpy(), device=device), base, *extra)
-        attr, complete = _attribute(o["method"], call, x - base, args_, o["steps"], per_row, o["patch"],
-                                 _plain_crop)
-        fx, fb = _values(call, x - base, args_)
-        attr = attr.detach().cpu().numpy()
+        attr, *values = _explain(o, call, x - base, args_, per_row, _plain_crop)
         out = np.full((len(part), lags.size, layout.n_features), np.nan, np.float32)
         for r, c in enumerate(centre[a: a + len(part)]):
             index = c - lags  # the input position of every lag
             inside = (index >= 0) & (index < n_input)
             out[r, inside] = attr[r, index[inside]]
-        sink.write(a, out, fx, fb, _completeness(attr, fx, fb, complete))
+        sink.write(a, out, *values)
         bar.update(len(part))
     bar.close()
     return _finish(sink, o)

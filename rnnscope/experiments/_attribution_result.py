@@ -89,16 +89,18 @@ class ResultSink:
     def __init__(self, n_targets, lags, period_s, features, coords, attrs, o):
         self.n, self.lags, self.features, self.coords, self.attrs = n_targets, np.asarray(lags), features, coords, attrs
         self.period = float(period_s)
+        self.dtypes = {name: np.int64 if name == "ig_steps" else np.float64 for name in ATTRIBUTION_PER_TARGET}
         self.store = None if o["store"] is None else Path(o["store"])
         shape = (n_targets, self.lags.size, features["feature"].size)
         if self.store is None:
             if 4 * np.prod(shape, dtype=np.float64) > MEMORY_LIMIT:
                 raise AttributionError(f"{o['func']}: the result would hold {shape[0]} targets x {shape[1]} lags x "
                                        f"{shape[2]} features ({4 * np.prod(shape, dtype=np.float64) / 2 ** 30:.1f} "
-                                       "GB); "
-                                       "pass store= (written batch by batch) or a smaller max_lag= or fewer frames.")
+                                       "GB); pass store= (written batch by batch) or a smaller max_lag= or fewer "
+                                       "frames.")
             self.values = np.full(shape, np.nan, np.float32)
-            self.scalars = {name: np.full(n_targets, np.nan) for name in ATTRIBUTION_PER_TARGET}
+            self.scalars = {name: np.zeros(n_targets, np.int64) if self.dtypes[name] is np.int64
+                            else np.full(n_targets, np.nan) for name in ATTRIBUTION_PER_TARGET}
         else:
             if self.store.exists() and not o["overwrite"]:
                 raise FileExistsError(f"{o['func']}: {self.store} exists; pass overwrite=True to replace it or choose "
@@ -125,7 +127,8 @@ class ResultSink:
 
         chunks = (min(_CHUNK, shape[0]), shape[1], shape[2])
         empty = da.full(shape, np.nan, dtype=np.float32, chunks=chunks)
-        scalars = {name: da.full(shape[0], np.nan, chunks=chunks[0]) for name in ATTRIBUTION_PER_TARGET}
+        scalars = {name: da.full(shape[0], 0 if self.dtypes[name] is np.int64 else np.nan, dtype=self.dtypes[name],
+                                 chunks=chunks[0]) for name in ATTRIBUTION_PER_TARGET}
         template = self._dataset(empty, scalars)
         writer = RunWriter.create(self.store, template, empty=["attribution", *ATTRIBUTION_PER_TARGET],
                                   chunks={"target": chunks[0]})
@@ -134,10 +137,10 @@ class ResultSink:
                 writer.write_rows(name, 0, np.asarray(coord.values))
         return writer
 
-    def write(self, start: int, block: np.ndarray, fx, fb, completeness) -> None:
+    def write(self, start: int, block: np.ndarray, fx, fb, completeness, steps) -> None:
         """Rows ``start .. start + len(block)``: attributions (rows, lag, feature) and per-target values."""
         stop = start + block.shape[0]
-        scalars = {"target_value": fx, "baseline_value": fb, "completeness_error": completeness}
+        scalars = {"target_value": fx, "baseline_value": fb, "completeness_error": completeness, "ig_steps": steps}
         if self.store is None:
             self.values[start:stop] = block
             for name, values in scalars.items():
@@ -145,7 +148,7 @@ class ResultSink:
             return
         self.writer.write_rows("attribution", start, block)
         for name, values in scalars.items():
-            self.writer.write_rows(name, start, np.asarray(values, dtype=np.float64))
+            self.writer.write_rows(name, start, np.asarray(values, dtype=self.dtypes[name]))
 
     def finish(self) -> xr.Dataset:
         if self.store is None:
