@@ -282,3 +282,25 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
     np.testing.assert_allclose(attr.target_value, [own[f, u] for f, u in zip(attr.target_frame.values,
                                                                               attr.target_unit.values)], atol=1e-5)
     assert float(attr.completeness_error.max()) < 0.01
+
+
+def test_unrolled_never_calls_the_fused_kernel_while_autograd_records(monkeypatch):
+    """What makes gradients possible on CUDA in eval mode: inside models.unrolled the fused nn.LSTM/nn.GRU kernels
+    (cuDNN's on a GPU) are not called at all while autograd records, for rnnscope's layers and for any module."""
+    from rnnscope.models import unrolled
+
+    torch.manual_seed(7)
+    classifier = RNNClassifier(["lstm", "gru"], 3, 4, 2, class_names=["BG", "EV"], background="BG").eval()
+    bidirectional = ConvBiLSTM().eval()
+    x = torch.randn(2, 6, 3, requires_grad=True)
+    reference = classifier(x).sum() + bidirectional(x.transpose(1, 2)[:, :2]).sum()
+
+    def refuse(*args, **kwargs):
+        raise RuntimeError("fused kernel called")
+
+    monkeypatch.setattr(torch.nn.LSTM, "forward", refuse)
+    monkeypatch.setattr(torch.nn.GRU, "forward", refuse)
+    with unrolled(bidirectional):
+        stepped = classifier(x).sum() + bidirectional(x.transpose(1, 2)[:, :2]).sum()
+        stepped.backward()
+    assert torch.allclose(stepped, reference, atol=1e-5) and x.grad is not None

@@ -58,8 +58,8 @@ __all__ = ["RecurrentLayer", "State", "UNROLLED"]
 State = Tuple[Tensor, ...]
 
 #: True inside :func:`rnnscope.models.unrolled`: every layer's fast path runs its exact step loop (the reference
-#: :meth:`RecurrentLayer.step`, frame after frame) instead of the fused kernel, so autograd never needs cuDNN's RNN
-#: backward (which refuses to run in eval mode).
+#: :meth:`RecurrentLayer.step`, frame after frame) instead of the fused kernel while autograd records, so it never
+#: needs cuDNN's RNN backward (which refuses to run in eval mode); without autograd the fused kernel still runs.
 UNROLLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnscope_unrolled", default=False)
 
 
@@ -224,7 +224,8 @@ class RecurrentLayer(nn.Module):
         return self._masked_forward(x, state, self._keep_factor(keep))
 
     def _masked_forward(self, x: Tensor, state: State, k: Tensor | None) -> tuple[Tensor, State]:
-        h_seq, final = self._unrolled(x, state, k) if UNROLLED.get() else self._forward(x, state, k)
+        stepped = UNROLLED.get() and torch.is_grad_enabled()  # without autograd the fused kernel serves
+        h_seq, final = self._unrolled(x, state, k) if stepped else self._forward(x, state, k)
         if k is not None:
             h_seq = h_seq * k
             final = (final[0] * k,) + tuple(final[1:])

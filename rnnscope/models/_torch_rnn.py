@@ -372,7 +372,7 @@ class TorchRNN:
         bias = p["bias_ih"] + p["bias_hh"] if self.module.bias else None
         if k is not None:
             h0 = h0 * k
-        if UNROLLED.get():
+        if UNROLLED.get() and torch.is_grad_enabled():
             h_seq = _projected_steps(x, h0, c0, p, w_hh, bias, k)
         elif k is not None:
             h_seq, _ = torch.func.functional_call(view, {"weight_hh_l0": w_hh}, (x, (h0[None], c0[None])))

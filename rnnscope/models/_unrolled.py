@@ -1,4 +1,4 @@
-"""Recurrent layers run as their exact step loop: a path autograd can always go back through.
+"""Recurrent layers run as their exact step loop while autograd records: a path it can always go back through.
 
 cuDNN runs an RNN's backward pass only in training mode, so gradients of a model in eval mode on a GPU (what input
 attribution needs) cannot go through PyTorch's fused kernels there. Inside :func:`unrolled`, every rnnscope layer
@@ -24,7 +24,8 @@ __all__ = ["unrolled"]
 
 @contextlib.contextmanager
 def unrolled(model: nn.Module | None = None) -> Iterator[nn.Module | None]:
-    """Within the ``with`` block, recurrent layers run their exact step loop instead of a fused kernel.
+    """Within the ``with`` block, recurrent layers run their exact step loop instead of a fused kernel whenever
+    autograd records (under ``torch.no_grad()`` the fused kernel still runs: it needs no backward).
 
     Parameters
     ----------
@@ -44,10 +45,9 @@ def unrolled(model: nn.Module | None = None) -> Iterator[nn.Module | None]:
     >>> import torch
     >>> lstm = torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True)
     >>> x = torch.randn(2, 6, 3)
-    >>> with torch.no_grad():
-    ...     fused, _ = lstm(x)
-    ...     with unrolled(lstm):
-    ...         stepped, _ = lstm(x)
+    >>> fused, _ = lstm(x)
+    >>> with unrolled(lstm):
+    ...     stepped, _ = lstm(x)
     >>> torch.allclose(fused, stepped, atol=1e-6), "forward" in vars(lstm)
     (True, False)
 
