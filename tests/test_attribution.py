@@ -143,15 +143,41 @@ def test_result_layout_coordinates_and_store(tmp_path):
     xr.testing.assert_allclose(rnnscope.open_run(path).attribution.load(), attr.attribution)
 
 
-def test_band_labels_of_rnnscope_features():
-    data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
+@pytest.mark.parametrize("rate", [100.0, 50.0, 200.0])
+def test_band_labels_of_rnnscope_features(rate):
+    """The bands are the features' own at their sampling rate (the filter peaks capture writes), the parts static,
+    delta and delta-delta; the frames and the features' reach are counted in frames whatever the rate."""
+    records = rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=rate)
+    data = rnnscope.features.compute(records, n_fft=1024) if rate > 100 else rnnscope.features.compute(records)
     model = RNNClassifier("gru", 48, 4, 5).fit_normalizer(data)
     attr = attribution(model, data, 0, frames=20.0, steps=4, max_lag=3, progress=False)
     parts = attr.feature_part.values
     assert parts[:16].tolist() == ["static"] * 16 and parts[16:32].tolist() == ["delta"] * 16
     assert parts[32:].tolist() == ["delta_delta"] * 16
+    np.testing.assert_allclose(attr.band_hz.values, data.feature_peak_hz.values)
     np.testing.assert_allclose(attr.band_hz.values[:16], attr.band_hz.values[16:32])
+    assert float(attr.band_hz.max()) < rate / 2  # below Nyquist at every rate
     assert attr.attrs["reach_before"] == 8 and attr.target_time.values.tolist() == [20.0]
+    assert attr.lag_s.values.tolist() == [0.0, 0.5, 1.0, 1.5]
+    assert float(attr.completeness_error.max()) < 0.01
+
+
+def test_a_result_too_large_for_memory_asks_for_a_store(monkeypatch, tmp_path):
+    """Every frame of a long record held in memory would pass the limit (2 GB): refused before any work, with the
+    fix; with store= the same call is written batch by batch and gives the numbers of an in-memory call."""
+    from rnnscope.experiments import _attribution_result
+
+    data = _frames(n_records=2, n_time=30)
+    model = copy_model(feature=2, delay=3)
+    kwargs = dict(frames="all", max_lag=5, method="gradient_x_input", batch_size=8, progress=False)
+    in_memory = attribution(model, data, 3, **kwargs)
+    one_target = 4 * 6 * 6  # float32 x lags x features
+    monkeypatch.setattr(_attribution_result, "MEMORY_LIMIT", 10 * one_target)
+    with pytest.raises(errors.AttributionError, match=r"the result would hold 56 targets x 6 lags x 6 features "
+                                                      r".*pass store= \(written batch by batch\) or a smaller max_lag="):
+        attribution(model, data, 3, **kwargs)
+    stored = attribution(model, data, 3, store=tmp_path / "long.zarr", **kwargs)
+    xr.testing.assert_allclose(stored.load(), in_memory)
 
 
 def test_occlusion_patches_share_their_drop():

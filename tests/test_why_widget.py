@@ -7,6 +7,7 @@ import pytest
 import torch
 
 import rnnscope
+from rnnscope import errors
 from rnnscope.experiments import attribution, attributor
 from rnnscope.widgets import Explorer
 
@@ -81,5 +82,6 @@ def test_without_attributions_there_is_no_row(trained):
     ex = Explorer(run, width=700)
     assert ex.why is None
     _click(ex, 30.0, 0)  # the heatmap click works as before
-    with pytest.raises(ValueError, match=r"Explorer.explain needs attributions: open the Explorer with attribute="):
+    with pytest.raises(errors.AttributionError,
+                       match=r"Explorer.explain needs attributions: open the Explorer with attribute="):
         ex.explain(0, 30.0)

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..errors import NoBackgroundWarning
+from ..errors import AttributionError, NoBackgroundWarning
 from . import _summaries as summaries
 from ._debounce import Debouncer
 from ._detections import place_detections
@@ -500,11 +500,28 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
             self.explain(unit, float(x))
 
     def explain(self, unit: int, time: float) -> None:
-        """Show why ``unit`` (current layer and variable) takes its value at ``time`` (s) in the attribution row
-        under the spectrogram (what a click on the heatmap does; needs ``attribute=`` or saved attributions)."""
+        """Show why ``unit`` (current layer and variable) takes its value at ``time`` in the attribution row.
+
+        What a click on the heatmap does: the attribution image (time x band) under the spectrogram and the card with
+        the unit's band profile, memory length and gate time constant.
+
+        Parameters
+        ----------
+        unit : int
+            Unit id in the Explorer's current layer (its variable is the one shown).
+        time : float
+            Time in s from the record start; the frame whose centre is nearest is explained (halfway: the later).
+
+        Raises
+        ------
+        rnnscope.errors.AttributionError
+            When the Explorer has no attributions (neither ``attribute=`` nor saved ones); the message says how to
+            attach a model.
+        """
         if self.why is None:
-            raise ValueError("Explorer.explain needs attributions: open the Explorer with attribute="
-                             "rnnscope.experiments.attributor(model, run), or on a run holding 'attribution'.")
+            raise AttributionError("Explorer.explain needs attributions: open the Explorer with attribute="
+                                   "rnnscope.experiments.attributor(model, run), or on a run holding 'attribution' "
+                                   "(run.merge(rnnscope.experiments.attribution(...))) or pass attributions=.")
         self.why.show(int(unit), float(time))
 
     def _value_at(self, unit: int, t: float) -> float:
