@@ -35,6 +35,7 @@ __all__ = [
     "NoBackgroundWarning",
     "CatalogColumnWarning",
     "ReviewConflictError",
+    "ReviewOverlapError",
     "DataSkippedWarning",
 ]
 
@@ -90,6 +91,12 @@ class CatalogColumnWarning(RnnscopeWarning):
 class ReviewConflictError(RnnscopeError, RuntimeError):
     """A review decision was made on a detection another page decided on meanwhile; nothing was saved (the message
     names the other page's decision)."""
+
+
+class ReviewOverlapError(ReviewConflictError, ValueError):
+    """A review decision would put events of two classes at one moment of a channel in the reviewed catalog (a drawn
+    event over a kept detection of another class, or the reverse), which retraining refuses; nothing was saved (the
+    message names the other event and what to do)."""
 
 
 class DataSkippedWarning(RnnscopeWarning):
