@@ -399,6 +399,7 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
     done = _run(root, "retrain", "model.safetensors", "out/reviewed.csv", "sds", "--original", "train.zarr", "--out",
                 "model-v2.safetensors")
     assert "Retraining(10 epochs)" in done.stdout and "reviewed held out" in done.stdout
+    assert "frame_accuracy" in done.stdout and "..." not in done.stdout  # every score printed
     old = rnnscope.models.load(root / "model.safetensors")
     new = rnnscope.models.load(root / "model-v2.safetensors")
     assert new.class_names == old.class_names and new.background == old.background
