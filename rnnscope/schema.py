@@ -510,6 +510,17 @@ def selection_problem(ds) -> str | None:
     A run's analyses read every record frame after frame, so the ``time`` coordinate must increase strictly
     (``isel``/``sel`` with increasing positions or times, concatenations of consecutive pieces along ``time``).
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run, a features Dataset or any selection of one.
+
+    Returns
+    -------
+    str or None
+        None when the frames can be read in order; else what is wrong and how to fix it (analyses raise it as a
+        :class:`SchemaError`).
+
     Examples
     --------
     >>> from rnnscope import examples
@@ -600,6 +611,16 @@ def fit_to_frames(ds):
     """``ds`` made to describe exactly the frames it holds: ``length`` counts the valid frames of its own time axis
     (:func:`valid_lengths`) and capture-time summaries that describe other records or frames are dropped
     (:func:`summaries_cover`). Unchanged (the same object) when nothing needs fixing; never modified in place.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run or features Dataset, possibly a selection (``isel``/``sel`` along ``event`` or ``time``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``length`` counting its own valid frames and without summaries that describe other frames.
 
     Examples
     --------
