@@ -220,7 +220,10 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
         return len(json.loads((out / "review" / "decisions.json").read_text()))
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        home = out.parent / "browser-home"  # Chromium's crash-report settings and dconf cache: not in the user's home
+        env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                   XDG_CACHE_HOME=str(home / ".cache"))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, env=env)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         try:
             page.goto(url, wait_until="domcontentloaded")
