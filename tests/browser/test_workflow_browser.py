@@ -13,8 +13,8 @@ monitored as a network (``--id "XX.*..HHZ"``) with a capture store. The model is
 
 The review server is the command ``rnnscope review out`` itself (it picks a free port on 127.0.0.1 and prints the
 URL with its token), stopped with Ctrl-C (SIGINT) as the docs say, which also ends its kernels. Everything the
-commands, the server, its kernels and the browser write goes into the test's temporary folder (``TMPDIR`` and the
-Jupyter folders point there).
+commands, the server, its kernels and the browser write goes into the test's temporary folder (``TMPDIR``, the
+Jupyter folders and the browser's ``HOME`` point there).
 """
 from __future__ import annotations
 
@@ -336,6 +336,8 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
     an event-cut station; the decisions made in the page are what reviewed.csv holds; the retrained model file
     loads, differs from the original and monitors the archive."""
     require_browser()
+    import psutil  # (with jupyter_server, which the review page needs)
+
     import rnnscope
 
     monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the browser's profile too
@@ -368,13 +370,18 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
         print(log_path.read_text()[-5000:])
         raise
     finally:
+        kernels = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C, as the docs say
         try:
             code = proc.wait(timeout=60)
+            _, left = psutil.wait_procs(kernels, timeout=20)
         finally:
             stop(proc)
+        for process in [p for p in kernels if p.is_running()]:
+            process.kill()
     assert code == 0, log_path.read_text()[-3000:]
+    assert not left, left  # Ctrl-C also ended the page's kernel
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-5000:]
 
     # the decisions made in the page are what reviewed.csv holds (the rejected one left out, the drawn one added)
@@ -403,6 +410,7 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
                 "model-v2.safetensors")
     assert "Retraining(10 epochs)" in done.stdout and "reviewed held out" in done.stdout
     assert "frame_accuracy" in done.stdout and "..." not in done.stdout  # every score printed
+    assert (root / "model-v2.safetensors.scores.csv").exists()
     old = rnnscope.models.load(root / "model.safetensors")
     new = rnnscope.models.load(root / "model-v2.safetensors")
     assert new.class_names == old.class_names and new.background == old.background
