@@ -109,11 +109,6 @@ def _current(page) -> dict:
             tz="UTC"), "station": m.group(4), "review": m.group(5)}
 
 
-def _reviewed_count(page) -> int:
-    return int(re.search(r"(\d+) of \d+ detections reviewed", page.locator(".rnnscope-review-status").inner_text())
-               .group(1))
-
-
 def _wait_reviewed(page, n: int) -> None:
     page.wait_for_function(f"() => /(^|\\D){n} of \\d+ detections reviewed/.test("
                            "document.querySelector('.rnnscope-review-status').innerText)", timeout=30_000)
@@ -152,8 +147,8 @@ TIME_AXIS = r"""() => {
 
 
 def _time_axis(page, near: pd.Timestamp):
-    """The unit-lines view's UTC time axis as read from its tick labels: (pixel of a time, time of a pixel, shown
-    span); ``near`` gives the date (clock-time labels)."""
+    """The unit-lines view's UTC time axis as read from its tick labels: (pixel of a time, the span shown);
+    ``near`` gives the date (clock-time labels)."""
     axis = page.evaluate(TIME_AXIS)
     assert axis and len(axis["ticks"]) >= 3, axis
     day = near.normalize()
@@ -169,10 +164,10 @@ def _time_axis(page, near: pd.Timestamp):
     def pixel(t):
         return intercept + slope * (t - near).total_seconds()
 
-    def time(x):
+    def time_at(x):
         return near + pd.Timedelta(seconds=(x - intercept) / slope)
 
-    return pixel, time, (time(axis["left"]), time(axis["right"]))
+    return pixel, (time_at(axis["left"]), time_at(axis["right"]))
 
 
 def _drag(page, pixel, t0: pd.Timestamp, t1: pd.Timestamp) -> None:
@@ -256,7 +251,7 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
             page.locator(".rnnscope-review .rnnscope-lines").scroll_into_view_if_needed()  # under the other views
             page.wait_for_timeout(500)
             row = _detection(detections, first)
-            pixel, _, _ = _time_axis(page, row["start"])
+            pixel, _ = _time_axis(page, row["start"])
             _drag(page, pixel, row["start"] + (row["end"] - row["start"]) / 2, row["end"] + pd.Timedelta(2, "s"))
             page.wait_for_function("() => document.querySelector('.rnnscope-review-status').innerText"
                                    ".includes('Not saved')", timeout=30_000)
@@ -270,14 +265,14 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
             page.wait_for_function(f"(t) => JSON.stringify(({TIME_AXIS})().ticks) !== JSON.stringify(t)",
                                    arg=before, timeout=30_000)
             page.wait_for_timeout(1000)
-            pixel, _, (lo, hi) = _time_axis(page, row["start"])
+            pixel, (lo, hi) = _time_axis(page, row["start"])
             seed = f"XX.{first['station']}..HHZ"
             mine = detections[detections["seed_id"] == seed].sort_values("start")
-            edges = [lo + pd.Timedelta(2, "s")] + [t for pair in zip(mine["start"], mine["end"]) for t in pair] + [
+            shown = mine[(mine["end"] > lo) & (mine["start"] < hi)]
+            edges = [lo + pd.Timedelta(2, "s")] + [t for pair in zip(shown["start"], shown["end"]) for t in pair] + [
                 hi - pd.Timedelta(2, "s")]
-            free = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if a >= lo and b <= hi
-                    and b - a >= pd.Timedelta(6, "s")]
-            assert free, (lo, hi, mine)  # a stretch of the record without a detection
+            free = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= pd.Timedelta(6, "s")]
+            assert free, (lo, hi, shown)  # a stretch of the record without a detection
             a = free[0][0] + pd.Timedelta(1, "s")
             _drag(page, pixel, a, a + pd.Timedelta(4, "s"))
             page.wait_for_function("() => document.querySelector('.rnnscope-review-status').innerText"
