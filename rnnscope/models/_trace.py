@@ -156,8 +156,7 @@ def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, h
     h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
     h_last = torch.empty(batch, hidden)
     c_last = torch.empty(batch, hidden) if with_c else None
-    blocks = -(-batch // ops.rows_per_block())  # the kernel's value ranges: one row per block of records
-    ranges = torch.empty(blocks, len(order), 2)
+    ranges = torch.empty(batch, len(order), 2)  # the kernel's value ranges, row by row (NaN skipped)
     outputs = [out.arrays.get(name) for name in order]
     getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
                          h_seq, h_last, c_last, out.n_valid.contiguous(), ranges)
