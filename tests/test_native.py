@@ -18,6 +18,8 @@ from rnnscope.models import RNNClassifier, _native, native_status, set_native
 
 ops = _native.kernels()
 needs_native = pytest.mark.skipif(ops is None, reason=f"native kernels unavailable: {native_status()['error']}")
+#: The instruction sets this CPU runs (avx512, avx2, generic): each kernel path is tested.
+ISAS = list(ops.isas()) if ops is not None else []
 
 
 @pytest.fixture
@@ -38,6 +40,14 @@ def fresh_session(monkeypatch):
     return cap
 
 
+@pytest.fixture
+def restore_threads():
+    """torch.set_num_threads inside a test, the previous count restored afterwards."""
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def frames():
     return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 40)))
@@ -55,18 +65,20 @@ def _step_reference(layer, x, state, keep):
 
 
 @needs_native
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 @pytest.mark.parametrize("batch, hidden, masked", [(1, 8, False), (5, 13, True), (37, 24, False), (20, 9, True)])
-def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hidden, masked):
+def test_native_trace_equals_the_fallback_and_the_step_reference(isa, cell, batch, hidden, masked):
     torch.manual_seed(batch + hidden)
     layer = RNNClassifier(cell, 6, hidden, 3).layers[0].eval()
     x = torch.randn(batch, 23, 6)
     state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
     keep = (torch.arange(hidden) % 3 != 1) if masked else None
-    with torch.no_grad():
+    with torch.no_grad(), _native.using_isa(isa):
         assert _native.usable_kernels(x, layer.weight_ih) is not None
         native, native_final = layer.trace(x, state, keep=keep)
         assert native_status()["used"] is True and native_status()["reason"] is None
+        assert native_status()["isa"] == isa
         previous = set_native(False)
         try:
             fallback, fallback_final = layer.trace(x, state, keep=keep)  # fused forward + vectorised internals
@@ -86,24 +98,60 @@ def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hi
 
 @needs_native
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
-def test_native_results_do_not_depend_on_the_thread_count(cell):
+@pytest.mark.parametrize("batch", [1, 3, 40])
+def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_threads):
+    """With 2 threads two distinct threads run the kernel (blocks of records for 3 and 40 records; the units of
+    every step for one record), with 1 thread one; the results are the same bits either way."""
     torch.manual_seed(0)
-    layer = RNNClassifier(cell, 6, 21, 3).layers[0].eval()
-    x = torch.randn(40, 17, 6)  # several blocks of rows
-    previous = torch.get_num_threads()
-    outs = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            with torch.no_grad():
-                outs.append(layer.trace(x)[0])
-    finally:
-        torch.set_num_threads(previous)
-    for name in outs[0]:
-        assert torch.equal(outs[0][name], outs[1][name]), name
+    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()  # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    x = torch.randn(batch, 17, 6)
+    seen, outs = {}, {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            outs[threads] = layer.trace(x)
+        seen[threads] = native_status()["threads"]
+    assert seen == {1: 1, 2: 2}
+    (one, one_final), (two, two_final) = outs[1], outs[2]
+    for name in one:
+        assert torch.equal(one[name], two[name]), name
+    assert all(torch.equal(a, b) for a, b in zip(one_final, two_final))
 
 
-ISAS = list(ops.isas()) if ops is not None else []
+@needs_native
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
+def test_the_instruction_sets_agree(cell):
+    """AVX-512 and AVX2 make the same sums in the same order: the same bits; the portable code rounds apart."""
+    torch.manual_seed(3)
+    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    x = torch.randn(13, 20, 6)
+    outs = {}
+    for isa in ISAS:
+        with torch.no_grad(), _native.using_isa(isa):
+            outs[isa] = layer.trace(x)[0]
+    for name in layer.variables:
+        if {"avx512", "avx2"} <= set(outs):
+            assert torch.equal(outs["avx512"][name], outs["avx2"][name]), name
+        torch.testing.assert_close(outs[ISAS[0]][name], outs["generic"][name], atol=1e-6, rtol=0)
+
+
+def test_the_environment_variable_picks_the_instruction_set(monkeypatch):
+    code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
+            "layer = RNNClassifier('lstm', 3, 4, 2).layers[0]\n"
+            "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
+            "s = native_status(); print(s['isa'], s['used'], s['reason'])")
+    env = {**os.environ, "RNNSCOPE_NATIVE_ISA": "generic"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    if ops is None:
+        return
+    assert out.stdout.strip() == "generic True None"
+    monkeypatch.setenv("RNNSCOPE_NATIVE_ISA", "no-such-isa")  # refused when loaded: the build error says why
+    with pytest.raises(_native.NativeBuildError, match=r"RNNSCOPE_NATIVE_ISA=no-such-isa in the environment: The "
+                                                       r"'name' argument of rnnscope_native::set_isa must be 'auto' or "
+                                                       r"an instruction set this CPU runs \(.*generic; known: .*\). "
+                                                       r"Got 'no-such-isa' instead. Unset it or pick one of"):
+        _native._chosen_isa(ops)
+    assert ops.isa() == native_status()["isa"]  # unchanged
 
 
 @needs_native
@@ -139,6 +187,92 @@ def test_nonlinearities_give_nan_and_infinities_as_torch_in_every_lane_and_the_t
                         assert got[position].item() == expected[position].item() or name == "nan", \
                             (name, n, position, mode, got[position].item())
                         torch.testing.assert_close(got, expected, atol=3e-7, rtol=3e-7, equal_nan=True)
+
+
+SPECIALS = {"nan": float("nan"), "+inf": float("inf"), "-inf": -float("inf")}
+
+
+def _assert_like(ours, theirs, what):
+    """Equal to float rounding, NaN exactly where PyTorch has NaN, infinities equal."""
+    assert torch.equal(torch.isnan(ours), torch.isnan(theirs)), what
+    torch.testing.assert_close(ours, theirs, atol=2e-6, rtol=0, equal_nan=True, msg=what)
+
+
+def _module_run(layer, x, state):
+    """PyTorch's own module (``layer.rnn``, holding the layer's parameters): h of every step and the last state."""
+    hx = tuple(s[None].contiguous() for s in state) if len(state) > 1 else state[0][None].contiguous()
+    out, last = layer.rnn(x, hx)
+    return out, (tuple(s[0] for s in last) if isinstance(last, tuple) else (last[0],))
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
+    """NaN, +inf and -inf at every unit (every lane of whole vectors and the tail: 37 units are 2 x 16 + 5, 4 x 8 + 5
+    and 9 x 4 + 1) in a gate's bias, in the initial state of one row per unit, and in the input: the kernels' every
+    step and last state equal nn.LSTM's / nn.GRU's / nn.RNN's (NaN where theirs are NaN, the same infinities)."""
+    hidden = 37
+    torch.manual_seed(1)
+    layer = RNNClassifier(kind, 5, hidden, 3).layers[0].eval()
+    x = torch.randn(hidden, 4, 5)
+    with torch.no_grad(), _native.using_isa(isa):
+        for name, value in SPECIALS.items():
+            for s_index in range(len(layer.state_names)):  # row r: the value at unit r of h0 (and of c0)
+                state = [torch.randn(hidden, hidden) * 0.5 for _ in layer.state_names]
+                state[s_index].diagonal().fill_(value)
+                ours, ours_last = layer.trace(x, tuple(state))
+                theirs, theirs_last = _module_run(layer, x, state)
+                _assert_like(ours["h"], theirs, (name, "state", s_index))
+                for a, b in zip(ours_last, theirs_last):
+                    _assert_like(a, b, (name, "last state", s_index))
+            bad = x.clone()
+            bad[0, 1, 2], bad[3, 2, 0], bad[hidden - 1, 0, 4] = value, value, -value if name != "nan" else value
+            _assert_like(layer.trace(bad)[0]["h"], _module_run(layer, bad, layer.initial_state(hidden))[0],
+                         (name, "input"))
+            bias = layer.rnn.bias_ih_l0
+            saved = bias.clone()
+            for units in (slice(None), slice(0, None, 2)):  # every lane of a gate; every other lane
+                for gate in range(bias.numel() // hidden):
+                    bias.copy_(saved)
+                    bias[gate * hidden: (gate + 1) * hidden][units] = value
+                    _assert_like(layer.trace(x)[0]["h"], _module_run(layer, x, layer.initial_state(hidden))[0],
+                                 (name, "bias", gate, units))
+            bias.copy_(saved)
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+def test_nan_and_infinities_propagate_through_the_lazy_lstm_as_in_its_step(isa):
+    hidden = 37
+    torch.manual_seed(2)
+    layer = RNNClassifier("lazy_lstm", 5, hidden, 3).layers[0].eval()
+    x = torch.randn(hidden, 4, 5)
+    with torch.no_grad(), _native.using_isa(isa):
+        for name, value in SPECIALS.items():
+            for s_index in range(2):
+                state = [torch.randn(hidden, hidden) * 0.5 for _ in range(2)]
+                state[s_index].diagonal().fill_(value)
+                ours = layer.trace(x, tuple(state))[0]
+                reference = _step_reference(layer, x, tuple(state), None)
+                for var in layer.variables:
+                    _assert_like(ours[var], reference[var], (name, s_index, var))
+
+
+def test_capture_of_a_module_keeps_a_nan_gap_as_pytorch_does():
+    """A record with a gap (NaN frames) through any PyTorch model: the states are NaN where the module's own output
+    is (from the gap on), the other records untouched, and no false alarm of capture's exactness check."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.LSTM(3, 21, batch_first=True))
+    x = torch.randn(3, 30, 3)
+    x[1, 12:15] = float("nan")
+    run = rnnscope.capture(net, x, progress=False)
+    with torch.no_grad():
+        own, _ = net[0](x)
+    h = torch.from_numpy(run["h"].isel(layer=0).values)
+    assert torch.equal(torch.isnan(h), torch.isnan(own))
+    assert bool(torch.isnan(h[1, 12:]).all()) and not bool(torch.isnan(h[[0, 2]]).any())
+    torch.testing.assert_close(h, own, atol=2e-6, rtol=0, equal_nan=True)
 
 
 def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(native_off):
