@@ -289,12 +289,14 @@ def capture(
     """
     func = "capture"
     if not (hasattr(model, "trace_layers") and isinstance(dataset, xr.Dataset)):
+        from ._classifier_data import capture_classifier, classifier_pass_applies
         from ._modules import capture_modules
 
-        return capture_modules(model, dataset, variables, device, batch_size, store, silence, modules=modules,
-                               sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
-                               label_rate=label_rate, class_names=class_names, event_id=event_id,
-                               module_batch=module_batch, progress=progress, overwrite=overwrite)
+        capture_any = capture_classifier if classifier_pass_applies(model, dataset, module_batch) else capture_modules
+        return capture_any(model, dataset, variables, device, batch_size, store, silence, modules=modules,
+                           sampling_rate=sampling_rate, time_axis=time_axis, labels=labels, label_rate=label_rate,
+                           class_names=class_names, event_id=event_id, module_batch=module_batch, progress=progress,
+                           overwrite=overwrite)
     _refuse_module_options(func, modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
                            label_rate=label_rate, class_names=class_names, event_id=event_id,
                            module_batch=module_batch)

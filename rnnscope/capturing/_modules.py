@@ -340,6 +340,12 @@ def capture_modules(
     attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
     runs = _assemble(blocks, chosen, variables, n_events, attrs, sampling_rate=sampling_rate, n_input=n_input,
                      labels=labels, label_rate=label_rate, class_names=class_names, event_id=event_id, func=func)
+    return finish_runs(runs, store, overwrite, func)
+
+
+def finish_runs(runs: dict, store, overwrite: bool, func: str):
+    """The result of a capture: the run (a dict ``{steps: run}`` for several), or the run saved to ``store`` and
+    opened from it."""
     if store is None:
         return runs if len(runs) > 1 else next(iter(runs.values()))
     if len(runs) > 1:
