@@ -360,7 +360,7 @@ def capture(
                 if on_cpu and has_kernels:
                     _warn_native_fallback()
                 states = [layer["final_state"] for layer in layers]
-                prob = torch.softmax(logits, dim=-1).cpu()
+                prob = _softmax(logits).cpu()
                 layer_values = [{v: t.cpu().numpy() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
                 # with outputs the layers' h buffers are not needed any more: the summaries may reuse them
@@ -389,9 +389,24 @@ def capture(
         new["pred"] = (("event", "time"), sink.arrays["pred"])
         new.update({name: summary[name].variable for name in summary.data_vars})
         coords = {**_coords(model, base), "variable": summary["variable"].variable}
-        run = xr.Dataset({**base.data_vars, **new}, coords={**base.coords, **coords}, attrs=attrs)  # one alignment
-        return run
+        old = {name: array.variable for name, array in base.data_vars.items()}  # variables: nothing to align
+        return xr.Dataset({**old, **new}, coords={**{name: c.variable for name, c in base.coords.items()}, **coords},
+                          attrs=attrs)
     return _finish_store(sink, summary, attrs)
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    """``torch.softmax(logits, -1)`` in place on a new buffer: for a handful of classes about 4x faster than
+    PyTorch's kernel, which is built for long rows.
+
+    Examples
+    --------
+    >>> z = torch.tensor([[0.0, 1.0, -1.0]])
+    >>> bool(torch.allclose(_softmax(z), torch.softmax(z, -1)))
+    True
+    """
+    e = (logits - logits.amax(-1, keepdim=True)).exp_()
+    return e.div_(e.sum(-1, keepdim=True))
 
 
 def _refuse_module_options(func, **options) -> None:
