@@ -416,7 +416,7 @@ def _lstm_args(batch=3, n_time=4, n_in=2, hidden=5):
     return dict(x=x, w=w, h0=h0, c0=c0, keep=None, outputs=outputs, row_offsets=offsets, time_stride=hidden,
                 unit_stride=1, h_seq=torch.empty(batch, n_time, hidden), h_last=torch.empty(batch, hidden),
                 c_last=torch.empty(batch, hidden), n_valid=torch.full((batch,), n_time),
-                ranges=torch.empty(batch, 6, 2))
+                ranges=torch.empty(6, 2))
 
 
 def _call(**changes):
@@ -469,7 +469,7 @@ def test_the_ops_run_with_correct_arguments():
     (lambda a: {"h_seq": torch.empty(3, 3, 5)}, r"The 'h_seq' argument .* \(batch, time, hidden\) = \[3, 4, 5\]"),
     (lambda a: {"h_last": torch.empty(3, 5, dtype=torch.float64)}, r"The 'h_last' argument"),
     (lambda a: {"c_last": torch.empty(2, 5)}, r"The 'c_last' argument .* = \[3, 5\]"),
-    (lambda a: {"ranges": torch.empty(1, 6, 2)}, r"The 'ranges' argument .* \(batch, variables, 2\) = \[3, 6, 2\]"),
+    (lambda a: {"ranges": torch.empty(1, 6, 2)}, r"The 'ranges' argument .* \(variables, 2\) = \[6, 2\]"),
 ])
 def test_the_ops_check_their_arguments(changes, message):
     with pytest.raises(RuntimeError, match=message):
@@ -481,11 +481,11 @@ def test_gru_and_lazy_lstm_ops_check_their_own_arguments():
     a = _lstm_args()
     with pytest.raises(RuntimeError, match=r"The 'w' argument of rnnscope_native::gru_trace .* = \[8, 20\]"):
         ops.gru_trace(a["x"], a["w"][:, :15], a["h0"], None, a["outputs"][:4], a["row_offsets"], 5, 1, a["h_seq"],
-                      a["h_last"], None, a["n_valid"], torch.empty(3, 4, 2))
+                      a["h_last"], None, a["n_valid"], torch.empty(4, 2))
     with pytest.raises(RuntimeError, match=r"'outputs' argument of rnnscope_native::gru_trace must hold 4 entries "
                                            r"\(a tensor or None for each of reset_gate, update_gate, candidate, h\)"):
         ops.gru_trace(a["x"], a["w"], a["h0"], None, a["outputs"], a["row_offsets"], 5, 1, a["h_seq"], a["h_last"],
-                      None, a["n_valid"], torch.empty(3, 4, 2))
+                      None, a["n_valid"], torch.empty(4, 2))
     with pytest.raises(RuntimeError, match=r"The 'w_cm' argument of rnnscope_native::lazy_lstm_trace .* "
                                            r"\(hidden, hidden\) = \[5, 5\]"):
         ops.lazy_lstm_trace(a["x"], a["w"], torch.empty(5, 4), a["h0"], a["c0"], None, a["outputs"], a["row_offsets"],

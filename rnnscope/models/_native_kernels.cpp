@@ -52,6 +52,12 @@
 #endif
 #endif
 
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RNNSCOPE_INLINE __forceinline
+#else
+#define RNNSCOPE_INLINE inline __attribute__((always_inline))
+#endif
+
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -110,8 +116,8 @@ struct Job {
   float* hbuf[2];     // h_{t-1} read at step t: hbuf[t % 2]; h_t written to the other; (B, Hp) each
   float* cbuf;        // (B, Hp) cell state
   float* gbuf;        // lazy LSTM: (B, 4, Hp) i, f, candidate's x part, o
-  float* racc;        // (B, slots, n_vars, 2, W) running min / max, lane by lane
-  int64_t slots;      // 1, or the team size when threads share the units of every row
+  float* racc;        // (slots, n_vars, 2, W) running min / max, lane by lane: one slot per block of rows, or
+  int64_t slots;      // per thread when the threads share the units of every row
   float* h_seq;       // (B, T, H)
   Dest out;
   int64_t n_blocks;  // > 0: blocks of rows, one thread each; 0: the units of every row split over the threads
@@ -395,7 +401,7 @@ Sizes check_inputs(const char* op, const at::Tensor& x, const at::Tensor& h0, co
 
 // The destinations: outputs[k] (one per variable, `names`), each written at row_offsets[r] + t * time_stride +
 // j * unit_stride for row r, frame t < T, unit j < H; h_seq (B, T, H), h_last / c_last (B, H), n_valid (B) and
-// ranges (batch, n_vars, 2).
+// ranges (n_vars, 2): the min and max of each kept variable over the valid frames.
 void check_outputs(const char* op, const std::vector<const char*>& names, const Sizes& z,
                    const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets,
                    int64_t time_stride, int64_t unit_stride, const at::Tensor& h_seq, const at::Tensor& h_last,
@@ -414,7 +420,7 @@ void check_outputs(const char* op, const std::vector<const char*>& names, const 
   check_tensor(op, "h_seq", h_seq, at::kFloat, {z.B, z.T, z.H}, "(batch, time, hidden)");
   check_tensor(op, "h_last", h_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_optional(op, "c_last", c_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
-  check_tensor(op, "ranges", ranges, at::kFloat, {z.B, n_vars, 2}, "(batch, variables, 2)");
+  check_tensor(op, "ranges", ranges, at::kFloat, {n_vars, 2}, "(variables, 2)");
   if (z.B == 0 || z.T == 0) return;
   const int64_t* off = row_offsets.data_ptr<int64_t>();
   const int64_t lowest = *std::min_element(off, off + z.B), highest = *std::max_element(off, off + z.B);
@@ -492,7 +498,7 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
   if (B >= threads) {
     int64_t blocks = std::max<int64_t>(threads, (B + kMaxRows - 1) / kMaxRows);
     blocks = std::min(B, (blocks + threads - 1) / threads * threads);
-    j.n_blocks = blocks, j.slots = 1;
+    j.n_blocks = blocks, j.slots = blocks;
     team = static_cast<int>(std::min<int64_t>(threads, blocks));
   } else {
     team = static_cast<int>(std::min<int64_t>(threads, panels));
@@ -514,7 +520,7 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     std::memcpy(sd + r * Hp, h0 + r * H, H * sizeof(float));
     if (c0) std::memcpy(sd + (2 * B + r) * Hp, c0 + r * H, H * sizeof(float));
   }
-  at::Tensor racc = at::empty({B * j.slots * n_vars, 2, W}, call.x.options());
+  at::Tensor racc = at::empty({j.slots * n_vars, 2, W}, call.x.options());
   racc.select(1, 0).fill_(std::numeric_limits<float>::infinity());
   racc.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
   j.x = call.x.data_ptr<float>();
@@ -540,26 +546,26 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     return j.n_blocks > 0 ? tid < j.n_blocks : tid * panels / nt < (tid + 1) * panels / nt;
   });
   g_last_threads.store(B > 0 && T > 0 ? used : 0);
-  // the last state, and each row's value ranges (NaN skipped; +inf / -inf when a row has no valid frame)
+  // the last state, and the value ranges (NaN skipped; +inf / -inf when no frame is valid)
   float* hl = h_last.data_ptr<float>();
   float* cl = c_last.has_value() ? c_last->data_ptr<float>() : nullptr;
-  const float* rd = j.racc;
-  float* out = ranges.data_ptr<float>();
   for (int64_t r = 0; r < B; ++r) {
     std::memcpy(hl + r * H, j.hbuf[T % 2] + r * Hp, H * sizeof(float));
     if (cl) std::memcpy(cl + r * H, j.cbuf + r * Hp, H * sizeof(float));
-    for (int64_t k = 0; k < n_vars; ++k) {
-      float lo = std::numeric_limits<float>::infinity(), hi = -lo;
-      for (int64_t s = 0; s < j.slots; ++s) {
-        const float* a = rd + ((r * j.slots + s) * n_vars + k) * 2 * W;
-        for (int64_t l = 0; l < W; ++l) {
-          lo = a[l] < lo ? a[l] : lo;
-          hi = a[W + l] > hi ? a[W + l] : hi;
-        }
+  }
+  const float* rd = j.racc;
+  float* out = ranges.data_ptr<float>();
+  for (int64_t k = 0; k < n_vars; ++k) {
+    float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+    for (int64_t s = 0; s < j.slots; ++s) {
+      const float* a = rd + (s * n_vars + k) * 2 * W;
+      for (int64_t l = 0; l < W; ++l) {
+        lo = a[l] < lo ? a[l] : lo;
+        hi = a[W + l] > hi ? a[W + l] : hi;
       }
-      out[(r * n_vars + k) * 2] = lo;
-      out[(r * n_vars + k) * 2 + 1] = hi;
     }
+    out[k * 2] = lo;
+    out[k * 2 + 1] = hi;
   }
 }
 

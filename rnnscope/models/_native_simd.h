@@ -242,14 +242,11 @@ inline void for_tiles(const Tile& tile, int64_t r0, int64_t r1, int64_t p) {
 }
 
 // ---------------------------------------------------------------------------------------------------- storing
-// The kept variables of one row, one step and one panel (units j0 .. j0 + nw) into their destinations, and their
-// running min / max (lane by lane, NaN skipped) when the step is a valid frame of the row.
+// The kept variables of one row, one step and one panel (units j0 .. j0 + nw) into their destinations.
 
-inline void put(const Job& j, int64_t row, int64_t t, int64_t j0, int nw, const V::R* vals, int64_t slot) {
+RNNSCOPE_INLINE void put(const Job& j, int64_t row, int64_t t, int64_t j0, int nw, const V::R* vals) {
   const Dest& d = j.out;
   const int64_t off = d.row_offset[row] + t * d.time_stride + j0 * d.unit_stride;
-  const bool valid = t < d.n_valid[row];
-  float* acc = j.racc + (row * j.slots + slot) * d.n_vars * 2 * V::W;
   for (int k = 0; k < d.n_vars; ++k) {
     float* base = d.base[k];
     if (!base) continue;
@@ -260,24 +257,51 @@ inline void put(const Job& j, int64_t row, int64_t t, int64_t j0, int nw, const 
       V::store(tmp, vals[k]);
       for (int l = 0; l < nw; ++l) base[off + l * d.unit_stride] = tmp[l];
     }
-    if (valid) {
-      const V::R v = V::nan_from(vals[k], nw);
-      float* lo = acc + k * 2 * V::W;
-      float* hi = lo + V::W;
-      V::store(lo, V::min_num(v, V::load(lo)));
-      V::store(hi, V::max_num(v, V::load(hi)));
-    }
   }
 }
 
+// Running min / max of the kept variables over the rows of one tile (valid frames only, lane by lane, NaN
+// skipped), folded into the thread's slot of j.racc once per tile.
+template <int NV>
+struct TileRanges {
+  V::R lo[NV], hi[NV];
+  bool any = false;
+
+  TileRanges() {
+    for (int k = 0; k < NV; ++k) {
+      lo[k] = V::set1(std::numeric_limits<float>::infinity());
+      hi[k] = V::set1(-std::numeric_limits<float>::infinity());
+    }
+  }
+  RNNSCOPE_INLINE void add(const Dest& d, const V::R* vals, int nw) {
+    for (int k = 0; k < NV; ++k) {
+      if (!d.base[k]) continue;
+      const V::R v = V::nan_from(vals[k], nw);
+      lo[k] = V::min_num(v, lo[k]);
+      hi[k] = V::max_num(v, hi[k]);
+    }
+    any = true;
+  }
+  RNNSCOPE_INLINE void fold(const Job& j, int64_t slot) const {
+    if (!any) return;
+    float* acc = j.racc + slot * NV * 2 * V::W;
+    for (int k = 0; k < NV; ++k) {
+      if (!j.out.base[k]) continue;
+      float* a = acc + k * 2 * V::W;
+      V::store(a, V::min_num(lo[k], V::load(a)));
+      V::store(a + V::W, V::max_num(hi[k], V::load(a + V::W)));
+    }
+  }
+};
+
 // h of one row, step and panel: to the next step's matmul input (the whole vector: padded units are never read) and
 // to h_seq (the next layer's input).
-inline void put_h(const Job& j, float* h_next, int64_t row, int64_t t, int64_t j0, int nw, V::R h) {
+RNNSCOPE_INLINE void put_h(const Job& j, float* h_next, int64_t row, int64_t t, int64_t j0, int nw, V::R h) {
   V::store(h_next + row * j.Hp + j0, h);
   V::store_first(j.h_seq + (row * j.T + t) * j.H + j0, h, nw);
 }
 
-inline int panel_units(const Job& j, int64_t p) { return static_cast<int>(std::min<int64_t>(V::W, j.H - p * V::W)); }
+RNNSCOPE_INLINE int panel_units(const Job& j, int64_t p) { return static_cast<int>(std::min<int64_t>(V::W, j.H - p * V::W)); }
 
 // The bias row of a panel's packed weights (after its I + H rows) as initial accumulators.
 template <int Rn, int NG>
@@ -308,6 +332,7 @@ struct LstmTile {
     gemm<Rn, 4, 0xF>(acc, h_prev + row * j.Hp, j.Hp, wp + j.I * 4 * V::W, j.H);
     const int64_t j0 = p * V::W;
     const int nw = panel_units(j, p);
+    TileRanges<6> ranges;
     for (int r = 0; r < Rn; ++r) {
       V::R v[6];
       v[0] = vsigmoid(acc[r][0]);
@@ -320,8 +345,10 @@ struct LstmTile {
       v[5] = V::mul(v[3], vtanh(v[4]));  // h = o tanh(c)
       if (j.keep) v[5] = V::mul(v[5], V::load(j.keep + j0));
       put_h(j, h_next, row + r, t, j0, nw, v[5]);
-      put(j, row + r, t, j0, nw, v, slot);
+      put(j, row + r, t, j0, nw, v);
+      if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
+    ranges.fold(j, slot);
   }
 };
 
@@ -352,6 +379,7 @@ struct GruTile {
     gemm<Rn, 4, 0xB>(acc, h_prev + row * j.Hp, j.Hp, wp + j.I * 4 * V::W, j.H);            // r, z, n from h
     const int64_t j0 = p * V::W;
     const int nw = panel_units(j, p);
+    TileRanges<4> ranges;
     for (int r = 0; r < Rn; ++r) {
       V::R v[4];
       v[0] = vsigmoid(acc[r][0]);
@@ -361,8 +389,10 @@ struct GruTile {
       v[3] = V::fmadd(v[1], V::sub(hp, v[2]), v[2]);  // h = n + z (h_prev - n)
       if (j.keep) v[3] = V::mul(v[3], V::load(j.keep + j0));
       put_h(j, h_next, row + r, t, j0, nw, v[3]);
-      put(j, row + r, t, j0, nw, v, slot);
+      put(j, row + r, t, j0, nw, v);
+      if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
+    ranges.fold(j, slot);
   }
 };
 
@@ -419,6 +449,7 @@ struct LazyCellTile {
     for (int r = 0; r < Rn; ++r) acc[r][0] = V::load(j.gbuf + (row + r) * 4 * j.Hp + 2 * j.Hp + j0);
     gemm<Rn, 1, 1>(acc, m + row * j.Hp, j.Hp, j.w2 + p * j.H * V::W, j.H);  // + W_cm m_t
     const int nw = panel_units(j, p);
+    TileRanges<6> ranges;
     for (int r = 0; r < Rn; ++r) {
       const float* g = j.gbuf + (row + r) * 4 * j.Hp + j0;
       V::R v[6];
@@ -431,8 +462,10 @@ struct LazyCellTile {
       V::store(c, v[4]);
       v[5] = V::load(m + (row + r) * j.Hp + j0);
       V::store_first(j.h_seq + ((row + r) * j.T + t) * j.H + j0, v[5], nw);
-      put(j, row + r, t, j0, nw, v, slot);
+      put(j, row + r, t, j0, nw, v);
+      if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
+    ranges.fold(j, slot);
   }
 };
 
@@ -448,14 +481,14 @@ inline void lazy_step(const Job& j, int64_t t, int64_t r0, int64_t r1, int64_t p
 // ------------------------------------------------------------------------------------------------- the threads
 // Thread `tid` of a team of `nt`: whole blocks of rows (each thread runs the whole sequence of its rows, no
 // synchronisation), or, with fewer rows than threads (j.n_blocks == 0), its share of the panels of every row with
-// one barrier per step.
+// one barrier per step. The value ranges go to slot b (block b) or tid (the thread's share).
 
 template <void (*Step)(const Job&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, Barrier*)>
 void run_thread(const Job& j, int tid, int nt, Barrier* barrier) {
   if (j.n_blocks > 0) {
     for (int64_t b = tid; b < j.n_blocks; b += nt) {
       const int64_t r0 = b * j.B / j.n_blocks, r1 = (b + 1) * j.B / j.n_blocks;
-      for (int64_t t = 0; t < j.T; ++t) Step(j, t, r0, r1, 0, j.panels, 0, nullptr);
+      for (int64_t t = 0; t < j.T; ++t) Step(j, t, r0, r1, 0, j.panels, b, nullptr);
     }
     return;
   }

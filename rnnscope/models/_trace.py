@@ -10,6 +10,7 @@ variables and copies them in.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -156,12 +157,12 @@ def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, h
     h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
     h_last = torch.empty(batch, hidden)
     c_last = torch.empty(batch, hidden) if with_c else None
-    ranges = torch.empty(batch, len(order), 2)  # the kernel's value ranges, row by row (NaN skipped)
+    ranges = torch.empty(len(order), 2)  # the kernel's value ranges (NaN skipped)
     outputs = [out.arrays.get(name) for name in order]
     getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
                          h_seq, h_last, c_last, out.n_valid.contiguous(), ranges)
     final = (h_last, c_last) if with_c else (h_last,)
-    low, high = ranges[..., 0].amin(0), ranges[..., 1].amax(0)
-    kept = {name: (float(low[j]), float(high[j])) if bool(torch.isfinite(low[j])) else None
-            for j, name in enumerate(order) if name in out.arrays}
+    low, high = ranges[:, 0].tolist(), ranges[:, 1].tolist()
+    kept = {name: (low[j], high[j]) if math.isfinite(low[j]) else None for j, name in enumerate(order)
+            if name in out.arrays}
     return h_seq, final, kept
