@@ -119,6 +119,8 @@ struct Job {
   float* racc;        // (slots, n_vars, 2, W) running min / max, lane by lane: one slot per block of rows, or
   int64_t slots;      // per thread when the threads share the units of every row
   float* h_seq;       // (B, T, H)
+  float* stage;       // per thread stage_floats: a tile's variables before they are copied out
+  int64_t stage_floats;
   Dest out;
   int64_t n_blocks;  // > 0: blocks of rows, one thread each; 0: the units of every row split over the threads
 };
@@ -485,6 +487,7 @@ struct Call {  // what an op hands to run()
 // Rows into blocks (one thread each) or, with fewer rows than threads, the units of every step split over them.
 // Blocks hold at most kMaxRows rows and come in a multiple of the team size (balanced).
 constexpr int64_t kMaxRows = 64;
+constexpr int64_t kMaxTileRows = 6;  // the largest register tile (V::kRows) of any instruction set
 
 void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
   const Isa& isa = current_isa();
@@ -521,6 +524,9 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     if (c0) std::memcpy(sd + (2 * B + r) * Hp, c0 + r * H, H * sizeof(float));
   }
   at::Tensor racc = at::empty({j.slots * n_vars, 2, W}, call.x.options());
+  j.stage_floats = (kMaxTileRows * n_vars * Hp + 15) / 16 * 16;  // whole 64-byte lines per thread
+  at::Tensor stage = at::empty({team * j.stage_floats}, call.x.options());
+  j.stage = stage.data_ptr<float>();
   racc.select(1, 0).fill_(std::numeric_limits<float>::infinity());
   racc.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
   j.x = call.x.data_ptr<float>();

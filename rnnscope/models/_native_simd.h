@@ -226,37 +226,88 @@ inline void gemm(V::R (&acc)[Rn][NG], const float* a, int64_t lda, const float* 
   }
 }
 
-// Rows r0..r1 in register tiles of V::kRows rows (and one smaller tile for the rest).
+// Runs tile.run<Rn>(row, p) for a tile of n <= V::kRows rows.
 template <class Tile>
-inline void for_tiles(const Tile& tile, int64_t r0, int64_t r1, int64_t p) {
-  int64_t r = r0;
-  for (; r + V::kRows <= r1; r += V::kRows) tile.template run<V::kRows>(r, p);
-  switch (r1 - r) {
-    case 1: tile.template run<1>(r, p); break;
-    case 2: if constexpr (V::kRows > 2) tile.template run<2>(r, p); break;
-    case 3: if constexpr (V::kRows > 3) tile.template run<3>(r, p); break;
-    case 4: if constexpr (V::kRows > 4) tile.template run<4>(r, p); break;
-    case 5: if constexpr (V::kRows > 5) tile.template run<5>(r, p); break;
+RNNSCOPE_INLINE void run_tile(const Tile& tile, int64_t row, int64_t n, int64_t p) {
+  switch (n) {
+    case 1: tile.template run<1>(row, p); break;
+    case 2: if constexpr (V::kRows >= 2) tile.template run<2>(row, p); break;
+    case 3: if constexpr (V::kRows >= 3) tile.template run<3>(row, p); break;
+    case 4: if constexpr (V::kRows >= 4) tile.template run<4>(row, p); break;
+    case 5: if constexpr (V::kRows >= 5) tile.template run<5>(row, p); break;
+    case 6: if constexpr (V::kRows >= 6) tile.template run<6>(row, p); break;
     default: break;
   }
 }
 
 // ---------------------------------------------------------------------------------------------------- storing
-// The kept variables of one row, one step and one panel (units j0 .. j0 + nw) into their destinations.
+// A tile's variables go first to the thread's staging rows (in cache: stage[(k * kRows + r) * Hp + unit]); once
+// every panel of the tile is done, each row's units are copied to their destinations with streaming stores (no read
+// of the destination's cache lines, which are new memory, and no eviction of the weights from the cache) where the
+// destination is contiguous, element by element where it is strided (several layers in one array).
 
-RNNSCOPE_INLINE void put(const Job& j, int64_t row, int64_t t, int64_t j0, int nw, const V::R* vals) {
-  const Dest& d = j.out;
-  const int64_t off = d.row_offset[row] + t * d.time_stride + j0 * d.unit_stride;
-  for (int k = 0; k < d.n_vars; ++k) {
-    float* base = d.base[k];
-    if (!base) continue;
-    if (d.unit_stride == 1) {
-      V::store_first(base + off, vals[k], nw);
-    } else {
-      alignas(64) float tmp[V::W];
-      V::store(tmp, vals[k]);
-      for (int l = 0; l < nw; ++l) base[off + l * d.unit_stride] = tmp[l];
+RNNSCOPE_INLINE void stage_put(float* stage, int64_t Hp, int r, int64_t j0, const V::R* vals, int n_vars) {
+  for (int k = 0; k < n_vars; ++k) V::store(stage + (k * V::kRows + r) * Hp + j0, vals[k]);
+}
+
+// dst[i] = src[i] for i < n: whole 64-byte lines of dst with streaming stores, the ends with plain ones.
+RNNSCOPE_INLINE void stream_copy(float* dst, const float* src, int64_t n) {
+  int64_t i = 0;
+#if RNNSCOPE_ISA == 512 || RNNSCOPE_ISA == 256
+  const uintptr_t address = reinterpret_cast<uintptr_t>(dst);
+  if (address % sizeof(float) == 0) {
+    const int64_t head = std::min<int64_t>(n, static_cast<int64_t>((64 - address % 64) % 64 / sizeof(float)));
+    while (i < head) {
+      const int nw = static_cast<int>(std::min<int64_t>(V::W, head - i));
+      V::store_first(dst + i, V::load_first(src + i, nw), nw);
+      i += nw;
     }
+    for (; i + 16 <= n; i += 16) {
+#if RNNSCOPE_ISA == 512
+      _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+#else
+      _mm256_stream_ps(dst + i, _mm256_loadu_ps(src + i));
+      _mm256_stream_ps(dst + i + 8, _mm256_loadu_ps(src + i + 8));
+#endif
+    }
+  }
+#endif
+  for (; i < n; i += V::W) {
+    const int nw = static_cast<int>(std::min<int64_t>(V::W, n - i));
+    V::store_first(dst + i, V::load_first(src + i, nw), nw);
+  }
+}
+
+// Units u0..u1 of the n staged rows from `row` at step t to their destinations and to h_seq (h is the last
+// variable).
+RNNSCOPE_INLINE void flush(const Job& j, const float* stage, int64_t row, int64_t n, int64_t t, int64_t u0,
+                           int64_t u1) {
+  const Dest& d = j.out;
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t off = d.row_offset[row + r] + t * d.time_stride;
+    for (int k = 0; k < d.n_vars; ++k) {
+      const float* src = stage + (k * V::kRows + r) * j.Hp;
+      if (k == d.n_vars - 1) stream_copy(j.h_seq + ((row + r) * j.T + t) * j.H + u0, src + u0, u1 - u0);
+      float* base = d.base[k];
+      if (!base) continue;
+      if (d.unit_stride == 1) {
+        stream_copy(base + off + u0, src + u0, u1 - u0);
+      } else {
+        for (int64_t u = u0; u < u1; ++u) base[off + u * d.unit_stride] = src[u];
+      }
+    }
+  }
+}
+
+// Rows r0..r1 in tiles of V::kRows: every panel p0..p1 of a tile (tile.run: matmul, equations, staged variables),
+// then the tile's rows out of the stage (no stage: nothing to store).
+template <class Tile>
+RNNSCOPE_INLINE void for_rows(const Tile& tile, const Job& j, const float* stage, int64_t t, int64_t r0, int64_t r1,
+                              int64_t p0, int64_t p1) {
+  for (int64_t r = r0; r < r1; r += V::kRows) {
+    const int64_t n = std::min<int64_t>(V::kRows, r1 - r);
+    for (int64_t p = p0; p < p1; ++p) run_tile(tile, r, n, p);
+    if (stage) flush(j, stage, r, n, t, p0 * V::W, std::min(p1 * V::W, j.H));
   }
 }
 
@@ -294,13 +345,6 @@ struct TileRanges {
   }
 };
 
-// h of one row, step and panel: to the next step's matmul input (the whole vector: padded units are never read) and
-// to h_seq (the next layer's input).
-RNNSCOPE_INLINE void put_h(const Job& j, float* h_next, int64_t row, int64_t t, int64_t j0, int nw, V::R h) {
-  V::store(h_next + row * j.Hp + j0, h);
-  V::store_first(j.h_seq + (row * j.T + t) * j.H + j0, h, nw);
-}
-
 RNNSCOPE_INLINE int panel_units(const Job& j, int64_t p) { return static_cast<int>(std::min<int64_t>(V::W, j.H - p * V::W)); }
 
 // The bias row of a panel's packed weights (after its I + H rows) as initial accumulators.
@@ -321,6 +365,7 @@ struct LstmTile {
   int64_t t, slot;
   const float* h_prev;
   float* h_next;
+  float* stage;
 
   template <int Rn>
   void run(int64_t row, int64_t p) const {
@@ -344,8 +389,8 @@ struct LstmTile {
       V::store(c, v[4]);
       v[5] = V::mul(v[3], vtanh(v[4]));  // h = o tanh(c)
       if (j.keep) v[5] = V::mul(v[5], V::load(j.keep + j0));
-      put_h(j, h_next, row + r, t, j0, nw, v[5]);
-      put(j, row + r, t, j0, nw, v);
+      V::store(h_next + (row + r) * j.Hp + j0, v[5]);
+      stage_put(stage, j.Hp, r, j0, v, 6);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -353,9 +398,9 @@ struct LstmTile {
 };
 
 inline void lstm_step(const Job& j, int64_t t, int64_t r0, int64_t r1, int64_t p0, int64_t p1, int64_t slot,
-                      Barrier* barrier) {
-  const LstmTile tile{j, t, slot, j.hbuf[t % 2], j.hbuf[(t + 1) % 2]};
-  for (int64_t p = p0; p < p1; ++p) for_tiles(tile, r0, r1, p);
+                      float* stage, Barrier* barrier) {
+  const LstmTile tile{j, t, slot, j.hbuf[t % 2], j.hbuf[(t + 1) % 2], stage};
+  for_rows(tile, j, stage, t, r0, r1, p0, p1);
   if (barrier) barrier->wait();  // every unit of h_t is written before any thread reads it at t + 1
 }
 
@@ -368,6 +413,7 @@ struct GruTile {
   int64_t t, slot;
   const float* h_prev;
   float* h_next;
+  float* stage;
 
   template <int Rn>
   void run(int64_t row, int64_t p) const {
@@ -388,8 +434,8 @@ struct GruTile {
       const V::R hp = V::load(h_prev + (row + r) * j.Hp + j0);
       v[3] = V::fmadd(v[1], V::sub(hp, v[2]), v[2]);  // h = n + z (h_prev - n)
       if (j.keep) v[3] = V::mul(v[3], V::load(j.keep + j0));
-      put_h(j, h_next, row + r, t, j0, nw, v[3]);
-      put(j, row + r, t, j0, nw, v);
+      V::store(h_next + (row + r) * j.Hp + j0, v[3]);
+      stage_put(stage, j.Hp, r, j0, v, 4);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -397,9 +443,9 @@ struct GruTile {
 };
 
 inline void gru_step(const Job& j, int64_t t, int64_t r0, int64_t r1, int64_t p0, int64_t p1, int64_t slot,
-                     Barrier* barrier) {
-  const GruTile tile{j, t, slot, j.hbuf[t % 2], j.hbuf[(t + 1) % 2]};
-  for (int64_t p = p0; p < p1; ++p) for_tiles(tile, r0, r1, p);
+                     float* stage, Barrier* barrier) {
+  const GruTile tile{j, t, slot, j.hbuf[t % 2], j.hbuf[(t + 1) % 2], stage};
+  for_rows(tile, j, stage, t, r0, r1, p0, p1);
   if (barrier) barrier->wait();
 }
 
@@ -441,6 +487,7 @@ struct LazyCellTile {
   const Job& j;
   int64_t t, slot;
   const float* m;  // m_t of every unit
+  float* stage;
 
   template <int Rn>
   void run(int64_t row, int64_t p) const {
@@ -461,8 +508,7 @@ struct LazyCellTile {
       v[4] = V::fmadd(v[1], V::load(c), V::mul(v[0], v[2]));  // the cell last
       V::store(c, v[4]);
       v[5] = V::load(m + (row + r) * j.Hp + j0);
-      V::store_first(j.h_seq + ((row + r) * j.T + t) * j.H + j0, v[5], nw);
-      put(j, row + r, t, j0, nw, v);
+      stage_put(stage, j.Hp, r, j0, v, 6);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -470,12 +516,12 @@ struct LazyCellTile {
 };
 
 inline void lazy_step(const Job& j, int64_t t, int64_t r0, int64_t r1, int64_t p0, int64_t p1, int64_t slot,
-                      Barrier* barrier) {
+                      float* stage, Barrier* barrier) {
   const LazyGatesTile gates{j, t, j.hbuf[t % 2], j.hbuf[(t + 1) % 2]};
-  for (int64_t p = p0; p < p1; ++p) for_tiles(gates, r0, r1, p);
+  for_rows(gates, j, nullptr, t, r0, r1, p0, p1);
   if (barrier) barrier->wait();  // the candidate reads m_t of every unit
-  const LazyCellTile cell{j, t, slot, j.hbuf[(t + 1) % 2]};
-  for (int64_t p = p0; p < p1; ++p) for_tiles(cell, r0, r1, p);
+  const LazyCellTile cell{j, t, slot, j.hbuf[(t + 1) % 2], stage};
+  for_rows(cell, j, stage, t, r0, r1, p0, p1);
 }
 
 // ------------------------------------------------------------------------------------------------- the threads
@@ -483,17 +529,21 @@ inline void lazy_step(const Job& j, int64_t t, int64_t r0, int64_t r1, int64_t p
 // synchronisation), or, with fewer rows than threads (j.n_blocks == 0), its share of the panels of every row with
 // one barrier per step. The value ranges go to slot b (block b) or tid (the thread's share).
 
-template <void (*Step)(const Job&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, Barrier*)>
+template <void (*Step)(const Job&, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, float*, Barrier*)>
 void run_thread(const Job& j, int tid, int nt, Barrier* barrier) {
+  float* stage = j.stage + tid * j.stage_floats;
   if (j.n_blocks > 0) {
     for (int64_t b = tid; b < j.n_blocks; b += nt) {
       const int64_t r0 = b * j.B / j.n_blocks, r1 = (b + 1) * j.B / j.n_blocks;
-      for (int64_t t = 0; t < j.T; ++t) Step(j, t, r0, r1, 0, j.panels, b, nullptr);
+      for (int64_t t = 0; t < j.T; ++t) Step(j, t, r0, r1, 0, j.panels, b, stage, nullptr);
     }
-    return;
+  } else {
+    const int64_t p0 = tid * j.panels / nt, p1 = (tid + 1) * j.panels / nt;
+    for (int64_t t = 0; t < j.T; ++t) Step(j, t, 0, j.B, p0, p1, tid, stage, nt > 1 ? barrier : nullptr);
   }
-  const int64_t p0 = tid * j.panels / nt, p1 = (tid + 1) * j.panels / nt;
-  for (int64_t t = 0; t < j.T; ++t) Step(j, t, 0, j.B, p0, p1, tid, nt > 1 ? barrier : nullptr);
+#if RNNSCOPE_ISA == 512 || RNNSCOPE_ISA == 256
+  _mm_sfence();  // the streaming stores are visible to every thread once the team is done
+#endif
 }
 
 inline void lstm_thread(const Job& j, int tid, int nt, Barrier* barrier) { run_thread<lstm_step>(j, tid, nt, barrier); }
