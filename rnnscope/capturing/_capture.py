@@ -33,7 +33,7 @@ import xarray as xr
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive, stored_background
-from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator
+from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
 from ..schema import (
     SCHEMA_VERSION,
@@ -334,7 +334,7 @@ def capture(
     if start_batch < len(batches):
         done_frames += int(np.minimum(lengths[batches[start_batch]], start_frame).sum())
     bar = _bar(total, done_frames, progress)
-    features = base["features"]
+    features = base["features"].transpose("event", "time", "feature")
     on_cpu = torch.device(device).type == "cpu"
     layer_variables = [layer.variables for layer in model.layers]
     has_kernels = any(layer.has_native_kernel for layer in model.layers)
@@ -354,7 +354,8 @@ def capture(
                     states = [tuple(s[:n_active] for s in st) for st in states]
                 rows = idx[:n_active]
                 n_valid = np.minimum(lengths[rows], t1) - t0
-                x = np.asarray(features.isel(event=rows, time=slice(t0, t1)).values, dtype=np.float32)
+                x = np.asarray(window_values(features, rows, t0, t1), dtype=np.float32)
+                x = x if x.flags.writeable else x.copy()  # a view of the data when it can be (never written)
                 outputs = sink.outputs(rows, t0, t1 - t0, n_valid, layer_variables) if on_cpu else None
                 logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, outputs)
                 if on_cpu and has_kernels:
@@ -381,18 +382,17 @@ def capture(
     bar.close()
     sink.pad(lengths)
 
-    summary = summaries.dataset(model.class_names, event_ids(base))
     if store is None:
         new = {name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
                if name not in ("prob", "pred")}
         new["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
         new["pred"] = (("event", "time"), sink.arrays["pred"])
-        new.update({name: summary[name].variable for name in summary.data_vars})
-        coords = {**_coords(model, base), "variable": summary["variable"].variable}
+        new.update(summaries.arrays(event_ids(base)))
+        coords = {**_coords(model, base), "variable": ("variable", np.array(summaries.variables, dtype=str))}
         old = {name: array.variable for name, array in base.data_vars.items()}  # variables: nothing to align
         return xr.Dataset({**old, **new}, coords={**{name: c.variable for name, c in base.coords.items()}, **coords},
                           attrs=attrs)
-    return _finish_store(sink, summary, attrs)
+    return _finish_store(sink, summaries.dataset(model.class_names, event_ids(base)), attrs)
 
 
 def _softmax(logits: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ from scipy import sparse
 
 from ..schema import event_ids, segment_frames
 
-__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER"]
+__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER", "window_values"]
 
 #: The state variables in capture order.
 STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
@@ -79,8 +79,9 @@ def _ordered(array: xr.DataArray, dims: tuple) -> xr.DataArray:
     return array if array.dims == dims else array.transpose(*dims)
 
 
-def _window(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
-    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory, or through xarray (dask)."""
+def window_values(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory (a view when the rows follow
+    each other), or through xarray (dask)."""
     if isinstance(array.data, np.ndarray):
         if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):  # in order: a view
             return array.data[rows[0]: rows[0] + rows.size, t0:t1]
@@ -226,6 +227,13 @@ class SummaryAccumulator:
 
     def dataset(self, class_names, records) -> xr.Dataset:
         """The summaries of the records ``records`` (their event_ids) as a Dataset."""
+        return xr.Dataset(self.arrays(records),
+                          coords={"variable": ("variable", np.array(self.variables, dtype=str)),
+                                  "class_name": ("class_name", np.array(class_names, dtype=str))})
+
+    def arrays(self, records) -> dict:
+        """What :meth:`dataset` holds, as ``name -> (dims, values)`` (for a writer that assembles its run itself;
+        the coordinates ``variable`` and ``class_name`` are the writer's)."""
         n_classes, hidden, n_layers = self.cls_sum.shape
         with np.errstate(invalid="ignore", divide="ignore"):
             seen = self.seg_count > 0  # segments with at least one valid frame
@@ -238,15 +246,14 @@ class SummaryAccumulator:
         vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
         vmax = np.where(np.isfinite(self.vmax), self.vmax, np.nan)
         dims3 = ("class_name", "unit", "layer")
-        return xr.Dataset({
+        return {
             "summary_heat": (dims3, heat.reshape(n_classes, hidden, n_layers).astype(np.float32)),
             "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
             "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
             "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
             "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
             "summary_event_id": (("summary_event",), np.asarray(records).astype(str)),
-        }, coords={"variable": ("variable", np.array(self.variables, dtype=str)),
-                   "class_name": ("class_name", np.array(class_names, dtype=str))})
+        }
 
 
 def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 4096) -> xr.Dataset:
@@ -284,8 +291,8 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
         for t0 in range(0, int(lengths[rows].max(initial=0)), window):
             t1 = min(t0 + window, int(lengths[rows].max()))
             n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
-            part = {v: _window(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
-            lab = np.full((rows.size, t1 - t0), -1) if labels is None else _window(labels, rows, t0, t1)
+            part = {v: window_values(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
+            lab = np.full((rows.size, t1 - t0), -1) if labels is None else window_values(labels, rows, t0, t1)
             layer_values = [{"h": np.ascontiguousarray(part["h"][..., k])} for k in range(n_layers)]
             source = states["h"].data  # |h| may be taken in place only in copies, never in the run's own array
             owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)
