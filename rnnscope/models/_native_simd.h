@@ -299,13 +299,15 @@ RNNSCOPE_INLINE void flush(const Job& j, const float* stage, int64_t row, int64_
   }
 }
 
-// Rows r0..r1 in tiles of V::kRows: every panel p0..p1 of a tile (tile.run: matmul, equations, staged variables),
-// then the tile's rows out of the stage (no stage: nothing to store).
+// Rows r0..r1 in tiles of at most V::kRows rows, balanced (16 rows: 5, 5, 6, never 6, 6, 4; a tile of few rows
+// loads the same weights for less work): every panel p0..p1 of a tile (tile.run: matmul, equations, staged
+// variables), then the tile's rows out of the stage (no stage: nothing to store).
 template <class Tile>
 RNNSCOPE_INLINE void for_rows(const Tile& tile, const Job& j, const float* stage, int64_t t, int64_t r0, int64_t r1,
                               int64_t p0, int64_t p1) {
-  for (int64_t r = r0; r < r1; r += V::kRows) {
-    const int64_t n = std::min<int64_t>(V::kRows, r1 - r);
+  const int64_t rows = r1 - r0, tiles = (rows + V::kRows - 1) / V::kRows;
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int64_t r = r0 + i * rows / tiles, n = r0 + (i + 1) * rows / tiles - r;
     for (int64_t p = p0; p < p1; ++p) run_tile(tile, r, n, p);
     if (stage) flush(j, stage, r, n, t, p0 * V::W, std::min(p1 * V::W, j.H));
   }
