@@ -504,8 +504,53 @@ def test_gru_and_lazy_lstm_ops_check_their_own_arguments():
 def test_the_schemas_mark_every_written_tensor_as_mutated(kernel):
     schema = getattr(ops, kernel).default._schema
     written = {a.name for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write}
-    assert written == {"outputs", "h_seq", "h_last", "c_last", "ranges"}
+    assert written == {"outputs", "h_seq", "h_last", "c_last", "ranges", "group_sums"}
     assert "Tensor(a!)?[] outputs" in str(schema).replace("Tensor?(a!)[]", "Tensor(a!)?[]")
+
+
+@needs_native
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
+def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_threads):
+    """The summaries' sums of |h| made on the way (two groups per frame, -1 none) equal those of the fallback, for
+    every instruction set, 1 and 2 threads, blocks of records and one record's units."""
+    from rnnscope.models._trace import TraceOutputs
+
+    torch.manual_seed(5)
+    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    for batch in (1, 9):
+        x = torch.randn(batch, 11, 6)
+        groups = torch.randint(-1, 7, (batch, 11, 2), dtype=torch.int32)
+
+        def sums():
+            out = TraceOutputs({}, torch.zeros(batch, dtype=torch.int64), 1, 1, torch.full((batch,), 11),
+                               groups, torch.zeros(7, 37))
+            with torch.no_grad():
+                layer.trace_to(x, None, None, out)
+            return out.group_sums
+
+        previous = set_native(False)
+        try:
+            expected = sums()
+        finally:
+            set_native(previous)
+        for isa in ISAS:
+            for threads in (1, 2):
+                torch.set_num_threads(threads)
+                with _native.using_isa(isa):
+                    torch.testing.assert_close(sums(), expected, atol=2e-6, rtol=1e-6)
+
+
+@needs_native
+def test_the_group_sums_are_checked():
+    a = _lstm_args()
+    with pytest.raises(RuntimeError, match=r"The 'groups' and 'group_sums' arguments of rnnscope_native::lstm_trace go "
+                                           r"together .* Got groups without group_sums instead"):
+        ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), None)
+    with pytest.raises(RuntimeError, match=r"The 'groups' argument of rnnscope_native::lstm_trace must hold rows of "
+                                           r"group_sums \(0 to 2\) or -1. Got values from -1 to 3 instead"):
+        ops.lstm_trace(*a.values(), torch.tensor([-1, 3]).repeat(12).view(3, 4, 2).int(), torch.zeros(3, 5))
+    with pytest.raises(RuntimeError, match=r"The 'group_sums' argument .* \(groups, hidden\) = \[\*, 5\]"):
+        ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), torch.zeros(3, 4))
 
 
 # ---------------------------------------------------------------------------------------- capture's fallback

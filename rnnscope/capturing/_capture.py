@@ -43,6 +43,7 @@ from ..schema import (
     json_attr,
     segment_frames,
 )
+from ._layout import with_group_sums
 from ._sinks import _MemorySink
 from ._store import _coords, _finish_store, _open_store
 
@@ -357,6 +358,8 @@ def capture(
                 x = np.asarray(window_values(features, rows, t0, t1), dtype=np.float32)
                 x = x if x.flags.writeable else x.copy()  # a view of the data when it can be (never written)
                 outputs = sink.outputs(rows, t0, t1 - t0, n_valid, layer_variables) if on_cpu else None
+                frames = frame_index(rows, t0, t1, n_valid, labels[rows, t0:t1])
+                outputs, sums = with_group_sums(outputs, frames, t1 - t0, n_classes, hidden)  # summed by the kernels
                 logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, outputs)
                 if on_cpu and has_kernels:
                     _warn_native_fallback()
@@ -365,8 +368,8 @@ def capture(
                 layer_values = [{v: t.cpu().numpy() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
                 # with outputs the layers' h buffers are not needed any more: the summaries may reuse them
-                summaries.update(layer_values, *frame_index(rows, t0, t1, n_valid, labels[rows, t0:t1]), n_valid,
-                                 ranges, inplace=outputs is not None)
+                summaries.update(layer_values, *frames, n_valid, ranges, inplace=outputs is not None,
+                                 sums=None if sums is None else [s.numpy() for s in sums])
                 if outputs is None:
                     for v in variables:
                         sink.write_state(v, rows, t0, n_valid, [lv.get(v) for lv in layer_values])

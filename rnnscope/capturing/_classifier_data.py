@@ -23,7 +23,7 @@ from ..io import FrameIndex, SummaryAccumulator
 from ..models._module_masks import module_keeps
 from ..models._torch_rnn import module_entries, module_kind
 from ..schema import segment_frames
-from ._layout import fill_missing, layer_outputs
+from ._layout import fill_missing, layer_outputs, with_group_sums
 from ..models._trace import TraceOutputs
 from ._module_runs import _check_labels, _class_names, _event_ids, run_layout, with_summaries
 from ._modules import _attrs, _bar, _check_data, _check_modules, _check_variables, _input_length, finish_runs
@@ -115,6 +115,9 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
                 n_valid = np.full(rows.size, steps, dtype=np.int64)
                 outputs = [_layer_outputs(tensors, layer, i, position, rows, steps, n_valid)
                            for i, layer in enumerate(model.layers)] if on_cpu else None
+                window = frames(rows, 0, steps, n_valid, labels[rows])
+                outputs, sums = with_group_sums(outputs, window, steps, len(class_names), model.hidden_size,
+                                                layers=list(position))  # summed by the kernels
                 batch = torch.as_tensor(x[start: start + rows.size]).to(device)
                 _, layers = model.trace_layers(batch, None, keep, outputs)
                 values = [{v: t.cpu().numpy() for v, t in layers[i]["variables"].items()} for i in position]
@@ -123,8 +126,8 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
                         for v in variables:
                             arrays[v][rows, :, :, p] = layer_values[v] if v in layer_values else np.nan
                 ranges = [layers[i].get("ranges") for i in position]
-                acc.update([{"h": v["h"]} for v in values], *frames(rows, 0, steps, n_valid, labels[rows]), n_valid,
-                           ranges if on_cpu else None, inplace=on_cpu)
+                acc.update([{"h": v["h"]} for v in values], *window, n_valid, ranges if on_cpu else None,
+                           inplace=on_cpu, sums=None if sums is None else [s.numpy() for s in sums])
                 bar.update(rows.size)
     finally:
         bar.close()

@@ -22,6 +22,7 @@ from ._summaries import (  # noqa: F401  (writers' plumbing)
     FrameIndex,
     SummaryAccumulator,
     compute_summaries,
+    frame_groups,
     window_values,
 )
 from ._writer import RunWriter, save_run

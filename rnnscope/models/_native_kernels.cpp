@@ -119,6 +119,9 @@ struct Job {
   float* racc;        // (slots, n_vars, 2, W) running min / max, lane by lane: one slot per block of rows, or
   int64_t slots;      // per thread when the threads share the units of every row
   float* h_seq;       // (B, T, H)
+  const int32_t* groups;  // (B, T, 2) or null: the two rows of gsum each frame's |h| is added to (-1: none)
+  float* gsum;            // (slots, n_groups, Hp)
+  int64_t n_groups;
   float* stage;       // per thread stage_floats: a tile's variables before they are copied out
   int64_t stage_floats;
   Dest out;
@@ -401,13 +404,31 @@ Sizes check_inputs(const char* op, const at::Tensor& x, const at::Tensor& h0, co
   return {B, x.size(1), x.size(2), H};
 }
 
+// Sums of |h| by group of frames: groups (B, T, 2) int32 gives each frame two rows of group_sums (G, H) (-1: none);
+// both or neither.
+void check_groups(const char* op, const Sizes& z, const c10::optional<at::Tensor>& groups,
+                  const c10::optional<at::Tensor>& group_sums) {
+  TORCH_CHECK(groups.has_value() == group_sums.has_value(), "The 'groups' and 'group_sums' arguments of "
+              "rnnscope_native::", op, " go together (the frames' groups and where their sums of |h| go). Got ",
+              groups.has_value() ? "groups without group_sums" : "group_sums without groups", " instead.");
+  if (!groups.has_value()) return;
+  check_tensor(op, "groups", *groups, at::kInt, {z.B, z.T, 2}, "(batch, time, 2)");
+  check_tensor(op, "group_sums", *group_sums, at::kFloat, {-1, z.H}, "(groups, hidden)");
+  const int32_t* g = groups->data_ptr<int32_t>();
+  const int64_t n = groups->numel(), G = group_sums->size(0);
+  const auto [lo, hi] = n ? std::minmax_element(g, g + n) : std::make_pair(g, g);
+  TORCH_CHECK(n == 0 || (*lo >= -1 && *hi < G), "The 'groups' argument of rnnscope_native::", op, " must hold rows of "
+              "group_sums (0 to ", G - 1, ") or -1. Got values from ", n ? *lo : 0, " to ", n ? *hi : 0, " instead.");
+}
+
 // The destinations: outputs[k] (one per variable, `names`), each written at row_offsets[r] + t * time_stride +
 // j * unit_stride for row r, frame t < T, unit j < H; h_seq (B, T, H), h_last / c_last (B, H), n_valid (B) and
 // ranges (n_vars, 2): the min and max of each kept variable over the valid frames.
 void check_outputs(const char* op, const std::vector<const char*>& names, const Sizes& z,
                    const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets,
                    int64_t time_stride, int64_t unit_stride, const at::Tensor& h_seq, const at::Tensor& h_last,
-                   const c10::optional<at::Tensor>& c_last, const at::Tensor& n_valid, const at::Tensor& ranges) {
+                   const c10::optional<at::Tensor>& c_last, const at::Tensor& n_valid, const at::Tensor& ranges,
+                   const c10::optional<at::Tensor>& groups, const c10::optional<at::Tensor>& group_sums) {
   const int64_t n_vars = static_cast<int64_t>(names.size());
   std::ostringstream order;
   for (size_t k = 0; k < names.size(); ++k) order << (k ? ", " : "") << names[k];
@@ -423,6 +444,7 @@ void check_outputs(const char* op, const std::vector<const char*>& names, const 
   check_tensor(op, "h_last", h_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_optional(op, "c_last", c_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_tensor(op, "ranges", ranges, at::kFloat, {n_vars, 2}, "(variables, 2)");
+  check_groups(op, z, groups, group_sums);
   if (z.B == 0 || z.T == 0) return;
   const int64_t* off = row_offsets.data_ptr<int64_t>();
   const int64_t lowest = *std::min_element(off, off + z.B), highest = *std::max_element(off, off + z.B);
@@ -441,16 +463,18 @@ void check_outputs(const char* op, const std::vector<const char*>& names, const 
 #define RNNSCOPE_OUTPUT_ARGS                                                                                     \
   const c10::List<c10::optional<at::Tensor>>&outputs, const at::Tensor &row_offsets, int64_t time_stride,         \
       int64_t unit_stride, at::Tensor &h_seq, at::Tensor &h_last, const c10::optional<at::Tensor>&c_last,         \
-      const at::Tensor &n_valid, at::Tensor &ranges
+      const at::Tensor &n_valid, at::Tensor &ranges, const c10::optional<at::Tensor>&groups,                     \
+      const c10::optional<at::Tensor>&group_sums
 
-// Every tensor a kernel writes is marked as mutated (alias sets a, b, c, d, e).
+// Every tensor a kernel writes is marked as mutated (alias sets a, b, c, d, e, f).
 #define RNNSCOPE_OUTPUT_SCHEMA                                                                                   \
   "Tensor(a!)?[] outputs, Tensor row_offsets, int time_stride, int unit_stride, Tensor(b!) h_seq, "           \
-  "Tensor(c!) h_last, Tensor(d!)? c_last, Tensor n_valid, Tensor(e!) ranges) -> ()"
+  "Tensor(c!) h_last, Tensor(d!)? c_last, Tensor n_valid, Tensor(e!) ranges, Tensor? groups=None, "           \
+  "Tensor(f!)? group_sums=None) -> ()"
 
 #define RNNSCOPE_CHECK_OUTPUTS(op, ...)                                                                          \
   check_outputs(op, {__VA_ARGS__}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last,     \
-                n_valid, ranges)
+                n_valid, ranges, groups, group_sums)
 
 // ------------------------------------------------------------------------------------------------------ driver
 
@@ -524,6 +548,11 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     if (c0) std::memcpy(sd + (2 * B + r) * Hp, c0 + r * H, H * sizeof(float));
   }
   at::Tensor racc = at::empty({j.slots * n_vars, 2, W}, call.x.options());
+  const int64_t G = group_sums.has_value() ? group_sums->size(0) : 0;
+  at::Tensor gsum = at::zeros({G ? j.slots * G * Hp : 0}, call.x.options());  // per slot: no two threads add alike
+  j.groups = groups.has_value() ? groups->data_ptr<int32_t>() : nullptr;
+  j.gsum = G ? gsum.data_ptr<float>() : nullptr;
+  j.n_groups = G;
   j.stage_floats = (kMaxTileRows * n_vars * Hp + 15) / 16 * 16;  // whole 64-byte lines per thread
   at::Tensor stage = at::empty({team * j.stage_floats}, call.x.options());
   j.stage = stage.data_ptr<float>();
@@ -559,6 +588,15 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     std::memcpy(hl + r * H, j.hbuf[T % 2] + r * Hp, H * sizeof(float));
     if (cl) std::memcpy(cl + r * H, j.cbuf + r * Hp, H * sizeof(float));
   }
+  if (G) {  // the slots' sums of |h| added to group_sums
+    float* gs = group_sums->data_ptr<float>();
+    for (int64_t s = 0; s < j.slots; ++s) {
+      for (int64_t g = 0; g < G; ++g) {
+        const float* a = j.gsum + (s * G + g) * Hp;
+        for (int64_t u = 0; u < H; ++u) gs[g * H + u] += a[u];
+      }
+    }
+  }
   const float* rd = j.racc;
   float* out = ranges.data_ptr<float>();
   for (int64_t k = 0; k < n_vars; ++k) {
@@ -588,7 +626,7 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, 
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
   run({Cell::lstm, x, w, nullptr, h0, &c0, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last,
-      c_last, n_valid, ranges);
+      c_last, n_valid, ranges, groups, group_sums);
 }
 
 // ------------------------------------------------------------------------------------------------------- GRU
@@ -603,7 +641,7 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, c
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "reset_gate", "update_gate", "candidate", "h");
   run({Cell::gru, x, w, nullptr, h0, nullptr, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq,
-      h_last, c_last, n_valid, ranges);
+      h_last, c_last, n_valid, ranges, groups, group_sums);
 }
 
 // ------------------------------------------------------------------------------------------------- lazy LSTM
@@ -620,7 +658,7 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
   run({Cell::lazy, x, w, &w_cm, m0, &c0, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last,
-      c_last, n_valid, ranges);
+      c_last, n_valid, ranges, groups, group_sums);
 }
 
 // The nonlinearities alone, with the instruction set in use, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.

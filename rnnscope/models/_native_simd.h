@@ -55,6 +55,7 @@ struct V {
   static inline R zero_below(R y, R x, float limit) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, set1(limit), _CMP_LT_OQ), y, _mm512_setzero_ps());
   }
+  static inline R abs(R v) { return _mm512_abs_ps(v); }
   static inline R nan_from(R v, int n) {  // lanes >= n set to NaN (left out of the value ranges)
     return n >= W ? v : _mm512_mask_blend_ps(lanes(n), set1(std::numeric_limits<float>::quiet_NaN()), v);
   }
@@ -96,6 +97,7 @@ struct V {
   static inline R zero_below(R y, R x, float limit) {
     return _mm256_blendv_ps(y, _mm256_setzero_ps(), _mm256_cmp_ps(x, set1(limit), _CMP_LT_OQ));
   }
+  static inline R abs(R v) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v); }
   static inline R nan_from(R v, int n) {
     return n >= W ? v : _mm256_blendv_ps(set1(std::numeric_limits<float>::quiet_NaN()), v, _mm256_castsi256_ps(lanes(n)));
   }
@@ -160,6 +162,7 @@ struct V {
     RNNSCOPE_LANES(x.v[l] > limit ? std::numeric_limits<float>::infinity() : y.v[l]);
   }
   static inline R zero_below(R y, R x, float limit) { RNNSCOPE_LANES(x.v[l] < limit ? 0.0f : y.v[l]); }
+  static inline R abs(R a) { RNNSCOPE_LANES(std::fabs(a.v[l])); }
   static inline R nan_from(R a, int n) { RNNSCOPE_LANES(l < n ? a.v[l] : std::numeric_limits<float>::quiet_NaN()); }
 #undef RNNSCOPE_LANES
 };
@@ -313,6 +316,19 @@ RNNSCOPE_INLINE void for_rows(const Tile& tile, const Job& j, const float* stage
   }
 }
 
+// |h| of one row, step and panel added to the frame's two groups (the summaries' class and segment sums), in the
+// thread's slot.
+RNNSCOPE_INLINE void add_groups(const Job& j, int64_t row, int64_t t, int64_t j0, V::R h, int64_t slot) {
+  if (!j.groups) return;
+  const int32_t* g = j.groups + (row * j.T + t) * 2;
+  const V::R a = V::abs(h);
+  for (int c = 0; c < 2; ++c) {
+    if (g[c] < 0) continue;
+    float* sum = j.gsum + (slot * j.n_groups + g[c]) * j.Hp + j0;
+    V::store(sum, V::add(V::load(sum), a));
+  }
+}
+
 // Running min / max of the kept variables over the rows of one tile (valid frames only, lane by lane, NaN
 // skipped), folded into the thread's slot of j.racc once per tile.
 template <int NV>
@@ -393,6 +409,7 @@ struct LstmTile {
       if (j.keep) v[5] = V::mul(v[5], V::load(j.keep + j0));
       V::store(h_next + (row + r) * j.Hp + j0, v[5]);
       stage_put(stage, j.Hp, r, j0, v, 6);
+      add_groups(j, row + r, t, j0, v[5], slot);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -438,6 +455,7 @@ struct GruTile {
       if (j.keep) v[3] = V::mul(v[3], V::load(j.keep + j0));
       V::store(h_next + (row + r) * j.Hp + j0, v[3]);
       stage_put(stage, j.Hp, r, j0, v, 4);
+      add_groups(j, row + r, t, j0, v[3], slot);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -511,6 +529,7 @@ struct LazyCellTile {
       V::store(c, v[4]);
       v[5] = V::load(m + (row + r) * j.Hp + j0);
       stage_put(stage, j.Hp, r, j0, v, 6);
+      add_groups(j, row + r, t, j0, v[5], slot);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
