@@ -18,7 +18,7 @@ PYTEST_ARGS ?=
 
 venv: $(STAMP)
 
-# rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 30 s), loaded from there
+# rnnscope's C++ capture kernels: compiled once into ~/.cache/rnnscope/native (about 15 s), loaded from there
 # afterwards. Without a C++ compiler capture falls back to the fused forward + vectorised recovery (slower, same
 # results); rnnscope.models.native_status() says why.
 native: $(STAMP)
