@@ -511,19 +511,22 @@ def test_the_schemas_mark_every_written_tensor_as_mutated(kernel):
 @needs_native
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_threads):
-    """The summaries' sums of |h| made on the way (two groups per frame, -1 none) equal those of the fallback, for
-    every instruction set, 1 and 2 threads, blocks of records and one record's units."""
+    """The summaries' sums of |h| made on the way (two groups per frame, -1 none: shared groups in column 0, groups of
+    one row in column 1) equal those of the fallback for every instruction set, and are the same bits with 1 and 2
+    threads, for blocks of records and one record's units."""
     from rnnscope.models._trace import TraceOutputs
 
     torch.manual_seed(5)
     layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
     for batch in (1, 9):
         x = torch.randn(batch, 11, 6)
-        groups = torch.randint(-1, 7, (batch, 11, 2), dtype=torch.int32)
+        groups = torch.randint(-1, 4, (batch, 11, 2), dtype=torch.int32)  # shared groups 0..3
+        own = 4 + torch.arange(batch)[:, None] * 3 + torch.randint(0, 3, (batch, 11))  # each row its own 3 groups
+        groups[..., 1] = torch.where(torch.rand(batch, 11) < 0.8, own, -1).int()
 
         def sums():
             out = TraceOutputs({}, torch.zeros(batch, dtype=torch.int64), 1, 1, torch.full((batch,), 11),
-                               groups, torch.zeros(7, 37))
+                               groups, torch.zeros(4 + 3 * batch, 37))
             with torch.no_grad():
                 layer.trace_to(x, None, None, out)
             return out.group_sums
@@ -534,10 +537,13 @@ def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_
         finally:
             set_native(previous)
         for isa in ISAS:
-            for threads in (1, 2):
-                torch.set_num_threads(threads)
-                with _native.using_isa(isa):
-                    torch.testing.assert_close(sums(), expected, atol=2e-6, rtol=1e-6)
+            with _native.using_isa(isa):
+                by_threads = []
+                for threads in (1, 2):
+                    torch.set_num_threads(threads)
+                    by_threads.append(sums())
+                    torch.testing.assert_close(by_threads[-1], expected, atol=2e-6, rtol=1e-6)
+                assert torch.equal(*by_threads)
 
 
 @needs_native
@@ -551,6 +557,9 @@ def test_the_group_sums_are_checked():
         ops.lstm_trace(*a.values(), torch.tensor([-1, 3]).repeat(12).view(3, 4, 2).int(), torch.zeros(3, 5))
     with pytest.raises(RuntimeError, match=r"The 'group_sums' argument .* \(groups, hidden\) = \[\*, 5\]"):
         ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), torch.zeros(3, 4))
+    with pytest.raises(RuntimeError, match=r"must give in its column 1 groups of one batch row each \(a segment belongs "
+                                           r"to one record\). Got group 1 in rows 0 and 1 instead"):
+        ops.lstm_trace(*a.values(), torch.ones(3, 4, 2, dtype=torch.int32), torch.zeros(3, 5))
 
 
 # ---------------------------------------------------------------------------------------- capture's fallback

@@ -119,9 +119,10 @@ struct Job {
   float* racc;        // (slots, n_vars, 2, W) running min / max, lane by lane: one slot per block of rows, or
   int64_t slots;      // per thread when the threads share the units of every row
   float* h_seq;       // (B, T, H)
-  const int32_t* groups;  // (B, T, 2) or null: the two rows of gsum each frame's |h| is added to (-1: none)
-  float* gsum;            // (slots, n_groups, Hp)
-  int64_t n_groups;
+  const int32_t* groups;  // (B, T, 2) or null: the two groups each frame's |h| is added to (-1: none)
+  float* row_sums;        // (B, n_shared, Hp): column 0's groups (shared by rows, e.g. classes), row by row
+  float* own_sums;        // (n_groups, Hp): column 1's groups (each of one row, e.g. segments)
+  int64_t n_shared;
   float* stage;       // per thread stage_floats: a tile's variables before they are copied out
   int64_t stage_floats;
   Dest out;
@@ -404,8 +405,8 @@ Sizes check_inputs(const char* op, const at::Tensor& x, const at::Tensor& h0, co
   return {B, x.size(1), x.size(2), H};
 }
 
-// Sums of |h| by group of frames: groups (B, T, 2) int32 gives each frame two rows of group_sums (G, H) (-1: none);
-// both or neither.
+// Sums of |h| by group of frames: groups (B, T, 2) int32 gives each frame two rows of group_sums (G, H) (-1: none):
+// column 0 groups shared by rows (e.g. classes), column 1 groups of one row each (e.g. segments); both or neither.
 void check_groups(const char* op, const Sizes& z, const c10::optional<at::Tensor>& groups,
                   const c10::optional<at::Tensor>& group_sums) {
   TORCH_CHECK(groups.has_value() == group_sums.has_value(), "The 'groups' and 'group_sums' arguments of "
@@ -419,6 +420,15 @@ void check_groups(const char* op, const Sizes& z, const c10::optional<at::Tensor
   const auto [lo, hi] = n ? std::minmax_element(g, g + n) : std::make_pair(g, g);
   TORCH_CHECK(n == 0 || (*lo >= -1 && *hi < G), "The 'groups' argument of rnnscope_native::", op, " must hold rows of "
               "group_sums (0 to ", G - 1, ") or -1. Got values from ", n ? *lo : 0, " to ", n ? *hi : 0, " instead.");
+  std::vector<int64_t> owner(G, -1);
+  for (int64_t i = 1; i < n; i += 2) {
+    const int64_t row = i / (2 * z.T), group = g[i];
+    if (group < 0) continue;
+    TORCH_CHECK(owner[group] < 0 || owner[group] == row, "The 'groups' argument of rnnscope_native::", op, " must give "
+                "in its column 1 groups of one batch row each (a segment belongs to one record). Got group ", group,
+                " in rows ", owner[group], " and ", row, " instead; shared groups go in column 0.");
+    owner[group] = row;
+  }
 }
 
 // The destinations: outputs[k] (one per variable, `names`), each written at row_offsets[r] + t * time_stride +
@@ -548,11 +558,19 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     if (c0) std::memcpy(sd + (2 * B + r) * Hp, c0 + r * H, H * sizeof(float));
   }
   at::Tensor racc = at::empty({j.slots * n_vars, 2, W}, call.x.options());
+  // sums of |h|: column 0 row by row, column 1 straight (its groups are of one row: no two threads add alike),
+  // added up in a fixed order afterwards, so the sums do not depend on the thread count either
   const int64_t G = group_sums.has_value() ? group_sums->size(0) : 0;
-  at::Tensor gsum = at::zeros({G ? j.slots * G * Hp : 0}, call.x.options());  // per slot: no two threads add alike
-  j.groups = groups.has_value() ? groups->data_ptr<int32_t>() : nullptr;
-  j.gsum = G ? gsum.data_ptr<float>() : nullptr;
-  j.n_groups = G;
+  int64_t shared = 0;
+  if (G) {
+    const int32_t* g = groups->data_ptr<int32_t>();
+    for (int64_t i = 0; i < groups->numel(); i += 2) shared = std::max<int64_t>(shared, g[i] + 1);
+  }
+  at::Tensor sums = at::zeros({G ? (B * shared + G) * Hp : 0}, call.x.options());
+  j.groups = G ? groups->data_ptr<int32_t>() : nullptr;
+  j.row_sums = G ? sums.data_ptr<float>() : nullptr;
+  j.own_sums = G ? sums.data_ptr<float>() + B * shared * Hp : nullptr;
+  j.n_shared = shared;
   j.stage_floats = (kMaxTileRows * n_vars * Hp + 15) / 16 * 16;  // whole 64-byte lines per thread
   at::Tensor stage = at::empty({team * j.stage_floats}, call.x.options());
   j.stage = stage.data_ptr<float>();
@@ -588,13 +606,17 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
     std::memcpy(hl + r * H, j.hbuf[T % 2] + r * Hp, H * sizeof(float));
     if (cl) std::memcpy(cl + r * H, j.cbuf + r * Hp, H * sizeof(float));
   }
-  if (G) {  // the slots' sums of |h| added to group_sums
+  if (G) {  // the sums of |h| added to group_sums, rows in order
     float* gs = group_sums->data_ptr<float>();
-    for (int64_t s = 0; s < j.slots; ++s) {
-      for (int64_t g = 0; g < G; ++g) {
-        const float* a = j.gsum + (s * G + g) * Hp;
+    for (int64_t r = 0; r < B; ++r) {
+      for (int64_t g = 0; g < shared; ++g) {
+        const float* a = j.row_sums + (r * shared + g) * Hp;
         for (int64_t u = 0; u < H; ++u) gs[g * H + u] += a[u];
       }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      const float* a = j.own_sums + g * Hp;
+      for (int64_t u = 0; u < H; ++u) gs[g * H + u] += a[u];
     }
   }
   const float* rd = j.racc;

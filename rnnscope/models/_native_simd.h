@@ -316,15 +316,18 @@ RNNSCOPE_INLINE void for_rows(const Tile& tile, const Job& j, const float* stage
   }
 }
 
-// |h| of one row, step and panel added to the frame's two groups (the summaries' class and segment sums), in the
-// thread's slot.
-RNNSCOPE_INLINE void add_groups(const Job& j, int64_t row, int64_t t, int64_t j0, V::R h, int64_t slot) {
+// |h| of one row, step and panel added to the frame's two groups (the summaries' class and segment sums): the
+// shared group in the row's own sums, the row's group straight.
+RNNSCOPE_INLINE void add_groups(const Job& j, int64_t row, int64_t t, int64_t j0, V::R h) {
   if (!j.groups) return;
   const int32_t* g = j.groups + (row * j.T + t) * 2;
   const V::R a = V::abs(h);
-  for (int c = 0; c < 2; ++c) {
-    if (g[c] < 0) continue;
-    float* sum = j.gsum + (slot * j.n_groups + g[c]) * j.Hp + j0;
+  if (g[0] >= 0) {
+    float* sum = j.row_sums + (row * j.n_shared + g[0]) * j.Hp + j0;
+    V::store(sum, V::add(V::load(sum), a));
+  }
+  if (g[1] >= 0) {
+    float* sum = j.own_sums + g[1] * j.Hp + j0;
     V::store(sum, V::add(V::load(sum), a));
   }
 }
@@ -409,7 +412,7 @@ struct LstmTile {
       if (j.keep) v[5] = V::mul(v[5], V::load(j.keep + j0));
       V::store(h_next + (row + r) * j.Hp + j0, v[5]);
       stage_put(stage, j.Hp, r, j0, v, 6);
-      add_groups(j, row + r, t, j0, v[5], slot);
+      add_groups(j, row + r, t, j0, v[5]);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -455,7 +458,7 @@ struct GruTile {
       if (j.keep) v[3] = V::mul(v[3], V::load(j.keep + j0));
       V::store(h_next + (row + r) * j.Hp + j0, v[3]);
       stage_put(stage, j.Hp, r, j0, v, 4);
-      add_groups(j, row + r, t, j0, v[3], slot);
+      add_groups(j, row + r, t, j0, v[3]);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);
@@ -529,7 +532,7 @@ struct LazyCellTile {
       V::store(c, v[4]);
       v[5] = V::load(m + (row + r) * j.Hp + j0);
       stage_put(stage, j.Hp, r, j0, v, 6);
-      add_groups(j, row + r, t, j0, v[5], slot);
+      add_groups(j, row + r, t, j0, v[5]);
       if (t < j.out.n_valid[row + r]) ranges.add(j.out, v, nw);
     }
     ranges.fold(j, slot);

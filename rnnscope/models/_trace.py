@@ -39,7 +39,8 @@ class TraceOutputs(NamedTuple):
     groups, group_sums : Tensor, optional
         Sums of ``|h|`` by group of frames (the summaries' per-class and per-segment sums, made on the way):
         ``groups`` ``(batch, time, 2)`` int32 gives each frame two rows of ``group_sums`` ``(n_groups, hidden)``
-        float32 (-1: none), to which the frame's ``|h|`` is added.
+        float32 (-1: none), to which the frame's ``|h|`` is added: in column 0 groups any rows share (classes), in
+        column 1 groups of one row each (segments).
     """
 
     arrays: dict
