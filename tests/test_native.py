@@ -100,8 +100,8 @@ def test_native_trace_equals_the_fallback_and_the_step_reference(isa, cell, batc
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 @pytest.mark.parametrize("batch", [1, 3, 40])
 def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_threads):
-    """With 2 threads two distinct threads run the kernel (blocks of records for 3 and 40 records; the units of
-    every step for one record), with 1 thread one; the results are the same bits either way."""
+    """With 2 threads two distinct threads run the kernel (blocks of records for 40 records; the units of every step
+    for 1 and 3), with 1 thread one; the results are the same bits either way."""
     torch.manual_seed(0)
     layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()  # 37 units: 3 panels of 16, 5 of 8, 10 of 4
     x = torch.randn(batch, 17, 6)

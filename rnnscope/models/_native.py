@@ -10,7 +10,7 @@ flags.
 One build serves every CPU of its platform: the library holds AVX-512, AVX2 and portable code and picks the best
 the CPU runs when it is loaded (``RNNSCOPE_NATIVE_ISA=avx2``, ``avx512`` or ``generic`` in the environment forces
 one; :func:`native_status` says which runs). The kernels run on PyTorch's intra-op thread count
-(:func:`torch.set_num_threads`): blocks of records on separate threads, or, for fewer records than threads (one long
+(:func:`torch.set_num_threads`): blocks of records on separate threads, or, for a few records per thread (one long
 record), the units of each step shared by the threads.
 
 Platforms: Linux builds with the system's ``c++`` (or ``$CXX``): ``-O3``, plus ``-fopenmp`` with GCC (the team then

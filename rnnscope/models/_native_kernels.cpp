@@ -8,8 +8,8 @@
 // Why it is fast. PyTorch's fused RNN kernels never expose gates or cell states, and a step loop of PyTorch
 // operators pays one dispatch per elementwise op per step. Here the batch is split into blocks of rows, one team
 // thread per block (the recurrence of a row only reads that row, so a thread runs the whole sequence of its rows
-// without synchronisation); with fewer rows than threads (one long record) the threads share the units of every
-// step instead, meeting at one barrier per step. Per step and per panel of 16 (AVX-512), 8 (AVX2) or 4 units, a
+// without synchronisation); with few rows per thread (one long record) the threads share the units of every step
+// instead, meeting at one barrier per step (plan() picks). Per step and per panel of 16 (AVX-512), 8 (AVX2) or 4 units, a
 // register-tiled matmul of [x_t | h_{t-1}] with the weights, packed once per call, leaves the pre-activations of the
 // panel's gates in registers; the cell's equations run on them at once and every variable goes straight into its
 // destination: the caller gives one flat tensor per variable, a row offset per batch row and the time and unit
@@ -518,9 +518,28 @@ struct Call {  // what an op hands to run()
   const c10::optional<at::Tensor>& keep;
 };
 
-// Rows into blocks (one thread each) or, with fewer rows than threads, the units of every step split over them.
-// Blocks hold at most kMaxRows rows and come in a multiple of the team size (balanced).
+// Rows into blocks (one thread each; at most kMaxRows rows, in a multiple of the team size), or the units of every
+// step split over the threads (one barrier per step), whichever gives a thread less to do: a thread streams the
+// weights of its panels once per tile of rows, so its time goes as its panels x max(its rows, 4) (below about 4
+// rows the weights' bandwidth, not the multiplications, sets the pace). One record on 2 threads: split; 32 records
+// on 2 threads: blocks of 16; 32 records on 64 threads: split.
 constexpr int64_t kMaxRows = 64;
+
+struct Plan {
+  int team;
+  int64_t n_blocks;  // 0: split
+};
+
+Plan plan(int64_t B, int64_t panels, int threads) {
+  const int64_t row_team = std::max<int64_t>(1, std::min<int64_t>(threads, B));
+  const int64_t split_team = std::max<int64_t>(1, std::min<int64_t>(threads, panels));
+  const int64_t row_cost = panels * std::max<int64_t>((B + row_team - 1) / row_team, 4);
+  const int64_t split_cost = (panels + split_team - 1) / split_team * std::max<int64_t>(B, 4);
+  if (B == 0 || (split_team > 1 && split_cost < row_cost)) return {static_cast<int>(B ? split_team : 1), 0};
+  int64_t blocks = std::max<int64_t>(row_team, (B + kMaxRows - 1) / kMaxRows);
+  blocks = std::min(B, (blocks + row_team - 1) / row_team * row_team);
+  return {static_cast<int>(std::min<int64_t>(row_team, blocks)), blocks};
+}
 constexpr int64_t kMaxTileRows = 6;  // the largest register tile (V::kRows) of any instruction set
 
 void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
@@ -531,16 +550,10 @@ void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
   const int threads = at::in_parallel_region() ? 1 : std::max(1, at::get_num_threads());
   Job j{};
   j.B = B, j.T = T, j.I = z.I, j.H = H, j.Hp = Hp, j.panels = panels;
-  int team = 1;
-  if (B >= threads) {
-    int64_t blocks = std::max<int64_t>(threads, (B + kMaxRows - 1) / kMaxRows);
-    blocks = std::min(B, (blocks + threads - 1) / threads * threads);
-    j.n_blocks = blocks, j.slots = blocks;
-    team = static_cast<int>(std::min<int64_t>(threads, blocks));
-  } else {
-    team = static_cast<int>(std::min<int64_t>(threads, panels));
-    j.n_blocks = 0, j.slots = team;
-  }
+  const Plan split = plan(B, panels, threads);
+  const int team = split.team;
+  j.n_blocks = split.n_blocks;
+  j.slots = split.n_blocks > 0 ? split.n_blocks : team;
   // inputs, packed weights, state buffers (zeros in the padded units: no stray values, no denormals)
   const at::Tensor packed = pack(call.w, H, 4, W);
   const at::Tensor packed_cm = call.w_cm ? pack(*call.w_cm, H, 1, W) : at::Tensor();
