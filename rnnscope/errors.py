@@ -35,6 +35,7 @@ __all__ = [
     "NoBackgroundWarning",
     "CatalogColumnWarning",
     "ReviewConflictError",
+    "ReviewOverlapError",
     "DataSkippedWarning",
 ]
 
@@ -117,6 +118,19 @@ class ReviewConflictError(RnnscopeError, RuntimeError):
     ... except RuntimeError as err:
     ...     print(err)
     detection 63 was accepted in another page
+    """
+
+
+class ReviewOverlapError(ReviewConflictError, ValueError):
+    """A review decision would put events of two classes at one moment of a channel in the reviewed catalog (a drawn
+    event over a kept detection of another class, or the reverse), which retraining refuses; nothing was saved (the
+    message names the other event and what to do).
+
+    Examples
+    --------
+    >>> from rnnscope.errors import ReviewConflictError, ReviewOverlapError
+    >>> issubclass(ReviewOverlapError, ReviewConflictError), issubclass(ReviewOverlapError, ValueError)
+    (True, True)
     """
 
 
