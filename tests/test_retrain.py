@@ -291,6 +291,9 @@ def test_rejections_made_in_the_review_store_are_labelled_background_for_retrain
     labels = frames_only["label"].values[frames_only["label"].values >= 0]
     assert frames_only.attrs["rejected_detections"] == 3 and labels.size > 0
     assert set(np.array(names)[labels]) == {"SIL"}
+    scores = rnnscope.train.evaluate(model, frames_only)  # background only: no event to score, frames scored
+    assert scores.events.empty and list(scores.events.columns)[:2] == ["event", "class_name"]
+    assert scores.event_scores.empty and 0.0 <= scores.accuracy <= 1.0
     with pytest.raises(ValueError, match="holds no event and no rejection"):
         reviewed_records(model, only.reviewed_csv, root, rejected=None)
 
