@@ -269,8 +269,8 @@ def _add_review_parser(sub) -> None:
                     "Explorer on its capture runs with the detection table; every decision is saved at once to "
                     "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML; the events kept, which "
                     "rnnscope.data.from_obspy reads) and the rejected detections to FOLDER/rejected.csv, which "
-                    "`rnnscope retrain FOLDER/reviewed.csv` reads too. Prints the URL with its token (requests without it are refused, as are "
-                    "foreign Host headers); Ctrl-C stops the server.",
+                    "`rnnscope retrain FOLDER/reviewed.csv` reads too. Prints the URL with its token (requests "
+                    "without it are refused, as are foreign Host headers); Ctrl-C stops the server.",
     )
     rev.add_argument("folder", help="output folder of `rnnscope monitor --out` (detections.csv)")
     rev.add_argument("--capture", help="folder of the capture runs (default: from FOLDER/monitor.json, "
@@ -301,9 +301,8 @@ def _retrain(args: argparse.Namespace) -> int:
     try:
         rejected = None if str(args.rejected).lower() == "none" else args.rejected
         result = train.retrain(args.model, args.reviewed, args.waveforms, original, rejected=rejected,
-                               context_s=args.context,
-                               holdout=args.holdout, epochs=args.epochs, lr=args.lr, replay=args.replay,
-                               seed=args.seed, device=args.device, progress=not args.quiet)
+                               context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
+                               replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)
         return 2
@@ -327,9 +326,8 @@ def _add_retrain_parser(sub) -> None:
                     "the review page: seed_id, class_name, start, end in UTC) and on the detections the analyst "
                     "rejected (rejected.csv beside it, learned as the model's background class), cut with some "
                     "context from the archive the monitor read, together with the original training features; print "
-                    "the scores "
-                    "before and after on held-out reviewed events and held-out original records, and write the new "
-                    "model (and OUT.scores.csv).",
+                    "the scores before and after on held-out reviewed events and held-out original records, and "
+                    "write the new model (and OUT.scores.csv).",
     )
     ret.add_argument("model", help="model file that produced the detections")
     ret.add_argument("reviewed", help="reviewed catalog: CSV or QuakeML")

@@ -285,14 +285,15 @@ def reviewed_records(model, reviewed, waveforms, *, context_s: float = 30.0, rej
 
     names = list(model.class_names)
     background = getattr(model, "background", None)
+    if isinstance(rejected, str) and rejected == "auto":
+        rejected = rejected_beside(reviewed)
     rows = read_reviewed(reviewed, names, func, rejected=rejected)
     n_rejected = int(rows["rejected"].sum())
     if n_rejected and background is None:
-        where = rejected if isinstance(rejected, (str, os.PathLike)) and rejected != "auto" else \
-            rejected_beside(reviewed)
+        where = (f"in {os.fspath(rejected)}" if isinstance(rejected, (str, os.PathLike)) else "in the rejected table"
+                 if rejected is not None else "rows whose review column says rejected")
         raise ValueError(
-            f"{func}: the review rejected {n_rejected} detection(s) (false alarms"
-            f"{f', in {os.fspath(where)}' if where else ', rows whose review column says rejected'}), which retraining "
+            f"{func}: the review rejected {n_rejected} detection(s) (false alarms, {where}), which retraining "
             f"teaches as the background class, but the model names no background class (model.background is None; "
             f"its classes: {names}). Set the class that means 'no event' (model.background = NAME, then save the "
             f"model) or leave the rejections out (rejected=None; on the command line --rejected none).")
