@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 
 import pytest
-from _browser import CHROMIUM, LAUNCH_ARGS, jupyterlab, require_browser, screenshot_path
+from _browser import jupyterlab, launch_chromium, require_browser, screenshot_path
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +61,7 @@ def test_click_a_unit_shows_its_attribution_under_the_spectrogram(tmp_path):
     _prepare(tmp_path)
     _notebook(tmp_path / "why.ipynb")
     with jupyterlab(tmp_path, TOKEN) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1400, "height": 1300})
         try:
             _drive(page, url, tmp_path)
