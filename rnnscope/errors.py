@@ -37,6 +37,8 @@ __all__ = [
     "ReviewConflictError",
     "ReviewOverlapError",
     "DataSkippedWarning",
+    "AttributionError",
+    "CompletenessWarning",
 ]
 
 
@@ -147,4 +149,29 @@ class DataSkippedWarning(RnnscopeWarning):
     ...     warnings.warn("XX.STA..HHZ has no data in the range", DataSkippedWarning)
     >>> caught[0].category.__name__
     'DataSkippedWarning'
+    """
+
+
+class AttributionError(RnnscopeError, ValueError):
+    """An attribution cannot be computed as asked: an unknown target (unit, layer, variable, class), frames outside
+    the records, or a result too large to hold (the message says which and how to fix it).
+
+    Examples
+    --------
+    >>> issubclass(AttributionError, ValueError)
+    True
+    """
+
+
+class CompletenessWarning(RnnscopeWarning, RuntimeWarning):
+    """Integrated gradients whose attributions do not sum to ``f(x) - f(baseline)`` within the tolerance (more
+    ``steps`` fix it).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CompletenessWarning)  # make incomplete attributions fail
+    ...     issubclass(CompletenessWarning, RuntimeWarning)
+    True
     """

@@ -213,7 +213,8 @@ def _check_close(name, own, recovered, lengths, func):
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
         own, recovered = own[valid], recovered[valid]
-    own, recovered = own.float(), recovered.float()
+    # detached: attribution calls it while autograd records
+    own, recovered = own.detach().float(), recovered.detach().float()
     same = torch.isfinite(own) | (own == recovered) | (torch.isnan(own) & torch.isnan(recovered))
     finite = torch.isfinite(own)
     own, recovered = own[finite], recovered[finite]

@@ -139,6 +139,11 @@ class RunWriter:
             if n > 0:
                 array[int(event), t0 : t0 + n] = block[r, :n]
 
+    def write_rows(self, name: str, start: int, block: np.ndarray) -> None:
+        """Rows ``start .. start + len(block)`` along the first dimension of ``name`` (e.g. the targets of an
+        attribution store), whole."""
+        self._array(name)[int(start): int(start) + block.shape[0]] = block
+
     def append(self, ds: xr.Dataset, dim: str = "time") -> None:
         """Grow the store along ``dim`` by ``ds`` (the same variables as the template)."""
         data, _ = prepare(ds.drop_vars([c for c in ds.coords if dim not in ds[c].dims]))
