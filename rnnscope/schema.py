@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from . import _overview
 from .errors import SchemaError
 
 __all__ = [
@@ -42,6 +43,8 @@ __all__ = [
     "valid_lengths",
     "selection_problem",
     "fit_to_frames",
+    "OVERVIEW_VARIABLES",
+    "overview_covers",
     "LAYER_COORDS",
     "layer_label",
     "layer_labels",
@@ -112,6 +115,12 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("segment_s", ("segment",), "f", "S arrival, s from the record start (NaN if none)"),
     ]
 }
+
+
+#: The multiscale overview of long records (optional; :mod:`rnnscope._overview`): its variables and coordinates.
+OVERVIEW_VARIABLES = tuple(_overview.overview_names()) + ("overview", "overview_sample", "overview_length",
+                                                          "overview_n_samples")
+VARIABLES.update({name: _spec(name, *rest) for name, *rest in _overview.schema_entries()})
 
 #: The internal variables each cell family exposes, in capture order.
 STATE_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -598,8 +607,9 @@ def valid_lengths(ds) -> np.ndarray:
 
 def fit_to_frames(ds):
     """``ds`` made to describe exactly the frames it holds: ``length`` counts the valid frames of its own time axis
-    (:func:`valid_lengths`) and capture-time summaries that describe other records or frames are dropped
-    (:func:`summaries_cover`). Unchanged (the same object) when nothing needs fixing; never modified in place.
+    (:func:`valid_lengths`), capture-time summaries that describe other records or frames are dropped
+    (:func:`summaries_cover`) and an overview that describes other frames is marked as describing none of the
+    record (:func:`overview_covers`: its ``overview_length`` set to 0). Unchanged (the same object) when nothing needs fixing; never modified in place.
 
     Examples
     --------
@@ -615,7 +625,36 @@ def fit_to_frames(ds):
         valid = valid_lengths(ds)
         if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
             ds = ds.assign_coords(length=("event", valid))
+    for dim, covered in _overview.COVERED.items():  # an overview of other frames describes nothing (0)
+        counts = np.asarray(ds[covered].values, np.int64) if covered in ds.coords else None
+        if counts is not None and counts.ndim == 1 and counts.size == ds.sizes.get("event", -1):
+            kept = np.where(overview_covers(ds, dim), counts, 0)
+            if not np.array_equal(kept, counts):
+                ds = ds.assign_coords({covered: ("event", kept)})
     return ds
+
+
+def overview_covers(ds, dim: str = "time") -> np.ndarray:
+    """Per record, whether the run's overview along ``dim`` (``"time"``, or ``"sample"`` for the waveform's)
+    describes exactly its valid frames (samples): bool array (event,).
+
+    A record's overview (:mod:`rnnscope._overview`) describes the frames ``overview_length`` counts from the first
+    frame of the time axis it was built on. ``isel``/``sel`` over records and concatenations along ``event`` keep
+    it (its variables have the ``event`` dimension; blocks are aligned by key); a time selection that drops valid
+    frames of a record (:func:`valid_lengths` no longer equals ``overview_length``) leaves it describing other
+    frames: views then read the frames, and :func:`fit_to_frames` sets its ``overview_length`` to 0.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> run = rnnscope.examples.toy_long_run(lengths=(6000, 80))  # 6,000 frames: an overview (80: too short)
+    >>> run = run.assign(rnnscope.io.compute_overview(run))
+    >>> overview_covers(run).tolist(), overview_covers(run.isel(event=[1, 0])).tolist()
+    ([True, False], [False, True])
+    >>> overview_covers(run.isel(time=slice(100, None))).tolist()  # other frames
+    [False, False]
+    """
+    return _overview.covers(ds, dim, VARIABLES, valid_lengths)
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:

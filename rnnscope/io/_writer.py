@@ -4,8 +4,11 @@ Every run store rnnscope writes goes through :class:`RunWriter`: :func:`save_run
 ``store=`` (region by region, with a checkpoint after every window, resumable) and the monitor's capture stores
 (grown along ``time``). A store is written as ``NAME.partial`` with a manifest (``rnnscope_manifest.json``) and
 renamed to ``NAME`` when complete; chunks are one record by at most 4096 frames, and chunks entirely of padding
-are never written (their fill value, NaN or -1, is the padding). The complete manifest lists the size and CRC-32
-of every chunk written, which :func:`rnnscope.open_run` checks (:mod:`rnnscope.io._check`).
+are never written (their fill value, NaN or -1, is the padding). When it completes a run, the writer adds the
+multiscale overview of its long records (:mod:`rnnscope._overview`, computed chunk by chunk by
+:func:`rnnscope.io._overview.store_overview`), so views read a level instead of a record. The complete manifest
+lists the size and CRC-32 of every chunk written, the overview's too, which :func:`rnnscope.open_run` checks
+(:mod:`rnnscope.io._check`).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import xarray as xr
 
 from .. import _version
 from ..schema import (
+    OVERVIEW_VARIABLES,
     SCHEMA_VERSION,
     SEGMENT_VARIABLES,
     SUMMARY_VARIABLES,
@@ -29,6 +33,7 @@ from ..schema import (
 )
 from ._attrs import decode_attrs, encode_attrs, prepare
 from ._check import CHUNKS, chunk_table
+from .. import _overview as ov
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -42,6 +47,7 @@ from ._files import (
     store_format,
     write_json,
 )
+from ._overview import compute_overview, overview_complete, store_overview
 from ._summaries import compute_summaries
 
 __all__ = ["RunWriter", "save_run"]
@@ -76,6 +82,7 @@ class RunWriter:
         self.group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
         self._attrs = dict(self.group.attrs)  # encoded; xarray's later writes into the store would reset them
         self._arrays: dict = {}
+        self._source: xr.Dataset | None = None  # the data in memory, read for the overview instead of the store
 
     # -- starting --------------------------------------------------------------------------------------------
     @classmethod
@@ -104,7 +111,9 @@ class RunWriter:
                     data[written].to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT, consolidated=False)
             else:
                 data.to_zarr(partial, mode="a", consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding)
-        return cls(final)
+        writer = cls(final)
+        writer._source = template if grow is None else None  # a grown store holds more than its template
+        return writer
 
     @classmethod
     def resume(cls, path, fingerprint: str) -> RunWriter | None:
@@ -186,6 +195,7 @@ class RunWriter:
                 data, _ = prepare(extra)
                 data.attrs = self._attrs
                 data.to_zarr(self.partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
+            self._overview()
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
             coordinates |= set(group.attrs.get("coordinates", "").split())
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
@@ -198,6 +208,14 @@ class RunWriter:
                                              CHUNKS: chunk_table(self.partial)})
         replace(self.partial, self.final)
         return self.final
+
+
+    def _overview(self) -> None:
+        """The overview of a run's long records, unless the store holds one (written from a run that had it)."""
+        names = set(ov.overview_names()) | set(ov.COVERED.values())
+        if "h" not in self.group.array_keys() or names & set(self.group.array_keys()):
+            return
+        store_overview(self.partial, self.dataset(), self._source)
 
 
 def _manifest(ds: xr.Dataset, status: str) -> dict:
@@ -222,6 +240,9 @@ def tidy(run: xr.Dataset) -> xr.Dataset:
     stored = [n for n in SUMMARY_VARIABLES if n in out.variables]
     stale = stored and not summaries_cover(out)
     out = fit_to_frames(out)  # a time selection is stored with the lengths of the frames it holds
+    overview = [n for n in OVERVIEW_VARIABLES if n in out.variables]
+    if overview and not overview_complete(out):  # the writer computes it again from the data
+        out = out.drop_vars(overview)
     if stale:
         out = out.drop_vars([n for n in stored if n in out.variables])
         out = out.drop_vars([c for c in ("variable",) if c in out.coords and
@@ -263,6 +284,8 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
     run = tidy(run)
     if fmt == "zarr":
         return RunWriter.create(path, run, chunks=chunks).finish()
+    if "h" in run.data_vars and not any(n in run.variables for n in OVERVIEW_VARIABLES):
+        run = run.merge(compute_overview(run))
     partial = partial_path(path)
     remove(partial)
     data, _ = prepare(run, chunks)
