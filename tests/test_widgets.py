@@ -249,7 +249,7 @@ def test_opening_reads_only_the_shown_slice(small_run):
         RunReader._read = original
     reads = reader_reads + ex.reader.reads
     assert reads and {e for _, e, *_ in reads} == {1}
-    assert {name for name, *_ in reads} <= {"label", "pred", "h", "spectrogram", "waveform"}
+    assert {name for name, *_ in reads} <= {"label", "pred", "prob", "h", "spectrogram", "waveform"}
 
 
 def test_long_record_uses_overview_and_keeps_extremes():
