@@ -472,6 +472,11 @@ def summaries_cover(ds) -> bool:
     >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
     (False, True)
     """
+    return _summaries_cover(ds)
+
+
+def _summaries_cover(ds, valid=None) -> bool:
+    """:func:`summaries_cover`; ``valid``: :func:`valid_lengths` of ``ds`` when known (one read of its padding)."""
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
         return False
@@ -484,7 +489,8 @@ def summaries_cover(ds) -> bool:
         return False
     if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
         return "length" not in ds.coords
-    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
+    valid = valid_lengths(ds) if valid is None else valid
+    return bool(np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------------------------- selections of frames
@@ -618,17 +624,19 @@ def fit_to_frames(ds):
     >>> part.length.values.tolist(), "summary_heat" in part
     ([8, 6, 1], False)
     """
+    framed = "length" in ds.coords and "event" in ds.dims and "time" in ds.dims
+    valid = valid_lengths(ds) if framed and selection_problem(ds) is None else None  # read once
     stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
-    if stored and "event" in ds.dims and not summaries_cover(ds):
+    if stored and "event" in ds.dims and not _summaries_cover(ds, valid):
         ds = ds.drop_vars(stored)
-    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
-        valid = valid_lengths(ds)
+    if framed:
+        valid = valid_lengths(ds) if valid is None else valid
         if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
             ds = ds.assign_coords(length=("event", valid))
     for dim, covered in _overview.COVERED.items():  # an overview of other frames describes nothing (0)
         counts = np.asarray(ds[covered].values, np.int64) if covered in ds.coords else None
         if counts is not None and counts.ndim == 1 and counts.size == ds.sizes.get("event", -1):
-            kept = np.where(overview_covers(ds, dim), counts, 0)
+            kept = np.where(_overview.covers(ds, dim, VARIABLES, lambda _: valid), counts, 0)
             if not np.array_equal(kept, counts):
                 ds = ds.assign_coords({covered: ("event", kept)})
     return ds

@@ -96,7 +96,9 @@ class RunReader:
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
-        run = fit_to_frames(run)  # a time selection: the lengths of the frames it holds, no stale summaries
+        # the small variables (lengths, ids, segment table, summaries) in one read; a time selection: the lengths
+        # of the frames it holds, no stale summaries or overview
+        run = fit_to_frames(metadata_in_memory(run))
         self.run = run
         self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
             run.attrs["class_names"])
@@ -136,7 +138,7 @@ class RunReader:
                             for t in run["starttime"].values] if "starttime" in run.coords else None)
         self.trace_ids = [str(t) for t in run["trace_id"].values] if "trace_id" in run.coords else None
         #: the capture-time summaries (small), in memory: orders and preselections never touch the states
-        self.summary = load_summaries(run)
+        self.summary = _summaries_of_fitted(run)
         #: the levels the run stores, along time and (for its waveform) samples
         self.stored = {"time": StoredLevels(run, "time", self.lengths)}
         if self.waveform_origin == "run":
@@ -594,15 +596,47 @@ def load_summaries(run: xr.Dataset) -> xr.Dataset:
     from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
     of the selected records, e.g. after ``run.isel(event=...)``).
     """
-    if "event" in run.dims:
-        run = fit_to_frames(run)
-    if not summaries_cover(run) and "h" in run.data_vars and "length" in run.coords:
+    return _summaries_of_fitted(fit_to_frames(run) if "event" in run.dims else run)
+
+
+def _summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
+    """:func:`load_summaries` of a run :func:`~rnnscope.schema.fit_to_frames` was applied to (its summaries, when it
+    has any, describe its records)."""
+    stored = [n for n in SUMMARY_VARIABLES if n in run.data_vars]
+    covered = bool(stored) if "event" in run.dims else summaries_cover(run)
+    if not covered and "h" in run.data_vars and "length" in run.coords:
         run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
-    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if summaries_cover(run) else []
+        covered = True
+    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if covered else []
     small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
                                                         if d in run.coords})
     small = small.drop_vars([c for c in small.coords if c not in small.dims])
     return small.compute()
+
+
+_LONG_DIMS = {"time", "sample", *ov.DIMS.values()}
+
+
+def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
+    """``run`` with every variable that has none of the long dimensions (``time``, ``sample``, the overview's)
+    read into memory in one dask computation: lengths, ids, the segment table, summaries, what the widgets read
+    when they open, in one read instead of one per variable. ``run`` itself is not changed.
+
+    >>> from rnnscope.examples import toy_long_run
+    >>> small = metadata_in_memory(toy_long_run().chunk())
+    >>> type(small["length"].data).__name__, type(small["h"].data).__name__
+    ('ndarray', 'Array')
+    """
+    names = [n for n, v in run.variables.items() if not set(v.dims) & _LONG_DIMS and not isinstance(v.data, np.ndarray)]
+    if not names:
+        return run
+    import dask
+
+    values = dask.compute(*[run.variables[n].data for n in names], scheduler="threads")
+    out = run.copy(deep=False)
+    for name, value in zip(names, values):
+        out.variables[name].data = np.asarray(value)
+    return out
 
 
 def build_levels(read, n_total: int, levels, step: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
