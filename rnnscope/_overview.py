@@ -9,11 +9,11 @@ per pixel, whatever the record's length, instead of the record.
 Every level of every record lies along one dimension, ``overview`` (``overview_sample`` for the waveform), level
 after level, each level starting at a multiple of :data:`CHUNK` (so a view reads whole chunks of one level). The
 index coordinate holds each block's *key*, ``k * 10**12 + first frame``: concatenating runs along ``event``
-aligns the blocks by key, and the key says which frames a block holds. Levels are stored from ``2**FRAME_LEVEL``
-frames (``2**SAMPLE_LEVEL`` samples) up to the coarsest level that still has :data:`MIN_BLOCKS` blocks over the
-record: a record shorter than ``MIN_BLOCKS * 2**FRAME_LEVEL`` frames (4,096: one stored chunk) has none, its views
-read the frames. ``overview_length`` (``overview_n_samples``) says how many frames (samples) of each record its
-overview describes (0: none).
+aligns the blocks by key, and the key says which frames a block holds. Levels are stored from
+``2**FRAME_LEVEL`` frames (``2**SAMPLE_LEVEL`` samples) up to the coarsest level of which the record holds
+:data:`MIN_BLOCKS` whole blocks: a record shorter than ``MIN_BLOCKS * 2**FRAME_LEVEL`` frames (4,096: one stored
+chunk) has none, its views read the frames. ``overview_length`` (``overview_n_samples``) says how many frames
+(samples) of each record its overview describes (0: none).
 
 Examples
 --------
@@ -38,7 +38,7 @@ __all__ = ["FRAME_LEVEL", "SAMPLE_LEVEL", "MIN_BLOCKS", "CHUNK", "KEY", "STATES"
 FRAME_LEVEL = 3
 #: finest level along ``sample``: blocks of 64 samples
 SAMPLE_LEVEL = 6
-#: a level is stored for a record when it has at least this many blocks over the record
+#: a level is stored for a record when the record holds at least this many whole blocks of it
 MIN_BLOCKS = 512
 #: blocks per stored chunk along ``overview``; every level starts at a multiple of it
 CHUNK = 1024
@@ -83,9 +83,10 @@ def source_of(name: str) -> tuple[str, str] | None:
 
 
 def levels(n: int, finest: int) -> list[int]:
-    """The levels ``k`` stored for ``n`` frames (samples): from ``finest`` while ``ceil(n / 2**k) >= MIN_BLOCKS``."""
+    """The levels ``k`` stored for ``n`` frames (samples): from ``finest`` while ``n`` holds at least
+    :data:`MIN_BLOCKS` whole blocks of ``2**k``."""
     out, k = [], int(finest)
-    while n > 0 and -(-int(n) // 2**k) >= MIN_BLOCKS:
+    while int(n) // 2**k >= MIN_BLOCKS:
         out.append(k)
         k += 1
     return out

@@ -187,9 +187,8 @@ class RunReader:
         if not self.class_names or "label" not in self.run:
             return ""  # a run without labels (a model captured without labels=)
         n = int(self.lengths[event])
-        labels = np.asarray(self.run["label"].isel(event=event, time=slice(0, n)).values)
-        labels = labels[labels >= 0]
-        return self.class_names[int(np.bincount(labels).argmax())] if labels.size else self.class_names[0]
+        counts = self.class_columns(event, "label", 0, n, 2).hi.sum(axis=0)  # a coarse level, when stored
+        return self.class_names[int(counts.argmax())] if counts.sum() else self.class_names[0]
 
     def event_of_class(self, class_name: str) -> int | None:
         """The record holding the longest segment of ``class_name`` (None when no segment has that class)."""
