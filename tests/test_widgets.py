@@ -888,3 +888,21 @@ def test_the_explorer_reads_overviews_of_a_lazy_monitor_run(monitor_run):
     assert ex.picked == 2 and lo <= det["t0"] < det["t1"] <= hi and hi - lo < ex.reader.record_span(0)[1] / 2
     t, values = ex.trace_data("lines")
     assert values.shape[0] == len(ex.selected_units) and np.isfinite(values).any()
+
+
+def test_the_shipped_palettes_are_matplotlibs_and_an_explorer_opens_without_matplotlib_or_distributed():
+    """The Explorer's palettes ship with the package (benchmarks/make_shipped_assets.py --palettes): opening one
+    in a fresh kernel imports neither matplotlib nor dask.distributed (half a second and a quarter of one)."""
+    import subprocess
+    import sys
+
+    for name in _render.SHIPPED_PALETTES:
+        _render._PALETTES.pop(name, None)
+        np.testing.assert_array_equal(_render._palette(name), _render._matplotlib_palette(name))
+    code = ("import sys, rnnscope, rnnscope.widgets as rw\n"
+            "run = rnnscope.open_run(sys.argv[1], validate_schema=False)\n"
+            "ex = rw.Explorer(run, width=800)\n"
+            "print(sorted(m for m in ('matplotlib', 'distributed') if m in sys.modules))\n")
+    path = rnnscope.save_run(long_run(6_000), __import__("tempfile").mkdtemp() + "/run.zarr")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr

@@ -107,8 +107,9 @@ class RunWriter:
                 data.to_zarr(partial, mode="a", compute=False, consolidated=False, zarr_format=ZARR_FORMAT,
                              encoding=encoding)
                 written = [name for name in data.data_vars if name not in set(empty)]
-                if written:
-                    data[written].to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT, consolidated=False)
+                # the coordinates too, also those of no written variable (every variable along event empty)
+                data[written].merge(data.coords).to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT,
+                                                         consolidated=False)
             else:
                 data.to_zarr(partial, mode="a", consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding)
         writer = cls(final)

@@ -143,17 +143,31 @@ class ColorMap:
 
 
 _PALETTES: dict[str, np.ndarray] = {}
+#: colour maps whose palettes ship with the package (``rnnscope/_shipped/palettes.npz``, made from matplotlib's by
+#: ``benchmarks/make_shipped_assets.py --palettes``): an Explorer opens without importing matplotlib
+SHIPPED_PALETTES = ("RdBu", "Blues", "magma")
 
 
 def _palette(name: str) -> np.ndarray:
     if name not in _PALETTES:
-        from matplotlib import colormaps
+        if name in SHIPPED_PALETTES:
+            from importlib.resources import files
 
-        cmap = colormaps[name]
-        rgb = (np.asarray(cmap(np.linspace(0.0, 1.0, _N_LEVELS)))[:, :3] * 255).round().astype(np.uint8)
-        nan = np.array([int(NAN_COLOR[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-        _PALETTES[name] = np.vstack([rgb, nan[None]])
+            with files("rnnscope").joinpath("_shipped", "palettes.npz").open("rb") as f, np.load(f) as shipped:
+                _PALETTES.update({n: shipped[n] for n in shipped.files})
+        if name not in _PALETTES:
+            _PALETTES[name] = _matplotlib_palette(name)
     return _PALETTES[name]
+
+
+def _matplotlib_palette(name: str) -> np.ndarray:
+    """(256, 3) uint8: 255 colours of matplotlib's colour map ``name``, then :data:`NAN_COLOR`."""
+    from matplotlib import colormaps
+
+    cmap = colormaps[name]
+    rgb = (np.asarray(cmap(np.linspace(0.0, 1.0, _N_LEVELS)))[:, :3] * 255).round().astype(np.uint8)
+    nan = np.array([int(NAN_COLOR[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+    return np.vstack([rgb, nan[None]])
 
 
 #: state variables whose values lie in [0, 1] (sigmoid gates): white (closed, 0) to dark blue (open, 1)

@@ -93,6 +93,10 @@ class RunReader:
     """
 
     def __init__(self, run: xr.Dataset, cache_size: int = 6, waveform_source=None):
+        with local_dask():
+            self._setup(run, cache_size, waveform_source)
+
+    def _setup(self, run: xr.Dataset, cache_size: int, waveform_source) -> None:
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
@@ -274,7 +278,7 @@ class RunReader:
         if isinstance(data, np.ndarray):
             return data
         # a handful of chunks: the synchronous scheduler avoids the thread pool's overhead (about 5 ms a call)
-        return np.asarray(data.compute(scheduler="synchronous"))
+        return np.asarray(data.compute(scheduler=_sync()))
 
     def preload(self, requests) -> None:
         """Read several slices in one dask computation (chunks decompressed in parallel); the next
@@ -293,7 +297,7 @@ class RunReader:
             return
         import dask
 
-        values = dask.compute(*lazy, scheduler="threads")
+        values = dask.compute(*lazy, scheduler=_threads())
         self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values)}
 
     def labels_cached(self, event: int) -> bool:
@@ -550,7 +554,7 @@ class RunReader:
         key = (name, event, repr(sorted(isel.items())))
         if nbytes > WHOLE_BYTES or key in self._whole:
             return
-        values = np.asarray(lazy.compute(scheduler="synchronous") if hasattr(lazy, "compute") else lazy)
+        values = np.asarray(lazy.compute(scheduler=_sync()) if hasattr(lazy, "compute") else lazy)
         with self._lock:
             self._whole[key] = values.astype(dtype, copy=False)
             while sum(v.nbytes for v in self._whole.values()) > 2 * WHOLE_BYTES:
@@ -616,6 +620,29 @@ def _summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
 _LONG_DIMS = {"time", "sample", *ov.DIMS.values()}
 
 
+def _sync():
+    """dask's synchronous scheduler, as a function: a scheduler given by name makes dask import
+    ``distributed`` to look for a client (half a second, once per process, on an Explorer's first read)."""
+    from dask.local import get_sync
+
+    return get_sync
+
+
+def _threads():
+    """dask's threaded scheduler, as a function (see :func:`_sync`)."""
+    from dask.threaded import get
+
+    return get
+
+
+def local_dask():
+    """A context in which dask computes with its local threads (by function: no look for a distributed client),
+    for what the widgets read."""
+    import dask
+
+    return dask.config.set(scheduler=_threads())
+
+
 def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
     """``run`` with every variable that has none of the long dimensions (``time``, ``sample``, the overview's)
     read into memory in one dask computation: lengths, ids, the segment table, summaries, what the widgets read
@@ -631,7 +658,7 @@ def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
         return run
     import dask
 
-    values = dask.compute(*[run.variables[n].data for n in names], scheduler="threads")
+    values = dask.compute(*[run.variables[n].data for n in names], scheduler=_threads())
     out = run.copy(deep=False)
     for name, value in zip(names, values):
         out.variables[name].data = np.asarray(value)

@@ -39,6 +39,12 @@ class _Views:
     """Mixin of :class:`~rnnscope.widgets.Explorer`: renders its views for the current state."""
 
     def _render_views(self) -> None:
+        from ._source import local_dask
+
+        with local_dask():
+            self._render_all()
+
+    def _render_all(self) -> None:
         log.debug("render event %s, %s s", self.event, self.time_range)
         self.render_count += 1
         self._rendered = self._view_key()
