@@ -336,3 +336,29 @@ def test_capture_into_a_store_writes_the_overview(tmp_path):
                                           brute(run[var].values[e], n, 8, "max"))
     counts = run["overview_pred_count"].values[0, : -(-lengths[0] // 8)]
     np.testing.assert_array_equal(counts, brute(run["pred"].values[0], lengths[0], 8, "count_5"))
+
+
+def test_the_monitors_capture_store_holds_the_overview(tmp_path):
+    """monitor(..., capture_store=...): the run writer adds the overview when the monitoring completes (the
+    run grew chunk by chunk along time); the Explorer reads it."""
+    import torch
+
+    from rnnscope.data._synthetic_archive import write_sds_archive
+
+    write_sds_archive(tmp_path / "sds", "2024-03-01T00:00:00", 2_200.0, seed=1, seed_id="XX.OVR..HHZ",
+                      sampling_rate=50.0)
+    n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
+        "feature"]
+    torch.manual_seed(0)
+    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 4, 5), tmp_path / "sds",
+                              capture_store=tmp_path / "capture", sampling_rate=50.0, progress=False)
+    run = rnnscope.open_run(result.capture_store[0])
+    n = int(run["length"].values[0])
+    assert n >= 4_096 and run["overview_length"].values.tolist() == [n]
+    for source, reduction in (("h", "max"), ("spectrogram", "max"), ("prob", "max"), ("pred", "count")):
+        name = ov.overview_name(source, reduction)
+        want = brute(run[source].values[0], n, 8, reduction if reduction != "count" else "count_5")
+        np.testing.assert_array_equal(run[name].values[0, : want.shape[0]].reshape(want.shape), want)
+    assert not run["overview_label_count"].values.any()  # no label known: every count 0 (no chunk stored)
+    ex = rw.Explorer(run, width=400, prefetch=False)  # 4,393 frames on about 460 columns: a level
+    assert ex._cols.step >= 8 and not ex.reader.build_seconds

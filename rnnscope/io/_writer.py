@@ -196,8 +196,10 @@ class RunWriter:
                 data, _ = prepare(extra)
                 data.attrs = self._attrs
                 data.to_zarr(self.partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
-            self._overview()
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+            coordinates |= set(group.attrs.get("coordinates", "").split())
+            group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
+            self._overview()  # each of xarray's writes sets the list of unattached coordinates to its own
             coordinates |= set(group.attrs.get("coordinates", "").split())
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)
@@ -209,7 +211,6 @@ class RunWriter:
                                              CHUNKS: chunk_table(self.partial)})
         replace(self.partial, self.final)
         return self.final
-
 
     def _overview(self) -> None:
         """The overview of a run's long records, unless the store holds one (written from a run that had it)."""
