@@ -23,7 +23,7 @@ from scipy import sparse
 
 from ..schema import event_ids, segment_frames
 
-__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER"]
+__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "accumulate", "STATE_ORDER"]
 
 #: The state variables in capture order.
 STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
@@ -79,12 +79,14 @@ def _ordered(array: xr.DataArray, dims: tuple) -> xr.DataArray:
     return array if array.dims == dims else array.transpose(*dims)
 
 
-def _window(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
-    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory, or through xarray (dask)."""
-    if isinstance(array.data, np.ndarray):
+def _window(array, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory (a numpy array or a DataArray
+    holding one), or through xarray (dask)."""
+    data = array if isinstance(array, np.ndarray) else array.data
+    if isinstance(data, np.ndarray):
         if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):  # in order: a view
-            return array.data[rows[0]: rows[0] + rows.size, t0:t1]
-        return array.data[:, t0:t1].take(rows, axis=0)
+            return data[rows[0]: rows[0] + rows.size, t0:t1]
+        return data[:, t0:t1].take(rows, axis=0)
     return np.asarray(array.isel(event=rows, time=slice(t0, t1)).values)
 
 
@@ -169,7 +171,7 @@ class SummaryAccumulator:
         self.all_count = 0.0
         self.vmin = np.full((len(variables), n_layers), np.inf)
         self.vmax = np.full((len(variables), n_layers), -np.inf)
-        self.variables = list(variables)
+        self.names = list(variables)
 
     def update(self, layer_values, cls_idx, segments, n_valid, ranges=None, inplace=False):
         """One window of a batch of records.
@@ -205,7 +207,7 @@ class SummaryAccumulator:
                 self.seg_sum[seg, :, layer] += sums[n_classes + 1:]
 
     def _update_ranges(self, layer_values, n_valid, ranges):
-        for j, var in enumerate(self.variables):
+        for j, var in enumerate(self.names):
             for layer, values in enumerate(layer_values):
                 if ranges is not None and ranges[layer] is not None:
                     measured = ranges[layer].get(var)
@@ -226,6 +228,12 @@ class SummaryAccumulator:
 
     def dataset(self, class_names, records) -> xr.Dataset:
         """The summaries of the records ``records`` (their event_ids) as a Dataset."""
+        data, coords = self.variables(class_names, records)
+        return xr.Dataset(data, coords=coords)
+
+    def variables(self, class_names, records) -> tuple[dict, dict]:
+        """:meth:`dataset` as ``(data variables, coordinates)``: ``{name: (dims, array)}`` each (to build a run in
+        one Dataset); without classes (``class_names`` empty), no heat per class and no ``class_name``."""
         n_classes, hidden, n_layers = self.cls_sum.shape
         with np.errstate(invalid="ignore", divide="ignore"):
             seen = self.seg_count > 0  # segments with at least one valid frame
@@ -238,15 +246,20 @@ class SummaryAccumulator:
         vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
         vmax = np.where(np.isfinite(self.vmax), self.vmax, np.nan)
         dims3 = ("class_name", "unit", "layer")
-        return xr.Dataset({
+        data = {
             "summary_heat": (dims3, heat.reshape(n_classes, hidden, n_layers).astype(np.float32)),
             "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
             "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
             "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
             "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
             "summary_event_id": (("summary_event",), np.asarray(records).astype(str)),
-        }, coords={"variable": ("variable", np.array(self.variables, dtype=str)),
-                   "class_name": ("class_name", np.array(class_names, dtype=str))})
+        }
+        coords = {"variable": ("variable", np.array(self.names, dtype=str)),
+                  "class_name": ("class_name", np.array(class_names, dtype=str))}
+        if not len(class_names):
+            data = {k: v for k, v in data.items() if k not in ("summary_heat", "summary_heat_frame")}
+            coords.pop("class_name")
+        return data, coords
 
 
 def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 4096) -> xr.Dataset:
@@ -271,14 +284,24 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
                          "rnnscope.capture.")
     names = ([str(c) for c in run["class_name"].values] if "class_name" in run.coords
              else [str(c) for c in run.attrs.get("class_names", [])])
-    hidden, n_layers = run.sizes["unit"], run.sizes["layer"]
-    table = segment_frames(run)
-    acc = SummaryAccumulator(len(names), table["class"].to_numpy(np.int64), hidden, n_layers, variables)
-    index = FrameIndex(len(names), table)
-    lengths = np.asarray(run["length"].values, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
     states = {v: _ordered(run[v], _STATE_DIMS) for v in variables}
     labels = _ordered(run["label"], ("event", "time")) if "label" in run else None
+    acc = accumulate(states, labels, np.asarray(run["length"].values, dtype=np.int64), segment_frames(run),
+                     len(names), batch_size=batch_size, window=window)
+    return acc.dataset(names, event_ids(run))
+
+
+def accumulate(states: dict, labels, lengths: np.ndarray, table: pd.DataFrame, n_classes: int, *,
+               batch_size: int = 32, window: int = 4096) -> SummaryAccumulator:
+    """The summaries' sums over ``states`` (name -> (event, time, unit, layer) numpy arrays or DataArrays, ``h``
+    first) with ``labels`` ((event, time) or None: every frame unlabelled), valid ``lengths`` and the segment
+    ``table`` (:func:`rnnscope.schema.segment_frames`' columns ``event``, ``class``, ``frame_start``,
+    ``frame_stop``): batch by batch of records, window by window of frames (memory bounded by one window)."""
+    h = states["h"]
+    hidden, n_layers = h.shape[2], h.shape[3]
+    acc = SummaryAccumulator(n_classes, table["class"].to_numpy(np.int64), hidden, n_layers, list(states))
+    index = FrameIndex(n_classes, table)
+    order = np.argsort(-lengths, kind="stable")
     for b in range(0, order.size, batch_size):
         rows = order[b : b + batch_size]
         for t0 in range(0, int(lengths[rows].max(initial=0)), window):
@@ -287,9 +310,9 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
             part = {v: _window(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
             lab = np.full((rows.size, t1 - t0), -1) if labels is None else _window(labels, rows, t0, t1)
             layer_values = [{"h": np.ascontiguousarray(part["h"][..., k])} for k in range(n_layers)]
-            source = states["h"].data  # |h| may be taken in place only in copies, never in the run's own array
+            source = h if isinstance(h, np.ndarray) else h.data  # |h| in place only in copies, never in the run's
             owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)
                                                                    for v in layer_values)
             ranges = _layer_ranges(part, n_valid, n_layers)
             acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, ranges=ranges, inplace=owned)
-    return acc.dataset(names, event_ids(run))
+    return acc

@@ -160,6 +160,23 @@ class RunWriter:
             data.to_zarr(self.partial, append_dim=dim, consolidated=False, zarr_format=ZARR_FORMAT)
         self._arrays.clear()
 
+    def resize(self, dim: str, size: int, coords: dict | None = None) -> None:
+        """Set the size of ``dim`` to ``size`` in every array along it (the chunks added are unwritten: padding) and
+        write ``coords`` (name -> values) along it; for a run whose extent is known only as it is written."""
+        import zarr
+
+        with quiet_zarr():
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+            for _, array in group.arrays():
+                dims = list(array.attrs.get("_ARRAY_DIMENSIONS", []))
+                if dim in dims:
+                    shape = list(array.shape)
+                    shape[dims.index(dim)] = int(size)
+                    array.resize(tuple(shape))
+            for name, values in (coords or {}).items():
+                group[name][...] = np.asarray(values)
+        self._arrays.clear()
+
     def dataset(self) -> xr.Dataset:
         """What is written so far, opened lazily (attributes decoded; padding read as values)."""
         with quiet_zarr():
