@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["FRAME_LEVEL", "SAMPLE_LEVEL", "MIN_BLOCKS", "CHUNK", "KEY", "STATES", "SOURCES", "DIMS", "COVERED",
            "overview_name", "overview_names", "levels", "block_keys", "level_start", "source_of", "schema_entries",
-           "covers"]
+           "covers", "fit"]
 
 #: finest level along ``time``: blocks of 2**3 = 8 frames (a view of fewer than 4 frames per image column reads
 #: the frames themselves)
@@ -149,3 +149,15 @@ def covers(ds, dim: str, variables: dict, valid_lengths) -> np.ndarray:
         if "sample" not in ds.dims or (target.size and target.max() > ds.sizes["sample"]):
             return none
     return (counts > 0) & (counts == target)
+
+
+def fit(ds, variables: dict, valid):
+    """``ds`` with ``overview_length`` (``overview_n_samples``) set to 0 for the records its overview does not
+    describe (``valid``: the valid lengths, :func:`rnnscope.schema.fit_to_frames`)."""
+    for dim, covered in COVERED.items():
+        counts = np.asarray(ds[covered].values, np.int64) if covered in ds.coords else None
+        if counts is not None and counts.ndim == 1 and counts.size == ds.sizes.get("event", -1):
+            kept = np.where(covers(ds, dim, variables, lambda _: valid), counts, 0)
+            if not np.array_equal(kept, counts):
+                ds = ds.assign_coords({covered: ("event", kept)})
+    return ds

@@ -118,8 +118,7 @@ VARIABLES: dict[str, VariableSpec] = {
 
 
 #: The multiscale overview of long records (optional; :mod:`rnnscope._overview`): its variables and coordinates.
-OVERVIEW_VARIABLES = tuple(_overview.overview_names()) + ("overview", "overview_sample", "overview_length",
-                                                          "overview_n_samples")
+OVERVIEW_VARIABLES = tuple(name for name, *_ in _overview.schema_entries())
 VARIABLES.update({name: _spec(name, *rest) for name, *rest in _overview.schema_entries()})
 
 #: The internal variables each cell family exposes, in capture order.
@@ -633,34 +632,35 @@ def fit_to_frames(ds):
         valid = valid_lengths(ds) if valid is None else valid
         if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
             ds = ds.assign_coords(length=("event", valid))
-    for dim, covered in _overview.COVERED.items():  # an overview of other frames describes nothing (0)
-        counts = np.asarray(ds[covered].values, np.int64) if covered in ds.coords else None
-        if counts is not None and counts.ndim == 1 and counts.size == ds.sizes.get("event", -1):
-            kept = np.where(_overview.covers(ds, dim, VARIABLES, lambda _: valid), counts, 0)
-            if not np.array_equal(kept, counts):
-                ds = ds.assign_coords({covered: ("event", kept)})
-    return ds
+    return _overview.fit(ds, VARIABLES, valid)  # an overview of other frames describes none of them (0)
 
 
 def overview_covers(ds, dim: str = "time") -> np.ndarray:
     """Per record, whether the run's overview along ``dim`` (``"time"``, or ``"sample"`` for the waveform's)
     describes exactly its valid frames (samples): bool array (event,).
 
-    A record's overview (:mod:`rnnscope._overview`) describes the frames ``overview_length`` counts from the first
-    frame of the time axis it was built on. ``isel``/``sel`` over records and concatenations along ``event`` keep
-    it (its variables have the ``event`` dimension; blocks are aligned by key); a time selection that drops valid
-    frames of a record (:func:`valid_lengths` no longer equals ``overview_length``) leaves it describing other
-    frames: views then read the frames, and :func:`fit_to_frames` sets its ``overview_length`` to 0.
+    Selections of records and concatenations along ``event`` keep it; a time selection that drops valid frames
+    (:func:`valid_lengths` no longer ``overview_length``) leaves it describing other frames (then views read them).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run, any selection of one.
+    dim : {"time", "sample"}
+        The overview of the frames, or of the waveform's samples.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool (event,): True where the record's overview describes exactly its frames (samples).
 
     Examples
     --------
     >>> import rnnscope
     >>> run = rnnscope.examples.toy_long_run(lengths=(6000, 80))  # 6,000 frames: an overview (80: too short)
     >>> run = run.assign(rnnscope.io.compute_overview(run))
-    >>> overview_covers(run).tolist(), overview_covers(run.isel(event=[1, 0])).tolist()
-    ([True, False], [False, True])
-    >>> overview_covers(run.isel(time=slice(100, None))).tolist()  # other frames
-    [False, False]
+    >>> [overview_covers(r).tolist() for r in (run, run.isel(event=[1, 0]), run.isel(time=slice(100, None)))]
+    [[True, False], [False, True], [False, False]]
     """
     return _overview.covers(ds, dim, VARIABLES, valid_lengths)
 

@@ -145,6 +145,7 @@ def test_the_stored_overview_equals_the_full_data_and_the_in_memory_one(stored):
     run, path = stored
     back = rnnscope.open_run(path)
     assert back["overview_length"].values.tolist() == [40_000, 9_000, 0]  # 300 frames: too short for a level
+    assert {"overview", "overview_length", "overview_sample", "overview_n_samples", "length"} <= set(back.coords)
     assert back["overview_n_samples"].values.tolist() == [2_000_350, 450_350, 0]
     memory = compute_overview(run)
     for name in memory.data_vars:

@@ -906,3 +906,29 @@ def test_the_shipped_palettes_are_matplotlibs_and_an_explorer_opens_without_matp
     path = rnnscope.save_run(long_run(6_000), __import__("tempfile").mkdtemp() + "/run.zarr")
     done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_an_archive_waveform_to_read_whole_is_drawn_when_a_background_thread_has_read_it(monitor_run, monkeypatch):
+    """In a kernel (an event loop runs), a view of a monitor run that needs the whole record from the archive (its
+    levels) does not hold the other views: a thread reads it and the waveform is drawn when it is read."""
+    import asyncio
+
+    from rnnscope.widgets import _source
+
+    run, _, _ = monitor_run
+    monkeypatch.setattr(_source, "RAW_ELEMENTS", 1000)  # a 20-minute record read as a day-long one is
+
+    async def session():
+        ex = rw.Explorer(run, width=800, debounce=0, prefetch=False)  # the whole record
+        drawn_at_once = bool(ex.wave.visible) and ("waveform", 0) in ex.reader._cache
+        for _ in range(400):
+            if ("waveform", 0) in ex.reader._cache and ex.wave.visible:
+                break
+            await asyncio.sleep(0.05)
+        return ex, drawn_at_once
+
+    ex, drawn_at_once = asyncio.run(session())
+    assert not drawn_at_once and png_size(ex.heat_image)[0] > 0  # the heatmap did not wait
+    assert ex.wave.visible and ex.reader.build_seconds.get(("waveform", 0))
+    t, values = ex.trace_data("wave")
+    assert t.size > 100 and np.isfinite(values).any()

@@ -217,6 +217,7 @@ class RunWriter:
             coordinates |= set(group.attrs.get("coordinates", "").split())
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             self._overview()  # each of xarray's writes sets the list of unattached coordinates to its own
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)  # read it again
             coordinates |= set(group.attrs.get("coordinates", "").split())
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)

@@ -530,6 +530,15 @@ class RunReader:
         thread.start()
         return thread
 
+    def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
+        """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
+        over the record: :meth:`build`)."""
+        return self._plan(key, i0, i1, n_cols)[0] == "built" and self._build_key(key) not in self._cache
+
+    def build(self, key) -> None:
+        """Build the levels of ``key``'s record in memory (for a run that stores none), once."""
+        self._built(key)
+
     def _stored_for(self, key) -> bool:
         """Whether the run stores levels of ``key``'s variable for its record (describing its frames)."""
         name, event, _, dim, _ = self._series(key)

@@ -126,12 +126,21 @@ class _Views:
                 set_png(self.band_image, encode_rgb_png(rgba))
                 self.band_image.x = self._image_x(cols)
         self._render_arrivals()
+        self._render_wave()
+
+    def _render_wave(self) -> None:
+        """The waveform line. From an archive (a monitor run), a view that needs the levels of a record not read
+        yet is drawn once a background thread has read the record (the other views do not wait for it)."""
+        r, ev = self.reader, self.event
         if not r.has_waveform or not r.waveform_available(ev):
             self.wave.visible = False
             self.amp_axis.visible = False
             return
         t0, t1 = self.time_range
         s0, s1 = r.sample_range(ev, t0, t1)
+        if (r.waveform_origin == "archive" and r.needs_build(("waveform", ev), s0, s1, self.plot_width)
+                and _in_background(lambda: r.build(("waveform", ev)), self._render_wave)):
+            return
         cols = r.waveform_columns(ev, s0, s1, self.plot_width)  # a line: one (min, max) column per pixel
         x, y = _envelope(cols, lambda i: r.sample_time(ev, i))
         finite = y[np.isfinite(y)] if y.size else y
@@ -339,6 +348,28 @@ class _Views:
                     t0, t1 = float(det["t0"]), float(det["t1"])
                     mark.x = np.array([t0, t0, t1, t1, t0])
                 mark.visible = bool(show)
+
+
+def _in_background(work, then) -> bool:
+    """Run ``work`` in a thread and ``then`` on the kernel's event loop when it is done; False (nothing run) where
+    no event loop runs (scripts, tests: the caller does the work itself)."""
+    import asyncio
+    import threading
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+
+    def run():
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - the view reads (and reports) it itself when it renders
+            log.debug("background read failed", exc_info=True)
+        loop.call_soon_threadsafe(then)
+
+    threading.Thread(target=run, name="rnnscope-background", daemon=True).start()
+    return True
 
 
 def to_view(values, lo: float, hi: float) -> np.ndarray:
