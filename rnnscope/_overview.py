@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["FRAME_LEVEL", "SAMPLE_LEVEL", "MIN_BLOCKS", "CHUNK", "KEY", "STATES", "SOURCES", "DIMS", "COVERED",
            "overview_name", "overview_names", "levels", "block_keys", "level_start", "source_of", "schema_entries",
-           "covers", "fit"]
+           "covers", "OVERVIEW_VARIABLES"]
 
 #: finest level along ``time``: blocks of 2**3 = 8 frames (a view of fewer than 4 frames per image column reads
 #: the frames themselves)
@@ -130,7 +130,13 @@ def schema_entries() -> list[tuple[str, tuple[str, ...], str, str]]:
 
 
 def covers(ds, dim: str, variables: dict, valid_lengths) -> np.ndarray:
-    """:func:`rnnscope.schema.overview_covers` (``variables``: the schema's specs; ``valid_lengths``: its function)."""
+    """Per record, whether the overview of ``ds`` along ``dim`` (``"time"``, or ``"sample"`` for the waveform's)
+    describes exactly its valid frames (samples): bool (event,). ``variables``: the schema's specs;
+    ``valid_lengths``: :func:`rnnscope.schema.valid_lengths` (or the lengths when known).
+
+    Selections of records and concatenations along ``event`` keep a record's overview; a time selection that drops
+    valid frames of a record (its valid length is no longer ``overview_length``) leaves it describing other frames.
+    """
     n_event = ds.sizes.get("event", 0)
     none = np.zeros(n_event, dtype=bool)
     ov, covered = DIMS[dim], COVERED[dim]
@@ -151,13 +157,5 @@ def covers(ds, dim: str, variables: dict, valid_lengths) -> np.ndarray:
     return (counts > 0) & (counts == target)
 
 
-def fit(ds, variables: dict, valid):
-    """``ds`` with ``overview_length`` (``overview_n_samples``) set to 0 for the records its overview does not
-    describe (``valid``: the valid lengths, :func:`rnnscope.schema.fit_to_frames`)."""
-    for dim, covered in COVERED.items():
-        counts = np.asarray(ds[covered].values, np.int64) if covered in ds.coords else None
-        if counts is not None and counts.ndim == 1 and counts.size == ds.sizes.get("event", -1):
-            kept = np.where(covers(ds, dim, variables, lambda _: valid), counts, 0)
-            if not np.array_equal(kept, counts):
-                ds = ds.assign_coords({covered: ("event", kept)})
-    return ds
+#: every overview variable and coordinate name (dropped together with the states they describe)
+OVERVIEW_VARIABLES = tuple(name for name, *_ in schema_entries())

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import _overview
+from ._overview import schema_entries as _overview_entries
 from .errors import SchemaError
 
 __all__ = [
@@ -43,8 +43,6 @@ __all__ = [
     "valid_lengths",
     "selection_problem",
     "fit_to_frames",
-    "OVERVIEW_VARIABLES",
-    "overview_covers",
     "LAYER_COORDS",
     "layer_label",
     "layer_labels",
@@ -113,13 +111,9 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("segment_end", ("segment",), "f", "end time, s from the record start"),
         _spec("segment_p", ("segment",), "f", "P arrival, s from the record start (NaN if none)"),
         _spec("segment_s", ("segment",), "f", "S arrival, s from the record start (NaN if none)"),
+        *[_spec(*entry) for entry in _overview_entries()],  # the multiscale overview of long records (optional)
     ]
 }
-
-
-#: The multiscale overview of long records (optional; :mod:`rnnscope._overview`): its variables and coordinates.
-OVERVIEW_VARIABLES = tuple(name for name, *_ in _overview.schema_entries())
-VARIABLES.update({name: _spec(name, *rest) for name, *rest in _overview.schema_entries()})
 
 #: The internal variables each cell family exposes, in capture order.
 STATE_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -185,7 +179,6 @@ def layer_labels(ds) -> list[str]:
     return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
 
 
-
 def json_attr(value: Any) -> str:
     """Encode a nested attribute value as a JSON string (so netCDF and zarr both store it)."""
     return json.dumps(value, sort_keys=True, default=_json_default)
@@ -220,9 +213,7 @@ def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
     """
     problems = _problems(ds, kind, check_padding)
     if problems:
-        raise SchemaError(
-            "The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems)
-        )
+        raise SchemaError("The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems))
 
 
 def _infer_kind(ds) -> str:
@@ -409,19 +400,46 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     """
     if "segment_event_id" not in ds.variables or "event" not in ds.dims:  # no table (e.g. a run without labels)
         return _EMPTY_SEGMENT_FRAMES.copy()
-    rows = segment_rows(ds)
-    if not len(rows):
-        return _EMPTY_SEGMENT_FRAMES.copy()
-    table = _rows_of_records(rows, event_ids(ds))
-    event = table["event"].to_numpy(np.int64)
+    ids = event_ids(ds)
+    columns = _segment_columns_of_records(ds, ids)  # the usual case in numpy (pandas steps cost about 2 ms)
+    if columns is None:
+        rows = segment_rows(ds)
+        if not len(rows):
+            return _EMPTY_SEGMENT_FRAMES.copy()
+        table = _rows_of_records(rows, ids)
+        columns = {c: table[c].to_numpy() for c in ("segment", "event", *SEGMENT_ROW_COLUMNS)}
+    event = np.asarray(columns["event"], dtype=np.int64)
     times = np.asarray(ds["time"].values, dtype=np.float64)
     lengths = np.asarray(ds["length"].values, dtype=np.int64)[event]
-    start = np.minimum(np.searchsorted(times, table["start"].to_numpy(np.float64), side="left"), lengths)
-    stop = np.minimum(np.searchsorted(times, table["end"].to_numpy(np.float64), side="left"), lengths)
-    table["segment"] = table["segment"].astype(np.int64)
-    table["frame_start"] = start.astype(np.int64)
-    table["frame_stop"] = np.maximum(stop, start).astype(np.int64)
-    return table[list(_EMPTY_SEGMENT_FRAMES.columns)]
+    start = np.minimum(np.searchsorted(times, np.asarray(columns["start"], np.float64), side="left"), lengths)
+    stop = np.minimum(np.searchsorted(times, np.asarray(columns["end"], np.float64), side="left"), lengths)
+    columns["segment"] = np.asarray(columns["segment"], dtype=np.int64)
+    columns["event"] = event
+    columns["frame_start"] = start.astype(np.int64)
+    columns["frame_stop"] = np.maximum(stop, start).astype(np.int64)
+    return pd.DataFrame({c: columns[c] for c in _EMPTY_SEGMENT_FRAMES.columns})
+
+
+def _segment_columns_of_records(ds: xr.Dataset, ids: np.ndarray) -> dict | None:
+    """What :func:`_rows_of_records` gives for a one-dimensional table and distinct record ids, as numpy columns
+    (plus ``segment`` and ``event``); None otherwise (the pandas path handles those)."""
+    if ds["segment_event_id"].ndim != 1 or not len(ids):
+        return None
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    if not np.all(sorted_ids[1:] != sorted_ids[:-1]):
+        return None
+    seg_ids = np.asarray(ds["segment_event_id"].values).astype(str)
+    pos = np.minimum(np.searchsorted(sorted_ids, seg_ids), len(ids) - 1)
+    found = np.flatnonzero(sorted_ids[pos] == seg_ids)
+    columns = {"segment": found, "event": order[pos[found]].astype(np.int64)}
+    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES):
+        values = np.asarray(ds[name].values) if name in ds.variables else np.full(seg_ids.size, np.nan)
+        columns[col] = values[found]
+    columns["event_id"] = seg_ids[found].astype(object)
+    columns["class"] = columns["class"].astype(np.int64)
+    keys = np.lexsort((np.asarray(columns["start"], np.float64), columns["event"]))  # stable: event, then start
+    return {c: v[keys] for c, v in columns.items()}
 
 
 #: segment_frames of a Dataset without segments (built once: pandas constructors cost about 1 ms)
@@ -471,11 +489,6 @@ def summaries_cover(ds) -> bool:
     >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
     (False, True)
     """
-    return _summaries_cover(ds)
-
-
-def _summaries_cover(ds, valid=None) -> bool:
-    """:func:`summaries_cover`; ``valid``: :func:`valid_lengths` of ``ds`` when known (one read of its padding)."""
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
         return False
@@ -488,8 +501,7 @@ def _summaries_cover(ds, valid=None) -> bool:
         return False
     if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
         return "length" not in ds.coords
-    valid = valid_lengths(ds) if valid is None else valid
-    return bool(np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)))
+    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------------------------- selections of frames
@@ -523,6 +535,17 @@ def selection_problem(ds) -> str | None:
 
     A run's analyses read every record frame after frame, so the ``time`` coordinate must increase strictly
     (``isel``/``sel`` with increasing positions or times, concatenations of consecutive pieces along ``time``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run, a features Dataset or any selection of one.
+
+    Returns
+    -------
+    str or None
+        None when the frames can be read in order; else what is wrong and how to fix it (analyses raise it as a
+        :class:`SchemaError`).
 
     Examples
     --------
@@ -612,9 +635,18 @@ def valid_lengths(ds) -> np.ndarray:
 
 def fit_to_frames(ds):
     """``ds`` made to describe exactly the frames it holds: ``length`` counts the valid frames of its own time axis
-    (:func:`valid_lengths`), capture-time summaries that describe other records or frames are dropped
-    (:func:`summaries_cover`) and an overview that describes other frames is marked as describing none of the
-    record (:func:`overview_covers`: its ``overview_length`` set to 0). Unchanged (the same object) when nothing needs fixing; never modified in place.
+    (:func:`valid_lengths`) and capture-time summaries that describe other records or frames are dropped
+    (:func:`summaries_cover`). Unchanged (the same object) when nothing needs fixing; never modified in place.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run or features Dataset, possibly a selection (``isel``/``sel`` along ``event`` or ``time``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``length`` counting its own valid frames and without summaries that describe other frames.
 
     Examples
     --------
@@ -623,46 +655,14 @@ def fit_to_frames(ds):
     >>> part.length.values.tolist(), "summary_heat" in part
     ([8, 6, 1], False)
     """
-    framed = "length" in ds.coords and "event" in ds.dims and "time" in ds.dims
-    valid = valid_lengths(ds) if framed and selection_problem(ds) is None else None  # read once
     stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
-    if stored and "event" in ds.dims and not _summaries_cover(ds, valid):
+    if stored and "event" in ds.dims and not summaries_cover(ds):
         ds = ds.drop_vars(stored)
-    if framed:
-        valid = valid_lengths(ds) if valid is None else valid
+    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
+        valid = valid_lengths(ds)
         if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
             ds = ds.assign_coords(length=("event", valid))
-    return _overview.fit(ds, VARIABLES, valid)  # an overview of other frames describes none of them (0)
-
-
-def overview_covers(ds, dim: str = "time") -> np.ndarray:
-    """Per record, whether the run's overview along ``dim`` (``"time"``, or ``"sample"`` for the waveform's)
-    describes exactly its valid frames (samples): bool array (event,).
-
-    Selections of records and concatenations along ``event`` keep it; a time selection that drops valid frames
-    (:func:`valid_lengths` no longer ``overview_length``) leaves it describing other frames (then views read them).
-
-    Parameters
-    ----------
-    ds : xarray.Dataset
-        A run, any selection of one.
-    dim : {"time", "sample"}
-        The overview of the frames, or of the waveform's samples.
-
-    Returns
-    -------
-    numpy.ndarray
-        bool (event,): True where the record's overview describes exactly its frames (samples).
-
-    Examples
-    --------
-    >>> import rnnscope
-    >>> run = rnnscope.examples.toy_long_run(lengths=(6000, 80))  # 6,000 frames: an overview (80: too short)
-    >>> run = run.assign(rnnscope.io.compute_overview(run))
-    >>> [overview_covers(r).tolist() for r in (run, run.isel(event=[1, 0]), run.isel(time=slice(100, None)))]
-    [[True, False], [False, True], [False, False]]
-    """
-    return _overview.covers(ds, dim, VARIABLES, valid_lengths)
+    return ds
 
 
 def upgrade(ds: xr.Dataset) -> xr.Dataset:

@@ -21,7 +21,7 @@ import rnnscope
 from rnnscope import _overview as ov
 from rnnscope import widgets as rw
 from rnnscope.io._overview import LevelStream, compute_overview
-from rnnscope.schema import overview_covers
+from rnnscope.io._overview import overview_covers
 
 CLASSES = ["noise", "LP", "VT"]
 N_UNITS, N_FREQ = 24, 17
@@ -198,7 +198,7 @@ def test_the_first_visit_of_a_long_record_reads_one_level_and_shows_the_full_dat
         ex = rw.Explorer(lazy, event=0, width=1000)  # the whole record: 40,000 frames on about 1,660 columns
     record = [key for key, _ in reads if key.split("/")[1].startswith("0.") and key.split("/")[0] in
               ("h", "spectrogram", "prob", "label", "pred", "waveform")]  # chunks of record 0's data
-    assert record == ["pred/0.9"], record  # never the record: its last valid frame only (schema.valid_lengths)
+    assert set(record) == {"pred/0.9"}, record  # never the record: its last valid frame (schema.valid_lengths)
     level = [(key, n) for key, n in reads if key.startswith("overview_h_m")]
     assert 2 <= len(level) <= 6  # min and max of one level: a few chunks
     bytes_h = sum(n for _, n in level)
@@ -278,8 +278,6 @@ def test_selections_of_records_keep_the_overview_and_time_selections_drop_it(sto
     assert ex.reader.stored["time"].levels(1) and not ex.reader.build_seconds
     cut = lazy.isel(time=slice(0, 20_000))  # drops valid frames of record 0, none of record 1
     assert overview_covers(cut).tolist() == [False, True, False]
-    fitted = rnnscope.schema.fit_to_frames(cut)
-    assert fitted["overview_length"].values.tolist() == [0, 9_000, 0]
     ex = rw.Explorer(cut, event=0, width=900, prefetch=False)
     assert not ex.reader.stored["time"].levels(0)  # the overview describes 40,000 frames: the frames are read
     h = run["h"].values[0, :20_000, :, 0]

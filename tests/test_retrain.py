@@ -130,6 +130,23 @@ def test_retrain_fine_tunes_a_copy_and_scores_before_and_after(archive, model, r
     pd.testing.assert_frame_equal(again.after, out.after)  # seeded
 
 
+def test_the_printed_scores_show_every_column():
+    """`rnnscope retrain` prints the Retraining: its scores once showed as "event_accuracy events ... macro_f1"
+    in an 80-column terminal, frame_accuracy hidden behind "..."."""
+    from rnnscope.train._retrain import Retraining
+
+    sets = ["reviewed held out", "reviewed tuned on", "original held out"]
+    table = pd.DataFrame({"events": [3, 9, 4], "event_accuracy": [0.5, 0.75, 1.0], "frame_accuracy": [0.61, 0.72, 0.8],
+                          "macro_f1": [0.4, 0.55, 0.7]}, index=sets)
+    out = Retraining(model=None, before=table, after=table + 0.1, history=pd.DataFrame(index=range(10)),
+                     records=None, split={})
+    with pd.option_context("display.width", 80, "display.max_columns", 0):  # pandas' defaults in a terminal
+        text = repr(out)
+    assert text.startswith("Retraining(10 epochs)\n") and "..." not in text
+    assert all(name in text for name in ["events", "event_accuracy", "frame_accuracy", "macro_f1", *sets]), text
+    assert "0.61" in text and "0.71" in text and "0.82" in text  # before and after, rounded to 3 digits
+
+
 def test_csv_and_quakeml_catalogs_give_the_same_records(archive, model, reviewed, tmp_path):
     root, _ = archive
     kept = reviewed[reviewed["review"] != "rejected"].reset_index(drop=True)

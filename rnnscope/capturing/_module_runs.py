@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from ..models._torch_rnn import module_entries, module_kind
-from ..io._summaries import accumulate
+from ..io._summaries import accumulate, run_summaries
 from ..schema import json_attr, segment_variables
 
 __all__ = []
@@ -53,16 +53,14 @@ def _assemble(blocks, chosen, variables, attrs, *, sampling_rate, n_input, label
 
 
 class _Layout:
-    """Where a group of modules goes in a run: one ``layer`` entry per layer and direction, ``steps`` frames on
-    ``time`` (in seconds of the input with a sampling rate), units padded to the widest entry."""
+    """Where a group of modules goes in a run: one ``layer`` entry per layer and direction (``entries``: module name,
+    index of the entry in its module, :class:`~rnnscope.models._torch_rnn.Entry`), ``steps`` frames on ``time`` (in
+    seconds of the input with a sampling rate), units padded to the widest entry (or ``n_units``)."""
 
-    def __init__(self, modules, first, variables, steps, attrs, *, sampling_rate, n_input):
-        self.modules = modules
-        self.entries = [(name, i, e) for name, m in modules.items() for i, e in enumerate(module_entries(m))]
-        self.kinds = [module_kind(modules[name]) for name, _, _ in self.entries]
-        self.n_units = max(max(e.units, e.h_units) for _, _, e in self.entries)
-        # the variables of the first batch (``first``: module -> its entries' variables)
-        self.present = [v for v in variables if any(v in first[name][i] for name, i, _ in self.entries)]
+    def __init__(self, entries, kinds, steps, attrs, *, sampling_rate, n_input, n_units=None):
+        self.entries, self.kinds = list(entries), list(kinds)
+        self.n_units = int(n_units or max(max(e.units, e.h_units) for _, _, e in self.entries))
+        self.present: list[str] = []  # the variables of the run (:meth:`of`)
         self.steps = int(steps)
         self.span = (n_input / sampling_rate / steps) if (sampling_rate is not None and n_input) else None
         self.times = ((np.arange(steps) + 0.5) * self.span if self.span is not None
@@ -73,6 +71,16 @@ class _Layout:
         self.attrs.update(model_config=json_attr(config), steps=int(steps))
         if self.span is not None:
             self.attrs["step_seconds"] = float(self.span)
+
+    @classmethod
+    def of(cls, modules, first, variables, steps, attrs, *, sampling_rate, n_input) -> _Layout:
+        """The layout of ``modules`` (name -> module); its variables: those of ``variables`` in the first batch
+        (``first``: module -> its entries' variables)."""
+        entries = [(name, i, e) for name, m in modules.items() for i, e in enumerate(module_entries(m))]
+        layout = cls(entries, [module_kind(modules[name]) for name, _, _ in entries], steps, attrs,
+                     sampling_rate=sampling_rate, n_input=n_input)
+        layout.present = [v for v in variables if any(v in first[name][i] for name, i, _ in entries)]
+        return layout
 
     def coords(self) -> dict:
         e = [entry for _, _, entry in self.entries]
@@ -100,11 +108,26 @@ class _Layout:
         """The label of each step (see :func:`_step_labels`) of the events of ``labels``."""
         return _step_labels(labels, label_rate, self.times, n_input, self.steps, lengths)
 
+    def parts(self, arrays, lengths, ids, labels, label_rate, n_input, class_names):
+        """``(data variables, coordinates, attrs, step labels, segment frames)`` of the run around the state
+        ``arrays`` (wrapped, not copied), with ``labels`` the step labels and the segment table."""
+        coords = {**self.coords(), "event_id": ("event", ids), "length": ("event", lengths)}
+        data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
+        attrs, step_labels, table = dict(self.attrs), None, _NO_SEGMENTS
+        if labels is not None:
+            step_labels = self.labels(labels, label_rate, n_input, lengths)
+            data["label"] = (("event", "time"), step_labels)
+            coords["class_name"] = ("class_name", np.array(class_names))
+            attrs["class_names"] = list(class_names)
+            segments, table = _segments(step_labels, lengths, self.times, self.span or 1.0, ids)
+            data.update(segments)
+        return data, coords, attrs, step_labels, table
+
 
 def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
          class_names) -> xr.Dataset:
-    layout = _Layout(modules, {name: blocks[name][0][0] for name in modules}, variables, steps, attrs,
-                     sampling_rate=sampling_rate, n_input=n_input)
+    layout = _Layout.of(modules, {name: blocks[name][0][0] for name in modules}, variables, steps, attrs,
+                        sampling_rate=sampling_rate, n_input=n_input)
     shape = (lengths.size, steps, layout.n_units, len(layout.entries))
     arrays = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written once below
     for position, (name, i, _) in enumerate(layout.entries):
@@ -121,21 +144,34 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
     if past.any():
         for array in arrays.values():
             array[past] = np.nan
-    coords = {**layout.coords(), "event_id": ("event", ids), "length": ("event", lengths)}
-    data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
-    run_attrs = layout.attrs
-    step_labels, table, names = None, _NO_SEGMENTS, []
-    if labels is not None:
-        step_labels = layout.labels(labels, label_rate, n_input, lengths)
-        data["label"] = (("event", "time"), step_labels)
-        run_attrs["class_names"] = names = list(class_names)
-        segments, table = _segments(step_labels, lengths, layout.times, layout.span or 1.0, ids)
-        data.update(segments)
+    data, coords, run_attrs, step_labels, table = layout.parts(arrays, lengths, ids, labels, label_rate, n_input,
+                                                               class_names)
     # the numbers rnnscope.capture stores, by the same code, straight from the arrays (no classes: no heat per class)
+    names = list(class_names) if labels is not None else []
     acc = accumulate({v: arrays[v] for v in ("h", *[v for v in arrays if v != "h"])}, step_labels, lengths, table,
                      len(names))
-    summary, summary_coords = acc.variables(names, ids)
+    summary, summary_coords = run_summaries(acc, names, ids)
     return xr.Dataset({**data, **summary}, coords={**coords, **summary_coords}, attrs=run_attrs)
+
+
+def run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
+               class_names) -> xr.Dataset:
+    """The run around the state ``arrays`` (event, time, unit, layer) (wrapped, not copied): coordinates of the
+    ``entries`` ``(module name, Entry)`` along ``layer``, times, attributes, and with ``labels`` the step labels and
+    the segment table; no summaries yet (:func:`with_summaries`)."""
+    indexed = [(name, sum(1 for other, _ in entries[:k] if other == name), e) for k, (name, e) in enumerate(entries)]
+    layout = _Layout(indexed, kinds, steps, attrs, sampling_rate=sampling_rate, n_input=n_input,
+                     n_units=next(iter(arrays.values())).shape[2])
+    data, coords, run_attrs, _, _ = layout.parts(arrays, lengths, ids, labels, label_rate, n_input, class_names)
+    return xr.Dataset(data, coords=coords, attrs=run_attrs)
+
+
+def with_summaries(run: xr.Dataset, summaries: xr.Dataset) -> xr.Dataset:
+    """``run`` with its summaries (without the per-class heat when the run has no labels)."""
+    if "label" not in run:  # no classes: no heat per class
+        summaries = summaries.drop_vars([v for v in ("summary_heat", "summary_heat_frame") if v in summaries]
+                                        ).drop_vars("class_name", errors="ignore")
+    return run.merge(summaries)
 
 
 def _place(target: np.ndarray, block, n_steps: int) -> None:

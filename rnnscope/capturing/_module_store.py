@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from .. import io
-from ..io._summaries import accumulate
+from ..io._summaries import accumulate, run_summaries
 from ..schema import segment_frames
 from ._module_runs import _groups, _Layout, _segments
 
@@ -76,12 +76,12 @@ class ModuleStore:
         if self.layout is None:
             self._first = {name: batch[name][0] for name in self.chosen}
             stored = None if self.writer is None else int(self.writer.dataset().sizes["time"])
-            self.layout = _Layout(self.chosen, self._first, self.variables, stored or steps, self.attrs,
-                                  **self.options)
+            self.layout = _Layout.of(self.chosen, self._first, self.variables, stored or steps, self.attrs,
+                                     **self.options)
             if self.writer is None:
                 self._create()
         if steps > self.layout.steps:  # packed sequences: a batch longer than those before (times change)
-            self.layout = _Layout(self.chosen, self._first, self.variables, steps, self.attrs, **self.options)
+            self.layout = _Layout.of(self.chosen, self._first, self.variables, steps, self.attrs, **self.options)
             self.writer.resize("time", steps, {"time": self.layout.times})
         rows = np.arange(start, start + n_rows)
         valid = np.minimum(np.asarray(lengths, np.int64), self.layout.steps)
@@ -129,5 +129,5 @@ class ModuleStore:
         states = {v: run[v] for v in ("h", *[v for v in layout.present if v != "h"])}
         acc = accumulate(states, None if step_labels is None else run["label"], self.lengths, segment_frames(run),
                          len(names))
-        data, coords = acc.variables(names, self.ids)
+        data, coords = run_summaries(acc, names, self.ids)
         return io.open_run(self.writer.finish(extra.merge(xr.Dataset(data, coords=coords)), attrs=attrs))

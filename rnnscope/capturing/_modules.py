@@ -209,12 +209,18 @@ class _Recorder:
 
 
 def _check_close(name, own, recovered, lengths, func):
-    """The recovered output against the module's own (valid frames only)."""
+    """The recovered output against the module's own (valid frames only; NaN and infinities, e.g. from a gap in
+    the input, must sit where the module's own are)."""
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
         own, recovered = own[valid], recovered[valid]
-    err = float((own.float() - recovered.float()).abs().max()) if own.numel() else 0.0
-    scale = max(1.0, float(own.float().abs().max())) if own.numel() else 1.0  # relu RNNs are unbounded
+    own, recovered = own.float(), recovered.float()
+    same = torch.isfinite(own) | (own == recovered) | (torch.isnan(own) & torch.isnan(recovered))
+    finite = torch.isfinite(own)
+    own, recovered = own[finite], recovered[finite]
+    err = float((own - recovered).abs().max()) if own.numel() else 0.0
+    err = err if bool(same.all()) else float("nan")
+    scale = max(1.0, float(own.abs().max())) if own.numel() else 1.0  # relu RNNs are unbounded
     if not err <= _TOLERANCE * scale:
         raise RuntimeError(f"{func}: the states recovered for module {name!r} do not reproduce its own output "
                            f"(largest difference {err:.3g} > {_TOLERANCE * scale:.3g}). The module was called in a way "
@@ -405,6 +411,28 @@ def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps,
     finally:
         bar.close()
         _restore_modes(model, modes)
+
+
+def finish_runs(runs: dict, store, overwrite: bool, func: str):
+    """The result of a capture: the run (a dict ``{steps: run}`` for several), or the run saved to ``store`` and
+    opened from it."""
+    if store is None:
+        return runs if len(runs) > 1 else next(iter(runs.values()))
+    if len(runs) > 1:
+        raise ValueError(f"{func}: the captured modules form {len(runs)} runs of different step counts "
+                         f"{sorted(runs)}; a store holds one run: capture them one group at a time with modules=.")
+    from .. import io
+
+    path = io.save_run(next(iter(runs.values())), store) if overwrite or not _exists(store) else None
+    if path is None:
+        raise FileExistsError(f"{func}: {store} exists; pass overwrite=True to replace it or choose another store.")
+    return io.open_run(path)
+
+
+def _exists(store) -> bool:
+    from pathlib import Path
+
+    return Path(store).exists()
 
 
 def _restore_modes(model: nn.Module, modes: dict) -> None:

@@ -6,7 +6,8 @@ import contextlib
 import torch
 import xarray as xr
 
-from ..schema import OVERVIEW_VARIABLES, STATE_VARIABLES, SUMMARY_VARIABLES
+from .._overview import OVERVIEW_VARIABLES
+from ..schema import STATE_VARIABLES, SUMMARY_VARIABLES
 
 __all__ = []
 

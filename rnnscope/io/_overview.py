@@ -20,7 +20,8 @@ import xarray as xr
 from .. import _overview as ov
 from ..schema import VARIABLES
 
-__all__ = ["LevelStream", "compute_overview", "store_overview", "overview_sources", "overview_complete"]
+__all__ = ["LevelStream", "compute_overview", "store_overview", "overview_sources", "overview_complete",
+           "overview_covers"]
 
 _DEFAULT_STEP = {"time": 4096, "sample": 2**18}
 
@@ -171,8 +172,6 @@ def overview_sources(ds: xr.Dataset) -> list[tuple[str, str, tuple[str, ...]]]:
 def overview_complete(ds: xr.Dataset) -> bool:
     """Whether ``ds`` holds the overview of every variable and every record long enough to have one, describing
     exactly its frames (what a writer keeps rather than computes again)."""
-    from ..schema import overview_covers
-
     for name, dim, reductions in overview_sources(ds):
         if any(ov.overview_name(name, r) not in ds.data_vars for r in reductions):
             return False
@@ -181,6 +180,21 @@ def overview_complete(ds: xr.Dataset) -> bool:
         if not np.all(overview_covers(ds, dim) | ~needs):
             return False
     return True
+
+
+def overview_covers(ds: xr.Dataset, dim: str = "time") -> np.ndarray:
+    """Per record, whether the overview of ``ds`` along ``dim`` describes exactly its valid frames (samples)
+    (:func:`rnnscope._overview.covers` with the schema's valid lengths).
+
+    >>> from rnnscope.examples import toy_long_run
+    >>> run = toy_long_run(lengths=(6000, 80))
+    >>> run = run.merge(compute_overview(run))
+    >>> [overview_covers(r).tolist() for r in (run, run.isel(event=[1, 0]), run.isel(time=slice(100, None)))]
+    [[True, False], [False, True], [False, False]]
+    """
+    from ..schema import valid_lengths
+
+    return ov.covers(ds, dim, VARIABLES, valid_lengths)
 
 
 def _extents(ds: xr.Dataset, dim: str) -> np.ndarray:

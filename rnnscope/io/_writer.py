@@ -20,8 +20,8 @@ import numpy as np
 import xarray as xr
 
 from .. import _version
+from .._overview import OVERVIEW_VARIABLES
 from ..schema import (
-    OVERVIEW_VARIABLES,
     SCHEMA_VERSION,
     SEGMENT_VARIABLES,
     SUMMARY_VARIABLES,

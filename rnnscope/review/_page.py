@@ -42,22 +42,27 @@ _VIEWS_MIN = 760  # px the views need beside it (else the table goes under them)
 
 
 def find_runs(folder, capture=None) -> list[Path]:
-    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture`` when given, else where
-    ``monitor.json`` (written by ``rnnscope monitor --capture``) says, else in ``folder/capture`` or ``folder``."""
+    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture`` when given, else every run
+    ``monitor.json`` (written by ``rnnscope monitor --capture``) lists that exists, else those in ``folder/capture``
+    or ``folder``. (A monitor capture is a run per UTC day and stretch of data, per station: all of them are
+    reviewed, not only the first one listed.)"""
     folder = Path(folder)
-    places = []
+    places: list[list[Path]] = []
     if capture is not None:
-        places.append(Path(capture))
+        places.append([Path(capture)])
     manifest = folder / "monitor.json"
     if manifest.exists():
         info = json.loads(manifest.read_text())
         stores = info.get("capture_store") or []
-        places += [Path(p) for p in ([stores] if isinstance(stores, str) else stores)]
-    places += [folder / "capture", folder]
-    for place in places:
-        if place.suffix == ".zarr" and place.is_dir():
-            return [place]
-        runs = sorted(p for p in place.glob("*.zarr") if p.is_dir()) if place.is_dir() else []
+        places.append([Path(p) for p in ([stores] if isinstance(stores, str) else stores)])
+    places += [[folder / "capture"], [folder]]
+    for paths in places:
+        runs = []
+        for place in paths:
+            if place.suffix == ".zarr" and place.is_dir():
+                runs.append(place)
+            elif place.is_dir():
+                runs += sorted(p for p in place.glob("*.zarr") if p.is_dir())
         if runs:
             return runs
     return []
@@ -67,6 +72,20 @@ def open_page(folder, capture=None, **kwargs) -> widgets.Widget:
     """The :class:`ReviewPage` of ``folder``, or when it cannot open a plain message saying why and what to do (the
     traceback goes to the ``rnnscope.review`` log: the server's terminal under ``rnnscope review``). What the served
     page shows: never a traceback.
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A monitor's output folder (``rnnscope monitor ... --out folder``).
+    capture : str or os.PathLike, optional
+        Where the monitor wrote its capture runs (``--capture``); default: found in ``folder``.
+    **kwargs
+        Passed to :class:`ReviewPage` (e.g. ``width``).
+
+    Returns
+    -------
+    ipywidgets.Widget
+        The review page, or an HTML widget with the message.
 
     Examples
     --------

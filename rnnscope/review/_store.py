@@ -12,7 +12,11 @@ Each entry has an ``id``; a decision may carry the state it was made on (``basis
 on that detection the page showed, None when it showed it undecided). When another page decided on the detection
 meanwhile, a different decision is refused with :class:`~rnnscope.errors.ReviewConflictError` naming the other
 page's decision (nothing is saved; deciding again on the new state overrides it), and the same decision is taken
-as agreement (nothing written). Pages see each other's decisions by watching the file (:meth:`ReviewStore.stamp`).
+as agreement (nothing written). A decision that would put two classes at one moment of a channel in the reviewed
+catalog (a drawn event over a kept detection of another class, or accepting or relabelling a detection under a
+drawn event of another class) is refused with :class:`~rnnscope.errors.ReviewOverlapError` naming the other event:
+retraining refuses such a catalog, and only the analyst knows which of the two is right. Pages see each other's
+decisions by watching the file (:meth:`ReviewStore.stamp`).
 
 After each decision the **reviewed catalog** is written the same way, as ``reviewed.csv`` and ``reviewed.xml``
 (QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the detections the analyst kept
@@ -35,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ReviewConflictError
+from ..errors import ReviewConflictError, ReviewOverlapError
 
 __all__ = ["ReviewStore", "ACTIONS", "UNCHECKED", "detection_key", "describe"]
 
@@ -93,7 +97,29 @@ def describe_key(key: str) -> str:
     if key.startswith(_ADDED) or len(parts) != 3:
         return f"an added event ({key})" if key.startswith(_ADDED) else repr(key)
     seed, start, cls = parts
-    return f"the {cls} detection at {start.replace('T', ' ').rstrip('Z')[:21]} UTC on {seed}"
+    return f"the {cls} detection at {_tenths(start)} UTC on {seed}"
+
+
+def _tenths(time, date: bool = True) -> str:
+    """A UTC time to the tenth of a second, rounded as the page shows times: ``2024-03-01 23:54:03.4``."""
+    stamp = pd.Timestamp(time)
+    stamp = (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).round("100ms")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.%f" if date else "%H:%M:%S.%f")[:-5]
+
+
+def _span(row: dict) -> str:
+    """An event's UTC span as a reader wants it: ``2024-03-01 23:54:03.4 - 23:54:16.7 UTC``."""
+    start, end = pd.Timestamp(row["start"]), pd.Timestamp(row["end"])
+    return f"{_tenths(start)} - {_tenths(end, date=start.date() != end.date())} UTC"
+
+
+def _what(row: dict, decision: bool = True) -> str:
+    """A row of the reviewed catalog as a reader wants it (a detection by its id, a drawn event by its span), with
+    the decision that keeps it when ``decision``."""
+    if str(row["key"]).startswith(_ADDED):
+        return f"the drawn {row['class_name'] + ' ' if decision else ''}event {_span(row)} on {row['seed_id']}"
+    review = f"relabelled → {row['class_name']}" if row["review"] == "relabelled" else row["review"]
+    return describe_key(row["key"]) + (f" ({review})" if decision else "")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -264,6 +290,10 @@ class ReviewStore:
         ------
         ReviewConflictError
             Another page decided differently on ``key`` after the state ``basis`` names; nothing was saved.
+        ReviewOverlapError
+            The decision would put two classes at one moment of a channel in the reviewed catalog (an added event
+            over a kept detection of another class, or the reverse): retraining refuses such a catalog. Nothing was
+            saved; reject, relabel or remove one of the two first. Events that only touch are fine.
         """
         entry = self._entry(key, action, class_name=class_name, start=start, end=end, seed_id=seed_id)
         if basis is not None and basis != UNCHECKED:
@@ -281,6 +311,7 @@ class ReviewStore:
                 if alive is None or alive["action"] == "remove":
                     raise KeyError(f"ReviewStore.decide({action!r}): the added event {entry['key']!r} "
                                    f"{'was removed' if alive else 'does not exist'}; use an id from added().")
+            self._check_overlap(entries, entry)
             entries.append(entry)
             _atomic_write(self.decisions_path, lambda p: Path(p).write_text(json.dumps(entries, indent=1)))
             self._write_catalog(entries)
@@ -350,7 +381,12 @@ class ReviewStore:
 
     def reviewed(self, entries: list[dict] | None = None) -> pd.DataFrame:
         """The reviewed catalog: kept detections (accepted, relabelled) and added ones, by start time."""
-        entries = self._read_log() if entries is None else entries
+        out = pd.DataFrame(self._kept(self._read_log() if entries is None else entries), columns=["key"] + _REVIEWED)
+        out = out.drop(columns="key")
+        return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
+
+    def _kept(self, entries: list[dict]) -> list[dict]:
+        """The rows of the reviewed catalog, each with its detection's (or added event's) ``key``, unsorted."""
         latest = self.decisions(entries)
         d = self.detections
         rows = []
@@ -360,16 +396,38 @@ class ReviewStore:
                 continue
             row = d.iloc[i]
             final = e.get("class_name", row["class_name"]) if e["action"] == "relabel" else row["class_name"]
-            rows.append({"seed_id": row["seed_id"], "class_name": final, "start": row["start"], "end": row["end"],
-                         "duration_s": row["duration_s"], "p_mean": row["p_mean"], "p_peak": row["p_peak"],
-                         "review": "accepted" if e["action"] == "accept" else "relabelled",
+            rows.append({"key": key, "seed_id": row["seed_id"], "class_name": final, "start": row["start"],
+                         "end": row["end"], "duration_s": row["duration_s"], "p_mean": row["p_mean"],
+                         "p_peak": row["p_peak"], "review": "accepted" if e["action"] == "accept" else "relabelled",
                          "model_class": row["class_name"]})
         for e in self.added(entries).itertuples(index=False):
-            rows.append({"seed_id": e.seed_id, "class_name": e.class_name, "start": e.start, "end": e.end,
-                         "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan, "p_peak": np.nan,
-                         "review": "added", "model_class": ""})
-        out = pd.DataFrame(rows, columns=_REVIEWED)
-        return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
+            rows.append({"key": e.key, "seed_id": e.seed_id, "class_name": e.class_name, "start": e.start,
+                         "end": e.end, "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan,
+                         "p_peak": np.nan, "review": "added", "model_class": ""})
+        return rows
+
+    def _check_overlap(self, entries: list[dict], entry: dict) -> None:
+        """Refuse ``entry`` when it would put two classes at one moment of a channel in the reviewed catalog (what
+        :func:`rnnscope.data.from_obspy`, and so ``rnnscope retrain``, refuses; events that only touch are fine)."""
+        if entry["action"] in ("reject", "remove"):
+            return
+        rows = self._kept(entries + [entry])
+        mine = next((r for r in rows if r["key"] == entry["key"]), None)
+        if mine is None:
+            return
+        other = next((r for r in sorted(rows, key=lambda r: r["start"]) if r["key"] != mine["key"]
+                      and r["seed_id"] == mine["seed_id"] and r["class_name"] != mine["class_name"]
+                      and r["start"] < mine["end"] and mine["start"] < r["end"]), None)
+        if other is None:
+            return
+        doing = {"add": _what(mine), "accept": f"accepting {_what(mine, False)}"}.get(
+            entry["action"], f"relabelling {_what(mine, False)} to {entry.get('class_name')}")
+        fix = ("draw the event apart from it" if entry["action"] == "add" else
+               f"relabel this one to {other['class_name']}")
+        raise ReviewOverlapError(
+            f"Not saved: {doing} would overlap {_what(other)}, and a moment of a channel has one "
+            f"class only (`rnnscope retrain` refuses a reviewed catalog with overlapping events of different "
+            f"classes). Reject, relabel or remove one of them first (a drawn event: pick it and press r), or {fix}.")
 
     def _write_catalog(self, entries: list[dict]) -> None:
         table = self.reviewed(entries)

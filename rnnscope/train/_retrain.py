@@ -88,7 +88,8 @@ class Retraining:
             axis=1, level=0, sort_remaining=False)
 
     def __repr__(self) -> str:
-        return f"Retraining({len(self.history)} epochs)\n{self.summary().round(3)}"
+        # every score shown whatever pandas' display width (`rnnscope retrain` prints this in an 80-column terminal)
+        return f"Retraining({len(self.history)} epochs)\n{self.summary().round(3).to_string()}"
 
 
 # ------------------------------------------------------------------------------------------------ the catalog

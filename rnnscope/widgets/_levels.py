@@ -39,8 +39,8 @@ class StoredLevels:
     Parameters
     ----------
     run : xarray.Dataset
-        A run as the widgets hold it (:func:`rnnscope.schema.fit_to_frames` applied: ``overview_length`` is 0 for
-        records whose overview describes other frames).
+        A run as the widgets hold it (:func:`rnnscope.schema.fit_to_frames` applied: ``extents`` are its valid
+        lengths; a record whose ``overview_length`` differs has an overview of other frames, not used).
     dim : {"time", "sample"}
     extents : array of int
         Valid frames (samples) of every record.

@@ -101,7 +101,7 @@ class RunReader:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
         # the small variables (lengths, ids, segment table, summaries) in one read; a time selection: the lengths
-        # of the frames it holds, no stale summaries or overview
+        # of the frames it holds, no stale summaries (an overview of other frames: see StoredLevels)
         run = fit_to_frames(metadata_in_memory(run))
         self.run = run
         self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
