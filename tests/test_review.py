@@ -46,9 +46,17 @@ def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_f
     third = ex.picked
     page.reject()
     saved = pd.read_csv(review_folder / "reviewed.csv")
-    assert saved["review"].tolist() == ["accepted", "relabelled"]  # the rejected one is left out
+    assert saved["review"].tolist() == ["accepted", "relabelled"]  # the rejected one is left out of the catalog
     assert saved["class_name"].iloc[1] == page.class_names[1]
     assert saved["model_class"].iloc[1] == ex.detections["class_name"].iloc[second]
+    rejected = pd.read_csv(review_folder / "rejected.csv")  # ... and written beside it, with no class_name
+    assert list(rejected.columns) == ["seed_id", "start", "end", "duration_s", "p_mean", "p_peak", "model_class",
+                                      "review"]
+    assert rejected[["model_class", "review"]].values.tolist() == [[ex.detections["class_name"].iloc[third],
+                                                                    "rejected"]]
+    third_row = page.store.detections.iloc[int(ex.detections["row"].iloc[third])]
+    assert rejected["start"].iloc[0] == third_row["start"].strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    assert "rejected.csv" in page.w_status.value
     # draw a missed event on the time axis (draw mode: a brush on the unit lines)
     page.on_key("d")
     assert page.w_draw.value and ex.on_brush_interval is not None
@@ -71,11 +79,17 @@ def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_f
     again.reject()
     log = ReviewStore(review_folder).log()
     assert [e["action"] for e in log] == ["accept", "relabel", "reject", "add", "accept", "reject"]
+    assert len(pd.read_csv(review_folder / "rejected.csv")) == 2
     # the reviewed catalog reads back for retraining (CSV and QuakeML)
     quakeml = rnnscope.data.read_quakeml_catalog(review_folder / "reviewed.xml")
     assert len(quakeml) == len(pd.read_csv(review_folder / "reviewed.csv")) == 4
     with pytest.raises(ValueError, match="needs class_name= one of"):
         page.store.decide(page.store.keys()[0], "relabel", class_name="XYZ")
+    # a rejection decided again (relabelled) leaves rejected.csv for reviewed.csv
+    key = next(k for k, status in zip(page.store.keys(), page.store.status()) if status == "rejected")
+    page.store.decide(key, "relabel", class_name=page.class_names[0])
+    assert len(pd.read_csv(review_folder / "rejected.csv")) == 1
+    assert len(pd.read_csv(review_folder / "reviewed.csv")) == 5
 
 
 def test_reviewed_catalog_labels_records_for_retraining(review_folder):

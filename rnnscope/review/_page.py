@@ -467,6 +467,7 @@ class ReviewPage(widgets.VBox):
         color = "#b00020" if error else "#222"
         self.w_status.value = (f'<div class="rnnscope-review-status" style="font-size:12px">{done} of {len(status)} '
                                f"detections reviewed, {len(self.store.added())} added · saved to "
-                               f"{html.escape(str(self.store.reviewed_csv))}"
+                               f"{html.escape(str(self.store.reviewed_csv))} (rejections: "
+                               f"{html.escape(self.store.rejected_csv.name)})"
                                + (f' · <b class="rnnscope-review-message" style="color:{color}">{message}</b>'
                                   if message else "") + "</div>")

@@ -19,11 +19,16 @@ retraining refuses such a catalog, and only the analyst knows which of the two i
 decisions by watching the file (:meth:`ReviewStore.stamp`).
 
 After each decision the **reviewed catalog** is written the same way, as ``reviewed.csv`` and ``reviewed.xml``
-(QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the detections the analyst kept
-(accepted, relabelled, added; rejected and not yet reviewed ones are left out), with columns ``seed_id``,
+(QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the events the analyst kept
+(accepted, relabelled, added; rejected and not yet reviewed detections are left out), with columns ``seed_id``,
 ``class_name`` (the class after review), ``start``, ``end`` (UTC), ``duration_s``, ``p_mean``, ``p_peak``,
 ``review`` and ``model_class``. :func:`rnnscope.data.from_obspy` reads either for retraining (``catalog=
-"reviewed.csv"``, or ``catalog=rnnscope.data.read_quakeml_catalog("reviewed.xml")``).
+"reviewed.csv"``, or ``catalog=rnnscope.data.read_quakeml_catalog("reviewed.xml")``), and every catalog reader
+takes its rows as events. The **rejections** (false alarms) go beside it, to ``rejected.csv``: the rejected
+detections with ``seed_id``, ``start``, ``end``, ``duration_s``, ``p_mean``, ``p_peak``, ``model_class`` (the class
+the model gave) and ``review`` (``rejected``), and on purpose no ``class_name`` column, so no catalog reader
+mistakes them for events of a class. :func:`rnnscope.train.retrain` (``rnnscope retrain``) reads ``rejected.csv``
+beside the ``reviewed.csv`` or ``reviewed.xml`` it is given and teaches those stretches as the background class.
 """
 from __future__ import annotations
 
@@ -48,6 +53,8 @@ ACTIONS = ("accept", "reject", "relabel", "add", "remove")
 #: ``basis`` of a decision whose state is not checked (scripts deciding on their own)
 UNCHECKED = "unchecked"
 _REVIEWED = ["seed_id", "class_name", "start", "end", "duration_s", "p_mean", "p_peak", "review", "model_class"]
+#: columns of ``rejected.csv`` (no ``class_name``: rejections are not events)
+_REJECTED = ["seed_id", "start", "end", "duration_s", "p_mean", "p_peak", "model_class", "review"]
 _ADDED = "added|"
 
 
@@ -135,6 +142,14 @@ def _atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+def _write_csv(table: pd.DataFrame, path) -> None:
+    """``table`` as CSV with its ``start`` and ``end`` in ISO 8601 UTC (``2024-03-01T00:00:10.000000Z``)."""
+    out = table.copy()
+    for col in ("start", "end"):
+        out[col] = [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in out[col]]
+    out.to_csv(path, index=False)
+
+
 class ReviewStore:
     """Decisions on the detections of one monitor output folder, and the reviewed catalog written from them.
 
@@ -159,6 +174,9 @@ class ReviewStore:
     >>> _ = store.decide(keys[0], "accept"); _ = store.decide(keys[1], "relabel", class_name="LP")
     >>> pd.read_csv(store.reviewed_csv)[["class_name", "review", "model_class"]].values.tolist()
     [['LP', 'accepted', 'LP'], ['LP', 'relabelled', 'VTE']]
+    >>> _ = store.decide(keys[1], "reject")           # a false alarm: out of reviewed.csv, into rejected.csv
+    >>> pd.read_csv(store.reviewed_csv)["review"].tolist(), pd.read_csv(store.rejected_csv)["model_class"].tolist()
+    (['accepted'], ['VTE'])
     """
 
     def __init__(self, folder, detections: pd.DataFrame | None = None, class_names=None):
@@ -175,6 +193,7 @@ class ReviewStore:
         self.decisions_path = self.folder / "review" / "decisions.json"
         self.reviewed_csv = self.folder / "reviewed.csv"
         self.reviewed_xml = self.folder / "reviewed.xml"
+        self.rejected_csv = self.folder / "rejected.csv"
 
     @staticmethod
     def _normalise(d: pd.DataFrame) -> pd.DataFrame:
@@ -385,6 +404,15 @@ class ReviewStore:
         out = out.drop(columns="key")
         return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
 
+    def rejected(self, entries: list[dict] | None = None) -> pd.DataFrame:
+        """The rejected detections (false alarms), by start time: what ``rejected.csv`` holds (columns
+        ``seed_id``, ``start``, ``end``, ``duration_s``, ``p_mean``, ``p_peak``, ``model_class``, ``review``)."""
+        latest = self.decisions(self._read_log() if entries is None else entries)
+        d = self.detections
+        keep = [i for i, key in enumerate(self.keys()) if latest.get(key, {}).get("action") == "reject"]
+        out = d.iloc[keep].rename(columns={"class_name": "model_class"}).assign(review="rejected")[_REJECTED]
+        return out.sort_values("start", kind="stable").reset_index(drop=True)
+
     def _kept(self, entries: list[dict]) -> list[dict]:
         """The rows of the reviewed catalog, each with its detection's (or added event's) ``key``, unsorted."""
         latest = self.decisions(entries)
@@ -430,15 +458,9 @@ class ReviewStore:
             f"classes). Reject, relabel or remove one of them first (a drawn event: pick it and press r), or {fix}.")
 
     def _write_catalog(self, entries: list[dict]) -> None:
-        table = self.reviewed(entries)
-
-        def csv(path):
-            out = table.copy()
-            for col in ("start", "end"):
-                out[col] = [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in out[col]]
-            out.to_csv(path, index=False)
-
-        _atomic_write(self.reviewed_csv, csv)
+        table, rejected = self.reviewed(entries), self.rejected(entries)
+        _atomic_write(self.reviewed_csv, lambda p: _write_csv(table, p))
+        _atomic_write(self.rejected_csv, lambda p: _write_csv(rejected, p))
         try:
             from ..monitoring import to_catalog
         except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog

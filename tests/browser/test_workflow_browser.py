@@ -1,9 +1,9 @@
 """The observatory workflow of docs/monitoring.md end to end, on the command line and in Chromium (issue 25):
 
 ``rnnscope monitor`` -> ``rnnscope review`` (decisions made with the review page's own buttons, menus, keys and a
-drawn missed event) -> ``rnnscope retrain`` on the page's ``reviewed.csv`` -> ``rnnscope monitor`` with the new
-model, each command run as a user types it (the ``rnnscope`` console script, in a folder of the test's temporary
-directory) and each exiting 0.
+drawn missed event) -> ``rnnscope retrain`` on the page's ``reviewed.csv`` (and the ``rejected.csv`` beside it)
+-> ``rnnscope monitor`` with the new model, each command run as a user types it (the ``rnnscope`` console script,
+in a folder of the test's temporary directory) and each exiting 0.
 
 The archive has the defects of real ones: a station ``XX.GAP..HHZ`` with two telemetry gaps (one ending off the
 frame grid) and a missing UTC day between its two stretches of data, and a station ``XX.CUT..HHZ`` that recorded
@@ -13,13 +13,12 @@ monitored as a network (``--id "XX.*..HHZ"``) with a capture store. The model is
 
 The review server is the command ``rnnscope review out`` itself (it picks a free port on 127.0.0.1 and prints the
 URL with its token), stopped with Ctrl-C (SIGINT) as the docs say, which also ends its kernels. Everything the
-commands, the server, its kernels and the browser write goes into the test's temporary folder (``TMPDIR``, the
-Jupyter folders and the browser's ``HOME`` point there).
+commands, the server, its kernels and the browser write goes into the test's temporary folder (``HOME``, the XDG
+folders, ``TMPDIR`` and the Jupyter folders point there: ``_browser.environment``, ``conftest.py``).
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _browser import CHROMIUM, LAUNCH_ARGS, require_browser, stop, wait_http
+from _browser import environment, launch_chromium, require_browser, stop, wait_http
 
 pytestmark = pytest.mark.browser
 
@@ -44,20 +43,9 @@ def _command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "rnnscope.cli"]
 
 
-def _environment(root: Path) -> dict:
-    """The environment of every command: temporary files, Jupyter's and matplotlib's folders inside ``root``."""
-    folders = {"TMPDIR": "tmp", "JUPYTER_RUNTIME_DIR": "jupyter/runtime", "JUPYTER_CONFIG_DIR": "jupyter/config",
-               "IPYTHONDIR": "ipython", "MPLCONFIGDIR": "matplotlib"}
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    for name, sub in folders.items():
-        (root / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(root / sub)
-    return env
-
-
 def _run(root: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """One ``rnnscope`` command in ``root``; it must exit 0."""
-    done = subprocess.run(_command() + list(args), cwd=root, env=_environment(root), capture_output=True, text=True,
+    done = subprocess.run(_command() + list(args), cwd=root, env=environment(root), capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode == 0, (args, done.returncode, done.stdout[-3000:], done.stderr[-3000:])
     return done
@@ -81,7 +69,7 @@ def _write_inputs(root: Path) -> None:
 def _start_review(root: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     """``rnnscope review out`` as documented (its own free port on 127.0.0.1); the process and the URL it prints."""
     log = open(log_path, "w")
-    proc = subprocess.Popen(_command() + ["review", "out"], cwd=root, env=_environment(root), stdout=log,
+    proc = subprocess.Popen(_command() + ["review", "out"], cwd=root, env=environment(root), stdout=log,
                             stderr=subprocess.STDOUT)
     log.close()
     deadline = time.monotonic() + 60
@@ -215,10 +203,7 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
         return len(json.loads((out / "review" / "decisions.json").read_text()))
 
     with sync_playwright() as p:
-        home = out.parent / "browser-home"  # Chromium's crash-report settings and dconf cache: not in the user's home
-        env = dict(os.environ, HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                   XDG_CACHE_HOME=str(home / ".cache"))
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, env=env)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1920, "height": 1080})
         try:
             page.goto(url, wait_until="domcontentloaded")
@@ -326,7 +311,7 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
 
 
 # ----------------------------------------------------------------------------------------------- the workflow
-def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch):
+def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path):
     """The four commands of docs/monitoring.md's loop, each exiting 0, on an archive with gaps, a missing day and
     an event-cut station; the decisions made in the page are what reviewed.csv holds; the retrained model file
     loads, differs from the original and monitors the archive."""
@@ -335,7 +320,6 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
 
     import rnnscope
 
-    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))  # the browser's profile too
     root = tmp_path
     _write_inputs(root)
 
@@ -380,8 +364,11 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
     assert "Traceback" not in log_path.read_text(), log_path.read_text()[-5000:]
 
     # the decisions made in the page are what reviewed.csv holds (the rejected one left out, the drawn one added)
+    # and what rejected.csv holds (the rejected one, with the class the model gave and no class_name)
     reviewed = pd.read_csv(root / "out" / "reviewed.csv", parse_dates=["start", "end"])
     assert sorted(reviewed["review"]) == ["accepted", "accepted", "added", "relabelled", "relabelled"]
+    rejections = pd.read_csv(root / "out" / "rejected.csv", parse_dates=["start", "end"])
+    assert "class_name" not in rejections.columns and rejections["review"].tolist() == ["rejected"]
     for det in decided:
         if det["action"] == "added":
             row = reviewed[reviewed["review"] == "added"].iloc[0]
@@ -393,6 +380,9 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
         rows = reviewed[(reviewed["seed_id"] == original["seed_id"]) & (reviewed["start"] == original["start"])]
         if det["action"] == "rejected":
             assert rows.empty, rows
+            rejection = rejections.iloc[0]
+            assert (rejection["seed_id"], rejection["start"], rejection["end"], rejection["model_class"]) == (
+                original["seed_id"], original["start"], original["end"], det["class_name"]), (rejection, original)
             continue
         assert len(rows) == 1 and rows["review"].iloc[0] == det["action"], (det, rows)
         assert rows["model_class"].iloc[0] == det["class_name"] == original["class_name"]
@@ -404,6 +394,7 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
     done = _run(root, "retrain", "model.safetensors", "out/reviewed.csv", "sds", "--original", "train.zarr", "--out",
                 "model-v2.safetensors")
     assert "Retraining(10 epochs)" in done.stdout and "reviewed held out" in done.stdout
+    assert "1 rejected detection(s) learned as SIL (false alarms)" in done.stdout, done.stdout  # rejected.csv read
     assert "frame_accuracy" in done.stdout and "..." not in done.stdout  # every score printed
     assert (root / "model-v2.safetensors.scores.csv").exists()
     old = rnnscope.models.load(root / "model.safetensors")
@@ -413,15 +404,25 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path, monkeypatch
     assert weights_old.keys() == weights_new.keys()
     assert any(not np.array_equal(weights_old[k].numpy(), weights_new[k].numpy()) for k in weights_old)
     assert np.array_equal(old.feature_mean.numpy(), new.feature_mean.numpy())  # the normaliser is kept
-    assert "retraining" in new.info
+    assert new.info["retraining"]["rejected_detections"] == 1
 
     # 4. the retrained model monitors the archive
     _run(root, "monitor", "model-v2.safetensors", "sds", "--id", "XX.*..HHZ", "--out", "out-v2")
     again = pd.read_csv(root / "out-v2" / "detections.csv", parse_dates=["start", "end"])
     assert set(again["seed_id"]) <= {GAP, CUT} and len(again) > 0
+    import obspy
+
     from rnnscope.monitoring import read_probabilities
 
     before = read_probabilities(root / "out" / "probabilities" / f"{GAP}.mseed")
     after = read_probabilities(root / "out-v2" / "probabilities" / f"{GAP}.mseed")
     assert [tr.stats.npts for tr in before] == [tr.stats.npts for tr in after]
     assert any(not np.allclose(a.data, b.data) for a, b in zip(before, after))  # the new model's probabilities
+    # on the rejected stretch the retrained model finds the rejected class less probable (learned as background)
+    rejection = rejections.iloc[0]
+    where = f"{rejection['seed_id']}.mseed"
+    stretch = [obspy.UTCDateTime(rejection[c].isoformat()) for c in ("start", "end")]
+    p_old, p_new = (np.concatenate([tr.slice(*stretch).data for tr in read_probabilities(root / folder /
+                                    "probabilities" / where) if tr.stats.class_name == rejection["model_class"]])
+                    .mean() for folder in ("out", "out-v2"))
+    assert p_new < p_old, (rejection, p_old, p_new)
