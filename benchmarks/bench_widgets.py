@@ -14,8 +14,9 @@ Then, each in a **fresh process with the store's pages dropped from the OS page 
   ``rnnscope.open_run`` (timed apart);
 - *first visit*: the Explorer opened on the short record, the pages dropped again, then ``ex.event = e``;
 
-with the chunks and bytes read from the store (counted at the store). Goal (issue 28): a first visit within 150 ms
-and an opening within 500 ms, at any record length up to 172,800 frames x 256 units.
+with the chunks and bytes read from the store (counted at the store) and the dask computations started. Goal
+(issue 28): a first visit within 150 ms and an opening within 500 ms, at any record length up to 172,800 frames x
+256 units.
 
 Then, warm, in this process: Python time and bytes sent per update (switch record, zoom in, pan, zoom out, whole
 record, a click on a unit row; median over ``--repeats`` fresh Explorers). The goal: at most 1 MB and 100 ms per
@@ -206,27 +207,31 @@ def child(path: Path, event: int, mode: str) -> dict:
     import rnnscope
     import rnnscope.widgets as rw
 
+    from dask.callbacks import Callback
+
     drop_from_page_cache(path)
     with Stopwatch() as sw:
         run = rnnscope.open_run(path)
     out = {"open_run_s": sw.seconds}
+    computations = []  # one entry per dask computation started (a graph each)
     if mode == "visit":
         ex = rw.Explorer(run, event=SHORT, width=WIDTH, prefetch=False)
         drop_from_page_cache(path)
-        with StoreReads() as reads, Stopwatch() as sw:
+        with StoreReads() as reads, Callback(start=computations.append), Stopwatch() as sw:
             ex.event = event
     else:
-        with StoreReads() as reads, Stopwatch() as sw:
+        with StoreReads() as reads, Callback(start=computations.append), Stopwatch() as sw:
             ex = rw.Explorer(run, event=event, width=WIDTH)
     out.update(seconds=sw.seconds, chunks=reads.chunks, bytes=reads.bytes, step=int(ex._cols.step),
-               columns=int(ex._cols.n))
+               columns=int(ex._cols.n), computations=len(computations))
     return out
 
 
 def cold(path: Path, repeats: int, extra: list[str]) -> None:
     print(f"cold, each in a fresh process with the store's pages dropped from the OS cache (median of {repeats}; "
           f"Explorer {WIDTH} px wide):")
-    print(f"{'record':>16s} {'measure':38s} {'ms':>8s} {'chunks read':>12s} {'MB read':>8s} {'frames/column':>14s}")
+    print(f"{'record':>16s} {'measure':38s} {'ms':>8s} {'chunks read':>12s} {'MB read':>8s} {'frames/column':>14s} "
+          f"{'dask computations':>18s}")
     for event in (0, 1):
         for mode, what in (("open", "open the Explorer on it (whole record)"), ("visit", "first visit (switch to it)")):
             rows = []
@@ -236,7 +241,7 @@ def cold(path: Path, repeats: int, extra: list[str]) -> None:
                 rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             ms = statistics.median(r["seconds"] for r in rows) * 1e3
             print(f"{LENGTHS[event]:>9,d} frames {what:38s} {ms:8.1f} {rows[0]['chunks']:12d} "
-                  f"{rows[0]['bytes'] / 1e6:8.2f} {rows[0]['step']:14d}")
+                  f"{rows[0]['bytes'] / 1e6:8.2f} {rows[0]['step']:14d} {rows[0]['computations']:18d}")
     print(f"  (open_run before it, apart: {statistics.median(r['open_run_s'] for r in rows) * 1e3:.0f} ms)")
 
 

@@ -26,26 +26,14 @@ from ._overview import schema_entries as _overview_entries
 from .errors import SchemaError
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "SUMMARY_VARIABLES",
-    "VariableSpec",
-    "VARIABLES",
-    "STATE_VARIABLES",
-    "SEGMENT_VARIABLES",
-    "SchemaError",
-    "validate",
-    "upgrade",
-    "json_attr",
-    "event_ids",
-    "segment_rows",
-    "segment_frames",
-    "summaries_cover",
-    "valid_lengths",
-    "selection_problem",
-    "fit_to_frames",
+    # the layout
+    "SCHEMA_VERSION", "VariableSpec", "VARIABLES", "STATE_VARIABLES", "SUMMARY_VARIABLES", "SEGMENT_VARIABLES",
     "LAYER_COORDS",
-    "layer_label",
-    "layer_labels",
+    # checks and upgrades
+    "SchemaError", "validate", "upgrade", "json_attr",
+    # records, segments, summaries and the frames a Dataset holds
+    "event_ids", "segment_rows", "segment_frames", "summaries_cover", "valid_lengths", "selection_problem",
+    "fit_to_frames", "layer_label", "layer_labels",
 ]
 
 #: Version of the layout below; bumped when a name, dim or dtype changes meaning. Version 2 refers to records by
@@ -489,6 +477,11 @@ def summaries_cover(ds) -> bool:
     >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
     (False, True)
     """
+    return _summaries_cover(ds, valid_lengths)
+
+
+def _summaries_cover(ds, lengths) -> bool:
+    """:func:`summaries_cover` with ``lengths(ds)`` giving the valid lengths (:func:`valid_lengths`, or known ones)."""
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
         return False
@@ -501,7 +494,7 @@ def summaries_cover(ds) -> bool:
         return False
     if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
         return "length" not in ds.coords
-    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
+    return bool(np.array_equal(lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------------------------- selections of frames
@@ -655,13 +648,12 @@ def fit_to_frames(ds):
     >>> part.length.values.tolist(), "summary_heat" in part
     ([8, 6, 1], False)
     """
+    valid = valid_lengths(ds) if "length" in ds.coords and {"event", "time"} <= set(ds.dims) else None
     stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
-    if stored and "event" in ds.dims and not summaries_cover(ds):
+    if stored and "event" in ds.dims and not _summaries_cover(ds, lambda _: valid):  # one read of the padding
         ds = ds.drop_vars(stored)
-    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
-        valid = valid_lengths(ds)
-        if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
-            ds = ds.assign_coords(length=("event", valid))
+    if valid is not None and not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
+        ds = ds.assign_coords(length=("event", valid))
     return ds
 
 

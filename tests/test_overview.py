@@ -226,6 +226,47 @@ def test_the_first_visit_of_a_long_record_reads_one_level_and_shows_the_full_dat
     assert ex._cols.step <= 4 and any(k.startswith("h/0.") for k, _ in reads)
 
 
+@contextlib.contextmanager
+def dask_computations():
+    """The dask computations started inside the block (a list that grows by one per computation)."""
+    from dask.callbacks import Callback
+
+    started = []
+    with Callback(start=lambda dsk: started.append(len(dsk))):
+        yield started
+
+
+@pytest.mark.parametrize("shorts", [2, 9])
+def test_opening_the_explorer_computes_a_few_times_whatever_the_number_of_records(tmp_path, shorts):
+    """Opening reads the small variables, the valid lengths, the main class of every record without a segment
+    table (the record list names it: a coarse level of the label counts, or the labels of a short record) and the
+    first view's slices in a fixed number of dask computations (57 before issue 28, then one per record and
+    variable); the first visit of another record reads its view in one. The main classes are those of the labels."""
+    run = make_run((9_000,) + (300,) * shorts, seed=4)
+    path = rnnscope.save_run(run, tmp_path / "run.zarr")
+    lazy = rnnscope.open_run(path)
+    assert "segment_event_id" not in lazy  # every record's class comes from its labels
+    with dask_computations() as opening:
+        ex = rw.Explorer(lazy, event=0, width=800, prefetch=False)
+    # the small variables, the valid lengths, the waveform's first sample time, the label counts, the first view
+    assert len(opening) <= 5, opening
+    labels = run["label"].values
+    want = [CLASSES[int(np.bincount(labels[e][labels[e] >= 0], minlength=3).argmax())]
+            for e in range(1 + shorts)]
+    assert [option.split(" · ")[1] for option, _ in ex.w_event.options] == want
+    assert ex.order_class == want[0]
+    with dask_computations() as visit:
+        ex.event = 1
+    assert len(visit) == 1, visit
+    assert ex.reader.main_class(1) == want[1] and png_size_of(ex.heat_image)[0] > 0
+
+
+def png_size_of(mark):
+    """(width, height) of the PNG an image mark shows."""
+    data = bytes(mark.image.value)
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
 def test_every_level_a_zoom_reads_matches_the_full_data(stored):
     run, path = stored
     ex = rw.Explorer(rnnscope.open_run(path), event=0, width=700, prefetch=False)
@@ -311,6 +352,24 @@ def test_a_concatenation_of_runs_of_different_lengths_aligns_the_blocks(tmp_path
                                           memory["overview_h_max"].values[e, j: j + nb])
     ex = rw.Explorer(both, event=0, width=600, prefetch=False)
     assert ex.reader.stored["time"].levels(0) == [3] and ex._cols.step >= 8
+
+
+def test_the_summaries_of_a_concatenation_read_the_nan_padded_labels_as_unknown():
+    """xarray pads the labels of the shorter record of a concatenation with NaN (float): the summaries the Explorer
+    recomputes for it read them as unknown frames (-1), never casting NaN to an integer."""
+    import warnings
+
+    a, b = make_run((500,), seed=1), make_run((800, 300), seed=2)
+    drop = [*rnnscope.schema.SUMMARY_VARIABLES, "variable", "waveform", "sample_time", "n_samples"]
+    both = xr.concat([a.drop_vars(drop), b.drop_vars(drop)], dim="event", join="outer")
+    assert both["label"].dtype.kind == "f" and np.isnan(both["label"].values[0, 500:]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # "invalid value encountered in cast"
+        got = rnnscope.io.compute_summaries(both)
+    ints = both.assign(label=both["label"].fillna(-1).astype(np.int16))
+    want = rnnscope.io.compute_summaries(ints)
+    for name in ("summary_heat", "summary_activity", "summary_min", "summary_max"):
+        np.testing.assert_array_equal(got[name].values, want[name].values)
 
 
 def test_netcdf_runs_carry_the_overview(tmp_path):

@@ -127,7 +127,10 @@ class FrameIndex:
         rows = np.asarray(rows, dtype=np.int64)
         n = t1 - t0
         valid = np.arange(n)[None, :] < n_valid[:, None]
-        labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels)
+        if labels.dtype.kind == "f":  # a concatenation along event pads labels with NaN: unknown, never cast
+            labels = np.where(np.isnan(labels), -1, labels)
+        labels = labels.astype(np.int64)
         cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
         first = np.searchsorted(self.event, rows, side="left")
         counts = np.searchsorted(self.event, rows, side="right") - first

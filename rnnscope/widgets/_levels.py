@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _overview as ov
+from ..io._overview import LevelStream
 
-__all__ = ["choose_level", "StoredLevels"]
+__all__ = ["choose_level", "StoredLevels", "build_levels"]
 
 
 def choose_level(i0: int, i1: int, n_cols: int, levels) -> int | None:
@@ -85,3 +86,17 @@ class StoredLevels:
         if int(self.keys[p0]) != k * ov.KEY + (b0 << k) or int(self.keys[p1 - 1]) != k * ov.KEY + ((b1 - 1) << k):
             return None
         return p0, p1
+
+
+def build_levels(read, n_total: int, levels, step: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Min and max of every block of ``2**k`` values along the first axis, for each level ``k`` of ``levels``
+    (consecutive), reading ``step`` values at a time (:class:`rnnscope.io._overview.LevelStream`, the run writer's
+    builder). Returns ``{k: (lo, hi)}`` with ``ceil(n_total / 2**k)`` rows."""
+    parts: dict = {k: [] for k in levels}
+    if not levels:
+        return {}
+    stream = LevelStream(levels, ("min", "max"), lambda k, first, blocks: parts[k].append(blocks))
+    for a in range(0, n_total, step):
+        stream.push(read(a, min(n_total, a + step)))
+    stream.close()
+    return {k: tuple(np.concatenate(b) for b in zip(*blocks)) for k, blocks in parts.items()}

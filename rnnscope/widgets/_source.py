@@ -25,11 +25,10 @@ import xarray as xr
 from .. import _overview as ov
 from .._validation import stored_background
 from ..io import compute_summaries
-from ..io._overview import LevelStream
 from ..schema import SUMMARY_VARIABLES, fit_to_frames, layer_labels, segment_frames, summaries_cover
 from ._archive import ArchiveWaveform, archive_waveforms
 from ._drawing import class_counts
-from ._levels import StoredLevels, choose_level
+from ._levels import StoredLevels, build_levels, choose_level
 from ._render import column_minmax, fold_minmax, fold_sum
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
@@ -152,6 +151,7 @@ class RunReader:
         self._lock = threading.Lock()
         self._building: dict = {}
         self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
+        self._main_classes: dict = {}  # event -> main_class(event)
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
         self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
@@ -184,7 +184,21 @@ class RunReader:
         return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
 
     def main_class(self, event: int) -> str:
-        """Class name of the record's main segment (the most frequent frame label when it has no segment table)."""
+        """Class name of the record's main segment (the most frequent frame label when it has no segment table);
+        read once per record."""
+        if event not in self._main_classes:
+            self._main_classes[event] = self._main_class(event)
+        return self._main_classes[event]
+
+    def main_classes(self) -> list[str]:
+        """:meth:`main_class` of every record: the label counts of the records without a segment read in one
+        computation (the record list names every record's class when the Explorer opens)."""
+        todo = [e for e in range(len(self.lengths)) if e not in self._main_classes and self.main_segment(e) is None]
+        if len(todo) > 1 and self.class_names and "label" in self.run:
+            self.preload([q for e in todo for q in self.requests(("label", e), 0, int(self.lengths[e]), 2)])
+        return [self.main_class(e) for e in range(len(self.lengths))]
+
+    def _main_class(self, event: int) -> str:
         seg = self.main_segment(event)
         if seg is not None:
             return str(seg["class_name"])
@@ -371,8 +385,9 @@ class RunReader:
             p0, p1 = self.stored["time"].positions(k, b0, b1)
             counts, step = fold_sum(np.asarray(self._read(ov.overview_name(name, "count"), event, p0, p1)), n_cols)
             return Columns(counts, counts, b0 << k, step << k, min(b1 << k, int(self.lengths[event])))
-        label, pred = self.labels(event, i0, i1)
-        values = label if name == "label" else pred
+        cached = self._labels.get(event)  # the whole record's labels (prefetch), else the one variable read
+        values = cached[name == "pred"] if cached is not None else None
+        values = self._read(name, event, i0, i1) if values is None else values[i0:i1]
         step = max(1, -(-(i1 - i0) // n_cols))
         counts = class_counts(np.asarray(values), step, n_classes)
         return Columns(counts, counts, i0, step, i1)
@@ -672,17 +687,3 @@ def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
     for name, value in zip(names, values):
         out.variables[name].data = np.asarray(value)
     return out
-
-
-def build_levels(read, n_total: int, levels, step: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Min and max of every block of ``2**k`` values along the first axis, for each level ``k`` of ``levels``
-    (consecutive), reading ``step`` values at a time (:class:`rnnscope.io._overview.LevelStream`, the run writer's
-    builder). Returns ``{k: (lo, hi)}`` with ``ceil(n_total / 2**k)`` rows."""
-    parts: dict = {k: [] for k in levels}
-    if not levels:
-        return {}
-    stream = LevelStream(levels, ("min", "max"), lambda k, first, blocks: parts[k].append(blocks))
-    for a in range(0, n_total, step):
-        stream.push(read(a, min(n_total, a + step)))
-    stream.close()
-    return {k: tuple(np.concatenate(b) for b in zip(*blocks)) for k, blocks in parts.items()}
