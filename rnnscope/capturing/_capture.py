@@ -35,6 +35,7 @@ from .._device import resolve_device
 from .._validation import check_positive, stored_background
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
+from .._overview import OVERVIEW_VARIABLES
 from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
@@ -147,8 +148,9 @@ def _base_dataset(model, dataset) -> xr.Dataset:
     """
     mapping = model.class_index_map(list(dataset.attrs.get("class_names", model.class_names)))
     lookup = np.append(np.asarray(mapping, dtype=np.int64), -1)  # index -1 stays -1
-    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES}
-    base = dataset.drop_vars([v for v in dataset.data_vars if v in captured])
+    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES,
+                                                                            *OVERVIEW_VARIABLES}
+    base = dataset.drop_vars([v for v in dataset.variables if v in captured])
     base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
     if np.array_equal(mapping, np.arange(len(mapping))) and dataset["label"].dtype == np.int16:
         return base  # classes already in the model's order

@@ -23,6 +23,7 @@ each step's centre, like a frame's label is its centre sample's.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import platform
 from collections.abc import Mapping, Sequence
 
@@ -44,7 +45,7 @@ from ..models._torch_rnn import (
     recurrent_modules,
 )
 from ..schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
-from ._module_runs import _assemble
+from ._module_runs import _assemble, _check_labels, _class_names, _event_ids
 
 __all__ = ["capture_modules", "MODULE_BATCH_LAYOUTS"]
 
@@ -344,37 +345,73 @@ def capture_modules(
                                                               or labels is not None) else None
     keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
                         module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen))
+    ids = _event_ids(event_id, n_events, func)  # checked before any forward
+    label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
+    names = _class_names(class_names, label_array, func)
     device = resolve_device(device)
     model = model.to(device)
+    attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
+    sink = None
+    if store is not None:
+        from ._module_store import ModuleStore, fingerprint
+
+        options = {"sampling_rate": sampling_rate, "time_axis": time_axis, "labels": None if label_array is None
+                   else [list(label_array.shape), int(label_array.sum())], "label_rate": label_rate,
+                   "class_names": names, "event_id": ids.tolist(), "module_batch": layouts,
+                   "silence": json.loads(attrs["capture_config"])["silence"]}
+        sink = ModuleStore(store, chosen, variables, n_events, attrs,
+                           fingerprint(model, chosen, variables, batch_size, (*args, *kwargs.values()), options),
+                           overwrite=overwrite, sampling_rate=sampling_rate, n_input=n_input, labels=label_array,
+                           label_rate=label_rate, class_names=names, ids=ids, func=func)
+    blocks: dict[str, list] = {name: [] for name in chosen}
+
+    def keep(start, n_rows, batch):
+        if sink is not None:
+            sink.add(start, n_rows, batch)
+        else:
+            for name in chosen:
+                blocks[name].append(batch[name])
+
+    _forward_batches(model, chosen, (args, kwargs), n_events, batch_size, device, keeps, variables, layouts, keep,
+                     done=set() if sink is None else sink.done, progress=progress, func=func)
+    if sink is not None:
+        return sink.finish()
+    runs = _assemble(blocks, chosen, variables, attrs, sampling_rate=sampling_rate, n_input=n_input,
+                     labels=label_array, label_rate=label_rate, class_names=names, ids=ids, func=func)
+    return runs if len(runs) > 1 else next(iter(runs.values()))
+
+
+def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps, variables, layouts, keep, *, done,
+                     progress, func) -> None:
+    """The model's own forward batch by batch, every chosen module recorded and its states recovered;
+    ``keep(start, n_rows, batch)`` receives each batch (module -> (entries' variables, lengths)), in order. Batches
+    whose first event is in ``done`` are skipped (a resumed store)."""
+    starts = [s for s in range(0, n_events, int(batch_size)) if s not in done]
+    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
     modes = {m: m.training for m in model.modules()}
     model.eval()
-    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
-    blocks: dict[str, list] = {name: [] for name in chosen}
-    bar = _bar(n_events, progress)
+    bar = _bar(n_events, progress, initial=n_events - sum(min(batch_size, n_events - s) for s in starts))
     try:
         with _Recorder(chosen) as recorder, silenced(model, keeps), torch.no_grad():
-            for start in range(0, n_events, int(batch_size)):
+            for start in starts:
                 rows = slice(start, min(start + int(batch_size), n_events))
                 n_rows = rows.stop - rows.start
-                b_args, b_kwargs = _batch((args, kwargs), rows, device)
+                b_args, b_kwargs = _batch(values, rows, device)
                 recorder.clear()
                 model(*b_args, **b_kwargs)
+                batch = {}
                 for name, module in chosen.items():
                     entries, lengths = _module_values(name, module, views[name], recorder.calls[name],
                                                       keeps.get(name), variables, func)
                     entries, lengths = _to_events(name, entries, lengths, n_rows, layouts.get(name), func)
-                    blocks[name].append(([{k: v.detach().to("cpu", torch.float32).numpy() for k, v in e.items()}
-                                          for e in entries], None if lengths is None else lengths.cpu().numpy()))
+                    batch[name] = ([{k: v.detach().to("cpu", torch.float32).numpy() for k, v in e.items()}
+                                    for e in entries], None if lengths is None else lengths.cpu().numpy())
                 recorder.clear()
+                keep(start, n_rows, batch)
                 bar.update(n_rows)
     finally:
         bar.close()
-        for m, training in modes.items():
-            m.train(training)
-    attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
-    runs = _assemble(blocks, chosen, variables, n_events, attrs, sampling_rate=sampling_rate, n_input=n_input,
-                     labels=labels, label_rate=label_rate, class_names=class_names, event_id=event_id, func=func)
-    return finish_runs(runs, store, overwrite, func)
+        _restore_modes(model, modes)
 
 
 def finish_runs(runs: dict, store, overwrite: bool, func: str):
@@ -397,6 +434,18 @@ def _exists(store) -> bool:
     from pathlib import Path
 
     return Path(store).exists()
+
+
+def _restore_modes(model: nn.Module, modes: dict) -> None:
+    """Put every module back in the mode it had (``modes``: module -> training): nothing when none changed, one
+    ``model.train(mode)`` when all had one mode (``train`` recurses: once per module would cost the square)."""
+    if all(m.training == training for m, training in modes.items()):
+        return
+    if len(set(modes.values())) == 1:
+        model.train(next(iter(modes.values())))
+        return
+    for m, training in modes.items():
+        m.training = training
 
 
 def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input) -> dict:
@@ -429,7 +478,7 @@ def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_
     return attrs
 
 
-def _bar(total, enabled):
+def _bar(total, enabled, initial: int = 0):
     if not enabled:
         class _Null:
             def update(self, n):
@@ -441,4 +490,4 @@ def _bar(total, enabled):
         return _Null()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="event", desc="capture", leave=False)
+    return tqdm(total=total, initial=initial, unit="event", desc="capture", leave=False)

@@ -36,28 +36,15 @@ from ._variables import (  # the vocabulary, as data
 )
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "SUMMARY_VARIABLES",
-    "VariableSpec",
-    "VARIABLES",
-    "STATE_VARIABLES",
-    "SEGMENT_VARIABLES",
-    "SchemaError",
-    "validate",
-    "upgrade",
-    "json_attr",
-    "event_ids",
-    "segment_rows",
-    "segment_frames",
-    "summaries_cover",
-    "valid_lengths",
-    "selection_problem",
-    "fit_to_frames",
+    # the layout
+    "SCHEMA_VERSION", "VariableSpec", "VARIABLES", "STATE_VARIABLES", "SUMMARY_VARIABLES", "SEGMENT_VARIABLES",
     "LAYER_COORDS",
-    "layer_label",
-    "layer_labels",
-    "ATTRIBUTION_PER_TARGET",
-    "ATTRIBUTION_COORDS",
+    "ATTRIBUTION_PER_TARGET", "ATTRIBUTION_COORDS",
+    # checks and upgrades
+    "SchemaError", "validate", "upgrade", "json_attr",
+    # records, segments, summaries and the frames a Dataset holds
+    "event_ids", "segment_rows", "segment_frames", "summaries_cover", "valid_lengths", "selection_problem",
+    "fit_to_frames", "layer_label", "layer_labels",
 ]
 
 #: Version of the layout (the variables in ``_variables.py``); bumped when a name, dim or dtype changes meaning.
@@ -107,7 +94,6 @@ def layer_labels(ds) -> list[str]:
     return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
 
 
-
 def json_attr(value: Any) -> str:
     """Encode a nested attribute value as a JSON string (so netCDF and zarr both store it)."""
     return json.dumps(value, sort_keys=True, default=_json_default)
@@ -142,9 +128,7 @@ def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
     """
     problems = _problems(ds, kind, check_padding)
     if problems:
-        raise SchemaError(
-            "The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems)
-        )
+        raise SchemaError("The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems))
 
 
 def _infer_kind(ds) -> str:
@@ -423,6 +407,11 @@ def summaries_cover(ds) -> bool:
     >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
     (False, True)
     """
+    return _summaries_cover(ds, valid_lengths)
+
+
+def _summaries_cover(ds, lengths) -> bool:
+    """:func:`summaries_cover` with ``lengths(ds)`` giving the valid lengths (:func:`valid_lengths`, or known ones)."""
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
         return False
@@ -435,7 +424,7 @@ def summaries_cover(ds) -> bool:
         return False
     if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
         return "length" not in ds.coords
-    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
+    return bool(np.array_equal(lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------------------------- selections of frames
@@ -589,13 +578,12 @@ def fit_to_frames(ds):
     >>> part.length.values.tolist(), "summary_heat" in part
     ([8, 6, 1], False)
     """
+    valid = valid_lengths(ds) if "length" in ds.coords and {"event", "time"} <= set(ds.dims) else None
     stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
-    if stored and "event" in ds.dims and not summaries_cover(ds):
+    if stored and "event" in ds.dims and not _summaries_cover(ds, lambda _: valid):  # one read of the padding
         ds = ds.drop_vars(stored)
-    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
-        valid = valid_lengths(ds)
-        if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
-            ds = ds.assign_coords(length=("event", valid))
+    if valid is not None and not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
+        ds = ds.assign_coords(length=("event", valid))
     return ds
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .._overview import schema_entries as _overview_entries
+
 __all__ = ["STATE_DIMS", "VariableSpec", "VARIABLES", "STATE_VARIABLES", "SUMMARY_VARIABLES", "ATTRIBUTION_PER_TARGET",
            "ATTRIBUTION_COORDS", "SEGMENT_VARIABLES", "SEGMENT_ROW_COLUMNS", "LAYER_COORDS"]
 
@@ -85,6 +87,7 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("segment_end", ("segment",), "f", "end time, s from the record start"),
         _spec("segment_p", ("segment",), "f", "P arrival, s from the record start (NaN if none)"),
         _spec("segment_s", ("segment",), "f", "S arrival, s from the record start (NaN if none)"),
+        *[_spec(*entry) for entry in _overview_entries()],  # the multiscale overview of long records (optional)
     ]
 }
 

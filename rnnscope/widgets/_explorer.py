@@ -164,7 +164,6 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._trace_ranges: dict = {}  # per long trace: the (time, value) ranges its view coordinates span
         self._cols_range = (0.0, 1.0)  # the time range the state columns in self._cols were read for
         self._spec_range: dict = {}
-        self._prob: dict = {}
         self._cols = None  # state columns of the current view
         self._rendered = None  # (event, time_range) the views show
         self.render_count = 0  #: renders of the views (for tests and benchmarks)

@@ -254,6 +254,11 @@ def _drive_day(page, url, cls, screenshot) -> None:  # long: one scenario, step 
         _wait_heat_change(page, href)
         latencies.append(page.evaluate("() => window.__heatChanges[0] - window.__action"))
         every_view.append(_every_view_latency(page))
+    # the presses stayed in the Explorer: JupyterLab did not make its cell the active one (on the first press that
+    # cost a restyle and repaint of the notebook, 40-60 ms before the press reached the views)
+    cells = page.evaluate("() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c => "
+                          "[c.classList.contains('jp-mod-active'), !!c.querySelector('.rnnscope-explorer')])")
+    assert [active for active, explorer in cells if explorer] == [False], cells
     ticks = _tick_labels(page, ".rnnscope-lines")
     # clock times; with seconds when the detection is short (how long it is depends on the briefly trained model)
     assert ticks and all(re.fullmatch(r"\d\d:\d\d(:\d\d)?", t) for t in ticks), ticks
