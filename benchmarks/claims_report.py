@@ -485,7 +485,7 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "The readings behind these definitions, and where rnnscope deviates from the papers, are in "
         "`docs/definitions.md`.",
         "",
-        "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, by=None)`: share of (frame, unit) "
+        "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, per=None)`: share of (frame, unit) "
         "values with |h| > 0.9 / |h| < 0.1 over valid test frames.",
         "- specialisation: `rnnscope.analysis.specialisation`, heat = segment-weighted mean |h| (the paper's heat "
         "map), top = the unit's largest class heat, rest = the mean of the other classes; gap (baseline-free) = mean "
@@ -504,7 +504,7 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
-        f"- probes: `rnnscope.analysis.linear_probes(run, {PROBE_TARGETS}, var='h', max_frames={PROBE_FRAMES})`: "
+        f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', max_frames={PROBE_FRAMES})`: "
         "logistic regression (class, inside an event: balanced accuracy) or ridge regression (time since onset, "
         "band energies: R²) cross-validated by record; chance = the same score of a predictor that ignores the "
         "states.",

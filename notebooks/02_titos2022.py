@@ -276,12 +276,12 @@ pd.concat({"mean onset error (s)": onsets.reindex(CLASSES), "detection rate": de
 # more units near 0 and its histograms look like narrower Gaussians.
 
 # %%
-hists = {name: analysis.activation_histogram(runs[name], by="class") for name in (VANILLA, LSTM)}
+hists = {name: analysis.activation_histogram(runs[name], per="class") for name in (VANILLA, LSTM)}
 plots.activation_histograms(hists)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-overall = {name: analysis.activation_histogram(run, by=None) for name, run in runs.items()}
+overall = {name: analysis.activation_histogram(run, per=None) for name, run in runs.items()}
 polar = pd.DataFrame({name: {"polarization": float(h["polarization"][0]), "sparsity": float(h["sparsity"][0])}
                       for name, h in overall.items()}).T
 print(polar.round(2).to_string())
@@ -313,7 +313,7 @@ plots.heat_maps(runs[LSTM], rule="any")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), p, rule).units[0])
+kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), fraction=p, rule=rule).units[0])
                        for p in (1.0, 0.5, 0.3)} for name in (LSTM, VANILLA) for rule in ("every", "any")}
 print(pd.DataFrame(kept).T.to_string())
 
@@ -335,7 +335,7 @@ pairs = [("VTE", "HYB"), ("TRE", "VTE"), ("TRE", "HYB"), ("LP", "TRE"), ("SIL", 
 corr = {}
 for name in (LSTM, VANILLA):
     for fraction in (1.0, 0.5, 0.3):
-        c = analysis.class_correlation(runs[name], fraction).sel(layer=0)
+        c = analysis.class_correlation(runs[name], fraction=fraction).sel(layer=0)
         corr[(name, f"{fraction:.0%}")] = {f"{a}-{b}": float(c.sel(class_name=a, class_name_other=b))
                                            for a, b in pairs} | {"shared units": int(c["n_units"])}
 pd.DataFrame(corr).round(2)

@@ -205,7 +205,7 @@ print(counts.to_string())
 # %%
 cat = rnnscope.data.catalog(test_set)
 RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-traces = {name: analysis.temporal_trace(runs[name], RECORD, method=TRACE_METHOD, seed=SEED) for name in (LSTM, GRU)}
+traces = {name: analysis.temporal_trace(runs[name], event=RECORD, method=TRACE_METHOD, seed=SEED) for name in (LSTM, GRU)}
 plots.temporal_traces(traces)
 
 # %%
@@ -252,7 +252,7 @@ with warnings.catch_warnings():
         for e in long_records[:NOISE_RECORDS]:
             clean, noisy = experiments.noise_robustness(model, test_set, e, seed=SEED + e, **NOISE)
             per_record.append(analysis.recovery_time(analysis.perturbation(clean, noisy),
-                                                     RECOVERY_THRESHOLD).values)
+                                                     threshold=RECOVERY_THRESHOLD).values)
         recovery[name] = np.asarray(per_record)   # (record, layer)
 rows = {}
 for name, r in recovery.items():

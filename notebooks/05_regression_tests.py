@@ -157,8 +157,8 @@ VTE                0.076     0.191
 HYB                0.077     0.203
 all                0.048     0.228
 """):
-    hist = analysis.activation_histogram(run, by="class").sel(layer=0)
-    overall = analysis.activation_histogram(run, by=None).sel(layer=0)
+    hist = analysis.activation_histogram(run, per="class").sel(layer=0)
+    overall = analysis.activation_histogram(run, per=None).sel(layer=0)
     table = pd.DataFrame({"polarization": hist["polarization"].to_series(), "sparsity": hist["sparsity"].to_series()})
     table.loc["all"] = [float(overall["polarization"]), float(overall["sparsity"])]
     print(table.round(DIGITS).to_string())
@@ -209,7 +209,7 @@ HYB               0.60  0.50 -0.84  0.82  1.00
     inside = float(analysis.cell_distribution(run, seed=SEED)["share_inside_2"][0])
     print("LSTM c inside (-2, 2):", round(inside, DIGITS))
     print("smoothness:", round(float(analysis.smoothness(run, seed=SEED)[0]), DIGITS))
-    corr = analysis.class_correlation(run, 0.5).sel(layer=0)
+    corr = analysis.class_correlation(run, fraction=0.5).sel(layer=0)
     print(f"shared units at 50 %: {int(corr['n_units'])}")
     print(corr.to_pandas().round(2).to_string())
 

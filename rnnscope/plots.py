@@ -244,7 +244,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     from .analysis._common import event_position
 
     e = event_position(run, event, "activation_map")
-    traces = unit_traces(run, e, units, var=var, layer=layer).isel(layer=0)
+    traces = unit_traces(run, event=e, units=units, var=var, layer=layer).isel(layer=0)
     names = [str(c) for c in run.attrs.get("class_names", [])]
     n_frames = traces.sizes["time"]
     n_rec = _n_record_panels(run)
@@ -293,7 +293,7 @@ def activation_histograms(hists, layer: int = 0):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> hist = analysis.activation_histogram(examples.toy_run(), by="class")
+    >>> hist = analysis.activation_histogram(examples.toy_run(), per="class")
     >>> len(plots.activation_histograms({"lstm": hist}).axes)
     5
     """
@@ -357,7 +357,7 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
     image = None
     which = "common to all classes" if rule == "every" else "of any class"
     for ax, fraction in zip(axes, fractions):
-        sub = top_fraction(heat, fraction, rule).heat.isel(layer=0).dropna("unit", how="all")
+        sub = top_fraction(heat, fraction=fraction, rule=rule).heat.isel(layer=0).dropna("unit", how="all")
         units = sub["unit"].values
         if units.size:
             image = ax.imshow(sub.values, aspect="auto", cmap="inferno", vmin=0, vmax=vmax, interpolation="nearest")
@@ -396,7 +396,7 @@ def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0,
     image = None
     for ax, fraction in zip(axes, fractions):
         kwargs = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
-        corr = class_correlation(run_or_heat, fraction, **kwargs).sel(layer=layer)
+        corr = class_correlation(run_or_heat, fraction=fraction, **kwargs).sel(layer=layer)
         names = [str(c) for c in corr["class_name"].values]
         image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks(np.arange(len(names)), names, rotation=90)
@@ -438,8 +438,8 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
 
     e = event_position(run, event, "top_unit_traces")
     names = [str(c) for c in run.attrs.get("class_names", [])]
-    ranked = top_units(run, k, var=var, layer=layer, weighting=weighting).isel(layer=0)
-    traces = unit_traces(run, e, None, var=var, layer=layer).isel(layer=0)
+    ranked = top_units(run, k=k, var=var, layer=layer, weighting=weighting).isel(layer=0)
+    traces = unit_traces(run, event=e, units=None, var=var, layer=layer).isel(layer=0)
     if classes is None:
         present = sorted({int(v) for v in np.asarray(traces["label"].values) if v >= 0})
         classes = [names[c] for c in present] if present else names[:1]
@@ -600,7 +600,7 @@ def temporal_traces(traces):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> tr = analysis.temporal_trace(examples.toy_run(n_layers=2), 0)
+    >>> tr = analysis.temporal_trace(examples.toy_run(n_layers=2), event=0)
     >>> len(plots.temporal_traces({"lstm": tr}).axes)
     2
     """

@@ -548,7 +548,7 @@ def test_analyses_leave_out_the_padding_of_narrower_layers():
     labels = np.zeros((4, 30), dtype=np.int64)
     labels[:, 10:20] = 1
     run = _capture(model, x, labels=labels, time_axis=1)
-    assert np.isfinite(analysis.temporal_trace(run, 0).values).all()
+    assert np.isfinite(analysis.temporal_trace(run, event=0).values).all()
     assert np.isfinite(analysis.smoothness(run).values).all()
     activity = analysis.unit_activity(run)["mean_abs"].values
     assert np.isnan(activity[4:, 0]).all() and np.isfinite(activity[:4, 0]).all() and np.isfinite(activity[:, 1]).all()

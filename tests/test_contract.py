@@ -96,7 +96,7 @@ def test_fit_gives_the_model_the_background_and_capture_gives_it_to_the_run(mode
 
 
 def _onset_count(run, background):
-    det = analysis.detector_units(run, k=0, background=background)
+    det = analysis.detector_units(run, half_width=0, background=background)
     return int(det["n_onsets"])
 
 
@@ -105,19 +105,19 @@ def test_onset_analyses_read_the_background_from_the_run(run50):
     inner = table[(table["start"] > 2.0)]  # segments that start after the first frame: their start is an onset
     n_bg = int((inner["class_name"] == "BG").sum())
     assert n_bg > 0
-    default = analysis.detector_units(run50, k=0)
+    default = analysis.detector_units(run50, half_width=0)
     assert int(default["n_onsets"]) == _onset_count(run50, "BG")
     assert _onset_count(run50, None) > _onset_count(run50, "BG")  # BG onsets counted only when asked
-    sus = analysis.susceptibility(run50, k=1, far=2)
+    sus = analysis.susceptibility(run50, half_width=1, far=2)
     assert sus.attrs["background"] == "BG" and "SIL" not in repr(sus)
     bare = run50.copy()
     del bare.attrs["background"]
-    out, messages = caught(lambda: analysis.susceptibility(bare, k=1, far=2))
+    out, messages = caught(lambda: analysis.susceptibility(bare, half_width=1, far=2))
     assert any("susceptibility: nothing says which class is the background (the run has no attrs['background'])"
                in m and "Pass background= one of ['BG', 'TR', 'LP', 'VT', 'AV']" in m for m in messages)
     assert out.attrs["background"] == "None"
     with pytest.warns(UserWarning, match=r"detector_units: nothing says which class is the background \(the run has no "):
-        analysis.detector_units(bare, k=0)
+        analysis.detector_units(bare, half_width=0)
 
 
 def test_linear_probes_need_a_background_for_the_event_targets(run50):
@@ -127,8 +127,8 @@ def test_linear_probes_need_a_background_for_the_event_targets(run50):
         table = analysis.linear_probes(bare, folds=2, max_frames=300)
     assert "event" not in set(table["target"])
     with pytest.raises(ValueError, match=r"targets \['event'\] \(inside an event\) are undefined.*Or leave"):
-        analysis.linear_probes(bare, ["event"], folds=2)
-    table = analysis.linear_probes(run50, ["event"], folds=2, max_frames=300)
+        analysis.linear_probes(bare, targets=["event"], folds=2)
+    table = analysis.linear_probes(run50, targets=["event"], folds=2, max_frames=300)
     assert table.attrs["background"] == "BG"
 
 
@@ -327,8 +327,8 @@ def test_nan_inside_valid_frames_is_not_polarised(run50):
     h[1, 3, :, 0] = np.nan  # one frame of record 1, every unit
     with pytest.warns(RuntimeWarning, match=r"activation_histogram: 8 values of 'h' inside valid frames \(time < "
                                             r"length\) are NaN or infinite \(the first in record 'rec00001', frame 3\)"):
-        hist = analysis.activation_histogram(broken, by=None)
-    clean = analysis.activation_histogram(run50, by=None)
+        hist = analysis.activation_histogram(broken, per=None)
+    clean = analysis.activation_histogram(run50, per=None)
     assert int(clean["counts"].sum()) - int(hist["counts"].sum()) == 8
     edges = clean["bin_edges"].values
     replaced = run50["h"].values[1, 3, :, 0]

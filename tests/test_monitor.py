@@ -402,7 +402,7 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
     assert np.isfinite(monitored.summary_heat.values).any()  # heat over the detections
     assert np.isnan(monitored.summary_heat_frame.values).all()  # no frame has a known label
     with pytest.warns(analysis.EmptyClassWarning):
-        for fn in (analysis.heat_map, lambda r: analysis.activation_histogram(r, by="segment")):
+        for fn in (analysis.heat_map, lambda r: analysis.activation_histogram(r, per="segment")):
             xr.testing.assert_allclose(fn(captured), fn(monitored), atol=1e-5)
 
 

@@ -39,7 +39,7 @@ def _figures(run, gru):
         "activation_map": (plots.activation_map(run, 0, layer=1), 5),
         "activation_map[c]": (plots.activation_map(run, "ex1", var="c", units=[0, 2, 4]), 5),
         "activation_histograms": (plots.activation_histograms({"gru": analysis.activation_histogram(gru)}), 5),
-        "activation_histograms[all]": (plots.activation_histograms(analysis.activation_histogram(run, by=None)), 1),
+        "activation_histograms[all]": (plots.activation_histograms(analysis.activation_histogram(run, per=None)), 1),
         "heat_maps": (plots.heat_maps(run, layer=1), 4),
         "correlation_matrices": (plots.correlation_matrices(analysis.heat_map(run), fractions=(1.0, 0.5)), 3),
         "top_unit_traces": (plots.top_unit_traces(run, 0, k=3), 2 + 3),  # waveform, spectrogram, SIL/LP/HYB
@@ -48,7 +48,7 @@ def _figures(run, gru):
             {"lstm": analysis.cell_distribution(run), "gru": analysis.cell_distribution(gru)}), 4),
         "responsibility_map": (plots.responsibility_map(analysis.responsibility(run, threshold=10)), 3),
         "temporal_traces": (plots.temporal_traces(
-            {"lstm": analysis.temporal_trace(run, 0), "gru": analysis.temporal_trace(gru, 0)}), 4),
+            {"lstm": analysis.temporal_trace(run, event=0), "gru": analysis.temporal_trace(gru, event=0)}), 4),
         "perturbation_map": (plots.perturbation_map(diff), 4),
     }
 
@@ -148,7 +148,7 @@ def test_heat_maps_say_what_an_empty_panel_means_and_offer_the_union():
 
 
 def test_one_row_per_model(run, gru):
-    hists = {"lstm": analysis.activation_histogram(run, by=None), "gru": analysis.activation_histogram(gru, by=None)}
+    hists = {"lstm": analysis.activation_histogram(run, per=None), "gru": analysis.activation_histogram(gru, per=None)}
     fig = plots.activation_histograms(hists)
     assert len(fig.axes) == 2 and fig.axes[1].get_title().startswith("gru")
 

@@ -103,7 +103,7 @@ def test_reader_makes_one_record_per_file_months_apart_with_the_labels(archive, 
 ANALYSES = {
     "activation_histogram": lambda r: rnnscope.analysis.activation_histogram(r),
     "heat_map": lambda r: rnnscope.analysis.heat_map(r),
-    "top_fraction": lambda r: rnnscope.analysis.top_fraction(r, 0.5),
+    "top_fraction": lambda r: rnnscope.analysis.top_fraction(r, fraction=0.5),
     "class_correlation": lambda r: rnnscope.analysis.class_correlation(r),
     "top_units": lambda r: rnnscope.analysis.top_units(r),
     "unit_activity": lambda r: rnnscope.analysis.unit_activity(r),
@@ -112,7 +112,7 @@ ANALYSES = {
     "detector_units": lambda r: rnnscope.analysis.detector_units(r),
     "cell_distribution": lambda r: rnnscope.analysis.cell_distribution(r),
     "responsibility": lambda r: rnnscope.analysis.responsibility(r),
-    "temporal_trace": lambda r: rnnscope.analysis.temporal_trace(r, 0),
+    "temporal_trace": lambda r: rnnscope.analysis.temporal_trace(r, event=0),
     "smoothness": lambda r: rnnscope.analysis.smoothness(r),
     "frame_accuracy": lambda r: rnnscope.analysis.frame_accuracy(r),
 }

@@ -195,11 +195,11 @@ def model_cells(run) -> list[str] | None:
 def cell_variables(run, var, positions, func: str) -> list[str]:
     """The variable to read for each selected layer.
 
-    ``var=None`` picks Tang et al.'s "cell": ``c`` for LSTM-family layers (``lstm``, ``lazy_lstm``), ``h`` for the
-    others (GRU, vanilla), by the cell kinds in ``attrs["model_config"]``; without a model config, ``c`` when the
-    run has it, else ``h``.
+    ``var="cell"`` picks Tang et al.'s "cell": ``c`` for LSTM-family layers (``lstm``, ``lazy_lstm``), ``h`` for
+    the others (GRU, vanilla), by the cell kinds in ``attrs["model_config"]``; without a model config, ``c`` when
+    the run has it, else ``h``.
     """
-    if var is not None:
+    if not (isinstance(var, str) and var == "cell"):
         return [check_var(run, var, func)] * len(positions)
     cells = model_cells(run)
     if cells is None or len(cells) != run.sizes["layer"]:
@@ -211,7 +211,7 @@ def cell_variables(run, var, positions, func: str) -> list[str]:
         chosen = "c" if cells[p] in _LSTM_FAMILY else "h"
         if chosen not in available:
             raise ValueError(
-                f"{func}: var=None picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
+                f"{func}: var='cell' picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
                 f"has only {available}. Capture it (rnnscope.capture(..., variables='all')) or pass var= one of "
                 f"{available}."
             )

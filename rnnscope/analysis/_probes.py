@@ -205,10 +205,10 @@ def _cross_validate(x, y, groups, kind, metric, folds):
 
 def linear_probes(
     run: xr.Dataset,
+    *,
     targets: str | Sequence[str] | None = None,
     var: str | Sequence[str] = "h",
     layer=None,
-    *,
     folds: int = 5,
     max_frames: int | None = 5000,
     seed: int = 0,
@@ -300,12 +300,12 @@ def linear_probes(
     >>> from rnnscope import analysis, examples
     >>> analysis.linear_probes(examples.toy_run())["target"].tolist()  # every target the run supports
     ['class', 'event', 'time_since_onset', 'band_energy']
-    >>> table = analysis.linear_probes(examples.toy_run(), ["class", "event"], folds=3)
+    >>> table = analysis.linear_probes(examples.toy_run(), targets=["class", "event"], folds=3)
     >>> table[["target", "var", "layer", "metric"]].values.tolist()
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]
     >>> bool(table.set_index("target").loc["event", "score"] > table.set_index("target").loc["event", "chance"])
     True
-    >>> with_null = analysis.linear_probes(examples.toy_run(), ["event"], folds=3, null=9, progress=False)
+    >>> with_null = analysis.linear_probes(examples.toy_run(), targets=["event"], folds=3, null=9, progress=False)
     >>> with_null.columns.tolist()[-3:], bool(0 < with_null["score_p"][0] <= 1)
     (['score_null_mean', 'score_null_q95', 'score_p'], True)
     """
@@ -466,7 +466,7 @@ def _target(target, labels, since, feats, bg, bands, names, feature_cols):
 # --------------------------------------------------------------------------------------------- gates
 
 
-def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, layer=None, *, low: float = 0.05,
+def gate_saturation(run: xr.Dataset, *, var: str | Sequence[str] = "gates", layer=None, low: float = 0.05,
                     high: float = 0.95) -> xr.Dataset:
     """Share of gate values that are saturated: below ``low`` (closed) or above ``high`` (open).
 
@@ -478,8 +478,8 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     Parameters
     ----------
     run : xarray.Dataset
-    var : str, list of str or None
-        Default: every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``, ``forget_gate``,
+    var : str or list of str
+        ``"gates"`` (default): every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``, ``forget_gate``,
         ``output_gate`` for LSTMs, ``update_gate``, ``reset_gate`` for GRUs). Any state variable may be named, with
         thresholds suited to its range (e.g. ``var="h", low=-0.95, high=0.95`` for tanh saturation).
     layer : int, list of int or None
@@ -508,7 +508,7 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     """
     func = "gate_saturation"
     run = C.as_run(run, func)
-    if var is None:
+    if isinstance(var, str) and var == "gates":
         variables = [v for v in GATE_VARIABLES if v in C.state_variables(run)]
         if not variables:
             raise ValueError(

@@ -103,7 +103,7 @@ def _moments(run_a, var_a, pos_a, run_b, var_b, pos_b):
     return count, mean + shift, centred
 
 
-def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None, *, var_b: str | None = None,
+def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=None, var_b: str | None = None,
                layer_b=None) -> xr.DataArray:
     """Linear centred kernel alignment (CKA) between the state spaces of two runs, for every pair of layers.
 
@@ -176,7 +176,7 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None,
     return result
 
 
-def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None, *, var_b: str | None = None,
+def match_units(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=None, var_b: str | None = None,
                 layer_b=None, absolute: bool = True, return_correlation: bool = False):
     """Pair every unit of run_a with a distinct unit of run_b by the correlation of their activity (e.g. across seeds).
 

@@ -96,14 +96,14 @@ def top_units(run: xr.Dataset, layer: int, n: int = 5, kind: str = "segment") ->
 def shared_units(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
     """Units whose heat is in the top ``fraction`` of units for every class with segments, in id order
     (:func:`rnnscope.analysis.top_fraction`, the rule of Figs. 6-7); 1.0 keeps all units."""
-    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction)
+    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction=fraction)
     return np.asarray(sorted(next(iter(selected.units.values()))), dtype=int)
 
 
 def class_correlation(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
     """(class, class) Pearson correlation of the classes' heat over the shared units of ``fraction``
     (:func:`rnnscope.analysis.class_correlation`, Fig. 7); NaN where undefined."""
-    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction)
+    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction=fraction)
     return np.asarray(corr.isel(layer=0).values, dtype=np.float64)
 
 
