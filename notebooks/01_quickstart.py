@@ -66,7 +66,7 @@ print(catalog["class_name"].value_counts().reindex(records.attrs["class_names"])
 # %%
 frames = rnnscope.features.compute(records)
 event = int(catalog.loc[catalog.class_name == "VTE", "event"].iloc[0])
-rnnscope.plots.record_overview(frames, event)
+rnnscope.plots.record_overview(frames, event=event)
 
 # %% [markdown]
 # ## 3. Train an LSTM

@@ -245,10 +245,10 @@ for name, run in runs.items():
 # %%
 cat = rnnscope.data.catalog(test_set)
 VTE_RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-plots.activation_map(runs[LSTM], VTE_RECORD)
+plots.activation_map(runs[LSTM], event=VTE_RECORD)
 
 # %%
-plots.activation_map(runs[VANILLA], VTE_RECORD)
+plots.activation_map(runs[VANILLA], event=VTE_RECORD)
 
 # %% [markdown]
 # The paper also reads onsets and ends off these maps: the LSTM detects emergent onsets early and ends events later
@@ -387,10 +387,10 @@ pd.concat({name: table2(runs[name]) for name in (LSTM, VANILLA)}, axis=1)
 # colour band at the bottom of each panel):
 
 # %%
-plots.top_unit_traces(runs[LSTM], VTE_RECORD, k=5)
+plots.top_unit_traces(runs[LSTM], event=VTE_RECORD, k=5)
 
 # %%
-plots.top_unit_traces(runs[VANILLA], VTE_RECORD, k=5)
+plots.top_unit_traces(runs[VANILLA], event=VTE_RECORD, k=5)
 
 # %% [markdown]
 # ## 9. Fig. 9: LSTMs of increasing size
@@ -401,7 +401,7 @@ plots.top_unit_traces(runs[VANILLA], VTE_RECORD, k=5)
 
 # %%
 for h in SIZES[:-1]:
-    display(plots.top_unit_traces(runs[f"LSTM ({h})"], VTE_RECORD, k=5))
+    display(plots.top_unit_traces(runs[f"LSTM ({h})"], event=VTE_RECORD, k=5))
 
 
 # %%

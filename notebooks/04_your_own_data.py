@@ -78,7 +78,7 @@ frames = rnnscope.features.compute(records)
 model = rnnscope.examples.trained_model()
 print(model)
 run = rnnscope.capture(model, frames, progress=False)
-rnnscope.plots.record_overview(run, 0)
+rnnscope.plots.record_overview(run, event=0)
 
 # %%
 # NBVAL_CHECK_OUTPUT

@@ -68,12 +68,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures,
                              records.attrs.get("background"))
-    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, e) for e in shown}
+    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, event=e) for e in shown}
     figures.update({
         "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
         "fig6_heat_maps.png": lambda: plots.heat_maps(run),
         "fig7_class_correlation.png": lambda: plots.correlation_matrices(run),
-        "fig8_top_units.png": lambda: plots.top_unit_traces(run, shown[0] if shown else 0),
+        "fig8_top_units.png": lambda: plots.top_unit_traces(run, event=shown[0] if shown else 0),
     })
     for name, draw in figures.items():
         draw().savefig(out / name, dpi=110)

@@ -56,7 +56,7 @@ def _label_bands(ax, times, labels, class_names, y0, y1, alpha=0.35):
                    color=class_color(name, class_names), alpha=alpha, lw=0)
 
 
-def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure":  # noqa: F821
+def record_overview(ds: xr.Dataset, *, event: int = 0) -> "matplotlib.figure.Figure":  # noqa: F821
     """Waveform with labelled segments and P/S arrivals, spectrogram, features and frame labels of one record.
 
     Parameters
@@ -213,7 +213,7 @@ def _n_record_panels(run):
     return int("waveform" in run) + int("spectrogram" in run)
 
 
-def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, units=None):
+def activation_map(run: xr.Dataset, *, event=0, var: str = "h", layer: int = 0, units=None):
     """Neural activation map of one record under its waveform and spectrogram (Titos & Garcia 2022, Fig. 4).
 
     Panels: waveform (segments shaded, P/S marked) and spectrogram when the run has them, the units x time image of
@@ -274,7 +274,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     return fig
 
 
-def activation_histograms(hists, layer: int = 0):
+def activation_histograms(hists, *, layer: int = 0):
     """Histograms of activation values per class (or segment) and model (Titos & Garcia 2022, Fig. 5).
 
     Parameters
@@ -330,7 +330,7 @@ def activation_histograms(hists, layer: int = 0):
     return fig
 
 
-def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment",
+def heat_maps(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighting: str = "segment",
               rule: str = "every"):
     """Heat maps per class for the most active 100 / 50 / 30 % of the units (Titos & Garcia 2022, Fig. 6).
 
@@ -380,7 +380,7 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
     return fig
 
 
-def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment"):
+def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighting: str = "segment"):
     """Class-by-class correlation of the heat maps at 100 / 50 / 30 % (Titos & Garcia 2022, Fig. 7).
 
     Examples
@@ -410,7 +410,7 @@ def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0,
     return fig
 
 
-def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: int = 0, *, var: str = "h",
+def top_unit_traces(run: xr.Dataset, *, event=0, k: int = 5, classes=None, layer: int = 0, var: str = "h",
                     weighting: str = "segment"):
     """Time evolution of the ``k`` most active units of each class over one record (Titos & Garcia 2022,
     Figs. 8-9), under the record's waveform and spectrogram.
@@ -427,7 +427,7 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> fig = plots.top_unit_traces(examples.toy_run(), 0, k=2, classes=["LP", "HYB"])
+    >>> fig = plots.top_unit_traces(examples.toy_run(), event=0, k=2, classes=["LP", "HYB"])
     >>> len(fig.axes)  # waveform, spectrogram, one panel per class
     4
     >>> len(plots.top_unit_traces(examples.toy_run()).axes)  # record 0: the classes it holds, 5 units each
@@ -550,7 +550,7 @@ def cell_distributions(dists):
     return fig
 
 
-def responsibility_map(resp, units=None):
+def responsibility_map(resp, *, units=None):
     """Neuronal responsibility per class and unit, one panel per layer (Tang, Shi & Wang, Figs. 4-6).
 
     Parameters
@@ -631,7 +631,7 @@ def temporal_traces(traces):
     return fig
 
 
-def perturbation_map(diff, units=None, *, threshold: float = 0.1):
+def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     """Difference between perturbed and clean values per unit over time, per layer (Tang, Shi & Wang, Fig. 8).
 
     One image per layer (units x time, RdBu, symmetric robust range, the noise span marked), a bottom panel with

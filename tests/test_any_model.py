@@ -468,7 +468,7 @@ def test_analyses_and_explorer_on_runs_of_any_model():
     assert explorer.w_layer.options[1] == ("encoder.lstm[0] backward", 1)
     assert explorer.order_class == "" and len(explorer.selected_units) == 5
     assert "specialisation" not in [v for _, v in explorer.w_order.options]
-    explorer.variable = "forget_gate"
+    explorer.var = "forget_gate"
     explorer.render_now()
     labelled = _capture(model, (x, lengths), labels=np.array([[0, 0, 1, 1, 1, 0, 0]] * 3),
                         class_names=["SIL", "LP"], time_axis=1)

@@ -15,6 +15,8 @@ __all__ = ["activation_histogram"]
 POLAR_THRESHOLD = 0.9
 #: |activation| below this counts as silent (sparsity).
 SPARSE_THRESHOLD = 0.1
+#: equal bins over a variable's range when a histogram is not given its bins (analyses and widgets alike)
+DEFAULT_BINS = 40
 
 
 # --------------------------------------------------------------------------------------------- histograms
@@ -22,13 +24,13 @@ SPARSE_THRESHOLD = 0.1
 
 def _default_edges(run, var, positions):
     if var in ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"):
-        return np.linspace(0.0, 1.0, 41)
+        return np.linspace(0.0, 1.0, DEFAULT_BINS + 1)
     if C.is_bounded(var):
-        return np.linspace(-1.0, 1.0, 41)
+        return np.linspace(-1.0, 1.0, DEFAULT_BINS + 1)
     lo, hi = C.value_range(run, var, positions)
     m = float(np.nanmax(np.maximum(np.abs(lo), np.abs(hi)))) if len(lo) else 1.0
     m = m if np.isfinite(m) and m > 0 else 1.0
-    return np.linspace(-m, m, 41)
+    return np.linspace(-m, m, DEFAULT_BINS + 1)
 
 
 def activation_histogram(

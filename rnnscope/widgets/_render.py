@@ -152,7 +152,7 @@ GATES = ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"
 TANH = ("h", "cell_input", "candidate")
 
 
-def colormap_for(variable: str, robust_max: float | None = None, vmin: float | None = None,
+def colormap_for(var: str, *, robust_max: float | None = None, vmin: float | None = None,
                  vmax: float | None = None) -> ColorMap:
     """The colour map of a state variable (the convention of ``DESIGN.md``).
 
@@ -171,11 +171,11 @@ def colormap_for(variable: str, robust_max: float | None = None, vmin: float | N
     >>> colormap_for("forget_gate").center
     0.5
     """
-    if variable in TANH:
+    if var in TANH:
         return ColorMap("RdBu", -1.0, 1.0, 0.0)
-    if variable in GATES:
+    if var in GATES:
         return ColorMap("Blues", 0.0, 1.0, 0.5)
-    if variable == "c" or (vmin is not None and vmin < 0):
+    if var == "c" or (vmin is not None and vmin < 0):
         r = robust_max if robust_max is not None else max(abs(vmin or 1.0), abs(vmax or 1.0))
         r = float(r) if np.isfinite(r) and r > 0 else 1.0
         return ColorMap("RdBu", -r, r, 0.0)
