@@ -47,7 +47,7 @@ def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 
             t += n
         labels.append(label)
     feats = [rng.normal(size=(frames, n_features)).astype(np.float32) for _ in range(batch)]
-    return rnnscope.data.from_features(feats, labels, ["SIL", "TRE", "LP", "VTE", "HYB"])
+    return rnnscope.data.from_features(feats, labels, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
 
 
 def hooks_loop(model, x):
@@ -97,7 +97,7 @@ torch.set_num_threads(2)
 frames = int(sys.argv[1])
 ds = features_dataset(1, frames)
 torch.manual_seed(0)
-model = rnnscope.models.RNNClassifier("lstm", 48, 210, 5)
+model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5)
 def hwm_kb():  # this process's own peak RSS (ru_maxrss would include the parent's peak, kept across exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 base = hwm_kb()
@@ -129,7 +129,7 @@ def main(argv=None):
     rounds = 3 if args.quick else args.rounds
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 210, 5).eval()
+    model = RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5).eval()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM(210), 48 inputs")
 
     ds = features_dataset(32, 400)

@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
 CONTROLS = ("trained", "untrained", "shuffled_labels")
 FRACTIONS = (1.0, 0.3, 0.2, 0.1)
-NOISE = {"start": 15.0, "duration": 5.0, "level": 1.0, "mode": "insert", "where": "waveform"}
+NOISE = {"start": 15.0, "duration": 5.0, "level": 1.0, "how": "insert", "where": "waveform"}
 RECOVERY_THRESHOLD = 0.1
 RECOVERY_CAP = 100  # frames: a record that never recovers counts as this many frames (50 s)
 NOISE_RECORDS = 6
@@ -95,7 +95,7 @@ def split(frames, fold=0):
     """Three record folds of four for training, fold ``fold`` for analysis (rnnscope.train.record_folds, seed 0)."""
     lengths = frames["length"].values
     labels = [frames["label"].values[i, : lengths[i]] for i in range(frames.sizes["event"])]
-    test = rnnscope.train.record_folds(labels, 4, seed=0)[fold]
+    test = rnnscope.train.record_folds(labels, folds=4, seed=0)[fold]
     train = np.setdiff1d(np.arange(frames.sizes["event"]), test)
     return select_records(frames, train), select_records(frames, test)
 
@@ -184,7 +184,7 @@ def _recovery_median(model, test, seed) -> float:
     events = [int(e) for e in np.flatnonzero(lengths >= 120)][:NOISE_RECORDS]
     times = []
     for e in events:
-        clean, noisy = rnnscope.experiments.noise_robustness(model, test, e, seed=seed + e, threads=1,
+        clean, noisy = rnnscope.experiments.noise_robustness(model, test, event=e, seed=seed + e, threads=1,
                                                                device="cpu", **NOISE)
         rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), RECOVERY_THRESHOLD)
         value = float(rec.values[0])
@@ -207,8 +207,8 @@ def seed_task(payload) -> tuple[list[dict], dict]:
 
     cell, seed, fold, full, cfg, train, test = payload
     torch.set_num_threads(1)
-    make = partial(rnnscope.models.RNNClassifier, cell, train.sizes["feature"], cfg["hidden"],
-                   len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
+    make = partial(rnnscope.models.RNNClassifier, cell, input_size=train.sizes["feature"], hidden_size=cfg["hidden"],
+                   num_classes=len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
     fit_kwargs = {"epochs": cfg["epochs"], "threads": 1, "progress": False}
     trained = rnnscope.train.fit_many(make, train, seeds=[seed], **fit_kwargs)[0]
     shuffled_data = rnnscope.experiments.shuffle_labels(train, seed=seed)

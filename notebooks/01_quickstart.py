@@ -76,7 +76,7 @@ rnnscope.plots.record_overview(frames, event=event)
 
 # %%
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-test_idx = rnnscope.train.record_folds(labels, 4, seed=SEED)[0]
+test_idx = rnnscope.train.record_folds(labels, folds=4, seed=SEED)[0]
 train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
 train_set = rnnscope.data.select_records(frames, train_idx)
 test_set = rnnscope.data.select_records(frames, test_idx)

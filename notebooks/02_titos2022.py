@@ -95,7 +95,7 @@ records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=SEED)
 frames = rnnscope.features.compute(records)
 catalog = rnnscope.data.catalog(frames)
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-folds = train.record_folds(labels, 4, seed=SEED)
+folds = train.record_folds(labels, folds=4, seed=SEED)
 CLASSES = list(frames.attrs["class_names"])
 
 # %%
@@ -162,9 +162,9 @@ key.pivot(index="pair", columns="score", values="difference").join(
 # %%
 FIT = dict(batch_size=16, lr=3e-3, validation=0.15, early_stopping=5, seed=SEED, progress=False)
 T1_MODELS = {
-    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", 48, T1_SIZES["rnn"], 5),
-    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", 48, T1_SIZES["lstm"], 5),
-    "TCN": lambda: TCNClassifier(48, 5),  # 50 filters, kernel size 2, dilations 8/16/32, one residual block
+    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", input_size=48, hidden_size=T1_SIZES["rnn"], num_classes=5),
+    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", input_size=48, hidden_size=T1_SIZES["lstm"], num_classes=5),
+    "TCN": lambda: TCNClassifier(input_size=48, num_classes=5),  # 50 filters, kernel size 2, dilations 8/16/32, one residual block
 }
 rows = []
 for k in T1_PARTITIONS:
@@ -183,7 +183,7 @@ for k in T1_PARTITIONS:
         recall = scores.per_class.loc[scores.per_class["support"] > 0, "recall"]
         rows[-1]["balanced_accuracy"] = float(recall.mean())
     for name, kind in (("one-frame logistic", "logistic"), ("one-frame boosting", "boosting")):
-        base = train.frame_baseline(frames, train_idx, test_idx, model=kind, seed=SEED)
+        base = train.frame_baseline(frames, train_idx=train_idx, test_idx=test_idx, estimator=kind, seed=SEED)
         rows.append({"model": name, "partition": k, "accuracy": base["accuracy"],
                      "balanced_accuracy": base["balanced_accuracy"], "macro_f1": base["macro_f1"]})
 table1_here = pd.DataFrame(rows)
@@ -219,7 +219,7 @@ train_set, test_set = select_records(frames, train_idx), select_records(frames, 
 
 def trained(cell, hidden):
     torch.manual_seed(SEED)
-    model = RNNClassifier(cell, 48, hidden, 5)
+    model = RNNClassifier(cell, input_size=48, hidden_size=hidden, num_classes=5)
     train.fit(model, train_set, epochs=EPOCHS, **FIT)
     return model
 
@@ -483,7 +483,7 @@ print(sweep.pivot_table(index="cell", columns="hidden_size", values="accuracy").
 # %%
 rankings = ["activity", "random"] + (["small_model"] if SMALL_MODELS else [])
 fit_small = {k: v for k, v in FIT.items() if k not in ("seed", "progress")} | {"epochs": EPOCHS}
-ablation = {name: experiments.ablation_curve(models[name], test_set, FRACTIONS, ranking=rankings,
+ablation = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS, ranking=rankings,
                                                rank_on=train_set, repeats=REPEATS, seed=SEED, fit_kwargs=fit_small)
             for name in (LSTM, VANILLA)}
 plots.ablation_curves(ablation)
@@ -519,7 +519,7 @@ if SMALL_MODELS:
 # the figure is now the threshold level `p`, not a share of units:
 
 # %%
-by_threshold = {name: experiments.ablation_curve(models[name], test_set, FRACTIONS, ranking=["activity", "random"],
+by_threshold = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS, ranking=["activity", "random"],
                                                  rank_on=train_set, repeats=REPEATS, seed=SEED, selection="threshold")
                 for name in (LSTM, VANILLA)}
 plots.ablation_curves(by_threshold)
@@ -577,7 +577,7 @@ from functools import partial
 
 CLAIM_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 CLAIM_EPOCHS = 6 if QUICK else 20
-make_lstm = partial(RNNClassifier, "lstm", frames.sizes["feature"], SIZES[-1], len(frames.attrs["class_names"]),
+make_lstm = partial(RNNClassifier, "lstm", input_size=frames.sizes["feature"], hidden_size=SIZES[-1], num_classes=len(frames.attrs["class_names"]),
                     class_names=list(frames.attrs["class_names"]))
 
 
@@ -585,8 +585,8 @@ def lstm_specialisation(run):
     return float(analysis.specialisation(run)["specialisation"].mean())
 
 
-controls = experiments.compare_controls(lstm_specialisation, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
-                                  threads=THREADS, epochs=CLAIM_EPOCHS)
+controls = experiments.compare_controls(make_lstm, train_set, fn=lstm_specialisation, test=test_set, seeds=CLAIM_SEEDS,
+                                        threads=THREADS, epochs=CLAIM_EPOCHS)
 torch.set_num_threads(THREADS)
 controls[["mean", "ci_low", "ci_high", "n"]].round(3)
 

@@ -242,7 +242,7 @@ print(rnnscope.data.catalog(events).groupby("class_name").size().to_dict())
 # NBVAL_CHECK_OUTPUT
 event_frames = rnnscope.features.compute(events)
 torch.manual_seed(0)
-bez = rnnscope.models.RNNClassifier("gru", 48, 16, len(chile), class_names=chile)
+bez = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=len(chile), class_names=chile)
 rnnscope.train.fit(bez, event_frames, epochs=3, progress=False)
 print("model background:", bez.background, "| trained at", bez.sampling_rate, "Hz")
 result = rnnscope.monitor(bez, str(workdir / "*.mseed"), progress=False)

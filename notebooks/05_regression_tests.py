@@ -110,7 +110,7 @@ run = rnnscope.capture(model, frames, device="cpu", progress=False)
 
 # %%
 with pinned("""
-RNNClassifier(48 features -> 5 classes ['SIL', 'TRE', 'LP', 'VTE', 'HYB'], 29,509 parameters
+RNNClassifier(48 features -> 5 classes ['SIL', 'TRE', 'LP', 'VTE', 'HYB'], input_size=29,hidden_size=509 parameters
   layer 0: lstm 48 -> 64
   head: linear 64 -> 5
 )
@@ -254,7 +254,7 @@ with pinned("""
 final training loss 1.68, accuracy 0.42
 """):
     torch.manual_seed(SEED)
-    tiny = rnnscope.models.RNNClassifier("gru", 48, 8, 5)
+    tiny = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5)
     history = rnnscope.train.fit(tiny, frames, epochs=3, seed=SEED, threads=THREADS, progress=False)
     print(f"final training loss {history['loss'].iloc[-1]:.2f}, accuracy {history['accuracy'].iloc[-1]:.2f}")
 

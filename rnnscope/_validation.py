@@ -194,6 +194,22 @@ def resolve_background(background: Any, class_names: Sequence[str], attrs: Any, 
     return check_background(background, class_names, func=func)
 
 
+def declared_background(background: Any, class_names: Sequence[str], sources: Sequence[Any], *,
+                        func: str) -> str | None:
+    """The background class a reader declares: ``background`` when given (a class name, or None for none), else
+    (``background="auto"``) the one the tables it reads declare (``attrs["background"]`` of a catalog or segment
+    table), else None.
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"class": ["BG"]}); table.attrs["background"] = "BG"
+    >>> declared_background("auto", ["BG", "VT"], [table], func="f"), declared_background("auto", ["BG"], [None], func="f")
+    ('BG', None)
+    """
+    if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in class_names:
+        background = next((b for b in (stored_background(getattr(s, "attrs", {})) for s in sources) if b), None)
+    return check_background(background, class_names, func=func)
+
+
 def no_background_message(func: str, where: str, class_names: Sequence[str], consequence: str, *,
                           none_ok: bool = True) -> str:
     """The one wording of "nothing says which class is the background" (warnings and errors).

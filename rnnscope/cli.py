@@ -47,11 +47,11 @@ def _demo(args: argparse.Namespace) -> int:
     from .capturing import capture
 
     labels = [frames["label"].values[i, : int(frames["length"][i])] for i in range(frames.sizes["event"])]
-    test_idx = train.record_folds(labels, 4, seed=args.seed)[0]
+    test_idx = train.record_folds(labels, folds=4, seed=args.seed)[0]
     train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
     train_set, test_set = data.select_records(frames, train_idx), data.select_records(frames, test_idx)
     torch.manual_seed(args.seed)
-    model = models.RNNClassifier("lstm", frames.sizes["feature"], args.hidden, len(records.attrs["class_names"]),
+    model = models.RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=args.hidden, num_classes=len(records.attrs["class_names"]),
                                  class_names=records.attrs["class_names"])
     print(f"  training an LSTM({args.hidden}) on {len(train_idx)} records for up to {args.epochs} epochs ...")
     history = train.fit(model, train_set, epochs=args.epochs, validation=0.15, early_stopping=6, seed=args.seed,
@@ -134,8 +134,8 @@ def _monitor(args: argparse.Namespace) -> int:
             result = monitoring.monitor(
                 args.model, args.source, starttime=args.start, endtime=args.end, seed_id=seed_id, device=args.device,
                 smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
-                min_duration=min_duration, background=background, detrend=False if args.no_detrend else "default",
-                bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
+                min_duration=min_duration, background=background, detrend=False if args.no_detrend else "auto",
+                bandpass=tuple(args.bandpass) if args.bandpass else "auto", capture_store=args.capture,
                 progress=not args.quiet, executor=executor, output=out,
                 span_s=None if args.span_days is None else args.span_days * 86400.0,
                 **({} if args.warmup is None else {"warmup_s": args.warmup}),
@@ -298,7 +298,7 @@ def _retrain(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
-        result = train.retrain(args.model, args.reviewed, args.waveforms, original, context_s=args.context,
+        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original, context_s=args.context,
                                holdout=args.holdout, epochs=args.epochs, lr=args.lr, replay=args.replay,
                                seed=args.seed, device=args.device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:

@@ -563,7 +563,7 @@ def responsibility_map(resp, *, units=None):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> resp = analysis.responsibility(examples.toy_run(n_layers=2), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(num_layers=2), threshold=10)
     >>> len(plots.responsibility_map(resp).axes)  # two layers and a colour bar
     3
     """
@@ -600,7 +600,7 @@ def temporal_traces(traces):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> tr = analysis.temporal_trace(examples.toy_run(n_layers=2), event=0)
+    >>> tr = analysis.temporal_trace(examples.toy_run(num_layers=2), event=0)
     >>> len(plots.temporal_traces({"lstm": tr}).axes)
     2
     """
@@ -649,7 +649,7 @@ def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> run = examples.toy_run(n_layers=2)
+    >>> run = examples.toy_run(num_layers=2)
     >>> diff = analysis.perturbation(run, run, noise=(2, 4))
     >>> len(plots.perturbation_map(diff).axes)  # two layers, the curve, the colour bar
     4

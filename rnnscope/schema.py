@@ -137,18 +137,18 @@ SEGMENT_ROW_COLUMNS = ("event_id", "class", "start", "end", "p", "s")
 LAYER_COORDS = ("module", "module_layer", "direction", "layer_units", "layer_h_units")
 
 
-def layer_label(module: str, layer: int, direction: str = "forward", bidirectional: bool = False) -> str:
+def layer_label(module: str, module_layer: int, *, direction: str = "forward", bidirectional: bool = False) -> str:
     """How a layer of a module is named in selectors and errors: ``"module[layer]"``, with the direction when the
     module is bidirectional.
 
     Examples
     --------
-    >>> layer_label("encoder.lstm", 0, "backward", bidirectional=True)
+    >>> layer_label("encoder.lstm", 0, direction="backward", bidirectional=True)
     'encoder.lstm[0] backward'
     >>> layer_label("decoder", 1)
     'decoder[1]'
     """
-    label = f"{module or 'model'}[{int(layer)}]"
+    label = f"{module or 'model'}[{int(module_layer)}]"
     return f"{label} {direction}" if bidirectional else label
 
 
@@ -174,7 +174,7 @@ def layer_labels(ds) -> list[str]:
     directions = ([str(d) for d in np.asarray(ds["direction"].values)] if "direction" in ds.coords
                   else ["forward"] * n)
     both = {m for m, d in zip(modules, directions) if d == "backward"}
-    return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
+    return [layer_label(m, int(l_), direction=d, bidirectional=m in both) for m, l_, d in zip(modules, layers, directions)]
 
 
 
@@ -191,7 +191,7 @@ def _json_default(obj):
     raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
 
 
-def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
+def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
     """Check that ``ds`` follows the schema; raise :class:`SchemaError` listing every problem.
 
     Parameters

@@ -28,7 +28,7 @@ def monitor_run(tmp_path_factory):
     n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
         "feature"]
     torch.manual_seed(7)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 8, 5), root / "sds",
+    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=8, num_classes=5), root / "sds",
                               capture_store=root / "capture", sampling_rate=50.0, progress=False)
     # the true events as the detections: a catalog with the monitor's columns and enough rows to step through
     detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),

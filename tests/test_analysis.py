@@ -237,7 +237,7 @@ def test_class_gap_by_hand_and_without_a_class():
 def test_the_explorer_orders_units_by_the_analysis_class_gap():
     from rnnscope.widgets import _summaries
 
-    run = examples.toy_run(n_units=6)
+    run = examples.toy_run(hidden_size=6)
     gap = analysis.specialisation(run)["class_gap"].sel(layer=0, class_name="LP").values
     order = _summaries.unit_order(run, 0, "specialisation", "LP")
     assert order.tolist() == np.argsort(-gap, kind="stable").tolist()

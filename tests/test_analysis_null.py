@@ -209,7 +209,7 @@ def test_features_computed_elsewhere_get_no_reach_without_a_warning_only_when_gi
     rng = np.random.default_rng(0)
     frames = rnnscope.data.from_features([rng.normal(size=(40, 3)) for _ in range(3)],
                                          [np.r_[np.zeros(15), np.ones(10), np.zeros(15)].astype(int)] * 3,
-                                         ["BG", "EV"], background="BG")
+                                         class_names=["BG", "EV"], background="BG")
     run = make_run({"h": rng.normal(size=(3, 40, 2, 1))}, [40] * 3, [(e, 1, 15, 25) for e in range(3)],
                    class_names=("BG", "EV"))
     run.attrs.update(feature_config=frames.attrs["feature_config"], sampling_rate=100.0, background="BG")

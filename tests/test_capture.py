@@ -27,7 +27,7 @@ def frames():
 
 def _model(cells, frames, hidden=6, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, frames.sizes["feature"], hidden, 5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5, residual=residual)
     model.fit_normalizer(frames)
     return model
 
@@ -255,7 +255,7 @@ import sys, time, rnnscope, torch
 from rnnscope.capturing import _sinks
 frames = rnnscope.open_run(sys.argv[1]).load()
 torch.manual_seed(0)
-model = rnnscope.models.RNNClassifier("lstm", 48, 6, 5)
+model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5)
 model.fit_normalizer(frames)
 slow = _sinks._ZarrSink.checkpoint
 def checkpoint(self, **kw):
@@ -281,7 +281,7 @@ def test_a_killed_capture_resumes_to_the_same_result(frames, tmp_path):
     manifest = json.loads((tmp_path / "run.zarr.partial" / "rnnscope_manifest.json").read_text())
     assert manifest["status"] == "writing"
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 6, 5)
+    model = RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5)
     model.fit_normalizer(frames)
     resumed = rnnscope.capture(model, frames, progress=False, window=20, batch_size=2, store=store)
     whole = rnnscope.capture(model, frames, progress=False, window=20, batch_size=2)
@@ -290,15 +290,15 @@ def test_a_killed_capture_resumes_to_the_same_result(frames, tmp_path):
 
 def test_bad_inputs_are_refused(frames):
     with pytest.raises(TypeError, match="no recurrent states to capture"):
-        rnnscope.capture(TCNClassifier(48, 5), frames, progress=False)
+        rnnscope.capture(TCNClassifier(input_size=48, num_classes=5), frames, progress=False)
     with pytest.raises(ValueError, match="expects 10 features per frame but the Dataset has 48"):
-        rnnscope.capture(RNNClassifier("lstm", 10, 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=10, hidden_size=4, num_classes=5), frames, progress=False)
     with pytest.raises(ValueError, match="no 'features'"):
-        rnnscope.capture(RNNClassifier("lstm", 48, 4, 5), frames.drop_vars("features"), progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5), frames.drop_vars("features"), progress=False)
     other = frames.copy()
     other.attrs = {**frames.attrs, "class_names": ["SIL", "TRE", "LP", "VTE", "EQ"]}
     with pytest.raises(ValueError, match="EQ"):
-        rnnscope.capture(RNNClassifier("lstm", 48, 4, 5), other, progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5), other, progress=False)
 
 
 def test_capturing_a_run_again_replaces_its_states_and_summaries(frames):

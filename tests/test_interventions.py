@@ -20,14 +20,14 @@ def frames():
 @pytest.fixture(scope="module")
 def trained(frames):
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 8, 5)
+    model = RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=2, progress=False, threads=1)
     return model
 
 
 def _model(cells, frames, hidden=5, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, frames.sizes["feature"], hidden, 5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5, residual=residual)
     model.fit_normalizer(frames)
     return model.eval()
 
@@ -108,7 +108,7 @@ def test_silence_never_modifies_the_model(frames):
 
 
 def test_silence_errors():
-    model = RNNClassifier("lstm", 3, 4, 5, bias=False)
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5, bias=False)
     with pytest.raises(ValueError, match="The 'mode' parameter of silence must be one of"):
         experiments.silence(model, [None], "half")
     with pytest.raises(ValueError, match="bias=False"):
@@ -140,14 +140,14 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
 def test_keep_count_refuses_swapped_or_impossible_arguments():
     """keep_count(32, 0.3) once returned 1 without a word (issue 25)."""
     assert experiments.keep_count(0.3, 32) == 10 and experiments.keep_count(1.0, np.int64(8)) == 8
-    with pytest.raises(ValueError, match=r"'hidden' parameter of keep_count must be a whole number of units >= 1\. "
+    with pytest.raises(ValueError, match=r"'hidden_size' parameter of keep_count must be a whole number of units >= 1\. "
                                          r"Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
-                                         r"hidden\), e\.g\. keep_count\(0\.3, 32\)"):
+                                         r"hidden_size\), e\.g\. keep_count\(0\.3, 32\)"):
         experiments.keep_count(32, 0.3)
     with pytest.raises(ValueError, match=r"'fraction' parameter of keep_count must be the share of the 10 units "
                                          r"kept, in \[0, 1\]\. Got 1\.5 instead\.$"):
         experiments.keep_count(1.5, 10)
-    with pytest.raises(ValueError, match="'hidden'.*Got 0 instead"):
+    with pytest.raises(ValueError, match="'hidden_size'.*Got 0 instead"):
         experiments.keep_count(0.5, 0)
 
 
@@ -174,7 +174,7 @@ def test_ablation_small_models_are_trained_on_rank_on(trained, frames):
                                          seed=2, fit_kwargs={"epochs": 1, "threads": 1})
     assert table["n_units"].tolist() == [8, 4] and set(table["mode"]) == {"retrained"}
     torch.manual_seed(2)
-    small = RNNClassifier("lstm", 48, 4, 5)
+    small = RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5)
     rnnscope.train.fit(small, frames, epochs=1, seed=2, threads=1, progress=False)
     assert table["accuracy"].iloc[1] == pytest.approx(rnnscope.train.evaluate(small, frames).accuracy)
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(trained, frames).accuracy)
@@ -184,9 +184,9 @@ def test_kept_counts_by_threshold_follow_the_activity_profile():
     # a polarised layer (every unit near the top activity) against a specialised one (one unit far above the rest)
     activity = np.array([[0.90, 1.00], [0.95, 0.30], [0.92, 0.20], [0.88, 0.10], [1.00, 0.05]])
     # p = 0.1: units reaching 90 % of the layer's top -> polarised 0.90, 0.95, 0.92, 1.00 (4); specialised 1.00 (1)
-    assert experiments.kept_counts(activity, 0.1, "threshold").tolist() == [4, 1]
+    assert experiments.kept_counts(activity, 0.1, selection="threshold").tolist() == [4, 1]
     # p = 0.8: 20 % of the top -> polarised all 5; specialised 1.00, 0.30, 0.20 (3)
-    assert experiments.kept_counts(activity, 0.8, "threshold").tolist() == [5, 3]
+    assert experiments.kept_counts(activity, 0.8, selection="threshold").tolist() == [5, 3]
     # the fraction reading keeps the same share of both: round(0.1 x 5) = 0 -> 1, round(0.8 x 5) = 4
     assert experiments.kept_counts(activity, 0.1).tolist() == [1, 1]
     assert experiments.kept_counts(activity, 0.8).tolist() == [4, 4]
@@ -224,8 +224,8 @@ def test_ablation_errors(trained, frames):
 @pytest.mark.parametrize("where", ["waveform", "features"])
 @pytest.mark.parametrize("mode", ["overwrite", "insert"])
 def test_noise_robustness_alignment(trained, frames, mode, where):
-    clean, noisy = experiments.noise_robustness(trained, frames, 1, start=15.0, duration=4.0, level=2.0,
-                                                  mode=mode, where=where, seed=3)
+    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, level=2.0,
+                                                  how=mode, where=where, seed=3)
     info = json.loads(noisy.attrs["noise"])
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]
     n_clean, n_noisy = int(clean.length[0]), int(noisy.length[0])
@@ -257,6 +257,6 @@ def test_noise_robustness_alignment(trained, frames, mode, where):
 def test_noise_robustness_waveform_needs_a_waveform(trained, frames):
     features_only = frames.drop_vars(["waveform", "sample_label"])
     with pytest.raises(ValueError, match="where='waveform' needs the record's 'waveform'"):
-        experiments.noise_robustness(trained, features_only, 0, where="waveform")
-    with pytest.raises(ValueError, match="The 'mode' parameter of noise_robustness must be one of"):
-        experiments.noise_robustness(trained, frames, 0, mode="replace")
+        experiments.noise_robustness(trained, features_only, event=0, where="waveform")
+    with pytest.raises(ValueError, match="The 'how' parameter of noise_robustness must be one of"):
+        experiments.noise_robustness(trained, frames, event=0, how="replace")

@@ -112,7 +112,7 @@ def test_save_refuses_a_partial_name(frames, tmp_path):
 @pytest.mark.parametrize("n_layers", [1, 2])
 def test_compute_summaries_leaves_the_run_untouched(n_layers):
     # records in length order are read as views of the run's arrays: |h| must not be taken in place there
-    run = rnnscope.examples.toy_run(n_layers=n_layers)
+    run = rnnscope.examples.toy_run(num_layers=n_layers)
     before = run["h"].values.copy()
     again = rnnscope.io.compute_summaries(run)
     np.testing.assert_array_equal(run["h"].values, before)
@@ -203,7 +203,7 @@ def test_capture_and_monitor_stores_carry_the_chunk_table(tmp_path):
     import torch
 
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("gru", 48, 4, 5)
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=1))
     path = tmp_path / "captured.zarr"
     rnnscope.capture(model, frames, store=path, progress=False)

@@ -45,7 +45,7 @@ def archive(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 12, 5)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=12, num_classes=5)
     with torch.no_grad():  # a normaliser on the scale of the synthetic data, so the probabilities move
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         m.fit_normalizer(frames[None])
@@ -178,7 +178,7 @@ def test_sources_agree(archive, model, tmp_path):
 def test_tcn_gets_its_receptive_field_as_context(archive, raw):
     root, _ = archive
     torch.manual_seed(1)
-    tcn = rnnscope.models.TCNClassifier(48, 5, filters=6).eval()
+    tcn = rnnscope.models.TCNClassifier(input_size=48, num_classes=5, filters=6).eval()
     res = rnnscope.monitor(tcn, root, seed_id=SEED_ID, starttime=START, endtime=GAP[0], detrend=False,
                            block_s=200.0, progress=False)
     (before_gap, _), _ = raw
@@ -277,31 +277,31 @@ def test_min_duration_merges_short_runs_into_the_more_probable_neighbour():
     eye = np.eye(5)
     labels = [0] * 10 + [2] * 3 + [0] * 10 + [1] * 50 + [3] * 2 + [1] * 5
     prob = eye[labels] * 0.9 + 0.02
-    runs = frame_runs(prob, [2, 40, 4, 4, 14])
+    runs = frame_runs(prob, min_frames=[2, 40, 4, 4, 14])
     assert runs.values.tolist() == [[0, 23, 0], [23, 80, 1]]  # LP (3 < 4) -> SIL; VTE (2 < 4) -> TRE, then merged
     prob = eye[[0] * 10 + [2] * 2 + [1] * 50]
     prob[10:12] = [0.05, 0.3, 0.6, 0.05, 0.0]  # inside the short LP run, TRE is more probable than SIL
-    assert frame_runs(prob, [1, 1, 4, 1, 1]).values.tolist() == [[0, 10, 0], [10, 62, 1]]
+    assert frame_runs(prob, min_frames=[1, 1, 4, 1, 1]).values.tolist() == [[0, 10, 0], [10, 62, 1]]
 
 
 def test_detect_times_are_frame_edges_and_a_single_short_piece_gives_nothing():
     prob = np.eye(5)[[0] * 3 + [4] * 20 + [0] * 3]
     t0 = UTCDateTime("2024-01-01T00:00:02").ns
-    d = detect(prob, t0, 5 * 10**8, rnnscope.models.RNNClassifier("rnn", 2, 2, 5).class_names, smoothing=None,
+    d = detect(prob, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=rnnscope.models.RNNClassifier("rnn", input_size=2, hidden_size=2, num_classes=5).class_names, smoothing=None,
                background="SIL")
     assert d["class_name"].tolist() == ["HYB"] and d["n_frames"].tolist() == [20]
     assert d["start"][0] == pd.Timestamp("2024-01-01T00:00:03.25Z")  # frame 3 centred at 3.5 s, minus half a hop
     assert d["duration_s"][0] == 10.0
-    short = detect(np.eye(5)[[4] * 5], t0, 5 * 10**8, ["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
+    short = detect(np.eye(5)[[4] * 5], first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
     assert len(short) == 0  # 5 HYB frames < 14 and no neighbour to absorb them
 
 
 def test_smoothing_options():
     p = np.eye(2)[[0, 0, 1, 0, 0, 0]]
-    assert smooth(p, None).tolist() == p.tolist()
-    assert smooth(p, ("median", 3))[:, 0].tolist() == [1.0] * 6
+    assert smooth(p, smoothing=None).tolist() == p.tolist()
+    assert smooth(p, smoothing=("median", 3))[:, 0].tolist() == [1.0] * 6
     with pytest.raises(ValueError, match="smoothing"):
-        smooth(p, "wide")
+        smooth(p, smoothing="wide")
 
 
 # ------------------------------------------------------------------------------------------------ errors, misc

@@ -59,7 +59,7 @@ def _step_reference(layer, x, state, keep):
 @pytest.mark.parametrize("batch, hidden, masked", [(1, 8, False), (5, 13, True), (37, 24, False), (20, 9, True)])
 def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hidden, masked):
     torch.manual_seed(batch + hidden)
-    layer = RNNClassifier(cell, 6, hidden, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(batch, 23, 6)
     state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
     keep = (torch.arange(hidden) % 3 != 1) if masked else None
@@ -88,7 +88,7 @@ def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hi
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 def test_native_results_do_not_depend_on_the_thread_count(cell):
     torch.manual_seed(0)
-    layer = RNNClassifier(cell, 6, 21, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=21, num_classes=3).layers[0].eval()
     x = torch.randn(40, 17, 6)  # several blocks of rows
     previous = torch.get_num_threads()
     outs = []
@@ -117,7 +117,7 @@ def test_nonlinearities_are_accurate_over_the_whole_range():
 
 
 def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(native_off):
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0].eval()
     x = torch.randn(2, 7, 4)
     assert _native.usable_kernels(x, layer.weight_ih) is None
     with torch.no_grad():
@@ -130,7 +130,7 @@ def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(nat
 
 
 def test_native_kernels_only_take_what_they_support_and_say_why():
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0]
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0]
     x = torch.randn(2, 7, 4)
     assert _native.usable_kernels(x.double(), layer.weight_ih.double()) is None
     assert native_status()["reason"] == "the input is float64 (the kernels are float32 only)"
@@ -140,7 +140,7 @@ def test_native_kernels_only_take_what_they_support_and_say_why():
     assert _native.usable_kernels(x.to("meta"), layer.weight_ih.to("meta")) is None
     assert native_status()["reason"].startswith("the input is on meta (the kernels run on the CPU")
     assert not native_status()["deliberate"]
-    double = RNNClassifier("gru", 4, 5, 2).double().layers[0].eval()
+    double = RNNClassifier("gru", input_size=4, hidden_size=5, num_classes=2).double().layers[0].eval()
     with torch.no_grad():
         inside, _ = double.trace(x.double())
         h, _ = double(x.double())
@@ -154,7 +154,7 @@ def test_native_kernels_only_take_what_they_support_and_say_why():
 
 def test_the_environment_variable_switches_them_off_and_says_so():
     code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
-            "layer = RNNClassifier('gru', 3, 4, 2).layers[0]\n"
+            "layer = RNNClassifier('gru', input_size=3, hidden_size=4, num_classes=2).layers[0]\n"
             "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
             "s = native_status(); print(s['enabled'], s['used'], s['deliberate'], s['reason'])")
     env = {**os.environ, "RNNSCOPE_NATIVE": "0"}
@@ -173,7 +173,7 @@ def test_a_failed_build_is_reported_not_raised(fresh_session, monkeypatch):
         assert _native.kernels() is None  # tried once
     status = native_status()
     assert status["error"] == "the build failed: RuntimeError: g++: not found"
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0].eval()
     with torch.no_grad():
         inside, _ = layer.trace(torch.randn(2, 7, 4))
     assert np.isfinite(inside["c"].numpy()).all()
@@ -346,7 +346,7 @@ def test_the_schemas_mark_every_written_tensor_as_mutated(kernel):
 
 def test_capture_without_the_kernels_gives_the_same_run(frames):
     torch.manual_seed(0)
-    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], frames.sizes["feature"], 6, 5)
+    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], input_size=frames.sizes["feature"], hidden_size=6, num_classes=5)
     model.fit_normalizer(frames)
     native = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
     previous = set_native(False)
@@ -368,7 +368,7 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
         raise RuntimeError("g++: not found")
 
     monkeypatch.setattr(_native, "build", broken)
-    model = RNNClassifier("lstm", frames.sizes["feature"], 4, 5)
+    model = RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5)
     with pytest.warns(RuntimeWarning, match=r"capture is about 2x slower without the native kernels \(same results\): "
                                             r"the build failed: RuntimeError: g\+\+: not found. See "
                                             r"rnnscope.models.native_status\(\)") as record:
@@ -382,8 +382,8 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
 def test_capture_does_not_warn_when_the_kernels_are_off_on_purpose_or_not_needed(fresh_session, native_off, frames):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rnnscope.capture(RNNClassifier("gru", frames.sizes["feature"], 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5), frames, progress=False)
         set_native(True)
         _native._STATE["used"] = False  # a stale fallback of an earlier call must not make an RNN capture warn
-        rnnscope.capture(RNNClassifier("rnn", frames.sizes["feature"], 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("rnn", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5), frames, progress=False)
     assert fresh_session._FALLBACK_WARNED is False

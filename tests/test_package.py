@@ -73,10 +73,10 @@ def test_seed_everything_is_public_and_reproducible():
 
     import rnnscope
 
-    rng = rnnscope.seed_everything(7, threads=1)
-    draws = (random.random(), np.random.rand(), torch.rand(3), rng.random())
     previous = torch.get_num_threads()
     try:
+        rng = rnnscope.seed_everything(7, threads=1)
+        draws = (random.random(), np.random.rand(), torch.rand(3), rng.random())
         assert torch.get_num_threads() == 1
         rng = rnnscope.seed_everything(7)
         again = (random.random(), np.random.rand(), torch.rand(3), rng.random())

@@ -12,12 +12,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWar
 
 @pytest.fixture(scope="module")
 def run():
-    return examples.toy_run("lstm", n_units=6, n_layers=2)
+    return examples.toy_run("lstm", hidden_size=6, num_layers=2)
 
 
 @pytest.fixture(scope="module")
 def gru():
-    return examples.toy_run("gru", n_units=6, n_layers=1)
+    return examples.toy_run("gru", hidden_size=6, num_layers=1)
 
 
 ABLATION = pd.DataFrame({

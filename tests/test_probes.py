@@ -101,7 +101,7 @@ def test_frames_are_subsampled_with_a_seed():
 
 
 def test_every_variable_and_layer_and_plain_accuracy():
-    run = examples.toy_run(n_layers=2)
+    run = examples.toy_run(num_layers=2)
     table = analysis.linear_probes(run, targets=["event"], var="all", layer=[1], metric="accuracy", folds=3)
     assert table[["var", "layer"]].values.tolist() == [["h", 1], ["c", 1]]
     labels = run.label.values[run.label.values >= 0]

@@ -222,7 +222,7 @@ def frames():
     n = rec["n_samples"].values
     waves = [rec.waveform.values[i, : n[i]] for i in range(len(n))]
     labels = [rec.sample_label.values[i, : n[i]] for i in range(len(n))]
-    records = rnnscope.data.from_arrays(waves, labels, 50.0, CHILE, background="BG")
+    records = rnnscope.data.from_arrays(waves, labels, sampling_rate=50.0, class_names=CHILE, background="BG")
     return rnnscope.features.compute(records)
 
 
@@ -231,7 +231,7 @@ def model(frames):
     import torch
 
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 6, 5, class_names=CHILE)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5, class_names=CHILE)
     rnnscope.train.fit(m, frames, epochs=1, progress=False)
     return m
 
@@ -242,7 +242,7 @@ def test_build_native_with_defaults():
 
 
 def test_cross_validate_and_sweep_with_defaults(frames):
-    make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5, class_names=CHILE)
+    make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE)
     table = rnnscope.train.cross_validate(make, frames, epochs=1, progress=False)
     assert list(table.index) == [1, 2, 3, 4, "average", "ci_low", "ci_high"]  # 4 folds by default
     assert table.loc[[1, 2, 3, 4, "average"], ["accuracy", "balanced_accuracy", "macro_f1"]].stack().between(0, 1).all()
@@ -253,14 +253,14 @@ def test_cross_validate_and_sweep_with_defaults(frames):
 
 
 def test_fit_many_with_defaults(frames):
-    make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5, class_names=CHILE)
+    make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE)
     models = rnnscope.train.fit_many(make, frames, epochs=1, progress=False)
     assert [m.info["training"]["seed"] for m in models] == [0, 1, 2, 3, 4]
     assert {m.background for m in models} == {"BG"} and {m.sampling_rate for m in models} == {50.0}
 
 
 def test_frame_baseline_with_defaults(frames):
-    scores = rnnscope.train.frame_baseline(frames, np.arange(6), np.arange(6, 8))
+    scores = rnnscope.train.frame_baseline(frames, train_idx=np.arange(6), test_idx=np.arange(6, 8))
     assert all(0.0 <= scores[k] <= 1.0 for k in ("accuracy", "balanced_accuracy", "macro_f1"))
 
 

@@ -506,7 +506,7 @@ def test_custom_class_names_and_background_must_match():
     events = cat([(RJOB, T0 + 1.0, T0 + 2.0, "noise")])
     ds = from_obspy(obspy.read(), events, class_names=["noise", "quake"], background="noise")
     assert ds.attrs["class_names"] == ["noise", "quake"]
-    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be one of \['noise', 'quake'\]"):
+    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be None or one of the classes \['noise', 'quake'\]"):
         from_obspy(obspy.read(), class_names=["noise", "quake"], background="SIL")
 
 
@@ -517,7 +517,7 @@ def test_custom_class_names_and_background_must_match():
 def test_from_arrays_accepts_integer_samples(dtype):
     x = [np.arange(10, dtype=dtype), np.arange(4, dtype=dtype)]
     y = [np.r_[np.zeros(5, int), np.full(5, 3)], np.array([-1, 1, 1, -1], dtype=np.int8)]
-    ds = from_arrays(x, y, 10.0, CLASSES, event_ids=["a", "b"])
+    ds = from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, event_ids=["a", "b"])
     schema.validate(ds)
     assert ds.waveform.dtype == np.float32
     np.testing.assert_array_equal(ds.waveform.values[0], np.arange(10))
@@ -532,12 +532,12 @@ def test_from_arrays_takes_a_2d_array_and_a_segment_table_with_class_names():
     y = np.zeros((2, 50), dtype=int)
     segments = pd.DataFrame({"event": [0, 1], "class": ["SIL", "SIL"], "start": [0.0, 0.0], "end": [5.0, 5.0],
                              "p": [1.0, np.nan]})
-    ds = from_arrays(x, y, 10.0, CLASSES, segments=segments)
+    ds = from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, segments=segments)
     assert ds.sizes["event"] == 2 and catalog(ds).p.iloc[0] == 1.0
     with pytest.raises(ValueError, match=r"classes \['QUAKE'\] that are not in class_names"):
-        from_arrays(x, y, 10.0, CLASSES, segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
+        from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
     with pytest.raises(ValueError, match="labels must have shape"):
-        from_arrays(x, y[:, :40], 10.0, CLASSES)
+        from_arrays(x, y[:, :40], sampling_rate=10.0, class_names=CLASSES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -547,9 +547,9 @@ def test_from_features_round_trip():
     rng = np.random.default_rng(1)
     feats = [rng.normal(size=(7, 4)), rng.normal(size=(3, 4)).astype(np.float32)]
     labs = [np.array([-1, 0, 0, 2, 2, 2, -1]), np.array([1, 1, 1], dtype=np.uint8)]
-    ds = from_features(feats, labs, CLASSES, frame_rate=2.0, feature_names=list("abcd"), event_ids=["x", "y"],
+    ds = from_features(feats, labs, class_names=CLASSES, frame_rate=2.0, feature_names=list("abcd"), event_ids=["x", "y"],
                        time_offset=2.0)
-    schema.validate(ds, "features")
+    schema.validate(ds, kind="features")
     assert "waveform" not in ds and "spectrogram" not in ds
     assert ds.features.shape == (2, 7, 4) and list(ds.length.values) == [7, 3]
     np.testing.assert_allclose(ds.features.values[0], feats[0], rtol=1e-6)
@@ -569,7 +569,7 @@ def test_from_features_round_trip():
 
 
 def test_from_features_takes_arrays_with_a_record_axis():
-    ds = from_features(np.zeros((3, 5, 2)), np.zeros((3, 5), dtype=int), CLASSES, frame_rate=10.0)
+    ds = from_features(np.zeros((3, 5, 2)), np.zeros((3, 5), dtype=int), class_names=CLASSES, frame_rate=10.0)
     assert list(ds.length.values) == [5, 5, 5] and list(ds.feature.values) == ["f0", "f1"]
     np.testing.assert_allclose(ds.time.values, np.arange(5) / 10.0)
 
@@ -589,11 +589,11 @@ def test_from_features_takes_arrays_with_a_record_axis():
 )
 def test_from_features_errors(feats, labs, message):
     with pytest.raises(ValueError, match=message):
-        from_features(feats, labs, CLASSES)
+        from_features(feats, labs, class_names=CLASSES)
 
 
 def test_from_features_checks_names_and_rates():
     with pytest.raises(ValueError, match="'feature_names' parameter of from_features must hold 3 unique names"):
-        from_features([np.zeros((4, 3))], [np.zeros(4, int)], CLASSES, feature_names=["a", "b"])
+        from_features([np.zeros((4, 3))], [np.zeros(4, int)], class_names=CLASSES, feature_names=["a", "b"])
     with pytest.raises(ValueError, match="'frame_rate' parameter of from_features must be a positive number"):
-        from_features([np.zeros((4, 3))], [np.zeros(4, int)], CLASSES, frame_rate=0)
+        from_features([np.zeros((4, 3))], [np.zeros(4, int)], class_names=CLASSES, frame_rate=0)

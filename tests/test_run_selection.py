@@ -36,7 +36,7 @@ def frames():
 @pytest.fixture(scope="module")
 def model(frames):
     torch.manual_seed(1)
-    m = RNNClassifier(["lstm", "gru"], frames.sizes["feature"], 5, 5)
+    m = RNNClassifier(["lstm", "gru"], input_size=frames.sizes["feature"], hidden_size=5, num_classes=5)
     m.fit_normalizer(frames)
     return m
 

@@ -94,7 +94,7 @@ def frames(one_torch_thread):
 
 
 def _make(frames):
-    return partial(RNNClassifier, "gru", frames.sizes["feature"], 4, 5, class_names=frames.attrs["class_names"])
+    return partial(RNNClassifier, "gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5, class_names=frames.attrs["class_names"])
 
 
 def _same_weights(a, b):

@@ -52,7 +52,7 @@ def test_dims_dtypes_and_attrs(small):
     generator = json.loads(small.attrs["generator"])
     assert generator["name"] == "rnnscope.data.synthetic"
     assert generator["n_records"] == 8
-    assert generator["class_weights"] == {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}
+    assert generator["class_proportions"] == {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}
     for var in schema.SEGMENT_VARIABLES:
         assert small[var].dims == ("segment",)
     schema.validate(small)
@@ -173,10 +173,10 @@ def test_class_balance_follows_the_paper(big):
     assert events_per_record.max() >= 3
 
 
-def test_class_weights_change_the_balance():
-    only_vte = catalog(synthetic(n_records=10, seed=0, class_weights={"VTE": 1}))
+def test_class_proportions_change_the_balance():
+    only_vte = catalog(synthetic(n_records=10, seed=0, class_proportions={"VTE": 1}))
     assert set(only_vte["class_name"]) == {"SIL", "VTE"}
-    counts = catalog(synthetic(n_records=60, seed=0, class_weights={"VTE": 3, "LP": 1}))["class_name"].value_counts()
+    counts = catalog(synthetic(n_records=60, seed=0, class_proportions={"VTE": 3, "LP": 1}))["class_name"].value_counts()
     assert counts["VTE"] > counts["LP"]
     assert "TRE" not in counts and "HYB" not in counts
 
@@ -274,11 +274,11 @@ def test_some_events_are_barely_above_noise(big):
         ({"duration_s": (60, 30)}, r"'duration_s' parameter of synthetic must satisfy"),
         ({"duration_s": (0, 30)}, r"'duration_s' parameter of synthetic must be a pair \(min, max\) of durations"),
         ({"duration_s": 30}, r"'duration_s' parameter of synthetic must be a pair \(min, max\)"),
-        ({"class_weights": {"LP": 1, "EXP": 2}}, r"'class_weights' parameter of synthetic names unknown .*'EXP'"),
-        ({"class_weights": {"SIL": 1}}, r"SIL is the background"),
-        ({"class_weights": {"LP": -1}}, r"non-negative numbers"),
-        ({"class_weights": {"LP": 0}}, r"at least one class a positive weight"),
-        ({"class_weights": ["LP"]}, r"'class_weights' parameter of synthetic must be a dict"),
+        ({"class_proportions": {"LP": 1, "EXP": 2}}, r"'class_proportions' parameter of synthetic names unknown .*'EXP'"),
+        ({"class_proportions": {"SIL": 1}}, r"SIL is the background"),
+        ({"class_proportions": {"LP": -1}}, r"non-negative numbers"),
+        ({"class_proportions": {"LP": 0}}, r"at least one class a positive weight"),
+        ({"class_proportions": ["LP"]}, r"'class_proportions' parameter of synthetic must be a dict"),
         ({"double_event_prob": 1.5}, r"'double_event_prob' parameter of synthetic must be a probability in \[0, 1\]"),
         ({"snr_db": (-10, 20)}, r"'snr_db' parameter of synthetic must start above"),
         ({"event_duration_s": {"TRE": (100, 50)}}, r"event_duration_s\['TRE'\]"),
@@ -293,7 +293,7 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_event_duration_s_is_honoured():
-    cat = catalog(synthetic(n_records=10, seed=2, class_weights={"TRE": 1}, event_duration_s={"TRE": (15.0, 20.0)},
+    cat = catalog(synthetic(n_records=10, seed=2, class_proportions={"TRE": 1}, event_duration_s={"TRE": (15.0, 20.0)},
                             duration_s=(120.0, 120.0), double_event_prob=0.0))
     tre = cat[cat["class_name"] == "TRE"]
     assert len(tre) > 5

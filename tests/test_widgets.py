@@ -24,7 +24,7 @@ from monitor_day import monitor_run  # noqa: F401 - a fixture
 def small_run(tmp_path_factory):
     """A captured run (untrained LSTM, 16 units) saved to zarr and reopened lazily (dask-backed)."""
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=3))
-    model = rnnscope.models.RNNClassifier("lstm", 48, 16, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=16, num_classes=5)
     path = tmp_path_factory.mktemp("run") / "run.zarr"
     rnnscope.capture(model, frames, progress=False, store=path)
     return rnnscope.open_run(path)

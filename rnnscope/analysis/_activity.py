@@ -246,7 +246,7 @@ def unit_traces(run: xr.Dataset, *, event=0, units=None, var: str = "h", layer=N
     --------
     >>> from rnnscope import analysis, examples
     >>> run = examples.toy_run()
-    >>> analysis.unit_traces(run, event=0).sizes  # every unit by default
+    >>> analysis.unit_traces(run).sizes  # the first record and every unit by default
     Frozen({'time': 18, 'unit': 6, 'layer': 1})
     >>> tr = analysis.unit_traces(run, event=0, units=[2, 0])
     >>> tr.dims, tr.sizes["time"] == int(run.length[0]), tr.unit.values.tolist()

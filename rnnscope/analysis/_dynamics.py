@@ -101,10 +101,10 @@ def _reach(run, reach, func) -> tuple[int, int]:
         elif rate is None:
             why = "it has no attrs['sampling_rate']"
         else:
-            return tuple(feature_reach(config, float(rate)))
+            return tuple(feature_reach(config, sampling_rate=float(rate)))
         warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
                       "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
-                      "in frames to say how far they reach (rnnscope.features.feature_reach(config, sampling_rate) "
+                      "in frames to say how far they reach (rnnscope.features.feature_reach(config, sampling_rate=sampling_rate) "
                       "computes it for a window and deltas: (8, 7) for the paper's features at 100 Hz), or reach=0 "
                       "to confirm none.", RnnscopeWarning, stacklevel=3)
         return 0, 0

@@ -144,7 +144,7 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=No
     Examples
     --------
     >>> from rnnscope import analysis, examples
-    >>> run = examples.toy_run(n_layers=2)
+    >>> run = examples.toy_run(num_layers=2)
     >>> cka = analysis.linear_cka(run, run)
     >>> cka.dims, np.round(np.diag(cka.values), 6).tolist()
     (('layer_a', 'layer_b'), [1.0, 1.0])

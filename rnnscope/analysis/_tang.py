@@ -428,7 +428,7 @@ def temporal_trace(
     Examples
     --------
     >>> from rnnscope import analysis, examples
-    >>> tr = analysis.temporal_trace(examples.toy_run(), event=0)
+    >>> tr = analysis.temporal_trace(examples.toy_run())  # the first record, by PCA
     >>> tr.dims, tr.sizes["component"]
     (('time', 'component', 'layer'), 2)
     """

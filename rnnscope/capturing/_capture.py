@@ -281,7 +281,7 @@ def capture(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> run = rnnscope.capture(model, frames, progress=False)
     >>> run["c"].dims, run.sizes["unit"]
     (('event', 'time', 'unit', 'layer'), 8)

@@ -67,8 +67,8 @@ _PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names su
 def read_transcriber(
     path,
     reference,
-    trace_id: str | None = None,
     *,
+    trace_id: str | None = None,
     time_scale: float = 1.0,
     class_map: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
@@ -119,7 +119,7 @@ def read_transcriber(
     ...     _ = f.write('<?xml version="1.0"?><Trans><Episode><Section type="report" startTime="0" endTime="6">'
     ...                 '<Turn startTime="0" endTime="6">\\n<Sync time="0"/>\\n<Sync time="1.5"/>LP\\n'
     ...                 '<Sync time="2.5"/>\\n<Sync time="4"/>tremor\\n</Turn></Section></Episode></Trans>')
-    >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", time_scale=10.0,
+    >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", trace_id="KC.BEZ..EHZ", time_scale=10.0,
     ...                          class_map={"tremor": "TR"})
     >>> table[["class_name", "start", "end"]]
       class_name                     start                       end
@@ -409,8 +409,8 @@ def _event_start(event, picks, comment, where, func) -> int:
 def read_relative_csv(
     path,
     reference,
-    trace_id: str | None = None,
     *,
+    trace_id: str | None = None,
     time_scale: float = 1.0,
     class_map: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
@@ -448,7 +448,7 @@ def read_relative_csv(
     >>> path = os.path.join(tempfile.mkdtemp(), "labels.csv")
     >>> with open(path, "w") as f:
     ...     _ = f.write("start,end,label\\n12.0,30.5,VT\\n31,40,noise\\n")
-    >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", class_map={"noise": None})
+    >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", trace_id="KC.BEZ..EHZ", class_map={"noise": None})
     >>> table[["class_name", "start", "end"]]
       class_name                     start                           end
     0         VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00

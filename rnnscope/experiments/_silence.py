@@ -133,7 +133,7 @@ def silence(model, keep=None, mode: str = "zero", values=None, *, silence=None):
     --------
     >>> import torch
     >>> from rnnscope.models import RNNClassifier
-    >>> model = RNNClassifier("gru", 3, 4, 5)
+    >>> model = RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=5)
     >>> held = silence(model, [np.array([True, False, True, True])], "mean", values=[np.full(4, 0.3)])
     >>> held.masked_units
     [[1]]
@@ -187,8 +187,8 @@ def silence(model, keep=None, mode: str = "zero", values=None, *, silence=None):
     return out
 
 
-def keep_count(fraction: float, hidden: int) -> int:
-    """Units kept for a fraction: ``max(1, round(fraction x hidden))`` (halves round up).
+def keep_count(fraction: float, hidden_size: int) -> int:
+    """Units kept for a fraction: ``max(1, round(fraction x hidden_size))`` (halves round up).
 
     Examples
     --------
@@ -200,25 +200,25 @@ def keep_count(fraction: float, hidden: int) -> int:
     >>> keep_count(32, 0.3)
     Traceback (most recent call last):
     ...
-    ValueError: The 'hidden' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count(0.3, 32).
+    ValueError: The 'hidden_size' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden_size), e.g. keep_count(0.3, 32).
     """
     func = "keep_count"
-    whole = isinstance(hidden, (int, float, np.integer, np.floating)) and not isinstance(hidden, bool) \
-        and float(hidden) >= 1 and float(hidden) == int(hidden)
+    whole = isinstance(hidden_size, (int, float, np.integer, np.floating)) and not isinstance(hidden_size, bool) \
+        and float(hidden_size) >= 1 and float(hidden_size) == int(hidden_size)
     is_fraction = isinstance(fraction, (int, float, np.integer, np.floating)) and not isinstance(fraction, bool) \
         and 0.0 <= float(fraction) <= 1.0
     if not whole or not is_fraction:
-        swapped = (isinstance(hidden, (int, float, np.number)) and 0.0 <= float(hidden) <= 1.0
+        swapped = (isinstance(hidden_size, (int, float, np.number)) and 0.0 <= float(hidden_size) <= 1.0
                    and isinstance(fraction, (int, float, np.number)) and float(fraction) >= 1
                    and float(fraction) == int(fraction))
-        hint = (f" The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count({hidden!r}, "
+        hint = (f" The arguments look swapped: keep_count(fraction, hidden_size), e.g. keep_count({hidden_size!r}, "
                 f"{int(fraction)})." if swapped else "")
         if not whole:
-            raise ValueError(f"The 'hidden' parameter of {func} must be a whole number of units >= 1. Got "
-                             f"{hidden!r} instead.{hint}")
-        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden)} units kept, in "
+            raise ValueError(f"The 'hidden_size' parameter of {func} must be a whole number of units >= 1. Got "
+                             f"{hidden_size!r} instead.{hint}")
+        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden_size)} units kept, in "
                          f"[0, 1]. Got {fraction!r} instead.{hint}")
-    return max(1, int(np.floor(float(fraction) * int(hidden) + 0.5)))
+    return max(1, int(np.floor(float(fraction) * int(hidden_size) + 0.5)))
 
 
 # --------------------------------------------------------------------------------------------- ablation curve
@@ -227,17 +227,17 @@ def keep_count(fraction: float, hidden: int) -> int:
 def ablation_curve(
     model,
     dataset: xr.Dataset,
+    *,
     fractions: Sequence[float] = (1, 0.8, 0.5, 0.3, 0.2, 0.1),
     ranking: str | Sequence[str] = "activity",
     rank_on: xr.Dataset | None = None,
     mode: str = "zero",
     repeats: int = 5,
     seed: int = 0,
-    *,
     selection: str = "fraction",
     batch_size: int = 32,
     device: str = "auto",
-    threads: int | None = None,
+    threads: int | None = 1,
     fit_kwargs: dict | None = None,
     score=None,
     capture_kwargs: dict | None = None,
@@ -289,8 +289,8 @@ def ablation_curve(
     batch_size : int
     device : str
         ``"auto"`` picks CUDA, then MPS, then CPU.
-    threads : int, optional
-        PyTorch CPU threads for this call (restored afterwards); None leaves the setting alone.
+    threads : int or None
+        PyTorch CPU threads for this call (default 1; restored afterwards); None leaves the setting alone.
     fit_kwargs : dict, optional
         Keywords of :func:`rnnscope.train.fit` for ``ranking="small_model"``.
     score : callable, optional
@@ -314,7 +314,7 @@ def ablation_curve(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> table = ablation_curve(model, frames, fractions=(1, 0.5), ranking=["activity", "random"], repeats=2,
     ...                       threads=1)
     >>> table[["fraction", "n_units", "ranking"]].values.tolist()
@@ -383,8 +383,8 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
     return pd.DataFrame(rows)
 
 
-def kept_counts(activity: np.ndarray, fraction: float, selection: str = "fraction") -> np.ndarray:
-    """Units kept per layer for one level: ``keep_count(fraction, hidden)`` or the count reaching the threshold.
+def kept_counts(activity: np.ndarray, fraction: float, *, selection: str = "fraction") -> np.ndarray:
+    """Units kept per layer for one level: ``keep_count(fraction, hidden_size)`` or the count reaching the threshold.
 
     ``activity`` (unit, layer); with ``selection="threshold"`` a unit is kept when its activity is at least
     ``(1 - fraction)`` times the largest activity of its layer.
@@ -392,7 +392,7 @@ def kept_counts(activity: np.ndarray, fraction: float, selection: str = "fractio
     Examples
     --------
     >>> activity = np.array([[1.0], [0.95], [0.5], [0.2]])
-    >>> kept_counts(activity, 0.1, "threshold").tolist(), kept_counts(activity, 0.5, "threshold").tolist()
+    >>> kept_counts(activity, 0.1, selection="threshold").tolist(), kept_counts(activity, 0.5, selection="threshold").tolist()
     ([2], [3])
     >>> kept_counts(activity, 0.5).tolist()
     [2]
@@ -459,14 +459,14 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
     order = np.argsort(-activity, axis=0, kind="stable")
     for r in rankings:
         for f in fractions:
-            counts = kept_counts(activity, f, selection)
+            counts = kept_counts(activity, f, selection=selection)
             if np.all(counts >= hidden):
                 if baseline is None:
                     baseline = accuracy(model)
                 accs = [baseline]
             elif r == "small_model":
                 torch.manual_seed(seed)
-                small = RNNClassifier(list(model.cells), model.input_size, int(counts.max()), model.num_classes,
+                small = RNNClassifier(list(model.cells), input_size=model.input_size, hidden_size=int(counts.max()), num_classes=model.num_classes,
                                       num_layers=model.num_layers, residual=model.residual,
                                       class_names=model.class_names)
                 fit(small, rank_on, **{"epochs": 10, "progress": False, "seed": seed, **(fit_kwargs or {})})

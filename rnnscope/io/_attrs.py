@@ -63,7 +63,7 @@ def _json_default(obj):
     raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
 
 
-def default_chunks(ds: xr.Dataset, time_chunk: int = 4096) -> dict:
+def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
     """Chunks by event (one record per chunk) and by time for long records; whole units, layers, features.
 
     Examples

@@ -249,11 +249,11 @@ class SummaryAccumulator:
                    "class_name": ("class_name", np.array(class_names, dtype=str))})
 
 
-def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 4096) -> xr.Dataset:
+def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int = 4096) -> xr.Dataset:
     """The summaries of ``run``'s records, from its data (the numbers :func:`rnnscope.capture` stores).
 
-    Reads the state variables batch by batch of records and window by window of frames (memory bounded by one
-    window), so dask-backed runs larger than memory work.
+    Reads the state variables batch by batch of records and ``time_chunk`` frames at a time (memory bounded by
+    one such window), so dask-backed runs larger than memory work.
 
     Examples
     --------
@@ -281,8 +281,8 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
     labels = _ordered(run["label"], ("event", "time")) if "label" in run else None
     for b in range(0, order.size, batch_size):
         rows = order[b : b + batch_size]
-        for t0 in range(0, int(lengths[rows].max(initial=0)), window):
-            t1 = min(t0 + window, int(lengths[rows].max()))
+        for t0 in range(0, int(lengths[rows].max(initial=0)), time_chunk):
+            t1 = min(t0 + time_chunk, int(lengths[rows].max()))
             n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
             part = {v: _window(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
             lab = np.full((rows.size, t1 - t0), -1) if labels is None else _window(labels, rows, t0, t1)

@@ -45,7 +45,7 @@ def entry_labels(name: str, module: nn.Module) -> list[str]:
     """
     entries = module_entries(module)
     both = any(e.direction == "backward" for e in entries)
-    return [layer_label(name, e.layer, e.direction, both) for e in entries]
+    return [layer_label(name, e.layer, direction=e.direction, bidirectional=both) for e in entries]
 
 
 def module_keeps(model: nn.Module, spec: Any, *, name: str, func: str, silenced: bool = False,

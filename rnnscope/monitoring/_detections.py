@@ -79,15 +79,15 @@ def _check_smoothing(smoothing, func: str) -> tuple[str, int]:
     return method, max(int(size), 1)
 
 
-def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
+def smooth(prob: np.ndarray, *, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     """Centred moving mean (or median) of ``prob`` ``(frames, classes)`` along frames; edges use the nearest frame.
 
     Examples
     --------
     >>> p = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
-    >>> smooth(p, 3)[:, 0].round(3).tolist()
+    >>> smooth(p, smoothing=3)[:, 0].round(3).tolist()
     [0.667, 0.667, 0.667, 1.0]
-    >>> smooth(p, ("median", 3))[:, 0].tolist()
+    >>> smooth(p, smoothing=("median", 3))[:, 0].tolist()
     [1.0, 1.0, 1.0, 1.0]
     >>> smooth(p).shape  # default: moving mean over 5 frames
     (4, 2)
@@ -156,7 +156,7 @@ def _min_frames(min_duration, class_names: Sequence[str], func: str, background:
     return out
 
 
-def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
+def frame_runs(prob: np.ndarray, *, min_frames: Sequence[int]) -> pd.DataFrame:
     """Runs of frames of one class after enforcing per-class minimum lengths (see the module docstring).
 
     Parameters
@@ -174,7 +174,7 @@ def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
     Examples
     --------
     >>> p = np.eye(3)[[0, 0, 0, 1, 0, 0, 2, 2, 2, 2]]
-    >>> frame_runs(p, [2, 2, 2]).values.tolist()     # the 1-frame run of class 1 goes to class 0
+    >>> frame_runs(p, min_frames=[2, 2, 2]).values.tolist()     # the 1-frame run of class 1 goes to class 0
     [[0, 6, 0], [6, 10, 2]]
     """
     prob = np.asarray(prob, dtype=np.float64)
@@ -211,15 +211,14 @@ def empty_table(class_names: Sequence[str]) -> pd.DataFrame:
 
 def detect(
     prob: np.ndarray,
+    *,
     first_time_ns: int,
     frame_period_ns: int,
     class_names: Sequence[str],
-    *,
     smoothing=DEFAULT_SMOOTHING,
     min_duration=None,
     background: str | None = "auto",
-    seed_id: str = "",
-    func: str = "detect",
+    seed_id: str | None = None,
 ) -> pd.DataFrame:
     """Detections of one contiguous piece of frame probabilities.
 
@@ -242,8 +241,8 @@ def detect(
     background : str or None
         Class whose runs are not reported (None: every run is a detection). ``"auto"`` (default): nothing says
         here which class it is, so every run is reported, with a warning saying to pass it.
-    seed_id : str
-        SEED id written into every row.
+    seed_id : str, optional
+        SEED id written into every row (None: an empty id).
 
     Returns
     -------
@@ -256,7 +255,8 @@ def detect(
     --------
     >>> p = np.eye(3)[[0] * 4 + [2] * 6 + [0] * 4] * 0.8 + 0.2 / 3
     >>> t0 = 1_600_000_000 * 10**9 + 2 * 10**9     # frame 0 centred 2 s after 2020-09-13T12:26:40Z
-    >>> d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"], smoothing=None, background="BG")
+    >>> d = detect(p, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["BG", "TR", "LP"], smoothing=None,
+    ...            background="BG")
     >>> d.class_name[0], str(d.start[0]), str(d.end[0]), int(d.n_frames[0])
     ('LP', '2020-09-13 12:26:43.750000+00:00', '2020-09-13 12:26:46.750000+00:00', 6)
     >>> round(float(d.p_mean[0]), 3), round(float(d.p_mean_BG[0]), 3)
@@ -267,10 +267,11 @@ def detect(
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"])
+    ...     d = detect(p, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["BG", "TR", "LP"])
     >>> d.class_name.tolist(), "background=" in str(caught[0].message)
     (['BG', 'LP', 'BG'], True)
     """
+    func = "detect"
     names = list(class_names)
     prob = np.asarray(prob, dtype=np.float64)
     if prob.ndim != 2 or prob.shape[1] != len(names):
@@ -280,7 +281,8 @@ def detect(
     method, min_frames, background = detector_settings(names, smoothing, min_duration, background, func)
     detector = RunDetector(len(names), method, min_frames)
     detector.push(prob)
-    return run_table(detector.finish(), first_time_ns, frame_period_ns, names, background, seed_id)
+    return run_table(detector.finish(), first_time_ns, frame_period_ns, names, background,
+                     "" if seed_id is None else seed_id)
 
 
 def detector_settings(names, smoothing, min_duration, background, func, stacklevel: int = 3):
@@ -338,7 +340,7 @@ def to_catalog(
     *,
     event_types: Mapping[str, str] | None = None,
     author: str = "rnnscope",
-    model: str | None = None,
+    model_name: str | None = None,
 ):
     """Detections -> :class:`obspy.core.event.Catalog` (QuakeML has no LP, tremor or hybrid types).
 
@@ -388,7 +390,7 @@ def to_catalog(
         text = (
             f"rnnscope class={cls}; start={start}; end={end}; duration_s={float(row.duration_s):.2f}; "
             f"p_mean={float(row.p_mean):.4f}; p_peak={float(row.p_peak):.4f}; seed_id={seed_id}"
-            + (f"; model={model}" if model else "")
+            + (f"; model={model_name}" if model_name else "")
         )
         pick = Pick(
             resource_id=ResourceIdentifier(f"smi:local/rnnscope/pick/{key}"),
@@ -454,7 +456,7 @@ def channel_codes(class_names: Sequence[str]) -> dict[str, str]:
     return {n: codes[n] for n in names}
 
 
-def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: str):
+def probability_stream(pieces: Sequence, *, class_names: Sequence[str], seed_id: str):
     """Per-class probability traces (one per class and contiguous piece) as an ObsPy Stream.
 
     ``pieces`` holds ``(first_time_ns, frame_period_ns, prob (frames, classes))`` tuples. Channel = the class's
@@ -465,7 +467,7 @@ def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: st
     Examples
     --------
     >>> prob = np.array([[0.9, 0.1], [0.2, 0.8]])
-    >>> st = probability_stream([(0, 5 * 10**8, prob)], ["Background", "LP"], "XX.STA..HHZ")
+    >>> st = probability_stream([(0, 5 * 10**8, prob)], class_names=["Background", "LP"], seed_id="XX.STA..HHZ")
     >>> [(tr.stats.channel, tr.stats.class_name, tr.stats.sampling_rate) for tr in st]
     [('BAC', 'Background', 2.0), ('LP', 'LP', 2.0)]
     """

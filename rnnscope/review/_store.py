@@ -385,7 +385,7 @@ class ReviewStore:
             from ..monitoring import to_catalog
         except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog
             return
-        catalog = to_catalog(table, model="reviewed")
+        catalog = to_catalog(table, model_name="reviewed")
         for event, review in zip(catalog, table["review"]):
             event.event_type_certainty = "known"
             for pick in event.picks:
