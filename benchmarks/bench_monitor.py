@@ -129,7 +129,7 @@ def train_model(workdir: str, hidden: int, epochs: int, seed: int = 100) -> str:
 
     with Stopwatch() as sw:
         frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=240, seed=seed,
-                                                                   duration_s=(120.0, 300.0)))
+                                                                   record_duration_s=(120.0, 300.0)))
         torch.manual_seed(seed)
         model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5)
         history = rnnscope.train.fit(model, frames, epochs=epochs, validation=0.15, early_stopping=5, seed=seed,

@@ -74,11 +74,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
 CONTROLS = ("trained", "untrained", "shuffled_labels")
 FRACTIONS = (1.0, 0.3, 0.2, 0.1)
-NOISE = {"start": 15.0, "duration": 5.0, "level": 1.0, "how": "insert", "where": "waveform"}
+NOISE = {"start": 15.0, "duration": 5.0, "noise_std": 1.0, "how": "insert", "where": "waveform"}
 RECOVERY_THRESHOLD = 0.1
 RECOVERY_CAP = 100  # frames: a record that never recovers counts as this many frames (50 s)
 NOISE_RECORDS = 6
 PROBE_FRAMES = 3000
+PROBE_FOLDS = 5  # the folds these numbers were measured with (linear_probes defaults to 4, as cross_validate)
 PROBE_TARGETS = ["class", "event", "time_since_onset", "band_energy"]
 TOP_UNITS = 5
 THRESHOLD_LEVELS = (0.1, 0.2)  # pruning by activity threshold: units reaching 90 % / 80 % of the top activity
@@ -134,9 +135,10 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
     out["specialisation_gap"] = float(spec["specialisation_gap"].isel(layer=0))
     for score in ("specialisation_gap", "specialisation"):
         out.update(null_numbers(spec, score, score, lambda v: v.isel(layer=0)))
-    probe_kwargs = {"var": "h", "max_frames": PROBE_FRAMES, "seed": seed,
+    probe_kwargs = {"targets": PROBE_TARGETS, "var": "h", "folds": PROBE_FOLDS, "max_frames": PROBE_FRAMES,
+                    "seed": seed,
                     **null_kwargs(analysis.linear_probes, probe_null, seed)}
-    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, **probe_kwargs)
+    probes = _quiet(analysis.linear_probes, run, **probe_kwargs)
     for _, p in probes.iterrows():
         out[f"probe_{p.target}"] = float(p.score)
         out[f"probe_{p.target}_chance"] = float(p.chance)
@@ -151,7 +153,7 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
 def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dict:
     """Test-time pruning numbers; ``small_epochs``: also train a model with 30 % of the units (None: skip)."""
     rankings = ["activity", "random"]
-    table = _quiet(rnnscope.experiments.ablation_curve, model, test, FRACTIONS, ranking=rankings, rank_on=train,
+    table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=FRACTIONS, ranking=rankings, rank_on=train,
                    repeats=5, seed=seed, threads=1, device="cpu")
 
     def acc(ranking, fraction):
@@ -164,13 +166,13 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["retention_activity_20"] = out["activity_20"] / full
     out["retention_activity_10"] = out["activity_10"] / full
     out["random_loss_20"] = (full - out["random_20"]) / full
-    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, THRESHOLD_LEVELS, ranking="activity",
+    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=THRESHOLD_LEVELS, ranking="activity",
                           rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
     for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy):
         out[f"threshold_{int(level * 100)}_kept_share"] = float(n_units) / model.hidden_size
         out[f"threshold_{int(level * 100)}"] = float(accuracy)
     if small_epochs is not None:
-        small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, (0.3,), ranking="small_model",
+        small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=(0.3,), ranking="small_model",
                              rank_on=train, seed=seed, threads=1, device="cpu",
                              fit_kwargs={"epochs": small_epochs, "threads": 1})
         out["small_30"] = float(small_table.accuracy.iloc[0])
@@ -186,7 +188,7 @@ def _recovery_median(model, test, seed) -> float:
     for e in events:
         clean, noisy = rnnscope.experiments.noise_robustness(model, test, event=e, seed=seed + e, threads=1,
                                                                device="cpu", **NOISE)
-        rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), RECOVERY_THRESHOLD)
+        rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), threshold=RECOVERY_THRESHOLD)
         value = float(rec.values[0])
         times.append(RECOVERY_CAP if not np.isfinite(value) else min(value, RECOVERY_CAP))
     return float(np.median(times)) if times else float("nan")
@@ -504,7 +506,8 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
-        f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', max_frames={PROBE_FRAMES})`: "
+        f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', folds={PROBE_FOLDS}, "
+        f"max_frames={PROBE_FRAMES})`: "
         "logistic regression (class, inside an event: balanced accuracy) or ridge regression (time since onset, "
         "band energies: R²) cross-validated by record; chance = the same score of a predictor that ignores the "
         "states.",

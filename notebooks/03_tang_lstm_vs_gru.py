@@ -46,7 +46,7 @@ HIDDEN = 32 if QUICK else 128
 LAYERS = (1, 2) if QUICK else (1, 2, 3, 4)     # LSTM and GRU depths compared
 EPOCHS = 10 if QUICK else 40                    # at most (early stopping, patience 5)
 TRACE_METHOD = "pca" if QUICK else "tsne"       # 2-D embedding of the temporal traces (the paper uses t-SNE)
-NOISE = dict(start=15.0, duration=5.0, level=1.0, how="insert", where="waveform")   # Fig. 8's noise insertion
+NOISE = dict(start=15.0, duration=5.0, noise_std=1.0, how="insert", where="waveform")   # Fig. 8's noise insertion
 NOISE_RECORDS = 4 if QUICK else 8               # records for the recovery-time statistics
 RECOVERY_THRESHOLD = 0.1                        # mean |difference| below 10 % of the clean run's std
 
@@ -153,14 +153,14 @@ print(shares.round(2).to_string())
 #
 # An activation is *irregular* when an LSTM cell leaves (−10, 10) or a GRU state falls inside (−0.5, 0.5) (the
 # paper's thresholds); a unit's responsibility for a class is the probability that it activates irregularly on that
-# class's frames. Small models rarely reach ±10, so `threshold=10` instead uses percentiles of the run's own values
+# class's frames. Small models rarely reach ±10, so `irregular=10` instead uses percentiles of the run's own values
 # (10 % of the values irregular: outside the 5-95 % range for `c`, the 10 % of |h| closest to 0 for the GRU).
 
 # %%
 resp = {}
 for name in (LSTM, GRU):
     resp[(name, "paper")] = analysis.responsibility(runs[name])
-    resp[(name, "10 %")] = analysis.responsibility(runs[name], threshold=10)
+    resp[(name, "10 %")] = analysis.responsibility(runs[name], irregular=10)
 plots.responsibility_map(resp[(LSTM, "10 %")])
 
 # %%

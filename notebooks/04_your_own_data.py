@@ -203,7 +203,7 @@ from pathlib import Path
 
 workdir = Path(tempfile.mkdtemp())
 names = {"SIL": "BG", "VTE": "VT", "LP": "LP", "TRE": "TR", "HYB": "AV"}
-synthetic_events = rnnscope.data.synthetic(n_records=8, seed=11, sampling_rate=50.0, duration_s=(60.0, 90.0))
+synthetic_events = rnnscope.data.synthetic(n_records=8, seed=11, sampling_rate=50.0, record_duration_s=(60.0, 90.0))
 table = rnnscope.data.catalog(synthetic_events)
 starts = [obspy.UTCDateTime(2017, 8, 3) + 7200 * i for i in range(4)] + \
          [obspy.UTCDateTime(2017, 12, 11) + 7200 * i for i in range(4)]

@@ -563,7 +563,7 @@ def responsibility_map(resp, *, units=None):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> resp = analysis.responsibility(examples.toy_run(num_layers=2), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(num_layers=2), irregular=10)
     >>> len(plots.responsibility_map(resp).axes)  # two layers and a colour bar
     3
     """

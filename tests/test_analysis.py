@@ -430,18 +430,18 @@ def test_responsibility_inside_rule_for_gru_and_explicit_pair():
     h[0, :, 1, 0] = [-0.9, -0.2, 0.95, 0.0]
     run = make_run({"h": h}, [4], [(0, 0, 0, 2), (0, 1, 2, 4)], cells=("gru",))
     with pytest.warns(EmptyClassWarning):
-        resp = analysis.responsibility(run, threshold="paper")
+        resp = analysis.responsibility(run, irregular="paper")
     assert resp["rule"].values.tolist() == ["inside"]
     # inside (-0.5, 0.5): unit 0 A {.1} -> 1/2, B {-.4} -> 1/2; unit 1 A {-.2} -> 1/2, B {0} -> 1/2
     np.testing.assert_allclose(resp.sel(layer=0).values[:2], [[0.5, 0.5], [0.5, 0.5]])
     with pytest.warns(EmptyClassWarning):
-        narrow = analysis.responsibility(run, threshold=(-0.15, 0.15))
+        narrow = analysis.responsibility(run, irregular=(-0.15, 0.15))
     np.testing.assert_allclose(narrow.sel(layer=0).values[:2], [[0.5, 0.0], [0.0, 0.5]])
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 def test_responsibility_percentile_thresholds_follow_the_values(real_run):
-    resp = analysis.responsibility(real_run, threshold=10, layer=0)
+    resp = analysis.responsibility(real_run, irregular=10, layer=0)
     c = real_run["c"].values[..., 0]
     c = c[np.isfinite(c)]
     span = c.max() - c.min()
@@ -594,7 +594,7 @@ def test_frame_accuracy_by_hand():
     (lambda r: analysis.unit_traces(r, event=9), r"The 'event' parameter of unit_traces must be a record position"),
     (lambda r: analysis.unit_traces(r, event=0, units=[5]), r"The 'units' parameter of unit_traces must hold unit ids"),
     (lambda r: analysis.activation_histogram(r, per="event"), r"The 'per' parameter of activation_histogram"),
-    (lambda r: analysis.responsibility(r, var="h", threshold=150), r"The 'threshold' parameter of responsibility"),
+    (lambda r: analysis.responsibility(r, var="h", irregular=150), r"The 'irregular' parameter of responsibility"),
     (lambda r: analysis.temporal_trace(r, event=0, method="umap"), r"The 'method' parameter of temporal_trace"),
     (lambda r: analysis.cell_distribution(r), r"cell_distribution: var='cell' picks the cell of each layer, 'c' for"),
     (lambda r: analysis.top_fraction(HEAT, fraction=0), r"The 'fraction' parameter of top_fraction must be a number in"),

@@ -226,14 +226,14 @@ def test_event_types_map_classes_both_ways_without_descriptions():
     det = detections(["VT", "AV", "IC", "LP"])
     cat = strip(to_catalog(det, event_types=types))
     assert [e.event_type for e in cat] == ["earthquake", "avalanche", "ice quake", "other event"]
-    table = read_quakeml_catalog(cat, event_types=types, duration_s=12.5)
+    table = read_quakeml_catalog(cat, event_types=types, event_duration_s=12.5)
     assert table["class_name"].tolist() == ["VT", "AV", "IC", "LP"]
     assert (table["end"] == det["end"]).all()
     # the defaults map VT, VTE, EQ and Equ to 'earthquake': say how to choose
     with pytest.raises(ValueError, match=r"catalog event 0 .*: event type 'earthquake' maps to several classes "
                                          r"\['VT', 'VTE', 'EQ', 'Equ'\] .* pass event_types="):
-        read_quakeml_catalog(cat, duration_s=12.5)
-    with pytest.raises(ValueError, match=r"has no end time .* pass duration_s="):
+        read_quakeml_catalog(cat, event_duration_s=12.5)
+    with pytest.raises(ValueError, match=r"has no end time .* pass event_duration_s="):
         read_quakeml_catalog(cat, event_types=types)
 
 
@@ -248,21 +248,21 @@ def test_foreign_quakeml_events_with_origins_picks_and_descriptions(tmp_path):
     ev2 = Event(event_type="other event", event_descriptions=[EventDescription("Regional"), EventDescription("LP")],
                 origins=[Origin(time=t + 100)], comments=[Comment(text="reviewed")])
     ev3 = Event(event_type="landslide", origins=[Origin(time=t + 200)])
-    table = read_quakeml_catalog(Catalog([ev1, ev2]), trace_id=BEZ, duration_s=30.0)
+    table = read_quakeml_catalog(Catalog([ev1, ev2]), trace_id=BEZ, event_duration_s=30.0)
     assert table["class_name"].tolist() == ["VT", "LP"]
     start = pd.Timestamp(str(t))
     assert ((table["start"] - start).dt.total_seconds()).tolist() == [1.0, 100.0]  # earliest pick on the trace
     assert ((table["p"] - start).dt.total_seconds()).iloc[0] == 1.0
     assert ((table["s"] - start).dt.total_seconds()).iloc[0] == 3.0 and pd.isna(table["s"].iloc[1])
-    assert read_quakeml_catalog(Catalog([ev1]), duration_s=30.0)["trace_id"].tolist() == ["KC.BZG..EHZ"]
+    assert read_quakeml_catalog(Catalog([ev1]), event_duration_s=30.0)["trace_id"].tolist() == ["KC.BZG..EHZ"]
     with pytest.raises(ValueError, match=r"event 0 .* has no pick with a SEED id; pass trace_id="):
-        read_quakeml_catalog(Catalog([ev2]), duration_s=30.0)
+        read_quakeml_catalog(Catalog([ev2]), event_duration_s=30.0)
     with pytest.raises(ValueError, match=r"event type 'landslide' is not mapped to a class .* add \{'<class>': "
                                          r"'landslide'\} to event_types"):
-        read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0)
-    assert read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0,
+        read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, event_duration_s=30.0)
+    assert read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, event_duration_s=30.0,
                                 event_types={"RF": "landslide"})["class_name"].tolist() == ["RF"]
-    assert read_quakeml_catalog(Catalog([ev2]), trace_id=BEZ, duration_s=30.0, event_types={},
+    assert read_quakeml_catalog(Catalog([ev2]), trace_id=BEZ, event_duration_s=30.0, event_types={},
                                 class_names=["LP"])["class_name"].tolist() == ["LP"]
 
 

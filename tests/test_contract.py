@@ -23,7 +23,7 @@ CHILE = ["BG", "TR", "LP", "VT", "AV"]  # the synthetic classes SIL, TRE, LP, VT
 
 def chile_records(rate=50.0, n=5, background="BG", seed=0):
     """Synthetic records at ``rate`` with the classes renamed (same indices), background ``BG``."""
-    rec = rnnscope.data.synthetic(n_records=n, seed=seed, sampling_rate=rate, duration_s=(40.0, 70.0))
+    rec = rnnscope.data.synthetic(n_records=n, seed=seed, sampling_rate=rate, record_duration_s=(40.0, 70.0))
     lengths = rec["n_samples"].values
     waves = [rec.waveform.values[i, : lengths[i]] for i in range(n)]
     labels = [rec.sample_label.values[i, : lengths[i]] for i in range(n)]

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=1, duration_s=(40, 80)))
+    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=1, record_duration_s=(40, 80)))
 
 
 @pytest.fixture(scope="module")
@@ -224,7 +224,7 @@ def test_ablation_errors(trained, frames):
 @pytest.mark.parametrize("where", ["waveform", "features"])
 @pytest.mark.parametrize("mode", ["overwrite", "insert"])
 def test_noise_robustness_alignment(trained, frames, mode, where):
-    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, level=2.0,
+    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, noise_std=2.0,
                                                   how=mode, where=where, seed=3)
     info = json.loads(noisy.attrs["noise"])
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]

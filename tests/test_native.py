@@ -40,7 +40,7 @@ def fresh_session(monkeypatch):
 
 @pytest.fixture(scope="module")
 def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 40)))
+    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 40)))
 
 
 def _step_reference(layer, x, state, keep):

@@ -46,7 +46,7 @@ def _figures(run, gru):
         "ablation_curves": (plots.ablation_curves({"lstm": ABLATION, "rnn": ABLATION}), 1),
         "cell_distributions": (plots.cell_distributions(
             {"lstm": analysis.cell_distribution(run), "gru": analysis.cell_distribution(gru)}), 4),
-        "responsibility_map": (plots.responsibility_map(analysis.responsibility(run, threshold=10)), 3),
+        "responsibility_map": (plots.responsibility_map(analysis.responsibility(run, irregular=10)), 3),
         "temporal_traces": (plots.temporal_traces(
             {"lstm": analysis.temporal_trace(run, event=0), "gru": analysis.temporal_trace(gru, event=0)}), 4),
         "perturbation_map": (plots.perturbation_map(diff), 4),

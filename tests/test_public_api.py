@@ -218,7 +218,7 @@ CHILE = ["BG", "TR", "LP", "VT", "AV"]
 
 @pytest.fixture(scope="module")
 def frames():
-    rec = rnnscope.data.synthetic(n_records=8, seed=2, sampling_rate=50.0, duration_s=(40.0, 60.0))
+    rec = rnnscope.data.synthetic(n_records=8, seed=2, sampling_rate=50.0, record_duration_s=(40.0, 60.0))
     n = rec["n_samples"].values
     waves = [rec.waveform.values[i, : n[i]] for i in range(len(n))]
     labels = [rec.sample_label.values[i, : n[i]] for i in range(len(n))]

@@ -45,7 +45,7 @@ def _trs(rows: pd.DataFrame, end_s: float) -> str:
 def archive(tmp_path_factory):
     """12 MiniSEED files (August and December) with .trs labels in a scaled time base, and their catalogue."""
     root = tmp_path_factory.mktemp("bezymianny_like")
-    recs = rnnscope.data.synthetic(n_records=len(STARTS), seed=5, sampling_rate=RATE, duration_s=(70.0, 120.0))
+    recs = rnnscope.data.synthetic(n_records=len(STARTS), seed=5, sampling_rate=RATE, record_duration_s=(70.0, 120.0))
     cat = rnnscope.data.catalog(recs)
     files, tables = [], []
     for i, start in enumerate(STARTS):

@@ -29,7 +29,7 @@ N_RECORDS = 6
 
 @pytest.fixture(scope="module")
 def frames():
-    records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=4, duration_s=(25, 60))
+    records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=4, record_duration_s=(25, 60))
     return rnnscope.features.compute(records)
 
 

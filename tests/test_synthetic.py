@@ -68,7 +68,7 @@ def test_catalog_lists_events_and_sil_stretches(small):
 
 
 def test_other_sampling_rate():
-    ds = synthetic(n_records=3, seed=0, sampling_rate=50.0, duration_s=(30.0, 30.0))
+    ds = synthetic(n_records=3, seed=0, sampling_rate=50.0, record_duration_s=(30.0, 30.0))
     assert ds.attrs["sampling_rate"] == 50.0
     assert ds["n_samples"].values.tolist() == [1500, 1500, 1500]
     schema.validate(ds)
@@ -100,16 +100,16 @@ def test_record_i_does_not_depend_on_n_records():
 
 
 def test_seed_none_draws_and_records_a_seed():
-    ds = synthetic(n_records=1, seed=None, duration_s=(20.0, 20.0))
-    again = synthetic(n_records=1, seed=ds.attrs["seed"], duration_s=(20.0, 20.0))
+    ds = synthetic(n_records=1, seed=None, record_duration_s=(20.0, 20.0))
+    again = synthetic(n_records=1, seed=ds.attrs["seed"], record_duration_s=(20.0, 20.0))
     np.testing.assert_array_equal(ds["waveform"].values, again["waveform"].values)
 
 
 # --------------------------------------------------------------------------------------------- lengths and labels
 
 
-def test_record_lengths_vary_within_duration_s():
-    ds = synthetic(n_records=20, seed=1, duration_s=(30.0, 90.0))
+def test_record_lengths_vary_within_record_duration_s():
+    ds = synthetic(n_records=20, seed=1, record_duration_s=(30.0, 90.0))
     seconds = ds["n_samples"].values / FS
     assert seconds.min() >= 30.0 and seconds.max() <= 90.0
     assert np.unique(seconds).size > 10
@@ -271,9 +271,10 @@ def test_some_events_are_barely_above_noise(big):
         ({"seed": -1}, r"'seed' parameter of synthetic must be a non-negative integer or None"),
         ({"sampling_rate": 0}, r"'sampling_rate' parameter of synthetic must be a positive number"),
         ({"sampling_rate": 10.0}, r"'sampling_rate' parameter of synthetic must be at least 20 Hz"),
-        ({"duration_s": (60, 30)}, r"'duration_s' parameter of synthetic must satisfy"),
-        ({"duration_s": (0, 30)}, r"'duration_s' parameter of synthetic must be a pair \(min, max\) of durations"),
-        ({"duration_s": 30}, r"'duration_s' parameter of synthetic must be a pair \(min, max\)"),
+        ({"record_duration_s": (60, 30)}, r"'record_duration_s' parameter of synthetic must satisfy"),
+        ({"record_duration_s": (0, 30)}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\) of "
+                                         r"durations"),
+        ({"record_duration_s": 30}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\)"),
         ({"class_proportions": {"LP": 1, "EXP": 2}}, r"'class_proportions' parameter of synthetic names unknown .*'EXP'"),
         ({"class_proportions": {"SIL": 1}}, r"SIL is the background"),
         ({"class_proportions": {"LP": -1}}, r"non-negative numbers"),
@@ -294,7 +295,7 @@ def test_bad_arguments(kwargs, match):
 
 def test_event_duration_s_is_honoured():
     cat = catalog(synthetic(n_records=10, seed=2, class_proportions={"TRE": 1}, event_duration_s={"TRE": (15.0, 20.0)},
-                            duration_s=(120.0, 120.0), double_event_prob=0.0))
+                            record_duration_s=(120.0, 120.0), double_event_prob=0.0))
     tre = cat[cat["class_name"] == "TRE"]
     assert len(tre) > 5
     assert tre["duration"].max() < 25.0

@@ -209,7 +209,7 @@ def linear_probes(
     targets: str | Sequence[str] | None = None,
     var: str | Sequence[str] = "h",
     layer=None,
-    folds: int = 5,
+    folds: int = 4,
     max_frames: int | None = 5000,
     seed: int = 0,
     background: str | None = "auto",
@@ -264,7 +264,8 @@ def linear_probes(
     layer : int, list of int or None
         Layers (None: all); one probe per layer.
     folds : int
-        Number of record folds (at least 2; fewer when the run has fewer records).
+        Number of record folds (default 4, as :func:`rnnscope.train.cross_validate`; at least 2; fewer when the
+        run has fewer records).
     max_frames : int or None
         Frames sampled (None: all valid frames).
     seed : int

@@ -176,7 +176,7 @@ def _histogram_quantiles(run, variables, positions, use_abs, qs):
     return out
 
 
-def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=None) -> xr.DataArray:
+def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, irregular="paper") -> xr.DataArray:
     """Neuronal responsibility (Tang, Shi & Wang, Figs. 4-6): how often a unit activates irregularly for a class.
 
     Definitions: an activation is *irregular* when
@@ -187,10 +187,10 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
     ``responsibility[class, unit, layer] = P(irregular | frame labelled class)`` over valid frames (label -1
     frames are left out).
 
-    Thresholds (``threshold``):
+    Thresholds (``irregular``):
 
-    - None or ``"paper"``: Tang et al.'s, ``(-10, 10)`` for rule outside, ``(-0.5, 0.5)`` for rule inside (small
-      models rarely pass +-10);
+    - ``"paper"`` (default, or None): Tang et al.'s, ``(-10, 10)`` for rule outside, ``(-0.5, 0.5)`` for rule
+      inside (small models rarely pass +-10);
     - a number ``p`` in (0, 100): percentile thresholds from the run's own values of each layer (pooled over units
       and frames), chosen so that ``p`` % of the values are irregular: rule outside, below the ``p/2``-th or above
       the ``(100 - p/2)``-th percentile (``p=10``: outside the 5-95 % range); rule inside, ``|v|`` below the
@@ -206,7 +206,8 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
         (``attrs["model_config"]``).
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    threshold : None, "paper", float or (float, float)
+    irregular : "paper", float or (float, float)
+        What counts as irregular (above).
 
     Returns
     -------
@@ -219,7 +220,7 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
     >>> from rnnscope import analysis, examples
     >>> analysis.responsibility(examples.toy_run()).dims
     ('class_name', 'unit', 'layer')
-    >>> resp = analysis.responsibility(examples.toy_run(), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(), irregular=10)
     >>> resp.dims, resp["rule"].values.tolist()
     (('class_name', 'unit', 'layer'), ['outside'])
     """
@@ -230,15 +231,15 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
     rules = [_rule(v) for v in variables]
     n_layers = len(positions)
     low, high = np.zeros(n_layers), np.zeros(n_layers)
-    if threshold is None or (isinstance(threshold, str) and threshold == "paper"):
+    if irregular is None or (isinstance(irregular, str) and irregular == "paper"):
         for k, rule in enumerate(rules):
             low[k], high[k] = -PAPER_THRESHOLDS[rule], PAPER_THRESHOLDS[rule]
         kind = "paper"
-    elif isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, bool):
-        p = float(threshold)
+    elif isinstance(irregular, (int, float, np.integer, np.floating)) and not isinstance(irregular, bool):
+        p = float(irregular)
         if not 0 < p < 100:
-            raise ValueError(f"The 'threshold' parameter of {func} must be None, 'paper', a percentage in (0, 100) or "
-                             f"a pair (low, high). Got {threshold!r} instead.")
+            raise ValueError(f"The 'irregular' parameter of {func} must be 'paper', a percentage in (0, 100) or a "
+                             f"pair (low, high). Got {irregular!r} instead.")
         for rule in set(rules):
             cols = np.asarray([k for k, r in enumerate(rules) if r == rule])
             sub_vars = [variables[k] for k in cols]
@@ -251,17 +252,17 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
         kind = f"{p:g} %"
     else:
         try:
-            a, b = (float(v) for v in threshold)
+            a, b = (float(v) for v in irregular)
             ok = a <= b
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ValueError(f"The 'threshold' parameter of {func} must be None, 'paper', a percentage in (0, 100) or "
-                             f"a pair (low, high). Got {threshold!r} instead.")
+            raise ValueError(f"The 'irregular' parameter of {func} must be 'paper', a percentage in (0, 100) or a "
+                             f"pair (low, high). Got {irregular!r} instead.")
         low[:], high[:] = a, b
         kind = "explicit"
     names = C.require_labels(run, func)
-    irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
+    n_irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
     frames = np.zeros(len(names))
     outside = np.asarray([r == "outside" for r in rules])
     for block in C.iter_blocks(run, variables, positions):
@@ -270,10 +271,10 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
         for c in range(len(names)):
             rows = block.labels == c
             if rows.any():
-                irregular[c] += irr[rows].sum(0)
+                n_irregular[c] += irr[rows].sum(0)
                 frames[c] += rows.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        resp = irregular / frames[:, None, None]
+        resp = n_irregular / frames[:, None, None]
     C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if frames[i] == 0])
     out = xr.DataArray(
         resp,
@@ -283,7 +284,7 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, threshold=
                 "low": ("layer", low), "high": ("layer", high)},
         name="responsibility",
     )
-    out.attrs.update(threshold=kind, definition="P(irregular activation | frame of the class); irregular: outside "
+    out.attrs.update(irregular=kind, definition="P(irregular activation | frame of the class); irregular: outside "
                      "(low, high) for rule 'outside' (LSTM c), inside (low, high) for rule 'inside' (GRU h)")
     return out
 

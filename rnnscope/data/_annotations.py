@@ -262,7 +262,7 @@ def read_quakeml_catalog(
     event_types: Mapping[str, str] | None = None,
     class_names: Sequence[str] | None = None,
     trace_id: str | None = None,
-    duration_s: float | None = None,
+    event_duration_s: float | None = None,
 ) -> pd.DataFrame:
     """QuakeML events -> catalogue DataFrame for :func:`rnnscope.data.from_obspy`.
 
@@ -277,7 +277,7 @@ def read_quakeml_catalog(
         Further class names an event description may hold (besides the keys of ``event_types``).
     trace_id : str, optional
         SEED id of every row. Default: the id of the event's earliest pick.
-    duration_s : float, optional
+    event_duration_s : float, optional
         Length of every event that has no end time (only catalogues written by rnnscope store one).
 
     Returns
@@ -294,8 +294,8 @@ def read_quakeml_catalog(
     EQ and Equ to ``"earthquake"``) and whose description names none of them is an error: pass ``event_types``
     with just the classes you use. The **start** is the event's earliest pick on ``trace_id`` (any phase), else
     the ``start=`` of an rnnscope comment, else its preferred (or first) origin time; the **end** is the ``end=``
-    of an rnnscope comment, else start + ``duration_s``. **P and S** are the earliest picks whose phase hint is
-    ``P`` or ``S`` (``Pg``, ``Sn``, ... too) on that trace.
+    of an rnnscope comment, else start + ``event_duration_s``. **P and S** are the earliest picks whose phase hint
+    is ``P`` or ``S`` (``Pg``, ``Sn``, ... too) on that trace.
 
     Examples
     --------
@@ -306,7 +306,7 @@ def read_quakeml_catalog(
     >>> cat = Catalog([Event(event_type="avalanche", origins=[Origin(time=t)]),
     ...                Event(event_type="other event", event_descriptions=[EventDescription("LP")],
     ...                      origins=[Origin(time=t + 60)])])
-    >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", duration_s=20.0)
+    >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", event_duration_s=20.0)
     >>> table[["class_name", "start", "end"]]
       class_name                     start                       end
     0         AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
@@ -315,8 +315,8 @@ def read_quakeml_catalog(
     func = "read_quakeml_catalog"
     types = check_event_types(event_types, func)
     names = set(types) | {str(c) for c in (class_names or ())}
-    if duration_s is not None:
-        check_positive(duration_s, name="duration_s", func=func)
+    if event_duration_s is not None:
+        check_positive(event_duration_s, name="event_duration_s", func=func)
     obspy = _import_obspy(func)
     if isinstance(source, obspy.core.event.Catalog):
         catalog, name = source, "catalog"
@@ -345,12 +345,12 @@ def read_quakeml_catalog(
         start = _event_start(event, on_trace, comment, where, func)
         if "end" in comment:
             end = to_ns(comment["end"])
-        elif duration_s is not None:
-            end = start + round(float(duration_s) * _NS)
+        elif event_duration_s is not None:
+            end = start + round(float(event_duration_s) * _NS)
         else:
             raise ValueError(
                 f"{func}: {where} has no end time (only catalogues written by rnnscope store one); pass "
-                "duration_s=... seconds for every event."
+                "event_duration_s=... seconds for every event."
             )
         phase = {k: next((p.time.ns for p in on_trace if _PHASE.match(p.phase_hint or "") and
                           p.phase_hint[0] == k), None) for k in "PS"}

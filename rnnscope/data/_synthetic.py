@@ -106,7 +106,7 @@ def synthetic(
     *,
     seed: int | None = 0,
     sampling_rate: float = 100.0,
-    duration_s: tuple[float, float] = (40.0, 180.0),
+    record_duration_s: tuple[float, float] = (40.0, 180.0),
     class_proportions: Mapping[str, float] | None = None,
     double_event_prob: float = 0.15,
     snr_db: tuple[float, float] = (0.0, 24.0),
@@ -133,7 +133,7 @@ def synthetic(
         stores it in ``attrs["seed"]``.
     sampling_rate : float, default 100.0
         Hz (at least 20 Hz; the paper processes its data at 100 Hz).
-    duration_s : (float, float), default (40, 180)
+    record_duration_s : (float, float), default (40, 180)
         Range of record durations in s, drawn uniformly per record.
     class_proportions : dict, optional
         Relative frequency of each event class, e.g. ``{"LP": 1, "VTE": 1}``; classes not named are never drawn.
@@ -205,7 +205,7 @@ def synthetic(
     check_positive(n_records, name="n_records", func=_FUNC, integer=True)
     cfg = _check_config(
         sampling_rate=sampling_rate,
-        duration_s=duration_s,
+        duration_s=record_duration_s,
         class_proportions=class_proportions,
         double_event_prob=double_event_prob,
         snr_db=snr_db,
@@ -248,7 +248,7 @@ def _check_config(**kw) -> _Config:
         raise ValueError(
             f"The 'sampling_rate' parameter of {_FUNC} must be at least 20 Hz (VTEs reach 15 Hz). Got {fs!r} instead."
         )
-    duration = _check_duration_range(kw["duration_s"], name="duration_s")
+    duration = _check_duration_range(kw["duration_s"], name="record_duration_s")
     weights = _check_class_proportions(kw["class_proportions"])
     snr = check_range(kw["snr_db"], name="snr_db", func=_FUNC, low=-20.0, high=80.0)
     threshold = check_positive(kw["label_threshold"], name="label_threshold", func=_FUNC)
