@@ -52,3 +52,5 @@ def one_torch_thread():
 
 # the notebooks' jupytext sources (notebooks/*.py) run as notebooks through nbval (their .ipynb), not as modules
 collect_ignore_glob = ["notebooks/*.py"]
+# conftest files hold fixtures, not doctests: collecting them as modules imports a second "conftest"
+collect_ignore = ["tests/conftest.py", "tests/browser/conftest.py"]

@@ -4,16 +4,22 @@ Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best m
 
 - ``fused``: the model's own forward (``nn.LSTM`` fused kernel + head) on the batch, nothing kept;
 - ``capture``: ``rnnscope.capture(..., variables="all")``, the run assembled in memory as an xarray Dataset
-  (every state, prob, pred, summaries), with the native kernels, and again with the fallback used without them
-  (the fused forward followed by the vectorised recovery, ``layer.internals``);
+  (every state, prob, pred, summaries), with the native kernels (the instruction set they pick, and again forced to
+  AVX2 on an AVX-512 CPU), and with the fallback used without them (the fused forward followed by the vectorised
+  recovery, ``layer.internals``);
 - ``hooks``: what users do today: a per-step Python loop over ``nn.LSTMCell`` keeping every gate;
 - ``recompute``: the fused forward, then every gate recomputed from the fused ``h`` (``layer.internals``).
 
 The variants run in turns (``--rounds`` rounds, after one warm-up call each) so a slow moment of a shared machine
-hits them alike; a ratio is the median over rounds of variant / fused forward of the same round. Then the matrix
-batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio (and the GPU ratio when a GPU
-is present), and the long-record case: one 24-hour record (172,800 frames) captured to a zarr store with every
-state, with its throughput (frames/s) and peak memory (VmHWM, the RSS high-water mark of a child process).
+hits them alike; a ratio is the median over rounds of variant / fused forward of the same round. Then: the thread
+scaling (capture at batch 32 with 1 and with 2 threads, in turns), one long record (batch 1 x 4,000 frames), the
+matrix batch {1, 32, 128} x frames {400, 4000} of the capture / fused ratio, the same pinned table against the
+cuDNN forward when a GPU is present, and one 24-hour record (172,800 frames) captured to a zarr store with every
+state, with its throughput (frames/s) and peak memory (VmHWM, the RSS high-water mark of a child process). The
+header gives the CPU, its vector instruction sets and what the kernels use (``native_status()``).
+
+Goals (issue 28): capture <= 1.25x the fused forward at the pinned point on an AVX-512 CPU (<= 1.5x with AVX2),
+<= 2x at batch 1 x 4,000 frames, and 2 threads >= 1.7x faster than 1 at batch 32.
 
 Run: ``.venv/bin/python benchmarks/bench_capture.py [--quick]``; record the output in docs/performance.md.
 """
@@ -29,7 +35,7 @@ import torch
 import xarray as xr
 
 import rnnscope
-from rnnscope.models import RNNClassifier, native_status, set_native
+from rnnscope.models import RNNClassifier, _native, native_status, set_native
 
 from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
@@ -78,12 +84,20 @@ def recompute(model, x):
 
 
 def compare(model, batch, frames, rounds, device="cpu"):
+    """Fused forward and capture of ``batch`` records of ``frames`` frames, in turns (on a GPU each call waits for
+    the device to finish)."""
     ds = features_dataset(batch, frames)
     x = torch.from_numpy(ds.features.values).to(device)
     model = model.to(device)
+    wait = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+
+    def fused():
+        model(x)
+        wait()
+
     with torch.inference_mode():
         return interleaved({
-            "fused": lambda: model(x),
+            "fused": fused,
             "capture": lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, window=frames,
                                                 progress=False),
         }, rounds)
@@ -121,6 +135,122 @@ def long_record(frames: int) -> tuple[float, float, float]:
     return float(seconds), float(peak_mb), size / 1e6
 
 
+def cpu_description() -> str:
+    """The CPU, its vector instruction sets (from /proc/cpuinfo where there is one) and what the kernels use."""
+    import platform
+
+    flags, name = set(), platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name") and name in ("", platform.machine(), platform.processor()):
+                    name = line.split(":", 1)[1].strip()
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:
+        pass
+    wanted = ["avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_bf16", "neon", "asimd"]
+    isas = native_isas()  # loads the kernels first
+    status = native_status()
+    return (f"CPU: {name}; vector flags: {' '.join(f for f in wanted if f in flags) or 'unknown'}; torch capability "
+            f"{torch.backends.cpu.get_cpu_capability()}; native kernels: {status['isa']} "
+            f"(of {isas}), threads by {status['parallel']}")
+
+
+def native_isas() -> list[str]:
+    ops = _native.kernels()
+    return list(ops.isas()) if ops is not None else []
+
+
+def capture_call(model, ds, batch, frames, native=True, isa=None, threads=None, device="cpu"):
+    """One capture of ``ds`` (every state, in RAM), with the kernels on or off, an instruction set and a thread
+    count (restored afterwards)."""
+    def run():
+        previous, before = set_native(native), torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            if isa is None:
+                rnnscope.capture(model, ds, batch_size=batch, window=frames, device=device, progress=False)
+            else:
+                with _native.using_isa(isa):
+                    rnnscope.capture(model, ds, batch_size=batch, window=frames, device=device, progress=False)
+        finally:
+            set_native(previous)
+            torch.set_num_threads(before)
+    return run
+
+
+def fused_call(model, x, threads=None):
+    def run():
+        before = torch.get_num_threads()
+        if threads is not None:
+            torch.set_num_threads(threads)
+        try:
+            with torch.inference_mode():
+                model(x)
+        finally:
+            torch.set_num_threads(before)
+    return run
+
+
+def row(label, times, name, base="fused", goal=""):
+    return (f"  {label:46s} {np.median(times[name]) * 1e3:8.1f} ms   {ratio(times, name, base):.2f}x"
+            + (f"   ({goal})" if goal else ""))
+
+
+def pinned_point(model, rounds):
+    ds = features_dataset(32, 400)
+    x = torch.from_numpy(ds.features.values)
+    isas = native_isas()
+    variants = {"fused": fused_call(model, x), "capture": capture_call(model, ds, 32, 400)}
+    if "avx512" in isas and "avx2" in isas:
+        variants["capture_avx2"] = capture_call(model, ds, 32, 400, isa="avx2")
+    pinned = interleaved(variants, rounds)  # the headline ratios: these alone, in turns
+    with torch.inference_mode():
+        others = interleaved({
+            "fused": fused_call(model, x),
+            "capture_fallback": capture_call(model, ds, 32, 400, native=False),
+            "hooks": lambda: hooks_loop(model, x),
+            "recompute": lambda: (model(x), recompute(model, x)),
+        }, max(3, rounds // 3))
+    print(f"\npinned point: batch 32, 400 frames, {torch.get_num_threads()} threads; variants timed in turns, {rounds} "
+          "rounds: median time, and the median over rounds of the ratio to the fused forward of the same round")
+    print(row("fused forward (nothing kept)", pinned, "fused"))
+    best = native_status()["isa"]
+    goal = "goal <= 1.25x on AVX-512" if best == "avx512" else "goal <= 1.5x on AVX2"
+    print(row(f"rnnscope.capture, all states, in RAM ({best})", pinned, "capture", goal=goal))
+    if "capture_avx2" in pinned:
+        print(row("rnnscope.capture, kernels forced to AVX2", pinned, "capture_avx2", goal="AVX2 goal <= 1.5x"))
+    print("the usual alternatives (timed in turns with the fused forward, in a second group):")
+    for label, name in (("capture, fallback (no C++): fused + recovery", "capture_fallback"),
+                        ("per-step loop keeping every gate", "hooks"), ("fused + recompute gates from h", "recompute")):
+        print(row(label, others, name))
+
+
+def thread_scaling(model, rounds):
+    ds = features_dataset(32, 400)
+    x = torch.from_numpy(ds.features.values)
+    t = interleaved({"capture_1": capture_call(model, ds, 32, 400, threads=1),
+                     "capture_2": capture_call(model, ds, 32, 400, threads=2),
+                     "fused_1": fused_call(model, x, threads=1), "fused_2": fused_call(model, x, threads=2)}, rounds)
+    print(f"\nthread scaling: batch 32, 400 frames, 1 and 2 threads in turns, {rounds} rounds (speed-up = median over "
+          "rounds of time with 1 thread / time with 2)")
+    print("                     1 thread    2 threads   speed-up")
+    for label, name in (("capture", "capture"), ("fused forward", "fused")):
+        goal = "   (goal >= 1.7x)" if name == "capture" else ""
+        print(f"  {label:16s} {np.median(t[name + '_1']) * 1e3:9.1f} ms {np.median(t[name + '_2']) * 1e3:9.1f} ms   "
+              f"{ratio(t, name + '_1', name + '_2'):6.2f}x{goal}")
+
+
+def one_long_record(model, rounds):
+    t = compare(model, 1, 4000, rounds)
+    print(f"\none record of 4,000 frames (batch 1), {rounds} rounds in turns:")
+    print(row("fused forward", t, "fused"))
+    print(row("rnnscope.capture, all states, in RAM", t, "capture", goal="goal <= 2x"))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, a 2-hour record instead of 24 h")
@@ -130,40 +260,12 @@ def main(argv=None):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     model = RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5).eval()
+    rnnscope.capture(model, features_dataset(2, 20), progress=False)  # builds / loads the kernels
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM(210), 48 inputs")
-
-    ds = features_dataset(32, 400)
-    x = torch.from_numpy(ds.features.values)
-
-    def capture(native):
-        def run():
-            previous = set_native(native)
-            try:
-                rnnscope.capture(model, ds, batch_size=32, window=400, progress=False)
-            finally:
-                set_native(previous)
-        return run
-
-    with torch.inference_mode():  # the headline ratio: the two alone, in turns
-        pinned = interleaved({"fused": lambda: model(x), "capture": capture(True)}, rounds)
-        others = interleaved({
-            "fused": lambda: model(x),
-            "capture_fallback": capture(False),
-            "hooks": lambda: hooks_loop(model, x),
-            "recompute": lambda: (model(x), recompute(model, x)),
-        }, max(3, rounds // 3))
-    print(f"native kernels: {native_status()}")
-    print(f"\npinned point: batch 32, 400 frames; fused and capture timed in turns, {rounds} rounds: median time, and "
-          "the median over rounds of the ratio to the fused forward of the same round")
-    print(f"  {'fused forward (nothing kept)':40s} {np.median(pinned['fused']) * 1e3:8.1f} ms   1.00x")
-    print(f"  {'rnnscope.capture, all states, in RAM':40s} {np.median(pinned['capture']) * 1e3:8.1f} ms   "
-          f"{ratio(pinned, 'capture', 'fused'):.2f}x   (goal <= 1.5x)")
-    print("the usual alternatives (timed in turns with the fused forward, in a second group):")
-    rows = [("capture, fallback (no C++): fused + recovery", "capture_fallback"),
-            ("per-step loop keeping every gate", "hooks"),
-            ("fused + recompute gates from h", "recompute")]
-    for label, name in rows:
-        print(f"  {label:40s} {np.median(others[name]) * 1e3:8.1f} ms   {ratio(others, name, 'fused'):.2f}x")
+    print(cpu_description())
+    pinned_point(model, rounds)
+    thread_scaling(model, max(3, rounds // 2))
+    one_long_record(model, max(3, rounds // 3))
 
     print("\ncapture / fused, all states in RAM (median of per-round ratios):")
     print("  batch  frames   fused ms  capture ms  ratio")
@@ -175,9 +277,7 @@ def main(argv=None):
             print(f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
                   f"  {ratio(t, 'capture', 'fused'):5.2f}x")
     if torch.cuda.is_available():
-        t = compare(model, 32, 400, rounds, device="cuda")
-        print(f"\nGPU ({torch.cuda.get_device_name()}): fused {np.median(t['fused']) * 1e3:.1f} ms, capture "
-              f"{np.median(t['capture']) * 1e3:.1f} ms, {ratio(t, 'capture', 'fused'):.2f}x")
+        gpu_table(model, rounds)
 
     frames = 14_400 if args.quick else 172_800
     seconds, peak_mb, size_mb = long_record(frames)
@@ -185,6 +285,18 @@ def main(argv=None):
     print(f"\nlong record: {hours:.0f} h at 2 frames/s = {frames} frames, LSTM(210), all states to zarr")
     print(f"  {seconds:.1f} s, {frames / seconds:,.0f} frames/s, peak RSS {peak_mb:,.0f} MB (goal < 2048 MB), "
           f"store {size_mb:,.0f} MB on disk")
+
+
+def gpu_table(model, rounds):
+    """The pinned point and the long record against the cuDNN forward (the kernels are CPU-only: on a GPU capture
+    runs the fused forward and the vectorised recovery)."""
+    print(f"\nGPU ({torch.cuda.get_device_name()}), capture / cuDNN forward, {rounds} rounds in turns:")
+    print("  batch  frames   cuDNN ms  capture ms  ratio")
+    for batch, frames in ((32, 400), (1, 4000), (128, 4000)):
+        t = compare(model, batch, frames, rounds, device="cuda")
+        print(f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
+              f"  {ratio(t, 'capture', 'fused'):5.2f}x")
+    model.to("cpu")
 
 
 if __name__ == "__main__":

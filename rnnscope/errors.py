@@ -80,18 +80,57 @@ class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
 
 
 class NoBackgroundWarning(RnnscopeWarning):
-    """Nothing says which class is the background; what depends on it falls back (the message says how to set it)."""
+    """Nothing says which class is the background; what depends on it falls back (the message says how to set it).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from rnnscope.errors import NoBackgroundWarning, RnnscopeWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", NoBackgroundWarning)  # silence just this kind
+    ...     warnings.warn("no background class", NoBackgroundWarning)
+    >>> issubclass(NoBackgroundWarning, RnnscopeWarning)
+    True
+    """
 
 
 class CatalogColumnWarning(RnnscopeWarning):
-    """A detection catalog lacks a column a view shows (e.g. its class); the message names the columns expected."""
+    """A detection catalog lacks a column a view shows (e.g. its class); the message names the columns expected.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import CatalogColumnWarning
+    >>> issubclass(CatalogColumnWarning, UserWarning)
+    True
+    """
 
 
 class ReviewConflictError(RnnscopeError, RuntimeError):
     """A review decision was made on a detection another page decided on meanwhile; nothing was saved (the message
-    names the other page's decision)."""
+    names the other page's decision).
+
+    Examples
+    --------
+    >>> from rnnscope.errors import ReviewConflictError
+    >>> try:
+    ...     raise ReviewConflictError("detection 63 was accepted in another page")
+    ... except RuntimeError as err:
+    ...     print(err)
+    detection 63 was accepted in another page
+    """
 
 
 class DataSkippedWarning(RnnscopeWarning):
     """Part of what was asked for holds no data or could not be processed and was left out (a channel without data
-    in the range, a station-span whose task failed, an empty probability file); the message names it and why."""
+    in the range, a station-span whose task failed, an empty probability file); the message names it and why.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from rnnscope.errors import DataSkippedWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warnings.warn("XX.STA..HHZ has no data in the range", DataSkippedWarning)
+    >>> caught[0].category.__name__
+    'DataSkippedWarning'
+    """

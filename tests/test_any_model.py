@@ -576,3 +576,59 @@ def test_module_views_are_reused_rebuilt_on_new_parameters_and_never_keep_a_modu
     gc.collect()
     assert alive() is None
     assert all(key is not None for key in _VIEWS.keys())
+
+
+# ------------------------------------------------------------------ an rnnscope classifier from a tensor or array
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"sampling_rate": 10.0, "time_axis": 1, "class_names": ["a", "b", "c"],
+     "labels": np.random.default_rng(2).integers(-1, 3, size=(5, 20))},
+    {"modules": ["layers.0.rnn", "layers.2.rnn"], "silence": {"layers.0.rnn": [1, 2]}, "variables": ["h", "c"]},
+])
+def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_path_s_run(options, monkeypatch):
+    """An RNNClassifier on a tensor or an array is traced by its own layers (the native kernels writing into the run),
+    not recorded by hooks: the run equals the hooked path's (states, labels, segments, summaries, attributes)."""
+    from rnnscope.capturing import _modules
+
+    torch.manual_seed(0)
+    model = rnnscope.models.RNNClassifier(["lstm", "gru", "rnn"], 4, 6, 3)
+    model.fit_normalizer(np.random.default_rng(0).normal(2, 3, size=(5, 30, 4)))
+    x = np.random.default_rng(1).normal(size=(5, 20, 4)).astype(np.float32)
+    hooked = _modules.capture_modules(model, torch.from_numpy(x), progress=False, batch_size=2, **options)
+    recorded = []
+    monkeypatch.setattr(_modules._Recorder, "__enter__", lambda self: recorded.append(self) or self)
+    for data in (x, torch.from_numpy(x)):
+        own = rnnscope.capture(model, data, progress=False, batch_size=2, **options)
+        assert not recorded  # no hooks, no recovery
+        xr.testing.assert_allclose(own.drop_attrs(), hooked.drop_attrs(), atol=2e-6, rtol=0)
+        assert {k: v for k, v in own.attrs.items() if k != "created"} == \
+            {k: v for k, v in hooked.attrs.items() if k != "created"}
+        assert list(own.data_vars) == list(hooked.data_vars)
+
+
+def test_a_classifier_from_a_tensor_gives_the_states_of_its_capture_from_frames(tmp_path):
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 20)))
+    torch.manual_seed(1)
+    model = rnnscope.models.RNNClassifier(["gru", "lstm"], frames.sizes["feature"], 8, 5)
+    model.fit_normalizer(frames)
+    from_frames = rnnscope.capture(model, frames, progress=False)
+    x = frames["features"].transpose("event", "time", "feature").values
+    from_tensor = rnnscope.capture(model, torch.from_numpy(x), progress=False, store=tmp_path / "t.zarr")
+    assert from_tensor.sizes["layer"] == 2 and list(from_tensor["module"].values) == ["layers.0.rnn", "layers.1.rnn"]
+    for name in ("h", "c", "update_gate", "input_gate"):
+        np.testing.assert_allclose(from_tensor[name].values, from_frames[name].values, atol=2e-6, rtol=0)
+    np.testing.assert_allclose(from_tensor["summary_min"].values, from_frames["summary_min"].values, atol=2e-6)
+
+
+def test_a_lazy_lstm_classifier_or_module_batch_take_the_hooked_path():
+    from rnnscope.capturing._classifier_data import classifier_pass_applies
+
+    x = torch.zeros(2, 5, 3)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x, None)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x.numpy(), {})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier(["gru", "lazy_lstm"], 3, 4, 2), x, None)
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x, {"layers.0.rnn": "event_major"})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), (x, torch.tensor([5, 3])), None)
+    assert not classifier_pass_applies(nn.Sequential(nn.LSTM(3, 4)), x, None)

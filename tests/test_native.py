@@ -18,6 +18,8 @@ from rnnscope.models import RNNClassifier, _native, native_status, set_native
 
 ops = _native.kernels()
 needs_native = pytest.mark.skipif(ops is None, reason=f"native kernels unavailable: {native_status()['error']}")
+#: The instruction sets this CPU runs (avx512, avx2, generic): each kernel path is tested.
+ISAS = list(ops.isas()) if ops is not None else []
 
 
 @pytest.fixture
@@ -38,6 +40,14 @@ def fresh_session(monkeypatch):
     return cap
 
 
+@pytest.fixture
+def restore_threads():
+    """torch.set_num_threads inside a test, the previous count restored afterwards."""
+    previous = torch.get_num_threads()
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="module")
 def frames():
     return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 40)))
@@ -55,18 +65,20 @@ def _step_reference(layer, x, state, keep):
 
 
 @needs_native
+@pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
 @pytest.mark.parametrize("batch, hidden, masked", [(1, 8, False), (5, 13, True), (37, 24, False), (20, 9, True)])
-def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hidden, masked):
+def test_native_trace_equals_the_fallback_and_the_step_reference(isa, cell, batch, hidden, masked):
     torch.manual_seed(batch + hidden)
     layer = RNNClassifier(cell, input_size=6, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(batch, 23, 6)
     state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
     keep = (torch.arange(hidden) % 3 != 1) if masked else None
-    with torch.no_grad():
+    with torch.no_grad(), _native.using_isa(isa):
         assert _native.usable_kernels(x, layer.weight_ih) is not None
         native, native_final = layer.trace(x, state, keep=keep)
         assert native_status()["used"] is True and native_status()["reason"] is None
+        assert native_status()["isa"] == isa
         previous = set_native(False)
         try:
             fallback, fallback_final = layer.trace(x, state, keep=keep)  # fused forward + vectorised internals
@@ -86,34 +98,181 @@ def test_native_trace_equals_the_fallback_and_the_step_reference(cell, batch, hi
 
 @needs_native
 @pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
-def test_native_results_do_not_depend_on_the_thread_count(cell):
+@pytest.mark.parametrize("batch", [1, 3, 40])
+def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_threads):
+    """With 2 threads two distinct threads run the kernel (blocks of records for 40 records; the units of every step
+    for 1 and 3), with 1 thread one; the results are the same bits either way."""
     torch.manual_seed(0)
-    layer = RNNClassifier(cell, input_size=6, hidden_size=21, num_classes=3).layers[0].eval()
-    x = torch.randn(40, 17, 6)  # several blocks of rows
-    previous = torch.get_num_threads()
-    outs = []
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            with torch.no_grad():
-                outs.append(layer.trace(x)[0])
-    finally:
-        torch.set_num_threads(previous)
-    for name in outs[0]:
-        assert torch.equal(outs[0][name], outs[1][name]), name
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()  # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    x = torch.randn(batch, 17, 6)
+    seen, outs = {}, {}
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        with torch.no_grad():
+            outs[threads] = layer.trace(x)
+        seen[threads] = native_status()["threads"]
+    assert seen == {1: 1, 2: 2}
+    (one, one_final), (two, two_final) = outs[1], outs[2]
+    for name in one:
+        assert torch.equal(one[name], two[name]), name
+    assert all(torch.equal(a, b) for a, b in zip(one_final, two_final))
 
 
 @needs_native
-def test_nonlinearities_are_accurate_over_the_whole_range():
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
+def test_the_instruction_sets_agree(cell):
+    """AVX-512 and AVX2 make the same sums in the same order: the same bits; the portable code rounds apart."""
+    torch.manual_seed(3)
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
+    x = torch.randn(13, 20, 6)
+    outs = {}
+    for isa in ISAS:
+        with torch.no_grad(), _native.using_isa(isa):
+            outs[isa] = layer.trace(x)[0]
+    for name in layer.variables:
+        if {"avx512", "avx2"} <= set(outs):
+            assert torch.equal(outs["avx512"][name], outs["avx2"][name]), name
+        torch.testing.assert_close(outs[ISAS[0]][name], outs["generic"][name], atol=1e-6, rtol=0)
+
+
+def test_the_environment_variable_picks_the_instruction_set(monkeypatch):
+    code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
+            "layer = RNNClassifier('lstm', 3, 4, 2).layers[0]\n"
+            "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
+            "s = native_status(); print(s['isa'], s['used'], s['reason'])")
+    env = {**os.environ, "RNNSCOPE_NATIVE_ISA": "generic"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    if ops is None:
+        return
+    assert out.stdout.strip() == "generic True None"
+    monkeypatch.setenv("RNNSCOPE_NATIVE_ISA", "no-such-isa")  # refused when loaded: the build error says why
+    with pytest.raises(_native.NativeBuildError, match=r"RNNSCOPE_NATIVE_ISA=no-such-isa in the environment: The "
+                                                       r"'name' argument of rnnscope_native::set_isa must be 'auto' or "
+                                                       r"an instruction set this CPU runs \(.*generic; known: .*\). "
+                                                       r"Got 'no-such-isa' instead. Unset it or pick one of"):
+        _native._chosen_isa(ops)
+    assert ops.isa() == native_status()["isa"]  # unchanged
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+def test_nonlinearities_are_accurate_over_the_whole_range(isa):
     x = torch.cat([torch.linspace(-100, 100, 20001), torch.tensor([0.0, -0.0, 1e-8, -1e-8, 88.0, -87.0, 1e4, -1e4])])
-    for mode, reference, atol, rtol in ((0, torch.exp, 0, 3e-7), (1, torch.sigmoid, 3e-7, 0), (2, torch.tanh, 3e-7, 0)):
-        got = ops.activation(x, mode)
-        expected = reference(x.double()).float()
-        if mode == 0:  # the kernel clamps its argument to [-87.3, 88.3], where float32 exp is finite and normal
-            keep = (x > -87.3) & (x < 88.3)
-            got, expected = got[keep], expected[keep]
-        torch.testing.assert_close(got, expected, atol=atol, rtol=rtol)
-        assert torch.isfinite(got).all()
+    with _native.using_isa(isa):
+        for mode, reference, atol, rtol in ((0, torch.exp, 0, 3e-7), (1, torch.sigmoid, 3e-7, 0),
+                                            (2, torch.tanh, 3e-7, 0)):
+            got = ops.activation(x, mode)
+            expected = reference(x.double()).float()
+            if mode == 0:  # float32's normal range; beyond it exp is +inf above and 0 below
+                inside = (x > -86.9) & (x < 88.72)
+                assert torch.isinf(got[x > 88.73]).all() and (got[x < -86.9] == 0).all()
+                got, expected = got[inside], expected[inside]
+            torch.testing.assert_close(got, expected, atol=atol, rtol=rtol)
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+def test_nonlinearities_give_nan_and_infinities_as_torch_in_every_lane_and_the_tail(isa):
+    """A NaN, +inf or -inf at every position of 1 to 40 values: whole vectors of 16, 8 or 4 lanes and the rest."""
+    specials = {"nan": float("nan"), "+inf": float("inf"), "-inf": -float("inf")}
+    with _native.using_isa(isa):
+        for n in range(1, 41):
+            for name, value in specials.items():
+                for position in range(n):
+                    x = torch.linspace(-3, 3, n)
+                    x[position] = value
+                    for mode, reference in ((0, torch.exp), (1, torch.sigmoid), (2, torch.tanh)):
+                        got, expected = ops.activation(x, mode), reference(x)
+                        assert torch.equal(torch.isnan(got), torch.isnan(expected)), (name, n, position, mode)
+                        assert got[position].item() == expected[position].item() or name == "nan", \
+                            (name, n, position, mode, got[position].item())
+                        torch.testing.assert_close(got, expected, atol=3e-7, rtol=3e-7, equal_nan=True)
+
+
+SPECIALS = {"nan": float("nan"), "+inf": float("inf"), "-inf": -float("inf")}
+
+
+def _assert_like(ours, theirs, what):
+    """Equal to float rounding, NaN exactly where PyTorch has NaN, infinities equal."""
+    assert torch.equal(torch.isnan(ours), torch.isnan(theirs)), what
+    torch.testing.assert_close(ours, theirs, atol=2e-6, rtol=0, equal_nan=True, msg=what)
+
+
+def _module_run(layer, x, state):
+    """PyTorch's own module (``layer.rnn``, holding the layer's parameters): h of every step and the last state."""
+    hx = tuple(s[None].contiguous() for s in state) if len(state) > 1 else state[0][None].contiguous()
+    out, last = layer.rnn(x, hx)
+    return out, (tuple(s[0] for s in last) if isinstance(last, tuple) else (last[0],))
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
+    """NaN, +inf and -inf at every unit (every lane of whole vectors and the tail: 37 units are 2 x 16 + 5, 4 x 8 + 5
+    and 9 x 4 + 1) in a gate's bias, in the initial state of one row per unit, and in the input: the kernels' every
+    step and last state equal nn.LSTM's / nn.GRU's / nn.RNN's (NaN where theirs are NaN, the same infinities)."""
+    hidden = 37
+    torch.manual_seed(1)
+    layer = RNNClassifier(kind, 5, hidden, 3).layers[0].eval()
+    x = torch.randn(hidden, 4, 5)
+    with torch.no_grad(), _native.using_isa(isa):
+        for name, value in SPECIALS.items():
+            for s_index in range(len(layer.state_names)):  # row r: the value at unit r of h0 (and of c0)
+                state = [torch.randn(hidden, hidden) * 0.5 for _ in layer.state_names]
+                state[s_index].diagonal().fill_(value)
+                ours, ours_last = layer.trace(x, tuple(state))
+                theirs, theirs_last = _module_run(layer, x, state)
+                _assert_like(ours["h"], theirs, (name, "state", s_index))
+                for a, b in zip(ours_last, theirs_last):
+                    _assert_like(a, b, (name, "last state", s_index))
+            bad = x.clone()
+            bad[0, 1, 2], bad[3, 2, 0], bad[hidden - 1, 0, 4] = value, value, -value if name != "nan" else value
+            _assert_like(layer.trace(bad)[0]["h"], _module_run(layer, bad, layer.initial_state(hidden))[0],
+                         (name, "input"))
+            bias = layer.rnn.bias_ih_l0
+            saved = bias.clone()
+            for units in (slice(None), slice(0, None, 2)):  # every lane of a gate; every other lane
+                for gate in range(bias.numel() // hidden):
+                    bias.copy_(saved)
+                    bias[gate * hidden: (gate + 1) * hidden][units] = value
+                    _assert_like(layer.trace(x)[0]["h"], _module_run(layer, x, layer.initial_state(hidden))[0],
+                                 (name, "bias", gate, units))
+            bias.copy_(saved)
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+def test_nan_and_infinities_propagate_through_the_lazy_lstm_as_in_its_step(isa):
+    hidden = 37
+    torch.manual_seed(2)
+    layer = RNNClassifier("lazy_lstm", 5, hidden, 3).layers[0].eval()
+    x = torch.randn(hidden, 4, 5)
+    with torch.no_grad(), _native.using_isa(isa):
+        for name, value in SPECIALS.items():
+            for s_index in range(2):
+                state = [torch.randn(hidden, hidden) * 0.5 for _ in range(2)]
+                state[s_index].diagonal().fill_(value)
+                ours = layer.trace(x, tuple(state))[0]
+                reference = _step_reference(layer, x, tuple(state), None)
+                for var in layer.variables:
+                    _assert_like(ours[var], reference[var], (name, s_index, var))
+
+
+def test_capture_of_a_module_keeps_a_nan_gap_as_pytorch_does():
+    """A record with a gap (NaN frames) through any PyTorch model: the states are NaN where the module's own output
+    is (from the gap on), the other records untouched, and no false alarm of capture's exactness check."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.LSTM(3, 21, batch_first=True))
+    x = torch.randn(3, 30, 3)
+    x[1, 12:15] = float("nan")
+    run = rnnscope.capture(net, x, progress=False)
+    with torch.no_grad():
+        own, _ = net[0](x)
+    h = torch.from_numpy(run["h"].isel(layer=0).values)
+    assert torch.equal(torch.isnan(h), torch.isnan(own))
+    assert bool(torch.isnan(h[1, 12:]).all()) and not bool(torch.isnan(h[[0, 2]]).any())
+    torch.testing.assert_close(h, own, atol=2e-6, rtol=0, equal_nan=True)
 
 
 def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(native_off):
@@ -219,14 +378,16 @@ def test_the_environment_s_ninja_is_found_without_activating_it(monkeypatch):
 
 
 def test_compiler_flags_and_library_names_per_platform():
-    assert _native.compile_flags("Linux", "x86_64", "AVX512") == ["-O3", "-mavx2", "-mfma"]
-    assert _native.compile_flags("Linux", "x86_64", "DEFAULT") == ["-O3"]  # an x86 CPU without AVX2: scalar code
-    assert _native.compile_flags("Darwin", "arm64", "DEFAULT") == ["-O3"]  # Apple silicon: no -mavx2
-    assert _native.compile_flags("Linux", "aarch64", "SVE256") == ["-O3"]
-    assert _native.compile_flags("Windows", "AMD64", "AVX2") == ["/O2", "/arch:AVX2"]  # MSVC
-    assert _native.compile_flags("Windows", "ARM64", "DEFAULT") == ["/O2"]
+    # no instruction-set flag: the AVX-512 / AVX2 code is compiled per function and picked at run time
+    assert _native.compile_flags("Linux", "gcc") == ["-O3", "-fopenmp"]  # PyTorch's own OpenMP runtime (libgomp)
+    assert _native.compile_flags("Linux", "clang") == ["-O3"]  # another OpenMP runtime: std::thread teams instead
+    assert _native.compile_flags("Darwin", "clang") == ["-O3"]  # Apple's compiler has no OpenMP
+    assert _native.compile_flags("Windows", "msvc") == ["/O2"]  # MSVC
+    assert _native.link_flags(["-O3", "-fopenmp"]) == ["-fopenmp"] and _native.link_flags(["/O2"]) == []
     assert [_native.library_suffix(s) for s in ("Windows", "Linux", "Darwin")] == [".pyd", ".so", ".so"]
     assert _native._compiler("Windows") == "cl"
+    assert _native._compiler_family("cl") == "msvc"
+    assert _native._compiler_family("no-such-compiler-xyz") == "unknown"
 
 
 @needs_native
@@ -234,7 +395,13 @@ def test_native_build_is_cached_and_reports_its_status():
     status = native_status()
     assert status["loaded"] and status["error"] is None
     assert status["path"].endswith(_native.library_suffix())
-    assert status["vectorized"] == (torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512"))
+    capability = torch.backends.cpu.get_cpu_capability()
+    if not {"ATEN_CPU_CAPABILITY", "RNNSCOPE_NATIVE_ISA"} & set(os.environ):  # the best this CPU runs, as torch's
+        assert status["isa"] == ops.isa() == {"AVX512": "avx512", "AVX2": "avx2"}.get(capability, "generic")
+    assert status["vectorized"] == (status["isa"] != "generic")
+    assert list(ops.isas())[-1] == "generic" and status["isa"] in ops.isas()
+    if sys.platform.startswith("linux") and _native._compiler_family() == "gcc":
+        assert status["parallel"] == "openmp"
 
 
 # ------------------------------------------------------------------------------------ the ops' argument checks
@@ -249,7 +416,7 @@ def _lstm_args(batch=3, n_time=4, n_in=2, hidden=5):
     return dict(x=x, w=w, h0=h0, c0=c0, keep=None, outputs=outputs, row_offsets=offsets, time_stride=hidden,
                 unit_stride=1, h_seq=torch.empty(batch, n_time, hidden), h_last=torch.empty(batch, hidden),
                 c_last=torch.empty(batch, hidden), n_valid=torch.full((batch,), n_time),
-                ranges=torch.empty(1, 6, 2))
+                ranges=torch.empty(6, 2))
 
 
 def _call(**changes):
@@ -302,7 +469,7 @@ def test_the_ops_run_with_correct_arguments():
     (lambda a: {"h_seq": torch.empty(3, 3, 5)}, r"The 'h_seq' argument .* \(batch, time, hidden\) = \[3, 4, 5\]"),
     (lambda a: {"h_last": torch.empty(3, 5, dtype=torch.float64)}, r"The 'h_last' argument"),
     (lambda a: {"c_last": torch.empty(2, 5)}, r"The 'c_last' argument .* = \[3, 5\]"),
-    (lambda a: {"ranges": torch.empty(2, 6, 2)}, r"The 'ranges' argument .* = \[1, 6, 2\]"),
+    (lambda a: {"ranges": torch.empty(1, 6, 2)}, r"The 'ranges' argument .* \(variables, 2\) = \[6, 2\]"),
 ])
 def test_the_ops_check_their_arguments(changes, message):
     with pytest.raises(RuntimeError, match=message):
@@ -314,11 +481,11 @@ def test_gru_and_lazy_lstm_ops_check_their_own_arguments():
     a = _lstm_args()
     with pytest.raises(RuntimeError, match=r"The 'w' argument of rnnscope_native::gru_trace .* = \[8, 20\]"):
         ops.gru_trace(a["x"], a["w"][:, :15], a["h0"], None, a["outputs"][:4], a["row_offsets"], 5, 1, a["h_seq"],
-                      a["h_last"], None, a["n_valid"], torch.empty(1, 4, 2))
+                      a["h_last"], None, a["n_valid"], torch.empty(4, 2))
     with pytest.raises(RuntimeError, match=r"'outputs' argument of rnnscope_native::gru_trace must hold 4 entries "
                                            r"\(a tensor or None for each of reset_gate, update_gate, candidate, h\)"):
         ops.gru_trace(a["x"], a["w"], a["h0"], None, a["outputs"], a["row_offsets"], 5, 1, a["h_seq"], a["h_last"],
-                      None, a["n_valid"], torch.empty(1, 4, 2))
+                      None, a["n_valid"], torch.empty(4, 2))
     with pytest.raises(RuntimeError, match=r"The 'w_cm' argument of rnnscope_native::lazy_lstm_trace .* "
                                            r"\(hidden, hidden\) = \[5, 5\]"):
         ops.lazy_lstm_trace(a["x"], a["w"], torch.empty(5, 4), a["h0"], a["c0"], None, a["outputs"], a["row_offsets"],
@@ -337,8 +504,62 @@ def test_gru_and_lazy_lstm_ops_check_their_own_arguments():
 def test_the_schemas_mark_every_written_tensor_as_mutated(kernel):
     schema = getattr(ops, kernel).default._schema
     written = {a.name for a in schema.arguments if a.alias_info is not None and a.alias_info.is_write}
-    assert written == {"outputs", "h_seq", "h_last", "c_last", "ranges"}
+    assert written == {"outputs", "h_seq", "h_last", "c_last", "ranges", "group_sums"}
     assert "Tensor(a!)?[] outputs" in str(schema).replace("Tensor?(a!)[]", "Tensor(a!)?[]")
+
+
+@needs_native
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
+def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_threads):
+    """The summaries' sums of |h| made on the way (two groups per frame, -1 none: shared groups in column 0, groups of
+    one row in column 1) equal those of the fallback for every instruction set, and are the same bits with 1 and 2
+    threads, for blocks of records and one record's units."""
+    from rnnscope.models._trace import TraceOutputs
+
+    torch.manual_seed(5)
+    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    for batch in (1, 9):
+        x = torch.randn(batch, 11, 6)
+        groups = torch.randint(-1, 4, (batch, 11, 2), dtype=torch.int32)  # shared groups 0..3
+        own = 4 + torch.arange(batch)[:, None] * 3 + torch.randint(0, 3, (batch, 11))  # each row its own 3 groups
+        groups[..., 1] = torch.where(torch.rand(batch, 11) < 0.8, own, -1).int()
+
+        def sums():
+            out = TraceOutputs({}, torch.zeros(batch, dtype=torch.int64), 1, 1, torch.full((batch,), 11),
+                               groups, torch.zeros(4 + 3 * batch, 37))
+            with torch.no_grad():
+                layer.trace_to(x, None, None, out)
+            return out.group_sums
+
+        previous = set_native(False)
+        try:
+            expected = sums()
+        finally:
+            set_native(previous)
+        for isa in ISAS:
+            with _native.using_isa(isa):
+                by_threads = []
+                for threads in (1, 2):
+                    torch.set_num_threads(threads)
+                    by_threads.append(sums())
+                    torch.testing.assert_close(by_threads[-1], expected, atol=2e-6, rtol=1e-6)
+                assert torch.equal(*by_threads)
+
+
+@needs_native
+def test_the_group_sums_are_checked():
+    a = _lstm_args()
+    with pytest.raises(RuntimeError, match=r"The 'groups' and 'group_sums' arguments of rnnscope_native::lstm_trace go "
+                                           r"together .* Got groups without group_sums instead"):
+        ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), None)
+    with pytest.raises(RuntimeError, match=r"The 'groups' argument of rnnscope_native::lstm_trace must hold rows of "
+                                           r"group_sums \(0 to 2\) or -1. Got values from -1 to 3 instead"):
+        ops.lstm_trace(*a.values(), torch.tensor([-1, 3]).repeat(12).view(3, 4, 2).int(), torch.zeros(3, 5))
+    with pytest.raises(RuntimeError, match=r"The 'group_sums' argument .* \(groups, hidden\) = \[\*, 5\]"):
+        ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), torch.zeros(3, 4))
+    with pytest.raises(RuntimeError, match=r"must give in its column 1 groups of one batch row each \(a segment belongs "
+                                           r"to one record\). Got group 1 in rows 0 and 1 instead"):
+        ops.lstm_trace(*a.values(), torch.ones(3, 4, 2, dtype=torch.int32), torch.zeros(3, 5))
 
 
 # ---------------------------------------------------------------------------------------- capture's fallback

@@ -18,9 +18,10 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from ..io import frame_groups
 from ..models._trace import TraceOutputs
 
-__all__ = ["layer_outputs", "fill_missing"]
+__all__ = ["layer_outputs", "fill_missing", "with_group_sums"]
 
 
 def _check_arrays(arrays: Mapping[str, torch.Tensor], func: str) -> tuple[int, int, int, int]:
@@ -94,3 +95,33 @@ def fill_missing(arrays: Mapping[str, torch.Tensor], variables: Sequence[str], r
     for name in missing:
         arrays[name][index, int(t0): int(t0) + int(n_frames), :, int(layer)] = float("nan")
     return missing
+
+
+def with_group_sums(outputs, frames, n_frames: int, n_classes: int, hidden: int, layers=None):
+    """``outputs`` (one :class:`TraceOutputs` per layer, or None) asking the layers for the summaries' sums of
+    ``|h|`` over a window of ``n_frames`` frames (``frames``: what :class:`rnnscope.io.FrameIndex` gives), and those
+    sums' tensors (None: the summaries take them from ``h``, e.g. when segments overlap); ``layers`` the layers that
+    sum (default all).
+
+    Examples
+    --------
+    >>> arrays = {"h": torch.zeros(1, 3, 2, 1)}
+    >>> out = [layer_outputs(arrays, ("h",), [0], 0, 0, [3])]
+    >>> frames = (np.array([0, 0, 1]), (np.array([0]), np.array([0]), np.array([2]), np.array([0])))
+    >>> out, sums = with_group_sums(out, frames, 3, n_classes=2, hidden=2)
+    >>> tuple(out[0].groups.shape), tuple(sums[0].shape)  # class 0, class 1, unlabelled, one segment
+    ((1, 3, 2), (4, 2))
+    """
+    if outputs is None:
+        return None, None
+    cls_idx, segments = frames
+    groups = frame_groups(cls_idx, segments, int(cls_idx.size) // n_frames if n_frames else 0, n_frames, n_classes)
+    if groups is None:
+        return outputs, None
+    g = torch.from_numpy(groups)
+    layers = range(len(outputs)) if layers is None else layers
+    sums = [torch.zeros(n_classes + 1 + len(segments[0]), hidden) for _ in layers]
+    out = list(outputs)
+    for i, total in zip(layers, sums):
+        out[i] = out[i]._replace(groups=g, group_sums=total)
+    return out, sums

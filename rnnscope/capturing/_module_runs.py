@@ -77,19 +77,30 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
     if past.any():
         for array in arrays.values():
             array[past] = np.nan
+    run = run_layout(arrays, [(name, e) for name, _, e in entries], kinds, steps, lengths, ids, attrs, sampling_rate,
+                     n_input, labels, label_rate, class_names)
+    return with_summaries(run, compute_summaries(run))  # the numbers rnnscope.capture stores, by the same code
+
+
+def run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
+               class_names) -> xr.Dataset:
+    """The run around the state ``arrays`` (event, time, unit, layer) (wrapped, not copied): coordinates of the
+    ``entries`` ``(module name, Entry)`` along ``layer``, times, attributes, and with ``labels`` the step labels and
+    the segment table; no summaries yet (:func:`with_summaries`)."""
     span = (n_input / sampling_rate / steps) if (sampling_rate is not None and n_input) else None
     times = (np.arange(steps) + 0.5) * span if span is not None else np.arange(steps, dtype=np.float64)
+    n_units = next(iter(arrays.values())).shape[2]
     coords = {
         "event_id": ("event", ids),
         "length": ("event", lengths),
         "time": ("time", times, {"units": "s" if span is not None else "step"}),
         "unit": np.arange(n_units),
         "layer": np.arange(len(entries)),
-        "module": ("layer", np.array([name for name, _, _ in entries])),
-        "module_layer": ("layer", np.array([e.layer for _, _, e in entries], dtype=np.int64)),
-        "direction": ("layer", np.array([e.direction for _, _, e in entries])),
-        "layer_units": ("layer", np.array([e.units for _, _, e in entries], dtype=np.int64)),
-        "layer_h_units": ("layer", np.array([e.h_units for _, _, e in entries], dtype=np.int64)),
+        "module": ("layer", np.array([name for name, _ in entries])),
+        "module_layer": ("layer", np.array([e.layer for _, e in entries], dtype=np.int64)),
+        "direction": ("layer", np.array([e.direction for _, e in entries])),
+        "layer_units": ("layer", np.array([e.units for _, e in entries], dtype=np.int64)),
+        "layer_h_units": ("layer", np.array([e.h_units for _, e in entries], dtype=np.int64)),
     }
     data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
     run_attrs = dict(attrs)
@@ -106,9 +117,12 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
         run_attrs["class_names"] = list(class_names)
         segments = _segments(step_labels, lengths, times, span if span is not None else 1.0, ids)
         data.update(segments)
-    run = xr.Dataset(data, coords=coords, attrs=run_attrs)
-    summaries = compute_summaries(run)  # the numbers rnnscope.capture stores, by the same code
-    if labels is None:  # no classes: no heat per class
+    return xr.Dataset(data, coords=coords, attrs=run_attrs)
+
+
+def with_summaries(run: xr.Dataset, summaries: xr.Dataset) -> xr.Dataset:
+    """``run`` with its summaries (without the per-class heat when the run has no labels)."""
+    if "label" not in run:  # no classes: no heat per class
         summaries = summaries.drop_vars([v for v in ("summary_heat", "summary_heat_frame") if v in summaries]
                                         ).drop_vars("class_name", errors="ignore")
     return run.merge(summaries)

@@ -17,7 +17,14 @@ summaries).
 from ._attrs import decode_attrs, default_chunks, encode_attrs
 from ._files import MANIFEST, PARTIAL_SUFFIX, ZARR_FORMAT, RunFileError
 from ._open import open_run
-from ._summaries import STATE_ORDER, FrameIndex, SummaryAccumulator, compute_summaries  # noqa: F401  (writers' plumbing)
+from ._summaries import (  # noqa: F401  (writers' plumbing)
+    STATE_ORDER,
+    FrameIndex,
+    SummaryAccumulator,
+    compute_summaries,
+    frame_groups,
+    window_values,
+)
 from ._writer import RunWriter, save_run
 
 __all__ = [

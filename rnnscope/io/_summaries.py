@@ -23,7 +23,7 @@ from scipy import sparse
 
 from ..schema import event_ids, segment_frames
 
-__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER"]
+__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER", "window_values", "frame_groups"]
 
 #: The state variables in capture order.
 STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
@@ -79,8 +79,9 @@ def _ordered(array: xr.DataArray, dims: tuple) -> xr.DataArray:
     return array if array.dims == dims else array.transpose(*dims)
 
 
-def _window(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
-    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory, or through xarray (dask)."""
+def window_values(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory (a view when the rows follow
+    each other), or through xarray (dask)."""
     if isinstance(array.data, np.ndarray):
         if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):  # in order: a view
             return array.data[rows[0]: rows[0] + rows.size, t0:t1]
@@ -89,14 +90,16 @@ def _window(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarr
 
 
 def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row; None if none."""
+    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row, NaN skipped; None
+    if none."""
     valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
     if not valid.any():
         return None
     axes = tuple(range(2, values.ndim))
-    lo = values.min(axis=axes) if axes else values
-    hi = values.max(axis=axes) if axes else values
-    return float(lo[valid].min()), float(hi[valid].max())
+    lo = np.fmin.reduce(values, axis=axes) if axes else values
+    hi = np.fmax.reduce(values, axis=axes) if axes else values
+    low, high = np.fmin.reduce(lo[valid]), np.fmax.reduce(hi[valid])
+    return None if np.isnan(low) else (float(low), float(high))
 
 
 class FrameIndex:
@@ -132,6 +135,29 @@ class FrameIndex:
         hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
         keep = hi > lo
         return cls_idx.reshape(-1), (row[keep], lo[keep], hi[keep], self.segment[take][keep])
+
+
+def frame_groups(cls_idx: np.ndarray, segments, n_rows: int, n: int, n_classes: int) -> np.ndarray | None:
+    """Each frame's two groups for sums of ``|h|`` made during a pass (``SummaryAccumulator.update(sums=...)``):
+    ``(n_rows, n, 2)`` int32, column 0 the frame's class (``n_classes`` for a valid unlabelled frame, -1 past the
+    record's end), column 1 ``n_classes + 1 + i`` inside the window's segment ``i`` (:class:`FrameIndex`), else -1.
+    None when segments overlap (a frame in two of them: the sums are then taken from ``h``).
+
+    Examples
+    --------
+    >>> cls_idx = np.array([0, 1, 3])  # one record, 3 frames: class 0, class 1, past its end (2 classes)
+    >>> frame_groups(cls_idx, (np.array([0]), np.array([1]), np.array([2]), np.array([7])), 1, 3, 2)[0].tolist()
+    [[0, -1], [1, 3], [-1, -1]]
+    """
+    groups = np.full((n_rows * n, 2), -1, dtype=np.int32)
+    cls_idx = np.asarray(cls_idx, dtype=np.int64)
+    groups[:, 0] = np.where(cls_idx <= n_classes, cls_idx, -1)
+    row, lo, hi, _ = segments
+    frames = _concat_ranges(np.asarray(row) * n + lo, hi - lo)
+    if frames.size and np.bincount(frames).max() > 1:
+        return None
+    groups[frames, 1] = np.repeat(n_classes + 1 + np.arange(len(lo)), hi - lo)
+    return groups.reshape(n_rows, n, 2)
 
 
 class SummaryAccumulator:
@@ -171,13 +197,15 @@ class SummaryAccumulator:
         self.vmax = np.full((len(variables), n_layers), -np.inf)
         self.variables = list(variables)
 
-    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None, inplace=False):
+    def update(self, layer_values, cls_idx, segments, n_valid, ranges=None, inplace=False, sums=None):
         """One window of a batch of records.
 
         ``layer_values``: per layer, variable -> array (rows, n, hidden); ``cls_idx`` and ``segments`` from
         :class:`FrameIndex`; ``n_valid``: valid frames per row; ``ranges``: per layer, variable -> (min, max) over
         the valid frames when the pass measured them, else None (then taken from ``layer_values``); ``inplace``:
-        ``h`` may be overwritten (by its absolute value).
+        ``h`` may be overwritten (by its absolute value); ``sums``: per layer, the sums of ``|h|`` by group of frames
+        when the pass made them (:func:`frame_groups`: the classes, the unlabelled frames, then the window's
+        segments), else None (then taken from ``layer_values``' ``h``).
         """
         n_classes, hidden = self.cls_count.size, self.all_sum.shape[0]
         n_valid = np.asarray(n_valid, dtype=np.int64)
@@ -187,22 +215,30 @@ class SummaryAccumulator:
         self.cls_count += counts[:n_classes]
         self.all_count += float(counts[: n_classes + 1].sum())
         row, lo, hi, seg = segments
-        n = next(iter(layer_values[0].values())).shape[1]
         self.seg_count += np.bincount(seg, weights=hi - lo, minlength=self.seg_count.size)
-        # frames past a record's end (class n_classes + 1: NaN or stale values) are in no row
-        members = _membership(cls_idx, n_classes + 1, row * n + lo, row * n + hi)
+        if sums is None:  # frames past a record's end (class n_classes + 1: NaN or stale values) are in no row
+            n = next(iter(layer_values[0].values())).shape[1]
+            members = _membership(cls_idx, n_classes + 1, row * n + lo, row * n + hi)
         # a segment belongs to one record, so it overlaps a window once: a plain indexed add unless a caller repeats it
         repeated = seg.size > 1 and np.unique(seg).size < seg.size
-        for layer, values in enumerate(layer_values):
-            h = np.asarray(values["h"])
-            a = np.abs(h, out=h) if inplace and h.flags.writeable else np.abs(h)
-            sums = members @ a.reshape(-1, hidden)  # (class + unlabelled + segments, hidden), in a's dtype
-            self.cls_sum[:, :, layer] += sums[:n_classes]
-            self.all_sum[:, layer] += sums[: n_classes + 1].sum(0)
-            if repeated:
-                np.add.at(self.seg_sum[:, :, layer], seg, sums[n_classes + 1:])
-            elif seg.size:
-                self.seg_sum[seg, :, layer] += sums[n_classes + 1:]
+        for layer in range(len(layer_values) if sums is None else len(sums)):
+            if sums is None:
+                h = np.asarray(layer_values[layer]["h"])
+                a = np.abs(h, out=h) if inplace and h.flags.writeable else np.abs(h)
+                layer_sums = members @ a.reshape(-1, hidden)  # (class + unlabelled + segments, hidden), a's dtype
+            else:
+                layer_sums = np.asarray(sums[layer])
+            self._add_sums(layer, layer_sums, seg, repeated)
+
+    def _add_sums(self, layer, sums, seg, repeated):
+        """One layer's window sums of ``|h|`` (the classes, the unlabelled frames, then the segments ``seg``)."""
+        n_classes = self.cls_count.size
+        self.cls_sum[:, :, layer] += sums[:n_classes]
+        self.all_sum[:, layer] += sums[: n_classes + 1].sum(0)
+        if repeated:
+            np.add.at(self.seg_sum[:, :, layer], seg, sums[n_classes + 1:])
+        elif seg.size:
+            self.seg_sum[seg, :, layer] += sums[n_classes + 1:]
 
     def _update_ranges(self, layer_values, n_valid, ranges):
         for j, var in enumerate(self.variables):
@@ -226,6 +262,13 @@ class SummaryAccumulator:
 
     def dataset(self, class_names, records) -> xr.Dataset:
         """The summaries of the records ``records`` (their event_ids) as a Dataset."""
+        return xr.Dataset(self.arrays(records),
+                          coords={"variable": ("variable", np.array(self.variables, dtype=str)),
+                                  "class_name": ("class_name", np.array(class_names, dtype=str))})
+
+    def arrays(self, records) -> dict:
+        """What :meth:`dataset` holds, as ``name -> (dims, values)`` (for a writer that assembles its run itself;
+        the coordinates ``variable`` and ``class_name`` are the writer's)."""
         n_classes, hidden, n_layers = self.cls_sum.shape
         with np.errstate(invalid="ignore", divide="ignore"):
             seen = self.seg_count > 0  # segments with at least one valid frame
@@ -238,15 +281,14 @@ class SummaryAccumulator:
         vmin = np.where(np.isfinite(self.vmin), self.vmin, np.nan)
         vmax = np.where(np.isfinite(self.vmax), self.vmax, np.nan)
         dims3 = ("class_name", "unit", "layer")
-        return xr.Dataset({
+        return {
             "summary_heat": (dims3, heat.reshape(n_classes, hidden, n_layers).astype(np.float32)),
             "summary_heat_frame": (dims3, heat_frame.astype(np.float32)),
             "summary_activity": (("unit", "layer"), activity.astype(np.float32)),
             "summary_min": (("variable", "layer"), vmin.astype(np.float32)),
             "summary_max": (("variable", "layer"), vmax.astype(np.float32)),
             "summary_event_id": (("summary_event",), np.asarray(records).astype(str)),
-        }, coords={"variable": ("variable", np.array(self.variables, dtype=str)),
-                   "class_name": ("class_name", np.array(class_names, dtype=str))})
+        }
 
 
 def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int = 4096) -> xr.Dataset:
@@ -284,8 +326,8 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int 
         for t0 in range(0, int(lengths[rows].max(initial=0)), time_chunk):
             t1 = min(t0 + time_chunk, int(lengths[rows].max()))
             n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
-            part = {v: _window(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
-            lab = np.full((rows.size, t1 - t0), -1) if labels is None else _window(labels, rows, t0, t1)
+            part = {v: window_values(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
+            lab = np.full((rows.size, t1 - t0), -1) if labels is None else window_values(labels, rows, t0, t1)
             layer_values = [{"h": np.ascontiguousarray(part["h"][..., k])} for k in range(n_layers)]
             source = states["h"].data  # |h| may be taken in place only in copies, never in the run's own array
             owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)

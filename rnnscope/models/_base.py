@@ -127,8 +127,12 @@ class ModelBase(nn.Module):
         The models are causal and padding only follows the valid frames, so zeroed padding never changes the
         outputs on valid frames.
         """
-        z = (x - self.feature_mean) / self.feature_std
-        return torch.where(torch.isnan(z), torch.zeros((), dtype=z.dtype, device=z.device), z)
+        if torch.is_grad_enabled() and (x.requires_grad or self.feature_mean.requires_grad
+                                        or self.feature_std.requires_grad):
+            z = (x - self.feature_mean) / self.feature_std
+            return torch.where(torch.isnan(z), torch.zeros((), dtype=z.dtype, device=z.device), z)
+        z = x.sub(self.feature_mean).div_(self.feature_std)  # no graph: one new buffer, updated in place
+        return z.nan_to_num_(nan=0.0, posinf=float("inf"), neginf=float("-inf"))
 
     def _prepare_input(self, x: Any, func: str) -> Tensor:
         ref = self.feature_mean

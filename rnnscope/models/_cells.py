@@ -10,8 +10,8 @@ kernel: its input projections for all frames are one matmul, then a plain PyTorc
 (:func:`~rnnscope.models.lazy_lstm_recurrence`). Its weights use the same four names and the LSTM's gate order
 ``(i, f, g, o)``; see :class:`LazyLSTMLayer`.
 
-The LSTM, GRU and lazy LSTM also have a native C++ kernel for :meth:`~RecurrentLayer.trace` (``_native_call``
-prepares its stacked weights; :mod:`rnnscope.models._trace` calls it).
+The LSTM, GRU and lazy LSTM also have a native C++ kernel for :meth:`~RecurrentLayer.trace` (``_native_weights``
+prepares its stacked weights, kept while the parameters do not change; :mod:`rnnscope.models._trace` calls it).
 """
 from __future__ import annotations
 
@@ -50,10 +50,6 @@ def _addmm_(out: Tensor, cols: slice, h: Tensor, weight: Tensor, bias: Tensor | 
     flat.addmm_(h.reshape(-1, h.shape[-1]), weight.t())
     if bias is not None:
         flat.add_(bias)
-
-
-def _factor(k: Tensor | None) -> Tensor | None:
-    return None if k is None else k.contiguous()
 
 
 class _FusedLayer(RecurrentLayer):
@@ -179,10 +175,9 @@ class LSTMLayer(_FusedLayer):
         h = lstm_output(o, c)
         return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
 
-    def _native_call(self, x, state, k):
-        bias = self._bias_sum() if self.bias else x.new_zeros(4 * self.hidden_size)
-        w = stacked_weights(self.weight_ih, self._masked_hh(k), bias)
-        return "lstm_trace", (x.contiguous(), w, state[0].contiguous(), state[1].contiguous(), _factor(k)), True
+    def _native_weights(self, k):
+        bias = self._bias_sum() if self.bias else self.weight_ih.new_zeros(4 * self.hidden_size)
+        return "lstm_trace", (stacked_weights(self.weight_ih, self._masked_hh(k), bias),)
 
 
 class GRULayer(_FusedLayer):
@@ -228,17 +223,17 @@ class GRULayer(_FusedLayer):
         h = gru_output(z, n, h_prev, inplace=inplace)
         return {"h": h, "update_gate": z, "reset_gate": r, "candidate": n}
 
-    def _native_call(self, x, state, k):
+    def _native_weights(self, k):
         H = self.hidden_size
         w_ih, w_hh = self.weight_ih, self._masked_hh(k)
-        # columns [r, z | n from x | n from h], so one matmul serves the whole step
+        # columns [r, z | n from x | n from h], so one matmul serves the whole step (the kernel skips the zeros)
         zeros_x, zeros_h = w_ih.new_zeros(H, self.input_size), w_hh.new_zeros(H, H)
-        b_hh = self.bias_hh if self.bias else x.new_zeros(3 * H)
-        b_ih = self.bias_ih if self.bias else x.new_zeros(3 * H)
+        b_hh = self.bias_hh if self.bias else w_ih.new_zeros(3 * H)
+        b_ih = self.bias_ih if self.bias else w_ih.new_zeros(3 * H)
         w = stacked_weights(torch.cat([w_ih[: 2 * H], w_ih[2 * H:], zeros_x]),
                             torch.cat([w_hh[: 2 * H], zeros_h, w_hh[2 * H:]]),
                             torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:], b_hh[2 * H:]]))
-        return "gru_trace", (x.contiguous(), w, state[0].contiguous(), _factor(k)), False
+        return "gru_trace", (w,)
 
 
 class _LazyLSTMWeights(nn.Module):
@@ -340,16 +335,14 @@ class LazyLSTMLayer(RecurrentLayer):
         h = lstm_output(o, c_prev)
         return {"h": h, "c": c, "input_gate": i, "forget_gate": f, "output_gate": o, "cell_input": g}
 
-    def _native_call(self, x, state, k):
+    def _native_weights(self, k):
         H = self.hidden_size
         # first matmul: x and m_{t-1} (g block of m zeroed); second: W_cm reading m_t
         u = self._masked_hh(k)
         u_gates = torch.cat([u[: 2 * H], torch.zeros_like(u[:H]), u[3 * H:]], dim=0)
-        bias = self._bias_sum() if self.bias else x.new_zeros(4 * H)
+        bias = self._bias_sum() if self.bias else self.weight_ih.new_zeros(4 * H)
         w = stacked_weights(self.weight_ih, u_gates, bias)
-        args = (x.contiguous(), w, u[2 * H: 3 * H].t().contiguous(), state[0].contiguous(), state[1].contiguous(),
-                _factor(k))
-        return "lazy_lstm_trace", args, True
+        return "lazy_lstm_trace", (w, u[2 * H: 3 * H].t().contiguous())
 
 
 _LAYERS: dict[str, type[RecurrentLayer]] = {

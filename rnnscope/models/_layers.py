@@ -64,7 +64,8 @@ class RecurrentLayer(nn.Module):
     ``_internals(x, h_seq, h_prev, state0, k)`` where ``k`` is the unit mask as a 0/1 float tensor (or None),
     ``state`` has the masked units of ``h`` already set to 0, and ``h_seq``/``h_prev`` are masked. A layer with a
     native kernel sets ``_native_order`` (the kernel's variables, ``h`` last) and implements
-    ``_native_call(x, state, k) -> (kernel name, arguments, with_c)``.
+    ``_native_weights(k) -> (kernel name, weight tensors)``: the kernel is called with ``(x, *weights, *state,
+    keep)``.
     """
 
     kind: str = ""
@@ -400,8 +401,26 @@ class RecurrentLayer(nn.Module):
         return usable_kernels(x, self.weight_ih, self.weight_hh)
 
     def _trace_native(self, ops, x: Tensor, state: State, k: Tensor | None, out: TraceOutputs):
-        kernel, args, with_c = self._native_call(x, state, k)
-        return run_native(ops, kernel, args, self._native_order, x, self.hidden_size, out, with_c)
+        kernel, weights = self._cached_native_weights(k)
+        args = (x.contiguous(), *weights, *(s.contiguous() for s in state), None if k is None else k.contiguous())
+        return run_native(ops, kernel, args, self._native_order, x, self.hidden_size, out, len(state) == 2)
+
+    def __getstate__(self):  # pickles and deep copies leave the cached kernel weights out
+        state = super().__getstate__()
+        state = dict(state) if isinstance(state, dict) else dict(self.__dict__)
+        state.pop("_native_cache", None)
+        return state
+
+    def _cached_native_weights(self, k: Tensor | None):
+        """:meth:`_native_weights`, built again only when a parameter (its memory or its version, bumped by every
+        in-place change such as an optimiser step) or the mask changes."""
+        key = (tuple((p.data_ptr(), p._version) for p in self.parameters()),
+               None if k is None else k.detach().cpu().numpy().tobytes())
+        cached = self.__dict__.get("_native_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self._native_weights(k))
+            self.__dict__["_native_cache"] = cached
+        return cached[1]
 
     def _trace_fallback(self, x: Tensor, state: State, k: Tensor | None) -> tuple[dict[str, Tensor], State]:
         """The fused forward (or the lazy LSTM's plain recurrence), then the vectorised recovery."""
@@ -438,5 +457,5 @@ class RecurrentLayer(nn.Module):
     def _internals(self, x, h_seq, h_prev, state0, k) -> dict[str, Tensor]:  # pragma: no cover
         raise NotImplementedError
 
-    def _native_call(self, x: Tensor, state: State, k: Tensor | None) -> tuple[str, tuple, bool]:  # pragma: no cover
+    def _native_weights(self, k: Tensor | None) -> tuple[str, tuple]:  # pragma: no cover
         raise NotImplementedError

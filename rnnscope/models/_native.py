@@ -1,15 +1,22 @@
 """Native (C++) capture kernels: built once on first use, loaded like a library afterwards.
 
-:func:`kernels` returns ``torch.ops.rnnscope_native`` (the ops of ``_native_kernels.cpp``: ``lstm_trace``,
-``gru_trace``, ``lazy_lstm_trace``) or None when they cannot be used. The first call compiles the file with
-:func:`torch.utils.cpp_extension.load` (about 15 s; a C++ compiler and ``ninja``, a dependency of rnnscope, are
-needed) into a cache directory and loads it; later calls, and later sessions, load the cached library at once. The
-cache key includes the source, the PyTorch version, the Python version, the platform and the compiler flags (AVX2
-code only where the CPU has it, so a cache shared by different machines never runs instructions a machine lacks).
+:func:`kernels` returns ``torch.ops.rnnscope_native`` (the ops of ``_native_kernels.cpp`` and ``_native_simd.h``:
+``lstm_trace``, ``gru_trace``, ``lazy_lstm_trace``) or None when they cannot be used. The first call compiles them
+with :func:`torch.utils.cpp_extension.load` (about 30 s; a C++ compiler and ``ninja``, a dependency of rnnscope,
+are needed) into a cache directory and loads them; later calls, and later sessions, load the cached library at
+once. The cache key includes the sources, the PyTorch version, the Python version, the platform and the compiler
+flags.
 
-Platforms: Linux and macOS build with the system's ``c++`` (or ``$CXX``): ``-O3``, plus ``-mavx2 -mfma`` on x86-64
-CPUs with AVX2; ARM (Apple silicon) builds the scalar code. Windows builds with MSVC (``cl``: ``/O2``, plus
-``/arch:AVX2``) into a ``.pyd`` library.
+One build serves every CPU of its platform: the library holds AVX-512, AVX2 and portable code and picks the best
+the CPU runs when it is loaded (``RNNSCOPE_NATIVE_ISA=avx2``, ``avx512`` or ``generic`` in the environment forces
+one; :func:`native_status` says which runs). The kernels run on PyTorch's intra-op thread count
+(:func:`torch.set_num_threads`): blocks of records on separate threads, or, for a few records per thread (one long
+record), the units of each step shared by the threads.
+
+Platforms: Linux builds with the system's ``c++`` (or ``$CXX``): ``-O3``, plus ``-fopenmp`` with GCC (the team then
+reuses PyTorch's own OpenMP threads: the libgomp PyTorch loaded); other compilers (Clang, Apple's on macOS) build
+without OpenMP and the team is made of ``std::thread`` s. ARM (Apple silicon) runs the portable code. Windows builds
+with MSVC (``cl``: ``/O2``) into a ``.pyd`` library.
 
 Everything degrades gracefully: with no compiler, a failed build, ``RNNSCOPE_NATIVE=0`` in the environment or
 ``set_native(False)``, or for inputs the kernels do not take (float64, a GPU, autograd recording), the layers run
@@ -25,6 +32,7 @@ import os
 import platform
 import shlex
 import shutil
+import subprocess
 import sys
 import sysconfig
 import threading
@@ -35,12 +43,15 @@ import torch
 
 from ..errors import NativeBuildError
 
-__all__ = ["kernels", "usable_kernels", "set_native", "native_status", "build", "NativeBuildError"]
+__all__ = ["kernels", "usable_kernels", "set_native", "native_status", "build", "using_isa", "NativeBuildError"]
 
 SOURCE = Path(__file__).with_name("_native_kernels.cpp")
+#: Every file of the build (the cache key hashes them all).
+SOURCES = (SOURCE, Path(__file__).with_name("_native_simd.h"))
 _LOCK = threading.Lock()
 _ENV = "RNNSCOPE_NATIVE"
 _ENV_OFF = os.environ.get(_ENV, "1").strip().lower() in ("0", "false", "no", "off")
+_ISA_ENV = "RNNSCOPE_NATIVE_ISA"
 _STATE: dict = {
     "enabled": not _ENV_OFF,
     "disabled_by": "environment" if _ENV_OFF else None,  # None, "environment" or "set_native"
@@ -57,29 +68,52 @@ _STATE: dict = {
 # ------------------------------------------------------------------------------------------------- building
 
 
-def _cpu_capability() -> str:
-    return torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "DEFAULT"
+def _compiler_family(compiler: str | None = None) -> str:
+    """``"gcc"``, ``"clang"`` or ``"msvc"``: what ``$CXX`` (or ``c++``, ``cl`` on Windows) is."""
+    compiler = _compiler() if compiler is None else compiler
+    if compiler == "cl":
+        return "msvc"
+    try:
+        banner = subprocess.run([compiler, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return "clang" if "clang" in banner.lower() else "gcc" if ("gcc" in banner.lower() or "g++" in banner
+                                                               or "free software foundation" in banner.lower()) \
+        else "unknown"
 
 
-def compile_flags(system: str | None = None, machine: str | None = None, capability: str | None = None) -> list[str]:
-    """The compiler flags for a platform (default: this one).
+def compile_flags(system: str | None = None, family: str | None = None) -> list[str]:
+    """The compiler flags for a platform and compiler family (default: this one and ``$CXX``'s).
+
+    No instruction-set flag: the AVX-512 and AVX2 code is compiled for its instruction set function by function and
+    chosen at run time. ``-fopenmp`` only with GCC, whose OpenMP runtime is the one PyTorch's Linux builds ship
+    (another runtime would add a second pool of threads); other compilers run the team on ``std::thread``.
 
     Examples
     --------
-    >>> compile_flags("Linux", "x86_64", "AVX2")
-    ['-O3', '-mavx2', '-mfma']
-    >>> compile_flags("Darwin", "arm64", "DEFAULT")  # Apple silicon: the scalar code
+    >>> compile_flags("Linux", "gcc")
+    ['-O3', '-fopenmp']
+    >>> compile_flags("Darwin", "clang")  # macOS: no OpenMP in Apple's compiler
     ['-O3']
-    >>> compile_flags("Windows", "AMD64", "AVX512")
-    ['/O2', '/arch:AVX2']
+    >>> compile_flags("Windows", "msvc")
+    ['/O2']
     """
     system = platform.system() if system is None else system
-    machine = (platform.machine() if machine is None else machine).lower()
-    capability = _cpu_capability() if capability is None else capability
-    avx2 = machine in ("x86_64", "amd64", "x64") and capability in ("AVX2", "AVX512")
     if system == "Windows":
-        return ["/O2"] + (["/arch:AVX2"] if avx2 else [])
-    return ["-O3"] + (["-mavx2", "-mfma"] if avx2 else [])
+        return ["/O2"]
+    family = _compiler_family() if family is None else family
+    return ["-O3"] + (["-fopenmp"] if family == "gcc" and system == "Linux" else [])
+
+
+def link_flags(cflags: list[str]) -> list[str]:
+    """Linker flags for compiler flags ``cflags``: ``-fopenmp`` links the OpenMP runtime.
+
+    Examples
+    --------
+    >>> link_flags(["-O3", "-fopenmp"]), link_flags(["/O2"])
+    (['-fopenmp'], [])
+    """
+    return ["-fopenmp"] if "-fopenmp" in cflags else []
 
 
 def library_suffix(system: str | None = None) -> str:
@@ -101,7 +135,7 @@ def _compiler(system: str | None = None) -> str:
 
 
 def _build_name(flags: list[str]) -> str:
-    key = "|".join([SOURCE.read_text(), torch.__version__, sys.version.split()[0], platform.system(),
+    key = "|".join([*(path.read_text() for path in SOURCES), torch.__version__, sys.version.split()[0], platform.system(),
                     platform.machine(), *flags])
     return "rnnscope_native_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
@@ -170,6 +204,18 @@ def build(*, verbose: bool = False):
     return ops
 
 
+def _chosen_isa(ops) -> None:
+    """Apply ``RNNSCOPE_NATIVE_ISA`` (when set) to freshly loaded kernels."""
+    wanted = os.environ.get(_ISA_ENV, "").strip().lower()
+    if not wanted:
+        return
+    try:
+        ops.set_isa(wanted)
+    except RuntimeError as exc:
+        raise NativeBuildError(f"{_ISA_ENV}={wanted} in the environment: {str(exc).splitlines()[0]} Unset it or "
+                               f"pick one of {list(ops.isas())} (or 'auto').") from None
+
+
 def _build(verbose: bool):
     from torch.utils import cpp_extension
 
@@ -180,19 +226,22 @@ def _build(verbose: bool):
     if library.exists():
         try:
             torch.ops.load_library(str(library))
-            _STATE["path"] = str(library)
-            return torch.ops.rnnscope_native
         except Exception:  # e.g. another process is still writing it: load() below waits for its lock
             pass
+        else:
+            _STATE["path"] = str(library)
+            _chosen_isa(torch.ops.rnnscope_native)
+            return torch.ops.rnnscope_native
     with _environment_scripts_on_path():
         _check_toolchain()
         directory.mkdir(parents=True, exist_ok=True)
         if not verbose:
-            print(f"rnnscope: compiling the native capture kernels (once, about 15 s) into {directory}",
+            print(f"rnnscope: compiling the native capture kernels (once, about 30 s) into {directory}",
                   file=sys.stderr, flush=True)
         cpp_extension.load(name=name, sources=[str(SOURCE)], build_directory=str(directory), extra_cflags=flags,
-                           is_python_module=False, verbose=verbose)
+                           extra_ldflags=link_flags(flags), is_python_module=False, verbose=verbose)
     _STATE["path"] = str(library)
+    _chosen_isa(torch.ops.rnnscope_native)
     return torch.ops.rnnscope_native
 
 
@@ -269,6 +318,37 @@ def set_native(enabled: bool) -> bool:
     return previous
 
 
+@contextmanager
+def using_isa(isa: str):
+    """Run the kernels with instruction set ``isa`` (``"avx512"``, ``"avx2"``, ``"generic"`` or ``"auto"``) inside
+    the ``with`` block, e.g. to compare them; the previous one is restored afterwards.
+
+    Raises
+    ------
+    NativeBuildError
+        The kernels are not built or not enabled.
+    RuntimeError
+        This CPU does not run ``isa`` (the message lists those it runs).
+
+    Examples
+    --------
+    >>> from rnnscope.models import _native
+    >>> ops = _native.kernels()
+    >>> if ops is not None:
+    ...     with _native.using_isa("generic"):
+    ...         assert ops.isa() == "generic"
+    """
+    ops = kernels()
+    if ops is None:
+        raise NativeBuildError(f"the native kernels are not in use: {_reason()}")
+    previous = ops.isa()
+    ops.set_isa(isa)
+    try:
+        yield ops
+    finally:
+        ops.set_isa(previous)
+
+
 def _reason() -> str | None:
     if not _STATE["enabled"]:
         if _STATE["disabled_by"] == "environment":
@@ -288,7 +368,11 @@ def native_status() -> dict:
     -------
     dict
         ``enabled`` (not switched off by ``RNNSCOPE_NATIVE=0`` or :func:`set_native`), ``loaded`` (built and
-        loaded), ``vectorized`` (AVX2 code; None until loaded), ``path`` (the library), ``error`` (why the build
+        loaded), ``vectorized`` (AVX-512 or AVX2 code; None until loaded), ``isa`` (the instruction set the kernels
+        run: ``"avx512"``, ``"avx2"`` or ``"generic"``; None until loaded), ``parallel`` (how the kernels' threads
+        are made: ``"openmp"``, PyTorch's own OpenMP threads, or ``"threads"``), ``threads`` (how many distinct
+        threads ran the last kernel call: 1 for one record on one thread; None before any), ``path`` (the
+        library), ``error`` (why the build
         failed: no compiler, no ninja, the compiler's message; None otherwise), ``platform``, ``used`` (whether the
         last trace of an LSTM, GRU or lazy LSTM layer ran them; None before any), ``reason`` (why they are not
         used: switched off and by what, the build error, or the last input's dtype, device or autograd; None when
@@ -308,6 +392,9 @@ def native_status() -> dict:
         "enabled": _STATE["enabled"],
         "loaded": ops is not None,
         "vectorized": bool(ops.vectorized()) if ops is not None else None,
+        "isa": str(ops.isa()) if ops is not None else None,
+        "parallel": str(ops.parallel_backend()) if ops is not None else None,
+        "threads": (int(ops.last_threads()) or None) if ops is not None else None,
         "path": _STATE["path"],
         "error": _STATE["error"],
         "platform": f"{platform.system()} {platform.machine()}",

@@ -6,329 +6,341 @@
 // argument, never a crash. The op schemas mark every tensor a kernel writes as mutated (Tensor(a!)).
 //
 // Why it is fast. PyTorch's fused RNN kernels never expose gates or cell states, and a step loop of PyTorch
-// operators pays one dispatch per elementwise op per step. Here the batch is split into blocks of 16 rows spread
-// over the threads: the recurrence of a row only reads that row, so each thread runs the whole sequence of its rows
-// without any synchronisation. Per step a thread makes ONE matmul (input and recurrent weights stacked, so the
-// input projection is part of it) and ONE pass over the gate pre-activations that applies the nonlinearities and
-// writes every variable straight into its destination: the caller gives one flat tensor per variable, a row
-// offset per batch row and the time and unit strides (a (B, T, H) buffer, or a capture's own run arrays).
+// operators pays one dispatch per elementwise op per step. Here the batch is split into blocks of rows, one team
+// thread per block (the recurrence of a row only reads that row, so a thread runs the whole sequence of its rows
+// without synchronisation); with few rows per thread (one long record) the threads share the units of every step
+// instead, meeting at one barrier per step (plan() picks). Per step and per panel of 16 (AVX-512), 8 (AVX2) or 4 units, a
+// register-tiled matmul of [x_t | h_{t-1}] with the weights, packed once per call, leaves the pre-activations of the
+// panel's gates in registers; the cell's equations run on them at once and every variable goes straight into its
+// destination: the caller gives one flat tensor per variable, a row offset per batch row and the time and unit
+// strides (a (B, T, H) buffer, or a capture's own run arrays). The per-instruction-set code is _native_simd.h.
 //
-// Nonlinearities: exp through a range reduction to [-ln2/2, ln2/2] and a degree-6 Taylor polynomial (relative
-// error about 1e-7), sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1 (absolute error about 2e-7).
-// With AVX2 + FMA eight values at a time (GCC/Clang -mavx2 -mfma, MSVC /arch:AVX2), else the same formulas one
-// value at a time (ARM, e.g. Apple silicon, and x86 CPUs without AVX2).
+// Threads: the team is PyTorch's intra-op thread count (torch.set_num_threads). Built with OpenMP (GCC: -fopenmp,
+// which links the libgomp PyTorch itself loaded, so the team reuses PyTorch's threads) the team is an OpenMP
+// parallel region; otherwise std::threads. last_threads() says how many distinct threads ran the last call.
+//
+// Instruction sets: one build holds AVX-512, AVX2 and portable code and picks the best the CPU has at run time
+// (set_isa() overrides it, e.g. to compare them). Results do not depend on the thread count or the split: every
+// row's sums run in the same order whatever block or thread computes them.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <c10/core/InferenceMode.h>
 #include <torch/library.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
-#if defined(__AVX2__) && (defined(__FMA__) || defined(_MSC_VER))
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define RNNSCOPE_X86 1
 #include <immintrin.h>
-#define RNNSCOPE_AVX2 1
+#if defined(_MSC_VER) && !defined(__clang__)
+#include <intrin.h>
+#endif
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#define RNNSCOPE_INLINE __forceinline
+#else
+#define RNNSCOPE_INLINE inline __attribute__((always_inline))
 #endif
 
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
-constexpr float kLn2Hi = 0.693145751953125f;     // ln 2 split in two for an exact n * ln2
+constexpr float kLn2Hi = 0.693145751953125f;  // ln 2 split in two for an exact n * ln2
 constexpr float kLn2Lo = 1.428606765330187e-06f;
-constexpr float kExpMin = -87.3f;                 // exp(kExpMin) is still a normal float
-constexpr float kExpMax = 88.3f;
+constexpr float kExpLow = -86.9f;     // exp(x) = 0 below (exp(-86.9) ~ 2e-38 is still a normal float)
+constexpr float kExpHigh = 88.7228f;  // exp(x) for x above: +inf (float's largest is exp(88.72284))
 
-inline float exp_scalar(float x) {
-  x = std::min(std::max(x, kExpMin), kExpMax);
-  const float n = std::nearbyint(x * kLog2e);
-  float r = x - n * kLn2Hi;
-  r = r - n * kLn2Lo;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return p * scale;
-}
-
-inline float sigmoid_scalar(float x) { return 1.0f / (1.0f + exp_scalar(-x)); }
-inline float tanh_scalar(float x) { return 2.0f / (1.0f + exp_scalar(-2.0f * x)) - 1.0f; }
-
-#ifdef RNNSCOPE_AVX2
-inline __m256 exp8(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(kExpMin)), _mm256_set1_ps(kExpMax));
-  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
-                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Hi), x);
-  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kLn2Lo), r);
-  __m256 p = _mm256_set1_ps(1.0f / 720.0f);
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-inline __m256 sigmoid8(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  return _mm256_div_ps(one, _mm256_add_ps(one, exp8(_mm256_sub_ps(_mm256_setzero_ps(), x))));
-}
-
-inline __m256 tanh8(__m256 x) {
-  const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 e = exp8(_mm256_mul_ps(x, _mm256_set1_ps(-2.0f)));
-  return _mm256_sub_ps(_mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(one, e)), one);
-}
+// Spin barrier of a team (yields the core after a while: the machine may run more threads than cores).
+class Barrier {
+ public:
+  explicit Barrier(int n) : n_(n) {}
+  void wait() {
+    const int generation = generation_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == n_ - 1) {
+      arrived_.store(0, std::memory_order_relaxed);
+      generation_.store(generation + 1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
+      if (spins < 2048) {
+#ifdef RNNSCOPE_X86
+        _mm_pause();
 #endif
-
-// out[j] = f(v[j]) for n values (out may be v): eight at a time with vec, the tail with scalar.
-#ifdef RNNSCOPE_AVX2
-#define RNNSCOPE_MAP(vec, scalar)                                                                               \
-  [](const float* v, float* out, int64_t n) {                                                                   \
-    int64_t j = 0;                                                                                              \
-    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(out + j, vec(_mm256_loadu_ps(v + j)));                          \
-    for (; j < n; ++j) out[j] = scalar(v[j]);                                                                   \
-  }
-#else
-#define RNNSCOPE_MAP(vec, scalar)                                                                               \
-  [](const float* v, float* out, int64_t n) {                                                                   \
-    for (int64_t j = 0; j < n; ++j) out[j] = scalar(v[j]);                                                      \
-  }
-#endif
-
-using MapFn = void (*)(const float*, float*, int64_t);
-const MapFn exp_to = RNNSCOPE_MAP(exp8, exp_scalar);
-const MapFn sigmoid_to = RNNSCOPE_MAP(sigmoid8, sigmoid_scalar);
-const MapFn tanh_to = RNNSCOPE_MAP(tanh8, tanh_scalar);
-
-inline void sigmoid_inplace(float* v, int64_t n) { sigmoid_to(v, v, n); }
-inline void tanh_inplace(float* v, int64_t n) { tanh_to(v, v, n); }
-
-// Rows per block. Fixed, so the blocks (and so every matmul's shape and the rounding of the results) do not
-// depend on the number of threads: a capture gives the same bits with 1 or 16 threads.
-constexpr int64_t kRowsPerBlock = 16;
-
-// Runs fn(first_row, last_row) on blocks of rows spread over PyTorch's intra-op threads, with the caller's
-// autograd mode.
-template <typename F>
-void for_row_blocks(int64_t rows, const F& fn) {
-  const int64_t blocks = (rows + kRowsPerBlock - 1) / kRowsPerBlock;
-  const bool inference = c10::InferenceMode::is_enabled();
-  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    c10::InferenceMode inference_guard(inference);
-    at::NoGradGuard no_grad;
-    for (int64_t b = b0; b < b1; ++b) fn(b * kRowsPerBlock, std::min(rows, (b + 1) * kRowsPerBlock));
-  });
-}
-
-// Copies x[r, t, :] (x is (B, T, I)) into the first I columns of the per-thread buffer xh (rows, I + H + 1):
-// [x_t | h_{t-1} | 1], so one matmul with w = [W_ih^T; W_hh^T; bias] gives every pre-activation.
-inline void load_inputs(const float* x, int64_t T, int64_t I, int64_t t, int64_t r0, int64_t n_rows, float* xh,
-                        int64_t K) {
-  for (int64_t r = 0; r < n_rows; ++r) std::memcpy(xh + r * K, x + ((r0 + r) * T + t) * I, I * sizeof(float));
-}
-
-// One thread's block of rows: the matmul input xh = [x_t | h_{t-1} | 1] (rows, I + H + 1) and the gate
-// pre-activations of the step.
-struct Block {
-  int64_t r0, n, index, I, H, K, T;
-  at::Tensor xh, gates;
-  float* xhd;
-  const float* x;
-
-  Block(const at::Tensor& x_, const at::Tensor& h0, int64_t first, int64_t last, int64_t gate_columns)
-      : r0(first), n(last - first), index(first / kRowsPerBlock), I(x_.size(2)), H(h0.size(1)),
-        K(x_.size(2) + h0.size(1) + 1), T(x_.size(1)), xh(at::empty({last - first, K}, x_.options())),
-        gates(at::empty({last - first, gate_columns}, x_.options())), xhd(xh.data_ptr<float>()),
-        x(x_.data_ptr<float>()) {
-    for (int64_t r = 0; r < n; ++r) {
-      std::memcpy(h(r), h0.data_ptr<float>() + (r0 + r) * H, H * sizeof(float));
-      xhd[r * K + K - 1] = 1.0f;
+      } else {
+        std::this_thread::yield();
+      }
     }
   }
 
-  float* h(int64_t r) { return xhd + r * K + I; }  // h_{t-1} of row r, where the matmul reads it
-
-  // Loads x_t and makes the step's one matmul; returns the pre-activations (rows, gate_columns).
-  float* step(int64_t t, const at::Tensor& w) {
-    load_inputs(x, T, I, t, r0, n, xhd, K);
-    at::mm_out(gates, xh, w);
-    return gates.data_ptr<float>();
-  }
+ private:
+  const int n_;
+  std::atomic<int> arrived_{0}, generation_{0};
 };
 
 // Where a kernel writes. Variable k of batch row r at step t, unit j goes to
 //   base[k] + row_offset[r] + t * time_stride + j * unit_stride      (base[k] == nullptr: variable not kept),
 // so the outputs can be (B, T, H) buffers or the run's own (event, time, unit, layer) arrays (rows scattered by
-// length order, any window, any layer). Also: h of every step into h_seq (B, T, H) (the next layer's input), the
-// last state into h_last / c_last (B, H), and the min / max of each kept variable over the valid steps
-// (t < n_valid[r]) of each block of rows into ranges (blocks, n_vars, 2).
-struct Outputs {
-  std::vector<float*> base;
+// length order, any window, any layer). Value ranges are measured over the valid steps t < n_valid[r].
+struct Dest {
+  float* base[6];
+  int n_vars;
   const int64_t* row_offset;
-  int64_t time_stride, unit_stride, T, H;
-  float* h_seq;
-  float* h_last;
-  float* c_last;
+  int64_t time_stride, unit_stride;
   const int64_t* n_valid;
-  float* ranges;
-  int64_t n_vars;
-
-  Outputs(const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets, int64_t time_stride_,
-          int64_t unit_stride_, at::Tensor& h_seq_, at::Tensor& h_last_, const c10::optional<at::Tensor>& c_last_,
-          const at::Tensor& n_valid_, at::Tensor& ranges_)
-      : row_offset(row_offsets.data_ptr<int64_t>()), time_stride(time_stride_), unit_stride(unit_stride_),
-        T(h_seq_.size(1)), H(h_seq_.size(2)), h_seq(h_seq_.data_ptr<float>()), h_last(h_last_.data_ptr<float>()),
-        c_last(c_last_.has_value() ? c_last_->data_ptr<float>() : nullptr), n_valid(n_valid_.data_ptr<int64_t>()),
-        ranges(ranges_.data_ptr<float>()), n_vars(static_cast<int64_t>(outputs.size())) {
-    for (const c10::optional<at::Tensor>& o : outputs) base.push_back(o.has_value() ? o->data_ptr<float>() : nullptr);
-  }
-
-  // Variables of one row at one step, each in scratch + k * H: kept ones are stored and their range updated.
-  void put(const float* scratch, int64_t row, int64_t t, int64_t block) const {
-    const bool valid = t < n_valid[row];
-    for (int64_t k = 0; k < n_vars; ++k) {
-      const float* v = scratch + k * H;
-      if (base[k]) {
-        float* dst = base[k] + row_offset[row] + t * time_stride;
-        if (unit_stride == 1) {
-          std::memcpy(dst, v, H * sizeof(float));
-        } else {
-          for (int64_t j = 0; j < H; ++j) dst[j * unit_stride] = v[j];
-        }
-        if (valid) update_range(v, ranges + (block * n_vars + k) * 2);
-      }
-    }
-    std::memcpy(h_seq + (row * T + t) * H, scratch + (n_vars - 1) * H, H * sizeof(float));  // h is always last
-  }
-
-  void update_range(const float* v, float* range) const {
-    float lo = range[0], hi = range[1];
-    int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-    __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi);
-    for (; j + 8 <= H; j += 8) {
-      const __m256 x = _mm256_loadu_ps(v + j);
-      vlo = _mm256_min_ps(vlo, x);
-      vhi = _mm256_max_ps(vhi, x);
-    }
-    float l8[8], h8[8];
-    _mm256_storeu_ps(l8, vlo);
-    _mm256_storeu_ps(h8, vhi);
-    for (int q = 0; q < 8; ++q) { lo = std::min(lo, l8[q]); hi = std::max(hi, h8[q]); }
-#endif
-    for (; j < H; ++j) { lo = std::min(lo, v[j]); hi = std::max(hi, v[j]); }
-    range[0] = lo;
-    range[1] = hi;
-  }
-
-  void finish(int64_t row, const float* h, const float* c) const {
-    std::memcpy(h_last + row * H, h, H * sizeof(float));
-    if (c_last && c) std::memcpy(c_last + row * H, c, H * sizeof(float));
-  }
 };
 
-inline void init_ranges(at::Tensor& ranges) {
-  auto r = ranges.view({-1, 2});
-  r.select(1, 0).fill_(std::numeric_limits<float>::infinity());
-  r.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
+// One call of a kernel: the input, the packed weights, the per-row state buffers (Hp = H rounded up to whole
+// panels of W units; padded units compute zeros and are never stored) and how the rows are split.
+struct Job {
+  const float* x;  // (B, T, I)
+  int64_t B, T, I, H, Hp, panels;
+  const float* w;     // per panel: I + H + 1 rows (x, h, bias) of 4 gate vectors of W floats
+  const float* w2;    // lazy LSTM: per panel, H rows of one vector (W_cm^T)
+  const float* keep;  // (Hp) 0/1 factors, or null
+  float* hbuf[2];     // h_{t-1} read at step t: hbuf[t % 2]; h_t written to the other; (B, Hp) each
+  float* cbuf;        // (B, Hp) cell state
+  float* gbuf;        // lazy LSTM: (B, 4, Hp) i, f, candidate's x part, o
+  float* racc;        // (slots, n_vars, 2, W) running min / max, lane by lane: one slot per block of rows, or
+  int64_t slots;      // per thread when the threads share the units of every row
+  float* h_seq;       // (B, T, H)
+  const int32_t* groups;  // (B, T, 2) or null: the two groups each frame's |h| is added to (-1: none)
+  float* row_sums;        // (B, n_shared, Hp): column 0's groups (shared by rows, e.g. classes), row by row
+  float* own_sums;        // (n_groups, Hp): column 1's groups (each of one row, e.g. segments)
+  int64_t n_shared;
+  float* stage;       // per thread stage_floats: a tile's variables before they are copied out
+  int64_t stage_floats;
+  Dest out;
+  int64_t n_blocks;  // > 0: blocks of rows, one thread each; 0: the units of every row split over the threads
+};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------- per instruction set
+
+#ifdef RNNSCOPE_X86
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma")
+#endif
+#define RNNSCOPE_ISA 512
+namespace {
+namespace isa_avx512 {
+#include "_native_simd.h"
+}  // namespace isa_avx512
+}  // namespace
+#undef RNNSCOPE_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#elif defined(__GNUC__)
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+#define RNNSCOPE_ISA 256
+namespace {
+namespace isa_avx2 {
+#include "_native_simd.h"
+}  // namespace isa_avx2
+}  // namespace
+#undef RNNSCOPE_ISA
+#if defined(__clang__)
+#pragma clang attribute pop
+#elif defined(__GNUC__)
+#pragma GCC pop_options
+#endif
+#endif  // RNNSCOPE_X86
+
+#define RNNSCOPE_ISA 0
+namespace {
+namespace isa_generic {
+#include "_native_simd.h"
+}  // namespace isa_generic
+}  // namespace
+#undef RNNSCOPE_ISA
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------- instruction sets
+
+using ThreadFn = void (*)(const Job&, int, int, Barrier*);
+
+struct Isa {
+  const char* name;
+  int64_t width;
+  ThreadFn lstm, gru, lazy;
+  void (*activation)(const float*, float*, int64_t, int64_t);
+};
+
+const Isa kIsas[] = {
+#ifdef RNNSCOPE_X86
+    {"avx512", 16, isa_avx512::lstm_thread, isa_avx512::gru_thread, isa_avx512::lazy_thread, isa_avx512::activation},
+    {"avx2", 8, isa_avx2::lstm_thread, isa_avx2::gru_thread, isa_avx2::lazy_thread, isa_avx2::activation},
+#endif
+    {"generic", 4, isa_generic::lstm_thread, isa_generic::gru_thread, isa_generic::lazy_thread,
+     isa_generic::activation},
+};
+
+bool cpu_has(const std::string& name) {
+  if (name == "generic") return true;
+#ifdef RNNSCOPE_X86
+#if defined(_MSC_VER) && !defined(__clang__)
+  int r[4];
+  __cpuid(r, 0);
+  if (r[0] < 7) return false;
+  __cpuid(r, 1);
+  const bool fma = r[2] & (1 << 12), osxsave = r[2] & (1 << 27), avx = r[2] & (1 << 28);
+  if (!(fma && osxsave && avx)) return false;
+  const unsigned long long xcr0 = _xgetbv(0);
+  __cpuidex(r, 7, 0);
+  const bool avx2 = (r[1] & (1 << 5)) && (xcr0 & 0x6) == 0x6;
+  if (name == "avx2") return avx2;
+  const bool f = r[1] & (1 << 16), dq = r[1] & (1 << 17), bw = r[1] & (1 << 30), vl = r[1] & (1u << 31);
+  return name == "avx512" && avx2 && f && dq && bw && vl && (xcr0 & 0xE6) == 0xE6;
+#else
+  __builtin_cpu_init();  // GCC and Clang also check that the OS saves the wider registers
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (name == "avx2") return avx2;
+  return name == "avx512" && avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+#endif
+#else
+  return false;
+#endif
 }
 
-// Running min / max of up to 8 variables: vector lanes plus a scalar tail, folded into Outputs::ranges at the end.
-struct Ranges {
-  float lo[8], hi[8];
-#ifdef RNNSCOPE_AVX2
-  __m256 vlo[8], vhi[8];
-#endif
-  Ranges() {
-    for (int k = 0; k < 8; ++k) {
-      lo[k] = std::numeric_limits<float>::infinity();
-      hi[k] = -std::numeric_limits<float>::infinity();
-#ifdef RNNSCOPE_AVX2
-      vlo[k] = _mm256_set1_ps(lo[k]);
-      vhi[k] = _mm256_set1_ps(hi[k]);
-#endif
-    }
+const Isa* best_isa() {
+  for (const Isa& isa : kIsas) {
+    if (cpu_has(isa.name)) return &isa;
   }
-  void fold_into(float* ranges, int64_t n_vars) {
-    for (int64_t k = 0; k < n_vars; ++k) {
-      float l = lo[k], h = hi[k];
-#ifdef RNNSCOPE_AVX2
-      float l8[8], h8[8];
-      _mm256_storeu_ps(l8, vlo[k]);
-      _mm256_storeu_ps(h8, vhi[k]);
-      for (int q = 0; q < 8; ++q) { l = std::min(l, l8[q]); h = std::max(h, h8[q]); }
-#endif
-      ranges[k * 2] = std::min(ranges[k * 2], l);
-      ranges[k * 2 + 1] = std::max(ranges[k * 2 + 1], h);
-    }
-  }
-};
+  return &kIsas[sizeof(kIsas) / sizeof(kIsas[0]) - 1];
+}
 
-// One row of one LSTM step, straight into the destinations (unit stride 1): dst[k] of (i, f, g, o, c, h), each
-// possibly null; c updated in place; h also to h_seq and h_next; ranges of the kept variables when `valid`.
-inline void lstm_step_direct(const float* gr, float* c, const float* keep, int64_t H, float* const* dst, float* h_seq,
-                             float* h_next, bool valid, Ranges& acc) {
-  int64_t j = 0;
-#ifdef RNNSCOPE_AVX2
-  for (; j + 8 <= H; j += 8) {
-    __m256 v[6];
-    v[0] = sigmoid8(_mm256_loadu_ps(gr + j));
-    v[1] = sigmoid8(_mm256_loadu_ps(gr + H + j));
-    v[2] = tanh8(_mm256_loadu_ps(gr + 2 * H + j));
-    v[3] = sigmoid8(_mm256_loadu_ps(gr + 3 * H + j));
-    v[4] = _mm256_fmadd_ps(v[1], _mm256_loadu_ps(c + j), _mm256_mul_ps(v[0], v[2]));
-    v[5] = _mm256_mul_ps(v[3], tanh8(v[4]));
-    if (keep) v[5] = _mm256_mul_ps(v[5], _mm256_loadu_ps(keep + j));
-    _mm256_storeu_ps(c + j, v[4]);
-    _mm256_storeu_ps(h_seq + j, v[5]);
-    _mm256_storeu_ps(h_next + j, v[5]);
-    for (int k = 0; k < 6; ++k) {
-      if (!dst[k]) continue;
-      _mm256_storeu_ps(dst[k] + j, v[k]);
-      if (valid) {
-        acc.vlo[k] = _mm256_min_ps(acc.vlo[k], v[k]);
-        acc.vhi[k] = _mm256_max_ps(acc.vhi[k], v[k]);
-      }
+std::atomic<const Isa*> g_isa{nullptr};
+std::atomic<int64_t> g_last_threads{0};
+
+const Isa& current_isa() {
+  const Isa* isa = g_isa.load();
+  if (!isa) {
+    isa = best_isa();
+    g_isa.store(isa);
+  }
+  return *isa;
+}
+
+std::vector<std::string> isas() {
+  std::vector<std::string> names;
+  for (const Isa& isa : kIsas) {
+    if (cpu_has(isa.name)) names.emplace_back(isa.name);
+  }
+  return names;
+}
+
+// "auto" (the best this CPU runs) or one of isas(); returns the instruction set now in use.
+std::string set_isa(const std::string& name) {
+  if (name == "auto") {
+    g_isa.store(best_isa());
+    return current_isa().name;
+  }
+  std::ostringstream known;
+  for (const Isa& isa : kIsas) {
+    known << (&isa == kIsas ? "" : ", ") << isa.name;
+    if (name == isa.name && cpu_has(name)) {
+      g_isa.store(&isa);
+      return isa.name;
     }
   }
+  std::ostringstream have;
+  const std::vector<std::string> usable = isas();
+  for (size_t i = 0; i < usable.size(); ++i) have << (i ? ", " : "") << usable[i];
+  TORCH_CHECK(false, "The 'name' argument of rnnscope_native::set_isa must be 'auto' or an instruction set this CPU "
+              "runs (", have.str(), "; known: ", known.str(), "). Got '", name, "' instead.");
+  return "";
+}
+
+// ---------------------------------------------------------------------------------------------------- threads
+
+// Runs fn(tid, nt) -> bool (did it have work) on a team of n threads at once; returns the number of distinct
+// threads that had work. The team is an OpenMP parallel region when built with OpenMP, else std::threads (thread 0
+// is the caller). A team smaller than asked for (an OpenMP thread limit) runs everything on its first thread.
+template <class F>
+int64_t run_team(int n, const F& fn) {
+  std::vector<size_t> ids(std::max(n, 1), 0);
+  std::vector<char> worked(std::max(n, 1), 0);
+  auto member = [&](int tid, int nt) {
+    worked[tid] = fn(tid, nt) ? 1 : 0;
+    ids[tid] = std::hash<std::thread::id>()(std::this_thread::get_id());
+  };
+  if (n <= 1) {
+    member(0, 1);
+  } else {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(n)
+    {
+      const int got = omp_get_num_threads(), tid = omp_get_thread_num();
+      if (got == n) {
+        member(tid, n);
+      } else if (tid == 0) {
+        member(0, 1);
+      }
+    }
+#else
+    std::atomic<int> go{0};  // 1: run; -1: a thread could not be started, the caller runs everything alone
+    std::vector<std::thread> threads;
+    try {
+      for (int tid = 1; tid < n; ++tid) {
+        threads.emplace_back([&, tid]() {
+          while (go.load(std::memory_order_acquire) == 0) std::this_thread::yield();
+          if (go.load() == 1) member(tid, n);
+        });
+      }
+      go.store(1, std::memory_order_release);
+      member(0, n);
+    } catch (...) {
+      go.store(-1, std::memory_order_release);
+      for (std::thread& t : threads) t.join();
+      std::fill(worked.begin(), worked.end(), 0);
+      member(0, 1);
+      threads.clear();
+    }
+    for (std::thread& t : threads) t.join();
 #endif
-  for (; j < H; ++j) {
-    float v[6];
-    v[0] = sigmoid_scalar(gr[j]);
-    v[1] = sigmoid_scalar(gr[H + j]);
-    v[2] = tanh_scalar(gr[2 * H + j]);
-    v[3] = sigmoid_scalar(gr[3 * H + j]);
-    v[4] = v[1] * c[j] + v[0] * v[2];
-    v[5] = v[3] * tanh_scalar(v[4]);
-    if (keep) v[5] *= keep[j];
-    c[j] = v[4];
-    h_seq[j] = v[5];
-    h_next[j] = v[5];
-    for (int k = 0; k < 6; ++k) {
-      if (!dst[k]) continue;
-      dst[k][j] = v[k];
-      if (valid) {
-        acc.lo[k] = std::min(acc.lo[k], v[k]);
-        acc.hi[k] = std::max(acc.hi[k], v[k]);
-      }
-    }
   }
+  std::vector<size_t> distinct;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (worked[i] && std::find(distinct.begin(), distinct.end(), ids[i]) == distinct.end()) distinct.push_back(ids[i]);
+  }
+  return static_cast<int64_t>(distinct.size());
+}
+
+std::string parallel_backend() {
+#ifdef _OPENMP
+  return "openmp";
+#else
+  return "threads";
+#endif
 }
 
 // ---------------------------------------------------------------------------------------------- argument checks
@@ -393,14 +405,40 @@ Sizes check_inputs(const char* op, const at::Tensor& x, const at::Tensor& h0, co
   return {B, x.size(1), x.size(2), H};
 }
 
+// Sums of |h| by group of frames: groups (B, T, 2) int32 gives each frame two rows of group_sums (G, H) (-1: none):
+// column 0 groups shared by rows (e.g. classes), column 1 groups of one row each (e.g. segments); both or neither.
+void check_groups(const char* op, const Sizes& z, const c10::optional<at::Tensor>& groups,
+                  const c10::optional<at::Tensor>& group_sums) {
+  TORCH_CHECK(groups.has_value() == group_sums.has_value(), "The 'groups' and 'group_sums' arguments of "
+              "rnnscope_native::", op, " go together (the frames' groups and where their sums of |h| go). Got ",
+              groups.has_value() ? "groups without group_sums" : "group_sums without groups", " instead.");
+  if (!groups.has_value()) return;
+  check_tensor(op, "groups", *groups, at::kInt, {z.B, z.T, 2}, "(batch, time, 2)");
+  check_tensor(op, "group_sums", *group_sums, at::kFloat, {-1, z.H}, "(groups, hidden)");
+  const int32_t* g = groups->data_ptr<int32_t>();
+  const int64_t n = groups->numel(), G = group_sums->size(0);
+  const auto [lo, hi] = n ? std::minmax_element(g, g + n) : std::make_pair(g, g);
+  TORCH_CHECK(n == 0 || (*lo >= -1 && *hi < G), "The 'groups' argument of rnnscope_native::", op, " must hold rows of "
+              "group_sums (0 to ", G - 1, ") or -1. Got values from ", n ? *lo : 0, " to ", n ? *hi : 0, " instead.");
+  std::vector<int64_t> owner(G, -1);
+  for (int64_t i = 1; i < n; i += 2) {
+    const int64_t row = i / (2 * z.T), group = g[i];
+    if (group < 0) continue;
+    TORCH_CHECK(owner[group] < 0 || owner[group] == row, "The 'groups' argument of rnnscope_native::", op, " must give "
+                "in its column 1 groups of one batch row each (a segment belongs to one record). Got group ", group,
+                " in rows ", owner[group], " and ", row, " instead; shared groups go in column 0.");
+    owner[group] = row;
+  }
+}
+
 // The destinations: outputs[k] (one per variable, `names`), each written at row_offsets[r] + t * time_stride +
 // j * unit_stride for row r, frame t < T, unit j < H; h_seq (B, T, H), h_last / c_last (B, H), n_valid (B) and
-// ranges (blocks, n_vars, 2).
+// ranges (n_vars, 2): the min and max of each kept variable over the valid frames.
 void check_outputs(const char* op, const std::vector<const char*>& names, const Sizes& z,
                    const c10::List<c10::optional<at::Tensor>>& outputs, const at::Tensor& row_offsets,
                    int64_t time_stride, int64_t unit_stride, const at::Tensor& h_seq, const at::Tensor& h_last,
                    const c10::optional<at::Tensor>& c_last, const at::Tensor& n_valid, const at::Tensor& ranges,
-                   int64_t rows_per_block) {
+                   const c10::optional<at::Tensor>& groups, const c10::optional<at::Tensor>& group_sums) {
   const int64_t n_vars = static_cast<int64_t>(names.size());
   std::ostringstream order;
   for (size_t k = 0; k < names.size(); ++k) order << (k ? ", " : "") << names[k];
@@ -415,8 +453,8 @@ void check_outputs(const char* op, const std::vector<const char*>& names, const 
   check_tensor(op, "h_seq", h_seq, at::kFloat, {z.B, z.T, z.H}, "(batch, time, hidden)");
   check_tensor(op, "h_last", h_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_optional(op, "c_last", c_last, at::kFloat, {z.B, z.H}, "(batch, hidden)");
-  const int64_t blocks = (z.B + rows_per_block - 1) / rows_per_block;
-  check_tensor(op, "ranges", ranges, at::kFloat, {blocks, n_vars, 2}, "(blocks of rows_per_block() rows, variables, 2)");
+  check_tensor(op, "ranges", ranges, at::kFloat, {n_vars, 2}, "(variables, 2)");
+  check_groups(op, z, groups, group_sums);
   if (z.B == 0 || z.T == 0) return;
   const int64_t* off = row_offsets.data_ptr<int64_t>();
   const int64_t lowest = *std::min_element(off, off + z.B), highest = *std::max_element(off, off + z.B);
@@ -435,16 +473,180 @@ void check_outputs(const char* op, const std::vector<const char*>& names, const 
 #define RNNSCOPE_OUTPUT_ARGS                                                                                     \
   const c10::List<c10::optional<at::Tensor>>&outputs, const at::Tensor &row_offsets, int64_t time_stride,         \
       int64_t unit_stride, at::Tensor &h_seq, at::Tensor &h_last, const c10::optional<at::Tensor>&c_last,         \
-      const at::Tensor &n_valid, at::Tensor &ranges
+      const at::Tensor &n_valid, at::Tensor &ranges, const c10::optional<at::Tensor>&groups,                     \
+      const c10::optional<at::Tensor>&group_sums
 
-// Every tensor a kernel writes is marked as mutated (alias sets a, b, c, d, e).
+// Every tensor a kernel writes is marked as mutated (alias sets a, b, c, d, e, f).
 #define RNNSCOPE_OUTPUT_SCHEMA                                                                                   \
   "Tensor(a!)?[] outputs, Tensor row_offsets, int time_stride, int unit_stride, Tensor(b!) h_seq, "           \
-  "Tensor(c!) h_last, Tensor(d!)? c_last, Tensor n_valid, Tensor(e!) ranges) -> ()"
+  "Tensor(c!) h_last, Tensor(d!)? c_last, Tensor n_valid, Tensor(e!) ranges, Tensor? groups=None, "           \
+  "Tensor(f!)? group_sums=None) -> ()"
 
 #define RNNSCOPE_CHECK_OUTPUTS(op, ...)                                                                          \
   check_outputs(op, {__VA_ARGS__}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last,     \
-                n_valid, ranges, kRowsPerBlock)
+                n_valid, ranges, groups, group_sums)
+
+// ------------------------------------------------------------------------------------------------------ driver
+
+// w (K, NG * H), row-major, columns gate after gate -> per panel of W units: K rows of NG vectors of W floats
+// (units past H zero).
+at::Tensor pack(const at::Tensor& w, int64_t H, int64_t NG, int64_t W) {
+  const int64_t K = w.size(0), panels = (H + W - 1) / W;
+  at::Tensor out = at::zeros({panels * K * NG * W}, w.options());
+  const float* src = w.data_ptr<float>();
+  float* dst = out.data_ptr<float>();
+  for (int64_t p = 0; p < panels; ++p) {
+    const int64_t n = std::min(W, H - p * W);
+    for (int64_t k = 0; k < K; ++k) {
+      for (int64_t g = 0; g < NG; ++g) {
+        std::memcpy(dst + ((p * K + k) * NG + g) * W, src + k * NG * H + g * H + p * W, n * sizeof(float));
+      }
+    }
+  }
+  return out;
+}
+
+enum class Cell { lstm, gru, lazy };
+
+struct Call {  // what an op hands to run()
+  Cell cell;
+  const at::Tensor& x;
+  const at::Tensor& w;
+  const at::Tensor* w_cm;
+  const at::Tensor& h0;
+  const at::Tensor* c0;
+  const c10::optional<at::Tensor>& keep;
+};
+
+// Rows into blocks (one thread each; at most kMaxRows rows, in a multiple of the team size), or the units of every
+// step split over the threads (one barrier per step), whichever gives a thread less to do: a thread streams the
+// weights of its panels once per tile of rows, so its time goes as its panels x max(its rows, 4) (below about 4
+// rows the weights' bandwidth, not the multiplications, sets the pace). One record on 2 threads: split; 32 records
+// on 2 threads: blocks of 16; 32 records on 64 threads: split.
+constexpr int64_t kMaxRows = 64;
+
+struct Plan {
+  int team;
+  int64_t n_blocks;  // 0: split
+};
+
+Plan plan(int64_t B, int64_t panels, int threads) {
+  const int64_t row_team = std::max<int64_t>(1, std::min<int64_t>(threads, B));
+  const int64_t split_team = std::max<int64_t>(1, std::min<int64_t>(threads, panels));
+  const int64_t row_cost = panels * std::max<int64_t>((B + row_team - 1) / row_team, 4);
+  const int64_t split_cost = (panels + split_team - 1) / split_team * std::max<int64_t>(B, 4);
+  if (B == 0 || (split_team > 1 && split_cost < row_cost)) return {static_cast<int>(B ? split_team : 1), 0};
+  int64_t blocks = std::max<int64_t>(row_team, (B + kMaxRows - 1) / kMaxRows);
+  blocks = std::min(B, (blocks + row_team - 1) / row_team * row_team);
+  return {static_cast<int>(std::min<int64_t>(row_team, blocks)), blocks};
+}
+constexpr int64_t kMaxTileRows = 6;  // the largest register tile (V::kRows) of any instruction set
+
+void run(const Call& call, const Sizes& z, RNNSCOPE_OUTPUT_ARGS) {
+  const Isa& isa = current_isa();
+  const int64_t B = z.B, T = z.T, H = z.H, W = isa.width;
+  const int64_t panels = (H + W - 1) / W, Hp = panels * W;
+  const int64_t n_vars = static_cast<int64_t>(outputs.size());
+  const int threads = at::in_parallel_region() ? 1 : std::max(1, at::get_num_threads());
+  Job j{};
+  j.B = B, j.T = T, j.I = z.I, j.H = H, j.Hp = Hp, j.panels = panels;
+  const Plan split = plan(B, panels, threads);
+  const int team = split.team;
+  j.n_blocks = split.n_blocks;
+  j.slots = split.n_blocks > 0 ? split.n_blocks : team;
+  // inputs, packed weights, state buffers (zeros in the padded units: no stray values, no denormals)
+  const at::Tensor packed = pack(call.w, H, 4, W);
+  const at::Tensor packed_cm = call.w_cm ? pack(*call.w_cm, H, 1, W) : at::Tensor();
+  at::Tensor keep_p;
+  if (call.keep.has_value()) {
+    keep_p = at::zeros({Hp}, call.x.options());
+    keep_p.narrow(0, 0, H).copy_(*call.keep);
+  }
+  at::Tensor state = at::zeros({(call.cell == Cell::lazy ? 7 : 3) * B * Hp}, call.x.options());
+  float* sd = state.data_ptr<float>();
+  const float* h0 = call.h0.data_ptr<float>();
+  const float* c0 = call.c0 ? call.c0->data_ptr<float>() : nullptr;
+  for (int64_t r = 0; r < B; ++r) {
+    std::memcpy(sd + r * Hp, h0 + r * H, H * sizeof(float));
+    if (c0) std::memcpy(sd + (2 * B + r) * Hp, c0 + r * H, H * sizeof(float));
+  }
+  at::Tensor racc = at::empty({j.slots * n_vars, 2, W}, call.x.options());
+  // sums of |h|: column 0 row by row, column 1 straight (its groups are of one row: no two threads add alike),
+  // added up in a fixed order afterwards, so the sums do not depend on the thread count either
+  const int64_t G = group_sums.has_value() ? group_sums->size(0) : 0;
+  int64_t shared = 0;
+  if (G) {
+    const int32_t* g = groups->data_ptr<int32_t>();
+    for (int64_t i = 0; i < groups->numel(); i += 2) shared = std::max<int64_t>(shared, g[i] + 1);
+  }
+  at::Tensor sums = at::zeros({G ? (B * shared + G) * Hp : 0}, call.x.options());
+  j.groups = G ? groups->data_ptr<int32_t>() : nullptr;
+  j.row_sums = G ? sums.data_ptr<float>() : nullptr;
+  j.own_sums = G ? sums.data_ptr<float>() + B * shared * Hp : nullptr;
+  j.n_shared = shared;
+  j.stage_floats = (kMaxTileRows * n_vars * Hp + 15) / 16 * 16;  // whole 64-byte lines per thread
+  at::Tensor stage = at::empty({team * j.stage_floats}, call.x.options());
+  j.stage = stage.data_ptr<float>();
+  racc.select(1, 0).fill_(std::numeric_limits<float>::infinity());
+  racc.select(1, 1).fill_(-std::numeric_limits<float>::infinity());
+  j.x = call.x.data_ptr<float>();
+  j.w = packed.data_ptr<float>();
+  j.w2 = call.w_cm ? packed_cm.data_ptr<float>() : nullptr;
+  j.keep = call.keep.has_value() ? keep_p.data_ptr<float>() : nullptr;
+  j.hbuf[0] = sd, j.hbuf[1] = sd + B * Hp, j.cbuf = sd + 2 * B * Hp;
+  j.gbuf = call.cell == Cell::lazy ? sd + 3 * B * Hp : nullptr;
+  j.racc = racc.data_ptr<float>();
+  j.h_seq = h_seq.data_ptr<float>();
+  j.out.n_vars = static_cast<int>(n_vars);
+  for (int64_t k = 0; k < n_vars; ++k) {
+    const c10::optional<at::Tensor> o = outputs.get(k);
+    j.out.base[k] = o.has_value() ? o->data_ptr<float>() : nullptr;
+  }
+  j.out.row_offset = row_offsets.data_ptr<int64_t>();
+  j.out.time_stride = time_stride, j.out.unit_stride = unit_stride;
+  j.out.n_valid = n_valid.data_ptr<int64_t>();
+  const ThreadFn fn = call.cell == Cell::lstm ? isa.lstm : call.cell == Cell::gru ? isa.gru : isa.lazy;
+  Barrier barrier(team);
+  const int64_t used = run_team(team, [&](int tid, int nt) {
+    fn(j, tid, nt, &barrier);
+    return j.n_blocks > 0 ? tid < j.n_blocks : tid * panels / nt < (tid + 1) * panels / nt;
+  });
+  g_last_threads.store(B > 0 && T > 0 ? used : 0);
+  // the last state, and the value ranges (NaN skipped; +inf / -inf when no frame is valid)
+  float* hl = h_last.data_ptr<float>();
+  float* cl = c_last.has_value() ? c_last->data_ptr<float>() : nullptr;
+  for (int64_t r = 0; r < B; ++r) {
+    std::memcpy(hl + r * H, j.hbuf[T % 2] + r * Hp, H * sizeof(float));
+    if (cl) std::memcpy(cl + r * H, j.cbuf + r * Hp, H * sizeof(float));
+  }
+  if (G) {  // the sums of |h| added to group_sums, rows in order
+    float* gs = group_sums->data_ptr<float>();
+    for (int64_t r = 0; r < B; ++r) {
+      for (int64_t g = 0; g < shared; ++g) {
+        const float* a = j.row_sums + (r * shared + g) * Hp;
+        for (int64_t u = 0; u < H; ++u) gs[g * H + u] += a[u];
+      }
+    }
+    for (int64_t g = 0; g < G; ++g) {
+      const float* a = j.own_sums + g * Hp;
+      for (int64_t u = 0; u < H; ++u) gs[g * H + u] += a[u];
+    }
+  }
+  const float* rd = j.racc;
+  float* out = ranges.data_ptr<float>();
+  for (int64_t k = 0; k < n_vars; ++k) {
+    float lo = std::numeric_limits<float>::infinity(), hi = -lo;
+    for (int64_t s = 0; s < j.slots; ++s) {
+      const float* a = rd + (s * n_vars + k) * 2 * W;
+      for (int64_t l = 0; l < W; ++l) {
+        lo = a[l] < lo ? a[l] : lo;
+        hi = a[W + l] > hi ? a[W + l] : hi;
+      }
+    }
+    out[k * 2] = lo;
+    out[k * 2 + 1] = hi;
+  }
+}
 
 // ------------------------------------------------------------------------------------------------------ LSTM
 // x (B, T, I); w (I + H + 1, 4H) = [W_ih^T; W_hh^T; b_ih + b_hh] (masked columns of W_hh already zeroed), gate
@@ -458,42 +660,14 @@ void lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, 
   check_tensor(op, "c0", c0, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
-  const int64_t B = z.B, T = z.T, H = z.H;
-  init_ranges(ranges);
-  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
-  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    Block blk(x, h0, r0, r1, 4 * H);
-    at::Tensor c_prev = c0.slice(0, r0, r1).clone();
-    std::vector<float> scratch(6 * H);
-    Ranges acc;
-    float* cp = c_prev.data_ptr<float>();
-    for (int64_t t = 0; t < T; ++t) {
-      const float* g = blk.step(t, w);
-      for (int64_t r = 0; r < blk.n; ++r) {
-        const int64_t row = r0 + r;
-        if (out.unit_stride == 1) {  // the common case: every variable stored as it is computed
-          float* dst[6];
-          for (int k = 0; k < 6; ++k) dst[k] = out.base[k] ? out.base[k] + out.row_offset[row] + t * out.time_stride : nullptr;
-          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, blk.h(r),
-                           t < out.n_valid[row], acc);
-        } else {  // strided destinations (several layers): compute into scratch rows, then store and measure
-          float* dst[6];
-          for (int k = 0; k < 6; ++k) dst[k] = scratch.data() + k * H;
-          lstm_step_direct(g + r * 4 * H, cp + r * H, kd, H, dst, out.h_seq + (row * T + t) * H, blk.h(r), false, acc);
-          out.put(scratch.data(), row, t, blk.index);
-        }
-      }
-    }
-    acc.fold_into(out.ranges + blk.index * out.n_vars * 2, out.n_vars);
-    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, blk.h(r), cp + r * H);
-  });
+  run({Cell::lstm, x, w, nullptr, h0, &c0, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last,
+      c_last, n_valid, ranges, groups, group_sums);
 }
 
 // ------------------------------------------------------------------------------------------------------- GRU
 // w (I + H + 1, 4H): columns [r, z | n from x | n from h]: rows of x hold [W_ir W_iz W_in 0]^T, rows of h hold
-// [W_hr W_hz 0 W_hn]^T (masked columns already zeroed), the last row [b_ir + b_hr, b_iz + b_hz, b_in, b_hn].
-// Variables, in this order: reset_gate r, update_gate z, candidate n, h.
+// [W_hr W_hz 0 W_hn]^T (masked columns already zeroed; the zero blocks are skipped, never multiplied), the last row
+// [b_ir + b_hr, b_iz + b_hz, b_in, b_hn]. Variables, in this order: reset_gate r, update_gate z, candidate n, h.
 void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, const c10::optional<at::Tensor>& keep,
                RNNSCOPE_OUTPUT_ARGS) {
   const char* op = "gru_trace";
@@ -501,39 +675,14 @@ void gru_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& h0, c
   check_tensor(op, "w", w, at::kFloat, {z.I + z.H + 1, 4 * z.H}, "(input + hidden + 1, 4 * hidden)");
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "reset_gate", "update_gate", "candidate", "h");
-  const int64_t B = z.B, T = z.T, H = z.H;
-  init_ranges(ranges);
-  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
-  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    Block blk(x, h0, r0, r1, 4 * H);
-    std::vector<float> scratch(4 * H);
-    for (int64_t t = 0; t < T; ++t) {
-      float* g = blk.step(t, w);
-      for (int64_t r = 0; r < blk.n; ++r) {
-        float* gr = g + r * 4 * H;
-        sigmoid_inplace(gr, 2 * H);
-        float* nx = gr + 2 * H;
-        const float* nh = gr + 3 * H;
-        for (int64_t j = 0; j < H; ++j) nx[j] += gr[j] * nh[j];
-        tanh_inplace(nx, H);
-        float* h_prev = blk.h(r);
-        float* oh = scratch.data() + 3 * H;
-        for (int64_t j = 0; j < H; ++j) oh[j] = nx[j] + gr[H + j] * (h_prev[j] - nx[j]);  // (1 - z) n + z h
-        if (kd) for (int64_t j = 0; j < H; ++j) oh[j] *= kd[j];
-        std::memcpy(scratch.data(), gr, 3 * H * sizeof(float));  // r, z, n
-        std::memcpy(h_prev, oh, H * sizeof(float));
-        out.put(scratch.data(), r0 + r, t, blk.index);
-      }
-    }
-    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, blk.h(r), nullptr);
-  });
+  run({Cell::gru, x, w, nullptr, h0, nullptr, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq,
+      h_last, c_last, n_valid, ranges, groups, group_sums);
 }
 
 // ------------------------------------------------------------------------------------------------- lazy LSTM
-// w (I + H + 1, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T; the last
-// row b_ih + b_hh; w_cm (H, H) = W_cm^T (the g block reading m_t); masked columns already zeroed.
-// Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
+// w (I + H + 1, 4H): columns (i, f, g, o); rows of x hold W_ih^T; rows of m_{t-1} hold [U_i U_f 0 U_o]^T (the zero
+// block is skipped); the last row b_ih + b_hh; w_cm (H, H) = W_cm^T (the g block reading m_t); masked columns
+// already zeroed. Variables, in this order: input_gate, forget_gate, cell_input, output_gate, c, h (= m).
 void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cm, const at::Tensor& m0,
                      const at::Tensor& c0, const c10::optional<at::Tensor>& keep, RNNSCOPE_OUTPUT_ARGS) {
   const char* op = "lazy_lstm_trace";
@@ -543,67 +692,20 @@ void lazy_lstm_trace(const at::Tensor& x, const at::Tensor& w, const at::Tensor&
   check_tensor(op, "c0", c0, at::kFloat, {z.B, z.H}, "(batch, hidden)");
   check_optional(op, "keep", keep, at::kFloat, {z.H}, "(hidden,)");
   RNNSCOPE_CHECK_OUTPUTS(op, "input_gate", "forget_gate", "cell_input", "output_gate", "c", "h");
-  const int64_t B = z.B, T = z.T, H = z.H;
-  init_ranges(ranges);
-  const Outputs out(outputs, row_offsets, time_stride, unit_stride, h_seq, h_last, c_last, n_valid, ranges);
-  const float* kd = keep.has_value() ? keep->data_ptr<float>() : nullptr;
-  for_row_blocks(B, [&](int64_t r0, int64_t r1) {
-    Block blk(x, m0, r0, r1, 4 * H);
-    at::Tensor m = at::empty({blk.n, H}, x.options());
-    at::Tensor gm = at::empty({blk.n, H}, x.options());
-    at::Tensor c_prev = c0.slice(0, r0, r1).clone();
-    std::vector<float> scratch(6 * H);
-    float* md = m.data_ptr<float>();
-    float* cp = c_prev.data_ptr<float>();
-    for (int64_t t = 0; t < T; ++t) {
-      float* g = blk.step(t, w);
-      for (int64_t r = 0; r < blk.n; ++r) {  // i, f, o, then m_t = o tanh(c_{t-1})
-        float* gr = g + r * 4 * H;
-        sigmoid_inplace(gr, 2 * H);
-        sigmoid_inplace(gr + 3 * H, H);
-        float* mr = md + r * H;
-        tanh_to(cp + r * H, mr, H);
-        for (int64_t j = 0; j < H; ++j) mr[j] *= gr[3 * H + j];
-        if (kd) for (int64_t j = 0; j < H; ++j) mr[j] *= kd[j];
-      }
-      at::mm_out(gm, m, w_cm);  // the candidate reads the new output m_t
-      const float* gmd = gm.data_ptr<float>();
-      for (int64_t r = 0; r < blk.n; ++r) {
-        float* gr = g + r * 4 * H;
-        float* gg = gr + 2 * H;
-        for (int64_t j = 0; j < H; ++j) gg[j] += gmd[r * H + j];
-        tanh_inplace(gg, H);
-        float* c = cp + r * H;
-        for (int64_t j = 0; j < H; ++j) c[j] = gr[H + j] * c[j] + gr[j] * gg[j];
-        std::memcpy(scratch.data(), gr, 4 * H * sizeof(float));  // i, f, g, o
-        std::memcpy(scratch.data() + 4 * H, c, H * sizeof(float));
-        std::memcpy(scratch.data() + 5 * H, md + r * H, H * sizeof(float));
-        std::memcpy(blk.h(r), md + r * H, H * sizeof(float));
-        out.put(scratch.data(), r0 + r, t, blk.index);
-      }
-    }
-    for (int64_t r = 0; r < blk.n; ++r) out.finish(r0 + r, md + r * H, cp + r * H);
-  });
+  run({Cell::lazy, x, w, &w_cm, m0, &c0, keep}, z, outputs, row_offsets, time_stride, unit_stride, h_seq, h_last,
+      c_last, n_valid, ranges, groups, group_sums);
 }
 
-// The nonlinearities alone, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.
+// The nonlinearities alone, with the instruction set in use, for the tests: mode 0 exp, 1 sigmoid, 2 tanh.
 at::Tensor activation(const at::Tensor& x, int64_t mode) {
   TORCH_CHECK(x.device().is_cpu() && x.scalar_type() == at::kFloat, "The 'x' argument of rnnscope_native::activation ",
               "must be a float32 CPU tensor. Got ", describe(x), " instead.");
   TORCH_CHECK(mode >= 0 && mode <= 2, "The 'mode' argument of rnnscope_native::activation must be 0 (exp), 1 ",
               "(sigmoid) or 2 (tanh). Got ", mode, " instead.");
-  at::Tensor out = x.contiguous().clone();
-  float* v = out.data_ptr<float>();
-  (mode == 0 ? exp_to : mode == 1 ? sigmoid_to : tanh_to)(v, v, out.numel());
+  at::Tensor in = x.contiguous();
+  at::Tensor out = at::empty_like(in);
+  current_isa().activation(in.data_ptr<float>(), out.data_ptr<float>(), in.numel(), mode);
   return out;
-}
-
-bool vectorized() {
-#ifdef RNNSCOPE_AVX2
-  return true;
-#else
-  return false;
-#endif
 }
 
 }  // namespace
@@ -616,6 +718,10 @@ TORCH_LIBRARY(rnnscope_native, m) {
         RNNSCOPE_OUTPUT_SCHEMA,
         &lazy_lstm_trace);
   m.def("activation(Tensor x, int mode) -> Tensor", &activation);
-  m.def("vectorized() -> bool", &vectorized);
-  m.def("rows_per_block() -> int", []() -> int64_t { return kRowsPerBlock; });
+  m.def("vectorized() -> bool", []() -> bool { return std::string(current_isa().name) != "generic"; });
+  m.def("isa() -> str", []() -> std::string { return current_isa().name; });
+  m.def("isas() -> str[]", &isas);
+  m.def("set_isa(str name) -> str", &set_isa);
+  m.def("last_threads() -> int", []() -> int64_t { return g_last_threads.load(); });
+  m.def("parallel_backend() -> str", &parallel_backend);
 }

@@ -10,6 +10,7 @@ variables and copies them in.
 """
 from __future__ import annotations
 
+import math
 from typing import NamedTuple, Sequence
 
 import numpy as np
@@ -17,7 +18,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["TraceOutputs", "buffer_outputs", "check_outputs", "write_outputs", "run_native", "stacked_weights",
-           "valid_range"]
+           "valid_range", "add_group_sums"]
 
 
 class TraceOutputs(NamedTuple):
@@ -35,6 +36,11 @@ class TraceOutputs(NamedTuple):
     n_valid : Tensor
         ``(batch,)`` int64: the valid frames of each row, those the value ranges are measured over (frames past
         them are written too).
+    groups, group_sums : Tensor, optional
+        Sums of ``|h|`` by group of frames (the summaries' per-class and per-segment sums, made on the way):
+        ``groups`` ``(batch, time, 2)`` int32 gives each frame two rows of ``group_sums`` ``(n_groups, hidden)``
+        float32 (-1: none), to which the frame's ``|h|`` is added: in column 0 groups any rows share (classes), in
+        column 1 groups of one row each (segments).
     """
 
     arrays: dict
@@ -42,6 +48,8 @@ class TraceOutputs(NamedTuple):
     time_stride: int
     unit_stride: int
     n_valid: Tensor
+    groups: Tensor | None = None
+    group_sums: Tensor | None = None
 
 
 def buffer_outputs(names: Sequence[str], batch: int, n_time: int, hidden: int) -> TraceOutputs:
@@ -74,6 +82,13 @@ def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden
         if not isinstance(value, Tensor) or value.dtype != torch.int64 or tuple(value.shape) != (batch,):
             raise ValueError(f"The 'out.{name}' parameter of {func} must be an int64 tensor of shape ({batch},) "
                              f"(one per batch row). Got {_describe(value)} instead.")
+    if (out.groups is None) != (out.group_sums is None) or (out.groups is not None and not (
+            out.groups.dtype == torch.int32 and tuple(out.groups.shape) == (batch, n_time, 2)
+            and out.group_sums.dtype == torch.float32 and out.group_sums.dim() == 2
+            and out.group_sums.shape[1] == hidden and out.group_sums.device.type == "cpu")):
+        raise ValueError(f"The 'out.groups' and 'out.group_sums' parameters of {func} must both be None or an int32 "
+                         f"tensor of shape ({batch}, {n_time}, 2) and a float32 CPU tensor of shape (groups, {hidden}). "
+                         f"Got {_describe(out.groups)} and {_describe(out.group_sums)} instead.")
     if int(out.time_stride) < 1 or int(out.unit_stride) < 1:
         raise ValueError(f"The 'out.time_stride' and 'out.unit_stride' parameters of {func} must be >= 1. Got "
                          f"{out.time_stride} and {out.unit_stride} instead.")
@@ -100,8 +115,10 @@ def _describe(value) -> str:
 
 
 def write_outputs(values: dict, out: TraceOutputs) -> dict:
-    """Copy computed variables ``(batch, time, hidden)`` into ``out``; returns their value ranges (see
-    :func:`valid_range`) keyed by name."""
+    """Copy computed variables ``(batch, time, hidden)`` into ``out`` (and add ``|h|`` to its group sums); returns
+    their value ranges (see :func:`valid_range`) keyed by name."""
+    if out.groups is not None:
+        add_group_sums(values["h"], out.groups, out.group_sums)
     ranges = {}
     for name, array in out.arrays.items():
         block = values[name].detach().to("cpu", torch.float32)
@@ -113,9 +130,26 @@ def write_outputs(values: dict, out: TraceOutputs) -> dict:
     return ranges
 
 
+def add_group_sums(h: Tensor, groups: Tensor, sums: Tensor) -> None:
+    """``sums[groups[b, t, c]] += |h[b, t]|`` for c = 0, 1 wherever ``groups`` is not -1 (what the native kernels do on
+    the way).
+
+    Examples
+    --------
+    >>> sums = torch.zeros(2, 1)
+    >>> add_group_sums(torch.tensor([[[-1.0], [2.0]]]), torch.tensor([[[0, -1], [0, 1]]], dtype=torch.int32), sums)
+    >>> sums.flatten().tolist()
+    [3.0, 2.0]
+    """
+    a = h.detach().to("cpu", torch.float32).abs().reshape(-1, h.shape[-1])
+    for column in groups.reshape(-1, 2).t():
+        member = column >= 0
+        sums.index_add_(0, column[member].long(), a[member])
+
+
 def valid_range(values: Tensor, n_valid) -> tuple[float, float] | None:
-    """(min, max) of ``values`` ``(rows, time, ...)`` over the first ``n_valid[r]`` frames of each row; None when
-    there are none.
+    """(min, max) of ``values`` ``(rows, time, ...)`` over the first ``n_valid[r]`` frames of each row, NaN skipped
+    (as the native kernels); None when there are none.
 
     The leading rows that are valid throughout (all of them but the shortest, when rows are sorted by length, as
     capture sorts them) are measured as one block.
@@ -131,7 +165,14 @@ def valid_range(values: Tensor, n_valid) -> tuple[float, float] | None:
     parts = ([values[:full]] if full else []) + [values[r, :v] for r, v in enumerate(n_valid) if r >= full and v > 0]
     if not parts:
         return None
-    ranges = [torch.aminmax(part) for part in parts]
+    ranges = []
+    for part in parts:
+        missing = torch.isnan(part)
+        part = part[~missing] if bool(missing.any()) else part
+        if part.numel():
+            ranges.append(torch.aminmax(part))
+    if not ranges:
+        return None
     return min(float(low) for low, _ in ranges), max(float(high) for _, high in ranges)
 
 
@@ -156,13 +197,13 @@ def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, h
     h_seq = torch.from_numpy(np.empty((batch, x.shape[1], hidden), dtype=np.float32))  # numpy: huge pages
     h_last = torch.empty(batch, hidden)
     c_last = torch.empty(batch, hidden) if with_c else None
-    blocks = -(-batch // ops.rows_per_block())  # the kernel's value ranges: one row per block of records
-    ranges = torch.empty(blocks, len(order), 2)
+    ranges = torch.empty(len(order), 2)  # the kernel's value ranges (NaN skipped)
     outputs = [out.arrays.get(name) for name in order]
+    groups = None if out.groups is None else out.groups.contiguous()
     getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
-                         h_seq, h_last, c_last, out.n_valid.contiguous(), ranges)
+                         h_seq, h_last, c_last, out.n_valid.contiguous(), ranges, groups, out.group_sums)
     final = (h_last, c_last) if with_c else (h_last,)
-    low, high = ranges[..., 0].amin(0), ranges[..., 1].amax(0)
-    kept = {name: (float(low[j]), float(high[j])) if bool(torch.isfinite(low[j])) else None
-            for j, name in enumerate(order) if name in out.arrays}
+    low, high = ranges[:, 0].tolist(), ranges[:, 1].tolist()
+    kept = {name: (low[j], high[j]) if math.isfinite(low[j]) else None for j, name in enumerate(order)
+            if name in out.arrays}
     return h_seq, final, kept

@@ -68,6 +68,20 @@ def open_page(folder, capture=None, **kwargs) -> widgets.Widget:
     traceback goes to the ``rnnscope.review`` log: the server's terminal under ``rnnscope review``). What the served
     page shows: never a traceback.
 
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A monitor's output folder (``rnnscope monitor ... --out folder``).
+    capture : str or os.PathLike, optional
+        Where the monitor wrote its capture runs (``--capture``); default: found in ``folder``.
+    **kwargs
+        Passed to :class:`ReviewPage` (e.g. ``width``).
+
+    Returns
+    -------
+    ipywidgets.Widget
+        The review page, or an HTML widget with the message.
+
     Examples
     --------
     >>> import tempfile
