@@ -503,7 +503,7 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "It depends on a record's length (3 / (n + 1) for a straight path of n frames); every cell and control is "
         "measured on the same test records, so the comparison is at equal lengths.",
         f"- recovery: `rnnscope.experiments.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
-        f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
+        f"{NOISE['noise_std']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
         f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', folds={PROBE_FOLDS}, "

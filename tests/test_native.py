@@ -137,7 +137,7 @@ def test_the_instruction_sets_agree(cell):
 
 def test_the_environment_variable_picks_the_instruction_set(monkeypatch):
     code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
-            "layer = RNNClassifier('lstm', 3, 4, 2).layers[0]\n"
+            "layer = RNNClassifier('lstm', input_size=3, hidden_size=4, num_classes=2).layers[0]\n"
             "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
             "s = native_status(); print(s['isa'], s['used'], s['reason'])")
     env = {**os.environ, "RNNSCOPE_NATIVE_ISA": "generic"}
@@ -214,7 +214,7 @@ def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
     step and last state equal nn.LSTM's / nn.GRU's / nn.RNN's (NaN where theirs are NaN, the same infinities)."""
     hidden = 37
     torch.manual_seed(1)
-    layer = RNNClassifier(kind, 5, hidden, 3).layers[0].eval()
+    layer = RNNClassifier(kind, input_size=5, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(hidden, 4, 5)
     with torch.no_grad(), _native.using_isa(isa):
         for name, value in SPECIALS.items():
@@ -246,7 +246,7 @@ def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
 def test_nan_and_infinities_propagate_through_the_lazy_lstm_as_in_its_step(isa):
     hidden = 37
     torch.manual_seed(2)
-    layer = RNNClassifier("lazy_lstm", 5, hidden, 3).layers[0].eval()
+    layer = RNNClassifier("lazy_lstm", input_size=5, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(hidden, 4, 5)
     with torch.no_grad(), _native.using_isa(isa):
         for name, value in SPECIALS.items():
@@ -517,7 +517,7 @@ def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_
     from rnnscope.models._trace import TraceOutputs
 
     torch.manual_seed(5)
-    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
     for batch in (1, 9):
         x = torch.randn(batch, 11, 6)
         groups = torch.randint(-1, 4, (batch, 11, 2), dtype=torch.int32)  # shared groups 0..3

@@ -42,9 +42,9 @@ def classifier_pass_applies(model, data, module_batch) -> bool:
     >>> import torch
     >>> from rnnscope.models import RNNClassifier
     >>> x = torch.zeros(1, 5, 3)
-    >>> classifier_pass_applies(RNNClassifier("lstm", 3, 4, 2), x, None)
+    >>> classifier_pass_applies(RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2), x, None)
     True
-    >>> classifier_pass_applies(RNNClassifier("lazy_lstm", 3, 4, 2), x, None)  # the hooked path
+    >>> classifier_pass_applies(RNNClassifier("lazy_lstm", input_size=3, hidden_size=4, num_classes=2), x, None)  # the hooked path
     False
     """
     return (hasattr(model, "trace_layers") and isinstance(model, torch.nn.Module)
