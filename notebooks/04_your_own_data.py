@@ -165,8 +165,8 @@ run_eqt = rnnscope.capture(eqt, window, sampling_rate=100, time_axis=-1, labels=
 # %% [markdown]
 # Each layer and direction of each LSTM is one entry of `layer`, labelled by the coordinates `module` (its name
 # in `eqt.named_modules()`), `module_layer` and `direction`. The LSTMs run over 47 steps of the 60 s window, so a step
-# lasts 60 / 47 = 1.28 s and `time` is each step's centre in seconds. (Modules over different step counts would come
-# back as separate runs, a dict keyed by step count.)
+# lasts 60 / 47 = 1.28 s and `time` is each step's centre in seconds. (Modules over different step counts cannot
+# share a run: `rnnscope.capture_modules` returns one run per step count, as a dict keyed by step count.)
 #
 
 # %%
@@ -179,8 +179,9 @@ print("VTE steps:", int((run_eqt.label[0] == run_eqt.attrs["class_names"].index(
 # %% [markdown]
 # The analyses read these runs like any other (what needs labels says so when a run has none), and the Explorer
 # shows them: pick a layer and direction in the layer selector (e.g. "bi_lstm_stack.members.0.lstm[0] backward").
-# Units are silenced the same way in any model, by module or layer label:
-# `with rnnscope.experiments.silenced(eqt, silence={"pick_lstms.0[0]": [0, 1, 2]}): ...`.
+# Units are silenced the same way in any model, `{layer: units}` with the run's layer index (the position of a
+# label in `rnnscope.schema.layer_labels(run_eqt)`):
+# `with rnnscope.experiments.silenced(eqt, {1: [0, 1, 2]}): ...` silences units 0-2 of the layer shown below.
 #
 
 # %%

@@ -38,6 +38,7 @@ _SUBMODULES = {
 #: public functions living in a private module: name -> (module, attribute)
 _FUNCTIONS = {
     "capture": ("rnnscope.capturing", "capture"),
+    "capture_modules": ("rnnscope.capturing", "capture_modules"),
     "save_run": ("rnnscope.io", "save_run"),
     "open_run": ("rnnscope.io", "open_run"),
     "monitor": ("rnnscope.monitoring", "monitor"),

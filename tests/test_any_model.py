@@ -298,18 +298,26 @@ def test_dilated_rnn_streams_are_interleaved_back_in_time():
 
 
 def test_modules_with_different_step_counts_go_to_separate_runs():
+    """capture gives one Dataset: modules at several time resolutions are an error naming capture_modules and
+    modules=; capture_modules gives them all, always a dict {steps: run}."""
     model = TwoRates().eval()
-    runs = _capture(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1)
+    with pytest.raises(ValueError, match=r"capture: the captured modules run at 2 time resolutions \(steps: modules "
+                                         r"\{40: \['fast'\], 10: \['slow'\]\}\).*rnnscope.capture_modules\(model, "
+                                         r"data\).*modules=\[\.\.\.\]"):
+        _capture(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1)
+    runs = rnnscope.capture_modules(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1, progress=False)
     assert sorted(runs) == [10, 40]
     assert runs[40]["module"].values.tolist() == ["fast"] and runs[10]["module"].values.tolist() == ["slow"]
     assert runs[40].attrs["step_seconds"] == pytest.approx(0.1) and runs[10].attrs["step_seconds"] == pytest.approx(0.4)
     np.testing.assert_allclose(runs[10]["time"].values[:2], [0.2, 0.6])
-    only = _capture(model, torch.randn(2, 40, 2), modules=["slow"], variables=["h", "c"])
+    only = _capture(model, torch.randn(2, 40, 2), modules=["slow"], var=["h", "c"])
     assert isinstance(only, xr.Dataset) and sorted(only.data_vars) == ["c", "h", "summary_activity",
                                                                          "summary_event_id", "summary_max",
                                                                          "summary_min"]
-    with pytest.raises(ValueError, match="a store holds one run"):
+    with pytest.raises(ValueError, match="rnnscope.capture_modules"):
         _capture(model, torch.randn(2, 40, 2), store="unused.zarr")
+    one = rnnscope.capture_modules(model, torch.randn(2, 40, 2), modules=["slow"], progress=False)
+    assert isinstance(one, dict) and list(one) == [10]  # a dict even for one resolution
 
 
 # ---------------------------------------------------------------------------------------- time and labels
@@ -321,7 +329,8 @@ def test_labels_per_sample_and_per_second_are_mapped_to_step_centres(tmp_path):
     per_sample = np.zeros((2, 40), dtype=np.int64)
     per_sample[:, 12:30] = 1
     per_sample[1, 30:] = -1
-    runs = _capture(model, x, sampling_rate=10.0, time_axis=1, labels=per_sample, class_names=["noise", "quake"])
+    runs = rnnscope.capture_modules(model, x, sampling_rate=10.0, time_axis=1, labels=per_sample,
+                                    class_names=["noise", "quake"], progress=False)
     slow = runs[10]  # steps of 0.4 s, centres 0.2, 0.6, ...: label of samples 2, 6, 10, 14, ..., 38
     assert slow["label"].values[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
     assert slow["label"].values[1].tolist() == [0, 0, 0, 1, 1, 1, 1, -1, -1, -1]
@@ -391,19 +400,20 @@ def test_silencing_units_of_one_direction():
     torch.manual_seed(6)
     model = Wrap(nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True)).eval()
     x = torch.randn(3, 8, 3)
-    spec = {"rnn[0] backward": [1, 3]}
+    spec = {1: [1, 3]}  # the run's layer 1: "rnn[0] backward"
     run = _capture(model, x, silence=spec)
+    assert rnnscope.schema.layer_labels(run)[1] == "rnn[0] backward"
     h = run["h"].values
     assert np.all(h[:, :, [1, 3], 1] == 0) and np.all(h[:, :, [0, 2, 4], 1] != 0)
     assert np.all(h[..., [0, 2, 3]] != 0)
     with torch.no_grad():
         plain = model(x)
-        with experiments.silenced(model, silence=spec):
+        with experiments.silenced(model, spec):
             quiet = model(x)
-        # the same through keep= (the units kept) and through a silenced copy
-        with experiments.silenced(model, keep={"rnn": [None, [0, 2, 4], None, None]}):
+        # the same as a boolean mask (True = silenced) and through a silenced copy
+        with experiments.silenced(model, {1: np.array([False, True, False, True, False])}):
             kept = model(x)
-        copy = experiments.silence(model, silence=spec)
+        copy = experiments.silence(model, spec)
         assert torch.allclose(copy(x), quiet, atol=1e-6)
         assert torch.equal(model(x), plain)  # the model is itself again
     assert not torch.allclose(plain, quiet, atol=1e-3)
@@ -422,8 +432,10 @@ def test_silencing_units_of_one_direction():
             h_b, c_b, inside = _step("lstm", z[0, t], h_b, c_b, w)
             h_b = h_b * keep
             np.testing.assert_allclose(run["c"].values[0, t, :, 1], c_b, atol=ATOL)
-    with pytest.raises(ValueError, match="neither a recurrent module .* nor a layer label"):
-        _capture(model, x, silence={"rnn[0] sideways": [1]})
+    with pytest.raises(ValueError, match=r"The 'silence' parameter of capture must be a dict \{layer: units\}"):
+        _capture(model, x, silence={"rnn[0] backward": [1]})  # labels name layers in errors, never in specs
+    with pytest.raises(ValueError, match=r"Got the keys \[4\] instead \(the model gives 4 layer\(s\)\)"):
+        _capture(model, x, silence={4: [1]})
 
 
 def test_ablation_curve_of_any_model():
@@ -491,8 +503,8 @@ def test_what_cannot_be_captured_is_refused_with_a_reason():
         _capture(model, torch.randn(2, 5, 3), sampling_rate=100)
     with pytest.raises(ValueError, match="'labels' parameter of capture must be an integer array"):
         _capture(model, torch.randn(2, 5, 3), labels=np.zeros((3, 5), int), time_axis=1)
-    with pytest.raises(ValueError, match="'variables' parameter of capture must be 'all' or a list drawn from"):
-        _capture(model, torch.randn(2, 5, 3), variables=["c"])
+    with pytest.raises(ValueError, match="'var' parameter of capture must be 'all' or a list drawn from"):
+        _capture(model, torch.randn(2, 5, 3), var=["c"])
     with pytest.raises(TypeError, match="Got an xarray.Dataset instead"):
         _capture(model, xr.Dataset())
 
@@ -585,7 +597,7 @@ def test_module_views_are_reused_rebuilt_on_new_parameters_and_never_keep_a_modu
     {},
     {"sampling_rate": 10.0, "time_axis": 1, "class_names": ["a", "b", "c"],
      "labels": np.random.default_rng(2).integers(-1, 3, size=(5, 20))},
-    {"modules": ["layers.0.rnn", "layers.2.rnn"], "silence": {"layers.0.rnn": [1, 2]}, "variables": ["h", "c"]},
+    {"modules": ["layers.0.rnn", "layers.2.rnn"], "silence": {0: [1, 2]}, "var": ["h", "c"]},
 ])
 def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_path_s_run(options, monkeypatch):
     """An RNNClassifier on a tensor or an array is traced by its own layers (the native kernels writing into the run),
@@ -596,7 +608,9 @@ def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_
     model = rnnscope.models.RNNClassifier(["lstm", "gru", "rnn"], input_size=4, hidden_size=6, num_classes=3)
     model.fit_normalizer(np.random.default_rng(0).normal(2, 3, size=(5, 30, 4)))
     x = np.random.default_rng(1).normal(size=(5, 20, 4)).astype(np.float32)
-    hooked = _modules.capture_modules(model, torch.from_numpy(x), progress=False, batch_size=2, **options)
+    hooked_options = {("variables" if k == "var" else k): v for k, v in options.items()}
+    (hooked,) = _modules.record_modules(model, torch.from_numpy(x), progress=False, batch_size=2,
+                                        **hooked_options).values()
     recorded = []
     monkeypatch.setattr(_modules._Recorder, "__enter__", lambda self: recorded.append(self) or self)
     for data in (x, torch.from_numpy(x)):

@@ -101,12 +101,12 @@ def test_untrained_like_has_the_architecture_but_not_the_weights(frames):
 
 def test_compare_controls_puts_the_three_models_side_by_side(frames):
     table = experiments.compare_controls(_make(frames), frames, fn=analysis.frame_accuracy, seeds=(0,), epochs=1,
-                                         capture_kwargs={"variables": ["h"]}, progress=False)
+                                         capture_kwargs={"var": ["h"]}, progress=False)
     assert list(table.index) == ["trained", "untrained", "shuffled_labels"]
     assert (table["n"] == 1).all() and table["mean"].between(0, 1).all()
     per_layer = experiments.compare_controls(_make(frames), frames,
                                              fn=lambda r: analysis.unit_activity(r)["mean_abs"].mean("unit"),
-                                             seeds=(0,), epochs=1, capture_kwargs={"variables": ["h"]}, progress=False)
+                                             seeds=(0,), epochs=1, capture_kwargs={"var": ["h"]}, progress=False)
     assert per_layer.dims[:2] == ("control", "statistic")
     assert isinstance(per_layer, xr.DataArray) and per_layer.sizes["control"] == 3
     assert isinstance(table, pd.DataFrame)

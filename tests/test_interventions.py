@@ -63,7 +63,8 @@ def test_mean_mode_equals_a_hand_written_step_loop(frames, cells, residual):
     n_layers = model.num_layers
     keeps = [np.array([True, False, True, False, True]), np.array([False, True, True, True, False])][:n_layers]
     values = [np.linspace(-0.5, 0.5, 5), np.full(5, 0.3)][:n_layers]
-    held = experiments.silence(model, keeps, "mean", values)
+    silenced = {layer: ~keep for layer, keep in enumerate(keeps)}  # {layer: mask}, True = silenced
+    held = experiments.silence(model, silenced, mode="mean", held=dict(enumerate(values)))
     x = torch.from_numpy(frames.features.values[:2, :40])
     with torch.no_grad():
         got = held(x)
@@ -74,7 +75,7 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
     # the lazy LSTM's candidate reads m_t inside step(), so its reference loop is written from the equations
     model = _model("lazy_lstm", frames)
     keep, value = np.array([True, True, False, True, False]), np.array([0.0, 0.0, 0.4, 0.0, -0.2])
-    held = experiments.silence(model, [keep], "mean", [value])
+    held = experiments.silence(model, {0: ~keep}, mode="mean", held={0: value})
     x = torch.from_numpy(frames.features.values[:1, :30])
     layer = model.layers[0]
     H = 5
@@ -102,7 +103,7 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
 def test_silence_never_modifies_the_model(frames):
     model = _model("gru", frames)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    experiments.silence(model, [np.array([True, False, True, True, True])], "mean", [np.ones(5)])
+    experiments.silence(model, {0: [1]}, mode="mean", held={0: np.ones(5)})
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.masked_units == [[]]
 
@@ -110,9 +111,15 @@ def test_silence_never_modifies_the_model(frames):
 def test_silence_errors():
     model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5, bias=False)
     with pytest.raises(ValueError, match="The 'mode' parameter of silence must be one of"):
-        experiments.silence(model, [None], "half")
+        experiments.silence(model, {}, mode="half")
     with pytest.raises(ValueError, match="bias=False"):
-        experiments.silence(model, [np.array([True, False, True, True])], "mean", [np.zeros(4)])
+        experiments.silence(model, {0: [1]}, mode="mean", held={0: np.zeros(4)})
+    with pytest.raises(ValueError, match=r"The 'silence' parameter of silence must be a dict \{layer: units\}"):
+        experiments.silence(model, [np.array([True, False, True, True])])  # a keep mask per layer: the old form
+    biased = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
+    with pytest.raises(ValueError, match=r"The 'held' parameter of silence must be a dict \{layer: values\} giving 4 "
+                                         r"values for every layer with silenced units.*\(no values for layers \[0\]\)"):
+        experiments.silence(biased, {0: [1]}, mode="mean", held={})
 
 
 # --------------------------------------------------------------------------------------------- ablation
@@ -161,11 +168,11 @@ def test_ablation_random_reports_mean_and_std_and_is_seeded(trained, frames):
 
 def test_ablation_mean_mode_holds_units_at_their_mean_on_rank_on(trained, frames):
     table = experiments.ablation_curve(trained, frames, fractions=(0.5,), mode="mean")
-    run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
+    run = rnnscope.capture(trained, frames, var=["h"], progress=False, device="cpu")
     act = analysis.unit_activity(run)
     keep = np.zeros(8, dtype=bool)
     keep[np.argsort(-act["mean_abs"].sel(layer=0).values, kind="stable")[:4]] = True
-    held = experiments.silence(trained, [keep], "mean", [act["mean"].sel(layer=0).values])
+    held = experiments.silence(trained, {0: ~keep}, mode="mean", held={0: act["mean"].sel(layer=0).values})
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(held, frames).accuracy)
 
 
@@ -195,7 +202,7 @@ def test_kept_counts_by_threshold_follow_the_activity_profile():
 def test_ablation_by_threshold_keeps_the_units_above_it(trained, frames):
     table = experiments.ablation_curve(trained, frames, fractions=(1.0, 0.5, 0.2), ranking=["activity", "random"],
                                          selection="threshold", repeats=2)
-    run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
+    run = rnnscope.capture(trained, frames, var=["h"], progress=False, device="cpu")
     activity = analysis.unit_activity(run)["mean_abs"].sel(layer=0).values
     assert set(table["selection"]) == {"threshold"}
     for _, row in table[table.ranking == "activity"].iterrows():

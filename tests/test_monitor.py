@@ -385,7 +385,7 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
     _, paths = stored
     monitored = rnnscope.open_run(paths[0])  # the piece after the gap: the monitor's state starts at zero
     assert monitored.sizes["segment"] > 0  # detections to weigh the heat by
-    captured = rnnscope.capture(model, monitored, variables=["h"], progress=False, store=tmp_path / "again.zarr")
+    captured = rnnscope.capture(model, monitored, var=["h"], progress=False, store=tmp_path / "again.zarr")
     names = ["h", "features", "spectrogram", "prob", "pred", "label", *schema.SEGMENT_VARIABLES,
              *schema.SUMMARY_VARIABLES]
     for name in names:

@@ -569,10 +569,10 @@ def test_capture_without_the_kernels_gives_the_same_run(frames):
     torch.manual_seed(0)
     model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], input_size=frames.sizes["feature"], hidden_size=6, num_classes=5)
     model.fit_normalizer(frames)
-    native = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+    native = rnnscope.capture(model, frames, progress=False, batch_size=2, time_chunk=50)
     previous = set_native(False)
     try:
-        fallback = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+        fallback = rnnscope.capture(model, frames, progress=False, batch_size=2, time_chunk=50)
     finally:
         set_native(previous)
     for name in ("h", "c", "input_gate", "update_gate", "candidate", "prob"):
@@ -593,7 +593,7 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
     with pytest.warns(RuntimeWarning, match=r"capture is about 2x slower without the native kernels \(same results\): "
                                             r"the build failed: RuntimeError: g\+\+: not found. See "
                                             r"rnnscope.models.native_status\(\)") as record:
-        rnnscope.capture(model, frames, progress=False, window=30)
+        rnnscope.capture(model, frames, progress=False, time_chunk=30)
     assert len([w for w in record if "2x slower" in str(w.message)]) == 1  # once, not once per window
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -69,11 +69,8 @@ NAMED_TESTS = {
     "rnnscope.analysis.susceptibility": "tests/test_real_world.py::test_background_onsets_are_not_counted",
     "rnnscope.widgets.Explorer": "tests/test_real_world.py::test_the_explorer_shows_these_classes",
 }
-#: callables whose call names one of several optional arguments (``silence(model, keep)`` or ``silence=``)
-ONE_OF = {
-    "rnnscope.experiments.silence": ["keep", "silence"],
-    "rnnscope.experiments.silenced": ["keep", "silence"],
-}
+#: callables whose call names one of several optional arguments (none since ``silence`` took one way to name units)
+ONE_OF: dict[str, list[str]] = {}
 #: classes built through a classmethod rather than their constructor: class -> that classmethod's name
 CONSTRUCTED_BY = {"rnnscope.io.RunWriter": "create"}
 #: classes users get from another public callable (its return value, or a subclass of theirs)
@@ -265,7 +262,7 @@ def test_frame_baseline_with_defaults(frames):
 
 
 def test_silence_and_ablation_curve_with_defaults(model, frames):
-    held = rnnscope.experiments.silence(model, [np.array([True, False, True, True, True, True])])
+    held = rnnscope.experiments.silence(model, {0: [1]})
     assert held.masked_units == [[1]] and held.background == "BG"
     table = rnnscope.experiments.ablation_curve(model, frames)
     assert table["fraction"].tolist()[0] == 1 and set(table["ranking"]) == {"activity"}

@@ -9,6 +9,7 @@ import torch
 
 import rnnscope
 from rnnscope import analysis, experiments
+from rnnscope.models._module_masks import layer_entries
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def model():
 def test_a_classifier_captured_inside_silenced_is_the_silenced_classifier(model, frames):
     units = list(range(0, 64, 2))  # half the units: the accuracy moves
     plain = analysis.frame_accuracy(rnnscope.capture(model, frames, progress=False))
-    with experiments.silenced(model, silence={"layers.0.rnn": units}):
+    with experiments.silenced(model, {0: units}):
         evaluated = rnnscope.train.evaluate(model, frames).accuracy
         run = rnnscope.capture(model, frames, progress=False)
     assert analysis.frame_accuracy(run) == pytest.approx(evaluated, abs=1e-12)
@@ -34,12 +35,12 @@ def test_a_classifier_captured_inside_silenced_is_the_silenced_classifier(model,
     assert np.all(h[valid][:, units] == 0) and np.all(np.abs(h[valid][:, 1::2]).sum(0) > 0)
     assert json.loads(run.attrs["capture_config"])["silence"] == [units]
     # the same as capture(silence=...) outside the block, and the model is itself again after it
-    same = rnnscope.capture(model, frames, progress=False, silence=[units])
+    same = rnnscope.capture(model, frames, progress=False, silence={0: units})
     np.testing.assert_allclose(run["c"].values, same["c"].values, atol=1e-6)
     assert analysis.frame_accuracy(rnnscope.capture(model, frames, progress=False)) == pytest.approx(plain)
     # both silencings together: the union of the units
-    with experiments.silenced(model, silence={"layers.0.rnn": [1]}):
-        both = rnnscope.capture(model, frames, progress=False, silence=[[3]])
+    with experiments.silenced(model, {0: [1]}):
+        both = rnnscope.capture(model, frames, progress=False, silence={0: [3]})
     assert json.loads(both.attrs["capture_config"])["silence"] == [[1, 3]]
 
 
@@ -48,10 +49,13 @@ def test_any_module_captured_inside_silenced_is_the_silenced_module():
     torch.manual_seed(4)
     model = sbm.EQTransformer().eval()  # random weights: nothing is downloaded
     x = torch.randn(2, 3, 6000)
-    spec = {"bi_lstm_stack.members.0.lstm[0] backward": [1, 3]}
-    with experiments.silenced(model, silence=spec):
+    # the run's layer index of that LSTM's backward direction (every recurrent module, in named_modules order)
+    labels = [label for _, label in layer_entries(model)]
+    entry = labels.index("bi_lstm_stack.members.0.lstm[0] backward")
+    spec = {entry: [1, 3]}
+    with experiments.silenced(model, spec):
         run = rnnscope.capture(model, x, sampling_rate=100, time_axis=-1, progress=False)
-    entry = list(rnnscope.schema.layer_labels(run)).index("bi_lstm_stack.members.0.lstm[0] backward")
+    assert list(rnnscope.schema.layer_labels(run)) == labels
     h = run["h"].isel(layer=entry).values
     assert np.all(h[..., [1, 3]] == 0) and np.all(np.abs(h[..., [0, 2]]).sum(1) > 0)
     assert json.loads(run.attrs["capture_config"])["silence"]["bi_lstm_stack.members.0.lstm"] == [[], [1, 3]]

@@ -212,7 +212,7 @@ def cell_variables(run, var, positions, func: str) -> list[str]:
         if chosen not in available:
             raise ValueError(
                 f"{func}: var='cell' picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
-                f"has only {available}. Capture it (rnnscope.capture(..., variables='all')) or pass var= one of "
+                f"has only {available}. Capture it (rnnscope.capture(..., var='all')) or pass var= one of "
                 f"{available}."
             )
         out.append(chosen)

@@ -496,7 +496,7 @@ def gate_saturation(run: xr.Dataset, *, var: str | Sequence[str] = "gates", laye
     Raises
     ------
     ValueError
-        When the run holds no gate (capture with ``variables="all"``) or for an unknown variable.
+        When the run holds no gate (capture with ``var="all"``) or for an unknown variable.
 
     Examples
     --------
@@ -514,7 +514,7 @@ def gate_saturation(run: xr.Dataset, *, var: str | Sequence[str] = "gates", laye
         if not variables:
             raise ValueError(
                 f"{func}: the run holds no gate variable ({list(GATE_VARIABLES)}); it has {C.state_variables(run)}. "
-                "Capture the gates with rnnscope.capture(model, frames, variables='all') or name a variable with var=."
+                "Capture the gates with rnnscope.capture(model, frames, var='all') or name a variable with var=."
             )
     else:
         variables = _check_vars(run, var, func)

@@ -1,7 +1,7 @@
 """Capture of any PyTorch model: every state of every recurrent module inside it, recorded during its own forward.
 
-The steps (:func:`capture_modules`, what :func:`rnnscope.capture` runs for a model that is not an rnnscope
-classifier, or for data that is not a features Dataset):
+The steps (:func:`record_modules`, what :func:`rnnscope.capture` and :func:`rnnscope.capture_modules` run for a
+model that is not an rnnscope classifier, or for data that is not a features Dataset):
 
 1. find the recurrent modules (``nn.RNN``/``nn.LSTM``/``nn.GRU`` and the cells, by their names in
    ``model.named_modules()``; ``modules=`` picks some) and check the data (a tensor or array with batch first, or a
@@ -34,7 +34,7 @@ from torch import nn
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
-from ..models._module_masks import active_keeps, merge_keeps, module_keeps, silenced
+from ..models._module_masks import active_keeps, merge_keeps, silence_keeps, silenced
 from ..models._torch_rnn import (
     RECURRENT_CELLS,
     TorchRNN,
@@ -46,7 +46,7 @@ from ..models._torch_rnn import (
 from ..schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
 from ._module_runs import _assemble
 
-__all__ = ["capture_modules", "MODULE_BATCH_LAYOUTS"]
+__all__ = ["record_modules", "finish_runs", "MODULE_BATCH_LAYOUTS"]
 
 _STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
                 "candidate")
@@ -86,7 +86,7 @@ def _check_variables(modules, variables, func) -> list[str]:
     chosen = available if variables == "all" else ([variables] if isinstance(variables, str) else list(variables))
     unknown = [v for v in chosen if v not in available]
     if unknown or not chosen:
-        raise ValueError(f"The 'variables' parameter of {func} must be 'all' or a list drawn from {available} (the "
+        raise ValueError(f"The 'var' parameter of {func} must be 'all' or a list drawn from {available} (the "
                          f"variables of the captured modules). Got {variables!r} instead.")
     return [v for v in available if v in chosen]
 
@@ -303,13 +303,12 @@ def _to_events(name, entries, lengths, n_rows, layout, func):
 # --------------------------------------------------------------------------------------------- capture
 
 
-def capture_modules(
+def record_modules(
     model: nn.Module,
     data,
     variables: str | Sequence[str] = "all",
     device: str = "auto",
     batch_size: int = 32,
-    store=None,
     silence=None,
     *,
     modules: str | Sequence[str] | None = None,
@@ -321,9 +320,9 @@ def capture_modules(
     event_id: Sequence | None = None,
     module_batch: Mapping[str, str] | None = None,
     progress: bool = True,
-    overwrite: bool = False,
-):  # long: one documented pass (checks, the batch loop, the runs), the steps of the module documentation
-    """:func:`rnnscope.capture` for any ``nn.Module`` (see the module documentation and ``capture``'s)."""
+) -> dict[int, xr.Dataset]:  # long: one documented pass (checks, the batch loop, the runs), the module's steps
+    """:func:`rnnscope.capture_modules` for any ``nn.Module`` (see the module documentation): the runs by step
+    count."""
     func = "capture"
     if not isinstance(model, nn.Module):
         raise TypeError(f"The 'model' parameter of {func} must be a torch.nn.Module. Got {type(model).__name__} "
@@ -342,7 +341,7 @@ def capture_modules(
     n_input = _input_length(args, kwargs, time_axis, func) if (sampling_rate is not None or time_axis is not None
                                                               or labels is not None) else None
     keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
-                        module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen))
+                        silence_keeps(model, silence, func=func, modules=chosen))
     device = resolve_device(device)
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}
@@ -371,19 +370,21 @@ def capture_modules(
         for m, training in modes.items():
             m.train(training)
     attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
-    runs = _assemble(blocks, chosen, variables, n_events, attrs, sampling_rate=sampling_rate, n_input=n_input,
+    return _assemble(blocks, chosen, variables, n_events, attrs, sampling_rate=sampling_rate, n_input=n_input,
                      labels=labels, label_rate=label_rate, class_names=class_names, event_id=event_id, func=func)
-    return finish_runs(runs, store, overwrite, func)
 
 
 def finish_runs(runs: dict, store, overwrite: bool, func: str):
-    """The result of a capture: the run (a dict ``{steps: run}`` for several), or the run saved to ``store`` and
-    opened from it."""
-    if store is None:
-        return runs if len(runs) > 1 else next(iter(runs.values()))
+    """The result of :func:`rnnscope.capture`: the one run, or the run saved to ``store`` and opened from it; an
+    error naming :func:`rnnscope.capture_modules` and ``modules=`` when the modules form several runs."""
     if len(runs) > 1:
-        raise ValueError(f"{func}: the captured modules form {len(runs)} runs of different step counts "
-                         f"{sorted(runs)}; a store holds one run: capture them one group at a time with modules=.")
+        groups = {steps: list(dict.fromkeys(str(m) for m in run["module"].values)) for steps, run in runs.items()}
+        raise ValueError(f"{func}: the captured modules run at {len(runs)} time resolutions (steps: modules "
+                         f"{groups}), so they form {len(runs)} runs; a run has one time axis. Capture them all with "
+                         "rnnscope.capture_modules(model, data) (a dict {steps: run}), or one resolution with "
+                         f"rnnscope.capture(model, data, modules=[...]).")
+    if store is None:
+        return next(iter(runs.values()))
     from .. import io
 
     path = io.save_run(next(iter(runs.values())), store) if overwrite or not _exists(store) else None

@@ -221,7 +221,7 @@ def compare_controls(
     confidence, by
         As in :func:`rnnscope.analysis.across_seeds`.
     capture_kwargs : mapping, optional
-        Extra :func:`rnnscope.capture` keywords (e.g. ``variables=["h"]``).
+        Extra :func:`rnnscope.capture` keywords (e.g. ``var=["h"]``).
 
     Returns
     -------

@@ -144,8 +144,8 @@ def noise_robustness(
     info["noise_start_frame"] = int(touched[0]) if touched.size else n_pert
     info["noise_stop_frame"] = int(touched[-1] + 1) if touched.size else n_pert
     with _threads(threads):
-        clean = capture(model, clean_frames, variables=var, device=device, progress=False)
-        perturbed = capture(model, pert_frames, variables=var, device=device, progress=False)
+        clean = capture(model, clean_frames, var=var, device=device, progress=False)
+        perturbed = capture(model, pert_frames, var=var, device=device, progress=False)
     full = np.full(perturbed.sizes["time"], -1, dtype=np.int64)
     full[:n_pert] = mapped
     perturbed = perturbed.assign_coords(clean_frame=("time", full))
