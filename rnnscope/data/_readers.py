@@ -57,8 +57,8 @@ def from_obspy(
     sampling_rate: float = 100.0,
     class_names: Sequence[str] | None = None,
     background: str | None = "auto",
-    detrend: bool | str = True,
-    bandpass: tuple[float, float] | None = None,
+    detrend: bool | str = "auto",
+    bandpass: tuple[float, float] | str | None = "auto",
     merge_gaps: bool = True,
     max_gap_s: float | None = MAX_GAP_S,
 ) -> xr.Dataset:
@@ -88,12 +88,15 @@ def from_obspy(
         ``attrs["background"]``, which features, models trained on them and runs carry (analyses and the monitor
         read it). ``"auto"`` (default): the class the catalogue declares (``catalog.attrs["background"]``), else
         none; ``None``: no class is background, samples outside the segments are unknown (-1).
-    detrend : bool or {"linear", "constant", "demean", "simple"}
-        ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``).
-    bandpass : (float, float), optional
+    detrend : bool or {"auto", "linear", "constant", "demean", "simple"}
+        ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``). ``"auto"``
+        (default): what the inputs declare, here nothing, so linear (as :func:`rnnscope.monitor` with a model
+        that does not say).
+    bandpass : (float, float), "auto" or None
         Corner frequencies in Hz of a zero-phase 4-corner Butterworth band-pass (ObsPy
         ``Trace.filter("bandpass", zerophase=True)``) applied before resampling. The upper corner must lie below
-        the Nyquist frequency of every input trace.
+        the Nyquist frequency of every input trace. ``"auto"`` (default): what the inputs declare, here nothing,
+        so none.
     merge_gaps : bool
         ``True`` (default): traces of one id separated by gaps of at most ``max_gap_s`` become one record, gaps
         filled (see Notes). ``False``: no gap is filled; each gap-free stretch becomes its own record
@@ -261,9 +264,10 @@ def _import_obspy(func):
 
 
 def _detrend_type(detrend, func):
+    """The ObsPy detrend type of ``detrend`` (``"auto"`` that nothing declared: linear), or None."""
     if detrend is None or detrend is False:
         return None
-    if detrend is True:
+    if detrend is True or (isinstance(detrend, str) and detrend == "auto"):
         return "linear"
     if not isinstance(detrend, str) or detrend not in DETREND_TYPES:
         raise ValueError(
@@ -274,7 +278,8 @@ def _detrend_type(detrend, func):
 
 
 def _bandpass(bandpass, func):
-    if bandpass is None:
+    """``(low, high)`` in Hz, or None (also for ``"auto"`` that nothing declared)."""
+    if bandpass is None or (isinstance(bandpass, str) and bandpass == "auto"):
         return None
     low, high = check_range(bandpass, name="bandpass", func=func, low=0.0)
     if not 0 < low < high:
