@@ -34,7 +34,7 @@ __all__ = [
     "SchemaError",
     "validate",
     "upgrade",
-    "json_attr",
+    "plain",
     "event_ids",
     "segment_rows",
     "segment_frames",
@@ -178,9 +178,27 @@ def layer_labels(ds) -> list[str]:
 
 
 
-def json_attr(value: Any) -> str:
-    """Encode a nested attribute value as a JSON string (so netCDF and zarr both store it)."""
-    return json.dumps(value, sort_keys=True, default=_json_default)
+def plain(value: Any) -> Any:
+    """A nested attribute value as plain Python: dicts (keys sorted), lists, ``str``, ``int``, ``float``, ``bool``
+    and None, numpy scalars and arrays included. What a Dataset's attrs hold in memory; the file backend
+    (:func:`rnnscope.io.encode_attrs`) turns nested values into JSON strings and back.
+
+    Parameters
+    ----------
+    value : any JSON-able value
+        Dicts, lists, tuples, numbers, strings, None, numpy scalars and arrays, nested.
+
+    Returns
+    -------
+    dict, list, str, int, float, bool or None
+        The same value in plain Python (tuples and arrays as lists).
+
+    Examples
+    --------
+    >>> plain({"b": np.int64(2), "a": (1.5, np.float32(0.5))})
+    {'a': [1.5, 0.5], 'b': 2}
+    """
+    return json.loads(json.dumps(value, sort_keys=True, default=_json_default))
 
 
 def _json_default(obj):

@@ -86,10 +86,10 @@ def test_padding_schema_and_provenance(frames):
     assert np.isnan(run.c.values[short, n:]).all() and np.isfinite(run.c.values[short, :n]).all()
     assert (run.pred.values[short, n:] == -1).all()
     assert run.h.dims == ("event", "time", "unit", "layer") and run.h.dtype == np.float32
-    assert json.loads(run.attrs["model_config"])["cells"] == ["lstm"]
-    assert json.loads(run.attrs["training_summary"])["epochs_run"] == 1
-    assert json.loads(run.attrs["feature_config"])["preset"] == "paper"
-    assert json.loads(run.attrs["versions"])["torch"] == torch.__version__
+    assert run.attrs["model_config"]["cells"] == ["lstm"]
+    assert run.attrs["training_summary"]["epochs_run"] == 1
+    assert run.attrs["feature_config"]["preset"] == "paper"
+    assert run.attrs["versions"]["torch"] == torch.__version__
     assert run.attrs["seed"] == 0 and "created" in run.attrs
     assert list(run.class_name.values) == model.class_names
 
@@ -148,7 +148,7 @@ def test_silence_equals_a_step_loop_with_silenced_units(frames, cells):
             h = _valid(run, "h", e)[:, :, layer]
             assert (h[:, silenced[layer]] == 0).all()
             np.testing.assert_allclose(h, reference[layer]["h"][e, :n].numpy(), atol=1e-5)
-    assert json.loads(run.attrs["capture_config"])["silence"][0] == silenced[0].tolist()
+    assert run.attrs["capture_config"]["silence"][0] == silenced[0].tolist()
 
 
 def test_silence_takes_layer_to_units_ids_or_masks_and_refuses_other_forms(frames):

@@ -1,5 +1,4 @@
 """Features of Titos & Garcia (2022), Section III-A, checked on hand-computed examples."""
-import json
 
 import numpy as np
 import pytest
@@ -171,7 +170,7 @@ def test_compute_keeps_records_and_pads_ragged_lengths():
     assert np.isnan(ds.features.values[0, 13:]).all() and np.isfinite(ds.features.values[0, :13]).all()
     assert (ds.label.values[0, 13:] == -1).all()
     assert "waveform" in ds and "segment_start" in ds
-    assert json.loads(ds.attrs["feature_config"])["preset"] == "paper"
+    assert ds.attrs["feature_config"]["preset"] == "paper"
     assert ds.attrs["class_names"] == ["SIL", "TRE", "LP", "VTE", "HYB"]
     from rnnscope import schema
 

@@ -1,5 +1,4 @@
 """rnnscope.experiments: silencing units (zero / mean), ablation curves, noise insertion and its alignment."""
-import json
 
 import numpy as np
 import pytest
@@ -233,7 +232,7 @@ def test_ablation_errors(trained, frames):
 def test_noise_robustness_alignment(trained, frames, mode, where):
     clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, noise_std=2.0,
                                                   how=mode, where=where, seed=3)
-    info = json.loads(noisy.attrs["noise"])
+    info = noisy.attrs["noise"]
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]
     n_clean, n_noisy = int(clean.length[0]), int(noisy.length[0])
     inserted = n_noisy - n_clean

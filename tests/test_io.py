@@ -24,7 +24,7 @@ def test_round_trip_keeps_values_dtypes_and_attrs(frames, tmp_path, name):
     assert isinstance(back["features"].data, da.Array)  # lazy
     xr.testing.assert_identical(back.load(), frames)
     assert back.attrs["class_names"] == ["SIL", "TRE", "LP", "VTE", "HYB"]
-    assert json.loads(back.attrs["feature_config"])["preset"] == "paper"
+    assert back.attrs["feature_config"]["preset"] == "paper"
 
 
 def test_zarr_is_chunked_by_event(frames, tmp_path):
@@ -101,6 +101,27 @@ def test_attribute_encoding_round_trips_nested_values():
     back = io.decode_attrs(io.encode_attrs(attrs))
     assert back == {"class_names": ["A", "B"], "model": {"cell": "lstm", "sizes": [1, 2]}, "seed": 3, "x": "s"}
     assert all(not isinstance(v, (list, dict)) for v in io.encode_attrs(attrs).values())
+
+
+@pytest.mark.parametrize("name", ["run.zarr", "run.nc"])
+def test_attrs_are_plain_python_whether_the_run_was_captured_or_opened(frames, tmp_path, name):
+    """Nested attrs are dicts and lists in memory, captured or opened: only the file backend encodes them (issue 26);
+    a store written before (nested attrs as bare JSON strings) opens with them decoded too."""
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=3, num_classes=5)
+    rnnscope.train.fit(model, frames, epochs=1, progress=False)
+    run = rnnscope.capture(model, frames, silence={0: [1]}, progress=False)
+    for key in ("feature_config", "model_config", "training_summary", "capture_config", "versions"):
+        assert isinstance(run.attrs[key], dict), key
+    assert run.attrs["capture_config"]["silence"] == [[1]] and run.attrs["feature_config"]["preset"] == "paper"
+    back = io.open_run(io.save_run(run, tmp_path / name))
+    assert {k: back.attrs[k] for k in run.attrs} == run.attrs
+    raw = xr.open_zarr(tmp_path / name) if name.endswith(".zarr") else xr.open_dataset(tmp_path / name)
+    assert isinstance(raw.attrs["feature_config"], str)  # what the file holds: JSON, written by the backend only
+    raw.close()
+    older = frames.copy()
+    older.attrs = {**frames.attrs, "feature_config": json.dumps(frames.attrs["feature_config"])}
+    path = io.save_run(older, tmp_path / f"older_{name}")
+    assert io.open_run(path).attrs["feature_config"] == frames.attrs["feature_config"]
 
 
 def test_save_refuses_a_partial_name(frames, tmp_path):

@@ -64,7 +64,7 @@ NAMED_TESTS = {
     "rnnscope.io.RunFileError": "tests/test_io.py::test_a_corrupt_zarr_store_gives_a_clear_error",
     "rnnscope.io.default_chunks": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
     "rnnscope.schema.VariableSpec": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
-    "rnnscope.schema.json_attr": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
+    "rnnscope.schema.plain": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
     "rnnscope.schema.SchemaError": "tests/test_io.py::test_a_missing_variable_is_named",
     "rnnscope.analysis.susceptibility": "tests/test_real_world.py::test_background_onsets_are_not_counted",
     "rnnscope.widgets.Explorer": "tests/test_real_world.py::test_the_explorer_shows_these_classes",
@@ -281,6 +281,6 @@ def test_noise_robustness_with_defaults(model, frames):
 def test_schema_and_io_helpers_with_defaults(frames):
     spec = rnnscope.schema.VariableSpec("h", ("event", "time", "unit", "layer"), "f", "unit output")
     assert spec.padded is False and spec.dims[-1] == "layer"
-    assert rnnscope.schema.json_attr({"b": np.int64(2), "a": [1.5]}) == '{"a": [1.5], "b": 2}'
+    assert rnnscope.schema.plain({"b": np.int64(2), "a": (1.5,)}) == {"a": [1.5], "b": 2}
     chunks = rnnscope.io.default_chunks(frames)
     assert chunks["event"] == 1 and chunks["time"] == frames.sizes["time"] and chunks["feature"] == 48

@@ -3,7 +3,6 @@
 Waveforms are ObsPy's own: ``obspy.read()`` (3 traces BW.RJOB..EH? at 100 Hz) and files from ObsPy's installed
 test data (a 40 Hz and a 200 Hz MiniSEED file, a 200 Hz MiniSEED file with real gaps, a 20 Hz SAC file).
 """
-import json
 import sys
 import warnings
 from pathlib import Path
@@ -83,7 +82,7 @@ def test_detrend_and_bandpass_happen_before_resampling():
     high, low = valid(ds, 0)[300:-300], valid(ds, 1)[300:-300]
     assert np.abs(high).max() < 0.01  # 40 Hz removed by the band-pass (it is below the new 50 Hz Nyquist)
     assert abs(low.mean()) < 0.01 and 0.95 < np.abs(low).max() < 1.05  # trend gone, 3 Hz kept
-    proc = json.loads(ds.attrs["processing"])
+    proc = ds.attrs["processing"]
     assert proc["detrend"] == "linear" and proc["bandpass"] == [1.0, 10.0]
 
 
@@ -108,7 +107,7 @@ def test_40_hz_miniseed_is_resampled_to_100_hz():
     x, a = valid(ds)[::5].astype(float), raw.data[::2].astype(float)
     n = min(len(x), len(a))
     assert np.corrcoef(x[:n], a[:n])[0, 1] > 0.9999
-    assert json.loads(ds.attrs["processing"])["input_sampling_rates"] == {"NL.HGN.00.BHZ": [40.0]}
+    assert ds.attrs["processing"]["input_sampling_rates"] == {"NL.HGN.00.BHZ": [40.0]}
 
 
 def test_200_hz_miniseed_and_20_hz_sac_files_are_resampled():
@@ -136,7 +135,7 @@ def test_sinusoid_below_nyquist_keeps_its_amplitude_and_frequency(rate):
     assert np.sqrt(np.mean(inner**2)) == pytest.approx(3.0 / np.sqrt(2), rel=0.01)
     freqs, power = spectrum(inner, 100.0)
     assert freqs[np.argmax(power)] == pytest.approx(4.0, abs=0.05)
-    method = json.loads(ds.attrs["processing"])["resampling"]
+    method = ds.attrs["processing"]["resampling"]
     fallback = "chebyshev2 low-pass + lanczos interpolation"
     assert method == ([fallback] if rate == 99.99 else ["scipy.signal.resample_poly"])
 
@@ -227,7 +226,7 @@ def test_mixed_sampling_rates_of_one_id_are_resampled_before_merging():
     np.testing.assert_allclose(valid(ds)[away], np.sin(2 * np.pi * 3.0 * k[away] / 100.0), atol=0.01)
     np.testing.assert_allclose(valid(ds)[990:1010], np.sin(2 * np.pi * 3.0 * k[990:1010] / 100.0), atol=0.1)
     assert np.all(valid(ds, name="sample_label") == 0)
-    assert json.loads(ds.attrs["processing"])["input_sampling_rates"] == {"XX.TONE..HHZ": [40.0, 200.0]}
+    assert ds.attrs["processing"]["input_sampling_rates"] == {"XX.TONE..HHZ": [40.0, 200.0]}
 
 
 def test_nan_samples_are_gaps():
@@ -329,7 +328,7 @@ def test_event_cut_files_months_apart_become_one_record_each(tmp_path):
         labels = valid(ds, 13, name="sample_label")
         assert np.all(labels[1000:1750] == 2) and np.all(labels[:1000] == 0) and np.all(labels[1750:] == 0)
         assert not np.any(ds.sample_label.values[:13] == 2) and not np.any(ds.sample_label.values[14:] == 2)
-        assert json.loads(ds.attrs["processing"])["max_gap_s"] == 60.0
+        assert ds.attrs["processing"]["max_gap_s"] == 60.0
 
 
 def test_two_files_a_year_apart_allocate_only_their_samples(tmp_path):
@@ -560,7 +559,7 @@ def test_from_features_round_trip():
     np.testing.assert_allclose(ds.time.values, 2.0 + 0.5 * np.arange(7))
     assert list(ds.event_id.values) == ["x", "y"] and list(ds.feature.values) == list("abcd")
     assert ds.attrs["frame_rate"] == 2.0 and ds.attrs["class_names"] == CLASSES
-    config = json.loads(ds.attrs["feature_config"])
+    config = ds.attrs["feature_config"]
     assert config["preset"] == "external" and config["n_features"] == 4 and config["frame_rate"] == 2.0
     table = catalog(ds)
     assert table[["event_id", "class_name", "start", "end"]].values.tolist() == [

@@ -6,7 +6,6 @@ The browser side (keys anywhere, two tabs, a stopped server, the layout at 1920x
 """
 from __future__ import annotations
 
-import json
 import logging
 
 import numpy as np
@@ -89,8 +88,8 @@ def test_reviewed_catalog_labels_records_for_retraining(review_folder):
     row = store.detections.iloc[0]
     from rnnscope.data._synthetic_archive import sds_path
 
-    stream = obspy.read(sds_path(json.loads(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
-                                            .attrs["waveform_source"])["root"], "XX.WID..HHZ",
+    stream = obspy.read(sds_path(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
+                                 .attrs["waveform_source"]["root"], "XX.WID..HHZ",
                                  obspy.UTCDateTime(row["start"].isoformat())))
     records = rnnscope.data.from_obspy(stream, catalog=str(store.reviewed_csv),
                                        class_names=["SIL", "TRE", "LP", "VTE", "HYB"], background="SIL")

@@ -1,5 +1,4 @@
 """The synthetic volcano-seismic generator: layout, determinism, labels, class balance and signal character."""
-import json
 
 import numpy as np
 import pandas as pd
@@ -49,7 +48,7 @@ def test_dims_dtypes_and_attrs(small):
     assert small.attrs["sampling_rate"] == 100.0
     assert small.attrs["class_names"] == NAMES
     assert small.attrs["seed"] == 3
-    generator = json.loads(small.attrs["generator"])
+    generator = small.attrs["generator"]
     assert generator["name"] == "rnnscope.data.synthetic"
     assert generator["n_records"] == 8
     assert generator["class_proportions"] == {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}

@@ -627,7 +627,7 @@ def test_explorer_follows_the_page_width(small_run):
 # ----------------------------------------------------------------------------------------------- monitor runs
 def test_monitor_run_shows_what_it_has(monitor_run):
     run, detections, root = monitor_run
-    source = json.loads(run.attrs["waveform_source"])  # nested attrs are JSON strings
+    source = run.attrs["waveform_source"]  # nested attrs are dicts in memory, opened or not
     assert source == {"kind": "sds", "root": str((root / "sds").resolve())}
     ex = rw.Explorer(run, catalog=detections, debounce=0)
     assert ex.time_range == ex.reader.record_span(0)  # opens on the whole record

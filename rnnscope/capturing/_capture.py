@@ -40,7 +40,7 @@ from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
     SUMMARY_VARIABLES,
-    json_attr,
+    plain,
     segment_frames,
 )
 from ._layout import with_group_sums
@@ -124,12 +124,12 @@ def _run_attrs(model, dataset, variables, keep, device, window) -> dict:
     attrs.update({
         "schema_version": SCHEMA_VERSION,
         "class_names": list(model.class_names),
-        "model_config": json_attr(model.config),
-        "training_summary": json_attr(training),
-        "capture_config": json_attr({"variables": variables, "time_chunk": int(window), "device": str(device),
+        "model_config": plain(model.config),
+        "training_summary": plain(training),
+        "capture_config": plain({"variables": variables, "time_chunk": int(window), "device": str(device),
                                      "silence": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
                                                  for m in keep] if keep else None}),
-        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
+        "versions": plain({"rnnscope": _version.__version__, "torch": torch.__version__,
                                "numpy": np.__version__, "xarray": xr.__version__,
                                "python": platform.python_version()}),
         "rnnscope_version": _version.__version__,

@@ -5,7 +5,6 @@ See :mod:`rnnscope.capturing._modules` (the capture) and ``DESIGN.md`` ("coords 
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import xarray as xr
 
 from ..models._torch_rnn import module_entries, module_kind
 from ..io import compute_summaries
-from ..schema import json_attr, segment_variables
+from ..schema import plain, segment_variables
 
 __all__ = []
 
@@ -104,9 +103,9 @@ def run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate
     }
     data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
     run_attrs = dict(attrs)
-    config = json.loads(attrs["model_config"])
+    config = dict(attrs["model_config"])
     config["cells"] = kinds
-    run_attrs["model_config"] = json_attr(config)
+    run_attrs["model_config"] = plain(config)
     run_attrs["steps"] = int(steps)
     if span is not None:
         run_attrs["step_seconds"] = float(span)

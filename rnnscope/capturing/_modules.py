@@ -43,7 +43,7 @@ from ..models._torch_rnn import (
     module_kind,
     recurrent_modules,
 )
-from ..schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
+from ..schema import SCHEMA_VERSION, STATE_VARIABLES, plain
 from ._module_runs import _assemble
 
 __all__ = ["record_modules", "finish_runs", "MODULE_BATCH_LAYOUTS"]
@@ -412,13 +412,13 @@ def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "class_names": [],
-        "model_config": json_attr({"model": type(model).__name__, "modules": described}),
-        "capture_config": json_attr({
+        "model_config": plain({"model": type(model).__name__, "modules": described}),
+        "capture_config": plain({
             "variables": variables, "modules": list(chosen), "device": str(device), "time_axis": time_axis,
             "input_length": n_input,
             "silence": {name: [[] if k is None else np.flatnonzero(~k.cpu().numpy()).tolist() for k in masks]
                         for name, masks in keeps.items()} or None}),
-        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
+        "versions": plain({"rnnscope": _version.__version__, "torch": torch.__version__,
                                "numpy": np.__version__, "xarray": xr.__version__,
                                "python": platform.python_version()}),
         "rnnscope_version": _version.__version__,

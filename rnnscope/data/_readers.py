@@ -30,7 +30,7 @@ from .._validation import (
     check_range,
     declared_background,
 )
-from ..schema import SCHEMA_VERSION, json_attr
+from ..schema import SCHEMA_VERSION, plain
 from . import _catalog_io
 from ._frames import assemble_frames
 from ._pieces import MAX_RESAMPLE_FACTOR, RATE_RTOL, merge_pieces, split_pieces  # noqa: F401 (monitoring uses both)
@@ -247,7 +247,7 @@ def from_obspy(
         event_ids=event_ids,
         starttimes=starttimes,
         trace_ids=trace_ids,
-        attrs={"processing": json_attr(processing)},
+        attrs={"processing": plain(processing)},
         background=background,
         func=func,
     )
@@ -462,7 +462,7 @@ def from_arrays(
         class_names=names,
         segments=segments,
         event_ids=event_ids,
-        attrs={"processing": json_attr({"reader": func})},
+        attrs={"processing": plain({"reader": func})},
         background=background,
         func=func,
     )
@@ -631,7 +631,7 @@ def from_features(
             "schema_version": SCHEMA_VERSION,
             "class_names": list(names),
             "frame_rate": frame_rate,
-            "feature_config": json_attr(config),
+            "feature_config": plain(config),
             "rnnscope_version": _version.__version__,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -66,7 +66,7 @@ from .._validation import (
     check_positive,
     check_range,
 )
-from ..schema import json_attr
+from ..schema import plain
 from ._records import SEGMENT_COLUMNS, build_records
 
 __all__ = ["synthetic"]
@@ -233,7 +233,7 @@ def synthetic(
         class_names=CLASS_NAMES,
         segments=segments,
         event_ids=[f"syn{i:05d}" for i in range(int(n_records))],
-        attrs={"generator": json_attr(generator), "seed": int(seed)},
+        attrs={"generator": plain(generator), "seed": int(seed)},
         background=BACKGROUND,
         func=_FUNC,
     )

@@ -1,7 +1,6 @@
 """A tiny, deterministic, torch-free run for the analysis examples and doctests (not a trained network)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import xarray as xr
@@ -112,9 +111,9 @@ def toy_run(cell: str = "lstm", *, hidden_size: int = 6, num_layers: int = 1, se
             "background": _CLASSES[0],
             "sampling_rate": fs,
             "frame_rate": 2.0,
-            "model_config": json.dumps({"cells": [cell] * n_layers, "hidden_size": n_units,
-                                        "num_layers": n_layers, "class_names": _CLASSES}),
-            "feature_config": json.dumps({"window_s": 4.0, "hop_s": 0.5}),
+            "model_config": {"cells": [cell] * n_layers, "hidden_size": n_units, "num_layers": n_layers,
+                             "class_names": list(_CLASSES)},
+            "feature_config": {"window_s": 4.0, "hop_s": 0.5},
         },
     )
     return run.merge(compute_summaries(run))

@@ -15,7 +15,6 @@ torch is imported inside the functions that need it (``shuffle_labels`` works on
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -119,7 +118,7 @@ def shuffle_labels(dataset: xr.Dataset, *, seed: int = 0, unshuffled: str | Sequ
     -------
     xarray.Dataset
         A new Dataset (the input is not modified); capture-time summaries (``summary_*``) are dropped, and
-        ``attrs["label_shuffle"]`` records the seed and ``unshuffled``.
+        ``attrs["label_shuffle"]`` records the seed and ``unshuffled`` (a dict).
 
     Examples
     --------
@@ -174,7 +173,7 @@ def shuffle_labels(dataset: xr.Dataset, *, seed: int = 0, unshuffled: str | Sequ
             after[e, a:b][rows] = new[seg]
         out["sample_label"] = samples.copy(data=after).transpose(*dataset["sample_label"].dims)
     out.attrs = dict(dataset.attrs)
-    out.attrs["label_shuffle"] = json.dumps({"seed": int(seed), "unshuffled": [names[k] for k in sorted(kept)]})
+    out.attrs["label_shuffle"] = {"seed": int(seed), "unshuffled": [names[k] for k in sorted(kept)]}
     return out
 
 

@@ -10,7 +10,7 @@ from .. import analysis, features
 from .._validation import check_choice
 from ..capturing import capture
 from ..data import from_arrays, select_records
-from ..schema import event_ids, json_attr, segment_rows, segment_variables
+from ..schema import event_ids, plain, segment_rows, segment_variables
 from ._common import _strip_run, _threads
 
 __all__ = ["noise_robustness"]
@@ -150,7 +150,7 @@ def noise_robustness(
     full[:n_pert] = mapped
     perturbed = perturbed.assign_coords(clean_frame=("time", full))
     perturbed["clean_frame"].attrs["long_name"] = "clean frame this frame corresponds to (-1: none)"
-    perturbed.attrs["noise"] = json_attr(info)
+    perturbed.attrs["noise"] = plain(info)
     return clean, perturbed
 
 

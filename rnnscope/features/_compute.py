@@ -13,7 +13,7 @@ import xarray as xr
 from .._validation import check_choice, check_positive
 from ..data._frames import assemble_frames
 from ..data._records import select_records
-from ..schema import json_attr
+from ..schema import plain
 
 __all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta",
            "frames_of", "band_energies", "FeatureReach", "feature_reach"]
@@ -21,7 +21,7 @@ __all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank",
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as JSON).
+    """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as a dict).
 
     Times are in seconds, frequencies in Hz.
 
@@ -47,7 +47,7 @@ class FeatureConfig:
     spectrum: str = "power"  # "power" |X|**2 / n_fft (rnnscope's default) | "magnitude" |X| (the paper's text)
 
     def to_json(self) -> str:
-        return json_attr(dataclasses.asdict(self))
+        return json.dumps(plain(dataclasses.asdict(self)), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | Mapping) -> FeatureConfig:
@@ -361,7 +361,7 @@ def compute(records: xr.Dataset, *, feature_config: str | FeatureConfig = "paper
     xarray.Dataset
         The records' variables plus ``features`` (event, time, feature) float32, ``spectrogram``
         (event, time, freq) float32, ``label`` (event, time) int16, coordinates ``time`` (s, frame centres),
-        ``feature``, ``freq`` (Hz), ``length`` (event); ``attrs["feature_config"]`` (JSON) and
+        ``feature``, ``freq`` (Hz), ``length`` (event); ``attrs["feature_config"]`` (a dict) and
         ``attrs["frame_rate"]`` (Hz). Frames past ``length`` are NaN (labels -1).
 
     Examples
@@ -373,9 +373,8 @@ def compute(records: xr.Dataset, *, feature_config: str | FeatureConfig = "paper
 
     The settings of other features, as a dict (what a model stores as ``model.feature_config``):
 
-    >>> import json
     >>> again = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0),
-    ...                                   feature_config=json.loads(ds.attrs["feature_config"]))
+    ...                                   feature_config=ds.attrs["feature_config"])
     >>> bool(again.features.equals(ds.features))
     True
     """
@@ -429,7 +428,7 @@ def compute(records: xr.Dataset, *, feature_config: str | FeatureConfig = "paper
     frames["feature_peak_hz"].attrs.update(units="Hz", long_name="peak frequency of the feature's filter")
     out = records.merge(frames, combine_attrs="override")
     out.attrs.update(records.attrs)
-    out.attrs["feature_config"] = cfg.to_json()
+    out.attrs["feature_config"] = plain(dataclasses.asdict(cfg))
     out.attrs["frame_rate"] = sampling_rate / hop
     return out
 
