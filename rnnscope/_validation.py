@@ -5,6 +5,7 @@ Messages are phrased the same way everywhere: ``The 'x' parameter of f must be .
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -225,3 +226,37 @@ def no_background_message(func: str, where: str, class_names: Sequence[str], con
         f"Pass background= one of {names}" + (" (or background=None: no class is background)" if none_ok else "")
         + f", or declare it where the data are read (rnnscope.data.from_arrays(..., background={example!r}))."
     )
+
+
+# ------------------------------------------------------------------------------------------------ attrs
+
+
+def plain(value: Any) -> Any:
+    """A nested attribute value as plain Python: dicts (keys sorted), lists, ``str``, ``int``, ``float``, ``bool``
+    and None, numpy scalars and arrays included. What a Dataset's attrs hold in memory; the file backend
+    (:func:`rnnscope.io.encode_attrs`) turns nested values into JSON strings and back.
+
+    Parameters
+    ----------
+    value : any JSON-able value
+        Dicts, lists, tuples, numbers, strings, None, numpy scalars and arrays, nested.
+
+    Returns
+    -------
+    dict, list, str, int, float, bool or None
+        The same value in plain Python (tuples and arrays as lists).
+
+    Examples
+    --------
+    >>> plain({"b": np.int64(2), "a": (1.5, np.float32(0.5))})
+    {'a': [1.5, 0.5], 'b': 2}
+    """
+    return json.loads(json.dumps(value, sort_keys=True, default=_json_default))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")

@@ -14,14 +14,13 @@ Examples
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ._validation import plain  # noqa: F401  (public here: schema.plain)
 from .errors import SchemaError
 
 __all__ = [
@@ -176,37 +175,6 @@ def layer_labels(ds) -> list[str]:
     both = {m for m, d in zip(modules, directions) if d == "backward"}
     return [layer_label(m, int(l_), direction=d, bidirectional=m in both) for m, l_, d in zip(modules, layers, directions)]
 
-
-
-def plain(value: Any) -> Any:
-    """A nested attribute value as plain Python: dicts (keys sorted), lists, ``str``, ``int``, ``float``, ``bool``
-    and None, numpy scalars and arrays included. What a Dataset's attrs hold in memory; the file backend
-    (:func:`rnnscope.io.encode_attrs`) turns nested values into JSON strings and back.
-
-    Parameters
-    ----------
-    value : any JSON-able value
-        Dicts, lists, tuples, numbers, strings, None, numpy scalars and arrays, nested.
-
-    Returns
-    -------
-    dict, list, str, int, float, bool or None
-        The same value in plain Python (tuples and arrays as lists).
-
-    Examples
-    --------
-    >>> plain({"b": np.int64(2), "a": (1.5, np.float32(0.5))})
-    {'a': [1.5, 0.5], 'b': 2}
-    """
-    return json.loads(json.dumps(value, sort_keys=True, default=_json_default))
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
 
 
 def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:

@@ -338,3 +338,41 @@ def _load_table(catalog, func):
         f"The 'catalog' parameter of {func} must be None, a pandas DataFrame or the path of a CSV file with "
         f"columns {_EXPECTED}. Got {type(catalog).__name__} instead."
     )
+
+
+#: columns of the catalogue table every annotation reader returns (:func:`catalogue_table`)
+CATALOGUE_COLUMNS = ("trace_id", "start", "end", "class_name", "p", "s", "source")
+
+
+def catalogue_table(rows) -> pd.DataFrame:
+    """Rows (trace id, start ns, end ns, class, p ns or None, s ns or None, source) -> the catalogue DataFrame the
+    annotation readers return (UTC times, ``NaT`` for unknown arrivals).
+
+    >>> catalogue_table([("XX.A..HHZ", 0, 10**9, "LP", None, None, "f event 0")])[["class_name", "end"]]
+      class_name                              end
+    0         LP 1970-01-01 00:00:01+00:00
+    """
+    def times(values):
+        return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
+
+    columns = list(zip(*rows)) if rows else [[] for _ in CATALOGUE_COLUMNS]
+    return pd.DataFrame({
+        "trace_id": pd.Series(columns[0], dtype=object),
+        "start": times(columns[1]),
+        "end": times(columns[2]),
+        "class_name": pd.Series(columns[3], dtype=object),
+        "p": times(columns[4]),
+        "s": times(columns[5]),
+        "source": pd.Series(columns[6], dtype=object),
+    })
+
+
+def import_obspy(func: str):
+    """ObsPy, or an ImportError naming the extra that installs it (``rnnscope[seismic]``)."""
+    try:
+        import obspy
+    except ImportError as err:
+        raise ImportError(
+            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
+        ) from err
+    return obspy

@@ -184,7 +184,7 @@ def from_obspy(
     (100.0, False, -1)
     """
     func = "from_obspy"
-    obspy = _import_obspy(func)
+    obspy = _catalog_io.import_obspy(func)
     check_positive(sampling_rate, name="sampling_rate", func=func)
     sampling_rate = float(sampling_rate)
     names = check_class_names(DEFAULT_CLASS_NAMES if class_names is None else class_names, func=func)
@@ -251,16 +251,6 @@ def from_obspy(
         background=background,
         func=func,
     )
-
-
-def _import_obspy(func):
-    try:
-        import obspy
-    except ImportError as err:
-        raise ImportError(
-            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
-        ) from err
-    return obspy
 
 
 def _detrend_type(detrend, func):

@@ -25,9 +25,9 @@ from ._detections import (
     probability_stream,
     read_probabilities,
     smooth,
-    to_catalog,
     write_probabilities,
 )
+from ..data._quakeml import to_catalog  # QuakeML both ways in one module
 from ._monitor import monitor
 from ._netresult import NetworkResult
 from ._result import MonitorResult

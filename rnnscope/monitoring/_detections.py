@@ -18,14 +18,8 @@ A run of frames ``a .. b-1`` (frame centres ``t_a .. t_{b-1}``, one hop ``dt`` a
 ``t_a - dt/2`` to ``t_{b-1} + dt/2``: frames are labelled by their centre sample, so this is the unbiased estimate
 of the labelled segment (onset error within +-dt/2 for a perfect classifier).
 
-QuakeML has no event type for long-period events, tremor or hybrid events: :func:`to_catalog` sets
-``event_type`` from a mapping class name -> QuakeML type (default :data:`rnnscope.data.QUAKEML_EVENT_TYPES`:
-``"earthquake"`` for VT, VTE, EQ, Equ; ``"avalanche"`` for AV; ``"ice quake"`` for IC; ``"other event"`` for LP,
-TR, TRE, HYB and every class not listed), and stores the class name in the event description
-(``event.event_descriptions[0].text``) and, with the end time and probabilities, in a comment (``rnnscope
-class=LP; ...``). Each event carries one automatic pick at the detection start on the monitored channel (no
-origin: a single station gives no location). :func:`rnnscope.data.read_quakeml_catalog` reads such a catalog back
-to the same classes (with the same mapping).
+Detections are written as QuakeML by :func:`rnnscope.monitoring.to_catalog`, which lives with the QuakeML reader
+in :mod:`rnnscope.data._quakeml` (one mapping class name -> QuakeML event type, one comment format, both ways).
 
 The probability MiniSEED has one channel per class; channel codes hold 3 characters, so :func:`channel_codes`
 maps each class name to one (its own name when it is 1-3 letters or digits) and :func:`probability_stream` keeps
@@ -44,11 +38,10 @@ import numpy as np
 import pandas as pd
 
 from .._validation import FROM_DATA, check_background, no_background_message
-from ..data._annotations import check_event_types
 from ._runs import RunDetector, enforce_min, window_smooth
 
 __all__ = ["DEFAULT_MIN_DURATION", "BACKGROUND_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect",
-           "to_catalog", "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
+           "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
 
 #: minimum durations (frames) used by Titos & Garcia's authors for their event classes; the background class gets
 #: :data:`BACKGROUND_MIN_DURATION`, classes not listed 1 frame (applied by name: only to classes of these names)
@@ -334,87 +327,6 @@ def run_table(runs, first_time_ns: int, frame_period_ns: int, names, background,
 
 
 # --------------------------------------------------------------------------------------------- exports
-
-def to_catalog(
-    detections: pd.DataFrame,
-    *,
-    event_types: Mapping[str, str] | None = None,
-    author: str = "rnnscope",
-    model_name: str | None = None,
-):
-    """Detections -> :class:`obspy.core.event.Catalog` (QuakeML has no LP, tremor or hybrid types).
-
-    Each detection becomes an Event with the ``event_type`` that ``event_types`` gives its class (default
-    :data:`rnnscope.data.QUAKEML_EVENT_TYPES`; classes not in the mapping get ``"other event"``;
-    ``event_type_certainty="suspected"``), its class name as the first event description's text, a comment
-    ``rnnscope class=<class>; start=...; end=...; duration_s=...; p_mean=...; p_peak=...; seed_id=...`` (the class
-    and end time live only there and in the description), and one automatic pick at the start time on the
-    monitored channel (``phase_hint`` = class name). No origin: one station gives no location.
-    :func:`rnnscope.data.read_quakeml_catalog` with the same ``event_types`` reads the classes back.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> d = pd.DataFrame({"seed_id": ["XX.STA..HHZ"], "class_name": ["LP"], "start": [pd.Timestamp("2024-01-01T00:00:10Z")],
-    ...                   "end": [pd.Timestamp("2024-01-01T00:00:30Z")], "duration_s": [20.0], "p_mean": [0.9], "p_peak": [1.0]})
-    >>> cat = to_catalog(d)
-    >>> ev = cat[0]
-    >>> ev.event_type, ev.event_descriptions[0].text, str(ev.picks[0].time), ev.picks[0].waveform_id.id
-    ('other event', 'LP', '2024-01-01T00:00:10.000000Z', 'XX.STA..HHZ')
-    >>> to_catalog(d.assign(class_name=["AV"]))[0].event_type
-    'avalanche'
-    >>> to_catalog(d.assign(class_name=["RF"]), event_types={"RF": "rockslide"})[0].event_type
-    'rockslide'
-    """
-    types = check_event_types(event_types, "to_catalog")
-    from obspy import UTCDateTime
-    from obspy.core.event import (
-        Catalog,
-        Comment,
-        CreationInfo,
-        Event,
-        EventDescription,
-        Pick,
-        ResourceIdentifier,
-        WaveformStreamID,
-    )
-
-    info = CreationInfo(author=author, creation_time=UTCDateTime())
-    events = []
-    for i, row in enumerate(detections.itertuples(index=False)):
-        start = UTCDateTime(pd.Timestamp(row.start).isoformat())
-        end = UTCDateTime(pd.Timestamp(row.end).isoformat())
-        cls = str(row.class_name)
-        seed_id = str(getattr(row, "seed_id", "") or "")
-        key = f"{seed_id or 'unknown'}/{start.strftime('%Y%m%dT%H%M%S.%f')}/{cls}"
-        text = (
-            f"rnnscope class={cls}; start={start}; end={end}; duration_s={float(row.duration_s):.2f}; "
-            f"p_mean={float(row.p_mean):.4f}; p_peak={float(row.p_peak):.4f}; seed_id={seed_id}"
-            + (f"; model={model_name}" if model_name else "")
-        )
-        pick = Pick(
-            resource_id=ResourceIdentifier(f"smi:local/rnnscope/pick/{key}"),
-            time=start,
-            waveform_id=WaveformStreamID(seed_string=seed_id) if seed_id.count(".") == 3 else WaveformStreamID(),
-            phase_hint=cls,
-            evaluation_mode="automatic",
-            method_id=ResourceIdentifier("smi:local/rnnscope/monitor"),
-            creation_info=info,
-        )
-        events.append(
-            Event(
-                resource_id=ResourceIdentifier(f"smi:local/rnnscope/event/{key}"),
-                event_type=types.get(cls, "other event"),
-                event_type_certainty="suspected",
-                event_descriptions=[EventDescription(text=cls)],
-                comments=[Comment(text=text, resource_id=ResourceIdentifier(f"smi:local/rnnscope/comment/{key}"))],
-                picks=[pick],
-                creation_info=info,
-            )
-        )
-    return Catalog(events=events, resource_id=ResourceIdentifier("smi:local/rnnscope/catalog"),
-                   description="rnnscope.monitor detections", creation_info=info)
-
 
 #: suffix of the JSON file written beside a probability MiniSEED (class name -> channel code)
 SIDECAR_SUFFIX = ".json"

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data._quakeml import to_catalog
 from . import _detections
 from ._result import MonitorResult
 from ._scoring import score_detections
@@ -117,7 +118,7 @@ class NetworkResult:
 
     def to_catalog(self, event_types=None):
         """The detections as an ObsPy Catalog: each event's pick is on its channel, the class in its description."""
-        return _detections.to_catalog(self.detections, event_types=event_types)
+        return to_catalog(self.detections, event_types=event_types)
 
     def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (station in each pick, class in the description); return the path."""

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from ..data._quakeml import to_catalog
 from . import _detections
 from ._engine import prob_chunks
 from ._runs import RunDetector
@@ -113,7 +114,7 @@ class MonitorResult:
 
     def to_catalog(self, event_types=None):
         """The detections as an :class:`obspy.core.event.Catalog` (see :func:`rnnscope.monitoring.to_catalog`)."""
-        return _detections.to_catalog(self.detections, event_types=event_types, model_name=self.model_name)
+        return to_catalog(self.detections, event_types=event_types, model_name=self.model_name)
 
     def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (class in the event description and a comment); return the path."""
