@@ -119,3 +119,26 @@ def test_every_public_error_and_warning_belongs_to_the_one_family():
                 "EmptyClassWarning": RuntimeWarning}
     for name, builtin in builtins.items():
         assert issubclass(getattr(errors, name), builtin), name
+
+
+def test_every_dataset_rnnscope_makes_carries_the_same_provenance():
+    """One helper (rnnscope._version.provenance) builds the provenance attrs of records, features, runs of either
+    capture path: rnnscope's version, the creation time, the versions (torch when it is loaded) and the seed."""
+    import numpy as np
+    import torch
+
+    import rnnscope
+    from rnnscope._version import provenance
+
+    records = rnnscope.data.synthetic(n_records=2, seed=4)
+    frames = rnnscope.features.compute(records)
+    external = rnnscope.data.from_features([np.zeros((5, 3))], [np.zeros(5, int)], class_names=["A"])
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=3, num_classes=5)
+    run = rnnscope.capture(model, frames, progress=False)
+    any_run = rnnscope.capture(torch.nn.GRU(3, 2, batch_first=True), torch.zeros(1, 4, 3), progress=False)
+    keys = set(provenance())
+    for name, ds in {"records": records, "features": frames, "from_features": external, "run": run,
+                     "any module": any_run}.items():
+        assert keys <= set(ds.attrs), name
+        assert ds.attrs["rnnscope_version"] == rnnscope.__version__ and ds.attrs["versions"]["torch"], name
+    assert records.attrs["seed"] == 4 and run.attrs["seed"] == 4  # the data's seed, for an unfitted model

@@ -19,9 +19,7 @@ The steps (one pass over the data, no per-step Python hooks):
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import platform
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -129,12 +127,7 @@ def _run_attrs(model, dataset, variables, keep, device, window) -> dict:
         "capture_config": plain({"variables": variables, "time_chunk": int(window), "device": str(device),
                                      "silence": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
                                                  for m in keep] if keep else None}),
-        "versions": plain({"rnnscope": _version.__version__, "torch": torch.__version__,
-                               "numpy": np.__version__, "xarray": xr.__version__,
-                               "python": platform.python_version()}),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": int(training.get("seed", dataset.attrs.get("seed", -1))),
+        **_version.provenance(seed=int(training.get("seed", dataset.attrs.get("seed", -1)))),
     })
     return attrs
 

@@ -22,8 +22,6 @@ each step's centre, like a frame's label is its centre sample's.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import platform
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -418,11 +416,7 @@ def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_
             "input_length": n_input,
             "silence": {name: [[] if k is None else np.flatnonzero(~k.cpu().numpy()).tolist() for k in masks]
                         for name, masks in keeps.items()} or None}),
-        "versions": plain({"rnnscope": _version.__version__, "torch": torch.__version__,
-                               "numpy": np.__version__, "xarray": xr.__version__,
-                               "python": platform.python_version()}),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **_version.provenance(),
     }
     if sampling_rate is not None:
         attrs["sampling_rate"] = sampling_rate

@@ -11,7 +11,6 @@ an optional dependency (``pip install rnnscope[seismic]``), imported only when :
 """
 from __future__ import annotations
 
-import datetime as _dt
 import glob
 import os
 from collections.abc import Sequence
@@ -622,8 +621,7 @@ def from_features(
             "class_names": list(names),
             "frame_rate": frame_rate,
             "feature_config": plain(config),
-            "rnnscope_version": _version.__version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **_version.provenance(),
         }
     )
     if background is not None:

@@ -4,7 +4,6 @@ Every reader (synthetic generator, ObsPy, plain arrays) ends here, so the layout
 """
 from __future__ import annotations
 
-import datetime as _dt
 import warnings
 from collections.abc import Sequence
 
@@ -116,8 +115,7 @@ def build_records(
         "schema_version": SCHEMA_VERSION,
         "class_names": list(class_names),
         "sampling_rate": float(sampling_rate),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **_version.provenance(),
     }
     if background is not None:
         base_attrs["background"] = background

@@ -26,7 +26,6 @@ monitoring (memory: one chunk) as ``NAME.partial`` and renamed when the monitori
 from __future__ import annotations
 
 import dataclasses
-import datetime as _dt
 from pathlib import Path
 
 import numpy as np
@@ -74,8 +73,7 @@ class CaptureWriter:
             # where the waveforms were read (None for an in-memory Stream): the Explorer reads the shown window
             # from there, since the runs hold no waveform
             "waveform_source": plain(source),
-            "rnnscope_version": _version.__version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **_version.provenance(),
         }
         if background is not None:
             self.attrs["background"] = background
