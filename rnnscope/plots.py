@@ -145,8 +145,6 @@ def _segment_marks(ax, ds, event, names):
 # Each function takes what the matching rnnscope.analysis function returns (or a run, for record views) and draws
 # it as the paper does. Unit ids on the axes are 0-based (the papers' neuron numbers are 1-based).
 
-_TANH_VARIABLES = ("h", "cell_input", "candidate", "input_gate", "forget_gate", "output_gate", "update_gate",
-                   "reset_gate")
 
 
 
@@ -157,8 +155,9 @@ def _blank_figure(width=11.0, height=7.5):
 
 
 def activation_limits(var: str, values) -> tuple[float, float]:
-    """Colour range of an activation image: [-1, 1] for tanh-range variables (and gates), otherwise symmetric
-    robust (+- the 99th percentile of ``abs(values)``).
+    """Colour range of an activation image: [-1, 1] for the gates and for the variables
+    :func:`rnnscope.analysis._common.display_limits` puts on [-1, 1] (candidates, ``h`` of tanh cells), otherwise
+    symmetric robust (+- the 99th percentile of ``abs(values)``: ``c``, ``h`` of a ReLU RNN or a projected LSTM).
 
     Examples
     --------
@@ -166,10 +165,17 @@ def activation_limits(var: str, values) -> tuple[float, float]:
     (-1.0, 1.0)
     >>> activation_limits("c", np.array([-4.0, 2.0]))[1] > 3.9
     True
+    >>> activation_limits("h", np.array([0.0, 3.0, 6.0]))[1] > 5.9  # a ReLU RNN's h
+    True
     """
-    if var in _TANH_VARIABLES:
-        return -1.0, 1.0
-    finite = np.abs(np.asarray(values, dtype=np.float64))
+    from .analysis._common import SIGMOID_VARIABLES, display_limits
+
+    values = np.asarray(values, dtype=np.float64)
+    seen = values[np.isfinite(values)]
+    lo, hi = (float(seen.min()), float(seen.max())) if seen.size else (np.nan, np.nan)
+    if var in SIGMOID_VARIABLES or display_limits(var, lo, hi) == (-1.0, 1.0):
+        return -1.0, 1.0  # the gates too: the figures show every activation on one scale
+    finite = np.abs(values)
     finite = finite[np.isfinite(finite)]
     m = float(np.percentile(finite, 99)) if finite.size else 1.0
     m = m if m > 0 else 1.0

@@ -23,14 +23,9 @@ DEFAULT_BINS = 40
 
 
 def _default_edges(run, var, positions):
-    if var in ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"):
-        return np.linspace(0.0, 1.0, DEFAULT_BINS + 1)
-    if C.is_bounded(var):
-        return np.linspace(-1.0, 1.0, DEFAULT_BINS + 1)
-    lo, hi = C.value_range(run, var, positions)
-    m = float(np.nanmax(np.maximum(np.abs(lo), np.abs(hi)))) if len(lo) else 1.0
-    m = m if np.isfinite(m) and m > 0 else 1.0
-    return np.linspace(-m, m, DEFAULT_BINS + 1)
+    """Equal bins over the variable's range (:func:`rnnscope.analysis._common.display_range`: the run's stored
+    value range, never an assumed [-1, 1])."""
+    return np.linspace(*C.display_range(run, var, positions), DEFAULT_BINS + 1)
 
 
 def activation_histogram(
@@ -64,8 +59,10 @@ def activation_histogram(
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
     bins : int or array of edges, optional
-        Default: 40 equal bins on [-1, 1] for tanh-range variables (``h``, candidates), on [0, 1] for gates, and
-        on [-m, m] with ``m = max |v|`` for ``c``. An int gives that many equal bins on the same range.
+        Default: 40 equal bins on [0, 1] for gates, on [-1, 1] for the candidates and for ``h`` of tanh cells, and
+        on [-m, m] with ``m = max |v|`` for ``c`` and for ``h`` that leaves [-1, 1] (a ReLU RNN, an LSTM with
+        ``proj_size``), read from the run's stored value ranges. An int gives that many equal bins on the same
+        range.
     per : {"class", "segment", None}
         One histogram per class (frames grouped by their label: dimension ``class_name``; frames labelled -1 are
         left out), per labelled segment (dimension ``segment``, one per segment of the run's records in record

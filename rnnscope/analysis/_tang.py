@@ -68,7 +68,8 @@ def cell_distribution(
     clip : float
         Display clipping of the histogram.
     bins : int or array of edges, optional
-        Default 80 equal bins on [-clip, clip] when any selected layer uses ``c``, else 40 bins on [-1, 1].
+        Default 80 equal bins on [-clip, clip] when any selected layer uses ``c`` or values beyond [-1, 1] (``h``
+        of a ReLU RNN, of an LSTM with ``proj_size``), else 40 bins on [-1, 1].
     seed : int
         Seed of the unit draw.
 
@@ -96,7 +97,8 @@ def cell_distribution(
     if not (isinstance(clip, (int, float, np.integer, np.floating)) and clip > 0):
         raise ValueError(f"The 'clip' parameter of {func} must be a positive number. Got {clip!r} instead.")
     if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
-        unbounded = any(not C.is_bounded(v) for v in variables)
+        lo, hi = C.value_range(run, variables, positions)  # c has no bound, h none in a ReLU or projected cell
+        unbounded = any(v == "c" or C.display_limits(v, a, b)[1] > 1.0 for v, a, b in zip(variables, lo, hi))
         lim = float(clip) if unbounded else min(1.0, float(clip))
         n = (80 if unbounded else 40) if bins is None else int(bins)
         if n < 1:

@@ -59,19 +59,40 @@ def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.
                              shape=(n_rows + starts.size, cls_idx.size))
 
 
+def valid_ranges(values: np.ndarray, n_valid: np.ndarray) -> list[tuple[float, float] | None]:
+    """``(min, max)`` of each layer of ``values`` (rows, time, unit, layer) over the first ``n_valid[r]`` frames of
+    each row, or None for a layer with no value there: the one definition of a stored value range.
+
+    NaN is skipped (a unit a narrower layer does not have, a frame the input left empty): a layer whose units are
+    partly NaN has the range of the others; a layer that is NaN everywhere has none (``summary_min`` /
+    ``summary_max`` NaN). Frames past a row's length never count.
+
+    Examples
+    --------
+    >>> v = np.array([[[[0.5, np.nan], [-2.0, np.nan]], [[9.0, 9.0], [9.0, 9.0]]]])  # (row, frame, unit, layer)
+    >>> valid_ranges(v, np.array([1]))  # frame 1 is past the row's length; layer 1 holds only NaN there
+    [(-2.0, 0.5), None]
+    """
+    values = np.asarray(values)
+    if values.ndim == 3:  # (rows, time, unit): one layer
+        values = values[..., None]
+    n_layers = values.shape[-1]
+    valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    if not valid.any():
+        return [None] * n_layers
+    inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
+    inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
+    low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
+    return [None if np.isnan(low[k]) else (float(low[k]), float(high[k])) for k in range(n_layers)]
+
+
 def _layer_ranges(part: dict, n_valid: np.ndarray, n_layers: int) -> list[dict]:
     """Per layer, variable -> (min, max) over the valid frames of a window (``part``: variable -> (rows, time, unit,
-    layer)); NaN values (units a narrower layer does not have) are left out; None when a layer has no value."""
-    valid = np.arange(next(iter(part.values())).shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    layer)), by :func:`valid_ranges`."""
     ranges: list[dict] = [{} for _ in range(n_layers)]
-    if not valid.any():
-        return ranges
     for var, values in part.items():
-        inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
-        inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
-        low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
-        for k in range(n_layers):
-            ranges[k][var] = None if np.isnan(low[k]) else (float(low[k]), float(high[k]))
+        for k, measured in enumerate(valid_ranges(values, n_valid)):
+            ranges[k][var] = measured
     return ranges
 
 
@@ -87,19 +108,6 @@ def window_values(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np
             return array.data[rows[0]: rows[0] + rows.size, t0:t1]
         return array.data[:, t0:t1].take(rows, axis=0)
     return np.asarray(array.isel(event=rows, time=slice(t0, t1)).values)
-
-
-def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row, NaN skipped; None
-    if none."""
-    valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
-    if not valid.any():
-        return None
-    axes = tuple(range(2, values.ndim))
-    lo = np.fmin.reduce(values, axis=axes) if axes else values
-    hi = np.fmax.reduce(values, axis=axes) if axes else values
-    low, high = np.fmin.reduce(lo[valid]), np.fmax.reduce(hi[valid])
-    return None if np.isnan(low) else (float(low), float(high))
 
 
 class FrameIndex:
@@ -246,7 +254,7 @@ class SummaryAccumulator:
                 if ranges is not None and ranges[layer] is not None:
                     measured = ranges[layer].get(var)
                 else:
-                    measured = None if values.get(var) is None else _valid_range(np.asarray(values[var]), n_valid)
+                    measured = None if values.get(var) is None else valid_ranges(values[var], n_valid)[0]
                 if measured is not None:
                     self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
                     self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])

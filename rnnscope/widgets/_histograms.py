@@ -96,7 +96,7 @@ class Histograms(widgets.VBox):
             self._update()
 
     def _update(self) -> None:
-        # stands for rnnscope.analysis's activation histograms (Fig. 5): a bounded pass over the frames
+        # rnnscope.analysis's activation histograms (Fig. 5) of the first records, on the variable's stored range
         edges, dens = summaries.histograms(self.run, self.var, self.layer,
                                            np.linspace(*summaries.value_range(self.run, self.var, self.layer),
                                                        self.bins + 1), self.max_frames)

@@ -225,7 +225,7 @@ class _Views:
         if var == "c" and key not in self._robust and ext is not None and ext.size:
             finite = np.abs(ext[np.isfinite(ext)])
             self._robust[key] = float(np.percentile(finite, 99)) if finite.size else 1.0
-        lo, hi = summaries.value_range(self.reader.summary, var, layer) if var not in ("h", "c") else (-1.0, 1.0)
+        lo, hi = summaries.value_range(self.reader.summary, var, layer)  # the run's stored range: never [-1, 1] assumed
         return colormap_for(var, robust_max=self._robust.get(key), vmin=lo, vmax=hi)
 
     def _render_states(self, reread: bool = True, heat: bool = True) -> None:
