@@ -1,23 +1,20 @@
-"""A monitored stretch of a synthetic archive for the widget and review-page tests (a pytest fixture).
+"""A monitored stretch of a synthetic archive for the widget and review-page tests.
 
-``monitor_run`` is 20 minutes of a synthetic SDS archive at 50 Hz monitored by an untrained LSTM with a capture
-store, opened lazily from disk; its detections are the archive's true events (an untrained model detects next to
-nothing) with the monitor's columns. Import the fixture into a test module: ``from monitor_day import monitor_run``.
+:func:`build_monitor_run` makes 20 minutes of a synthetic SDS archive at 50 Hz monitored by an untrained LSTM with a
+capture store, opened lazily from disk; its detections are the archive's true events (an untrained model detects
+next to nothing) with the monitor's columns. tests/conftest.py serves it as the session fixture ``monitor_run``.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-
 import rnnscope
 
 SEED_ID = "XX.WID..HHZ"
 START = "2024-03-01T00:00:00"
 
 
-@pytest.fixture(scope="session")
-def monitor_run(tmp_path_factory):
+def build_monitor_run(tmp_path_factory):
     """(run opened from disk, detections DataFrame, root folder with ``sds/`` and ``capture/``)."""
     import torch
 

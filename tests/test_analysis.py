@@ -7,13 +7,7 @@ from sklearn.metrics import roc_auc_score
 from rnnscope import analysis, examples
 from rnnscope.analysis import EmptyClassWarning
 
-import analysis_runs
 from analysis_runs import boundary_run, heat_run, make_run
-
-
-@pytest.fixture(scope="module")
-def real_run():
-    return analysis_runs.real_run()
 
 
 # --------------------------------------------------------------------------------------------- heat maps

@@ -21,8 +21,8 @@ KINDS = ["rnn", "lstm", "gru", "lazy_lstm"]
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=2, record_duration_s=(30, 90)))
+def frames(make_frames):
+    return make_frames(4, seed=2, record_duration_s=(30, 90))
 
 
 def _model(cells, frames, hidden=6, residual=False, seed=0):

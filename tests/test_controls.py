@@ -8,15 +8,14 @@ import pytest
 import torch
 import xarray as xr
 
-import rnnscope
 from rnnscope import analysis, experiments, train
 from rnnscope.schema import segment_frames
 from rnnscope.models import RNNClassifier
 
 
 @pytest.fixture(scope="module")
-def frames(one_torch_thread):
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
+def frames(one_torch_thread, small_frames):
+    return small_frames
 
 
 def _make(frames, cell="gru"):

@@ -12,8 +12,8 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=1, record_duration_s=(40, 80)))
+def frames(make_frames):
+    return make_frames(4, seed=1, record_duration_s=(40, 80))
 
 
 @pytest.fixture(scope="module")

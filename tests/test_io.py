@@ -13,8 +13,8 @@ from rnnscope.schema import SchemaError
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=0))
+def frames(make_frames):
+    return make_frames(3, seed=0)
 
 
 @pytest.mark.parametrize("name", ["run.zarr", "run.nc"])

@@ -49,8 +49,8 @@ def restore_threads():
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 40)))
+def frames(make_frames):
+    return make_frames(3, seed=4, record_duration_s=(20, 40))
 
 
 def _step_reference(layer, x, state, keep):

@@ -27,8 +27,8 @@ def archive(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def original():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=24, seed=1))
+def original(make_frames):
+    return make_frames(24, seed=1)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 import rnnscope
-from monitor_day import monitor_run  # noqa: F401 - a fixture
 from rnnscope.errors import ReviewConflictError
 
 

@@ -28,9 +28,8 @@ N_RECORDS = 6
 
 
 @pytest.fixture(scope="module")
-def frames():
-    records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=4, record_duration_s=(25, 60))
-    return rnnscope.features.compute(records)
+def frames(make_frames):
+    return make_frames(N_RECORDS, seed=4, record_duration_s=(25, 60))
 
 
 @pytest.fixture(scope="module")

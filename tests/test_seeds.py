@@ -9,7 +9,6 @@ import pytest
 import torch
 import xarray as xr
 
-import rnnscope
 from rnnscope import analysis, examples, train
 from rnnscope.models import RNNClassifier
 
@@ -89,8 +88,8 @@ def test_across_seeds_errors_say_how_to_fix():
 
 
 @pytest.fixture(scope="module")
-def frames(one_torch_thread):
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
+def frames(one_torch_thread, small_frames):
+    return small_frames
 
 
 def _make(frames):

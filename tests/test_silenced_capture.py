@@ -12,13 +12,13 @@ from rnnscope.models._module_masks import layer_entries
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=11))
+def frames(make_frames):
+    return make_frames(4, seed=11)
 
 
 @pytest.fixture(scope="module")
-def model():
-    return rnnscope.examples.trained_model()
+def model(shipped_model):
+    return shipped_model
 
 
 def test_a_classifier_captured_inside_silenced_is_the_silenced_classifier(model, frames):

@@ -13,8 +13,8 @@ from rnnscope.models import RNNClassifier
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=16, seed=3))
+def frames(make_frames):
+    return make_frames(16, seed=3)
 
 
 def _tiny(frames, cell="lstm", hidden=8):

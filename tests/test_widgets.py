@@ -16,7 +16,6 @@ from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
 from rnnscope.widgets._source import RunReader
 
-from monitor_day import monitor_run  # noqa: F401 - a fixture
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
