@@ -5,6 +5,7 @@ Messages are phrased the same way everywhere: ``The 'x' parameter of f must be .
 """
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -260,3 +261,39 @@ def _json_default(obj):
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
+
+
+# ------------------------------------------------------------------------------------------------ extras
+
+
+#: optional extras of rnnscope: name -> what they serve (pyproject.toml's [project.optional-dependencies])
+EXTRAS = {
+    "seismic": "ObsPy: seismic files, archives and catalogs (from_obspy, monitor, QuakeML)",
+    "netcdf": "netCDF4: runs saved as netCDF",
+    "review": "Voila and ipydatagrid: the review page and the Explorer's detection table",
+    "cluster": "Dask distributed: rnnscope monitor --workers / --scheduler",
+}
+
+
+def require(module: str, *, extra: str, what: str):
+    """Import ``module``, or raise a :class:`~rnnscope.errors.MissingExtraError` naming ``what`` needs it and the
+    extra that installs it.
+
+    Examples
+    --------
+    >>> require("json", extra="review", what="f").__name__
+    'json'
+    >>> require("no_such_module_xyz", extra="review", what="The review page")
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: it comes with rnnscope's 'review' extra (Voila and ipydatagrid: the review page and the Explorer's detection table): pip install 'rnnscope[review]'.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        from .errors import MissingExtraError
+
+        raise MissingExtraError(
+            f"{what} needs {module.split('.')[0]}, which is not installed: it comes with rnnscope's {extra!r} extra "
+            f"({EXTRAS[extra]}): pip install 'rnnscope[{extra}]'."
+        ) from err

@@ -14,6 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ._validation import require
 from ._version import __version__
 
 __all__ = ["main"]
@@ -196,7 +197,8 @@ def _executor(args):
     if not args.workers and not args.scheduler:
         yield None
         return
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", extra="cluster", what="rnnscope monitor --workers / --scheduler")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if args.scheduler:
         with Client(args.scheduler) as client:

@@ -36,6 +36,7 @@ __all__ = [
     "CatalogColumnWarning",
     "ReviewConflictError",
     "DataSkippedWarning",
+    "MissingExtraError",
 ]
 
 
@@ -133,4 +134,16 @@ class DataSkippedWarning(RnnscopeWarning):
     ...     warnings.warn("XX.STA..HHZ has no data in the range", DataSkippedWarning)
     >>> caught[0].category.__name__
     'DataSkippedWarning'
+    """
+
+
+class MissingExtraError(RnnscopeError, ImportError):
+    """A feature needs a package of one of rnnscope's optional extras that is not installed; the message names the
+    feature, the package and the ``pip install 'rnnscope[extra]'`` that installs it.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import MissingExtraError
+    >>> issubclass(MissingExtraError, ImportError)
+    True
     """

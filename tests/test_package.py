@@ -142,3 +142,44 @@ def test_every_dataset_rnnscope_makes_carries_the_same_provenance():
         assert keys <= set(ds.attrs), name
         assert ds.attrs["rnnscope_version"] == rnnscope.__version__ and ds.attrs["versions"]["torch"], name
     assert records.attrs["seed"] == 4 and run.attrs["seed"] == 4  # the data's seed, for an unfitted model
+
+
+def test_the_core_works_without_the_optional_extras():
+    """`pip install rnnscope` without extras: everything but the extras' features imports and runs (issue 26); the
+    extras' packages are declared in pyproject.toml, and every package the code imports is declared somewhere."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {d.split("[")[0].split(">")[0].split("=")[0].strip().lower().replace("-", "_")
+                for d in project["dependencies"] + [d for e in project["optional-dependencies"].values() for d in e]}
+    import_names = {"PIL": "pillow", "sklearn": "scikit_learn", "netCDF4": "netcdf4"}
+    imported = set()
+    for path in (root / "rnnscope").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            imported |= {n.split(".")[0] for n in names}
+    third_party = {n for n in imported - set(sys.stdlib_module_names) if n != "rnnscope"}
+    # voila runs jupyter_server and tornado; the review extra brings them
+    undeclared = sorted(n for n in third_party if import_names.get(n, n).lower() not in declared
+                        and n not in ("jupyter_server", "tornado"))
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("voila") for d in extras["review"]) and any(d.startswith("ipydatagrid") for d in
+                                                                         extras["review"])
+    assert not any(d.startswith(("voila", "ipydatagrid", "distributed", "obspy")) for d in project["dependencies"])
+    code = ("import sys\n"
+            "for name in ('voila', 'ipydatagrid', 'distributed', 'jupyter_server'): sys.modules[name] = None\n"
+            "import rnnscope, rnnscope.widgets, rnnscope.review, rnnscope.cli\n"
+            "from rnnscope.examples import toy_long_run\n"
+            "ex = rnnscope.widgets.Explorer(toy_long_run(), width=400)\n"
+            "print(ex.var)\n")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "h", out.stderr[-2000:]

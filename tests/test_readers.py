@@ -6,10 +6,14 @@ test data (a 40 Hz and a 200 Hz MiniSEED file, a 200 Hz MiniSEED file with real 
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+
+import rnnscope
+import rnnscope.cli
 
 obspy = pytest.importorskip("obspy")
 from obspy import Stream, Trace, UTCDateTime  # noqa: E402
@@ -270,8 +274,24 @@ def test_segments_are_the_half_open_sample_intervals_they_label(rate):
 
 def test_missing_obspy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "obspy", None)
-    with pytest.raises(ImportError, match=r"pip install rnnscope\[seismic\]"):
+    with pytest.raises(rnnscope.errors.MissingExtraError,
+                       match=r"from_obspy needs obspy, which is not installed: it comes with rnnscope's 'seismic' extra "
+                             r".*pip install 'rnnscope\[seismic\]'"):
         from_obspy("anything.mseed")
+
+
+@pytest.mark.parametrize("module, call", [
+    ("ipydatagrid", lambda run: rnnscope.widgets.Explorer(run, catalog=rnnscope.data.catalog(run))),
+    ("distributed", lambda run: rnnscope.cli._executor(SimpleNamespace(workers=2, scheduler=None)).__enter__()),
+    ("voila", lambda run: __import__("rnnscope.review._serve", fromlist=["serve"]).serve("no folder")),
+])
+def test_missing_extras_name_the_extra(monkeypatch, module, call):
+    """What only some users need is an extra; using it without the extra says which to install (issue 26)."""
+    run = rnnscope.examples.toy_long_run()
+    monkeypatch.setitem(sys.modules, module, None)
+    extra = {"ipydatagrid": "review", "distributed": "cluster", "voila": "review"}[module]
+    with pytest.raises(rnnscope.errors.MissingExtraError, match=rf"needs {module}.*pip install 'rnnscope\[{extra}\]'"):
+        call(run)
 
 
 def test_unreadable_inputs_are_refused(tmp_path):

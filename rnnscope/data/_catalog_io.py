@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validation import require
+
 #: accepted names (first found wins) of each catalogue column
 TRACE_COLUMNS = ("trace_id", "seed_id")
 CLASS_COLUMNS = ("class", "class_name")
@@ -368,11 +370,6 @@ def catalogue_table(rows) -> pd.DataFrame:
 
 
 def import_obspy(func: str):
-    """ObsPy, or an ImportError naming the extra that installs it (``rnnscope[seismic]``)."""
-    try:
-        import obspy
-    except ImportError as err:
-        raise ImportError(
-            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
-        ) from err
-    return obspy
+    """ObsPy, or a :class:`~rnnscope.errors.MissingExtraError` naming the extra that installs it
+    (``rnnscope[seismic]``)."""
+    return require("obspy", extra="seismic", what=func)

@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .._validation import require
+
 __all__ = ["NOTEBOOK", "TOKEN_ENV", "serve", "server_command", "free_port"]
 
 #: the notebook Voila serves
@@ -74,9 +76,13 @@ def serve(folder, *, capture=None, port: int | None = None, token: str | None = 
     ------
     FileNotFoundError
         ``folder`` has no ``detections.csv``.
+    rnnscope.errors.MissingExtraError
+        Voila is not installed (``pip install 'rnnscope[review]'``).
     ValueError
         An empty token, or a negative ``max_pages`` or ``idle_timeout``.
     """
+    for module in ("voila", "jupyter_server"):  # the server runs in another process: say it here, plainly
+        require(module, extra="review", what="The review page (rnnscope review)")
     folder = Path(folder).resolve()
     if not (folder / "detections.csv").exists():
         raise FileNotFoundError(f"rnnscope review: {folder} has no detections.csv; pass the --out folder of "
