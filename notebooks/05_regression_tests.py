@@ -110,7 +110,7 @@ run = rnnscope.capture(model, frames, device="cpu", progress=False)
 
 # %%
 with pinned("""
-RNNClassifier(48 features -> 5 classes ['SIL', 'TRE', 'LP', 'VTE', 'HYB'], input_size=29,hidden_size=509 parameters
+RNNClassifier(48 features -> 5 classes ['SIL', 'TRE', 'LP', 'VTE', 'HYB'], 29,509 parameters
   layer 0: lstm 48 -> 64
   head: linear 64 -> 5
 )
