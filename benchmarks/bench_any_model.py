@@ -8,7 +8,7 @@ models build without downloading anything):
 - ``modules``: capturing its recurrent modules alone: every layer and direction of every recurrent module traced
   from the inputs the forward gave them (recorded once beforehand), every variable kept
   (:class:`rnnscope.models._torch_rnn.TorchRNN`, the native kernels on the CPU);
-- ``capture``: ``rnnscope.capture(model, x, var="all", ...var=)``, the run(s) assembled in memory (hooks, the
+- ``capture``: ``rnnscope.capture(model, x, var="all", ...)``, the run(s) assembled in memory (hooks, the
   forward, the recovery and its exactness check, the arrays, the summaries).
 
 Models: SeisBench's EQTransformer on 60 s windows (3 x 6000 samples at 100 Hz; bidirectional LSTMs and LSTMs over

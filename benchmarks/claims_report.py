@@ -74,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
 CONTROLS = ("trained", "untrained", "shuffled_labels")
 FRACTIONS = (1.0, 0.3, 0.2, 0.1)
-NOISE = {"start": 15.0, "duration": 5.0, "noise_std": 1.0, "how": "insert", "where": "waveform"}
+NOISE = {"start": 15.0, "duration": 5.0, "noise_level": 1.0, "how": "insert", "where": "waveform"}
 RECOVERY_THRESHOLD = 0.1
 RECOVERY_CAP = 100  # frames: a record that never recovers counts as this many frames (50 s)
 NOISE_RECORDS = 6
@@ -153,8 +153,8 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
 def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dict:
     """Test-time pruning numbers; ``small_epochs``: also train a model with 30 % of the units (None: skip)."""
     rankings = ["activity", "random"]
-    table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=FRACTIONS, ranking=rankings, rank_on=train,
-                   repeats=5, seed=seed, threads=1, device="cpu")
+    table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=FRACTIONS, ranking=rankings,
+                   rank_on=train, repeats=5, seed=seed, threads=1, device="cpu")
 
     def acc(ranking, fraction):
         row = table[(table.ranking == ranking) & np.isclose(table.fraction, fraction)]
@@ -166,8 +166,8 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["retention_activity_20"] = out["activity_20"] / full
     out["retention_activity_10"] = out["activity_10"] / full
     out["random_loss_20"] = (full - out["random_20"]) / full
-    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=THRESHOLD_LEVELS, ranking="activity",
-                          rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
+    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=THRESHOLD_LEVELS,
+                          ranking="activity", rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
     for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy):
         out[f"threshold_{int(level * 100)}_kept_share"] = float(n_units) / model.hidden_size
         out[f"threshold_{int(level * 100)}"] = float(accuracy)
@@ -503,7 +503,7 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "It depends on a record's length (3 / (n + 1) for a straight path of n frames); every cell and control is "
         "measured on the same test records, so the comparison is at equal lengths.",
         f"- recovery: `rnnscope.experiments.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
-        f"{NOISE['noise_std']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
+        f"{NOISE['noise_level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
         f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', folds={PROBE_FOLDS}, "

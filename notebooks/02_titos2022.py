@@ -162,9 +162,12 @@ key.pivot(index="pair", columns="score", values="difference").join(
 # %%
 FIT = dict(batch_size=16, lr=3e-3, validation=0.15, early_stopping=5, seed=SEED, progress=False)
 T1_MODELS = {
-    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", input_size=48, hidden_size=T1_SIZES["rnn"], num_classes=5),
-    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", input_size=48, hidden_size=T1_SIZES["lstm"], num_classes=5),
-    "TCN": lambda: TCNClassifier(input_size=48, num_classes=5),  # 50 filters, kernel size 2, dilations 8/16/32, one residual block
+    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", input_size=48, hidden_size=T1_SIZES["rnn"],
+                                                              num_classes=5),
+    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", input_size=48, hidden_size=T1_SIZES["lstm"],
+                                                        num_classes=5),
+    # 50 filters, kernel size 2, dilations 8/16/32, one residual block
+    "TCN": lambda: TCNClassifier(input_size=48, num_classes=5),
 }
 rows = []
 for k in T1_PARTITIONS:
@@ -313,7 +316,8 @@ plots.heat_maps(runs[LSTM], rule="any")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), fraction=p, rule=rule).units[0])
+kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), fraction=p,
+                                                               rule=rule).units[0])
                        for p in (1.0, 0.5, 0.3)} for name in (LSTM, VANILLA) for rule in ("every", "any")}
 print(pd.DataFrame(kept).T.to_string())
 
@@ -519,8 +523,9 @@ if SMALL_MODELS:
 # the figure is now the threshold level `p`, not a share of units:
 
 # %%
-by_threshold = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS, ranking=["activity", "random"],
-                                                 rank_on=train_set, repeats=REPEATS, seed=SEED, selection="threshold")
+by_threshold = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS,
+                                                 ranking=["activity", "random"], rank_on=train_set, repeats=REPEATS,
+                                                 seed=SEED, selection="threshold")
                 for name in (LSTM, VANILLA)}
 plots.ablation_curves(by_threshold)
 
@@ -577,8 +582,8 @@ from functools import partial
 
 CLAIM_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 CLAIM_EPOCHS = 6 if QUICK else 20
-make_lstm = partial(RNNClassifier, "lstm", input_size=frames.sizes["feature"], hidden_size=SIZES[-1], num_classes=len(frames.attrs["class_names"]),
-                    class_names=list(frames.attrs["class_names"]))
+make_lstm = partial(RNNClassifier, "lstm", input_size=frames.sizes["feature"], hidden_size=SIZES[-1],
+                    num_classes=len(frames.attrs["class_names"]), class_names=list(frames.attrs["class_names"]))
 
 
 def lstm_specialisation(run):

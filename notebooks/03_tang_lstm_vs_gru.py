@@ -46,7 +46,7 @@ HIDDEN = 32 if QUICK else 128
 LAYERS = (1, 2) if QUICK else (1, 2, 3, 4)     # LSTM and GRU depths compared
 EPOCHS = 10 if QUICK else 40                    # at most (early stopping, patience 5)
 TRACE_METHOD = "pca" if QUICK else "tsne"       # 2-D embedding of the temporal traces (the paper uses t-SNE)
-NOISE = dict(start=15.0, duration=5.0, noise_std=1.0, how="insert", where="waveform")   # Fig. 8's noise insertion
+NOISE = dict(start=15.0, duration=5.0, noise_level=1.0, how="insert", where="waveform")   # Fig. 8's noise insertion
 NOISE_RECORDS = 4 if QUICK else 8               # records for the recovery-time statistics
 RECOVERY_THRESHOLD = 0.1                        # mean |difference| below 10 % of the clean run's std
 
@@ -205,7 +205,8 @@ print(counts.to_string())
 # %%
 cat = rnnscope.data.catalog(test_set)
 RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-traces = {name: analysis.temporal_trace(runs[name], event=RECORD, method=TRACE_METHOD, seed=SEED) for name in (LSTM, GRU)}
+traces = {name: analysis.temporal_trace(runs[name], event=RECORD, method=TRACE_METHOD, seed=SEED)
+          for name in (LSTM, GRU)}
 plots.temporal_traces(traces)
 
 # %%
@@ -298,7 +299,8 @@ from functools import partial
 from pathlib import Path
 
 CLAIM_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
-make_lstm = partial(RNNClassifier, "lstm", input_size=48, hidden_size=HIDDEN, num_classes=5, class_names=list(frames.attrs["class_names"]))
+make_lstm = partial(RNNClassifier, "lstm", input_size=48, hidden_size=HIDDEN, num_classes=5,
+                    class_names=list(frames.attrs["class_names"]))
 
 
 def c_inside_2(run):

@@ -4,7 +4,7 @@ The pipeline is one xarray Dataset that grows step by step::
 
     records  = rnnscope.data.synthetic(n_records=20, seed=0)   # waveforms + labels + segment table
     frames   = rnnscope.features.compute(records)               # log filter bank + deltas, frame labels
-    model    = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=64, num_classes=5)  # torch (imported only when used)
+    model    = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=64, num_classes=5)  # torch (on use)
     run      = rnnscope.capture(model, frames)                   # every internal state, (event, time, unit, layer)
 
 ``import rnnscope`` does not import torch: the torch-side parts (``models``, ``train``, ``capture``) are

@@ -204,8 +204,10 @@ def declared_background(background: Any, class_names: Sequence[str], sources: Se
 
     >>> import pandas as pd
     >>> table = pd.DataFrame({"class": ["BG"]}); table.attrs["background"] = "BG"
-    >>> declared_background("auto", ["BG", "VT"], [table], func="f"), declared_background("auto", ["BG"], [None], func="f")
-    ('BG', None)
+    >>> declared_background("auto", ["BG", "VT"], [table], func="f")
+    'BG'
+    >>> declared_background("auto", ["BG"], [None], func="f") is None  # nothing declared
+    True
     """
     if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in class_names:
         background = next((b for b in (stored_background(getattr(s, "attrs", {})) for s in sources) if b), None)
@@ -286,7 +288,7 @@ def require(module: str, *, extra: str, what: str):
     >>> require("no_such_module_xyz", extra="review", what="The review page")
     Traceback (most recent call last):
     ...
-    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: it comes with rnnscope's 'review' extra (Voila and ipydatagrid: the review page and the Explorer's detection table): pip install 'rnnscope[review]'.
+    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: ... pip install 'rnnscope[review]'.
     """
     try:
         return importlib.import_module(module)

@@ -52,7 +52,8 @@ def _demo(args: argparse.Namespace) -> int:
     train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
     train_set, test_set = data.select_records(frames, train_idx), data.select_records(frames, test_idx)
     torch.manual_seed(args.seed)
-    model = models.RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=args.hidden, num_classes=len(records.attrs["class_names"]),
+    model = models.RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=args.hidden,
+                                 num_classes=len(records.attrs["class_names"]),
                                  class_names=records.attrs["class_names"])
     print(f"  training an LSTM({args.hidden}) on {len(train_idx)} records for up to {args.epochs} epochs ...")
     history = train.fit(model, train_set, epochs=args.epochs, validation=0.15, early_stopping=6, seed=args.seed,
@@ -300,9 +301,9 @@ def _retrain(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
-        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original, context_s=args.context,
-                               holdout=args.holdout, epochs=args.epochs, lr=args.lr, replay=args.replay,
-                               seed=args.seed, device=args.device, progress=not args.quiet)
+        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original,
+                               context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
+                               replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)
         return 2

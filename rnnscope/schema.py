@@ -173,7 +173,8 @@ def layer_labels(ds) -> list[str]:
     directions = ([str(d) for d in np.asarray(ds["direction"].values)] if "direction" in ds.coords
                   else ["forward"] * n)
     both = {m for m, d in zip(modules, directions) if d == "backward"}
-    return [layer_label(m, int(l_), direction=d, bidirectional=m in both) for m, l_, d in zip(modules, layers, directions)]
+    return [layer_label(m, int(l_), direction=d, bidirectional=m in both)
+            for m, l_, d in zip(modules, layers, directions)]
 
 
 

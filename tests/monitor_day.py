@@ -25,8 +25,8 @@ def build_monitor_run(tmp_path_factory):
     n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
         "feature"]
     torch.manual_seed(7)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=8, num_classes=5), root / "sds",
-                              capture_store=root / "capture", sampling_rate=50.0, progress=False)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=8, num_classes=5)
+    result = rnnscope.monitor(model, root / "sds", capture_store=root / "capture", sampling_rate=50.0, progress=False)
     # the true events as the detections: a catalog with the monitor's columns and enough rows to step through
     detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),
                               p_mean=np.linspace(0.3, 0.95, len(truth)), p_peak=1.0)

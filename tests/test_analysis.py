@@ -591,7 +591,8 @@ def test_frame_accuracy_by_hand():
     (lambda r: analysis.responsibility(r, var="h", irregular=150), r"The 'irregular' parameter of responsibility"),
     (lambda r: analysis.temporal_trace(r, event=0, method="umap"), r"The 'method' parameter of temporal_trace"),
     (lambda r: analysis.cell_distribution(r), r"cell_distribution: var='cell' picks the cell of each layer, 'c' for"),
-    (lambda r: analysis.top_fraction(HEAT, fraction=0), r"The 'fraction' parameter of top_fraction must be a number in"),
+    (lambda r: analysis.top_fraction(HEAT, fraction=0),
+     r"The 'fraction' parameter of top_fraction must be a number in"),
     (lambda r: analysis.heat_map(r["h"]), r"The 'run' parameter of heat_map must be an xarray.Dataset"),
 ])
 def test_errors_say_what_and_how(call, match):

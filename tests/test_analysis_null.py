@@ -103,7 +103,8 @@ def test_top_fraction_counts_its_units_against_chance(noise_run):
     n, mean, p = (top.heat[name].values[0] for name in ("n_units", "n_units_null_mean", "n_units_p"))
     assert n == len(top.units[0]) and 0 < mean <= 150 and 0 < p <= 1
     # the frame weighting and the "any" rule get one too
-    assert "n_units_p" in analysis.top_fraction(noise_run, fraction=0.3, rule="any", weighting="frame", null=9).heat.coords
+    assert "n_units_p" in analysis.top_fraction(noise_run, fraction=0.3, rule="any", weighting="frame",
+                                                null=9).heat.coords
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # class C has no segment
@@ -233,7 +234,8 @@ def test_features_computed_elsewhere_get_no_reach_without_a_warning_only_when_gi
 def test_probe_scores_against_permuted_segment_labels():
     run = _noise_run(n_units=6, planted=[0, 1, 2])
     run.attrs["background"] = "A"
-    table = analysis.linear_probes(run, targets=["class", "event"], folds=3, null=19, progress=False).set_index("target")
+    table = analysis.linear_probes(run, targets=["class", "event"], folds=3, null=19,
+                                   progress=False).set_index("target")
     assert table.loc["class", "score_p"] == pytest.approx(1 / 20)  # no permutation reaches it
     assert table.loc["class", "score_null_mean"] < table.loc["class", "score"]
     noise = _noise_run(n_units=6)

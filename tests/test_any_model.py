@@ -625,7 +625,8 @@ def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_
 def test_a_classifier_from_a_tensor_gives_the_states_of_its_capture_from_frames(tmp_path):
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 20)))
     torch.manual_seed(1)
-    model = rnnscope.models.RNNClassifier(["gru", "lstm"], input_size=frames.sizes["feature"], hidden_size=8, num_classes=5)
+    model = rnnscope.models.RNNClassifier(["gru", "lstm"], input_size=frames.sizes["feature"], hidden_size=8,
+                                          num_classes=5)
     model.fit_normalizer(frames)
     from_frames = rnnscope.capture(model, frames, progress=False)
     x = frames["features"].transpose("event", "time", "feature").values
@@ -640,9 +641,14 @@ def test_a_lazy_lstm_classifier_or_module_batch_take_the_hooked_path():
     from rnnscope.capturing._classifier_data import classifier_pass_applies
 
     x = torch.zeros(2, 5, 3)
-    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), x, None)
-    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), x.numpy(), {})
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier(["gru", "lazy_lstm"], input_size=3, hidden_size=4, num_classes=2), x, None)
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), x, {"layers.0.rnn": "event_major"})
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), (x, torch.tensor([5, 3])), None)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), x,
+                                   None)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2),
+                                   x.numpy(), {})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier(["gru", "lazy_lstm"], input_size=3, hidden_size=4,
+                                                                     num_classes=2), x, None)
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4,
+                                                                     num_classes=2), x, {"layers.0.rnn": "event_major"})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4,
+                                                                     num_classes=2), (x, torch.tensor([5, 3])), None)
     assert not classifier_pass_applies(nn.Sequential(nn.LSTM(3, 4)), x, None)

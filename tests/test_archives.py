@@ -51,7 +51,8 @@ CASES = {
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5,
+                                      class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
     with torch.no_grad():  # a normaliser on the scale of the synthetic data, so the probabilities move
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         m.fit_normalizer(frames[None])

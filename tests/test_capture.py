@@ -27,7 +27,8 @@ def frames(make_frames):
 
 def _model(cells, frames, hidden=6, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                          residual=residual)
     model.fit_normalizer(frames)
     return model
 
@@ -97,7 +98,8 @@ def test_padding_schema_and_provenance(frames):
 def test_fewer_variables_on_request(frames):
     run = rnnscope.capture(_model("gru", frames), frames, var=["h"], progress=False)
     assert "h" in run and "update_gate" not in run and "c" not in run
-    with pytest.raises(ValueError, match=r"'var' parameter of capture must be 'all' or a list drawn from \['h', 'update_gate'"):
+    with pytest.raises(ValueError,
+                       match=r"'var' parameter of capture must be 'all' or a list drawn from \['h', 'update_gate'"):
         rnnscope.capture(_model("gru", frames), frames, var=["c"], progress=False)
 
 
@@ -301,7 +303,8 @@ def test_bad_inputs_are_refused(frames):
     with pytest.raises(ValueError, match="expects 10 features per frame but the Dataset has 48"):
         rnnscope.capture(RNNClassifier("lstm", input_size=10, hidden_size=4, num_classes=5), frames, progress=False)
     with pytest.raises(ValueError, match="no 'features'"):
-        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5), frames.drop_vars("features"), progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5),
+                         frames.drop_vars("features"), progress=False)
     other = frames.copy()
     other.attrs = {**frames.attrs, "class_names": ["SIL", "TRE", "LP", "VTE", "EQ"]}
     with pytest.raises(ValueError, match="EQ"):

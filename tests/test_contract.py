@@ -90,7 +90,8 @@ def test_fit_gives_the_model_the_background_and_capture_gives_it_to_the_run(mode
     assert rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).background == "SIL"
     assert rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5,
                                          class_names=CHILE).background is None
-    assert rnnscope.models.TCNClassifier(input_size=48, num_classes=5, class_names=CHILE, background="BG").background == "BG"
+    assert rnnscope.models.TCNClassifier(input_size=48, num_classes=5, class_names=CHILE,
+                                         background="BG").background == "BG"
     with pytest.raises(ValueError, match=r"'background' parameter of RNNClassifier must be None or one of the "
                                          r"classes \['BG', 'TR', 'LP', 'VT', 'AV'\]. Got 'SIL'"):
         rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE,
@@ -271,10 +272,11 @@ def test_min_duration_names_must_be_classes():
     p = np.eye(5)[[0] * 4 + [3] * 6 + [0] * 4]
     with pytest.raises(ValueError, match=r"'min_duration' parameter of detect names classes the model does not have: "
                                          r"\['VTT'\].*Did you mean 'VTT' -> 'VT'\?"):
-        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, min_duration={"VTT": 4}, background="BG")
-    with pytest.raises(ValueError, match=r"names classes the model does not have: \['TRE', 'HYB', 'VTE', 'SIL'\]"):
-        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, min_duration=rnnscope.monitoring.DEFAULT_MIN_DURATION | {"SIL": 2},
+        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, min_duration={"VTT": 4},
                background="BG")
+    with pytest.raises(ValueError, match=r"names classes the model does not have: \['TRE', 'HYB', 'VTE', 'SIL'\]"):
+        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE,
+               min_duration=rnnscope.monitoring.DEFAULT_MIN_DURATION | {"SIL": 2}, background="BG")
     # the default applies the authors' numbers by name and 2 frames to the background, whatever its name
     one_bg = np.eye(5)[[3] * 6 + [0] + [3] * 6]
     d = detect(one_bg, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, smoothing=None, background="BG")

@@ -19,7 +19,8 @@ def frames(one_torch_thread, small_frames):
 
 
 def _make(frames, cell="gru"):
-    return partial(RNNClassifier, cell, input_size=frames.sizes["feature"], hidden_size=4, num_classes=5, class_names=frames.attrs["class_names"])
+    return partial(RNNClassifier, cell, input_size=frames.sizes["feature"], hidden_size=4, num_classes=5,
+                   class_names=frames.attrs["class_names"])
 
 
 # --------------------------------------------------------------------------------------------- shuffle_labels

@@ -139,7 +139,8 @@ def test_feature_reach_matches_a_step_onset(offset):
         expected_before = reach.before - (1 if offset == 0 else 0)
         assert labelled - changed[0] == expected_before, part
         assert settling[settling < len(feats) - 30][-1] - labelled == reach.after, part
-    assert F.feature_reach("paper", sampling_rate=FS) == F.feature_reach("paper", sampling_rate=FS, part="delta_deltas") == (8, 7)
+    assert F.feature_reach("paper", sampling_rate=FS) == F.feature_reach("paper", sampling_rate=FS,
+                                                                         part="delta_deltas") == (8, 7)
     assert F.feature_reach("paper", sampling_rate=FS, part="energies") == (4, 3)
 
 
@@ -189,7 +190,8 @@ def test_short_records_error_names_them_or_are_dropped():
 
 def test_bad_settings_are_refused_with_the_valid_choices():
     records = _records([np.zeros(1000)])
-    with pytest.raises(ValueError, match=r"'feature_config' parameter of compute must be one of \['paper', 'authors_code'\]"):
+    with pytest.raises(ValueError,
+                       match=r"'feature_config' parameter of compute must be one of \['paper', 'authors_code'\]"):
         F.compute(records, feature_config="mfcc")
     with pytest.raises(TypeError, match="unknown feature settings"):
         F.compute(records, n_filter=3)

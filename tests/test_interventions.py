@@ -26,7 +26,8 @@ def trained(frames):
 
 def _model(cells, frames, hidden=5, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                          residual=residual)
     model.fit_normalizer(frames)
     return model.eval()
 
@@ -146,8 +147,8 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
 def test_keep_count_refuses_swapped_or_impossible_arguments():
     """keep_count(32, 0.3) once returned 1 without a word (issue 25)."""
     assert experiments.keep_count(0.3, 32) == 10 and experiments.keep_count(1.0, np.int64(8)) == 8
-    with pytest.raises(ValueError, match=r"'hidden_size' parameter of keep_count must be a whole number of units >= 1\. "
-                                         r"Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
+    with pytest.raises(ValueError, match=r"'hidden_size' parameter of keep_count must be a whole number of units "
+                                         r">= 1\. Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
                                          r"hidden_size\), e\.g\. keep_count\(0\.3, 32\)"):
         experiments.keep_count(32, 0.3)
     with pytest.raises(ValueError, match=r"'fraction' parameter of keep_count must be the share of the 10 units "
@@ -230,7 +231,7 @@ def test_ablation_errors(trained, frames):
 @pytest.mark.parametrize("where", ["waveform", "features"])
 @pytest.mark.parametrize("mode", ["overwrite", "insert"])
 def test_noise_robustness_alignment(trained, frames, mode, where):
-    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, noise_std=2.0,
+    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, noise_level=2.0,
                                                   how=mode, where=where, seed=3)
     info = noisy.attrs["noise"]
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]

@@ -67,7 +67,8 @@ def interleaved_step_loop(model, x, keep_masks=None):
 def test_classifier_matches_interleaved_step_loop(cells, residual, input_size, masked):
     torch.manual_seed(0)
     num_layers = len(cells) if isinstance(cells, list) else 2
-    model = RNNClassifier(cells, input_size=input_size, hidden_size=H, num_classes=4, num_layers=num_layers, residual=residual)
+    model = RNNClassifier(cells, input_size=input_size, hidden_size=H, num_classes=4, num_layers=num_layers,
+                          residual=residual)
     assert model.shortcuts == [residual and (i > 0 or input_size == H) for i in range(num_layers)]
     x = torch.randn(3, 8, input_size)
     keep_masks = _masks(num_layers) if masked else None
@@ -157,7 +158,8 @@ def test_dropout_between_layers_only_in_training():
     assert not torch.allclose(model(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
-    one = RNNClassifier("gru", input_size=4, hidden_size=H, num_classes=3, dropout=0.5).train()  # one layer: no dropout before the head
+    # one layer: no dropout before the head
+    one = RNNClassifier("gru", input_size=4, hidden_size=H, num_classes=3, dropout=0.5).train()
     assert torch.equal(one(x), one(x))
 
 
@@ -214,7 +216,8 @@ def test_fit_normalizer_reads_a_features_dataset_event_by_event():
     assert np.allclose(model.feature_mean.numpy(), valid.mean(0), atol=1e-6)
 
 
-@pytest.mark.parametrize("make", [lambda: RNNClassifier(MIXED, input_size=3, hidden_size=4, num_classes=5), lambda: TCNClassifier(input_size=3, num_classes=5, filters=4)])
+@pytest.mark.parametrize("make", [lambda: RNNClassifier(MIXED, input_size=3, hidden_size=4, num_classes=5),
+                                  lambda: TCNClassifier(input_size=3, num_classes=5, filters=4)])
 def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
     torch.manual_seed(4)
     model = make().eval()
@@ -241,8 +244,10 @@ def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
 
 
 def test_class_names_default_and_remapping():
-    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).class_names == ["SIL", "TRE", "LP", "VTE", "HYB"]
-    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=3).class_names == ["class0", "class1", "class2"]
+    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).class_names == \
+        ["SIL", "TRE", "LP", "VTE", "HYB"]
+    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=3).class_names == \
+        ["class0", "class1", "class2"]
     model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
     data_names = ["LP", "SIL", "HYB", "TRE", "VTE"]
     assert model.class_index_map(data_names).tolist() == [2, 0, 4, 1, 3]
@@ -265,7 +270,8 @@ def test_class_names_default_and_remapping():
 
 
 def test_config_repr_and_parameter_count():
-    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=48, hidden_size=16, num_classes=5, residual=True, dropout=0.1)
+    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=48, hidden_size=16, num_classes=5, residual=True,
+                          dropout=0.1)
     config = model.config
     assert json.loads(json.dumps(config)) == config
     assert config["model"] == "RNNClassifier" and config["cells"] == ["lstm", "lazy_lstm"]
@@ -327,7 +333,8 @@ def test_from_torch_refuses_what_it_cannot_represent():
 
 def test_save_load_round_trip(tmp_path):
     torch.manual_seed(6)
-    model = RNNClassifier(MIXED, input_size=3, hidden_size=5, num_classes=4, residual=True, class_names=["SIL", "LP", "VTE", "HYB"])
+    model = RNNClassifier(MIXED, input_size=3, hidden_size=5, num_classes=4, residual=True,
+                          class_names=["SIL", "LP", "VTE", "HYB"])
     model.fit_normalizer(np.random.default_rng(3).normal(2.0, 4.0, (30, 3)))
     model.info["class_weights"] = [1.0, 2.0, 3.0, 4.0]
     model = model.masked([None, torch.tensor([True, False, True, True, False]), None]).eval()
@@ -348,7 +355,8 @@ def test_save_load_round_trip(tmp_path):
     with safe_open(path, framework="pt") as f:
         assert json.loads(f.metadata()["rnnscope_model"])["cells"] == MIXED
 
-    tcn = TCNClassifier(input_size=3, num_classes=5, filters=4, dilations=(1, 2), blocks=2, class_names=list("ABCDE")).eval()
+    tcn = TCNClassifier(input_size=3, num_classes=5, filters=4, dilations=(1, 2), blocks=2,
+                        class_names=list("ABCDE")).eval()
     tcn.save(tmp_path / "tcn.safetensors")
     tcn2 = load(tmp_path / "tcn.safetensors", device="auto").to("cpu")
     with torch.no_grad():

@@ -287,12 +287,13 @@ def test_min_duration_merges_short_runs_into_the_more_probable_neighbour():
 def test_detect_times_are_frame_edges_and_a_single_short_piece_gives_nothing():
     prob = np.eye(5)[[0] * 3 + [4] * 20 + [0] * 3]
     t0 = UTCDateTime("2024-01-01T00:00:02").ns
-    d = detect(prob, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=rnnscope.models.RNNClassifier("rnn", input_size=2, hidden_size=2, num_classes=5).class_names, smoothing=None,
-               background="SIL")
+    names = rnnscope.models.RNNClassifier("rnn", input_size=2, hidden_size=2, num_classes=5).class_names
+    d = detect(prob, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=names, smoothing=None, background="SIL")
     assert d["class_name"].tolist() == ["HYB"] and d["n_frames"].tolist() == [20]
     assert d["start"][0] == pd.Timestamp("2024-01-01T00:00:03.25Z")  # frame 3 centred at 3.5 s, minus half a hop
     assert d["duration_s"][0] == 10.0
-    short = detect(np.eye(5)[[4] * 5], first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
+    short = detect(np.eye(5)[[4] * 5], first_time_ns=t0, frame_period_ns=5 * 10**8,
+                   class_names=["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
     assert len(short) == 0  # 5 HYB frames < 14 and no neighbour to absorb them
 
 

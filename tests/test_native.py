@@ -103,7 +103,8 @@ def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_thread
     """With 2 threads two distinct threads run the kernel (blocks of records for 40 records; the units of every step
     for 1 and 3), with 1 thread one; the results are the same bits either way."""
     torch.manual_seed(0)
-    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()  # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
     x = torch.randn(batch, 17, 6)
     seen, outs = {}, {}
     for threads in (1, 2):
@@ -567,7 +568,8 @@ def test_the_group_sums_are_checked():
 
 def test_capture_without_the_kernels_gives_the_same_run(frames):
     torch.manual_seed(0)
-    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], input_size=frames.sizes["feature"], hidden_size=6, num_classes=5)
+    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], input_size=frames.sizes["feature"], hidden_size=6,
+                          num_classes=5)
     model.fit_normalizer(frames)
     native = rnnscope.capture(model, frames, progress=False, batch_size=2, time_chunk=50)
     previous = set_native(False)
@@ -603,8 +605,10 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
 def test_capture_does_not_warn_when_the_kernels_are_off_on_purpose_or_not_needed(fresh_session, native_off, frames):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rnnscope.capture(RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5),
+                         frames, progress=False)
         set_native(True)
         _native._STATE["used"] = False  # a stale fallback of an earlier call must not make an RNN capture warn
-        rnnscope.capture(RNNClassifier("rnn", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("rnn", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5),
+                         frames, progress=False)
     assert fresh_session._FALLBACK_WARNED is False

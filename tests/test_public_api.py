@@ -200,8 +200,9 @@ def test_named_tests_and_links_exist():
 
 
 def test_the_checker_tells_default_calls_from_others():
-    assert calls_with_defaults("rs.analysis.top_fraction(run, fraction=0.5)", "top_fraction", ["run_or_heat", "fraction"])
-    assert not calls_with_defaults("top_fraction(run, fraction=0.5, layer=0)", "top_fraction", ["run_or_heat", "fraction"])
+    params = ["run_or_heat", "fraction"]
+    assert calls_with_defaults("rs.analysis.top_fraction(run, fraction=0.5)", "top_fraction", params)
+    assert not calls_with_defaults("top_fraction(run, fraction=0.5, layer=0)", "top_fraction", params)
     assert calls_with_defaults("fit(model, frames, epochs=1, progress=False)", "fit", ["model", "dataset"])
     assert not calls_with_defaults("fit(model, frames, lr=0.1)", "fit", ["model", "dataset"])
     assert not calls_with_defaults("heat_map(run, var='h')", "heat_map", ["run"])

@@ -275,8 +275,8 @@ def test_segments_are_the_half_open_sample_intervals_they_label(rate):
 def test_missing_obspy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "obspy", None)
     with pytest.raises(rnnscope.errors.MissingExtraError,
-                       match=r"from_obspy needs obspy, which is not installed: it comes with rnnscope's 'seismic' extra "
-                             r".*pip install 'rnnscope\[seismic\]'"):
+                       match=r"from_obspy needs obspy, which is not installed: it comes with rnnscope's 'seismic' "
+                             r"extra .*pip install 'rnnscope\[seismic\]'"):
         from_obspy("anything.mseed")
 
 
@@ -525,7 +525,8 @@ def test_custom_class_names_and_background_must_match():
     events = cat([(RJOB, T0 + 1.0, T0 + 2.0, "noise")])
     ds = from_obspy(obspy.read(), events, class_names=["noise", "quake"], background="noise")
     assert ds.attrs["class_names"] == ["noise", "quake"]
-    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be None or one of the classes \['noise', 'quake'\]"):
+    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be None or one of the classes "
+                                         r"\['noise', 'quake'\]"):
         from_obspy(obspy.read(), class_names=["noise", "quake"], background="SIL")
 
 
@@ -554,7 +555,8 @@ def test_from_arrays_takes_a_2d_array_and_a_segment_table_with_class_names():
     ds = from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, segments=segments)
     assert ds.sizes["event"] == 2 and catalog(ds).p.iloc[0] == 1.0
     with pytest.raises(ValueError, match=r"classes \['QUAKE'\] that are not in class_names"):
-        from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
+        from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES,
+                    segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
     with pytest.raises(ValueError, match="labels must have shape"):
         from_arrays(x, y[:, :40], sampling_rate=10.0, class_names=CLASSES)
 
@@ -566,8 +568,8 @@ def test_from_features_round_trip():
     rng = np.random.default_rng(1)
     feats = [rng.normal(size=(7, 4)), rng.normal(size=(3, 4)).astype(np.float32)]
     labs = [np.array([-1, 0, 0, 2, 2, 2, -1]), np.array([1, 1, 1], dtype=np.uint8)]
-    ds = from_features(feats, labs, class_names=CLASSES, frame_rate=2.0, feature_names=list("abcd"), event_ids=["x", "y"],
-                       time_offset=2.0)
+    ds = from_features(feats, labs, class_names=CLASSES, frame_rate=2.0, feature_names=list("abcd"),
+                       event_ids=["x", "y"], time_offset=2.0)
     schema.validate(ds, kind="features")
     assert "waveform" not in ds and "spectrogram" not in ds
     assert ds.features.shape == (2, 7, 4) and list(ds.length.values) == [7, 3]

@@ -76,7 +76,8 @@ def pipeline(archive):
     records = rnnscope.data.from_obspy([str(f) for f in files], catalog, sampling_rate=RATE, class_names=NAMES,
                                        background="BG")
     frames = rnnscope.features.compute(records)
-    model = rnnscope.models.RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=12, num_classes=len(NAMES), class_names=NAMES)
+    model = rnnscope.models.RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=12,
+                                          num_classes=len(NAMES), class_names=NAMES)
     rnnscope.train.fit(model, frames, epochs=3, progress=False, seed=0)
     run = rnnscope.capture(model, frames, progress=False)
     return records, frames, model, run

@@ -126,7 +126,8 @@ def test_retrain_fine_tunes_a_copy_and_scores_before_and_after(archive, model, r
     assert {"loss_reviewed", "loss_original"} <= set(out.history.columns)
     assert out.model.info["retraining"]["epochs"] == 12
     assert ("frame_accuracy", "before") in out.summary().columns and "Retraining(12 epochs)" in repr(out)
-    again = rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, epochs=12, lr=3e-3, progress=False)
+    again = rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, epochs=12, lr=3e-3,
+                                   progress=False)
     pd.testing.assert_frame_equal(again.after, out.after)  # seeded
 
 
@@ -150,11 +151,13 @@ def test_csv_and_quakeml_catalogs_give_the_same_records(archive, model, reviewed
 def test_retrain_errors_say_what_and_how(archive, model, reviewed, original, tmp_path):
     root, _ = archive
     with pytest.raises(ValueError, match=r"holds classes \['XX'\] the model does not have"):
-        rnnscope.train.retrain(model, reviewed.assign(class_name="XX"), waveforms=root, original=original, progress=False)
+        rnnscope.train.retrain(model, reviewed.assign(class_name="XX"), waveforms=root, original=original,
+                               progress=False)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['start'\]"):
         rnnscope.train.retrain(model, reviewed.drop(columns="start"), waveforms=root, original=original, progress=False)
     with pytest.raises(ValueError, match="the waveforms hold no sample around the reviewed events"):
-        rnnscope.train.retrain(model, reviewed.assign(seed_id="XX.NONE..HHZ"), waveforms=root, original=original, progress=False)
+        rnnscope.train.retrain(model, reviewed.assign(seed_id="XX.NONE..HHZ"), waveforms=root, original=original,
+                               progress=False)
     with pytest.raises(ValueError, match=r"The 'holdout' parameter of retrain must be a fraction in \[0, 1\)"):
         rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, holdout=1.5, progress=False)
     with pytest.raises(FileNotFoundError, match="does not exist"):

@@ -27,7 +27,8 @@ def test_constant_and_all_zero_traces_warn_and_give_finite_features():
 
 
 def test_integer_samples_are_accepted():
-    records = from_arrays([np.arange(1000, dtype=np.int32) % 7], [np.zeros(1000, int)], sampling_rate=100.0, class_names=NAMES)
+    records = from_arrays([np.arange(1000, dtype=np.int32) % 7], [np.zeros(1000, int)], sampling_rate=100.0,
+                          class_names=NAMES)
     assert records.waveform.dtype == np.float32
 
 
@@ -58,7 +59,8 @@ def test_the_same_seed_gives_identical_arrays_on_the_cpu():
 
 def test_a_model_and_data_with_different_classes_are_refused():
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5, class_names=["SIL", "TRE", "LP", "VTE", "EQ"])
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5,
+                                          class_names=["SIL", "TRE", "LP", "VTE", "EQ"])
     with pytest.raises(ValueError, match="HYB") as info:
         rnnscope.capture(model, frames, progress=False)
     assert "EQ" in str(info.value)

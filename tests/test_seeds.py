@@ -93,7 +93,8 @@ def frames(one_torch_thread, small_frames):
 
 
 def _make(frames):
-    return partial(RNNClassifier, "gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5, class_names=frames.attrs["class_names"])
+    return partial(RNNClassifier, "gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5,
+                   class_names=frames.attrs["class_names"])
 
 
 def _same_weights(a, b):

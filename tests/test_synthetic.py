@@ -175,7 +175,8 @@ def test_class_balance_follows_the_paper(big):
 def test_class_proportions_change_the_balance():
     only_vte = catalog(synthetic(n_records=10, seed=0, class_proportions={"VTE": 1}))
     assert set(only_vte["class_name"]) == {"SIL", "VTE"}
-    counts = catalog(synthetic(n_records=60, seed=0, class_proportions={"VTE": 3, "LP": 1}))["class_name"].value_counts()
+    counts = catalog(synthetic(n_records=60, seed=0, class_proportions={"VTE": 3, "LP": 1}))
+    counts = counts["class_name"].value_counts()
     assert counts["VTE"] > counts["LP"]
     assert "TRE" not in counts and "HYB" not in counts
 
@@ -274,7 +275,8 @@ def test_some_events_are_barely_above_noise(big):
         ({"record_duration_s": (0, 30)}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\) of "
                                          r"durations"),
         ({"record_duration_s": 30}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\)"),
-        ({"class_proportions": {"LP": 1, "EXP": 2}}, r"'class_proportions' parameter of synthetic names unknown .*'EXP'"),
+        ({"class_proportions": {"LP": 1, "EXP": 2}},
+         r"'class_proportions' parameter of synthetic names unknown .*'EXP'"),
         ({"class_proportions": {"SIL": 1}}, r"SIL is the background"),
         ({"class_proportions": {"LP": -1}}, r"non-negative numbers"),
         ({"class_proportions": {"LP": 0}}, r"at least one class a positive weight"),

@@ -18,7 +18,8 @@ def frames(make_frames):
 
 
 def _tiny(frames, cell="lstm", hidden=8):
-    return RNNClassifier(cell, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5, class_names=frames.attrs["class_names"])
+    return RNNClassifier(cell, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                         class_names=frames.attrs["class_names"])
 
 
 def test_fit_learns_and_is_reproducible_for_a_seed(frames):
@@ -306,7 +307,8 @@ def test_context_window_baseline_sees_the_past_frames():
     y[:, 1:] = (x[:, :-1, 0] > 0).astype(int)  # frame 0 has no past: unknown label
     frames = _hand_made_frames(x, y)
     one = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting")
-    window = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting", context=1)
+    window = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting",
+                                  context=1)
     assert one["balanced_accuracy"] < 0.65 and window["balanced_accuracy"] == pytest.approx(1.0)
     assert window["n_train_frames"] == 15 * 59
     with pytest.raises(ValueError, match="The 'context' parameter of frame_baseline must be an integer >= 0"):
@@ -527,9 +529,11 @@ def test_record_folds_groups_by_a_coordinate_station_or_day():
                                 "starttime": ("event", np.array([f"2024-03-0{1 + i % 3}T0{i % 5}:00:00.000000Z"
                                                                  for i in range(n)], dtype=object)),
                                 "survey": ("event", stations)})
-    by_station = train.record_folds(frames, folds=2, groups="station")  # NET.STA of trace_id: channels and locations merged
-    assert [p.tolist() for p in by_station] == [p.tolist() for p in train.record_folds(frames, folds=2, groups="survey")]
-    assert [p.tolist() for p in by_station] == [p.tolist() for p in train.record_folds(labels, folds=2, groups=stations)]
+    # NET.STA of trace_id: channels and locations merged
+    by_station = train.record_folds(frames, folds=2, groups="station")
+    for same in (train.record_folds(frames, folds=2, groups="survey"),
+                 train.record_folds(labels, folds=2, groups=stations)):
+        assert [p.tolist() for p in by_station] == [p.tolist() for p in same]
     by_day = train.record_folds(frames, folds=3, groups="day")
     days = np.array([t[:10] for t in frames.starttime.values])
     assert all(len(set(days[p])) == 1 for p in by_day)

@@ -13,10 +13,10 @@ future. The windows around a boundary account for this reach, read from the run'
 
 ``b - max(w_before, before) <= t <= b + max(half_width, after)``
 
-with ``(before, after)`` the reach of the whole feature vector and ``w_before = half_width`` for :func:`susceptibility`, 0
-for :func:`~rnnscope.analysis.detector_units`. A run that does not say how its features were made (no feature
-configuration, or features from :func:`rnnscope.data.from_features`) gets reach 0 with a warning: pass
-``reach=(before, after)``.
+with ``(before, after)`` the reach of the whole feature vector and ``w_before = half_width`` for
+:func:`susceptibility`, 0 for :func:`~rnnscope.analysis.detector_units`. A run that does not say how its features
+were made (no feature configuration, or features from :func:`rnnscope.data.from_features`) gets reach 0 with a
+warning: pass ``reach=(before, after)``.
 """
 from __future__ import annotations
 
@@ -104,9 +104,9 @@ def _reach(run, reach, func) -> tuple[int, int]:
             return tuple(feature_reach(config, sampling_rate=float(rate)))
         warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
                       "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
-                      "in frames to say how far they reach (rnnscope.features.feature_reach(config, sampling_rate=sampling_rate) "
-                      "computes it for a window and deltas: (8, 7) for the paper's features at 100 Hz), or reach=0 "
-                      "to confirm none.", RnnscopeWarning, stacklevel=3)
+                      "in frames to say how far they reach (rnnscope.features.feature_reach(feature_config, "
+                      "sampling_rate=...) computes it for a window and deltas: (8, 7) for the paper's features at 100 "
+                      "Hz), or reach=0 to confirm none.", RnnscopeWarning, stacklevel=3)
         return 0, 0
     pair = (reach, reach) if isinstance(reach, (int, np.integer)) and not isinstance(reach, bool) else reach
     try:

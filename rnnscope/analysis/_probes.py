@@ -480,9 +480,9 @@ def gate_saturation(run: xr.Dataset, *, var: str | Sequence[str] = "gates", laye
     ----------
     run : xarray.Dataset
     var : str or list of str
-        ``"gates"`` (default): every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``, ``forget_gate``,
-        ``output_gate`` for LSTMs, ``update_gate``, ``reset_gate`` for GRUs). Any state variable may be named, with
-        thresholds suited to its range (e.g. ``var="h", low=-0.95, high=0.95`` for tanh saturation).
+        ``"gates"`` (default): every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``,
+        ``forget_gate``, ``output_gate`` for LSTMs, ``update_gate``, ``reset_gate`` for GRUs). Any state variable
+        may be named, with thresholds suited to its range (e.g. ``var="h", low=-0.95, high=0.95`` for tanh saturation).
     layer : int, list of int or None
     low, high : float
         Thresholds, ``low < high``.

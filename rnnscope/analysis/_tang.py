@@ -561,13 +561,14 @@ def smoothness(
             warnings.simplefilter("ignore", RuntimeWarning)
             result = np.nanmean(np.asarray(per_path), axis=0)
     else:
-        warnings.warn(f"{func}: no record with at least {3 if path_frames is None else path_frames} valid frames; smoothness "
-                      "is NaN.", C.EmptyClassWarning, stacklevel=2)
+        warnings.warn(f"{func}: no record with at least {3 if path_frames is None else path_frames} valid frames; "
+                      "smoothness is NaN.", C.EmptyClassWarning, stacklevel=2)
         result = np.full(len(positions), np.nan)
     out = xr.DataArray(result, dims=("layer",),
                        coords={"layer": C.layer_ids(run, positions), "variable": ("layer", np.array(variables))},
                        name="smoothness")
     out.attrs.update(definition="mean step length between consecutive frames / mean pairwise distance between frames "
                                 "(lower = smoother; 3 / (n + 1) for a straight path of n frames)",
-                     path_frames="record" if path_frames is None else int(path_frames), n_paths=len(per_path), n_records=n_records)
+                     path_frames="record" if path_frames is None else int(path_frames), n_paths=len(per_path),
+                     n_records=n_records)
     return out

@@ -58,7 +58,9 @@ def capture_modules(
         Any PyTorch model holding recurrent modules (an rnnscope classifier too).
     data : tensor, array, tuple or dict
         What the model's forward takes, batch first (see :func:`rnnscope.capture`).
-    var, device, batch_size, silence, progress, modules, sampling_rate, time_axis, labels, label_rate, class_names, event_ids, module_batch
+    sampling_rate, time_axis, labels, label_rate, class_names, event_ids, module_batch
+        As in :func:`rnnscope.capture`.
+    var, device, batch_size, silence, progress, modules
         As in :func:`rnnscope.capture`. ``silence={layer: units}`` numbers the layers over every captured module
         in ``model.named_modules()`` order, each layer and direction (as one run would number them).
 

@@ -249,7 +249,8 @@ def to_catalog(
     --------
     >>> import pandas as pd
     >>> d = pd.DataFrame({"seed_id": ["XX.STA..HHZ"], "class_name": ["LP"],
-    ...                   "start": [pd.Timestamp("2024-01-01T00:00:10Z")], "end": [pd.Timestamp("2024-01-01T00:00:30Z")],
+    ...                   "start": [pd.Timestamp("2024-01-01T00:00:10Z")],
+    ...                   "end": [pd.Timestamp("2024-01-01T00:00:30Z")],
     ...                   "duration_s": [20.0], "p_mean": [0.9], "p_peak": [1.0]})
     >>> cat = to_catalog(d)
     >>> ev = cat[0]

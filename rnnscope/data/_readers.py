@@ -428,7 +428,8 @@ def from_arrays(
     >>> records = from_arrays(x, y, sampling_rate=2.0, class_names=["BG", "TR", "LP"])
     >>> records.waveform.shape, str(records.waveform.dtype), list(records.event_id.values)
     ((2, 6), 'float32', ['rec00000', 'rec00001'])
-    >>> records = from_arrays(x, y, sampling_rate=2.0, class_names=["BG", "TR", "LP"], event_ids=["a", "b"], background="BG")
+    >>> records = from_arrays(x, y, sampling_rate=2.0, class_names=["BG", "TR", "LP"], event_ids=["a", "b"],
+    ...                       background="BG")
     >>> catalog(records)[["event_id", "class_name", "start", "end"]]
       event_id class_name  start  end
     0        a         BG    0.0  1.0
@@ -554,7 +555,8 @@ def from_features(
     >>> ds = from_features(feats, labs, class_names=["BG", "TR", "LP"])
     >>> ds.time.values.tolist(), ds.attrs["frame_rate"]
     ([0.0, 0.5, 1.0, 1.5], 2.0)
-    >>> ds = from_features(feats, labs, class_names=["BG", "TR", "LP"], frame_rate=2.0, time_offset=2.0, background="BG")
+    >>> ds = from_features(feats, labs, class_names=["BG", "TR", "LP"], frame_rate=2.0, time_offset=2.0,
+    ...                    background="BG")
     >>> ds.features.shape, ds.time.values.tolist(), ds.length.values.tolist()
     ((2, 4, 3), [2.0, 2.5, 3.0, 3.5], [4, 2])
     >>> catalog(ds)[["event_id", "class_name", "start", "end"]]

@@ -48,7 +48,7 @@ def noise_robustness(
     event=0,
     start: float = 10.0,
     duration: float = 5.0,
-    noise_std: float = 1.0,
+    noise_level: float = 1.0,
     how: str = "overwrite",
     where: str = "waveform",
     seed: int = 0,
@@ -58,7 +58,7 @@ def noise_robustness(
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Run one record clean and with a noise segment, and return both runs aligned in time (Tang et al., Fig. 8).
 
-    The noise is Gaussian white noise of standard deviation ``noise_std`` x the standard deviation of the record
+    The noise is Gaussian white noise of standard deviation ``noise_level`` x the standard deviation of the record
     (``where="waveform"``: of its valid samples; ``where="features"``: of each feature over its valid frames, noise
     centred on the feature's mean), drawn with ``seed``.
 
@@ -90,7 +90,7 @@ def noise_robustness(
         Record position or ``event_id``.
     start, duration : float
         Seconds from the record start.
-    noise_std : float
+    noise_level : float
         Noise standard deviation relative to the record's.
     how : {"overwrite", "insert"}
         Noise written over the record's samples (frames), or inserted into it.
@@ -119,7 +119,7 @@ def noise_robustness(
     func = "noise_robustness"
     check_choice(how, ["overwrite", "insert"], name="how", func=func)
     check_choice(where, ["waveform", "features"], name="where", func=func)
-    for name, value in (("start", start), ("duration", duration), ("noise_std", noise_std)):
+    for name, value in (("start", start), ("duration", duration), ("noise_level", noise_level)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0 or \
                 (name == "duration" and value <= 0):
             raise ValueError(f"The {name!r} parameter of {func} must be a {'positive' if name == 'duration' else 'non-negative'} "
@@ -128,9 +128,9 @@ def noise_robustness(
     one = _strip_run(select_records(dataset, [e]))
     rng = np.random.default_rng(seed)
     if where == "waveform":
-        clean_frames, pert_frames, mapping, info = _perturb_waveform(one, start, duration, noise_std, how, rng, func)
+        clean_frames, pert_frames, mapping, info = _perturb_waveform(one, start, duration, noise_level, how, rng, func)
     else:
-        clean_frames, pert_frames, mapping, info = _perturb_features(one, start, duration, noise_std, how, rng, func)
+        clean_frames, pert_frames, mapping, info = _perturb_features(one, start, duration, noise_level, how, rng, func)
     n_clean, n_pert = int(clean_frames["length"][0]), int(pert_frames["length"][0])
     if n_pert == 0 or n_clean == 0:
         raise ValueError(f"{func}: the record has no frame; choose a longer record.")
@@ -188,8 +188,10 @@ def _perturb_waveform(one, start, duration, level, how, rng, func):
     segs = _segments(one, 0)
     ids = [str(one["event_id"].values[0])] if "event_id" in one.coords else None
     seg_pert = _shift_segments(segs, s0 / fs, n_ins / fs) if how == "insert" else segs
-    rec_clean = from_arrays([x], [y], sampling_rate=fs, class_names=names, segments=segs if len(segs) else None, event_ids=ids)
-    rec_pert = from_arrays([xp], [yp], sampling_rate=fs, class_names=names, segments=seg_pert if len(seg_pert) else None, event_ids=ids)
+    rec_clean = from_arrays([x], [y], sampling_rate=fs, class_names=names, segments=segs if len(segs) else None,
+                            event_ids=ids)
+    rec_pert = from_arrays([xp], [yp], sampling_rate=fs, class_names=names,
+                           segments=seg_pert if len(seg_pert) else None, event_ids=ids)
     for rec in (rec_clean, rec_pert):
         rec.attrs.update({k: v for k, v in one.attrs.items() if k not in rec.attrs})
     clean = features.compute(rec_clean, feature_config=cfg)
@@ -200,7 +202,7 @@ def _perturb_waveform(one, start, duration, level, how, rng, func):
         mapping = np.where(j * hop + win <= s0, j, np.where(j * hop >= s0 + n_ins, j - n_hops, -1))
     else:
         mapping = j.copy()
-    info = {"how": how, "where": "waveform", "start_s": s0 / fs, "duration_s": n_ins / fs, "noise_std": float(level),
+    info = {"how": how, "where": "waveform", "start_s": s0 / fs, "duration_s": n_ins / fs, "noise_level": float(level),
             "noise_std": scale, "inserted_frames": int(n_hops)}
     return clean, pert, mapping, info
 
@@ -251,5 +253,5 @@ def _perturb_features(one, start, duration, level, how, rng, func):
         mapping = np.where(j < f0, j, np.where(j >= f0 + n_f, j - n_f, -1))
         inserted = n_f
     info = {"how": how, "where": "features", "start_s": float(times[f0]), "duration_s": n_f * step,
-            "noise_std": float(level), "inserted_frames": int(inserted)}
+            "noise_level": float(level), "inserted_frames": int(inserted)}
     return clean, pert, mapping, info

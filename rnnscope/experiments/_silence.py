@@ -193,7 +193,7 @@ def keep_count(fraction: float, hidden_size: int) -> int:
     >>> keep_count(32, 0.3)
     Traceback (most recent call last):
     ...
-    ValueError: The 'hidden_size' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden_size), e.g. keep_count(0.3, 32).
+    ValueError: The 'hidden_size' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. ...
     """
     func = "keep_count"
     whole = isinstance(hidden_size, (int, float, np.integer, np.floating)) and not isinstance(hidden_size, bool) \
@@ -209,8 +209,8 @@ def keep_count(fraction: float, hidden_size: int) -> int:
         if not whole:
             raise ValueError(f"The 'hidden_size' parameter of {func} must be a whole number of units >= 1. Got "
                              f"{hidden_size!r} instead.{hint}")
-        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden_size)} units kept, in "
-                         f"[0, 1]. Got {fraction!r} instead.{hint}")
+        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden_size)} units kept, "
+                         f"in [0, 1]. Got {fraction!r} instead.{hint}")
     return max(1, int(np.floor(float(fraction) * int(hidden_size) + 0.5)))
 
 
@@ -385,8 +385,8 @@ def kept_counts(activity: np.ndarray, fraction: float, *, selection: str = "frac
     Examples
     --------
     >>> activity = np.array([[1.0], [0.95], [0.5], [0.2]])
-    >>> kept_counts(activity, 0.1, selection="threshold").tolist(), kept_counts(activity, 0.5, selection="threshold").tolist()
-    ([2], [3])
+    >>> [kept_counts(activity, p, selection="threshold").tolist() for p in (0.1, 0.5)]
+    [[2], [3]]
     >>> kept_counts(activity, 0.5).tolist()
     [2]
     """
@@ -460,9 +460,9 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
                 accs = [baseline]
             elif r == "small_model":
                 torch.manual_seed(seed)
-                small = RNNClassifier(list(model.cells), input_size=model.input_size, hidden_size=int(counts.max()), num_classes=model.num_classes,
-                                      num_layers=model.num_layers, residual=model.residual,
-                                      class_names=model.class_names)
+                small = RNNClassifier(list(model.cells), input_size=model.input_size, hidden_size=int(counts.max()),
+                                      num_classes=model.num_classes, num_layers=model.num_layers,
+                                      residual=model.residual, class_names=model.class_names)
                 fit(small, rank_on, **{"epochs": 10, "progress": False, "seed": seed, **(fit_kwargs or {})})
                 accs = [accuracy(small)]
             elif r == "activity":

@@ -294,7 +294,8 @@ class ModelBase(nn.Module):
         --------
         >>> import rnnscope
         >>> records = rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)
-        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).set_input(rnnscope.features.compute(records))
+        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+        >>> model = model.set_input(rnnscope.features.compute(records))
         >>> other = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
         >>> model.check_input(other, "capture")
         Traceback (most recent call last):

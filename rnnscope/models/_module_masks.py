@@ -68,7 +68,7 @@ def check_silence(silence: Any, n_layers: int, *, func: str) -> dict[int, Any]:
     >>> check_silence([[1, 3]], 1, func="f")
     Traceback (most recent call last):
     ...
-    ValueError: The 'silence' parameter of f must be a dict {layer: units} (layer: the run's layer index, 0..0; units: the silenced unit ids or a boolean mask of the layer's units, True = silenced), e.g. {0: [1, 3]}. Got a list instead.
+    ValueError: The 'silence' parameter of f must be a dict {layer: units} ... Got a list instead.
     """
     what = (f"a dict {{layer: units}} (layer: the run's layer index, 0..{n_layers - 1}; units: the silenced unit "
             "ids or a boolean mask of the layer's units, True = silenced), e.g. {0: [1, 3]}")

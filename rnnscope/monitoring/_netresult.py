@@ -98,7 +98,8 @@ class NetworkResult:
     # -- catalog -----------------------------------------------------------------------------------------
     def detect(self, *, smoothing="auto", min_duration="auto", background="auto") -> pd.DataFrame:
         """Every station's :meth:`MonitorResult.detect` with these settings, in one table (the model is not run)."""
-        tables = [self[sid].detect(smoothing=smoothing, min_duration=min_duration, background=background) for sid in self.seed_ids]
+        tables = [self[sid].detect(smoothing=smoothing, min_duration=min_duration,
+                                   background=background) for sid in self.seed_ids]
         bg = self.background if background == "auto" else background
         return self.merge_tables(tables, self.class_names, bg)
 

@@ -66,7 +66,8 @@ class MonitorResult:
         --------
         >>> import numpy as np, obspy, rnnscope
         >>> trace = obspy.Trace(np.random.default_rng(1).normal(size=30_000), header={"sampling_rate": 100.0})
-        >>> result = rnnscope.monitor(rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5), trace, progress=False)
+        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+        >>> result = rnnscope.monitor(model, trace, progress=False)
         >>> runs = result.detect(smoothing=None, min_duration=1, background=None)  # every frame in one run
         >>> int(runs["n_frames"].sum()) == result.n_frames == 593
         True

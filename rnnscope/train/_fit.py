@@ -262,7 +262,8 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, devi
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> probs = rnnscope.train.predict(rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5), frames)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> probs = rnnscope.train.predict(model, frames)
     >>> [p.shape for p in probs] == [(int(n), 5) for n in frames.length.values]
     True
     """

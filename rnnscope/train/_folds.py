@@ -312,8 +312,8 @@ def _make_rnn(config: Mapping, input_size: int, class_names: list[str]):
     kwargs = {k: config[k] for k in _MODEL_KEYS if k in config}
     if kwargs.get("cell") == "tcn":
         return TCNClassifier(input_size=input_size, num_classes=len(class_names), class_names=class_names)
-    return RNNClassifier(kwargs.pop("cell", "lstm"), input_size=input_size, hidden_size=kwargs.pop("hidden_size", 64), num_classes=len(class_names),
-                         class_names=class_names, **kwargs)
+    return RNNClassifier(kwargs.pop("cell", "lstm"), input_size=input_size, hidden_size=kwargs.pop("hidden_size", 64),
+                         num_classes=len(class_names), class_names=class_names, **kwargs)
 
 
 class _GridModel:
