@@ -236,6 +236,11 @@ def test_noise_robustness_alignment(trained, frames, mode, where):
     info = noisy.attrs["noise"]
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]
     n_clean, n_noisy = int(clean.length[0]), int(noisy.length[0])
+    # the level asked for (relative) and, for the waveform, the absolute std it gave: two keys, never one overwritten
+    assert info["noise_level"] == 2.0 and info["how"] == mode and info["where"] == where
+    if where == "waveform":
+        samples = frames.waveform.values[1][: int(frames.n_samples[1])]
+        assert info["noise_std"] == pytest.approx(2.0 * float(np.std(samples.astype(np.float64))), rel=1e-6)
     inserted = n_noisy - n_clean
     assert inserted == (8 if mode == "insert" else 0) == info["inserted_frames"]
     assert 0 < start < stop < n_noisy
