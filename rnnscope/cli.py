@@ -256,7 +256,7 @@ def _review(args: argparse.Namespace) -> int:
     from .review import serve
 
     try:
-        serve(args.folder, capture=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
+        serve(args.folder, capture_store=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
               idle_timeout=args.idle_timeout)
     except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)

@@ -26,8 +26,22 @@ import pytest
 import rnnscope
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "glossary.md"
-MODULES = ("data", "features", "models", "train", "capturing", "experiments", "analysis", "monitoring", "io",
-           "schema", "plots", "widgets", "examples", "errors")
+PACKAGE = DOCS.parent.parent / "rnnscope"
+
+
+def public_modules() -> list[str]:
+    """Every public module of the package (no part of its dotted name starts with ``_``) that has an ``__all__``:
+    found on disk, so that a module added later is read without editing this test."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if parts and not any(part.startswith("_") for part in parts) and "__all__" in path.read_text():
+            found.append(".".join(parts))
+    return found
+
+
+MODULES = public_modules()
 REQUIRED = inspect.Parameter.empty
 #: the default of a quantity whose size depends on the job (each function documents its own)
 PER_FUNCTION = object()
@@ -59,7 +73,9 @@ GLOSSARY = {
     "stream": Name("an ObsPy Stream, or files ObsPy reads"),
     "waveforms": Name("raw samples of each record, or where the monitor read them"),
     "labels": Name("class index per frame or sample, -1 unknown", (REQUIRED, None)),
-    "detections": Name("a detection table (rnnscope.monitor(...).detections)"),
+    "detections": Name("a detection table (rnnscope.monitor(...).detections; None: the folder's detections.csv)",
+                       (REQUIRED, None)),
+    "folder": Name("a monitor output folder (rnnscope monitor --out: detections.csv, monitor.json)"),
     "prob": Name("class probabilities, (frames, classes)"),
     "pieces": Name("contiguous pieces of probabilities: (first_time_ns, frame_period_ns, prob)"),
     "table": Name("a result table"),
@@ -168,7 +184,8 @@ GLOSSARY = {
     "catalog": Name("a table of labelled or detected events (None: none)", (None,)),
     "smoothing": Name("moving mean over this many frames (or (\"median\", n), or None)", (5, REQUIRED)),
     "min_duration": Name("minimum detection length in frames per class (None: the authors')", (None, REQUIRED)),
-    "capture_store": Name("folder the monitor writes its runs to (None: none)", (None,)),
+    "capture_store": Name("folder the monitor writes its runs to (None: none; the review page: where monitor.json "
+                          "says, else folder/capture)", (None,)),
     "output": Name("folder the monitor writes its results to (None: memory)", (None,)),
     "modules": Name("recurrent modules captured, by name in model.named_modules() (None: all)", (None,)),
     "time_axis": Name("the input's time axis (an int) of any module", (None,)),
@@ -247,6 +264,11 @@ def _same(a, b) -> bool:
 
 def test_the_public_interface_is_read():
     assert len(SIGNATURES) > 120 and "rnnscope.capture" in SIGNATURES and "rnnscope.widgets.Explorer" in SIGNATURES
+    # every public module with an __all__, and every name of rnnscope.__all__ that is a module, is read
+    assert {"data", "features", "models", "train", "capturing", "experiments", "analysis", "monitoring", "io", "schema",
+            "plots", "widgets", "examples", "errors", "review", "cli"} <= set(MODULES)
+    assert {n for n in rnnscope.__all__ if inspect.ismodule(getattr(rnnscope, n))} <= set(MODULES)
+    assert "rnnscope.review.ReviewPage" in SIGNATURES and "rnnscope.experiments.silence" in SIGNATURES
 
 
 def test_everything_after_the_data_is_keyword_only():

@@ -409,3 +409,19 @@ def _browser_helpers():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_capture_runs_are_found_where_capture_store_says(review_folder, tmp_path):
+    """``capture_store=`` (the monitor's name for the folder of its runs) points the page at runs kept elsewhere."""
+    import shutil
+
+    from rnnscope.review import ReviewPage, find_runs
+
+    elsewhere = tmp_path / "runs_elsewhere"
+    shutil.move(str(review_folder / "capture"), elsewhere)
+    assert find_runs(review_folder) == []
+    found = find_runs(review_folder, capture_store=elsewhere)
+    assert found and all(p.parent == elsewhere and p.suffix == ".zarr" for p in found)
+    assert ReviewPage(review_folder, capture_store=elsewhere).runs == found
+    with pytest.raises(TypeError):
+        find_runs(review_folder, elsewhere)  # keyword-only, as rnnscope.monitor(capture_store=)

@@ -135,7 +135,7 @@ class ReviewStore:
     [['LP', 'accepted', 'LP'], ['LP', 'relabelled', 'VTE']]
     """
 
-    def __init__(self, folder, detections: pd.DataFrame | None = None, class_names=None):
+    def __init__(self, folder, detections: pd.DataFrame | None = None, *, class_names=None):
         self.folder = Path(folder)
         if detections is None:
             path = self.folder / "detections.csv"
