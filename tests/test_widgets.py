@@ -20,9 +20,9 @@ from rnnscope.widgets._source import RunReader
 
 # ----------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
+def small_run(tmp_path_factory, make_frames):
     """A captured run (untrained LSTM, 16 units) saved to zarr and reopened lazily (dask-backed)."""
-    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=3))
+    frames = make_frames(6, seed=3)
     model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=16, num_classes=5)
     path = tmp_path_factory.mktemp("run") / "run.zarr"
     rnnscope.capture(model, frames, progress=False, store=path)
