@@ -52,6 +52,7 @@ CALLS = {
     "linear_cka": lambda r: analysis.linear_cka(r, r),
     "linear_cka[c vs h]": lambda r: analysis.linear_cka(r, r, var="c", layer=1, var_b="h", layer_b=[0, 1]),
     "match_units": lambda r: analysis.match_units(r, r, var="c"),
+    "unit_correlation": lambda r: analysis.unit_correlation(r, r, var="c"),
     "linear_probes": lambda r: analysis.linear_probes(r, folds=3),
     "linear_probes[all, sampled]": lambda r: analysis.linear_probes(r, targets=["class", "f1"], var="all", layer=1,
                                                                     max_frames=30, seed=1),
@@ -136,8 +137,9 @@ def test_results_keep_a_layer_dimension(runs):
     for name, call in CALLS.items():
         result = call(run)
         result = result.heat if isinstance(result, tuple) else result
-        # linear_cka compares two runs: its dims are (layer_a, layer_b)
-        if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(("frame_accuracy", "linear_cka")):
+        # linear_cka and unit_correlation compare two runs: their dims are (layer_a, layer_b / unit_a, unit_b)
+        two_runs = ("frame_accuracy", "linear_cka", "unit_correlation")
+        if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(two_runs):
             assert "layer" in result.dims, name
 
 

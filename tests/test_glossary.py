@@ -76,6 +76,7 @@ GLOSSARY = {
     "detections": Name("a detection table (rnnscope.monitor(...).detections; None: the folder's detections.csv)",
                        (REQUIRED, None)),
     "folder": Name("a monitor output folder (rnnscope monitor --out: detections.csv, monitor.json)"),
+    "truth": Name("the true events a detection table is scored against (start, end, class_name)"),
     "prob": Name("class probabilities, (frames, classes)"),
     "pieces": Name("contiguous pieces of probabilities: (first_time_ns, frame_period_ns, prob)"),
     "table": Name("a result table"),
@@ -184,6 +185,7 @@ GLOSSARY = {
     "catalog": Name("a table of labelled or detected events (None: none)", (None,)),
     "smoothing": Name("moving mean over this many frames (or (\"median\", n), or None)", (5, REQUIRED)),
     "min_duration": Name("minimum detection length in frames per class (None: the authors')", (None, REQUIRED)),
+    "min_overlap_s": Name("overlap (s) a detection and a true event need to match (0: any overlap)", (0.0,)),
     "capture_store": Name("folder the monitor writes its runs to (None: none; the review page: where monitor.json "
                           "says, else folder/capture)", (None,)),
     "output": Name("folder the monitor writes its results to (None: memory)", (None,)),
@@ -222,7 +224,7 @@ OWN_MEANING = {
 #: result and record classes: users get them from other callables and never build them
 RESULTS = {
     "rnnscope.monitoring.MonitorResult", "rnnscope.monitoring.NetworkResult", "rnnscope.analysis.TopFraction",
-    "rnnscope.analysis.UnitMatch", "rnnscope.features.FeatureReach", "rnnscope.train.Evaluation",
+    "rnnscope.features.FeatureReach", "rnnscope.train.Evaluation",
     "rnnscope.train.Retraining", "rnnscope.schema.VariableSpec", "rnnscope.io.RunWriter", "rnnscope.models.ModelBase",
 }
 #: numerical kernels whose every argument is a tensor (data)

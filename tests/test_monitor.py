@@ -21,7 +21,7 @@ obspy = pytest.importorskip("obspy")
 from obspy import UTCDateTime  # noqa: E402
 
 import rnnscope  # noqa: E402
-from rnnscope.monitoring import detect, frame_runs, score_detections, smooth  # noqa: E402
+from rnnscope.monitoring import detect, frame_runs, match_detections, score_detections, smooth  # noqa: E402
 from rnnscope.monitoring import MonitorResult
 from rnnscope.monitoring._preprocessing import _detrend_inplace  # noqa: E402
 from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
@@ -258,7 +258,7 @@ def test_score_matching_rules():
     det = pd.DataFrame({"start": [t + s("5s"), t + s("40s"), t + s("99s"), t + s("200s")],
                         "end": [t + s("30s"), t + s("70s"), t + s("125s"), t + s("210s")],
                         "class_name": ["TRE", "TRE", "VTE", "LP"], "seed_id": ["A.B..C"] * 4})
-    scores, matches = score_detections(det, truth, return_matches=True)
+    scores, matches = score_detections(det, truth), match_detections(det, truth)
     assert scores.loc["TRE", "n_matched"] == 1  # one-to-one: the larger overlap wins
     assert matches.loc[matches.class_name == "TRE", "detection"].tolist() == [0]
     assert scores.loc["TRE", "onset_error_median_s"] == 5.0

@@ -77,7 +77,6 @@ CONSTRUCTED_BY = {"rnnscope.io.RunWriter": "create"}
 COVERED_THROUGH = {
     "rnnscope.features.FeatureReach": "rnnscope.features.feature_reach",
     "rnnscope.analysis.TopFraction": "rnnscope.analysis.top_fraction",
-    "rnnscope.analysis.UnitMatch": "rnnscope.analysis.match_units",
     "rnnscope.train.Evaluation": "rnnscope.train.evaluate",
     "rnnscope.train.Retraining": "rnnscope.train.retrain",
     "rnnscope.monitoring.MonitorResult": "rnnscope.monitor",

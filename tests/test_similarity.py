@@ -120,8 +120,7 @@ def test_matching_on_absolute_correlation_finds_sign_flipped_units():
     states = _states(rng)
     order = rng.permutation(8)
     b = _run(_permuted(states, order, rng, flip=[0, 3]))
-    result = analysis.match_units(_run(states), b, layer=0, return_correlation=True)
-    pairs, corr = result.table, result.correlation
+    pairs, corr = analysis.match_units(_run(states), b, layer=0), analysis.unit_correlation(_run(states), b, layer=0)
     assert pairs.unit_b.tolist() == np.argsort(order).tolist()
     flipped = set(order[[0, 3]].tolist())
     assert all((c < -0.9) == (u in flipped) for u, c in zip(pairs.unit_a, pairs.correlation))
@@ -142,4 +141,6 @@ def test_matching_with_fewer_units_and_errors():
         analysis.match_units(_run(states), small, layer=[0, 1], layer_b=[0])
     with pytest.raises(ValueError, match="different records"):
         analysis.match_units(_run(states), small.assign_coords(event_id=("event", ["x", "y", "z"])))
-    assert isinstance(analysis.match_units(_run(states), small, return_correlation=True).correlation, xr.DataArray)
+    assert isinstance(analysis.unit_correlation(_run(states), small), xr.DataArray)
+    with pytest.raises(ValueError, match="unit_correlation: layers are paired in order"):
+        analysis.unit_correlation(_run(states), small, layer=[0, 1], layer_b=[0])
