@@ -261,6 +261,9 @@ def test_score_matching_rules():
     scores, matches = score_detections(det, truth), match_detections(det, truth)
     assert scores.loc["TRE", "n_matched"] == 1  # one-to-one: the larger overlap wins
     assert matches.loc[matches.class_name == "TRE", "detection"].tolist() == [0]
+    # the pairs listed are the pairs counted, class by class
+    assert matches["class_name"].value_counts().reindex(scores.index[:-1], fill_value=0).tolist() == \
+        scores["n_matched"].iloc[:-1].tolist()
     assert scores.loc["TRE", "onset_error_median_s"] == 5.0
     assert scores.loc["LP", "recall"] == 0.0 and scores.loc["LP", "precision"] == 0.0  # wrong class, no overlap
     assert np.isnan(scores.loc["VTE", "recall"]) and scores.loc["VTE", "precision"] == 0.0
