@@ -37,6 +37,9 @@ __all__ = [
     "ReviewConflictError",
     "DataSkippedWarning",
     "MissingExtraError",
+    "NumericalWarning",
+    "NativeFallbackWarning",
+    "InputWarning",
 ]
 
 
@@ -78,6 +81,29 @@ class NativeBuildError(RnnscopeError, RuntimeError):
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
     """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+class NumericalWarning(RnnscopeWarning, RuntimeWarning):
+    """A number could not be computed where the data do not allow it (a layer that never recovered, fewer than two
+    units to correlate, NaN or infinite states inside valid frames, a constant record): NaN or a floor value there,
+    as the message says.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import NumericalWarning
+    >>> issubclass(NumericalWarning, RuntimeWarning)
+    True
+    """
+
+
+class NativeFallbackWarning(RnnscopeWarning, RuntimeWarning):
+    """Capture runs without the native kernels (same results, about 2x slower); the message says why and how to
+    switch them off on purpose."""
+
+
+class InputWarning(RnnscopeWarning):
+    """The inputs look off but were taken (segments merged or clipped, labels that cover a sliver of their record,
+    data and model naming different background classes); the message names what and how to fix it."""
 
 
 class NoBackgroundWarning(RnnscopeWarning):

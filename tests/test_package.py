@@ -116,9 +116,34 @@ def test_every_public_error_and_warning_belongs_to_the_one_family():
     builtins = {"SchemaError": ValueError, "RunFileError": OSError, "ModelFileError": ValueError,
                 "UnsafeModelFileError": ValueError, "ClassMismatchError": ValueError,
                 "DeviceUnavailableError": RuntimeError, "NativeBuildError": RuntimeError,
-                "EmptyClassWarning": RuntimeWarning}
+                "EmptyClassWarning": RuntimeWarning, "NumericalWarning": RuntimeWarning,
+                "NativeFallbackWarning": RuntimeWarning, "InputWarning": UserWarning,
+                "NoBackgroundWarning": UserWarning}
     for name, builtin in builtins.items():
         assert issubclass(getattr(errors, name), builtin), name
+
+
+def test_every_warning_the_package_emits_is_one_of_the_family():
+    """Every ``warnings.warn`` in the package names a category of rnnscope.errors (RnnscopeWarning or a subclass),
+    so that ``warnings.simplefilter("ignore", rnnscope.errors.RnnscopeWarning)`` silences rnnscope alone."""
+    import ast
+
+    from rnnscope import errors
+
+    family = {n for n in errors.__all__ if n.endswith("Warning")}
+    package = Path(__file__).resolve().parent.parent / "rnnscope"
+    strays, seen = [], 0
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warn"):
+                seen += 1
+                category = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "category"), None)
+                name = ast.unparse(category).split(".")[-1] if category is not None else "UserWarning"
+                if name not in family and name != "category":  # a helper passing its caller's category on
+                    strays.append(f"{path.relative_to(package)}:{node.lineno}: {name}")
+    assert seen > 20, "the walk over the package found no warnings.warn"
+    assert not strays, "warnings outside rnnscope.errors' family:\n" + "\n".join(strays)
 
 
 def test_every_dataset_rnnscope_makes_carries_the_same_provenance():

@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
-from ..errors import RnnscopeWarning
+from ..errors import NoBackgroundWarning, RnnscopeWarning
 from ..features import feature_reach
 from . import _common as C
 
@@ -47,7 +47,7 @@ def _background(run, background, func):
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
         message = no_background_message(func, "the run has no attrs['background']", names,
                                         "every segment counts as an event (its start is an onset)")
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=3)
     return resolved
 
 

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 from ._activity import _layer_coords
 
@@ -163,7 +164,7 @@ def activation_histogram(
         warnings.warn(f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or "
                       f"infinite (the first in record {str(ids[event])!r}, frame {frame}); they are left out of the "
                       "counts and shares (n_values). A run holds NaN only past 'length': check the capture or the "
-                      "'length' coordinate.", RuntimeWarning, stacklevel=2)
+                      "'length' coordinate.", NumericalWarning, stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values

@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
+from ..errors import NoBackgroundWarning
 from ..schema import STATE_VARIABLES
 from . import _common as C
 from ._null import check_null, null_attrs, permuted_labels, summarise
@@ -115,7 +116,7 @@ def _background_index(run, background, targets, explicit: bool, func: str) -> tu
                                     f"the targets {needs} (inside an event) are undefined", none_ok=False)
     if explicit:
         raise ValueError(message + f" Or leave {needs} out of 'targets'.")
-    warnings.warn(message + " They are left out of the default targets.", UserWarning, stacklevel=3)
+    warnings.warn(message + " They are left out of the default targets.", NoBackgroundWarning, stacklevel=3)
     return -1, [t for t in targets if t not in _EVENT_TARGETS]
 
 

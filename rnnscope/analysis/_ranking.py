@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 from ._activity import _as_heat
 from ._null import check_null, heat_null, heats_of, null_attrs, summarise
@@ -290,7 +291,7 @@ def class_correlation(
         which = {"every": "of every class", "any": "of any class", "class": "of all events of a class"}[rule]
         warnings.warn(f"{func}: fewer than 2 units are among the top {fraction:.0%} {which} ({where}), so the "
                       "correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more "
-                      "units.", RuntimeWarning, stacklevel=2)
+                      "units.", NumericalWarning, stacklevel=2)
     result = xr.DataArray(
         out,
         dims=("class_name", "class_name_other", "layer"),

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 
 __all__ = ["perturbation", "recovery_time"]
@@ -203,6 +204,6 @@ def recovery_time(diff: xr.DataArray, *, threshold: float = RECOVERY_THRESHOLD, 
                      definition="frames after the noise until mean_u |diff| / clean std stays below the threshold")
     if n and np.isnan(frames).any():
         warnings.warn(f"{func}: layer(s) {list(np.asarray(d['layer'].values)[np.isnan(frames)])} did not recover "
-                      f"within the record (threshold {threshold}); their recovery time is NaN.", RuntimeWarning,
+                      f"within the record (threshold {threshold}); their recovery time is NaN.", NumericalWarning,
                       stacklevel=2)
     return out

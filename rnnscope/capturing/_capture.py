@@ -31,6 +31,7 @@ import xarray as xr
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive, stored_background
+from ..errors import InputWarning, NativeFallbackWarning
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
 from ..schema import event_ids as record_ids  # event_ids is capture's parameter
@@ -106,7 +107,7 @@ def _background(model, dataset, func="capture") -> str | None:
     own = getattr(model, "background", None)
     if data is not None and own is not None and data != own:
         warnings.warn(f"{func}: the data declare {data!r} as the background class but the model {own!r}; the run "
-                      f"keeps the data's ({data!r}).", UserWarning, stacklevel=3)
+                      f"keeps the data's ({data!r}).", InputWarning, stacklevel=3)
     return data if data is not None else own
 
 
@@ -441,7 +442,7 @@ def _warn_native_fallback() -> None:
     warnings.warn(
         f"capture is about 2x slower without the native kernels (same results): {status['reason']}. See "
         "rnnscope.models.native_status(); rnnscope.models.set_native(False) or RNNSCOPE_NATIVE=0 switches them off "
-        "on purpose (and silences this warning).", RuntimeWarning, stacklevel=3)
+        "on purpose (and silences this warning).", NativeFallbackWarning, stacklevel=3)
 
 
 def _bar(total, initial, enabled):

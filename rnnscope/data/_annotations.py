@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import check_positive
+from ..errors import InputWarning
 from ._catalog_io import _TimeError, catalogue_table, import_obspy, to_ns
 
 __all__ = ["read_transcriber", "read_relative_csv"]
@@ -142,7 +143,7 @@ def _check_time_scale(name, file_end, time_scale, record_s, trace_id, func) -> N
         f"{100 * covered / record_s:.1f} % of the {record_s:g} s record of {trace_id!r} they label. If the signal "
         f"was played faster while labelling, the file's times are in another unit: pass time_scale= (the seconds of "
         f"signal per unit of the file's times; time_scale={hint:g} would make the labels end with the record).",
-        UserWarning, stacklevel=3,
+        InputWarning, stacklevel=3,
     )
 
 

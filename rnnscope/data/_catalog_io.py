@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import require
+from ..errors import InputWarning
 
 #: accepted names (first found wins) of each catalogue column
 TRACE_COLUMNS = ("trace_id", "seed_id")
@@ -229,7 +230,7 @@ def merge_overlaps(rows: Sequence[CatalogRow], *, func: str, stacklevel: int = 2
         warnings.warn(
             f"{func}: {len(merged)} catalog row(s) overlapping a segment of the same class on the same trace were "
             f"merged into it: {shown}. Merge them in the catalog to silence this warning.",
-            UserWarning,
+            InputWarning,
             stacklevel=stacklevel + 1,
         )
     return [kept[i] for i in sorted(kept)]
@@ -282,7 +283,7 @@ def place_segments(
             warnings.warn(
                 f"{func}: {row.label}: the segment {iso(row.start)} - {iso(row.end)} extends past the record "
                 f"({extent}); it was clipped to the record. Trim the catalog to silence this warning.",
-                UserWarning,
+                InputWarning,
                 stacklevel=stacklevel + 1,
             )
         start, end = max(start, 0.0), min(end, duration)

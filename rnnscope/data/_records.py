@@ -14,6 +14,7 @@ import xarray as xr
 from .. import _version
 from .. import schema
 from .._validation import check_background, check_class_names, check_labels, check_positive, check_waveform
+from ..errors import NumericalWarning
 from ..schema import SCHEMA_VERSION, SUMMARY_VARIABLES
 
 #: columns of a segment table given to the readers (``event`` the record's position; times in s from the record
@@ -80,7 +81,7 @@ def build_records(
             warnings.warn(
                 f"{func}: record {event_ids[i]!r} is constant ({x[0]:g} in all {x.size} samples): a dead or clipped "
                 "channel? Its features will sit at the log floor; drop it unless that is intended.",
-                RuntimeWarning, stacklevel=3,
+                NumericalWarning, stacklevel=3,
             )
     n_samples = np.array([len(x) for x in xs], dtype=np.int64)
     width = int(n_samples.max())

@@ -22,7 +22,7 @@ from .._version import __version__
 from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
 from ._file import save_model
-from ..errors import ClassMismatchError, ModelFileError
+from ..errors import ClassMismatchError, InputWarning, ModelFileError
 
 __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
 
@@ -282,7 +282,7 @@ class ModelBase(nn.Module):
             background = check_background(str(background), self.class_names, func=func)
             if self.background is not None and self.background != background:
                 warnings.warn(f"{func}: the model's background class was {self.background!r}; the features declare "
-                              f"{background!r}, which the model takes.", UserWarning, stacklevel=3)
+                              f"{background!r}, which the model takes.", InputWarning, stacklevel=3)
             self.background = background
         return self
 

@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .._validation import FROM_DATA, check_background, no_background_message
+from ..errors import NoBackgroundWarning
 from ._runs import RunDetector, enforce_min, window_smooth
 
 __all__ = ["DEFAULT_MIN_DURATION", "BACKGROUND_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect",
@@ -285,7 +286,7 @@ def detector_settings(names, smoothing, min_duration, background, func, stacklev
     if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
         message = no_background_message(func, "detect has no data to read it from", names,
                                         "every run is reported as a detection")
-        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=stacklevel)
         background = None
     background = check_background(background, names, func=func)
     return _check_smoothing(smoothing, func), _min_frames(min_duration, names, func, background), background

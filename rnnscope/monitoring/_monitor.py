@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
+from ..errors import NoBackgroundWarning
 from ..features import PRESETS, FeatureConfig
 from ..features._contract import check_contract
 from . import _detections, _network
@@ -165,7 +166,7 @@ def _monitor_background(model, background, func):
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
         message = no_background_message(func, "the model has no background", names,
                                         "every run of frames is reported as a detection, whatever its class")
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=3)
     return resolved
 
 

@@ -17,6 +17,7 @@ from .._validation import (
     no_background_message,
     resolve_background,
 )
+from ..errors import NoBackgroundWarning
 from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
@@ -143,7 +144,7 @@ def _event_background(model, dataset, background, func="evaluate") -> str | None
         if resolved is None:
             warnings.warn(no_background_message(func, "neither the data's attrs nor the model name one", names,
                                                 "segments of every class are scored as events"),
-                          UserWarning, stacklevel=3)
+                          NoBackgroundWarning, stacklevel=3)
         return resolved
     return check_background(background, names, func=func)
 
