@@ -98,12 +98,30 @@ class NumericalWarning(RnnscopeWarning, RuntimeWarning):
 
 class NativeFallbackWarning(RnnscopeWarning, RuntimeWarning):
     """Capture runs without the native kernels (same results, about 2x slower); the message says why and how to
-    switch them off on purpose."""
+    switch them off on purpose.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from rnnscope.errors import NativeFallbackWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", NativeFallbackWarning)  # a machine without a C++ compiler, known
+    ...     warnings.warn("capture is about 2x slower without the native kernels", NativeFallbackWarning)
+    >>> issubclass(NativeFallbackWarning, RuntimeWarning)
+    True
+    """
 
 
 class InputWarning(RnnscopeWarning):
     """The inputs look off but were taken (segments merged or clipped, labels that cover a sliver of their record,
-    data and model naming different background classes); the message names what and how to fix it."""
+    data and model naming different background classes); the message names what and how to fix it.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import InputWarning, RnnscopeWarning
+    >>> issubclass(InputWarning, RnnscopeWarning), issubclass(InputWarning, UserWarning)
+    (True, True)
+    """
 
 
 class NoBackgroundWarning(RnnscopeWarning):

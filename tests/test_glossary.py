@@ -283,6 +283,51 @@ def test_everything_after_the_data_is_keyword_only():
     assert not offenders, f"more than two positional parameters (make the rest keyword-only): {offenders}"
 
 
+#: public methods whose positional parameters are a protocol of their own: method -> why
+METHOD_PROTOCOLS = {
+    "rnnscope.io.RunWriter.write": "the writer's block protocol (name, rows, t0, n_valid, block), called by capture "
+                                   "and the monitor for every block they write",
+}
+
+
+def public_methods() -> dict[str, inspect.Signature]:
+    """The methods rnnscope defines on its public classes (not on torch modules: their forward, step, trace...
+    follow PyTorch's positional protocol; not what a class inherits from ipywidgets or pandas)."""
+    import torch
+
+    out, seen = {}, set()
+    for module_name in MODULES:
+        module = importlib.import_module(f"rnnscope.{module_name}")
+        for attr in module.__all__:
+            cls = getattr(module, attr)
+            if not isinstance(cls, type) or issubclass(cls, (BaseException, torch.nn.Module)) or cls in seen:
+                continue
+            seen.add(cls)
+            for klass in cls.__mro__:
+                if not klass.__module__.startswith("rnnscope"):
+                    continue
+                for name, member in vars(klass).items():
+                    member = member.__func__ if isinstance(member, (staticmethod, classmethod)) else member
+                    if name.startswith("_") or not inspect.isfunction(member):
+                        continue
+                    out.setdefault(f"rnnscope.{module_name}.{attr}.{name}", inspect.signature(member))
+    return out
+
+
+def test_public_methods_take_keywords_after_their_data():
+    methods = public_methods()
+    assert "rnnscope.widgets.Explorer.show_unit" in methods and "rnnscope.review.ReviewPage.add" in methods
+    offenders = {}
+    for name, sig in methods.items():
+        positional = [p.name for p in _params(sig) if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(positional) > 2 and name not in METHOD_PROTOCOLS:
+            offenders[name] = positional
+    assert not offenders, f"more than two positional parameters (make the rest keyword-only): {offenders}"
+    bad = sorted(f"{name}({p.name}=): say {SYNONYMS[p.name]!r}" for name, sig in methods.items() for p in _params(sig)
+                 if p.name in SYNONYMS)
+    assert not bad, "synonyms of glossary names:\n" + "\n".join(bad)
+
+
 def test_no_synonyms():
     used = {(name, p.name) for name, sig in SIGNATURES.items() for p in _params(sig)}
     bad = sorted(f"{name}({param}=): say {SYNONYMS[param]!r}" for name, param in used

@@ -69,7 +69,7 @@ class NetworkResult:
         self._last: tuple | None = None  # the station read last (reading one from its task folders takes a while)
 
     @staticmethod
-    def merge_tables(tables, class_names, background=None) -> pd.DataFrame:
+    def merge_tables(tables, *, class_names, background=None) -> pd.DataFrame:
         """Per-station detection tables -> one table in time order (ties by ``seed_id``)."""
         tables = [t for t in tables if len(t)]
         if not tables:
@@ -101,7 +101,7 @@ class NetworkResult:
         tables = [self[sid].detect(smoothing=smoothing, min_duration=min_duration,
                                    background=background) for sid in self.seed_ids]
         bg = self.background if background == "auto" else background
-        return self.merge_tables(tables, self.class_names, bg)
+        return self.merge_tables(tables, class_names=self.class_names, background=bg)
 
     def score(self, truth: pd.DataFrame, **kwargs):
         """Event-level scores of :attr:`detections` against ``truth`` (matched per channel when ``truth`` has a

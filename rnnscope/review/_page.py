@@ -344,7 +344,7 @@ class ReviewPage(widgets.VBox):
         one."""
         return self._decide("relabel", class_name=class_name)
 
-    def add(self, t0: float, t1: float, class_name: str | None = None) -> dict:
+    def add(self, t0: float, t1: float, *, class_name: str | None = None) -> dict:
         """Add a missed event from ``t0`` to ``t1`` (s on the shown record's axis) of ``class_name`` (default the
         class chosen in the page; never the background class), saved at once and listed in the table."""
         ex = self.explorer

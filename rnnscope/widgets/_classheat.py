@@ -207,7 +207,7 @@ class ClassHeatMap(widgets.VBox):
                               f"</b> · heat {value:.3f}" + (" → shown in the Explorer" if self.explorer else "")
                               + "</div>")
         if self.explorer is not None:
-            self.explorer.show_unit(unit, class_name, layer=self.layer)
+            self.explorer.show_unit(unit, class_name=class_name, layer=self.layer)
 
 
 def _click_hint() -> str:

@@ -301,7 +301,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         units = list(self.selected_units)
         self.selected_units = [u for u in units if u != unit] if unit in units else units + [unit]
 
-    def show_unit(self, unit: int, class_name: str | None = None, layer: int | None = None) -> None:
+    def show_unit(self, unit: int, *, class_name: str | None = None, layer: int | None = None) -> None:
         """Add ``unit`` to the lines; with ``class_name``, order rows by that class's specialisation and, unless
         the record shown already has that main class, open the record with the longest segment of that class."""
         with self.hold_trait_notifications():
