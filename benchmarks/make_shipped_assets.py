@@ -1,9 +1,12 @@
 """Make the small pre-trained model and captured run shipped in ``rnnscope/_shipped`` (so the Explorer opens in
-seconds on Binder, and notebooks can start from a trained model).
+seconds on Binder, and notebooks can start from a trained model), and the Explorer's colour palettes.
 
-Run: ``.venv/bin/python benchmarks/make_shipped_assets.py``. Deterministic for the seed on the CPU (2 threads).
+Run: ``.venv/bin/python benchmarks/make_shipped_assets.py`` (``--palettes``: only the palettes). Deterministic for
+the seed on the CPU (2 threads).
 The model: LSTM(64) trained on 90 synthetic records (seed 0) with the quickstart settings; the run: its capture of
-8 held-out records with every state.
+8 held-out records with every state. The palettes: the 255 colours of each colour map the Explorer draws with,
+from matplotlib, so that opening an Explorer does not import matplotlib (a quarter of a second in a fresh kernel;
+``tests/test_widgets.py`` checks they equal matplotlib's).
 """
 from __future__ import annotations
 
@@ -17,7 +20,19 @@ import rnnscope
 OUT = Path(__file__).resolve().parent.parent / "rnnscope" / "_shipped"
 
 
+def palettes():
+    from rnnscope.widgets._render import SHIPPED_PALETTES, _matplotlib_palette
+
+    np.savez_compressed(OUT / "palettes.npz", **{name: _matplotlib_palette(name) for name in SHIPPED_PALETTES})
+    print(f"wrote {OUT / 'palettes.npz'}")
+
+
 def main():
+    import sys
+
+    palettes()
+    if "--palettes" in sys.argv[1:]:
+        return
     torch.set_num_threads(2)
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=120, seed=0))
     labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]

@@ -270,9 +270,10 @@ def _add_review_parser(sub) -> None:
         help="review a monitor's detections in the browser (accept, reject, relabel, add missed events)",
         description="Serve the review page (Voila, on 127.0.0.1) for the output folder of `rnnscope monitor`: the "
                     "Explorer on its capture runs with the detection table; every decision is saved at once to "
-                    "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML), which rnnscope.data.from_obspy reads "
-                    "for retraining. Prints the URL with its token (requests without it are refused, as are "
-                    "foreign Host headers); Ctrl-C stops the server.",
+                    "FOLDER/reviewed.csv and FOLDER/reviewed.xml (QuakeML; the events kept, which "
+                    "rnnscope.data.from_obspy reads) and the rejected detections to FOLDER/rejected.csv, which "
+                    "`rnnscope retrain FOLDER/reviewed.csv` reads too. Prints the URL with its token (requests "
+                    "without it are refused, as are foreign Host headers); Ctrl-C stops the server.",
     )
     rev.add_argument("folder", help="output folder of `rnnscope monitor --out` (detections.csv)")
     rev.add_argument("--capture", help="folder of the capture runs (default: from FOLDER/monitor.json, "
@@ -301,8 +302,9 @@ def _retrain(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 2
     try:
+        rejected = None if str(args.rejected).lower() == "none" else args.rejected
         result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original,
-                               context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
+                               rejected=rejected, context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
                                replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)
@@ -312,6 +314,9 @@ def _retrain(args: argparse.Namespace) -> int:
     scores = out.with_name(out.name + ".scores.csv")
     result.summary().to_csv(scores)
     print(result)
+    n_rejected = result.model.info["retraining"]["rejected_detections"]
+    if n_rejected:
+        print(f"  {n_rejected} rejected detection(s) learned as {result.model.background} (false alarms)")
     print(f"  wrote {out} and {scores}")
     return 0
 
@@ -321,14 +326,19 @@ def _add_retrain_parser(sub) -> None:
         "retrain",
         help="fine-tune a model on a reviewed detection catalog (and its original training data)",
         description="Fine-tune a copy of MODEL on the events of a reviewed catalog (reviewed.csv or reviewed.xml of "
-                    "the review page: seed_id, class_name, start, end in UTC), cut with some context from the "
-                    "archive the monitor read, together with the original training features; print the scores "
-                    "before and after on held-out reviewed events and held-out original records, and write the new "
-                    "model (and OUT.scores.csv).",
+                    "the review page: seed_id, class_name, start, end in UTC) and on the detections the analyst "
+                    "rejected (rejected.csv beside it, learned as the model's background class), cut with some "
+                    "context from the archive the monitor read, together with the original training features; print "
+                    "the scores before and after on held-out reviewed events and held-out original records, and "
+                    "write the new model (and OUT.scores.csv).",
     )
     ret.add_argument("model", help="model file that produced the detections")
     ret.add_argument("reviewed", help="reviewed catalog: CSV or QuakeML")
     ret.add_argument("waveforms", help="the archive the monitor read: SDS root, a waveform file or a quoted glob")
+    ret.add_argument("--rejected", default="auto", help="the rejected detections (false alarms, learned as "
+                                                         "background): a CSV (seed_id, start, end), 'none' to leave "
+                                                         "them out (default: rejected.csv beside a reviewed.csv or "
+                                                         "reviewed.xml, when it exists)")
     ret.add_argument("--original", help="the original training features, saved with rnnscope.save_run(frames, "
                                         "'train.zarr') (without it the model may forget what it knew)")
     ret.add_argument("--out", default="retrained.safetensors", help="new model file (default: %(default)s)")

@@ -35,11 +35,14 @@ __all__ = [
     "NoBackgroundWarning",
     "CatalogColumnWarning",
     "ReviewConflictError",
+    "ReviewOverlapError",
     "DataSkippedWarning",
     "MissingExtraError",
     "NumericalWarning",
     "NativeFallbackWarning",
     "InputWarning",
+    "AttributionError",
+    "CompletenessWarning",
 ]
 
 
@@ -165,6 +168,19 @@ class ReviewConflictError(RnnscopeError, RuntimeError):
     """
 
 
+class ReviewOverlapError(ReviewConflictError, ValueError):
+    """A review decision would put events of two classes at one moment of a channel in the reviewed catalog (a drawn
+    event over a kept detection of another class, or the reverse), which retraining refuses; nothing was saved (the
+    message names the other event and what to do).
+
+    Examples
+    --------
+    >>> from rnnscope.errors import ReviewConflictError, ReviewOverlapError
+    >>> issubclass(ReviewOverlapError, ReviewConflictError), issubclass(ReviewOverlapError, ValueError)
+    (True, True)
+    """
+
+
 class DataSkippedWarning(RnnscopeWarning):
     """Part of what was asked for holds no data or could not be processed and was left out (a channel without data
     in the range, a station-span whose task failed, an empty probability file); the message names it and why.
@@ -178,6 +194,31 @@ class DataSkippedWarning(RnnscopeWarning):
     ...     warnings.warn("XX.STA..HHZ has no data in the range", DataSkippedWarning)
     >>> caught[0].category.__name__
     'DataSkippedWarning'
+    """
+
+
+class AttributionError(RnnscopeError, ValueError):
+    """An attribution cannot be computed as asked: an unknown target (unit, layer, variable, class), frames outside
+    the records, or a result too large to hold (the message says which and how to fix it).
+
+    Examples
+    --------
+    >>> issubclass(AttributionError, ValueError)
+    True
+    """
+
+
+class CompletenessWarning(RnnscopeWarning, RuntimeWarning):
+    """Integrated gradients whose attributions do not sum to ``f(x) - f(baseline)`` within the tolerance (more
+    ``steps`` fix it).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CompletenessWarning)  # make incomplete attributions fail
+    ...     issubclass(CompletenessWarning, RuntimeWarning)
+    True
     """
 
 

@@ -14,7 +14,25 @@ from analysis_runs import padded_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 
+def _attribution_of(run):
+    """An attribution-shaped Dataset read from a run's valid frames (what the attribution analyses take): the units of
+    layer 0 of record 0 at the last frame every record holds, ``h`` and ``c`` as two features, lags back to frame 0."""
+    n = int(run["length"].values.min())
+    values = np.stack([run[v].isel(event=0, layer=0, time=slice(0, n)).values for v in ("h", "c")], axis=-1)
+    step = float(run["time"].values[1] - run["time"].values[0])
+    units = run["unit"].values
+    return xr.Dataset({"attribution": (("target", "lag", "feature"), np.abs(values[::-1]).transpose(1, 0, 2))},
+                      coords={"lag": np.arange(n), "lag_s": ("lag", np.arange(n) * step),
+                              "band_hz": ("feature", [1.0, 2.0]), "target_unit": ("target", units),
+                              "target_layer": ("target", np.zeros(units.size, int)),
+                              "target_time": ("target", np.full(units.size, float(run["time"].values[n - 1])))})
+
+
 CALLS = {
+    "band_profile[null]": lambda r: analysis.band_profile(_attribution_of(r), null=20, seed=1),
+    "lag_profile[null]": lambda r: analysis.lag_profile(_attribution_of(r), null=20, seed=1),
+    "attribution_over_time": lambda r: analysis.attribution_over_time(_attribution_of(r), target=2),
+    "timescales": lambda r: analysis.timescales(r.assign(forget_gate=(r["h"] + 1) / 2)),
     "activation_histogram[class]": lambda r: analysis.activation_histogram(r),
     "activation_histogram[segment]": lambda r: analysis.activation_histogram(r, var="c", per="segment", bins=8),
     "activation_histogram[all]": lambda r: analysis.activation_histogram(r, layer=1, per=None),
@@ -137,8 +155,9 @@ def test_results_keep_a_layer_dimension(runs):
     for name, call in CALLS.items():
         result = call(run)
         result = result.heat if isinstance(result, tuple) else result
-        # linear_cka and unit_correlation compare two runs: their dims are (layer_a, layer_b / unit_a, unit_b)
-        two_runs = ("frame_accuracy", "linear_cka", "unit_correlation")
+        # linear_cka and unit_correlation compare two runs: their dims are (layer_a, layer_b / unit_a, unit_b);
+        # attribution_over_time is one target's image
+        two_runs = ("frame_accuracy", "linear_cka", "unit_correlation", "attribution_over_time")
         if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(two_runs):
             assert "layer" in result.dims, name
 

@@ -6,6 +6,9 @@ Every internal value is checked against a plain step-by-step recomputation from 
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -652,3 +655,92 @@ def test_a_lazy_lstm_classifier_or_module_batch_take_the_hooked_path():
     assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4,
                                                                      num_classes=2), (x, torch.tensor([5, 3])), None)
     assert not classifier_pass_applies(nn.Sequential(nn.LSTM(3, 4)), x, None)
+
+
+# ---------------------------------------------------------------------------------------- store: batch by batch
+class Interrupted(Exception):
+    pass
+
+
+class FailsOnCall(TwoRates):
+    """TwoRates whose forward raises on call ``fail_on`` (1-based): an interrupted capture."""
+
+    def __init__(self, weights_of, fail_on):
+        super().__init__()
+        self.load_state_dict(weights_of.state_dict())
+        self.fail_on, self.calls = fail_on, 0
+        self.eval()
+
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise Interrupted(f"call {self.calls}")
+        return super().forward(x)
+
+
+def _same_runs(stored, memory):
+    """A run read from a store equals the one captured in memory: states, labels, segments, summaries."""
+    stored = stored.load()
+    for name in memory.data_vars:
+        np.testing.assert_allclose(stored[name].values, memory[name].values, rtol=1e-6, atol=1e-7, err_msg=name) \
+            if memory[name].dtype.kind == "f" else np.testing.assert_array_equal(stored[name].values,
+                                                                                memory[name].values, err_msg=name)
+    for name in ("length", "event_id", "time", "module", "direction", "layer_units"):
+        np.testing.assert_array_equal(stored[name].values, memory[name].values, err_msg=name)
+    assert set(memory.data_vars) <= set(stored.data_vars)
+
+
+def test_a_store_is_written_batch_by_batch_and_an_interrupted_capture_resumes(tmp_path):
+    """store=: every batch is written as soon as it is captured, with a checkpoint; an interrupted capture resumes
+    after its last batch and gives the run of an uninterrupted one (in memory too), labels and summaries included."""
+    torch.manual_seed(3)
+    inner = TwoRates().eval()
+    x = torch.randn(7, 40, 2)
+    labels = (np.arange(40)[None, :] // 13 + np.arange(7)[:, None]) % 3 - (np.arange(40)[None, :] > 36)
+    kw = dict(modules="slow", sampling_rate=10.0, time_axis=1, labels=labels, class_names=["noise", "LP", "VT"],
+              batch_size=2)
+    memory = _capture(inner, x, **kw)
+    model = FailsOnCall(inner, fail_on=3)  # the third batch (events 4-5) fails
+    with pytest.raises(Interrupted):
+        _capture(model, x, store=tmp_path / "run.zarr", **kw)
+    partial = tmp_path / "run.zarr.partial"
+    manifest = json.loads((partial / "rnnscope_manifest.json").read_text())
+    assert manifest["status"] == "writing" and manifest["batches_done"] == [0, 2]
+    written = rnnscope.io.RunWriter(tmp_path / "run.zarr").dataset()  # what the partial store holds
+    np.testing.assert_allclose(written["h"].values[:4], memory["h"].values[:4], rtol=1e-6, atol=1e-7)  # batches 1-2
+    assert np.isnan(written["h"].values[4:]).all()  # nothing of the batches not captured yet
+    with pytest.raises(rnnscope.io.RunFileError, match="unfinished write"):
+        rnnscope.open_run(partial)
+    model.calls = 0
+    resumed = _capture(model, x, store=tmp_path / "run.zarr", **kw)
+    assert model.calls == 2  # the two batches left (events 4-5 and 6), not the whole data again
+    _same_runs(resumed, memory)
+    assert resumed["segment_class"].values.tolist() == memory["segment_class"].values.tolist()
+
+
+def test_an_interrupted_capture_of_other_data_starts_again(tmp_path):
+    torch.manual_seed(4)
+    inner = TwoRates().eval()
+    x = torch.randn(5, 40, 2)
+    with pytest.raises(Interrupted):
+        _capture(FailsOnCall(inner, fail_on=2), x, store=tmp_path / "run.zarr", modules="slow", batch_size=2)
+    other = x * 2
+    model = FailsOnCall(inner, fail_on=0)
+    run = _capture(model, other, store=tmp_path / "run.zarr", modules="slow", batch_size=2)
+    assert model.calls == 3  # every batch: the partial store held another capture
+    _same_runs(run, _capture(inner, other, modules="slow", batch_size=2))
+
+
+def test_packed_sequences_of_any_length_go_to_a_store():
+    """With sequences packed inside the forward, a later batch may run more steps than the first: the store grows
+    along time (and its times follow); every event keeps its place and its valid steps."""
+    import tempfile
+
+    torch.manual_seed(1)
+    model = Speech().eval()
+    lengths = torch.tensor([2, 3, 6, 1, 7, 4, 5])
+    x = torch.randn(7, 7, 4) * (torch.arange(7)[None, :, None] < lengths[:, None, None])
+    memory = _capture(model, (x, lengths), batch_size=2)
+    stored = _capture(model, (x, lengths), batch_size=2, store=Path(tempfile.mkdtemp()) / "packed.zarr")
+    assert stored["length"].values.tolist() == lengths.tolist() and stored.sizes["time"] == 7
+    _same_runs(stored, memory)

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rnnscope"
 #: part -> the parts it may import. The pipeline: data -> features -> models -> train/capturing -> experiments /
 #: monitoring; the run (schema, io) is read by analysis -> plots -> widgets, which never import the torch side.
 ALLOWED = {
-    "base": set(),  # _version, _validation, _tasks, _colors: torch-free helpers every part may use
+    "base": set(),  # _version, _validation, _tasks, _colors, _overview (the overview layout): torch-free helpers
     "device": {"base"},  # _device, _seed: devices, seeds and threads of the torch side
     "schema": {"base"},
     "io": {"base", "schema"},
@@ -37,7 +37,7 @@ ALLOWED = {
 }
 #: parts that never import torch (a run opened from disk is analysed and explored without it)
 TORCH_FREE = {"base", "schema", "io", "data", "features", "analysis", "plots", "widgets", "review"}
-BASE_MODULES = {"_version", "_validation", "_tasks", "_colors", "errors"}
+BASE_MODULES = {"_version", "_validation", "_tasks", "_colors", "_overview", "errors"}
 DEVICE_MODULES = {"_device", "_seed"}
 MAX_MODULE_LINES = 700
 MAX_FUNCTION_LINES = 120  # code lines after the docstring; longer ones say why in a "# long: ..." comment

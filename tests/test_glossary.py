@@ -64,8 +64,11 @@ GLOSSARY = {
     "ds": Name("any rnnscope Dataset: records, features or a run"),
     "records": Name("a records Dataset (waveforms, sample labels, segment table)"),
     "dataset": Name("a features Dataset a model is trained, scored or captured on (a run works too)"),
-    "data": Name("what a model's forward takes: a features Dataset for an rnnscope classifier, tensors otherwise"),
-    "model": Name("a model: an rnnscope classifier, any torch.nn.Module where said, or a model file"),
+    "data": Name("what a model's forward takes: a features Dataset for an rnnscope classifier, tensors otherwise "
+                 "(None: the model's normaliser, experiments.impulse_response)", (REQUIRED, None)),
+    "model": Name("a model: an rnnscope classifier, any torch.nn.Module where said, or a model file (None: "
+                  "rnnscope's own layers, models.unrolled)", (REQUIRED, None)),
+    "attr": Name("an attribution Dataset (experiments.attribution's result)"),
     "make_model": Name("a function returning a fresh model"),
     "fn": Name("a function of a run (run -> number or labelled result)"),
     "path": Name("a file or folder"),
@@ -111,7 +114,8 @@ GLOSSARY = {
     "rule": Name('which units a share keeps: "every" (top for every class), "any", "all", "class"', ("every",)),
     "weighting": Name('how the heat of a class is averaged: "segment" (every segment once, the paper\'s) or '
                       '"frame"', ("segment",)),
-    "null": Name("permutations of a null distribution (None: none)", (None,)),
+    "null": Name("permutations (or random draws) of a null distribution (None: none; 100 where the null is the "
+                 "point of the call: experiments.class_silencing)", (None, 100)),
     "null_within": Name('what a permutation keeps together: "record"', ("record",)),
     "half_width": Name("half-width of the window around a segment boundary, in frames", (2,)),
     "far": Name("distance from any boundary of a stationary frame, in frames", (10,)),
@@ -122,6 +126,16 @@ GLOSSARY = {
     "max_frames": Name("frames read at most (a seeded sample; a cost limit)", PER_FUNCTION),
     "width": Name("width of a view in pixels", PER_FUNCTION),
     "var_b": Name("run_b's variable (None: var)", (None,)),
+    "target": Name("what an attribution explains: a unit or a class (experiments.attribution); one of its targets "
+                   "by position (analysis.attribution_over_time)", (REQUIRED, 0)),
+    "frames": Name('the frames a call reads: "peak", "onset", "all", a time (s) or a [start, stop) window (s)',
+                   ("peak", REQUIRED)),
+    "n_frames": Name("a number of frames", PER_FUNCTION),
+    "frame_rate": Name("frames per second (None: the data's or the model's feature settings; from_features: 2.0, "
+                       "the paper's hop)", (2.0, None)),
+    "direction": Name('"forward" or "backward" of a bidirectional module (None: the layer\'s only one; '
+                      'layer_label: "forward")', ("forward", None)),
+    "method": Name("how a result is computed (each function lists its methods)", PER_FUNCTION),
     "layer_b": Name("run_b's layers (None: layer)", (None,)),
     # how it runs
     "device": Name('torch device: "auto" (CUDA, then MPS, then the CPU), "cpu", "cuda", ...', ("auto",)),
@@ -161,6 +175,10 @@ GLOSSARY = {
     "silence": Name("{layer: units} silenced: the run's layer index, the unit ids or a boolean mask (True = "
                     "silenced)", (None, REQUIRED)),
     "capture_kwargs": Name("more keywords of rnnscope.capture", (None,)),
+    "rank_on": Name("data the units are ranked or flagged on (None: the data scored)", (None,)),
+    "store": Name("a zarr store the result is written to as it is computed, then opened lazily from it (None: "
+                  "memory)", (None,)),
+    "overwrite": Name("replace a complete store at store", (False,)),
     "unshuffled": Name("classes left out of a label permutation", (None,)),
     # features, time, data
     "feature_config": Name('feature settings: a FeatureConfig, a preset name ("paper", "authors_code") or its '
@@ -287,6 +305,8 @@ def test_everything_after_the_data_is_keyword_only():
 METHOD_PROTOCOLS = {
     "rnnscope.io.RunWriter.write": "the writer's block protocol (name, rows, t0, n_valid, block), called by capture "
                                    "and the monitor for every block they write",
+    "rnnscope.io.RunWriter.write_rows": "the writer's block protocol (name, start, block), as write",
+    "rnnscope.io.RunWriter.resize": "the writer's protocol (dim, size, coords): a store grown along a dimension",
 }
 
 

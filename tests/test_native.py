@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import rnnscope
 from rnnscope.models import RNNClassifier, _native, native_status, set_native
@@ -134,6 +136,142 @@ def test_the_instruction_sets_agree(cell):
         if {"avx512", "avx2"} <= set(outs):
             assert torch.equal(outs["avx512"][name], outs["avx2"][name]), name
         torch.testing.assert_close(outs[ISAS[0]][name], outs["generic"][name], atol=1e-6, rtol=0)
+
+
+# ------------------------------------------------------------- any shape, layout, alignment and thread count
+
+
+def _at_offset(shape, offset):
+    """A contiguous float32 tensor of ``shape`` starting ``offset`` floats into a fresh NaN-filled storage (its
+    first element then sits at any 4-byte alignment: vector and streaming stores meet every case)."""
+    size = int(np.prod(shape))
+    return torch.full((size + offset,), float("nan"))[offset:].view(shape)
+
+
+def _trace_case(cell, batch, n_time, n_in, hidden, masked, x_layout, dest, seed):
+    """A layer, an input laid out as ``x_layout`` and a function giving fresh destinations of kind ``dest``
+    (``"buffers"`` or ``"run"``: scattered rows of an (event, time, unit, layer) array at an odd float offset,
+    valid lengths and group sums), all drawn from ``seed``."""
+    from rnnscope.models._trace import TraceOutputs, buffer_outputs
+
+    rng = np.random.default_rng(seed)
+    torch.manual_seed(seed)
+    layer = RNNClassifier(cell, input_size=n_in, hidden_size=hidden, num_classes=3).layers[0].eval()
+    values = torch.randn(batch, n_time, n_in)
+    if x_layout == "time first":
+        x = values.transpose(0, 1).contiguous().transpose(0, 1)
+    elif x_layout == "sliced":
+        x = torch.cat([torch.randn(batch, 1, n_in), values], 1)[:, 1:]
+    elif x_layout == "odd offset":
+        x = _at_offset((batch, n_time, n_in), int(rng.integers(1, 16))).copy_(values)
+    else:
+        x = values
+    state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
+    keep = torch.from_numpy(rng.random(hidden) < 0.7) if masked else None
+    names = list(layer.variables)
+    layers, spare_rows, spare_frames = (int(v) for v in rng.integers(1, 4, 3))
+    offset, t0, level = int(rng.integers(0, 16)), int(rng.integers(0, spare_frames + 1)), int(rng.integers(0, layers))
+    rows = torch.from_numpy(rng.permutation(batch + spare_rows)[:batch])
+    n_valid = torch.from_numpy(rng.integers(0, n_time + 1, batch))
+    groups = torch.from_numpy(rng.integers(-1, 3, (batch, n_time, 2)).astype(np.int32))
+    groups[..., 1] = torch.where(groups[..., 1] >= 0, 3 + torch.arange(batch, dtype=torch.int32)[:, None], -1)
+    which = rng.integers(0, len(names))  # the layer's variables kept in a run: one of them, or all
+
+    def outputs():
+        if dest == "buffers":
+            return buffer_outputs(names, batch, n_time, hidden)
+        total = n_time + spare_frames
+        kept = names if which == 0 else [names[which]]
+        arrays = {name: _at_offset((batch + spare_rows, total, hidden, layers), offset) for name in kept}
+        offsets = ((rows * total + t0) * hidden * layers + level).long()
+        return TraceOutputs(arrays, offsets, hidden * layers, layers, n_valid, groups, torch.zeros(3 + batch, hidden))
+
+    return layer, x, state, keep, outputs
+
+
+def _compare_with_the_fallback(layer, x, state, keep, outputs, isa, threads):
+    """trace_to with the kernels (instruction set ``isa``, ``threads`` threads) and with the fallback: every written
+    element, h_seq, the final state, the value ranges and the group sums agree as in the tests above."""
+    native_out, fallback_out = outputs(), outputs()
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad(), _native.using_isa(isa):
+            native = layer.trace_to(x, state, keep, native_out)
+            assert native_status()["used"] is True
+            previous = set_native(False)
+            try:
+                fallback = layer.trace_to(x, state, keep, fallback_out)
+            finally:
+                set_native(previous)
+    finally:
+        torch.set_num_threads(previous_threads)
+    (h, final, ranges), (h_ref, final_ref, ranges_ref) = native, fallback
+    torch.testing.assert_close(h, h_ref, atol=2e-6, rtol=0)
+    for a, b in zip(final, final_ref):
+        torch.testing.assert_close(a, b, atol=2e-6, rtol=0)
+    for name, array in native_out.arrays.items():  # the NaN fill is left where nothing is written, on both paths
+        torch.testing.assert_close(array, fallback_out.arrays[name], atol=2e-6, rtol=0, equal_nan=True)
+    if native_out.group_sums is not None:
+        torch.testing.assert_close(native_out.group_sums, fallback_out.group_sums, atol=2e-6, rtol=1e-6)
+    assert ranges.keys() == ranges_ref.keys()
+    for name, span in ranges.items():
+        assert (span is None) == (ranges_ref[name] is None), name
+        if span is not None:
+            np.testing.assert_allclose(span, ranges_ref[name], atol=2e-6, rtol=0, err_msg=name)
+
+
+@needs_native
+@settings(max_examples=30, deadline=None)
+@given(cell=st.sampled_from(["lstm", "gru", "lazy_lstm"]), batch=st.sampled_from([1, 2, 3, 5, 13, 40]),
+       n_time=st.integers(1, 6), n_in=st.sampled_from([1, 2, 3, 17]),
+       hidden=st.sampled_from([1, 3, 15, 16, 17, 33, 210]), masked=st.booleans(),
+       x_layout=st.sampled_from(["contiguous", "time first", "sliced", "odd offset"]),
+       dest=st.sampled_from(["buffers", "run"]), isa=st.sampled_from(ISAS or ["generic"]),
+       threads=st.sampled_from([1, 2]), seed=st.integers(0, 2**16))
+def test_the_kernels_equal_the_fallback_for_any_shape_layout_alignment_and_thread_count(
+        cell, batch, n_time, n_in, hidden, masked, x_layout, dest, isa, threads, seed):
+    """Batches smaller than the threads, one frame, hidden sizes off the vector widths (1, 3, 15, 17, 33, 210), one
+    input feature, non-contiguous inputs and inputs at odd float offsets, run arrays of several layers at odd
+    float offsets with scattered rows, partial valid lengths and group sums: the kernels write exactly what the
+    fallback writes, on every instruction set, with 1 and 2 threads."""
+    case = _trace_case(cell, batch, n_time, n_in, hidden, masked, x_layout, dest, seed)
+    _compare_with_the_fallback(*case, isa=isa, threads=threads)
+
+
+_ALIGNMENT_SWEEP = """
+import sys
+sys.path.insert(0, {tests!r})
+import torch
+from test_native import ISAS, _compare_with_the_fallback, _trace_case
+for isa in ISAS:
+    for cell in ("lstm", "gru", "lazy_lstm"):
+        for batch, threads in ((1, 1), (1, 2), (5, 2)):  # one thread; the units of each step shared; blocks of rows
+            for hidden in (16, 33):
+                # 16 frames of 33 units put the rows' frames at every float offset modulo 64 bytes; run arrays of
+                # one layer (unit stride 1) go through the streaming stores, of two through plain ones
+                case = _trace_case(cell, batch, 16, 3, hidden, False, "odd offset", "run", seed=hidden + batch)
+                _compare_with_the_fallback(*case, isa=isa, threads=threads)
+                case = _trace_case(cell, batch, 16, 3, hidden, True, "contiguous", "buffers", seed=hidden)
+                _compare_with_the_fallback(*case, isa=isa, threads=threads)
+print("swept", ISAS)
+"""
+
+
+@needs_native
+def test_the_kernels_store_at_every_alignment_without_crashing():
+    """Regression: a build whose streaming stores (non-temporal, 64-byte aligned by the instruction) were not
+    aligned to the destination first died of a general protection fault in the AVX-512 LSTM on the first record
+    whose frames did not start on a 64-byte line (dmesg: ``general protection fault ... in rnnscope_native_*.so``).
+    Every destination alignment, instruction set, cell and split, run in a child process so that a crash fails this
+    test with its signal instead of ending the session."""
+    child = subprocess.run([sys.executable, "-X", "faulthandler", "-c",
+                            _ALIGNMENT_SWEEP.format(tests=os.path.dirname(__file__))],
+                           capture_output=True, text=True, timeout=600)
+    died = f" (signal {-child.returncode})" if child.returncode < 0 else ""
+    trace = child.stderr.split("\nExtension modules:")[0]  # faulthandler's stack, not the list of modules
+    assert child.returncode == 0, f"the alignment sweep failed{died}:\n{trace[-3000:]}"
+    assert child.stdout.strip() == f"swept {ISAS}"
 
 
 def test_the_environment_variable_picks_the_instruction_set(monkeypatch):
@@ -546,6 +684,41 @@ def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_
                     torch.testing.assert_close(by_threads[-1], expected, atol=2e-6, rtol=1e-6)
                 assert torch.equal(*by_threads)
 
+
+
+@needs_native
+@pytest.mark.parametrize("cell", ["lstm", "gru", "lazy_lstm"])
+def test_group_sums_in_a_non_contiguous_view_are_added_to_as_by_the_fallback(cell):
+    """out.group_sums may be any (groups, hidden) view (e.g. the transpose of a (hidden, groups) array): the
+    kernels add into it as the fallback does (they used to reject it with the op's own error)."""
+    from rnnscope.models._trace import TraceOutputs
+
+    torch.manual_seed(2)
+    layer = RNNClassifier(cell, input_size=3, hidden_size=17, num_classes=3).layers[0].eval()
+    x = torch.randn(2, 6, 3)
+    groups = torch.zeros(2, 6, 2, dtype=torch.int32)
+    groups[..., 0] = torch.arange(6) % 2  # column 0: groups 0 and 1, shared by the rows
+    groups[..., 1] = torch.tensor([[2], [3]])  # column 1: each row its own group
+    groups[0, 4:, 1] = -1
+
+    def sums():
+        storage = torch.full((17, 4), 1.0)  # sums already holding something: the kernels add to it
+        out = TraceOutputs({}, torch.zeros(2, dtype=torch.int64), 1, 1, torch.full((2,), 6), groups, storage.t())
+        with torch.no_grad():
+            layer.trace_to(x, None, None, out)
+        assert not out.group_sums.is_contiguous()
+        return storage.t()
+
+    previous = set_native(False)
+    try:
+        expected = sums()
+    finally:
+        set_native(previous)
+    assert native_status()["used"] is False
+    native = sums()
+    assert native_status()["used"] is True
+    assert bool((expected != 1.0).all())
+    torch.testing.assert_close(native, expected, atol=2e-6, rtol=1e-6)
 
 @needs_native
 def test_the_group_sums_are_checked():

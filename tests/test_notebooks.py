@@ -21,7 +21,7 @@ FIX = "run `make notebooks` (builds each .ipynb from its .py source, without out
 
 def test_every_notebook_has_a_source_and_every_source_a_notebook():
     built = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    assert len(SOURCES) == 6
+    assert len(SOURCES) == 7
     assert [p.stem for p in SOURCES] == built, f"notebooks/ holds unpaired files; {FIX}"
     assert not list(NOTEBOOKS.glob("_*.py")), "notebooks are written in their .py source, not by a generator script"
 

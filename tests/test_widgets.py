@@ -248,7 +248,7 @@ def test_opening_reads_only_the_shown_slice(small_run):
         RunReader._read = original
     reads = reader_reads + ex.reader.reads
     assert reads and {e for _, e, *_ in reads} == {1}
-    assert {name for name, *_ in reads} <= {"label", "pred", "h", "spectrogram", "waveform"}
+    assert {name for name, *_ in reads} <= {"label", "pred", "prob", "h", "spectrogram", "waveform"}
 
 
 def test_long_record_uses_overview_and_keeps_extremes():
@@ -887,3 +887,47 @@ def test_the_explorer_reads_overviews_of_a_lazy_monitor_run(monitor_run):
     assert ex.picked == 2 and lo <= det["t0"] < det["t1"] <= hi and hi - lo < ex.reader.record_span(0)[1] / 2
     t, values = ex.trace_data("lines")
     assert values.shape[0] == len(ex.selected_units) and np.isfinite(values).any()
+
+
+def test_the_shipped_palettes_are_matplotlibs_and_an_explorer_opens_without_matplotlib_or_distributed():
+    """The Explorer's palettes ship with the package (benchmarks/make_shipped_assets.py --palettes): opening one
+    in a fresh kernel imports neither matplotlib nor dask.distributed (half a second and a quarter of one)."""
+    import subprocess
+    import sys
+
+    for name in _render.SHIPPED_PALETTES:
+        _render._PALETTES.pop(name, None)
+        np.testing.assert_array_equal(_render._palette(name), _render._matplotlib_palette(name))
+    code = ("import sys, rnnscope, rnnscope.widgets as rw\n"
+            "run = rnnscope.open_run(sys.argv[1], validate_schema=False)\n"
+            "ex = rw.Explorer(run, width=800)\n"
+            "print(sorted(m for m in ('matplotlib', 'distributed') if m in sys.modules))\n")
+    path = rnnscope.save_run(long_run(6_000), __import__("tempfile").mkdtemp() + "/run.zarr")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stdout + done.stderr
+
+
+def test_an_archive_waveform_to_read_whole_is_drawn_when_a_background_thread_has_read_it(monitor_run, monkeypatch):
+    """In a kernel (an event loop runs), a view of a monitor run that needs the whole record from the archive (its
+    levels) does not hold the other views: a thread reads it and the waveform is drawn when it is read."""
+    import asyncio
+
+    from rnnscope.widgets import _source
+
+    run, _, _ = monitor_run
+    monkeypatch.setattr(_source, "RAW_ELEMENTS", 1000)  # a 20-minute record read as a day-long one is
+
+    async def session():
+        ex = rw.Explorer(run, width=800, debounce=0, prefetch=False)  # the whole record
+        drawn_at_once = bool(ex.wave.visible) and ("waveform", 0) in ex.reader._cache
+        for _ in range(400):
+            if ("waveform", 0) in ex.reader._cache and ex.wave.visible:
+                break
+            await asyncio.sleep(0.05)
+        return ex, drawn_at_once
+
+    ex, drawn_at_once = asyncio.run(session())
+    assert not drawn_at_once and png_size(ex.heat_image)[0] > 0  # the heatmap did not wait
+    assert ex.wave.visible and ex.reader.build_seconds.get(("waveform", 0))
+    t, values = ex.trace_data("wave")
+    assert t.size > 100 and np.isfinite(values).any()

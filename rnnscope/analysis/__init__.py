@@ -46,6 +46,13 @@ onset, band energies) and
 :func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
 :func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`, :func:`rnnscope.experiments.compare_controls`.
 
+Why a unit fires
+----------------
+From the input attributions of :func:`rnnscope.experiments.attribution`: :func:`band_profile` (which bands a unit
+listens to, its peak band), :func:`lag_profile` (how far back: the memory length), each against a permutation null,
+and :func:`attribution_over_time` (an attribution on its record's time axis); :func:`timescales` (each gated unit's
+time constant from its forget or update gate, to compare with :func:`rnnscope.experiments.impulse_response`).
+
 Examples
 --------
 >>> from rnnscope import analysis, examples
@@ -54,6 +61,7 @@ Examples
 Frozen({'class_name': 5, 'unit': 6, 'layer': 1})
 """
 from ._activity import heat_map, unit_activity, unit_traces
+from ._attribution import MEMORY_FRACTION, attribution_over_time, band_profile, lag_profile
 from ._common import EmptyClassWarning
 from ._compare import compare, frame_accuracy
 from ._detectors import detector_units
@@ -65,6 +73,7 @@ from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
 from ._similarity import linear_cka, match_units, unit_correlation
 from ._specialisation import specialisation
+from ._timescales import KEEP_GATES, timescales
 from ._tang import (
     cell_distribution,
     responsibility,
@@ -106,5 +115,12 @@ __all__ = [
     "gate_saturation",
     "GATE_VARIABLES",
     "PROBE_TARGETS",
+    # why a unit fires (from rnnscope.experiments.attribution)
+    "band_profile",
+    "lag_profile",
+    "attribution_over_time",
+    "MEMORY_FRACTION",
+    "timescales",
+    "KEEP_GATES",
     "EmptyClassWarning",
 ]

@@ -15,17 +15,20 @@ __all__ = ["capture_modules", "module_runs"]
 
 
 def module_runs(model, data, *, var, device, batch_size, silence, modules, sampling_rate, time_axis, labels,
-                label_rate, class_names, event_ids, module_batch, progress) -> dict[int, xr.Dataset]:
+                label_rate, class_names, event_ids, module_batch, progress, store=None,
+                overwrite=False) -> dict[int, xr.Dataset] | xr.Dataset:
     """The runs ``{steps: run}`` of any model on what its forward takes: an rnnscope classifier on a tensor by
     its own pass (:mod:`rnnscope.capturing._classifier_data`), any other module by recording its forward
-    (:mod:`rnnscope.capturing._modules`)."""
+    (:mod:`rnnscope.capturing._modules`; with ``store``, written there as it is captured and opened from it)."""
     from ._classifier_data import classifier_pass_applies, trace_classifier
     from ._modules import record_modules
 
-    run_any = trace_classifier if classifier_pass_applies(model, data, module_batch) else record_modules
-    return run_any(model, data, var, device, batch_size, silence, modules=modules, sampling_rate=sampling_rate,
-                   time_axis=time_axis, labels=labels, label_rate=label_rate, class_names=class_names,
-                   event_id=event_ids, module_batch=module_batch, progress=progress)
+    options = dict(modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
+                   label_rate=label_rate, class_names=class_names, event_id=event_ids, module_batch=module_batch,
+                   progress=progress)
+    if classifier_pass_applies(model, data, module_batch):
+        return trace_classifier(model, data, var, device, batch_size, silence, **options)
+    return record_modules(model, data, var, device, batch_size, store, silence, overwrite=overwrite, **options)
 
 
 def capture_modules(

@@ -34,6 +34,7 @@ from .._validation import check_positive, stored_background
 from ..errors import InputWarning, NativeFallbackWarning
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
+from .._overview import OVERVIEW_VARIABLES
 from ..schema import event_ids as record_ids  # event_ids is capture's parameter
 from ..schema import (
     SCHEMA_VERSION,
@@ -140,8 +141,9 @@ def _base_dataset(model, dataset) -> xr.Dataset:
     """
     mapping = model.class_index_map(list(dataset.attrs.get("class_names", model.class_names)))
     lookup = np.append(np.asarray(mapping, dtype=np.int64), -1)  # index -1 stays -1
-    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES}
-    base = dataset.drop_vars([v for v in dataset.data_vars if v in captured])
+    captured = {v for names in STATE_VARIABLES.values() for v in names} | {"prob", "pred", *SUMMARY_VARIABLES,
+                                                                            *OVERVIEW_VARIABLES}
+    base = dataset.drop_vars([v for v in dataset.variables if v in captured])
     base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
     if np.array_equal(mapping, np.arange(len(mapping))) and dataset["label"].dtype == np.int16:
         return base  # classes already in the model's order
@@ -303,7 +305,7 @@ def capture(
         runs = module_runs(model, data, var=var, device=device, batch_size=batch_size, silence=silence,
                            modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
                            label_rate=label_rate, class_names=class_names, event_ids=event_ids,
-                           module_batch=module_batch, progress=progress)
+                           module_batch=module_batch, progress=progress, store=store, overwrite=overwrite)
         return finish_runs(runs, store, overwrite, func)
     _refuse_module_options(func, modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
                            label_rate=label_rate, class_names=class_names, event_ids=event_ids,

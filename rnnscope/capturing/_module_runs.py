@@ -11,7 +11,7 @@ import pandas as pd
 import xarray as xr
 
 from ..models._torch_rnn import module_entries, module_kind
-from ..io import compute_summaries
+from ..io._summaries import accumulate, run_summaries
 from ..schema import plain, segment_variables
 
 __all__ = []
@@ -23,6 +23,14 @@ def _module_steps(parts) -> tuple[int, np.ndarray]:
     lengths = np.concatenate([np.full(entries[0]["h"].shape[0], entries[0]["h"].shape[1]) if lens is None
                               else np.asarray(lens) for entries, lens in parts]).astype(np.int64)
     return steps, lengths
+
+
+def several_resolutions(groups: dict, func: str) -> ValueError:
+    """The error of a capture whose modules run at several time resolutions (``groups``: steps -> modules)."""
+    return ValueError(f"{func}: the captured modules run at {len(groups)} time resolutions (steps: modules "
+                      f"{groups}), so they form {len(groups)} runs; a run has one time axis. Capture them all with "
+                      "rnnscope.capture_modules(model, data) (a dict {steps: run}), or one resolution with "
+                      "rnnscope.capture(model, data, modules=[...]).")
 
 
 def _groups(blocks, chosen, func) -> dict[int, tuple[list[str], np.ndarray]]:
@@ -40,29 +48,96 @@ def _groups(blocks, chosen, func) -> dict[int, tuple[list[str], np.ndarray]]:
     return groups
 
 
-def _assemble(blocks, chosen, variables, n_events, attrs, *, sampling_rate, n_input, labels, label_rate,
-              class_names, event_id, func) -> dict[int, xr.Dataset]:
-    """One run per group of modules with the same steps: ``{steps: run}``."""
-    ids = _event_ids(event_id, n_events, func)
-    label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
-    names_of_classes = _class_names(class_names, label_array, func)
+def _assemble(blocks, chosen, variables, attrs, *, sampling_rate, n_input, labels, label_rate, class_names, ids,
+              func) -> dict[int, xr.Dataset]:
+    """One run per group of modules with the same steps: ``{steps: run}`` (``labels``, ``class_names`` and ``ids``
+    checked by :func:`_check_labels`, :func:`_class_names` and :func:`_event_ids`)."""
     runs = {}
     for steps, (names, lengths) in _groups(blocks, chosen, func).items():
         runs[steps] = _run(blocks, {n: chosen[n] for n in names}, variables, steps, lengths, ids, attrs,
-                           sampling_rate, n_input, label_array, label_rate, names_of_classes)
+                           sampling_rate, n_input, labels, label_rate, class_names)
     return runs
+
+
+class _Layout:
+    """Where a group of modules goes in a run: one ``layer`` entry per layer and direction (``entries``: module name,
+    index of the entry in its module, :class:`~rnnscope.models._torch_rnn.Entry`), ``steps`` frames on ``time`` (in
+    seconds of the input with a sampling rate), units padded to the widest entry (or ``n_units``)."""
+
+    def __init__(self, entries, kinds, steps, attrs, *, sampling_rate, n_input, n_units=None):
+        self.entries, self.kinds = list(entries), list(kinds)
+        self.n_units = int(n_units or max(max(e.units, e.h_units) for _, _, e in self.entries))
+        self.present: list[str] = []  # the variables of the run (:meth:`of`)
+        self.steps = int(steps)
+        self.span = (n_input / sampling_rate / steps) if (sampling_rate is not None and n_input) else None
+        self.times = ((np.arange(steps) + 0.5) * self.span if self.span is not None
+                      else np.arange(steps, dtype=np.float64))
+        self.attrs = dict(attrs)
+        config = dict(attrs["model_config"])
+        config["cells"] = self.kinds
+        self.attrs.update(model_config=plain(config), steps=int(steps))
+        if self.span is not None:
+            self.attrs["step_seconds"] = float(self.span)
+
+    @classmethod
+    def of(cls, modules, first, variables, steps, attrs, *, sampling_rate, n_input) -> _Layout:
+        """The layout of ``modules`` (name -> module); its variables: those of ``variables`` in the first batch
+        (``first``: module -> its entries' variables)."""
+        entries = [(name, i, e) for name, m in modules.items() for i, e in enumerate(module_entries(m))]
+        layout = cls(entries, [module_kind(modules[name]) for name, _, _ in entries], steps, attrs,
+                     sampling_rate=sampling_rate, n_input=n_input)
+        layout.present = [v for v in variables if any(v in first[name][i] for name, i, _ in entries)]
+        return layout
+
+    def coords(self) -> dict:
+        e = [entry for _, _, entry in self.entries]
+        return {
+            "time": ("time", self.times, {"units": "s" if self.span is not None else "step"}),
+            "unit": np.arange(self.n_units),
+            "layer": np.arange(len(self.entries)),
+            "module": ("layer", np.array([name for name, _, _ in self.entries])),
+            "module_layer": ("layer", np.array([x.layer for x in e], dtype=np.int64)),
+            "direction": ("layer", np.array([x.direction for x in e])),
+            "layer_units": ("layer", np.array([x.units for x in e], dtype=np.int64)),
+            "layer_h_units": ("layer", np.array([x.h_units for x in e], dtype=np.int64)),
+        }
+
+    def block(self, batch: dict, var: str, n_rows: int) -> np.ndarray:
+        """(rows, steps, unit, layer) values of ``var`` of one batch (``batch``: module -> (entries' variables,
+        lengths)), NaN where an entry does not reach."""
+        out = np.empty((n_rows, self.steps, self.n_units, len(self.entries)), dtype=np.float32)
+        for position, (name, i, _) in enumerate(self.entries):
+            values = batch[name][0][i]
+            _place(out[:, :, :, position], values.get(var), values["h"].shape[1])
+        return out
+
+    def labels(self, labels, label_rate, n_input, lengths) -> np.ndarray:
+        """The label of each step (see :func:`_step_labels`) of the events of ``labels``."""
+        return _step_labels(labels, label_rate, self.times, n_input, self.steps, lengths)
+
+    def parts(self, arrays, lengths, ids, labels, label_rate, n_input, class_names):
+        """``(data variables, coordinates, attrs, step labels, segment frames)`` of the run around the state
+        ``arrays`` (wrapped, not copied), with ``labels`` the step labels and the segment table."""
+        coords = {**self.coords(), "event_id": ("event", ids), "length": ("event", lengths)}
+        data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
+        attrs, step_labels, table = dict(self.attrs), None, _NO_SEGMENTS
+        if labels is not None:
+            step_labels = self.labels(labels, label_rate, n_input, lengths)
+            data["label"] = (("event", "time"), step_labels)
+            coords["class_name"] = ("class_name", np.array(class_names))
+            attrs["class_names"] = list(class_names)
+            segments, table = _segments(step_labels, lengths, self.times, self.span or 1.0, ids)
+            data.update(segments)
+        return data, coords, attrs, step_labels, table
 
 
 def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
          class_names) -> xr.Dataset:
-    entries = [(name, i, e) for name, m in modules.items() for i, e in enumerate(module_entries(m))]
-    kinds = [module_kind(modules[name]) for name, _, _ in entries]
-    n_units = max(max(e.units, e.h_units) for _, _, e in entries)
-    present = [v for v in variables if any(v in blocks[name][0][0][i] for name, i, _ in entries)]
-    n_events = lengths.size
-    shape = (n_events, steps, n_units, len(entries))
-    arrays = {v: np.empty(shape, dtype=np.float32) for v in present}  # every element written once below
-    for position, (name, i, _) in enumerate(entries):
+    layout = _Layout.of(modules, {name: blocks[name][0][0] for name in modules}, variables, steps, attrs,
+                        sampling_rate=sampling_rate, n_input=n_input)
+    shape = (lengths.size, steps, layout.n_units, len(layout.entries))
+    arrays = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written once below
+    for position, (name, i, _) in enumerate(layout.entries):
         row = 0
         for parts, _ in blocks[name]:
             values = parts[i]
@@ -76,9 +151,14 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
     if past.any():
         for array in arrays.values():
             array[past] = np.nan
-    run = run_layout(arrays, [(name, e) for name, _, e in entries], kinds, steps, lengths, ids, attrs, sampling_rate,
-                     n_input, labels, label_rate, class_names)
-    return with_summaries(run, compute_summaries(run))  # the numbers rnnscope.capture stores, by the same code
+    data, coords, run_attrs, step_labels, table = layout.parts(arrays, lengths, ids, labels, label_rate, n_input,
+                                                               class_names)
+    # the numbers rnnscope.capture stores, by the same code, straight from the arrays (no classes: no heat per class)
+    names = list(class_names) if labels is not None else []
+    acc = accumulate({v: arrays[v] for v in ("h", *[v for v in arrays if v != "h"])}, step_labels, lengths, table,
+                     len(names))
+    summary, summary_coords = run_summaries(acc, names, ids)
+    return xr.Dataset({**data, **summary}, coords={**coords, **summary_coords}, attrs=run_attrs)
 
 
 def run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
@@ -86,36 +166,10 @@ def run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate
     """The run around the state ``arrays`` (event, time, unit, layer) (wrapped, not copied): coordinates of the
     ``entries`` ``(module name, Entry)`` along ``layer``, times, attributes, and with ``labels`` the step labels and
     the segment table; no summaries yet (:func:`with_summaries`)."""
-    span = (n_input / sampling_rate / steps) if (sampling_rate is not None and n_input) else None
-    times = (np.arange(steps) + 0.5) * span if span is not None else np.arange(steps, dtype=np.float64)
-    n_units = next(iter(arrays.values())).shape[2]
-    coords = {
-        "event_id": ("event", ids),
-        "length": ("event", lengths),
-        "time": ("time", times, {"units": "s" if span is not None else "step"}),
-        "unit": np.arange(n_units),
-        "layer": np.arange(len(entries)),
-        "module": ("layer", np.array([name for name, _ in entries])),
-        "module_layer": ("layer", np.array([e.layer for _, e in entries], dtype=np.int64)),
-        "direction": ("layer", np.array([e.direction for _, e in entries])),
-        "layer_units": ("layer", np.array([e.units for _, e in entries], dtype=np.int64)),
-        "layer_h_units": ("layer", np.array([e.h_units for _, e in entries], dtype=np.int64)),
-    }
-    data = {v: (("event", "time", "unit", "layer"), a) for v, a in arrays.items()}
-    run_attrs = dict(attrs)
-    config = dict(attrs["model_config"])
-    config["cells"] = kinds
-    run_attrs["model_config"] = plain(config)
-    run_attrs["steps"] = int(steps)
-    if span is not None:
-        run_attrs["step_seconds"] = float(span)
-    if labels is not None:
-        step_labels = _step_labels(labels, label_rate, times, n_input, steps, lengths)
-        data["label"] = (("event", "time"), step_labels)
-        coords["class_name"] = ("class_name", np.array(class_names))
-        run_attrs["class_names"] = list(class_names)
-        segments = _segments(step_labels, lengths, times, span if span is not None else 1.0, ids)
-        data.update(segments)
+    indexed = [(name, sum(1 for other, _ in entries[:k] if other == name), e) for k, (name, e) in enumerate(entries)]
+    layout = _Layout(indexed, kinds, steps, attrs, sampling_rate=sampling_rate, n_input=n_input,
+                     n_units=next(iter(arrays.values())).shape[2])
+    data, coords, run_attrs, _, _ = layout.parts(arrays, lengths, ids, labels, label_rate, n_input, class_names)
     return xr.Dataset(data, coords=coords, attrs=run_attrs)
 
 
@@ -196,8 +250,9 @@ def _step_labels(labels, label_rate, times, n_input, steps, lengths) -> np.ndarr
     return out
 
 
-def _segments(step_labels, lengths, times, span, ids) -> dict:
-    """The segment table of the labels: one segment per stretch of consecutive steps of one class."""
+def _segments(step_labels, lengths, times, span, ids) -> tuple[dict, pd.DataFrame]:
+    """The segment table of the labels, one segment per stretch of consecutive steps of one class: its variables
+    and its frames (the columns of :func:`rnnscope.schema.segment_frames` the summaries read)."""
     rows = []
     for e, row in enumerate(step_labels):
         row = row[: int(lengths[e])]
@@ -206,8 +261,13 @@ def _segments(step_labels, lengths, times, span, ids) -> dict:
         cuts = np.flatnonzero(np.diff(row)) + 1
         for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, row.size]):
             if row[lo] >= 0:
-                rows.append((ids[e], int(row[lo]), times[lo] - span / 2, times[hi - 1] + span / 2))
-    table = pd.DataFrame(rows, columns=["event_id", "class", "start", "end"])
-    return segment_variables(table)
+                rows.append((ids[e], int(row[lo]), times[lo] - span / 2, times[hi - 1] + span / 2, e, lo, hi))
+    table = pd.DataFrame(rows, columns=["event_id", "class", "start", "end", "event", "frame_start", "frame_stop"])
+    return segment_variables(table), table.astype({c: np.int64 for c in ("class", "event", "frame_start",
+                                                                          "frame_stop")})
+
+
+#: the frames of no segment (a run without labels)
+_NO_SEGMENTS = pd.DataFrame({c: np.zeros(0, np.int64) for c in ("event", "class", "frame_start", "frame_stop")})
 
 

@@ -42,7 +42,7 @@ from ..models._torch_rnn import (
     recurrent_modules,
 )
 from ..schema import SCHEMA_VERSION, STATE_VARIABLES, plain
-from ._module_runs import _assemble
+from ._module_runs import _assemble, _check_labels, _class_names, _event_ids, several_resolutions
 
 __all__ = ["record_modules", "finish_runs", "MODULE_BATCH_LAYOUTS"]
 
@@ -211,7 +211,8 @@ def _check_close(name, own, recovered, lengths, func):
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
         own, recovered = own[valid], recovered[valid]
-    own, recovered = own.float(), recovered.float()
+    # detached: attribution calls it while autograd records
+    own, recovered = own.detach().float(), recovered.detach().float()
     same = torch.isfinite(own) | (own == recovered) | (torch.isnan(own) & torch.isnan(recovered))
     finite = torch.isfinite(own)
     own, recovered = own[finite], recovered[finite]
@@ -307,6 +308,7 @@ def record_modules(
     variables: str | Sequence[str] = "all",
     device: str = "auto",
     batch_size: int = 32,
+    store=None,
     silence=None,
     *,
     modules: str | Sequence[str] | None = None,
@@ -318,9 +320,11 @@ def record_modules(
     event_id: Sequence | None = None,
     module_batch: Mapping[str, str] | None = None,
     progress: bool = True,
-) -> dict[int, xr.Dataset]:  # long: one documented pass (checks, the batch loop, the runs), the module's steps
-    """:func:`rnnscope.capture_modules` for any ``nn.Module`` (see the module documentation): the runs by step
-    count."""
+    overwrite: bool = False,
+) -> dict[int, xr.Dataset] | xr.Dataset:  # long: one documented pass (checks, the batch loop, the runs)
+    """:func:`rnnscope.capture` and :func:`rnnscope.capture_modules` for any ``nn.Module`` (see the module
+    documentation): the runs by step count, or with ``store`` the one run written there chunk by chunk and opened
+    from it (:func:`finish_runs` makes the result of ``capture``)."""
     func = "capture"
     if not isinstance(model, nn.Module):
         raise TypeError(f"The 'model' parameter of {func} must be a torch.nn.Module. Got {type(model).__name__} "
@@ -340,47 +344,84 @@ def record_modules(
                                                               or labels is not None) else None
     keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
                         silence_keeps(model, silence, func=func, modules=chosen))
+    ids = _event_ids(event_id, n_events, func)  # checked before any forward
+    label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
+    names = _class_names(class_names, label_array, func)
     device = resolve_device(device)
     model = model.to(device)
+    attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
+    sink = None
+    if store is not None:
+        from ._module_store import ModuleStore, fingerprint
+
+        options = {"sampling_rate": sampling_rate, "time_axis": time_axis, "labels": None if label_array is None
+                   else [list(label_array.shape), int(label_array.sum())], "label_rate": label_rate,
+                   "class_names": names, "event_id": ids.tolist(), "module_batch": layouts,
+                   "silence": attrs["capture_config"]["silence"]}
+        sink = ModuleStore(store, chosen, variables, n_events, attrs,
+                           fingerprint(model, chosen, variables, batch_size, (*args, *kwargs.values()), options),
+                           overwrite=overwrite, sampling_rate=sampling_rate, n_input=n_input, labels=label_array,
+                           label_rate=label_rate, class_names=names, ids=ids, func=func)
+    blocks: dict[str, list] = {name: [] for name in chosen}
+
+    def keep(start, n_rows, batch):
+        if sink is not None:
+            sink.add(start, n_rows, batch)
+        else:
+            for name in chosen:
+                blocks[name].append(batch[name])
+
+    _forward_batches(model, chosen, (args, kwargs), n_events, batch_size, device, keeps, variables, layouts, keep,
+                     done=set() if sink is None else sink.done, progress=progress, func=func)
+    if sink is not None:
+        return sink.finish()
+    runs = _assemble(blocks, chosen, variables, attrs, sampling_rate=sampling_rate, n_input=n_input,
+                     labels=label_array, label_rate=label_rate, class_names=names, ids=ids, func=func)
+    return runs
+
+
+def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps, variables, layouts, keep, *, done,
+                     progress, func) -> None:
+    """The model's own forward batch by batch, every chosen module recorded and its states recovered;
+    ``keep(start, n_rows, batch)`` receives each batch (module -> (entries' variables, lengths)), in order. Batches
+    whose first event is in ``done`` are skipped (a resumed store)."""
+    starts = [s for s in range(0, n_events, int(batch_size)) if s not in done]
+    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
     modes = {m: m.training for m in model.modules()}
     model.eval()
-    views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
-    blocks: dict[str, list] = {name: [] for name in chosen}
-    bar = _bar(n_events, progress)
+    bar = _bar(n_events, progress, initial=n_events - sum(min(batch_size, n_events - s) for s in starts))
     try:
         with _Recorder(chosen) as recorder, silenced(model, keeps), torch.no_grad():
-            for start in range(0, n_events, int(batch_size)):
+            for start in starts:
                 rows = slice(start, min(start + int(batch_size), n_events))
                 n_rows = rows.stop - rows.start
-                b_args, b_kwargs = _batch((args, kwargs), rows, device)
+                b_args, b_kwargs = _batch(values, rows, device)
                 recorder.clear()
                 model(*b_args, **b_kwargs)
+                batch = {}
                 for name, module in chosen.items():
                     entries, lengths = _module_values(name, module, views[name], recorder.calls[name],
                                                       keeps.get(name), variables, func)
                     entries, lengths = _to_events(name, entries, lengths, n_rows, layouts.get(name), func)
-                    blocks[name].append(([{k: v.detach().to("cpu", torch.float32).numpy() for k, v in e.items()}
-                                          for e in entries], None if lengths is None else lengths.cpu().numpy()))
+                    batch[name] = ([{k: v.detach().to("cpu", torch.float32).numpy() for k, v in e.items()}
+                                    for e in entries], None if lengths is None else lengths.cpu().numpy())
                 recorder.clear()
+                keep(start, n_rows, batch)
                 bar.update(n_rows)
     finally:
         bar.close()
-        for m, training in modes.items():
-            m.train(training)
-    attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
-    return _assemble(blocks, chosen, variables, n_events, attrs, sampling_rate=sampling_rate, n_input=n_input,
-                     labels=labels, label_rate=label_rate, class_names=class_names, event_id=event_id, func=func)
+        _restore_modes(model, modes)
 
 
-def finish_runs(runs: dict, store, overwrite: bool, func: str):
-    """The result of :func:`rnnscope.capture`: the one run, or the run saved to ``store`` and opened from it; an
-    error naming :func:`rnnscope.capture_modules` and ``modules=`` when the modules form several runs."""
+def finish_runs(runs, store, overwrite: bool, func: str):
+    """The result of :func:`rnnscope.capture`: the one run, or the run saved to ``store`` and opened from it (a run
+    already written to ``store`` as it was captured is returned as it is); an error naming
+    :func:`rnnscope.capture_modules` and ``modules=`` when the modules form several runs."""
+    if isinstance(runs, xr.Dataset):
+        return runs
     if len(runs) > 1:
-        groups = {steps: list(dict.fromkeys(str(m) for m in run["module"].values)) for steps, run in runs.items()}
-        raise ValueError(f"{func}: the captured modules run at {len(runs)} time resolutions (steps: modules "
-                         f"{groups}), so they form {len(runs)} runs; a run has one time axis. Capture them all with "
-                         "rnnscope.capture_modules(model, data) (a dict {steps: run}), or one resolution with "
-                         f"rnnscope.capture(model, data, modules=[...]).")
+        raise several_resolutions({steps: list(dict.fromkeys(str(m) for m in run["module"].values))
+                                   for steps, run in runs.items()}, func)
     if store is None:
         return next(iter(runs.values()))
     from .. import io
@@ -395,6 +436,18 @@ def _exists(store) -> bool:
     from pathlib import Path
 
     return Path(store).exists()
+
+
+def _restore_modes(model: nn.Module, modes: dict) -> None:
+    """Put every module back in the mode it had (``modes``: module -> training): nothing when none changed, one
+    ``model.train(mode)`` when all had one mode (``train`` recurses: once per module would cost the square)."""
+    if all(m.training == training for m, training in modes.items()):
+        return
+    if len(set(modes.values())) == 1:
+        model.train(next(iter(modes.values())))
+        return
+    for m, training in modes.items():
+        m.training = training
 
 
 def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input) -> dict:
@@ -423,7 +476,7 @@ def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_
     return attrs
 
 
-def _bar(total, enabled):
+def _bar(total, enabled, initial: int = 0):
     if not enabled:
         class _Null:
             def update(self, n):
@@ -435,4 +488,4 @@ def _bar(total, enabled):
         return _Null()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="event", desc="capture", leave=False)
+    return tqdm(total=total, initial=initial, unit="event", desc="capture", leave=False)

@@ -6,6 +6,7 @@ import contextlib
 import torch
 import xarray as xr
 
+from .._overview import OVERVIEW_VARIABLES
 from ..schema import STATE_VARIABLES, SUMMARY_VARIABLES
 
 __all__ = []
@@ -25,12 +26,13 @@ def _threads(threads):
         torch.set_num_threads(previous)
 
 
-_RUN_ONLY = set(v for vs in STATE_VARIABLES.values() for v in vs) | set(SUMMARY_VARIABLES) | {"prob", "pred"}
+_RUN_ONLY = (set(v for vs in STATE_VARIABLES.values() for v in vs) | set(SUMMARY_VARIABLES) | {"prob", "pred"}
+             | set(OVERVIEW_VARIABLES))
 
 
 def _strip_run(ds: xr.Dataset) -> xr.Dataset:
-    """The data part of a run (states, outputs and summaries dropped) so it can be captured again."""
-    drop = [name for name in ds.data_vars if name in _RUN_ONLY]
+    """The data part of a run (states, outputs, summaries and overview dropped) so it can be captured again."""
+    drop = [name for name in ds.variables if name in _RUN_ONLY]
     out = ds.drop_vars(drop)
     extra = [c for c in ("unit", "layer", "class_name", "variable", "clean_frame") if c in out.coords]
     return out.drop_vars(extra)

@@ -12,11 +12,12 @@ torch.
 
 Modules: ``_files.py`` (paths, manifests, atomic renames), ``_attrs.py`` (attributes and encodings),
 ``_writer.py`` (:class:`RunWriter`, :func:`save_run`), ``_open.py`` (:func:`open_run`), ``_summaries.py`` (the
-summaries).
+summaries), ``_overview.py`` (the multiscale overview of long records, :func:`compute_overview`).
 """
 from ._attrs import decode_attrs, default_chunks, encode_attrs
 from ._files import MANIFEST, PARTIAL_SUFFIX, ZARR_FORMAT, RunFileError
 from ._open import open_run
+from ._overview import compute_overview
 from ._summaries import (  # noqa: F401  (writers' plumbing)
     STATE_ORDER,
     FrameIndex,
@@ -42,4 +43,6 @@ __all__ = [
     "decode_attrs",
     # summaries (SummaryAccumulator, FrameIndex and STATE_ORDER are the writers' plumbing, importable but not API)
     "compute_summaries",
+    # the multiscale overview of long records (the writer stores it; this computes it in memory)
+    "compute_overview",
 ]

@@ -12,7 +12,11 @@ import json
 import numpy as np
 import xarray as xr
 
+from .. import _overview
+
 __all__ = ["encode_attrs", "decode_attrs", "default_chunks"]
+
+_OVERVIEW_DIMS = tuple(_overview.DIMS.values())
 
 _JSON_ATTRS = "_rnnscope_json_attrs"
 #: nested attrs that files written before the typed attrs hold as JSON strings without saying so: decoded on opening
@@ -80,7 +84,8 @@ def _json_default(obj):
 
 
 def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
-    """Chunks by event (one record per chunk) and by time for long records; whole units, layers, features.
+    """Chunks by event (one record per chunk) and by time for long records (overview levels: 1,024 blocks); whole
+    units, layers, features.
 
     Examples
     --------
@@ -96,6 +101,8 @@ def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
             chunks[dim] = min(size, time_chunk) or 1
         elif dim == "sample":
             chunks[dim] = min(size, time_chunk * 50) or 1
+        elif dim in _OVERVIEW_DIMS:
+            chunks[dim] = min(size, _overview.CHUNK) or 1
         else:
             chunks[dim] = size or 1
     return chunks

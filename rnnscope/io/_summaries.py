@@ -23,7 +23,8 @@ from scipy import sparse
 
 from ..schema import event_ids, segment_frames
 
-__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "STATE_ORDER", "window_values", "frame_groups"]
+__all__ = ["SummaryAccumulator", "FrameIndex", "compute_summaries", "accumulate", "run_summaries",
+           "STATE_ORDER", "window_values", "frame_groups"]
 
 #: The state variables in capture order.
 STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
@@ -100,13 +101,14 @@ def _ordered(array: xr.DataArray, dims: tuple) -> xr.DataArray:
     return array if array.dims == dims else array.transpose(*dims)
 
 
-def window_values(array: xr.DataArray, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
-    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory (a view when the rows follow
-    each other), or through xarray (dask)."""
-    if isinstance(array.data, np.ndarray):
+def window_values(array, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
+    """``array[rows, t0:t1]`` (event and time first) as numpy: straight from memory (a numpy array or a DataArray
+    holding one; a view when the rows follow each other), or through xarray (dask)."""
+    data = array if isinstance(array, np.ndarray) else array.data
+    if isinstance(data, np.ndarray):
         if rows.size and np.array_equal(rows, np.arange(rows[0], rows[0] + rows.size)):  # in order: a view
-            return array.data[rows[0]: rows[0] + rows.size, t0:t1]
-        return array.data[:, t0:t1].take(rows, axis=0)
+            return data[rows[0]: rows[0] + rows.size, t0:t1]
+        return data[:, t0:t1].take(rows, axis=0)
     return np.asarray(array.isel(event=rows, time=slice(t0, t1)).values)
 
 
@@ -133,7 +135,10 @@ class FrameIndex:
         rows = np.asarray(rows, dtype=np.int64)
         n = t1 - t0
         valid = np.arange(n)[None, :] < n_valid[:, None]
-        labels = np.asarray(labels, dtype=np.int64)
+        labels = np.asarray(labels)
+        if labels.dtype.kind == "f":  # a concatenation along event pads labels with NaN: unknown, never cast
+            labels = np.where(np.isnan(labels), -1, labels)
+        labels = labels.astype(np.int64)
         cls_idx = np.where(valid, np.where(labels >= 0, labels, self.n_classes), self.n_classes + 1)
         first = np.searchsorted(self.event, rows, side="left")
         counts = np.searchsorted(self.event, rows, side="right") - first
@@ -321,14 +326,36 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int 
                          "rnnscope.capture.")
     names = ([str(c) for c in run["class_name"].values] if "class_name" in run.coords
              else [str(c) for c in run.attrs.get("class_names", [])])
-    hidden, n_layers = run.sizes["unit"], run.sizes["layer"]
-    table = segment_frames(run)
-    acc = SummaryAccumulator(len(names), table["class"].to_numpy(np.int64), hidden, n_layers, variables)
-    index = FrameIndex(len(names), table)
-    lengths = np.asarray(run["length"].values, dtype=np.int64)
-    order = np.argsort(-lengths, kind="stable")
     states = {v: _ordered(run[v], _STATE_DIMS) for v in variables}
     labels = _ordered(run["label"], ("event", "time")) if "label" in run else None
+    acc = accumulate(states, labels, np.asarray(run["length"].values, dtype=np.int64), segment_frames(run),
+                     len(names), batch_size=batch_size, time_chunk=time_chunk)
+    return acc.dataset(names, event_ids(run))
+
+
+def run_summaries(acc: SummaryAccumulator, class_names, records) -> tuple[dict, dict]:
+    """The summaries of ``acc`` for a run assembled in one Dataset: ``(data variables, coordinates)``, each
+    ``name -> (dims, values)``; without classes (``class_names`` empty) no heat per class and no ``class_name``."""
+    data = acc.arrays(records)
+    coords = {"variable": ("variable", np.array(acc.variables, dtype=str)),
+              "class_name": ("class_name", np.array(class_names, dtype=str))}
+    if not len(class_names):
+        data = {k: v for k, v in data.items() if k not in ("summary_heat", "summary_heat_frame")}
+        coords.pop("class_name")
+    return data, coords
+
+
+def accumulate(states: dict, labels, lengths: np.ndarray, table: pd.DataFrame, n_classes: int, *,
+               batch_size: int = 32, time_chunk: int = 4096) -> SummaryAccumulator:
+    """The summaries' sums over ``states`` (name -> (event, time, unit, layer) numpy arrays or DataArrays, ``h``
+    first) with ``labels`` ((event, time) or None: every frame unlabelled), valid ``lengths`` and the segment
+    ``table`` (:func:`rnnscope.schema.segment_frames`' columns ``event``, ``class``, ``frame_start``,
+    ``frame_stop``): batch by batch of records, window by window of frames (memory bounded by one window)."""
+    h = states["h"]
+    hidden, n_layers = h.shape[2], h.shape[3]
+    acc = SummaryAccumulator(n_classes, table["class"].to_numpy(np.int64), hidden, n_layers, list(states))
+    index = FrameIndex(n_classes, table)
+    order = np.argsort(-lengths, kind="stable")
     for b in range(0, order.size, batch_size):
         rows = order[b : b + batch_size]
         for t0 in range(0, int(lengths[rows].max(initial=0)), time_chunk):
@@ -337,9 +364,9 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int 
             part = {v: window_values(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
             lab = np.full((rows.size, t1 - t0), -1) if labels is None else window_values(labels, rows, t0, t1)
             layer_values = [{"h": np.ascontiguousarray(part["h"][..., k])} for k in range(n_layers)]
-            source = states["h"].data  # |h| may be taken in place only in copies, never in the run's own array
+            source = h if isinstance(h, np.ndarray) else h.data  # |h| in place only in copies, never in the run's
             owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)
                                                                    for v in layer_values)
             ranges = _layer_ranges(part, n_valid, n_layers)
             acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, ranges=ranges, inplace=owned)
-    return acc.dataset(names, event_ids(run))
+    return acc

@@ -4,8 +4,11 @@ Every run store rnnscope writes goes through :class:`RunWriter`: :func:`save_run
 ``store=`` (region by region, with a checkpoint after every window, resumable) and the monitor's capture stores
 (grown along ``time``). A store is written as ``NAME.partial`` with a manifest (``rnnscope_manifest.json``) and
 renamed to ``NAME`` when complete; chunks are one record by at most 4096 frames, and chunks entirely of padding
-are never written (their fill value, NaN or -1, is the padding). The complete manifest lists the size and CRC-32
-of every chunk written, which :func:`rnnscope.open_run` checks (:mod:`rnnscope.io._check`).
+are never written (their fill value, NaN or -1, is the padding). When it completes a run, the writer adds the
+multiscale overview of its long records (:mod:`rnnscope._overview`, computed chunk by chunk by
+:func:`rnnscope.io._overview.store_overview`), so views read a level instead of a record. The complete manifest
+lists the size and CRC-32 of every chunk written, the overview's too, which :func:`rnnscope.open_run` checks
+(:mod:`rnnscope.io._check`).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ import numpy as np
 import xarray as xr
 
 from .. import _version
+from .._overview import OVERVIEW_VARIABLES
 from ..schema import (
     SCHEMA_VERSION,
     SEGMENT_VARIABLES,
@@ -29,6 +33,7 @@ from ..schema import (
 )
 from ._attrs import decode_attrs, encode_attrs, prepare
 from ._check import CHUNKS, chunk_table
+from .. import _overview as ov
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -42,6 +47,7 @@ from ._files import (
     store_format,
     write_json,
 )
+from ._overview import compute_overview, overview_complete, store_overview
 from ._summaries import compute_summaries
 
 __all__ = ["RunWriter", "save_run"]
@@ -76,6 +82,7 @@ class RunWriter:
         self.group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
         self._attrs = dict(self.group.attrs)  # encoded; xarray's later writes into the store would reset them
         self._arrays: dict = {}
+        self._source: xr.Dataset | None = None  # the data in memory, read for the overview instead of the store
 
     # -- starting --------------------------------------------------------------------------------------------
     @classmethod
@@ -100,11 +107,14 @@ class RunWriter:
                 data.to_zarr(partial, mode="a", compute=False, consolidated=False, zarr_format=ZARR_FORMAT,
                              encoding=encoding)
                 written = [name for name in data.data_vars if name not in set(empty)]
-                if written:
-                    data[written].to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT, consolidated=False)
+                # the coordinates too, also those of no written variable (every variable along event empty)
+                data[written].merge(data.coords).to_zarr(partial, mode="r+", zarr_format=ZARR_FORMAT,
+                                                         consolidated=False)
             else:
                 data.to_zarr(partial, mode="a", consolidated=False, zarr_format=ZARR_FORMAT, encoding=encoding)
-        return cls(final)
+        writer = cls(final)
+        writer._source = template if grow is None else None  # a grown store holds more than its template
+        return writer
 
     @classmethod
     def resume(cls, path, fingerprint: str) -> RunWriter | None:
@@ -139,6 +149,11 @@ class RunWriter:
             if n > 0:
                 array[int(event), t0 : t0 + n] = block[r, :n]
 
+    def write_rows(self, name: str, start: int, block: np.ndarray) -> None:
+        """Rows ``start .. start + len(block)`` along the first dimension of ``name`` (e.g. the targets of an
+        attribution store), whole."""
+        self._array(name)[int(start): int(start) + block.shape[0]] = block
+
     def append(self, ds: xr.Dataset, dim: str = "time") -> None:
         """Grow the store along ``dim`` by ``ds`` (the same variables as the template)."""
         data, _ = prepare(ds.drop_vars([c for c in ds.coords if dim not in ds[c].dims]))
@@ -148,6 +163,23 @@ class RunWriter:
         data.attrs = self._attrs
         with quiet_zarr():
             data.to_zarr(self.partial, append_dim=dim, consolidated=False, zarr_format=ZARR_FORMAT)
+        self._arrays.clear()
+
+    def resize(self, dim: str, size: int, coords: dict | None = None) -> None:
+        """Set the size of ``dim`` to ``size`` in every array along it (the chunks added are unwritten: padding) and
+        write ``coords`` (name -> values) along it; for a run whose extent is known only as it is written."""
+        import zarr
+
+        with quiet_zarr():
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
+            for _, array in group.arrays():
+                dims = list(array.attrs.get("_ARRAY_DIMENSIONS", []))
+                if dim in dims:
+                    shape = list(array.shape)
+                    shape[dims.index(dim)] = int(size)
+                    array.resize(tuple(shape))
+            for name, values in (coords or {}).items():
+                group[name][...] = np.asarray(values)
         self._arrays.clear()
 
     def dataset(self) -> xr.Dataset:
@@ -189,6 +221,10 @@ class RunWriter:
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
             coordinates |= set(group.attrs.get("coordinates", "").split())
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
+            self._overview()  # each of xarray's writes sets the list of unattached coordinates to its own
+            group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)  # read it again
+            coordinates |= set(group.attrs.get("coordinates", "").split())
+            group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)
             written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
         (self.partial / CHECKPOINT).unlink(missing_ok=True)
@@ -198,6 +234,13 @@ class RunWriter:
                                              CHUNKS: chunk_table(self.partial)})
         replace(self.partial, self.final)
         return self.final
+
+    def _overview(self) -> None:
+        """The overview of a run's long records, unless the store holds one (written from a run that had it)."""
+        names = set(ov.overview_names()) | set(ov.COVERED.values())
+        if "h" not in self.group.array_keys() or names & set(self.group.array_keys()):
+            return
+        store_overview(self.partial, self.dataset(), self._source)
 
 
 def _manifest(ds: xr.Dataset, status: str) -> dict:
@@ -222,6 +265,9 @@ def tidy(run: xr.Dataset) -> xr.Dataset:
     stored = [n for n in SUMMARY_VARIABLES if n in out.variables]
     stale = stored and not summaries_cover(out)
     out = fit_to_frames(out)  # a time selection is stored with the lengths of the frames it holds
+    overview = [n for n in OVERVIEW_VARIABLES if n in out.variables]
+    if overview and not overview_complete(out):  # the writer computes it again from the data
+        out = out.drop_vars(overview)
     if stale:
         out = out.drop_vars([n for n in stored if n in out.variables])
         out = out.drop_vars([c for c in ("variable",) if c in out.coords and
@@ -263,6 +309,8 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
     run = tidy(run)
     if fmt == "zarr":
         return RunWriter.create(path, run, chunks=chunks).finish()
+    if "h" in run.data_vars and not any(n in run.variables for n in OVERVIEW_VARIABLES):
+        run = run.merge(compute_overview(run))
     partial = partial_path(path)
     remove(partial)
     data, _ = prepare(run, chunks)

@@ -11,6 +11,8 @@
   protocol documented in :class:`RecurrentLayer`: ``forward`` (fused fast path), ``step`` (reference),
   ``internals`` (exact recovery of every variable), ``trace`` (every variable in one pass: native C++ kernels on
   the CPU, see :func:`native_status`), ``variables``, ``initial_state``, ``masked``.
+- :func:`unrolled` — inside its ``with`` block every recurrent layer runs its exact step loop instead of a fused
+  kernel (gradients in eval mode on a GPU, where cuDNN refuses an RNN's backward pass).
 
 Importing this package imports torch (``import rnnscope`` alone does not).
 
@@ -34,6 +36,7 @@ from ._io import UnsafeModelFileError, load
 from ._native import build as build_native
 from ._native import native_status, set_native
 from ._tcn import TCNClassifier
+from ._unrolled import unrolled
 
 __all__ = [
     "RNNClassifier",
@@ -52,6 +55,7 @@ __all__ = [
     "build_native",
     "native_status",
     "set_native",
+    "unrolled",
     "ModelBase",
     "ModelFileError",
     "UnsafeModelFileError",

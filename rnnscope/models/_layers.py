@@ -41,6 +41,7 @@ on every call (the weights themselves are never modified); a ``keep`` argument i
 """
 from __future__ import annotations
 
+import contextvars
 import copy
 from typing import Tuple
 
@@ -52,9 +53,14 @@ from ._checks import as_float_tensor, check_int, check_keep, check_sequence
 from ._native import usable_kernels
 from ._trace import TraceOutputs, buffer_outputs, check_outputs, run_native, write_outputs
 
-__all__ = ["RecurrentLayer", "State"]
+__all__ = ["RecurrentLayer", "State", "UNROLLED"]
 
 State = Tuple[Tensor, ...]
+
+#: True inside :func:`rnnscope.models.unrolled`: every layer's fast path runs its exact step loop (the reference
+#: :meth:`RecurrentLayer.step`, frame after frame) instead of the fused kernel while autograd records, so it never
+#: needs cuDNN's RNN backward (which refuses to run in eval mode); without autograd the fused kernel still runs.
+UNROLLED: contextvars.ContextVar[bool] = contextvars.ContextVar("rnnscope_unrolled", default=False)
 
 
 class RecurrentLayer(nn.Module):
@@ -219,11 +225,26 @@ class RecurrentLayer(nn.Module):
         return self._masked_forward(x, state, self._keep_factor(keep))
 
     def _masked_forward(self, x: Tensor, state: State, k: Tensor | None) -> tuple[Tensor, State]:
-        h_seq, final = self._forward(x, state, k)
+        stepped = UNROLLED.get() and torch.is_grad_enabled()  # without autograd the fused kernel serves
+        h_seq, final = self._unrolled(x, state, k) if stepped else self._forward(x, state, k)
         if k is not None:
             h_seq = h_seq * k
             final = (final[0] * k,) + tuple(final[1:])
         return h_seq, final
+
+    def _unrolled(self, x: Tensor, state: State, k: Tensor | None) -> tuple[Tensor, State]:
+        """The fast path's result from the reference step, frame after frame (differentiable everywhere)."""
+        if k is not None:
+            state = (state[0] * k,) + tuple(state[1:])
+        outs = []
+        for t in range(x.shape[1]):
+            h, state, _ = self._step(x[:, t], state, k)
+            if k is not None:
+                h = h * k
+                state = (h,) + tuple(state[1:])
+            outs.append(h)
+        h_seq = torch.stack(outs, 1) if outs else x.new_zeros(x.shape[0], 0, self.hidden_size)
+        return h_seq, state
 
     def step(self, x_t: Tensor, state: State | None = None, keep=None) -> tuple[Tensor, State, dict[str, Tensor]]:
         """One time step in plain tensor operations (the reference implementation).

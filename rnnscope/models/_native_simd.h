@@ -253,7 +253,10 @@ RNNSCOPE_INLINE void stage_put(float* stage, int64_t Hp, int r, int64_t j0, cons
   for (int k = 0; k < n_vars; ++k) V::store(stage + (k * V::kRows + r) * Hp + j0, vals[k]);
 }
 
-// dst[i] = src[i] for i < n: whole 64-byte lines of dst with streaming stores, the ends with plain ones.
+// dst[i] = src[i] for i < n: whole 64-byte lines of dst with streaming stores, the ends with plain ones. The head of
+// plain stores up to dst's first line boundary is what makes this safe: a streaming store (vmovntps) to an address
+// not aligned to its vector is a general protection fault (a build without the head died of one on the first
+// record whose frames did not start on a 64-byte line; test_native.py sweeps every alignment).
 RNNSCOPE_INLINE void stream_copy(float* dst, const float* src, int64_t n) {
   int64_t i = 0;
 #if RNNSCOPE_ISA == 512 || RNNSCOPE_ISA == 256

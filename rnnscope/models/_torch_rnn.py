@@ -28,6 +28,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from ..schema import STATE_VARIABLES
 from ._cells import GRULayer, LSTMLayer, RNNLayer
+from ._layers import UNROLLED
 from ._equations import gru_gates, gru_output, lstm_cell, lstm_cell_scan, lstm_gates, lstm_output, rnn_output
 from ._trace import buffer_outputs
 
@@ -368,14 +369,17 @@ class TorchRNN:
         c0 = x.new_zeros(batch, hidden) if state is None else state[1]
         k = None if keep is None else keep.to(x.dtype)
         w_hh = p["weight_hh"] if k is None else p["weight_hh"] * k
+        bias = p["bias_ih"] + p["bias_hh"] if self.module.bias else None
         if k is not None:
             h0 = h0 * k
+        if UNROLLED.get() and torch.is_grad_enabled():
+            h_seq = _projected_steps(x, h0, c0, p, w_hh, bias, k)
+        elif k is not None:
             h_seq, _ = torch.func.functional_call(view, {"weight_hh_l0": w_hh}, (x, (h0[None], c0[None])))
             h_seq = h_seq * k
         else:
             h_seq, _ = view(x, (h0[None].contiguous(), c0[None].contiguous()))
         h_prev = torch.cat([h0.unsqueeze(1), h_seq[:, :-1]], dim=1)
-        bias = p["bias_ih"] + p["bias_hh"] if self.module.bias else None
         gates, forget, cand, out_gate = lstm_gates(F.linear(x, p["weight_ih"], bias) + F.linear(h_prev, w_hh))
         c = lstm_cell_scan(forget, gates * cand, c0)
         h = F.linear(lstm_output(out_gate, c), p["weight_hr"])
@@ -384,10 +388,16 @@ class TorchRNN:
         values = {"c": c, "input_gate": gates, "forget_gate": forget, "output_gate": out_gate, "cell_input": cand}
         return h, values, (h[:, -1], c[:, -1])
 
-    def forward_like(self, call: ModuleInput, keeps: Sequence[Tensor | None]):
+    def forward_like(self, call: ModuleInput, keeps: Sequence[Tensor | None], traces: list | None = None,
+                     variables: Sequence[str] | None = None):
         """The module's own forward, layer by layer with unit masks, in the module's output form:
-        ``(output, h_n)`` or ``(output, (h_n, c_n))``, a PackedSequence output for a PackedSequence input."""
-        out, finals, _ = self.run(call, keeps)
+        ``(output, h_n)`` or ``(output, (h_n, c_n))``, a PackedSequence output for a PackedSequence input.
+
+        With a list as ``traces``, every entry's variables (:meth:`run` with ``trace=True`` and ``variables``) are
+        appended to it, batch first (differentiable when autograd records)."""
+        out, finals, traced = self.run(call, keeps, trace=traces is not None, variables=variables)
+        if traces is not None:
+            traces.extend(traced)
         h_n = torch.stack([f[0] for f in finals])
         hidden = (h_n, torch.stack([f[1] for f in finals])) if self.kind == "lstm" else h_n
         if call.packed is not None:
@@ -401,6 +411,21 @@ class TorchRNN:
             hidden = tuple(s[:, 0] for s in hidden) if isinstance(hidden, tuple) else hidden[:, 0]
             return out[0], hidden
         return (out if self.module.batch_first else out.transpose(0, 1)), hidden
+
+
+def _projected_steps(x: Tensor, h0: Tensor, c0: Tensor, p: dict, w_hh: Tensor, bias: Tensor | None,
+                     k: Tensor | None) -> Tensor:
+    """A projected LSTM entry's ``h`` frame after frame (:func:`rnnscope.models.unrolled`): the equations of
+    :meth:`TorchRNN._run_projected`, differentiable without the fused kernel."""
+    pre_x = F.linear(x, p["weight_ih"], bias)
+    h, c, outs = h0, c0, []
+    for t in range(x.shape[1]):
+        i, f, g, o = lstm_gates(pre_x[:, t] + F.linear(h, w_hh))
+        c = lstm_cell(f, c, i * g)
+        h = F.linear(lstm_output(o, c), p["weight_hr"])
+        h = h if k is None else h * k
+        outs.append(h)
+    return torch.stack(outs, 1)
 
 
 # --------------------------------------------------------------------------------------------- cells

@@ -200,8 +200,11 @@ def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, h
     ranges = torch.empty(len(order), 2)  # the kernel's value ranges (NaN skipped)
     outputs = [out.arrays.get(name) for name in order]
     groups = None if out.groups is None else out.groups.contiguous()
+    sums = None if out.group_sums is None else out.group_sums.contiguous()  # the kernels add into contiguous sums
     getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
-                         h_seq, h_last, c_last, out.n_valid.contiguous(), ranges, groups, out.group_sums)
+                         h_seq, h_last, c_last, out.n_valid.contiguous(), ranges, groups, sums)
+    if sums is not None and sums is not out.group_sums:
+        out.group_sums.copy_(sums)
     final = (h_last, c_last) if with_c else (h_last,)
     low, high = ranges[:, 0].tolist(), ranges[:, 1].tolist()
     kept = {name: (low[j], high[j]) if math.isfinite(low[j]) else None for j, name in enumerate(order)

@@ -42,22 +42,27 @@ _VIEWS_MIN = 760  # px the views need beside it (else the table goes under them)
 
 
 def find_runs(folder, *, capture_store=None) -> list[Path]:
-    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture_store`` when given, else where
-    ``monitor.json`` (written by ``rnnscope monitor --capture``) says, else in ``folder/capture`` or ``folder``."""
+    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture_store`` when given, else every run
+    ``monitor.json`` (written by ``rnnscope monitor --capture``) lists that exists, else those in ``folder/capture``
+    or ``folder``. (A monitor capture is a run per UTC day and stretch of data, per station: all of them are
+    reviewed, not only the first one listed.)"""
     folder = Path(folder)
-    places = []
+    places: list[list[Path]] = []
     if capture_store is not None:
-        places.append(Path(capture_store))
+        places.append([Path(capture_store)])
     manifest = folder / "monitor.json"
     if manifest.exists():
         info = json.loads(manifest.read_text())
         stores = info.get("capture_store") or []
-        places += [Path(p) for p in ([stores] if isinstance(stores, str) else stores)]
-    places += [folder / "capture", folder]
-    for place in places:
-        if place.suffix == ".zarr" and place.is_dir():
-            return [place]
-        runs = sorted(p for p in place.glob("*.zarr") if p.is_dir()) if place.is_dir() else []
+        places.append([Path(p) for p in ([stores] if isinstance(stores, str) else stores)])
+    places += [[folder / "capture"], [folder]]
+    for paths in places:
+        runs = []
+        for place in paths:
+            if place.suffix == ".zarr" and place.is_dir():
+                runs.append(place)
+            elif place.is_dir():
+                runs += sorted(p for p in place.glob("*.zarr") if p.is_dir())
         if runs:
             return runs
     return []
@@ -462,6 +467,7 @@ class ReviewPage(widgets.VBox):
         color = "#b00020" if error else "#222"
         self.w_status.value = (f'<div class="rnnscope-review-status" style="font-size:12px">{done} of {len(status)} '
                                f"detections reviewed, {len(self.store.added())} added · saved to "
-                               f"{html.escape(str(self.store.reviewed_csv))}"
+                               f"{html.escape(str(self.store.reviewed_csv))} (rejections: "
+                               f"{html.escape(self.store.rejected_csv.name)})"
                                + (f' · <b class="rnnscope-review-message" style="color:{color}">{message}</b>'
                                   if message else "") + "</div>")

@@ -12,14 +12,23 @@ Each entry has an ``id``; a decision may carry the state it was made on (``basis
 on that detection the page showed, None when it showed it undecided). When another page decided on the detection
 meanwhile, a different decision is refused with :class:`~rnnscope.errors.ReviewConflictError` naming the other
 page's decision (nothing is saved; deciding again on the new state overrides it), and the same decision is taken
-as agreement (nothing written). Pages see each other's decisions by watching the file (:meth:`ReviewStore.stamp`).
+as agreement (nothing written). A decision that would put two classes at one moment of a channel in the reviewed
+catalog (a drawn event over a kept detection of another class, or accepting or relabelling a detection under a
+drawn event of another class) is refused with :class:`~rnnscope.errors.ReviewOverlapError` naming the other event:
+retraining refuses such a catalog, and only the analyst knows which of the two is right. Pages see each other's
+decisions by watching the file (:meth:`ReviewStore.stamp`).
 
 After each decision the **reviewed catalog** is written the same way, as ``reviewed.csv`` and ``reviewed.xml``
-(QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the detections the analyst kept
-(accepted, relabelled, added; rejected and not yet reviewed ones are left out), with columns ``seed_id``,
+(QuakeML, by :func:`rnnscope.monitoring.to_catalog`, picks marked ``manual``): the events the analyst kept
+(accepted, relabelled, added; rejected and not yet reviewed detections are left out), with columns ``seed_id``,
 ``class_name`` (the class after review), ``start``, ``end`` (UTC), ``duration_s``, ``p_mean``, ``p_peak``,
 ``review`` and ``model_class``. :func:`rnnscope.data.from_obspy` reads either for retraining (``catalog=
-"reviewed.csv"``, or ``catalog=rnnscope.data.read_quakeml_catalog("reviewed.xml")``).
+"reviewed.csv"``, or ``catalog=rnnscope.data.read_quakeml_catalog("reviewed.xml")``), and every catalog reader
+takes its rows as events. The **rejections** (false alarms) go beside it, to ``rejected.csv``: the rejected
+detections with ``seed_id``, ``start``, ``end``, ``duration_s``, ``p_mean``, ``p_peak``, ``model_class`` (the class
+the model gave) and ``review`` (``rejected``), and on purpose no ``class_name`` column, so no catalog reader
+mistakes them for events of a class. :func:`rnnscope.train.retrain` (``rnnscope retrain``) reads ``rejected.csv``
+beside the ``reviewed.csv`` or ``reviewed.xml`` it is given and teaches those stretches as the background class.
 """
 from __future__ import annotations
 
@@ -35,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import ReviewConflictError
+from ..errors import ReviewConflictError, ReviewOverlapError
 
 __all__ = ["ReviewStore", "ACTIONS", "UNCHECKED", "detection_key", "describe"]
 
@@ -44,6 +53,8 @@ ACTIONS = ("accept", "reject", "relabel", "add", "remove")
 #: ``basis`` of a decision whose state is not checked (scripts deciding on their own)
 UNCHECKED = "unchecked"
 _REVIEWED = ["seed_id", "class_name", "start", "end", "duration_s", "p_mean", "p_peak", "review", "model_class"]
+#: columns of ``rejected.csv`` (no ``class_name``: rejections are not events)
+_REJECTED = ["seed_id", "start", "end", "duration_s", "p_mean", "p_peak", "model_class", "review"]
 _ADDED = "added|"
 
 
@@ -93,7 +104,29 @@ def describe_key(key: str) -> str:
     if key.startswith(_ADDED) or len(parts) != 3:
         return f"an added event ({key})" if key.startswith(_ADDED) else repr(key)
     seed, start, cls = parts
-    return f"the {cls} detection at {start.replace('T', ' ').rstrip('Z')[:21]} UTC on {seed}"
+    return f"the {cls} detection at {_tenths(start)} UTC on {seed}"
+
+
+def _tenths(time, date: bool = True) -> str:
+    """A UTC time to the tenth of a second, rounded as the page shows times: ``2024-03-01 23:54:03.4``."""
+    stamp = pd.Timestamp(time)
+    stamp = (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).round("100ms")
+    return stamp.strftime("%Y-%m-%d %H:%M:%S.%f" if date else "%H:%M:%S.%f")[:-5]
+
+
+def _span(row: dict) -> str:
+    """An event's UTC span as a reader wants it: ``2024-03-01 23:54:03.4 - 23:54:16.7 UTC``."""
+    start, end = pd.Timestamp(row["start"]), pd.Timestamp(row["end"])
+    return f"{_tenths(start)} - {_tenths(end, date=start.date() != end.date())} UTC"
+
+
+def _what(row: dict, decision: bool = True) -> str:
+    """A row of the reviewed catalog as a reader wants it (a detection by its id, a drawn event by its span), with
+    the decision that keeps it when ``decision``."""
+    if str(row["key"]).startswith(_ADDED):
+        return f"the drawn {row['class_name'] + ' ' if decision else ''}event {_span(row)} on {row['seed_id']}"
+    review = f"relabelled → {row['class_name']}" if row["review"] == "relabelled" else row["review"]
+    return describe_key(row["key"]) + (f" ({review})" if decision else "")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -107,6 +140,14 @@ def _atomic_write(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _write_csv(table: pd.DataFrame, path) -> None:
+    """``table`` as CSV with its ``start`` and ``end`` in ISO 8601 UTC (``2024-03-01T00:00:10.000000Z``)."""
+    out = table.copy()
+    for col in ("start", "end"):
+        out[col] = [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in out[col]]
+    out.to_csv(path, index=False)
 
 
 class ReviewStore:
@@ -133,6 +174,9 @@ class ReviewStore:
     >>> _ = store.decide(keys[0], "accept"); _ = store.decide(keys[1], "relabel", class_name="LP")
     >>> pd.read_csv(store.reviewed_csv)[["class_name", "review", "model_class"]].values.tolist()
     [['LP', 'accepted', 'LP'], ['LP', 'relabelled', 'VTE']]
+    >>> _ = store.decide(keys[1], "reject")           # a false alarm: out of reviewed.csv, into rejected.csv
+    >>> pd.read_csv(store.reviewed_csv)["review"].tolist(), pd.read_csv(store.rejected_csv)["model_class"].tolist()
+    (['accepted'], ['VTE'])
     """
 
     def __init__(self, folder, detections: pd.DataFrame | None = None, *, class_names=None):
@@ -149,6 +193,7 @@ class ReviewStore:
         self.decisions_path = self.folder / "review" / "decisions.json"
         self.reviewed_csv = self.folder / "reviewed.csv"
         self.reviewed_xml = self.folder / "reviewed.xml"
+        self.rejected_csv = self.folder / "rejected.csv"
 
     @staticmethod
     def _normalise(d: pd.DataFrame) -> pd.DataFrame:
@@ -264,6 +309,10 @@ class ReviewStore:
         ------
         ReviewConflictError
             Another page decided differently on ``key`` after the state ``basis`` names; nothing was saved.
+        ReviewOverlapError
+            The decision would put two classes at one moment of a channel in the reviewed catalog (an added event
+            over a kept detection of another class, or the reverse): retraining refuses such a catalog. Nothing was
+            saved; reject, relabel or remove one of the two first. Events that only touch are fine.
         """
         entry = self._entry(key, action, class_name=class_name, start=start, end=end, seed_id=seed_id)
         if basis is not None and basis != UNCHECKED:
@@ -281,6 +330,7 @@ class ReviewStore:
                 if alive is None or alive["action"] == "remove":
                     raise KeyError(f"ReviewStore.decide({action!r}): the added event {entry['key']!r} "
                                    f"{'was removed' if alive else 'does not exist'}; use an id from added().")
+            self._check_overlap(entries, entry)
             entries.append(entry)
             _atomic_write(self.decisions_path, lambda p: Path(p).write_text(json.dumps(entries, indent=1)))
             self._write_catalog(entries)
@@ -350,7 +400,21 @@ class ReviewStore:
 
     def reviewed(self, entries: list[dict] | None = None) -> pd.DataFrame:
         """The reviewed catalog: kept detections (accepted, relabelled) and added ones, by start time."""
-        entries = self._read_log() if entries is None else entries
+        out = pd.DataFrame(self._kept(self._read_log() if entries is None else entries), columns=["key"] + _REVIEWED)
+        out = out.drop(columns="key")
+        return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
+
+    def rejected(self, entries: list[dict] | None = None) -> pd.DataFrame:
+        """The rejected detections (false alarms), by start time: what ``rejected.csv`` holds (columns
+        ``seed_id``, ``start``, ``end``, ``duration_s``, ``p_mean``, ``p_peak``, ``model_class``, ``review``)."""
+        latest = self.decisions(self._read_log() if entries is None else entries)
+        d = self.detections
+        keep = [i for i, key in enumerate(self.keys()) if latest.get(key, {}).get("action") == "reject"]
+        out = d.iloc[keep].rename(columns={"class_name": "model_class"}).assign(review="rejected")[_REJECTED]
+        return out.sort_values("start", kind="stable").reset_index(drop=True)
+
+    def _kept(self, entries: list[dict]) -> list[dict]:
+        """The rows of the reviewed catalog, each with its detection's (or added event's) ``key``, unsorted."""
         latest = self.decisions(entries)
         d = self.detections
         rows = []
@@ -360,27 +424,43 @@ class ReviewStore:
                 continue
             row = d.iloc[i]
             final = e.get("class_name", row["class_name"]) if e["action"] == "relabel" else row["class_name"]
-            rows.append({"seed_id": row["seed_id"], "class_name": final, "start": row["start"], "end": row["end"],
-                         "duration_s": row["duration_s"], "p_mean": row["p_mean"], "p_peak": row["p_peak"],
-                         "review": "accepted" if e["action"] == "accept" else "relabelled",
+            rows.append({"key": key, "seed_id": row["seed_id"], "class_name": final, "start": row["start"],
+                         "end": row["end"], "duration_s": row["duration_s"], "p_mean": row["p_mean"],
+                         "p_peak": row["p_peak"], "review": "accepted" if e["action"] == "accept" else "relabelled",
                          "model_class": row["class_name"]})
         for e in self.added(entries).itertuples(index=False):
-            rows.append({"seed_id": e.seed_id, "class_name": e.class_name, "start": e.start, "end": e.end,
-                         "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan, "p_peak": np.nan,
-                         "review": "added", "model_class": ""})
-        out = pd.DataFrame(rows, columns=_REVIEWED)
-        return out.sort_values("start", kind="stable").reset_index(drop=True) if len(out) else out
+            rows.append({"key": e.key, "seed_id": e.seed_id, "class_name": e.class_name, "start": e.start,
+                         "end": e.end, "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan,
+                         "p_peak": np.nan, "review": "added", "model_class": ""})
+        return rows
+
+    def _check_overlap(self, entries: list[dict], entry: dict) -> None:
+        """Refuse ``entry`` when it would put two classes at one moment of a channel in the reviewed catalog (what
+        :func:`rnnscope.data.from_obspy`, and so ``rnnscope retrain``, refuses; events that only touch are fine)."""
+        if entry["action"] in ("reject", "remove"):
+            return
+        rows = self._kept(entries + [entry])
+        mine = next((r for r in rows if r["key"] == entry["key"]), None)
+        if mine is None:
+            return
+        other = next((r for r in sorted(rows, key=lambda r: r["start"]) if r["key"] != mine["key"]
+                      and r["seed_id"] == mine["seed_id"] and r["class_name"] != mine["class_name"]
+                      and r["start"] < mine["end"] and mine["start"] < r["end"]), None)
+        if other is None:
+            return
+        doing = {"add": _what(mine), "accept": f"accepting {_what(mine, False)}"}.get(
+            entry["action"], f"relabelling {_what(mine, False)} to {entry.get('class_name')}")
+        fix = ("draw the event apart from it" if entry["action"] == "add" else
+               f"relabel this one to {other['class_name']}")
+        raise ReviewOverlapError(
+            f"Not saved: {doing} would overlap {_what(other)}, and a moment of a channel has one "
+            f"class only (`rnnscope retrain` refuses a reviewed catalog with overlapping events of different "
+            f"classes). Reject, relabel or remove one of them first (a drawn event: pick it and press r), or {fix}.")
 
     def _write_catalog(self, entries: list[dict]) -> None:
-        table = self.reviewed(entries)
-
-        def csv(path):
-            out = table.copy()
-            for col in ("start", "end"):
-                out[col] = [pd.Timestamp(t).strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in out[col]]
-            out.to_csv(path, index=False)
-
-        _atomic_write(self.reviewed_csv, csv)
+        table, rejected = self.reviewed(entries), self.rejected(entries)
+        _atomic_write(self.reviewed_csv, lambda p: _write_csv(table, p))
+        _atomic_write(self.rejected_csv, lambda p: _write_csv(rejected, p))
         try:
             from ..monitoring import to_catalog
         except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog

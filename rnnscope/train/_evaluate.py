@@ -150,8 +150,9 @@ def _event_background(model, dataset, background, func="evaluate") -> str | None
 
 
 def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str], background=None) -> pd.DataFrame:
+    columns = ["event", "class_name", "start", "end", "detected", "onset_error_s"]
     if "segment_event_id" not in dataset:
-        return pd.DataFrame(columns=["event", "class_name", "start", "end", "detected", "onset_error_s"])
+        return pd.DataFrame(columns=columns)
     data_names = list(dataset.attrs.get("class_names", names))
     times = np.asarray(dataset["time"].values)
     step = float(times[1] - times[0]) if times.size > 1 else 0.5
@@ -172,4 +173,4 @@ def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str],
         hit = segs[(segs["class"] == names.index(name)) & (segs["start"] < b) & (segs["end"] > a)]
         rows.append({"event": e, "class_name": name, "start": float(a), "end": float(b), "detected": len(hit) > 0,
                      "onset_error_s": float(hit["start"].iloc[0] - a) if len(hit) else np.nan})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)  # no rows (background segments only): the columns all the same

@@ -6,7 +6,9 @@ event (``context_s`` seconds each side, windows closer than a minute merged), la
 inside each event, the model's background class in the context around it) and fine-tunes a copy of the model on
 these records together with the original training data, which keeps it from forgetting the rest. The steps:
 
-1. **read** the reviewed catalog; rows whose ``review`` column says ``rejected`` (false alarms) are background;
+1. **read** the reviewed catalog and the rejections: the review page's ``rejected.csv`` beside its
+   ``reviewed.csv`` (or ``rejected=``), and rows whose ``review`` column says ``rejected``; these false alarms are
+   background where no kept event of their channel is (a model without a background class refuses them);
 2. **records**: the waveforms of every window (at most 10 minutes; see :func:`windows`), one record per window
    and gap-free stretch (:func:`rnnscope.data.from_obspy` with the model's sampling rate, detrend and band-pass,
    its classes and background), features as the model's (``model.feature_config``);
@@ -88,31 +90,54 @@ class Retraining:
             axis=1, level=0, sort_remaining=False)
 
     def __repr__(self) -> str:
-        return f"Retraining({len(self.history)} epochs)\n{self.summary().round(3)}"
+        # every score shown whatever pandas' display width (`rnnscope retrain` prints this in an 80-column terminal)
+        return f"Retraining({len(self.history)} epochs)\n{self.summary().round(3).to_string()}"
 
 
 # ------------------------------------------------------------------------------------------------ the catalog
 
 
-def read_reviewed(reviewed, class_names, func: str = "retrain") -> pd.DataFrame:
-    """The reviewed catalog as ``trace_id``, ``start``, ``end`` (ns), ``class``, ``rejected``, ``source``."""
+#: the review page's file of rejected detections, beside its ``reviewed.csv`` / ``reviewed.xml``
+REJECTED_FILE = "rejected.csv"
+_REVIEW_FILES = ("reviewed.csv", "reviewed.xml")
+
+
+def rejected_beside(reviewed) -> str | None:
+    """The review page's ``rejected.csv`` beside ``reviewed`` when that is the page's ``reviewed.csv`` or
+    ``reviewed.xml`` and the file exists (else None): what ``rejected="auto"`` reads."""
+    if not isinstance(reviewed, (str, os.PathLike)) or os.path.basename(os.fspath(reviewed)) not in _REVIEW_FILES:
+        return None
+    path = os.path.join(os.path.dirname(os.fspath(reviewed)), REJECTED_FILE)
+    return path if os.path.exists(path) else None
+
+
+_WHAT = {"reviewed": ("reviewed catalog", "reviewed.csv"), "rejected": ("table of rejected detections",
+                                                                      REJECTED_FILE)}
+
+
+def _load_table(table, class_names, func: str, name: str) -> pd.DataFrame:
+    """The ``name`` argument (``reviewed`` or ``rejected``: a CSV or QuakeML path, or a DataFrame) as a DataFrame."""
     from ..data import read_quakeml_catalog
 
-    if isinstance(reviewed, (str, os.PathLike)):
-        path = os.fspath(reviewed)
+    what, example = _WHAT[name]
+    if isinstance(table, (str, os.PathLike)):
+        path = os.fspath(table)
         if not os.path.exists(path):
-            raise FileNotFoundError(f"{func}: the reviewed catalog {path!r} does not exist.")
+            raise FileNotFoundError(f"{func}: the {what} {path!r} does not exist.")
         if path.lower().endswith((".xml", ".quakeml", ".qml")):
-            table = read_quakeml_catalog(path, class_names=class_names)
-        else:
-            table = pd.read_csv(path)
-    elif isinstance(reviewed, pd.DataFrame):
-        table = reviewed
-    else:
-        raise TypeError(
-            f"The 'reviewed' parameter of {func} must be the path of a reviewed catalog (CSV or QuakeML, e.g. the "
-            f"review page's reviewed.csv) or a DataFrame. Got {type(reviewed).__name__} instead."
-        )
+            return read_quakeml_catalog(path, class_names=class_names)
+        return pd.read_csv(path)
+    if isinstance(table, pd.DataFrame):
+        return table
+    raise TypeError(
+        f"The {name!r} parameter of {func} must be the path of a {what} (CSV or QuakeML, e.g. the review page's "
+        f"{example}) or a DataFrame. Got {type(table).__name__} instead."
+    )
+
+
+def _catalog_rows(table: pd.DataFrame, func: str, what: str, *, rejected: bool) -> pd.DataFrame:
+    """``trace_id``, ``start``, ``end`` (ns), ``class``, ``rejected`` of a table: every row ``rejected`` when
+    asked (a table of rejections needs no class column), else the rows whose ``review`` says ``rejected``."""
     columns = {str(c).strip().lower(): c for c in table.columns}
 
     def column(*names):
@@ -120,29 +145,53 @@ def read_reviewed(reviewed, class_names, func: str = "retrain") -> pd.DataFrame:
 
     c_id, c_class = column("seed_id", "trace_id"), column("class_name", "class")
     c_start, c_end, c_review = column("start"), column("end"), column("review")
-    missing = [n for n, c in (("seed_id", c_id), ("class_name", c_class), ("start", c_start), ("end", c_end))
-               if c is None]
+    needed = (("seed_id", c_id), ("start", c_start), ("end", c_end)) + (() if rejected else (("class_name", c_class),))
+    missing = [n for n, c in needed if c is None]
     if missing:
         raise ValueError(
-            f"{func}: the reviewed catalog lacks the column(s) {missing}; it needs seed_id (or trace_id), class_name "
-            f"(or class), start and end (UTC). Got columns {[str(c) for c in table.columns]}."
+            f"{func}: the {what} lacks the column(s) {missing}; it needs seed_id (or trace_id), "
+            f"{'' if rejected else 'class_name (or class), '}start and end (UTC). "
+            f"Got columns {[str(c) for c in table.columns]}."
         )
-    out = pd.DataFrame({
+    if rejected:
+        flags = np.ones(len(table), dtype=bool)
+    elif c_review is not None:
+        flags = (table[c_review].astype(str).str.lower() == "rejected").to_numpy()
+    else:
+        flags = np.zeros(len(table), dtype=bool)
+    return pd.DataFrame({
         "trace_id": table[c_id].astype(str).to_numpy(),
         "start": pd.DatetimeIndex(pd.to_datetime(table[c_start], utc=True, format="ISO8601")).as_unit("ns").asi8,
         "end": pd.DatetimeIndex(pd.to_datetime(table[c_end], utc=True, format="ISO8601")).as_unit("ns").asi8,
-        "class": table[c_class].astype(str).to_numpy(),
-        "rejected": (table[c_review].astype(str).str.lower() == "rejected").to_numpy() if c_review is not None
-        else np.zeros(len(table), dtype=bool),
+        "class": table[c_class].astype(str).to_numpy() if c_class is not None else np.full(len(table), ""),
+        "rejected": flags,
     })
-    unknown = sorted(set(out["class"]) - set(class_names))
+
+
+def read_reviewed(reviewed, class_names, func: str = "retrain", *, rejected="auto") -> pd.DataFrame:
+    """The reviewed catalog and the rejections as ``trace_id``, ``start``, ``end`` (ns), ``class``, ``rejected``,
+    ``source``: the rows of ``reviewed`` (``rejected`` where its ``review`` column says so), then those of
+    ``rejected`` (all rejected; ``"auto"``: the review page's ``rejected.csv`` beside ``reviewed``, see
+    :func:`rejected_beside`; None: none)."""
+    rows = _catalog_rows(_load_table(reviewed, class_names, func, "reviewed"), func, "reviewed catalog",
+                         rejected=False)
+    rows["source"] = [f"reviewed row {i}" for i in range(len(rows))]
+    if isinstance(rejected, str) and rejected == "auto":
+        rejected = rejected_beside(reviewed)
+    if rejected is not None:
+        where = (f"table of rejected detections {os.fspath(rejected)!r}" if isinstance(rejected, (str, os.PathLike))
+                 else "table of rejected detections")
+        extra = _catalog_rows(_load_table(rejected, class_names, func, "rejected"), func, where, rejected=True)
+        extra["source"] = [f"rejected row {i}" for i in range(len(extra))]
+        rows = pd.concat([rows, extra], ignore_index=True)
+    unknown = sorted(set(rows.loc[~rows["rejected"], "class"]) - set(class_names))
     if unknown:
         raise ValueError(f"{func}: the reviewed catalog holds classes {unknown} the model does not have (its classes: "
                          f"{list(class_names)}). Relabel those rows or train a model with these classes.")
-    if len(out) == 0:
-        raise ValueError(f"{func}: the reviewed catalog holds no event; review some detections first.")
-    out["source"] = [f"reviewed row {i}" for i in range(len(out))]
-    return out
+    if len(rows) == 0:
+        raise ValueError(f"{func}: the reviewed catalog holds no event and no rejection; review some detections "
+                         "first.")
+    return rows
 
 
 def _background_rejected(rows: pd.DataFrame, background) -> pd.DataFrame:
@@ -227,17 +276,27 @@ def read_windows(waveforms, spans: pd.DataFrame, func: str = "retrain"):
     return out
 
 
-def reviewed_records(model, reviewed, waveforms, *, context_s: float = 30.0, func: str = "retrain") -> xr.Dataset:
-    """Features of the waveforms around every reviewed event, labelled by the review (see the module docstring)."""
+def reviewed_records(model, reviewed, waveforms, *, context_s: float = 30.0, rejected="auto",
+                     func: str = "retrain") -> xr.Dataset:
+    """Features of the waveforms around every reviewed event and rejection, labelled by the review (see the module
+    docstring); ``attrs["rejected_detections"]`` counts the rejections read."""
     from ..data import from_obspy
     from ..features import compute
 
     names = list(model.class_names)
     background = getattr(model, "background", None)
-    rows = read_reviewed(reviewed, names, func)
-    if rows["rejected"].any() and background is None:
-        raise ValueError(f"{func}: the catalog has rejected rows (false alarms, background) but the model has no "
-                         "background class; drop those rows or set model.background.")
+    if isinstance(rejected, str) and rejected == "auto":
+        rejected = rejected_beside(reviewed)
+    rows = read_reviewed(reviewed, names, func, rejected=rejected)
+    n_rejected = int(rows["rejected"].sum())
+    if n_rejected and background is None:
+        where = (f"in {os.fspath(rejected)}" if isinstance(rejected, (str, os.PathLike)) else "in the rejected table"
+                 if rejected is not None else "rows whose review column says rejected")
+        raise ValueError(
+            f"{func}: the review rejected {n_rejected} detection(s) (false alarms, {where}), which retraining "
+            f"teaches as the background class, but the model names no background class (model.background is None; "
+            f"its classes: {names}). Set the class that means 'no event' (model.background = NAME, then save the "
+            f"model) or leave the rejections out (rejected=None; on the command line --rejected none).")
     rows = _background_rejected(rows, background)
     stream = read_windows(waveforms, windows(rows, context_s), func)
     if len(stream) == 0:
@@ -248,7 +307,9 @@ def reviewed_records(model, reviewed, waveforms, *, context_s: float = 30.0, fun
         start=lambda t: pd.to_datetime(t["start"], utc=True), end=lambda t: pd.to_datetime(t["end"], utc=True)),
         sampling_rate=getattr(model, "sampling_rate", None) or 100.0, class_names=names, background=background,
         detrend=pre.get("detrend", True) or False, bandpass=pre.get("bandpass"), merge_gaps=False)
-    return compute(records, feature_config=model.feature_config or "paper", on_short="drop")
+    frames = compute(records, feature_config=model.feature_config or "paper", on_short="drop")
+    frames.attrs["rejected_detections"] = n_rejected
+    return frames
 
 
 # ------------------------------------------------------------------------------------------------ scores
@@ -303,6 +364,7 @@ def retrain(
     *,
     waveforms,
     original: xr.Dataset | None,
+    rejected="auto",
     context_s: float = 30.0,
     holdout: float = 0.25,
     validation: float = 0.15,
@@ -331,6 +393,12 @@ def retrain(
     original : xarray.Dataset or None
         The original training features (:func:`rnnscope.features.compute` of the training records, or a run);
         None fine-tunes on the reviewed events only (the model may then forget the rest).
+    rejected : "auto", path, pandas.DataFrame or None
+        The detections the analyst rejected (false alarms), taught as the model's background class where no kept
+        event of their channel is: a table with ``seed_id`` (or ``trace_id``), ``start``, ``end`` (UTC), every row
+        a rejection. ``"auto"``: the review page's ``rejected.csv`` beside ``reviewed`` when ``reviewed`` is its
+        ``reviewed.csv`` or ``reviewed.xml`` (none otherwise); None: no rejections besides rows of ``reviewed``
+        whose ``review`` says ``rejected``.
     context_s : float
         Seconds of signal kept before and after each reviewed event, labelled background.
     holdout : float
@@ -352,6 +420,15 @@ def retrain(
     Retraining
         ``.model`` (the fine-tuned copy; ``.model.save(path)``), ``.before`` and ``.after`` scores,
         ``.summary()``, ``.history``, ``.records``, ``.split``.
+
+    Raises
+    ------
+    ValueError
+        The catalog names classes the model does not have, lacks a column, holds nothing, or holds rejections
+        while the model names no background class (set ``model.background`` or pass ``rejected=None``); the
+        waveforms hold no sample around the reviewed events.
+    FileNotFoundError
+        The reviewed catalog (or ``rejected`` file) does not exist.
 
     Examples
     --------
@@ -382,7 +459,7 @@ def retrain(
     for name, value in (("holdout", holdout), ("validation", validation)):
         if not (isinstance(value, (int, float)) and 0 <= value < 1):
             raise ValueError(f"The {name!r} parameter of {func} must be a fraction in [0, 1). Got {value!r} instead.")
-    frames = reviewed_records(model, reviewed, waveforms, context_s=context_s, func=func)
+    frames = reviewed_records(model, reviewed, waveforms, context_s=context_s, rejected=rejected, func=func)
     with seeded(seed, threads) as rng:
         dev = resolve_device(device, func=func)
         held, tuned = _split(frames.sizes["event"], holdout, rng)
@@ -403,6 +480,7 @@ def retrain(
         after = _table(tuned_model, sets, dev)
     tuned_model.info["retraining"] = {
         "reviewed_windows": int(frames.sizes["event"]), "holdout": [str(e) for e in frames.event_id.values[held]],
+        "rejected_detections": int(frames.attrs.get("rejected_detections", 0)),
         "epochs": int(epochs), "lr": float(lr), "replay": float(replay), "seed": int(seed),
         "before": before.round(6).to_dict(orient="index"), "after": after.round(6).to_dict(orient="index"),
     }

@@ -3,7 +3,10 @@
 - :class:`Explorer` — one record: waveform (from the run, or read from the archive a monitor ran on) with
   true/predicted class bands and P/S arrivals, spectrogram, class probabilities, activation heatmap (units x time)
   and time series of selected units, all on one shared time axis in UTC when the run knows its start; with a
-  catalog, a filterable table of detections (previous / next, the picked one marked on every view);
+  catalog, a filterable table of detections (previous / next, the picked one marked on every view); with
+  attributions (``attribute=`` a callable from :func:`rnnscope.experiments.attributor`, or saved in the run), a
+  click on a unit shows what it listens to there: an attribution image (time x band) under the spectrogram and a
+  card with its band profile, memory length and gate time constant (:mod:`rnnscope.widgets._why`);
 - :class:`ClassHeatMap` — heat per class and unit (Fig. 6) at 100/50/30 %, the class-by-class correlation
   (Fig. 7) and the top units per class (Table II); a click opens the unit in an Explorer;
 - :class:`Histograms` — activation histograms per class (Fig. 5); :class:`CompareRuns` — two runs side by side.

@@ -26,19 +26,34 @@ def _envelope(cols, index_time, units=None):
     return x, (y.T if units is not None else y)
 
 
+def class_counts(labels: np.ndarray, k: int, n_classes: int) -> np.ndarray:
+    """(n_cols, n_classes) frames of each class per column of ``k`` frames (other values, e.g. -1, not counted).
+
+    >>> class_counts(np.array([0, 2, 2, -1, 1]), 2, 3).tolist()
+    [[1, 0, 1], [0, 0, 1], [0, 1, 0]]
+    """
+    labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    n_cols = max(1, -(-labels.size // k))
+    ok = (labels >= 0) & (labels < n_classes)
+    index = (np.arange(labels.size) // k * n_classes + labels)[ok]
+    return np.bincount(index, minlength=n_cols * n_classes).reshape(n_cols, n_classes)
+
+
 def _band_colors(labels: np.ndarray, k: int, class_names, background: str | None = None) -> np.ndarray:
     """(n_cols, 4) RGBA of a class band: per column the most frequent class other than ``background``, else the
     background; -1 transparent."""
+    return _count_colors(class_counts(labels, k, len(class_names)), class_names, background)
+
+
+def _count_colors(counts: np.ndarray, class_names, background: str | None = None) -> np.ndarray:
+    """(n_cols, 4) RGBA of a class band from the frames of each class per column (:func:`class_counts`, or a level
+    of the run's overview): the most frequent class other than ``background``, else the background; transparent
+    where no frame has a known class."""
     from .._colors import class_color
 
-    n = labels.size
-    n_cols = max(1, -(-n // k))
-    padded = np.full(n_cols * k, -1, dtype=np.int64)
-    padded[:n] = labels
-    blocks = padded.reshape(n_cols, k)
+    counts = np.asarray(counts)
     if not class_names:  # a run without labels: a transparent band
-        return np.zeros((n_cols, 4), dtype=np.uint8)
-    counts = np.stack([(blocks == c).sum(axis=1) for c in range(len(class_names))], axis=1)
+        return np.zeros((counts.shape[0], 4), dtype=np.uint8)
     others = counts.copy()
     if background is not None and background in class_names:
         others[:, list(class_names).index(background)] = 0

@@ -23,7 +23,7 @@ import ipywidgets as widgets
 import numpy as np
 import traitlets
 
-from ..errors import NoBackgroundWarning
+from ..errors import AttributionError, NoBackgroundWarning
 from . import _summaries as summaries
 from ._debounce import Debouncer
 from ._detections import place_detections
@@ -91,6 +91,14 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     time_format : {"auto", "utc", "seconds"}
         Time labels: clock time (UTC) or seconds from the record start; ``"auto"`` (default): UTC when the run has
         ``starttime``, else seconds.
+    attribute : callable, optional
+        ``attribute(event_id, time, unit, layer, var) -> attribution Dataset``, e.g.
+        ``rnnscope.experiments.attributor(model, run)``: a click on the heatmap then shows, under the spectrogram
+        on the same time axis, the input attribution of that unit at that time (time x band) with the unit's band
+        profile, memory length and gate time constant (:mod:`rnnscope.widgets._why`). Computed on demand; the
+        widgets never import torch (the model's side is in the callable).
+    attributions : xarray.Dataset, optional
+        Saved attributions to read instead (default: the run's own ``attribution`` when it holds one; no torch).
 
     Examples
     --------
@@ -132,7 +140,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     def __init__(self, run, *, event: int = 0, var: str = "h", layer: int = 0, unit_order: str = "activity",
                  width: int | None = None, debounce: float = 0.1, initial_frames: int | None = None,
                  prefetch: bool = True, catalog=None, waveform_source=None, time_format: str = "auto",
-                 unplaced: str = "drop"):
+                 unplaced: str = "drop", attribute=None, attributions=None):
         self.reader = reader = RunReader(run, waveform_source=waveform_source)
         if reader.class_names and reader.background is None:
             warnings.warn(f"Explorer: the run names no background class (its attrs have no 'background' among "
@@ -157,7 +165,6 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._trace_ranges: dict = {}  # per long trace: the (time, value) ranges its view coordinates span
         self._cols_range = (0.0, 1.0)  # the time range the state columns in self._cols were read for
         self._spec_range: dict = {}
-        self._prob: dict = {}
         self._cols = None  # state columns of the current view
         self._rendered = None  # (event, time_range) the views show
         self.render_count = 0  #: renders of the views (for tests and benchmarks)
@@ -171,6 +178,12 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
 
         self._build_figures()
         self._build_controls()
+        #: the attribution row under the spectrogram (a click on the heatmap explains the unit), or None
+        self.why = None
+        if attribute is not None or attributions is not None or "attribution" in run.data_vars:
+            from ._why import WhyPanel
+
+            self.why = WhyPanel(self, attribute=attribute, attributions=attributions)
         self.table = None
         if self.detections is not None:
             from ._table import DetectionTable
@@ -178,6 +191,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
             self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
         views = [self._controls, self._legend_row, self._wave_row, self._spec_row]
+        views += [self.why.box] if self.why is not None else []
         views += [self._prob_row] if self.fig_prob is not None else []
         views += [self._heat_row, self.w_unit_legend, self._lines_row]
         views += [self.table] if self.table is not None else []
@@ -485,6 +499,33 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.w_readout.value = _readout_html(self.pointer, self.var, self.layer,
                                              self._starttime() if self.time_format == "utc" else None)
         self.toggle_unit(unit)
+        if self.why is not None:
+            self.explain(unit, float(x))
+
+    def explain(self, unit: int, time: float) -> None:
+        """Show why ``unit`` (current layer and variable) takes its value at ``time`` in the attribution row.
+
+        What a click on the heatmap does: the attribution image (time x band) under the spectrogram and the card with
+        the unit's band profile, memory length and gate time constant.
+
+        Parameters
+        ----------
+        unit : int
+            Unit id in the Explorer's current layer (its variable is the one shown).
+        time : float
+            Time in s from the record start; the frame whose centre is nearest is explained (halfway: the later).
+
+        Raises
+        ------
+        rnnscope.errors.AttributionError
+            When the Explorer has no attributions (neither ``attribute=`` nor saved ones); the message says how to
+            attach a model.
+        """
+        if self.why is None:
+            raise AttributionError("Explorer.explain needs attributions: open the Explorer with attribute="
+                                   "rnnscope.experiments.attributor(model, run), or on a run holding 'attribution' "
+                                   "(run.merge(rnnscope.experiments.attribution(...))) or pass attributions=.")
+        self.why.show(int(unit), float(time))
 
     def _value_at(self, unit: int, t: float) -> float:
         """Value of ``unit`` at time ``t`` in the current event, variable and layer (one frame read)."""

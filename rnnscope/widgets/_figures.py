@@ -229,8 +229,8 @@ class _FigureBuilder:
 
     def _build_controls(self) -> None:
         r = self.reader
-        options = [(f"{i}: {r.event_ids[i]} · {r.main_class(i)} · {r.duration(i):.0f} s", i)
-                   for i in range(len(r.lengths))]
+        options = [(f"{i}: {r.event_ids[i]} · {cls} · {r.duration(i):.0f} s", i)
+                   for i, cls in enumerate(r.main_classes())]
 
         def style(w):
             return {"description_width": f"{w}px"}

@@ -27,7 +27,7 @@ import numpy as np
 from ..analysis._common import SIGMOID_VARIABLES, TANH_VARIABLES, display_limits
 
 __all__ = ["ColorMap", "column_minmax", "pick_extreme", "encode_png", "colormap_for", "png_mark", "set_png",
-           "NAN_COLOR"]
+           "NAN_COLOR", "block_minmax", "fold_minmax", "fold_sum"]
 
 #: colour of missing values (NaN) in every image: a light grey, distinct from the white of 0
 NAN_COLOR = "#d9d9d9"
@@ -61,16 +61,19 @@ def column_minmax(values: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarr
 
 
 def block_minmax(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Min and max of every block of ``k`` consecutive rows of ``values`` (the last block may be shorter)."""
+    """Min and max of every block of ``k`` consecutive rows of ``values`` (the last block may be shorter); NaN
+    only where a whole block is NaN (the rule of the run's overview levels, :mod:`rnnscope._overview`)."""
+    return _blocks(values, k, np.fmin), _blocks(values, k, np.fmax)
+
+
+def _blocks(values: np.ndarray, k: int, ufunc) -> np.ndarray:
+    """``ufunc.reduce`` over every block of ``k`` consecutive rows (the last block may be shorter)."""
     n = values.shape[0]
     full = n // k
-    head = values[: full * k].reshape((full, k) + values.shape[1:])
-    lo, hi = head.min(axis=1), head.max(axis=1)
+    out = ufunc.reduce(values[: full * k].reshape((full, k) + values.shape[1:]), axis=1)
     if full * k < n:
-        tail = values[full * k :]
-        lo = np.concatenate([lo, tail.min(axis=0, keepdims=True)])
-        hi = np.concatenate([hi, tail.max(axis=0, keepdims=True)])
-    return lo, hi
+        out = np.concatenate([out, ufunc.reduce(values[full * k :], axis=0, keepdims=True)])
+    return out
 
 
 def fold_minmax(lo: np.ndarray, hi: np.ndarray, n_cols: int) -> tuple[np.ndarray, np.ndarray, int]:
@@ -79,13 +82,20 @@ def fold_minmax(lo: np.ndarray, hi: np.ndarray, n_cols: int) -> tuple[np.ndarray
     if n <= n_cols:
         return lo, hi, 1
     k = -(-n // n_cols)
-    full = n // k
-    out_lo = lo[: full * k].reshape((full, k) + lo.shape[1:]).min(axis=1)
-    out_hi = hi[: full * k].reshape((full, k) + hi.shape[1:]).max(axis=1)
-    if full * k < n:
-        out_lo = np.concatenate([out_lo, lo[full * k :].min(axis=0, keepdims=True)])
-        out_hi = np.concatenate([out_hi, hi[full * k :].max(axis=0, keepdims=True)])
-    return out_lo, out_hi, k
+    return _blocks(lo, k, np.fmin), _blocks(hi, k, np.fmax), k
+
+
+def fold_sum(counts: np.ndarray, n_cols: int) -> tuple[np.ndarray, int]:
+    """Counts per block summed into at most ``n_cols`` columns of ``k`` blocks: ``(columns, k)``.
+
+    >>> fold_sum(np.array([[1, 0], [2, 1], [0, 3]]), 2)[0].tolist()
+    [[3, 1], [0, 3]]
+    """
+    n = counts.shape[0]
+    if n <= n_cols:
+        return counts, 1
+    k = -(-n // n_cols)
+    return _blocks(counts, k, np.add), k
 
 
 def pick_extreme(lo: np.ndarray, hi: np.ndarray, center: float = 0.0) -> np.ndarray:
@@ -135,17 +145,31 @@ class ColorMap:
 
 
 _PALETTES: dict[str, np.ndarray] = {}
+#: colour maps whose palettes ship with the package (``rnnscope/_shipped/palettes.npz``, made from matplotlib's by
+#: ``benchmarks/make_shipped_assets.py --palettes``): an Explorer opens without importing matplotlib
+SHIPPED_PALETTES = ("RdBu", "Blues", "magma")
 
 
 def _palette(name: str) -> np.ndarray:
     if name not in _PALETTES:
-        from matplotlib import colormaps
+        if name in SHIPPED_PALETTES:
+            from importlib.resources import files
 
-        cmap = colormaps[name]
-        rgb = (np.asarray(cmap(np.linspace(0.0, 1.0, _N_LEVELS)))[:, :3] * 255).round().astype(np.uint8)
-        nan = np.array([int(NAN_COLOR[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
-        _PALETTES[name] = np.vstack([rgb, nan[None]])
+            with files("rnnscope").joinpath("_shipped", "palettes.npz").open("rb") as f, np.load(f) as shipped:
+                _PALETTES.update({n: shipped[n] for n in shipped.files})
+        if name not in _PALETTES:
+            _PALETTES[name] = _matplotlib_palette(name)
     return _PALETTES[name]
+
+
+def _matplotlib_palette(name: str) -> np.ndarray:
+    """(256, 3) uint8: 255 colours of matplotlib's colour map ``name``, then :data:`NAN_COLOR`."""
+    from matplotlib import colormaps
+
+    cmap = colormaps[name]
+    rgb = (np.asarray(cmap(np.linspace(0.0, 1.0, _N_LEVELS)))[:, :3] * 255).round().astype(np.uint8)
+    nan = np.array([int(NAN_COLOR[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.uint8)
+    return np.vstack([rgb, nan[None]])
 
 
 #: state variables whose values lie in [0, 1] (sigmoid gates): white (closed, 0) to dark blue (open, 1); and those

@@ -2,10 +2,14 @@
 
 :class:`RunReader` loads the run's small metadata once (lengths, ids, segment table, summaries) and then reads
 only slices: ``run[name].isel(event=e, time=slice(i0, i1))`` followed by ``.values``. When the visible range
-holds many more frames than screen columns, it reads an *overview* instead: per event, variable and layer, the
-minimum and maximum of every block of 4 and of 32 frames (waveform: 64 and 1024 samples), computed once by one
-pass over that event, chunk by chunk, and kept in a small cache. Zooming out on a long record is then as cheap as
-zooming in.
+holds many more frames than screen columns, it reads one *level* of the run's multiscale overview instead
+(:mod:`rnnscope._overview`: per record and unit, the minimum and maximum of every block of 2**k frames; the
+largest spectrogram and probability; the frames of each class of ``label`` and ``pred``; the waveform's min and max
+per block of 2**k samples), the level matching the view's pixel width (:func:`~rnnscope.widgets._levels.
+choose_level`): about two values per pixel, whatever the record's length, so a day-long record opens like a short
+one. Stores written by rnnscope hold the overview (the run writer computes it); for a run without one (captured in
+memory, or a selection whose overview describes other frames) the same levels are built once per record, in a
+background thread, from one pass over it, and kept in a small cache.
 """
 from __future__ import annotations
 
@@ -18,26 +22,30 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .. import _overview as ov
 from .._validation import stored_background
 from ..io import compute_summaries
 from ..schema import SUMMARY_VARIABLES, fit_to_frames, layer_labels, segment_frames, summaries_cover
 from ._archive import ArchiveWaveform, archive_waveforms
-from ._render import block_minmax, column_minmax, fold_minmax
+from ._drawing import class_counts
+from ._levels import StoredLevels, build_levels, choose_level
+from ._render import column_minmax, fold_minmax, fold_sum
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
 
 #: state variables (event, time, unit, layer) the Explorer can show, in the schema's order
-STATE_NAMES = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
-               "candidate")
-#: overview levels: frames per block (states, spectrogram) and samples per block (waveform)
-FRAME_LEVELS = (4, 32)
-SAMPLE_LEVELS = (64, 1024)
-#: a view reads raw values when it holds at most this many frames per screen column, or when the raw slice has at
-#: most RAW_ELEMENTS values (about 8 MB of float32); else it reads an overview level
-RAW_FRAMES_PER_COLUMN = 4
+STATE_NAMES = ov.STATES
+#: a view of a run without a stored overview reads raw values when the raw slice has at most RAW_ELEMENTS values
+#: (about 8 MB of float32); else it builds the record's levels (once) and reads one
 RAW_ELEMENTS = 2_000_000
+#: frames per image column below which a view reads the frames themselves (the finest level has blocks of 8)
+RAW_FRAMES_PER_COLUMN = 2 ** ov.FRAME_LEVEL // 2
 #: a record's state variable (one layer) or spectrogram up to this size is kept whole in memory once prefetched
+#: (runs without a stored overview)
 WHOLE_BYTES = 96_000_000
+#: what each kind of view reads of a variable's overview
+_USED = {"state": ("min", "max"), "spectrogram": ("max",), "prob": ("max",), "waveform": ("min", "max"),
+         "label": ("count",), "pred": ("count",)}
 
 
 @dataclass
@@ -76,17 +84,24 @@ class RunReader:
     run : xarray.Dataset
         A run (in memory or opened lazily with :func:`rnnscope.open_run`).
     cache_size : int
-        Overviews kept (one per event, variable and layer; the waveform and spectrogram count as variables).
+        Levels built in memory kept, for runs without a stored overview (one per event, variable and layer; the
+        waveform and spectrogram count as variables).
     waveform_source : path or dict, optional
         Where to read the waveform of a run that holds none (default: the archive a monitor run records in
         ``attrs["waveform_source"]``; see :mod:`rnnscope.widgets._archive`).
     """
 
     def __init__(self, run: xr.Dataset, cache_size: int = 6, waveform_source=None):
+        with local_dask():
+            self._setup(run, cache_size, waveform_source)
+
+    def _setup(self, run: xr.Dataset, cache_size: int, waveform_source) -> None:
         if "h" not in run.data_vars:
             raise ValueError("The Dataset has no 'h': pass a run (rnnscope.capture or rnnscope.open_run), "
                              "not a records or features Dataset.")
-        run = fit_to_frames(run)  # a time selection: the lengths of the frames it holds, no stale summaries
+        # the small variables (lengths, ids, segment table, summaries) in one read; a time selection: the lengths
+        # of the frames it holds, no stale summaries (an overview of other frames: see StoredLevels)
+        run = fit_to_frames(metadata_in_memory(run))
         self.run = run
         self.class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else list(
             run.attrs["class_names"])
@@ -126,16 +141,21 @@ class RunReader:
                             for t in run["starttime"].values] if "starttime" in run.coords else None)
         self.trace_ids = [str(t) for t in run["trace_id"].values] if "trace_id" in run.coords else None
         #: the capture-time summaries (small), in memory: orders and preselections never touch the states
-        self.summary = load_summaries(run)
+        self.summary = _summaries_of_fitted(run)
+        #: the levels the run stores, along time and (for its waveform) samples
+        self.stored = {"time": StoredLevels(run, "time", self.lengths)}
+        if self.waveform_origin == "run":
+            self.stored["sample"] = StoredLevels(run, "sample", self.n_samples)
         self._cache: OrderedDict = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._building: dict = {}
         self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
+        self._main_classes: dict = {}  # event -> main_class(event)
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
         self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
-        self.build_seconds: dict = {}  #: seconds each overview took to build, by key
+        self.build_seconds: dict = {}  #: seconds each record's levels took to build in memory, by key
         self.reads: list[tuple] = []  #: (name, event, start, stop) of every slice read, for tests and benchmarks
 
     # ----------------------------------------------------------------------------------- metadata
@@ -164,16 +184,29 @@ class RunReader:
         return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
 
     def main_class(self, event: int) -> str:
-        """Class name of the record's main segment (the most frequent frame label when it has no segment table)."""
+        """Class name of the record's main segment (the most frequent frame label when it has no segment table);
+        read once per record."""
+        if event not in self._main_classes:
+            self._main_classes[event] = self._main_class(event)
+        return self._main_classes[event]
+
+    def main_classes(self) -> list[str]:
+        """:meth:`main_class` of every record: the label counts of the records without a segment read in one
+        computation (the record list names every record's class when the Explorer opens)."""
+        todo = [e for e in range(len(self.lengths)) if e not in self._main_classes and self.main_segment(e) is None]
+        if len(todo) > 1 and self.class_names and "label" in self.run:
+            self.preload([q for e in todo for q in self.requests(("label", e), 0, int(self.lengths[e]), 2)])
+        return [self.main_class(e) for e in range(len(self.lengths))]
+
+    def _main_class(self, event: int) -> str:
         seg = self.main_segment(event)
         if seg is not None:
             return str(seg["class_name"])
         if not self.class_names or "label" not in self.run:
             return ""  # a run without labels (a model captured without labels=)
         n = int(self.lengths[event])
-        labels = np.asarray(self.run["label"].isel(event=event, time=slice(0, n)).values)
-        labels = labels[labels >= 0]
-        return self.class_names[int(np.bincount(labels).argmax())] if labels.size else self.class_names[0]
+        counts = self.class_columns(event, "label", 0, n, 2).hi.sum(axis=0)  # a coarse level, when stored
+        return self.class_names[int(counts.argmax())] if counts.sum() else self.class_names[0]
 
     def event_of_class(self, class_name: str) -> int | None:
         """The record holding the longest segment of ``class_name`` (None when no segment has that class)."""
@@ -240,11 +273,11 @@ class RunReader:
 
     # ----------------------------------------------------------------------------------- slices
     def _lazy(self, name, event, start, stop, **isel):
-        dim = "sample" if name == "waveform" else "time"
+        dim = self.run[name].dims[1]  # time, sample, or an overview dimension
         return self.run[name].isel(event=event, **{dim: slice(start, stop)}, **isel).data
 
     def _read(self, name, event, start, stop, **isel):
-        if name == "label" and "label" not in self.run:
+        if name in ("label", "pred") and name not in self.run:
             return np.full(max(stop - start, 0), -1, dtype=np.int16)  # no labels: every frame unknown
         whole = self._whole.get((name, event, repr(sorted(isel.items()))))
         if whole is not None:
@@ -259,16 +292,17 @@ class RunReader:
         if isinstance(data, np.ndarray):
             return data
         # a handful of chunks: the synchronous scheduler avoids the thread pool's overhead (about 5 ms a call)
-        return np.asarray(data.compute(scheduler="synchronous"))
+        return np.asarray(data.compute(scheduler=_sync()))
 
     def preload(self, requests) -> None:
         """Read several slices in one dask computation (chunks decompressed in parallel); the next
-        matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples."""
+        matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples, e.g. from
+        :meth:`requests`."""
         lazy, keys = [], []
         for name, event, start, stop, isel in requests:
             if stop <= start or (name == "waveform" and self.waveform_origin == "archive"):
                 continue
-            if (name, event, repr(sorted(isel.items()))) in self._whole:
+            if (name, event, repr(sorted(isel.items()))) in self._whole or name not in self.run:
                 continue
             keys.append((name, event, start, stop, repr(sorted(isel.items()))))
             lazy.append(self._lazy(name, event, start, stop, **isel))
@@ -277,15 +311,8 @@ class RunReader:
             return
         import dask
 
-        values = dask.compute(*lazy, scheduler="threads")
+        values = dask.compute(*lazy, scheduler=_threads())
         self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values)}
-
-    def use_raw(self, key, n: int, n_cols: int) -> bool:
-        """Whether a view of ``n`` frames (samples) of ``key`` reads raw values rather than an overview."""
-        levels = SAMPLE_LEVELS if key[0] == "waveform" else FRAME_LEVELS
-        coarse = n >= levels[0] * n_cols  # at least one overview block per column
-        raw_ok = n <= RAW_FRAMES_PER_COLUMN * n_cols or n * int(np.prod(self._trailing(key))) <= RAW_ELEMENTS
-        return not coarse or (raw_ok and key not in self._cache)
 
     def labels_cached(self, event: int) -> bool:
         """Whether the whole record's labels are in memory."""
@@ -317,19 +344,6 @@ class RunReader:
         """(i1 - i0, unit) float32 values of one state variable (raw frames)."""
         return self._read(variable, event, i0, i1, layer=layer).astype(np.float32, copy=False)
 
-    def state_columns(self, event: int, variable: str, layer: int, i0: int, i1: int, n_cols: int) -> Columns:
-        """Frames [i0, i1) of a state variable folded to at most ``n_cols`` columns of (min, max), shape (n, unit)."""
-        return self._columns(("state", event, variable, layer), i0, i1, n_cols, FRAME_LEVELS,
-                             lambda a, b: self.state(event, variable, layer, a, b), int(self.lengths[event]))
-
-    def spectrogram_columns(self, event: int, i0: int, i1: int, n_cols: int, n_freq: int) -> Columns:
-        """Frames [i0, i1) of the spectrogram (first ``n_freq`` bins) folded to screen columns."""
-        def read(a, b):
-            return self._read("spectrogram", event, a, b, freq=slice(0, n_freq)).astype(np.float32, copy=False)
-
-        return self._columns(("spectrogram", event, n_freq), i0, i1, n_cols, FRAME_LEVELS, read,
-                             int(self.lengths[event]))
-
     def sample_range(self, event: int, t0: float, t1: float) -> tuple[int, int]:
         """Samples [s0, s1) inside [t0, t1] s, within the record's samples."""
         n, rate = self.waveform_samples(event), self.waveform_rate(event)
@@ -338,32 +352,128 @@ class RunReader:
         s1 = int(np.clip(np.ceil((t1 - first) * rate) + 1, s0, n))
         return s0, s1
 
+    # ----------------------------------------------------------------------------------- columns
+    def state_columns(self, event: int, variable: str, layer: int, i0: int, i1: int, n_cols: int) -> Columns:
+        """Frames [i0, i1) of a state variable folded to at most ``n_cols`` columns of (min, max), shape (n, unit)."""
+        return self._columns(("state", event, variable, layer), i0, i1, n_cols)
+
+    def spectrogram_columns(self, event: int, i0: int, i1: int, n_cols: int, n_freq: int) -> Columns:
+        """Frames [i0, i1) of the spectrogram (first ``n_freq`` bins) folded to screen columns (``hi``: the loudest
+        frame of each column, what the view draws; ``lo`` is ``hi`` when read from the run's overview)."""
+        return self._columns(("spectrogram", event, n_freq), i0, i1, n_cols)
+
+    def prob_columns(self, event: int, i0: int, i1: int, n_cols: int) -> Columns:
+        """Frames [i0, i1) of the class probabilities folded to screen columns (``hi``: the largest probability of
+        each class in each column)."""
+        return self._columns(("prob", event), i0, i1, n_cols)
+
     def waveform_columns(self, event: int, s0: int, s1: int, n_cols: int) -> Columns:
         """Samples [s0, s1) folded to at most ``n_cols`` columns of (min, max)."""
-        return self._columns(("waveform", event), s0, s1, n_cols, SAMPLE_LEVELS,
-                             lambda a, b: self._read("waveform", event, a, b).astype(np.float32, copy=False),
-                             self.waveform_samples(event))
+        return self._columns(("waveform", event), s0, s1, n_cols)
 
-    # ----------------------------------------------------------------------------------- overviews
-    def _columns(self, key, i0, i1, n_cols, levels, read, n_total) -> Columns:
-        n = i1 - i0
-        trailing = self._trailing(key)
-        if n <= 0:
-            shape = (key[2],) if key[0] == "spectrogram" else trailing
+    def class_columns(self, event: int, name: str, i0: int, i1: int, n_cols: int) -> Columns:
+        """Frames of each class of ``name`` (``"label"`` or ``"pred"``) per screen column over [i0, i1): ``hi``
+        (and ``lo``) of shape (n, class), int."""
+        key = (name, event)
+        n_classes = len(self.class_names)
+        if i1 <= i0:
+            empty = np.zeros((0, n_classes), np.int64)
+            return Columns(empty, empty, i0, 1, i0)
+        mode, k = self._plan(key, i0, i1, n_cols)
+        if mode == "stored":
+            b0, b1 = i0 >> k, self._blocks_end(i1, k, int(self.lengths[event]))
+            p0, p1 = self.stored["time"].positions(k, b0, b1)
+            counts, step = fold_sum(np.asarray(self._read(ov.overview_name(name, "count"), event, p0, p1)), n_cols)
+            return Columns(counts, counts, b0 << k, step << k, min(b1 << k, int(self.lengths[event])))
+        cached = self._labels.get(event)  # the whole record's labels (prefetch), else the one variable read
+        values = cached[name == "pred"] if cached is not None else None
+        values = self._read(name, event, i0, i1) if values is None else values[i0:i1]
+        step = max(1, -(-(i1 - i0) // n_cols))
+        counts = class_counts(np.asarray(values), step, n_classes)
+        return Columns(counts, counts, i0, step, i1)
+
+    def requests(self, key, i0: int, i1: int, n_cols: int) -> list[tuple]:
+        """The slices the columns of a view (``key``: ``("state", event, variable, layer)``, ``("spectrogram",
+        event, n_freq)``, ``("prob", event)``, ``("waveform", event)``, ``("label" | "pred", event)``) of [i0, i1)
+        on ``n_cols`` columns will read, for :meth:`preload`: a level of the overview, or the frames themselves."""
+        if i1 <= i0:
+            return []
+        name, event, isel, dim, n_total = self._series(key)
+        mode, k = self._plan(key, i0, i1, n_cols)
+        if mode == "stored":
+            p0, p1 = self.stored[dim].positions(k, i0 >> k, self._blocks_end(i1, k, n_total))
+            return [(ov.overview_name(name, r), event, p0, p1, isel) for r in _USED[key[0]]]
+        if mode == "built" or (key[0] in ("label", "pred") and self.labels_cached(event)):
+            return []
+        return [(name, event, i0, i1, isel)]
+
+    def _series(self, key):
+        """(variable, event, isel, dimension, frames or samples of the record) of a view key."""
+        kind, event = key[0], key[1]
+        if kind == "state":
+            return key[2], event, {"layer": key[3]}, "time", int(self.lengths[event])
+        if kind == "spectrogram":  # ("spectrogram", event, n_freq); ("spectrogram", event): every frequency
+            isel = {"freq": slice(0, key[2])} if len(key) > 2 else {}
+            return "spectrogram", event, isel, "time", int(self.lengths[event])
+        if kind == "waveform":
+            return "waveform", event, {}, "sample", self.waveform_samples(event)
+        return kind, event, {}, "time", int(self.lengths[event])  # prob, label, pred
+
+    @staticmethod
+    def _blocks_end(i1: int, k: int, n_total: int) -> int:
+        return min(-(-i1 >> k), -(-n_total >> k))
+
+    def _plan(self, key, i0: int, i1: int, n_cols: int) -> tuple[str, int | None]:
+        """How a view reads: ``("stored", k)`` (level ``k`` of the run's overview), ``("built", k)`` (of the levels
+        built in memory for a run without one) or ``("raw", None)`` (the frames)."""
+        name, event, _, dim, n_total = self._series(key)
+        if self._stored_for(key):
+            stored = self.stored[dim]
+            k = choose_level(i0, i1, n_cols, stored.levels(event))
+            if k is not None and stored.positions(k, i0 >> k, self._blocks_end(i1, k, n_total)) is not None:
+                return "stored", k
+            return "raw", None
+        if key[0] in ("label", "pred"):
+            return "raw", None  # the whole record's labels are small: read (and kept) instead
+        k = choose_level(i0, i1, n_cols, ov.levels(n_total, ov.FRAME_LEVEL if dim == "time" else ov.SAMPLE_LEVEL))
+        if k is None:
+            return "raw", None
+        if self._build_key(key) in self._cache or (i1 - i0) * int(np.prod(self._trailing(key))) > RAW_ELEMENTS:
+            return "built", k
+        return "raw", None
+
+    def _columns(self, key, i0, i1, n_cols) -> Columns:
+        name, event, isel, dim, n_total = self._series(key)
+        if i1 <= i0:
+            shape = (key[2],) if key[0] == "spectrogram" else self._trailing(key)
             empty = np.zeros((0,) + shape, dtype=np.float32)
             return Columns(empty, empty, i0, 1, i0)
-        if self.use_raw(key, n, n_cols):
-            lo, hi, k = column_minmax(read(i0, i1), n_cols)
-            return Columns(lo, hi, i0, k, i1)
-        block = max(b for b in levels if b * n_cols <= n)
-        overview = self._overview(key, levels, read, n_total)
-        b0, b1 = i0 // block, -(-i1 // block)
-        olo, ohi = overview[block]
-        lo, hi, k = fold_minmax(olo[b0:b1], ohi[b0:b1], n_cols)
-        return Columns(lo, hi, b0 * block, k * block, min(b1 * block, n_total))
+        mode, k = self._plan(key, i0, i1, n_cols)
+        if mode == "raw":
+            lo, hi, step = column_minmax(self._read(name, event, i0, i1, **isel).astype(np.float32, copy=False),
+                                         n_cols)
+            return Columns(lo, hi, i0, step, i1)
+        b0, b1 = i0 >> k, self._blocks_end(i1, k, n_total)
+        if mode == "stored":
+            p0, p1 = self.stored[dim].positions(k, b0, b1)
+            arrays = [np.asarray(self._read(ov.overview_name(name, r), event, p0, p1, **isel), np.float32)
+                      for r in _USED[key[0]]]
+            lo, hi = arrays[0], arrays[-1]  # the largest only (spectrogram, probabilities): lo is hi
+        else:
+            lo, hi = (a[b0:b1] for a in self._built(key)[k])
+            if key[0] == "spectrogram":
+                lo, hi = lo[:, : key[2]], hi[:, : key[2]]
+        lo, hi, step = fold_minmax(lo, hi, n_cols)
+        return Columns(lo, hi, b0 << k, step << k, min(b1 << k, n_total))
 
-    def _overview(self, key, levels, read, n_total):
-        """The overview of ``key``: from the cache, from a build running in another thread, or built now."""
+    # ----------------------------------------------------------------------------------- levels built in memory
+    def _build_key(self, key):
+        return key[:2] if key[0] == "spectrogram" else key  # every frequency: one build serves any n_freq
+
+    def _built(self, key):
+        """The levels of ``key``'s record built in memory: from the cache, from a build running in another thread,
+        or built now (one pass over the record)."""
+        key = self._build_key(key)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -379,10 +489,13 @@ class RunReader:
             with self._lock:
                 if key in self._cache:
                     return self._cache[key]
-            return self._overview(key, levels, read, n_total)  # the other build failed: try ourselves
+            return self._built(key)  # the other build failed: try ourselves
         try:
             t0 = time.perf_counter()
-            out = build_overview(read, n_total, levels, self._chunk(key, levels))
+            name, event, isel, dim, n_total = self._series(key)
+            out = build_levels(lambda a, b: self._read(name, event, a, b, **isel).astype(np.float32, copy=False),
+                               n_total, ov.levels(n_total, ov.FRAME_LEVEL if dim == "time" else ov.SAMPLE_LEVEL),
+                               self._chunk(name, dim))
             self.build_seconds[key] = time.perf_counter() - t0
             with self._lock:
                 self._cache[key] = out
@@ -395,24 +508,19 @@ class RunReader:
             pending.set()
 
     def prefetch(self, event: int, variable: str, layer: int, n_freq: int | None = None) -> threading.Thread | None:
-        """Build the overviews of a long record in a background thread (state, spectrogram, waveform), so that
-        zooming out later costs no pass over the record. Returns the thread (None when nothing is to build)."""
-        jobs = [(("state", event, variable, layer), FRAME_LEVELS,
-                 lambda a, b: self.state(event, variable, layer, a, b), int(self.lengths[event]))]
-        if self.has_spectrogram and n_freq:
-            jobs.append((("spectrogram", event, n_freq), FRAME_LEVELS,
-                         lambda a, b: self._read("spectrogram", event, a, b, freq=slice(0, n_freq)),
-                         int(self.lengths[event])))
+        """For a record the run stores no overview of: build its levels in a background thread (state,
+        spectrogram, waveform) and keep its labels (and a small record's state and spectrogram) in memory, so that
+        zooming out later costs no pass over the record. Returns the thread (None when nothing is to do)."""
+        state = ("state", event, variable, layer)
+        keys = [state] + ([("spectrogram", event)] if self.has_spectrogram and n_freq else [])
         if self.waveform_origin == "run" or (self.waveform_origin == "archive" and self._archives.get(event)):
-            jobs.append((("waveform", event), SAMPLE_LEVELS, lambda a, b: self._read("waveform", event, a, b),
-                         self.waveform_samples(event)))
-        jobs = [j for j in jobs if j[0] not in self._cache and j[0] not in self._building]
-        need_labels = event not in self._labels
-        if not jobs and not need_labels:
+            keys.append(("waveform", event))
+        jobs = [k for k in keys if self._needs_build(k) and k not in self._cache and k not in self._building]
+        need_labels = event not in self._labels and not self._stored_for(("label", event))
+        wholes = [] if self._stored_for(state) else [(variable, {"layer": layer})] + (
+            [("spectrogram", {"freq": slice(0, n_freq)})] if self.has_spectrogram and n_freq else [])
+        if not jobs and not need_labels and not wholes:
             return None
-
-        wholes = [(variable, {"layer": layer})] + ([("spectrogram", {"freq": slice(0, n_freq)})]
-                                                   if self.has_spectrogram and n_freq else [])
 
         def work():
             if need_labels:
@@ -425,9 +533,10 @@ class RunReader:
                     self._load_whole(name, event, **isel)
                 except Exception:  # noqa: BLE001 - the views read slices instead
                     pass
-            for key, levels, read, n_total in jobs:
+            for key in jobs:
                 try:
-                    self._overview(key, levels, read, n_total)
+                    if self._needs_build(key):
+                        self._built(key)
                 except Exception:  # noqa: BLE001 - a failed prefetch only means the view builds it when needed
                     pass
 
@@ -435,6 +544,28 @@ class RunReader:
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return thread
+
+    def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
+        """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
+        over the record: :meth:`build`)."""
+        return self._plan(key, i0, i1, n_cols)[0] == "built" and self._build_key(key) not in self._cache
+
+    def build(self, key) -> None:
+        """Build the levels of ``key``'s record in memory (for a run that stores none), once."""
+        self._built(key)
+
+    def _stored_for(self, key) -> bool:
+        """Whether the run stores levels of ``key``'s variable for its record (describing its frames)."""
+        name, event, _, dim, _ = self._series(key)
+        stored = self.stored.get(dim)
+        return bool(stored is not None and stored.levels(event)
+                    and all(stored.has(ov.overview_name(name, r)) for r in _USED[key[0]]))
+
+    def _needs_build(self, key) -> bool:
+        """Whether ``key``'s record has levels to build in memory (long enough, no stored overview of it)."""
+        _, _, _, dim, n_total = self._series(key)
+        return not self._stored_for(key) and bool(ov.levels(n_total, ov.FRAME_LEVEL if dim == "time"
+                                                            else ov.SAMPLE_LEVEL))
 
     def _load_whole(self, name: str, event: int, **isel) -> None:
         """Keep the whole record of ``name`` in memory when it is small (at most :data:`WHOLE_BYTES`): every later
@@ -447,14 +578,14 @@ class RunReader:
         key = (name, event, repr(sorted(isel.items())))
         if nbytes > WHOLE_BYTES or key in self._whole:
             return
-        values = np.asarray(lazy.compute(scheduler="synchronous") if hasattr(lazy, "compute") else lazy)
+        values = np.asarray(lazy.compute(scheduler=_sync()) if hasattr(lazy, "compute") else lazy)
         with self._lock:
             self._whole[key] = values.astype(dtype, copy=False)
             while sum(v.nbytes for v in self._whole.values()) > 2 * WHOLE_BYTES:
                 self._whole.popitem(last=False)
 
     def wait(self, timeout: float | None = None) -> None:
-        """Wait for the background overview builds to finish."""
+        """Wait for the background builds to finish."""
         for thread in list(self._threads):
             thread.join(timeout)
 
@@ -463,21 +594,25 @@ class RunReader:
             return (self.n_units,)
         if key[0] == "spectrogram":
             return (int(self.run.sizes["freq"]),)  # a read decompresses every frequency of a chunk
+        if key[0] == "prob":
+            return (int(self.run.sizes.get("class_name", 1)),)
         return ()
 
-    def _chunk(self, key, levels) -> int:
-        """Read step for overviews: the store's chunk along time (samples), rounded up to the largest level."""
-        name = key[2] if key[0] == "state" else key[0]
+    def _chunk(self, name: str, dim: str) -> int:
+        """Read step for building levels: the store's chunk along ``dim``, a multiple of the finest block."""
         chunks = self.run[name].chunks if name in self.run.data_vars else None
         if chunks:
-            size = int(chunks[self.run[name].dims.index("sample" if name == "waveform" else "time")][0])
+            size = int(chunks[1][0])
+        elif name == "waveform" and self.waveform_origin == "archive":
+            size = ArchiveWaveform.BLOCK
         else:
-            size = 1_048_576 if name == "waveform" else 16_384
-        top = levels[-1]
-        return max(top, -(-size // top) * top)
+            size = 1_048_576 if dim == "sample" else 16_384
+        finest = 2 ** (ov.FRAME_LEVEL if dim == "time" else ov.SAMPLE_LEVEL)
+        return -(-size // finest) * finest
 
     def overview_cached(self, key) -> bool:
-        """Whether an overview is in the cache (``key`` as used internally, e.g. ("state", 0, "h", 0))."""
+        """Whether levels built in memory are in the cache (``key`` as used internally, e.g. ("state", 0, "h",
+        0); ("spectrogram", 0))."""
         return key in self._cache
 
 
@@ -488,28 +623,67 @@ def load_summaries(run: xr.Dataset) -> xr.Dataset:
     from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
     of the selected records, e.g. after ``run.isel(event=...)``).
     """
-    if "event" in run.dims:
-        run = fit_to_frames(run)
-    if not summaries_cover(run) and "h" in run.data_vars and "length" in run.coords:
+    return _summaries_of_fitted(fit_to_frames(run) if "event" in run.dims else run)
+
+
+def _summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
+    """:func:`load_summaries` of a run :func:`~rnnscope.schema.fit_to_frames` was applied to (its summaries, when it
+    has any, describe its records)."""
+    stored = [n for n in SUMMARY_VARIABLES if n in run.data_vars]
+    covered = bool(stored) if "event" in run.dims else summaries_cover(run)
+    if not covered and "h" in run.data_vars and "length" in run.coords:
         run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
-    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if summaries_cover(run) else []
+        covered = True
+    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if covered else []
     small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
                                                         if d in run.coords})
     small = small.drop_vars([c for c in small.coords if c not in small.dims])
     return small.compute()
 
 
-def build_overview(read, n_total: int, levels, step: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Min and max of every block of ``levels[j]`` values along the first axis, reading ``step`` at a time.
+_LONG_DIMS = {"time", "sample", *ov.DIMS.values()}
 
-    ``step`` must be a multiple of every level. Returns ``{block: (lo, hi)}`` with ``ceil(n_total / block)`` rows.
+
+def _sync():
+    """dask's synchronous scheduler, as a function: a scheduler given by name makes dask import
+    ``distributed`` to look for a client (half a second, once per process, on an Explorer's first read)."""
+    from dask.local import get_sync
+
+    return get_sync
+
+
+def _threads():
+    """dask's threaded scheduler, as a function (see :func:`_sync`)."""
+    from dask.threaded import get
+
+    return get
+
+
+def local_dask():
+    """A context in which dask computes with its local threads (by function: no look for a distributed client),
+    for what the widgets read."""
+    import dask
+
+    return dask.config.set(scheduler=_threads())
+
+
+def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
+    """``run`` with every variable that has none of the long dimensions (``time``, ``sample``, the overview's)
+    read into memory in one dask computation: lengths, ids, the segment table, summaries, what the widgets read
+    when they open, in one read instead of one per variable. ``run`` itself is not changed.
+
+    >>> from rnnscope.examples import toy_long_run
+    >>> small = metadata_in_memory(toy_long_run().chunk())
+    >>> type(small["length"].data).__name__, type(small["h"].data).__name__
+    ('ndarray', 'Array')
     """
-    parts: dict[int, tuple[list, list]] = {b: ([], []) for b in levels}
-    for a in range(0, n_total, step):
-        b = min(n_total, a + step)
-        values = read(a, b)
-        for block in levels:
-            lo, hi = block_minmax(values, block)
-            parts[block][0].append(lo)
-            parts[block][1].append(hi)
-    return {block: (np.concatenate(lo), np.concatenate(hi)) for block, (lo, hi) in parts.items()}
+    names = [n for n, v in run.variables.items() if not set(v.dims) & _LONG_DIMS and not isinstance(v.data, np.ndarray)]
+    if not names:
+        return run
+    import dask
+
+    values = dask.compute(*[run.variables[n].data for n in names], scheduler=_threads())
+    out = run.copy(deep=False)
+    for name, value in zip(names, values):
+        out.variables[name].data = np.asarray(value)
+    return out

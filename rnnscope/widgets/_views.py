@@ -11,12 +11,11 @@ stays visible at day scale).
 from __future__ import annotations
 
 import logging
-import warnings
 
 import numpy as np
 
 from . import _summaries as summaries
-from ._drawing import _band_colors, _envelope, _unit_legend_html
+from ._drawing import _count_colors, _envelope, _unit_legend_html
 from ._figures import MARGIN
 from ._render import (
     ColorMap,
@@ -40,6 +39,12 @@ class _Views:
     """Mixin of :class:`~rnnscope.widgets.Explorer`: renders its views for the current state."""
 
     def _render_views(self) -> None:
+        from ._source import local_dask
+
+        with local_dask():
+            self._render_all()
+
+    def _render_all(self) -> None:
         log.debug("render event %s, %s s", self.event, self.time_range)
         self.render_count += 1
         self._rendered = self._view_key()
@@ -74,21 +79,17 @@ class _Views:
 
     # ------------------------------------------------------------------------------------------- reading
     def _preload(self) -> None:
-        """Read every raw slice the views need in one dask computation (decompressed in parallel)."""
+        """Read every slice the views need (a level of the run's overview, or the frames) in one dask computation
+        (decompressed in parallel)."""
         r, ev = self.reader, self.event
         i0, i1 = self._view_frames()
-        requests = []
-        if not r.labels_cached(ev):
-            requests += ([("label", ev, i0, i1, {})] if "label" in self.run else []) + \
-                ([("pred", ev, i0, i1, {})] if "pred" in self.run else [])
-        if r.use_raw(("state", ev, self.var, self.layer), i1 - i0, self.n_cols):
-            requests.append((self.var, ev, i0, i1, {"layer": self.layer}))
-        if r.has_spectrogram and self.n_freq and r.use_raw(("spectrogram", ev, self.n_freq), i1 - i0, self.n_cols):
-            requests.append(("spectrogram", ev, i0, i1, {"freq": slice(0, self.n_freq)}))
+        keys = [("state", ev, self.var, self.layer), ("prob", ev) if r.has_prob else None,
+                ("spectrogram", ev, self.n_freq) if r.has_spectrogram and self.n_freq else None]
+        keys += [(name, ev) for name in ("label", "pred") if name in self.run]
+        requests = [req for key in keys if key is not None for req in r.requests(key, i0, i1, self.n_cols)]
         if r.waveform_origin == "run":
             s0, s1 = r.sample_range(ev, *self.time_range)
-            if r.use_raw(("waveform", ev), s1 - s0, self.n_cols):
-                requests.append(("waveform", ev, s0, s1, {}))
+            requests += r.requests(("waveform", ev), s0, s1, self.plot_width)
         r.preload(requests)
 
     def _prefetch(self) -> None:
@@ -111,28 +112,35 @@ class _Views:
         r, ev = self.reader, self.event
         i0, i1 = self._view_frames()
         # class bands: true (top, when the run has labels) and predicted, one pixel column per image column
-        label, pred = r.labels(ev, i0, i1)
-        k = max(1, -(-(i1 - i0) // self.n_cols))
-        rows = []
+        rows, cols = [], None
         for name in self.band_rows:
-            values = label if name == "true" else pred
-            rows += [values, values] if values is not None else []
-            rows.append(None)
-        rows = rows[:-1] if rows else [None]
-        n_cols = max(1, -(-(i1 - i0) // k))
-        rgba = np.stack([_band_colors(x, k, r.class_names, r.background) if x is not None else
-                         np.zeros((n_cols, 4), np.uint8) for x in rows])
-        with self.band_image.hold_sync():
-            set_png(self.band_image, encode_rgb_png(rgba))
-            x0 = float(r.frame_time(i0) - r.dt / 2)
-            self.band_image.x = (x0, x0 + rgba.shape[1] * k * r.dt)
+            if name == "pred" and "pred" not in self.run:
+                continue
+            cols = r.class_columns(ev, "label" if name == "true" else "pred", i0, i1, self.n_cols)
+            colors = _count_colors(cols.hi, r.class_names, r.background)
+            rows += [colors, colors, None]
+        if cols is not None and cols.n:
+            blank = np.zeros((cols.n, 4), np.uint8)
+            rgba = np.stack([blank if x is None else x for x in rows[:-1]])
+            with self.band_image.hold_sync():
+                set_png(self.band_image, encode_rgb_png(rgba))
+                self.band_image.x = self._image_x(cols)
         self._render_arrivals()
+        self._render_wave()
+
+    def _render_wave(self) -> None:
+        """The waveform line. From an archive (a monitor run), a view that needs the levels of a record not read
+        yet is drawn once a background thread has read the record (the other views do not wait for it)."""
+        r, ev = self.reader, self.event
         if not r.has_waveform or not r.waveform_available(ev):
             self.wave.visible = False
             self.amp_axis.visible = False
             return
         t0, t1 = self.time_range
         s0, s1 = r.sample_range(ev, t0, t1)
+        if (r.waveform_origin == "archive" and r.needs_build(("waveform", ev), s0, s1, self.plot_width)
+                and _in_background(lambda: r.build(("waveform", ev)), self._render_wave)):
+            return
         cols = r.waveform_columns(ev, s0, s1, self.plot_width)  # a line: one (min, max) column per pixel
         x, y = _envelope(cols, lambda i: r.sample_time(ev, i))
         finite = y[np.isfinite(y)] if y.size else y
@@ -181,30 +189,15 @@ class _Views:
         self.spec_colorbar.show(cmap)
 
     # ------------------------------------------------------------------------------------------- probabilities
-    def _prob_record(self, event: int) -> np.ndarray:
-        """(n_frames, class) probabilities of the whole record (small: read once, kept for the last records)."""
-        if event not in self._prob:
-            n = int(self.reader.lengths[event])
-            self._prob[event] = np.asarray(self.run["prob"].isel(event=event, time=slice(0, n)).values, np.float32)
-            while len(self._prob) > 3:
-                self._prob.pop(next(iter(self._prob)))
-        return self._prob[event]
-
     def _render_prob(self) -> None:
         if self.fig_prob is None:
             return
         r = self.reader
         i0, i1 = self._view_frames()
-        p = self._prob_record(self.event)[i0:i1]
-        if not len(p):
+        cols = r.prob_columns(self.event, i0, i1, self.n_cols)
+        if not cols.n:
             return
-        k = max(1, -(-len(p) // self.n_cols))
-        n_cols = -(-len(p) // k)
-        padded = np.full((n_cols * k, p.shape[1]), np.nan, np.float32)
-        padded[: len(p)] = p
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (past the record's end)
-            peak = np.nan_to_num(np.nanmax(padded.reshape(n_cols, k, -1), axis=1), nan=0.0)
+        peak = np.nan_to_num(cols.hi, nan=0.0)  # the largest probability of each class in each column
         shares = stacked_shares(peak, r.class_names.index(r.background) if r.background in r.class_names else None)
         levels = (np.arange(_PROB_ROWS)[::-1] + 0.5) / _PROB_ROWS  # top row first
         cls = (levels[None, :, None] > np.cumsum(shares, axis=1)[:, None, :]).sum(-1)  # (n_cols, rows)
@@ -215,8 +208,7 @@ class _Views:
         rgba = table[np.minimum(cls, len(r.class_names))].transpose(1, 0, 2)
         with self.prob_image.hold_sync():
             set_png(self.prob_image, encode_rgb_png(rgba))
-            x0 = float(r.frame_time(i0) - r.dt / 2)
-            self.prob_image.x = (x0, x0 + n_cols * k * r.dt)
+            self.prob_image.x = self._image_x(cols)
 
     # ------------------------------------------------------------------------------------------- states
     def _colormap(self, ext=None):
@@ -356,6 +348,28 @@ class _Views:
                     t0, t1 = float(det["t0"]), float(det["t1"])
                     mark.x = np.array([t0, t0, t1, t1, t0])
                 mark.visible = bool(show)
+
+
+def _in_background(work, then) -> bool:
+    """Run ``work`` in a thread and ``then`` on the kernel's event loop when it is done; False (nothing run) where
+    no event loop runs (scripts, tests: the caller does the work itself)."""
+    import asyncio
+    import threading
+
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+
+    def run():
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - the view reads (and reports) it itself when it renders
+            log.debug("background read failed", exc_info=True)
+        loop.call_soon_threadsafe(then)
+
+    threading.Thread(target=run, name="rnnscope-background", daemon=True).start()
+    return True
 
 
 def to_view(values, lo: float, hi: float) -> np.ndarray:

@@ -7,6 +7,11 @@ time on data it could not show. The probe watches the Explorer's element with a 
 width in CSS pixels (after the layout settles, and again when the page or the side panels change it); the Explorer
 then renders for that width (never for more than 1600 px). Without a browser (scripts, tests, a static HTML export)
 nothing is reported and the Explorer keeps rendering for 1600 px.
+
+The probe also keeps mouse presses and focus inside the Explorer from bubbling out of it: the views receive them
+first, and JupyterLab's notebook, which activates a cell on a press or on focus inside it (a restyle and repaint of
+the whole notebook, 40-60 ms measured on the first press into the Explorer's cell, before the press reached the
+views), no longer does for presses in the Explorer.
 """
 from __future__ import annotations
 
@@ -32,10 +37,24 @@ function render({ model, el }) {
     }
   };
   const observer = new ResizeObserver(() => { clearTimeout(timer); timer = setTimeout(report, 120); });
-  let frame = null;
-  const start = () => { const s = scope(); if (s) observer.observe(s); else frame = requestAnimationFrame(start); };
+  // presses and focus inside the Explorer stay in it (its views got them already): JupyterLab would otherwise
+  // activate the Explorer's cell on the first press, a restyle and repaint of the notebook before the press reaches
+  // the views
+  const keep = (event) => { if (model.get("contain_events")) event.stopPropagation(); };
+  let frame = null, scoped = null;
+  const start = () => {
+    const s = scope();
+    if (!s) { frame = requestAnimationFrame(start); return; }
+    observer.observe(s);
+    scoped = s;
+    s.addEventListener("mousedown", keep);
+    s.addEventListener("focusin", keep);
+  };
   start();
-  return () => { observer.disconnect(); clearTimeout(timer); if (frame) cancelAnimationFrame(frame); };
+  return () => {
+    observer.disconnect(); clearTimeout(timer); if (frame) cancelAnimationFrame(frame);
+    if (scoped) { scoped.removeEventListener("mousedown", keep); scoped.removeEventListener("focusin", keep); }
+  };
 }
 export default { render };
 """
@@ -61,6 +80,9 @@ class WidthProbe(anywidget.AnyWidget):
     step_px = traitlets.Int(8).tag(sync=True)
     #: the reported width in CSS pixels; 0 until a browser reports it
     width_px = traitlets.Int(0).tag(sync=True)
+    #: keep mouse presses and focus inside the scope from reaching the page around it (JupyterLab's notebook
+    #: activates a cell on them: a restyle and repaint of the notebook, 40-60 ms on the first press into the cell)
+    contain_events = traitlets.Bool(True).tag(sync=True)
 
     def __init__(self, scope: str = ".rnnscope-explorer", **kwargs):
         super().__init__(scope=scope, **kwargs)

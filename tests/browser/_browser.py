@@ -1,6 +1,9 @@
 """Helpers of the browser tests: the browser's launch flags, free ports, servers started and stopped, where
 screenshots go (the test's temporary folder; ``RNNSCOPE_SCREENSHOTS=DIR``, set by ``make screenshots``, writes
-the README's images there instead: tests never write into the source tree on their own)."""
+the README's images there instead: tests never write into the source tree on their own), and the environment that
+keeps everything a test starts (Chromium, Playwright's driver, JupyterLab, Voila, their kernels, the ``rnnscope``
+commands) writing into a temporary folder, never into the user's home: :func:`contained` (``conftest.py`` sets it
+for every browser test module; servers started here get it for their own root too)."""
 from __future__ import annotations
 
 import os
@@ -17,6 +20,50 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync"]
+
+
+#: where a process writes what is not its output, relative to a temporary folder: Chromium's profile, crash
+#: reports (``~/.config/chromium``) and dconf cache (``~/.cache/dconf``), Jupyter's runtime files and config,
+#: IPython's profile, matplotlib's font cache, temporary files
+CONTAINED = {
+    "HOME": ".home",
+    "XDG_CONFIG_HOME": ".home/.config",
+    "XDG_CACHE_HOME": ".home/.cache",
+    "XDG_DATA_HOME": ".home/.local/share",
+    "TMPDIR": ".tmp",
+    "JUPYTER_RUNTIME_DIR": ".jupyter/runtime",
+    "JUPYTER_CONFIG_DIR": ".jupyter/config",
+    "IPYTHONDIR": ".ipython",
+    "MPLCONFIGDIR": ".matplotlib",
+}
+
+
+def _native_cache() -> str:
+    """The compiled capture kernels' folder as the user's environment names it (read, not written: kept so that
+    processes with another HOME load them instead of compiling them again)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return os.environ.get("RNNSCOPE_NATIVE_DIR") or str(Path(base) / "rnnscope" / "native")
+
+
+def contained(root: Path) -> dict[str, str]:
+    """The variables of :data:`CONTAINED` pointing into ``root`` (folders created), plus ``RNNSCOPE_NATIVE_DIR``
+    (the user's compiled kernels) and ``PYTHONUNBUFFERED``."""
+    out = {"RNNSCOPE_NATIVE_DIR": _native_cache(), "PYTHONUNBUFFERED": "1"}
+    for name, sub in CONTAINED.items():
+        (Path(root) / sub).mkdir(parents=True, exist_ok=True)
+        out[name] = str(Path(root) / sub)
+    return out
+
+
+def environment(root: Path) -> dict[str, str]:
+    """The environment of a process a test starts (a server, a command): this one's with :func:`contained`."""
+    return dict(os.environ, **contained(root))
+
+
+def launch_chromium(playwright, **kwargs):
+    """Headless Chromium at :data:`CHROMIUM` with :data:`LAUNCH_ARGS`, in this process's environment (contained by
+    ``conftest.py``)."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, env=dict(os.environ), **kwargs)
 
 
 def require_browser():
@@ -86,8 +133,7 @@ def stop(proc) -> None:
 def jupyterlab(root: Path, token: str):
     """A JupyterLab on 127.0.0.1 (a free port) serving ``root``; yields its URL."""
     port = free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / ".runtime"), JUPYTER_CONFIG_DIR=str(root / ".config"),
-               IPYTHONDIR=str(root / ".ipython"), PYTHONUNBUFFERED="1")
+    env = environment(root)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={token}",
            "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
            f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={root / '.workspaces'}",

@@ -1,4 +1,8 @@
-"""Shared by the browser tests: a day-long monitor output, built once per session.
+"""Shared by the browser tests: a contained environment, and a day-long monitor output built once per session.
+
+Every browser test module runs with ``HOME``, the XDG folders, ``TMPDIR`` and the Jupyter, IPython and matplotlib
+folders in a temporary folder of its own (``_browser.contained``), so that nothing it starts (Chromium and
+Playwright's driver, JupyterLab, Voila, their kernels, the ``rnnscope`` commands) writes into the user's home.
 
 The day: one station-day of a synthetic SDS archive at 50 Hz, a small LSTM (16 units) trained briefly on
 synthetic records at 50 Hz, and ``rnnscope.monitor`` over the day with a capture store, written as
@@ -7,12 +11,26 @@ synthetic records at 50 Hz, and ``rnnscope.monitor`` over the day with a capture
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
-from _browser import require_browser
+from _browser import contained, require_browser
 
 DAY = "2024-03-01T00:00:00"
 SEED_ID = "XX.DAY..HHZ"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def contained_environment(tmp_path_factory, request):
+    """This module's tests, and every process they start, write into a temporary folder (returned), not into the
+    user's home; the environment is restored after the module. (Module-scoped and automatic, so it is in place
+    before the module's own fixtures start servers.)"""
+    root = tmp_path_factory.mktemp(f"env-{request.module.__name__}")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in contained(root).items():
+            mp.setenv(name, value)
+        mp.setattr(tempfile, "tempdir", None)  # this process's temporary files follow TMPDIR too
+        yield root
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import sys
 from urllib.parse import urlparse
 
 import pytest
-from _browser import CHROMIUM, LAUNCH_ARGS, free_port, require_browser, stop, wait_http
+from _browser import free_port, launch_chromium, require_browser, stop, wait_http
 
 QUICKSTART = "gallery/01_quickstart.html"
 MONITORING = "gallery/06_monitoring.html"
@@ -57,7 +57,7 @@ def page(site):
             r.abort()
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch_chromium(p)
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
         context.route("**/*", route)
         pg = context.new_page()

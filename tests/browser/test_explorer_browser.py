@@ -12,46 +12,17 @@ Skipped when /usr/bin/chromium is missing, unless RNNSCOPE_REQUIRE_BROWSER=1 (CI
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+import _browser
 import pytest
-from _browser import screenshot_path
+from _browser import jupyterlab, launch_chromium, require_browser, screenshot_path
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 TOKEN = "rnnscope-browser-test"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--no-first-run", "--disable-sync"]
-
-
-def _require_browser():
-    missing = []
-    if not Path(CHROMIUM).exists():
-        missing.append(f"{CHROMIUM} is missing (apt-get install -y chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright Python package is missing (pip install playwright; never `playwright install`)")
-    if missing:
-        message = "browser test needs a browser: " + "; ".join(missing)
-        if os.environ.get("RNNSCOPE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " (RNNSCOPE_REQUIRE_BROWSER=1)")
-        pytest.skip(message)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _make_run(path: Path) -> None:
@@ -88,43 +59,12 @@ def _write_notebook(path: Path, event: int) -> None:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    _require_browser()
+    require_browser()
     root = tmp_path_factory.mktemp("lab")
     _make_run(root / "run.zarr")
     _write_notebook(root / "explore.ipynb", event=1)
-    port = _free_port()
-    env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(root / ".runtime"), JUPYTER_CONFIG_DIR=str(root / ".config"),
-               IPYTHONDIR=str(root / ".ipython"), PYTHONUNBUFFERED="1")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--ServerApp.token={TOKEN}",
-           "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-           f"--ServerApp.root_dir={root}", f"--LabApp.workspaces_dir={root / '.workspaces'}",
-           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-           "--LabApp.extension_manager=readonly"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")  # containers and CI often run as root
-    log = open(root / "lab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as r:
-                    json.load(r)
-                break
-            except Exception:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + (root / "lab.log").read_text()[-3000:])
-                time.sleep(0.5)
+    with jupyterlab(root, TOKEN) as url:
         yield {"url": url, "root": root}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _heat_href(page):
@@ -139,7 +79,7 @@ def test_explorer_renders_and_responds_in_chromium(lab):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1300})
             try:
@@ -251,10 +191,39 @@ def _wait_kernel_idle(page, timeout_ms: int = 60_000) -> None:
 
 def test_browser_skip_message_names_the_missing_browser(monkeypatch):
     """Without Chromium the test skips with a clear message (and fails under RNNSCOPE_REQUIRE_BROWSER=1)."""
-    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", "/nonexistent/chromium")
+    monkeypatch.setattr(_browser, "CHROMIUM", "/nonexistent/chromium")
     monkeypatch.delenv("RNNSCOPE_REQUIRE_BROWSER", raising=False)
     with pytest.raises(pytest.skip.Exception, match="chromium is missing"):
-        _require_browser()
+        require_browser()
     monkeypatch.setenv("RNNSCOPE_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="RNNSCOPE_REQUIRE_BROWSER=1"):
-        _require_browser()
+        require_browser()
+
+
+def test_browsers_and_servers_write_into_the_tests_folder_not_the_home(contained_environment, tmp_path):
+    """Every browser test module runs contained (conftest.py): HOME, the XDG folders, TMPDIR and the Jupyter folders
+    point into its temporary folder, so Chromium's crash-report settings (~/.config/chromium) and dconf cache
+    (~/.cache/dconf) land there, as do a server's files (``_browser.environment``)."""
+    require_browser()
+    import os
+    import pwd
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    home = Path(pwd.getpwuid(os.getuid()).pw_dir)  # the user's, whatever HOME says
+    for name in _browser.CONTAINED:
+        assert Path(os.environ[name]).is_relative_to(contained_environment), (name, os.environ[name])
+    assert Path(tempfile.gettempdir()).is_relative_to(contained_environment)
+    assert not Path(os.environ["RNNSCOPE_NATIVE_DIR"]).is_relative_to(contained_environment)  # compiled once
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        page = browser.new_page()
+        page.set_content("<p>contained</p>")
+        assert page.inner_text("p") == "contained"
+        browser.close()
+    written = {str(f.relative_to(contained_environment)) for f in contained_environment.rglob("*")}
+    assert any(f.startswith(".home/.config/chromium") for f in written), sorted(written)
+    env = _browser.environment(tmp_path)  # a server's: its own root
+    assert all(Path(env[name]).is_relative_to(tmp_path) for name in _browser.CONTAINED)
+    assert not Path(env["HOME"]).is_relative_to(home)

@@ -26,10 +26,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from _browser import (
-    CHROMIUM,
-    LAUNCH_ARGS,
     free_port,
     jupyterlab,
+    launch_chromium,
     require_browser,
     screenshot_path,
     stop,
@@ -68,10 +67,6 @@ WATCH_HEAT = """() => {
                               {capture: true});
   }
 }"""
-
-
-def _browser(p):
-    return p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
 
 
 def _start_interaction(page) -> None:
@@ -172,7 +167,7 @@ def test_day_long_monitor_run_in_jupyterlab(day_output, tmp_path):
 
     _notebook(tmp_path / "day.ipynb", _explorer_cells(day_output))
     with jupyterlab(tmp_path, TOKEN) as url, sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         try:
             _drive_day(page, url, _class_to_filter(day_output["detections"]), screenshot_path(tmp_path, "explorer.png"))
@@ -259,6 +254,11 @@ def _drive_day(page, url, cls, screenshot) -> None:  # long: one scenario, step 
         _wait_heat_change(page, href)
         latencies.append(page.evaluate("() => window.__heatChanges[0] - window.__action"))
         every_view.append(_every_view_latency(page))
+    # the presses stayed in the Explorer: JupyterLab did not make its cell the active one (on the first press that
+    # cost a restyle and repaint of the notebook, 40-60 ms before the press reached the views)
+    cells = page.evaluate("() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c => "
+                          "[c.classList.contains('jp-mod-active'), !!c.querySelector('.rnnscope-explorer')])")
+    assert [active for active, explorer in cells if explorer] == [False], cells
     ticks = _tick_labels(page, ".rnnscope-lines")
     # clock times; with seconds when the detection is short (how long it is depends on the briefly trained model)
     assert ticks and all(re.fullmatch(r"\d\d:\d\d(:\d\d)?", t) for t in ticks), ticks
@@ -360,7 +360,7 @@ def test_review_page_in_voila(day_output, tmp_path):
     proc, url = _start_review(out, log_path)
     try:
         with sync_playwright() as p:
-            browser = _browser(p)
+            browser = launch_chromium(p)
             tabs = [browser.new_context(viewport={"width": 1920, "height": 1080}).new_page() for _ in range(2)]
             try:
                 _drive_review(tabs, url, out, screenshot_path(tmp_path, "review.png"))
@@ -508,7 +508,7 @@ def test_review_folder_without_capture_runs_shows_a_plain_message(day_output, tm
     proc, url = _start_review(out, log_path)
     try:
         with sync_playwright() as p:
-            browser = _browser(p)
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             try:
                 page.goto(url, wait_until="domcontentloaded")
@@ -544,7 +544,7 @@ def test_executed_notebook_keeps_its_widgets_without_a_kernel(day_output, tmp_pa
     html = (tmp_path / "state.html").read_text()
     assert "application/vnd.jupyter.widget-state+json" in html and explorers[0] in html
     with sync_playwright() as p:
-        browser = _browser(p)
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.route("http*://**", lambda route: route.abort())  # offline: only the file itself
         page.goto((tmp_path / "state.html").as_uri())

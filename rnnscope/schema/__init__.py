@@ -14,126 +14,42 @@ Examples
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ._validation import plain  # noqa: F401  (public here: schema.plain)
-from .errors import SchemaError
+from .._validation import plain  # noqa: F401  (public here: schema.plain)
+from ..errors import SchemaError
+from ._variables import (  # the vocabulary, as data
+    ATTRIBUTION_COORDS,
+    ATTRIBUTION_PER_TARGET,
+    LAYER_COORDS,
+    SEGMENT_ROW_COLUMNS,
+    SEGMENT_VARIABLES,
+    STATE_DIMS,
+    STATE_VARIABLES,
+    SUMMARY_VARIABLES,
+    VARIABLES,
+    VariableSpec,
+)
 
 __all__ = [
-    "SCHEMA_VERSION",
-    "SUMMARY_VARIABLES",
-    "VariableSpec",
-    "VARIABLES",
-    "STATE_VARIABLES",
-    "SEGMENT_VARIABLES",
-    "SchemaError",
-    "validate",
-    "upgrade",
-    "plain",
-    "event_ids",
-    "segment_rows",
-    "segment_frames",
-    "summaries_cover",
-    "valid_lengths",
-    "selection_problem",
-    "fit_to_frames",
+    # the layout
+    "SCHEMA_VERSION", "VariableSpec", "VARIABLES", "STATE_VARIABLES", "SUMMARY_VARIABLES", "SEGMENT_VARIABLES",
     "LAYER_COORDS",
-    "layer_label",
-    "layer_labels",
+    "ATTRIBUTION_PER_TARGET", "ATTRIBUTION_COORDS",
+    # checks and upgrades
+    "SchemaError", "validate", "upgrade", "plain",
+    # records, segments, summaries and the frames a Dataset holds
+    "event_ids", "segment_rows", "segment_frames", "summaries_cover", "valid_lengths", "selection_problem",
+    "fit_to_frames", "layer_label", "layer_labels",
 ]
 
-#: Version of the layout below; bumped when a name, dim or dtype changes meaning. Version 2 refers to records by
-#: ``event_id`` in the segment table (``segment_event_id``; version 1 stored positions in ``segment_event``) and
+#: Version of the layout (the variables in ``_variables.py``); bumped when a name, dim or dtype changes meaning.
+#: Version 2 refers to records by ``event_id`` in the segment table (``segment_event_id``; version 1 stored positions in ``segment_event``) and
 #: records which records the summaries describe (``summary_event_id``); :func:`upgrade` turns a version-1 Dataset
 #: into version 2.
 SCHEMA_VERSION = "2.0"
-
-STATE_DIMS = ("event", "time", "unit", "layer")
-
-
-@dataclass(frozen=True)
-class VariableSpec:
-    """One variable of the schema."""
-
-    name: str
-    dims: tuple[str, ...]
-    dtype: str  # numpy kind: "f" float, "i" signed integer, "U" text (str or object arrays)
-    meaning: str
-    padded: bool = False  # NaN (floats) or -1 (labels) past ``length`` / ``n_samples``
-
-
-def _spec(name, dims, dtype, meaning, padded=False):
-    return VariableSpec(name, tuple(dims), dtype, meaning, padded)
-
-
-VARIABLES: dict[str, VariableSpec] = {
-    s.name: s
-    for s in [
-        # records
-        _spec("waveform", ("event", "sample"), "f", "raw signal, NaN past n_samples", True),
-        _spec("sample_label", ("event", "sample"), "i", "class index per sample; -1 unknown or padded", True),
-        # features
-        _spec("features", ("event", "time", "feature"), "f", "model input, raw (the model normalises)", True),
-        _spec("spectrogram", ("event", "time", "freq"), "f", "log power per frame (same framing)", True),
-        _spec("label", ("event", "time"), "i", "ground-truth class index; -1 unknown or padded", True),
-        # run: states
-        _spec("h", STATE_DIMS, "f", "unit output (LSTM m_t, GRU h_t; before any residual shortcut)", True),
-        _spec("c", STATE_DIMS, "f", "LSTM cell state", True),
-        _spec("input_gate", STATE_DIMS, "f", "LSTM input gate i", True),
-        _spec("forget_gate", STATE_DIMS, "f", "LSTM forget gate f", True),
-        _spec("output_gate", STATE_DIMS, "f", "LSTM output gate o", True),
-        _spec("cell_input", STATE_DIMS, "f", "LSTM candidate g", True),
-        _spec("update_gate", STATE_DIMS, "f", "GRU update gate z (h = (1-z) n + z h_prev)", True),
-        _spec("reset_gate", STATE_DIMS, "f", "GRU reset gate r", True),
-        _spec("candidate", STATE_DIMS, "f", "GRU candidate n", True),
-        _spec("prob", ("event", "time", "class_name"), "f", "softmax output", True),
-        _spec("pred", ("event", "time"), "i", "argmax class; -1 where padded", True),
-        # summaries stored at capture time (small; widgets and analyses read them without a full pass)
-        _spec("summary_heat", ("class_name", "unit", "layer"), "f",
-              "segment-weighted heat: mean over the class's segments of the segment's mean |h|"),
-        _spec("summary_heat_frame", ("class_name", "unit", "layer"), "f", "mean |h| over all frames of the class"),
-        _spec("summary_activity", ("unit", "layer"), "f", "mean |h| over all valid frames"),
-        _spec("summary_min", ("variable", "layer"), "f", "smallest value of each captured variable"),
-        _spec("summary_max", ("variable", "layer"), "f", "largest value of each captured variable"),
-        _spec("summary_event_id", ("summary_event",), "U",
-              "event_id of every record the summaries describe (they are used for exactly these records only)"),
-        # segment table
-        _spec("segment_event_id", ("segment",), "U",
-              "event_id of the segment's record (never its position: isel/sel/concat of records keep it right)"),
-        _spec("segment_class", ("segment",), "i", "class index of the segment"),
-        _spec("segment_start", ("segment",), "f", "start time, s from the record start"),
-        _spec("segment_end", ("segment",), "f", "end time, s from the record start"),
-        _spec("segment_p", ("segment",), "f", "P arrival, s from the record start (NaN if none)"),
-        _spec("segment_s", ("segment",), "f", "S arrival, s from the record start (NaN if none)"),
-    ]
-}
-
-#: The internal variables each cell family exposes, in capture order.
-STATE_VARIABLES: dict[str, tuple[str, ...]] = {
-    "rnn": ("h",),
-    "lstm": ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"),
-    "lazy_lstm": ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"),
-    "gru": ("h", "update_gate", "reset_gate", "candidate"),
-}
-
-#: The capture-time summaries and the record ids they describe (drop all of them together).
-SUMMARY_VARIABLES = ("summary_heat", "summary_heat_frame", "summary_activity", "summary_min", "summary_max",
-                     "summary_event_id")
-
-SEGMENT_VARIABLES = ("segment_event_id", "segment_class", "segment_start", "segment_end", "segment_p", "segment_s")
-#: Columns of :func:`segment_rows`, one per segment variable (times in s from the record start).
-SEGMENT_ROW_COLUMNS = ("event_id", "class", "start", "end", "p", "s")
-
-#: Coordinates on ``layer`` of runs captured from any ``nn.Module``: the module's name in ``named_modules()``, the
-#: layer index inside it, the direction (``"forward"``/``"backward"``) and the valid units of the entry (modules of
-#: different widths share the ``unit`` dimension, padded with NaN). ``layer_h_units`` counts the units of ``h``
-#: when they differ (an LSTM with ``proj_size > 0``: ``h`` has ``proj_size`` units, ``c`` and the gates
-#: ``layer_units``).
-LAYER_COORDS = ("module", "module_layer", "direction", "layer_units", "layer_h_units")
 
 
 def layer_label(module: str, module_layer: int, *, direction: str = "forward", bidirectional: bool = False) -> str:
@@ -177,7 +93,6 @@ def layer_labels(ds) -> list[str]:
             for m, l_, d in zip(modules, layers, directions)]
 
 
-
 def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
     """Check that ``ds`` follows the schema; raise :class:`SchemaError` listing every problem.
 
@@ -185,7 +100,7 @@ def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
     ----------
     ds : xarray.Dataset
         A records Dataset, a features Dataset or a run.
-    kind : {"auto", "records", "features", "run"}
+    kind : {"auto", "records", "features", "run", "attribution"}
         What ``ds`` should be. ``"auto"`` infers it from the variables present.
     check_padding : bool
         Also check that padded values (NaN / -1) sit exactly past ``length`` (reads the data; dask arrays are
@@ -199,14 +114,14 @@ def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
     """
     problems = _problems(ds, kind, check_padding)
     if problems:
-        raise SchemaError(
-            "The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems)
-        )
+        raise SchemaError("The Dataset does not follow the rnnscope schema:\n  - " + "\n  - ".join(problems))
 
 
 def _infer_kind(ds) -> str:
     if "h" in ds.data_vars:
         return "run"
+    if "attribution" in ds.data_vars and "features" not in ds.data_vars:
+        return "attribution"
     if "features" in ds.data_vars:
         return "features"
     return "records"
@@ -219,6 +134,7 @@ def _problems(ds, kind, check_padding) -> list[str]:
         "records": ["waveform", "sample_label"],
         "features": ["features", "label"],
         "run": ["features", "label", "h", "prob", "pred"],
+        "attribution": ["attribution"],
     }[kind]
     if kind == "run" and "module" in ds.coords:
         required = ["h"]  # captured from any nn.Module: no features, labels or class outputs needed
@@ -477,6 +393,11 @@ def summaries_cover(ds) -> bool:
     >>> summaries_cover(run.isel(time=slice(0, 5))), summaries_cover(run.isel(time=slice(0, 18)))  # 18 frames at most
     (False, True)
     """
+    return _summaries_cover(ds, valid_lengths)
+
+
+def _summaries_cover(ds, lengths) -> bool:
+    """:func:`summaries_cover` with ``lengths(ds)`` giving the valid lengths (:func:`valid_lengths`, or known ones)."""
     names = [n for n in SUMMARY_VARIABLES if n in ds.data_vars and n != "summary_event_id"]
     if not names or any(tuple(ds[n].dims) != VARIABLES[n].dims for n in names):
         return False
@@ -489,7 +410,7 @@ def summaries_cover(ds) -> bool:
         return False
     if "length" not in ds.coords or "time" not in ds.dims or selection_problem(ds) is not None:
         return "length" not in ds.coords
-    return bool(np.array_equal(valid_lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
+    return bool(np.array_equal(lengths(ds), np.asarray(ds["length"].values, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------------------------- selections of frames
@@ -643,13 +564,12 @@ def fit_to_frames(ds):
     >>> part.length.values.tolist(), "summary_heat" in part
     ([8, 6, 1], False)
     """
+    valid = valid_lengths(ds) if "length" in ds.coords and {"event", "time"} <= set(ds.dims) else None
     stored = [n for n in SUMMARY_VARIABLES if n in ds.variables]
-    if stored and "event" in ds.dims and not summaries_cover(ds):
+    if stored and "event" in ds.dims and not _summaries_cover(ds, lambda _: valid):  # one read of the padding
         ds = ds.drop_vars(stored)
-    if "length" in ds.coords and "event" in ds.dims and "time" in ds.dims:
-        valid = valid_lengths(ds)
-        if not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
-            ds = ds.assign_coords(length=("event", valid))
+    if valid is not None and not np.array_equal(valid, np.asarray(ds["length"].values, dtype=np.int64)):
+        ds = ds.assign_coords(length=("event", valid))
     return ds
 
 
