@@ -8,7 +8,7 @@ models build without downloading anything):
 - ``modules``: capturing its recurrent modules alone: every layer and direction of every recurrent module traced
   from the inputs the forward gave them (recorded once beforehand), every variable kept
   (:class:`rnnscope.models._torch_rnn.TorchRNN`, the native kernels on the CPU);
-- ``capture``: ``rnnscope.capture(model, x, variables="all", ...)``, the run(s) assembled in memory (hooks, the
+- ``capture``: ``rnnscope.capture(model, x, var="all", ...)``, the run(s) assembled in memory (hooks, the
   forward, the recovery and its exactness check, the arrays, the summaries).
 
 Models: SeisBench's EQTransformer on 60 s windows (3 x 6000 samples at 100 Hz; bidirectional LSTMs and LSTMs over
@@ -63,7 +63,7 @@ def variants(model, x, sampling_rate, time_axis):
             return [view.run(call, trace=True) for view, call in calls.values()]
 
     def capture():
-        return rnnscope.capture(model, x, variables="all", sampling_rate=sampling_rate, time_axis=time_axis,
+        return rnnscope.capture(model, x, var="all", sampling_rate=sampling_rate, time_axis=time_axis,
                                 batch_size=x.shape[0], device="cpu", progress=False)
 
     return {"forward": forward, "modules": modules, "capture": capture}

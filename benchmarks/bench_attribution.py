@@ -44,13 +44,13 @@ from bench_capture import features_dataset  # noqa: E402  (the benchmarks' featu
 
 def batch_ratio(hidden: int, batch: int, frames: int, steps: int, rounds: int) -> dict:
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, hidden, 5).eval()
+    model = RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5).eval()
     ds = features_dataset(batch, frames)
     x = torch.from_numpy(ds.features.values)
     last = float(ds.time.values[frames - 1])
 
     def explain(method, unroll=False):
-        return lambda: attribution(model, ds, 7, frames=last, method=method, steps=steps, batch_size=batch,
+        return lambda: attribution(model, ds, target=7, frames=last, method=method, steps=steps, batch_size=batch,
                                    unroll=unroll, progress=False)
 
     def fused():

@@ -3,7 +3,7 @@
 Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best model):
 
 - ``fused``: the model's own forward (``nn.LSTM`` fused kernel + head) on the batch, nothing kept;
-- ``capture``: ``rnnscope.capture(..., variables="all")``, the run assembled in memory as an xarray Dataset
+- ``capture``: ``rnnscope.capture(..., var="all")``, the run assembled in memory as an xarray Dataset
   (every state, prob, pred, summaries), with the native kernels (the instruction set they pick, and again forced to
   AVX2 on an AVX-512 CPU), and with the fallback used without them (the fused forward followed by the vectorised
   recovery, ``layer.internals``);
@@ -53,7 +53,7 @@ def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 
             t += n
         labels.append(label)
     feats = [rng.normal(size=(frames, n_features)).astype(np.float32) for _ in range(batch)]
-    return rnnscope.data.from_features(feats, labels, ["SIL", "TRE", "LP", "VTE", "HYB"])
+    return rnnscope.data.from_features(feats, labels, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
 
 
 def hooks_loop(model, x):
@@ -98,7 +98,7 @@ def compare(model, batch, frames, rounds, device="cpu"):
     with torch.inference_mode():
         return interleaved({
             "fused": fused,
-            "capture": lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, window=frames,
+            "capture": lambda: rnnscope.capture(model, ds, device=device, batch_size=batch, time_chunk=frames,
                                                 progress=False),
         }, rounds)
 
@@ -111,12 +111,12 @@ torch.set_num_threads(2)
 frames = int(sys.argv[1])
 ds = features_dataset(1, frames)
 torch.manual_seed(0)
-model = rnnscope.models.RNNClassifier("lstm", 48, 210, 5)
+model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5)
 def hwm_kb():  # this process's own peak RSS (ru_maxrss would include the parent's peak, kept across exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 base = hwm_kb()
 t0 = time.perf_counter()
-rnnscope.capture(model, ds, store=sys.argv[2], progress=False, window=4096)
+rnnscope.capture(model, ds, store=sys.argv[2], progress=False, time_chunk=4096)
 dt = time.perf_counter() - t0
 peak = hwm_kb()
 print(f"{frames} {dt:.2f} {peak / 1024:.0f} {base / 1024:.0f}")
@@ -172,10 +172,10 @@ def capture_call(model, ds, batch, frames, native=True, isa=None, threads=None, 
             torch.set_num_threads(threads)
         try:
             if isa is None:
-                rnnscope.capture(model, ds, batch_size=batch, window=frames, device=device, progress=False)
+                rnnscope.capture(model, ds, batch_size=batch, time_chunk=frames, device=device, progress=False)
             else:
                 with _native.using_isa(isa):
-                    rnnscope.capture(model, ds, batch_size=batch, window=frames, device=device, progress=False)
+                    rnnscope.capture(model, ds, batch_size=batch, time_chunk=frames, device=device, progress=False)
         finally:
             set_native(previous)
             torch.set_num_threads(before)
@@ -259,7 +259,7 @@ def main(argv=None):
     rounds = 3 if args.quick else args.rounds
     torch.set_num_threads(2)
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 210, 5).eval()
+    model = RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5).eval()
     rnnscope.capture(model, features_dataset(2, 20), progress=False)  # builds / loads the kernels
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, LSTM(210), 48 inputs")
     print(cpu_description())

@@ -34,7 +34,7 @@ def main(argv=None) -> None:
     torch.manual_seed(0)
     B, T, I, H = args.batch, args.frames, args.inputs, args.hidden
     x = torch.randn(B, T, I)
-    lstm, lazy = make_layer("lstm", I, H), make_layer("lazy_lstm", I, H)
+    lstm, lazy = make_layer("lstm", input_size=I, hidden_size=H), make_layer("lazy_lstm", input_size=I, hidden_size=H)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; LSTM({H}), {I} inputs, batch {B}, {T} frames")
 
     with torch.no_grad():

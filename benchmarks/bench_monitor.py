@@ -44,7 +44,7 @@ capture = sys.argv[7] if len(sys.argv) > 7 and sys.argv[7] != "-" else None
 if model_path != "-":
     model = rnnscope.models.load(model_path)
 else:
-    model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5)
 from obspy import UTCDateTime
 t0 = UTCDateTime(start)
 rnnscope.monitor(model, root, starttime=t0, endtime=t0 + 600, progress=False)  # warm-up (imports, first calls)
@@ -129,9 +129,9 @@ def train_model(workdir: str, hidden: int, epochs: int, seed: int = 100) -> str:
 
     with Stopwatch() as sw:
         frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=240, seed=seed,
-                                                                   duration_s=(120.0, 300.0)))
+                                                                   record_duration_s=(120.0, 300.0)))
         torch.manual_seed(seed)
-        model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+        model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5)
         history = rnnscope.train.fit(model, frames, epochs=epochs, validation=0.15, early_stopping=5, seed=seed,
                                      progress=False)
         model.save(path)
@@ -187,7 +187,7 @@ def network_run(net_root, start, days, workers, hidden=210):
     import rnnscope
 
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5)
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
                       host="127.0.0.1") as cluster, Client(cluster) as client:
         executor = client.get_executor()

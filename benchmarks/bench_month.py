@@ -79,7 +79,7 @@ def save_model(workdir: str, hidden: int) -> str:
     path = os.path.join(workdir, f"untrained_lstm{hidden}.safetensors")
     if not os.path.exists(path):
         torch.manual_seed(0)
-        rnnscope.models.RNNClassifier("lstm", 48, hidden, 5).save(path)
+        rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5).save(path)
     return path
 
 

@@ -22,7 +22,7 @@ def _best_time(repeat: int, **kwargs) -> tuple[float, float]:
 def main(repeat: int = 5) -> None:
     rnnscope.data.synthetic(n_records=2, seed=0)  # warm up imports and caches
     cases = {
-        "60 records x 60 s": {"n_records": 60, "duration_s": (60.0, 60.0)},
+        "60 records x 60 s": {"n_records": 60, "record_duration_s": (60.0, 60.0)},
         "33 records of default length (~1 h)": {"n_records": 33},
     }
     for name, kwargs in cases.items():

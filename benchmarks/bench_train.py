@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; LSTM({args.hidden}), {args.records} records, "
           f"{int(frames.length.sum())} frames, batch {args.batch}")
 
-    model = RNNClassifier("lstm", n_features, args.hidden, 5)
+    model = RNNClassifier("lstm", input_size=n_features, hidden_size=args.hidden, num_classes=5)
     records = train._records._records(model, frames, "bench")
     batches = [(x, y) for _, x, y in train._records._batches(records, args.batch, np.random.default_rng(0))]
     lstm, head = nn.LSTM(n_features, args.hidden, batch_first=True), nn.Linear(args.hidden, 5)

@@ -74,11 +74,12 @@ ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
 CONTROLS = ("trained", "untrained", "shuffled_labels")
 FRACTIONS = (1.0, 0.3, 0.2, 0.1)
-NOISE = {"start": 15.0, "duration": 5.0, "level": 1.0, "mode": "insert", "where": "waveform"}
+NOISE = {"start": 15.0, "duration": 5.0, "noise_level": 1.0, "how": "insert", "where": "waveform"}
 RECOVERY_THRESHOLD = 0.1
 RECOVERY_CAP = 100  # frames: a record that never recovers counts as this many frames (50 s)
 NOISE_RECORDS = 6
 PROBE_FRAMES = 3000
+PROBE_FOLDS = 5  # the folds these numbers were measured with (linear_probes defaults to 4, as cross_validate)
 PROBE_TARGETS = ["class", "event", "time_since_onset", "band_energy"]
 TOP_UNITS = 5
 THRESHOLD_LEVELS = (0.1, 0.2)  # pruning by activity threshold: units reaching 90 % / 80 % of the top activity
@@ -95,7 +96,7 @@ def split(frames, fold=0):
     """Three record folds of four for training, fold ``fold`` for analysis (rnnscope.train.record_folds, seed 0)."""
     lengths = frames["length"].values
     labels = [frames["label"].values[i, : lengths[i]] for i in range(frames.sizes["event"])]
-    test = rnnscope.train.record_folds(labels, 4, seed=0)[fold]
+    test = rnnscope.train.record_folds(labels, folds=4, seed=0)[fold]
     train = np.setdiff1d(np.arange(frames.sizes["event"]), test)
     return select_records(frames, train), select_records(frames, test)
 
@@ -134,9 +135,10 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
     out["specialisation_gap"] = float(spec["specialisation_gap"].isel(layer=0))
     for score in ("specialisation_gap", "specialisation"):
         out.update(null_numbers(spec, score, score, lambda v: v.isel(layer=0)))
-    probe_kwargs = {"var": "h", "max_frames": PROBE_FRAMES, "seed": seed,
+    probe_kwargs = {"targets": PROBE_TARGETS, "var": "h", "folds": PROBE_FOLDS, "max_frames": PROBE_FRAMES,
+                    "seed": seed,
                     **null_kwargs(analysis.linear_probes, probe_null, seed)}
-    probes = _quiet(analysis.linear_probes, run, PROBE_TARGETS, **probe_kwargs)
+    probes = _quiet(analysis.linear_probes, run, **probe_kwargs)
     for _, p in probes.iterrows():
         out[f"probe_{p.target}"] = float(p.score)
         out[f"probe_{p.target}_chance"] = float(p.chance)
@@ -151,8 +153,8 @@ def _run_numbers(run, seed, null: int = 0, probe_null: int = 0) -> dict:
 def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dict:
     """Test-time pruning numbers; ``small_epochs``: also train a model with 30 % of the units (None: skip)."""
     rankings = ["activity", "random"]
-    table = _quiet(rnnscope.experiments.ablation_curve, model, test, FRACTIONS, ranking=rankings, rank_on=train,
-                   repeats=5, seed=seed, threads=1, device="cpu")
+    table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=FRACTIONS, ranking=rankings,
+                   rank_on=train, repeats=5, seed=seed, threads=1, device="cpu")
 
     def acc(ranking, fraction):
         row = table[(table.ranking == ranking) & np.isclose(table.fraction, fraction)]
@@ -164,13 +166,13 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["retention_activity_20"] = out["activity_20"] / full
     out["retention_activity_10"] = out["activity_10"] / full
     out["random_loss_20"] = (full - out["random_20"]) / full
-    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, THRESHOLD_LEVELS, ranking="activity",
-                          rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
+    by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=THRESHOLD_LEVELS,
+                          ranking="activity", rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
     for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy):
         out[f"threshold_{int(level * 100)}_kept_share"] = float(n_units) / model.hidden_size
         out[f"threshold_{int(level * 100)}"] = float(accuracy)
     if small_epochs is not None:
-        small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, (0.3,), ranking="small_model",
+        small_table = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=(0.3,), ranking="small_model",
                              rank_on=train, seed=seed, threads=1, device="cpu",
                              fit_kwargs={"epochs": small_epochs, "threads": 1})
         out["small_30"] = float(small_table.accuracy.iloc[0])
@@ -184,9 +186,9 @@ def _recovery_median(model, test, seed) -> float:
     events = [int(e) for e in np.flatnonzero(lengths >= 120)][:NOISE_RECORDS]
     times = []
     for e in events:
-        clean, noisy = rnnscope.experiments.noise_robustness(model, test, e, seed=seed + e, threads=1,
+        clean, noisy = rnnscope.experiments.noise_robustness(model, test, event=e, seed=seed + e, threads=1,
                                                                device="cpu", **NOISE)
-        rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), RECOVERY_THRESHOLD)
+        rec = _quiet(analysis.recovery_time, analysis.perturbation(clean, noisy), threshold=RECOVERY_THRESHOLD)
         value = float(rec.values[0])
         times.append(RECOVERY_CAP if not np.isfinite(value) else min(value, RECOVERY_CAP))
     return float(np.median(times)) if times else float("nan")
@@ -207,8 +209,8 @@ def seed_task(payload) -> tuple[list[dict], dict]:
 
     cell, seed, fold, full, cfg, train, test = payload
     torch.set_num_threads(1)
-    make = partial(rnnscope.models.RNNClassifier, cell, train.sizes["feature"], cfg["hidden"],
-                   len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
+    make = partial(rnnscope.models.RNNClassifier, cell, input_size=train.sizes["feature"], hidden_size=cfg["hidden"],
+                   num_classes=len(train.attrs["class_names"]), class_names=list(train.attrs["class_names"]))
     fit_kwargs = {"epochs": cfg["epochs"], "threads": 1, "progress": False}
     trained = rnnscope.train.fit_many(make, train, seeds=[seed], **fit_kwargs)[0]
     shuffled_data = rnnscope.experiments.shuffle_labels(train, seed=seed)
@@ -485,7 +487,7 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "The readings behind these definitions, and where rnnscope deviates from the papers, are in "
         "`docs/definitions.md`.",
         "",
-        "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, by=None)`: share of (frame, unit) "
+        "- polarization / sparsity: `rnnscope.analysis.activation_histogram(run, per=None)`: share of (frame, unit) "
         "values with |h| > 0.9 / |h| < 0.1 over valid test frames.",
         "- specialisation: `rnnscope.analysis.specialisation`, heat = segment-weighted mean |h| (the paper's heat "
         "map), top = the unit's largest class heat, rest = the mean of the other classes; gap (baseline-free) = mean "
@@ -501,10 +503,11 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "It depends on a record's length (3 / (n + 1) for a straight path of n frames); every cell and control is "
         "measured on the same test records, so the comparison is at equal lengths.",
         f"- recovery: `rnnscope.experiments.noise_robustness` ({NOISE['duration']:g} s of white noise, std = "
-        f"{NOISE['level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
+        f"{NOISE['noise_level']:g} x the record's, inserted into the waveform at {NOISE['start']:g} s) on up to "
         f"{NOISE_RECORDS} test records of at least 120 frames; `rnnscope.analysis.recovery_time` with threshold "
         f"{RECOVERY_THRESHOLD}; median over records, never recovered = {RECOVERY_CAP} frames.",
-        f"- probes: `rnnscope.analysis.linear_probes(run, {PROBE_TARGETS}, var='h', max_frames={PROBE_FRAMES})`: "
+        f"- probes: `rnnscope.analysis.linear_probes(run, targets={PROBE_TARGETS}, var='h', folds={PROBE_FOLDS}, "
+        f"max_frames={PROBE_FRAMES})`: "
         "logistic regression (class, inside an event: balanced accuracy) or ridge regression (time since onset, "
         "band energies: R²) cross-validated by record; chance = the same score of a predictor that ignores the "
         "states.",

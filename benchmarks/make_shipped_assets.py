@@ -36,10 +36,10 @@ def main():
     torch.set_num_threads(2)
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=120, seed=0))
     labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-    test_idx = rnnscope.train.record_folds(labels, 4, seed=0)[0]
+    test_idx = rnnscope.train.record_folds(labels, folds=4, seed=0)[0]
     train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("lstm", 48, 64, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=64, num_classes=5)
     rnnscope.train.fit(model, rnnscope.data.select_records(frames, train_idx), epochs=30, validation=0.15,
                        early_stopping=6, seed=0, progress=False)
     model.info["feature_config"] = frames.attrs["feature_config"]

@@ -88,9 +88,9 @@ def provenance(args) -> dict:
 
 def baselines(context: int) -> dict:
     """The three baselines (``rnnscope.train.frame_baseline`` keywords); the class weighting follows the models'."""
-    return {"one-frame logistic": {"model": "logistic", "context": 0},
-            "one-frame boosting": {"model": "boosting", "context": 0},
-            "context boosting": {"model": "boosting", "context": context}}
+    return {"one-frame logistic": {"estimator": "logistic", "context": 0},
+            "one-frame boosting": {"estimator": "boosting", "context": 0},
+            "context boosting": {"estimator": "boosting", "context": context}}
 
 
 def display_name(row) -> str:
@@ -126,7 +126,7 @@ def summary(table: pd.DataFrame) -> pd.DataFrame:
 def differences(table: pd.DataFrame, pairs) -> pd.DataFrame:
     """Paired differences with intervals over partitions (corrected) and seeds, Holm within each score."""
     present = set(table.model)
-    return train.fold_differences(table, [(a, b) for a, b in pairs if a in present and b in present], by="model",
+    return train.fold_differences(table, pairs=[(a, b) for a, b in pairs if a in present and b in present], by="model",
                                   scores=SCORES)
 
 

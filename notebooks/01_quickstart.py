@@ -66,7 +66,7 @@ print(catalog["class_name"].value_counts().reindex(records.attrs["class_names"])
 # %%
 frames = rnnscope.features.compute(records)
 event = int(catalog.loc[catalog.class_name == "VTE", "event"].iloc[0])
-rnnscope.plots.record_overview(frames, event)
+rnnscope.plots.record_overview(frames, event=event)
 
 # %% [markdown]
 # ## 3. Train an LSTM
@@ -76,7 +76,7 @@ rnnscope.plots.record_overview(frames, event)
 
 # %%
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-test_idx = rnnscope.train.record_folds(labels, 4, seed=SEED)[0]
+test_idx = rnnscope.train.record_folds(labels, folds=4, seed=SEED)[0]
 train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
 train_set = rnnscope.data.select_records(frames, train_idx)
 test_set = rnnscope.data.select_records(frames, test_idx)

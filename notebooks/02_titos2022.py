@@ -95,7 +95,7 @@ records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=SEED)
 frames = rnnscope.features.compute(records)
 catalog = rnnscope.data.catalog(frames)
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-folds = train.record_folds(labels, 4, seed=SEED)
+folds = train.record_folds(labels, folds=4, seed=SEED)
 CLASSES = list(frames.attrs["class_names"])
 
 # %%
@@ -162,9 +162,12 @@ key.pivot(index="pair", columns="score", values="difference").join(
 # %%
 FIT = dict(batch_size=16, lr=3e-3, validation=0.15, early_stopping=5, seed=SEED, progress=False)
 T1_MODELS = {
-    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", 48, T1_SIZES["rnn"], 5),
-    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", 48, T1_SIZES["lstm"], 5),
-    "TCN": lambda: TCNClassifier(48, 5),  # 50 filters, kernel size 2, dilations 8/16/32, one residual block
+    f"vanilla RNN ({T1_SIZES['rnn']})": lambda: RNNClassifier("rnn", input_size=48, hidden_size=T1_SIZES["rnn"],
+                                                              num_classes=5),
+    f"LSTM ({T1_SIZES['lstm']})": lambda: RNNClassifier("lstm", input_size=48, hidden_size=T1_SIZES["lstm"],
+                                                        num_classes=5),
+    # 50 filters, kernel size 2, dilations 8/16/32, one residual block
+    "TCN": lambda: TCNClassifier(input_size=48, num_classes=5),
 }
 rows = []
 for k in T1_PARTITIONS:
@@ -183,7 +186,7 @@ for k in T1_PARTITIONS:
         recall = scores.per_class.loc[scores.per_class["support"] > 0, "recall"]
         rows[-1]["balanced_accuracy"] = float(recall.mean())
     for name, kind in (("one-frame logistic", "logistic"), ("one-frame boosting", "boosting")):
-        base = train.frame_baseline(frames, train_idx, test_idx, model=kind, seed=SEED)
+        base = train.frame_baseline(frames, train_idx=train_idx, test_idx=test_idx, estimator=kind, seed=SEED)
         rows.append({"model": name, "partition": k, "accuracy": base["accuracy"],
                      "balanced_accuracy": base["balanced_accuracy"], "macro_f1": base["macro_f1"]})
 table1_here = pd.DataFrame(rows)
@@ -219,7 +222,7 @@ train_set, test_set = select_records(frames, train_idx), select_records(frames, 
 
 def trained(cell, hidden):
     torch.manual_seed(SEED)
-    model = RNNClassifier(cell, 48, hidden, 5)
+    model = RNNClassifier(cell, input_size=48, hidden_size=hidden, num_classes=5)
     train.fit(model, train_set, epochs=EPOCHS, **FIT)
     return model
 
@@ -245,10 +248,10 @@ for name, run in runs.items():
 # %%
 cat = rnnscope.data.catalog(test_set)
 VTE_RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-plots.activation_map(runs[LSTM], VTE_RECORD)
+plots.activation_map(runs[LSTM], event=VTE_RECORD)
 
 # %%
-plots.activation_map(runs[VANILLA], VTE_RECORD)
+plots.activation_map(runs[VANILLA], event=VTE_RECORD)
 
 # %% [markdown]
 # The paper also reads onsets and ends off these maps: the LSTM detects emergent onsets early and ends events later
@@ -276,12 +279,12 @@ pd.concat({"mean onset error (s)": onsets.reindex(CLASSES), "detection rate": de
 # more units near 0 and its histograms look like narrower Gaussians.
 
 # %%
-hists = {name: analysis.activation_histogram(runs[name], by="class") for name in (VANILLA, LSTM)}
+hists = {name: analysis.activation_histogram(runs[name], per="class") for name in (VANILLA, LSTM)}
 plots.activation_histograms(hists)
 
 # %%
 # NBVAL_CHECK_OUTPUT
-overall = {name: analysis.activation_histogram(run, by=None) for name, run in runs.items()}
+overall = {name: analysis.activation_histogram(run, per=None) for name, run in runs.items()}
 polar = pd.DataFrame({name: {"polarization": float(h["polarization"][0]), "sparsity": float(h["sparsity"][0])}
                       for name, h in overall.items()}).T
 print(polar.round(2).to_string())
@@ -313,7 +316,8 @@ plots.heat_maps(runs[LSTM], rule="any")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), p, rule).units[0])
+kept = {(name, rule): {f"{p:.0%}": len(analysis.top_fraction(analysis.heat_map(runs[name]), fraction=p,
+                                                               rule=rule).units[0])
                        for p in (1.0, 0.5, 0.3)} for name in (LSTM, VANILLA) for rule in ("every", "any")}
 print(pd.DataFrame(kept).T.to_string())
 
@@ -335,7 +339,7 @@ pairs = [("VTE", "HYB"), ("TRE", "VTE"), ("TRE", "HYB"), ("LP", "TRE"), ("SIL", 
 corr = {}
 for name in (LSTM, VANILLA):
     for fraction in (1.0, 0.5, 0.3):
-        c = analysis.class_correlation(runs[name], fraction).sel(layer=0)
+        c = analysis.class_correlation(runs[name], fraction=fraction).sel(layer=0)
         corr[(name, f"{fraction:.0%}")] = {f"{a}-{b}": float(c.sel(class_name=a, class_name_other=b))
                                            for a, b in pairs} | {"shared units": int(c["n_units"])}
 pd.DataFrame(corr).round(2)
@@ -387,10 +391,10 @@ pd.concat({name: table2(runs[name]) for name in (LSTM, VANILLA)}, axis=1)
 # colour band at the bottom of each panel):
 
 # %%
-plots.top_unit_traces(runs[LSTM], VTE_RECORD, k=5)
+plots.top_unit_traces(runs[LSTM], event=VTE_RECORD, k=5)
 
 # %%
-plots.top_unit_traces(runs[VANILLA], VTE_RECORD, k=5)
+plots.top_unit_traces(runs[VANILLA], event=VTE_RECORD, k=5)
 
 # %% [markdown]
 # ## 9. Fig. 9: LSTMs of increasing size
@@ -401,7 +405,7 @@ plots.top_unit_traces(runs[VANILLA], VTE_RECORD, k=5)
 
 # %%
 for h in SIZES[:-1]:
-    display(plots.top_unit_traces(runs[f"LSTM ({h})"], VTE_RECORD, k=5))
+    display(plots.top_unit_traces(runs[f"LSTM ({h})"], event=VTE_RECORD, k=5))
 
 
 # %%
@@ -483,7 +487,7 @@ print(sweep.pivot_table(index="cell", columns="hidden_size", values="accuracy").
 # %%
 rankings = ["activity", "random"] + (["small_model"] if SMALL_MODELS else [])
 fit_small = {k: v for k, v in FIT.items() if k not in ("seed", "progress")} | {"epochs": EPOCHS}
-ablation = {name: experiments.ablation_curve(models[name], test_set, FRACTIONS, ranking=rankings,
+ablation = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS, ranking=rankings,
                                                rank_on=train_set, repeats=REPEATS, seed=SEED, fit_kwargs=fit_small)
             for name in (LSTM, VANILLA)}
 plots.ablation_curves(ablation)
@@ -519,8 +523,9 @@ if SMALL_MODELS:
 # the figure is now the threshold level `p`, not a share of units:
 
 # %%
-by_threshold = {name: experiments.ablation_curve(models[name], test_set, FRACTIONS, ranking=["activity", "random"],
-                                                 rank_on=train_set, repeats=REPEATS, seed=SEED, selection="threshold")
+by_threshold = {name: experiments.ablation_curve(models[name], test_set, fractions=FRACTIONS,
+                                                 ranking=["activity", "random"], rank_on=train_set, repeats=REPEATS,
+                                                 seed=SEED, selection="threshold")
                 for name in (LSTM, VANILLA)}
 plots.ablation_curves(by_threshold)
 
@@ -577,16 +582,16 @@ from functools import partial
 
 CLAIM_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
 CLAIM_EPOCHS = 6 if QUICK else 20
-make_lstm = partial(RNNClassifier, "lstm", frames.sizes["feature"], SIZES[-1], len(frames.attrs["class_names"]),
-                    class_names=list(frames.attrs["class_names"]))
+make_lstm = partial(RNNClassifier, "lstm", input_size=frames.sizes["feature"], hidden_size=SIZES[-1],
+                    num_classes=len(frames.attrs["class_names"]), class_names=list(frames.attrs["class_names"]))
 
 
 def lstm_specialisation(run):
     return float(analysis.specialisation(run)["specialisation"].mean())
 
 
-controls = experiments.compare_controls(lstm_specialisation, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
-                                  threads=THREADS, epochs=CLAIM_EPOCHS)
+controls = experiments.compare_controls(make_lstm, train_set, fn=lstm_specialisation, test=test_set, seeds=CLAIM_SEEDS,
+                                        threads=THREADS, epochs=CLAIM_EPOCHS)
 torch.set_num_threads(THREADS)
 controls[["mean", "ci_low", "ci_high", "n"]].round(3)
 

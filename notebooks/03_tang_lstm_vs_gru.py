@@ -46,7 +46,7 @@ HIDDEN = 32 if QUICK else 128
 LAYERS = (1, 2) if QUICK else (1, 2, 3, 4)     # LSTM and GRU depths compared
 EPOCHS = 10 if QUICK else 40                    # at most (early stopping, patience 5)
 TRACE_METHOD = "pca" if QUICK else "tsne"       # 2-D embedding of the temporal traces (the paper uses t-SNE)
-NOISE = dict(start=15.0, duration=5.0, level=1.0, mode="insert", where="waveform")   # Fig. 8's noise insertion
+NOISE = dict(start=15.0, duration=5.0, noise_level=1.0, how="insert", where="waveform")   # Fig. 8's noise insertion
 NOISE_RECORDS = 4 if QUICK else 8               # records for the recovery-time statistics
 RECOVERY_THRESHOLD = 0.1                        # mean |difference| below 10 % of the clean run's std
 
@@ -85,7 +85,7 @@ print("rnnscope", rnnscope.__version__, "| torch threads:", torch.get_num_thread
 records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=SEED)
 frames = rnnscope.features.compute(records)
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-test_idx = train.record_folds(labels, 4, seed=SEED)[0]
+test_idx = train.record_folds(labels, folds=4, seed=SEED)[0]
 train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
 train_set, test_set = select_records(frames, train_idx), select_records(frames, test_idx)
 DEEP = max(LAYERS)
@@ -153,14 +153,14 @@ print(shares.round(2).to_string())
 #
 # An activation is *irregular* when an LSTM cell leaves (−10, 10) or a GRU state falls inside (−0.5, 0.5) (the
 # paper's thresholds); a unit's responsibility for a class is the probability that it activates irregularly on that
-# class's frames. Small models rarely reach ±10, so `threshold=10` instead uses percentiles of the run's own values
+# class's frames. Small models rarely reach ±10, so `irregular=10` instead uses percentiles of the run's own values
 # (10 % of the values irregular: outside the 5-95 % range for `c`, the 10 % of |h| closest to 0 for the GRU).
 
 # %%
 resp = {}
 for name in (LSTM, GRU):
     resp[(name, "paper")] = analysis.responsibility(runs[name])
-    resp[(name, "10 %")] = analysis.responsibility(runs[name], threshold=10)
+    resp[(name, "10 %")] = analysis.responsibility(runs[name], irregular=10)
 plots.responsibility_map(resp[(LSTM, "10 %")])
 
 # %%
@@ -205,7 +205,8 @@ print(counts.to_string())
 # %%
 cat = rnnscope.data.catalog(test_set)
 RECORD = int(cat.loc[cat.class_name == "VTE", "event"].iloc[0])
-traces = {name: analysis.temporal_trace(runs[name], RECORD, method=TRACE_METHOD, seed=SEED) for name in (LSTM, GRU)}
+traces = {name: analysis.temporal_trace(runs[name], event=RECORD, method=TRACE_METHOD, seed=SEED)
+          for name in (LSTM, GRU)}
 plots.temporal_traces(traces)
 
 # %%
@@ -231,7 +232,7 @@ long_records = [int(e) for e in np.flatnonzero(test_set["length"].values >= 120)
 EXAMPLE = long_records[0]
 diffs = {}
 for name in (LSTM, GRU):
-    clean, noisy = experiments.noise_robustness(models[name], test_set, EXAMPLE, seed=SEED, **NOISE)
+    clean, noisy = experiments.noise_robustness(models[name], test_set, event=EXAMPLE, seed=SEED, **NOISE)
     diffs[name] = analysis.perturbation(clean, noisy)
 plots.perturbation_map(diffs[LSTM], threshold=RECOVERY_THRESHOLD)
 
@@ -250,9 +251,9 @@ with warnings.catch_warnings():
     for name, model in models.items():
         per_record = []
         for e in long_records[:NOISE_RECORDS]:
-            clean, noisy = experiments.noise_robustness(model, test_set, e, seed=SEED + e, **NOISE)
+            clean, noisy = experiments.noise_robustness(model, test_set, event=e, seed=SEED + e, **NOISE)
             per_record.append(analysis.recovery_time(analysis.perturbation(clean, noisy),
-                                                     RECOVERY_THRESHOLD).values)
+                                                     threshold=RECOVERY_THRESHOLD).values)
         recovery[name] = np.asarray(per_record)   # (record, layer)
 rows = {}
 for name, r in recovery.items():
@@ -298,15 +299,16 @@ from functools import partial
 from pathlib import Path
 
 CLAIM_SEEDS = (0, 1) if QUICK else (0, 1, 2, 3, 4)
-make_lstm = partial(RNNClassifier, "lstm", 48, HIDDEN, 5, class_names=list(frames.attrs["class_names"]))
+make_lstm = partial(RNNClassifier, "lstm", input_size=48, hidden_size=HIDDEN, num_classes=5,
+                    class_names=list(frames.attrs["class_names"]))
 
 
 def c_inside_2(run):
     return float(analysis.compare({"run": run}, seed=SEED)["lstm_c_inside_2"].iloc[0])
 
 
-controls = experiments.compare_controls(c_inside_2, make_lstm, train_set, test=test_set, seeds=CLAIM_SEEDS,
-                                  threads=THREADS, epochs=EPOCHS)
+controls = experiments.compare_controls(make_lstm, train_set, fn=c_inside_2, test=test_set, seeds=CLAIM_SEEDS,
+                                        threads=THREADS, epochs=EPOCHS)
 torch.set_num_threads(THREADS)
 controls[["mean", "ci_low", "ci_high", "n"]].round(3)
 

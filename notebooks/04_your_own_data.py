@@ -78,7 +78,7 @@ frames = rnnscope.features.compute(records)
 model = rnnscope.examples.trained_model()
 print(model)
 run = rnnscope.capture(model, frames, progress=False)
-rnnscope.plots.record_overview(run, 0)
+rnnscope.plots.record_overview(run, event=0)
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -165,8 +165,8 @@ run_eqt = rnnscope.capture(eqt, window, sampling_rate=100, time_axis=-1, labels=
 # %% [markdown]
 # Each layer and direction of each LSTM is one entry of `layer`, labelled by the coordinates `module` (its name
 # in `eqt.named_modules()`), `module_layer` and `direction`. The LSTMs run over 47 steps of the 60 s window, so a step
-# lasts 60 / 47 = 1.28 s and `time` is each step's centre in seconds. (Modules over different step counts would come
-# back as separate runs, a dict keyed by step count.)
+# lasts 60 / 47 = 1.28 s and `time` is each step's centre in seconds. (Modules over different step counts cannot
+# share a run: `rnnscope.capture_modules` returns one run per step count, as a dict keyed by step count.)
 #
 
 # %%
@@ -179,8 +179,9 @@ print("VTE steps:", int((run_eqt.label[0] == run_eqt.attrs["class_names"].index(
 # %% [markdown]
 # The analyses read these runs like any other (what needs labels says so when a run has none), and the Explorer
 # shows them: pick a layer and direction in the layer selector (e.g. "bi_lstm_stack.members.0.lstm[0] backward").
-# Units are silenced the same way in any model, by module or layer label:
-# `with rnnscope.experiments.silenced(eqt, silence={"pick_lstms.0[0]": [0, 1, 2]}): ...`.
+# Units are silenced the same way in any model, `{layer: units}` with the run's layer index (the position of a
+# label in `rnnscope.schema.layer_labels(run_eqt)`):
+# `with rnnscope.experiments.silenced(eqt, {1: [0, 1, 2]}): ...` silences units 0-2 of the layer shown below.
 #
 
 # %%
@@ -203,7 +204,7 @@ from pathlib import Path
 
 workdir = Path(tempfile.mkdtemp())
 names = {"SIL": "BG", "VTE": "VT", "LP": "LP", "TRE": "TR", "HYB": "AV"}
-synthetic_events = rnnscope.data.synthetic(n_records=8, seed=11, sampling_rate=50.0, duration_s=(60.0, 90.0))
+synthetic_events = rnnscope.data.synthetic(n_records=8, seed=11, sampling_rate=50.0, record_duration_s=(60.0, 90.0))
 table = rnnscope.data.catalog(synthetic_events)
 starts = [obspy.UTCDateTime(2017, 8, 3) + 7200 * i for i in range(4)] + \
          [obspy.UTCDateTime(2017, 12, 11) + 7200 * i for i in range(4)]
@@ -242,7 +243,7 @@ print(rnnscope.data.catalog(events).groupby("class_name").size().to_dict())
 # NBVAL_CHECK_OUTPUT
 event_frames = rnnscope.features.compute(events)
 torch.manual_seed(0)
-bez = rnnscope.models.RNNClassifier("gru", 48, 16, len(chile), class_names=chile)
+bez = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=len(chile), class_names=chile)
 rnnscope.train.fit(bez, event_frames, epochs=3, progress=False)
 print("model background:", bez.background, "| trained at", bez.sampling_rate, "Hz")
 result = rnnscope.monitor(bez, str(workdir / "*.mseed"), progress=False)

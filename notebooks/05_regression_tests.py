@@ -157,8 +157,8 @@ VTE                0.076     0.191
 HYB                0.077     0.203
 all                0.048     0.228
 """):
-    hist = analysis.activation_histogram(run, by="class").sel(layer=0)
-    overall = analysis.activation_histogram(run, by=None).sel(layer=0)
+    hist = analysis.activation_histogram(run, per="class").sel(layer=0)
+    overall = analysis.activation_histogram(run, per=None).sel(layer=0)
     table = pd.DataFrame({"polarization": hist["polarization"].to_series(), "sparsity": hist["sparsity"].to_series()})
     table.loc["all"] = [float(overall["polarization"]), float(overall["sparsity"])]
     print(table.round(DIGITS).to_string())
@@ -209,7 +209,7 @@ HYB               0.60  0.50 -0.84  0.82  1.00
     inside = float(analysis.cell_distribution(run, seed=SEED)["share_inside_2"][0])
     print("LSTM c inside (-2, 2):", round(inside, DIGITS))
     print("smoothness:", round(float(analysis.smoothness(run, seed=SEED)[0]), DIGITS))
-    corr = analysis.class_correlation(run, 0.5).sel(layer=0)
+    corr = analysis.class_correlation(run, fraction=0.5).sel(layer=0)
     print(f"shared units at 50 %: {int(corr['n_units'])}")
     print(corr.to_pandas().round(2).to_string())
 
@@ -254,7 +254,7 @@ with pinned("""
 final training loss 1.68, accuracy 0.42
 """):
     torch.manual_seed(SEED)
-    tiny = rnnscope.models.RNNClassifier("gru", 48, 8, 5)
+    tiny = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5)
     history = rnnscope.train.fit(tiny, frames, epochs=3, seed=SEED, threads=THREADS, progress=False)
     print(f"final training loss {history['loss'].iloc[-1]:.2f}, accuracy {history['accuracy'].iloc[-1]:.2f}")
 

@@ -36,7 +36,7 @@ import obspy
 import rnnscope
 
 model = rnnscope.examples.trained_model()
-records = rnnscope.data.synthetic(n_records=4, seed=7, duration_s=(300.0, 300.0))  # four 5-minute records
+records = rnnscope.data.synthetic(n_records=4, seed=7, record_duration_s=(300.0, 300.0))  # four 5-minute records
 rate = float(records.attrs["sampling_rate"])
 start = obspy.UTCDateTime(2024, 3, 1)
 traces = [obspy.Trace(records.waveform.values[i, : int(records.n_samples[i])].astype(np.float32),

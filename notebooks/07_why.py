@@ -76,17 +76,17 @@ print("rnnscope", rnnscope.__version__, "| torch threads:", torch.get_num_thread
 # quarter of them held out; an LSTM and a GRU of the same size, seed and training budget.
 
 # %%
-records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=SEED, duration_s=(60.0, 120.0),
-                                  class_weights={"TRE": 0.5, "LP": 1.0, "VTE": 1.0, "HYB": 0.5})
+records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=SEED, record_duration_s=(60.0, 120.0),
+                                  class_proportions={"TRE": 0.5, "LP": 1.0, "VTE": 1.0, "HYB": 0.5})
 frames = rnnscope.features.compute(records)
 labels = [frames.label.values[i, : int(frames.length[i])] for i in range(frames.sizes["event"])]
-test_idx = train.record_folds(labels, 4, seed=SEED)[0]
+test_idx = train.record_folds(labels, folds=4, seed=SEED)[0]
 train_set = select_records(frames, np.setdiff1d(np.arange(frames.sizes["event"]), test_idx))
 test_set = select_records(frames, test_idx)
 models, runs = {}, {}
 for cell in ("lstm", "gru"):
     torch.manual_seed(SEED)
-    models[cell] = RNNClassifier(cell, 48, HIDDEN, 5)
+    models[cell] = RNNClassifier(cell, input_size=48, hidden_size=HIDDEN, num_classes=5)
     train.fit(models[cell], train_set, epochs=EPOCHS, seed=SEED, progress=False)
     runs[cell] = rnnscope.capture(models[cell], test_set, progress=False)
     print(cell, "test accuracy", round(train.evaluate(models[cell], test_set).accuracy, 3))
@@ -119,7 +119,7 @@ for cell, model in models.items():
     parts = []
     for c in CLASSES:
         for unit in flagged[cell][c]:
-            parts.append(experiments.attribution(model, test_set, unit, frames="peak", classes=[c], steps=STEPS,
+            parts.append(experiments.attribution(model, test_set, target=unit, frames="peak", classes=[c], steps=STEPS,
                                                  max_lag=MAX_LAG, progress=False))
     attrs[cell] = xr.concat(parts, dim="target")
     print(cell, attrs[cell].sizes["target"], "targets; largest completeness error",
@@ -229,7 +229,7 @@ plt.show()
 # the others alone.
 
 # %%
-tables = {cell: experiments.class_silencing(model, test_set, units=N_UNITS, rank_on=train_set, null=NULL, seed=SEED,
+tables = {cell: experiments.class_silencing(model, test_set, class_units=N_UNITS, rank_on=train_set, null=NULL, seed=SEED,
                                             progress=False) for cell, model in models.items()}
 for cell, table in tables.items():
     print(cell.upper(), "— drop of recall (rows: classes whose units are silenced; columns: recall of)")
@@ -250,8 +250,9 @@ names = test_set.attrs["class_names"]
 vt = table[table["class"] == names.index("VTE")].iloc[0]
 lp = table[(table["class"] == names.index("LP")) & (table.event != vt.event)].iloc[0]
 patch = experiments.patch_activations(
-    models["lstm"], test_set, test_set, units=flagged["lstm"]["VTE"], frames=(float(lp.start), float(lp.start) + 8.0),
-    source_start=float(vt.start), source_event=str(vt.event_id), target_event=str(lp.event_id))
+    models["lstm"], test_set, donor=test_set, units=flagged["lstm"]["VTE"],
+    frames=(float(lp.start), float(lp.start) + 8.0), donor_start=float(vt.start), donor_event=str(vt.event_id),
+    event=str(lp.event_id))
 fig, ax = plt.subplots(figsize=(9, 2.8))
 for c, color in (("LP", "#56B4E9"), ("VTE", "#D55E00")):
     ax.plot(patch.time, patch.prob_clean.sel(class_name=c), color=color, lw=1, ls="--", label=f"{c}, intact")

@@ -4,7 +4,7 @@ The pipeline is one xarray Dataset that grows step by step::
 
     records  = rnnscope.data.synthetic(n_records=20, seed=0)   # waveforms + labels + segment table
     frames   = rnnscope.features.compute(records)               # log filter bank + deltas, frame labels
-    model    = rnnscope.models.RNNClassifier("lstm", 48, 64, 5)  # torch (imported only when used)
+    model    = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=64, num_classes=5)  # torch (on use)
     run      = rnnscope.capture(model, frames)                   # every internal state, (event, time, unit, layer)
 
 ``import rnnscope`` does not import torch: the torch-side parts (``models``, ``train``, ``capture``) are
@@ -38,6 +38,7 @@ _SUBMODULES = {
 #: public functions living in a private module: name -> (module, attribute)
 _FUNCTIONS = {
     "capture": ("rnnscope.capturing", "capture"),
+    "capture_modules": ("rnnscope.capturing", "capture_modules"),
     "save_run": ("rnnscope.io", "save_run"),
     "open_run": ("rnnscope.io", "open_run"),
     "monitor": ("rnnscope.monitoring", "monitor"),

@@ -39,8 +39,8 @@ MIN_DISTANCE = 30.0
 _GENERATED = 64  # further colours (golden-angle hues) tried once the candidates are too close or used
 
 
-def class_color(name: str, class_names: Sequence[str] | None = None) -> str:
-    """Hex colour of class ``name`` among ``class_names`` (default: the name alone), stable across figures.
+def class_color(class_name: str, class_names: Sequence[str] | None = None) -> str:
+    """Hex colour of class ``class_name`` among ``class_names`` (default: the name alone), stable across figures.
 
     Examples
     --------
@@ -50,10 +50,10 @@ def class_color(name: str, class_names: Sequence[str] | None = None) -> str:
     >>> [class_color(n, names) for n in names]
     ['#E69F00', '#009E73', '#56B4E9', '#CC79A7', '#D55E00', '#F0E442']
     """
-    names = [str(n) for n in (class_names if class_names is not None else [name])]
-    if str(name) not in names:
-        names.append(str(name))
-    return class_colors(names)[str(name)]
+    names = [str(n) for n in (class_names if class_names is not None else [class_name])]
+    if str(class_name) not in names:
+        names.append(str(class_name))
+    return class_colors(names)[str(class_name)]
 
 
 def class_colors(class_names: Sequence[str]) -> dict[str, str]:

@@ -18,7 +18,7 @@ import numpy as np
 __all__ = ["seed_everything", "seeded", "preserved", "pin_threads"]
 
 
-def seed_everything(seed: int, threads: int | None = None) -> np.random.Generator:
+def seed_everything(seed: int, *, threads: int | None = None) -> np.random.Generator:
     """Seed Python, NumPy and (when imported) PyTorch; optionally pin PyTorch's intra-op thread count.
 
     The session-wide reproducibility helper (``rnnscope.seed_everything``); rnnscope's own functions never call it
@@ -102,7 +102,7 @@ def seeded(seed: int, threads: int | None = None):
 
     The generators' states and PyTorch's thread count are saved on entry and put back on exit (also after an
     error; :func:`preserved`), so the caller's session is left as it was; inside, everything is as after
-    ``seed_everything(seed, threads)``.
+    ``seed_everything(seed, threads=threads)``.
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def seeded(seed: int, threads: int | None = None):
     import torch
 
     with preserved():
-        rng = seed_everything(seed, threads)
+        rng = seed_everything(seed, threads=threads)
         if torch.cuda.is_available() and torch.cuda.is_initialized():
             torch.cuda.manual_seed_all(int(seed))
         yield rng

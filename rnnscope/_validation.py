@@ -5,6 +5,8 @@ Messages are phrased the same way everywhere: ``The 'x' parameter of f must be .
 """
 from __future__ import annotations
 
+import importlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -194,6 +196,24 @@ def resolve_background(background: Any, class_names: Sequence[str], attrs: Any, 
     return check_background(background, class_names, func=func)
 
 
+def declared_background(background: Any, class_names: Sequence[str], sources: Sequence[Any], *,
+                        func: str) -> str | None:
+    """The background class a reader declares: ``background`` when given (a class name, or None for none), else
+    (``background="auto"``) the one the tables it reads declare (``attrs["background"]`` of a catalog or segment
+    table), else None.
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"class": ["BG"]}); table.attrs["background"] = "BG"
+    >>> declared_background("auto", ["BG", "VT"], [table], func="f")
+    'BG'
+    >>> declared_background("auto", ["BG"], [None], func="f") is None  # nothing declared
+    True
+    """
+    if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in class_names:
+        background = next((b for b in (stored_background(getattr(s, "attrs", {})) for s in sources) if b), None)
+    return check_background(background, class_names, func=func)
+
+
 def no_background_message(func: str, where: str, class_names: Sequence[str], consequence: str, *,
                           none_ok: bool = True) -> str:
     """The one wording of "nothing says which class is the background" (warnings and errors).
@@ -209,3 +229,73 @@ def no_background_message(func: str, where: str, class_names: Sequence[str], con
         f"Pass background= one of {names}" + (" (or background=None: no class is background)" if none_ok else "")
         + f", or declare it where the data are read (rnnscope.data.from_arrays(..., background={example!r}))."
     )
+
+
+# ------------------------------------------------------------------------------------------------ attrs
+
+
+def plain(value: Any) -> Any:
+    """A nested attribute value as plain Python: dicts (keys sorted), lists, ``str``, ``int``, ``float``, ``bool``
+    and None, numpy scalars and arrays included. What a Dataset's attrs hold in memory; the file backend
+    (:func:`rnnscope.io.encode_attrs`) turns nested values into JSON strings and back.
+
+    Parameters
+    ----------
+    value : any JSON-able value
+        Dicts, lists, tuples, numbers, strings, None, numpy scalars and arrays, nested.
+
+    Returns
+    -------
+    dict, list, str, int, float, bool or None
+        The same value in plain Python (tuples and arrays as lists).
+
+    Examples
+    --------
+    >>> plain({"b": np.int64(2), "a": (1.5, np.float32(0.5))})
+    {'a': [1.5, 0.5], 'b': 2}
+    """
+    return json.loads(json.dumps(value, sort_keys=True, default=_json_default))
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
+
+
+# ------------------------------------------------------------------------------------------------ extras
+
+
+#: optional extras of rnnscope: name -> what they serve (pyproject.toml's [project.optional-dependencies])
+EXTRAS = {
+    "seismic": "ObsPy: seismic files, archives and catalogs (from_obspy, monitor, QuakeML)",
+    "netcdf": "netCDF4: runs saved as netCDF",
+    "review": "Voila and ipydatagrid: the review page and the Explorer's detection table",
+    "cluster": "Dask distributed: rnnscope monitor --workers / --scheduler",
+}
+
+
+def require(module: str, *, extra: str, what: str):
+    """Import ``module``, or raise a :class:`~rnnscope.errors.MissingExtraError` naming ``what`` needs it and the
+    extra that installs it.
+
+    Examples
+    --------
+    >>> require("json", extra="review", what="f").__name__
+    'json'
+    >>> require("no_such_module_xyz", extra="review", what="The review page")
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: ... pip install 'rnnscope[review]'.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        from .errors import MissingExtraError
+
+        raise MissingExtraError(
+            f"{what} needs {module.split('.')[0]}, which is not installed: it comes with rnnscope's {extra!r} extra "
+            f"({EXTRAS[extra]}): pip install 'rnnscope[{extra}]'."
+        ) from err

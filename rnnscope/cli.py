@@ -14,6 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ._validation import require
 from ._version import __version__
 
 __all__ = ["main"]
@@ -47,11 +48,12 @@ def _demo(args: argparse.Namespace) -> int:
     from .capturing import capture
 
     labels = [frames["label"].values[i, : int(frames["length"][i])] for i in range(frames.sizes["event"])]
-    test_idx = train.record_folds(labels, 4, seed=args.seed)[0]
+    test_idx = train.record_folds(labels, folds=4, seed=args.seed)[0]
     train_idx = np.setdiff1d(np.arange(frames.sizes["event"]), test_idx)
     train_set, test_set = data.select_records(frames, train_idx), data.select_records(frames, test_idx)
     torch.manual_seed(args.seed)
-    model = models.RNNClassifier("lstm", frames.sizes["feature"], args.hidden, len(records.attrs["class_names"]),
+    model = models.RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=args.hidden,
+                                 num_classes=len(records.attrs["class_names"]),
                                  class_names=records.attrs["class_names"])
     print(f"  training an LSTM({args.hidden}) on {len(train_idx)} records for up to {args.epochs} epochs ...")
     history = train.fit(model, train_set, epochs=args.epochs, validation=0.15, early_stopping=6, seed=args.seed,
@@ -68,12 +70,12 @@ def _demo(args: argparse.Namespace) -> int:
 
     shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures,
                              records.attrs.get("background"))
-    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, e) for e in shown}
+    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, event=e) for e in shown}
     figures.update({
         "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
         "fig6_heat_maps.png": lambda: plots.heat_maps(run),
         "fig7_class_correlation.png": lambda: plots.correlation_matrices(run),
-        "fig8_top_units.png": lambda: plots.top_unit_traces(run, shown[0] if shown else 0),
+        "fig8_top_units.png": lambda: plots.top_unit_traces(run, event=shown[0] if shown else 0),
     })
     for name, draw in figures.items():
         draw().savefig(out / name, dpi=110)
@@ -134,8 +136,8 @@ def _monitor(args: argparse.Namespace) -> int:
             result = monitoring.monitor(
                 args.model, args.source, starttime=args.start, endtime=args.end, seed_id=seed_id, device=args.device,
                 smoothing=smoothing if args.smoothing is not None else monitoring.DEFAULT_SMOOTHING,
-                min_duration=min_duration, background=background, detrend=False if args.no_detrend else "default",
-                bandpass=tuple(args.bandpass) if args.bandpass else "default", capture_store=args.capture,
+                min_duration=min_duration, background=background, detrend=False if args.no_detrend else "auto",
+                bandpass=tuple(args.bandpass) if args.bandpass else "auto", capture_store=args.capture,
                 progress=not args.quiet, executor=executor, output=out,
                 span_s=None if args.span_days is None else args.span_days * 86400.0,
                 **({} if args.warmup is None else {"warmup_s": args.warmup}),
@@ -196,7 +198,8 @@ def _executor(args):
     if not args.workers and not args.scheduler:
         yield None
         return
-    from distributed import Client, LocalCluster
+    distributed = require("distributed", extra="cluster", what="rnnscope monitor --workers / --scheduler")
+    Client, LocalCluster = distributed.Client, distributed.LocalCluster
 
     if args.scheduler:
         with Client(args.scheduler) as client:
@@ -253,7 +256,7 @@ def _review(args: argparse.Namespace) -> int:
     from .review import serve
 
     try:
-        serve(args.folder, capture=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
+        serve(args.folder, capture_store=args.capture, port=args.port, token=args.token, max_pages=args.max_pages,
               idle_timeout=args.idle_timeout)
     except (FileNotFoundError, ValueError) as err:
         print(err, file=sys.stderr)
@@ -300,8 +303,8 @@ def _retrain(args: argparse.Namespace) -> int:
             return 2
     try:
         rejected = None if str(args.rejected).lower() == "none" else args.rejected
-        result = train.retrain(args.model, args.reviewed, args.waveforms, original, rejected=rejected,
-                               context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
+        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original,
+                               rejected=rejected, context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
                                replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)

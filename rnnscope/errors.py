@@ -37,6 +37,10 @@ __all__ = [
     "ReviewConflictError",
     "ReviewOverlapError",
     "DataSkippedWarning",
+    "MissingExtraError",
+    "NumericalWarning",
+    "NativeFallbackWarning",
+    "InputWarning",
     "AttributionError",
     "CompletenessWarning",
 ]
@@ -80,6 +84,47 @@ class NativeBuildError(RnnscopeError, RuntimeError):
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
     """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+
+
+class NumericalWarning(RnnscopeWarning, RuntimeWarning):
+    """A number could not be computed where the data do not allow it (a layer that never recovered, fewer than two
+    units to correlate, NaN or infinite states inside valid frames, a constant record): NaN or a floor value there,
+    as the message says.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import NumericalWarning
+    >>> issubclass(NumericalWarning, RuntimeWarning)
+    True
+    """
+
+
+class NativeFallbackWarning(RnnscopeWarning, RuntimeWarning):
+    """Capture runs without the native kernels (same results, about 2x slower); the message says why and how to
+    switch them off on purpose.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from rnnscope.errors import NativeFallbackWarning
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", NativeFallbackWarning)  # a machine without a C++ compiler, known
+    ...     warnings.warn("capture is about 2x slower without the native kernels", NativeFallbackWarning)
+    >>> issubclass(NativeFallbackWarning, RuntimeWarning)
+    True
+    """
+
+
+class InputWarning(RnnscopeWarning):
+    """The inputs look off but were taken (segments merged or clipped, labels that cover a sliver of their record,
+    data and model naming different background classes); the message names what and how to fix it.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import InputWarning, RnnscopeWarning
+    >>> issubclass(InputWarning, RnnscopeWarning), issubclass(InputWarning, UserWarning)
+    (True, True)
+    """
 
 
 class NoBackgroundWarning(RnnscopeWarning):
@@ -173,5 +218,17 @@ class CompletenessWarning(RnnscopeWarning, RuntimeWarning):
     >>> with warnings.catch_warnings():
     ...     warnings.simplefilter("error", CompletenessWarning)  # make incomplete attributions fail
     ...     issubclass(CompletenessWarning, RuntimeWarning)
+    True
+    """
+
+
+class MissingExtraError(RnnscopeError, ImportError):
+    """A feature needs a package of one of rnnscope's optional extras that is not installed; the message names the
+    feature, the package and the ``pip install 'rnnscope[extra]'`` that installs it.
+
+    Examples
+    --------
+    >>> from rnnscope.errors import MissingExtraError
+    >>> issubclass(MissingExtraError, ImportError)
     True
     """

@@ -56,7 +56,7 @@ def _label_bands(ax, times, labels, class_names, y0, y1, alpha=0.35):
                    color=class_color(name, class_names), alpha=alpha, lw=0)
 
 
-def record_overview(ds: xr.Dataset, event: int = 0) -> "matplotlib.figure.Figure":  # noqa: F821
+def record_overview(ds: xr.Dataset, *, event: int = 0) -> "matplotlib.figure.Figure":  # noqa: F821
     """Waveform with labelled segments and P/S arrivals, spectrogram, features and frame labels of one record.
 
     Parameters
@@ -145,8 +145,6 @@ def _segment_marks(ax, ds, event, names):
 # Each function takes what the matching rnnscope.analysis function returns (or a run, for record views) and draws
 # it as the paper does. Unit ids on the axes are 0-based (the papers' neuron numbers are 1-based).
 
-_TANH_VARIABLES = ("h", "cell_input", "candidate", "input_gate", "forget_gate", "output_gate", "update_gate",
-                   "reset_gate")
 
 
 
@@ -157,8 +155,9 @@ def _blank_figure(width=11.0, height=7.5):
 
 
 def activation_limits(var: str, values) -> tuple[float, float]:
-    """Colour range of an activation image: [-1, 1] for tanh-range variables (and gates), otherwise symmetric
-    robust (+- the 99th percentile of ``abs(values)``).
+    """Colour range of an activation image: [-1, 1] for the gates and for the variables
+    :func:`rnnscope.analysis._common.display_limits` puts on [-1, 1] (candidates, ``h`` of tanh cells), otherwise
+    symmetric robust (+- the 99th percentile of ``abs(values)``: ``c``, ``h`` of a ReLU RNN or a projected LSTM).
 
     Examples
     --------
@@ -166,10 +165,17 @@ def activation_limits(var: str, values) -> tuple[float, float]:
     (-1.0, 1.0)
     >>> activation_limits("c", np.array([-4.0, 2.0]))[1] > 3.9
     True
+    >>> activation_limits("h", np.array([0.0, 3.0, 6.0]))[1] > 5.9  # a ReLU RNN's h
+    True
     """
-    if var in _TANH_VARIABLES:
-        return -1.0, 1.0
-    finite = np.abs(np.asarray(values, dtype=np.float64))
+    from .analysis._common import SIGMOID_VARIABLES, display_limits
+
+    values = np.asarray(values, dtype=np.float64)
+    seen = values[np.isfinite(values)]
+    lo, hi = (float(seen.min()), float(seen.max())) if seen.size else (np.nan, np.nan)
+    if var in SIGMOID_VARIABLES or display_limits(var, lo, hi) == (-1.0, 1.0):
+        return -1.0, 1.0  # the gates too: the figures show every activation on one scale
+    finite = np.abs(values)
     finite = finite[np.isfinite(finite)]
     m = float(np.percentile(finite, 99)) if finite.size else 1.0
     m = m if m > 0 else 1.0
@@ -213,7 +219,7 @@ def _n_record_panels(run):
     return int("waveform" in run) + int("spectrogram" in run)
 
 
-def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, units=None):
+def activation_map(run: xr.Dataset, *, event=0, var: str = "h", layer: int = 0, units=None):
     """Neural activation map of one record under its waveform and spectrogram (Titos & Garcia 2022, Fig. 4).
 
     Panels: waveform (segments shaded, P/S marked) and spectrogram when the run has them, the units x time image of
@@ -244,7 +250,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     from .analysis._common import event_position
 
     e = event_position(run, event, "activation_map")
-    traces = unit_traces(run, e, units, var=var, layer=layer).isel(layer=0)
+    traces = unit_traces(run, event=e, units=units, var=var, layer=layer).isel(layer=0)
     names = [str(c) for c in run.attrs.get("class_names", [])]
     n_frames = traces.sizes["time"]
     n_rec = _n_record_panels(run)
@@ -274,7 +280,7 @@ def activation_map(run: xr.Dataset, event=0, var: str = "h", layer: int = 0, uni
     return fig
 
 
-def activation_histograms(hists, layer: int = 0):
+def activation_histograms(hists, *, layer: int = 0):
     """Histograms of activation values per class (or segment) and model (Titos & Garcia 2022, Fig. 5).
 
     Parameters
@@ -293,7 +299,7 @@ def activation_histograms(hists, layer: int = 0):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> hist = analysis.activation_histogram(examples.toy_run(), by="class")
+    >>> hist = analysis.activation_histogram(examples.toy_run(), per="class")
     >>> len(plots.activation_histograms({"lstm": hist}).axes)
     5
     """
@@ -330,7 +336,7 @@ def activation_histograms(hists, layer: int = 0):
     return fig
 
 
-def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment",
+def heat_maps(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighting: str = "segment",
               rule: str = "every"):
     """Heat maps per class for the most active 100 / 50 / 30 % of the units (Titos & Garcia 2022, Fig. 6).
 
@@ -357,7 +363,7 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
     image = None
     which = "common to all classes" if rule == "every" else "of any class"
     for ax, fraction in zip(axes, fractions):
-        sub = top_fraction(heat, fraction, rule).heat.isel(layer=0).dropna("unit", how="all")
+        sub = top_fraction(heat, fraction=fraction, rule=rule).heat.isel(layer=0).dropna("unit", how="all")
         units = sub["unit"].values
         if units.size:
             image = ax.imshow(sub.values, aspect="auto", cmap="inferno", vmin=0, vmax=vmax, interpolation="nearest")
@@ -380,7 +386,7 @@ def heat_maps(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighti
     return fig
 
 
-def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0, *, weighting: str = "segment"):
+def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighting: str = "segment"):
     """Class-by-class correlation of the heat maps at 100 / 50 / 30 % (Titos & Garcia 2022, Fig. 7).
 
     Examples
@@ -396,7 +402,7 @@ def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0,
     image = None
     for ax, fraction in zip(axes, fractions):
         kwargs = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
-        corr = class_correlation(run_or_heat, fraction, **kwargs).sel(layer=layer)
+        corr = class_correlation(run_or_heat, fraction=fraction, **kwargs).sel(layer=layer)
         names = [str(c) for c in corr["class_name"].values]
         image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks(np.arange(len(names)), names, rotation=90)
@@ -410,7 +416,7 @@ def correlation_matrices(run_or_heat, fractions=(1.0, 0.5, 0.3), layer: int = 0,
     return fig
 
 
-def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: int = 0, *, var: str = "h",
+def top_unit_traces(run: xr.Dataset, *, event=0, k: int = 5, classes=None, layer: int = 0, var: str = "h",
                     weighting: str = "segment"):
     """Time evolution of the ``k`` most active units of each class over one record (Titos & Garcia 2022,
     Figs. 8-9), under the record's waveform and spectrogram.
@@ -427,7 +433,7 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> fig = plots.top_unit_traces(examples.toy_run(), 0, k=2, classes=["LP", "HYB"])
+    >>> fig = plots.top_unit_traces(examples.toy_run(), event=0, k=2, classes=["LP", "HYB"])
     >>> len(fig.axes)  # waveform, spectrogram, one panel per class
     4
     >>> len(plots.top_unit_traces(examples.toy_run()).axes)  # record 0: the classes it holds, 5 units each
@@ -438,8 +444,8 @@ def top_unit_traces(run: xr.Dataset, event=0, k: int = 5, classes=None, layer: i
 
     e = event_position(run, event, "top_unit_traces")
     names = [str(c) for c in run.attrs.get("class_names", [])]
-    ranked = top_units(run, k, var=var, layer=layer, weighting=weighting).isel(layer=0)
-    traces = unit_traces(run, e, None, var=var, layer=layer).isel(layer=0)
+    ranked = top_units(run, k=k, var=var, layer=layer, weighting=weighting).isel(layer=0)
+    traces = unit_traces(run, event=e, units=None, var=var, layer=layer).isel(layer=0)
     if classes is None:
         present = sorted({int(v) for v in np.asarray(traces["label"].values) if v >= 0})
         classes = [names[c] for c in present] if present else names[:1]
@@ -550,7 +556,7 @@ def cell_distributions(dists):
     return fig
 
 
-def responsibility_map(resp, units=None):
+def responsibility_map(resp, *, units=None):
     """Neuronal responsibility per class and unit, one panel per layer (Tang, Shi & Wang, Figs. 4-6).
 
     Parameters
@@ -563,7 +569,7 @@ def responsibility_map(resp, units=None):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> resp = analysis.responsibility(examples.toy_run(n_layers=2), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(num_layers=2), irregular=10)
     >>> len(plots.responsibility_map(resp).axes)  # two layers and a colour bar
     3
     """
@@ -600,7 +606,7 @@ def temporal_traces(traces):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> tr = analysis.temporal_trace(examples.toy_run(n_layers=2), 0)
+    >>> tr = analysis.temporal_trace(examples.toy_run(num_layers=2), event=0)
     >>> len(plots.temporal_traces({"lstm": tr}).axes)
     2
     """
@@ -631,7 +637,7 @@ def temporal_traces(traces):
     return fig
 
 
-def perturbation_map(diff, units=None, *, threshold: float = 0.1):
+def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     """Difference between perturbed and clean values per unit over time, per layer (Tang, Shi & Wang, Fig. 8).
 
     One image per layer (units x time, RdBu, symmetric robust range, the noise span marked), a bottom panel with
@@ -649,7 +655,7 @@ def perturbation_map(diff, units=None, *, threshold: float = 0.1):
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
-    >>> run = examples.toy_run(n_layers=2)
+    >>> run = examples.toy_run(num_layers=2)
     >>> diff = analysis.perturbation(run, run, noise=(2, 4))
     >>> len(plots.perturbation_map(diff).axes)  # two layers, the curve, the colour bar
     4

@@ -111,7 +111,7 @@ def padded_run(n_layers=2) -> xr.Dataset:
     """A run with three records of different lengths (padded), 2 layers of LSTM, ``h`` and ``c``."""
     from rnnscope.examples import toy_run
 
-    return toy_run("lstm", n_units=5, n_layers=n_layers, seed=3)
+    return toy_run("lstm", hidden_size=5, num_layers=n_layers, seed=3)
 
 
 _REAL = {}
@@ -130,7 +130,7 @@ def real_run() -> xr.Dataset:
             torch.set_num_threads(1)
             frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=0))
             torch.manual_seed(0)
-            model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+            model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
             rnnscope.train.fit(model, frames, epochs=2, progress=False, threads=1)
             _REAL["model"], _REAL["frames"] = model, frames
             _REAL["run"] = rnnscope.capture(model, frames, progress=False, device="cpu")

@@ -1,23 +1,20 @@
-"""A monitored stretch of a synthetic archive for the widget and review-page tests (a pytest fixture).
+"""A monitored stretch of a synthetic archive for the widget and review-page tests.
 
-``monitor_run`` is 20 minutes of a synthetic SDS archive at 50 Hz monitored by an untrained LSTM with a capture
-store, opened lazily from disk; its detections are the archive's true events (an untrained model detects next to
-nothing) with the monitor's columns. Import the fixture into a test module: ``from monitor_day import monitor_run``.
+:func:`build_monitor_run` makes 20 minutes of a synthetic SDS archive at 50 Hz monitored by an untrained LSTM with a
+capture store, opened lazily from disk; its detections are the archive's true events (an untrained model detects
+next to nothing) with the monitor's columns. tests/conftest.py serves it as the session fixture ``monitor_run``.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
-
 import rnnscope
 
 SEED_ID = "XX.WID..HHZ"
 START = "2024-03-01T00:00:00"
 
 
-@pytest.fixture(scope="session")
-def monitor_run(tmp_path_factory):
+def build_monitor_run(tmp_path_factory):
     """(run opened from disk, detections DataFrame, root folder with ``sds/`` and ``capture/``)."""
     import torch
 
@@ -28,8 +25,8 @@ def monitor_run(tmp_path_factory):
     n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
         "feature"]
     torch.manual_seed(7)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 8, 5), root / "sds",
-                              capture_store=root / "capture", sampling_rate=50.0, progress=False)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=8, num_classes=5)
+    result = rnnscope.monitor(model, root / "sds", capture_store=root / "capture", sampling_rate=50.0, progress=False)
     # the true events as the detections: a catalog with the monitor's columns and enough rows to step through
     detections = truth.assign(duration_s=(truth["end"] - truth["start"]).dt.total_seconds(),
                               p_mean=np.linspace(0.3, 0.95, len(truth)), p_peak=1.0)

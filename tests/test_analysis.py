@@ -7,13 +7,7 @@ from sklearn.metrics import roc_auc_score
 from rnnscope import analysis, examples
 from rnnscope.analysis import EmptyClassWarning
 
-import analysis_runs
 from analysis_runs import boundary_run, heat_run, make_run
-
-
-@pytest.fixture(scope="module")
-def real_run():
-    return analysis_runs.real_run()
 
 
 # --------------------------------------------------------------------------------------------- heat maps
@@ -57,7 +51,7 @@ def test_heat_map_uses_the_stored_summary_only_when_asked_and_only_for_its_recor
     # another variable never reads the summary of h
     run["c"] = run["h"] * 2
     with pytest.warns(EmptyClassWarning):
-        np.testing.assert_allclose(analysis.heat_map(run, "c").sel(class_name="B", layer=0), [1.4, 1.0], rtol=1e-6)
+        np.testing.assert_allclose(analysis.heat_map(run, var="c").sel(class_name="B", layer=0), [1.4, 1.0], rtol=1e-6)
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
@@ -86,11 +80,11 @@ def test_activation_histogram_counts_polarization_and_sparsity_by_class():
 
 
 def test_activation_histogram_by_segment_and_overall():
-    hist = analysis.activation_histogram(heat_run(), bins=4, by="segment")
+    hist = analysis.activation_histogram(heat_run(), bins=4, per="segment")
     assert hist["counts"].dims == ("segment", "bin", "layer")
     assert hist["segment_class_name"].values.tolist() == ["A", "B", "A"]
     assert hist["n_values"].sel(layer=0).values.tolist() == [4, 6, 6]
-    overall = analysis.activation_histogram(heat_run(), by=None)
+    overall = analysis.activation_histogram(heat_run(), per=None)
     assert overall["counts"].dims == ("bin", "layer")
     assert int(overall["n_values"].sel(layer=0)) == 16
     assert float(overall["polarization"].sel(layer=0)) == pytest.approx(2 / 16)  # |1.0| and |-1.0|
@@ -109,28 +103,28 @@ HEAT = xr.DataArray(
 
 def test_top_fraction_keeps_units_in_the_top_of_every_class():
     # top 2 per class: A {0, 1}, B {1, 2}, C {1, 0} -> shared {1}
-    top = analysis.top_fraction(HEAT, 0.5)
+    top = analysis.top_fraction(HEAT, fraction=0.5)
     assert top.units == {0: [1]}
     assert top.heat["unit"].values.tolist() == [1]
     # top 3: A {0,1,2}, B {1,2,3}, C {1,0,3} -> {1}; 100 %: every unit
-    assert analysis.top_fraction(HEAT, 0.75).units == {0: [1]}
-    assert analysis.top_fraction(HEAT, 1.0).units == {0: [0, 1, 2, 3]}
+    assert analysis.top_fraction(HEAT, fraction=0.75).units == {0: [1]}
+    assert analysis.top_fraction(HEAT, fraction=1.0).units == {0: [0, 1, 2, 3]}
 
 
 def test_top_fraction_any_rule_is_the_union_of_the_top_sets():
     # top 2 per class: A {0, 1}, B {1, 2}, C {1, 0} -> union {0, 1, 2}; top 1: A {0}, B {1}, C {1} -> {0, 1}
-    assert analysis.top_fraction(HEAT, 0.5, rule="any").units == {0: [0, 1, 2]}
-    assert analysis.top_fraction(HEAT, 0.25, rule="any").units == {0: [0, 1]}
-    assert analysis.top_fraction(HEAT, 0.25).units == {0: []}  # the intersection of {0} and {1} is empty
+    assert analysis.top_fraction(HEAT, fraction=0.5, rule="any").units == {0: [0, 1, 2]}
+    assert analysis.top_fraction(HEAT, fraction=0.25, rule="any").units == {0: [0, 1]}
+    assert analysis.top_fraction(HEAT, fraction=0.25).units == {0: []}  # the intersection of {0} and {1} is empty
     with pytest.raises(ValueError, match="The 'rule' parameter of top_fraction must be one of"):
-        analysis.top_fraction(HEAT, 0.5, rule="all")
+        analysis.top_fraction(HEAT, fraction=0.5, rule="all")
 
 
 def test_top_fraction_ignores_classes_without_frames():
     heat = HEAT.copy()
     heat[0] = np.nan
     # B {1, 2}, C {1, 0} -> {1}
-    assert analysis.top_fraction(heat, 0.5).units == {0: [1]}
+    assert analysis.top_fraction(heat, fraction=0.5).units == {0: [1]}
 
 
 def _class_rule_run():
@@ -147,24 +141,24 @@ def _class_rule_run():
 def test_top_fraction_class_rule_keeps_the_units_common_to_every_event_of_a_class():
     run = _class_rule_run()
     # top 1 (fraction 1/3): A's events {0} and {1} share nothing, B {2} -> A: none, B: unit 2
-    top = analysis.top_fraction(run, 1 / 3, "class")
+    top = analysis.top_fraction(run, fraction=1 / 3, rule="class")
     assert top.units == {0: [2]}
     assert np.isnan(top.heat.sel(class_name="A")).all()
     assert float(top.heat.sel(class_name="B", unit=2, layer=0)) == pytest.approx(0.9)
     # top 2: A {0, 1} and {1, 2} -> unit 1; B {2, 1} -> units 1, 2; union {1, 2}
-    top = analysis.top_fraction(run, 2 / 3, "class")
+    top = analysis.top_fraction(run, fraction=2 / 3, rule="class")
     assert top.units == {0: [1, 2]} and top.heat["n_units"].values.tolist() == [2]
     assert np.isnan(float(top.heat.sel(class_name="A", unit=2, layer=0)))  # kept for B only
-    corr = analysis.class_correlation(run, 2 / 3, rule="class")
+    corr = analysis.class_correlation(run, fraction=2 / 3, rule="class")
     heat = analysis.heat_map(run).sel(unit=[1, 2], layer=0).values
     np.testing.assert_allclose(corr.isel(layer=0).values[:2, :2], np.corrcoef(heat[:2]))
     with pytest.raises(ValueError, match=r"top_fraction: rule='class' reads every segment of each class, so it "
                                          r"needs the run, not a heat map"):
-        analysis.top_fraction(analysis.heat_map(run), 0.5, "class")
+        analysis.top_fraction(analysis.heat_map(run), fraction=0.5, rule="class")
 
 
 def test_class_correlation_is_pearson_over_the_shared_units():
-    corr = analysis.class_correlation(HEAT, 1.0)
+    corr = analysis.class_correlation(HEAT, fraction=1.0)
     assert corr.dims == ("class_name", "class_name_other", "layer")
     expected = np.corrcoef(HEAT.isel(layer=0).values)
     np.testing.assert_allclose(corr.isel(layer=0).values, expected)
@@ -172,7 +166,7 @@ def test_class_correlation_is_pearson_over_the_shared_units():
     # one shared unit: undefined correlation, and a warning that says so and what to do
     with pytest.warns(RuntimeWarning, match=r"fewer than 2 units are among the top 50% of every class \(layer 0: 1 "
                                             r"unit\).*Pass a larger fraction"):
-        assert np.isnan(analysis.class_correlation(HEAT, 0.5).values).all()
+        assert np.isnan(analysis.class_correlation(HEAT, fraction=0.5).values).all()
 
 
 def test_top_units_ranks_by_heat_with_ties_to_the_lower_id():
@@ -186,7 +180,7 @@ def test_top_units_ranks_by_heat_with_ties_to_the_lower_id():
 
 
 def test_unit_traces_returns_only_valid_frames():
-    tr = analysis.unit_traces(heat_run(), "e1", units=[1, 0])
+    tr = analysis.unit_traces(heat_run(), event="e1", units=[1, 0])
     assert tr.dims == ("time", "unit", "layer")
     np.testing.assert_allclose(tr.sel(layer=0).values, [[0.1, 1.0], [0.1, -1.0], [0.1, 0.4]], rtol=1e-6)
     assert tr["label"].values.tolist() == [0, 0, 0]
@@ -237,7 +231,7 @@ def test_class_gap_by_hand_and_without_a_class():
 def test_the_explorer_orders_units_by_the_analysis_class_gap():
     from rnnscope.widgets import _summaries
 
-    run = examples.toy_run(n_units=6)
+    run = examples.toy_run(hidden_size=6)
     gap = analysis.specialisation(run)["class_gap"].sel(layer=0, class_name="LP").values
     order = _summaries.unit_order(run, 0, "specialisation", "LP")
     assert order.tolist() == np.argsort(-gap, kind="stable").tolist()
@@ -256,7 +250,7 @@ def test_specialisation_of_a_run_leaves_out_empty_classes():
 
 
 def test_susceptibility_by_hand():
-    sus = analysis.susceptibility(boundary_run(), k=1, far=3, background="A")
+    sus = analysis.susceptibility(boundary_run(), half_width=1, far=3, background="A")
     u0 = sus.sel(unit=0, layer=0)
     # onset window t = 9, 10, 11: |dh| = .125, .375, .125; end window 19, 20, 21: .125, .625, .125
     assert float(u0["delta_onset"]) == pytest.approx(0.625 / 3)
@@ -272,14 +266,14 @@ def test_susceptibility_by_hand():
 
 
 def test_susceptibility_background_none_counts_every_segment():
-    sus = analysis.susceptibility(boundary_run(), k=1, far=3, background=None)
+    sus = analysis.susceptibility(boundary_run(), half_width=1, far=3, background=None)
     # every segment boundary is now both an onset and an end: windows around 10 and 20
     assert float(sus["delta_onset"].sel(unit=0, layer=0)) == pytest.approx((0.625 + 0.875) / 6)
 
 
 def test_detector_units_auc_by_hand_and_against_sklearn():
     run = boundary_run()
-    det = analysis.detector_units(run, k=0, background="A", reach=0)
+    det = analysis.detector_units(run, half_width=0, background="A", reach=0)
     # windows of one frame: onset at 10 (|dh| .375) and S at 15 (.125) against the 27 other frames t >= 1,
     # 26 x .125 and .625 (the end at 20, a negative)
     assert det.attrs["window"] == 1
@@ -314,7 +308,7 @@ def _early_run():
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # no S arrival in this run
 def test_detector_units_scores_one_window_spanning_the_features_reach():
     run = _early_run()
-    det = analysis.detector_units(run, k=0, background="A")
+    det = analysis.detector_units(run, half_width=0, background="A")
     assert det.attrs["reach"] == [3, 2] and det.attrs["window"] == 6
     # the onset window 10 - 3 .. 10 + 2 = 7..12 scores its largest change, the early step at t = 7 (1.125);
     # negative windows of 6 frames tile 1..6 (.125), 13..18 (.125) and 19..24 (1.125, the end at 20); 25..29 is
@@ -322,12 +316,12 @@ def test_detector_units_scores_one_window_spanning_the_features_reach():
     assert int(det["n_onset_windows"]) == 1 and int(det["n_negative_windows"]) == 3
     assert float(det["auc_onset"].sel(unit=0, layer=0)) == pytest.approx((2 + 0.5) / 3)
     # one frame per window, as if the features did not reach: the reaction at t = 7 is a negative, below chance
-    old = analysis.detector_units(run, k=0, background="A", reach=0)
+    old = analysis.detector_units(run, half_width=0, background="A", reach=0)
     assert float(old["auc_onset"].sel(unit=0, layer=0)) == pytest.approx(13 / 28)
 
 
 def test_susceptibility_windows_follow_the_features_reach():
-    sus = analysis.susceptibility(_early_run(), k=1, far=3, background="A")
+    sus = analysis.susceptibility(_early_run(), half_width=1, far=3, background="A")
     u0 = sus.sel(unit=0, layer=0)
     # onset window 10 - max(1, 3) .. 10 + max(1, 2) = 7..12: 1.125 + 5 x 0.125; end window 17..22 the same
     assert int(sus["n_onset_frames"]) == 6 and float(u0["delta_onset"]) == pytest.approx(1.75 / 6)
@@ -335,7 +329,7 @@ def test_susceptibility_windows_follow_the_features_reach():
     # stationary: outside [b - 3, b + 3] for b = 10, 20 -> t = 1..6, 14..16, 24..29
     assert int(sus["n_stationary_frames"]) == 15 and float(u0["delta_stationary"]) == pytest.approx(0.125)
     assert float(u0["unit_susceptibility"]) == pytest.approx((3.5 / 12) / 0.125)
-    plain = analysis.susceptibility(_early_run(), k=1, far=3, background="A", reach=0)
+    plain = analysis.susceptibility(_early_run(), half_width=1, far=3, background="A", reach=0)
     assert float(plain["delta_onset"].sel(unit=0, layer=0)) == pytest.approx(0.375 / 3)  # t = 9..11 misses t = 7
     with pytest.raises(ValueError, match="The 'reach' parameter of susceptibility must be None"):
         analysis.susceptibility(_early_run(), reach=(-1, 2))
@@ -343,7 +337,7 @@ def test_susceptibility_windows_follow_the_features_reach():
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 def test_detector_units_matches_sklearn_on_window_maxima(real_run):
-    det = analysis.detector_units(real_run, k=2, layer=0)
+    det = analysis.detector_units(real_run, half_width=2, layer=0)
     before, after = det.attrs["reach"]
     assert (before, after) == (8, 7) and det.attrs["window"] == 16  # the paper's features at 100 Hz
     table = analysis._common.segment_table(real_run)
@@ -389,7 +383,7 @@ def _lstm_c_run():
 
 
 def test_cell_distribution_shares_by_hand():
-    dist = analysis.cell_distribution(_lstm_c_run(), units=None, bins=[-10.0, 0.0, 10.0])
+    dist = analysis.cell_distribution(_lstm_c_run(), sampled_units=None, bins=[-10.0, 0.0, 10.0])
     assert dist["variable"].values.tolist() == ["c"]
     # inside (-2, 2): -1, 0, 1.5, 0.5 -> 4 of 10 (2 and -2 are not inside)
     assert float(dist["share_inside_2"].sel(layer=0)) == pytest.approx(0.4)
@@ -401,13 +395,13 @@ def test_cell_distribution_picks_h_for_a_gru_and_samples_units():
     h = np.zeros((1, 4, 3, 1))
     h[0, :, :, 0] = [[0.9, 0.1, -0.8], [0.71, -0.69, 0.0], [-1.0, 0.2, 0.75], [0.3, 0.3, 0.3]]
     run = make_run({"h": h}, [4], [(0, 0, 0, 4)], cells=("gru",))
-    dist = analysis.cell_distribution(run, units=None)
+    dist = analysis.cell_distribution(run, sampled_units=None)
     assert dist["variable"].values.tolist() == ["h"]
     # |h| >= 0.7: .9, -.8, .71, -1, .75 -> 5 of 12
     assert float(dist["share_outside_0_7"].sel(layer=0)) == pytest.approx(5 / 12)
-    sampled = analysis.cell_distribution(run, units=2, seed=1)
+    sampled = analysis.cell_distribution(run, sampled_units=2, seed=1)
     assert sampled.sizes["sampled_unit"] == 2
-    assert sampled["sampled_unit"].values.tolist() == analysis.cell_distribution(run, units=2, seed=1)[
+    assert sampled["sampled_unit"].values.tolist() == analysis.cell_distribution(run, sampled_units=2, seed=1)[
         "sampled_unit"].values.tolist()
 
 
@@ -430,18 +424,18 @@ def test_responsibility_inside_rule_for_gru_and_explicit_pair():
     h[0, :, 1, 0] = [-0.9, -0.2, 0.95, 0.0]
     run = make_run({"h": h}, [4], [(0, 0, 0, 2), (0, 1, 2, 4)], cells=("gru",))
     with pytest.warns(EmptyClassWarning):
-        resp = analysis.responsibility(run, threshold="paper")
+        resp = analysis.responsibility(run, irregular="paper")
     assert resp["rule"].values.tolist() == ["inside"]
     # inside (-0.5, 0.5): unit 0 A {.1} -> 1/2, B {-.4} -> 1/2; unit 1 A {-.2} -> 1/2, B {0} -> 1/2
     np.testing.assert_allclose(resp.sel(layer=0).values[:2], [[0.5, 0.5], [0.5, 0.5]])
     with pytest.warns(EmptyClassWarning):
-        narrow = analysis.responsibility(run, threshold=(-0.15, 0.15))
+        narrow = analysis.responsibility(run, irregular=(-0.15, 0.15))
     np.testing.assert_allclose(narrow.sel(layer=0).values[:2], [[0.5, 0.0], [0.0, 0.5]])
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 def test_responsibility_percentile_thresholds_follow_the_values(real_run):
-    resp = analysis.responsibility(real_run, threshold=10, layer=0)
+    resp = analysis.responsibility(real_run, irregular=10, layer=0)
     c = real_run["c"].values[..., 0]
     c = c[np.isfinite(c)]
     span = c.max() - c.min()
@@ -480,12 +474,12 @@ def _line_run():
 
 def test_smoothness_by_hand():
     # steps 0.3; pairwise distances 0.3, 0.6, 0.9, 0.3, 0.6, 0.3 -> mean 0.5
-    s = analysis.smoothness(_line_run(), 0)
+    s = analysis.smoothness(_line_run(), event=0)
     assert float(s.sel(layer=0)) == pytest.approx(0.3 / 0.5)
     jumpy = _line_run()
     jumpy["h"][0, :, 0, 0] = [0.0, 0.9, 0.0, 0.9]
     # steps 0.9; pairwise 0.9, 0, 0.9, 0.9, 0, 0.9 -> 0.6
-    assert float(analysis.smoothness(jumpy, 0).sel(layer=0)) == pytest.approx(0.9 / 0.6)
+    assert float(analysis.smoothness(jumpy, event=0).sel(layer=0)) == pytest.approx(0.9 / 0.6)
 
 
 def test_smoothness_depends_on_length_unless_compared_in_equal_windows():
@@ -498,15 +492,15 @@ def test_smoothness_depends_on_length_unless_compared_in_equal_windows():
     assert float(analysis.smoothness(straight(8))[0]) == pytest.approx(3 / 9)
     assert float(analysis.smoothness(straight(16))[0]) == pytest.approx(3 / 17)
     # in windows of 4 frames both score 3 / 5 (16 frames: 4 windows; 10 frames: 2 windows, 2 frames left out)
-    assert float(analysis.smoothness(straight(16), window=4)[0]) == pytest.approx(3 / 5)
-    ten = analysis.smoothness(straight(10), window=4)
+    assert float(analysis.smoothness(straight(16), path_frames=4)[0]) == pytest.approx(3 / 5)
+    ten = analysis.smoothness(straight(10), path_frames=4)
     assert float(ten[0]) == pytest.approx(3 / 5) and ten.attrs["n_paths"] == 2
     with pytest.warns(EmptyClassWarning, match="no record with at least 20 valid frames"):
-        assert np.isnan(float(analysis.smoothness(straight(10), window=20)[0]))
+        assert np.isnan(float(analysis.smoothness(straight(10), path_frames=20)[0]))
 
 
 def test_temporal_trace_pca_follows_a_straight_path():
-    tr = analysis.temporal_trace(_line_run(), 0)
+    tr = analysis.temporal_trace(_line_run(), event=0)
     assert tr.dims == ("time", "component", "layer")
     np.testing.assert_allclose(tr.sel(component=0, layer=0).values, [-0.45, -0.15, 0.15, 0.45], atol=1e-6)
     np.testing.assert_allclose(tr.sel(component=1, layer=0).values, 0.0, atol=1e-6)
@@ -514,8 +508,8 @@ def test_temporal_trace_pca_follows_a_straight_path():
 
 def test_temporal_trace_tsne_runs_with_a_seed():
     run = boundary_run()
-    a = analysis.temporal_trace(run, 0, var="h", method="tsne", seed=1)
-    b = analysis.temporal_trace(run, 0, var="h", method="tsne", seed=1)
+    a = analysis.temporal_trace(run, event=0, var="h", method="tsne", seed=1)
+    b = analysis.temporal_trace(run, event=0, var="h", method="tsne", seed=1)
     assert a.sizes["time"] == 30 and a["label"].values.tolist()[10] == 1
     xr.testing.assert_allclose(a, b)
 
@@ -545,14 +539,14 @@ def test_perturbation_and_recovery_time_by_hand():
     std = float(diff["clean_std"].sel(layer=0))
     assert std == pytest.approx(np.std(np.r_[clean_h[0, :, 0, 0], np.zeros(8)]), rel=1e-6)
     # mean over the two units of |diff| / std: 0.2/std, 0.1/std, 0.0025/std, 0, 0 ; threshold 0.1 -> T = 7
-    rec = analysis.recovery_time(diff, 0.1)
+    rec = analysis.recovery_time(diff, threshold=0.1)
     assert float(rec.sel(layer=0)) == 2.0
     assert float(rec["recovery_s"].sel(layer=0)) == 2.0
-    assert float(analysis.recovery_time(diff, 1e-9).sel(layer=0)) == 3.0  # the last two frames are exact
+    assert float(analysis.recovery_time(diff, threshold=1e-9).sel(layer=0)) == 3.0  # the last two frames are exact
     still = diff.copy()
     still[-1] = 1.0
     with pytest.warns(RuntimeWarning, match="did not recover"):
-        assert np.isnan(float(analysis.recovery_time(still, 0.1).sel(layer=0)))
+        assert np.isnan(float(analysis.recovery_time(still, threshold=0.1).sel(layer=0)))
 
 
 # --------------------------------------------------------------------------------------------- compare, activity
@@ -560,10 +554,10 @@ def test_perturbation_and_recovery_time_by_hand():
 
 def test_compare_collects_the_numbers_of_each_function():
     lstm, gru = examples.toy_run("lstm"), examples.toy_run("gru")
-    table = analysis.compare({"lstm": lstm, "gru": gru}, k=1, far=2)
+    table = analysis.compare({"lstm": lstm, "gru": gru}, half_width=1, far=2)
     assert list(table.index) == ["lstm", "gru"]
     assert table.loc["lstm", "polarization"] == pytest.approx(
-        float(analysis.activation_histogram(lstm, by=None)["polarization"].mean()))
+        float(analysis.activation_histogram(lstm, per=None)["polarization"].mean()))
     assert table.loc["gru", "gru_h_outside_0_7"] == pytest.approx(
         float(analysis.cell_distribution(gru)["share_outside_0_7"].mean()))
     assert np.isnan(table.loc["gru", "lstm_c_inside_2"]) and np.isnan(table.loc["lstm", "gru_h_outside_0_7"])
@@ -591,13 +585,14 @@ def test_frame_accuracy_by_hand():
      r"The 'weighting' parameter of heat_map must be one of \['segment', 'frame'\]. Got 'time'"),
     (lambda r: analysis.susceptibility(r, layer=3),
      r"The 'layer' parameter of susceptibility must be None \(all layers\), one of \[0\]"),
-    (lambda r: analysis.unit_traces(r, 9), r"The 'event' parameter of unit_traces must be a record position"),
-    (lambda r: analysis.unit_traces(r, 0, units=[5]), r"The 'units' parameter of unit_traces must hold unit ids"),
-    (lambda r: analysis.activation_histogram(r, by="event"), r"The 'by' parameter of activation_histogram"),
-    (lambda r: analysis.responsibility(r, "h", threshold=150), r"The 'threshold' parameter of responsibility"),
-    (lambda r: analysis.temporal_trace(r, 0, method="umap"), r"The 'method' parameter of temporal_trace"),
-    (lambda r: analysis.cell_distribution(r), r"cell_distribution: var=None picks the cell of each layer, 'c' for"),
-    (lambda r: analysis.top_fraction(HEAT, 0), r"The 'fraction' parameter of top_fraction must be a number in"),
+    (lambda r: analysis.unit_traces(r, event=9), r"The 'event' parameter of unit_traces must be a record position"),
+    (lambda r: analysis.unit_traces(r, event=0, units=[5]), r"The 'units' parameter of unit_traces must hold unit ids"),
+    (lambda r: analysis.activation_histogram(r, per="event"), r"The 'per' parameter of activation_histogram"),
+    (lambda r: analysis.responsibility(r, var="h", irregular=150), r"The 'irregular' parameter of responsibility"),
+    (lambda r: analysis.temporal_trace(r, event=0, method="umap"), r"The 'method' parameter of temporal_trace"),
+    (lambda r: analysis.cell_distribution(r), r"cell_distribution: var='cell' picks the cell of each layer, 'c' for"),
+    (lambda r: analysis.top_fraction(HEAT, fraction=0),
+     r"The 'fraction' parameter of top_fraction must be a number in"),
     (lambda r: analysis.heat_map(r["h"]), r"The 'run' parameter of heat_map must be an xarray.Dataset"),
 ])
 def test_errors_say_what_and_how(call, match):
@@ -617,11 +612,11 @@ def test_analysis_imports_no_torch_and_exports_a_public_surface():
 
 
 def test_top_fraction_takes_a_run_as_documented():
-    """``top_fraction(run, 0.5)``, the paper's main analysis as users call it, equals the heat-map route."""
+    """``top_fraction(run, fraction=0.5)``, the paper's main analysis as users call it, equals the heat-map route."""
     run = examples.toy_run()
-    direct = analysis.top_fraction(run, 0.5)
-    via_heat = analysis.top_fraction(analysis.heat_map(run), 0.5)
+    direct = analysis.top_fraction(run, fraction=0.5)
+    via_heat = analysis.top_fraction(analysis.heat_map(run), fraction=0.5)
     assert {k: list(v) for k, v in direct.units.items()} == {k: list(v) for k, v in via_heat.units.items()}
     xr.testing.assert_identical(direct.heat, via_heat.heat)
-    frame = analysis.top_fraction(run, 0.5, weighting="frame")
+    frame = analysis.top_fraction(run, fraction=0.5, weighting="frame")
     assert frame.heat.attrs.get("weighting") == "frame"

@@ -31,47 +31,48 @@ def _attribution_of(run):
 CALLS = {
     "band_profile[null]": lambda r: analysis.band_profile(_attribution_of(r), null=20, seed=1),
     "lag_profile[null]": lambda r: analysis.lag_profile(_attribution_of(r), null=20, seed=1),
-    "attribution_over_time": lambda r: analysis.attribution_over_time(_attribution_of(r), 2),
+    "attribution_over_time": lambda r: analysis.attribution_over_time(_attribution_of(r), target=2),
     "timescales": lambda r: analysis.timescales(r.assign(forget_gate=(r["h"] + 1) / 2)),
     "activation_histogram[class]": lambda r: analysis.activation_histogram(r),
-    "activation_histogram[segment]": lambda r: analysis.activation_histogram(r, "c", by="segment", bins=8),
-    "activation_histogram[all]": lambda r: analysis.activation_histogram(r, layer=1, by=None),
+    "activation_histogram[segment]": lambda r: analysis.activation_histogram(r, var="c", per="segment", bins=8),
+    "activation_histogram[all]": lambda r: analysis.activation_histogram(r, layer=1, per=None),
     "heat_map[summary]": lambda r: analysis.heat_map(r),
     "heat_map[segment]": lambda r: analysis.heat_map(r, use_summary=False),
-    "heat_map[frame, c]": lambda r: analysis.heat_map(r, "c", weighting="frame"),
-    "top_fraction": lambda r: analysis.top_fraction(analysis.heat_map(r, use_summary=False), 0.6),
-    "class_correlation": lambda r: analysis.class_correlation(r, 0.8),
-    "top_units": lambda r: analysis.top_units(r, 3, weighting="frame"),
-    "unit_traces": lambda r: analysis.unit_traces(r, 2, [3, 0]),
-    "unit_activity": lambda r: analysis.unit_activity(r, "c", layer=[1]),
+    "heat_map[frame, c]": lambda r: analysis.heat_map(r, var="c", weighting="frame"),
+    "top_fraction": lambda r: analysis.top_fraction(analysis.heat_map(r, use_summary=False), fraction=0.6),
+    "class_correlation": lambda r: analysis.class_correlation(r, fraction=0.8),
+    "top_units": lambda r: analysis.top_units(r, k=3, weighting="frame"),
+    "unit_traces": lambda r: analysis.unit_traces(r, event=2, units=[3, 0]),
+    "unit_activity": lambda r: analysis.unit_activity(r, var="c", layer=[1]),
     "specialisation": lambda r: analysis.specialisation(r),
     "specialisation[null]": lambda r: analysis.specialisation(r, weighting="frame", null=20, seed=1),
-    "top_units[null]": lambda r: analysis.top_units(r, 2, null=20),
-    "top_fraction[null, class]": lambda r: analysis.top_fraction(r, 0.6, "class", null=20),
-    "class_correlation[class, null]": lambda r: analysis.class_correlation(r, 0.8, rule="class", null=10),
-    "detector_units[null]": lambda r: analysis.detector_units(r, k=1, reach=0, null=20),
-    "susceptibility": lambda r: analysis.susceptibility(r, k=1, far=2),
-    "detector_units": lambda r: analysis.detector_units(r, k=1),
-    "cell_distribution": lambda r: analysis.cell_distribution(r, units=3),
+    "top_units[null]": lambda r: analysis.top_units(r, k=2, null=20),
+    "top_fraction[null, class]": lambda r: analysis.top_fraction(r, fraction=0.6, rule="class", null=20),
+    "class_correlation[class, null]": lambda r: analysis.class_correlation(r, fraction=0.8, rule="class", null=10),
+    "detector_units[null]": lambda r: analysis.detector_units(r, half_width=1, reach=0, null=20),
+    "susceptibility": lambda r: analysis.susceptibility(r, half_width=1, far=2),
+    "detector_units": lambda r: analysis.detector_units(r, half_width=1),
+    "cell_distribution": lambda r: analysis.cell_distribution(r, sampled_units=3),
     "responsibility[paper]": lambda r: analysis.responsibility(r),
-    "responsibility[percentile]": lambda r: analysis.responsibility(r, threshold=20),
-    "responsible_units": lambda r: analysis.responsible_units(analysis.responsibility(r, threshold=20)),
-    "temporal_trace[pca]": lambda r: analysis.temporal_trace(r, "ex1"),
-    "temporal_trace[tsne]": lambda r: analysis.temporal_trace(r, 2, layer=0, method="tsne"),
+    "responsibility[percentile]": lambda r: analysis.responsibility(r, irregular=20),
+    "responsible_units": lambda r: analysis.responsible_units(analysis.responsibility(r, irregular=20)),
+    "temporal_trace[pca]": lambda r: analysis.temporal_trace(r, event="ex1"),
+    "temporal_trace[tsne]": lambda r: analysis.temporal_trace(r, event=2, layer=0, method="tsne"),
     "smoothness": lambda r: analysis.smoothness(r),
     "perturbation": lambda r: analysis.perturbation(r, r, event=1, noise=(3, 5)),
     "recovery_time": lambda r: analysis.recovery_time(analysis.perturbation(r, r, event=1, noise=(3, 5))),
-    "compare": lambda r: analysis.compare({"run": r}, k=1, far=2),
+    "compare": lambda r: analysis.compare({"run": r}, half_width=1, far=2),
     "frame_accuracy": lambda r: analysis.frame_accuracy(r),
     "across_seeds[xarray]": lambda r: analysis.across_seeds(lambda x: analysis.specialisation(x)["specialisation"],
                                                             [r, r]),
     "across_seeds[series]": lambda r: analysis.across_seeds(
-        lambda x: analysis.susceptibility(x, k=1, far=2)["susceptibility"].to_series(), {0: r, 1: r}),
+        lambda x: analysis.susceptibility(x, half_width=1, far=2)["susceptibility"].to_series(), {0: r, 1: r}),
     "linear_cka": lambda r: analysis.linear_cka(r, r),
-    "linear_cka[c vs h]": lambda r: analysis.linear_cka(r, r, "c", layer=1, var_b="h", layer_b=[0, 1]),
-    "match_units": lambda r: analysis.match_units(r, r, "c"),
+    "linear_cka[c vs h]": lambda r: analysis.linear_cka(r, r, var="c", layer=1, var_b="h", layer_b=[0, 1]),
+    "match_units": lambda r: analysis.match_units(r, r, var="c"),
+    "unit_correlation": lambda r: analysis.unit_correlation(r, r, var="c"),
     "linear_probes": lambda r: analysis.linear_probes(r, folds=3),
-    "linear_probes[all, sampled]": lambda r: analysis.linear_probes(r, ["class", "f1"], var="all", layer=1,
+    "linear_probes[all, sampled]": lambda r: analysis.linear_probes(r, targets=["class", "f1"], var="all", layer=1,
                                                                     max_frames=30, seed=1),
     "gate_saturation": lambda r: analysis.gate_saturation(r.assign(forget_gate=(r["h"] + 1) / 2)),
 }
@@ -154,9 +155,10 @@ def test_results_keep_a_layer_dimension(runs):
     for name, call in CALLS.items():
         result = call(run)
         result = result.heat if isinstance(result, tuple) else result
-        # linear_cka compares two runs: its dims are (layer_a, layer_b); attribution_over_time is one target's image
-        if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(
-                ("frame_accuracy", "linear_cka", "attribution_over_time")):
+        # linear_cka and unit_correlation compare two runs: their dims are (layer_a, layer_b / unit_a, unit_b);
+        # attribution_over_time is one target's image
+        two_runs = ("frame_accuracy", "linear_cka", "unit_correlation", "attribution_over_time")
+        if isinstance(result, (xr.Dataset, xr.DataArray)) and not name.startswith(two_runs):
             assert "layer" in result.dims, name
 
 

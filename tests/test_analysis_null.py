@@ -63,7 +63,7 @@ def test_a_structureless_run_has_about_uniform_p_values(noise_run):
                                                   "specialisation_gap_null_q95"))
     assert gap > 0 and abs(gap - mean) < 0.01 and gap < q95
     assert float(spec["specialisation_gap_p"][0]) > 0.05
-    top = analysis.top_units(noise_run, 10, null=199, seed=0)
+    top = analysis.top_units(noise_run, k=10, null=199, seed=0)
     assert top.heat_p.min() > 0 and float(top.heat_p.median()) > 0.2
 
 
@@ -75,7 +75,7 @@ def test_a_planted_specialised_unit_is_above_chance():
     assert float(unit["selectivity_gap_p"]) < 0.05 and float(unit["class_gap_p"].sel(class_name="B")) < 0.05
     assert float(unit["selectivity_gap"]) > float(unit["selectivity_gap_null_q95"])
     assert float(spec["selectivity_gap_p"].drop_sel(unit=3).median()) > 0.2  # the noise units are not
-    top = analysis.top_units(run, 3, null=199, seed=0)
+    top = analysis.top_units(run, k=3, null=199, seed=0)
     assert int(top.sel(class_name="B", rank=1, layer=0)) == 3
     assert float(top.heat_p.sel(class_name="B", rank=1, layer=0)) < 0.05
     assert float(top.heat_p.sel(class_name="A", rank=1, layer=0)) > 0.05  # A's most active unit: chance
@@ -99,11 +99,12 @@ def test_the_null_leaves_the_score_unchanged_and_is_reproducible(noise_run):
 
 
 def test_top_fraction_counts_its_units_against_chance(noise_run):
-    top = analysis.top_fraction(noise_run, 0.5, null=99, seed=0)
+    top = analysis.top_fraction(noise_run, fraction=0.5, null=99, seed=0)
     n, mean, p = (top.heat[name].values[0] for name in ("n_units", "n_units_null_mean", "n_units_p"))
     assert n == len(top.units[0]) and 0 < mean <= 150 and 0 < p <= 1
     # the frame weighting and the "any" rule get one too
-    assert "n_units_p" in analysis.top_fraction(noise_run, 0.3, "any", weighting="frame", null=9).heat.coords
+    assert "n_units_p" in analysis.top_fraction(noise_run, fraction=0.3, rule="any", weighting="frame",
+                                                null=9).heat.coords
 
 
 @pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")  # class C has no segment
@@ -209,7 +210,7 @@ def test_features_computed_elsewhere_get_no_reach_without_a_warning_only_when_gi
     rng = np.random.default_rng(0)
     frames = rnnscope.data.from_features([rng.normal(size=(40, 3)) for _ in range(3)],
                                          [np.r_[np.zeros(15), np.ones(10), np.zeros(15)].astype(int)] * 3,
-                                         ["BG", "EV"], background="BG")
+                                         class_names=["BG", "EV"], background="BG")
     run = make_run({"h": rng.normal(size=(3, 40, 2, 1))}, [40] * 3, [(e, 1, 15, 25) for e in range(3)],
                    class_names=("BG", "EV"))
     run.attrs.update(feature_config=frames.attrs["feature_config"], sampling_rate=100.0, background="BG")
@@ -219,12 +220,12 @@ def test_features_computed_elsewhere_get_no_reach_without_a_warning_only_when_gi
     assert det.attrs["reach"] == [0, 0]
     with pytest.warns(RnnscopeWarning, match=r"susceptibility: .*it has no attrs\['feature_config'\]"):
         analysis.susceptibility(run.drop_attrs(deep=False).assign_attrs(background="BG", class_names=["BG", "EV"]),
-                                k=1, far=2)
+                                half_width=1, far=2)
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*how far its features reach")
         warnings.simplefilter("ignore", analysis.EmptyClassWarning)
         assert analysis.detector_units(run, reach=(2, 1)).attrs["reach"] == [2, 1]
-        assert analysis.susceptibility(run, k=1, far=2, reach=0).attrs["reach"] == [0, 0]
+        assert analysis.susceptibility(run, half_width=1, far=2, reach=0).attrs["reach"] == [0, 0]
 
 
 # --------------------------------------------------------------------------------------------- probes
@@ -233,14 +234,15 @@ def test_features_computed_elsewhere_get_no_reach_without_a_warning_only_when_gi
 def test_probe_scores_against_permuted_segment_labels():
     run = _noise_run(n_units=6, planted=[0, 1, 2])
     run.attrs["background"] = "A"
-    table = analysis.linear_probes(run, ["class", "event"], folds=3, null=19, progress=False).set_index("target")
+    table = analysis.linear_probes(run, targets=["class", "event"], folds=3, null=19,
+                                   progress=False).set_index("target")
     assert table.loc["class", "score_p"] == pytest.approx(1 / 20)  # no permutation reaches it
     assert table.loc["class", "score_null_mean"] < table.loc["class", "score"]
     noise = _noise_run(n_units=6)
     noise.attrs["background"] = "A"
-    plain = analysis.linear_probes(noise, ["class", "event", "time_since_onset"], folds=3, null=19,
+    plain = analysis.linear_probes(noise, targets=["class", "event", "time_since_onset"], folds=3, null=19,
                                    progress=False).set_index("target")
     assert (plain["score_p"] > 0.05).all()
     assert {"score_null_mean", "score_null_q95", "score_p"} <= set(plain.columns)
-    features = analysis.linear_probes(noise, ["f0"], folds=3, null=3, progress=False)
+    features = analysis.linear_probes(noise, targets=["f0"], folds=3, null=3, progress=False)
     assert features["score_p"].isna().all()  # an input feature is not a segment label: no permutation null

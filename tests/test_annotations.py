@@ -84,7 +84,7 @@ def test_transcriber_labels_feed_from_obspy_with_any_class_names(tmp_path):
 
 def test_transcriber_reference_may_be_a_time_trace_or_stream(tmp_path):
     path = trs(tmp_path / "a.trs", BODY)
-    by_time = read_transcriber(path, "2017-08-03T04:10:00Z", BEZ, time_scale=100.0)
+    by_time = read_transcriber(path, "2017-08-03T04:10:00Z", trace_id=BEZ, time_scale=100.0)
     st = obspy.read(event_file(tmp_path / "e.mseed"))
     assert by_time.equals(read_transcriber(path, st[0], time_scale=100.0))
     assert by_time.equals(read_transcriber(path, st, time_scale=100.0))
@@ -93,10 +93,10 @@ def test_transcriber_reference_may_be_a_time_trace_or_stream(tmp_path):
     st += obspy.read(event_file(tmp_path / "n.mseed", trace_id="KC.BEZ..EHN"))
     with pytest.raises(ValueError, match=r"holds the ids \['KC.BEZ..EHN', 'KC.BEZ..EHZ'\]; pass trace_id="):
         read_transcriber(path, st)
-    assert read_transcriber(path, st, "KC.BEZ..EHN", time_scale=100.0)["trace_id"].unique().tolist() == [
+    assert read_transcriber(path, st, trace_id="KC.BEZ..EHN", time_scale=100.0)["trace_id"].unique().tolist() == [
         "KC.BEZ..EHN"]
     with pytest.raises(ValueError, match=r"The 'reference' parameter of read_transcriber must be .* Got 'nowhere'"):
-        read_transcriber(path, "nowhere", BEZ)
+        read_transcriber(path, "nowhere", trace_id=BEZ)
 
 
 def test_transcriber_labels_covering_a_sliver_of_the_record_warn_about_time_scale(tmp_path):
@@ -111,11 +111,11 @@ def test_transcriber_labels_covering_a_sliver_of_the_record_warn_about_time_scal
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         read_transcriber(path, wave, time_scale=100.0)  # right: no warning
-        read_transcriber(path, T0, BEZ)  # a time names no record length: nothing to compare
+        read_transcriber(path, T0, trace_id=BEZ)  # a time names no record length: nothing to compare
 
 
 def test_transcriber_last_mark_ends_at_the_section_without_a_turn_end(tmp_path):
-    table = read_transcriber(trs(tmp_path / "a.trs", BODY, turn_end=None, section_end="1.1"), T0, BEZ)
+    table = read_transcriber(trs(tmp_path / "a.trs", BODY, turn_end=None, section_end="1.1"), T0, trace_id=BEZ)
     assert (table["end"].iloc[-1] - pd.Timestamp(str(T0))).total_seconds() == pytest.approx(1.1)
 
 
@@ -130,7 +130,7 @@ def test_transcriber_errors_name_the_file_and_line(tmp_path, body, section_end, 
     if section_end is None:
         text.write_text(text.read_text().replace(' endTime="1"', ""))
     with pytest.raises(ValueError, match=message):
-        read_transcriber(text, T0, BEZ)
+        read_transcriber(text, T0, trace_id=BEZ)
 
 
 def test_unknown_transcriber_label_is_named_with_its_line_by_from_obspy(tmp_path):
@@ -226,14 +226,14 @@ def test_event_types_map_classes_both_ways_without_descriptions():
     det = detections(["VT", "AV", "IC", "LP"])
     cat = strip(to_catalog(det, event_types=types))
     assert [e.event_type for e in cat] == ["earthquake", "avalanche", "ice quake", "other event"]
-    table = read_quakeml_catalog(cat, event_types=types, duration_s=12.5)
+    table = read_quakeml_catalog(cat, event_types=types, event_duration_s=12.5)
     assert table["class_name"].tolist() == ["VT", "AV", "IC", "LP"]
     assert (table["end"] == det["end"]).all()
     # the defaults map VT, VTE, EQ and Equ to 'earthquake': say how to choose
     with pytest.raises(ValueError, match=r"catalog event 0 .*: event type 'earthquake' maps to several classes "
                                          r"\['VT', 'VTE', 'EQ', 'Equ'\] .* pass event_types="):
-        read_quakeml_catalog(cat, duration_s=12.5)
-    with pytest.raises(ValueError, match=r"has no end time .* pass duration_s="):
+        read_quakeml_catalog(cat, event_duration_s=12.5)
+    with pytest.raises(ValueError, match=r"has no end time .* pass event_duration_s="):
         read_quakeml_catalog(cat, event_types=types)
 
 
@@ -248,21 +248,21 @@ def test_foreign_quakeml_events_with_origins_picks_and_descriptions(tmp_path):
     ev2 = Event(event_type="other event", event_descriptions=[EventDescription("Regional"), EventDescription("LP")],
                 origins=[Origin(time=t + 100)], comments=[Comment(text="reviewed")])
     ev3 = Event(event_type="landslide", origins=[Origin(time=t + 200)])
-    table = read_quakeml_catalog(Catalog([ev1, ev2]), trace_id=BEZ, duration_s=30.0)
+    table = read_quakeml_catalog(Catalog([ev1, ev2]), trace_id=BEZ, event_duration_s=30.0)
     assert table["class_name"].tolist() == ["VT", "LP"]
     start = pd.Timestamp(str(t))
     assert ((table["start"] - start).dt.total_seconds()).tolist() == [1.0, 100.0]  # earliest pick on the trace
     assert ((table["p"] - start).dt.total_seconds()).iloc[0] == 1.0
     assert ((table["s"] - start).dt.total_seconds()).iloc[0] == 3.0 and pd.isna(table["s"].iloc[1])
-    assert read_quakeml_catalog(Catalog([ev1]), duration_s=30.0)["trace_id"].tolist() == ["KC.BZG..EHZ"]
+    assert read_quakeml_catalog(Catalog([ev1]), event_duration_s=30.0)["trace_id"].tolist() == ["KC.BZG..EHZ"]
     with pytest.raises(ValueError, match=r"event 0 .* has no pick with a SEED id; pass trace_id="):
-        read_quakeml_catalog(Catalog([ev2]), duration_s=30.0)
+        read_quakeml_catalog(Catalog([ev2]), event_duration_s=30.0)
     with pytest.raises(ValueError, match=r"event type 'landslide' is not mapped to a class .* add \{'<class>': "
                                          r"'landslide'\} to event_types"):
-        read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0)
-    assert read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, duration_s=30.0,
+        read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, event_duration_s=30.0)
+    assert read_quakeml_catalog(Catalog([ev3]), trace_id=BEZ, event_duration_s=30.0,
                                 event_types={"RF": "landslide"})["class_name"].tolist() == ["RF"]
-    assert read_quakeml_catalog(Catalog([ev2]), trace_id=BEZ, duration_s=30.0, event_types={},
+    assert read_quakeml_catalog(Catalog([ev2]), trace_id=BEZ, event_duration_s=30.0, event_types={},
                                 class_names=["LP"])["class_name"].tolist() == ["LP"]
 
 
@@ -314,15 +314,15 @@ def test_relative_csv_errors(tmp_path):
     path = tmp_path / "labels.csv"
     path.write_text("start,end,class\n10,abc,VT\n")
     with pytest.raises(ValueError, match=r"labels.csv line 2: the end time 'abc' is not a number of seconds"):
-        read_relative_csv(path, T0, BEZ)
+        read_relative_csv(path, T0, trace_id=BEZ)
     path.write_text("begin,end,class\n10,20,VT\n")
     with pytest.raises(ValueError, match=r"labels.csv needs columns start, end and class"):
-        read_relative_csv(path, T0, BEZ)
+        read_relative_csv(path, T0, trace_id=BEZ)
     with pytest.raises(FileNotFoundError, match=r"the CSV file .*missing.csv' does not exist"):
-        read_relative_csv(tmp_path / "missing.csv", T0, BEZ)
+        read_relative_csv(tmp_path / "missing.csv", T0, trace_id=BEZ)
     path.write_text("start,end,class\n10,20,VT\n")
     with pytest.raises(ValueError, match=r"The 'time_scale' parameter of read_relative_csv"):
-        read_relative_csv(path, T0, BEZ, time_scale=0)
+        read_relative_csv(path, T0, trace_id=BEZ, time_scale=0)
 
 
 def test_empty_annotation_gives_an_empty_catalog(tmp_path):

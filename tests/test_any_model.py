@@ -301,18 +301,26 @@ def test_dilated_rnn_streams_are_interleaved_back_in_time():
 
 
 def test_modules_with_different_step_counts_go_to_separate_runs():
+    """capture gives one Dataset: modules at several time resolutions are an error naming capture_modules and
+    modules=; capture_modules gives them all, always a dict {steps: run}."""
     model = TwoRates().eval()
-    runs = _capture(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1)
+    with pytest.raises(ValueError, match=r"capture: the captured modules run at 2 time resolutions \(steps: modules "
+                                         r"\{40: \['fast'\], 10: \['slow'\]\}\).*rnnscope.capture_modules\(model, "
+                                         r"data\).*modules=\[\.\.\.\]"):
+        _capture(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1)
+    runs = rnnscope.capture_modules(model, torch.randn(2, 40, 2), sampling_rate=10.0, time_axis=1, progress=False)
     assert sorted(runs) == [10, 40]
     assert runs[40]["module"].values.tolist() == ["fast"] and runs[10]["module"].values.tolist() == ["slow"]
     assert runs[40].attrs["step_seconds"] == pytest.approx(0.1) and runs[10].attrs["step_seconds"] == pytest.approx(0.4)
     np.testing.assert_allclose(runs[10]["time"].values[:2], [0.2, 0.6])
-    only = _capture(model, torch.randn(2, 40, 2), modules=["slow"], variables=["h", "c"])
+    only = _capture(model, torch.randn(2, 40, 2), modules=["slow"], var=["h", "c"])
     assert isinstance(only, xr.Dataset) and sorted(only.data_vars) == ["c", "h", "summary_activity",
                                                                          "summary_event_id", "summary_max",
                                                                          "summary_min"]
-    with pytest.raises(ValueError, match="a store holds one run"):
+    with pytest.raises(ValueError, match="rnnscope.capture_modules"):
         _capture(model, torch.randn(2, 40, 2), store="unused.zarr")
+    one = rnnscope.capture_modules(model, torch.randn(2, 40, 2), modules=["slow"], progress=False)
+    assert isinstance(one, dict) and list(one) == [10]  # a dict even for one resolution
 
 
 # ---------------------------------------------------------------------------------------- time and labels
@@ -324,7 +332,8 @@ def test_labels_per_sample_and_per_second_are_mapped_to_step_centres(tmp_path):
     per_sample = np.zeros((2, 40), dtype=np.int64)
     per_sample[:, 12:30] = 1
     per_sample[1, 30:] = -1
-    runs = _capture(model, x, sampling_rate=10.0, time_axis=1, labels=per_sample, class_names=["noise", "quake"])
+    runs = rnnscope.capture_modules(model, x, sampling_rate=10.0, time_axis=1, labels=per_sample,
+                                    class_names=["noise", "quake"], progress=False)
     slow = runs[10]  # steps of 0.4 s, centres 0.2, 0.6, ...: label of samples 2, 6, 10, 14, ..., 38
     assert slow["label"].values[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 0, 0, 0]
     assert slow["label"].values[1].tolist() == [0, 0, 0, 1, 1, 1, 1, -1, -1, -1]
@@ -394,19 +403,20 @@ def test_silencing_units_of_one_direction():
     torch.manual_seed(6)
     model = Wrap(nn.LSTM(4, 5, num_layers=2, bidirectional=True, batch_first=True)).eval()
     x = torch.randn(3, 8, 3)
-    spec = {"rnn[0] backward": [1, 3]}
+    spec = {1: [1, 3]}  # the run's layer 1: "rnn[0] backward"
     run = _capture(model, x, silence=spec)
+    assert rnnscope.schema.layer_labels(run)[1] == "rnn[0] backward"
     h = run["h"].values
     assert np.all(h[:, :, [1, 3], 1] == 0) and np.all(h[:, :, [0, 2, 4], 1] != 0)
     assert np.all(h[..., [0, 2, 3]] != 0)
     with torch.no_grad():
         plain = model(x)
-        with experiments.silenced(model, silence=spec):
+        with experiments.silenced(model, spec):
             quiet = model(x)
-        # the same through keep= (the units kept) and through a silenced copy
-        with experiments.silenced(model, keep={"rnn": [None, [0, 2, 4], None, None]}):
+        # the same as a boolean mask (True = silenced) and through a silenced copy
+        with experiments.silenced(model, {1: np.array([False, True, False, True, False])}):
             kept = model(x)
-        copy = experiments.silence(model, silence=spec)
+        copy = experiments.silence(model, spec)
         assert torch.allclose(copy(x), quiet, atol=1e-6)
         assert torch.equal(model(x), plain)  # the model is itself again
     assert not torch.allclose(plain, quiet, atol=1e-3)
@@ -425,8 +435,10 @@ def test_silencing_units_of_one_direction():
             h_b, c_b, inside = _step("lstm", z[0, t], h_b, c_b, w)
             h_b = h_b * keep
             np.testing.assert_allclose(run["c"].values[0, t, :, 1], c_b, atol=ATOL)
-    with pytest.raises(ValueError, match="neither a recurrent module .* nor a layer label"):
-        _capture(model, x, silence={"rnn[0] sideways": [1]})
+    with pytest.raises(ValueError, match=r"The 'silence' parameter of capture must be a dict \{layer: units\}"):
+        _capture(model, x, silence={"rnn[0] backward": [1]})  # labels name layers in errors, never in specs
+    with pytest.raises(ValueError, match=r"Got the keys \[4\] instead \(the model gives 4 layer\(s\)\)"):
+        _capture(model, x, silence={4: [1]})
 
 
 def test_ablation_curve_of_any_model():
@@ -471,7 +483,7 @@ def test_analyses_and_explorer_on_runs_of_any_model():
     assert explorer.w_layer.options[1] == ("encoder.lstm[0] backward", 1)
     assert explorer.order_class == "" and len(explorer.selected_units) == 5
     assert "specialisation" not in [v for _, v in explorer.w_order.options]
-    explorer.variable = "forget_gate"
+    explorer.var = "forget_gate"
     explorer.render_now()
     labelled = _capture(model, (x, lengths), labels=np.array([[0, 0, 1, 1, 1, 0, 0]] * 3),
                         class_names=["SIL", "LP"], time_axis=1)
@@ -494,8 +506,8 @@ def test_what_cannot_be_captured_is_refused_with_a_reason():
         _capture(model, torch.randn(2, 5, 3), sampling_rate=100)
     with pytest.raises(ValueError, match="'labels' parameter of capture must be an integer array"):
         _capture(model, torch.randn(2, 5, 3), labels=np.zeros((3, 5), int), time_axis=1)
-    with pytest.raises(ValueError, match="'variables' parameter of capture must be 'all' or a list drawn from"):
-        _capture(model, torch.randn(2, 5, 3), variables=["c"])
+    with pytest.raises(ValueError, match="'var' parameter of capture must be 'all' or a list drawn from"):
+        _capture(model, torch.randn(2, 5, 3), var=["c"])
     with pytest.raises(TypeError, match="Got an xarray.Dataset instead"):
         _capture(model, xr.Dataset())
 
@@ -551,7 +563,7 @@ def test_analyses_leave_out_the_padding_of_narrower_layers():
     labels = np.zeros((4, 30), dtype=np.int64)
     labels[:, 10:20] = 1
     run = _capture(model, x, labels=labels, time_axis=1)
-    assert np.isfinite(analysis.temporal_trace(run, 0).values).all()
+    assert np.isfinite(analysis.temporal_trace(run, event=0).values).all()
     assert np.isfinite(analysis.smoothness(run).values).all()
     activity = analysis.unit_activity(run)["mean_abs"].values
     assert np.isnan(activity[4:, 0]).all() and np.isfinite(activity[:4, 0]).all() and np.isfinite(activity[:, 1]).all()
@@ -588,7 +600,7 @@ def test_module_views_are_reused_rebuilt_on_new_parameters_and_never_keep_a_modu
     {},
     {"sampling_rate": 10.0, "time_axis": 1, "class_names": ["a", "b", "c"],
      "labels": np.random.default_rng(2).integers(-1, 3, size=(5, 20))},
-    {"modules": ["layers.0.rnn", "layers.2.rnn"], "silence": {"layers.0.rnn": [1, 2]}, "variables": ["h", "c"]},
+    {"modules": ["layers.0.rnn", "layers.2.rnn"], "silence": {0: [1, 2]}, "var": ["h", "c"]},
 ])
 def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_path_s_run(options, monkeypatch):
     """An RNNClassifier on a tensor or an array is traced by its own layers (the native kernels writing into the run),
@@ -596,10 +608,12 @@ def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_
     from rnnscope.capturing import _modules
 
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier(["lstm", "gru", "rnn"], 4, 6, 3)
+    model = rnnscope.models.RNNClassifier(["lstm", "gru", "rnn"], input_size=4, hidden_size=6, num_classes=3)
     model.fit_normalizer(np.random.default_rng(0).normal(2, 3, size=(5, 30, 4)))
     x = np.random.default_rng(1).normal(size=(5, 20, 4)).astype(np.float32)
-    hooked = _modules.capture_modules(model, torch.from_numpy(x), progress=False, batch_size=2, **options)
+    hooked_options = {("variables" if k == "var" else k): v for k, v in options.items()}
+    (hooked,) = _modules.record_modules(model, torch.from_numpy(x), progress=False, batch_size=2,
+                                        **hooked_options).values()
     recorded = []
     monkeypatch.setattr(_modules._Recorder, "__enter__", lambda self: recorded.append(self) or self)
     for data in (x, torch.from_numpy(x)):
@@ -612,9 +626,10 @@ def test_a_classifier_from_a_tensor_or_array_takes_its_own_pass_with_the_hooked_
 
 
 def test_a_classifier_from_a_tensor_gives_the_states_of_its_capture_from_frames(tmp_path):
-    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 20)))
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 20)))
     torch.manual_seed(1)
-    model = rnnscope.models.RNNClassifier(["gru", "lstm"], frames.sizes["feature"], 8, 5)
+    model = rnnscope.models.RNNClassifier(["gru", "lstm"], input_size=frames.sizes["feature"], hidden_size=8,
+                                          num_classes=5)
     model.fit_normalizer(frames)
     from_frames = rnnscope.capture(model, frames, progress=False)
     x = frames["features"].transpose("event", "time", "feature").values
@@ -629,11 +644,16 @@ def test_a_lazy_lstm_classifier_or_module_batch_take_the_hooked_path():
     from rnnscope.capturing._classifier_data import classifier_pass_applies
 
     x = torch.zeros(2, 5, 3)
-    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x, None)
-    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x.numpy(), {})
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier(["gru", "lazy_lstm"], 3, 4, 2), x, None)
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), x, {"layers.0.rnn": "event_major"})
-    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", 3, 4, 2), (x, torch.tensor([5, 3])), None)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2), x,
+                                   None)
+    assert classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=2),
+                                   x.numpy(), {})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier(["gru", "lazy_lstm"], input_size=3, hidden_size=4,
+                                                                     num_classes=2), x, None)
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4,
+                                                                     num_classes=2), x, {"layers.0.rnn": "event_major"})
+    assert not classifier_pass_applies(rnnscope.models.RNNClassifier("gru", input_size=3, hidden_size=4,
+                                                                     num_classes=2), (x, torch.tensor([5, 3])), None)
     assert not classifier_pass_applies(nn.Sequential(nn.LSTM(3, 4)), x, None)
 
 

@@ -51,7 +51,8 @@ CASES = {
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory):
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 8, 5, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5,
+                                      class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
     with torch.no_grad():  # a normaliser on the scale of the synthetic data, so the probabilities move
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         m.fit_normalizer(frames[None])
@@ -381,7 +382,7 @@ def test_the_commands_of_docs_monitoring_run_as_shown(tmp_path, monkeypatch, cap
     original = rnnscope.features.compute(rnnscope.data.synthetic(n_records=16, seed=1))
     rnnscope.save_run(original, "train.zarr")
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     rnnscope.train.fit(model, original, epochs=2, progress=False, seed=0)
     model.save("model.safetensors")
     for words in commands:

@@ -25,14 +25,14 @@ def _frames(n_records=3, n_time=30, n_features=6, seed=0, lengths=None):
     lengths = lengths or [n_time - 4 * i for i in range(n_records)]
     feats = [rng.normal(size=(n, n_features)).astype(np.float32) for n in lengths]
     labels = [np.where((np.arange(n) >= 8) & (np.arange(n) < 16), 1, 0) for n in lengths]
-    return rnnscope.data.from_features(feats, labels, ["BG", "EV"], frame_rate=2.0, background="BG")
+    return rnnscope.data.from_features(feats, labels, class_names=["BG", "EV"], frame_rate=2.0, background="BG")
 
 
 def copy_model(n_features=6, feature=2, delay=3, gain=0.2, hidden=None):
     """A vanilla RNN whose unit ``delay`` copies input feature ``feature`` from ``delay`` frames back: unit 0 reads
     the feature, unit k reads unit k - 1 (a shift register); every other weight is 0."""
     hidden = hidden or delay + 2
-    model = RNNClassifier("rnn", n_features, hidden, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier("rnn", input_size=n_features, hidden_size=hidden, num_classes=2, class_names=["BG", "EV"], background="BG")
     layer = model.layers[0].rnn
     with torch.no_grad():
         for p in model.parameters():
@@ -48,7 +48,7 @@ def test_copy_unit_is_attributed_to_its_feature_and_delay(method):
     data = _frames()
     for feature, delay in ((2, 3), (5, 1)):
         model = copy_model(feature=feature, delay=delay)
-        attr = attribution(model, data, delay, frames=(10.0, 12.0), method=method, max_lag=8, patch=(1, 1),
+        attr = attribution(model, data, target=delay, frames=(10.0, 12.0), method=method, max_lag=8, patch=(1, 1),
                            baseline="zeros", progress=False)
         mass = np.abs(attr.attribution.values).sum(0)  # (lag, feature)
         assert np.unravel_index(np.nanargmax(mass), mass.shape) == (delay, feature)
@@ -62,10 +62,10 @@ def test_target_value_is_the_captured_state_with_windows_and_carried_state():
     """Each window starts from the state the record left there (max_lag), so f(x) is the unit's captured value."""
     data = _frames(n_records=2, n_time=40)
     torch.manual_seed(0)
-    model = RNNClassifier(["gru", "lstm"], 6, 5, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(["gru", "lstm"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG")
     run = rnnscope.capture(model, data, progress=False)
     for layer, var in ((0, "update_gate"), (1, "c"), (1, "h")):
-        attr = attribution(model, data, [1, 4], layer=layer, var=var, frames="all", max_lag=5, batch_size=7,
+        attr = attribution(model, data, target=[1, 4], layer=layer, var=var, frames="all", max_lag=5, batch_size=7,
                            steps=8, progress=False)
         captured = run[var].sel(layer=layer).values  # (event, time, unit)
         expected = [captured[list(run.event_id.values).index(e), f, u] for e, f, u in
@@ -81,10 +81,10 @@ def test_target_value_is_the_captured_state_with_windows_and_carried_state():
 def test_integrated_gradients_are_complete(cell):
     data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=3))
     torch.manual_seed(1)
-    model = RNNClassifier(cell, 48, 12, 5).fit_normalizer(data)
+    model = RNNClassifier(cell, input_size=48, hidden_size=12, num_classes=5).fit_normalizer(data)
     for target in (4, "LP"):
-        attr = attribution(model, data, target, frames="onset", steps=32, max_lag=30, progress=False,
-                           output="prob")
+        attr = attribution(model, data, target=target, frames="onset", steps=32, max_lag=30, progress=False,
+                           class_output="prob")
         diff = (attr.target_value - attr.baseline_value).values
         total = attr.attribution.sum(("lag", "feature")).values
         assert np.all(np.abs(total - diff) <= 0.01 * np.abs(diff) + 1e-6)
@@ -94,15 +94,15 @@ def test_integrated_gradients_are_complete(cell):
 def test_too_few_steps_are_doubled_until_complete_or_warned():
     data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=3))
     torch.manual_seed(1)
-    model = RNNClassifier("lstm", 48, 12, 5).fit_normalizer(data)
+    model = RNNClassifier("lstm", input_size=48, hidden_size=12, num_classes=5).fit_normalizer(data)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(6.0)  # a very nonlinear path
     with pytest.warns(errors.CompletenessWarning,
                       match=r"miss f\(x\) - f\(baseline\) by more than 1% .* after up to 2 steps; pass max_steps=4"):
-        attribution(model, data, "VTE", frames="onset", steps=2, max_steps=2, max_lag=30, progress=False)
+        attribution(model, data, target="VTE", frames="onset", steps=2, max_steps=2, max_lag=30, progress=False)
     # with room to double the steps, the targets missing completeness are computed again until they meet it
-    attr = attribution(model, data, "VTE", frames="onset", steps=2, max_lag=30, progress=False)
+    attr = attribution(model, data, target="VTE", frames="onset", steps=2, max_lag=30, progress=False)
     assert float(attr.completeness_error.max()) < 0.01
     assert attr.ig_steps.max() > 2 and set(attr.ig_steps.values.tolist()) <= {2, 4, 8, 16, 32, 64, 128, 256}
 
@@ -111,10 +111,10 @@ def test_unrolled_path_gives_the_same_attributions():
     """The step loop used on CUDA (cuDNN refuses an RNN's backward in eval mode) equals the fused path."""
     data = _frames()
     torch.manual_seed(2)
-    model = RNNClassifier(["lstm", "gru"], 6, 5, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(["lstm", "gru"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG")
     kwargs = dict(layer=1, frames=(9.0, 11.0), steps=8, max_lag=6, progress=False)
-    fused = attribution(model, data, [0, 3], **kwargs)
-    stepped = attribution(model, data, [0, 3], unroll=True, **kwargs)
+    fused = attribution(model, data, target=[0, 3], **kwargs)
+    stepped = attribution(model, data, target=[0, 3], unroll=True, **kwargs)
     xr.testing.assert_allclose(fused.drop_vars("completeness_error"), stepped.drop_vars("completeness_error"),
                                atol=1e-6)
     assert float(fused.completeness_error.max()) < 1e-3 and float(stepped.completeness_error.max()) < 1e-3
@@ -123,21 +123,21 @@ def test_unrolled_path_gives_the_same_attributions():
 def test_result_layout_coordinates_and_store(tmp_path):
     data = _frames()
     torch.manual_seed(3)
-    model = RNNClassifier("lstm", 6, 4, 2, class_names=["BG", "EV"], background="BG")
-    attr = attribution(model, data, 2, frames="onset", max_lag=4, steps=4, progress=False)
+    model = RNNClassifier("lstm", input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG")
+    attr = attribution(model, data, target=2, frames="onset", max_lag=4, steps=4, progress=False)
     assert attr.attribution.dims == ("target", "lag", "feature")
     assert attr.target_segment_class.values.tolist() == ["EV"] * 3  # the background's segments are left out
     assert attr.target_frame.values.tolist() == [8, 8, 8]  # the onsets: frame 8 at 4 s
     assert attr.target_time.values.tolist() == [4.0, 4.0, 4.0]
     assert attr.lag_s.values.tolist() == [0.0, 0.5, 1.0, 1.5, 2.0]
     assert set(attr.feature_part.values) == {"input"} and np.isnan(attr.band_hz).all()  # names not rnnscope's
-    stored = attribution(model, data, 2, frames="onset", max_lag=4, steps=4, progress=False,
+    stored = attribution(model, data, target=2, frames="onset", max_lag=4, steps=4, progress=False,
                          store=tmp_path / "attr.zarr", batch_size=2)
     xr.testing.assert_allclose(stored.load(), attr)
     reopened = rnnscope.open_run(tmp_path / "attr.zarr")
     assert reopened.attrs["class_names"] == ["BG", "EV"]
     with pytest.raises(FileExistsError, match="pass overwrite=True"):
-        attribution(model, data, 2, frames="onset", max_lag=4, progress=False, store=tmp_path / "attr.zarr")
+        attribution(model, data, target=2, frames="onset", max_lag=4, progress=False, store=tmp_path / "attr.zarr")
     run = rnnscope.capture(model, data, progress=False).merge(attr)
     path = rnnscope.save_run(run, tmp_path / "run.zarr")
     xr.testing.assert_allclose(rnnscope.open_run(path).attribution.load(), attr.attribution)
@@ -149,8 +149,8 @@ def test_band_labels_of_rnnscope_features(rate):
     delta and delta-delta; the frames and the features' reach are counted in frames whatever the rate."""
     records = rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=rate)
     data = rnnscope.features.compute(records, n_fft=1024) if rate > 100 else rnnscope.features.compute(records)
-    model = RNNClassifier("gru", 48, 4, 5).fit_normalizer(data)
-    attr = attribution(model, data, 0, frames=20.0, steps=4, max_lag=3, progress=False)
+    model = RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).fit_normalizer(data)
+    attr = attribution(model, data, target=0, frames=20.0, steps=4, max_lag=3, progress=False)
     parts = attr.feature_part.values
     assert parts[:16].tolist() == ["static"] * 16 and parts[16:32].tolist() == ["delta"] * 16
     assert parts[32:].tolist() == ["delta_delta"] * 16
@@ -170,20 +170,20 @@ def test_a_result_too_large_for_memory_asks_for_a_store(monkeypatch, tmp_path):
     data = _frames(n_records=2, n_time=30)
     model = copy_model(feature=2, delay=3)
     kwargs = dict(frames="all", max_lag=5, method="gradient_x_input", batch_size=8, progress=False)
-    in_memory = attribution(model, data, 3, **kwargs)
+    in_memory = attribution(model, data, target=3, **kwargs)
     one_target = 4 * 6 * 6  # float32 x lags x features
     monkeypatch.setattr(_attribution_result, "MEMORY_LIMIT", 10 * one_target)
     with pytest.raises(errors.AttributionError, match=r"the result would hold 56 targets x 6 lags x 6 features "
                                                       r".*pass store= \(written batch by batch\) or a smaller max_lag="):
-        attribution(model, data, 3, **kwargs)
-    stored = attribution(model, data, 3, store=tmp_path / "long.zarr", **kwargs)
+        attribution(model, data, target=3, **kwargs)
+    stored = attribution(model, data, target=3, store=tmp_path / "long.zarr", **kwargs)
     xr.testing.assert_allclose(stored.load(), in_memory)
 
 
 def test_occlusion_patches_share_their_drop():
     data = _frames()
     model = copy_model(feature=1, delay=2)
-    attr = attribution(model, data, 2, frames=12.0, method="occlusion", patch=(2, 1), max_lag=5, baseline="zeros",
+    attr = attribution(model, data, target=2, frames=12.0, method="occlusion", patch=(2, 1), max_lag=5, baseline="zeros",
                        progress=False)
     values = attr.attribution.values[:, :, 1]
     # patches end on the target frame: lags (0, 1), (2, 3), (4, 5); the copied lag 2 shares with lag 3
@@ -214,8 +214,8 @@ def test_any_module_bidirectional_with_conv_front_end():
     torch.manual_seed(5)
     model = ConvBiLSTM()
     x = torch.randn(2, 2, 20)
-    forward = attribution(model, x, 1, layer="rnn[0] forward", frames=10, time_axis=-1, steps=16, progress=False)
-    backward = attribution(model, x, 1, layer="rnn[0] backward", frames=10, time_axis=-1, steps=16,
+    forward = attribution(model, x, target=1, layer="rnn[0] forward", frames=10, time_axis=-1, steps=16, progress=False)
+    backward = attribution(model, x, target=1, layer="rnn[0] backward", frames=10, time_axis=-1, steps=16,
                            progress=False)
     lags = forward.lag.values
     mass_f = np.nansum(np.abs(forward.attribution.values), axis=(0, 2))
@@ -226,7 +226,7 @@ def test_any_module_bidirectional_with_conv_front_end():
     for attr in (forward, backward):
         assert float(attr.completeness_error.max()) < 0.01
         assert attr.sizes["feature"] == 2 and attr.target_layer_label.values.tolist()[0].startswith("rnn[0]")
-    logits = attribution(model, x, "b", frames="peak", time_axis=-1, class_names=["a", "b", "c"],
+    logits = attribution(model, x, target="b", frames="peak", time_axis=-1, class_names=["a", "b", "c"],
                          output_fn=lambda out: out, steps=16, progress=False)
     assert logits.target_class.values.tolist() == ["b", "b"]
     with torch.no_grad():
@@ -239,7 +239,7 @@ def test_eqtransformer_with_random_weights():
     torch.manual_seed(4)
     model = sbm.EQTransformer()  # random weights: nothing is downloaded
     x = torch.randn(1, 3, 6000)
-    attr = attribution(model, x, 3, layer="bi_lstm_stack.members.0.lstm[0] backward", frames=20, time_axis=-1,
+    attr = attribution(model, x, target=3, layer="bi_lstm_stack.members.0.lstm[0] backward", frames=20, time_axis=-1,
                        sampling_rate=100.0, method="gradient_x_input", progress=False)
     assert attr.sizes["feature"] == 3 and attr.attrs["module_steps"] == 47
     assert attr.target_time.values[0] == pytest.approx((20 + 0.5) * 60 / 47)
@@ -252,27 +252,27 @@ def test_eqtransformer_with_random_weights():
 
 def test_errors_name_what_is_wrong():
     data = _frames()
-    model = RNNClassifier(["lstm", "lstm"], 6, 4, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(["lstm", "lstm"], input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG")
     with pytest.raises(errors.AttributionError, match=r"'layer' parameter of attribution must name the layer of unit"):
-        attribution(model, data, 2, progress=False)
+        attribution(model, data, target=2, progress=False)
     with pytest.raises(errors.AttributionError, match=r"'var' parameter .* \['h', 'c', 'input_gate'"):
-        attribution(model, data, 2, layer=0, var="update_gate", progress=False)
+        attribution(model, data, target=2, layer=0, var="update_gate", progress=False)
     with pytest.raises(errors.AttributionError, match=r"unit\(s\) \[9\] of layer 1, which has 4 units"):
-        attribution(model, data, 9, layer=1, progress=False)
+        attribution(model, data, target=9, layer=1, progress=False)
     with pytest.raises(errors.AttributionError, match=r"names the class 'LP', which the model does not have"):
-        attribution(model, data, "LP", progress=False)
+        attribution(model, data, target="LP", progress=False)
     with pytest.raises(errors.AttributionError, match=r"frames=\(500.0, 600.0\) selects no valid frame"):
-        attribution(model, data, 0, layer=0, frames=(500.0, 600.0), progress=False)
+        attribution(model, data, target=0, layer=0, frames=(500.0, 600.0), progress=False)
     with pytest.raises(errors.AttributionError, match=r"'classes' parameter of attribution names \['VT'\]"):
-        attribution(model, data, 0, layer=0, frames="onset", classes=["VT"], progress=False)
+        attribution(model, data, target=0, layer=0, frames="onset", classes=["VT"], progress=False)
     with pytest.raises(ValueError, match=r"'method' parameter of attribution must be one of"):
-        attribution(model, data, 0, layer=0, method="saliency", progress=False)
+        attribution(model, data, target=0, layer=0, method="saliency", progress=False)
     with pytest.raises(errors.AttributionError, match=r"'data' parameter of attribution must be a features Dataset"):
-        attribution(model, np.zeros((1, 5, 6)), 0, layer=0, progress=False)
+        attribution(model, np.zeros((1, 5, 6)), target=0, layer=0, progress=False)
     with pytest.raises(errors.AttributionError, match=r"'baseline' parameter of attribution must hold one value per"):
-        attribution(model, data, 0, layer=0, baseline=np.zeros(4), progress=False)
+        attribution(model, data, target=0, layer=0, baseline=np.zeros(4), progress=False)
     with pytest.raises(errors.AttributionError, match=r"a class target of a model that is not an rnnscope classifier"):
-        attribution(ConvBiLSTM(), torch.randn(1, 2, 8), "b", time_axis=-1, progress=False)
+        attribution(ConvBiLSTM(), torch.randn(1, 2, 8), target="b", time_axis=-1, progress=False)
 
 
 def test_copy_unit_band_profile_and_memory_from_a_stored_attribution(tmp_path):
@@ -280,7 +280,7 @@ def test_copy_unit_band_profile_and_memory_from_a_stored_attribution(tmp_path):
     frames (1.5 s), read back from the store without torch's help."""
     data = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=2, sampling_rate=50.0))
     model = copy_model(n_features=48, feature=5, delay=3, gain=0.05).fit_normalizer(data)
-    attribution(model, data, 3, frames="all", max_lag=10, steps=8, batch_size=64, progress=False,
+    attribution(model, data, target=3, frames="all", max_lag=10, steps=8, batch_size=64, progress=False,
                 store=tmp_path / "copy.zarr")
     stored = rnnscope.open_run(tmp_path / "copy.zarr")
     bands = rnnscope.analysis.band_profile(stored, null=50)
@@ -299,8 +299,8 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
     features[0, 10:14] = np.nan
     data["features"] = (data["features"].dims, features)
     torch.manual_seed(6)
-    model = RNNClassifier("gru", 6, 4, 2, class_names=["BG", "EV"], background="BG").fit_normalizer(data)
-    attr = attribution(model, data, [0, 2], frames=(8.0, 9.0), max_lag=12, steps=16, progress=False)
+    model = RNNClassifier("gru", input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG").fit_normalizer(data)
+    attr = attribution(model, data, target=[0, 2], frames=(8.0, 9.0), max_lag=12, steps=16, progress=False)
     assert np.isfinite(attr.attribution.values[:, :12]).all()
     with torch.no_grad():
         _, layers = model.forward_layers(torch.from_numpy(features[:, :40]))
@@ -316,7 +316,7 @@ def test_unrolled_never_calls_the_fused_kernel_while_autograd_records(monkeypatc
     from rnnscope.models import unrolled
 
     torch.manual_seed(7)
-    classifier = RNNClassifier(["lstm", "gru"], 3, 4, 2, class_names=["BG", "EV"], background="BG").eval()
+    classifier = RNNClassifier(["lstm", "gru"], input_size=3, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG").eval()
     bidirectional = ConvBiLSTM().eval()
     x = torch.randn(2, 6, 3, requires_grad=True)
     reference = classifier(x).sum() + bidirectional(x.transpose(1, 2)[:, :2]).sum()

@@ -73,7 +73,7 @@ def test_nan_lags_before_the_record_start_and_bands_of_three_parts():
     bands = analysis.band_profile(attr)
     assert bands.band_hz.values.tolist() == [1.0, 2.0, 3.0]
     np.testing.assert_allclose(bands.band_profile.sel(unit=5, layer=0), [0.0, 1.0, 0.0])  # static and delta
-    lags = analysis.lag_profile(attr, fraction=0.5)
+    lags = analysis.lag_profile(attr, memory_fraction=0.5)
     np.testing.assert_allclose(lags.lag_profile.sel(unit=5, layer=0), [0.25, 0.25, 0.0, 0.5])
     assert int(lags.memory_lag.sel(unit=5, layer=0)) == 1
 

@@ -21,13 +21,14 @@ KINDS = ["rnn", "lstm", "gru", "lazy_lstm"]
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=2, duration_s=(30, 90)))
+def frames(make_frames):
+    return make_frames(4, seed=2, record_duration_s=(30, 90))
 
 
 def _model(cells, frames, hidden=6, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, frames.sizes["feature"], hidden, 5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                          residual=residual)
     model.fit_normalizer(frames)
     return model
 
@@ -61,7 +62,7 @@ def _valid(run, name, event):
 @pytest.mark.parametrize("cells,residual", [(k, False) for k in KINDS] + [(["gru", "lstm"], True), (["lstm", "lazy_lstm", "rnn"], True)])
 def test_states_are_the_true_internal_values(frames, cells, residual):
     model = _model(cells, frames, residual=residual)
-    run = rnnscope.capture(model, frames, progress=False, batch_size=3, window=37)
+    run = rnnscope.capture(model, frames, progress=False, batch_size=3, time_chunk=37)
     reference, prob = _step_reference(model, frames)
     with torch.no_grad():
         fused = torch.softmax(model(torch.from_numpy(frames.features.values)), -1).numpy()
@@ -86,19 +87,20 @@ def test_padding_schema_and_provenance(frames):
     assert np.isnan(run.c.values[short, n:]).all() and np.isfinite(run.c.values[short, :n]).all()
     assert (run.pred.values[short, n:] == -1).all()
     assert run.h.dims == ("event", "time", "unit", "layer") and run.h.dtype == np.float32
-    assert json.loads(run.attrs["model_config"])["cells"] == ["lstm"]
-    assert json.loads(run.attrs["training_summary"])["epochs_run"] == 1
-    assert json.loads(run.attrs["feature_config"])["preset"] == "paper"
-    assert json.loads(run.attrs["versions"])["torch"] == torch.__version__
+    assert run.attrs["model_config"]["cells"] == ["lstm"]
+    assert run.attrs["training_summary"]["epochs_run"] == 1
+    assert run.attrs["feature_config"]["preset"] == "paper"
+    assert run.attrs["versions"]["torch"] == torch.__version__
     assert run.attrs["seed"] == 0 and "created" in run.attrs
     assert list(run.class_name.values) == model.class_names
 
 
 def test_fewer_variables_on_request(frames):
-    run = rnnscope.capture(_model("gru", frames), frames, variables=["h"], progress=False)
+    run = rnnscope.capture(_model("gru", frames), frames, var=["h"], progress=False)
     assert "h" in run and "update_gate" not in run and "c" not in run
-    with pytest.raises(ValueError, match=r"'variables' parameter of capture must be 'all' or a list drawn from \['h', 'update_gate'"):
-        rnnscope.capture(_model("gru", frames), frames, variables=["c"], progress=False)
+    with pytest.raises(ValueError,
+                       match=r"'var' parameter of capture must be 'all' or a list drawn from \['h', 'update_gate'"):
+        rnnscope.capture(_model("gru", frames), frames, var=["c"], progress=False)
 
 
 def test_mixed_cells_leave_nan_where_a_layer_lacks_a_variable(frames):
@@ -113,7 +115,7 @@ def test_mixed_cells_leave_nan_where_a_layer_lacks_a_variable(frames):
 def test_windows_and_batches_do_not_change_the_result(frames, window, batch):
     model = _model(["lstm", "gru"], frames, residual=True)
     whole = _whole_run(model, frames)
-    cut = rnnscope.capture(model, frames, progress=False, window=window, batch_size=batch)
+    cut = rnnscope.capture(model, frames, progress=False, time_chunk=window, batch_size=batch)
     for name in ("h", "c", "update_gate", "prob"):
         np.testing.assert_allclose(cut[name].values, whole[name].values, atol=1e-5, equal_nan=True)
     np.testing.assert_array_equal(cut.pred.values, whole.pred.values)
@@ -125,7 +127,7 @@ _WHOLE = {}
 def _whole_run(model, frames):
     key = float(sum(p.detach().double().sum() for p in model.parameters()))
     if key not in _WHOLE:
-        _WHOLE[key] = rnnscope.capture(model, frames, progress=False, window=10_000, batch_size=4)
+        _WHOLE[key] = rnnscope.capture(model, frames, progress=False, time_chunk=10_000, batch_size=4)
     return _WHOLE[key]
 
 
@@ -134,7 +136,7 @@ def test_silence_equals_a_step_loop_with_silenced_units(frames, cells):
     model = _model(cells, frames, residual=True)
     layers = model.num_layers
     silenced = [np.array([1, 4]), np.array([0])][:layers]
-    run = rnnscope.capture(model, frames, progress=False, silence=silenced)
+    run = rnnscope.capture(model, frames, progress=False, silence=dict(enumerate(silenced)))
     keep = []
     for units in silenced:
         k = torch.ones(model.hidden_size, dtype=torch.bool)
@@ -148,21 +150,28 @@ def test_silence_equals_a_step_loop_with_silenced_units(frames, cells):
             h = _valid(run, "h", e)[:, :, layer]
             assert (h[:, silenced[layer]] == 0).all()
             np.testing.assert_allclose(h, reference[layer]["h"][e, :n].numpy(), atol=1e-5)
-    assert json.loads(run.attrs["capture_config"])["silence"][0] == silenced[0].tolist()
+    assert run.attrs["capture_config"]["silence"][0] == silenced[0].tolist()
 
 
-def test_silence_accepts_bool_arrays_and_dicts_and_refuses_bad_shapes(frames):
+def test_silence_takes_layer_to_units_ids_or_masks_and_refuses_other_forms(frames):
+    """One way to name units: {layer: units}, the units as ids or a boolean mask (True = silenced)."""
     model = _model("lstm", frames)
     as_bool = np.zeros(6, dtype=bool)
     as_bool[[2, 3]] = True
-    a = rnnscope.capture(model, frames, progress=False, silence=as_bool)
+    a = rnnscope.capture(model, frames, progress=False, silence={0: as_bool})
     b = rnnscope.capture(model, frames, progress=False, silence={0: [2, 3]})
     xr.testing.assert_identical(a.h, b.h)
+    assert (a.h.isel(unit=[2, 3]).fillna(0) == 0).all() and (a.h.isel(unit=[0, 1, 4, 5]) != 0).any()
     with pytest.raises(ValueError, match=r"'silence' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
                                          r"have shape \(6,\) \(True for the silenced units\)"):
-        rnnscope.capture(model, frames, progress=False, silence=np.zeros(4, dtype=bool))
+        rnnscope.capture(model, frames, progress=False, silence={0: np.zeros(4, dtype=bool)})
     with pytest.raises(ValueError, match="outside 0..5"):
-        rnnscope.capture(model, frames, progress=False, silence=[[7]])
+        rnnscope.capture(model, frames, progress=False, silence={0: [7]})
+    with pytest.raises(ValueError, match=r"The 'silence' parameter of capture must be a dict \{layer: units\} .* "
+                                         r"Got a list instead"):
+        rnnscope.capture(model, frames, progress=False, silence=[[2, 3]])
+    with pytest.raises(ValueError, match=r"Got the keys \[1\] instead \(the model gives 1 layer\(s\)\)"):
+        rnnscope.capture(model, frames, progress=False, silence={1: [2]})
 
 
 def test_from_torch_models_are_captured_exactly(frames):
@@ -214,7 +223,7 @@ def _with_overlapping_segment(frames):
 def test_summaries_match_their_definitions(frames, window, batch_size, overlap):
     if overlap:
         frames = _with_overlapping_segment(frames)
-    run = rnnscope.capture(_model("lstm", frames), frames, progress=False, window=window, batch_size=batch_size)
+    run = rnnscope.capture(_model("lstm", frames), frames, progress=False, time_chunk=window, batch_size=batch_size)
     h = np.abs(run.h.values[..., 0])  # (event, time, unit)
     labels = run.label.values
     sil = labels == 0
@@ -238,8 +247,8 @@ def test_summaries_match_their_definitions(frames, window, batch_size, overlap):
 
 def test_streamed_store_equals_the_in_memory_run(frames, tmp_path):
     model = _model(["lstm", "gru"], frames)
-    memory = rnnscope.capture(model, frames, progress=False, window=25, batch_size=3)
-    lazy = rnnscope.capture(model, frames, progress=False, window=25, batch_size=3, store=tmp_path / "run.zarr")
+    memory = rnnscope.capture(model, frames, progress=False, time_chunk=25, batch_size=3)
+    lazy = rnnscope.capture(model, frames, progress=False, time_chunk=25, batch_size=3, store=tmp_path / "run.zarr")
     assert lazy.h.chunks is not None  # dask-backed
     xr.testing.assert_allclose(lazy.load(), memory)
     assert lazy.attrs["class_names"] == memory.attrs["class_names"]
@@ -255,14 +264,14 @@ import sys, time, rnnscope, torch
 from rnnscope.capturing import _sinks
 frames = rnnscope.open_run(sys.argv[1]).load()
 torch.manual_seed(0)
-model = rnnscope.models.RNNClassifier("lstm", 48, 6, 5)
+model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5)
 model.fit_normalizer(frames)
 slow = _sinks._ZarrSink.checkpoint
 def checkpoint(self, **kw):
     slow(self, **kw)
     time.sleep(0.2)
 _sinks._ZarrSink.checkpoint = checkpoint
-rnnscope.capture(model, frames, progress=False, window=20, batch_size=2, store=sys.argv[2])
+rnnscope.capture(model, frames, progress=False, time_chunk=20, batch_size=2, store=sys.argv[2])
 """
 
 
@@ -281,24 +290,25 @@ def test_a_killed_capture_resumes_to_the_same_result(frames, tmp_path):
     manifest = json.loads((tmp_path / "run.zarr.partial" / "rnnscope_manifest.json").read_text())
     assert manifest["status"] == "writing"
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 6, 5)
+    model = RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5)
     model.fit_normalizer(frames)
-    resumed = rnnscope.capture(model, frames, progress=False, window=20, batch_size=2, store=store)
-    whole = rnnscope.capture(model, frames, progress=False, window=20, batch_size=2)
+    resumed = rnnscope.capture(model, frames, progress=False, time_chunk=20, batch_size=2, store=store)
+    whole = rnnscope.capture(model, frames, progress=False, time_chunk=20, batch_size=2)
     xr.testing.assert_allclose(resumed.load(), whole)
 
 
 def test_bad_inputs_are_refused(frames):
     with pytest.raises(TypeError, match="no recurrent states to capture"):
-        rnnscope.capture(TCNClassifier(48, 5), frames, progress=False)
+        rnnscope.capture(TCNClassifier(input_size=48, num_classes=5), frames, progress=False)
     with pytest.raises(ValueError, match="expects 10 features per frame but the Dataset has 48"):
-        rnnscope.capture(RNNClassifier("lstm", 10, 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=10, hidden_size=4, num_classes=5), frames, progress=False)
     with pytest.raises(ValueError, match="no 'features'"):
-        rnnscope.capture(RNNClassifier("lstm", 48, 4, 5), frames.drop_vars("features"), progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5),
+                         frames.drop_vars("features"), progress=False)
     other = frames.copy()
     other.attrs = {**frames.attrs, "class_names": ["SIL", "TRE", "LP", "VTE", "EQ"]}
     with pytest.raises(ValueError, match="EQ"):
-        rnnscope.capture(RNNClassifier("lstm", 48, 4, 5), other, progress=False)
+        rnnscope.capture(RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5), other, progress=False)
 
 
 def test_capturing_a_run_again_replaces_its_states_and_summaries(frames):

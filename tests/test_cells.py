@@ -47,7 +47,7 @@ def _close(a, b, atol=ATOL):
 
 @pytest.mark.parametrize("kind", CELL_KINDS)
 def test_layer_describes_itself_with_the_schema_names(kind):
-    layer = make_layer(kind, 3, 4)
+    layer = make_layer(kind, input_size=3, hidden_size=4)
     assert layer.kind == kind and layer.input_size == 3 and layer.hidden_size == 4
     assert layer.variables == schema.STATE_VARIABLES[kind]
     state = layer.initial_state(2)
@@ -67,7 +67,7 @@ def test_layer_describes_itself_with_the_schema_names(kind):
 @pytest.mark.parametrize("random_state", [False, True])
 def test_fused_forward_matches_step_loop_and_internals(kind, batch, random_state):
     torch.manual_seed(0)
-    layer = make_layer(kind, 5, 7)
+    layer = make_layer(kind, input_size=5, hidden_size=7)
     x = torch.randn(batch, 11, 5)
     state0 = _state(layer, batch, random_state)
     h, final = layer(x, state0)
@@ -93,7 +93,7 @@ def test_fused_forward_matches_step_loop_and_internals(kind, batch, random_state
 @pytest.mark.parametrize("kind", CELL_KINDS)
 def test_no_bias_and_float64(kind):
     torch.manual_seed(1)
-    layer = make_layer(kind, 2, 3, bias=False).double()
+    layer = make_layer(kind, input_size=2, hidden_size=3, bias=False).double()
     assert layer.bias_ih is None and layer.bias_hh is None
     x = torch.randn(2, 6, 2, dtype=torch.float64)
     h, _ = layer(x)
@@ -106,7 +106,7 @@ def test_no_bias_and_float64(kind):
 
 def test_gru_gate_convention_matches_grucell_formula():
     torch.manual_seed(2)
-    layer = make_layer("gru", 3, 4)
+    layer = make_layer("gru", input_size=3, hidden_size=4)
     cell = torch.nn.GRUCell(3, 4)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
@@ -130,7 +130,7 @@ def test_gru_gate_convention_matches_grucell_formula():
 
 def test_lstm_gates_match_lstmcell():
     torch.manual_seed(3)
-    layer = make_layer("lstm", 3, 4)
+    layer = make_layer("lstm", input_size=3, hidden_size=4)
     cell = torch.nn.LSTMCell(3, 4)
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
@@ -147,7 +147,7 @@ def test_lstm_gates_match_lstmcell():
 
 def test_lazy_lstm_step_matches_hand_computed_equations():
     # H = 2, one input, fixed weights; rows stacked (i, f, g, o) as nn.LSTM; the g rows of weight_hh read m_t.
-    layer = make_layer("lazy_lstm", 1, 2)
+    layer = make_layer("lazy_lstm", input_size=1, hidden_size=2)
     W = torch.tensor([[0.5], [-0.3], [1.0], [0.2], [-0.7], [0.4], [0.8], [-0.6]])
     U = torch.tensor(
         [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.6], [0.7, -0.8], [0.9, 0.1], [-0.2, 0.3], [0.25, -0.35], [0.45, 0.55]]
@@ -236,7 +236,7 @@ def test_scan_helpers():
 @pytest.mark.parametrize("kind", CELL_KINDS)
 def test_internals_are_differentiable(kind):
     torch.manual_seed(8)
-    layer = make_layer(kind, 2, 3).double()
+    layer = make_layer(kind, input_size=2, hidden_size=3).double()
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     h = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
     state = tuple(torch.randn(2, 3, dtype=torch.float64, requires_grad=True) for _ in layer.state_names)
@@ -249,7 +249,7 @@ def test_internals_are_differentiable(kind):
 
 def test_lazy_lstm_gradients_are_correct():
     torch.manual_seed(5)
-    layer = make_layer("lazy_lstm", 2, 3).double()
+    layer = make_layer("lazy_lstm", input_size=2, hidden_size=3).double()
     x = torch.randn(2, 4, 2, dtype=torch.float64, requires_grad=True)
     state = tuple(torch.randn(2, 3, dtype=torch.float64, requires_grad=True) for _ in range(2))
     assert torch.autograd.gradcheck(lambda x, m, c: layer(x, (m, c))[0], (x, *state))
@@ -258,7 +258,7 @@ def test_lazy_lstm_gradients_are_correct():
 @pytest.mark.parametrize("kind", CELL_KINDS)
 def test_unit_mask_matches_step_loop_that_zeroes_masked_units(kind):
     torch.manual_seed(6)
-    layer = make_layer(kind, 4, 6)
+    layer = make_layer(kind, input_size=4, hidden_size=6)
     keep = torch.tensor([True, False, True, True, False, True])
     x = torch.randn(3, 10, 4)
     state0 = _state(layer, 3, True)
@@ -307,7 +307,7 @@ def test_unit_mask_matches_step_loop_that_zeroes_masked_units(kind):
 
 
 def test_mask_and_state_validation_errors():
-    layer = make_layer("lstm", 3, 4)
+    layer = make_layer("lstm", input_size=3, hidden_size=4)
     with pytest.raises(ValueError, match=r"The 'keep' parameter of LSTMLayer.forward must be a boolean mask"):
         layer(torch.randn(1, 2, 3), keep=[0, 1])
     with pytest.raises(ValueError, match=r"The 'x' parameter of LSTMLayer.forward must have shape \(batch, time, 3\)"):
@@ -319,7 +319,7 @@ def test_mask_and_state_validation_errors():
     with pytest.raises(ValueError, match=r"The 'h_seq' parameter of LSTMLayer.internals must have shape \(1, 2, 4\)"):
         layer.internals(torch.randn(1, 2, 3), torch.randn(1, 3, 4))
     with pytest.raises(ValueError, match="must be one of"):
-        make_layer("transformer", 3, 4)
+        make_layer("transformer", input_size=3, hidden_size=4)
     # numpy masks and inputs are accepted
     h, _ = layer(np.zeros((1, 2, 3), np.float32), keep=np.array([True, True, False, True]))
     assert h.shape == (1, 2, 4)
@@ -328,7 +328,7 @@ def test_mask_and_state_validation_errors():
 def test_repeated_training_steps_after_inference_calls():
     # inference calls reuse buffers in place; calls recording gradients must keep working after them
     torch.manual_seed(7)
-    layer = make_layer("lazy_lstm", 3, 4)
+    layer = make_layer("lazy_lstm", input_size=3, hidden_size=4)
     x = torch.randn(2, 5, 3)
     with torch.no_grad():
         for _ in range(3):
@@ -349,7 +349,7 @@ def test_trace_returns_every_variable_equal_to_the_step_loop(kind, masked, grad)
     from rnnscope.models import make_layer
 
     torch.manual_seed(3)
-    layer = make_layer(kind, 5, 7)
+    layer = make_layer(kind, input_size=5, hidden_size=7)
     x = torch.randn(3, 11, 5)
     state = tuple(torch.randn(3, 7) for _ in layer.state_names)
     keep = torch.tensor([1, 0, 1, 1, 0, 1, 1], dtype=torch.bool) if masked else None
@@ -394,7 +394,7 @@ def _read(out, name, base, batch, n_time, hidden, order):
 @pytest.mark.parametrize("native", [True, False])
 def test_trace_to_writes_any_strided_layout_like_trace(kind, order, native):
     torch.manual_seed(11)
-    layer = make_layer(kind, 4, 5)
+    layer = make_layer(kind, input_size=4, hidden_size=5)
     batch, n_time = 3, 9
     x = torch.randn(batch, n_time, 4)
     state = tuple(torch.randn(batch, 5) for _ in layer.state_names)
@@ -422,7 +422,7 @@ def test_trace_to_writes_any_strided_layout_like_trace(kind, order, native):
 
 
 def test_trace_to_refuses_destinations_it_cannot_fill():
-    layer = make_layer("gru", 3, 4)
+    layer = make_layer("gru", input_size=3, hidden_size=4)
     x = torch.randn(2, 5, 3)
     ok = dict(row_offsets=torch.tensor([0, 20]), time_stride=4, unit_stride=1, n_valid=torch.tensor([5, 5]))
     with pytest.raises(ValueError, match=r"may only hold the layer's variables .*Got \['c'\] too"):

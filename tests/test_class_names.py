@@ -101,7 +101,7 @@ def test_long_class_names_write_and_read_back(tmp_path):
     rng = np.random.default_rng(0)
     pieces = [(1_500_000_000 * 10**9, 5 * 10**8, rng.dirichlet(np.ones(7), 40)),
               (1_500_000_100 * 10**9, 5 * 10**8, rng.dirichlet(np.ones(7), 10))]
-    st_ = probability_stream(pieces, names, "KC.BEZ..EHZ")
+    st_ = probability_stream(pieces, class_names=names, seed_id="KC.BEZ..EHZ")
     assert len(st_) == 14
     path = write_probabilities(st_, tmp_path / "p.mseed")
     back = read_probabilities(path)

@@ -23,11 +23,11 @@ CHILE = ["BG", "TR", "LP", "VT", "AV"]  # the synthetic classes SIL, TRE, LP, VT
 
 def chile_records(rate=50.0, n=5, background="BG", seed=0):
     """Synthetic records at ``rate`` with the classes renamed (same indices), background ``BG``."""
-    rec = rnnscope.data.synthetic(n_records=n, seed=seed, sampling_rate=rate, duration_s=(40.0, 70.0))
+    rec = rnnscope.data.synthetic(n_records=n, seed=seed, sampling_rate=rate, record_duration_s=(40.0, 70.0))
     lengths = rec["n_samples"].values
     waves = [rec.waveform.values[i, : lengths[i]] for i in range(n)]
     labels = [rec.sample_label.values[i, : lengths[i]] for i in range(n)]
-    return from_arrays(waves, labels, rate, CHILE, background=background)
+    return from_arrays(waves, labels, sampling_rate=rate, class_names=CHILE, background=background)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def frames50():
 @pytest.fixture(scope="module")
 def model50(frames50):
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("gru", 48, 8, 5, class_names=CHILE)
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5, class_names=CHILE)
     rnnscope.train.fit(model, frames50, epochs=2, progress=False)
     return model
 
@@ -65,7 +65,7 @@ def test_readers_and_the_generator_declare_the_background_and_features_carry_it(
     assert rnnscope.features.compute(rec).attrs["background"] == "BG"
     assert rnnscope.data.synthetic(n_records=1, seed=0).attrs["background"] == "SIL"
     assert "background" not in chile_records(50.0, n=1, background=None).attrs
-    feats = from_features([np.zeros((3, 2))], [np.array([0, 1, 0])], ["noise", "quake"], background="noise")
+    feats = from_features([np.zeros((3, 2))], [np.array([0, 1, 0])], class_names=["noise", "quake"], background="noise")
     assert feats.attrs["background"] == "noise"
     with pytest.raises(ValueError, match=r"'background' parameter of from_arrays must be None or one of the classes "
                                          r"\['BG', 'TR', 'LP', 'VT', 'AV'\]. Got 'SIL' instead"):
@@ -87,16 +87,19 @@ def test_fit_gives_the_model_the_background_and_capture_gives_it_to_the_run(mode
     assert model50.background == "BG" and model50.config["background"] == "BG"
     assert run50.attrs["background"] == "BG"
     # the default task's background goes with the default classes only
-    assert rnnscope.models.RNNClassifier("gru", 48, 4, 5).background == "SIL"
-    assert rnnscope.models.RNNClassifier("gru", 48, 4, 5, class_names=CHILE).background is None
-    assert rnnscope.models.TCNClassifier(48, 5, class_names=CHILE, background="BG").background == "BG"
+    assert rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).background == "SIL"
+    assert rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5,
+                                         class_names=CHILE).background is None
+    assert rnnscope.models.TCNClassifier(input_size=48, num_classes=5, class_names=CHILE,
+                                         background="BG").background == "BG"
     with pytest.raises(ValueError, match=r"'background' parameter of RNNClassifier must be None or one of the "
                                          r"classes \['BG', 'TR', 'LP', 'VT', 'AV'\]. Got 'SIL'"):
-        rnnscope.models.RNNClassifier("gru", 48, 4, 5, class_names=CHILE, background="SIL")
+        rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE,
+                                      background="SIL")
 
 
 def _onset_count(run, background):
-    det = analysis.detector_units(run, k=0, background=background)
+    det = analysis.detector_units(run, half_width=0, background=background)
     return int(det["n_onsets"])
 
 
@@ -105,19 +108,19 @@ def test_onset_analyses_read_the_background_from_the_run(run50):
     inner = table[(table["start"] > 2.0)]  # segments that start after the first frame: their start is an onset
     n_bg = int((inner["class_name"] == "BG").sum())
     assert n_bg > 0
-    default = analysis.detector_units(run50, k=0)
+    default = analysis.detector_units(run50, half_width=0)
     assert int(default["n_onsets"]) == _onset_count(run50, "BG")
     assert _onset_count(run50, None) > _onset_count(run50, "BG")  # BG onsets counted only when asked
-    sus = analysis.susceptibility(run50, k=1, far=2)
+    sus = analysis.susceptibility(run50, half_width=1, far=2)
     assert sus.attrs["background"] == "BG" and "SIL" not in repr(sus)
     bare = run50.copy()
     del bare.attrs["background"]
-    out, messages = caught(lambda: analysis.susceptibility(bare, k=1, far=2))
+    out, messages = caught(lambda: analysis.susceptibility(bare, half_width=1, far=2))
     assert any("susceptibility: nothing says which class is the background (the run has no attrs['background'])"
                in m and "Pass background= one of ['BG', 'TR', 'LP', 'VT', 'AV']" in m for m in messages)
     assert out.attrs["background"] == "None"
     with pytest.warns(UserWarning, match=r"detector_units: nothing says which class is the background \(the run has no "):
-        analysis.detector_units(bare, k=0)
+        analysis.detector_units(bare, half_width=0)
 
 
 def test_linear_probes_need_a_background_for_the_event_targets(run50):
@@ -127,8 +130,8 @@ def test_linear_probes_need_a_background_for_the_event_targets(run50):
         table = analysis.linear_probes(bare, folds=2, max_frames=300)
     assert "event" not in set(table["target"])
     with pytest.raises(ValueError, match=r"targets \['event'\] \(inside an event\) are undefined.*Or leave"):
-        analysis.linear_probes(bare, ["event"], folds=2)
-    table = analysis.linear_probes(run50, ["event"], folds=2, max_frames=300)
+        analysis.linear_probes(bare, targets=["event"], folds=2)
+    table = analysis.linear_probes(run50, targets=["event"], folds=2, max_frames=300)
     assert table.attrs["background"] == "BG"
 
 
@@ -140,7 +143,7 @@ def test_evaluate_leaves_background_segments_out_of_the_event_table(model50, fra
     assert len(every.events) == frames50.sizes["segment"]
     bare = frames50.copy()
     del bare.attrs["background"]
-    other = rnnscope.models.RNNClassifier("gru", 48, 8, 5, class_names=CHILE)
+    other = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5, class_names=CHILE)
     other.load_state_dict(model50.state_dict())
     with pytest.warns(UserWarning, match=r"evaluate: nothing says which class is the background \(neither the data's attrs "
                                          r"nor the model name one\), so segments of every class are scored as events"):
@@ -201,7 +204,7 @@ def test_mismatched_features_are_refused_naming_both_rates(model50):
         rnnscope.train.predict(model50, frames100)
     with pytest.raises(ValueError, match="fit: " + expected):
         rnnscope.train.fit(model50, frames100, epochs=1, progress=False)
-    fresh = rnnscope.models.RNNClassifier("gru", 48, 4, 5, class_names=CHILE)
+    fresh = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE)
     with pytest.raises(ValueError, match=r"fit: the training data are features at 50 Hz with preset 'paper'; the "
                                          r"validation features were computed at 100 Hz"):
         rnnscope.train.fit(fresh, rnnscope.features.compute(chile_records(50.0, n=2)), validation=frames100,
@@ -215,7 +218,7 @@ def test_mismatched_features_are_refused_naming_both_rates(model50):
     with pytest.raises(ValueError, match=r"capture: .*\(f_max_hz 20.0 vs 15.0\)"):
         rnnscope.capture(model50, twenty, progress=False)
     # the model's own settings give accepted features
-    again = rnnscope.features.compute(chile_records(50.0, n=1), model50.feature_config)
+    again = rnnscope.features.compute(chile_records(50.0, n=1), feature_config=model50.feature_config)
     assert rnnscope.capture(model50, again, progress=False).attrs["background"] == "BG"
 
 
@@ -257,7 +260,7 @@ def test_monitor_background_comes_from_the_model_or_the_argument(model50):
     assert every.background is None
     runs = every.detect()
     assert int(runs["n_frames"].sum()) == every.n_frames  # every frame in some detection, BG included
-    bare = rnnscope.models.RNNClassifier("gru", 48, 8, 5, class_names=CHILE)
+    bare = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5, class_names=CHILE)
     bare.load_state_dict(model50.state_dict())
     with pytest.warns(UserWarning, match=r"monitor: nothing says which class is the background \(the model has no "
                                          r"background\), so every run of frames is reported as a detection"):
@@ -269,13 +272,14 @@ def test_min_duration_names_must_be_classes():
     p = np.eye(5)[[0] * 4 + [3] * 6 + [0] * 4]
     with pytest.raises(ValueError, match=r"'min_duration' parameter of detect names classes the model does not have: "
                                          r"\['VTT'\].*Did you mean 'VTT' -> 'VT'\?"):
-        detect(p, 0, 5 * 10**8, CHILE, min_duration={"VTT": 4}, background="BG")
-    with pytest.raises(ValueError, match=r"names classes the model does not have: \['TRE', 'HYB', 'VTE', 'SIL'\]"):
-        detect(p, 0, 5 * 10**8, CHILE, min_duration=rnnscope.monitoring.DEFAULT_MIN_DURATION | {"SIL": 2},
+        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, min_duration={"VTT": 4},
                background="BG")
+    with pytest.raises(ValueError, match=r"names classes the model does not have: \['TRE', 'HYB', 'VTE', 'SIL'\]"):
+        detect(p, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE,
+               min_duration=rnnscope.monitoring.DEFAULT_MIN_DURATION | {"SIL": 2}, background="BG")
     # the default applies the authors' numbers by name and 2 frames to the background, whatever its name
     one_bg = np.eye(5)[[3] * 6 + [0] + [3] * 6]
-    d = detect(one_bg, 0, 5 * 10**8, CHILE, smoothing=None, background="BG")
+    d = detect(one_bg, first_time_ns=0, frame_period_ns=5 * 10**8, class_names=CHILE, smoothing=None, background="BG")
     assert d["class_name"].tolist() == ["VT"] and d["n_frames"].tolist() == [13]  # the 1-frame BG run is absorbed
 
 
@@ -327,8 +331,8 @@ def test_nan_inside_valid_frames_is_not_polarised(run50):
     h[1, 3, :, 0] = np.nan  # one frame of record 1, every unit
     with pytest.warns(RuntimeWarning, match=r"activation_histogram: 8 values of 'h' inside valid frames \(time < "
                                             r"length\) are NaN or infinite \(the first in record 'rec00001', frame 3\)"):
-        hist = analysis.activation_histogram(broken, by=None)
-    clean = analysis.activation_histogram(run50, by=None)
+        hist = analysis.activation_histogram(broken, per=None)
+    clean = analysis.activation_histogram(run50, per=None)
     assert int(clean["counts"].sum()) - int(hist["counts"].sum()) == 8
     edges = clean["bin_edges"].values
     replaced = run50["h"].values[1, 3, :, 0]

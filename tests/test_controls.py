@@ -1,6 +1,5 @@
 """Controls: untrained twin of a model, labels shuffled among segments, trained/untrained/shuffled side by side."""
 import copy
-import json
 from functools import partial
 
 import numpy as np
@@ -9,19 +8,19 @@ import pytest
 import torch
 import xarray as xr
 
-import rnnscope
 from rnnscope import analysis, experiments, train
 from rnnscope.schema import segment_frames
 from rnnscope.models import RNNClassifier
 
 
 @pytest.fixture(scope="module")
-def frames(one_torch_thread):
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
+def frames(one_torch_thread, small_frames):
+    return small_frames
 
 
 def _make(frames, cell="gru"):
-    return partial(RNNClassifier, cell, frames.sizes["feature"], 4, 5, class_names=frames.attrs["class_names"])
+    return partial(RNNClassifier, cell, input_size=frames.sizes["feature"], hidden_size=4, num_classes=5,
+                   class_names=frames.attrs["class_names"])
 
 
 # --------------------------------------------------------------------------------------------- shuffle_labels
@@ -36,7 +35,7 @@ def test_shuffle_labels_keeps_boundaries_and_class_counts_and_frame_labels_follo
     old, new = frames.segment_class.values, shuffled.segment_class.values
     assert sorted(old.tolist()) == sorted(new.tolist())  # class counts of segments
     assert (old != new).any()
-    assert json.loads(shuffled.attrs["label_shuffle"]) == {"seed": 3, "keep": []}
+    assert shuffled.attrs["label_shuffle"] == {"seed": 3, "unshuffled": []}
     table = segment_frames(frames)
     inside = np.zeros(frames.label.shape, dtype=bool)
     for seg, e, a, b in table[["segment", "event", "frame_start", "frame_stop"]].to_numpy():
@@ -56,13 +55,13 @@ def test_shuffle_labels_keeps_boundaries_and_class_counts_and_frame_labels_follo
 
 
 def test_shuffle_labels_can_keep_the_background(frames):
-    shuffled = experiments.shuffle_labels(frames, seed=1, keep="SIL")
+    shuffled = experiments.shuffle_labels(frames, seed=1, unshuffled="SIL")
     old, new = frames.segment_class.values, shuffled.segment_class.values
     sil = frames.attrs["class_names"].index("SIL")
     np.testing.assert_array_equal(new[old == sil], old[old == sil])
     assert sorted(new[old != sil].tolist()) == sorted(old[old != sil].tolist())
-    with pytest.raises(ValueError, match=r"'keep' parameter of shuffle_labels must name classes"):
-        experiments.shuffle_labels(frames, keep="NOISE")
+    with pytest.raises(ValueError, match=r"'unshuffled' parameter of shuffle_labels must name classes"):
+        experiments.shuffle_labels(frames, unshuffled="NOISE")
     with pytest.raises(ValueError, match="needs a segment table|lacks"):
         experiments.shuffle_labels(frames.drop_vars("segment_class"))
 
@@ -100,12 +99,13 @@ def test_untrained_like_has_the_architecture_but_not_the_weights(frames):
 
 
 def test_compare_controls_puts_the_three_models_side_by_side(frames):
-    table = experiments.compare_controls(analysis.frame_accuracy, _make(frames), frames, seeds=(0,), epochs=1,
-                                   capture_kwargs={"variables": ["h"]})
+    table = experiments.compare_controls(_make(frames), frames, fn=analysis.frame_accuracy, seeds=(0,), epochs=1,
+                                         capture_kwargs={"var": ["h"]}, progress=False)
     assert list(table.index) == ["trained", "untrained", "shuffled_labels"]
     assert (table["n"] == 1).all() and table["mean"].between(0, 1).all()
-    per_layer = experiments.compare_controls(lambda r: analysis.unit_activity(r)["mean_abs"].mean("unit"), _make(frames),
-                                       frames, seeds=(0,), epochs=1, capture_kwargs={"variables": ["h"]})
+    per_layer = experiments.compare_controls(_make(frames), frames,
+                                             fn=lambda r: analysis.unit_activity(r)["mean_abs"].mean("unit"),
+                                             seeds=(0,), epochs=1, capture_kwargs={"var": ["h"]}, progress=False)
     assert per_layer.dims[:2] == ("control", "statistic")
     assert isinstance(per_layer, xr.DataArray) and per_layer.sizes["control"] == 3
     assert isinstance(table, pd.DataFrame)

@@ -1,5 +1,4 @@
 """Features of Titos & Garcia (2022), Section III-A, checked on hand-computed examples."""
-import json
 
 import numpy as np
 import pytest
@@ -69,7 +68,7 @@ def test_delta_formula_by_hand():
 
 def test_features_are_log_energies_then_deltas_then_delta_deltas():
     x = np.random.default_rng(1).normal(size=3000)
-    feats, spec = F.frames_of(x, FS, "paper")
+    feats, spec = F.frames_of(x, FS, feature_config="paper")
     frames = np.lib.stride_tricks.sliding_window_view(x, 400)[::50]
     power = np.abs(np.fft.rfft(frames * np.hamming(400), n=512)) ** 2 / 512
     weights, _ = F.filter_bank("paper", FS)
@@ -92,7 +91,7 @@ def test_authors_code_preset_uses_rectangular_window_preemphasis_and_1024_fft():
     cfg = F.PRESETS["authors_code"]
     assert (cfg.window, cfg.n_fft, cfg.filter_scale, cfg.pre_emphasis) == ("rectangular", 1024, "mel", 0.97)
     x = np.random.default_rng(2).normal(size=2000)
-    feats, spec = F.frames_of(x, FS, cfg)
+    feats, spec = F.frames_of(x, FS, feature_config=cfg)
     y = np.concatenate([x[:1], x[1:] - 0.97 * x[:-1]])
     frames = np.lib.stride_tricks.sliding_window_view(y, 400)[::50]
     power = np.abs(np.fft.rfft(frames, n=1024)) ** 2 / 1024
@@ -104,7 +103,7 @@ def test_authors_code_preset_uses_rectangular_window_preemphasis_and_1024_fft():
 def test_magnitude_spectrum_option_weighs_the_fft_magnitude():
     x = np.random.default_rng(6).normal(size=1200)
     cfg = F.FeatureConfig(spectrum="magnitude")
-    feats, spec = F.frames_of(x, FS, cfg)
+    feats, spec = F.frames_of(x, FS, feature_config=cfg)
     frames = np.lib.stride_tricks.sliding_window_view(x, 400)[::50]
     magnitude = np.abs(np.fft.rfft(frames * np.hamming(400), n=512))
     weights, _ = F.filter_bank(cfg, FS)
@@ -135,22 +134,23 @@ def test_feature_reach_matches_a_step_onset(offset):
         block = feats[:, columns]
         changed = np.flatnonzero(np.any(np.abs(block - block[0]) > 1e-9, axis=1))
         settling = np.flatnonzero(np.any(np.abs(block - steady[columns]) > 1e-9, axis=1))
-        reach = F.feature_reach("paper", FS, part)
+        reach = F.feature_reach("paper", sampling_rate=FS, part=part)
         # the paper's settings: energies 4 frames ahead (3 when the onset is exactly a frame centre), deltas +2, ...
         expected_before = reach.before - (1 if offset == 0 else 0)
         assert labelled - changed[0] == expected_before, part
         assert settling[settling < len(feats) - 30][-1] - labelled == reach.after, part
-    assert F.feature_reach("paper", FS) == F.feature_reach("paper", FS, "delta_deltas") == (8, 7)
-    assert F.feature_reach("paper", FS, "energies") == (4, 3)
+    assert F.feature_reach("paper", sampling_rate=FS) == F.feature_reach("paper", sampling_rate=FS,
+                                                                         part="delta_deltas") == (8, 7)
+    assert F.feature_reach("paper", sampling_rate=FS, part="energies") == (4, 3)
 
 
 def test_feature_reach_reads_a_stored_configuration():
     cfg = F.FeatureConfig(window_s=2.0, hop_s=1.0, delta_width=1)
     # win 20, hop 10 samples at 10 Hz: energies (20 - 10 + 10 - 2) // 10 = 1 ahead, (10 - 1) // 10 = 0 behind
-    assert F.feature_reach(cfg.to_json(), 10.0, "energies") == (1, 0)
-    assert F.feature_reach(cfg, 10.0) == (3, 2)
+    assert F.feature_reach(cfg.to_json(), sampling_rate=10.0, part="energies") == (1, 0)
+    assert F.feature_reach(cfg, sampling_rate=10.0) == (3, 2)
     with pytest.raises(ValueError, match="The 'part' parameter of feature_reach must be one of"):
-        F.feature_reach(cfg, 10.0, "lfb")
+        F.feature_reach(cfg, sampling_rate=10.0, part="lfb")
 
 
 def test_bands_above_nyquist_stay_finite():
@@ -171,11 +171,11 @@ def test_compute_keeps_records_and_pads_ragged_lengths():
     assert np.isnan(ds.features.values[0, 13:]).all() and np.isfinite(ds.features.values[0, :13]).all()
     assert (ds.label.values[0, 13:] == -1).all()
     assert "waveform" in ds and "segment_start" in ds
-    assert json.loads(ds.attrs["feature_config"])["preset"] == "paper"
+    assert ds.attrs["feature_config"]["preset"] == "paper"
     assert ds.attrs["class_names"] == ["SIL", "TRE", "LP", "VTE", "HYB"]
     from rnnscope import schema
 
-    schema.validate(ds, "features")
+    schema.validate(ds, kind="features")
 
 
 def test_short_records_error_names_them_or_are_dropped():
@@ -190,8 +190,9 @@ def test_short_records_error_names_them_or_are_dropped():
 
 def test_bad_settings_are_refused_with_the_valid_choices():
     records = _records([np.zeros(1000)])
-    with pytest.raises(ValueError, match=r"'preset' parameter of compute must be one of \['paper', 'authors_code'\]"):
-        F.compute(records, preset="mfcc")
+    with pytest.raises(ValueError,
+                       match=r"'feature_config' parameter of compute must be one of \['paper', 'authors_code'\]"):
+        F.compute(records, feature_config="mfcc")
     with pytest.raises(TypeError, match="unknown feature settings"):
         F.compute(records, n_filter=3)
     with pytest.raises(ValueError, match="n_fft=1024"):

@@ -1,5 +1,4 @@
 """rnnscope.experiments: silencing units (zero / mean), ablation curves, noise insertion and its alignment."""
-import json
 
 import numpy as np
 import pytest
@@ -13,21 +12,22 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=1, duration_s=(40, 80)))
+def frames(make_frames):
+    return make_frames(4, seed=1, record_duration_s=(40, 80))
 
 
 @pytest.fixture(scope="module")
 def trained(frames):
     torch.manual_seed(0)
-    model = RNNClassifier("lstm", 48, 8, 5)
+    model = RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=2, progress=False, threads=1)
     return model
 
 
 def _model(cells, frames, hidden=5, residual=False, seed=0):
     torch.manual_seed(seed)
-    model = RNNClassifier(cells, frames.sizes["feature"], hidden, 5, residual=residual)
+    model = RNNClassifier(cells, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                          residual=residual)
     model.fit_normalizer(frames)
     return model.eval()
 
@@ -63,7 +63,8 @@ def test_mean_mode_equals_a_hand_written_step_loop(frames, cells, residual):
     n_layers = model.num_layers
     keeps = [np.array([True, False, True, False, True]), np.array([False, True, True, True, False])][:n_layers]
     values = [np.linspace(-0.5, 0.5, 5), np.full(5, 0.3)][:n_layers]
-    held = experiments.silence(model, keeps, "mean", values)
+    silenced = {layer: ~keep for layer, keep in enumerate(keeps)}  # {layer: mask}, True = silenced
+    held = experiments.silence(model, silenced, mode="mean", held=dict(enumerate(values)))
     x = torch.from_numpy(frames.features.values[:2, :40])
     with torch.no_grad():
         got = held(x)
@@ -74,7 +75,7 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
     # the lazy LSTM's candidate reads m_t inside step(), so its reference loop is written from the equations
     model = _model("lazy_lstm", frames)
     keep, value = np.array([True, True, False, True, False]), np.array([0.0, 0.0, 0.4, 0.0, -0.2])
-    held = experiments.silence(model, [keep], "mean", [value])
+    held = experiments.silence(model, {0: ~keep}, mode="mean", held={0: value})
     x = torch.from_numpy(frames.features.values[:1, :30])
     layer = model.layers[0]
     H = 5
@@ -102,17 +103,23 @@ def test_mean_mode_of_a_lazy_lstm_against_its_own_equations(frames):
 def test_silence_never_modifies_the_model(frames):
     model = _model("gru", frames)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    experiments.silence(model, [np.array([True, False, True, True, True])], "mean", [np.ones(5)])
+    experiments.silence(model, {0: [1]}, mode="mean", held={0: np.ones(5)})
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
     assert model.masked_units == [[]]
 
 
 def test_silence_errors():
-    model = RNNClassifier("lstm", 3, 4, 5, bias=False)
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5, bias=False)
     with pytest.raises(ValueError, match="The 'mode' parameter of silence must be one of"):
-        experiments.silence(model, [None], "half")
+        experiments.silence(model, {}, mode="half")
     with pytest.raises(ValueError, match="bias=False"):
-        experiments.silence(model, [np.array([True, False, True, True])], "mean", [np.zeros(4)])
+        experiments.silence(model, {0: [1]}, mode="mean", held={0: np.zeros(4)})
+    with pytest.raises(ValueError, match=r"The 'silence' parameter of silence must be a dict \{layer: units\}"):
+        experiments.silence(model, [np.array([True, False, True, True])])  # a keep mask per layer: the old form
+    biased = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
+    with pytest.raises(ValueError, match=r"The 'held' parameter of silence must be a dict \{layer: values\} giving 4 "
+                                         r"values for every layer with silenced units.*\(no values for layers \[0\]\)"):
+        experiments.silence(biased, {0: [1]}, mode="mean", held={})
 
 
 # --------------------------------------------------------------------------------------------- ablation
@@ -140,14 +147,14 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
 def test_keep_count_refuses_swapped_or_impossible_arguments():
     """keep_count(32, 0.3) once returned 1 without a word (issue 25)."""
     assert experiments.keep_count(0.3, 32) == 10 and experiments.keep_count(1.0, np.int64(8)) == 8
-    with pytest.raises(ValueError, match=r"'hidden' parameter of keep_count must be a whole number of units >= 1\. "
-                                         r"Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
-                                         r"hidden\), e\.g\. keep_count\(0\.3, 32\)"):
+    with pytest.raises(ValueError, match=r"'hidden_size' parameter of keep_count must be a whole number of units "
+                                         r">= 1\. Got 0\.3 instead\. The arguments look swapped: keep_count\(fraction, "
+                                         r"hidden_size\), e\.g\. keep_count\(0\.3, 32\)"):
         experiments.keep_count(32, 0.3)
     with pytest.raises(ValueError, match=r"'fraction' parameter of keep_count must be the share of the 10 units "
                                          r"kept, in \[0, 1\]\. Got 1\.5 instead\.$"):
         experiments.keep_count(1.5, 10)
-    with pytest.raises(ValueError, match="'hidden'.*Got 0 instead"):
+    with pytest.raises(ValueError, match="'hidden_size'.*Got 0 instead"):
         experiments.keep_count(0.5, 0)
 
 
@@ -161,11 +168,11 @@ def test_ablation_random_reports_mean_and_std_and_is_seeded(trained, frames):
 
 def test_ablation_mean_mode_holds_units_at_their_mean_on_rank_on(trained, frames):
     table = experiments.ablation_curve(trained, frames, fractions=(0.5,), mode="mean")
-    run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
+    run = rnnscope.capture(trained, frames, var=["h"], progress=False, device="cpu")
     act = analysis.unit_activity(run)
     keep = np.zeros(8, dtype=bool)
     keep[np.argsort(-act["mean_abs"].sel(layer=0).values, kind="stable")[:4]] = True
-    held = experiments.silence(trained, [keep], "mean", [act["mean"].sel(layer=0).values])
+    held = experiments.silence(trained, {0: ~keep}, mode="mean", held={0: act["mean"].sel(layer=0).values})
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(held, frames).accuracy)
 
 
@@ -174,7 +181,7 @@ def test_ablation_small_models_are_trained_on_rank_on(trained, frames):
                                          seed=2, fit_kwargs={"epochs": 1, "threads": 1})
     assert table["n_units"].tolist() == [8, 4] and set(table["mode"]) == {"retrained"}
     torch.manual_seed(2)
-    small = RNNClassifier("lstm", 48, 4, 5)
+    small = RNNClassifier("lstm", input_size=48, hidden_size=4, num_classes=5)
     rnnscope.train.fit(small, frames, epochs=1, seed=2, threads=1, progress=False)
     assert table["accuracy"].iloc[1] == pytest.approx(rnnscope.train.evaluate(small, frames).accuracy)
     assert table["accuracy"].iloc[0] == pytest.approx(rnnscope.train.evaluate(trained, frames).accuracy)
@@ -184,9 +191,9 @@ def test_kept_counts_by_threshold_follow_the_activity_profile():
     # a polarised layer (every unit near the top activity) against a specialised one (one unit far above the rest)
     activity = np.array([[0.90, 1.00], [0.95, 0.30], [0.92, 0.20], [0.88, 0.10], [1.00, 0.05]])
     # p = 0.1: units reaching 90 % of the layer's top -> polarised 0.90, 0.95, 0.92, 1.00 (4); specialised 1.00 (1)
-    assert experiments.kept_counts(activity, 0.1, "threshold").tolist() == [4, 1]
+    assert experiments.kept_counts(activity, 0.1, selection="threshold").tolist() == [4, 1]
     # p = 0.8: 20 % of the top -> polarised all 5; specialised 1.00, 0.30, 0.20 (3)
-    assert experiments.kept_counts(activity, 0.8, "threshold").tolist() == [5, 3]
+    assert experiments.kept_counts(activity, 0.8, selection="threshold").tolist() == [5, 3]
     # the fraction reading keeps the same share of both: round(0.1 x 5) = 0 -> 1, round(0.8 x 5) = 4
     assert experiments.kept_counts(activity, 0.1).tolist() == [1, 1]
     assert experiments.kept_counts(activity, 0.8).tolist() == [4, 4]
@@ -195,7 +202,7 @@ def test_kept_counts_by_threshold_follow_the_activity_profile():
 def test_ablation_by_threshold_keeps_the_units_above_it(trained, frames):
     table = experiments.ablation_curve(trained, frames, fractions=(1.0, 0.5, 0.2), ranking=["activity", "random"],
                                          selection="threshold", repeats=2)
-    run = rnnscope.capture(trained, frames, variables=["h"], progress=False, device="cpu")
+    run = rnnscope.capture(trained, frames, var=["h"], progress=False, device="cpu")
     activity = analysis.unit_activity(run)["mean_abs"].sel(layer=0).values
     assert set(table["selection"]) == {"threshold"}
     for _, row in table[table.ranking == "activity"].iterrows():
@@ -224,11 +231,16 @@ def test_ablation_errors(trained, frames):
 @pytest.mark.parametrize("where", ["waveform", "features"])
 @pytest.mark.parametrize("mode", ["overwrite", "insert"])
 def test_noise_robustness_alignment(trained, frames, mode, where):
-    clean, noisy = experiments.noise_robustness(trained, frames, 1, start=15.0, duration=4.0, level=2.0,
-                                                  mode=mode, where=where, seed=3)
-    info = json.loads(noisy.attrs["noise"])
+    clean, noisy = experiments.noise_robustness(trained, frames, event=1, start=15.0, duration=4.0, noise_level=2.0,
+                                                  how=mode, where=where, seed=3)
+    info = noisy.attrs["noise"]
     start, stop = info["noise_start_frame"], info["noise_stop_frame"]
     n_clean, n_noisy = int(clean.length[0]), int(noisy.length[0])
+    # the level asked for (relative) and, for the waveform, the absolute std it gave: two keys, never one overwritten
+    assert info["noise_level"] == 2.0 and info["how"] == mode and info["where"] == where
+    if where == "waveform":
+        samples = frames.waveform.values[1][: int(frames.n_samples[1])]
+        assert info["noise_std"] == pytest.approx(2.0 * float(np.std(samples.astype(np.float64))), rel=1e-6)
     inserted = n_noisy - n_clean
     assert inserted == (8 if mode == "insert" else 0) == info["inserted_frames"]
     assert 0 < start < stop < n_noisy
@@ -257,6 +269,6 @@ def test_noise_robustness_alignment(trained, frames, mode, where):
 def test_noise_robustness_waveform_needs_a_waveform(trained, frames):
     features_only = frames.drop_vars(["waveform", "sample_label"])
     with pytest.raises(ValueError, match="where='waveform' needs the record's 'waveform'"):
-        experiments.noise_robustness(trained, features_only, 0, where="waveform")
-    with pytest.raises(ValueError, match="The 'mode' parameter of noise_robustness must be one of"):
-        experiments.noise_robustness(trained, frames, 0, mode="replace")
+        experiments.noise_robustness(trained, features_only, event=0, where="waveform")
+    with pytest.raises(ValueError, match="The 'how' parameter of noise_robustness must be one of"):
+        experiments.noise_robustness(trained, frames, event=0, how="replace")

@@ -13,8 +13,8 @@ from rnnscope.schema import SchemaError
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=0))
+def frames(make_frames):
+    return make_frames(3, seed=0)
 
 
 @pytest.mark.parametrize("name", ["run.zarr", "run.nc"])
@@ -24,7 +24,7 @@ def test_round_trip_keeps_values_dtypes_and_attrs(frames, tmp_path, name):
     assert isinstance(back["features"].data, da.Array)  # lazy
     xr.testing.assert_identical(back.load(), frames)
     assert back.attrs["class_names"] == ["SIL", "TRE", "LP", "VTE", "HYB"]
-    assert json.loads(back.attrs["feature_config"])["preset"] == "paper"
+    assert back.attrs["feature_config"]["preset"] == "paper"
 
 
 def test_zarr_is_chunked_by_event(frames, tmp_path):
@@ -103,6 +103,27 @@ def test_attribute_encoding_round_trips_nested_values():
     assert all(not isinstance(v, (list, dict)) for v in io.encode_attrs(attrs).values())
 
 
+@pytest.mark.parametrize("name", ["run.zarr", "run.nc"])
+def test_attrs_are_plain_python_whether_the_run_was_captured_or_opened(frames, tmp_path, name):
+    """Nested attrs are dicts and lists in memory, captured or opened: only the file backend encodes them (issue 26);
+    a store written before (nested attrs as bare JSON strings) opens with them decoded too."""
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=3, num_classes=5)
+    rnnscope.train.fit(model, frames, epochs=1, progress=False)
+    run = rnnscope.capture(model, frames, silence={0: [1]}, progress=False)
+    for key in ("feature_config", "model_config", "training_summary", "capture_config", "versions"):
+        assert isinstance(run.attrs[key], dict), key
+    assert run.attrs["capture_config"]["silence"] == [[1]] and run.attrs["feature_config"]["preset"] == "paper"
+    back = io.open_run(io.save_run(run, tmp_path / name))
+    assert {k: back.attrs[k] for k in run.attrs} == run.attrs
+    raw = xr.open_zarr(tmp_path / name) if name.endswith(".zarr") else xr.open_dataset(tmp_path / name)
+    assert isinstance(raw.attrs["feature_config"], str)  # what the file holds: JSON, written by the backend only
+    raw.close()
+    older = frames.copy()
+    older.attrs = {**frames.attrs, "feature_config": json.dumps(frames.attrs["feature_config"])}
+    path = io.save_run(older, tmp_path / f"older_{name}")
+    assert io.open_run(path).attrs["feature_config"] == frames.attrs["feature_config"]
+
+
 def test_save_refuses_a_partial_name(frames, tmp_path):
     with pytest.raises(ValueError, match="reserves for unfinished writes"):
         io.save_run(frames, tmp_path / "x.zarr.partial")
@@ -112,7 +133,7 @@ def test_save_refuses_a_partial_name(frames, tmp_path):
 @pytest.mark.parametrize("n_layers", [1, 2])
 def test_compute_summaries_leaves_the_run_untouched(n_layers):
     # records in length order are read as views of the run's arrays: |h| must not be taken in place there
-    run = rnnscope.examples.toy_run(n_layers=n_layers)
+    run = rnnscope.examples.toy_run(num_layers=n_layers)
     before = run["h"].values.copy()
     again = rnnscope.io.compute_summaries(run)
     np.testing.assert_array_equal(run["h"].values, before)
@@ -203,7 +224,7 @@ def test_capture_and_monitor_stores_carry_the_chunk_table(tmp_path):
     import torch
 
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("gru", 48, 4, 5)
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=1))
     path = tmp_path / "captured.zarr"
     rnnscope.capture(model, frames, store=path, progress=False)

@@ -31,7 +31,7 @@ def noisy_runs(rng, n, classes):
 def reference(prob, smoothing, min_frames):
     """The catalog's runs as defined in docs/monitoring.md, on the whole piece at once: (start, stop, class, sum of
     every class, peak of every class)."""
-    runs = frame_runs(smooth(prob, smoothing), min_frames)
+    runs = frame_runs(smooth(prob, smoothing=smoothing), min_frames=min_frames)
     return [(a, b, c, prob[a:b].astype(float).sum(0), prob[a:b].max(0)) for a, b, c in runs.values]
 
 
@@ -70,9 +70,9 @@ def test_smoothing_equals_scipy_filters_with_nearest_edges():
 
     x = np.random.default_rng(0).random((40, 3))
     for size in range(1, 9):
-        np.testing.assert_allclose(smooth(x, size), ndimage.uniform_filter1d(x, size, axis=0, mode="nearest"),
+        np.testing.assert_allclose(smooth(x, smoothing=size), ndimage.uniform_filter1d(x, size, axis=0, mode="nearest"),
                                    rtol=0, atol=1e-15)
-        np.testing.assert_array_equal(smooth(x, ("median", size)),
+        np.testing.assert_array_equal(smooth(x, smoothing=("median", size)),
                                       ndimage.median_filter(x, size=(size, 1), mode="nearest"))
 
 
@@ -99,8 +99,8 @@ def test_detect_of_one_piece_is_the_detector_on_the_whole_piece():
     rng = np.random.default_rng(2)
     prob = noisy_runs(rng, 500, 3)
     t0 = 1_700_000_000 * 10**9
-    table = detect(prob, t0, 5 * 10**8, ["BG", "TR", "LP"], smoothing=("median", 3), min_duration=3,
-                   background="BG")
+    table = detect(prob, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["BG", "TR", "LP"],
+                   smoothing=("median", 3), min_duration=3, background="BG")
     expected = [r for r in reference(prob, ("median", 3), [3, 3, 3]) if r[2] != 0]
     assert table["n_frames"].tolist() == [b - a for a, b, *_ in expected]
     np.testing.assert_allclose(table[["p_mean_BG", "p_mean_TR", "p_mean_LP"]].to_numpy(),
@@ -118,7 +118,8 @@ def day_archive(tmp_path_factory):
     rnnscope.data.synthetic_archive(root, starttime="2024-03-01T23:00:00", duration_s=3 * 3600.0, seed=2,
                                     gaps=[(5000.0, 5100.0)])
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("gru", 48, 6, 5, class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=6, num_classes=5,
+                                          class_names=["SIL", "TRE", "LP", "VTE", "HYB"])
     with torch.no_grad():
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         model.fit_normalizer(frames[None])

@@ -67,7 +67,8 @@ def interleaved_step_loop(model, x, keep_masks=None):
 def test_classifier_matches_interleaved_step_loop(cells, residual, input_size, masked):
     torch.manual_seed(0)
     num_layers = len(cells) if isinstance(cells, list) else 2
-    model = RNNClassifier(cells, input_size, H, 4, num_layers=num_layers, residual=residual)
+    model = RNNClassifier(cells, input_size=input_size, hidden_size=H, num_classes=4, num_layers=num_layers,
+                          residual=residual)
     assert model.shortcuts == [residual and (i > 0 or input_size == H) for i in range(num_layers)]
     x = torch.randn(3, 8, input_size)
     keep_masks = _masks(num_layers) if masked else None
@@ -94,7 +95,7 @@ def test_classifier_matches_interleaved_step_loop(cells, residual, input_size, m
 @pytest.mark.parametrize("residual", [False, True])
 def test_masked_units_have_zero_effect_on_the_head(kind, residual):
     torch.manual_seed(1)
-    model = RNNClassifier(kind, H, H, 3, num_layers=2, residual=residual).eval()
+    model = RNNClassifier(kind, input_size=H, hidden_size=H, num_classes=3, num_layers=2, residual=residual).eval()
     keep_masks = _masks(2, seed=3)
     x = torch.randn(2, 9, H)
     with torch.no_grad():
@@ -118,7 +119,7 @@ def test_trace_layers_into_given_outputs_equals_trace_layers(masked):
     from rnnscope.models._trace import buffer_outputs
 
     torch.manual_seed(4)
-    model = RNNClassifier(MIXED + ["rnn"], 4, H, 3, residual=True).eval()
+    model = RNNClassifier(MIXED + ["rnn"], input_size=4, hidden_size=H, num_classes=3, residual=True).eval()
     x = torch.randn(3, 10, 4)
     keep_masks = _masks(4, seed=5) if masked else None
     outputs = [buffer_outputs(layer.variables, 3, 10, H) for layer in model.layers]
@@ -140,7 +141,7 @@ def test_trace_layers_into_given_outputs_equals_trace_layers(masked):
 
 def test_streaming_in_chunks_equals_one_pass():
     torch.manual_seed(2)
-    model = RNNClassifier(MIXED, 4, H, 3, residual=True).eval()
+    model = RNNClassifier(MIXED, input_size=4, hidden_size=H, num_classes=3, residual=True).eval()
     x = torch.randn(2, 12, 4)
     with torch.no_grad():
         full = model(x)
@@ -151,29 +152,30 @@ def test_streaming_in_chunks_equals_one_pass():
 
 def test_dropout_between_layers_only_in_training():
     torch.manual_seed(3)
-    model = RNNClassifier("gru", 4, H, 3, num_layers=2, dropout=0.5)
+    model = RNNClassifier("gru", input_size=4, hidden_size=H, num_classes=3, num_layers=2, dropout=0.5)
     x = torch.randn(2, 10, 4)
     model.train()
     assert not torch.allclose(model(x), model(x))
     model.eval()
     assert torch.equal(model(x), model(x))
-    one = RNNClassifier("gru", 4, H, 3, dropout=0.5).train()  # one layer: no dropout before the head
+    # one layer: no dropout before the head
+    one = RNNClassifier("gru", input_size=4, hidden_size=H, num_classes=3, dropout=0.5).train()
     assert torch.equal(one(x), one(x))
 
 
 def test_cell_list_and_argument_errors():
-    model = RNNClassifier(["lstm", "lazy_lstm"], 4, H, 5)
+    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=4, hidden_size=H, num_classes=5)
     assert model.num_layers == 2 and model.cells == ["lstm", "lazy_lstm"]
     with pytest.raises(ValueError, match="one kind per layer"):
-        RNNClassifier(["lstm", "gru"], 4, H, 5, num_layers=3)
+        RNNClassifier(["lstm", "gru"], input_size=4, hidden_size=H, num_classes=5, num_layers=3)
     with pytest.raises(ValueError, match=r"The 'cell' parameter of RNNClassifier must be one of"):
-        RNNClassifier("transformer", 4, H, 5)
+        RNNClassifier("transformer", input_size=4, hidden_size=H, num_classes=5)
     with pytest.raises(ValueError, match=r"The 'dropout' parameter of RNNClassifier must be a number in \[0, 1\)"):
-        RNNClassifier("lstm", 4, H, 5, dropout=1.5)
+        RNNClassifier("lstm", input_size=4, hidden_size=H, num_classes=5, dropout=1.5)
     with pytest.raises(ValueError, match=r"The 'hidden_size' parameter of RNNClassifier must be a positive integer"):
-        RNNClassifier("lstm", 4, 0, 5)
+        RNNClassifier("lstm", input_size=4, hidden_size=0, num_classes=5)
     with pytest.raises(ValueError, match=r"The 'class_names' parameter of RNNClassifier must hold num_classes=5"):
-        RNNClassifier("lstm", 4, H, 5, class_names=["a", "b"])
+        RNNClassifier("lstm", input_size=4, hidden_size=H, num_classes=5, class_names=["a", "b"])
     with pytest.raises(ValueError, match=r"The 'keep' parameter of RNNClassifier.forward_layers must give one entry "
                                          r"per layer \(2"):
         model.forward_layers(torch.randn(1, 3, 4), keep=[None])
@@ -193,15 +195,15 @@ def test_fit_normalizer_ignores_padding_and_floors_std():
     padded[0], padded[1, :25] = a, b
     valid = np.concatenate([a, b])
     for data in (padded, [a, b], [torch.as_tensor(a), b], torch.as_tensor(padded)):
-        model = RNNClassifier("lstm", 3, 4, 5).fit_normalizer(data)
+        model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).fit_normalizer(data)
         assert np.allclose(model.feature_mean.numpy(), valid.mean(0), atol=1e-5)
         assert np.allclose(model.feature_std.numpy(), valid.std(0), atol=1e-5)
-    constant = RNNClassifier("lstm", 3, 4, 5).fit_normalizer(np.ones((5, 3)))
+    constant = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).fit_normalizer(np.ones((5, 3)))
     assert constant.feature_std.tolist() == pytest.approx([1e-3] * 3)
     with pytest.raises(ValueError, match="at least one frame without NaN"):
-        RNNClassifier("lstm", 3, 4, 5).fit_normalizer(np.full((1, 4, 3), np.nan))
+        RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).fit_normalizer(np.full((1, 4, 3), np.nan))
     with pytest.raises(ValueError, match=r"must hold frames of 3 features"):
-        RNNClassifier("lstm", 3, 4, 5).fit_normalizer(np.zeros((4, 2)))
+        RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).fit_normalizer(np.zeros((4, 2)))
 
 
 def test_fit_normalizer_reads_a_features_dataset_event_by_event():
@@ -209,12 +211,13 @@ def test_fit_normalizer_reads_a_features_dataset_event_by_event():
     feats = np.random.default_rng(1).normal(size=(3, 7, 2))
     feats[2, 4:] = np.nan
     ds = xr.Dataset({"features": (("event", "time", "feature"), feats)})
-    model = TCNClassifier(2, 5, filters=4).fit_normalizer(ds)
+    model = TCNClassifier(input_size=2, num_classes=5, filters=4).fit_normalizer(ds)
     valid = np.concatenate([feats[0], feats[1], feats[2, :4]])
     assert np.allclose(model.feature_mean.numpy(), valid.mean(0), atol=1e-6)
 
 
-@pytest.mark.parametrize("make", [lambda: RNNClassifier(MIXED, 3, 4, 5), lambda: TCNClassifier(3, 5, filters=4)])
+@pytest.mark.parametrize("make", [lambda: RNNClassifier(MIXED, input_size=3, hidden_size=4, num_classes=5),
+                                  lambda: TCNClassifier(input_size=3, num_classes=5, filters=4)])
 def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
     torch.manual_seed(4)
     model = make().eval()
@@ -241,9 +244,11 @@ def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
 
 
 def test_class_names_default_and_remapping():
-    assert RNNClassifier("lstm", 3, 4, 5).class_names == ["SIL", "TRE", "LP", "VTE", "HYB"]
-    assert RNNClassifier("lstm", 3, 4, 3).class_names == ["class0", "class1", "class2"]
-    model = RNNClassifier("lstm", 3, 4, 5)
+    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).class_names == \
+        ["SIL", "TRE", "LP", "VTE", "HYB"]
+    assert RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=3).class_names == \
+        ["class0", "class1", "class2"]
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
     data_names = ["LP", "SIL", "HYB", "TRE", "VTE"]
     assert model.class_index_map(data_names).tolist() == [2, 0, 4, 1, 3]
     labels = np.array([[0, 1, 2, -1], [3, 4, -1, -1]], dtype=np.int16)
@@ -265,7 +270,8 @@ def test_class_names_default_and_remapping():
 
 
 def test_config_repr_and_parameter_count():
-    model = RNNClassifier(["lstm", "lazy_lstm"], 48, 16, 5, residual=True, dropout=0.1)
+    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=48, hidden_size=16, num_classes=5, residual=True,
+                          dropout=0.1)
     config = model.config
     assert json.loads(json.dumps(config)) == config
     assert config["model"] == "RNNClassifier" and config["cells"] == ["lstm", "lazy_lstm"]
@@ -277,7 +283,7 @@ def test_config_repr_and_parameter_count():
     assert model.n_parameters == lstm1 + lstm2 + 16 * 5 + 5
     text = repr(model)
     assert "lazy_lstm 16 -> 16 + shortcut" in text and f"{model.n_parameters:,} parameters" in text
-    tcn = TCNClassifier(48, 5)
+    tcn = TCNClassifier(input_size=48, num_classes=5)
     assert tcn.config["dilations"] == [8, 16, 32] and "receptive field 113" in repr(tcn)
 
 
@@ -327,7 +333,8 @@ def test_from_torch_refuses_what_it_cannot_represent():
 
 def test_save_load_round_trip(tmp_path):
     torch.manual_seed(6)
-    model = RNNClassifier(MIXED, 3, 5, 4, residual=True, class_names=["SIL", "LP", "VTE", "HYB"])
+    model = RNNClassifier(MIXED, input_size=3, hidden_size=5, num_classes=4, residual=True,
+                          class_names=["SIL", "LP", "VTE", "HYB"])
     model.fit_normalizer(np.random.default_rng(3).normal(2.0, 4.0, (30, 3)))
     model.info["class_weights"] = [1.0, 2.0, 3.0, 4.0]
     model = model.masked([None, torch.tensor([True, False, True, True, False]), None]).eval()
@@ -348,7 +355,8 @@ def test_save_load_round_trip(tmp_path):
     with safe_open(path, framework="pt") as f:
         assert json.loads(f.metadata()["rnnscope_model"])["cells"] == MIXED
 
-    tcn = TCNClassifier(3, 5, filters=4, dilations=(1, 2), blocks=2, class_names=list("ABCDE")).eval()
+    tcn = TCNClassifier(input_size=3, num_classes=5, filters=4, dilations=(1, 2), blocks=2,
+                        class_names=list("ABCDE")).eval()
     tcn.save(tmp_path / "tcn.safetensors")
     tcn2 = load(tmp_path / "tcn.safetensors", device="auto").to("cpu")
     with torch.no_grad():
@@ -358,12 +366,12 @@ def test_save_load_round_trip(tmp_path):
 
 def test_state_dict_file_with_json_config(tmp_path):
     torch.manual_seed(7)
-    model = RNNClassifier("gru", 3, 4, 5).eval()
+    model = RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=5).eval()
     torch.save(model.state_dict(), tmp_path / "w.pt")
     (tmp_path / "cfg.json").write_text(json.dumps(model.config))
     x = torch.randn(1, 5, 3)
     for config in (str(tmp_path / "cfg.json"), model.config, json.dumps(model.config)):
-        again = load(tmp_path / "w.pt", config=config)
+        again = load(tmp_path / "w.pt", model_config=config)
         with torch.no_grad():
             assert torch.equal(again(x), model(x))
     with pytest.raises(ModelFileError, match="holds no config"):
@@ -371,23 +379,23 @@ def test_state_dict_file_with_json_config(tmp_path):
 
 
 def test_mismatched_config_names_the_mismatch(tmp_path):
-    model = RNNClassifier("lstm", 3, 4, 5)
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
     path = tmp_path / "m.safetensors"
     model.save(path)
     config = dict(model.config, hidden_size=8)
     with pytest.raises(ModelFileError, match=r"layers.0.rnn.weight_ih_l0: config expects \(32, 3\), file holds \(16, 3\)"):
-        load(path, config=config)
+        load(path, model_config=config)
     config = dict(model.config, cells=["lstm", "lstm"], num_layers=2)
     with pytest.raises(ModelFileError, match=r"missing from the file: \['layers.1.rnn.weight_ih_l0'"):
-        load(path, config=config)
+        load(path, model_config=config)
     config = dict(model.config, cells=["gru"])
     with pytest.raises(ModelFileError, match="wrong shapes"):
-        load(path, config=config)
+        load(path, model_config=config)
     config = {k: v for k, v in model.config.items() if k != "hidden_size"}
     with pytest.raises(ModelFileError, match="lacks the key 'hidden_size'"):
-        load(path, config=config)
+        load(path, model_config=config)
     with pytest.raises(ModelFileError, match="must be one of"):
-        load(path, config=dict(model.config, model="Transformer"))
+        load(path, model_config=dict(model.config, model="Transformer"))
     (tmp_path / "junk.bin").write_bytes(b"hello world, not a model")
     with pytest.raises(ModelFileError, match="neither a safetensors file nor"):
         load(tmp_path / "junk.bin")
@@ -412,9 +420,9 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path, writer):
     else:
         with open(path, "wb") as f:
             pickle.dump(payload, f)
-    config = RNNClassifier("lstm", 3, 4, 5).config
+    config = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).config
     with pytest.raises(UnsafeModelFileError, match="not a plain weights file.*was refused and nothing in it was executed"):
-        load(path, config=config)
+        load(path, model_config=config)
     assert not target.exists()
     assert isinstance(UnsafeModelFileError("x"), ValueError)
 
@@ -427,7 +435,7 @@ def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_loads(tmp_p
 
     from rnnscope.models._file import METADATA_KEY
 
-    model = RNNClassifier("lstm", 3, 4, 5)
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
     tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
     path = tmp_path / "model.safetensors"
     for pad in range(256):
@@ -444,7 +452,7 @@ def test_a_safetensors_file_whose_header_length_starts_like_a_pickle_loads(tmp_p
 
 def test_tcn_is_causal_with_the_stated_receptive_field():
     torch.manual_seed(8)
-    model = TCNClassifier(3, 4, filters=5, kernel_size=3, dilations=(1, 2, 4), blocks=2).eval()
+    model = TCNClassifier(input_size=3, num_classes=4, filters=5, kernel_size=3, dilations=(1, 2, 4), blocks=2).eval()
     assert model.receptive_field == 1 + 2 * 2 * 2 * 7
     assert isinstance(model.tcn[0].skip, torch.nn.Conv1d) and isinstance(model.tcn[1].skip, torch.nn.Identity)
     T, t = 150, 100
@@ -520,7 +528,7 @@ def test_unit_masks_are_read_the_same_way_everywhere():
     with pytest.raises(ValueError, match="one entry per layer"):
         read([[0.5, 1.0, 0.0, 1.0], None])
     # the same mask through the model and through capture's "silenced" convention silences the same unit
-    model = RNNClassifier("lstm", 3, 4, 2)
+    model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2)
     x = torch.randn(1, 5, 3)
     with torch.no_grad():
         by_keep = model.forward_layers(x, keep=[kept])[1][0]["h"]

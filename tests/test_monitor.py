@@ -21,7 +21,7 @@ obspy = pytest.importorskip("obspy")
 from obspy import UTCDateTime  # noqa: E402
 
 import rnnscope  # noqa: E402
-from rnnscope.monitoring import detect, frame_runs, score_detections, smooth  # noqa: E402
+from rnnscope.monitoring import detect, frame_runs, match_detections, score_detections, smooth  # noqa: E402
 from rnnscope.monitoring import MonitorResult
 from rnnscope.monitoring._preprocessing import _detrend_inplace  # noqa: E402
 from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
@@ -45,7 +45,7 @@ def archive(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 12, 5)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=12, num_classes=5)
     with torch.no_grad():  # a normaliser on the scale of the synthetic data, so the probabilities move
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         m.fit_normalizer(frames[None])
@@ -178,7 +178,7 @@ def test_sources_agree(archive, model, tmp_path):
 def test_tcn_gets_its_receptive_field_as_context(archive, raw):
     root, _ = archive
     torch.manual_seed(1)
-    tcn = rnnscope.models.TCNClassifier(48, 5, filters=6).eval()
+    tcn = rnnscope.models.TCNClassifier(input_size=48, num_classes=5, filters=6).eval()
     res = rnnscope.monitor(tcn, root, seed_id=SEED_ID, starttime=START, endtime=GAP[0], detrend=False,
                            block_s=200.0, progress=False)
     (before_gap, _), _ = raw
@@ -258,9 +258,12 @@ def test_score_matching_rules():
     det = pd.DataFrame({"start": [t + s("5s"), t + s("40s"), t + s("99s"), t + s("200s")],
                         "end": [t + s("30s"), t + s("70s"), t + s("125s"), t + s("210s")],
                         "class_name": ["TRE", "TRE", "VTE", "LP"], "seed_id": ["A.B..C"] * 4})
-    scores, matches = score_detections(det, truth, return_matches=True)
+    scores, matches = score_detections(det, truth), match_detections(det, truth)
     assert scores.loc["TRE", "n_matched"] == 1  # one-to-one: the larger overlap wins
     assert matches.loc[matches.class_name == "TRE", "detection"].tolist() == [0]
+    # the pairs listed are the pairs counted, class by class
+    assert matches["class_name"].value_counts().reindex(scores.index[:-1], fill_value=0).tolist() == \
+        scores["n_matched"].iloc[:-1].tolist()
     assert scores.loc["TRE", "onset_error_median_s"] == 5.0
     assert scores.loc["LP", "recall"] == 0.0 and scores.loc["LP", "precision"] == 0.0  # wrong class, no overlap
     assert np.isnan(scores.loc["VTE", "recall"]) and scores.loc["VTE", "precision"] == 0.0
@@ -277,31 +280,32 @@ def test_min_duration_merges_short_runs_into_the_more_probable_neighbour():
     eye = np.eye(5)
     labels = [0] * 10 + [2] * 3 + [0] * 10 + [1] * 50 + [3] * 2 + [1] * 5
     prob = eye[labels] * 0.9 + 0.02
-    runs = frame_runs(prob, [2, 40, 4, 4, 14])
+    runs = frame_runs(prob, min_frames=[2, 40, 4, 4, 14])
     assert runs.values.tolist() == [[0, 23, 0], [23, 80, 1]]  # LP (3 < 4) -> SIL; VTE (2 < 4) -> TRE, then merged
     prob = eye[[0] * 10 + [2] * 2 + [1] * 50]
     prob[10:12] = [0.05, 0.3, 0.6, 0.05, 0.0]  # inside the short LP run, TRE is more probable than SIL
-    assert frame_runs(prob, [1, 1, 4, 1, 1]).values.tolist() == [[0, 10, 0], [10, 62, 1]]
+    assert frame_runs(prob, min_frames=[1, 1, 4, 1, 1]).values.tolist() == [[0, 10, 0], [10, 62, 1]]
 
 
 def test_detect_times_are_frame_edges_and_a_single_short_piece_gives_nothing():
     prob = np.eye(5)[[0] * 3 + [4] * 20 + [0] * 3]
     t0 = UTCDateTime("2024-01-01T00:00:02").ns
-    d = detect(prob, t0, 5 * 10**8, rnnscope.models.RNNClassifier("rnn", 2, 2, 5).class_names, smoothing=None,
-               background="SIL")
+    names = rnnscope.models.RNNClassifier("rnn", input_size=2, hidden_size=2, num_classes=5).class_names
+    d = detect(prob, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=names, smoothing=None, background="SIL")
     assert d["class_name"].tolist() == ["HYB"] and d["n_frames"].tolist() == [20]
     assert d["start"][0] == pd.Timestamp("2024-01-01T00:00:03.25Z")  # frame 3 centred at 3.5 s, minus half a hop
     assert d["duration_s"][0] == 10.0
-    short = detect(np.eye(5)[[4] * 5], t0, 5 * 10**8, ["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
+    short = detect(np.eye(5)[[4] * 5], first_time_ns=t0, frame_period_ns=5 * 10**8,
+                   class_names=["SIL", "TRE", "LP", "VTE", "HYB"], smoothing=None)
     assert len(short) == 0  # 5 HYB frames < 14 and no neighbour to absorb them
 
 
 def test_smoothing_options():
     p = np.eye(2)[[0, 0, 1, 0, 0, 0]]
-    assert smooth(p, None).tolist() == p.tolist()
-    assert smooth(p, ("median", 3))[:, 0].tolist() == [1.0] * 6
+    assert smooth(p, smoothing=None).tolist() == p.tolist()
+    assert smooth(p, smoothing=("median", 3))[:, 0].tolist() == [1.0] * 6
     with pytest.raises(ValueError, match="smoothing"):
-        smooth(p, "wide")
+        smooth(p, smoothing="wide")
 
 
 # ------------------------------------------------------------------------------------------------ errors, misc
@@ -385,7 +389,7 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
     _, paths = stored
     monitored = rnnscope.open_run(paths[0])  # the piece after the gap: the monitor's state starts at zero
     assert monitored.sizes["segment"] > 0  # detections to weigh the heat by
-    captured = rnnscope.capture(model, monitored, variables=["h"], progress=False, store=tmp_path / "again.zarr")
+    captured = rnnscope.capture(model, monitored, var=["h"], progress=False, store=tmp_path / "again.zarr")
     names = ["h", "features", "spectrogram", "prob", "pred", "label", *schema.SEGMENT_VARIABLES,
              *schema.SUMMARY_VARIABLES]
     for name in names:
@@ -402,7 +406,7 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
     assert np.isfinite(monitored.summary_heat.values).any()  # heat over the detections
     assert np.isnan(monitored.summary_heat_frame.values).all()  # no frame has a known label
     with pytest.warns(analysis.EmptyClassWarning):
-        for fn in (analysis.heat_map, lambda r: analysis.activation_histogram(r, by="segment")):
+        for fn in (analysis.heat_map, lambda r: analysis.activation_histogram(r, per="segment")):
             xr.testing.assert_allclose(fn(captured), fn(monitored), atol=1e-5)
 
 

@@ -51,8 +51,8 @@ def restore_threads():
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, duration_s=(20, 40)))
+def frames(make_frames):
+    return make_frames(3, seed=4, record_duration_s=(20, 40))
 
 
 def _step_reference(layer, x, state, keep):
@@ -72,7 +72,7 @@ def _step_reference(layer, x, state, keep):
 @pytest.mark.parametrize("batch, hidden, masked", [(1, 8, False), (5, 13, True), (37, 24, False), (20, 9, True)])
 def test_native_trace_equals_the_fallback_and_the_step_reference(isa, cell, batch, hidden, masked):
     torch.manual_seed(batch + hidden)
-    layer = RNNClassifier(cell, 6, hidden, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(batch, 23, 6)
     state = tuple(torch.randn(batch, hidden) for _ in layer.state_names)
     keep = (torch.arange(hidden) % 3 != 1) if masked else None
@@ -105,7 +105,8 @@ def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_thread
     """With 2 threads two distinct threads run the kernel (blocks of records for 40 records; the units of every step
     for 1 and 3), with 1 thread one; the results are the same bits either way."""
     torch.manual_seed(0)
-    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()  # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    # 37 units: 3 panels of 16, 5 of 8, 10 of 4
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
     x = torch.randn(batch, 17, 6)
     seen, outs = {}, {}
     for threads in (1, 2):
@@ -125,7 +126,7 @@ def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_thread
 def test_the_instruction_sets_agree(cell):
     """AVX-512 and AVX2 make the same sums in the same order: the same bits; the portable code rounds apart."""
     torch.manual_seed(3)
-    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
     x = torch.randn(13, 20, 6)
     outs = {}
     for isa in ISAS:
@@ -155,7 +156,7 @@ def _trace_case(cell, batch, n_time, n_in, hidden, masked, x_layout, dest, seed)
 
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
-    layer = RNNClassifier(cell, n_in, hidden, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=n_in, hidden_size=hidden, num_classes=3).layers[0].eval()
     values = torch.randn(batch, n_time, n_in)
     if x_layout == "time first":
         x = values.transpose(0, 1).contiguous().transpose(0, 1)
@@ -275,7 +276,7 @@ def test_the_kernels_store_at_every_alignment_without_crashing():
 
 def test_the_environment_variable_picks_the_instruction_set(monkeypatch):
     code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
-            "layer = RNNClassifier('lstm', 3, 4, 2).layers[0]\n"
+            "layer = RNNClassifier('lstm', input_size=3, hidden_size=4, num_classes=2).layers[0]\n"
             "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
             "s = native_status(); print(s['isa'], s['used'], s['reason'])")
     env = {**os.environ, "RNNSCOPE_NATIVE_ISA": "generic"}
@@ -352,7 +353,7 @@ def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
     step and last state equal nn.LSTM's / nn.GRU's / nn.RNN's (NaN where theirs are NaN, the same infinities)."""
     hidden = 37
     torch.manual_seed(1)
-    layer = RNNClassifier(kind, 5, hidden, 3).layers[0].eval()
+    layer = RNNClassifier(kind, input_size=5, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(hidden, 4, 5)
     with torch.no_grad(), _native.using_isa(isa):
         for name, value in SPECIALS.items():
@@ -384,7 +385,7 @@ def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
 def test_nan_and_infinities_propagate_through_the_lazy_lstm_as_in_its_step(isa):
     hidden = 37
     torch.manual_seed(2)
-    layer = RNNClassifier("lazy_lstm", 5, hidden, 3).layers[0].eval()
+    layer = RNNClassifier("lazy_lstm", input_size=5, hidden_size=hidden, num_classes=3).layers[0].eval()
     x = torch.randn(hidden, 4, 5)
     with torch.no_grad(), _native.using_isa(isa):
         for name, value in SPECIALS.items():
@@ -414,7 +415,7 @@ def test_capture_of_a_module_keeps_a_nan_gap_as_pytorch_does():
 
 
 def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(native_off):
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0].eval()
     x = torch.randn(2, 7, 4)
     assert _native.usable_kernels(x, layer.weight_ih) is None
     with torch.no_grad():
@@ -427,7 +428,7 @@ def test_disabled_native_kernels_fall_back_to_the_fused_forward_and_recovery(nat
 
 
 def test_native_kernels_only_take_what_they_support_and_say_why():
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0]
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0]
     x = torch.randn(2, 7, 4)
     assert _native.usable_kernels(x.double(), layer.weight_ih.double()) is None
     assert native_status()["reason"] == "the input is float64 (the kernels are float32 only)"
@@ -437,7 +438,7 @@ def test_native_kernels_only_take_what_they_support_and_say_why():
     assert _native.usable_kernels(x.to("meta"), layer.weight_ih.to("meta")) is None
     assert native_status()["reason"].startswith("the input is on meta (the kernels run on the CPU")
     assert not native_status()["deliberate"]
-    double = RNNClassifier("gru", 4, 5, 2).double().layers[0].eval()
+    double = RNNClassifier("gru", input_size=4, hidden_size=5, num_classes=2).double().layers[0].eval()
     with torch.no_grad():
         inside, _ = double.trace(x.double())
         h, _ = double(x.double())
@@ -451,7 +452,7 @@ def test_native_kernels_only_take_what_they_support_and_say_why():
 
 def test_the_environment_variable_switches_them_off_and_says_so():
     code = ("from rnnscope.models import native_status, RNNClassifier; import torch\n"
-            "layer = RNNClassifier('gru', 3, 4, 2).layers[0]\n"
+            "layer = RNNClassifier('gru', input_size=3, hidden_size=4, num_classes=2).layers[0]\n"
             "with torch.no_grad(): layer.trace(torch.randn(1, 5, 3))\n"
             "s = native_status(); print(s['enabled'], s['used'], s['deliberate'], s['reason'])")
     env = {**os.environ, "RNNSCOPE_NATIVE": "0"}
@@ -470,7 +471,7 @@ def test_a_failed_build_is_reported_not_raised(fresh_session, monkeypatch):
         assert _native.kernels() is None  # tried once
     status = native_status()
     assert status["error"] == "the build failed: RuntimeError: g++: not found"
-    layer = RNNClassifier("lstm", 4, 5, 2).layers[0].eval()
+    layer = RNNClassifier("lstm", input_size=4, hidden_size=5, num_classes=2).layers[0].eval()
     with torch.no_grad():
         inside, _ = layer.trace(torch.randn(2, 7, 4))
     assert np.isfinite(inside["c"].numpy()).all()
@@ -655,7 +656,7 @@ def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_
     from rnnscope.models._trace import TraceOutputs
 
     torch.manual_seed(5)
-    layer = RNNClassifier(cell, 6, 37, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=6, hidden_size=37, num_classes=3).layers[0].eval()
     for batch in (1, 9):
         x = torch.randn(batch, 11, 6)
         groups = torch.randint(-1, 4, (batch, 11, 2), dtype=torch.int32)  # shared groups 0..3
@@ -693,7 +694,7 @@ def test_group_sums_in_a_non_contiguous_view_are_added_to_as_by_the_fallback(cel
     from rnnscope.models._trace import TraceOutputs
 
     torch.manual_seed(2)
-    layer = RNNClassifier(cell, 3, 17, 3).layers[0].eval()
+    layer = RNNClassifier(cell, input_size=3, hidden_size=17, num_classes=3).layers[0].eval()
     x = torch.randn(2, 6, 3)
     groups = torch.zeros(2, 6, 2, dtype=torch.int32)
     groups[..., 0] = torch.arange(6) % 2  # column 0: groups 0 and 1, shared by the rows
@@ -740,12 +741,13 @@ def test_the_group_sums_are_checked():
 
 def test_capture_without_the_kernels_gives_the_same_run(frames):
     torch.manual_seed(0)
-    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], frames.sizes["feature"], 6, 5)
+    model = RNNClassifier(["gru", "lstm", "lazy_lstm", "rnn"], input_size=frames.sizes["feature"], hidden_size=6,
+                          num_classes=5)
     model.fit_normalizer(frames)
-    native = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+    native = rnnscope.capture(model, frames, progress=False, batch_size=2, time_chunk=50)
     previous = set_native(False)
     try:
-        fallback = rnnscope.capture(model, frames, progress=False, batch_size=2, window=50)
+        fallback = rnnscope.capture(model, frames, progress=False, batch_size=2, time_chunk=50)
     finally:
         set_native(previous)
     for name in ("h", "c", "input_gate", "update_gate", "candidate", "prob"):
@@ -762,11 +764,11 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
         raise RuntimeError("g++: not found")
 
     monkeypatch.setattr(_native, "build", broken)
-    model = RNNClassifier("lstm", frames.sizes["feature"], 4, 5)
+    model = RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5)
     with pytest.warns(RuntimeWarning, match=r"capture is about 2x slower without the native kernels \(same results\): "
                                             r"the build failed: RuntimeError: g\+\+: not found. See "
                                             r"rnnscope.models.native_status\(\)") as record:
-        rnnscope.capture(model, frames, progress=False, window=30)
+        rnnscope.capture(model, frames, progress=False, time_chunk=30)
     assert len([w for w in record if "2x slower" in str(w.message)]) == 1  # once, not once per window
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -776,8 +778,10 @@ def test_capture_warns_once_when_it_falls_back(fresh_session, monkeypatch, frame
 def test_capture_does_not_warn_when_the_kernels_are_off_on_purpose_or_not_needed(fresh_session, native_off, frames):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        rnnscope.capture(RNNClassifier("gru", frames.sizes["feature"], 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5),
+                         frames, progress=False)
         set_native(True)
         _native._STATE["used"] = False  # a stale fallback of an earlier call must not make an RNN capture warn
-        rnnscope.capture(RNNClassifier("rnn", frames.sizes["feature"], 4, 5), frames, progress=False)
+        rnnscope.capture(RNNClassifier("rnn", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5),
+                         frames, progress=False)
     assert fresh_session._FALLBACK_WARNED is False

@@ -51,7 +51,7 @@ def archive(tmp_path_factory):
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 12, 5)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=12, num_classes=5)
     with torch.no_grad():  # a normaliser on the scale of the synthetic data, so the probabilities move
         frames, _ = frames_of(np.random.default_rng(0).normal(scale=100.0, size=20000), 100.0)
         m.fit_normalizer(frames[None])
@@ -189,7 +189,7 @@ def test_rerun_skips_finished_tasks_and_refuses_another_run(archive, model, seri
 
     with pytest.raises(ValueError, match=r"holds the tasks of another run \(it differs in \['settings'\]\)"):
         rnnscope.monitor(model, root, seed_id=IDS, output=out, **dict(KW, margin_s=30.0))
-    other = rnnscope.models.RNNClassifier("gru", 48, 4, 5).eval()
+    other = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).eval()
     with pytest.raises(ValueError, match=r"differs in \['model'\]"):
         rnnscope.monitor(other, root, seed_id=IDS, output=out, **KW)
 

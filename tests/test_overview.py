@@ -383,9 +383,9 @@ def test_netcdf_runs_carry_the_overview(tmp_path):
 def test_capture_into_a_store_writes_the_overview(tmp_path):
     """A classifier captured into a store, window by window (windows not aligned to the blocks), at 50 Hz."""
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0, sampling_rate=50.0,
-                                                               duration_s=(2_200.0, 2_300.0)))
-    model = rnnscope.models.RNNClassifier("gru", frames.sizes["feature"], 6, 5)
-    run = rnnscope.capture(model, frames, store=tmp_path / "cap.zarr", progress=False, window=1000)
+                                                               record_duration_s=(2_200.0, 2_300.0)))
+    model = rnnscope.models.RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=6, num_classes=5)
+    run = rnnscope.capture(model, frames, store=tmp_path / "cap.zarr", progress=False, time_chunk=1000)
     lengths = run["length"].values
     assert (lengths >= 4_096).all() and run["overview_length"].values.tolist() == lengths.tolist()
     for var in ("h", "update_gate", "candidate"):
@@ -408,7 +408,7 @@ def test_the_monitors_capture_store_holds_the_overview(tmp_path):
     n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
         "feature"]
     torch.manual_seed(0)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", n_features, 4, 5), tmp_path / "sds",
+    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=4, num_classes=5), tmp_path / "sds",
                               capture_store=tmp_path / "capture", sampling_rate=50.0, progress=False)
     run = rnnscope.open_run(result.capture_store[0])
     n = int(run["length"].values[0])

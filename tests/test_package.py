@@ -116,6 +116,95 @@ def test_every_public_error_and_warning_belongs_to_the_one_family():
     builtins = {"SchemaError": ValueError, "RunFileError": OSError, "ModelFileError": ValueError,
                 "UnsafeModelFileError": ValueError, "ClassMismatchError": ValueError,
                 "DeviceUnavailableError": RuntimeError, "NativeBuildError": RuntimeError,
-                "EmptyClassWarning": RuntimeWarning}
+                "EmptyClassWarning": RuntimeWarning, "NumericalWarning": RuntimeWarning,
+                "NativeFallbackWarning": RuntimeWarning, "InputWarning": UserWarning,
+                "NoBackgroundWarning": UserWarning}
     for name, builtin in builtins.items():
         assert issubclass(getattr(errors, name), builtin), name
+
+
+def test_every_warning_the_package_emits_is_one_of_the_family():
+    """Every ``warnings.warn`` in the package names a category of rnnscope.errors (RnnscopeWarning or a subclass),
+    so that ``warnings.simplefilter("ignore", rnnscope.errors.RnnscopeWarning)`` silences rnnscope alone."""
+    import ast
+
+    from rnnscope import errors
+
+    family = {n for n in errors.__all__ if n.endswith("Warning")}
+    package = Path(__file__).resolve().parent.parent / "rnnscope"
+    strays, seen = [], 0
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in ("warnings.warn", "warn"):
+                seen += 1
+                category = node.args[1] if len(node.args) > 1 else next(
+                    (k.value for k in node.keywords if k.arg == "category"), None)
+                name = ast.unparse(category).split(".")[-1] if category is not None else "UserWarning"
+                if name not in family and name != "category":  # a helper passing its caller's category on
+                    strays.append(f"{path.relative_to(package)}:{node.lineno}: {name}")
+    assert seen > 20, "the walk over the package found no warnings.warn"
+    assert not strays, "warnings outside rnnscope.errors' family:\n" + "\n".join(strays)
+
+
+def test_every_dataset_rnnscope_makes_carries_the_same_provenance():
+    """One helper (rnnscope._version.provenance) builds the provenance attrs of records, features, runs of either
+    capture path: rnnscope's version, the creation time, the versions (torch when it is loaded) and the seed."""
+    import numpy as np
+    import torch
+
+    import rnnscope
+    from rnnscope._version import provenance
+
+    records = rnnscope.data.synthetic(n_records=2, seed=4)
+    frames = rnnscope.features.compute(records)
+    external = rnnscope.data.from_features([np.zeros((5, 3))], [np.zeros(5, int)], class_names=["A"])
+    model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=3, num_classes=5)
+    run = rnnscope.capture(model, frames, progress=False)
+    any_run = rnnscope.capture(torch.nn.GRU(3, 2, batch_first=True), torch.zeros(1, 4, 3), progress=False)
+    keys = set(provenance())
+    for name, ds in {"records": records, "features": frames, "from_features": external, "run": run,
+                     "any module": any_run}.items():
+        assert keys <= set(ds.attrs), name
+        assert ds.attrs["rnnscope_version"] == rnnscope.__version__ and ds.attrs["versions"]["torch"], name
+    assert records.attrs["seed"] == 4 and run.attrs["seed"] == 4  # the data's seed, for an unfitted model
+
+
+def test_the_core_works_without_the_optional_extras():
+    """`pip install rnnscope` without extras: everything but the extras' features imports and runs (issue 26); the
+    extras' packages are declared in pyproject.toml, and every package the code imports is declared somewhere."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    declared = {d.split("[")[0].split(">")[0].split("=")[0].strip().lower().replace("-", "_")
+                for d in project["dependencies"] + [d for e in project["optional-dependencies"].values() for d in e]}
+    import_names = {"PIL": "pillow", "sklearn": "scikit_learn", "netCDF4": "netcdf4"}
+    imported = set()
+    for path in (root / "rnnscope").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else []
+            imported |= {n.split(".")[0] for n in names}
+    third_party = {n for n in imported - set(sys.stdlib_module_names) if n != "rnnscope"}
+    # voila runs jupyter_server and tornado; the review extra brings them
+    undeclared = sorted(n for n in third_party if import_names.get(n, n).lower() not in declared
+                        and n not in ("jupyter_server", "tornado"))
+    assert not undeclared, f"imported but not declared in pyproject.toml: {undeclared}"
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("voila") for d in extras["review"]) and any(d.startswith("ipydatagrid") for d in
+                                                                         extras["review"])
+    assert not any(d.startswith(("voila", "ipydatagrid", "distributed", "obspy")) for d in project["dependencies"])
+    code = ("import sys\n"
+            "for name in ('voila', 'ipydatagrid', 'distributed', 'jupyter_server'): sys.modules[name] = None\n"
+            "import rnnscope, rnnscope.widgets, rnnscope.review, rnnscope.cli\n"
+            "from rnnscope.examples import toy_long_run\n"
+            "ex = rnnscope.widgets.Explorer(toy_long_run(), width=400)\n"
+            "print(ex.var)\n")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "h", out.stderr[-2000:]

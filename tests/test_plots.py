@@ -12,12 +12,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWar
 
 @pytest.fixture(scope="module")
 def run():
-    return examples.toy_run("lstm", n_units=6, n_layers=2)
+    return examples.toy_run("lstm", hidden_size=6, num_layers=2)
 
 
 @pytest.fixture(scope="module")
 def gru():
-    return examples.toy_run("gru", n_units=6, n_layers=1)
+    return examples.toy_run("gru", hidden_size=6, num_layers=1)
 
 
 ABLATION = pd.DataFrame({
@@ -36,19 +36,19 @@ def _figures(run, gru):
     diff = analysis.perturbation(run, run, event=0, noise=(3, 6))
     return {
         # name: (figure, expected number of axes)
-        "activation_map": (plots.activation_map(run, 0, layer=1), 5),
-        "activation_map[c]": (plots.activation_map(run, "ex1", var="c", units=[0, 2, 4]), 5),
+        "activation_map": (plots.activation_map(run, event=0, layer=1), 5),
+        "activation_map[c]": (plots.activation_map(run, event="ex1", var="c", units=[0, 2, 4]), 5),
         "activation_histograms": (plots.activation_histograms({"gru": analysis.activation_histogram(gru)}), 5),
-        "activation_histograms[all]": (plots.activation_histograms(analysis.activation_histogram(run, by=None)), 1),
+        "activation_histograms[all]": (plots.activation_histograms(analysis.activation_histogram(run, per=None)), 1),
         "heat_maps": (plots.heat_maps(run, layer=1), 4),
         "correlation_matrices": (plots.correlation_matrices(analysis.heat_map(run), fractions=(1.0, 0.5)), 3),
-        "top_unit_traces": (plots.top_unit_traces(run, 0, k=3), 2 + 3),  # waveform, spectrogram, SIL/LP/HYB
+        "top_unit_traces": (plots.top_unit_traces(run, event=0, k=3), 2 + 3),  # waveform, spectrogram, SIL/LP/HYB
         "ablation_curves": (plots.ablation_curves({"lstm": ABLATION, "rnn": ABLATION}), 1),
         "cell_distributions": (plots.cell_distributions(
             {"lstm": analysis.cell_distribution(run), "gru": analysis.cell_distribution(gru)}), 4),
-        "responsibility_map": (plots.responsibility_map(analysis.responsibility(run, threshold=10)), 3),
+        "responsibility_map": (plots.responsibility_map(analysis.responsibility(run, irregular=10)), 3),
         "temporal_traces": (plots.temporal_traces(
-            {"lstm": analysis.temporal_trace(run, 0), "gru": analysis.temporal_trace(gru, 0)}), 4),
+            {"lstm": analysis.temporal_trace(run, event=0), "gru": analysis.temporal_trace(gru, event=0)}), 4),
         "perturbation_map": (plots.perturbation_map(diff), 4),
     }
 
@@ -78,7 +78,7 @@ def from_disk(run, gru, tmp_path_factory):
 
 
 def test_every_figure_works_on_runs_opened_from_disk(figures, from_disk):
-    """Issue 25: plots.record_overview(open_run(path), 0) failed ('item' on a dask array); every figure function
+    """Issue 25: plots.record_overview(open_run(path), event=0) failed ('item' on a dask array); every figure function
     draws the same from a lazily opened run as from the run in memory."""
     lazy, lazy_gru = from_disk
     assert lazy["h"].chunks is not None  # dask-backed: nothing loaded
@@ -94,11 +94,11 @@ def test_record_overview_on_a_features_store_opened_from_disk(tmp_path):
     frames = features.compute(data.synthetic(n_records=2, seed=0))
     lazy = io.open_run(io.save_run(frames, tmp_path / "frames.zarr"))
     for event in (1, "syn00001"):
-        fig = plots.record_overview(lazy, event)
+        fig = plots.record_overview(lazy, event=event)
         assert len(fig.axes) == 4 and "record syn00001" in fig._suptitle.get_text()
-        for a, b in zip(_drawn(fig), _drawn(plots.record_overview(frames, 1)), strict=True):
+        for a, b in zip(_drawn(fig), _drawn(plots.record_overview(frames, event=1)), strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-6, equal_nan=True)
-    assert len(plots.record_overview(io.open_run(io.save_run(examples.toy_run(), tmp_path / "run.zarr")), 0).axes)
+    assert len(plots.record_overview(io.open_run(io.save_run(examples.toy_run(), tmp_path / "run.zarr")), event=0).axes)
 
 
 def test_figures_have_the_expected_panels_and_save(figures, tmp_path):
@@ -113,7 +113,7 @@ def test_figures_have_the_expected_panels_and_save(figures, tmp_path):
 
 
 def test_activation_colours_follow_the_convention(run):
-    fig = plots.activation_map(run, 0)
+    fig = plots.activation_map(run, event=0)
     mesh = next(c for ax in fig.axes for c in ax.collections if getattr(c, "cmap", None) is not None
                 and c.cmap.name == "RdBu")
     assert mesh.norm.vmin == -1.0 and mesh.norm.vmax == 1.0
@@ -148,7 +148,7 @@ def test_heat_maps_say_what_an_empty_panel_means_and_offer_the_union():
 
 
 def test_one_row_per_model(run, gru):
-    hists = {"lstm": analysis.activation_histogram(run, by=None), "gru": analysis.activation_histogram(gru, by=None)}
+    hists = {"lstm": analysis.activation_histogram(run, per=None), "gru": analysis.activation_histogram(gru, per=None)}
     fig = plots.activation_histograms(hists)
     assert len(fig.axes) == 2 and fig.axes[1].get_title().startswith("gru")
 

@@ -85,24 +85,24 @@ def test_folds_never_split_a_record():
     codes = rng.normal(size=(N_EVENTS, 1, N_UNITS, 1))
     h = codes + 0.05 * rng.normal(size=(N_EVENTS, N_TIME, N_UNITS, 1))
     run = make_run({"h": h}, LENGTHS, [(e, e % 3, 0, 60) for e in range(N_EVENTS)])
-    table = analysis.linear_probes(run, "class", folds=4)
+    table = analysis.linear_probes(run, targets="class", folds=4)
     assert table.score.iloc[0] < 0.6
 
 
 def test_frames_are_subsampled_with_a_seed():
     run = encoded_run()
-    a = analysis.linear_probes(run, ["class", "lfb_01"], max_frames=200, seed=1)
-    b = analysis.linear_probes(run, ["class", "lfb_01"], max_frames=200, seed=1)
+    a = analysis.linear_probes(run, targets=["class", "lfb_01"], max_frames=200, seed=1)
+    b = analysis.linear_probes(run, targets=["class", "lfb_01"], max_frames=200, seed=1)
     pd.testing.assert_frame_equal(a, b)
     assert (a.n_frames == 200).all()
     assert a.set_index("target").loc["lfb_01", "score"] > 0.8  # one feature as a target
-    c = analysis.linear_probes(run, ["class"], max_frames=200, seed=2)
+    c = analysis.linear_probes(run, targets=["class"], max_frames=200, seed=2)
     assert c.score.iloc[0] != a.score.iloc[0] or c.chance.iloc[0] != a.chance.iloc[0]
 
 
 def test_every_variable_and_layer_and_plain_accuracy():
-    run = examples.toy_run(n_layers=2)
-    table = analysis.linear_probes(run, ["event"], var="all", layer=[1], metric="accuracy", folds=3)
+    run = examples.toy_run(num_layers=2)
+    table = analysis.linear_probes(run, targets=["event"], var="all", layer=[1], metric="accuracy", folds=3)
     assert table[["var", "layer"]].values.tolist() == [["h", 1], ["c", 1]]
     labels = run.label.values[run.label.values >= 0]
     inside = (labels != 0).mean()
@@ -112,7 +112,7 @@ def test_every_variable_and_layer_and_plain_accuracy():
 def test_probe_errors_say_how_to_fix():
     run = encoded_run()
     with pytest.raises(ValueError, match="'targets' parameter of linear_probes must be a list drawn from"):
-        analysis.linear_probes(run, ["phase"])
+        analysis.linear_probes(run, targets=["phase"])
     with pytest.raises(ValueError, match="'metric' parameter of linear_probes must be one of"):
         analysis.linear_probes(run, metric="f1")
     with pytest.raises(ValueError, match="'background' parameter of linear_probes"):
@@ -134,7 +134,7 @@ def test_gate_saturation_counts_values_near_zero_and_one():
     assert float(sat.above.squeeze()) == pytest.approx(0.8 / 3)
     assert float(sat.saturation.squeeze()) == pytest.approx(1.8 / 3)
     assert int(sat.n_frames) == 10
-    tanh = analysis.gate_saturation(run, "h", low=-0.5, high=0.5)
+    tanh = analysis.gate_saturation(run, var="h", low=-0.5, high=0.5)
     assert float(tanh.saturation.squeeze()) == 0.0
     with pytest.raises(ValueError, match="holds no gate variable"):
         analysis.gate_saturation(make_run({"h": gate}, [6, 4], [(0, 0, 0, 6)]))
@@ -145,5 +145,5 @@ def test_gate_saturation_counts_values_near_zero_and_one():
 def test_a_target_that_cannot_be_cross_validated_is_nan_with_a_warning():
     run = encoded_run().isel(event=[0])
     with pytest.warns(analysis.EmptyClassWarning, match="fewer than two classes or two records"):
-        table = analysis.linear_probes(run, ["class"])
+        table = analysis.linear_probes(run, targets=["class"])
     assert np.isnan(table.score.iloc[0]) and table.n_records.iloc[0] == 1

@@ -64,23 +64,19 @@ NAMED_TESTS = {
     "rnnscope.io.RunFileError": "tests/test_io.py::test_a_corrupt_zarr_store_gives_a_clear_error",
     "rnnscope.io.default_chunks": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
     "rnnscope.schema.VariableSpec": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
-    "rnnscope.schema.json_attr": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
+    "rnnscope.schema.plain": "tests/test_public_api.py::test_schema_and_io_helpers_with_defaults",
     "rnnscope.schema.SchemaError": "tests/test_io.py::test_a_missing_variable_is_named",
     "rnnscope.analysis.susceptibility": "tests/test_real_world.py::test_background_onsets_are_not_counted",
     "rnnscope.widgets.Explorer": "tests/test_real_world.py::test_the_explorer_shows_these_classes",
 }
-#: callables whose call names one of several optional arguments (``silence(model, keep)`` or ``silence=``)
-ONE_OF = {
-    "rnnscope.experiments.silence": ["keep", "silence"],
-    "rnnscope.experiments.silenced": ["keep", "silence"],
-}
+#: callables whose call names one of several optional arguments (none since ``silence`` took one way to name units)
+ONE_OF: dict[str, list[str]] = {}
 #: classes built through a classmethod rather than their constructor: class -> that classmethod's name
 CONSTRUCTED_BY = {"rnnscope.io.RunWriter": "create"}
 #: classes users get from another public callable (its return value, or a subclass of theirs)
 COVERED_THROUGH = {
     "rnnscope.features.FeatureReach": "rnnscope.features.feature_reach",
     "rnnscope.analysis.TopFraction": "rnnscope.analysis.top_fraction",
-    "rnnscope.analysis.UnitMatch": "rnnscope.analysis.match_units",
     "rnnscope.train.Evaluation": "rnnscope.train.evaluate",
     "rnnscope.train.Retraining": "rnnscope.train.retrain",
     "rnnscope.monitoring.MonitorResult": "rnnscope.monitor",
@@ -203,11 +199,12 @@ def test_named_tests_and_links_exist():
 
 
 def test_the_checker_tells_default_calls_from_others():
-    assert calls_with_defaults("rs.analysis.top_fraction(run, 0.5)", "top_fraction", ["run_or_heat", "fraction"])
-    assert not calls_with_defaults("top_fraction(run, 0.5, layer=0)", "top_fraction", ["run_or_heat", "fraction"])
+    params = ["run_or_heat", "fraction"]
+    assert calls_with_defaults("rs.analysis.top_fraction(run, fraction=0.5)", "top_fraction", params)
+    assert not calls_with_defaults("top_fraction(run, fraction=0.5, layer=0)", "top_fraction", params)
     assert calls_with_defaults("fit(model, frames, epochs=1, progress=False)", "fit", ["model", "dataset"])
     assert not calls_with_defaults("fit(model, frames, lr=0.1)", "fit", ["model", "dataset"])
-    assert not calls_with_defaults("heat_map(run, 'h')", "heat_map", ["run"])
+    assert not calls_with_defaults("heat_map(run, var='h')", "heat_map", ["run"])
     assert not calls_with_defaults("heat_map(**kwargs)", "heat_map", ["run"])
 
 
@@ -218,11 +215,11 @@ CHILE = ["BG", "TR", "LP", "VT", "AV"]
 
 @pytest.fixture(scope="module")
 def frames():
-    rec = rnnscope.data.synthetic(n_records=8, seed=2, sampling_rate=50.0, duration_s=(40.0, 60.0))
+    rec = rnnscope.data.synthetic(n_records=8, seed=2, sampling_rate=50.0, record_duration_s=(40.0, 60.0))
     n = rec["n_samples"].values
     waves = [rec.waveform.values[i, : n[i]] for i in range(len(n))]
     labels = [rec.sample_label.values[i, : n[i]] for i in range(len(n))]
-    records = rnnscope.data.from_arrays(waves, labels, 50.0, CHILE, background="BG")
+    records = rnnscope.data.from_arrays(waves, labels, sampling_rate=50.0, class_names=CHILE, background="BG")
     return rnnscope.features.compute(records)
 
 
@@ -231,7 +228,7 @@ def model(frames):
     import torch
 
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 6, 5, class_names=CHILE)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=6, num_classes=5, class_names=CHILE)
     rnnscope.train.fit(m, frames, epochs=1, progress=False)
     return m
 
@@ -242,7 +239,7 @@ def test_build_native_with_defaults():
 
 
 def test_cross_validate_and_sweep_with_defaults(frames):
-    make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5, class_names=CHILE)
+    make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE)
     table = rnnscope.train.cross_validate(make, frames, epochs=1, progress=False)
     assert list(table.index) == [1, 2, 3, 4, "average", "ci_low", "ci_high"]  # 4 folds by default
     assert table.loc[[1, 2, 3, 4, "average"], ["accuracy", "balanced_accuracy", "macro_f1"]].stack().between(0, 1).all()
@@ -253,19 +250,19 @@ def test_cross_validate_and_sweep_with_defaults(frames):
 
 
 def test_fit_many_with_defaults(frames):
-    make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5, class_names=CHILE)
+    make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5, class_names=CHILE)
     models = rnnscope.train.fit_many(make, frames, epochs=1, progress=False)
     assert [m.info["training"]["seed"] for m in models] == [0, 1, 2, 3, 4]
     assert {m.background for m in models} == {"BG"} and {m.sampling_rate for m in models} == {50.0}
 
 
 def test_frame_baseline_with_defaults(frames):
-    scores = rnnscope.train.frame_baseline(frames, np.arange(6), np.arange(6, 8))
+    scores = rnnscope.train.frame_baseline(frames, train_idx=np.arange(6), test_idx=np.arange(6, 8))
     assert all(0.0 <= scores[k] <= 1.0 for k in ("accuracy", "balanced_accuracy", "macro_f1"))
 
 
 def test_silence_and_ablation_curve_with_defaults(model, frames):
-    held = rnnscope.experiments.silence(model, [np.array([True, False, True, True, True, True])])
+    held = rnnscope.experiments.silence(model, {0: [1]})
     assert held.masked_units == [[1]] and held.background == "BG"
     table = rnnscope.experiments.ablation_curve(model, frames)
     assert table["fraction"].tolist()[0] == 1 and set(table["ranking"]) == {"activity"}
@@ -284,6 +281,6 @@ def test_noise_robustness_with_defaults(model, frames):
 def test_schema_and_io_helpers_with_defaults(frames):
     spec = rnnscope.schema.VariableSpec("h", ("event", "time", "unit", "layer"), "f", "unit output")
     assert spec.padded is False and spec.dims[-1] == "layer"
-    assert rnnscope.schema.json_attr({"b": np.int64(2), "a": [1.5]}) == '{"a": [1.5], "b": 2}'
+    assert rnnscope.schema.plain({"b": np.int64(2), "a": (1.5,)}) == {"a": [1.5], "b": 2}
     chunks = rnnscope.io.default_chunks(frames)
     assert chunks["event"] == 1 and chunks["time"] == frames.sizes["time"] and chunks["feature"] == 48

@@ -3,14 +3,17 @@
 Waveforms are ObsPy's own: ``obspy.read()`` (3 traces BW.RJOB..EH? at 100 Hz) and files from ObsPy's installed
 test data (a 40 Hz and a 200 Hz MiniSEED file, a 200 Hz MiniSEED file with real gaps, a 20 Hz SAC file).
 """
-import json
 import sys
 import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
+
+import rnnscope
+import rnnscope.cli
 
 obspy = pytest.importorskip("obspy")
 from obspy import Stream, Trace, UTCDateTime  # noqa: E402
@@ -83,7 +86,7 @@ def test_detrend_and_bandpass_happen_before_resampling():
     high, low = valid(ds, 0)[300:-300], valid(ds, 1)[300:-300]
     assert np.abs(high).max() < 0.01  # 40 Hz removed by the band-pass (it is below the new 50 Hz Nyquist)
     assert abs(low.mean()) < 0.01 and 0.95 < np.abs(low).max() < 1.05  # trend gone, 3 Hz kept
-    proc = json.loads(ds.attrs["processing"])
+    proc = ds.attrs["processing"]
     assert proc["detrend"] == "linear" and proc["bandpass"] == [1.0, 10.0]
 
 
@@ -108,7 +111,7 @@ def test_40_hz_miniseed_is_resampled_to_100_hz():
     x, a = valid(ds)[::5].astype(float), raw.data[::2].astype(float)
     n = min(len(x), len(a))
     assert np.corrcoef(x[:n], a[:n])[0, 1] > 0.9999
-    assert json.loads(ds.attrs["processing"])["input_sampling_rates"] == {"NL.HGN.00.BHZ": [40.0]}
+    assert ds.attrs["processing"]["input_sampling_rates"] == {"NL.HGN.00.BHZ": [40.0]}
 
 
 def test_200_hz_miniseed_and_20_hz_sac_files_are_resampled():
@@ -136,7 +139,7 @@ def test_sinusoid_below_nyquist_keeps_its_amplitude_and_frequency(rate):
     assert np.sqrt(np.mean(inner**2)) == pytest.approx(3.0 / np.sqrt(2), rel=0.01)
     freqs, power = spectrum(inner, 100.0)
     assert freqs[np.argmax(power)] == pytest.approx(4.0, abs=0.05)
-    method = json.loads(ds.attrs["processing"])["resampling"]
+    method = ds.attrs["processing"]["resampling"]
     fallback = "chebyshev2 low-pass + lanczos interpolation"
     assert method == ([fallback] if rate == 99.99 else ["scipy.signal.resample_poly"])
 
@@ -227,7 +230,7 @@ def test_mixed_sampling_rates_of_one_id_are_resampled_before_merging():
     np.testing.assert_allclose(valid(ds)[away], np.sin(2 * np.pi * 3.0 * k[away] / 100.0), atol=0.01)
     np.testing.assert_allclose(valid(ds)[990:1010], np.sin(2 * np.pi * 3.0 * k[990:1010] / 100.0), atol=0.1)
     assert np.all(valid(ds, name="sample_label") == 0)
-    assert json.loads(ds.attrs["processing"])["input_sampling_rates"] == {"XX.TONE..HHZ": [40.0, 200.0]}
+    assert ds.attrs["processing"]["input_sampling_rates"] == {"XX.TONE..HHZ": [40.0, 200.0]}
 
 
 def test_nan_samples_are_gaps():
@@ -271,8 +274,24 @@ def test_segments_are_the_half_open_sample_intervals_they_label(rate):
 
 def test_missing_obspy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "obspy", None)
-    with pytest.raises(ImportError, match=r"pip install rnnscope\[seismic\]"):
+    with pytest.raises(rnnscope.errors.MissingExtraError,
+                       match=r"from_obspy needs obspy, which is not installed: it comes with rnnscope's 'seismic' "
+                             r"extra .*pip install 'rnnscope\[seismic\]'"):
         from_obspy("anything.mseed")
+
+
+@pytest.mark.parametrize("module, call", [
+    ("ipydatagrid", lambda run: rnnscope.widgets.Explorer(run, catalog=rnnscope.data.catalog(run))),
+    ("distributed", lambda run: rnnscope.cli._executor(SimpleNamespace(workers=2, scheduler=None)).__enter__()),
+    ("voila", lambda run: __import__("rnnscope.review._serve", fromlist=["serve"]).serve("no folder")),
+])
+def test_missing_extras_name_the_extra(monkeypatch, module, call):
+    """What only some users need is an extra; using it without the extra says which to install (issue 26)."""
+    run = rnnscope.examples.toy_long_run()
+    monkeypatch.setitem(sys.modules, module, None)
+    extra = {"ipydatagrid": "review", "distributed": "cluster", "voila": "review"}[module]
+    with pytest.raises(rnnscope.errors.MissingExtraError, match=rf"needs {module}.*pip install 'rnnscope\[{extra}\]'"):
+        call(run)
 
 
 def test_unreadable_inputs_are_refused(tmp_path):
@@ -329,7 +348,7 @@ def test_event_cut_files_months_apart_become_one_record_each(tmp_path):
         labels = valid(ds, 13, name="sample_label")
         assert np.all(labels[1000:1750] == 2) and np.all(labels[:1000] == 0) and np.all(labels[1750:] == 0)
         assert not np.any(ds.sample_label.values[:13] == 2) and not np.any(ds.sample_label.values[14:] == 2)
-        assert json.loads(ds.attrs["processing"])["max_gap_s"] == 60.0
+        assert ds.attrs["processing"]["max_gap_s"] == 60.0
 
 
 def test_two_files_a_year_apart_allocate_only_their_samples(tmp_path):
@@ -506,7 +525,8 @@ def test_custom_class_names_and_background_must_match():
     events = cat([(RJOB, T0 + 1.0, T0 + 2.0, "noise")])
     ds = from_obspy(obspy.read(), events, class_names=["noise", "quake"], background="noise")
     assert ds.attrs["class_names"] == ["noise", "quake"]
-    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be one of \['noise', 'quake'\]"):
+    with pytest.raises(ValueError, match=r"'background' parameter of from_obspy must be None or one of the classes "
+                                         r"\['noise', 'quake'\]"):
         from_obspy(obspy.read(), class_names=["noise", "quake"], background="SIL")
 
 
@@ -517,7 +537,7 @@ def test_custom_class_names_and_background_must_match():
 def test_from_arrays_accepts_integer_samples(dtype):
     x = [np.arange(10, dtype=dtype), np.arange(4, dtype=dtype)]
     y = [np.r_[np.zeros(5, int), np.full(5, 3)], np.array([-1, 1, 1, -1], dtype=np.int8)]
-    ds = from_arrays(x, y, 10.0, CLASSES, event_ids=["a", "b"])
+    ds = from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, event_ids=["a", "b"])
     schema.validate(ds)
     assert ds.waveform.dtype == np.float32
     np.testing.assert_array_equal(ds.waveform.values[0], np.arange(10))
@@ -532,12 +552,13 @@ def test_from_arrays_takes_a_2d_array_and_a_segment_table_with_class_names():
     y = np.zeros((2, 50), dtype=int)
     segments = pd.DataFrame({"event": [0, 1], "class": ["SIL", "SIL"], "start": [0.0, 0.0], "end": [5.0, 5.0],
                              "p": [1.0, np.nan]})
-    ds = from_arrays(x, y, 10.0, CLASSES, segments=segments)
+    ds = from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES, segments=segments)
     assert ds.sizes["event"] == 2 and catalog(ds).p.iloc[0] == 1.0
     with pytest.raises(ValueError, match=r"classes \['QUAKE'\] that are not in class_names"):
-        from_arrays(x, y, 10.0, CLASSES, segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
+        from_arrays(x, y, sampling_rate=10.0, class_names=CLASSES,
+                    segments=segments.assign(**{"class": ["SIL", "QUAKE"]}))
     with pytest.raises(ValueError, match="labels must have shape"):
-        from_arrays(x, y[:, :40], 10.0, CLASSES)
+        from_arrays(x, y[:, :40], sampling_rate=10.0, class_names=CLASSES)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -547,9 +568,9 @@ def test_from_features_round_trip():
     rng = np.random.default_rng(1)
     feats = [rng.normal(size=(7, 4)), rng.normal(size=(3, 4)).astype(np.float32)]
     labs = [np.array([-1, 0, 0, 2, 2, 2, -1]), np.array([1, 1, 1], dtype=np.uint8)]
-    ds = from_features(feats, labs, CLASSES, frame_rate=2.0, feature_names=list("abcd"), event_ids=["x", "y"],
-                       time_offset=2.0)
-    schema.validate(ds, "features")
+    ds = from_features(feats, labs, class_names=CLASSES, frame_rate=2.0, feature_names=list("abcd"),
+                       event_ids=["x", "y"], time_offset=2.0)
+    schema.validate(ds, kind="features")
     assert "waveform" not in ds and "spectrogram" not in ds
     assert ds.features.shape == (2, 7, 4) and list(ds.length.values) == [7, 3]
     np.testing.assert_allclose(ds.features.values[0], feats[0], rtol=1e-6)
@@ -560,7 +581,7 @@ def test_from_features_round_trip():
     np.testing.assert_allclose(ds.time.values, 2.0 + 0.5 * np.arange(7))
     assert list(ds.event_id.values) == ["x", "y"] and list(ds.feature.values) == list("abcd")
     assert ds.attrs["frame_rate"] == 2.0 and ds.attrs["class_names"] == CLASSES
-    config = json.loads(ds.attrs["feature_config"])
+    config = ds.attrs["feature_config"]
     assert config["preset"] == "external" and config["n_features"] == 4 and config["frame_rate"] == 2.0
     table = catalog(ds)
     assert table[["event_id", "class_name", "start", "end"]].values.tolist() == [
@@ -569,7 +590,7 @@ def test_from_features_round_trip():
 
 
 def test_from_features_takes_arrays_with_a_record_axis():
-    ds = from_features(np.zeros((3, 5, 2)), np.zeros((3, 5), dtype=int), CLASSES, frame_rate=10.0)
+    ds = from_features(np.zeros((3, 5, 2)), np.zeros((3, 5), dtype=int), class_names=CLASSES, frame_rate=10.0)
     assert list(ds.length.values) == [5, 5, 5] and list(ds.feature.values) == ["f0", "f1"]
     np.testing.assert_allclose(ds.time.values, np.arange(5) / 10.0)
 
@@ -589,11 +610,11 @@ def test_from_features_takes_arrays_with_a_record_axis():
 )
 def test_from_features_errors(feats, labs, message):
     with pytest.raises(ValueError, match=message):
-        from_features(feats, labs, CLASSES)
+        from_features(feats, labs, class_names=CLASSES)
 
 
 def test_from_features_checks_names_and_rates():
     with pytest.raises(ValueError, match="'feature_names' parameter of from_features must hold 3 unique names"):
-        from_features([np.zeros((4, 3))], [np.zeros(4, int)], CLASSES, feature_names=["a", "b"])
+        from_features([np.zeros((4, 3))], [np.zeros(4, int)], class_names=CLASSES, feature_names=["a", "b"])
     with pytest.raises(ValueError, match="'frame_rate' parameter of from_features must be a positive number"):
-        from_features([np.zeros((4, 3))], [np.zeros(4, int)], CLASSES, frame_rate=0)
+        from_features([np.zeros((4, 3))], [np.zeros(4, int)], class_names=CLASSES, frame_rate=0)

@@ -45,7 +45,7 @@ def _trs(rows: pd.DataFrame, end_s: float) -> str:
 def archive(tmp_path_factory):
     """12 MiniSEED files (August and December) with .trs labels in a scaled time base, and their catalogue."""
     root = tmp_path_factory.mktemp("bezymianny_like")
-    recs = rnnscope.data.synthetic(n_records=len(STARTS), seed=5, sampling_rate=RATE, duration_s=(70.0, 120.0))
+    recs = rnnscope.data.synthetic(n_records=len(STARTS), seed=5, sampling_rate=RATE, record_duration_s=(70.0, 120.0))
     cat = rnnscope.data.catalog(recs)
     files, tables = [], []
     for i, start in enumerate(STARTS):
@@ -76,7 +76,8 @@ def pipeline(archive):
     records = rnnscope.data.from_obspy([str(f) for f in files], catalog, sampling_rate=RATE, class_names=NAMES,
                                        background="BG")
     frames = rnnscope.features.compute(records)
-    model = rnnscope.models.RNNClassifier("gru", frames.sizes["feature"], 12, len(NAMES), class_names=NAMES)
+    model = rnnscope.models.RNNClassifier("gru", input_size=frames.sizes["feature"], hidden_size=12,
+                                          num_classes=len(NAMES), class_names=NAMES)
     rnnscope.train.fit(model, frames, epochs=3, progress=False, seed=0)
     run = rnnscope.capture(model, frames, progress=False)
     return records, frames, model, run
@@ -103,7 +104,7 @@ def test_reader_makes_one_record_per_file_months_apart_with_the_labels(archive, 
 ANALYSES = {
     "activation_histogram": lambda r: rnnscope.analysis.activation_histogram(r),
     "heat_map": lambda r: rnnscope.analysis.heat_map(r),
-    "top_fraction": lambda r: rnnscope.analysis.top_fraction(r, 0.5),
+    "top_fraction": lambda r: rnnscope.analysis.top_fraction(r, fraction=0.5),
     "class_correlation": lambda r: rnnscope.analysis.class_correlation(r),
     "top_units": lambda r: rnnscope.analysis.top_units(r),
     "unit_activity": lambda r: rnnscope.analysis.unit_activity(r),
@@ -112,7 +113,7 @@ ANALYSES = {
     "detector_units": lambda r: rnnscope.analysis.detector_units(r),
     "cell_distribution": lambda r: rnnscope.analysis.cell_distribution(r),
     "responsibility": lambda r: rnnscope.analysis.responsibility(r),
-    "temporal_trace": lambda r: rnnscope.analysis.temporal_trace(r, 0),
+    "temporal_trace": lambda r: rnnscope.analysis.temporal_trace(r, event=0),
     "smoothness": lambda r: rnnscope.analysis.smoothness(r),
     "frame_accuracy": lambda r: rnnscope.analysis.frame_accuracy(r),
 }

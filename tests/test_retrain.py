@@ -30,14 +30,14 @@ def archive(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def original():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=24, seed=1))
+def original(make_frames):
+    return make_frames(24, seed=1)
 
 
 @pytest.fixture(scope="module")
 def model(original):
     torch.manual_seed(0)
-    m = rnnscope.models.RNNClassifier("lstm", 48, 16, 5)
+    m = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=16, num_classes=5)
     rnnscope.train.fit(m, original, epochs=3, progress=False, seed=0)
     return m
 
@@ -136,7 +136,7 @@ def test_windows_join_close_events_and_cut_long_runs():
 def test_retrain_fine_tunes_a_copy_and_scores_before_and_after(archive, model, reviewed, original):
     root, _ = archive
     weights = {k: v.clone() for k, v in model.state_dict().items()}
-    out = rnnscope.train.retrain(model, reviewed, root, original, epochs=12, lr=3e-3, progress=False)
+    out = rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, epochs=12, lr=3e-3, progress=False)
     assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())  # the model passed in is kept
     assert out.model is not model
     assert torch.equal(out.model.feature_mean, model.feature_mean)  # the normaliser is the model's
@@ -154,7 +154,8 @@ def test_retrain_fine_tunes_a_copy_and_scores_before_and_after(archive, model, r
     assert {"loss_reviewed", "loss_original"} <= set(out.history.columns)
     assert out.model.info["retraining"]["epochs"] == 12
     assert ("frame_accuracy", "before") in out.summary().columns and "Retraining(12 epochs)" in repr(out)
-    again = rnnscope.train.retrain(model, reviewed, root, original, epochs=12, lr=3e-3, progress=False)
+    again = rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, epochs=12, lr=3e-3,
+                                   progress=False)
     pd.testing.assert_frame_equal(again.after, out.after)  # seeded
 
 
@@ -195,15 +196,17 @@ def test_csv_and_quakeml_catalogs_give_the_same_records(archive, model, reviewed
 def test_retrain_errors_say_what_and_how(archive, model, reviewed, original, tmp_path):
     root, _ = archive
     with pytest.raises(ValueError, match=r"holds classes \['XX'\] the model does not have"):
-        rnnscope.train.retrain(model, reviewed.assign(class_name="XX"), root, original, progress=False)
+        rnnscope.train.retrain(model, reviewed.assign(class_name="XX"), waveforms=root, original=original,
+                               progress=False)
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['start'\]"):
-        rnnscope.train.retrain(model, reviewed.drop(columns="start"), root, original, progress=False)
+        rnnscope.train.retrain(model, reviewed.drop(columns="start"), waveforms=root, original=original, progress=False)
     with pytest.raises(ValueError, match="the waveforms hold no sample around the reviewed events"):
-        rnnscope.train.retrain(model, reviewed.assign(seed_id="XX.NONE..HHZ"), root, original, progress=False)
+        rnnscope.train.retrain(model, reviewed.assign(seed_id="XX.NONE..HHZ"), waveforms=root, original=original,
+                               progress=False)
     with pytest.raises(ValueError, match=r"The 'holdout' parameter of retrain must be a fraction in \[0, 1\)"):
-        rnnscope.train.retrain(model, reviewed, root, original, holdout=1.5, progress=False)
+        rnnscope.train.retrain(model, reviewed, waveforms=root, original=original, holdout=1.5, progress=False)
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        rnnscope.train.retrain(model, tmp_path / "missing.csv", root, original, progress=False)
+        rnnscope.train.retrain(model, tmp_path / "missing.csv", waveforms=root, original=original, progress=False)
 
 
 def test_monitor_review_retrain_loop_on_the_command_line(archive, model, review_folder, original, tmp_path, capsys):
@@ -352,8 +355,8 @@ def test_a_rejection_lowers_the_retrained_models_probability_of_the_rejected_cla
     assert len(rejected) >= 3 and accepted == 3
     assert pd.read_csv(store.reviewed_csv)["review"].tolist() == ["accepted"] * 3
     settings = dict(context_s=5.0, epochs=10, progress=False)
-    out = rnnscope.train.retrain(model, store.reviewed_csv, root, original, **settings)
-    control = rnnscope.train.retrain(model, store.reviewed_csv, root, original, rejected=None, **settings)
+    out = rnnscope.train.retrain(model, store.reviewed_csv, waveforms=root, original=original, **settings)
+    control = rnnscope.train.retrain(model, store.reviewed_csv, waveforms=root, original=original, rejected=None, **settings)
     assert out.model.info["retraining"]["rejected_detections"] == len(rejected)
     assert control.model.info["retraining"]["rejected_detections"] == 0
     before = _mean_probability(model, root, rejected)

@@ -14,7 +14,6 @@ import pandas as pd
 import pytest
 
 import rnnscope
-from monitor_day import monitor_run  # noqa: F401 - a fixture
 from rnnscope.errors import ReviewConflictError
 
 
@@ -103,8 +102,8 @@ def test_reviewed_catalog_labels_records_for_retraining(review_folder):
     row = store.detections.iloc[0]
     from rnnscope.data._synthetic_archive import sds_path
 
-    stream = obspy.read(sds_path(json.loads(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
-                                            .attrs["waveform_source"])["root"], "XX.WID..HHZ",
+    stream = obspy.read(sds_path(rnnscope.open_run(next((review_folder / "capture").glob("*.zarr")))
+                                 .attrs["waveform_source"]["root"], "XX.WID..HHZ",
                                  obspy.UTCDateTime(row["start"].isoformat())))
     records = rnnscope.data.from_obspy(stream, catalog=str(store.reviewed_csv),
                                        class_names=["SIL", "TRE", "LP", "VTE", "HYB"], background="SIL")
@@ -214,7 +213,7 @@ def test_every_capture_run_monitor_json_lists_is_reviewed(tmp_path):
     assert find_runs(out) == [runs[1]]
     (out / "monitor.json").write_text(json.dumps({"capture_store": []}))
     assert find_runs(out) == runs  # the capture folder
-    assert find_runs(out, capture=runs[2]) == [runs[2]] and find_runs(out, capture=out / "capture") == runs
+    assert find_runs(out, capture_store=runs[2]) == [runs[2]] and find_runs(out, capture_store=out / "capture") == runs
     assert find_runs(tmp_path / "elsewhere") == []
 
 
@@ -504,3 +503,19 @@ def _browser_helpers():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_the_capture_runs_are_found_where_capture_store_says(review_folder, tmp_path):
+    """``capture_store=`` (the monitor's name for the folder of its runs) points the page at runs kept elsewhere."""
+    import shutil
+
+    from rnnscope.review import ReviewPage, find_runs
+
+    elsewhere = tmp_path / "runs_elsewhere"
+    shutil.move(str(review_folder / "capture"), elsewhere)
+    assert find_runs(review_folder) == []
+    found = find_runs(review_folder, capture_store=elsewhere)
+    assert found and all(p.parent == elsewhere and p.suffix == ".zarr" for p in found)
+    assert ReviewPage(review_folder, capture_store=elsewhere).runs == found
+    with pytest.raises(TypeError):
+        find_runs(review_folder, elsewhere)  # keyword-only, as rnnscope.monitor(capture_store=)

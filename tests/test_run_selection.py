@@ -28,15 +28,14 @@ N_RECORDS = 6
 
 
 @pytest.fixture(scope="module")
-def frames():
-    records = rnnscope.data.synthetic(n_records=N_RECORDS, seed=4, duration_s=(25, 60))
-    return rnnscope.features.compute(records)
+def frames(make_frames):
+    return make_frames(N_RECORDS, seed=4, record_duration_s=(25, 60))
 
 
 @pytest.fixture(scope="module")
 def model(frames):
     torch.manual_seed(1)
-    m = RNNClassifier(["lstm", "gru"], frames.sizes["feature"], 5, 5)
+    m = RNNClassifier(["lstm", "gru"], input_size=frames.sizes["feature"], hidden_size=5, num_classes=5)
     m.fit_normalizer(frames)
     return m
 
@@ -63,23 +62,23 @@ def _analyses(run):
     out = {
         "heat_map": heat,
         "heat_map(frame)": analysis.heat_map(run, weighting="frame"),
-        "heat_map(c)": analysis.heat_map(run, "c", layer=0),
-        "top_fraction": analysis.top_fraction(heat, 0.5),
-        "class_correlation": analysis.class_correlation(run, 0.5),
-        "top_units": analysis.top_units(run, 3),
+        "heat_map(c)": analysis.heat_map(run, var="c", layer=0),
+        "top_fraction": analysis.top_fraction(heat, fraction=0.5),
+        "class_correlation": analysis.class_correlation(run, fraction=0.5),
+        "top_units": analysis.top_units(run, k=3),
         "specialisation": analysis.specialisation(run),
         "specialisation(null)": analysis.specialisation(run, null=20, seed=2),
-        "top_units(null)": analysis.top_units(run, 2, null=20),
+        "top_units(null)": analysis.top_units(run, k=2, null=20),
         "activation_histogram": analysis.activation_histogram(run),
-        "activation_histogram(segment)": analysis.activation_histogram(run, by="segment"),
-        "activation_histogram(c)": analysis.activation_histogram(run, "c", layer=0, by=None),
+        "activation_histogram(segment)": analysis.activation_histogram(run, per="segment"),
+        "activation_histogram(c)": analysis.activation_histogram(run, var="c", layer=0, per=None),
         "unit_activity": analysis.unit_activity(run),
-        "susceptibility": analysis.susceptibility(run, k=1, far=3),
-        "detector_units": analysis.detector_units(run, k=1, null=20),
+        "susceptibility": analysis.susceptibility(run, half_width=1, far=3),
+        "detector_units": analysis.detector_units(run, half_width=1, null=20),
         "cell_distribution": analysis.cell_distribution(run),
         "responsibility": analysis.responsibility(run),
         "smoothness": analysis.smoothness(run),
-        "temporal_trace": analysis.temporal_trace(run, 0),
+        "temporal_trace": analysis.temporal_trace(run, event=0),
     }
     return out
 
@@ -146,7 +145,7 @@ def test_a_reordered_selection_keeps_each_record_with_its_own_segments(run):
     for _, row in table.iterrows():  # the same segment as in the whole run, frames included
         assert whole.loc[row.segment, "event_id"] == row.event_id
         assert whole.loc[row.segment, ["frame_start", "frame_stop"]].tolist() == [row.frame_start, row.frame_stop]
-    hist = analysis.activation_histogram(run.isel(event=[5, 0, 3]), by="segment")
+    hist = analysis.activation_histogram(run.isel(event=[5, 0, 3]), per="segment")
     assert hist.segment_event_id.values.tolist() == table.event_id.tolist()
 
 
@@ -359,7 +358,7 @@ def test_a_version_1_store_opens_upgraded(run, tmp_path):
 
 
 @pytest.mark.parametrize("call", [analysis.heat_map, analysis.specialisation, analysis.unit_activity,
-                                  lambda r: analysis.detector_units(r, k=1)])
+                                  lambda r: analysis.detector_units(r, half_width=1)])
 def test_a_version_1_run_in_memory_is_refused_naming_upgrade(run, call):
     with pytest.raises(schema.SchemaError, match=r"previous layout \(schema_version 1\.0.*"
                                                  r"run = rnnscope\.schema\.upgrade\(run\)"):

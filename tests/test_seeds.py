@@ -9,7 +9,6 @@ import pytest
 import torch
 import xarray as xr
 
-import rnnscope
 from rnnscope import analysis, examples, train
 from rnnscope.models import RNNClassifier
 
@@ -89,12 +88,13 @@ def test_across_seeds_errors_say_how_to_fix():
 
 
 @pytest.fixture(scope="module")
-def frames(one_torch_thread):
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
+def frames(one_torch_thread, small_frames):
+    return small_frames
 
 
 def _make(frames):
-    return partial(RNNClassifier, "gru", frames.sizes["feature"], 4, 5, class_names=frames.attrs["class_names"])
+    return partial(RNNClassifier, "gru", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5,
+                   class_names=frames.attrs["class_names"])
 
 
 def _same_weights(a, b):

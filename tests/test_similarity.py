@@ -75,7 +75,7 @@ def test_cka_between_variables_layers_and_unit_counts():
     states = _states(rng)
     run = _run(states)
     smaller = _run(states[:, :, :5, :])
-    cka = analysis.linear_cka(run, smaller, "c", layer=1, var_b="h", layer_b=[0, 1])
+    cka = analysis.linear_cka(run, smaller, var="c", layer=1, var_b="h", layer_b=[0, 1])
     assert cka.layer_a.values.tolist() == [1] and cka.layer_b.values.tolist() == [0, 1]
     expected = _direct_cka(_valid(2 * states, 1), _valid(states[:, :, :5], 1))
     assert float(cka.sel(layer_a=1, layer_b=1)) == pytest.approx(expected, rel=1e-9)
@@ -90,7 +90,7 @@ def test_cka_refuses_runs_of_different_frames():
     with pytest.raises(ValueError, match="run_a holds 3 records and run_b 2"):
         analysis.linear_cka(a, a.isel(event=[0, 1]))
     with pytest.raises(ValueError, match="'var' parameter of linear_cka"):
-        analysis.linear_cka(a, a, "input_gate")
+        analysis.linear_cka(a, a, var="input_gate")
 
 
 def _permuted(states, order, rng, noise=0.05, flip=None):
@@ -120,8 +120,7 @@ def test_matching_on_absolute_correlation_finds_sign_flipped_units():
     states = _states(rng)
     order = rng.permutation(8)
     b = _run(_permuted(states, order, rng, flip=[0, 3]))
-    result = analysis.match_units(_run(states), b, layer=0, return_correlation=True)
-    pairs, corr = result.table, result.correlation
+    pairs, corr = analysis.match_units(_run(states), b, layer=0), analysis.unit_correlation(_run(states), b, layer=0)
     assert pairs.unit_b.tolist() == np.argsort(order).tolist()
     flipped = set(order[[0, 3]].tolist())
     assert all((c < -0.9) == (u in flipped) for u, c in zip(pairs.unit_a, pairs.correlation))
@@ -142,4 +141,6 @@ def test_matching_with_fewer_units_and_errors():
         analysis.match_units(_run(states), small, layer=[0, 1], layer_b=[0])
     with pytest.raises(ValueError, match="different records"):
         analysis.match_units(_run(states), small.assign_coords(event_id=("event", ["x", "y", "z"])))
-    assert isinstance(analysis.match_units(_run(states), small, return_correlation=True).correlation, xr.DataArray)
+    assert isinstance(analysis.unit_correlation(_run(states), small), xr.DataArray)
+    with pytest.raises(ValueError, match="unit_correlation: layers are paired in order"):
+        analysis.unit_correlation(_run(states), small, layer=[0, 1], layer_b=[0])

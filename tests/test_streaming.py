@@ -7,7 +7,7 @@ from rnnscope.features import PRESETS, delta, frames_of
 
 
 def chunked(x, cuts, preset="paper", spectrogram=False):
-    stream = StreamingFeatures(100.0, preset, spectrogram=spectrogram)
+    stream = StreamingFeatures(100.0, feature_config=preset, spectrogram=spectrogram)
     parts = [stream.push(c) for c in np.split(x, cuts)] + [stream.finish()]
     if spectrogram:
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -19,7 +19,7 @@ def chunked(x, cuts, preset="paper", spectrogram=False):
 def test_random_chunks_equal_frames_of(preset, n):
     rng = np.random.default_rng(n)
     x = rng.normal(size=n) * 50 + 3.0
-    whole, spec = frames_of(x, 100.0, preset)
+    whole, spec = frames_of(x, 100.0, feature_config=preset)
     for _ in range(4):
         cuts = np.sort(rng.integers(0, n + 1, size=rng.integers(0, 12)))
         feats, spectrogram = chunked(x, cuts, preset, spectrogram=True)
@@ -56,7 +56,7 @@ def test_memory_is_bounded():
 
 def test_delta_span_matches_delta():
     v = np.random.default_rng(5).normal(size=(20, 3))
-    full = delta(v, 2)
+    full = delta(v, delta_width=2)
     d, first = delta_span(v, 0, True, True, 2)
     assert first == 0
     np.testing.assert_array_equal(d, full)
@@ -68,7 +68,7 @@ def test_delta_span_matches_delta():
 def test_other_rates_and_presets():
     cfg = PRESETS["paper"]
     x = np.random.default_rng(6).normal(size=5000)
-    whole, _ = frames_of(x, 50.0, cfg)
-    stream = StreamingFeatures(50.0, cfg)
+    whole, _ = frames_of(x, 50.0, feature_config=cfg)
+    stream = StreamingFeatures(50.0, feature_config=cfg)
     feats = np.concatenate([stream.push(x[:1234]), stream.push(x[1234:]), stream.finish()])
     np.testing.assert_allclose(feats, whole, atol=1e-9)

@@ -1,5 +1,4 @@
 """The synthetic volcano-seismic generator: layout, determinism, labels, class balance and signal character."""
-import json
 
 import numpy as np
 import pandas as pd
@@ -49,10 +48,10 @@ def test_dims_dtypes_and_attrs(small):
     assert small.attrs["sampling_rate"] == 100.0
     assert small.attrs["class_names"] == NAMES
     assert small.attrs["seed"] == 3
-    generator = json.loads(small.attrs["generator"])
+    generator = small.attrs["generator"]
     assert generator["name"] == "rnnscope.data.synthetic"
     assert generator["n_records"] == 8
-    assert generator["class_weights"] == {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}
+    assert generator["class_proportions"] == {"TRE": 77.0, "LP": 765.0, "VTE": 75.0, "HYB": 54.0}
     for var in schema.SEGMENT_VARIABLES:
         assert small[var].dims == ("segment",)
     schema.validate(small)
@@ -68,7 +67,7 @@ def test_catalog_lists_events_and_sil_stretches(small):
 
 
 def test_other_sampling_rate():
-    ds = synthetic(n_records=3, seed=0, sampling_rate=50.0, duration_s=(30.0, 30.0))
+    ds = synthetic(n_records=3, seed=0, sampling_rate=50.0, record_duration_s=(30.0, 30.0))
     assert ds.attrs["sampling_rate"] == 50.0
     assert ds["n_samples"].values.tolist() == [1500, 1500, 1500]
     schema.validate(ds)
@@ -100,16 +99,16 @@ def test_record_i_does_not_depend_on_n_records():
 
 
 def test_seed_none_draws_and_records_a_seed():
-    ds = synthetic(n_records=1, seed=None, duration_s=(20.0, 20.0))
-    again = synthetic(n_records=1, seed=ds.attrs["seed"], duration_s=(20.0, 20.0))
+    ds = synthetic(n_records=1, seed=None, record_duration_s=(20.0, 20.0))
+    again = synthetic(n_records=1, seed=ds.attrs["seed"], record_duration_s=(20.0, 20.0))
     np.testing.assert_array_equal(ds["waveform"].values, again["waveform"].values)
 
 
 # --------------------------------------------------------------------------------------------- lengths and labels
 
 
-def test_record_lengths_vary_within_duration_s():
-    ds = synthetic(n_records=20, seed=1, duration_s=(30.0, 90.0))
+def test_record_lengths_vary_within_record_duration_s():
+    ds = synthetic(n_records=20, seed=1, record_duration_s=(30.0, 90.0))
     seconds = ds["n_samples"].values / FS
     assert seconds.min() >= 30.0 and seconds.max() <= 90.0
     assert np.unique(seconds).size > 10
@@ -173,10 +172,11 @@ def test_class_balance_follows_the_paper(big):
     assert events_per_record.max() >= 3
 
 
-def test_class_weights_change_the_balance():
-    only_vte = catalog(synthetic(n_records=10, seed=0, class_weights={"VTE": 1}))
+def test_class_proportions_change_the_balance():
+    only_vte = catalog(synthetic(n_records=10, seed=0, class_proportions={"VTE": 1}))
     assert set(only_vte["class_name"]) == {"SIL", "VTE"}
-    counts = catalog(synthetic(n_records=60, seed=0, class_weights={"VTE": 3, "LP": 1}))["class_name"].value_counts()
+    counts = catalog(synthetic(n_records=60, seed=0, class_proportions={"VTE": 3, "LP": 1}))
+    counts = counts["class_name"].value_counts()
     assert counts["VTE"] > counts["LP"]
     assert "TRE" not in counts and "HYB" not in counts
 
@@ -271,14 +271,16 @@ def test_some_events_are_barely_above_noise(big):
         ({"seed": -1}, r"'seed' parameter of synthetic must be a non-negative integer or None"),
         ({"sampling_rate": 0}, r"'sampling_rate' parameter of synthetic must be a positive number"),
         ({"sampling_rate": 10.0}, r"'sampling_rate' parameter of synthetic must be at least 20 Hz"),
-        ({"duration_s": (60, 30)}, r"'duration_s' parameter of synthetic must satisfy"),
-        ({"duration_s": (0, 30)}, r"'duration_s' parameter of synthetic must be a pair \(min, max\) of durations"),
-        ({"duration_s": 30}, r"'duration_s' parameter of synthetic must be a pair \(min, max\)"),
-        ({"class_weights": {"LP": 1, "EXP": 2}}, r"'class_weights' parameter of synthetic names unknown .*'EXP'"),
-        ({"class_weights": {"SIL": 1}}, r"SIL is the background"),
-        ({"class_weights": {"LP": -1}}, r"non-negative numbers"),
-        ({"class_weights": {"LP": 0}}, r"at least one class a positive weight"),
-        ({"class_weights": ["LP"]}, r"'class_weights' parameter of synthetic must be a dict"),
+        ({"record_duration_s": (60, 30)}, r"'record_duration_s' parameter of synthetic must satisfy"),
+        ({"record_duration_s": (0, 30)}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\) of "
+                                         r"durations"),
+        ({"record_duration_s": 30}, r"'record_duration_s' parameter of synthetic must be a pair \(min, max\)"),
+        ({"class_proportions": {"LP": 1, "EXP": 2}},
+         r"'class_proportions' parameter of synthetic names unknown .*'EXP'"),
+        ({"class_proportions": {"SIL": 1}}, r"SIL is the background"),
+        ({"class_proportions": {"LP": -1}}, r"non-negative numbers"),
+        ({"class_proportions": {"LP": 0}}, r"at least one class a positive weight"),
+        ({"class_proportions": ["LP"]}, r"'class_proportions' parameter of synthetic must be a dict"),
         ({"double_event_prob": 1.5}, r"'double_event_prob' parameter of synthetic must be a probability in \[0, 1\]"),
         ({"snr_db": (-10, 20)}, r"'snr_db' parameter of synthetic must start above"),
         ({"event_duration_s": {"TRE": (100, 50)}}, r"event_duration_s\['TRE'\]"),
@@ -293,8 +295,8 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_event_duration_s_is_honoured():
-    cat = catalog(synthetic(n_records=10, seed=2, class_weights={"TRE": 1}, event_duration_s={"TRE": (15.0, 20.0)},
-                            duration_s=(120.0, 120.0), double_event_prob=0.0))
+    cat = catalog(synthetic(n_records=10, seed=2, class_proportions={"TRE": 1}, event_duration_s={"TRE": (15.0, 20.0)},
+                            record_duration_s=(120.0, 120.0), double_event_prob=0.0))
     tre = cat[cat["class_name"] == "TRE"]
     assert len(tre) > 5
     assert tre["duration"].max() < 25.0

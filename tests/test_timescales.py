@@ -23,7 +23,7 @@ def _frames(n_features=4):
     rng = np.random.default_rng(0)
     feats = [rng.normal(size=(n, n_features)).astype(np.float32) for n in (80, 60)]
     labels = [np.zeros(n, int) for n in (80, 60)]
-    return rnnscope.data.from_features(feats, labels, ["BG", "EV"], frame_rate=2.0, background="BG")
+    return rnnscope.data.from_features(feats, labels, class_names=["BG", "EV"], frame_rate=2.0, background="BG")
 
 
 def _logit(p):
@@ -32,7 +32,7 @@ def _logit(p):
 
 def gated_model(cell, taus=TAUS, dt=0.5, n_features=4):
     """Units whose keeping gate (LSTM forget, GRU update) is the constant exp(-dt / tau): only biases set it."""
-    model = RNNClassifier(cell, n_features, len(taus), 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(cell, input_size=n_features, hidden_size=len(taus), num_classes=2, class_names=["BG", "EV"], background="BG")
     rnn = model.layers[0].rnn
     H = len(taus)
     rows = slice(H, 2 * H) if cell == "lstm" else slice(H, 2 * H)  # LSTM (i, f, g, o); GRU (r, z, n)
@@ -75,7 +75,7 @@ def test_impulse_decay_matches_the_gate_time_constant():
 
 def test_vanilla_layers_have_no_gate_time_constant():
     torch.manual_seed(2)
-    model = RNNClassifier(["rnn", "lstm"], 4, 3, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(["rnn", "lstm"], input_size=4, hidden_size=3, num_classes=2, class_names=["BG", "EV"], background="BG")
     run = rnnscope.capture(model, _frames(), progress=False)
     tau = analysis.timescales(run)
     assert tau.gate.values.tolist() == ["none", "forget_gate"]
@@ -87,18 +87,18 @@ def test_vanilla_layers_have_no_gate_time_constant():
 
 
 def test_errors():
-    run = rnnscope.capture(gated_model("gru"), _frames(), variables=["h"], progress=False)
+    run = rnnscope.capture(gated_model("gru"), _frames(), var=["h"], progress=False)
     with pytest.raises(ValueError, match=r"keep their state through 'update_gate', which the run does not hold"):
         analysis.timescales(run)
     with pytest.raises(errors.AttributionError, match=r"'var' parameter of impulse_response must be a variable"):
         impulse_response(gated_model("gru"), var="c")
-    with pytest.raises(errors.AttributionError, match=r"'features' parameter of impulse_response"):
-        impulse_response(gated_model("gru"), features=["nope"])
+    with pytest.raises(errors.AttributionError, match=r"'pulse_features' parameter of impulse_response"):
+        impulse_response(gated_model("gru"), pulse_features=["nope"])
 
 
 def test_a_time_slice_is_analysed_as_a_run_of_those_frames():
     torch.manual_seed(4)
-    model = RNNClassifier("gru", 4, 5, 2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier("gru", input_size=4, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG")
     run = rnnscope.capture(model, _frames(), progress=False)
     part = run.isel(time=slice(10, 70))  # record 1 holds 60 frames: 50 of them in the slice
     z = part["update_gate"].sel(layer=0).values  # (event, time, unit), NaN past each record's end

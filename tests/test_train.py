@@ -13,12 +13,13 @@ from rnnscope.models import RNNClassifier
 
 
 @pytest.fixture(scope="module")
-def frames():
-    return rnnscope.features.compute(rnnscope.data.synthetic(n_records=16, seed=3))
+def frames(make_frames):
+    return make_frames(16, seed=3)
 
 
 def _tiny(frames, cell="lstm", hidden=8):
-    return RNNClassifier(cell, frames.sizes["feature"], hidden, 5, class_names=frames.attrs["class_names"])
+    return RNNClassifier(cell, input_size=frames.sizes["feature"], hidden_size=hidden, num_classes=5,
+                         class_names=frames.attrs["class_names"])
 
 
 def test_fit_learns_and_is_reproducible_for_a_seed(frames):
@@ -60,7 +61,7 @@ def test_padded_and_unknown_frames_do_not_enter_the_loss():
 
 def test_record_folds_never_split_and_put_rare_classes_in_every_fold(frames):
     labels = [frames.label.values[i, : int(frames.length[i])].astype(int) for i in range(frames.sizes["event"])]
-    folds = train.record_folds(labels, 4, seed=0)
+    folds = train.record_folds(labels, folds=4, seed=0)
     assert sorted(np.concatenate(folds).tolist()) == list(range(len(labels)))
     counts = {c: sum(c in set(y.tolist()) for y in labels) for c in range(5)}
     for c, n in counts.items():
@@ -114,7 +115,7 @@ def test_classes_are_matched_by_name(frames):
 
 
 def test_wrong_feature_count_and_empty_data_are_refused(frames):
-    model = RNNClassifier("lstm", 10, 4, 5)
+    model = RNNClassifier("lstm", input_size=10, hidden_size=4, num_classes=5)
     with pytest.raises(ValueError, match="expects 10 features per frame but the Dataset has 48"):
         train.fit(model, frames, epochs=1, progress=False)
     with pytest.raises(ValueError, match="no record"):
@@ -149,7 +150,7 @@ def test_cross_validate_gives_the_table_one_layout_with_the_paper_tables_scores(
         assert table.loc["ci_low", score] == pytest.approx(expected["ci_low"])
         assert table.loc["ci_high", score] == pytest.approx(expected["ci_high"])
     # each row is evaluate's summary of the fold's model on its test records: the one definition of the scores
-    folds = train.record_folds(frames, 4, seed=0)
+    folds = train.record_folds(frames, folds=4, seed=0)
     for k, test_idx in enumerate(folds, start=1):
         test = rnnscope.data.select_records(frames, test_idx)
         model = table.loc[k, "model"]
@@ -164,14 +165,14 @@ def test_cross_validate_gives_the_table_one_layout_with_the_paper_tables_scores(
 
 
 def test_cross_validate_scores_the_baselines_on_the_same_partitions(frames):
-    table = train.cross_validate(partial(_tiny, frames), frames, folds=2, epochs=1, name="tiny lstm",
-                                 baselines={"linear": {"model": "logistic"}}, progress=False)
+    table = train.cross_validate(partial(_tiny, frames), frames, folds=2, epochs=1, model_name="tiny lstm",
+                                 baselines={"linear": {"estimator": "logistic"}}, progress=False)
     assert table.index.names == ["name", "partition"]
     assert list(table.index.get_level_values("name").unique()) == ["tiny lstm", "linear"]
-    folds = train.record_folds(frames, 2, seed=0)
+    folds = train.record_folds(frames, folds=2, seed=0)
     for k, test_idx in enumerate(folds, start=1):
         train_idx = np.setdiff1d(np.arange(16), test_idx)
-        expected = train.frame_baseline(frames, train_idx, test_idx, model="logistic")
+        expected = train.frame_baseline(frames, train_idx=train_idx, test_idx=test_idx, estimator="logistic")
         for score in ("accuracy", "balanced_accuracy", "macro_f1"):
             assert table.loc[("linear", k), score] == pytest.approx(expected[score])
     assert np.isnan(table.loc[("linear", 1), "detection_rate"])  # a baseline predicts frames, not events
@@ -292,8 +293,8 @@ def test_nonlinear_one_frame_baseline_sees_what_the_linear_one_cannot():
     rng = np.random.default_rng(0)
     x = rng.uniform(-2, 2, size=(20, 60, 1))
     frames = _hand_made_frames(x, (np.abs(x[..., 0]) > 1).astype(int))
-    linear = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="logistic")
-    boosting = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting")
+    linear = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="logistic")
+    boosting = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting")
     assert linear["balanced_accuracy"] < 0.7 and boosting["balanced_accuracy"] > 0.95
     assert boosting["n_test_frames"] == 5 * 60
 
@@ -305,14 +306,15 @@ def test_context_window_baseline_sees_the_past_frames():
     y = np.full((20, 60), -1)
     y[:, 1:] = (x[:, :-1, 0] > 0).astype(int)  # frame 0 has no past: unknown label
     frames = _hand_made_frames(x, y)
-    one = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting")
-    window = train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="boosting", context=1)
+    one = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting")
+    window = train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="boosting",
+                                  context=1)
     assert one["balanced_accuracy"] < 0.65 and window["balanced_accuracy"] == pytest.approx(1.0)
     assert window["n_train_frames"] == 15 * 59
     with pytest.raises(ValueError, match="The 'context' parameter of frame_baseline must be an integer >= 0"):
-        train.frame_baseline(frames, np.arange(15), np.arange(15, 20), context=-1)
-    with pytest.raises(ValueError, match="The 'model' parameter of frame_baseline must be one of"):
-        train.frame_baseline(frames, np.arange(15), np.arange(15, 20), model="forest")
+        train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), context=-1)
+    with pytest.raises(ValueError, match="The 'estimator' parameter of frame_baseline must be one of"):
+        train.frame_baseline(frames, train_idx=np.arange(15), test_idx=np.arange(15, 20), estimator="forest")
 
 
 # --------------------------------------------------------------------------------------------- one epoch loop
@@ -464,10 +466,10 @@ def test_fold_summary_and_differences_pair_seeds_partitions_and_baselines_by_han
     assert (diffs["shown"] == (diffs["p_adjusted"] < 0.05)).all()
     bonferroni = train.fold_differences(table, correction="bonferroni")
     np.testing.assert_allclose(bonferroni["p_adjusted"], np.minimum(diffs["p"].to_numpy() * 3, 1))
-    only = train.fold_differences(table, [("rnn", "lstm")])
+    only = train.fold_differences(table, pairs=[("rnn", "lstm")])
     assert len(only) == 1 and only["difference"].iloc[0] == pytest.approx(-0.125) and only["n_comparisons"].iloc[0] == 1
     with pytest.raises(ValueError, match=r"pairs name configurations \['tcn'\] the table does not have"):
-        train.fold_differences(table, [("lstm", "tcn")])
+        train.fold_differences(table, pairs=[("lstm", "tcn")])
     with pytest.raises(ValueError, match="The 'correction' parameter of fold_differences must be one of"):
         train.fold_differences(table, correction="fdr")
 
@@ -505,14 +507,14 @@ def _grouped_records(n_groups=6, per_group=3, seed=0):
 def test_record_folds_never_split_a_group():
     labels, stations = _grouped_records()
     for folds in (2, 3, 4, 6):
-        parts = train.record_folds(labels, folds, seed=1, groups=stations)
+        parts = train.record_folds(labels, folds=folds, seed=1, groups=stations)
         assert sorted(np.concatenate(parts).tolist()) == list(range(len(labels)))
         owner = {}
         for f, part in enumerate(parts):
             for i in part:
                 assert owner.setdefault(stations[i], f) == f, f"station {stations[i]} split over folds"
         assert all(len(p) for p in parts)
-    parts = train.record_folds(labels, 2, seed=1, groups=stations)
+    parts = train.record_folds(labels, folds=2, seed=1, groups=stations)
     assert all(any(2 in labels[i] for i in p) for p in parts)  # the rare class's two stations: one in each fold
     assert abs(len(parts[0]) - len(parts[1])) <= 4  # sizes balanced up to one group
 
@@ -527,31 +529,33 @@ def test_record_folds_groups_by_a_coordinate_station_or_day():
                                 "starttime": ("event", np.array([f"2024-03-0{1 + i % 3}T0{i % 5}:00:00.000000Z"
                                                                  for i in range(n)], dtype=object)),
                                 "survey": ("event", stations)})
-    by_station = train.record_folds(frames, 2, groups="station")  # NET.STA of trace_id: channels and locations merged
-    assert [p.tolist() for p in by_station] == [p.tolist() for p in train.record_folds(frames, 2, groups="survey")]
-    assert [p.tolist() for p in by_station] == [p.tolist() for p in train.record_folds(labels, 2, groups=stations)]
-    by_day = train.record_folds(frames, 3, groups="day")
+    # NET.STA of trace_id: channels and locations merged
+    by_station = train.record_folds(frames, folds=2, groups="station")
+    for same in (train.record_folds(frames, folds=2, groups="survey"),
+                 train.record_folds(labels, folds=2, groups=stations)):
+        assert [p.tolist() for p in by_station] == [p.tolist() for p in same]
+    by_day = train.record_folds(frames, folds=3, groups="day")
     days = np.array([t[:10] for t in frames.starttime.values])
     assert all(len(set(days[p])) == 1 for p in by_day)
     with pytest.raises(ValueError, match=r"The 'folds' parameter of record_folds must be between 2 and the number of "
                                          r"groups \(3\) \(3 groups: \['2024-03-01', '2024-03-02', '2024-03-03'\]\)"):
-        train.record_folds(frames, 4, groups="day")
+        train.record_folds(frames, folds=4, groups="day")
     with pytest.raises(ValueError, match="names 'cruise', but the Dataset has no such variable along 'event'"):
-        train.record_folds(frames, 2, groups="cruise")
+        train.record_folds(frames, folds=2, groups="cruise")
     with pytest.raises(ValueError, match="which needs the features Dataset"):
-        train.record_folds(labels, 2, groups="station")
+        train.record_folds(labels, folds=2, groups="station")
     with pytest.raises(ValueError, match="must hold one key per record"):
-        train.record_folds(labels, 2, groups=stations[:3])
+        train.record_folds(labels, folds=2, groups=stations[:3])
     with pytest.raises(ValueError, match=r"1 record\(s\) have no group \(positions \[2\]"):
-        train.record_folds(labels, 2, groups=[*stations[:2], None, *stations[3:]])
+        train.record_folds(labels, folds=2, groups=[*stations[:2], None, *stations[3:]])
 
 
 def test_cross_validation_keeps_groups_together(frames):
     station = np.array([f"S{i // 4}" for i in range(16)], dtype=object)  # 4 stations of 4 records
     grouped = frames.assign_coords(station=("event", station))
     table = train.sweep({"cell": ["rnn"], "hidden_size": [3]}, grouped, folds=3, groups="station", epochs=1,
-                        baselines={"linear": {"model": "logistic"}}, progress=False)
-    sizes = [len(p) for p in train.record_folds(grouped, 3, groups="station")]
+                        baselines={"linear": {"estimator": "logistic"}}, progress=False)
+    sizes = [len(p) for p in train.record_folds(grouped, folds=3, groups="station")]
     assert sorted(sizes) == [4, 4, 8]  # whole stations
     assert table.groupby("name", sort=False)["n_test_records"].apply(list).tolist() == [sizes, sizes]
     with pytest.raises(ValueError, match=r"The 'folds' parameter of sweep must be between 2 and the number of groups"):

@@ -21,7 +21,7 @@ def _one_thread(one_torch_thread):
 def trained():
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4))
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("lstm", 48, 12, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=12, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=2, progress=False, seed=0)
     run = rnnscope.capture(model, frames, progress=False)
     return model, frames, run
@@ -57,13 +57,13 @@ def test_click_shows_the_attribution_under_the_spectrogram_on_the_same_time_axis
     assert ex.why.band_scale.max == n_bands and len(ex.why.band_axis.tick_values) >= 3
     card = ex.why.card.value
     assert f"unit {unit}" in card and "Hz" in card and "memory" in card and "forget_gate" in card
-    expected = attribution(model, run.isel(event=[1]), unit, frames=60.0, steps=8, max_lag=40, progress=False)
+    expected = attribution(model, run.isel(event=[1]), target=unit, frames=60.0, steps=8, max_lag=40, progress=False)
     np.testing.assert_allclose(one.attribution, expected.attribution)
 
 
 def test_saved_attributions_are_read_without_a_model(trained, tmp_path):
     model, frames, run = trained
-    saved = attribution(model, run, [0, 1], frames="onset", steps=8, max_lag=20, progress=False)
+    saved = attribution(model, run, target=[0, 1], frames="onset", steps=8, max_lag=20, progress=False)
     path = rnnscope.save_run(run.merge(saved), tmp_path / "run.zarr")
     opened = rnnscope.open_run(path)
     ex = Explorer(opened, event=0, width=700)

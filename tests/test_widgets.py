@@ -16,15 +16,14 @@ from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
 from rnnscope.widgets._source import RunReader
 
-from monitor_day import monitor_run  # noqa: F401 - a fixture
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
+def small_run(tmp_path_factory, make_frames):
     """A captured run (untrained LSTM, 16 units) saved to zarr and reopened lazily (dask-backed)."""
-    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=3))
-    model = rnnscope.models.RNNClassifier("lstm", 48, 16, 5)
+    frames = make_frames(6, seed=3)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=16, num_classes=5)
     path = tmp_path_factory.mktemp("run") / "run.zarr"
     rnnscope.capture(model, frames, progress=False, store=path)
     return rnnscope.open_run(path)
@@ -201,16 +200,16 @@ def test_brush_zooms_every_view(ex):
 
 
 def test_variable_and_layer_switch(ex):
-    ex.variable = "c"
+    ex.var = "c"
     bar = ex.colorbar.cmap
     assert bar.name == "RdBu" and bar.vmin == -bar.vmax and bar.vmax != 1.0  # symmetric robust range
     assert ex.value_axis.label == "c (layer 0)"
-    ex.variable = "forget_gate"
+    ex.var = "forget_gate"
     assert (ex.colorbar.cmap.name, ex.colorbar.cmap.vmin, ex.colorbar.cmap.vmax) == ("Blues", 0.0, 1.0)
-    ex.variable = "h"
+    ex.var = "h"
     assert (ex.colorbar.cmap.vmin, ex.colorbar.cmap.vmax) == (-1.0, 1.0)
-    with pytest.raises(traitlets.TraitError, match="The 'variable' of Explorer must be one of .*Got 'update_gate'"):
-        ex.variable = "update_gate"
+    with pytest.raises(traitlets.TraitError, match="The 'var' of Explorer must be one of .*Got 'update_gate'"):
+        ex.var = "update_gate"
     with pytest.raises(traitlets.TraitError, match=r"'layer' of Explorer must be in 0..0. Got 3"):
         ex.layer = 3
     with pytest.raises(traitlets.TraitError, match="'event' of Explorer must be in 0..5"):
@@ -434,12 +433,12 @@ def test_histograms_and_compare_runs(small_run):
     for name, dens in hist.density.items():
         assert dens.sum() == 0 or (dens * widths).sum() == pytest.approx(1.0)
     assert hist.lines.labels == list(small_run.attrs["class_names"])
-    hist.variable = "forget_gate"
+    hist.var = "forget_gate"
     assert hist.edges[0] == 0.0 and hist.edges[-1] == 1.0
     cmp = rw.CompareRuns(small_run, small_run, names=("LSTM", "again"))
     assert cmp.histograms[0].y_scale is cmp.histograms[1].y_scale
-    cmp.variable = "c"
-    assert [h.variable for h in cmp.histograms] == ["c", "c"]
+    cmp.var = "c"
+    assert [h.var for h in cmp.histograms] == ["c", "c"]
     cmp.fraction = 0.5
     assert [m.fraction for m in cmp.heatmaps] == [0.5, 0.5]
 
@@ -547,7 +546,7 @@ def test_detection_table_filters_steps_clicks_and_marks(small_run):
 def test_utc_time_axes_and_readout(small_run):
     timed = small_run.assign_coords(starttime=("event", ["2024-03-01T23:59:30"] * small_run.sizes["event"]))
     ex = rw.Explorer(timed, event=1, debounce=0)
-    assert ex.time_axis == "utc" and "w_time_axis" in dir(ex) and ex.w_time_axis in ex._controls.children
+    assert ex.time_format == "utc" and "w_time_format" in dir(ex) and ex.w_time_format in ex._controls.children
     ex.time_range = (0.0, 60.0)
     ex.render_now()
     labels = [ex.bottom_axis.tick_labels[_js(v)] for v in ex.bottom_axis.tick_values]
@@ -556,11 +555,11 @@ def test_utc_time_axes_and_readout(small_run):
     assert all(axis.tick_labels == ex.bottom_axis.tick_labels for axis in ex.time_axes)
     click(ex.heat_image, 12.5, 0.5)
     assert "2024-03-01 23:59:42.50 UTC (12.50 s)" in ex.w_readout.value
-    ex.time_axis = "seconds"
+    ex.time_format = "seconds"
     labels = [ex.bottom_axis.tick_labels[_js(v)] for v in ex.bottom_axis.tick_values]
     assert labels[:3] == ["0", "10", "20"] and ex.bottom_axis.label.startswith("time (s from 2024-03-01T23:59:30")
     plain = rw.Explorer(small_run, debounce=0)  # no starttime: seconds, round ticks, no UTC switch
-    assert plain.time_axis == "seconds" and plain.w_time_axis not in plain._controls.children
+    assert plain.time_format == "seconds" and plain.w_time_format not in plain._controls.children
     values = np.asarray(plain.bottom_axis.tick_values)
     assert np.allclose(values % (values[1] - values[0]), 0) and plain.bottom_axis.label == "time (s)"
 
@@ -627,7 +626,7 @@ def test_explorer_follows_the_page_width(small_run):
 # ----------------------------------------------------------------------------------------------- monitor runs
 def test_monitor_run_shows_what_it_has(monitor_run):
     run, detections, root = monitor_run
-    source = json.loads(run.attrs["waveform_source"])  # nested attrs are JSON strings
+    source = run.attrs["waveform_source"]  # nested attrs are dicts in memory, opened or not
     assert source == {"kind": "sds", "root": str((root / "sds").resolve())}
     ex = rw.Explorer(run, catalog=detections, debounce=0)
     assert ex.time_range == ex.reader.record_span(0)  # opens on the whole record
@@ -668,7 +667,7 @@ def test_monitor_run_shows_what_it_has(monitor_run):
     n = int(ex.reader.lengths[0])
     assert n < ex.n_cols and rgba.shape[1] == n and (rgba[..., 3] == 255).all()  # a column per frame, all coloured
     # UTC everywhere: axes, table
-    assert ex.time_axis == "utc" and ex.bottom_axis.label == "time (UTC) 2024-03-01"
+    assert ex.time_format == "utc" and ex.bottom_axis.label == "time (UTC) 2024-03-01"
     assert ex.table.grid.data["start (UTC)"].iloc[0].startswith("2024-03-01 00:")  # the title says UTC
     # a run whose archive moved: no waveform, said in the log, the rest is drawn
     moved = run.assign_attrs(waveform_source={"kind": "sds", "root": str(root / "gone")})
@@ -753,7 +752,7 @@ def test_every_axis_has_three_labelled_ticks_at_every_zoom(monitor_run, zoom):
     few = {name: _ticks_inside(a) for name, a in axes.items() if len(_ticks_inside(a)) < 3}
     assert not few, few
     for seconds in (False, True):
-        ex.time_axis = "seconds" if seconds else "utc"
+        ex.time_format = "seconds" if seconds else "utc"
         assert all(len(_ticks_inside(a)) >= 3 for a in ex.time_axes)
 
 

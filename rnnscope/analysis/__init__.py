@@ -40,8 +40,9 @@ Both
 Rigor across runs
 -----------------
 :func:`across_seeds` (mean and t confidence interval of any number over seeds), :func:`linear_cka` (similarity of
-two runs' state spaces), :func:`match_units` (Hungarian matching of units across seeds), :func:`linear_probes`
-(what each layer's states encode: class, inside an event, time since onset, band energies) and
+two runs' state spaces), :func:`match_units` (Hungarian matching of units across seeds; :func:`unit_correlation`
+the matrix it reads), :func:`linear_probes` (what each layer's states encode: class, inside an event, time since
+onset, band energies) and
 :func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
 :func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`, :func:`rnnscope.experiments.compare_controls`.
 
@@ -70,7 +71,7 @@ from ._ranking import TopFraction, class_correlation, top_fraction, top_units
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
 from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
-from ._similarity import UnitMatch, linear_cka, match_units
+from ._similarity import linear_cka, match_units, unit_correlation
 from ._specialisation import specialisation
 from ._timescales import KEEP_GATES, timescales
 from ._tang import (
@@ -109,7 +110,7 @@ __all__ = [
     "across_seeds",
     "linear_cka",
     "match_units",
-    "UnitMatch",
+    "unit_correlation",
     "linear_probes",
     "gate_saturation",
     "GATE_VARIABLES",

@@ -18,7 +18,7 @@ def _layer_coords(run, positions):
 # --------------------------------------------------------------------------------------------- activity
 
 
-def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
+def unit_activity(run: xr.Dataset, *, var: str = "h", layer=None) -> xr.Dataset:
     """Mean absolute and mean signed value of every unit over all valid frames.
 
     Definition: ``mean_abs[u, l] = mean_t |v[t, u, l]|`` and ``mean[u, l] = mean_t v[t, u, l]`` over every valid
@@ -75,10 +75,10 @@ def unit_activity(run: xr.Dataset, var: str = "h", layer=None) -> xr.Dataset:
 
 def heat_map(
     run: xr.Dataset,
+    *,
     var: str = "h",
     layer=None,
     weighting: str = "segment",
-    *,
     use_summary: bool = True,
 ) -> xr.DataArray:
     """Heat of every unit for every class (Titos & Garcia 2022, Fig. 6).
@@ -223,14 +223,14 @@ def _as_heat(run_or_heat, func, var, layer, weighting) -> xr.DataArray:
     )
 
 
-def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) -> xr.DataArray:
+def unit_traces(run: xr.Dataset, *, event=0, units=None, var: str = "h", layer=None) -> xr.DataArray:
     """Time evolution of chosen units over one record (Titos & Garcia 2022, Figs. 8-9).
 
     Parameters
     ----------
     run : xarray.Dataset
     event : int or str
-        Record position or ``event_id``.
+        Record position or ``event_id`` (default 0: the first record).
     units : list of int, optional
         Unit ids (0-based; the paper's neuron numbers are 1-based); default all.
     var : str
@@ -246,9 +246,9 @@ def unit_traces(run: xr.Dataset, event, units=None, var: str = "h", layer=None) 
     --------
     >>> from rnnscope import analysis, examples
     >>> run = examples.toy_run()
-    >>> analysis.unit_traces(run, 0).sizes  # every unit by default
+    >>> analysis.unit_traces(run).sizes  # the first record and every unit by default
     Frozen({'time': 18, 'unit': 6, 'layer': 1})
-    >>> tr = analysis.unit_traces(run, 0, units=[2, 0])
+    >>> tr = analysis.unit_traces(run, event=0, units=[2, 0])
     >>> tr.dims, tr.sizes["time"] == int(run.length[0]), tr.unit.values.tolist()
     (('time', 'unit', 'layer'), True, [2, 0])
     """

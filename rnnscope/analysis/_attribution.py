@@ -209,14 +209,14 @@ def _permute_valid(shares: np.ndarray, n: int, rng) -> np.ndarray:
     return out
 
 
-def lag_profile(attr, *, fraction: float = MEMORY_FRACTION, null: int | None = None, seed: int = 0) -> xr.Dataset:
+def lag_profile(attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | None = None, seed: int = 0) -> xr.Dataset:
     """Share of each unit's attribution mass per lag, its memory length and their permutation null.
 
     Parameters
     ----------
     attr : xarray.Dataset
         From :func:`rnnscope.experiments.attribution`.
-    fraction : float
+    memory_fraction : float
         Share of the mass the memory length holds (0.9).
     null : int, optional
         Permutations of each target's lag shares over its valid lags.
@@ -248,8 +248,8 @@ def lag_profile(attr, *, fraction: float = MEMORY_FRACTION, null: int | None = N
     func = "lag_profile"
     attr = _check(attr, func)
     _check_null(null, seed, func)
-    if not 0 < float(fraction) <= 1:
-        raise ValueError(f"The 'fraction' parameter of {func} must lie in (0, 1]. Got {fraction!r} instead.")
+    if not 0 < float(memory_fraction) <= 1:
+        raise ValueError(f"The 'memory_fraction' parameter of {func} must lie in (0, 1]. Got {memory_fraction!r} instead.")
     lags = np.asarray(attr["lag"].values, dtype=np.float64) if "lag" in attr.coords else np.arange(attr.sizes["lag"])
     period = _period(attr, lags)
     values = attr["attribution"]
@@ -263,14 +263,14 @@ def lag_profile(attr, *, fraction: float = MEMORY_FRACTION, null: int | None = N
     filled = np.where(np.isfinite(shares), shares, 0.0)
     filled[~np.isfinite(shares).any(1)] = np.nan  # targets without mass stay out of the means
     profile = _group_mean(filled, groups, n_groups)  # (group, lag)
-    memory = _memory(profile, lags, float(fraction))
+    memory = _memory(profile, lags, float(memory_fraction))
     counts = np.bincount(groups[np.isfinite(filled).all(1)], minlength=n_groups)
     out_dims = dims + ("lag",)
     data = {"lag_profile": (out_dims, _shape(profile, shape)),
             "memory_lag": (dims, memory.reshape(shape)),
             "memory_s": (dims, (memory * period).reshape(shape)),
             "n_targets": (dims, counts.reshape(shape))}
-    attrs = {"fraction": float(fraction), "definition": f"memory: smallest lag holding {fraction:.0%} of the mean "
+    attrs = {"memory_fraction": float(memory_fraction), "definition": f"memory: smallest lag holding {memory_fraction:.0%} of the mean "
                                                         "lag profile's mass"}
     if null:
         rng = np.random.default_rng(seed)
@@ -284,7 +284,7 @@ def lag_profile(attr, *, fraction: float = MEMORY_FRACTION, null: int | None = N
         data.update(_null_vars("lag_profile", out_dims, _shape(profile, shape),
                                nulls.reshape(null, *shape, lags.size), what="each target's lag shares"))
         data.update(_null_vars("memory_s", dims, (memory * period).reshape(shape),
-                               (_memory(nulls, lags, float(fraction)) * period).reshape(null, *shape), lower=True,
+                               (_memory(nulls, lags, float(memory_fraction)) * period).reshape(null, *shape), lower=True,
                                what="each target's lag shares"))
         attrs.update(_null_attrs(null, seed, "each target's lag shares over its valid lags"))
     out = xr.Dataset(data, coords={**coords, "lag": lags.astype(np.int64), "lag_s": ("lag", lags * period)},
@@ -304,7 +304,7 @@ def _period(attr, lags) -> float:
 # --------------------------------------------------------------------------------------------- time axis
 
 
-def attribution_over_time(attr, target=0) -> xr.DataArray:
+def attribution_over_time(attr, *, target=0) -> xr.DataArray:
     """One target's attribution on its record's time axis: ``(time, feature)``, ``time`` in s from the record start
     (the target's time minus each lag's), sorted, so it lines up with the run's spectrogram and states.
 

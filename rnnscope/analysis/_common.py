@@ -23,9 +23,11 @@ from ..errors import EmptyClassWarning
 __all__ = ["EmptyClassWarning"]
 
 STATE_DIMS = ("event", "time", "unit", "layer")
-#: Variables whose values lie in [-1, 1] (tanh) or [0, 1] (sigmoid); ``c`` is the only unbounded one.
-BOUNDED_VARIABLES = ("h", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
-                     "candidate")
+#: Variables bounded by their equation in every cell: the sigmoid gates in [0, 1] ...
+SIGMOID_VARIABLES = ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate")
+#: ... and the tanh candidates in [-1, 1]. ``h`` lies in [-1, 1] for tanh cells only (not for a ReLU RNN or an LSTM
+#: with ``proj_size``), ``c`` has no bound: their ranges are read from the run (:func:`display_limits`).
+TANH_VARIABLES = ("cell_input", "candidate")
 _DEFAULT_BLOCK = 4096
 _LSTM_FAMILY = ("lstm", "lazy_lstm")
 
@@ -195,11 +197,11 @@ def model_cells(run) -> list[str] | None:
 def cell_variables(run, var, positions, func: str) -> list[str]:
     """The variable to read for each selected layer.
 
-    ``var=None`` picks Tang et al.'s "cell": ``c`` for LSTM-family layers (``lstm``, ``lazy_lstm``), ``h`` for the
-    others (GRU, vanilla), by the cell kinds in ``attrs["model_config"]``; without a model config, ``c`` when the
-    run has it, else ``h``.
+    ``var="cell"`` picks Tang et al.'s "cell": ``c`` for LSTM-family layers (``lstm``, ``lazy_lstm``), ``h`` for
+    the others (GRU, vanilla), by the cell kinds in ``attrs["model_config"]``; without a model config, ``c`` when
+    the run has it, else ``h``.
     """
-    if var is not None:
+    if not (isinstance(var, str) and var == "cell"):
         return [check_var(run, var, func)] * len(positions)
     cells = model_cells(run)
     if cells is None or len(cells) != run.sizes["layer"]:
@@ -211,16 +213,50 @@ def cell_variables(run, var, positions, func: str) -> list[str]:
         chosen = "c" if cells[p] in _LSTM_FAMILY else "h"
         if chosen not in available:
             raise ValueError(
-                f"{func}: var=None picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
-                f"has only {available}. Capture it (rnnscope.capture(..., variables='all')) or pass var= one of "
+                f"{func}: var='cell' picks the cell of each layer, {chosen!r} for layer {p} ({cells[p]}), but the run "
+                f"has only {available}. Capture it (rnnscope.capture(..., var='all')) or pass var= one of "
                 f"{available}."
             )
         out.append(chosen)
     return out
 
 
-def is_bounded(var: str) -> bool:
-    return var in BOUNDED_VARIABLES
+def display_limits(var: str, lo: float, hi: float) -> tuple[float, float]:
+    """The range a variable is binned and coloured on, from its smallest and largest value ``lo``, ``hi`` (the
+    run's stored value range): the one rule of the analyses, plots and widgets.
+
+    [0, 1] for the sigmoid gates and [-1, 1] for the tanh candidates (bounded by their equations); [-1, 1] for ``h``
+    when it stays inside (tanh cells); otherwise (``c``, ``h`` of a ReLU RNN or of an LSTM with ``proj_size``, any
+    other variable) ``[-m, m]`` with ``m`` the largest magnitude (1 when nothing is finite).
+
+    Examples
+    --------
+    >>> display_limits("forget_gate", 0.1, 0.7), display_limits("h", -0.9, 0.99), display_limits("h", 0.0, 7.5)
+    ((0.0, 1.0), (-1.0, 1.0), (-7.5, 7.5))
+    >>> display_limits("c", -0.5, 0.25)
+    (-0.5, 0.5)
+    """
+    if var in SIGMOID_VARIABLES:
+        return 0.0, 1.0
+    if var in TANH_VARIABLES:
+        return -1.0, 1.0
+    lo, hi = float(lo), float(hi)
+    if var == "h" and np.isfinite(lo) and np.isfinite(hi) and -1.0 <= lo and hi <= 1.0:
+        return -1.0, 1.0
+    m = max((abs(v) for v in (lo, hi) if np.isfinite(v)), default=1.0)
+    m = m if m > 0 else 1.0
+    return -m, m
+
+
+def display_range(run, var: str, positions=None) -> tuple[float, float]:
+    """:func:`display_limits` of ``var`` over the selected layers (positions; None: every layer), from the run's
+    stored value ranges (``summary_min`` / ``summary_max``) or, when they do not describe the run, its data."""
+    positions = np.arange(run.sizes["layer"]) if positions is None else np.atleast_1d(positions)
+    lo, hi = value_range(run, var, positions)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # every layer empty: NaN
+        return display_limits(var, np.nanmin(np.where(np.isfinite(lo), lo, np.nan)),
+                              np.nanmax(np.where(np.isfinite(hi), hi, np.nan)))
 
 
 def segment_table(run):

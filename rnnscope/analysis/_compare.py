@@ -52,19 +52,19 @@ def frame_accuracy(run: xr.Dataset) -> float:
     return hits / known if known else float("nan")
 
 
-def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units: int | None = 50,
-            k: int = 2, far: int = 10, seed: int = 0) -> pd.DataFrame:
+def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", sampled_units: int | None = 50,
+            half_width: int = 2, far: int = 10, seed: int = 0) -> pd.DataFrame:
     """The papers' summary numbers for several runs, one row per run.
 
     Columns (every per-layer number is averaged over the run's layers):
 
     - ``cells``, ``n_units``, ``n_layers``, ``accuracy`` (:func:`frame_accuracy`);
-    - ``polarization``, ``sparsity``: :func:`activation_histogram` of ``h`` (``by=None``);
+    - ``polarization``, ``sparsity``: :func:`activation_histogram` of ``h`` (``per=None``);
     - ``specialisation``: :func:`specialisation` (``weighting``);
-    - ``susceptibility``: :func:`susceptibility` of ``h`` (``k``, ``far``);
+    - ``susceptibility``: :func:`susceptibility` of ``h`` (``half_width``, ``far``);
     - ``lstm_c_inside_2``: :func:`cell_distribution` share of ``c`` inside (-2, 2) over LSTM-family layers (NaN
       without any); ``gru_h_outside_0_7``: share of ``h`` outside (-0.7, 0.7) over the other layers (GRU or
-      vanilla; NaN without any); ``units`` random units per layer (seeded);
+      vanilla; NaN without any); ``sampled_units`` random units per layer (seeded);
     - ``smoothness``: :func:`smoothness` of Tang's cell, mean over every record.
 
     Parameters
@@ -82,7 +82,7 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
     >>> analysis.compare({"lstm": examples.toy_run("lstm")}).shape  # one row per run
     (1, 11)
     >>> table = analysis.compare({"lstm": examples.toy_run("lstm"), "gru": examples.toy_run("gru")},
-    ...                          k=1, far=2)
+    ...                          half_width=1, far=2)
     >>> list(table.index), bool(np.isnan(table.loc["gru", "lstm_c_inside_2"]))
     (['lstm', 'gru'], True)
     """
@@ -94,8 +94,8 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
     for name, run in runs.items():
         run = C.as_run(run, func)
         cells = C.model_cells(run)
-        hist = activation_histogram(run, "h", by=None)
-        dist = cell_distribution(run, units=units, seed=seed)
+        hist = activation_histogram(run, var="h", per=None)
+        dist = cell_distribution(run, sampled_units=sampled_units, seed=seed)
         variables = [str(v) for v in dist["variable"].values]
         is_c = np.asarray([v == "c" for v in variables])
         rows.append({
@@ -107,7 +107,8 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", units
             "polarization": float(hist["polarization"].mean()),
             "sparsity": float(hist["sparsity"].mean()),
             "specialisation": float(specialisation(run, weighting=weighting)["specialisation"].mean()),
-            "susceptibility": float(susceptibility(run, "h", k=k, far=far)["susceptibility"].mean()),
+            "susceptibility": float(susceptibility(run, var="h", half_width=half_width,
+                                                   far=far)["susceptibility"].mean()),
             "lstm_c_inside_2": float(dist["share_inside_2"].values[is_c].mean()) if is_c.any() else np.nan,
             "gru_h_outside_0_7": float(dist["share_outside_0_7"].values[~is_c].mean()) if (~is_c).any() else np.nan,
             "smoothness": float(smoothness(run, seed=seed).mean()),

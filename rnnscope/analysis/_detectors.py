@@ -89,10 +89,10 @@ def _auc(ranks: np.ndarray, positive: np.ndarray) -> np.ndarray:
 
 def detector_units(
     run: xr.Dataset,
+    *,
     var: str = "h",
     layer=None,
-    *,
-    k: int = BOUNDARY_HALF_WIDTH,
+    half_width: int = BOUNDARY_HALF_WIDTH,
     background: str | None = "auto",
     reach=None,
     null: int | None = None,
@@ -102,8 +102,8 @@ def detector_units(
     """How well each unit detects segment onsets and S arrivals: ROC AUC of one score per window.
 
     Definitions (valid frames; ``dv[t] = |v[t] - v[t-1]|`` for ``t >= 1``; ``(before, after)`` the features'
-    reach, :mod:`rnnscope.analysis._dynamics`; ``a = max(k, after)``; every window has ``L = before + a + 1``
-    frames):
+    reach, :mod:`rnnscope.analysis._dynamics`; ``a = max(half_width, after)``; every window has
+    ``L = before + a + 1`` frames):
 
     - onset windows: frames ``b - before .. b + a`` around the onset ``b`` of every segment that is not of the
       ``background`` class, strictly inside its record; the model is causal, so it reacts after its *input*
@@ -133,7 +133,7 @@ def detector_units(
     var : str
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    k : int
+    half_width : int
         Frames after the onset / arrival inside its window (default 2 = 1 s at 2 frames/s), widened to the reach.
     background : str or None
         Class whose segments are not events (their starts are not onsets). ``"auto"`` (default): the run's
@@ -142,7 +142,7 @@ def detector_units(
         Frames before / after a boundary whose features can show it. None: from the run's
         ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`); a run
         that does not say how its features were made (features from :func:`rnnscope.data.from_features`) gets 0
-        with a warning. 0: the plain ``[b, b + k]`` window.
+        with a warning. 0: the plain ``[b, b + half_width]`` window.
     null : int, optional
         Number of permutations of the window labels (None: no chance level).
     seed : int
@@ -163,7 +163,7 @@ def detector_units(
     >>> run = examples.toy_run()  # records of 11 to 18 frames: too short for the paper's 16-frame windows
     >>> analysis.detector_units(run).attrs["window"], analysis.detector_units(run).attrs["reach"]
     (16, [8, 7])
-    >>> det = analysis.detector_units(run, k=1, reach=0)
+    >>> det = analysis.detector_units(run, half_width=1, reach=0)
     >>> det["auc_onset"].dims, det.attrs["background"], det.attrs["window"]
     (('unit', 'layer'), 'SIL', 2)
     >>> bool(((det["auc_onset"] >= 0) & (det["auc_onset"] <= 1)).all())
@@ -175,11 +175,11 @@ def detector_units(
     run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
-    k = C.check_int(k, name="k", func=func)
+    half_width = C.check_int(half_width, name="half_width", func=func)
     null = check_null(null, null_within, seed, func)
     background = _background(run, background, func)
     before, reach_after = _reach(run, reach, func)
-    after = max(k, reach_after)
+    after = max(half_width, reach_after)
     size = before + after + 1
     onsets, _, _, s_frames = _boundaries(run, background)
     n_frames = C.lengths(run)
@@ -230,8 +230,10 @@ def detector_units(
             message = f"negative window (every frame is within {size} frames of an onset or S arrival)"
         warnings.warn(f"{func}: the run has no {message}; the corresponding AUC is NaN.", C.EmptyClassWarning,
                       stacklevel=2)
-    out.attrs.update(variable=var, k=k, background=str(background), reach=[before, reach_after], window=int(size),
-                     definition="ROC AUC of the largest |v[t] - v[t-1]| inside windows [b - before, b + max(k, after)] "
+    out.attrs.update(variable=var, half_width=half_width, background=str(background), reach=[before, reach_after],
+                     window=int(size),
+                     definition="ROC AUC of the largest |v[t] - v[t-1]| inside windows "
+                                "[b - before, b + max(half_width, after)] "
                                 "around onsets (resp. S arrivals overlapping no onset window) b, against windows of "
                                 "the same length away from any onset or S arrival")
     if null is not None:

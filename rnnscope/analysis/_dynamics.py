@@ -11,12 +11,12 @@ settings at 100 Hz). A causal model can therefore react *before* the labelled on
 future. The windows around a boundary account for this reach, read from the run's ``attrs["feature_config"]`` and
 ``attrs["sampling_rate"]`` (``reach=None``): the window of ``b`` is
 
-``b - max(k_before, before) <= t <= b + max(k, after)``
+``b - max(w_before, before) <= t <= b + max(half_width, after)``
 
-with ``(before, after)`` the reach of the whole feature vector and ``k_before = k`` for :func:`susceptibility`, 0
-for :func:`~rnnscope.analysis.detector_units`. A run that does not say how its features were made (no feature
-configuration, or features from :func:`rnnscope.data.from_features`) gets reach 0 with a warning: pass
-``reach=(before, after)``.
+with ``(before, after)`` the reach of the whole feature vector and ``w_before = half_width`` for
+:func:`susceptibility`, 0 for :func:`~rnnscope.analysis.detector_units`. A run that does not say how its features
+were made (no feature configuration, or features from :func:`rnnscope.data.from_features`) gets reach 0 with a
+warning: pass ``reach=(before, after)``.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
-from ..errors import RnnscopeWarning
+from ..errors import NoBackgroundWarning, RnnscopeWarning
 from ..features import feature_reach
 from . import _common as C
 
@@ -47,7 +47,7 @@ def _background(run, background, func):
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
         message = no_background_message(func, "the run has no attrs['background']", names,
                                         "every segment counts as an event (its start is an onset)")
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=3)
     return resolved
 
 
@@ -101,12 +101,12 @@ def _reach(run, reach, func) -> tuple[int, int]:
         elif rate is None:
             why = "it has no attrs['sampling_rate']"
         else:
-            return tuple(feature_reach(config, float(rate)))
+            return tuple(feature_reach(config, sampling_rate=float(rate)))
         warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
                       "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
-                      "in frames to say how far they reach (rnnscope.features.feature_reach(config, sampling_rate) "
-                      "computes it for a window and deltas: (8, 7) for the paper's features at 100 Hz), or reach=0 "
-                      "to confirm none.", RnnscopeWarning, stacklevel=3)
+                      "in frames to say how far they reach (rnnscope.features.feature_reach(feature_config, "
+                      "sampling_rate=...) computes it for a window and deltas: (8, 7) for the paper's features at 100 "
+                      "Hz), or reach=0 to confirm none.", RnnscopeWarning, stacklevel=3)
         return 0, 0
     pair = (reach, reach) if isinstance(reach, (int, np.integer)) and not isinstance(reach, bool) else reach
     try:
@@ -145,10 +145,10 @@ def _deltas(run, var, positions, events):
 
 def susceptibility(
     run: xr.Dataset,
+    *,
     var: str = "h",
     layer=None,
-    *,
-    k: int = BOUNDARY_HALF_WIDTH,
+    half_width: int = BOUNDARY_HALF_WIDTH,
     far: int = STATIONARY_DISTANCE,
     background: str | None = "auto",
     reach=None,
@@ -162,7 +162,8 @@ def susceptibility(
       not of the ``background`` class (default: the run's ``attrs["background"]``; None: every segment), strictly
       inside the record
       (frame 0 and ``length`` are record edges, not boundaries);
-    - the window of a boundary ``b``: ``b - max(k, before) <= t <= b + max(k, after)`` (``+-k`` without reach);
+    - the window of a boundary ``b``: ``b - max(half_width, before) <= t <= b + max(half_width, after)``
+      (``+-half_width`` without reach);
     - ``delta_onset`` / ``delta_end``: mean ``dv`` over frames in the window of an onset / end;
     - ``delta_stationary``: mean ``dv`` over frames outside ``[b - max(far, before), b + max(far, after)]`` for
       every segment boundary ``b`` (of any class);
@@ -177,7 +178,7 @@ def susceptibility(
     var : str
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    k : int
+    half_width : int
         Half-width of the boundary window, frames (default 2 = +-1 s at 2 frames/s), widened to the reach.
     far : int
         Minimum distance to any boundary of a stationary frame, frames (default 10 = 5 s), widened to the reach.
@@ -188,7 +189,7 @@ def susceptibility(
     reach : None, int or (int, int)
         Frames before / after a boundary whose features can show it. None: from the run's
         ``attrs["feature_config"]`` and ``attrs["sampling_rate"]`` (:func:`rnnscope.features.feature_reach`; 0 with
-        a warning when the run does not say how its features were made); 0: the plain ``+-k`` window.
+        a warning when the run does not say how its features were made); 0: the plain ``+-half_width`` window.
 
     Returns
     -------
@@ -202,7 +203,7 @@ def susceptibility(
     --------
     >>> from rnnscope import analysis, examples
     >>> run = examples.toy_run()  # short records: a narrow reach leaves stationary frames
-    >>> sus = analysis.susceptibility(run, k=1, far=2, reach=1)
+    >>> sus = analysis.susceptibility(run, half_width=1, far=2, reach=1)
     >>> run.attrs["background"], sus.attrs["background"]  # the run says which class is background
     ('SIL', 'SIL')
     >>> sus["unit_susceptibility"].dims, sus["susceptibility"].dims
@@ -212,7 +213,7 @@ def susceptibility(
     run = C.as_run(run, func)
     C.check_var(run, var, func)
     positions = C.check_layers(run, layer, func)
-    k = C.check_int(k, name="k", func=func)
+    half_width = C.check_int(half_width, name="half_width", func=func)
     far = C.check_int(far, name="far", func=func)
     background = _background(run, background, func)
     before, after = _reach(run, reach, func)
@@ -225,7 +226,7 @@ def susceptibility(
     for event, t, diff in _deltas(run, var, positions, None):
         if event not in masks:
             n = int(n_frames[event])
-            lo, hi = -max(k, before), max(k, after)
+            lo, hi = -max(half_width, before), max(half_width, after)
             on, en = _near(n, onsets[event], lo, hi), _near(n, ends[event], lo, hi)
             stationary = ~_near(n, every[event], -max(far, before), max(far, after))
             masks = {event: {"onset": on, "end": en, "boundary": on | en, "stationary": stationary}}
@@ -242,8 +243,8 @@ def susceptibility(
         per_layer = means["boundary"].mean(0) / means["stationary"].mean(0)
     empty = [name for name in ("onset", "end", "stationary") if counts[name] == 0]
     if empty:
-        warnings.warn(f"{func}: no {' / '.join(empty)} frames in this run (k={k}, far={far}); the corresponding "
-                      "values are NaN.", C.EmptyClassWarning, stacklevel=2)
+        warnings.warn(f"{func}: no {' / '.join(empty)} frames in this run (half_width={half_width}, far={far}); the "
+                      "corresponding values are NaN.", C.EmptyClassWarning, stacklevel=2)
     dims = ("unit", "layer")
     out = xr.Dataset(
         {
@@ -260,8 +261,10 @@ def susceptibility(
         },
         coords={"unit": C.unit_ids(run), "layer": C.layer_ids(run, positions)},
     )
-    out.attrs.update(variable=var, k=k, far=far, background=str(background), reach=[before, after],
-                     definition="mean |dv| in [b - max(k, before), b + max(k, after)] of segment onsets/ends b "
+    out.attrs.update(variable=var, half_width=half_width, far=far, background=str(background),
+                     reach=[before, after],
+                     definition="mean |dv| in [b - max(half_width, before), b + max(half_width, after)] of segment "
+                                "onsets/ends b "
                                 "divided by mean |dv| farther than max(far, reach) frames from any boundary")
     return out
 

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 from ._activity import _layer_coords
 
@@ -15,29 +16,26 @@ __all__ = ["activation_histogram"]
 POLAR_THRESHOLD = 0.9
 #: |activation| below this counts as silent (sparsity).
 SPARSE_THRESHOLD = 0.1
+#: equal bins over a variable's range when a histogram is not given its bins (analyses and widgets alike)
+DEFAULT_BINS = 40
 
 
 # --------------------------------------------------------------------------------------------- histograms
 
 
 def _default_edges(run, var, positions):
-    if var in ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate"):
-        return np.linspace(0.0, 1.0, 41)
-    if C.is_bounded(var):
-        return np.linspace(-1.0, 1.0, 41)
-    lo, hi = C.value_range(run, var, positions)
-    m = float(np.nanmax(np.maximum(np.abs(lo), np.abs(hi)))) if len(lo) else 1.0
-    m = m if np.isfinite(m) and m > 0 else 1.0
-    return np.linspace(-m, m, 41)
+    """Equal bins over the variable's range (:func:`rnnscope.analysis._common.display_range`: the run's stored
+    value range, never an assumed [-1, 1])."""
+    return np.linspace(*C.display_range(run, var, positions), DEFAULT_BINS + 1)
 
 
 def activation_histogram(
     run: xr.Dataset,
+    *,
     var: str = "h",
     layer=None,
     bins=None,
-    by: str | None = "class",
-    *,
+    per: str | None = "class",
     polar: float = POLAR_THRESHOLD,
     sparse: float = SPARSE_THRESHOLD,
 ) -> xr.Dataset:
@@ -62,13 +60,15 @@ def activation_histogram(
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
     bins : int or array of edges, optional
-        Default: 40 equal bins on [-1, 1] for tanh-range variables (``h``, candidates), on [0, 1] for gates, and
-        on [-m, m] with ``m = max |v|`` for ``c``. An int gives that many equal bins on the same range.
-    by : {"class", "segment", None}
-        Group frames by their label (dimension ``class_name``; frames labelled -1 are left out), by labelled
-        segment (dimension ``segment``, one per segment of the run's records in record order, with
-        ``segment_class_name`` and ``segment_event_id`` coordinates), or not at all (every valid frame, known label
-        or not).
+        Default: 40 equal bins on [0, 1] for gates, on [-1, 1] for the candidates and for ``h`` of tanh cells, and
+        on [-m, m] with ``m = max |v|`` for ``c`` and for ``h`` that leaves [-1, 1] (a ReLU RNN, an LSTM with
+        ``proj_size``), read from the run's stored value ranges. An int gives that many equal bins on the same
+        range.
+    per : {"class", "segment", None}
+        One histogram per class (frames grouped by their label: dimension ``class_name``; frames labelled -1 are
+        left out), per labelled segment (dimension ``segment``, one per segment of the run's records in record
+        order, with ``segment_class_name`` and ``segment_event_id`` coordinates), or one over every valid frame,
+        known label or not (None).
     polar, sparse : float
         Thresholds of polarization and sparsity.
 
@@ -91,7 +91,7 @@ def activation_histogram(
     func = "activation_histogram"
     run = C.as_run(run, func)
     C.check_var(run, var, func)
-    C.choose(by, ["class", "segment", None], name="by", func=func)
+    C.choose(per, ["class", "segment", None], name="per", func=func)
     positions = C.check_layers(run, layer, func)
     if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
         edges = _default_edges(run, var, positions)
@@ -107,10 +107,10 @@ def activation_histogram(
                 f"Got {bins!r} instead."
             )
     n_bins, n_layers = edges.size - 1, len(positions)
-    names = C.require_labels(run, func) if by == "class" else C.class_names(run)
-    if by == "class":
+    names = C.require_labels(run, func) if per == "class" else C.class_names(run)
+    if per == "class":
         n_groups = len(names)
-    elif by == "segment":
+    elif per == "segment":
         table = C.segment_table(run)
         n_groups = len(table)
         table = table.assign(row=np.arange(n_groups))  # the group of each segment
@@ -136,17 +136,17 @@ def activation_histogram(
             counts[group_index, :, k] += np.bincount(idx[..., k][finite[..., k]], minlength=n_bins)[:n_bins]
 
     bad = {"count": 0, "first": None}  # NaN / inf inside valid frames: counted in no bin, and said
-    for block in C.iter_blocks(run, var, positions, labels=by == "class"):
+    for block in C.iter_blocks(run, var, positions, labels=per == "class"):
         broken = ~np.isfinite(block.values)
         if broken.any() and bad["first"] is None:
             bad["first"] = (block.event, block.t0 + int(np.flatnonzero(broken.any((1, 2)))[0]))
         bad["count"] += int(broken.sum())
-        if by == "class":
+        if per == "class":
             for c in range(len(names)):
                 rows = block.labels == c
                 if rows.any():
                     add(c, block.values[rows])
-        elif by == "segment":
+        elif per == "segment":
             rows = seg_rows.get(block.event)
             if rows is None:
                 continue
@@ -164,18 +164,18 @@ def activation_histogram(
         warnings.warn(f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or "
                       f"infinite (the first in record {str(ids[event])!r}, frame {frame}); they are left out of the "
                       "counts and shares (n_values). A run holds NaN only past 'length': check the capture or the "
-                      "'length' coordinate.", RuntimeWarning, stacklevel=2)
+                      "'length' coordinate.", NumericalWarning, stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values
     polarization = np.where(n_values > 0, polarization, np.nan)
     sparsity = np.where(n_values > 0, sparsity, np.nan)
     coords = {"bin": 0.5 * (edges[1:] + edges[:-1]), "bin_edges": ("bin_edge", edges), **_layer_coords(run, positions)}
-    if by == "class":
+    if per == "class":
         group_dims = ("class_name",)
         coords["class_name"] = np.array(names)
         C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if n_values[i].sum() == 0])
-    elif by == "segment":
+    elif per == "segment":
         group_dims = ("segment",)
         seg_class = table["class"].to_numpy() if n_groups else np.zeros(0, int)
         coords["segment_class_name"] = ("segment", np.array([names[c] for c in seg_class], dtype=object))
@@ -195,7 +195,7 @@ def activation_histogram(
         },
         coords=coords,
     )
-    out.attrs.update(variable=var, by=str(by), polar_threshold=float(polar), sparse_threshold=float(sparse))
+    out.attrs.update(variable=var, per=str(per), polar_threshold=float(polar), sparse_threshold=float(sparse))
     out["polarization"].attrs["definition"] = f"share of values with |v| > {polar}"
     out["sparsity"].attrs["definition"] = f"share of values with |v| < {sparse}"
     return out

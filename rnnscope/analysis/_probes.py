@@ -17,6 +17,7 @@ import pandas as pd
 import xarray as xr
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
+from ..errors import NoBackgroundWarning
 from ..schema import STATE_VARIABLES
 from . import _common as C
 from ._null import check_null, null_attrs, permuted_labels, summarise
@@ -115,7 +116,7 @@ def _background_index(run, background, targets, explicit: bool, func: str) -> tu
                                     f"the targets {needs} (inside an event) are undefined", none_ok=False)
     if explicit:
         raise ValueError(message + f" Or leave {needs} out of 'targets'.")
-    warnings.warn(message + " They are left out of the default targets.", UserWarning, stacklevel=3)
+    warnings.warn(message + " They are left out of the default targets.", NoBackgroundWarning, stacklevel=3)
     return -1, [t for t in targets if t not in _EVENT_TARGETS]
 
 
@@ -205,11 +206,11 @@ def _cross_validate(x, y, groups, kind, metric, folds):
 
 def linear_probes(
     run: xr.Dataset,
+    *,
     targets: str | Sequence[str] | None = None,
     var: str | Sequence[str] = "h",
     layer=None,
-    *,
-    folds: int = 5,
+    folds: int = 4,
     max_frames: int | None = 5000,
     seed: int = 0,
     background: str | None = "auto",
@@ -264,7 +265,8 @@ def linear_probes(
     layer : int, list of int or None
         Layers (None: all); one probe per layer.
     folds : int
-        Number of record folds (at least 2; fewer when the run has fewer records).
+        Number of record folds (default 4, as :func:`rnnscope.train.cross_validate`; at least 2; fewer when the
+        run has fewer records).
     max_frames : int or None
         Frames sampled (None: all valid frames).
     seed : int
@@ -300,12 +302,12 @@ def linear_probes(
     >>> from rnnscope import analysis, examples
     >>> analysis.linear_probes(examples.toy_run())["target"].tolist()  # every target the run supports
     ['class', 'event', 'time_since_onset', 'band_energy']
-    >>> table = analysis.linear_probes(examples.toy_run(), ["class", "event"], folds=3)
+    >>> table = analysis.linear_probes(examples.toy_run(), targets=["class", "event"], folds=3)
     >>> table[["target", "var", "layer", "metric"]].values.tolist()
     [['class', 'h', 0, 'balanced_accuracy'], ['event', 'h', 0, 'balanced_accuracy']]
     >>> bool(table.set_index("target").loc["event", "score"] > table.set_index("target").loc["event", "chance"])
     True
-    >>> with_null = analysis.linear_probes(examples.toy_run(), ["event"], folds=3, null=9, progress=False)
+    >>> with_null = analysis.linear_probes(examples.toy_run(), targets=["event"], folds=3, null=9, progress=False)
     >>> with_null.columns.tolist()[-3:], bool(0 < with_null["score_p"][0] <= 1)
     (['score_null_mean', 'score_null_q95', 'score_p'], True)
     """
@@ -466,7 +468,7 @@ def _target(target, labels, since, feats, bg, bands, names, feature_cols):
 # --------------------------------------------------------------------------------------------- gates
 
 
-def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, layer=None, *, low: float = 0.05,
+def gate_saturation(run: xr.Dataset, *, var: str | Sequence[str] = "gates", layer=None, low: float = 0.05,
                     high: float = 0.95) -> xr.Dataset:
     """Share of gate values that are saturated: below ``low`` (closed) or above ``high`` (open).
 
@@ -478,10 +480,10 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     Parameters
     ----------
     run : xarray.Dataset
-    var : str, list of str or None
-        Default: every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``, ``forget_gate``,
-        ``output_gate`` for LSTMs, ``update_gate``, ``reset_gate`` for GRUs). Any state variable may be named, with
-        thresholds suited to its range (e.g. ``var="h", low=-0.95, high=0.95`` for tanh saturation).
+    var : str or list of str
+        ``"gates"`` (default): every sigmoid gate the run holds (:data:`GATE_VARIABLES`: ``input_gate``,
+        ``forget_gate``, ``output_gate`` for LSTMs, ``update_gate``, ``reset_gate`` for GRUs). Any state variable
+        may be named, with thresholds suited to its range (e.g. ``var="h", low=-0.95, high=0.95`` for tanh saturation).
     layer : int, list of int or None
     low, high : float
         Thresholds, ``low < high``.
@@ -495,7 +497,7 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     Raises
     ------
     ValueError
-        When the run holds no gate (capture with ``variables="all"``) or for an unknown variable.
+        When the run holds no gate (capture with ``var="all"``) or for an unknown variable.
 
     Examples
     --------
@@ -508,12 +510,12 @@ def gate_saturation(run: xr.Dataset, var: str | Sequence[str] | None = None, lay
     """
     func = "gate_saturation"
     run = C.as_run(run, func)
-    if var is None:
+    if isinstance(var, str) and var == "gates":
         variables = [v for v in GATE_VARIABLES if v in C.state_variables(run)]
         if not variables:
             raise ValueError(
                 f"{func}: the run holds no gate variable ({list(GATE_VARIABLES)}); it has {C.state_variables(run)}. "
-                "Capture the gates with rnnscope.capture(model, frames, variables='all') or name a variable with var=."
+                "Capture the gates with rnnscope.capture(model, frames, var='all') or name a variable with var=."
             )
     else:
         variables = _check_vars(run, var, func)

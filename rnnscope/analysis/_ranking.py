@@ -12,6 +12,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 from ._activity import _as_heat
 from ._null import check_null, heat_null, heats_of, null_attrs, summarise
@@ -92,7 +93,7 @@ class TopFraction(NamedTuple):
     """Layer id -> sorted list of the kept unit ids (0-based)."""
 
 
-def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str = "h", layer=None,
+def top_fraction(run_or_heat, *, fraction: float, rule: str = "every", var: str = "h", layer=None,
                  weighting: str = "segment", null: int | None = None, seed: int = 0,
                  null_within: str = "record") -> TopFraction:
     """The units among the most active ``fraction`` for EVERY class ("common to all events"), for ANY class, or
@@ -146,20 +147,20 @@ def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str 
     --------
     >>> heat = xr.DataArray([[3.0, 2.0, 1.0, 0.0], [2.0, 3.0, 0.0, 1.0]], dims=("class_name", "unit"),
     ...                     coords={"class_name": ["A", "B"], "unit": [0, 1, 2, 3]})
-    >>> top = top_fraction(heat, 0.5)
+    >>> top = top_fraction(heat, fraction=0.5)
     >>> top.units
     {0: [0, 1]}
     >>> top.heat.sizes["unit"], top.heat["n_units"].values.tolist()
     (2, [2])
-    >>> top_fraction(heat, 0.25).units, top_fraction(heat, 0.25, rule="any").units
+    >>> top_fraction(heat, fraction=0.25).units, top_fraction(heat, fraction=0.25, rule="any").units
     ({0: []}, {0: [0, 1]})
 
     A run works as well (the paper's analysis as it is usually called), with the chance level of the count:
 
     >>> from rnnscope.examples import toy_run
-    >>> sorted(top_fraction(toy_run(), 0.5).units)
+    >>> sorted(top_fraction(toy_run(), fraction=0.5).units)
     [0]
-    >>> top = top_fraction(toy_run(), 0.5, null=50)
+    >>> top = top_fraction(toy_run(), fraction=0.5, null=50)
     >>> sorted(name for name in top.heat.coords if name.startswith("n_units"))
     ['n_units', 'n_units_null_mean', 'n_units_null_q95', 'n_units_p']
     """
@@ -169,7 +170,7 @@ def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str 
     null = check_null(null, null_within, seed, func)
     if rule == "class" and not isinstance(run_or_heat, xr.Dataset):
         raise ValueError(f"{func}: rule='class' reads every segment of each class, so it needs the run, not a heat "
-                         "map. Pass the run: rnnscope.analysis.top_fraction(run, fraction, rule='class').")
+                         "map. Pass the run: rnnscope.analysis.top_fraction(run, fraction=fraction, rule='class').")
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
     values = np.asarray(heat.values, dtype=np.float64)
     k = _n_top(fraction, values.shape[1])
@@ -205,8 +206,8 @@ def top_fraction(run_or_heat, fraction: float, rule: str = "every", *, var: str 
 
 def class_correlation(
     run_or_heat,
-    fraction: float = 1.0,
     *,
+    fraction: float = 1.0,
     rule: str = "every",
     var: str = "h",
     layer=None,
@@ -262,7 +263,7 @@ def class_correlation(
     (('class_name', 'class_name_other', 'layer'), 6)
     >>> float(corr.sel(class_name="LP", class_name_other="LP")[0])
     1.0
-    >>> int(analysis.class_correlation(examples.toy_run(), 0.5, rule="any").n_units[0])
+    >>> int(analysis.class_correlation(examples.toy_run(), fraction=0.5, rule="any").n_units[0])
     5
     >>> corr = analysis.class_correlation(examples.toy_run(), null=20)
     >>> corr["correlation_null_mean"].dims
@@ -273,7 +274,7 @@ def class_correlation(
     C.choose(rule, list(_RULES), name="rule", func=func)
     null = check_null(null, null_within, seed, func)
     heat = _as_heat(run_or_heat, func, var, layer, weighting)
-    top = top_fraction(run_or_heat if rule == "class" else heat, fraction, rule, var=var, layer=layer,
+    top = top_fraction(run_or_heat if rule == "class" else heat, fraction=fraction, rule=rule, var=var, layer=layer,
                        weighting=weighting)
     names = np.asarray(heat["class_name"].values)
     layers = np.asarray(heat["layer"].values)
@@ -290,7 +291,7 @@ def class_correlation(
         which = {"every": "of every class", "any": "of any class", "class": "of all events of a class"}[rule]
         warnings.warn(f"{func}: fewer than 2 units are among the top {fraction:.0%} {which} ({where}), so the "
                       "correlation there is NaN. Pass a larger fraction (e.g. fraction=1.0) or a model with more "
-                      "units.", RuntimeWarning, stacklevel=2)
+                      "units.", NumericalWarning, stacklevel=2)
     result = xr.DataArray(
         out,
         dims=("class_name", "class_name_other", "layer"),
@@ -338,7 +339,7 @@ def _correlations(values: np.ndarray, kept: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- top units
 
 
-def top_units(run_or_heat, k: int = 5, *, var: str = "h", layer=None, weighting: str = "segment",
+def top_units(run_or_heat, *, k: int = 5, var: str = "h", layer=None, weighting: str = "segment",
               null: int | None = None, seed: int = 0, null_within: str = "record") -> xr.DataArray:
     """The ``k`` most active units of every class, ranked by heat (Titos & Garcia 2022, Table II).
 

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from ..errors import NumericalWarning
 from . import _common as C
 
 __all__ = ["perturbation", "recovery_time"]
@@ -31,9 +32,9 @@ def _noise_info(perturbed) -> dict:
 def perturbation(
     clean: xr.Dataset,
     perturbed: xr.Dataset,
-    var: str | None = None,
-    layer=None,
     *,
+    var: str = "cell",
+    layer=None,
     event=0,
     noise: tuple[int, int] | None = None,
 ) -> xr.DataArray:
@@ -50,8 +51,8 @@ def perturbation(
     ----------
     clean, perturbed : xarray.Dataset
         Runs of the same model over the clean and the perturbed record.
-    var : str, optional
-        None: Tang's cell (``c`` for LSTM-family layers, ``h`` otherwise).
+    var : str
+        A state variable, or ``"cell"`` (default): Tang's cell, ``c`` for LSTM-family layers and ``h`` otherwise.
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
     event : int or str
@@ -130,7 +131,7 @@ def perturbation(
     return out
 
 
-def recovery_time(diff: xr.DataArray, threshold: float = RECOVERY_THRESHOLD, *, scale=None) -> xr.DataArray:
+def recovery_time(diff: xr.DataArray, *, threshold: float = RECOVERY_THRESHOLD, scale=None) -> xr.DataArray:
     """Frames after the end of the noise until the difference stays below a threshold, per layer.
 
     Definition: ``r[t, l] = mean_u |diff[t, u, l]| / scale[l]`` with ``scale`` the clean run's standard deviation
@@ -159,7 +160,7 @@ def recovery_time(diff: xr.DataArray, threshold: float = RECOVERY_THRESHOLD, *, 
     >>> diff = xr.DataArray(np.array([0, 0, 5, 5, 2, 0.5, 0.01, 0.0])[:, None, None], dims=("time", "unit", "layer"),
     ...                     coords={"time": np.arange(8) * 0.5, "layer": [0], "clean_std": ("layer", [1.0])},
     ...                     attrs={"noise_start_frame": 2, "noise_stop_frame": 4})
-    >>> int(recovery_time(diff, 0.1).values[0]), int(recovery_time(diff).values[0])  # 0.1 is the default
+    >>> int(recovery_time(diff, threshold=0.1).values[0]), int(recovery_time(diff).values[0])  # 0.1 is the default
     (2, 2)
     """
     func = "recovery_time"
@@ -203,6 +204,6 @@ def recovery_time(diff: xr.DataArray, threshold: float = RECOVERY_THRESHOLD, *, 
                      definition="frames after the noise until mean_u |diff| / clean std stays below the threshold")
     if n and np.isnan(frames).any():
         warnings.warn(f"{func}: layer(s) {list(np.asarray(d['layer'].values)[np.isnan(frames)])} did not recover "
-                      f"within the record (threshold {threshold}); their recovery time is NaN.", RuntimeWarning,
+                      f"within the record (threshold {threshold}); their recovery time is NaN.", NumericalWarning,
                       stacklevel=2)
     return out

@@ -10,22 +10,13 @@ This module imports no torch.
 """
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from . import _common as C
 
-__all__ = ["linear_cka", "match_units", "UnitMatch"]
-
-
-class UnitMatch(NamedTuple):
-    """:func:`match_units` with ``return_correlation=True``: the matched pairs and the full correlation matrix."""
-
-    table: pd.DataFrame
-    correlation: xr.DataArray
+__all__ = ["linear_cka", "match_units", "unit_correlation"]
 
 
 def _check_pair(run_a, run_b, var, var_b, layer, layer_b, func: str):
@@ -103,7 +94,7 @@ def _moments(run_a, var_a, pos_a, run_b, var_b, pos_b):
     return count, mean + shift, centred
 
 
-def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None, *, var_b: str | None = None,
+def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=None, var_b: str | None = None,
                layer_b=None) -> xr.DataArray:
     """Linear centred kernel alignment (CKA) between the state spaces of two runs, for every pair of layers.
 
@@ -144,7 +135,7 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None,
     Examples
     --------
     >>> from rnnscope import analysis, examples
-    >>> run = examples.toy_run(n_layers=2)
+    >>> run = examples.toy_run(num_layers=2)
     >>> cka = analysis.linear_cka(run, run)
     >>> cka.dims, np.round(np.diag(cka.values), 6).tolist()
     (('layer_a', 'layer_b'), [1.0, 1.0])
@@ -176,8 +167,8 @@ def linear_cka(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None,
     return result
 
 
-def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None, *, var_b: str | None = None,
-                layer_b=None, absolute: bool = True, return_correlation: bool = False):
+def match_units(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=None, var_b: str | None = None,
+                layer_b=None, absolute: bool = True) -> pd.DataFrame:
     """Pair every unit of run_a with a distinct unit of run_b by the correlation of their activity (e.g. across seeds).
 
     Definitions: ``corr[u, v]`` is the Pearson correlation of unit ``u`` of run_a and unit ``v`` of run_b over
@@ -202,15 +193,12 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None
         run_a's layers (None: all); ``layer_b`` run_b's (default: the same ids).
     absolute : bool
         Match on ``|corr|`` (default) or on signed ``corr``.
-    return_correlation : bool
-        Also return the full correlation matrix.
 
     Returns
     -------
-    pandas.DataFrame or UnitMatch
+    pandas.DataFrame
         One row per matched pair: ``layer_a``, ``layer_b``, ``unit_a``, ``unit_b``, ``correlation`` (signed), sorted
-        by layer and ``unit_a``. With ``return_correlation=True``, a :class:`UnitMatch` ``(table, correlation)``
-        whose ``correlation`` has dims (``layer_a``, ``unit_a``, ``unit_b``) plus a ``layer_b`` coordinate.
+        by layer and ``unit_a``. :func:`unit_correlation` gives the full correlation matrix the pairs are read from.
 
     Examples
     --------
@@ -225,44 +213,82 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, var: str = "h", layer=None
     from scipy.optimize import linear_sum_assignment
 
     func = "match_units"
+    if not isinstance(absolute, (bool, np.bool_)):
+        raise ValueError(f"The 'absolute' parameter of {func} must be True or False. Got {absolute!r} instead.")
+    correlation = _correlation(run_a, run_b, var, var_b, layer, layer_b, func)
+    rows = []
+    for i in range(correlation.sizes["layer_a"]):
+        corr = correlation.values[i]
+        weight = np.nan_to_num(np.abs(corr) if absolute else corr, nan=0.0)
+        ra, rb = linear_sum_assignment(-weight)
+        for a, b in zip(ra, rb):
+            rows.append({"layer_a": correlation["layer_a"].values[i], "layer_b": correlation["layer_b"].values[i],
+                         "unit_a": correlation["unit_a"].values[a], "unit_b": correlation["unit_b"].values[b],
+                         "correlation": float(corr[a, b])})
+    table = pd.DataFrame(rows, columns=["layer_a", "layer_b", "unit_a", "unit_b", "correlation"])
+    table = table.sort_values(["layer_a", "unit_a"], kind="stable").reset_index(drop=True)
+    table.attrs.update(variable_a=correlation.attrs["variable_a"], variable_b=correlation.attrs["variable_b"],
+                       n_frames=correlation.attrs["n_frames"], absolute=bool(absolute))
+    return table
+
+
+def unit_correlation(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=None, var_b: str | None = None,
+                     layer_b=None) -> xr.DataArray:
+    """The Pearson correlation of every unit of run_a with every unit of run_b over their valid frames, per layer
+    pair (the matrix :func:`match_units` pairs units on).
+
+    Layers are paired in order: ``layer[i]`` of run_a with ``layer_b[i]`` of run_b. A constant unit has NaN
+    correlations. The runs must hold the same records with the same lengths; they are read chunk by chunk.
+
+    Parameters
+    ----------
+    run_a, run_b : xarray.Dataset
+        Runs of the same records with the same lengths.
+    var, layer, var_b, layer_b
+        As in :func:`match_units`.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims (``layer_a``, ``unit_a``, ``unit_b``) plus a ``layer_b`` coordinate along ``layer_a``; attrs
+        ``n_frames``, ``variable_a``, ``variable_b``.
+
+    Examples
+    --------
+    >>> from rnnscope import analysis, examples
+    >>> run = examples.toy_run()
+    >>> corr = analysis.unit_correlation(run, run)
+    >>> corr.dims, corr.shape, bool((abs(corr.values[0].diagonal() - 1.0) < 1e-9).all())
+    (('layer_a', 'unit_a', 'unit_b'), (1, 6, 6), True)
+    """
+    return _correlation(run_a, run_b, var, var_b, layer, layer_b, "unit_correlation")
+
+
+def _correlation(run_a, run_b, var, var_b, layer, layer_b, func: str) -> xr.DataArray:
     run_a, run_b, var_b, pos_a, pos_b = _check_pair(run_a, run_b, var, var_b, layer, layer_b, func)
     if pos_a.size != pos_b.size:
         raise ValueError(
             f"{func}: layers are paired in order, but {pos_a.size} layer(s) of run_a and {pos_b.size} of run_b were "
             "picked; give 'layer' and 'layer_b' the same number of layers."
         )
-    if not isinstance(absolute, (bool, np.bool_)):
-        raise ValueError(f"The 'absolute' parameter of {func} must be True or False. Got {absolute!r} instead.")
     _check_same_frames(run_a, run_b, func)
     count, _, cov = _moments(run_a, var, pos_a, run_b, var_b, pos_b)
     ua, ub = run_a.sizes["unit"], run_b.sizes["unit"]
     off = pos_a.size * ua
     std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-    ids_a, ids_b = C.unit_ids(run_a), C.unit_ids(run_b)
-    lay_a, lay_b = C.layer_ids(run_a, pos_a), C.layer_ids(run_b, pos_b)
-    rows, matrices = [], []
+    matrices = []
     for i in range(pos_a.size):
         ca = slice(i * ua, (i + 1) * ua)
         cb = slice(off + i * ub, off + (i + 1) * ub)
         with np.errstate(invalid="ignore", divide="ignore"):
             corr = cov[ca, cb] / np.outer(std[ca], std[cb])
-        corr = np.where(np.outer(std[ca] > 0, std[cb] > 0), np.clip(corr, -1.0, 1.0), np.nan)
-        matrices.append(corr)
-        weight = np.nan_to_num(np.abs(corr) if absolute else corr, nan=0.0)
-        ra, rb = linear_sum_assignment(-weight)
-        for a, b in zip(ra, rb):
-            rows.append({"layer_a": lay_a[i], "layer_b": lay_b[i], "unit_a": ids_a[a], "unit_b": ids_b[b],
-                         "correlation": float(corr[a, b])})
-    table = pd.DataFrame(rows, columns=["layer_a", "layer_b", "unit_a", "unit_b", "correlation"])
-    table = table.sort_values(["layer_a", "unit_a"], kind="stable").reset_index(drop=True)
-    table.attrs.update(variable_a=var, variable_b=var_b, n_frames=int(count), absolute=bool(absolute))
-    if not return_correlation:
-        return table
-    correlation = xr.DataArray(
+        matrices.append(np.where(np.outer(std[ca] > 0, std[cb] > 0), np.clip(corr, -1.0, 1.0), np.nan))
+    return xr.DataArray(
         np.stack(matrices),
         dims=("layer_a", "unit_a", "unit_b"),
-        coords={"layer_a": lay_a, "layer_b": ("layer_a", lay_b), "unit_a": ids_a, "unit_b": ids_b},
+        coords={"layer_a": C.layer_ids(run_a, pos_a), "layer_b": ("layer_a", C.layer_ids(run_b, pos_b)),
+                "unit_a": C.unit_ids(run_a), "unit_b": C.unit_ids(run_b)},
         name="correlation",
-        attrs={"definition": "Pearson correlation over valid frames", "n_frames": int(count)},
+        attrs={"definition": "Pearson correlation over valid frames", "n_frames": int(count), "variable_a": var,
+               "variable_b": var_b},
     )
-    return UnitMatch(table, correlation)

@@ -35,17 +35,17 @@ def _sample_units(n_units: int, units, seed: int) -> np.ndarray:
 
 def cell_distribution(
     run: xr.Dataset,
-    var: str | None = None,
-    layer=None,
     *,
-    units: int | None = 50,
+    var: str = "cell",
+    layer=None,
+    sampled_units: int | None = 50,
     clip: float = 10.0,
     bins=None,
     seed: int = 0,
 ) -> xr.Dataset:
     """Distribution of cell values per layer (Tang, Shi & Wang, Figs. 1-3) with the papers' summary shares.
 
-    Definitions (valid frames of every record, ``units`` randomly drawn units, the same for every layer):
+    Definitions (valid frames of every record, ``sampled_units`` randomly drawn units, the same for every layer):
 
     - ``counts[bin, layer]``: histogram of the values clipped to ``[-clip, clip]`` (the paper clips LSTM cells to
       +-10 for display, so the end bins hold everything beyond);
@@ -58,17 +58,18 @@ def cell_distribution(
     Parameters
     ----------
     run : xarray.Dataset
-    var : str, optional
-        None picks the "cell" of each layer from ``attrs["model_config"]``: ``c`` for LSTM-family layers, ``h`` for
-        GRU (and vanilla) layers.
+    var : str
+        A state variable, or ``"cell"`` (default): the "cell" of each layer from ``attrs["model_config"]``, ``c``
+        for LSTM-family layers and ``h`` for GRU (and vanilla) layers.
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    units : int or None
+    sampled_units : int or None
         Number of units drawn at random (seeded; all units when None or more than the layer has).
     clip : float
         Display clipping of the histogram.
     bins : int or array of edges, optional
-        Default 80 equal bins on [-clip, clip] when any selected layer uses ``c``, else 40 bins on [-1, 1].
+        Default 80 equal bins on [-clip, clip] when any selected layer uses ``c`` or values beyond [-1, 1] (``h``
+        of a ReLU RNN, of an LSTM with ``proj_size``), else 40 bins on [-1, 1].
     seed : int
         Seed of the unit draw.
 
@@ -83,7 +84,7 @@ def cell_distribution(
     >>> from rnnscope import analysis, examples
     >>> analysis.cell_distribution(examples.toy_run()).sizes["sampled_unit"]  # up to 50 units
     6
-    >>> dist = analysis.cell_distribution(examples.toy_run(), units=4)
+    >>> dist = analysis.cell_distribution(examples.toy_run(), sampled_units=4)
     >>> dist["counts"].dims, dist["variable"].values.tolist(), dist.sizes["sampled_unit"]
     (('bin', 'layer'), ['c'], 4)
     """
@@ -91,12 +92,13 @@ def cell_distribution(
     run = C.as_run(run, func)
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
-    if units is not None:
-        units = C.check_int(units, name="units", func=func, minimum=1)
+    if sampled_units is not None:
+        sampled_units = C.check_int(sampled_units, name="sampled_units", func=func, minimum=1)
     if not (isinstance(clip, (int, float, np.integer, np.floating)) and clip > 0):
         raise ValueError(f"The 'clip' parameter of {func} must be a positive number. Got {clip!r} instead.")
     if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
-        unbounded = any(not C.is_bounded(v) for v in variables)
+        lo, hi = C.value_range(run, variables, positions)  # c has no bound, h none in a ReLU or projected cell
+        unbounded = any(v == "c" or C.display_limits(v, a, b)[1] > 1.0 for v, a, b in zip(variables, lo, hi))
         lim = float(clip) if unbounded else min(1.0, float(clip))
         n = (80 if unbounded else 40) if bins is None else int(bins)
         if n < 1:
@@ -106,7 +108,7 @@ def cell_distribution(
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
             raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
-    sampled = _sample_units(run.sizes["unit"], units, seed)
+    sampled = _sample_units(run.sizes["unit"], sampled_units, seed)
     n_bins, n_layers = edges.size - 1, len(positions)
     counts = np.zeros((n_bins, n_layers), dtype=np.int64)
     inside = np.zeros(n_layers, dtype=np.int64)
@@ -176,7 +178,7 @@ def _histogram_quantiles(run, variables, positions, use_abs, qs):
     return out
 
 
-def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, threshold=None) -> xr.DataArray:
+def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, irregular="paper") -> xr.DataArray:
     """Neuronal responsibility (Tang, Shi & Wang, Figs. 4-6): how often a unit activates irregularly for a class.
 
     Definitions: an activation is *irregular* when
@@ -187,10 +189,10 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     ``responsibility[class, unit, layer] = P(irregular | frame labelled class)`` over valid frames (label -1
     frames are left out).
 
-    Thresholds (``threshold``):
+    Thresholds (``irregular``):
 
-    - None or ``"paper"``: Tang et al.'s, ``(-10, 10)`` for rule outside, ``(-0.5, 0.5)`` for rule inside (small
-      models rarely pass +-10);
+    - ``"paper"`` (default, or None): Tang et al.'s, ``(-10, 10)`` for rule outside, ``(-0.5, 0.5)`` for rule
+      inside (small models rarely pass +-10);
     - a number ``p`` in (0, 100): percentile thresholds from the run's own values of each layer (pooled over units
       and frames), chosen so that ``p`` % of the values are irregular: rule outside, below the ``p/2``-th or above
       the ``(100 - p/2)``-th percentile (``p=10``: outside the 5-95 % range); rule inside, ``|v|`` below the
@@ -201,11 +203,13 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     Parameters
     ----------
     run : xarray.Dataset
-    var : str, optional
-        None: ``c`` for LSTM-family layers, ``h`` otherwise (``attrs["model_config"]``).
+    var : str
+        A state variable, or ``"cell"`` (default): ``c`` for LSTM-family layers, ``h`` otherwise
+        (``attrs["model_config"]``).
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    threshold : None, "paper", float or (float, float)
+    irregular : "paper", float or (float, float)
+        What counts as irregular (above).
 
     Returns
     -------
@@ -218,7 +222,7 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     >>> from rnnscope import analysis, examples
     >>> analysis.responsibility(examples.toy_run()).dims
     ('class_name', 'unit', 'layer')
-    >>> resp = analysis.responsibility(examples.toy_run(), threshold=10)
+    >>> resp = analysis.responsibility(examples.toy_run(), irregular=10)
     >>> resp.dims, resp["rule"].values.tolist()
     (('class_name', 'unit', 'layer'), ['outside'])
     """
@@ -229,15 +233,15 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
     rules = [_rule(v) for v in variables]
     n_layers = len(positions)
     low, high = np.zeros(n_layers), np.zeros(n_layers)
-    if threshold is None or (isinstance(threshold, str) and threshold == "paper"):
+    if irregular is None or (isinstance(irregular, str) and irregular == "paper"):
         for k, rule in enumerate(rules):
             low[k], high[k] = -PAPER_THRESHOLDS[rule], PAPER_THRESHOLDS[rule]
         kind = "paper"
-    elif isinstance(threshold, (int, float, np.integer, np.floating)) and not isinstance(threshold, bool):
-        p = float(threshold)
+    elif isinstance(irregular, (int, float, np.integer, np.floating)) and not isinstance(irregular, bool):
+        p = float(irregular)
         if not 0 < p < 100:
-            raise ValueError(f"The 'threshold' parameter of {func} must be None, 'paper', a percentage in (0, 100) or "
-                             f"a pair (low, high). Got {threshold!r} instead.")
+            raise ValueError(f"The 'irregular' parameter of {func} must be 'paper', a percentage in (0, 100) or a "
+                             f"pair (low, high). Got {irregular!r} instead.")
         for rule in set(rules):
             cols = np.asarray([k for k, r in enumerate(rules) if r == rule])
             sub_vars = [variables[k] for k in cols]
@@ -250,17 +254,17 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
         kind = f"{p:g} %"
     else:
         try:
-            a, b = (float(v) for v in threshold)
+            a, b = (float(v) for v in irregular)
             ok = a <= b
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            raise ValueError(f"The 'threshold' parameter of {func} must be None, 'paper', a percentage in (0, 100) or "
-                             f"a pair (low, high). Got {threshold!r} instead.")
+            raise ValueError(f"The 'irregular' parameter of {func} must be 'paper', a percentage in (0, 100) or a "
+                             f"pair (low, high). Got {irregular!r} instead.")
         low[:], high[:] = a, b
         kind = "explicit"
     names = C.require_labels(run, func)
-    irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
+    n_irregular = np.zeros((len(names), run.sizes["unit"], n_layers))
     frames = np.zeros(len(names))
     outside = np.asarray([r == "outside" for r in rules])
     for block in C.iter_blocks(run, variables, positions):
@@ -269,10 +273,10 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
         for c in range(len(names)):
             rows = block.labels == c
             if rows.any():
-                irregular[c] += irr[rows].sum(0)
+                n_irregular[c] += irr[rows].sum(0)
                 frames[c] += rows.sum()
     with np.errstate(invalid="ignore", divide="ignore"):
-        resp = irregular / frames[:, None, None]
+        resp = n_irregular / frames[:, None, None]
     C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if frames[i] == 0])
     out = xr.DataArray(
         resp,
@@ -282,12 +286,12 @@ def responsibility(run: xr.Dataset, var: str | None = None, layer=None, *, thres
                 "low": ("layer", low), "high": ("layer", high)},
         name="responsibility",
     )
-    out.attrs.update(threshold=kind, definition="P(irregular activation | frame of the class); irregular: outside "
+    out.attrs.update(irregular=kind, definition="P(irregular activation | frame of the class); irregular: outside "
                      "(low, high) for rule 'outside' (LSTM c), inside (low, high) for rule 'inside' (GRU h)")
     return out
 
 
-def responsible_units(resp: xr.DataArray, level: float | None = None, *, factor: float = 2.0,
+def responsible_units(resp: xr.DataArray, *, level: float | None = None, factor: float = 2.0,
                       min_responsibility: float = 0.1) -> xr.Dataset:
     """Count responsible units per class and layer, and find units dedicated to one class.
 
@@ -386,10 +390,10 @@ def _pca2(x: np.ndarray) -> np.ndarray:
 
 def temporal_trace(
     run: xr.Dataset,
-    event,
-    layer=None,
-    var: str | None = None,
     *,
+    event=0,
+    layer=None,
+    var: str = "cell",
     method: str = "pca",
     seed: int = 0,
     perplexity: float = 30.0,
@@ -405,11 +409,11 @@ def temporal_trace(
     ----------
     run : xarray.Dataset
     event : int or str
-        Record position or ``event_id``.
+        Record position or ``event_id`` (default 0: the first record).
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    var : str, optional
-        None: Tang's cell (``c`` for LSTM-family layers, ``h`` otherwise).
+    var : str
+        A state variable, or ``"cell"`` (default): Tang's cell, ``c`` for LSTM-family layers and ``h`` otherwise.
     method : {"pca", "tsne"}
     seed : int
     perplexity : float
@@ -427,7 +431,7 @@ def temporal_trace(
     Examples
     --------
     >>> from rnnscope import analysis, examples
-    >>> tr = analysis.temporal_trace(examples.toy_run(), 0)
+    >>> tr = analysis.temporal_trace(examples.toy_run())  # the first record, by PCA
     >>> tr.dims, tr.sizes["component"]
     (('time', 'component', 'layer'), 2)
     """
@@ -479,11 +483,11 @@ def _smoothness_of(x: np.ndarray, max_frames: int, rng) -> float:
 
 def smoothness(
     run: xr.Dataset,
+    *,
     event=None,
     layer=None,
-    var: str | None = None,
-    *,
-    window: int | None = None,
+    var: str = "cell",
+    path_frames: int | None = None,
     max_frames: int = 2000,
     seed: int = 0,
 ) -> xr.DataArray:
@@ -499,10 +503,10 @@ def smoothness(
     ``3 / (n + 1)`` (steps ``s``, mean pairwise distance ``s (n + 1) / 3``), so a longer record looks smoother.
     Compare only at equal lengths:
 
-    - ``window=None`` (default): one path per record. Fair when the runs compared hold the same records (two
+    - ``path_frames=None`` (default): one path per record. Fair when the runs compared hold the same records (two
       models captured on the same data, as the claims report does), not across data sets;
-    - ``window=L``: every record is cut into consecutive, non-overlapping paths of exactly ``L`` valid frames (the
-      remainder is left out; records shorter than ``L`` give none) and the number is the mean over all paths, so
+    - ``path_frames=L``: every record is cut into consecutive, non-overlapping paths of exactly ``L`` valid frames
+      (the remainder is left out; records shorter than ``L`` give none) and the number is the mean over all paths, so
       records and data sets of any length compare.
 
     Parameters
@@ -512,9 +516,9 @@ def smoothness(
         One record (position or ``event_id``), or None for the mean over every record.
     layer : int, list of int or None
         Layers (None: all); the result keeps a ``layer`` dimension.
-    var : str, optional
-        None: Tang's cell (``c`` for LSTM-family layers, ``h`` otherwise).
-    window : int, optional
+    var : str
+        A state variable, or ``"cell"`` (default): Tang's cell, ``c`` for LSTM-family layers and ``h`` otherwise.
+    path_frames : int, optional
         Path length in frames (at least 3), or None for whole records.
 
     Returns
@@ -527,10 +531,10 @@ def smoothness(
     >>> from rnnscope import analysis, examples
     >>> analysis.smoothness(examples.toy_run()).dims  # every record
     ('layer',)
-    >>> s = analysis.smoothness(examples.toy_run(), 0)
+    >>> s = analysis.smoothness(examples.toy_run(), event=0)
     >>> s.dims, bool((s > 0).all())
     (('layer',), True)
-    >>> analysis.smoothness(examples.toy_run(), window=10).attrs["window"]
+    >>> analysis.smoothness(examples.toy_run(), path_frames=10).attrs["path_frames"]
     10
     """
     func = "smoothness"
@@ -538,15 +542,15 @@ def smoothness(
     positions = C.check_layers(run, layer, func)
     variables = C.cell_variables(run, var, positions, func)
     max_frames = C.check_int(max_frames, name="max_frames", func=func, minimum=3)
-    if window is not None:
-        window = C.check_int(window, name="window", func=func, minimum=3)
+    if path_frames is not None:
+        path_frames = C.check_int(path_frames, name="path_frames", func=func, minimum=3)
     events = range(run.sizes["event"]) if event is None else [C.event_position(run, event, func)]
     rng = np.random.default_rng(seed)
     per_path, n_records = [], 0
     for e in events:
         values, _ = C.event_values(run, variables, positions, e)
         n = values.shape[0]
-        size = n if window is None else window
+        size = n if path_frames is None else path_frames
         starts = range(0, n - size + 1, size) if size >= 3 else range(0)
         n_records += bool(len(starts))
         for a in starts:
@@ -557,13 +561,14 @@ def smoothness(
             warnings.simplefilter("ignore", RuntimeWarning)
             result = np.nanmean(np.asarray(per_path), axis=0)
     else:
-        warnings.warn(f"{func}: no record with at least {3 if window is None else window} valid frames; smoothness "
-                      "is NaN.", C.EmptyClassWarning, stacklevel=2)
+        warnings.warn(f"{func}: no record with at least {3 if path_frames is None else path_frames} valid frames; "
+                      "smoothness is NaN.", C.EmptyClassWarning, stacklevel=2)
         result = np.full(len(positions), np.nan)
     out = xr.DataArray(result, dims=("layer",),
                        coords={"layer": C.layer_ids(run, positions), "variable": ("layer", np.array(variables))},
                        name="smoothness")
     out.attrs.update(definition="mean step length between consecutive frames / mean pairwise distance between frames "
                                 "(lower = smoother; 3 / (n + 1) for a straight path of n frames)",
-                     window="record" if window is None else int(window), n_paths=len(per_path), n_records=n_records)
+                     path_frames="record" if path_frames is None else int(path_frames), n_paths=len(per_path),
+                     n_records=n_records)
     return out

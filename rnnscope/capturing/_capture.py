@@ -4,8 +4,8 @@
 The steps (one pass over the data, no per-step Python hooks):
 
 1. check the model and the data (feature count, classes matched by name; the run uses the model's class order);
-2. order records by length and group them in batches; cut long records into windows of ``window`` frames whose
-   recurrent state is carried to the next window (identical to one pass, to float rounding);
+2. order records by length and group them in batches; cut long records into windows of ``time_chunk`` frames
+   whose recurrent state is carried to the next window (identical to one pass, to float rounding);
 3. per window, :meth:`RNNClassifier.trace_layers` runs every layer keeping every variable: on the CPU a native
    C++ step loop (:mod:`rnnscope.models._native`) writes the states straight into the run's arrays while it runs
    (capture gives each layer its destinations in the run's layout, :mod:`rnnscope.capturing._layout`);
@@ -19,9 +19,7 @@ The steps (one pass over the data, no per-step Python hooks):
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
-import platform
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,22 +31,23 @@ import xarray as xr
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive, stored_background
+from ..errors import InputWarning, NativeFallbackWarning
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
 from .._overview import OVERVIEW_VARIABLES
+from ..schema import event_ids as record_ids  # event_ids is capture's parameter
 from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
     SUMMARY_VARIABLES,
-    event_ids,
-    json_attr,
+    plain,
     segment_frames,
 )
 from ._layout import with_group_sums
 from ._sinks import _MemorySink
 from ._store import _coords, _finish_store, _open_store
 
-__all__ = ["capture"]
+__all__ = ["capture"]  # rnnscope.capture_modules: ._any_model
 
 
 # --------------------------------------------------------------------------------------------- checks
@@ -64,22 +63,21 @@ def _check_variables(model, variables) -> list[str]:
     unknown = [v for v in variables if v not in available]
     if unknown or not variables:
         raise ValueError(
-            f"The 'variables' parameter of capture must be 'all' or a list drawn from {available} (the variables of "
+            f"The 'var' parameter of capture must be 'all' or a list drawn from {available} (the variables of "
             f"a {'/'.join(model.cells)} model). Got {variables!r} instead."
         )
     return [v for v in available if v in variables]
 
 
 def _check_silence(model, silence) -> list[torch.Tensor | None] | None:
-    """``silence``: per layer, the units to silence (see :func:`rnnscope.models._checks.layer_masks`) -> keep masks,
-    together with the units the model silences right now (inside ``experiments.silenced(model, ...)``)."""
-    from ..models._checks import layer_masks
-    from ..models._module_masks import layer_keeps
+    """``silence={layer: units}`` -> keep masks (:func:`rnnscope.models._module_masks.classifier_keeps`), together
+    with the units the model silences right now (inside ``experiments.silenced(model, ...)``)."""
+    from ..models._module_masks import classifier_keeps, layer_keeps
 
     in_effect = layer_keeps(model)
     if silence is None:
         return in_effect
-    keep = layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func="capture", silenced=True)
+    keep = classifier_keeps(model, silence, func="capture")
     return keep if in_effect is None else [b if a is None else (a if b is None else a & b)
                                            for a, b in zip(keep, in_effect)]
 
@@ -110,7 +108,7 @@ def _background(model, dataset, func="capture") -> str | None:
     own = getattr(model, "background", None)
     if data is not None and own is not None and data != own:
         warnings.warn(f"{func}: the data declare {data!r} as the background class but the model {own!r}; the run "
-                      f"keeps the data's ({data!r}).", UserWarning, stacklevel=3)
+                      f"keeps the data's ({data!r}).", InputWarning, stacklevel=3)
     return data if data is not None else own
 
 
@@ -126,17 +124,12 @@ def _run_attrs(model, dataset, variables, keep, device, window) -> dict:
     attrs.update({
         "schema_version": SCHEMA_VERSION,
         "class_names": list(model.class_names),
-        "model_config": json_attr(model.config),
-        "training_summary": json_attr(training),
-        "capture_config": json_attr({"variables": variables, "window": int(window), "device": str(device),
+        "model_config": plain(model.config),
+        "training_summary": plain(training),
+        "capture_config": plain({"variables": variables, "time_chunk": int(window), "device": str(device),
                                      "silence": [[] if m is None else np.flatnonzero(~m.numpy()).tolist()
                                                  for m in keep] if keep else None}),
-        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
-                               "numpy": np.__version__, "xarray": xr.__version__,
-                               "python": platform.python_version()}),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "seed": int(training.get("seed", dataset.attrs.get("seed", -1))),
+        **_version.provenance(seed=int(training.get("seed", dataset.attrs.get("seed", -1)))),
     })
     return attrs
 
@@ -169,14 +162,14 @@ def _base_dataset(model, dataset) -> xr.Dataset:
 
 def capture(
     model,
-    dataset: xr.Dataset,
-    variables: str | Sequence[str] = "all",
+    data,
+    *,
+    var: str | Sequence[str] = "all",
     device: str = "auto",
     batch_size: int = 32,
     store: str | os.PathLike | None = None,
     silence=None,
-    *,
-    window: int = 4096,
+    time_chunk: int = 4096,
     progress: bool = True,
     overwrite: bool = False,
     modules: str | Sequence[str] | None = None,
@@ -185,10 +178,10 @@ def capture(
     labels=None,
     label_rate: float | None = None,
     class_names: Sequence[str] | None = None,
-    event_id: Sequence | None = None,
+    event_ids: Sequence | None = None,
     module_batch: dict | None = None,
 ) -> xr.Dataset:
-    """Run ``model`` over ``dataset`` and return the run: the data plus every internal state.
+    """Run ``model`` over ``data`` and return the run: the data plus every internal state.
 
     Two paths, by the model and the data:
 
@@ -205,7 +198,8 @@ def capture(
       states work. Each layer and
       direction is one entry of ``layer``, with coordinates ``module``, ``module_layer``, ``direction``,
       ``layer_units`` (units of ``c`` and the gates; wider entries pad ``unit`` with NaN) and ``layer_h_units``.
-      Modules with different step counts go to separate runs: the result is then a dict ``{steps: run}``.
+      Modules with different step counts cannot share a run (one ``time`` axis): capture them all with
+      :func:`rnnscope.capture_modules` (a dict ``{steps: run}``), or some with ``modules=``; ``capture`` says so.
       ``prob``/``pred`` are not stored; ``label`` and the segment table only with ``labels=``.
 
     Parameters
@@ -213,10 +207,10 @@ def capture(
     model : RNNClassifier or torch.nn.Module
         An rnnscope classifier (any cell, any number of layers, residual or not, or one made by ``from_torch``),
         or any PyTorch model holding recurrent modules.
-    dataset : xarray.Dataset, or what the model's forward takes
+    data : xarray.Dataset, or what the model's forward takes
         Features Dataset (``features``, ``label``, ``length``; waveform and spectrogram are kept when present) for
         an rnnscope classifier; else tensors/arrays with batch first (see above).
-    variables : "all" or list of str
+    var : "all" or list of str
         Which internal variables to store (``h`` always computed): ``h``, ``c``, ``input_gate``, ``forget_gate``,
         ``output_gate``, ``cell_input`` (LSTM family), ``update_gate``, ``reset_gate``, ``candidate`` (GRU).
         A variable a layer does not have is NaN for that layer.
@@ -227,12 +221,14 @@ def capture(
     store : path, optional
         Write the run to this zarr store chunk by chunk (memory bounded by one window) instead of memory; the
         returned run is opened lazily from it. An interrupted capture to the same store resumes.
-    silence : per-layer units, optional
-        Units to silence (their ``h`` is 0 at every step inside the recurrence, so they feed nothing to the next
-        step, layer, shortcut or head): one entry per layer, a bool array of shape ``(hidden,)`` with True for
-        silenced units, a list of unit ids, or None; a dict ``{layer: units}`` also works.
-    window : int
-        Frames per window for long records (the recurrent state is carried across windows).
+    silence : dict, optional
+        ``{layer: units}``: units to silence (their ``h`` is 0 at every step inside the recurrence, so they feed
+        nothing to the next step, layer, shortcut or head), ``layer`` the run's layer index and ``units`` the
+        silenced unit ids or a boolean mask of the layer's units (True = silenced), as in
+        :func:`rnnscope.experiments.silence` and :func:`rnnscope.experiments.silenced`.
+    time_chunk : int
+        Frames per window for long records (the recurrent state is carried across windows; a store's time
+        chunks). An rnnscope classifier on a features Dataset only.
     progress : bool
         Show a progress bar over frames.
     overwrite : bool
@@ -254,15 +250,12 @@ def capture(
         Any ``nn.Module``: samples per second of ``labels`` when they are not per input sample (1.0: per second).
     class_names : list of str, optional
         Any ``nn.Module``: names of the label indices (default ``class0``, ``class1``, ...).
-    event_id : sequence, optional
+    event_ids : sequence, optional
         Any ``nn.Module``: an id per event (default its position).
     module_batch : dict, optional
         Any ``nn.Module``: for a module run on ``k`` rows per event (a dilated RNN), ``{name: "stream_major" or
         "event_major"}``, how its rows hold the events (see :data:`rnnscope.capturing._modules.MODULE_BATCH_LAYOUTS`);
         the ``k`` streams are interleaved back in time.
-
-    For any ``nn.Module``, ``silence`` is a dict keyed by module name (value: per layer and direction) or by layer
-    label (``"encoder.lstm[0] backward"``; value: that entry's units), and ``window`` does not apply.
 
     Returns
     -------
@@ -284,7 +277,7 @@ def capture(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> run = rnnscope.capture(model, frames, progress=False)
     >>> run["c"].dims, run.sizes["unit"]
     (('event', 'time', 'unit', 'layer'), 8)
@@ -296,23 +289,30 @@ def capture(
     >>> run = rnnscope.capture(net, torch.randn(2, 200, 3), sampling_rate=100, time_axis=1, progress=False)
     >>> run["direction"].values.tolist(), float(run["time"][0]), run.sizes["time"]
     (['forward', 'backward'], 0.005, 200)
+
+    The same, with units 0 and 2 of the backward direction (the run's layer 1) silenced:
+
+    >>> quiet = rnnscope.capture(net, torch.randn(2, 200, 3), silence={1: [0, 2]}, progress=False)
+    >>> bool((quiet["h"].isel(layer=1, unit=[0, 2]) == 0).all())
+    True
     """
     func = "capture"
+    dataset, variables, window = data, var, time_chunk
     if not (hasattr(model, "trace_layers") and isinstance(dataset, xr.Dataset)):
-        from ._classifier_data import capture_classifier, classifier_pass_applies
-        from ._modules import capture_modules
+        from ._any_model import module_runs
+        from ._modules import finish_runs
 
-        capture_any = capture_classifier if classifier_pass_applies(model, dataset, module_batch) else capture_modules
-        return capture_any(model, dataset, variables, device, batch_size, store, silence, modules=modules,
-                           sampling_rate=sampling_rate, time_axis=time_axis, labels=labels, label_rate=label_rate,
-                           class_names=class_names, event_id=event_id, module_batch=module_batch, progress=progress,
-                           overwrite=overwrite)
+        runs = module_runs(model, data, var=var, device=device, batch_size=batch_size, silence=silence,
+                           modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
+                           label_rate=label_rate, class_names=class_names, event_ids=event_ids,
+                           module_batch=module_batch, progress=progress, store=store, overwrite=overwrite)
+        return finish_runs(runs, store, overwrite, func)
     _refuse_module_options(func, modules=modules, sampling_rate=sampling_rate, time_axis=time_axis, labels=labels,
-                           label_rate=label_rate, class_names=class_names, event_id=event_id,
+                           label_rate=label_rate, class_names=class_names, event_ids=event_ids,
                            module_batch=module_batch)
     _check_model(model, dataset, func)
     check_positive(batch_size, name="batch_size", func=func, integer=True)
-    check_positive(window, name="window", func=func, integer=True)
+    check_positive(window, name="time_chunk", func=func, integer=True)
     variables = _check_variables(model, variables)
     keep = _check_silence(model, silence)
     device = resolve_device(device)
@@ -399,12 +399,12 @@ def capture(
                if name not in ("prob", "pred")}
         new["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
         new["pred"] = (("event", "time"), sink.arrays["pred"])
-        new.update(summaries.arrays(event_ids(base)))
+        new.update(summaries.arrays(record_ids(base)))
         coords = {**_coords(model, base), "variable": ("variable", np.array(summaries.variables, dtype=str))}
         old = {name: array.variable for name, array in base.data_vars.items()}  # variables: nothing to align
         return xr.Dataset({**old, **new}, coords={**{name: c.variable for name, c in base.coords.items()}, **coords},
                           attrs=attrs)
-    return _finish_store(sink, summaries.dataset(model.class_names, event_ids(base)), attrs)
+    return _finish_store(sink, summaries.dataset(model.class_names, record_ids(base)), attrs)
 
 
 def _softmax(logits: torch.Tensor) -> torch.Tensor:
@@ -444,7 +444,7 @@ def _warn_native_fallback() -> None:
     warnings.warn(
         f"capture is about 2x slower without the native kernels (same results): {status['reason']}. See "
         "rnnscope.models.native_status(); rnnscope.models.set_native(False) or RNNSCOPE_NATIVE=0 switches them off "
-        "on purpose (and silences this warning).", RuntimeWarning, stacklevel=3)
+        "on purpose (and silences this warning).", NativeFallbackWarning, stacklevel=3)
 
 
 def _bar(total, initial, enabled):

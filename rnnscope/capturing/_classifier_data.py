@@ -20,21 +20,21 @@ import torch
 from .._device import resolve_device
 from .._validation import check_positive
 from ..io import FrameIndex, SummaryAccumulator
-from ..models._module_masks import module_keeps
+from ..models._module_masks import silence_keeps
 from ..models._torch_rnn import module_entries, module_kind
 from ..schema import segment_frames
 from ._layout import fill_missing, layer_outputs, with_group_sums
 from ..models._trace import TraceOutputs
 from ._module_runs import _check_labels, _class_names, _event_ids, run_layout, with_summaries
-from ._modules import _attrs, _bar, _check_data, _check_modules, _check_variables, _input_length, finish_runs
+from ._modules import _attrs, _bar, _check_data, _check_modules, _check_variables, _input_length
 
-__all__ = ["classifier_pass_applies", "capture_classifier"]
+__all__ = ["classifier_pass_applies", "trace_classifier"]
 
 _MODULE_KINDS = ("rnn", "lstm", "gru")
 
 
 def classifier_pass_applies(model, data, module_batch) -> bool:
-    """Whether :func:`capture_classifier` serves this call: an rnnscope classifier whose layers are all PyTorch
+    """Whether :func:`trace_classifier` serves this call: an rnnscope classifier whose layers are all PyTorch
     modules, on a tensor or array, without ``module_batch``.
 
     Examples
@@ -42,9 +42,10 @@ def classifier_pass_applies(model, data, module_batch) -> bool:
     >>> import torch
     >>> from rnnscope.models import RNNClassifier
     >>> x = torch.zeros(1, 5, 3)
-    >>> classifier_pass_applies(RNNClassifier("lstm", 3, 4, 2), x, None)
+    >>> classifier_pass_applies(RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2), x, None)
     True
-    >>> classifier_pass_applies(RNNClassifier("lazy_lstm", 3, 4, 2), x, None)  # the hooked path
+    >>> lazy = RNNClassifier("lazy_lstm", input_size=3, hidden_size=4, num_classes=2)
+    >>> classifier_pass_applies(lazy, x, None)  # the hooked path
     False
     """
     return (hasattr(model, "trace_layers") and isinstance(model, torch.nn.Module)
@@ -52,12 +53,12 @@ def classifier_pass_applies(model, data, module_batch) -> bool:
             and all(getattr(layer, "kind", None) in _MODULE_KINDS for layer in getattr(model, "layers", [None])))
 
 
-def capture_classifier(model, data, variables="all", device="auto", batch_size=32, store=None, silence=None, *,
-                       modules=None, sampling_rate=None, time_axis=None, labels=None, label_rate=None,
-                       class_names=None, event_id=None, module_batch=None, progress=True, overwrite=False):
-    """:func:`rnnscope.capture` of an rnnscope classifier on a tensor or array (see the module documentation);
-    the arguments and the result are those of :func:`rnnscope.capturing._modules.capture_modules` (``module_batch``
-    must be empty: :func:`classifier_pass_applies`)."""
+def trace_classifier(model, data, variables="all", device="auto", batch_size=32, silence=None, *,
+                     modules=None, sampling_rate=None, time_axis=None, labels=None, label_rate=None,
+                     class_names=None, event_id=None, module_batch=None, progress=True) -> dict:
+    """The runs of an rnnscope classifier on a tensor or array (see the module documentation); the arguments and
+    the result are those of :func:`rnnscope.capturing._modules.record_modules` (``module_batch`` must be empty:
+    :func:`classifier_pass_applies`)."""
     func = "capture"
     chosen = _check_modules(model, modules, func)
     variables = _check_variables(chosen, variables, func)
@@ -67,7 +68,7 @@ def capture_classifier(model, data, variables="all", device="auto", batch_size=3
     args, kwargs, n_events = _check_data(data, func)
     n_input = _input_length(args, kwargs, time_axis, func) if (sampling_rate is not None or time_axis is not None
                                                               or labels is not None) else None
-    keeps = module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen)
+    keeps = silence_keeps(model, silence, func=func, modules=chosen)
     device = resolve_device(device)
     x = args[0]
     steps = int(x.shape[1]) if x.dim() == 3 else 0
@@ -88,7 +89,7 @@ def capture_classifier(model, data, variables="all", device="auto", batch_size=3
                      label_rate, names_of_classes)
     summaries = _trace_batches(model, x, arrays, position, [keeps.get(n, [None])[0] for n in names], run, present,
                                device, int(batch_size), progress)
-    return finish_runs({steps: with_summaries(run, summaries)}, store, overwrite, func)
+    return {steps: with_summaries(run, summaries)}
 
 
 def _trace_batches(model, x, arrays, position, keep, run, variables, device, batch_size, progress):

@@ -5,7 +5,6 @@ See :mod:`rnnscope.capturing._modules` (the capture) and ``DESIGN.md`` ("coords 
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pandas as pd
@@ -13,7 +12,7 @@ import xarray as xr
 
 from ..models._torch_rnn import module_entries, module_kind
 from ..io._summaries import accumulate, run_summaries
-from ..schema import json_attr, segment_variables
+from ..schema import plain, segment_variables
 
 __all__ = []
 
@@ -24,6 +23,14 @@ def _module_steps(parts) -> tuple[int, np.ndarray]:
     lengths = np.concatenate([np.full(entries[0]["h"].shape[0], entries[0]["h"].shape[1]) if lens is None
                               else np.asarray(lens) for entries, lens in parts]).astype(np.int64)
     return steps, lengths
+
+
+def several_resolutions(groups: dict, func: str) -> ValueError:
+    """The error of a capture whose modules run at several time resolutions (``groups``: steps -> modules)."""
+    return ValueError(f"{func}: the captured modules run at {len(groups)} time resolutions (steps: modules "
+                      f"{groups}), so they form {len(groups)} runs; a run has one time axis. Capture them all with "
+                      "rnnscope.capture_modules(model, data) (a dict {steps: run}), or one resolution with "
+                      "rnnscope.capture(model, data, modules=[...]).")
 
 
 def _groups(blocks, chosen, func) -> dict[int, tuple[list[str], np.ndarray]]:
@@ -66,9 +73,9 @@ class _Layout:
         self.times = ((np.arange(steps) + 0.5) * self.span if self.span is not None
                       else np.arange(steps, dtype=np.float64))
         self.attrs = dict(attrs)
-        config = json.loads(attrs["model_config"])
+        config = dict(attrs["model_config"])
         config["cells"] = self.kinds
-        self.attrs.update(model_config=json_attr(config), steps=int(steps))
+        self.attrs.update(model_config=plain(config), steps=int(steps))
         if self.span is not None:
             self.attrs["step_seconds"] = float(self.span)
 

@@ -18,7 +18,7 @@ import xarray as xr
 from .. import io
 from ..io._summaries import accumulate, run_summaries
 from ..schema import segment_frames
-from ._module_runs import _groups, _Layout, _segments
+from ._module_runs import _groups, _Layout, _segments, several_resolutions
 
 __all__ = []
 
@@ -69,9 +69,7 @@ class ModuleStore:
     def add(self, start: int, n_rows: int, batch: dict) -> None:
         groups = _groups({name: [batch[name]] for name in self.chosen}, self.chosen, self.func)
         if len(groups) > 1:
-            raise ValueError(f"{self.func}: the captured modules form {len(groups)} runs of different step counts "
-                             f"{sorted(groups)}; a store holds one run: capture them one group at a time with "
-                             "modules=.")
+            raise several_resolutions({steps: names for steps, (names, _) in groups.items()}, self.func)
         steps, (_, lengths) = next(iter(groups.items()))
         if self.layout is None:
             self._first = {name: batch[name][0] for name in self.chosen}

@@ -1,7 +1,7 @@
 """Capture of any PyTorch model: every state of every recurrent module inside it, recorded during its own forward.
 
-The steps (:func:`capture_modules`, what :func:`rnnscope.capture` runs for a model that is not an rnnscope
-classifier, or for data that is not a features Dataset):
+The steps (:func:`record_modules`, what :func:`rnnscope.capture` and :func:`rnnscope.capture_modules` run for a
+model that is not an rnnscope classifier, or for data that is not a features Dataset):
 
 1. find the recurrent modules (``nn.RNN``/``nn.LSTM``/``nn.GRU`` and the cells, by their names in
    ``model.named_modules()``; ``modules=`` picks some) and check the data (a tensor or array with batch first, or a
@@ -22,9 +22,6 @@ each step's centre, like a frame's label is its centre sample's.
 """
 from __future__ import annotations
 
-import datetime as _dt
-import json
-import platform
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -35,7 +32,7 @@ from torch import nn
 from .. import _version
 from .._device import resolve_device
 from .._validation import check_positive
-from ..models._module_masks import active_keeps, merge_keeps, module_keeps, silenced
+from ..models._module_masks import active_keeps, merge_keeps, silence_keeps, silenced
 from ..models._torch_rnn import (
     RECURRENT_CELLS,
     TorchRNN,
@@ -44,10 +41,10 @@ from ..models._torch_rnn import (
     module_kind,
     recurrent_modules,
 )
-from ..schema import SCHEMA_VERSION, STATE_VARIABLES, json_attr
-from ._module_runs import _assemble, _check_labels, _class_names, _event_ids
+from ..schema import SCHEMA_VERSION, STATE_VARIABLES, plain
+from ._module_runs import _assemble, _check_labels, _class_names, _event_ids, several_resolutions
 
-__all__ = ["capture_modules", "MODULE_BATCH_LAYOUTS"]
+__all__ = ["record_modules", "finish_runs", "MODULE_BATCH_LAYOUTS"]
 
 _STATE_ORDER = ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input", "update_gate", "reset_gate",
                 "candidate")
@@ -87,7 +84,7 @@ def _check_variables(modules, variables, func) -> list[str]:
     chosen = available if variables == "all" else ([variables] if isinstance(variables, str) else list(variables))
     unknown = [v for v in chosen if v not in available]
     if unknown or not chosen:
-        raise ValueError(f"The 'variables' parameter of {func} must be 'all' or a list drawn from {available} (the "
+        raise ValueError(f"The 'var' parameter of {func} must be 'all' or a list drawn from {available} (the "
                          f"variables of the captured modules). Got {variables!r} instead.")
     return [v for v in available if v in chosen]
 
@@ -305,7 +302,7 @@ def _to_events(name, entries, lengths, n_rows, layout, func):
 # --------------------------------------------------------------------------------------------- capture
 
 
-def capture_modules(
+def record_modules(
     model: nn.Module,
     data,
     variables: str | Sequence[str] = "all",
@@ -324,8 +321,10 @@ def capture_modules(
     module_batch: Mapping[str, str] | None = None,
     progress: bool = True,
     overwrite: bool = False,
-):  # long: one documented pass (checks, the batch loop, the runs), the steps of the module documentation
-    """:func:`rnnscope.capture` for any ``nn.Module`` (see the module documentation and ``capture``'s)."""
+) -> dict[int, xr.Dataset] | xr.Dataset:  # long: one documented pass (checks, the batch loop, the runs)
+    """:func:`rnnscope.capture` and :func:`rnnscope.capture_modules` for any ``nn.Module`` (see the module
+    documentation): the runs by step count, or with ``store`` the one run written there chunk by chunk and opened
+    from it (:func:`finish_runs` makes the result of ``capture``)."""
     func = "capture"
     if not isinstance(model, nn.Module):
         raise TypeError(f"The 'model' parameter of {func} must be a torch.nn.Module. Got {type(model).__name__} "
@@ -344,7 +343,7 @@ def capture_modules(
     n_input = _input_length(args, kwargs, time_axis, func) if (sampling_rate is not None or time_axis is not None
                                                               or labels is not None) else None
     keeps = merge_keeps(active_keeps(model, chosen),  # units silenced around this capture (experiments.silenced)
-                        module_keeps(model, silence, name="silence", func=func, silenced=True, modules=chosen))
+                        silence_keeps(model, silence, func=func, modules=chosen))
     ids = _event_ids(event_id, n_events, func)  # checked before any forward
     label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
     names = _class_names(class_names, label_array, func)
@@ -358,7 +357,7 @@ def capture_modules(
         options = {"sampling_rate": sampling_rate, "time_axis": time_axis, "labels": None if label_array is None
                    else [list(label_array.shape), int(label_array.sum())], "label_rate": label_rate,
                    "class_names": names, "event_id": ids.tolist(), "module_batch": layouts,
-                   "silence": json.loads(attrs["capture_config"])["silence"]}
+                   "silence": attrs["capture_config"]["silence"]}
         sink = ModuleStore(store, chosen, variables, n_events, attrs,
                            fingerprint(model, chosen, variables, batch_size, (*args, *kwargs.values()), options),
                            overwrite=overwrite, sampling_rate=sampling_rate, n_input=n_input, labels=label_array,
@@ -378,7 +377,7 @@ def capture_modules(
         return sink.finish()
     runs = _assemble(blocks, chosen, variables, attrs, sampling_rate=sampling_rate, n_input=n_input,
                      labels=label_array, label_rate=label_rate, class_names=names, ids=ids, func=func)
-    return runs if len(runs) > 1 else next(iter(runs.values()))
+    return runs
 
 
 def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps, variables, layouts, keep, *, done,
@@ -414,14 +413,17 @@ def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps,
         _restore_modes(model, modes)
 
 
-def finish_runs(runs: dict, store, overwrite: bool, func: str):
-    """The result of a capture: the run (a dict ``{steps: run}`` for several), or the run saved to ``store`` and
-    opened from it."""
-    if store is None:
-        return runs if len(runs) > 1 else next(iter(runs.values()))
+def finish_runs(runs, store, overwrite: bool, func: str):
+    """The result of :func:`rnnscope.capture`: the one run, or the run saved to ``store`` and opened from it (a run
+    already written to ``store`` as it was captured is returned as it is); an error naming
+    :func:`rnnscope.capture_modules` and ``modules=`` when the modules form several runs."""
+    if isinstance(runs, xr.Dataset):
+        return runs
     if len(runs) > 1:
-        raise ValueError(f"{func}: the captured modules form {len(runs)} runs of different step counts "
-                         f"{sorted(runs)}; a store holds one run: capture them one group at a time with modules=.")
+        raise several_resolutions({steps: list(dict.fromkeys(str(m) for m in run["module"].values))
+                                   for steps, run in runs.items()}, func)
+    if store is None:
+        return next(iter(runs.values()))
     from .. import io
 
     path = io.save_run(next(iter(runs.values())), store) if overwrite or not _exists(store) else None
@@ -461,17 +463,13 @@ def _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_
     attrs = {
         "schema_version": SCHEMA_VERSION,
         "class_names": [],
-        "model_config": json_attr({"model": type(model).__name__, "modules": described}),
-        "capture_config": json_attr({
+        "model_config": plain({"model": type(model).__name__, "modules": described}),
+        "capture_config": plain({
             "variables": variables, "modules": list(chosen), "device": str(device), "time_axis": time_axis,
             "input_length": n_input,
             "silence": {name: [[] if k is None else np.flatnonzero(~k.cpu().numpy()).tolist() for k in masks]
                         for name, masks in keeps.items()} or None}),
-        "versions": json_attr({"rnnscope": _version.__version__, "torch": torch.__version__,
-                               "numpy": np.__version__, "xarray": xr.__version__,
-                               "python": platform.python_version()}),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **_version.provenance(),
     }
     if sampling_rate is not None:
         attrs["sampling_rate"] = sampling_rate

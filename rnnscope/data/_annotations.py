@@ -1,8 +1,8 @@
 """Annotation formats -> the catalogue DataFrame that :func:`rnnscope.data.from_obspy` takes.
 
 - :func:`read_transcriber` — Transcriber ``.trs`` files: ``<Sync time="..."/>`` marks, each followed by its label;
-- :func:`read_quakeml_catalog` — QuakeML (any catalogue :func:`obspy.read_events` reads, including the ones
-  :func:`rnnscope.monitoring.to_catalog` writes): event type and description -> class through a mapping;
+- :func:`~rnnscope.data.read_quakeml_catalog` — QuakeML (any catalogue :func:`obspy.read_events` reads, including
+  the ones :func:`rnnscope.monitoring.to_catalog` writes), in :mod:`rnnscope.data._quakeml` with the writer;
 - :func:`read_relative_csv` — CSV tables whose times are seconds from the start of a waveform file.
 
 Each returns one row per labelled segment with columns ``trace_id``, ``start``, ``end`` (UTC
@@ -24,41 +24,20 @@ from __future__ import annotations
 
 import glob
 import os
-import re
 import warnings
 import xml.parsers.expat
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from .._validation import check_positive
-from ._catalog_io import _TimeError, to_ns
+from ..errors import InputWarning
+from ._catalog_io import _TimeError, catalogue_table, import_obspy, to_ns
 
-__all__ = ["QUAKEML_EVENT_TYPES", "read_transcriber", "read_quakeml_catalog", "read_relative_csv"]
+__all__ = ["read_transcriber", "read_relative_csv"]
 
-#: default class name -> QuakeML event type, used both ways: :func:`rnnscope.monitoring.to_catalog` writes the
-#: type of each class (classes not listed: ``"other event"``) and :func:`read_quakeml_catalog` reads a class back
-#: from a type that exactly one class maps to (QuakeML has no type for long-period events, tremor or hybrids, so
-#: those are told apart by the event description, which holds the class name)
-QUAKEML_EVENT_TYPES = {
-    "VT": "earthquake",
-    "VTE": "earthquake",
-    "EQ": "earthquake",
-    "Equ": "earthquake",
-    "LP": "other event",
-    "VLP": "other event",
-    "TR": "other event",
-    "TRE": "other event",
-    "HYB": "other event",
-    "AV": "avalanche",
-    "IC": "ice quake",
-    "EXP": "explosion",
-}
-#: columns of the returned catalogue
-COLUMNS = ("trace_id", "start", "end", "class_name", "p", "s", "source")
 _NS = 1_000_000_000
-_PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names such as 'SIL' or 'LP')
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -67,8 +46,8 @@ _PHASE = re.compile(r"^[PS][a-z]*$")  # P, Pg, Pn, S, Sg ... (not class names su
 def read_transcriber(
     path,
     reference,
-    trace_id: str | None = None,
     *,
+    trace_id: str | None = None,
     time_scale: float = 1.0,
     class_map: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
@@ -119,7 +98,7 @@ def read_transcriber(
     ...     _ = f.write('<?xml version="1.0"?><Trans><Episode><Section type="report" startTime="0" endTime="6">'
     ...                 '<Turn startTime="0" endTime="6">\\n<Sync time="0"/>\\n<Sync time="1.5"/>LP\\n'
     ...                 '<Sync time="2.5"/>\\n<Sync time="4"/>tremor\\n</Turn></Section></Episode></Trans>')
-    >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", time_scale=10.0,
+    >>> table = read_transcriber(path, "2017-08-03T00:00:00Z", trace_id="KC.BEZ..EHZ", time_scale=10.0,
     ...                          class_map={"tremor": "TR"})
     >>> table[["class_name", "start", "end"]]
       class_name                     start                       end
@@ -144,7 +123,7 @@ def read_transcriber(
         rows.append((tid, a, b, str(label), None, None, f"{name} line {line}"))
     if marks and data_end is not None:
         _check_time_scale(name, max(m[1] for m in marks), time_scale, (data_end - origin) / _NS, tid, func)
-    return _table(rows)
+    return catalogue_table(rows)
 
 
 #: labels whose file covers less than this share of the referenced record get a warning (time_scale forgotten?)
@@ -164,7 +143,7 @@ def _check_time_scale(name, file_end, time_scale, record_s, trace_id, func) -> N
         f"{100 * covered / record_s:.1f} % of the {record_s:g} s record of {trace_id!r} they label. If the signal "
         f"was played faster while labelling, the file's times are in another unit: pass time_scale= (the seconds of "
         f"signal per unit of the file's times; time_scale={hint:g} would make the labels end with the record).",
-        UserWarning, stacklevel=3,
+        InputWarning, stacklevel=3,
     )
 
 
@@ -233,184 +212,13 @@ def _transcriber_marks(path, func) -> list[tuple[float, float, str, int]]:
 
 
 # --------------------------------------------------------------------------------------------------------------
-# QuakeML
-# --------------------------------------------------------------------------------------------------------------
-def check_event_types(event_types, func: str) -> dict[str, str]:
-    """Return ``event_types`` (class name -> QuakeML event type) as a dict; None gives the defaults.
-
-    Every value must be a QuakeML event type (ObsPy's ``EventType``), e.g. ``'earthquake'`` or ``'other event'``.
-    """
-    if event_types is None:
-        return dict(QUAKEML_EVENT_TYPES)
-    from obspy.core.event.header import EventType
-
-    valid = list(EventType)
-    ok = isinstance(event_types, Mapping)
-    bad = [(k, v) for k, v in event_types.items() if not isinstance(k, str) or v not in valid] if ok else []
-    if not ok or bad:
-        got = f"{bad[0][1]!r} for {bad[0][0]!r}" if bad else f"{type(event_types).__name__}"
-        raise ValueError(
-            f"The 'event_types' parameter of {func} must map class names to QuakeML event types, e.g. "
-            f"{{'VT': 'earthquake', 'AV': 'avalanche'}} (valid types: {valid}). Got {got} instead."
-        )
-    return {str(k): str(v) for k, v in event_types.items()}
-
-
-def read_quakeml_catalog(
-    source,
-    *,
-    event_types: Mapping[str, str] | None = None,
-    class_names: Sequence[str] | None = None,
-    trace_id: str | None = None,
-    duration_s: float | None = None,
-) -> pd.DataFrame:
-    """QuakeML events -> catalogue DataFrame for :func:`rnnscope.data.from_obspy`.
-
-    Parameters
-    ----------
-    source : path or obspy.core.event.Catalog
-        Anything :func:`obspy.read_events` reads (QuakeML file, URL), or a Catalog.
-    event_types : mapping, optional
-        Class name -> QuakeML event type (default :data:`QUAKEML_EVENT_TYPES`; pass a mapping to replace it), the
-        same mapping :func:`rnnscope.monitoring.to_catalog` writes with.
-    class_names : sequence of str, optional
-        Further class names an event description may hold (besides the keys of ``event_types``).
-    trace_id : str, optional
-        SEED id of every row. Default: the id of the event's earliest pick.
-    duration_s : float, optional
-        Length of every event that has no end time (only catalogues written by rnnscope store one).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``trace_id``, ``start``, ``end``, ``class_name``, ``p``, ``s``, ``source`` (``'<file> event
-        N'``).
-
-    Notes
-    -----
-    The **class** of an event is, first found: the ``class=`` of an rnnscope comment (``rnnscope class=LP; ...``);
-    an event description whose text is a key of ``event_types`` or one of ``class_names``; the only class that
-    ``event_types`` maps the event type to. An event whose type several classes share (the defaults map VT, VTE,
-    EQ and Equ to ``"earthquake"``) and whose description names none of them is an error: pass ``event_types``
-    with just the classes you use. The **start** is the event's earliest pick on ``trace_id`` (any phase), else
-    the ``start=`` of an rnnscope comment, else its preferred (or first) origin time; the **end** is the ``end=``
-    of an rnnscope comment, else start + ``duration_s``. **P and S** are the earliest picks whose phase hint is
-    ``P`` or ``S`` (``Pg``, ``Sn``, ... too) on that trace.
-
-    Examples
-    --------
-    >>> import obspy
-    >>> from obspy.core.event import Catalog, Event, EventDescription, Origin
-    >>> from rnnscope.data import read_quakeml_catalog
-    >>> t = obspy.UTCDateTime("2017-12-11T06:00:00")
-    >>> cat = Catalog([Event(event_type="avalanche", origins=[Origin(time=t)]),
-    ...                Event(event_type="other event", event_descriptions=[EventDescription("LP")],
-    ...                      origins=[Origin(time=t + 60)])])
-    >>> table = read_quakeml_catalog(cat, trace_id="KC.BEZ..EHZ", duration_s=20.0)
-    >>> table[["class_name", "start", "end"]]
-      class_name                     start                       end
-    0         AV 2017-12-11 06:00:00+00:00 2017-12-11 06:00:20+00:00
-    1         LP 2017-12-11 06:01:00+00:00 2017-12-11 06:01:20+00:00
-    """
-    func = "read_quakeml_catalog"
-    types = check_event_types(event_types, func)
-    names = set(types) | {str(c) for c in (class_names or ())}
-    if duration_s is not None:
-        check_positive(duration_s, name="duration_s", func=func)
-    obspy = _import_obspy(func)
-    if isinstance(source, obspy.core.event.Catalog):
-        catalog, name = source, "catalog"
-    else:
-        local = isinstance(source, os.PathLike) or (isinstance(source, str) and "://" not in source)
-        if local and not os.path.exists(os.fspath(source)):
-            raise FileNotFoundError(f"{func}: the QuakeML file {os.fspath(source)!r} does not exist.")
-        try:
-            catalog = obspy.read_events(os.fspath(source) if isinstance(source, os.PathLike) else source)
-        except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
-            raise ValueError(f"{func}: ObsPy cannot read {source!r} as an event catalogue: {err}") from err
-        name = os.path.basename(os.fspath(source)) if isinstance(source, (str, os.PathLike)) else "catalog"
-    rows = []
-    for i, event in enumerate(catalog):
-        where = f"{name} event {i} ({event.resource_id})"
-        comment = _rnnscope_comment(event)
-        cls = _event_class(event, comment, types, names, where, func)
-        picks = sorted((p for p in event.picks if p.time is not None), key=lambda p: p.time)
-        tid = trace_id
-        if tid is None:
-            ids = [p.waveform_id.id for p in picks if p.waveform_id is not None and p.waveform_id.id.count(".") == 3]
-            if not ids:
-                raise ValueError(f"{func}: {where} has no pick with a SEED id; pass trace_id='NET.STA.LOC.CHA'.")
-            tid = ids[0]
-        on_trace = [p for p in picks if p.waveform_id is not None and p.waveform_id.id == tid]
-        start = _event_start(event, on_trace, comment, where, func)
-        if "end" in comment:
-            end = to_ns(comment["end"])
-        elif duration_s is not None:
-            end = start + round(float(duration_s) * _NS)
-        else:
-            raise ValueError(
-                f"{func}: {where} has no end time (only catalogues written by rnnscope store one); pass "
-                "duration_s=... seconds for every event."
-            )
-        phase = {k: next((p.time.ns for p in on_trace if _PHASE.match(p.phase_hint or "") and
-                          p.phase_hint[0] == k), None) for k in "PS"}
-        rows.append((tid, start, end, cls, phase["P"], phase["S"], where))
-    return _table(rows)
-
-
-def _rnnscope_comment(event) -> dict[str, str]:
-    """Fields of a comment ``rnnscope class=LP; start=...; end=...`` written by ``to_catalog`` ({} if none)."""
-    for comment in event.comments:
-        text = (comment.text or "").strip()
-        if text.startswith("rnnscope "):
-            pairs = (part.split("=", 1) for part in text[len("rnnscope "):].split(";") if "=" in part)
-            return {k.strip(): v.strip() for k, v in pairs}
-    return {}
-
-
-def _event_class(event, comment, types, names, where, func) -> str:
-    if comment.get("class"):
-        return comment["class"]
-    for description in event.event_descriptions:
-        text = (description.text or "").strip()
-        if text in names:
-            return text
-    kind = event.event_type
-    matches = [c for c, t in types.items() if t == kind]
-    if len(matches) == 1:
-        return matches[0]
-    texts = [d.text for d in event.event_descriptions]
-    if not matches:
-        hint = f"add {{'<class>': {kind!r}}} to event_types" if kind else "give the event a type or a description"
-        raise ValueError(
-            f"{func}: {where}: event type {kind!r} is not mapped to a class and its descriptions {texts} name none "
-            f"of the classes {sorted(names)}; {hint}."
-        )
-    raise ValueError(
-        f"{func}: {where}: event type {kind!r} maps to several classes {matches} and its descriptions {texts} name "
-        f"none of them; pass event_types={{...}} mapping only one class to {kind!r}."
-    )
-
-
-def _event_start(event, picks, comment, where, func) -> int:
-    if picks:
-        return int(picks[0].time.ns)
-    if "start" in comment:
-        return to_ns(comment["start"])
-    origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
-    if origin is not None and origin.time is not None:
-        return int(origin.time.ns)
-    raise ValueError(f"{func}: {where} has no pick on the trace, no origin time and no start; cannot place it.")
-
-
-# --------------------------------------------------------------------------------------------------------------
 # CSV with relative times
 # --------------------------------------------------------------------------------------------------------------
 def read_relative_csv(
     path,
     reference,
-    trace_id: str | None = None,
     *,
+    trace_id: str | None = None,
     time_scale: float = 1.0,
     class_map: Mapping[str, str | None] | None = None,
 ) -> pd.DataFrame:
@@ -448,7 +256,7 @@ def read_relative_csv(
     >>> path = os.path.join(tempfile.mkdtemp(), "labels.csv")
     >>> with open(path, "w") as f:
     ...     _ = f.write("start,end,label\\n12.0,30.5,VT\\n31,40,noise\\n")
-    >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", "KC.BEZ..EHZ", class_map={"noise": None})
+    >>> table = read_relative_csv(path, "2017-08-03T00:00:00Z", trace_id="KC.BEZ..EHZ", class_map={"noise": None})
     >>> table[["class_name", "start", "end"]]
       class_name                     start                           end
     0         VT 2017-08-03 00:00:12+00:00 2017-08-03 00:00:30.500+00:00
@@ -512,7 +320,7 @@ def read_relative_csv(
                 )
             times[field] = origin + round(seconds * time_scale * _NS)
         rows.append((tid, times["start"], times["end"], str(label), times["p"], times["s"], where))
-    return _table(rows)
+    return catalogue_table(rows)
 
 
 def _file_references(reference, func) -> dict:
@@ -553,16 +361,6 @@ def _lookup_file(files: dict, value: str, where: str, func: str):
 # --------------------------------------------------------------------------------------------------------------
 # shared helpers
 # --------------------------------------------------------------------------------------------------------------
-def _import_obspy(func):
-    try:
-        import obspy
-    except ImportError as err:
-        raise ImportError(
-            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
-        ) from err
-    return obspy
-
-
 def _existing_file(path, kind: str, func: str) -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"The 'path' parameter of {func} must be the path of a {kind} file. Got "
@@ -594,7 +392,7 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "", with_end: 
         traces = [reference] if kind == "Trace" else list(reference)
         what = f"the {kind}"
     elif isinstance(reference, (str, os.PathLike)) and os.path.isfile(os.fspath(reference)):
-        obspy = _import_obspy(func)
+        obspy = import_obspy(func)
         try:
             traces = list(obspy.read(os.fspath(reference), headonly=True))
         except Exception as err:  # ObsPy raises TypeError/Exception for unknown formats
@@ -625,21 +423,3 @@ def _resolve_reference(reference, trace_id, func, *, where: str = "", with_end: 
     if not with_end:
         return traces[0].id, origin
     return traces[0].id, origin, max(int((tr.stats.endtime + tr.stats.delta).ns) for tr in traces)
-
-
-def _table(rows) -> pd.DataFrame:
-    """Rows (trace id, start ns, end ns, class, p ns or None, s ns or None, source) -> catalogue DataFrame."""
-    def times(values):
-        return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
-
-    columns = list(zip(*rows)) if rows else [[] for _ in COLUMNS]
-    table = pd.DataFrame({
-        "trace_id": pd.Series(columns[0], dtype=object),
-        "start": times(columns[1]),
-        "end": times(columns[2]),
-        "class_name": pd.Series(columns[3], dtype=object),
-        "p": times(columns[4]),
-        "s": times(columns[5]),
-        "source": pd.Series(columns[6], dtype=object),
-    })
-    return table

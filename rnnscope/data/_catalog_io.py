@@ -31,6 +31,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .._validation import require
+from ..errors import InputWarning
+
 #: accepted names (first found wins) of each catalogue column
 TRACE_COLUMNS = ("trace_id", "seed_id")
 CLASS_COLUMNS = ("class", "class_name")
@@ -227,7 +230,7 @@ def merge_overlaps(rows: Sequence[CatalogRow], *, func: str, stacklevel: int = 2
         warnings.warn(
             f"{func}: {len(merged)} catalog row(s) overlapping a segment of the same class on the same trace were "
             f"merged into it: {shown}. Merge them in the catalog to silence this warning.",
-            UserWarning,
+            InputWarning,
             stacklevel=stacklevel + 1,
         )
     return [kept[i] for i in sorted(kept)]
@@ -280,7 +283,7 @@ def place_segments(
             warnings.warn(
                 f"{func}: {row.label}: the segment {iso(row.start)} - {iso(row.end)} extends past the record "
                 f"({extent}); it was clipped to the record. Trim the catalog to silence this warning.",
-                UserWarning,
+                InputWarning,
                 stacklevel=stacklevel + 1,
             )
         start, end = max(start, 0.0), min(end, duration)
@@ -338,3 +341,36 @@ def _load_table(catalog, func):
         f"The 'catalog' parameter of {func} must be None, a pandas DataFrame or the path of a CSV file with "
         f"columns {_EXPECTED}. Got {type(catalog).__name__} instead."
     )
+
+
+#: columns of the catalogue table every annotation reader returns (:func:`catalogue_table`)
+CATALOGUE_COLUMNS = ("trace_id", "start", "end", "class_name", "p", "s", "source")
+
+
+def catalogue_table(rows) -> pd.DataFrame:
+    """Rows (trace id, start ns, end ns, class, p ns or None, s ns or None, source) -> the catalogue DataFrame the
+    annotation readers return (UTC times, ``NaT`` for unknown arrivals).
+
+    >>> catalogue_table([("XX.A..HHZ", 0, 10**9, "LP", None, None, "f event 0")])[["class_name", "end"]]
+      class_name                              end
+    0         LP 1970-01-01 00:00:01+00:00
+    """
+    def times(values):
+        return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
+
+    columns = list(zip(*rows)) if rows else [[] for _ in CATALOGUE_COLUMNS]
+    return pd.DataFrame({
+        "trace_id": pd.Series(columns[0], dtype=object),
+        "start": times(columns[1]),
+        "end": times(columns[2]),
+        "class_name": pd.Series(columns[3], dtype=object),
+        "p": times(columns[4]),
+        "s": times(columns[5]),
+        "source": pd.Series(columns[6], dtype=object),
+    })
+
+
+def import_obspy(func: str):
+    """ObsPy, or a :class:`~rnnscope.errors.MissingExtraError` naming the extra that installs it
+    (``rnnscope[seismic]``)."""
+    return require("obspy", extra="seismic", what=func)

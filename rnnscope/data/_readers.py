@@ -11,7 +11,6 @@ an optional dependency (``pip install rnnscope[seismic]``), imported only when :
 """
 from __future__ import annotations
 
-import datetime as _dt
 import glob
 import os
 from collections.abc import Sequence
@@ -23,15 +22,14 @@ import xarray as xr
 from .. import _version
 from .._validation import (
     DEFAULT_CLASS_NAMES,
-    check_background,
-    check_choice,
     check_class_names,
     check_features,
     check_labels,
     check_positive,
     check_range,
+    declared_background,
 )
-from ..schema import SCHEMA_VERSION, json_attr
+from ..schema import SCHEMA_VERSION, plain
 from . import _catalog_io
 from ._frames import assemble_frames
 from ._pieces import MAX_RESAMPLE_FACTOR, RATE_RTOL, merge_pieces, split_pieces  # noqa: F401 (monitoring uses both)
@@ -54,12 +52,12 @@ MAX_GAP_S = 60.0
 def from_obspy(
     stream,
     catalog=None,
-    sampling_rate: float = 100.0,
     *,
-    class_names: Sequence[str] = DEFAULT_CLASS_NAMES,
-    background: str | None = None,
-    detrend: bool | str = True,
-    bandpass: tuple[float, float] | None = None,
+    sampling_rate: float = 100.0,
+    class_names: Sequence[str] | None = None,
+    background: str | None = "auto",
+    detrend: bool | str = "auto",
+    bandpass: tuple[float, float] | str | None = "auto",
     merge_gaps: bool = True,
     max_gap_s: float | None = MAX_GAP_S,
 ) -> xr.Dataset:
@@ -80,19 +78,24 @@ def from_obspy(
         annotation readers (Transcriber, QuakeML, CSV with relative times) return such a DataFrame.
     sampling_rate : float
         Target rate in Hz of every record.
-    class_names : sequence of str
-        Class names; catalogue classes must be among them.
-    background : str, optional
+    class_names : sequence of str, optional
+        Class names; catalogue classes must be among them. None: the default task's ``SIL``, ``TRE``, ``LP``,
+        ``VTE``, ``HYB``.
+    background : str or None
         The background class (e.g. ``"BG"``): given to every sample outside the catalogued segments (gaps
         excepted), those stretches also become segments of that class, and it is stored as
         ``attrs["background"]``, which features, models trained on them and runs carry (analyses and the monitor
-        read it). ``None`` (default): such samples are unknown (-1) and no class is declared background.
-    detrend : bool or {"linear", "constant", "demean", "simple"}
-        ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``).
-    bandpass : (float, float), optional
+        read it). ``"auto"`` (default): the class the catalogue declares (``catalog.attrs["background"]``), else
+        none; ``None``: no class is background, samples outside the segments are unknown (-1).
+    detrend : bool or {"auto", "linear", "constant", "demean", "simple"}
+        ObsPy detrend applied to each contiguous piece before filtering (``True`` means ``"linear"``). ``"auto"``
+        (default): what the inputs declare, here nothing, so linear (as :func:`rnnscope.monitor` with a model
+        that does not say).
+    bandpass : (float, float), "auto" or None
         Corner frequencies in Hz of a zero-phase 4-corner Butterworth band-pass (ObsPy
         ``Trace.filter("bandpass", zerophase=True)``) applied before resampling. The upper corner must lie below
-        the Nyquist frequency of every input trace.
+        the Nyquist frequency of every input trace. ``"auto"`` (default): what the inputs declare, here nothing,
+        so none.
     merge_gaps : bool
         ``True`` (default): traces of one id separated by gaps of at most ``max_gap_s`` become one record, gaps
         filled (see Notes). ``False``: no gap is filled; each gap-free stretch becomes its own record
@@ -180,12 +183,11 @@ def from_obspy(
     (100.0, False, -1)
     """
     func = "from_obspy"
-    obspy = _import_obspy(func)
+    obspy = _catalog_io.import_obspy(func)
     check_positive(sampling_rate, name="sampling_rate", func=func)
     sampling_rate = float(sampling_rate)
-    names = check_class_names(class_names, func=func)
-    if background is not None:
-        check_choice(background, names, name="background", func=func)
+    names = check_class_names(DEFAULT_CLASS_NAMES if class_names is None else class_names, func=func)
+    background = declared_background(background, names, [catalog], func=func)
     detrend_type = _detrend_type(detrend, func)
     band = _bandpass(bandpass, func)
     if not isinstance(merge_gaps, (bool, np.bool_)):
@@ -244,26 +246,17 @@ def from_obspy(
         event_ids=event_ids,
         starttimes=starttimes,
         trace_ids=trace_ids,
-        attrs={"processing": json_attr(processing)},
+        attrs={"processing": plain(processing)},
         background=background,
         func=func,
     )
 
 
-def _import_obspy(func):
-    try:
-        import obspy
-    except ImportError as err:
-        raise ImportError(
-            f"{func} needs ObsPy, an optional dependency of rnnscope: pip install rnnscope[seismic]"
-        ) from err
-    return obspy
-
-
 def _detrend_type(detrend, func):
+    """The ObsPy detrend type of ``detrend`` (``"auto"`` that nothing declared: linear), or None."""
     if detrend is None or detrend is False:
         return None
-    if detrend is True:
+    if detrend is True or (isinstance(detrend, str) and detrend == "auto"):
         return "linear"
     if not isinstance(detrend, str) or detrend not in DETREND_TYPES:
         raise ValueError(
@@ -274,7 +267,8 @@ def _detrend_type(detrend, func):
 
 
 def _bandpass(bandpass, func):
-    if bandpass is None:
+    """``(low, high)`` in Hz, or None (also for ``"auto"`` that nothing declared)."""
+    if bandpass is None or (isinstance(bandpass, str) and bandpass == "auto"):
         return None
     low, high = check_range(bandpass, name="bandpass", func=func, low=0.0)
     if not 0 < low < high:
@@ -387,12 +381,12 @@ def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
 def from_arrays(
     waveforms,
     sample_labels,
+    *,
     sampling_rate: float,
     class_names: Sequence[str],
-    *,
     segments: pd.DataFrame | None = None,
     event_ids: Sequence[str] | None = None,
-    background: str | None = None,
+    background: str | None = "auto",
 ) -> xr.Dataset:
     """Waveforms and per-sample labels as numpy arrays -> records Dataset.
 
@@ -413,9 +407,10 @@ def from_arrays(
         omitted.
     event_ids : sequence of str, optional
         Unique identifier per record (default ``rec00000``, ``rec00001``, ...).
-    background : str, optional
+    background : str or None
         The class that is not an event (e.g. ``"BG"``), stored as ``attrs["background"]``; features, models
-        trained on them and runs carry it, and analyses and the monitor read it. None: no class is declared
+        trained on them and runs carry it, and analyses and the monitor read it. ``"auto"`` (default): the class
+        the segment table declares (``segments.attrs["background"]``), else none; None: no class is declared
         background (functions that need one then ask for it).
 
     Returns
@@ -430,10 +425,11 @@ def from_arrays(
     >>> from rnnscope.data import catalog, from_arrays
     >>> x = [np.arange(6, dtype=np.int32), np.arange(4.0)]
     >>> y = [np.array([0, 0, 2, 2, 2, -1]), np.array([1, 1, 1, 1])]
-    >>> records = from_arrays(x, y, 2.0, ["BG", "TR", "LP"])
+    >>> records = from_arrays(x, y, sampling_rate=2.0, class_names=["BG", "TR", "LP"])
     >>> records.waveform.shape, str(records.waveform.dtype), list(records.event_id.values)
     ((2, 6), 'float32', ['rec00000', 'rec00001'])
-    >>> records = from_arrays(x, y, 2.0, ["BG", "TR", "LP"], event_ids=["a", "b"], background="BG")
+    >>> records = from_arrays(x, y, sampling_rate=2.0, class_names=["BG", "TR", "LP"], event_ids=["a", "b"],
+    ...                       background="BG")
     >>> catalog(records)[["event_id", "class_name", "start", "end"]]
       event_id class_name  start  end
     0        a         BG    0.0  1.0
@@ -446,6 +442,7 @@ def from_arrays(
     names = check_class_names(class_names, func=func)
     xs = _as_records(waveforms, "waveforms", func)
     ys = _as_records(sample_labels, "sample_labels", func)
+    background = declared_background(background, names, [segments], func=func)
     if segments is not None:
         segments = _segment_classes(segments, names, func)
     return build_records(
@@ -455,7 +452,7 @@ def from_arrays(
         class_names=names,
         segments=segments,
         event_ids=event_ids,
-        attrs={"processing": json_attr({"reader": func})},
+        attrs={"processing": plain({"reader": func})},
         background=background,
         func=func,
     )
@@ -504,13 +501,13 @@ def _segment_classes(segments, names, func) -> pd.DataFrame:
 def from_features(
     features,
     labels,
+    *,
     class_names: Sequence[str],
     frame_rate: float = 2.0,
-    *,
     feature_names: Sequence[str] | None = None,
     event_ids: Sequence[str] | None = None,
     time_offset: float = 0.0,
-    background: str | None = None,
+    background: str | None = "auto",
 ) -> xr.Dataset:
     """Features computed elsewhere -> features Dataset (like :func:`rnnscope.features.compute`, without waveform).
 
@@ -531,8 +528,9 @@ def from_features(
     time_offset : float
         Time (s from the record start, >= 0) of frame 0: frame ``k`` is at ``time_offset + k / frame_rate`` (for
         windows of length ``W`` centred on their times, ``time_offset = W / 2``).
-    background : str, optional
-        The class that is not an event, stored as ``attrs["background"]`` (see :func:`from_arrays`).
+    background : str or None
+        The class that is not an event, stored as ``attrs["background"]`` (see :func:`from_arrays`); ``"auto"``
+        (default): none, as the arrays cannot declare one.
 
     Returns
     -------
@@ -554,10 +552,11 @@ def from_features(
     >>> from rnnscope.data import catalog, from_features
     >>> feats = [np.zeros((4, 3)), np.ones((2, 3))]
     >>> labs = [np.array([0, 0, 2, 2]), np.array([-1, 1])]
-    >>> ds = from_features(feats, labs, ["BG", "TR", "LP"])
+    >>> ds = from_features(feats, labs, class_names=["BG", "TR", "LP"])
     >>> ds.time.values.tolist(), ds.attrs["frame_rate"]
     ([0.0, 0.5, 1.0, 1.5], 2.0)
-    >>> ds = from_features(feats, labs, ["BG", "TR", "LP"], frame_rate=2.0, time_offset=2.0, background="BG")
+    >>> ds = from_features(feats, labs, class_names=["BG", "TR", "LP"], frame_rate=2.0, time_offset=2.0,
+    ...                    background="BG")
     >>> ds.features.shape, ds.time.values.tolist(), ds.length.values.tolist()
     ((2, 4, 3), [2.0, 2.5, 3.0, 3.5], [4, 2])
     >>> catalog(ds)[["event_id", "class_name", "start", "end"]]
@@ -568,7 +567,7 @@ def from_features(
     """
     func = "from_features"
     names = check_class_names(class_names, func=func)
-    background = check_background(background, names, func=func)
+    background = declared_background(background, names, [], func=func)
     check_positive(frame_rate, name="frame_rate", func=func)
     check_positive(time_offset, name="time_offset", func=func, allow_zero=True)
     frame_rate, time_offset = float(frame_rate), float(time_offset)
@@ -623,9 +622,8 @@ def from_features(
             "schema_version": SCHEMA_VERSION,
             "class_names": list(names),
             "frame_rate": frame_rate,
-            "feature_config": json_attr(config),
-            "rnnscope_version": _version.__version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "feature_config": plain(config),
+            **_version.provenance(),
         }
     )
     if background is not None:

@@ -4,7 +4,6 @@ Every reader (synthetic generator, ObsPy, plain arrays) ends here, so the layout
 """
 from __future__ import annotations
 
-import datetime as _dt
 import warnings
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ import xarray as xr
 from .. import _version
 from .. import schema
 from .._validation import check_background, check_class_names, check_labels, check_positive, check_waveform
+from ..errors import NumericalWarning
 from ..schema import SCHEMA_VERSION, SUMMARY_VARIABLES
 
 #: columns of a segment table given to the readers (``event`` the record's position; times in s from the record
@@ -81,7 +81,7 @@ def build_records(
             warnings.warn(
                 f"{func}: record {event_ids[i]!r} is constant ({x[0]:g} in all {x.size} samples): a dead or clipped "
                 "channel? Its features will sit at the log floor; drop it unless that is intended.",
-                RuntimeWarning, stacklevel=3,
+                NumericalWarning, stacklevel=3,
             )
     n_samples = np.array([len(x) for x in xs], dtype=np.int64)
     width = int(n_samples.max())
@@ -116,8 +116,7 @@ def build_records(
         "schema_version": SCHEMA_VERSION,
         "class_names": list(class_names),
         "sampling_rate": float(sampling_rate),
-        "rnnscope_version": _version.__version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        **_version.provenance(),
     }
     if background is not None:
         base_attrs["background"] = background

@@ -66,7 +66,7 @@ from .._validation import (
     check_positive,
     check_range,
 )
-from ..schema import json_attr
+from ..schema import plain
 from ._records import SEGMENT_COLUMNS, build_records
 
 __all__ = ["synthetic"]
@@ -91,7 +91,7 @@ _GENERATOR_VERSION = 1  # bump when the same seed gives different records
 class _Config:
     sampling_rate: float
     duration_s: tuple[float, float]
-    class_weights: dict[str, float]
+    class_proportions: dict[str, float]
     double_event_prob: float
     snr_db: tuple[float, float]
     mean_gap_s: float
@@ -103,11 +103,11 @@ class _Config:
 
 def synthetic(
     n_records: int = 40,
-    seed: int | None = 0,
     *,
+    seed: int | None = 0,
     sampling_rate: float = 100.0,
-    duration_s: tuple[float, float] = (40.0, 180.0),
-    class_weights: Mapping[str, float] | None = None,
+    record_duration_s: tuple[float, float] = (40.0, 180.0),
+    class_proportions: Mapping[str, float] | None = None,
     double_event_prob: float = 0.15,
     snr_db: tuple[float, float] = (0.0, 24.0),
     mean_gap_s: float = 25.0,
@@ -133,9 +133,9 @@ def synthetic(
         stores it in ``attrs["seed"]``.
     sampling_rate : float, default 100.0
         Hz (at least 20 Hz; the paper processes its data at 100 Hz).
-    duration_s : (float, float), default (40, 180)
+    record_duration_s : (float, float), default (40, 180)
         Range of record durations in s, drawn uniformly per record.
-    class_weights : dict, optional
+    class_proportions : dict, optional
         Relative frequency of each event class, e.g. ``{"LP": 1, "VTE": 1}``; classes not named are never drawn.
         Keys are among ``TRE``, ``LP``, ``VTE``, ``HYB`` (``SIL`` is the background between events: set
         ``mean_gap_s`` for its share). Default: the paper's event counts, TRE 77, LP 765, VTE 75, HYB 54.
@@ -195,7 +195,7 @@ def synthetic(
 
     Only VTE and HYB events, which carry P and S arrivals:
 
-    >>> ds = rnnscope.data.synthetic(1, seed=2, class_weights={"VTE": 1, "HYB": 1})
+    >>> ds = rnnscope.data.synthetic(1, seed=2, class_proportions={"VTE": 1, "HYB": 1})
     >>> rnnscope.data.catalog(ds).query("class_name != 'SIL'")[["class_name", "start", "end", "p", "s"]].round(1)
       class_name  start    end      p      s
     1        HYB   35.0   62.3   35.0   37.6
@@ -205,8 +205,8 @@ def synthetic(
     check_positive(n_records, name="n_records", func=_FUNC, integer=True)
     cfg = _check_config(
         sampling_rate=sampling_rate,
-        duration_s=duration_s,
-        class_weights=class_weights,
+        duration_s=record_duration_s,
+        class_proportions=class_proportions,
         double_event_prob=double_event_prob,
         snr_db=snr_db,
         mean_gap_s=mean_gap_s,
@@ -233,7 +233,7 @@ def synthetic(
         class_names=CLASS_NAMES,
         segments=segments,
         event_ids=[f"syn{i:05d}" for i in range(int(n_records))],
-        attrs={"generator": json_attr(generator), "seed": int(seed)},
+        attrs={"generator": plain(generator), "seed": int(seed)},
         background=BACKGROUND,
         func=_FUNC,
     )
@@ -248,8 +248,8 @@ def _check_config(**kw) -> _Config:
         raise ValueError(
             f"The 'sampling_rate' parameter of {_FUNC} must be at least 20 Hz (VTEs reach 15 Hz). Got {fs!r} instead."
         )
-    duration = _check_duration_range(kw["duration_s"], name="duration_s")
-    weights = _check_class_weights(kw["class_weights"])
+    duration = _check_duration_range(kw["duration_s"], name="record_duration_s")
+    weights = _check_class_proportions(kw["class_proportions"])
     snr = check_range(kw["snr_db"], name="snr_db", func=_FUNC, low=-20.0, high=80.0)
     threshold = check_positive(kw["label_threshold"], name="label_threshold", func=_FUNC)
     floor = 20 * np.log10(threshold)
@@ -271,7 +271,7 @@ def _check_config(**kw) -> _Config:
     return _Config(
         sampling_rate=float(fs),
         duration_s=duration,
-        class_weights=weights,
+        class_proportions=weights,
         double_event_prob=_check_probability(kw["double_event_prob"], "double_event_prob"),
         snr_db=snr,
         mean_gap_s=float(check_positive(kw["mean_gap_s"], name="mean_gap_s", func=_FUNC)),
@@ -304,27 +304,27 @@ def _check_event_names(mapping: Mapping, name: str) -> None:
         )
 
 
-def _check_class_weights(weights: Any) -> dict[str, float]:
+def _check_class_proportions(weights: Any) -> dict[str, float]:
     if weights is None:
         weights = DEFAULT_CLASS_WEIGHTS
     if not isinstance(weights, Mapping):
         raise ValueError(
-            f"The 'class_weights' parameter of {_FUNC} must be a dict of event class -> relative weight such as "
-            f"{DEFAULT_CLASS_WEIGHTS}. Got {weights!r} instead."
+            f"The 'class_proportions' parameter of {_FUNC} must be a dict of event class -> relative weight such "
+            f"as {DEFAULT_CLASS_WEIGHTS}. Got {weights!r} instead."
         )
-    _check_event_names(weights, "class_weights")
+    _check_event_names(weights, "class_proportions")
     out = {}
     for name, w in weights.items():
         ok = isinstance(w, (int, float, np.integer, np.floating)) and not isinstance(w, bool)
         if not (ok and np.isfinite(w) and w >= 0):
             raise ValueError(
-                f"The 'class_weights' parameter of {_FUNC} must map classes to non-negative numbers. "
+                f"The 'class_proportions' parameter of {_FUNC} must map classes to non-negative numbers. "
                 f"Got {name!r}: {w!r} instead."
             )
         out[name] = float(w)
     if sum(out.values()) <= 0:
         raise ValueError(
-            f"The 'class_weights' parameter of {_FUNC} must give at least one class a positive weight. "
+            f"The 'class_proportions' parameter of {_FUNC} must give at least one class a positive weight. "
             f"Got {dict(weights)!r} instead."
         )
     return {name: out.get(name, 0.0) for name in EVENT_CLASSES}
@@ -567,7 +567,7 @@ def _record(rng: np.random.Generator, cfg: _Config) -> tuple[np.ndarray, np.ndar
     x, sigma = _background(rng, n, cfg)
     y = np.zeros(n, dtype=np.int16)
     names = list(EVENT_CLASSES)
-    weights = np.array([cfg.class_weights[c] for c in names])
+    weights = np.array([cfg.class_proportions[c] for c in names])
     weights /= weights.sum()
     rows = []
     t = _gap(rng, cfg)

@@ -308,7 +308,7 @@ def synthetic_archive(
         minutes, starting off any sample grid, weeks or months apart): the archive then has months of missing days
         between them. ``duration_s`` must then be left out.
     **kwargs
-        Passed to :func:`rnnscope.data.synthetic` (e.g. ``class_weights``, ``snr_db``, ``mean_gap_s``).
+        Passed to :func:`rnnscope.data.synthetic` (e.g. ``class_proportions``, ``snr_db``, ``mean_gap_s``).
 
     Returns
     -------

@@ -61,4 +61,4 @@ def trained_model():
     """
     from ..models import load
 
-    return load(SHIPPED / "lstm64.safetensors")
+    return load(SHIPPED / "lstm64.safetensors", device="cpu")

@@ -20,16 +20,17 @@ __all__ = ["toy_long_run"]
 CLASSES = list(DEFAULT_CLASS_NAMES)
 
 
-def toy_long_run(lengths=(120, 80), n_units: int = 8, seed: int = 0) -> xr.Dataset:
+def toy_long_run(lengths=(120, 80), *, hidden_size: int = 8, seed: int = 0) -> xr.Dataset:
     """Two records of smooth random tanh states (``h``, ``c``, ``forget_gate``), a spectrogram, a waveform,
     labels, a segment table and capture-time summaries; one LP segment per record.
 
     Examples
     --------
-    >>> run = toy_long_run(n_units=4)
+    >>> run = toy_long_run(hidden_size=4)
     >>> run.sizes["unit"], run.segment_class.values.tolist()
     (4, [0, 2, 0, 2])
     """
+    n_units = hidden_size
     rng = np.random.default_rng(seed)
     n_ev, n_t = len(lengths), max(lengths)
     times = 2.0 + 0.5 * np.arange(n_t)

@@ -1,7 +1,6 @@
 """A tiny, deterministic, torch-free run for the analysis examples and doctests (not a trained network)."""
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import xarray as xr
@@ -23,7 +22,7 @@ _SEGMENTS = [
 _LENGTHS = [18, 16, 11]
 
 
-def toy_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int = 0) -> xr.Dataset:
+def toy_run(cell: str = "lstm", *, hidden_size: int = 6, num_layers: int = 1, seed: int = 0) -> xr.Dataset:
     """A small run laid out like :func:`rnnscope.capture`'s, built with numpy (no model, no torch).
 
     Three records of 18, 16 and 11 frames (padded to 18: NaN / -1 past ``length``), every class of
@@ -34,7 +33,8 @@ def toy_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int =
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn"}
-    n_units, n_layers : int
+    hidden_size, num_layers : int
+        Units per layer and layers (as :class:`rnnscope.models.RNNClassifier`).
     seed : int
 
     Examples
@@ -43,6 +43,7 @@ def toy_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int =
     >>> run["h"].dims, run.length.values.tolist()
     (('event', 'time', 'unit', 'layer'), [18, 16, 11])
     """
+    n_units, n_layers = hidden_size, num_layers
     rng = np.random.default_rng(seed)
     n_events, n_time = len(_LENGTHS), max(_LENGTHS)
     lengths = np.asarray(_LENGTHS)
@@ -110,9 +111,9 @@ def toy_run(cell: str = "lstm", n_units: int = 6, n_layers: int = 1, seed: int =
             "background": _CLASSES[0],
             "sampling_rate": fs,
             "frame_rate": 2.0,
-            "model_config": json.dumps({"cells": [cell] * n_layers, "hidden_size": n_units,
-                                        "num_layers": n_layers, "class_names": _CLASSES}),
-            "feature_config": json.dumps({"window_s": 4.0, "hop_s": 0.5}),
+            "model_config": {"cells": [cell] * n_layers, "hidden_size": n_units, "num_layers": n_layers,
+                             "class_names": list(_CLASSES)},
+            "feature_config": {"window_s": 4.0, "hop_s": 0.5},
         },
     )
     return run.merge(compute_summaries(run))

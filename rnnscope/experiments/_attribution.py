@@ -27,7 +27,6 @@ lags).
 """
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -40,7 +39,7 @@ from .._device import resolve_device
 from .._validation import check_choice, check_positive
 from ..errors import AttributionError, CompletenessWarning
 from ..models._unrolled import unrolled
-from ..schema import SCHEMA_VERSION, event_ids, json_attr
+from ..schema import SCHEMA_VERSION, event_ids, plain
 from ._attribution_frames import StateCursor, frame_rows, target_series
 from ._attribution_result import ResultSink, feature_coords, module_layout, reach_attrs
 from ._attribution_targets import ClassifierForward, ModuleForward, resolve_targets
@@ -71,9 +70,9 @@ def _check_args(method, steps, max_steps, baseline, max_lag, batch_size, toleran
                                f"Got {patch!r} instead.")
 
 
-def attribution(model, data, target, *, frames="peak", method: str = "integrated_gradients", steps: int = 32,
+def attribution(model, data, *, target, frames="peak", method: str = "integrated_gradients", steps: int = 32,
                 max_steps: int = 256, baseline="mean", layer=None, var: str = "h", direction: str | None = None,
-                output: str = "logit",
+                class_output: str = "logit",
                 max_lag: int | None = None, shift: int = 0, classes=None, patch=(4, 1), batch_size: int = 32,
                 store=None, overwrite: bool = False, device="auto", unroll: bool | None = None,
                 progress: bool = True, tolerance: float = 0.01, sampling_rate: float | None = None,
@@ -93,7 +92,7 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
         Features (or a run) for a classifier; the model's input otherwise.
     target : int, list of int, str or dict
         A unit id (or several, of one layer) with ``layer=``, ``var=``, ``direction=``; a class name with
-        ``output=``; or a dict ``{"unit": 37, "layer": 0, "var": "c"}`` / ``{"class": "LP", "output": "prob"}``.
+        ``class_output=``; or a dict ``{"unit": 37, "layer": 0, "var": "c"}`` / ``{"class": "LP", "class_output": "prob"}``.
     frames : "peak", "onset", "all", float or (float, float)
         Each non-background segment's (``classes=`` to choose) frame where the target is largest (``|value|`` for
         a unit) or its labelled onset frame (moved by ``shift`` frames; the features reach frames around it:
@@ -117,8 +116,8 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
         The unit's variable (``"h"``, ``"c"``, a gate...).
     direction : str, optional
         ``"forward"``/``"backward"`` when ``layer`` names a bidirectional module.
-    output : {"logit", "prob"}
-        A class target's output.
+    class_output : {"logit", "prob"}
+        A class target's output: its logit or its softmax probability.
     max_lag : int, optional
         Frames before the target in the window (a classifier); None: back to the record start.
     shift : int
@@ -167,8 +166,8 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5).fit_normalizer(frames)
-    >>> attr = attribution(model, frames, 3, frames="onset", steps=16, max_lag=20, progress=False)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5).fit_normalizer(frames)
+    >>> attr = attribution(model, frames, target=3, frames="onset", steps=16, max_lag=20, progress=False)
     >>> attr.attribution.dims, attr.sizes["lag"]
     (('target', 'lag', 'feature'), 21)
     >>> bool((attr.completeness_error < 0.01).all())
@@ -179,7 +178,7 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
 
     With its defaults: every LP, VTE... segment's peak of unit 3, explained back to the record start:
 
-    >>> peaks = attribution(model, frames, 3, progress=False)
+    >>> peaks = attribution(model, frames, target=3, progress=False)
     >>> peaks.sizes["lag"] == int(peaks.target_frame.max()) + 1, sorted(set(peaks.target_segment_class.values.tolist()))
     (True, ['LP'])
     """
@@ -187,7 +186,7 @@ def attribution(model, data, target, *, frames="peak", method: str = "integrated
     _check_args(method, steps, max_steps, baseline, max_lag, batch_size, tolerance, patch, func)
     device = resolve_device(device, func=func)
     unroll = device.type == "cuda" if unroll is None else bool(unroll)
-    targets = resolve_targets(model, target, layer=layer, var=var, direction=direction, output=output,
+    targets = resolve_targets(model, target, layer=layer, var=var, direction=direction, class_output=class_output,
                               class_names=class_names, func=func)
     options = dict(method=method, steps=int(steps), max_steps=max(int(steps), int(max_steps)), max_lag=max_lag, batch_size=int(batch_size), patch=tuple(patch),
                    tolerance=float(tolerance), progress=progress, store=store, overwrite=overwrite, func=func)
@@ -456,7 +455,7 @@ def _attrs(model, data, o, baseline, targets) -> dict:
     names = list(getattr(model, "class_names", None) or [])
     base = baseline if isinstance(baseline, str) else "array"
     attrs = {"schema_version": SCHEMA_VERSION, "class_names": names, "attribution_method": o["method"],
-             "attribution_config": json_attr({"method": o["method"], "steps": o["steps"],
+             "attribution_config": plain({"method": o["method"], "steps": o["steps"],
                                               "max_steps": o["max_steps"], "baseline": base,
                                               "max_lag": o["max_lag"], "patch": list(o["patch"]),
                                               "model": type(model).__name__}),
@@ -632,7 +631,7 @@ def attributor(model, data: xr.Dataset, **options) -> Callable:
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("gru", 48, 8, 5).fit_normalizer(frames)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5).fit_normalizer(frames)
     >>> attribute = attributor(model, frames)
     >>> one = attribute("syn00001", 30.2, 3, 0, "h")
     >>> one.sizes["target"], float(one.target_time[0]), one.target_event_id.values.tolist()
@@ -645,5 +644,5 @@ def attributor(model, data: xr.Dataset, **options) -> Callable:
         if str(event_id) not in ids:
             raise AttributionError(f"attributor: the record {event_id!r} is not in the data ({ids[:4]}...).")
         record = data.isel(event=[ids.index(str(event_id))])
-        return attribution(model, record, int(unit), layer=int(layer), var=var, frames=float(time), **settings)
+        return attribution(model, record, target=int(unit), layer=int(layer), var=var, frames=float(time), **settings)
     return attribute

@@ -54,7 +54,7 @@ def reach_attrs(ds: xr.Dataset) -> dict:
     """``reach_before`` / ``reach_after`` (frames) of the data's features (:func:`rnnscope.features.feature_reach`),
     or nothing when the data do not say how they were computed."""
     try:
-        reach = feature_reach(ds.attrs["feature_config"], float(ds.attrs["sampling_rate"]))
+        reach = feature_reach(ds.attrs["feature_config"], sampling_rate=float(ds.attrs["sampling_rate"]))
     except (KeyError, TypeError, ValueError):
         return {}
     return {"reach_before": int(reach.before), "reach_after": int(reach.after)}

@@ -62,49 +62,50 @@ def _units(target, func) -> list[int]:
     return [int(u) for u in values]
 
 
-def _split_dict(target, layer, var, direction, output):
-    """A dict target -> (target, layer, var, direction, output) with the dict's entries taking precedence."""
+def _split_dict(target, layer, var, direction, class_output):
+    """A dict target -> (target, layer, var, direction, class_output) with the dict's entries taking precedence."""
     if not isinstance(target, dict):
-        return target, layer, var, direction, output
-    known = {"unit", "class", "layer", "var", "direction", "output"}
+        return target, layer, var, direction, class_output
+    known = {"unit", "class", "layer", "var", "direction", "class_output"}
     unknown = sorted(set(target) - known)
     if unknown or ("unit" in target) == ("class" in target):
         raise AttributionError(f"The 'target' parameter holds {sorted(target)}: a dict target names either 'unit' "
-                               f"(with 'layer', 'var', 'direction') or 'class' (with 'output'), from {sorted(known)}.")
+                               f"(with 'layer', 'var', 'direction') or 'class' (with 'class_output'), from "
+                               f"{sorted(known)}.")
     main = target["unit"] if "unit" in target else str(target["class"])
     return (main, target.get("layer", layer), target.get("var", var), target.get("direction", direction),
-            target.get("output", output))
+            target.get("class_output", class_output))
 
 
-def _check_class(target, output, class_names, func) -> list[Target]:
-    if output not in CLASS_OUTPUTS:
-        raise AttributionError(f"The 'output' parameter of {func} must be one of {list(CLASS_OUTPUTS)} for a class "
-                               f"target. Got {output!r} instead.")
+def _check_class(target, class_output, class_names, func) -> list[Target]:
+    if class_output not in CLASS_OUTPUTS:
+        raise AttributionError(f"The 'class_output' parameter of {func} must be one of {list(CLASS_OUTPUTS)} for a "
+                               f"class target. Got {class_output!r} instead.")
     if target not in class_names:
         raise AttributionError(f"The 'target' parameter of {func} names the class {target!r}, which the model does not "
                                f"have: its classes are {list(class_names)}.")
     k = list(class_names).index(target)
-    return [Target("class", output, class_index=k, class_name=target, label="output")]
+    return [Target("class", class_output, class_index=k, class_name=target, label="output")]
 
 
 def resolve_targets(model, target, *, layer=None, var: str = "h", direction: str | None = None,
-                    output: str = "logit", class_names: Sequence[str] | None = None, func: str = "attribution"
+                    class_output: str = "logit", class_names: Sequence[str] | None = None, func: str = "attribution"
                     ) -> list[Target]:
     """The :class:`Target` objects ``target`` describes for ``model`` (see :func:`rnnscope.experiments.attribution`).
 
     Examples
     --------
     >>> from rnnscope.models import RNNClassifier
-    >>> model = RNNClassifier("gru", 3, 4, 5)
+    >>> model = RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=5)
     >>> [(t.kind, t.var, t.layer, t.unit) for t in resolve_targets(model, [1, 2], var="update_gate")]
     [('unit', 'update_gate', 0, 1), ('unit', 'update_gate', 0, 2)]
-    >>> resolve_targets(model, "LP", output="prob")[0].class_index
+    >>> resolve_targets(model, "LP", class_output="prob")[0].class_index
     2
     """
-    target, layer, var, direction, output = _split_dict(target, layer, var, direction, output)
+    target, layer, var, direction, class_output = _split_dict(target, layer, var, direction, class_output)
     if hasattr(model, "trace_layers"):
         if isinstance(target, str):
-            return _check_class(target, output, model.class_names, func)
+            return _check_class(target, class_output, model.class_names, func)
         units = _units(target, func)
         if layer is None and model.num_layers > 1:
             raise AttributionError(f"The 'layer' parameter of {func} must name the layer of unit {units[0]}: the model "
@@ -121,7 +122,7 @@ def resolve_targets(model, target, *, layer=None, var: str = "h", direction: str
             if class_names is None:
                 raise AttributionError(f"{func}: a class target of a model that is not an rnnscope classifier needs "
                                        "class_names= (the names of the classes output_fn returns, in order).")
-            return _check_class(target, output, class_names, func)
+            return _check_class(target, class_output, class_names, func)
         units = _units(target, func)
         module, entry, label, info, entry_kind = _module_entry(model, layer, direction, func)
         variables, hidden = STATE_VARIABLES[entry_kind], info.units

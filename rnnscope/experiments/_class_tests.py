@@ -9,7 +9,6 @@ on), and :func:`patch_activations` steps the patched layers with their reference
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import torch
@@ -18,7 +17,7 @@ import xarray as xr
 from .. import analysis
 from ..analysis._attribution import _null_vars
 from .._device import resolve_device
-from .._validation import check_positive, stored_background
+from .._validation import check_positive, plain, stored_background
 from ..capturing import capture
 from ..errors import AttributionError
 from ..train._records import _records
@@ -34,7 +33,7 @@ def _unit_sets(model, units, data, rank_on, device, func):
     """class -> list of (layer, unit): given, or the ``units`` units of largest positive class gap per class."""
     names = list(model.class_names)
     if isinstance(units, (int, np.integer)) and not isinstance(units, bool):
-        run = capture(model, _strip_run(data if rank_on is None else rank_on), variables=["h"], device=device,
+        run = capture(model, _strip_run(data if rank_on is None else rank_on), var=["h"], device=device,
                       progress=False)
         gap = analysis.specialisation(run)["class_gap"]  # (class_name, unit, layer)
         background = stored_background(data.attrs) or getattr(model, "background", None)
@@ -49,19 +48,19 @@ def _unit_sets(model, units, data, rank_on, device, func):
                 out[c] = [(int(layer), int(unit)) for unit, layer in picked]
         return out
     if not isinstance(units, dict) or not units:
-        raise AttributionError(f"The 'units' parameter of {func} must be a number of units per class (flagged by "
+        raise AttributionError(f"The 'class_units' parameter of {func} must be a number of units per class (flagged by "
                                "their class gap, analysis.specialisation) or a dict {class name: unit ids} ({layer: "
                                f"unit ids}} per class for several layers). Got {units!r} instead.")
     out = {}
     for c, chosen in units.items():
         if c not in names:
-            raise AttributionError(f"The 'units' parameter of {func} names the class {c!r}, which the model does not "
+            raise AttributionError(f"The 'class_units' parameter of {func} names the class {c!r}, which the model does not "
                                    f"have: its classes are {names}.")
         per_layer = chosen if isinstance(chosen, dict) else {0: chosen}
         pairs = [(int(l_), int(u)) for l_, us in per_layer.items() for u in np.ravel(us)]
         bad = [p for p in pairs if not (0 <= p[0] < model.num_layers and 0 <= p[1] < model.hidden_size)]
         if bad:
-            raise AttributionError(f"The 'units' parameter of {func} names (layer, unit) {bad} for class {c!r}; the "
+            raise AttributionError(f"The 'class_units' parameter of {func} names (layer, unit) {bad} for class {c!r}; the "
                                    f"model has layers 0..{model.num_layers - 1} of {model.hidden_size} units.")
         out[c] = pairs
     return out
@@ -126,7 +125,7 @@ def _matched(activity, flagged, rng, match, excluded=()):
     return out
 
 
-def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: int = 0, match: int = 10,
+def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, seed: int = 0, match: int = 10,
                     rank_on: xr.Dataset | None = None, batch_size: int = 32, device="auto",
                     progress: bool = True) -> xr.Dataset:
     """Silence the units flagged for each class and measure every class's recall and logit, against
@@ -145,7 +144,7 @@ def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: 
     model : RNNClassifier
     data : xarray.Dataset
         Features Dataset the scores are measured on.
-    units : int or dict
+    class_units : int or dict
         A number of units per class: the units of largest positive ``class_gap`` (:func:`rnnscope.analysis.
         specialisation` of a capture of ``rank_on``) of every class but the background; or a dict ``{class:
         unit ids}`` (``{class: {layer: unit ids}}`` for several layers).
@@ -165,13 +164,13 @@ def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: 
         ``recall_drop`` and ``logit_drop`` (silenced_class, class_name) with ``<score>_null_mean``,
         ``<score>_null_q95`` and ``<score>_p`` (one-sided: a drop at least as large as the matched units');
         ``recall`` and ``logit`` (class_name) of the intact model; ``n_silenced`` (silenced_class);
-        ``attrs["units"]`` the silenced (layer, unit) pairs per class (JSON).
+        ``attrs["units"]`` the silenced (layer, unit) pairs per class (a dict).
 
     Examples
     --------
     >>> import rnnscope
-    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0, duration_s=(40, 60)))
-    >>> model = rnnscope.models.RNNClassifier("gru", 48, 16, 5).fit_normalizer(frames)
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0, record_duration_s=(40, 60)))
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=5).fit_normalizer(frames)
     >>> table = class_silencing(model, frames, progress=False)  # 5 units per class, 100 matched draws
     >>> table.recall_drop.dims, table.recall_drop_p.dims
     (('silenced_class', 'class_name'), ('silenced_class', 'class_name'))
@@ -183,11 +182,11 @@ def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: 
     modes = {m: m.training for m in model.modules()}
     model.to(device).eval()
     try:
-        sets = _unit_sets(model, units, data, rank_on, device, func)
+        sets = _unit_sets(model, class_units, data, rank_on, device, func)
         if not sets:
             raise AttributionError(f"{func}: no class has units to silence (no unit is more active for a class than "
-                                   "for the others); pass units={class: unit ids}.")
-        ranked = capture(model, _strip_run(data if rank_on is None else rank_on), variables=["h"], device=device,
+                                   "for the others); pass class_units={class: unit ids}.")
+        ranked = capture(model, _strip_run(data if rank_on is None else rank_on), var=["h"], device=device,
                          progress=False)
         activity = np.nan_to_num(np.asarray(analysis.unit_activity(ranked)["mean_abs"].values))  # (unit, layer)
         score = _Scorer(model, data, batch_size, device, func)
@@ -219,7 +218,7 @@ def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: 
         data_vars[name] = (dims, reference)
         data_vars.update(_null_vars(name, dims, reference, null_values, what="activity-matched random units"))
     return xr.Dataset(data_vars, coords={"silenced_class": classes, "class_name": list(model.class_names)},
-                      attrs={"units": json.dumps({c: sets[c] for c in classes}), "null": int(null),
+                      attrs={"units": plain({c: sets[c] for c in classes}), "null": int(null),
                              "null_seed": int(seed), "match": int(match),
                              "definition": "drop of each class's frame recall and mean logit (on its frames) when "
                                            "the units flagged for silenced_class are silenced (h = 0 at every step)"})
@@ -228,7 +227,7 @@ def class_silencing(model, data: xr.Dataset, *, units=5, null: int = 100, seed: 
 # --------------------------------------------------------------------------------------------- patching
 
 
-def _one_record(ds, event, name, func):
+def _one_record(ds, event, name, event_name, func):
     if not isinstance(ds, xr.Dataset) or "features" not in ds.variables:
         raise AttributionError(f"The {name!r} parameter of {func} must be a features Dataset. Got "
                                f"{type(ds).__name__} instead.")
@@ -236,11 +235,11 @@ def _one_record(ds, event, name, func):
     if event is None:
         if ds.sizes["event"] != 1:
             raise AttributionError(f"{func}: {name!r} holds {ds.sizes['event']} records; choose one with "
-                                   f"{name}_event= (an event_id among {ids[:4]}... or a position).")
+                                   f"{event_name}= (an event_id among {ids[:4]}... or a position).")
         event = 0
     position = ids.index(event) if isinstance(event, str) and event in ids else event
     if not isinstance(position, (int, np.integer)) or not 0 <= position < ds.sizes["event"]:
-        raise AttributionError(f"The '{name}_event' parameter of {func} must be an event_id {ids[:4]}... or a position "
+        raise AttributionError(f"The '{event_name}' parameter of {func} must be an event_id {ids[:4]}... or a position "
                                f"0..{ds.sizes['event'] - 1}. Got {event!r} instead.")
     n = int(ds["length"].values[position])
     x = np.asarray(ds["features"].isel(event=int(position), time=slice(0, n)).values, dtype=np.float32)
@@ -285,13 +284,13 @@ def _patched_logits(model, x, patches):
     return model.head(inp)
 
 
-def patch_activations(model, source: xr.Dataset, target: xr.Dataset, *, units, frames, source_start=None,
-                      source_event=None, target_event=None, device="auto") -> xr.Dataset:
-    """Copy chosen units' states from one record into another over chosen frames and report how the class
-    probabilities change over time.
+def patch_activations(model, data: xr.Dataset, *, donor: xr.Dataset, units, frames, donor_start=None,
+                      donor_event=None, event=None, device="auto") -> xr.Dataset:
+    """Copy chosen units' states from a donor record into a record of ``data`` over chosen frames and report how
+    the class probabilities change over time.
 
-    The target record runs through the model with, at each frame of ``frames``, the chosen units' ``h`` (and
-    ``c`` for LSTM layers) replaced by their values in the source record at the aligned frame (``source_start``
+    The record of ``data`` runs through the model with, at each frame of ``frames``, the chosen units' ``h`` (and
+    ``c`` for LSTM layers) replaced by their values in the donor record at the aligned frame (``donor_start``
     onwards); everything else, including the later frames, follows from the model's own equations (the patched
     layers step frame by frame over the patched frames). E.g. a VT onset's VT units copied into an LP record: does
     the model now see a VT?
@@ -299,29 +298,33 @@ def patch_activations(model, source: xr.Dataset, target: xr.Dataset, *, units, f
     Parameters
     ----------
     model : RNNClassifier
-    source, target : xarray.Dataset
-        Features Datasets (one record each, or pick with ``source_event`` / ``target_event``).
+    data : xarray.Dataset
+        Features Dataset holding the record patched (one record, or pick it with ``event``).
+    donor : xarray.Dataset
+        Features Dataset holding the record the states are copied from (one record, or pick it with
+        ``donor_event``).
     units : list of int or dict
         Unit ids (one-layer model) or ``{layer: unit ids}``.
     frames : (float, float)
-        ``[start, stop)`` s of the target record to patch.
-    source_start : float, optional
-        Time (s) of the source frame copied onto the first patched frame (default: the same time).
-    source_event, target_event : str or int, optional
+        ``[start, stop)`` s of the patched record to patch.
+    donor_start : float, optional
+        Time (s) of the donor frame copied onto the first patched frame (default: the same time).
+    donor_event, event : str or int, optional
+        The donor's record and the patched record: an event_id or a position (default: the only one).
     device : str
 
     Returns
     -------
     xarray.Dataset
-        ``prob`` (time, class_name) of the patched target, ``prob_clean`` of the intact one, ``prob_change``
+        ``prob`` (time, class_name) of the patched record, ``prob_clean`` of the intact one, ``prob_change``
         their difference; coordinate ``patched`` (time, bool); attrs naming the records, units and frames.
 
     Examples
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5).fit_normalizer(frames)
-    >>> out = patch_activations(model, frames.isel(event=[0]), frames.isel(event=[1]), units=[0, 3],
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5).fit_normalizer(frames)
+    >>> out = patch_activations(model, frames.isel(event=[1]), donor=frames.isel(event=[0]), units=[0, 3],
     ...                         frames=(20.0, 30.0))
     >>> out.prob_change.dims, int(out.patched.sum())
     (('time', 'class_name'), 20)
@@ -329,13 +332,13 @@ def patch_activations(model, source: xr.Dataset, target: xr.Dataset, *, units, f
     True
     """
     func = "patch_activations"
-    x_src, t_src, src_id = _one_record(source, source_event, "source", func)
-    x_tgt, t_tgt, tgt_id = _one_record(target, target_event, "target", func)
+    x_src, t_src, src_id = _one_record(donor, donor_event, "donor", "donor_event", func)
+    x_tgt, t_tgt, tgt_id = _one_record(data, event, "data", "event", func)
     a, b = _frame_span(t_tgt, frames, "frames", func)
-    start = t_tgt[a] if source_start is None else float(source_start)
-    s0, _ = _frame_span(t_src, (start, np.inf), "source_start", func)
+    start = t_tgt[a] if donor_start is None else float(donor_start)
+    s0, _ = _frame_span(t_src, (start, np.inf), "donor_start", func)
     if s0 + (b - a) > len(t_src):
-        raise AttributionError(f"{func}: the source record {src_id!r} has {len(t_src) - s0} frames from {start:g} s, "
+        raise AttributionError(f"{func}: the donor record {src_id!r} has {len(t_src) - s0} frames from {start:g} s, "
                                f"fewer than the {b - a} patched frames; patch a shorter span or start earlier.")
     per_layer = units if isinstance(units, dict) else {0: units}
     device = resolve_device(device, func=func)
@@ -368,6 +371,6 @@ def patch_activations(model, source: xr.Dataset, target: xr.Dataset, *, units, f
     dims = ("time", "class_name")
     return xr.Dataset({"prob": (dims, patched), "prob_clean": (dims, clean), "prob_change": (dims, patched - clean)},
                       coords={"time": t_tgt, "class_name": list(model.class_names), "patched": ("time", mask)},
-                      attrs={"source_event_id": src_id, "target_event_id": tgt_id, "source_start_s": float(t_src[s0]),
+                      attrs={"donor_event_id": src_id, "event_id": tgt_id, "donor_start_s": float(t_src[s0]),
                              "frames_s": [float(t_tgt[a]), float(t_tgt[b - 1])],
-                             "units": json.dumps({int(l): np.ravel(u).tolist() for l, u in per_layer.items()})})
+                             "units": plain({str(int(l)): np.ravel(u).tolist() for l, u in per_layer.items()})})

@@ -15,7 +15,6 @@ torch is imported inside the functions that need it (``shuffle_labels`` works on
 """
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -29,7 +28,7 @@ __all__ = ["untrained_like", "shuffle_labels", "compare_controls", "CONTROLS"]
 CONTROLS = ("trained", "untrained", "shuffled_labels")
 
 
-def untrained_like(model, seed: int = 0, *, keep_normalizer: bool = True):
+def untrained_like(model, *, seed: int = 0, keep_normalizer: bool = True):
     """A freshly initialised model of the same architecture as ``model``: the "untrained" control.
 
     The model is rebuilt from ``model.config`` (cells, sizes, layers, shortcuts, classes, masked units) with every
@@ -59,7 +58,7 @@ def untrained_like(model, seed: int = 0, *, keep_normalizer: bool = True):
     --------
     >>> from rnnscope.models import RNNClassifier
     >>> from rnnscope.experiments import untrained_like
-    >>> model = RNNClassifier("lstm", 4, 8, 5)
+    >>> model = RNNClassifier("lstm", input_size=4, hidden_size=8, num_classes=5)
     >>> fresh = untrained_like(model, seed=1)
     >>> fresh.config["cells"], fresh.hidden_size, fresh.info["control"]
     (['lstm'], 8, 'untrained')
@@ -84,18 +83,18 @@ def untrained_like(model, seed: int = 0, *, keep_normalizer: bool = True):
     return fresh.to(model.device).eval()
 
 
-def _check_keep(keep, names: list[str], func: str) -> set[int]:
-    if keep is None:
+def _check_unshuffled(unshuffled, names: list[str], func: str) -> set[int]:
+    if unshuffled is None:
         return set()
-    keep = [keep] if isinstance(keep, str) else list(keep)
-    unknown = [k for k in keep if k not in names]
+    unshuffled = [unshuffled] if isinstance(unshuffled, str) else list(unshuffled)
+    unknown = [k for k in unshuffled if k not in names]
     if unknown:
-        raise ValueError(f"The 'keep' parameter of {func} must name classes of the data set {names}. "
+        raise ValueError(f"The 'unshuffled' parameter of {func} must name classes of the data set {names}. "
                          f"Got {unknown} instead.")
-    return {names.index(k) for k in keep}
+    return {names.index(k) for k in unshuffled}
 
 
-def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[str] | None = None) -> xr.Dataset:
+def shuffle_labels(dataset: xr.Dataset, *, seed: int = 0, unshuffled: str | Sequence[str] | None = None) -> xr.Dataset:
     """The same records with the classes of their labelled segments permuted among segments: the "shuffled" control.
 
     The segment table keeps every boundary (``segment_event_id``, ``segment_start``, ``segment_end``, P and S); only
@@ -110,16 +109,16 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
         A features Dataset (or records, or a run) with a segment table and ``label``.
     seed : int
         Seed of the permutation.
-    keep : str or list of str, optional
+    unshuffled : str or list of str, optional
         Classes whose segments keep their class and stay out of the permutation (e.g. the background class,
-        ``keep=dataset.attrs["background"]``, shuffles only the event classes among event segments, a control for
+        ``unshuffled=dataset.attrs["background"]``, shuffles only the event classes among event segments, a control for
         class identity beyond event detection).
 
     Returns
     -------
     xarray.Dataset
         A new Dataset (the input is not modified); capture-time summaries (``summary_*``) are dropped, and
-        ``attrs["label_shuffle"]`` records the seed and ``keep`` (JSON).
+        ``attrs["label_shuffle"]`` records the seed and ``unshuffled`` (a dict).
 
     Examples
     --------
@@ -143,7 +142,7 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"The 'seed' parameter of {func} must be an integer. Got {seed!r} instead.")
     names = [str(c) for c in dataset.attrs.get("class_names", [])]
-    kept = _check_keep(keep, names, func)
+    kept = _check_unshuffled(unshuffled, names, func)
     old = np.asarray(dataset["segment_class"].values).astype(np.int64)
     movable = np.flatnonzero(~np.isin(old, list(kept)))
     new = old.copy()
@@ -174,54 +173,54 @@ def shuffle_labels(dataset: xr.Dataset, seed: int = 0, *, keep: str | Sequence[s
             after[e, a:b][rows] = new[seg]
         out["sample_label"] = samples.copy(data=after).transpose(*dataset["sample_label"].dims)
     out.attrs = dict(dataset.attrs)
-    out.attrs["label_shuffle"] = json.dumps({"seed": int(seed), "keep": [names[k] for k in sorted(kept)]})
+    out.attrs["label_shuffle"] = {"seed": int(seed), "unshuffled": [names[k] for k in sorted(kept)]}
     return out
 
 
 def compare_controls(
-    fn: Callable,
     make_model: Callable,
     dataset: xr.Dataset,
     *,
+    fn: Callable,
     test: xr.Dataset | None = None,
     seeds: Iterable[int] = (0,),
-    keep: str | Sequence[str] | None = None,
+    unshuffled: str | Sequence[str] | None = None,
     executor=None,
     threads: int | None = 1,
-    device: str = "cpu",
+    device: str = "auto",
     confidence: float = 0.95,
     by=None,
     capture_kwargs: Mapping | None = None,
-    progress: bool = False,
+    progress: bool = True,
     **fit_kwargs,
 ):
     """One number on the trained model, the untrained control and the shuffled-labels control, over seeds.
 
     For each seed ``s``: a model trained on ``dataset`` (:func:`rnnscope.train.fit_many`), its untrained twin
     (:func:`untrained_like` with seed ``s``: the trained model's own starting point, normaliser kept) and a model
-    trained with seed ``s`` on ``shuffle_labels(dataset, seed=s, keep=keep)``. Each is captured on ``test`` (the
-    true labels) and ``fn(run)`` computed; the values are summarised per control with
+    trained with seed ``s`` on ``shuffle_labels(dataset, seed=s, unshuffled=unshuffled)``. Each is captured on
+    ``test`` (the true labels) and ``fn(run)`` computed; the values are summarised per control with
     :func:`rnnscope.analysis.across_seeds` (mean, std, sem, n, Student-t interval).
 
     Parameters
     ----------
-    fn : callable
-        run -> number, pandas Series / DataFrame or xarray object (any :mod:`rnnscope.analysis` number).
     make_model : callable
         Builds a fresh model (called after seeding; picklable for process executors).
     dataset : xarray.Dataset
         Training records.
+    fn : callable
+        run -> number, pandas Series / DataFrame or xarray object (any :mod:`rnnscope.analysis` number).
     test : xarray.Dataset, optional
         Records the models are captured and analysed on (default: ``dataset``; prefer held-out records).
     seeds : iterable of int
-    keep : str or list of str, optional
+    unshuffled : str or list of str, optional
         Classes left out of the label permutation (:func:`shuffle_labels`).
     executor, threads, device, progress, **fit_kwargs
         As in :func:`rnnscope.train.fit_many` (all trainings run as one batch of tasks).
     confidence, by
         As in :func:`rnnscope.analysis.across_seeds`.
     capture_kwargs : mapping, optional
-        Extra :func:`rnnscope.capture` keywords (e.g. ``variables=["h"]``).
+        Extra :func:`rnnscope.capture` keywords (e.g. ``var=["h"]``).
 
     Returns
     -------
@@ -236,8 +235,9 @@ def compare_controls(
     >>> from functools import partial
     >>> from rnnscope import analysis
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
-    >>> make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5)
-    >>> table = rnnscope.experiments.compare_controls(analysis.frame_accuracy, make, frames, epochs=1)
+    >>> make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> table = rnnscope.experiments.compare_controls(make, frames, fn=analysis.frame_accuracy, epochs=1,
+    ...                                               progress=False)
     >>> list(table.index), list(table.columns[:2])
     (['trained', 'untrained', 'shuffled_labels'], ['mean', 'std'])
     """
@@ -261,7 +261,7 @@ def compare_controls(
     for data in (dataset, None):
         for s in seeds:
             payloads.append({"make_model": make_model, "dataset": data if data is not None else
-                             shuffle_labels(dataset, seed=s, keep=keep), "seed": s, "threads": threads,
+                             shuffle_labels(dataset, seed=s, unshuffled=unshuffled), "seed": s, "threads": threads,
                              "device": device, "fit_kwargs": fit_kwargs})
     with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
         models = _run_tasks(_fit_seed_task, payloads, executor, progress, func)

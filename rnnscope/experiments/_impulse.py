@@ -37,13 +37,13 @@ def _decay(response: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", amplitude: float = 1.0,
-                     width: int = 1, features=None, n_frames: int = 200, onset: int = 50,
+                     pulse_frames: int = 1, pulse_features=None, n_frames: int = 200, onset: int = 50,
                      frame_rate: float | None = None, device="auto") -> xr.Dataset:
     """Each unit's response to a short input impulse and its decay time.
 
     The model runs twice on a constant input (the per-feature mean: of ``data``'s valid frames, else the model's
     normaliser mean) for ``onset`` frames to settle, then ``n_frames`` more; in the second run the input rises by
-    ``amplitude`` standard deviations (``data``'s, else the normaliser's) on ``features`` during ``width`` frames
+    ``amplitude`` standard deviations (``data``'s, else the normaliser's) on ``pulse_features`` during ``pulse_frames`` frames
     from frame ``onset``. The response is ``|v_impulse - v_constant|`` of ``var``; the decay time is the time
     from the response's peak until it falls for good below peak / e (interpolated between frames). For a state
     kept by a constant gate ``g`` it is ``-dt / ln(g)``, the gate time constant of
@@ -58,9 +58,9 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
         The state variable (``"h"``, ``"c"``...).
     amplitude : float
         Height of the impulse in standard deviations.
-    width : int
+    pulse_frames : int
         Frames of the impulse.
-    features : list of int or str, optional
+    pulse_features : list of int or str, optional
         The features the impulse enters (default all).
     n_frames, onset : int
         Frames after the impulse's start, and frames of constant input before it.
@@ -81,7 +81,7 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
     >>> from rnnscope.models import RNNClassifier
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
-    >>> model = RNNClassifier("gru", 4, 6, 5)
+    >>> model = RNNClassifier("gru", input_size=4, hidden_size=6, num_classes=5)
     >>> out = impulse_response(model)
     >>> out.response.dims, out.impulse_decay_s.dims
     (('time', 'unit', 'layer'), ('unit', 'layer'))
@@ -93,7 +93,7 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
         raise AttributionError(f"The 'model' parameter of {func} must be an rnnscope classifier (RNNClassifier, or "
                                f"from_torch). Got {type(model).__name__} instead.")
     check_positive(amplitude, name="amplitude", func=func)
-    for name, value in (("width", width), ("n_frames", n_frames), ("onset", onset)):
+    for name, value in (("pulse_frames", pulse_frames), ("n_frames", n_frames), ("onset", onset)):
         check_positive(value, name=name, func=func, integer=True, allow_zero=name == "onset")
     variables = {v for layer in model.layers for v in layer.variables}
     if var not in variables:
@@ -107,9 +107,9 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
     else:
         mean = model.feature_mean.detach().cpu().numpy().astype(np.float32)
         std = model.feature_std.detach().cpu().numpy().astype(np.float32)
-    chosen = _feature_index(model, data, features, func)
+    chosen = _feature_index(model, data, pulse_features, func)
     x = np.broadcast_to(mean, (2, onset + n_frames, mean.size)).copy()
-    pulse = x[1, onset: onset + width]  # a view: the frames of the impulse
+    pulse = x[1, onset: onset + pulse_frames]  # a view: the frames of the impulse
     pulse[:, chosen] += amplitude * std[chosen]
     modes = {m: m.training for m in model.modules()}
     model.to(device).eval()
@@ -135,7 +135,7 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
                       "decayed": (("unit", "layer"), decayed.reshape(shape))},
                      coords={"time": np.arange(n_frames) * dt, "unit": np.arange(shape[0]),
                              "layer": np.arange(shape[1])},
-                     attrs={"variable": var, "amplitude": float(amplitude), "width": int(width),
+                     attrs={"variable": var, "amplitude": float(amplitude), "pulse_frames": int(pulse_frames),
                             "frame_period_s": dt,
                             "definition": "time from the peak of |v_impulse - v_constant| until it falls for good "
                                           "below peak / e"})
@@ -154,7 +154,7 @@ def _feature_index(model, data, features, func) -> np.ndarray:
         elif isinstance(f, (int, np.integer)) and 0 <= f < model.input_size:
             out.append(int(f))
         else:
-            raise AttributionError(f"The 'features' parameter of {func} must hold feature indices (0.."
+            raise AttributionError(f"The 'pulse_features' parameter of {func} must hold feature indices (0.."
                                    f"{model.input_size - 1}) or names of data's features. Got {f!r} instead.")
     return np.asarray(out)
 

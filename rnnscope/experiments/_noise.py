@@ -10,7 +10,7 @@ from .. import analysis, features
 from .._validation import check_choice
 from ..capturing import capture
 from ..data import from_arrays, select_records
-from ..schema import event_ids, json_attr, segment_rows, segment_variables
+from ..schema import event_ids, plain, segment_rows, segment_variables
 from ._common import _strip_run, _threads
 
 __all__ = ["noise_robustness"]
@@ -44,27 +44,27 @@ def _shift_segments(table: pd.DataFrame, at: float, by: float) -> pd.DataFrame:
 def noise_robustness(
     model,
     dataset: xr.Dataset,
+    *,
     event=0,
     start: float = 10.0,
     duration: float = 5.0,
-    level: float = 1.0,
-    mode: str = "overwrite",
+    noise_level: float = 1.0,
+    how: str = "overwrite",
     where: str = "waveform",
     seed: int = 0,
-    *,
-    variables="all",
+    var="all",
     device: str = "auto",
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> tuple[xr.Dataset, xr.Dataset]:
     """Run one record clean and with a noise segment, and return both runs aligned in time (Tang et al., Fig. 8).
 
-    The noise is Gaussian white noise of standard deviation ``level`` x the standard deviation of the record
+    The noise is Gaussian white noise of standard deviation ``noise_level`` x the standard deviation of the record
     (``where="waveform"``: of its valid samples; ``where="features"``: of each feature over its valid frames, noise
     centred on the feature's mean), drawn with ``seed``.
 
-    - ``mode="overwrite"``: samples (frames) ``[start, start + duration)`` are replaced by noise; both runs have
+    - ``how="overwrite"``: samples (frames) ``[start, start + duration)`` are replaced by noise; both runs have
       the same frames.
-    - ``mode="insert"``: the noise is inserted at ``start``; the perturbed record is longer. With
+    - ``how="insert"``: the noise is inserted at ``start``; the perturbed record is longer. With
       ``where="waveform"`` the duration is rounded to a whole number of hops (>= 1) so that framing stays aligned.
       Inserted samples are labelled -1 (unknown) and later segments are shifted.
 
@@ -90,16 +90,17 @@ def noise_robustness(
         Record position or ``event_id``.
     start, duration : float
         Seconds from the record start.
-    level : float
+    noise_level : float
         Noise standard deviation relative to the record's.
-    mode : {"overwrite", "insert"}
+    how : {"overwrite", "insert"}
+        Noise written over the record's samples (frames), or inserted into it.
     where : {"waveform", "features"}
     seed : int
-    variables : "all" or list of str
-        Passed to :func:`rnnscope.capture`.
+    var : "all" or list of str
+        The state variables captured (:func:`rnnscope.capture`).
     device : str
-    threads : int, optional
-        PyTorch CPU threads for this call (restored afterwards).
+    threads : int or None
+        PyTorch CPU threads for this call (default 1; restored afterwards); None leaves the current setting.
 
     Returns
     -------
@@ -110,16 +111,15 @@ def noise_robustness(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5)
-    >>> clean, noisy = noise_robustness(model, frames, 0, start=20.0, duration=5.0, mode="insert",
-    ...                                  threads=1)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> clean, noisy = noise_robustness(model, frames, event=0, start=20.0, duration=5.0, how="insert")
     >>> int(noisy.length[0]) - int(clean.length[0])
     10
     """
     func = "noise_robustness"
-    check_choice(mode, ["overwrite", "insert"], name="mode", func=func)
+    check_choice(how, ["overwrite", "insert"], name="how", func=func)
     check_choice(where, ["waveform", "features"], name="where", func=func)
-    for name, value in (("start", start), ("duration", duration), ("level", level)):
+    for name, value in (("start", start), ("duration", duration), ("noise_level", noise_level)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0 or \
                 (name == "duration" and value <= 0):
             raise ValueError(f"The {name!r} parameter of {func} must be a {'positive' if name == 'duration' else 'non-negative'} "
@@ -128,9 +128,9 @@ def noise_robustness(
     one = _strip_run(select_records(dataset, [e]))
     rng = np.random.default_rng(seed)
     if where == "waveform":
-        clean_frames, pert_frames, mapping, info = _perturb_waveform(one, start, duration, level, mode, rng, func)
+        clean_frames, pert_frames, mapping, info = _perturb_waveform(one, start, duration, noise_level, how, rng, func)
     else:
-        clean_frames, pert_frames, mapping, info = _perturb_features(one, start, duration, level, mode, rng, func)
+        clean_frames, pert_frames, mapping, info = _perturb_features(one, start, duration, noise_level, how, rng, func)
     n_clean, n_pert = int(clean_frames["length"][0]), int(pert_frames["length"][0])
     if n_pert == 0 or n_clean == 0:
         raise ValueError(f"{func}: the record has no frame; choose a longer record.")
@@ -144,17 +144,17 @@ def noise_robustness(
     info["noise_start_frame"] = int(touched[0]) if touched.size else n_pert
     info["noise_stop_frame"] = int(touched[-1] + 1) if touched.size else n_pert
     with _threads(threads):
-        clean = capture(model, clean_frames, variables=variables, device=device, progress=False)
-        perturbed = capture(model, pert_frames, variables=variables, device=device, progress=False)
+        clean = capture(model, clean_frames, var=var, device=device, progress=False)
+        perturbed = capture(model, pert_frames, var=var, device=device, progress=False)
     full = np.full(perturbed.sizes["time"], -1, dtype=np.int64)
     full[:n_pert] = mapped
     perturbed = perturbed.assign_coords(clean_frame=("time", full))
     perturbed["clean_frame"].attrs["long_name"] = "clean frame this frame corresponds to (-1: none)"
-    perturbed.attrs["noise"] = json_attr(info)
+    perturbed.attrs["noise"] = plain(info)
     return clean, perturbed
 
 
-def _perturb_waveform(one, start, duration, level, mode, rng, func):
+def _perturb_waveform(one, start, duration, level, how, rng, func):
     for name in ("waveform", "sample_label"):
         if name not in one:
             raise ValueError(f"{func}: where='waveform' needs the record's {name!r}; the Dataset has none (features "
@@ -173,7 +173,7 @@ def _perturb_waveform(one, start, duration, level, mode, rng, func):
         raise ValueError(f"The 'start' parameter of {func} must lie inside the record (0-{n / fs:g} s). "
                          f"Got {start!r} instead.")
     scale = float(np.std(x)) * float(level)
-    if mode == "insert":
+    if how == "insert":
         n_hops = max(1, int(round(duration * fs / hop)))
         n_ins = n_hops * hop
         noise = scale * rng.standard_normal(n_ins)
@@ -187,25 +187,27 @@ def _perturb_waveform(one, start, duration, level, mode, rng, func):
     names = list(one.attrs["class_names"])
     segs = _segments(one, 0)
     ids = [str(one["event_id"].values[0])] if "event_id" in one.coords else None
-    seg_pert = _shift_segments(segs, s0 / fs, n_ins / fs) if mode == "insert" else segs
-    rec_clean = from_arrays([x], [y], fs, names, segments=segs if len(segs) else None, event_ids=ids)
-    rec_pert = from_arrays([xp], [yp], fs, names, segments=seg_pert if len(seg_pert) else None, event_ids=ids)
+    seg_pert = _shift_segments(segs, s0 / fs, n_ins / fs) if how == "insert" else segs
+    rec_clean = from_arrays([x], [y], sampling_rate=fs, class_names=names, segments=segs if len(segs) else None,
+                            event_ids=ids)
+    rec_pert = from_arrays([xp], [yp], sampling_rate=fs, class_names=names,
+                           segments=seg_pert if len(seg_pert) else None, event_ids=ids)
     for rec in (rec_clean, rec_pert):
         rec.attrs.update({k: v for k, v in one.attrs.items() if k not in rec.attrs})
-    clean = features.compute(rec_clean, cfg)
-    pert = features.compute(rec_pert, cfg)
+    clean = features.compute(rec_clean, feature_config=cfg)
+    pert = features.compute(rec_pert, feature_config=cfg)
     n_pert = int(pert["length"][0])
     j = np.arange(n_pert)
-    if mode == "insert":
+    if how == "insert":
         mapping = np.where(j * hop + win <= s0, j, np.where(j * hop >= s0 + n_ins, j - n_hops, -1))
     else:
         mapping = j.copy()
-    info = {"mode": mode, "where": "waveform", "start_s": s0 / fs, "duration_s": n_ins / fs, "level": float(level),
+    info = {"how": how, "where": "waveform", "start_s": s0 / fs, "duration_s": n_ins / fs, "noise_level": float(level),
             "noise_std": scale, "inserted_frames": int(n_hops)}
     return clean, pert, mapping, info
 
 
-def _perturb_features(one, start, duration, level, mode, rng, func):
+def _perturb_features(one, start, duration, level, how, rng, func):
     n = int(one["length"][0])
     times = np.asarray(one["time"].values, dtype=np.float64)
     step = float(times[1] - times[0]) if times.size > 1 else 1.0 / float(one.attrs.get("frame_rate", 2.0))
@@ -219,7 +221,7 @@ def _perturb_features(one, start, duration, level, mode, rng, func):
     mu, sd = x.mean(0), x.std(0)
     clean = one.drop_vars([v for v in ("waveform", "sample_label", "spectrogram") if v in one])
     clean = clean.drop_vars([c for c in ("sample", "sample_time", "n_samples", "freq") if c in clean.coords])
-    if mode == "overwrite":
+    if how == "overwrite":
         n_f = min(n_f, n - f0)
         xp = x.copy()
         xp[f0 : f0 + n_f] = mu + float(level) * sd * rng.standard_normal((n_f, x.shape[1]))
@@ -250,6 +252,6 @@ def _perturb_features(one, start, duration, level, mode, rng, func):
         j = np.arange(m)
         mapping = np.where(j < f0, j, np.where(j >= f0 + n_f, j - n_f, -1))
         inserted = n_f
-    info = {"mode": mode, "where": "features", "start_s": float(times[f0]), "duration_s": n_f * step,
-            "level": float(level), "inserted_frames": int(inserted)}
+    info = {"how": how, "where": "features", "start_s": float(times[f0]), "duration_s": n_f * step,
+            "noise_level": float(level), "inserted_frames": int(inserted)}
     return clean, pert, mapping, info

@@ -2,16 +2,18 @@
 :func:`keep_count`, :func:`kept_counts`, :func:`ablation_curve` (a fixed share of the units, or the units above an
 activity threshold).
 
-One convention everywhere: ``keep=`` names the units kept, ``silence=`` the units silenced. For an rnnscope
-classifier the units are given per layer; for any other ``nn.Module``, per recurrent module, layer and direction
-(a dict keyed by module name or layer label, :mod:`rnnscope.models._module_masks`).
+One way to name units everywhere (``silence``, ``silenced``, :func:`rnnscope.capture`'s ``silence=``): a dict
+``{layer: units}``, ``layer`` the index along the ``layer`` dimension of the model's run (an rnnscope classifier's
+layer; for any other ``nn.Module`` each layer and direction of each recurrent module in ``model.named_modules()``
+order, as :func:`rnnscope.capture` numbers them) and ``units`` the silenced units: unit ids, or a boolean mask of
+the layer's units (True = silenced). :func:`rnnscope.models._module_masks.silence_keeps` reads it.
 """
 from __future__ import annotations
 
 import contextlib
 import copy
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -20,7 +22,9 @@ import xarray as xr
 
 from .. import analysis, schema
 from .._validation import check_choice
-from ..capturing import capture
+from ..capturing import capture, capture_modules
+from ..models._module_masks import module_keeps
+from ..models._module_masks import silenced as _silenced
 from ._common import _strip_run, _threads
 
 __all__ = ["silence", "silenced", "keep_count", "kept_counts", "ablation_curve"]
@@ -29,29 +33,14 @@ __all__ = ["silence", "silenced", "keep_count", "kept_counts", "ablation_curve"]
 # --------------------------------------------------------------------------------------------- silencing units
 
 
-def _keep_list(model, keep, func):
-    from ..models._checks import layer_masks
-
-    return layer_masks(keep, model.num_layers, model.hidden_size, name="keep", func=func)
-
-
 def _is_classifier(model) -> bool:
     return hasattr(model, "trace_layers") and hasattr(model, "masked")
 
 
-def _module_keeps(model, keep, silence_, func):
-    from ..models._module_masks import module_keeps
-
-    if keep is not None and silence_ is not None:
-        raise ValueError(f"{func}: pass keep= (the units kept) or silence= (the units silenced), not both.")
-    if silence_ is not None:
-        return module_keeps(model, silence_, name="silence", func=func, silenced=True)
-    return module_keeps(model, keep, name="keep", func=func)
-
-
 @contextlib.contextmanager
-def silenced(model, keep=None, *, silence=None):
-    """Within the ``with`` block, ``model``'s recurrent modules silence units (any ``nn.Module``; not a copy).
+def silenced(model, silence):
+    """Within the ``with`` block, ``model``'s recurrent modules silence the units ``silence`` names (any
+    ``nn.Module``; not a copy).
 
     A silenced unit's output ``h`` is 0 at every step inside the recurrence (the recurrent weight columns reading
     it see 0; for a cell, the state it reads) and in everything its module passes on (next layer, the model's
@@ -60,24 +49,21 @@ def silenced(model, keep=None, *, silence=None):
     Everything run inside the block sees the silenced model: its forward, :func:`rnnscope.train.evaluate`, and
     :func:`rnnscope.capture` (an rnnscope classifier's one pass and the recovery of any module's states alike;
     the run's ``attrs["capture_config"]`` names the silenced units, together with any ``silence=`` of the
-    capture itself). For an rnnscope classifier the modules are ``"layers.<l>.rnn"``.
+    capture itself).
 
     Parameters
     ----------
     model : torch.nn.Module
-    keep : dict, optional
-        The units kept, by module name (``{"encoder.lstm": [units of each layer and direction]}``) or by layer
-        label (``{"encoder.lstm[0] backward": units}``); units are a boolean mask of the entry's ``h`` units or a
-        list of ids. Entries not named keep every unit.
-    silence : dict, optional
-        The same, naming the units silenced.
+    silence : dict
+        ``{layer: units}`` (see the module documentation): ``layer`` the run's layer index, ``units`` the silenced
+        unit ids or a boolean mask (True = silenced).
 
     Examples
     --------
     >>> import torch
     >>> net = torch.nn.Sequential(torch.nn.LSTM(3, 4, batch_first=True, bidirectional=True))
     >>> x = torch.randn(1, 5, 3)
-    >>> with torch.no_grad(), silenced(net, silence={"0[0] backward": [0, 2]}):
+    >>> with torch.no_grad(), silenced(net, {1: [0, 2]}):  # layer 1: the backward direction
     ...     out, _ = net(x)
     >>> out[0, :, 4:].abs().sum(0).gt(0).tolist()  # the backward units 0 and 2 output 0
     [False, True, False, True]
@@ -85,29 +71,28 @@ def silenced(model, keep=None, *, silence=None):
     A capture inside the block records the silenced network:
 
     >>> import rnnscope
-    >>> with silenced(net, silence={"0[0] backward": [0, 2]}):
+    >>> with silenced(net, {1: [0, 2]}):
     ...     run = rnnscope.capture(net, x, progress=False)
     >>> bool((run["h"].isel(layer=1, unit=[0, 2]) == 0).all())
     True
     """
-    from ..models._module_masks import silenced as _silenced
+    from ..models._module_masks import silence_keeps
 
-    with _silenced(model, _module_keeps(model, keep, silence, "silenced")):
+    with _silenced(model, silence_keeps(model, silence, func="silenced")):
         yield model
 
 
-def silence(model, keep=None, mode: str = "zero", values=None, *, silence=None):
-    """Return a copy of ``model`` whose units outside ``keep`` (or those of ``silence``) are silenced at every step.
+def silence(model, silence, *, mode: str = "zero", held=None):
+    """Return a copy of ``model`` whose units ``silence`` names are silenced at every step.
 
-    Any ``torch.nn.Module``: ``keep``/``silence`` are dicts as for :func:`silenced` and the copy (``copy.deepcopy``)
-    runs its recurrent modules with the units silenced (``mode="zero"`` only). An rnnscope classifier: per layer, as
-    below.
+    Any ``torch.nn.Module``: the copy (``copy.deepcopy``) runs its recurrent modules with the units silenced
+    (``mode="zero"`` only). An rnnscope classifier: per layer, as below.
 
-    Definitions (unit ``j`` of layer ``l`` not kept):
+    Definitions (unit ``j`` of layer ``l`` silenced):
 
     - ``mode="zero"``: :meth:`RNNClassifier.masked`: the unit's output ``h`` is 0 at every step inside the
       recurrence (it feeds nothing to the next step, the next layer, a shortcut or the head);
-    - ``mode="mean"``: the unit's output is held at the constant ``values[l][j]`` (e.g. its mean activity) at every
+    - ``mode="mean"``: the unit's output is held at the constant ``held[l][j]`` (e.g. its mean activity) at every
       step, the initial state included: whatever reads it (recurrent weights of its layer, the next layer, the
       head, through shortcuts too) sees that constant. Implemented exactly as the masked copy plus biases: the
       held values times the outgoing weights are added to the recurrent biases of the layer (for the GRU this
@@ -117,78 +102,86 @@ def silence(model, keep=None, mode: str = "zero", values=None, *, silence=None):
 
     Parameters
     ----------
-    model : RNNClassifier
-    keep : list of (bool array (hidden,) or None)
-        One per layer (True = keep); a single mask for a one-layer model.
+    model : RNNClassifier or torch.nn.Module
+    silence : dict
+        ``{layer: units}`` (see the module documentation): ``layer`` the run's layer index, ``units`` the silenced
+        unit ids or a boolean mask (True = silenced).
     mode : {"zero", "mean"}
-    values : list of arrays (hidden,), optional
-        For ``mode="mean"``: the value of every unit per layer (only the silenced ones are used).
+    held : dict, optional
+        For ``mode="mean"``: ``{layer: values}``, the value of every unit of each layer with silenced units (only
+        the silenced ones are used).
 
     Returns
     -------
-    RNNClassifier
+    RNNClassifier or torch.nn.Module
         A deep copy; ``model`` is not modified.
 
     Examples
     --------
     >>> import torch
     >>> from rnnscope.models import RNNClassifier
-    >>> model = RNNClassifier("gru", 3, 4, 5)
-    >>> held = silence(model, [np.array([True, False, True, True])], "mean", values=[np.full(4, 0.3)])
+    >>> model = RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=5)
+    >>> silence(model, {0: [1]}).masked_units  # unit 1 of layer 0 silenced
+    [[1]]
+    >>> held = silence(model, {0: [1]}, mode="mean", held={0: np.full(4, 0.3)})
     >>> held.masked_units
     [[1]]
     """
     func = "silence"
     check_choice(mode, ["zero", "mean"], name="mode", func=func)
     if not _is_classifier(model):
-        from ..models._module_masks import apply_keeps
+        from ..models._module_masks import apply_keeps, silence_keeps
 
         if mode != "zero":
             raise ValueError(f"The 'mode' parameter of {func} must be 'zero' for a model that is not an rnnscope "
                              f"classifier (holding a unit at a value goes through an RNNClassifier's biases). Got "
                              f"{mode!r} instead.")
         out = copy.deepcopy(model)
-        apply_keeps(out, _module_keeps(out, keep, silence, func))
+        apply_keeps(out, silence_keeps(out, silence, func=func))
         return out
-    if silence is not None:
-        if keep is not None:
-            raise ValueError(f"{func}: pass keep= (the units kept) or silence= (the units silenced), not both.")
-        from ..models._checks import layer_masks
+    from ..models._module_masks import classifier_keeps
 
-        keep = layer_masks(silence, model.num_layers, model.hidden_size, name="silence", func=func, silenced=True)
-    masks = _keep_list(model, keep, func)
+    masks = classifier_keeps(model, silence, func=func)
+    return _masked_copy(model, masks, mode, held, func)
+
+
+def _masked_copy(model, masks, mode, held, func):
+    """An rnnscope classifier's copy with keep masks ``masks`` (one per layer, None: every unit), silenced units
+    at 0 (``mode="zero"``) or held at ``held`` (``{layer: values}``) through the biases."""
     out = model.masked(masks)
     if mode == "zero":
         return out
     if not (model.bias and model.head_bias):
         raise ValueError(f"{func}: mode='mean' adds the held values through the biases; this model was built with "
                          "bias=False or head_bias=False. Use mode='zero' or a model with biases.")
-    if values is None or len(values) != model.num_layers:
-        raise ValueError(f"The 'values' parameter of {func} must give one array of {model.hidden_size} values per "
-                         f"layer ({model.num_layers}) for mode='mean'. Got {values!r} instead.")
+    missing = [l for l, m in enumerate(masks) if m is not None and (not isinstance(held, Mapping) or l not in held)]
+    if not isinstance(held, Mapping) or missing:
+        raise ValueError(f"The 'held' parameter of {func} must be a dict {{layer: values}} giving "
+                         f"{model.hidden_size} values for every layer with silenced units, for mode='mean'. Got "
+                         f"{held!r} instead" + (f" (no values for layers {missing})." if missing else "."))
     ref = out.head.weight
     deficit = None  # what the silenced units should add to the output a layer passes on
     with torch.no_grad():
         for l, layer in enumerate(out.layers):
             if deficit is not None:
                 layer.bias_ih.add_(layer.weight_ih @ deficit)
-            held = torch.zeros(model.hidden_size, dtype=ref.dtype, device=ref.device)
+            kept = torch.zeros(model.hidden_size, dtype=ref.dtype, device=ref.device)
             if masks[l] is not None:
-                v = torch.as_tensor(np.asarray(values[l], dtype=np.float64), dtype=ref.dtype, device=ref.device)
+                v = torch.as_tensor(np.asarray(held[l], dtype=np.float64), dtype=ref.dtype, device=ref.device)
                 if tuple(v.shape) != (model.hidden_size,):
-                    raise ValueError(f"The 'values' parameter of {func} must hold {model.hidden_size} values per layer. "
+                    raise ValueError(f"The 'held' parameter of {func} must hold {model.hidden_size} values per layer. "
                                      f"Got shape {tuple(v.shape)} for layer {l} instead.")
                 drop = ~masks[l].to(ref.device)
-                held[drop] = v[drop]
-                layer.bias_hh.add_(layer.weight_hh @ held)
-            deficit = held + deficit if (out.shortcuts[l] and deficit is not None) else held
+                kept[drop] = v[drop]
+                layer.bias_hh.add_(layer.weight_hh @ kept)
+            deficit = kept + deficit if (out.shortcuts[l] and deficit is not None) else kept
         out.head.bias.add_(out.head.weight @ deficit)
     out.info = {**out.info, "silenced": {"mode": mode, "units": out.masked_units}}
     return out
 
 
-def keep_count(fraction: float, hidden: int) -> int:
-    """Units kept for a fraction: ``max(1, round(fraction x hidden))`` (halves round up).
+def keep_count(fraction: float, hidden_size: int) -> int:
+    """Units kept for a fraction: ``max(1, round(fraction x hidden_size))`` (halves round up).
 
     Examples
     --------
@@ -200,25 +193,25 @@ def keep_count(fraction: float, hidden: int) -> int:
     >>> keep_count(32, 0.3)
     Traceback (most recent call last):
     ...
-    ValueError: The 'hidden' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count(0.3, 32).
+    ValueError: The 'hidden_size' parameter of keep_count must be a whole number of units >= 1. Got 0.3 instead. ...
     """
     func = "keep_count"
-    whole = isinstance(hidden, (int, float, np.integer, np.floating)) and not isinstance(hidden, bool) \
-        and float(hidden) >= 1 and float(hidden) == int(hidden)
+    whole = isinstance(hidden_size, (int, float, np.integer, np.floating)) and not isinstance(hidden_size, bool) \
+        and float(hidden_size) >= 1 and float(hidden_size) == int(hidden_size)
     is_fraction = isinstance(fraction, (int, float, np.integer, np.floating)) and not isinstance(fraction, bool) \
         and 0.0 <= float(fraction) <= 1.0
     if not whole or not is_fraction:
-        swapped = (isinstance(hidden, (int, float, np.number)) and 0.0 <= float(hidden) <= 1.0
+        swapped = (isinstance(hidden_size, (int, float, np.number)) and 0.0 <= float(hidden_size) <= 1.0
                    and isinstance(fraction, (int, float, np.number)) and float(fraction) >= 1
                    and float(fraction) == int(fraction))
-        hint = (f" The arguments look swapped: keep_count(fraction, hidden), e.g. keep_count({hidden!r}, "
+        hint = (f" The arguments look swapped: keep_count(fraction, hidden_size), e.g. keep_count({hidden_size!r}, "
                 f"{int(fraction)})." if swapped else "")
         if not whole:
-            raise ValueError(f"The 'hidden' parameter of {func} must be a whole number of units >= 1. Got "
-                             f"{hidden!r} instead.{hint}")
-        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden)} units kept, in "
-                         f"[0, 1]. Got {fraction!r} instead.{hint}")
-    return max(1, int(np.floor(float(fraction) * int(hidden) + 0.5)))
+            raise ValueError(f"The 'hidden_size' parameter of {func} must be a whole number of units >= 1. Got "
+                             f"{hidden_size!r} instead.{hint}")
+        raise ValueError(f"The 'fraction' parameter of {func} must be the share of the {int(hidden_size)} units kept, "
+                         f"in [0, 1]. Got {fraction!r} instead.{hint}")
+    return max(1, int(np.floor(float(fraction) * int(hidden_size) + 0.5)))
 
 
 # --------------------------------------------------------------------------------------------- ablation curve
@@ -227,17 +220,17 @@ def keep_count(fraction: float, hidden: int) -> int:
 def ablation_curve(
     model,
     dataset: xr.Dataset,
+    *,
     fractions: Sequence[float] = (1, 0.8, 0.5, 0.3, 0.2, 0.1),
     ranking: str | Sequence[str] = "activity",
     rank_on: xr.Dataset | None = None,
     mode: str = "zero",
     repeats: int = 5,
     seed: int = 0,
-    *,
     selection: str = "fraction",
     batch_size: int = 32,
     device: str = "auto",
-    threads: int | None = None,
+    threads: int | None = 1,
     fit_kwargs: dict | None = None,
     score=None,
     capture_kwargs: dict | None = None,
@@ -289,8 +282,8 @@ def ablation_curve(
     batch_size : int
     device : str
         ``"auto"`` picks CUDA, then MPS, then CPU.
-    threads : int, optional
-        PyTorch CPU threads for this call (restored afterwards); None leaves the setting alone.
+    threads : int or None
+        PyTorch CPU threads for this call (default 1; restored afterwards); None leaves the setting alone.
     fit_kwargs : dict, optional
         Keywords of :func:`rnnscope.train.fit` for ``ranking="small_model"``.
     score : callable, optional
@@ -314,7 +307,7 @@ def ablation_curve(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> table = ablation_curve(model, frames, fractions=(1, 0.5), ranking=["activity", "random"], repeats=2,
     ...                       threads=1)
     >>> table[["fraction", "n_units", "ranking"]].values.tolist()
@@ -350,10 +343,10 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
     fractions = [float(f) for f in fractions]
     if not fractions or any(not 0 < f <= 1 for f in fractions):
         raise ValueError(f"The 'fractions' parameter of {func} must hold numbers in (0, 1]. Got {fractions!r} instead.")
-    runs = capture(model, data if rank_on is None else rank_on, variables=["h"], device=device,
-                   batch_size=batch_size, progress=False, **(capture_kwargs or {}))
+    runs = capture_modules(model, data if rank_on is None else rank_on, var=["h"], device=device,
+                           batch_size=batch_size, progress=False, **(capture_kwargs or {}))
     entries = []  # (label, h units, activity of those units)
-    for run in (runs.values() if isinstance(runs, dict) else [runs]):
+    for run in runs.values():
         activity = np.asarray(analysis.unit_activity(run)["mean_abs"].values)  # (unit, layer)
         units = np.asarray(run["layer_h_units"].values)
         for position, label in enumerate(schema.layer_labels(run)):
@@ -370,12 +363,12 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
             else:
                 accs = []
                 for _ in range(1 if r == "activity" else repeats):
-                    keep = {}
+                    keep = {}  # by layer label: the entries of the ranking run (capture_kwargs may pick modules)
                     for (label, n, act), c in zip(entries, counts):
                         chosen = (np.argsort(-np.nan_to_num(act, nan=-np.inf), kind="stable")[:c] if r == "activity"
                                   else rng.choice(n, size=c, replace=False))
                         keep[label] = np.isin(np.arange(n), chosen)
-                    with silenced(model, keep=keep):
+                    with _silenced(model, module_keeps(model, keep, name="silence", func=func)):
                         accs.append(float(score(model)))
             rows.append({"fraction": f, "n_units": int(sum(counts)), "ranking": r, "mode": mode,
                          "accuracy": float(np.mean(accs)),
@@ -383,8 +376,8 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
     return pd.DataFrame(rows)
 
 
-def kept_counts(activity: np.ndarray, fraction: float, selection: str = "fraction") -> np.ndarray:
-    """Units kept per layer for one level: ``keep_count(fraction, hidden)`` or the count reaching the threshold.
+def kept_counts(activity: np.ndarray, fraction: float, *, selection: str = "fraction") -> np.ndarray:
+    """Units kept per layer for one level: ``keep_count(fraction, hidden_size)`` or the count reaching the threshold.
 
     ``activity`` (unit, layer); with ``selection="threshold"`` a unit is kept when its activity is at least
     ``(1 - fraction)`` times the largest activity of its layer.
@@ -392,8 +385,8 @@ def kept_counts(activity: np.ndarray, fraction: float, selection: str = "fractio
     Examples
     --------
     >>> activity = np.array([[1.0], [0.95], [0.5], [0.2]])
-    >>> kept_counts(activity, 0.1, "threshold").tolist(), kept_counts(activity, 0.5, "threshold").tolist()
-    ([2], [3])
+    >>> [kept_counts(activity, p, selection="threshold").tolist() for p in (0.1, 0.5)]
+    [[2], [3]]
     >>> kept_counts(activity, 0.5).tolist()
     [2]
     """
@@ -428,7 +421,7 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
     rank_on = dataset if rank_on is None else rank_on
     stats = None
     if "activity" in rankings or mode == "mean" or selection == "threshold":
-        ranked_run = capture(model, _strip_run(rank_on), variables=["h"], device=device, progress=False)
+        ranked_run = capture(model, _strip_run(rank_on), var=["h"], device=device, progress=False)
         stats = analysis.unit_activity(ranked_run)
         activity = np.asarray(stats["mean_abs"].values)  # (unit, layer)
         means = [np.asarray(stats["mean"].values)[:, l] for l in range(n_layers)]
@@ -444,7 +437,8 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
             return evaluate(m, dataset, batch_size=batch_size, device=device).accuracy
 
     def score(masks):
-        return accuracy(silence(model, masks, mode, means))
+        held = None if means is None else dict(enumerate(means))
+        return accuracy(_masked_copy(model, [torch.from_numpy(m) for m in masks], mode, held, func))
 
     def keep(counts, order=None):
         """One mask per layer: the first ``counts[l]`` units of ``order[l]`` (highest activity), else at random."""
@@ -459,16 +453,16 @@ def _ablation_curve(model, dataset, fractions, ranking, rank_on, mode, repeats, 
     order = np.argsort(-activity, axis=0, kind="stable")
     for r in rankings:
         for f in fractions:
-            counts = kept_counts(activity, f, selection)
+            counts = kept_counts(activity, f, selection=selection)
             if np.all(counts >= hidden):
                 if baseline is None:
                     baseline = accuracy(model)
                 accs = [baseline]
             elif r == "small_model":
                 torch.manual_seed(seed)
-                small = RNNClassifier(list(model.cells), model.input_size, int(counts.max()), model.num_classes,
-                                      num_layers=model.num_layers, residual=model.residual,
-                                      class_names=model.class_names)
+                small = RNNClassifier(list(model.cells), input_size=model.input_size, hidden_size=int(counts.max()),
+                                      num_classes=model.num_classes, num_layers=model.num_layers,
+                                      residual=model.residual, class_names=model.class_names)
                 fit(small, rank_on, **{"epochs": 10, "progress": False, "seed": seed, **(fit_kwargs or {})})
                 accs = [accuracy(small)]
             elif r == "activity":

@@ -13,7 +13,7 @@ import xarray as xr
 from .._validation import check_choice, check_positive
 from ..data._frames import assemble_frames
 from ..data._records import select_records
-from ..schema import json_attr
+from ..schema import plain
 
 __all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank", "frame_count", "frame_times", "delta",
            "frames_of", "band_energies", "FeatureReach", "feature_reach"]
@@ -21,7 +21,7 @@ __all__ = ["FeatureConfig", "PRESETS", "compute", "filter_edges", "filter_bank",
 
 @dataclasses.dataclass(frozen=True)
 class FeatureConfig:
-    """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as JSON).
+    """Every setting of the feature extraction (stored in ``attrs["feature_config"]`` as a dict).
 
     Times are in seconds, frequencies in Hz.
 
@@ -33,6 +33,7 @@ class FeatureConfig:
     """
 
     preset: str = "paper"
+    _: dataclasses.KW_ONLY  # every setting after the preset's name is named
     window_s: float = 4.0
     hop_s: float = 0.5
     window: str = "hamming"  # "hamming" | "rectangular"
@@ -46,7 +47,7 @@ class FeatureConfig:
     spectrum: str = "power"  # "power" |X|**2 / n_fft (rnnscope's default) | "magnitude" |X| (the paper's text)
 
     def to_json(self) -> str:
-        return json_attr(dataclasses.asdict(self))
+        return json.dumps(plain(dataclasses.asdict(self)), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | Mapping) -> FeatureConfig:
@@ -77,13 +78,14 @@ def _config(preset: str | FeatureConfig | Mapping, overrides: Mapping) -> Featur
         fields = {f.name for f in dataclasses.fields(FeatureConfig)}
         if not set(preset) & (fields - {"preset"}) or preset.get("preset") == "external":
             raise ValueError(
-                "The 'preset' parameter of compute must be a preset name, a FeatureConfig or its fields as a dict. "
+                "The 'feature_config' parameter of compute must be a preset name, a FeatureConfig or its fields as a "
+                "dict. "
                 f"Got {dict(preset)!r} instead (features computed elsewhere, e.g. by rnnscope.data.from_features, "
                 "cannot be recomputed here)."
             )
         base = FeatureConfig.from_json(preset)
     else:
-        check_choice(preset, PRESETS, name="preset", func="compute")
+        check_choice(preset, PRESETS, name="feature_config", func="compute")
         base = PRESETS[preset]
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(FeatureConfig)})
     if unknown:
@@ -113,21 +115,21 @@ def _samples(cfg: FeatureConfig, sampling_rate: float) -> tuple[int, int]:
     return win, hop
 
 
-def frame_count(n_samples: int | np.ndarray, win: int, hop: int) -> int | np.ndarray:
+def frame_count(n_samples: int | np.ndarray, *, win: int, hop: int) -> int | np.ndarray:
     """Number of whole frames in ``n_samples``: ``1 + floor((N - win) / hop)``, 0 when ``N < win``.
 
-    >>> frame_count(400, 400, 50), frame_count(449, 400, 50), frame_count(450, 400, 50), frame_count(399, 400, 50)
-    (1, 1, 2, 0)
+    >>> [frame_count(n, win=400, hop=50) for n in (400, 449, 450, 399)]
+    [1, 1, 2, 0]
     """
     n = np.asarray(n_samples)
     out = np.where(n >= win, 1 + (n - win) // hop, 0)
     return int(out) if out.ndim == 0 else out
 
 
-def frame_times(n_frames: int, win: int, hop: int, sampling_rate: float) -> np.ndarray:
+def frame_times(n_frames: int, *, win: int, hop: int, sampling_rate: float) -> np.ndarray:
     """Centre time (s) of frames ``0..n_frames-1``.
 
-    >>> frame_times(3, 400, 50, 100.0)
+    >>> frame_times(3, win=400, hop=50, sampling_rate=100.0)
     array([2. , 2.5, 3. ])
     """
     return (np.arange(n_frames) * hop + win / 2) / float(sampling_rate)
@@ -144,7 +146,7 @@ def _mel_to_hz(m):
     return 700.0 * (10.0 ** (np.asarray(m, dtype=float) / 2595.0) - 1.0)
 
 
-def filter_edges(cfg: FeatureConfig | str = "paper") -> np.ndarray:
+def filter_edges(feature_config: FeatureConfig | str = "paper") -> np.ndarray:
     """The ``n_filters + 2`` band edges (Hz) of the triangular filter bank.
 
     Log scale (paper): ``f_k = 10**(k log10(1 + f_max) / (n_filters + 1)) - 1``; Mel scale (authors' code):
@@ -157,14 +159,14 @@ def filter_edges(cfg: FeatureConfig | str = "paper") -> np.ndarray:
     >>> filter_edges().size  # the "paper" preset: 16 filters, 18 edges
     18
     """
-    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    cfg = PRESETS[feature_config] if isinstance(feature_config, str) else feature_config
     k = np.arange(cfg.n_filters + 2)
     if cfg.filter_scale == "log":
         return 10.0 ** (k * np.log10(1.0 + cfg.f_max_hz) / (cfg.n_filters + 1)) - 1.0
     return _mel_to_hz(k * _hz_to_mel(cfg.f_max_hz) / (cfg.n_filters + 1))
 
 
-def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def filter_bank(feature_config: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndarray, np.ndarray]:
     """Triangular weights ``(n_fft // 2 + 1, n_filters)`` and the FFT bin frequencies (Hz).
 
     Filter ``j`` is 0 at ``edges[j]``, 1 at ``edges[j+1]``, 0 at ``edges[j+2]``, evaluated at the bin frequencies.
@@ -173,7 +175,7 @@ def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndar
     >>> weights.shape, float(freqs[-1])
     ((257, 16), 25.0)
     """
-    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    cfg = PRESETS[feature_config] if isinstance(feature_config, str) else feature_config
     freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / sampling_rate)
     edges = filter_edges(cfg)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
@@ -183,20 +185,22 @@ def filter_bank(cfg: FeatureConfig | str, sampling_rate: float) -> tuple[np.ndar
     return weights.T, freqs
 
 
-def band_energies(power: np.ndarray, weights: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+def band_energies(power: np.ndarray, weights: np.ndarray, *, feature_config: FeatureConfig) -> np.ndarray:
     """Log filter-bank energies ``(frames, n_filters)`` from the power spectrum ``|X|**2 / n_fft`` of each frame.
 
-    ``cfg.spectrum="power"`` (default) weighs the power spectrum; ``"magnitude"`` weighs ``|X| = sqrt(n_fft x
-    power)``, as the paper's text says ("FFT magnitude"). Then the natural log with the floor ``cfg.log_floor``.
+    ``feature_config.spectrum="power"`` (default) weighs the power spectrum; ``"magnitude"`` weighs ``|X| = sqrt(n_fft x
+    power)``, as the paper's text says ("FFT magnitude"). Then the natural log with the floor ``log_floor``.
 
     >>> cfg = FeatureConfig(n_fft=4, n_filters=1)
     >>> power = np.array([[64.0 / 4, 0.0, 0.0]])  # |X| = 8 at the first bin, n_fft = 4: power 64 / 4
     >>> weights = np.array([[1.0], [0.0], [0.0]])
-    >>> round(float(np.exp(band_energies(power, weights, cfg)[0, 0])), 6)
+    >>> round(float(np.exp(band_energies(power, weights, feature_config=cfg)[0, 0])), 6)
     16.0
-    >>> round(float(np.exp(band_energies(power, weights, dataclasses.replace(cfg, spectrum="magnitude"))[0, 0])), 6)
+    >>> magnitude = dataclasses.replace(cfg, spectrum="magnitude")
+    >>> round(float(np.exp(band_energies(power, weights, feature_config=magnitude)[0, 0])), 6)
     8.0
     """
+    cfg = feature_config
     spectrum = np.sqrt(power * cfg.n_fft) if cfg.spectrum == "magnitude" else power
     return np.log(np.maximum(spectrum @ weights, cfg.log_floor))
 
@@ -213,7 +217,7 @@ class FeatureReach(NamedTuple):
     """Frames *after* that frame whose features can still hold the signal from before the change (look-back)."""
 
 
-def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 100.0,
+def feature_reach(feature_config: FeatureConfig | str = "paper", *, sampling_rate: float = 100.0,
                   part: str = "features") -> FeatureReach:
     """How far (in frames) a frame's features reach before and after their frame's labelled time.
 
@@ -237,7 +241,7 @@ def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 
 
     Parameters
     ----------
-    config : FeatureConfig, preset name or its JSON
+    feature_config : FeatureConfig, preset name or its JSON
         The feature settings (a run's or a features Dataset's ``attrs["feature_config"]``).
     sampling_rate : float
         Hz (``attrs["sampling_rate"]``).
@@ -252,11 +256,12 @@ def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 
     --------
     The paper's features (4 s windows, 0.5 s hop, deltas over +-2 frames) at 100 Hz:
 
-    >>> feature_reach("paper", 100.0, "energies"), feature_reach("paper", 100.0)
+    >>> feature_reach("paper", sampling_rate=100.0, part="energies"), feature_reach("paper", sampling_rate=100.0)
     (FeatureReach(before=4, after=3), FeatureReach(before=8, after=7))
-    >>> feature_reach() == feature_reach("paper", 100.0, "features")  # the defaults
+    >>> feature_reach() == feature_reach("paper", sampling_rate=100.0, part="features")  # the defaults
     True
     """
+    config = feature_config
     if isinstance(config, str) and config in PRESETS:
         cfg = PRESETS[config]
     elif isinstance(config, FeatureConfig):
@@ -264,7 +269,7 @@ def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 
     elif isinstance(config, (str, Mapping)):
         cfg = FeatureConfig.from_json(config)
     else:
-        raise TypeError(f"The 'config' parameter of feature_reach must be a FeatureConfig, a preset name "
+        raise TypeError(f"The 'feature_config' parameter of feature_reach must be a FeatureConfig, a preset name "
                         f"{list(PRESETS)} or its JSON. Got {type(config).__name__} instead.")
     check_choice(part, ("energies", "deltas", "delta_deltas", "features"), name="part", func="feature_reach")
     check_positive(sampling_rate, name="sampling_rate", func="feature_reach")
@@ -277,14 +282,15 @@ def feature_reach(config: FeatureConfig | str = "paper", sampling_rate: float = 
 # --------------------------------------------------------------------------------------------- deltas
 
 
-def delta(c: np.ndarray, width: int = 2) -> np.ndarray:
+def delta(c: np.ndarray, *, delta_width: int = 2) -> np.ndarray:
     """Temporal derivative along axis 0: ``d_t = sum_n n (c_{t+n} - c_{t-n}) / (2 sum_n n**2)``, edges repeated.
 
-    With ``width=2`` the denominator is 10, as in the authors' code.
+    With ``delta_width=2`` the denominator is 10, as in the authors' code.
 
     >>> delta(np.array([0.0, 1.0, 2.0, 3.0, 4.0]))
     array([0.5, 0.8, 1. , 0.8, 0.5])
     """
+    width = delta_width
     c = np.asarray(c, dtype=np.float64)
     if c.shape[0] == 0:
         return c.copy()
@@ -299,7 +305,8 @@ def delta(c: np.ndarray, width: int = 2) -> np.ndarray:
 # --------------------------------------------------------------------------------------------- one record
 
 
-def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "paper") -> tuple[np.ndarray, np.ndarray]:
+def frames_of(x: np.ndarray, sampling_rate: float, *,
+              feature_config: FeatureConfig | str = "paper") -> tuple[np.ndarray, np.ndarray]:
     """Features ``(T, 3 * n_filters)`` and log power spectrogram ``(T, n_fft // 2 + 1)`` of one waveform.
 
     Examples
@@ -309,12 +316,12 @@ def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "p
     >>> feats.shape, spec.shape
     ((113, 48), (113, 257))
     """
-    cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    cfg = PRESETS[feature_config] if isinstance(feature_config, str) else feature_config
     win, hop = _samples(cfg, sampling_rate)
     x = np.asarray(x, dtype=np.float64)
     if cfg.pre_emphasis:
         x = np.concatenate([x[:1], x[1:] - cfg.pre_emphasis * x[:-1]])
-    n_frames = frame_count(x.size, win, hop)
+    n_frames = frame_count(x.size, win=win, hop=hop)
     n_bins = cfg.n_fft // 2 + 1
     if n_frames == 0:
         return np.zeros((0, cfg.n_features)), np.zeros((0, n_bins))
@@ -322,9 +329,9 @@ def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "p
     taper = np.hamming(win) if cfg.window == "hamming" else np.ones(win)
     power = np.abs(np.fft.rfft(frames * taper, n=cfg.n_fft, axis=1)) ** 2 / cfg.n_fft
     weights, _ = filter_bank(cfg, sampling_rate)
-    log_energy = band_energies(power, weights, cfg)
-    d1 = delta(log_energy, cfg.delta_width)
-    d2 = delta(d1, cfg.delta_width)
+    log_energy = band_energies(power, weights, feature_config=cfg)
+    d1 = delta(log_energy, delta_width=cfg.delta_width)
+    d2 = delta(d1, delta_width=cfg.delta_width)
     spectrogram = np.log(np.maximum(power, cfg.log_floor))
     return np.concatenate([log_energy, d1, d2], axis=1), spectrogram
 
@@ -332,7 +339,8 @@ def frames_of(x: np.ndarray, sampling_rate: float, cfg: FeatureConfig | str = "p
 # --------------------------------------------------------------------------------------------- data set
 
 
-def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_short: str = "error", **settings) -> xr.Dataset:
+def compute(records: xr.Dataset, *, feature_config: str | FeatureConfig = "paper", on_short: str = "error",
+            **settings) -> xr.Dataset:
     """Return ``records`` grown by frame features, spectrogram, frame labels and ``length``.
 
     Parameters
@@ -340,7 +348,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     records : xarray.Dataset
         A records Dataset (``waveform``, ``sample_label``, ``n_samples``, ``attrs["sampling_rate"]``), e.g. from
         :func:`rnnscope.data.synthetic` or :func:`rnnscope.data.from_obspy`.
-    preset : {"paper", "authors_code"}, FeatureConfig or dict
+    feature_config : {"paper", "authors_code"}, FeatureConfig or dict
         Named settings (see the module docstring), or every setting (a dict such as ``model.feature_config``, the
         features a model was trained on).
     on_short : {"error", "drop"}
@@ -353,7 +361,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     xarray.Dataset
         The records' variables plus ``features`` (event, time, feature) float32, ``spectrogram``
         (event, time, freq) float32, ``label`` (event, time) int16, coordinates ``time`` (s, frame centres),
-        ``feature``, ``freq`` (Hz), ``length`` (event); ``attrs["feature_config"]`` (JSON) and
+        ``feature``, ``freq`` (Hz), ``length`` (event); ``attrs["feature_config"]`` (a dict) and
         ``attrs["frame_rate"]`` (Hz). Frames past ``length`` are NaN (labels -1).
 
     Examples
@@ -365,13 +373,12 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
 
     The settings of other features, as a dict (what a model stores as ``model.feature_config``):
 
-    >>> import json
     >>> again = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0),
-    ...                                   json.loads(ds.attrs["feature_config"]))
+    ...                                   feature_config=ds.attrs["feature_config"])
     >>> bool(again.features.equals(ds.features))
     True
     """
-    cfg = _config(preset, settings)
+    cfg = _config(feature_config, settings)
     check_choice(on_short, ("error", "drop"), name="on_short", func="compute")
     for name in ("waveform", "sample_label"):
         if name not in records:
@@ -403,7 +410,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     sample_labels = records["sample_label"]
     for i, n in enumerate(n_samples):
         x = np.asarray(waveforms[i, :n].values, dtype=np.float64)
-        f, s = frames_of(x, sampling_rate, cfg)
+        f, s = frames_of(x, sampling_rate, feature_config=cfg)
         centres = np.arange(len(f)) * hop + win // 2
         feats.append(f)
         specs.append(s)
@@ -412,7 +419,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     frames = assemble_frames(
         feats,
         labels,
-        frame_times=frame_times(max(len(f) for f in feats), win, hop, sampling_rate),
+        frame_times=frame_times(max(len(f) for f in feats), win=win, hop=hop, sampling_rate=sampling_rate),
         feature_names=cfg.feature_names(),
         spectrograms=specs,
         freqs=freqs,
@@ -421,7 +428,7 @@ def compute(records: xr.Dataset, preset: str | FeatureConfig = "paper", *, on_sh
     frames["feature_peak_hz"].attrs.update(units="Hz", long_name="peak frequency of the feature's filter")
     out = records.merge(frames, combine_attrs="override")
     out.attrs.update(records.attrs)
-    out.attrs["feature_config"] = cfg.to_json()
+    out.attrs["feature_config"] = plain(dataclasses.asdict(cfg))
     out.attrs["frame_rate"] = sampling_rate / hop
     return out
 

@@ -134,7 +134,7 @@ def check_contract(expected: Mapping, actual: Mapping, *, func: str, here: str =
         if rate is not None:
             steps.append(f"records at {rate:g} Hz (e.g. rnnscope.data.from_obspy(..., sampling_rate={rate:g}))")
         if _config_dict(expected.get("feature_config")) is not None:
-            steps.append("rnnscope.features.compute(records, model.feature_config)")
+            steps.append("rnnscope.features.compute(records, feature_config=model.feature_config)")
         fix = "Compute the features as the model expects: " + ", then ".join(steps) + "."
     trained = describe_input(rate, expected.get("feature_config"))
     given = describe_input(_rate(actual.get("sampling_rate")), actual.get("feature_config"))

@@ -83,7 +83,7 @@ class StreamingFeatures:
     ----------
     sampling_rate : float
         Hz of the samples pushed (the rate the features are defined at, e.g. 100 Hz).
-    cfg : FeatureConfig or preset name
+    feature_config : FeatureConfig or preset name
         The feature settings (default the ``"paper"`` preset).
     spectrogram : bool
         Also return the log power spectrogram rows (``push`` and ``finish`` then return ``(features, spec)``).
@@ -113,8 +113,9 @@ class StreamingFeatures:
     ([13, 36, 4], True)
     """
 
-    def __init__(self, sampling_rate: float, cfg: FeatureConfig | str = "paper", *, spectrogram: bool = False):
-        self.cfg = PRESETS[cfg] if isinstance(cfg, str) else cfg
+    def __init__(self, sampling_rate: float, *, feature_config: FeatureConfig | str = "paper",
+                 spectrogram: bool = False):
+        self.cfg = PRESETS[feature_config] if isinstance(feature_config, str) else feature_config
         self.sampling_rate = float(sampling_rate)
         self.win, self.hop = _samples(self.cfg, self.sampling_rate)
         self.weights, _ = filter_bank(self.cfg, self.sampling_rate)
@@ -169,12 +170,12 @@ class StreamingFeatures:
 
     # -- internals ----------------------------------------------------------------------------------------
     def _compute(self) -> None:
-        n = frame_count(self._tail.size, self.win, self.hop)
+        n = frame_count(self._tail.size, win=self.win, hop=self.hop)
         if n == 0:
             return
         frames = np.lib.stride_tricks.sliding_window_view(self._tail, self.win)[:: self.hop][:n]
         power = np.abs(np.fft.rfft(frames * self.taper, n=self.cfg.n_fft, axis=1)) ** 2 / self.cfg.n_fft
-        log_energy = band_energies(power, self.weights, self.cfg)
+        log_energy = band_energies(power, self.weights, feature_config=self.cfg)
         self._c = np.concatenate([self._c, log_energy]) if self._c.size else log_energy
         if self.spectrogram:
             spec = np.log(np.maximum(power, self.cfg.log_floor))

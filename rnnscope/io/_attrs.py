@@ -1,5 +1,9 @@
 """Attributes and variables ready for zarr and netCDF: nested values as JSON strings, text as ``str``, padding
 as a fill value so chunks entirely of padding are never written.
+
+Attrs are plain Python in memory (dicts, lists: ``run.attrs["feature_config"]`` is a dict whether the run was
+captured or opened); :func:`encode_attrs` (when a run is written) and :func:`decode_attrs` (when it is opened) are
+the only places that turn them into JSON strings and back.
 """
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ __all__ = ["encode_attrs", "decode_attrs", "default_chunks"]
 _OVERVIEW_DIMS = tuple(_overview.DIMS.values())
 
 _JSON_ATTRS = "_rnnscope_json_attrs"
+#: nested attrs that files written before the typed attrs hold as JSON strings without saying so: decoded on opening
+NESTED_ATTRS = ("model_config", "feature_config", "training_summary", "capture_config", "versions", "processing",
+                "generator", "noise", "label_shuffle", "waveform_source")
 #: integer variables padded with -1 past ``length`` / ``n_samples``: -1 is their store's fill value
 PADDED_INTEGERS = ("label", "pred", "sample_label")
 
@@ -29,7 +36,7 @@ def encode_attrs(attrs: dict) -> dict:
     """
     out, encoded = {}, []
     for key, value in attrs.items():
-        if isinstance(value, (list, tuple, dict)):
+        if value is None or isinstance(value, (list, tuple, dict)):  # netCDF has no null either
             out[key] = json.dumps(value, default=_json_default)
             encoded.append(key)
         elif isinstance(value, np.generic):
@@ -50,12 +57,21 @@ def decode_attrs(attrs: dict) -> dict:
     --------
     >>> decode_attrs(encode_attrs({"class_names": ["A", "B"], "x": "s"}))
     {'class_names': ['A', 'B'], 'x': 's'}
+
+    The nested attrs of files written before attrs were typed (JSON strings without the list of encoded keys):
+
+    >>> decode_attrs({"feature_config": '{"preset": "paper"}'})
+    {'feature_config': {'preset': 'paper'}}
     """
     out = dict(attrs)
-    keys = json.loads(out.pop(_JSON_ATTRS, "[]"))
+    keys = set(json.loads(out.pop(_JSON_ATTRS, "[]")))
+    keys |= {k for k in NESTED_ATTRS if isinstance(out.get(k), str) and out[k][:1] in ("{", "[", "n")}
     for key in keys:
         if key in out and isinstance(out[key], str):
-            out[key] = json.loads(out[key])
+            try:
+                out[key] = json.loads(out[key])
+            except ValueError:  # text that merely starts like JSON: left as it is
+                pass
     return out
 
 
@@ -67,7 +83,7 @@ def _json_default(obj):
     raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
 
 
-def default_chunks(ds: xr.Dataset, time_chunk: int = 4096) -> dict:
+def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
     """Chunks by event (one record per chunk) and by time for long records (overview levels: 1,024 blocks); whole
     units, layers, features.
 

@@ -60,19 +60,40 @@ def _membership(cls_idx: np.ndarray, n_rows: int, starts: np.ndarray, stops: np.
                              shape=(n_rows + starts.size, cls_idx.size))
 
 
+def valid_ranges(values: np.ndarray, n_valid: np.ndarray) -> list[tuple[float, float] | None]:
+    """``(min, max)`` of each layer of ``values`` (rows, time, unit, layer) over the first ``n_valid[r]`` frames of
+    each row, or None for a layer with no value there: the one definition of a stored value range.
+
+    NaN is skipped (a unit a narrower layer does not have, a frame the input left empty): a layer whose units are
+    partly NaN has the range of the others; a layer that is NaN everywhere has none (``summary_min`` /
+    ``summary_max`` NaN). Frames past a row's length never count.
+
+    Examples
+    --------
+    >>> v = np.array([[[[0.5, np.nan], [-2.0, np.nan]], [[9.0, 9.0], [9.0, 9.0]]]])  # (row, frame, unit, layer)
+    >>> valid_ranges(v, np.array([1]))  # frame 1 is past the row's length; layer 1 holds only NaN there
+    [(-2.0, 0.5), None]
+    """
+    values = np.asarray(values)
+    if values.ndim == 3:  # (rows, time, unit): one layer
+        values = values[..., None]
+    n_layers = values.shape[-1]
+    valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    if not valid.any():
+        return [None] * n_layers
+    inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
+    inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
+    low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
+    return [None if np.isnan(low[k]) else (float(low[k]), float(high[k])) for k in range(n_layers)]
+
+
 def _layer_ranges(part: dict, n_valid: np.ndarray, n_layers: int) -> list[dict]:
     """Per layer, variable -> (min, max) over the valid frames of a window (``part``: variable -> (rows, time, unit,
-    layer)); NaN values (units a narrower layer does not have) are left out; None when a layer has no value."""
-    valid = np.arange(next(iter(part.values())).shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    layer)), by :func:`valid_ranges`."""
     ranges: list[dict] = [{} for _ in range(n_layers)]
-    if not valid.any():
-        return ranges
     for var, values in part.items():
-        inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
-        inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
-        low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
-        for k in range(n_layers):
-            ranges[k][var] = None if np.isnan(low[k]) else (float(low[k]), float(high[k]))
+        for k, measured in enumerate(valid_ranges(values, n_valid)):
+            ranges[k][var] = measured
     return ranges
 
 
@@ -89,19 +110,6 @@ def window_values(array, rows: np.ndarray, t0: int, t1: int) -> np.ndarray:
             return data[rows[0]: rows[0] + rows.size, t0:t1]
         return data[:, t0:t1].take(rows, axis=0)
     return np.asarray(array.isel(event=rows, time=slice(t0, t1)).values)
-
-
-def _valid_range(values: np.ndarray, n_valid: np.ndarray) -> tuple[float, float] | None:
-    """(min, max) of ``values`` (rows, time, ...) over the first ``n_valid[r]`` frames of each row, NaN skipped; None
-    if none."""
-    valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
-    if not valid.any():
-        return None
-    axes = tuple(range(2, values.ndim))
-    lo = np.fmin.reduce(values, axis=axes) if axes else values
-    hi = np.fmax.reduce(values, axis=axes) if axes else values
-    low, high = np.fmin.reduce(lo[valid]), np.fmax.reduce(hi[valid])
-    return None if np.isnan(low) else (float(low), float(high))
 
 
 class FrameIndex:
@@ -251,7 +259,7 @@ class SummaryAccumulator:
                 if ranges is not None and ranges[layer] is not None:
                     measured = ranges[layer].get(var)
                 else:
-                    measured = None if values.get(var) is None else _valid_range(np.asarray(values[var]), n_valid)
+                    measured = None if values.get(var) is None else valid_ranges(values[var], n_valid)[0]
                 if measured is not None:
                     self.vmin[j, layer] = min(self.vmin[j, layer], measured[0])
                     self.vmax[j, layer] = max(self.vmax[j, layer], measured[1])
@@ -296,11 +304,11 @@ class SummaryAccumulator:
         }
 
 
-def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 4096) -> xr.Dataset:
+def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int = 4096) -> xr.Dataset:
     """The summaries of ``run``'s records, from its data (the numbers :func:`rnnscope.capture` stores).
 
-    Reads the state variables batch by batch of records and window by window of frames (memory bounded by one
-    window), so dask-backed runs larger than memory work.
+    Reads the state variables batch by batch of records and ``time_chunk`` frames at a time (memory bounded by
+    one such window), so dask-backed runs larger than memory work.
 
     Examples
     --------
@@ -321,7 +329,7 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, window: int = 40
     states = {v: _ordered(run[v], _STATE_DIMS) for v in variables}
     labels = _ordered(run["label"], ("event", "time")) if "label" in run else None
     acc = accumulate(states, labels, np.asarray(run["length"].values, dtype=np.int64), segment_frames(run),
-                     len(names), batch_size=batch_size, window=window)
+                     len(names), batch_size=batch_size, time_chunk=time_chunk)
     return acc.dataset(names, event_ids(run))
 
 
@@ -338,7 +346,7 @@ def run_summaries(acc: SummaryAccumulator, class_names, records) -> tuple[dict, 
 
 
 def accumulate(states: dict, labels, lengths: np.ndarray, table: pd.DataFrame, n_classes: int, *,
-               batch_size: int = 32, window: int = 4096) -> SummaryAccumulator:
+               batch_size: int = 32, time_chunk: int = 4096) -> SummaryAccumulator:
     """The summaries' sums over ``states`` (name -> (event, time, unit, layer) numpy arrays or DataArrays, ``h``
     first) with ``labels`` ((event, time) or None: every frame unlabelled), valid ``lengths`` and the segment
     ``table`` (:func:`rnnscope.schema.segment_frames`' columns ``event``, ``class``, ``frame_start``,
@@ -350,8 +358,8 @@ def accumulate(states: dict, labels, lengths: np.ndarray, table: pd.DataFrame, n
     order = np.argsort(-lengths, kind="stable")
     for b in range(0, order.size, batch_size):
         rows = order[b : b + batch_size]
-        for t0 in range(0, int(lengths[rows].max(initial=0)), window):
-            t1 = min(t0 + window, int(lengths[rows].max()))
+        for t0 in range(0, int(lengths[rows].max(initial=0)), time_chunk):
+            t1 = min(t0 + time_chunk, int(lengths[rows].max()))
             n_valid = np.clip(lengths[rows] - t0, 0, t1 - t0)
             part = {v: window_values(s, rows, t0, t1).astype(np.float32, copy=False) for v, s in states.items()}
             lab = np.full((rows.size, t1 - t0), -1) if labels is None else window_values(labels, rows, t0, t1)

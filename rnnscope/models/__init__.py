@@ -20,7 +20,7 @@ Examples
 --------
 >>> import torch
 >>> from rnnscope import models
->>> model = models.RNNClassifier("lstm", 4, 8, 5)
+>>> model = models.RNNClassifier("lstm", input_size=4, hidden_size=8, num_classes=5)
 >>> model.class_names
 ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
 >>> tuple(model(torch.randn(2, 10, 4)).shape)

@@ -22,7 +22,7 @@ from .._version import __version__
 from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
 from ._file import save_model
-from ..errors import ClassMismatchError, ModelFileError
+from ..errors import ClassMismatchError, InputWarning, ModelFileError
 
 __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
 
@@ -89,7 +89,7 @@ class ModelBase(nn.Module):
         Hz of the records the training features were computed from (None: unknown, nothing is checked).
     feature_config : dict or None
         Every setting of those features (``attrs["feature_config"]``; ``rnnscope.features.compute(records,
-        model.feature_config)`` computes them again).
+        feature_config=model.feature_config)`` computes them again).
     preprocessing : dict or None
         ``detrend`` and ``bandpass`` of the records (:func:`rnnscope.data.from_obspy`), which the monitor repeats.
     """
@@ -109,7 +109,8 @@ class ModelBase(nn.Module):
                 )
         self.class_names: list[str] = names
         if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
-            # the default task's background goes with the default task's classes; other classes: fit sets it
+            # "auto": what the model's inputs declare. Before fit takes its training features' declaration, a model
+            # of the default task's classes declares the default task's background, any other model none.
             background = DEFAULT_BACKGROUND if names == list(DEFAULT_CLASS_NAMES) else None
         self.background: str | None = check_background(background, names, func=func)
         self.sampling_rate: float | None = None
@@ -155,7 +156,7 @@ class ModelBase(nn.Module):
         Examples
         --------
         >>> from rnnscope.models import RNNClassifier
-        >>> model = RNNClassifier("rnn", 2, 3, 5)
+        >>> model = RNNClassifier("rnn", input_size=2, hidden_size=3, num_classes=5)
         >>> x = np.array([[[1.0, 5.0], [3.0, 5.0], [np.nan, np.nan]]])
         >>> model.fit_normalizer(x).feature_mean.tolist(), model.feature_std.tolist()
         ([2.0, 5.0], [1.0, 0.001...])
@@ -190,7 +191,7 @@ class ModelBase(nn.Module):
         Examples
         --------
         >>> from rnnscope.models import RNNClassifier
-        >>> model = RNNClassifier("gru", 4, 3, 3, class_names=["SIL", "LP", "VTE"])
+        >>> model = RNNClassifier("gru", input_size=4, hidden_size=3, num_classes=3, class_names=["SIL", "LP", "VTE"])
         >>> model.class_index_map(["VTE", "SIL", "LP"]).tolist()
         [2, 0, 1]
         """
@@ -214,7 +215,7 @@ class ModelBase(nn.Module):
         Examples
         --------
         >>> from rnnscope.models import RNNClassifier
-        >>> model = RNNClassifier("gru", 4, 3, 3, class_names=["SIL", "LP", "VTE"])
+        >>> model = RNNClassifier("gru", input_size=4, hidden_size=3, num_classes=3, class_names=["SIL", "LP", "VTE"])
         >>> model.remap_labels(np.array([0, 1, 2, -1]), ["VTE", "SIL", "LP"]).tolist()
         [2, 0, 1, -1]
         """
@@ -261,7 +262,7 @@ class ModelBase(nn.Module):
         --------
         >>> import rnnscope
         >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0))
-        >>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5).set_input(frames)
+        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).set_input(frames)
         >>> model.sampling_rate, model.feature_config["preset"], model.background
         (50.0, 'paper', 'SIL')
         """
@@ -281,7 +282,7 @@ class ModelBase(nn.Module):
             background = check_background(str(background), self.class_names, func=func)
             if self.background is not None and self.background != background:
                 warnings.warn(f"{func}: the model's background class was {self.background!r}; the features declare "
-                              f"{background!r}, which the model takes.", UserWarning, stacklevel=3)
+                              f"{background!r}, which the model takes.", InputWarning, stacklevel=3)
             self.background = background
         return self
 
@@ -293,7 +294,8 @@ class ModelBase(nn.Module):
         --------
         >>> import rnnscope
         >>> records = rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)
-        >>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5).set_input(rnnscope.features.compute(records))
+        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+        >>> model = model.set_input(rnnscope.features.compute(records))
         >>> other = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0))
         >>> model.check_input(other, "capture")
         Traceback (most recent call last):
@@ -319,7 +321,7 @@ class ModelBase(nn.Module):
         Examples
         --------
         >>> from rnnscope.models import TCNClassifier
-        >>> TCNClassifier(3, 5, filters=4).to_device("cpu").device
+        >>> TCNClassifier(input_size=3, num_classes=5, filters=4).to_device("cpu").device
         device(type='cpu')
         """
         from .._device import resolve_device

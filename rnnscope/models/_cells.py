@@ -58,8 +58,8 @@ class _FusedLayer(RecurrentLayer):
     _torch_class: type[nn.RNNBase]
     _torch_kwargs: dict[str, Any] = {}
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
-        super().__init__(input_size, hidden_size, bias)
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias=bias)
         self.rnn = self._torch_class(
             self.input_size, self.hidden_size, num_layers=1, bias=self.bias, batch_first=True, **self._torch_kwargs
         )
@@ -280,8 +280,8 @@ class LazyLSTMLayer(RecurrentLayer):
     kind = "lazy_lstm"
     _native_order = ("input_gate", "forget_gate", "cell_input", "output_gate", "c", "h")
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
-        super().__init__(input_size, hidden_size, bias)
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True):
+        super().__init__(input_size, hidden_size, bias=bias)
         self.rnn = _LazyLSTMWeights(self.input_size, self.hidden_size, self.bias)
 
     @property
@@ -353,16 +353,16 @@ _LAYERS: dict[str, type[RecurrentLayer]] = {
 }
 
 
-def make_layer(kind: str, input_size: int, hidden_size: int, bias: bool = True) -> RecurrentLayer:
+def make_layer(cell: str, *, input_size: int, hidden_size: int, bias: bool = True) -> RecurrentLayer:
     """Build a layer of the given kind (one of :data:`CELL_KINDS`).
 
     Examples
     --------
     >>> from rnnscope.models import make_layer
-    >>> layer = make_layer("gru", 3, 4)
+    >>> layer = make_layer("gru", input_size=3, hidden_size=4)
     >>> layer.kind, layer.variables
     ('gru', ('h', 'update_gate', 'reset_gate', 'candidate'))
     """
-    if kind not in _LAYERS:
-        raise ValueError(f"The 'cell' parameter of make_layer must be one of {list(CELL_KINDS)}. Got {kind!r} instead.")
-    return _LAYERS[kind](input_size, hidden_size, bias=bias)
+    if cell not in _LAYERS:
+        raise ValueError(f"The 'cell' parameter of make_layer must be one of {list(CELL_KINDS)}. Got {cell!r} instead.")
+    return _LAYERS[cell](input_size, hidden_size, bias=bias)

@@ -71,9 +71,9 @@ class RNNClassifier(ModelBase):
     class_names : list of str, optional
         Default ``["SIL", "TRE", "LP", "VTE", "HYB"]`` for 5 classes, else ``["class0", ...]``.
     background : str or None
-        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default):
-        ``"SIL"`` with the default five classes, else None until :func:`rnnscope.train.fit` takes it from the
-        training features' ``attrs["background"]``.
+        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default): the
+        class the training features declare (``attrs["background"]``, taken by :func:`rnnscope.train.fit`); before
+        that ``"SIL"`` for the default task's five classes, else none.
     bias, head_bias : bool
         Biases of the recurrent layers and of the head.
 
@@ -102,7 +102,7 @@ class RNNClassifier(ModelBase):
     --------
     >>> import torch
     >>> from rnnscope.models import RNNClassifier
-    >>> model = RNNClassifier(["lstm", "lazy_lstm"], 6, 8, 5, residual=True)
+    >>> model = RNNClassifier(["lstm", "lazy_lstm"], input_size=6, hidden_size=8, num_classes=5, residual=True)
     >>> model.shortcuts
     [False, True]
     >>> logits, layers = model.forward_layers(torch.randn(2, 7, 6))
@@ -113,18 +113,20 @@ class RNNClassifier(ModelBase):
     True
 
     With defaults: one layer, no shortcut, the default five classes (whose background is SIL), no input contract
-    until :func:`rnnscope.train.fit` sets it:
+    until :func:`rnnscope.train.fit` takes it from the training features:
 
-    >>> model = RNNClassifier("gru", 48, 16, 5)
+    >>> model = RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=5)
     >>> model.num_layers, model.shortcuts, model.background, model.sampling_rate is None
     (1, [False], 'SIL', True)
-    >>> RNNClassifier("gru", 48, 16, 3, class_names=["BG", "VT", "LP"]).background is None
-    True
+    >>> RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=3, class_names=["BG", "VT", "LP"],
+    ...               background="BG").background
+    'BG'
     """
 
     def __init__(
         self,
         cell: str | Sequence[str],
+        *,
         input_size: int,
         hidden_size: int,
         num_classes: int,
@@ -132,7 +134,6 @@ class RNNClassifier(ModelBase):
         residual: bool = False,
         dropout: float = 0.0,
         class_names: Sequence[str] | None = None,
-        *,
         bias: bool = True,
         head_bias: bool = True,
         background: str | None = "auto",
@@ -152,7 +153,7 @@ class RNNClassifier(ModelBase):
         self.shortcuts: list[bool] = []
         size = self.input_size
         for kind in kinds:
-            self.layers.append(make_layer(kind, size, self.hidden_size, bias=self.bias))
+            self.layers.append(make_layer(kind, input_size=size, hidden_size=self.hidden_size, bias=self.bias))
             self.shortcuts.append(self.residual and size == self.hidden_size)
             size = self.hidden_size
         self.drop = nn.Dropout(self.dropout)
@@ -177,7 +178,7 @@ class RNNClassifier(ModelBase):
         --------
         >>> import torch
         >>> from rnnscope.models import RNNClassifier
-        >>> model = RNNClassifier("lstm", 3, 4, 5)
+        >>> model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
         >>> pruned = model.masked(torch.tensor([True, False, True, True]))
         >>> pruned.masked_units
         [[1]]
@@ -247,7 +248,7 @@ class RNNClassifier(ModelBase):
         --------
         >>> import torch
         >>> from rnnscope.models import RNNClassifier
-        >>> model = RNNClassifier(["gru", "lstm"], 3, 4, 5, residual=True)
+        >>> model = RNNClassifier(["gru", "lstm"], input_size=3, hidden_size=4, num_classes=5, residual=True)
         >>> x = torch.randn(2, 7, 3)
         >>> with torch.no_grad():
         ...     logits, layers = model.trace_layers(x)
@@ -320,9 +321,9 @@ class RNNClassifier(ModelBase):
     def _build(cls, config: Mapping[str, Any]) -> "RNNClassifier":
         model = cls(
             list(config["cells"]),
-            config["input_size"],
-            config["hidden_size"],
-            config["num_classes"],
+            input_size=config["input_size"],
+            hidden_size=config["hidden_size"],
+            num_classes=config["num_classes"],
             num_layers=config["num_layers"],
             residual=config.get("residual", False),
             dropout=config.get("dropout", 0.0),

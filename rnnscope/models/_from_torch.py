@@ -22,7 +22,7 @@ __all__ = ["from_torch"]
 _KINDS = ((nn.LSTM, "lstm"), (nn.GRU, "gru"), (nn.RNN, "rnn"))
 
 
-def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | None = None, *,
+def from_torch(rnn: nn.Module, head: nn.Linear, *, class_names: Sequence[str] | None = None,
                background: str | None = "auto") -> RNNClassifier:
     """Make an :class:`RNNClassifier` (trainable with ``fit``) from a PyTorch recurrent module and its per-frame
     linear head trained elsewhere.
@@ -96,9 +96,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, class_names: Sequence[str] | Non
     ref = rnn.weight_ih_l0
     model = RNNClassifier(
         kind,
-        rnn.input_size,
-        rnn.hidden_size,
-        head.out_features,
+        input_size=rnn.input_size,
+        hidden_size=rnn.hidden_size,
+        num_classes=head.out_features,
         num_layers=rnn.num_layers,
         dropout=float(rnn.dropout),
         class_names=class_names,

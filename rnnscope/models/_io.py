@@ -51,12 +51,12 @@ def _read_config(config: Any) -> dict[str, Any]:
         try:
             out = json.loads(text)
         except json.JSONDecodeError as err:
-            raise ModelFileError(f"The 'config' parameter of load is not valid JSON: {err}") from None
+            raise ModelFileError(f"The 'model_config' parameter of load is not valid JSON: {err}") from None
         if isinstance(out, dict) and METADATA_KEY in out and isinstance(out[METADATA_KEY], (dict, str)):
             out = out[METADATA_KEY] if isinstance(out[METADATA_KEY], dict) else json.loads(out[METADATA_KEY])
         return out
     raise ModelFileError(
-        "The 'config' parameter of load must be a dict, a JSON string or the path of a JSON file (a model's "
+        "The 'model_config' parameter of load must be a dict, a JSON string or the path of a JSON file (a model's "
         f"`config`). Got {type(config).__name__} instead."
     )
 
@@ -127,7 +127,7 @@ def _summary(model: ModelBase) -> str:
     return ", ".join(f"{k}={c[k]}" for k in keys if k in c)
 
 
-def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> ModelBase:
+def load(path: str | os.PathLike, *, device: Any = "auto", model_config: Any = None) -> ModelBase:
     """Load a model written by ``model.save(path)``, or a state-dict file with its JSON config.
 
     Never executes code from the file: safetensors holds only tensors, and ``.pt``/``.pth`` files are read with
@@ -139,8 +139,8 @@ def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> Mo
         A ``.safetensors`` file written by ``model.save``, or a PyTorch state dict (``.pt``/``.pth``, from
         ``torch.save(model.state_dict(), path)``).
     device : str or torch.device
-        Where to put the model; ``"auto"`` picks CUDA, then MPS, then the CPU.
-    config : dict, JSON string or path of a JSON file, optional
+        Where to put the model; ``"auto"`` (default) picks CUDA, then MPS, then the CPU.
+    model_config : dict, JSON string or path of a JSON file, optional
         The model's ``config``. Required for a state-dict file; overrides the config stored in a safetensors file.
 
     Returns
@@ -160,7 +160,7 @@ def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> Mo
     --------
     >>> import os, tempfile, torch
     >>> from rnnscope.models import RNNClassifier, load
-    >>> model = RNNClassifier("lstm", 3, 4, 5)
+    >>> model = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5)
     >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model.safetensors"))
     >>> x = torch.randn(1, 6, 3)
     >>> again = load(path)
@@ -168,6 +168,7 @@ def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> Mo
     (True, True)
     """
     dev = resolve_device(device, func="load")
+    config = model_config
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"The 'path' parameter of load must be an existing file. Got {path!r} instead.")
@@ -178,7 +179,7 @@ def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> Mo
             if METADATA_KEY not in metadata:
                 raise ModelFileError(
                     f"{path!r} is a safetensors file without an rnnscope config (metadata key {METADATA_KEY!r}); "
-                    "pass config= (the model's config as a dict or JSON file)."
+                    "pass model_config= (the model's config as a dict or JSON file)."
                 )
             try:
                 cfg = json.loads(metadata[METADATA_KEY])
@@ -189,7 +190,7 @@ def load(path: str | os.PathLike, device: Any = "cpu", config: Any = None) -> Mo
     elif kind == "torch":
         if config is None:
             raise ModelFileError(
-                f"{path!r} is a PyTorch state-dict file; it holds no config. Pass config= (the model's config as "
+                f"{path!r} is a PyTorch state-dict file; it holds no config. Pass model_config= (the model's config as "
                 "a dict, a JSON string or a JSON file)."
             )
         cfg = _read_config(config)

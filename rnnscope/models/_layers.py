@@ -77,7 +77,7 @@ class RecurrentLayer(nn.Module):
     kind: str = ""
     _native_order: tuple[str, ...] | None = None
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True):
+    def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True):
         super().__init__()
         func = type(self).__name__
         self.input_size = check_int(input_size, name="input_size", func=func)

@@ -1,6 +1,13 @@
 """Silencing units of the recurrent modules of any PyTorch model: the spec users write, and a context manager.
 
-A spec names units per entry of a run's ``layer`` dimension (a layer and direction of a module,
+**What users write** (``silence=`` of :func:`rnnscope.capture`, :func:`rnnscope.experiments.silence`,
+:func:`rnnscope.experiments.silenced`): ``{layer: units}``, ``layer`` the index along the ``layer`` dimension of
+the run the model gives (an rnnscope classifier's layer; for any other model each layer and direction of each
+recurrent module in ``model.named_modules()`` order, as :func:`rnnscope.capture` numbers them), ``units`` the
+silenced units (unit ids, or a boolean mask of the layer's ``h`` units, True = silenced). :func:`silence_keeps`
+reads it, the one reader of that form.
+
+Internally a spec names units per entry of a run's ``layer`` dimension (a layer and direction of a module,
 :func:`rnnscope.models._torch_rnn.module_entries`). It is a dict whose keys are
 
 - a module name (as in ``model.named_modules()``) -> one entry per layer and direction of that module, in the
@@ -22,13 +29,15 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Iterator, Mapping
 
+import numpy as np
 from torch import Tensor, nn
 
 from ..schema import layer_label
 from ._checks import layer_masks
 from ._torch_rnn import RECURRENT_CELLS, TorchRNN, cell_forward, module_entries, recurrent_modules
 
-__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels", "active_keeps", "layer_keeps", "merge_keeps"]
+__all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels", "active_keeps", "layer_keeps", "merge_keeps",
+           "silence_keeps", "check_silence", "layer_entries", "classifier_keeps"]
 
 #: Instance attribute of a recurrent module holding its keep masks (one per entry) while it silences units.
 _ACTIVE = "_rnnscope_keeps"
@@ -45,7 +54,83 @@ def entry_labels(name: str, module: nn.Module) -> list[str]:
     """
     entries = module_entries(module)
     both = any(e.direction == "backward" for e in entries)
-    return [layer_label(name, e.layer, e.direction, both) for e in entries]
+    return [layer_label(name, e.layer, direction=e.direction, bidirectional=both) for e in entries]
+
+
+def check_silence(silence: Any, n_layers: int, *, func: str) -> dict[int, Any]:
+    """``silence`` as ``{layer: units}`` (None: ``{}``), with every ``layer`` an int in ``0 .. n_layers - 1``; else
+    a ValueError saying the one form.
+
+    Examples
+    --------
+    >>> check_silence({0: [1, 3]}, 2, func="f")
+    {0: [1, 3]}
+    >>> check_silence([[1, 3]], 1, func="f")
+    Traceback (most recent call last):
+    ...
+    ValueError: The 'silence' parameter of f must be a dict {layer: units} ... Got a list instead.
+    """
+    what = (f"a dict {{layer: units}} (layer: the run's layer index, 0..{n_layers - 1}; units: the silenced unit "
+            "ids or a boolean mask of the layer's units, True = silenced), e.g. {0: [1, 3]}")
+    if silence is None:
+        return {}
+    if not isinstance(silence, Mapping):
+        raise ValueError(f"The 'silence' parameter of {func} must be {what}. Got a {type(silence).__name__} "
+                         "instead.")
+    bad = [k for k in silence if isinstance(k, bool) or not isinstance(k, (int, np.integer))
+           or not 0 <= int(k) < n_layers]
+    if bad:
+        raise ValueError(f"The 'silence' parameter of {func} must be {what}. Got the keys {bad!r} instead (the "
+                         f"model gives {n_layers} layer(s)).")
+    return {int(k): v for k, v in silence.items()}
+
+
+def layer_entries(model: nn.Module, modules: Mapping[str, nn.Module] | None = None) -> list[tuple[str, str]]:
+    """``(module name, layer label)`` of every entry of the ``layer`` dimension, in the run's order: an rnnscope
+    classifier's layers, or each layer and direction of each recurrent module (``modules``, default all).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> layer_entries(nn.ModuleDict({"a": nn.GRU(2, 3, num_layers=2), "b": nn.LSTM(3, 2, bidirectional=True)}))
+    [('a', 'a[0]'), ('a', 'a[1]'), ('b', 'b[0] forward'), ('b', 'b[0] backward')]
+    """
+    modules = dict(recurrent_modules(model) if modules is None else modules)
+    return [(name, label) for name, m in modules.items() for label in entry_labels(name, m)]
+
+
+def silence_keeps(model: nn.Module, silence: Any, *, func: str,
+                  modules: Mapping[str, nn.Module] | None = None) -> dict[str, list[Tensor | None]]:
+    """Keep masks per module and entry (as :func:`module_keeps`) from ``silence={layer: units}`` (see the module
+    documentation); ``modules`` the recurrent modules the run holds (default all: the layers of a capture of the
+    whole model).
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> model = nn.ModuleDict({"rnn": nn.LSTM(2, 3, bidirectional=True)})
+    >>> keeps = silence_keeps(model, {1: [1]}, func="f")  # layer 1: the backward direction
+    >>> keeps["rnn"][0] is None, keeps["rnn"][1].tolist()
+    (True, [True, False, True])
+    """
+    entries = layer_entries(model, modules)
+    spec = check_silence(silence, len(entries), func=func)
+    labelled = {entries[layer][1]: units for layer, units in spec.items()}
+    return module_keeps(model, labelled, name="silence", func=func, silenced=True, modules=modules)
+
+
+def classifier_keeps(model: nn.Module, silence: Any, *, func: str) -> list[Tensor | None]:
+    """An rnnscope classifier's keep mask (True = keep) or None for each layer, from ``silence={layer: units}``.
+
+    Examples
+    --------
+    >>> from rnnscope.models import RNNClassifier
+    >>> model = RNNClassifier("gru", input_size=2, hidden_size=3, num_classes=2, num_layers=2)
+    >>> [None if m is None else m.tolist() for m in classifier_keeps(model, {1: [0]}, func="f")]
+    [None, [False, True, True]]
+    """
+    spec = check_silence(silence, model.num_layers, func=func)
+    return layer_masks(spec, model.num_layers, model.hidden_size, name="silence", func=func, silenced=True)
 
 
 def module_keeps(model: nn.Module, spec: Any, *, name: str, func: str, silenced: bool = False,

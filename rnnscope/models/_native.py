@@ -180,7 +180,7 @@ def _check_toolchain() -> None:
                                "pip install ninja")
 
 
-def build(verbose: bool = False):
+def build(*, verbose: bool = False):
     """Compile (or load the cached) native kernels now; returns ``torch.ops.rnnscope_native``.
 
     Call it once after installing to move the compile out of the first capture (``python -c "from rnnscope.models

@@ -65,9 +65,9 @@ class TCNClassifier(ModelBase):
     class_names : list of str, optional
         Default ``["SIL", "TRE", "LP", "VTE", "HYB"]`` for 5 classes, else ``["class0", ...]``.
     background : str or None
-        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default):
-        ``"SIL"`` with the default five classes, else None until :func:`rnnscope.train.fit` takes it from the
-        training features' ``attrs["background"]``.
+        The class that is not an event (``model.background``, saved with the model). ``"auto"`` (default): the
+        class the training features declare (``attrs["background"]``, taken by :func:`rnnscope.train.fit`); before
+        that ``"SIL"`` for the default task's five classes, else none.
 
     Notes
     -----
@@ -79,17 +79,18 @@ class TCNClassifier(ModelBase):
     --------
     >>> import torch
     >>> from rnnscope.models import TCNClassifier
-    >>> model = TCNClassifier(6, 5, filters=8)
+    >>> model = TCNClassifier(input_size=6, num_classes=5, filters=8)
     >>> model.receptive_field
     113
     >>> tuple(model(torch.randn(2, 30, 6)).shape)
     (2, 30, 5)
-    >>> TCNClassifier(48, 5).receptive_field, TCNClassifier(48, 5).filters
+    >>> TCNClassifier(input_size=48, num_classes=5).receptive_field, TCNClassifier(input_size=48, num_classes=5).filters
     (113, 50)
     """
 
     def __init__(
         self,
+        *,
         input_size: int,
         num_classes: int,
         filters: int = 50,
@@ -98,7 +99,6 @@ class TCNClassifier(ModelBase):
         blocks: int = 1,
         dropout: float = 0.0,
         class_names: Sequence[str] | None = None,
-        *,
         background: str | None = "auto",
     ):
         super().__init__()
@@ -150,8 +150,8 @@ class TCNClassifier(ModelBase):
     @classmethod
     def _build(cls, config: Mapping[str, Any]) -> "TCNClassifier":
         return cls(
-            config["input_size"],
-            config["num_classes"],
+            input_size=config["input_size"],
+            num_classes=config["num_classes"],
             filters=config["filters"],
             kernel_size=config["kernel_size"],
             dilations=list(config["dilations"]),

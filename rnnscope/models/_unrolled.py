@@ -54,7 +54,7 @@ def unrolled(model: nn.Module | None = None) -> Iterator[nn.Module | None]:
     An rnnscope classifier's layers step without being named:
 
     >>> from rnnscope.models import RNNClassifier
-    >>> model = RNNClassifier("gru", 3, 4, 5).eval()
+    >>> model = RNNClassifier("gru", input_size=3, hidden_size=4, num_classes=5).eval()
     >>> with unrolled():
     ...     logits = model(x)
     >>> logits.sum().backward()  # in eval mode: possible on CUDA too

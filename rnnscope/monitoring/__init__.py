@@ -25,13 +25,13 @@ from ._detections import (
     probability_stream,
     read_probabilities,
     smooth,
-    to_catalog,
     write_probabilities,
 )
+from ..data._quakeml import to_catalog  # QuakeML both ways in one module
 from ._monitor import monitor
 from ._netresult import NetworkResult
 from ._result import MonitorResult
-from ._scoring import score_detections
+from ._scoring import match_detections, score_detections
 
 __all__ = [
     "monitor",
@@ -45,6 +45,7 @@ __all__ = [
     "channel_codes",
     "write_probabilities",
     "read_probabilities",
+    "match_detections",
     "score_detections",
     "DEFAULT_MIN_DURATION",
     "BACKGROUND_MIN_DURATION",

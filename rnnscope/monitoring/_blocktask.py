@@ -111,14 +111,14 @@ def worker_model(ref, device):
             from ..models import load
 
             if kind == "path":
-                model = load(value)
+                model = load(value, device="cpu")
             else:
                 import tempfile
 
                 with tempfile.TemporaryDirectory() as tmp:
                     path = os.path.join(tmp, "model.safetensors")
                     Path(path).write_bytes(value)
-                    model = load(path)
+                    model = load(path, device="cpu")
             while len(_MODELS) >= 4:  # a worker serving several runs keeps the last few models
                 _MODELS.pop(next(iter(_MODELS)))
             _MODELS[key] = model.to(dev).eval()

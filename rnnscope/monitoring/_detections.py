@@ -18,14 +18,8 @@ A run of frames ``a .. b-1`` (frame centres ``t_a .. t_{b-1}``, one hop ``dt`` a
 ``t_a - dt/2`` to ``t_{b-1} + dt/2``: frames are labelled by their centre sample, so this is the unbiased estimate
 of the labelled segment (onset error within +-dt/2 for a perfect classifier).
 
-QuakeML has no event type for long-period events, tremor or hybrid events: :func:`to_catalog` sets
-``event_type`` from a mapping class name -> QuakeML type (default :data:`rnnscope.data.QUAKEML_EVENT_TYPES`:
-``"earthquake"`` for VT, VTE, EQ, Equ; ``"avalanche"`` for AV; ``"ice quake"`` for IC; ``"other event"`` for LP,
-TR, TRE, HYB and every class not listed), and stores the class name in the event description
-(``event.event_descriptions[0].text``) and, with the end time and probabilities, in a comment (``rnnscope
-class=LP; ...``). Each event carries one automatic pick at the detection start on the monitored channel (no
-origin: a single station gives no location). :func:`rnnscope.data.read_quakeml_catalog` reads such a catalog back
-to the same classes (with the same mapping).
+Detections are written as QuakeML by :func:`rnnscope.monitoring.to_catalog`, which lives with the QuakeML reader
+in :mod:`rnnscope.data._quakeml` (one mapping class name -> QuakeML event type, one comment format, both ways).
 
 The probability MiniSEED has one channel per class; channel codes hold 3 characters, so :func:`channel_codes`
 maps each class name to one (its own name when it is 1-3 letters or digits) and :func:`probability_stream` keeps
@@ -44,11 +38,11 @@ import numpy as np
 import pandas as pd
 
 from .._validation import FROM_DATA, check_background, no_background_message
-from ..data._annotations import check_event_types
+from ..errors import NoBackgroundWarning
 from ._runs import RunDetector, enforce_min, window_smooth
 
 __all__ = ["DEFAULT_MIN_DURATION", "BACKGROUND_MIN_DURATION", "DEFAULT_SMOOTHING", "smooth", "frame_runs", "detect",
-           "to_catalog", "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
+           "channel_codes", "probability_stream", "write_probabilities", "read_probabilities"]
 
 #: minimum durations (frames) used by Titos & Garcia's authors for their event classes; the background class gets
 #: :data:`BACKGROUND_MIN_DURATION`, classes not listed 1 frame (applied by name: only to classes of these names)
@@ -79,15 +73,15 @@ def _check_smoothing(smoothing, func: str) -> tuple[str, int]:
     return method, max(int(size), 1)
 
 
-def smooth(prob: np.ndarray, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
+def smooth(prob: np.ndarray, *, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     """Centred moving mean (or median) of ``prob`` ``(frames, classes)`` along frames; edges use the nearest frame.
 
     Examples
     --------
     >>> p = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
-    >>> smooth(p, 3)[:, 0].round(3).tolist()
+    >>> smooth(p, smoothing=3)[:, 0].round(3).tolist()
     [0.667, 0.667, 0.667, 1.0]
-    >>> smooth(p, ("median", 3))[:, 0].tolist()
+    >>> smooth(p, smoothing=("median", 3))[:, 0].tolist()
     [1.0, 1.0, 1.0, 1.0]
     >>> smooth(p).shape  # default: moving mean over 5 frames
     (4, 2)
@@ -156,7 +150,7 @@ def _min_frames(min_duration, class_names: Sequence[str], func: str, background:
     return out
 
 
-def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
+def frame_runs(prob: np.ndarray, *, min_frames: Sequence[int]) -> pd.DataFrame:
     """Runs of frames of one class after enforcing per-class minimum lengths (see the module docstring).
 
     Parameters
@@ -174,7 +168,7 @@ def frame_runs(prob: np.ndarray, min_frames: Sequence[int]) -> pd.DataFrame:
     Examples
     --------
     >>> p = np.eye(3)[[0, 0, 0, 1, 0, 0, 2, 2, 2, 2]]
-    >>> frame_runs(p, [2, 2, 2]).values.tolist()     # the 1-frame run of class 1 goes to class 0
+    >>> frame_runs(p, min_frames=[2, 2, 2]).values.tolist()     # the 1-frame run of class 1 goes to class 0
     [[0, 6, 0], [6, 10, 2]]
     """
     prob = np.asarray(prob, dtype=np.float64)
@@ -211,15 +205,14 @@ def empty_table(class_names: Sequence[str]) -> pd.DataFrame:
 
 def detect(
     prob: np.ndarray,
+    *,
     first_time_ns: int,
     frame_period_ns: int,
     class_names: Sequence[str],
-    *,
     smoothing=DEFAULT_SMOOTHING,
     min_duration=None,
     background: str | None = "auto",
-    seed_id: str = "",
-    func: str = "detect",
+    seed_id: str | None = None,
 ) -> pd.DataFrame:
     """Detections of one contiguous piece of frame probabilities.
 
@@ -242,8 +235,8 @@ def detect(
     background : str or None
         Class whose runs are not reported (None: every run is a detection). ``"auto"`` (default): nothing says
         here which class it is, so every run is reported, with a warning saying to pass it.
-    seed_id : str
-        SEED id written into every row.
+    seed_id : str, optional
+        SEED id written into every row (None: an empty id).
 
     Returns
     -------
@@ -256,7 +249,8 @@ def detect(
     --------
     >>> p = np.eye(3)[[0] * 4 + [2] * 6 + [0] * 4] * 0.8 + 0.2 / 3
     >>> t0 = 1_600_000_000 * 10**9 + 2 * 10**9     # frame 0 centred 2 s after 2020-09-13T12:26:40Z
-    >>> d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"], smoothing=None, background="BG")
+    >>> d = detect(p, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["BG", "TR", "LP"], smoothing=None,
+    ...            background="BG")
     >>> d.class_name[0], str(d.start[0]), str(d.end[0]), int(d.n_frames[0])
     ('LP', '2020-09-13 12:26:43.750000+00:00', '2020-09-13 12:26:46.750000+00:00', 6)
     >>> round(float(d.p_mean[0]), 3), round(float(d.p_mean_BG[0]), 3)
@@ -267,10 +261,11 @@ def detect(
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     d = detect(p, t0, 5 * 10**8, ["BG", "TR", "LP"])
+    ...     d = detect(p, first_time_ns=t0, frame_period_ns=5 * 10**8, class_names=["BG", "TR", "LP"])
     >>> d.class_name.tolist(), "background=" in str(caught[0].message)
     (['BG', 'LP', 'BG'], True)
     """
+    func = "detect"
     names = list(class_names)
     prob = np.asarray(prob, dtype=np.float64)
     if prob.ndim != 2 or prob.shape[1] != len(names):
@@ -280,7 +275,8 @@ def detect(
     method, min_frames, background = detector_settings(names, smoothing, min_duration, background, func)
     detector = RunDetector(len(names), method, min_frames)
     detector.push(prob)
-    return run_table(detector.finish(), first_time_ns, frame_period_ns, names, background, seed_id)
+    return run_table(detector.finish(), first_time_ns, frame_period_ns, names, background,
+                     "" if seed_id is None else seed_id)
 
 
 def detector_settings(names, smoothing, min_duration, background, func, stacklevel: int = 3):
@@ -290,7 +286,7 @@ def detector_settings(names, smoothing, min_duration, background, func, stacklev
     if isinstance(background, str) and background == FROM_DATA and FROM_DATA not in names:
         message = no_background_message(func, "detect has no data to read it from", names,
                                         "every run is reported as a detection")
-        warnings.warn(message, UserWarning, stacklevel=stacklevel)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=stacklevel)
         background = None
     background = check_background(background, names, func=func)
     return _check_smoothing(smoothing, func), _min_frames(min_duration, names, func, background), background
@@ -333,87 +329,6 @@ def run_table(runs, first_time_ns: int, frame_period_ns: int, names, background,
 
 # --------------------------------------------------------------------------------------------- exports
 
-def to_catalog(
-    detections: pd.DataFrame,
-    *,
-    event_types: Mapping[str, str] | None = None,
-    author: str = "rnnscope",
-    model: str | None = None,
-):
-    """Detections -> :class:`obspy.core.event.Catalog` (QuakeML has no LP, tremor or hybrid types).
-
-    Each detection becomes an Event with the ``event_type`` that ``event_types`` gives its class (default
-    :data:`rnnscope.data.QUAKEML_EVENT_TYPES`; classes not in the mapping get ``"other event"``;
-    ``event_type_certainty="suspected"``), its class name as the first event description's text, a comment
-    ``rnnscope class=<class>; start=...; end=...; duration_s=...; p_mean=...; p_peak=...; seed_id=...`` (the class
-    and end time live only there and in the description), and one automatic pick at the start time on the
-    monitored channel (``phase_hint`` = class name). No origin: one station gives no location.
-    :func:`rnnscope.data.read_quakeml_catalog` with the same ``event_types`` reads the classes back.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> d = pd.DataFrame({"seed_id": ["XX.STA..HHZ"], "class_name": ["LP"], "start": [pd.Timestamp("2024-01-01T00:00:10Z")],
-    ...                   "end": [pd.Timestamp("2024-01-01T00:00:30Z")], "duration_s": [20.0], "p_mean": [0.9], "p_peak": [1.0]})
-    >>> cat = to_catalog(d)
-    >>> ev = cat[0]
-    >>> ev.event_type, ev.event_descriptions[0].text, str(ev.picks[0].time), ev.picks[0].waveform_id.id
-    ('other event', 'LP', '2024-01-01T00:00:10.000000Z', 'XX.STA..HHZ')
-    >>> to_catalog(d.assign(class_name=["AV"]))[0].event_type
-    'avalanche'
-    >>> to_catalog(d.assign(class_name=["RF"]), event_types={"RF": "rockslide"})[0].event_type
-    'rockslide'
-    """
-    types = check_event_types(event_types, "to_catalog")
-    from obspy import UTCDateTime
-    from obspy.core.event import (
-        Catalog,
-        Comment,
-        CreationInfo,
-        Event,
-        EventDescription,
-        Pick,
-        ResourceIdentifier,
-        WaveformStreamID,
-    )
-
-    info = CreationInfo(author=author, creation_time=UTCDateTime())
-    events = []
-    for i, row in enumerate(detections.itertuples(index=False)):
-        start = UTCDateTime(pd.Timestamp(row.start).isoformat())
-        end = UTCDateTime(pd.Timestamp(row.end).isoformat())
-        cls = str(row.class_name)
-        seed_id = str(getattr(row, "seed_id", "") or "")
-        key = f"{seed_id or 'unknown'}/{start.strftime('%Y%m%dT%H%M%S.%f')}/{cls}"
-        text = (
-            f"rnnscope class={cls}; start={start}; end={end}; duration_s={float(row.duration_s):.2f}; "
-            f"p_mean={float(row.p_mean):.4f}; p_peak={float(row.p_peak):.4f}; seed_id={seed_id}"
-            + (f"; model={model}" if model else "")
-        )
-        pick = Pick(
-            resource_id=ResourceIdentifier(f"smi:local/rnnscope/pick/{key}"),
-            time=start,
-            waveform_id=WaveformStreamID(seed_string=seed_id) if seed_id.count(".") == 3 else WaveformStreamID(),
-            phase_hint=cls,
-            evaluation_mode="automatic",
-            method_id=ResourceIdentifier("smi:local/rnnscope/monitor"),
-            creation_info=info,
-        )
-        events.append(
-            Event(
-                resource_id=ResourceIdentifier(f"smi:local/rnnscope/event/{key}"),
-                event_type=types.get(cls, "other event"),
-                event_type_certainty="suspected",
-                event_descriptions=[EventDescription(text=cls)],
-                comments=[Comment(text=text, resource_id=ResourceIdentifier(f"smi:local/rnnscope/comment/{key}"))],
-                picks=[pick],
-                creation_info=info,
-            )
-        )
-    return Catalog(events=events, resource_id=ResourceIdentifier("smi:local/rnnscope/catalog"),
-                   description="rnnscope.monitor detections", creation_info=info)
-
-
 #: suffix of the JSON file written beside a probability MiniSEED (class name -> channel code)
 SIDECAR_SUFFIX = ".json"
 _SHORT_CODE = re.compile(r"^[A-Za-z0-9]{1,3}$")
@@ -454,7 +369,7 @@ def channel_codes(class_names: Sequence[str]) -> dict[str, str]:
     return {n: codes[n] for n in names}
 
 
-def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: str):
+def probability_stream(pieces: Sequence, *, class_names: Sequence[str], seed_id: str):
     """Per-class probability traces (one per class and contiguous piece) as an ObsPy Stream.
 
     ``pieces`` holds ``(first_time_ns, frame_period_ns, prob (frames, classes))`` tuples. Channel = the class's
@@ -465,7 +380,7 @@ def probability_stream(pieces: Sequence, class_names: Sequence[str], seed_id: st
     Examples
     --------
     >>> prob = np.array([[0.9, 0.1], [0.2, 0.8]])
-    >>> st = probability_stream([(0, 5 * 10**8, prob)], ["Background", "LP"], "XX.STA..HHZ")
+    >>> st = probability_stream([(0, 5 * 10**8, prob)], class_names=["Background", "LP"], seed_id="XX.STA..HHZ")
     >>> [(tr.stats.channel, tr.stats.class_name, tr.stats.sampling_rate) for tr in st]
     [('BAC', 'Background', 2.0), ('LP', 'LP', 2.0)]
     """

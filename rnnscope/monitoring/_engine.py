@@ -121,7 +121,7 @@ class _Engine:
         self.rate = float(rate)
         self.device = device
         self.timings = timings
-        self.features = StreamingFeatures(self.rate, cfg, spectrogram=capture is not None)
+        self.features = StreamingFeatures(self.rate, feature_config=cfg, spectrogram=capture is not None)
         self.capture = capture
         self.recurrent = hasattr(model, "forward_layers") and hasattr(model, "initial_states")
         self.context_frames = 0 if self.recurrent else max(int(getattr(model, "receptive_field", 1)) - 1, 0)

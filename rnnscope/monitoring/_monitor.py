@@ -40,6 +40,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from .._validation import FROM_DATA, no_background_message, resolve_background
+from ..errors import NoBackgroundWarning
 from ..features import PRESETS, FeatureConfig
 from ..features._contract import check_contract
 from . import _detections, _network
@@ -86,7 +87,8 @@ def _feature_config(model, feature_config, func) -> FeatureConfig:
             f"{stored.get('n_features')} features at {stored.get('frame_rate')} frames/s); the monitor computes "
             "features from waveforms, so it cannot feed this model. Train it on rnnscope.features.compute features."
         )
-    given = feature_config if feature_config is not None else stored if stored is not None else "paper"
+    explicit = not (isinstance(feature_config, str) and feature_config == "auto")
+    given = feature_config if explicit else stored if stored is not None else "paper"
     if isinstance(given, FeatureConfig):
         cfg = given
     elif isinstance(given, str) and given in PRESETS:
@@ -104,7 +106,7 @@ def _feature_config(model, feature_config, func) -> FeatureConfig:
             f"The 'feature_config' parameter of {func} must be a FeatureConfig, a preset name {list(PRESETS)} or its "
             f"JSON. Got {type(given).__name__} instead."
         )
-    if feature_config is not None and isinstance(stored, (Mapping, str)):
+    if explicit and isinstance(stored, (Mapping, str)):
         check_contract({"feature_config": stored}, {"feature_config": cfg}, func=func,
                        here="feature_config= asks for features", fix="Leave feature_config out to use the model's.")
     if cfg.n_features != model.input_size:
@@ -149,10 +151,10 @@ def _preprocessing(model, detrend, bandpass, func):
         for key in ("detrend", "bandpass"):
             if key in raw:
                 stored.setdefault(key, raw[key])
-    if detrend == "default":
+    if isinstance(detrend, str) and detrend == "auto":
         detrend = stored.get("detrend", True)
         detrend = False if detrend is None else detrend
-    if isinstance(bandpass, str) and bandpass == "default":
+    if isinstance(bandpass, str) and bandpass == "auto":
         bandpass = stored.get("bandpass")
     return _detrend_type(detrend, func), _bandpass(bandpass, func)
 
@@ -164,7 +166,7 @@ def _monitor_background(model, background, func):
     if resolved is None and isinstance(background, str) and background == FROM_DATA:
         message = no_background_message(func, "the model has no background", names,
                                         "every run of frames is reported as a detection, whatever its class")
-        warnings.warn(message, UserWarning, stacklevel=3)
+        warnings.warn(message, NoBackgroundWarning, stacklevel=3)
     return resolved
 
 
@@ -211,7 +213,7 @@ def _load_model(model, func):
         from ..models import load
 
         name = Path(model).name
-        model = load(model)
+        model = load(model, device="cpu")  # moved to the monitor's device later
     else:
         name = type(model).__name__
     if not hasattr(model, "class_names") or not hasattr(model, "input_size"):
@@ -278,13 +280,13 @@ def monitor(
     starttime=None,
     endtime=None,
     seed_id=None,
-    feature_config=None,
+    feature_config="auto",
     device: str = "auto",
     min_duration: Mapping[str, int] | int | None = None,
     smoothing=DEFAULT_SMOOTHING,
     background: str | None = "auto",
-    detrend: bool | str = "default",
-    bandpass="default",
+    detrend: bool | str = "auto",
+    bandpass="auto",
     sampling_rate: float | None = None,
     capture_store=None,
     block_s: float = 86400.0,
@@ -318,8 +320,8 @@ def monitor(
         (``"XX.*..HHZ"``, :mod:`fnmatch` wildcards ``*``, ``?``, ``[...]``), a list of ids or patterns, or an ObsPy
         Inventory (its channels that the source holds) — then a :class:`~rnnscope.monitoring.NetworkResult` is
         returned.
-    feature_config : FeatureConfig, preset name or JSON, optional
-        Features the model was trained on. Default: ``model.feature_config`` (stored by
+    feature_config : FeatureConfig, preset name or JSON
+        Features the model was trained on. ``"auto"`` (default): ``model.feature_config`` (stored by
         :func:`rnnscope.train.fit` and saved with the model), else ``"paper"``. A config that differs from the
         model's is refused.
     device : str
@@ -335,11 +337,11 @@ def monitor(
         ``model.background`` (saved with the model; :func:`rnnscope.train.fit` takes it from the training data),
         with a warning when the model does not say.
     detrend : bool or {"linear", "constant", "demean", "simple"}
-        Detrend of each processing window (``True`` = linear), as in :func:`rnnscope.data.from_obspy`. Default:
-        the training records' (``model.preprocessing``) when known, else linear.
+        Detrend of each processing window (``True`` = linear), as in :func:`rnnscope.data.from_obspy`. ``"auto"``
+        (default): the training records' (``model.preprocessing``) when known, else linear.
     bandpass : (float, float) or None
-        Zero-phase Butterworth band-pass corners in Hz before resampling (default: the training records', else
-        none).
+        Zero-phase Butterworth band-pass corners in Hz before resampling. ``"auto"`` (default): the training
+        records', else none.
     sampling_rate : float, optional
         The model's input rate in Hz: every trace is resampled to it. Default ``model.sampling_rate`` (stored by
         :func:`rnnscope.train.fit`), else 100. A rate that differs from the model's is refused.
@@ -409,7 +411,7 @@ def monitor(
     >>> import numpy as np, obspy, rnnscope
     >>> trace = obspy.Trace(np.random.default_rng(0).normal(size=60_000), header={"sampling_rate": 100.0,
     ...     "network": "XX", "station": "DEMO", "channel": "HHZ", "starttime": obspy.UTCDateTime("2024-03-01T23:55")})
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> result = rnnscope.monitor(model, obspy.Stream([trace]), progress=False)
     >>> result.n_frames, len(result.pieces)          # 10 minutes across midnight: one piece, 1193 frames
     (1193, 1)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..data._quakeml import to_catalog
 from . import _detections
 from ._result import MonitorResult
 from ._scoring import score_detections
@@ -68,7 +69,7 @@ class NetworkResult:
         self._last: tuple | None = None  # the station read last (reading one from its task folders takes a while)
 
     @staticmethod
-    def merge_tables(tables, class_names, background=None) -> pd.DataFrame:
+    def merge_tables(tables, *, class_names, background=None) -> pd.DataFrame:
         """Per-station detection tables -> one table in time order (ties by ``seed_id``)."""
         tables = [t for t in tables if len(t)]
         if not tables:
@@ -95,11 +96,12 @@ class NetworkResult:
         return len(self.seed_ids)
 
     # -- catalog -----------------------------------------------------------------------------------------
-    def detect(self, smoothing="default", min_duration="default", background="default") -> pd.DataFrame:
+    def detect(self, *, smoothing="auto", min_duration="auto", background="auto") -> pd.DataFrame:
         """Every station's :meth:`MonitorResult.detect` with these settings, in one table (the model is not run)."""
-        tables = [self[sid].detect(smoothing, min_duration, background) for sid in self.seed_ids]
-        bg = self.background if background == "default" else background
-        return self.merge_tables(tables, self.class_names, bg)
+        tables = [self[sid].detect(smoothing=smoothing, min_duration=min_duration,
+                                   background=background) for sid in self.seed_ids]
+        bg = self.background if background == "auto" else background
+        return self.merge_tables(tables, class_names=self.class_names, background=bg)
 
     def score(self, truth: pd.DataFrame, **kwargs):
         """Event-level scores of :attr:`detections` against ``truth`` (matched per channel when ``truth`` has a
@@ -117,7 +119,7 @@ class NetworkResult:
 
     def to_catalog(self, event_types=None):
         """The detections as an ObsPy Catalog: each event's pick is on its channel, the class in its description."""
-        return _detections.to_catalog(self.detections, event_types=event_types)
+        return to_catalog(self.detections, event_types=event_types)
 
     def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (station in each pick, class in the description); return the path."""

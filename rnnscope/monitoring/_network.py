@@ -508,7 +508,8 @@ def network_result(model, s, ids, finished, failed, counts, loaders, output, cap
     stores = [p for f in finished for p in (f["capture_store"] or [])] if capture_store is not None else None
     return NetworkResult(
         seed_ids=ids, class_names=model.class_names, background=s.background, gaps=gaps, timings=timings,
-        detections=NetworkResult.merge_tables([f["detections"] for f in finished], model.class_names, s.background),
+        detections=NetworkResult.merge_tables([f["detections"] for f in finished], class_names=model.class_names,
+                                              background=s.background),
         loaders=loaders, output=output, capture_store=[Path(p) for p in stores] if stores is not None else None,
         summary={"n_frames": sum(f["n_frames"] for f in finished),
                  "data_seconds": sum(f["data_seconds"] for f in finished)},

@@ -7,6 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from ..data._quakeml import to_catalog
 from . import _detections
 from ._engine import prob_chunks
 from ._runs import RunDetector
@@ -54,10 +55,10 @@ class MonitorResult:
         self.detections = self.detect()
 
     # -- catalog -----------------------------------------------------------------------------------------
-    def detect(self, smoothing="default", min_duration="default", background="default") -> pd.DataFrame:
+    def detect(self, *, smoothing="auto", min_duration="auto", background="auto") -> pd.DataFrame:
         """Recompute the detection table with other post-processing settings (the model is not run again).
 
-        Arguments left at ``"default"`` take the values given to :func:`rnnscope.monitor`; ``smoothing=None``
+        Arguments left at ``"auto"`` take the values given to :func:`rnnscope.monitor`; ``smoothing=None``
         turns smoothing off, ``background=None`` reports every run (the background class's included). The table's
         ``attrs["background"]`` says which class was left out (:func:`rnnscope.monitoring.score_detections` reads it).
 
@@ -65,14 +66,15 @@ class MonitorResult:
         --------
         >>> import numpy as np, obspy, rnnscope
         >>> trace = obspy.Trace(np.random.default_rng(1).normal(size=30_000), header={"sampling_rate": 100.0})
-        >>> result = rnnscope.monitor(rnnscope.models.RNNClassifier("gru", 48, 4, 5), trace, progress=False)
+        >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+        >>> result = rnnscope.monitor(model, trace, progress=False)
         >>> runs = result.detect(smoothing=None, min_duration=1, background=None)  # every frame in one run
         >>> int(runs["n_frames"].sum()) == result.n_frames == 593
         True
         """
-        smoothing = self.smoothing if isinstance(smoothing, str) and smoothing == "default" else smoothing
-        min_duration = self.min_duration if isinstance(min_duration, str) and min_duration == "default" else min_duration
-        background = self.background if background == "default" else background
+        smoothing = self.smoothing if isinstance(smoothing, str) and smoothing == "auto" else smoothing
+        min_duration = self.min_duration if isinstance(min_duration, str) and min_duration == "auto" else min_duration
+        background = self.background if background == "auto" else background
         method, min_frames, background = _detections.detector_settings(self.class_names, smoothing, min_duration,
                                                                        background, "monitor")
         tables = []
@@ -113,7 +115,7 @@ class MonitorResult:
 
     def to_catalog(self, event_types=None):
         """The detections as an :class:`obspy.core.event.Catalog` (see :func:`rnnscope.monitoring.to_catalog`)."""
-        return _detections.to_catalog(self.detections, event_types=event_types, model=self.model_name)
+        return to_catalog(self.detections, event_types=event_types, model_name=self.model_name)
 
     def to_quakeml(self, path, event_types=None) -> str:
         """Write the detections as QuakeML (class in the event description and a comment); return the path."""
@@ -130,15 +132,15 @@ class MonitorResult:
         traces.
         """
         pieces = [(p.first_frame_ns, p.frame_period_ns, np.asarray(p.prob)) for p in self.pieces]
-        return _detections.probability_stream(pieces, self.class_names, self.seed_id)
+        return _detections.probability_stream(pieces, class_names=self.class_names, seed_id=self.seed_id)
 
     def _stream_parts(self):
         """:meth:`probabilities` a chunk of frames at a time (what :meth:`write_mseed` writes)."""
         for p in self.pieces:
             first = p.first_frame_ns
             for chunk in prob_chunks(p.prob):
-                yield _detections.probability_stream([(first, p.frame_period_ns, chunk)], self.class_names,
-                                                     self.seed_id)
+                yield _detections.probability_stream([(first, p.frame_period_ns, chunk)], class_names=self.class_names,
+                                                     seed_id=self.seed_id)
                 first += chunk.shape[0] * p.frame_period_ns
 
     def write_mseed(self, path) -> str:

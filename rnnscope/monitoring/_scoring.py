@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._sources import _NS
 
-__all__ = ["score_detections"]
+__all__ = ["match_detections", "score_detections"]
 
 
 # --------------------------------------------------------------------------------------------- scores
@@ -79,6 +79,71 @@ def _match(det: pd.DataFrame, true: pd.DataFrame, min_overlap_ns: int) -> list[t
     return out
 
 
+def match_detections(
+    detections: pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    classes: Sequence[str] | None = None,
+    background: str | None = "auto",
+    min_overlap_s: float = 0.0,
+) -> pd.DataFrame:
+    """The detections matched to true events, one row per pair (the pairs :func:`score_detections` counts).
+
+    A detection matches a true event of the same class (and the same SEED id, when both tables have a
+    ``seed_id`` or ``trace_id`` column) when their intervals overlap by more than ``min_overlap_s``; matching is
+    one-to-one, largest overlaps first. Onset error = detection start - true start (s; negative = early).
+
+    Parameters
+    ----------
+    detections, truth, classes, background, min_overlap_s
+        As in :func:`score_detections`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``detection`` and ``true`` (row positions in ``detections`` and ``truth``), ``class_name``,
+        ``onset_error_s``, ``overlap_s``; one row per matched pair.
+
+    Examples
+    --------
+    >>> truth = pd.DataFrame({"start": [10.0, 50.0], "end": [30.0, 70.0], "class_name": ["LP", "LP"]})
+    >>> det = pd.DataFrame({"start": [11.0, 80.0], "end": [29.0, 85.0], "class_name": ["LP", "LP"]})
+    >>> match_detections(det, truth)
+       detection  true class_name  onset_error_s  overlap_s
+    0          0     0         LP            1.0       18.0
+    """
+    return _matched(detections, truth, classes, background, min_overlap_s, "match_detections")[3]
+
+
+def _matched(detections, truth, classes, background, min_overlap_s, func):
+    """(detections, truth, classes scored, matches) of :func:`match_detections` and :func:`score_detections`."""
+    if isinstance(background, str) and background == "auto":
+        background = next((str(t.attrs["background"]) for t in (detections, truth)
+                           if isinstance(getattr(t, "attrs", None), dict) and t.attrs.get("background")), None)
+    det = _table(detections, "detections", func)
+    true = _table(truth, "truth", func)
+    if classes is None:
+        classes = list(dict.fromkeys([*true["class_name"], *det["class_name"]]))
+        classes = [c for c in classes if c != background]
+    classes = [str(c) for c in classes]
+    use_ids = (det["seed_id"] != "").any() and (true["seed_id"] != "").any()
+    min_overlap_ns = int(round(float(min_overlap_s) * _NS))
+    matches = []
+    for cls in classes:
+        d = det[det["class_name"] == cls]
+        t = true[true["class_name"] == cls]
+        groups = sorted(set(d["seed_id"]) | set(t["seed_id"])) if use_ids else [None]
+        for sid in groups:
+            dd = d if sid is None else d[d["seed_id"] == sid]
+            tt = t if sid is None else t[t["seed_id"] == sid]
+            for i, j, overlap in _match(dd, tt, min_overlap_ns):
+                matches.append({"detection": i, "true": j, "class_name": cls,
+                                "onset_error_s": (det["start"].iat[i] - true["start"].iat[j]) / _NS,
+                                "overlap_s": overlap / _NS})
+    matches = pd.DataFrame(matches, columns=["detection", "true", "class_name", "onset_error_s", "overlap_s"])
+    return det, true, classes, matches
+
+
 def score_detections(
     detections: pd.DataFrame,
     truth: pd.DataFrame,
@@ -86,13 +151,13 @@ def score_detections(
     classes: Sequence[str] | None = None,
     background: str | None = "auto",
     min_overlap_s: float = 0.0,
-    return_matches: bool = False,
-):
+) -> pd.DataFrame:
     """Event-level precision, recall and onset error of a detection table against a true catalog, per class.
 
     A detection matches a true event of the same class (and the same SEED id, when both tables have a
     ``seed_id`` or ``trace_id`` column) when their intervals overlap by more than ``min_overlap_s``; matching is
-    one-to-one, largest overlaps first. Onset error = detection start - true start (s; negative = early).
+    one-to-one, largest overlaps first (:func:`match_detections` lists the pairs). Onset error = detection start -
+    true start (s; negative = early).
 
     Parameters
     ----------
@@ -109,18 +174,13 @@ def score_detections(
         else of ``truth``, else none. None: every class is scored.
     min_overlap_s : float
         Overlap (s) needed for a match; 0: any overlap.
-    return_matches : bool
-        Also return the matched pairs.
 
     Returns
     -------
-    scores : pandas.DataFrame
+    pandas.DataFrame
         Index ``class_name`` (plus ``"all"``, every scored class pooled); columns ``n_true``, ``n_detected``,
         ``n_matched``, ``precision``, ``recall``, ``f1``, ``onset_error_median_s``, ``onset_error_mean_s``,
         ``onset_abs_error_median_s`` (NaN where undefined).
-    matches : pandas.DataFrame
-        Only with ``return_matches``: ``detection`` and ``true`` (row positions), ``class_name``,
-        ``onset_error_s``, ``overlap_s``.
 
     Examples
     --------
@@ -140,31 +200,8 @@ def score_detections(
     VTE              1.00    1.00                 -0.50
     all              0.67    0.67                  0.25
     """
-    func = "score_detections"
-    if isinstance(background, str) and background == "auto":
-        background = next((str(t.attrs["background"]) for t in (detections, truth)
-                           if isinstance(getattr(t, "attrs", None), dict) and t.attrs.get("background")), None)
-    det = _table(detections, "detections", func)
-    true = _table(truth, "truth", func)
-    if classes is None:
-        classes = list(dict.fromkeys([*true["class_name"], *det["class_name"]]))
-        classes = [c for c in classes if c != background]
-    classes = [str(c) for c in classes]
-    use_ids = (det["seed_id"] != "").any() and (true["seed_id"] != "").any()
-    min_overlap_ns = int(round(float(min_overlap_s) * _NS))
-    rows, matches = [], []
-    for cls in classes:
-        d = det[det["class_name"] == cls]
-        t = true[true["class_name"] == cls]
-        groups = sorted(set(d["seed_id"]) | set(t["seed_id"])) if use_ids else [None]
-        for sid in groups:
-            dd = d if sid is None else d[d["seed_id"] == sid]
-            tt = t if sid is None else t[t["seed_id"] == sid]
-            for i, j, overlap in _match(dd, tt, min_overlap_ns):
-                matches.append({"detection": i, "true": j, "class_name": cls,
-                                "onset_error_s": (det["start"].iat[i] - true["start"].iat[j]) / _NS,
-                                "overlap_s": overlap / _NS})
-    matches = pd.DataFrame(matches, columns=["detection", "true", "class_name", "onset_error_s", "overlap_s"])
+    det, true, classes, matches = _matched(detections, truth, classes, background, min_overlap_s, "score_detections")
+    rows = []
     for cls in [*classes, "all"]:
         m = matches if cls == "all" else matches[matches["class_name"] == cls]
         n_true = int(true["class_name"].isin(classes).sum()) if cls == "all" else int((true["class_name"] == cls).sum())
@@ -181,5 +218,4 @@ def score_detections(
             "onset_error_mean_s": float(np.mean(err)) if k else np.nan,
             "onset_abs_error_median_s": float(np.median(np.abs(err))) if k else np.nan,
         })
-    scores = pd.DataFrame(rows).set_index("class_name")
-    return (scores, matches) if return_matches else scores
+    return pd.DataFrame(rows).set_index("class_name")

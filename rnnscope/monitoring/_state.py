@@ -19,7 +19,7 @@ Examples
 >>> from rnnscope.features import PRESETS
 >>> from rnnscope.monitoring._engine import _Engine
 >>> from rnnscope.monitoring._preprocessing import _Preprocessor
->>> model = rnnscope.models.RNNClassifier("gru", 48, 4, 5).eval()
+>>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5).eval()
 >>> def fresh():
 ...     timings = dict.fromkeys(("features", "inference"), 0.0)
 ...     return (_Engine(model, PRESETS["paper"], 100.0, "cpu", timings),

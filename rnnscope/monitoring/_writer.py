@@ -13,8 +13,8 @@ id. It holds:
 - the **detections as the segment table** (``segment_event_id``, ``segment_class``, ``segment_start``,
   ``segment_end`` in seconds from the record start, clipped to the run), so the Explorer can jump from detection
   to detection; ``attrs["segments"] = "detections"`` says the segments are the model's, not ground truth;
-- ``attrs["waveform_source"]`` (JSON): the archive the monitor read, ``{"kind": "sds", "root": ...}`` or
-  ``{"kind": "files", "paths": [...]}`` with absolute paths (``null`` for an in-memory Stream): the runs hold no
+- ``attrs["waveform_source"]`` (a dict): the archive the monitor read, ``{"kind": "sds", "root": ...}`` or
+  ``{"kind": "files", "paths": [...]}`` with absolute paths (None for an in-memory Stream): the runs hold no
   waveform, and the Explorer reads the window it shows from there;
 - the summaries :func:`rnnscope.capture` stores, computed the same way (:func:`rnnscope.io.compute_summaries`):
   segment-weighted heat over the detections; frame-weighted heat is NaN (no frame has a known label).
@@ -25,7 +25,7 @@ monitoring (memory: one chunk) as ``NAME.partial`` and renamed when the monitori
 """
 from __future__ import annotations
 
-import datetime as _dt
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ import xarray as xr
 
 from .. import _version, io
 from ..features import filter_bank
-from ..schema import SCHEMA_VERSION, json_attr, segment_variables
+from ..schema import SCHEMA_VERSION, plain, segment_variables
 
 __all__ = ["CaptureWriter"]
 
@@ -65,16 +65,15 @@ class CaptureWriter:
             "class_names": list(model.class_names),
             "sampling_rate": self.rate,
             "frame_rate": self.rate / hop,
-            "feature_config": cfg.to_json(),
-            "model_config": json_attr(model.config),
-            "training_summary": json_attr(model.info.get("training", {})),
-            "capture_config": json_attr({"source": "rnnscope.monitor", "variables": ["h"]}),
+            "feature_config": plain(dataclasses.asdict(cfg)),
+            "model_config": plain(model.config),
+            "training_summary": plain(model.info.get("training", {})),
+            "capture_config": plain({"source": "rnnscope.monitor", "variables": ["h"]}),
             "segments": "detections",
             # where the waveforms were read (None for an in-memory Stream): the Explorer reads the shown window
             # from there, since the runs hold no waveform
-            "waveform_source": json_attr(source),
-            "rnnscope_version": _version.__version__,
-            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "waveform_source": plain(source),
+            **_version.provenance(),
         }
         if background is not None:
             self.attrs["background"] = background

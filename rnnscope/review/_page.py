@@ -41,15 +41,15 @@ _TABLE_WIDTH = 700  # px of the table column beside the views (its columns at th
 _VIEWS_MIN = 760  # px the views need beside it (else the table goes under them)
 
 
-def find_runs(folder, capture=None) -> list[Path]:
-    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture`` when given, else every run
+def find_runs(folder, *, capture_store=None) -> list[Path]:
+    """The capture runs (``*.zarr``) of a monitor output folder: in ``capture_store`` when given, else every run
     ``monitor.json`` (written by ``rnnscope monitor --capture``) lists that exists, else those in ``folder/capture``
     or ``folder``. (A monitor capture is a run per UTC day and stretch of data, per station: all of them are
     reviewed, not only the first one listed.)"""
     folder = Path(folder)
     places: list[list[Path]] = []
-    if capture is not None:
-        places.append([Path(capture)])
+    if capture_store is not None:
+        places.append([Path(capture_store)])
     manifest = folder / "monitor.json"
     if manifest.exists():
         info = json.loads(manifest.read_text())
@@ -68,7 +68,7 @@ def find_runs(folder, capture=None) -> list[Path]:
     return []
 
 
-def open_page(folder, capture=None, **kwargs) -> widgets.Widget:
+def open_page(folder, *, capture_store=None, **kwargs) -> widgets.Widget:
     """The :class:`ReviewPage` of ``folder``, or when it cannot open a plain message saying why and what to do (the
     traceback goes to the ``rnnscope.review`` log: the server's terminal under ``rnnscope review``). What the served
     page shows: never a traceback.
@@ -77,7 +77,7 @@ def open_page(folder, capture=None, **kwargs) -> widgets.Widget:
     ----------
     folder : str or os.PathLike
         A monitor's output folder (``rnnscope monitor ... --out folder``).
-    capture : str or os.PathLike, optional
+    capture_store : str or os.PathLike, optional
         Where the monitor wrote its capture runs (``--capture``); default: found in ``folder``.
     **kwargs
         Passed to :class:`ReviewPage` (e.g. ``width``).
@@ -94,7 +94,7 @@ def open_page(folder, capture=None, **kwargs) -> widgets.Widget:
     <div class="rnnscope-review-error" ...>The review page cannot open: The review folder ... has no detections.csv; ...
     """
     try:
-        return ReviewPage(folder, capture, **kwargs)
+        return ReviewPage(folder, capture_store=capture_store, **kwargs)
     except Exception as err:  # noqa: BLE001 - shown as a message, logged with its traceback
         log.exception("review page for %s could not open", folder)
         text = str(err) if isinstance(err, (FileNotFoundError, ValueError, OSError)) else (
@@ -128,7 +128,7 @@ class ReviewPage(widgets.VBox):
     ----------
     folder : path
         Output folder of ``rnnscope monitor`` (``detections.csv``; decisions and the reviewed catalog go there).
-    capture : path, optional
+    capture_store : path, optional
         Folder of the capture runs (default: see :func:`find_runs`).
     width : int, optional
         Fixed width of the views in pixels (default: the page's).
@@ -148,14 +148,14 @@ class ReviewPage(widgets.VBox):
     #: the keys the page reacts to
     KEYS = ("a", "r", "n", "p", "d") + tuple(str(i) for i in range(1, 10))
 
-    def __init__(self, folder, capture=None, *, width: int | None = None):
+    def __init__(self, folder, *, capture_store=None, width: int | None = None):
         from ..io import open_run
 
         self.folder = Path(folder)
         if not (self.folder / "detections.csv").exists():
             raise FileNotFoundError(f"The review folder {self.folder} has no detections.csv; pass the --out folder of "
                                     "`rnnscope monitor`.")
-        self.runs = find_runs(self.folder, capture)
+        self.runs = find_runs(self.folder, capture_store=capture_store)
         if not self.runs:
             raise FileNotFoundError(
                 f"The review folder {self.folder} has no capture runs (*.zarr): `rnnscope monitor` writes them only "
@@ -349,7 +349,7 @@ class ReviewPage(widgets.VBox):
         one."""
         return self._decide("relabel", class_name=class_name)
 
-    def add(self, t0: float, t1: float, class_name: str | None = None) -> dict:
+    def add(self, t0: float, t1: float, *, class_name: str | None = None) -> dict:
         """Add a missed event from ``t0`` to ``t1`` (s on the shown record's axis) of ``class_name`` (default the
         class chosen in the page; never the background class), saved at once and listed in the table."""
         ex = self.explorer

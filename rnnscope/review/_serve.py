@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .._validation import require
+
 __all__ = ["NOTEBOOK", "TOKEN_ENV", "serve", "server_command", "free_port"]
 
 #: the notebook Voila serves
@@ -43,7 +45,7 @@ def server_command(port: int, *, max_pages: int = 4, idle_timeout: int = 600) ->
             f"--idle-timeout={int(idle_timeout)}"]
 
 
-def serve(folder, *, capture=None, port: int | None = None, token: str | None = None, max_pages: int = 4,
+def serve(folder, *, capture_store=None, port: int | None = None, token: str | None = None, max_pages: int = 4,
           idle_timeout: int = 600, wait: bool = True) -> tuple[subprocess.Popen | None, str]:
     """Start the review server for ``folder``; print and return the URL (with its token).
 
@@ -51,7 +53,7 @@ def serve(folder, *, capture=None, port: int | None = None, token: str | None = 
     ----------
     folder : path
         Output folder of ``rnnscope monitor`` (``detections.csv``).
-    capture : path, optional
+    capture_store : path, optional
         Folder of its capture runs (default: ``monitor.json``, ``folder/capture`` or ``folder``).
     port : int, optional
         Port on 127.0.0.1 (default: a free one).
@@ -74,9 +76,13 @@ def serve(folder, *, capture=None, port: int | None = None, token: str | None = 
     ------
     FileNotFoundError
         ``folder`` has no ``detections.csv``.
+    rnnscope.errors.MissingExtraError
+        Voila is not installed (``pip install 'rnnscope[review]'``).
     ValueError
         An empty token, or a negative ``max_pages`` or ``idle_timeout``.
     """
+    for module in ("voila", "jupyter_server"):  # the server runs in another process: say it here, plainly
+        require(module, extra="review", what="The review page (rnnscope review)")
     folder = Path(folder).resolve()
     if not (folder / "detections.csv").exists():
         raise FileNotFoundError(f"rnnscope review: {folder} has no detections.csv; pass the --out folder of "
@@ -90,8 +96,8 @@ def serve(folder, *, capture=None, port: int | None = None, token: str | None = 
     token = str(token) if token is not None else secrets.token_urlsafe(24)
     port = int(port or free_port())
     env = dict(os.environ, RNNSCOPE_REVIEW_DIR=str(folder), **{TOKEN_ENV: token})
-    if capture is not None:
-        env["RNNSCOPE_REVIEW_CAPTURE"] = str(Path(capture).resolve())
+    if capture_store is not None:
+        env["RNNSCOPE_REVIEW_CAPTURE"] = str(Path(capture_store).resolve())
     url = f"http://127.0.0.1:{port}/?token={token}"
     print(f"rnnscope review: {folder} at {url} (Ctrl-C stops it)", flush=True)
     command = server_command(port, max_pages=max_pages, idle_timeout=idle_timeout)

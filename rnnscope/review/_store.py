@@ -179,7 +179,7 @@ class ReviewStore:
     (['accepted'], ['VTE'])
     """
 
-    def __init__(self, folder, detections: pd.DataFrame | None = None, class_names=None):
+    def __init__(self, folder, detections: pd.DataFrame | None = None, *, class_names=None):
         self.folder = Path(folder)
         if detections is None:
             path = self.folder / "detections.csv"
@@ -465,7 +465,7 @@ class ReviewStore:
             from ..monitoring import to_catalog
         except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog
             return
-        catalog = to_catalog(table, model="reviewed")
+        catalog = to_catalog(table, model_name="reviewed")
         for event, review in zip(catalog, table["review"]):
             event.event_type_certainty = "known"
             for pick in event.picks:

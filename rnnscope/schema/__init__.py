@@ -14,13 +14,11 @@ Examples
 """
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._validation import plain  # noqa: F401  (public here: schema.plain)
 from ..errors import SchemaError
 from ._variables import (  # the vocabulary, as data
     ATTRIBUTION_COORDS,
@@ -41,7 +39,7 @@ __all__ = [
     "LAYER_COORDS",
     "ATTRIBUTION_PER_TARGET", "ATTRIBUTION_COORDS",
     # checks and upgrades
-    "SchemaError", "validate", "upgrade", "json_attr",
+    "SchemaError", "validate", "upgrade", "plain",
     # records, segments, summaries and the frames a Dataset holds
     "event_ids", "segment_rows", "segment_frames", "summaries_cover", "valid_lengths", "selection_problem",
     "fit_to_frames", "layer_label", "layer_labels",
@@ -54,18 +52,18 @@ __all__ = [
 SCHEMA_VERSION = "2.0"
 
 
-def layer_label(module: str, layer: int, direction: str = "forward", bidirectional: bool = False) -> str:
+def layer_label(module: str, module_layer: int, *, direction: str = "forward", bidirectional: bool = False) -> str:
     """How a layer of a module is named in selectors and errors: ``"module[layer]"``, with the direction when the
     module is bidirectional.
 
     Examples
     --------
-    >>> layer_label("encoder.lstm", 0, "backward", bidirectional=True)
+    >>> layer_label("encoder.lstm", 0, direction="backward", bidirectional=True)
     'encoder.lstm[0] backward'
     >>> layer_label("decoder", 1)
     'decoder[1]'
     """
-    label = f"{module or 'model'}[{int(layer)}]"
+    label = f"{module or 'model'}[{int(module_layer)}]"
     return f"{label} {direction}" if bidirectional else label
 
 
@@ -91,23 +89,11 @@ def layer_labels(ds) -> list[str]:
     directions = ([str(d) for d in np.asarray(ds["direction"].values)] if "direction" in ds.coords
                   else ["forward"] * n)
     both = {m for m, d in zip(modules, directions) if d == "backward"}
-    return [layer_label(m, int(l_), d, m in both) for m, l_, d in zip(modules, layers, directions)]
+    return [layer_label(m, int(l_), direction=d, bidirectional=m in both)
+            for m, l_, d in zip(modules, layers, directions)]
 
 
-def json_attr(value: Any) -> str:
-    """Encode a nested attribute value as a JSON string (so netCDF and zarr both store it)."""
-    return json.dumps(value, sort_keys=True, default=_json_default)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"cannot store {type(obj).__name__} in a JSON attribute")
-
-
-def validate(ds, kind: str = "auto", *, check_padding: bool = True) -> None:
+def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
     """Check that ``ds`` follows the schema; raise :class:`SchemaError` listing every problem.
 
     Parameters

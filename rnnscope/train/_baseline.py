@@ -30,11 +30,11 @@ BASELINE_MODELS = ("logistic", "boosting")
 #: The baselines of the paper's tables (``benchmarks/paper_tables.py``, ``docs/results.md``): name -> the keywords
 #: of :func:`frame_baseline`. ``baselines=True`` of :func:`rnnscope.train.cross_validate` and ``sweep`` runs them.
 PAPER_BASELINES = {
-    "one-frame logistic": {"model": "logistic", "context": 0},
-    "one-frame boosting": {"model": "boosting", "context": 0},
-    "context boosting": {"model": "boosting", "context": 4},
+    "one-frame logistic": {"estimator": "logistic", "context": 0},
+    "one-frame boosting": {"estimator": "boosting", "context": 0},
+    "context boosting": {"estimator": "boosting", "context": 4},
 }
-_BASELINE_KEYS = ("model", "context", "class_weight")
+_BASELINE_KEYS = ("estimator", "context", "class_weights")
 
 
 def _stack_past(x: np.ndarray, context: int) -> np.ndarray:
@@ -62,27 +62,27 @@ def _frames(dataset, idx, context):
     return np.concatenate(xs), np.concatenate(ys)
 
 
-def _classifier(model, class_weight, seed):
-    if model == "logistic":
+def _classifier(estimator, class_weights, seed):
+    if estimator == "logistic":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, class_weight=class_weight,
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, class_weight=class_weights,
                                                                   random_state=seed))
     from sklearn.ensemble import HistGradientBoostingClassifier
 
-    return HistGradientBoostingClassifier(class_weight=class_weight, random_state=seed)
+    return HistGradientBoostingClassifier(class_weight=class_weights, random_state=seed)
 
 
 def frame_baseline(
     dataset: xr.Dataset,
+    *,
     train_idx: np.ndarray,
     test_idx: np.ndarray,
-    *,
-    model: str = "logistic",
+    estimator: str = "logistic",
     context: int = 0,
-    class_weight: str | None = "balanced",
+    class_weights: str | None = "balanced",
     seed: int = 0,
 ) -> dict:
     """Scores of a classifier without recurrence, trained on some records and tested on others.
@@ -98,13 +98,13 @@ def frame_baseline(
         Features Dataset (``features``, ``label``, ``length``).
     train_idx, test_idx : array of int
         Record positions of the training and the test records.
-    model : {"logistic", "boosting"}
+    estimator : {"logistic", "boosting"}
         ``"logistic"``: multinomial logistic regression on standardised features (linear);
         ``"boosting"``: scikit-learn's ``HistGradientBoostingClassifier`` with its defaults (nonlinear; 100
         boosting rounds, early stopping on a seeded 10 % of the training frames when there are more than 10,000).
     context : int
         Past frames stacked with the current one (0: one frame; ``k``: a window of ``k + 1`` frames).
-    class_weight : "balanced" or None
+    class_weights : "balanced" or None
         ``"balanced"`` weighs frames by ``n / (n_classes x count_c)`` (as :func:`rnnscope.train.fit` does by
         default: recall on rare classes at the cost of frame accuracy); None: every frame counts once.
     seed : int
@@ -120,15 +120,16 @@ def frame_baseline(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=8, seed=0))
-    >>> scores = frame_baseline(frames, np.arange(6), np.array([6, 7]), model="boosting", context=2)
+    >>> scores = frame_baseline(frames, train_idx=np.arange(6), test_idx=np.array([6, 7]),
+    ...                         estimator="boosting", context=2)
     >>> sorted(scores)
     ['accuracy', 'balanced_accuracy', 'macro_f1', 'n_test_frames', 'n_train_frames']
     >>> 0 <= scores["balanced_accuracy"] <= 1
     True
     """
     func = "frame_baseline"
-    check_choice(model, BASELINE_MODELS, name="model", func=func)
-    check_choice(class_weight, ("balanced", None), name="class_weight", func=func)
+    check_choice(estimator, BASELINE_MODELS, name="estimator", func=func)
+    check_choice(class_weights, ("balanced", None), name="class_weights", func=func)
     if isinstance(context, bool) or not isinstance(context, (int, np.integer)) or context < 0:
         raise ValueError(f"The 'context' parameter of {func} must be an integer >= 0 (past frames stacked with "
                          f"the current one). Got {context!r} instead.")
@@ -136,7 +137,7 @@ def frame_baseline(
     x_test, y_test = _frames(dataset, np.asarray(test_idx), int(context))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence warnings of the logistic regression
-        clf = _classifier(model, class_weight, seed)
+        clf = _classifier(estimator, class_weights, seed)
         clf.fit(x_train, y_train)
         predicted = clf.predict(x_test)
     return {**frame_scores(y_test, predicted), "n_train_frames": int(y_train.size), "n_test_frames": int(y_test.size)}
@@ -146,7 +147,7 @@ def baseline_specs(baselines, class_weights, func: str) -> dict[str, dict]:
     """``baselines`` of cross_validate / sweep as name -> :func:`frame_baseline` keywords.
 
     ``None`` / ``False``: none; ``True``: :data:`PAPER_BASELINES`; a list of their names; or a mapping name ->
-    keywords (``model``, ``context``, ``class_weight``). The class weighting follows the sequence models'
+    keywords (``estimator``, ``context``, ``class_weights``). The class weighting follows the sequence models'
     ``class_weights`` ("balanced" or None) unless a baseline sets its own.
     """
     if baselines is None or baselines is False:
@@ -170,13 +171,13 @@ def baseline_specs(baselines, class_weights, func: str) -> dict[str, dict]:
         if wrong:
             raise ValueError(f"{func}: baseline {name!r} has keywords {wrong}; a baseline takes {list(_BASELINE_KEYS)} "
                              "(those of rnnscope.train.frame_baseline).")
-        if "class_weight" not in spec:
+        if "class_weights" not in spec:
             if not (class_weights is None or (isinstance(class_weights, str) and class_weights == "balanced")):
                 raise ValueError(f"{func}: the models' class_weights are a list of weights, which the baselines do "
-                                 f"not take; give baseline {name!r} its own class_weight ('balanced' or None).")
-            spec["class_weight"] = class_weights
+                                 f"not take; give baseline {name!r} its own class_weights ('balanced' or None).")
+            spec["class_weights"] = class_weights
         spec.setdefault("context", 0)
-        spec.setdefault("model", "logistic")
-        check_choice(spec["model"], BASELINE_MODELS, name="model", func=func)
+        spec.setdefault("estimator", "logistic")
+        check_choice(spec["estimator"], BASELINE_MODELS, name="estimator", func=func)
         specs[str(name)] = spec
     return specs

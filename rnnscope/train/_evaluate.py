@@ -17,6 +17,7 @@ from .._validation import (
     no_background_message,
     resolve_background,
 )
+from ..errors import NoBackgroundWarning
 from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
@@ -90,7 +91,7 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("gru", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5)
     >>> _ = rnnscope.train.fit(model, frames, epochs=1, progress=False)
     >>> scores = rnnscope.train.evaluate(model, frames)
     >>> list(scores.per_class.index), "SIL" in set(scores.events["class_name"])  # SIL: the background
@@ -143,7 +144,7 @@ def _event_background(model, dataset, background, func="evaluate") -> str | None
         if resolved is None:
             warnings.warn(no_background_message(func, "neither the data's attrs nor the model name one", names,
                                                 "segments of every class are scored as events"),
-                          UserWarning, stacklevel=3)
+                          NoBackgroundWarning, stacklevel=3)
         return resolved
     return check_background(background, names, func=func)
 

@@ -76,7 +76,7 @@ def fit(
     grad_clip: float | None = 1.0,
     seed: int = 0,
     device: str = "auto",
-    threads: int | None = None,
+    threads: int | None = 1,
     progress: bool = True,
 ) -> pd.DataFrame:
     """Train ``model`` on the records of ``dataset`` and return the history (one row per epoch).
@@ -111,8 +111,9 @@ def fit(
         (call :func:`rnnscope.seed_everything` to seed your session).
     device : str
         ``"auto"`` picks CUDA, then MPS, then CPU.
-    threads : int, optional
-        PyTorch CPU threads during this call (pinned for reproducibility; the previous count is restored).
+    threads : int or None
+        PyTorch CPU threads during this call (default 1: the same seed gives the same weights on any machine; the
+        previous count is restored); None leaves the current setting.
     progress : bool
         Show a tqdm progress bar (a widget in Jupyter) with loss and accuracy.
 
@@ -133,7 +134,7 @@ def fit(
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
     >>> history = rnnscope.train.fit(model, frames, epochs=2, progress=False)
     >>> list(history.columns)
     ['epoch', 'loss', 'accuracy', 'seconds']
@@ -261,7 +262,8 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, devi
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> probs = rnnscope.train.predict(rnnscope.models.RNNClassifier("gru", 48, 4, 5), frames)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> probs = rnnscope.train.predict(model, frames)
     >>> [p.shape for p in probs] == [(int(n), 5) for n in frames.length.values]
     True
     """

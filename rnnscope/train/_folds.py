@@ -76,8 +76,8 @@ def _baseline_fold(payload: dict) -> dict:
 
         limit = threadpool_limits(payload["threads"])
     with limit:
-        out = frame_baseline(payload["dataset"], payload["train_idx"], payload["test_idx"], seed=payload["seed"],
-                             **payload["spec"])
+        out = frame_baseline(payload["dataset"], train_idx=payload["train_idx"], test_idx=payload["test_idx"],
+                             seed=payload["seed"], **payload["spec"])
     nan = float("nan")
     return {**{k: out[k] for k in FRAME_SCORES}, "detection_rate": nan, "onset_error_s": nan, "n_parameters": nan,
             "train_time_s": time.perf_counter() - t0}
@@ -177,8 +177,8 @@ def _model_name(model) -> str:
 def _check_callable(make_model, func):
     if not callable(make_model):
         raise TypeError(f"The 'make_model' parameter of {func} must be a callable returning a fresh model "
-                        f"(e.g. functools.partial(rnnscope.models.RNNClassifier, 'lstm', 48, 64, 5)). Got "
-                        f"{type(make_model).__name__} instead.")
+                        "(e.g. functools.partial(rnnscope.models.RNNClassifier, 'lstm', input_size=48, hidden_size=64, "
+                        f"num_classes=5)). Got {type(make_model).__name__} instead.")
 
 
 # ------------------------------------------------------------------------------------------------ cross_validate
@@ -192,8 +192,8 @@ def cross_validate(
     seed: int = 0,
     groups: str | Sequence | None = None,
     baselines: bool | Sequence[str] | Mapping[str, Mapping] | None = None,
-    name: str | None = None,
-    threads: int | None = None,
+    model_name: str | None = None,
+    threads: int | None = 1,
     device: str = "auto",
     executor: Executor | None = None,
     return_models: bool = False,
@@ -224,12 +224,14 @@ def cross_validate(
     baselines : True, list of names or mapping, optional
         Also score classifiers without recurrence on the same partitions (:func:`frame_baseline`): True for the
         paper tables' three (``"one-frame logistic"``, ``"one-frame boosting"``, ``"context boosting"`` with 4
-        past frames), a list of those names, or a mapping name -> ``frame_baseline`` keywords (``model``,
-        ``context``, ``class_weight``; the class weighting follows ``class_weights`` of the model by default).
-    name : str, optional
+        past frames), a list of those names, or a mapping name -> ``frame_baseline`` keywords (``estimator``,
+        ``context``, ``class_weights``; the class weighting follows ``class_weights`` of the model by default).
+    model_name : str, optional
         The model's name in a table with baselines (default: its cell and size, e.g. ``"lstm (64)"``).
-    threads, device : int or None, str
-        PyTorch CPU threads per task (and the baselines' BLAS/OpenMP threads), training device.
+    threads : int or None
+        PyTorch CPU threads per task (and the baselines' BLAS/OpenMP threads); default 1, None leaves the setting.
+    device : str
+        ``"auto"`` (default) picks CUDA, then MPS, then CPU; ``"cpu"`` gives bit-identical results.
     executor : concurrent.futures.Executor, optional
         Runs the folds in parallel (see :func:`sweep`).
     return_models : bool
@@ -254,7 +256,7 @@ def cross_validate(
     >>> import rnnscope
     >>> from functools import partial
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=8, seed=0))
-    >>> make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5)
+    >>> make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5)
     >>> table = rnnscope.train.cross_validate(make, frames, folds=2, epochs=1, progress=False)
     >>> list(table.index)
     [1, 2, 'average', 'ci_low', 'ci_high']
@@ -267,7 +269,7 @@ def cross_validate(
         proto = make_model()
     specs = baseline_specs(baselines, fit_kwargs.get("class_weights", "balanced"), func)
     parts = _partitions(proto, dataset, folds, seed, groups, func)
-    name = _model_name(proto) if name is None else str(name)
+    name = _model_name(proto) if model_name is None else str(model_name)
     common = {"kind": "model", "make_model": make_model, "dataset": dataset, "seed": seed, "threads": threads,
               "device": device, "fit_kwargs": fit_kwargs, "return_model": return_models}
     payloads, metas = _fold_payloads(parts, common, {"name": name, "seed": seed})
@@ -309,9 +311,9 @@ def _make_rnn(config: Mapping, input_size: int, class_names: list[str]):
 
     kwargs = {k: config[k] for k in _MODEL_KEYS if k in config}
     if kwargs.get("cell") == "tcn":
-        return TCNClassifier(input_size, len(class_names), class_names=class_names)
-    return RNNClassifier(kwargs.pop("cell", "lstm"), input_size, kwargs.pop("hidden_size", 64), len(class_names),
-                         class_names=class_names, **kwargs)
+        return TCNClassifier(input_size=input_size, num_classes=len(class_names), class_names=class_names)
+    return RNNClassifier(kwargs.pop("cell", "lstm"), input_size=input_size, hidden_size=kwargs.pop("hidden_size", 64),
+                         num_classes=len(class_names), class_names=class_names, **kwargs)
 
 
 class _GridModel:
@@ -357,7 +359,7 @@ def sweep(
     groups: str | Sequence | None = None,
     baselines: bool | Sequence[str] | Mapping[str, Mapping] | None = None,
     threads: int | None = 1,
-    device: str = "cpu",
+    device: str = "auto",
     executor: Executor | None = None,
     checkpoint: str | os.PathLike | None = None,
     progress: bool = True,
@@ -389,7 +391,7 @@ def sweep(
     threads : int or None
         PyTorch CPU threads per task (and the baselines' BLAS/OpenMP threads).
     device : str
-        Training device (default ``"cpu"``, where results are bit-identical).
+        ``"auto"`` (default) picks CUDA, then MPS, then CPU; ``"cpu"`` gives bit-identical results.
     executor : concurrent.futures.Executor, optional
         ``None`` runs serially; any Executor (a ``ProcessPoolExecutor``, a ``dask.distributed`` client's
         ``get_executor()``) runs (configuration, seed, fold) tasks in parallel. Each task pins its seed and thread

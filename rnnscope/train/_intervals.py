@@ -290,7 +290,7 @@ def _adjust(p: np.ndarray, correction) -> np.ndarray:
     return out
 
 
-def fold_differences(table: pd.DataFrame, pairs: Sequence | None = None, *, by: str | Sequence[str] | None = None,
+def fold_differences(table: pd.DataFrame, *, pairs: Sequence | None = None, by: str | Sequence[str] | None = None,
                      scores: str | Sequence[str] | None = None, confidence: float = 0.95,
                      correction: str | None = "holm") -> pd.DataFrame:
     """Paired differences between configurations on the same partitions, with a multiple-comparison correction.

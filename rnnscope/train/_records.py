@@ -94,7 +94,7 @@ def _split_validation(records: _Records, validation, seed: int):
     n_val = max(1, int(round(validation * len(records))))
     if n_val >= len(records):
         raise ValueError(f"fit: validation={validation} leaves no training record out of {len(records)}.")
-    folds = record_folds(records.y, max(2, int(round(1 / validation))), seed=seed)
+    folds = record_folds(records.y, folds=max(2, int(round(1 / validation))), seed=seed)
     val_idx = folds[0][:n_val] if len(folds[0]) >= n_val else folds[0]
     train_idx = np.setdiff1d(np.arange(len(records)), val_idx)
     return records.subset(train_idx), records.subset(val_idx)
@@ -157,7 +157,7 @@ def _labels_of(dataset: xr.Dataset) -> list[np.ndarray]:
             for i in range(dataset.sizes["event"])]
 
 
-def record_folds(labels: Sequence[np.ndarray] | xr.Dataset, folds: int, *, seed: int = 0,
+def record_folds(labels: Sequence[np.ndarray] | xr.Dataset, *, folds: int = 4, seed: int = 0,
                  groups: str | Sequence | None = None) -> list[np.ndarray]:
     """Partition records into ``folds`` test sets, never splitting a record (or a group), stratified by rare classes.
 
@@ -172,7 +172,8 @@ def record_folds(labels: Sequence[np.ndarray] | xr.Dataset, folds: int, *, seed:
     labels : list of arrays or xarray.Dataset
         Each record's frame labels (-1: unknown), or a features Dataset (its ``label`` within ``length``).
     folds : int
-        Number of test partitions, from 2 to the number of records (or groups).
+        Number of test partitions, from 2 to the number of records (or groups); default 4, as
+        :func:`cross_validate`.
     seed : int
         Seeds the shuffle.
     groups : str or sequence, optional
@@ -196,10 +197,12 @@ def record_folds(labels: Sequence[np.ndarray] | xr.Dataset, folds: int, *, seed:
     Examples
     --------
     >>> labels = [np.array([0, 1]), np.array([0]), np.array([0, 1]), np.array([0])]
-    >>> [sorted(f.tolist()) for f in record_folds(labels, 2, seed=0)]
+    >>> [sorted(f.tolist()) for f in record_folds(labels, folds=2, seed=0)]
     [[0, 1], [2, 3]]
-    >>> [f.tolist() for f in record_folds(labels, 2, groups=["A", "A", "B", "B"])]  # stations A and B
+    >>> [f.tolist() for f in record_folds(labels, folds=2, groups=["A", "A", "B", "B"])]  # stations A and B
     [[0, 1], [2, 3]]
+    >>> len(record_folds([np.array([0, 1])] * 8))  # four folds by default
+    4
     """
     dataset = labels if isinstance(labels, xr.Dataset) else None
     if dataset is not None:

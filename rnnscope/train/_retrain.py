@@ -307,7 +307,7 @@ def reviewed_records(model, reviewed, waveforms, *, context_s: float = 30.0, rej
         start=lambda t: pd.to_datetime(t["start"], utc=True), end=lambda t: pd.to_datetime(t["end"], utc=True)),
         sampling_rate=getattr(model, "sampling_rate", None) or 100.0, class_names=names, background=background,
         detrend=pre.get("detrend", True) or False, bandpass=pre.get("bandpass"), merge_gaps=False)
-    frames = compute(records, model.feature_config or "paper", on_short="drop")
+    frames = compute(records, feature_config=model.feature_config or "paper", on_short="drop")
     frames.attrs["rejected_detections"] = n_rejected
     return frames
 
@@ -361,9 +361,9 @@ def _split(n: int, fraction: float, rng) -> tuple[np.ndarray, np.ndarray]:
 def retrain(
     model,
     reviewed,
+    *,
     waveforms,
     original: xr.Dataset | None,
-    *,
     rejected="auto",
     context_s: float = 30.0,
     holdout: float = 0.25,
@@ -375,7 +375,7 @@ def retrain(
     grad_clip: float | None = 1.0,
     seed: int = 0,
     device: str = "auto",
-    threads: int | None = None,
+    threads: int | None = 1,
     progress: bool = True,
 ) -> Retraining:
     """Fine-tune a copy of ``model`` on a reviewed detection catalog plus its original training data.
@@ -438,9 +438,9 @@ def retrain(
     >>> truth, _ = write_sds_archive(root, "2024-03-01T00:00:00", 900.0, seed=4)   # 15 min, true events
     >>> records = rnnscope.data.synthetic(n_records=8, seed=1)
     >>> original = rnnscope.features.compute(records)
-    >>> model = rnnscope.models.RNNClassifier("gru", 48, 8, 5)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5)
     >>> _ = rnnscope.train.fit(model, original, epochs=2, progress=False)
-    >>> out = rnnscope.train.retrain(model, truth, root, original, epochs=2, progress=False)
+    >>> out = rnnscope.train.retrain(model, truth, waveforms=root, original=original, epochs=2, progress=False)
     >>> list(out.before.index), list(out.before.columns)
     (['reviewed held out', 'reviewed tuned on', 'original held out'], ['events', 'event_accuracy', 'frame_accuracy', 'macro_f1'])
     >>> out.model is not model, len(out.history)
@@ -450,7 +450,7 @@ def retrain(
     if isinstance(model, (str, os.PathLike)):
         from ..models import load
 
-        model = load(model)
+        model = load(model, device="cpu")  # retrain moves its copy to device=
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         check_positive(value, name=name, func=func, integer=True)
     check_positive(lr, name="lr", func=func)

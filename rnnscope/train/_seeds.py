@@ -34,11 +34,11 @@ def _fit_seed_task(payload: dict) -> nn.Module:
 def fit_many(
     make_model: Callable[[], nn.Module],
     dataset: xr.Dataset,
-    seeds: Sequence[int] = (0, 1, 2, 3, 4),
     *,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
     executor: Executor | None = None,
     threads: int | None = 1,
-    device: str = "cpu",
+    device: str = "auto",
     progress: bool = True,
     **fit_kwargs,
 ) -> list[nn.Module]:
@@ -68,7 +68,7 @@ def fit_many(
     threads : int or None
         PyTorch CPU threads per task (default 1: reproducible and fair when tasks run side by side).
     device : str
-        Training device (default ``"cpu"``, where results are bit-identical).
+        ``"auto"`` (default) picks CUDA, then MPS, then CPU; ``"cpu"`` gives bit-identical results.
     progress : bool
         One progress bar over the seeds.
     **fit_kwargs
@@ -84,7 +84,7 @@ def fit_many(
     >>> import rnnscope
     >>> from functools import partial
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
-    >>> make = partial(rnnscope.models.RNNClassifier, "gru", 48, 4, 5)
+    >>> make = partial(rnnscope.models.RNNClassifier, "gru", input_size=48, hidden_size=4, num_classes=5)
     >>> models = rnnscope.train.fit_many(make, frames, seeds=[0, 1], epochs=1, progress=False)
     >>> [m.info["training"]["seed"] for m in models]
     [0, 1]

@@ -38,8 +38,8 @@ class ClassHeatMap(widgets.VBox):
         Keep the units whose heat is in the top ``fraction`` for every class (1.0, 0.5 or 0.3 in the paper).
     explorer : Explorer, optional
         Clicking a unit adds it to ``explorer.selected_units`` and shows a record of the clicked class.
-    heat : {"segment", "frame"}
-        Segment-weighted heat (the paper's) or frame-weighted.
+    weighting : {"segment", "frame"}
+        Segment-weighted heat (the paper's) or frame-weighted (as :func:`rnnscope.analysis.heat_map`).
     width : int
         Width of the heat map in pixels.
 
@@ -64,13 +64,13 @@ class ClassHeatMap(widgets.VBox):
     #: keep the units whose heat is in the top `fraction` of units for every class (1.0 keeps all)
     fraction = traitlets.Float(1.0)
     #: "segment" (mean over the class's segments of the segment mean |h|, the paper's) or "frame"
-    heat = traitlets.Enum(("segment", "frame"), default_value="segment")
+    weighting = traitlets.Enum(("segment", "frame"), default_value="segment")
     #: last clicked unit id (-1 before any click)
     selected_unit = traitlets.Int(-1)
     #: class of the last clicked row ("" before any click)
     selected_class = traitlets.Unicode("")
 
-    def __init__(self, run, layer: int = 0, fraction: float = 1.0, explorer=None, *, heat: str = "segment",
+    def __init__(self, run, *, layer: int = 0, fraction: float = 1.0, explorer=None, weighting: str = "segment",
                  width: int = 760):
         self.run = run
         self.summary = load_summaries(run)  # small; the heat maps never touch the states
@@ -130,7 +130,7 @@ class ClassHeatMap(widgets.VBox):
         self.add_class("rnnscope-classheatmap")
         with self.hold_trait_notifications():
             self.layer = layer
-            self.heat = heat
+            self.weighting = weighting
             self.fraction = fraction
         self._update()
 
@@ -149,7 +149,7 @@ class ClassHeatMap(widgets.VBox):
                                        f"Got {proposal['value']}.")
         return proposal["value"]
 
-    @traitlets.observe("fraction", "layer", "heat")
+    @traitlets.observe("fraction", "layer", "weighting")
     def _on_change(self, change):
         if change["name"] == "fraction" and self.w_fraction.value != change["new"] and change["new"] in FRACTIONS:
             self.w_fraction.value = change["new"]
@@ -160,8 +160,8 @@ class ClassHeatMap(widgets.VBox):
 
     def _update(self) -> None:
         run, layer = self.summary, self.layer
-        heat = summaries.heat(run, layer, self.heat)  # (class, unit), Fig. 6
-        self.units = summaries.shared_units(run, layer, self.fraction, self.heat)
+        heat = summaries.heat(run, layer, self.weighting)  # (class, unit), Fig. 6
+        self.units = summaries.shared_units(run, layer, self.fraction, self.weighting)
         values = heat[:, self.units]
         vmax = float(np.nanmax(values)) if np.isfinite(values).any() else 1.0
         cmap = ColorMap("viridis", 0.0, vmax or 1.0)
@@ -177,7 +177,7 @@ class ClassHeatMap(widgets.VBox):
         self.unit_axis.label = ("unit" if every else
                                 f"{n} units in the top {self.fraction:.0%} for every class (position; click for id)")
         self.unit_axis.tick_format = "d" if every else " "
-        corr = summaries.class_correlation(run, layer, self.fraction, self.heat)  # Fig. 7
+        corr = summaries.class_correlation(run, layer, self.fraction, self.weighting)  # Fig. 7
         present = [i for i in range(len(self.class_names)) if np.isfinite(heat[i]).any()]  # classes with segments
         names = [self.class_names[i] for i in present]
         self.correlation = corr[np.ix_(present, present)]
@@ -186,7 +186,7 @@ class ClassHeatMap(widgets.VBox):
             self.corr.scales["column"].domain = names
             self.corr.row, self.corr.column = names, names
             self.corr.color = np.nan_to_num(self.correlation)
-        self.table.value = _top_table(summaries.top_units(run, layer, 5, self.heat), heat)
+        self.table.value = _top_table(summaries.top_units(run, layer, 5, self.weighting), heat)
 
     def _on_click(self, mark, content) -> None:
         data = content.get("data", {})
@@ -201,13 +201,13 @@ class ClassHeatMap(widgets.VBox):
         """Select ``unit`` (for ``class_name``); with an Explorer, show it there on a record of that class."""
         self.selected_unit = int(unit)
         self.selected_class = class_name
-        heat = summaries.heat(self.summary, self.layer, self.heat)
+        heat = summaries.heat(self.summary, self.layer, self.weighting)
         value = heat[self.class_names.index(class_name), unit]
         self.readout.value = (f'<div style="font-size:12px">unit <b>{unit}</b> · class <b>{html.escape(class_name)}'
                               f"</b> · heat {value:.3f}" + (" → shown in the Explorer" if self.explorer else "")
                               + "</div>")
         if self.explorer is not None:
-            self.explorer.show_unit(unit, class_name, layer=self.layer)
+            self.explorer.show_unit(unit, class_name=class_name, layer=self.layer)
 
 
 def _click_hint() -> str:

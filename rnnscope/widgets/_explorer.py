@@ -6,7 +6,7 @@ the record start. Panning or zooming the waveform, the spectrogram or the probab
 restricted to that scale) or brushing an interval in the time-series view moves all of them at once in the
 browser, and the new range comes back to Python as the ``time_range`` traitlet. The heatmap figure has no
 interaction of its own, so that a click on a unit row reaches its image mark. When the run knows its records'
-UTC start (``starttime``), every axis, readout and list shows UTC (``time_axis="seconds"`` switches to seconds
+UTC start (``starttime``), every axis, readout and list shows UTC (``time_format="seconds"`` switches to seconds
 from the record start).
 
 Rendering: nothing is sent per frame (see :mod:`rnnscope.widgets._views`). A change of ``time_range`` from the
@@ -55,7 +55,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         A run, in memory or opened lazily with :func:`rnnscope.open_run` (only what is shown is read).
     event : int
         Record shown first (position along ``event``).
-    variable : str
+    var : str
         State variable of the heatmap and the lines (``h``, ``c``, a gate, ...).
     layer : int
         Layer shown.
@@ -88,8 +88,9 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     waveform_source : path, optional
         For a run without waveform: an SDS root or waveform file to read the shown window from (default: the
         archive a monitor run records in ``attrs["waveform_source"]``).
-    time_axis : {"utc", "seconds"}, optional
-        Time labels (default UTC when the run has ``starttime``).
+    time_format : {"auto", "utc", "seconds"}
+        Time labels: clock time (UTC) or seconds from the record start; ``"auto"`` (default): UTC when the run has
+        ``starttime``, else seconds.
     attribute : callable, optional
         ``attribute(event_id, time, unit, layer, var) -> attribution Dataset``, e.g.
         ``rnnscope.experiments.attributor(model, run)``: a click on the heatmap then shows, under the spectrogram
@@ -105,7 +106,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     >>> ex = Explorer(toy_long_run(), width=600)  # in a notebook: rnnscope.open_run(path); ex (last line) shows it
     >>> ex.order_class, len(ex.selected_units)  # the 5 units of highest LP heat (record 0's main segment is LP)
     ('LP', 5)
-    >>> ex.variable = "c"; ex.unit_order = "index"
+    >>> ex.var = "c"; ex.unit_order = "index"
     >>> ex.heat_image._handle_custom_msgs(None, {"event": "element_click",  # what a click on row 2 sends
     ...                                          "data": {"click_x": 10.0, "click_y": 2.5}})
     >>> ex.pointer["unit"], 2 in ex.selected_units
@@ -118,7 +119,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     #: position (0-based, along ``event``) of the record shown
     event = traitlets.Int(0)
     #: state variable shown in the heatmap and the unit lines, e.g. "h", "c", "forget_gate"
-    variable = traitlets.Unicode("h")
+    var = traitlets.Unicode("h")
     #: layer shown (0-based)
     layer = traitlets.Int(0)
     #: heatmap row order: "index" (unit id), "activity" (mean |h|, descending), "specialisation" (for order_class)
@@ -132,13 +133,13 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     #: what the last click on the heatmap hit: {"unit", "rank", "time", "value"} (empty before any click)
     pointer = traitlets.Dict()
     #: time labels: "utc" (clock time, when the run has ``starttime``) or "seconds" (from the record start)
-    time_axis = traitlets.Enum(["utc", "seconds"], default_value="seconds")
+    time_format = traitlets.Enum(["utc", "seconds"], default_value="seconds")
     #: position (in :attr:`detections`) of the picked detection, marked on every view; -1 when none
     picked = traitlets.Int(-1)
 
-    def __init__(self, run, event: int = 0, variable: str = "h", layer: int = 0, unit_order: str = "activity",
-                 *, width: int | None = None, debounce: float = 0.1, initial_frames: int | None = None,
-                 prefetch: bool = True, catalog=None, waveform_source=None, time_axis: str | None = None,
+    def __init__(self, run, *, event: int = 0, var: str = "h", layer: int = 0, unit_order: str = "activity",
+                 width: int | None = None, debounce: float = 0.1, initial_frames: int | None = None,
+                 prefetch: bool = True, catalog=None, waveform_source=None, time_format: str = "auto",
                  unplaced: str = "drop", attribute=None, attributions=None):
         self.reader = reader = RunReader(run, waveform_source=waveform_source)
         if reader.class_names and reader.background is None:
@@ -169,7 +170,10 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.render_count = 0  #: renders of the views (for tests and benchmarks)
         has_utc = reader.starttimes is not None and any(t is not None for t in reader.starttimes)
         self._quiet += 1
-        self.time_axis = time_axis or ("utc" if has_utc else "seconds")
+        if time_format not in ("auto", "utc", "seconds"):
+            raise ValueError(f"The 'time_format' of Explorer must be 'auto', 'utc' or 'seconds'. Got {time_format!r} "
+                             "instead.")
+        self.time_format = ("utc" if has_utc else "seconds") if time_format == "auto" else time_format
         self._quiet -= 1
 
         self._build_figures()
@@ -201,7 +205,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.add_class("rnnscope-explorer")
 
         self._quiet += 1
-        self.variable = self._check_variable(variable)
+        self.var = self._check_variable(var)
         self.layer = layer
         self.unit_order = unit_order
         self.event = event
@@ -311,7 +315,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         units = list(self.selected_units)
         self.selected_units = [u for u in units if u != unit] if unit in units else units + [unit]
 
-    def show_unit(self, unit: int, class_name: str | None = None, layer: int | None = None) -> None:
+    def show_unit(self, unit: int, *, class_name: str | None = None, layer: int | None = None) -> None:
         """Add ``unit`` to the lines; with ``class_name``, order rows by that class's specialisation and, unless
         the record shown already has that main class, open the record with the longest segment of that class."""
         with self.hold_trait_notifications():
@@ -350,11 +354,11 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     def _check_variable(self, name):
         if name not in self.reader.variables:
             raise traitlets.TraitError(
-                f"The 'variable' of Explorer must be one of {self.reader.variables} (the state variables of this "
+                f"The 'var' of Explorer must be one of {self.reader.variables} (the state variables of this "
                 f"run). Got {name!r} instead.")
         return name
 
-    @traitlets.validate("variable")
+    @traitlets.validate("var")
     def _valid_variable(self, proposal):
         return self._check_variable(proposal["value"])
 
@@ -412,14 +416,14 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._render_marker()
         self.render_now()
 
-    @traitlets.observe("time_axis")
+    @traitlets.observe("time_format")
     def _on_time_axis(self, change):
         if self._quiet:
             return
-        self.w_time_axis.value = self.time_axis
+        self.w_time_format.value = self.time_format
         self._render_time_axes()
 
-    @traitlets.observe("variable", "layer")
+    @traitlets.observe("var", "layer")
     def _on_variable(self, change):
         if self._quiet:
             return
@@ -492,8 +496,8 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         unit = int(order[rank])
         value = self._value_at(unit, float(x))
         self.pointer = {"unit": unit, "rank": rank, "time": float(x), "value": value}
-        self.w_readout.value = _readout_html(self.pointer, self.variable, self.layer,
-                                             self._starttime() if self.time_axis == "utc" else None)
+        self.w_readout.value = _readout_html(self.pointer, self.var, self.layer,
+                                             self._starttime() if self.time_format == "utc" else None)
         self.toggle_unit(unit)
         if self.why is not None:
             self.explain(unit, float(x))
@@ -528,4 +532,4 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         i = int(np.floor((t - self.reader.times[0]) / self.reader.dt + 0.5))
         if not 0 <= i < int(self.reader.lengths[self.event]):
             return float("nan")
-        return float(self.reader.state(self.event, self.variable, self.layer, i, i + 1)[0, unit])
+        return float(self.reader.state(self.event, self.var, self.layer, i, i + 1)[0, unit])

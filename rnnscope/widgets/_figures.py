@@ -237,8 +237,8 @@ class _FigureBuilder:
 
         self.w_event = widgets.Dropdown(options=options, description="record", style=style(46),
                                         layout=widgets.Layout(width="300px"))
-        self.w_variable = widgets.Dropdown(options=r.variables, description="variable", style=style(54),
-                                           layout=widgets.Layout(width="165px"))
+        self.w_var = widgets.Dropdown(options=r.variables, description="variable", style=style(54),
+                                      layout=widgets.Layout(width="165px"))
         # "encoder.lstm[0] backward" for runs of any nn.Module (rnnscope.schema.layer_labels), else the layer id
         self.w_layer = widgets.Dropdown(options=[(label, i) for i, label in enumerate(r.layer_labels)],
                                         description="layer", style=style(36), layout=widgets.Layout(width="auto"))
@@ -252,18 +252,19 @@ class _FigureBuilder:
         self.w_whole = widgets.Button(description="whole record", tooltip="zoom out to the whole record",
                                       layout=widgets.Layout(width="105px"))
         self.w_whole.on_click(lambda _: self.show_whole_record())
-        self.w_time_axis = widgets.ToggleButtons(options=[("UTC", "utc"), ("s", "seconds")], value=self.time_axis,
-                                                 tooltips=["UTC clock time", "seconds from the record start"],
-                                                 style={"button_width": "54px"},
-                                                 layout=widgets.Layout(width="auto"))
-        self.w_time_axis.observe(self._control_changed("time_axis"), names="value")
-        for w, name in [(self.w_event, "event"), (self.w_variable, "variable"), (self.w_layer, "layer"),
+        self.w_time_format = widgets.ToggleButtons(options=[("UTC", "utc"), ("s", "seconds")],
+                                                   value=self.time_format,
+                                                   tooltips=["UTC clock time", "seconds from the record start"],
+                                                   style={"button_width": "54px"},
+                                                   layout=widgets.Layout(width="auto"))
+        self.w_time_format.observe(self._control_changed("time_format"), names="value")
+        for w, name in [(self.w_event, "event"), (self.w_var, "var"), (self.w_layer, "layer"),
                         (self.w_order, "unit_order"), (self.w_class, "order_class")]:
             w.observe(self._control_changed(name), names="value")
         controls = ([self.w_event] if len(options) > 1 else []) + [
-            self.w_variable, self.w_layer, self.w_order, self.w_class, self.w_whole]
+            self.w_var, self.w_layer, self.w_order, self.w_class, self.w_whole]
         if r.starttimes is not None and any(t is not None for t in r.starttimes):
-            controls.append(self.w_time_axis)
+            controls.append(self.w_time_format)
         self._controls = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap"))
         has_ps = bool(len(r.segments)) and bool(np.isfinite(r.segments[["p", "s"]].to_numpy(dtype=float)).any())
         self.w_legend = widgets.HTML(_legend_html(r.class_names, self.band_rows, has_ps, r.has_prob))
@@ -278,10 +279,10 @@ class _FigureBuilder:
 
     def _sync_controls(self) -> None:
         self.w_event.value = self.event
-        self.w_variable.value = self.variable
+        self.w_var.value = self.var
         self.w_layer.value = self.layer
         self.w_order.value = self.unit_order
         if self.reader.class_names:
             self.w_class.value = self.order_class
         self.w_class.disabled = self.unit_order != "specialisation" or not self.reader.class_names
-        self.w_time_axis.value = self.time_axis
+        self.w_time_format.value = self.time_format

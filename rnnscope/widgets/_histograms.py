@@ -8,6 +8,7 @@ import numpy as np
 import traitlets
 from bqplot import Axis, Figure, LinearScale, Lines
 
+from ..analysis._histograms import DEFAULT_BINS
 from . import _summaries as summaries
 from ._classheat import ClassHeatMap
 from ._source import STATE_NAMES
@@ -22,10 +23,11 @@ class Histograms(widgets.VBox):
     ----------
     run : xarray.Dataset
         A run.
-    variable, layer : str, int
+    var, layer : str, int
         What to histogram.
-    bins : int
-        Number of bins over the variable's range ([-1, 1] tanh, [0, 1] gates, captured range otherwise).
+    bins : int, optional
+        Number of bins over the variable's range (its captured range, ``summary_min`` / ``summary_max``; [0, 1]
+        for gates). Default: 40, as :func:`rnnscope.analysis.activation_histogram`.
     max_frames : int
         Frames read at most (events in order): a bounded sample on long runs.
     title : str
@@ -42,16 +44,16 @@ class Histograms(widgets.VBox):
     """
 
     #: state variable histogrammed
-    variable = traitlets.Unicode("h")
+    var = traitlets.Unicode("h")
     #: layer (0-based)
     layer = traitlets.Int(0)
 
-    def __init__(self, run, variable: str = "h", layer: int = 0, *, bins: int = 50, max_frames: int = 200_000,
+    def __init__(self, run, *, var: str = "h", layer: int = 0, bins: int | None = None, max_frames: int = 200_000,
                  title: str = "", y_scale=None, width: int = 480, controls: bool = True):
         from .._colors import class_color
 
         self.run = run
-        self.bins = int(bins)
+        self.bins = DEFAULT_BINS if bins is None else int(bins)
         self.max_frames = int(max_frames)
         self.variables = [v for v in STATE_NAMES if v in run.data_vars]
         names = [str(c) for c in run["class_name"].values]
@@ -66,37 +68,37 @@ class Histograms(widgets.VBox):
                              title=title, legend_location="top-right", animation_duration=0,
                              fig_margin={"top": 30 if title else 10, "bottom": 40, "left": 55, "right": 10},
                              layout=widgets.Layout(width=f"{width}px", height="280px"))
-        self.w_variable = widgets.Dropdown(options=self.variables, value=variable, description="variable",
-                                           layout=widgets.Layout(width="190px"), style={"description_width": "56px"})
-        self.w_variable.observe(lambda c: setattr(self, "variable", c["new"]), names="value")
+        self.w_var = widgets.Dropdown(options=self.variables, value=var, description="variable",
+                                      layout=widgets.Layout(width="190px"), style={"description_width": "56px"})
+        self.w_var.observe(lambda c: setattr(self, "var", c["new"]), names="value")
         self.w_layer = widgets.Dropdown(options=list(range(run.sizes["layer"])), description="layer",
                                         layout=widgets.Layout(width="110px"), style={"description_width": "36px"})
         self.w_layer.observe(lambda c: setattr(self, "layer", c["new"]), names="value")
-        children = [widgets.HBox([self.w_variable, self.w_layer]), self.figure] if controls else [self.figure]
+        children = [widgets.HBox([self.w_var, self.w_layer]), self.figure] if controls else [self.figure]
         super().__init__(children=children)
         self.add_class("rnnscope-histograms")
         with self.hold_trait_notifications():
-            self.variable = variable
+            self.var = var
             self.layer = layer
         self._update()
 
-    @traitlets.validate("variable")
+    @traitlets.validate("var")
     def _valid_variable(self, proposal):
         if proposal["value"] not in self.variables:
-            raise traitlets.TraitError(f"The 'variable' of Histograms must be one of {self.variables}. "
+            raise traitlets.TraitError(f"The 'var' of Histograms must be one of {self.variables}. "
                                        f"Got {proposal['value']!r} instead.")
         return proposal["value"]
 
-    @traitlets.observe("variable", "layer")
+    @traitlets.observe("var", "layer")
     def _on_change(self, change):
-        self.w_variable.value, self.w_layer.value = self.variable, self.layer
+        self.w_var.value, self.w_layer.value = self.var, self.layer
         if hasattr(self, "figure"):
             self._update()
 
     def _update(self) -> None:
-        # stands for rnnscope.analysis's activation histograms (Fig. 5): a bounded pass over the frames
-        edges, dens = summaries.histograms(self.run, self.variable, self.layer,
-                                           np.linspace(*summaries.value_range(self.run, self.variable, self.layer),
+        # rnnscope.analysis's activation histograms (Fig. 5) of the first records, on the variable's stored range
+        edges, dens = summaries.histograms(self.run, self.var, self.layer,
+                                           np.linspace(*summaries.value_range(self.run, self.var, self.layer),
                                                        self.bins + 1), self.max_frames)
         self.edges, self.density = edges, dens
         y = np.stack([np.append(d, d[-1]) for d in dens.values()])
@@ -105,7 +107,7 @@ class Histograms(widgets.VBox):
             self.lines.y = y
         with self.x_scale.hold_sync():
             self.x_scale.min, self.x_scale.max = float(edges[0]), float(edges[-1])
-        self.x_axis.label = f"{self.variable} (layer {self.layer})"
+        self.x_axis.label = f"{self.var} (layer {self.layer})"
 
 
 class CompareRuns(widgets.VBox):
@@ -118,7 +120,7 @@ class CompareRuns(widgets.VBox):
         The runs.
     names : (str, str), optional
         Titles (default: the cell type from each run's model config, else "run A" / "run B").
-    variable, layer : str, int
+    var, layer : str, int
         Histogrammed state variable (must exist in both runs) and layer.
 
     Examples
@@ -132,25 +134,25 @@ class CompareRuns(widgets.VBox):
     """
 
     #: state variable histogrammed in both runs
-    variable = traitlets.Unicode("h")
+    var = traitlets.Unicode("h")
     #: layer shown in both runs (0-based)
     layer = traitlets.Int(0)
     #: fraction of units of the class heat maps (see ClassHeatMap.fraction)
     fraction = traitlets.Float(1.0)
 
-    def __init__(self, run_a, run_b, names=None, variable: str = "h", layer: int = 0, *, max_frames: int = 200_000):
+    def __init__(self, run_a, run_b, *, names=None, var: str = "h", layer: int = 0, max_frames: int = 200_000):
         names = list(names or (_run_name(run_a, "run A"), _run_name(run_b, "run B")))
         common = [v for v in STATE_NAMES if v in run_a.data_vars and v in run_b.data_vars]
-        if variable not in common:
-            raise ValueError(f"The 'variable' of CompareRuns must be a state variable of both runs: {common}. "
-                             f"Got {variable!r} instead.")
+        if var not in common:
+            raise ValueError(f"The 'var' of CompareRuns must be a state variable of both runs: {common}. "
+                             f"Got {var!r} instead.")
         shared_y = LinearScale(min=0.0, allow_padding=False)
-        self.histograms = [Histograms(r, variable, layer, title=n, y_scale=shared_y, max_frames=max_frames,
+        self.histograms = [Histograms(r, var=var, layer=layer, title=n, y_scale=shared_y, max_frames=max_frames,
                                       controls=False) for r, n in zip((run_a, run_b), names)]
         self.heatmaps = [ClassHeatMap(r, layer=layer, width=480) for r in (run_a, run_b)]
-        self.w_variable = widgets.Dropdown(options=common, value=variable, description="variable",
-                                           layout=widgets.Layout(width="190px"), style={"description_width": "56px"})
-        self.w_variable.observe(lambda c: setattr(self, "variable", c["new"]), names="value")
+        self.w_var = widgets.Dropdown(options=common, value=var, description="variable",
+                                      layout=widgets.Layout(width="190px"), style={"description_width": "56px"})
+        self.w_var.observe(lambda c: setattr(self, "var", c["new"]), names="value")
         self.w_fraction = widgets.ToggleButtons(options=[("100 %", 1.0), ("50 %", 0.5), ("30 %", 0.3)], value=1.0,
                                                 description="units",
                                                 style={"button_width": "60px", "description_width": "40px"})
@@ -159,18 +161,18 @@ class CompareRuns(widgets.VBox):
             hm.w_fraction.layout.display = "none"
         titles = [widgets.HTML(f"<b>{html.escape(n)}</b>") for n in names]
         columns = [widgets.VBox([t, h, m]) for t, h, m in zip(titles, self.histograms, self.heatmaps)]
-        super().__init__(children=[widgets.HBox([self.w_variable, self.w_fraction]), widgets.HBox(columns)])
+        super().__init__(children=[widgets.HBox([self.w_var, self.w_fraction]), widgets.HBox(columns)])
         self.add_class("rnnscope-compare")
-        self.variable, self.layer = variable, layer
+        self.var, self.layer = var, layer
 
-    @traitlets.observe("variable", "layer")
+    @traitlets.observe("var", "layer")
     def _on_change(self, change):
         for h in self.histograms:
             setattr(h, change["name"], change["new"])
         if change["name"] == "layer":
             for m in self.heatmaps:
                 m.layer = change["new"]
-        self.w_variable.value = self.variable
+        self.w_var.value = self.var
 
     @traitlets.observe("fraction")
     def _on_fraction(self, change):

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..analysis._common import SIGMOID_VARIABLES, TANH_VARIABLES, display_limits
+
 __all__ = ["ColorMap", "column_minmax", "pick_extreme", "encode_png", "colormap_for", "png_mark", "set_png",
            "NAN_COLOR", "block_minmax", "fold_minmax", "fold_sum"]
 
@@ -170,18 +172,19 @@ def _matplotlib_palette(name: str) -> np.ndarray:
     return np.vstack([rgb, nan[None]])
 
 
-#: state variables whose values lie in [0, 1] (sigmoid gates): white (closed, 0) to dark blue (open, 1)
-GATES = ("input_gate", "forget_gate", "output_gate", "update_gate", "reset_gate")
-#: state variables in the tanh range [-1, 1]: -1 red, 0 white, +1 dark blue (fixed range)
-TANH = ("h", "cell_input", "candidate")
+#: state variables whose values lie in [0, 1] (sigmoid gates): white (closed, 0) to dark blue (open, 1); and those
+#: in the tanh range [-1, 1] (-1 red, 0 white, +1 dark blue, fixed range): defined once, with the rule for ``h``
+GATES, TANH = SIGMOID_VARIABLES, TANH_VARIABLES
 
 
-def colormap_for(variable: str, robust_max: float | None = None, vmin: float | None = None,
+def colormap_for(var: str, *, robust_max: float | None = None, vmin: float | None = None,
                  vmax: float | None = None) -> ColorMap:
     """The colour map of a state variable (the convention of ``DESIGN.md``).
 
-    - tanh-range variables (``h``, ``cell_input``, ``candidate``): ``RdBu`` fixed to [-1, 1]
-      (-1 red, 0 white, +1 dark blue);
+    - tanh-range variables (``cell_input``, ``candidate``, and ``h`` when its range ``vmin``..``vmax`` stays inside
+      [-1, 1]: tanh cells): ``RdBu`` fixed to [-1, 1] (-1 red, 0 white, +1 dark blue);
+    - ``h`` beyond [-1, 1] (a ReLU RNN, an LSTM with ``proj_size``): ``RdBu`` symmetric on its range (the run's
+      stored value range, :func:`rnnscope.analysis._common.display_limits`), or ``robust_max``;
     - gates (``input_gate``, ``forget_gate``, ``output_gate``, ``update_gate``, ``reset_gate``, values in [0, 1]):
       ``Blues`` fixed to [0, 1], white = closed, dark blue = open; columns keep the value furthest from 0.5, so
       both a brief closing of a mostly open gate and a brief opening of a mostly closed one stay visible;
@@ -194,12 +197,18 @@ def colormap_for(variable: str, robust_max: float | None = None, vmin: float | N
     ColorMap(name='RdBu', vmin=-1.0, vmax=1.0, center=0.0)
     >>> colormap_for("forget_gate").center
     0.5
+    >>> colormap_for("h", vmin=0.0, vmax=6.5)  # a ReLU RNN's h
+    ColorMap(name='RdBu', vmin=-6.5, vmax=6.5, center=0.0)
     """
-    if variable in TANH:
-        return ColorMap("RdBu", -1.0, 1.0, 0.0)
-    if variable in GATES:
+    if var in GATES:
         return ColorMap("Blues", 0.0, 1.0, 0.5)
-    if variable == "c" or (vmin is not None and vmin < 0):
+    if var in TANH or var == "h":
+        lo, hi = display_limits(var, -1.0 if vmin is None else vmin, 1.0 if vmax is None else vmax)
+        if (lo, hi) == (-1.0, 1.0):
+            return ColorMap("RdBu", -1.0, 1.0, 0.0)
+        r = float(robust_max) if robust_max is not None and np.isfinite(robust_max) and robust_max > 0 else hi
+        return ColorMap("RdBu", -r, r, 0.0)
+    if var == "c" or (vmin is not None and vmin < 0):
         r = robust_max if robust_max is not None else max(abs(vmin or 1.0), abs(vmax or 1.0))
         r = float(r) if np.isfinite(r) and r > 0 else 1.0
         return ColorMap("RdBu", -r, r, 0.0)

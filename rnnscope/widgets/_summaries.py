@@ -2,9 +2,9 @@
 
 Heat maps, top units, the shared unit set and the class correlation come from the analysis functions (which read
 the ``summary_*`` variables that :func:`rnnscope.widgets._source.load_summaries` keeps for the records shown, so no
-pass over the states); unit orders for the heatmap and the value
-ranges read the summaries directly; :func:`histograms` reads a bounded number of frames so a long run stays
-interactive (:func:`rnnscope.analysis.activation_histogram` is the full-pass version).
+pass over the states); unit orders for the heatmap and the value ranges (the run's stored ranges, through the rule
+of :func:`rnnscope.analysis._common.display_limits`) read the summaries directly; :func:`histograms` gives
+:func:`rnnscope.analysis.activation_histogram` a bounded number of records so a long run stays interactive.
 
 Examples
 --------
@@ -96,14 +96,14 @@ def top_units(run: xr.Dataset, layer: int, n: int = 5, kind: str = "segment") ->
 def shared_units(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
     """Units whose heat is in the top ``fraction`` of units for every class with segments, in id order
     (:func:`rnnscope.analysis.top_fraction`, the rule of Figs. 6-7); 1.0 keeps all units."""
-    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction)
+    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction=fraction)
     return np.asarray(sorted(next(iter(selected.units.values()))), dtype=int)
 
 
 def class_correlation(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
     """(class, class) Pearson correlation of the classes' heat over the shared units of ``fraction``
     (:func:`rnnscope.analysis.class_correlation`, Fig. 7); NaN where undefined."""
-    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction)
+    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction=fraction)
     return np.asarray(corr.isel(layer=0).values, dtype=np.float64)
 
 
@@ -118,47 +118,41 @@ def _heat_array(run: xr.Dataset, layer: int, kind: str) -> xr.DataArray:
 
 def histograms(run: xr.Dataset, variable: str = "h", layer: int = 0, bins=None, max_frames: int = 200_000,
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Density histograms of ``variable`` per true class over valid frames (Fig. 5).
+    """Density histograms of ``variable`` per true class over valid frames (Fig. 5): the counts of
+    :func:`rnnscope.analysis.activation_histogram` (the one histogram of the package) over the first records, in
+    order, until they hold ``max_frames`` valid frames (a bounded sample for long runs), as densities.
 
-    Reads events one at a time until ``max_frames`` valid frames have been read (a bounded sample for long
-    runs). Returns the bin edges and, per class name, the density (empty classes give zeros).
+    Returns the bin edges and, per class name, the density (empty classes give zeros).
     """
-    names = [str(c) for c in run["class_name"].values]
+    import warnings
+
+    lengths = np.asarray(run["length"].values, dtype=np.int64)
+    n_events = max(1, int(np.searchsorted(np.cumsum(lengths), max_frames, side="left")) + 1)
     if bins is None:
         bins = np.linspace(*value_range(run, variable, layer), 51)
-    bins = np.asarray(bins, dtype=np.float64)
-    counts = {name: np.zeros(bins.size - 1) for name in names}
-    lengths = np.asarray(run["length"].values)
-    total = 0
-    for event, length in enumerate(lengths):
-        if total >= max_frames:
-            break
-        n = int(min(length, max_frames - total))
-        if n <= 0:
-            continue
-        values = np.asarray(run[variable].isel(event=event, layer=layer, time=slice(0, n)).values)
-        labels = np.asarray(run["label"].isel(event=event, time=slice(0, n)).values)
-        for c, name in enumerate(names):
-            sel = values[labels == c]
-            if sel.size:
-                counts[name] += np.histogram(sel[np.isfinite(sel)], bins=bins)[0]
-        total += n
-    widths = np.diff(bins)
-    dens = {name: (cnt / (cnt.sum() * widths) if cnt.sum() else cnt) for name, cnt in counts.items()}
-    return bins, dens
+    layer_id = run["layer"].values[layer] if "layer" in run.coords else layer
+    with warnings.catch_warnings():  # classes without frames in the sample: zero counts
+        warnings.simplefilter("ignore", analysis.EmptyClassWarning)
+        hist = analysis.activation_histogram(run.isel(event=slice(0, n_events)), var=variable, layer=layer_id,
+                                             bins=np.asarray(bins, dtype=np.float64))
+    counts = hist["counts"].isel(layer=0).transpose("class_name", "bin").values.astype(np.float64)
+    edges = np.asarray(hist["bin_edges"].values, dtype=np.float64)
+    widths = np.diff(edges)
+    names = [str(c) for c in hist["class_name"].values]
+    return edges, {name: (cnt / (cnt.sum() * widths) if cnt.sum() else cnt) for name, cnt in zip(names, counts)}
 
 
 def value_range(run: xr.Dataset, variable: str, layer: int) -> tuple[float, float]:
-    """The range a variable's values can take: [-1, 1] (tanh), [0, 1] (gates), else the captured min and max."""
-    from ._render import GATES, TANH
+    """The range a variable is shown on (:func:`rnnscope.analysis._common.display_limits`): [0, 1] for gates, [-1, 1]
+    for the candidates and for ``h`` of tanh cells, else symmetric on the run's stored value range of ``layer``
+    (its position) -- never an assumed [-1, 1] for a ReLU RNN or a projected LSTM."""
+    from ..analysis._common import display_limits, display_range
 
-    if variable in TANH:
-        return -1.0, 1.0
-    if variable in GATES:
-        return 0.0, 1.0
-    if "summary_min" in run and variable in run["variable"].values:
+    if "summary_min" in run and "variable" in run.coords and variable in run["variable"].values:
         lo = float(run["summary_min"].sel(variable=variable).isel(layer=layer).values)
         hi = float(run["summary_max"].sel(variable=variable).isel(layer=layer).values)
-        if np.isfinite(lo) and np.isfinite(hi) and hi > lo:
-            return lo, hi
-    return -1.0, 1.0
+        if np.isfinite(lo) and np.isfinite(hi):
+            return display_limits(variable, lo, hi)
+    if variable in run.data_vars and "length" in run.coords:
+        return display_range(run, variable, [layer])
+    return display_limits(variable, np.nan, np.nan)

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import traitlets
 
+from .._validation import require
+
 from ._gridscroll import GridScroller
 
 __all__ = ["DetectionTable", "COLUMNS"]
@@ -109,7 +111,7 @@ class DetectionTable(widgets.VBox):
         return frame
 
     def _make_grid(self, height):
-        from ipydatagrid import DataGrid
+        DataGrid = require("ipydatagrid", extra="review", what="The Explorer's detection table (catalog=)").DataGrid
 
         grid = DataGrid(self._frame, selection_mode="row", editable=False, base_row_size=22,
                         base_column_size=90, column_widths={"#": 50, "class": 64, "station": 80,

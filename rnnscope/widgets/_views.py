@@ -66,7 +66,7 @@ class _Views:
         t0, t1 = self.time_range
         # no tick in the last 2 % of the view: the label of a tick at the right edge would stick out
         values, labels, title = time_ticks(t0, t1 - 0.02 * (t1 - t0), self._starttime(), n=self.n_ticks,
-                                           relative=self.time_axis == "seconds")
+                                           relative=self.time_format == "seconds")
         for axis in self.time_axes:
             # labels first, in a message of their own: bqplot redraws new tick values in a transition that keeps
             # the formatter of that moment, so labels arriving with the values would be overwritten by old ones.
@@ -83,7 +83,7 @@ class _Views:
         (decompressed in parallel)."""
         r, ev = self.reader, self.event
         i0, i1 = self._view_frames()
-        keys = [("state", ev, self.variable, self.layer), ("prob", ev) if r.has_prob else None,
+        keys = [("state", ev, self.var, self.layer), ("prob", ev) if r.has_prob else None,
                 ("spectrogram", ev, self.n_freq) if r.has_spectrogram and self.n_freq else None]
         keys += [(name, ev) for name in ("label", "pred") if name in self.run]
         requests = [req for key in keys if key is not None for req in r.requests(key, i0, i1, self.n_cols)]
@@ -96,7 +96,7 @@ class _Views:
         from ._source import RAW_FRAMES_PER_COLUMN
 
         if self.prefetch and self.reader.lengths[self.event] > RAW_FRAMES_PER_COLUMN * self.n_cols:
-            self.reader.prefetch(self.event, self.variable, self.layer, self.n_freq)
+            self.reader.prefetch(self.event, self.var, self.layer, self.n_freq)
 
     def _view_frames(self):
         t0, t1 = self.time_range
@@ -212,12 +212,12 @@ class _Views:
 
     # ------------------------------------------------------------------------------------------- states
     def _colormap(self, ext=None):
-        var, layer = self.variable, self.layer
+        var, layer = self.var, self.layer
         key = (self.event, var, layer)
         if var == "c" and key not in self._robust and ext is not None and ext.size:
             finite = np.abs(ext[np.isfinite(ext)])
             self._robust[key] = float(np.percentile(finite, 99)) if finite.size else 1.0
-        lo, hi = summaries.value_range(self.reader.summary, var, layer) if var not in ("h", "c") else (-1.0, 1.0)
+        lo, hi = summaries.value_range(self.reader.summary, var, layer)  # the run's stored range: never [-1, 1] assumed
         return colormap_for(var, robust_max=self._robust.get(key), vmin=lo, vmax=hi)
 
     def _render_states(self, reread: bool = True, heat: bool = True) -> None:
@@ -225,10 +225,10 @@ class _Views:
         r = self.reader
         if self._cols is None or reread:
             i0, i1 = self._view_frames()
-            self._cols = r.state_columns(self.event, self.variable, self.layer, i0, i1, self.n_cols)
+            self._cols = r.state_columns(self.event, self.var, self.layer, i0, i1, self.n_cols)
             self._cols_range = tuple(self.time_range)
         cols = self._cols
-        cmap = self._colormap(pick_extreme(cols.lo, cols.hi, 0.0) if self.variable == "c" else None)
+        cmap = self._colormap(pick_extreme(cols.lo, cols.hi, 0.0) if self.var == "c" else None)
         order = self.order
         if heat:
             ext = pick_extreme(cols.lo, cols.hi, cmap.center)
@@ -237,8 +237,8 @@ class _Views:
                 set_png(self.heat_image, encode_png(index, cmap.palette()))
                 if cols.n:
                     self.heat_image.x = self._image_x(cols)
-            label = f"{self.variable} ({self.reader.layer_labels[self.layer]})" if "module" in self.run.coords \
-                else f"{self.variable} (layer {self.layer})"
+            label = f"{self.var} ({self.reader.layer_labels[self.layer]})" if "module" in self.run.coords \
+                else f"{self.var} (layer {self.layer})"
             self.colorbar.show(cmap, label)
             self.value_axis.label = label
             self.unit_axis.label = {"index": "unit", "activity": "rank by activity",
@@ -271,7 +271,7 @@ class _Views:
         with self.value_scale.hold_sync():
             self.value_scale.min, self.value_scale.max = values
         self.value_axis.tick_values = nice_ticks(cmap.vmin, cmap.vmax, 4)
-        self.w_unit_legend.value = _unit_legend_html(units, colors, self.variable, self.layer)
+        self.w_unit_legend.value = _unit_legend_html(units, colors, self.var, self.layer)
         if not (units and cols.n):
             self.lines.visible = self.envelopes.visible = False
             self.lines.labels = []

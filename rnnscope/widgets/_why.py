@@ -49,7 +49,7 @@ def band_image(attr, target: int = 0):
     >>> times.tolist(), hz.tolist(), values.tolist()
     ([4.0, 4.5, 5.0], [1.0, 2.0], [[2.0, 2.0], [2.0, 2.0], [2.0, 2.0]])
     """
-    image = analysis.attribution_over_time(attr, target)
+    image = analysis.attribution_over_time(attr, target=target)
     hz = np.asarray(attr["band_hz"].values, dtype=np.float64) if "band_hz" in attr.coords else \
         np.full(attr.sizes["feature"], np.nan)
     keys = [f"{h:.9g}" if np.isfinite(h) else f"f{i}" for i, h in enumerate(hz)]
@@ -142,7 +142,7 @@ class WhyPanel:
         """Show why ``unit`` (of the Explorer's layer and variable, in its record) takes its value at ``time``."""
         ex = self.ex
         event_id = ex.reader.event_ids[ex.event]
-        var, layer = ex.variable, ex.layer
+        var, layer = ex.var, ex.layer
         self.card.value = self._card_html(f"unit {unit} at {time:.1f} s: computing the attribution...")
         result, index = None, 0
         if self.attribute is not None:

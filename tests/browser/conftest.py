@@ -43,7 +43,7 @@ def day_output(tmp_path_factory):
     root = tmp_path_factory.mktemp("day")
     write_sds_archive(root / "sds", DAY, 86400.0, seed=2, seed_id=SEED_ID, sampling_rate=50.0)
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=12, seed=1, sampling_rate=50.0))
-    model = rnnscope.models.RNNClassifier("lstm", frames.sizes["feature"], 16, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=frames.sizes["feature"], hidden_size=16, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=3, progress=False, seed=0)
     out = root / "out"
     out.mkdir()

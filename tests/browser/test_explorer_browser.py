@@ -30,7 +30,7 @@ def _make_run(path: Path) -> None:
     import rnnscope
 
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=6, seed=1))
-    model = rnnscope.models.RNNClassifier("lstm", 48, 32, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=32, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=4, progress=False)
     rnnscope.capture(model, frames, progress=False, store=path)
 

@@ -33,7 +33,7 @@ def _prepare(root: Path) -> None:
 
     frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=3))
     torch.manual_seed(0)
-    model = rnnscope.models.RNNClassifier("lstm", 48, 16, 5)
+    model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=16, num_classes=5)
     rnnscope.train.fit(model, frames, epochs=2, progress=False, seed=0)
     model.save(root / "model.safetensors")
     rnnscope.capture(model, frames, progress=False, store=root / "run.zarr")
