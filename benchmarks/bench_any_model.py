@@ -7,7 +7,8 @@ models build without downloading anything):
 - ``forward``: the model's own forward on the batch (eval mode, no autograd), nothing kept;
 - ``modules``: capturing its recurrent modules alone: every layer and direction of every recurrent module traced
   from the inputs the forward gave them (recorded once beforehand), every variable kept
-  (:class:`rnnscope.models._torch_rnn.TorchRNN`, the native kernels on the CPU);
+  (:class:`rnnscope.models._torch_rnn.TorchRNN`, the native kernels on the CPU, as in ``capture``; the status line
+  at the end says whether they ran: they load on first use, so a status read before any trace says "not loaded");
 - ``capture``: ``rnnscope.capture(model, x, var="all", ...)``, the run(s) assembled in memory (hooks, the
   forward, the recovery and its exactness check, the arrays, the summaries).
 
@@ -91,10 +92,12 @@ def main(argv=None):
     torch.set_num_threads(2)
     torch.manual_seed(0)
     batch, rounds = (2, 2) if args.quick else (args.batch, args.rounds)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, native kernels: "
-          f"{rnnscope.models.native_status()['loaded']}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     measure("EQTransformer", sbm.EQTransformer(), torch.randn(batch, 3, 6000), 100.0, -1, rounds)
     measure("CRED", sbm.CRED(), torch.rand(batch, 3, 76, 41), 2.5, 2, rounds)
+    status = rnnscope.models.native_status()  # read after the runs: the kernels load on their first use
+    print(f"native kernels: used by the last trace {status['used']} ({status['isa']}, {status['parallel']}; "
+          f"{status['reason'] or 'no reason against them'})")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import torch
 import xarray as xr
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnnscope
 from rnnscope import analysis, experiments, schema
@@ -744,3 +745,123 @@ def test_packed_sequences_of_any_length_go_to_a_store():
     stored = _capture(model, (x, lengths), batch_size=2, store=Path(tempfile.mkdtemp()) / "packed.zarr")
     assert stored["length"].values.tolist() == lengths.tolist() and stored.sizes["time"] == 7
     _same_runs(stored, memory)
+
+
+# ---------------------------------------------------------------------------------------- fixed cost (issue 28)
+
+
+class _AtenOps(TorchDispatchMode):
+    """Counts the aten operations run inside it (deterministic, unlike a timing)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops: list[str] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+def _with(values, where):
+    out = values.clone()
+    for index, value in where.items():
+        out[index] = value
+    return out
+
+
+_OWN = torch.linspace(-3, 3, 2 * 7 * 5).view(2, 7, 5)
+_NAN, _INF = float("nan"), float("inf")
+_CHECK_CASES = {  # name: (recovered, own, lengths)
+    "equal": (_OWN, _OWN, None),
+    "within tolerance": (_OWN + 5e-5, _OWN, None),
+    "beyond tolerance": (_with(_OWN, {(1, 3, 2): 2.9}), _OWN, None),
+    "relu scale": (_OWN * 1e4 + 0.5, _OWN * 1e4, None),
+    "nan in both": (_with(_OWN, {(0, 2, 1): _NAN}), _with(_OWN, {(0, 2, 1): _NAN}), None),
+    "nan recovered only": (_with(_OWN, {(0, 2, 1): _NAN}), _OWN, None),
+    "nan own only": (_OWN, _with(_OWN, {(0, 2, 1): _NAN}), None),
+    "inf in both": (_with(_OWN, {(1, 0, 0): _INF}), _with(_OWN, {(1, 0, 0): _INF}), None),
+    "inf of the other sign": (_with(_OWN, {(1, 0, 0): -_INF}), _with(_OWN, {(1, 0, 0): _INF}), None),
+    "overflowing difference": (_with(_OWN, {(1, 0, 0): -3e38}), _with(_OWN, {(1, 0, 0): 3e38}), None),
+    "garbage past the lengths": (_with(_OWN, {(1, 5, 0): _NAN, (1, 6, 4): 99.0}), _OWN, torch.tensor([7, 5])),
+    "nothing valid": (_with(_OWN, {(0, 0, 0): _NAN}), _OWN, torch.tensor([0, 0])),
+}
+
+
+@pytest.mark.parametrize("case", list(_CHECK_CASES))
+def test_the_exactness_check_decides_as_the_element_wise_comparison(case):
+    """Capture's check of every module's output (issue 28: three passes over finite outputs instead of about twenty):
+    the same verdict and the same numbers as the element-wise definition of NaN and infinities it replaced, which
+    still decides whenever an output is not finite."""
+    from rnnscope.capturing._modules import _TOLERANCE, _check_close, _finite_check, _nonfinite_check
+
+    recovered, own, lengths = _CHECK_CASES[case]
+    valid = (torch.arange(7)[None, :] < lengths[:, None]) if lengths is not None else torch.ones(2, 7, dtype=bool)
+    expected_err, expected_scale = _nonfinite_check(own[valid], recovered[valid])  # the definition, element-wise
+    fast = _finite_check(own[valid], recovered[valid])
+    finite = bool(torch.isfinite(own[valid]).all() and torch.isfinite(recovered[valid] - own[valid]).all())
+    assert (fast is not None) == finite
+    if fast is not None:
+        assert fast == (expected_err, expected_scale)
+    passes = expected_err <= _TOLERANCE * expected_scale
+    assert passes == (case in ("equal", "within tolerance", "relu scale", "nan in both", "inf in both",
+                               "garbage past the lengths", "nothing valid"))
+    if passes:
+        _check_close("m", own, recovered, lengths, "capture")
+    else:
+        with pytest.raises(RuntimeError, match="'m' do not reproduce its own output"):
+            _check_close("m", own, recovered, lengths, "capture")
+
+
+def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges():
+    from rnnscope.capturing._modules import _check_close
+
+    own = torch.randn(8, 19, 128).transpose(0, 1)  # a batch-first LSTM's output is a transposed view
+    recovered = own.contiguous() + 1e-6
+    with _AtenOps() as counted:
+        _check_close("m", own, recovered, None, "capture")
+    full_size = [op for op in counted.ops if op.split(".")[1] in ("sub", "aminmax", "abs", "isfinite", "isnan", "eq",
+                                                                   "index", "max", "bitwise_or", "bitwise_and")]
+    assert sorted(full_size) == ["aten.aminmax.default", "aten.aminmax.default", "aten.sub.Tensor"], counted.ops
+    assert len(counted.ops) <= 6, counted.ops  # with two detach and one stack of the four numbers
+
+
+def test_any_model_capture_runs_one_forward_each_module_once_and_assembles_without_merges(monkeypatch):
+    """The fixed cost of capturing any model, counted (issue 28): per batch, one forward of the model (each
+    recurrent module called once by it, none run again), one trace of each layer and direction, one exactness check
+    per module call; the run built as one Dataset (no merge, no drop_vars); its states bit for bit those of the
+    modules' own traces (what ``benchmarks/bench_any_model.py`` times as "modules alone")."""
+    from rnnscope.capturing import _modules
+    from rnnscope.models._torch_rnn import TorchRNN
+
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(28)
+    model = sbm.CRED().eval()
+    x = torch.rand(5, 3, 76, 41)
+    lstms = {name: m for name, m in model.named_modules() if isinstance(m, nn.LSTM)}
+    counts = {"forward": 0, "module calls": 0, "checks": 0, "merge": 0, "drop_vars": 0}
+    inputs: dict[str, list] = {name: [] for name in lstms}
+
+    def counting(key, call=None):
+        def counted(*args, **kwargs):
+            counts[key] += 1
+            return call(*args, **kwargs) if call is not None else None  # hooks return None: nothing replaced
+        return counted
+
+    model.register_forward_pre_hook(counting("forward"))
+    for name, m in lstms.items():
+        m.register_forward_pre_hook(counting("module calls", lambda m, a, name=name: inputs[name].append(a[0])))
+    monkeypatch.setattr(_modules, "_check_close", counting("checks", _modules._check_close))
+    for method in ("merge", "drop_vars"):
+        monkeypatch.setattr(xr.Dataset, method, counting(method, getattr(xr.Dataset, method)))
+    run = _capture(model, x, var="all", sampling_rate=2.5, time_axis=2, batch_size=3)
+    assert counts == {"forward": 2, "module calls": 2 * 3, "checks": 2 * 3, "merge": 0, "drop_vars": 0}
+    monkeypatch.undo()
+    for name, module in lstms.items():  # bit for bit the traces of the modules alone on the inputs they received
+        view = TorchRNN(module)
+        with torch.no_grad():
+            traces = [view.run(view.prepare(inp), trace=True)[2] for inp in inputs[name]]
+        entries = np.flatnonzero(run["module"].values == name)
+        for i, layer in enumerate(entries):
+            for var in ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"):
+                alone = torch.cat([t[i][var] for t in traces]).numpy()
+                np.testing.assert_array_equal(run[var].values[:, :, : alone.shape[2], layer], alone)
