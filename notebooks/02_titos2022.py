@@ -157,12 +157,16 @@ def interval(low, high):
     return "" if np.isnan(low) else f"[{100 * low:.1f}, {100 * high:.1f}]"
 
 
+def p_value(p):
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def paired_table(diffs, scores=("accuracy", "balanced_accuracy")):
     key = diffs[diffs.score.isin(scores)]
     key = key.assign(pair=key.a + " - " + key.b, difference=(100 * key.difference).round(1),
                      over_partitions=list(map(interval, key.ci_low_partitions, key.ci_high_partitions)),
                      over_seeds=list(map(interval, key.ci_low_seeds, key.ci_high_seeds)),
-                     p=key.p.round(3), p_holm=key.p_adjusted.round(3))
+                     p=key.p.map(p_value), p_holm=key.p_adjusted.map(p_value))
     columns = ["difference", "over_partitions", "over_seeds", "p", "p_holm", "shown"]
     shown = key.pivot(index="pair", columns="score", values=columns).swaplevel(axis=1)
     shown = shown.reindex(index=key.pair.unique(), columns=pd.MultiIndex.from_product([list(scores), columns]))
@@ -223,9 +227,9 @@ print(table1_here.set_index(["model", "partition"])[["accuracy", "balanced_accur
 # are about 0.36. What is shown (p (Holm) < 0.05) is little: in frame accuracy the LSTM and the TCN are ahead of the
 # *linear* one-frame classifier, the nonlinear one-frame classifier is ahead of the linear one, and a 2 s context
 # window adds about 3 points to the nonlinear one; in macro F1 the same gaps over the linear classifier. Nothing
-# else is. So the big gap to the linear baseline is mostly
-# nonlinearity, not memory: a *nonlinear* classifier that sees one frame at a time is level with the sequence
-# models in frame accuracy (not shown either way), and the context window's lead over the LSTM is not shown either.
+# else is. So the big gap to the linear baseline is mostly nonlinearity, not memory: a *nonlinear* classifier that
+# sees one frame at a time is level with the sequence models in frame accuracy (not shown either way), and the
+# context window's lead over the LSTM is not shown either.
 # The sequence models' advantage on the rare classes is *suggested, not shown*: in balanced accuracy the LSTM leads
 # the nonlinear baselines by 13-17 points and each interval over partitions excludes 0, but the Holm-adjusted
 # p-values are 0.10-0.12. "Temporal context matters" is therefore at most a direction for recall on VTE, HYB and
@@ -701,12 +705,12 @@ for name in (LSTM, VANILLA):
 # ## 12. Over seeds, with controls
 #
 # Everything above is one trained network: one sample. Unit ids are arbitrary across seeds, and a number such as
-# "specialisation 0.27" means little until it is compared with what an **untrained** network of the same
-# architecture gives (`experiments.untrained_like`) and with a network trained on **shuffled labels**
-# (`experiments.shuffle_labels`: the classes permuted among segments, so the segment structure is learned but not the
-# link between signal and class). `experiments.compare_controls` trains and captures all three over seeds and summarises
-# any analysis number with `analysis.across_seeds` (mean, Student-t interval). Here: the LSTM's specialisation over
-# `CLAIM_SEEDS` seeds.
+# "specialisation 0.27" means little until it is compared with its chance level (its null, section 9) and with what
+# an **untrained** network of the same architecture gives (`experiments.untrained_like`) and with a network
+# trained on **shuffled labels** (`experiments.shuffle_labels`: the classes permuted among segments, so the segment
+# structure is learned but not the link between signal and class). `experiments.compare_controls` trains and
+# captures all three over seeds and summarises any analysis number with `analysis.across_seeds` (mean, Student-t
+# interval over seeds). Here: the LSTM's specialisation over `CLAIM_SEEDS` seeds.
 
 # %%
 from functools import partial
