@@ -169,7 +169,7 @@ def activation_limits(var: str, values) -> tuple[float, float]:
     ----------
     var : str
         The variable drawn (``"h"``, ``"c"``, a gate...).
-    values : array_like
+    values : array of float
         Its values (NaN ignored).
 
     Returns

@@ -78,7 +78,7 @@ def smooth(prob: np.ndarray, *, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
 
     Parameters
     ----------
-    prob : array_like
+    prob : array of float
         Frame probabilities ``(frames, classes)``.
     smoothing : int, (str, int) or None
         Window in frames of a moving mean (``5``), ``("mean" | "median", frames)``, or None (no smoothing).
