@@ -132,11 +132,21 @@ def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
         Also check that padded values (NaN / -1) sit exactly past ``length`` (reads the data; dask arrays are
         computed).
 
+    Raises
+    ------
+    rnnscope.errors.SchemaError
+        When ``ds`` does not follow the schema; the message lists every problem found.
+
     Examples
     --------
     >>> import rnnscope
     >>> records = rnnscope.data.synthetic(n_records=2, seed=0)
-    >>> rnnscope.schema.validate(records)
+    >>> rnnscope.schema.validate(records)  # valid: returns None, prints nothing
+    >>> rnnscope.schema.validate(records.drop_vars("sample_label"))
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.SchemaError: The Dataset does not follow the rnnscope schema:
+      - missing variable 'sample_label' (a records Dataset needs ['waveform', 'sample_label'])
     """
     problems = _problems(ds, kind, check_padding)
     if problems:
