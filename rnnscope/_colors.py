@@ -42,6 +42,19 @@ _GENERATED = 64  # further colours (golden-angle hues) tried once the candidates
 def class_color(class_name: str, class_names: Sequence[str] | None = None) -> str:
     """Hex colour of class ``class_name`` among ``class_names`` (default: the name alone), stable across figures.
 
+    Parameters
+    ----------
+    class_name : str
+        The class whose colour is asked for.
+    class_names : sequence of str, optional
+        Every class of the figure (the colours of a set are chosen together, all distinct); ``class_name`` is
+        added when missing.
+
+    Returns
+    -------
+    str
+        ``"#RRGGBB"``; the same name in the same set always gets the same colour.
+
     Examples
     --------
     >>> class_color("LP")

@@ -379,6 +379,35 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``rnnscope`` command with the arguments ``argv`` (the ``rnnscope`` console script calls it).
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command's arguments, e.g. ``["monitor", "archive/", "--model", "model.safetensors"]`` (default:
+        ``sys.argv[1:]``). No command prints the help.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success.
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for ``--help``, ``--version`` and arguments it cannot parse (status 2, with the usage).
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> from rnnscope.cli import main
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     status = main([])  # no command: the help
+    >>> status, out.getvalue().splitlines()[0]
+    (0, 'usage: rnnscope [-h] [--version] COMMAND ...')
+    >>> [c for c in ("demo", "monitor", "review", "retrain") if f"    {c} " in out.getvalue()]
+    ['demo', 'monitor', 'review', 'retrain']
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

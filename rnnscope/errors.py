@@ -47,43 +47,164 @@ __all__ = [
 
 
 class RnnscopeError(Exception):
-    """Base class of every error rnnscope raises on purpose (each also subclasses a built-in error)."""
+    """Base class of every error rnnscope raises on purpose (each also subclasses a built-in error).
+
+    Examples
+    --------
+    Catch any of rnnscope's own errors at once (here a :class:`SchemaError`, also a ``ValueError``):
+
+    >>> from rnnscope import schema
+    >>> from rnnscope.errors import RnnscopeError
+    >>> try:
+    ...     schema.validate(xr.Dataset())
+    ... except RnnscopeError as err:
+    ...     print(type(err).__name__, isinstance(err, ValueError))
+    SchemaError True
+    """
 
 
 class RnnscopeWarning(UserWarning):
-    """Base class of rnnscope's own warning categories."""
+    """Base class of rnnscope's own warning categories.
+
+    Examples
+    --------
+    Silence (or turn into errors) every warning of rnnscope at once:
+
+    >>> import warnings
+    >>> from rnnscope.errors import InputWarning, RnnscopeWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("ignore", RnnscopeWarning)
+    ...     warnings.warn("segments merged", InputWarning)
+    >>> len(caught)
+    0
+    """
 
 
 class SchemaError(RnnscopeError, ValueError):
-    """A Dataset does not follow the rnnscope schema; the message lists every problem found."""
+    """A Dataset does not follow the rnnscope schema; the message lists every problem found.
+
+    Examples
+    --------
+    >>> from rnnscope import data, schema
+    >>> records = data.synthetic(n_records=1, seed=0)
+    >>> del records.attrs["sampling_rate"]
+    >>> schema.validate(records)
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.SchemaError: The Dataset does not follow the rnnscope schema:
+      - missing attribute 'sampling_rate' (Hz)
+    """
 
 
 class RunFileError(RnnscopeError, OSError):
-    """A run file is incomplete, corrupt, or not an rnnscope run; the message says which and what to do."""
+    """A run file is incomplete, corrupt, or not an rnnscope run; the message says which and what to do.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> rnnscope.open_run("capture.zarr.partial")
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.RunFileError: open_run: capture.zarr.partial is an unfinished write (it ends in '.partial'). ...
+    """
 
 
 class ModelFileError(RnnscopeError, ValueError):
-    """A model file or config cannot be turned into a model (the message names what does not match)."""
+    """A model file or config cannot be turned into a model (the message names what does not match).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from rnnscope import models
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
+    >>> with open(path, "wb") as f:
+    ...     _ = f.write(b"not a model")
+    >>> models.load(path)
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.ModelFileError: '...model.safetensors' is neither a safetensors file nor a PyTorch state-dict file (its first bytes are not a safetensors header, a zip archive or a pickle).
+    """
 
 
 class UnsafeModelFileError(ModelFileError):
-    """A file asks to run code while loading (a pickle of arbitrary objects); it was refused, nothing was run."""
+    """A file asks to run code while loading (a pickle of arbitrary objects); it was refused, nothing was run.
+
+    Examples
+    --------
+    >>> import os, tempfile, torch
+    >>> from rnnscope import models
+    >>> model = models.RNNClassifier("gru", input_size=4, hidden_size=3, num_classes=2, class_names=["BG", "LP"])
+    >>> path = os.path.join(tempfile.mkdtemp(), "weights.pt")
+    >>> torch.save({"weight": print}, path)  # a pickle that names a function: loading it would call code
+    >>> models.load(path, model_config=model.config)
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.UnsafeModelFileError: '...weights.pt' is not a plain weights file: loading it would run code (...). It was refused and nothing in it was executed. ...
+    """
 
 
 class ClassMismatchError(RnnscopeError, ValueError):
-    """A model and a data set do not hold the same set of class names."""
+    """A model and a data set do not hold the same set of class names.
+
+    Examples
+    --------
+    >>> from rnnscope import models
+    >>> model = models.RNNClassifier("gru", input_size=4, hidden_size=3, num_classes=2, class_names=["BG", "LP"])
+    >>> model.class_index_map(["BG", "VT"])
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.ClassMismatchError: The model's classes ['BG', 'LP'] and the data's classes ['BG', 'VT'] differ: only in the model: ['LP']; only in the data: ['VT']. ...
+    """
 
 
 class DeviceUnavailableError(RnnscopeError, RuntimeError):
-    """The requested device exists as a name but this machine (or this torch build) cannot use it."""
+    """The requested device exists as a name but this machine (or this torch build) cannot use it.
+
+    Examples
+    --------
+    It is a ``RuntimeError``, so a script can fall back to the CPU when the GPU it asked for is not there:
+
+    >>> from rnnscope.errors import DeviceUnavailableError
+    >>> def pick(device):
+    ...     try:
+    ...         raise DeviceUnavailableError(f"{device!r} is not available here")  # what a call on it would raise
+    ...     except RuntimeError:
+    ...         return "cpu"
+    >>> pick("cuda:1")
+    'cpu'
+    """
 
 
 class NativeBuildError(RnnscopeError, RuntimeError):
-    """The native kernels cannot be built here (no compiler, no ``ninja``); the message says what to install."""
+    """The native kernels cannot be built here (no compiler, no ``ninja``); the message says what to install.
+
+    Examples
+    --------
+    :func:`rnnscope.models.build_native` raises it; capture then runs without the kernels (same results):
+
+    >>> from rnnscope.errors import NativeBuildError, RnnscopeError
+    >>> issubclass(NativeBuildError, RuntimeError), issubclass(NativeBuildError, RnnscopeError)
+    (True, True)
+    """
 
 
 class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
-    """A class (or segment, boundary kind...) has no frames in the run: its values are NaN."""
+    """A class (or segment, boundary kind...) has no frames in the run: its values are NaN.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from rnnscope import analysis
+    >>> heat = xr.DataArray([[1.0, 0.0], [np.nan, np.nan]], dims=("class_name", "unit"),
+    ...                     coords={"class_name": ["LP", "VT"], "unit": [0, 1]})  # VT has no frames
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     spec = analysis.specialisation(heat)
+    >>> caught[0].category.__name__, str(caught[0].message)
+    ('EmptyClassWarning', 'specialisation: fewer than two classes have frames; selectivity is NaN.')
+    >>> spec["specialisation"].values.tolist()
+    [nan]
+    """
 
 
 class NumericalWarning(RnnscopeWarning, RuntimeWarning):

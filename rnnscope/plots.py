@@ -67,6 +67,12 @@ def record_overview(ds: xr.Dataset, *, event: int = 0) -> "matplotlib.figure.Fig
     event : int or str
         Record position or ``event_id``.
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per part present (waveform, spectrogram, features) and the frame labels, with a
+        legend of the classes.
+
     Examples
     --------
     >>> import rnnscope
@@ -159,6 +165,18 @@ def activation_limits(var: str, values) -> tuple[float, float]:
     :func:`rnnscope.analysis._common.display_limits` puts on [-1, 1] (candidates, ``h`` of tanh cells), otherwise
     symmetric robust (+- the 99th percentile of ``abs(values)``: ``c``, ``h`` of a ReLU RNN or a projected LSTM).
 
+    Parameters
+    ----------
+    var : str
+        The variable drawn (``"h"``, ``"c"``, a gate...).
+    values : array of float
+        Its values (NaN ignored).
+
+    Returns
+    -------
+    tuple of float
+        ``(vmin, vmax)``, symmetric around 0.
+
     Examples
     --------
     >>> activation_limits("h", np.array([0.2, -0.3]))
@@ -229,13 +247,20 @@ def activation_map(run: xr.Dataset, *, event=0, var: str = "h", layer: int = 0, 
     Parameters
     ----------
     run : xarray.Dataset
+        A run (:func:`rnnscope.capture`).
     event : int or str
         Record position or ``event_id``.
     var : str
+        State variable drawn (default ``"h"``).
     layer : int
         Layer id.
     units : list of int, optional
         Units to show (0-based ids), default all.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The record's panels, the units x time image, the label band and a colour bar.
 
     Examples
     --------
@@ -345,6 +370,24 @@ def heat_maps(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighti
     ``"any"`` (units in the top fraction of at least one class), plus one colour bar. With ``"every"``, an empty
     panel (frequent at 30 % in small models) means that the most active units differ between classes; it says so.
 
+    Parameters
+    ----------
+    run_or_heat : xarray.Dataset or xarray.DataArray
+        A run (its :func:`rnnscope.analysis.heat_map` is computed with ``weighting``) or a heat map.
+    fractions : sequence of float
+        The fractions of units drawn, one panel each (default the paper's 100, 50 and 30 %).
+    layer : int
+        Layer id.
+    weighting : {"segment", "frame"}
+        As in :func:`rnnscope.analysis.heat_map` (used when a run is given).
+    rule : {"every", "any"}
+        As in :func:`rnnscope.analysis.top_fraction`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per fraction, titled with its number of units, and a colour bar.
+
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
@@ -389,6 +432,24 @@ def heat_maps(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighti
 def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighting: str = "segment"):
     """Class-by-class correlation of the heat maps at 100 / 50 / 30 % (Titos & Garcia 2022, Fig. 7).
 
+    Each panel is :func:`rnnscope.analysis.class_correlation` at one fraction, its values written in the cells.
+
+    Parameters
+    ----------
+    run_or_heat : xarray.Dataset or xarray.DataArray
+        A run or a heat map (:func:`rnnscope.analysis.heat_map`).
+    fractions : sequence of float
+        The fractions of units, one panel each.
+    layer : int
+        Layer id.
+    weighting : {"segment", "frame"}
+        As in :func:`rnnscope.analysis.heat_map` (used when a run is given).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One class x class panel per fraction (titled with its number of units) and a colour bar.
+
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
@@ -424,11 +485,24 @@ def top_unit_traces(run: xr.Dataset, *, event=0, k: int = 5, classes=None, layer
     Parameters
     ----------
     run : xarray.Dataset
+        A run.
     event : int or str
+        Record position or ``event_id``.
     k : int
+        Units per class (:func:`rnnscope.analysis.top_units`).
     classes : list of str, optional
         Classes whose top units are drawn (one panel each); default the classes labelled in the record.
     layer : int
+        Layer id.
+    var : str
+        State variable ranked and drawn (default ``"h"``).
+    weighting : {"segment", "frame"}
+        Weighting of the heat the units are ranked by (:func:`rnnscope.analysis.heat_map`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The record's panels, then one panel of traces per class (legend: unit ids, 0-based, and paper numbers).
 
     Examples
     --------
@@ -481,6 +555,11 @@ def ablation_curves(tables):
         their standard deviation as error bars). The x axis is the share of units kept, or the threshold level
         ``p`` for tables made with ``selection="threshold"`` (their kept counts are in ``n_units``).
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes: frame accuracy (%) against the units kept, a line per model and ranking.
+
     Examples
     --------
     >>> import pandas as pd
@@ -522,6 +601,11 @@ def cell_distributions(dists):
     dists : xarray.Dataset or dict name -> Dataset
         From :func:`rnnscope.analysis.cell_distribution`; one row per model, one panel per layer, titled with the
         paper's share (LSTM ``c`` inside (-2, 2), GRU ``h`` outside (-0.7, 0.7)).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per model, one histogram per layer.
 
     Examples
     --------
@@ -566,6 +650,11 @@ def responsibility_map(resp, *, units=None):
     units : list of int, optional
         Units to show (0-based), default all.
 
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One class x unit image per layer and a colour bar.
+
     Examples
     --------
     >>> from rnnscope import analysis, examples, plots
@@ -602,6 +691,11 @@ def temporal_traces(traces):
     traces : xarray.DataArray or dict name -> DataArray
         From :func:`rnnscope.analysis.temporal_trace`; one row per model, one panel per layer. The path is drawn
         in time order; points are coloured by their frame's class.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per model, one panel per layer.
 
     Examples
     --------
@@ -649,8 +743,14 @@ def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     diff : xarray.DataArray
         From :func:`rnnscope.analysis.perturbation`.
     units : list of int, optional
+        Units to show (0-based), default all.
     threshold : float
         Drawn as the recovery threshold (see :func:`rnnscope.analysis.recovery_time`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One units x time image per layer, the relative difference curve, and a colour bar.
 
     Examples
     --------

@@ -70,11 +70,27 @@ def compare(runs: Mapping[str, xr.Dataset], *, weighting: str = "segment", sampl
     Parameters
     ----------
     runs : mapping name -> run
+        The runs to compare (xarray.Dataset each), under the names the table's rows get.
+    weighting : {"segment", "frame"}
+        Weighting of the heat maps behind ``specialisation`` (:func:`heat_map`).
+    sampled_units : int or None
+        Units drawn at random per layer for the cell distributions (all units when None).
+    half_width : int
+        Half width in frames of the window around a boundary for ``susceptibility``.
+    far : int
+        Frames from any boundary beyond which a frame counts as stationary for ``susceptibility``.
+    seed : int
+        Seed of the sampled units and of ``smoothness``'s frame subsets.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by run name (``run``).
+
+    Raises
+    ------
+    ValueError
+        When ``runs`` is not a non-empty mapping.
 
     Examples
     --------

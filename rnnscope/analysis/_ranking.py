@@ -83,7 +83,25 @@ def _layer_key(lid):
 
 
 class TopFraction(NamedTuple):
-    """Result of :func:`top_fraction`."""
+    """Result of :func:`top_fraction`.
+
+    Parameters
+    ----------
+    heat : xarray.DataArray
+        The heat restricted to the kept units (class_name, unit, layer).
+    units : dict
+        Layer id -> sorted list of the kept unit ids (0-based).
+
+    Examples
+    --------
+    >>> heat = xr.DataArray([[3.0, 2.0, 1.0], [2.0, 3.0, 0.0]], dims=("class_name", "unit"),
+    ...                     coords={"class_name": ["A", "B"], "unit": [0, 1, 2]})
+    >>> heat_kept, units = top_fraction(heat, fraction=0.67)
+    >>> units
+    {0: [0, 1]}
+    >>> heat_kept.sel(class_name="A").values.ravel().tolist()
+    [3.0, 2.0]
+    """
 
     heat: xr.DataArray
     """The heat restricted to the kept units (class_name, unit, layer); NaN where a unit is not kept (in this
@@ -359,6 +377,8 @@ def top_units(run_or_heat, *, k: int = 5, var: str = "h", layer=None, weighting:
         A run or a heat map (a heat map has no null: pass the run).
     k : int
         Units per class (at most the number of units).
+    var, layer, weighting
+        As in :func:`heat_map` (used when a run is given).
     null : int, optional
         Number of permutations (:mod:`rnnscope.analysis._null`).
     seed : int

@@ -188,9 +188,13 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=N
     run_a, run_b : xarray.Dataset
         Runs of the same records with the same lengths.
     var : str
-        State variable of run_a (default ``"h"``); ``var_b`` the one of run_b (default: ``var``).
+        State variable of run_a (default ``"h"``).
     layer : int, list of int or None
-        run_a's layers (None: all); ``layer_b`` run_b's (default: the same ids).
+        run_a's layers (None: all).
+    var_b : str, optional
+        State variable of run_b (default: ``var``).
+    layer_b : int, list of int or None
+        run_b's layers, paired in order with ``layer`` (default: the same ids).
     absolute : bool
         Match on ``|corr|`` (default) or on signed ``corr``.
 

@@ -520,6 +520,10 @@ def smoothness(
         A state variable, or ``"cell"`` (default): Tang's cell, ``c`` for LSTM-family layers and ``h`` otherwise.
     path_frames : int, optional
         Path length in frames (at least 3), or None for whole records.
+    max_frames : int
+        Paths longer than this use a random subset of ``max_frames`` frames for the mean pairwise distance.
+    seed : int
+        Seed of that subset.
 
     Returns
     -------

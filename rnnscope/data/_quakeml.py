@@ -245,6 +245,28 @@ def to_catalog(
     monitored channel (``phase_hint`` = class name). No origin: one station gives no location.
     :func:`read_quakeml_catalog` with the same ``event_types`` reads the classes back (and the end times).
 
+    Parameters
+    ----------
+    detections : pandas.DataFrame
+        One row per detection, with at least ``class_name``, ``start``, ``end``, ``duration_s``, ``p_mean`` and
+        ``p_peak`` (and ``seed_id``): a table of :func:`rnnscope.monitoring.detect` or ``result.detections``.
+    event_types : mapping str -> str, optional
+        Class name -> QuakeML event type (default :data:`rnnscope.data.QUAKEML_EVENT_TYPES`).
+    author : str
+        The author in the events' and picks' creation info.
+    model_name : str, optional
+        Written into every event's comment (``model=...``) when given.
+
+    Returns
+    -------
+    obspy.core.event.Catalog
+        One Event per row of ``detections``, in their order.
+
+    Raises
+    ------
+    ValueError
+        When ``event_types`` is not a mapping of class names to QuakeML event types.
+
     Examples
     --------
     >>> import pandas as pd

@@ -202,12 +202,32 @@ def catalog(ds: xr.Dataset) -> pd.DataFrame:
     ``s`` (s from the record start), ``duration`` (s), and ``starttime`` / ``trace_id`` when the records know them
     (``starttime`` then gives the segment's UTC start as a pandas Timestamp). Rows follow the records' order.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run, with a segment table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment of a record of ``ds``, with the columns above.
+
+    Raises
+    ------
+    ValueError
+        When ``ds`` has no segment table.
+
     Examples
     --------
     >>> import rnnscope
     >>> cat = rnnscope.data.catalog(rnnscope.data.synthetic(n_records=3, seed=1))
     >>> list(cat.columns[:4])
     ['event', 'event_id', 'class_name', 'class']
+    >>> cat.loc[:2, ["event_id", "class_name", "start", "end", "duration"]]
+       event_id class_name  start     end  duration
+    0  syn00000        SIL   0.00    5.21      5.21
+    1  syn00000        TRE   5.21   46.00     40.79
+    2  syn00000        SIL  46.00  113.28     67.28
     """
     missing = [v for v in schema.SEGMENT_VARIABLES[:4] if v not in ds.variables]
     if missing:
@@ -237,13 +257,25 @@ def select_records(ds: xr.Dataset, idx) -> xr.Dataset:
     the table does); this also drops the other records' segments and orders the table by record, then start. The
     capture-time summaries of a run (``summary_*``) describe other records and are dropped.
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run.
+    idx : int or sequence of int
+        Positions of the records to keep, in the order wanted.
+
+    Returns
+    -------
+    xarray.Dataset
+        The records ``idx`` with their segments only (and no ``summary_*`` variables).
+
     Examples
     --------
     >>> import rnnscope
     >>> ds = rnnscope.data.synthetic(n_records=4, seed=0)
     >>> sub = select_records(ds, [3, 1])
-    >>> sorted(set(sub.segment_event_id.values.tolist()))
-    ['syn00001', 'syn00003']
+    >>> sub.event_id.values.tolist(), sorted(set(sub.segment_event_id.values.tolist()))
+    (['syn00003', 'syn00001'], ['syn00001', 'syn00003'])
     """
     idx = np.asarray(idx, dtype=np.int64).reshape(-1)
     stale = [name for name in SUMMARY_VARIABLES if name in ds.variables]

@@ -39,11 +39,18 @@ SHIPPED = Path(__file__).resolve().parent.parent / "_shipped"
 def trained_run() -> xr.Dataset:
     """The shipped run of :func:`trained_model` on 8 held-out synthetic records (opened lazily; no torch needed).
 
+    Returns
+    -------
+    xarray.Dataset
+        The run (dask-backed: values are read when used), every internal state of the LSTM(64) on 8 records.
+
     Examples
     --------
     >>> run = trained_run()
     >>> run.attrs["class_names"]
     ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
+    >>> [v for v in run.data_vars if run[v].dims == ("event", "time", "unit", "layer")]
+    ['h', 'c', 'input_gate', 'forget_gate', 'output_gate', 'cell_input']
     """
     from ..io import open_run
 
@@ -52,6 +59,12 @@ def trained_run() -> xr.Dataset:
 
 def trained_model():
     """The shipped LSTM(64) classifier, trained on synthetic records (imports torch).
+
+    Returns
+    -------
+    rnnscope.models.RNNClassifier
+        The model on the CPU, with its class names, background class and input contract (sampling rate and
+        feature settings).
 
     Examples
     --------

@@ -24,11 +24,27 @@ def toy_long_run(lengths=(120, 80), *, hidden_size: int = 8, seed: int = 0) -> x
     """Two records of smooth random tanh states (``h``, ``c``, ``forget_gate``), a spectrogram, a waveform,
     labels, a segment table and capture-time summaries; one LP segment per record.
 
+    Parameters
+    ----------
+    lengths : sequence of int
+        Frames of each record (one record per entry).
+    hidden_size : int
+        Units (one layer).
+    seed : int
+        Seed of the random walk, the waveform and the spectrogram.
+
+    Returns
+    -------
+    xarray.Dataset
+        A run of ``len(lengths)`` records, padded to the longest.
+
     Examples
     --------
     >>> run = toy_long_run(hidden_size=4)
     >>> run.sizes["unit"], run.segment_class.values.tolist()
     (4, [0, 2, 0, 2])
+    >>> toy_long_run([30, 50, 40]).length.values.tolist()
+    [30, 50, 40]
     """
     n_units = hidden_size
     rng = np.random.default_rng(seed)

@@ -33,15 +33,24 @@ def toy_run(cell: str = "lstm", *, hidden_size: int = 6, num_layers: int = 1, se
     Parameters
     ----------
     cell : {"lstm", "gru", "rnn"}
+        The cell the run pretends to come from: LSTM runs hold ``h``, ``c`` and the gates, the others ``h`` only.
     hidden_size, num_layers : int
         Units per layer and layers (as :class:`rnnscope.models.RNNClassifier`).
     seed : int
+        Seed of the class drives and the noise.
+
+    Returns
+    -------
+    xarray.Dataset
+        A run that :func:`rnnscope.schema.validate` accepts.
 
     Examples
     --------
     >>> run = toy_run()
     >>> run["h"].dims, run.length.values.tolist()
     (('event', 'time', 'unit', 'layer'), [18, 16, 11])
+    >>> dict(toy_run("gru", hidden_size=3, num_layers=2).h.sizes), "c" in toy_run("gru")
+    ({'event': 3, 'time': 18, 'unit': 3, 'layer': 2}, False)
     """
     n_units, n_layers = hidden_size, num_layers
     rng = np.random.default_rng(seed)

@@ -54,9 +54,16 @@ def silenced(model, silence):
     Parameters
     ----------
     model : torch.nn.Module
+        An rnnscope classifier or any module holding ``nn.RNN`` / ``nn.LSTM`` / ``nn.GRU`` modules or cells.
     silence : dict
         ``{layer: units}`` (see the module documentation): ``layer`` the run's layer index, ``units`` the silenced
         unit ids or a boolean mask (True = silenced).
+
+    Yields
+    ------
+    torch.nn.Module
+        ``model`` itself (``with silenced(model, ...) as m``), silenced inside the block; its modules are restored
+        on leaving it, also when the block raises.
 
     Examples
     --------
@@ -182,6 +189,24 @@ def _masked_copy(model, masks, mode, held, func):
 
 def keep_count(fraction: float, hidden_size: int) -> int:
     """Units kept for a fraction: ``max(1, round(fraction x hidden_size))`` (halves round up).
+
+    Parameters
+    ----------
+    fraction : float
+        The share of units kept, in [0, 1].
+    hidden_size : int
+        Units of the layer (a whole number >= 1).
+
+    Returns
+    -------
+    int
+        Units kept, at least 1.
+
+    Raises
+    ------
+    ValueError
+        When ``hidden_size`` is not a whole number >= 1 or ``fraction`` is outside [0, 1] (the message says when
+        the two look swapped).
 
     Examples
     --------
@@ -381,6 +406,22 @@ def kept_counts(activity: np.ndarray, fraction: float, *, selection: str = "frac
 
     ``activity`` (unit, layer); with ``selection="threshold"`` a unit is kept when its activity is at least
     ``(1 - fraction)`` times the largest activity of its layer.
+
+    Parameters
+    ----------
+    activity : numpy.ndarray
+        ``(unit, layer)`` activity of every unit (e.g. its heat).
+    fraction : float
+        The level: the share of units kept (``selection="fraction"``) or the threshold level ``p``
+        (``selection="threshold"``).
+    selection : {"fraction", "threshold"}
+        Keep a fixed share of each layer's units, or the units reaching ``(1 - fraction)`` times the layer's top
+        activity.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(layer,)`` int, units kept per layer (at least 1).
 
     Examples
     --------

@@ -25,6 +25,33 @@ class FeatureConfig:
 
     Times are in seconds, frequencies in Hz.
 
+    Parameters
+    ----------
+    preset : str
+        The name of the preset the settings come from (``"paper"``, ``"authors_code"``; see :data:`PRESETS`).
+    window_s : float
+        Analysis window length (s).
+    hop_s : float
+        Hop between frames (s); one frame every ``hop_s``.
+    window : {"hamming", "rectangular"}
+        Window taper.
+    n_fft : int
+        FFT length in samples (at least the window's length in samples).
+    n_filters : int
+        Triangular filters of the filter bank; the features are ``3 x n_filters`` (energies, deltas, delta-deltas).
+    filter_scale : {"log", "mel"}
+        Spacing of the filters: log (the paper) or Mel (the authors' code).
+    f_max_hz : float
+        Upper edge of the filter bank (Hz).
+    pre_emphasis : float
+        Coefficient of the pre-emphasis filter ``x[n] - a x[n-1]`` (0: none).
+    delta_width : int
+        Frames on each side of the delta regression.
+    log_floor : float
+        Floor of the filter-bank energies before the log.
+    spectrum : {"power", "magnitude"}
+        Weigh the power spectrum ``|X|**2 / n_fft`` (default) or the magnitude ``|X|`` (the paper's text).
+
     Examples
     --------
     >>> cfg = FeatureConfig()
@@ -118,6 +145,24 @@ def _samples(cfg: FeatureConfig, sampling_rate: float) -> tuple[int, int]:
 def frame_count(n_samples: int | np.ndarray, *, win: int, hop: int) -> int | np.ndarray:
     """Number of whole frames in ``n_samples``: ``1 + floor((N - win) / hop)``, 0 when ``N < win``.
 
+    Parameters
+    ----------
+    n_samples : int or numpy.ndarray
+        Samples of one record, or of many.
+    win : int
+        Window length in samples.
+    hop : int
+        Hop in samples.
+
+    Returns
+    -------
+    int or numpy.ndarray
+        Frames per record (an int for an int).
+
+    Examples
+    --------
+    >>> frame_count(np.array([400, 6000]), win=400, hop=50)
+    array([  1, 113])
     >>> [frame_count(n, win=400, hop=50) for n in (400, 449, 450, 399)]
     [1, 1, 2, 0]
     """
@@ -129,6 +174,24 @@ def frame_count(n_samples: int | np.ndarray, *, win: int, hop: int) -> int | np.
 def frame_times(n_frames: int, *, win: int, hop: int, sampling_rate: float) -> np.ndarray:
     """Centre time (s) of frames ``0..n_frames-1``.
 
+    Parameters
+    ----------
+    n_frames : int
+        Number of frames.
+    win : int
+        Window length in samples.
+    hop : int
+        Hop in samples.
+    sampling_rate : float
+        Hz.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_frames,)`` float64 times from the record's first sample.
+
+    Examples
+    --------
     >>> frame_times(3, win=400, hop=50, sampling_rate=100.0)
     array([2. , 2.5, 3. ])
     """
@@ -152,6 +215,18 @@ def filter_edges(feature_config: FeatureConfig | str = "paper") -> np.ndarray:
     Log scale (paper): ``f_k = 10**(k log10(1 + f_max) / (n_filters + 1)) - 1``; Mel scale (authors' code):
     uniform in Mel between 0 and ``f_max``.
 
+    Parameters
+    ----------
+    feature_config : FeatureConfig or str
+        The settings, or a preset name (default ``"paper"``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n_filters + 2,)`` increasing frequencies from 0 to ``f_max_hz``.
+
+    Examples
+    --------
     >>> np.round(filter_edges("paper")[:4], 2)
     array([0.  , 0.2 , 0.43, 0.71])
     >>> float(filter_edges("paper")[-1])
@@ -171,9 +246,25 @@ def filter_bank(feature_config: FeatureConfig | str, sampling_rate: float) -> tu
 
     Filter ``j`` is 0 at ``edges[j]``, 1 at ``edges[j+1]``, 0 at ``edges[j+2]``, evaluated at the bin frequencies.
 
+    Parameters
+    ----------
+    feature_config : FeatureConfig or str
+        The settings, or a preset name.
+    sampling_rate : float
+        Hz.
+
+    Returns
+    -------
+    weights : numpy.ndarray
+        ``(n_fft // 2 + 1, n_filters)`` weights, each column one triangle peaking at 1.
+    freqs : numpy.ndarray
+        ``(n_fft // 2 + 1,)`` FFT bin frequencies (Hz).
+
+    Examples
+    --------
     >>> weights, freqs = filter_bank("paper", 50.0)
-    >>> weights.shape, float(freqs[-1])
-    ((257, 16), 25.0)
+    >>> weights.shape, float(freqs[-1]), float(weights.max())
+    ((257, 16), 25.0, 1.0)
     """
     cfg = PRESETS[feature_config] if isinstance(feature_config, str) else feature_config
     freqs = np.fft.rfftfreq(cfg.n_fft, d=1.0 / sampling_rate)
@@ -191,6 +282,22 @@ def band_energies(power: np.ndarray, weights: np.ndarray, *, feature_config: Fea
     ``feature_config.spectrum="power"`` (default) weighs the power spectrum; ``"magnitude"`` weighs ``|X| = sqrt(n_fft x
     power)``, as the paper's text says ("FFT magnitude"). Then the natural log with the floor ``log_floor``.
 
+    Parameters
+    ----------
+    power : numpy.ndarray
+        ``(frames, n_fft // 2 + 1)`` power spectra ``|X|**2 / n_fft``.
+    weights : numpy.ndarray
+        ``(n_fft // 2 + 1, n_filters)`` filter weights (:func:`filter_bank`).
+    feature_config : FeatureConfig
+        Its ``spectrum``, ``n_fft`` and ``log_floor`` are used.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(frames, n_filters)`` natural-log energies.
+
+    Examples
+    --------
     >>> cfg = FeatureConfig(n_fft=4, n_filters=1)
     >>> power = np.array([[64.0 / 4, 0.0, 0.0]])  # |X| = 8 at the first bin, n_fft = 4: power 64 / 4
     >>> weights = np.array([[1.0], [0.0], [0.0]])
@@ -209,7 +316,24 @@ def band_energies(power: np.ndarray, weights: np.ndarray, *, feature_config: Fea
 
 
 class FeatureReach(NamedTuple):
-    """How many frames around a change of the signal the features of :func:`feature_reach` can see it."""
+    """How many frames around a change of the signal the features of :func:`feature_reach` can see it.
+
+    Parameters
+    ----------
+    before : int
+        Frames before the first frame labelled with the change whose features can already differ.
+    after : int
+        Frames after that frame whose features can still hold the signal from before the change.
+
+    Examples
+    --------
+    >>> reach = feature_reach("paper", sampling_rate=100.0)
+    >>> reach.before, reach.after
+    (8, 7)
+    >>> before, after = reach  # a tuple
+    >>> before + after + 1  # frames whose features can see a step of the signal
+    16
+    """
 
     before: int
     """Frames *before* the first frame labelled with the change whose features can already differ (look-ahead)."""
@@ -246,6 +370,7 @@ def feature_reach(feature_config: FeatureConfig | str = "paper", *, sampling_rat
     sampling_rate : float
         Hz (``attrs["sampling_rate"]``).
     part : {"energies", "deltas", "delta_deltas", "features"}
+        The part of the features whose reach is asked for (default: the whole feature vector).
 
     Returns
     -------
@@ -287,6 +412,20 @@ def delta(c: np.ndarray, *, delta_width: int = 2) -> np.ndarray:
 
     With ``delta_width=2`` the denominator is 10, as in the authors' code.
 
+    Parameters
+    ----------
+    c : numpy.ndarray
+        Values along frames (axis 0), e.g. ``(frames, n_filters)`` log energies.
+    delta_width : int
+        Frames on each side of the regression.
+
+    Returns
+    -------
+    numpy.ndarray
+        The derivative, float64, of the shape of ``c``.
+
+    Examples
+    --------
     >>> delta(np.array([0.0, 1.0, 2.0, 3.0, 4.0]))
     array([0.5, 0.8, 1. , 0.8, 0.5])
     """
@@ -308,6 +447,28 @@ def delta(c: np.ndarray, *, delta_width: int = 2) -> np.ndarray:
 def frames_of(x: np.ndarray, sampling_rate: float, *,
               feature_config: FeatureConfig | str = "paper") -> tuple[np.ndarray, np.ndarray]:
     """Features ``(T, 3 * n_filters)`` and log power spectrogram ``(T, n_fft // 2 + 1)`` of one waveform.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        The waveform, 1-D.
+    sampling_rate : float
+        Hz.
+    feature_config : FeatureConfig or str
+        The settings, or a preset name (default ``"paper"``).
+
+    Returns
+    -------
+    features : numpy.ndarray
+        ``(T, 3 * n_filters)``: log filter-bank energies, their deltas and delta-deltas; ``T`` whole frames
+        (:func:`frame_count`; 0 rows for a waveform shorter than one window).
+    spectrogram : numpy.ndarray
+        ``(T, n_fft // 2 + 1)`` log power spectrum of each frame.
+
+    Raises
+    ------
+    ValueError
+        When a window holds more samples than ``n_fft`` at this sampling rate.
 
     Examples
     --------

@@ -29,6 +29,17 @@ PADDED_INTEGERS = ("label", "pred", "sample_label")
 def encode_attrs(attrs: dict) -> dict:
     """Attributes ready for zarr and netCDF: lists and dicts become JSON strings (their keys are recorded).
 
+    Parameters
+    ----------
+    attrs : dict
+        A Dataset's or variable's attributes.
+
+    Returns
+    -------
+    dict
+        The same keys with lists, tuples, dicts and None as JSON text, numpy scalars as Python numbers and bools
+        as 0 / 1, plus ``_rnnscope_json_attrs`` naming the JSON-encoded keys (when there are any).
+
     Examples
     --------
     >>> encode_attrs({"class_names": ["A", "B"], "seed": np.int64(3)})
@@ -52,6 +63,16 @@ def encode_attrs(attrs: dict) -> dict:
 
 def decode_attrs(attrs: dict) -> dict:
     """Inverse of :func:`encode_attrs`.
+
+    Parameters
+    ----------
+    attrs : dict
+        Attributes as read from a store.
+
+    Returns
+    -------
+    dict
+        A new dict with the JSON-encoded values decoded and the ``_rnnscope_json_attrs`` key removed.
 
     Examples
     --------
@@ -86,6 +107,18 @@ def _json_default(obj):
 def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
     """Chunks by event (one record per chunk) and by time for long records (overview levels: 1,024 blocks); whole
     units, layers, features.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        The Dataset to store.
+    time_chunk : int
+        Frames per chunk along ``time`` (samples along ``sample``: 50 times as many).
+
+    Returns
+    -------
+    dict
+        Dimension -> chunk size, for every dimension of ``ds``.
 
     Examples
     --------

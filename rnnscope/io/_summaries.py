@@ -310,6 +310,26 @@ def compute_summaries(run: xr.Dataset, *, batch_size: int = 32, time_chunk: int 
     Reads the state variables batch by batch of records and ``time_chunk`` frames at a time (memory bounded by
     one such window), so dask-backed runs larger than memory work.
 
+    Parameters
+    ----------
+    run : xarray.Dataset
+        A run with ``h`` (event, time, unit, layer), in memory or dask-backed.
+    batch_size : int
+        Records read at a time.
+    time_chunk : int
+        Frames read at a time.
+
+    Returns
+    -------
+    xarray.Dataset
+        The ``summary_*`` variables (and ``summary_event_id`` naming ``run``'s records), ready for
+        ``run.assign(...)``.
+
+    Raises
+    ------
+    ValueError
+        When the run has no ``h``.
+
     Examples
     --------
     >>> from rnnscope import analysis, examples

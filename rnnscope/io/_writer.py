@@ -61,6 +61,12 @@ class RunWriter:
     Start with :meth:`create` (or :meth:`resume` an interrupted write), fill it with :meth:`write` (region by
     region) or :meth:`append` (along ``time``), save progress with :meth:`checkpoint`, and call :meth:`finish`.
 
+    Parameters
+    ----------
+    final : path
+        The store's final name (``NAME``); ``NAME.partial`` must already exist (:meth:`create` lays it out and
+        returns the writer, as :meth:`resume` does for an interrupted write).
+
     Examples
     --------
     >>> import tempfile
@@ -294,11 +300,23 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
         Chunk sizes per dimension; default :func:`default_chunks` (one record per chunk, long records split in
         time). Compression is the backend's default (zstd for zarr).
 
+    Returns
+    -------
+    pathlib.Path
+        ``path``, holding a complete run (:func:`rnnscope.open_run` reads it).
+
+    Raises
+    ------
+    ValueError
+        When ``path`` ends in ``.partial`` (reserved for unfinished writes) or the format is unknown.
+
     Examples
     --------
     >>> import tempfile, rnnscope
     >>> records = rnnscope.data.synthetic(n_records=2, seed=0)
     >>> path = save_run(records, tempfile.mkdtemp() + "/records.zarr")
+    >>> path.name, sorted(p.name for p in path.parent.iterdir())  # no partial store left
+    ('records.zarr', ['records.zarr'])
     >>> rnnscope.open_run(path).attrs["class_names"]
     ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
     """

@@ -92,6 +92,22 @@ class ModelBase(nn.Module):
         feature_config=model.feature_config)`` computes them again).
     preprocessing : dict or None
         ``detrend`` and ``bandpass`` of the records (:func:`rnnscope.data.from_obspy`), which the monitor repeats.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Passed to :class:`torch.nn.Module`; the subclasses' constructors take the model's settings and call
+        ``_init_common``.
+
+    Examples
+    --------
+    >>> from rnnscope.models import ModelBase, RNNClassifier
+    >>> model = RNNClassifier("gru", input_size=4, hidden_size=3, num_classes=3, class_names=["BG", "LP", "VT"],
+    ...                       background="BG")
+    >>> isinstance(model, ModelBase), model.class_names, model.background, model.sampling_rate
+    (True, ['BG', 'LP', 'VT'], 'BG', None)
+    >>> model.remap_labels(np.array([2, 0, -1]), ["VT", "BG", "LP"])  # data's class indices -> the model's
+    array([ 1,  2, -1])
     """
 
     def _init_common(self, input_size: int, num_classes: int, class_names, func: str,

@@ -89,6 +89,15 @@ class RNNLayer(_FusedLayer):
     Fast path: ``nn.RNN(nonlinearity="tanh")``. Variables: ``h`` (its trace is the fused forward: nothing else
     to keep).
 
+    Parameters
+    ----------
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases (PyTorch's ``bias_ih`` and ``bias_hh``).
+
     Examples
     --------
     >>> import torch
@@ -128,6 +137,15 @@ class LSTMLayer(_FusedLayer):
     that removing them does not significantly hurt accuracy, and Tang's analyses read ``c`` and ``h``, which this
     cell exposes. Part of a difference from Tang's LSTM numbers may still come from them
     (``docs/definitions.md``, "Cells").
+
+    Parameters
+    ----------
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases (PyTorch's ``bias_ih`` and ``bias_hh``).
 
     Examples
     --------
@@ -193,6 +211,15 @@ class GRULayer(_FusedLayer):
     ``j``'s own candidate); Cho et al. and Tang put it **before** (``U (o * c_{t-1})``: ``o_j`` scales unit ``j``'s
     state as an input to every candidate). The two are different functions, so ``reset_gate`` answers "how much of
     each unit's recurrent input reaches its candidate" (``docs/definitions.md``, "Cells").
+
+    Parameters
+    ----------
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases (PyTorch's ``bias_ih`` and ``bias_hh``).
 
     Examples
     --------
@@ -265,6 +292,15 @@ class LazyLSTMLayer(RecurrentLayer):
     Variables: ``h`` (= ``m_t``), ``c``, ``input_gate``, ``forget_gate``, ``output_gate``, ``cell_input`` (= ``g``).
     State: ``(m, c)``. The fast path precomputes the input projections of all frames in one matmul and runs
     :func:`~rnnscope.models.lazy_lstm_recurrence` (two small matmuls per step).
+
+    Parameters
+    ----------
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases (PyTorch's ``bias_ih`` and ``bias_hh``).
 
     Examples
     --------
@@ -355,6 +391,28 @@ _LAYERS: dict[str, type[RecurrentLayer]] = {
 
 def make_layer(cell: str, *, input_size: int, hidden_size: int, bias: bool = True) -> RecurrentLayer:
     """Build a layer of the given kind (one of :data:`CELL_KINDS`).
+
+    Parameters
+    ----------
+    cell : {"rnn", "lstm", "gru", "lazy_lstm"}
+        The kind of cell.
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases.
+
+    Returns
+    -------
+    RecurrentLayer
+        A new layer (:class:`RNNLayer`, :class:`LSTMLayer`, :class:`GRULayer` or :class:`LazyLSTMLayer`),
+        initialised as PyTorch initialises its own.
+
+    Raises
+    ------
+    ValueError
+        When ``cell`` is not one of :data:`CELL_KINDS`.
 
     Examples
     --------

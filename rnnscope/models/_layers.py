@@ -72,6 +72,32 @@ class RecurrentLayer(nn.Module):
     native kernel sets ``_native_order`` (the kernel's variables, ``h`` last) and implements
     ``_native_weights(k) -> (kernel name, weight tensors)``: the kernel is called with ``(x, *weights, *state,
     keep)``.
+
+    Parameters
+    ----------
+    input_size : int
+        Features per frame of the input.
+    hidden_size : int
+        Units of the layer.
+    bias : bool
+        Whether the layer has biases (PyTorch's ``bias_ih`` and ``bias_hh``).
+
+    Examples
+    --------
+    Every layer answers the same protocol (``forward``, ``step``, ``internals``, ``trace``, ``masked``):
+
+    >>> import torch
+    >>> from rnnscope.models import RecurrentLayer, make_layer
+    >>> layer = make_layer("lstm", input_size=3, hidden_size=4)
+    >>> isinstance(layer, RecurrentLayer), layer.state_names, layer.has_native_kernel
+    (True, ('h', 'c'), True)
+    >>> x = torch.randn(2, 5, 3)
+    >>> with torch.no_grad():
+    ...     h, _ = layer(x)
+    ...     h0, _, inside = layer.step(x[:, 0])
+    ...     silenced, _ = layer.masked([True, False, True, True])(x)
+    >>> torch.allclose(h[:, 0], h0, atol=1e-6), sorted(inside)[:2], bool((silenced[..., 1] == 0).all())
+    (True, ['c', 'cell_input'], True)
     """
 
     kind: str = ""

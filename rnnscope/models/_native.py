@@ -187,6 +187,16 @@ def build(*, verbose: bool = False):
     import build_native; build_native()"``; ``make test``, ``make demo`` and Binder's ``postBuild`` do). After a
     success the session uses the kernels, even when an earlier attempt failed (e.g. before a compiler was installed).
 
+    Parameters
+    ----------
+    verbose : bool
+        Show the compiler's output (default: one line saying that it compiles).
+
+    Returns
+    -------
+    torch._ops._OpNamespace
+        ``torch.ops.rnnscope_native``, the loaded kernels.
+
     Raises
     ------
     NativeBuildError
@@ -194,6 +204,18 @@ def build(*, verbose: bool = False):
     Exception
         Whatever the compiler raises when the build fails. Either way :func:`native_status` then gives the reason
         in one line (``error``).
+
+    Examples
+    --------
+    >>> from rnnscope.models import build_native, native_status
+    >>> try:
+    ...     ops = build_native()  # loads the cached library (the first call compiles it, about 30 s)
+    ... except Exception:  # no compiler or no ninja here: native_status()["error"] says which
+    ...     ops = None
+    >>> native_status()["loaded"] == (ops is not None)
+    True
+    >>> ops is None or ops.isa() in ("avx512", "avx2", "generic")
+    True
     """
     try:
         ops = _build(verbose)
@@ -306,11 +328,22 @@ def set_native(enabled: bool) -> bool:
 
     Switching them off on purpose silences capture's warning about the slower fallback.
 
+    Parameters
+    ----------
+    enabled : bool
+        True to use the kernels (when they build), False to run capture without them.
+
+    Returns
+    -------
+    bool
+        The setting before this call.
+
     Examples
     --------
     >>> from rnnscope.models import set_native
     >>> previous = set_native(False)   # capture now runs the fused forward + vectorised recovery
-    >>> _ = set_native(previous)
+    >>> set_native(previous)  # back as it was; returns the setting it replaces
+    False
     """
     previous = _STATE["enabled"]
     _STATE["enabled"] = bool(enabled)

@@ -76,6 +76,23 @@ def _check_smoothing(smoothing, func: str) -> tuple[str, int]:
 def smooth(prob: np.ndarray, *, smoothing=DEFAULT_SMOOTHING) -> np.ndarray:
     """Centred moving mean (or median) of ``prob`` ``(frames, classes)`` along frames; edges use the nearest frame.
 
+    Parameters
+    ----------
+    prob : array of float
+        Frame probabilities ``(frames, classes)``.
+    smoothing : int, (str, int) or None
+        Window in frames of a moving mean (``5``), ``("mean" | "median", frames)``, or None (no smoothing).
+
+    Returns
+    -------
+    numpy.ndarray
+        The smoothed probabilities, float64, of the shape of ``prob`` (a copy when nothing is smoothed).
+
+    Raises
+    ------
+    ValueError
+        When ``smoothing`` is none of the forms above.
+
     Examples
     --------
     >>> p = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
@@ -343,6 +360,16 @@ def channel_codes(class_names: Sequence[str]) -> dict[str, str]:
     two (padded with ``X``) followed by ``0``-``9``, ``A``-``Z``; any other three characters from those. The map
     depends on the list of names only, so it can be recomputed; :func:`write_probabilities` also stores it.
 
+    Parameters
+    ----------
+    class_names : sequence of str
+        The classes, in order.
+
+    Returns
+    -------
+    dict of str to str
+        Class name -> channel code, in the order of ``class_names``.
+
     Examples
     --------
     >>> channel_codes(["BG", "VT", "Tremor", "Tremolo", "ice-quake", "LP"])
@@ -376,6 +403,20 @@ def probability_stream(pieces: Sequence, *, class_names: Sequence[str], seed_id:
     code from :func:`channel_codes` (the class name itself when it has 1-3 letters or digits), class name in
     ``stats.class_name``, network/station/location those of ``seed_id``, sampling rate = frame rate (2 Hz for the
     paper's features), start time = centre of the first frame, data float32.
+
+    Parameters
+    ----------
+    pieces : sequence of tuple
+        ``(first_time_ns, frame_period_ns, prob)`` per contiguous piece; empty pieces are skipped.
+    class_names : sequence of str
+        The classes, in the order of ``prob``'s columns.
+    seed_id : str
+        ``NET.STA.LOC.CHA`` of the monitored channel (its network, station and location name the traces).
+
+    Returns
+    -------
+    obspy.Stream
+        One float32 trace per class and piece, sorted by channel then start time.
 
     Examples
     --------
@@ -412,10 +453,33 @@ def write_probabilities(stream, path) -> str:
     name back (MiniSEED itself stores no class name). No trace at all (no frame was classified) gives an empty file
     (MiniSEED of no record), which :func:`read_probabilities` reads back as an empty Stream.
 
+    Parameters
+    ----------
+    stream : obspy.Stream or iterable of obspy.Stream
+        From :func:`probability_stream` (each trace with ``stats.class_name``).
+    path : str or path-like
+        The MiniSEED file to write (overwritten); the sidecar is ``<path>.json``.
+
+    Returns
+    -------
+    str
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        When one class has two channel codes in ``stream``.
+
     Examples
     --------
     >>> import os, tempfile, obspy
-    >>> path = write_probabilities(obspy.Stream(), os.path.join(tempfile.mkdtemp(), "none.mseed"))
+    >>> folder = tempfile.mkdtemp()
+    >>> st = probability_stream([(0, 5 * 10**8, np.array([[0.9, 0.1], [0.2, 0.8]]))],
+    ...                         class_names=["Background", "LP"], seed_id="XX.STA..HHZ")
+    >>> path = write_probabilities(st, os.path.join(folder, "prob.mseed"))
+    >>> os.path.basename(path), sorted(os.listdir(folder))
+    ('prob.mseed', ['prob.mseed', 'prob.mseed.json'])
+    >>> path = write_probabilities(obspy.Stream(), os.path.join(folder, "none.mseed"))  # nothing classified
     >>> os.path.getsize(path), len(read_probabilities(path))
     (0, 0)
     """
@@ -443,6 +507,29 @@ def read_probabilities(path):
     """Read a probability MiniSEED written by :func:`write_probabilities`; ``stats.class_name`` set on every trace.
 
     Without the sidecar ``<path>.json`` each class name is taken to be its channel code.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`write_probabilities`.
+
+    Returns
+    -------
+    obspy.Stream
+        Its traces, each with ``stats.class_name``; an empty Stream for an empty file.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> st = probability_stream([(0, 5 * 10**8, np.array([[0.9, 0.1], [0.2, 0.8]]))],
+    ...                         class_names=["Background", "LP"], seed_id="XX.STA..HHZ")
+    >>> path = write_probabilities(st, os.path.join(tempfile.mkdtemp(), "prob.mseed"))
+    >>> back = read_probabilities(path)
+    >>> [(tr.stats.channel, tr.stats.class_name) for tr in back], back[1].data.round(2).tolist()
+    ([('BAC', 'Background'), ('LP', 'LP')], [0.1, 0.8])
+    >>> os.remove(path + ".json")  # without the sidecar the channel codes name the classes
+    >>> [tr.stats.class_name for tr in read_probabilities(path)]
+    ['BAC', 'LP']
     """
     from obspy import read
 

@@ -44,11 +44,47 @@ class NetworkResult:
         The channels of which no frame was classified (no data in the range, or only stretches shorter than one
         analysis window): their catalogs are empty.
 
+    Parameters
+    ----------
+    seed_ids : list of str
+        The channels monitored, in order.
+    class_names : sequence of str
+        The model's classes.
+    detections, gaps, timings
+        As the attributes above.
+    loaders : mapping str -> callable
+        Per channel, a function of no argument that returns its :class:`MonitorResult` (``result[seed_id]``).
+    background : str, optional
+        The background class left out of the detections.
+    output : path, optional
+        The output folder.
+    capture_store : list of path, optional
+        The capture runs of every station.
+    summary : dict, optional
+        ``n_frames`` and ``data_seconds`` over every channel.
+    failures : pandas.DataFrame, optional
+        The station-spans that could not be classified (default: none).
+    no_data : sequence of str
+        The channels of which no frame was classified.
+
     Notes
     -----
     ``result[seed_id]`` is that station's :class:`MonitorResult` (probabilities, pieces, gaps, ``detect``,
     ``probabilities()``). With an output folder it is read from the task folders when asked for, so a long network
-    run never holds every station's probabilities at once.
+    run never holds every station's probabilities at once. :func:`rnnscope.monitor` builds it when its source
+    holds several channels.
+
+    Examples
+    --------
+    >>> import obspy, rnnscope
+    >>> trace = obspy.Trace(np.random.default_rng(0).normal(size=12_000), header={"sampling_rate": 100.0,
+    ...     "network": "XX", "station": "DEMO", "channel": "HHZ"})
+    >>> other = trace.copy()
+    >>> other.stats.station = "EAST"
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> network = rnnscope.monitor(model, obspy.Stream([trace, other]), seed_id="XX.*..HHZ", progress=False)
+    >>> network.seed_ids, network["XX.EAST..HHZ"].n_frames, len(network.failures), network.no_data
+    (['XX.DEMO..HHZ', 'XX.EAST..HHZ'], 233, 0, [])
     """
 
     def __init__(self, *, seed_ids, class_names, detections, gaps, timings, loaders: Mapping[str, Callable],

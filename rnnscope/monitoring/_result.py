@@ -37,6 +37,47 @@ class MonitorResult:
         What was monitored and how.
     timings : dict
         Wall seconds per stage: ``read``, ``preprocess``, ``features``, ``inference``, ``catalog``, ``total``.
+
+    Parameters
+    ----------
+    seed_id : str
+        The channel monitored (``NET.STA.LOC.CHA``).
+    class_names : sequence of str
+        The model's classes, in the order of the probabilities' columns.
+    starttime, endtime : obspy.UTCDateTime
+        The range monitored.
+    pieces : list of Piece
+        The contiguous stretches classified.
+    gaps : pandas.DataFrame
+        The interruptions of the data inside the range.
+    feature_config : FeatureConfig
+        How the frames were computed (:class:`rnnscope.features.FeatureConfig`).
+    sampling_rate : float
+        The model's sampling rate (Hz) the data were resampled to.
+    smoothing, min_duration, background
+        The post-processing settings :meth:`detect` uses by default (see :func:`rnnscope.monitor`).
+    timings : dict
+        Wall seconds per stage.
+    model_name : str, optional
+        The model's name, written into the catalog's comments.
+    capture_store : path, optional
+        The capture run written beside the probabilities, if one was asked for.
+
+    Notes
+    -----
+    :func:`rnnscope.monitor` builds it; the detections are computed on construction (:meth:`detect`).
+
+    Examples
+    --------
+    >>> import obspy, rnnscope
+    >>> trace = obspy.Trace(np.random.default_rng(0).normal(size=12_000), header={"sampling_rate": 100.0,
+    ...     "network": "XX", "station": "DEMO", "channel": "HHZ"})
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> result = rnnscope.monitor(model, trace, progress=False)  # two minutes: one piece of 233 frames
+    >>> result.seed_id, result.n_frames, len(result.pieces), result.pieces[0].prob.shape, len(result.gaps)
+    ('XX.DEMO..HHZ', 233, 1, (233, 5), 0)
+    >>> list(result.detections.columns[:6])
+    ['seed_id', 'class_name', 'start', 'end', 'duration_s', 'n_frames']
     """
 
     def __init__(self, *, seed_id, class_names, starttime, endtime, pieces, gaps, feature_config, sampling_rate,

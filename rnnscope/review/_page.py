@@ -45,7 +45,35 @@ def find_runs(folder, *, capture_store=None) -> list[Path]:
     """The capture runs (``*.zarr``) of a monitor output folder: in ``capture_store`` when given, else every run
     ``monitor.json`` (written by ``rnnscope monitor --capture``) lists that exists, else those in ``folder/capture``
     or ``folder``. (A monitor capture is a run per UTC day and stretch of data, per station: all of them are
-    reviewed, not only the first one listed.)"""
+    reviewed, not only the first one listed.)
+
+    Parameters
+    ----------
+    folder : str or os.PathLike
+        A monitor's output folder (``rnnscope monitor ... --out folder``).
+    capture_store : str or os.PathLike, optional
+        A run, or a folder of runs, to use instead.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The runs of the first place that holds any, sorted by name within a folder; empty when there is none.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for name in ("XX.EAST..HHZ_2024-03-02.zarr", "XX.DEMO..HHZ_2024-03-01.zarr"):
+    ...     (folder / "capture" / name).mkdir(parents=True)
+    >>> [run.name for run in find_runs(folder)]
+    ['XX.DEMO..HHZ_2024-03-01.zarr', 'XX.EAST..HHZ_2024-03-02.zarr']
+    >>> one = folder / "capture" / "XX.EAST..HHZ_2024-03-02.zarr"
+    >>> [run.name for run in find_runs(folder, capture_store=one)]
+    ['XX.EAST..HHZ_2024-03-02.zarr']
+    >>> find_runs(tempfile.mkdtemp())  # no run anywhere
+    []
+    """
     folder = Path(folder)
     places: list[list[Path]] = []
     if capture_store is not None:

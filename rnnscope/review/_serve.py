@@ -80,6 +80,22 @@ def serve(folder, *, capture_store=None, port: int | None = None, token: str | N
         Voila is not installed (``pip install 'rnnscope[review]'``).
     ValueError
         An empty token, or a negative ``max_pages`` or ``idle_timeout``.
+
+    Examples
+    --------
+    A folder that is not a monitor's output is refused before any server starts:
+
+    >>> import tempfile
+    >>> serve(tempfile.mkdtemp())
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: rnnscope review: ... has no detections.csv; pass the --out folder of `rnnscope monitor`.
+
+    Serving a monitor's output folder starts a Voila server (skipped here: it needs a server and a browser):
+
+    >>> process, url = serve("monitor_out", wait=False)  # doctest: +SKIP
+    rnnscope review: .../monitor_out at http://127.0.0.1:8866/?token=... (Ctrl-C stops it)
+    >>> process.terminate()  # doctest: +SKIP
     """
     for module in ("voila", "jupyter_server"):  # the server runs in another process: say it here, plainly
         require(module, extra="review", what="The review page (rnnscope review)")

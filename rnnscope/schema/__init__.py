@@ -56,6 +56,22 @@ def layer_label(module: str, module_layer: int, *, direction: str = "forward", b
     """How a layer of a module is named in selectors and errors: ``"module[layer]"``, with the direction when the
     module is bidirectional.
 
+    Parameters
+    ----------
+    module : str
+        The module's dotted name in the model (``""`` for the model itself, named ``"model"``).
+    module_layer : int
+        The layer's index within that module.
+    direction : {"forward", "backward"}
+        The direction of a bidirectional module's layer.
+    bidirectional : bool
+        Whether the module is bidirectional (then the direction is part of the label).
+
+    Returns
+    -------
+    str
+        ``"module[layer]"``, followed by the direction for a bidirectional module.
+
     Examples
     --------
     >>> layer_label("encoder.lstm", 0, direction="backward", bidirectional=True)
@@ -70,6 +86,16 @@ def layer_label(module: str, module_layer: int, *, direction: str = "forward", b
 def layer_labels(ds) -> list[str]:
     """One label per entry of ``ds``'s ``layer`` dimension: :func:`layer_label` for runs captured from any
     ``nn.Module`` (coordinates ``module``, ``module_layer``, ``direction``), else ``"layer <id>"``.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run (or any Dataset with a ``layer`` dimension).
+
+    Returns
+    -------
+    list of str
+        One label per layer, in the order of ``ds.layer``.
 
     Examples
     --------
@@ -106,11 +132,21 @@ def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
         Also check that padded values (NaN / -1) sit exactly past ``length`` (reads the data; dask arrays are
         computed).
 
+    Raises
+    ------
+    rnnscope.errors.SchemaError
+        When ``ds`` does not follow the schema; the message lists every problem found.
+
     Examples
     --------
     >>> import rnnscope
     >>> records = rnnscope.data.synthetic(n_records=2, seed=0)
-    >>> rnnscope.schema.validate(records)
+    >>> rnnscope.schema.validate(records)  # valid: returns None, prints nothing
+    >>> rnnscope.schema.validate(records.drop_vars("sample_label"))
+    Traceback (most recent call last):
+    ...
+    rnnscope.errors.SchemaError: The Dataset does not follow the rnnscope schema:
+      - missing variable 'sample_label' (a records Dataset needs ['waveform', 'sample_label'])
     """
     problems = _problems(ds, kind, check_padding)
     if problems:
@@ -227,6 +263,16 @@ def _default_ids(n: int) -> np.ndarray:
 def event_ids(ds) -> np.ndarray:
     """The records' ``event_id`` values as a str array (``rec00000``, ... when the Dataset has none).
 
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run.
+
+    Returns
+    -------
+    numpy.ndarray
+        One str per record, in the order of the ``event`` dimension.
+
     Examples
     --------
     >>> import rnnscope
@@ -244,6 +290,17 @@ def segment_rows(ds) -> pd.DataFrame:
 
     A table that ``xr.concat(..., dim="event")`` stacked along ``event`` (one copy per record, with xarray's
     ``data_vars="all"``) is flattened and its repeated rows dropped, so concatenated runs keep one table.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment of the table (columns ``event_id``, ``class``, ``start``, ``end``, ``p``, ``s``); no
+        row when the Dataset has no segment table.
 
     Examples
     --------
@@ -290,6 +347,16 @@ def segment_frames(ds: xr.Dataset) -> pd.DataFrame:
     position in ``ds``), ``event_id``, ``class``, ``start``, ``end``, ``p``, ``s`` (s), ``frame_start`` and
     ``frame_stop`` (exclusive; equal for a segment that covers no valid frame). Segments of records not in ``ds``
     are left out, so ``ds.isel(event=...)``, ``ds.sel(...)`` and concatenation keep the table right.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A features Dataset or a run (it needs ``time`` and ``length``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment of a record of ``ds``, with the columns above.
 
     Examples
     --------
@@ -383,6 +450,16 @@ def summaries_cover(ds) -> bool:
     ``length``), or when ``ds`` is only summaries (no ``event`` dimension, as the widgets keep them). After
     ``ds.isel(event=...)``, ``sel``, a concatenation with other records, or a time selection that drops valid
     frames (``ds.isel(time=slice(0, 40))``), they describe other frames: analyses then read the data instead.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A run, or a selection or concatenation of runs.
+
+    Returns
+    -------
+    bool
+        True when the stored summaries describe exactly the valid frames of ``ds``.
 
     Examples
     --------
@@ -579,6 +656,16 @@ def upgrade(ds: xr.Dataset) -> xr.Dataset:
     The positional ``segment_event`` becomes ``segment_event_id`` (records without an ``event_id`` get
     ``rec00000``, ...), and the summaries are marked as describing every record of ``ds``, so they are used only
     while all of them are selected.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A records Dataset, a features Dataset or a run, of any schema version.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` in the layout of schema 2 (a copy; ``ds`` itself when it is not version 1).
 
     Examples
     --------

@@ -20,7 +20,30 @@ STATE_DIMS = ("event", "time", "unit", "layer")
 
 @dataclass(frozen=True)
 class VariableSpec:
-    """One variable of the schema."""
+    """One variable of the schema.
+
+    Parameters
+    ----------
+    name : str
+        The variable's name in a Dataset (``"h"``, ``"label"``...).
+    dims : tuple of str
+        Its dimensions, in order.
+    dtype : {"f", "i", "U"}
+        Its numpy kind: float, signed integer or text (str or object arrays).
+    meaning : str
+        What it holds, in a few words.
+    padded : bool
+        Whether its values past ``length`` (or ``n_samples``) are padding: NaN for floats, -1 for labels.
+
+    Examples
+    --------
+    >>> from rnnscope.schema import VARIABLES
+    >>> spec = VARIABLES["label"]
+    >>> spec.dims, spec.dtype, spec.padded
+    (('event', 'time'), 'i', True)
+    >>> spec.meaning
+    'ground-truth class index; -1 unknown or padded'
+    """
 
     name: str
     dims: tuple[str, ...]

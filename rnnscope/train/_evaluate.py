@@ -31,7 +31,38 @@ class Evaluation:
     """Scores of a model on a data set (frame level and event level).
 
     ``accuracy``, ``balanced_accuracy`` and ``macro_f1`` are the frame scores of :func:`rnnscope.train.frame_scores`
-    (one definition); :meth:`summary` adds the event scores.
+    (one definition); :meth:`summary` adds the event scores. :func:`rnnscope.train.evaluate` builds it.
+
+    Parameters
+    ----------
+    accuracy : float
+        Share of the labelled valid frames predicted right.
+    macro_f1 : float
+        Mean F1 over the classes.
+    per_class : pandas.DataFrame
+        Index ``class_name``; ``precision``, ``recall``, ``f1``, ``support`` (frames).
+    confusion : pandas.DataFrame
+        Frame counts, rows the true class, columns the predicted class (class names).
+    events : pandas.DataFrame
+        One row per true event segment: ``event``, ``class_name``, ``start``, ``end``, ``detected``,
+        ``onset_error_s``.
+    event_scores : pandas.DataFrame
+        Per class: ``segments``, ``detected``, ``detection_rate``, ``mean_abs_onset_error_s``.
+    balanced_accuracy : float
+        Mean recall over the classes with frames.
+
+    Examples
+    --------
+    >>> import rnnscope
+    >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
+    >>> scores = rnnscope.train.evaluate(model, frames)  # an untrained model: low scores, same layout
+    >>> list(scores.per_class.columns), list(scores.confusion.index)
+    (['precision', 'recall', 'f1', 'support'], ['SIL', 'TRE', 'LP', 'VTE', 'HYB'])
+    >>> int(scores.confusion.values.sum()) == int((frames.label >= 0).sum()), 0 <= scores.accuracy <= 1
+    (True, True)
+    >>> sorted(scores.summary())
+    ['accuracy', 'balanced_accuracy', 'detection_rate', 'macro_f1', 'onset_error_s']
     """
 
     accuracy: float

@@ -258,6 +258,32 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, devi
     Features computed at another sampling rate or with other settings than the model's training features are
     refused (see :func:`fit`).
 
+    Parameters
+    ----------
+    model : RNNClassifier or TCNClassifier
+        The model (put in eval mode on ``device``).
+    dataset : xarray.Dataset
+        A features Dataset (:func:`rnnscope.features.compute`).
+    batch_size : int
+        Records per forward pass.
+    device : str
+        ``"auto"`` (a GPU when there is one), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One ``(length, n_classes)`` float array per record, in the records' order; each row sums to 1.
+
+    Raises
+    ------
+    TypeError
+        When ``dataset`` is not an xarray Dataset.
+    ValueError
+        When it holds no record, no ``features`` or ``label``, features that do not match the model's input
+        contract (size, sampling rate, feature settings), or NaN features inside a record's length.
+    rnnscope.errors.ClassMismatchError
+        When its class names are not the model's.
+
     Examples
     --------
     >>> import rnnscope
@@ -265,6 +291,8 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, devi
     >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=4, num_classes=5)
     >>> probs = rnnscope.train.predict(model, frames)
     >>> [p.shape for p in probs] == [(int(n), 5) for n in frames.length.values]
+    True
+    >>> bool(np.allclose(probs[0].sum(axis=1), 1.0, atol=1e-5))
     True
     """
     device = resolve_device(device)

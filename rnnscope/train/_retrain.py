@@ -75,6 +75,26 @@ class Retraining:
         Features of the reviewed windows (``split`` says which were held out).
     split : dict
         ``{"holdout": [event ids], "tuned": [event ids]}`` of the reviewed windows.
+
+    Parameters
+    ----------
+    model, before, after, history, records, split
+        The attributes above, in that order.
+
+    Examples
+    --------
+    :func:`retrain` builds it (its example runs one); ``summary`` puts the scores side by side:
+
+    >>> import pandas as pd
+    >>> from rnnscope.train import Retraining
+    >>> def scores(acc):
+    ...     return pd.DataFrame({"events": [6], "event_accuracy": [acc], "frame_accuracy": [acc], "macro_f1": [acc]},
+    ...                         index=["reviewed held out"])
+    >>> out = Retraining(model=None, before=scores(0.5), after=scores(0.83), history=pd.DataFrame({"loss": [0.9, 0.6]}),
+    ...                  records=xr.Dataset(), split={"holdout": ["a"], "tuned": ["b"]})
+    >>> out.summary()["event_accuracy"]
+                       before  after
+    reviewed held out     0.5   0.83
     """
 
     model: nn.Module

@@ -34,6 +34,10 @@ class Histograms(widgets.VBox):
         Shown above the figure (e.g. the architecture).
     y_scale : bqplot.LinearScale, optional
         Density scale to share with another Histograms (as :class:`CompareRuns` does).
+    width : int
+        Width of the figure in pixels.
+    controls : bool
+        Show the variable and layer selectors above the figure (False: the figure alone).
 
     Examples
     --------
@@ -41,6 +45,9 @@ class Histograms(widgets.VBox):
     >>> hist = Histograms(toy_long_run())
     >>> hist.lines.labels
     ['SIL', 'TRE', 'LP', 'VTE', 'HYB']
+    >>> hist.var = "forget_gate"  # the figure follows the trait
+    >>> hist.x_axis.label, len(Histograms(toy_long_run(), controls=False).children)
+    ('forget_gate (layer 0)', 1)
     """
 
     #: state variable histogrammed
@@ -122,6 +129,13 @@ class CompareRuns(widgets.VBox):
         Titles (default: the cell type from each run's model config, else "run A" / "run B").
     var, layer : str, int
         Histogrammed state variable (must exist in both runs) and layer.
+    max_frames : int
+        Frames read at most from each run (events in order).
+
+    Raises
+    ------
+    ValueError
+        When ``var`` is not a state variable of both runs.
 
     Examples
     --------

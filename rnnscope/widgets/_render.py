@@ -191,6 +191,21 @@ def colormap_for(var: str, *, robust_max: float | None = None, vmin: float | Non
     - ``c`` (unbounded cell state): ``RdBu`` on a symmetric robust range [-r, r], ``r = robust_max``;
     - anything else: ``RdBu`` symmetric on [vmin, vmax] when it takes negative values, else ``Blues``.
 
+    Parameters
+    ----------
+    var : str
+        The state variable.
+    robust_max : float, optional
+        The robust range ``r`` of ``c`` (and of ``h`` beyond [-1, 1]), e.g. the 99th percentile of ``abs(c)``.
+    vmin, vmax : float, optional
+        The variable's value range (the run's ``summary_min`` / ``summary_max``).
+
+    Returns
+    -------
+    ColorMap
+        ``(name, vmin, vmax, center)``: the matplotlib colour map's name, its range, and the value an image column
+        keeps extremes around (0 for diverging maps, 0.5 for gates).
+
     Examples
     --------
     >>> colormap_for("h")
