@@ -148,7 +148,7 @@ key = diffs1[diffs1.a.isin(["LSTM (210)", "vanilla RNN (140)"]) & diffs1.b.isin(
 key = key.assign(pair=key.a + " - " + key.b,
                  difference=(100 * key.difference).round(1),
                  over_partitions=[f"[{100 * lo:.1f}, {100 * hi:.1f}]" for lo, hi in
-                                  zip(key.ci_low_partitions, key.ci_high_partitions)])
+                                  zip(key.ci_low_partitions, key.ci_high_partitions, strict=True)])
 key.pivot(index="pair", columns="score", values="difference").join(
     key[key.score == "balanced_accuracy"].set_index("pair")[["over_partitions", "shown"]].add_suffix(" (balanced)"))
 

@@ -303,9 +303,21 @@ def _retrain(args: argparse.Namespace) -> int:
             return 2
     try:
         rejected = None if str(args.rejected).lower() == "none" else args.rejected
-        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original,
-                               rejected=rejected, context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
-                               replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
+        result = train.retrain(
+            args.model,
+            args.reviewed,
+            waveforms=args.waveforms,
+            original=original,
+            rejected=rejected,
+            context_s=args.context,
+            holdout=args.holdout,
+            epochs=args.epochs,
+            lr=args.lr,
+            replay=args.replay,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)
         return 2

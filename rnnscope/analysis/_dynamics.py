@@ -63,8 +63,14 @@ def _boundaries(run, background):
     s_frames = {e: set() for e in range(run.sizes["event"])}
     if len(table):
         frame_s = table["frame_s"].to_numpy() if "frame_s" in table else np.full(len(table), -1)
-        for e, cls, start, stop, fs in zip(table["event"].to_numpy(), table["class"].to_numpy(),
-                                           table["frame_start"].to_numpy(), table["frame_stop"].to_numpy(), frame_s):
+        for e, cls, start, stop, fs in zip(
+            table["event"].to_numpy(),
+            table["class"].to_numpy(),
+            table["frame_start"].to_numpy(),
+            table["frame_stop"].to_numpy(),
+            frame_s,
+            strict=True,
+        ):
             e, start, stop, fs = int(e), int(start), int(stop), int(fs)
             n = int(n_frames[e])
             if stop <= start:

@@ -97,7 +97,9 @@ def activation_histogram(
         edges = _default_edges(run, var, positions)
         if bins is not None:
             if bins < 1:
-                raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
+                raise ValueError(
+                    f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead."
+                )
             edges = np.linspace(edges[0], edges[-1], int(bins) + 1)
     else:
         edges = np.asarray(bins, dtype=np.float64)
@@ -151,7 +153,7 @@ def activation_histogram(
             if rows is None:
                 continue
             n = block.values.shape[0]
-            for seg, a, b in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
+            for seg, a, b in zip(rows["row"], rows["frame_start"], rows["frame_stop"], strict=True):
                 lo, hi = max(int(a), block.t0), min(int(b), block.t0 + n)
                 if hi > lo:
                     add(int(seg), block.values[lo - block.t0 : hi - block.t0])

@@ -146,7 +146,9 @@ def _frame_segments(run, table) -> dict[int, np.ndarray]:
     """Per record (length,), the row of ``table`` (:func:`~rnnscope.analysis._common.segment_table`) of the segment
     holding each frame, -1 outside any segment."""
     out = {e: np.full(int(n), -1, dtype=np.int64) for e, n in enumerate(C.lengths(run))}
-    for row, (e, a, b) in enumerate(zip(*(table[c].to_numpy() for c in ("event", "frame_start", "frame_stop")))):
+    for row, (e, a, b) in enumerate(
+        zip(*(table[c].to_numpy() for c in ("event", "frame_start", "frame_stop")), strict=True)
+    ):
         out[int(e)][int(a):int(b)] = row
     return out
 
@@ -399,8 +401,14 @@ def linear_probes(
                             x_n = C.drop_padded_units(states[mask_n][:, :, j].astype(np.float64))
                             scores[n] = _cross_validate(x_n, y_n[mask_n], groups[mask_n], kind, metric, folds)[0]
                             bar.update(1)
-                        row.update({f"score_{key}": float(value) for key, value in
-                                    zip(("null_mean", "null_q95", "p"), summarise(np.float64(score), scores))})
+                        row.update(
+                            {
+                                f"score_{key}": float(value)
+                                for key, value in zip(
+                                    ("null_mean", "null_q95", "p"), summarise(np.float64(score), scores), strict=True
+                                )
+                            }
+                        )
                     rows.append(row)
     bar.close()
     order = {(t, v): (i, k) for i, t in enumerate(targets) for k, v in enumerate(variables)}

@@ -358,7 +358,7 @@ def catalogue_table(rows) -> pd.DataFrame:
     def times(values):
         return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
 
-    columns = list(zip(*rows)) if rows else [[] for _ in CATALOGUE_COLUMNS]
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in CATALOGUE_COLUMNS]
     return pd.DataFrame({
         "trace_id": pd.Series(columns[0], dtype=object),
         "start": times(columns[1]),

@@ -276,7 +276,7 @@ def to_catalog(
 
     info = CreationInfo(author=author, creation_time=UTCDateTime())
     events = []
-    for i, row in enumerate(detections.itertuples(index=False)):
+    for row in detections.itertuples(index=False):
         start = UTCDateTime(pd.Timestamp(row.start).isoformat())
         end = UTCDateTime(pd.Timestamp(row.end).isoformat())
         cls = str(row.class_name)

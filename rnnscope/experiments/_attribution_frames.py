@@ -64,8 +64,13 @@ def frame_rows(ds: xr.Dataset, frames, *, shift: int = 0, classes=None, peak=Non
         if frames == "onset":
             frame = np.minimum(table.frame_start.to_numpy() + int(shift), lengths[table.event.to_numpy()] - 1)
         else:
-            frame = np.array([peak(int(e), int(a), int(b)) for e, a, b in
-                              zip(table.event, table.frame_start, table.frame_stop)], dtype=np.int64) + int(shift)
+            frame = np.array(
+                [
+                    peak(int(e), int(a), int(b))
+                    for e, a, b in zip(table.event, table.frame_start, table.frame_stop, strict=True)
+                ],
+                dtype=np.int64,
+            ) + int(shift)
             frame = np.minimum(frame, lengths[table.event.to_numpy()] - 1)
         rows = pd.DataFrame({"event": table.event.to_numpy(np.int64), "frame": np.maximum(frame, 0).astype(np.int64),
                              "segment": table.segment.to_numpy(np.int64),
@@ -141,7 +146,7 @@ class StateCursor:
                 _, layers = self.model.trace_layers(self.x[None, self.cur: last], self.state)
             for s in group:
                 out[s] = [tuple(r["variables"][name][0, s - 1 - self.cur] for name in layer.state_names)
-                          for r, layer in zip(layers, self.model.layers)]
+                          for r, layer in zip(layers, self.model.layers, strict=True)]
             self.state = [r["final_state"] for r in layers]
             self.cur = last
             pending = pending[len(group):]

@@ -14,8 +14,8 @@ by a baseline of 0, work in the baseline's frame) and return one value per row:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -147,7 +147,7 @@ def _module_entry(model: nn.Module, layer, direction, func):
         raise AttributionError(f"{func}: {type(model).__name__} has no recurrent module (nn.RNN, nn.LSTM, nn.GRU or a "
                                "cell) whose units could be a target; pass a class target with output_fn=.")
     rows = [(name, i, label, e, module_kind(m)) for name, m in modules.items()
-            for i, (label, e) in enumerate(zip(entry_labels(name, m), module_entries(m)))]
+            for i, (label, e) in enumerate(zip(entry_labels(name, m), module_entries(m), strict=True))]
     labels = [r[2] for r in rows]
     if layer is None and len(rows) == 1:
         return rows[0]

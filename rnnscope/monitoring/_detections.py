@@ -444,9 +444,7 @@ def read_probabilities(path):
 
     Without the sidecar ``<path>.json`` each class name is taken to be its channel code.
     """
-    from obspy import read
-
-    from obspy import Stream
+    from obspy import Stream, read
 
     path = os.fspath(path)
     if os.path.getsize(path) == 0:  # what write_probabilities writes when no frame was classified
