@@ -5,11 +5,16 @@ Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import xarray as xr
 
 from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
 from ._validation import stored_background
+
+if TYPE_CHECKING:
+    import matplotlib.figure
 
 #: colours of several curves in one figure (e.g. ablation curves of several runs)
 _EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
@@ -56,7 +61,7 @@ def _label_bands(ax, times, labels, class_names, y0, y1, alpha=0.35):
                    color=class_color(name, class_names), alpha=alpha, lw=0)
 
 
-def record_overview(ds: xr.Dataset, *, event: int = 0) -> matplotlib.figure.Figure:  # noqa: F821
+def record_overview(ds: xr.Dataset, *, event: int = 0) -> matplotlib.figure.Figure:
     """Waveform with labelled segments and P/S arrivals, spectrogram, features and frame labels of one record.
 
     Parameters
@@ -401,8 +406,10 @@ def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int =
     axes = np.atleast_1d(fig.subplots(1, len(fractions)))
     image = None
     for ax, fraction in zip(axes, fractions, strict=True):
-        kwargs = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
-        corr = class_correlation(run_or_heat, fraction=fraction, **kwargs).sel(layer=layer)
+        if isinstance(run_or_heat, xr.Dataset):
+            corr = class_correlation(run_or_heat, fraction=fraction, weighting=weighting).sel(layer=layer)
+        else:
+            corr = class_correlation(run_or_heat, fraction=fraction).sel(layer=layer)
         names = [str(c) for c in corr["class_name"].values]
         image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks(np.arange(len(names)), names, rotation=90)

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -112,7 +114,8 @@ class StateCursor:
 
     def __init__(self, model, x: torch.Tensor):
         self.model, self.x = model, x  # x (time, features) on the model's device
-        self.cur, self.state = 0, None
+        self.cur = 0
+        self.state: list[Any] | None = None  # the state after frame cur - 1 (None: the initial state)
 
     def _zero(self) -> list[tuple[torch.Tensor, ...]]:
         return [tuple(s[0] for s in layer.initial_state(1, device=self.x.device, dtype=self.x.dtype))
@@ -136,7 +139,10 @@ class StateCursor:
         while pending:
             first = pending[0]
             if first == 0 or first == self.cur:
-                out[first] = self._zero() if first == 0 else [tuple(s[0] for s in st) for st in self.state]
+                if first == 0 or self.state is None:  # self.cur == 0: nothing walked yet
+                    out[first] = self._zero()
+                else:
+                    out[first] = [tuple(s[0] for s in st) for st in self.state]
                 pending.pop(0)
                 continue
             group = [s for s in pending if s - first <= CHUNK]

@@ -253,6 +253,7 @@ class ModuleForward:
     def series(self, x: Tensor, extra: Sequence = ()) -> Tensor:
         """Every target variable ``(rows, steps, n)`` for the input ``x``."""
         if self.kind == "class":
+            assert self.output_fn is not None  # checked in __init__ for class targets
             scores = self.output_fn(self.model(x, *extra))
             if not isinstance(scores, Tensor) or scores.dim() != 3 or scores.shape[0] != x.shape[0]:
                 raise AttributionError(f"The 'output_fn' parameter of {self.func} must return a tensor (rows, frames, "

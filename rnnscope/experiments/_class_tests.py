@@ -198,8 +198,8 @@ def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, 
         rng = np.random.default_rng(seed)
         classes = list(sets)
         flagged = {pair for c in classes for pair in sets[c]}  # the null draws among units flagged for no class
-        drops = {"recall_drop": [], "logit_drop": []}
-        nulls = {"recall_drop": [], "logit_drop": []}
+        drops: dict[str, list] = {"recall_drop": [], "logit_drop": []}
+        nulls: dict[str, list] = {"recall_drop": [], "logit_drop": []}
         from tqdm.auto import tqdm
 
         for c in tqdm(classes, desc="class silencing", leave=False, disable=not progress):
@@ -214,7 +214,7 @@ def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, 
         for m, training in modes.items():
             m.train(training)
     dims = ("silenced_class", "class_name")
-    data_vars = {"recall": (("class_name",), base_recall), "logit": (("class_name",), base_logit),
+    data_vars: dict[str, tuple] = {"recall": (("class_name",), base_recall), "logit": (("class_name",), base_logit),
                  "n_silenced": (("silenced_class",), [len(sets[c]) for c in classes])}
     for name in drops:
         reference = np.array(drops[name])

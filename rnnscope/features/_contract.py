@@ -24,7 +24,7 @@ def _config_dict(config: Any) -> dict | None:
     """A feature configuration (FeatureConfig, dict or its JSON) as a plain dict; None when absent."""
     if config is None or (isinstance(config, str) and not config):
         return None
-    if dataclasses.is_dataclass(config):
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return dataclasses.asdict(config)
     if isinstance(config, str):
         config = json.loads(config)

@@ -31,12 +31,12 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from torch import nn
 
 from .._device import resolve_device
 from .._seed import seeded
@@ -46,6 +46,9 @@ from ..schema import segment_frames
 from ._evaluate import evaluate
 from ._fit import _class_weights, _score, _train_epoch, predict
 from ._records import _Records, _records
+
+if TYPE_CHECKING:
+    from ..models._base import ModelBase
 
 __all__ = ["retrain", "Retraining"]
 
@@ -77,7 +80,7 @@ class Retraining:
         ``{"holdout": [event ids], "tuned": [event ids]}`` of the reviewed windows.
     """
 
-    model: nn.Module
+    model: ModelBase
     before: pd.DataFrame
     after: pd.DataFrame
     history: pd.DataFrame
