@@ -284,7 +284,7 @@ def summaries_usable(run) -> bool:
     return summaries_cover(run)
 
 
-def warn_empty(func: str, what: str, names: Sequence[str]) -> None:
+def warn_empty(func: str, what: str, names: Sequence[object]) -> None:
     if len(names):
         warnings.warn(
             f"{func}: {what} {list(names)} ha{'s' if len(names) == 1 else 've'} no frames in this run; "

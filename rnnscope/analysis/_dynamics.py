@@ -107,7 +107,8 @@ def _reach(run, reach, func) -> tuple[int, int]:
         elif rate is None:
             why = "it has no attrs['sampling_rate']"
         else:
-            return tuple(feature_reach(config, sampling_rate=float(rate)))
+            before, after = feature_reach(config, sampling_rate=float(rate))
+            return before, after
         warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
                       "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
                       "in frames to say how far they reach (rnnscope.features.feature_reach(feature_config, "

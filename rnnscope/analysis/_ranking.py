@@ -185,6 +185,7 @@ def top_fraction(run_or_heat, *, fraction: float, rule: str = "every", var: str 
         if null is not None:
             null_out = summarise(reference["n_units"], nulls["n_units"])
     if rule == "class":
+        assert parts is not None  # rule='class' computed them above
         kept = _kept(values[None], k, rule, _segment_top(parts, k), parts.labels[None])[0]
     else:
         kept = _kept(values, k, rule)

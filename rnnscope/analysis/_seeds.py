@@ -164,7 +164,7 @@ def across_seeds(
         raise TypeError(f"{func}: fn returned results of different kinds over the seeds ({sorted(kinds)}); make it "
                         "return the same kind for every run.")
     kind = kinds.pop()
-    attrs = {"confidence": confidence}
+    attrs: dict[str, object] = {"confidence": confidence}
     if seeds is not None:
         attrs["seeds"] = [s if isinstance(s, (int, float, str)) else str(s) for s in seeds]
 

@@ -50,9 +50,9 @@ def _check_same_frames(run_a, run_b, func: str) -> None:
                 "capture both models on the same features Dataset, in the same order."
             )
     la, lb = C.lengths(run_a), C.lengths(run_b)
-    bad = np.flatnonzero(la != lb)
-    if bad.size:
-        i = int(bad[0])
+    differ = np.flatnonzero(la != lb)
+    if differ.size:
+        i = int(differ[0])
         raise ValueError(
             f"{func}: record {i} has {la[i]} valid frames in run_a but {lb[i]} in run_b; the runs must cover the same "
             "frames (capture both models on the same features Dataset)."

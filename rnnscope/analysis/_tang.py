@@ -277,7 +277,7 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, irregular=
         v = block.values
         irr = np.where(outside, (v <= low) | (v >= high), (v > low) & (v < high))
         for c in range(len(names)):
-            rows = block.labels == c
+            rows = np.asarray(block.labels == c)
             if rows.any():
                 n_irregular[c] += irr[rows].sum(0)
                 frames[c] += rows.sum()

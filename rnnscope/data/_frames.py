@@ -42,6 +42,7 @@ def assemble_frames(
         "length": ("event", lengths),
     }
     if spectrograms is not None:
+        assert freqs is not None, "spectrograms come with their frequencies (freqs=)"
         spec = np.full((n_events, n_time, len(freqs)), np.nan, dtype=np.float32)
         for i, s in enumerate(spectrograms):
             spec[i, : len(s)] = s

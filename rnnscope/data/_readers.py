@@ -594,7 +594,7 @@ def from_features(
         xs.append(x)
         ys.append(check_labels(y, len(x), len(names), where=where, func=func))
     if feature_names is None:
-        feature_names = [f"f{j}" for j in range(n_features)]
+        feature_names = [f"f{j}" for j in range(xs[0].shape[1])]  # every record has the first one's features
     feature_names = [str(n) for n in feature_names]
     if len(feature_names) != n_features or len(set(feature_names)) != n_features:
         raise ValueError(

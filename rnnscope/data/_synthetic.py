@@ -569,7 +569,7 @@ def _record(rng: np.random.Generator, cfg: _Config) -> tuple[np.ndarray, np.ndar
     names = list(EVENT_CLASSES)
     weights = np.array([cfg.class_proportions[c] for c in names])
     weights /= weights.sum()
-    rows = []
+    rows: list[tuple] = []
     t = _gap(rng, cfg)
     double = False
     while t < n - _MIN_ROOM_S * fs:
