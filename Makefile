@@ -79,7 +79,7 @@ lint: venv
 	$(VENV)/bin/mypy rnnscope
 
 # The browser test (tests/browser/test_docs_browser.py) checks the site this built instead of building another.
-test: native docs
+test: native lint docs
 	RNNSCOPE_DOCS_HTML=$(CURDIR)/docs/_build/html $(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working).
