@@ -5,7 +5,7 @@ Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
@@ -13,9 +13,8 @@ import xarray as xr
 from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
 from ._validation import stored_background
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the return type of the figure makers
     import matplotlib.figure
-
 #: colours of several curves in one figure (e.g. ablation curves of several runs)
 _EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
 
@@ -406,10 +405,8 @@ def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int =
     axes = np.atleast_1d(fig.subplots(1, len(fractions)))
     image = None
     for ax, fraction in zip(axes, fractions, strict=True):
-        if isinstance(run_or_heat, xr.Dataset):
-            corr = class_correlation(run_or_heat, fraction=fraction, weighting=weighting).sel(layer=layer)
-        else:
-            corr = class_correlation(run_or_heat, fraction=fraction).sel(layer=layer)
+        kwargs: dict[str, Any] = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
+        corr = class_correlation(run_or_heat, fraction=fraction, **kwargs).sel(layer=layer)
         names = [str(c) for c in corr["class_name"].values]
         image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
         ax.set_xticks(np.arange(len(names)), names, rotation=90)
@@ -673,9 +670,8 @@ def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     n_layers = d.sizes["layer"]
     times = d["time"].values
     fig = _blank_figure(height=1.6 * n_layers + 2.4)
-    axes = np.atleast_1d(
-        fig.subplots(n_layers + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1.0] * n_layers + [0.8]})
-    )
+    ratios = [1.0] * n_layers + [0.8]
+    axes = np.atleast_1d(fig.subplots(n_layers + 1, 1, sharex=True, gridspec_kw={"height_ratios": ratios}))
     lo, hi = activation_limits("c", d.values)
     start, stop = int(d.attrs.get("noise_start_frame", -1)), int(d.attrs.get("noise_stop_frame", -1))
     image = None
