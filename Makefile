@@ -1,6 +1,6 @@
 # Two commands for a fresh machine with only Python and make:
 #   make demo   -> synthetic data -> figures (and, as the package grows, train -> capture -> run)
-#   make test   -> the documentation site (make docs), then the whole test suite
+#   make test   -> lint and types (make lint), the documentation site (make docs), then the whole test suite
 # Both create .venv when it is missing and reinstall only when pyproject.toml changed.
 
 PYTHON ?= python3
@@ -21,7 +21,7 @@ HTML_MANAGER_DIR := docs/_vendor/html-manager
 HTML_MANAGER_STAMP := $(HTML_MANAGER_DIR)/.version-$(HTML_MANAGER)
 SPHINX_ARGS ?= -j 2
 
-.PHONY: demo test test-fast venv native notebooks docs docs-deps clean
+.PHONY: demo test test-fast lint venv native notebooks docs docs-deps clean
 
 venv: $(STAMP)
 
@@ -71,8 +71,15 @@ $(HTML_MANAGER_STAMP):
 docs: native docs-deps
 	$(PY) -m sphinx -W --keep-going $(SPHINX_ARGS) -b html -d docs/_build/doctrees docs docs/_build/html
 
+# Lint and import order (ruff, over the whole repository: rnnscope, tests, benchmarks, the notebooks' sources,
+# docs/_ext; settings in pyproject.toml) and the package's types (mypy). make test runs it first, so CI fails on a
+# lint or type error before the tests start. The same checks run before each commit after `pre-commit install`.
+lint: venv
+	$(VENV)/bin/ruff check
+	$(VENV)/bin/mypy rnnscope
+
 # The browser test (tests/browser/test_docs_browser.py) checks the site this built instead of building another.
-test: native docs
+test: native lint docs
 	RNNSCOPE_DOCS_HTML=$(CURDIR)/docs/_build/html $(PY) -m pytest $(PYTEST_ARGS)
 
 # The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working).

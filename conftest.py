@@ -41,9 +41,9 @@ _SESSION_THREADS: dict = {}
 def one_torch_thread():
     """PyTorch on one thread for a whole test module (bit-reproducible training), restored after the module.
     Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
-    from rnnscope._seed import preserved
-
     import torch
+
+    from rnnscope._seed import preserved
 
     with preserved():
         torch.set_num_threads(1)

@@ -49,7 +49,7 @@ def best_of(fn: Callable[[], object], repeats: int, warmup: int = 1) -> float:
 class Stopwatch:
     """Wall-clock seconds of a ``with`` block (``time.perf_counter``)."""
 
-    def __enter__(self) -> "Stopwatch":
+    def __enter__(self) -> Stopwatch:
         self.seconds = float("nan")
         self._t0 = time.perf_counter()
         return self

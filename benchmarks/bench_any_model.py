@@ -27,12 +27,11 @@ import argparse
 
 import numpy as np
 import torch
+from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 from torch import nn
 
 import rnnscope
 from rnnscope.models._torch_rnn import TorchRNN
-
-from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def recorded_calls(model, x):

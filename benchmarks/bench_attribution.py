@@ -31,12 +31,10 @@ import tempfile
 
 import numpy as np
 import torch
+from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
-import rnnscope
 from rnnscope.experiments import attribution
 from rnnscope.models import RNNClassifier
-
-from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_capture import features_dataset  # noqa: E402  (the benchmarks' features of random records)

@@ -33,11 +33,10 @@ import tempfile
 import numpy as np
 import torch
 import xarray as xr
+from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 import rnnscope
 from rnnscope.models import RNNClassifier, _native, native_status, set_native
-
-from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def features_dataset(batch: int, frames: int, n_features: int = 48, seed: int = 0) -> xr.Dataset:
@@ -274,8 +273,10 @@ def main(argv=None):
             if args.quick and batch * frames > 128_000:
                 continue
             t = compare(model, batch, frames, max(3, rounds // 3))
-            print(f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
-                  f"  {ratio(t, 'capture', 'fused'):5.2f}x")
+            print(
+                f"  {batch:5d}  {frames:6d}  {np.median(t['fused']) * 1e3:9.1f}  {np.median(t['capture']) * 1e3:10.1f}"
+                f"  {ratio(t, 'capture', 'fused'):5.2f}x"
+            )
     if torch.cuda.is_available():
         gpu_table(model, rounds)
 

@@ -16,10 +16,9 @@ import argparse
 
 import numpy as np
 import torch
+from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 from rnnscope.models import make_layer
-
-from _timing import interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def main(argv=None) -> None:

@@ -9,7 +9,8 @@
    5,000x, i.e. a day in under 17.3 s) and peak memory (RSS high-water mark of the child; must not grow with the
    range).
 3. **Catalog quality**: a small LSTM trained on other synthetic records (a different seed), then monitored over
-   the synthetic day; event-level precision, recall and onset error per class (``rnnscope.monitoring.score_detections``).
+   the synthetic day; event-level precision, recall and onset error per class
+   (``rnnscope.monitoring.score_detections``).
 4. **A network on Dask** (``--network``): 4 stations x 2 days (copies of the synthetic day under other station
    codes) monitored with ``executor=client.get_executor()`` on a ``distributed.LocalCluster`` of 1 and 2 worker
    processes (one thread each): wall time and speed-up (goal >= 1.7x with 2 workers on 2 cores), the mean cost of a
@@ -230,9 +231,12 @@ def network_case(workdir, root, start, stations=4, days=2):
     per_task = runs[1]["task_seconds"] / runs[1]["tasks"] * 86400 / (runs[1]["data_s"] / runs[1]["tasks"])
     trip = runs[2]["trip_ms"] / 1000
     tasks = 30 * 365
-    print(f"  estimate, 30 stations x 365 days on 64 cores: {per_task:.1f} s per station-day task -> without spans "
-          f"{365 * (per_task + trip) / 3600:.1f} h (30 chains of 365 days: 30 cores busy); with span_s = 30 days "
-          f"(390 chains, 2 short warm-up/extension tasks each) {(tasks * (per_task + trip) + 390 * 2 * trip) / 64 / 3600:.1f} h")
+    print(
+        f"  estimate, 30 stations x 365 days on 64 cores: {per_task:.1f} s per station-day task -> without spans "
+        f"{365 * (per_task + trip) / 3600:.1f} h (30 chains of 365 days: 30 cores busy); with span_s = 30 days "
+        f"(390 chains, 2 short warm-up/extension tasks each) "
+        f"{(tasks * (per_task + trip) + 390 * 2 * trip) / 64 / 3600:.1f} h"
+    )
 
 
 def spans_case(workdir, root, start, model_path, days=1, span_hours=6.0):
@@ -251,7 +255,7 @@ def spans_case(workdir, root, start, model_path, days=1, span_hours=6.0):
     for warmup in (0.0, 60.0, 120.0, 300.0, 600.0, 1200.0):
         spans = rnnscope.monitor(model, root, span_s=span_hours * 3600, warmup_s=warmup, **kw)
         worst, frames = 0.0, 0
-        for a, b in zip(serial.pieces, spans.pieces):
+        for a, b in zip(serial.pieces, spans.pieces, strict=True):
             if a.prob.shape != b.prob.shape:
                 worst, frames = float("nan"), -1
                 break
@@ -314,18 +318,23 @@ def main(argv=None):
     root200 = build_200hz(workdir, root, start)
     r = child(root200, iso, 1)
     t = r["timings"]
-    print(f"  {r['data_s'] / 3600:.1f} h in {r['wall']:.1f} s -> {r['data_s'] / r['wall']:,.0f}x; read {t['read']:.1f} s, "
-          f"preprocess (resampling) {t['preprocess']:.1f} s, features {t['features']:.1f} s, inference "
-          f"{t['inference']:.1f} s; peak RSS {r['peak_mb']:.0f} MB")
+    print(
+        f"  {r['data_s'] / 3600:.1f} h in {r['wall']:.1f} s -> {r['data_s'] / r['wall']:,.0f}x; "
+        f"read {t['read']:.1f} s, "
+        f"preprocess (resampling) {t['preprocess']:.1f} s, features {t['features']:.1f} s, inference "
+        f"{t['inference']:.1f} s; peak RSS {r['peak_mb']:.0f} MB"
+    )
 
     hours_cap = 2.0
     print(f"\ncapture_store: LSTM(210), {hours_cap:g} h, h + features + spectrogram + prob written to zarr")
     with tempfile.TemporaryDirectory() as cap:
         r = child(root, iso, hours_cap / 24, capture=os.path.join(cap, "runs"))
         r0 = child(root, iso, hours_cap / 24)
-    print(f"  {r['wall']:.1f} s with capture vs {r0['wall']:.1f} s without ({r['data_s'] / r['wall']:,.0f}x real time); "
-          f"{r['capture_mb']:.0f} MB on disk ({r['capture_mb'] * 24 / hours_cap:.0f} MB per day); peak RSS "
-          f"{r['peak_mb']:.0f} MB")
+    print(
+        f"  {r['wall']:.1f} s with capture vs {r0['wall']:.1f} s without ({r['data_s'] / r['wall']:,.0f}x real time); "
+        f"{r['capture_mb']:.0f} MB on disk ({r['capture_mb'] * 24 / hours_cap:.0f} MB per day); peak RSS "
+        f"{r['peak_mb']:.0f} MB"
+    )
 
     print(f"\ncatalog quality: trained LSTM({args.hidden}) over the synthetic day")
     model_path = train_model(workdir, args.hidden, args.epochs)

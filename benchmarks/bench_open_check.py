@@ -24,11 +24,10 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from _timing import Stopwatch, interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 import rnnscope
 from rnnscope.io import _check, _open
-
-from _timing import Stopwatch, interleaved, ratio  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 CHUNK = 4096
 

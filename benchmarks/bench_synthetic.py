@@ -6,10 +6,9 @@ signal per second of compute). The target is well under a second per hour of sig
 """
 from __future__ import annotations
 
+from _timing import best_of  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 import rnnscope
-
-from _timing import best_of  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def _best_time(repeat: int, **kwargs) -> tuple[float, float]:

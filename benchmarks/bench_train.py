@@ -13,13 +13,12 @@ import argparse
 
 import numpy as np
 import torch
+from _timing import interleaved  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 from torch import nn
 
 import rnnscope
 from rnnscope import train
 from rnnscope.models import RNNClassifier
-
-from _timing import interleaved  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 
 def bare_epoch(lstm, head, optimiser, batches) -> None:

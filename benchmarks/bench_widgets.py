@@ -38,7 +38,6 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-
 from _timing import Stopwatch  # noqa: E402  (benchmarks/_timing.py, the one timing helper)
 
 LENGTHS = (100_000, 172_800, 6_000)
@@ -204,10 +203,10 @@ class StoreReads:
 def child(path: Path, event: int, mode: str) -> dict:
     """One cold measurement (in a fresh process): ``mode`` "open" (the Explorer opened on ``event``) or "visit"
     (opened on the short record, then switched to ``event``)."""
+    from dask.callbacks import Callback
+
     import rnnscope
     import rnnscope.widgets as rw
-
-    from dask.callbacks import Callback
 
     drop_from_page_cache(path)
     with Stopwatch() as sw:
@@ -316,7 +315,7 @@ def warm(path: Path, repeats: int) -> None:
     ex = None
     for _ in range(repeats):
         run = rnnscope.open_run(path)  # lazy: dask-backed
-        with SentBytes() as sent:
+        with SentBytes():
             with Stopwatch() as sw:
                 ex = rw.Explorer(run, width=WIDTH)
             t_open = sw.seconds

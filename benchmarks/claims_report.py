@@ -1,4 +1,4 @@
-"""Check the papers' claims on the synthetic data over seeds and data splits, with controls, and write ``docs/claims.md``.
+"""Check the papers' claims on the synthetic data over seeds and data splits, with controls; write ``docs/claims.md``.
 
 For every seed ``s`` and every cell (vanilla RNN, LSTM, GRU; one layer, same hidden size) the script trains
 
@@ -41,8 +41,8 @@ Writes ``docs/claims.md``, ``docs/results/claims_seeds.csv`` (every number of ev
 ``docs/results/claims.csv`` (the claims table; notebooks 02 and 03 read it).
 
 Run: ``.venv/bin/python benchmarks/claims_report.py`` (defaults: ``--records 120 --epochs 20 --hidden 64 --seeds 5
---splits 4 --split-seeds 3 --null 200 --probe-null 20 --workers 2``). ``--quick`` is a smoke run; ``--from-csv`` rewrites the report from
-``claims_seeds.csv`` without training.
+--splits 4 --split-seeds 3 --null 200 --probe-null 20 --workers 2``). ``--quick`` is a smoke run; ``--from-csv``
+rewrites the report from ``claims_seeds.csv`` without training.
 """
 from __future__ import annotations
 
@@ -68,7 +68,19 @@ from rnnscope.data import select_records
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _claims_verdicts import (  # noqa: E402, F401  (benchmarks/_claims_verdicts.py: the verdict rules, all here)
-    ORIGINS, SHARE_MOST, Claim, Numbers, evaluate, fmt, fmt_share, origin, share, share_level, side, verdict)
+    ORIGINS,
+    SHARE_MOST,
+    Claim,
+    Numbers,
+    evaluate,
+    fmt,
+    fmt_share,
+    origin,
+    share,
+    share_level,
+    side,
+    verdict,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CELLS = ("rnn", "lstm", "gru")
@@ -168,7 +180,7 @@ def _ablation_numbers(model, train, test, seed, small_epochs: int | None) -> dic
     out["random_loss_20"] = (full - out["random_20"]) / full
     by_threshold = _quiet(rnnscope.experiments.ablation_curve, model, test, fractions=THRESHOLD_LEVELS,
                           ranking="activity", rank_on=train, selection="threshold", seed=seed, threads=1, device="cpu")
-    for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy):
+    for level, n_units, accuracy in zip(THRESHOLD_LEVELS, by_threshold.n_units, by_threshold.accuracy, strict=True):
         out[f"threshold_{int(level * 100)}_kept_share"] = float(n_units) / model.hidden_size
         out[f"threshold_{int(level * 100)}"] = float(accuracy)
     if small_epochs is not None:
@@ -217,7 +229,7 @@ def seed_task(payload) -> tuple[list[dict], dict]:
     shuffled = rnnscope.train.fit_many(make, shuffled_data, seeds=[seed], **fit_kwargs)[0]
     untrained = rnnscope.experiments.untrained_like(trained, seed=seed)
     rows, runs = [], {}
-    for control, model in zip(CONTROLS, (trained, untrained, shuffled)):
+    for control, model in zip(CONTROLS, (trained, untrained, shuffled), strict=True):
         run = rnnscope.capture(model, test, progress=False, device="cpu")
         numbers = _run_numbers(run, seed, cfg.get("null", 0), cfg.get("probe_null", 0) if full else 0)
         if full and cell in ("rnn", "lstm") and control != "untrained":
@@ -299,15 +311,42 @@ def claim_list(n: Numbers) -> list[Claim]:
                          f"LSTM states encode {what} better than vanilla states (linear probe).{circular}",
                          f"probe {score}, {what}: LSTM - vanilla", "lstm", f"probe_{target}", "rnn", headline=True))
     out += [
-        Claim(f"{TANG}, Sec. 4.1, Figs. 1-3", "Most LSTM cell values lie inside (-2, 2).", "share of c in (-2, 2), LSTM",
-              "lstm", "lstm_c_inside_2", threshold=0.5, headline=True),
-        Claim(f"{TANG}, Sec. 4.1, Figs. 1-3", "Most GRU cell values lie near ±1 (outside (-0.7, 0.7)).",
-              "share of h outside (-0.7, 0.7), GRU", "gru", "gru_h_outside_0_7", threshold=0.5, headline=True),
-        Claim(f"{TANG}, Sec. 4.3, Fig. 7", "LSTM temporal traces are smoother than GRU's.",
-              "smoothness (lower = smoother): GRU h - LSTM c, same records", "gru", "smoothness", "lstm",
-              headline=True),
-        Claim(f"{TANG}, Sec. 4.4, Fig. 8", "After a noise insertion the GRU recovers faster than the LSTM.",
-              "median recovery (frames): LSTM - GRU", "lstm", "recovery_median", "gru", controls=("untrained",)),
+        Claim(
+            f"{TANG}, Sec. 4.1, Figs. 1-3",
+            "Most LSTM cell values lie inside (-2, 2).",
+            "share of c in (-2, 2), LSTM",
+            "lstm",
+            "lstm_c_inside_2",
+            threshold=0.5,
+            headline=True,
+        ),
+        Claim(
+            f"{TANG}, Sec. 4.1, Figs. 1-3",
+            "Most GRU cell values lie near ±1 (outside (-0.7, 0.7)).",
+            "share of h outside (-0.7, 0.7), GRU",
+            "gru",
+            "gru_h_outside_0_7",
+            threshold=0.5,
+            headline=True,
+        ),
+        Claim(
+            f"{TANG}, Sec. 4.3, Fig. 7",
+            "LSTM temporal traces are smoother than GRU's.",
+            "smoothness (lower = smoother): GRU h - LSTM c, same records",
+            "gru",
+            "smoothness",
+            "lstm",
+            headline=True,
+        ),
+        Claim(
+            f"{TANG}, Sec. 4.4, Fig. 8",
+            "After a noise insertion the GRU recovers faster than the LSTM.",
+            "median recovery (frames): LSTM - GRU",
+            "lstm",
+            "recovery_median",
+            "gru",
+            controls=("untrained",),
+        ),
     ]
     for target in ("class", "time_since_onset"):
         what, score = PROBE_NAMES[target]
@@ -446,8 +485,9 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "```",
         f".venv/bin/python benchmarks/claims_report.py --records {meta['records']} --epochs {meta['epochs']} "
         f"--hidden {meta['hidden']} --seeds {meta['seeds']} --splits {splits} --split-seeds "
-        f"{meta.get('split_seeds', 0)}" + (f" --null {meta['null']} --probe-null {meta['probe_null']}" if "null" in meta
-                                            else "") + (" --bonferroni" if n.confidence > 0.95 + 1e-9 else "")
+        f"{meta.get('split_seeds', 0)}"
+        + (f" --null {meta['null']} --probe-null {meta['probe_null']}" if "null" in meta else "")
+        + (" --bonferroni" if n.confidence > 0.95 + 1e-9 else "")
         + f" --workers {meta['workers']}",
         "```",
         "",
@@ -458,8 +498,12 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         "(the last epoch's weights). "
         f"Main split (test fold 1): seeds {meta['seed_list']} (weights, batch order, label shuffles), every "
         "measurement. "
-        + (f"Other splits (test folds 2 to {splits}): seeds {list(range(meta.get('split_seeds', 0)))}, the "
-           "measurements of the headline claims. " if splits > 1 else "")
+        + (
+            f"Other splits (test folds 2 to {splits}): seeds {list(range(meta.get('split_seeds', 0)))}, the "
+            "measurements of the headline claims. "
+            if splits > 1
+            else ""
+        )
         + "For every seed and cell: the trained model, its untrained twin (same starting point) and a model trained "
         f"on labels shuffled among segments. Runtime {meta['seconds'] / 60:.0f} min ({meta['provenance']['machine']}; "
         f"{meta['provenance']['date']}, rnnscope {meta['provenance']['rnnscope']}, torch "
@@ -471,7 +515,8 @@ def report(n: Numbers, table: pd.DataFrame, meta: dict) -> str:
         *HOW_TO_READ,
         "## Claims",
         "",
-        "| source | claim | quantity | ours (seeds, one split) | over splits | control (share of the effect) | verdict |",
+        "| source | claim | quantity | ours (seeds, one split) | over splits | control (share of the effect) "
+        "| verdict |",
         "|---|---|---|---|---|---|---|",
     ]
     cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a literal | would end a table cell)
@@ -579,7 +624,7 @@ def compute(args) -> tuple[pd.DataFrame, float]:
     else:
         pool, results = None, map(seed_task, payloads)
     try:
-        for (cell, seed, fold, *_), (task_rows, task_runs) in zip(payloads, results):
+        for (cell, seed, fold, *_), (task_rows, task_runs) in zip(payloads, results, strict=True):
             rows += task_rows
             for control, run in task_runs.items():
                 runs.setdefault((cell, control), {})[seed] = run

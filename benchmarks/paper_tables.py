@@ -1,4 +1,4 @@
-"""Table I and Table III analogues of Titos & Garcia (2022) on the built-in synthetic data, with baselines and intervals.
+"""Table I and Table III analogues of Titos & Garcia (2022) on the built-in synthetic data, baselines and intervals.
 
 Everything goes through the package's own route, so a user's table has these columns and these intervals:
 ``rnnscope.train.sweep`` trains and scores every (model, seed, partition) and the baselines on the same partitions
@@ -144,8 +144,10 @@ def print_markdown(title, summ, diffs):
     def pct(v):
         return "n/a" if not np.isfinite(v) else f"{100 * v:.1f}"
 
-    print(f"\n### {title}\n\nMean over partitions [95 % corrected resampled interval over partitions], "
-          f"{len(summ)} intervals, not adjusted:\n\n| model | " + " | ".join(SCORES) + " |\n|---|" + "---|" * len(SCORES))
+    print(
+        f"\n### {title}\n\nMean over partitions [95 % corrected resampled interval over partitions], "
+        f"{len(summ)} intervals, not adjusted:\n\n| model | " + " | ".join(SCORES) + " |\n|---|" + "---|" * len(SCORES)
+    )
     for model, group in summ.groupby("model", sort=False):
         cells = [f"{pct(r['mean'])} [{pct(r['ci_low'])}, {pct(r['ci_high'])}]" for _, r in group.iterrows()]
         print(f"| {model} | " + " | ".join(cells) + " |")

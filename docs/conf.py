@@ -19,10 +19,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
 
-import rnnscope  # noqa: E402
-
 from notebook_runs import package_hash  # noqa: E402
 from offline_widgets import NB_IPYWIDGETS_JS  # noqa: E402
+
+import rnnscope  # noqa: E402
 
 project = "rnnscope"
 author = "rnnscope developers"

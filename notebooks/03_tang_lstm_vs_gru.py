@@ -179,8 +179,8 @@ for (name, kind), r in resp.items():
     units = analysis.responsible_units(r)
     for layer in units["layer"].values:
         u = units.sel(layer=layer)
-        row = {f"responsible {c}": int(v) for c, v in zip(u["class_name"].values, u["count"].values)}
-        row.update({f"dedicated {c}": int(v) for c, v in zip(u["class_name"].values, u["n_dominant"].values)})
+        row = {f"responsible {c}": int(v) for c, v in zip(u["class_name"].values, u["count"].values, strict=True)}
+        row.update({f"dedicated {c}": int(v) for c, v in zip(u["class_name"].values, u["n_dominant"].values, strict=True)})
         rows[(name, kind, int(layer))] = row
 counts = pd.DataFrame(rows).T
 counts.index.names = ["model", "threshold", "layer"]

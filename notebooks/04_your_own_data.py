@@ -62,6 +62,7 @@ rnnscope.data.catalog(records)
 # %%
 # NBVAL_CHECK_OUTPUT
 from pathlib import Path
+
 path = Path(obspy.__file__).parent / "io" / "mseed" / "tests" / "data" / "BW.BGLD.__.EHE.D.2008.001.first_10_records"
 other = rnnscope.data.from_obspy(str(path))
 print(obspy.read(str(path))[0].stats.sampling_rate, "Hz ->", other.attrs["sampling_rate"], "Hz,",
@@ -108,7 +109,7 @@ y = torch.from_numpy(synthetic.label.values.astype(np.int64))
 torch.manual_seed(0)
 lstm, head = torch.nn.LSTM(48, 16, batch_first=True), torch.nn.Linear(16, 5)
 optimiser = torch.optim.Adam([*lstm.parameters(), *head.parameters()], lr=1e-2)
-for epoch in range(15):
+for _ in range(15):
     optimiser.zero_grad()
     loss = torch.nn.functional.cross_entropy(head(lstm(x)[0]).reshape(-1, 5), y.reshape(-1), ignore_index=-1)
     loss.backward()
@@ -172,7 +173,7 @@ run_eqt = rnnscope.capture(eqt, window, sampling_rate=100, time_axis=-1, labels=
 # %%
 # NBVAL_CHECK_OUTPUT
 print(dict(run_eqt.h.sizes), "| step:", round(run_eqt.attrs["step_seconds"], 3), "s")
-for label, units in zip(rnnscope.schema.layer_labels(run_eqt), run_eqt.layer_units.values):
+for label, units in zip(rnnscope.schema.layer_labels(run_eqt), run_eqt.layer_units.values, strict=True):
     print(f"{label:42s} {units} units")
 print("VTE steps:", int((run_eqt.label[0] == run_eqt.attrs["class_names"].index("VTE")).sum()))
 

@@ -178,7 +178,7 @@ HYB  16 (0.869)  7 (0.718)  5 (0.680) 13 (0.661) 56 (0.654)
     top = analysis.top_units(run, k=5).sel(layer=0)
     for c in top["class_name"].values:
         units = top.sel(class_name=c)
-        print(f"{c:4s}", " ".join(f"{int(u):2d} ({h:.{DIGITS}f})" for u, h in zip(units.values, units["heat"].values)))
+        print(f"{c:4s}", " ".join(f"{int(u):2d} ({h:.{DIGITS}f})" for u, h in zip(units.values, units["heat"].values, strict=True)))
 
 # %% [markdown]
 # **Specialisation and a few summary values**: mean class selectivity, how many units prefer each class,

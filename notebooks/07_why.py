@@ -148,7 +148,7 @@ listening.round(2)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-for ax, (cell, prof) in zip(axes, profiles.items()):
+for ax, (cell, prof) in zip(axes, profiles.items(), strict=True):
     for c, color in (("LP", "#56B4E9"), ("VTE", "#D55E00")):
         mean = prof.band_profile.sel(unit=flagged[cell][c], layer=0).mean("unit")
         ax.plot(prof.band_hz, mean, "o-", color=color, label=f"{c} units")

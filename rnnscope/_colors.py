@@ -111,7 +111,7 @@ def _assign(names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             free = [len(pool) - 1]
         if used:
             nearest = np.min(np.linalg.norm(pool_lab[free][:, None, :] - np.array(used)[None], axis=2), axis=1)
-            far = [i for i, d in zip(free, nearest) if d >= MIN_DISTANCE]
+            far = [i for i, d in zip(free, nearest, strict=True) if d >= MIN_DISTANCE]
             pick = far[0] if far else free[int(np.argmax(nearest))]
         else:
             pick = free[0]

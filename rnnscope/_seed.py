@@ -48,9 +48,13 @@ def seed_everything(seed: int, *, threads: int | None = None) -> np.random.Gener
     """
     func = "seed_everything"
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"The 'seed' parameter of {func} must be a non-negative integer, e.g. 0. Got {seed!r} instead.")
+        raise ValueError(
+            f"The 'seed' parameter of {func} must be a non-negative integer, e.g. 0. Got {seed!r} instead."
+        )
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1):
-        raise ValueError(f"The 'threads' parameter of {func} must be a positive integer or None. Got {threads!r} instead.")
+        raise ValueError(
+            f"The 'threads' parameter of {func} must be a positive integer or None. Got {threads!r} instead."
+        )
     seed = int(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)

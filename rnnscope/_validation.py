@@ -40,7 +40,9 @@ def check_positive(value: Any, *, name: str, func: str, integer: bool = False, a
     return value
 
 
-def check_range(value: Sequence[float], *, name: str, func: str, low: float = -np.inf, high: float = np.inf) -> tuple[float, float]:
+def check_range(
+    value: Sequence[float], *, name: str, func: str, low: float = -np.inf, high: float = np.inf
+) -> tuple[float, float]:
     """Return ``(a, b)`` for a pair with ``low <= a <= b <= high``, else raise."""
     try:
         a, b = (float(v) for v in value)
@@ -220,7 +222,9 @@ def no_background_message(func: str, where: str, class_names: Sequence[str], con
 
     >>> no_background_message("susceptibility", "the run has no attrs['background']", ["BG", "VT"],
     ...                       "every segment counts as an event")
-    "susceptibility: nothing says which class is the background (the run has no attrs['background']), so every segment counts as an event. Pass background= one of ['BG', 'VT'] (or background=None: no class is background), or declare it where the data are read (rnnscope.data.from_arrays(..., background='BG'))."
+    "susceptibility: nothing says which class is the background (the run has no attrs['background']), so every segment
+    counts as an event. Pass background= one of ['BG', 'VT'] (or background=None: no class is background), or declare it
+    where the data are read (rnnscope.data.from_arrays(..., background='BG'))."
     """
     names = [str(c) for c in class_names]
     example = names[0] if names else "BG"
@@ -288,7 +292,8 @@ def require(module: str, *, extra: str, what: str):
     >>> require("no_such_module_xyz", extra="review", what="The review page")
     Traceback (most recent call last):
     ...
-    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: ... pip install 'rnnscope[review]'.
+    rnnscope.errors.MissingExtraError: The review page needs no_such_module_xyz, which is not installed: ... pip install
+    'rnnscope[review]'.
     """
     try:
         return importlib.import_module(module)

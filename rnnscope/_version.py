@@ -36,7 +36,7 @@ def provenance(*, seed: int | None = None) -> dict:
                 "python": platform.python_version()}
     if "torch" in sys.modules:
         versions["torch"] = str(sys.modules["torch"].__version__)
-    out = {"rnnscope_version": __version__,
+    out: dict[str, object] = {"rnnscope_version": __version__,
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "versions": dict(sorted(versions.items()))}
     if seed is not None:

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ._validation import require
 from ._version import __version__
@@ -70,7 +73,8 @@ def _demo(args: argparse.Namespace) -> int:
 
     shown = _records_to_show(data.catalog(test_set), records.attrs["class_names"], args.figures,
                              records.attrs.get("background"))
-    figures = {f"record_{run['event_id'].values[e]}.png": lambda e=e: plots.activation_map(run, event=e) for e in shown}
+    figures: dict[str, Callable[[], Any]] = {
+        f"record_{run['event_id'].values[e]}.png": functools.partial(plots.activation_map, run, event=e) for e in shown}
     figures.update({
         "fig5_activation_histograms.png": lambda: plots.activation_histograms(analysis.activation_histogram(run)),
         "fig6_heat_maps.png": lambda: plots.heat_maps(run),
@@ -165,7 +169,9 @@ def _monitor(args: argparse.Namespace) -> int:
 def _print_warnings(caught, per_kind: int = 3) -> None:
     """The warnings of a command on stderr, each once, as ``rnnscope monitor: warning: ...``; of one kind (e.g.
     ObsPy's note for every damaged MiniSEED record) the first ``per_kind`` and how many more."""
-    seen, shown, more = set(), {}, {}
+    seen: set[str] = set()
+    shown: dict[str, int] = {}
+    more: dict[str, int] = {}
     for w in caught:
         text = " ".join(str(w.message).split())
         kind = w.category.__name__
@@ -303,9 +309,21 @@ def _retrain(args: argparse.Namespace) -> int:
             return 2
     try:
         rejected = None if str(args.rejected).lower() == "none" else args.rejected
-        result = train.retrain(args.model, args.reviewed, waveforms=args.waveforms, original=original,
-                               rejected=rejected, context_s=args.context, holdout=args.holdout, epochs=args.epochs, lr=args.lr,
-                               replay=args.replay, seed=args.seed, device=args.device, progress=not args.quiet)
+        result = train.retrain(
+            args.model,
+            args.reviewed,
+            waveforms=args.waveforms,
+            original=original,
+            rejected=rejected,
+            context_s=args.context,
+            holdout=args.holdout,
+            epochs=args.epochs,
+            lr=args.lr,
+            replay=args.replay,
+            seed=args.seed,
+            device=args.device,
+            progress=not args.quiet,
+        )
     except (ValueError, FileNotFoundError) as err:
         print(f"rnnscope retrain: {err}", file=sys.stderr)
         return 2

@@ -5,12 +5,16 @@ Every function returns a :class:`matplotlib.figure.Figure` and never calls ``plt
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import xarray as xr
 
 from ._colors import CLASS_COLORS, class_color  # colours keyed by class name, distinct for any set of names
 from ._validation import stored_background
 
+if TYPE_CHECKING:  # the return type of the figure makers
+    import matplotlib.figure
 #: colours of several curves in one figure (e.g. ablation curves of several runs)
 _EXTRA_COLORS = ["#CC79A7", "#0072B2", "#F0E442", "#000000"]
 
@@ -48,7 +52,7 @@ def _label_bands(ax, times, labels, class_names, y0, y1, alpha=0.35):
     change = np.flatnonzero(np.diff(labels)) + 1
     starts, ends = np.r_[0, change], np.r_[change, labels.size]
     step = times[1] - times[0] if times.size > 1 else 1.0
-    for a, b in zip(starts, ends):
+    for a, b in zip(starts, ends, strict=True):
         if labels[a] < 0:
             continue
         name = class_names[labels[a]]
@@ -56,7 +60,7 @@ def _label_bands(ax, times, labels, class_names, y0, y1, alpha=0.35):
                    color=class_color(name, class_names), alpha=alpha, lw=0)
 
 
-def record_overview(ds: xr.Dataset, *, event: int = 0) -> "matplotlib.figure.Figure":  # noqa: F821
+def record_overview(ds: xr.Dataset, *, event: int = 0) -> matplotlib.figure.Figure:
     """Waveform with labelled segments and P/S arrivals, spectrogram, features and frame labels of one record.
 
     Parameters
@@ -100,7 +104,7 @@ def record_overview(ds: xr.Dataset, *, event: int = 0) -> "matplotlib.figure.Fig
         if coord in rec.coords and rec[coord].values.item():
             title += f"  {rec[coord].values.item()}"
     fig.suptitle(title)
-    for ax, panel in zip(axes, panels):
+    for ax, panel in zip(axes, panels, strict=True):
         if panel == "waveform":
             n = int(rec["n_samples"]) if "n_samples" in rec.coords else int(rec["waveform"].notnull().sum())
             t = rec["sample_time"].values[:n]
@@ -136,7 +140,7 @@ def _segment_marks(ax, ds, event, names):
     background = stored_background(ds.attrs)
     rows = segment_rows(ds)
     rows = rows[rows["event_id"] == event_ids(ds)[event]]  # the segment table names records by event_id
-    for cls, start, end, p, s in zip(rows["class"], rows["start"], rows["end"], rows["p"], rows["s"]):
+    for cls, start, end, p, s in zip(rows["class"], rows["start"], rows["end"], rows["p"], rows["s"], strict=True):
         name = names[int(cls)]
         if name != background:
             ax.axvspan(start, end, color=class_color(name, names), alpha=0.25, lw=0)
@@ -405,7 +409,7 @@ def heat_maps(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int = 0, weighti
     axes = np.atleast_1d(fig.subplots(len(fractions), 1))
     image = None
     which = "common to all classes" if rule == "every" else "of any class"
-    for ax, fraction in zip(axes, fractions):
+    for ax, fraction in zip(axes, fractions, strict=True):
         sub = top_fraction(heat, fraction=fraction, rule=rule).heat.isel(layer=0).dropna("unit", how="all")
         units = sub["unit"].values
         if units.size:
@@ -461,8 +465,8 @@ def correlation_matrices(run_or_heat, *, fractions=(1.0, 0.5, 0.3), layer: int =
     fig = _blank_figure(width=3.6 * len(fractions) + 1.0, height=3.8)
     axes = np.atleast_1d(fig.subplots(1, len(fractions)))
     image = None
-    for ax, fraction in zip(axes, fractions):
-        kwargs = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
+    for ax, fraction in zip(axes, fractions, strict=True):
+        kwargs: dict[str, Any] = {"weighting": weighting} if isinstance(run_or_heat, xr.Dataset) else {}
         corr = class_correlation(run_or_heat, fraction=fraction, **kwargs).sel(layer=layer)
         names = [str(c) for c in corr["class_name"].values]
         image = ax.imshow(corr.values, cmap="RdBu", vmin=-1, vmax=1, interpolation="nearest")
@@ -529,7 +533,7 @@ def top_unit_traces(run: xr.Dataset, *, event=0, k: int = 5, classes=None, layer
     _record_panels(axes, run, e, names, traces.sizes["time"])
     times = traces["time"].values
     vmin, vmax = activation_limits(var, traces.values)
-    for ax, name in zip(axes[n_rec:], classes):
+    for ax, name in zip(axes[n_rec:], classes, strict=True):
         units = [int(u) for u in ranked.sel(class_name=name).values if u >= 0]
         for rank, unit in enumerate(units):
             ax.plot(times, traces.sel(unit=unit).values, lw=1.0, label=f"{unit} (#{unit + 1})",
@@ -669,7 +673,7 @@ def responsibility_map(resp, *, units=None):
     fig = _blank_figure(height=1.0 + 1.8 * n_layers)
     axes = np.atleast_1d(fig.subplots(n_layers, 1, sharex=True))
     image = None
-    for ax, l in zip(axes, range(n_layers)):
+    for ax, l in zip(axes, range(n_layers), strict=True):
         sub = resp.isel(layer=l)
         image = ax.imshow(sub.values, aspect="auto", cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
         ax.set_yticks(np.arange(sub.sizes["class_name"]), [str(c) for c in sub["class_name"].values])
@@ -766,7 +770,8 @@ def perturbation_map(diff, *, units=None, threshold: float = 0.1):
     n_layers = d.sizes["layer"]
     times = d["time"].values
     fig = _blank_figure(height=1.6 * n_layers + 2.4)
-    axes = np.atleast_1d(fig.subplots(n_layers + 1, 1, sharex=True, gridspec_kw={"height_ratios": [1.0] * n_layers + [0.8]}))
+    ratios = [1.0] * n_layers + [0.8]
+    axes = np.atleast_1d(fig.subplots(n_layers + 1, 1, sharex=True, gridspec_kw={"height_ratios": ratios}))
     lo, hi = activation_limits("c", d.values)
     start, stop = int(d.attrs.get("noise_start_frame", -1)), int(d.attrs.get("noise_stop_frame", -1))
     image = None

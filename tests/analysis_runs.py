@@ -123,7 +123,6 @@ def real_run() -> xr.Dataset:
         import torch
 
         import rnnscope
-
         from rnnscope._seed import preserved
 
         with preserved():

@@ -2,13 +2,11 @@
 import numpy as np
 import pytest
 import xarray as xr
+from analysis_runs import boundary_run, heat_run, make_run
 from sklearn.metrics import roc_auc_score
 
 from rnnscope import analysis, examples
 from rnnscope.analysis import EmptyClassWarning
-
-from analysis_runs import boundary_run, heat_run, make_run
-
 
 # --------------------------------------------------------------------------------------------- heat maps
 
@@ -90,7 +88,7 @@ def test_activation_histogram_by_segment_and_overall():
     assert float(overall["polarization"].sel(layer=0)) == pytest.approx(2 / 16)  # |1.0| and |-1.0|
 
 
-# --------------------------------------------------------------------------------------------- 100/50/30 %, correlation, top
+# ------------------------------------------------------------------------------------- 100/50/30 %, correlation, top
 
 
 HEAT = xr.DataArray(

@@ -6,11 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+from analysis_runs import padded_run
 
 import rnnscope
 from rnnscope import analysis
-
-from analysis_runs import padded_run
 
 pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 

@@ -9,14 +9,13 @@ import warnings
 import numpy as np
 import pytest
 import xarray as xr
+from analysis_runs import make_run
 from scipy import stats
 
 import rnnscope
 from rnnscope import analysis
 from rnnscope.errors import RnnscopeWarning
 from rnnscope.features import FeatureConfig
-
-from analysis_runs import make_run
 
 N_RECORDS, N_TIME, SEGMENT = 12, 60, 10
 

@@ -90,7 +90,7 @@ def assert_entries(run, module_name, expected, layers=None):
     """The run's entries of one module equal the reference values on the valid frames."""
     positions = np.flatnonzero(np.asarray(run["module"].values) == module_name)
     assert len(positions) == len(expected)
-    for position, values in zip(positions, expected):
+    for position, values in zip(positions, expected, strict=True):
         for name, ref in values.items():
             got = run[name].isel(layer=int(position)).values[:, : ref.shape[1], : ref.shape[2]]
             ref = ref.numpy()
@@ -371,7 +371,7 @@ def test_eqtransformer_window_times():
         handle.remove()
     assert model.training  # the model's mode is restored
     with torch.no_grad():
-        assert all(torch.equal(a, b) for a, b in zip(own, model.eval()(x)))  # and the model is unchanged
+        assert all(torch.equal(a, b) for a, b in zip(own, model.eval()(x), strict=True))  # and the model is unchanged
     assert run.sizes["time"] == 47 and run.attrs["step_seconds"] == pytest.approx(60 / 47)
     assert float(run["time"][0]) == pytest.approx(30 / 47) and float(run["time"][-1]) == pytest.approx(60 - 30 / 47)
     labels = schema.layer_labels(run)

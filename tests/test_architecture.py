@@ -31,8 +31,24 @@ ALLOWED = {
     "monitoring": {"base", "device", "schema", "io", "data", "features", "models", "capturing"},
     "review": {"base", "schema", "io", "data", "analysis", "plots", "widgets", "monitoring"},
     "examples": {"base", "device", "schema", "io", "models"},
-    "cli": {"base", "device", "schema", "io", "data", "features", "models", "train", "capturing", "experiments", "monitoring",
-            "analysis", "plots", "widgets", "examples", "review"},
+    "cli": {
+        "base",
+        "device",
+        "schema",
+        "io",
+        "data",
+        "features",
+        "models",
+        "train",
+        "capturing",
+        "experiments",
+        "monitoring",
+        "analysis",
+        "plots",
+        "widgets",
+        "examples",
+        "review",
+    },
     "root": {"base"},  # rnnscope/__init__.py: lazy attributes only
 }
 #: parts that never import torch (a run opened from disk is analysed and explored without it)
@@ -179,7 +195,11 @@ def test_the_graph_sees_relative_and_function_level_imports():
     targets = {t for t, _ in graph["rnnscope.capturing._capture"]}
     assert "rnnscope.models._module_masks" in targets  # imported inside a function (_check_silence)
     assert "rnnscope.schema" in targets  # relative, module level
-    assert _part("rnnscope._validation") == "base" and _part("rnnscope._seed") == "device" and _part("rnnscope.monitoring._engine") == "monitoring"
+    assert (
+        _part("rnnscope._validation") == "base"
+        and _part("rnnscope._seed") == "device"
+        and _part("rnnscope.monitoring._engine") == "monitoring"
+    )
 
 
 def test_public_entry_points_are_not_shadowed_by_packages():

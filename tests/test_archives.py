@@ -187,7 +187,7 @@ def test_event_cut_files_months_apart(archives, model_path):
     result = rnnscope.monitor(model_path, root, seed_id=SID, progress=False)
     starts = [UTCDateTime(t) for t, _ in CUTS]
     assert len(result.pieces) == 2
-    for piece, start, (_, length) in zip(result.pieces, starts, CUTS):
+    for piece, start, (_, length) in zip(result.pieces, starts, CUTS, strict=True):
         assert abs(piece.start_ns - start.ns) <= 5_000_000  # to half a sample at 100 Hz
         assert piece.prob.shape[0] == frames_in(length)
     assert result.gaps["duration_s"].max() > 60 * 86400

@@ -32,7 +32,9 @@ def copy_model(n_features=6, feature=2, delay=3, gain=0.2, hidden=None):
     """A vanilla RNN whose unit ``delay`` copies input feature ``feature`` from ``delay`` frames back: unit 0 reads
     the feature, unit k reads unit k - 1 (a shift register); every other weight is 0."""
     hidden = hidden or delay + 2
-    model = RNNClassifier("rnn", input_size=n_features, hidden_size=hidden, num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        "rnn", input_size=n_features, hidden_size=hidden, num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     layer = model.layers[0].rnn
     with torch.no_grad():
         for p in model.parameters():
@@ -62,14 +64,16 @@ def test_target_value_is_the_captured_state_with_windows_and_carried_state():
     """Each window starts from the state the record left there (max_lag), so f(x) is the unit's captured value."""
     data = _frames(n_records=2, n_time=40)
     torch.manual_seed(0)
-    model = RNNClassifier(["gru", "lstm"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        ["gru", "lstm"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     run = rnnscope.capture(model, data, progress=False)
     for layer, var in ((0, "update_gate"), (1, "c"), (1, "h")):
         attr = attribution(model, data, target=[1, 4], layer=layer, var=var, frames="all", max_lag=5, batch_size=7,
                            steps=8, progress=False)
         captured = run[var].sel(layer=layer).values  # (event, time, unit)
         expected = [captured[list(run.event_id.values).index(e), f, u] for e, f, u in
-                    zip(attr.target_event_id.values, attr.target_frame.values, attr.target_unit.values)]
+                    zip(attr.target_event_id.values, attr.target_frame.values, attr.target_unit.values, strict=True)]
         np.testing.assert_allclose(attr.target_value, expected, atol=1e-5)
         assert attr.sizes["lag"] == 6
         early = attr.target_frame.values < 5  # windows reaching before the record start are NaN there
@@ -111,7 +115,9 @@ def test_unrolled_path_gives_the_same_attributions():
     """The step loop used on CUDA (cuDNN refuses an RNN's backward in eval mode) equals the fused path."""
     data = _frames()
     torch.manual_seed(2)
-    model = RNNClassifier(["lstm", "gru"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        ["lstm", "gru"], input_size=6, hidden_size=5, num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     kwargs = dict(layer=1, frames=(9.0, 11.0), steps=8, max_lag=6, progress=False)
     fused = attribution(model, data, target=[0, 3], **kwargs)
     stepped = attribution(model, data, target=[0, 3], unroll=True, **kwargs)
@@ -173,8 +179,11 @@ def test_a_result_too_large_for_memory_asks_for_a_store(monkeypatch, tmp_path):
     in_memory = attribution(model, data, target=3, **kwargs)
     one_target = 4 * 6 * 6  # float32 x lags x features
     monkeypatch.setattr(_attribution_result, "MEMORY_LIMIT", 10 * one_target)
-    with pytest.raises(errors.AttributionError, match=r"the result would hold 56 targets x 6 lags x 6 features "
-                                                      r".*pass store= \(written batch by batch\) or a smaller max_lag="):
+    with pytest.raises(
+        errors.AttributionError,
+        match=r"the result would hold 56 targets x 6 lags x 6 features "
+        r".*pass store= \(written batch by batch\) or a smaller max_lag=",
+    ):
         attribution(model, data, target=3, **kwargs)
     stored = attribution(model, data, target=3, store=tmp_path / "long.zarr", **kwargs)
     xr.testing.assert_allclose(stored.load(), in_memory)
@@ -183,8 +192,17 @@ def test_a_result_too_large_for_memory_asks_for_a_store(monkeypatch, tmp_path):
 def test_occlusion_patches_share_their_drop():
     data = _frames()
     model = copy_model(feature=1, delay=2)
-    attr = attribution(model, data, target=2, frames=12.0, method="occlusion", patch=(2, 1), max_lag=5, baseline="zeros",
-                       progress=False)
+    attr = attribution(
+        model,
+        data,
+        target=2,
+        frames=12.0,
+        method="occlusion",
+        patch=(2, 1),
+        max_lag=5,
+        baseline="zeros",
+        progress=False,
+    )
     values = attr.attribution.values[:, :, 1]
     # patches end on the target frame: lags (0, 1), (2, 3), (4, 5); the copied lag 2 shares with lag 3
     np.testing.assert_allclose(values[:, 2], values[:, 3])
@@ -252,7 +270,9 @@ def test_eqtransformer_with_random_weights():
 
 def test_errors_name_what_is_wrong():
     data = _frames()
-    model = RNNClassifier(["lstm", "lstm"], input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        ["lstm", "lstm"], input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     with pytest.raises(errors.AttributionError, match=r"'layer' parameter of attribution must name the layer of unit"):
         attribution(model, data, target=2, progress=False)
     with pytest.raises(errors.AttributionError, match=r"'var' parameter .* \['h', 'c', 'input_gate'"):
@@ -299,14 +319,19 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
     features[0, 10:14] = np.nan
     data["features"] = (data["features"].dims, features)
     torch.manual_seed(6)
-    model = RNNClassifier("gru", input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG").fit_normalizer(data)
+    model = RNNClassifier(
+        "gru", input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG"
+    ).fit_normalizer(data)
     attr = attribution(model, data, target=[0, 2], frames=(8.0, 9.0), max_lag=12, steps=16, progress=False)
     assert np.isfinite(attr.attribution.values[:, :12]).all()
     with torch.no_grad():
         _, layers = model.forward_layers(torch.from_numpy(features[:, :40]))
     own = layers[0]["h"][0].numpy()
-    np.testing.assert_allclose(attr.target_value, [own[f, u] for f, u in zip(attr.target_frame.values,
-                                                                              attr.target_unit.values)], atol=1e-5)
+    np.testing.assert_allclose(
+        attr.target_value,
+        [own[f, u] for f, u in zip(attr.target_frame.values, attr.target_unit.values, strict=True)],
+        atol=1e-5,
+    )
     assert float(attr.completeness_error.max()) < 0.01
 
 
@@ -316,7 +341,9 @@ def test_unrolled_never_calls_the_fused_kernel_while_autograd_records(monkeypatc
     from rnnscope.models import unrolled
 
     torch.manual_seed(7)
-    classifier = RNNClassifier(["lstm", "gru"], input_size=3, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG").eval()
+    classifier = RNNClassifier(
+        ["lstm", "gru"], input_size=3, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG"
+    ).eval()
     bidirectional = ConvBiLSTM().eval()
     x = torch.randn(2, 6, 3, requires_grad=True)
     reference = classifier(x).sum() + bidirectional(x.transpose(1, 2)[:, :2]).sum()

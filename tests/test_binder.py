@@ -37,7 +37,8 @@ def test_a_venv_from_binder_files_runs_the_quickstart(tmp_path):
     code = (
         "import nbformat, nbclient, sys;"
         "nb = nbformat.read(sys.argv[1], 4);"
-        "nbclient.NotebookClient(nb, timeout=900, kernel_name='python3', resources={'metadata': {'path': sys.argv[2]}}).execute();"
+        "nbclient.NotebookClient(nb, timeout=900, kernel_name='python3', "
+        "resources={'metadata': {'path': sys.argv[2]}}).execute();"
         "print('executed', len(nb.cells), 'cells')"
     )
     out = _run([python, "-c", code, str(notebook), str(tmp_path)], env=env, cwd=tmp_path)

@@ -59,7 +59,9 @@ def _valid(run, name, event):
     return run[name].values[event, : int(run.length[event])]
 
 
-@pytest.mark.parametrize("cells,residual", [(k, False) for k in KINDS] + [(["gru", "lstm"], True), (["lstm", "lazy_lstm", "rnn"], True)])
+@pytest.mark.parametrize(
+    "cells,residual", [(k, False) for k in KINDS] + [(["gru", "lstm"], True), (["lstm", "lazy_lstm", "rnn"], True)]
+)
 def test_states_are_the_true_internal_values(frames, cells, residual):
     model = _model(cells, frames, residual=residual)
     run = rnnscope.capture(model, frames, progress=False, batch_size=3, time_chunk=37)
@@ -162,8 +164,11 @@ def test_silence_takes_layer_to_units_ids_or_masks_and_refuses_other_forms(frame
     b = rnnscope.capture(model, frames, progress=False, silence={0: [2, 3]})
     xr.testing.assert_identical(a.h, b.h)
     assert (a.h.isel(unit=[2, 3]).fillna(0) == 0).all() and (a.h.isel(unit=[0, 1, 4, 5]) != 0).any()
-    with pytest.raises(ValueError, match=r"'silence' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
-                                         r"have shape \(6,\) \(True for the silenced units\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'silence' parameter of capture: the mask of layer 0 has shape \(4,\); it must "
+        r"have shape \(6,\) \(True for the silenced units\)",
+    ):
         rnnscope.capture(model, frames, progress=False, silence={0: np.zeros(4, dtype=bool)})
     with pytest.raises(ValueError, match="outside 0..5"):
         rnnscope.capture(model, frames, progress=False, silence={0: [7]})
@@ -234,7 +239,7 @@ def test_summaries_match_their_definitions(frames, window, batch_size, overlap):
     per_segment = {}
     position = {str(i): k for k, i in enumerate(run.event_id.values)}
     for i, c, a, b in zip(run.segment_event_id.values, run.segment_class.values, run.segment_start.values,
-                          run.segment_end.values):
+                          run.segment_end.values, strict=True):
         e = position[str(i)]
         inside = (times >= a) & (times < b) & (np.arange(times.size) < int(run.length[e]))
         if inside.any():

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnscope import schema
-from rnnscope import models
+from rnnscope import models, schema
 from rnnscope.models import CELL_KINDS, lazy_lstm_recurrence, lstm_cell_scan, make_layer, set_native
 from rnnscope.models import _equations as eq
 from rnnscope.models._trace import TraceOutputs
@@ -75,7 +74,7 @@ def test_fused_forward_matches_step_loop_and_internals(kind, batch, random_state
     assert h.shape == (batch, 11, 7)
     assert _close(h, h_ref)
     assert len(final) == len(final_ref)
-    assert all(_close(a, b) for a, b in zip(final, final_ref))
+    assert all(_close(a, b) for a, b in zip(final, final_ref, strict=True))
     inside_grad = layer.internals(x, h, state0)  # records a graph: out-of-place path
     assert inside_grad["h"].requires_grad
     with torch.no_grad():
@@ -165,7 +164,7 @@ def test_lazy_lstm_step_matches_hand_computed_equations():
     m, c = [0.2, -0.4], [0.5, -1.5]
     expected = []
     for x in x_seq:
-        pre = lambda row, vec: Wl[row] * x + Ul[row][0] * vec[0] + Ul[row][1] * vec[1] + b[row]  # noqa: E731
+        pre = lambda row, vec, x=x: Wl[row] * x + Ul[row][0] * vec[0] + Ul[row][1] * vec[1] + b[row]  # noqa: E731
         i = [sig(pre(0 + u, m)) for u in range(2)]
         f = [sig(pre(2 + u, m)) for u in range(2)]
         o = [sig(pre(6 + u, m)) for u in range(2)]
@@ -200,10 +199,10 @@ def test_pointwise_equations_agree_in_place_and_out_of_place_and_with_the_formul
     def close(a, b):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
 
-    for got, ref in zip(eq.lstm_gates(pre.clone(), inplace=True), eq.lstm_gates(pre)):
+    for got, ref in zip(eq.lstm_gates(pre.clone(), inplace=True), eq.lstm_gates(pre), strict=True):
         close(got, ref)
     r, z, n = eq.gru_gates(pre.clone(), h_pre, inplace=True)
-    for got, ref in zip((r, z, n), eq.gru_gates(pre, h_pre)):
+    for got, ref in zip((r, z, n), eq.gru_gates(pre, h_pre), strict=True):
         close(got, ref)
     hp = h_prev[..., :4]
     close(r, torch.sigmoid(pre[..., :4] + h_pre[..., :4]))
@@ -283,7 +282,7 @@ def test_unit_mask_matches_step_loop_that_zeroes_masked_units(kind):
         h_ref, final_ref, inside_ref = step_loop(layer, x, state0, manual_keep=keep.float())
     assert _close(h, h_ref)
     assert not h[..., ~keep].any()
-    assert all(_close(a, b) for a, b in zip(final, final_ref))
+    assert all(_close(a, b) for a, b in zip(final, final_ref, strict=True))
     inside = layer.internals(x, h, state0, keep=keep)
     for name in layer.variables:
         assert _close(inside[name], inside_ref[name]), name
@@ -364,7 +363,7 @@ def test_trace_returns_every_variable_equal_to_the_step_loop(kind, masked, grad)
                 reference[v].append(inter[v])
         for v in layer.variables:
             torch.testing.assert_close(out[v].detach(), torch.stack(reference[v], 1), atol=1e-6, rtol=1e-5)
-        for a, b in zip(final, s):
+        for a, b in zip(final, s, strict=True):
             torch.testing.assert_close(a.detach(), b, atol=1e-6, rtol=1e-5)
 
 
@@ -409,7 +408,7 @@ def test_trace_to_writes_any_strided_layout_like_trace(kind, order, native):
     finally:
         set_native(previous)
     torch.testing.assert_close(h_seq, expected["h"], atol=1e-6, rtol=0)
-    for a, b in zip(final, expected_final):
+    for a, b in zip(final, expected_final, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
     for name in names:
         got = _read(out, name, base, batch, n_time, 5, order)

@@ -1,7 +1,6 @@
 """experiments.class_silencing and patch_activations on a hand-wired classifier whose units drive one class each."""
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch

@@ -119,7 +119,9 @@ def test_onset_analyses_read_the_background_from_the_run(run50):
     assert any("susceptibility: nothing says which class is the background (the run has no attrs['background'])"
                in m and "Pass background= one of ['BG', 'TR', 'LP', 'VT', 'AV']" in m for m in messages)
     assert out.attrs["background"] == "None"
-    with pytest.warns(UserWarning, match=r"detector_units: nothing says which class is the background \(the run has no "):
+    with pytest.warns(
+        UserWarning, match=r"detector_units: nothing says which class is the background \(the run has no "
+    ):
         analysis.detector_units(bare, half_width=0)
 
 
@@ -145,8 +147,11 @@ def test_evaluate_leaves_background_segments_out_of_the_event_table(model50, fra
     del bare.attrs["background"]
     other = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5, class_names=CHILE)
     other.load_state_dict(model50.state_dict())
-    with pytest.warns(UserWarning, match=r"evaluate: nothing says which class is the background \(neither the data's attrs "
-                                         r"nor the model name one\), so segments of every class are scored as events"):
+    with pytest.warns(
+        UserWarning,
+        match=r"evaluate: nothing says which class is the background \(neither the data's attrs "
+        r"nor the model name one\), so segments of every class are scored as events",
+    ):
         rnnscope.train.evaluate(other, bare)
 
 
@@ -329,8 +334,11 @@ def test_nan_inside_valid_frames_is_not_polarised(run50):
     broken = run50.copy(deep=True)
     h = broken["h"].values
     h[1, 3, :, 0] = np.nan  # one frame of record 1, every unit
-    with pytest.warns(RuntimeWarning, match=r"activation_histogram: 8 values of 'h' inside valid frames \(time < "
-                                            r"length\) are NaN or infinite \(the first in record 'rec00001', frame 3\)"):
+    with pytest.warns(
+        RuntimeWarning,
+        match=r"activation_histogram: 8 values of 'h' inside valid frames \(time < "
+        r"length\) are NaN or infinite \(the first in record 'rec00001', frame 3\)",
+    ):
         hist = analysis.activation_histogram(broken, per=None)
     clean = analysis.activation_histogram(run50, per=None)
     assert int(clean["counts"].sum()) - int(hist["counts"].sum()) == 8

@@ -9,8 +9,8 @@ import torch
 import xarray as xr
 
 from rnnscope import analysis, experiments, train
-from rnnscope.schema import segment_frames
 from rnnscope.models import RNNClassifier
+from rnnscope.schema import segment_frames
 
 
 @pytest.fixture(scope="module")

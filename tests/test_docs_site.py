@@ -30,7 +30,11 @@ class _Resources(HTMLParser):
         attrs = dict(attrs)
         if tag in self.LOADS and attrs.get(self.LOADS[tag]):
             self.urls.append(attrs[self.LOADS[tag]])
-        if tag == "link" and attrs.get("href") and not {"canonical", "alternate"} & set((attrs.get("rel") or "").split()):
+        if (
+            tag == "link"
+            and attrs.get("href")
+            and not {"canonical", "alternate"} & set((attrs.get("rel") or "").split())
+        ):
             self.urls.append(attrs["href"])
 
 

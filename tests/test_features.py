@@ -110,7 +110,9 @@ def test_magnitude_spectrum_option_weighs_the_fft_magnitude():
     np.testing.assert_allclose(feats[:, :16], np.log(magnitude @ weights), rtol=1e-10)
     # the spectrogram stays the log power spectrum whatever the filter bank weighs
     np.testing.assert_allclose(spec, F.frames_of(x, FS)[1], rtol=1e-12)
-    with pytest.raises(ValueError, match=r"The 'spectrum' parameter of compute must be one of \['power', 'magnitude'\]"):
+    with pytest.raises(
+        ValueError, match=r"The 'spectrum' parameter of compute must be one of \['power', 'magnitude'\]"
+    ):
         F.compute(_records([x]), spectrum="amplitude")
 
 

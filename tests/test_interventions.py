@@ -136,7 +136,7 @@ def test_ablation_zero_mode_equals_evaluate_of_the_masked_model(trained, frames)
     table = experiments.ablation_curve(trained, frames, fractions=(0.5, 0.25), ranking="activity")
     run = rnnscope.capture(trained, frames, progress=False, device="cpu")
     activity = run["summary_activity"].sel(layer=0).values
-    for fraction, n, accuracy in zip(table["fraction"], table["n_units"], table["accuracy"]):
+    for fraction, n, accuracy in zip(table["fraction"], table["n_units"], table["accuracy"], strict=True):
         assert n == experiments.keep_count(fraction, 8)
         keep = np.zeros(8, dtype=bool)
         keep[np.argsort(-activity, kind="stable")[:n]] = True
@@ -211,7 +211,9 @@ def test_ablation_by_threshold_keeps_the_units_above_it(trained, frames):
         expected = rnnscope.train.evaluate(trained.masked([torch.from_numpy(keep)]), frames).accuracy
         assert row.accuracy == pytest.approx(expected)
     # random draws keep as many units as the threshold does
-    assert table[table.ranking == "random"]["n_units"].tolist() == table[table.ranking == "activity"]["n_units"].tolist()
+    assert (
+        table[table.ranking == "random"]["n_units"].tolist() == table[table.ranking == "activity"]["n_units"].tolist()
+    )
 
 
 def test_ablation_errors(trained, frames):

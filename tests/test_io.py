@@ -195,7 +195,7 @@ def test_an_altered_chunk_is_found_by_verify_and_when_it_is_read(stored, frames)
     with pytest.raises(io.RunFileError, match=r"reading a run: the run .* is damaged: chunk features/1.0.0 of "
                                               r"variable 'features' \(record 1, event_id 'syn00001'; frames 0-127\) "
                                               r"does not match the checksum"):
-        run.features.isel(event=1).values
+        _ = run.features.isel(event=1).values
 
 
 @pytest.mark.parametrize("damage", ["delete", "truncate"])

@@ -57,12 +57,12 @@ def test_runs_chunk_by_chunk_equal_the_whole_piece_at_once(seed, n, classes, met
         finally:
             _runs.BLOCK = old
         assert [r[:3] for r in got] == [tuple(int(v) for v in r[:3]) for r in expected]
-        for g, e in zip(got, expected):
+        for g, e in zip(got, expected, strict=True):
             np.testing.assert_allclose(g[3], e[3], rtol=1e-12)
             np.testing.assert_array_equal(g[4], e[4])
         tables.append(got)
     for other in tables[1:]:
-        assert all(np.array_equal(a[3], b[3]) for a, b in zip(tables[0], other))
+        assert all(np.array_equal(a[3], b[3]) for a, b in zip(tables[0], other, strict=True))
 
 
 def test_smoothing_equals_scipy_filters_with_nearest_edges():
@@ -92,7 +92,7 @@ def test_the_detector_keeps_a_bounded_buffer_over_a_long_piece():
         _runs.BLOCK = old
     assert largest <= 300
     assert runs[0][0] == 0 and runs[-1][1] == 20_000
-    assert all(a[1] == b[0] for a, b in zip(runs, runs[1:]))  # the runs tile the piece
+    assert all(a[1] == b[0] for a, b in zip(runs, runs[1:], strict=False))  # the runs tile the piece
 
 
 def test_detect_of_one_piece_is_the_detector_on_the_whole_piece():
@@ -135,7 +135,7 @@ def test_a_result_read_from_an_output_folder_leaves_its_probabilities_on_disk(da
     serial = rnnscope.monitor(model, root, **kw)
     stored = rnnscope.monitor(model, root, output=tmp_path / "out", **kw)
     assert len(stored.pieces) == len(serial.pieces) == 2
-    for a, b in zip(stored.pieces, serial.pieces):
+    for a, b in zip(stored.pieces, serial.pieces, strict=True):
         assert isinstance(a.prob, StoredProb) and len(a.prob.parts) > 1  # one part per task (half an hour)
         np.testing.assert_array_equal(np.asarray(a.prob), b.prob)
     pd.testing.assert_frame_equal(stored.detections, serial.detections)
@@ -143,7 +143,7 @@ def test_a_result_read_from_an_output_folder_leaves_its_probabilities_on_disk(da
     expected = serial.probabilities()
     assert len(written) == len(expected) == 2 * 5  # the tasks' chunks joined back into one trace per piece
     for a, b in zip(sorted(written, key=lambda t: (t.stats.channel, t.stats.starttime)),
-                    sorted(expected, key=lambda t: (t.stats.channel, t.stats.starttime))):
+                    sorted(expected, key=lambda t: (t.stats.channel, t.stats.starttime)), strict=True):
         assert (a.stats.starttime, a.stats.class_name) == (b.stats.starttime, b.stats.class_name)
         np.testing.assert_array_equal(a.data, b.data)
     again = stored.detect(smoothing=("median", 3), min_duration=2)

@@ -78,7 +78,7 @@ def test_classifier_matches_interleaved_step_loop(cells, residual, input_size, m
     assert logits.shape == (3, 8, 4)
     assert torch.allclose(logits, ref_logits, atol=ATOL)
     assert torch.allclose(model(x, keep=keep_masks), logits, atol=1e-6)
-    for i, (record, h) in enumerate(zip(layers, ref_h)):
+    for i, (record, h) in enumerate(zip(layers, ref_h, strict=True)):
         assert torch.allclose(record["h"], h, atol=ATOL)  # captured h is before the shortcut
         inside = model.layers[i].internals(record["input"], record["h"], record["state0"], keep=record["keep"])
         assert torch.allclose(inside["h"], record["h"], atol=ATOL)
@@ -101,7 +101,7 @@ def test_masked_units_have_zero_effect_on_the_head(kind, residual):
     with torch.no_grad():
         before = model(x, keep=keep_masks)
         gates = model.layers[0].weight_ih.shape[0] // H
-        for layer, keep in zip(model.layers, keep_masks):
+        for layer, keep in zip(model.layers, keep_masks, strict=True):
             rows = torch.cat([torch.nonzero(~keep).flatten() + g * H for g in range(gates)])
             layer.rnn.weight_ih_l0[rows] += 2.0
             layer.rnn.weight_hh_l0[rows] -= 1.5
@@ -127,7 +127,7 @@ def test_trace_layers_into_given_outputs_equals_trace_layers(masked):
         logits, layers = model.trace_layers(x, keep=keep_masks)
         logits_out, layers_out = model.trace_layers(x, keep=keep_masks, outputs=outputs)
     assert torch.allclose(logits_out, logits, atol=1e-6)
-    for layer, record, record_out, out in zip(model.layers, layers, layers_out, outputs):
+    for layer, record, record_out, out in zip(model.layers, layers, layers_out, outputs, strict=True):
         assert list(record_out["variables"]) == ["h"]
         for name in layer.variables:
             assert torch.allclose(out.arrays[name], record["variables"][name], atol=1e-6), name
@@ -383,7 +383,9 @@ def test_mismatched_config_names_the_mismatch(tmp_path):
     path = tmp_path / "m.safetensors"
     model.save(path)
     config = dict(model.config, hidden_size=8)
-    with pytest.raises(ModelFileError, match=r"layers.0.rnn.weight_ih_l0: config expects \(32, 3\), file holds \(16, 3\)"):
+    with pytest.raises(
+        ModelFileError, match=r"layers.0.rnn.weight_ih_l0: config expects \(32, 3\), file holds \(16, 3\)"
+    ):
         load(path, model_config=config)
     config = dict(model.config, cells=["lstm", "lstm"], num_layers=2)
     with pytest.raises(ModelFileError, match=r"missing from the file: \['layers.1.rnn.weight_ih_l0'"):
@@ -421,7 +423,9 @@ def test_malicious_pickle_is_refused_and_not_executed(tmp_path, writer):
         with open(path, "wb") as f:
             pickle.dump(payload, f)
     config = RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=5).config
-    with pytest.raises(UnsafeModelFileError, match="not a plain weights file.*was refused and nothing in it was executed"):
+    with pytest.raises(
+        UnsafeModelFileError, match="not a plain weights file.*was refused and nothing in it was executed"
+    ):
         load(path, model_config=config)
     assert not target.exists()
     assert isinstance(UnsafeModelFileError("x"), ValueError)

@@ -21,11 +21,10 @@ obspy = pytest.importorskip("obspy")
 from obspy import UTCDateTime  # noqa: E402
 
 import rnnscope  # noqa: E402
-from rnnscope.monitoring import detect, frame_runs, match_detections, score_detections, smooth  # noqa: E402
-from rnnscope.monitoring import MonitorResult
-from rnnscope.monitoring._preprocessing import _detrend_inplace  # noqa: E402
 from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402
 from rnnscope.features import frames_of  # noqa: E402
+from rnnscope.monitoring import MonitorResult, detect, frame_runs, match_detections, score_detections, smooth  # noqa: E402
+from rnnscope.monitoring._preprocessing import _detrend_inplace  # noqa: E402
 
 SEED_ID = "XX.SYN..HHZ"
 START = UTCDateTime("2024-03-01T23:20:00")
@@ -102,7 +101,7 @@ def test_block_size_does_not_change_results(chunked, archive, model):
     root, _ = archive
     daily = rnnscope.monitor(model, root, seed_id=SEED_ID, starttime=START, endtime=END, detrend=False,
                              progress=False)
-    for a, b in zip(chunked.pieces, daily.pieces):
+    for a, b in zip(chunked.pieces, daily.pieces, strict=True):
         np.testing.assert_allclose(a.prob, b.prob, rtol=0, atol=1e-5)
     pd.testing.assert_frame_equal(chunked.detections[["class_name", "start", "end"]],
                                   daily.detections[["class_name", "start", "end"]])
@@ -168,7 +167,9 @@ def test_sources_agree(archive, model, tmp_path):
         tr.data = tr.data.astype(np.float64)  # float64 data could be detrended in place if not copied
     before = [tr.copy() for tr in stream]
     mem = rnnscope.monitor(model, stream, **kw)
-    assert all(np.array_equal(a.data, b.data) for a, b in zip(before, stream))  # the caller's stream is untouched
+    assert all(
+        np.array_equal(a.data, b.data) for a, b in zip(before, stream, strict=True)
+    )  # the caller's stream is untouched
     for other in (files, mem):
         assert len(other.pieces) == len(sds.pieces) == 1
         np.testing.assert_array_equal(other.pieces[0].prob, sds.pieces[0].prob)
@@ -367,7 +368,9 @@ def test_capture_store_writes_runs_the_explorer_opens(stored, model, raw):
     runs = [rnnscope.open_run(p) for p in paths]  # validates the schema
     assert sum(r.sizes["time"] for r in runs) == res.n_frames
     day2 = runs[1]
-    assert float(day2.time[0]) == 2.0 and str(day2.starttime.values[0]).startswith("2024-03-01T23:59:58")  # first frame at midnight
+    assert float(day2.time[0]) == 2.0 and str(day2.starttime.values[0]).startswith(
+        "2024-03-01T23:59:58"
+    )  # first frame at midnight
     np.testing.assert_array_equal(day2.prob.values[0], res.pieces[0].prob[-day2.sizes["time"]:])
     # h equals one forward pass over the whole piece (the state is carried across midnight)
     (_, after_gap), x2 = raw
@@ -393,7 +396,9 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
     names = ["h", "features", "spectrogram", "prob", "pred", "label", *schema.SEGMENT_VARIABLES,
              *schema.SUMMARY_VARIABLES]
     for name in names:
-        assert (captured[name].dims, captured[name].dtype.kind) == (monitored[name].dims, monitored[name].dtype.kind), name
+        assert (captured[name].dims, captured[name].dtype.kind) == (monitored[name].dims, monitored[name].dtype.kind), (
+            name
+        )
     for coord in ("event_id", "length", "starttime", "trace_id", "variable"):
         np.testing.assert_array_equal(captured[coord].values, monitored[coord].values)
     manifests = [json.loads((p / rnnscope.io.MANIFEST).read_text()) for p in (paths[0], tmp_path / "again.zarr")]
@@ -413,8 +418,8 @@ def test_monitor_stores_open_and_analyse_like_capture_stores(stored, model, tmp_
 @pytest.mark.parametrize("band", [None, (0.5, 20.0)])
 def test_preprocessor_windows_match_processing_the_whole_signal(band):
     """Overlapping windows (margins) and sub-windows give what processing the whole signal at once gives."""
-    from rnnscope.monitoring._preprocessing import _Preprocessor
     from rnnscope.data._readers import _process_piece
+    from rnnscope.monitoring._preprocessing import _Preprocessor
 
     rng = np.random.default_rng(8)
     x = np.cumsum(rng.normal(size=200 * 3000)) * 0.01 + rng.normal(size=200 * 3000) * 50  # 50 min at 200 Hz
@@ -423,13 +428,13 @@ def test_preprocessor_windows_match_processing_the_whole_signal(band):
     _process_piece(whole, None, band, 100.0, "test")
     pre = _Preprocessor(100.0, None, band, margin_s=60.0, seed_id=SEED_ID, func="test", sub_s=500.0)
     out, cuts = [], [0, 123_457, 300_001, 300_002, 450_000, x.size]
-    for a, b in zip(cuts[:-1], cuts[1:]):
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         out += pre.push(obspy.Trace(x[a:b].copy(), header={"sampling_rate": 200.0, "starttime": start + a / 200}))
     out += pre.flush()
     starts = [s for s, _ in out]
     y = np.concatenate([v for _, v in out])
     assert starts[0] == start.ns and y.size == whole.data.size
-    for (s0, v0), (s1, _) in zip(out[:-1], out[1:]):
+    for (s0, v0), (s1, _) in zip(out[:-1], out[1:], strict=True):
         assert s1 == s0 + v0.size * 10**7  # contiguous at 100 Hz, nothing lost or repeated
     scale = np.abs(whole.data).max()
     np.testing.assert_allclose(y, whole.data, rtol=0, atol=1e-5 * scale)  # resample_poly pads its ends with a line

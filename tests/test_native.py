@@ -92,7 +92,7 @@ def test_native_trace_equals_the_fallback_and_the_step_reference(isa, cell, batc
         assert native[name].shape == (batch, 23, hidden)
         torch.testing.assert_close(native[name], fallback[name], atol=2e-6, rtol=0)
         torch.testing.assert_close(native[name], reference[name], atol=2e-6, rtol=0)
-    for a, b in zip(native_final, fallback_final):
+    for a, b in zip(native_final, fallback_final, strict=True):
         torch.testing.assert_close(a, b, atol=2e-6, rtol=0)
     if masked:
         assert torch.all(native["h"][..., ~keep] == 0)
@@ -118,7 +118,7 @@ def test_the_kernels_split_the_work_over_the_threads(cell, batch, restore_thread
     (one, one_final), (two, two_final) = outs[1], outs[2]
     for name in one:
         assert torch.equal(one[name], two[name]), name
-    assert all(torch.equal(a, b) for a, b in zip(one_final, two_final))
+    assert all(torch.equal(a, b) for a, b in zip(one_final, two_final, strict=True))
 
 
 @needs_native
@@ -208,7 +208,7 @@ def _compare_with_the_fallback(layer, x, state, keep, outputs, isa, threads):
         torch.set_num_threads(previous_threads)
     (h, final, ranges), (h_ref, final_ref, ranges_ref) = native, fallback
     torch.testing.assert_close(h, h_ref, atol=2e-6, rtol=0)
-    for a, b in zip(final, final_ref):
+    for a, b in zip(final, final_ref, strict=True):
         torch.testing.assert_close(a, b, atol=2e-6, rtol=0)
     for name, array in native_out.arrays.items():  # the NaN fill is left where nothing is written, on both paths
         torch.testing.assert_close(array, fallback_out.arrays[name], atol=2e-6, rtol=0, equal_nan=True)
@@ -363,7 +363,7 @@ def test_nan_and_infinities_propagate_as_in_pytorch_s_own_modules(isa, kind):
                 ours, ours_last = layer.trace(x, tuple(state))
                 theirs, theirs_last = _module_run(layer, x, state)
                 _assert_like(ours["h"], theirs, (name, "state", s_index))
-                for a, b in zip(ours_last, theirs_last):
+                for a, b in zip(ours_last, theirs_last, strict=True):
                     _assert_like(a, b, (name, "last state", s_index))
             bad = x.clone()
             bad[0, 1, 2], bad[3, 2, 0], bad[hidden - 1, 0, 4] = value, value, -value if name != "nan" else value
@@ -663,7 +663,7 @@ def test_the_kernels_sum_abs_h_by_group_of_frames_as_the_fallback(cell, restore_
         own = 4 + torch.arange(batch)[:, None] * 3 + torch.randint(0, 3, (batch, 11))  # each row its own 3 groups
         groups[..., 1] = torch.where(torch.rand(batch, 11) < 0.8, own, -1).int()
 
-        def sums():
+        def sums(batch=batch, groups=groups, x=x):
             out = TraceOutputs({}, torch.zeros(batch, dtype=torch.int64), 1, 1, torch.full((batch,), 11),
                                groups, torch.zeros(4 + 3 * batch, 37))
             with torch.no_grad():
@@ -731,8 +731,11 @@ def test_the_group_sums_are_checked():
         ops.lstm_trace(*a.values(), torch.tensor([-1, 3]).repeat(12).view(3, 4, 2).int(), torch.zeros(3, 5))
     with pytest.raises(RuntimeError, match=r"The 'group_sums' argument .* \(groups, hidden\) = \[\*, 5\]"):
         ops.lstm_trace(*a.values(), torch.zeros(3, 4, 2, dtype=torch.int32), torch.zeros(3, 4))
-    with pytest.raises(RuntimeError, match=r"must give in its column 1 groups of one batch row each \(a segment belongs "
-                                           r"to one record\). Got group 1 in rows 0 and 1 instead"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"must give in its column 1 groups of one batch row each \(a segment belongs "
+        r"to one record\). Got group 1 in rows 0 and 1 instead",
+    ):
         ops.lstm_trace(*a.values(), torch.ones(3, 4, 2, dtype=torch.int32), torch.zeros(3, 5))
 
 

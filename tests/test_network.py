@@ -22,12 +22,12 @@ import pytest
 import torch
 
 obspy = pytest.importorskip("obspy")
-from obspy import UTCDateTime
+from obspy import UTCDateTime  # noqa: E402  (after the importorskip of obspy)
 
-import rnnscope
-from rnnscope.data._synthetic_archive import write_sds_archive
-from rnnscope.features import frames_of
-from rnnscope.monitoring import MonitorResult, NetworkResult
+import rnnscope  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.features import frames_of  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.monitoring import MonitorResult, NetworkResult  # noqa: E402  (after the importorskip of obspy)
 
 START = UTCDateTime("2024-03-01T23:40:00")
 SECONDS = 2400.0
@@ -86,7 +86,7 @@ def assert_same_as_serial(result, serial, ids=IDS):
         mine, ref = result[sid], serial[sid]
         assert [(p.start_ns, p.n_samples, p.first_frame_ns) for p in mine.pieces] == \
             [(p.start_ns, p.n_samples, p.first_frame_ns) for p in ref.pieces]
-        for a, b in zip(mine.pieces, ref.pieces):
+        for a, b in zip(mine.pieces, ref.pieces, strict=True):
             np.testing.assert_array_equal(a.prob, b.prob)
         pd.testing.assert_frame_equal(mine.gaps, ref.gaps)
         table = result.detections[result.detections["seed_id"] == sid].reset_index(drop=True)
@@ -226,7 +226,7 @@ def test_a_killed_run_loses_only_the_tasks_in_flight(archive, model, model_path,
     whole = rnnscope.monitor(model, root, seed_id="XX.*..HHZ", **kw)
     pd.testing.assert_frame_equal(rerun.detections, whole.detections)
     for sid in IDS:
-        for a, b in zip(rerun[sid].pieces, whole[sid].pieces):
+        for a, b in zip(rerun[sid].pieces, whole[sid].pieces, strict=True):
             np.testing.assert_array_equal(a.prob, b.prob)
 
 
@@ -260,7 +260,7 @@ def test_a_killed_worker_loses_only_its_task(archive, model, serial, cluster, tm
     whole = rnnscope.monitor(model, root, seed_id=IDS, **kw)
     pd.testing.assert_frame_equal(rerun.detections, whole.detections)
     for sid in IDS:
-        for a, b in zip(rerun[sid].pieces, whole[sid].pieces):
+        for a, b in zip(rerun[sid].pieces, whole[sid].pieces, strict=True):
             np.testing.assert_array_equal(a.prob, b.prob)
 
 
@@ -291,7 +291,7 @@ def test_network_capture_stores_equal_the_serial_ones(archive, model, tmp_path):
 def _worst(result, reference):
     """Largest probability difference per piece, and the frame times (s from START) where it exceeds 1e-6."""
     worst, where = 0.0, []
-    for a, b in zip(result.pieces, reference.pieces):
+    for a, b in zip(result.pieces, reference.pieces, strict=True):
         diff = np.abs(a.prob - b.prob).max(axis=1)
         worst = max(worst, float(diff.max(initial=0.0)))
         where += ((a.frame_times_ns[diff > 1e-6] - START.ns) / 1e9).tolist()

@@ -57,7 +57,9 @@ def test_notebook_05_checks_fail_when_a_pinned_number_moves(capsys):
     with pinned("\nfeature mean / std: 3.581 5.136\n"):
         print("feature mean / std: 3.581 5.136   ")  # trailing spaces (pandas tables) do not count
     assert capsys.readouterr().out == "feature mean / std: 3.581 5.136   \n"  # the reader still sees the numbers
-    with pytest.raises(AssertionError, match=r"(?s)pinned numbers moved.*-frame accuracy 0.702.*\+frame accuracy 0.703"):
+    with pytest.raises(
+        AssertionError, match=r"(?s)pinned numbers moved.*-frame accuracy 0.702.*\+frame accuracy 0.703"
+    ):
         with pinned("frame accuracy 0.702"):
             print("frame accuracy 0.703")
     with pytest.raises(AssertionError):

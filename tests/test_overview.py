@@ -20,8 +20,7 @@ import xarray as xr
 import rnnscope
 from rnnscope import _overview as ov
 from rnnscope import widgets as rw
-from rnnscope.io._overview import LevelStream, compute_overview
-from rnnscope.io._overview import overview_covers
+from rnnscope.io._overview import LevelStream, compute_overview, overview_covers
 
 CLASSES = ["noise", "LP", "VT"]
 N_UNITS, N_FREQ = 24, 17
@@ -408,8 +407,13 @@ def test_the_monitors_capture_store_holds_the_overview(tmp_path):
     n_features = rnnscope.features.compute(rnnscope.data.synthetic(n_records=1, seed=0, sampling_rate=50.0)).sizes[
         "feature"]
     torch.manual_seed(0)
-    result = rnnscope.monitor(rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=4, num_classes=5), tmp_path / "sds",
-                              capture_store=tmp_path / "capture", sampling_rate=50.0, progress=False)
+    result = rnnscope.monitor(
+        rnnscope.models.RNNClassifier("lstm", input_size=n_features, hidden_size=4, num_classes=5),
+        tmp_path / "sds",
+        capture_store=tmp_path / "capture",
+        sampling_rate=50.0,
+        progress=False,
+    )
     run = rnnscope.open_run(result.capture_store[0])
     n = int(run["length"].values[0])
     assert n >= 4_096 and run["overview_length"].values.tolist() == [n]

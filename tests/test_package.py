@@ -35,7 +35,7 @@ def test_lazy_attributes_resolve_and_unknown_names_fail():
 
     assert rnnscope.features.compute
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        rnnscope.nope
+        _ = rnnscope.nope
 
 
 RNNSCOPE = str(Path(sys.executable).with_name("rnnscope"))

@@ -2,10 +2,9 @@
 import numpy as np
 import pandas as pd
 import pytest
+from analysis_runs import make_run
 
 from rnnscope import analysis, examples
-
-from analysis_runs import make_run
 
 N_EVENTS, N_TIME, N_UNITS = 12, 60, 8
 LENGTHS = [50 + 5 * (e % 3) for e in range(N_EVENTS)]

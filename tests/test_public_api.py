@@ -40,7 +40,8 @@ NAMED_TESTS = {
     "rnnscope.data.read_quakeml_catalog":
         "tests/test_annotations.py::test_a_monitor_catalog_reads_back_to_the_same_classes_and_times",
     "rnnscope.data.synthetic_archive": "tests/test_archives.py::test_synthetic_archive_with_defaults",
-    "rnnscope.data.read_relative_csv": "tests/test_annotations.py::test_relative_csv_rows_timed_from_the_file_they_name",
+    "rnnscope.data.read_relative_csv":
+        "tests/test_annotations.py::test_relative_csv_rows_timed_from_the_file_they_name",
     "rnnscope.models.lazy_lstm_recurrence": "tests/test_cells.py::test_scan_helpers",
     "rnnscope.models.native_status": "tests/test_native.py::test_native_build_is_cached_and_reports_its_status",
     "rnnscope.models.build_native": "tests/test_public_api.py::test_build_native_with_defaults",

@@ -181,7 +181,7 @@ def test_gap_is_merged_filled_with_zeros_and_labelled_unknown(background):
     assert np.all(outside == (0 if background else -1))
     table = catalog(ds)
     expected = [("LP", 5.0, 20.0)] + ([("SIL", 0.0, 5.0), ("SIL", 20.0, 30.0)] if background else [])
-    assert sorted(zip(table.class_name, table.start, table.end)) == sorted(expected)
+    assert sorted(zip(table.class_name, table.start, table.end, strict=True)) == sorted(expected)
 
 
 def test_gap_without_catalogue_stays_unknown_with_background():
@@ -325,7 +325,7 @@ BEZ = "KC.BEZ..EHZ"
 def event_files(tmp_path, starts, seconds, rate=50.0):
     """One MiniSEED file of ``BEZ`` (int32 counts) per start time, ``seconds[k]`` long."""
     rng = np.random.default_rng(3)
-    for k, (start, length) in enumerate(zip(starts, seconds)):
+    for k, (start, length) in enumerate(zip(starts, seconds, strict=True)):
         data = rng.integers(-500, 500, size=int(round(length * rate))).astype(np.int32)
         header = dict(network="KC", station="BEZ", channel="EHZ", sampling_rate=rate, starttime=start)
         Trace(data, header=header).write(str(tmp_path / f"event_{k:02d}.mseed"), format="MSEED")

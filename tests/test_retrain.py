@@ -14,10 +14,10 @@ import torch
 
 obspy = pytest.importorskip("obspy")
 
-import rnnscope
-from rnnscope.data._synthetic_archive import write_sds_archive
-from rnnscope.monitoring import score_detections, to_catalog
-from rnnscope.train._retrain import read_reviewed, reviewed_records, windows
+import rnnscope  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.data._synthetic_archive import write_sds_archive  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.monitoring import score_detections, to_catalog  # noqa: E402  (after the importorskip of obspy)
+from rnnscope.train._retrain import read_reviewed, reviewed_records, windows  # noqa: E402  (after the importorskip of obspy)
 
 START = "2024-03-01T00:00:00"
 
@@ -74,7 +74,7 @@ def review_folder(archive, model, detections, tmp_path_factory):
     store = ReviewStore(folder, class_names=model.class_names)
     for row in truth.itertuples():
         store.decide("", "add", class_name=row.class_name, start=row.start, end=row.end, seed_id=row.seed_id)
-    for key, false_alarm in zip(store.keys(), detections["false_alarm"]):
+    for key, false_alarm in zip(store.keys(), detections["false_alarm"], strict=True):
         if false_alarm:
             store.decide(key, "reject")
     return folder
@@ -344,7 +344,7 @@ def test_a_rejection_lowers_the_retrained_models_probability_of_the_rejected_cla
     detections.to_csv(tmp_path / "detections.csv", index=False)
     store = ReviewStore(tmp_path, class_names=model.class_names)
     accepted = 0
-    for key, d in zip(store.keys(), detections.itertuples()):
+    for key, d in zip(store.keys(), detections.itertuples(), strict=True):
         same = truth[(truth["start"] < d.end) & (truth["end"] > d.start)]
         if same.empty:
             store.decide(key, "reject")
@@ -356,7 +356,9 @@ def test_a_rejection_lowers_the_retrained_models_probability_of_the_rejected_cla
     assert pd.read_csv(store.reviewed_csv)["review"].tolist() == ["accepted"] * 3
     settings = dict(context_s=5.0, epochs=10, progress=False)
     out = rnnscope.train.retrain(model, store.reviewed_csv, waveforms=root, original=original, **settings)
-    control = rnnscope.train.retrain(model, store.reviewed_csv, waveforms=root, original=original, rejected=None, **settings)
+    control = rnnscope.train.retrain(
+        model, store.reviewed_csv, waveforms=root, original=original, rejected=None, **settings
+    )
     assert out.model.info["retraining"]["rejected_detections"] == len(rejected)
     assert control.model.info["retraining"]["rejected_detections"] == 0
     before = _mean_probability(model, root, rejected)

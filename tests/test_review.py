@@ -85,7 +85,7 @@ def test_review_page_saves_each_decision_and_a_reloaded_page_shows_them(review_f
     with pytest.raises(ValueError, match="needs class_name= one of"):
         page.store.decide(page.store.keys()[0], "relabel", class_name="XYZ")
     # a rejection decided again (relabelled) leaves rejected.csv for reviewed.csv
-    key = next(k for k, status in zip(page.store.keys(), page.store.status()) if status == "rejected")
+    key = next(k for k, status in zip(page.store.keys(), page.store.status(), strict=True) if status == "rejected")
     page.store.decide(key, "relabel", class_name=page.class_names[0])
     assert len(pd.read_csv(review_folder / "rejected.csv")) == 1
     assert len(pd.read_csv(review_folder / "reviewed.csv")) == 5

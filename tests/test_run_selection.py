@@ -98,7 +98,7 @@ def _segment_heat_by_hand(run):
     h, times = np.abs(run.h.values.astype(np.float64)), run.time.values
     per_class = {}
     for i, c, a, b in zip(run.segment_event_id.values, run.segment_class.values, run.segment_start.values,
-                          run.segment_end.values):
+                          run.segment_end.values, strict=True):
         if str(i) not in position:  # a segment of a record selected away
             continue
         e = position[str(i)]
@@ -206,7 +206,7 @@ def _heat_by_hand_on_axis(run, start, stop):
     h, times = np.abs(run.h.values.astype(np.float64)), run.time.values
     per_class = {}
     for i, c, a, b in zip(run.segment_event_id.values, run.segment_class.values, run.segment_start.values,
-                          run.segment_end.values):
+                          run.segment_end.values, strict=True):
         e = position[str(i)]
         frames = np.arange(times.size)
         inside = (times >= a) & (times < b) & (frames < int(run.length[e])) & (frames >= start) & (frames < stop)

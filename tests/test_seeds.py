@@ -98,7 +98,7 @@ def _make(frames):
 
 
 def _same_weights(a, b):
-    return all(torch.equal(pa, pb) for pa, pb in zip(a.state_dict().values(), b.state_dict().values()))
+    return all(torch.equal(pa, pb) for pa, pb in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +117,7 @@ def test_fit_many_on_an_executor_equals_the_serial_models_bit_for_bit(frames, se
     with ThreadPoolExecutor(max_workers=2) as pool:
         parallel = train.fit_many(_make(frames), frames, seeds=[0, 1, 2], executor=pool, epochs=1, batch_size=2,
                                   progress=False)
-    assert all(_same_weights(a, b) for a, b in zip(serial, parallel))
+    assert all(_same_weights(a, b) for a, b in zip(serial, parallel, strict=True))
 
 
 def test_fit_many_tasks_are_picklable_for_process_executors(frames):

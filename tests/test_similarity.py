@@ -2,10 +2,9 @@
 import numpy as np
 import pytest
 import xarray as xr
+from analysis_runs import make_run
 
 from rnnscope import analysis
-
-from analysis_runs import make_run
 
 LENGTHS = [120, 90, 150]
 SEGMENTS = [(0, 0, 0, 60), (0, 1, 60, 120), (1, 2, 0, 90), (2, 0, 0, 150)]
@@ -123,7 +122,7 @@ def test_matching_on_absolute_correlation_finds_sign_flipped_units():
     pairs, corr = analysis.match_units(_run(states), b, layer=0), analysis.unit_correlation(_run(states), b, layer=0)
     assert pairs.unit_b.tolist() == np.argsort(order).tolist()
     flipped = set(order[[0, 3]].tolist())
-    assert all((c < -0.9) == (u in flipped) for u, c in zip(pairs.unit_a, pairs.correlation))
+    assert all((c < -0.9) == (u in flipped) for u, c in zip(pairs.unit_a, pairs.correlation, strict=True))
     assert corr.dims == ("layer_a", "unit_a", "unit_b") and corr.shape == (1, 8, 8)
     expected = np.corrcoef(_valid(states, 0).T, _valid(np.asarray(b.h.values), 0).T)[:8, 8:]
     np.testing.assert_allclose(corr.values[0], expected, atol=1e-9)
@@ -136,7 +135,7 @@ def test_matching_with_fewer_units_and_errors():
     states = _states(rng)
     small = _run(states[:, :, [6, 2, 4], :])
     pairs = analysis.match_units(_run(states), small, layer=1)
-    assert sorted(zip(pairs.unit_a, pairs.unit_b)) == [(2, 1), (4, 2), (6, 0)]
+    assert sorted(zip(pairs.unit_a, pairs.unit_b, strict=True)) == [(2, 1), (4, 2), (6, 0)]
     with pytest.raises(ValueError, match="layers are paired in order"):
         analysis.match_units(_run(states), small, layer=[0, 1], layer_b=[0])
     with pytest.raises(ValueError, match="different records"):

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from rnnscope.features._streaming import StreamingFeatures, delta_span
 from rnnscope.features import PRESETS, delta, frames_of
+from rnnscope.features._streaming import StreamingFeatures, delta_span
 
 
 def chunked(x, cuts, preset="paper", spectrogram=False):

@@ -32,7 +32,9 @@ def _logit(p):
 
 def gated_model(cell, taus=TAUS, dt=0.5, n_features=4):
     """Units whose keeping gate (LSTM forget, GRU update) is the constant exp(-dt / tau): only biases set it."""
-    model = RNNClassifier(cell, input_size=n_features, hidden_size=len(taus), num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        cell, input_size=n_features, hidden_size=len(taus), num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     rnn = model.layers[0].rnn
     H = len(taus)
     rows = slice(H, 2 * H) if cell == "lstm" else slice(H, 2 * H)  # LSTM (i, f, g, o); GRU (r, z, n)
@@ -75,7 +77,9 @@ def test_impulse_decay_matches_the_gate_time_constant():
 
 def test_vanilla_layers_have_no_gate_time_constant():
     torch.manual_seed(2)
-    model = RNNClassifier(["rnn", "lstm"], input_size=4, hidden_size=3, num_classes=2, class_names=["BG", "EV"], background="BG")
+    model = RNNClassifier(
+        ["rnn", "lstm"], input_size=4, hidden_size=3, num_classes=2, class_names=["BG", "EV"], background="BG"
+    )
     run = rnnscope.capture(model, _frames(), progress=False)
     tau = analysis.timescales(run)
     assert tau.gate.values.tolist() == ["none", "forget_gate"]

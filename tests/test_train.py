@@ -31,7 +31,7 @@ def test_fit_learns_and_is_reproducible_for_a_seed(frames):
     hb = train.fit(b, frames, epochs=4, batch_size=4, seed=1, threads=2, progress=False)
     assert ha["loss"].iloc[-1] < ha["loss"].iloc[0]
     pd.testing.assert_frame_equal(ha.drop(columns="seconds"), hb.drop(columns="seconds"))
-    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
         assert torch.equal(pa, pb), name
     assert a.info["training"]["epochs_run"] == 4 and a.info["training"]["seed"] == 1
 
@@ -358,7 +358,7 @@ def test_fit_gives_the_weights_of_the_loop_it_had_before_sharing_it_with_retrain
         for _ in range(3):
             losses.append(_reference_epoch(reference, records, optimiser, weights, 4, rng))
     assert history["loss"].tolist() == losses
-    for (name, a), b in zip(shared.state_dict().items(), reference.state_dict().values()):
+    for (name, a), b in zip(shared.state_dict().items(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
 
@@ -366,7 +366,7 @@ def test_retrain_fine_tunes_with_the_loop_it_had_before_sharing_it_with_fit(fram
     import math
 
     from rnnscope.train._fit import _class_weights
-    from rnnscope.train._records import _records, _Records
+    from rnnscope.train._records import _Records, _records
     from rnnscope.train._retrain import _fine_tune
 
     model = _tiny(frames, "lstm", 5)
@@ -387,7 +387,7 @@ def test_retrain_fine_tunes_with_the_loop_it_had_before_sharing_it_with_fit(fram
         batch = _Records(mine.x + [old.x[i] for i in picked], mine.y + [old.y[i] for i in picked], mine.class_names)
         losses.append(_reference_epoch(reference, batch, optimiser, weights, 4, rng))
     assert history["loss"].tolist() == losses
-    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values()):
+    for (name, a), b in zip(model.state_dict().items(), reference.state_dict().values(), strict=True):
         assert torch.equal(a, b), name
 
 
@@ -433,10 +433,10 @@ def _fold_table(rows):
 def test_fold_summary_and_differences_pair_seeds_partitions_and_baselines_by_hand():
     rows = []
     for seed, shift in ((0, 0.0), (1, 0.02)):
-        for part, acc in zip((1, 2, 3, 4), (0.80, 0.84, 0.78, 0.82)):
+        for part, acc in zip((1, 2, 3, 4), (0.80, 0.84, 0.78, 0.82), strict=True):
             rows.append(("lstm", seed, part, acc + shift, 12, 4))
             rows.append(("rnn", seed, part, acc + shift - 0.10 - 0.01 * part, 12, 4))
-    for part, acc in zip((1, 2, 3, 4), (0.70, 0.70, 0.72, 0.70)):
+    for part, acc in zip((1, 2, 3, 4), (0.70, 0.70, 0.72, 0.70), strict=True):
         rows.append(("linear", 0, part, acc, 12, 4))  # a baseline: one seed
     table = _fold_table(rows)
     summary = train.fold_summary(table).set_index("name")

@@ -12,10 +12,9 @@ import xarray as xr
 
 import rnnscope
 from rnnscope import widgets as rw
-from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets import _render, _summaries
+from rnnscope.widgets._render import fold_minmax
 from rnnscope.widgets._source import RunReader
-
 
 
 # ----------------------------------------------------------------------------------------------- fixtures
@@ -83,7 +82,7 @@ def main_class(run, event):
     seg = run[["segment_event_id", "segment_class", "segment_start", "segment_end"]].compute()
     record = str(run.event_id.values[event])
     rows = [(float(e - s), int(c)) for ev, c, s, e in zip(seg.segment_event_id.values, seg.segment_class.values,
-                                                         seg.segment_start.values, seg.segment_end.values)
+                                                         seg.segment_start.values, seg.segment_end.values, strict=True)
             if str(ev) == record]
     non_sil = [r for r in rows if names[r[1]] != "SIL"]
     return names[max(non_sil or rows)[1]]
@@ -415,7 +414,7 @@ def test_classheatmap_fraction_and_click_into_explorer(small_run, ex):
     with pytest.raises(traitlets.TraitError, match=r"'fraction' of ClassHeatMap must be in \(0, 1\]"):
         chm.fraction = 1.5
     chm.fraction = 1.0
-    present = [c for c, row in zip(chm.class_names, heat) if np.isfinite(row).any()]
+    present = [c for c, row in zip(chm.class_names, heat, strict=True) if np.isfinite(row).any()]
     assert list(chm.corr.row) == present and chm.correlation.shape == (len(present), len(present))
     assert np.allclose(np.diag(chm.correlation), 1.0)
     assert "Most specialised units" in chm.table.value
@@ -430,7 +429,7 @@ def test_classheatmap_fraction_and_click_into_explorer(small_run, ex):
 def test_histograms_and_compare_runs(small_run):
     hist = rw.Histograms(small_run)
     widths = np.diff(hist.edges)
-    for name, dens in hist.density.items():
+    for dens in hist.density.values():
         assert dens.sum() == 0 or (dens * widths).sum() == pytest.approx(1.0)
     assert hist.lines.labels == list(small_run.attrs["class_names"])
     hist.var = "forget_gate"
@@ -469,8 +468,15 @@ def test_a_detection_catalog_is_listed_and_opens_its_record(small_run):
     # UTC times (as rnnscope.monitor writes them) are matched against the run's starttime coordinate
     timed = run.assign_coords(starttime=("event", ["2024-01-01T00:00:00"] * run.sizes["event"]),
                               trace_id=("event", ["XX.STA..HHZ"] + ["YY.STA..HHZ"] * (run.sizes["event"] - 1)))
-    utc = pd.DataFrame({"start": pd.to_datetime(["2024-01-01T00:00:12Z"]), "end": pd.to_datetime(["2024-01-01T00:00:15Z"]),
-                        "class_name": ["LP"], "seed_id": ["YY.STA..HHZ"], "p_mean": [0.875]})
+    utc = pd.DataFrame(
+        {
+            "start": pd.to_datetime(["2024-01-01T00:00:12Z"]),
+            "end": pd.to_datetime(["2024-01-01T00:00:15Z"]),
+            "class_name": ["LP"],
+            "seed_id": ["YY.STA..HHZ"],
+            "p_mean": [0.875],
+        }
+    )
     ex2 = rw.Explorer(timed, catalog=utc, debounce=0)
     assert ex2.detections[["event", "t0", "t1"]].values.tolist() == [[1, 12.0, 15.0]]
     row = ex2.table.grid.data.iloc[0]
@@ -791,7 +797,7 @@ def test_highlight_and_unit_line_colours_stay_apart_from_class_colours(names):
 
 
 def test_the_explorer_draws_its_highlight_and_lines_in_those_colours(small_run):
-    from rnnscope._colors import MIN_DISTANCE, CLASS_COLORS, color_distance
+    from rnnscope._colors import CLASS_COLORS, MIN_DISTANCE, color_distance
 
     ex = rw.Explorer(small_run, width=800, debounce=0)
     assert color_distance(ex.highlight, CLASS_COLORS["TRE"]) >= MIN_DISTANCE  # was #E6A700, 4.8 from TRE

@@ -16,9 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sphinx.util import logging
-
 from public_api import checked_objects
+from sphinx.util import logging
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 The docs build has no internet, so it cannot download the projects' own ``objects.inv``; none of the installed
 packages ships one. This script lists the public names of the installed numpy, pandas, xarray, torch, ObsPy and
-SeisBench (and the few Python names numpydoc links parameter types to: ``bool``, ``sequence``, ...) that rnnscope's docstrings and pages are likely to mention (each top-level name, the members of the
+SeisBench (and the few Python names numpydoc links parameter types to: ``bool``, ``sequence``, ...) that rnnscope's
+docstrings and pages are likely to mention (each top-level name, the members of the
 central classes), maps each to its page in that project's online reference (the URL scheme each project's Sphinx
 site uses), and writes them with Sphinx's own inventory writer. A name not listed stays plain text in the docs
 (never a warning). Re-run it after upgrading one of these packages (from the repository root)::
@@ -129,13 +130,19 @@ def obspy_entries():
             cls = getattr(importlib.import_module(owner), attr)
             for name in _public(cls):
                 member = inspect.getattr_static(cls, name, None)
-                out.append((f"{full}.{name}", _role(member, True), f"packages/autogen/{full}.{name}.html#{full}.{name}"))
+                out.append(
+                    (f"{full}.{name}", _role(member, True), f"packages/autogen/{full}.{name}.html#{full}.{name}")
+                )
     return out
 
 
 def seisbench_entries():
     out = []
-    for module, page in (("seisbench.models", "models"), ("seisbench.data", "data"), ("seisbench.generate", "generate")):
+    for module, page in (
+        ("seisbench.models", "models"),
+        ("seisbench.data", "data"),
+        ("seisbench.generate", "generate"),
+    ):
         mod = importlib.import_module(module)
         for name in _public(mod):
             obj = getattr(mod, name, None)
@@ -183,8 +190,15 @@ def write(project: str, entries, version: str) -> Path:
 
 
 def main() -> None:
-    makers = {"python": python_entries, "numpy": numpy_entries, "pandas": pandas_entries, "xarray": xarray_entries, "torch": torch_entries,
-              "obspy": obspy_entries, "seisbench": seisbench_entries}
+    makers = {
+        "python": python_entries,
+        "numpy": numpy_entries,
+        "pandas": pandas_entries,
+        "xarray": xarray_entries,
+        "torch": torch_entries,
+        "obspy": obspy_entries,
+        "seisbench": seisbench_entries,
+    }
     for project, make in makers.items():
         version = "3" if project == "python" else importlib.import_module(project).__version__
         entries = make()

@@ -44,7 +44,8 @@ two runs' state spaces), :func:`match_units` (Hungarian matching of units across
 the matrix it reads), :func:`linear_probes` (what each layer's states encode: class, inside an event, time since
 onset, band energies) and
 :func:`gate_saturation`. Controls (untrained and shuffled-label models) live on the torch side:
-:func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`, :func:`rnnscope.experiments.compare_controls`.
+:func:`rnnscope.experiments.untrained_like`, :func:`rnnscope.experiments.shuffle_labels`,
+:func:`rnnscope.experiments.compare_controls`.
 
 Why a unit fires
 ----------------
@@ -67,13 +68,12 @@ from ._compare import compare, frame_accuracy
 from ._detectors import detector_units
 from ._dynamics import susceptibility
 from ._histograms import activation_histogram
-from ._ranking import TopFraction, class_correlation, top_fraction, top_units
 from ._probes import GATE_VARIABLES, PROBE_TARGETS, gate_saturation, linear_probes
+from ._ranking import TopFraction, class_correlation, top_fraction, top_units
 from ._robustness import perturbation, recovery_time
 from ._seeds import across_seeds
 from ._similarity import linear_cka, match_units, unit_correlation
 from ._specialisation import specialisation
-from ._timescales import KEEP_GATES, timescales
 from ._tang import (
     cell_distribution,
     responsibility,
@@ -81,6 +81,7 @@ from ._tang import (
     smoothness,
     temporal_trace,
 )
+from ._timescales import KEEP_GATES, timescales
 
 __all__ = [
     # Titos & Garcia (2022)

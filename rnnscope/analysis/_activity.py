@@ -183,7 +183,7 @@ def segment_means(run, var, positions, table=None):
             rows = by_event[block.event]
             n = block.values.shape[0]
             a = np.abs(block.values.astype(np.float64))
-            for seg, start, stop in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
+            for seg, start, stop in zip(rows["row"], rows["frame_start"], rows["frame_stop"], strict=True):
                 lo, hi = max(int(start), block.t0), min(int(stop), block.t0 + n)
                 if hi > lo:
                     sums[seg] += a[lo - block.t0 : hi - block.t0].sum(0)

@@ -105,7 +105,10 @@ def _bands(attr):
     """(band of every feature, band_hz of every band)."""
     hz = np.asarray(attr["band_hz"].values, dtype=np.float64) if "band_hz" in attr.coords else \
         np.full(attr.sizes["feature"], np.nan)
-    keys = [f"{h:.9g}" if np.isfinite(h) else f"feature:{n}" for h, n in zip(hz, np.asarray(attr["feature"].values))]
+    keys = [
+        f"{h:.9g}" if np.isfinite(h) else f"feature:{n}"
+        for h, n in zip(hz, np.asarray(attr["feature"].values), strict=True)
+    ]
     order = list(dict.fromkeys(keys))
     band = np.array([order.index(k) for k in keys])
     centre = np.array([hz[band == b][0] for b in range(len(order))])
@@ -209,7 +212,9 @@ def _permute_valid(shares: np.ndarray, n: int, rng) -> np.ndarray:
     return out
 
 
-def lag_profile(attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | None = None, seed: int = 0) -> xr.Dataset:
+def lag_profile(
+    attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | None = None, seed: int = 0
+) -> xr.Dataset:
     """Share of each unit's attribution mass per lag, its memory length and their permutation null.
 
     Parameters
@@ -249,7 +254,9 @@ def lag_profile(attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | N
     attr = _check(attr, func)
     _check_null(null, seed, func)
     if not 0 < float(memory_fraction) <= 1:
-        raise ValueError(f"The 'memory_fraction' parameter of {func} must lie in (0, 1]. Got {memory_fraction!r} instead.")
+        raise ValueError(
+            f"The 'memory_fraction' parameter of {func} must lie in (0, 1]. Got {memory_fraction!r} instead."
+        )
     lags = np.asarray(attr["lag"].values, dtype=np.float64) if "lag" in attr.coords else np.arange(attr.sizes["lag"])
     period = _period(attr, lags)
     values = attr["attribution"]
@@ -270,8 +277,10 @@ def lag_profile(attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | N
             "memory_lag": (dims, memory.reshape(shape)),
             "memory_s": (dims, (memory * period).reshape(shape)),
             "n_targets": (dims, counts.reshape(shape))}
-    attrs = {"memory_fraction": float(memory_fraction), "definition": f"memory: smallest lag holding {memory_fraction:.0%} of the mean "
-                                                        "lag profile's mass"}
+    attrs = {
+        "memory_fraction": float(memory_fraction),
+        "definition": f"memory: smallest lag holding {memory_fraction:.0%} of the mean lag profile's mass",
+    }
     if null:
         rng = np.random.default_rng(seed)
         profiles = []
@@ -283,9 +292,16 @@ def lag_profile(attr, *, memory_fraction: float = MEMORY_FRACTION, null: int | N
         nulls = np.concatenate(profiles)  # (null, group, lag)
         data.update(_null_vars("lag_profile", out_dims, _shape(profile, shape),
                                nulls.reshape(null, *shape, lags.size), what="each target's lag shares"))
-        data.update(_null_vars("memory_s", dims, (memory * period).reshape(shape),
-                               (_memory(nulls, lags, float(memory_fraction)) * period).reshape(null, *shape), lower=True,
-                               what="each target's lag shares"))
+        data.update(
+            _null_vars(
+                "memory_s",
+                dims,
+                (memory * period).reshape(shape),
+                (_memory(nulls, lags, float(memory_fraction)) * period).reshape(null, *shape),
+                lower=True,
+                what="each target's lag shares",
+            )
+        )
         attrs.update(_null_attrs(null, seed, "each target's lag shares over its valid lags"))
     out = xr.Dataset(data, coords={**coords, "lag": lags.astype(np.int64), "lag_s": ("lag", lags * period)},
                      attrs=attrs)

@@ -91,7 +91,9 @@ def check_var(run, var, func: str) -> str:
 
 def check_layers(run, layer, func: str) -> np.ndarray:
     """Positions of the selected layers: all for None, else an int or a list of layer ids (``run.layer`` values)."""
-    ids = [int(v) for v in np.asarray(run["layer"].values)] if "layer" in run.coords else list(range(run.sizes["layer"]))
+    ids = (
+        [int(v) for v in np.asarray(run["layer"].values)] if "layer" in run.coords else list(range(run.sizes["layer"]))
+    )
     if layer is None:
         return np.arange(len(ids))
     wanted = [layer] if np.ndim(layer) == 0 else list(layer)
@@ -282,7 +284,7 @@ def summaries_usable(run) -> bool:
     return summaries_cover(run)
 
 
-def warn_empty(func: str, what: str, names: Sequence[str]) -> None:
+def warn_empty(func: str, what: str, names: Sequence[object]) -> None:
     if len(names):
         warnings.warn(
             f"{func}: {what} {list(names)} ha{'s' if len(names) == 1 else 've'} no frames in this run; "
@@ -376,7 +378,7 @@ def value_range(run, variables, positions) -> tuple[np.ndarray, np.ndarray]:
     hi = np.full(len(positions), -np.inf)
     missing = []
     stored = summaries_usable(run) and "summary_min" in run and "variable" in run.coords
-    for i, (name, p) in enumerate(zip(variables, positions)):
+    for i, (name, p) in enumerate(zip(variables, positions, strict=True)):
         if stored and name in [str(v) for v in run["variable"].values]:
             lo[i] = float(run["summary_min"].sel(variable=name).isel(layer=int(p)).values)
             hi[i] = float(run["summary_max"].sel(variable=name).isel(layer=int(p)).values)

@@ -25,7 +25,7 @@ _ONSET, _S, _NEGATIVE = 0, 1, 2
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """(start, stop) of every run of True in ``mask`` (stop exclusive)."""
     edges = np.diff(np.r_[0, mask.astype(np.int8), 0])
-    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
 def _windows(n: int, onsets, arrivals, before: int, after: int) -> tuple[np.ndarray, np.ndarray]:

@@ -63,8 +63,14 @@ def _boundaries(run, background):
     s_frames = {e: set() for e in range(run.sizes["event"])}
     if len(table):
         frame_s = table["frame_s"].to_numpy() if "frame_s" in table else np.full(len(table), -1)
-        for e, cls, start, stop, fs in zip(table["event"].to_numpy(), table["class"].to_numpy(),
-                                           table["frame_start"].to_numpy(), table["frame_stop"].to_numpy(), frame_s):
+        for e, cls, start, stop, fs in zip(
+            table["event"].to_numpy(),
+            table["class"].to_numpy(),
+            table["frame_start"].to_numpy(),
+            table["frame_stop"].to_numpy(),
+            frame_s,
+            strict=True,
+        ):
             e, start, stop, fs = int(e), int(start), int(stop), int(fs)
             n = int(n_frames[e])
             if stop <= start:
@@ -101,7 +107,8 @@ def _reach(run, reach, func) -> tuple[int, int]:
         elif rate is None:
             why = "it has no attrs['sampling_rate']"
         else:
-            return tuple(feature_reach(config, sampling_rate=float(rate)))
+            before, after = feature_reach(config, sampling_rate=float(rate))
+            return before, after
         warnings.warn(f"{func}: the run does not say how far its features reach around a boundary ({why}), so the "
                       "windows assume they reach no frame before or after it (reach=0). Pass reach=(before, after) "
                       "in frames to say how far they reach (rnnscope.features.feature_reach(feature_config, "

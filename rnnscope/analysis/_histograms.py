@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -97,7 +98,9 @@ def activation_histogram(
         edges = _default_edges(run, var, positions)
         if bins is not None:
             if bins < 1:
-                raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
+                raise ValueError(
+                    f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead."
+                )
             edges = np.linspace(edges[0], edges[-1], int(bins) + 1)
     else:
         edges = np.asarray(bins, dtype=np.float64)
@@ -135,7 +138,7 @@ def activation_histogram(
         for k in range(n_layers):  # NaN would sort past the last edge: never counted in a bin
             counts[group_index, :, k] += np.bincount(idx[..., k][finite[..., k]], minlength=n_bins)[:n_bins]
 
-    bad = {"count": 0, "first": None}  # NaN / inf inside valid frames: counted in no bin, and said
+    bad: dict[str, Any] = {"count": 0, "first": None}  # NaN / inf inside valid frames: counted in no bin, and said
     for block in C.iter_blocks(run, var, positions, labels=per == "class"):
         broken = ~np.isfinite(block.values)
         if broken.any() and bad["first"] is None:
@@ -143,15 +146,15 @@ def activation_histogram(
         bad["count"] += int(broken.sum())
         if per == "class":
             for c in range(len(names)):
-                rows = block.labels == c
+                rows = np.asarray(block.labels == c)
                 if rows.any():
                     add(c, block.values[rows])
         elif per == "segment":
-            rows = seg_rows.get(block.event)
-            if rows is None:
+            mine = seg_rows.get(block.event)
+            if mine is None:
                 continue
             n = block.values.shape[0]
-            for seg, a, b in zip(rows["row"], rows["frame_start"], rows["frame_stop"]):
+            for seg, a, b in zip(mine["row"], mine["frame_start"], mine["frame_stop"], strict=True):
                 lo, hi = max(int(a), block.t0), min(int(b), block.t0 + n)
                 if hi > lo:
                     add(int(seg), block.values[lo - block.t0 : hi - block.t0])
@@ -172,7 +175,7 @@ def activation_histogram(
     sparsity = np.where(n_values > 0, sparsity, np.nan)
     coords = {"bin": 0.5 * (edges[1:] + edges[:-1]), "bin_edges": ("bin_edge", edges), **_layer_coords(run, positions)}
     if per == "class":
-        group_dims = ("class_name",)
+        group_dims: tuple[str, ...] = ("class_name",)
         coords["class_name"] = np.array(names)
         C.warn_empty(func, "class(es)", [n for i, n in enumerate(names) if n_values[i].sum() == 0])
     elif per == "segment":

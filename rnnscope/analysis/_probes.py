@@ -146,7 +146,9 @@ def _frame_segments(run, table) -> dict[int, np.ndarray]:
     """Per record (length,), the row of ``table`` (:func:`~rnnscope.analysis._common.segment_table`) of the segment
     holding each frame, -1 outside any segment."""
     out = {e: np.full(int(n), -1, dtype=np.int64) for e, n in enumerate(C.lengths(run))}
-    for row, (e, a, b) in enumerate(zip(*(table[c].to_numpy() for c in ("event", "frame_start", "frame_stop")))):
+    for row, (e, a, b) in enumerate(
+        zip(*(table[c].to_numpy() for c in ("event", "frame_start", "frame_stop")), strict=True)
+    ):
         out[int(e)][int(a):int(b)] = row
     return out
 
@@ -343,27 +345,31 @@ def linear_probes(
         feat = run["features"]
         if tuple(feat.dims) != ("event", "time", "feature"):
             feat = feat.transpose("event", "time", "feature")
-    labels, feats, seg_of, frame_time, groups = [], [], [], [], []
+    label_parts: list[np.ndarray] = []
+    feat_parts: list[np.ndarray] = []
+    seg_of: list[np.ndarray] = []
+    frame_time: list[np.ndarray] = []
+    group_parts: list[np.ndarray] = []
     for event, idx in enumerate(picks):
         if idx.size == 0:
             continue
-        labels.append(np.full(idx.size, -1, dtype=np.int64) if lab is None
-                      else _fancy(lab.data, event, idx).astype(np.int64))
+        label_parts.append(np.full(idx.size, -1, dtype=np.int64) if lab is None
+                           else _fancy(lab.data, event, idx).astype(np.int64))
         if feat is not None:
-            feats.append(_fancy(feat.data, event, idx)[:, feature_cols].astype(np.float64))
+            feat_parts.append(_fancy(feat.data, event, idx)[:, feature_cols].astype(np.float64))
         if seg_map is not None:
             seg_of.append(seg_map[event][idx])
             frame_time.append(times[idx])
-        groups.append(np.full(idx.size, event))
-    if not groups:
+        group_parts.append(np.full(idx.size, event))
+    if not group_parts:
         raise ValueError(f"{func}: the run has no valid frame (every length is 0).")
-    labels, groups = np.concatenate(labels), np.concatenate(groups)
-    feats = np.concatenate(feats) if feature_cols else None
+    labels, groups = np.concatenate(label_parts), np.concatenate(group_parts)
+    feats = np.concatenate(feat_parts) if feature_cols else None
     segs = None
-    if seg_map is not None:
+    if seg_map is not None and segments is not None:
         segs = (np.concatenate(seg_of), np.concatenate(frame_time), segments["start"].to_numpy(np.float64),
                 segments["class"].to_numpy(np.int64), segments["event"].to_numpy(np.int64))
-    since = _since_onset(*segs[:4], bg) if "time_since_onset" in targets else None
+    since = _since_onset(*segs[:4], bg) if segs is not None and "time_since_onset" in targets else None
 
     def problems_of(labels, since):
         return [(target, *_target(target, labels, since, feats, bg, bands, names, feature_cols))
@@ -399,8 +405,14 @@ def linear_probes(
                             x_n = C.drop_padded_units(states[mask_n][:, :, j].astype(np.float64))
                             scores[n] = _cross_validate(x_n, y_n[mask_n], groups[mask_n], kind, metric, folds)[0]
                             bar.update(1)
-                        row.update({f"score_{key}": float(value) for key, value in
-                                    zip(("null_mean", "null_q95", "p"), summarise(np.float64(score), scores))})
+                        row.update(
+                            {
+                                f"score_{key}": float(value)
+                                for key, value in zip(
+                                    ("null_mean", "null_q95", "p"), summarise(np.float64(score), scores), strict=True
+                                )
+                            }
+                        )
                     rows.append(row)
     bar.close()
     order = {(t, v): (i, k) for i, t in enumerate(targets) for k, v in enumerate(variables)}

@@ -15,7 +15,7 @@ import xarray as xr
 from ..errors import NumericalWarning
 from . import _common as C
 from ._activity import _as_heat
-from ._null import check_null, heat_null, heats_of, null_attrs, summarise
+from ._null import check_null, heat_null, null_attrs, summarise
 
 __all__ = ["TopFraction", "top_fraction", "class_correlation", "top_units"]
 
@@ -203,6 +203,7 @@ def top_fraction(run_or_heat, *, fraction: float, rule: str = "every", var: str 
         if null is not None:
             null_out = summarise(reference["n_units"], nulls["n_units"])
     if rule == "class":
+        assert parts is not None  # rule='class' computed them above
         kept = _kept(values[None], k, rule, _segment_top(parts, k), parts.labels[None])[0]
     else:
         kept = _kept(values, k, rule)
@@ -215,7 +216,9 @@ def top_fraction(run_or_heat, *, fraction: float, rule: str = "every", var: str 
     restricted = heat.where(mask).isel(unit=np.flatnonzero(any_class.any(1)))
     coords = {"n_units": ("layer", any_class.sum(0))}
     if null_out is not None:
-        coords.update({f"n_units_{s}": ("layer", v) for s, v in zip(("null_mean", "null_q95", "p"), null_out)})
+        coords.update(
+            {f"n_units_{s}": ("layer", v) for s, v in zip(("null_mean", "null_q95", "p"), null_out, strict=True)}
+        )
     restricted = restricted.assign_coords(coords)
     restricted.attrs = {**heat.attrs, "fraction": fraction, "n_top_per_class": k, "rule": rule,
                         **(null_attrs(null, null_within, seed) if null is not None else {})}
@@ -303,7 +306,7 @@ def class_correlation(
         kept[[unit_values.index(u) for u in top.units[_layer_key(lid)]], l] = True
     out = _correlations(values, kept)
     n_units = kept.sum(0)
-    too_few = [(lid, int(n)) for lid, n in zip(layers, n_units) if n < 2]
+    too_few = [(lid, int(n)) for lid, n in zip(layers, n_units, strict=True) if n < 2]
     if too_few:
         where = ", ".join(f"layer {lid}: {n} unit{'s' if n != 1 else ''}" for lid, n in too_few)
         which = {"every": "of every class", "any": "of any class", "class": "of all events of a class"}[rule]
@@ -326,14 +329,14 @@ def class_correlation(
         def score(heats, labels, parts):
             top_segments = _segment_top(parts, k) if rule == "class" else None
             sets = _kept(heats, k, rule, top_segments, labels).any(-3)  # (m, unit, layer)
-            return {"correlation": np.stack([_correlations(h, s) for h, s in zip(heats, sets)])}
+            return {"correlation": np.stack([_correlations(h, s) for h, s in zip(heats, sets, strict=True)])}
 
         reference, nulls, _ = heat_null(run_or_heat, func, var=var, layer=layer, weighting=weighting, null=null,
                                         within=null_within, seed=seed, score=score)
         dims = ("class_name", "class_name_other", "layer")
         stats = summarise(reference["correlation"], nulls["correlation"])
         result = result.assign_coords({f"correlation_{suffix}": (dims, v)
-                                       for suffix, v in zip(("null_mean", "null_q95", "p"), stats)})
+                                       for suffix, v in zip(("null_mean", "null_q95", "p"), stats, strict=True)})
         result.attrs.update(null_attrs(null, null_within, seed))
     return result
 
@@ -423,7 +426,7 @@ def top_units(run_or_heat, *, k: int = 5, var: str = "h", layer=None, weighting:
         reference, nulls, _ = heat_null(run_or_heat, func, var=var, layer=layer, weighting=weighting, null=null,
                                         within=null_within, seed=seed,
                                         score=lambda heats, labels, parts: {"heat": _ranked(heats, k)[1]})
-        for suffix, v in zip(("null_mean", "null_q95", "p"), summarise(reference["heat"], nulls["heat"])):
+        for suffix, v in zip(("null_mean", "null_q95", "p"), summarise(reference["heat"], nulls["heat"]), strict=True):
             coords[f"heat_{suffix}"] = (dims, v)
         attrs.update(null_attrs(null, null_within, seed))
     return xr.DataArray(ids.astype(np.int64), dims=dims, coords=coords, name="unit", attrs=attrs)

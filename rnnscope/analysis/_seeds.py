@@ -159,12 +159,12 @@ def across_seeds(
     confidence = float(confidence)
     labels = seeds if seeds is not None else list(range(len(items)))
     results = [item if fn is None else fn(item) for item in items]
-    kinds = {_check_result(r, s, func) for r, s in zip(results, labels)}
+    kinds = {_check_result(r, s, func) for r, s in zip(results, labels, strict=True)}
     if len(kinds) > 1:
         raise TypeError(f"{func}: fn returned results of different kinds over the seeds ({sorted(kinds)}); make it "
                         "return the same kind for every run.")
     kind = kinds.pop()
-    attrs = {"confidence": confidence}
+    attrs: dict[str, object] = {"confidence": confidence}
     if seeds is not None:
         attrs["seeds"] = [s if isinstance(s, (int, float, str)) else str(s) for s in seeds]
 

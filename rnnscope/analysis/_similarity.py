@@ -42,7 +42,7 @@ def _check_same_frames(run_a, run_b, func: str) -> None:
     if "event_id" in run_a.coords and "event_id" in run_b.coords:
         ids_a = [str(v) for v in np.asarray(run_a["event_id"].values)]
         ids_b = [str(v) for v in np.asarray(run_b["event_id"].values)]
-        bad = [i for i, (a, b) in enumerate(zip(ids_a, ids_b)) if a != b]
+        bad = [i for i, (a, b) in enumerate(zip(ids_a, ids_b, strict=True)) if a != b]
         if bad:
             i = bad[0]
             raise ValueError(
@@ -50,9 +50,9 @@ def _check_same_frames(run_a, run_b, func: str) -> None:
                 "capture both models on the same features Dataset, in the same order."
             )
     la, lb = C.lengths(run_a), C.lengths(run_b)
-    bad = np.flatnonzero(la != lb)
-    if bad.size:
-        i = int(bad[0])
+    differ = np.flatnonzero(la != lb)
+    if differ.size:
+        i = int(differ[0])
         raise ValueError(
             f"{func}: record {i} has {la[i]} valid frames in run_a but {lb[i]} in run_b; the runs must cover the same "
             "frames (capture both models on the same features Dataset)."
@@ -77,7 +77,7 @@ def _moments(run_a, var_a, pos_a, run_b, var_b, pos_b):
         for t0 in range(0, n, size):
             t1 = min(t0 + size, n)
             parts = []
-            for data, pos in zip(arrays, (pos_a, pos_b)):
+            for data, pos in zip(arrays, (pos_a, pos_b), strict=True):
                 block = C._read(data, event, t0, t1)[..., pos]  # (frames, unit, layer)
                 parts.append(np.moveaxis(block, -1, 1).reshape(t1 - t0, -1))
             z = np.concatenate(parts, axis=1).astype(np.float64)
@@ -225,7 +225,7 @@ def match_units(run_a: xr.Dataset, run_b: xr.Dataset, *, var: str = "h", layer=N
         corr = correlation.values[i]
         weight = np.nan_to_num(np.abs(corr) if absolute else corr, nan=0.0)
         ra, rb = linear_sum_assignment(-weight)
-        for a, b in zip(ra, rb):
+        for a, b in zip(ra, rb, strict=True):
             rows.append({"layer_a": correlation["layer_a"].values[i], "layer_b": correlation["layer_b"].values[i],
                          "unit_a": correlation["unit_a"].values[a], "unit_b": correlation["unit_b"].values[b],
                          "correlation": float(corr[a, b])})

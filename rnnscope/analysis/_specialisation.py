@@ -29,7 +29,8 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
 
     The relative index depends on the unit's resting level: adding the same offset ``b`` to every class's heat
     leaves the gap unchanged but divides the index by ``1 + 2b / (top + rest)`` (a unit with ``top = 0.35`` and
-    ``rest = 0.35 / 3`` scores 0.5; on a resting level ``b = 0.7`` it scores 0.125). Units whose ``|h|`` is high for every class (polarised units, as in
+    ``rest = 0.35 / 3`` scores 0.5; on a resting level ``b = 0.7`` it scores 0.125). Units whose ``|h|`` is high for
+    every class (polarised units, as in
     vanilla RNNs) therefore score low on ``selectivity`` whatever their class contrast: use it to ask "is this
     unit active *only* for one class?", and ``selectivity_gap`` to ask "how much more active is it for one class
     than for the others, whatever its resting level?". The gap scales with the variable's range (``|h| <= 1`` for
@@ -76,7 +77,8 @@ def specialisation(run_or_heat, *, var: str = "h", layer=None, weighting: str = 
     >>> spec["selectivity"].sel(layer=0).values.tolist(), float(spec["specialisation"][0])
     ([1.0, 0.0], 0.5)
     >>> shifted = specialisation(heat + 0.7)  # the same contrast on a resting level of 0.7
-    >>> shifted["selectivity"].sel(layer=0).values.round(3).tolist(), shifted["selectivity_gap"].sel(layer=0).values.tolist()
+    >>> (shifted["selectivity"].sel(layer=0).values.round(3).tolist(),
+    ...  shifted["selectivity_gap"].sel(layer=0).values.tolist())
     ([0.417, 0.0], [1.0, 0.0])
     >>> spec["class_gap"].sel(layer=0, class_name="B").values.tolist()
     [-1.0, 0.0]

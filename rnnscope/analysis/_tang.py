@@ -98,16 +98,22 @@ def cell_distribution(
         raise ValueError(f"The 'clip' parameter of {func} must be a positive number. Got {clip!r} instead.")
     if bins is None or (isinstance(bins, (int, np.integer)) and not isinstance(bins, bool)):
         lo, hi = C.value_range(run, variables, positions)  # c has no bound, h none in a ReLU or projected cell
-        unbounded = any(v == "c" or C.display_limits(v, a, b)[1] > 1.0 for v, a, b in zip(variables, lo, hi))
+        unbounded = any(
+            v == "c" or C.display_limits(v, a, b)[1] > 1.0 for v, a, b in zip(variables, lo, hi, strict=True)
+        )
         lim = float(clip) if unbounded else min(1.0, float(clip))
         n = (80 if unbounded else 40) if bins is None else int(bins)
         if n < 1:
-            raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
+            raise ValueError(
+                f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead."
+            )
         edges = np.linspace(-lim, lim, n + 1)
     else:
         edges = np.asarray(bins, dtype=np.float64)
         if edges.ndim != 1 or edges.size < 2 or np.any(np.diff(edges) <= 0):
-            raise ValueError(f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead.")
+            raise ValueError(
+                f"The 'bins' parameter of {func} must be a positive int or increasing edges. Got {bins!r} instead."
+            )
     sampled = _sample_units(run.sizes["unit"], sampled_units, seed)
     n_bins, n_layers = edges.size - 1, len(positions)
     counts = np.zeros((n_bins, n_layers), dtype=np.int64)
@@ -271,7 +277,7 @@ def responsibility(run: xr.Dataset, *, var: str = "cell", layer=None, irregular=
         v = block.values
         irr = np.where(outside, (v <= low) | (v >= high), (v > low) & (v < high))
         for c in range(len(names)):
-            rows = block.labels == c
+            rows = np.asarray(block.labels == c)
             if rows.any():
                 n_irregular[c] += irr[rows].sum(0)
                 frames[c] += rows.sum()
@@ -340,7 +346,9 @@ def responsible_units(resp: xr.DataArray, *, level: float | None = None, factor:
         levels = np.asarray([RESPONSIBLE_LEVEL[str(r)] for r in rules])
     else:
         if not isinstance(level, (int, float, np.integer, np.floating)) or not 0 <= level <= 1:
-            raise ValueError(f"The 'level' parameter of {func} must be a number in [0, 1] or None. Got {level!r} instead.")
+            raise ValueError(
+                f"The 'level' parameter of {func} must be a number in [0, 1] or None. Got {level!r} instead."
+            )
         levels = np.full(n_layers, float(level))
     count = (values > levels[None, None, :]).sum(1)
     names = np.asarray(resp["class_name"].values)

@@ -30,12 +30,11 @@ import xarray as xr
 
 from .. import _version
 from .._device import resolve_device
+from .._overview import OVERVIEW_VARIABLES
 from .._validation import check_positive, stored_background
 from ..errors import InputWarning, NativeFallbackWarning
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
-from .._overview import OVERVIEW_VARIABLES
-from ..schema import event_ids as record_ids  # event_ids is capture's parameter
 from ..schema import (
     SCHEMA_VERSION,
     STATE_VARIABLES,
@@ -43,6 +42,7 @@ from ..schema import (
     plain,
     segment_frames,
 )
+from ..schema import event_ids as record_ids  # event_ids is capture's parameter
 from ._layout import with_group_sums
 from ._sinks import _MemorySink
 from ._store import _coords, _finish_store, _open_store
@@ -79,7 +79,7 @@ def _check_silence(model, silence) -> list[torch.Tensor | None] | None:
         return in_effect
     keep = classifier_keeps(model, silence, func="capture")
     return keep if in_effect is None else [b if a is None else (a if b is None else a & b)
-                                           for a, b in zip(keep, in_effect)]
+                                           for a, b in zip(keep, in_effect, strict=True)]
 
 
 def _check_model(model, dataset, func="capture"):
@@ -90,7 +90,9 @@ def _check_model(model, dataset, func="capture"):
         )
     for name in ("features", "label", "length"):
         if name not in dataset.variables:
-            raise ValueError(f"{func}: the Dataset has no {name!r}; compute features first (rnnscope.features.compute).")
+            raise ValueError(
+                f"{func}: the Dataset has no {name!r}; compute features first (rnnscope.features.compute)."
+            )
     if dataset.sizes.get("event", 0) == 0:
         raise ValueError(f"{func}: the Dataset holds no record (event dimension is empty).")
     if dataset.sizes["feature"] != model.input_size:
@@ -147,7 +149,10 @@ def _base_dataset(model, dataset) -> xr.Dataset:
     base = base.drop_vars([c for c in ("unit", "layer", "variable") if c in base.coords])
     if np.array_equal(mapping, np.arange(len(mapping))) and dataset["label"].dtype == np.int16:
         return base  # classes already in the model's order
-    base["label"] = (dataset["label"].dims, lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16))
+    base["label"] = (
+        dataset["label"].dims,
+        lookup[np.asarray(dataset["label"].values, dtype=np.int64)].astype(np.int16),
+    )
     if "sample_label" in dataset:
         base["sample_label"] = (dataset["sample_label"].dims,
                                 lookup[np.asarray(dataset["sample_label"].values, dtype=np.int64)].astype(np.int16))
@@ -332,7 +337,12 @@ def capture(
     else:
         sink, resume = _open_store(Path(store), model, base, attrs, variables, batch_size, window, overwrite)
         if resume is not None:
-            start_batch, start_frame, states0, done = resume["batch"], resume["t_next"], resume["states"], resume["done"]
+            start_batch, start_frame, states0, done = (
+                resume["batch"],
+                resume["t_next"],
+                resume["states"],
+                resume["done"],
+            )
             summaries.restore(resume["summaries"])
 
     model = model.to(device).eval()

@@ -22,9 +22,9 @@ from .._validation import check_positive
 from ..io import FrameIndex, SummaryAccumulator
 from ..models._module_masks import silence_keeps
 from ..models._torch_rnn import module_entries, module_kind
+from ..models._trace import TraceOutputs
 from ..schema import segment_frames
 from ._layout import fill_missing, layer_outputs, with_group_sums
-from ..models._trace import TraceOutputs
 from ._module_runs import _check_labels, _class_names, _event_ids, run_layout, with_summaries
 from ._modules import _attrs, _bar, _check_data, _check_modules, _check_variables, _input_length
 
@@ -123,7 +123,7 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
                 _, layers = model.trace_layers(batch, None, keep, outputs)
                 values = [{v: t.cpu().numpy() for v, t in layers[i]["variables"].items()} for i in position]
                 if not on_cpu:  # on a GPU the layers return their variables: copied in here
-                    for p, (i, layer_values) in enumerate(zip(position, values)):
+                    for p, layer_values in enumerate(values):
                         for v in variables:
                             arrays[v][rows, :, :, p] = layer_values[v] if v in layer_values else np.nan
                 ranges = [layers[i].get("ranges") for i in position]

@@ -13,7 +13,7 @@ with no copy and without knowing what the arrays are.
 """
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -122,6 +122,6 @@ def with_group_sums(outputs, frames, n_frames: int, n_classes: int, hidden: int,
     layers = range(len(outputs)) if layers is None else layers
     sums = [torch.zeros(n_classes + 1 + len(segments[0]), hidden) for _ in layers]
     out = list(outputs)
-    for i, total in zip(layers, sums):
+    for i, total in zip(layers, sums, strict=True):
         out[i] = out[i]._replace(groups=g, group_sums=total)
     return out, sums

@@ -5,13 +5,12 @@ See :mod:`rnnscope.capturing._modules` (the capture) and ``DESIGN.md`` ("coords 
 """
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..models._torch_rnn import module_entries, module_kind
 from ..io._summaries import accumulate, run_summaries
+from ..models._torch_rnn import module_entries, module_kind
 from ..schema import plain, segment_variables
 
 __all__ = []
@@ -259,7 +258,7 @@ def _segments(step_labels, lengths, times, span, ids) -> tuple[dict, pd.DataFram
         if not row.size:
             continue
         cuts = np.flatnonzero(np.diff(row)) + 1
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, row.size]):
+        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, row.size], strict=True):
             if row[lo] >= 0:
                 rows.append((ids[e], int(row[lo]), times[lo] - span / 2, times[hi - 1] + span / 2, e, lo, hi))
     table = pd.DataFrame(rows, columns=["event_id", "class", "start", "end", "event", "frame_start", "frame_stop"])

@@ -4,7 +4,8 @@ Each batch of events is written region by region through :class:`rnnscope.io.Run
 captured, with a checkpoint after every batch (the batches done and the valid steps of their events): memory holds
 one batch, and an interrupted capture to the same store, with the same model, data and settings, resumes after the
 last batch written. The run's layout (modules, steps, units) comes from the first batch captured; a later batch
-running more steps (packed sequences) grows the store along ``time``. When the capture completes, the segment table, the summaries (:func:`rnnscope.io._summaries.accumulate`, read back chunk by chunk)
+running more steps (packed sequences) grows the store along ``time``. When the capture completes, the segment table, the
+summaries (:func:`rnnscope.io._summaries.accumulate`, read back chunk by chunk)
 and the overview (the writer) are added and the store is renamed.
 """
 from __future__ import annotations

@@ -26,7 +26,9 @@ def _open_store(final_path: Path, model, base, attrs, variables, batch_size, win
     """The sink writing ``final_path`` and, when an interrupted capture of the same model, data and settings left
     a checkpoint, where to resume (else None)."""
     if final_path.exists() and not overwrite:
-        raise FileExistsError(f"capture: {final_path} exists; pass overwrite=True to replace it or choose another store.")
+        raise FileExistsError(
+            f"capture: {final_path} exists; pass overwrite=True to replace it or choose another store."
+        )
     fingerprint = _fingerprint(model, base, variables, batch_size, window)
     writer = io.RunWriter.resume(final_path, fingerprint)
     if writer is not None:

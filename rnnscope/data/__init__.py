@@ -13,8 +13,8 @@ This package imports no torch.
 """
 from ._annotations import read_relative_csv, read_transcriber
 from ._quakeml import QUAKEML_EVENT_TYPES, read_quakeml_catalog
-from ._records import catalog, select_records
 from ._readers import from_arrays, from_features, from_obspy
+from ._records import catalog, select_records
 from ._synthetic import synthetic
 from ._synthetic_archive import synthetic_archive
 

@@ -303,7 +303,7 @@ def read_relative_csv(
         if key not in origins:
             origins[key] = _resolve_reference(ref, tid, func, where=where)
         tid, origin = origins[key]
-        times = {}
+        times: dict[str, float | None] = {}
         for field, col in (("start", c_start), ("end", c_end), ("p", c_p), ("s", c_s)):
             value = "" if col is None else str(record[col]).strip()
             if not value and field in ("p", "s"):

@@ -171,7 +171,7 @@ def read_catalog(catalog, class_names: Sequence[str], *, func: str) -> list[Cata
                 f"{prefix}: class {cls!r} is not one of {names}; fix the class or pass class_names=[...] "
                 "listing every class of the catalog."
             )
-        times = {}
+        times: dict[str, int | None] = {}
         for name, col in (("start", c_start), ("end", c_end), ("p", c_p), ("s", c_s)):
             if col is None:
                 times[name] = None
@@ -183,12 +183,14 @@ def read_catalog(catalog, class_names: Sequence[str], *, func: str) -> list[Cata
                 raise ValueError(f"{prefix}: cannot read the {name} time {value!r} ({err}); {_TIME_HINT}.") from None
             if times[name] is None and name in TIME_COLUMNS:
                 raise ValueError(f"{prefix}: the {name} time is missing; {_TIME_HINT}.")
-        if not times["end"] > times["start"]:
+        start, end = times["start"], times["end"]
+        assert start is not None and end is not None  # TIME_COLUMNS: checked above
+        if not end > start:
             raise ValueError(
-                f"{prefix}: the segment does not end after it starts (start {iso(times['start'])}, "
-                f"end {iso(times['end'])}); fix the times or swap start and end."
+                f"{prefix}: the segment does not end after it starts (start {iso(start)}, "
+                f"end {iso(end)}); fix the times or swap start and end."
             )
-        rows.append(CatalogRow(here, tid, names.index(cls), times["start"], times["end"], times["p"], times["s"]))
+        rows.append(CatalogRow(here, tid, names.index(cls), start, end, times["p"], times["s"]))
     return rows
 
 
@@ -262,7 +264,7 @@ def place_segments(
                 f"{func}: {row.label}: no trace with this id in the stream; available trace ids are "
                 f"{sorted(by_id)}. Fix the id (NET.STA.LOC.CHA) or drop the row."
             )
-        best, best_overlap = None, -np.inf
+        best, best_overlap = candidates[0], -np.inf
         for i in candidates:
             rec = records[i]
             duration = rec.n_samples / sampling_rate
@@ -358,7 +360,7 @@ def catalogue_table(rows) -> pd.DataFrame:
     def times(values):
         return pd.to_datetime([pd.NaT if v is None else v for v in values], unit="ns", utc=True)
 
-    columns = list(zip(*rows)) if rows else [[] for _ in CATALOGUE_COLUMNS]
+    columns: list[Sequence] = list(zip(*rows, strict=True)) if rows else [[] for _ in CATALOGUE_COLUMNS]
     return pd.DataFrame({
         "trace_id": pd.Series(columns[0], dtype=object),
         "start": times(columns[1]),

@@ -29,7 +29,7 @@ def assemble_frames(
     n_events, n_time, n_feat = len(features), int(lengths.max(initial=0)), len(feature_names)
     feat = np.full((n_events, n_time, n_feat), np.nan, dtype=np.float32)
     lab = np.full((n_events, n_time), -1, dtype=np.int16)
-    for i, (f, y) in enumerate(zip(features, labels)):
+    for i, (f, y) in enumerate(zip(features, labels, strict=True)):
         feat[i, : len(f)] = f
         lab[i, : len(y)] = y
     data_vars = {
@@ -42,6 +42,7 @@ def assemble_frames(
         "length": ("event", lengths),
     }
     if spectrograms is not None:
+        assert freqs is not None, "spectrograms come with their frequencies (freqs=)"
         spec = np.full((n_events, n_time, len(freqs)), np.nan, dtype=np.float32)
         for i, s in enumerate(spectrograms):
             spec[i, : len(s)] = s

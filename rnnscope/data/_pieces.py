@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Literal
 
 import numpy as np
 
@@ -82,8 +83,9 @@ def _resample(tr, sampling_rate) -> str:
     up, down = frac.numerator, frac.denominator
     if up <= MAX_RESAMPLE_FACTOR and abs(rate * up / down - sampling_rate) <= RATE_RTOL * sampling_rate:
         data = np.asarray(tr.data, dtype=np.float64)
-        padtype = "line" if data.size >= 2 else "edge"
-        out = signal.resample_poly(data, up, down, window=_antialias_fir(up, down), padtype=padtype)
+        padtype: Literal["line", "edge"] = "line" if data.size >= 2 else "edge"
+        # scipy-stubs: window may be the FIR filter's coefficients (array_like), as scipy documents
+        out = signal.resample_poly(data, up, down, window=_antialias_fir(up, down), padtype=padtype)  # type: ignore[call-overload]
         tr.data = np.ascontiguousarray(out, dtype=np.float64)
         tr.stats.sampling_rate = sampling_rate
         return "scipy.signal.resample_poly"

@@ -217,8 +217,9 @@ def _event_class(event, comment, types, names, where, func) -> str:
 def _event_start(event, picks, comment, where, func) -> int:
     if picks:
         return int(picks[0].time.ns)
-    if "start" in comment:
-        return to_ns(comment["start"])
+    start = to_ns(comment["start"]) if "start" in comment else None
+    if start is not None:
+        return start
     origin = event.preferred_origin() or (event.origins[0] if event.origins else None)
     if origin is not None and origin.time is not None:
         return int(origin.time.ns)
@@ -298,14 +299,14 @@ def to_catalog(
 
     info = CreationInfo(author=author, creation_time=UTCDateTime())
     events = []
-    for i, row in enumerate(detections.itertuples(index=False)):
-        start = UTCDateTime(pd.Timestamp(row.start).isoformat())
-        end = UTCDateTime(pd.Timestamp(row.end).isoformat())
-        cls = str(row.class_name)
-        seed_id = str(getattr(row, "seed_id", "") or "")
+    for row in detections.to_dict("records"):
+        start = UTCDateTime(pd.Timestamp(row["start"]).isoformat())
+        end = UTCDateTime(pd.Timestamp(row["end"]).isoformat())
+        cls = str(row["class_name"])
+        seed_id = str(row.get("seed_id", "") or "")
         key = f"{seed_id or 'unknown'}/{start.strftime('%Y%m%dT%H%M%S.%f')}/{cls}"
-        fields = {"class": cls, "start": start, "end": end, "duration_s": f"{float(row.duration_s):.2f}",
-                  "p_mean": f"{float(row.p_mean):.4f}", "p_peak": f"{float(row.p_peak):.4f}", "seed_id": seed_id}
+        fields = {"class": cls, "start": start, "end": end, "duration_s": f"{float(row['duration_s']):.2f}",
+                  "p_mean": f"{float(row['p_mean']):.4f}", "p_peak": f"{float(row['p_peak']):.4f}", "seed_id": seed_id}
         text = _comment_text({**fields, **({"model": model_name} if model_name else {})})
         pick = Pick(
             resource_id=ResourceIdentifier(f"smi:local/rnnscope/pick/{key}"),

@@ -363,11 +363,11 @@ def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
             table.append((e, seg["class"], a / sampling_rate, b / sampling_rate, seg["p"], seg["s"]))
     if background is not None:
         bg = names.index(background)
-        for e, (gap, cov) in enumerate(zip(gaps, covered)):
+        for e, (gap, cov) in enumerate(zip(gaps, covered, strict=True)):
             free = ~gap & ~cov
             labels[e][free] = bg
             edges = np.flatnonzero(np.diff(np.r_[0, free.astype(np.int8), 0]))
-            for a, b in zip(edges[::2], edges[1::2]):
+            for a, b in zip(edges[::2], edges[1::2], strict=True):
                 table.append((e, bg, a / sampling_rate, b / sampling_rate, np.nan, np.nan))
     segments = pd.DataFrame(table, columns=list(SEGMENT_COLUMNS)).astype(
         {"event": np.int64, "class": np.int64, "start": float, "end": float, "p": float, "s": float}
@@ -587,14 +587,14 @@ def from_features(
             f"Got {len(event_ids)} ({len(set(event_ids))} unique) instead."
         )
     xs, ys, n_features = [], [], None
-    for i, (f, y) in enumerate(zip(feats, labs)):
+    for i, (f, y) in enumerate(zip(feats, labs, strict=True)):
         where = f"record {event_ids[i]!r}"
         x = check_features(f, where=where, func=func, n_features=n_features)
         n_features = x.shape[1]
         xs.append(x)
         ys.append(check_labels(y, len(x), len(names), where=where, func=func))
     if feature_names is None:
-        feature_names = [f"f{j}" for j in range(n_features)]
+        feature_names = [f"f{j}" for j in range(xs[0].shape[1])]  # every record has the first one's features
     feature_names = [str(n) for n in feature_names]
     if len(feature_names) != n_features or len(set(feature_names)) != n_features:
         raise ValueError(

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .. import _version
-from .. import schema
+from .. import _version, schema
 from .._validation import check_background, check_class_names, check_labels, check_positive, check_waveform
 from ..errors import NumericalWarning
 from ..schema import SCHEMA_VERSION, SUMMARY_VARIABLES
@@ -87,7 +86,7 @@ def build_records(
     width = int(n_samples.max())
     wave = np.full((n_events, width), np.nan, dtype=np.float32)
     lab = np.full((n_events, width), -1, dtype=np.int16)
-    for i, (x, y) in enumerate(zip(xs, ys)):
+    for i, (x, y) in enumerate(zip(xs, ys, strict=True)):
         wave[i, : len(x)] = x
         lab[i, : len(y)] = y
 
@@ -156,7 +155,7 @@ def segments_from_labels(labels: Sequence[np.ndarray], sampling_rate: float) -> 
         change = np.flatnonzero(np.diff(y)) + 1
         starts = np.r_[0, change]
         ends = np.r_[change, y.size]
-        for a, b in zip(starts, ends):
+        for a, b in zip(starts, ends, strict=True):
             if y[a] >= 0:
                 rows.append((event, int(y[a]), a / sampling_rate, b / sampling_rate, np.nan, np.nan))
     return pd.DataFrame(rows, columns=list(SEGMENT_COLUMNS)).astype(

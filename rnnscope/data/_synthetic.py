@@ -384,7 +384,7 @@ def _moving_rms(x: np.ndarray, fs: float) -> np.ndarray:
 def _resonate(x: np.ndarray, fs: float, freqs, qs, gains) -> np.ndarray:
     """Sum of two-pole resonators (peak ``f``, quality ``Q``: impulse response ~ exp(-pi f t / Q) sin(2 pi f t))."""
     out = np.zeros_like(x)
-    for f, q, g in zip(freqs, qs, gains):
+    for f, q, g in zip(freqs, qs, gains, strict=True):
         r = np.exp(-np.pi * f / (q * fs))
         y = lfilter([1.0], [1.0, -2.0 * r * np.cos(2 * np.pi * f / fs), r * r], x)
         out += g * y / (np.sqrt(np.mean(y * y)) + 1e-30)
@@ -430,7 +430,7 @@ def _background(rng: np.random.Generator, n: int, cfg: _Config) -> tuple[np.ndar
         amps = rng.uniform(0.5, 3.0, n_spikes)
         hf = _shaped_noise(rng, int(lengths.sum()), fs, lambda f: _band(f, 12.0, octaves=0.8))[0]
         offsets = np.r_[0, np.cumsum(lengths)]
-        for i, (pos, length) in enumerate(zip(starts, lengths)):
+        for i, (pos, length) in enumerate(zip(starts, lengths, strict=True)):
             stop = min(n, pos + length)
             burst = hf[offsets[i] : offsets[i] + stop - pos]
             x[pos:stop] += amps[i] * np.exp(-np.arange(stop - pos) / taus[i]) * burst
@@ -569,7 +569,7 @@ def _record(rng: np.random.Generator, cfg: _Config) -> tuple[np.ndarray, np.ndar
     names = list(EVENT_CLASSES)
     weights = np.array([cfg.class_proportions[c] for c in names])
     weights /= weights.sum()
-    rows = []
+    rows: list[tuple] = []
     t = _gap(rng, cfg)
     double = False
     while t < n - _MIN_ROOM_S * fs:
@@ -592,7 +592,7 @@ def _sil_rows(y: np.ndarray, fs: float) -> list[tuple]:
     """Segment rows (start, class, end, p, s) of the SIL stretches (runs of label 0)."""
     edges = np.diff(np.r_[0, (y == 0).astype(np.int8), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    return [(a / fs, BACKGROUND, b / fs, np.nan, np.nan) for a, b in zip(starts, ends)]
+    return [(a / fs, BACKGROUND, b / fs, np.nan, np.nan) for a, b in zip(starts, ends, strict=True)]
 
 
 def _double_gap(rng: np.random.Generator, fs: float) -> int:

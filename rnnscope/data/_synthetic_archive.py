@@ -133,7 +133,7 @@ def _day_traces(x, t0, fs: float, keep, seed_id: str, day_rates: Mapping[int, fl
         i1 = min(n, int(np.ceil((day + _DAY_S - t0) * fs - 1e-6)))
         rate = float(day_rates.get(int(round((day - first_day) / _DAY_S)), fs))
         edges = np.flatnonzero(np.diff(np.r_[0, keep[i0:i1].astype(np.int8), 0]))
-        for a, b in zip(edges[::2] + i0, edges[1::2] + i0):
+        for a, b in zip(edges[::2] + i0, edges[1::2] + i0, strict=True):
             if rate == fs:
                 data = counts[a:b]
             else:

@@ -58,13 +58,13 @@ def toy_long_run(lengths=(120, 80), *, hidden_size: int = 8, seed: int = 0) -> x
     c = np.where(mask, 2 * walk, np.nan).astype(np.float32)
     f = np.where(mask, 1 / (1 + np.exp(-walk)), np.nan).astype(np.float32)
     label = np.where(valid, 0, -1).astype(np.int16)
-    seg = []
+    rows: list[tuple[float, ...]] = []
     for e, n in enumerate(lengths):
         a, b = n // 3, n // 3 + n // 4
         label[e, a:b] = 2
-        seg += [(e, 0, times[0] - 0.25, times[a] - 0.25, np.nan, np.nan),
+        rows += [(e, 0, times[0] - 0.25, times[a] - 0.25, np.nan, np.nan),
                 (e, 2, times[a] - 0.25, times[b] - 0.25, times[a] + 1.0, np.nan)]
-    seg = np.array(seg)
+    seg = np.array(rows)
     wave = np.full((n_ev, int(n_samples.max())), np.nan, np.float32)
     for e, n in enumerate(n_samples):
         wave[e, :n] = np.sin(np.arange(n) / 7.0) * (1 + rng.random(n))

@@ -1,7 +1,6 @@
 """A tiny, deterministic, torch-free run for the analysis examples and doctests (not a trained network)."""
 from __future__ import annotations
 
-
 import numpy as np
 import xarray as xr
 

@@ -20,9 +20,9 @@ These functions run models and produce runs or tables; the analyses of the resul
   trained network is checked against.
 """
 from ._attribution import METHODS, attribution, attributor
-from ._impulse import impulse_response
 from ._class_tests import class_silencing, patch_activations
 from ._controls import CONTROLS, compare_controls, shuffle_labels, untrained_like
+from ._impulse import impulse_response
 from ._noise import noise_robustness
 from ._silence import ablation_curve, keep_count, kept_counts, silence, silenced
 

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -92,7 +91,8 @@ def attribution(model, data, *, target, frames="peak", method: str = "integrated
         Features (or a run) for a classifier; the model's input otherwise.
     target : int, list of int, str or dict
         A unit id (or several, of one layer) with ``layer=``, ``var=``, ``direction=``; a class name with
-        ``class_output=``; or a dict ``{"unit": 37, "layer": 0, "var": "c"}`` / ``{"class": "LP", "class_output": "prob"}``.
+        ``class_output=``; or a dict ``{"unit": 37, "layer": 0, "var": "c"}`` /
+        ``{"class": "LP", "class_output": "prob"}``.
     frames : "peak", "onset", "all", float or (float, float)
         Each non-background segment's (``classes=`` to choose) frame where the target is largest (``|value|`` for
         a unit) or its labelled onset frame (moved by ``shift`` frames; the features reach frames around it:
@@ -166,7 +166,8 @@ def attribution(model, data, *, target, frames="peak", method: str = "integrated
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5).fit_normalizer(frames)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
+    >>> model = model.fit_normalizer(frames)
     >>> attr = attribution(model, frames, target=3, frames="onset", steps=16, max_lag=20, progress=False)
     >>> attr.attribution.dims, attr.sizes["lag"]
     (('target', 'lag', 'feature'), 21)
@@ -188,8 +189,19 @@ def attribution(model, data, *, target, frames="peak", method: str = "integrated
     unroll = device.type == "cuda" if unroll is None else bool(unroll)
     targets = resolve_targets(model, target, layer=layer, var=var, direction=direction, class_output=class_output,
                               class_names=class_names, func=func)
-    options = dict(method=method, steps=int(steps), max_steps=max(int(steps), int(max_steps)), max_lag=max_lag, batch_size=int(batch_size), patch=tuple(patch),
-                   tolerance=float(tolerance), progress=progress, store=store, overwrite=overwrite, func=func)
+    options = dict(
+        method=method,
+        steps=int(steps),
+        max_steps=max(int(steps), int(max_steps)),
+        max_lag=max_lag,
+        batch_size=int(batch_size),
+        patch=tuple(patch),
+        tolerance=float(tolerance),
+        progress=progress,
+        store=store,
+        overwrite=overwrite,
+        func=func,
+    )
     model = model.to(device)
     modes = {m: m.training for m in model.modules()}
     grads = {p: p.requires_grad for p in model.parameters()}

@@ -9,6 +9,8 @@
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import torch
@@ -64,8 +66,13 @@ def frame_rows(ds: xr.Dataset, frames, *, shift: int = 0, classes=None, peak=Non
         if frames == "onset":
             frame = np.minimum(table.frame_start.to_numpy() + int(shift), lengths[table.event.to_numpy()] - 1)
         else:
-            frame = np.array([peak(int(e), int(a), int(b)) for e, a, b in
-                              zip(table.event, table.frame_start, table.frame_stop)], dtype=np.int64) + int(shift)
+            frame = np.array(
+                [
+                    peak(int(e), int(a), int(b))
+                    for e, a, b in zip(table.event, table.frame_start, table.frame_stop, strict=True)
+                ],
+                dtype=np.int64,
+            ) + int(shift)
             frame = np.minimum(frame, lengths[table.event.to_numpy()] - 1)
         rows = pd.DataFrame({"event": table.event.to_numpy(np.int64), "frame": np.maximum(frame, 0).astype(np.int64),
                              "segment": table.segment.to_numpy(np.int64),
@@ -107,7 +114,8 @@ class StateCursor:
 
     def __init__(self, model, x: torch.Tensor):
         self.model, self.x = model, x  # x (time, features) on the model's device
-        self.cur, self.state = 0, None
+        self.cur = 0
+        self.state: list[Any] | None = None  # the state after frame cur - 1 (None: the initial state)
 
     def _zero(self) -> list[tuple[torch.Tensor, ...]]:
         return [tuple(s[0] for s in layer.initial_state(1, device=self.x.device, dtype=self.x.dtype))
@@ -131,7 +139,10 @@ class StateCursor:
         while pending:
             first = pending[0]
             if first == 0 or first == self.cur:
-                out[first] = self._zero() if first == 0 else [tuple(s[0] for s in st) for st in self.state]
+                if first == 0 or self.state is None:  # self.cur == 0: nothing walked yet
+                    out[first] = self._zero()
+                else:
+                    out[first] = [tuple(s[0] for s in st) for st in self.state]
                 pending.pop(0)
                 continue
             group = [s for s in pending if s - first <= CHUNK]
@@ -141,7 +152,7 @@ class StateCursor:
                 _, layers = self.model.trace_layers(self.x[None, self.cur: last], self.state)
             for s in group:
                 out[s] = [tuple(r["variables"][name][0, s - 1 - self.cur] for name in layer.state_names)
-                          for r, layer in zip(layers, self.model.layers)]
+                          for r, layer in zip(layers, self.model.layers, strict=True)]
             self.state = [r["final_state"] for r in layers]
             self.cur = last
             pending = pending[len(group):]

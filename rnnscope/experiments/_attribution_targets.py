@@ -14,8 +14,8 @@ by a baseline of 0, work in the baseline's frame) and return one value per row:
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -147,7 +147,7 @@ def _module_entry(model: nn.Module, layer, direction, func):
         raise AttributionError(f"{func}: {type(model).__name__} has no recurrent module (nn.RNN, nn.LSTM, nn.GRU or a "
                                "cell) whose units could be a target; pass a class target with output_fn=.")
     rows = [(name, i, label, e, module_kind(m)) for name, m in modules.items()
-            for i, (label, e) in enumerate(zip(entry_labels(name, m), module_entries(m)))]
+            for i, (label, e) in enumerate(zip(entry_labels(name, m), module_entries(m), strict=True))]
     labels = [r[2] for r in rows]
     if layer is None and len(rows) == 1:
         return rows[0]
@@ -253,6 +253,7 @@ class ModuleForward:
     def series(self, x: Tensor, extra: Sequence = ()) -> Tensor:
         """Every target variable ``(rows, steps, n)`` for the input ``x``."""
         if self.kind == "class":
+            assert self.output_fn is not None  # checked in __init__ for class targets
             scores = self.output_fn(self.model(x, *extra))
             if not isinstance(scores, Tensor) or scores.dim() != 3 or scores.shape[0] != x.shape[0]:
                 raise AttributionError(f"The 'output_fn' parameter of {self.func} must return a tensor (rows, frames, "

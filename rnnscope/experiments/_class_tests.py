@@ -9,15 +9,14 @@ on), and :func:`patch_activations` steps the patched layers with their reference
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import xarray as xr
 
 from .. import analysis
-from ..analysis._attribution import _null_vars
 from .._device import resolve_device
 from .._validation import check_positive, plain, stored_background
+from ..analysis._attribution import _null_vars
 from ..capturing import capture
 from ..errors import AttributionError
 from ..train._records import _records
@@ -54,14 +53,18 @@ def _unit_sets(model, units, data, rank_on, device, func):
     out = {}
     for c, chosen in units.items():
         if c not in names:
-            raise AttributionError(f"The 'class_units' parameter of {func} names the class {c!r}, which the model does not "
-                                   f"have: its classes are {names}.")
+            raise AttributionError(
+                f"The 'class_units' parameter of {func} names the class {c!r}, which the model does not "
+                f"have: its classes are {names}."
+            )
         per_layer = chosen if isinstance(chosen, dict) else {0: chosen}
         pairs = [(int(l_), int(u)) for l_, us in per_layer.items() for u in np.ravel(us)]
         bad = [p for p in pairs if not (0 <= p[0] < model.num_layers and 0 <= p[1] < model.hidden_size)]
         if bad:
-            raise AttributionError(f"The 'class_units' parameter of {func} names (layer, unit) {bad} for class {c!r}; the "
-                                   f"model has layers 0..{model.num_layers - 1} of {model.hidden_size} units.")
+            raise AttributionError(
+                f"The 'class_units' parameter of {func} names (layer, unit) {bad} for class {c!r}; the "
+                f"model has layers 0..{model.num_layers - 1} of {model.hidden_size} units."
+            )
         out[c] = pairs
     return out
 
@@ -170,7 +173,8 @@ def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, 
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0, record_duration_s=(40, 60)))
-    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=5).fit_normalizer(frames)
+    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=16, num_classes=5)
+    >>> model = model.fit_normalizer(frames)
     >>> table = class_silencing(model, frames, progress=False)  # 5 units per class, 100 matched draws
     >>> table.recall_drop.dims, table.recall_drop_p.dims
     (('silenced_class', 'class_name'), ('silenced_class', 'class_name'))
@@ -194,8 +198,8 @@ def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, 
         rng = np.random.default_rng(seed)
         classes = list(sets)
         flagged = {pair for c in classes for pair in sets[c]}  # the null draws among units flagged for no class
-        drops = {"recall_drop": [], "logit_drop": []}
-        nulls = {"recall_drop": [], "logit_drop": []}
+        drops: dict[str, list] = {"recall_drop": [], "logit_drop": []}
+        nulls: dict[str, list] = {"recall_drop": [], "logit_drop": []}
         from tqdm.auto import tqdm
 
         for c in tqdm(classes, desc="class silencing", leave=False, disable=not progress):
@@ -210,7 +214,7 @@ def class_silencing(model, data: xr.Dataset, *, class_units=5, null: int = 100, 
         for m, training in modes.items():
             m.train(training)
     dims = ("silenced_class", "class_name")
-    data_vars = {"recall": (("class_name",), base_recall), "logit": (("class_name",), base_logit),
+    data_vars: dict[str, tuple] = {"recall": (("class_name",), base_recall), "logit": (("class_name",), base_logit),
                  "n_silenced": (("silenced_class",), [len(sets[c]) for c in classes])}
     for name in drops:
         reference = np.array(drops[name])
@@ -323,7 +327,8 @@ def patch_activations(model, data: xr.Dataset, *, donor: xr.Dataset, units, fram
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=2, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5).fit_normalizer(frames)
+    >>> model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=8, num_classes=5)
+    >>> model = model.fit_normalizer(frames)
     >>> out = patch_activations(model, frames.isel(event=[1]), donor=frames.isel(event=[0]), units=[0, 3],
     ...                         frames=(20.0, 30.0))
     >>> out.prob_change.dims, int(out.patched.sum())

@@ -152,7 +152,9 @@ def shuffle_labels(dataset: xr.Dataset, *, seed: int = 0, unshuffled: str | Sequ
     label = dataset["label"].transpose("event", "time")
     original = np.asarray(label.values)
     relabelled = original.copy()
-    for seg, e, a, b in zip(*(table[c].to_numpy() for c in ("segment", "event", "frame_start", "frame_stop"))):
+    for seg, e, a, b in zip(
+        *(table[c].to_numpy() for c in ("segment", "event", "frame_start", "frame_stop")), strict=True
+    ):
         if new[seg] != old[seg]:
             rows = original[e, a:b] == old[seg]
             relabelled[e, a:b][rows] = new[seg]
@@ -166,7 +168,7 @@ def shuffle_labels(dataset: xr.Dataset, *, seed: int = 0, unshuffled: str | Sequ
         sample_time = np.asarray(dataset["sample_time"].values, dtype=np.float64)
         starts = np.searchsorted(sample_time, table["start"].to_numpy(np.float64), "left")
         stops = np.searchsorted(sample_time, table["end"].to_numpy(np.float64), "left")
-        for seg, e, a, b in zip(table["segment"].to_numpy(), table["event"].to_numpy(), starts, stops):
+        for seg, e, a, b in zip(table["segment"].to_numpy(), table["event"].to_numpy(), starts, stops, strict=True):
             if new[seg] == old[seg]:
                 continue
             rows = before[e, a:b] == old[seg]
@@ -266,11 +268,11 @@ def compare_controls(
     with preserved():  # the caller's generators and thread count, whatever the tasks did in this process
         models = _run_tasks(_fit_seed_task, payloads, executor, progress, func)
     trained, shuffled = models[: len(seeds)], models[len(seeds):]
-    untrained = [untrained_like(m, seed=s) for m, s in zip(trained, seeds)]
+    untrained = [untrained_like(m, seed=s) for m, s in zip(trained, seeds, strict=True)]
     kwargs = {"progress": False, "device": device, **dict(capture_kwargs or {})}
     summaries = {}
-    for name, group in zip(CONTROLS, (trained, untrained, shuffled)):
-        values = {s: fn(capture(m, test, **kwargs)) for s, m in zip(seeds, group)}
+    for name, group in zip(CONTROLS, (trained, untrained, shuffled), strict=True):
+        values = {s: fn(capture(m, test, **kwargs)) for s, m in zip(seeds, group, strict=True)}
         summaries[name] = across_seeds(None, values, confidence=confidence, by=by)
     first = summaries[CONTROLS[0]]
     if isinstance(first, pd.Series):

@@ -43,8 +43,8 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
 
     The model runs twice on a constant input (the per-feature mean: of ``data``'s valid frames, else the model's
     normaliser mean) for ``onset`` frames to settle, then ``n_frames`` more; in the second run the input rises by
-    ``amplitude`` standard deviations (``data``'s, else the normaliser's) on ``pulse_features`` during ``pulse_frames`` frames
-    from frame ``onset``. The response is ``|v_impulse - v_constant|`` of ``var``; the decay time is the time
+    ``amplitude`` standard deviations (``data``'s, else the normaliser's) on ``pulse_features`` during ``pulse_frames``
+    frames from frame ``onset``. The response is ``|v_impulse - v_constant|`` of ``var``; the decay time is the time
     from the response's peak until it falls for good below peak / e (interpolated between frames). For a state
     kept by a constant gate ``g`` it is ``-dt / ln(g)``, the gate time constant of
     :func:`rnnscope.analysis.timescales`.
@@ -120,7 +120,7 @@ def impulse_response(model, data: xr.Dataset | None = None, *, var: str = "h", a
         for m, training in modes.items():
             m.train(training)
     stacks = []
-    for layer, record in zip(model.layers, layers):
+    for record in layers:
         v = record["variables"].get(var)
         v = np.full((2, x.shape[1], model.hidden_size), np.nan) if v is None else v.detach().cpu().numpy()
         stacks.append(np.abs(v[1] - v[0])[onset:])

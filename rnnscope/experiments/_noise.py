@@ -122,8 +122,10 @@ def noise_robustness(
     for name, value in (("start", start), ("duration", duration), ("noise_level", noise_level)):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or value < 0 or \
                 (name == "duration" and value <= 0):
-            raise ValueError(f"The {name!r} parameter of {func} must be a {'positive' if name == 'duration' else 'non-negative'} "
-                             f"number (seconds for start/duration). Got {value!r} instead.")
+            raise ValueError(
+                f"The {name!r} parameter of {func} must be a {'positive' if name == 'duration' else 'non-negative'} "
+                f"number (seconds for start/duration). Got {value!r} instead."
+            )
     e = analysis._common.event_position(dataset, event, func)
     one = _strip_run(select_records(dataset, [e]))
     rng = np.random.default_rng(seed)

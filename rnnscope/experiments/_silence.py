@@ -382,14 +382,14 @@ def _ablation_any(model, data, fractions, ranking, rank_on, mode, repeats, seed,
     for r in rankings:
         for f in fractions:
             counts = [keep_count(f, n) for _, n, _ in entries]
-            if all(c >= n for c, (_, n, _) in zip(counts, entries)):
+            if all(c >= n for c, (_, n, _) in zip(counts, entries, strict=True)):
                 baseline = float(score(model)) if baseline is None else baseline
                 accs = [baseline]
             else:
                 accs = []
                 for _ in range(1 if r == "activity" else repeats):
                     keep = {}  # by layer label: the entries of the ranking run (capture_kwargs may pick modules)
-                    for (label, n, act), c in zip(entries, counts):
+                    for (label, n, act), c in zip(entries, counts, strict=True):
                         chosen = (np.argsort(-np.nan_to_num(act, nan=-np.inf), kind="stable")[:c] if r == "activity"
                                   else rng.choice(n, size=c, replace=False))
                         keep[label] = np.isin(np.arange(n), chosen)

@@ -22,8 +22,8 @@ uniform on a log scale, ``f_k = 10**(k * log10(1 + f_max) / 17) - 1`` for ``k = 
 
 Both use the power spectrum ``|FFT|**2 / n_fft`` of each windowed frame (a deviation from the paper's text, which
 says "FFT magnitude": ``spectrum="magnitude"`` weighs ``|FFT|`` instead; :func:`band_energies`), triangles evaluated
-at the FFT bin frequencies (peak 1), natural log with a floor (``log_floor``; bands with no energy, e.g. above the Nyquist
-frequency of upsampled data, give ``log(log_floor)``, never ``-inf``), and deltas over +-2 frames
+at the FFT bin frequencies (peak 1), natural log with a floor (``log_floor``; bands with no energy, e.g. above the
+Nyquist frequency of upsampled data, give ``log(log_floor)``, never ``-inf``), and deltas over +-2 frames
 ``d_t = sum_{n=1..2} n (c_{t+n} - c_{t-n}) / 10`` with edges repeated; delta-deltas are deltas of deltas.
 
 Reach

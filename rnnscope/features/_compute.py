@@ -116,7 +116,10 @@ def _config(preset: str | FeatureConfig | Mapping, overrides: Mapping) -> Featur
         base = PRESETS[preset]
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(FeatureConfig)})
     if unknown:
-        raise TypeError(f"compute got unknown feature settings {unknown}; valid: {[f.name for f in dataclasses.fields(FeatureConfig)]}")
+        raise TypeError(
+            f"compute got unknown feature settings {unknown}; "
+            f"valid: {[f.name for f in dataclasses.fields(FeatureConfig)]}"
+        )
     cfg = dataclasses.replace(base, **overrides)
     check_choice(cfg.window, ("hamming", "rectangular"), name="window", func="compute")
     check_choice(cfg.filter_scale, ("log", "mel"), name="filter_scale", func="compute")
@@ -136,7 +139,8 @@ def _samples(cfg: FeatureConfig, sampling_rate: float) -> tuple[int, int]:
     hop = int(round(cfg.hop_s * sampling_rate))
     if win > cfg.n_fft:
         raise ValueError(
-            f"compute: a {cfg.window_s} s window holds {win} samples at {sampling_rate} Hz, more than n_fft={cfg.n_fft}. "
+            f"compute: a {cfg.window_s} s window holds {win} samples at {sampling_rate} Hz, "
+            f"more than n_fft={cfg.n_fft}. "
             f"Resample the records to 100 Hz (the papers' rate) or pass n_fft={1 << (win - 1).bit_length()}."
         )
     return win, hop

@@ -24,7 +24,7 @@ def _config_dict(config: Any) -> dict | None:
     """A feature configuration (FeatureConfig, dict or its JSON) as a plain dict; None when absent."""
     if config is None or (isinstance(config, str) and not config):
         return None
-    if dataclasses.is_dataclass(config):
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
         return dataclasses.asdict(config)
     if isinstance(config, str):
         config = json.loads(config)
@@ -73,7 +73,7 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
         return bool(np.isclose(float(a), float(b), rtol=1e-9, atol=0.0))
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return a == b
 
 
@@ -123,7 +123,8 @@ def check_contract(expected: Mapping, actual: Mapping, *, func: str, here: str =
     ...                {"sampling_rate": 100.0, "feature_config": {"preset": "paper"}}, func="capture")
     Traceback (most recent call last):
     ...
-    ValueError: capture: the model was trained on features at 50 Hz with preset 'paper'; these features were computed at 100 Hz with preset 'paper' (sampling_rate 50 Hz vs 100 Hz). ...
+    ValueError: capture: the model was trained on features at 50 Hz with preset 'paper'; these features were computed at
+    100 Hz with preset 'paper' (sampling_rate 50 Hz vs 100 Hz). ...
     """
     differences = contract_differences(expected, actual)
     if not differences:

@@ -128,7 +128,7 @@ class StreamingFeatures:
         """Forget everything: the next sample pushed is sample 0 of a new signal."""
         n_f = self.cfg.n_filters
         self._tail = np.zeros(0)  # samples from the start of frame self._computed on
-        self._last = None  # last raw sample (pre-emphasis)
+        self._last: float | None = None  # last raw sample (pre-emphasis)
         self._c = np.zeros((0, n_f))  # log energies of frames self._c0 ..
         self._c0 = 0
         self._spec = np.zeros((0, self.cfg.n_fft // 2 + 1))  # spectrogram rows of frames self.n_frames ..
@@ -170,7 +170,7 @@ class StreamingFeatures:
 
     # -- internals ----------------------------------------------------------------------------------------
     def _compute(self) -> None:
-        n = frame_count(self._tail.size, win=self.win, hop=self.hop)
+        n = int(frame_count(self._tail.size, win=self.win, hop=self.hop))
         if n == 0:
             return
         frames = np.lib.stride_tricks.sliding_window_view(self._tail, self.win)[:: self.hop][:n]

@@ -110,7 +110,7 @@ def where(path: Path, variable: str, key: str, event_ids=None) -> str:
         dims, array = _layout(path, variable)
         index = [int(i) for i in key.replace("/", ".").split(".")]
         parts = []
-        for dim, i, size, n in zip(dims, index, array["chunks"], array["shape"]):
+        for dim, i, size, n in zip(dims, index, array["chunks"], array["shape"], strict=True):
             a, b = i * size, min((i + 1) * size, n) - 1
             if dim == "event":
                 ids = (event_ids or _event_ids)(path, a, b)

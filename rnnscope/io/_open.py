@@ -81,7 +81,8 @@ def open_run(path: str | os.PathLike, *, chunks: dict | str | None = None, valid
     >>> open_run(path)
     Traceback (most recent call last):
     ...
-    rnnscope.errors.RunFileError: open_run: the run ... is damaged: chunk h/1.0.0.0 of variable 'h' (record 1, event_id 'ex1'; frames 0-17) is missing ...
+    rnnscope.errors.RunFileError: open_run: the run ... is damaged: chunk h/1.0.0.0 of variable 'h' (record 1, event_id
+    'ex1'; frames 0-17) is missing ...
     """
     path = Path(path)
     if path.name.endswith(PARTIAL_SUFFIX):

@@ -106,11 +106,11 @@ class LevelStream:
             return
         pending = self._pending[k]
         if pending is not None:
-            blocks = tuple(np.concatenate([a, b]) for a, b in zip(pending, blocks))
+            blocks = tuple(np.concatenate([a, b]) for a, b in zip(pending, blocks, strict=True))
         m = blocks[0].shape[0] // 2 * 2
         self._pending[k] = tuple(a[m:] for a in blocks) if m < blocks[0].shape[0] else None
         if m:
-            self._level(k + 1, tuple(_pair(r, a[:m]) for r, a in zip(self.reductions, blocks)))
+            self._level(k + 1, tuple(_pair(r, a[:m]) for r, a in zip(self.reductions, blocks, strict=True)))
 
 
 def _pair(reduction: str, a: np.ndarray) -> np.ndarray:
@@ -138,12 +138,12 @@ class _Sink:
     def _flush(self, k, whole: bool):
         if not self.parts[k]:
             return
-        joined = [np.concatenate(a) if len(a) > 1 else a[0] for a in zip(*self.parts[k])]
+        joined = [np.concatenate(a) if len(a) > 1 else a[0] for a in zip(*self.parts[k], strict=True)]
         n = joined[0].shape[0]
         upto = n // ov.CHUNK * ov.CHUNK if whole else n
         if upto:
             at = self.offsets[k] + self.written[k]
-            for reduction, values in zip(self.targets, joined):
+            for reduction, values in zip(self.targets, joined, strict=True):
                 self.targets[reduction][self.event, at: at + upto] = values[:upto]
             self.written[k] += upto
         self.parts[k] = [tuple(v[upto:] for v in joined)] if upto < n else []

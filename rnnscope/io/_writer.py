@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from .. import _overview as ov
 from .. import _version
 from .._overview import OVERVIEW_VARIABLES
 from ..schema import (
@@ -33,7 +34,6 @@ from ..schema import (
 )
 from ._attrs import decode_attrs, encode_attrs, prepare
 from ._check import CHUNKS, chunk_table
-from .. import _overview as ov
 from ._files import (
     MANIFEST,
     PARTIAL_SUFFIX,
@@ -293,7 +293,8 @@ def save_run(run: xr.Dataset, path: str | os.PathLike, *, format: str = "auto", 
         describe other records than the run's (after ``run.isel(event=...)``) are recomputed from the data, and a
         version-1 Dataset is stored in the current layout.
     path : str or path
-        ``*.zarr`` (default format, a directory store) or ``*.nc`` (netCDF-4 through the netCDF4 package, zlib-compressed).
+        ``*.zarr`` (default format, a directory store) or ``*.nc`` (netCDF-4 through the netCDF4 package,
+        zlib-compressed).
     format : {"auto", "zarr", "netcdf"}
         ``"auto"`` chooses by suffix.
     chunks : dict, optional

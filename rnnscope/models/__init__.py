@@ -28,11 +28,11 @@ Examples
 """
 from ._base import ClassMismatchError, ModelBase, ModelFileError
 from ._cells import CELL_KINDS, GRULayer, LazyLSTMLayer, LSTMLayer, RNNLayer, make_layer
-from ._equations import lazy_lstm_recurrence, lstm_cell_scan
-from ._layers import RecurrentLayer
 from ._classifier import RNNClassifier
+from ._equations import lazy_lstm_recurrence, lstm_cell_scan
 from ._from_torch import from_torch
 from ._io import UnsafeModelFileError, load
+from ._layers import RecurrentLayer
 from ._native import build as build_native
 from ._native import native_status, set_native
 from ._tcn import TCNClassifier

@@ -19,10 +19,10 @@ from .._validation import (
     check_class_names,
 )
 from .._version import __version__
+from ..errors import ClassMismatchError, InputWarning, ModelFileError
 from ..features._contract import check_contract, input_contract
 from ._checks import check_int, check_sequence
 from ._file import save_model
-from ..errors import ClassMismatchError, InputWarning, ModelFileError
 
 __all__ = ["ModelBase", "ClassMismatchError", "ModelFileError", "default_class_names"]
 
@@ -154,7 +154,7 @@ class ModelBase(nn.Module):
         ref = self.feature_mean
         return check_sequence(x, self.input_size, like=ref, func=func)
 
-    def fit_normalizer(self, x: Any, *, min_std: float = 1e-3) -> "ModelBase":
+    def fit_normalizer(self, x: Any, *, min_std: float = 1e-3) -> ModelBase:
         """Fit ``feature_mean`` and ``feature_std`` on raw features; frames holding NaN (padding) are ignored.
 
         Parameters
@@ -240,7 +240,10 @@ class ModelBase(nn.Module):
         n = len(mapping)
         if isinstance(labels, Tensor):
             if labels.is_floating_point() or labels.dtype == torch.bool:
-                raise ValueError(f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {labels.dtype} instead.")
+                raise ValueError(
+                    f"The 'labels' parameter of {func} must hold integer class indices. "
+                    f"Got dtype {labels.dtype} instead."
+                )
             bad = (labels < -1) | (labels >= n)
             if bool(bad.any()):
                 raise ValueError(
@@ -252,7 +255,9 @@ class ModelBase(nn.Module):
             return out.to(labels.dtype)
         arr = np.asarray(labels)
         if arr.dtype.kind not in "iu":
-            raise ValueError(f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {arr.dtype} instead.")
+            raise ValueError(
+                f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {arr.dtype} instead."
+            )
         bad = (arr < -1) | (arr >= n)
         if bad.any():
             raise ValueError(
@@ -316,7 +321,8 @@ class ModelBase(nn.Module):
         >>> model.check_input(other, "capture")
         Traceback (most recent call last):
         ...
-        ValueError: capture: the model was trained on features at 50 Hz with preset 'paper'; these features were computed at 100 Hz with preset 'paper' (sampling_rate 50 Hz vs 100 Hz). ...
+        ValueError: capture: the model was trained on features at 50 Hz with preset 'paper'; these features were
+        computed at 100 Hz with preset 'paper' (sampling_rate 50 Hz vs 100 Hz). ...
         """
         check_contract(self.input_contract, input_contract(getattr(features, "attrs", features)), func=func)
 
@@ -331,7 +337,7 @@ class ModelBase(nn.Module):
         """Device of the model's tensors."""
         return self.feature_mean.device
 
-    def to_device(self, device: Any = "auto") -> "ModelBase":
+    def to_device(self, device: Any = "auto") -> ModelBase:
         """Move the model to ``device`` (``"auto"``: CUDA, then Apple MPS, then CPU) and return it.
 
         Examples
@@ -366,7 +372,7 @@ class ModelBase(nn.Module):
         return config
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> "ModelBase":
+    def from_config(cls, config: Mapping[str, Any]) -> ModelBase:
         """Build an untrained model from a ``config`` (weights random; normaliser, classes and info restored)."""
         if not isinstance(config, Mapping):
             raise ModelFileError(f"A model config must be a JSON object (dict). Got {type(config).__name__} instead.")
@@ -401,7 +407,7 @@ class ModelBase(nn.Module):
         return model
 
     @classmethod
-    def _build(cls, config: Mapping[str, Any]) -> "ModelBase":  # pragma: no cover - abstract
+    def _build(cls, config: Mapping[str, Any]) -> ModelBase:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike) -> str:

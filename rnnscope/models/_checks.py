@@ -68,7 +68,9 @@ def check_sequence(x: Any, n_features: int, *, like: torch.Tensor, name: str = "
     return x
 
 
-def check_keep(keep: Any, hidden_size: int, *, like: torch.Tensor, name: str = "keep", func: str) -> torch.Tensor | None:
+def check_keep(
+    keep: Any, hidden_size: int, *, like: torch.Tensor, name: str = "keep", func: str
+) -> torch.Tensor | None:
     """Return a unit mask as a bool tensor of shape ``(hidden_size,)`` on ``like``'s device, or None."""
     if keep is None:
         return None
@@ -141,8 +143,10 @@ def layer_masks(masks: Any, num_layers: int, hidden_size: int, *, name: str, fun
         elif arr.dtype.kind in "iu" or (arr.size == 0 and arr.ndim == 1):
             ids = arr.astype(np.int64).reshape(-1)
             if ids.size and (ids.min() < 0 or ids.max() >= hidden_size):
-                raise ValueError(f"The {name!r} parameter of {func}: layer {layer} names units outside "
-                                 f"0..{hidden_size - 1} ({sorted(set(ids[(ids < 0) | (ids >= hidden_size)].tolist()))}).")
+                raise ValueError(
+                    f"The {name!r} parameter of {func}: layer {layer} names units outside "
+                    f"0..{hidden_size - 1} ({sorted(set(ids[(ids < 0) | (ids >= hidden_size)].tolist()))})."
+                )
             chosen = np.zeros(hidden_size, dtype=bool)
             chosen[ids] = True
         else:
@@ -154,7 +158,9 @@ def layer_masks(masks: Any, num_layers: int, hidden_size: int, *, name: str, fun
 
 def _is_layer_list(masks: Any) -> bool:
     """A list of one per-layer entry (None or a 1-D mask / id list), as opposed to one layer's mask or ids."""
-    return isinstance(masks, (list, tuple)) and len(masks) == 1 and (masks[0] is None or np.ndim(_as_array(masks[0])) == 1)
+    return (
+        isinstance(masks, (list, tuple)) and len(masks) == 1 and (masks[0] is None or np.ndim(_as_array(masks[0])) == 1)
+    )
 
 
 def _as_array(entry: Any) -> np.ndarray:

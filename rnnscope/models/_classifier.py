@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -165,7 +166,7 @@ class RNNClassifier(ModelBase):
         device = self.feature_mean.device
         return [None if m is None else m.to(device) for m in masks]
 
-    def masked(self, keep) -> "RNNClassifier":
+    def masked(self, keep) -> RNNClassifier:
         """Return a copy that silences the units where ``keep`` is False, on every call.
 
         Parameters
@@ -318,7 +319,7 @@ class RNNClassifier(ModelBase):
         }
 
     @classmethod
-    def _build(cls, config: Mapping[str, Any]) -> "RNNClassifier":
+    def _build(cls, config: Mapping[str, Any]) -> RNNClassifier:
         model = cls(
             list(config["cells"]),
             input_size=config["input_size"],
@@ -349,7 +350,7 @@ class RNNClassifier(ModelBase):
     def __repr__(self) -> str:
         lines = [self._fmt_header()]
         size = self.input_size
-        for i, (layer, short) in enumerate(zip(self.layers, self.shortcuts)):
+        for i, (layer, short) in enumerate(zip(self.layers, self.shortcuts, strict=True)):
             extra = " + shortcut" if short else ""
             if layer.unit_keep is not None:
                 extra += f", {int((~layer.unit_keep).sum())} units masked"

@@ -16,8 +16,6 @@ Gate order in the weight rows follows PyTorch: LSTM family ``(i, f, g, o)``, GRU
 """
 from __future__ import annotations
 
-from typing import List, Tuple
-
 import torch
 from torch import Tensor
 
@@ -64,7 +62,7 @@ def rnn_output(pre: Tensor, inplace: bool = False, nonlinearity: str = "tanh") -
 # ------------------------------------------------------------------------------------------------ LSTM family
 
 
-def lstm_gates(pre: Tensor, inplace: bool = False) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+def lstm_gates(pre: Tensor, inplace: bool = False) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """The LSTM's gates ``(i, f, g, o)`` from their pre-activations ``(..., 4 * hidden)`` in that order.
 
     ``i, f, o = sigmoid(.)``, the candidate ``g = tanh(.)``. With ``inplace=True`` the results are views of
@@ -136,7 +134,7 @@ def lstm_cell_scan(forget: Tensor, update: Tensor, c0: Tensor) -> Tensor:
     """
     fs = forget.unbind(1)
     us = update.unbind(1)
-    cs: List[Tensor] = []
+    cs: list[Tensor] = []
     c = c0
     for t in range(len(fs)):
         c = lstm_cell(fs[t], c, us[t])
@@ -146,7 +144,7 @@ def lstm_cell_scan(forget: Tensor, update: Tensor, c0: Tensor) -> Tensor:
 
 def lazy_lstm_recurrence(
     x_ifo: Tensor, x_g: Tensor, u_ifo_t: Tensor, w_cm_t: Tensor, m0: Tensor, c0: Tensor
-) -> Tuple[Tensor, Tensor]:
+) -> tuple[Tensor, Tensor]:
     """The lazy LSTM's recurrence, given the input projections of every frame.
 
     For each frame: ``(i, f, o) = sigmoid(x_ifo[t] + m_{t-1} @ u_ifo_t)``; ``m_t = o * tanh(c_{t-1})``
@@ -184,7 +182,7 @@ def lazy_lstm_recurrence(
     """
     xs = x_ifo.unbind(0)
     xg = x_g.unbind(0)
-    ms: List[Tensor] = []
+    ms: list[Tensor] = []
     m = m0
     c = c0
     for t in range(len(xs)):
@@ -199,7 +197,7 @@ def lazy_lstm_recurrence(
 # -------------------------------------------------------------------------------------------------------- GRU
 
 
-def gru_gates(x_pre: Tensor, h_pre: Tensor, inplace: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
+def gru_gates(x_pre: Tensor, h_pre: Tensor, inplace: bool = False) -> tuple[Tensor, Tensor, Tensor]:
     """The GRU's gates ``(r, z, n)`` from the input and recurrent projections ``(..., 3 * hidden)``.
 
     ``x_pre = W_i x + b_i`` and ``h_pre = W_h h_{t-1} + b_h``, gate order ``(r, z, n)``:

@@ -10,7 +10,7 @@ represents can be converted.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -87,7 +87,9 @@ def from_torch(rnn: nn.Module, head: nn.Linear, *, class_names: Sequence[str] | 
             f"Got nonlinearity={rnn.nonlinearity!r} instead."
         )
     if not isinstance(head, nn.Linear):
-        raise ValueError(f"The 'head' parameter of {func} must be a torch.nn.Linear. Got {type(head).__name__} instead.")
+        raise ValueError(
+            f"The 'head' parameter of {func} must be a torch.nn.Linear. Got {type(head).__name__} instead."
+        )
     if head.in_features != rnn.hidden_size:
         raise ValueError(
             f"The 'head' parameter of {func} must take hidden_size={rnn.hidden_size} inputs. "

@@ -14,9 +14,9 @@ from typing import Any
 import torch
 
 from .._device import resolve_device
+from ..errors import UnsafeModelFileError
 from ._base import ModelBase, ModelFileError
 from ._file import METADATA_KEY
-from ..errors import UnsafeModelFileError
 
 __all__ = ["load", "ModelFileError", "UnsafeModelFileError"]
 
@@ -84,7 +84,9 @@ def _read_state_dict(path: str) -> dict[str, torch.Tensor]:
             "torch.save(model.state_dict(), path)."
         ) from None
     except Exception as err:
-        raise ModelFileError(f"{path!r} could not be read as a PyTorch state dict: {type(err).__name__}: {err}") from None
+        raise ModelFileError(
+            f"{path!r} could not be read as a PyTorch state dict: {type(err).__name__}: {err}"
+        ) from None
     if isinstance(obj, Mapping) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         for key in ("state_dict", "model_state_dict", "model"):
             if isinstance(obj.get(key), Mapping):

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import contextvars
 import copy
-from typing import Tuple
 
 import torch
 from torch import Tensor, nn
@@ -55,7 +54,7 @@ from ._trace import TraceOutputs, buffer_outputs, check_outputs, run_native, wri
 
 __all__ = ["RecurrentLayer", "State", "UNROLLED"]
 
-State = Tuple[Tensor, ...]
+State = tuple[Tensor, ...]
 
 #: True inside :func:`rnnscope.models.unrolled`: every layer's fast path runs its exact step loop (the reference
 #: :meth:`RecurrentLayer.step`, frame after frame) instead of the fused kernel while autograd records, so it never
@@ -175,7 +174,7 @@ class RecurrentLayer(nn.Module):
                 f"shape ({batch_size}, {self.hidden_size}). Got {type(state).__name__} instead."
             )
         out = []
-        for name, s in zip(self.state_names, state):
+        for name, s in zip(self.state_names, state, strict=True):
             s = as_float_tensor(s, like=self.weight_ih, name="state", func=func)
             if tuple(s.shape) != (batch_size, self.hidden_size):
                 raise ValueError(
@@ -186,7 +185,7 @@ class RecurrentLayer(nn.Module):
         return tuple(out)
 
     # ---- unit masks -------------------------------------------------------------------------------------
-    def masked(self, keep) -> "RecurrentLayer":
+    def masked(self, keep) -> RecurrentLayer:
         """Return a copy of this layer that silences the units where ``keep`` is False on every call.
 
         Parameters

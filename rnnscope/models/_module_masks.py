@@ -27,7 +27,8 @@ silences the same units.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from torch import Tensor, nn
@@ -178,7 +179,7 @@ def module_keeps(model: nn.Module, spec: Any, *, name: str, func: str, silenced:
             masks = layer_masks(value, len(entries), entries[0].h_units, name=name, func=f"{func} ({key!r})",
                                 silenced=silenced)
             current = out.setdefault(key, [None] * len(entries))
-            out[key] = [_and(a, b) for a, b in zip(current, masks)]
+            out[key] = [_and(a, b) for a, b in zip(current, masks, strict=True)]
         elif key in labels:
             module_name, i = labels[key]
             entries = module_entries(modules[module_name])
@@ -282,7 +283,7 @@ def merge_keeps(*specs: Mapping[str, list[Tensor | None]]) -> dict[str, list[Ten
     for spec in specs:
         for name, masks in spec.items():
             current = out.get(name, [None] * len(masks))
-            out[name] = [_and(a, None if b is None else b.cpu()) for a, b in zip(current, masks)]
+            out[name] = [_and(a, None if b is None else b.cpu()) for a, b in zip(current, masks, strict=True)]
     return {k: v for k, v in out.items() if any(m is not None for m in v)}
 
 

@@ -135,8 +135,16 @@ def _compiler(system: str | None = None) -> str:
 
 
 def _build_name(flags: list[str]) -> str:
-    key = "|".join([*(path.read_text() for path in SOURCES), torch.__version__, sys.version.split()[0], platform.system(),
-                    platform.machine(), *flags])
+    key = "|".join(
+        [
+            *(path.read_text() for path in SOURCES),
+            torch.__version__,
+            sys.version.split()[0],
+            platform.system(),
+            platform.machine(),
+            *flags,
+        ]
+    )
     return "rnnscope_native_" + hashlib.sha256(key.encode()).hexdigest()[:12]
 
 

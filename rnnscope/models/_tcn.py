@@ -1,7 +1,8 @@
 """Temporal convolutional network baseline (Titos & Garcia 2022, Table I): causal dilated 1-D convolutions."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -148,7 +149,7 @@ class TCNClassifier(ModelBase):
         }
 
     @classmethod
-    def _build(cls, config: Mapping[str, Any]) -> "TCNClassifier":
+    def _build(cls, config: Mapping[str, Any]) -> TCNClassifier:
         return cls(
             input_size=config["input_size"],
             num_classes=config["num_classes"],

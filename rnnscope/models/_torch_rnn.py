@@ -18,8 +18,9 @@ every step inside the recurrence (the recurrent weight columns reading it are ze
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -28,8 +29,8 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from ..schema import STATE_VARIABLES
 from ._cells import GRULayer, LSTMLayer, RNNLayer
-from ._layers import UNROLLED
 from ._equations import gru_gates, gru_output, lstm_cell, lstm_cell_scan, lstm_gates, lstm_output, rnn_output
+from ._layers import UNROLLED
 from ._trace import buffer_outputs
 
 __all__ = ["RECURRENT_MODULES", "RECURRENT_CELLS", "Entry", "TorchRNN", "module_kind", "module_entries",
@@ -214,7 +215,7 @@ class TorchRNN:
             self.layers.append(self._view(i))
 
     @classmethod
-    def of(cls, module: nn.Module) -> "TorchRNN":
+    def of(cls, module: nn.Module) -> TorchRNN:
         """The view of ``module``, built once and reused while the module holds the same parameter objects (the
         views share them, so in-place updates such as an optimiser step are seen; replaced parameters rebuild it).
 

@@ -11,7 +11,8 @@ variables and copies them in.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -86,9 +87,11 @@ def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden
             out.groups.dtype == torch.int32 and tuple(out.groups.shape) == (batch, n_time, 2)
             and out.group_sums.dtype == torch.float32 and out.group_sums.dim() == 2
             and out.group_sums.shape[1] == hidden and out.group_sums.device.type == "cpu")):
-        raise ValueError(f"The 'out.groups' and 'out.group_sums' parameters of {func} must both be None or an int32 "
-                         f"tensor of shape ({batch}, {n_time}, 2) and a float32 CPU tensor of shape (groups, {hidden}). "
-                         f"Got {_describe(out.groups)} and {_describe(out.group_sums)} instead.")
+        raise ValueError(
+            f"The 'out.groups' and 'out.group_sums' parameters of {func} must both be None or an int32 "
+            f"tensor of shape ({batch}, {n_time}, 2) and a float32 CPU tensor of shape (groups, {hidden}). "
+            f"Got {_describe(out.groups)} and {_describe(out.group_sums)} instead."
+        )
     if int(out.time_stride) < 1 or int(out.unit_stride) < 1:
         raise ValueError(f"The 'out.time_stride' and 'out.unit_stride' parameters of {func} must be >= 1. Got "
                          f"{out.time_stride} and {out.unit_stride} instead.")

@@ -11,7 +11,7 @@ parameters. The numbers are those of the fused kernels to float rounding (tests 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from torch import nn
 

@@ -15,6 +15,7 @@ archive block by block and returns a :class:`MonitorResult`. Modules, in the ord
 - ``_scoring.py`` — event-level scores against a reference catalog;
 - ``_monitor.py`` — :func:`monitor`, which ties them together.
 """
+from ..data._quakeml import to_catalog  # QuakeML both ways in one module
 from ._detections import (
     BACKGROUND_MIN_DURATION,
     DEFAULT_MIN_DURATION,
@@ -27,7 +28,6 @@ from ._detections import (
     smooth,
     write_probabilities,
 )
-from ..data._quakeml import to_catalog  # QuakeML both ways in one module
 from ._monitor import monitor
 from ._netresult import NetworkResult
 from ._result import MonitorResult

@@ -277,8 +277,11 @@ def write_task(folder, out: dict) -> None:
         if capture is not None:
             for name, array in capture["arrays"].items():
                 np.save(partial / f"capture_{name}.npy", array)
-        info = {"fragments": meta, "timings": out["timings"],
-                "capture": None if capture is None else {"calls": capture["calls"], "arrays": sorted(capture["arrays"])}}
+        info = {
+            "fragments": meta,
+            "timings": out["timings"],
+            "capture": None if capture is None else {"calls": capture["calls"], "arrays": sorted(capture["arrays"])},
+        }
         (partial / "task.json").write_text(json.dumps(info))  # last: its presence marks the folder as whole
         try:
             os.rename(partial, final)
@@ -386,7 +389,7 @@ def join(chains: list[list[tuple[Piece, bool]]], keeps: list[tuple], rate: float
     """
     out: list[Piece] = []
     carried = False  # out[-1] went on past the previous chain's end
-    for fragments, (keep_from, keep_until) in zip(chains, keeps):
+    for fragments, (keep_from, keep_until) in zip(chains, keeps, strict=True):
         pieces = [p for p in _concat(fragments) if (keep_from is None or p.end_ns > keep_from)
                   and (keep_until is None or p.start_ns < keep_until)]
         if pieces and keep_from is not None and pieces[0].start_ns <= keep_from:
@@ -437,7 +440,7 @@ def _cut_start(piece: Piece, at_ns: int, rate: float) -> Piece:
 def gaps_between(pieces: list[Piece], rate: float) -> list[tuple[int, int]]:
     """Where the data stop between consecutive pieces (more than half a sample)."""
     half = 0.5 * _NS / rate
-    return [(p.end_ns, q.start_ns) for p, q in zip(pieces, pieces[1:]) if q.start_ns > p.end_ns + half]
+    return [(p.end_ns, q.start_ns) for p, q in zip(pieces, pieces[1:], strict=False) if q.start_ns > p.end_ns + half]
 
 
 def gap_table(pieces, gaps, rate, t0, t1) -> pd.DataFrame:

@@ -531,9 +531,7 @@ def read_probabilities(path):
     >>> [tr.stats.class_name for tr in read_probabilities(path)]
     ['BAC', 'LP']
     """
-    from obspy import read
-
-    from obspy import Stream
+    from obspy import Stream, read
 
     path = os.fspath(path)
     if os.path.getsize(path) == 0:  # what write_probabilities writes when no frame was classified

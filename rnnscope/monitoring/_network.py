@@ -467,7 +467,8 @@ def run(model, model_name, s: bt.Settings, src, ids: list[str], *, single: bool,
         if single and failed:
             raise failed[0]["exception"]
         if single:
-            loaders = {ids[0]: (lambda r=finished[0].pop("result"): r)}
+            single_result = finished[0].pop("result")
+            loaders = {ids[0]: (lambda: single_result)}
     _no_frames_warning(finished, failed, func)
     failed = [{k: v for k, v in f.items() if k != "exception"} for f in failed]
     if failed:

@@ -45,7 +45,7 @@ def _detrend_parts(parts: list, kind: str | None, block: int = 1 << 20) -> None:
     offsets = np.cumsum([0] + [p.size for p in parts[:-1]])
 
     def blocks():
-        for off, p in zip(offsets, parts):
+        for off, p in zip(offsets, parts, strict=True):
             for i in range(0, p.size, block):
                 yield p[i : i + block], np.arange(off + i, off + min(i + block, p.size), dtype=np.float64)
 

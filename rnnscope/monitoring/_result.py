@@ -137,7 +137,7 @@ class MonitorResult:
         return table
 
     def score(self, truth: pd.DataFrame, **kwargs):
-        """Event-level scores of :attr:`detections` against ``truth`` (see :func:`rnnscope.monitoring.score_detections`);
+        """Event-level scores of :attr:`detections` against ``truth`` (:func:`rnnscope.monitoring.score_detections`);
         the background class is the monitor's unless ``background=`` says otherwise."""
         kwargs.setdefault("background", self.background)
         return score_detections(self.detections, truth, **kwargs)

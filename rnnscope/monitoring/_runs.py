@@ -54,7 +54,9 @@ def enforce_min(prob: np.ndarray, starts, stops, cls, min_frames, offset: int = 
     if m:
         nxt[-1] = -1
     alive = np.ones(m, dtype=bool)
-    heap = [(int(stops[i] - starts[i]), int(starts[i]), i) for i in range(m) if stops[i] - starts[i] < min_frames[cls[i]]]
+    heap = [
+        (int(stops[i] - starts[i]), int(starts[i]), i) for i in range(m) if stops[i] - starts[i] < min_frames[cls[i]]
+    ]
     heapq.heapify(heap)
     while heap:
         length, start, i = heapq.heappop(heap)
@@ -169,7 +171,7 @@ class RunDetector:
         self.smoothed = np.concatenate([self.smoothed, values])
         labels = values.argmax(axis=1)
         change = np.flatnonzero(np.diff(labels)) + 1
-        for a, b in zip(np.r_[0, change], np.r_[change, labels.size]):
+        for a, b in zip(np.r_[0, change], np.r_[change, labels.size], strict=True):
             a, b, c = int(a) + self.done, int(b) + self.done, int(labels[a])
             if self.runs and self.runs[-1][1] == a and self.runs[-1][2] == c:
                 self.runs[-1][1] = b
@@ -185,7 +187,7 @@ class RunDetector:
         head = self.runs[: j + 1]
         a, b, c = enforce_min(self.smoothed, [r[0] for r in head], [r[1] for r in head], [r[2] for r in head],
                               self.min_frames, offset=self.s0)
-        resolved = [[int(x), int(y), int(z)] for x, y, z in zip(a, b, c)]
+        resolved = [[int(x), int(y), int(z)] for x, y, z in zip(a, b, c, strict=True)]
         # the first resolved run starts where runs[0] started (a run is only ever given to a neighbour), so the
         # sums carried for runs[0]'s dropped frames are its
         keep = None if last else resolved.pop()

@@ -25,7 +25,11 @@ def _times_ns(values, name: str, func: str) -> np.ndarray:
     if values.map(lambda v: type(v).__name__ == "UTCDateTime").any():
         values = values.map(lambda v: str(v) if type(v).__name__ == "UTCDateTime" else v)
     try:
-        stamps = pd.to_datetime(values, utc=True, format="mixed") if values.dtype == object else pd.to_datetime(values, utc=True)
+        stamps = (
+            pd.to_datetime(values, utc=True, format="mixed")
+            if values.dtype == object
+            else pd.to_datetime(values, utc=True)
+        )
     except (ValueError, TypeError) as err:
         raise ValueError(f"{func}: cannot read the {name!r} times as UTC times ({err}).") from None
     return pd.DatetimeIndex(stamps).as_unit("ns").asi8.copy()  # pandas may hold us or s resolution
@@ -60,7 +64,7 @@ def _match(det: pd.DataFrame, true: pd.DataFrame, min_overlap_ns: int) -> list[t
     t_order = np.argsort(true["start"].to_numpy(), kind="stable")
     t_start = true["start"].to_numpy()[t_order]
     t_end_max = np.maximum.accumulate(true["end"].to_numpy()[t_order]) if len(t_order) else t_start
-    for i, (a, b) in enumerate(zip(det["start"].to_numpy(), det["end"].to_numpy())):
+    for i, (a, b) in enumerate(zip(det["start"].to_numpy(), det["end"].to_numpy(), strict=True)):
         hi = np.searchsorted(t_start, b, side="left")  # true events starting before the detection ends
         lo = np.searchsorted(t_end_max, a, side="right")  # ... and (possibly) ending after it starts
         for k in range(lo, hi):
@@ -184,7 +188,8 @@ def score_detections(
 
     Examples
     --------
-    >>> truth = pd.DataFrame({"start": [10.0, 50.0, 90.0], "end": [30.0, 70.0, 95.0], "class_name": ["LP", "LP", "VTE"]})
+    >>> truth = pd.DataFrame({"start": [10.0, 50.0, 90.0], "end": [30.0, 70.0, 95.0],
+    ...                       "class_name": ["LP", "LP", "VTE"]})
     >>> det = pd.DataFrame({"start": [11.0, 80.0, 89.5], "end": [29.0, 85.0, 96.0], "class_name": ["LP", "LP", "VTE"]})
     >>> scores = score_detections(det, truth)
     >>> scores[["n_true", "n_detected", "n_matched"]]

@@ -207,9 +207,13 @@ class ReviewPage(widgets.VBox):
 
     # ------------------------------------------------------------------------------------------- layout
     def _build_controls(self) -> None:
-        self.w_run = widgets.Dropdown(options=[(p.stem, i) for i, p in enumerate(self.runs)], value=0,
-                                      description="day", style={"description_width": "32px"},
-                                      layout=widgets.Layout(width="330px", display="" if len(self.runs) > 1 else "none"))
+        self.w_run = widgets.Dropdown(
+            options=[(p.stem, i) for i, p in enumerate(self.runs)],
+            value=0,
+            description="day",
+            style={"description_width": "32px"},
+            layout=widgets.Layout(width="330px", display="" if len(self.runs) > 1 else "none"),
+        )
         self.w_run.observe(lambda c: self.show_run(c["new"]) if c["new"] != self.run_index else None, names="value")
         #: the current detection: class, UTC time, probability, channel, decision
         self.w_current = widgets.HTML(layout=widgets.Layout(min_width="360px"))
@@ -321,8 +325,12 @@ class ReviewPage(widgets.VBox):
                 if "starttime" not in run.coords:
                     continue
                 dt = float(run["time"].values[1] - run["time"].values[0]) if run.sizes["time"] > 1 else 1.0
-                for t, n, seed in zip(run["starttime"].values, run["length"].values,
-                                      run["trace_id"].values if "trace_id" in run.coords else [""] * run.sizes["event"]):
+                for t, n, seed in zip(
+                    run["starttime"].values,
+                    run["length"].values,
+                    run["trace_id"].values if "trace_id" in run.coords else [""] * run.sizes["event"],
+                    strict=True,
+                ):
                     t0 = pd.Timestamp(str(t)).tz_localize(None)
                     spans.append((i, str(seed), t0, t0 + pd.Timedelta(seconds=float(n) * dt)))
             self._spans = spans

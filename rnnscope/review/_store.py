@@ -218,7 +218,7 @@ class ReviewStore:
     def keys(self) -> list[str]:
         """The ids of the detections, in their order."""
         return [detection_key(s, t, c) for s, t, c in zip(self.detections["seed_id"], self.detections["start"],
-                                                          self.detections["class_name"])]
+                                                          self.detections["class_name"], strict=True)]
 
     # ------------------------------------------------------------------------------------------- decisions
     @contextmanager
@@ -418,7 +418,7 @@ class ReviewStore:
         latest = self.decisions(entries)
         d = self.detections
         rows = []
-        for key, i in zip(self.keys(), range(len(d))):
+        for key, i in zip(self.keys(), range(len(d)), strict=True):
             e = latest.get(key)
             if e is None or e["action"] == "reject":
                 continue
@@ -466,7 +466,7 @@ class ReviewStore:
         except ImportError:  # pragma: no cover - obspy missing: the CSV is the catalog
             return
         catalog = to_catalog(table, model_name="reviewed")
-        for event, review in zip(catalog, table["review"]):
+        for event, review in zip(catalog, table["review"], strict=True):
             event.event_type_certainty = "known"
             for pick in event.picks:
                 pick.evaluation_mode = "manual"

@@ -26,7 +26,6 @@ from ._variables import (  # the vocabulary, as data
     LAYER_COORDS,
     SEGMENT_ROW_COLUMNS,
     SEGMENT_VARIABLES,
-    STATE_DIMS,
     STATE_VARIABLES,
     SUMMARY_VARIABLES,
     VARIABLES,
@@ -46,9 +45,9 @@ __all__ = [
 ]
 
 #: Version of the layout (the variables in ``_variables.py``); bumped when a name, dim or dtype changes meaning.
-#: Version 2 refers to records by ``event_id`` in the segment table (``segment_event_id``; version 1 stored positions in ``segment_event``) and
-#: records which records the summaries describe (``summary_event_id``); :func:`upgrade` turns a version-1 Dataset
-#: into version 2.
+#: Version 2 refers to records by ``event_id`` in the segment table (``segment_event_id``; version 1 stored positions in
+#: ``segment_event``) and records which records the summaries describe (``summary_event_id``); :func:`upgrade` turns
+#: a version-1 Dataset into version 2.
 SCHEMA_VERSION = "2.0"
 
 
@@ -114,9 +113,9 @@ def layer_labels(ds) -> list[str]:
     layers = np.asarray(ds["module_layer"].values) if "module_layer" in ds.coords else np.zeros(n, int)
     directions = ([str(d) for d in np.asarray(ds["direction"].values)] if "direction" in ds.coords
                   else ["forward"] * n)
-    both = {m for m, d in zip(modules, directions) if d == "backward"}
+    both = {m for m, d in zip(modules, directions, strict=True) if d == "backward"}
     return [layer_label(m, int(l_), direction=d, bidirectional=m in both)
-            for m, l_, d in zip(modules, layers, directions)]
+            for m, l_, d in zip(modules, layers, directions, strict=True)]
 
 
 def validate(ds, *, kind: str = "auto", check_padding: bool = True) -> None:
@@ -315,7 +314,7 @@ def segment_rows(ds) -> pd.DataFrame:
                                          (str if c == "event_id" else np.int64)) for c in SEGMENT_ROW_COLUMNS})
     stacked = ds["segment_event_id"].ndim > 1
     columns = {}
-    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES):
+    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES, strict=True):
         if name not in ds.variables:
             columns[col] = np.full(ds["segment_event_id"].size, np.nan)
             continue
@@ -334,7 +333,7 @@ def segment_variables(rows: pd.DataFrame) -> dict:
     """A segment table (columns of :func:`segment_rows`) -> the schema's ``segment_*`` variables."""
     dtypes = (str, np.int16, np.float64, np.float64, np.float64, np.float64)
     out = {}
-    for name, col, dt in zip(SEGMENT_VARIABLES, SEGMENT_ROW_COLUMNS, dtypes):
+    for name, col, dt in zip(SEGMENT_VARIABLES, SEGMENT_ROW_COLUMNS, dtypes, strict=True):
         values = rows[col].to_numpy() if col in rows else np.full(len(rows), np.nan)
         out[name] = (("segment",), np.asarray(values).astype(dt))
     return out
@@ -404,7 +403,7 @@ def _segment_columns_of_records(ds: xr.Dataset, ids: np.ndarray) -> dict | None:
     pos = np.minimum(np.searchsorted(sorted_ids, seg_ids), len(ids) - 1)
     found = np.flatnonzero(sorted_ids[pos] == seg_ids)
     columns = {"segment": found, "event": order[pos[found]].astype(np.int64)}
-    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES):
+    for col, name in zip(SEGMENT_ROW_COLUMNS, SEGMENT_VARIABLES, strict=True):
         values = np.asarray(ds[name].values) if name in ds.variables else np.full(seg_ids.size, np.nan)
         columns[col] = values[found]
     columns["event_id"] = seg_ids[found].astype(object)
@@ -607,7 +606,7 @@ def valid_lengths(ds) -> np.ndarray:
                        .transpose("event", "time").values, dtype=bool)
     out = candidate.copy()
     ids = event_ids(ds)
-    for row, e in zip(valid, cut):
+    for row, e in zip(valid, cut, strict=True):
         row = row[: candidate[e]]
         n = int(np.argmin(row)) if not row.all() else int(candidate[e])
         if row[n:].any():

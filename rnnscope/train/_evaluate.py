@@ -149,7 +149,9 @@ def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, dev
         accuracy=scores["accuracy"],
         macro_f1=scores["macro_f1"],
         per_class=per_class,
-        confusion=pd.DataFrame(confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")),
+        confusion=pd.DataFrame(
+            confusion, index=pd.Index(names, name="true"), columns=pd.Index(names, name="predicted")
+        ),
         events=events,
         event_scores=event_scores,
         balanced_accuracy=scores["balanced_accuracy"],
@@ -192,7 +194,7 @@ def _event_table(dataset: xr.Dataset, probs: list[np.ndarray], names: list[str],
     seg_start, seg_end = table["start"].to_numpy(), table["end"].to_numpy()
     rows = []
     cache: dict[int, pd.DataFrame] = {}
-    for e, c, a, b in zip(seg_event, seg_class, seg_start, seg_end):
+    for e, c, a, b in zip(seg_event, seg_class, seg_start, seg_end, strict=True):
         e = int(e)
         if e not in cache:
             p = probs[e]

@@ -197,7 +197,9 @@ def _fit(model, dataset, epochs, batch_size, lr, class_weights, validation, earl
     if hasattr(model, "set_input"):
         model.set_input(dataset)  # the input contract: sampling rate, feature config, background (saved with it)
     history = pd.DataFrame(rows)
-    columns = ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_records is not None else []) + ["seconds"]
+    columns = (
+        ["epoch", "loss", "accuracy"] + (["val_loss", "val_accuracy"] if val_records is not None else []) + ["seconds"]
+    )
     history = history[columns]
     model.info["training"] = {
         "epochs_run": int(len(rows)),

@@ -339,7 +339,7 @@ def _configurations(grid, func) -> list[dict]:
             raise ValueError(f"{func}: 'seed' is not a grid key; train every configuration with several seeds with "
                              "seeds=[0, 1, 2] (the folds come from seed=).")
         values = [list(v) if isinstance(v, (list, tuple, np.ndarray, range)) else [v] for v in g.values()]
-        configs += [dict(zip(g, combo)) for combo in itertools.product(*values)]
+        configs += [dict(zip(g, combo, strict=True)) for combo in itertools.product(*values)]
     if not configs:
         raise ValueError(f"{func}: the grid is empty; give at least one value per key.")
     return configs

@@ -245,7 +245,7 @@ def fold_summary(table: pd.DataFrame, *, by: str | Sequence[str] | None = None,
             n_train, n_test = _counts(rows, table, by_part.index)
             st = corrected_interval(by_part.to_numpy(), n_train=n_train, n_test=n_test, confidence=confidence)
             by_seed = rows.groupby("seed")[score].mean().dropna()
-            out.append({**dict(zip(by, key)), "score": score, "mean": st["mean"], "ci_low": st["ci_low"],
+            out.append({**dict(zip(by, key, strict=True)), "score": score, "mean": st["mean"], "ci_low": st["ci_low"],
                         "ci_high": st["ci_high"], "n_partitions": int(st["n"]), "n_seeds": int(by_seed.size),
                         "seed_sd": float(by_seed.std(ddof=1)) if by_seed.size > 1 else np.nan})
     summary = pd.DataFrame(out)
@@ -371,7 +371,7 @@ def fold_differences(table: pd.DataFrame, *, pairs: Sequence | None = None, by: 
                          "n_seeds": int(seed["n"]), "p": p})
         adjusted = _adjust(np.array([r["p"] for r in rows]), correction)
         m = int(np.isfinite(adjusted).sum())
-        for row, q in zip(rows, adjusted):
+        for row, q in zip(rows, adjusted, strict=True):
             row.update(p_adjusted=q, n_comparisons=m, shown=bool(np.isfinite(q) and q < 1 - confidence))
         out += rows
     result = pd.DataFrame(out)

@@ -34,7 +34,9 @@ class _Records:
 
 def _records(model, dataset: xr.Dataset, func: str) -> _Records:
     if not isinstance(dataset, xr.Dataset):
-        raise TypeError(f"{func}: expected a features Dataset (rnnscope.features.compute); got {type(dataset).__name__}.")
+        raise TypeError(
+            f"{func}: expected a features Dataset (rnnscope.features.compute); got {type(dataset).__name__}."
+        )
     for name in ("features", "label"):
         if name not in dataset:
             raise ValueError(

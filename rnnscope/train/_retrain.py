@@ -31,12 +31,12 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from torch import nn
 
 from .._device import resolve_device
 from .._seed import seeded
@@ -46,6 +46,9 @@ from ..schema import segment_frames
 from ._evaluate import evaluate
 from ._fit import _class_weights, _score, _train_epoch, predict
 from ._records import _Records, _records
+
+if TYPE_CHECKING:
+    from ..models._base import ModelBase
 
 __all__ = ["retrain", "Retraining"]
 
@@ -97,7 +100,7 @@ class Retraining:
     reviewed held out     0.5   0.83
     """
 
-    model: nn.Module
+    model: ModelBase
     before: pd.DataFrame
     after: pd.DataFrame
     history: pd.DataFrame
@@ -222,7 +225,7 @@ def _background_rejected(rows: pd.DataFrame, background) -> pd.DataFrame:
     for row in rows[rows["rejected"]].itertuples(index=False):
         others = kept[(kept["trace_id"] == row.trace_id) & (kept["start"] < row.end) & (kept["end"] > row.start)]
         pieces = [(row.start, row.end)]
-        for a, b in zip(others["start"], others["end"]):
+        for a, b in zip(others["start"], others["end"], strict=True):
             pieces = [q for p0, p1 in pieces for q in ((p0, min(p1, a)), (max(p0, b), p1)) if q[1] > q[0]]
         out.append(pd.DataFrame([{**row._asdict(), "start": p0, "end": p1, "class": background}
                                  for p0, p1 in pieces], columns=rows.columns))
@@ -247,7 +250,7 @@ def windows(rows: pd.DataFrame, context_s: float, max_s: float | None = None) ->
     out = []
     pad, gap, longest = (int(round(v * _NS)) for v in (context_s, MERGE_S, max_s))
     for tid, group in rows.groupby("trace_id", sort=True):
-        events = sorted(zip(group["start"], group["end"]))
+        events = sorted(zip(group["start"], group["end"], strict=True))
         a0, b0 = events[0][0] - pad, events[0][1]  # the open window: its start, the end of its last event
         for a, b in events[1:]:
             if a - pad > b0 + pad + gap:  # far apart: close the window
@@ -277,7 +280,9 @@ def read_windows(waveforms, spans: pd.DataFrame, func: str = "retrain"):
         client = Client(os.fspath(waveforms))
         for row in spans.itertuples():
             net, sta, loc, cha = row.trace_id.split(".")
-            out += client.get_waveforms(net, sta, loc, cha, UTCDateTime(ns=int(row.start)), UTCDateTime(ns=int(row.end)))
+            out += client.get_waveforms(
+                net, sta, loc, cha, UTCDateTime(ns=int(row.start)), UTCDateTime(ns=int(row.end))
+            )
         return out
     if isinstance(waveforms, (obspy.Stream, obspy.Trace)):
         stream = obspy.Stream([waveforms]) if isinstance(waveforms, obspy.Trace) else waveforms
@@ -350,7 +355,7 @@ def _scores(model, frames: xr.Dataset | None, device) -> dict:
     data_names = list(frames.attrs.get("class_names", model.class_names))
     table = segment_frames(frames)
     hits, n = 0, 0
-    for e, c, a, b in zip(table["event"], table["class"], table["frame_start"], table["frame_stop"]):
+    for e, c, a, b in zip(table["event"], table["class"], table["frame_start"], table["frame_stop"], strict=True):
         name = data_names[int(c)]
         if name == background or b <= a:
             continue
@@ -462,7 +467,8 @@ def retrain(
     >>> _ = rnnscope.train.fit(model, original, epochs=2, progress=False)
     >>> out = rnnscope.train.retrain(model, truth, waveforms=root, original=original, epochs=2, progress=False)
     >>> list(out.before.index), list(out.before.columns)
-    (['reviewed held out', 'reviewed tuned on', 'original held out'], ['events', 'event_accuracy', 'frame_accuracy', 'macro_f1'])
+    (['reviewed held out', 'reviewed tuned on', 'original held out'], ['events', 'event_accuracy', 'frame_accuracy',
+    'macro_f1'])
     >>> out.model is not model, len(out.history)
     (True, 2)
     """

@@ -101,9 +101,9 @@ def wait_http(url: str, proc, log: Path, timeout: float = 90.0) -> None:
             with urllib.request.urlopen(url, timeout=2) as r:
                 r.read(100)
             return
-        except Exception:
+        except Exception as err:
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start ({url}):\n" + log.read_text()[-3000:])
+                raise RuntimeError(f"server did not start ({url}):\n" + log.read_text()[-3000:]) from err
             time.sleep(0.5)
 
 

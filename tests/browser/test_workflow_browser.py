@@ -254,9 +254,12 @@ def _review_in_the_browser(url: str, detections: pd.DataFrame, out: Path) -> lis
             seed = f"XX.{first['station']}..HHZ"
             mine = detections[detections["seed_id"] == seed].sort_values("start")
             shown = mine[(mine["end"] > lo) & (mine["start"] < hi)]
-            edges = [lo + pd.Timedelta(2, "s")] + [t for pair in zip(shown["start"], shown["end"]) for t in pair] + [
-                hi - pd.Timedelta(2, "s")]
-            free = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if b - a >= pd.Timedelta(6, "s")]
+            edges = (
+                [lo + pd.Timedelta(2, "s")]
+                + [t for pair in zip(shown["start"], shown["end"], strict=True) for t in pair]
+                + [hi - pd.Timedelta(2, "s")]
+            )
+            free = [(a, b) for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= pd.Timedelta(6, "s")]
             assert free, (lo, hi, shown)  # a stretch of the record without a detection
             a = free[0][0] + pd.Timedelta(1, "s")
             _drag(page, pixel, a, a + pd.Timedelta(4, "s"))
@@ -417,7 +420,9 @@ def test_monitor_review_retrain_monitor_on_a_gappy_archive(tmp_path):
     before = read_probabilities(root / "out" / "probabilities" / f"{GAP}.mseed")
     after = read_probabilities(root / "out-v2" / "probabilities" / f"{GAP}.mseed")
     assert [tr.stats.npts for tr in before] == [tr.stats.npts for tr in after]
-    assert any(not np.allclose(a.data, b.data) for a, b in zip(before, after))  # the new model's probabilities
+    assert any(
+        not np.allclose(a.data, b.data) for a, b in zip(before, after, strict=True)
+    )  # the new model's probabilities
     # on the rejected stretch the retrained model finds the rejected class less probable (learned as background)
     rejection = rejections.iloc[0]
     where = f"{rejection['seed_id']}.mseed"
