@@ -99,7 +99,7 @@ def class_column(catalog: pd.DataFrame) -> pd.Series:
 
 def _unplaced_row(i: int, row: dict, name: str, prob_col, seconds: bool) -> dict:
     """A catalog row on no record of the run (``unplaced="list"``): listed with its catalog start, no times."""
-    start, end = row.get("start"), row.get("end")
+    start, end = row["start"], row["end"]
     when = float("nan")
     if seconds:
         text, duration = f"{float(start):.2f} s", float(end) - float(start)
@@ -130,8 +130,8 @@ def _event_by_id(row, reader):
 def _event_by_time(row, reader):
     if reader.starttimes is None:
         return None, 0.0, 0.0
-    start = pd.Timestamp(row["start"]).tz_localize(None) if pd.Timestamp(row["start"]).tzinfo else pd.Timestamp(row["start"])
-    end = pd.Timestamp(row["end"]).tz_localize(None) if pd.Timestamp(row["end"]).tzinfo else pd.Timestamp(row["end"])
+    start, end = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tzinfo else pd.Timestamp(t)
+                  for t in (row["start"], row["end"]))
     seed = row.get("seed_id", row.get("trace_id"))
     for event, t_start in enumerate(reader.starttimes):
         if t_start is None:

@@ -132,7 +132,7 @@ class ColorMap:
         """``n`` colours from vmin to vmax (for a bqplot ColorScale / colour bar)."""
         pal = self.palette()[:_N_LEVELS]
         idx = np.linspace(0, _N_LEVELS - 1, n).round().astype(int)
-        return ["#%02x%02x%02x" % tuple(int(c) for c in pal[i]) for i in idx]
+        return ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in pal[i])) for i in idx]
 
     def indices(self, values: np.ndarray) -> np.ndarray:
         """uint8 palette indices of ``values`` (NaN -> 255)."""
