@@ -85,3 +85,78 @@ def test_without_attributions_there_is_no_row(trained):
     with pytest.raises(errors.AttributionError,
                        match=r"Explorer.explain needs attributions: open the Explorer with attribute="):
         ex.explain(0, 30.0)
+
+
+def _click_trace(ex, time, value):
+    """What the browser sends for a click without drag on the traces at ``time`` (s) and ``value``: fractions of the
+    plot area (rnnscope.widgets._clicks.PlotClicks)."""
+    t0, t1 = ex.time_range
+    v0, v1 = ex.value_scale.min, ex.value_scale.max
+    ex.traces.clicks._handle_custom_msg({"event": "click", "x": (time - t0) / (t1 - t0), "y": (v1 - value) / (v1 - v0)},
+                                        [])
+
+
+def _isolated_line(ex, time):
+    """(unit, its drawn value at ``time``, the gap to the nearest other line there)."""
+    t, values = ex.trace_data("lines")
+    i = int(np.argmin(np.abs(t - time)))
+    at = values[:, i]
+    gaps = [np.min(np.abs(np.delete(at, k) - at[k])) for k in range(at.size)]
+    k = int(np.argmax(gaps))
+    return ex.selected_units[k], float(at[k]), float(gaps[k])
+
+
+def test_a_click_on_a_trace_explains_that_unit_like_a_heatmap_click(trained):
+    model, frames, run = trained
+    calls = []
+
+    def attribute(*args):
+        calls.append(args)
+        return attributor(model, run, steps=8, max_lag=40)(*args)
+
+    ex = Explorer(run, event=1, width=700, attribute=attribute)
+    selected = list(ex.selected_units)
+    assert len(selected) >= 2 and not ex.envelopes.visible  # one point per frame: the lines are the frames
+    unit, value, gap = _isolated_line(ex, 60.2)
+    _click_trace(ex, 60.2, value + 0.3 * gap)  # near that line, nearer than to any other
+    ((event_id, time, called_unit, layer, var),) = calls
+    assert (event_id, called_unit, layer, var) == (run.event_id.values[1], unit, 0, "h")
+    assert time == pytest.approx(60.2, abs=1e-6)
+    assert ex.pointer["unit"] == unit and ex.pointer["time"] == pytest.approx(60.2, abs=1e-6)
+    assert ex.pointer["rank"] == int(np.flatnonzero(ex.order == unit)[0])
+    assert ex.pointer["value"] == pytest.approx(float(run.h.isel(event=1, layer=0, unit=unit).sel(time=60.0,
+                                                                                              method="nearest")))
+    assert f"unit <b>{unit}</b>" in ex.w_readout.value
+    assert ex.selected_units == selected  # a trace click explains, it does not remove the line
+    dt = float(run.time[1] - run.time[0])
+    assert ex.why.result.target_unit.values.tolist() == [unit] and float(ex.why.result.target_time[0]) == 60.0
+    assert ex.why.image.visible and ex.why.image.x[1] == pytest.approx(60.0 + dt / 2)  # ends on the clicked frame
+    assert f"unit {unit}" in ex.why.card.value
+
+    # the nearest line wins, wherever the click lands between them
+    others = [u for u in selected if u != unit]
+    t, values = ex.trace_data("lines")
+    i = int(np.argmin(np.abs(t - 30.0)))
+    at = dict(zip(selected, values[:, i], strict=True))
+    target = others[0]
+    assert ex.traces.pick(30.0, at[target]) == target
+    nearest = min(selected, key=lambda u: abs(at[u] - (at[target] + 0.01)))
+    assert ex.traces.pick(30.0, at[target] + 0.01) == nearest
+
+
+def test_trace_clicks_without_attributions_point_and_zoom_still_brushes(trained):
+    _, _, run = trained
+    ex = Explorer(run, width=700)
+    unit, value, _ = _isolated_line(ex, 20.0)
+    _click_trace(ex, 20.0, value)
+    assert ex.why is None and ex.pointer["unit"] == unit and f"unit <b>{unit}</b>" in ex.w_readout.value
+    ex.traces.clicks._handle_custom_msg({"event": "click", "x": 1.5, "y": 0.5}, [])  # off the plot area: nothing
+    ex.traces.clicks._handle_custom_msg({"event": "mousedown"}, [])
+    assert ex.pointer["unit"] == unit and ex.pointer["time"] == pytest.approx(20.0, abs=1e-6)
+    ex.selected_units = []
+    _click_trace(ex, 20.0, value)  # no line drawn: nothing to point at
+    assert ex.pointer["time"] == pytest.approx(20.0, abs=1e-6) and ex.traces.pick(20.0, value) is None
+    ex.brush.brushing = True  # a drag still zooms every view
+    ex.brush.selected = np.array([12.0, 18.0])
+    ex.brush.brushing = False
+    assert ex.time_range == (12.0, 18.0)

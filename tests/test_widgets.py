@@ -576,6 +576,33 @@ def _js(value):
     return js_number(value)
 
 
+def test_a_click_on_a_trace_at_coarse_zoom_picks_the_envelope_it_lands_in():
+    """At coarse zoom each unit is a min/max envelope: a click inside one unit's envelope (and only its) points at
+    that unit, at the clicked time; where envelopes overlap, the nearest middle line wins (what the browser sends:
+    fractions of the plot area, rnnscope.widgets._clicks)."""
+    run = long_run()
+    h = run["h"].values.copy()  # (event, time, unit, layer): two units moved apart from the others
+    h[:, :, 3], h[:, :, 7] = 0.6 + 0.1 * h[:, :, 3], -0.6 + 0.1 * h[:, :, 7]
+    run["h"] = (run["h"].dims, h)
+    ex = rw.Explorer(run, width=600, prefetch=False)
+    ex.selected_units = [3, 5, 7]
+    assert ex.envelopes.visible
+    t0, t1 = ex.time_range
+    v0, v1 = ex.value_scale.min, ex.value_scale.max
+
+    def click(time, value):
+        ex.traces.clicks._handle_custom_msg({"event": "click", "x": (time - t0) / (t1 - t0),
+                                             "y": (v1 - value) / (v1 - v0)}, [])
+        return ex.pointer["unit"], ex.pointer["time"]
+
+    for time in (t0 + 0.2 * (t1 - t0), t0 + 0.7 * (t1 - t0)):
+        assert click(time, 0.6) == (3, pytest.approx(time, abs=1e-6 * (t1 - t0)))
+        assert click(time, -0.62) == (7, pytest.approx(time, abs=1e-6 * (t1 - t0)))
+        assert click(time, 0.0)[0] == 5
+        assert click(time, 0.9)[0] == 3  # above every envelope: the nearest one
+    assert ex.selected_units == [3, 5, 7]
+
+
 def test_unit_lines_stay_readable_at_coarse_zoom():
     ex = rw.Explorer(long_run(), width=600, prefetch=False)  # 20 000 frames on 1 056 columns
     cols = ex._cols
@@ -925,7 +952,9 @@ def test_an_archive_waveform_to_read_whole_is_drawn_when_a_background_thread_has
 
     async def session():
         ex = rw.Explorer(run, width=800, debounce=0, prefetch=False)  # the whole record
-        drawn_at_once = bool(ex.wave.visible) and ("waveform", 0) in ex.reader._cache
+        # the line is set on the event loop once the thread has read the record, never inside the constructor (the
+        # thread itself may finish first on a busy machine: whether it is in the cache yet is a race)
+        drawn_at_once = ex.trace_data("wave")[0].size > 0
         for _ in range(400):
             if ("waveform", 0) in ex.reader._cache and ex.wave.visible:
                 break

@@ -4,8 +4,8 @@
 (``{"kind": "sds", "root": ...}``) or waveform files (``{"kind": "files", "paths": [...]}``). An
 :class:`ArchiveWaveform` reads the samples of one record's channel (its ``trace_id``) from there, for the window
 a view shows (in aligned blocks of about an hour around it, kept for the next pans; ObsPy decodes only the
-MiniSEED records of those blocks), at the archive's sampling rate, as raw counts; gaps are NaN. Sample 0 is the record start (``starttime``), so the view's seconds map to samples
-without offset.
+MiniSEED records of those blocks), at the archive's sampling rate, as raw counts; gaps are NaN. Sample 0 is the
+record start (``starttime``), so the view's seconds map to samples without offset.
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class Debouncer:
     def __init__(self, delay: float, callback):
         self.delay = float(delay)
         self.callback = callback
-        self._handle = None
+        self._handle: asyncio.TimerHandle | None = None
         self._last = -float("inf")  # loop time of the last run
         self.runs = 0  #: callbacks run (for tests)
 

@@ -56,8 +56,7 @@ def place_detections(catalog: pd.DataFrame, reader, *, unplaced: str = "drop") -
     prob_col = next((c for c in ("p_mean", "p_peak", "probability") if c in catalog.columns), None)
     rows = []
     numeric = pd.api.types.is_numeric_dtype(catalog["start"])
-    for i, row in enumerate(catalog.itertuples(index=False)):
-        row = row._asdict()
+    for i, row in enumerate(catalog.to_dict("records")):
         if numeric:
             event = _event_by_id(row, reader)
             t0, t1 = float(row["start"]), float(row["end"])
@@ -99,7 +98,7 @@ def class_column(catalog: pd.DataFrame) -> pd.Series:
 
 def _unplaced_row(i: int, row: dict, name: str, prob_col, seconds: bool) -> dict:
     """A catalog row on no record of the run (``unplaced="list"``): listed with its catalog start, no times."""
-    start, end = row.get("start"), row.get("end")
+    start, end = row["start"], row["end"]
     when = float("nan")
     if seconds:
         text, duration = f"{float(start):.2f} s", float(end) - float(start)
@@ -130,8 +129,8 @@ def _event_by_id(row, reader):
 def _event_by_time(row, reader):
     if reader.starttimes is None:
         return None, 0.0, 0.0
-    start = pd.Timestamp(row["start"]).tz_localize(None) if pd.Timestamp(row["start"]).tzinfo else pd.Timestamp(row["start"])
-    end = pd.Timestamp(row["end"]).tz_localize(None) if pd.Timestamp(row["end"]).tzinfo else pd.Timestamp(row["end"])
+    start, end = (pd.Timestamp(t).tz_localize(None) if pd.Timestamp(t).tzinfo else pd.Timestamp(t)
+                  for t in (row["start"], row["end"]))
     seed = row.get("seed_id", row.get("trace_id"))
     for event, t_start in enumerate(reader.starttimes):
         if t_start is None:

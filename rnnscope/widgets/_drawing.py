@@ -80,18 +80,18 @@ def _legend_html(class_names, band_rows=("true", "pred"), arrivals=True, prob=Fa
     return f'<div class="rnnscope-legend" style="font-size:12px">{what} &nbsp; {items}{marks}</div>'
 
 
-def _unit_legend_html(units, colors, variable="h", layer=0) -> str:
+def _unit_legend_html(units, colors, var="h", layer=0) -> str:
     """The legend of the unit lines, above their figure (a legend inside it covered the traces)."""
     if not units:
         return ('<div class="rnnscope-unit-legend" style="font-size:12px;color:#555">no unit selected: click a '
                 "heatmap row</div>")
     items = "".join(f'<span style="margin-right:10px;color:{c};font-weight:bold">━ unit {u}</span>'
-                    for u, c in zip(units, colors))
-    return (f'<div class="rnnscope-unit-legend" style="font-size:12px">{html.escape(variable)} (layer {layer}): '
+                    for u, c in zip(units, colors, strict=True))
+    return (f'<div class="rnnscope-unit-legend" style="font-size:12px">{html.escape(var)} (layer {layer}): '
             f"{items}</div>")
 
 
-def _readout_html(pointer, variable="h", layer=0, starttime=None) -> str:
+def _readout_html(pointer, var="h", layer=0, starttime=None) -> str:
     from ._timeaxis import format_time
 
     if not pointer:
@@ -101,5 +101,5 @@ def _readout_html(pointer, variable="h", layer=0, starttime=None) -> str:
         if starttime is not None:
             when = f"{format_time(pointer['time'], starttime)} UTC ({when})"
         text = (f"unit <b>{pointer['unit']}</b> · row {pointer['rank']} · {when} · "
-                f"{html.escape(variable)} = {pointer['value']:.3f}")
+                f"{html.escape(var)} = {pointer['value']:.3f}")
     return f'<div class="rnnscope-readout" style="font-size:12px;color:#333">{text}</div>'

@@ -5,9 +5,21 @@ Linking: the figures share ONE :class:`bqplot.LinearScale` for time (``Explorer.
 the record start. Panning or zooming the waveform, the spectrogram or the probabilities (a :class:`bqplot.PanZoom`
 restricted to that scale) or brushing an interval in the time-series view moves all of them at once in the
 browser, and the new range comes back to Python as the ``time_range`` traitlet. The heatmap figure has no
-interaction of its own, so that a click on a unit row reaches its image mark. When the run knows its records'
-UTC start (``starttime``), every axis, readout and list shows UTC (``time_format="seconds"`` switches to seconds
-from the record start).
+interaction of its own, so that a click on a unit row reaches its image mark; a click without drag on the
+time-series view points at the unit line nearest it (:class:`~rnnscope.widgets._clicks.PlotClicks`). When the run
+knows its records' UTC start (``starttime``), every axis, readout and list shows UTC (``time_format="seconds"``
+switches to seconds from the record start).
+
+Composition: the Explorer is its own state (:class:`~rnnscope.widgets._state.ExplorerState`: the public
+traitlets below, validated, with the run's reader) and composes one component per view, each owning its figure
+and marks and typed against that state only: :class:`~rnnscope.widgets._views.WaveformView`,
+:class:`~rnnscope.widgets._views.SpectrogramView`, the attribution row (:class:`~rnnscope.widgets._why.WhyPanel`),
+:class:`~rnnscope.widgets._views.ProbabilityView`, :class:`~rnnscope.widgets._units.HeatmapView` and
+:class:`~rnnscope.widgets._units.TracesView` (sharing one read of the state columns,
+:class:`~rnnscope.widgets._units.UnitColumns`), the controls and readout (:mod:`rnnscope.widgets._controls`) and the
+detection table (:class:`~rnnscope.widgets._table.DetectionTable`). They share the scales and layout of a
+:class:`~rnnscope.widgets._figures.FigureKit`; the Explorer wires their events to the state and decides what
+redraws when the state changes.
 
 Rendering: nothing is sent per frame (see :mod:`rnnscope.widgets._views`). A change of ``time_range`` from the
 browser renders at once when the views are idle and at most once per ``debounce`` seconds during a drag or a run
@@ -25,12 +37,14 @@ import traitlets
 
 from ..errors import AttributionError, NoBackgroundWarning
 from . import _summaries as summaries
+from ._controls import Controls, Readout
 from ._debounce import Debouncer
 from ._detections import place_detections
-from ._drawing import _readout_html
-from ._figures import MARGIN, SIDE_WIDTH, UNIT_COLORS, _FigureBuilder
-from ._source import RunReader
-from ._views import _Views
+from ._figures import MARGIN, SIDE_WIDTH, UNIT_COLORS, FigureKit
+from ._source import RAW_FRAMES_PER_COLUMN, Columns, RunReader, local_dask
+from ._state import ExplorerState
+from ._units import HeatmapView, TracesView, UnitColumns
+from ._views import ProbabilityView, SpectrogramView, WaveformView
 from ._width import WidthProbe
 
 __all__ = ["Explorer", "UNIT_COLORS"]
@@ -44,7 +58,8 @@ def _plot_px(views_px: int) -> int:
     return views_px - SIDE_WIDTH - MARGIN["left"] - MARGIN["right"]
 
 
-class Explorer(_FigureBuilder, _Views, widgets.VBox):
+
+class Explorer(ExplorerState, widgets.VBox):
     """Linked views of one record of a run: waveform with class bands and P/S arrivals, spectrogram, class
     probabilities, activation heatmap (units x time) and time series of selected units; with a catalog, a table
     of its detections.
@@ -116,27 +131,6 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     ['10', '15', '20', '25']
     """
 
-    #: position (0-based, along ``event``) of the record shown
-    event = traitlets.Int(0)
-    #: state variable shown in the heatmap and the unit lines, e.g. "h", "c", "forget_gate"
-    var = traitlets.Unicode("h")
-    #: layer shown (0-based)
-    layer = traitlets.Int(0)
-    #: heatmap row order: "index" (unit id), "activity" (mean |h|, descending), "specialisation" (for order_class)
-    unit_order = traitlets.Enum(summaries.UNIT_ORDERS, default_value="activity")
-    #: class whose specialisation orders the rows when unit_order == "specialisation"
-    order_class = traitlets.Unicode("")
-    #: unit ids (0-based) drawn in the time-series view, in the order they were added
-    selected_units = traitlets.List(traitlets.Int())
-    #: visible time range (s from the record start), shared by all views
-    time_range = traitlets.Tuple(traitlets.Float(), traitlets.Float(), default_value=(0.0, 1.0))
-    #: what the last click on the heatmap hit: {"unit", "rank", "time", "value"} (empty before any click)
-    pointer = traitlets.Dict()
-    #: time labels: "utc" (clock time, when the run has ``starttime``) or "seconds" (from the record start)
-    time_format = traitlets.Enum(["utc", "seconds"], default_value="seconds")
-    #: position (in :attr:`detections`) of the picked detection, marked on every view; -1 when none
-    picked = traitlets.Int(-1)
-
     def __init__(self, run, *, event: int = 0, var: str = "h", layer: int = 0, unit_order: str = "activity",
                  width: int | None = None, debounce: float = 0.1, initial_frames: int | None = None,
                  prefetch: bool = True, catalog=None, waveform_source=None, time_format: str = "auto",
@@ -156,17 +150,12 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self._detections = (place_detections(catalog, reader, unplaced=unplaced) if catalog is not None
                             else None)
         self.fixed_width = None if width is None else int(width)
-        self._set_plot_width(_plot_px(self.fixed_width or _DEFAULT_WIDTH))
+        self.set_plot_width(_plot_px(self.fixed_width or _DEFAULT_WIDTH))
         self.initial_frames = None if initial_frames is None else int(initial_frames)
         self.prefetch = bool(prefetch)
         self._debouncer = Debouncer(debounce, self._render_views)
         self._quiet = 0  # > 0 while observers must not render (initialisation, batched changes)
-        self._robust: dict = {}
-        self._trace_ranges: dict = {}  # per long trace: the (time, value) ranges its view coordinates span
-        self._cols_range = (0.0, 1.0)  # the time range the state columns in self._cols were read for
-        self._spec_range: dict = {}
-        self._cols = None  # state columns of the current view
-        self._rendered = None  # (event, time_range) the views show
+        self._rendered: tuple | None = None  # (event, time_range) the views show
         self.render_count = 0  #: renders of the views (for tests and benchmarks)
         has_utc = reader.starttimes is not None and any(t is not None for t in reader.starttimes)
         self._quiet += 1
@@ -176,24 +165,17 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.time_format = ("utc" if has_utc else "seconds") if time_format == "auto" else time_format
         self._quiet -= 1
 
-        self._build_figures()
-        self._build_controls()
-        #: the attribution row under the spectrogram (a click on the heatmap explains the unit), or None
-        self.why = None
-        if attribute is not None or attributions is not None or "attribution" in run.data_vars:
-            from ._why import WhyPanel
-
-            self.why = WhyPanel(self, attribute=attribute, attributions=attributions)
+        self._compose(attribute, attributions)
         self.table = None
-        if self.detections is not None:
+        if self._detections is not None:
             from ._table import DetectionTable
 
             self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
-        views = [self._controls, self._legend_row, self._wave_row, self._spec_row]
+        views = [self.controls.box, self.readout.box, self.waveform.row, self.spectrogram.row]
         views += [self.why.box] if self.why is not None else []
-        views += [self._prob_row] if self.fig_prob is not None else []
-        views += [self._heat_row, self.w_unit_legend, self._lines_row]
+        views += [self.probabilities.row] if self.probabilities is not None else []
+        views += [self.heatmap.row, self.traces.legend, self.traces.row, self.traces.clicks]
         views += [self.table] if self.table is not None else []
         self._width_probe = None
         if self.fixed_width is None:  # render for the width the page gives (the browser reports it)
@@ -214,17 +196,74 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         self.time_range = self.initial_range(self.event)
         self._quiet -= 1
         self.time_scale.observe(self._on_scale, names=["min", "max"])
-        self._sync_controls()
+        self.controls.sync()
         self.render_now()
 
-    # ------------------------------------------------------------------------------------------- width
-    def _set_plot_width(self, plot_width: int) -> None:
-        #: pixels of the plot area rendered for (the lines get one point per pixel)
-        self.plot_width = int(plot_width)
-        #: image columns rendered for the visible range (two per pixel of the plot area)
-        self.n_cols = 2 * self.plot_width
-        self.n_ticks = int(np.clip(self.plot_width // 130, 4, 10))
+    # ------------------------------------------------------------------------------------------- composition
+    def _compose(self, attribute, attributions) -> None:
+        """Build the view components on one :class:`FigureKit`, top to bottom, and wire their events."""
+        self.kit = kit = FigureKit(self.reader, self.fixed_width)
+        #: the waveform, class bands and arrivals
+        self.waveform = WaveformView(self, kit)
+        #: the spectrogram
+        self.spectrogram = SpectrogramView(self, kit)
+        #: the stacked class probabilities (None when the run has none)
+        self.probabilities = ProbabilityView(self, kit) if self.reader.has_prob else None
+        #: the state columns the heatmap and the traces draw
+        self.columns = UnitColumns(self)
+        #: the activation heatmap (a click on a row points at its unit and adds or removes its line)
+        self.heatmap = HeatmapView(self, kit, on_pick=self._point_at)
+        #: the selected units' time series (a brush zooms, a click points at the nearest line)
+        self.traces = TracesView(self, kit, on_pick=self._point_at, on_interval=self._brushed)
+        #: the controls above the views
+        self.controls = Controls(self, on_whole=self.show_whole_record)
+        #: the legend and the readout of the last pointed unit
+        self.readout = Readout(self, self.waveform.band_rows)
+        #: the attribution row under the spectrogram (a click on a unit explains it), or None
+        self.why = None
+        if attribute is not None or attributions is not None or "attribution" in self.run.data_vars:
+            from ._why import WhyPanel
 
+            self.why = WhyPanel(self, kit, attribute=attribute, attributions=attributions)
+        self._expose_parts()
+
+    def _expose_parts(self) -> None:
+        """The components' scales, marks, figures and controls under the Explorer's names of before the components
+        (``ex.heat_image``, ``ex.lines``, ``ex.time_scale``, ...), kept for code that reaches them."""
+        kit, w, s, h, t, c = self.kit, self.waveform, self.spectrogram, self.heatmap, self.traces, self.controls
+        self.time_scale, self.time_axes, self.markers = kit.time_scale, kit.time_axes, kit.markers
+        self.highlight, self.unit_colors, self.trace_x, self.trace_y = (kit.highlight, kit.unit_colors, kit.trace_x,
+                                                                        kit.trace_y)
+        self.fig_waveform, self.wave, self.band_image, self.band_labels = w.figure, w.wave, w.band_image, w.band_labels
+        self.p_lines, self.s_lines, self.amp_axis, self.amp_scale = w.p_lines, w.s_lines, w.amp_axis, w.amp_scale
+        self.band_rows, self._wave_row = w.band_rows, w.row
+        self.fig_spectrogram, self.spec_image, self.spec_colorbar = s.figure, s.image, s.colorbar
+        self.freq_scale, self.n_freq, self._spec_row = s.freq_scale, s.n_freq, s.row
+        p = self.probabilities
+        self.fig_prob = p.figure if p is not None else None
+        if p is not None:
+            self.prob_image, self._prob_row = p.image, p.row
+        self.fig_heatmap, self.heat_image, self.unit_labels, self.unit_axis = h.figure, h.image, h.unit_labels, \
+            h.unit_axis
+        self.unit_scale, self.colorbar, self.fig_colorbar, self.heat_height = h.unit_scale, h.colorbar, \
+            h.colorbar.figure, h.height
+        self._heat_row = h.row
+        self.fig_lines, self.lines, self.envelopes, self.zero_line, self.brush = t.figure, t.lines, t.envelopes, \
+            t.zero_line, t.brush
+        self.value_axis, self.value_scale, self.bottom_axis = t.value_axis, t.value_scale, t.bottom_axis
+        self.w_unit_legend, self._lines_row = t.legend, t.row
+        self.w_event, self.w_var, self.w_layer, self.w_order, self.w_class = c.w_event, c.w_var, c.w_layer, \
+            c.w_order, c.w_class
+        self.w_whole, self.w_time_format, self._controls = c.w_whole, c.w_time_format, c.box
+        self.w_legend, self.w_readout, self._legend_row = self.readout.w_legend, self.readout.w_readout, \
+            self.readout.box
+
+    @property
+    def _cols(self) -> Columns | None:
+        """The state columns of the current view (:attr:`columns`)."""
+        return self.columns.cols
+
+    # ------------------------------------------------------------------------------------------- width
     def _on_page_width(self, change) -> None:
         """The browser reported the Explorer's width (CSS px): render for it, at most for the default 1600 px."""
         if not change["new"]:
@@ -233,7 +272,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         if abs(plot - self.plot_width) <= 0.03 * self.plot_width:
             return
         log.debug("page width %s px: rendering for a plot of %s px", change["new"], plot)
-        self._set_plot_width(plot)
+        self.set_plot_width(plot)
         self._rendered = None
         self.render_now()
 
@@ -285,7 +324,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
             self.time_range = (max(lo, t0 - pad), min(hi, t1 + pad))
         finally:
             self._quiet -= 1
-        self._sync_controls()
+        self.controls.sync()
         self._render_marker()
         self.render_now()
 
@@ -340,71 +379,37 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
         return (self.event, tuple(self.time_range))
 
     @property
-    def order(self) -> np.ndarray:
-        """Unit ids in heatmap row order (first row at the top)."""
-        return summaries.unit_order(self.reader.summary, self.layer, self.unit_order, self.order_class or None)
-
-    @property
     def figures(self) -> list:
         """The bqplot figures on the time axis, top to bottom (the probabilities only when the run has them)."""
         prob = [self.fig_prob] if self.fig_prob is not None else []
         return [self.fig_waveform, self.fig_spectrogram] + prob + [self.fig_heatmap, self.fig_lines]
 
-    # ------------------------------------------------------------------------------------------- validation
-    def _check_variable(self, name):
-        if name not in self.reader.variables:
-            raise traitlets.TraitError(
-                f"The 'var' of Explorer must be one of {self.reader.variables} (the state variables of this "
-                f"run). Got {name!r} instead.")
-        return name
+    def trace_data(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn trace ``name`` in data units: times (s from the record start) and values (one row per unit
+        for ``"lines"`` and ``"envelopes"``; counts for ``"wave"``). The marks hold the traces in view coordinates
+        (0..1 across the rendered range), so that zooming does not make the browser redraw them twice.
 
-    @traitlets.validate("var")
-    def _valid_variable(self, proposal):
-        return self._check_variable(proposal["value"])
+        Examples
+        --------
+        >>> from rnnscope.examples import toy_long_run
+        >>> from rnnscope.widgets import Explorer
+        >>> ex = Explorer(toy_long_run(), width=600)
+        >>> ex.time_range = (10.0, 12.0); ex.render_now()
+        >>> t, values = ex.trace_data("lines")
+        >>> values.shape == (len(ex.selected_units), t.size), bool(10.0 <= t.min() < t.max() <= 12.0)
+        (True, True)
+        >>> bool(ex.lines.x.min() >= 0.0 and ex.lines.x.max() <= 1.0)  # what the mark holds
+        True
+        """
+        marks = {"wave": self.wave, "lines": self.lines, "envelopes": self.envelopes}
+        if name not in marks:
+            raise ValueError(f"The 'name' of Explorer.trace_data must be one of {sorted(marks)}. Got {name!r} "
+                             f"instead.")
+        return self.kit.trace_data(name, marks[name])
 
-    @traitlets.validate("event")
-    def _valid_event(self, proposal):
-        n = len(self.reader.lengths)
-        if not 0 <= proposal["value"] < n:
-            raise traitlets.TraitError(f"The 'event' of Explorer must be in 0..{n - 1}. Got {proposal['value']}.")
-        return proposal["value"]
-
-    @traitlets.validate("layer")
-    def _valid_layer(self, proposal):
-        n = self.reader.n_layers
-        if not 0 <= proposal["value"] < n:
-            raise traitlets.TraitError(f"The 'layer' of Explorer must be in 0..{n - 1}. Got {proposal['value']}.")
-        return proposal["value"]
-
-    @traitlets.validate("order_class")
-    def _valid_class(self, proposal):
-        if proposal["value"] == "" and not self.reader.class_names:
-            return ""  # a run without labels has no class to order by
-        if proposal["value"] not in self.reader.class_names:
-            raise traitlets.TraitError(f"The 'order_class' of Explorer must be one of {self.reader.class_names}. "
-                                       f"Got {proposal['value']!r} instead.")
-        return proposal["value"]
-
-    @traitlets.validate("selected_units")
-    def _valid_units(self, proposal):
-        units = [int(u) for u in proposal["value"]]
-        bad = [u for u in units if not 0 <= u < self.reader.n_units]
-        if bad:
-            raise traitlets.TraitError(f"The 'selected_units' of Explorer must be unit ids in 0..{self.reader.n_units - 1}."
-                                       f" Got {bad}.")
-        return list(dict.fromkeys(units))
-
-    @traitlets.validate("time_range")
-    def _valid_range(self, proposal):
-        t0, t1 = (float(x) for x in proposal["value"])
-        if not t1 > t0:
-            raise traitlets.TraitError(f"The 'time_range' of Explorer must be (start, end) with end > start (s). "
-                                       f"Got {(t0, t1)}.")
-        return (t0, t1)
-
-    # ------------------------------------------------------------------------------------------- observers
+    # ------------------------------------------------------------------------------------------- wiring
     @traitlets.observe("event")
-    def _on_event(self, change):
+    def _on_event(self, change) -> None:
         if self._quiet:
             return
         self._quiet += 1
@@ -412,41 +417,41 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
             self.time_range = self.initial_range(self.event)
         finally:
             self._quiet -= 1
-        self._sync_controls()
+        self.controls.sync()
         self._render_marker()
         self.render_now()
 
     @traitlets.observe("time_format")
-    def _on_time_axis(self, change):
+    def _on_time_axis(self, change) -> None:
         if self._quiet:
             return
         self.w_time_format.value = self.time_format
-        self._render_time_axes()
+        self.kit.render_time_axes(self)
 
     @traitlets.observe("var", "layer")
-    def _on_variable(self, change):
+    def _on_variable(self, change) -> None:
         if self._quiet:
             return
-        self._sync_controls()
-        self._cols = None
+        self.controls.sync()
+        self.columns.clear()
         self._render_states()
         self._prefetch()
 
     @traitlets.observe("unit_order", "order_class")
-    def _on_order(self, change):
+    def _on_order(self, change) -> None:
         if self._quiet:
             return
-        self._sync_controls()
+        self.controls.sync()
         self._render_states(reread=False)
 
     @traitlets.observe("selected_units")
-    def _on_selection(self, change):
+    def _on_selection(self, change) -> None:
         if self._quiet:
             return
         self._render_states(reread=False, heat=False)
 
     @traitlets.observe("time_range")
-    def _on_time_range(self, change):
+    def _on_time_range(self, change) -> None:
         t0, t1 = self.time_range
         if (self.time_scale.min, self.time_scale.max) != (t0, t1):
             self._from_scale = True
@@ -462,7 +467,7 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
     #: called with (t0, t1) when a brush ends, instead of zooming (the review page draws missed events with it)
     on_brush_interval = None
 
-    def _on_scale(self, change):
+    def _on_scale(self, change) -> None:
         """The browser panned or zoomed: the shared scale's min/max changed."""
         if self._from_scale:
             return
@@ -472,35 +477,27 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
             return
         self.time_range = (float(lo), float(hi))
 
-    def _on_brush(self, change):
-        """A brush in the time-series view ended: zoom every view to the brushed interval."""
-        if change["new"]:
-            return
-        sel = self.brush.selected
-        if sel is not None and len(sel) == 2 and float(sel[1]) != float(sel[0]):
-            self.brush.selected = None
-            interval = (float(min(sel)), float(max(sel)))
-            if self.on_brush_interval is not None:
-                self.on_brush_interval(*interval)
-            else:
-                self.time_range = interval
+    def _brushed(self, t0: float, t1: float) -> None:
+        """A brush in the time-series view ended on [t0, t1]: zoom every view to it (or hand it to
+        :attr:`on_brush_interval`)."""
+        if self.on_brush_interval is not None:
+            self.on_brush_interval(t0, t1)
+        else:
+            self.time_range = (t0, t1)
 
-    def _on_heat_click(self, mark, content):
-        """A click on the heatmap image: toggle the unit of that row, update the readout."""
-        data = content.get("data", {})
-        x, y = data.get("click_x"), data.get("click_y")
-        if x is None or y is None:
-            return
+    def _point_at(self, unit: int, time: float, *, toggle: bool = False) -> None:
+        """Point at ``unit`` at ``time`` (s), as a click on the heatmap or on the unit's trace does: the readout
+        shows its value there (:attr:`pointer`) and, with attributions, the row under the spectrogram shows why
+        (:meth:`explain`); ``toggle`` (a heatmap click) also adds or removes its line."""
+        unit, time = int(unit), float(time)
         order = self.order
-        rank = int(np.clip(np.floor(float(y)), 0, len(order) - 1))
-        unit = int(order[rank])
-        value = self._value_at(unit, float(x))
-        self.pointer = {"unit": unit, "rank": rank, "time": float(x), "value": value}
-        self.w_readout.value = _readout_html(self.pointer, self.var, self.layer,
-                                             self._starttime() if self.time_format == "utc" else None)
-        self.toggle_unit(unit)
+        rank = int(np.flatnonzero(order == unit)[0]) if unit in order else -1
+        self.pointer = {"unit": unit, "rank": rank, "time": time, "value": self.value_at(unit, time)}
+        self.readout.show()
+        if toggle:
+            self.toggle_unit(unit)
         if self.why is not None:
-            self.explain(unit, float(x))
+            self.explain(unit, time)
 
     def explain(self, unit: int, time: float) -> None:
         """Show why ``unit`` (current layer and variable) takes its value at ``time`` in the attribution row.
@@ -527,9 +524,55 @@ class Explorer(_FigureBuilder, _Views, widgets.VBox):
                                    "(run.merge(rnnscope.experiments.attribution(...))) or pass attributions=.")
         self.why.show(int(unit), float(time))
 
-    def _value_at(self, unit: int, t: float) -> float:
-        """Value of ``unit`` at time ``t`` in the current event, variable and layer (one frame read)."""
-        i = int(np.floor((t - self.reader.times[0]) / self.reader.dt + 0.5))
-        if not 0 <= i < int(self.reader.lengths[self.event]):
-            return float("nan")
-        return float(self.reader.state(self.event, self.var, self.layer, i, i + 1)[0, unit])
+    # ------------------------------------------------------------------------------------------- rendering
+    def _render_views(self) -> None:
+        with local_dask():
+            self._render_all()
+
+    def _render_all(self) -> None:
+        log.debug("render event %s, %s s", self.event, self.time_range)
+        self.render_count += 1
+        self._rendered = self._view_key()
+        self._preload()
+        self.columns.clear()
+        self._render_states()  # the heatmap first: the view users watch while zooming
+        self.kit.render_time_axes(self)
+        if self.probabilities is not None:
+            self.probabilities.render()
+        self.spectrogram.render()
+        self.waveform.render()
+        self._prefetch()
+
+    def _render_states(self, reread: bool = True, heat: bool = True) -> None:
+        """Heatmap and unit lines; ``reread=False`` reuses the columns read for the current view."""
+        cols = self.columns.read(reread)
+        cmap = self.columns.colormap(cols)
+        order = self.order
+        if heat:
+            self.heatmap.render(cols, cmap, order)
+        self.heatmap.render_labels(order)
+        self.traces.render(cols, cmap, self.columns.cols_range)
+
+    def _render_marker(self) -> None:
+        """Mark the picked detection's interval on every view (hidden when it is on another record)."""
+        det = None if self.detections is None or self.picked < 0 else self.detections.iloc[self.picked]
+        on_view = det is not None and int(det["event"]) == self.event
+        self.kit.show_marker((float(det["t0"]), float(det["t1"])) if det is not None and on_view else None)
+
+    def _preload(self) -> None:
+        """Read every slice the views need (a level of the run's overview, or the frames) in one dask computation
+        (decompressed in parallel)."""
+        r, ev, n_freq = self.reader, self.event, self.spectrogram.n_freq
+        i0, i1 = self.view_frames()
+        keys = [("state", ev, self.var, self.layer), ("prob", ev) if r.has_prob else None,
+                ("spectrogram", ev, n_freq) if r.has_spectrogram and n_freq else None]
+        keys += [(name, ev) for name in ("label", "pred") if name in self.run]
+        requests = [req for key in keys if key is not None for req in r.requests(key, i0, i1, self.n_cols)]
+        if r.waveform_origin == "run":
+            s0, s1 = r.sample_range(ev, *self.time_range)
+            requests += r.requests(("waveform", ev), s0, s1, self.plot_width)
+        r.preload(requests)
+
+    def _prefetch(self) -> None:
+        if self.prefetch and self.reader.lengths[self.event] > RAW_FRAMES_PER_COLUMN * self.n_cols:
+            self.reader.prefetch(self.event, self.var, self.layer, self.spectrogram.n_freq)

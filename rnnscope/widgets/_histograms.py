@@ -162,7 +162,7 @@ class CompareRuns(widgets.VBox):
                              f"Got {var!r} instead.")
         shared_y = LinearScale(min=0.0, allow_padding=False)
         self.histograms = [Histograms(r, var=var, layer=layer, title=n, y_scale=shared_y, max_frames=max_frames,
-                                      controls=False) for r, n in zip((run_a, run_b), names)]
+                                      controls=False) for r, n in zip((run_a, run_b), names, strict=False)]
         self.heatmaps = [ClassHeatMap(r, layer=layer, width=480) for r in (run_a, run_b)]
         self.w_var = widgets.Dropdown(options=common, value=var, description="variable",
                                       layout=widgets.Layout(width="190px"), style={"description_width": "56px"})
@@ -174,7 +174,7 @@ class CompareRuns(widgets.VBox):
         for hm in self.heatmaps:
             hm.w_fraction.layout.display = "none"
         titles = [widgets.HTML(f"<b>{html.escape(n)}</b>") for n in names]
-        columns = [widgets.VBox([t, h, m]) for t, h, m in zip(titles, self.histograms, self.heatmaps)]
+        columns = [widgets.VBox([t, h, m]) for t, h, m in zip(titles, self.histograms, self.heatmaps, strict=False)]
         super().__init__(children=[widgets.HBox([self.w_var, self.w_fraction]), widgets.HBox(columns)])
         self.add_class("rnnscope-compare")
         self.var, self.layer = var, layer

@@ -59,7 +59,7 @@ class StoredLevels:
         self.keys = np.asarray(run.indexes[self.overview_dim]) if covered.any() else np.zeros(0, np.int64)
         #: variables with an overview (their names in the run)
         self.names = {n for n in run.data_vars if ov.source_of(n) and run[n].dims[1:2] == (self.overview_dim,)}
-        self._levels = [ov.levels(int(n), self.finest) if c else [] for n, c in zip(extents, covered)]
+        self._levels = [ov.levels(int(n), self.finest) if c else [] for n, c in zip(extents, covered, strict=True)]
         self._start = {}
         for k in sorted({k for record in self._levels for k in record}):
             start = ov.level_start(self.keys, k)
@@ -99,4 +99,5 @@ def build_levels(read, n_total: int, levels, step: int) -> dict[int, tuple[np.nd
     for a in range(0, n_total, step):
         stream.push(read(a, min(n_total, a + step)))
     stream.close()
-    return {k: tuple(np.concatenate(b) for b in zip(*blocks)) for k, blocks in parts.items()}
+    return {k: (np.concatenate([b[0] for b in blocks]), np.concatenate([b[1] for b in blocks]))
+            for k, blocks in parts.items()}

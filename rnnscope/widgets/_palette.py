@@ -63,7 +63,7 @@ def _highlight(names: tuple[str, ...]) -> str:
     if not used:
         return HIGHLIGHTS[0]
     nearest = [min(float(np.linalg.norm(_lab(h) - u)) for u in used) for h in HIGHLIGHTS]
-    far = [h for h, d in zip(HIGHLIGHTS, nearest) if d >= MIN_DISTANCE]
+    far = [h for h, d in zip(HIGHLIGHTS, nearest, strict=True) if d >= MIN_DISTANCE]
     return far[0] if far else HIGHLIGHTS[int(np.argmax(nearest))]
 
 

@@ -132,7 +132,7 @@ class ColorMap:
         """``n`` colours from vmin to vmax (for a bqplot ColorScale / colour bar)."""
         pal = self.palette()[:_N_LEVELS]
         idx = np.linspace(0, _N_LEVELS - 1, n).round().astype(int)
-        return ["#%02x%02x%02x" % tuple(int(c) for c in pal[i]) for i in idx]
+        return ["#{:02x}{:02x}{:02x}".format(*(int(c) for c in pal[i])) for i in idx]
 
     def indices(self, values: np.ndarray) -> np.ndarray:
         """uint8 palette indices of ``values`` (NaN -> 255)."""
@@ -155,7 +155,7 @@ def _palette(name: str) -> np.ndarray:
         if name in SHIPPED_PALETTES:
             from importlib.resources import files
 
-            with files("rnnscope").joinpath("_shipped", "palettes.npz").open("rb") as f, np.load(f) as shipped:
+            with files("rnnscope").joinpath("_shipped").joinpath("palettes.npz").open("rb") as f, np.load(f) as shipped:
                 _PALETTES.update({n: shipped[n] for n in shipped.files})
         if name not in _PALETTES:
             _PALETTES[name] = _matplotlib_palette(name)

@@ -17,6 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,14 @@ WHOLE_BYTES = 96_000_000
 #: what each kind of view reads of a variable's overview
 _USED = {"state": ("min", "max"), "spectrogram": ("max",), "prob": ("max",), "waveform": ("min", "max"),
          "label": ("count",), "pred": ("count",)}
+
+
+class _Plan(NamedTuple):
+    """How a view reads (:meth:`RunReader._plan`): ``mode`` "stored", "built" or "raw"; ``k`` the level (0 for raw);
+    ``positions`` the stored level's [p0, p1) along its overview dimension (stored only)."""
+    mode: str
+    k: int = 0
+    positions: tuple[int, int] = (0, 0)
 
 
 @dataclass
@@ -178,10 +187,9 @@ class RunReader:
         segs = self.event_segments(event)
         if segs.empty:
             return None
-        dur = segs["end"] - segs["start"]
         events = segs[segs["class_name"] != self.background] if self.background is not None else segs
         pool = events if not events.empty else segs
-        return pool.loc[(pool["end"] - pool["start"]).idxmax()] if len(pool) else segs.loc[dur.idxmax()]
+        return pool.loc[(pool["end"] - pool["start"]).idxmax()]  # type: ignore[index]  # pandas-stubs: idxmax's label
 
     def main_class(self, event: int) -> str:
         """Class name of the record's main segment (the most frequent frame label when it has no segment table);
@@ -240,7 +248,7 @@ class RunReader:
         """The :class:`~rnnscope.widgets._archive.ArchiveWaveform` of ``event`` (None when it cannot be read)."""
         if self.waveform_origin != "archive":
             return None
-        if event not in self._archives:
+        if event not in self._archives and self.archive_spec is not None:
             spec = self.archive_spec
             start = pd.Timestamp(spec["starttime"][event]).tz_localize(None) if pd.Timestamp(
                 spec["starttime"][event]).tzinfo else pd.Timestamp(spec["starttime"][event])
@@ -312,7 +320,7 @@ class RunReader:
         import dask
 
         values = dask.compute(*lazy, scheduler=_threads())
-        self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values)}
+        self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values, strict=True)}
 
     def labels_cached(self, event: int) -> bool:
         """Whether the whole record's labels are in memory."""
@@ -379,10 +387,10 @@ class RunReader:
         if i1 <= i0:
             empty = np.zeros((0, n_classes), np.int64)
             return Columns(empty, empty, i0, 1, i0)
-        mode, k = self._plan(key, i0, i1, n_cols)
-        if mode == "stored":
+        plan = self._plan(key, i0, i1, n_cols)
+        if plan.mode == "stored":
+            k, (p0, p1) = plan.k, plan.positions
             b0, b1 = i0 >> k, self._blocks_end(i1, k, int(self.lengths[event]))
-            p0, p1 = self.stored["time"].positions(k, b0, b1)
             counts, step = fold_sum(np.asarray(self._read(ov.overview_name(name, "count"), event, p0, p1)), n_cols)
             return Columns(counts, counts, b0 << k, step << k, min(b1 << k, int(self.lengths[event])))
         cached = self._labels.get(event)  # the whole record's labels (prefetch), else the one variable read
@@ -399,11 +407,11 @@ class RunReader:
         if i1 <= i0:
             return []
         name, event, isel, dim, n_total = self._series(key)
-        mode, k = self._plan(key, i0, i1, n_cols)
-        if mode == "stored":
-            p0, p1 = self.stored[dim].positions(k, i0 >> k, self._blocks_end(i1, k, n_total))
+        plan = self._plan(key, i0, i1, n_cols)
+        if plan.mode == "stored":
+            p0, p1 = plan.positions
             return [(ov.overview_name(name, r), event, p0, p1, isel) for r in _USED[key[0]]]
-        if mode == "built" or (key[0] in ("label", "pred") and self.labels_cached(event)):
+        if plan.mode == "built" or (key[0] in ("label", "pred") and self.labels_cached(event)):
             return []
         return [(name, event, i0, i1, isel)]
 
@@ -423,24 +431,25 @@ class RunReader:
     def _blocks_end(i1: int, k: int, n_total: int) -> int:
         return min(-(-i1 >> k), -(-n_total >> k))
 
-    def _plan(self, key, i0: int, i1: int, n_cols: int) -> tuple[str, int | None]:
-        """How a view reads: ``("stored", k)`` (level ``k`` of the run's overview), ``("built", k)`` (of the levels
-        built in memory for a run without one) or ``("raw", None)`` (the frames)."""
+    def _plan(self, key, i0: int, i1: int, n_cols: int) -> _Plan:
+        """How a view reads: ``stored`` (level ``k`` of the run's overview, at ``positions`` along its dimension),
+        ``built`` (level ``k`` of the levels built in memory for a run without one) or ``raw`` (the frames)."""
         name, event, _, dim, n_total = self._series(key)
         if self._stored_for(key):
             stored = self.stored[dim]
             k = choose_level(i0, i1, n_cols, stored.levels(event))
-            if k is not None and stored.positions(k, i0 >> k, self._blocks_end(i1, k, n_total)) is not None:
-                return "stored", k
-            return "raw", None
+            positions = None if k is None else stored.positions(k, i0 >> k, self._blocks_end(i1, k, n_total))
+            if k is not None and positions is not None:
+                return _Plan("stored", k, positions)
+            return _Plan("raw")
         if key[0] in ("label", "pred"):
-            return "raw", None  # the whole record's labels are small: read (and kept) instead
+            return _Plan("raw")  # the whole record's labels are small: read (and kept) instead
         k = choose_level(i0, i1, n_cols, ov.levels(n_total, ov.FRAME_LEVEL if dim == "time" else ov.SAMPLE_LEVEL))
         if k is None:
-            return "raw", None
+            return _Plan("raw")
         if self._build_key(key) in self._cache or (i1 - i0) * int(np.prod(self._trailing(key))) > RAW_ELEMENTS:
-            return "built", k
-        return "raw", None
+            return _Plan("built", k)
+        return _Plan("raw")
 
     def _columns(self, key, i0, i1, n_cols) -> Columns:
         name, event, isel, dim, n_total = self._series(key)
@@ -448,14 +457,15 @@ class RunReader:
             shape = (key[2],) if key[0] == "spectrogram" else self._trailing(key)
             empty = np.zeros((0,) + shape, dtype=np.float32)
             return Columns(empty, empty, i0, 1, i0)
-        mode, k = self._plan(key, i0, i1, n_cols)
-        if mode == "raw":
+        plan = self._plan(key, i0, i1, n_cols)
+        k = plan.k
+        if plan.mode == "raw":
             lo, hi, step = column_minmax(self._read(name, event, i0, i1, **isel).astype(np.float32, copy=False),
                                          n_cols)
             return Columns(lo, hi, i0, step, i1)
         b0, b1 = i0 >> k, self._blocks_end(i1, k, n_total)
-        if mode == "stored":
-            p0, p1 = self.stored[dim].positions(k, b0, b1)
+        if plan.mode == "stored":
+            p0, p1 = plan.positions
             arrays = [np.asarray(self._read(ov.overview_name(name, r), event, p0, p1, **isel), np.float32)
                       for r in _USED[key[0]]]
             lo, hi = arrays[0], arrays[-1]  # the largest only (spectrogram, probabilities): lo is hi
@@ -548,7 +558,7 @@ class RunReader:
     def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
         """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
         over the record: :meth:`build`)."""
-        return self._plan(key, i0, i1, n_cols)[0] == "built" and self._build_key(key) not in self._cache
+        return self._plan(key, i0, i1, n_cols).mode == "built" and self._build_key(key) not in self._cache
 
     def build(self, key) -> None:
         """Build the levels of ``key``'s record in memory (for a run that stores none), once."""
@@ -684,6 +694,6 @@ def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
 
     values = dask.compute(*[run.variables[n].data for n in names], scheduler=_threads())
     out = run.copy(deep=False)
-    for name, value in zip(names, values):
+    for name, value in zip(names, values, strict=True):
         out.variables[name].data = np.asarray(value)
     return out

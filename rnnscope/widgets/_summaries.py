@@ -35,12 +35,12 @@ __all__ = ["heat", "activity", "specialisation", "unit_order", "top_units", "sha
 UNIT_ORDERS = ("index", "activity", "specialisation")
 
 
-def heat(run: xr.Dataset, layer: int, kind: str = "segment") -> np.ndarray:
+def heat(run: xr.Dataset, layer: int, weighting: str = "segment") -> np.ndarray:
     """(class, unit) heat of one layer (:func:`rnnscope.analysis.heat_map`, read from the summaries).
 
     NaN for a class with no segment.
     """
-    return np.asarray(_heat_array(run, layer, kind).isel(layer=0).values, dtype=np.float64)
+    return np.asarray(_heat_array(run, layer, weighting).isel(layer=0).values, dtype=np.float64)
 
 
 def activity(run: xr.Dataset, layer: int) -> np.ndarray:
@@ -50,7 +50,7 @@ def activity(run: xr.Dataset, layer: int) -> np.ndarray:
     return np.asarray(run["summary_activity"].isel(layer=layer).values, dtype=np.float64)
 
 
-def specialisation(run: xr.Dataset, layer: int, class_name: str, kind: str = "segment") -> np.ndarray:
+def specialisation(run: xr.Dataset, layer: int, class_name: str, weighting: str = "segment") -> np.ndarray:
     """(unit,) ``class_gap`` of ``class_name`` from :func:`rnnscope.analysis.specialisation`: the class's heat minus
     the mean heat of the other classes with segments; ``-inf`` where undefined, so such units sort last."""
     if "class_name" not in run.coords:
@@ -61,7 +61,7 @@ def specialisation(run: xr.Dataset, layer: int, class_name: str, kind: str = "se
         raise ValueError(f"Unknown class {class_name!r}; the run's classes are {names}.")
     with warnings.catch_warnings():  # a run with one class only: no contrast, every unit sorts last
         warnings.simplefilter("ignore", analysis.EmptyClassWarning)
-        gap = analysis.specialisation(_heat_array(run, layer, kind))["class_gap"]
+        gap = analysis.specialisation(_heat_array(run, layer, weighting))["class_gap"]
     values = np.asarray(gap.isel(layer=0).values[names.index(class_name)], dtype=np.float64)
     return np.nan_to_num(values, nan=-np.inf)
 
@@ -75,50 +75,50 @@ def unit_order(run: xr.Dataset, layer: int, how: str = "activity", class_name: s
     if how == "activity":
         score = np.nan_to_num(activity(run, layer), nan=-np.inf)
     elif how == "specialisation":
-        score = specialisation(run, layer, class_name)
+        score = specialisation(run, layer, "" if class_name is None else class_name)
     else:
         raise ValueError(f"The 'unit_order' must be one of {list(UNIT_ORDERS)}. Got {how!r} instead.")
     return np.argsort(-score, kind="stable")
 
 
-def top_units(run: xr.Dataset, layer: int, n: int = 5, kind: str = "segment") -> dict[str, list[int]]:
+def top_units(run: xr.Dataset, layer: int, n: int = 5, weighting: str = "segment") -> dict[str, list[int]]:
     """The ``n`` units of highest heat per class (:func:`rnnscope.analysis.top_units`, Table II).
 
     Classes without any segment get an empty list.
     """
-    h = heat(run, layer, kind)
-    ranked = analysis.top_units(_heat_array(run, layer, kind), k=min(n, h.shape[1])).isel(layer=0)
+    h = heat(run, layer, weighting)
+    ranked = analysis.top_units(_heat_array(run, layer, weighting), k=min(n, h.shape[1])).isel(layer=0)
     names = [str(c) for c in run["class_name"].values]
     return {name: [] if np.all(np.isnan(h[c])) else [int(u) for u in ranked.sel(class_name=name).values]
             for c, name in enumerate(names)}
 
 
-def shared_units(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
+def shared_units(run: xr.Dataset, layer: int, fraction: float, weighting: str = "segment") -> np.ndarray:
     """Units whose heat is in the top ``fraction`` of units for every class with segments, in id order
     (:func:`rnnscope.analysis.top_fraction`, the rule of Figs. 6-7); 1.0 keeps all units."""
-    selected = analysis.top_fraction(_heat_array(run, layer, kind), fraction=fraction)
+    selected = analysis.top_fraction(_heat_array(run, layer, weighting), fraction=fraction)
     return np.asarray(sorted(next(iter(selected.units.values()))), dtype=int)
 
 
-def class_correlation(run: xr.Dataset, layer: int, fraction: float, kind: str = "segment") -> np.ndarray:
+def class_correlation(run: xr.Dataset, layer: int, fraction: float, weighting: str = "segment") -> np.ndarray:
     """(class, class) Pearson correlation of the classes' heat over the shared units of ``fraction``
     (:func:`rnnscope.analysis.class_correlation`, Fig. 7); NaN where undefined."""
-    corr = analysis.class_correlation(_heat_array(run, layer, kind), fraction=fraction)
+    corr = analysis.class_correlation(_heat_array(run, layer, weighting), fraction=fraction)
     return np.asarray(corr.isel(layer=0).values, dtype=np.float64)
 
 
-def _heat_array(run: xr.Dataset, layer: int, kind: str) -> xr.DataArray:
-    name = "summary_heat" if kind == "segment" else "summary_heat_frame"
+def _heat_array(run: xr.Dataset, layer: int, weighting: str) -> xr.DataArray:
+    name = "summary_heat" if weighting == "segment" else "summary_heat_frame"
     if name not in run:
         raise ValueError(f"The run has no {name!r}; capture it with rnnscope.capture (it stores the summaries).")
     with warnings.catch_warnings():  # the views show a class without segments as empty
         warnings.simplefilter("ignore", analysis.EmptyClassWarning)
-        return analysis.heat_map(run, layer=layer, weighting=kind)
+        return analysis.heat_map(run, layer=layer, weighting=weighting)
 
 
-def histograms(run: xr.Dataset, variable: str = "h", layer: int = 0, bins=None, max_frames: int = 200_000,
+def histograms(run: xr.Dataset, var: str = "h", layer: int = 0, bins=None, max_frames: int = 200_000,
                ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Density histograms of ``variable`` per true class over valid frames (Fig. 5): the counts of
+    """Density histograms of ``var`` per true class over valid frames (Fig. 5): the counts of
     :func:`rnnscope.analysis.activation_histogram` (the one histogram of the package) over the first records, in
     order, until they hold ``max_frames`` valid frames (a bounded sample for long runs), as densities.
 
@@ -129,30 +129,31 @@ def histograms(run: xr.Dataset, variable: str = "h", layer: int = 0, bins=None, 
     lengths = np.asarray(run["length"].values, dtype=np.int64)
     n_events = max(1, int(np.searchsorted(np.cumsum(lengths), max_frames, side="left")) + 1)
     if bins is None:
-        bins = np.linspace(*value_range(run, variable, layer), 51)
+        bins = np.linspace(*value_range(run, var, layer), 51)
     layer_id = run["layer"].values[layer] if "layer" in run.coords else layer
     with warnings.catch_warnings():  # classes without frames in the sample: zero counts
         warnings.simplefilter("ignore", analysis.EmptyClassWarning)
-        hist = analysis.activation_histogram(run.isel(event=slice(0, n_events)), var=variable, layer=layer_id,
+        hist = analysis.activation_histogram(run.isel(event=slice(0, n_events)), var=var, layer=layer_id,
                                              bins=np.asarray(bins, dtype=np.float64))
     counts = hist["counts"].isel(layer=0).transpose("class_name", "bin").values.astype(np.float64)
     edges = np.asarray(hist["bin_edges"].values, dtype=np.float64)
     widths = np.diff(edges)
     names = [str(c) for c in hist["class_name"].values]
-    return edges, {name: (cnt / (cnt.sum() * widths) if cnt.sum() else cnt) for name, cnt in zip(names, counts)}
+    return edges, {name: (cnt / (cnt.sum() * widths) if cnt.sum() else cnt)
+                   for name, cnt in zip(names, counts, strict=True)}
 
 
-def value_range(run: xr.Dataset, variable: str, layer: int) -> tuple[float, float]:
-    """The range a variable is shown on (:func:`rnnscope.analysis._common.display_limits`): [0, 1] for gates, [-1, 1]
-    for the candidates and for ``h`` of tanh cells, else symmetric on the run's stored value range of ``layer``
-    (its position) -- never an assumed [-1, 1] for a ReLU RNN or a projected LSTM."""
+def value_range(run: xr.Dataset, var: str, layer: int) -> tuple[float, float]:
+    """The range the state variable ``var`` is shown on (:func:`rnnscope.analysis._common.display_limits`): [0, 1]
+    for gates, [-1, 1] for the candidates and for ``h`` of tanh cells, else symmetric on the run's stored value range
+    of ``layer`` (its position) -- never an assumed [-1, 1] for a ReLU RNN or a projected LSTM."""
     from ..analysis._common import display_limits, display_range
 
-    if "summary_min" in run and "variable" in run.coords and variable in run["variable"].values:
-        lo = float(run["summary_min"].sel(variable=variable).isel(layer=layer).values)
-        hi = float(run["summary_max"].sel(variable=variable).isel(layer=layer).values)
+    if "summary_min" in run and "variable" in run.coords and var in run["variable"].values:
+        lo = float(run["summary_min"].sel(variable=var).isel(layer=layer).values)
+        hi = float(run["summary_max"].sel(variable=var).isel(layer=layer).values)
         if np.isfinite(lo) and np.isfinite(hi):
-            return display_limits(variable, lo, hi)
-    if variable in run.data_vars and "length" in run.coords:
-        return display_range(run, variable, [layer])
-    return display_limits(variable, np.nan, np.nan)
+            return display_limits(var, lo, hi)
+    if var in run.data_vars and "length" in run.coords:
+        return display_range(run, var, [layer])
+    return display_limits(var, np.nan, np.nan)

@@ -16,7 +16,6 @@ import pandas as pd
 import traitlets
 
 from .._validation import require
-
 from ._gridscroll import GridScroller
 
 __all__ = ["DetectionTable", "COLUMNS"]

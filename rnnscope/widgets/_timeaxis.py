@@ -3,10 +3,11 @@
 The Explorer's time scale counts seconds from the record start (the run's ``time`` coordinate). When the run
 knows the record's UTC start (its ``starttime`` coordinate), :func:`time_ticks` places ticks at round UTC times
 (every 1, 2, 5, 10, 15, 30 s, 1, 2, 5, 10, 15, 30 min, 1, 2, 3, 6, 12 h, 1, 2, 7 days ..., or 1, 2, 5 ms up to
-0.5 s: whichever gives the most ticks up to ``n`` over the view, and never fewer than three) and labels them ``HH:MM`` / ``HH:MM:SS`` / ``HH:MM:SS.s``; a tick at midnight is
-labelled with the date when the view spans more than one day. Without ``starttime`` ticks sit at round seconds
-(1, 2, 5 x 10^k). The labels reach bqplot as an axis's ``tick_values`` and ``tick_labels`` (a dict keyed by the
-tick value as JavaScript prints it: :func:`js_number`).
+0.5 s: whichever gives the most ticks up to ``n`` over the view, and never fewer than three) and labels them
+``HH:MM`` / ``HH:MM:SS`` / ``HH:MM:SS.s``; a tick at midnight is labelled with the date when the view spans more
+than one day. Without ``starttime`` ticks sit at round seconds (1, 2, 5 x 10^k). The labels reach bqplot as an
+axis's ``tick_values`` and ``tick_labels`` (a dict keyed by the tick value as JavaScript prints it:
+:func:`js_number`).
 
 Examples
 --------
@@ -30,8 +31,8 @@ import pandas as pd
 __all__ = ["time_ticks", "nice_ticks", "js_number", "format_time", "format_duration", "UTC_STEPS"]
 
 #: tick steps (s) on a UTC clock axis, smallest first
-UTC_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
-             86400, 172800, 604800, 2592000)
+UTC_STEPS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+             3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 2592000)
 _DAY = 86400.0
 
 
@@ -146,7 +147,7 @@ def time_ticks(t0: float, t1: float, starttime: pd.Timestamp | None = None, *, n
     fmt = "%Y-%m-%d" if step >= _DAY else "%H:%M" if step >= 60 else "%H:%M:%S"
     labels = {}
     several_days = len(days | {s.normalize() for s in stamps}) > 1  # a view to midnight shows the next date
-    for v, s in zip(values, stamps):
+    for v, s in zip(values, stamps, strict=True):
         text = s.strftime(fmt) if step >= 1 else s.strftime("%H:%M:%S.") + f"{s.microsecond:06d}"[:digits]
         if several_days and step < _DAY and s == s.normalize():
             text = s.strftime("%Y-%m-%d")

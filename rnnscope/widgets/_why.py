@@ -1,9 +1,9 @@
 """The Explorer's "why" row: what the clicked unit listens to at the clicked time.
 
-A click on the heatmap (unit ``u`` at time ``t``) shows, under the spectrogram and on the same time axis, the input
-attribution of ``u``'s value at ``t`` (:func:`rnnscope.experiments.attribution`) as an image of time x band (a
-band's static, delta and delta-delta features summed; red pushes the unit down, blue up), a line at ``t``, and a
-small card with the unit's band profile, memory length (:func:`rnnscope.analysis.band_profile`,
+A click on the heatmap or on a unit's trace (unit ``u`` at time ``t``) shows, under the spectrogram and on the same
+time axis, the input attribution of ``u``'s value at ``t`` (:func:`rnnscope.experiments.attribution`) as an image of
+time x band (a band's static, delta and delta-delta features summed; red pushes the unit down, blue up), a line at
+``t``, and a small card with the unit's band profile, memory length (:func:`rnnscope.analysis.band_profile`,
 :func:`rnnscope.analysis.lag_profile`) and gate time constant (:func:`rnnscope.analysis.timescales`).
 
 Where the attribution comes from (no torch is imported here):
@@ -17,16 +17,22 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 
 import ipywidgets as widgets
 import numpy as np
+import xarray as xr
 from bqplot import Axis, LinearScale, Lines
 from bqplot.interacts import PanZoom
 
 from .. import analysis
 from ._colorbar import ColorBar
-from ._figures import MARGIN, SIDE_WIDTH
+from ._figures import MARGIN, SIDE_WIDTH, FigureKit
 from ._render import ColorMap, encode_png, png_mark, set_png
+from ._state import ExplorerState
+
+#: ``attribute(event_id, time, unit, layer, var) -> attribution Dataset`` (the torch side builds it)
+Attribute = Callable[[str, float, int, int, str], xr.Dataset]
 
 __all__ = ["WhyPanel", "band_image"]
 
@@ -66,43 +72,47 @@ class WhyPanel:
 
     Parameters
     ----------
-    explorer : Explorer
+    state : ExplorerState
+        What the Explorer shows (its record, layer and variable are explained).
+    kit : FigureKit
+        The Explorer's shared scales and layout (the row is on its time scale).
     attribute : callable, optional
         ``attribute(event_id, time, unit, layer, var) -> Dataset`` (see the module documentation).
     attributions : xarray.Dataset, optional
         Saved attributions (default: the run's own ``attribution``, when it has one).
     """
 
-    def __init__(self, explorer, attribute=None, attributions=None):
-        self.ex = explorer
+    def __init__(self, state: ExplorerState, kit: FigureKit, attribute: Attribute | None = None,
+                 attributions: xr.Dataset | None = None):
+        self.state = state
         self.attribute = attribute
-        run = explorer.run
+        run = state.run
         self.saved = attributions if attributions is not None else (run if "attribution" in run.data_vars else None)
-        self.result = None  #: the attribution shown (one target), or None
-        self.target = None  #: (unit, layer, var, time) shown
-        self._timescales: dict = {}
+        self.result: xr.Dataset | None = None  #: the attribution shown (one target), or None
+        self.target: tuple[int, int, str, float] | None = None  #: (unit, layer, var, time) shown
+        self._timescales: dict[int, xr.Dataset | None] = {}
         self.band_scale = LinearScale(min=0.0, max=1.0, allow_padding=False)
-        self.image = png_mark(x=(0.0, 1.0), y=(0.0, 1.0), scales={"x": explorer.time_scale, "y": self.band_scale},
+        self.image = png_mark(x=(0.0, 1.0), y=(0.0, 1.0), scales={"x": kit.time_scale, "y": self.band_scale},
                               pixelated=True, visible=False)
         self.target_line = Lines(x=[0.0, 0.0], y=[0.0, 1.0], colors=["#000000"], stroke_width=1.5,
-                                 line_style="dashed", scales={"x": explorer.time_scale, "y": self.band_scale},
+                                 line_style="dashed", scales={"x": kit.time_scale, "y": self.band_scale},
                                  visible=False)
         self.band_axis = Axis(scale=self.band_scale, side="left", label="band (Hz)", label_offset="55px",
                               tick_values=np.array([0.5]), tick_labels={"0.5": ""})
-        self.figure = explorer._figure([self.image, self.target_line, explorer._marker(False)],
-                                       [explorer._time_axis(), self.band_axis], _HEIGHT, "rnnscope-attribution",
-                                       interaction=PanZoom(scales={"x": [explorer.time_scale]}))
+        self.figure = kit.figure([self.image, self.target_line, kit.marker(False)],
+                                 [kit.time_axis(), self.band_axis], _HEIGHT, "rnnscope-attribution",
+                                 interaction=PanZoom(scales={"x": [kit.time_scale]}))
         self.colorbar = ColorBar(SIDE_WIDTH, _HEIGHT, top=MARGIN["top"], bottom=MARGIN["bottom"],
                                  label="attribution")
         self.card = widgets.HTML(self._card_html(None), layout=widgets.Layout(padding="0 8px"))
         self.card.add_class("rnnscope-why-card")
         #: the row under the spectrogram: the figure with its colour bar, and the card
-        self.box = widgets.VBox([explorer._row(self.figure, self.colorbar.figure), self.card])
+        self.box = widgets.VBox([kit.row(self.figure, self.colorbar.figure), self.card])
 
     # ------------------------------------------------------------------------------------------- data
-    def _saved_target(self, event_id, time, unit, layer, var):
-        """Position of the saved target of this unit nearest ``time`` in the record, or None."""
-        s = self.saved
+    @staticmethod
+    def _saved_target(s: xr.Dataset, event_id: str, time: float, unit: int, layer: int, var: str) -> int | None:
+        """Position of the saved target (in ``s``) of this unit nearest ``time`` in the record, or None."""
         keep = np.ones(s.sizes["target"], dtype=bool)
         for name, value in (("target_event_id", event_id), ("target_unit", unit), ("target_layer", layer),
                             ("target_var", var)):
@@ -114,16 +124,16 @@ class WhyPanel:
         times = np.asarray(s["target_time"].values, dtype=np.float64)[candidates]
         return int(candidates[np.argmin(np.abs(times - time))])
 
-    def _unit_targets(self, unit, layer, var):
-        """The saved targets of this unit (every record), for its band profile and memory."""
-        s = self.saved
+    @staticmethod
+    def _unit_targets(s: xr.Dataset, unit: int, layer: int, var: str) -> xr.Dataset | None:
+        """The saved targets (in ``s``) of this unit (every record), for its band profile and memory."""
         keep = (np.asarray(s["target_unit"].values) == unit) & (np.asarray(s["target_layer"].values) == layer)
         if "target_var" in s.coords:
             keep &= np.asarray(s["target_var"].values).astype(str) == var
         return s[["attribution"]].isel(target=np.flatnonzero(keep)) if keep.any() else None
 
     def _timescale(self, unit, layer):
-        run = self.ex.run
+        run = self.state.run
         if "timescale_s" in run.data_vars:
             return float(run["timescale_s"].isel(unit=unit, layer=layer)), "saved"
         if layer not in self._timescales:
@@ -140,17 +150,18 @@ class WhyPanel:
     # ------------------------------------------------------------------------------------------- showing
     def show(self, unit: int, time: float) -> None:
         """Show why ``unit`` (of the Explorer's layer and variable, in its record) takes its value at ``time``."""
-        ex = self.ex
-        event_id = ex.reader.event_ids[ex.event]
-        var, layer = ex.var, ex.layer
+        state = self.state
+        event_id = state.reader.event_ids[state.event]
+        var, layer = state.var, state.layer
         self.card.value = self._card_html(f"unit {unit} at {time:.1f} s: computing the attribution...")
-        result, index = None, 0
+        result: xr.Dataset | None = None
+        index: int | None = 0
         if self.attribute is not None:
             result = self.attribute(event_id, float(time), int(unit), int(layer), var)
         elif self.saved is not None:
-            index = self._saved_target(event_id, time, unit, layer, var)
+            index = self._saved_target(self.saved, event_id, time, unit, layer, var)
             result = None if index is None else self.saved
-        if result is None:
+        if result is None or index is None:
             self.result, self.target = None, None
             self.image.visible = self.target_line.visible = False
             self.card.value = self._card_html(
@@ -159,14 +170,15 @@ class WhyPanel:
                 "in the run.")
             return
         one = result.isel(target=[index])
-        self.result, self.target = one, (int(unit), int(layer), var, float(one["target_time"].values[0]))
+        target = (int(unit), int(layer), var, float(one["target_time"].values[0]))
+        self.result, self.target = one, target
         self._draw(one)
-        unit_targets = self._unit_targets(unit, layer, var) if self.saved is not None else None
-        self.card.value = self._card_html(self._card(one, unit_targets if unit_targets is not None else one))
+        unit_targets = self._unit_targets(self.saved, unit, layer, var) if self.saved is not None else None
+        self.card.value = self._card_html(self._card(target, one, unit_targets if unit_targets is not None else one))
 
     def _draw(self, one) -> None:
         times, hz, values = band_image(one)
-        dt = float(times[1] - times[0]) if times.size > 1 else self.ex.reader.dt
+        dt = float(times[1] - times[0]) if times.size > 1 else self.state.reader.dt
         finite = np.abs(values[np.isfinite(values)])
         r = float(np.percentile(finite, 99)) if finite.size and np.percentile(finite, 99) > 0 else 1.0
         cmap = ColorMap("RdBu", -r, r, 0.0)
@@ -188,8 +200,8 @@ class WhyPanel:
             self.target_line.visible = True
         self.colorbar.show(cmap, "attribution")
 
-    def _card(self, one, targets) -> str:
-        unit, layer, var, t = self.target
+    def _card(self, target: tuple[int, int, str, float], one: xr.Dataset, targets: xr.Dataset) -> str:
+        unit, layer, var, t = target
         bands = analysis.band_profile(targets)
         profile = np.asarray(bands["band_profile"].isel(unit=0, layer=0).values, dtype=np.float64)
         peak = float(bands["band_peak_hz"].isel(unit=0, layer=0))
@@ -199,7 +211,7 @@ class WhyPanel:
         n = int(bands["n_targets"].isel(unit=0, layer=0))
         bars = "".join(f'<span title="{h:.3g} Hz: {s:.0%}" style="display:inline-block;width:7px;margin-right:1px;'
                        f'height:{max(1, int(round(40 * s / max(profile.max(), 1e-12))))}px;background:#4a6fa5;'
-                       'vertical-align:bottom"></span>' for h, s in zip(bands["band_hz"].values, profile))
+                       'vertical-align:bottom"></span>' for h, s in zip(bands["band_hz"].values, profile, strict=True))
         tau_text = f"{tau:.2g} s ({gate})" if tau is not None and np.isfinite(tau) else gate
         return (f"<b>unit {unit}</b> ({html.escape(var)}, layer {layer}) = {value:.3g} at {t:.1f} s &nbsp;·&nbsp; "
                 f"listens most to <b>{peak:.3g} Hz</b> &nbsp;·&nbsp; memory (90 % of the attribution) "
@@ -208,7 +220,8 @@ class WhyPanel:
                 f"bands:</span> <span class='rnnscope-why-bands'>{bars}</span>")
 
     def _card_html(self, text) -> str:
-        body = text if text is not None else "Click a unit on the heatmap to see which bands and frames it listens to."
+        body = text if text is not None else ("Click a unit on the heatmap or its trace to see which bands and frames "
+                                              "it listens to.")
         return f"<div style='font-size:12px;line-height:1.5'>{body}</div>"
 
 

@@ -1,6 +1,7 @@
-"""The Explorer's attribution row in a real browser (JupyterLab + headless Chromium): a click on a heatmap unit
-shows the attribution image (time x band) under the spectrogram, on the same time axis, ending at the clicked time,
-with its card; the model's side (torch) runs in the kernel through the callable handed to the Explorer.
+"""The Explorer's attribution row in a real browser (JupyterLab + headless Chromium): a click on a heatmap unit, and
+a click on a unit's trace, shows the attribution image (time x band) under the spectrogram, on the same time axis,
+ending at the clicked time, with its card; the model's side (torch) runs in the kernel through the callable handed
+to the Explorer.
 
 Skipped when /usr/bin/chromium is missing, unless RNNSCOPE_REQUIRE_BROWSER=1 (CI): then it fails.
 """
@@ -24,6 +25,24 @@ AXIS_SPANS = """() => Object.fromEntries([...document.querySelectorAll('.rnnscop
     .filter(b => b.width > b.height);
   return [css, domains.length ? [domains[0].left, domains[0].right] : null];
 }))"""
+#: screen points of the unit lines drawn in the traces figure, at the plot area's fraction ``frac`` across: one
+#: {x, y} per line, in the order of the lines (the legend's); the marker and the zero line have a few points only
+LINES_AT = """(frac) => {
+  const fig = document.querySelector('.rnnscope-explorer .rnnscope-lines');
+  const area = fig.querySelector('.plotarea_background').getBoundingClientRect();
+  const x = area.left + frac * area.width;
+  const paths = [...fig.querySelectorAll('g.curve path.line')]
+    .filter(p => (p.getAttribute('d') || '').split('L').length > 20 && p.getBoundingClientRect().width > 0);
+  return paths.map(p => {
+    const n = p.getTotalLength(), m = p.getScreenCTM();
+    let best = null;
+    for (let i = 0; i <= 4000; i++) {
+      const s = p.getPointAtLength(n * i / 4000).matrixTransform(m);
+      if (!best || Math.abs(s.x - x) < Math.abs(best.x - x)) best = {x: s.x, y: s.y};
+    }
+    return best;
+  });
+}"""
 
 
 def _prepare(root: Path) -> None:
@@ -115,3 +134,31 @@ def _drive(page, url, root) -> None:
     assert click_px - 1 <= right <= click_px + frame_px + 1, (click_px, right, frame_px)
     assert image["width"] == pytest.approx(41 * frame_px, abs=2)  # max_lag=40: 41 frames
     page.locator(EX).screenshot(path=str(screenshot_path(root, "explorer_why.png")))
+    _click_a_trace(page, spectrogram, frame_px, right)
+
+
+def _click_a_trace(page, spectrogram, frame_px, previous_right) -> None:
+    """A real click on a unit's line (the one farthest from the others there) opens its attribution like a heatmap
+    click: the image under the spectrogram ends on the clicked frame, and the card names that unit."""
+    page.wait_for_function(f"({LINES_AT})(0.7).length >= 2", timeout=60_000)
+    points = page.evaluate(LINES_AT, 0.7)
+    legend = page.locator(f"{EX} .rnnscope-unit-legend").inner_text()
+    units = [int(u) for u in re.findall(r"unit (\d+)", legend)]
+    assert len(units) == len(points), (legend, points)
+    ys = [p["y"] for p in points]
+    k = max(range(len(ys)), key=lambda i: min(abs(ys[i] - y) for j, y in enumerate(ys) if j != i))
+    x, y = points[k]["x"], points[k]["y"]
+    page.mouse.click(x, y)
+    page.wait_for_selector(f"{EX} .rnnscope-why-card >> text=unit {units[k]} (", timeout=120_000)
+    page.wait_for_function(
+        """([prev]) => { const im = document.querySelector('.rnnscope-explorer .rnnscope-attribution image');
+                         const b = im && im.getBoundingClientRect(); return b && Math.abs(b.right - prev) > 2; }""",
+        arg=[previous_right], timeout=120_000)
+    image = page.locator(f"{EX} .rnnscope-attribution image").first.bounding_box()
+    right = image["x"] + image["width"]
+    assert x - 1 <= right <= x + frame_px + 1, (x, right, frame_px)  # ends on the clicked frame
+    spans = page.evaluate(AXIS_SPANS)  # still on the spectrogram's time axis
+    assert abs(spans["rnnscope-spectrogram"][0] - spans["rnnscope-attribution"][0]) <= 0.5
+    assert abs(spans["rnnscope-spectrogram"][1] - spans["rnnscope-attribution"][1]) <= 0.5
+    assert abs(spectrogram["x"] - page.locator(f"{EX} .rnnscope-spectrogram image").first.bounding_box()["x"]) <= 1
+    assert "listens most to" in page.locator(f"{EX} .rnnscope-why-card").inner_text()
