@@ -9,6 +9,7 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
+from typing import Final
 
 from ..errors import RunFileError
 
@@ -17,7 +18,7 @@ __all__ = ["RunFileError", "MANIFEST", "PARTIAL_SUFFIX", "ZARR_FORMAT"]
 MANIFEST = "rnnscope_manifest.json"
 PARTIAL_SUFFIX = ".partial"
 #: Zarr format written: version 2 stores text coordinates in a specified dtype every zarr reader knows.
-ZARR_FORMAT = 2
+ZARR_FORMAT: Final = 2
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5")
 
 
