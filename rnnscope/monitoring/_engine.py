@@ -33,7 +33,7 @@ class Piece:
     sampling_rate: float
     first_frame_ns: int
     frame_period_ns: int
-    prob: np.ndarray
+    prob: np.ndarray | StoredProb
 
     @property
     def end_ns(self) -> int:
