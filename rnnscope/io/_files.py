@@ -9,7 +9,7 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from ..errors import RunFileError
 
@@ -38,7 +38,7 @@ def store_format(path: Path, format: str, func: str = "save_run") -> str:
     return "netcdf" if path.suffix.lower() in _NETCDF_SUFFIXES else "zarr"
 
 
-def netcdf_engine() -> str:
+def netcdf_engine() -> Literal["netcdf4"]:
     import importlib.util
 
     if importlib.util.find_spec("netCDF4") is None:
