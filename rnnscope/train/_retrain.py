@@ -535,10 +535,11 @@ def _fine_tune(model, reviewed, original, reviewed_held, original_held, *, epoch
     rows = []
     for epoch in _progress(range(1, epochs + 1), progress, desc="retrain"):
         t0 = time.perf_counter()
-        replaying = old is not None and n_replay > 0  # n_replay is 0 without original records
-        picked = rng.choice(len(old), size=n_replay, replace=False) if replaying else []
-        batch = mine if not replaying else _Records(mine.x + [old.x[i] for i in picked],
-                                                   mine.y + [old.y[i] for i in picked], mine.class_names)
+        # n_replay is 0 without original records
+        picked = rng.choice(len(old), size=n_replay, replace=False) if old is not None and n_replay else []
+        batch = mine if old is None or not n_replay else _Records(mine.x + [old.x[i] for i in picked],
+                                                                  mine.y + [old.y[i] for i in picked],
+                                                                  mine.class_names)
         loss, accuracy = _train_epoch(model, batch, optimiser, weights, batch_size=batch_size, grad_clip=grad_clip,
                                       rng=rng, device=device)
         model.eval()
