@@ -90,6 +90,8 @@ def capture_modules(
     >>> runs[5]["time"].values.tolist()  # the slow module's steps last 0.2 s
     [0.1, 0.30000000000000004, 0.5, 0.7000000000000001, 0.9]
     """
-    return module_runs(model, data, var=var, device=device, batch_size=batch_size, silence=silence, modules=modules,
+    runs = module_runs(model, data, var=var, device=device, batch_size=batch_size, silence=silence, modules=modules,
                        sampling_rate=sampling_rate, time_axis=time_axis, labels=labels, label_rate=label_rate,
                        class_names=class_names, event_ids=event_ids, module_batch=module_batch, progress=progress)
+    assert isinstance(runs, dict)  # without a store, module_runs returns the runs by step count
+    return runs

@@ -23,6 +23,7 @@ import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -170,7 +171,7 @@ def capture(
     data,
     *,
     var: str | Sequence[str] = "all",
-    device: str = "auto",
+    device: str | torch.device = "auto",
     batch_size: int = 32,
     store: str | os.PathLike | None = None,
     silence=None,
@@ -405,8 +406,9 @@ def capture(
     sink.pad(lengths)
 
     if store is None:
-        new = {name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
-               if name not in ("prob", "pred")}
+        new: dict[str, tuple[tuple[str, ...], Any]] = {
+            name: (("event", "time", "unit", "layer"), arr) for name, arr in sink.arrays.items()
+            if name not in ("prob", "pred")}
         new["prob"] = (("event", "time", "class_name"), sink.arrays["prob"])
         new["pred"] = (("event", "time"), sink.arrays["pred"])
         new.update(summaries.arrays(record_ids(base)))

@@ -32,7 +32,8 @@ def _check_arrays(arrays: Mapping[str, torch.Tensor], func: str) -> tuple[int, i
         got = {name: (tuple(a.shape), str(a.dtype), a.is_contiguous()) for name, a in arrays.items()}
         raise ValueError(f"The 'arrays' parameter of {func} must map variable names to contiguous float32 tensors "
                          f"of one shape (event, time, unit, layer). Got {got} instead.")
-    return shapes.pop()
+    events, times, units, layers = shapes.pop()  # four dims: checked above
+    return events, times, units, layers
 
 
 def layer_outputs(arrays: Mapping[str, torch.Tensor], variables: Sequence[str], rows, t0: int, layer: int,

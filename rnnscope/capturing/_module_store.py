@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -61,7 +62,7 @@ class ModuleStore:
         self.labels, self.label_rate, self.class_names, self.ids = labels, label_rate, class_names, ids
         self.lengths = np.zeros(n_events, np.int64)
         self.done: set[int] = set()
-        self.layout = None
+        self.layout: _Layout | None = None  # from the first batch
         self.writer = io.RunWriter.resume(self.final, key)
         if self.writer is not None:
             self.lengths = np.asarray(self.writer.read_checkpoint()["lengths"], np.int64)
@@ -78,30 +79,32 @@ class ModuleStore:
             self.layout = _Layout.of(self.chosen, self._first, self.variables, stored or steps, self.attrs,
                                      **self.options)
             if self.writer is None:
-                self._create()
+                self.writer = self._create(self.layout)
+        writer = self.writer
+        assert writer is not None  # resumed, or created above with the first batch
         if steps > self.layout.steps:  # packed sequences: a batch longer than those before (times change)
             self.layout = _Layout.of(self.chosen, self._first, self.variables, steps, self.attrs, **self.options)
-            self.writer.resize("time", steps, {"time": self.layout.times})
+            writer.resize("time", steps, {"time": self.layout.times})
         rows = np.arange(start, start + n_rows)
         valid = np.minimum(np.asarray(lengths, np.int64), self.layout.steps)
         for var in self.layout.present:
-            self.writer.write(var, rows, 0, valid, self.layout.block(batch, var, n_rows))
+            writer.write(var, rows, 0, valid, self.layout.block(batch, var, n_rows))
         if self.labels is not None:
             step_labels = self.layout.labels(self.labels[rows], self.label_rate, self.options["n_input"], valid)
-            self.writer.write("label", rows, 0, valid, step_labels)
+            writer.write("label", rows, 0, valid, step_labels)
         self.lengths[rows] = valid
         self.done.add(int(start))
-        self.writer.checkpoint({"lengths": self.lengths}, batches_done=sorted(self.done))
+        writer.checkpoint({"lengths": self.lengths}, batches_done=sorted(self.done))
 
-    def _create(self) -> None:
+    def _create(self, layout: _Layout) -> io.RunWriter:
         import dask.array as da
 
-        layout = self.layout
         n_events = self.lengths.size
         t_chunk = io.default_chunks(xr.Dataset(coords={"time": layout.times}))["time"]
         shape = (n_events, layout.steps, layout.n_units, len(layout.entries))
-        lazy = {v: (_STATE_DIMS, da.full(shape, np.nan, dtype=np.float32, chunks=(1, t_chunk) + shape[2:]))
-                for v in layout.present}
+        lazy: dict[str, tuple[tuple[str, ...], Any]] = {
+            v: (_STATE_DIMS, da.full(shape, np.nan, dtype=np.float32, chunks=(1, t_chunk) + shape[2:]))
+            for v in layout.present}
         attrs = dict(layout.attrs)
         coords = {**layout.coords(), "event_id": ("event", self.ids)}
         if self.labels is not None:
@@ -110,13 +113,14 @@ class ModuleStore:
             coords["class_name"] = ("class_name", np.array(self.class_names))
         template = xr.Dataset(lazy, coords=coords, attrs=attrs)
         # chunks of 4,096 steps whatever the first batch's: a later one may run longer (packed sequences)
-        self.writer = io.RunWriter.create(self.final, template, empty=list(lazy), chunks={"time": 4096},
-                                          grow="time", manifest={"fingerprint": self.key, "batches_done": []})
+        return io.RunWriter.create(self.final, template, empty=list(lazy), chunks={"time": 4096},
+                                   grow="time", manifest={"fingerprint": self.key, "batches_done": []})
 
     def finish(self) -> xr.Dataset:
         """Add the valid steps, the segment table and the summaries; complete and rename the store; open it."""
-        layout, names = self.layout, list(self.class_names or [])
-        written = self.writer.dataset()
+        layout, writer, names = self.layout, self.writer, list(self.class_names or [])
+        assert layout is not None and writer is not None  # set by the first batch (add)
+        written = writer.dataset()
         attrs = {**written.attrs, **{k: v for k, v in layout.attrs.items() if k in ("steps", "step_seconds")}}
         extra = xr.Dataset(coords={"length": ("event", self.lengths)})
         step_labels = None
@@ -129,4 +133,4 @@ class ModuleStore:
         acc = accumulate(states, None if step_labels is None else run["label"], self.lengths, segment_frames(run),
                          len(names))
         data, coords = run_summaries(acc, names, self.ids)
-        return io.open_run(self.writer.finish(extra.merge(xr.Dataset(data, coords=coords)), attrs=attrs))
+        return io.open_run(writer.finish(extra.merge(xr.Dataset(data, coords=coords)), attrs=attrs))

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 import xarray as xr
 from torch import nn
+from torch.utils.hooks import RemovableHandle
 
 from .. import _version
 from .._device import resolve_device
@@ -183,7 +184,7 @@ class _Recorder:
     def __init__(self, modules: Mapping[str, nn.Module]):
         self.modules = modules
         self.calls: dict[str, list] = {name: [] for name in modules}
-        self.handles = []
+        self.handles: list[RemovableHandle] = []
 
     def __enter__(self):
         for name, module in self.modules.items():
@@ -332,7 +333,7 @@ def record_modules(
     model: nn.Module,
     data,
     variables: str | Sequence[str] = "all",
-    device: str = "auto",
+    device: str | torch.device = "auto",
     batch_size: int = 32,
     store=None,
     silence=None,

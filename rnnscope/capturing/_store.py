@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -54,7 +55,7 @@ def _template(model, base, attrs, variables) -> xr.Dataset:
     n_events, n_time = base.sizes["event"], base.sizes["time"]
     hidden, n_layers, n_classes = model.hidden_size, model.num_layers, len(model.class_names)
     t_chunk = io.default_chunks(base).get("time", n_time)
-    lazy = {v: (("event", "time", "unit", "layer"),
+    lazy: dict[str, tuple[tuple[str, ...], Any]] = {v: (("event", "time", "unit", "layer"),
                 da.full((n_events, n_time, hidden, n_layers), np.nan, dtype=np.float32,
                         chunks=(1, t_chunk, hidden, n_layers))) for v in variables}
     lazy["prob"] = (("event", "time", "class_name"),

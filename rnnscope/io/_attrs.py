@@ -8,6 +8,8 @@ the only places that turn them into JSON strings and back.
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -45,7 +47,8 @@ def encode_attrs(attrs: dict) -> dict:
     >>> encode_attrs({"class_names": ["A", "B"], "seed": np.int64(3)})
     {'class_names': '["A", "B"]', 'seed': 3, '_rnnscope_json_attrs': '["class_names"]'}
     """
-    out, encoded = {}, []
+    out: dict[str, Any] = {}
+    encoded: list[str] = []
     for key, value in attrs.items():
         if value is None or isinstance(value, (list, tuple, dict)):  # netCDF has no null either
             out[key] = json.dumps(value, default=_json_default)
@@ -126,7 +129,7 @@ def default_chunks(ds: xr.Dataset, *, time_chunk: int = 4096) -> dict:
     >>> default_chunks(ds)
     {'event': 1, 'time': 4096, 'unit': 4, 'layer': 2}
     """
-    chunks = {}
+    chunks: dict[Hashable, int] = {}
     for dim, size in ds.sizes.items():
         if dim == "event":
             chunks[dim] = 1
@@ -154,7 +157,8 @@ def prepare(ds: xr.Dataset, chunks: dict | None = None, grow: str | None = None)
         out[name].encoding = {}
     requested = {**default_chunks(out), **(chunks or {})}
     out = out.chunk({d: min(c, out.sizes[d]) or 1 for d, c in requested.items() if d in out.dims})
-    encoding = {name: {"_FillValue": -1} for name in PADDED_INTEGERS if name in out.data_vars}
+    encoding: dict[Hashable, dict[str, Any]] = {name: {"_FillValue": -1} for name in PADDED_INTEGERS
+                                                if name in out.data_vars}
     if grow is not None:
         for name, var in out.variables.items():
             if grow in var.dims:

@@ -9,6 +9,7 @@ import shutil
 import uuid
 import warnings
 from pathlib import Path
+from typing import Final, Literal
 
 from ..errors import RunFileError
 
@@ -17,7 +18,7 @@ __all__ = ["RunFileError", "MANIFEST", "PARTIAL_SUFFIX", "ZARR_FORMAT"]
 MANIFEST = "rnnscope_manifest.json"
 PARTIAL_SUFFIX = ".partial"
 #: Zarr format written: version 2 stores text coordinates in a specified dtype every zarr reader knows.
-ZARR_FORMAT = 2
+ZARR_FORMAT: Final = 2
 _NETCDF_SUFFIXES = (".nc", ".nc4", ".netcdf", ".h5")
 
 
@@ -37,7 +38,7 @@ def store_format(path: Path, format: str, func: str = "save_run") -> str:
     return "netcdf" if path.suffix.lower() in _NETCDF_SUFFIXES else "zarr"
 
 
-def netcdf_engine() -> str:
+def netcdf_engine() -> Literal["netcdf4"]:
     import importlib.util
 
     if importlib.util.find_spec("netCDF4") is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import xarray as xr
 
@@ -23,7 +24,7 @@ from ._files import (
 __all__ = ["open_run"]
 
 
-def open_run(path: str | os.PathLike, *, chunks: dict | str | None = None, validate_schema: bool = True,
+def open_run(path: str | os.PathLike, *, chunks: dict | Literal["auto"] | None = None, validate_schema: bool = True,
              verify: bool = False) -> xr.Dataset:
     """Open a run (or records / features Dataset) lazily, backed by dask.
 

@@ -57,7 +57,7 @@ class LevelStream:
         self.reductions = tuple(reductions)
         self.emit = emit
         self.n_classes = int(n_classes)
-        self._raw = None  # values not yet making a whole block of the finest level
+        self._raw: np.ndarray | None = None  # values not yet making a whole block of the finest level
         self._pending: dict = {k: None for k in self.levels}  # per level: a block waiting for its pair
         self._count = {k: 0 for k in self.levels}
 
@@ -81,7 +81,7 @@ class LevelStream:
                 self._level(k + 1, single)
 
     def _reduce(self, values: np.ndarray, size: int) -> tuple:
-        shaped = values.reshape((-1, size) + values.shape[1:])
+        shaped: np.ndarray = values.reshape((-1, size) + values.shape[1:])
         out = []
         for r in self.reductions:
             if r == "min":
@@ -218,7 +218,7 @@ def _layout(ds: xr.Dataset, dim: str) -> tuple[np.ndarray, dict]:
 def _fill(ds: xr.Dataset, targets_of, read, step_of) -> dict[str, np.ndarray]:
     """Run every record of every source through a :class:`LevelStream` into ``targets_of(name, reductions)``;
     returns the frames (samples) covered per record, by dimension."""
-    covered = {}
+    covered: dict[str, np.ndarray] = {}
     n_classes = ds.sizes.get("class_name", 0)
     for name, dim, reductions in overview_sources(ds):
         extents = _extents(ds, dim)

@@ -128,7 +128,7 @@ class FrameIndex:
         self.stop = table["frame_stop"].to_numpy(np.int64)[order]
         self.segment = order.astype(np.int64)
 
-    def __call__(self, rows, t0, t1, n_valid, labels):
+    def __call__(self, rows, t0, t1, n_valid, labels) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         """``labels`` (rows, t1 - t0): frame labels of the window. Returns ``(cls_idx, segments)``: the class of
         each frame (``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end) and
         ``(row, lo, hi, segment)``: frames ``lo:hi`` of the window's row ``row`` belong to ``segment``."""

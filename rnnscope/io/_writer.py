@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -179,13 +181,16 @@ class RunWriter:
         with quiet_zarr():
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
             for _, array in group.arrays():
-                dims = list(array.attrs.get("_ARRAY_DIMENSIONS", []))
+                names = array.attrs.get("_ARRAY_DIMENSIONS", [])
+                dims = list(names) if isinstance(names, (list, tuple)) else []
                 if dim in dims:
                     shape = list(array.shape)
                     shape[dims.index(dim)] = int(size)
                     array.resize(tuple(shape))
             for name, values in (coords or {}).items():
-                group[name][...] = np.asarray(values)
+                target = group[name]
+                assert isinstance(target, zarr.Array)  # a coordinate: an array of the store
+                target[...] = np.asarray(values)
         self._arrays.clear()
 
     def dataset(self) -> xr.Dataset:
@@ -216,7 +221,7 @@ class RunWriter:
         to ``NAME``; returns ``NAME``."""
         import zarr
 
-        coordinates = set(self._attrs.get("coordinates", "").split())  # xarray's list of unattached coordinates
+        coordinates = _coordinate_names(self._attrs)  # xarray's list of unattached coordinates
         if attrs is not None:
             self._attrs = encode_attrs(attrs)
         with quiet_zarr():
@@ -225,11 +230,11 @@ class RunWriter:
                 data.attrs = self._attrs
                 data.to_zarr(self.partial, mode="a", zarr_format=ZARR_FORMAT, consolidated=False)
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)
-            coordinates |= set(group.attrs.get("coordinates", "").split())
+            coordinates |= _coordinate_names(group.attrs)
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             self._overview()  # each of xarray's writes sets the list of unattached coordinates to its own
             group = zarr.open_group(str(self.partial), mode="r+", zarr_format=ZARR_FORMAT)  # read it again
-            coordinates |= set(group.attrs.get("coordinates", "").split())
+            coordinates |= _coordinate_names(group.attrs)
             group.attrs.put({**self._attrs, **({"coordinates": " ".join(sorted(coordinates))} if coordinates else {})})
             zarr.consolidate_metadata(str(self.partial), zarr_format=ZARR_FORMAT)
             written = xr.open_zarr(self.partial, consolidated=True, zarr_format=ZARR_FORMAT, chunks=None)
@@ -247,6 +252,12 @@ class RunWriter:
         if "h" not in self.group.array_keys() or names & set(self.group.array_keys()):
             return
         store_overview(self.partial, self.dataset(), self._source)
+
+
+def _coordinate_names(attrs: Mapping[str, Any]) -> set[str]:
+    """xarray's list of unattached coordinates (attribute ``coordinates``, names separated by spaces) as a set."""
+    names = attrs.get("coordinates", "")
+    return set(names.split()) if isinstance(names, str) else set()
 
 
 def _manifest(ds: xr.Dataset, status: str) -> dict:

@@ -110,6 +110,9 @@ class ModelBase(nn.Module):
     array([ 1,  2, -1])
     """
 
+    feature_mean: Tensor  # buffers (registered in __init__)
+    feature_std: Tensor
+
     def _init_common(self, input_size: int, num_classes: int, class_names, func: str,
                      background: str | None = FROM_DATA) -> None:
         self.input_size = check_int(input_size, name="input_size", func=func)
@@ -258,11 +261,11 @@ class ModelBase(nn.Module):
             raise ValueError(
                 f"The 'labels' parameter of {func} must hold integer class indices. Got dtype {arr.dtype} instead."
             )
-        bad = (arr < -1) | (arr >= n)
-        if bad.any():
+        outside = (arr < -1) | (arr >= n)
+        if outside.any():
             raise ValueError(
                 f"The 'labels' parameter of {func} must lie in [-1, {n - 1}] for {n} data classes. "
-                f"Got {sorted(set(arr[bad].tolist()))[:5]} instead."
+                f"Got {sorted(set(arr[outside].tolist()))[:5]} instead."
             )
         return np.where(arr >= 0, mapping[np.clip(arr, 0, None)], -1).astype(arr.dtype)
 

@@ -55,7 +55,7 @@ def _addmm_(out: Tensor, cols: slice, h: Tensor, weight: Tensor, bias: Tensor | 
 class _FusedLayer(RecurrentLayer):
     """A layer whose fast path is one single-layer, batch-first PyTorch RNN module (``self.rnn``)."""
 
-    _torch_class: type[nn.RNNBase]
+    _torch_class: type[nn.RNN] | type[nn.LSTM] | type[nn.GRU]
     _torch_kwargs: dict[str, Any] = {}
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True):

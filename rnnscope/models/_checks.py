@@ -74,6 +74,7 @@ def check_keep(
     """Return a unit mask as a bool tensor of shape ``(hidden_size,)`` on ``like``'s device, or None."""
     if keep is None:
         return None
+    mask: torch.Tensor | None
     if isinstance(keep, torch.Tensor):
         mask = keep
     else:

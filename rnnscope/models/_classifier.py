@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from ._base import ModelBase
 from ._cells import CELL_KINDS, make_layer
 from ._checks import check_bool, check_int, check_probability, layer_masks
+from ._layers import RecurrentLayer
 
 __all__ = ["RNNClassifier"]
 
@@ -190,7 +191,7 @@ class RNNClassifier(ModelBase):
         out = copy.deepcopy(self)
         for i, mask in enumerate(masks):
             if mask is not None:
-                out.layers[i] = out.layers[i].masked(mask)
+                out.layers[i] = out._recurrent_layers[i].masked(mask)
         return out
 
     @property
@@ -198,13 +199,18 @@ class RNNClassifier(ModelBase):
         """Indices of the units silenced by :meth:`masked`, per layer (empty lists when unmasked)."""
         return [
             [] if layer.unit_keep is None else torch.nonzero(~layer.unit_keep).flatten().tolist()
-            for layer in self.layers
+            for layer in self._recurrent_layers
         ]
+
+    @property
+    def _recurrent_layers(self) -> list[RecurrentLayer]:
+        """``layers`` as a list, typed: every entry is a :class:`RecurrentLayer` (``make_layer`` built it)."""
+        return cast("list[RecurrentLayer]", list(self.layers))
 
     # ---- forward ------------------------------------------------------------------------------------------
     def initial_states(self, batch_size: int) -> list[tuple[Tensor, ...]]:
         """Zero states of every layer."""
-        return [layer.initial_state(batch_size) for layer in self.layers]
+        return [layer.initial_state(batch_size) for layer in self._recurrent_layers]
 
     def forward_layers(
         self, x: Any, states: Sequence[Any] | None = None, keep: Any = None
@@ -278,7 +284,7 @@ class RNNClassifier(ModelBase):
         masks = self._check_keep(keep, func)
         records: list[dict[str, Any]] = []
         last = self.num_layers - 1
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self._recurrent_layers):
             state0 = layer._check_state(states[i], batch, func)
             layer_keep = layer.keep_mask(masks[i])
             if trace and outputs is not None:
@@ -342,15 +348,15 @@ class RNNClassifier(ModelBase):
                 keep = torch.ones(model.hidden_size, dtype=torch.bool)
                 keep[torch.as_tensor(list(units), dtype=torch.long)] = False
                 keeps.append(keep if units else None)
-            for i, keep in enumerate(keeps):
-                if keep is not None:
-                    model.layers[i].unit_keep = keep
+            for i, mask in enumerate(keeps):
+                if mask is not None:
+                    model.layers[i].unit_keep = mask
         return model
 
     def __repr__(self) -> str:
         lines = [self._fmt_header()]
         size = self.input_size
-        for i, (layer, short) in enumerate(zip(self.layers, self.shortcuts, strict=True)):
+        for i, (layer, short) in enumerate(zip(self._recurrent_layers, self.shortcuts, strict=True)):
             extra = " + shortcut" if short else ""
             if layer.unit_keep is not None:
                 extra += f", {int((~layer.unit_keep).sum())} units masked"

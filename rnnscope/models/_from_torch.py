@@ -66,7 +66,7 @@ def from_torch(rnn: nn.Module, head: nn.Linear, *, class_names: Sequence[str] | 
     """
     func = "from_torch"
     kind = next((k for cls, k in _KINDS if isinstance(rnn, cls)), None)
-    if kind is None:
+    if kind is None or not isinstance(rnn, nn.RNNBase):  # nn.RNN, nn.LSTM and nn.GRU are RNNBase
         raise ValueError(
             f"The 'rnn' parameter of {func} must be a torch.nn.RNN (tanh), torch.nn.LSTM or torch.nn.GRU. "
             f"Got {type(rnn).__name__} instead."
@@ -95,7 +95,7 @@ def from_torch(rnn: nn.Module, head: nn.Linear, *, class_names: Sequence[str] | 
             f"The 'head' parameter of {func} must take hidden_size={rnn.hidden_size} inputs. "
             f"Got in_features={head.in_features} instead."
         )
-    ref = rnn.weight_ih_l0
+    ref = rnn.get_parameter("weight_ih_l0")
     model = RNNClassifier(
         kind,
         input_size=rnn.input_size,
@@ -110,9 +110,10 @@ def from_torch(rnn: nn.Module, head: nn.Linear, *, class_names: Sequence[str] | 
     ).to(device=ref.device, dtype=ref.dtype)
     names = ["weight_ih", "weight_hh"] + (["bias_ih", "bias_hh"] if rnn.bias else [])
     with torch.no_grad():
-        for i, layer in enumerate(model.layers):
+        for i, layer in enumerate(model._recurrent_layers):
             for name in names:
                 getattr(layer.rnn, f"{name}_l0").copy_(getattr(rnn, f"{name}_l{i}"))
+            assert isinstance(layer.rnn, nn.RNNBase)  # rnn, lstm and gru layers run one PyTorch module
             layer.rnn.flatten_parameters()
         model.head.weight.copy_(head.weight)
         if head.bias is not None:

@@ -101,6 +101,8 @@ class RecurrentLayer(nn.Module):
 
     kind: str = ""
     _native_order: tuple[str, ...] | None = None
+    rnn: nn.Module  # holds the weights named as a single-layer PyTorch RNN (set by the subclasses)
+    unit_keep: Tensor | None  # buffer (not saved), set in __init__
 
     def __init__(self, input_size: int, hidden_size: int, *, bias: bool = True):
         super().__init__()
@@ -130,20 +132,20 @@ class RecurrentLayer(nn.Module):
     @property
     def weight_ih(self) -> Tensor:
         """Input weights in PyTorch's layout (gates stacked along the rows)."""
-        return self.rnn.weight_ih_l0
+        return self.rnn.get_parameter("weight_ih_l0")
 
     @property
     def weight_hh(self) -> Tensor:
         """Recurrent weights in PyTorch's layout (gates stacked along the rows; column j reads unit j)."""
-        return self.rnn.weight_hh_l0
+        return self.rnn.get_parameter("weight_hh_l0")
 
     @property
     def bias_ih(self) -> Tensor | None:
-        return self.rnn.bias_ih_l0 if self.bias else None
+        return self.rnn.get_parameter("bias_ih_l0") if self.bias else None
 
     @property
     def bias_hh(self) -> Tensor | None:
-        return self.rnn.bias_hh_l0 if self.bias else None
+        return self.rnn.get_parameter("bias_hh_l0") if self.bias else None
 
     def extra_repr(self) -> str:
         masked = "" if self.unit_keep is None else f", masked={int((~self.unit_keep).sum())}"
@@ -391,6 +393,7 @@ class RecurrentLayer(nn.Module):
         ops = self._kernels(x, k)
         if ops is None:
             return self._trace_fallback(x, state, k)
+        assert self._native_order is not None  # _kernels is None for a layer without a kernel
         out = buffer_outputs(self._native_order[:-1], x.shape[0], x.shape[1], self.hidden_size)  # h: h_seq
         h_seq, final, _ = self._trace_native(ops, x, state, k, out)
         variables = {**out.arrays, "h": h_seq}
@@ -449,6 +452,7 @@ class RecurrentLayer(nn.Module):
     def _trace_native(self, ops, x: Tensor, state: State, k: Tensor | None, out: TraceOutputs):
         kernel, weights = self._cached_native_weights(k)
         args = (x.contiguous(), *weights, *(s.contiguous() for s in state), None if k is None else k.contiguous())
+        assert self._native_order is not None  # called with kernels only: a layer that has one
         return run_native(ops, kernel, args, self._native_order, x, self.hidden_size, out, len(state) == 2)
 
     def __getstate__(self):  # pickles and deep copies leave the cached kernel weights out
@@ -487,7 +491,8 @@ class RecurrentLayer(nn.Module):
         return not (any(t.requires_grad for t in tensors) or any(p.requires_grad for p in self.parameters()))
 
     def _bias_sum(self) -> Tensor | None:
-        return self.bias_ih + self.bias_hh if self.bias else None
+        b_ih, b_hh = self.bias_ih, self.bias_hh  # None without bias
+        return None if b_ih is None or b_hh is None else b_ih + b_hh
 
     def _masked_hh(self, k: Tensor | None) -> Tensor:
         """The recurrent weights with the columns reading masked units zeroed."""

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import Tensor, nn
@@ -36,6 +36,9 @@ from torch import Tensor, nn
 from ..schema import layer_label
 from ._checks import layer_masks
 from ._torch_rnn import RECURRENT_CELLS, TorchRNN, cell_forward, module_entries, recurrent_modules
+
+if TYPE_CHECKING:
+    from ._classifier import RNNClassifier
 
 __all__ = ["module_keeps", "silenced", "apply_keeps", "entry_labels", "active_keeps", "layer_keeps", "merge_keeps",
            "silence_keeps", "check_silence", "layer_entries", "classifier_keeps"]
@@ -120,7 +123,7 @@ def silence_keeps(model: nn.Module, silence: Any, *, func: str,
     return module_keeps(model, labelled, name="silence", func=func, silenced=True, modules=modules)
 
 
-def classifier_keeps(model: nn.Module, silence: Any, *, func: str) -> list[Tensor | None]:
+def classifier_keeps(model: RNNClassifier, silence: Any, *, func: str) -> list[Tensor | None]:
     """An rnnscope classifier's keep mask (True = keep) or None for each layer, from ``silence={layer: units}``.
 
     Examples
@@ -250,11 +253,11 @@ def apply_keeps(model: nn.Module, keeps: Mapping[str, list[Tensor | None]]) -> l
         device = next(module.parameters()).device
         masks = [None if m is None else m.to(device) for m in masks]
         patched.append((module, vars(module).get("forward"), vars(module).get(_ACTIVE)))
-        vars(module)[_ACTIVE] = [None if m is None else m.detach().cpu() for m in masks]
+        module.__dict__[_ACTIVE] = [None if m is None else m.detach().cpu() for m in masks]
         if isinstance(module, RECURRENT_CELLS):
-            module.forward = _cell_call(module, masks[0])
-        else:
-            module.forward = _module_call(TorchRNN.of(module), masks)  # the cached view: built once per module
+            module.__dict__["forward"] = _cell_call(module, masks[0])  # on the instance (what silenced undoes)
+        else:  # the cached view: built once per module
+            module.__dict__["forward"] = _module_call(TorchRNN.of(module), masks)
     return patched
 
 
@@ -287,7 +290,7 @@ def merge_keeps(*specs: Mapping[str, list[Tensor | None]]) -> dict[str, list[Ten
     return {k: v for k, v in out.items() if any(m is not None for m in v)}
 
 
-def layer_keeps(model: nn.Module) -> list[Tensor | None] | None:
+def layer_keeps(model: RNNClassifier) -> list[Tensor | None] | None:
     """For an rnnscope classifier (``model.layers``): the keep mask in effect for each layer's recurrent module
     (:func:`active_keeps`), or None when no layer silences units."""
     out = []

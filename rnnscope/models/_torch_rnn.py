@@ -20,7 +20,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 from ..schema import STATE_VARIABLES
 from ._cells import GRULayer, LSTMLayer, RNNLayer
 from ._equations import gru_gates, gru_output, lstm_cell, lstm_cell_scan, lstm_gates, lstm_output, rnn_output
-from ._layers import UNROLLED
+from ._layers import UNROLLED, RecurrentLayer
 from ._trace import buffer_outputs
 
 __all__ = ["RECURRENT_MODULES", "RECURRENT_CELLS", "Entry", "TorchRNN", "module_kind", "module_entries",
@@ -98,6 +98,7 @@ def module_entries(module: nn.Module) -> list[Entry]:
     """
     if isinstance(module, RECURRENT_CELLS):
         return [Entry(0, "forward", module.hidden_size, module.hidden_size)]
+    assert isinstance(module, nn.RNNBase)  # a recurrent module: a cell (above), nn.RNN, nn.LSTM or nn.GRU
     h_units = getattr(module, "proj_size", 0) or module.hidden_size
     n_dir = 2 if module.bidirectional else 1
     return [Entry(layer, DIRECTIONS[d], module.hidden_size, h_units)
@@ -205,7 +206,7 @@ class TorchRNN:
         if not isinstance(module, RECURRENT_MODULES):
             raise TypeError(f"The 'module' parameter of TorchRNN must be an nn.RNN, nn.LSTM or nn.GRU. "
                             f"Got {type(module).__name__} instead.")
-        self.module = module
+        self.module: nn.RNNBase = module
         self.kind = module_kind(module)
         self.entries = module_entries(module)
         self.n_dir = 2 if module.bidirectional else 1
@@ -230,7 +231,7 @@ class TorchRNN:
         if cached is not None and cached[0] == key:
             return cached[1]
         view = cls(module)
-        view.module = weakref.proxy(module)  # the cache must not keep the module alive
+        view.module = cast(nn.RNNBase, weakref.proxy(module))  # the cache must not keep the module alive
         _VIEWS[module] = (key, view)
         return view
 
@@ -351,6 +352,7 @@ class TorchRNN:
         view = self.layers[i]
         if self.proj:
             return self._run_projected(i, x, state, keep)
+        assert isinstance(view, RecurrentLayer)  # without projections every view is an rnnscope layer
         if need:
             out = buffer_outputs(need, x.shape[0], x.shape[1], self.module.hidden_size) \
                 if x.device.type == "cpu" and x.dtype == torch.float32 else None
@@ -400,8 +402,10 @@ class TorchRNN:
         if traces is not None:
             traces.extend(traced)
         h_n = torch.stack([f[0] for f in finals])
-        hidden = (h_n, torch.stack([f[1] for f in finals])) if self.kind == "lstm" else h_n
+        hidden: tuple[Tensor, ...] | Tensor = (h_n, torch.stack([f[1] for f in finals])) if self.kind == "lstm" \
+            else h_n
         if call.packed is not None:
+            assert call.lengths is not None  # a packed input comes with its lengths
             packed = call.packed
             order = packed.sorted_indices
             padded = out if order is None else out.index_select(0, order.to(out.device))
@@ -473,6 +477,7 @@ def cell_internals(cell: nn.Module, x: Tensor, h_prev: Tensor, c_prev: Tensor | 
     x_pre, h_pre = F.linear(x, w_ih, b_ih), F.linear(h_prev, w_hh, b_hh)
     if kind == "lstm":
         i, f, g, o = lstm_gates(x_pre + h_pre)
+        assert c_prev is not None, "cell_internals: an LSTM cell's calls need c_prev (see cell_state)"
         c = lstm_cell(f, c_prev, i * g)
         out = {"h": lstm_output(o, c), "c": c, "input_gate": i, "forget_gate": f, "output_gate": o,
                "cell_input": g}
@@ -480,6 +485,7 @@ def cell_internals(cell: nn.Module, x: Tensor, h_prev: Tensor, c_prev: Tensor | 
         r, z, n = gru_gates(x_pre, h_pre)
         out = {"h": gru_output(z, n, h_prev), "update_gate": z, "reset_gate": r, "candidate": n}
     else:
+        assert isinstance(cell, (nn.RNN, nn.RNNCell))  # module_kind: "rnn"
         out = {"h": rnn_output(x_pre + h_pre, nonlinearity=cell.nonlinearity)}
     if k is not None:
         out["h"] = out["h"] * k
@@ -497,12 +503,13 @@ def cell_state(cell: nn.Module, x: Tensor, hx) -> tuple[Tensor, Tensor | None]:
     return hx, None
 
 
-def cell_forward(cell: nn.Module, x: Tensor, hx, keep: Tensor | None):
+def cell_forward(cell: nn.Module, x: Tensor, hx, keep: Tensor):
     """A cell call with units silenced: the cell reads 0 from silenced units of ``h`` and outputs 0 for them (its
     own kernel, masked state in and out)."""
     k = keep.to(x.dtype)
     h_prev, c_prev = cell_state(cell, x, hx)
     if isinstance(cell, nn.LSTMCell):
+        assert c_prev is not None  # cell_state gives an LSTM cell its c
         h, c = type(cell).forward(cell, x, (h_prev * k, c_prev))
         return h * k, c
     return type(cell).forward(cell, x, h_prev * k) * k

@@ -83,10 +83,11 @@ def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden
         if not isinstance(value, Tensor) or value.dtype != torch.int64 or tuple(value.shape) != (batch,):
             raise ValueError(f"The 'out.{name}' parameter of {func} must be an int64 tensor of shape ({batch},) "
                              f"(one per batch row). Got {_describe(value)} instead.")
-    if (out.groups is None) != (out.group_sums is None) or (out.groups is not None and not (
-            out.groups.dtype == torch.int32 and tuple(out.groups.shape) == (batch, n_time, 2)
-            and out.group_sums.dtype == torch.float32 and out.group_sums.dim() == 2
-            and out.group_sums.shape[1] == hidden and out.group_sums.device.type == "cpu")):
+    groups, sums = out.groups, out.group_sums
+    if (groups is None) != (sums is None) or (groups is not None and sums is not None and not (
+            groups.dtype == torch.int32 and tuple(groups.shape) == (batch, n_time, 2)
+            and sums.dtype == torch.float32 and sums.dim() == 2
+            and sums.shape[1] == hidden and sums.device.type == "cpu")):
         raise ValueError(
             f"The 'out.groups' and 'out.group_sums' parameters of {func} must both be None or an int32 "
             f"tensor of shape ({batch}, {n_time}, 2) and a float32 CPU tensor of shape (groups, {hidden}). "
@@ -121,6 +122,7 @@ def write_outputs(values: dict, out: TraceOutputs) -> dict:
     """Copy computed variables ``(batch, time, hidden)`` into ``out`` (and add ``|h|`` to its group sums); returns
     their value ranges (see :func:`valid_range`) keyed by name."""
     if out.groups is not None:
+        assert out.group_sums is not None  # check_outputs: both or neither
         add_group_sums(values["h"], out.groups, out.group_sums)
     ranges = {}
     for name, array in out.arrays.items():
@@ -206,7 +208,7 @@ def run_native(ops, kernel: str, args: tuple, order: Sequence[str], x: Tensor, h
     sums = None if out.group_sums is None else out.group_sums.contiguous()  # the kernels add into contiguous sums
     getattr(ops, kernel)(*args, outputs, out.row_offsets.contiguous(), int(out.time_stride), int(out.unit_stride),
                          h_seq, h_last, c_last, out.n_valid.contiguous(), ranges, groups, sums)
-    if sums is not None and sums is not out.group_sums:
+    if sums is not None and out.group_sums is not None and sums is not out.group_sums:
         out.group_sums.copy_(sums)
     final = (h_last, c_last) if with_c else (h_last,)
     low, high = ranges[:, 0].tolist(), ranges[:, 1].tolist()

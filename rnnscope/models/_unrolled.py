@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+import torch
 from torch import nn
 
 from ._layers import UNROLLED
@@ -61,13 +62,14 @@ def unrolled(model: nn.Module | None = None) -> Iterator[nn.Module | None]:
     >>> model.head.weight.grad.shape
     torch.Size([5, 4])
     """
-    fused = {}
+    fused: dict[str, list[torch.Tensor | None]] = {}
     if model is not None:
         fused = {name: [None] * len(module_entries(m)) for name, m in recurrent_modules(model).items()
                  if isinstance(m, RECURRENT_MODULES) and "forward" not in vars(m)}
     token = UNROLLED.set(True)
     try:
-        with silenced(model, fused) if fused else contextlib.nullcontext():  # no unit masked: the views run
+        # no unit masked: the views run (fused is empty without a model)
+        with silenced(model, fused) if model is not None and fused else contextlib.nullcontext():
             yield model
     finally:
         UNROLLED.reset(token)

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..features import FeatureConfig
 from ._engine import Piece, StoredProb, _Engine, concat_prob
 from ._preprocessing import _Preprocessor
 from ._sources import _NS, _contiguous_pieces, _FileSource, _SDSSource, _StreamSource
@@ -48,7 +49,7 @@ PARTIAL = ".partial"
 class Settings:
     """Everything a block task needs besides the model and the data (picklable, sent with every task)."""
 
-    cfg: object  # FeatureConfig
+    cfg: FeatureConfig
     rate: float
     detrend: str | None
     band: tuple | None

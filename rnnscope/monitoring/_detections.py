@@ -197,9 +197,9 @@ def frame_runs(prob: np.ndarray, *, min_frames: Sequence[int]) -> pd.DataFrame:
     starts = np.concatenate([[0], edges]).astype(np.int64)
     stops = np.concatenate([edges, [n]]).astype(np.int64)
     cls = labels[starts].astype(np.int64)
-    min_frames = np.asarray(min_frames, dtype=np.int64)
-    if np.any(stops - starts < min_frames[cls]):
-        starts, stops, cls = enforce_min(prob, starts, stops, cls, min_frames)
+    shortest = np.asarray(min_frames, dtype=np.int64)
+    if np.any(stops - starts < shortest[cls]):
+        starts, stops, cls = enforce_min(prob, starts, stops, cls, shortest)
     return pd.DataFrame({"start": starts, "stop": stops, "class": cls})
 
 
@@ -485,7 +485,7 @@ def write_probabilities(stream, path) -> str:
     """
     from obspy import Stream
 
-    codes = {}
+    codes: dict[str, str] = {}
     path = os.fspath(path)
     with open(path, "wb") as f:  # ObsPy refuses to write an empty stream; MiniSEED of no record is an empty file
         for part in [stream] if isinstance(stream, Stream) else stream:

@@ -33,7 +33,7 @@ class Piece:
     sampling_rate: float
     first_frame_ns: int
     frame_period_ns: int
-    prob: np.ndarray
+    prob: np.ndarray | StoredProb
 
     @property
     def end_ns(self) -> int:
@@ -83,7 +83,7 @@ class StoredProb:
     def __eq__(self, other):
         return np.asarray(self) == np.asarray(other)
 
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # unhashable, as the arrays it stands for (== is elementwise)
 
     def __repr__(self) -> str:
         return f"StoredProb({self.shape[0]} frames x {self.shape[1]} classes in {len(self.parts)} file(s))"

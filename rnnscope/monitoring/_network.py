@@ -78,6 +78,7 @@ class Chain:
         if self.keep[0] is not None:
             start = max(start, self.keep[0])
         end = self.keep[1] if self.keep[1] is not None else self.blocks[-1][1]
+        assert self.error is not None  # called once the chain failed
         return {"seed_id": self.seed_id, "start": str(UTCDateTime(ns=int(start))),
                 "end": str(UTCDateTime(ns=int(end))), "error": describe_error(self.error)}
 
@@ -315,7 +316,9 @@ def finish_station(payload: dict) -> dict:
             writer = CaptureWriter(payload["capture_store"], model, s.cfg, s.rate, result.seed_id, s.background,
                                    source=payload.get("waveform_source"))
             for folder in captures:  # one task's recording mapped at a time
-                bt.replay_capture(writer, bt.read_capture(folder))
+                capture = bt.read_capture(folder)
+                assert capture is not None  # station_result lists only the folders of tasks that recorded one
+                bt.replay_capture(writer, capture)
             stores = [os.fspath(p) for p in writer.finish(result.detections)]
             write_atomic(marker, lambda path: Path(path).write_text(json.dumps(stores)))
             for chain in chains:  # the recordings are in the stores now: free the disk
@@ -429,7 +432,7 @@ def run(model, model_name, s: bt.Settings, src, ids: list[str], *, single: bool,
 
     t_total = time.perf_counter()
     ranges = station_ranges(src, ids, starttime, endtime, single, func)
-    chains = {sid: plan(src, sid, *ranges[sid], s, span_s, warmup_s) for sid in ids}
+    chains = {sid: plan(src, sid, ranges[sid][0], ranges[sid][1], s, span_s, warmup_s) for sid in ids}
     key = bt.model_key(model)
     if output is not None:
         output = Path(output)

@@ -82,6 +82,12 @@ class _Preprocessor:
     are kept as separate arrays (never concatenated), so a day is in memory once.
     """
 
+    # set by the first push after a flush
+    rate: float
+    origin_ns: int
+    dropped: int
+    emitted: int
+
     def __init__(self, target_rate, detrend, band, margin_s, seed_id, func, sub_s=3600.0):
         self.target = float(target_rate)
         self.detrend = detrend

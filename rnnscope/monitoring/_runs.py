@@ -117,7 +117,8 @@ class RunDetector:
         self.s0 = 0
         self.done = 0  # frames smoothed and labelled
         self.runs: list[list[int]] = []  # [start, stop, cls] not yet final; runs[0] may be a carried stable run
-        self.carried = None  # (sum, peak, frames summed up to) of runs[0]'s frames dropped from raw
+        # (sum, peak, frames summed up to) of runs[0]'s frames dropped from raw
+        self.carried: tuple[np.ndarray, np.ndarray, int] | None = None
         self.out: list[tuple] = []
 
     # -- input ---------------------------------------------------------------------------------------------
@@ -205,7 +206,7 @@ class RunDetector:
         total, peak, upto = carried
         return self._add(total, peak, upto, run[1])
 
-    def _add(self, total, peak, a: int, b: int):
+    def _add(self, total, peak, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
         """``total`` and ``peak`` updated with frames ``[a, b)`` (in the buffer), block piece by block piece."""
         total, peak = total.copy(), peak.copy()
         while a < b:

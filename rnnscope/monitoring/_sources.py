@@ -206,13 +206,13 @@ def _expand_ids(src, seed_id, func) -> list[str]:
     ids = src.ids()
     if type(seed_id).__name__ == "Inventory":
         wanted = sorted(set(seed_id.get_contents()["channels"]))
-        found = [i for i in wanted if i in set(ids)]
-        if not found:
+        present = [i for i in wanted if i in set(ids)]
+        if not present:
             raise ValueError(
                 f"{func}: the source holds none of the {len(wanted)} channels of the inventory ({wanted[:5]}"
                 f"{' ...' if len(wanted) > 5 else ''}); it holds {ids[:10]}. Check the inventory or the source."
             )
-        return found
+        return present
     patterns = [seed_id] if isinstance(seed_id, str) else list(seed_id)
     wild = "*?["
     bad = [p for p in patterns if not isinstance(p, str) or (p.count(".") != 3 and not any(c in p for c in wild))]

@@ -22,6 +22,7 @@ import html
 import json
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 import numpy as np
@@ -33,6 +34,9 @@ from ..widgets import Explorer
 from ..widgets._keys import KeyBindings
 from ._live import Heartbeat
 from ._store import ReviewStore, describe, entry_id
+
+if TYPE_CHECKING:
+    from ..widgets._table import DetectionTable
 
 __all__ = ["ReviewPage", "find_runs", "open_page"]
 
@@ -196,14 +200,28 @@ class ReviewPage(widgets.VBox):
         #: the run's background class (never the default class of a drawn event)
         self.background = stored_background(first.attrs)
         self._seen: dict[str, str | None] = {}  # detection id -> the decision id this page shows (None: none)
-        self._stamp = None  # the decisions file's stamp last read
-        self._spans = None  # (run index, seed id, UTC start, UTC end) of every record, when needed
+        self._stamp: tuple | None = None  # the decisions file's stamp last read
+        # (run index, seed id, UTC start, UTC end) of every record, when needed
+        self._spans: list[tuple[int, str, pd.Timestamp, pd.Timestamp]] | None = None
         self._build_controls()
         super().__init__(layout=widgets.Layout(width="100%"))
         self.add_class("rnnscope-review")
-        self.explorer = None
+        self.explorer: Explorer | None = None
         self.run_index = 0
         self.show_run(0, run=first)
+
+    @property
+    def _shown(self) -> Explorer:
+        """The Explorer of the run shown (``show_run`` sets it; ``__init__`` shows the first run)."""
+        assert self.explorer is not None  # set by __init__'s show_run
+        return self.explorer
+
+    @property
+    def _table(self) -> DetectionTable:
+        """The shown Explorer's detection table (there is one: the page always gives it a catalog)."""
+        table = self._shown.table
+        assert table is not None  # Explorer(catalog=...) always builds its table
+        return table
 
     # ------------------------------------------------------------------------------------------- layout
     def _build_controls(self) -> None:
@@ -246,14 +264,14 @@ class ReviewPage(widgets.VBox):
 
     def _arrange(self) -> None:
         """The views, and beside them (when there is room) the table column."""
-        ex = self.explorer
+        ex = self._shown
         ex.children = tuple(c for c in ex.children if c is not ex.table)
         # side by side when both fit (the views take most of the room left), else the table under the views
         ex.layout = widgets.Layout(flex=f"10 1 {_VIEWS_MIN}px", min_width=f"{_VIEWS_MIN}px", width="auto"
                                    if self.width is None else f"{self.width + 10}px")
-        ex.table.grid.layout.height = "640px"
-        ex.table.layout = widgets.Layout(flex=f"1 1 {_TABLE_WIDTH}px", min_width="420px", margin="0 0 0 8px")
-        self._main = widgets.HBox([ex, ex.table], layout=widgets.Layout(flex_flow="row wrap",
+        self._table.grid.layout.height = "640px"
+        self._table.layout = widgets.Layout(flex=f"1 1 {_TABLE_WIDTH}px", min_width="420px", margin="0 0 0 8px")
+        self._main = widgets.HBox([ex, self._table], layout=widgets.Layout(flex_flow="row wrap",
                                                                          align_items="flex-start", width="100%"))
         self._main.add_class("rnnscope-review-main")
         self.children = [self._bar, self._help, self.w_status, self._main]
@@ -282,29 +300,29 @@ class ReviewPage(widgets.VBox):
         self.w_run.value = int(index)
         picked = self.explorer.picked if self.explorer is not None else -1
         self.explorer = Explorer(run, catalog=self._catalog(), width=self.width, unplaced="list")
-        self.explorer.table.observe(lambda _: self._show_current(), names="picked")
-        self.explorer.table.on_pick = self._picked
+        self._table.observe(lambda _: self._show_current(), names="picked")
+        self._table.on_pick = self._picked
         self._set_draw(self.w_draw.value)
         self._arrange()
         self._show_status("")
         if picked >= 0:
             self._picked(picked, switch=False)
-        elif len(self.explorer.detections):
-            rows = self.explorer.table.visible_rows()
-            review = self.explorer.detections["review"].to_numpy()
+        elif len(self._shown.detections):
+            rows = self._table.visible_rows()
+            review = self._shown.detections["review"].to_numpy()
             pending = [int(i) for i in rows if not review[int(i)]]
-            self.explorer.table.pick(pending[0] if pending else int(rows[0]))
+            self._table.pick(pending[0] if pending else int(rows[0]))
         self._show_current()
 
     def _picked(self, row: int, switch: bool = True) -> None:
         """A detection was picked (table, previous / next, after a decision): show it, opening its run when it is
         on another one."""
-        ex = self.explorer
+        ex = self._shown
         det = ex.detections.iloc[row]
         if int(det["event"]) < 0 and switch:
             index = self._run_of(det)
             if index is not None and index != self.run_index:
-                self.explorer.picked = int(row)
+                self._shown.picked = int(row)
                 self.show_run(index)
                 return
         ex.show_detection(int(row))
@@ -343,7 +361,7 @@ class ReviewPage(widgets.VBox):
 
     # ------------------------------------------------------------------------------------------- decisions
     def _current(self):
-        ex = self.explorer
+        ex = self._shown
         if ex.picked < 0:
             return None
         return ex.detections.iloc[ex.picked]
@@ -363,9 +381,9 @@ class ReviewPage(widgets.VBox):
         self._seen[key] = entry_id(entry)
         self._stamp = None  # read the file again at the next beat (it changed)
         text = describe(entry)
-        self.explorer.table.set_review(self.explorer.picked, text)
+        self._table.set_review(self._shown.picked, text)
         self._show_status(f"saved: {html.escape(det['class_name'])} at {html.escape(det['start_text'])} {text}")
-        self.explorer.table.next()
+        self._table.next()
         self._show_current()
         return entry
 
@@ -388,7 +406,7 @@ class ReviewPage(widgets.VBox):
     def add(self, t0: float, t1: float, *, class_name: str | None = None) -> dict:
         """Add a missed event from ``t0`` to ``t1`` (s on the shown record's axis) of ``class_name`` (default the
         class chosen in the page; never the background class), saved at once and listed in the table."""
-        ex = self.explorer
+        ex = self._shown
         cls = class_name or self.w_class.value
         if cls == self.background:
             raise ValueError(f"ReviewPage.add: a missed event of the background class {cls!r} is no event; choose "
@@ -407,13 +425,13 @@ class ReviewPage(widgets.VBox):
         return entry
 
     def _place_added(self, entry: dict) -> None:
-        ex = self.explorer
+        ex = self._shown
         row = pd.DataFrame({"seed_id": [entry.get("seed_id", "")], "class_name": [entry["class_name"]],
                             "start": [pd.Timestamp(entry["start"])], "end": [pd.Timestamp(entry["end"])],
                             "p_mean": [float("nan")], "key": [entry["key"]], "review": ["added"]})
         positions = ex.add_detections(row)
         if positions:
-            ex.table.mark(positions[0])
+            self._table.mark(positions[0])
             ex.show_detection(positions[0])
             self._show_current()
 
@@ -423,7 +441,7 @@ class ReviewPage(widgets.VBox):
 
     def _set_draw(self, on: bool) -> None:
         if self.explorer is not None:
-            self.explorer.on_brush_interval = self._draw if on else None
+            self._shown.on_brush_interval = self._draw if on else None
         if on and self.w_class.value == self.background:
             self._show_status(f"choose the class of the missed event in the 'class' menu first (not "
                               f"{html.escape(str(self.background))}, the background class)", error=True)
@@ -436,9 +454,9 @@ class ReviewPage(widgets.VBox):
         elif key == "r":
             self.reject()
         elif key == "n":
-            self.explorer.table.next()
+            self._table.next()
         elif key == "p":
-            self.explorer.table.previous()
+            self._table.previous()
         elif key == "d":
             self.w_draw.value = not self.w_draw.value
         elif key.isdigit() and 1 <= int(key) <= len(self.class_names):
@@ -454,7 +472,7 @@ class ReviewPage(widgets.VBox):
         self._stamp = stamp
         entries = self.store.log()
         latest = self.store.decisions(entries)
-        ex = self.explorer
+        ex = self._shown
         positions = {k: i for i, k in enumerate(ex.detections["key"].astype(str))} if "key" in ex.detections else {}
         changed = 0
         for key, entry in latest.items():
@@ -463,7 +481,7 @@ class ReviewPage(widgets.VBox):
                 continue
             self._seen[key] = ident
             if key in positions:
-                ex.table.set_review(positions[key], describe(entry))
+                self._table.set_review(positions[key], describe(entry))
                 changed += 1
             elif entry["action"] == "add":
                 self._place_added(entry)
@@ -491,7 +509,7 @@ class ReviewPage(widgets.VBox):
         is_added = str(det.get("key", "")).startswith("added|")
         self.w_reject.description = "remove (r)" if is_added else "reject (r)"
         self.w_current.value = (
-            f'<span class="rnnscope-review-current" style="font-size:13px">#{int(self.explorer.picked)} '
+            f'<span class="rnnscope-review-current" style="font-size:13px">#{int(self._shown.picked)} '
             f"<b>{html.escape(str(det['class_name']))}</b> · {html.escape(str(det['start_text']))}"
             f"{' UTC' if bool(det.get('utc', False)) else ''} · "
             + (f"p {p:.2f}" if np.isfinite(p) else "drawn") + f" · {html.escape(str(det['station']))} · "

@@ -37,7 +37,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(4, config=True, help="Most kernels (open review pages) at once; 0: no cap.")
     _starting = 0
 
-    async def start_kernel(self, *, kernel_id=None, path=None, **kwargs):  # type: ignore[override]
+    async def start_kernel(self, *, kernel_id=None, path=None, **kwargs):
         """Start a kernel, or refuse with 503 when ``max_kernels`` are running or starting."""
         if kernel_id is None or kernel_id not in self:
             running = len(self.list_kernel_ids()) + self._starting

@@ -428,9 +428,9 @@ class ReviewStore:
                          "end": row["end"], "duration_s": row["duration_s"], "p_mean": row["p_mean"],
                          "p_peak": row["p_peak"], "review": "accepted" if e["action"] == "accept" else "relabelled",
                          "model_class": row["class_name"]})
-        for e in self.added(entries).itertuples(index=False):
-            rows.append({"key": e.key, "seed_id": e.seed_id, "class_name": e.class_name, "start": e.start,
-                         "end": e.end, "duration_s": (e.end - e.start).total_seconds(), "p_mean": np.nan,
+        for a in self.added(entries).to_dict("records"):
+            rows.append({"key": a["key"], "seed_id": a["seed_id"], "class_name": a["class_name"], "start": a["start"],
+                         "end": a["end"], "duration_s": (a["end"] - a["start"]).total_seconds(), "p_mean": np.nan,
                          "p_peak": np.nan, "review": "added", "model_class": ""})
         return rows
 

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import xarray as xr
-from torch import nn
 
 from .._validation import (
     FROM_DATA,
@@ -18,6 +17,7 @@ from .._validation import (
     resolve_background,
 )
 from ..errors import NoBackgroundWarning
+from ..models._base import ModelBase
 from ..schema import segment_frames
 from ._fit import predict
 from ._records import _records
@@ -78,7 +78,7 @@ class Evaluation:
         ``detection_rate`` (share of true event segments detected) and ``onset_error_s`` (mean |onset error| of
         the detected ones, s); NaN where there is nothing to score."""
         nan = float("nan")
-        detected = self.events["detected"].astype(bool) if len(self.events) else pd.Series([], dtype=bool)
+        detected: pd.Series = self.events["detected"].astype(bool) if len(self.events) else pd.Series([], dtype=bool)
         errors = self.events.loc[detected, "onset_error_s"].abs() if len(self.events) else pd.Series([], dtype=float)
         return {"accuracy": self.accuracy, "balanced_accuracy": self.balanced_accuracy, "macro_f1": self.macro_f1,
                 "detection_rate": float(detected.mean()) if len(detected) else nan,
@@ -89,7 +89,7 @@ class Evaluation:
                 f"macro_f1={self.macro_f1:.4f}, segments={len(self.events)})\n{self.per_class.round(3)}")
 
 
-def evaluate(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto",
+def evaluate(model: ModelBase, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto",
              background: str | None = "auto") -> Evaluation:
     """Frame-level and event-level scores of ``model`` on ``dataset``.
 

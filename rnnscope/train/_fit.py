@@ -254,7 +254,8 @@ def _score(model, records: _Records, weights, batch_size, device) -> tuple[float
 
 
 @torch.no_grad()
-def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32, device: str = "auto") -> list[np.ndarray]:
+def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32,
+            device: str | torch.device = "auto") -> list[np.ndarray]:
     """Class probabilities ``(length, n_classes)`` per record, classes in the model's order.
 
     Features computed at another sampling rate or with other settings than the model's training features are

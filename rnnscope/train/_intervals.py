@@ -263,10 +263,10 @@ def _paired(rows_a: pd.DataFrame, rows_b: pd.DataFrame, score: str) -> pd.DataFr
     seeds_a, seeds_b = a.index.unique("seed"), b.index.unique("seed")
     if len(seeds_b) == 1:
         b_part = b.groupby("partition").mean()
-        d = a - a.index.get_level_values("partition").map(b_part).to_numpy(float)
+        d = a - a.index.get_level_values("partition").map(b_part)  # type: ignore[arg-type]  # pandas-stubs omit Series from Index.map.to_numpy(float)
     elif len(seeds_a) == 1:
         a_part = a.groupby("partition").mean()
-        d = b.index.get_level_values("partition").map(a_part).to_numpy(float) - b
+        d = b.index.get_level_values("partition").map(a_part)  # type: ignore[arg-type]  # pandas-stubs omit Series from Index.map.to_numpy(float) - b
     else:
         d = (a - b).dropna()
     return d.dropna().rename("d").reset_index()

@@ -206,8 +206,9 @@ def record_folds(labels: Sequence[np.ndarray] | xr.Dataset, *, folds: int = 4, s
     >>> len(record_folds([np.array([0, 1])] * 8))  # four folds by default
     4
     """
-    dataset = labels if isinstance(labels, xr.Dataset) else None
-    if dataset is not None:
+    dataset: xr.Dataset | None = None
+    if isinstance(labels, xr.Dataset):
+        dataset = labels
         if "label" not in dataset:
             raise ValueError("record_folds: the Dataset has no 'label' variable; pass a features Dataset "
                              "(rnnscope.features.compute) or the records' labels.")
@@ -240,7 +241,8 @@ def folds_of(labels: Sequence[np.ndarray], folds: int, *, seed: int, groups, dat
         )
     rng = np.random.default_rng(seed)
     n_classes = max((int(y.max()) for y in labels if y.size), default=0) + 1
-    counts = np.bincount(np.concatenate([y[y >= 0] for y in labels]), minlength=n_classes) if labels else []
+    counts = np.bincount(np.concatenate([y[y >= 0] for y in labels]), minlength=n_classes) if labels else \
+        np.zeros(0, dtype=np.int64)
     unit_labels = [np.concatenate([labels[i] for i in np.flatnonzero(unit == u)]) for u in range(n_units)]
     unit_size = np.bincount(unit, minlength=n_units)
     strata = np.array([_stratify_key(y, counts) for y in unit_labels])

@@ -274,20 +274,22 @@ def read_windows(waveforms, spans: pd.DataFrame, func: str = "retrain"):
     from obspy import UTCDateTime
 
     out = obspy.Stream()
+    rows = spans.to_dict("records")  # trace_id, start and end (ns) of each span
     if isinstance(waveforms, (str, os.PathLike)) and os.path.isdir(os.fspath(waveforms)):
         from obspy.clients.filesystem.sds import Client
 
         client = Client(os.fspath(waveforms))
-        for row in spans.itertuples():
-            net, sta, loc, cha = row.trace_id.split(".")
+        for row in rows:
+            net, sta, loc, cha = row["trace_id"].split(".")
             out += client.get_waveforms(
-                net, sta, loc, cha, UTCDateTime(ns=int(row.start)), UTCDateTime(ns=int(row.end))
+                net, sta, loc, cha, UTCDateTime(ns=int(row["start"])), UTCDateTime(ns=int(row["end"]))
             )
         return out
     if isinstance(waveforms, (obspy.Stream, obspy.Trace)):
         stream = obspy.Stream([waveforms]) if isinstance(waveforms, obspy.Trace) else waveforms
-        for row in spans.itertuples():
-            out += stream.select(id=row.trace_id).slice(UTCDateTime(ns=int(row.start)), UTCDateTime(ns=int(row.end)))
+        for row in rows:
+            t0, t1 = UTCDateTime(ns=int(row["start"])), UTCDateTime(ns=int(row["end"]))
+            out += stream.select(id=row["trace_id"]).slice(t0, t1)
         return out.copy()
     paths = [waveforms] if isinstance(waveforms, (str, os.PathLike)) else list(waveforms)
     files = sorted({f for p in paths for f in (glob.glob(os.fspath(p)) or [os.fspath(p)])})
@@ -295,9 +297,10 @@ def read_windows(waveforms, spans: pd.DataFrame, func: str = "retrain"):
         raise FileNotFoundError(f"{func}: no waveform file matches {waveforms!r}; pass the SDS root the monitor read, "
                                 "its files (a glob pattern) or an obspy Stream.")
     for path in files:
-        for row in spans.itertuples():
-            st = obspy.read(path, starttime=UTCDateTime(ns=int(row.start)), endtime=UTCDateTime(ns=int(row.end)))
-            out += st.select(id=row.trace_id)
+        for row in rows:
+            t0, t1 = UTCDateTime(ns=int(row["start"])), UTCDateTime(ns=int(row["end"]))
+            st = obspy.read(path, starttime=t0, endtime=t1)
+            out += st.select(id=row["trace_id"])
     return out
 
 
@@ -482,9 +485,10 @@ def retrain(
     check_positive(lr, name="lr", func=func)
     check_positive(context_s, name="context_s", func=func, allow_zero=True)
     check_positive(replay, name="replay", func=func, allow_zero=True)
-    for name, value in (("holdout", holdout), ("validation", validation)):
-        if not (isinstance(value, (int, float)) and 0 <= value < 1):
-            raise ValueError(f"The {name!r} parameter of {func} must be a fraction in [0, 1). Got {value!r} instead.")
+    for name, fraction in (("holdout", holdout), ("validation", validation)):
+        if not (isinstance(fraction, (int, float)) and 0 <= fraction < 1):
+            raise ValueError(f"The {name!r} parameter of {func} must be a fraction in [0, 1). "
+                             f"Got {fraction!r} instead.")
     frames = reviewed_records(model, reviewed, waveforms, context_s=context_s, rejected=rejected, func=func)
     with seeded(seed, threads) as rng:
         dev = resolve_device(device, func=func)
@@ -531,9 +535,11 @@ def _fine_tune(model, reviewed, original, reviewed_held, original_held, *, epoch
     rows = []
     for epoch in _progress(range(1, epochs + 1), progress, desc="retrain"):
         t0 = time.perf_counter()
-        picked = rng.choice(len(old), size=n_replay, replace=False) if n_replay else []
-        batch = mine if not n_replay else _Records(mine.x + [old.x[i] for i in picked],
-                                                   mine.y + [old.y[i] for i in picked], mine.class_names)
+        # n_replay is 0 without original records
+        picked = rng.choice(len(old), size=n_replay, replace=False) if old is not None and n_replay else []
+        batch = mine if old is None or not n_replay else _Records(mine.x + [old.x[i] for i in picked],
+                                                                  mine.y + [old.y[i] for i in picked],
+                                                                  mine.class_names)
         loss, accuracy = _train_epoch(model, batch, optimiser, weights, batch_size=batch_size, grad_clip=grad_clip,
                                       rng=rng, device=device)
         model.eval()
