@@ -474,11 +474,19 @@ def _drive_review(tabs, url, out, screenshot) -> None:  # long: one scenario, st
     if total > 30:
         thumb = ".rnnscope-review .rnnscope-detections .lm-DataGrid-scrollBar:not(.lm-mod-hidden) .lm-ScrollBar-thumb"
         top = a.locator(thumb).first.bounding_box()["y"]
-        for _ in range(26):
+        moved = 0.0
+        # the grid shows about 25-30 rows: within two screens of presses the current row leaves the first screen and
+        # the grid must have scrolled (the thumb moves by rows / total x track: a few px for a day's detections, and
+        # the grid repaints a frame after the press, hence the short wait before each reading)
+        for _ in range(60):
             before = _current(a)
             _press_anywhere(a, "n")
             _wait_current(a, before)
-        assert a.locator(thumb).first.bounding_box()["y"] > top + 2
+            a.wait_for_timeout(50)
+            moved = a.locator(thumb).first.bounding_box()["y"] - top
+            if moved > 2:
+                break
+        assert moved > 2, f"the detection table did not scroll with n (thumb moved {moved:.1f} px in 60 presses)"
     a.mouse.move(0, 0)
     a.screenshot(path=str(screenshot))
     # a reload shows every decision
