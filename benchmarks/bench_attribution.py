@@ -78,7 +78,7 @@ def hwm_kb():  # this process's own peak RSS
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 base = hwm_kb()
 t0 = time.perf_counter()
-out = attribution(model, ds, 7, frames="all", method=method, steps=steps, max_lag=max_lag, batch_size=batch,
+out = attribution(model, ds, target=7, frames="all", method=method, steps=steps, max_lag=max_lag, batch_size=batch,
                   store=store, progress=False)
 dt = time.perf_counter() - t0
 print(f"{out.sizes['target']} {dt:.2f} {hwm_kb() / 1024:.0f} {base / 1024:.0f}")
