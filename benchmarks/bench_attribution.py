@@ -73,7 +73,7 @@ frames, hidden, max_lag, steps, batch = (int(v) for v in sys.argv[2:7])
 method, store = sys.argv[7], sys.argv[8]
 ds = features_dataset(1, frames)
 torch.manual_seed(0)
-model = rnnscope.models.RNNClassifier("lstm", 48, hidden, 5)
+model = rnnscope.models.RNNClassifier("lstm", input_size=48, hidden_size=hidden, num_classes=5)
 def hwm_kb():  # this process's own peak RSS
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1])
 base = hwm_kb()
