@@ -111,7 +111,7 @@ class TopFraction(NamedTuple):
     """Layer id -> sorted list of the kept unit ids (0-based)."""
 
 
-def top_fraction(run_or_heat, *, fraction: float, rule: str = "every", var: str = "h", layer=None,
+def top_fraction(run_or_heat, fraction: float, *, rule: str = "every", var: str = "h", layer=None,
                  weighting: str = "segment", null: int | None = None, seed: int = 0,
                  null_within: str = "record") -> TopFraction:
     """The units among the most active ``fraction`` for EVERY class ("common to all events"), for ANY class, or

@@ -398,8 +398,8 @@ def _pca2(x: np.ndarray) -> np.ndarray:
 
 def temporal_trace(
     run: xr.Dataset,
-    *,
     event=0,
+    *,
     layer=None,
     var: str = "cell",
     method: str = "pca",

@@ -381,9 +381,9 @@ def _label_records(rows, spans, gaps, sampling_rate, names, background, func):
 def from_arrays(
     waveforms,
     sample_labels,
-    *,
     sampling_rate: float,
     class_names: Sequence[str],
+    *,
     segments: pd.DataFrame | None = None,
     event_ids: Sequence[str] | None = None,
     background: str | None = "auto",

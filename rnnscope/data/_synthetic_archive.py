@@ -252,9 +252,9 @@ def write_sds_archive(
 
 def synthetic_archive(
     root,
-    *,
     starttime="2024-03-01T00:00:00",
     duration_s: float | None = None,
+    *,
     seed_ids: str | Sequence[str] = "XX.SYN..HHZ",
     sampling_rate: float = 100.0,
     seed: int = 0,

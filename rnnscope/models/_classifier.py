@@ -128,10 +128,10 @@ class RNNClassifier(ModelBase):
     def __init__(
         self,
         cell: str | Sequence[str],
-        *,
         input_size: int,
         hidden_size: int,
         num_classes: int,
+        *,
         num_layers: int = 1,
         residual: bool = False,
         dropout: float = 0.0,
