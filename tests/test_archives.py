@@ -98,6 +98,7 @@ def same_catalog(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), check_dtype=False)
 
 
+@pytest.mark.slow  # 2-9 s a case (make test-fast stays short; CI runs it)
 @pytest.mark.parametrize("case", list(CASES))
 def test_monitor_capture_and_cli_run_to_the_end(case, archives, model_path, tmp_path, capsys):
     """Serial + capture, output + capture, a network run (every station of the archive) with capture and the

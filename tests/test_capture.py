@@ -280,6 +280,7 @@ rnnscope.capture(model, frames, progress=False, time_chunk=20, batch_size=2, sto
 """
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays short; CI runs it)
 def test_a_killed_capture_resumes_to_the_same_result(frames, tmp_path):
     data = rnnscope.save_run(frames, tmp_path / "frames.zarr")
     store = tmp_path / "run.zarr"

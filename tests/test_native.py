@@ -259,6 +259,7 @@ print("swept", ISAS)
 
 
 @needs_native
+@pytest.mark.slow  # a child process sweeping every alignment (CI runs it)
 def test_the_kernels_store_at_every_alignment_without_crashing():
     """Regression: a build whose streaming stores (non-temporal, 64-byte aligned by the instruction) were not
     aligned to the destination first died of a general protection fault in the AVX-512 LSTM on the first record

@@ -112,6 +112,7 @@ def test_network_in_tasks_equals_each_station_alone(archive, model, serial):
     assert len(serial[IDS[1]].pieces) == 1  # midnight and the change to 200 Hz do not cut BBB
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays short; CI runs it)
 def test_dask_cluster_gives_the_serial_result(archive, model, serial, cluster):
     root, _ = archive
     _, client = cluster
@@ -206,6 +207,7 @@ def _finished(out):
     return [p for p in (out / "tasks").glob("*/c*_b*") if not p.name.endswith(".partial")]
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays short; CI runs it)
 def test_a_killed_run_loses_only_the_tasks_in_flight(archive, model, model_path, tmp_path):
     root, _ = archive
     out = tmp_path / "out"
@@ -230,6 +232,7 @@ def test_a_killed_run_loses_only_the_tasks_in_flight(archive, model, model_path,
             np.testing.assert_array_equal(a.prob, b.prob)
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays short; CI runs it)
 def test_a_killed_worker_loses_only_its_task(archive, model, serial, cluster, tmp_path):
     root, _ = archive
     local, client = cluster
@@ -267,6 +270,7 @@ def test_a_killed_worker_loses_only_its_task(archive, model, serial, cluster, tm
 # ------------------------------------------------------------------------------------------------ capture
 
 
+@pytest.mark.slow  # several seconds (make test-fast stays short; CI runs it)
 def test_network_capture_stores_equal_the_serial_ones(archive, model, tmp_path):
     root, _ = archive
     ids = IDS[1:2]  # across midnight (a run per UTC day) and the change to 200 Hz

@@ -121,7 +121,7 @@ def frame_baseline(
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=8, seed=0))
     >>> scores = frame_baseline(frames, train_idx=np.arange(6), test_idx=np.array([6, 7]),
-    ...                         estimator="boosting", context=2)
+    ...                         estimator="logistic", context=2)
     >>> sorted(scores)
     ['accuracy', 'balanced_accuracy', 'macro_f1', 'n_test_frames', 'n_train_frames']
     >>> 0 <= scores["balanced_accuracy"] <= 1
