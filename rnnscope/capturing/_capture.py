@@ -30,7 +30,7 @@ import torch
 import xarray as xr
 
 from .. import _version
-from .._device import resolve_device
+from .._device import on_device, resolve_device
 from .._overview import OVERVIEW_VARIABLES
 from .._validation import check_positive, stored_background
 from ..errors import InputWarning, NativeFallbackWarning
@@ -346,7 +346,7 @@ def capture(
             )
             summaries.restore(resume["summaries"])
 
-    model = model.to(device).eval()
+    model = on_device(model, device).eval()
     keep_dev = None if keep is None else [None if k is None else k.to(device) for k in keep]
     frame_index = FrameIndex(n_classes, segs)
     labels = np.asarray(base["label"].transpose("event", "time").values)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .._device import resolve_device
+from .._device import on_device, resolve_device
 from .._validation import check_positive
 from ..io import FrameIndex, SummaryAccumulator
 from ..models._module_masks import silence_keeps
@@ -106,7 +106,7 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
     tensors = {v: torch.from_numpy(a) for v, a in arrays.items()}  # the same memory, for the layers
     keep = [None if k is None else k.to(device) for k in keep]
     modes = {m: m.training for m in model.modules()}
-    model.to(device).eval()
+    on_device(model, device).eval()
     on_cpu = torch.device(device).type == "cpu"
     bar = _bar(n_events, progress)
     try:

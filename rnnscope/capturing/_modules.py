@@ -22,7 +22,6 @@ each step's centre, like a frame's label is its centre sample's.
 """
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 
@@ -33,7 +32,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from .. import _version
-from .._device import resolve_device
+from .._device import on_device, resolve_device
 from .._validation import check_positive
 from ..models._module_masks import active_keeps, merge_keeps, silence_keeps, silenced
 from ..models._torch_rnn import (
@@ -376,7 +375,7 @@ def record_modules(
     label_array = _check_labels(labels, n_events, label_rate, sampling_rate, func)
     names = _class_names(class_names, label_array, func)
     device = resolve_device(device)
-    model = _on_device(model, device)
+    model = on_device(model, device)
     attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
     sink = None
     if store is not None:
@@ -517,13 +516,3 @@ def _bar(total, enabled, initial: int = 0):
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=initial, unit="event", desc="capture", leave=False)
-
-
-def _on_device(model: nn.Module, device) -> nn.Module:
-    """``model`` on ``device``, moved only when a parameter or buffer is elsewhere (``Module.to`` walks every module
-    and re-flattens every RNN's weights even when nothing moves: about a third of a millisecond for SeisBench's CRED,
-    a few percent of its capture)."""
-    target = torch.device(device)
-    if all(t.device == target for t in itertools.chain(model.parameters(), model.buffers())):
-        return model
-    return model.to(device)
