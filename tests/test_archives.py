@@ -322,6 +322,22 @@ def test_synthetic_archive_options_write_what_they_say(tmp_path):
         rnnscope.data.synthetic_archive(root, duration_s=60.0, event_cuts=CUTS)
     with pytest.raises(ValueError, match="NET.STA.LOC.CHA"):
         rnnscope.data.synthetic_archive(root, seed_ids="XX.SYN")
+    with pytest.raises(TypeError, match="give one channel as seed_id, or every channel as seed_ids"):
+        rnnscope.data.synthetic_archive(root, seed_id="XX.ONE..HHZ", seed_ids=["XX.A..HHZ", "XX.B..HHZ"])
+
+
+def test_synthetic_archive_takes_one_channel_as_seed_id_as_monitor_names_it(tmp_path):
+    """``seed_id=`` (one channel, the name ``monitor`` uses) writes what ``seed_ids=[that id]`` writes."""
+    one, many = str(tmp_path / "one"), str(tmp_path / "many")
+    a = rnnscope.data.synthetic_archive(one, "2024-03-01T23:00:00", 600.0, seed_id="XX.GAP..HHZ", gaps=[(60, 120)])
+    b = rnnscope.data.synthetic_archive(many, "2024-03-01T23:00:00", 600.0, seed_ids=["XX.GAP..HHZ"], gaps=[(60, 120)])
+    pd.testing.assert_frame_equal(a, b)
+    day = UTCDateTime("2024-03-01")
+    st_one, st_many = obspy.read(sds_path(one, "XX.GAP..HHZ", day)), obspy.read(sds_path(many, "XX.GAP..HHZ", day))
+    assert len(st_one) == len(st_many) == 2  # the gap splits the day
+    for x, y in zip(st_one, st_many, strict=True):
+        assert x.stats.starttime == y.stats.starttime
+        np.testing.assert_array_equal(x.data, y.data)
 
 
 def test_synthetic_archive_overlap_repeats_the_next_days_samples(tmp_path):

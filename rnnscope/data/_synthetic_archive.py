@@ -256,6 +256,7 @@ def synthetic_archive(
     duration_s: float | None = None,
     *,
     seed_ids: str | Sequence[str] = "XX.SYN..HHZ",
+    seed_id: str | None = None,
     sampling_rate: float = 100.0,
     seed: int = 0,
     gaps: Sequence[tuple[float, float]] = (),
@@ -285,6 +286,9 @@ def synthetic_archive(
         generated); memory stays that of a day.
     seed_ids : str or sequence of str
         ``NET.STA.LOC.CHA`` of each channel (default one, ``"XX.SYN..HHZ"``); each gets its own signal.
+    seed_id : str, optional
+        One channel's id, as :func:`rnnscope.monitor` names the channel it reads (the same as
+        ``seed_ids=[seed_id]``; give one of the two).
     sampling_rate : float
         Hz (default 100).
     seed : int
@@ -344,7 +348,7 @@ def synthetic_archive(
     Event-cut files two months apart (5 and 4 minutes, starting between samples):
 
     >>> cuts = [("2024-03-01T10:22:33.417", 300.0), ("2024-05-03T04:01:09.008", 240.0)]
-    >>> truth = rnnscope.data.synthetic_archive(root, seed_ids="XX.CUT..HHZ", event_cuts=cuts)
+    >>> truth = rnnscope.data.synthetic_archive(root, seed_id="XX.CUT..HHZ", event_cuts=cuts)
     >>> sorted(os.listdir(os.path.join(root, "2024", "XX", "CUT", "HHZ.D")))
     ['XX.CUT..HHZ.D.2024.061', 'XX.CUT..HHZ.D.2024.124']
     """
@@ -353,6 +357,11 @@ def synthetic_archive(
     func = "synthetic_archive"
     t0 = UTCDateTime(starttime)
     fs = float(sampling_rate)
+    if seed_id is not None:
+        if seed_ids != "XX.SYN..HHZ":
+            raise TypeError(f"{func} got both seed_id={seed_id!r} and seed_ids={seed_ids!r}: give one channel as "
+                            "seed_id, or every channel as seed_ids.")
+        seed_ids = seed_id
     ids = [seed_ids] if isinstance(seed_ids, str) else list(seed_ids)
     bad = [i for i in ids if not isinstance(i, str) or i.count(".") != 3]
     if bad or not ids:
