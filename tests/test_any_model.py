@@ -865,3 +865,22 @@ def test_any_model_capture_runs_one_forward_each_module_once_and_assembles_witho
             for var in ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"):
                 alone = torch.cat([t[i][var] for t in traces]).numpy()
                 np.testing.assert_array_equal(run[var].values[:, :, : alone.shape[2], layer], alone)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_cell_internals_of_a_cell_call_equal_the_cells_own_outputs_with_and_without_a_cell_state(kind):
+    from rnnscope.models._torch_rnn import cell_internals
+
+    torch.manual_seed(0)
+    cell = {"lstm": nn.LSTMCell, "gru": nn.GRUCell, "rnn": nn.RNNCell}[kind](3, 4)
+    x, h = torch.randn(5, 3), torch.randn(5, 4)
+    if kind == "lstm":
+        c = torch.randn(5, 4)
+        inside, h_ref, c_ref = cell_internals(cell, x, h, c), *cell(x, (h, c))
+        torch.testing.assert_close(inside["c"], c_ref)
+        # no cell state: zeros, as nn.LSTMCell takes a missing state (it used to stop at an assert)
+        alone = cell_internals(cell, x, h)
+        torch.testing.assert_close(alone["h"], cell(x, (h, torch.zeros_like(h)))[0])
+    else:
+        inside, h_ref = cell_internals(cell, x, h), cell(x, h)
+    torch.testing.assert_close(inside["h"], h_ref)

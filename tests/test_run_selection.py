@@ -374,6 +374,8 @@ def test_the_shipped_trained_run_is_upgraded_on_opening():
     assert schema.summaries_cover(shipped) and not schema.summaries_cover(shipped.isel(event=[0]))
     table = schema.segment_frames(shipped.isel(event=[1]))
     assert set(table.event_id) == {str(shipped.event_id.values[1])}
+    # the background class is data (DESIGN.md): the shipped run names its model's
+    assert shipped.attrs["background"] == rnnscope.examples.trained_model().background == "SIL"
 
 
 def test_chunks_entirely_of_padding_are_never_written(run, tmp_path):

@@ -450,7 +450,8 @@ def cell_internals(cell: nn.Module, x: Tensor, h_prev: Tensor, c_prev: Tensor | 
     x : Tensor
         ``(..., input_size)``, what each call received.
     h_prev, c_prev : Tensor
-        ``(..., hidden_size)``, the state each call received (``c_prev`` for an LSTM cell only).
+        ``(..., hidden_size)``, the state each call received (``c_prev`` for an LSTM cell only; None there means
+        zeros, as ``nn.LSTMCell`` takes a missing state).
     keep : bool tensor (hidden_size,), optional
         Units kept: silenced units read 0 from ``h_prev`` and output 0.
 
@@ -477,7 +478,8 @@ def cell_internals(cell: nn.Module, x: Tensor, h_prev: Tensor, c_prev: Tensor | 
     x_pre, h_pre = F.linear(x, w_ih, b_ih), F.linear(h_prev, w_hh, b_hh)
     if kind == "lstm":
         i, f, g, o = lstm_gates(x_pre + h_pre)
-        assert c_prev is not None, "cell_internals: an LSTM cell's calls need c_prev (see cell_state)"
+        if c_prev is None:
+            c_prev = torch.zeros_like(h_prev)
         c = lstm_cell(f, c_prev, i * g)
         out = {"h": lstm_output(o, c), "c": c, "input_gate": i, "forget_gate": f, "output_gate": o,
                "cell_input": g}
