@@ -1,0 +1,316 @@
+"""Backpropagation through time by hand for one recurrent layer: the input's gradient, no autograd, no parameters'.
+
+A **tape** runs a layer forward over a time-major batch keeping only what its backward reads (the gates after their
+nonlinearity, the LSTM cell, the GRU's recurrent candidate term and previous output), in buffers allocated once,
+then walks back through time with in-place PyTorch ops and one ``addmm`` per frame for the recurrent product. It
+returns the gradient of every frame's gate *pre-activations* (written over the gates' buffer); the layer input's
+gradient is then one GEMM over all frames (``dGates @ W_ih``, done by the caller, who may first sum the path steps
+of integrated gradients). Used by :func:`rnnscope.models._input_gradient.path_input_gradient`.
+
+Shapes are time-major: ``A`` ``(T, N, G)`` holds, before :meth:`forward`, the input projection of every frame
+(``W_ih x_t`` plus every bias that does not sit behind a gate: the caller fills it with one GEMM, or per frame with
+``fill(t, A[t])``); ``N`` rows; ``G`` = 4H (LSTM), 3H (GRU), H (vanilla). The equations are those of
+:mod:`rnnscope.models._cells` (PyTorch's), unit masks included (``k``: 0/1 per unit, the masked units' ``h`` is 0
+inside the recurrence); tests check every gradient against autograd.
+
+Per frame, forward: one ``addmm`` (two for the GRU) and 5-7 elementwise ops; backward: one ``addmm`` (two for the
+GRU) and 8-12 elementwise ops over ``(N, H)``/``(N, G)`` blocks; nothing is allocated inside the loops.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = ["make_tape", "TAPE_KINDS", "Seeds"]
+
+#: The layer kinds a tape exists for (the lazy LSTM has none: its attribution goes through autograd).
+TAPE_KINDS = ("rnn", "lstm", "gru")
+
+#: ``{frame: [(variable, rows, units, values)]}``: what the target adds to the gradient of a layer variable at a
+#: frame (``values`` a tensor of one value per row, or None for 1).
+Seeds = dict
+
+
+def _seed(buffer: Tensor, seeds, var: str) -> None:
+    """Add the seeds of ``var`` into ``buffer`` ``(N, H)`` (a view of the gradient of that variable at one frame)."""
+    for name, rows, units, values in seeds:
+        if name == var:
+            buffer.index_put_((rows, units), values if values is not None else buffer.new_ones(rows.shape),
+                              accumulate=True)
+
+
+class _Tape:
+    """Common parts: the layer's weights re-laid for the loops, the ``(N, H)`` scratch buffers."""
+
+    gates = 1  # G / H
+    kept = 1  # elements kept per row, frame and unit (gates' buffer included)
+
+    def __init__(self, layer, dtype):
+        self.H = layer.hidden_size
+        self.kind = layer.kind
+        self.dtype = dtype
+        w_ih = layer.weight_ih.detach().to(dtype)
+        w_hh = layer.weight_hh.detach().to(dtype)
+        b_ih = None if layer.bias_ih is None else layer.bias_ih.detach().to(dtype)
+        b_hh = None if layer.bias_hh is None else layer.bias_hh.detach().to(dtype)
+        self._prepare(w_ih, w_hh, b_ih, b_hh)
+        self.one = torch.ones((), dtype=dtype, device=w_ih.device)
+
+    @property
+    def input_weight(self) -> Tensor:
+        """``(G, I)``, rows in the tape's gate order: the projection ``A = x @ input_weight.T + input_bias``."""
+        return self.w_ih
+
+    def release(self) -> None:
+        """Drop the kept buffers (the caller moves on to the layer below)."""
+        for name in ("A", "c", "h", "hn", "c0", "h0"):
+            self.__dict__.pop(name, None)
+
+    def buffer_elements(self, keep_h: bool) -> int:
+        """Elements kept per row and frame by :meth:`forward` (gates' buffer included)."""
+        return self.H * (self.kept + (1 if keep_h and self.kind == "lstm" else 0))
+
+
+class _RNNTape(_Tape):
+    gates, kept = 1, 1
+
+    def _prepare(self, w_ih, w_hh, b_ih, b_hh):
+        self.w_ih, self.w_hh, self.w_hh_t = w_ih, w_hh.contiguous(), w_hh.t().contiguous()
+        self.input_bias = None if b_ih is None else b_ih + b_hh
+
+    def forward(self, A, state0, k, keep_h=True, fill: Callable | None = None, on_frame: Callable | None = None):
+        """Run the layer; ``A`` becomes ``h`` (kept: the backward reads it). Returns ``h`` ``(T, N, H)``."""
+        (h_prev,) = state0
+        for t in range(A.shape[0]):
+            a = A[t]
+            if fill is not None:
+                fill(t, a)
+            a.addmm_(h_prev, self.w_hh_t).tanh_()
+            if k is not None:
+                a.mul_(k)
+            if on_frame is not None:
+                on_frame(t, a)
+            h_prev = a
+        self.A = A
+        return A
+
+    def backward(self, d_out, k, seeds, on_frame: Callable | None = None) -> Tensor:
+        """Gradients of the pre-activations, written over ``A``: ``(T, N, H)``."""
+        A = self.A
+        T, N, H = A.shape
+        dh = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()
+        for t in range(T - 1, -1, -1):
+            a = A[t]
+            if t in seeds:
+                _seed(dh, seeds[t], "h")
+            if k is not None:
+                dh.mul_(k)
+            torch.addcmul(self.one, a, a, value=-1, out=a)  # 1 - h^2 (h masked: its gradient is 0 anyway)
+            a.mul_(dh)
+            if on_frame is not None:
+                on_frame(t, a)
+            if t:
+                if d_out is None:
+                    torch.mm(a, self.w_hh, out=dh)
+                else:
+                    torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
+        return A
+
+
+class _LSTMTape(_Tape):
+    """LSTM, gates re-ordered ``(i, f, o, g)`` so one sigmoid covers the three gates; keeps the gates and ``c``."""
+
+    gates, kept = 4, 5
+    _order = (0, 1, 3, 2)  # PyTorch's (i, f, g, o) -> (i, f, o, g)
+    _slots = {"input_gate": 0, "forget_gate": 1, "output_gate": 2, "cell_input": 3}
+
+    def _reorder(self, w):
+        H = self.H
+        return torch.cat([w[j * H: (j + 1) * H] for j in self._order])
+
+    def _prepare(self, w_ih, w_hh, b_ih, b_hh):
+        self.w_ih = self._reorder(w_ih).contiguous()
+        self.w_hh = self._reorder(w_hh).contiguous()  # (4H, H)
+        self.w_hh_t = self.w_hh.t().contiguous()
+        self.input_bias = None if b_ih is None else self._reorder(b_ih + b_hh)
+
+    def forward(self, A, state0, k, keep_h=True, fill=None, on_frame=None):
+        T, N, _ = A.shape
+        H = self.H
+        h_prev, c_prev = state0
+        self.c0 = c_prev
+        c = A.new_empty(T, N, H)
+        h = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
+        tc = A.new_empty(N, H)
+        for t in range(T):
+            a = A[t]
+            if fill is not None:
+                fill(t, a)
+            a.addmm_(h_prev, self.w_hh_t)
+            a[:, : 3 * H].sigmoid_()
+            a[:, 3 * H:].tanh_()
+            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+            torch.mul(f, c_prev, out=c[t])
+            c[t].addcmul_(i, g)
+            torch.tanh(c[t], out=tc)
+            h_t = h[t if keep_h else t % 2]
+            torch.mul(o, tc, out=h_t)
+            if k is not None:
+                h_t.mul_(k)
+            if on_frame is not None:
+                on_frame(t, h_t)
+            h_prev, c_prev = h_t, c[t]
+        self.A, self.c = A, c
+        return h if keep_h else None
+
+    def backward(self, d_out, k, seeds, on_frame=None):
+        A, c = self.A, self.c
+        T, N, _ = A.shape
+        H = self.H
+        dh = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()
+        dc = A.new_zeros(N, H)
+        tc, w, tmp = A.new_empty(N, H), A.new_empty(N, H), A.new_empty(N, H)
+        raw = A.new_empty(N, 4 * H)  # d(i, f, o, g) after the nonlinearity
+        for t in range(T - 1, -1, -1):
+            a = A[t]
+            here = seeds.get(t, ())
+            if here:
+                _seed(dh, here, "h")
+                _seed(dc, here, "c")
+            if k is not None:
+                dh.mul_(k)
+            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+            c_prev = c[t - 1] if t else self.c0
+            torch.tanh(c[t], out=tc)
+            torch.mul(dh, o, out=tmp)
+            torch.addcmul(self.one, tc, tc, value=-1, out=w)
+            dc.addcmul_(tmp, w)  # dc += dh * o * (1 - tanh(c)^2)
+            torch.mul(dc, g, out=raw[:, :H])
+            torch.mul(dc, c_prev, out=raw[:, H: 2 * H])
+            torch.mul(dh, tc, out=raw[:, 2 * H: 3 * H])
+            torch.mul(dc, i, out=raw[:, 3 * H:])
+            for name, slot in self._slots.items():
+                if here:
+                    _seed(raw[:, slot * H: (slot + 1) * H], here, name)
+            dc.mul_(f)  # carried to c_{t-1}
+            s = a[:, : 3 * H]
+            s.addcmul_(s, s, value=-1)  # sigmoid' = s (1 - s)
+            torch.addcmul(self.one, g, g, value=-1, out=g)  # tanh' = 1 - g^2
+            a.mul_(raw)
+            if on_frame is not None:
+                on_frame(t, a)
+            if t:
+                if d_out is None:
+                    torch.mm(a, self.w_hh, out=dh)
+                else:
+                    torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
+        return A
+
+
+class _GRUTape(_Tape):
+    """GRU (PyTorch's: ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))``); keeps ``r, z, n``, ``W_hn h + b_hn`` and
+    ``h``."""
+
+    gates, kept = 3, 5
+    _slots = {"reset_gate": 0, "update_gate": 1}
+
+    def _prepare(self, w_ih, w_hh, b_ih, b_hh):
+        H = self.H
+        self.w_ih = w_ih.contiguous()
+        self.w_rz, self.w_n = w_hh[: 2 * H].contiguous(), w_hh[2 * H:].contiguous()
+        self.w_rz_t, self.w_n_t = self.w_rz.t().contiguous(), self.w_n.t().contiguous()
+        if b_ih is None:
+            self.input_bias, self.b_hn = None, None
+        else:
+            self.input_bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]])
+            self.b_hn = b_hh[2 * H:]
+
+    def forward(self, A, state0, k, keep_h=True, fill=None, on_frame=None):
+        T, N, _ = A.shape
+        H = self.H
+        (h_prev,) = state0
+        self.h0 = h_prev
+        hn = A.new_empty(T, N, H)
+        h = A.new_empty(T, N, H)
+        tmp = A.new_empty(N, H)
+        for t in range(T):
+            a = A[t]
+            if fill is not None:
+                fill(t, a)
+            rz = a[:, : 2 * H]
+            rz.addmm_(h_prev, self.w_rz_t).sigmoid_()
+            if self.b_hn is None:
+                torch.mm(h_prev, self.w_n_t, out=hn[t])
+            else:
+                torch.addmm(self.b_hn, h_prev, self.w_n_t, out=hn[t])
+            r, z, n = a[:, :H], a[:, H: 2 * H], a[:, 2 * H:]
+            n.addcmul_(r, hn[t]).tanh_()
+            torch.sub(h_prev, n, out=tmp)
+            torch.addcmul(n, z, tmp, out=h[t])  # h = (1 - z) n + z h_prev
+            if k is not None:
+                h[t].mul_(k)
+            if on_frame is not None:
+                on_frame(t, h[t])
+            h_prev = h[t]
+        self.A, self.hn, self.h = A, hn, h
+        return h
+
+    def backward(self, d_out, k, seeds, on_frame=None):
+        A, hn, h = self.A, self.hn, self.h
+        T, N, _ = A.shape
+        H = self.H
+        dh = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()
+        carry, dn, dghn = A.new_empty(N, H), A.new_empty(N, H), A.new_empty(N, H)
+        raw = A.new_empty(N, 2 * H)  # d(r, z) after the sigmoid
+        for t in range(T - 1, -1, -1):
+            a = A[t]
+            here = seeds.get(t, ())
+            if here:
+                _seed(dh, here, "h")
+            if k is not None:
+                dh.mul_(k)
+            r, z, n = a[:, :H], a[:, H: 2 * H], a[:, 2 * H:]
+            h_prev = h[t - 1] if t else self.h0
+            torch.sub(h_prev, n, out=carry)
+            torch.mul(dh, carry, out=raw[:, H:])  # dz
+            torch.mul(dh, z, out=carry)  # what reaches h_{t-1} directly
+            torch.sub(dh, carry, out=dn)  # dn = dh (1 - z)
+            if here:
+                _seed(dn, here, "candidate")
+            torch.addcmul(self.one, n, n, value=-1, out=n)
+            n.mul_(dn)  # d(n's pre-activation)
+            torch.mul(n, hn[t], out=raw[:, :H])  # dr
+            torch.mul(n, r, out=dghn)  # d(W_hn h + b_hn)
+            if here:
+                for name, slot in self._slots.items():
+                    _seed(raw[:, slot * H: (slot + 1) * H], here, name)
+            s = a[:, : 2 * H]
+            s.addcmul_(s, s, value=-1)
+            s.mul_(raw)
+            if on_frame is not None:
+                on_frame(t, a)
+            if t:
+                if d_out is not None:
+                    carry.add_(d_out[t - 1])
+                torch.addmm(carry, s, self.w_rz, out=dh)
+                dh.addmm_(dghn, self.w_n)
+        return A
+
+
+_TAPES = {"rnn": _RNNTape, "lstm": _LSTMTape, "gru": _GRUTape}
+
+
+def make_tape(layer, dtype) -> _Tape:
+    """The tape of an rnnscope layer (``layer.kind`` in :data:`TAPE_KINDS`) computing in ``dtype``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from rnnscope.models import make_layer
+    >>> tape = make_tape(make_layer("lstm", input_size=3, hidden_size=4), torch.float32)
+    >>> tuple(tape.input_weight.shape), tape.buffer_elements(keep_h=False)
+    ((16, 3), 20)
+    """
+    return _TAPES[layer.kind](layer, dtype)
