@@ -238,6 +238,10 @@ def _attribute(method, forward, d, args, steps, per_row, patch_shape, crop):
 
     rows = d.shape[0]
     if method == "integrated_gradients":
+        by_hand = getattr(forward, "integrated_gradients", None)  # a classifier's recurrent layers, on the CPU
+        attr = by_hand(d, args, steps, _BUDGET) if by_hand is not None else None
+        if attr is not None:
+            return attr, True
         chunk = max(1, min(steps, _BUDGET // max(1, rows * per_row)))
         attr = IntegratedGradients(forward).attribute(
             d, baselines=torch.zeros_like(d), additional_forward_args=args, n_steps=steps,
