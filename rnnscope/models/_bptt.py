@@ -136,6 +136,11 @@ class _LSTMTape(_Tape):
         self.w_hh_t = self.w_hh.t().contiguous()
         self.input_bias = None if b_ih is None else self._reorder(b_ih + b_hh)
 
+    def _views(self, A):
+        """Views of the gates' buffer ``(T, N, 4H)``: the three sigmoid gates together, then i, f, o, g."""
+        H = self.H
+        return A[:, :, : 3 * H], A[:, :, :H], A[:, :, H: 2 * H], A[:, :, 2 * H: 3 * H], A[:, :, 3 * H:]
+
     def forward(self, A, state0, k, keep_h=True, fill=None, on_frame=None):
         T, N, _ = A.shape
         H = self.H
@@ -144,24 +149,24 @@ class _LSTMTape(_Tape):
         c = A.new_empty(T, N, H)
         h = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
         tc = A.new_empty(N, H)
+        sig, i_, f_, o_, g_ = self._views(A)
         for t in range(T):
-            a = A[t]
+            a, c_t = A[t], c[t]
             if fill is not None:
                 fill(t, a)
             a.addmm_(h_prev, self.w_hh_t)
-            a[:, : 3 * H].sigmoid_()
-            a[:, 3 * H:].tanh_()
-            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
-            torch.mul(f, c_prev, out=c[t])
-            c[t].addcmul_(i, g)
-            torch.tanh(c[t], out=tc)
+            sig[t].sigmoid_()
+            g_[t].tanh_()
+            torch.mul(f_[t], c_prev, out=c_t)
+            c_t.addcmul_(i_[t], g_[t])
+            torch.tanh(c_t, out=tc)
             h_t = h[t if keep_h else t % 2]
-            torch.mul(o, tc, out=h_t)
+            torch.mul(o_[t], tc, out=h_t)
             if k is not None:
                 h_t.mul_(k)
             if on_frame is not None:
                 on_frame(t, h_t)
-            h_prev, c_prev = h_t, c[t]
+            h_prev, c_prev = h_t, c_t
         self.A, self.c = A, c
         return h if keep_h else None
 
@@ -173,29 +178,30 @@ class _LSTMTape(_Tape):
         dc = A.new_zeros(N, H)
         tc, w, tmp = A.new_empty(N, H), A.new_empty(N, H), A.new_empty(N, H)
         raw = A.new_empty(N, 4 * H)  # d(i, f, o, g) after the nonlinearity
+        raw_i, raw_f, raw_o, raw_g = raw[:, :H], raw[:, H: 2 * H], raw[:, 2 * H: 3 * H], raw[:, 3 * H:]
+        sig, i_, f_, o_, g_ = self._views(A)
         for t in range(T - 1, -1, -1):
-            a = A[t]
+            a, g = A[t], g_[t]
             here = seeds.get(t, ())
             if here:
                 _seed(dh, here, "h")
                 _seed(dc, here, "c")
             if k is not None:
                 dh.mul_(k)
-            i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
             c_prev = c[t - 1] if t else self.c0
             torch.tanh(c[t], out=tc)
-            torch.mul(dh, o, out=tmp)
+            torch.mul(dh, o_[t], out=tmp)
             torch.addcmul(self.one, tc, tc, value=-1, out=w)
             dc.addcmul_(tmp, w)  # dc += dh * o * (1 - tanh(c)^2)
-            torch.mul(dc, g, out=raw[:, :H])
-            torch.mul(dc, c_prev, out=raw[:, H: 2 * H])
-            torch.mul(dh, tc, out=raw[:, 2 * H: 3 * H])
-            torch.mul(dc, i, out=raw[:, 3 * H:])
-            for name, slot in self._slots.items():
-                if here:
+            torch.mul(dc, g, out=raw_i)
+            torch.mul(dc, c_prev, out=raw_f)
+            torch.mul(dh, tc, out=raw_o)
+            torch.mul(dc, i_[t], out=raw_g)
+            if here:
+                for name, slot in self._slots.items():
                     _seed(raw[:, slot * H: (slot + 1) * H], here, name)
-            dc.mul_(f)  # carried to c_{t-1}
-            s = a[:, : 3 * H]
+            dc.mul_(f_[t])  # carried to c_{t-1}
+            s = sig[t]
             s.addcmul_(s, s, value=-1)  # sigmoid' = s (1 - s)
             torch.addcmul(self.one, g, g, value=-1, out=g)  # tanh' = 1 - g^2
             a.mul_(raw)
@@ -227,6 +233,11 @@ class _GRUTape(_Tape):
             self.input_bias = torch.cat([b_ih[: 2 * H] + b_hh[: 2 * H], b_ih[2 * H:]])
             self.b_hn = b_hh[2 * H:]
 
+    def _views(self, A):
+        """Views of the gates' buffer ``(T, N, 3H)``: r and z together, then r, z, n."""
+        H = self.H
+        return A[:, :, : 2 * H], A[:, :, :H], A[:, :, H: 2 * H], A[:, :, 2 * H:]
+
     def forward(self, A, state0, k, keep_h=True, fill=None, on_frame=None):
         T, N, _ = A.shape
         H = self.H
@@ -235,25 +246,24 @@ class _GRUTape(_Tape):
         hn = A.new_empty(T, N, H)
         h = A.new_empty(T, N, H)
         tmp = A.new_empty(N, H)
+        rz_, r_, z_, n_ = self._views(A)
         for t in range(T):
-            a = A[t]
+            h_t, hn_t, n = h[t], hn[t], n_[t]
             if fill is not None:
-                fill(t, a)
-            rz = a[:, : 2 * H]
-            rz.addmm_(h_prev, self.w_rz_t).sigmoid_()
+                fill(t, A[t])
+            rz_[t].addmm_(h_prev, self.w_rz_t).sigmoid_()
             if self.b_hn is None:
-                torch.mm(h_prev, self.w_n_t, out=hn[t])
+                torch.mm(h_prev, self.w_n_t, out=hn_t)
             else:
-                torch.addmm(self.b_hn, h_prev, self.w_n_t, out=hn[t])
-            r, z, n = a[:, :H], a[:, H: 2 * H], a[:, 2 * H:]
-            n.addcmul_(r, hn[t]).tanh_()
+                torch.addmm(self.b_hn, h_prev, self.w_n_t, out=hn_t)
+            n.addcmul_(r_[t], hn_t).tanh_()
             torch.sub(h_prev, n, out=tmp)
-            torch.addcmul(n, z, tmp, out=h[t])  # h = (1 - z) n + z h_prev
+            torch.addcmul(n, z_[t], tmp, out=h_t)  # h = (1 - z) n + z h_prev
             if k is not None:
-                h[t].mul_(k)
+                h_t.mul_(k)
             if on_frame is not None:
-                on_frame(t, h[t])
-            h_prev = h[t]
+                on_frame(t, h_t)
+            h_prev = h_t
         self.A, self.hn, self.h = A, hn, h
         return h
 
@@ -264,29 +274,29 @@ class _GRUTape(_Tape):
         dh = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()
         carry, dn, dghn = A.new_empty(N, H), A.new_empty(N, H), A.new_empty(N, H)
         raw = A.new_empty(N, 2 * H)  # d(r, z) after the sigmoid
+        raw_r, raw_z = raw[:, :H], raw[:, H:]
+        rz_, r_, z_, n_ = self._views(A)
         for t in range(T - 1, -1, -1):
-            a = A[t]
+            a, n, s = A[t], n_[t], rz_[t]
             here = seeds.get(t, ())
             if here:
                 _seed(dh, here, "h")
             if k is not None:
                 dh.mul_(k)
-            r, z, n = a[:, :H], a[:, H: 2 * H], a[:, 2 * H:]
             h_prev = h[t - 1] if t else self.h0
             torch.sub(h_prev, n, out=carry)
-            torch.mul(dh, carry, out=raw[:, H:])  # dz
-            torch.mul(dh, z, out=carry)  # what reaches h_{t-1} directly
+            torch.mul(dh, carry, out=raw_z)  # dz
+            torch.mul(dh, z_[t], out=carry)  # what reaches h_{t-1} directly
             torch.sub(dh, carry, out=dn)  # dn = dh (1 - z)
             if here:
                 _seed(dn, here, "candidate")
             torch.addcmul(self.one, n, n, value=-1, out=n)
             n.mul_(dn)  # d(n's pre-activation)
-            torch.mul(n, hn[t], out=raw[:, :H])  # dr
-            torch.mul(n, r, out=dghn)  # d(W_hn h + b_hn)
+            torch.mul(n, hn[t], out=raw_r)  # dr
+            torch.mul(n, r_[t], out=dghn)  # d(W_hn h + b_hn)
             if here:
                 for name, slot in self._slots.items():
                     _seed(raw[:, slot * H: (slot + 1) * H], here, name)
-            s = a[:, : 2 * H]
             s.addcmul_(s, s, value=-1)
             s.mul_(raw)
             if on_frame is not None:

@@ -199,13 +199,17 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
         state0 = _initial(model, states, R, S, dtype, device, top)
         masks = [None if (m := model.layers[j].keep_mask(None)) is None else m.to(dtype) for j in range(top + 1)]
 
-        def fill(t, a_t, al=al, S=S):
-            torch.addcmul(p0[t].unsqueeze(0), al.view(S, 1, 1), p1[t].unsqueeze(0), out=a_t.view(S, R, G0))
+        first_gates = torch.empty(T, N, G0, dtype=dtype, device=device)
+        by_point = first_gates.view(T, S, R, G0)
+        p0_, p1_, al_ = p0.unsqueeze(1), p1.unsqueeze(1), al.view(S, 1, 1)
+
+        def fill(t, _):  # point s of frame t: (W_ih z0 + b) + a_s (W_ih dz)
+            torch.addcmul(p0_[t], al_, p1_[t], out=by_point[t])
 
         inp = None
         for j, tape in enumerate(tapes):
             G = tape.input_weight.shape[0]
-            A = torch.empty(T, N, G, dtype=dtype, device=device)
+            A = torch.empty(T, N, G, dtype=dtype, device=device) if j else first_gates
             if j:
                 flat = A.view(T * N, G)
                 if tape.input_bias is None:
@@ -226,8 +230,10 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
         d_out = _class_gradient(model, inp, pos_rep, index_rep, var, dtype) if kind == "class" else None
         seeds = _seeds(kind, var, pos_rep, index_rep)
 
-        def to_acc(t, d_gates, we=we, S=S):
-            acc[t].view(1, -1).addmm_(we.view(1, S), d_gates.view(S, -1))
+        acc_rows, we_row = acc.view(T, 1, R * G0), we.view(1, S)
+
+        def to_acc(t, d_gates):  # sum_s w_s dGates of frame t
+            acc_rows[t].addmm_(we_row, d_gates.view(S, R * G0))
 
         for j in range(top, -1, -1):
             tape = tapes[j]
@@ -243,6 +249,7 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
                 acc_z = part if acc_z is None else acc_z.add_(part)
             tape.release()  # free this layer's buffers before the next
             del d_gates
+        del first_gates, by_point
     dz = (acc.view(T * R, G0) @ first.input_weight).view(T, R, -1)
     if acc_z is not None:
         dz.add_(acc_z)
