@@ -46,6 +46,22 @@ class _Tape:
 
     gates = 1  # G / H
     kept = 1  # elements kept per row, frame and unit (gates' buffer included)
+    w_ih: Tensor  # (G, I), rows in the tape's gate order
+    input_bias: Tensor | None  # the biases added to the input projection
+
+    def _prepare(self, w_ih, w_hh, b_ih, b_hh) -> None:  # pragma: no cover - each tape sets its weights
+        raise NotImplementedError
+
+    def forward(self, A, state0, k, keep_h=True, fill: Callable | None = None, on_frame: Callable | None = None):
+        """Run the layer over ``A`` (holding the input projection), keep what the backward reads; return ``h``
+        ``(T, N, H)`` (None when not ``keep_h``: the LSTM then rotates two frames)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def backward(self, d_out, k, seeds, on_frame: Callable | None = None) -> Tensor:
+        """Walk back from the last frame with ``d_out`` ``(T, N, H)`` (the gradient of the layer's output from
+        above, or None) and the target's ``seeds``; return the gates' pre-activation gradients ``(T, N, G)``
+        (written over ``A``). ``on_frame(t, dGates_t)`` sees every frame's."""
+        raise NotImplementedError  # pragma: no cover
 
     def __init__(self, layer, dtype):
         self.H = layer.hidden_size

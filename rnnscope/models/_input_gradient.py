@@ -168,90 +168,121 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
     >>> torch.allclose(g, x.grad, atol=1e-6)
     True
     """
-    dtype = model.head.weight.dtype
-    device = model.head.weight.device
-    R, T, _ = dx.shape
-    top = _top(model, kind, layer)
-    mean, std = model.feature_mean.to(dtype), model.feature_std.to(dtype)
-    z0 = ((x0.to(dtype) - mean) / std).transpose(0, 1).contiguous()  # (T, R, I)
-    zd = (dx.to(dtype) / std).transpose(0, 1).contiguous()
-    bad = torch.isnan(z0) | torch.isnan(zd)  # NaN after normalising: 0, no gradient
-    z0.masked_fill_(bad, 0.0)
-    zd.masked_fill_(bad, 0.0)
-    tapes = [make_tape(model.layers[j], dtype) for j in range(top + 1)]
-    first = tapes[0]
-    G0 = first.input_weight.shape[0]
-    p0 = z0.view(T * R, -1) @ first.input_weight.t()
-    if first.input_bias is not None:
-        p0.add_(first.input_bias)
-    p0, p1 = p0.view(T, R, G0), (zd.view(T * R, -1) @ first.input_weight.t()).view(T, R, G0)
-    acc = torch.zeros(T, R, G0, dtype=dtype, device=device)  # sum_s w_s dGates of the first layer
-    acc_z = None  # sum_s w_s d(shortcut of the first layer)
-    alphas_t = torch.as_tensor(list(alphas), dtype=dtype, device=device)
-    weights_t = torch.as_tensor(list(weights), dtype=dtype, device=device)
+    path = _Path(model, x0, dx, kind, var, _top(model, kind, layer), states)
+    alphas_t = torch.as_tensor(list(alphas), dtype=path.dtype, device=path.device)
+    weights_t = torch.as_tensor(list(weights), dtype=path.dtype, device=path.device)
+    R, T = path.rows, path.frames
     chunk = max(1, min(len(alphas_t), budget // max(1, R * T * path_buffer_elements(model, kind, layer))))
-    pos, index = pos.to(device).long(), index.to(device).long()
+    pos, index = pos.to(path.device).long(), index.to(path.device).long()
     for a in range(0, len(alphas_t), chunk):
-        al, we = alphas_t[a: a + chunk], weights_t[a: a + chunk]
-        S = len(al)
+        path.run(alphas_t[a: a + chunk], weights_t[a: a + chunk], pos, index)
+    return path.input_gradient()
+
+
+class _Path:
+    """One call of :func:`path_input_gradient`: the normalised path, the tapes, the first layer's projections
+    and the step sums, filled chunk of points after chunk."""
+
+    def __init__(self, model, x0, dx, kind, var, top, states):
+        self.model, self.kind, self.var, self.top, self.states = model, kind, var, top, states
+        self.dtype, self.device = model.head.weight.dtype, model.head.weight.device
+        self.rows, self.frames, _ = dx.shape
+        R, T, dtype = self.rows, self.frames, self.dtype
+        self.std = model.feature_std.to(dtype)
+        z0 = ((x0.to(dtype) - model.feature_mean.to(dtype)) / self.std).transpose(0, 1).contiguous()  # (T, R, I)
+        zd = (dx.to(dtype) / self.std).transpose(0, 1).contiguous()
+        self.bad = torch.isnan(z0) | torch.isnan(zd)  # NaN after normalising: 0, no gradient
+        self.z0, self.zd = z0.masked_fill_(self.bad, 0.0), zd.masked_fill_(self.bad, 0.0)
+        self.tapes = [make_tape(model.layers[j], dtype) for j in range(top + 1)]
+        self.masks = [None if (m := model.layers[j].keep_mask(None)) is None else m.to(dtype) for j in range(top + 1)]
+        first = self.tapes[0]
+        self.G0 = G0 = first.input_weight.shape[0]
+        p0 = z0.view(T * R, -1) @ first.input_weight.t()  # the projection of the rows, once: W_ih z0 + b ...
+        if first.input_bias is not None:
+            p0.add_(first.input_bias)
+        self.p0 = p0.view(T, R, G0)
+        self.p1 = (zd.view(T * R, -1) @ first.input_weight.t()).view(T, R, G0)  # ... and W_ih dz
+        self.acc = torch.zeros(T, R, G0, dtype=dtype, device=self.device)  # sum_s w_s dGates of the first layer
+        self.acc_z: Tensor | None = None  # sum_s w_s d(the first layer's shortcut)
+
+    def run(self, alphas: Tensor, weights: Tensor, pos: Tensor, index: Tensor) -> None:
+        """Forward and backward of one chunk of points, summed into ``acc``."""
+        S = len(alphas)
+        pos_rep, index_rep = pos.repeat(S), index.repeat(S)  # row s * R + r: point s of row r
+        out = self._forward(alphas)
+        d_out = _class_gradient(self.model, out, pos_rep, index_rep, self.var, self.dtype) \
+            if self.kind == "class" else None
+        del out
+        self._backward(d_out, weights, _seeds(self.kind, self.var, pos_rep, index_rep))
+
+    def _forward(self, alphas):
+        """Run the layers up to the target's; return what the last one passes on (when the target reads it)."""
+        T, R, G0, S = self.frames, self.rows, self.G0, len(alphas)
         N = S * R
-        pos_rep, index_rep = pos.repeat(S), index.repeat(S)
-        state0 = _initial(model, states, R, S, dtype, device, top)
-        masks = [None if (m := model.layers[j].keep_mask(None)) is None else m.to(dtype) for j in range(top + 1)]
-
-        first_gates = torch.empty(T, N, G0, dtype=dtype, device=device)
+        first_gates = torch.empty(T, N, G0, dtype=self.dtype, device=self.device)
         by_point = first_gates.view(T, S, R, G0)
-        p0_, p1_, al_ = p0.unsqueeze(1), p1.unsqueeze(1), al.view(S, 1, 1)
+        p0, p1, a_ = self.p0.unsqueeze(1), self.p1.unsqueeze(1), alphas.view(S, 1, 1)
 
-        def fill(t, _):  # point s of frame t: (W_ih z0 + b) + a_s (W_ih dz)
-            torch.addcmul(p0_[t], al_, p1_[t], out=by_point[t])
+        def fill(t, _):  # every point of frame t: (W_ih z0 + b) + a_s (W_ih dz), one op
+            torch.addcmul(p0[t], a_, p1[t], out=by_point[t])
 
+        state0 = _initial(self.model, self.states, R, S, self.dtype, self.device, self.top)
         inp = None
-        for j, tape in enumerate(tapes):
-            G = tape.input_weight.shape[0]
-            A = torch.empty(T, N, G, dtype=dtype, device=device) if j else first_gates
+        for j, tape in enumerate(self.tapes):
             if j:
-                flat = A.view(T * N, G)
-                if tape.input_bias is None:
-                    torch.mm(inp.view(T * N, -1), tape.input_weight.t(), out=flat)
+                A = torch.empty(T, N, tape.input_weight.shape[0], dtype=self.dtype, device=self.device)
+                _project(tape, inp, A)
+            keep_h = j < self.top or self.kind == "class"
+            h = tape.forward(first_gates if j == 0 else A, state0[j], self.masks[j], keep_h=keep_h,
+                             fill=None if j else fill)
+            if keep_h and self.model.shortcuts[j]:
+                if j:
+                    h = h + inp
                 else:
-                    torch.addmm(tape.input_bias, inp.view(T * N, -1), tape.input_weight.t(), out=flat)
-            keep_h = j < top or kind == "class"
-            h = tape.forward(A, state0[j], masks[j], keep_h=keep_h, fill=None if j else fill)
-            if keep_h:
-                if model.shortcuts[j]:
-                    if j:
-                        h = h + inp
-                    else:
-                        h = h.clone()
-                        view = h.view(T, S, R, -1)
-                        view.add_(z0.unsqueeze(1)).addcmul_(al.view(1, S, 1, 1), zd.unsqueeze(1))
-                inp = h
-        d_out = _class_gradient(model, inp, pos_rep, index_rep, var, dtype) if kind == "class" else None
-        seeds = _seeds(kind, var, pos_rep, index_rep)
+                    h = h.clone()
+                    view = h.view(T, S, R, -1)
+                    view.add_(self.z0.unsqueeze(1)).addcmul_(alphas.view(1, S, 1, 1), self.zd.unsqueeze(1))
+            inp = h
+        return inp
 
-        acc_rows, we_row = acc.view(T, 1, R * G0), we.view(1, S)
+    def _backward(self, d_out, weights, seeds):
+        T, R, G0, S = self.frames, self.rows, self.G0, len(weights)
+        N = S * R
+        acc_rows, w_row = self.acc.view(T, 1, R * G0), weights.view(1, S)
 
-        def to_acc(t, d_gates):  # sum_s w_s dGates of frame t
-            acc_rows[t].addmm_(we_row, d_gates.view(S, R * G0))
+        def to_acc(t, d_gates):  # sum_s w_s dGates of frame t, one small GEMM
+            acc_rows[t].addmm_(w_row, d_gates.view(S, R * G0))
 
-        for j in range(top, -1, -1):
-            tape = tapes[j]
-            d_gates = tape.backward(d_out, masks[j], seeds if j == top else {}, on_frame=None if j else to_acc)
-            shortcut = model.shortcuts[j] and d_out is not None
+        for j in range(self.top, -1, -1):
+            tape = self.tapes[j]
+            d_gates = tape.backward(d_out, self.masks[j], seeds if j == self.top else {},
+                                    on_frame=None if j else to_acc)
+            shortcut = self.model.shortcuts[j] and d_out is not None
             if j:
-                d_in = (d_gates.view(T * N, -1) @ tape.input_weight).view(T, N, -1)
+                d_in = (d_gates.view(T * N, -1) @ tape.input_weight).view(T, N, -1)  # one GEMM, every point
                 if shortcut:
                     d_in.add_(d_out)
                 d_out = d_in
             elif shortcut:
-                part = torch.matmul(we.view(1, 1, S), d_out.reshape(T, S, -1)).view(T, R, -1)
-                acc_z = part if acc_z is None else acc_z.add_(part)
+                part = torch.matmul(weights.view(1, 1, S), d_out.reshape(T, S, -1)).view(T, R, -1)
+                self.acc_z = part if self.acc_z is None else self.acc_z.add_(part)
             tape.release()  # free this layer's buffers before the next
             del d_gates
-        del first_gates, by_point
-    dz = (acc.view(T * R, G0) @ first.input_weight).view(T, R, -1)
-    if acc_z is not None:
-        dz.add_(acc_z)
-    dz.div_(std).masked_fill_(bad, 0.0)
-    return dz.transpose(0, 1)
+
+    def input_gradient(self) -> Tensor:
+        """``(rows, frames, input_size)``: the step sums through the first layer's input weights, one GEMM."""
+        T, R = self.frames, self.rows
+        dz = (self.acc.view(T * R, self.G0) @ self.tapes[0].input_weight).view(T, R, -1)
+        if self.acc_z is not None:
+            dz.add_(self.acc_z)
+        dz.div_(self.std).masked_fill_(self.bad, 0.0)
+        return dz.transpose(0, 1)
+
+
+def _project(tape, inp: Tensor, A: Tensor) -> None:
+    """``A = inp @ W_ih.T + b`` over every frame and point, one GEMM."""
+    flat, rows = A.view(-1, A.shape[-1]), inp.reshape(-1, inp.shape[-1])
+    if tape.input_bias is None:
+        torch.mm(rows, tape.input_weight.t(), out=flat)
+    else:
+        torch.addmm(tape.input_bias, rows, tape.input_weight.t(), out=flat)
