@@ -64,7 +64,7 @@ def path_buffer_elements(model, kind: str, layer: int = 0) -> int:
     --------
     >>> from rnnscope.models import RNNClassifier
     >>> path_buffer_elements(RNNClassifier("lstm", input_size=48, hidden_size=210, num_classes=5), "unit")
-    1260
+    1050
     """
     top = _top(model, kind, layer)
     total = 0
@@ -76,7 +76,8 @@ def path_buffer_elements(model, kind: str, layer: int = 0) -> int:
             total += tape_layer.hidden_size
         if model.shortcuts[j] and keep_h:
             total += tape_layer.hidden_size
-    return total + model.hidden_size  # the gradient passed down (or the class target's)
+    passed = top > 0 or kind == "class"  # the gradient one layer passes down (or the class target's)
+    return total + (model.hidden_size if passed else 0)
 
 
 def _seeds(kind, var, pos_rep, index_rep):
@@ -172,7 +173,8 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
     alphas_t = torch.as_tensor(list(alphas), dtype=path.dtype, device=path.device)
     weights_t = torch.as_tensor(list(weights), dtype=path.dtype, device=path.device)
     R, T = path.rows, path.frames
-    chunk = max(1, min(len(alphas_t), budget // max(1, R * T * path_buffer_elements(model, kind, layer))))
+    most = max(1, budget // max(1, R * T * path_buffer_elements(model, kind, layer)))
+    chunk = -(-len(alphas_t) // -(-len(alphas_t) // most))  # chunks of (nearly) equal size, each <= most
     pos, index = pos.to(path.device).long(), index.to(path.device).long()
     for a in range(0, len(alphas_t), chunk):
         path.run(alphas_t[a: a + chunk], weights_t[a: a + chunk], pos, index)
