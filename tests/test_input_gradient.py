@@ -55,7 +55,8 @@ def _model(cell, num_layers, residual, dtype, masked=False):
 
 
 MODELS = [("lstm", 1, False, False), ("gru", 1, False, False), ("rnn", 1, False, False), ("lstm", 2, False, False),
-          ("gru", 2, True, False), ("rnn", 2, True, True), (["gru", "lstm"], 1, False, False), ("lstm", 2, True, True)]
+          ("gru", 2, True, False), ("rnn", 2, True, True), (["gru", "lstm"], 1, False, False), ("lstm", 2, True, True),
+          ("lazy_lstm", 1, False, False), (["lstm", "lazy_lstm"], 1, True, True)]
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -98,7 +99,7 @@ def _frames(lengths=(30, 22, 17), seed=0):
     return rnnscope.data.from_features(feats, labels, class_names=["BG", "EV"], frame_rate=2.0, background="BG")
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lazy_lstm"])
 @pytest.mark.parametrize("num_layers", [1, 2])
 def test_integrated_gradients_by_hand_equal_captums(monkeypatch, cell, num_layers):
     """attribution's integrated gradients (by hand) equal Captum's IntegratedGradients over the same forward (the
@@ -111,7 +112,7 @@ def test_integrated_gradients_by_hand_equal_captums(monkeypatch, cell, num_layer
     cases = [dict(target=3, layer=num_layers - 1, frames="all", max_lag=6),
              dict(target="EV", frames=(3.0, 12.0), class_output="prob"),
              dict(target="BG", frames=(0.0, 3.0)),
-             dict(target=[1, 2], layer=0, var="c" if cell == "lstm" else "h", frames="onset")]
+             dict(target=[1, 2], layer=0, var="c" if "lstm" in cell else "h", frames="onset")]
     for case in cases:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # CompletenessWarning: compared, not asserted here
@@ -157,7 +158,7 @@ def _count(model, rows, frames, steps):
     return count
 
 
-@pytest.mark.parametrize(("cell", "per_frame"), [("lstm", 22), ("gru", 21), ("rnn", 7)])
+@pytest.mark.parametrize(("cell", "per_frame"), [("lstm", 22), ("gru", 21), ("rnn", 7), ("lazy_lstm", 25)])
 def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(monkeypatch, cell, per_frame):
     """No autograd; per frame one recurrent GEMM each way (two for the GRU) and a bounded number of elementwise ops
     (counted); the first layer's input projection over the rows, not rows x steps (W_ih (b + a d) = W_ih b + a W_ih
@@ -172,22 +173,23 @@ def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(m
     monkeypatch.setattr(torch.Tensor, "backward", refuse)
     count = _count(model, rows, frames, steps)
     rows_seen = sorted(count.gemm_rows)
-    recurrent = 2 if cell == "gru" else 1
     # two projections (x0, dx) and the input's gradient: rows x frames; per frame the recurrent GEMM(s) forward and
-    # backward (none before frame 0) over steps x rows, and one step sum (a row of weights)
+    # backward (none to the state before frame 0; the lazy LSTM's candidate reads m_t of its own frame) over
+    # steps x rows, and one step sum (a row of weights)
+    recurrent = {"gru": 2 * (2 * frames - 1), "lazy_lstm": 4 * frames - 1}.get(cell, 2 * frames - 1)
     assert rows_seen.count(rows * frames) == 3
-    assert rows_seen.count(steps * rows) == recurrent * (2 * frames - 1)
+    assert rows_seen.count(steps * rows) == recurrent
     assert rows_seen.count(1) == frames
-    assert len(rows_seen) == 3 + recurrent * (2 * frames - 1) + frames  # no GEMM over rows x steps x frames
+    assert len(rows_seen) == 3 + recurrent + frames  # no GEMM over rows x steps x frames
     longer = _count(model, rows, 2 * frames, steps)
     assert (longer.ops - count.ops) / frames <= per_frame  # ops per frame, forward and backward
 
 
 def test_which_targets_go_by_hand():
-    lazy = RNNClassifier(["lstm", "lazy_lstm"], input_size=3, hidden_size=4, num_classes=2)
-    assert path_gradient_applies(lazy, "unit", 0) and not path_gradient_applies(lazy, "unit", 1)
-    assert not path_gradient_applies(lazy, "class")  # the head reads the lazy layer: Captum's path
-    assert not path_gradient_applies(torch.nn.LSTM(3, 4), "unit", 0)
+    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=3, hidden_size=4, num_classes=2)
+    assert path_gradient_applies(model, "unit", 0) and path_gradient_applies(model, "unit", 1)
+    assert path_gradient_applies(model, "class")
+    assert not path_gradient_applies(torch.nn.LSTM(3, 4), "unit", 0)  # any other module: Captum's path
     # kept per row, frame and point: gates and cell (5 H) of each LSTM layer, h of the first, the gradient passed
     assert path_buffer_elements(RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2, num_layers=2),
                                 "unit", 1) == 4 * (5 + 1 + 5 + 1)

@@ -6,13 +6,13 @@ rnnscope supplies (the methods belong to Captum, the recurrent path and the book
 
 - ``"integrated_gradients"`` (Sundararajan et al. 2017): the path integral of the gradient from the baseline to
   the input, its ``steps`` Gauss-Legendre points evaluated as one batch (split into chunks only to bound memory).
-  For an :class:`~rnnscope.models.RNNClassifier` on the CPU whose layers up to the target's are vanilla, LSTM or
-  GRU layers, the input's gradient along the path is computed by hand, without autograd
-  (:func:`rnnscope.models._input_gradient.path_input_gradient`: the first layer's input projection once per
-  record, the points summed before the input's gradient GEMM; the same numbers as Captum's IntegratedGradients to
-  float rounding); elsewhere Captum's IntegratedGradients over autograd. Completeness (the attributions sum to
-  ``f(x) - f(baseline)``) is checked for every target and reported (``completeness_error``); a
-  :class:`~rnnscope.errors.CompletenessWarning` names the targets missing it by more than ``tolerance``;
+  For an :class:`~rnnscope.models.RNNClassifier` on the CPU (every layer kind), the input's gradient along the
+  path is computed by hand, without autograd (:func:`rnnscope.models._input_gradient.path_input_gradient`: the
+  first layer's input projection once per record, the points summed before the input's gradient GEMM; the same
+  numbers as Captum's IntegratedGradients to float rounding); elsewhere Captum's IntegratedGradients over
+  autograd. Completeness (the attributions sum to ``f(x) - f(baseline)``) is checked for every target and reported
+  (``completeness_error``); a :class:`~rnnscope.errors.CompletenessWarning` names the targets missing it by more
+  than ``tolerance``;
 - ``"gradient_x_input"``: ``(x - baseline) * df/dx`` at the input (Captum's InputXGradient; with
   ``baseline="zeros"`` the classic gradient x input);
 - ``"occlusion"``: the drop of the target when a patch of ``patch = (frames, bands)`` is replaced by the

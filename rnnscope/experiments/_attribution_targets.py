@@ -228,8 +228,8 @@ class ClassifierForward:
     def integrated_gradients(self, d: Tensor, args: tuple, steps: int, budget: int) -> Tensor | None:
         """Captum's integrated gradients of this forward (Gauss-Legendre, ``steps`` points, baseline ``d = 0``)
         computed by hand (:func:`rnnscope.models._input_gradient.path_input_gradient`: no autograd, the first
-        layer's projection once per row), or None where that path does not apply (a lazy LSTM layer, a GPU, the
-        unrolled step loop asked for): the caller then runs Captum's."""
+        layer's projection once per row), or None where that path does not apply (a GPU, the unrolled step loop
+        asked for): the caller then runs Captum's."""
         from captum.attr._utils.approximation_methods import approximation_parameters
 
         if UNROLLED.get() or d.device.type != "cpu" or not path_gradient_applies(self.model, self.kind, self.layer):

@@ -9,12 +9,13 @@ of integrated gradients). Used by :func:`rnnscope.models._input_gradient.path_in
 
 Shapes are time-major: ``A`` ``(T, N, G)`` holds, before :meth:`forward`, the input projection of every frame
 (``W_ih x_t`` plus every bias that does not sit behind a gate: the caller fills it with one GEMM, or per frame with
-``fill(t, A[t])``); ``N`` rows; ``G`` = 4H (LSTM), 3H (GRU), H (vanilla). The equations are those of
+``fill(t, A[t])``); ``N`` rows; ``G`` = 4H (LSTM, lazy LSTM), 3H (GRU), H (vanilla). The equations are those of
 :mod:`rnnscope.models._cells` (PyTorch's), unit masks included (``k``: 0/1 per unit, the masked units' ``h`` is 0
 inside the recurrence); tests check every gradient against autograd.
 
-Per frame, forward: one ``addmm`` (two for the GRU) and 5-7 elementwise ops; backward: one ``addmm`` (two for the
-GRU) and 8-12 elementwise ops over ``(N, H)``/``(N, G)`` blocks; nothing is allocated inside the loops.
+Per frame (forward and backward together, views left out; ``tests/test_input_gradient.py`` counts them): vanilla
+7 ATen ops, GRU 21, LSTM 22, lazy LSTM 25, of which one ``addmm`` each way (two for the GRU and the lazy LSTM) and
+the rest elementwise over ``(N, H)``/``(N, G)`` blocks; nothing is allocated inside the loops.
 """
 from __future__ import annotations
 
@@ -23,10 +24,10 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["make_tape", "TAPE_KINDS", "Seeds"]
+__all__ = ["make_tape", "tape_elements", "TAPE_KINDS", "Seeds"]
 
-#: The layer kinds a tape exists for (the lazy LSTM has none: its attribution goes through autograd).
-TAPE_KINDS = ("rnn", "lstm", "gru")
+#: The layer kinds a tape exists for (every kind of :data:`rnnscope.models.CELL_KINDS`).
+TAPE_KINDS = ("rnn", "lstm", "gru", "lazy_lstm")
 
 #: ``{frame: [(variable, rows, units, values)]}``: what the target adds to the gradient of a layer variable at a
 #: frame (``values`` a tensor of one value per row, or None for 1).
@@ -84,9 +85,6 @@ class _Tape:
         for name in ("A", "c", "h", "hn", "c0", "h0"):
             self.__dict__.pop(name, None)
 
-    def buffer_elements(self, keep_h: bool) -> int:
-        """Elements kept per row and frame by :meth:`forward` (gates' buffer included)."""
-        return self.H * (self.kept + (1 if keep_h and self.kind == "lstm" else 0))
 
 
 class _RNNTape(_Tape):
@@ -325,7 +323,108 @@ class _GRUTape(_Tape):
         return A
 
 
-_TAPES = {"rnn": _RNNTape, "lstm": _LSTMTape, "gru": _GRUTape}
+class _LazyLSTMTape(_LSTMTape):
+    """Lazy LSTM (:class:`~rnnscope.models.LazyLSTMLayer`): ``i, f, o`` read ``m_{t-1}``, then
+    ``m_t = o tanh(c_{t-1})``, the candidate ``g`` reads ``m_t``, the cell last. Gates re-ordered ``(i, f, o, g)``;
+    keeps the gates and ``c``."""
+
+    def _prepare(self, w_ih, w_hh, b_ih, b_hh):
+        H = self.H
+        super()._prepare(w_ih, w_hh, b_ih, b_hh)
+        self.u_ifo, self.w_cm = self.w_hh[: 3 * H].contiguous(), self.w_hh[3 * H:].contiguous()
+        self.u_ifo_t, self.w_cm_t = self.u_ifo.t().contiguous(), self.w_cm.t().contiguous()
+
+    def forward(self, A, state0, k, keep_h=True, fill=None, on_frame=None):
+        T, N, _ = A.shape
+        H = self.H
+        m_prev, c_prev = state0
+        self.c0 = c_prev
+        c = A.new_empty(T, N, H)
+        m = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
+        tc = A.new_empty(N, H)
+        sig, i_, f_, o_, g_ = self._views(A)
+        for t in range(T):
+            c_t, g, m_t = c[t], g_[t], m[t if keep_h else t % 2]
+            if fill is not None:
+                fill(t, A[t])
+            sig[t].addmm_(m_prev, self.u_ifo_t).sigmoid_()
+            torch.tanh(c_prev, out=tc)
+            torch.mul(o_[t], tc, out=m_t)  # the output first, from the old cell
+            if k is not None:
+                m_t.mul_(k)
+            g.addmm_(m_t, self.w_cm_t).tanh_()  # the candidate reads the new output
+            torch.mul(f_[t], c_prev, out=c_t)
+            c_t.addcmul_(i_[t], g)  # the cell last
+            if on_frame is not None:
+                on_frame(t, m_t)
+            m_prev, c_prev = m_t, c_t
+        self.A, self.c = A, c
+        return m if keep_h else None
+
+    def backward(self, d_out, k, seeds, on_frame=None):
+        A, c = self.A, self.c
+        T, N, _ = A.shape
+        H = self.H
+        dm = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()  # d m_t, from above and from t + 1
+        dc = A.new_zeros(N, H)
+        tc, w = A.new_empty(N, H), A.new_empty(N, H)
+        raw = A.new_empty(N, 4 * H)
+        raw_i, raw_f, raw_o, raw_g = raw[:, :H], raw[:, H: 2 * H], raw[:, 2 * H: 3 * H], raw[:, 3 * H:]
+        sig, i_, f_, o_, g_ = self._views(A)
+        for t in range(T - 1, -1, -1):
+            a, g, o = A[t], g_[t], o_[t]
+            here = seeds.get(t, ())
+            if here:
+                _seed(dm, here, "h")
+                _seed(dc, here, "c")
+            c_prev = c[t - 1] if t else self.c0
+            torch.mul(dc, i_[t], out=raw_g)
+            torch.mul(dc, g, out=raw_i)
+            torch.mul(dc, c_prev, out=raw_f)
+            if here:
+                _seed(raw_g, here, "cell_input")
+            torch.addcmul(self.one, g, g, value=-1, out=g)
+            g.mul_(raw_g)  # d(g's pre-activation)
+            dm.addmm_(g, self.w_cm)  # the candidate read m_t
+            if k is not None:
+                dm.mul_(k)
+            dc.mul_(f_[t])  # carried to c_{t-1} through the cell ...
+            torch.tanh(c_prev, out=tc)
+            torch.mul(dm, tc, out=raw_o)
+            torch.mul(dm, o, out=w)
+            torch.addcmul(self.one, tc, tc, value=-1, out=tc)
+            dc.addcmul_(w, tc)  # ... and through m_t = o tanh(c_{t-1})
+            if here:
+                for name in ("input_gate", "forget_gate", "output_gate"):
+                    slot = self._slots[name]
+                    _seed(raw[:, slot * H: (slot + 1) * H], here, name)
+            s = sig[t]
+            s.addcmul_(s, s, value=-1)
+            s.mul_(raw[:, : 3 * H])
+            if on_frame is not None:
+                on_frame(t, a)
+            if t:
+                if d_out is None:
+                    torch.mm(s, self.u_ifo, out=dm)
+                else:
+                    torch.addmm(d_out[t - 1], s, self.u_ifo, out=dm)
+        return A
+
+
+_TAPES = {"rnn": _RNNTape, "lstm": _LSTMTape, "gru": _GRUTape, "lazy_lstm": _LazyLSTMTape}
+
+
+def tape_elements(kind: str, hidden: int, keep_h: bool) -> int:
+    """Elements a tape of ``kind`` keeps per row and frame (its gates' buffer included; ``keep_h``: every frame's
+    output too, for the layer above or the head).
+
+    Examples
+    --------
+    >>> tape_elements("lstm", 10, keep_h=False), tape_elements("lstm", 10, keep_h=True), tape_elements("gru", 10, True)
+    (50, 60, 50)
+    """
+    tape = _TAPES[kind]
+    return hidden * (tape.kept + (1 if keep_h and issubclass(tape, _LSTMTape) else 0))
 
 
 def make_tape(layer, dtype) -> _Tape:
@@ -336,7 +435,7 @@ def make_tape(layer, dtype) -> _Tape:
     >>> import torch
     >>> from rnnscope.models import make_layer
     >>> tape = make_tape(make_layer("lstm", input_size=3, hidden_size=4), torch.float32)
-    >>> tuple(tape.input_weight.shape), tape.buffer_elements(keep_h=False)
-    ((16, 3), 20)
+    >>> tuple(tape.input_weight.shape), tape.kind
+    ((16, 3), 'lstm')
     """
     return _TAPES[layer.kind](layer, dtype)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._bptt import TAPE_KINDS, make_tape
+from ._bptt import TAPE_KINDS, make_tape, tape_elements
 
 __all__ = ["path_input_gradient", "path_gradient_applies", "path_buffer_elements"]
 
@@ -40,14 +40,17 @@ def _top(model, kind: str, layer: int) -> int:
 
 def path_gradient_applies(model, kind: str, layer: int = 0) -> bool:
     """Whether :func:`path_input_gradient` serves this target of ``model``: an rnnscope classifier on the CPU whose
-    layers up to the target's are vanilla, LSTM or GRU layers (not the lazy LSTM).
+    layers up to the target's have a tape (every kind of :data:`~rnnscope.models.CELL_KINDS`).
 
     Examples
     --------
+    >>> import torch
     >>> from rnnscope.models import RNNClassifier
     >>> model = RNNClassifier(["gru", "lazy_lstm"], input_size=3, hidden_size=4, num_classes=5)
     >>> path_gradient_applies(model, "unit", 0), path_gradient_applies(model, "class")
-    (True, False)
+    (True, True)
+    >>> path_gradient_applies(torch.nn.LSTM(3, 4), "unit", 0)  # any other module: Captum's path
+    False
     """
     if not hasattr(model, "trace_layers") or not hasattr(model, "shortcuts"):
         return False
@@ -71,9 +74,7 @@ def path_buffer_elements(model, kind: str, layer: int = 0) -> int:
     for j in range(top + 1):
         tape_layer = model.layers[j]
         keep_h = j < top or kind == "class"
-        total += tape_layer.hidden_size * {"rnn": 1, "lstm": 5, "gru": 5}[tape_layer.kind]
-        if keep_h and tape_layer.kind == "lstm":
-            total += tape_layer.hidden_size
+        total += tape_elements(tape_layer.kind, tape_layer.hidden_size, keep_h)
         if model.shortcuts[j] and keep_h:
             total += tape_layer.hidden_size
     passed = top > 0 or kind == "class"  # the gradient one layer passes down (or the class target's)
