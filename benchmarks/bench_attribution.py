@@ -124,15 +124,17 @@ def counts(hidden: int, batch: int, frames: int, steps: int) -> None:
         with context(), _Count() as count:
             attribution(model, ds, target=7, frames=last, steps=steps, batch_size=batch, max_steps=steps,
                         progress=False)
+        note = "" if label == "by hand" else " (the LSTM's own inside oneDNN's mkldnn_rnn_layer[_backward])"
         print(f"  integrated gradients, {label:24s} {count.ops:8d} ATen ops (views left out), {count.gemms:6d} "
-              f"matrix products, {count.gemm_flop / 1e9:7.1f} GFLOP in them")
+              f"matrix products, {count.gemm_flop / 1e9:7.1f} GFLOP in them{note}")
     per = path_buffer_elements(model, "unit", 0)
     most = max(1, _BUDGET // (batch * frames * per))
     chunk = -(-steps // -(-steps // most))
     kept = chunk * batch * frames * per * 4
     fixed = 3 * frames * batch * 4 * hidden * 4  # the two projections of the rows and the step sums
     print(f"  by hand: {per} floats kept per row, frame and step; steps in chunks of {chunk}: {kept / 2**20:.0f} MB "
-          f"kept + {fixed / 2**20:.0f} MB per record, nothing allocated inside the frame loops")
+          f"kept + {fixed / 2**20:.0f} MB for the batch's projections and step sums; no buffer allocated inside the "
+          "frame loops")
     with _Count() as count:
         with torch.inference_mode():
             model(torch.from_numpy(ds.features.values))
