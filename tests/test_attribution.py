@@ -139,7 +139,11 @@ def test_result_layout_coordinates_and_store(tmp_path):
     assert set(attr.feature_part.values) == {"input"} and np.isnan(attr.band_hz).all()  # names not rnnscope's
     stored = attribution(model, data, target=2, frames="onset", max_lag=4, steps=4, progress=False,
                          store=tmp_path / "attr.zarr", batch_size=2)
-    xr.testing.assert_allclose(stored.load(), attr)
+    stored = stored.load()
+    # completeness_error is a float32 rounding residual (1e-5 of f(x) - f(b)): batches of another size round it
+    # differently in its last digits
+    np.testing.assert_allclose(stored.completeness_error, attr.completeness_error, rtol=0, atol=1e-6)
+    xr.testing.assert_allclose(stored.drop_vars("completeness_error"), attr.drop_vars("completeness_error"))
     reopened = rnnscope.open_run(tmp_path / "attr.zarr")
     assert reopened.attrs["class_names"] == ["BG", "EV"]
     with pytest.raises(FileExistsError, match="pass overwrite=True"):

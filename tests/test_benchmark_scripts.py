@@ -15,6 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.slow
 @pytest.mark.parametrize("script, args", [
     ("bench_attribution.py", ["--tiny"]),
+    ("bench_attribution.py", ["--tiny", "--count"]),
     ("bench_any_model.py", ["--quick"]),
 ])
 def test_a_benchmark_script_runs_in_its_smallest_mode(script, args, tmp_path):

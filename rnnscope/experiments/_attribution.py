@@ -5,10 +5,14 @@ by the model's input, frame by frame and feature by feature, with Captum's algor
 rnnscope supplies (the methods belong to Captum, the recurrent path and the bookkeeping to rnnscope):
 
 - ``"integrated_gradients"`` (Sundararajan et al. 2017): the path integral of the gradient from the baseline to
-  the input, its ``steps`` points evaluated as one batch (Captum's ``internal_batch_size`` splits them only to
-  bound memory). Completeness (the attributions sum to ``f(x) - f(baseline)``) is checked for every target and
-  reported (``completeness_error``); a :class:`~rnnscope.errors.CompletenessWarning` names the targets missing it
-  by more than ``tolerance``;
+  the input, its ``steps`` Gauss-Legendre points evaluated as one batch (split into chunks only to bound memory).
+  For an :class:`~rnnscope.models.RNNClassifier` on the CPU (every layer kind), the input's gradient along the
+  path is computed by hand, without autograd (:func:`rnnscope.models._input_gradient.path_input_gradient`: the
+  first layer's input projection once per record, the points summed before the input's gradient GEMM; the same
+  numbers as Captum's IntegratedGradients to float rounding); elsewhere Captum's IntegratedGradients over
+  autograd. Completeness (the attributions sum to ``f(x) - f(baseline)``) is checked for every target and reported
+  (``completeness_error``); a :class:`~rnnscope.errors.CompletenessWarning` names the targets missing it by more
+  than ``tolerance``;
 - ``"gradient_x_input"``: ``(x - baseline) * df/dx`` at the input (Captum's InputXGradient; with
   ``baseline="zeros"`` the classic gradient x input);
 - ``"occlusion"``: the drop of the target when a patch of ``patch = (frames, bands)`` is replaced by the
@@ -238,6 +242,10 @@ def _attribute(method, forward, d, args, steps, per_row, patch_shape, crop):
 
     rows = d.shape[0]
     if method == "integrated_gradients":
+        by_hand = getattr(forward, "integrated_gradients", None)  # a classifier's recurrent layers, on the CPU
+        attr = by_hand(d, args, steps, _BUDGET) if by_hand is not None else None
+        if attr is not None:
+            return attr, True
         chunk = max(1, min(steps, _BUDGET // max(1, rows * per_row)))
         attr = IntegratedGradients(forward).attribute(
             d, baselines=torch.zeros_like(d), additional_forward_args=args, n_steps=steps,

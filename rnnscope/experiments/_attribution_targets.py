@@ -23,6 +23,8 @@ from torch import Tensor, nn
 
 from ..capturing._modules import _module_values, _Recorder
 from ..errors import AttributionError
+from ..models._input_gradient import path_gradient_applies, path_input_gradient
+from ..models._layers import UNROLLED
 from ..models._module_masks import entry_labels
 from ..models._torch_rnn import RECURRENT_CELLS, TorchRNN, module_entries, module_kind, recurrent_modules
 from ..schema import STATE_VARIABLES
@@ -222,6 +224,23 @@ class ClassifierForward:
     def __call__(self, d: Tensor, pos: Tensor, which: Tensor, base: Tensor, *flat_states: Tensor) -> Tensor:
         logits, layers = self.model.forward_layers(base + d, self._unflatten(flat_states))
         return _pick(self.series(logits, layers), pos, self.index.to(d.device)[which.to(d.device)])
+
+    def integrated_gradients(self, d: Tensor, args: tuple, steps: int, budget: int) -> Tensor | None:
+        """Captum's integrated gradients of this forward (Gauss-Legendre, ``steps`` points, baseline ``d = 0``)
+        computed by hand (:func:`rnnscope.models._input_gradient.path_input_gradient`: no autograd, the first
+        layer's projection once per row), or None where that path does not apply (a GPU, the unrolled step loop
+        asked for): the caller then runs Captum's."""
+        from captum.attr._utils.approximation_methods import approximation_parameters
+
+        if UNROLLED.get() or d.device.type != "cpu" or not path_gradient_applies(self.model, self.kind, self.layer):
+            return None
+        pos, which, base, *flat = args
+        step_sizes, alphas = approximation_parameters("gausslegendre")
+        weights = torch.tensor(step_sizes(steps)).float().tolist()  # rounded as Captum rounds them
+        grad = path_input_gradient(self.model, base, d, pos=pos, index=self.index.to(d.device)[which.to(d.device)],
+                                   kind=self.kind, var=self.var, layer=self.layer, alphas=alphas(steps),
+                                   weights=weights, states=self._unflatten(flat), budget=budget)
+        return d * grad.to(d.dtype)
 
 
 class ModuleForward:

@@ -1,0 +1,195 @@
+"""The hand-written input gradient (rnnscope.models._input_gradient, rnnscope.models._bptt) against torch.autograd,
+and integrated gradients by hand against Captum's inside rnnscope.experiments.attribution."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import rnnscope
+from rnnscope.experiments import attribution
+from rnnscope.experiments._attribution_targets import ClassifierForward
+from rnnscope.models import RNNClassifier
+from rnnscope.models._input_gradient import path_buffer_elements, path_gradient_applies, path_input_gradient
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread(one_torch_thread):
+    yield
+
+
+def _autograd(model, x0, dx, pos, index, kind, var, layer, alphas, weights, states):
+    """The same sum of gradients by autograd through the model's own forward (fused kernels)."""
+    total = torch.zeros_like(x0)
+    for a, w in zip(alphas, weights, strict=True):
+        x = (x0 + a * dx).clone().requires_grad_(True)
+        logits, layers = model.forward_layers(x, states)
+        if kind == "class":
+            series = logits if var == "logit" else torch.softmax(logits, -1)
+        elif var == "h":
+            series = layers[layer]["h"]
+        else:
+            rec = layers[layer]
+            series = model.layers[layer].internals(rec["input"], rec["h"], rec["state0"], keep=rec["keep"])[var]
+        (grad,) = torch.autograd.grad(series[torch.arange(x.shape[0]), pos, index].sum(), x)
+        total += w * grad
+    return total
+
+
+def _model(cell, num_layers, residual, dtype, masked=False):
+    size = 6 if residual else 5  # the first layer's shortcut needs input_size == hidden_size
+    model = RNNClassifier(cell, input_size=size, hidden_size=6, num_classes=3, num_layers=num_layers,
+                          residual=residual)
+    if masked:
+        model = model.masked([torch.tensor([True, False, True, True, True, True])] + [None] * (model.num_layers - 1))
+    model = model.to(dtype).eval()
+    with torch.no_grad():
+        model.feature_mean.normal_()
+        model.feature_std.uniform_(0.5, 2.0)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+MODELS = [("lstm", 1, False, False), ("gru", 1, False, False), ("rnn", 1, False, False), ("lstm", 2, False, False),
+          ("gru", 2, True, False), ("rnn", 2, True, True), (["gru", "lstm"], 1, False, False), ("lstm", 2, True, True),
+          ("lazy_lstm", 1, False, False), (["lstm", "lazy_lstm"], 1, True, True)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("cell", "num_layers", "residual", "masked"), MODELS)
+def test_path_gradient_equals_autograd(dtype, cell, num_layers, residual, masked):
+    """Every variable of every layer and both class outputs, targets at frame 0, the last frame and between, with
+    and without initial states, on a padded batch (NaN after a row's last frame, as the model pads records)."""
+    torch.manual_seed(0)
+    model = _model(cell, num_layers, residual, dtype, masked)
+    rows, frames, size = 4, 9, model.input_size
+    x0 = torch.randn(rows, frames, size, dtype=dtype)
+    dx = torch.randn(rows, frames, size, dtype=dtype)
+    x0[2, 5:] = float("nan")  # a shorter record: padding after its target frame 4
+    dx[0, 1:] = float("nan")  # ... and a record of one frame
+    pos = torch.tensor([0, frames - 1, 4, frames - 1])
+    states = [tuple(0.5 * torch.randn(rows, 6, dtype=dtype) for _ in layer.state_names) for layer in model.layers]
+    targets = [("class", "logit", 0), ("class", "prob", 0)]
+    targets += [("unit", var, j) for j, layer in enumerate(model.layers) for var in layer.variables]
+    tolerance = 1e-10 if dtype == torch.float64 else 1e-5
+    for kind, var, layer in targets:
+        index = torch.tensor([0, 1, 2, 1]) if kind == "class" else torch.tensor([0, 5, 1, 3])
+        for given in (None, states):
+            points = dict(alphas=[0.1, 0.5, 0.9], weights=[0.3, 0.4, 0.3])
+            by_hand = path_input_gradient(model, x0, dx, pos=pos, index=index, kind=kind, var=var, layer=layer,
+                                          states=given, budget=rows * frames * 100, **points)  # chunks of points
+            expected = _autograd(model, x0, dx, pos, index, kind, var, layer, states=given, **points)
+            assert by_hand.dtype == dtype and by_hand.shape == x0.shape
+            scale = float(expected.abs().max())
+            assert scale > 0
+            error = float((by_hand - expected).abs().max()) / scale
+            assert error < tolerance, (kind, var, layer, given is None, error)
+            assert not torch.isnan(by_hand).any()
+            assert (by_hand[0, 1:] == 0).all() and (by_hand[2, 5:] == 0).all()  # nothing after the target
+
+
+def _frames(lengths=(30, 22, 17), seed=0):
+    rng = np.random.default_rng(seed)
+    feats = [rng.normal(size=(n, 6)).astype(np.float32) for n in lengths]
+    labels = [np.where((np.arange(n) >= 8) & (np.arange(n) < 16), 1, 0) for n in lengths]
+    return rnnscope.data.from_features(feats, labels, class_names=["BG", "EV"], frame_rate=2.0, background="BG")
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lazy_lstm"])
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_integrated_gradients_by_hand_equal_captums(monkeypatch, cell, num_layers):
+    """attribution's integrated gradients (by hand) equal Captum's IntegratedGradients over the same forward (the
+    same Gauss-Legendre points), on records of different lengths, windows cut by the record start, several target
+    frames per batch, a unit's h and c, a class logit and probability; completeness holds as before."""
+    data = _frames()
+    torch.manual_seed(1)
+    model = RNNClassifier(cell, input_size=6, hidden_size=5, num_classes=2, num_layers=num_layers,
+                          class_names=["BG", "EV"], background="BG").fit_normalizer(data)
+    cases = [dict(target=3, layer=num_layers - 1, frames="all", max_lag=6),
+             dict(target="EV", frames=(3.0, 12.0), class_output="prob"),
+             dict(target="BG", frames=(0.0, 3.0)),
+             dict(target=[1, 2], layer=0, var="c" if "lstm" in cell else "h", frames="onset")]
+    for case in cases:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # CompletenessWarning: compared, not asserted here
+            by_hand = attribution(model, data, steps=8, batch_size=16, progress=False, **case)
+            with monkeypatch.context() as m:
+                m.setattr(ClassifierForward, "integrated_gradients", lambda *a, **k: None)
+                captum = attribution(model, data, steps=8, batch_size=16, progress=False, **case)
+        x, y = by_hand.attribution.values, captum.attribution.values
+        assert np.array_equal(np.isnan(x), np.isnan(y))
+        assert np.nanmax(np.abs(x - y)) <= 1e-5 * np.nanmax(np.abs(y)), case
+        np.testing.assert_array_equal(by_hand.ig_steps, captum.ig_steps)
+        np.testing.assert_allclose(by_hand.completeness_error, captum.completeness_error, rtol=0, atol=1e-4)
+        total = by_hand.attribution.sum(("lag", "feature")).values
+        diff = (by_hand.target_value - by_hand.baseline_value).values
+        ok = by_hand.completeness_error.values <= 0.01
+        assert ok.mean() > 0.9
+        assert np.all(np.abs(total - diff)[ok] <= 0.01 * np.abs(diff)[ok] + 1e-6)
+
+
+_VIEWS = {"slice", "select", "view", "unsqueeze", "transpose", "t", "detach", "expand", "alias", "as_strided"}
+
+
+class _Gemms(TorchDispatchMode):
+    """Counts the ATen ops that compute (views left out), and the rows (first dimension) of every matrix product."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops, self.gemm_rows = 0, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func.overloadpacket.__name__
+        self.ops += name not in _VIEWS
+        if name in ("mm", "addmm", "addmm_", "bmm"):
+            self.gemm_rows.append(int(args[1].shape[-2] if name.startswith("addmm") else args[0].shape[-2]))
+        return func(*args, **(kwargs or {}))
+
+
+def _count(model, rows, frames, steps):
+    with _Gemms() as count:
+        path_input_gradient(model, torch.randn(rows, frames, 5), torch.randn(rows, frames, 5),
+                            pos=torch.tensor([frames - 1, 3, 0]), index=torch.tensor([0, 1, 2]),
+                            alphas=[0.2] * steps, weights=[0.2] * steps)
+    return count
+
+
+@pytest.mark.parametrize(("cell", "per_frame"), [("lstm", 22), ("gru", 21), ("rnn", 7), ("lazy_lstm", 25)])
+def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(monkeypatch, cell, per_frame):
+    """No autograd; per frame one recurrent GEMM each way (two for the GRU) and a bounded number of elementwise ops
+    (counted); the first layer's input projection over the rows, not rows x steps (W_ih (b + a d) = W_ih b + a W_ih
+    d), and the steps summed before the input's gradient GEMM."""
+    torch.manual_seed(0)
+    model = _model(cell, 1, False, torch.float32)
+    rows, frames, steps = 3, 7, 5
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("autograd ran")
+    monkeypatch.setattr(torch.autograd, "grad", refuse)
+    monkeypatch.setattr(torch.Tensor, "backward", refuse)
+    count = _count(model, rows, frames, steps)
+    rows_seen = sorted(count.gemm_rows)
+    # two projections (x0, dx) and the input's gradient: rows x frames; per frame the recurrent GEMM(s) forward and
+    # backward (none to the state before frame 0; the lazy LSTM's candidate reads m_t of its own frame) over
+    # steps x rows, and one step sum (a row of weights)
+    recurrent = {"gru": 2 * (2 * frames - 1), "lazy_lstm": 4 * frames - 1}.get(cell, 2 * frames - 1)
+    assert rows_seen.count(rows * frames) == 3
+    assert rows_seen.count(steps * rows) == recurrent
+    assert rows_seen.count(1) == frames
+    assert len(rows_seen) == 3 + recurrent + frames  # no GEMM over rows x steps x frames
+    longer = _count(model, rows, 2 * frames, steps)
+    assert (longer.ops - count.ops) / frames <= per_frame  # ops per frame, forward and backward
+
+
+def test_which_targets_go_by_hand():
+    model = RNNClassifier(["lstm", "lazy_lstm"], input_size=3, hidden_size=4, num_classes=2)
+    assert path_gradient_applies(model, "unit", 0) and path_gradient_applies(model, "unit", 1)
+    assert path_gradient_applies(model, "class")
+    assert not path_gradient_applies(torch.nn.LSTM(3, 4), "unit", 0)  # any other module: Captum's path
+    # kept per row, frame and point: gates and cell (5 H) of each LSTM layer, h of the first, the gradient passed
+    assert path_buffer_elements(RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2, num_layers=2),
+                                "unit", 1) == 4 * (5 + 1 + 5 + 1)
