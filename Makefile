@@ -82,9 +82,10 @@ lint: venv
 test: native lint docs
 	RNNSCOPE_DOCS_HTML=$(CURDIR)/docs/_build/html $(PY) -m pytest $(PYTEST_ARGS)
 
-# The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working).
+# The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working), with PyTorch on
+# one thread (the tests' models are tiny; on a busy machine a second thread makes every small operation wait).
 test-fast: native
-	$(PY) -m pytest tests rnnscope -m "not slow and not browser" $(PYTEST_ARGS)
+	RNNSCOPE_TEST_TORCH_THREADS=1 $(PY) -m pytest tests rnnscope -m "not slow and not browser" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache docs/_build docs/_vendor docs/api/generated

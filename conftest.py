@@ -1,5 +1,7 @@
 """Root conftest: doctests get ``np`` and ``xr`` and a fixed seed, as in xarray's own setup; no test may leave
-PyTorch's thread count changed for the tests after it."""
+PyTorch's thread count changed for the tests after it; ``RNNSCOPE_TEST_TORCH_THREADS=n`` runs the session on ``n``
+PyTorch threads (``make test-fast`` sets 1)."""
+import os
 import sys
 
 import numpy as np
@@ -12,6 +14,28 @@ def _doctest_namespace(doctest_namespace):
     np.random.seed(0)
     doctest_namespace["np"] = np
     doctest_namespace["xr"] = xr
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_torch_threads():
+    """``RNNSCOPE_TEST_TORCH_THREADS=n``: PyTorch's intra-op thread count for the whole session (restored after it).
+
+    ``make test-fast`` sets 1: the tests' models are tiny, and on a machine whose cores are busy with other work a
+    second intra-op thread makes each small operation wait for a core (a tiny GRU's forward pass 3 ms on one
+    thread, up to 200 ms on two). Tests that are about thread counts set their own (``threads=``,
+    :func:`one_torch_thread`); ``make test`` (CI) leaves PyTorch's default."""
+    threads = os.environ.get("RNNSCOPE_TEST_TORCH_THREADS")
+    if not threads:
+        yield
+        return
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True)

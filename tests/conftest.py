@@ -8,18 +8,85 @@
 - ``shipped_model``: the model shipped with the package (:func:`rnnscope.examples.trained_model`);
 - ``monitor_run``: a monitored day's capture run, its detections and its folder (:func:`monitor_day.build_monitor_run`);
 - ``docs_html``: the built documentation site.
+
+The session-wide values are shared by every test that asks for them, in whatever order the tests run: their arrays
+are read-only (a test that writes into one fails at once: copy it first, ``ds.copy(deep=True)``), and their
+attributes and the models' weights are checked at the end of the session (:func:`_shared`).
 """
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules beside the tests
+
+
+def _read_only(ds):
+    """``ds`` (a Dataset) with every in-memory array made read-only (lazy, dask-backed variables are left as they
+    are: they are read from disk each time)."""
+    for var in ds.variables.values():
+        data = var._data
+        if isinstance(data, np.ndarray):
+            data.flags.writeable = False
+        else:
+            array = getattr(data, "array", None)  # xarray's index adaptors and lazy wrappers hold the array
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
+    return ds
+
+
+def _fingerprint(value):
+    """What a test must not change in a shared value: a Dataset's attributes and coordinates, a DataFrame, a model's
+    weights, mode and attributes (each item of a tuple)."""
+    if isinstance(value, tuple):
+        return [_fingerprint(v) for v in value]
+    if hasattr(value, "to_dict") and hasattr(value, "columns"):  # a DataFrame
+        return {"frame": value.to_dict("split"), "dtypes": [str(t) for t in value.dtypes]}
+    if isinstance(value, Path):
+        return value
+    if hasattr(value, "state_dict"):
+        return {"weights": {k: v.detach().clone() for k, v in value.state_dict().items()},
+                "training": [m.training for m in value.modules()],
+                "attrs": copy.deepcopy({k: v for k, v in vars(value).items() if not k.startswith("_")})}
+    return {"attrs": copy.deepcopy(dict(value.attrs)),
+            "coords": {k: np.asarray(v.values).copy() for k, v in value.coords.items()}}
+
+
+def _same(a, b) -> bool:
+    import torch
+
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    try:
+        return bool(a == b) or (a != a and b != b)  # NaN == NaN here
+    except (TypeError, ValueError):
+        return repr(a) == repr(b)
+
+
+def _shared(name, value):
+    """Yield ``value`` (read-only arrays when a Dataset) and, when the session ends, fail if a test changed its
+    attributes (a Dataset) or its weights, mode or attributes (a model)."""
+    for item in value if isinstance(value, tuple) else (value,):
+        if hasattr(item, "variables"):
+            _read_only(item)
+    before = _fingerprint(value)
+    yield value
+    assert _same(before, _fingerprint(value)), (
+        f"a test changed the shared {name} fixture (its attributes, coordinates or weights): copy it before changing "
+        "it (ds.copy(deep=True), copy.deepcopy(model))")
 
 
 @pytest.fixture(scope="session")
@@ -42,8 +109,8 @@ def make_frames():
 
 @pytest.fixture(scope="session")
 def small_frames(make_frames):
-    """Four synthetic records (seed 0) as features."""
-    return make_frames(4, seed=0)
+    """Four synthetic records (seed 0) as features (shared: read-only)."""
+    yield from _shared("small_frames", make_frames(4, seed=0))
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +118,7 @@ def real_run():
     """A small real run: an LSTM(8) trained two epochs on six synthetic records (one thread), captured."""
     import analysis_runs
 
-    return analysis_runs.real_run()
+    yield from _shared("real_run", analysis_runs.real_run())
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +126,7 @@ def real_model(real_run):
     """The model of ``real_run`` (do not train it further: copy it)."""
     import analysis_runs
 
-    return analysis_runs._REAL["model"]
+    yield from _shared("real_model", analysis_runs._REAL["model"])
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +142,7 @@ def shipped_model():
     """The LSTM(64) shipped with the package (rnnscope.examples.trained_model)."""
     import rnnscope
 
-    return rnnscope.examples.trained_model()
+    yield from _shared("shipped_model", rnnscope.examples.trained_model())
 
 
 @pytest.fixture(scope="session")
@@ -84,7 +151,7 @@ def monitor_run(tmp_path_factory):
     stretch of a synthetic archive (:func:`monitor_day.build_monitor_run`)."""
     from monitor_day import build_monitor_run
 
-    return build_monitor_run(tmp_path_factory)
+    yield from _shared("monitor_run", build_monitor_run(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")

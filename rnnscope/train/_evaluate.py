@@ -122,8 +122,7 @@ def evaluate(model: ModelBase, dataset: xr.Dataset, *, batch_size: int = 32, dev
     --------
     >>> import rnnscope
     >>> frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=4, seed=0))
-    >>> model = rnnscope.models.RNNClassifier("gru", input_size=48, hidden_size=8, num_classes=5)
-    >>> _ = rnnscope.train.fit(model, frames, epochs=1, progress=False)
+    >>> model = rnnscope.examples.trained_model()  # the shipped LSTM(64)
     >>> scores = rnnscope.train.evaluate(model, frames)
     >>> list(scores.per_class.index), "SIL" in set(scores.events["class_name"])  # SIL: the background
     (['SIL', 'TRE', 'LP', 'VTE', 'HYB'], False)
