@@ -166,7 +166,14 @@ def drop_padded_units(x: np.ndarray) -> np.ndarray:
 
 
 def lengths(run) -> np.ndarray:
-    return np.asarray(run["length"].values, dtype=np.int64)
+    """The frames of every record the analyses read: ``length``, cut before the first frame inside it whose ``pred``
+    is -1 (its probabilities are NaN: the input was missing from there on, and so are the states)."""
+    n = np.asarray(run["length"].values, dtype=np.int64)
+    if "pred" not in run.data_vars or set(run["pred"].dims) != {"event", "time"} or not n.size:
+        return n
+    pred = run["pred"].transpose("event", "time").isel(time=slice(0, int(n.max())))
+    missing = np.asarray((pred < 0).values) & (np.arange(pred.sizes["time"])[None, :] < n[:, None])
+    return np.where(missing.any(axis=1), missing.argmax(axis=1), n).astype(np.int64)
 
 
 def layer_ids(run, positions) -> np.ndarray:
@@ -333,7 +340,9 @@ def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) 
     """Yield :class:`Block` s of the valid frames of every record (or of ``events``), record by record.
 
     ``variables`` is one name, or one name per selected layer (``positions``); the block's ``values`` stack the
-    selected layers along the last axis. Nothing past ``length`` is read.
+    selected layers along the last axis. Nothing past ``length`` is read. A record stops before its first frame
+    where a selected layer is NaN in every unit: a NaN input frame makes a recurrent layer NaN from there on (as in
+    PyTorch), so the analyses of a run are those of its records cut before their missing input.
     """
     positions = np.asarray(positions, dtype=np.int64)
     if isinstance(variables, str):
@@ -356,6 +365,12 @@ def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) 
                 block = _read(arrays[name], event, t0, t1)
                 out[..., cols] = block[..., positions[cols]]
             lab = None if label_data is None else _read(label_data, event, t0, t1).astype(np.int64)
+            missing = np.isnan(out).all(axis=1).any(axis=-1) if out.size else np.zeros(0, dtype=bool)
+            if missing.any():  # the record's states end here
+                stop = int(np.argmax(missing))
+                if stop:
+                    yield Block(event, t0, out[:stop], None if lab is None else lab[:stop])
+                break
             yield Block(event, t0, out, lab)
 
 

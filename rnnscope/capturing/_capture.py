@@ -395,7 +395,7 @@ def capture(
                     for v in variables:
                         sink.write_state(v, rows, t0, n_valid, [lv.get(v) for lv in layer_values])
                 sink.write("prob", rows, t0, n_valid, prob.numpy())
-                sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
+                sink.write("pred", rows, t0, n_valid, _predicted(prob).numpy())
                 bar.update(int(n_valid.sum()))
                 t0 = t1
                 if store is not None and t0 < t_max:
@@ -452,6 +452,18 @@ class _NaNFrames:
                     carried |= s.reshape(len(rows), -1).isnan().any(-1).cpu().numpy()
             cut = np.where(carried, 0, cut)
         return np.minimum(cut, n_valid)
+
+
+def _predicted(prob: torch.Tensor) -> torch.Tensor:
+    """The class of highest probability, int16; -1 where the probabilities are NaN (missing input: no class).
+
+    Examples
+    --------
+    >>> _predicted(torch.tensor([[0.2, 0.8], [float("nan"), float("nan")]])).tolist()
+    [1, -1]
+    """
+    pred = prob.argmax(-1).to(torch.int16)
+    return pred.masked_fill_(prob.isnan().any(-1), -1)
 
 
 def _softmax(logits: torch.Tensor) -> torch.Tensor:

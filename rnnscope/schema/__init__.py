@@ -228,6 +228,11 @@ def _padding_problems(ds) -> list[str]:
         problems.append(f"'length' must lie in [0, {n_time}] (the time dimension); got {length.min()}..{length.max()}")
         return problems
     valid = np.arange(n_time)[None, :] < length[:, None]  # (event, time)
+    defined = valid  # frames inside 'length' whose input was not missing (NaN features make the states NaN after)
+    if "features" in ds.data_vars and {"event", "time"} <= set(ds["features"].dims):
+        features = ds["features"].transpose("event", "time", ...)
+        missing = np.asarray(features.isnull().all([d for d in features.dims if d not in ("event", "time")]).values)
+        defined = valid & ~np.logical_or.accumulate(missing & valid, axis=1)
     for name in ("label", "pred"):
         if name in ds:
             values = np.asarray(ds[name].values)
@@ -243,8 +248,8 @@ def _padding_problems(ds) -> list[str]:
         if np.any(~nan[~valid]):
             problems.append(f"variable {name!r} must be NaN past 'length'")
         allnan = np.asarray(values.isnull().all(other).values) if other else nan
-        if np.any(allnan[valid]):
-            bad_event = int(np.flatnonzero((allnan & valid).any(axis=1))[0])
+        if name != "features" and np.any(allnan[defined]):
+            bad_event = int(np.flatnonzero((allnan & defined).any(axis=1))[0])
             problems.append(f"variable {name!r} has NaN frames inside 'length' (first in event {bad_event})")
     return problems
 
@@ -507,6 +512,15 @@ def _padding_marker(ds):
     return ds[names[0]] if names else None
 
 
+def _marks_valid(ds, marker, where):
+    """:func:`_is_valid` of ``marker`` at ``where`` (isel indexers); ``pred`` is -1 past ``length`` and also where the
+    input was missing (NaN ``prob``), so a frame with ``pred == -1`` whose ``features`` are defined is valid too."""
+    valid = _is_valid(marker.isel(where))
+    if marker.name == "pred" and "features" in ds.data_vars and {"event", "time"} <= set(ds["features"].dims):
+        valid = valid | _is_valid(ds["features"].isel(where))
+    return valid
+
+
 def _is_valid(marker):
     """Per (event, time) position of ``marker`` (a DataArray): True where it holds a valid frame (lazy with dask)."""
     if marker.name == "pred" or marker.dtype.kind in "iu":
@@ -598,11 +612,11 @@ def valid_lengths(ds) -> np.ndarray:
     if marker is None or not rows.size:
         return candidate
     point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(candidate[rows] - 1, dims="_point")}
-    last_valid = np.asarray(_is_valid(marker.isel(point)).values, dtype=bool)
+    last_valid = np.asarray(_marks_valid(ds, marker, point).values, dtype=bool)
     cut = rows[~last_valid]
     if not cut.size:
         return candidate
-    valid = np.asarray(_is_valid(marker.isel(event=cut, time=slice(0, int(candidate[cut].max()))))
+    valid = np.asarray(_marks_valid(ds, marker, {"event": cut, "time": slice(0, int(candidate[cut].max()))})
                        .transpose("event", "time").values, dtype=bool)
     out = candidate.copy()
     ids = event_ids(ds)
