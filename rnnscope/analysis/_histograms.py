@@ -167,7 +167,8 @@ def activation_histogram(
         warnings.warn(f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or "
                       f"infinite (the first in record {str(ids[event])!r}, frame {frame}); they are left out of the "
                       "counts and shares (n_values). A run holds NaN only past 'length' or after a missing input "
-                      "frame (every unit NaN): check the capture or the 'length' coordinate.", NumericalWarning, stacklevel=2)
+                      "frame (every unit NaN): check the capture or the 'length' coordinate.", NumericalWarning,
+                      stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values
