@@ -340,9 +340,8 @@ def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) 
     """Yield :class:`Block` s of the valid frames of every record (or of ``events``), record by record.
 
     ``variables`` is one name, or one name per selected layer (``positions``); the block's ``values`` stack the
-    selected layers along the last axis. Nothing past ``length`` is read. A record stops before its first frame
-    where a selected layer is NaN in every unit: a NaN input frame makes a recurrent layer NaN from there on (as in
-    PyTorch), so the analyses of a run are those of its records cut before their missing input.
+    selected layers along the last axis. Nothing past ``length`` is read, nor past a missing input frame
+    (:func:`lengths`).
     """
     positions = np.asarray(positions, dtype=np.int64)
     if isinstance(variables, str):
@@ -365,12 +364,6 @@ def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) 
                 block = _read(arrays[name], event, t0, t1)
                 out[..., cols] = block[..., positions[cols]]
             lab = None if label_data is None else _read(label_data, event, t0, t1).astype(np.int64)
-            missing = np.isnan(out).all(axis=1).any(axis=-1) if out.size else np.zeros(0, dtype=bool)
-            if missing.any():  # the record's states end here
-                stop = int(np.argmax(missing))
-                if stop:
-                    yield Block(event, t0, out[:stop], None if lab is None else lab[:stop])
-                break
             yield Block(event, t0, out, lab)
 
 
