@@ -84,6 +84,22 @@ def test_capture_of_the_trained_model_with_a_nan_frame_equals_nn_lstm(model):
     assert np.isfinite(run["summary_min"].values).all() and np.isfinite(run["summary_max"].values).all()
 
 
+def test_analyses_of_an_array_capture_with_a_nan_frame_read_the_frames_before_it(model):
+    """A capture from an array has no ``pred``: the analyses find the record's undefined end from ``h`` (every unit
+    NaN) and give the numbers of the record cut before its NaN frame, without a warning about NaN states."""
+    torch.manual_seed(0)
+    x = torch.randn(3, 30, 48)
+    x[1, 12, 7] = NAN
+    run = _quiet_capture(model, x.numpy())
+    assert "pred" not in run and run["length"].values.tolist() == [30, 30, 30]
+    cut = run.assign_coords(length=("event", [30, 12, 30]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        for call in (lambda r: analysis.unit_activity(r), lambda r: analysis.activation_histogram(r, per=None),
+                     lambda r: analysis.smoothness(r), lambda r: analysis.temporal_trace(r, event=1)):
+            xr.testing.assert_allclose(call(run), call(cut))
+
+
 def test_capture_of_frames_with_a_nan_frame_inside_a_record(model, frames):
     """A features Dataset with a NaN frame inside record 0: its states, probabilities and prediction (-1) are NaN
     from that frame on, equal to nn.LSTM on the normalised frames; the other records are what they are without it;

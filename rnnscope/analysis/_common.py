@@ -166,14 +166,36 @@ def drop_padded_units(x: np.ndarray) -> np.ndarray:
 
 
 def lengths(run) -> np.ndarray:
-    """The frames of every record the analyses read: ``length``, cut before the first frame inside it whose ``pred``
-    is -1 (its probabilities are NaN: the input was missing from there on, and so are the states)."""
+    """The frames of every record the analyses read: ``length``, cut before the states a missing input left
+    undefined. A NaN input frame makes a recurrent layer NaN from there on (as in PyTorch): a classifier's run marks
+    those frames with ``pred`` -1 inside the length; in a run without ``pred`` they are the frames at the end of the
+    record where a layer's ``h`` is NaN in every unit. NaN frames followed by defined ones (an edited run) are kept
+    (and said by the analyses that meet them)."""
     n = np.asarray(run["length"].values, dtype=np.int64)
-    if "pred" not in run.data_vars or set(run["pred"].dims) != {"event", "time"} or not n.size:
+    if not n.size:
         return n
-    pred = run["pred"].transpose("event", "time").isel(time=slice(0, int(n.max())))
-    missing = np.asarray((pred < 0).values) & (np.arange(pred.sizes["time"])[None, :] < n[:, None])
-    return np.where(missing.any(axis=1), missing.argmax(axis=1), n).astype(np.int64)
+    if "pred" in run.data_vars and set(run["pred"].dims) == {"event", "time"}:
+        pred = run["pred"].transpose("event", "time").isel(time=slice(0, int(n.max())))
+        missing = np.asarray((pred < 0).values) & (np.arange(pred.sizes["time"])[None, :] < n[:, None])
+        return np.where(missing.any(axis=1), missing.argmax(axis=1), n).astype(np.int64)
+    if "h" in run.data_vars and set(run["h"].dims) == set(STATE_DIMS):
+        return _defined_lengths(run["h"].transpose(*STATE_DIMS), n)
+    return n
+
+
+def _defined_lengths(h, n: np.ndarray) -> np.ndarray:
+    """``n`` cut before each record's trailing frames where a layer of ``h`` (event, time, unit, layer) is NaN in
+    every unit: one frame read per record, the record itself only when its last frame is undefined."""
+    rows = np.flatnonzero(n > 0)
+    point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(n[rows] - 1, dims="_point")}
+    ended = np.asarray(h.isel(point).isnull().all("unit").any("layer").values, dtype=bool)
+    out = n.copy()
+    for e in rows[ended]:
+        undefined = np.asarray(h.isel(event=int(e), time=slice(0, int(n[e]))).isnull().all("unit").any("layer")
+                               .values, dtype=bool)
+        defined = np.flatnonzero(~undefined)
+        out[e] = int(defined[-1]) + 1 if defined.size else 0
+    return out
 
 
 def layer_ids(run, positions) -> np.ndarray:
