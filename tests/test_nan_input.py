@@ -130,6 +130,20 @@ def test_capture_of_frames_with_a_nan_frame_inside_a_record(model, frames):
                                    equal_nan=True)
 
 
+def test_a_run_with_missing_input_follows_the_schema_and_keeps_its_lengths(model, frames, tmp_path):
+    """NaN states after a missing input frame are part of the schema (validate accepts them, saving and opening keep
+    ``length``), NaN states inside a record whose input is defined are still a problem (an edited run)."""
+    run = _quiet_capture(model, _with_nan(frames))
+    rnnscope.schema.validate(run)
+    again = rnnscope.open_run(rnnscope.save_run(run, tmp_path / "holed.zarr"))
+    assert again["length"].values.tolist() == frames["length"].values.tolist()
+    np.testing.assert_array_equal(again["h"].values, run["h"].values)
+    edited = _quiet_capture(model, frames)
+    edited["h"][1, 3] = NAN
+    with pytest.raises(rnnscope.schema.SchemaError, match=r"'h' has NaN frames inside 'length' \(first in event 1\)"):
+        rnnscope.schema.validate(edited)
+
+
 @pytest.mark.parametrize("time_chunk", [4, 4096])
 def test_padding_past_the_length_never_counts(model, frames, time_chunk):
     """Padding past each record's length (NaN, infinite or large) changes nothing and warns nothing; a NaN frame in

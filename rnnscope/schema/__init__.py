@@ -20,6 +20,7 @@ import xarray as xr
 
 from .._validation import plain  # noqa: F401  (public here: schema.plain)
 from ..errors import SchemaError
+from ._padding import _padding_problems
 from ._variables import (  # the vocabulary, as data
     ATTRIBUTION_COORDS,
     ATTRIBUTION_PER_TARGET,
@@ -218,40 +219,6 @@ def _version_problems(ds) -> list[str]:
         return ["variable 'segment_event' (record positions) belongs to schema 1; version 2 names the record of "
                 "each segment by its event_id in 'segment_event_id' (rnnscope.schema.upgrade converts it)"]
     return []
-
-
-def _padding_problems(ds) -> list[str]:
-    problems = []
-    length = np.asarray(ds["length"].values)
-    n_time = ds.sizes.get("time", 0)
-    if np.any(length < 0) or np.any(length > n_time):
-        problems.append(f"'length' must lie in [0, {n_time}] (the time dimension); got {length.min()}..{length.max()}")
-        return problems
-    valid = np.arange(n_time)[None, :] < length[:, None]  # (event, time)
-    defined = valid  # frames inside 'length' whose input was not missing (NaN features make the states NaN after)
-    if "features" in ds.data_vars and {"event", "time"} <= set(ds["features"].dims):
-        features = ds["features"].transpose("event", "time", ...)
-        missing = np.asarray(features.isnull().all([d for d in features.dims if d not in ("event", "time")]).values)
-        defined = valid & ~np.logical_or.accumulate(missing & valid, axis=1)
-    for name in ("label", "pred"):
-        if name in ds:
-            values = np.asarray(ds[name].values)
-            if np.any(values[~valid] != -1):
-                problems.append(f"variable {name!r} must be -1 past 'length'")
-    for name in ds.data_vars:
-        spec = VARIABLES.get(name)
-        if spec is None or spec.dtype != "f" or not spec.padded or "time" not in spec.dims:
-            continue
-        values = ds[name]
-        other = [d for d in values.dims if d not in ("event", "time")]
-        nan = np.asarray(values.isnull().any(other).values) if other else np.asarray(values.isnull().values)
-        if np.any(~nan[~valid]):
-            problems.append(f"variable {name!r} must be NaN past 'length'")
-        allnan = np.asarray(values.isnull().all(other).values) if other else nan
-        if name != "features" and np.any(allnan[defined]):
-            bad_event = int(np.flatnonzero((allnan & defined).any(axis=1))[0])
-            problems.append(f"variable {name!r} has NaN frames inside 'length' (first in event {bad_event})")
-    return problems
 
 
 # --------------------------------------------------------------------------------------------- records and segments
