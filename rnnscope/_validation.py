@@ -183,7 +183,7 @@ def first_nan_frames(x: Any, n_valid: Any = None) -> np.ndarray:
     return np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
 
 
-def warn_nan_frames(func: str, ids: Sequence[Any], first: np.ndarray, *, fill: str) -> None:
+def warn_nan_frames(func: str, ids: Sequence[Any] | np.ndarray, first: np.ndarray, *, fill: str) -> None:
     """One :class:`~rnnscope.errors.NumericalWarning` naming the records ``ids`` whose ``first`` NaN frame (-1: none)
     lies inside their length, what follows (NaN from there on, as PyTorch gives) and ``fill``, how to fill them.
 

@@ -173,7 +173,7 @@ class FrameIndex:
         lo = np.clip(self.start[take] - t0, 0, n_valid[row])
         hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
         keep = hi > lo
-        segments = (row[keep], lo[keep], hi[keep], self.segment[take][keep])
+        segments: tuple[np.ndarray, ...] = (row[keep], lo[keep], hi[keep], self.segment[take][keep])
         if missing is not None and missing.any():
             segments = _without_missing(segments, missing)
         return cls_idx.reshape(-1), segments
