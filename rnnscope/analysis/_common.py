@@ -186,14 +186,15 @@ def lengths(run) -> np.ndarray:
 def _defined_lengths(h, n: np.ndarray) -> np.ndarray:
     """``n`` cut before each record's trailing frames where a layer of ``h`` (event, time, unit, layer) is NaN in
     every unit: one frame read per record, the record itself only when its last frame is undefined."""
+    from ..io._summaries import missing_frames  # the one definition of a frame whose states are undefined
+
     rows = np.flatnonzero(n > 0)
     point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(n[rows] - 1, dims="_point")}
-    ended = np.asarray(h.isel(point).isnull().all("unit").any("layer").values, dtype=bool)
+    ended = missing_frames(np.asarray(h.isel(point).values)[:, None])
     out = n.copy()
-    for e in rows[ended]:
-        undefined = np.asarray(h.isel(event=int(e), time=slice(0, int(n[e]))).isnull().all("unit").any("layer")
-                               .values, dtype=bool)
-        defined = np.flatnonzero(~undefined)
+    for e in ([] if ended is None else rows[ended[:, 0]]):
+        undefined = missing_frames(np.asarray(h.isel(event=[int(e)], time=slice(0, int(n[e]))).values))
+        defined = np.flatnonzero(~undefined[0]) if undefined is not None else np.arange(n[e])
         out[e] = int(defined[-1]) + 1 if defined.size else 0
     return out
 
