@@ -175,9 +175,13 @@ def lengths(run) -> np.ndarray:
     if not n.size:
         return n
     if "pred" in run.data_vars and set(run["pred"].dims) == {"event", "time"}:
-        pred = run["pred"].transpose("event", "time").isel(time=slice(0, int(n.max())))
-        missing = np.asarray((pred < 0).values) & (np.arange(pred.sizes["time"])[None, :] < n[:, None])
-        return np.where(missing.any(axis=1), missing.argmax(axis=1), n).astype(np.int64)
+        pred = run["pred"].transpose("event", "time")
+        rows = np.flatnonzero(n > 0)  # one frame read per record; a record itself only when its last pred is -1
+        last = pred.isel(event=xr.DataArray(rows, dims="_point"), time=xr.DataArray(n[rows] - 1, dims="_point"))
+        out = n.copy()
+        for e in rows[np.asarray(last.values) < 0]:
+            out[e] = int(np.argmax(np.asarray(pred.isel(event=int(e), time=slice(0, int(n[e]))).values) < 0))
+        return out
     if "h" in run.data_vars and set(run["h"].dims) == set(STATE_DIMS):
         return _defined_lengths(run["h"].transpose(*STATE_DIMS), n)
     return n
