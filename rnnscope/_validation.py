@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
+
+from .errors import NumericalWarning
 
 DEFAULT_CLASS_NAMES = ("SIL", "TRE", "LP", "VTE", "HYB")
 #: the background class of the default task (the synthetic generator's); used only with DEFAULT_CLASS_NAMES
@@ -150,6 +153,61 @@ def check_features(x: Any, *, where: str, func: str, n_features: int | None = No
             f"feature {feature}). Fill or cut them before calling."
         )
     return arr
+
+
+# ------------------------------------------------------------------------------------------------ NaN frames
+
+#: how to fill NaN frames, for the warning of :func:`warn_nan_frames`: a features Dataset, an array or tensor
+FILL_DATASET = ('frames["features"] = frames["features"].fillna(xr.DataArray(model.feature_mean.numpy(), '
+                'dims="feature"))')
+FILL_ARRAY = "x = np.where(np.isnan(x), model.feature_mean.numpy(), x)"
+
+
+def first_nan_frames(x: Any, n_valid: Any = None) -> np.ndarray:
+    """Per row of ``x`` (rows, time, features; an array or a tensor), the first frame holding a NaN feature before
+    ``n_valid[row]`` (default every frame), else -1.
+
+    Examples
+    --------
+    >>> x = np.zeros((3, 4, 2))
+    >>> x[0, 2, 1] = x[1, 3, 0] = np.nan
+    >>> first_nan_frames(x).tolist(), first_nan_frames(x, [4, 3, 4]).tolist()
+    ([2, 3, -1], [2, -1, -1])
+    """
+    if hasattr(x, "detach"):  # a tensor (on any device): reduced where it lives
+        bad = x.detach().isnan().any(-1).cpu().numpy()
+    else:
+        bad = np.isnan(np.asarray(x)).any(-1)
+    if n_valid is not None:
+        bad &= np.arange(bad.shape[1])[None, :] < np.asarray(n_valid)[:, None]
+    return np.where(bad.any(axis=1), bad.argmax(axis=1), -1).astype(np.int64)
+
+
+def warn_nan_frames(func: str, ids: Sequence[Any] | np.ndarray, first: np.ndarray, *, fill: str) -> None:
+    """One :class:`~rnnscope.errors.NumericalWarning` naming the records ``ids`` whose ``first`` NaN frame (-1: none)
+    lies inside their length, what follows (NaN from there on, as PyTorch gives) and ``fill``, how to fill them.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_nan_frames("capture", ["a", "b"], np.array([-1, 5]), fill=FILL_ARRAY)
+    >>> print(caught[0].message)
+    capture: 1 record(s) hold NaN features inside their length: 'b' from frame 5. Their states and outputs are NaN from
+    that frame on, as PyTorch's own modules give (NaN is missing data; rnnscope fills nothing in). ...
+    """
+    first = np.asarray(first)
+    hit = np.flatnonzero(first >= 0)
+    if not hit.size:
+        return
+    listed = ", ".join(f"{str(ids[i])!r} from frame {int(first[i])}" for i in hit[:5])
+    more = f" and {hit.size - 5} more" if hit.size > 5 else ""
+    warnings.warn(
+        f"{func}: {hit.size} record(s) hold NaN features inside their length: {listed}{more}. Their states and "
+        "outputs are NaN from that frame on, as PyTorch's own modules give (NaN is missing data; rnnscope fills "
+        "nothing in). To fill it instead, e.g. with the training mean (0 after normalising), do so before the call: "
+        f"{fill}; or cut the records before those frames.", NumericalWarning, stacklevel=3)
 
 
 # ------------------------------------------------------------------------------------------------ background

@@ -209,8 +209,8 @@ class EmptyClassWarning(RnnscopeWarning, RuntimeWarning):
 
 class NumericalWarning(RnnscopeWarning, RuntimeWarning):
     """A number could not be computed where the data do not allow it (a layer that never recovered, fewer than two
-    units to correlate, NaN or infinite states inside valid frames, a constant record): NaN or a floor value there,
-    as the message says.
+    units to correlate, NaN or infinite states inside valid frames, a constant record, NaN input frames inside a
+    record, whose states are NaN from there on as in PyTorch): NaN or a floor value there, as the message says.
 
     Examples
     --------

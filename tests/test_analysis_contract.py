@@ -1,6 +1,7 @@
 """Contract of every public analysis function: it accepts a padded run in memory or dask-backed from disk, gives the
 same result on both, keeps coordinates, never mutates its input and ignores whatever lies past ``length``."""
 import copy
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -10,6 +11,7 @@ from analysis_runs import padded_run
 
 import rnnscope
 from rnnscope import analysis
+from rnnscope.errors import NumericalWarning
 
 pytestmark = pytest.mark.filterwarnings("ignore::rnnscope.analysis.EmptyClassWarning")
 
@@ -183,3 +185,45 @@ def _pad(run: xr.Dataset, extra: int) -> xr.Dataset:
 def test_results_do_not_depend_on_the_padding_length(runs, extra, name):
     run, _, _ = runs
     _same(CALLS[name](run), CALLS[name](_pad(run, extra)))
+
+
+def _missing_input(run: xr.Dataset, event: int, frame: int) -> xr.Dataset:
+    """``run`` as a capture leaves it when record ``event``'s input is NaN at ``frame``: its states and ``prob`` NaN
+    and ``pred`` -1 from there to its length (``length`` unchanged); no stored summaries (recomputed by the
+    analyses)."""
+    out = run.drop_vars([v for v in run.data_vars if v.startswith("summary_")]).copy(deep=True)
+    n = int(out["length"].values[event])
+    for name in [v for v in out.data_vars if set(out[v].dims) == {"event", "time", "unit", "layer"}] + ["prob"]:
+        values = out[name].transpose("event", "time", ...).values
+        values[event, frame:n] = np.nan
+        out[name] = (out[name].transpose("event", "time", ...).dims, values)
+    out["pred"].values[event, frame:n] = -1
+    return out
+
+
+@pytest.fixture(scope="module")
+def missing_runs(runs):
+    run = runs[0]
+    event = int(np.argmax(run["length"].values))
+    frame = int(run["length"].values[event]) // 2
+    missing = _missing_input(run, event, frame)
+    cut = missing.assign_coords(length=("event", np.where(np.arange(run.sizes["event"]) == event, frame,
+                                                          run["length"].values)))
+    return missing, cut
+
+
+#: the calls that analyse the run itself (the attribution analyses take an attribution the test builds from it)
+RUN_CALLS = [name for name in CALLS if name.split("[")[0] not in ("band_profile", "lag_profile",
+                                                                  "attribution_over_time")]
+
+
+@pytest.mark.parametrize("name", RUN_CALLS)
+def test_nan_states_after_a_missing_input_give_the_record_cut_there(missing_runs, name):
+    """States NaN from a missing input frame to the record's end (what capture gives for a NaN frame inside a
+    record, as PyTorch): every analysis gives the numbers of the run whose record is cut before that frame, and says
+    nothing of NaN."""
+    missing, cut = missing_runs
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NumericalWarning)
+        got = CALLS[name](missing)
+    _same(got, CALLS[name](cut))

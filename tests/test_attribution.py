@@ -315,9 +315,9 @@ def test_copy_unit_band_profile_and_memory_from_a_stored_attribution(tmp_path):
 
 
 def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
-    """NaN frames inside a record (a gap of the archive): the model sees its normaliser's mean there (it turns NaN
-    into 0 after normalising), so they enter the window as that input; every attribution stays finite and f(x) is the
-    model's own value."""
+    """NaN frames inside a record (a gap of the archive): the model sees NaN there, as PyTorch's own modules do
+    (nothing is filled in); targets before the gap are explained as usual (the models are causal): every attribution
+    stays finite and f(x) is the model's own value; a target after the gap is NaN, as the model's output there."""
     data = _frames(n_records=1, n_time=40)
     features = data["features"].values.copy()
     features[0, 10:14] = np.nan
@@ -326,8 +326,9 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
     model = RNNClassifier(
         "gru", input_size=6, hidden_size=4, num_classes=2, class_names=["BG", "EV"], background="BG"
     ).fit_normalizer(data)
-    attr = attribution(model, data, target=[0, 2], frames=(8.0, 9.0), max_lag=12, steps=16, progress=False)
-    assert np.isfinite(attr.attribution.values[:, :12]).all()
+    attr = attribution(model, data, target=[0, 2], frames=(3.5, 4.5), max_lag=6, steps=16, progress=False)
+    assert set(attr.target_frame.values.tolist()) == {7, 8}  # frames before the gap (10 to 13)
+    assert np.isfinite(attr.attribution.values[:, :7]).all()
     with torch.no_grad():
         _, layers = model.forward_layers(torch.from_numpy(features[:, :40]))
     own = layers[0]["h"][0].numpy()
@@ -337,6 +338,8 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
         atol=1e-5,
     )
     assert float(attr.completeness_error.max()) < 0.01
+    after = attribution(model, data, target=[0], frames=(8.0, 8.5), max_lag=12, steps=4, progress=False)
+    assert np.isnan(after.target_value.values).all() and np.isnan(own[int(after.target_frame[0]), 0])
 
 
 def test_unrolled_never_calls_the_fused_kernel_while_autograd_records(monkeypatch):

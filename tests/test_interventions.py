@@ -268,6 +268,31 @@ def test_noise_robustness_alignment(trained, frames, mode, where):
     assert rec.dims == ("layer",)
 
 
+@pytest.mark.parametrize("mode", ["overwrite", "insert"])
+def test_noise_robustness_on_a_record_with_a_nan_frame_after_the_noise(trained, frames, mode):
+    """A record with missing data (a NaN frame) after the noise segment: the noise's mean and spread come from the
+    defined frames (finite noise), the frames before the noise are identical in both runs, the NaN frame is not
+    taken for a perturbed one, both runs are NaN from it on (as PyTorch) with the warning, and the perturbation
+    analysis reads the frames before it."""
+    holed = frames.copy(deep=True)
+    holed["features"][1, 70, :] = np.nan  # after the noise (15 s to 19 s)
+    with pytest.warns(rnnscope.errors.NumericalWarning, match="from frame 70"):
+        clean, noisy = experiments.noise_robustness(trained, holed, event=1, start=15.0, duration=4.0,
+                                                      noise_level=2.0, how=mode, where="features", seed=3)
+    info = noisy.attrs["noise"]
+    start, stop = info["noise_start_frame"], info["noise_stop_frame"]
+    inserted = info["inserted_frames"]
+    assert start == int(np.searchsorted(holed["time"].values, 15.0)) and stop <= 70 + inserted
+    assert np.isfinite(noisy["features"].values[0, start:stop]).all()
+    np.testing.assert_array_equal(noisy["h"].values[0, :start], clean["h"].values[0, :start])
+    assert np.isnan(clean["h"].values[0, 70:int(clean.length[0])]).all()
+    assert np.isnan(noisy["h"].values[0, 70 + inserted:int(noisy.length[0])]).all()
+    assert np.isfinite(noisy["h"].values[0, :70 + inserted]).all()
+    diff = analysis.perturbation(clean, noisy)
+    assert float(abs(diff.isel(time=slice(0, start))).max()) == 0.0
+    assert float(abs(diff.isel(time=slice(start, stop))).max()) > 0.0
+
+
 def test_noise_robustness_waveform_needs_a_waveform(trained, frames):
     features_only = frames.drop_vars(["waveform", "sample_label"])
     with pytest.raises(ValueError, match="where='waveform' needs the record's 'waveform'"):

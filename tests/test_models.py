@@ -218,7 +218,9 @@ def test_fit_normalizer_reads_a_features_dataset_event_by_event():
 
 @pytest.mark.parametrize("make", [lambda: RNNClassifier(MIXED, input_size=3, hidden_size=4, num_classes=5),
                                   lambda: TCNClassifier(input_size=3, num_classes=5, filters=4)])
-def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
+def test_normaliser_applied_inside_forward_and_nan_propagates_as_in_pytorch(make):
+    """NaN after a record (padding the model cannot tell from missing data) makes the outputs NaN from there on, as
+    PyTorch's own modules do, and never reaches the frames before it (the models are causal)."""
     torch.manual_seed(4)
     model = make().eval()
     rng = np.random.default_rng(2)
@@ -229,7 +231,8 @@ def test_normaliser_applied_inside_forward_and_nan_padding_harmless(make):
     with torch.no_grad():
         out = model(batch)
         alone = model(short[None].astype(np.float32))
-        assert torch.isfinite(out).all()
+        assert torch.isfinite(out[0]).all() and torch.isfinite(out[1, :7]).all()
+        assert torch.isnan(out[1, 7:]).all()
         assert torch.allclose(out[1, :7], alone[0], atol=1e-5)
         # the normaliser is really inside: the same model with identity normaliser on pre-normalised input
         z = (torch.as_tensor(short[None], dtype=torch.float32) - model.feature_mean) / model.feature_std

@@ -789,3 +789,36 @@ def test_capture_does_not_warn_when_the_kernels_are_off_on_purpose_or_not_needed
         rnnscope.capture(RNNClassifier("rnn", input_size=frames.sizes["feature"], hidden_size=4, num_classes=5),
                          frames, progress=False)
     assert fresh_session._FALLBACK_WARNED is False
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "fallback"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_nan_inside_a_record_propagates_through_the_classifier_as_in_pytorch(kind, native):
+    """A features Dataset (records of three lengths, NaN padding) with a NaN feature inside record 1: through the
+    classifier's capture (native kernels, or the fused fallback), every layer's states equal PyTorch's own modules on
+    the normalised frames, NaN from that frame on in record 1 only; padding changes nothing."""
+    rng = np.random.default_rng(3)
+    lengths = [25, 21, 17]
+    feats = [rng.normal(2.0, 1.5, (n, 6)).astype(np.float32) for n in lengths]
+    data = rnnscope.data.from_features(feats, [np.zeros(n, int) for n in lengths], class_names=["BG", "EV"],
+                                       frame_rate=2.0, background="BG")
+    feats[1][9, 4] = np.nan  # missing data the reader would refuse, put in afterwards
+    data["features"][1, 9, 4] = np.nan
+    torch.manual_seed(1)
+    model = RNNClassifier(kind, input_size=6, hidden_size=37, num_classes=2, num_layers=2,
+                          class_names=["BG", "EV"]).eval()
+    model.fit_normalizer([feats[0], feats[2]])
+    previous = set_native(native)
+    try:
+        with pytest.warns(rnnscope.errors.NumericalWarning, match=r"'rec00001' from frame 9\."):
+            run = rnnscope.capture(model, data, progress=False, batch_size=3)
+    finally:
+        set_native(previous)
+    for e, n in enumerate(lengths):
+        inp = (torch.from_numpy(feats[e][None]) - model.feature_mean) / model.feature_std
+        with torch.no_grad():
+            for layer in range(2):
+                inp, _ = model.layers[layer].rnn(inp)
+                h = torch.from_numpy(run["h"].isel(event=e, layer=layer, time=slice(0, n)).values)
+                _assert_like(h, inp[0], (kind, e, layer))
+        assert bool(torch.isnan(h[9:]).all()) == (e == 1) and not bool(torch.isnan(h[:9]).any())

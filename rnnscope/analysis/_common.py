@@ -166,7 +166,41 @@ def drop_padded_units(x: np.ndarray) -> np.ndarray:
 
 
 def lengths(run) -> np.ndarray:
-    return np.asarray(run["length"].values, dtype=np.int64)
+    """The frames of every record the analyses read: ``length``, cut before the states a missing input left
+    undefined. A NaN input frame makes a recurrent layer NaN from there on (as in PyTorch): a classifier's run marks
+    those frames with ``pred`` -1 inside the length; in a run without ``pred`` they are the frames at the end of the
+    record where a layer's ``h`` is NaN in every unit. NaN frames followed by defined ones (an edited run) are kept
+    (and said by the analyses that meet them)."""
+    n = np.asarray(run["length"].values, dtype=np.int64)
+    if not n.size:
+        return n
+    if "pred" in run.data_vars and set(run["pred"].dims) == {"event", "time"}:
+        pred = run["pred"].transpose("event", "time")
+        rows = np.flatnonzero(n > 0)  # one frame read per record; a record itself only when its last pred is -1
+        last = pred.isel(event=xr.DataArray(rows, dims="_point"), time=xr.DataArray(n[rows] - 1, dims="_point"))
+        out = n.copy()
+        for e in rows[np.asarray(last.values) < 0]:
+            out[e] = int(np.argmax(np.asarray(pred.isel(event=int(e), time=slice(0, int(n[e]))).values) < 0))
+        return out
+    if "h" in run.data_vars and set(run["h"].dims) == set(STATE_DIMS):
+        return _defined_lengths(run["h"].transpose(*STATE_DIMS), n)
+    return n
+
+
+def _defined_lengths(h, n: np.ndarray) -> np.ndarray:
+    """``n`` cut before each record's trailing frames where a layer of ``h`` (event, time, unit, layer) is NaN in
+    every unit: one frame read per record, the record itself only when its last frame is undefined."""
+    from ..io._summaries import missing_frames  # the one definition of a frame whose states are undefined
+
+    rows = np.flatnonzero(n > 0)
+    point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(n[rows] - 1, dims="_point")}
+    ended = missing_frames(np.asarray(h.isel(point).values)[:, None])
+    out = n.copy()
+    for e in ([] if ended is None else rows[ended[:, 0]]):
+        undefined = missing_frames(np.asarray(h.isel(event=[int(e)], time=slice(0, int(n[e]))).values))
+        defined = np.flatnonzero(~undefined[0]) if undefined is not None else np.arange(n[e])
+        out[e] = int(defined[-1]) + 1 if defined.size else 0
+    return out
 
 
 def layer_ids(run, positions) -> np.ndarray:
@@ -333,7 +367,8 @@ def iter_blocks(run, variables, positions, *, events=None, labels: bool = True) 
     """Yield :class:`Block` s of the valid frames of every record (or of ``events``), record by record.
 
     ``variables`` is one name, or one name per selected layer (``positions``); the block's ``values`` stack the
-    selected layers along the last axis. Nothing past ``length`` is read.
+    selected layers along the last axis. Nothing past ``length`` is read, nor past a missing input frame
+    (:func:`lengths`).
     """
     positions = np.asarray(positions, dtype=np.int64)
     if isinstance(variables, str):

@@ -166,8 +166,9 @@ def activation_histogram(
         ids = np.asarray(run["event_id"].values) if "event_id" in run.coords else np.arange(run.sizes["event"])
         warnings.warn(f"{func}: {bad['count']} values of {var!r} inside valid frames (time < length) are NaN or "
                       f"infinite (the first in record {str(ids[event])!r}, frame {frame}); they are left out of the "
-                      "counts and shares (n_values). A run holds NaN only past 'length': check the capture or the "
-                      "'length' coordinate.", NumericalWarning, stacklevel=2)
+                      "counts and shares (n_values). A run holds NaN only past 'length' or after a missing input "
+                      "frame (every unit NaN): check the capture or the 'length' coordinate.", NumericalWarning,
+                      stacklevel=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         polarization = n_polar / n_values
         sparsity = n_sparse / n_values

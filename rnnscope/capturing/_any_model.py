@@ -11,6 +11,9 @@ from collections.abc import Mapping, Sequence
 
 import xarray as xr
 
+from .._validation import FILL_ARRAY, first_nan_frames, warn_nan_frames
+from ._module_runs import _event_ids
+
 __all__ = ["capture_modules", "module_runs"]
 
 
@@ -28,7 +31,11 @@ def module_runs(model, data, *, var, device, batch_size, silence, modules, sampl
                    progress=progress)
     if classifier_pass_applies(model, data, module_batch):
         return trace_classifier(model, data, var, device, batch_size, silence, **options)
-    return record_modules(model, data, var, device, batch_size, store, silence, overwrite=overwrite, **options)
+    runs = record_modules(model, data, var, device, batch_size, store, silence, overwrite=overwrite, **options)
+    if hasattr(model, "fit_normalizer") and getattr(data, "ndim", 0) == 3:  # an rnnscope model on frames
+        warn_nan_frames("capture", _event_ids(event_ids, data.shape[0], "capture"), first_nan_frames(data),
+                        fill=FILL_ARRAY)
+    return runs
 
 
 def capture_modules(

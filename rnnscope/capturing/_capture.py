@@ -32,7 +32,7 @@ import xarray as xr
 from .. import _version
 from .._device import on_device, resolve_device
 from .._overview import OVERVIEW_VARIABLES
-from .._validation import check_positive, stored_background
+from .._validation import FILL_DATASET, check_positive, first_nan_frames, stored_background, warn_nan_frames
 from ..errors import InputWarning, NativeFallbackWarning
 from ..io import STATE_ORDER, FrameIndex, SummaryAccumulator, window_values
 from ..models._native import native_status
@@ -359,6 +359,7 @@ def capture(
     on_cpu = torch.device(device).type == "cpu"
     layer_variables = [layer.variables for layer in model.layers]
     has_kernels = any(layer.has_native_kernel for layer in model.layers)
+    nan_frames = _NaNFrames(n_events)
     with torch.inference_mode():
         for b_index in range(start_batch, len(batches)):
             idx = batches[b_index]
@@ -375,10 +376,10 @@ def capture(
                     states = [tuple(s[:n_active] for s in st) for st in states]
                 rows = idx[:n_active]
                 n_valid = np.minimum(lengths[rows], t1) - t0
-                x = np.asarray(window_values(features, rows, t0, t1), dtype=np.float32)
-                x = x if x.flags.writeable else x.copy()  # a view of the data when it can be (never written)
+                x = _window_input(features, rows, t0, t1, n_valid)
+                n_defined = nan_frames.update(rows, t0, x, n_valid, states)
                 outputs = sink.outputs(rows, t0, t1 - t0, n_valid, layer_variables) if on_cpu else None
-                frames = frame_index(rows, t0, t1, n_valid, labels[rows, t0:t1])
+                frames = frame_index(rows, t0, t1, n_defined, labels[rows, t0:t1])
                 outputs, sums = with_group_sums(outputs, frames, t1 - t0, n_classes, hidden)  # summed by the kernels
                 logits, layers = model.trace_layers(torch.from_numpy(x).to(device), states, keep_dev, outputs)
                 if on_cpu and has_kernels:
@@ -388,13 +389,13 @@ def capture(
                 layer_values = [{v: t.cpu().numpy() for v, t in layer["variables"].items()} for layer in layers]
                 ranges = [layer.get("ranges") for layer in layers]
                 # with outputs the layers' h buffers are not needed any more: the summaries may reuse them
-                summaries.update(layer_values, *frames, n_valid, ranges, inplace=outputs is not None,
+                summaries.update(layer_values, *frames, n_defined, ranges, inplace=outputs is not None,
                                  sums=None if sums is None else [s.numpy() for s in sums])
                 if outputs is None:
                     for v in variables:
                         sink.write_state(v, rows, t0, n_valid, [lv.get(v) for lv in layer_values])
                 sink.write("prob", rows, t0, n_valid, prob.numpy())
-                sink.write("pred", rows, t0, n_valid, prob.argmax(-1).to(torch.int16).numpy())
+                sink.write("pred", rows, t0, n_valid, _predicted(prob).numpy())
                 bar.update(int(n_valid.sum()))
                 t0 = t1
                 if store is not None and t0 < t_max:
@@ -404,6 +405,7 @@ def capture(
                 sink.checkpoint(batch=b_index + 1, t_next=0, states=[], summaries=summaries, done=done)
     bar.close()
     sink.pad(lengths)
+    warn_nan_frames(func, record_ids(base), nan_frames.first, fill=FILL_DATASET)
 
     if store is None:
         new: dict[str, tuple[tuple[str, ...], Any]] = {
@@ -417,6 +419,51 @@ def capture(
         return xr.Dataset({**old, **new}, coords={**{name: c.variable for name, c in base.coords.items()}, **coords},
                           attrs=attrs)
     return _finish_store(sink, summaries.dataset(model.class_names, record_ids(base)), attrs)
+
+
+def _window_input(features, rows, t0, t1, n_valid) -> np.ndarray:
+    """The frames ``t0:t1`` of the records ``rows`` as float32, padding past each record's length set to 0 (the
+    models are causal: it never reaches a valid frame, whatever it holds; NaN there would only make the padded
+    states NaN). A view of the data when nothing is padded (never written)."""
+    x = np.asarray(window_values(features, rows, t0, t1), dtype=np.float32)
+    if (n_valid < t1 - t0).any():
+        x = np.where((np.arange(t1 - t0)[None, :] < n_valid[:, None])[..., None], x, np.float32(0))
+    return x if x.flags.writeable else x.copy()
+
+
+class _NaNFrames:
+    """The first NaN input frame of every record inside its length (``first``, -1: none), found window by window,
+    and the frames of a window whose states are defined (before that frame: after it every state of a recurrent
+    layer is NaN, as in PyTorch, and the summaries leave those frames out)."""
+
+    def __init__(self, n_events: int):
+        self.first = np.full(n_events, -1, dtype=np.int64)
+
+    def update(self, rows, t0, x, n_valid, states) -> np.ndarray:
+        """Record the window's NaN frames; return the defined frames of each row (at most ``n_valid``)."""
+        found = first_nan_frames(x, n_valid)
+        new = (found >= 0) & (self.first[rows] < 0)
+        self.first[rows[new]] = t0 + found[new]
+        cut = np.where(found >= 0, found, n_valid)
+        if states is not None:  # a state carried in NaN (an earlier window, or a resumed capture): nothing defined
+            carried = np.zeros(len(rows), dtype=bool)
+            for state in states:
+                for s in state:
+                    carried |= s.reshape(len(rows), -1).isnan().any(-1).cpu().numpy()
+            cut = np.where(carried, 0, cut)
+        return np.minimum(cut, n_valid)
+
+
+def _predicted(prob: torch.Tensor) -> torch.Tensor:
+    """The class of highest probability, int16; -1 where the probabilities are NaN (missing input: no class).
+
+    Examples
+    --------
+    >>> _predicted(torch.tensor([[0.2, 0.8], [float("nan"), float("nan")]])).tolist()
+    [1, -1]
+    """
+    pred = prob.argmax(-1).to(torch.int16)
+    return pred.masked_fill_(prob.isnan().any(-1), -1)
 
 
 def _softmax(logits: torch.Tensor) -> torch.Tensor:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from .._device import on_device, resolve_device
-from .._validation import check_positive
+from .._validation import FILL_ARRAY, check_positive, first_nan_frames, warn_nan_frames
 from ..io import FrameIndex, SummaryAccumulator
 from ..models._module_masks import silence_keeps
 from ..models._torch_rnn import module_entries, module_kind
@@ -87,13 +87,16 @@ def trace_classifier(model, data, variables="all", device="auto", batch_size=32,
     attrs = _attrs(model, chosen, variables, keeps, device, sampling_rate, time_axis, n_input)
     run = run_layout(arrays, entries, kinds, steps, lengths, ids, attrs, sampling_rate, n_input, label_array,
                      label_rate, names_of_classes)
+    first_nan = first_nan_frames(x)  # every frame of an array is inside its record: NaN there propagates
     summaries = _trace_batches(model, x, arrays, position, [keeps.get(n, [None])[0] for n in names], run, present,
-                               device, int(batch_size), progress)
+                               device, int(batch_size), progress, np.where(first_nan >= 0, first_nan, steps))
+    warn_nan_frames(func, ids, first_nan, fill=FILL_ARRAY)
     return {steps: with_summaries(run, summaries)}
 
 
-def _trace_batches(model, x, arrays, position, keep, run, variables, device, batch_size, progress):
-    """Every batch of events through ``model.trace_layers`` into ``arrays``; returns the summaries."""
+def _trace_batches(model, x, arrays, position, keep, run, variables, device, batch_size, progress, defined):
+    """Every batch of events through ``model.trace_layers`` into ``arrays``; returns the summaries (of the
+    ``defined`` first frames of each event: its states are NaN after its first NaN input frame)."""
     n_events, steps = arrays[variables[0]].shape[:2]
     class_names = [str(c) for c in run["class_name"].values] if "class_name" in run.coords else []
     table = segment_frames(run) if "label" in run else pd.DataFrame({"event": np.zeros(0, np.int64), "class": [],
@@ -116,7 +119,7 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
                 n_valid = np.full(rows.size, steps, dtype=np.int64)
                 outputs = [_layer_outputs(tensors, layer, i, position, rows, steps, n_valid)
                            for i, layer in enumerate(model.layers)] if on_cpu else None
-                window = frames(rows, 0, steps, n_valid, labels[rows])
+                window = frames(rows, 0, steps, defined[rows], labels[rows])
                 outputs, sums = with_group_sums(outputs, window, steps, len(class_names), model.hidden_size,
                                                 layers=list(position))  # summed by the kernels
                 batch = torch.as_tensor(x[start: start + rows.size]).to(device)
@@ -127,7 +130,7 @@ def _trace_batches(model, x, arrays, position, keep, run, variables, device, bat
                         for v in variables:
                             arrays[v][rows, :, :, p] = layer_values[v] if v in layer_values else np.nan
                 ranges = [layers[i].get("ranges") for i in position]
-                acc.update([{"h": v["h"]} for v in values], *window, n_valid, ranges if on_cpu else None,
+                acc.update([{"h": v["h"]} for v in values], *window, defined[rows], ranges if on_cpu else None,
                            inplace=on_cpu, sums=None if sums is None else [s.numpy() for s in sums])
                 bar.update(rows.size)
     finally:

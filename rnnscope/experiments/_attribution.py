@@ -344,13 +344,12 @@ def _baseline_vector(baseline, data_mean, n_features, func) -> np.ndarray:
                                f"Got shape {value.shape} instead.") from None
 
 
-def _record(data, event, device, fill=None):
-    """One record's valid frames on ``device``; NaN inside them (gaps) replaced by ``fill`` (the model's normaliser
-    mean: what the model sees there, since it turns NaN into 0 after normalising)."""
+def _record(data, event, device):
+    """One record's valid frames on ``device``, as the model sees them: NaN inside them (gaps) stays NaN, so targets
+    from a NaN frame on are NaN (their values and attributions), as PyTorch's own gradients give; frames before it
+    are explained as usual (the models are causal)."""
     n = int(data["length"].values[event])
     x = np.asarray(data["features"].isel(event=event, time=slice(0, n)).values, dtype=np.float32)
-    if fill is not None and not np.isfinite(x).all():
-        x = np.where(np.isfinite(x), x, np.asarray(fill, dtype=np.float32)[None, :])
     return torch.from_numpy(x).to(device)
 
 
@@ -364,7 +363,6 @@ def _classifier(model, data, targets, frames, baseline, shift, classes, device, 
         return np.asarray(data["features"].mean(("event", "time"), skipna=True).values, dtype=np.float64)
 
     base_vec = _baseline_vector(baseline, mean, n_feat, func)
-    gap = model.feature_mean.detach().cpu().numpy()  # what the model sees in NaN frames (gaps)
     peak = None
     if isinstance(frames, str) and frames == "peak":
         cache: dict = {}
@@ -372,7 +370,7 @@ def _classifier(model, data, targets, frames, baseline, shift, classes, device, 
         def peak(event, start, stop):
             if event not in cache:
                 cache.clear()
-                cache[event] = target_series(model, forward, _record(data, event, device, gap))
+                cache[event] = target_series(model, forward, _record(data, event, device))
             values = cache[event][start:stop, int(forward.index[0])]  # one target (_with_targets checks)
             return start + np.argmax(np.abs(values) if forward.kind == "unit" else values, axis=0)
     rows = frame_rows(data, frames, shift=shift, classes=classes, peak=peak if peak else None, func=func)
@@ -402,7 +400,7 @@ def _classifier(model, data, targets, frames, baseline, shift, classes, device, 
             for old in [e for e in cursors if e < event]:
                 del cursors[old]
             if int(event) not in cursors:
-                cursors[int(event)] = StateCursor(model, _record(data, int(event), device, gap))
+                cursors[int(event)] = StateCursor(model, _record(data, int(event), device))
             cursor = cursors[int(event)]
             offset = len(states)
             states += cursor.states(group.start.to_numpy())

@@ -87,7 +87,7 @@ class _Scorer:
         for a in range(0, len(order), batch_size):
             idx = order[a: a + batch_size]
             width = max(len(records.x[i]) for i in idx)
-            x = np.full((len(idx), width, model.input_size), np.nan, np.float32)
+            x = np.zeros((len(idx), width, model.input_size), np.float32)  # padding: 0, never a valid frame
             y = np.full((len(idx), width), -1, np.int64)
             for r, i in enumerate(idx):
                 x[r, : len(records.x[i])], y[r, : len(records.y[i])] = records.x[i], records.y[i]

@@ -2,6 +2,8 @@
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -141,7 +143,7 @@ def noise_robustness(
     mapped = mapping[:n_pert]
     differs = mapped < 0
     ok = ~differs
-    differs[ok] = ~np.all(np.isclose(x_pert[ok], x_clean[mapped[ok]], rtol=1e-5, atol=1e-6), axis=1)
+    differs[ok] = ~np.all(np.isclose(x_pert[ok], x_clean[mapped[ok]], rtol=1e-5, atol=1e-6, equal_nan=True), axis=1)
     touched = np.flatnonzero(differs)
     info["noise_start_frame"] = int(touched[0]) if touched.size else n_pert
     info["noise_stop_frame"] = int(touched[-1] + 1) if touched.size else n_pert
@@ -220,7 +222,9 @@ def _perturb_features(one, start, duration, level, how, rng, func):
     n_f = max(1, int(round(duration / step)))
     x = np.asarray(one["features"].values[0, :n], dtype=np.float64)
     y = np.asarray(one["label"].values[0, :n], dtype=np.int64)
-    mu, sd = x.mean(0), x.std(0)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a feature NaN in every frame: its noise is NaN too
+        mu, sd = np.nanmean(x, 0), np.nanstd(x, 0)  # missing frames (NaN) of the record left out
     clean = one.drop_vars([v for v in ("waveform", "sample_label", "spectrogram") if v in one])
     clean = clean.drop_vars([c for c in ("sample", "sample_time", "n_samples", "freq") if c in clean.coords])
     if how == "overwrite":

@@ -87,6 +87,27 @@ def valid_ranges(values: np.ndarray, n_valid: np.ndarray) -> list[tuple[float, f
     return [None if np.isnan(low[k]) else (float(low[k]), float(high[k])) for k in range(n_layers)]
 
 
+def missing_frames(h: np.ndarray) -> np.ndarray | None:
+    """Frames (rows, time) where a layer's ``h`` (rows, time, unit, layer) is NaN in every unit: states the input
+    left undefined (a NaN frame inside a record makes a recurrent layer NaN from there on, as in PyTorch), which the
+    summaries leave out; None when there is none. A unit a narrower layer lacks (NaN in every frame) does not make
+    a frame missing.
+
+    Examples
+    --------
+    >>> h = np.zeros((1, 3, 2, 2), np.float32)
+    >>> h[0, 1:, :, 1] = np.nan  # layer 1 undefined from frame 1 on
+    >>> h[0, :, 1, 0] = np.nan  # layer 0 has one unit only
+    >>> missing_frames(h).tolist()
+    [[False, True, True]]
+    """
+    nan = np.isnan(h)
+    if not nan.any():
+        return None
+    missing = nan.all(axis=2).any(axis=-1)
+    return missing if missing.any() else None
+
+
 def _layer_ranges(part: dict, n_valid: np.ndarray, n_layers: int) -> list[dict]:
     """Per layer, variable -> (min, max) over the valid frames of a window (``part``: variable -> (rows, time, unit,
     layer)), by :func:`valid_ranges`."""
@@ -128,13 +149,18 @@ class FrameIndex:
         self.stop = table["frame_stop"].to_numpy(np.int64)[order]
         self.segment = order.astype(np.int64)
 
-    def __call__(self, rows, t0, t1, n_valid, labels) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """``labels`` (rows, t1 - t0): frame labels of the window. Returns ``(cls_idx, segments)``: the class of
-        each frame (``n_classes`` for a valid unlabelled frame, ``n_classes + 1`` past the record's end) and
-        ``(row, lo, hi, segment)``: frames ``lo:hi`` of the window's row ``row`` belong to ``segment``."""
+    def __call__(self, rows, t0, t1, n_valid, labels, missing=None) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """``labels`` (rows, t1 - t0): frame labels of the window; ``missing`` (rows, t1 - t0) bool or None: valid
+        frames whose states are NaN (the input was missing there), left out like frames past the end. Returns
+        ``(cls_idx, segments)``: the class of each frame (``n_classes`` for a valid unlabelled frame,
+        ``n_classes + 1`` past the record's end or missing) and ``(row, lo, hi, segment)``: frames ``lo:hi`` of the
+        window's row ``row`` belong to ``segment`` (a segment with missing frames in several pieces)."""
         rows = np.asarray(rows, dtype=np.int64)
         n = t1 - t0
         valid = np.arange(n)[None, :] < n_valid[:, None]
+        if missing is not None:
+            missing = np.asarray(missing, dtype=bool) & valid
+            valid = valid & ~missing
         labels = np.asarray(labels)
         if labels.dtype.kind == "f":  # a concatenation along event pads labels with NaN: unknown, never cast
             labels = np.where(np.isnan(labels), -1, labels)
@@ -147,7 +173,35 @@ class FrameIndex:
         lo = np.clip(self.start[take] - t0, 0, n_valid[row])
         hi = np.clip(self.stop[take] - t0, 0, n_valid[row])
         keep = hi > lo
-        return cls_idx.reshape(-1), (row[keep], lo[keep], hi[keep], self.segment[take][keep])
+        segments: tuple[np.ndarray, ...] = (row[keep], lo[keep], hi[keep], self.segment[take][keep])
+        if missing is not None and missing.any():
+            segments = _without_missing(segments, missing)
+        return cls_idx.reshape(-1), segments
+
+
+def _without_missing(segments, missing: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``segments`` (row, lo, hi, segment) cut around the ``missing`` frames (rows, n): the pieces of each segment
+    that hold no missing frame (a Python loop over the segments that hold some: records with NaN input only).
+
+    Examples
+    --------
+    >>> missing = np.array([[False, False, True, False, False]])
+    >>> [a.tolist() for a in _without_missing((np.array([0]), np.array([1]), np.array([5]), np.array([7])), missing)]
+    [[0, 0], [1, 3], [2, 5], [7, 7]]
+    """
+    row, lo, hi, seg = segments
+    count = np.zeros((missing.shape[0], missing.shape[1] + 1), dtype=np.int64)  # missing frames before each frame
+    np.cumsum(missing, axis=1, out=count[:, 1:])
+    hit = count[row, hi] - count[row, lo] > 0
+    if not hit.any():
+        return segments
+    pieces = [tuple(a[~hit] for a in segments)]
+    for k in np.flatnonzero(hit):
+        inside = np.concatenate([[0], (~missing[row[k], lo[k]:hi[k]]).astype(np.int8), [0]])
+        edges = np.diff(inside)
+        a, b = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        pieces.append((np.full(a.size, row[k]), lo[k] + a, lo[k] + b, np.full(a.size, seg[k])))
+    return tuple(np.concatenate([p[i] for p in pieces]).astype(np.int64) for i in range(4))
 
 
 def frame_groups(cls_idx: np.ndarray, segments, n_rows: int, n: int, n_classes: int) -> np.ndarray | None:
@@ -388,5 +442,7 @@ def accumulate(states: dict, labels, lengths: np.ndarray, table: pd.DataFrame, n
             owned = not isinstance(source, np.ndarray) or not any(np.may_share_memory(v["h"], source)
                                                                    for v in layer_values)
             ranges = _layer_ranges(part, n_valid, n_layers)
-            acc.update(layer_values, *index(rows, t0, t1, n_valid, lab), n_valid, ranges=ranges, inplace=owned)
+            missing = missing_frames(part["h"])
+            acc.update(layer_values, *index(rows, t0, t1, n_valid, lab, missing), n_valid, ranges=ranges,
+                       inplace=owned)
     return acc

@@ -141,17 +141,26 @@ class ModelBase(nn.Module):
 
     # ---- normaliser ---------------------------------------------------------------------------------------
     def normalize(self, x: Tensor) -> Tensor:
-        """``(x - feature_mean) / feature_std``, then NaN (padding) replaced by 0.
+        """``(x - feature_mean) / feature_std``: NaN and infinities stay what they are, as in PyTorch's own modules.
 
-        The models are causal and padding only follows the valid frames, so zeroed padding never changes the
-        outputs on valid frames.
+        A NaN frame inside a record is missing data: the states and outputs are NaN from that frame on (what
+        ``nn.LSTM`` gives), never silently filled. Padding past a record's length is the business of the code that
+        knows the lengths (capture, :func:`rnnscope.train.fit`, :func:`rnnscope.train.predict` fill it with 0: the
+        models are causal, so it never changes the outputs on valid frames).
+
+        Examples
+        --------
+        >>> from rnnscope.models import RNNClassifier
+        >>> model = RNNClassifier("gru", input_size=2, hidden_size=3, num_classes=5)
+        >>> model.feature_mean.fill_(1.0)
+        tensor([1., 1.])
+        >>> model.normalize(torch.tensor([[[3.0, float("nan")]]])).tolist()
+        [[[2.0, nan]]]
         """
         if torch.is_grad_enabled() and (x.requires_grad or self.feature_mean.requires_grad
                                         or self.feature_std.requires_grad):
-            z = (x - self.feature_mean) / self.feature_std
-            return torch.where(torch.isnan(z), torch.zeros((), dtype=z.dtype, device=z.device), z)
-        z = x.sub(self.feature_mean).div_(self.feature_std)  # no graph: one new buffer, updated in place
-        return z.nan_to_num_(nan=0.0, posinf=float("inf"), neginf=float("-inf"))
+            return (x - self.feature_mean) / self.feature_std
+        return x.sub(self.feature_mean).div_(self.feature_std)  # no graph: one new buffer, updated in place
 
     def _prepare_input(self, x: Any, func: str) -> Tensor:
         ref = self.feature_mean

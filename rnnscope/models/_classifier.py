@@ -92,8 +92,10 @@ class RNNClassifier(ModelBase):
 
     Notes
     -----
-    Input is batch first, ``(batch, time, input_size)``, raw (the model normalises). NaN padding at the end of
-    shorter sequences is replaced by 0 after normalising; the model is causal, so valid frames are unaffected.
+    Input is batch first, ``(batch, time, input_size)``, raw (the model normalises). NaN is kept, as in PyTorch's
+    ``nn.LSTM``: a NaN frame makes the states and logits NaN from that frame on. Batches of records of different
+    lengths are padded by the caller (capture, :func:`rnnscope.train.fit` and :func:`rnnscope.train.predict` pad
+    with 0); the model is causal, so padding after a record never changes its valid frames.
 
     Unit masks (``keep``: one bool tensor ``(hidden_size,)`` per layer, True = keep, or None) silence units
     *inside* the recurrence (their ``h`` is 0 at every step, so they feed nothing to the next step; see
@@ -220,7 +222,7 @@ class RNNClassifier(ModelBase):
         Parameters
         ----------
         x : Tensor or array
-            Raw features, ``(batch, time, input_size)``; NaN padding allowed at the end.
+            Raw features, ``(batch, time, input_size)``; NaN propagates from its frame on, as in PyTorch.
         states : list of (tuple of Tensor or None), optional
             Initial state of each layer (e.g. the ``final_state`` of the previous chunk of a long record).
         keep : list of (bool tensor or None), optional

@@ -72,9 +72,10 @@ class TCNClassifier(ModelBase):
 
     Notes
     -----
-    Same interface as :class:`RNNClassifier` for the normaliser (``fit_normalizer``; NaN padding becomes 0 after
-    normalising), class names, ``config``, ``save`` and :func:`rnnscope.models.load`. Convolutions are padded on
-    the left only, so the output at frame t depends on frames ``t - receptive_field + 1 .. t`` only.
+    Same interface as :class:`RNNClassifier` for the normaliser (``fit_normalizer``; NaN is kept, as in PyTorch: a
+    NaN frame makes the logits of the frames that see it NaN), class names, ``config``, ``save`` and
+    :func:`rnnscope.models.load`. Convolutions are padded on the left only, so the output at frame t depends on frames
+    ``t - receptive_field + 1 .. t`` only.
 
     Examples
     --------

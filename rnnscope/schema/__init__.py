@@ -20,6 +20,7 @@ import xarray as xr
 
 from .._validation import plain  # noqa: F401  (public here: schema.plain)
 from ..errors import SchemaError
+from ._padding import _padding_problems
 from ._variables import (  # the vocabulary, as data
     ATTRIBUTION_COORDS,
     ATTRIBUTION_PER_TARGET,
@@ -218,35 +219,6 @@ def _version_problems(ds) -> list[str]:
         return ["variable 'segment_event' (record positions) belongs to schema 1; version 2 names the record of "
                 "each segment by its event_id in 'segment_event_id' (rnnscope.schema.upgrade converts it)"]
     return []
-
-
-def _padding_problems(ds) -> list[str]:
-    problems = []
-    length = np.asarray(ds["length"].values)
-    n_time = ds.sizes.get("time", 0)
-    if np.any(length < 0) or np.any(length > n_time):
-        problems.append(f"'length' must lie in [0, {n_time}] (the time dimension); got {length.min()}..{length.max()}")
-        return problems
-    valid = np.arange(n_time)[None, :] < length[:, None]  # (event, time)
-    for name in ("label", "pred"):
-        if name in ds:
-            values = np.asarray(ds[name].values)
-            if np.any(values[~valid] != -1):
-                problems.append(f"variable {name!r} must be -1 past 'length'")
-    for name in ds.data_vars:
-        spec = VARIABLES.get(name)
-        if spec is None or spec.dtype != "f" or not spec.padded or "time" not in spec.dims:
-            continue
-        values = ds[name]
-        other = [d for d in values.dims if d not in ("event", "time")]
-        nan = np.asarray(values.isnull().any(other).values) if other else np.asarray(values.isnull().values)
-        if np.any(~nan[~valid]):
-            problems.append(f"variable {name!r} must be NaN past 'length'")
-        allnan = np.asarray(values.isnull().all(other).values) if other else nan
-        if np.any(allnan[valid]):
-            bad_event = int(np.flatnonzero((allnan & valid).any(axis=1))[0])
-            problems.append(f"variable {name!r} has NaN frames inside 'length' (first in event {bad_event})")
-    return problems
 
 
 # --------------------------------------------------------------------------------------------- records and segments
@@ -507,6 +479,15 @@ def _padding_marker(ds):
     return ds[names[0]] if names else None
 
 
+def _marks_valid(ds, marker, where):
+    """:func:`_is_valid` of ``marker`` at ``where`` (isel indexers); ``pred`` is -1 past ``length`` and also where the
+    input was missing (NaN ``prob``), so a frame with ``pred == -1`` whose ``features`` are defined is valid too."""
+    valid = _is_valid(marker.isel(where))
+    if marker.name == "pred" and "features" in ds.data_vars and {"event", "time"} <= set(ds["features"].dims):
+        valid = valid | _is_valid(ds["features"].isel(where))
+    return valid
+
+
 def _is_valid(marker):
     """Per (event, time) position of ``marker`` (a DataArray): True where it holds a valid frame (lazy with dask)."""
     if marker.name == "pred" or marker.dtype.kind in "iu":
@@ -598,11 +579,11 @@ def valid_lengths(ds) -> np.ndarray:
     if marker is None or not rows.size:
         return candidate
     point = {"event": xr.DataArray(rows, dims="_point"), "time": xr.DataArray(candidate[rows] - 1, dims="_point")}
-    last_valid = np.asarray(_is_valid(marker.isel(point)).values, dtype=bool)
+    last_valid = np.asarray(_marks_valid(ds, marker, point).values, dtype=bool)
     cut = rows[~last_valid]
     if not cut.size:
         return candidate
-    valid = np.asarray(_is_valid(marker.isel(event=cut, time=slice(0, int(candidate[cut].max()))))
+    valid = np.asarray(_marks_valid(ds, marker, {"event": cut, "time": slice(0, int(candidate[cut].max()))})
                        .transpose("event", "time").values, dtype=bool)
     out = candidate.copy()
     ids = event_ids(ds)

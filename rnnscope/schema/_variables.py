@@ -77,7 +77,7 @@ VARIABLES: dict[str, VariableSpec] = {
         _spec("reset_gate", STATE_DIMS, "f", "GRU reset gate r", True),
         _spec("candidate", STATE_DIMS, "f", "GRU candidate n", True),
         _spec("prob", ("event", "time", "class_name"), "f", "softmax output", True),
-        _spec("pred", ("event", "time"), "i", "argmax class; -1 where padded", True),
+        _spec("pred", ("event", "time"), "i", "argmax class; -1 where padded or prob is NaN", True),
         # summaries stored at capture time (small; widgets and analyses read them without a full pass)
         _spec("summary_heat", ("class_name", "unit", "layer"), "f",
               "segment-weighted heat: mean over the class's segments of the segment's mean |h|"),

@@ -29,7 +29,7 @@ from torch.nn import functional as TF
 from .._device import resolve_device
 from .._seed import seeded
 from .._tasks import _progress
-from .._validation import check_choice, check_positive
+from .._validation import FILL_DATASET, check_choice, check_positive, first_nan_frames, warn_nan_frames
 from ..features._contract import check_contract, input_contract
 from ._records import _batches, _Records, _records, _split_validation
 
@@ -282,8 +282,15 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32,
     TypeError
         When ``dataset`` is not an xarray Dataset.
     ValueError
-        When it holds no record, no ``features`` or ``label``, features that do not match the model's input
-        contract (size, sampling rate, feature settings), or NaN features inside a record's length.
+        When it holds no record, no ``features`` or ``label``, or features that do not match the model's input
+        contract (size, sampling rate, feature settings).
+
+    Warns
+    -----
+    rnnscope.errors.NumericalWarning
+        When records hold NaN features inside their length: their probabilities are NaN from the first such frame
+        on (as PyTorch's own modules give); the warning names the records and frames and how to fill them. Padding
+        past a record's length is never read.
     rnnscope.errors.ClassMismatchError
         When its class names are not the model's.
 
@@ -299,13 +306,15 @@ def predict(model: nn.Module, dataset: xr.Dataset, *, batch_size: int = 32,
     True
     """
     device = resolve_device(device)
-    records = _records(model, dataset, "predict")
+    records = _records(model, dataset, "predict", allow_nan=True)
+    first = np.array([first_nan_frames(x[None])[0] for x in records.x], dtype=np.int64)
     model.to(device).eval()
     out: list[np.ndarray] = [None] * len(records)  # type: ignore[list-item]
     for idx, x, _ in _batches(records, batch_size, None):
         prob = torch.softmax(model(x.to(device)), dim=-1).cpu().numpy()
         for row, i in enumerate(idx):
             out[i] = prob[row, : len(records.x[i])]
+    warn_nan_frames("predict", records.event_ids, first, fill=FILL_DATASET)
     return out
 
 

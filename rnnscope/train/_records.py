@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._validation import check_positive
+from .._validation import FILL_DATASET, check_positive
 
 # --------------------------------------------------------------------------------------------- data access
 
@@ -32,7 +32,9 @@ class _Records:
         return len(self.x)
 
 
-def _records(model, dataset: xr.Dataset, func: str) -> _Records:
+def _records(model, dataset: xr.Dataset, func: str, *, allow_nan: bool = False) -> _Records:
+    """The records of ``dataset`` (their valid frames) for ``model``; NaN or infinite features inside a record's
+    length are refused unless ``allow_nan`` (:func:`predict`: they propagate, as in PyTorch, with a warning)."""
     if not isinstance(dataset, xr.Dataset):
         raise TypeError(
             f"{func}: expected a features Dataset (rnnscope.features.compute); got {type(dataset).__name__}."
@@ -62,8 +64,11 @@ def _records(model, dataset: xr.Dataset, func: str) -> _Records:
     for i in range(n_events):
         n = int(lengths[i]) if lengths is not None else dataset.sizes["time"]
         x = np.asarray(dataset["features"][i, :n].values, dtype=np.float32)
-        if not np.all(np.isfinite(x)):
-            raise ValueError(f"{func}: record {ids[i]!r} has NaN or infinite features inside its length ({n} frames).")
+        if not allow_nan and not np.all(np.isfinite(x)):
+            frame = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
+            raise ValueError(
+                f"{func}: record {ids[i]!r} has NaN or infinite features inside its length ({n} frames; the first "
+                f"at frame {frame}). Fill them (e.g. with the training mean: {FILL_DATASET}) or cut the record.")
         xs.append(x)
         ys.append(model.remap_labels(np.asarray(dataset["label"][i, :n].values, dtype=np.int64), data_names))
     return _Records(xs, ys, list(model.class_names), ids)
