@@ -2,6 +2,8 @@
 unrolled path, stores, any nn.Module (bidirectional, conv front end, SeisBench's EQTransformer) and errors."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -338,8 +340,11 @@ def test_gaps_inside_a_record_are_explained_as_the_model_sees_them():
         atol=1e-5,
     )
     assert float(attr.completeness_error.max()) < 0.01
-    after = attribution(model, data, target=[0], frames=(8.0, 8.5), max_lag=12, steps=4, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", errors.CompletenessWarning)  # a NaN target has no completeness to miss
+        after = attribution(model, data, target=[0], frames=(8.0, 8.5), max_lag=12, steps=4, progress=False)
     assert np.isnan(after.target_value.values).all() and np.isnan(own[int(after.target_frame[0]), 0])
+    assert np.isnan(after.completeness_error.values).all() and (after.ig_steps.values == 4).all()  # not redone
 
 
 def test_unrolled_never_calls_the_fused_kernel_while_autograd_records(monkeypatch):

@@ -22,7 +22,11 @@ def _one_thread(one_torch_thread):
 
 
 def _autograd(model, x0, dx, pos, index, kind, var, layer, alphas, weights, states):
-    """The same sum of gradients by autograd through the model's own forward (fused kernels)."""
+    """The same sum of gradients by autograd through the model's own forward (fused kernels). NaN after a row's
+    target frame is padding: filled with 0 here (the model is causal, so it never reaches the target; left in, the
+    fused kernel's backward would multiply a zero gradient by it)."""
+    after = (torch.arange(x0.shape[1]).view(1, -1, 1) > pos.view(-1, 1, 1)).expand_as(x0)
+    x0, dx = x0.masked_fill(after & x0.isnan(), 0.0), dx.masked_fill(after & dx.isnan(), 0.0)
     total = torch.zeros_like(x0)
     for a, w in zip(alphas, weights, strict=True):
         x = (x0 + a * dx).clone().requires_grad_(True)
@@ -90,6 +94,25 @@ def test_path_gradient_equals_autograd(dtype, cell, num_layers, residual, masked
             assert error < tolerance, (kind, var, layer, given is None, error)
             assert not torch.isnan(by_hand).any()
             assert (by_hand[0, 1:] == 0).all() and (by_hand[2, 5:] == 0).all()  # nothing after the target
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lazy_lstm"])
+def test_nan_at_or_before_the_target_gives_nan_up_to_it_as_autograd(cell):
+    """NaN inside the frames a target reads (a gap the user left in): the model's own forward gives NaN there (as
+    PyTorch's modules), so does its gradient by autograd, and so does the gradient by hand; other rows untouched."""
+    torch.manual_seed(1)
+    model = _model(cell, 1, False, torch.float64)
+    x0, dx = torch.randn(3, 8, 5, dtype=torch.float64), torch.randn(3, 8, 5, dtype=torch.float64)
+    x0[0, 2, 1] = float("nan")  # before row 0's target (frame 6)
+    dx[1, 4] = float("nan")  # at row 1's target (frame 4)
+    pos, index = torch.tensor([6, 4, 7]), torch.tensor([0, 1, 2])
+    points = dict(alphas=[0.25, 0.75], weights=[0.5, 0.5])
+    by_hand = path_input_gradient(model, x0, dx, pos=pos, index=index, kind="unit", var="h", layer=0, **points)
+    expected = _autograd(model, x0, dx, pos, index, "unit", "h", 0, states=None, **points)
+    for r in (0, 1):
+        assert torch.isnan(expected[r, : pos[r] + 1]).all() and torch.isnan(by_hand[r, : pos[r] + 1]).all()
+        assert (by_hand[r, pos[r] + 1:] == 0).all()
+    torch.testing.assert_close(by_hand[2], expected[2], rtol=1e-10, atol=1e-12)
 
 
 def _frames(lengths=(30, 22, 17), seed=0):

@@ -271,7 +271,7 @@ def _explain(o, forward, d, args, per_row, crop):
     used = np.full(fx.shape, o["steps"] if complete else 0, dtype=np.int64)
     steps = o["steps"]
     while complete and steps < o["max_steps"]:
-        bad = np.flatnonzero(~(errors <= o["tolerance"]))
+        bad = np.flatnonzero((errors > o["tolerance"]) | np.isinf(errors))  # NaN: a NaN target, nothing to redo
         if not bad.size:
             break
         steps = min(2 * steps, o["max_steps"])
@@ -294,14 +294,16 @@ def _values(forward, d, args):
 
 def _completeness(attr, fx, fb, complete):
     """``|sum of the attributions - (f(x) - f(b))| / |f(x) - f(b)|`` per row (NaN for methods without
-    completeness; 0 when the target does not move from the baseline and the sum is below 1e-6)."""
+    completeness and for targets whose value is NaN, e.g. after NaN input; 0 when the target does not move from the
+    baseline and the sum is below 1e-6)."""
     if not complete:
         return np.full(fx.shape, np.nan)
     sums = np.nansum(attr.reshape(attr.shape[0], -1).astype(np.float64), axis=1)
     diff = np.abs(fx - fb)
     error = np.abs(sums - (fx - fb))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(diff > 1e-7, error / diff, np.where(error <= 1e-6, 0.0, np.inf))
+        error = np.where(diff > 1e-7, error / diff, np.where(error <= 1e-6, 0.0, np.inf))
+    return np.where(np.isnan(fx) | np.isnan(fb), np.nan, error)
 
 
 def _warn_completeness(errors, tolerance, steps, func):

@@ -16,8 +16,10 @@ elements of kept activations), time-major. What the path's linearity gives for f
 
 Layers above the first take the previous layer's output (plus the shortcut) by one GEMM over all frames and all
 points, and give their input's gradient back by one GEMM. Only the layers up to the target's run. Eval-mode
-semantics (no dropout); unit masks as the model applies them; NaN after normalising reads as 0 (no gradient), as
-in :meth:`~rnnscope.models.ModelBase.normalize`.
+semantics (no dropout); unit masks as the model applies them. NaN in the input propagates as in the model's own
+forward (:meth:`~rnnscope.models.ModelBase.normalize` keeps it, as PyTorch's modules do): a row with NaN at or
+before its target frame gets NaN at every frame up to the target (what autograd gives there); NaN after the target
+(padding) never reaches it (the models are causal), and the gradient is 0 there.
 """
 from __future__ import annotations
 
@@ -156,7 +158,8 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
     Returns
     -------
     Tensor
-        ``(rows, frames, input_size)``, in the model's dtype.
+        ``(rows, frames, input_size)``, in the model's dtype; 0 after each row's target frame, NaN up to it for a row
+        whose input holds NaN there.
 
     Examples
     --------
@@ -179,7 +182,13 @@ def path_input_gradient(model, x0: Tensor, dx: Tensor, *, pos: Tensor, index: Te
     pos, index = pos.to(path.device).long(), index.to(path.device).long()
     for a in range(0, len(alphas_t), chunk):
         path.run(alphas_t[a: a + chunk], weights_t[a: a + chunk], pos, index)
-    return path.input_gradient()
+    gradient = path.input_gradient()
+    frame = torch.arange(T, device=path.device).view(1, T)
+    upto = frame <= pos.view(R, 1)  # (rows, frames): the frames a row's target reads
+    poisoned = (path.bad.any(-1).transpose(0, 1) & upto).any(1)  # NaN at or before the target frame
+    if bool(poisoned.any()):
+        gradient[poisoned.view(R, 1) & upto] = float("nan")  # as autograd through the model's own forward
+    return gradient
 
 
 class _Path:
@@ -194,7 +203,7 @@ class _Path:
         self.std = model.feature_std.to(dtype)
         z0 = ((x0.to(dtype) - model.feature_mean.to(dtype)) / self.std).transpose(0, 1).contiguous()  # (T, R, I)
         zd = (dx.to(dtype) / self.std).transpose(0, 1).contiguous()
-        self.bad = torch.isnan(z0) | torch.isnan(zd)  # NaN after normalising: 0, no gradient
+        self.bad = torch.isnan(z0) | torch.isnan(zd)  # NaN: run as 0 here, the rows it reaches set to NaN at the end
         self.z0, self.zd = z0.masked_fill_(self.bad, 0.0), zd.masked_fill_(self.bad, 0.0)
         self.tapes = [make_tape(model.layers[j], dtype) for j in range(top + 1)]
         self.masks = [None if (m := model.layers[j].keep_mask(None)) is None else m.to(dtype) for j in range(top + 1)]
