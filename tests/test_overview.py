@@ -347,6 +347,9 @@ def test_right_after_opening_the_explorer_warms_what_the_first_zoom_reads_frame_
     for a, b in ((ex.heat_image, quiet.heat_image), (ex.spec_image, quiet.spec_image)):
         assert png_bytes(a) == png_bytes(b)
     np.testing.assert_array_equal(ex.wave.y, quiet.wave.y)
+    memory = rw.Explorer(run, event=0, width=700)  # no stored overview: the prefetch reads the frames itself
+    memory.reader.wait()
+    assert not memory.reader._warm
     ex.event = 1  # another long record: the same arrays, nothing to warm again
     ex.reader.wait()
     assert ex.reader.warm(1, "h", 0, ex.spectrogram.n_freq) is None

@@ -563,12 +563,14 @@ class RunReader:
 
         The first read of a store's array pays once what later reads do not (zarr's codec pipeline and its first
         chunk, dask's graph of that array): for a record opened on its overview, that was the first zoom's (the
-        first press after the page opens). Returns the thread (None when already warm)."""
+        first press after the page opens). Returns the thread (None when nothing is left to warm)."""
         keys = [("state", event, variable, layer), ("prob", event), ("label", event), ("pred", event)]
         keys += [("spectrogram", event, n_freq)] if self.has_spectrogram and n_freq else []
         keys += [("waveform", event)] if self.waveform_origin == "run" else []
-        # the costs are the array's, not the record's: once per variable (and layer, frequencies)
-        todo = [k for k in keys if k[:1] + k[2:] not in self._warm and self._series(k)[0] in self.run.data_vars]
+        # the costs are the array's, not the record's: once per variable (and layer, frequencies); a variable
+        # without a stored overview is read by the prefetch itself (its levels built, or the record kept whole)
+        todo = [k for k in keys if k[:1] + k[2:] not in self._warm and self._series(k)[0] in self.run.data_vars
+                and self._stored_for(k)]
         if not todo:
             return None
         self._warm.update(k[:1] + k[2:] for k in todo)
@@ -577,15 +579,14 @@ class RunReader:
         def work():
             for thread in after:
                 thread.join()
-            lazy = []
-            for key in todo:
-                name, ev, isel, _, n_total = self._series(key)
-                lazy.append(self._lazy(name, ev, n_total // 2, n_total // 2 + 1, **isel))
-            lazy = [x for x in lazy if hasattr(x, "dask")]  # runs in memory: nothing to warm
             try:
                 import dask
 
-                dask.compute(*lazy, scheduler=_threads())
+                lazy = []
+                for key in todo:
+                    name, ev, isel, _, n_total = self._series(key)
+                    lazy.append(self._lazy(name, ev, n_total // 2, n_total // 2 + 1, **isel))
+                dask.compute(*[x for x in lazy if hasattr(x, "dask")], scheduler=_threads())  # in memory: nothing
             except Exception:  # noqa: BLE001 - only a warm-up: the views read (and report) for themselves
                 pass
 
