@@ -45,6 +45,9 @@ RAW_FRAMES_PER_COLUMN = 2 ** ov.FRAME_LEVEL // 2
 #: a record's state variable (one layer) or spectrogram up to this size is kept whole in memory once prefetched
 #: (runs without a stored overview)
 WHOLE_BYTES = 96_000_000
+#: :meth:`RunReader.warm` starts this long (s) after it is called at the end of the Explorer's first render: the
+#: opening and the page's display of the Explorer go first, a user's first press comes later
+WARM_AFTER_S = 0.25
 #: what each kind of view reads of a variable's overview
 _USED = {"state": ("min", "max"), "spectrogram": ("max",), "prob": ("max",), "waveform": ("min", "max"),
          "label": ("count",), "pred": ("count",)}
@@ -559,7 +562,7 @@ class RunReader:
 
     def warm(self, event: int, variable: str, layer: int, n_freq: int | None = None) -> threading.Thread | None:
         """Read one frame of every variable that a view zoomed into ``event`` reads frame by frame, in a background
-        thread (after the prefetch's), once per variable and layer; nothing is kept.
+        thread (:data:`WARM_AFTER_S` later, after the prefetch's), once per variable and layer; nothing is kept.
 
         The first read of a store's array pays once what later reads do not (zarr's codec pipeline and its first
         chunk, dask's graph of that array): for a record opened on its overview, that was the first zoom's (the
@@ -577,6 +580,7 @@ class RunReader:
         after = [t for t in self._threads if t.is_alive()]
 
         def work():
+            time.sleep(WARM_AFTER_S)  # the page displays the Explorer first
             for thread in after:
                 thread.join()
             try:
