@@ -18,6 +18,12 @@ with the chunks and bytes read from the store (counted at the store) and the das
 (issue 28): a first visit within 150 ms and an opening within 500 ms, at any record length up to 172,800 frames x
 256 units.
 
+Then, each pair in a fresh process, the *first zoom to frames* after opening (100 frames of the 100,000-frame record,
+read frame by frame where the opening showed the overview: what the first press after the page opens costs the
+kernel) and a second such zoom elsewhere, for the Explorer as opened (its frames' arrays warmed in the background
+right after opening) and with ``prefetch=False`` (nothing warmed): their ratio shows what the first read of the
+arrays costs and that the warm-up takes it off the first press.
+
 Then, warm, in this process: Python time and bytes sent per update (switch record, zoom in, pan, zoom out, whole
 record, a click on a unit row; median over ``--repeats`` fresh Explorers). The goal: at most 1 MB and 100 ms per
 update. Bytes are counted by wrapping ``ipywidgets.Widget._send`` (JSON state plus binary buffers).
@@ -208,6 +214,8 @@ def child(path: Path, event: int, mode: str) -> dict:
     import rnnscope
     import rnnscope.widgets as rw
 
+    if mode.startswith("zoom"):
+        return first_zooms(rnnscope.open_run(path), event, warmed=mode == "zoom")
     drop_from_page_cache(path)
     with Stopwatch() as sw:
         run = rnnscope.open_run(path)
@@ -242,6 +250,41 @@ def cold(path: Path, repeats: int, extra: list[str]) -> None:
             print(f"{LENGTHS[event]:>9,d} frames {what:38s} {ms:8.1f} {rows[0]['chunks']:12d} "
                   f"{rows[0]['bytes'] / 1e6:8.2f} {rows[0]['step']:14d} {rows[0]['computations']:18d}")
     print(f"  (open_run before it, apart: {statistics.median(r['open_run_s'] for r in rows) * 1e3:.0f} ms)")
+
+
+def first_zooms(run, event: int, *, warmed: bool) -> dict:
+    """Seconds of the first and of the second zoom into ``event`` to 100 frames (read frame by frame, the overview
+    shown before), in a process that has read no frame yet: the first press after the page opens. ``warmed``: the
+    Explorer as opened by default (``prefetch=True``: the frames' arrays warmed right after opening, issue 28);
+    else ``prefetch=False`` (nothing read in the background)."""
+    import rnnscope.widgets as rw
+
+    ex = rw.Explorer(run, event=event, width=WIDTH, prefetch=warmed)
+    ex.reader.wait()
+    n, dt = int(ex.reader.lengths[event]), ex.reader.dt
+    seconds = []
+    for start in (n // 4, n // 2 + n // 8):  # other chunks than the warm-up's (the middle): only the first read differs
+        with Stopwatch() as sw:
+            ex.time_range = (float(ex.reader.frame_time(start)), float(ex.reader.frame_time(start)) + 100 * dt)
+            ex.render_now()
+        seconds.append(sw.seconds)
+    return {"first": seconds[0], "second": seconds[1]}
+
+
+def zooms(path: Path, repeats: int, extra: list[str]) -> None:
+    print(f"\nthe first zoom to frames after opening vs the second (each pair in a fresh process, median of {repeats}; "
+          f"record of {LENGTHS[0]:,} frames):")
+    print(f"{'Explorer':52s} {'first ms':>9s} {'second ms':>10s} {'first / second':>15s}")
+    for mode, what in (("zoom", "as opened (frames' arrays warmed after opening)"),
+                       ("zoom-unwarmed", "prefetch=False (nothing warmed)")):
+        rows = []
+        for _ in range(repeats):
+            done = subprocess.run([sys.executable, __file__, "--path", str(path), "--child", mode, "--event", "0",
+                                   *extra], capture_output=True, text=True, check=True)
+            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        first, second = (statistics.median(r[k] for r in rows) * 1e3 for k in ("first", "second"))
+        ratio = statistics.median(r["first"] / r["second"] for r in rows)
+        print(f"{what:52s} {first:9.1f} {second:10.1f} {ratio:15.2f}")
 
 
 # ----------------------------------------------------------------------------------------------- warm updates
@@ -370,7 +413,7 @@ def main(argv=None) -> None:
     parser.add_argument("--cold-repeats", type=int, default=3, help="fresh processes per cold measurement")
     parser.add_argument("--rebuild", action="store_true", help="write the synthetic run again")
     parser.add_argument("--quick", action="store_true", help="a small store, one repeat: only checks that it runs")
-    parser.add_argument("--child", choices=["open", "visit"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["open", "visit", "zoom", "zoom-unwarmed"], help=argparse.SUPPRESS)
     parser.add_argument("--event", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     name = "rnnscope_bench_widgets_quick.zarr" if args.quick else "rnnscope_bench_widgets_day.zarr"
@@ -397,6 +440,7 @@ def main(argv=None) -> None:
           f"overview {(sizes.get('overview_h_min', 0) + sizes.get('overview_h_max', 0)) / 1e6:.0f} MB; spectrogram "
           f"{spec / 1e6:.0f} MB, its overview {sizes.get('overview_spectrogram_max', 0) / 1e6:.0f} MB)")
     cold(path, args.cold_repeats, ["--quick"] if args.quick else [])
+    zooms(path, max(3, args.cold_repeats), ["--quick"] if args.quick else [])
     warm(path, args.repeats)
 
 

@@ -308,6 +308,53 @@ def png_bytes(mark):
     return bytes(mark.image.value)
 
 
+def _raw_chunks(reads) -> dict[str, int]:
+    """Chunks read per variable that is not part of the overview (the frames themselves), metadata left out."""
+    out: dict[str, int] = {}
+    for key, _ in reads:
+        name = key.split("/")[0]
+        if not name.startswith("overview") and name in _FRAME_VARIABLES and not key.rsplit("/", 1)[-1].startswith(
+                (".z", "zarr.json")):
+            out[name] = out.get(name, 0) + 1
+    return out
+
+
+_FRAME_VARIABLES = {"h", "prob", "spectrogram", "label", "pred", "waveform"}
+
+
+def test_right_after_opening_the_explorer_warms_what_the_first_zoom_reads_frame_by_frame(stored):
+    """A long record opens on its stored overview, so its first zoom was the first read of the frames' arrays (zarr's
+    codec pipeline, dask's graph of each array: the first press after the page opened cost more than the later
+    ones, issue 28). Right after opening, a background thread reads one chunk of each variable a zoom reads frame by
+    frame; it keeps nothing, the views are the same as without it, and it reads once per variable, not per render
+    or record."""
+    run, path = stored
+    with chunk_reads() as cold:
+        quiet = rw.Explorer(rnnscope.open_run(path), event=0, width=700, prefetch=False)
+    assert not set(_raw_chunks(cold)) - {"label", "pred"}  # the opening reads the overview (and short records' labels)
+    with chunk_reads() as opening:
+        ex = rw.Explorer(rnnscope.open_run(path), event=0, width=700)
+        ex.reader.wait()
+    warmed = {name: n - _raw_chunks(cold).get(name, 0) for name, n in _raw_chunks(opening).items()}
+    assert warmed == dict.fromkeys(_FRAME_VARIABLES, 1), warmed  # one chunk of each more, in the background
+    assert ex.reader.reads == quiet.reader.reads and ex.reader._preloaded.keys() == quiet.reader._preloaded.keys()
+    with chunk_reads() as zoom:
+        ex.time_range = (700.0, 730.0)
+        ex.render_now()
+    assert set(_raw_chunks(zoom)) <= set(warmed) and "h" in _raw_chunks(zoom)  # the zoom reads warmed arrays
+    quiet.time_range = (700.0, 730.0)
+    quiet.render_now()
+    for a, b in ((ex.heat_image, quiet.heat_image), (ex.spec_image, quiet.spec_image)):
+        assert png_bytes(a) == png_bytes(b)
+    np.testing.assert_array_equal(ex.wave.y, quiet.wave.y)
+    memory = rw.Explorer(run, event=0, width=700)  # no stored overview: the prefetch reads the frames itself
+    memory.reader.wait()
+    assert not memory.reader._warm
+    ex.event = 1  # another long record: the same arrays, nothing to warm again
+    ex.reader.wait()
+    assert ex.reader.warm(1, "h", 0, ex.spectrogram.n_freq) is None
+
+
 # ----------------------------------------------------------------------------------------------- selections
 def test_selections_of_records_keep_the_overview_and_time_selections_drop_it(stored, tmp_path):
     run, path = stored

@@ -38,10 +38,11 @@ import traitlets
 from ..errors import AttributionError, NoBackgroundWarning
 from . import _summaries as summaries
 from ._controls import Controls, Readout
+from ._dask import local_dask
 from ._debounce import Debouncer
 from ._detections import place_detections
 from ._figures import MARGIN, SIDE_WIDTH, UNIT_COLORS, FigureKit
-from ._source import RAW_FRAMES_PER_COLUMN, Columns, RunReader, local_dask
+from ._source import RAW_FRAMES_PER_COLUMN, Columns, RunReader
 from ._state import ExplorerState
 from ._units import HeatmapView, TracesView, UnitColumns
 from ._views import ProbabilityView, SpectrogramView, WaveformView
@@ -89,7 +90,9 @@ class Explorer(ExplorerState, widgets.VBox):
         a day-long monitor run: the day).
     prefetch : bool
         For a record too long to read whole at every zoom, build its overview (min/max per block of frames) in a
-        background thread as soon as it opens, so that zooming out later reads nothing.
+        background thread as soon as it opens, so that zooming out later reads nothing, and then read one frame of
+        each variable a zoom reads frame by frame (the first read of an array costs more than the later ones), so
+        that the first zoom after opening costs what the later ones do.
     catalog : pandas.DataFrame, optional
         A detection catalog (e.g. ``rnnscope.monitor(...).detections``, ``pandas.read_csv("detections.csv")``, or
         rows with ``event``/``event_id`` and ``start``/``end`` in s): shown as a filterable table under the
@@ -574,5 +577,9 @@ class Explorer(ExplorerState, widgets.VBox):
         r.preload(requests)
 
     def _prefetch(self) -> None:
+        """For a record longer than the views show frame by frame: its overview built in the background (runs
+        without a stored one), then the variables a zoom reads frame by frame warmed (:meth:`RunReader.warm`), so
+        that the first zoom (a detection picked, a wheel step) costs what the later ones do."""
         if self.prefetch and self.reader.lengths[self.event] > RAW_FRAMES_PER_COLUMN * self.n_cols:
             self.reader.prefetch(self.event, self.var, self.layer, self.spectrogram.n_freq)
+            self.reader.warm(self.event, self.var, self.layer, self.spectrogram.n_freq)

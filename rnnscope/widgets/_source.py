@@ -28,6 +28,7 @@ from .._validation import stored_background
 from ..io import compute_summaries
 from ..schema import SUMMARY_VARIABLES, fit_to_frames, layer_labels, segment_frames, summaries_cover
 from ._archive import ArchiveWaveform, archive_waveforms
+from ._dask import _sync, _threads, local_dask, metadata_in_memory
 from ._drawing import class_counts
 from ._levels import StoredLevels, build_levels, choose_level
 from ._render import column_minmax, fold_minmax, fold_sum
@@ -44,6 +45,9 @@ RAW_FRAMES_PER_COLUMN = 2 ** ov.FRAME_LEVEL // 2
 #: a record's state variable (one layer) or spectrogram up to this size is kept whole in memory once prefetched
 #: (runs without a stored overview)
 WHOLE_BYTES = 96_000_000
+#: :meth:`RunReader.warm` starts this long (s) after it is called at the end of the Explorer's first render: the
+#: opening and the page's display of the Explorer go first, a user's first press comes later
+WARM_AFTER_S = 0.25
 #: what each kind of view reads of a variable's overview
 _USED = {"state": ("min", "max"), "spectrogram": ("max",), "prob": ("max",), "waveform": ("min", "max"),
          "label": ("count",), "pred": ("count",)}
@@ -164,6 +168,7 @@ class RunReader:
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
         self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
+        self._warm: set = set()  # view keys whose variables warm() has read
         self.build_seconds: dict = {}  #: seconds each record's levels took to build in memory, by key
         self.reads: list[tuple] = []  #: (name, event, start, stop) of every slice read, for tests and benchmarks
 
@@ -555,6 +560,45 @@ class RunReader:
         thread.start()
         return thread
 
+    def warm(self, event: int, variable: str, layer: int, n_freq: int | None = None) -> threading.Thread | None:
+        """Read one frame of every variable that a view zoomed into ``event`` reads frame by frame, in a background
+        thread (:data:`WARM_AFTER_S` later, after the prefetch's), once per variable and layer; nothing is kept.
+
+        The first read of a store's array pays once what later reads do not (zarr's codec pipeline and its first
+        chunk, dask's graph of that array): for a record opened on its overview, that was the first zoom's (the
+        first press after the page opens). Returns the thread (None when nothing is left to warm)."""
+        keys = [("state", event, variable, layer), ("prob", event), ("label", event), ("pred", event)]
+        keys += [("spectrogram", event, n_freq)] if self.has_spectrogram and n_freq else []
+        keys += [("waveform", event)] if self.waveform_origin == "run" else []
+        # the costs are the array's, not the record's: once per variable (and layer, frequencies); a variable
+        # without a stored overview is read by the prefetch itself (its levels built, or the record kept whole)
+        todo = [k for k in keys if k[:1] + k[2:] not in self._warm and self._series(k)[0] in self.run.data_vars
+                and self._stored_for(k)]
+        if not todo:
+            return None
+        self._warm.update(k[:1] + k[2:] for k in todo)
+        after = [t for t in self._threads if t.is_alive()]
+
+        def work():
+            time.sleep(WARM_AFTER_S)  # the page displays the Explorer first
+            for thread in after:
+                thread.join()
+            try:
+                import dask
+
+                lazy = []
+                for key in todo:
+                    name, ev, isel, _, n_total = self._series(key)
+                    lazy.append(self._lazy(name, ev, n_total // 2, n_total // 2 + 1, **isel))
+                dask.compute(*[x for x in lazy if hasattr(x, "dask")], scheduler=_threads())  # in memory: nothing
+            except Exception:  # noqa: BLE001 - only a warm-up: the views read (and report) for themselves
+                pass
+
+        thread = threading.Thread(target=work, name="rnnscope-warm", daemon=True)
+        self._threads = after + [thread]
+        thread.start()
+        return thread
+
     def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
         """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
         over the record: :meth:`build`)."""
@@ -649,51 +693,3 @@ def _summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
                                                         if d in run.coords})
     small = small.drop_vars([c for c in small.coords if c not in small.dims])
     return small.compute()
-
-
-_LONG_DIMS = {"time", "sample", *ov.DIMS.values()}
-
-
-def _sync():
-    """dask's synchronous scheduler, as a function: a scheduler given by name makes dask import
-    ``distributed`` to look for a client (half a second, once per process, on an Explorer's first read)."""
-    from dask.local import get_sync
-
-    return get_sync
-
-
-def _threads():
-    """dask's threaded scheduler, as a function (see :func:`_sync`)."""
-    from dask.threaded import get
-
-    return get
-
-
-def local_dask():
-    """A context in which dask computes with its local threads (by function: no look for a distributed client),
-    for what the widgets read."""
-    import dask
-
-    return dask.config.set(scheduler=_threads())
-
-
-def metadata_in_memory(run: xr.Dataset) -> xr.Dataset:
-    """``run`` with every variable that has none of the long dimensions (``time``, ``sample``, the overview's)
-    read into memory in one dask computation: lengths, ids, the segment table, summaries, what the widgets read
-    when they open, in one read instead of one per variable. ``run`` itself is not changed.
-
-    >>> from rnnscope.examples import toy_long_run
-    >>> small = metadata_in_memory(toy_long_run().chunk())
-    >>> type(small["length"].data).__name__, type(small["h"].data).__name__
-    ('ndarray', 'Array')
-    """
-    names = [n for n, v in run.variables.items() if not set(v.dims) & _LONG_DIMS and not isinstance(v.data, np.ndarray)]
-    if not names:
-        return run
-    import dask
-
-    values = dask.compute(*[run.variables[n].data for n in names], scheduler=_threads())
-    out = run.copy(deep=False)
-    for name, value in zip(names, values, strict=True):
-        out.variables[name].data = np.asarray(value)
-    return out
