@@ -19,6 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnnscope
 from rnnscope import analysis, experiments, schema
+from rnnscope.io._summaries import STATE_ORDER
 
 ATOL = 1e-5
 
@@ -865,3 +866,149 @@ def test_any_model_capture_runs_one_forward_each_module_once_and_assembles_witho
             for var in ("h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"):
                 alone = torch.cat([t[i][var] for t in traces]).numpy()
                 np.testing.assert_array_equal(run[var].values[:, :, : alone.shape[2], layer], alone)
+
+
+# ---------------------------------------------------------------------------------------- layer-first memory
+
+
+class ConvBiGRU(nn.Module):
+    """A bidirectional GRU behind a strided conv front end (waveforms in, 1 step per 4 samples)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 8, 5, stride=4, padding=2)
+        self.gru = nn.GRU(8, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.head(self.gru(torch.relu(self.conv(x)).transpose(1, 2))[0])
+
+
+class EQLike(nn.Module):
+    """EQTransformer-like: a conv front end, a bidirectional LSTM, then a narrower-input LSTM of other width."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 8, 7, stride=8, padding=3)
+        self.bi = nn.LSTM(8, 5, bidirectional=True, batch_first=True)
+        self.one = nn.LSTM(10, 7, batch_first=True)
+
+    def forward(self, x):
+        return self.one(self.bi(torch.relu(self.conv(x)).transpose(1, 2))[0])[0]
+
+
+def _layered_cases():
+    """(name, model, input, capture options): CRED, EQTransformer-like (NaN gap, labels), a conv + BiGRU, and an
+    rnnscope classifier given a tensor."""
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(0)
+    cred = (sbm.CRED().eval(), torch.rand(5, 3, 76, 41), {"sampling_rate": 2.5, "time_axis": 2})
+    torch.manual_seed(1)
+    x = torch.randn(4, 3, 800)
+    x[1, :, 400:] = float("nan")  # a gap: NaN states from there on
+    eq = (EQLike().eval(), x, {"sampling_rate": 100.0, "time_axis": -1, "class_names": ["A", "B"],
+                               "labels": np.repeat(np.arange(4)[:, None] % 2, 800, 1)})
+    torch.manual_seed(2)
+    gru = (ConvBiGRU().eval(), torch.randn(3, 3, 400), {"sampling_rate": 50.0, "time_axis": -1})
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 20)))
+    torch.manual_seed(1)
+    clf = rnnscope.models.RNNClassifier(["gru", "lstm"], input_size=frames.sizes["feature"], hidden_size=8,
+                                        num_classes=5)
+    clf.fit_normalizer(frames)
+    features = torch.from_numpy(frames["features"].transpose("event", "time", "feature").values)
+    return {"cred": cred, "eqtransformer-like": eq, "conv-bigru": gru, "classifier": (clf, features, {})}
+
+
+def _contiguous(run: xr.Dataset) -> xr.Dataset:
+    """``run`` with every variable a fresh C-ordered array (the layout runs had before the layer-first buffers)."""
+    return run.copy(data={name: np.ascontiguousarray(v.values) for name, v in run.data_vars.items()})
+
+
+def _store_contents(path: Path) -> dict:
+    """Every file of a store (metadata parsed, chunks as bytes), the manifest's write time left out."""
+    contents = {}
+    for p in sorted(path.rglob("*")):
+        if not p.is_file():
+            continue
+        key = str(p.relative_to(path))
+        if p.name == "rnnscope_manifest.json":
+            contents[key] = {k: v for k, v in json.loads(p.read_text()).items() if k != "written"}
+        elif p.name == "zarr.json":
+            contents[key] = json.loads(p.read_text())
+        else:
+            contents[key] = p.read_bytes()
+    return contents
+
+
+def test_runs_of_any_model_hold_layer_first_buffers_and_store_as_contiguous_runs_do(tmp_path):
+    """The state arrays of an in-memory run of any model are (event, time, unit, layer) views of (layer, event, time,
+    unit) buffers (each layer's block contiguous: no strided copy to build them), float32, dims unchanged (the
+    classifier given a tensor keeps its own pass, which writes layer last while its layers run); saved to zarr
+    or netCDF they give the very files, encodings and chunks of the same run held C-ordered, and their summaries
+    are those recomputed from that copy."""
+    for name, (model, x, options) in _layered_cases().items():
+        run = _capture(model, x, var="all", batch_size=2, **options)
+        states = [v for v in STATE_ORDER if v in run.data_vars]
+        assert states and "h" in states, name
+        for var in states:
+            data = run[var].data
+            assert run[var].dims == ("event", "time", "unit", "layer") and data.dtype == np.float32, (name, var)
+            if name != "classifier":  # its own pass writes while the layers run (layer last, no copy either)
+                assert np.moveaxis(data, -1, 0).flags.c_contiguous, (name, var, data.strides)  # layer first
+        plain = _contiguous(run)
+        assert all(plain[v].data.flags.c_contiguous for v in states)
+        xr.testing.assert_identical(run, plain)
+        again = rnnscope.io.compute_summaries(plain)
+        for summary in ("summary_min", "summary_max"):
+            np.testing.assert_array_equal(run[summary].values, again[summary].values, err_msg=f"{name} {summary}")
+        # sums in float32 per window (the classifier's, made by its layers as they run, in another order)
+        np.testing.assert_allclose(run["summary_activity"].values, again["summary_activity"].values, rtol=1e-5)
+        for suffix in ("zarr", "nc"):
+            a = rnnscope.io.save_run(run, tmp_path / f"{name}.{suffix}")
+            b = rnnscope.io.save_run(plain, tmp_path / f"{name}-plain.{suffix}")
+            opened, reference_run = rnnscope.open_run(a), rnnscope.open_run(b)
+            xr.testing.assert_identical(opened.load(), reference_run.load())
+            for var in opened.variables:
+                assert opened[var].encoding.keys() == reference_run[var].encoding.keys(), (name, var)
+                assert {k: str(v) for k, v in opened[var].encoding.items() if k != "source"} == \
+                    {k: str(v) for k, v in reference_run[var].encoding.items() if k != "source"}, (name, var)
+                assert opened[var].chunks == reference_run[var].chunks, (name, var)
+            if suffix == "zarr":
+                assert _store_contents(a) == _store_contents(b), name
+
+
+def test_assembling_a_run_of_any_model_copies_no_state_for_its_summaries():
+    """Counted (issue 28): building the run of a CRED capture allocates its state arrays and, beyond them, less
+    than one variable's worth (the summaries read each layer's block in place; before, the value ranges made a
+    transposed copy of every variable and the heat a copy of every layer of h: about twice h beyond the arrays)."""
+    import tracemalloc
+
+    from rnnscope.capturing import _module_runs
+
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(28)
+    model, x = sbm.CRED().eval(), torch.rand(16, 3, 76, 41)
+    _capture(model, x[:2], var="all", sampling_rate=2.5, time_axis=2)  # first calls: imports and caches
+    counted: dict = {}
+    assemble = _module_runs._run
+
+    def run(*args, **kwargs):
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            out = assemble(*args, **kwargs)
+            kept, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        counted.update(kept=kept - base, peak=peak - base)
+        return out
+
+    _module_runs._run = run
+    try:
+        captured = _capture(model, x, var="all", sampling_rate=2.5, time_axis=2, batch_size=16)
+    finally:
+        _module_runs._run = assemble
+    states = sum(captured[v].nbytes for v in captured.data_vars if captured[v].ndim == 4)
+    h = captured["h"].nbytes
+    assert states <= counted["kept"] <= states + 64 * 1024, (counted, states)
+    assert counted["peak"] - counted["kept"] < 0.5 * h, (counted, h)  # before: about 2 h

@@ -134,22 +134,24 @@ def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, 
          class_names) -> xr.Dataset:
     layout = _Layout.of(modules, {name: blocks[name][0][0] for name in modules}, variables, steps, attrs,
                         sampling_rate=sampling_rate, n_input=n_input)
-    shape = (lengths.size, steps, layout.n_units, len(layout.entries))
-    arrays = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written once below
+    # layer first: each layer's block is contiguous, so each batch of each entry lands as one contiguous copy
+    shape = (len(layout.entries), lengths.size, steps, layout.n_units)
+    buffers = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written once below
     for position, (name, i, _) in enumerate(layout.entries):
         row = 0
         for parts, _ in blocks[name]:
             values = parts[i]
             n_rows, n_steps = values["h"].shape[:2]
-            for var, array in arrays.items():
-                _place(array[row: row + n_rows, :, :, position], values.get(var), n_steps)
+            for var, buffer in buffers.items():
+                _place(buffer[position, row: row + n_rows], values.get(var), n_steps)
             row += n_rows
-        for array in arrays.values():  # events no batch reached
-            array[row:, :, :, position] = np.nan
+        for buffer in buffers.values():  # events no batch reached
+            buffer[position, row:] = np.nan
     past = np.arange(steps)[None, :] >= lengths[:, None]
     if past.any():
-        for array in arrays.values():
-            array[past] = np.nan
+        for buffer in buffers.values():
+            buffer[:, past] = np.nan
+    arrays = {v: layer_last(buffer) for v, buffer in buffers.items()}
     data, coords, run_attrs, step_labels, table = layout.parts(arrays, lengths, ids, labels, label_rate, n_input,
                                                                class_names)
     # the numbers rnnscope.capture stores, by the same code, straight from the arrays (no classes: no heat per class)
@@ -178,6 +180,20 @@ def with_summaries(run: xr.Dataset, summaries: xr.Dataset) -> xr.Dataset:
         summaries = summaries.drop_vars([v for v in ("summary_heat", "summary_heat_frame") if v in summaries]
                                         ).drop_vars("class_name", errors="ignore")
     return run.merge(summaries)
+
+
+def layer_last(buffer: np.ndarray) -> np.ndarray:
+    """The (event, time, unit, layer) view of a layer-first (layer, event, time, unit) ``buffer``: the run's
+    state arrays are these views (no copy; each layer's values stay contiguous, which the summaries read).
+
+    Examples
+    --------
+    >>> buffer = np.arange(24, dtype=np.float32).reshape(2, 1, 3, 4)  # (layer, event, time, unit)
+    >>> view = layer_last(buffer)
+    >>> view.shape, bool(np.shares_memory(view, buffer)), bool(view[0, 2, 1, 1] == buffer[1, 0, 2, 1])
+    ((1, 3, 4, 2), True, True)
+    """
+    return buffer.transpose(1, 2, 3, 0)
 
 
 def _place(target: np.ndarray, block, n_steps: int) -> None:
