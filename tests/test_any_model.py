@@ -806,11 +806,16 @@ def test_the_exactness_check_decides_as_the_element_wise_comparison(case):
     passes = expected_err <= _TOLERANCE * expected_scale
     assert passes == (case in ("equal", "within tolerance", "relu scale", "nan in both", "inf in both",
                                "garbage past the lengths", "nothing valid"))
-    if passes:
-        _check_close("m", own, recovered, lengths, "capture")
-    else:
-        with pytest.raises(RuntimeError, match="'m' do not reproduce its own output"):
-            _check_close("m", own, recovered, lengths, "capture")
+    # whole, or in parts along units (a bidirectional module's directions, checked without joining them)
+    for given in (recovered, list(recovered.split([2, 3], -1)), list(recovered.split([4, 1], -1))):
+        if passes:
+            _check_close("m", own, given, lengths, "capture")
+        else:
+            with pytest.raises(RuntimeError, match="'m' do not reproduce its own output") as raised:
+                _check_close("m", own, given, lengths, "capture")
+            with pytest.raises(RuntimeError) as whole:
+                _check_close("m", own, recovered, lengths, "capture")
+            assert str(raised.value) == str(whole.value)  # the same numbers
 
 
 def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges():

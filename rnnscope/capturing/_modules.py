@@ -210,19 +210,31 @@ class _Recorder:
 
 def _check_close(name, own, recovered, lengths, func):
     """The recovered output against the module's own (valid frames only; NaN and infinities, e.g. from a gap in
-    the input, must sit where the module's own are).
+    the input, must sit where the module's own are); ``recovered``: one tensor, or a list of the parts of the
+    output along its last dimension, in order (a bidirectional module's directions), checked as one.
 
     Every valid element is compared. When both outputs are finite (the usual case) the check is three passes over
     them (the difference, its range and the output's range: :func:`_finite_check`); otherwise the
     element-wise comparison of NaN and infinities decides (:func:`_nonfinite_check`). Both give the same verdict
-    and the same numbers for the same outputs."""
+    and the same numbers for the same outputs, whole or in parts."""
+    parts = recovered if isinstance(recovered, (list, tuple)) else [recovered]
+    valid = None
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
-        own, recovered = own[valid], recovered[valid]
-    # detached: attribution calls it while autograd records
-    own, recovered = own.detach().float(), recovered.detach().float()
-    checked = _finite_check(own, recovered)
-    err, scale = checked if checked is not None else _nonfinite_check(own, recovered)
+    errors, scales, start = [], [], 0
+    for part in parts:
+        mine = own[..., start: start + part.shape[-1]] if len(parts) > 1 else own
+        start += part.shape[-1]
+        if valid is not None:
+            mine, part = mine[valid], part[valid]
+        # detached: attribution calls it while autograd records
+        mine, part = mine.detach().float(), part.detach().float()
+        checked = _finite_check(mine, part)
+        err, scale = checked if checked is not None else _nonfinite_check(mine, part)
+        errors.append(err)
+        scales.append(scale)
+    err = float("nan") if any(math.isnan(e) for e in errors) else max(errors)
+    scale = max(scales)
     if not err <= _TOLERANCE * scale:
         raise RuntimeError(f"{func}: the states recovered for module {name!r} do not reproduce its own output "
                            f"(largest difference {err:.3g} > {_TOLERANCE * scale:.3g}). The module was called in a way "
@@ -259,7 +271,8 @@ def _fused_call(name, view: TorchRNN, call, keeps, variables, func, targets=None
     inp, hx, output = call
     prepared = view.prepare(inp, hx)
     into = None if targets is None else targets(*prepared.x.shape[:2])
-    out, _, traces = view.run(prepared, keeps, trace=True, variables=variables, outputs=into)
+    # the last layer's directions apart: each checked against its part of the module's output, never joined
+    out, _, traces = view.run(prepared, keeps, trace=True, variables=variables, outputs=into, join=False)
     own = view.prepare(output[0]).x  # the module's own output, batch first (padded for a packed one)
     _check_close(name, own, out, prepared.lengths, func)
     return traces, prepared.lengths

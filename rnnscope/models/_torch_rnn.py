@@ -313,7 +313,7 @@ class TorchRNN:
 
     def run(self, call: ModuleInput, keeps: Sequence[Tensor | None] | None = None, trace: bool = False,
             variables: Sequence[str] | None = None, *, outputs: Sequence[dict | None] | None = None,
-            ) -> tuple[Tensor, list[tuple[Tensor, ...]], list[dict]]:
+            join: bool = True) -> tuple[Tensor | list[Tensor], list[tuple[Tensor, ...]], list[dict]]:
         """Run the module layer by layer.
 
         Parameters
@@ -331,12 +331,15 @@ class TorchRNN:
             the variable is written into, the native kernels writing there as they run (a backward direction's
             values are written there in time order, in one pass); the traces are then these tensors. Entries that
             are None, and variables left out, are traced into fresh tensors.
+        join : bool
+            Join the last layer's directions along units (the module's output form); False: leave them apart
+            (e.g. to compare each with its part of the module's own output, with no joined copy).
 
         Returns
         -------
-        output : Tensor
+        output : Tensor or list of Tensor
             ``(batch, time, directions * h_units)``, the last layer's output (frames past ``lengths``
-            unspecified).
+            unspecified); with ``join=False`` its directions, each ``(batch, time, h_units)``.
         finals : list of tuple of Tensor
             Per entry, the state after its last valid frame.
         traces : list of dict
@@ -366,6 +369,8 @@ class TorchRNN:
                 if trace:
                     traces.append({"h": values.get("h", h), **{k: values[k] for k in wanted}})
                 outs.append(h)
+            if not join and layer == self.module.num_layers - 1:
+                return outs, finals, traces
             inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
             if self.module.dropout and self.module.training and layer < self.module.num_layers - 1:
                 inp = F.dropout(inp, self.module.dropout, training=True)
