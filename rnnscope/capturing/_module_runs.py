@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from ..io._summaries import accumulate, run_summaries
@@ -73,7 +74,6 @@ class RunBuffers:
 
     def __init__(self, chosen, variables, n_events: int):
         self.entries = [(name, i, e) for name, m in chosen.items() for i, e in enumerate(module_entries(m))]
-        self.positions = {(name, i): p for p, (name, i, _) in enumerate(self.entries)}
         self.n_units = max(max(e.units, e.h_units) for _, _, e in self.entries)
         self.own = {name: [v for v in variables if v == "h" or v in STATE_VARIABLES[module_kind(m)]]
                     for name, m in chosen.items() if isinstance(m, RECURRENT_MODULES)}
@@ -94,12 +94,9 @@ class RunBuffers:
             self.arrays = {v: np.empty(shape, dtype=np.float32) for v in self.variables}
         if steps > self.steps:
             return None
-        import torch  # noqa: PLC0415  (the capture side: torch is there)
-
         out = []
-        for (module, i), position in self.positions.items():
+        for position, (module, _, entry) in enumerate(self.entries):
             if module == name:
-                entry = self.entries[position][2]
                 out.append({v: torch.from_numpy(self.arrays[v][position, rows, :steps,
                                                                : entry.h_units if v == "h" else entry.units])
                             for v in self.own[name]})

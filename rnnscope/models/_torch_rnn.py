@@ -441,6 +441,7 @@ class TorchRNN:
         With a list as ``traces``, every entry's variables (:meth:`run` with ``trace=True`` and ``variables``) are
         appended to it, batch first (differentiable when autograd records)."""
         out, finals, traced = self.run(call, keeps, trace=traces is not None, variables=variables)
+        assert isinstance(out, Tensor)  # joined (the default)
         if traces is not None:
             traces.extend(traced)
         h_n = torch.stack([f[0] for f in finals])

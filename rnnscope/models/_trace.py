@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["TraceOutputs", "buffer_outputs", "view_outputs", "check_outputs", "write_outputs", "run_native", "stacked_weights",
-           "valid_range", "add_group_sums"]
+__all__ = ["TraceOutputs", "buffer_outputs", "view_outputs", "check_outputs", "write_outputs", "run_native",
+           "stacked_weights", "valid_range", "add_group_sums"]
 
 
 class TraceOutputs(NamedTuple):
