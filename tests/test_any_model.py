@@ -1027,3 +1027,27 @@ def test_assembling_a_run_of_any_model_copies_no_state():
     buffers = {captured[v].data.base is not None and captured[v].data.base.shape for v in STATE_ORDER
                if v in captured}
     assert buffers == {(5, 16, 19, 64)}, buffers  # views of (layer, event, time, unit) buffers
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("var", ["all", ["h", "reset_gate"]])
+def test_states_traced_into_the_run_are_those_of_the_modules_alone(dtype, var):
+    """Bit for bit the traces of the module alone (fresh tensors, rounded to float32), whether they went straight
+    into the run's buffers (float32 on the CPU, both directions, two layers, two batches) or were copied in
+    (float64: the next layer reads ``h`` at the model's precision)."""
+    from rnnscope.models._torch_rnn import TorchRNN
+
+    torch.manual_seed(11)
+    model = Wrap(nn.GRU(4, 6, num_layers=2, bidirectional=True, batch_first=True)).to(dtype).eval()
+    x = torch.randn(5, 9, 3, dtype=dtype)
+    run = _capture(model, x, var=var, batch_size=3)
+    with torch.no_grad():
+        view = TorchRNN(model.rnn)
+        alone = view.run(view.prepare(model.proj(x)), trace=True)[2]
+    names = ["h", "update_gate", "reset_gate", "candidate"] if var == "all" else var
+    assert sorted(v for v in run.data_vars if run[v].ndim == 4) == sorted(names)
+    for layer, traced in enumerate(alone):
+        for name in names:
+            np.testing.assert_array_equal(run[name].values[..., layer], traced[name].float().numpy(),
+                                          err_msg=f"{dtype} {layer} {name}")
+    assert run["h"].dtype == np.float32

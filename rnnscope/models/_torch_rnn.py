@@ -330,7 +330,8 @@ class TorchRNN:
             With ``trace``: per entry, variable -> ``(batch, time, units)`` tensor (e.g. a view of a run's buffer)
             the variable is written into, the native kernels writing there as they run (a backward direction's
             values are written there in time order, in one pass); the traces are then these tensors. Entries that
-            are None, and variables left out, are traced into fresh tensors.
+            are None, variables left out, and inputs other than float32 on the CPU (whose next layer reads ``h``
+            at their own precision) are traced into fresh tensors.
         join : bool
             Join the last layer's directions along units (the module's output form); False: leave them apart
             (e.g. to compare each with its part of the module's own output, with no joined copy).
@@ -352,6 +353,7 @@ class TorchRNN:
         if lengths is not None and bool((lengths == call.x.shape[1]).all()):
             lengths = None  # every row runs to the end
         inp = call.x
+        direct = inp.device.type == "cpu" and inp.dtype == torch.float32  # outputs= applies (else fresh tensors)
         finals, traces = [], []
         for layer in range(self.module.num_layers):
             outs = []
@@ -359,7 +361,7 @@ class TorchRNN:
                 i = layer * self.n_dir + d
                 x = inp if d == 0 else reverse_valid(inp, lengths)
                 need = wanted if trace else (["c"] if (self.kind == "lstm" and lengths is not None) else [])
-                into = (outputs[i] or None) if (trace and outputs is not None) else None
+                into = (outputs[i] or None) if (trace and outputs is not None and direct) else None
                 h, values, final = self._run_entry(i, x, states[i], keeps[i], need, into if d == 0 else None)
                 finals.append(final if lengths is None else self._final(h, values, lengths))
                 if d:
