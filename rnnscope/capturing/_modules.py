@@ -267,7 +267,7 @@ def _nonfinite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float,
 
 def _fused_call(name, view: TorchRNN, call, keeps, variables, func, targets=None):
     """Variables of every entry of one call of a fused module: list of dict (batch, time, units), and lengths;
-    ``targets(steps)``: where each entry's variables go (:meth:`RunBuffers.targets`), or None."""
+    ``targets(batch, steps)``: where each entry's variables go (:meth:`RunBuffers.targets`), or None."""
     inp, hx, output = call
     prepared = view.prepare(inp, hx)
     into = None if targets is None else targets(*prepared.x.shape[:2])
