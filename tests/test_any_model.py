@@ -818,6 +818,46 @@ def test_the_exactness_check_decides_as_the_element_wise_comparison(case):
             assert str(raised.value) == str(whole.value)  # the same numbers
 
 
+def _outcome(check):
+    try:
+        check()
+    except RuntimeError as error:
+        return str(error)
+    return "passes"
+
+
+_BOUNDED_CASES = [case for case, (_, own, _) in _CHECK_CASES.items()
+                  if float((own[torch.isfinite(own)] / 3).abs().max()) <= 1]
+
+
+@pytest.mark.parametrize("case", _BOUNDED_CASES)
+def test_the_exactness_check_of_a_bounded_output_decides_as_the_full_one(case):
+    """An LSTM's output (``o * tanh(c)``) and a tanh RNN's lie within [-1, 1]: their check reads only the
+    difference's range (the scale is 1 without reading the output's), with the same verdict and numbers as the
+    full check, whole or in parts, with NaN, infinities and lengths."""
+    from rnnscope.capturing._modules import _check_close
+
+    recovered, own, lengths = _CHECK_CASES[case]
+    own, recovered = own / 3, recovered / 3
+    for given in (recovered, list(recovered.split([2, 3], -1))):
+        full = _outcome(lambda given=given: _check_close("m", own, given, lengths, "capture"))
+        short = _outcome(lambda given=given: _check_close("m", own, given, lengths, "capture", bounded=True))
+        assert short == full, case
+    assert ("passes" in full) == (case not in ("nan recovered only", "nan own only", "inf of the other sign",
+                                               "beyond tolerance")), (case, full)
+
+
+def test_the_exactness_check_of_a_bounded_output_is_one_subtraction_and_one_range():
+    from rnnscope.capturing._modules import _check_close
+
+    own = torch.rand(8, 19, 128).transpose(0, 1) * 2 - 1
+    with _AtenOps() as counted:
+        _check_close("m", own, own.contiguous() + 1e-6, None, "capture", bounded=True)
+    full_size = [op for op in counted.ops if op.split(".")[1] in ("sub", "aminmax", "abs", "isfinite", "isnan", "eq",
+                                                                   "index", "max", "bitwise_or", "bitwise_and")]
+    assert sorted(full_size) == ["aten.aminmax.default", "aten.sub.Tensor"], counted.ops
+
+
 def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges():
     from rnnscope.capturing._modules import _check_close
 

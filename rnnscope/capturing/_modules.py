@@ -208,7 +208,7 @@ class _Recorder:
         return hook
 
 
-def _check_close(name, own, recovered, lengths, func):
+def _check_close(name, own, recovered, lengths, func, *, bounded: bool = False):
     """The recovered output against the module's own (valid frames only; NaN and infinities, e.g. from a gap in
     the input, must sit where the module's own are); ``recovered``: one tensor, or a list of the parts of the
     output along its last dimension, in order (a bidirectional module's directions), checked as one.
@@ -216,7 +216,9 @@ def _check_close(name, own, recovered, lengths, func):
     Every valid element is compared. When both outputs are finite (the usual case) the check is three passes over
     them (the difference, its range and the output's range: :func:`_finite_check`); otherwise the
     element-wise comparison of NaN and infinities decides (:func:`_nonfinite_check`). Both give the same verdict
-    and the same numbers for the same outputs, whole or in parts."""
+    and the same numbers for the same outputs, whole or in parts. ``bounded``: the output lies within [-1, 1] by
+    its equations (an LSTM without projection, ``o * tanh(c)``; a tanh RNN), so its range is not read (the scale
+    is 1, as it would be measured): one subtraction and its range."""
     parts = recovered if isinstance(recovered, (list, tuple)) else [recovered]
     valid = None
     if lengths is not None:
@@ -229,7 +231,7 @@ def _check_close(name, own, recovered, lengths, func):
             mine, part = mine[valid], part[valid]
         # detached: attribution calls it while autograd records
         mine, part = mine.detach().float(), part.detach().float()
-        checked = _finite_check(mine, part)
+        checked = _finite_check(mine, part, bounded=bounded)
         err, scale = checked if checked is not None else _nonfinite_check(mine, part)
         errors.append(err)
         scales.append(scale)
@@ -241,16 +243,20 @@ def _check_close(name, own, recovered, lengths, func):
                            "capture does not model (e.g. its weights changed during the forward); please report it.")
 
 
-def _finite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float, float] | None:
+def _finite_check(own: torch.Tensor, recovered: torch.Tensor, *, bounded: bool = False,
+                  ) -> tuple[float, float] | None:
     """``(largest |own - recovered|, max(1, largest |own|))`` when every element of both is finite, else None:
-    one subtraction, its range and the output's range, read in one synchronisation."""
+    one subtraction, its range and the output's range, read in one synchronisation. ``bounded``: ``own`` lies
+    within [-1, 1], so the scale is 1 without reading its range (a finite difference means both are finite:
+    NaN and infinities in either make it NaN or infinite)."""
     if not own.numel():
         return 0.0, 1.0
-    values = torch.stack([*torch.aminmax(own - recovered), *torch.aminmax(own)]).tolist()  # NaN and inf propagate
+    ranges = [*torch.aminmax(own - recovered)] + ([] if bounded else [*torch.aminmax(own)])
+    values = torch.stack(ranges).tolist()  # NaN and inf propagate
     if not all(math.isfinite(v) for v in values):
         return None
-    d_low, d_high, low, high = values
-    return max(-d_low, d_high), max(1.0, -low, high)  # relu RNNs are unbounded
+    err = max(-values[0], values[1])
+    return err, 1.0 if bounded else max(1.0, -values[2], values[3])  # relu RNNs are unbounded
 
 
 def _nonfinite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float, float]:
@@ -274,7 +280,8 @@ def _fused_call(name, view: TorchRNN, call, keeps, variables, func, targets=None
     # the last layer's directions apart: each checked against its part of the module's output, never joined
     out, _, traces = view.run(prepared, keeps, trace=True, variables=variables, outputs=into, join=False)
     own = view.prepare(output[0]).x  # the module's own output, batch first (padded for a packed one)
-    _check_close(name, own, out, prepared.lengths, func)
+    bounded = (view.kind == "lstm" and not view.proj) or getattr(view.module, "nonlinearity", "") == "tanh"
+    _check_close(name, own, out, prepared.lengths, func, bounded=bounded)
     return traces, prepared.lengths
 
 
