@@ -1091,3 +1091,26 @@ def test_states_traced_into_the_run_are_those_of_the_modules_alone(dtype, var):
             np.testing.assert_array_equal(run[name].values[..., layer], traced[name].float().numpy(),
                                           err_msg=f"{dtype} {layer} {name}")
     assert run["h"].dtype == np.float32
+
+
+def test_value_ranges_read_layer_first_buffers_in_place_as_c_ordered_arrays():
+    """The one definition of a stored value range gives the same numbers for a layer-first buffer's view (read
+    layer by layer in place) and for the C-ordered array: padded rows, NaN units of a narrower layer, a layer
+    with no value, frames past a row's length holding values that must not count."""
+    from rnnscope.capturing._module_runs import layer_last
+    from rnnscope.io._summaries import valid_ranges
+
+    rng = np.random.default_rng(3)
+    buffer = rng.normal(size=(4, 5, 7, 6)).astype(np.float32)  # (layer, row, time, unit)
+    buffer[1, :, :, 4:] = np.nan  # a narrower layer
+    buffer[3] = np.nan  # no value at all
+    buffer[0, 2, 5:] = 1e6  # counted only while inside row 2's length
+    view = layer_last(buffer)
+    for n_valid in (np.full(5, 7), np.array([7, 3, 5, 0, 7])):
+        ranges = valid_ranges(view, n_valid)
+        assert ranges == valid_ranges(np.ascontiguousarray(view), n_valid)
+        assert ranges[3] is None and (ranges[0][1] == 1e6) == (n_valid[2] > 5)
+        inside = np.arange(7)[None, :] < n_valid[:, None]
+        for k in range(3):
+            values = buffer[k][inside]
+            assert ranges[k] == (float(np.nanmin(values)), float(np.nanmax(values)))
