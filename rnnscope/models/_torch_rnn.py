@@ -140,13 +140,13 @@ def _reversed_into(x: Tensor, lengths: Tensor | None, into: Tensor | None) -> Te
 
 
 def _copied_into(values: dict, into: dict | None) -> dict:
-    """``values`` (with ``h``), or with ``into`` those destinations, ``values`` copied in; without ``into`` the
-    entry's ``h`` stays out (the caller keeps it apart)."""
+    """``values`` (with ``h``), those of ``into`` replaced by its destinations, ``values`` copied in; without
+    ``into`` the entry's ``h`` stays out (the caller keeps it apart)."""
     if not into:
         return {k: v for k, v in values.items() if k != "h"}
     for name, target in into.items():
         target.copy_(values[name])
-    return dict(into)
+    return {**{k: v for k, v in values.items() if k != "h"}, **into}
 
 
 def _last_valid(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -360,7 +360,9 @@ class TorchRNN:
             for d in range(self.n_dir):
                 i = layer * self.n_dir + d
                 x = inp if d == 0 else reverse_valid(inp, lengths)
-                need = wanted if trace else (["c"] if (self.kind == "lstm" and lengths is not None) else [])
+                # an LSTM's final state after each row's last valid frame reads c (packed sequences)
+                traced = wanted if trace else []
+                need = traced + (["c"] if self.kind == "lstm" and lengths is not None and "c" not in traced else [])
                 into = (outputs[i] or None) if (trace and outputs is not None and direct) else None
                 h, values, final = self._run_entry(i, x, states[i], keeps[i], need, into if d == 0 else None)
                 finals.append(final if lengths is None else self._final(h, values, lengths))
@@ -396,7 +398,7 @@ class TorchRNN:
         if need or into:
             out = None
             if x.device.type == "cpu" and x.dtype == torch.float32:
-                out = view_outputs(into, [x.shape[1]] * x.shape[0]) if into else None
+                out = view_outputs(into, [x.shape[1]] * x.shape[0]) if into and set(need) <= set(into) else None
                 out = out or buffer_outputs(need, x.shape[0], x.shape[1], self.module.hidden_size)
             if out is not None:
                 h, final, _ = view.trace_to(x, state, keep, out)
