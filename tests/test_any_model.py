@@ -19,6 +19,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import rnnscope
 from rnnscope import analysis, experiments, schema
+from rnnscope.io._summaries import STATE_ORDER
 
 ATOL = 1e-5
 
@@ -805,11 +806,56 @@ def test_the_exactness_check_decides_as_the_element_wise_comparison(case):
     passes = expected_err <= _TOLERANCE * expected_scale
     assert passes == (case in ("equal", "within tolerance", "relu scale", "nan in both", "inf in both",
                                "garbage past the lengths", "nothing valid"))
-    if passes:
-        _check_close("m", own, recovered, lengths, "capture")
-    else:
-        with pytest.raises(RuntimeError, match="'m' do not reproduce its own output"):
-            _check_close("m", own, recovered, lengths, "capture")
+    # whole, or in parts along units (a bidirectional module's directions, checked without joining them)
+    for given in (recovered, list(recovered.split([2, 3], -1)), list(recovered.split([4, 1], -1))):
+        if passes:
+            _check_close("m", own, given, lengths, "capture")
+        else:
+            with pytest.raises(RuntimeError, match="'m' do not reproduce its own output") as raised:
+                _check_close("m", own, given, lengths, "capture")
+            with pytest.raises(RuntimeError) as whole:
+                _check_close("m", own, recovered, lengths, "capture")
+            assert str(raised.value) == str(whole.value)  # the same numbers
+
+
+def _outcome(check):
+    try:
+        check()
+    except RuntimeError as error:
+        return str(error)
+    return "passes"
+
+
+_BOUNDED_CASES = [case for case, (_, own, _) in _CHECK_CASES.items()
+                  if float((own[torch.isfinite(own)] / 3).abs().max()) <= 1]
+
+
+@pytest.mark.parametrize("case", _BOUNDED_CASES)
+def test_the_exactness_check_of_a_bounded_output_decides_as_the_full_one(case):
+    """An LSTM's output (``o * tanh(c)``) and a tanh RNN's lie within [-1, 1]: their check reads only the
+    difference's range (the scale is 1 without reading the output's), with the same verdict and numbers as the
+    full check, whole or in parts, with NaN, infinities and lengths."""
+    from rnnscope.capturing._modules import _check_close
+
+    recovered, own, lengths = _CHECK_CASES[case]
+    own, recovered = own / 3, recovered / 3
+    for given in (recovered, list(recovered.split([2, 3], -1))):
+        full = _outcome(lambda given=given: _check_close("m", own, given, lengths, "capture"))
+        short = _outcome(lambda given=given: _check_close("m", own, given, lengths, "capture", bounded=True))
+        assert short == full, case
+    assert ("passes" in full) == (case not in ("nan recovered only", "nan own only", "inf of the other sign",
+                                               "beyond tolerance")), (case, full)
+
+
+def test_the_exactness_check_of_a_bounded_output_is_one_subtraction_and_one_range():
+    from rnnscope.capturing._modules import _check_close
+
+    own = torch.rand(8, 19, 128).transpose(0, 1) * 2 - 1
+    with _AtenOps() as counted:
+        _check_close("m", own, own.contiguous() + 1e-6, None, "capture", bounded=True)
+    full_size = [op for op in counted.ops if op.split(".")[1] in ("sub", "aminmax", "abs", "isfinite", "isnan", "eq",
+                                                                   "index", "max", "bitwise_or", "bitwise_and")]
+    assert sorted(full_size) == ["aten.aminmax.default", "aten.sub.Tensor"], counted.ops
 
 
 def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges():
@@ -884,3 +930,221 @@ def test_cell_internals_of_a_cell_call_equal_the_cells_own_outputs_with_and_with
     else:
         inside, h_ref = cell_internals(cell, x, h), cell(x, h)
     torch.testing.assert_close(inside["h"], h_ref)
+
+
+# ---------------------------------------------------------------------------------------- layer-first memory
+
+
+class ConvBiGRU(nn.Module):
+    """A bidirectional GRU behind a strided conv front end (waveforms in, 1 step per 4 samples)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 8, 5, stride=4, padding=2)
+        self.gru = nn.GRU(8, 6, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(12, 3)
+
+    def forward(self, x):
+        return self.head(self.gru(torch.relu(self.conv(x)).transpose(1, 2))[0])
+
+
+class EQLike(nn.Module):
+    """EQTransformer-like: a conv front end, a bidirectional LSTM, then a narrower-input LSTM of other width."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv1d(3, 8, 7, stride=8, padding=3)
+        self.bi = nn.LSTM(8, 5, bidirectional=True, batch_first=True)
+        self.one = nn.LSTM(10, 7, batch_first=True)
+
+    def forward(self, x):
+        return self.one(self.bi(torch.relu(self.conv(x)).transpose(1, 2))[0])[0]
+
+
+def _layered_cases():
+    """(name, model, input, capture options): CRED, EQTransformer-like (NaN gap, labels), a conv + BiGRU, and an
+    rnnscope classifier given a tensor."""
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(0)
+    cred = (sbm.CRED().eval(), torch.rand(5, 3, 76, 41), {"sampling_rate": 2.5, "time_axis": 2})
+    torch.manual_seed(1)
+    x = torch.randn(4, 3, 800)
+    x[1, :, 400:] = float("nan")  # a gap: NaN states from there on
+    eq = (EQLike().eval(), x, {"sampling_rate": 100.0, "time_axis": -1, "class_names": ["A", "B"],
+                               "labels": np.repeat(np.arange(4)[:, None] % 2, 800, 1)})
+    torch.manual_seed(2)
+    gru = (ConvBiGRU().eval(), torch.randn(3, 3, 400), {"sampling_rate": 50.0, "time_axis": -1})
+    frames = rnnscope.features.compute(rnnscope.data.synthetic(n_records=3, seed=4, record_duration_s=(20, 20)))
+    torch.manual_seed(1)
+    clf = rnnscope.models.RNNClassifier(["gru", "lstm"], input_size=frames.sizes["feature"], hidden_size=8,
+                                        num_classes=5)
+    clf.fit_normalizer(frames)
+    features = torch.from_numpy(frames["features"].transpose("event", "time", "feature").values)
+    return {"cred": cred, "eqtransformer-like": eq, "conv-bigru": gru, "classifier": (clf, features, {})}
+
+
+def _contiguous(run: xr.Dataset) -> xr.Dataset:
+    """``run`` with every variable a fresh C-ordered array (the layout runs had before the layer-first buffers)."""
+    return run.copy(data={name: np.ascontiguousarray(v.values) for name, v in run.data_vars.items()})
+
+
+def _store_contents(path: Path) -> dict:
+    """Every file of a store (metadata parsed, chunks as bytes), the manifest's write time left out."""
+    contents = {}
+    for p in sorted(path.rglob("*")):
+        if not p.is_file():
+            continue
+        key = str(p.relative_to(path))
+        if p.name == "rnnscope_manifest.json":
+            contents[key] = {k: v for k, v in json.loads(p.read_text()).items() if k != "written"}
+        elif p.name == "zarr.json":
+            contents[key] = json.loads(p.read_text())
+        else:
+            contents[key] = p.read_bytes()
+    return contents
+
+
+def test_runs_of_any_model_hold_layer_first_buffers_and_store_as_contiguous_runs_do(tmp_path):
+    """The state arrays of an in-memory run of any model are (event, time, unit, layer) views of (layer, event, time,
+    unit) buffers (each layer's block contiguous: no strided copy to build them), float32, dims unchanged (the
+    classifier given a tensor keeps its own pass, which writes layer last while its layers run); saved to zarr
+    or netCDF they give the very files, encodings and chunks of the same run held C-ordered, and their summaries
+    are those recomputed from that copy."""
+    for name, (model, x, options) in _layered_cases().items():
+        run = _capture(model, x, var="all", batch_size=2, **options)
+        states = [v for v in STATE_ORDER if v in run.data_vars]
+        assert states and "h" in states, name
+        for var in states:
+            data = run[var].data
+            assert run[var].dims == ("event", "time", "unit", "layer") and data.dtype == np.float32, (name, var)
+            if name != "classifier":  # its own pass writes while the layers run (layer last, no copy either)
+                assert np.moveaxis(data, -1, 0).flags.c_contiguous, (name, var, data.strides)  # layer first
+        plain = _contiguous(run)
+        assert all(plain[v].data.flags.c_contiguous for v in states)
+        xr.testing.assert_identical(run, plain)
+        again = rnnscope.io.compute_summaries(plain)
+        for summary in ("summary_min", "summary_max"):
+            np.testing.assert_array_equal(run[summary].values, again[summary].values, err_msg=f"{name} {summary}")
+        # sums in float32 per window (the classifier's, made by its layers as they run, in another order)
+        np.testing.assert_allclose(run["summary_activity"].values, again["summary_activity"].values, rtol=1e-5)
+        for suffix in ("zarr", "nc"):
+            a = rnnscope.io.save_run(run, tmp_path / f"{name}.{suffix}")
+            b = rnnscope.io.save_run(plain, tmp_path / f"{name}-plain.{suffix}")
+            opened, reference_run = rnnscope.open_run(a), rnnscope.open_run(b)
+            xr.testing.assert_identical(opened.load(), reference_run.load())
+            for var in opened.variables:
+                assert opened[var].encoding.keys() == reference_run[var].encoding.keys(), (name, var)
+                assert {k: str(v) for k, v in opened[var].encoding.items() if k != "source"} == \
+                    {k: str(v) for k, v in reference_run[var].encoding.items() if k != "source"}, (name, var)
+                assert opened[var].chunks == reference_run[var].chunks, (name, var)
+            if suffix == "zarr":
+                assert _store_contents(a) == _store_contents(b), name
+
+
+def test_assembling_a_run_of_any_model_copies_no_state():
+    """Counted (issue 28): the traces of a CRED capture are written straight into the run's layer-first buffers
+    (the native kernels write there as they run; each backward direction is written there in time order, in the
+    one pass that reverses it), so building the run allocates no state array and, beyond small ones, less than
+    half a variable (the summaries read each layer's block in place). Before: the run's arrays were allocated
+    and filled by a strided copy of every trace, then the value ranges made a transposed copy of every variable
+    and the heat a copy of every layer of ``h`` (about twice ``h`` beyond the arrays)."""
+    import tracemalloc
+
+    from rnnscope.capturing import _module_runs
+
+    sbm = pytest.importorskip("seisbench.models")
+    torch.manual_seed(28)
+    model, x = sbm.CRED().eval(), torch.rand(16, 3, 76, 41)
+    _capture(model, x[:2], var="all", sampling_rate=2.5, time_axis=2)  # first calls: imports and caches
+    counted: dict = {"copied": 0}
+    assemble, place = _module_runs._run, _module_runs._place
+
+    def run(*args, **kwargs):
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            out = assemble(*args, **kwargs)
+            kept, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        counted.update(kept=kept - base, peak=peak - base)
+        return out
+
+    def counting_place(target, block, n_steps):
+        place(target, block, n_steps)
+        if block is not None and not np.shares_memory(block, target):
+            counted["copied"] += block.nbytes
+    _module_runs._run, _module_runs._place = run, counting_place
+    try:
+        captured = _capture(model, x, var="all", sampling_rate=2.5, time_axis=2, batch_size=16)
+    finally:
+        _module_runs._run, _module_runs._place = assemble, place
+    h = captured["h"].nbytes
+    assert counted["copied"] == 0  # every trace already where it belongs
+    assert counted["kept"] <= 64 * 1024, counted  # coordinates, summaries: no state array
+    assert counted["peak"] - counted["kept"] < 0.5 * h, (counted, h)  # before: about 2 h
+    buffers = {captured[v].data.base is not None and captured[v].data.base.shape for v in STATE_ORDER
+               if v in captured}
+    assert buffers == {(5, 16, 19, 64)}, buffers  # views of (layer, event, time, unit) buffers
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("var", ["all", ["h", "reset_gate"]])
+def test_states_traced_into_the_run_are_those_of_the_modules_alone(dtype, var):
+    """Bit for bit the traces of the module alone (fresh tensors, rounded to float32), whether they went straight
+    into the run's buffers (float32 on the CPU, both directions, two layers, two batches) or were copied in
+    (float64: the next layer reads ``h`` at the model's precision)."""
+    from rnnscope.models._torch_rnn import TorchRNN
+
+    torch.manual_seed(11)
+    model = Wrap(nn.GRU(4, 6, num_layers=2, bidirectional=True, batch_first=True)).to(dtype).eval()
+    x = torch.randn(5, 9, 3, dtype=dtype)
+    run = _capture(model, x, var=var, batch_size=3)
+    with torch.no_grad():
+        view = TorchRNN(model.rnn)
+        alone = view.run(view.prepare(model.proj(x)), trace=True)[2]
+    names = ["h", "update_gate", "reset_gate", "candidate"] if var == "all" else var
+    assert sorted(v for v in run.data_vars if run[v].ndim == 4) == sorted(names)
+    for layer, traced in enumerate(alone):
+        for name in names:
+            np.testing.assert_array_equal(run[name].values[..., layer], traced[name].float().numpy(),
+                                          err_msg=f"{dtype} {layer} {name}")
+    assert run["h"].dtype == np.float32
+
+
+def test_value_ranges_read_layer_first_buffers_in_place_as_c_ordered_arrays():
+    """The one definition of a stored value range gives the same numbers for a layer-first buffer's view (read
+    layer by layer in place) and for the C-ordered array: padded rows, NaN units of a narrower layer, a layer
+    with no value, frames past a row's length holding values that must not count."""
+    from rnnscope.capturing._module_runs import layer_last
+    from rnnscope.io._summaries import valid_ranges
+
+    rng = np.random.default_rng(3)
+    buffer = rng.normal(size=(4, 5, 7, 6)).astype(np.float32)  # (layer, row, time, unit)
+    buffer[1, :, :, 4:] = np.nan  # a narrower layer
+    buffer[3] = np.nan  # no value at all
+    buffer[0, 2, 5:] = 1e6  # counted only while inside row 2's length
+    view = layer_last(buffer)
+    for n_valid in (np.full(5, 7), np.array([7, 3, 5, 0, 7])):
+        ranges = valid_ranges(view, n_valid)
+        assert ranges == valid_ranges(np.ascontiguousarray(view), n_valid)
+        assert ranges[3] is None and (ranges[0][1] == 1e6) == (n_valid[2] > 5)
+        inside = np.arange(7)[None, :] < n_valid[:, None]
+        for k in range(3):
+            values = buffer[k][inside]
+            assert ranges[k] == (float(np.nanmin(values)), float(np.nanmax(values)))
+
+
+@pytest.mark.parametrize("var", [["h"], ["h", "forget_gate"], "all"])
+def test_packed_sequences_with_some_variables_are_captured(var):
+    """An LSTM fed packed sequences needs ``c`` for its final state after each row's last valid frame, also when
+    ``c`` is not captured (before: KeyError 'c'); the variables captured are those of the full capture."""
+    torch.manual_seed(3)
+    model = Speech().eval()
+    x, lengths = torch.randn(5, 9, 4), torch.tensor([9, 3, 7, 2, 9])
+    full = _capture(model, (x, lengths), batch_size=2)
+    run = _capture(model, (x, lengths), batch_size=2, var=var)
+    names = [v for v in STATE_ORDER if v in run.data_vars]
+    assert names == (["h", "c", "input_gate", "forget_gate", "output_gate", "cell_input"] if var == "all" else var)
+    for name in names:  # NaN past each row's length in both; float rounding apart (the kernels' paths differ)
+        np.testing.assert_allclose(run[name].values, full[name].values, atol=1e-6, rtol=0, err_msg=name)

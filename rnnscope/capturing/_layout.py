@@ -1,8 +1,10 @@
 """The run's layout seen by the layers: where each layer's variables go in capture's in-memory arrays.
 
-A run keeps every state variable as one ``(event, time, unit, layer)`` float32 array (C order). For one window
-(frames ``t0 .. t0 + n_frames``) of one batch of records (``rows``: the event of each batch row, in any order) and
-one layer, every value of batch row ``r``, frame ``t`` of the window and unit ``j`` sits at the flat element
+The classifier's capture keeps every state variable as one ``(event, time, unit, layer)`` float32 array (C order;
+the capture of any other model writes layer-first buffers instead,
+:class:`rnnscope.capturing._module_runs.RunBuffers`). For one window (frames ``t0 .. t0 + n_frames``) of one batch
+of records (``rows``: the event of each batch row, in any order) and one layer, every value of batch row ``r``,
+frame ``t`` of the window and unit ``j`` sits at the flat element
 
     ``((rows[r] * n_time + t0 + t) * n_units + j) * n_layers + layer``
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 import xarray as xr
 
 from ..io._summaries import accumulate, run_summaries
-from ..models._torch_rnn import module_entries, module_kind
-from ..schema import plain, segment_variables
+from ..models._torch_rnn import RECURRENT_MODULES, module_entries, module_kind
+from ..schema import STATE_VARIABLES, plain, segment_variables
 
 __all__ = []
 
@@ -48,14 +49,65 @@ def _groups(blocks, chosen, func) -> dict[int, tuple[list[str], np.ndarray]]:
 
 
 def _assemble(blocks, chosen, variables, attrs, *, sampling_rate, n_input, labels, label_rate, class_names, ids,
-              func) -> dict[int, xr.Dataset]:
+              func, buffers: RunBuffers | None = None) -> dict[int, xr.Dataset]:
     """One run per group of modules with the same steps: ``{steps: run}`` (``labels``, ``class_names`` and ``ids``
-    checked by :func:`_check_labels`, :func:`_class_names` and :func:`_event_ids`)."""
+    checked by :func:`_check_labels`, :func:`_class_names` and :func:`_event_ids`); ``buffers``: where the traces
+    were written, the run's arrays when they fit its layout."""
     runs = {}
     for steps, (names, lengths) in _groups(blocks, chosen, func).items():
         runs[steps] = _run(blocks, {n: chosen[n] for n in names}, variables, steps, lengths, ids, attrs,
-                           sampling_rate, n_input, labels, label_rate, class_names)
+                           sampling_rate, n_input, labels, label_rate, class_names, buffers)
     return runs
+
+
+class RunBuffers:
+    """The layer-first ``(layer, event, time, unit)`` float32 buffers of an in-memory capture of any model, one per
+    variable, made before the traces so that each layer's trace is written straight into its block (the native
+    kernels write there as they run; a backward direction is written there in time order).
+
+    The layout is that of a run holding every chosen module (``layer``: their entries in order; units: the widest;
+    time: the steps of the first module traced); :func:`_run` takes the buffers as the run's arrays when its
+    layout is this one, and copies the traces into buffers of its own otherwise (modules at several time
+    resolutions, a later batch longer than the first). Modules whose traces are made otherwise (cells, several
+    calls in one forward, ``module_batch``) get no destinations: their traces are copied in by :func:`_run`.
+    """
+
+    def __init__(self, chosen, variables, n_events: int):
+        self.entries = [(name, i, e) for name, m in chosen.items() for i, e in enumerate(module_entries(m))]
+        self.n_units = max(max(e.units, e.h_units) for _, _, e in self.entries)
+        self.own = {name: [v for v in variables if v == "h" or v in STATE_VARIABLES[module_kind(m)]]
+                    for name, m in chosen.items() if isinstance(m, RECURRENT_MODULES)}
+        self.variables = [v for v in variables if any(v in own for own in self.own.values())]
+        self.n_events = int(n_events)
+        self.steps: int | None = None
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def targets(self, name: str, rows: slice, batch: int, steps: int) -> list[dict] | None:
+        """Per entry of module ``name`` called on ``batch`` rows over ``steps`` steps, variable -> its ``(rows,
+        steps, units)`` block (a torch view of the buffers), or None when the module's traces cannot go there (a
+        batch that is not the events' ``rows``: the capture's checks then say why)."""
+        if name not in self.own or batch != rows.stop - rows.start:
+            return None
+        if self.steps is None:
+            self.steps = int(steps)
+            shape = (len(self.entries), self.n_events, self.steps, self.n_units)
+            self.arrays = {v: np.empty(shape, dtype=np.float32) for v in self.variables}
+        if steps > self.steps:
+            return None
+        out = []
+        for position, (module, _, entry) in enumerate(self.entries):
+            if module == name:
+                out.append({v: torch.from_numpy(self.arrays[v][position, rows, :steps,
+                                                               : entry.h_units if v == "h" else entry.units])
+                            for v in self.own[name]})
+        return out
+
+    def fitting(self, layout: _Layout) -> dict[str, np.ndarray] | None:
+        """The buffers when they have ``layout`` (the same entries, units, steps and variables), else None."""
+        same = ([(n, i) for n, i, _ in layout.entries] == [(n, i) for n, i, _ in self.entries]
+                and layout.n_units == self.n_units and layout.steps == self.steps
+                and all(v in self.arrays for v in layout.present))
+        return {v: self.arrays[v] for v in layout.present} if same else None
 
 
 class _Layout:
@@ -131,25 +183,30 @@ class _Layout:
 
 
 def _run(blocks, modules, variables, steps, lengths, ids, attrs, sampling_rate, n_input, labels, label_rate,
-         class_names) -> xr.Dataset:
+         class_names, prepared: RunBuffers | None = None) -> xr.Dataset:
     layout = _Layout.of(modules, {name: blocks[name][0][0] for name in modules}, variables, steps, attrs,
                         sampling_rate=sampling_rate, n_input=n_input)
-    shape = (lengths.size, steps, layout.n_units, len(layout.entries))
-    arrays = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written once below
+    # layer first: each layer's block is contiguous; the traces were written there (nothing to copy below) when
+    # the prepared buffers have the run's layout, else each batch of each entry lands as one contiguous copy
+    buffers = None if prepared is None else prepared.fitting(layout)
+    if buffers is None:
+        shape = (len(layout.entries), lengths.size, steps, layout.n_units)
+        buffers = {v: np.empty(shape, dtype=np.float32) for v in layout.present}  # every element written below
     for position, (name, i, _) in enumerate(layout.entries):
         row = 0
         for parts, _ in blocks[name]:
             values = parts[i]
             n_rows, n_steps = values["h"].shape[:2]
-            for var, array in arrays.items():
-                _place(array[row: row + n_rows, :, :, position], values.get(var), n_steps)
+            for var, buffer in buffers.items():
+                _place(buffer[position, row: row + n_rows], values.get(var), n_steps)
             row += n_rows
-        for array in arrays.values():  # events no batch reached
-            array[row:, :, :, position] = np.nan
+        for buffer in buffers.values():  # events no batch reached
+            buffer[position, row:] = np.nan
     past = np.arange(steps)[None, :] >= lengths[:, None]
     if past.any():
-        for array in arrays.values():
-            array[past] = np.nan
+        for buffer in buffers.values():
+            buffer[:, past] = np.nan
+    arrays = {v: layer_last(buffer) for v, buffer in buffers.items()}
     data, coords, run_attrs, step_labels, table = layout.parts(arrays, lengths, ids, labels, label_rate, n_input,
                                                                class_names)
     # the numbers rnnscope.capture stores, by the same code, straight from the arrays (no classes: no heat per class)
@@ -180,6 +237,20 @@ def with_summaries(run: xr.Dataset, summaries: xr.Dataset) -> xr.Dataset:
     return run.merge(summaries)
 
 
+def layer_last(buffer: np.ndarray) -> np.ndarray:
+    """The (event, time, unit, layer) view of a layer-first (layer, event, time, unit) ``buffer``: the run's
+    state arrays are these views (no copy; each layer's values stay contiguous, which the summaries read).
+
+    Examples
+    --------
+    >>> buffer = np.arange(24, dtype=np.float32).reshape(2, 1, 3, 4)  # (layer, event, time, unit)
+    >>> view = layer_last(buffer)
+    >>> view.shape, bool(np.shares_memory(view, buffer)), bool(view[0, 2, 1, 1] == buffer[1, 0, 2, 1])
+    ((1, 3, 4, 2), True, True)
+    """
+    return buffer.transpose(1, 2, 3, 0)
+
+
 def _place(target: np.ndarray, block, n_steps: int) -> None:
     """Write one batch of one entry (``block``: rows, steps, units; None when the entry lacks the variable) into
     ``target`` (rows, time, unit), NaN wherever the block does not reach (later steps, wider units)."""
@@ -187,9 +258,16 @@ def _place(target: np.ndarray, block, n_steps: int) -> None:
         target[...] = np.nan
         return
     units = block.shape[2]
-    target[:, :n_steps, :units] = block
+    if not _is_view(block, target[:, :n_steps, :units]):  # a trace written in place (RunBuffers) stays
+        target[:, :n_steps, :units] = block
     target[:, :n_steps, units:] = np.nan
     target[:, n_steps:] = np.nan
+
+
+def _is_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same elements of the same memory."""
+    return (a.shape == b.shape and a.strides == b.strides and a.dtype == b.dtype
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
 # --------------------------------------------------------------------------------------------- labels

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 import numpy as np
 import torch
@@ -44,7 +45,7 @@ from ..models._torch_rnn import (
     recurrent_modules,
 )
 from ..schema import SCHEMA_VERSION, STATE_VARIABLES, plain
-from ._module_runs import _assemble, _check_labels, _class_names, _event_ids, several_resolutions
+from ._module_runs import RunBuffers, _assemble, _check_labels, _class_names, _event_ids, several_resolutions
 
 __all__ = ["record_modules", "finish_runs", "MODULE_BATCH_LAYOUTS"]
 
@@ -207,37 +208,55 @@ class _Recorder:
         return hook
 
 
-def _check_close(name, own, recovered, lengths, func):
+def _check_close(name, own, recovered, lengths, func, *, bounded: bool = False):
     """The recovered output against the module's own (valid frames only; NaN and infinities, e.g. from a gap in
-    the input, must sit where the module's own are).
+    the input, must sit where the module's own are); ``recovered``: one tensor, or a list of the parts of the
+    output along its last dimension, in order (a bidirectional module's directions), checked as one.
 
     Every valid element is compared. When both outputs are finite (the usual case) the check is three passes over
     them (the difference, its range and the output's range: :func:`_finite_check`); otherwise the
     element-wise comparison of NaN and infinities decides (:func:`_nonfinite_check`). Both give the same verdict
-    and the same numbers for the same outputs."""
+    and the same numbers for the same outputs, whole or in parts. ``bounded``: the output lies within [-1, 1] by
+    its equations (an LSTM without projection, ``o * tanh(c)``; a tanh RNN), so its range is not read (the scale
+    is 1, as it would be measured): one subtraction and its range."""
+    parts = recovered if isinstance(recovered, (list, tuple)) else [recovered]
+    valid = None
     if lengths is not None:
         valid = torch.arange(own.shape[1], device=own.device)[None, :] < lengths.to(own.device)[:, None]
-        own, recovered = own[valid], recovered[valid]
-    # detached: attribution calls it while autograd records
-    own, recovered = own.detach().float(), recovered.detach().float()
-    checked = _finite_check(own, recovered)
-    err, scale = checked if checked is not None else _nonfinite_check(own, recovered)
+    errors, scales, start = [], [], 0
+    for part in parts:
+        mine = own[..., start: start + part.shape[-1]] if len(parts) > 1 else own
+        start += part.shape[-1]
+        if valid is not None:
+            mine, part = mine[valid], part[valid]
+        # detached: attribution calls it while autograd records
+        mine, part = mine.detach().float(), part.detach().float()
+        checked = _finite_check(mine, part, bounded=bounded)
+        err, scale = checked if checked is not None else _nonfinite_check(mine, part)
+        errors.append(err)
+        scales.append(scale)
+    err = float("nan") if any(math.isnan(e) for e in errors) else max(errors)
+    scale = max(scales)
     if not err <= _TOLERANCE * scale:
         raise RuntimeError(f"{func}: the states recovered for module {name!r} do not reproduce its own output "
                            f"(largest difference {err:.3g} > {_TOLERANCE * scale:.3g}). The module was called in a way "
                            "capture does not model (e.g. its weights changed during the forward); please report it.")
 
 
-def _finite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float, float] | None:
+def _finite_check(own: torch.Tensor, recovered: torch.Tensor, *, bounded: bool = False,
+                  ) -> tuple[float, float] | None:
     """``(largest |own - recovered|, max(1, largest |own|))`` when every element of both is finite, else None:
-    one subtraction, its range and the output's range, read in one synchronisation."""
+    one subtraction, its range and the output's range, read in one synchronisation. ``bounded``: ``own`` lies
+    within [-1, 1], so the scale is 1 without reading its range (a finite difference means both are finite:
+    NaN and infinities in either make it NaN or infinite)."""
     if not own.numel():
         return 0.0, 1.0
-    values = torch.stack([*torch.aminmax(own - recovered), *torch.aminmax(own)]).tolist()  # NaN and inf propagate
+    ranges = [*torch.aminmax(own - recovered)] + ([] if bounded else [*torch.aminmax(own)])
+    values = torch.stack(ranges).tolist()  # NaN and inf propagate
     if not all(math.isfinite(v) for v in values):
         return None
-    d_low, d_high, low, high = values
-    return max(-d_low, d_high), max(1.0, -low, high)  # relu RNNs are unbounded
+    err = max(-values[0], values[1])
+    return err, 1.0 if bounded else max(1.0, -values[2], values[3])  # relu RNNs are unbounded
 
 
 def _nonfinite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float, float]:
@@ -252,13 +271,17 @@ def _nonfinite_check(own: torch.Tensor, recovered: torch.Tensor) -> tuple[float,
     return err, scale
 
 
-def _fused_call(name, view: TorchRNN, call, keeps, variables, func):
-    """Variables of every entry of one call of a fused module: list of dict (batch, time, units), and lengths."""
+def _fused_call(name, view: TorchRNN, call, keeps, variables, func, targets=None):
+    """Variables of every entry of one call of a fused module: list of dict (batch, time, units), and lengths;
+    ``targets(batch, steps)``: where each entry's variables go (:meth:`RunBuffers.targets`), or None."""
     inp, hx, output = call
     prepared = view.prepare(inp, hx)
-    out, _, traces = view.run(prepared, keeps, trace=True, variables=variables)
+    into = None if targets is None else targets(*prepared.x.shape[:2])
+    # the last layer's directions apart: each checked against its part of the module's output, never joined
+    out, _, traces = view.run(prepared, keeps, trace=True, variables=variables, outputs=into, join=False)
     own = view.prepare(output[0]).x  # the module's own output, batch first (padded for a packed one)
-    _check_close(name, own, out, prepared.lengths, func)
+    bounded = (view.kind == "lstm" and not view.proj) or getattr(view.module, "nonlinearity", "") == "tanh"
+    _check_close(name, own, out, prepared.lengths, func, bounded=bounded)
     return traces, prepared.lengths
 
 
@@ -283,13 +306,16 @@ def _cell_calls(name, cell, calls, keep, variables, func):
     return [{k: v for k, v in values.items() if k == "h" or k in variables}]
 
 
-def _module_values(name, module, view, calls, keeps, variables, func):
-    """All entries of one module for one batch: (list of dict var -> (rows, steps, units), lengths or None)."""
+def _module_values(name, module, view, calls, keeps, variables, func, targets=None):
+    """All entries of one module for one batch: (list of dict var -> (rows, steps, units), lengths or None);
+    ``targets``: see :func:`_fused_call` (used when the module was called once)."""
     if not calls:
         raise RuntimeError(f"{func}: the module {name!r} was not called by the model's forward; leave it out with "
                            "modules=[...] (the names of the modules the forward uses).")
     if isinstance(module, RECURRENT_CELLS):
         return _cell_calls(name, module, calls, (keeps or [None])[0], variables, func), None
+    if len(calls) == 1:
+        return _fused_call(name, view, calls[0], keeps, variables, func, targets)
     parts = [_fused_call(name, view, call, keeps, variables, func) for call in calls]
     if len(parts) == 1:
         return parts[0]
@@ -390,6 +416,9 @@ def record_modules(
                            overwrite=overwrite, sampling_rate=sampling_rate, n_input=n_input, labels=label_array,
                            label_rate=label_rate, class_names=names, ids=ids, func=func)
     blocks: dict[str, list] = {name: [] for name in chosen}
+    # in memory on the CPU, the traces are written straight into the run's layer-first buffers
+    buffers = RunBuffers({n: m for n, m in chosen.items() if n not in layouts}, variables, n_events) \
+        if sink is None and device.type == "cpu" and set(chosen) - set(layouts) else None
 
     def keep(start, n_rows, batch):
         if sink is not None:
@@ -399,19 +428,21 @@ def record_modules(
                 blocks[name].append(batch[name])
 
     _forward_batches(model, chosen, (args, kwargs), n_events, batch_size, device, keeps, variables, layouts, keep,
-                     done=set() if sink is None else sink.done, progress=progress, func=func)
+                     done=set() if sink is None else sink.done, progress=progress, func=func, buffers=buffers)
     if sink is not None:
         return sink.finish()
     runs = _assemble(blocks, chosen, variables, attrs, sampling_rate=sampling_rate, n_input=n_input,
-                     labels=label_array, label_rate=label_rate, class_names=names, ids=ids, func=func)
+                     labels=label_array, label_rate=label_rate, class_names=names, ids=ids, func=func,
+                     buffers=buffers)
     return runs
 
 
 def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps, variables, layouts, keep, *, done,
-                     progress, func) -> None:
+                     progress, func, buffers: RunBuffers | None = None) -> None:
     """The model's own forward batch by batch, every chosen module recorded and its states recovered;
     ``keep(start, n_rows, batch)`` receives each batch (module -> (entries' variables, lengths)), in order. Batches
-    whose first event is in ``done`` are skipped (a resumed store)."""
+    whose first event is in ``done`` are skipped (a resumed store). With ``buffers``, the traces are written
+    there (:class:`RunBuffers`) and the batch's variables are views of them."""
     starts = [s for s in range(0, n_events, int(batch_size)) if s not in done]
     views = {name: None if isinstance(m, RECURRENT_CELLS) else TorchRNN.of(m) for name, m in chosen.items()}
     modes = {m: m.training for m in model.modules()}
@@ -427,8 +458,9 @@ def _forward_batches(model, chosen, values, n_events, batch_size, device, keeps,
                 model(*b_args, **b_kwargs)
                 batch = {}
                 for name, module in chosen.items():
+                    targets = None if buffers is None else partial(buffers.targets, name, rows)
                     entries, lengths = _module_values(name, module, views[name], recorder.calls[name],
-                                                      keeps.get(name), variables, func)
+                                                      keeps.get(name), variables, func, targets)
                     entries, lengths = _to_events(name, entries, lengths, n_rows, layouts.get(name), func)
                     batch[name] = ([{k: v.detach().to("cpu", torch.float32).numpy() for k, v in e.items()}
                                     for e in entries], None if lengths is None else lengths.cpu().numpy())

@@ -81,9 +81,15 @@ def valid_ranges(values: np.ndarray, n_valid: np.ndarray) -> list[tuple[float, f
     valid = np.arange(values.shape[1])[None, :] < np.asarray(n_valid)[:, None]
     if not valid.any():
         return [None] * n_layers
-    inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
-    inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
-    low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
+    layers = np.moveaxis(values, -1, 0)  # (layer, rows, time, unit), a view
+    if layers.strides[-1] == layers.itemsize:  # a layer-first buffer's view: each layer's block read in place
+        parts = [layer if valid.all() else layer[valid] for layer in layers]  # a copy only of padded windows
+        low = np.array([np.fmin.reduce(part, axis=None) for part in parts])
+        high = np.array([np.fmax.reduce(part, axis=None) for part in parts])
+    else:  # layer last: one transposed copy, each layer's values then read in a row
+        inside = values if valid.all() else values[valid]  # (valid frames..., unit, layer)
+        inside = np.ascontiguousarray(inside.reshape(-1, n_layers).T)  # (layer, valid frames x units)
+        low, high = np.fmin.reduce(inside, axis=1), np.fmax.reduce(inside, axis=1)
     return [None if np.isnan(low[k]) else (float(low[k]), float(high[k])) for k in range(n_layers)]
 
 

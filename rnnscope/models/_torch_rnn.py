@@ -31,7 +31,7 @@ from ..schema import STATE_VARIABLES
 from ._cells import GRULayer, LSTMLayer, RNNLayer
 from ._equations import gru_gates, gru_output, lstm_cell, lstm_cell_scan, lstm_gates, lstm_output, rnn_output
 from ._layers import UNROLLED, RecurrentLayer
-from ._trace import buffer_outputs
+from ._trace import buffer_outputs, view_outputs
 
 __all__ = ["RECURRENT_MODULES", "RECURRENT_CELLS", "Entry", "TorchRNN", "module_kind", "module_entries",
            "cell_internals", "cell_forward", "reverse_valid", "recurrent_modules"]
@@ -125,6 +125,28 @@ def reverse_valid(x: Tensor, lengths: Tensor | None) -> Tensor:
     lengths = lengths.to(x.device)[:, None]
     index = torch.where(t < lengths, lengths - 1 - t, t)
     return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+def _reversed_into(x: Tensor, lengths: Tensor | None, into: Tensor | None) -> Tensor:
+    """:func:`reverse_valid` of ``x``, written into ``into`` when given (and returned): in one pass (read
+    backwards, written in order) when every frame is valid on the CPU."""
+    if into is None:
+        return reverse_valid(x, lengths)
+    if lengths is None and x.device.type == "cpu" and into.device.type == "cpu" and x.dtype == into.dtype:
+        into.detach().numpy()[...] = x.detach().numpy()[:, ::-1]
+    else:
+        into.copy_(reverse_valid(x, lengths))
+    return into
+
+
+def _copied_into(values: dict, into: dict | None) -> dict:
+    """``values`` (with ``h``), those of ``into`` replaced by its destinations, ``values`` copied in; without
+    ``into`` the entry's ``h`` stays out (the caller keeps it apart)."""
+    if not into:
+        return {k: v for k, v in values.items() if k != "h"}
+    for name, target in into.items():
+        target.copy_(values[name])
+    return {**{k: v for k, v in values.items() if k != "h"}, **into}
 
 
 def _last_valid(x: Tensor, lengths: Tensor | None) -> Tensor:
@@ -290,7 +312,8 @@ class TorchRNN:
         return [(call.hx[i],) for i in range(len(self.entries))]
 
     def run(self, call: ModuleInput, keeps: Sequence[Tensor | None] | None = None, trace: bool = False,
-            variables: Sequence[str] | None = None) -> tuple[Tensor, list[tuple[Tensor, ...]], list[dict]]:
+            variables: Sequence[str] | None = None, *, outputs: Sequence[dict | None] | None = None,
+            join: bool = True) -> tuple[Tensor | list[Tensor], list[tuple[Tensor, ...]], list[dict]]:
         """Run the module layer by layer.
 
         Parameters
@@ -303,12 +326,21 @@ class TorchRNN:
             Keep the internal variables of every entry.
         variables : sequence of str, optional
             With ``trace``: which variables to keep (default all; ``h`` always).
+        outputs : list of (dict or None), optional
+            With ``trace``: per entry, variable -> ``(batch, time, units)`` tensor (e.g. a view of a run's buffer)
+            the variable is written into, the native kernels writing there as they run (a backward direction's
+            values are written there in time order, in one pass); the traces are then these tensors. Entries that
+            are None, variables left out, and inputs other than float32 on the CPU (whose next layer reads ``h``
+            at their own precision) are traced into fresh tensors.
+        join : bool
+            Join the last layer's directions along units (the module's output form); False: leave them apart
+            (e.g. to compare each with its part of the module's own output, with no joined copy).
 
         Returns
         -------
-        output : Tensor
+        output : Tensor or list of Tensor
             ``(batch, time, directions * h_units)``, the last layer's output (frames past ``lengths``
-            unspecified).
+            unspecified); with ``join=False`` its directions, each ``(batch, time, h_units)``.
         finals : list of tuple of Tensor
             Per entry, the state after its last valid frame.
         traces : list of dict
@@ -321,21 +353,28 @@ class TorchRNN:
         if lengths is not None and bool((lengths == call.x.shape[1]).all()):
             lengths = None  # every row runs to the end
         inp = call.x
+        direct = inp.device.type == "cpu" and inp.dtype == torch.float32  # outputs= applies (else fresh tensors)
         finals, traces = [], []
         for layer in range(self.module.num_layers):
             outs = []
             for d in range(self.n_dir):
                 i = layer * self.n_dir + d
                 x = inp if d == 0 else reverse_valid(inp, lengths)
-                need = wanted if trace else (["c"] if (self.kind == "lstm" and lengths is not None) else [])
-                h, values, final = self._run_entry(i, x, states[i], keeps[i], need)
+                # an LSTM's final state after each row's last valid frame reads c (packed sequences)
+                traced = wanted if trace else []
+                need = traced + (["c"] if self.kind == "lstm" and lengths is not None and "c" not in traced else [])
+                into = (outputs[i] or None) if (trace and outputs is not None and direct) else None
+                h, values, final = self._run_entry(i, x, states[i], keeps[i], need, into if d == 0 else None)
                 finals.append(final if lengths is None else self._final(h, values, lengths))
                 if d:
-                    h = reverse_valid(h, lengths)
-                    values = {k: reverse_valid(v, lengths) for k, v in values.items()}
+                    into = into or {}
+                    h = _reversed_into(h, lengths, into.get("h"))
+                    values = {k: _reversed_into(v, lengths, into.get(k)) for k, v in values.items()}
                 if trace:
-                    traces.append({"h": h, **{k: values[k] for k in wanted}})
+                    traces.append({"h": values.get("h", h), **{k: values[k] for k in wanted}})
                 outs.append(h)
+            if not join and layer == self.module.num_layers - 1:
+                return outs, finals, traces
             inp = torch.cat(outs, dim=-1) if len(outs) > 1 else outs[0]
             if self.module.dropout and self.module.training and layer < self.module.num_layers - 1:
                 inp = F.dropout(inp, self.module.dropout, training=True)
@@ -347,20 +386,27 @@ class TorchRNN:
             return (h_last,)
         return (h_last, _last_valid(values["c"], lengths))
 
-    def _run_entry(self, i: int, x: Tensor, state, keep, need: Sequence[str]) -> tuple[Tensor, dict, tuple]:
-        """``(h, the variables of need, final state after the last frame)`` of entry ``i``."""
+    def _run_entry(self, i: int, x: Tensor, state, keep, need: Sequence[str], into: dict | None = None,
+                   ) -> tuple[Tensor, dict, tuple]:
+        """``(h, the variables of need, final state after the last frame)`` of entry ``i``; with ``into``
+        (variable -> destination, ``h`` among them), the variables are those destinations, written."""
         view = self.layers[i]
         if self.proj:
-            return self._run_projected(i, x, state, keep)
+            h, values, final = self._run_projected(i, x, state, keep)
+            return h, _copied_into({"h": h, **values}, into), final
         assert isinstance(view, RecurrentLayer)  # without projections every view is an rnnscope layer
-        if need:
-            out = buffer_outputs(need, x.shape[0], x.shape[1], self.module.hidden_size) \
-                if x.device.type == "cpu" and x.dtype == torch.float32 else None
+        if need or into:
+            out = None
+            if x.device.type == "cpu" and x.dtype == torch.float32:
+                out = view_outputs(into, [x.shape[1]] * x.shape[0]) if into and set(need) <= set(into) else None
+                out = out or buffer_outputs(need, x.shape[0], x.shape[1], self.module.hidden_size)
             if out is not None:
                 h, final, _ = view.trace_to(x, state, keep, out)
-                return h, dict(out.arrays), final
+                if into and set(out.arrays) == set(into):  # written where they belong by the trace
+                    return h, dict(into), final
+                return h, _copied_into({"h": h, **out.arrays}, into), final
             values, final = view.trace(x, state, keep=keep)
-            return values["h"], {k: values[k] for k in need}, final
+            return values["h"], _copied_into({k: values[k] for k in ("h", *need)}, into), final
         h, final = view(x, state, keep=keep)
         return h, {}, final
 
@@ -399,6 +445,7 @@ class TorchRNN:
         With a list as ``traces``, every entry's variables (:meth:`run` with ``trace=True`` and ``variables``) are
         appended to it, batch first (differentiable when autograd records)."""
         out, finals, traced = self.run(call, keeps, trace=traces is not None, variables=variables)
+        assert isinstance(out, Tensor)  # joined (the default)
         if traces is not None:
             traces.extend(traced)
         h_n = torch.stack([f[0] for f in finals])

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["TraceOutputs", "buffer_outputs", "check_outputs", "write_outputs", "run_native", "stacked_weights",
-           "valid_range", "add_group_sums"]
+__all__ = ["TraceOutputs", "buffer_outputs", "view_outputs", "check_outputs", "write_outputs", "run_native",
+           "stacked_weights", "valid_range", "add_group_sums"]
 
 
 class TraceOutputs(NamedTuple):
@@ -67,6 +67,31 @@ def buffer_outputs(names: Sequence[str], batch: int, n_time: int, hidden: int) -
     arrays = {name: torch.from_numpy(np.empty((batch, n_time, hidden), dtype=np.float32)) for name in names}
     offsets = torch.arange(batch, dtype=torch.int64) * (n_time * hidden)
     return TraceOutputs(arrays, offsets, hidden, 1, torch.full((batch,), n_time, dtype=torch.int64))
+
+
+def view_outputs(views, n_valid) -> TraceOutputs | None:
+    """The destinations writing each variable straight into ``views[name]``: ``(batch, time, hidden)`` strided
+    views of float32 CPU tensors (e.g. one layer's slice of a run's layer-first buffers), all at the same offset
+    and strides in their own memory; None when they are not (the caller then traces into buffers and copies).
+
+    Examples
+    --------
+    >>> buffer = torch.zeros(2, 3, 4, 5)  # (layer, row, time, unit)
+    >>> out = view_outputs({"c": buffer[1, 1:, :, :4]}, torch.tensor([4, 4]))
+    >>> out.row_offsets.tolist(), out.time_stride, out.unit_stride, out.arrays["c"].numel()
+    ([80, 100], 5, 1, 120)
+    """
+    first = next(iter(views.values()), None)
+    if first is None or first.dim() != 3:
+        return None
+    offset, strides, shape = first.storage_offset(), first.stride(), first.shape
+    if min(strides) < 1 or any(v.dtype != torch.float32 or v.device.type != "cpu" or v.storage_offset() != offset
+                               or v.stride() != strides or v.shape != shape for v in views.values()):
+        return None
+    arrays = {name: torch.as_strided(v, (v.untyped_storage().nbytes() // v.element_size(),), (1,), 0)
+              for name, v in views.items()}
+    offsets = offset + torch.arange(shape[0], dtype=torch.int64) * strides[0]
+    return TraceOutputs(arrays, offsets, strides[1], strides[2], torch.as_tensor(n_valid, dtype=torch.int64))
 
 
 def check_outputs(out, variables: Sequence[str], batch: int, n_time: int, hidden: int, func: str) -> TraceOutputs:
