@@ -17,7 +17,7 @@
 # # rnnscope quickstart
 #
 # From a synthetic volcano-seismic data set to the hidden states of a trained LSTM, in five steps:
-# data -> features -> train -> capture -> explore. About two minutes on 2 CPU cores (a GPU is used automatically).
+# data -> features -> train -> capture -> explore. About a minute on 2 CPU cores (a GPU is used automatically).
 #
 # The classes are those of Titos & Garcia (2022): background noise **SIL**, volcanic tremor **TRE**, long-period
 # events **LP**, volcano-tectonic earthquakes **VTE** and hybrid events **HYB**.
@@ -37,7 +37,9 @@ import torch
 
 import rnnscope
 
-torch.set_num_threads(2)  # pinned so the numbers below are the same on every run
+# pinned so the numbers below are the same on every run; one thread: a small recurrent model is no faster on more
+# (each step is a small matrix product), and extra threads stall on a busy machine
+torch.set_num_threads(1)
 print("rnnscope", rnnscope.__version__, "| device:", "cuda" if torch.cuda.is_available() else "cpu")
 
 # %% [markdown]

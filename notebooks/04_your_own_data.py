@@ -31,7 +31,7 @@ import torch
 
 import rnnscope
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # small models: one thread is as fast and never stalls on a busy machine
 
 # %% [markdown]
 # ## 1. Waveforms and a catalog

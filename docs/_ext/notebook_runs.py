@@ -6,6 +6,12 @@ Sphinx is about to read runs in a pool of processes (one per core) through jupyt
 ``cache`` execution mode reads (``<build folder>/.jupyter_cache``); myst-nb then takes each executed notebook from the
 cache. A notebook that fails is left to myst-nb, which runs it again and stops the build with its traceback.
 
+Side by side, each notebook's kernel gets one core: its BLAS and OpenMP pools (numpy, scipy, scikit-learn) start with
+one thread (``OMP_NUM_THREADS`` and friends, unless the environment sets them), and the notebooks pin PyTorch to one
+thread themselves. Two kernels with a pool of two threads each on two cores stall each other: a thread that waits for
+its partner spins while the other kernel holds the core (on the busy 2-core machine, notebook 02's one-frame
+logistic regression ran many times slower with two BLAS threads than with one).
+
 jupyter-cache matches a notebook by its cells only, and Sphinx rereads a page only when its source changed: a change
 of the package would leave yesterday's outputs and API pages. So the package's sources are hashed
 (``notebook_runs_package_hash``, set in conf.py): a new hash rebuilds the environment (every page is read again) and
@@ -13,8 +19,10 @@ empties the notebook cache (every notebook runs again).
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging as std_logging
+import os
 import shutil
 from pathlib import Path, PurePosixPath
 
@@ -30,6 +38,24 @@ def package_hash(package_dir: Path) -> str:
         digest.update(str(path.relative_to(package_dir)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+#: the thread pools of a notebook's kernel (read when numpy, scipy or PyTorch load): one thread each
+ONE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
+              "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def one_thread_per_kernel():
+    """Kernels started inside (they inherit the environment) use one thread per pool; a variable the environment
+    already sets is kept. The environment is restored afterwards."""
+    added = [name for name in ONE_THREAD if name not in os.environ]
+    os.environ.update(dict.fromkeys(added, "1"))
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _excluded(path: Path, patterns) -> bool:
@@ -60,8 +86,9 @@ def run_notebooks(app, env, docnames) -> None:
     records = [cache.add_nb_to_project(str(path)) for path in paths]
     quiet = std_logging.getLogger("rnnscope.docs.notebook_runs")
     executor = load_executor("temp-parallel", cache, logger=quiet)
-    result = executor.run_and_cache(filter_pks=[r.pk for r in records], timeout=config.execution_timeout,
-                                    allow_errors=config.execution_allow_errors)
+    with one_thread_per_kernel():  # one notebook per core (the pool has one process per core)
+        result = executor.run_and_cache(filter_pks=[r.pk for r in records], timeout=config.execution_timeout,
+                                        allow_errors=config.execution_allow_errors)
     logger.info(f"notebook_runs: {len(result.succeeded)} notebook(s) ran side by side; "
                 f"{len(result.excepted) + len(result.errored)} failed (myst-nb runs those again and reports)")
 
