@@ -401,10 +401,18 @@ def _get(port, path, host=None):
 
 
 def _kernels(proc) -> int:
+    """Live kernels of the server: a culled kernel the server has not reaped yet (a zombie) or one gone while the
+    children are listed is not counted."""
     import psutil
 
-    return sum(1 for c in psutil.Process(proc.pid).children(recursive=True)
-               if "ipykernel" in " ".join(c.cmdline()))
+    count = 0
+    for child in psutil.Process(proc.pid).children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "ipykernel" in " ".join(child.cmdline()):
+                count += 1
+        except (psutil.ZombieProcess, psutil.NoSuchProcess):
+            continue
+    return count
 
 
 def _websocket_status(port, kernel_id, cookies, origin) -> int:
