@@ -84,12 +84,12 @@ test: native lint docs
 
 # The unit tests only: no notebooks, no browser, nothing marked slow (what to run while working), with PyTorch on
 # one thread (the tests' models are tiny; on a busy machine a second thread makes every small operation wait) in
-# one pytest-xdist worker per core, a test file per worker at a time (its module fixtures built once).
+# one pytest-xdist worker per core (xdist's work stealing: an idle worker takes tests queued for a busy one).
 # TEST_FAST_WORKERS=0 runs them in this process (e.g. to use a debugger).
 TEST_FAST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 test-fast: native
 	RNNSCOPE_TEST_TORCH_THREADS=1 $(PY) -m pytest tests rnnscope -m "not slow and not browser" \
-		$(if $(filter 0,$(TEST_FAST_WORKERS)),,-n $(TEST_FAST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
+		$(if $(filter 0,$(TEST_FAST_WORKERS)),,-n $(TEST_FAST_WORKERS) --dist worksteal) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache docs/_build docs/_vendor docs/api/generated
