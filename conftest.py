@@ -28,14 +28,10 @@ def _session_torch_threads():
     if not threads:
         yield
         return
-    import torch
+    from rnnscope.experiments._common import _threads  # the package's own "n threads, then restore"
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
+    with _threads(int(threads)):
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @pytest.fixture(autouse=True)
