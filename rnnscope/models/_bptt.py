@@ -48,6 +48,7 @@ class _Tape:
     gates = 1  # G / H
     kept = 1  # elements kept per row, frame and unit (gates' buffer included)
     w_ih: Tensor  # (G, I), rows in the tape's gate order
+    w_hh: Tensor  # (G, H), the recurrent weights in the same order, as the backward multiplies by them
     input_bias: Tensor | None  # the biases added to the input projection
 
     def _prepare(self, w_ih, w_hh, b_ih, b_hh) -> None:  # pragma: no cover - each tape sets its weights
@@ -63,6 +64,17 @@ class _Tape:
         above, or None) and the target's ``seeds``; return the gates' pre-activation gradients ``(T, N, G)``
         (written over ``A``). ``on_frame(t, dGates_t)`` sees every frame's."""
         raise NotImplementedError  # pragma: no cover
+
+    def _back_to_h(self, t: int, a: Tensor, dh: Tensor, d_out, on_frame: Callable | None) -> None:
+        """Frame ``t``'s gate gradients ``a`` handed on: to ``on_frame``, then (but at frame 0) into ``dh`` of frame
+        ``t - 1`` (``a @ W_hh``, plus what the layer above sent back there)."""
+        if on_frame is not None:
+            on_frame(t, a)
+        if t:
+            if d_out is None:
+                torch.mm(a, self.w_hh, out=dh)
+            else:
+                torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
 
     def __init__(self, layer, dtype):
         self.H = layer.hidden_size
@@ -123,13 +135,7 @@ class _RNNTape(_Tape):
                 dh.mul_(k)
             torch.addcmul(self.one, a, a, value=-1, out=a)  # 1 - h^2 (h masked: its gradient is 0 anyway)
             a.mul_(dh)
-            if on_frame is not None:
-                on_frame(t, a)
-            if t:
-                if d_out is None:
-                    torch.mm(a, self.w_hh, out=dh)
-                else:
-                    torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
+            self._back_to_h(t, a, dh, d_out, on_frame)
         return A
 
 
@@ -219,13 +225,7 @@ class _LSTMTape(_Tape):
             s.addcmul_(s, s, value=-1)  # sigmoid' = s (1 - s)
             torch.addcmul(self.one, g, g, value=-1, out=g)  # tanh' = 1 - g^2
             a.mul_(raw)
-            if on_frame is not None:
-                on_frame(t, a)
-            if t:
-                if d_out is None:
-                    torch.mm(a, self.w_hh, out=dh)
-                else:
-                    torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
+            self._back_to_h(t, a, dh, d_out, on_frame)
         return A
 
 
