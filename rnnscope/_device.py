@@ -105,6 +105,8 @@ def on_device(model: torch.nn.Module, device) -> torch.nn.Module:
     and re-flattens every RNN's weights even when nothing moves: about a third of a millisecond for SeisBench's CRED,
     a few percent of its capture)."""
     target = torch.device(device)
-    if all(t.device == target for t in itertools.chain(model.parameters(), model.buffers())):
+    # each module's own tensors, one walk (``parameters()`` and ``buffers()`` walk the tree twice, naming members)
+    if all(t is None or t.device == target for m in model.modules()
+           for t in itertools.chain(m._parameters.values(), m._buffers.values())):
         return model
     return model.to(device)

@@ -9,6 +9,9 @@
 - ``monitor_run``: a monitored day's capture run, its detections and its folder (:func:`monitor_day.build_monitor_run`);
 - ``docs_html``: the built documentation site.
 
+Property tests (hypothesis) are derandomized: the same examples on every run (``HYPOTHESIS_PROFILE=explore`` for
+new ones).
+
 The session-wide values are shared by every test that asks for them, in whatever order the tests run: their arrays
 are read-only (a test that writes into one fails at once: copy it first, ``ds.copy(deep=True)``), and their
 attributes and the models' weights are checked at the end of the session (:func:`_shared`).
@@ -24,7 +27,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hypothesis import settings as _hypothesis_settings
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Property tests draw the same examples on every run (a failure in CI reproduces on a laptop; a green suite does not
+# turn red on a lucky draw): ``derandomize`` seeds each test from its own name. ``HYPOTHESIS_PROFILE=explore`` draws
+# new examples each run (what to use when hunting for counter-examples).
+_hypothesis_settings.register_profile("default", derandomize=True, print_blob=True)
+_hypothesis_settings.register_profile("explore", derandomize=False, print_blob=True)
+_hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the helper modules beside the tests
 
 

@@ -818,6 +818,21 @@ def test_the_exactness_check_decides_as_the_element_wise_comparison(case):
             assert str(raised.value) == str(whole.value)  # the same numbers
 
 
+@pytest.mark.parametrize("case", list(_CHECK_CASES))
+@pytest.mark.parametrize("bounded", [False, True])
+def test_the_exactness_checks_ranges_are_the_same_in_numpy_as_in_torch(case, bounded):
+    """On the CPU the check reads its ranges with numpy on one thread (no thread-pool round trip for a few small
+    reductions), elsewhere with torch: the same numbers, NaN and infinities included, on strided views too (a
+    bidirectional module's directions are column slices of its output)."""
+    from rnnscope.capturing._modules import _ranges_numpy, _ranges_torch
+
+    recovered, own, _ = _CHECK_CASES[case]
+    for mine, theirs in ((own, recovered), (own[..., 1:4], recovered[..., 1:4]), (own.transpose(0, 1), recovered.transpose(0, 1))):
+        by_numpy, by_torch = _ranges_numpy(mine, theirs, bounded), _ranges_torch(mine, theirs, bounded)
+        assert len(by_numpy) == (1 if bounded else 3)
+        np.testing.assert_array_equal(by_numpy, by_torch)
+
+
 def _outcome(check):
     try:
         check()
@@ -847,28 +862,38 @@ def test_the_exactness_check_of_a_bounded_output_decides_as_the_full_one(case):
                                                "beyond tolerance")), (case, full)
 
 
-def test_the_exactness_check_of_a_bounded_output_is_one_subtraction_and_one_range():
-    from rnnscope.capturing._modules import _check_close
+_FULL_SIZE = ("sub", "aminmax", "abs", "isfinite", "isnan", "eq", "index", "max", "bitwise_or", "bitwise_and")
 
+
+def _check_ops(monkeypatch, own, recovered, **kwargs):
+    """The ATen ops of one check on the CPU (its ranges read by numpy) and on the torch path (other devices)."""
+    from rnnscope.capturing import _modules
+
+    counts = []
+    for ranges in (_modules._ranges_numpy, _modules._ranges_torch):
+        monkeypatch.setattr(_modules, "_ranges_numpy", ranges)
+        with _AtenOps() as counted:
+            _modules._check_close("m", own, recovered, None, "capture", **kwargs)
+        counts.append(counted.ops)
+    return counts
+
+
+def test_the_exactness_check_of_a_bounded_output_is_one_subtraction_and_one_range(monkeypatch):
     own = torch.rand(8, 19, 128).transpose(0, 1) * 2 - 1
-    with _AtenOps() as counted:
-        _check_close("m", own, own.contiguous() + 1e-6, None, "capture", bounded=True)
-    full_size = [op for op in counted.ops if op.split(".")[1] in ("sub", "aminmax", "abs", "isfinite", "isnan", "eq",
-                                                                   "index", "max", "bitwise_or", "bitwise_and")]
-    assert sorted(full_size) == ["aten.aminmax.default", "aten.sub.Tensor"], counted.ops
+    on_cpu, by_torch = _check_ops(monkeypatch, own, own.contiguous() + 1e-6, bounded=True)
+    assert [op for op in on_cpu if op.split(".")[1] in _FULL_SIZE] == [], on_cpu  # numpy's passes on the CPU
+    full_size = [op for op in by_torch if op.split(".")[1] in _FULL_SIZE]
+    assert sorted(full_size) == ["aten.aminmax.default", "aten.sub.Tensor"], by_torch
 
 
-def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges():
-    from rnnscope.capturing._modules import _check_close
-
+def test_the_exactness_check_of_finite_outputs_is_one_subtraction_and_two_ranges(monkeypatch):
     own = torch.randn(8, 19, 128).transpose(0, 1)  # a batch-first LSTM's output is a transposed view
-    recovered = own.contiguous() + 1e-6
-    with _AtenOps() as counted:
-        _check_close("m", own, recovered, None, "capture")
-    full_size = [op for op in counted.ops if op.split(".")[1] in ("sub", "aminmax", "abs", "isfinite", "isnan", "eq",
-                                                                   "index", "max", "bitwise_or", "bitwise_and")]
-    assert sorted(full_size) == ["aten.aminmax.default", "aten.aminmax.default", "aten.sub.Tensor"], counted.ops
-    assert len(counted.ops) <= 6, counted.ops  # with two detach and one stack of the four numbers
+    on_cpu, by_torch = _check_ops(monkeypatch, own, own.contiguous() + 1e-6)
+    assert [op for op in on_cpu if op.split(".")[1] in _FULL_SIZE] == [], on_cpu  # numpy's passes on the CPU
+    assert set(on_cpu) == {"aten.detach.default"}, on_cpu  # no ATen pass: detach only (before numpy reads)
+    full_size = [op for op in by_torch if op.split(".")[1] in _FULL_SIZE]
+    assert sorted(full_size) == ["aten.aminmax.default", "aten.aminmax.default", "aten.sub.Tensor"], by_torch
+    assert len(by_torch) <= 6, by_torch  # with two detach and one stack of the four numbers
 
 
 def test_any_model_capture_runs_one_forward_each_module_once_and_assembles_without_merges(monkeypatch):

@@ -284,6 +284,49 @@ def test_a_time_axis_out_of_order_is_refused_naming_the_fix(run):
         analysis.unit_activity(run.isel(time=[0, 0, 1]))
 
 
+@pytest.fixture(scope="module")
+def holed_run(model, frames):
+    """The run of ``frames`` with record 1's input missing at frames 10-11 (a gap: NaN states from there on)."""
+    holed = frames.copy(deep=True)
+    holed["features"][1, 10:12, :] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rnnscope.errors.NumericalWarning)
+        return rnnscope.capture(model, holed, progress=False, batch_size=4)
+
+
+@pytest.mark.parametrize(("start", "stop"), [(2, None), (0, 40), (5, 11), (11, 60), (12, None), (30, None)])
+def test_a_time_slice_of_a_record_with_missing_input_analyses_like_a_run_of_exactly_its_frames(holed_run, start,
+                                                                                               stop):
+    """A gap inside a record (NaN input followed by data) is not padding: a time slice keeps the record's frames
+    after the gap as valid (they were refused as 'valid frames after padding'), and analyses like a run of exactly
+    those frames (each record read up to its first missing frame)."""
+    stop = holed_run.sizes["time"] if stop is None else stop
+    reference = _frames_run(holed_run, start, stop)
+    expected = reference.length.values.copy()
+    if start < 10 <= stop - 1 < 12:  # a slice ending inside the gap: its last frames look like padding, and are
+        expected[1] = 10 - start  # counted out (analyses read a record up to its first missing frame anyway)
+    for part in (holed_run.isel(time=slice(start, stop)),
+                 holed_run.sel(time=slice(holed_run.time.values[start], holed_run.time.values[stop - 1]))):
+        np.testing.assert_array_equal(schema.valid_lengths(part), expected)
+        _compare(part, reference)
+
+
+def test_runs_on_other_frame_grids_concatenated_along_event_are_refused():
+    """Concatenating along ``event`` runs whose frames sit on other grids interleaves their times: a record's valid
+    frames then follow padding, which is refused with the fix, as is a gap in a run whose frame rate is unknown."""
+    run = rnnscope.examples.toy_run()
+    shifted = run.isel(event=[0]).assign_coords(event_id=("event", ["other"]), time=run.time + 0.25 / run.attrs["frame_rate"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        both = xr.concat([run.isel(event=[1]), shifted], dim="event", join="outer")
+    with pytest.raises(schema.SchemaError, match="holds valid frames after padding .* share one frame grid"):
+        schema.valid_lengths(both)
+    unknown = both.copy()
+    unknown.attrs.pop("frame_rate")
+    with pytest.raises(schema.SchemaError, match="holds valid frames after padding"):
+        schema.valid_lengths(unknown)
+
+
 # ------------------------------------------------------------------------------------------- records by id
 
 

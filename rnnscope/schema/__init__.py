@@ -496,6 +496,21 @@ def _is_valid(marker):
     return marker.notnull().any(other) if other else marker.notnull()
 
 
+def _on_one_frame_grid(ds) -> bool:
+    """Whether every step of ``ds``'s time axis is a whole number of frames (``frame_rate`` or ``step_seconds`` in
+    its attributes): frames of one record's grid, possibly with frames selected away. A concatenation along
+    ``event`` of runs on other grids interleaves their times (steps of a fraction of a frame): False, as when the
+    frame rate is unknown."""
+    rate = ds.attrs.get("frame_rate")
+    if not rate and ds.attrs.get("step_seconds"):
+        rate = 1.0 / float(ds.attrs["step_seconds"])
+    if not rate or ds.sizes.get("time", 0) < 2:
+        return bool(rate)
+    steps = np.diff(np.asarray(ds["time"].values, dtype=np.float64)) * float(rate)
+    whole = np.round(steps)
+    return bool(np.all(whole >= 1) and np.all(np.abs(steps - whole) <= 1e-6 * np.maximum(1.0, whole)))
+
+
 def selection_problem(ds) -> str | None:
     """What keeps ``ds``'s frames from being read record by record in time order, or None.
 
@@ -541,7 +556,9 @@ def valid_lengths(ds) -> np.ndarray:
     ``length`` says how many frames a record has from the first frame of the time axis it was captured with; a
     selection along ``time`` keeps it unchanged. The valid frames left by a selection are the first ones of the
     axis (times increase), up to the first padding frame (``pred == -1``, else NaN ``features``, ``spectrogram``,
-    ``prob`` or ``h``). Whole time axes cost one frame read per record.
+    ``prob`` or ``h``). A record's missing input (a gap: NaN frames followed by valid ones on the run's frame grid,
+    ``frame_rate``) is not padding: its valid frames run to the last valid one. Whole time axes cost one frame read
+    per record.
 
     Parameters
     ----------
@@ -587,10 +604,15 @@ def valid_lengths(ds) -> np.ndarray:
                        .transpose("event", "time").values, dtype=bool)
     out = candidate.copy()
     ids = event_ids(ds)
+    grid: bool | None = None
     for row, e in zip(valid, cut, strict=True):
         row = row[: candidate[e]]
         n = int(np.argmin(row)) if not row.all() else int(candidate[e])
         if row[n:].any():
+            grid = _on_one_frame_grid(ds) if grid is None else grid
+            if n > 0 and grid:  # missing input inside the record (a gap: NaN features, NaN states from there on)
+                out[e] = int(np.flatnonzero(row)[-1]) + 1
+                continue
             raise SchemaError(f"record {ids[e]!r} holds valid frames after padding (position {n} is padding, "
                               f"{n + int(np.argmax(row[n:]))} is not): a record's valid frames come first on its time "
                               "axis. Select frames with increasing positions or times, and concatenate runs along "
