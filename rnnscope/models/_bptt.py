@@ -263,7 +263,8 @@ class _LSTMTape(_Tape):
         dc = A.new_zeros(N, H)
         ops = native_steps(A)
         fused = ops is not None and isinstance(on_frame, StepSum)  # the step sums made by the native step
-        scratch = None
+        by_ops = {t for t, here in seeds.items() if ops is None or any(seed[0] in self._slots for seed in here)}
+        scratch = self._scratch(N) if ops is None or by_ops else None
         for t in range(T - 1, -1, -1):
             a = A[t]
             here = seeds.get(t, ())
@@ -271,8 +272,7 @@ class _LSTMTape(_Tape):
                 _seed(dh, here, "h")
                 _seed(dc, here, "c")
             c_prev = c[t - 1] if t else self.c0
-            if ops is None or any(seed[0] in self._slots for seed in here):  # a gate's seed: this frame by ops
-                scratch = scratch if scratch is not None else self._scratch(N)
+            if ops is None or t in by_ops:  # no kernels, or a gate's seed at this frame: the PyTorch ops
                 self._back_ops(a, c[t], c_prev, dh, dc, k, here, scratch)
                 self._back_to_h(t, a, dh, d_out, on_frame)
                 continue
