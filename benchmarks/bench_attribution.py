@@ -17,7 +17,9 @@ Side by side in one run, 2 CPU threads, LSTM(210), 48 inputs (the paper's best m
 Also printed, as information: the steps each target needed to meet the default completeness tolerance (1 %) when
 started from 8 steps (the adaptive doubling of :func:`~rnnscope.experiments.attribution`). ``--count`` prints, in
 place of times, the ATen ops that compute (views left out), the matrix products and the kept buffer of both
-integrated-gradient paths (counted under a ``TorchDispatchMode``: no clock involved).
+integrated-gradient paths, and the ops the hand-written path runs per frame (the native LSTM steps, when the
+kernels are built, count as one op each: ``lstm_tape_forward``, ``lstm_tape_backward``), counted under a
+``TorchDispatchMode``: no clock involved.
 
 The variants run in turns (``--rounds`` rounds after one warm-up call each); a ratio is the median over rounds of
 variant / fused forward of the same round (``benchmarks/_timing.py``). Then the long-record case: every frame of
@@ -32,6 +34,7 @@ docs/performance.md. ``--tiny`` only checks that the script runs (a small model,
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import os
 import subprocess
@@ -47,6 +50,7 @@ from rnnscope.experiments import attribution
 from rnnscope.experiments._attribution import _BUDGET
 from rnnscope.experiments._attribution_targets import ClassifierForward
 from rnnscope.models import RNNClassifier
+from rnnscope.models._bptt import native_steps
 from rnnscope.models._input_gradient import path_buffer_elements
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -105,11 +109,12 @@ class _Count(TorchDispatchMode):
 
     def __init__(self):
         super().__init__()
-        self.ops, self.gemms, self.gemm_flop = 0, 0, 0
+        self.ops, self.gemms, self.gemm_flop, self.names = 0, 0, 0, collections.Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.overloadpacket.__name__
         self.ops += name not in self._views
+        self.names[name] += name not in self._views
         if name in ("mm", "addmm", "addmm_", "bmm", "baddbmm"):
             a, b = (args[1], args[2]) if name in ("addmm", "addmm_", "baddbmm") else (args[0], args[1])
             self.gemms += 1
@@ -120,6 +125,9 @@ class _Count(TorchDispatchMode):
 def counts(hidden: int, batch: int, frames: int, steps: int) -> None:
     """Print the ops, matrix products and kept buffer of both integrated-gradient paths (no timing)."""
     model, ds, last = _setup(hidden, batch, frames)
+    per = path_buffer_elements(model, "unit", 0)
+    most = max(1, _BUDGET // (batch * frames * per))
+    chunk = -(-steps // -(-steps // most))
     for label, context in (("by hand", contextlib.nullcontext), ("Captum's autograd path", captum_path)):
         with context(), _Count() as count:
             attribution(model, ds, target=7, frames=last, steps=steps, batch_size=batch, max_steps=steps,
@@ -127,9 +135,14 @@ def counts(hidden: int, batch: int, frames: int, steps: int) -> None:
         note = "" if label == "by hand" else " (the LSTM's own inside oneDNN's mkldnn_rnn_layer[_backward])"
         print(f"  integrated gradients, {label:24s} {count.ops:8d} ATen ops (views left out), {count.gemms:6d} "
               f"matrix products, {count.gemm_flop / 1e9:7.1f} GFLOP in them{note}")
-    per = path_buffer_elements(model, "unit", 0)
-    most = max(1, _BUDGET // (batch * frames * per))
-    chunk = -(-steps // -(-steps // most))
+        if label == "by hand":
+            passes = frames * -(-steps // chunk)  # frames x chunks of points: what runs once per frame
+            every = {name: n / passes for name, n in sorted(count.names.items()) if n >= passes}
+            native = native_steps(torch.zeros(1, dtype=model.head.weight.dtype)) is not None
+            path = "native LSTM steps" if native else "PyTorch ops, no native steps"
+            print(f"    per frame and chunk of points ({path}; the ops that ran at least once per frame): "
+                  + ", ".join(f"{name} {n:g}" for name, n in every.items())
+                  + f" = {sum(every.values()):g} ops")
     kept = chunk * batch * frames * per * 4
     fixed = 3 * frames * batch * 4 * hidden * 4  # the two projections of the rows and the step sums
     print(f"  by hand: {per} floats kept per row, frame and step; steps in chunks of {chunk}: {kept / 2**20:.0f} MB "

@@ -3,6 +3,7 @@ and integrated gradients by hand against Captum's inside rnnscope.experiments.at
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import rnnscope
 from rnnscope.experiments import attribution
 from rnnscope.experiments._attribution_targets import ClassifierForward
-from rnnscope.models import RNNClassifier
+from rnnscope.models import RNNClassifier, _bptt, _native, native_status, set_native
 from rnnscope.models._input_gradient import path_buffer_elements, path_gradient_applies, path_input_gradient
 
 
@@ -159,15 +160,17 @@ _VIEWS = {"slice", "select", "view", "unsqueeze", "transpose", "t", "detach", "e
 
 
 class _Gemms(TorchDispatchMode):
-    """Counts the ATen ops that compute (views left out), and the rows (first dimension) of every matrix product."""
+    """Counts the ATen ops that compute (views left out; ``names``: per op), and the rows (first dimension) of every
+    matrix product."""
 
     def __init__(self):
         super().__init__()
-        self.ops, self.gemm_rows = 0, []
+        self.ops, self.gemm_rows, self.names = 0, [], Counter()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func.overloadpacket.__name__
         self.ops += name not in _VIEWS
+        self.names[name] += name not in _VIEWS
         if name in ("mm", "addmm", "addmm_", "bmm"):
             self.gemm_rows.append(int(args[1].shape[-2] if name.startswith("addmm") else args[0].shape[-2]))
         return func(*args, **(kwargs or {}))
@@ -181,11 +184,21 @@ def _count(model, rows, frames, steps):
     return count
 
 
-@pytest.mark.parametrize(("cell", "per_frame"), [("lstm", 22), ("gru", 21), ("rnn", 7), ("lazy_lstm", 25)])
-def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(monkeypatch, cell, per_frame):
+#: ATen ops per frame (forward and backward, views left out) with the PyTorch ops, and with the native steps (the
+#: LSTM's: the recurrent GEMM and one fused step each way; the other tapes have none).
+PER_FRAME = {"lstm": 22, "gru": 21, "rnn": 7, "lazy_lstm": 25}
+NATIVE_PER_FRAME = {**PER_FRAME, "lstm": 4}
+
+
+@pytest.mark.parametrize("native", [False, True], ids=["ops", "native"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lazy_lstm"])
+def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(monkeypatch, cell, native):
     """No autograd; per frame one recurrent GEMM each way (two for the GRU) and a bounded number of elementwise ops
-    (counted); the first layer's input projection over the rows, not rows x steps (W_ih (b + a d) = W_ih b + a W_ih
-    d), and the steps summed before the input's gradient GEMM."""
+    (counted: the native LSTM steps are one op each way); the first layer's input projection over the rows, not
+    rows x steps (W_ih (b + a d) = W_ih b + a W_ih d), and the steps summed before the input's gradient GEMM (by
+    one small GEMM per frame, or inside the native LSTM step)."""
+    if native and _native.kernels() is None:
+        pytest.skip(f"native kernels unavailable: {native_status()['error']}")
     torch.manual_seed(0)
     model = _model(cell, 1, False, torch.float32)
     rows, frames, steps = 3, 7, 5
@@ -194,18 +207,35 @@ def test_by_hand_path_needs_no_autograd_and_projects_the_input_once_per_record(m
         raise AssertionError("autograd ran")
     monkeypatch.setattr(torch.autograd, "grad", refuse)
     monkeypatch.setattr(torch.Tensor, "backward", refuse)
-    count = _count(model, rows, frames, steps)
+    previous = set_native(native)
+    try:
+        count = _count(model, rows, frames, steps)
+        longer = _count(model, rows, 2 * frames, steps)
+    finally:
+        set_native(previous)
     rows_seen = sorted(count.gemm_rows)
     # two projections (x0, dx) and the input's gradient: rows x frames; per frame the recurrent GEMM(s) forward and
     # backward (none to the state before frame 0; the lazy LSTM's candidate reads m_t of its own frame) over
-    # steps x rows, and one step sum (a row of weights)
+    # steps x rows, and one step sum (a row of weights) unless the native LSTM step makes it
     recurrent = {"gru": 2 * (2 * frames - 1), "lazy_lstm": 4 * frames - 1}.get(cell, 2 * frames - 1)
+    step_sums = 0 if native and cell == "lstm" else frames
     assert rows_seen.count(rows * frames) == 3
     assert rows_seen.count(steps * rows) == recurrent
-    assert rows_seen.count(1) == frames
-    assert len(rows_seen) == 3 + recurrent + frames  # no GEMM over rows x steps x frames
-    longer = _count(model, rows, 2 * frames, steps)
+    assert rows_seen.count(1) == step_sums
+    assert len(rows_seen) == 3 + recurrent + step_sums  # no GEMM over rows x steps x frames
+    per_frame = (NATIVE_PER_FRAME if native else PER_FRAME)[cell]
     assert (longer.ops - count.ops) / frames <= per_frame  # ops per frame, forward and backward
+    if native and cell == "lstm":
+        assert count.names["lstm_tape_forward"] == frames and count.names["lstm_tape_backward"] == frames
+        assert not {"sigmoid_", "tanh", "tanh_", "addcmul", "addcmul_", "mul", "mul_"} & set(count.names)
+
+
+def test_the_tape_s_module_doc_states_the_counted_ops():
+    """_bptt's docstring states the per-frame op counts the test above checks."""
+    doc = " ".join(_bptt.__doc__.split())
+    assert f"vanilla {PER_FRAME['rnn']} ATen ops, GRU {PER_FRAME['gru']}, LSTM {PER_FRAME['lstm']}, lazy LSTM " \
+           f"{PER_FRAME['lazy_lstm']}" in doc
+    assert f"with the native steps the LSTM's are {NATIVE_PER_FRAME['lstm']}" in doc
 
 
 def test_which_targets_go_by_hand():

@@ -15,7 +15,14 @@ inside the recurrence); tests check every gradient against autograd.
 
 Per frame (forward and backward together, views left out; ``tests/test_input_gradient.py`` counts them): vanilla
 7 ATen ops, GRU 21, LSTM 22, lazy LSTM 25, of which one ``addmm`` each way (two for the GRU and the lazy LSTM) and
-the rest elementwise over ``(N, H)``/``(N, G)`` blocks; nothing is allocated inside the loops.
+the rest elementwise over ``(N, H)``/``(N, G)`` blocks; nothing is allocated inside the loops; with the native
+steps the LSTM's are 4. Where :func:`native_steps` gives the native kernels (float32 on the CPU; float64, CUDA and
+a missing compiler keep the PyTorch ops above), the LSTM tape runs per frame the recurrent GEMM and one fused pass
+each way (``rnnscope_native::lstm_tape_forward``: the first layer's point projection (a :class:`PointFill`), the
+gates' nonlinearities, the cell and ``h``; ``lstm_tape_backward``: the cell's and the gates' gradients and, for a
+:class:`StepSum`, the points' weighted sum), one pass over memory where the ops above make a dozen. A frame whose
+seeds touch a gate (a target on a gate) runs the PyTorch ops. The lazy LSTM, the GRU and the vanilla tapes always
+run PyTorch's ops.
 """
 from __future__ import annotations
 
@@ -24,7 +31,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-__all__ = ["make_tape", "tape_elements", "TAPE_KINDS", "Seeds"]
+from . import _native
+
+__all__ = ["make_tape", "tape_elements", "native_steps", "PointFill", "StepSum", "TAPE_KINDS", "Seeds"]
 
 #: The layer kinds a tape exists for (every kind of :data:`rnnscope.models.CELL_KINDS`).
 TAPE_KINDS = ("rnn", "lstm", "gru", "lazy_lstm")
@@ -40,6 +49,42 @@ def _seed(buffer: Tensor, seeds, var: str) -> None:
         if name == var:
             buffer.index_put_((rows, units), values if values is not None else buffer.new_ones(rows.shape),
                               accumulate=True)
+
+
+
+def native_steps(A: Tensor):
+    """The native kernels (``torch.ops.rnnscope_native``) when the LSTM tape's fused steps run on the gates' buffer
+    ``A``: float32 on the CPU, no autograd, the kernels enabled (:func:`~rnnscope.models.set_native`) and built;
+    else None, and the tape runs its PyTorch ops (float64, CUDA, no compiler). The one place that chooses."""
+    if _native._input_reason(A, ()) is not None:
+        return None
+    return _native.kernels()
+
+
+class PointFill:
+    """``fill(t, a)`` of the first layer on a straight path: row ``s * R + r`` of frame ``t`` gets point ``s``'s
+    input projection of record ``r``, ``p0[t, r] + alphas[s] * p1[t, r]`` (``p0``, ``p1`` ``(T, R, G)``: the
+    projections of the path's start and direction). The LSTM tape's native step adds it in its own pass."""
+
+    def __init__(self, p0: Tensor, p1: Tensor, alphas: Tensor):
+        self.p0, self.p1, self.alphas = p0, p1, alphas.contiguous()
+
+    def __call__(self, t: int, a: Tensor) -> None:
+        p0 = self.p0[t]
+        torch.addcmul(p0, self.alphas.view(-1, 1, 1), self.p1[t], out=a.view(len(self.alphas), *p0.shape))
+
+
+class StepSum:
+    """``on_frame(t, d_gates)`` of the first layer's backward: ``acc[t, r] += sum_s weights[s] d_gates[s * R + r]``
+    (``acc`` ``(T, R, G)``, the path's points summed frame by frame), one small GEMM; the LSTM tape's native step
+    sums them in its own pass."""
+
+    def __init__(self, acc: Tensor, weights: Tensor):
+        self.acc, self.weights = acc, weights.contiguous()
+
+    def __call__(self, t: int, d_gates: Tensor) -> None:
+        S = len(self.weights)
+        self.acc[t].view(1, -1).addmm_(self.weights.view(1, S), d_gates.view(S, -1))
 
 
 class _Tape:
@@ -165,30 +210,50 @@ class _LSTMTape(_Tape):
         T, N, _ = A.shape
         H = self.H
         h_prev, c_prev = state0
-        self.c0 = c_prev
+        self.c0 = c_prev = c_prev.contiguous()
         c = A.new_empty(T, N, H)
         h = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
-        tc = A.new_empty(N, H)
-        sig, i_, f_, o_, g_ = self._views(A)
+        ops = native_steps(A)
+        step = self._step_ops if ops is None else self._step_native
+        tc = A.new_empty(N, H) if ops is None else None
         for t in range(T):
-            a, c_t = A[t], c[t]
-            if fill is not None:
-                fill(t, a)
-            a.addmm_(h_prev, self.w_hh_t)
-            sig[t].sigmoid_()
-            g_[t].tanh_()
-            torch.mul(f_[t], c_prev, out=c_t)
-            c_t.addcmul_(i_[t], g_[t])
-            torch.tanh(c_t, out=tc)
             h_t = h[t if keep_h else t % 2]
-            torch.mul(o_[t], tc, out=h_t)
-            if k is not None:
-                h_t.mul_(k)
+            step(ops, t, A, h_prev, c_prev, c[t], h_t, tc, k, fill)
             if on_frame is not None:
                 on_frame(t, h_t)
-            h_prev, c_prev = h_t, c_t
+            h_prev, c_prev = h_t, c[t]
         self.A, self.c = A, c
         return h if keep_h else None
+
+    def _step_ops(self, _, t, A, h_prev, c_prev, c_t, h_t, tc, k, fill):
+        """Frame ``t`` forward by PyTorch ops (the gates' buffer ``A[t]``, ``c_t``, ``h_t`` written)."""
+        a = A[t]
+        H = self.H
+        if fill is not None:
+            fill(t, a)
+        a.addmm_(h_prev, self.w_hh_t)
+        a[:, : 3 * H].sigmoid_()
+        g = a[:, 3 * H:]
+        g.tanh_()
+        torch.mul(a[:, H: 2 * H], c_prev, out=c_t)
+        c_t.addcmul_(a[:, :H], g)
+        torch.tanh(c_t, out=tc)
+        torch.mul(a[:, 2 * H: 3 * H], tc, out=h_t)
+        if k is not None:
+            h_t.mul_(k)
+
+    def _step_native(self, ops, t, A, h_prev, c_prev, c_t, h_t, _, k, fill):
+        """Frame ``t`` forward by the recurrent GEMM and one native step (``lstm_tape_forward``: the first layer's
+        point projection when ``fill`` is a :class:`PointFill`, the nonlinearities, the cell and ``h``)."""
+        a = A[t]
+        if isinstance(fill, PointFill):
+            torch.mm(h_prev, self.w_hh_t, out=a)
+            ops.lstm_tape_forward(a, c_prev, c_t, h_t, fill.p0[t], fill.p1[t], fill.alphas, k)
+            return
+        if fill is not None:
+            fill(t, a)
+        a.addmm_(h_prev, self.w_hh_t)
+        ops.lstm_tape_forward(a, c_prev, c_t, h_t, None, None, None, k)
 
     def backward(self, d_out, k, seeds, on_frame=None):
         A, c = self.A, self.c
@@ -196,37 +261,55 @@ class _LSTMTape(_Tape):
         H = self.H
         dh = A.new_zeros(N, H) if d_out is None else d_out[T - 1].clone()
         dc = A.new_zeros(N, H)
-        tc, w, tmp = A.new_empty(N, H), A.new_empty(N, H), A.new_empty(N, H)
-        raw = A.new_empty(N, 4 * H)  # d(i, f, o, g) after the nonlinearity
-        raw_i, raw_f, raw_o, raw_g = raw[:, :H], raw[:, H: 2 * H], raw[:, 2 * H: 3 * H], raw[:, 3 * H:]
-        sig, i_, f_, o_, g_ = self._views(A)
+        ops = native_steps(A)
+        fused = ops is not None and isinstance(on_frame, StepSum)  # the step sums made by the native step
+        by_ops = {t for t, here in seeds.items() if ops is None or any(seed[0] in self._slots for seed in here)}
+        scratch = self._scratch(N) if ops is None or by_ops else None
         for t in range(T - 1, -1, -1):
-            a, g = A[t], g_[t]
+            a = A[t]
             here = seeds.get(t, ())
             if here:
                 _seed(dh, here, "h")
                 _seed(dc, here, "c")
-            if k is not None:
-                dh.mul_(k)
             c_prev = c[t - 1] if t else self.c0
-            torch.tanh(c[t], out=tc)
-            torch.mul(dh, o_[t], out=tmp)
-            torch.addcmul(self.one, tc, tc, value=-1, out=w)
-            dc.addcmul_(tmp, w)  # dc += dh * o * (1 - tanh(c)^2)
-            torch.mul(dc, g, out=raw_i)
-            torch.mul(dc, c_prev, out=raw_f)
-            torch.mul(dh, tc, out=raw_o)
-            torch.mul(dc, i_[t], out=raw_g)
-            if here:
-                for name, slot in self._slots.items():
-                    _seed(raw[:, slot * H: (slot + 1) * H], here, name)
-            dc.mul_(f_[t])  # carried to c_{t-1}
-            s = sig[t]
-            s.addcmul_(s, s, value=-1)  # sigmoid' = s (1 - s)
-            torch.addcmul(self.one, g, g, value=-1, out=g)  # tanh' = 1 - g^2
-            a.mul_(raw)
-            self._back_to_h(t, a, dh, d_out, on_frame)
+            if ops is None or t in by_ops:  # no kernels, or a gate's seed at this frame: the PyTorch ops
+                self._back_ops(a, c[t], c_prev, dh, dc, k, here, scratch)
+                self._back_to_h(t, a, dh, d_out, on_frame)
+                continue
+            ops.lstm_tape_backward(a, c[t], c_prev, dh, dc, k, on_frame.acc[t] if fused else None,
+                                   on_frame.weights if fused else None)
+            self._back_to_h(t, a, dh, d_out, None if fused else on_frame)
         return A
+
+    def _scratch(self, N):
+        """The ``(N, H)`` buffers of :meth:`_back_ops` (allocated once per backward) and ``raw`` ``(N, 4H)``: the
+        gates' gradients after their nonlinearity."""
+        return (*self.A.new_empty(3, N, self.H).unbind(0), self.A.new_empty(N, 4 * self.H))
+
+    def _back_ops(self, a, c_t, c_prev, dh, dc, k, here, scratch):
+        """One frame back by PyTorch ops: the gates' pre-activation gradients over ``a``, ``dc`` carried to the frame
+        before; ``here``: the frame's seeds (those of the gates added after their nonlinearity)."""
+        H = self.H
+        tc, w, tmp, raw = scratch
+        i, f, o, g = a[:, :H], a[:, H: 2 * H], a[:, 2 * H: 3 * H], a[:, 3 * H:]
+        if k is not None:
+            dh.mul_(k)
+        torch.tanh(c_t, out=tc)
+        torch.mul(dh, o, out=tmp)
+        torch.addcmul(self.one, tc, tc, value=-1, out=w)
+        dc.addcmul_(tmp, w)  # dc += dh * o * (1 - tanh(c)^2)
+        torch.mul(dc, g, out=raw[:, :H])
+        torch.mul(dc, c_prev, out=raw[:, H: 2 * H])
+        torch.mul(dh, tc, out=raw[:, 2 * H: 3 * H])
+        torch.mul(dc, i, out=raw[:, 3 * H:])
+        if here:
+            for name, slot in self._slots.items():
+                _seed(raw[:, slot * H: (slot + 1) * H], here, name)
+        dc.mul_(f)  # carried to c_{t-1}
+        s = a[:, : 3 * H]
+        s.addcmul_(s, s, value=-1)  # sigmoid' = s (1 - s)
+        torch.addcmul(self.one, g, g, value=-1, out=g)  # tanh' = 1 - g^2
+        a.mul_(raw)
 
 
 class _GRUTape(_Tape):

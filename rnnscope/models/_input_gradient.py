@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._bptt import TAPE_KINDS, make_tape, tape_elements
+from ._bptt import TAPE_KINDS, PointFill, StepSum, make_tape, tape_elements
 
 __all__ = ["path_input_gradient", "path_gradient_applies", "path_buffer_elements"]
 
@@ -232,11 +232,7 @@ class _Path:
         T, R, G0, S = self.frames, self.rows, self.G0, len(alphas)
         N = S * R
         first_gates = torch.empty(T, N, G0, dtype=self.dtype, device=self.device)
-        by_point = first_gates.view(T, S, R, G0)
-        p0, p1, a_ = self.p0.unsqueeze(1), self.p1.unsqueeze(1), alphas.view(S, 1, 1)
-
-        def fill(t, _):  # every point of frame t: (W_ih z0 + b) + a_s (W_ih dz), one op
-            torch.addcmul(p0[t], a_, p1[t], out=by_point[t])
+        fill = PointFill(self.p0, self.p1, alphas)  # every point of frame t: (W_ih z0 + b) + a_s (W_ih dz)
 
         state0 = _initial(self.model, self.states, R, S, self.dtype, self.device, self.top)
         inp = None
@@ -258,12 +254,9 @@ class _Path:
         return inp
 
     def _backward(self, d_out, weights, seeds):
-        T, R, G0, S = self.frames, self.rows, self.G0, len(weights)
+        T, R, S = self.frames, self.rows, len(weights)
         N = S * R
-        acc_rows, w_row = self.acc.view(T, 1, R * G0), weights.view(1, S)
-
-        def to_acc(t, d_gates):  # sum_s w_s dGates of frame t, one small GEMM
-            acc_rows[t].addmm_(w_row, d_gates.view(S, R * G0))
+        to_acc = StepSum(self.acc, weights)  # sum_s w_s dGates of frame t
 
         for j in range(self.top, -1, -1):
             tape = self.tapes[j]

@@ -1,7 +1,9 @@
 """Native (C++) capture kernels: built once on first use, loaded like a library afterwards.
 
 :func:`kernels` returns ``torch.ops.rnnscope_native`` (the ops of ``_native_kernels.cpp`` and ``_native_simd.h``:
-``lstm_trace``, ``gru_trace``, ``lazy_lstm_trace``) or None when they cannot be used. The first call compiles them
+``lstm_trace``, ``gru_trace``, ``lazy_lstm_trace``; of ``_native_tape.h`` and ``_native_tape_simd.h``: the LSTM
+tape's fused steps ``lstm_tape_forward``, ``lstm_tape_backward`` of :mod:`rnnscope.models._bptt`) or None when they
+cannot be used. The first call compiles them
 with :func:`torch.utils.cpp_extension.load` (about 30 s; a C++ compiler and ``ninja``, a dependency of rnnscope,
 are needed) into a cache directory and loads them; later calls, and later sessions, load the cached library at
 once. The cache key includes the sources, the PyTorch version, the Python version, the platform and the compiler
@@ -47,7 +49,8 @@ __all__ = ["kernels", "usable_kernels", "set_native", "native_status", "build", 
 
 SOURCE = Path(__file__).with_name("_native_kernels.cpp")
 #: Every file of the build (the cache key hashes them all).
-SOURCES = (SOURCE, Path(__file__).with_name("_native_simd.h"))
+SOURCES = (SOURCE, *(Path(__file__).with_name(name) for name in ("_native_simd.h", "_native_tape.h",
+                                                                   "_native_tape_simd.h")))
 _LOCK = threading.Lock()
 _ENV = "RNNSCOPE_NATIVE"
 _ENV_OFF = os.environ.get(_ENV, "1").strip().lower() in ("0", "false", "no", "off")

@@ -24,6 +24,7 @@
 // row's sums run in the same order whatever block or thread computes them.
 
 #include <ATen/ATen.h>
+#include <ATen/MemoryOverlap.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
@@ -129,6 +130,23 @@ struct Job {
   int64_t n_blocks;  // > 0: blocks of rows, one thread each; 0: the units of every row split over the threads
 };
 
+// One call of an LSTM tape step (_native_tape.h): N rows of H units, gates (i, f, o, g) in a's rows of 4H; a row n
+// is path point s = n / R of record r = n % R where the point's projection or the step sums are asked for.
+struct TapeJob {
+  float* a;               // (N, 4H) the gates
+  const float* c_prev;    // (N, H) c_{t-1}
+  float* c;               // (N, H) c_t: written by the forward, read by the backward
+  float* h;               // (N, H) h_t, written by the forward
+  const float* p0;        // (R, 4H) the first layer's projection of the records' path start, or null
+  const float* p1;        // (R, 4H) ... of the path's direction
+  const float* points;    // (S) forward: the points' alphas; backward: their weights in the step sums
+  const float* keep;      // (H) 0/1 unit mask, or null
+  const float* dh;        // (N, H) gradient of h_t (the backward)
+  float* dc;              // (N, H) gradient of c_t in, of c_{t-1} out
+  float* acc;             // (R, 4H) the step sums, or null
+  int64_t H, R, S;
+};
+
 }  // namespace
 
 // ------------------------------------------------------------------------------------------- per instruction set
@@ -144,6 +162,7 @@ struct Job {
 namespace {
 namespace isa_avx512 {
 #include "_native_simd.h"
+#include "_native_tape_simd.h"
 }  // namespace isa_avx512
 }  // namespace
 #undef RNNSCOPE_ISA
@@ -163,6 +182,7 @@ namespace isa_avx512 {
 namespace {
 namespace isa_avx2 {
 #include "_native_simd.h"
+#include "_native_tape_simd.h"
 }  // namespace isa_avx2
 }  // namespace
 #undef RNNSCOPE_ISA
@@ -177,6 +197,7 @@ namespace isa_avx2 {
 namespace {
 namespace isa_generic {
 #include "_native_simd.h"
+#include "_native_tape_simd.h"
 }  // namespace isa_generic
 }  // namespace
 #undef RNNSCOPE_ISA
@@ -192,15 +213,19 @@ struct Isa {
   int64_t width;
   ThreadFn lstm, gru, lazy;
   void (*activation)(const float*, float*, int64_t, int64_t);
+  void (*tape_forward)(const TapeJob&, int64_t, int64_t, int64_t, int64_t);
+  void (*tape_backward)(const TapeJob&, int64_t, int64_t, int64_t, int64_t);
 };
 
 const Isa kIsas[] = {
 #ifdef RNNSCOPE_X86
-    {"avx512", 16, isa_avx512::lstm_thread, isa_avx512::gru_thread, isa_avx512::lazy_thread, isa_avx512::activation},
-    {"avx2", 8, isa_avx2::lstm_thread, isa_avx2::gru_thread, isa_avx2::lazy_thread, isa_avx2::activation},
+    {"avx512", 16, isa_avx512::lstm_thread, isa_avx512::gru_thread, isa_avx512::lazy_thread, isa_avx512::activation,
+     isa_avx512::tape_forward, isa_avx512::tape_backward},
+    {"avx2", 8, isa_avx2::lstm_thread, isa_avx2::gru_thread, isa_avx2::lazy_thread, isa_avx2::activation,
+     isa_avx2::tape_forward, isa_avx2::tape_backward},
 #endif
     {"generic", 4, isa_generic::lstm_thread, isa_generic::gru_thread, isa_generic::lazy_thread,
-     isa_generic::activation},
+     isa_generic::activation, isa_generic::tape_forward, isa_generic::tape_backward},
 };
 
 bool cpu_has(const std::string& name) {
@@ -708,6 +733,8 @@ at::Tensor activation(const at::Tensor& x, int64_t mode) {
   return out;
 }
 
+#include "_native_tape.h"
+
 }  // namespace
 
 TORCH_LIBRARY(rnnscope_native, m) {
@@ -717,6 +744,12 @@ TORCH_LIBRARY(rnnscope_native, m) {
   m.def("lazy_lstm_trace(Tensor x, Tensor w, Tensor w_cm, Tensor m0, Tensor c0, Tensor? keep, "
         RNNSCOPE_OUTPUT_SCHEMA,
         &lazy_lstm_trace);
+  // the tape's steps are CPU kernels of the dispatcher (not catch-all functions): PyTorch's dispatch modes see
+  // them (benchmarks/bench_attribution.py --count and the tests count the ops a frame runs)
+  m.def("lstm_tape_forward(Tensor(a!) a, Tensor c_prev, Tensor(b!) c, Tensor(c!) h, Tensor? p0, Tensor? p1, "
+        "Tensor? alphas, Tensor? keep) -> ()");
+  m.def("lstm_tape_backward(Tensor(a!) a, Tensor c, Tensor c_prev, Tensor dh, Tensor(b!) dc, Tensor? keep, "
+        "Tensor(c!)? acc, Tensor? weights) -> ()");
   m.def("activation(Tensor x, int mode) -> Tensor", &activation);
   m.def("vectorized() -> bool", []() -> bool { return std::string(current_isa().name) != "generic"; });
   m.def("isa() -> str", []() -> std::string { return current_isa().name; });
@@ -724,4 +757,9 @@ TORCH_LIBRARY(rnnscope_native, m) {
   m.def("set_isa(str name) -> str", &set_isa);
   m.def("last_threads() -> int", []() -> int64_t { return g_last_threads.load(); });
   m.def("parallel_backend() -> str", &parallel_backend);
+}
+
+TORCH_LIBRARY_IMPL(rnnscope_native, CPU, m) {
+  m.impl("lstm_tape_forward", &lstm_tape_forward);
+  m.impl("lstm_tape_backward", &lstm_tape_backward);
 }
