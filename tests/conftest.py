@@ -26,7 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from hypothesis import settings as _hypothesis_settings
 
 ROOT = Path(__file__).resolve().parent.parent

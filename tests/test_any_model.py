@@ -827,7 +827,8 @@ def test_the_exactness_checks_ranges_are_the_same_in_numpy_as_in_torch(case, bou
     from rnnscope.capturing._modules import _ranges_numpy, _ranges_torch
 
     recovered, own, _ = _CHECK_CASES[case]
-    for mine, theirs in ((own, recovered), (own[..., 1:4], recovered[..., 1:4]), (own.transpose(0, 1), recovered.transpose(0, 1))):
+    views = ((own, recovered), (own[..., 1:4], recovered[..., 1:4]), (own.transpose(0, 1), recovered.transpose(0, 1)))
+    for mine, theirs in views:
         by_numpy, by_torch = _ranges_numpy(mine, theirs, bounded), _ranges_torch(mine, theirs, bounded)
         assert len(by_numpy) == (1 if bounded else 3)
         np.testing.assert_array_equal(by_numpy, by_torch)

@@ -315,7 +315,8 @@ def test_runs_on_other_frame_grids_concatenated_along_event_are_refused():
     """Concatenating along ``event`` runs whose frames sit on other grids interleaves their times: a record's valid
     frames then follow padding, which is refused with the fix, as is a gap in a run whose frame rate is unknown."""
     run = rnnscope.examples.toy_run()
-    shifted = run.isel(event=[0]).assign_coords(event_id=("event", ["other"]), time=run.time + 0.25 / run.attrs["frame_rate"])
+    quarter_frame = 0.25 / run.attrs["frame_rate"]
+    shifted = run.isel(event=[0]).assign_coords(event_id=("event", ["other"]), time=run.time + quarter_frame)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         both = xr.concat([run.isel(event=[1]), shifted], dim="event", join="outer")
