@@ -65,29 +65,34 @@ class ChunkCache:
     def lazy(self, name: str, event: int, isel: dict):
         """``run[name]`` of record ``event`` with ``isel`` applied (the long dimension first), made once: slicing it
         costs no xarray selection."""
+        return self._record(name, event, isel)[0]
+
+    def _record(self, name, event, isel) -> tuple:
+        """(lazy array, edges of its chunks along the long dimension or None, bytes per frame), made once."""
         key = (name, event, self._isel_key(isel))
-        array = self._lazy.get(key)
-        if array is None:
-            array = self._lazy[key] = self.run[name].isel(event=event, **isel).data
-        return array
+        entry = self._lazy.get(key)
+        if entry is None:
+            array = self.run[name].isel(event=event, **isel).data
+            chunked = not isinstance(array, np.ndarray) and hasattr(array, "chunks")
+            edges = np.concatenate([[0], np.cumsum(array.chunks[0])]) if chunked else None
+            row = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
+            entry = self._lazy[key] = (array, edges, row)
+        return entry
 
     def _span(self, name, event, start, stop, isel) -> tuple[int, np.ndarray] | None:
         """(first chunk, edges of the chunks from it) that [start, stop) touches, or None when the slice is not to be
         kept (a run in memory, nothing to read, or more than a quarter of the budget)."""
-        array = self.lazy(name, event, isel)
-        if isinstance(array, np.ndarray) or not hasattr(array, "chunks") or stop <= start:
+        _, edges, row = self._record(name, event, isel)
+        if edges is None:
             return None
-        edges = np.concatenate([[0], np.cumsum(array.chunks[0])])
         stop = min(stop, int(edges[-1]))
         if stop <= start:
             return None
         j0 = int(np.searchsorted(edges, start, side="right")) - 1
         j1 = int(np.searchsorted(edges, stop, side="left"))
-        edges = edges[j0 : j1 + 1]
-        row = int(np.prod(array.shape[1:], dtype=np.int64)) * array.dtype.itemsize
-        if (int(edges[-1]) - int(edges[0])) * row > self.budget // 4:
+        if (int(edges[j1]) - int(edges[j0])) * row > self.budget // 4:
             return None
-        return j0, edges
+        return j0, edges[j0 : j1 + 1]
 
     def get(self, name: str, event: int, start: int, stop: int, isel: dict) -> np.ndarray | None:
         """Frames [start, stop) of ``name`` (record ``event``, ``isel`` applied) from the kept chunks; None when one

@@ -150,6 +150,7 @@ class RunReader:
                               else np.full(run.sizes["event"], run.sizes["sample"]))
         self.freqs = np.asarray(run["freq"].values, dtype=np.float64) if self.has_spectrogram else np.zeros(0)
         self.segments = self._segment_table(run)
+        self._event_segments: dict = {}
         #: UTC start of each record (naive pandas Timestamps) and SEED ids, when the run knows them
         self.starttimes = ([pd.Timestamp(str(t)).tz_localize(None) if str(t) else None
                             for t in run["starttime"].values] if "starttime" in run.coords else None)
@@ -186,8 +187,10 @@ class RunReader:
         return table
 
     def event_segments(self, event: int) -> pd.DataFrame:
-        """The segment rows of one record."""
-        return self.segments[self.segments["event"] == event]
+        """The segment rows of one record (selected once per record)."""
+        if event not in self._event_segments:
+            self._event_segments[event] = self.segments[self.segments["event"] == event]
+        return self._event_segments[event]
 
     def main_segment(self, event: int) -> pd.Series | None:
         """The record's main segment: its longest segment not of the background class (when the run names one),
