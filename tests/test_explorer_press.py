@@ -166,3 +166,36 @@ def test_reading_a_whole_record_in_the_background_keeps_nothing(path):
     before = len(ex.reader.chunks)
     ex.reader._load_labels(0)
     assert len(ex.reader.chunks) == before and ex.reader.labels_cached(0)
+
+
+def test_the_chunks_previous_and_next_lead_to_are_read_ahead_so_the_first_press_reads_nothing(path):
+    catalog = pd.concat([CATALOG, pd.DataFrame({"event_id": ["r0_0"], "start": [5_000.0], "end": [5_010.0],
+                                                "class_name": ["VT"]})], ignore_index=True)
+    ex = rw.Explorer(rnnscope.open_run(path), catalog=catalog, width=700, debounce=0)  # prefetch=True, the default
+    ex.reader.wait()  # the opening's background reads, then the read-ahead of the first and the last detection
+    with computations() as first, chunk_reads() as read:
+        ex.table.next()
+    assert ex.picked == 0 and not first and not read  # the first press after opening reads nothing
+    ex.table.w_class.value = "VT"  # the filter: previous / next now lead to the VT detection (far away)
+    ex.reader.wait()
+    with computations() as filtered, chunk_reads() as read:
+        ex.table.next()
+    assert ex.picked == 3 and not filtered and not read
+    fresh = rw.Explorer(rnnscope.open_run(path), catalog=catalog, width=700, prefetch=False, debounce=0)
+    fresh.show_detection(3)
+    _assert_same_views(ex, fresh)
+    quiet = rw.Explorer(rnnscope.open_run(path), catalog=catalog, width=700, prefetch=False, debounce=0)
+    quiet.reader.wait()
+    with computations() as unread:
+        quiet.table.next()
+    assert len(unread) == 1  # without prefetch nothing is read ahead
+
+
+def test_a_later_read_ahead_supersedes_one_not_started(path):
+    cache = ChunkCache(rnnscope.open_run(path))
+    first = cache.read_ahead([("h", 0, 0, 10, {"layer": 0})], delay=0.3)
+    second = cache.read_ahead([("h", 0, 8192, 8200, {"layer": 0})], delay=0.0)
+    first.join()
+    second.join()
+    assert cache.get("h", 0, 0, 10, {"layer": 0}) is None and cache.get("h", 0, 8192, 8200, {"layer": 0}) is not None
+    assert cache.read_ahead([("h", 0, 8192, 8200, {"layer": 0})]) is None  # kept: nothing to read

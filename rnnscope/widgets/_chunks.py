@@ -25,13 +25,17 @@ True
 """
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from collections import OrderedDict
 
 import numpy as np
 import xarray as xr
 
 __all__ = ["ChunkCache", "CHUNK_BYTES"]
+
+log = logging.getLogger("rnnscope.widgets")
 
 #: decoded chunks kept per run (bytes); a slice whose chunks would take more than a quarter of it is read as it is
 #: (a whole record, the levels built from it), not kept
@@ -57,6 +61,7 @@ class ChunkCache:
         self._blocks: OrderedDict = OrderedDict()  # (name, event, isel, chunk) -> ndarray
         self._lazy: dict = {}  # (name, event, isel) -> the record's array along the long dimension
         self._lock = threading.Lock()
+        self._generation = 0  # read_ahead calls: a later one supersedes an earlier one
 
     @staticmethod
     def _isel_key(isel: dict) -> str:
@@ -160,6 +165,34 @@ class ChunkCache:
                 self.nbytes += value.nbytes
             while self.nbytes > self.budget and len(self._blocks) > 1:
                 self.nbytes -= self._blocks.popitem(last=False)[1].nbytes
+
+    def read_ahead(self, requests, *, after=(), delay: float = 0.0) -> threading.Thread | None:
+        """Read and keep the chunks of ``requests`` ((name, event, start, stop, isel) tuples) not kept yet, in a
+        background thread ``delay`` seconds later and once the threads ``after`` are done (one core: dask's
+        synchronous scheduler); a later call supersedes one that has not started reading. Returns the thread (None:
+        nothing to read)."""
+        missing: dict = {}
+        for name, event, start, stop, isel in requests:
+            missing.update({m[0]: m for m in self.missing(name, event, start, stop, isel)})
+        self._generation += 1
+        if not missing:
+            return None
+        generation = self._generation
+
+        def work():
+            time.sleep(delay)  # the press's own messages and the browser's drawing go first
+            for thread in after:
+                thread.join()
+            if generation != self._generation:
+                return
+            try:
+                self.fill([m for m in missing.values() if m[0] not in self._blocks])
+            except Exception:  # noqa: BLE001 - only a read-ahead: the views read (and report) for themselves
+                log.debug("read-ahead failed", exc_info=True)
+
+        thread = threading.Thread(target=work, name="rnnscope-read-ahead", daemon=True)
+        thread.start()
+        return thread
 
     def __len__(self) -> int:
         return len(self._blocks)

@@ -613,6 +613,18 @@ class RunReader:
         thread.start()
         return thread
 
+    def read_ahead(self, requests) -> threading.Thread | None:
+        """Read the chunks of ``requests`` (from :meth:`requests`) not kept yet and keep them, in a background thread
+        :data:`WARM_AFTER_S` later and after the other background reads
+        (:meth:`~rnnscope.widgets._chunks.ChunkCache.read_ahead`): the views the detection table's buttons lead to
+        then read nothing. Returns the thread (None: nothing to read)."""
+        requests = [q for q in requests if q[0] in self.run and (q[0], q[1], repr(sorted(q[4].items()))) not in
+                    self._whole and not (q[0] == "waveform" and self.waveform_origin == "archive")]
+        after = [t for t in self._threads if t.is_alive()]
+        thread = self.chunks.read_ahead(requests, after=after, delay=WARM_AFTER_S)
+        self._threads = after + ([thread] if thread is not None else [])
+        return thread
+
     def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
         """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
         over the record: :meth:`build`)."""
