@@ -92,7 +92,10 @@ class Explorer(ExplorerState, widgets.VBox):
         For a record too long to read whole at every zoom, build its overview (min/max per block of frames) in a
         background thread as soon as it opens, so that zooming out later reads nothing, and then read one frame of
         each variable a zoom reads frame by frame (the first read of an array costs more than the later ones), so
-        that the first zoom after opening costs what the later ones do.
+        that the first zoom after opening costs what the later ones do; with a catalog, also read ahead (in the
+        background, after opening, each pick and each filter change) the chunks of the detections the table's
+        previous / next lead to, so that a press on them reads nothing. Chunks read are kept (64 MB per run): a
+        view inside them reads nothing either.
     catalog : pandas.DataFrame, optional
         A detection catalog (e.g. ``rnnscope.monitor(...).detections``, ``pandas.read_csv("detections.csv")``, or
         rows with ``event``/``event_id`` and ``start``/``end`` in s): shown as a filterable table under the
