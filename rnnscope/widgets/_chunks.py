@@ -88,7 +88,7 @@ class ChunkCache:
         """(first chunk, edges of the chunks from it) that [start, stop) touches, or None when the slice is not to be
         kept (a run in memory, nothing to read, or more than a quarter of the budget)."""
         _, edges, row = self._record(name, event, isel)
-        if edges is None:
+        if edges is None or start < 0:
             return None
         stop = min(stop, int(edges[-1]))
         if stop <= start:
@@ -118,8 +118,9 @@ class ChunkCache:
 
     def read(self, name: str, event: int, start: int, stop: int, isel: dict, *, reads: list | None = None):
         """:meth:`get`, reading the missing chunks first (in one synchronous dask computation: a handful of chunks,
-        no thread pool to start) and appending (name, event, a, b) of each to ``reads``; None (nothing read) when
-        ``reads`` is None or the slice is not one to keep."""
+        no thread pool to start) and appending (name, event, a, b) of each to ``reads``. Without ``reads`` (None)
+        nothing is read: only kept chunks serve. None when the slice is not one to keep (or not kept, without
+        ``reads``)."""
         kept = self.get(name, event, start, stop, isel)
         if kept is None and reads is not None:
             missing = self.missing(name, event, start, stop, isel)
@@ -159,6 +160,7 @@ class ChunkCache:
         with self._lock:
             for (key, _, _), value in zip(missing, values, strict=True):
                 value = np.asarray(value)
+                value.flags.writeable = False  # the slices served are views of it: no caller may change it
                 if key in self._blocks:
                     self.nbytes -= self._blocks.pop(key).nbytes
                 self._blocks[key] = value
