@@ -108,11 +108,12 @@ class ChunkCache:
         j0, edges = span
         sel = self._isel_key(isel)
         with self._lock:
-            blocks = [self._blocks.get((name, event, sel, j)) for j in range(j0, j0 + len(edges) - 1)]
-            if any(b is None for b in blocks):
+            keys = [(name, event, sel, j) for j in range(j0, j0 + len(edges) - 1)]
+            if not all(k in self._blocks for k in keys):
                 return None
-            for j in range(j0, j0 + len(blocks)):
-                self._blocks.move_to_end((name, event, sel, j))
+            blocks: list[np.ndarray] = [self._blocks[k] for k in keys]
+            for k in keys:
+                self._blocks.move_to_end(k)
         whole = blocks[0] if len(blocks) == 1 else np.concatenate(blocks)
         return whole[start - int(edges[0]) : stop - int(edges[0])]
 

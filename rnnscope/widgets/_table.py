@@ -10,6 +10,8 @@ to the row they pick (as does a row picked elsewhere: :meth:`DetectionTable.mark
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
@@ -174,7 +176,7 @@ class DetectionTable(widgets.VBox):
             self.on_rows()
 
     #: called after the filters changed the rows (the Explorer reads ahead what previous / next lead to)
-    on_rows = None
+    on_rows: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------------- picking
     def mark(self, position: int) -> None:
