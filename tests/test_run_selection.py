@@ -250,7 +250,7 @@ def test_a_time_slice_never_reads_the_whole_runs_summaries(run):
     # the padding tail of a record is not a valid frame: slicing only padding away keeps the summaries
     assert schema.summaries_cover(run.isel(time=slice(0, int(run.length.max()))))
     # the widgets' summaries of a time slice are those of its frames too
-    from rnnscope.widgets._source import load_summaries
+    from rnnscope.widgets._summaries import load_summaries
 
     np.testing.assert_allclose(load_summaries(part).summary_heat.values, sliced.values, rtol=1e-5, equal_nan=True)
 

@@ -376,7 +376,7 @@ def test_column_minmax_keeps_extremes_and_colormaps():
 # ----------------------------------------------------------------------------------------------- summaries
 def test_widgets_use_summaries_of_the_records_they_show(small_run):
     """A selection of records gets its own summaries (computed from its states), never the whole run's."""
-    from rnnscope.widgets._source import load_summaries
+    from rnnscope.widgets._summaries import load_summaries
 
     whole = load_summaries(small_run)
     np.testing.assert_array_equal(whole["summary_heat"].values, small_run["summary_heat"].values)  # as stored

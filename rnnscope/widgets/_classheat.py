@@ -2,7 +2,7 @@
 
 Everything comes from the run's capture-time summaries (``summary_heat``), so it opens instantly on any run size;
 a selection of records (``run.isel(event=...)``) gets summaries of its own records, computed once from its states
-(:func:`rnnscope.widgets._source.load_summaries`). Unit ids are 0-based (the paper's neuron numbers are 1-based).
+(:func:`rnnscope.widgets._summaries.load_summaries`). Unit ids are 0-based (the paper's neuron numbers are 1-based).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from bqplot import Axis, ColorScale, Figure, GridHeatMap, LinearScale, OrdinalSc
 from . import _summaries as summaries
 from ._colorbar import ColorBar
 from ._render import ColorMap, encode_png, png_mark, set_png
-from ._source import load_summaries
+from ._summaries import load_summaries
 
 __all__ = ["ClassHeatMap", "FRACTIONS"]
 

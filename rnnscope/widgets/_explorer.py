@@ -92,7 +92,10 @@ class Explorer(ExplorerState, widgets.VBox):
         For a record too long to read whole at every zoom, build its overview (min/max per block of frames) in a
         background thread as soon as it opens, so that zooming out later reads nothing, and then read one frame of
         each variable a zoom reads frame by frame (the first read of an array costs more than the later ones), so
-        that the first zoom after opening costs what the later ones do.
+        that the first zoom after opening costs what the later ones do; with a catalog, also read ahead (in the
+        background, after opening, each pick and each filter change) the chunks of the detections the table's
+        previous / next lead to, so that a press on them reads nothing. Chunks read are kept (64 MB per run): a
+        view inside them reads nothing either.
     catalog : pandas.DataFrame, optional
         A detection catalog (e.g. ``rnnscope.monitor(...).detections``, ``pandas.read_csv("detections.csv")``, or
         rows with ``event``/``event_id`` and ``start``/``end`` in s): shown as a filterable table under the
@@ -175,6 +178,7 @@ class Explorer(ExplorerState, widgets.VBox):
 
             self.table = DetectionTable(self._detections, on_pick=self._table_picked,
                                         view_range=lambda: (self.event, *self.time_range))
+            self.table.on_rows = self._read_ahead
         views = [self.controls.box, self.readout.box, self.waveform.row, self.spectrogram.row]
         views += [self.why.box] if self.why is not None else []
         views += [self.probabilities.row] if self.probabilities is not None else []
@@ -201,6 +205,7 @@ class Explorer(ExplorerState, widgets.VBox):
         self.time_scale.observe(self._on_scale, names=["min", "max"])
         self.controls.sync()
         self.render_now()
+        self._read_ahead()
 
     # ------------------------------------------------------------------------------------------- composition
     def _compose(self, attribute, attributions) -> None:
@@ -311,25 +316,44 @@ class Explorer(ExplorerState, widgets.VBox):
             n = 0 if self.detections is None else len(self.detections)
             raise ValueError(f"The 'row' of Explorer.show_detection must be in 0..{n - 1} (the placed detections). "
                              f"Got {row} instead.")
-        det = self.detections.iloc[row]
-        t0, t1 = float(det["t0"]), float(det["t1"])
-        pad = max(10.0, t1 - t0) if pad_s is None else float(pad_s)
+        view = self._detection_view(row, pad_s)
         self.picked = int(row)
         if self.table is not None and self.table.picked != row:
             self.table.mark(int(row))
-        if int(det["event"]) < 0:  # listed, on no record of this run: nothing to show
+        if view is None:  # listed, on no record of this run: nothing to show
             self._render_marker()
             return
-        lo, hi = self.reader.record_span(int(det["event"]))
         self._quiet += 1
         try:
-            self.event = int(det["event"])
-            self.time_range = (max(lo, t0 - pad), min(hi, t1 + pad))
+            self.event, self.time_range = view
         finally:
             self._quiet -= 1
         self.controls.sync()
         self._render_marker()
         self.render_now()
+        self._read_ahead()
+
+    def _detection_view(self, row: int, pad_s: float | None = None) -> tuple[int, tuple[float, float]] | None:
+        """(record, time range) :meth:`show_detection` shows for detection ``row`` (None: on no record)."""
+        det = self.detections.iloc[row]
+        if int(det["event"]) < 0:
+            return None
+        t0, t1 = float(det["t0"]), float(det["t1"])
+        pad = max(10.0, t1 - t0) if pad_s is None else float(pad_s)
+        lo, hi = self.reader.record_span(int(det["event"]))
+        return int(det["event"]), (max(lo, t0 - pad), min(hi, t1 + pad))
+
+    def _read_ahead(self) -> None:
+        """With ``prefetch``: read, in the background, the chunks of the detections the table's previous / next lead
+        to (:meth:`RunReader.read_ahead`), so that a press on them reads nothing, the first one included."""
+        if not self.prefetch or self.table is None:
+            return
+        requests = []
+        for by in (1, -1):
+            row = self.table.target(by)
+            view = None if row is None or row == self.picked else self._detection_view(row)
+            requests += [] if view is None else self._requests(*view)
+        self.reader.read_ahead(requests)
 
     def _table_picked(self, row: int) -> None:
         self.show_detection(row)
@@ -565,16 +589,20 @@ class Explorer(ExplorerState, widgets.VBox):
     def _preload(self) -> None:
         """Read every slice the views need (a level of the run's overview, or the frames) in one dask computation
         (decompressed in parallel)."""
-        r, ev, n_freq = self.reader, self.event, self.spectrogram.n_freq
-        i0, i1 = self.view_frames()
+        self.reader.preload(self._requests(self.event, self.time_range))
+
+    def _requests(self, ev: int, time_range: tuple[float, float]) -> list[tuple]:
+        """The slices the views of record ``ev`` over ``time_range`` read (:meth:`RunReader.requests`)."""
+        r, n_freq = self.reader, self.spectrogram.n_freq
+        i0, i1 = r.frame_range(ev, *time_range)
         keys = [("state", ev, self.var, self.layer), ("prob", ev) if r.has_prob else None,
                 ("spectrogram", ev, n_freq) if r.has_spectrogram and n_freq else None]
         keys += [(name, ev) for name in ("label", "pred") if name in self.run]
         requests = [req for key in keys if key is not None for req in r.requests(key, i0, i1, self.n_cols)]
         if r.waveform_origin == "run":
-            s0, s1 = r.sample_range(ev, *self.time_range)
+            s0, s1 = r.sample_range(ev, *time_range)
             requests += r.requests(("waveform", ev), s0, s1, self.plot_width)
-        r.preload(requests)
+        return requests
 
     def _prefetch(self) -> None:
         """For a record longer than the views show frame by frame: its overview built in the background (runs

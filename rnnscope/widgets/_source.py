@@ -25,13 +25,14 @@ import xarray as xr
 
 from .. import _overview as ov
 from .._validation import stored_background
-from ..io import compute_summaries
-from ..schema import SUMMARY_VARIABLES, fit_to_frames, layer_labels, segment_frames, summaries_cover
+from ..schema import fit_to_frames, layer_labels, segment_frames
 from ._archive import ArchiveWaveform, archive_waveforms
+from ._chunks import ChunkCache
 from ._dask import _sync, _threads, local_dask, metadata_in_memory
 from ._drawing import class_counts
 from ._levels import StoredLevels, build_levels, choose_level
 from ._render import column_minmax, fold_minmax, fold_sum
+from ._summaries import summaries_of_fitted
 
 __all__ = ["RunReader", "Columns", "STATE_NAMES"]
 
@@ -149,12 +150,13 @@ class RunReader:
                               else np.full(run.sizes["event"], run.sizes["sample"]))
         self.freqs = np.asarray(run["freq"].values, dtype=np.float64) if self.has_spectrogram else np.zeros(0)
         self.segments = self._segment_table(run)
+        self._event_segments: dict = {}
         #: UTC start of each record (naive pandas Timestamps) and SEED ids, when the run knows them
         self.starttimes = ([pd.Timestamp(str(t)).tz_localize(None) if str(t) else None
                             for t in run["starttime"].values] if "starttime" in run.coords else None)
         self.trace_ids = [str(t) for t in run["trace_id"].values] if "trace_id" in run.coords else None
         #: the capture-time summaries (small), in memory: orders and preselections never touch the states
-        self.summary = _summaries_of_fitted(run)
+        self.summary = summaries_of_fitted(run)
         #: the levels the run stores, along time and (for its waveform) samples
         self.stored = {"time": StoredLevels(run, "time", self.lengths)}
         if self.waveform_origin == "run":
@@ -166,6 +168,8 @@ class RunReader:
         self._labels: dict = {}  # event -> (label, pred) of the whole record, filled by prefetch
         self._main_classes: dict = {}  # event -> main_class(event)
         self._preloaded: dict = {}  # slices read together by preload(), served once by _read
+        #: the chunks read for the views, kept decoded (a view inside them reads nothing)
+        self.chunks = ChunkCache(run)
         self._whole: OrderedDict = OrderedDict()  # (name, event, isel) -> the whole record, for small records
         self._threads: list = []
         self._warm: set = set()  # view keys whose variables warm() has read
@@ -183,8 +187,10 @@ class RunReader:
         return table
 
     def event_segments(self, event: int) -> pd.DataFrame:
-        """The segment rows of one record."""
-        return self.segments[self.segments["event"] == event]
+        """The segment rows of one record (selected once per record)."""
+        if event not in self._event_segments:
+            self._event_segments[event] = self.segments[self.segments["event"] == event]
+        return self._event_segments[event]
 
     def main_segment(self, event: int) -> pd.Series | None:
         """The record's main segment: its longest segment not of the background class (when the run names one),
@@ -286,10 +292,11 @@ class RunReader:
 
     # ----------------------------------------------------------------------------------- slices
     def _lazy(self, name, event, start, stop, **isel):
-        dim = self.run[name].dims[1]  # time, sample, or an overview dimension
-        return self.run[name].isel(event=event, **{dim: slice(start, stop)}, **isel).data
+        return self.chunks.lazy(name, event, isel)[start:stop]  # along time, sample, or an overview dimension
 
-    def _read(self, name, event, start, stop, **isel):
+    def _read(self, name, event, start, stop, keep: bool = True, **isel):
+        """Frames (samples, positions) [start, stop) of ``name``; ``keep``: read the chunks they lie in whole and keep
+        them (:class:`~rnnscope.widgets._chunks.ChunkCache`; False for passes over a whole record)."""
         if name in ("label", "pred") and name not in self.run:
             return np.full(max(stop - start, 0), -1, dtype=np.int16)  # no labels: every frame unknown
         whole = self._whole.get((name, event, repr(sorted(isel.items()))))
@@ -298,34 +305,41 @@ class RunReader:
         key = (name, event, start, stop, repr(sorted(isel.items())))
         if key in self._preloaded:
             return self._preloaded.pop(key)
-        self.reads.append((name, event, start, stop))
         if name == "waveform" and self.waveform_origin == "archive":
+            self.reads.append((name, event, start, stop))
             return self.archive(event).read(start, stop)
+        kept = self.chunks.read(name, event, start, stop, isel, reads=self.reads if keep else None)
+        if kept is not None:
+            return kept
+        self.reads.append((name, event, start, stop))
         data = self._lazy(name, event, start, stop, **isel)
-        if isinstance(data, np.ndarray):
-            return data
-        # a handful of chunks: the synchronous scheduler avoids the thread pool's overhead (about 5 ms a call)
-        return np.asarray(data.compute(scheduler=_sync()))
+        return data if isinstance(data, np.ndarray) else np.asarray(data.compute(scheduler=_sync()))
 
     def preload(self, requests) -> None:
-        """Read several slices in one dask computation (chunks decompressed in parallel); the next
-        matching reads are served from it. ``requests``: (name, event, start, stop, isel dict) tuples, e.g. from
+        """Read several slices in one dask computation (chunks decompressed in parallel); the next matching reads
+        are served from it: the chunks they lie in are kept (:class:`~rnnscope.widgets._chunks.ChunkCache`), nothing
+        is read for a slice of chunks kept. ``requests``: (name, event, start, stop, isel dict) tuples, e.g. from
         :meth:`requests`."""
-        lazy, keys = [], []
+        lazy, keys, missing = [], [], {}
         for name, event, start, stop, isel in requests:
             if stop <= start or (name == "waveform" and self.waveform_origin == "archive"):
                 continue
             if (name, event, repr(sorted(isel.items()))) in self._whole or name not in self.run:
                 continue
+            if self.chunks.cacheable(name, event, start, stop, isel):
+                missing.update({m[0]: m for m in self.chunks.missing(name, event, start, stop, isel)})
+                continue
             keys.append((name, event, start, stop, repr(sorted(isel.items()))))
             lazy.append(self._lazy(name, event, start, stop, **isel))
             self.reads.append((name, event, start, stop))
-        if not lazy:
+        if not lazy and not missing:
             return
         import dask
 
-        values = dask.compute(*lazy, scheduler=_threads())
-        self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values, strict=True)}
+        self.reads += [(key[0], key[1], *frames) for key, _, frames in missing.values()]
+        values = dask.compute(*lazy, *[block for _, block, _ in missing.values()], scheduler=_threads())
+        self._preloaded = {k: np.asarray(v) for k, v in zip(keys, values[: len(lazy)], strict=True)}
+        self.chunks.fill(list(missing.values()), values[len(lazy) :])
 
     def labels_cached(self, event: int) -> bool:
         """Whether the whole record's labels are in memory."""
@@ -346,8 +360,8 @@ class RunReader:
 
     def _load_labels(self, event: int) -> None:
         n = int(self.lengths[event])
-        label = self._read("label", event, 0, n)
-        pred = self._read("pred", event, 0, n) if "pred" in self.run else None
+        label = self._read("label", event, 0, n, keep=False)
+        pred = self._read("pred", event, 0, n, keep=False) if "pred" in self.run else None
         with self._lock:
             self._labels[event] = (label, pred)
             while len(self._labels) > 4:
@@ -508,7 +522,7 @@ class RunReader:
         try:
             t0 = time.perf_counter()
             name, event, isel, dim, n_total = self._series(key)
-            out = build_levels(lambda a, b: self._read(name, event, a, b, **isel).astype(np.float32, copy=False),
+            out = build_levels(lambda a, b: self._read(name, event, a, b, False, **isel).astype(np.float32, copy=False),
                                n_total, ov.levels(n_total, ov.FRAME_LEVEL if dim == "time" else ov.SAMPLE_LEVEL),
                                self._chunk(name, dim))
             self.build_seconds[key] = time.perf_counter() - t0
@@ -599,6 +613,18 @@ class RunReader:
         thread.start()
         return thread
 
+    def read_ahead(self, requests) -> threading.Thread | None:
+        """Read the chunks of ``requests`` (from :meth:`requests`) not kept yet and keep them, in a background thread
+        :data:`WARM_AFTER_S` later and after the other background reads
+        (:meth:`~rnnscope.widgets._chunks.ChunkCache.read_ahead`): the views the detection table's buttons lead to
+        then read nothing. Returns the thread (None: nothing to read)."""
+        requests = [q for q in requests if q[0] in self.run and (q[0], q[1], repr(sorted(q[4].items()))) not in
+                    self._whole and not (q[0] == "waveform" and self.waveform_origin == "archive")]
+        after = [t for t in self._threads if t.is_alive()]
+        thread = self.chunks.read_ahead(requests, after=after, delay=WARM_AFTER_S)
+        self._threads = after + ([thread] if thread is not None else [])
+        return thread
+
     def needs_build(self, key, i0: int, i1: int, n_cols: int) -> bool:
         """Whether the columns of ``key`` over [i0, i1) need levels built in memory that are not built yet (a pass
         over the record: :meth:`build`)."""
@@ -669,27 +695,3 @@ class RunReader:
         0); ("spectrogram", 0))."""
         return key in self._cache
 
-
-def load_summaries(run: xr.Dataset) -> xr.Dataset:
-    """The summaries of the run's records (``summary_*`` and their coordinates) in memory.
-
-    The stored ones when they describe the run's records (:func:`rnnscope.schema.summaries_cover`), else computed
-    from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
-    of the selected records, e.g. after ``run.isel(event=...)``).
-    """
-    return _summaries_of_fitted(fit_to_frames(run) if "event" in run.dims else run)
-
-
-def _summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
-    """:func:`load_summaries` of a run :func:`~rnnscope.schema.fit_to_frames` was applied to (its summaries, when it
-    has any, describe its records)."""
-    stored = [n for n in SUMMARY_VARIABLES if n in run.data_vars]
-    covered = bool(stored) if "event" in run.dims else summaries_cover(run)
-    if not covered and "h" in run.data_vars and "length" in run.coords:
-        run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
-        covered = True
-    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if covered else []
-    small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
-                                                        if d in run.coords})
-    small = small.drop_vars([c for c in small.coords if c not in small.dims])
-    return small.compute()

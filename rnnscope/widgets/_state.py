@@ -75,8 +75,14 @@ class ExplorerState(traitlets.HasTraits):
     # ------------------------------------------------------------------------------------------- questions
     @property
     def order(self) -> np.ndarray:
-        """Unit ids in heatmap row order (first row at the top)."""
-        return summaries.unit_order(self.reader.summary, self.layer, self.unit_order, self.order_class or None)
+        """Unit ids in heatmap row order (first row at the top); computed once per layer, order and class (the
+        summaries do not change)."""
+        key = (self.layer, self.unit_order, self.order_class or None)
+        orders = self.__dict__.setdefault("_orders", {})
+        if key not in orders:
+            orders[key] = summaries.unit_order(self.reader.summary, *key)
+            orders[key].flags.writeable = False
+        return orders[key]
 
     def view_frames(self) -> tuple[int, int]:
         """Frames [i0, i1) of the record shown that the visible time range covers."""

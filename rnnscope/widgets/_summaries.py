@@ -1,7 +1,7 @@
 """What the widgets need from a run, as plain arrays: thin adapters over :mod:`rnnscope.analysis`.
 
 Heat maps, top units, the shared unit set and the class correlation come from the analysis functions (which read
-the ``summary_*`` variables that :func:`rnnscope.widgets._source.load_summaries` keeps for the records shown, so no
+the ``summary_*`` variables that :func:`load_summaries` keeps for the records shown, so no
 pass over the states); unit orders for the heatmap and the value ranges (the run's stored ranges, through the rule
 of :func:`rnnscope.analysis._common.display_limits`) read the summaries directly; :func:`histograms` gives
 :func:`rnnscope.analysis.activation_histogram` a bounded number of records so a long run stays interactive.
@@ -27,9 +27,11 @@ import numpy as np
 import xarray as xr
 
 from .. import analysis
+from ..io import compute_summaries
+from ..schema import SUMMARY_VARIABLES, fit_to_frames, summaries_cover
 
 __all__ = ["heat", "activity", "specialisation", "unit_order", "top_units", "shared_units", "class_correlation",
-           "histograms", "value_range", "UNIT_ORDERS"]
+           "histograms", "value_range", "load_summaries", "summaries_of_fitted", "UNIT_ORDERS"]
 
 #: unit orders of the activation heatmap: by unit id, by mean |h| over all frames, by specialisation for a class
 UNIT_ORDERS = ("index", "activity", "specialisation")
@@ -157,3 +159,28 @@ def value_range(run: xr.Dataset, var: str, layer: int) -> tuple[float, float]:
     if var in run.data_vars and "length" in run.coords:
         return display_range(run, var, [layer])
     return display_limits(var, np.nan, np.nan)
+
+
+def load_summaries(run: xr.Dataset) -> xr.Dataset:
+    """The summaries of the run's records (``summary_*`` and their coordinates) in memory.
+
+    The stored ones when they describe the run's records (:func:`rnnscope.schema.summaries_cover`), else computed
+    from the data the way capture computes them (:func:`rnnscope.io.compute_summaries`, one pass over the states
+    of the selected records, e.g. after ``run.isel(event=...)``).
+    """
+    return summaries_of_fitted(fit_to_frames(run) if "event" in run.dims else run)
+
+
+def summaries_of_fitted(run: xr.Dataset) -> xr.Dataset:
+    """:func:`load_summaries` of a run :func:`~rnnscope.schema.fit_to_frames` was applied to (its summaries, when it
+    has any, describe its records)."""
+    stored = [n for n in SUMMARY_VARIABLES if n in run.data_vars]
+    covered = bool(stored) if "event" in run.dims else summaries_cover(run)
+    if not covered and "h" in run.data_vars and "length" in run.coords:
+        run = run.drop_vars([n for n in SUMMARY_VARIABLES if n in run.variables]).assign(compute_summaries(run))
+        covered = True
+    names = [n for n in SUMMARY_VARIABLES if n in run.data_vars] if covered else []
+    small = run[names] if names else xr.Dataset(coords={d: run[d] for d in ("class_name", "unit", "layer")
+                                                        if d in run.coords})
+    small = small.drop_vars([c for c in small.coords if c not in small.dims])
+    return small.compute()

@@ -10,6 +10,8 @@ to the row they pick (as does a row picked elsewhere: :meth:`DetectionTable.mark
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as widgets
 import numpy as np
 import pandas as pd
@@ -170,6 +172,11 @@ class DetectionTable(widgets.VBox):
             self._syncing = False
         self.w_count.value = (f'<span style="font-size:12px;color:#444">{len(self._rows)} of '
                               f"{len(self.detections)} detections</span>")
+        if self.on_rows is not None:
+            self.on_rows()
+
+    #: called after the filters changed the rows (the Explorer reads ahead what previous / next lead to)
+    on_rows: Callable[[], None] | None = None
 
     # ------------------------------------------------------------------------------------------- picking
     def mark(self, position: int) -> None:
@@ -206,9 +213,16 @@ class DetectionTable(widgets.VBox):
 
     def step(self, by: int) -> None:
         """Pick the filtered row ``by`` rows after (before, when negative) the picked one, in time order."""
+        row = self.target(by)
+        if row is not None:
+            self.pick(row)
+            self.scroll_to_picked()
+
+    def target(self, by: int) -> int | None:
+        """The detection :meth:`step` (``by``) would pick (None when the filters show none)."""
         rows = self._rows
         if not rows.size:
-            return
+            return None
         where = np.flatnonzero(rows == self.picked)
         if where.size:
             i = int(np.clip(where[0] + by, 0, rows.size - 1))
@@ -222,8 +236,7 @@ class DetectionTable(widgets.VBox):
             else:
                 before = np.flatnonzero(ranks < self._rank[self.picked])
                 i = int(before[-1]) if before.size else 0
-        self.pick(int(rows[i]))
-        self.scroll_to_picked()
+        return int(rows[i])
 
     def next(self) -> None:
         """Pick the next filtered detection."""

@@ -56,6 +56,7 @@ class UnitColumns:
         #: the time range ``cols`` were read for
         self.cols_range: tuple[float, float] = (0.0, 1.0)
         self._robust: dict[tuple[int, str, int], float] = {}
+        self._ranges: dict[tuple[str, int], tuple[float, float]] = {}
 
     def clear(self) -> None:
         """Forget the columns: the next :meth:`read` reads the state again."""
@@ -81,7 +82,9 @@ class UnitColumns:
             ext = pick_extreme(cols.lo, cols.hi, 0.0)
             finite = np.abs(ext[np.isfinite(ext)])
             self._robust[key] = float(np.percentile(finite, 99)) if finite.size else 1.0
-        lo, hi = summaries.value_range(state.reader.summary, var, layer)
+        if (var, layer) not in self._ranges:  # the summaries do not change: read once per variable and layer
+            self._ranges[var, layer] = summaries.value_range(state.reader.summary, var, layer)
+        lo, hi = self._ranges[var, layer]
         return colormap_for(var, robust_max=self._robust.get(key), vmin=lo, vmax=hi)
 
 
