@@ -246,3 +246,28 @@ def test_which_targets_go_by_hand():
     # kept per row, frame and point: gates and cell (5 H) of each LSTM layer, h of the first, the gradient passed
     assert path_buffer_elements(RNNClassifier("lstm", input_size=3, hidden_size=4, num_classes=2, num_layers=2),
                                 "unit", 1) == 4 * (5 + 1 + 5 + 1)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn", "lazy_lstm"])
+def test_every_chunk_of_points_reuses_the_memory_of_the_first(cell, monkeypatch):
+    """A page fault per 4 kB of fresh memory cost more than a chunk's elementwise work: the chunks of one call
+    share their (frames, rows, units) buffers (one allocation per buffer and call), with the numbers of one chunk."""
+    torch.manual_seed(0)
+    model = _model(cell, 2, False, torch.float32, False)
+    x0, dx = torch.randn(3, 7, model.input_size), torch.randn(3, 7, model.input_size)
+    args = dict(pos=torch.tensor([6, 3, 6]), index=torch.tensor([0, 1, 2]), kind="class", var="logit",
+                alphas=[0.1, 0.4, 0.6, 0.9], weights=[0.25] * 4)
+    whole = path_input_gradient(model, x0, dx, **args)
+    places: dict = {}
+    taken = _bptt.Workspace.empty
+
+    def spied(self, key, shape, like):
+        out = taken(self, key, shape, like)
+        places.setdefault(key, set()).add(out.data_ptr())
+        return out
+
+    monkeypatch.setattr(_bptt.Workspace, "empty", spied)
+    per_point = 3 * 7 * path_buffer_elements(model, "class")
+    chunked = path_input_gradient(model, x0, dx, budget=per_point, **args)  # four chunks of one point
+    torch.testing.assert_close(chunked, whole, rtol=1e-5, atol=1e-6)
+    assert len(places) >= 2 and all(len(p) == 1 for p in places.values()), places  # both layers, their tapes

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from . import _native
 
-__all__ = ["make_tape", "tape_elements", "native_steps", "PointFill", "StepSum", "TAPE_KINDS", "Seeds"]
+__all__ = ["Workspace", "make_tape", "tape_elements", "native_steps", "PointFill", "StepSum", "TAPE_KINDS", "Seeds"]
 
 #: The layer kinds a tape exists for (every kind of :data:`rnnscope.models.CELL_KINDS`).
 TAPE_KINDS = ("rnn", "lstm", "gru", "lazy_lstm")
@@ -87,8 +87,46 @@ class StepSum:
         self.acc[t].view(1, -1).addmm_(self.weights.view(1, S), d_gates.view(S, -1))
 
 
+class Workspace:
+    """Buffers of ``(frames, rows, ...)`` reused from one chunk of path points to the next: each first touch of
+    fresh memory costs a page fault per 4 kB (about a fifth of a second per gigabyte, more than the elementwise work
+    of a chunk), so one call of :func:`~rnnscope.models._input_gradient.path_input_gradient` allocates its tapes
+    once. Kept until the workspace is dropped (the end of that call).
+
+    Examples
+    --------
+    >>> import torch
+    >>> ws, like = Workspace(), torch.zeros(1)
+    >>> a = ws.empty("c", (3, 4), like)
+    >>> b = ws.empty("c", (2, 4), like)  # a smaller chunk: the same memory
+    >>> b.data_ptr() == a.data_ptr(), tuple(b.shape)
+    (True, (2, 4))
+    """
+
+    def __init__(self):
+        self._buffers: dict = {}
+
+    def empty(self, key, shape, like: Tensor) -> Tensor:
+        """An uninitialised ``shape`` tensor of ``like``'s dtype and device, in the memory kept under ``key``."""
+        n = 1
+        for size in shape:
+            n *= int(size)
+        kept = self._buffers.get(key)
+        if kept is None or kept.numel() < n or kept.dtype != like.dtype or kept.device != like.device:
+            kept = self._buffers[key] = like.new_empty(n)
+        return kept[:n].view(*shape)
+
+
 class _Tape:
     """Common parts: the layer's weights re-laid for the loops, the ``(N, H)`` scratch buffers."""
+
+    workspace: Workspace | None = None  # where the (frames, rows, units) buffers live (None: fresh each forward)
+
+    def _frames_buffer(self, name: str, shape, like: Tensor) -> Tensor:
+        """An uninitialised ``(frames, rows, units)`` buffer: from the workspace when one is set."""
+        if self.workspace is None:
+            return like.new_empty(shape)
+        return self.workspace.empty((id(self), name), shape, like)
 
     gates = 1  # G / H
     kept = 1  # elements kept per row, frame and unit (gates' buffer included)
@@ -211,8 +249,8 @@ class _LSTMTape(_Tape):
         H = self.H
         h_prev, c_prev = state0
         self.c0 = c_prev = c_prev.contiguous()
-        c = A.new_empty(T, N, H)
-        h = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
+        c = self._frames_buffer("c", (T, N, H), A)
+        h = self._frames_buffer("h", (T if keep_h else 2, N, H), A)
         ops = native_steps(A)
         step = self._step_ops if ops is None else self._step_native
         tc = A.new_empty(N, H) if ops is None else None
@@ -340,8 +378,8 @@ class _GRUTape(_Tape):
         H = self.H
         (h_prev,) = state0
         self.h0 = h_prev
-        hn = A.new_empty(T, N, H)
-        h = A.new_empty(T, N, H)
+        hn = self._frames_buffer("hn", (T, N, H), A)
+        h = self._frames_buffer("h", (T, N, H), A)
         tmp = A.new_empty(N, H)
         rz_, r_, z_, n_ = self._views(A)
         for t in range(T):
@@ -422,8 +460,8 @@ class _LazyLSTMTape(_LSTMTape):
         H = self.H
         m_prev, c_prev = state0
         self.c0 = c_prev
-        c = A.new_empty(T, N, H)
-        m = A.new_empty(T, N, H) if keep_h else A.new_empty(2, N, H)
+        c = self._frames_buffer("c", (T, N, H), A)
+        m = self._frames_buffer("m", (T if keep_h else 2, N, H), A)
         tc = A.new_empty(N, H)
         sig, i_, f_, o_, g_ = self._views(A)
         for t in range(T):

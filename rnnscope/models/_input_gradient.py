@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._bptt import TAPE_KINDS, PointFill, StepSum, make_tape, tape_elements
+from ._bptt import TAPE_KINDS, PointFill, StepSum, Workspace, make_tape, tape_elements
 
 __all__ = ["path_input_gradient", "path_gradient_applies", "path_buffer_elements"]
 
@@ -206,6 +206,9 @@ class _Path:
         self.bad = torch.isnan(z0) | torch.isnan(zd)  # NaN: run as 0 here, the rows it reaches set to NaN at the end
         self.z0, self.zd = z0.masked_fill_(self.bad, 0.0), zd.masked_fill_(self.bad, 0.0)
         self.tapes = [make_tape(model.layers[j], dtype) for j in range(top + 1)]
+        self.workspace = Workspace()  # every chunk of points in the same memory (allocated once per call)
+        for tape in self.tapes:
+            tape.workspace = self.workspace
         self.masks = [None if (m := model.layers[j].keep_mask(None)) is None else m.to(dtype) for j in range(top + 1)]
         first = self.tapes[0]
         self.G0 = G0 = first.input_weight.shape[0]
@@ -231,14 +234,14 @@ class _Path:
         """Run the layers up to the target's; return what the last one passes on (when the target reads it)."""
         T, R, G0, S = self.frames, self.rows, self.G0, len(alphas)
         N = S * R
-        first_gates = torch.empty(T, N, G0, dtype=self.dtype, device=self.device)
+        first_gates = self.workspace.empty("gates 0", (T, N, G0), self.p0)
         fill = PointFill(self.p0, self.p1, alphas)  # every point of frame t: (W_ih z0 + b) + a_s (W_ih dz)
 
         state0 = _initial(self.model, self.states, R, S, self.dtype, self.device, self.top)
         inp = None
         for j, tape in enumerate(self.tapes):
             if j:
-                A = torch.empty(T, N, tape.input_weight.shape[0], dtype=self.dtype, device=self.device)
+                A = self.workspace.empty(f"gates {j}", (T, N, tape.input_weight.shape[0]), self.p0)
                 _project(tape, inp, A)
             keep_h = j < self.top or self.kind == "class"
             h = tape.forward(first_gates if j == 0 else A, state0[j], self.masks[j], keep_h=keep_h,
