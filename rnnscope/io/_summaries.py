@@ -82,7 +82,10 @@ def valid_ranges(values: np.ndarray, n_valid: np.ndarray) -> list[tuple[float, f
     if not valid.any():
         return [None] * n_layers
     layers = np.moveaxis(values, -1, 0)  # (layer, rows, time, unit), a view
-    if layers.strides[-1] == layers.itemsize:  # a layer-first buffer's view: each layer's block read in place
+    if valid.all() and layers.flags.c_contiguous:  # a whole layer-first buffer: every layer in two reductions
+        flat = layers.reshape(n_layers, -1)
+        low, high = np.fmin.reduce(flat, axis=1), np.fmax.reduce(flat, axis=1)
+    elif layers.strides[-1] == layers.itemsize:  # a layer-first buffer's view: each layer's block read in place
         parts = [layer if valid.all() else layer[valid] for layer in layers]  # a copy only of padded windows
         low = np.array([np.fmin.reduce(part, axis=None) for part in parts])
         high = np.array([np.fmax.reduce(part, axis=None) for part in parts])
