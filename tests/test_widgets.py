@@ -886,6 +886,29 @@ def test_catalog_rows_on_no_record_are_listed_when_asked(small_run):
         rw.Explorer(small_run, catalog=catalog, unplaced="keep")
 
 
+@pytest.mark.parametrize("unplaced", ["drop", "list"])
+def test_a_catalog_row_outside_its_records_frames_is_on_no_record(small_run, unplaced):
+    """A row naming a record but starting after its last valid frame (or ending before its first) was placed on it,
+    and picking it raised a TraitError (an inverted time range): it is on no record (dropped, or listed as such);
+    a row overlapping the record's end is shown on the part inside."""
+    import pandas as pd
+
+    ids = [str(i) for i in small_run.event_id.values]
+    end = float(small_run.time.values[int(small_run.length[1]) - 1])
+    catalog = pd.DataFrame({"event_id": [ids[1], ids[1], ids[1]], "start": [end + 50.0, -30.0, end - 2.0],
+                            "end": [end + 60.0, -20.0, end + 40.0], "class_name": ["LP", "SIL", "VTE"]})
+    ex = rw.Explorer(small_run, catalog=catalog, debounce=0, unplaced=unplaced)
+    events = ex.detections["event"].tolist()
+    assert events == ([1] if unplaced == "drop" else [-1, -1, 1])
+    ex.show_detection(len(events) - 1)  # the row overlapping the record's end
+    lo, hi = ex.reader.record_span(1)
+    assert ex.event == 1 and lo <= ex.time_range[0] < ex.time_range[1] <= hi
+    assert ex.time_range[1] == pytest.approx(hi)
+    if unplaced == "list":
+        ex.show_detection(0)  # on no record: nothing moves, nothing raises
+        assert ex.event == 1
+
+
 # ----------------------------------------------------------------------------------------------- lazy runs
 @pytest.mark.parametrize("selection", ["whole", "records", "time slice"])
 def test_every_widget_works_on_a_run_opened_lazily_from_disk(small_run, selection):

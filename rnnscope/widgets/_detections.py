@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 
 from ..errors import CatalogColumnWarning
@@ -60,6 +61,8 @@ def place_detections(catalog: pd.DataFrame, reader, *, unplaced: str = "drop") -
         if numeric:
             event = _event_by_id(row, reader)
             t0, t1 = float(row["start"]), float(row["end"])
+            if event is not None and not _overlaps_record(reader, event, t0, t1):
+                event = None  # outside its record's frames (e.g. a catalog of a longer record): on no record
         else:
             event, t0, t1 = _event_by_time(row, reader)
         if event is None:
@@ -114,6 +117,15 @@ def _unplaced_row(i: int, row: dict, name: str, prob_col, seconds: bool) -> dict
             "probability": float(row[prob_col]) if prob_col else float("nan"),
             "label": f"{i}: {name} {seed} {text} (on no record of this run)",
             **{extra: str(row[extra]) for extra in _CARRIED if extra in row}}
+
+
+def _overlaps_record(reader, event: int, t0: float, t1: float) -> bool:
+    """Whether ``[t0, t1]`` (s) meets record ``event``'s frames: from the start of its first frame to the end of its
+    last valid one."""
+    n = max(int(reader.lengths[event]), 1)
+    times = np.asarray(reader.times, dtype=np.float64)
+    first, last = float(times[0]) - reader.dt / 2, float(times[min(n, times.size) - 1]) + reader.dt / 2
+    return t1 >= first and t0 <= last
 
 
 def _event_by_id(row, reader):

@@ -341,6 +341,7 @@ class Explorer(ExplorerState, widgets.VBox):
         t0, t1 = float(det["t0"]), float(det["t1"])
         pad = max(10.0, t1 - t0) if pad_s is None else float(pad_s)
         lo, hi = self.reader.record_span(int(det["event"]))
+        t0, t1 = min(max(t0, lo), hi), max(min(t1, hi), lo)  # the part on the record (placed rows meet it)
         return int(det["event"]), (max(lo, t0 - pad), min(hi, t1 + pad))
 
     def _read_ahead(self) -> None:
