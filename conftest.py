@@ -1,8 +1,10 @@
-"""Root conftest: doctests get ``np`` and ``xr`` and a fixed seed, as in xarray's own setup; no test may leave
+"""Root conftest: doctests get ``np`` and ``xr`` and a fixed seed, as in xarray's own setup, and make their temporary
+folders under pytest's; no test may leave
 PyTorch's thread count changed for the tests after it; ``RNNSCOPE_TEST_TORCH_THREADS=n`` runs the session on ``n``
 PyTorch threads (``make test-fast`` sets 1)."""
 import os
 import sys
+import tempfile
 
 import numpy as np
 import pytest
@@ -10,10 +12,14 @@ import xarray as xr
 
 
 @pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
+def _doctest_namespace(doctest_namespace, request, monkeypatch):
+    """Doctests' namespace and seed; their ``tempfile.mkdtemp()`` folders go under pytest's own temporary directory
+    (kept for the last few sessions, then removed) instead of piling up in the system's."""
     np.random.seed(0)
     doctest_namespace["np"] = np
     doctest_namespace["xr"] = xr
+    if type(request.node).__name__ == "DoctestItem":
+        monkeypatch.setattr(tempfile, "tempdir", str(request.getfixturevalue("tmp_path")))
 
 
 @pytest.fixture(scope="session", autouse=True)
