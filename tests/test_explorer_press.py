@@ -143,6 +143,10 @@ def test_a_press_encodes_each_image_once_and_sends_only_what_changed(path, monke
             assert len(mine) <= 2 + 4 * 2 + 2 * 2 + 1 + 2 + 2 + 2, [(type(w).__name__, k) for w, k, *_ in mine]
             kinds = [type(w).__name__ for w, *_ in mine]
             assert kinds.count("Axis") <= 2 * 2 + 1 and kinds.count("Lines") <= 2 + 2, kinds
+            # the table's selection and scroll go first: the browser scrolls the grid (a forced layout, a repaint
+            # of its canvas) while the kernel renders, not in the frame that shows the views' new data
+            assert kinds[:2] == ["DataGrid", "GridScroller"], kinds
+            assert ex.table.scroller.row == int(np.flatnonzero(ex.table._rows == ex.picked)[0])
 
 
 def test_the_views_share_one_marker_of_each_kind_and_one_unlabelled_time_axis(path):
