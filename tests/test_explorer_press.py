@@ -136,10 +136,39 @@ def test_a_press_encodes_each_image_once_and_sends_only_what_changed(path, monke
             # one message per widget, but the time axes: their labels go before their values (a bqplot redraw)
             assert all(len(v) == 1 for k, v in per_widget.items() if k not in axes), per_widget
             assert all(len(v) <= 2 for v in per_widget.values())
-            # at most: the markers of 5 views, 4 images (their bytes, then the mark's image and span), 5 time axes
-            # (labels, values), the time scale, the waveform and unit lines, the amplitude axis and scale, the
-            # table's selection and scroll
-            assert len(mine) <= 5 + 4 * 2 + 5 * 2 + 1 + 2 + 2 + 2, [(type(w).__name__, k) for w, k, *_ in mine]
+            # at most: the 2 markers (filled and outlined, each shared by its views), 4 images (their bytes, then
+            # the mark's image and span), 2 time axes (the shared unlabelled one and the bottom one: labels,
+            # values), the time scale, the waveform and unit lines, the amplitude axis and scale, the table's
+            # selection and scroll (30 before the markers and axes were shared)
+            assert len(mine) <= 2 + 4 * 2 + 2 * 2 + 1 + 2 + 2 + 2, [(type(w).__name__, k) for w, k, *_ in mine]
+            kinds = [type(w).__name__ for w, *_ in mine]
+            assert kinds.count("Axis") <= 2 * 2 + 1 and kinds.count("Lines") <= 2 + 2, kinds
+            # the table's selection and scroll go first: the browser scrolls the grid (a forced layout, a repaint
+            # of its canvas) while the kernel renders, not in the frame that shows the views' new data
+            assert kinds[:2] == ["DataGrid", "GridScroller"], kinds
+            assert ex.table.scroller.row == int(np.flatnonzero(ex.table._rows == ex.picked)[0])
+
+
+def test_the_views_share_one_marker_of_each_kind_and_one_unlabelled_time_axis(path):
+    """The browser handles each comm message on its main thread: the picked detection's interval and the ticks of
+    the time axes are sent once per kind, not once per figure, and every figure still shows them."""
+    ex = rw.Explorer(rnnscope.open_run(path), catalog=CATALOG, width=700, prefetch=False, debounce=0)
+    assert len(ex.figures) == 5 and len(ex.markers) == 2 and len(ex.time_axes) == 2
+    assert sorted(m.fill for m in ex.markers) == ["inside", "none"]
+    for fig in ex.figures:  # every figure: one marker and one time axis, each a shared widget
+        assert len([m for m in fig.marks if m in ex.markers]) == 1
+        assert len([a for a in fig.axes if a in ex.time_axes]) == 1
+    shown = {a.model_id: sum(a in fig.axes for fig in ex.figures) for a in ex.time_axes}
+    assert shown == {ex.bottom_axis.model_id: 1, next(a.model_id for a in ex.time_axes if a is not ex.bottom_axis): 4}
+    with sent_messages() as sent:
+        ex.table.next()
+    det = ex.detections.iloc[ex.picked]
+    marker_messages = [keys for w, keys, *_ in sent if w in ex.markers]
+    assert len(marker_messages) == 2 and all(m.visible for m in ex.markers)
+    assert all(m.x.tolist() == [det["t0"], det["t0"], det["t1"], det["t1"], det["t0"]] for m in ex.markers)
+    axis_messages = [keys for w, keys, *_ in sent if w in ex.time_axes]
+    assert axis_messages == [["tick_labels"], ["tick_values"]] * 2  # labels before values, per axis widget
+    assert all(a.tick_labels == ex.bottom_axis.tick_labels for a in ex.time_axes)
 
 
 def test_the_chunk_cache_is_bounded_and_keeps_no_whole_record(path):

@@ -530,7 +530,7 @@ def test_detection_table_filters_steps_clicks_and_marks(small_run):
         assert ex.render_count == renders + 1 and ex.heat_image.x[0] == pytest.approx(19.75)
     assert table.grid.selections[0]["r1"] == 0  # the picked row is selected in the grid
     # the picked detection is marked on every view
-    assert len(ex.markers) == len(ex.figures)
+    assert len(ex.markers) == 2  # one filled, one outlined, each shared by the figures that show it
     for fig in ex.figures:
         mark = next(m for m in fig.marks if m in ex.markers)
         assert mark.visible and mark.x.tolist() == [30.0, 30.0, 34.0, 34.0, 30.0]

@@ -100,8 +100,12 @@ class FigureKit:
         #: the long traces' fixed view coordinates (see the module docstring)
         self.trace_x = LinearScale(min=0.0, max=1.0, allow_padding=False)
         self.trace_y = LinearScale(min=0.0, max=1.0, allow_padding=False)
+        #: the time axes' widgets (the unlabelled one is shared by the figures that show one, see time_axis)
         self.time_axes: list[Axis] = []
+        self._plain_axis: Axis | None = None
+        #: the picked detection's marks: one filled, one outlined, each shared by the figures that show it
         self.markers: list[Lines] = []
+        self._markers: dict[bool, Lines] = {}
         #: the time axis at the bottom of the views (its label names the time)
         self.bottom_axis: Axis | None = None
         self._trace_ranges: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
@@ -136,19 +140,29 @@ class FigureKit:
 
     def time_axis(self, label: str = "", *, bottom: bool = False) -> Axis:
         """A time axis on the shared scale, rendered with the others (:meth:`render_time_axes`); ``bottom``: the
-        one whose label names the time."""
+        one whose label names the time. The axes without a label are one widget shown in every figure that asks
+        for one (each figure draws its own view of it): a render sends their ticks once, not once per figure."""
+        shared = not label and not bottom
+        if shared and self._plain_axis is not None:
+            return self._plain_axis
         axis = Axis(scale=self.time_scale, label=label, tick_values=np.array([0.0]), tick_labels={"0": ""})
         self.time_axes.append(axis)
+        if shared:
+            self._plain_axis = axis
         if bottom:
             self.bottom_axis = axis
         return axis
 
     def marker(self, filled: bool) -> Lines:
-        """The picked detection's interval: a light band (line views) or an outline (image views)."""
+        """The picked detection's interval: a light band (line views) or an outline (image views). One mark of
+        each kind, shown in every figure that asks for it: a pick sends the interval once per kind."""
+        if filled in self._markers:
+            return self._markers[filled]
         mark = Lines(x=np.zeros(5), y=np.array([0.0, 1.0, 1.0, 0.0, 0.0]),
                      scales={"x": self.time_scale, "y": self.unit_y}, colors=[self.highlight],
                      stroke_width=1.5 if filled else 2.5, fill="inside" if filled else "none",
                      fill_colors=[self.highlight], fill_opacities=[_MARKER_OPACITY], visible=False)
+        self._markers[filled] = mark
         self.markers.append(mark)
         return mark
 

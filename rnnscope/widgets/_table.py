@@ -196,14 +196,18 @@ class DetectionTable(widgets.VBox):
         if where.size:
             self.scroller.show(int(where[0]))
 
-    def pick(self, position: int) -> None:
-        """Pick detection ``position`` (always calls ``on_pick``, also for the row already picked)."""
+    def pick(self, position: int, *, scroll: bool = False) -> None:
+        """Pick detection ``position`` (always calls ``on_pick``, also for the row already picked); ``scroll``:
+        scroll the grid to it first (the browser scrolls the grid, a forced layout and a repaint of its canvas,
+        while the kernel renders the views, instead of in the frame that shows them)."""
         self.picked = int(position)
         self._syncing = True
         try:
             self._select_picked()
         finally:
             self._syncing = False
+        if scroll:
+            self.scroll_to_picked()
         self.on_pick(int(position))
 
     def _select_picked(self) -> None:
@@ -215,8 +219,7 @@ class DetectionTable(widgets.VBox):
         """Pick the filtered row ``by`` rows after (before, when negative) the picked one, in time order."""
         row = self.target(by)
         if row is not None:
-            self.pick(row)
-            self.scroll_to_picked()
+            self.pick(row, scroll=True)
 
     def target(self, by: int) -> int | None:
         """The detection :meth:`step` (``by``) would pick (None when the filters show none)."""
