@@ -148,16 +148,19 @@ class _Tape:
         (written over ``A``). ``on_frame(t, dGates_t)`` sees every frame's."""
         raise NotImplementedError  # pragma: no cover
 
-    def _back_to_h(self, t: int, a: Tensor, dh: Tensor, d_out, on_frame: Callable | None) -> None:
+    def _back_to_h(self, t: int, a: Tensor, dh: Tensor, d_out, on_frame: Callable | None,
+                   recurrent: tuple[Tensor, Tensor] | None = None) -> None:
         """Frame ``t``'s gate gradients ``a`` handed on: to ``on_frame``, then (but at frame 0) into ``dh`` of frame
-        ``t - 1`` (``a @ W_hh``, plus what the layer above sent back there)."""
+        ``t - 1`` (``a @ W_hh``, plus what the layer above sent back there); ``recurrent``: the gradients and the
+        weights of that product when they are other than ``(a, W_hh)`` (the lazy LSTM's gates through ``U``)."""
         if on_frame is not None:
             on_frame(t, a)
         if t:
+            grad, weight = (a, self.w_hh) if recurrent is None else recurrent
             if d_out is None:
-                torch.mm(a, self.w_hh, out=dh)
+                torch.mm(grad, weight, out=dh)
             else:
-                torch.addmm(d_out[t - 1], a, self.w_hh, out=dh)
+                torch.addmm(d_out[t - 1], grad, weight, out=dh)
 
     def __init__(self, layer, dtype):
         self.H = layer.hidden_size
@@ -522,13 +525,7 @@ class _LazyLSTMTape(_LSTMTape):
             s = sig[t]
             s.addcmul_(s, s, value=-1)
             s.mul_(raw[:, : 3 * H])
-            if on_frame is not None:
-                on_frame(t, a)
-            if t:
-                if d_out is None:
-                    torch.mm(s, self.u_ifo, out=dm)
-                else:
-                    torch.addmm(d_out[t - 1], s, self.u_ifo, out=dm)
+            self._back_to_h(t, a, dm, d_out, on_frame, recurrent=(s, self.u_ifo))
         return A
 
 
