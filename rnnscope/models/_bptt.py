@@ -26,6 +26,7 @@ run PyTorch's ops.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -108,9 +109,7 @@ class Workspace:
 
     def empty(self, key, shape, like: Tensor) -> Tensor:
         """An uninitialised ``shape`` tensor of ``like``'s dtype and device, in the memory kept under ``key``."""
-        n = 1
-        for size in shape:
-            n *= int(size)
+        n = math.prod(int(size) for size in shape)
         kept = self._buffers.get(key)
         if kept is None or kept.numel() < n or kept.dtype != like.dtype or kept.device != like.device:
             kept = self._buffers[key] = like.new_empty(n)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import pandas as pd
 
 from ..errors import CatalogColumnWarning
@@ -37,7 +36,7 @@ def place_detections(catalog: pd.DataFrame, reader, *, unplaced: str = "drop") -
     --------
     >>> from types import SimpleNamespace
     >>> reader = SimpleNamespace(event_ids=["a", "b"], lengths=np.array([10, 10]), dt=0.5, times=np.arange(10) / 2 + 2,
-    ...                          starttimes=None, trace_ids=None)
+    ...                          starttimes=None, trace_ids=None, record_span=lambda event: (1.75, 6.75))
     >>> place_detections(pd.DataFrame({"event_id": ["b"], "start": [3.0], "end": [4.5], "class_name": ["LP"]}),
     ...                  reader)[["event", "t0", "t1", "start_text", "label"]]
        event   t0   t1 start_text              label
@@ -120,11 +119,9 @@ def _unplaced_row(i: int, row: dict, name: str, prob_col, seconds: bool) -> dict
 
 
 def _overlaps_record(reader, event: int, t0: float, t1: float) -> bool:
-    """Whether ``[t0, t1]`` (s) meets record ``event``'s frames: from the start of its first frame to the end of its
-    last valid one."""
-    n = max(int(reader.lengths[event]), 1)
-    times = np.asarray(reader.times, dtype=np.float64)
-    first, last = float(times[0]) - reader.dt / 2, float(times[min(n, times.size) - 1]) + reader.dt / 2
+    """Whether ``[t0, t1]`` (s) meets record ``event``'s frames (the reader's ``record_span``: from the start of its
+    first frame to the end of its last valid one)."""
+    first, last = reader.record_span(event)
     return t1 >= first and t0 <= last
 
 

@@ -105,7 +105,6 @@ class FigureKit:
         self._plain_axis: Axis | None = None
         #: the picked detection's marks: one filled, one outlined, each shared by the figures that show it
         self.markers: list[Lines] = []
-        self._markers: dict[bool, Lines] = {}
         #: the time axis at the bottom of the views (its label names the time)
         self.bottom_axis: Axis | None = None
         self._trace_ranges: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {}
@@ -156,13 +155,13 @@ class FigureKit:
     def marker(self, filled: bool) -> Lines:
         """The picked detection's interval: a light band (line views) or an outline (image views). One mark of
         each kind, shown in every figure that asks for it: a pick sends the interval once per kind."""
-        if filled in self._markers:
-            return self._markers[filled]
+        made = next((m for m in self.markers if (m.fill == "inside") == filled), None)
+        if made is not None:
+            return made
         mark = Lines(x=np.zeros(5), y=np.array([0.0, 1.0, 1.0, 0.0, 0.0]),
                      scales={"x": self.time_scale, "y": self.unit_y}, colors=[self.highlight],
                      stroke_width=1.5 if filled else 2.5, fill="inside" if filled else "none",
                      fill_colors=[self.highlight], fill_opacities=[_MARKER_OPACITY], visible=False)
-        self._markers[filled] = mark
         self.markers.append(mark)
         return mark
 
